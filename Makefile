@@ -1,0 +1,50 @@
+# The two commands that matter: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test unit integration e2e lint event token fire bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)  ## the whole stack on this machine; Ctrl-C stops it
+	$(PY) -m devstack.run
+
+test: $(STAMP)  ## every test: unit, integration over the local stack, end to end
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+event: $(STAMP)  ## make event E=events/line/follow.json (needs `make run`)
+	@test -n "$(E)" || (echo "usage: make event E=events/line/follow.json" && exit 2)
+	$(PY) -m devstack.send_event $(E)
+
+token: $(STAMP)  ## make token SECTION=citizens ROLE=staff
+	@test -n "$(SECTION)" -a -n "$(ROLE)" || (echo "usage: make token SECTION=citizens ROLE=staff" && exit 2)
+	@$(PY) -m devstack.dev_issuer token --section $(SECTION) --role $(ROLE)
+
+fire: $(STAMP)  ## make fire JOB=dlq-watch (needs `make run`): run a scheduled job now
+	$(PY) -m devstack.pump --fire $(JOB)
+
+bench: $(STAMP)
+	$(PY) bench/coldstart.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,54 @@
+"""Chalice app: wiring only. Each route, queue and schedule calls one function in chalicelib.
+
+Nothing heavy is imported here: the LINE webhook's cold start is what LINE waits on.
+Workers import their dependencies inside the function that runs them.
+"""
+
+from chalice import Chalice, Cron
+
+from chalicelib.api import line, staff
+from chalicelib.api.errors import ApiError, error_response
+from chalicelib.config import get_settings
+from chalicelib.observability import flush_metrics, invocation, logger, traced
+from chalicelib.resources import LINE_EVENTS
+
+# configure_logs=False: the Powertools logger (same name) is the only handler, so no line is doubled.
+app = Chalice(app_name="madoguchi", configure_logs=False)
+app.register_blueprint(line.bp)
+app.register_blueprint(staff.bp)
+
+
+@app.middleware("http")
+def http_observability(event, get_response):
+    request_id = event.context.get("requestId") if event.context else None
+    with invocation(request_id, path=event.context.get("resourcePath") if event.context else None):
+        try:
+            response = get_response(event)
+        except ApiError as error:
+            response = error.to_response()
+        except Exception:
+            logger.exception("unhandled error")
+            response = error_response(500, "internal_error", "An internal error occurred.")
+        finally:
+            flush_metrics()
+    return response
+
+
+@app.on_sqs_message(queue=get_settings().name(LINE_EVENTS.name), batch_size=LINE_EVENTS.batch_size)
+def line_events_worker(event):
+    from chalicelib.workers import line_events
+
+    try:
+        return traced("line_events", lambda: line_events.handle_batch(event.to_dict()["Records"]))
+    finally:
+        flush_metrics()
+
+
+@app.schedule(Cron("*/5", "*", "*", "*", "?", "*"), name="dlq-watch")
+def dlq_watch_job(event):
+    from chalicelib.workers import dlq_watch
+
+    try:
+        return traced("dlq_watch", dlq_watch.run)
+    finally:
+        flush_metrics()

@@ -1,0 +1,183 @@
+"""The one way madoguchi talks to the LINE Messaging API (line-bot-sdk v3).
+
+Imported by workers only: the SDK costs most of a second to import, which the
+webhook must not pay. Every send is retried a bounded number of times on 429, 5xx
+and network errors with exponential backoff; sends that LINE can deduplicate carry
+an X-Line-Retry-Key that stays the same on every retry, so a retry never delivers
+twice (a 409 naming the accepted request counts as sent).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from linebot.v3.messaging import (
+    ApiClient,
+    Configuration,
+    MessagingApi,
+    PushMessageRequest,
+    ReplyMessageRequest,
+)
+from linebot.v3.messaging.exceptions import ApiException
+from urllib3.exceptions import HTTPError as NetworkError
+
+from chalicelib.config import Settings, get_settings
+
+# A fixed namespace so a key derived from the same work is the same in every process.
+_RETRY_KEY_NAMESPACE = uuid.UUID("6f1d3c1e-6a53-4f0b-9a51-3d1b0c8e2a10")
+_TIMEOUT = (3.0, 10.0)
+
+
+def retry_key_for(*parts: str) -> str:
+    """A retry key derived from what the send is for (event id, purpose, chunk...).
+
+    Derived rather than random, so a redelivered SQS message or a crashed worker's
+    successor sends with the key the first attempt used, without having to read it back.
+    """
+    return str(uuid.uuid5(_RETRY_KEY_NAMESPACE, "|".join(parts)))
+
+
+@dataclass(frozen=True)
+class SendResult:
+    request_id: str | None
+    # Set when LINE had already accepted this retry key: the earlier request delivered it.
+    accepted_request_id: str | None = None
+
+
+class LineRejected(Exception):
+    """LINE refused the request (4xx other than 409/429): sending it again would not help."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"LINE answered {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class LineUnavailable(Exception):
+    """LINE kept failing (429/5xx/network) after every retry; the caller's retry mechanism takes over."""
+
+
+class LineClient:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        max_attempts: int = 4,
+        backoff_seconds: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        settings = settings or get_settings()
+        token = settings.line_channel_access_token
+        self._api = MessagingApi(ApiClient(Configuration(host=settings.line_api_base, access_token=token)))
+        self._max_attempts = max_attempts
+        self._backoff_seconds = backoff_seconds
+        self._sleep = sleep
+
+    def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendResult:
+        request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
+        return self._send(lambda: self._api.reply_message_with_http_info(request, _request_timeout=_TIMEOUT))
+
+    def push(self, to: str, messages: list[dict[str, Any]], retry_key: str) -> SendResult:
+        request = PushMessageRequest.from_dict({"to": to, "messages": messages})
+        return self._send(
+            lambda: self._api.push_message_with_http_info(
+                request, x_line_retry_key=retry_key, _request_timeout=_TIMEOUT
+            )
+        )
+
+    def reply_or_push(
+        self, reply_token: str | None, to: str, messages: list[dict[str, Any]], retry_key: str
+    ) -> SendResult:
+        """Reply while the token is good (free of quota); push when LINE refuses it (expired, used)."""
+        if reply_token:
+            try:
+                return self.reply(reply_token, messages)
+            except LineRejected as error:
+                if error.status != 400:
+                    raise
+        return self.push(to, messages, retry_key)
+
+    def profile_language(self, user_id: str) -> str | None:
+        """The language the user's LINE app is set to, or None when LINE won't say (blocked, unknown)."""
+        try:
+            response = self._call(
+                lambda: self._api.get_profile_with_http_info(user_id, _request_timeout=_TIMEOUT)
+            )
+        except LineRejected:
+            return None
+        return response.data.language
+
+    def _send(self, call: Callable[[], Any]) -> SendResult:
+        try:
+            response = self._call(call)
+        except _AlreadyAccepted as accepted:
+            return SendResult(
+                request_id=accepted.request_id, accepted_request_id=accepted.accepted_request_id
+            )
+        return SendResult(request_id=_header(response.headers, "x-line-request-id"))
+
+    def _call(self, call: Callable[[], Any]) -> Any:
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return call()
+            except ApiException as error:
+                status = error.status or 0
+                if status == 409 and _header(error.headers, "x-line-accepted-request-id"):
+                    raise _AlreadyAccepted(error) from None
+                if status != 429 and status < 500:
+                    raise LineRejected(status, _message(error.body)) from None
+                if attempt == self._max_attempts:
+                    raise LineUnavailable(f"LINE answered {status} {attempt} times") from error
+                self._sleep(_retry_after(error.headers) or self._backoff(attempt))
+            except NetworkError as error:
+                if attempt == self._max_attempts:
+                    raise LineUnavailable(f"LINE unreachable after {attempt} attempts") from error
+                self._sleep(self._backoff(attempt))
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential with jitter, so workers that failed together do not retry together.
+        return self._backoff_seconds * 2 ** (attempt - 1) * (0.5 + random.random() / 2)
+
+
+class _AlreadyAccepted(Exception):
+    def __init__(self, error: ApiException) -> None:
+        self.request_id = _header(error.headers, "x-line-request-id")
+        self.accepted_request_id = _header(error.headers, "x-line-accepted-request-id")
+
+
+@lru_cache(maxsize=1)
+def line_client() -> LineClient:
+    """The process's client: one connection pool, reused across Lambda invocations."""
+    return LineClient()
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in dict(headers).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = _header(headers, "retry-after")
+    try:
+        return min(float(value), 30.0) if value else None
+    except ValueError:
+        return None
+
+
+def _message(body: Any) -> str:
+    try:
+        return str(json.loads(body).get("message", ""))
+    except (TypeError, ValueError, AttributeError):
+        return ""

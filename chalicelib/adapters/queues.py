@@ -1,0 +1,62 @@
+"""SQS: putting work on a queue. Clients are made on first use and kept for the process."""
+
+from __future__ import annotations
+
+import json
+from functools import cache, lru_cache
+from typing import Any
+
+from chalicelib.config import get_settings
+from chalicelib.resources import QueueSpec
+
+SQS_BATCH_LIMIT = 10
+
+
+@lru_cache(maxsize=1)
+def _client() -> Any:
+    import boto3  # here, not at module scope: only the routes that queue work pay for it
+    from botocore.config import Config
+
+    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+    return boto3.client("sqs", region_name=get_settings().region, config=config)
+
+
+@cache
+def _url(name: str) -> str:
+    return _client().get_queue_url(QueueName=get_settings().name(name))["QueueUrl"]
+
+
+def queue_url(queue: QueueSpec) -> str:
+    return _url(queue.name)
+
+
+def depth(name: str) -> int:
+    """Messages waiting (not in flight) in the queue called `name` (unprefixed)."""
+    attributes = _client().get_queue_attributes(
+        QueueUrl=_url(name), AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def send_all(queue: QueueSpec, messages: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Send (id, body) pairs in batches; returns the ids SQS did not take.
+
+    A batch whose call fails outright counts as not taken, whole: the caller would
+    rather see an event twice (the worker is idempotent) than lose one.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    failed: list[str] = []
+    for start in range(0, len(messages), SQS_BATCH_LIMIT):
+        chunk = messages[start : start + SQS_BATCH_LIMIT]
+        entries = [
+            {"Id": str(index), "MessageBody": json.dumps(body, ensure_ascii=False, separators=(",", ":"))}
+            for index, (_, body) in enumerate(chunk)
+        ]
+        try:
+            response = _client().send_message_batch(QueueUrl=queue_url(queue), Entries=entries)
+        except (BotoCoreError, ClientError):
+            failed += [message_id for message_id, _ in chunk]
+            continue
+        failed += [chunk[int(entry["Id"])][0] for entry in response.get("Failed", [])]
+    return failed

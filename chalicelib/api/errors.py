@@ -1,0 +1,56 @@
+"""The one error shape every client sees.
+
+`ApiError` subclasses ChaliceUnhandledError so that Chalice lets it reach our
+middleware (other exceptions are turned into Chalice's own 500 body first); the
+middleware in app.py turns it into `{"error": {"code", "message", "details"}}`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice import ChaliceUnhandledError, Response
+
+
+class ApiError(ChaliceUnhandledError):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+        self.headers = headers or {}
+
+    def to_response(self) -> Response:
+        return error_response(self.status, self.code, self.message, self.details, self.headers)
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: list[Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = {"error": {"code": code, "message": message, "details": details or []}}
+    return Response(
+        body=json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+    )
+
+
+def unauthorized(message: str = "Authentication required.") -> ApiError:
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(message: str = "You are not allowed to do this.") -> ApiError:
+    return ApiError(403, "forbidden", message)

@@ -1,0 +1,77 @@
+"""Staff API: every route here is under /staff/ and starts with `current_staff(...)`.
+
+Authentication is a bearer ID token (RS256 JWT) verified against the issuer's JWKS
+(Amazon Cognito in AWS, devstack/dev_issuer.py locally). No or bad token: 401;
+authenticated but lacking the role or section: 403; issuer keys unreachable: 503.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from chalice import Blueprint, Response
+
+from chalicelib.adapters.staff_tokens import InvalidStaffToken, StaffAuthUnavailable, verify_staff_token
+from chalicelib.api.errors import ApiError, forbidden, unauthorized
+from chalicelib.domain.staff import Forbidden, StaffPrincipal, authorize, principal_from_claims
+
+if TYPE_CHECKING:
+    from chalice.app import Request
+
+bp = Blueprint(__name__)
+logger = logging.getLogger(__name__)
+
+_INVALID_TOKEN_MESSAGE = "The access token is missing, malformed, expired or not valid for this service."  # noqa: S105 (a message, not a secret)
+
+
+def bearer_token(request: Request) -> str:
+    """The token of an `Authorization: Bearer <token>` header; 401 when absent or malformed."""
+    value = (request.headers or {}).get("authorization")
+    if not value:
+        raise unauthorized()
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or any(ch.isspace() for ch in token):
+        raise unauthorized(_INVALID_TOKEN_MESSAGE)
+    return token
+
+
+def current_staff(
+    request: Request,
+    *,
+    roles: set[str] | frozenset[str] | None = None,
+    section: str | None = None,
+) -> StaffPrincipal:
+    """The authenticated staff member, checked against `roles` (any of) and `section`."""
+    token = bearer_token(request)
+    try:
+        claims = verify_staff_token(token)
+    except InvalidStaffToken as error:
+        logger.info("staff token rejected: %s", error.reason)
+        raise unauthorized(_INVALID_TOKEN_MESSAGE) from None
+    except StaffAuthUnavailable as error:
+        logger.warning("staff auth unavailable: %s", error)
+        raise ApiError(
+            503,
+            "auth_unavailable",
+            "Staff sign-in cannot be checked right now. Please try again shortly.",
+            headers={"Retry-After": "30"},
+        ) from None
+    try:
+        principal = principal_from_claims(claims)
+    except ValueError as error:
+        # The token is genuine but does not describe a staff member with a section.
+        logger.info("staff token lacks staff claims: %s", error)
+        raise forbidden("This account is not set up as a staff member of a section.") from None
+    try:
+        authorize(principal, roles=roles, section=section)
+    except Forbidden as error:
+        raise forbidden(error.reason) from None
+    return principal
+
+
+@bp.route("/staff/me", methods=["GET"])
+def staff_me() -> Response:
+    principal = current_staff(bp.current_request)
+    return Response(body=principal.to_dict(), status_code=200, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,75 @@
+"""One Settings object, read from the environment.
+
+Secrets (the LINE channel secret and access token) are plain environment values on
+the local stage. In AWS the environment names a Secrets Manager secret or an SSM
+parameter instead, read once and cached for a few minutes so a rotation is picked up.
+Nothing here imports boto3 at module scope: the webhook's cold start depends on it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+SECRET_CACHE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    prefix: str
+    line_api_base: str
+    line_data_api_base: str
+    staff_jwt_issuer: str
+    staff_jwt_audience: str
+    staff_jwks_url: str
+    ses_sender: str
+    log_hash_salt: str
+
+    def name(self, resource: str) -> str:
+        """The deployed name of a table, queue or bucket: one prefix per stage."""
+        return f"{self.prefix}-{resource}"
+
+    @property
+    def line_channel_secret(self) -> str:
+        return _secret("LINE_CHANNEL_SECRET")
+
+    @property
+    def line_channel_access_token(self) -> str:
+        return _secret("LINE_CHANNEL_ACCESS_TOKEN")
+
+
+def _secret(name: str) -> str:
+    """`NAME` in the environment, else the secret or parameter that `NAME_ARN` names."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    ref = os.environ.get(f"{name}_ARN")
+    if not ref:
+        raise RuntimeError(f"{name} is not configured (set {name} or {name}_ARN)")
+    from aws_lambda_powertools.utilities import parameters  # only in AWS, only once per cache period
+
+    if ref.startswith("arn:aws:secretsmanager:"):
+        return parameters.get_secret(ref, max_age=SECRET_CACHE_SECONDS)
+    return parameters.get_parameter(ref, decrypt=True, max_age=SECRET_CACHE_SECONDS)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env = os.environ
+    stage = env.get("MADOGUCHI_STAGE", "local")
+    issuer = env.get("STAFF_JWT_ISSUER", "http://127.0.0.1:4590/dev-issuer")
+    return Settings(
+        stage=stage,
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "ap-northeast-1",
+        prefix=env.get("MADOGUCHI_PREFIX", f"madoguchi-{stage}"),
+        line_api_base=env.get("LINE_API_BASE", "https://api.line.me"),
+        line_data_api_base=env.get("LINE_DATA_API_BASE", "https://api-data.line.me"),
+        staff_jwt_issuer=issuer,
+        staff_jwt_audience=env.get("STAFF_JWT_AUDIENCE", "madoguchi-staff"),
+        staff_jwks_url=env.get("STAFF_JWKS_URL", f"{issuer}/.well-known/jwks.json"),
+        ses_sender=env.get("SES_SENDER", "no-reply@madoguchi.example.jp"),
+        log_hash_salt=env.get("LOG_HASH_SALT", "madoguchi"),
+    )

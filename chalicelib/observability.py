@@ -1,0 +1,69 @@
+"""Logging, metrics and tracing: one Powertools instance of each for the whole app.
+
+Logs are JSON with a correlation id and never carry personal data: LINE user ids go
+through `hashed()`. The Tracer (the X-Ray SDK costs ~0.35 s to import) is created only
+when a worker or job first runs, so it never lands on the webhook's cold start; HTTP
+routes are traced by Lambda/API Gateway active tracing instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics
+
+from chalicelib.config import get_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
+SERVICE = "madoguchi"
+
+# Named like the Chalice app so Chalice's own error logs go through the same JSON handler once.
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace="Madoguchi", service=SERVICE)
+
+
+def hashed(line_user_id: str | None) -> str | None:
+    """A stable pseudonym for a LINE user id, safe to log and to correlate lines by."""
+    if not line_user_id:
+        return None
+    salt = get_settings().log_hash_salt.encode()
+    return hashlib.sha256(salt + line_user_id.encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def tracer() -> Tracer:
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE)
+
+
+def flush_metrics() -> None:
+    """Write the EMF line for this invocation, if anything was measured."""
+    if metrics.metric_set:
+        metrics.flush_metrics()
+
+
+@contextmanager
+def invocation(correlation_id: str | None, **keys: Any) -> Iterator[None]:
+    """Log context for one request or one record: correlation id and safe keys, cleared after."""
+    logger.set_correlation_id(correlation_id)
+    if keys:
+        logger.append_keys(**keys)
+    try:
+        yield
+    finally:
+        if keys:
+            logger.remove_keys(list(keys))
+        logger.set_correlation_id(None)
+
+
+def traced(name: str, fn: Callable[[], Any]) -> Any:
+    """Run a worker or job body inside an X-Ray subsegment."""
+    with tracer().provider.in_subsegment(f"## {name}"):
+        return fn()

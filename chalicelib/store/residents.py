@@ -1,0 +1,65 @@
+"""Residents table: follow and unfollow as conditional writes ordered by LINE's event time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.domain.residents import ACTIVE, INACTIVE, RETENTION_AFTER_UNFOLLOW
+from chalicelib.store.models import Resident
+
+
+def record_follow(user_id: str, language: str, event_ms: int) -> bool:
+    """Create or reactivate the resident; False if a later follow/unfollow was already applied."""
+    at = _from_ms(event_ms)
+    return _apply(
+        user_id,
+        event_ms,
+        [
+            Resident.status.set(ACTIVE),
+            Resident.language.set(language),
+            Resident.followed_at.set(at),
+            Resident.unfollowed_at.remove(),
+            Resident.expires_at.remove(),
+        ],
+    )
+
+
+def record_unfollow(user_id: str, event_ms: int) -> bool:
+    """Mark the resident inactive; the record is deleted by TTL after the retention period."""
+    at = _from_ms(event_ms)
+    return _apply(
+        user_id,
+        event_ms,
+        [
+            Resident.status.set(INACTIVE),
+            Resident.unfollowed_at.set(at),
+            Resident.expires_at.set(at + RETENTION_AFTER_UNFOLLOW),
+        ],
+    )
+
+
+def get(user_id: str) -> Resident | None:
+    try:
+        return Resident.get(user_id, consistent_read=True)
+    except Resident.DoesNotExist:
+        return None
+
+
+def _apply(user_id: str, event_ms: int, actions: list) -> bool:
+    try:
+        Resident(user_id).update(
+            actions=[*actions, Resident.last_event_ms.set(event_ms)],
+            # An event LINE stamped earlier than the one already applied is stale: it loses.
+            condition=Resident.last_event_ms.does_not_exist() | (Resident.last_event_ms < event_ms),
+        )
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def _from_ms(event_ms: int) -> datetime:
+    return datetime.fromtimestamp(event_ms / 1000, tz=UTC)

@@ -1,0 +1,89 @@
+"""Worker for the LINE event queue: one record is one webhook event.
+
+SQS delivers at least once, so each event is skipped when the inbox says it was
+processed, and every effect is safe to repeat: resident writes are conditional on
+LINE's event time, and a reply token works only once. Failures are reported per
+record so one bad event does not replay the batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.adapters.line_api import line_client, retry_key_for
+from chalicelib.domain import residents as resident_rules
+from chalicelib.domain.line_webhook import LineEvent
+from chalicelib.observability import hashed, invocation, logger, metrics
+from chalicelib.store import inbox, residents, send_lists
+
+
+def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    """Process an SQS batch; answers Lambda's partial-batch-failure shape."""
+    failures = []
+    for record in records:
+        try:
+            event = LineEvent.from_raw(json.loads(record["body"]))
+        except (KeyError, TypeError, ValueError):
+            # The webhook only queues schema-checked events, so this is a bug: park it in the DLQ.
+            logger.error("unreadable line event record", extra={"message_id": record.get("messageId")})
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        with invocation(event.event_id, event_type=event.type, user=hashed(event.user_id)):
+            try:
+                process(event)
+            except Exception:
+                logger.exception("line event failed; it will be retried")
+                metrics.add_metric(name="LineEventsFailed", unit="Count", value=1)
+                failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def process(event: LineEvent) -> None:
+    if inbox.is_processed(event.event_id):
+        logger.info("line event already processed")
+        return
+    handler = HANDLERS.get(event.type)
+    if handler is None:
+        # New LINE event types must never become errors; later features add handlers here.
+        logger.info("line event type not handled")
+    else:
+        handler(event)
+    inbox.mark_processed(event.event_id, datetime.now(UTC))
+    metrics.add_metric(name="LineEventsProcessed", unit="Count", value=1)
+
+
+def on_follow(event: LineEvent) -> None:
+    assert event.user_id  # the webhook schema requires it for follow events
+    language = resident_rules.language_from_profile(line_client().profile_language(event.user_id))
+    if not residents.record_follow(event.user_id, language, event.timestamp_ms):
+        logger.info("follow is older than the resident's last change; ignored")
+        return
+    if event.mode != "active":
+        # Standby: another channel module owns the conversation; we record, we do not speak.
+        logger.info("follow recorded in standby mode; no reply")
+        return
+    line_client().reply_or_push(
+        event.reply_token,
+        event.user_id,
+        resident_rules.greeting(language),
+        retry_key_for(event.event_id, "greeting"),
+    )
+    logger.info("follower greeted", extra={"language": language})
+
+
+def on_unfollow(event: LineEvent) -> None:
+    assert event.user_id
+    if not residents.record_unfollow(event.user_id, event.timestamp_ms):
+        logger.info("unfollow is older than the resident's last change; ignored")
+        return
+    removed = send_lists.remove_everywhere(event.user_id)
+    logger.info("resident unfollowed", extra={"send_lists_left": removed})
+
+
+HANDLERS: dict[str, Callable[[LineEvent], None]] = {
+    "follow": on_follow,
+    "unfollow": on_unfollow,
+}

@@ -1,0 +1,187 @@
+"""The event pump: what Lambda's event source mappings and EventBridge do in AWS, done locally.
+
+It reads the app's own event sources (the `@app.on_sqs_message` and `@app.schedule`
+declarations), receives from each queue in moto and calls the very handler objects
+Lambda would call, with Lambda's SQS event shape. Partial batch failures behave as in
+AWS: succeeded records are deleted, failed ones go back to the queue, and moto moves a
+message to the dead-letter queue once it has been received maxReceiveCount times.
+The one local liberty: a failed record becomes visible again after `retry_delay`
+seconds instead of the queue's full visibility timeout, so local retries take seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from chalice.app import ScheduledEventConfig, SQSEventConfig
+
+from devstack.cron import Schedule
+from devstack.env import Ports, local_environ
+
+ACCOUNT = "123456789012"
+
+
+@dataclass
+class LambdaContext:
+    """What a handler may read off Lambda's context object."""
+
+    function_name: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = ""
+    timeout_seconds: float = 60.0
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+def _resolve(handler_string: str) -> Any:
+    module, _, name = handler_string.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+class Pump:
+    def __init__(self, app_module: str = "app", *, retry_delay: int = 1, wait_seconds: int = 1) -> None:
+        self._app = importlib.import_module(app_module).app
+        self._retry_delay = retry_delay
+        self._wait_seconds = wait_seconds
+        self._sqs = boto3.client("sqs")
+        self._region = self._sqs.meta.region_name
+        sources = self._app.event_sources
+        self.queues = [source for source in sources if isinstance(source, SQSEventConfig)]
+        self.schedules = {
+            source.name: source for source in sources if isinstance(source, ScheduledEventConfig)
+        }
+        self._stop = threading.Event()
+
+    # --- SQS ---------------------------------------------------------------------------------
+
+    def drain_once(self, wait_seconds: int | None = None) -> int:
+        """One receive per queue, each batch handed to its handler; returns records delivered."""
+        delivered = 0
+        for source in self.queues:
+            delivered += self._deliver(source, self._wait_seconds if wait_seconds is None else wait_seconds)
+        return delivered
+
+    def drain(self, idle_rounds: int = 2, timeout: float = 30.0) -> int:
+        """Deliver until every queue has been empty `idle_rounds` times in a row (for tests)."""
+        deadline = time.monotonic() + timeout
+        total, idle = 0, 0
+        while idle < idle_rounds and time.monotonic() < deadline:
+            delivered = self.drain_once(wait_seconds=0)
+            total += delivered
+            idle = 0 if delivered else idle + 1
+        return total
+
+    def _deliver(self, source: SQSEventConfig, wait_seconds: int) -> int:
+        url = self._sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
+        received = self._sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=min(source.batch_size, 10),
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not received:
+            return 0
+        arn = f"arn:aws:sqs:{self._region}:{ACCOUNT}:{source.queue}"
+        records = [self._record(message, arn) for message in received]
+        try:
+            result = _resolve(source.handler_string)({"Records": records}, LambdaContext(source.name))
+            failed_ids = {item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])}
+        except Exception:
+            # A handler that raises fails the whole batch, as in Lambda.
+            failed_ids = {record["messageId"] for record in records}
+        for message in received:
+            if message["MessageId"] in failed_ids:
+                self._sqs.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=self._retry_delay
+                )
+            else:
+                self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return len(received)
+
+    def _record(self, message: dict[str, Any], arn: str) -> dict[str, Any]:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": message.get("MessageAttributes", {}),
+            "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": arn,
+            "awsRegion": self._region,
+        }
+
+    # --- schedules ---------------------------------------------------------------------------
+
+    def fire(self, name: str, at: datetime | None = None) -> Any:
+        """Run the scheduled job `name` now, with the event EventBridge would send."""
+        source = self.schedules[name]
+        at = at or datetime.now(UTC)
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT,
+            "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self._region,
+            "resources": [f"arn:aws:events:{self._region}:{ACCOUNT}:rule/{name}"],
+            "detail": {},
+        }
+        return _resolve(source.handler_string)(event, LambdaContext(name))
+
+    def _expression(self, name: str) -> str:
+        expression = self.schedules[name].schedule_expression
+        return expression if isinstance(expression, str) else expression.to_string()
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        now = datetime.now(UTC)
+        plans = {name: Schedule(self._expression(name)) for name in self.schedules}
+        due = {name: plan.next_after(now) for name, plan in plans.items()}
+        while not self._stop.is_set():
+            self.drain_once()
+            now = datetime.now(UTC)
+            for name, at in due.items():
+                if now >= at:
+                    try:
+                        self.fire(name, at)
+                    except Exception as error:  # a failing job must not stop the pump
+                        print(f"pump: scheduled job {name} failed: {error!r}", flush=True)
+                    due[name] = plans[name].next_after(now)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Deliver local SQS messages and schedules to the app.")
+    parser.add_argument("--fire", metavar="JOB", help="run one scheduled job now and exit")
+    parser.add_argument("--drain", action="store_true", help="deliver until the queues are empty, then exit")
+    args = parser.parse_args()
+    os.environ.update(local_environ(Ports.from_env()))
+    pump = Pump()
+    if args.fire:
+        print(pump.fire(args.fire))
+    elif args.drain:
+        print(f"delivered {pump.drain()} records")
+    else:
+        pump.run()
+
+
+if __name__ == "__main__":
+    main()

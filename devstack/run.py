@@ -1,0 +1,145 @@
+"""`make run`: the whole of madoguchi on one machine, no AWS account, no internet.
+
+Starts moto (AWS), the LINE sandbox and the dev issuer in this process, creates every
+resource, runs the event pump, and runs `chalice local` as a child process. Ctrl-C
+(or SIGTERM) stops all of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from devstack.env import Ports, local_environ
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class LocalStack:
+    """The in-process services: moto, the LINE sandbox, the dev issuer. Used by `make run` and the tests."""
+
+    def __init__(self, ports: Ports) -> None:
+        self.ports = ports
+        self._stoppers: list = []
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        from devstack.dev_issuer import DevIssuer, ensure_key
+        from devstack.line_sandbox import LineSandbox
+
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.ports.aws, verbose=False)
+        moto.start()
+        self._stoppers.append(moto.stop)
+        sandbox = LineSandbox(port=self.ports.line, access_token=os.environ["LINE_CHANNEL_ACCESS_TOKEN"])
+        sandbox.start()
+        self._stoppers.append(sandbox.stop)
+        issuer = DevIssuer(port=self.ports.issuer, key=ensure_key())
+        issuer.start()
+        self._stoppers.append(issuer.stop)
+
+        from devstack.bootstrap import bootstrap
+
+        bootstrap()
+
+    def stop(self) -> None:
+        for stop in reversed(self._stoppers):
+            with contextlib.suppress(Exception):  # best effort: keep stopping the rest
+                stop()
+        self._stoppers.clear()
+
+
+def wait_for_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # it answered: up
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not come up in {timeout:.0f}s") from None
+            time.sleep(0.2)
+
+
+def main() -> int:
+    ports = Ports.from_env()
+    os.environ.update(local_environ(ports))
+    stack = LocalStack(ports)
+    stack.start()
+
+    from devstack.pump import Pump
+
+    pump = Pump()
+    pump_thread = threading.Thread(target=pump.run, name="pump", daemon=True)
+    pump_thread.start()
+
+    chalice = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chalice",
+            "local",
+            "--stage",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(ports.api),
+            "--no-autoreload",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+    )
+    stopping = threading.Event()
+
+    def stop(*_: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        wait_for_http(f"http://127.0.0.1:{ports.api}/")
+        print(_banner(ports), flush=True)
+        while not stopping.is_set() and chalice.poll() is None:
+            stopping.wait(0.5)
+    finally:
+        pump.stop()
+        chalice.terminate()
+        try:
+            chalice.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            chalice.kill()
+        stack.stop()
+        print("madoguchi local stack stopped", flush=True)
+    return chalice.returncode or 0
+
+
+def _banner(ports: Ports) -> str:
+    return "\n".join(
+        [
+            "",
+            "madoguchi is running (stage local). Ctrl-C stops everything.",
+            f"  API (chalice local)   http://127.0.0.1:{ports.api}        POST /line/webhook, GET /staff/me",
+            f"  AWS (moto)            http://127.0.0.1:{ports.aws}        DynamoDB, SQS, SES, S3, Scheduler",
+            f"  LINE sandbox          http://127.0.0.1:{ports.line}        GET /__sandbox/requests",
+            f"  dev staff issuer      http://127.0.0.1:{ports.issuer}/dev-issuer/.well-known/jwks.json",
+            "  event pump            delivering SQS messages and schedules to the app's handlers",
+            "",
+            "  make event E=events/line/follow.json     send a signed sample event",
+            "  make token SECTION=citizens ROLE=staff   print a staff token",
+            "",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

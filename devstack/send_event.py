@@ -1,0 +1,71 @@
+"""`make event E=events/line/follow.json`: sign a sample event and send it to the running API.
+
+LINE events get a fresh webhookEventId and timestamp on each send (so repeating the
+command is a new event, not a dropped duplicate) unless --as-is is given, and the
+X-Line-Signature computed with the local channel secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from devstack.env import Ports, local_environ
+
+ROUTES = {"line": "/line/webhook"}
+
+
+def new_event_id() -> str:
+    """A ULID-like id (26 chars of Crockford base32), as LINE's webhookEventId is."""
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    return "".join(alphabet[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
+def prepare(path: Path, *, as_is: bool = False) -> tuple[str, bytes, dict[str, str]]:
+    """The route, the exact body bytes and the headers to send for a sample file."""
+    from chalicelib.domain.line_webhook import sign
+
+    kind = path.parent.name
+    if kind not in ROUTES:
+        raise SystemExit(f"don't know where to send events/{kind}/ files (known: {', '.join(ROUTES)})")
+    document = json.loads(path.read_text(encoding="utf-8"))
+    if not as_is:
+        for event in document.get("events", []):
+            event["webhookEventId"] = new_event_id()
+            event["timestamp"] = int(time.time() * 1000)
+    body = json.dumps(document, ensure_ascii=False).encode()
+    secret = os.environ["LINE_CHANNEL_SECRET"]
+    headers = {"Content-Type": "application/json; charset=utf-8", "X-Line-Signature": sign(secret, body)}
+    return ROUTES[kind], body, headers
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--as-is", action="store_true", help="send ids and timestamps unchanged")
+    args = parser.parse_args()
+    ports = Ports.from_env()
+    os.environ.update(local_environ(ports))
+    route, body, headers = prepare(args.file, as_is=args.as_is)
+    request = urllib.request.Request(f"http://127.0.0.1:{ports.api}{route}", data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, answer = response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        status, answer = error.code, error.read().decode()
+    except urllib.error.URLError as error:
+        print(f"cannot reach the API on port {ports.api} ({error.reason}); is `make run` running?")
+        return 1
+    print(f"POST {route} -> {status} {answer}")
+    return 0 if status < 400 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

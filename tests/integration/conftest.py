@@ -1,0 +1,115 @@
+"""Fixtures for tests that talk to the local stack over real protocols."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from devstack.send_event import new_event_id
+
+DESTINATION = "Uaa11bb22cc33dd44ee55ff6677889900"
+
+
+def new_user_id() -> str:
+    return "U" + secrets.token_hex(16)
+
+
+def line_event(event_type: str, user_id: str | None = None, *, mode: str = "active", **extra: Any) -> dict:
+    event: dict[str, Any] = {
+        "type": event_type,
+        "mode": mode,
+        "timestamp": int(time.time() * 1000),
+        "webhookEventId": new_event_id(),
+        "deliveryContext": {"isRedelivery": False},
+        "source": {"type": "user", "userId": user_id or new_user_id()},
+    }
+    if mode == "active" and event_type in ("follow", "message", "postback"):
+        event["replyToken"] = secrets.token_hex(16)
+    event.update(extra)
+    return event
+
+
+def webhook_body(*events: dict) -> bytes:
+    return json.dumps({"destination": DESTINATION, "events": list(events)}, ensure_ascii=False).encode()
+
+
+class Sandbox:
+    """The LINE sandbox's control API, over HTTP."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def requests(self, path: str | None = None) -> list[dict]:
+        params = {"path": path} if path else None
+        return requests.get(f"{self.base_url}/__sandbox/requests", params=params, timeout=5).json()[
+            "requests"
+        ]
+
+    def fault(self, path: str, **fault: Any) -> None:
+        response = requests.post(f"{self.base_url}/__sandbox/faults", json={"path": path, **fault}, timeout=5)
+        response.raise_for_status()
+
+    def set_profile(self, user_id: str, **profile: Any) -> None:
+        requests.post(
+            f"{self.base_url}/__sandbox/profiles", json={user_id: profile}, timeout=5
+        ).raise_for_status()
+
+    def reset(self) -> None:
+        requests.post(f"{self.base_url}/__sandbox/reset", timeout=5).raise_for_status()
+
+
+@pytest.fixture
+def sandbox(local_stack) -> Sandbox:
+    box = Sandbox(f"http://127.0.0.1:{local_stack.ports.line}")
+    box.reset()
+    return box
+
+
+@pytest.fixture
+def client(local_stack):
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def post_webhook(client):
+    """POST a body to /line/webhook signed with the local channel secret (or a given signature)."""
+    from chalicelib.domain.line_webhook import sign
+
+    def post(
+        body: bytes, signature: str | None = "sign", content_type: str = "application/json; charset=utf-8"
+    ):
+        headers = {"Content-Type": content_type}
+        if signature == "sign":
+            headers["X-Line-Signature"] = sign(os.environ["LINE_CHANNEL_SECRET"], body)
+        elif signature is not None:
+            headers["X-Line-Signature"] = signature
+        return client.http.post("/line/webhook", body=body, headers=headers)
+
+    return post
+
+
+@pytest.fixture(scope="session")
+def pump(local_stack):
+    from devstack.pump import Pump
+
+    pump = Pump(retry_delay=0, wait_seconds=0)
+    pump.drain()  # start from empty queues
+    return pump
+
+
+@pytest.fixture
+def sqs(local_stack):
+    import boto3
+
+    return boto3.client("sqs")

@@ -1,0 +1,454 @@
+"""Tests of the LINE Messaging API sandbox (devstack/line_sandbox.py), over real HTTP."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from linebot.v3.messaging import (
+    ApiClient,
+    Configuration,
+    MessagingApi,
+    MessagingApiBlob,
+    PushMessageRequest,
+    TextMessage,
+)
+from linebot.v3.messaging.exceptions import ApiException
+
+# Until the pytest config sets pythonpath, make the repo root importable for `devstack`.
+from devstack.line_sandbox import LineSandbox
+
+TOKEN = "test-access-token"
+USER = "U" + "0123456789abcdef" * 2
+TEXT = [{"type": "text", "text": "hello"}]
+PUSH = "/v2/bot/message/push"
+AUTH_FAILED = "Authentication failed. Confirm that the access token in the authorization header is valid."
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[LineSandbox]:
+    sandbox = LineSandbox(port=0, access_token=TOKEN)
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(autouse=True)
+def _reset(sandbox: LineSandbox) -> None:
+    assert requests.post(f"{sandbox.base_url}/__sandbox/reset", timeout=5).status_code == 200
+
+
+@pytest.fixture
+def api(sandbox: LineSandbox) -> Iterator[requests.Session]:
+    """A session that talks to the sandbox with the right token; pass paths, not URLs."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {TOKEN}"
+    original = session.request
+
+    def request(method: str, path: str, **kwargs: object) -> requests.Response:
+        kwargs.setdefault("timeout", 10)
+        return original(method, sandbox.base_url + path, **kwargs)
+
+    session.request = request  # type: ignore[method-assign]
+    yield session
+    session.close()
+
+
+def control(sandbox: LineSandbox, path: str, body: object | None = None) -> requests.Response:
+    url = f"{sandbox.base_url}/__sandbox/{path}"
+    if body is None:
+        return requests.get(url, timeout=5)
+    return requests.post(url, json=body, timeout=5)
+
+
+def logged(sandbox: LineSandbox, path: str | None = None) -> list[dict]:
+    params = {"path": path} if path else None
+    return requests.get(f"{sandbox.base_url}/__sandbox/requests", params=params, timeout=5).json()["requests"]
+
+
+def usage(api: requests.Session) -> int:
+    return api.get("/v2/bot/message/quota/consumption").json()["totalUsage"]
+
+
+def push(api: requests.Session, retry_key: str | None = None) -> requests.Response:
+    headers = {"X-Line-Retry-Key": retry_key} if retry_key else {}
+    return api.post(PUSH, json={"to": USER, "messages": TEXT}, headers=headers)
+
+
+# --- authentication and common headers -------------------------------------------------------
+
+
+def test_start_on_port_zero_uses_the_bound_port(sandbox: LineSandbox) -> None:
+    assert sandbox.port != 0
+    assert sandbox.base_url == f"http://127.0.0.1:{sandbox.port}"
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", f"Basic {TOKEN}"])
+def test_requests_without_the_right_token_get_401(sandbox: LineSandbox, authorization: str | None) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    response = requests.post(
+        sandbox.base_url + PUSH, json={"to": USER, "messages": TEXT}, headers=headers, timeout=5
+    )
+    assert response.status_code == 401
+    assert response.json() == {"message": AUTH_FAILED}
+    assert len(response.headers["x-line-request-id"]) == 32
+    assert [entry["status"] for entry in logged(sandbox)] == [401]
+
+
+def test_every_response_has_a_fresh_request_id(api: requests.Session) -> None:
+    ids = {push(api).headers["x-line-request-id"] for _ in range(3)}
+    ids.add(api.get("/v2/bot/no-such-endpoint").headers["x-line-request-id"])
+    assert len(ids) == 4
+    assert all(uuid.UUID(hex=request_id).hex == request_id for request_id in ids)
+
+
+def test_unknown_path_is_404_and_wrong_method_is_405(api: requests.Session, sandbox: LineSandbox) -> None:
+    assert api.get("/v2/bot/no-such-endpoint").status_code == 404
+    assert api.get("/v2/bot/no-such-endpoint").json() == {"message": "Not found"}
+    assert api.get(PUSH).status_code == 405
+    assert control(sandbox, "nothing-here").status_code == 404
+    assert requests.delete(f"{sandbox.base_url}/__sandbox/reset", timeout=5).status_code == 405
+
+
+# --- reply -----------------------------------------------------------------------------------
+
+
+def test_reply_token_works_once(api: requests.Session) -> None:
+    body = {"replyToken": "token-1", "messages": TEXT * 2, "notificationDisabled": True}
+    first = api.post("/v2/bot/message/reply", json=body)
+    assert first.status_code == 200
+    sent = first.json()["sentMessages"]
+    assert len(sent) == 2
+    assert all(message["id"].isdigit() and message["quoteToken"] for message in sent)
+
+    second = api.post("/v2/bot/message/reply", json=body)
+    assert second.status_code == 400
+    assert second.json() == {"message": "Invalid reply token"}
+
+
+def test_expired_reply_tokens_are_rejected(api: requests.Session, sandbox: LineSandbox) -> None:
+    assert control(sandbox, "reply-tokens/invalid", {"tokens": ["stale"]}).status_code == 200
+    for token in ["stale", "expired-abc"]:
+        response = api.post("/v2/bot/message/reply", json={"replyToken": token, "messages": TEXT})
+        assert response.status_code == 400
+        assert response.json() == {"message": "Invalid reply token"}
+    assert (
+        api.post("/v2/bot/message/reply", json={"replyToken": "fresh", "messages": TEXT}).status_code == 200
+    )
+
+
+def test_reply_is_free(api: requests.Session) -> None:
+    api.post("/v2/bot/message/reply", json={"replyToken": "t", "messages": TEXT})
+    assert usage(api) == 0
+
+
+# --- push, multicast, narrowcast, broadcast --------------------------------------------------
+
+
+def test_push_returns_sent_messages(api: requests.Session) -> None:
+    response = api.post(PUSH, json={"to": USER, "messages": TEXT * 3})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    sent = response.json()["sentMessages"]
+    assert len(sent) == 3
+    assert len({message["id"] for message in sent}) == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/v2/bot/message/multicast", {"to": [USER, USER.replace("0", "1")], "messages": TEXT}, 200),
+        ("/v2/bot/message/broadcast", {"messages": TEXT}, 200),
+        ("/v2/bot/message/narrowcast", {"messages": TEXT}, 202),
+    ],
+)
+def test_multicast_broadcast_narrowcast(api: requests.Session, path: str, body: dict, status: int) -> None:
+    response = api.post(path, json=body)
+    assert response.status_code == status
+    assert response.json() == {}
+
+
+def test_multicast_with_501_recipients_is_400(api: requests.Session) -> None:
+    to = [f"U{i:032x}" for i in range(501)]
+    response = api.post("/v2/bot/message/multicast", json={"to": to, "messages": TEXT})
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "The request body has 1 error(s)",
+        "details": [{"message": "Size must be between 1 and 500", "property": "to"}],
+    }
+    assert api.post("/v2/bot/message/multicast", json={"to": to[:500], "messages": TEXT}).status_code == 200
+
+
+@pytest.mark.parametrize("messages", [TEXT * 6, [], None])
+def test_wrong_number_of_messages_is_400(api: requests.Session, messages: list | None) -> None:
+    response = api.post("/v2/bot/message/multicast", json={"to": [USER], "messages": messages})
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "The request body has 1 error(s)",
+        "details": [{"message": "Size must be between 1 and 5", "property": "messages"}],
+    }
+
+
+def test_message_without_type_and_push_without_to_are_400(api: requests.Session) -> None:
+    response = api.post(PUSH, json={"to": "", "messages": [{"text": "no type"}]})
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "The request body has 2 error(s)",
+        "details": [
+            {"message": "must be specified", "property": "messages[0].type"},
+            {"message": "must be specified", "property": "to"},
+        ],
+    }
+
+
+def test_malformed_json_is_400(api: requests.Session) -> None:
+    response = api.post(PUSH, data=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json() == {"message": "The request body could not be parsed as JSON"}
+
+
+# --- retry keys ------------------------------------------------------------------------------
+
+
+def test_retry_key_must_be_a_uuid(api: requests.Session) -> None:
+    response = push(api, retry_key="not-a-uuid")
+    assert response.status_code == 400
+    assert response.json() == {"message": "The value of the X-Line-Retry-Key header is invalid"}
+
+
+def test_retry_of_an_accepted_push_is_409(api: requests.Session) -> None:
+    key = str(uuid.uuid4())
+    first = push(api, key)
+    assert first.status_code == 200
+
+    again = push(api, key)
+    assert again.status_code == 409
+    assert again.json() == {
+        "message": "The retry key is already accepted",
+        "sentMessages": first.json()["sentMessages"],
+    }
+    assert again.headers["x-line-accepted-request-id"] == first.headers["x-line-request-id"]
+    assert again.headers["x-line-request-id"] != first.headers["x-line-request-id"]
+    assert usage(api) == 1
+
+
+def test_retry_of_an_accepted_multicast_is_409_without_sent_messages(api: requests.Session) -> None:
+    key = str(uuid.uuid4())
+    body = {"to": [USER], "messages": TEXT}
+    assert (
+        api.post("/v2/bot/message/multicast", json=body, headers={"X-Line-Retry-Key": key}).status_code == 200
+    )
+    again = api.post("/v2/bot/message/multicast", json=body, headers={"X-Line-Retry-Key": key})
+    assert again.status_code == 409
+    assert again.json() == {"message": "The retry key is already accepted"}
+
+
+def test_retry_after_an_injected_500_succeeds(api: requests.Session, sandbox: LineSandbox) -> None:
+    assert control(sandbox, "faults", {"path": PUSH, "status": 500}).status_code == 201
+    key = str(uuid.uuid4())
+    failed = push(api, key)
+    assert failed.status_code == 500
+    assert failed.json() == {"message": "Internal Server Error"}
+
+    retried = push(api, key)
+    assert retried.status_code == 200
+    assert push(api, key).headers["x-line-accepted-request-id"] == retried.headers["x-line-request-id"]
+    assert usage(api) == 1
+
+
+def test_concurrent_pushes_with_the_same_key_are_accepted_once(
+    api: requests.Session, sandbox: LineSandbox
+) -> None:
+    key = str(uuid.uuid4())
+
+    def push_in_own_session(_: int) -> int:
+        # Plain requests.post: a shared requests.Session is not thread-safe.
+        response = requests.post(
+            sandbox.base_url + PUSH,
+            json={"to": USER, "messages": TEXT},
+            headers={"Authorization": f"Bearer {TOKEN}", "X-Line-Retry-Key": key},
+            timeout=10,
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(push_in_own_session, range(8)))
+    assert sorted(statuses) == [200] + [409] * 7
+    assert usage(api) == 1
+
+
+# --- faults ----------------------------------------------------------------------------------
+
+
+def test_429_fault_is_used_up_then_requests_succeed(api: requests.Session, sandbox: LineSandbox) -> None:
+    fault = {"path": "/v2/bot/message/*", "status": 429, "count": 2, "headers": {"Retry-After": "1"}}
+    assert control(sandbox, "faults", fault).json() == {"ok": True}
+
+    for _ in range(2):
+        response = push(api)
+        assert response.status_code == 429
+        assert response.json() == {"message": "Too Many Requests"}
+        assert response.headers["Retry-After"] == "1"
+    assert push(api).status_code == 200
+    assert [entry["status"] for entry in logged(sandbox, PUSH)] == [429, 429, 200]
+
+
+def test_fault_only_matches_its_method_and_path(api: requests.Session, sandbox: LineSandbox) -> None:
+    control(
+        sandbox, "faults", {"path": "/v2/bot/profile/*", "method": "get", "status": 503, "body": {"x": 1}}
+    )
+    assert push(api).status_code == 200
+    response = api.get(f"/v2/bot/profile/{USER}")
+    assert response.status_code == 503
+    assert response.json() == {"x": 1}
+    assert api.get(f"/v2/bot/profile/{USER}").status_code == 200
+
+
+def test_delay_fault_delays_then_handles_normally(api: requests.Session, sandbox: LineSandbox) -> None:
+    control(sandbox, "faults", {"path": PUSH, "delay": 0.3})
+    started = time.monotonic()
+    response = push(api)
+    assert time.monotonic() - started >= 0.3
+    assert response.status_code == 200
+    started = time.monotonic()
+    push(api)
+    assert time.monotonic() - started < 0.3
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {},
+        {"path": "no-slash", "status": 500},
+        {"path": PUSH, "status": 700},
+        {"path": PUSH, "status": 500, "count": 0},
+        {"path": PUSH, "delay": -1},
+        {"path": PUSH},
+        {"path": PUSH, "status": 500, "colour": "red"},
+        {"path": PUSH, "status": 500, "headers": {"Retry-After": 1}},
+    ],
+)
+def test_bad_fault_is_400(sandbox: LineSandbox, fault: dict) -> None:
+    response = control(sandbox, "faults", fault)
+    assert response.status_code == 400
+    assert response.json()["details"]
+
+
+# --- profile, content, quota -----------------------------------------------------------------
+
+
+def test_profile_default_and_set(api: requests.Session, sandbox: LineSandbox) -> None:
+    default = api.get(f"/v2/bot/profile/{USER}")
+    assert default.status_code == 200
+    assert default.json()["userId"] == USER
+    assert default.json()["language"] == "ja"
+    assert set(default.json()) == {"displayName", "userId", "pictureUrl", "statusMessage", "language"}
+
+    assert control(sandbox, "profiles", {USER: {"displayName": "Sato", "language": "en"}}).status_code == 200
+    profile = api.get(f"/v2/bot/profile/{USER}").json()
+    assert profile["displayName"] == "Sato"
+    assert profile["language"] == "en"
+    assert profile["userId"] == USER
+
+
+def test_profile_of_a_malformed_user_id_is_404(api: requests.Session, sandbox: LineSandbox) -> None:
+    response = api.get("/v2/bot/profile/U123")
+    assert response.status_code == 404
+    assert response.json() == {"message": "Not found"}
+    assert control(sandbox, "profiles", {"U123": {}}).status_code == 400
+
+
+def test_content_is_a_jpeg(api: requests.Session) -> None:
+    response = api.get("/v2/bot/message/123456789/content")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "image/jpeg"
+    assert response.content[:2] == b"\xff\xd8"
+    assert response.content[-2:] == b"\xff\xd9"
+
+
+def test_quota_and_consumption(api: requests.Session, sandbox: LineSandbox) -> None:
+    assert api.get("/v2/bot/message/quota").json() == {"type": "limited", "value": 200000}
+    key = str(uuid.uuid4())
+    push(api, key)
+    push(api, key)  # 409, not counted
+    api.post("/v2/bot/message/multicast", json={"to": [USER] * 3, "messages": TEXT * 2})
+    api.post("/v2/bot/message/broadcast", json={"messages": TEXT})  # 0 followers by default
+    assert usage(api) == 1 + 3
+
+    control(sandbox, "config", {"followerCount": 10, "quota": 20})
+    api.post("/v2/bot/message/narrowcast", json={"messages": TEXT})
+    assert usage(api) == 14
+    assert api.get("/v2/bot/message/quota").json() == {"type": "limited", "value": 20}
+    over = api.post("/v2/bot/message/broadcast", json={"messages": TEXT})
+    assert over.status_code == 429
+    assert over.json() == {"message": "You have reached your monthly limit."}
+    assert usage(api) == 14
+
+
+# --- request log and reset -------------------------------------------------------------------
+
+
+def test_request_log_keeps_order_and_filters_by_path(api: requests.Session, sandbox: LineSandbox) -> None:
+    push(api)
+    api.get(f"/v2/bot/profile/{USER}?hint=1")
+    api.post(PUSH, data=b"not json")
+    control(sandbox, "requests")  # control calls are not logged
+
+    entries = logged(sandbox)
+    assert [(entry["method"], entry["path"], entry["status"]) for entry in entries] == [
+        ("POST", PUSH, 200),
+        ("GET", f"/v2/bot/profile/{USER}", 200),
+        ("POST", PUSH, 400),
+    ]
+    first = entries[0]
+    assert first["body"] == {"to": USER, "messages": TEXT}
+    assert first["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert len(first["requestId"]) == 32
+    assert entries[1]["query"] == {"hint": ["1"]}
+    assert entries[2]["body"] is None
+    assert [entry["status"] for entry in logged(sandbox, PUSH)] == [200, 400]
+
+
+def test_reset_clears_everything(api: requests.Session, sandbox: LineSandbox) -> None:
+    key = str(uuid.uuid4())
+    push(api, key)
+    api.post("/v2/bot/message/reply", json={"replyToken": "once", "messages": TEXT})
+    control(sandbox, "profiles", {USER: {"displayName": "Sato"}})
+    control(sandbox, "faults", {"path": "/v2/bot/message/quota", "status": 500})
+
+    assert control(sandbox, "reset", {}).json() == {"ok": True}
+    assert logged(sandbox) == []
+    assert usage(api) == 0
+    assert push(api, key).status_code == 200
+    assert api.post("/v2/bot/message/reply", json={"replyToken": "once", "messages": TEXT}).status_code == 200
+    assert api.get(f"/v2/bot/profile/{USER}").json()["displayName"] != "Sato"
+    assert api.get("/v2/bot/message/quota").status_code == 200
+
+
+# --- the real SDK ----------------------------------------------------------------------------
+
+
+def test_line_bot_sdk_v3_parses_sandbox_responses(sandbox: LineSandbox) -> None:
+    configuration = Configuration(host=sandbox.base_url, access_token=TOKEN)
+    key = str(uuid.uuid4())
+    request = PushMessageRequest(to=USER, messages=[TextMessage(text="hello")])
+    with ApiClient(configuration) as client:
+        messaging = MessagingApi(client)
+        first = messaging.push_message_with_http_info(request, x_line_retry_key=key)
+        assert first.status_code == 200
+        assert first.data.sent_messages[0].id.isdigit()
+
+        with pytest.raises(ApiException) as conflict:
+            messaging.push_message_with_http_info(request, x_line_retry_key=key)
+        assert conflict.value.status == 409
+        assert conflict.value.headers["x-line-accepted-request-id"] == first.headers["x-line-request-id"]
+
+        assert messaging.get_profile(USER).language == "ja"
+        assert messaging.get_message_quota().value == 200000
+        assert messaging.get_message_quota_consumption().total_usage == 1
+        content = MessagingApiBlob(client).get_message_content("1")
+        assert bytes(content[:2]) == b"\xff\xd8"
