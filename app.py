@@ -7,9 +7,9 @@ Workers import their dependencies inside the function that runs them.
 from chalice import Chalice, Cron
 
 from chalicelib.api import line, staff
-from chalicelib.api.errors import ApiError, error_response
+from chalicelib.api.errors import ApiError, as_api_error
 from chalicelib.config import get_settings
-from chalicelib.observability import flush_metrics, invocation, logger, traced
+from chalicelib.observability import flush_metrics, invocation, traced
 from chalicelib.resources import LINE_EVENTS
 
 # configure_logs=False: the Powertools logger (same name) is the only handler, so no line is doubled.
@@ -26,12 +26,9 @@ def http_observability(event, get_response):
             response = get_response(event)
         except ApiError as error:
             response = error.to_response()
-        except Exception:
-            logger.exception("unhandled error")
-            response = error_response(500, "internal_error", "An internal error occurred.")
         finally:
             flush_metrics()
-    return response
+    return as_api_error(response)
 
 
 @app.on_sqs_message(queue=get_settings().name(LINE_EVENTS.name), batch_size=LINE_EVENTS.batch_size)

@@ -22,18 +22,15 @@ def _client() -> Any:
 
 
 @cache
-def _url(name: str) -> str:
+def queue_url(name: str) -> str:
+    """The URL of the queue called `name` in resources.py (the stage prefix is added here)."""
     return _client().get_queue_url(QueueName=get_settings().name(name))["QueueUrl"]
-
-
-def queue_url(queue: QueueSpec) -> str:
-    return _url(queue.name)
 
 
 def depth(name: str) -> int:
     """Messages waiting (not in flight) in the queue called `name` (unprefixed)."""
     attributes = _client().get_queue_attributes(
-        QueueUrl=_url(name), AttributeNames=["ApproximateNumberOfMessages"]
+        QueueUrl=queue_url(name), AttributeNames=["ApproximateNumberOfMessages"]
     )
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
@@ -54,7 +51,7 @@ def send_all(queue: QueueSpec, messages: list[tuple[str, dict[str, Any]]]) -> li
             for index, (_, body) in enumerate(chunk)
         ]
         try:
-            response = _client().send_message_batch(QueueUrl=queue_url(queue), Entries=entries)
+            response = _client().send_message_batch(QueueUrl=queue_url(queue.name), Entries=entries)
         except (BotoCoreError, ClientError):
             failed += [message_id for message_id, _ in chunk]
             continue

@@ -8,6 +8,7 @@ middleware in app.py turns it into `{"error": {"code", "message", "details"}}`.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from chalice import ChaliceUnhandledError, Response
@@ -46,6 +47,21 @@ def error_response(
         status_code=status,
         headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
     )
+
+
+def as_api_error(response: Response) -> Response:
+    """Chalice's own errors (unknown route, wrong method or media type, a crash) in our shape.
+
+    Chalice answers those with `{"Code": ..., "Message": ...}` before our code runs; the
+    crash's details are already in the log, never in the answer.
+    """
+    body = response.body
+    if response.status_code < 400 or not isinstance(body, dict) or set(body) != {"Code", "Message"}:
+        return response
+    if response.status_code >= 500:
+        return error_response(500, "internal_error", "An internal error occurred.")
+    code = re.sub(r"(?<!^)(?=[A-Z])", "_", str(body["Code"]).removesuffix("Error")).lower()
+    return error_response(response.status_code, code, str(body["Message"]), headers=response.headers)
 
 
 def unauthorized(message: str = "Authentication required.") -> ApiError:

@@ -7,7 +7,6 @@ authenticated but lacking the role or section: 403; issuer keys unreachable: 503
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 from chalice import Blueprint, Response
@@ -15,12 +14,12 @@ from chalice import Blueprint, Response
 from chalicelib.adapters.staff_tokens import InvalidStaffToken, StaffAuthUnavailable, verify_staff_token
 from chalicelib.api.errors import ApiError, forbidden, unauthorized
 from chalicelib.domain.staff import Forbidden, StaffPrincipal, authorize, principal_from_claims
+from chalicelib.observability import logger
 
 if TYPE_CHECKING:
     from chalice.app import Request
 
 bp = Blueprint(__name__)
-logger = logging.getLogger(__name__)
 
 _INVALID_TOKEN_MESSAGE = "The access token is missing, malformed, expired or not valid for this service."  # noqa: S105 (a message, not a secret)
 
@@ -48,10 +47,10 @@ def current_staff(
     try:
         claims = verify_staff_token(token)
     except InvalidStaffToken as error:
-        logger.info("staff token rejected: %s", error.reason)
+        logger.info("staff token rejected", extra={"reason": error.reason})
         raise unauthorized(_INVALID_TOKEN_MESSAGE) from None
     except StaffAuthUnavailable as error:
-        logger.warning("staff auth unavailable: %s", error)
+        logger.warning("staff auth unavailable", extra={"reason": str(error)})
         raise ApiError(
             503,
             "auth_unavailable",
@@ -62,7 +61,7 @@ def current_staff(
         principal = principal_from_claims(claims)
     except ValueError as error:
         # The token is genuine but does not describe a staff member with a section.
-        logger.info("staff token lacks staff claims: %s", error)
+        logger.info("staff token lacks staff claims", extra={"reason": str(error)})
         raise forbidden("This account is not set up as a staff member of a section.") from None
     try:
         authorize(principal, roles=roles, section=section)

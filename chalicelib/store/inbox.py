@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import Enum
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
@@ -33,26 +34,31 @@ def forget(event_id: str) -> None:
             raise
 
 
-def is_processed(event_id: str) -> bool:
-    try:
-        item = InboxEvent.get(event_id, consistent_read=True, attributes_to_get=["processed_at"])
-    except InboxEvent.DoesNotExist:
-        return False
-    return item.processed_at is not None
+class Claim(Enum):
+    CLAIMED = "claimed"  # this worker may process the event now
+    DONE = "done"  # processed before: skip it
+    BUSY = "busy"  # another worker holds a live lease: try again later
 
 
-def mark_processed(event_id: str, now: datetime) -> bool:
-    """Record that the worker finished the event; False if another delivery already had."""
+def claim(event_id: str, now: datetime, lease: timedelta) -> Claim:
+    """Take the event for processing until `now + lease`, unless it is done or leased to another."""
     try:
         InboxEvent(event_id).update(
-            actions=[InboxEvent.processed_at.set(now)],
-            condition=InboxEvent.event_id.exists() & InboxEvent.processed_at.does_not_exist(),
+            actions=[InboxEvent.claimed_until.set(now + lease), InboxEvent.expires_at.set(now + KEEP_FOR)],
+            condition=InboxEvent.processed_at.does_not_exist()
+            & (InboxEvent.claimed_until.does_not_exist() | (InboxEvent.claimed_until < now)),
         )
     except UpdateError as error:
-        if _condition_failed(error):
-            return False
-        raise
-    return True
+        if not _condition_failed(error):
+            raise
+        item = InboxEvent.get(event_id, consistent_read=True, attributes_to_get=["event_id", "processed_at"])
+        return Claim.DONE if item.processed_at else Claim.BUSY
+    return Claim.CLAIMED
+
+
+def mark_processed(event_id: str, now: datetime) -> None:
+    """Record that the event's work is done; later deliveries of it are skipped."""
+    InboxEvent(event_id).update(actions=[InboxEvent.processed_at.set(now), InboxEvent.claimed_until.remove()])
 
 
 def _condition_failed(error: Exception) -> bool:

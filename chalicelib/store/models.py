@@ -35,8 +35,11 @@ class InboxEvent(Model):
         table_name = _settings.name("inbox")
 
     event_id = UnicodeAttribute(hash_key=True)
-    source = UnicodeAttribute()
-    received_at = UTCDateTimeAttribute()
+    # Null only when a worker meets an event the inbox no longer holds (a late DLQ replay).
+    source = UnicodeAttribute(null=True)
+    received_at = UTCDateTimeAttribute(null=True)
+    # A worker's lease on the event, so two deliveries of it never run side by side.
+    claimed_until = UTCDateTimeAttribute(null=True)
     processed_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute()
 

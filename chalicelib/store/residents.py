@@ -52,7 +52,8 @@ def _apply(user_id: str, event_ms: int, actions: list) -> bool:
         Resident(user_id).update(
             actions=[*actions, Resident.last_event_ms.set(event_ms)],
             # An event LINE stamped earlier than the one already applied is stale: it loses.
-            condition=Resident.last_event_ms.does_not_exist() | (Resident.last_event_ms < event_ms),
+            # The same event again (a redelivery after a crash) applies again, so its reply is not lost.
+            condition=Resident.last_event_ms.does_not_exist() | (Resident.last_event_ms <= event_ms),
         )
     except UpdateError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.line_api import line_client, retry_key_for
 from chalicelib.domain import residents as resident_rules
 from chalicelib.domain.line_webhook import LineEvent
 from chalicelib.observability import hashed, invocation, logger, metrics
+from chalicelib.resources import LINE_EVENTS
 from chalicelib.store import inbox, residents, send_lists
+
+# A worker holds an event no longer than the queue hides a message from other workers.
+LEASE = timedelta(seconds=LINE_EVENTS.visibility_timeout)
 
 
 def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
@@ -41,10 +45,18 @@ def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]
     return {"batchItemFailures": failures}
 
 
+class EventBusy(Exception):
+    """Another delivery of this event is being processed right now."""
+
+
 def process(event: LineEvent) -> None:
-    if inbox.is_processed(event.event_id):
+    claim = inbox.claim(event.event_id, datetime.now(UTC), LEASE)
+    if claim is inbox.Claim.DONE:
         logger.info("line event already processed")
         return
+    if claim is inbox.Claim.BUSY:
+        # Fail this record: SQS hands it out again after the lease, when it will be DONE.
+        raise EventBusy(event.event_id)
     handler = HANDLERS.get(event.type)
     if handler is None:
         # New LINE event types must never become errors; later features add handlers here.

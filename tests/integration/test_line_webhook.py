@@ -24,14 +24,16 @@ def take_queued(sqs, pump):
     def take() -> list[str]:
         ids = []
         while True:
-            messages = sqs.receive_message(QueueUrl=queue_url(LINE_EVENTS), MaxNumberOfMessages=10).get(
+            messages = sqs.receive_message(QueueUrl=queue_url(LINE_EVENTS.name), MaxNumberOfMessages=10).get(
                 "Messages", []
             )
             if not messages:
                 return ids
             for message in messages:
                 ids.append(json.loads(message["Body"])["webhookEventId"])
-                sqs.delete_message(QueueUrl=queue_url(LINE_EVENTS), ReceiptHandle=message["ReceiptHandle"])
+                sqs.delete_message(
+                    QueueUrl=queue_url(LINE_EVENTS.name), ReceiptHandle=message["ReceiptHandle"]
+                )
 
     return take
 
@@ -163,7 +165,7 @@ def test_queue_failure_forgets_the_events_so_a_redelivery_is_accepted(post_webho
     from chalicelib.adapters import queues
 
     event = line_event("follow")
-    monkeypatch.setattr(queues, "queue_url", lambda queue: "http://127.0.0.1:1/000000000000/nowhere")
+    monkeypatch.setattr(queues, "queue_url", lambda name: "http://127.0.0.1:1/000000000000/nowhere")
     response = post_webhook(webhook_body(event))
     assert response.status_code == 503
     assert not in_inbox(event["webhookEventId"])
