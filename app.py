@@ -4,6 +4,8 @@ Nothing heavy is imported here: the LINE webhook's cold start is what LINE waits
 Workers import their dependencies inside the function that runs them.
 """
 
+import uuid
+
 from chalice import Chalice, Cron
 
 from chalicelib.api import line, staff
@@ -20,8 +22,10 @@ app.register_blueprint(staff.bp)
 
 @app.middleware("http")
 def http_observability(event, get_response):
-    request_id = event.context.get("requestId") if event.context else None
-    with invocation(request_id, path=event.context.get("resourcePath") if event.context else None):
+    context = event.context or {}
+    # API Gateway's request id; chalice local has none, so make one: every line needs a correlation id.
+    request_id = context.get("requestId") or str(uuid.uuid4())
+    with invocation(request_id, path=context.get("resourcePath")):
         try:
             response = get_response(event)
         except ApiError as error:

@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from devstack.env import Ports, local_environ
+
 DEFAULT_KEY_PATH = Path(".devstack/dev-issuer/private.pem")
 DEFAULT_PORT = 4590
 DEFAULT_PATH = "/dev-issuer"
@@ -274,6 +276,9 @@ def _main(argv: list[str] | None = None) -> int:
     )
 
     args = parser.parse_args(argv)
+    # The local stack's issuer and audience, unless the caller's environment says otherwise.
+    for name, value in local_environ(Ports.from_env()).items():
+        os.environ.setdefault(name, value)
     from chalicelib.config import get_settings
 
     settings = get_settings()

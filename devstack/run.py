@@ -8,8 +8,10 @@ resource, runs the event pump, and runs `chalice local` as a child process. Ctrl
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -30,7 +32,11 @@ class LocalStack:
         self._stoppers: list = []
 
     def start(self) -> None:
+        _check_free(self.ports)
         from moto.server import ThreadedMotoServer
+
+        # moto logs every request it serves; the stack's own output is what matters here.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
         from devstack.dev_issuer import DevIssuer, ensure_key
         from devstack.line_sandbox import LineSandbox
@@ -56,18 +62,34 @@ class LocalStack:
         self._stoppers.clear()
 
 
-def wait_for_http(url: str, timeout: float = 60.0) -> None:
+def _check_free(ports: Ports) -> None:
+    """Fail at once, naming the port, rather than half-start next to another stack."""
+    for name, port in vars(ports).items():
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                variable = f"MADOGUCHI_{name.upper()}_PORT"
+                raise SystemExit(
+                    f"port {port} ({name}) is in use: stop what holds it or set {variable}"
+                ) from None
+
+
+def wait_for_http(url: str, timeout: float = 60.0, alive=lambda: True) -> bool:
+    """True once `url` answers at all; False if `alive()` turns false first."""
     deadline = time.monotonic() + timeout
-    while True:
+    while alive():
         try:
             urllib.request.urlopen(url, timeout=2)
-            return
+            return True
         except urllib.error.HTTPError:
-            return  # it answered: up
+            return True  # it answered: up
         except OSError:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{url} did not come up in {timeout:.0f}s") from None
             time.sleep(0.2)
+    return False
 
 
 def main() -> int:
@@ -84,9 +106,7 @@ def main() -> int:
 
     chalice = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "chalice",
+            str(Path(sys.executable).with_name("chalice")),
             "local",
             "--stage",
             "local",
@@ -107,8 +127,10 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        wait_for_http(f"http://127.0.0.1:{ports.api}/")
-        print(_banner(ports), flush=True)
+        if wait_for_http(
+            f"http://127.0.0.1:{ports.api}/", alive=lambda: chalice.poll() is None and not stopping.is_set()
+        ):
+            print(_banner(ports), flush=True)
         while not stopping.is_set() and chalice.poll() is None:
             stopping.wait(0.5)
     finally:

@@ -1,0 +1,128 @@
+"""End to end: the local stack as `make run` starts it, driven only over HTTP and the CLI tools.
+
+A signed follow event goes to `chalice local`, the pump runs the worker, and the
+greeting is found in the LINE sandbox's request log. Then Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.25)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def running_stack():
+    ports = {name: _free_port() for name in ("AWS", "LINE", "API", "ISSUER")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MADOGUCHI_", "LINE_", "STAFF_"))
+    }
+    env.update({f"MADOGUCHI_{name}_PORT": str(port) for name, port in ports.items()})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack.run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+
+    def banner_seen() -> bool:
+        line = process.stdout.readline()
+        lines.append(line)
+        if process.poll() is not None:
+            pytest.fail("make run exited early:\n" + "".join(lines))
+        return "madoguchi is running" in line
+
+    try:
+        _wait_until(banner_seen, 90, "the local stack to start")
+        yield {"process": process, "env": env, "ports": ports}
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_a_signed_follow_event_is_greeted_through_the_whole_stack(running_stack):
+    ports, env = running_stack["ports"], running_stack["env"]
+    sent = subprocess.run(
+        [sys.executable, "-m", "devstack.send_event", "events/line/follow.json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert "-> 200" in sent.stdout
+
+    sandbox = f"http://127.0.0.1:{ports['LINE']}/__sandbox/requests"
+
+    def greeting():
+        replies = requests.get(sandbox, params={"path": "/v2/bot/message/reply"}, timeout=5).json()[
+            "requests"
+        ]
+        return replies[0] if replies else None
+
+    reply = _wait_until(greeting, 60, "the greeting in the LINE sandbox")
+    assert reply["status"] == 200
+    assert reply["body"]["replyToken"] == "nHuyWiB7yP5Zw52FIkcQobQuGDXCTA"
+    assert "友だち追加ありがとうございます" in reply["body"]["messages"][0]["text"]
+
+
+def test_make_token_gives_a_token_that_staff_me_accepts(running_stack):
+    ports, env = running_stack["ports"], running_stack["env"]
+    token = subprocess.run(
+        ["make", "-s", "token", "SECTION=kurashi", "ROLE=staff"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.strip()
+    api = f"http://127.0.0.1:{ports['API']}/staff/me"
+    me = requests.get(api, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert me.status_code == 200
+    assert me.json() == {"staffId": "dev-kurashi-staff", "section": "kurashi", "roles": ["staff"]}
+    assert requests.get(api, timeout=10).status_code == 401
+
+
+def test_ctrl_c_stops_every_process(running_stack):
+    process, ports = running_stack["process"], running_stack["ports"]
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=30)
+    for name, port in ports.items():
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, f"{name} port {port} still answers"
