@@ -16,6 +16,9 @@ class QueueSpec:
     # Receives before a message is parked in the dead-letter queue for an operator to look at.
     max_receive_count: int = 5
     batch_size: int = 10
+    retention_seconds: int = 4 * 24 * 3600
+    # The longest SQS allows, so an operator back from a long weekend still finds the failures.
+    dlq_retention_seconds: int = 14 * 24 * 3600
 
     @property
     def dlq_name(self) -> str:

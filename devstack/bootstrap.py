@@ -23,7 +23,10 @@ def bootstrap() -> None:
 
     sqs = boto3.client("sqs", region_name=settings.region)
     for queue in QUEUES:
-        dlq_url = sqs.create_queue(QueueName=settings.name(queue.dlq_name))["QueueUrl"]
+        dlq_url = sqs.create_queue(
+            QueueName=settings.name(queue.dlq_name),
+            Attributes={"MessageRetentionPeriod": str(queue.dlq_retention_seconds)},
+        )["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
@@ -31,6 +34,7 @@ def bootstrap() -> None:
             QueueName=settings.name(queue.name),
             Attributes={
                 "VisibilityTimeout": str(queue.visibility_timeout),
+                "MessageRetentionPeriod": str(queue.retention_seconds),
                 "RedrivePolicy": json.dumps(
                     {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.max_receive_count)}
                 ),

@@ -1,8 +1,10 @@
-"""`make event E=events/line/follow.json`: sign a sample event and send it to the running API.
+"""`make event E=events/...`: send a sample event into the running local stack.
 
-LINE events get a fresh webhookEventId and timestamp on each send (so repeating the
-command is a new event, not a dropped duplicate) unless --as-is is given, and the
-X-Line-Signature computed with the local channel secret.
+- events/line/*.json go to the API as LINE would send them, signed with the local channel
+  secret; each event gets a fresh webhookEventId and timestamp (so repeating the command is a
+  new event, not a dropped duplicate) unless --as-is is given.
+- events/sqs/*.json put each record's body on its queue in moto; the pump delivers it.
+- events/schedule/NAME.json run the scheduled job NAME once, as EventBridge would.
 """
 
 from __future__ import annotations
@@ -46,6 +48,31 @@ def prepare(path: Path, *, as_is: bool = False) -> tuple[str, bytes, dict[str, s
     return ROUTES[kind], body, headers
 
 
+def enqueue(path: Path) -> int:
+    """Put the bodies of a sample SQS event on the queue its eventSourceARN names."""
+    import boto3
+
+    from chalicelib.adapters.queues import queue_url
+    from chalicelib.resources import QUEUES
+
+    sqs = boto3.client("sqs")
+    for record in json.loads(path.read_text(encoding="utf-8"))["Records"]:
+        arn_queue = record["eventSourceARN"].rsplit(":", 1)[-1]
+        queue = next((q for q in QUEUES if arn_queue.endswith(f"-{q.name}")), None)
+        if queue is None:
+            raise SystemExit(f"no queue in chalicelib/resources.py matches {arn_queue}")
+        sqs.send_message(QueueUrl=queue_url(queue.name), MessageBody=record["body"])
+        print(f"queued on {queue.name}: {record['messageId']}")
+    return 0
+
+
+def fire(path: Path) -> int:
+    from devstack.pump import Pump
+
+    print(Pump().fire(path.stem))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path)
@@ -53,6 +80,10 @@ def main() -> int:
     args = parser.parse_args()
     ports = Ports.from_env()
     os.environ.update(local_environ(ports))
+    if args.file.parent.name == "sqs":
+        return enqueue(args.file)
+    if args.file.parent.name == "schedule":
+        return fire(args.file)
     route, body, headers = prepare(args.file, as_is=args.as_is)
     request = urllib.request.Request(f"http://127.0.0.1:{ports.api}{route}", data=body, headers=headers)
     try:

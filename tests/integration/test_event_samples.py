@@ -1,0 +1,40 @@
+"""Every sample in events/ is one the app accepts, through the same entry point AWS would use."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from devstack.pump import LambdaContext
+from devstack.send_event import prepare
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+@pytest.mark.parametrize("path", sorted((EVENTS / "line").glob("*.json")), ids=lambda p: p.name)
+def test_line_samples_are_accepted_by_the_webhook(path, client):
+    route, body, headers = prepare(path)
+    response = client.http.post(route, body=body, headers=headers)
+    assert response.status_code == 200, response.body
+
+
+@pytest.mark.parametrize("path", sorted((EVENTS / "sqs").glob("*.json")), ids=lambda p: p.name)
+def test_sqs_samples_are_handled_by_their_worker(path, local_stack, sandbox):
+    import app
+
+    event = json.loads(path.read_text(encoding="utf-8"))
+    result = app.line_events_worker(event, LambdaContext("line_events_worker"))
+    assert result == {"batchItemFailures": []}
+    assert len(sandbox.requests("/v2/bot/message/reply")) == 1
+
+
+@pytest.mark.parametrize("path", sorted((EVENTS / "schedule").glob("*.json")), ids=lambda p: p.name)
+def test_schedule_samples_name_a_registered_job_that_runs(path, pump):
+    import app
+
+    source = pump.schedules[path.stem]
+    handler = getattr(app, source.handler_string.rpartition(".")[2])
+    depths = handler(json.loads(path.read_text(encoding="utf-8")), LambdaContext(path.stem))
+    assert set(depths) == {"line-events-dlq"}
