@@ -56,6 +56,11 @@ def claim(event_id: str, now: datetime, lease: timedelta) -> Claim:
     return Claim.CLAIMED
 
 
+def release(event_id: str) -> None:
+    """Give the event back after a failure, so its redelivery need not wait for the lease to run out."""
+    InboxEvent(event_id).update(actions=[InboxEvent.claimed_until.remove()])
+
+
 def mark_processed(event_id: str, now: datetime) -> None:
     """Record that the event's work is done; later deliveries of it are skipped."""
     InboxEvent(event_id).update(actions=[InboxEvent.processed_at.set(now), InboxEvent.claimed_until.remove()])

@@ -62,7 +62,11 @@ def process(event: LineEvent) -> None:
         # New LINE event types must never become errors; later features add handlers here.
         logger.info("line event type not handled")
     else:
-        handler(event)
+        try:
+            handler(event)
+        except Exception:
+            inbox.release(event.event_id)
+            raise
     inbox.mark_processed(event.event_id, datetime.now(UTC))
     metrics.add_metric(name="LineEventsProcessed", unit="Count", value=1)
 

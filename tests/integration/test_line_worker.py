@@ -210,3 +210,18 @@ def test_a_bad_record_fails_alone_and_ends_in_the_dead_letter_queue(sandbox, sqs
     depths = pump.fire("dlq-watch")
     assert depths == {LINE_EVENTS.dlq_name: 1}
     sqs.purge_queue(QueueUrl=queue_url(LINE_EVENTS.dlq_name))
+
+
+def test_line_5xx_beyond_the_retries_fails_the_record_and_the_redelivery_succeeds(sandbox, deliver):
+    event = line_event("follow")
+    sandbox.fault("/v2/bot/message/reply", status=500, count=4)  # every attempt of the first delivery
+    deliver(event)
+    statuses = [reply["status"] for reply in replies_to(sandbox, event["replyToken"])]
+    assert statuses == [500, 500, 500, 500, 200]
+
+
+def test_a_profile_line_will_not_give_means_japanese(sandbox, deliver):
+    user_id = new_user_id()
+    sandbox.fault("/v2/bot/profile/*", status=404, count=1)
+    deliver(line_event("follow", user_id))
+    assert residents.get(user_id).language == "ja"
