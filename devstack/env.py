@@ -7,6 +7,7 @@ point at the same local stack. Every port can be moved with an environment varia
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 
 # Local-only values, documented in the README; production reads real ones from Secrets Manager.
@@ -15,12 +16,23 @@ LOCAL_ACCESS_TOKEN = "local-access-token"
 REGION = "ap-northeast-1"
 
 
+def free_port() -> int:
+    """A port nothing listens on now (for tests and benchmarks that must not meet `make run`)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @dataclass(frozen=True)
 class Ports:
     aws: int
     line: int
     api: int
     issuer: int
+
+    @classmethod
+    def free(cls) -> Ports:
+        return cls(aws=free_port(), line=free_port(), api=free_port(), issuer=free_port())
 
     @classmethod
     def from_env(cls) -> Ports:

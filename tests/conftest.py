@@ -9,21 +9,13 @@ when a test asks for it.
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 
 import pytest
 
 from devstack.env import Ports, local_environ
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-PORTS = Ports(aws=_free_port(), line=_free_port(), api=_free_port(), issuer=_free_port())
+PORTS = Ports.free()
 # The tests' own secrets, whatever the shell has: a test signs with the secret it verifies with.
 _environ = {k: v for k, v in os.environ.items() if not k.startswith("LINE_CHANNEL_")}
 os.environ.update(local_environ(PORTS, base=_environ))

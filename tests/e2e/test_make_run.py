@@ -17,13 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from devstack.env import Ports
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_until(check, timeout: float, what: str):
@@ -38,7 +34,7 @@ def _wait_until(check, timeout: float, what: str):
 
 @pytest.fixture(scope="module")
 def running_stack():
-    ports = {name: _free_port() for name in ("AWS", "LINE", "API", "ISSUER")}
+    ports = {name.upper(): port for name, port in vars(Ports.free()).items()}
     env = {
         key: value
         for key, value in os.environ.items()
