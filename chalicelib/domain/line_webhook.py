@@ -74,9 +74,10 @@ def check_request(channel_secret: str, body: bytes, signature: str | None) -> li
     if not signature_is_valid(channel_secret, body, signature):
         raise InvalidWebhook(401, "invalid_signature", "The X-Line-Signature header is missing or wrong.")
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidWebhook(400, "malformed_json", "The body is not valid JSON.") from None
+        # Decode strictly first: json.loads(bytes) would also take UTF-16/32 and lone surrogates.
+        document = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise InvalidWebhook(400, "malformed_json", "The body is not valid UTF-8 JSON.") from None
     found = problems("line_webhook", document)
     if found:
         raise InvalidWebhook(422, "invalid_webhook", "The body does not match the webhook schema.", found)

@@ -21,8 +21,15 @@ def validator(name: str) -> Draft202012Validator:
 
 def problems(name: str, document: Any) -> list[dict[str, str]]:
     """Every way `document` breaks schema `name`, as JSON pointer + message, in document order."""
-    found = sorted(validator(name).iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+    found = sorted(
+        validator(name).iter_errors(document), key=lambda e: [_order(part) for part in e.absolute_path]
+    )
     return [{"pointer": _pointer(error.absolute_path), "message": error.message} for error in found]
+
+
+def _order(part: Any) -> tuple[int, int | str]:
+    # Array indexes compare as numbers (2 before 10); keys as text.
+    return (0, part) if isinstance(part, int) else (1, str(part))
 
 
 def _pointer(path: Any) -> str:
