@@ -4,10 +4,16 @@ Each run is a fresh interpreter. The time is the parent's wall clock from spawni
 reading its "answered" line: interpreter start, the imports, and one signed request through
 chalice.test.Client against the local stack. Peak memory is the child's own high-water RSS.
 
-    .venv/bin/python bench/coldstart.py [--runs 7] [--json]
+    .venv/bin/python bench/coldstart.py [--runs 7] [--json] [--no-pyc]
 
 The local stack (moto, LINE sandbox, dev issuer) runs in this process, started once, so a
 child pays only for itself. Variants alternate (ABBA...) to spread drift and noise.
+
+Bytecode: children keep their .pyc files in a temporary PYTHONPYCACHEPREFIX, filled by an
+untimed warm-up run, so the figures are import costs whatever the shell's
+PYTHONDONTWRITEBYTECODE says. --no-pyc compiles every module from source in every run
+instead, as a Lambda package without .pyc files does (the standard library too, which a
+Lambda runtime has compiled, so it overstates that cost somewhat).
 
 The "naive" variant first does, at module scope, what a straightforward Lambda app would:
 import every package of requirements.txt and create the Powertools Logger, Metrics and
@@ -111,7 +117,7 @@ def _peak_rss_kib() -> int:
     """This process's high-water RSS (VmHWM).
 
     Not ru_maxrss: on Linux it also counts the parent's RSS at fork time (here the parent
-    holds moto, ~100 MB+), so every child would report the parent's size.
+    holds moto, ~150 MB), so every child would report the parent's size.
     """
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
@@ -179,6 +185,8 @@ def run_child(variant: str, naive_modules: list[str], env: dict[str, str]) -> di
             )
         process.communicate()  # drain and reap; the shutdown is not timed
     result["wall_ms"] = wall_ms
+    # Spawn, interpreter start-up and this module's import: everything before the child's first step.
+    result["steps"] = {"start_ms": wall_ms - sum(result["steps"].values()), **result["steps"]}
     return result
 
 
@@ -221,7 +229,7 @@ def report(summary: dict) -> str:
             f" {s['median_peak_mib']:>9.1f}  {loaded} ({s['module_count']} modules)"
         )
     rows.append("")
-    rows.append("median steps, ms (inside the child; the rest of the time is interpreter start-up):")
+    rows.append("median steps, ms (start: spawn and interpreter start-up, as seen by the parent):")
     for variant, s in summary["variants"].items():
         steps = "  ".join(f"{name.removesuffix('_ms')} {ms:.0f}" for name, ms in s["median_steps_ms"].items())
         rows.append(f"  {variant:<10} {steps}")
@@ -232,18 +240,26 @@ def report(summary: dict) -> str:
         f"ratio madoguchi/naive: time {ratio['time']:.2f}, memory {ratio['memory']:.2f}"
         f"  ({verdict} the target <= {target})",
         f"time ratio without the chalice.test import (not paid on Lambda): {ratio['time_without_harness']:.2f}",
+        f"{summary['runs']} runs per variant, bytecode {summary['bytecode']}, Python {summary['python']},"
+        f" {summary['cpus']} CPUs",
     ]
     return "\n".join(rows)
 
 
 def main() -> int:
     import argparse
+    import logging
+    import shutil
     import socket
+    import tempfile
     import uuid
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="timed runs per variant (default 7)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--no-pyc", action="store_true", help="no bytecode cache: compile every module in every run"
+    )
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -262,11 +278,16 @@ def main() -> int:
     base = {k: v for k, v in os.environ.items() if not k.startswith("LINE_CHANNEL_")}
     os.environ.update(local_environ(ports, base=base))
     os.environ["MADOGUCHI_PREFIX"] = f"madoguchi-bench-{uuid.uuid4().hex[:6]}"
-    env = dict(os.environ)
+    pycache = tempfile.mkdtemp(prefix="coldstart-pycache-")
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = pycache
+    if args.no_pyc:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # and the prefix stays empty: nothing is cached
     modules = naive_imports(ROOT / "requirements.txt")
 
     from devstack.run import LocalStack
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log, one line per call
     stack = LocalStack(ports)
     stack.start()
     try:
@@ -278,11 +299,13 @@ def main() -> int:
                 samples[variant].append(run_child(variant, modules, env))
     finally:
         stack.stop()
+        shutil.rmtree(pycache, ignore_errors=True)
 
     summary = summarise(samples)
     summary["runs"] = args.runs
     summary["python"] = sys.version.split()[0]
     summary["cpus"] = os.cpu_count()
+    summary["bytecode"] = "none (--no-pyc)" if args.no_pyc else "cached"
     print(json.dumps(summary, indent=2) if args.json else report(summary))
     return 0
 
