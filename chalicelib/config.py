@@ -27,6 +27,8 @@ class Settings:
     staff_jwks_url: str
     ses_sender: str
     log_hash_salt: str
+    # e.g. https://sqs.ap-northeast-1.amazonaws.com/123456789012/{name}; empty: look the URL up.
+    sqs_queue_url_template: str
 
     def name(self, resource: str) -> str:
         """The deployed name of a table, queue or bucket: one prefix per stage."""
@@ -72,4 +74,5 @@ def get_settings() -> Settings:
         staff_jwks_url=env.get("STAFF_JWKS_URL", f"{issuer}/.well-known/jwks.json"),
         ses_sender=env.get("SES_SENDER", "no-reply@madoguchi.example.jp"),
         log_hash_salt=env.get("LOG_HASH_SALT", "madoguchi"),
+        sqs_queue_url_template=env.get("SQS_QUEUE_URL_TEMPLATE", ""),
     )

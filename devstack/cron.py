@@ -11,7 +11,12 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 
-_MONTHS = {name: i + 1 for i, name in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])}
+_MONTHS = {
+    name: i + 1
+    for i, name in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+    )
+}
 # AWS numbers days of the week 1-7 from Sunday.
 _DAYS = {name: i + 1 for i, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
 _RATE = re.compile(r"^rate\((\d+) (minute|hour|day)(s?)\)$")

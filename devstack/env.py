@@ -14,6 +14,7 @@ from dataclasses import dataclass
 LOCAL_CHANNEL_SECRET = "local-channel-secret"
 LOCAL_ACCESS_TOKEN = "local-access-token"
 REGION = "ap-northeast-1"
+MOTO_ACCOUNT = "123456789012"  # the account moto serves by default
 
 
 def free_port() -> int:
@@ -60,6 +61,7 @@ def local_environ(ports: Ports, base: dict[str, str] | None = None) -> dict[str,
         "MADOGUCHI_API_PORT": str(ports.api),
         "MADOGUCHI_ISSUER_PORT": str(ports.issuer),
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{ports.aws}",
+        "SQS_QUEUE_URL_TEMPLATE": f"http://127.0.0.1:{ports.aws}/{MOTO_ACCOUNT}/{{name}}",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": REGION,

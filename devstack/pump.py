@@ -25,9 +25,8 @@ import boto3
 from chalice.app import ScheduledEventConfig, SQSEventConfig
 
 from devstack.cron import Schedule
+from devstack.env import MOTO_ACCOUNT as ACCOUNT
 from devstack.env import Ports, local_environ
-
-ACCOUNT = "123456789012"
 
 
 @dataclass

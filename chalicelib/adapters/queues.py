@@ -1,35 +1,34 @@
-"""SQS: putting work on a queue. Clients are made on first use and kept for the process."""
+"""SQS: putting work on a queue and reading its depth."""
 
 from __future__ import annotations
 
 import json
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
+from chalicelib.aws import client
 from chalicelib.config import get_settings
 from chalicelib.resources import QueueSpec
 
 SQS_BATCH_LIMIT = 10
 
 
-@lru_cache(maxsize=1)
-def _client() -> Any:
-    import boto3  # here, not at module scope: only the routes that queue work pay for it
-    from botocore.config import Config
-
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.client("sqs", region_name=get_settings().region, config=config)
-
-
 @cache
 def queue_url(name: str) -> str:
-    """The URL of the queue called `name` in resources.py (the stage prefix is added here)."""
-    return _client().get_queue_url(QueueName=get_settings().name(name))["QueueUrl"]
+    """The URL of the queue called `name` in resources.py (the stage prefix is added here).
+
+    Built from the configured template when there is one (no round trip on a cold start),
+    else looked up once per process.
+    """
+    settings = get_settings()
+    if settings.sqs_queue_url_template:
+        return settings.sqs_queue_url_template.format(name=settings.name(name))
+    return client("sqs").get_queue_url(QueueName=settings.name(name))["QueueUrl"]
 
 
 def depth(name: str) -> int:
     """Messages waiting (not in flight) in the queue called `name` (unprefixed)."""
-    attributes = _client().get_queue_attributes(
+    attributes = client("sqs").get_queue_attributes(
         QueueUrl=queue_url(name), AttributeNames=["ApproximateNumberOfMessages"]
     )
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
@@ -51,7 +50,7 @@ def send_all(queue: QueueSpec, messages: list[tuple[str, dict[str, Any]]]) -> li
             for index, (_, body) in enumerate(chunk)
         ]
         try:
-            response = _client().send_message_batch(QueueUrl=queue_url(queue.name), Entries=entries)
+            response = client("sqs").send_message_batch(QueueUrl=queue_url(queue.name), Entries=entries)
         except (BotoCoreError, ClientError):
             failed += [message_id for message_id, _ in chunk]
             continue

@@ -14,8 +14,10 @@ from pynamodb.attributes import (
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from chalicelib.aws import share_session_with_pynamodb
 from chalicelib.config import get_settings
 
+share_session_with_pynamodb()
 _settings = get_settings()
 
 
