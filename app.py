@@ -1,7 +1,6 @@
 """Chalice app: wiring only. Each route, queue and schedule calls one function in chalicelib.
 
 Nothing heavy is imported here: the LINE webhook's cold start is what LINE waits on.
-Workers import their dependencies inside the function that runs them.
 """
 
 import uuid
@@ -35,21 +34,28 @@ def http_observability(event, get_response):
     return as_api_error(response)
 
 
+def background_observability(event, get_response):
+    """Workers and jobs: an X-Ray subsegment per invocation, and the metrics written at the end."""
+    try:
+        return traced(event.context.function_name, lambda: get_response(event))
+    finally:
+        flush_metrics()
+
+
+app.register_middleware(background_observability, "sqs")
+app.register_middleware(background_observability, "cloudwatch")
+
+
+# Workers import their modules when they run: the worker pulls in line-bot-sdk.
 @app.on_sqs_message(queue=get_settings().name(LINE_EVENTS.name), batch_size=LINE_EVENTS.batch_size)
 def line_events_worker(event):
     from chalicelib.workers import line_events
 
-    try:
-        return traced("line_events", lambda: line_events.handle_batch(event.to_dict()["Records"]))
-    finally:
-        flush_metrics()
+    return line_events.handle_batch(event.to_dict()["Records"])
 
 
 @app.schedule(Cron("*/5", "*", "*", "*", "?", "*"), name="dlq-watch")
 def dlq_watch_job(event):
     from chalicelib.workers import dlq_watch
 
-    try:
-        return traced("dlq_watch", dlq_watch.run)
-    finally:
-        flush_metrics()
+    return dlq_watch.run()

@@ -112,6 +112,13 @@ def test_a_follow_is_logged_as_correlated_json_without_personal_data(
     request_logs = log_lines(parse(request.out))
     worker_logs = log_lines(parse(worker.out))
 
+    # Metrics: one EMF document per invocation, written by the middleware at its end.
+    [request_metrics] = [line for line in parse(request.out) if "_aws" in line]
+    assert request_metrics["LineEventsQueued"] == [1.0]
+    worker_metrics = [line for line in parse(worker.out) if "_aws" in line]
+    assert [m.get("LineEventsProcessed") for m in worker_metrics] == [[1.0]]
+    assert worker_metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Madoguchi"
+
     # The request: one "webhook accepted" line, carrying the request's correlation id and the event id.
     [accepted] = [line for line in request_logs if line["message"] == "webhook accepted"]
     assert accepted["level"] == "INFO"
