@@ -30,11 +30,21 @@ def session() -> Any:
 @cache
 def client(service: str) -> Any:
     """A low-level client with short timeouts: an answer in seconds or a retryable failure."""
+    import os
+
     from botocore.config import Config
 
     from chalicelib.config import get_settings
 
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+    # A local endpoint (moto) has no per-bucket DNS names: address buckets by path there.
+    addressing = "path" if os.environ.get("AWS_ENDPOINT_URL") else "virtual"
+    config = Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"max_attempts": 3, "mode": "standard"},
+        signature_version="s3v4" if service == "s3" else None,
+        s3={"addressing_style": addressing},
+    )
     with _lock:
         return session().create_client(service, region_name=get_settings().region, config=config)
 

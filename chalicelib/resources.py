@@ -26,8 +26,10 @@ class QueueSpec:
 
 
 LINE_EVENTS = QueueSpec("line-events")
+# Submission created / status changed: tell the resident (LINE push or email).
+NOTIFICATIONS = QueueSpec("notifications")
 
-QUEUES: tuple[QueueSpec, ...] = (LINE_EVENTS,)
+QUEUES: tuple[QueueSpec, ...] = (LINE_EVENTS, NOTIFICATIONS)
 
 ATTACHMENTS_BUCKET = "attachments"
 BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET,)

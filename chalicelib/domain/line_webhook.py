@@ -80,5 +80,6 @@ def check_request(channel_secret: str, body: bytes, signature: str | None) -> li
         raise InvalidWebhook(400, "malformed_json", "The body is not valid UTF-8 JSON.") from None
     found = problems("line_webhook", document)
     if found:
-        raise InvalidWebhook(422, "invalid_webhook", "The body does not match the webhook schema.", found)
+        details = [{"pointer": problem["pointer"], "message": problem["message"]} for problem in found]
+        raise InvalidWebhook(422, "invalid_webhook", "The body does not match the webhook schema.", details)
     return [LineEvent.from_raw(raw) for raw in document["events"]]

@@ -12,9 +12,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from chalicelib.schemas.lean import Problem
+
 SCHEMA_DIR = Path(__file__).parent
 
-_Problems = Callable[[Any], Iterable[tuple[Iterable[Any], str]]]
+_Problems = Callable[[Any], Iterable[Problem]]
 
 
 @cache
@@ -30,23 +32,38 @@ def _evaluator(name: str) -> _Problems:
     schema = load(name)
     if supports(schema):
         return LeanValidator(schema).iter_problems
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, FormatChecker
 
-    validator = Draft202012Validator(schema)
-    return lambda document: (
-        (error.absolute_path, error.message) for error in validator.iter_errors(document)
-    )
+    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    return lambda document: map(from_jsonschema, validator.iter_errors(document))
 
 
-def problems(name: str, document: Any) -> list[dict[str, str]]:
-    """Every way `document` breaks schema `name`, as JSON pointer + message, in document order."""
-    found = sorted(((tuple(path), message) for path, message in _evaluator(name)(document)), key=_order)
-    return [{"pointer": _pointer(path), "message": message} for path, message in found]
+def from_jsonschema(error: Any) -> Problem:
+    """A jsonschema ValidationError as a Problem (for `required`, naming the missing property)."""
+    expected = error.validator_value
+    if error.validator == "required":
+        missing = [name for name in expected if name not in error.instance]
+        expected = next((name for name in missing if error.message.startswith(repr(name))), None)
+    return Problem(tuple(error.absolute_path), error.message, str(error.validator), expected)
 
 
-def _order(problem: tuple[tuple[Any, ...], str]) -> list[tuple[int, int | str]]:
+def problems(name: str, document: Any) -> list[dict[str, Any]]:
+    """Every way `document` breaks schema `name`, in document order.
+
+    Each is {"pointer", "message", "keyword", "expected"}: the JSON pointer of the value,
+    jsonschema's English message, the failing keyword and its value in the schema (for
+    `required`, the missing property), from which callers word messages for people.
+    """
+    found = sorted(_evaluator(name)(document), key=_order)
+    return [
+        {"pointer": _pointer(p.path), "message": p.message, "keyword": p.keyword, "expected": p.expected}
+        for p in found
+    ]
+
+
+def _order(problem: Problem) -> list[tuple[int, int | str]]:
     # Array indexes compare as numbers (2 before 10); keys as text.
-    return [(0, part) if isinstance(part, int) else (1, str(part)) for part in problem[0]]
+    return [(0, part) if isinstance(part, int) else (1, str(part)) for part in problem.path]
 
 
 def _pointer(path: Iterable[Any]) -> str:

@@ -12,9 +12,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
-Problem = tuple[tuple[Any, ...], str]  # (path in the document, message)
+
+class Problem(NamedTuple):
+    path: tuple[Any, ...]  # where in the document
+    message: str  # jsonschema's wording
+    keyword: str  # the schema keyword that failed
+    expected: Any  # that keyword's value in the schema; for `required`, the missing property
+
 
 _ANNOTATIONS = {"$schema", "$id", "$comment", "title", "description", "examples", "default", "$defs"}
 _KEYWORDS = {
@@ -57,7 +63,7 @@ class LeanValidator:
         if schema is True:
             return
         if schema is False:
-            yield path, f"False schema does not allow {instance!r}"
+            yield Problem(path, f"False schema does not allow {instance!r}", "false", False)
             return
         if "$ref" in schema:
             yield from self._check(
@@ -66,11 +72,12 @@ class LeanValidator:
         if "type" in schema:
             types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
             if not any(_is_type(instance, name) for name in types):
-                yield path, f"{instance!r} is not of type {', '.join(repr(name) for name in types)}"
+                names = ", ".join(repr(name) for name in types)
+                yield Problem(path, f"{instance!r} is not of type {names}", "type", schema["type"])
         if "enum" in schema and not any(_equal(instance, option) for option in schema["enum"]):
-            yield path, f"{instance!r} is not one of {schema['enum']!r}"
+            yield Problem(path, f"{instance!r} is not one of {schema['enum']!r}", "enum", schema["enum"])
         if "const" in schema and not _equal(instance, schema["const"]):
-            yield path, f"{schema['const']!r} was expected"
+            yield Problem(path, f"{schema['const']!r} was expected", "const", schema["const"])
         if isinstance(instance, dict):
             yield from self._object(instance, schema, path)
         if isinstance(instance, list):
@@ -94,35 +101,41 @@ class LeanValidator:
                 yield from self._check(instance[name], subschema, (*path, name))
         for name in schema.get("required", []):
             if name not in instance:
-                yield path, f"{name!r} is a required property"
+                yield Problem(path, f"{name!r} is a required property", "required", name)
 
     def _array(self, instance: list[Any], schema: dict[str, Any], path: tuple[Any, ...]) -> Iterator[Problem]:
         if "items" in schema:
             for index, item in enumerate(instance):
                 yield from self._check(item, schema["items"], (*path, index))
-        if "minItems" in schema and len(instance) < schema["minItems"]:
-            yield path, f"{instance!r} {'should be non-empty' if schema['minItems'] == 1 else 'is too short'}"
-        if "maxItems" in schema and len(instance) > schema["maxItems"]:
-            yield (
-                path,
-                f"{instance!r} {'is expected to be empty' if schema['maxItems'] == 0 else 'is too long'}",
-            )
+        yield from _lengths(instance, len(instance), schema, path, "minItems", "maxItems")
 
 
 def _string(instance: str, schema: dict[str, Any], path: tuple[Any, ...]) -> Iterator[Problem]:
     if "pattern" in schema and not _regex(schema["pattern"]).search(instance):
-        yield path, f"{instance!r} does not match {schema['pattern']!r}"
-    if "minLength" in schema and len(instance) < schema["minLength"]:
-        yield path, f"{instance!r} {'should be non-empty' if schema['minLength'] == 1 else 'is too short'}"
-    if "maxLength" in schema and len(instance) > schema["maxLength"]:
-        yield path, f"{instance!r} {'is expected to be empty' if schema['maxLength'] == 0 else 'is too long'}"
+        yield Problem(
+            path, f"{instance!r} does not match {schema['pattern']!r}", "pattern", schema["pattern"]
+        )
+    yield from _lengths(instance, len(instance), schema, path, "minLength", "maxLength")
+
+
+def _lengths(
+    instance: Any, size: int, schema: dict[str, Any], path: tuple[Any, ...], low: str, high: str
+) -> Iterator[Problem]:
+    if low in schema and size < schema[low]:
+        wording = "should be non-empty" if schema[low] == 1 else "is too short"
+        yield Problem(path, f"{instance!r} {wording}", low, schema[low])
+    if high in schema and size > schema[high]:
+        wording = "is expected to be empty" if schema[high] == 0 else "is too long"
+        yield Problem(path, f"{instance!r} {wording}", high, schema[high])
 
 
 def _number(instance: float, schema: dict[str, Any], path: tuple[Any, ...]) -> Iterator[Problem]:
     if "minimum" in schema and instance < schema["minimum"]:
-        yield path, f"{instance!r} is less than the minimum of {schema['minimum']!r}"
+        message = f"{instance!r} is less than the minimum of {schema['minimum']!r}"
+        yield Problem(path, message, "minimum", schema["minimum"])
     if "maximum" in schema and instance > schema["maximum"]:
-        yield path, f"{instance!r} is greater than the maximum of {schema['maximum']!r}"
+        message = f"{instance!r} is greater than the maximum of {schema['maximum']!r}"
+        yield Problem(path, message, "maximum", schema["maximum"])
 
 
 @cache

@@ -6,12 +6,15 @@ The local stack creates tables from these classes, and infra/ reads the same sch
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    JSONAttribute,
+    ListAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
+    VersionAttribute,
 )
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.aws import share_session_with_pynamodb
@@ -88,4 +91,130 @@ class SendListEntry(Model):
     by_user = ByUserIndex()
 
 
-MODELS: tuple[type[Model], ...] = (InboxEvent, Resident, SendListEntry)
+class _CreatedIndex(GlobalSecondaryIndex):
+    """Newest first within a partition: the sort key is `created_at#receipt` (ISO UTC sorts by time)."""
+
+    class Meta:
+        projection = AllProjection()
+
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class BySectionIndex(_CreatedIndex):
+    class Meta(_CreatedIndex.Meta):
+        index_name = "by-section"
+
+    section = UnicodeAttribute(hash_key=True)
+
+
+class ByKindIndex(_CreatedIndex):
+    """The public (Open311) listing of reports: the form's answers are not copied into this index."""
+
+    class Meta:
+        index_name = "by-kind"
+        projection = IncludeProjection(
+            ["form_id", "status", "created_at", "updated_at", "latitude", "longitude", "area", "public_notes"]
+        )
+
+    kind = UnicodeAttribute(hash_key=True)
+
+
+class ByLineUserIndex(_CreatedIndex):
+    class Meta(_CreatedIndex.Meta):
+        index_name = "by-line-user"
+
+    line_user_id = UnicodeAttribute(hash_key=True)
+
+
+class Submission(Model):
+    """A procedure application or a report. The receipt number is the key, so it is unique by construction.
+
+    `version` makes every state change a conditional write: two staff members moving the
+    same submission at once cannot both succeed.
+    """
+
+    class Meta(_Meta):
+        table_name = _settings.name("submissions")
+
+    receipt = UnicodeAttribute(hash_key=True)
+    form_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    section = UnicodeAttribute()
+    status = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    language = UnicodeAttribute(default="ja")
+    created_at = UTCDateTimeAttribute()
+    created_key = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    # The form's answers: personal data. Never logged, shown only to the section's staff.
+    data = JSONAttribute()
+    attachments = ListAttribute(of=UnicodeAttribute, default=list)
+    latitude = NumberAttribute(null=True)
+    longitude = NumberAttribute(null=True)
+    area = UnicodeAttribute(null=True)
+    line_user_id = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    secret_hash = UnicodeAttribute()
+    public_notes = JSONAttribute(default=list)
+    entered_by = UnicodeAttribute(null=True)
+    # Set when the submission closes: closed + the form's retention period; TTL deletes it then.
+    expires_at = TTLAttribute(null=True)
+    version = VersionAttribute()
+
+    by_section = BySectionIndex()
+    by_kind = ByKindIndex()
+    by_line_user = ByLineUserIndex()
+
+
+class AuditEntry(Model):
+    """Append-only trail of a submission: who did what, when, from which status to which."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("audit")
+
+    receipt = UnicodeAttribute(hash_key=True)
+    # `at#nonce`: ISO UTC time sorts the trail; the nonce keeps two entries in one millisecond apart.
+    entry_key = UnicodeAttribute(range_key=True)
+    actor_kind = UnicodeAttribute()
+    actor_id = UnicodeAttribute(null=True)
+    action = UnicodeAttribute()
+    from_status = UnicodeAttribute(null=True)
+    to_status = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+    note_visibility = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+class IdempotencyRecord(Model):
+    """The first answer to a request that carried an Idempotency-Key, replayed to its retries."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("idempotency")
+
+    key = UnicodeAttribute(hash_key=True)
+    request_hash = UnicodeAttribute()
+    status_code = NumberAttribute(null=True)
+    response = JSONAttribute(null=True)
+    expires_at = TTLAttribute()
+
+
+class SentMarker(Model):
+    """Something sent once and only once: a notification, a daily digest. The conditional put is the guard."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("sent")
+
+    key = UnicodeAttribute(hash_key=True)
+    sent_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()
+
+
+MODELS: tuple[type[Model], ...] = (
+    InboxEvent,
+    Resident,
+    SendListEntry,
+    Submission,
+    AuditEntry,
+    IdempotencyRecord,
+    SentMarker,
+)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.resources import QUEUES
 from devstack.pump import LambdaContext
 from devstack.send_event import prepare
 
@@ -37,4 +38,4 @@ def test_schedule_samples_name_a_registered_job_that_runs(path, pump):
     source = pump.schedules[path.stem]
     handler = getattr(app, source.handler_string.rpartition(".")[2])
     depths = handler(json.loads(path.read_text(encoding="utf-8")), LambdaContext(path.stem))
-    assert set(depths) == {"line-events-dlq"}
+    assert set(depths) == {queue.dlq_name for queue in QUEUES}

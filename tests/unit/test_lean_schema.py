@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from chalicelib.schemas import load
+from chalicelib.schemas import from_jsonschema, load
 from chalicelib.schemas.lean import LeanValidator, supports
 
 json_values = st.recursive(
@@ -44,12 +44,12 @@ KEYWORD_SCHEMAS = [
 
 
 def both(schema, instance):
-    lean = sorted(
-        ("/".join(map(str, path)), message) for path, message in LeanValidator(schema).iter_problems(instance)
-    )
+    def comparable(problem):
+        return ("/".join(map(str, problem.path)), problem.message, problem.keyword, repr(problem.expected))
+
+    lean = sorted(map(comparable, LeanValidator(schema).iter_problems(instance)))
     reference = sorted(
-        ("/".join(map(str, error.absolute_path)), error.message)
-        for error in Draft202012Validator(schema).iter_errors(instance)
+        comparable(from_jsonschema(e)) for e in Draft202012Validator(schema).iter_errors(instance)
     )
     return lean, reference
 

@@ -1,0 +1,73 @@
+"""Photos and other attachments: presigned uploads in, metadata-free copies for staff out."""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters import storage
+from chalicelib.api.errors import ApiError
+from chalicelib.domain import images
+
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+UPLOAD_WINDOW = timedelta(minutes=15)
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/heic": "heic"}
+
+
+def _incoming(upload_id: str) -> str:
+    return f"incoming/{upload_id}"
+
+
+def start(content_type: str) -> dict[str, Any]:
+    """A presigned POST for one image: S3 itself refuses another type or more than 10 MB."""
+    upload_id = "up_" + base64.b32encode(os.urandom(15)).decode().lower()
+    post = storage.presigned_post(
+        _incoming(upload_id), content_type, MAX_IMAGE_BYTES, int(UPLOAD_WINDOW.total_seconds())
+    )
+    return {
+        "uploadId": upload_id,
+        "url": post["url"],
+        "fields": post["fields"],
+        "maxBytes": MAX_IMAGE_BYTES,
+        "expiresAt": (datetime.now(UTC) + UPLOAD_WINDOW).isoformat(timespec="seconds"),
+    }
+
+
+def prepare(upload_ids: list[str], pointer: str) -> list[tuple[str, bytes, str]]:
+    """Read each upload, check it is the image it claims to be, strip its metadata (EXIF GPS...).
+
+    Returns (upload id, clean bytes, content type); 422 naming the field for anything wrong.
+    """
+    prepared, problems = [], []
+    for index, upload_id in enumerate(upload_ids):
+        where = f"{pointer}/{index}"
+        try:
+            data, declared = storage.read(_incoming(upload_id), MAX_IMAGE_BYTES)
+        except storage.ObjectMissing:
+            problems.append({"pointer": where, "message": "No upload with this id (or it is over 10 MB)."})
+            continue
+        actual = images.sniff(data)
+        if actual is None or actual != declared:
+            problems.append({"pointer": where, "message": "The file is not a JPEG, PNG or HEIC image."})
+            continue
+        try:
+            prepared.append((upload_id, images.strip_metadata(data), actual))
+        except images.UnsupportedImage:
+            problems.append({"pointer": where, "message": "The image file is damaged."})
+    if problems:
+        raise ApiError(422, "invalid_attachment", "Some attachments cannot be used.", problems)
+    return prepared
+
+
+def store(receipt: str, prepared: list[tuple[str, bytes, str]]) -> list[str]:
+    """Write the clean copies under the submission and drop the originals; returns their keys."""
+    keys = []
+    for index, (_, data, content_type) in enumerate(prepared):
+        key = f"attachments/{receipt}/{index + 1}.{EXTENSIONS[content_type]}"
+        storage.write(key, data, content_type)
+        keys.append(key)
+    for upload_id, _, _ in prepared:
+        storage.delete(_incoming(upload_id))
+    return keys

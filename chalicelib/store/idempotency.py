@@ -1,0 +1,40 @@
+"""Idempotency records: a retried POST with the same Idempotency-Key gets the first answer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import DeleteError, PutError
+
+from chalicelib.store.models import IdempotencyRecord
+
+# Clients retry within minutes; a day covers a phone that comes back online the next morning.
+KEEP_FOR = timedelta(hours=24)
+
+
+def begin(key: str, request_hash: str, now: datetime) -> IdempotencyRecord | None:
+    """Reserve the key for this request; None if reserved, else the record already there."""
+    record = IdempotencyRecord(key, request_hash=request_hash, expires_at=now + KEEP_FOR)
+    try:
+        record.save(condition=IdempotencyRecord.key.does_not_exist())
+    except PutError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return IdempotencyRecord.get(key, consistent_read=True)
+    return None
+
+
+def finish(key: str, status_code: int, response: Any) -> None:
+    IdempotencyRecord(key).update(
+        actions=[IdempotencyRecord.status_code.set(status_code), IdempotencyRecord.response.set(response)]
+    )
+
+
+def abandon(key: str) -> None:
+    """The request failed: free the key so the client's retry runs again."""
+    try:
+        IdempotencyRecord(key).delete(condition=IdempotencyRecord.status_code.does_not_exist())
+    except DeleteError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
