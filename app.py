@@ -7,7 +7,7 @@ import uuid
 
 from chalice import Chalice, Cron
 
-from chalicelib.api import line, staff
+from chalicelib.api import forms, line, staff, submissions
 from chalicelib.api.errors import ApiError, as_api_error
 from chalicelib.config import get_settings
 from chalicelib.observability import flush_metrics, invocation, traced
@@ -16,6 +16,8 @@ from chalicelib.resources import LINE_EVENTS
 # configure_logs=False: the Powertools logger (same name) is the only handler, so no line is doubled.
 app = Chalice(app_name="madoguchi", configure_logs=False)
 app.register_blueprint(line.bp)
+app.register_blueprint(forms.bp)
+app.register_blueprint(submissions.bp)
 app.register_blueprint(staff.bp)
 
 

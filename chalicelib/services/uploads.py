@@ -61,13 +61,17 @@ def prepare(upload_ids: list[str], pointer: str) -> list[tuple[str, bytes, str]]
     return prepared
 
 
-def store(receipt: str, prepared: list[tuple[str, bytes, str]]) -> list[str]:
-    """Write the clean copies under the submission and drop the originals; returns their keys."""
+def store(prepared: list[tuple[str, bytes, str]]) -> list[str]:
+    """Write the clean copies; returns their keys. Named by upload id, so nothing is ever overwritten."""
     keys = []
-    for index, (_, data, content_type) in enumerate(prepared):
-        key = f"attachments/{receipt}/{index + 1}.{EXTENSIONS[content_type]}"
+    for upload_id, data, content_type in prepared:
+        key = f"attachments/{upload_id}.{EXTENSIONS[content_type]}"
         storage.write(key, data, content_type)
         keys.append(key)
+    return keys
+
+
+def discard_originals(prepared: list[tuple[str, bytes, str]]) -> None:
+    """The originals still carry their metadata: once the clean copies are in use, they go."""
     for upload_id, _, _ in prepared:
         storage.delete(_incoming(upload_id))
-    return keys

@@ -198,17 +198,6 @@ class IdempotencyRecord(Model):
     expires_at = TTLAttribute()
 
 
-class SentMarker(Model):
-    """Something sent once and only once: a notification, a daily digest. The conditional put is the guard."""
-
-    class Meta(_Meta):
-        table_name = _settings.name("sent")
-
-    key = UnicodeAttribute(hash_key=True)
-    sent_at = UTCDateTimeAttribute()
-    expires_at = TTLAttribute()
-
-
 MODELS: tuple[type[Model], ...] = (
     InboxEvent,
     Resident,
@@ -216,5 +205,4 @@ MODELS: tuple[type[Model], ...] = (
     Submission,
     AuditEntry,
     IdempotencyRecord,
-    SentMarker,
 )

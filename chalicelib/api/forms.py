@@ -1,0 +1,71 @@
+"""Public form catalogue: `GET /forms` and `GET /forms/{formId}`, in the caller's language.
+
+Thin: the catalogue and its public shape live in chalicelib/domain/forms.py. The answers
+are the same for everyone who asks in one language, so shared caches may keep them a few
+minutes (`Vary: Accept-Language` keeps the languages apart).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.api.errors import ApiError
+
+if TYPE_CHECKING:
+    from chalicelib.domain.forms import FormDefinition
+
+bp = Blueprint(__name__)
+
+CACHE_CONTROL = "public, max-age=300"
+FORM_NOT_FOUND = "指定された様式はありません。/ There is no form with this id."
+
+
+# Each handler imports the catalogue when it runs: every route shares the webhook's Lambda,
+# and the webhook's cold start should not pay for forms it never reads.
+
+
+@bp.route("/forms", methods=["GET"])
+def list_forms() -> Response:
+    from chalicelib.domain import forms
+
+    language = language_of(bp.current_request)
+    return _answer({"forms": [forms.summary(form, language) for form in forms.catalogue()]}, language)
+
+
+@bp.route("/forms/{formId}", methods=["GET"])
+def get_form(formId: str) -> Response:  # camelCase: Chalice passes the URL parameter by its name
+    from chalicelib.domain import forms
+
+    language = language_of(bp.current_request)
+    return _answer(forms.localized_form(form_or_404(formId), language), language)
+
+
+def form_or_404(form_id: str) -> FormDefinition:
+    from chalicelib.domain import forms
+
+    form = forms.get_form(form_id)
+    if form is None:
+        raise ApiError(404, "form_not_found", FORM_NOT_FOUND)
+    return form
+
+
+def language_of(request: Any) -> str:
+    from chalicelib.domain.forms import negotiate_language
+
+    return negotiate_language((request.headers or {}).get("accept-language"))
+
+
+def _answer(body: dict[str, Any], language: str) -> Response:
+    return Response(
+        body=json.dumps(body, ensure_ascii=False),
+        status_code=200,
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "Content-Language": language,
+            "Cache-Control": CACHE_CONTROL,
+            "Vary": "Accept-Language",
+        },
+    )

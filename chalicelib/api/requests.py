@@ -1,0 +1,28 @@
+"""Reading request bodies the same way on every route: JSON, size limit, schema check."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.api.errors import ApiError
+from chalicelib.schemas import problems
+
+MAX_JSON_BYTES = 256 * 1024
+
+
+def json_body(request: Any, schema: str | None = None) -> Any:
+    """The body as JSON (400 if it is not), checked against `schema` when given (422 with every problem)."""
+    raw = request.raw_body or b""
+    if len(raw) > MAX_JSON_BYTES:
+        raise ApiError(413, "payload_too_large", f"The body exceeds {MAX_JSON_BYTES} bytes.")
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ApiError(400, "malformed_json", "The body is not valid UTF-8 JSON.") from None
+    if schema:
+        found = problems(schema, document)
+        if found:
+            details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
+            raise ApiError(422, "invalid_request", "The request does not match its schema.", details)
+    return document

@@ -1,0 +1,164 @@
+"""Submissions and their audit trail in DynamoDB.
+
+Every state change is one transaction: the submission's conditional update (its version
+must be the one the caller read) and the audit entry are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.store.models import AuditEntry, Submission
+
+
+class StaleVersion(Exception):
+    """Someone changed the submission since it was read: the caller's change was not applied."""
+
+
+@dataclass(frozen=True)
+class Audit:
+    actor_kind: str
+    actor_id: str | None
+    action: str
+    at: datetime
+    from_status: str | None = None
+    to_status: str | None = None
+    note: str | None = None
+    note_visibility: str | None = None
+
+
+def created_key(created_at: datetime, receipt: str) -> str:
+    return f"{created_at.isoformat(timespec='milliseconds')}#{receipt}"
+
+
+def _entry(receipt: str, audit: Audit) -> AuditEntry:
+    return AuditEntry(
+        receipt,
+        f"{audit.at.isoformat(timespec='milliseconds')}#{os.urandom(4).hex()}",
+        actor_kind=audit.actor_kind,
+        actor_id=audit.actor_id,
+        action=audit.action,
+        from_status=audit.from_status,
+        to_status=audit.to_status,
+        note=audit.note,
+        note_visibility=audit.note_visibility,
+    )
+
+
+def insert(submission: Submission, audit: Audit) -> bool:
+    """Store a new submission and its "created" entry; False if the receipt number is taken."""
+    try:
+        with TransactWrite(connection=Submission._get_connection().connection) as transaction:
+            transaction.save(submission, condition=Submission.receipt.does_not_exist())
+            transaction.save(_entry(submission.receipt, audit))
+    except TransactWriteError as error:
+        if _condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def get(receipt: str) -> Submission | None:
+    try:
+        return Submission.get(receipt, consistent_read=True)
+    except Submission.DoesNotExist:
+        return None
+
+
+def update(submission: Submission, actions: list, audit: Audit) -> None:
+    """Apply `actions` if the stored version is still the one in `submission`, with its audit entry.
+
+    Raises StaleVersion when another change got there first.
+    """
+    try:
+        with TransactWrite(connection=Submission._get_connection().connection) as transaction:
+            transaction.update(submission, actions=actions)
+            transaction.save(_entry(submission.receipt, audit))
+    except TransactWriteError as error:
+        if _condition_failed(error):
+            raise StaleVersion(submission.receipt) from None
+        raise
+
+
+def record(receipt: str, audit: Audit) -> None:
+    """An audit entry on its own (a staff member viewed personal data)."""
+    _entry(receipt, audit).save()
+
+
+def trail(receipt: str) -> list[AuditEntry]:
+    return list(AuditEntry.query(receipt, consistent_read=True))
+
+
+def query_index(
+    index: Any,
+    partition: str,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Submission], str | None]:
+    """Newest first, one page of `limit` from a created-time index; the cursor continues it."""
+    condition = None
+    if since and until:
+        condition = Submission.created_key.between(since.isoformat(), until.isoformat() + "~")
+    elif since:
+        condition = Submission.created_key >= since.isoformat()
+    elif until:
+        condition = Submission.created_key <= until.isoformat() + "~"
+    results = index.query(
+        partition,
+        range_key_condition=condition,
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=_decode_cursor(cursor, index._hash_key_attribute().attr_name, partition),
+    )
+    page = list(results)
+    return page, _encode_cursor(results.last_evaluated_key)
+
+
+def scan_index(index: Any, partition: str, since: datetime) -> Iterator[Submission]:
+    """Every item of a partition created since `since` (for scheduled jobs)."""
+    yield from index.query(partition, range_key_condition=Submission.created_key >= since.isoformat())
+
+
+def _encode_cursor(key: dict | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def _decode_cursor(cursor: str | None, partition_name: str, partition: str) -> dict | None:
+    """The start key a cursor names; BadCursor for anything we did not issue for this partition."""
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError:
+        raise BadCursor(cursor) from None
+    # A cursor is only good for the partition it came from: it can never open another section's list.
+    if not isinstance(key, dict) or key.get(partition_name) != {"S": partition}:
+        raise BadCursor(cursor)
+    if not all(isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) for v in key.values()):
+        raise BadCursor(cursor)
+    return key
+
+
+def _condition_failed(error: Exception) -> bool:
+    reasons = getattr(error, "cancellation_reasons", None) or []
+    return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons) or (
+        getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+    )

@@ -1,0 +1,131 @@
+"""GET /forms and GET /forms/{formId} through Chalice's test client (no AWS involved).
+
+The routes run on a fresh Chalice app carrying the forms blueprint and the same error
+middleware as app.py; once app.py registers the blueprint, they run on the real app too.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.domain import forms
+
+
+@pytest.fixture
+def client():
+    from app import app
+
+    with Client(app) as test_client:
+        yield test_client
+
+
+def get(client, path: str, language: str | None = None):
+    headers = {"Accept-Language": language} if language is not None else {}
+    return client.http.get(path, headers=headers)
+
+
+def body(response) -> dict:
+    return json.loads(response.body)
+
+
+def assert_cacheable(response, language: str) -> None:
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.headers["Content-Language"] == language
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    assert response.headers["Vary"] == "Accept-Language"
+
+
+# --- GET /forms ----------------------------------------------------------------------------------
+
+
+def test_list_defaults_to_japanese(client):
+    response = get(client, "/forms")
+    assert_cacheable(response, "ja")
+    listed = body(response)["forms"]
+    assert [entry["id"] for entry in listed] == [form.id for form in forms.catalogue()]
+    by_id = {entry["id"]: entry for entry in listed}
+    assert by_id["juminhyo-copy"]["title"] == "住民票の写しの交付請求"
+    assert by_id["juminhyo-copy"]["fee"] == {"amountYen": 300, "unit": "1通につき"}
+    assert by_id["juminhyo-copy"]["section"] == {"id": "koseki-jumin", "name": "戸籍住民課"}
+    assert by_id["road-park-damage"]["kind"] == "report"
+    assert by_id["opinion"]["fee"] is None
+    assert by_id["opinion"]["href"] == "/forms/opinion"
+
+
+@pytest.mark.parametrize("header", ["en", "en-US,en;q=0.9,ja;q=0.8", "fr, en;q=0.5"])
+def test_list_in_english(client, header):
+    response = get(client, "/forms", header)
+    assert_cacheable(response, "en")
+    by_id = {entry["id"]: entry for entry in body(response)["forms"]}
+    assert by_id["illegal-dumping"]["title"] == "Report illegal dumping"
+    assert by_id["illegal-dumping"]["section"]["name"] == "Sanitation Office"
+    assert by_id["juminhyo-copy"]["fee"]["unit"] == "per copy"
+
+
+@pytest.mark.parametrize("header", ["ja-JP", "de", "en;q=0", "*"])
+def test_list_falls_back_to_japanese(client, header):
+    response = get(client, "/forms", header)
+    assert_cacheable(response, "ja")
+    assert body(response)["forms"][0]["title"] == forms.catalogue()[0].title["ja"]
+
+
+# --- GET /forms/{formId} -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_one_form_is_localised(client, language):
+    response = get(client, "/forms/road-park-damage", language)
+    assert_cacheable(response, language)
+    answer = body(response)
+    form = forms.get_form("road-park-damage")
+    assert answer == forms.localized_form(form, language)
+    properties = answer["schema"]["properties"]
+    assert properties["category"]["title"] == {"ja": "損傷の種類", "en": "Kind of damage"}[language]
+    assert (
+        properties["category"]["x-enumLabels"]["pothole"]
+        == {"ja": "道路の穴・陥没", "en": "Pothole or sunken road"}[language]
+    )
+    assert (
+        properties["location"]["properties"]["latitude"]["maximum"] == forms.ward_bounds()["latitude"]["max"]
+    )
+
+
+@pytest.mark.parametrize("form_id", [form.id for form in forms.catalogue()])
+def test_metadata_does_not_leak(client, form_id):
+    response = get(client, f"/forms/{form_id}", "en")
+    assert response.status_code == 200
+    text = response.body.decode("utf-8")
+    for internal in (
+        "x-madoguchi",
+        "personalFields",
+        "retentionDays",
+        "digestRecipients",
+        "example",
+        "labels",
+    ):
+        assert internal not in text, internal
+    # Nor the example's personal values.
+    for name in forms.get_form(form_id).personal_fields:
+        value = forms.get_form(form_id).example.get(name)
+        if isinstance(value, str):
+            assert value not in text, name
+
+
+@pytest.mark.parametrize("path", ["/forms/no-such-form", "/forms/Opinion", "/forms/%2E%2E%2Fsections"])
+def test_unknown_form_is_404(client, path):
+    response = get(client, path, "en")
+    assert response.status_code == 404
+    error = body(response)["error"]
+    assert error["code"] == "form_not_found"
+    assert "様式" in error["message"] and "There is no form" in error["message"]
+    assert error["details"] == []
+
+
+def test_other_methods_are_refused(client):
+    response = client.http.delete("/forms/opinion")
+    assert response.status_code == 405
+    assert body(response)["error"]["code"] == "method_not_allowed"

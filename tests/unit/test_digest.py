@@ -1,0 +1,209 @@
+"""Rendering of the daily section digest (pure, no I/O)."""
+
+from __future__ import annotations
+
+from datetime import date
+from html.parser import HTMLParser
+
+import pytest
+
+from chalicelib.domain.digest import OVERDUE_LIST_LIMIT, Digest, is_empty, render_digest
+
+BASE = "https://staff.example.jp/prod"
+SECTION = {"ja": "清掃事務所", "en": "Sanitation Office"}
+DAY = date(2026, 11, 2)  # a Monday
+
+
+def render(**overrides) -> Digest:
+    values = {
+        "section_name": SECTION,
+        "day": DAY,
+        "new_by_form": [
+            ("粗大ごみ収集の申込", "Bulky waste collection", 3),
+            ("不法投棄の通報", "Illegal dumping report", 2),
+            ("区政への意見", "Opinion to the ward", 0),
+        ],
+        "overdue": [("KTS-2610-7Q4M", "粗大ごみ収集の申込", 6), ("KTS-2610-0ABC", "不法投棄の通報", 12)],
+        "reports_by_area": [("青戸", 1), ("金町", 1), ("水元", 0)],
+        "staff_api_base": BASE,
+    }
+    values.update(overrides)
+    return render_digest(**values)
+
+
+class _Structure(HTMLParser):
+    """Collects tags, checks nesting, and keeps the text and the links."""
+
+    VOID = {"meta", "br", "hr", "img", "link"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.tags: list[str] = []
+        self.links: list[str] = []
+        self.text: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "a":
+            self.links.append(dict(attrs)["href"])
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(f"unbalanced </{tag}>")
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(markup: str) -> _Structure:
+    parser = _Structure()
+    parser.feed(markup)
+    parser.close()
+    assert parser.errors == [] and parser.stack == []
+    return parser
+
+
+class TestContent:
+    def test_subject_counts_new_and_overdue_in_both_languages(self):
+        subject = render().subject
+        assert subject.startswith("【葛飾区】清掃事務所")
+        assert "新着5件" in subject and "期限超過2件" in subject
+        assert "Sanitation Office" in subject and "5 new, 2 overdue" in subject
+        assert "2026-11-02" in subject and "11月2日" in subject
+
+    def test_text_lists_counts_by_form_japanese_first(self):
+        text = render().text
+        assert "・粗大ごみ収集の申込: 3件" in text
+        assert "・不法投棄の通報: 2件" in text
+        assert "- Bulky waste collection: 3" in text
+        assert "- Illegal dumping report: 2" in text
+        assert "区政への意見" not in text and "Opinion to the ward" not in text  # zero is left out
+        assert text.index("新着の受付") < text.index("New since the last digest")
+        assert "2026年11月2日（月）" in text and "Monday 2 November 2026" in text
+
+    def test_overdue_longest_wait_first_with_links(self):
+        text = render().text
+        assert text.index("KTS-2610-0ABC") < text.index("KTS-2610-7Q4M")
+        assert "KTS-2610-0ABC 不法投棄の通報（12開庁日経過）" in text
+        assert "(12 business days waiting)" in text
+        assert f"{BASE}/staff/submissions/KTS-2610-0ABC" in text
+        assert f"{BASE}/staff/submissions/KTS-2610-7Q4M" in text
+
+    def test_reports_by_area(self):
+        digest = render()
+        assert "・青戸: 1件" in digest.text and "・金町: 1件" in digest.text
+        assert "水元" not in digest.text
+        assert "- 青戸: 1" in digest.text
+
+    def test_links_to_the_staff_api(self):
+        structure = parse(render(staff_api_base=BASE + "/").html)
+        assert set(structure.links) == {
+            f"{BASE}/staff/submissions?status=received",
+            f"{BASE}/staff/submissions?overdue=true",
+            f"{BASE}/staff/submissions/KTS-2610-7Q4M",
+            f"{BASE}/staff/submissions/KTS-2610-0ABC",
+        }
+        assert f"{BASE}/staff/submissions?status=received" in render().text
+
+    def test_html_is_a_simple_valid_document_in_both_languages(self):
+        markup = render().html
+        assert markup.startswith('<!DOCTYPE html>\n<html lang="ja">')
+        structure = parse(markup)
+        assert structure.tags[:4] == ["html", "head", "meta", "meta"]
+        assert "script" not in structure.tags and "style" not in structure.tags
+        text = "".join(structure.text)
+        assert "粗大ごみ収集の申込: 3件" in text and "Bulky waste collection: 3" in text
+        assert '<div lang="en">' in markup
+        assert text.index("受付状況のお知らせ") < text.index("daily digest")
+
+    def test_a_long_overdue_list_is_cut_with_a_count(self):
+        overdue = [(f"KTS-2610-{n:04d}", "粗大ごみ収集の申込", 5) for n in range(OVERDUE_LIST_LIMIT + 7)]
+        digest = render(overdue=overdue)
+        assert f"期限超過{OVERDUE_LIST_LIMIT + 7}件" in digest.subject
+        assert "・ほか7件" in digest.text and "- and 7 more" in digest.text
+        assert digest.text.count("/staff/submissions/KTS-") == 2 * OVERDUE_LIST_LIMIT
+        assert len(parse(digest.html).links) == 2 * OVERDUE_LIST_LIMIT + 4
+
+    def test_only_receipts_name_submissions(self):
+        with pytest.raises(ValueError):
+            render(overdue=[("山田太郎 03-1234-5678", "粗大ごみ収集の申込", 5)])
+        with pytest.raises(ValueError):
+            render(overdue=[("KTS-2610-7Q4M\n", "粗大ごみ収集の申込", 5)])
+
+
+class TestEscaping:
+    EVIL = '<script>alert("x")</script><a href="https://evil.example">&amp;'
+
+    def test_a_malicious_form_title_is_escaped(self):
+        digest = render(
+            new_by_form=[(self.EVIL, self.EVIL, 1)],
+            overdue=[("KTS-2610-7Q4M", self.EVIL, 6)],
+            reports_by_area=[(self.EVIL, 1)],
+        )
+        assert "<script" not in digest.html
+        assert 'evil.example"' not in digest.html
+        structure = parse(digest.html)
+        assert "script" not in structure.tags
+        assert all("evil" not in link for link in structure.links)
+        # The reader still sees the title as typed: forms, overdue and areas, in ja and en.
+        assert "".join(structure.text).count(self.EVIL) == 6
+        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in digest.html
+
+    def test_section_names_cannot_add_mail_headers(self):
+        digest = render(section_name={"ja": "清掃\r\nBcc: all@example.jp", "en": "Sanitation\nX-Evil: 1"})
+        assert "\r" not in digest.subject and "\n" not in digest.subject
+        assert "清掃 Bcc: all@example.jp" in digest.subject
+        assert "<title>" in digest.html and "\nBcc" not in digest.html
+
+    def test_section_name_is_escaped_in_html(self):
+        digest = render(section_name={"ja": "<b>課</b>", "en": "<i>Section</i>"})
+        assert "&lt;b&gt;課&lt;/b&gt;" in digest.html and "<b>" not in digest.html
+        assert "b" not in parse(digest.html).tags
+
+    def test_link_attributes_are_escaped(self):
+        base = 'https://staff.example.jp/a"onmouseover="x'
+        structure = parse(render(staff_api_base=base).html)
+        assert f"{base}/staff/submissions?overdue=true" in structure.links
+        assert all(tag != "onmouseover" for tag in structure.tags)
+        assert 'a"onmouseover' not in render(staff_api_base=base).html
+
+    @pytest.mark.parametrize(
+        "base", ["javascript:alert(1)", "ftp://x", "", "https://ex ample", "https://x\ny"]
+    )
+    def test_the_staff_api_base_must_be_a_web_url(self, base):
+        with pytest.raises(ValueError):
+            render(staff_api_base=base)
+
+
+class TestEmpty:
+    def test_nothing_new_and_nothing_overdue_is_empty(self):
+        assert is_empty(new_by_form=[], overdue=[])
+        assert is_empty(new_by_form=[("粗大ごみ収集の申込", "Bulky waste", 0)], overdue=[])
+
+    def test_anything_new_or_overdue_is_not_empty(self):
+        assert not is_empty(new_by_form=[("粗大ごみ収集の申込", "Bulky waste", 1)], overdue=[])
+        assert not is_empty(new_by_form=[], overdue=[("KTS-2610-7Q4M", "粗大ごみ収集の申込", 6)])
+
+    def test_bad_counts_are_refused(self):
+        with pytest.raises(ValueError):
+            is_empty(new_by_form=[("a", "a", -1)], overdue=[])
+        with pytest.raises(ValueError):
+            render(new_by_form=[("a", "a", "3")])
+        with pytest.raises(ValueError):
+            render(overdue=[("KTS-2610-7Q4M", "a", True)])
+
+    def test_a_quiet_day_with_only_overdue_still_renders(self):
+        digest = render(new_by_form=[], reports_by_area=[])
+        assert "新着0件" in digest.subject
+        assert "■ 新着の受付（前回のお知らせ以降）: 0件" in digest.text
+        assert "地域別の通報" not in digest.text and "Reports by area" not in digest.text
+        parse(digest.html)
+
+    def test_an_english_title_falls_back_to_japanese(self):
+        digest = render(new_by_form=[("犬の登録・変更届", "", 2)], section_name={"ja": "生活衛生課"})
+        assert "- 犬の登録・変更届: 2" in digest.text
+        assert "生活衛生課 digest" in digest.subject

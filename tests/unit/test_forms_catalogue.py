@@ -1,0 +1,706 @@
+"""The form catalogue: every schema, its metadata, its example and its public shape."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+
+from chalicelib.domain import forms
+from chalicelib.domain.forms import CatalogueError, definition_from, negotiate_language
+from chalicelib.schemas import problems
+
+CATALOGUE = forms.catalogue()
+FORM_IDS = [form.id for form in CATALOGUE]
+REPORTS = [form for form in CATALOGUE if form.kind == "report"]
+FORM_FILES = sorted(forms.FORMS_DIR.glob("*.json"))
+
+REQUIRED_FORMS = {
+    "juminhyo-copy",  # 住民票の写しの交付請求
+    "bulky-waste-collection",  # 粗大ごみ収集の申込
+    "road-park-damage",  # 道路・公園の損傷の通報
+    "illegal-dumping",  # 不法投棄の通報
+    "dog-registration-change",  # 犬の登録・変更届
+    "childcare-consultation",  # 子育て相談の申込
+    "opinion",  # 区政への意見
+    "event-registration",  # イベント参加申込
+}
+
+# Known places, for the ward's bounds.
+KATSUSHIKA_OFFICE = (35.743444, 139.847167)  # 立石5-13-1
+INSIDE = {
+    "Shin-Koiwa station": (35.7170, 139.8576),
+    "Kanamachi station": (35.7694, 139.8704),
+    "Mizumoto Park": (35.7866, 139.8676),
+    "Horikiri-Shobuen station": (35.7477, 139.8270),
+    "Kosuge (Tokyo Detention House)": (35.7557, 139.8140),
+    "Shibamata Taishakuten": (35.7583, 139.8766),
+}
+OUTSIDE = {
+    "Tokyo station": (35.6812, 139.7671),
+    "Matsudo station": (35.7843, 139.9008),
+    "Ichikawa station": (35.7293, 139.9084),
+    "Soka station": (35.8282, 139.8036),
+}
+
+
+def by_id(form: forms.FormDefinition) -> str:
+    return form.id
+
+
+def pointers(form: forms.FormDefinition, document: dict) -> dict[str, set[str]]:
+    """Pointer -> failing keywords, through the same function the submission route uses."""
+    found: dict[str, set[str]] = {}
+    for problem in problems(form.schema_name, document):
+        found.setdefault(problem["pointer"], set()).add(problem["keyword"])
+    return found
+
+
+def example(form_id: str) -> dict:
+    return copy.deepcopy(forms.get_form(form_id).example)
+
+
+# --- the schemas themselves --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", FORM_FILES, ids=lambda p: p.name)
+def test_form_file_is_draft_2020_12(path: Path):
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(schema)
+
+
+@pytest.mark.parametrize("form", CATALOGUE, ids=by_id)
+def test_example_is_accepted(form):
+    assert problems(form.schema_name, form.example) == []
+
+
+@pytest.mark.parametrize("form", CATALOGUE, ids=by_id)
+def test_forms_go_to_jsonschema_not_the_lean_evaluator(form):
+    # Formats, additionalProperties and the location rules need full jsonschema.
+    from chalicelib.schemas.lean import supports
+
+    assert not supports(form.schema)
+
+
+# --- broken variants are refused at the right pointer ------------------------------------------
+
+
+def _required_cases():
+    return [(form.id, name) for form in CATALOGUE for name in form.schema["required"]]
+
+
+@pytest.mark.parametrize(("form_id", "field"), _required_cases())
+def test_missing_required_field(form_id, field):
+    form = forms.get_form(form_id)
+    document = example(form_id)
+    document.pop(field, None)
+    found = problems(form.schema_name, document)
+    assert {"pointer": "", "keyword": "required", "expected": field} in [
+        {key: p[key] for key in ("pointer", "keyword", "expected")} for p in found
+    ]
+
+
+_WRONG_TYPE = {
+    "string": 12345,
+    "integer": "3",
+    "number": "35.7",
+    "boolean": "yes",
+    "array": "x",
+    "object": [],
+}
+
+
+def _typed_cases():
+    return [
+        (form.id, name)
+        for form in CATALOGUE
+        for name in form.example
+        if form.schema["properties"][name].get("type") in _WRONG_TYPE
+    ]
+
+
+@pytest.mark.parametrize(("form_id", "field"), _typed_cases())
+def test_wrong_type(form_id, field):
+    form = forms.get_form(form_id)
+    document = example(form_id)
+    document[field] = _WRONG_TYPE[form.schema["properties"][field]["type"]]
+    assert "type" in pointers(form, document).get(f"/{field}", set())
+
+
+def _long_text_cases():
+    return [
+        (form.id, name)
+        for form in CATALOGUE
+        for name, prop in form.schema["properties"].items()
+        if "maxLength" in prop
+    ]
+
+
+@pytest.mark.parametrize(("form_id", "field"), _long_text_cases())
+def test_text_too_long(form_id, field):
+    form = forms.get_form(form_id)
+    prop = form.schema["properties"][field]
+    document = example(form_id)
+    document[field] = "あ" * prop["maxLength"]
+    assert "maxLength" not in pointers(form, document).get(f"/{field}", set())
+    document[field] = "あ" * (prop["maxLength"] + 1)
+    assert "maxLength" in pointers(form, document).get(f"/{field}", set())
+
+
+def test_every_free_text_field_has_a_max_length():
+    for form in CATALOGUE:
+        for name, prop in form.schema["properties"].items():
+            if prop.get("type") == "string" and "enum" not in prop:
+                assert "maxLength" in prop or "pattern" in prop, (form.id, name)
+
+
+@pytest.mark.parametrize("form", CATALOGUE, ids=by_id)
+def test_unknown_property_is_refused(form):
+    document = example(form.id)
+    document["favouriteColour"] = "blue"
+    assert pointers(form, document) == {"": {"additionalProperties"}}
+
+
+@pytest.mark.parametrize("form", CATALOGUE, ids=by_id)
+@pytest.mark.parametrize(
+    "email", ["not-an-email", "taro@", "@example.jp", "taro@example", "ta ro@example.jp"]
+)
+def test_bad_email_is_refused(form, email):
+    document = example(form.id)
+    document["email"] = email
+    assert "/email" in pointers(form, document)
+
+
+@pytest.mark.parametrize("form", CATALOGUE, ids=by_id)
+def test_email_is_optional(form):
+    document = example(form.id)
+    document.pop("email", None)
+    if form.id == "opinion":
+        document["replyWanted"] = False  # an answer needs an email or a postal address (tested below)
+    assert pointers(form, document) == {}
+
+
+@pytest.mark.parametrize(
+    "phone", ["03-1234-5678", "0312345678", "090-1234-5678", "09012345678", "0120-123-456"]
+)
+def test_japanese_phone_numbers_are_accepted(phone):
+    form = forms.get_form("bulky-waste-collection")
+    document = example(form.id)
+    document["phone"] = phone
+    assert pointers(form, document) == {}
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "1234-5678",
+        "03-1234-567",
+        "090-1234-56789",
+        "+81-3-1234-5678",
+        "03_1234_5678",
+        "０３１２３４５６７８",
+        "03-１２３４-５６７８",
+    ],
+)
+def test_malformed_phone_numbers_are_refused(phone):
+    form = forms.get_form("bulky-waste-collection")
+    document = example(form.id)
+    document["phone"] = phone
+    assert "/phone" in pointers(form, document)
+
+
+@pytest.mark.parametrize(
+    ("code", "valid"), [("124-8555", True), ("1248555", True), ("124-855", False), ("12-48555", False)]
+)
+def test_postal_code(code, valid):
+    form = forms.get_form("juminhyo-copy")
+    document = example(form.id)
+    document["postalCode"] = code
+    assert (pointers(form, document) == {}) is valid
+
+
+@pytest.mark.parametrize(
+    "date", ["2026-13-01", "2026-02-30", "26-11-18", "2026/11/18", "2026-11-18T09:00:00Z"]
+)
+def test_bad_dates_are_refused(date):
+    form = forms.get_form("bulky-waste-collection")
+    document = example(form.id)
+    document["preferredDate"] = date
+    assert "/preferredDate" in pointers(form, document)
+
+
+def test_kana_field_refuses_kanji():
+    form = forms.get_form("juminhyo-copy")
+    document = example(form.id)
+    document["nameKana"] = "葛飾 花子"
+    assert pointers(form, document) == {"/nameKana": {"pattern"}}
+    document["nameKana"] = "かつしか はなこ"
+    assert pointers(form, document) == {}
+
+
+# --- reports: location, area, photos -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", REPORTS, ids=by_id)
+@pytest.mark.parametrize("place", sorted(INSIDE))
+def test_location_inside_the_ward_is_accepted(form, place):
+    latitude, longitude = INSIDE[place]
+    document = example(form.id)
+    document["location"] = {"latitude": latitude, "longitude": longitude}
+    assert pointers(form, document) == {}
+
+
+@pytest.mark.parametrize("form", REPORTS, ids=by_id)
+@pytest.mark.parametrize("place", sorted(OUTSIDE))
+def test_location_outside_the_ward_is_refused(form, place):
+    latitude, longitude = OUTSIDE[place]
+    bounds = forms.ward_bounds()
+    document = example(form.id)
+    document["location"] = {"latitude": latitude, "longitude": longitude}
+    found = pointers(form, document)
+    expected = {}
+    for axis, value in (("latitude", latitude), ("longitude", longitude)):
+        if value < bounds[axis]["min"]:
+            expected[f"/location/{axis}"] = {"minimum"}
+        elif value > bounds[axis]["max"]:
+            expected[f"/location/{axis}"] = {"maximum"}
+    assert expected, f"{place} should be outside the bounds"
+    assert found == expected
+
+
+@pytest.mark.parametrize("form", REPORTS, ids=by_id)
+def test_location_by_address_alone_is_accepted(form):
+    document = example(form.id)
+    document["location"] = {"address": "葛飾区立石5丁目13番1号 区役所前"}
+    assert pointers(form, document) == {}
+
+
+@pytest.mark.parametrize("form", REPORTS, ids=by_id)
+@pytest.mark.parametrize(
+    ("location", "keyword"),
+    [
+        ({}, "anyOf"),
+        ({"latitude": 35.74}, "dependentRequired"),
+        ({"longitude": 139.84}, "dependentRequired"),
+        ({"address": ""}, "minLength"),
+        ({"address": "立石", "floor": 2}, "additionalProperties"),
+        ("立石5丁目", "type"),
+    ],
+)
+def test_incomplete_location_is_refused(form, location, keyword):
+    document = example(form.id)
+    document["location"] = location
+    found = pointers(form, document)
+    assert any(pointer.startswith("/location") and keyword in kws for pointer, kws in found.items()), found
+
+
+@pytest.mark.parametrize("form", REPORTS, ids=by_id)
+def test_location_is_required_and_photos_are_not(form):
+    assert "location" in form.schema["required"]
+    document = example(form.id)
+    document.pop("photos", None)
+    assert pointers(form, document) == {}
+
+
+@pytest.mark.parametrize("form", REPORTS, ids=by_id)
+def test_four_photos_are_refused(form):
+    document = example(form.id)
+    document["photos"] = [f"up_{index}abcdefghijklmnopqrstuvwx" for index in range(4)]
+    assert pointers(form, document) == {"/photos": {"maxItems"}}
+    document["photos"] = document["photos"][:3]
+    assert pointers(form, document) == {}
+
+
+@pytest.mark.parametrize("form", REPORTS, ids=by_id)
+@pytest.mark.parametrize(
+    "photo", ["photo.jpg", "up_short", "up_ABCDEFGHIJKLMNOPQRSTUVWX", "https://x/up_aaaaaaaaaaaaaaaaaaaaaaaa"]
+)
+def test_photo_must_be_an_upload_id(form, photo):
+    document = example(form.id)
+    document["photos"] = ["up_k3v7q2m9x4c8n6b1z5t0w2ha", photo]
+    assert pointers(form, document) == {"/photos/1": {"pattern"}}
+
+
+@pytest.mark.parametrize("form", [f for f in CATALOGUE if "area" in f.schema["properties"]], ids=by_id)
+def test_area_must_be_a_katsushika_town(form):
+    document = example(form.id)
+    document["area"] = "shibuya"
+    assert pointers(form, document) == {"/area": {"enum"}}
+    document["area"] = "shibamata"
+    assert pointers(form, document) == {}
+
+
+@pytest.mark.parametrize("form", REPORTS, ids=by_id)
+def test_report_description_is_limited_to_1000_characters(form):
+    document = example(form.id)
+    document["description"] = "x" * 1001
+    assert pointers(form, document) == {"/description": {"maxLength"}}
+
+
+# --- rules of single forms -----------------------------------------------------------------------
+
+
+def test_mailed_certificate_needs_a_postal_code():
+    form = forms.get_form("juminhyo-copy")
+    document = example(form.id)
+    del document["postalCode"]
+    assert problems(form.schema_name, document)[0] | {"message": ""} == {
+        "pointer": "",
+        "keyword": "required",
+        "expected": "postalCode",
+        "message": "",
+    }
+    document["delivery"] = "counter"
+    assert pointers(form, document) == {}
+
+
+def test_certificate_copies_are_between_1_and_10():
+    form = forms.get_form("juminhyo-copy")
+    document = example(form.id)
+    for copies, keyword in ((0, "minimum"), (11, "maximum"), (2.5, "type")):
+        document["copies"] = copies
+        assert pointers(form, document) == {"/copies": {keyword}}
+
+
+def test_dog_owner_change_needs_the_new_owner():
+    form = forms.get_form("dog-registration-change")
+    document = example(form.id)
+    document["changeType"] = "owner"
+    del document["newAddress"]
+    found = problems(form.schema_name, document)
+    assert {(p["pointer"], p["expected"]) for p in found} == {("", "newOwnerName"), ("", "newOwnerAddress")}
+    document |= {"newOwnerName": "金町 次郎", "newOwnerAddress": "東京都葛飾区金町2丁目1番1号"}
+    assert pointers(form, document) == {}
+
+
+def test_opinion_wanting_an_answer_needs_somewhere_to_send_it():
+    form = forms.get_form("opinion")
+    document = example(form.id)
+    del document["email"]
+    assert pointers(form, document) == {"": {"anyOf"}}
+    document |= {"name": "葛飾 花子", "address": "東京都葛飾区立石5丁目13番1号"}
+    assert pointers(form, document) == {}
+    del document["name"], document["address"]
+    document["replyWanted"] = False
+    assert pointers(form, document) == {}
+
+
+def test_bulky_waste_items():
+    form = forms.get_form("bulky-waste-collection")
+    document = example(form.id)
+    document["items"] = []
+    assert pointers(form, document) == {"/items": {"minItems"}}
+    document["items"] = [
+        {"item": "refrigerator", "quantity": 1}
+    ]  # household appliance recycling law: not bulky waste
+    assert pointers(form, document) == {"/items/0/item": {"enum"}}
+    document["items"] = [{"item": "chair", "quantity": 0}]
+    assert pointers(form, document) == {"/items/0/quantity": {"minimum"}}
+    document["items"] = [{"item": "chair"}]
+    assert pointers(form, document) == {"/items/0": {"required"}}
+
+
+def test_fees():
+    certificate = forms.get_form("juminhyo-copy")
+    assert (certificate.fee_yen, certificate.fee_unit) == (300, {"ja": "1通につき", "en": "per copy"})
+    assert forms.fee_for(certificate, example(certificate.id) | {"copies": 3}) == 900
+    bulky = forms.get_form("bulky-waste-collection")
+    items = [
+        {"item": "bicycle", "quantity": 1},
+        {"item": "chair", "quantity": 2},
+        {"item": "chestLarge", "quantity": 1},
+    ]
+    assert forms.fee_for(bulky, example(bulky.id) | {"items": items}) == 800 + 2 * 400 + 2800
+    tiers = set(bulky.meta["fee"]["byItem"]["amountsYen"].values())
+    assert min(tiers) == bulky.fee_yen and all(tier % 100 == 0 for tier in tiers)
+    for form in CATALOGUE:
+        if form.id not in {certificate.id, bulky.id}:
+            assert form.fee_yen is None and forms.fee_for(form, form.example) is None
+
+
+# --- catalogue invariants ----------------------------------------------------------------------
+
+
+def test_catalogue_has_the_required_forms_sorted_by_id():
+    assert len(CATALOGUE) >= 8
+    assert set(FORM_IDS) >= REQUIRED_FORMS
+    assert sorted(FORM_IDS) == FORM_IDS
+    assert len(set(FORM_IDS)) == len(FORM_IDS)
+    assert [path.stem for path in FORM_FILES] == FORM_IDS
+    assert {form.kind for form in CATALOGUE} == {"procedure", "report"}
+
+
+@pytest.mark.parametrize("form", CATALOGUE, ids=by_id)
+def test_metadata_is_consistent(form):
+    meta = form.schema["x-madoguchi"]
+    properties = form.schema["properties"]
+    assert meta["id"] == form.id and form.schema_name == f"forms/{form.id}"
+    assert form.section in forms.sections()
+    assert form.retention_days > 0 and form.target_days > 0 and form.target_days <= form.retention_days
+    assert set(form.personal_fields) <= set(properties)
+    assert {"name", "phone", "email", "address"} & set(properties) <= set(form.personal_fields)
+    assert all(
+        name.isascii() and name[0].islower() and "-" not in name and "_" not in name for name in properties
+    )
+    assert properties["email"]["format"] == "email" and "email" not in form.schema["required"]
+    assert form.schema["additionalProperties"] is False
+    for language in ("ja", "en"):
+        assert form.title[language].strip() and form.description[language].strip()
+
+
+@pytest.mark.parametrize("form", CATALOGUE, ids=by_id)
+def test_every_property_and_enum_value_is_labelled_in_ja_and_en(form):
+    def walk(properties, labels, where):
+        assert set(labels) == set(properties), where
+        for name, prop in properties.items():
+            label = labels[name]
+            assert label["ja"].strip() and label["en"].strip(), f"{where}.{name}"
+            enum = prop.get("enum") or prop.get("items", {}).get("enum")
+            if enum:
+                assert set(label["enumLabels"]) == set(enum), f"{where}.{name}"
+                for value in enum:
+                    assert label["enumLabels"][value]["ja"].strip(), f"{where}.{name}.{value}"
+                    assert label["enumLabels"][value]["en"].strip(), f"{where}.{name}.{value}"
+            nested = prop.get("properties") or prop.get("items", {}).get("properties")
+            if nested:
+                walk(nested, label["properties"], f"{where}.{name}")
+
+    walk(form.schema["properties"], form.schema["x-madoguchi"]["labels"], form.id)
+
+
+@pytest.mark.parametrize("form", REPORTS, ids=by_id)
+def test_reports_have_location_photos_and_open311(form):
+    properties = form.schema["properties"]
+    assert {"location", "area", "photos", "description"} <= set(properties)
+    assert properties["photos"]["maxItems"] == 3
+    assert properties["photos"]["items"]["pattern"] == "^up_[0-9a-z]{20,40}$"
+    assert properties["description"]["maxLength"] == 1000
+    bounds = forms.ward_bounds()
+    location = properties["location"]["properties"]
+    for axis in ("latitude", "longitude"):
+        assert (location[axis]["minimum"], location[axis]["maximum"]) == (
+            bounds[axis]["min"],
+            bounds[axis]["max"],
+        )
+    assert form.open311_code and form.open311_group
+    assert "photos" in form.personal_fields and "description" in form.personal_fields
+
+
+def test_open311_codes_are_unique_and_only_on_reports():
+    codes = [form.open311_code for form in REPORTS]
+    assert len(set(codes)) == len(codes)
+    assert all(
+        form.open311_code is None and form.open311_group is None
+        for form in CATALOGUE
+        if form.kind != "report"
+    )
+
+
+def test_area_enums_are_the_areas_file():
+    area_ids = [area["id"] for area in forms.areas()]
+    for form in CATALOGUE:
+        prop = form.schema["properties"].get("area")
+        if prop is not None:
+            assert prop["enum"] == area_ids, form.id
+            labels = form.schema["x-madoguchi"]["labels"]["area"]["enumLabels"]
+            assert {key: value["ja"] for key, value in labels.items()} == {
+                a["id"]: a["ja"] for a in forms.areas()
+            }
+
+
+def test_areas_are_katsushikas_towns():
+    towns = forms.areas()
+    names = [area["ja"] for area in towns]
+    assert len(set(names)) == len(names) == 31
+    for name in ("青戸", "亀有", "柴又", "新宿", "水元公園", "東四つ木", "お花茶屋", "上千葉", "宝町"):
+        assert name in names
+    niijuku = next(area for area in towns if area["ja"] == "新宿")
+    assert (niijuku["id"], niijuku["kana"]) == ("niijuku", "にいじゅく")
+    assert all(area["kana"] and area["en"] for area in towns)
+
+
+def test_ward_bounds_hold_the_ward_office_and_known_places():
+    bounds = forms.ward_bounds()
+    for latitude, longitude in [KATSUSHIKA_OFFICE, *INSIDE.values()]:
+        assert bounds["latitude"]["min"] < latitude < bounds["latitude"]["max"]
+        assert bounds["longitude"]["min"] < longitude < bounds["longitude"]["max"]
+
+
+def test_sections_handle_the_forms_and_have_recipients():
+    sections = forms.sections()
+    handled = {form.section for form in CATALOGUE}
+    assert handled == set(sections), "every section handles a form and every form has a section"
+    for section in sections.values():
+        assert section["name"]["ja"] and section["name"]["en"]
+        assert section["digestRecipients"]
+        assert all(
+            address.endswith("@example.city.katsushika.lg.jp") for address in section["digestRecipients"]
+        )
+
+
+def test_get_form():
+    assert forms.get_form("opinion") is forms.get_form("opinion")
+    assert forms.get_form("nope") is None and forms.get_form("") is None
+
+
+# --- the catalogue refuses inconsistent files, naming the file ------------------------------------
+
+
+def _broken(form_id: str, change) -> CatalogueError:
+    form = forms.get_form(form_id)
+    schema = copy.deepcopy(form.schema)
+    change(schema, schema["x-madoguchi"])
+    with pytest.raises(CatalogueError) as caught:
+        definition_from(f"{form_id}.json", schema, lambda document: problems(form.schema_name, document))
+    assert f"chalicelib/schemas/forms/{form_id}.json" in str(caught.value)
+    return caught.value
+
+
+def test_real_files_build_unchanged():
+    form = forms.get_form("road-park-damage")
+    rebuilt = definition_from("road-park-damage.json", form.schema, lambda d: problems(form.schema_name, d))
+    assert rebuilt == form
+
+
+@pytest.mark.parametrize(
+    ("form_id", "change", "message"),
+    [
+        ("opinion", lambda s, m: m.update(section="somewhere"), "section 'somewhere'"),
+        ("opinion", lambda s, m: m.update(id="other"), "equal the file name"),
+        ("opinion", lambda s, m: m.update(kind="complaint"), "kind"),
+        ("opinion", lambda s, m: m["personalFields"].append("shoeSize"), "shoeSize"),
+        ("opinion", lambda s, m: m["personalFields"].remove("email"), "'email'"),
+        ("opinion", lambda s, m: m["labels"].pop("subject"), "subject"),
+        ("opinion", lambda s, m: m["labels"]["subject"].pop("en"), "labels.subject"),
+        ("opinion", lambda s, m: m["labels"]["topic"]["enumLabels"].pop("welfare"), "enumLabels"),
+        ("opinion", lambda s, m: m["example"].pop("message"), "example is not valid"),
+        ("opinion", lambda s, m: m.update(retentionDays=0), "retentionDays"),
+        ("opinion", lambda s, m: m.update(targetDays=4000), "targetDays"),
+        ("opinion", lambda s, m: m.update(open311ServiceCode="opinion"), "only reports"),
+        ("opinion", lambda s, m: s.pop("x-madoguchi"), "x-madoguchi"),
+        ("opinion", lambda s, m: s.update(additionalProperties=True), "additionalProperties"),
+        ("opinion", lambda s, m: s["properties"].pop("email"), "email"),
+        ("illegal-dumping", lambda s, m: m.pop("open311ServiceCode"), "open311ServiceCode"),
+        ("illegal-dumping", lambda s, m: s["properties"]["photos"].update(maxItems=5), "photos"),
+        ("illegal-dumping", lambda s, m: m["labels"]["location"]["properties"].pop("latitude"), "location"),
+        ("illegal-dumping", lambda s, m: s["properties"]["area"]["enum"].pop(), "areas.json"),
+        (
+            "illegal-dumping",
+            lambda s, m: s["properties"]["location"]["properties"]["latitude"].update(minimum=30),
+            "bounds",
+        ),
+        ("juminhyo-copy", lambda s, m: m["fee"].update(amountYen="300"), "amountYen"),
+        ("bulky-waste-collection", lambda s, m: m["fee"]["byItem"]["amountsYen"].pop("chair"), "amountsYen"),
+    ],
+)
+def test_inconsistent_form_is_refused(form_id, change, message):
+    assert message in str(_broken(form_id, change))
+
+
+# --- language ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, "ja"),
+        ("", "ja"),
+        ("ja", "ja"),
+        ("ja-JP", "ja"),
+        ("en", "en"),
+        ("en-US", "en"),
+        ("EN-gb", "en"),
+        ("en-US,en;q=0.9", "en"),
+        ("ja,en;q=0.8", "ja"),
+        ("en;q=0.5, ja;q=0.9", "ja"),
+        ("ja;q=0.4, en-GB;q=0.6", "en"),
+        ("fr", "ja"),
+        ("fr-FR, fr;q=0.9, en;q=0.5", "en"),
+        ("zh-CN, en;q=0.1", "en"),
+        ("en;q=0", "ja"),
+        ("en;q=0, *", "ja"),
+        ("*", "ja"),
+        ("*;q=0.5, en;q=0.6", "en"),
+        ("en, ja", "en"),
+        ("ja, en", "ja"),
+        ("english", "ja"),
+        ("en;q=abc", "ja"),
+        ("en;q=1.5", "ja"),
+        ("  en-US ; q=0.7 ", "en"),
+        ("en;level=1;q=0.8, ja;q=0.7", "en"),
+        (",,;", "ja"),
+    ],
+)
+def test_negotiate_language(header, expected):
+    assert negotiate_language(header) == expected
+
+
+# --- the public shape --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", CATALOGUE, ids=by_id)
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_localized_form(form, language):
+    public = forms.localized_form(form, language)
+    text = json.dumps(public, ensure_ascii=False)
+    assert "x-madoguchi" not in text and "personalFields" not in text and "retentionDays" not in text
+    assert public["id"] == form.id and public["kind"] == form.kind
+    assert public["title"] == form.title[language] == public["schema"]["title"]
+    assert public["section"] == {"id": form.section, "name": forms.sections()[form.section]["name"][language]}
+    assert public["targetDays"] == form.target_days
+    schema = public["schema"]
+    Draft202012Validator.check_schema(schema)
+    # Labels are annotations: the public schema accepts and refuses exactly what the real one does.
+    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    assert list(validator.iter_errors(form.example)) == []
+    assert not validator.is_valid(form.example | {"favouriteColour": "blue"})
+    labels = form.schema["x-madoguchi"]["labels"]
+    for name, prop in schema["properties"].items():
+        assert prop["title"] == labels[name][language]
+        if "enum" in prop:
+            assert prop["x-enumLabels"] == {v: labels[name]["enumLabels"][v][language] for v in prop["enum"]}
+
+
+def test_localized_form_labels_nested_properties_and_help():
+    public = forms.localized_form(forms.get_form("bulky-waste-collection"), "en")
+    item = public["schema"]["properties"]["items"]["items"]["properties"]["item"]
+    assert (
+        item["title"] == "Item" and item["x-enumLabels"]["bicycle"] == "Bicycle (16 inches or more) (800 yen)"
+    )
+    assert public["schema"]["properties"]["phone"]["description"] == "e.g. 03-1234-5678"
+    assert public["fee"]["perItemYen"]["chestLarge"] == 2800
+    report = forms.localized_form(forms.get_form("road-park-damage"), "ja")
+    location = report["schema"]["properties"]["location"]
+    assert location["title"] == "場所" and location["properties"]["latitude"]["title"] == "緯度"
+    assert report["schema"]["properties"]["area"]["x-enumLabels"]["niijuku"] == "新宿"
+    certificate = forms.localized_form(forms.get_form("juminhyo-copy"), "ja")
+    include = certificate["schema"]["properties"]["includeItems"]["items"]
+    assert include["x-enumLabels"]["myNumber"] == "個人番号（マイナンバー）"
+    assert certificate["fee"] == {"amountYen": 300, "unit": "1通につき"}
+
+
+def test_localizing_leaves_the_catalogue_untouched():
+    form = forms.get_form("road-park-damage")
+    before = copy.deepcopy(form.schema)
+    forms.localized_form(form, "en")
+    forms.localized_form(form, "ja")
+    assert form.schema == before
+    assert "title" not in form.schema["properties"]["category"]
+
+
+def test_summary():
+    form = forms.get_form("juminhyo-copy")
+    assert forms.summary(form, "en") == {
+        "id": "juminhyo-copy",
+        "kind": "procedure",
+        "title": "Request for a copy of the residence record (juminhyo)",
+        "description": form.description["en"],
+        "section": {"id": "koseki-jumin", "name": "Family Register and Resident Registration Section"},
+        "fee": {"amountYen": 300, "unit": "per copy"},
+        "targetDays": 7,
+        "href": "/forms/juminhyo-copy",
+    }
