@@ -1,0 +1,257 @@
+"""Residents submit forms, check and withdraw them: chalice.test.Client against moto over HTTP."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+
+import pytest
+
+from chalicelib.domain.forms import get_form
+from chalicelib.domain.submissions import RECEIPT_PATTERN
+from chalicelib.resources import NOTIFICATIONS
+from chalicelib.store import submissions as store
+
+
+def submit(client, form_id: str, document: dict, *, language: str = "ja", key: str | None = None):
+    headers = {"Content-Type": "application/json", "Accept-Language": language}
+    if key:
+        headers["Idempotency-Key"] = key
+    return client.http.post(f"/forms/{form_id}/submissions", body=json.dumps(document), headers=headers)
+
+
+def check(client, receipt: str, secret: str | None):
+    headers = {"X-Access-Secret": secret} if secret is not None else {}
+    return client.http.get(f"/submissions/{receipt}", headers=headers)
+
+
+def answer(response) -> dict:
+    return json.loads(response.body)
+
+
+@pytest.fixture
+def queued_notifications(sqs, pump):
+    from chalicelib.adapters.queues import queue_url
+
+    pump.drain()
+
+    def take() -> list[dict]:
+        bodies = []
+        while messages := sqs.receive_message(
+            QueueUrl=queue_url(NOTIFICATIONS.name), MaxNumberOfMessages=10
+        ).get("Messages", []):
+            for message in messages:
+                bodies.append(json.loads(message["Body"]))
+                sqs.delete_message(
+                    QueueUrl=queue_url(NOTIFICATIONS.name), ReceiptHandle=message["ReceiptHandle"]
+                )
+        return bodies
+
+    return take
+
+
+def test_a_certificate_request_is_received_and_can_be_checked_with_its_secret(client, queued_notifications):
+    form = get_form("juminhyo-copy")
+    response = submit(client, form.id, form.example)
+    assert response.status_code == 201
+    created = answer(response)
+    assert RECEIPT_PATTERN.fullmatch(created["receipt"])
+    assert created["status"] == "received"
+    assert created["fee"] == 300 * form.example.get("copies", 1)
+    assert created["statusUrl"] == f"/submissions/{created['receipt']}"
+
+    stored = store.get(created["receipt"])
+    assert stored.section == form.section and stored.channel == "web" and stored.data == form.example
+    assert created["accessSecret"] not in stored.secret_hash  # only a hash is kept
+
+    view = check(client, created["receipt"], created["accessSecret"])
+    assert view.status_code == 200
+    body = answer(view)
+    assert body["receipt"] == created["receipt"] and body["status"] == "received"
+    assert "data" not in body  # status and public notes only
+
+    assert queued_notifications() == [
+        {"receipt": created["receipt"], "event": "created", "status": "received", "version": 1}
+    ]
+
+
+def test_the_secret_is_the_credential(client):
+    form = get_form("opinion")
+    created = answer(submit(client, form.id, form.example))
+    for secret in (None, "", "AAAA-AAAA", created["accessSecret"] + "X"):
+        response = check(client, created["receipt"], secret)
+        assert response.status_code == 404
+        assert answer(response)["error"]["code"] == "submission_not_found"
+    assert check(client, "KTS-0000-0000", created["accessSecret"]).status_code == 404
+    # Typed the way a resident would type it: lower case, no dashes.
+    typed_receipt = created["receipt"].lower().replace("-", "")
+    typed_secret = created["accessSecret"].lower().replace("-", " ")
+    assert check(client, typed_receipt, typed_secret).status_code == 200
+
+
+def test_invalid_answers_are_all_listed_in_the_residents_language_and_nothing_is_stored(
+    client, queued_notifications
+):
+    form = get_form("juminhyo-copy")
+    document = copy.deepcopy(form.example)
+    required = form.schema["required"]
+    del document[required[0]]
+    document["email"] = "not-an-email"
+    before = len(list(store.Submission.scan()))
+
+    for language, needle in (("ja", "入力してください"), ("en", "Please fill in")):
+        response = submit(client, form.id, document, language=language)
+        assert response.status_code == 422
+        error = answer(response)["error"]
+        pointers = {detail["pointer"]: detail["message"] for detail in error["details"]}
+        assert f"/{required[0]}" in pointers and needle in pointers[f"/{required[0]}"]
+        assert "/email" in pointers
+        assert "not-an-email" not in json.dumps(error, ensure_ascii=False)  # no echo of what was typed
+
+    assert len(list(store.Submission.scan())) == before
+    assert queued_notifications() == []
+
+
+@pytest.mark.parametrize(
+    "body", [b"{", b"[]", b'"text"', b"\xff\xfe", json.dumps({"x": 1}).encode()], ids=repr
+)
+def test_malformed_bodies_are_4xx(client, body):
+    response = client.http.post(
+        "/forms/opinion/submissions", body=body, headers={"Content-Type": "application/json"}
+    )
+    assert 400 <= response.status_code < 500
+    assert set(answer(response)["error"]) == {"code", "message", "details"}
+
+
+def test_an_unknown_form_is_404(client):
+    response = submit(client, "no-such-form", {})
+    assert response.status_code == 404
+    assert answer(response)["error"]["code"] == "form_not_found"
+
+
+def test_a_retried_post_with_the_same_idempotency_key_returns_the_first_result(client, queued_notifications):
+    form = get_form("event-registration")
+    key = f"retry-{uuid.uuid4()}"
+    first = submit(client, form.id, form.example, key=key)
+    again = submit(client, form.id, form.example, key=key)
+    assert first.status_code == again.status_code == 201
+    assert answer(first) == answer(again)
+    assert len(queued_notifications()) == 1
+
+    changed = dict(form.example, email="other@example.jp")
+    reused = submit(client, form.id, changed, key=key)
+    assert reused.status_code == 422
+    assert answer(reused)["error"]["code"] == "idempotency_key_reused"
+
+
+def test_a_resident_can_withdraw_once(client):
+    form = get_form("childcare-consultation")
+    created = answer(submit(client, form.id, form.example))
+    headers = {"X-Access-Secret": created["accessSecret"]}
+    withdrawn = client.http.post(f"/submissions/{created['receipt']}/withdraw", headers=headers)
+    assert withdrawn.status_code == 200
+    assert answer(withdrawn)["status"] == "withdrawn"
+    again = client.http.post(f"/submissions/{created['receipt']}/withdraw", headers=headers)
+    assert again.status_code == 409
+    trail = [(entry.action, entry.to_status) for entry in store.trail(created["receipt"])]
+    assert trail == [("created", "received"), ("transition", "withdrawn")]
+
+
+def test_a_report_outside_the_ward_is_refused_with_a_clear_message(client):
+    form = get_form("road-park-damage")
+    document = copy.deepcopy(form.example)
+    document["location"] = {"latitude": 35.6812, "longitude": 139.7671}  # Tokyo Station
+    response = submit(client, form.id, document, language="en")
+    assert response.status_code == 422
+    messages = [detail["message"] for detail in answer(response)["error"]["details"]]
+    assert any("inside Katsushika City" in message for message in messages), messages
+
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures" / "images"
+
+
+def upload_photo(client, path, content_type: str = "image/jpeg") -> str:
+    """Ask for a presigned POST and upload the file straight to (moto's) S3, as a phone would."""
+    import requests
+
+    response = client.http.post(
+        "/uploads",
+        body=json.dumps({"contentType": content_type}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 201, response.body
+    grant = answer(response)
+    with open(path, "rb") as image:
+        uploaded = requests.post(grant["url"], data=grant["fields"], files={"file": image}, timeout=10)
+    assert uploaded.status_code in (200, 204), uploaded.text
+    return grant["uploadId"]
+
+
+def test_a_report_with_a_photo_keeps_a_copy_without_location_metadata(client, local_stack):
+    from chalicelib.adapters import storage
+    from chalicelib.domain import images
+
+    original = (FIXTURES / "gps.jpg").read_bytes()
+    assert images.has_location_metadata(original)
+    form = get_form("road-park-damage")
+    document = dict(copy.deepcopy(form.example), photos=[upload_photo(client, FIXTURES / "gps.jpg")])
+
+    created = submit(client, form.id, document)
+    assert created.status_code == 201, created.body
+    stored = store.get(answer(created)["receipt"])
+    [key] = stored.attachments
+    data, content_type = storage.read(key, 10 * 1024 * 1024)
+    assert content_type == "image/jpeg"
+    assert images.sniff(data) == "image/jpeg"
+    assert not images.has_location_metadata(data)
+    # The original, GPS and all, is gone from the bucket.
+    with pytest.raises(storage.ObjectMissing):
+        storage.read(f"incoming/{document['photos'][0]}", 10 * 1024 * 1024)
+
+
+def test_an_upload_that_is_not_the_declared_image_is_refused(client, local_stack, tmp_path):
+    fake = tmp_path / "not-an-image.jpg"
+    fake.write_bytes(b"%PDF-1.7 definitely not a jpeg")
+    form = get_form("illegal-dumping")
+    document = dict(copy.deepcopy(form.example), photos=[upload_photo(client, fake)])
+    response = submit(client, form.id, document, language="en")
+    assert response.status_code == 422
+    [detail] = answer(response)["error"]["details"]
+    assert detail["pointer"] == "/photos/0"
+
+
+def test_an_unknown_upload_id_is_refused(client):
+    form = get_form("illegal-dumping")
+    document = dict(copy.deepcopy(form.example), photos=["up_" + "a" * 24])
+    response = submit(client, form.id, document)
+    assert response.status_code == 422
+    assert answer(response)["error"]["details"][0]["pointer"] == "/photos/0"
+
+
+def test_the_upload_policy_binds_the_key_the_type_and_10_mb(client, local_stack):
+    """Real S3 enforces the signed policy (moto does not, so this reads the policy we sign)."""
+    import base64
+
+    grant = answer(
+        client.http.post(
+            "/uploads",
+            body=json.dumps({"contentType": "image/png"}),
+            headers={"Content-Type": "application/json"},
+        )
+    )
+    policy = json.loads(base64.b64decode(grant["fields"]["policy"]))
+    conditions = policy["conditions"]
+    assert {"Content-Type": "image/png"} in conditions
+    assert ["content-length-range", 1, 10 * 1024 * 1024] in conditions
+    assert {"key": f"incoming/{grant['uploadId']}"} in conditions
+    assert grant["maxBytes"] == 10 * 1024 * 1024
+
+
+def test_only_images_may_be_uploaded(client):
+    response = client.http.post(
+        "/uploads",
+        body=json.dumps({"contentType": "text/html"}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
