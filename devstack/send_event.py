@@ -1,5 +1,6 @@
 """`make event E=events/...`: send a sample event into the running local stack.
 
+- events/forms/<form id>.json are posted to that form's submission route, as its web page would.
 - events/line/*.json go to the API as LINE would send them, signed with the local channel
   secret; each event gets a fresh webhookEventId and timestamp (so repeating the command is a
   new event, not a dropped duplicate) unless --as-is is given.
@@ -20,8 +21,6 @@ from pathlib import Path
 
 from devstack.env import Ports, local_environ
 
-ROUTES = {"line": "/line/webhook"}
-
 
 def new_event_id() -> str:
     """A ULID-like id (26 chars of Crockford base32), as LINE's webhookEventId is."""
@@ -32,12 +31,16 @@ def new_event_id() -> str:
 
 def prepare(path: Path, *, as_is: bool = False) -> tuple[str, bytes, dict[str, str]]:
     """The route, the exact body bytes and the headers to send for a sample file."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    kind = path.parent.name
+    if kind == "forms":
+        # events/forms/<form id>.json is the answers of one form, as its web page would post them.
+        body = json.dumps(document, ensure_ascii=False).encode()
+        return f"/forms/{path.stem}/submissions", body, {"Content-Type": "application/json; charset=utf-8"}
+    if kind != "line":
+        raise SystemExit(f"don't know where to send events/{kind}/ files (known: line, forms, sqs, schedule)")
     from chalicelib.domain.line_webhook import sign
 
-    kind = path.parent.name
-    if kind not in ROUTES:
-        raise SystemExit(f"don't know where to send events/{kind}/ files (known: {', '.join(ROUTES)})")
-    document = json.loads(path.read_text(encoding="utf-8"))
     if not as_is:
         for event in document.get("events", []):
             event["webhookEventId"] = new_event_id()
@@ -45,7 +48,7 @@ def prepare(path: Path, *, as_is: bool = False) -> tuple[str, bytes, dict[str, s
     body = json.dumps(document, ensure_ascii=False).encode()
     secret = os.environ["LINE_CHANNEL_SECRET"]
     headers = {"Content-Type": "application/json; charset=utf-8", "X-Line-Signature": sign(secret, body)}
-    return ROUTES[kind], body, headers
+    return "/line/webhook", body, headers
 
 
 def enqueue(path: Path) -> int:

@@ -3,6 +3,9 @@
 Authentication is a bearer ID token (RS256 JWT) verified against the issuer's JWKS
 (Amazon Cognito in AWS, devstack/dev_issuer.py locally). No or bad token: 401;
 authenticated but lacking the role or section: 403; issuer keys unreachable: 503.
+
+The submission workflow routes are thin: the use cases (section isolation, audit of every
+view of personal data, optimistic concurrency) live in chalicelib/services/staff_submissions.py.
 """
 
 from __future__ import annotations
@@ -13,13 +16,26 @@ from chalice import Blueprint, Response
 
 from chalicelib.adapters.staff_tokens import InvalidStaffToken, StaffAuthUnavailable, verify_staff_token
 from chalicelib.api.errors import ApiError, forbidden, unauthorized
-from chalicelib.domain.staff import Forbidden, StaffPrincipal, authorize, principal_from_claims
+from chalicelib.domain.staff import (
+    ROLE_ADMIN,
+    ROLE_STAFF,
+    ROLE_SUPERVISOR,
+    Forbidden,
+    StaffPrincipal,
+    authorize,
+    principal_from_claims,
+)
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
     from chalice.app import Request
 
 bp = Blueprint(__name__)
+
+# Who may work submissions: there is no implicit hierarchy, so every allowed role is listed.
+WORKFLOW_ROLES = frozenset({ROLE_STAFF, ROLE_SUPERVISOR, ROLE_ADMIN})
+# Submissions carry personal data: no cache anywhere may keep an answer.
+_NO_STORE = {"Cache-Control": "no-store"}
 
 _INVALID_TOKEN_MESSAGE = "The access token is missing, malformed, expired or not valid for this service."  # noqa: S105 (a message, not a secret)
 
@@ -74,3 +90,50 @@ def current_staff(
 def staff_me() -> Response:
     principal = current_staff(bp.current_request)
     return Response(body=principal.to_dict(), status_code=200, headers={"Cache-Control": "no-store"})
+
+
+# Handlers import the service when they run, to keep it off the LINE webhook's cold start.
+
+
+@bp.route("/staff/submissions", methods=["GET"])
+def list_submissions() -> Response:
+    from chalicelib.services import staff_submissions
+
+    request = bp.current_request
+    principal = current_staff(request, roles=WORKFLOW_ROLES)
+    params = request.query_params or {}
+    query = staff_submissions.parse_list_query({name: params.getlist(name) for name in params})
+    return Response(staff_submissions.list_for_section(principal, query), headers=_NO_STORE)
+
+
+@bp.route("/staff/submissions/{receipt}", methods=["GET"])
+def show_submission(receipt: str) -> Response:
+    from chalicelib.services import staff_submissions
+
+    principal = current_staff(bp.current_request, roles=WORKFLOW_ROLES)
+    return Response(staff_submissions.show(principal, receipt), headers=_NO_STORE)
+
+
+@bp.route("/staff/submissions/{receipt}/transitions", methods=["POST"])
+def transition_submission(receipt: str) -> Response:
+    from chalicelib.api.requests import json_body
+    from chalicelib.services import staff_submissions
+
+    request = bp.current_request
+    principal = current_staff(request, roles=WORKFLOW_ROLES)
+    body = json_body(request, "staff_transition")
+    return Response(staff_submissions.transition(principal, receipt, body), headers=_NO_STORE)
+
+
+@bp.route("/staff/submissions", methods=["POST"])
+def enter_submission() -> Response:
+    from chalicelib.api.requests import json_body
+    from chalicelib.services import staff_submissions
+
+    request = bp.current_request
+    principal = current_staff(request, roles=WORKFLOW_ROLES)
+    body = json_body(request, "staff_entry")
+    status, answer = staff_submissions.enter(
+        principal, body, request.headers.get("idempotency-key"), request.raw_body
+    )
+    return Response(answer, status_code=status, headers=_NO_STORE)

@@ -178,7 +178,7 @@ def _public_view(submission: Submission) -> dict[str, Any]:
             who="-",
             actor_kind=rules.STAFF,
             at=datetime.fromisoformat(note["at"]),
-            action="transition",
+            action="note",
             to_status=note["status"],
             note=note["note"],
             note_visibility="public",

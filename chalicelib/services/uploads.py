@@ -46,18 +46,35 @@ def prepare(upload_ids: list[str], pointer: str) -> list[tuple[str, bytes, str]]
         try:
             data, declared = storage.read(_incoming(upload_id), MAX_IMAGE_BYTES)
         except storage.ObjectMissing:
-            problems.append({"pointer": where, "message": "No upload with this id (or it is over 10 MB)."})
+            problems.append(
+                {
+                    "pointer": where,
+                    "message": "アップロードが見つかりません（10MBを超えるものは使えません）。 / No upload with this id (or it is over 10 MB).",
+                }
+            )
             continue
         actual = images.sniff(data)
         if actual is None or actual != declared:
-            problems.append({"pointer": where, "message": "The file is not a JPEG, PNG or HEIC image."})
+            problems.append(
+                {
+                    "pointer": where,
+                    "message": "JPEG・PNG・HEICの画像ではありません。 / The file is not a JPEG, PNG or HEIC image.",
+                }
+            )
             continue
         try:
             prepared.append((upload_id, images.strip_metadata(data), actual))
         except images.UnsupportedImage:
-            problems.append({"pointer": where, "message": "The image file is damaged."})
+            problems.append(
+                {"pointer": where, "message": "画像ファイルが壊れています。 / The image file is damaged."}
+            )
     if problems:
-        raise ApiError(422, "invalid_attachment", "Some attachments cannot be used.", problems)
+        raise ApiError(
+            422,
+            "invalid_attachment",
+            "添付できない画像があります。 / Some attachments cannot be used.",
+            problems,
+        )
     return prepared
 
 

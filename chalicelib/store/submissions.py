@@ -11,13 +11,13 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.store.models import AuditEntry, Submission
+from chalicelib.store.models import AuditEntry, InboxEvent, Submission
 
 
 class StaleVersion(Exception):
@@ -131,6 +131,20 @@ def scan_index(index: Any, partition: str, since: datetime) -> Iterator[Submissi
     yield from index.query(partition, range_key_condition=Submission.created_key >= since.isoformat())
 
 
+def cursor_after(index: Any, partition: str, created_key: str, receipt: str) -> str:
+    """A `query_index` cursor that resumes right after the item with these keys.
+
+    For callers that filter a page and stop part-way through it: DynamoDB's own cursor
+    would skip the rest of that page.
+    """
+    key = {
+        index._hash_key_attribute().attr_name: {"S": partition},
+        Submission.created_key.attr_name: {"S": created_key},
+        Submission.receipt.attr_name: {"S": receipt},
+    }
+    return _encode_cursor(key)  # type: ignore[return-value] (a non-empty key always encodes)
+
+
 def _encode_cursor(key: dict | None) -> str | None:
     if not key:
         return None
@@ -161,4 +175,74 @@ def _condition_failed(error: Exception) -> bool:
     reasons = getattr(error, "cancellation_reasons", None) or []
     return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons) or (
         getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+    )
+
+
+# --- added for the Open311 view and the daily digest (issue 3) ---------------------------------
+
+
+def iterate_index(
+    index: Any,
+    partition: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    filter_condition: Any = None,
+    page_size: int = 200,
+) -> Iterator[Submission]:
+    """Every item of a created-time index partition, newest first, read lazily page by page.
+
+    `since`/`until` bound the sort key coarsely (to the second, inclusive); callers that need
+    an exact bound compare `created_at` themselves. `filter_condition` is applied by DynamoDB.
+    """
+    # Keys are UTC `...T09:15:00.123+00:00#receipt`; a whole-second bound compares below every
+    # key of that second, so the lower bound is that second and the upper one the next.
+    lower = _second(since).isoformat() if since else None
+    upper = (_second(until) + timedelta(seconds=1)).isoformat() if until else None
+    condition = None
+    if lower and upper:
+        condition = Submission.created_key.between(lower, upper)
+    elif lower:
+        condition = Submission.created_key >= lower
+    elif upper:
+        condition = Submission.created_key <= upper
+    yield from index.query(
+        partition,
+        range_key_condition=condition,
+        filter_condition=filter_condition,
+        scan_index_forward=False,
+        page_size=page_size,
+    )
+
+
+def _second(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(microsecond=0)
+
+
+# The time each section's last digest covered up to. Kept beside the once-only ledger (same
+# table, its own key), long enough to outlast the year-end closure and any long weekend.
+_DIGEST_MARK_KEEP = timedelta(days=60)
+
+
+def _digest_mark_key(section: str) -> str:
+    return f"digest-last#{section}"
+
+
+def last_digest_at(section: str) -> datetime | None:
+    """Up to when the section's last digest reported new submissions; None before the first."""
+    try:
+        item = InboxEvent.get(_digest_mark_key(section), consistent_read=True)
+    except InboxEvent.DoesNotExist:
+        return None
+    return item.processed_at
+
+
+def record_digest(section: str, until: datetime) -> None:
+    """Remember that the section's digest reported everything created before `until`."""
+    InboxEvent(_digest_mark_key(section)).update(
+        actions=[
+            InboxEvent.source.set("digest"),
+            InboxEvent.processed_at.set(until),
+            InboxEvent.expires_at.set(until + _DIGEST_MARK_KEEP),
+        ]
     )

@@ -255,3 +255,32 @@ def test_only_images_may_be_uploaded(client):
         headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 422
+
+
+def test_the_resident_sees_public_notes_but_never_internal_ones(client):
+    from chalicelib.domain.submissions import STAFF, Actor
+    from chalicelib.services.submissions import move
+
+    form = get_form("dog-registration-change")
+    created = answer(submit(client, form.id, form.example))
+    staff = Actor(STAFF, "clerk-1", form.section)
+    move(
+        store.get(created["receipt"]),
+        "in_review",
+        actor=staff,
+        note="住所の確認中（内部）",
+        visibility="internal",
+    )
+    move(
+        store.get(created["receipt"]),
+        "needs_info",
+        actor=staff,
+        note="登録番号を教えてください。",
+        visibility="public",
+    )
+
+    view = answer(check(client, created["receipt"], created["accessSecret"]))
+    assert view["status"] == "needs_info"
+    assert [note["note"] for note in view["notes"]] == ["登録番号を教えてください。"]
+    assert "内部" not in json.dumps(view, ensure_ascii=False)
+    assert "clerk-1" not in json.dumps(view)

@@ -1,0 +1,269 @@
+"""Open311 GeoReport v2 read view of reports (road damage, dumping, streetlights...).
+
+Open data: anyone may read it, so it is built only from what identifies no one. The
+request list reads the `by-kind` index, which does not project the form's answers or the
+resident's contacts at all; a single request is read from the table but passed through the
+same mapping. Published: receipt, service, open/closed, the status label (never a note:
+notes are written to the resident and may greet them by name), times, the 町 instead of an
+address, and coordinates rounded to about 100 m. No description and no photos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from itertools import islice
+from typing import Any
+
+from chalicelib.api.errors import ApiError
+from chalicelib.domain import forms
+from chalicelib.domain.submissions import (
+    OPEN_STATUSES,
+    STATUSES,
+    TOKYO,
+    normalize_receipt,
+    to_open311_request,
+    to_open311_service,
+)
+
+REPORT = "report"
+DEFAULT_WINDOW = timedelta(days=90)  # GeoReport v2: without dates, the most recent 90 days
+MAX_WINDOW = timedelta(days=90)  # ...and a date range "may not span more than 90 days"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+OPEN311_STATUSES = ("open", "closed")
+
+
+def services() -> list[dict[str, Any]]:
+    """services.json: one service per report form, in catalogue order."""
+    return [
+        to_open311_service(
+            service_code=form.open311_code,
+            service_name=form.title["ja"],
+            description=form.description["ja"],
+            group=form.open311_group,
+            keywords=_keywords(form),
+        )
+        for form in _report_forms().values()
+    ]
+
+
+def requests(params: Mapping[str, str] | None, now: datetime | None = None) -> list[dict[str, Any]]:
+    """requests.json: reports filtered by service_code, status and date range, newest first, one page."""
+    from chalicelib.store import submissions as store
+    from chalicelib.store.models import Submission
+
+    params = params or {}
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    problems: list[dict[str, str]] = []
+    codes = _service_codes(params.get("service_code"), problems)
+    wanted = _statuses(params.get("status"), problems)
+    start, end = _date_range(params.get("start_date"), params.get("end_date"), now, problems)
+    page_size = _integer(params.get("page_size"), "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, problems)
+    page = _integer(params.get("page"), "page", 1, None, problems)
+    if problems:
+        raise ApiError(
+            400, "invalid_parameter", "検索条件を確認してください。 / Please check the parameters.", problems
+        )
+
+    by_code = _report_forms_by_code()
+    conditions = []
+    if codes is not None:
+        conditions.append(Submission.form_id.is_in(*sorted(by_code[code].id for code in codes)))
+    if wanted is not None:
+        conditions.append(Submission.status.is_in(*sorted(wanted)))
+    condition = None
+    for part in conditions:
+        condition = part if condition is None else condition & part
+    items = (
+        item
+        for item in store.iterate_index(
+            Submission.by_kind, REPORT, since=start, until=end, filter_condition=condition
+        )
+        if start <= item.created_at <= end
+    )
+    skip = (page - 1) * page_size
+    return [_request(item) for item in islice(items, skip, skip + page_size)]
+
+
+def request(file_name: str) -> list[dict[str, Any]]:
+    """requests/{id}.json: a list holding the one report; 404 for anything else."""
+    from chalicelib.store import submissions as store
+
+    receipt = normalize_receipt(file_name.removesuffix(".json")) if file_name.endswith(".json") else None
+    item = store.get(receipt) if receipt else None
+    if item is None or item.kind != REPORT:
+        raise ApiError(
+            404, "request_not_found", "指定された通報はありません。 / There is no report with this id."
+        )
+    return [_request(item)]
+
+
+# --- mapping -------------------------------------------------------------------------------------
+
+
+def _request(item: Any) -> dict[str, Any]:
+    form = forms.get_form(item.form_id)
+    section = forms.sections().get(form.section) if form else None
+    return to_open311_request(
+        receipt=item.receipt,
+        service_code=(form.open311_code if form else None) or item.form_id,
+        service_name=form.title["ja"] if form else item.form_id,
+        status=item.status,
+        status_notes=None,  # never the resident's notes: they may address the resident by name
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        latitude=_number(item.latitude),
+        longitude=_number(item.longitude),
+        address=None,
+        area=_area_names().get(item.area) if item.area else None,
+        agency_responsible=section["name"]["ja"] if section else None,
+    )
+
+
+def _number(value: Any) -> float | None:
+    # DynamoDB numbers may come back as Decimal or int; the mapping rounds floats.
+    return float(value) if value is not None else None
+
+
+@cache
+def _report_forms() -> dict[str, forms.FormDefinition]:
+    return {form.id: form for form in forms.catalogue() if form.is_report and form.open311_code}
+
+
+@cache
+def _report_forms_by_code() -> dict[str, forms.FormDefinition]:
+    return {form.open311_code: form for form in _report_forms().values()}
+
+
+@cache
+def _area_names() -> dict[str, str]:
+    return {area["id"]: area["ja"] for area in forms.areas()}
+
+
+def _keywords(form: forms.FormDefinition) -> list[str]:
+    """The Japanese labels of the report's category field (its first required choice, area aside)."""
+    labels = form.meta["labels"]
+    for name in form.schema.get("required", []):
+        prop = form.schema["properties"].get(name, {})
+        if name != "area" and "enum" in prop and "enumLabels" in labels.get(name, {}):
+            return [labels[name]["enumLabels"][value]["ja"] for value in prop["enum"]]
+    return []
+
+
+# --- parameters ----------------------------------------------------------------------------------
+
+
+def _problem(parameter: str, ja: str, en: str) -> dict[str, str]:
+    return {"parameter": parameter, "message": f"{ja} / {en}"}
+
+
+def _service_codes(value: str | None, problems: list[dict[str, str]]) -> set[str] | None:
+    if value is None or not value.strip():
+        return None
+    codes = {code.strip() for code in value.split(",") if code.strip()}
+    unknown = codes - set(_report_forms_by_code())
+    if unknown or not codes:
+        problems.append(
+            _problem(
+                "service_code",
+                "service_code は services.json にあるコードをカンマ区切りで指定してください。",
+                "service_code is a comma-separated list of codes from services.json.",
+            )
+        )
+        return None
+    return codes
+
+
+def _statuses(value: str | None, problems: list[dict[str, str]]) -> set[str] | None:
+    if value is None or not value.strip():
+        return None
+    asked = {part.strip().lower() for part in value.split(",") if part.strip()}
+    if not asked or asked - set(OPEN311_STATUSES):
+        problems.append(
+            _problem(
+                "status",
+                "status は open または closed です。",
+                "status is open or closed (or both, comma-separated).",
+            )
+        )
+        return None
+    found: set[str] = set()
+    if "open" in asked:
+        found |= OPEN_STATUSES
+    if "closed" in asked:
+        found |= set(STATUSES) - OPEN_STATUSES
+    return found
+
+
+def _date_range(
+    start_text: str | None, end_text: str | None, now: datetime, problems: list[dict[str, str]]
+) -> tuple[datetime, datetime]:
+    start = _instant(start_text, "start_date", problems)
+    end = _instant(end_text, "end_date", problems)
+    if start is None and end is None:
+        return now - DEFAULT_WINDOW, now
+    if end is None:
+        # From start_date on, up to now (or 90 days on); a start in the future finds nothing.
+        end = max(start, min(now, start + MAX_WINDOW)) if start is not None else now
+    if start is None:
+        start = end - DEFAULT_WINDOW
+    if start > end:
+        problems.append(
+            _problem(
+                "start_date",
+                "start_date は end_date より前にしてください。",
+                "start_date must be before end_date.",
+            )
+        )
+    elif end - start > MAX_WINDOW:
+        problems.append(
+            _problem(
+                "end_date",
+                "検索できる期間は90日までです。",
+                "The range from start_date to end_date may span at most 90 days.",
+            )
+        )
+    return start, end
+
+
+def _instant(text: str | None, name: str, problems: list[dict[str, str]]) -> datetime | None:
+    """An ISO 8601 date or date-time; without an offset it is Tokyo time (a date: its midnight)."""
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            parsed = datetime.combine(date.fromisoformat(value), time(0), TOKYO)
+        else:
+            parsed = datetime.fromisoformat(value.replace(" ", "+"))  # a "+" in a query string arrives as " "
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=TOKYO)
+    except ValueError:
+        problems.append(
+            _problem(
+                name,
+                f"{name} は ISO 8601 の日時（例: 2026-11-01T00:00:00+09:00）で指定してください。",
+                f"{name} must be an ISO 8601 date-time such as 2026-11-01T00:00:00+09:00.",
+            )
+        )
+        return None
+    return parsed.astimezone(UTC)
+
+
+def _integer(
+    value: str | None, name: str, default: int, maximum: int | None, problems: list[dict[str, str]]
+) -> int:
+    if value is None or value == "":
+        return default
+    text = value.strip()
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else 0
+    if number < 1 or (maximum is not None and number > maximum):
+        limit = f"1〜{maximum}" if maximum else "1以上"
+        limit_en = f"from 1 to {maximum}" if maximum else "of at least 1"
+        problems.append(
+            _problem(name, f"{name} は{limit}の整数です。", f"{name} must be a whole number {limit_en}.")
+        )
+        return default
+    return number

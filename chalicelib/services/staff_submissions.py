@@ -1,0 +1,482 @@
+"""The staff workflow: list a section's submissions, show one, move it, enter one for a resident.
+
+Every use case takes the already-authenticated `StaffPrincipal`. A staff member works only
+their own section: another section's submission is refused (403) before anything of it is
+read out, and every view of a submission's personal data is written to its audit trail
+before the data leaves this module.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from chalicelib.adapters import storage
+from chalicelib.api.errors import ApiError, forbidden
+from chalicelib.domain import submissions as rules
+from chalicelib.domain.forms import FormDefinition, get_form
+from chalicelib.domain.staff import StaffPrincipal
+from chalicelib.observability import logger
+from chalicelib.services import idempotency
+from chalicelib.services import submissions as service
+from chalicelib.store import submissions as store
+from chalicelib.store.models import AuditEntry, Submission
+
+ATTACHMENT_URL_SECONDS = 300
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+# A selective filter over a big section could read the whole partition in one request:
+# after this many items the page is answered short (even empty) with a cursor to go on.
+MAX_EXAMINED = 1000
+_QUERY_BATCH = 100
+
+LIST_PARAMETERS = ("form", "status", "channel", "from", "to", "overdue", "limit", "cursor")
+CHANNELS = (*service.CHANNELS_FOR_RESIDENTS, *service.CHANNELS_FOR_STAFF)
+_CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "heic": "image/heic"}
+
+_NOT_FOUND = "There is no submission with this receipt number."
+_OTHER_SECTION = "This submission is handled by another section."
+
+
+# --------------------------------------------------------------------------- the list
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A validated `GET /staff/submissions` query. `since` is inclusive, `until` exclusive."""
+
+    forms: frozenset[str] | None = None
+    statuses: frozenset[str] | None = None
+    channels: frozenset[str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    overdue: bool | None = None
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+
+    def fingerprint(self, section: str) -> str:
+        """What a cursor is bound to: the section and every filter (not the page size)."""
+        canonical = json.dumps(
+            [
+                section,
+                sorted(self.forms or ()),
+                sorted(self.statuses or ()),
+                sorted(self.channels or ()),
+                self.since.isoformat() if self.since else None,
+                self.until.isoformat() if self.until else None,
+                self.overdue,
+            ]
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
+    """Check the query parameters (each given at most once); 400 listing every bad one."""
+    problems: list[dict[str, str]] = []
+
+    def bad(name: str, message: str) -> None:
+        problems.append({"parameter": name, "message": message})
+
+    values: dict[str, str] = {}
+    for name, given in params.items():
+        if name not in LIST_PARAMETERS:
+            bad(name, f"Unknown parameter; known ones are {', '.join(LIST_PARAMETERS)}.")
+        elif len(given) != 1:
+            bad(name, "Give this parameter once (several values go comma-separated).")
+        else:
+            values[name] = given[0]
+
+    forms = _choices(values, "form", lambda v: get_form(v) is not None, "is not a form id", bad)
+    statuses = _choices(values, "status", lambda v: v in rules.STATUSES, "is not a status", bad)
+    channels = _choices(values, "channel", lambda v: v in CHANNELS, "is not a channel", bad)
+    since = _instant(values, "from", end_of_day=False, bad=bad)
+    until = _instant(values, "to", end_of_day=True, bad=bad)
+    if since and until and since >= until:
+        bad("to", "`to` must be later than `from`.")
+
+    overdue = None
+    if "overdue" in values:
+        overdue = {"true": True, "false": False}.get(values["overdue"].strip().lower())
+        if overdue is None:
+            bad("overdue", "Use true or false.")
+
+    limit = DEFAULT_LIMIT
+    if "limit" in values:
+        text = values["limit"].strip()
+        if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_LIMIT):
+            bad("limit", f"Use a whole number from 1 to {MAX_LIMIT}.")
+        else:
+            limit = int(text)
+
+    cursor = values.get("cursor") or None
+    if problems:
+        raise ApiError(400, "invalid_query", "Some query parameters are not valid.", problems)
+    return ListQuery(forms, statuses, channels, since, until, overdue, limit, cursor)
+
+
+def _choices(values: dict[str, str], name: str, known: Any, what: str, bad: Any) -> frozenset[str] | None:
+    if name not in values:
+        return None
+    chosen = [part.strip() for part in values[name].split(",")]
+    if not all(chosen):
+        bad(name, "Give one value, or several separated by commas.")
+        return None
+    unknown = [value for value in chosen if not known(value)]
+    if unknown:
+        bad(name, f"{', '.join(unknown[:5])[:200]} {what}.")
+        return None
+    return frozenset(chosen)
+
+
+# "2026-11-02T09:00:00+09:00" arrives as "...00 09:00" when the client did not escape the "+".
+_UNESCAPED_PLUS = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?) (\d{2}(?::?\d{2})?)$")
+
+
+def _instant(values: dict[str, str], name: str, *, end_of_day: bool, bad: Any) -> datetime | None:
+    """A date (the whole day in Tokyo) or an ISO datetime (Tokyo when it has no offset), as UTC.
+
+    `to` is inclusive: for a date it ends with that day, for a datetime with that instant,
+    so the exclusive bound returned is the next day's start or the instant plus 1 µs.
+    """
+    if name not in values:
+        return None
+    text = _UNESCAPED_PLUS.sub(r"\1+\2", values[name].strip())
+    try:
+        if len(text) <= 10:  # a date: 2026-11-02 or 20261102
+            day = date.fromisoformat(text) + timedelta(days=1 if end_of_day else 0)
+            moment = datetime.combine(day, time(0), rules.TOKYO)
+        else:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=rules.TOKYO)
+            if end_of_day:
+                moment += timedelta(microseconds=1)
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        bad(name, "Use a date (2026-11-02) or an ISO 8601 date and time (2026-11-02T09:00:00+09:00).")
+        return None
+    # Far-off years are typing mistakes, and near datetime's limits the arithmetic would overflow.
+    if not _EARLIEST <= moment <= _LATEST:
+        bad(name, "Use a date between 2000 and 2099.")
+        return None
+    return moment
+
+
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def list_for_section(
+    principal: StaffPrincipal, query: ListQuery, now: datetime | None = None
+) -> dict[str, Any]:
+    """One page of the caller's section's submissions, newest first, with the filters applied.
+
+    The index is read in batches and filtered here; the cursor resumes right after the last
+    item returned, so nothing is skipped when a page ends part-way through a batch.
+    """
+    now = now or datetime.now(UTC)
+    section = principal.section
+    fingerprint = query.fingerprint(section)
+    cursor = _store_cursor(query, section, fingerprint)
+    # The index range is a superset (whole seconds); the exact bounds are checked per item.
+    since = query.since.replace(microsecond=0) if query.since else None
+    until = _ceil_second(query.until) if query.until else None
+    filtered = any(
+        value is not None for value in (query.forms, query.statuses, query.channels, query.overdue)
+    )
+    batch = _QUERY_BATCH if filtered else query.limit + 1
+
+    items: list[Submission] = []
+    examined = 0
+    while True:
+        try:
+            page, next_cursor = store.query_index(
+                Submission.by_section, section, since=since, until=until, cursor=cursor, limit=batch
+            )
+        except store.BadCursor:
+            raise _bad_cursor() from None
+        for position, submission in enumerate(page):
+            examined += 1
+            if _matches(submission, query, now):
+                items.append(submission)
+            if len(items) == query.limit or examined >= MAX_EXAMINED:
+                more = next_cursor is not None or any(
+                    _matches(rest, query, now) for rest in page[position + 1 :]
+                )
+                return _page(items, _encode_cursor(fingerprint, submission) if more else None, now)
+        if next_cursor is None:
+            return _page(items, None, now)
+        cursor = next_cursor
+
+
+def _matches(submission: Submission, query: ListQuery, now: datetime) -> bool:
+    if query.forms is not None and submission.form_id not in query.forms:
+        return False
+    if query.statuses is not None and submission.status not in query.statuses:
+        return False
+    if query.channels is not None and submission.channel not in query.channels:
+        return False
+    if query.since is not None and submission.created_at < query.since:
+        return False
+    if query.until is not None and submission.created_at >= query.until:
+        return False
+    return query.overdue is None or _overdue(submission, now) == query.overdue
+
+
+def _page(items: list[Submission], next_cursor: str | None, now: datetime) -> dict[str, Any]:
+    return {"items": [summary(item, now) for item in items], "nextCursor": next_cursor}
+
+
+def _ceil_second(moment: datetime) -> datetime:
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
+
+
+# The cursor names the last item returned (its index sort key and receipt) and the query it
+# belongs to; it is opaque to clients and checked in full before it reaches DynamoDB.
+_CREATED_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00#(.+)")
+
+
+def _encode_cursor(fingerprint: str, last: Submission) -> str:
+    raw = json.dumps({"q": fingerprint, "k": last.created_key}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _store_cursor(query: ListQuery, section: str, fingerprint: str) -> str | None:
+    if query.cursor is None:
+        return None
+    text = query.cursor
+    try:
+        if len(text) > 512:
+            raise ValueError("too long")
+        raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        if not isinstance(raw, dict) or set(raw) != {"q", "k"} or raw["q"] != fingerprint:
+            raise ValueError("not this query's cursor")
+        created_key = raw["k"]
+        match = _CREATED_KEY.fullmatch(created_key) if isinstance(created_key, str) else None
+        if match is None or not rules.RECEIPT_PATTERN.fullmatch(match.group(1)):
+            raise ValueError("not a position")
+        at = datetime.fromisoformat(created_key.split("#", 1)[0])
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
+        raise _bad_cursor() from None
+    # A position outside the query's range would be refused by DynamoDB itself.
+    if (query.since and at < query.since.replace(microsecond=0)) or (
+        query.until and at >= _ceil_second(query.until)
+    ):
+        raise _bad_cursor()
+    return store.cursor_after(Submission.by_section, section, created_key, match.group(1))
+
+
+def _bad_cursor() -> ApiError:
+    return ApiError(
+        400,
+        "invalid_cursor",
+        "The cursor is not one this list gave out for these filters; start again without it.",
+        [{"parameter": "cursor", "message": "Use nextCursor from the previous page, with the same filters."}],
+    )
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def _target_days(submission: Submission) -> int | None:
+    form = get_form(submission.form_id)
+    return form.target_days if form else None
+
+
+def _overdue(submission: Submission, now: datetime) -> bool:
+    return rules.is_overdue(submission.created_at, submission.status, _target_days(submission), now)
+
+
+def summary(submission: Submission, now: datetime | None = None) -> dict[str, Any]:
+    """What a list shows of a submission: no form answers, nothing that points at a person."""
+    now = now or datetime.now(UTC)
+    form = get_form(submission.form_id)
+    target = form.target_days if form else None
+    return {
+        "receipt": submission.receipt,
+        "formId": submission.form_id,
+        "formTitle": form.title["ja"] if form else submission.form_id,
+        "kind": submission.kind,
+        "status": submission.status,
+        "channel": submission.channel,
+        "createdAt": rules.tokyo_iso(submission.created_at),
+        "updatedAt": rules.tokyo_iso(submission.updated_at),
+        "dueDate": rules.due_date(submission.created_at, target).isoformat() if target else None,
+        "overdue": rules.is_overdue(submission.created_at, submission.status, target, now),
+        "area": submission.area,
+        "version": submission.version,
+        "href": f"/staff/submissions/{submission.receipt}",
+    }
+
+
+def _audit_view(entry: AuditEntry) -> dict[str, Any]:
+    at = datetime.fromisoformat(entry.entry_key.split("#", 1)[0])
+    raw = {
+        "at": rules.tokyo_iso(at),
+        "action": entry.action,
+        "actorKind": entry.actor_kind,
+        "who": entry.actor_id,
+        "fromStatus": entry.from_status,
+        "toStatus": entry.to_status,
+        "note": entry.note,
+        "noteVisibility": entry.note_visibility,
+    }
+    return {key: value for key, value in raw.items() if value is not None}
+
+
+def _attachment(key: str, expires_at: datetime) -> dict[str, Any]:
+    name = key.rsplit("/", 1)[-1]
+    return {
+        "name": name,
+        "contentType": _CONTENT_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream"),
+        "url": storage.presigned_get(key, ATTACHMENT_URL_SECONDS),
+        "expiresAt": rules.tokyo_iso(expires_at),
+    }
+
+
+# --------------------------------------------------------------------------- one submission
+
+
+def _own(principal: StaffPrincipal, receipt_text: str) -> Submission:
+    """The submission, if it is the caller's section's: 404 unknown, 403 another section's."""
+    receipt = rules.normalize_receipt(receipt_text)
+    submission = store.get(receipt) if receipt else None
+    if submission is None:
+        raise ApiError(404, "submission_not_found", _NOT_FOUND)
+    if submission.section != principal.section:
+        logger.warning(
+            "staff refused another section's submission",
+            extra={"receipt": submission.receipt, "staff_id": principal.staff_id},
+        )
+        raise forbidden(_OTHER_SECTION)
+    return submission
+
+
+def _actor(principal: StaffPrincipal) -> rules.Actor:
+    return rules.Actor(rules.STAFF, principal.staff_id, principal.section)
+
+
+def show(principal: StaffPrincipal, receipt_text: str, now: datetime | None = None) -> dict[str, Any]:
+    """One submission in full, for its section's staff. The view is audited first."""
+    submission = _own(principal, receipt_text)
+    now = now or datetime.now(UTC)
+    # Recorded before the data is read out: a view that cannot be audited is not shown.
+    store.record(
+        submission.receipt, store.Audit(rules.STAFF, principal.staff_id, "viewed_personal_data", now)
+    )
+    logger.info(
+        "staff viewed personal data", extra={"receipt": submission.receipt, "staff_id": principal.staff_id}
+    )
+    form = get_form(submission.form_id)
+    location = None
+    if submission.latitude is not None and submission.longitude is not None:
+        location = {"latitude": float(submission.latitude), "longitude": float(submission.longitude)}
+    expires_at = now + timedelta(seconds=ATTACHMENT_URL_SECONDS)
+    return {
+        **summary(submission, now),
+        "section": submission.section,
+        "statusLabel": dict(rules.STATUS_LABELS[submission.status]),
+        "language": submission.language,
+        "enteredBy": submission.entered_by,
+        "lineLinked": submission.line_user_id is not None,
+        "businessDaysWaiting": rules.business_days_waiting(submission.created_at, now),
+        "allowedTransitions": sorted(rules.allowed_targets(submission.status, rules.STAFF)),
+        "location": location,
+        "personalFields": list(form.personal_fields) if form else [],
+        "data": submission.data,
+        "attachments": [_attachment(key, expires_at) for key in submission.attachments],
+        "publicNotes": [
+            {
+                "at": rules.tokyo_iso(datetime.fromisoformat(note["at"])),
+                "status": note["status"],
+                "note": note["note"],
+            }
+            for note in submission.public_notes
+        ],
+        "audit": [_audit_view(entry) for entry in store.trail(submission.receipt)],
+    }
+
+
+def transition(principal: StaffPrincipal, receipt_text: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Move the caller's section's submission; `version`, when given, must be the stored one."""
+    submission = _own(principal, receipt_text)
+    version = body.get("version")
+    if version is not None and int(version) != submission.version:
+        raise ApiError(
+            409,
+            "conflict",
+            "This submission changed since you read it; reload it and try again.",
+            [{"pointer": "/version", "message": f"The submission is now at version {submission.version}."}],
+        )
+    service.move(
+        submission,
+        body["to"],
+        actor=_actor(principal),
+        note=body.get("note"),
+        visibility=body.get("visibility"),
+    )
+    updated = store.get(submission.receipt)
+    if updated is None:  # only if it was deleted in between
+        raise ApiError(404, "submission_not_found", _NOT_FOUND)
+    return summary(updated)
+
+
+# --------------------------------------------------------------------------- entry on a resident's behalf
+
+
+def enter(
+    principal: StaffPrincipal, body: Mapping[str, Any], idempotency_key: str | None, raw_body: bytes
+) -> tuple[int, dict[str, Any]]:
+    """Store a submission received by phone, post or at the counter; it goes to the form's section.
+
+    Any staff member may enter one (the counter takes everything); the resident's secret is
+    in the answer, for the staff member to read out or post.
+    """
+    form = get_form(body["formId"])
+    if form is None:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "The request does not match its schema.",
+            [{"pointer": "/formId", "message": "There is no form with this id."}],
+        )
+    submitter = service.Submitter(
+        channel=body["channel"], language=body.get("language") or "ja", actor=_actor(principal)
+    )
+    return idempotency.once(
+        f"staff-entry:{principal.staff_id}",
+        idempotency_key,
+        raw_body,
+        lambda: (201, _create(form, body["data"], submitter)),
+    )
+
+
+def _create(form: FormDefinition, data: Any, submitter: service.Submitter) -> dict[str, Any]:
+    try:
+        created = service.create(form, data, submitter)
+    except ApiError as error:
+        # The form's answers sit under /data in this body: point there.
+        if error.status == 422:
+            error.details = [
+                {**detail, "pointer": "/data" + detail["pointer"]} if "pointer" in detail else detail
+                for detail in error.details
+            ]
+        raise
+    logger.info(
+        "staff entered a submission",
+        extra={"receipt": created["receipt"], "staff_id": submitter.staff_id, "channel": submitter.channel},
+    )
+    return {
+        **created,
+        "formId": form.id,
+        "section": form.section,
+        "channel": submitter.channel,
+        "enteredBy": submitter.staff_id,
+    }
