@@ -7,17 +7,18 @@ import uuid
 
 from chalice import Chalice, Cron
 
-from chalicelib.api import forms, line, staff, submissions
+from chalicelib.api import forms, line, open311, staff, submissions
 from chalicelib.api.errors import ApiError, as_api_error
 from chalicelib.config import get_settings
 from chalicelib.observability import flush_metrics, invocation, traced
-from chalicelib.resources import LINE_EVENTS
+from chalicelib.resources import LINE_EVENTS, NOTIFICATIONS
 
 # configure_logs=False: the Powertools logger (same name) is the only handler, so no line is doubled.
 app = Chalice(app_name="madoguchi", configure_logs=False)
 app.register_blueprint(line.bp)
 app.register_blueprint(forms.bp)
 app.register_blueprint(submissions.bp)
+app.register_blueprint(open311.bp)
 app.register_blueprint(staff.bp)
 
 
@@ -61,3 +62,19 @@ def dlq_watch_job(event):
     from chalicelib.workers import dlq_watch
 
     return dlq_watch.run()
+
+
+@app.on_sqs_message(queue=get_settings().name(NOTIFICATIONS.name), batch_size=NOTIFICATIONS.batch_size)
+def notifications_worker(event):
+    from chalicelib.workers import notifications
+
+    return notifications.handle_batch(event.to_dict()["Records"])
+
+
+# Weekdays 08:30 in Tokyo is 23:30 UTC the evening before, Sunday to Thursday.
+@app.schedule(Cron(30, 23, "?", "*", "SUN-THU", "*"), name="daily-digest")
+def daily_digest_job(event):
+    from chalicelib.workers import digest
+
+    # The time it was scheduled for, so a delayed or retried run counts for its own day.
+    return digest.run(now=event.time)

@@ -29,6 +29,8 @@ class Settings:
     log_hash_salt: str
     # e.g. https://sqs.ap-northeast-1.amazonaws.com/123456789012/{name}; empty: look the URL up.
     sqs_queue_url_template: str
+    # Where staff reach the API: the links in digest emails point there.
+    staff_api_base: str
 
     def name(self, resource: str) -> str:
         """The deployed name of a table, queue or bucket: one prefix per stage."""
@@ -75,4 +77,5 @@ def get_settings() -> Settings:
         ses_sender=env.get("SES_SENDER", "no-reply@madoguchi.example.jp"),
         log_hash_salt=env.get("LOG_HASH_SALT", "madoguchi"),
         sqs_queue_url_template=env.get("SQS_QUEUE_URL_TEMPLATE", ""),
+        staff_api_base=env.get("STAFF_API_BASE", "https://api.madoguchi.example.jp"),
     )

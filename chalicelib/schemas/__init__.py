@@ -40,6 +40,8 @@ def _evaluator(name: str) -> _Problems:
 
 def from_jsonschema(error: Any) -> Problem:
     """A jsonschema ValidationError as a Problem (for `required`, naming the missing property)."""
+    if error.validator is None:  # a `false` schema: jsonschema names no keyword
+        return Problem(tuple(error.absolute_path), error.message, "false", False)
     expected = error.validator_value
     if error.validator == "required":
         missing = [name for name in expected if name not in error.instance]

@@ -138,9 +138,11 @@ def move(
         raise ApiError(status, "invalid_transition", " / ".join(error.message.values())) from None
     except rules.InvalidNote as error:
         raise ApiError(422, "invalid_note", " / ".join(error.message.values())) from None
+    new_version = (submission.version or 0) + 1
     actions = [Submission.status.set(target), Submission.updated_at.set(now)]
     if entry.note and entry.note_visibility == "public":
-        public = [*submission.public_notes, {"at": rules.utc_iso(now), "status": target, "note": entry.note}]
+        note = {"at": rules.utc_iso(now), "status": target, "note": entry.note, "version": new_version}
+        public = [*submission.public_notes, note]
         actions.append(Submission.public_notes.set(public))
     if target in rules.TERMINAL_STATUSES:
         form = get_form(submission.form_id)
@@ -155,7 +157,7 @@ def move(
         raise ApiError(
             409, "conflict", "Someone changed this submission at the same time; reload and try again."
         ) from None
-    _notify(submission.receipt, "status_changed", target, version=(submission.version or 0) + 1)
+    _notify(submission.receipt, "status_changed", target, version=new_version)
     return submission
 
 

@@ -201,6 +201,8 @@ def iterate_index(
     upper = (_second(until) + timedelta(seconds=1)).isoformat() if until else None
     condition = None
     if lower and upper:
+        if lower > upper:
+            return  # an empty range (DynamoDB refuses a BETWEEN whose bounds are reversed)
         condition = Submission.created_key.between(lower, upper)
     elif lower:
         condition = Submission.created_key >= lower

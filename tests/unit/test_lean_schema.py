@@ -34,7 +34,7 @@ KEYWORD_SCHEMAS = [
     },
     {"type": "array", "minItems": 2, "maxItems": 0},
     {"type": "string", "pattern": "^[a-c]+$", "minLength": 2, "maxLength": 0},
-    {"required": ["a", "b"], "properties": {"a": {"type": "boolean"}, "b": False, "c": True}},
+    {"required": ["a", "b"], "properties": {"a": {"type": "boolean"}, "c": True}},
     {"if": {"required": ["a"]}, "then": {"required": ["b"]}, "else": {"type": "object", "required": ["c"]}},
     {
         "allOf": [{"type": "object"}, {"properties": {"x": {"$ref": "#/$defs/small"}}}],

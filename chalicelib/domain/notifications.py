@@ -1,0 +1,216 @@
+"""What a resident is told when their submission is received or changes status.
+
+Pure text building. The worker passes in only what may reach the resident's phone or inbox:
+the event, the status, the form's title, the receipt number and the public note written for
+them. Nothing else from the submission (name, address, answers) is ever put in a message,
+so a forwarded email or a shared screen shows no more than the receipt slip would.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from chalicelib.domain.submissions import (
+    COMPLETED,
+    IN_REVIEW,
+    NEEDS_INFO,
+    RECEIPT_PATTERN,
+    RECEIVED,
+    REJECTED,
+    STATUS_LABELS,
+    STATUSES,
+    WITHDRAWN,
+)
+
+Language = Literal["ja", "en"]
+
+CREATED = "created"
+STATUS_CHANGED = "status_changed"
+EVENTS = (CREATED, STATUS_CHANGED)
+
+# LINE refuses a text message over 5,000 characters; a note is at most 2,000, so this is a guard only.
+LINE_TEXT_LIMIT = 5000
+
+_DATA = Path(__file__).resolve().parent.parent / "data"
+# CR/LF in a subject would start a new mail header; other control characters garble the text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# A note keeps its line breaks; every other control character goes.
+_NOTE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+@dataclass(frozen=True)
+class Notification:
+    language: Language
+    subject: str
+    text: str
+    html: str
+
+
+@lru_cache(maxsize=1)
+def _ward_name() -> dict[str, str]:
+    return json.loads((_DATA / "ward.json").read_text(encoding="utf-8"))["name"]
+
+
+def language_for(stored: str | None) -> Language:
+    """The language we write a notification in: Japanese for ja (and やさしい日本語), else English.
+
+    Submissions are stored as ja or en today; a LINE-linked one may later carry another
+    language, and English is read by more of the ward's foreign residents than Japanese.
+    """
+    if not stored or stored.split("-", 1)[0].lower() == "ja":
+        return "ja"
+    return "en"
+
+
+# What the resident can expect next, by status (after "received", the created message's own text).
+_NEXT = {
+    "ja": {
+        RECEIVED: "内容を確認し、必要に応じて担当からご連絡します。",
+        IN_REVIEW: "担当の職員が内容を確認しています。",
+        NEEDS_INFO: "区からのお願いをご確認のうえ、ご対応をお願いします。",
+        COMPLETED: "手続きが完了しました。ご利用ありがとうございました。",
+        REJECTED: "理由は下記の区からのお知らせをご覧ください。",
+        WITHDRAWN: "取り下げを受け付けました。",
+    },
+    "en": {
+        RECEIVED: "We will check it and contact you if we need anything.",
+        IN_REVIEW: "A member of staff is reviewing it.",
+        NEEDS_INFO: "Please read the request from the ward below and reply.",
+        COMPLETED: "It has been completed. Thank you.",
+        REJECTED: "Please see the message from the ward below for the reason.",
+        WITHDRAWN: "Your withdrawal has been received.",
+    },
+}
+
+_TEXT = {
+    "ja": {
+        "subject_created": "【{ward}】受付しました（受付番号 {receipt}）",
+        "subject_changed": "【{ward}】状況のお知らせ：{label}（受付番号 {receipt}）",
+        "lead_created": "「{title}」を受け付けました。",
+        "lead_changed": "「{title}」の状況が「{label}」になりました。",
+        "receipt": "受付番号：{receipt}",
+        "status": "状況：{label}",
+        "note": "区からのお知らせ：",
+        "check": "状況は、受付番号と受付時にお知らせした確認コードでいつでも確認できます。",
+        "footer": "このメッセージは{ward}から自動で送信しています。このメールに返信されても回答できません。",
+    },
+    "en": {
+        "subject_created": "[{ward}] Received (receipt number {receipt})",
+        "subject_changed": "[{ward}] Status update: {label} (receipt number {receipt})",
+        "lead_created": "We have received your “{title}”.",
+        "lead_changed": "The status of your “{title}” is now “{label}”.",
+        "receipt": "Receipt number: {receipt}",
+        "status": "Status: {label}",
+        "note": "Message from the ward:",
+        "check": "You can check the status at any time with the receipt number and the access code "
+        "you were given when you submitted.",
+        "footer": "This message was sent automatically by {ward}. Replies to this email are not read.",
+    },
+}
+
+
+def build(
+    *,
+    event: str,
+    status: str,
+    form_title: Mapping[str, str],
+    receipt: str,
+    public_note: str | None,
+    language: str,
+) -> Notification:
+    """The subject, plain text and HTML of one notification in the resident's language."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown notification event {event!r}")
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    if not isinstance(receipt, str) or not RECEIPT_PATTERN.fullmatch(receipt):
+        raise ValueError("a notification names its submission by receipt number")
+    lang = language_for(language)
+    words = _TEXT[lang]
+    ward = _plain(_ward_name().get(lang) or _ward_name()["ja"])
+    title = _plain(form_title.get(lang) or form_title.get("ja") or "")
+    label = STATUS_LABELS[status][lang]
+    note = _note(public_note)
+    created = event == CREATED
+
+    subject = (words["subject_created"] if created else words["subject_changed"]).format(
+        ward=ward, label=label, receipt=receipt
+    )
+    lead = (words["lead_created"] if created else words["lead_changed"]).format(title=title, label=label)
+    facts = [words["receipt"].format(receipt=receipt), words["status"].format(label=label)]
+    next_step = _NEXT[lang][status]
+    closing = [words["check"], words["footer"].format(ward=ward)]
+
+    lines = [lead, "", *facts, "", next_step]
+    if note:
+        lines += ["", words["note"], note]
+    lines += ["", *closing]
+    text = "\n".join(lines) + "\n"
+
+    e = html.escape
+    body = [
+        "<!DOCTYPE html>",
+        f'<html lang="{lang}">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(subject)}</title>",
+        "</head>",
+        '<body style="font-family: sans-serif; line-height: 1.6; color: #1a1a1a;">',
+        f"<p>{e(lead)}</p>",
+        "<p>" + "<br>".join(e(fact) for fact in facts) + "</p>",
+        f"<p>{e(next_step)}</p>",
+    ]
+    if note:
+        body += [
+            f"<p><strong>{e(words['note'])}</strong><br>",
+            "<br>".join(e(line) for line in note.split("\n")) + "</p>",
+        ]
+    body += [f"<p>{e(line)}</p>" for line in closing]
+    body += ["</body>", "</html>"]
+    return Notification(language=lang, subject=_plain(subject), text=text, html="\n".join(body) + "\n")
+
+
+def line_messages(notification: Notification) -> list[dict[str, Any]]:
+    """The LINE push for a notification: one text message (the plain text, trimmed to LINE's limit)."""
+    text = notification.text.strip()
+    if len(text) > LINE_TEXT_LIMIT:
+        text = text[: LINE_TEXT_LIMIT - 1] + "…"
+    return [{"type": "text", "text": text}]
+
+
+def public_note_for(
+    public_notes: Sequence[Mapping[str, Any]], *, event: str, status: str, version: int
+) -> str | None:
+    """The public note that came with the status change this notification is about, if any.
+
+    A note stored with the version it produced is matched exactly; older entries (without a
+    version) are matched by status, newest first. A "created" notification carries no note:
+    notes are written by staff on a status change.
+    """
+    if event != STATUS_CHANGED:
+        return None
+    notes = [note for note in public_notes if isinstance(note, Mapping) and isinstance(note.get("note"), str)]
+    exact = [note for note in notes if note.get("version") == version]
+    if exact:
+        return exact[-1]["note"]
+    by_status = [note for note in notes if "version" not in note and note.get("status") == status]
+    return by_status[-1]["note"] if by_status else None
+
+
+def _plain(value: str) -> str:
+    return _CONTROL.sub(" ", str(value)).strip()
+
+
+def _note(value: str | None) -> str | None:
+    if not isinstance(value, str):
+        return None
+    cleaned = "\n".join(line.rstrip() for line in _NOTE_CONTROL.sub(" ", value).split("\n")).strip()
+    return cleaned or None

@@ -1,0 +1,150 @@
+"""Worker for the notifications queue: tell a resident their submission was received or moved.
+
+One record is `{"receipt", "event", "status", "version"}`. SQS delivers at least once, so
+each (receipt, version) is claimed in the inbox ledger and skipped once done. The LINE push
+goes first, with a retry key derived from the receipt and version, so a retry after a later
+failure is absorbed by LINE (409: already accepted); the email goes last, because SES has no
+such key. Failures are reported per record so one bad message does not replay the batch.
+
+Logs carry the receipt (the correlation id), the event and the status, never the resident's
+contact details or the text of a note; exceptions are logged by class name only, because
+the messages of SDK errors can quote an address or a user id.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters import email
+from chalicelib.adapters.line_api import LineRejected, line_client, retry_key_for
+from chalicelib.domain import notifications as messages
+from chalicelib.domain.forms import get_form
+from chalicelib.domain.submissions import RECEIPT_PATTERN, STATUSES
+from chalicelib.observability import invocation, logger, metrics
+from chalicelib.resources import NOTIFICATIONS
+from chalicelib.store import inbox
+from chalicelib.store import submissions as store
+
+# A worker holds a notification no longer than the queue hides a message from other workers.
+LEASE = timedelta(seconds=NOTIFICATIONS.visibility_timeout)
+
+
+@dataclass(frozen=True)
+class NotificationMessage:
+    receipt: str
+    event: str
+    status: str
+    version: int
+
+    @classmethod
+    def from_raw(cls, raw: Any) -> NotificationMessage:
+        """The queued message, checked; ValueError for anything services.submissions never queues."""
+        if not isinstance(raw, dict):
+            raise ValueError("a notification message is a JSON object")
+        receipt, event, status, version = (raw.get(k) for k in ("receipt", "event", "status", "version"))
+        if not isinstance(receipt, str) or not RECEIPT_PATTERN.fullmatch(receipt):
+            raise ValueError("receipt")
+        if event not in messages.EVENTS:
+            raise ValueError("event")
+        if status not in STATUSES:
+            raise ValueError("status")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError("version")
+        return cls(receipt, event, status, version)
+
+    @property
+    def ledger_key(self) -> str:
+        return f"notify#{self.receipt}#{self.version}"
+
+
+class NotificationBusy(Exception):
+    """Another delivery of this notification is being processed right now."""
+
+
+def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    """Process an SQS batch; answers Lambda's partial-batch-failure shape."""
+    failures = []
+    for record in records:
+        try:
+            message = NotificationMessage.from_raw(json.loads(record["body"]))
+        except (KeyError, TypeError, ValueError):
+            # Only services.submissions queues here, so this is a bug: park it in the DLQ.
+            logger.error("unreadable notification record", extra={"message_id": record.get("messageId")})
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        with invocation(
+            message.receipt,
+            notification_event=message.event,
+            status=message.status,
+            version=message.version,
+        ):
+            try:
+                process(message)
+            except Exception as error:
+                logger.error("notification failed; it will be retried", extra={"error": type(error).__name__})
+                metrics.add_metric(name="NotificationsFailed", unit="Count", value=1)
+                failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def process(message: NotificationMessage) -> None:
+    key = message.ledger_key
+    claim = inbox.claim(key, datetime.now(UTC), LEASE)
+    if claim is inbox.Claim.DONE:
+        logger.info("notification already sent")
+        return
+    if claim is inbox.Claim.BUSY:
+        # Fail this record: SQS hands it out again after the lease, when it will be DONE.
+        raise NotificationBusy(key)
+    try:
+        deliver(message)
+    except Exception:
+        inbox.release(key)
+        raise
+    inbox.mark_processed(key, datetime.now(UTC))
+
+
+def deliver(message: NotificationMessage) -> list[str]:
+    """Send the notification on every channel the resident gave us; returns the channels used."""
+    submission = store.get(message.receipt)
+    if submission is None:
+        # Deleted at the end of its retention period (or never stored): nobody to tell.
+        logger.warning("submission not found; nothing to notify")
+        return []
+    form = get_form(submission.form_id)
+    title = form.title if form else {"ja": submission.form_id, "en": submission.form_id}
+    notification = messages.build(
+        event=message.event,
+        status=message.status,
+        form_title=title,
+        receipt=message.receipt,
+        public_note=messages.public_note_for(
+            submission.public_notes or [], event=message.event, status=message.status, version=message.version
+        ),
+        language=submission.language,
+    )
+    channels: list[str] = []
+    if submission.line_user_id:
+        try:
+            line_client().push(
+                submission.line_user_id,
+                messages.line_messages(notification),
+                retry_key_for(message.receipt, str(message.version), "notify"),
+            )
+            channels.append("line")
+        except LineRejected as error:
+            # Blocked or unknown user: sending again will not help; the email (if any) still goes.
+            logger.warning("LINE refused the notification push", extra={"line_status": error.status})
+            metrics.add_metric(name="NotificationsRefusedByLine", unit="Count", value=1)
+    if submission.email:
+        email.send([submission.email], notification.subject, notification.text, notification.html)
+        channels.append("email")
+    if channels:
+        logger.info("resident notified", extra={"channels": channels, "language": notification.language})
+        metrics.add_metric(name="NotificationsSent", unit="Count", value=1)
+    else:
+        logger.info("no contact to notify", extra={"channel": submission.channel})
+    return channels

@@ -1,0 +1,335 @@
+"""Residents are told about their submissions: email through moto's SES, LINE push to the sandbox.
+
+Submissions are made through the real route, moved with the real service, and the
+notifications queue is drained by the pump into the very worker Lambda runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections import Counter
+
+import pytest
+
+from chalicelib import observability
+from chalicelib.adapters.queues import queue_url
+from chalicelib.domain import submissions as rules
+from chalicelib.domain.forms import get_form
+from chalicelib.resources import NOTIFICATIONS
+from chalicelib.services import submissions as service
+from chalicelib.store import submissions as store
+from chalicelib.store.models import InboxEvent, Submission
+from chalicelib.workers import notifications
+from devstack.env import MOTO_ACCOUNT, REGION
+from tests.integration.conftest import new_user_id
+
+PUSH = "/v2/bot/message/push"
+
+
+def submit(client, form_id: str, document: dict | None = None, *, language: str = "ja") -> str:
+    document = document if document is not None else get_form(form_id).example
+    response = client.http.post(
+        f"/forms/{form_id}/submissions",
+        body=json.dumps(document),
+        headers={"Content-Type": "application/json", "Accept-Language": language},
+    )
+    assert response.status_code == 201, response.body
+    return json.loads(response.body)["receipt"]
+
+
+def staff_of(receipt: str) -> rules.Actor:
+    return rules.Actor(rules.STAFF, "staff-0001", section=store.get(receipt).section)
+
+
+def move(receipt: str, target: str, note: str | None = None) -> None:
+    service.move(
+        store.get(receipt),
+        target,
+        actor=staff_of(receipt),
+        note=note,
+        visibility="public" if note else None,
+    )
+
+
+def emails_about(receipt: str) -> list:
+    """Every message moto's SES accepted whose subject names this receipt, oldest first."""
+    from moto.ses.models import ses_backends
+
+    return [m for m in ses_backends[MOTO_ACCOUNT][REGION].sent_messages if receipt in (m.subject or "")]
+
+
+def pushes_to(sandbox, user_id: str, status: int | None = 200) -> list[dict]:
+    return [
+        r
+        for r in sandbox.requests(PUSH)
+        if r["body"].get("to") == user_id and (status is None or r["status"] == status)
+    ]
+
+
+def link_line_user(receipt: str, user_id: str) -> None:
+    """What LIFF linking (a later issue) will do: remember the LINE user of the submission."""
+    store.get(receipt).update(actions=[Submission.line_user_id.set(user_id)])
+
+
+def record(message: dict, message_id: str = "m-1") -> dict:
+    return {"messageId": message_id, "body": json.dumps(message)}
+
+
+@pytest.fixture
+def drained(pump):
+    """Start from an empty notifications queue (earlier tests leave their messages behind)."""
+    pump.drain()
+    return pump
+
+
+@pytest.fixture
+def stdout(capsys):
+    """capsys, seeing what the Powertools logger writes (see tests/integration/test_logging.py)."""
+
+    class CurrentStdout:
+        def write(self, text: str) -> int:
+            return sys.stdout.write(text)
+
+        def flush(self) -> None:
+            sys.stdout.flush()
+
+    handlers = [h for h in observability.logger.handlers if isinstance(h, logging.StreamHandler)]
+    previous = [handler.setStream(CurrentStdout()) for handler in handlers]
+    try:
+        yield capsys
+    finally:
+        for handler, stream in zip(handlers, previous, strict=True):
+            handler.setStream(stream)
+
+
+# --- email ---------------------------------------------------------------------------------------
+
+
+def test_a_resident_is_emailed_on_creation_and_on_each_status_change_in_japanese(client, drained):
+    form = get_form("bulky-waste-collection")
+    receipt = submit(client, form.id)
+    drained.drain()
+
+    [created] = emails_about(receipt)
+    assert created.destinations["ToAddresses"] == [form.example["email"]]
+    assert created.source == "no-reply@madoguchi.example.jp"
+    assert "受付しました" in created.subject
+    assert "「粗大ごみ収集の申込」を受け付けました。" in created.body
+    assert "受付済み" in created.body
+
+    move(receipt, rules.IN_REVIEW)
+    move(receipt, rules.NEEDS_INFO, note="出す品目の大きさ（縦・横・高さ）を教えてください。")
+    move(receipt, rules.IN_REVIEW)
+    move(receipt, rules.COMPLETED)
+    drained.drain()
+
+    sent = emails_about(receipt)
+    assert len(sent) == 5
+    # Each message names its own change (the queue may hand them to the worker in any order).
+    changes = Counter(
+        status
+        for m in sent[1:]
+        for status in rules.STATUSES
+        if rules.STATUS_LABELS[status]["ja"] in m.subject
+    )
+    assert changes == {"in_review": 2, "needs_info": 1, "completed": 1}
+    [needs_info] = [m for m in sent if rules.STATUS_LABELS["needs_info"]["ja"] in m.subject]
+    assert "出す品目の大きさ（縦・横・高さ）を教えてください。" in needs_info.body
+    # Only the receipt, the form and the status: none of the resident's answers.
+    for message in sent:
+        for value in (form.example["name"], form.example["phone"], form.example["address"], "玄関前"):
+            assert value not in message.body and value not in message.subject
+
+
+def test_a_resident_who_wrote_in_english_is_emailed_in_english(client, drained):
+    form = get_form("opinion")
+    receipt = submit(client, form.id, language="en")
+    move(receipt, rules.IN_REVIEW)
+    drained.drain()
+
+    sent = emails_about(receipt)
+    assert len(sent) == 2
+    subjects = sorted(m.subject for m in sent)
+    assert subjects == sorted(
+        [
+            f"[Katsushika City] Received (receipt number {receipt})",
+            f"[Katsushika City] Status update: In review (receipt number {receipt})",
+        ]
+    )
+    assert all(f"“{form.title['en']}”" in m.body for m in sent)
+    assert all("受付" not in m.body for m in sent)
+
+
+# --- LINE ----------------------------------------------------------------------------------------
+
+
+def test_a_linked_line_user_gets_a_push_in_their_language(client, drained, sandbox):
+    form = get_form("streetlight-outage")  # the example gives a phone number, no email
+    receipt = submit(client, form.id)
+    user_id = new_user_id()
+    link_line_user(receipt, user_id)
+    drained.drain()
+
+    [created] = pushes_to(sandbox, user_id)
+    [message] = created["body"]["messages"]
+    assert message["type"] == "text"
+    assert message["text"].startswith(f"「{form.title['ja']}」を受け付けました。")
+    assert f"受付番号：{receipt}" in message["text"]
+    assert created["headers"]["x-line-retry-key"]
+    assert emails_about(receipt) == []
+
+    move(receipt, rules.IN_REVIEW)
+    move(receipt, rules.REJECTED, note="管理者が東京電力の街路灯のため、そちらへご連絡ください。")
+    drained.drain()
+    pushes = pushes_to(sandbox, user_id)
+    assert len(pushes) == 3
+    texts = [p["body"]["messages"][0]["text"] for p in pushes]
+    assert any("「確認中」" in text for text in texts)
+    [rejected] = [text for text in texts if "お受けできませんでした" in text]
+    assert "管理者が東京電力の街路灯のため" in rejected
+    assert form.example["phone"] not in "".join(texts)
+
+
+def test_line_and_email_both_when_both_are_known(client, drained, sandbox):
+    receipt = submit(client, "bulky-waste-collection", language="en")
+    user_id = new_user_id()
+    link_line_user(receipt, user_id)
+    drained.drain()
+    [push] = pushes_to(sandbox, user_id)
+    assert push["body"]["messages"][0]["text"].startswith("We have received your")
+    [mail] = emails_about(receipt)
+    assert mail.subject.startswith("[Katsushika City] Received")
+
+
+# --- once only -----------------------------------------------------------------------------------
+
+
+def test_the_same_message_delivered_twice_notifies_once(client, drained, sandbox, sqs):
+    receipt = submit(client, "bulky-waste-collection")
+    user_id = new_user_id()
+    link_line_user(receipt, user_id)
+    # SQS delivers at least once: the same message arrives a second time, before and after the first.
+    duplicate = json.dumps({"receipt": receipt, "event": "created", "status": "received", "version": 1})
+    sqs.send_message(QueueUrl=queue_url(NOTIFICATIONS.name), MessageBody=duplicate)
+    drained.drain()
+    sqs.send_message(QueueUrl=queue_url(NOTIFICATIONS.name), MessageBody=duplicate)
+    drained.drain()
+
+    assert len(emails_about(receipt)) == 1
+    assert len(pushes_to(sandbox, user_id, status=None)) == 1
+    assert InboxEvent.get(f"notify#{receipt}#1").processed_at is not None
+
+
+def test_a_submission_without_contact_is_marked_processed_and_nothing_is_sent(client, drained, sandbox):
+    form = get_form("streetlight-outage")
+    receipt = submit(client, form.id)
+    drained.drain()
+    assert emails_about(receipt) == []
+    assert sandbox.requests(PUSH) == []
+    assert InboxEvent.get(f"notify#{receipt}#1").processed_at is not None
+
+
+def test_an_ses_error_fails_the_record_and_its_retry_sends_once(client, drained):
+    receipt = submit(client, "bulky-waste-collection")
+    drained.drain()
+    assert len(emails_about(receipt)) == 1
+    move(receipt, rules.IN_REVIEW)
+    drained.drain()
+    # An address SES refuses: the record fails, the ledger is given back for the retry.
+    store.get(receipt).update(actions=[Submission.email.set("not an address")])
+    message = {"receipt": receipt, "event": "status_changed", "status": "completed", "version": 99}
+    result = notifications.handle_batch([record(message, "m-ses")])
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-ses"}]}
+    ledger = InboxEvent.get(f"notify#{receipt}#99")
+    assert ledger.processed_at is None and ledger.claimed_until is None
+
+    store.get(receipt).update(actions=[Submission.email.set("retry@example.jp")])
+    assert notifications.handle_batch([record(message, "m-ses")]) == {"batchItemFailures": []}
+    assert notifications.handle_batch([record(message, "m-ses")]) == {"batchItemFailures": []}
+    retried = [m for m in emails_about(receipt) if m.destinations["ToAddresses"] == ["retry@example.jp"]]
+    assert len(retried) == 1
+
+
+def test_a_line_outage_fails_the_record_and_a_retry_after_an_email_failure_never_pushes_twice(
+    client, drained, sandbox
+):
+    receipt = submit(client, "bulky-waste-collection")
+    drained.drain()
+    user_id = new_user_id()
+    link_line_user(receipt, user_id)
+    message = {"receipt": receipt, "event": "status_changed", "status": "in_review", "version": 50}
+
+    # LINE keeps answering 500 through every in-process retry: the record fails.
+    sandbox.fault(PUSH, status=500, count=4)
+    assert notifications.handle_batch([record(message, "m-line")])["batchItemFailures"] == [
+        {"itemIdentifier": "m-line"}
+    ]
+    assert pushes_to(sandbox, user_id) == []
+    assert [m for m in emails_about(receipt) if "確認中" in m.subject] == []  # the email waits for LINE
+
+    # LINE is back but SES refuses: the push went out, the record fails again.
+    store.get(receipt).update(actions=[Submission.email.set("not an address")])
+    assert notifications.handle_batch([record(message, "m-line")])["batchItemFailures"]
+    assert len(pushes_to(sandbox, user_id)) == 1
+
+    # The retry pushes with the same retry key: LINE answers 409 and delivers nothing more.
+    store.get(receipt).update(actions=[Submission.email.set("line-retry@example.jp")])
+    assert notifications.handle_batch([record(message, "m-line")]) == {"batchItemFailures": []}
+    assert len(pushes_to(sandbox, user_id)) == 1
+    assert [r["status"] for r in pushes_to(sandbox, user_id, status=None)][-1] == 409
+    keys = {r["headers"].get("x-line-retry-key") for r in pushes_to(sandbox, user_id, status=None)}
+    assert len(keys) == 1
+    assert (
+        len([m for m in emails_about(receipt) if m.destinations["ToAddresses"] == ["line-retry@example.jp"]])
+        == 1
+    )
+
+
+def test_a_line_user_who_blocked_the_account_still_gets_the_email(client, drained, sandbox):
+    receipt = submit(client, "bulky-waste-collection")
+    drained.drain()
+    user_id = new_user_id()
+    link_line_user(receipt, user_id)
+    sandbox.fault(PUSH, status=400, count=1)
+    message = {"receipt": receipt, "event": "status_changed", "status": "in_review", "version": 70}
+    assert notifications.handle_batch([record(message, "m-blocked")]) == {"batchItemFailures": []}
+    assert [m for m in emails_about(receipt) if "確認中" in m.subject]
+    assert InboxEvent.get(f"notify#{receipt}#70").processed_at is not None
+
+
+def test_malformed_messages_fail_without_sending(drained):
+    records = [
+        {"messageId": "bad-json", "body": "{"},
+        record(
+            {"receipt": "葛飾 太郎", "event": "created", "status": "received", "version": 1}, "bad-receipt"
+        ),
+        record(
+            {"receipt": "KTS-2611-7Q4M", "event": "created", "status": "lost", "version": 1}, "bad-status"
+        ),
+        record(
+            {"receipt": "KTS-2611-7Q4M", "event": "created", "status": "received", "version": 0}, "bad-ver"
+        ),
+    ]
+    failed = {item["itemIdentifier"] for item in notifications.handle_batch(records)["batchItemFailures"]}
+    assert failed == {"bad-json", "bad-receipt", "bad-status", "bad-ver"}
+
+
+def test_a_submission_that_is_gone_is_skipped(drained):
+    message = {"receipt": "KTS-2001-ZZZZ", "event": "created", "status": "received", "version": 1}
+    assert notifications.handle_batch([record(message)]) == {"batchItemFailures": []}
+    assert InboxEvent.get("notify#KTS-2001-ZZZZ#1").processed_at is not None
+
+
+def test_the_logs_hold_the_receipt_but_no_contact_details(client, drained, sandbox, stdout):
+    form = get_form("bulky-waste-collection")
+    receipt = submit(client, form.id)
+    user_id = new_user_id()
+    link_line_user(receipt, user_id)
+    stdout.readouterr()
+    drained.drain()
+    out = stdout.readouterr().out
+    assert receipt in out and "resident notified" in out
+    for value in (form.example["email"], form.example["name"], form.example["phone"], user_id):
+        assert value not in out

@@ -1,0 +1,281 @@
+"""The Open311 GeoReport v2 read view over the local stack: what is published, and what never is."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+
+from chalicelib.domain import submissions as rules
+from chalicelib.domain.forms import catalogue, get_form
+from chalicelib.services import submissions as service
+from chalicelib.store import submissions as store
+
+# GeoReport v2 fields that could carry personal data; this view never fills them.
+UNPUBLISHED = {
+    "description",
+    "media_url",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "device_id",
+    "account_id",
+}
+NOTE_TO_RESIDENT = "葛飾太郎様、穴の正確な位置がわかる写真をお送りください。"
+
+
+def submit(client, form_id: str, **changes) -> str:
+    document = copy.deepcopy(get_form(form_id).example)
+    document.pop("photos", None)  # photo uploads have tests of their own
+    document.update(changes)
+    response = client.http.post(
+        f"/forms/{form_id}/submissions",
+        body=json.dumps(document),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 201, response.body
+    return json.loads(response.body)["receipt"]
+
+
+def move(receipt: str, target: str, note: str | None = None) -> None:
+    submission = store.get(receipt)
+    actor = rules.Actor(rules.STAFF, "staff-0001", section=submission.section)
+    service.move(submission, target, actor=actor, note=note, visibility="public" if note else None)
+
+
+def get(client, path: str, **params):
+    return client.http.get(path + ("?" + urlencode(params) if params else ""))
+
+
+def iso(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+@pytest.fixture(scope="module")
+def reports(local_stack):
+    """Reports of three services made through the real route, one closed and one with a note to the resident."""
+    from chalice.test import Client
+
+    from app import app
+
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    with Client(app) as client:
+        made = {
+            "damage": submit(client, "road-park-damage", email="reporter@example.jp", name="葛飾 太郎"),
+            "light": submit(client, "streetlight-outage"),
+            "dumping": submit(client, "illegal-dumping", phone="090-9999-0000"),
+            "damage_closed": submit(client, "road-park-damage", area="kameari"),
+            "procedure": submit(client, "bulky-waste-collection"),
+        }
+    move(made["damage"], rules.IN_REVIEW)
+    move(made["damage"], rules.NEEDS_INFO, note=NOTE_TO_RESIDENT)
+    move(made["damage_closed"], rules.IN_REVIEW)
+    move(made["damage_closed"], rules.COMPLETED, note="補修しました。ご連絡ありがとうございました。")
+    return start, made
+
+
+def mine(body: list[dict], made: dict[str, str]) -> list[str]:
+    ours = set(made.values())
+    return [entry["service_request_id"] for entry in body if entry["service_request_id"] in ours]
+
+
+def assert_json_and_cacheable(response) -> None:
+    assert response.status_code == 200, response.body
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert response.headers["Cache-Control"] == "public, max-age=60"
+
+
+# --- services.json -------------------------------------------------------------------------------
+
+
+def test_services_lists_the_report_forms(client):
+    response = get(client, "/open311/v2/services.json")
+    assert_json_and_cacheable(response)
+    services = json.loads(response.body)
+    reports = [form for form in catalogue() if form.is_report]
+    assert {s["service_code"] for s in services} == {form.open311_code for form in reports}
+    for entry in services:
+        form = next(form for form in reports if form.open311_code == entry["service_code"])
+        assert entry["service_name"] == form.title["ja"]
+        assert entry["description"] == form.description["ja"]
+        assert entry["group"] == form.open311_group
+        assert entry["metadata"] is False and entry["type"] == "realtime"
+        assert isinstance(entry["keywords"], str) and entry["keywords"]
+
+
+# --- requests.json -------------------------------------------------------------------------------
+
+
+def test_requests_are_reports_only_newest_first_with_rounded_coordinates_and_area_names(client, reports):
+    start, made = reports
+    response = get(client, "/open311/v2/requests.json", start_date=iso(start))
+    assert_json_and_cacheable(response)
+    body = json.loads(response.body)
+    ids = mine(body, made)
+    assert ids == [made["damage_closed"], made["dumping"], made["light"], made["damage"]]
+    assert made["procedure"] not in [entry["service_request_id"] for entry in body]
+
+    by_id = {entry["service_request_id"]: entry for entry in body}
+    damage = by_id[made["damage"]]
+    assert damage["service_code"] == "road-park"
+    assert damage["service_name"] == get_form("road-park-damage").title["ja"]
+    assert (damage["lat"], damage["long"]) == (35.743, 139.847)  # the example is at 35.74344, 139.84717
+    assert damage["address"] == "立石"
+    assert damage["agency_responsible"] == "道路補修課"
+    assert damage["requested_datetime"].endswith("+09:00")
+    light = by_id[made["light"]]
+    assert (light["lat"], light["long"]) == (35.768, 139.871)
+    dumping = by_id[made["dumping"]]
+    assert "lat" not in dumping and "long" not in dumping  # given by address only
+    assert dumping["address"] == "東金町"
+
+
+def test_status_maps_to_open_and_closed_with_the_status_label_never_a_note(client, reports):
+    start, made = reports
+    body = json.loads(get(client, "/open311/v2/requests.json", start_date=iso(start)).body)
+    by_id = {entry["service_request_id"]: entry for entry in body}
+    assert by_id[made["damage"]]["status"] == "open"
+    assert by_id[made["damage"]]["status_notes"] == rules.STATUS_LABELS["needs_info"]["ja"]
+    assert by_id[made["damage_closed"]]["status"] == "closed"
+    assert by_id[made["damage_closed"]]["status_notes"] == rules.STATUS_LABELS["completed"]["ja"]
+    assert by_id[made["light"]]["status"] == "open"
+
+    closed = json.loads(get(client, "/open311/v2/requests.json", start_date=iso(start), status="closed").body)
+    assert mine(closed, made) == [made["damage_closed"]]
+    assert all(entry["status"] == "closed" for entry in closed)
+    opened = json.loads(get(client, "/open311/v2/requests.json", start_date=iso(start), status="open").body)
+    assert mine(opened, made) == [made["dumping"], made["light"], made["damage"]]
+    both = json.loads(
+        get(client, "/open311/v2/requests.json", start_date=iso(start), status="open,closed").body
+    )
+    assert len(mine(both, made)) == 4
+
+
+def test_service_code_filters_by_one_or_several_codes(client, reports):
+    start, made = reports
+    one = json.loads(
+        get(client, "/open311/v2/requests.json", start_date=iso(start), service_code="road-park").body
+    )
+    assert mine(one, made) == [made["damage_closed"], made["damage"]]
+    assert {entry["service_code"] for entry in one} == {"road-park"}
+    two = json.loads(
+        get(
+            client, "/open311/v2/requests.json", start_date=iso(start), service_code="streetlight,dumping"
+        ).body
+    )
+    assert mine(two, made) == [made["dumping"], made["light"]]
+
+
+def test_pages(client, reports):
+    start, made = reports
+    query = {"start_date": iso(start), "end_date": iso(datetime.now(UTC) + timedelta(minutes=1))}
+    pages = [
+        json.loads(get(client, "/open311/v2/requests.json", page_size="3", page=str(page), **query).body)
+        for page in (1, 2, 3)
+    ]
+    assert [len(page) for page in pages] == [3, 1, 0]  # only this module's four reports since start
+    listed = [entry["service_request_id"] for page in pages for entry in page]
+    assert len(listed) == len(set(listed))  # no request on two pages
+    assert mine([e for page in pages for e in page], made) == [
+        made["damage_closed"],
+        made["dumping"],
+        made["light"],
+        made["damage"],
+    ]
+    everything = json.loads(get(client, "/open311/v2/requests.json", page_size="200", **query).body)
+    assert [entry["service_request_id"] for entry in everything][: len(listed)] == listed
+
+
+def test_the_date_range_bounds_the_list(client, reports):
+    start, made = reports
+    before = json.loads(
+        get(
+            client,
+            "/open311/v2/requests.json",
+            start_date=iso(start - timedelta(days=2)),
+            end_date=iso(start),
+        ).body
+    )
+    assert mine(before, made) == []
+    # A date without a time is midnight in Tokyo; without any dates, the last 90 days.
+    today = datetime.now(UTC).astimezone(rules.TOKYO).date().isoformat()
+    assert len(mine(json.loads(get(client, "/open311/v2/requests.json", start_date=today).body), made)) == 4
+    default = json.loads(get(client, "/open311/v2/requests.json", page_size="200").body)
+    assert set(mine(default, made)) == set(made.values()) - {made["procedure"]}
+
+
+def test_one_request_by_id(client, reports):
+    _, made = reports
+    response = get(client, f"/open311/v2/requests/{made['light']}.json")
+    assert_json_and_cacheable(response)
+    [entry] = json.loads(response.body)
+    assert entry["service_request_id"] == made["light"]
+    assert entry["service_code"] == "streetlight" and entry["address"] == "金町"
+    assert (entry["lat"], entry["long"]) == (35.768, 139.871)
+
+    for path in (
+        f"/open311/v2/requests/{made['procedure']}.json",  # not a report
+        "/open311/v2/requests/KTS-2001-ZZZZ.json",
+        f"/open311/v2/requests/{made['light']}",
+        "/open311/v2/requests/nothing.json",
+    ):
+        response = get(client, path)
+        assert response.status_code == 404, path
+        assert json.loads(response.body)["error"]["code"] == "request_not_found"
+
+
+def test_no_personal_data_anywhere(client, reports):
+    start, made = reports
+    bodies = [
+        get(client, "/open311/v2/requests.json", start_date=iso(start)).body.decode(),
+        get(client, "/open311/v2/services.json").body.decode(),
+        *(get(client, f"/open311/v2/requests/{receipt}.json").body.decode() for receipt in made.values()),
+    ]
+    secrets = {"葛飾 太郎", "reporter@example.jp", "090-9999-0000", NOTE_TO_RESIDENT, "葛飾太郎"}
+    for form_id in ("road-park-damage", "streetlight-outage", "illegal-dumping", "bulky-waste-collection"):
+        example = get_form(form_id).example
+        for field in ("name", "phone", "email", "description", "address", "placement"):
+            if isinstance(example.get(field), str):
+                secrets.add(example[field])
+        location = example.get("location", {})
+        if "address" in location:
+            secrets.add(location["address"])
+        for coordinate in ("latitude", "longitude"):
+            if coordinate in location:
+                secrets.add(str(location[coordinate]))
+    for body in bodies:
+        for secret in secrets:
+            assert secret not in body, secret
+        for entry in json.loads(body):
+            if "service_request_id" in entry:  # a request, not a service
+                assert not UNPUBLISHED & set(entry)
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"page_size": "0"}, "page_size"),
+        ({"page_size": "201"}, "page_size"),
+        ({"page_size": "ten"}, "page_size"),
+        ({"page": "0"}, "page"),
+        ({"page": "-1"}, "page"),
+        ({"status": "pending"}, "status"),
+        ({"service_code": "no-such-service"}, "service_code"),
+        ({"service_code": "road-park,bulky"}, "service_code"),
+        ({"start_date": "yesterday"}, "start_date"),
+        ({"end_date": "2026-13-01"}, "end_date"),
+        ({"start_date": "2026-01-01T00:00:00+09:00", "end_date": "2026-06-01T00:00:00+09:00"}, "end_date"),
+        ({"start_date": "2026-02-01T00:00:00+09:00", "end_date": "2026-01-01T00:00:00+09:00"}, "start_date"),
+    ],
+)
+def test_bad_parameters_are_400_in_our_error_shape(client, params, parameter):
+    response = get(client, "/open311/v2/requests.json", **params)
+    assert response.status_code == 400
+    error = json.loads(response.body)["error"]
+    assert error["code"] == "invalid_parameter"
+    assert [detail["parameter"] for detail in error["details"]] == [parameter]
+    assert " / " in error["details"][0]["message"]  # Japanese and English

@@ -1,0 +1,155 @@
+"""The texts residents receive when a submission is received or changes status (pure, no I/O)."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pytest
+
+from chalicelib.domain.notifications import (
+    LINE_TEXT_LIMIT,
+    Notification,
+    build,
+    language_for,
+    line_messages,
+    public_note_for,
+)
+from chalicelib.domain.submissions import STATUS_LABELS, STATUSES
+
+TITLE = {"ja": "粗大ごみ収集の申込", "en": "Bulky waste collection"}
+RECEIPT = "KTS-2611-7Q4M"
+
+
+def notification(**overrides) -> Notification:
+    values = {
+        "event": "status_changed",
+        "status": "in_review",
+        "form_title": TITLE,
+        "receipt": RECEIPT,
+        "public_note": None,
+        "language": "ja",
+    }
+    values.update(overrides)
+    return build(**values)
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def html_text(markup: str) -> tuple[str, list[str]]:
+    parser = _Text()
+    parser.feed(markup)
+    return "".join(parser.text), parser.tags
+
+
+def test_created_in_japanese_names_the_form_the_receipt_and_the_status():
+    message = notification(event="created", status="received")
+    assert message.language == "ja"
+    assert RECEIPT in message.subject and "受付しました" in message.subject and "葛飾区" in message.subject
+    assert "「粗大ごみ収集の申込」を受け付けました。" in message.text
+    assert f"受付番号：{RECEIPT}" in message.text
+    assert "状況：受付済み" in message.text
+    text, _ = html_text(message.html)
+    assert "「粗大ごみ収集の申込」を受け付けました。" in text and RECEIPT in text
+
+
+def test_created_in_english():
+    message = notification(event="created", status="received", language="en")
+    assert message.language == "en"
+    assert message.subject == f"[Katsushika City] Received (receipt number {RECEIPT})"
+    assert "We have received your “Bulky waste collection”." in message.text
+    assert "Status: Received" in message.text
+    assert "受付" not in message.text  # one language, the resident's
+
+
+@pytest.mark.parametrize("status", [s for s in STATUSES if s != "received"])
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_each_status_change_shows_its_label_in_the_residents_language(status, language):
+    message = notification(status=status, language=language)
+    label = STATUS_LABELS[status][language]
+    assert label in message.subject
+    assert label in message.text
+    assert label in html_text(message.html)[0]
+
+
+def test_the_public_note_is_included_with_its_line_breaks_and_escaped_in_html():
+    note = "写真をもう一枚お送りください。\n<b>場所</b>がわかる写真だと助かります。"
+    message = notification(status="needs_info", public_note=note)
+    assert "区からのお知らせ：\n写真をもう一枚お送りください。\n<b>場所</b>がわかる写真" in message.text
+    text, tags = html_text(message.html)
+    assert "<b>場所</b>" in text  # shown as text, not markup
+    assert "b" not in tags
+
+
+def test_without_a_note_there_is_no_note_heading():
+    assert "区からのお知らせ" not in notification(status="completed").text
+    assert "区からのお知らせ" not in notification(status="completed", public_note="  \n ").text
+
+
+def test_control_characters_never_reach_the_subject():
+    message = notification(form_title={"ja": "申込\r\nBcc: x@example.jp", "en": "x"})
+    assert "\r" not in message.subject and "\n" not in message.subject
+
+
+def test_anything_but_a_receipt_number_is_refused():
+    with pytest.raises(ValueError):
+        notification(receipt="葛飾 太郎")
+    with pytest.raises(ValueError):
+        notification(event="deleted")
+    with pytest.raises(ValueError):
+        notification(status="lost")
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ("ja", "ja"),
+        ("ja-easy", "ja"),
+        (None, "ja"),
+        ("", "ja"),
+        ("en", "en"),
+        ("zh-Hans", "en"),
+        ("vi", "en"),
+    ],
+)
+def test_language_for(stored, expected):
+    assert language_for(stored) == expected
+
+
+def test_line_message_is_one_text_message_within_the_limit():
+    message = notification(status="rejected", public_note="x" * 6000)
+    [line] = line_messages(message)
+    assert line["type"] == "text"
+    assert len(line["text"]) <= LINE_TEXT_LIMIT
+    assert line["text"].startswith("「粗大ごみ収集の申込」の状況が「お受けできませんでした」になりました。")
+
+
+def test_the_note_of_the_change_is_chosen():
+    notes = [
+        {"at": "2026-11-02T01:00:00+00:00", "status": "needs_info", "note": "first request"},
+        {"at": "2026-11-03T01:00:00+00:00", "status": "in_review", "note": "thanks"},
+        {"at": "2026-11-04T01:00:00+00:00", "status": "needs_info", "note": "second request"},
+    ]
+    assert public_note_for(notes, event="status_changed", status="needs_info", version=6) == "second request"
+    assert public_note_for(notes, event="status_changed", status="in_review", version=3) == "thanks"
+    assert public_note_for(notes, event="status_changed", status="completed", version=7) is None
+    assert public_note_for(notes, event="created", status="received", version=1) is None
+
+
+def test_a_note_that_records_its_version_is_matched_exactly():
+    notes = [
+        {"status": "needs_info", "note": "first request", "version": 2},
+        {"status": "needs_info", "note": "second request", "version": 4},
+    ]
+    assert public_note_for(notes, event="status_changed", status="needs_info", version=2) == "first request"
+    assert public_note_for(notes, event="status_changed", status="needs_info", version=3) is None
