@@ -19,6 +19,7 @@ from chalicelib.observability import logger, metrics
 from chalicelib.resources import NOTIFICATIONS
 from chalicelib.schemas import problems
 from chalicelib.services import uploads
+from chalicelib.store import attempts
 from chalicelib.store import submissions as store
 from chalicelib.store.models import Submission
 
@@ -161,16 +162,35 @@ def move(
     return submission
 
 
+# Receipt + access code is the credential; a receipt may be guessed, so its code may not be:
+# after this many wrong codes in the window, that receipt refuses every code until it ends.
+MAX_WRONG_CODES = 10
+WRONG_CODE_WINDOW = timedelta(hours=1)
+
+
 def _resident_access(receipt_text: str, secret: str | None) -> Submission:
     receipt = rules.normalize_receipt(receipt_text)
     submission = store.get(receipt) if receipt else None
-    # One answer for "no such receipt" and "wrong secret": the pair is the credential.
-    if submission is None or not secret or not rules.verify_secret(secret, submission.secret_hash):
+    not_found = ApiError(
+        404,
+        "submission_not_found",
+        "受付番号または確認コードが違います。 / The receipt number or access code is wrong.",
+    )
+    if submission is None:
+        raise not_found
+    now = datetime.now(UTC)
+    subject = f"access-code#{submission.receipt}"
+    if attempts.failures(subject, now, WRONG_CODE_WINDOW) >= MAX_WRONG_CODES:
         raise ApiError(
-            404,
-            "submission_not_found",
-            "受付番号または確認コードが違います。 / The receipt number or access code is wrong.",
+            429,
+            "too_many_attempts",
+            "確認コードの誤りが続いたため、しばらくお待ちください。 / Too many wrong codes; please wait and try again.",
+            headers={"Retry-After": str(int(WRONG_CODE_WINDOW.total_seconds()))},
         )
+    # One answer for "no such receipt" and "wrong code": the pair is the credential.
+    if not secret or not rules.verify_secret(secret, submission.secret_hash):
+        attempts.add_failure(subject, now, WRONG_CODE_WINDOW)
+        raise not_found
     return submission
 
 

@@ -198,6 +198,17 @@ class IdempotencyRecord(Model):
     expires_at = TTLAttribute()
 
 
+class AttemptCounter(Model):
+    """Failed attempts per key and time window (e.g. wrong access codes for one receipt in one hour)."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("attempts")
+
+    key = UnicodeAttribute(hash_key=True)
+    count = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
 MODELS: tuple[type[Model], ...] = (
     InboxEvent,
     Resident,
@@ -205,4 +216,5 @@ MODELS: tuple[type[Model], ...] = (
     Submission,
     AuditEntry,
     IdempotencyRecord,
+    AttemptCounter,
 )
