@@ -8,18 +8,13 @@ form titles, area names and counts go in: nothing that identifies a resident.
 from __future__ import annotations
 
 import html
-import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 from urllib.parse import quote
 
 from chalicelib.domain.submissions import RECEIPT_PATTERN
-
-_DATA = Path(__file__).resolve().parent.parent / "data"
+from chalicelib.domain.ward import one_line, ward_name
 
 # An email listing hundreds of receipts helps nobody; the rest are one click away.
 OVERDUE_LIST_LIMIT = 50
@@ -40,8 +35,6 @@ _MONTHS_EN = (
     "November",
     "December",
 )
-# CR/LF in a subject would start a new mail header; other control characters garble the text.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 @dataclass(frozen=True)
@@ -49,15 +42,6 @@ class Digest:
     subject: str
     text: str
     html: str
-
-
-@lru_cache(maxsize=1)
-def _ward_name() -> dict[str, str]:
-    return json.loads((_DATA / "ward.json").read_text(encoding="utf-8"))["name"]
-
-
-def _plain(value: str) -> str:
-    return _CONTROL.sub(" ", str(value)).strip()
 
 
 def _count(value: object, what: str) -> int:
@@ -87,15 +71,17 @@ def render_digest(
     OVERDUE_LIST_LIMIT listed; reports_by_area: (町 name, count).
     """
     base = _base_url(staff_api_base)
-    section = {lang: _plain(section_name.get(lang) or section_name.get("ja") or "") for lang in ("ja", "en")}
-    ward = {lang: _plain(_ward_name().get(lang) or _ward_name()["ja"]) for lang in ("ja", "en")}
-    forms = [(_plain(ja), _plain(en or ja), _count(n, "count")) for ja, en, n in new_by_form]
+    section = {
+        lang: one_line(section_name.get(lang) or section_name.get("ja") or "") for lang in ("ja", "en")
+    }
+    ward = {lang: one_line(ward_name(lang)) for lang in ("ja", "en")}
+    forms = [(one_line(ja), one_line(en or ja), _count(n, "count")) for ja, en, n in new_by_form]
     forms = [entry for entry in forms if entry[2] > 0]
     late = [
-        (_receipt(receipt), _plain(title), _count(days, "days waiting")) for receipt, title, days in overdue
+        (_receipt(receipt), one_line(title), _count(days, "days waiting")) for receipt, title, days in overdue
     ]
     late.sort(key=lambda entry: entry[2], reverse=True)
-    areas = [(_plain(name), _count(n, "count")) for name, n in reports_by_area]
+    areas = [(one_line(name), _count(n, "count")) for name, n in reports_by_area]
     areas = [entry for entry in areas if entry[1] > 0]
     total_new = sum(n for _, _, n in forms)
 
@@ -109,12 +95,12 @@ def render_digest(
         f" / {section['en']} digest {day.isoformat()}: {total_new} new, {len(late)} overdue"
     )
     parts = _Parts(base, ward, section, day, forms, late, areas, total_new, links)
-    return Digest(subject=_plain(subject), text=parts.text(), html=parts.html(subject))
+    return Digest(subject=one_line(subject), text=parts.text(), html=parts.html(subject))
 
 
 def _base_url(value: str) -> str:
     value = value.strip() if isinstance(value, str) else ""
-    if not value.startswith(("https://", "http://")) or _CONTROL.search(value) or " " in value:
+    if not value.startswith(("https://", "http://")) or one_line(value) != value or " " in value:
         raise ValueError("staff_api_base must be an http(s) URL")
     return value.rstrip("/")
 
@@ -213,7 +199,7 @@ class _Parts:
             "<head>",
             '<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{e(_plain(subject))}</title>",
+            f"<title>{e(one_line(subject))}</title>",
             "</head>",
             '<body style="font-family: sans-serif; line-height: 1.6; color: #1a1a1a;">',
             f'<h1 style="font-size: 20px;">{e(self.ward["ja"])} {e(self.section["ja"])} 受付状況のお知らせ'

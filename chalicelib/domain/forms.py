@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+from chalicelib.domain.ward import DATA_DIR
 from chalicelib.schemas import SCHEMA_DIR, load, problems
 
 Language = Literal["ja", "en"]
@@ -28,7 +29,6 @@ LANGUAGES: tuple[Language, ...] = ("ja", "en")
 DEFAULT_LANGUAGE: Language = "ja"
 KINDS = ("procedure", "report")
 FORMS_DIR = SCHEMA_DIR / "forms"
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 META = "x-madoguchi"
 
 # Every report carries these, so the submission, Open311 and digest code can rely on them.

@@ -9,12 +9,8 @@ so a forwarded email or a shared screen shows no more than the receipt slip woul
 from __future__ import annotations
 
 import html
-import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Literal
 
 from chalicelib.domain.submissions import (
@@ -28,6 +24,7 @@ from chalicelib.domain.submissions import (
     STATUSES,
     WITHDRAWN,
 )
+from chalicelib.domain.ward import one_line, ward_name, without_controls
 
 Language = Literal["ja", "en"]
 
@@ -38,12 +35,6 @@ EVENTS = (CREATED, STATUS_CHANGED)
 # LINE refuses a text message over 5,000 characters; a note is at most 2,000, so this is a guard only.
 LINE_TEXT_LIMIT = 5000
 
-_DATA = Path(__file__).resolve().parent.parent / "data"
-# CR/LF in a subject would start a new mail header; other control characters garble the text.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-# A note keeps its line breaks; every other control character goes.
-_NOTE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-
 
 @dataclass(frozen=True)
 class Notification:
@@ -51,11 +42,6 @@ class Notification:
     subject: str
     text: str
     html: str
-
-
-@lru_cache(maxsize=1)
-def _ward_name() -> dict[str, str]:
-    return json.loads((_DATA / "ward.json").read_text(encoding="utf-8"))["name"]
 
 
 def language_for(stored: str | None) -> Language:
@@ -134,8 +120,8 @@ def build(
         raise ValueError("a notification names its submission by receipt number")
     lang = language_for(language)
     words = _TEXT[lang]
-    ward = _plain(_ward_name().get(lang) or _ward_name()["ja"])
-    title = _plain(form_title.get(lang) or form_title.get("ja") or "")
+    ward = one_line(ward_name(lang))
+    title = one_line(form_title.get(lang) or form_title.get("ja") or "")
     label = STATUS_LABELS[status][lang]
     note = _note(public_note)
     created = event == CREATED
@@ -175,7 +161,7 @@ def build(
         ]
     body += [f"<p>{e(line)}</p>" for line in closing]
     body += ["</body>", "</html>"]
-    return Notification(language=lang, subject=_plain(subject), text=text, html="\n".join(body) + "\n")
+    return Notification(language=lang, subject=one_line(subject), text=text, html="\n".join(body) + "\n")
 
 
 def line_messages(notification: Notification) -> list[dict[str, Any]]:
@@ -205,12 +191,8 @@ def public_note_for(
     return by_status[-1]["note"] if by_status else None
 
 
-def _plain(value: str) -> str:
-    return _CONTROL.sub(" ", str(value)).strip()
-
-
 def _note(value: str | None) -> str | None:
     if not isinstance(value, str):
         return None
-    cleaned = "\n".join(line.rstrip() for line in _NOTE_CONTROL.sub(" ", value).split("\n")).strip()
+    cleaned = "\n".join(line.rstrip() for line in without_controls(value).split("\n")).strip()
     return cleaned or None

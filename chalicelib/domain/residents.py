@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
+
+from chalicelib.domain.ward import ward_name
 
 ACTIVE = "active"
 INACTIVE = "inactive"
@@ -19,8 +18,6 @@ DEFAULT_LANGUAGE = "ja"
 # ja-easy is やさしい日本語 (plain Japanese), chosen in settings rather than from a profile.
 LANGUAGES = ("ja", "ja-easy", "en", "zh-Hans", "ko", "vi", "ne")
 POSTBACK_OPEN_PREFERENCES = "action=preferences"
-
-_DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def language_from_profile(code: str | None) -> str:
@@ -40,11 +37,6 @@ def language_from_profile(code: str | None) -> str:
         if language.lower() == base:
             return language
     return "en"
-
-
-@lru_cache(maxsize=1)
-def _ward() -> dict[str, Any]:
-    return json.loads((_DATA / "ward.json").read_text(encoding="utf-8"))
 
 
 _GREETING = {
@@ -100,7 +92,7 @@ def greeting(language: str) -> list[dict[str, Any]]:
     """The welcome a new follower gets: what the account does, and a button to choose news."""
     language = language if language in _GREETING else DEFAULT_LANGUAGE
     text, button = _GREETING[language]
-    ward = _ward()["name"].get(language, _ward()["name"][DEFAULT_LANGUAGE])
+    ward = ward_name(language)
     return [
         {
             "type": "text",

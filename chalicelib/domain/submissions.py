@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
+
+from chalicelib.domain.ward import DATA_DIR, ward_name, without_controls
 
 # Japan has had no daylight saving time since 1951: a fixed offset needs no tz database.
 TOKYO = timezone(timedelta(hours=9), "JST")
 
-_DATA = Path(__file__).resolve().parent.parent / "data"
 
 # --------------------------------------------------------------------------- lifecycle
 
@@ -158,7 +158,6 @@ def transition(current: str, target: str, *, actor: Actor) -> None:
 NOTE_VISIBILITIES = frozenset({"public", "internal"})
 NOTE_MAX_CHARS = 2000
 # Control characters other than newline and tab have no place in a note shown on a phone.
-_NOTE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 _NOTE_MESSAGES = {
     "note_required": (
@@ -212,7 +211,7 @@ def validate_transition_note(target: str, note: str | None, visibility: str | No
 def _clean_note(note: str | None, visibility: str | None) -> str | None:
     if note is not None and not isinstance(note, str):
         raise InvalidNote("bad_note")
-    cleaned = _NOTE_CONTROL.sub(" ", note).strip() if note else ""
+    cleaned = without_controls(note).strip() if note else ""
     if not cleaned:
         return None
     if visibility not in NOTE_VISIBILITIES:
@@ -554,7 +553,7 @@ def _month_day(text: str) -> tuple[int, int]:
 
 @lru_cache(maxsize=1)
 def _calendar() -> _Calendar:
-    raw = json.loads((_DATA / "holidays.json").read_text(encoding="utf-8"))
+    raw = json.loads((DATA_DIR / "holidays.json").read_text(encoding="utf-8"))
     closure = raw["yearEndClosure"]
     return _Calendar(
         years=frozenset(raw["years"]),
@@ -646,10 +645,6 @@ OPEN311_COORDINATE_DECIMALS = 3
 
 
 @lru_cache(maxsize=1)
-def _ward_name_ja() -> str:
-    return json.loads((_DATA / "ward.json").read_text(encoding="utf-8"))["name"]["ja"]
-
-
 def open311_status(status: str) -> str:
     """GeoReport v2 knows only open and closed."""
     if status not in STATUSES:
@@ -696,7 +691,7 @@ def to_open311_request(
         "status_notes": status_notes if status_notes else STATUS_LABELS[status]["ja"],
         "service_name": service_name,
         "service_code": service_code,
-        "agency_responsible": agency_responsible or _ward_name_ja(),
+        "agency_responsible": agency_responsible or ward_name("ja"),
         "requested_datetime": tokyo_iso(created_at),
         "updated_datetime": tokyo_iso(updated_at),
     }

@@ -39,6 +39,24 @@ def webhook_body(*events: dict) -> bytes:
     return json.dumps({"destination": DESTINATION, "events": list(events)}, ensure_ascii=False).encode()
 
 
+def submit_example(client, form_id: str, **changes) -> str:
+    """POST a form's own example (without photos), with `changes`, as a resident would; the receipt."""
+    import copy
+
+    from chalicelib.domain.forms import get_form
+
+    document = copy.deepcopy(get_form(form_id).example)
+    document.pop("photos", None)  # photo uploads have tests of their own
+    document.update(changes)
+    response = client.http.post(
+        f"/forms/{form_id}/submissions",
+        body=json.dumps(document),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 201, response.body
+    return json.loads(response.body)["receipt"]
+
+
 class Sandbox:
     """The LINE sandbox's control API, over HTTP."""
 

@@ -7,8 +7,6 @@ their own (tomorrow, the day after) so the once-a-day ledger of one test never s
 
 from __future__ import annotations
 
-import copy
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,6 +18,7 @@ from chalicelib.store import submissions as store
 from chalicelib.store.models import InboxEvent, Submission
 from chalicelib.workers import digest
 from devstack.env import MOTO_ACCOUNT, REGION
+from tests.integration.conftest import submit_example
 
 
 def outbox() -> list:
@@ -34,19 +33,6 @@ def sent_since(mark: int, section_id: str | None = None) -> list:
         return messages
     recipients = sections()[section_id]["digestRecipients"]
     return [m for m in messages if m.destinations["ToAddresses"] == recipients]
-
-
-def submit(client, form_id: str, **changes) -> str:
-    document = copy.deepcopy(get_form(form_id).example)
-    document.pop("photos", None)  # photo uploads have tests of their own
-    document.update(changes)
-    response = client.http.post(
-        f"/forms/{form_id}/submissions",
-        body=json.dumps(document),
-        headers={"Content-Type": "application/json"},
-    )
-    assert response.status_code == 201, response.body
-    return json.loads(response.body)["receipt"]
 
 
 def backdated(form_id: str, days: int, status: str = rules.RECEIVED) -> str:
@@ -84,10 +70,10 @@ def fresh(local_stack):
 
 
 def test_one_email_per_section_with_new_by_form_overdue_and_reports_by_area(client, fresh):
-    bulky = [submit(client, "bulky-waste-collection") for _ in range(2)]
-    dumping = submit(client, "illegal-dumping")
-    damage = [submit(client, "road-park-damage") for _ in range(2)]
-    light = submit(client, "streetlight-outage")
+    bulky = [submit_example(client, "bulky-waste-collection") for _ in range(2)]
+    dumping = submit_example(client, "illegal-dumping")
+    damage = [submit_example(client, "road-park-damage") for _ in range(2)]
+    light = submit_example(client, "streetlight-outage")
     late = backdated("bulky-waste-collection", days=40)
     waiting_for_resident = backdated("bulky-waste-collection", days=40, status=rules.NEEDS_INFO)
     closed = backdated("illegal-dumping", days=40, status=rules.COMPLETED)
@@ -142,12 +128,12 @@ def test_one_email_per_section_with_new_by_form_overdue_and_reports_by_area(clie
 
 
 def test_new_means_since_the_last_digest(client, fresh):
-    first = submit(client, "opinion")
+    first = submit_example(client, "opinion")
     day_after = datetime.now(UTC) + timedelta(days=2)
     mark = len(outbox())
     # The previous digest ran after `first` arrived: only what came later is new.
     store.record_digest("kocho", datetime.now(UTC))
-    second = submit(client, "opinion")
+    second = submit_example(client, "opinion")
     result = digest.run(now=day_after)
     assert result["kocho"] == 1
     [kocho] = sent_since(mark, "kocho")
@@ -162,7 +148,7 @@ def test_the_job_runs_once_a_day_even_when_fired_twice(client, pump, fresh):
     today = datetime.now(UTC).astimezone(rules.TOKYO).date().isoformat()
     for section_id in sections():
         InboxEvent(f"digest#{section_id}#{today}").delete()
-    submit(client, "event-registration")
+    submit_example(client, "event-registration")
     mark = len(outbox())
 
     # EventBridge stamps the event with the scheduled time (whole seconds); the job counts up to it.
@@ -179,7 +165,7 @@ def test_the_job_runs_once_a_day_even_when_fired_twice(client, pump, fresh):
 
 
 def test_a_failed_send_is_retried_by_the_next_run_and_only_then_done(client, fresh):
-    submit(client, "childcare-consultation")
+    submit_example(client, "childcare-consultation")
     in_three_days = datetime.now(UTC) + timedelta(days=3)
     day = in_three_days.astimezone(rules.TOKYO).date().isoformat()
     ses = _ses()
@@ -204,7 +190,7 @@ def test_a_failed_send_is_retried_by_the_next_run_and_only_then_done(client, fre
 def test_a_mark_ahead_of_the_clock_finds_nothing_new_and_stays_where_it_is(client, fresh):
     ahead = datetime.now(UTC) + timedelta(days=10)
     store.record_digest("kocho", ahead)
-    submit(client, "opinion")
+    submit_example(client, "opinion")
     result = digest.run(now=datetime.now(UTC) + timedelta(days=4))
     assert result["kocho"] == 0
     assert store.last_digest_at("kocho") == ahead

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -13,6 +12,7 @@ from chalicelib.domain import submissions as rules
 from chalicelib.domain.forms import catalogue, get_form
 from chalicelib.services import submissions as service
 from chalicelib.store import submissions as store
+from tests.integration.conftest import submit_example
 
 # GeoReport v2 fields that could carry personal data; this view never fills them.
 UNPUBLISHED = {
@@ -26,19 +26,6 @@ UNPUBLISHED = {
     "account_id",
 }
 NOTE_TO_RESIDENT = "葛飾太郎様、穴の正確な位置がわかる写真をお送りください。"
-
-
-def submit(client, form_id: str, **changes) -> str:
-    document = copy.deepcopy(get_form(form_id).example)
-    document.pop("photos", None)  # photo uploads have tests of their own
-    document.update(changes)
-    response = client.http.post(
-        f"/forms/{form_id}/submissions",
-        body=json.dumps(document),
-        headers={"Content-Type": "application/json"},
-    )
-    assert response.status_code == 201, response.body
-    return json.loads(response.body)["receipt"]
 
 
 def move(receipt: str, target: str, note: str | None = None) -> None:
@@ -65,11 +52,13 @@ def reports(local_stack):
     start = datetime.now(UTC) - timedelta(seconds=1)
     with Client(app) as client:
         made = {
-            "damage": submit(client, "road-park-damage", email="reporter@example.jp", name="葛飾 太郎"),
-            "light": submit(client, "streetlight-outage"),
-            "dumping": submit(client, "illegal-dumping", phone="090-9999-0000"),
-            "damage_closed": submit(client, "road-park-damage", area="kameari"),
-            "procedure": submit(client, "bulky-waste-collection"),
+            "damage": submit_example(
+                client, "road-park-damage", email="reporter@example.jp", name="葛飾 太郎"
+            ),
+            "light": submit_example(client, "streetlight-outage"),
+            "dumping": submit_example(client, "illegal-dumping", phone="090-9999-0000"),
+            "damage_closed": submit_example(client, "road-park-damage", area="kameari"),
+            "procedure": submit_example(client, "bulky-waste-collection"),
         }
     move(made["damage"], rules.IN_REVIEW)
     move(made["damage"], rules.NEEDS_INFO, note=NOTE_TO_RESIDENT)

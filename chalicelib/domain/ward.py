@@ -1,0 +1,36 @@
+"""The ward itself (chalicelib/data/ward.json) and the text hygiene everything it writes shares."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+# CR/LF in a subject would start a new mail header; other control characters garble the text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Multi-line text (a note) keeps its line breaks and tabs; every other control character goes.
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+@cache
+def ward() -> dict[str, Any]:
+    return json.loads((DATA_DIR / "ward.json").read_text(encoding="utf-8"))
+
+
+def ward_name(language: str) -> str:
+    names = ward()["name"]
+    return names.get(language) or names["ja"]
+
+
+def one_line(value: object) -> str:
+    """Text safe for a subject line or a heading: control characters become single spaces."""
+    return _CONTROL.sub(" ", str(value)).strip()
+
+
+def without_controls(value: str) -> str:
+    """Multi-line text with every control character but line breaks and tabs replaced by a space."""
+    return _CONTROL_BUT_LINES.sub(" ", value)
