@@ -7,7 +7,7 @@ import uuid
 
 from chalice import Chalice, Cron
 
-from chalicelib.api import forms, line, open311, staff, submissions
+from chalicelib.api import forms, liff, line, open311, staff, submissions
 from chalicelib.api.errors import ApiError, as_api_error
 from chalicelib.config import get_settings
 from chalicelib.observability import flush_metrics, invocation, traced
@@ -20,6 +20,7 @@ app.register_blueprint(forms.bp)
 app.register_blueprint(submissions.bp)
 app.register_blueprint(open311.bp)
 app.register_blueprint(staff.bp)
+app.register_blueprint(liff.bp)
 
 
 @app.middleware("http")

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 SECRET_CACHE_SECONDS = 300
+# The local stack's LINE Login channel id (the LIFF app's channel): the LINE sandbox mints ID
+# tokens for it. Used only on the local stage; any other stage must set LINE_LOGIN_CHANNEL_ID.
+LOCAL_LINE_LOGIN_CHANNEL_ID = "1000000001"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,10 @@ class Settings:
     sqs_queue_url_template: str
     # Where staff reach the API: the links in digest emails point there.
     staff_api_base: str
+    # The LINE Login channel of the LIFF pages: the audience their ID tokens must carry.
+    # Not a secret (LIFF pages show it); empty outside the local stage unless set, which
+    # turns LIFF sign-in off (503) rather than accepting tokens for a made-up channel.
+    line_login_channel_id: str = ""
 
     def name(self, resource: str) -> str:
         """The deployed name of a table, queue or bucket: one prefix per stage."""
@@ -78,4 +85,6 @@ def get_settings() -> Settings:
         log_hash_salt=env.get("LOG_HASH_SALT", "madoguchi"),
         sqs_queue_url_template=env.get("SQS_QUEUE_URL_TEMPLATE", ""),
         staff_api_base=env.get("STAFF_API_BASE", "https://api.madoguchi.example.jp"),
+        line_login_channel_id=env.get("LINE_LOGIN_CHANNEL_ID")
+        or (LOCAL_LINE_LOGIN_CHANNEL_ID if stage == "local" else ""),
     )

@@ -10,6 +10,8 @@ import os
 import socket
 from dataclasses import dataclass
 
+from chalicelib.config import LOCAL_LINE_LOGIN_CHANNEL_ID
+
 # Local-only values, documented in the README; production reads real ones from Secrets Manager.
 LOCAL_CHANNEL_SECRET = "local-channel-secret"
 LOCAL_ACCESS_TOKEN = "local-access-token"
@@ -70,6 +72,8 @@ def local_environ(ports: Ports, base: dict[str, str] | None = None) -> dict[str,
         "LINE_DATA_API_BASE": line,
         "LINE_CHANNEL_SECRET": base.get("LINE_CHANNEL_SECRET") or LOCAL_CHANNEL_SECRET,
         "LINE_CHANNEL_ACCESS_TOKEN": base.get("LINE_CHANNEL_ACCESS_TOKEN") or LOCAL_ACCESS_TOKEN,
+        # The LIFF pages' LINE Login channel; the sandbox mints ID tokens for it (POST /__sandbox/id-tokens).
+        "LINE_LOGIN_CHANNEL_ID": base.get("LINE_LOGIN_CHANNEL_ID") or LOCAL_LINE_LOGIN_CHANNEL_ID,
         "STAFF_JWT_ISSUER": issuer,
         "STAFF_API_BASE": f"http://127.0.0.1:{ports.api}",
         "STAFF_JWKS_URL": f"{issuer}/.well-known/jwks.json",

@@ -5,6 +5,10 @@ platform (401 on a bad token, one-shot reply tokens, X-Line-Retry-Key with 409 o
 accepted request, quota counting), and adds a control API under /__sandbox/ so tests can read the
 request log, inject faults and delays, set profiles and expire reply tokens.
 
+It also answers LINE Login's ID token verification (`POST /oauth2/v2.1/verify`, what a LIFF
+page's back end calls), for tokens minted by `POST /__sandbox/id-tokens`: HS256 JWTs signed
+with a key only this sandbox instance knows, like the ones LINE issues for web login.
+
 Run it with `python -m devstack.line_sandbox [--host HOST] [--port PORT]`.
 Standard library only, so it starts anywhere the app's tests run.
 """
@@ -14,10 +18,13 @@ from __future__ import annotations
 import argparse
 import base64
 import fnmatch
+import hashlib
+import hmac
 import itertools
 import json
 import os
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -64,6 +71,17 @@ FAULT_MESSAGES = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+
+# LINE Login (ID tokens). Error bodies are OAuth-shaped: {"error", "error_description"}.
+ID_TOKEN_ISSUER = "https://access.line.me"
+DEFAULT_ID_TOKEN_TTL = 3600
+MAX_ID_TOKEN_TTL = 30 * 24 * 60 * 60
+MSG_ID_TOKEN_INVALID = "Invalid IdToken."
+MSG_ID_TOKEN_EXPIRED = "IdToken expired."
+MSG_ID_TOKEN_AUDIENCE = "Invalid IdToken Audience."
+MSG_ID_TOKEN_NONCE = "Invalid IdToken Nonce."
+MSG_ID_TOKEN_SUBJECT = "Invalid IdToken Subject Identifier."
+ID_TOKEN_FIELDS = {"sub", "aud", "ttl", "name", "picture", "nonce"}
 
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 USER_ID_RE = re.compile(r"U[0-9a-f]{32}")
@@ -179,6 +197,43 @@ def _is_non_empty_str(value: Json) -> bool:
     return isinstance(value, str) and value != ""
 
 
+def _oauth_error(description: str) -> Response:
+    return Response(400, {"error": "invalid_request", "error_description": description})
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign_jwt(claims: dict[str, Json], key: bytes) -> str:
+    header = _b64url(json.dumps({"typ": "JWT", "alg": "HS256"}, separators=(",", ":")).encode())
+    payload = _b64url(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
+    signature = hmac.new(key, f"{header}.{payload}".encode("ascii"), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64url(signature)}"
+
+
+def _verified_claims(token: str, key: bytes) -> dict[str, Json] | None:
+    """The claims of a token this sandbox signed, or None (wrong shape, algorithm or signature)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        header = json.loads(_b64url_decode(parts[0]))
+        expected = hmac.new(key, f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256).digest()
+        if not isinstance(header, dict) or header.get("alg") != "HS256":
+            return None
+        if not hmac.compare_digest(expected, _b64url_decode(parts[2])):
+            return None
+        claims = json.loads(_b64url_decode(parts[1]))
+    except (ValueError, UnicodeError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
 class _Platform:
     """All sandbox state plus the route handlers. Every method expects `lock` to be held."""
 
@@ -188,6 +243,8 @@ class _Platform:
         self.default_quota = quota
         self.default_follower_count = follower_count
         self._message_ids = itertools.count(600_000_000_000_000_001)
+        # Kept across resets: a token minted before a reset stays as valid as a real one would.
+        self.id_token_key = secrets.token_bytes(32)
         self.reset()
 
     def reset(self) -> None:
@@ -354,7 +411,72 @@ class _Platform:
     def quota_consumption(self, call: Call) -> Response:
         return Response(200, {"totalUsage": self.total_usage})
 
+    # --- LINE Login ----------------------------------------------------------------------------
+
+    def verify_id_token(self, call: Call) -> Response:
+        """POST /oauth2/v2.1/verify (form: id_token, client_id, nonce?, user_id?): the claims, or 400."""
+        form = _form(call)
+        id_token, client_id = form.get("id_token", ""), form.get("client_id", "")
+        if not id_token:
+            return _oauth_error("Required parameter 'id_token' is missing.")
+        if not client_id:
+            return _oauth_error("Required parameter 'client_id' is missing.")
+        claims = _verified_claims(id_token, self.id_token_key)
+        if claims is None or claims.get("iss") != ID_TOKEN_ISSUER:
+            return _oauth_error(MSG_ID_TOKEN_INVALID)
+        if claims.get("aud") != client_id:
+            return _oauth_error(MSG_ID_TOKEN_AUDIENCE)
+        if not isinstance(claims.get("exp"), int) or claims["exp"] <= time.time():
+            return _oauth_error(MSG_ID_TOKEN_EXPIRED)
+        if "nonce" in form and claims.get("nonce") != form["nonce"]:
+            return _oauth_error(MSG_ID_TOKEN_NONCE)
+        if "user_id" in form and claims.get("sub") != form["user_id"]:
+            return _oauth_error(MSG_ID_TOKEN_SUBJECT)
+        return Response(200, claims)
+
     # --- control API -------------------------------------------------------------------------
+
+    def control_id_tokens(self, call: Call) -> Response:
+        """Mint an ID token: {"sub", "aud", "ttl"?, "name"?, "picture"?, "nonce"?} -> {"idToken"}.
+
+        A negative ttl mints a token that has already expired.
+        """
+        body = _json_object(call)
+        if isinstance(body, Response):
+            return body
+        problems = []
+        unknown = set(body) - ID_TOKEN_FIELDS
+        if unknown:
+            problems.append(_detail(f"unknown field(s): {', '.join(sorted(unknown))}", "body"))
+        if not isinstance(body.get("sub"), str) or not USER_ID_RE.fullmatch(body["sub"]):
+            problems.append(_detail("must be a user ID ('U' and 32 hex characters)", "sub"))
+        if not _is_non_empty_str(body.get("aud")):
+            problems.append(_detail("must be a channel ID", "aud"))
+        ttl = body.get("ttl", DEFAULT_ID_TOKEN_TTL)
+        if (
+            not isinstance(ttl, int)
+            or isinstance(ttl, bool)
+            or not -MAX_ID_TOKEN_TTL <= ttl <= MAX_ID_TOKEN_TTL
+        ):
+            problems.append(
+                _detail(f"must be whole seconds between -{MAX_ID_TOKEN_TTL} and {MAX_ID_TOKEN_TTL}", "ttl")
+            )
+        for name in ("name", "picture", "nonce"):
+            if name in body and not _is_non_empty_str(body[name]):
+                problems.append(_detail("must be a non-empty string", name))
+        if problems:
+            return _error(400, "Invalid ID token request", details=problems)
+        issued = int(time.time())
+        claims: dict[str, Json] = {
+            "iss": ID_TOKEN_ISSUER,
+            "sub": body["sub"],
+            "aud": body["aud"],
+            "exp": issued + ttl,
+            "iat": issued,
+            "amr": ["linesso"],
+        }
+        claims.update({name: body[name] for name in ("nonce", "name", "picture") if name in body})
+        return Response(200, {"idToken": _sign_jwt(claims, self.id_token_key)})
 
     def control_requests(self, call: Call) -> Response:
         wanted = call.query.get("path", [None])[-1]
@@ -465,6 +587,8 @@ API_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("GET", re.compile(r"/v2/bot/profile/(?P<user_id>[^/]+)"), _Platform.profile),
     # Served by api-data.line.me in production; the app points both hosts at the sandbox.
     ("GET", re.compile(r"/v2/bot/message/(?P<message_id>[^/]+)/content"), _Platform.content),
+    # LINE Login: no channel access token (the id_token is the credential).
+    ("POST", re.compile(r"/oauth2/v2\.1/verify"), _Platform.verify_id_token),
 ]
 CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("GET", re.compile(r"/__sandbox/requests"), _Platform.control_requests),
@@ -473,6 +597,7 @@ CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("POST", re.compile(r"/__sandbox/reply-tokens/invalid"), _Platform.control_invalid_reply_tokens),
     ("POST", re.compile(r"/__sandbox/config"), _Platform.control_config),
     ("POST", re.compile(r"/__sandbox/reset"), _Platform.control_reset),
+    ("POST", re.compile(r"/__sandbox/id-tokens"), _Platform.control_id_tokens),
 ]
 
 
@@ -548,7 +673,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             "path": call.path,
             "query": call.query,
             "headers": call.headers,
-            "body": _parse_or_none(call.raw_body),
+            "body": _form(call) if _is_form(call) else _parse_or_none(call.raw_body),
             "status": None,  # filled in once answered; logged now to keep arrival order
             "requestId": call.request_id,
         }
@@ -607,6 +732,19 @@ def _encode(response: Response) -> bytes:
     if isinstance(response.body, bytes):
         return response.body
     return json.dumps(response.body, ensure_ascii=False).encode("utf-8")
+
+
+def _is_form(call: Call) -> bool:
+    content_type = call.headers.get("content-type", "").split(";")[0].strip().lower()
+    return content_type == "application/x-www-form-urlencoded"
+
+
+def _form(call: Call) -> dict[str, str]:
+    """A form-encoded body as {name: last value}; {} for any other body."""
+    if not _is_form(call):
+        return {}
+    fields = parse_qs(call.raw_body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {name: values[-1] for name, values in fields.items()}
 
 
 def _parse_or_none(raw: bytes) -> Json | None:

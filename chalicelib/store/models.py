@@ -6,6 +6,7 @@ The local stack creates tables from these classes, and infra/ reads the same sch
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     ListAttribute,
     NumberAttribute,
@@ -64,6 +65,18 @@ class Resident(Model):
     # LINE time of the last follow/unfollow applied, so an older event arriving late loses.
     last_event_ms = NumberAttribute(default=0)
     expires_at = TTLAttribute(null=True)
+    # Announcement preferences (chalicelib/store/preferences.py). The age band is kept, the birth year never.
+    topics = ListAttribute(of=UnicodeAttribute, default=list)
+    area = UnicodeAttribute(null=True)  # null: all areas
+    age_band = UnicodeAttribute(null=True)
+    consent_terms_version = UnicodeAttribute(null=True)
+    consent_at = UTCDateTimeAttribute(null=True)
+    paused = BooleanAttribute(default=False)
+    # The send-list entries the last preferences write left, read consistently on the next write
+    # (the by-user index may lag); and a counter that makes concurrent writes conditional.
+    send_segments = ListAttribute(of=UnicodeAttribute, default=list)
+    preferences_version = NumberAttribute(default=0)
+    preferences_updated_at = UTCDateTimeAttribute(null=True)
 
 
 class ByUserIndex(GlobalSecondaryIndex):
@@ -88,6 +101,8 @@ class SendListEntry(Model):
     segment = UnicodeAttribute(hash_key=True)
     line_user_id = UnicodeAttribute(range_key=True)
     language = UnicodeAttribute()
+    # Copied from the resident so an age-targeted send filters a partition without reading residents.
+    age_band = UnicodeAttribute(null=True)
     by_user = ByUserIndex()
 
 

@@ -11,14 +11,18 @@ from chalicelib.store.models import Resident
 
 
 def record_follow(user_id: str, language: str, event_ms: int) -> bool:
-    """Create or reactivate the resident; False if a later follow/unfollow was already applied."""
+    """Create or reactivate the resident; False if a later follow/unfollow was already applied.
+
+    `language` (from the LINE profile) is kept only when the resident has none yet.
+    """
     at = _from_ms(event_ms)
     return _apply(
         user_id,
         event_ms,
         [
             Resident.status.set(ACTIVE),
-            Resident.language.set(language),
+            # The profile's language only for a newcomer: a language the resident chose stays.
+            Resident.language.set(Resident.language | language),
             Resident.followed_at.set(at),
             Resident.unfollowed_at.remove(),
             Resident.expires_at.remove(),

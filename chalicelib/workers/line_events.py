@@ -18,7 +18,7 @@ from chalicelib.domain import residents as resident_rules
 from chalicelib.domain.line_webhook import LineEvent
 from chalicelib.observability import hashed, invocation, logger, metrics
 from chalicelib.resources import LINE_EVENTS
-from chalicelib.store import inbox, residents, send_lists
+from chalicelib.store import inbox, preferences, residents
 
 # A worker holds an event no longer than the queue hides a message from other workers.
 LEASE = timedelta(seconds=LINE_EVENTS.visibility_timeout)
@@ -73,10 +73,13 @@ def process(event: LineEvent) -> None:
 
 def on_follow(event: LineEvent) -> None:
     assert event.user_id  # the webhook schema requires it for follow events
-    language = resident_rules.language_from_profile(line_client().profile_language(event.user_id))
-    if not residents.record_follow(event.user_id, language, event.timestamp_ms):
+    profile_language = resident_rules.language_from_profile(line_client().profile_language(event.user_id))
+    if not residents.record_follow(event.user_id, profile_language, event.timestamp_ms):
         logger.info("follow is older than the resident's last change; ignored")
         return
+    # A resident who comes back is put back on the lists their kept preferences name.
+    stored = preferences.sync(event.user_id)
+    language = stored.preferences.language if stored else profile_language
     if event.mode != "active":
         # Standby: another channel module owns the conversation; we record, we do not speak.
         logger.info("follow recorded in standby mode; no reply")
@@ -95,8 +98,8 @@ def on_unfollow(event: LineEvent) -> None:
     if not residents.record_unfollow(event.user_id, event.timestamp_ms):
         logger.info("unfollow is older than the resident's last change; ignored")
         return
-    removed = send_lists.remove_everywhere(event.user_id)
-    logger.info("resident unfollowed", extra={"send_lists_left": removed})
+    preferences.sync(event.user_id)  # inactive now: on no send list at all
+    logger.info("resident unfollowed")
 
 
 HANDLERS: dict[str, Callable[[LineEvent], None]] = {

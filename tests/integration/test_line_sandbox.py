@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from collections.abc import Iterator
@@ -452,3 +453,130 @@ def test_line_bot_sdk_v3_parses_sandbox_responses(sandbox: LineSandbox) -> None:
         assert messaging.get_message_quota_consumption().total_usage == 1
         content = MessagingApiBlob(client).get_message_content("1")
         assert bytes(content[:2]) == b"\xff\xd8"
+
+
+# --- LINE Login: ID tokens -------------------------------------------------------------------
+
+CHANNEL = "1234567890"
+VERIFY = "/oauth2/v2.1/verify"
+
+
+def mint(sandbox: LineSandbox, **body: object) -> str:
+    response = control(sandbox, "id-tokens", {"sub": USER, "aud": CHANNEL, **body})
+    assert response.status_code == 200, response.text
+    return response.json()["idToken"]
+
+
+def verify(sandbox: LineSandbox, **form: str) -> requests.Response:
+    # No Authorization header: LINE Login's verify endpoint takes none.
+    return requests.post(sandbox.base_url + VERIFY, data=form, timeout=5)
+
+
+def test_verify_answers_the_claims_of_a_minted_id_token(sandbox: LineSandbox) -> None:
+    before = int(time.time())
+    token = mint(sandbox, name="Sato", picture="https://profile.line-scdn.net/x", ttl=600)
+    response = verify(sandbox, id_token=token, client_id=CHANNEL)
+    assert response.status_code == 200
+    claims = response.json()
+    assert claims["iss"] == "https://access.line.me"
+    assert claims["sub"] == USER
+    assert claims["aud"] == CHANNEL
+    assert before <= claims["iat"] <= time.time()
+    assert claims["exp"] == claims["iat"] + 600
+    assert (claims["name"], claims["picture"]) == ("Sato", "https://profile.line-scdn.net/x")
+    assert response.headers["x-line-request-id"]
+    [entry] = logged(sandbox, VERIFY)
+    assert entry["body"] == {"id_token": token, "client_id": CHANNEL}
+    assert entry["status"] == 200
+
+
+def test_an_expired_id_token_is_400(sandbox: LineSandbox) -> None:
+    response = verify(sandbox, id_token=mint(sandbox, ttl=-1), client_id=CHANNEL)
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_request", "error_description": "IdToken expired."}
+
+
+def test_an_id_token_for_another_channel_is_400(sandbox: LineSandbox) -> None:
+    response = verify(sandbox, id_token=mint(sandbox), client_id="9999999999")
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_request", "error_description": "Invalid IdToken Audience."}
+
+
+def test_a_tampered_or_foreign_id_token_is_400(sandbox: LineSandbox) -> None:
+    header, payload, signature = mint(sandbox).split(".")
+    other_user = USER.replace("0", "f")
+    forged_payload = (
+        base64.urlsafe_b64encode(
+            base64.urlsafe_b64decode(payload + "==").replace(USER.encode(), other_user.encode())
+        )
+        .decode()
+        .rstrip("=")
+    )
+    for token in (f"{header}.{forged_payload}.{signature}", "not-a-token", f"{header}.{payload}."):
+        response = verify(sandbox, id_token=token, client_id=CHANNEL)
+        assert response.status_code == 400
+        assert response.json() == {"error": "invalid_request", "error_description": "Invalid IdToken."}
+    # A token minted by another sandbox (another key) is just as foreign.
+    with LineSandbox(port=0, access_token=TOKEN) as other:
+        foreign = requests.post(
+            f"{other.base_url}/__sandbox/id-tokens", json={"sub": USER, "aud": CHANNEL}, timeout=5
+        ).json()["idToken"]
+    assert (
+        verify(sandbox, id_token=foreign, client_id=CHANNEL).json()["error_description"] == "Invalid IdToken."
+    )
+
+
+def test_verify_checks_nonce_and_user_id_when_given(sandbox: LineSandbox) -> None:
+    token = mint(sandbox, nonce="n-1")
+    assert verify(sandbox, id_token=token, client_id=CHANNEL, nonce="n-1").status_code == 200
+    assert verify(sandbox, id_token=token, client_id=CHANNEL, nonce="n-2").json()["error_description"] == (
+        "Invalid IdToken Nonce."
+    )
+    assert verify(sandbox, id_token=token, client_id=CHANNEL, user_id=USER).status_code == 200
+    wrong = verify(sandbox, id_token=token, client_id=CHANNEL, user_id=USER.replace("0", "1"))
+    assert wrong.json()["error_description"] == "Invalid IdToken Subject Identifier."
+
+
+def test_verify_needs_both_parameters_and_a_post(sandbox: LineSandbox) -> None:
+    token = mint(sandbox)
+    for form in ({"client_id": CHANNEL}, {"id_token": token}):
+        response = verify(sandbox, **form)
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_request"
+    # Form-encoded only, as LINE: the same fields as JSON are not read.
+    as_json = requests.post(
+        sandbox.base_url + VERIFY, json={"id_token": token, "client_id": CHANNEL}, timeout=5
+    )
+    assert as_json.status_code == 400
+    assert requests.get(sandbox.base_url + VERIFY, timeout=5).status_code == 405
+
+
+def test_verify_honours_injected_faults(sandbox: LineSandbox) -> None:
+    control(sandbox, "faults", {"path": VERIFY, "status": 500})
+    token = mint(sandbox)
+    assert verify(sandbox, id_token=token, client_id=CHANNEL).status_code == 500
+    assert verify(sandbox, id_token=token, client_id=CHANNEL).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"aud": CHANNEL},
+        {"sub": "U123", "aud": CHANNEL},
+        {"sub": USER},
+        {"sub": USER, "aud": CHANNEL, "ttl": "1h"},
+        {"sub": USER, "aud": CHANNEL, "ttl": 10**9},
+        {"sub": USER, "aud": CHANNEL, "email": "x@example.com"},
+        {"sub": USER, "aud": CHANNEL, "name": ""},
+    ],
+)
+def test_bad_id_token_requests_are_400(sandbox: LineSandbox, body: dict) -> None:
+    response = control(sandbox, "id-tokens", body)
+    assert response.status_code == 400
+    assert response.json()["details"]
+
+
+def test_id_tokens_stay_valid_across_a_reset(sandbox: LineSandbox) -> None:
+    token = mint(sandbox)
+    control(sandbox, "reset", {})
+    assert verify(sandbox, id_token=token, client_id=CHANNEL).status_code == 200

@@ -225,3 +225,34 @@ def test_a_profile_line_will_not_give_means_japanese(sandbox, deliver):
     sandbox.fault("/v2/bot/profile/*", status=404, count=1)
     deliver(line_event("follow", user_id))
     assert residents.get(user_id).language == "ja"
+
+
+def test_a_resident_who_comes_back_gets_their_lists_and_language_back(sandbox, deliver):
+    from datetime import UTC, datetime
+
+    from chalicelib.domain import preferences as prefs
+    from chalicelib.store import preferences
+
+    user_id = new_user_id()
+    deliver(line_event("follow", user_id))  # the profile says ja
+    now = datetime.now(UTC)
+    preferences.update(
+        user_id,
+        lambda p: prefs.with_language(
+            prefs.with_area(
+                prefs.with_topics(prefs.accept_terms(p, prefs.TERMS_VERSION, now), ["disaster"]), "tateishi"
+            ),
+            "en",
+        ),
+    )
+    assert {entry.segment for entry in SendListEntry.by_user.query(user_id)} == {"disaster#tateishi"}
+
+    deliver(line_event("unfollow", user_id))
+    assert list(SendListEntry.by_user.query(user_id)) == []
+
+    again = line_event("follow", user_id)
+    deliver(again)
+    assert {entry.segment for entry in SendListEntry.by_user.query(user_id)} == {"disaster#tateishi"}
+    assert residents.get(user_id).language == "en"
+    [reply] = replies_to(sandbox, again["replyToken"])
+    assert reply["body"]["messages"][0]["text"].startswith("Thank you for adding")

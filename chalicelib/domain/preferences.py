@@ -1,0 +1,438 @@
+"""What a resident wants to hear about, and which send lists that puts them on.
+
+A resident chooses topics (chalicelib/data/topics.json), an area (a 町 of
+`forms.areas()`), an age band, a language, and consents to announcements under the
+current terms; "stop all" pauses everything in one step and keeps the choices for later.
+
+Send lists are keyed `<topic>#<area>` (the partition key of the send-list table), one
+entry per chosen topic. A resident who chose no area is on `<topic>#*` ("all areas"):
+they get ward-wide announcements and those for any area, because an alert for the area
+they live in, unknown to us, must not be missed. So an announcement reads
+`segments_for_send(topic, area)`: the area's list plus the all-areas list, or, ward-wide,
+every area's list plus the all-areas list.
+
+The age band is derived from a birth year, which is never kept: only the band is stored.
+Pure Python: the LIFF API and the chat both call these functions, the store writes the result.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
+from typing import Any
+
+from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
+from chalicelib.domain.ward import DATA_DIR
+
+# The terms residents agree to when they turn announcements on. Changing this asks every
+# resident to agree again: consent to older terms does not put anyone on a send list.
+TERMS_VERSION = "2025-04-01"
+
+ALL_AREAS = "*"
+SEGMENT_SEPARATOR = "#"
+AGE_BANDS = ("0-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+")
+MIN_BIRTH_YEAR = 1900
+TOKYO = timezone(timedelta(hours=9), "JST")  # Japan keeps no daylight saving time
+
+# Why a resident is on no send list (the order is the order they are reported in).
+HOLD_NOT_FOLLOWING = "not_following"
+HOLD_NO_CONSENT = "no_consent"
+HOLD_TERMS_OUTDATED = "terms_outdated"
+HOLD_PAUSED = "paused"
+HOLD_NO_TOPICS = "no_topics"
+
+_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+class TopicsError(ValueError):
+    """chalicelib/data/topics.json is missing something or contradicts itself."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a change, said to the resident in Japanese and English."""
+
+    pointer: str
+    code: str
+    ja: str
+    en: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.ja} / {self.en}"
+
+
+class InvalidPreferences(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"{p.pointer}: {p.code}" for p in problems))
+        self.problems = problems
+
+
+class TermsChanged(ValueError):
+    """The resident agreed to terms other than the current ones (their page is out of date)."""
+
+    ja = "利用規約が更新されました。新しい規約をご確認のうえ、もう一度同意してください。"
+    en = "The terms have been updated. Please read the new terms and agree again."
+
+    def __init__(self, given: str) -> None:
+        super().__init__(f"terms version {given[:40]!r} is not the current {TERMS_VERSION!r}")
+        self.given = given
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    labels: Mapping[str, str] = field(hash=False)
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language) or self.labels["ja"]
+
+
+@dataclass(frozen=True)
+class Consent:
+    terms_version: str
+    accepted_at: datetime  # UTC
+
+    @property
+    def current(self) -> bool:
+        return self.terms_version == TERMS_VERSION
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """Everything a resident chose. The defaults are a new follower's: nothing chosen, no consent."""
+
+    topics: frozenset[str] = frozenset()
+    area: str | None = None  # None: all areas
+    age_band: str | None = None
+    language: str = DEFAULT_LANGUAGE
+    consent: Consent | None = None
+    paused: bool = False
+
+
+# --- the ward's choices ----------------------------------------------------------------------
+
+
+@cache
+def topics() -> tuple[Topic, ...]:
+    """The topics in display order, checked as a whole so a bad file fails loudly."""
+    where = "chalicelib/data/topics.json"
+    try:
+        data = json.loads((DATA_DIR / "topics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise TopicsError(f"{where}: not readable JSON ({error})") from None
+    found: list[Topic] = []
+    for entry in data.get("topics") or []:
+        topic_id = entry.get("id") if isinstance(entry, dict) else None
+        if not isinstance(topic_id, str) or not _ID.match(topic_id):
+            raise TopicsError(f"{where}: topic id {topic_id!r} is not kebab-case")
+        if any(topic.id == topic_id for topic in found):
+            raise TopicsError(f"{where}: topic {topic_id!r} is listed twice")
+        labels = entry.get("labels")
+        missing = [
+            lang
+            for lang in LANGUAGES
+            if not isinstance(labels, dict)
+            or not isinstance(labels.get(lang), str)
+            or not labels[lang].strip()
+        ]
+        if missing:
+            raise TopicsError(f"{where}: topic {topic_id!r} has no label in {', '.join(missing)}")
+        found.append(Topic(topic_id, dict(labels)))
+    if not found:
+        raise TopicsError(f"{where}: no topics")
+    return tuple(found)
+
+
+def topic_ids() -> tuple[str, ...]:
+    return tuple(topic.id for topic in topics())
+
+
+@cache
+def area_ids() -> frozenset[str]:
+    from chalicelib.domain.forms import areas
+
+    return frozenset(area["id"] for area in areas())
+
+
+def choices(language: str) -> dict[str, Any]:
+    """What a settings page offers, labelled in `language` (areas: Japanese or romanised names)."""
+    from chalicelib.domain.forms import areas
+
+    area_label = "ja" if language in ("ja", "ja-easy", "zh-Hans") else "en"
+    return {
+        "topics": [{"id": topic.id, "label": topic.label(language)} for topic in topics()],
+        "areas": [{"id": area["id"], "label": area[area_label], "kana": area["kana"]} for area in areas()],
+        "ageBands": list(AGE_BANDS),
+        "languages": list(LANGUAGES),
+    }
+
+
+# --- age -------------------------------------------------------------------------------------
+
+
+def tokyo_year(now: datetime) -> int:
+    """The calendar year in Tokyo at `now` (an aware datetime)."""
+    return now.astimezone(TOKYO).year
+
+
+def age_band(birth_year: int, current_year: int) -> str:
+    """The band of the age a resident born in `birth_year` reaches in `current_year`.
+
+    Only the year is asked, so the age is the one reached this year (birthday or not).
+    """
+    if (
+        not isinstance(birth_year, int)
+        or isinstance(birth_year, bool)
+        or not MIN_BIRTH_YEAR <= birth_year <= current_year
+    ):
+        raise InvalidPreferences([_birth_year_problem(current_year)])
+    age = current_year - birth_year
+    if age >= 70:
+        return "70+"
+    if age < 20:
+        return "0-19"
+    decade = age // 10 * 10
+    return f"{decade}-{decade + 9}"
+
+
+def _birth_year_problem(current_year: int) -> Problem:
+    return Problem(
+        "/birthYear",
+        "birth_year_out_of_range",
+        f"生まれた年は{MIN_BIRTH_YEAR}年から{current_year}年の間で入力してください。",
+        f"The year of birth must be between {MIN_BIRTH_YEAR} and {current_year}.",
+    )
+
+
+# --- changes (each returns new preferences or raises InvalidPreferences) ----------------------
+
+
+def with_topics(prefs: Preferences, chosen: Iterable[str]) -> Preferences:
+    chosen = list(chosen)
+    known = set(topic_ids())
+    problems = [
+        Problem(f"/topics/{i}", "unknown_topic", "この分野は選べません。", "This topic does not exist.")
+        for i, topic in enumerate(chosen)
+        if topic not in known
+    ]
+    if problems:
+        raise InvalidPreferences(problems)
+    return replace(prefs, topics=frozenset(chosen))
+
+
+def toggle_topic(prefs: Preferences, topic: str) -> Preferences:
+    """Add the topic if it is not chosen, remove it if it is (a chat button)."""
+    return with_topics(prefs, prefs.topics ^ {topic})
+
+
+def with_area(prefs: Preferences, area: str | None) -> Preferences:
+    """Set the area; None means all areas."""
+    if area is not None and area not in area_ids():
+        raise InvalidPreferences(
+            [
+                Problem(
+                    "/area",
+                    "unknown_area",
+                    "地域は葛飾区の町名から選んでください。",
+                    "Please choose a town in Katsushika City.",
+                )
+            ]
+        )
+    return replace(prefs, area=area)
+
+
+def with_age_band(prefs: Preferences, band: str | None) -> Preferences:
+    if band is not None and band not in AGE_BANDS:
+        raise InvalidPreferences(
+            [
+                Problem(
+                    "/ageBand",
+                    "unknown_age_band",
+                    "年代は選択肢から選んでください。",
+                    "Please choose an age group from the list.",
+                )
+            ]
+        )
+    return replace(prefs, age_band=band)
+
+
+def with_birth_year(prefs: Preferences, birth_year: int, now: datetime) -> Preferences:
+    """Set the age band from a birth year; the year itself goes no further than this call."""
+    return replace(prefs, age_band=age_band(birth_year, tokyo_year(now)))
+
+
+def with_language(prefs: Preferences, language: str) -> Preferences:
+    if language not in LANGUAGES:
+        raise InvalidPreferences(
+            [
+                Problem(
+                    "/language",
+                    "unknown_language",
+                    "言語は選択肢から選んでください。",
+                    "Please choose a language from the list.",
+                )
+            ]
+        )
+    return replace(prefs, language=language)
+
+
+def accept_terms(prefs: Preferences, terms_version: str, now: datetime) -> Preferences:
+    """Record consent to the current terms; agreeing again keeps the time of the first agreement."""
+    if terms_version != TERMS_VERSION:
+        raise TermsChanged(terms_version)
+    if prefs.consent is not None and prefs.consent.terms_version == terms_version:
+        return prefs
+    return replace(prefs, consent=Consent(terms_version, now.astimezone(UTC)))
+
+
+def withdraw_consent(prefs: Preferences) -> Preferences:
+    return replace(prefs, consent=None)
+
+
+def stop_all(prefs: Preferences) -> Preferences:
+    """One tap: no announcement at all, until resumed. The choices are kept for then."""
+    return replace(prefs, paused=True)
+
+
+def resume(prefs: Preferences) -> Preferences:
+    return replace(prefs, paused=False)
+
+
+def from_document(document: Mapping[str, Any], current: Preferences, now: datetime) -> Preferences:
+    """The preferences a settings page sent (a full replacement), checked all at once.
+
+    `birthYear` sets the age band and is not kept; `ageBand` sets it directly (a page that
+    shows the stored band sends it back); with neither, the band is cleared. Consent is
+    `{"termsVersion"}` (the terms the page showed) or null to withdraw it.
+    Raises InvalidPreferences with every problem, then TermsChanged.
+    """
+    prefs = current
+    problems: list[Problem] = []
+
+    def apply(change: Any, *args: Any) -> None:
+        nonlocal prefs
+        try:
+            prefs = change(prefs, *args)
+        except InvalidPreferences as error:
+            problems.extend(error.problems)
+
+    chosen = document.get("topics")
+    apply(with_topics, chosen if isinstance(chosen, list) else [])
+    apply(with_area, document.get("area"))
+    if document.get("birthYear") is not None and document.get("ageBand") is not None:
+        problems.append(
+            Problem(
+                "/birthYear",
+                "age_given_twice",
+                "生まれた年と年代は、どちらか一方だけを送ってください。",
+                "Send either the year of birth or the age group, not both.",
+            )
+        )
+    elif document.get("birthYear") is not None:
+        apply(with_birth_year, document["birthYear"], now)
+    else:
+        apply(with_age_band, document.get("ageBand"))
+    apply(with_language, document.get("language", DEFAULT_LANGUAGE))
+    if problems:
+        raise InvalidPreferences(problems)
+
+    consent = document.get("consent")
+    if isinstance(consent, Mapping):
+        prefs = accept_terms(prefs, str(consent.get("termsVersion")), now)
+    else:
+        prefs = withdraw_consent(prefs)
+    paused = document.get("paused")
+    if paused is None:
+        return prefs
+    return stop_all(prefs) if paused else resume(prefs)
+
+
+# --- send lists ------------------------------------------------------------------------------
+
+
+def segment(topic: str, area: str | None) -> str:
+    """The send-list key of a topic in an area (None: all areas)."""
+    return f"{topic}{SEGMENT_SEPARATOR}{area or ALL_AREAS}"
+
+
+def holds(prefs: Preferences, *, following: bool) -> list[str]:
+    """Why the resident receives no announcements now; empty when they do."""
+    found = []
+    if not following:
+        found.append(HOLD_NOT_FOLLOWING)
+    if prefs.consent is None:
+        found.append(HOLD_NO_CONSENT)
+    elif not prefs.consent.current:
+        found.append(HOLD_TERMS_OUTDATED)
+    if prefs.paused:
+        found.append(HOLD_PAUSED)
+    if not prefs.topics:
+        found.append(HOLD_NO_TOPICS)
+    return found
+
+
+def segments(prefs: Preferences, *, following: bool) -> frozenset[str]:
+    """The send lists the resident belongs on: one per topic in their area, or none while held."""
+    if holds(prefs, following=following):
+        return frozenset()
+    return frozenset(segment(topic, prefs.area) for topic in prefs.topics)
+
+
+def segments_for_send(topic: str, area: str | None) -> tuple[str, ...]:
+    """The send lists an announcement on `topic` reads, for one area or (None) the whole ward.
+
+    Residents with no area are on the all-areas list and get both kinds. A resident is on one
+    list per topic, so within a topic nobody is read twice; across topics the sender dedupes.
+    """
+    if area is not None:
+        return (segment(topic, area), segment(topic, None))
+    return (*(segment(topic, a) for a in sorted(area_ids())), segment(topic, None))
+
+
+def reaches_age(entry_band: str | None, target_bands: Collection[str] | None) -> bool:
+    """Whether a send-list entry is inside an announcement's age target (None: every age).
+
+    A resident who gave no age band gets age-targeted news of their topics too: better one
+    message too many than a missed one.
+    """
+    return not target_bands or entry_band is None or entry_band in target_bands
+
+
+# --- the shape clients see -------------------------------------------------------------------
+
+
+def to_document(prefs: Preferences) -> dict[str, Any]:
+    """The stored choices as JSON (topics in the ward's order; never a birth year)."""
+    order = {topic_id: i for i, topic_id in enumerate(topic_ids())}
+    consent = prefs.consent
+    return {
+        "topics": sorted(prefs.topics, key=lambda t: (order.get(t, len(order)), t)),
+        "area": prefs.area,
+        "ageBand": prefs.age_band,
+        "language": prefs.language,
+        "consent": None
+        if consent is None
+        else {
+            "termsVersion": consent.terms_version,
+            "acceptedAt": consent.accepted_at.astimezone(UTC)
+            .isoformat(timespec="seconds")
+            .replace("+00:00", "Z"),
+        },
+        "paused": prefs.paused,
+    }
+
+
+def view(prefs: Preferences, *, following: bool) -> dict[str, Any]:
+    """What a settings page shows: the choices, whether news arrives (and why not), what it can pick."""
+    found = holds(prefs, following=following)
+    return {
+        **to_document(prefs),
+        "delivery": {"active": not found, "holds": found},
+        "terms": {"version": TERMS_VERSION},
+        "choices": choices(prefs.language),
+    }

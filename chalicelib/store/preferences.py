@@ -1,0 +1,174 @@
+"""Preferences on the resident's item, and the send-list entries that follow from them.
+
+One write is one DynamoDB transaction: the resident's item (conditional on the preferences
+version and status it was computed from), the deletes of entries no longer wanted, and
+a put of every wanted entry. So the send lists always match the stored preferences, and
+of two writes at once (the LIFF page and the chat) the second is recomputed on top of the
+first rather than lost. Which entries to remove comes from the item's own record of what it
+wrote (read consistently) and from the by-user index (anything else written for the user).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.domain import preferences as rules
+from chalicelib.domain.residents import ACTIVE
+from chalicelib.observability import logger
+from chalicelib.store.models import Resident, SendListEntry
+
+# Concurrent writes for one resident are rare (one person, two screens); a few rounds settle them.
+MAX_ATTEMPTS = 4
+# DynamoDB allows 100 items per transaction; the item and up to 2 x topics fit easily.
+MAX_TRANSACTION_ITEMS = 100
+
+
+class NotFollowing(Exception):
+    """No resident record: the user never added the ward's account as a friend."""
+
+
+class Conflict(Exception):
+    """Other writes kept getting there first; nothing of this one was applied."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    preferences: rules.Preferences
+    following: bool  # the resident follows the account now (LINE can reach them)
+    segments: frozenset[str]  # the send lists they are on
+
+
+def get(user_id: str) -> Stored | None:
+    """The resident's preferences, or None if the user is not a resident."""
+    resident = _read(user_id)
+    if resident is None:
+        return None
+    return Stored(_preferences(resident), resident.status == ACTIVE, frozenset(resident.send_segments or ()))
+
+
+def update(
+    user_id: str,
+    change: Callable[[rules.Preferences], rules.Preferences],
+    *,
+    now: datetime | None = None,
+) -> Stored:
+    """Apply `change` to the stored preferences and put the resident on exactly the lists they want.
+
+    `change` may run more than once (after a concurrent write) and may raise: the domain's
+    InvalidPreferences / TermsChanged come out of here with nothing written.
+    Raises NotFollowing when there is no resident, Conflict when writes keep colliding.
+    """
+    now = now or datetime.now(UTC)
+    for _ in range(MAX_ATTEMPTS):
+        resident = _read(user_id)
+        if resident is None:
+            raise NotFollowing(user_id)
+        prefs = change(_preferences(resident))
+        following = resident.status == ACTIVE
+        wanted = rules.segments(prefs, following=following)
+        # Read after the item: a write that lands in between fails our condition and we start over.
+        indexed = {entry.segment for entry in SendListEntry.by_user.query(user_id)}
+        unwanted = (set(resident.send_segments or ()) | indexed) - wanted
+        if _write(resident, prefs, wanted, unwanted, now):
+            return Stored(prefs, following, wanted)
+    raise Conflict(user_id)
+
+
+def sync(user_id: str) -> Stored | None:
+    """Rewrite the resident's send lists from their stored preferences (e.g. after a re-follow)."""
+    try:
+        return update(user_id, lambda prefs: prefs)
+    except NotFollowing:
+        return None
+
+
+def _read(user_id: str) -> Resident | None:
+    try:
+        return Resident.get(user_id, consistent_read=True)
+    except Resident.DoesNotExist:
+        return None
+
+
+def _preferences(resident: Resident) -> rules.Preferences:
+    consent = None
+    if resident.consent_terms_version and resident.consent_at:
+        consent = rules.Consent(resident.consent_terms_version, resident.consent_at)
+    return rules.Preferences(
+        topics=frozenset(resident.topics or ()),
+        area=resident.area,
+        age_band=resident.age_band,
+        language=resident.language,
+        consent=consent,
+        paused=bool(resident.paused),
+    )
+
+
+def _write(
+    resident: Resident,
+    prefs: rules.Preferences,
+    wanted: frozenset[str],
+    unwanted: set[str],
+    now: datetime,
+) -> bool:
+    """One transaction; False if the resident changed since it was read."""
+    user_id = resident.line_user_id
+    removable = sorted(unwanted)
+    room = MAX_TRANSACTION_ITEMS - 1 - len(wanted)
+    if len(removable) > room:
+        # Only stale leftovers can be this many; the next write takes the rest.
+        logger.warning(
+            "too many stale send-list entries for one write", extra={"left": len(removable) - room}
+        )
+        removable = removable[:room]
+    version = resident.preferences_version or 0
+    unchanged = Resident.preferences_version == version
+    if version == 0:
+        unchanged = Resident.preferences_version.does_not_exist() | unchanged
+    consent = prefs.consent
+    actions = [
+        Resident.topics.set(sorted(prefs.topics)),
+        Resident.area.set(prefs.area) if prefs.area else Resident.area.remove(),
+        Resident.age_band.set(prefs.age_band) if prefs.age_band else Resident.age_band.remove(),
+        Resident.language.set(prefs.language),
+        Resident.paused.set(prefs.paused),
+        Resident.send_segments.set(sorted(wanted)),
+        Resident.preferences_version.set(version + 1),
+        Resident.preferences_updated_at.set(now),
+    ]
+    if consent is None:
+        actions += [Resident.consent_terms_version.remove(), Resident.consent_at.remove()]
+    else:
+        actions += [
+            Resident.consent_terms_version.set(consent.terms_version),
+            Resident.consent_at.set(consent.accepted_at),
+        ]
+    try:
+        with TransactWrite(connection=Resident._get_connection().connection) as transaction:
+            transaction.update(
+                Resident(user_id),
+                actions=actions,
+                # Same version and the same follow status as computed from; an unfollow in between
+                # must not leave entries behind.
+                condition=Resident.line_user_id.exists() & unchanged & (Resident.status == resident.status),
+            )
+            for segment in removable:
+                transaction.delete(SendListEntry(segment, user_id))
+            for segment in sorted(wanted):
+                transaction.save(
+                    SendListEntry(segment, user_id, language=prefs.language, age_band=prefs.age_band)
+                )
+    except TransactWriteError as error:
+        if _condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def _condition_failed(error: TransactWriteError) -> bool:
+    reasons = getattr(error, "cancellation_reasons", None) or []
+    return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons)
