@@ -33,7 +33,7 @@ class LocalStack:
 
     def start(self) -> None:
         _check_free(self.ports)
-        from moto.server import ThreadedMotoServer
+        from devstack.local_aws import LocalAws
 
         # moto logs every request it serves; the stack's own output is what matters here.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -41,9 +41,9 @@ class LocalStack:
         from devstack.dev_issuer import DevIssuer, ensure_key
         from devstack.line_sandbox import LineSandbox
 
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.ports.aws, verbose=False)
-        moto.start()
-        self._stoppers.append(moto.stop)
+        aws = LocalAws(port=self.ports.aws)
+        aws.start()
+        self._stoppers.append(aws.stop)
         sandbox = LineSandbox(port=self.ports.line, access_token=os.environ["LINE_CHANNEL_ACCESS_TOKEN"])
         sandbox.start()
         self._stoppers.append(sandbox.stop)

@@ -125,11 +125,13 @@ def test_put_then_get_and_the_send_lists_match_exactly(api):
     assert {k: again[k] for k in saved if k != "choices"} == {k: saved[k] for k in saved if k != "choices"}
 
     assert lists_of(user_id) == {"disaster#tateishi", "waste#tateishi"}
+    # Other tests share these partitions: look at this test's residents only.
     on_disaster = members("disaster#tateishi")
-    assert set(on_disaster) == {user_id, neighbour}
+    assert {user_id, neighbour} <= set(on_disaster)
     assert on_disaster[user_id].language == "en"
     assert on_disaster[user_id].age_band == saved["ageBand"]
-    assert set(members("waste#tateishi")) == {user_id}
+    on_waste = members("waste#tateishi")
+    assert user_id in on_waste and neighbour not in on_waste
     resident = residents.get(user_id)
     assert resident.language == "en"
     assert resident.consent_terms_version == rules.TERMS_VERSION
@@ -222,7 +224,7 @@ def test_an_unfollowed_resident_is_on_no_list_and_saving_does_not_put_them_back(
     assert response.status_code == 200
     assert body_of(response)["delivery"] == {"active": False, "holds": ["not_following"]}
     assert lists_of(user_id) == set()
-    assert members("health#tateishi") == {}
+    assert user_id not in members("health#tateishi")
 
     # Following again and syncing restores the lists from the kept choices.
     assert residents.record_follow(user_id, "ja", int(time.time() * 1000) + 1000)
