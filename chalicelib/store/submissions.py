@@ -126,11 +126,6 @@ def query_index(
     return page, _encode_cursor(results.last_evaluated_key)
 
 
-def scan_index(index: Any, partition: str, since: datetime) -> Iterator[Submission]:
-    """Every item of a partition created since `since` (for scheduled jobs)."""
-    yield from index.query(partition, range_key_condition=Submission.created_key >= since.isoformat())
-
-
 def cursor_after(index: Any, partition: str, created_key: str, receipt: str) -> str:
     """A `query_index` cursor that resumes right after the item with these keys.
 
