@@ -44,6 +44,7 @@ fire: $(STAMP)  ## make fire JOB=dlq-watch (needs `make run`): run a scheduled j
 
 bench: $(STAMP)
 	$(PY) bench/coldstart.py
+	$(PY) bench/faq_eval.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

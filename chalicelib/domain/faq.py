@@ -1,0 +1,766 @@
+"""The FAQ assistant's retrieval: BM25 over character n-grams, in seven languages, no service.
+
+A resident's question is normalised (NFKC, case, katakana to hiragana, small kana and the
+long-vowel mark, common kanji/kana spelling variants, punctuation) and cut into terms:
+character 2-3-grams and single kanji for Japanese and Chinese, 2-3-grams for Korean, words
+and 2-3-grams for Nepali, words, word pairs and character trigrams (with and without
+accents) for English and Vietnamese. BM25 scores it against one document per entry and
+language: all the entry's phrasings and keywords in that language (chalicelib/data/faq.json).
+One index holds every language; a document in the question's own language counts in full,
+one in another at Params.cross_language_weight, so a question matches its own language
+best, yet "住民票" in an English question still finds the Japanese phrasing.
+
+Each hit carries a confidence, a calibrated probability that it is the right entry (Signals,
+CALIBRATION): at CONFIDENT or above the worker answers, at SUGGEST or above it suggests up
+to three entries, below it offers a person. bench/faq_eval.py measures accuracy, the
+thresholds' trade-off and speed (docs/performance.md, "FAQ retrieval").
+
+Pure Python and the standard library: the index of ~90 entries in 7 languages builds in
+about 0.2 s at first use, once per process (load_index), and a search takes under a
+millisecond.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
+
+FAQ_PATH = Path(__file__).resolve().parent.parent / "data" / "faq.json"
+
+# Thresholds on Hit.confidence (a calibrated probability that the hit is the right entry),
+# chosen on bench/data/faq_eval.json; docs/performance.md shows the trade-off. The best hit at
+# CONFIDENT or above is answered; at SUGGEST or above it is suggested, with the runner-ups at
+# SUGGEST_ALSO or above (a near tie suggests both); below SUGGEST, a person is offered.
+CONFIDENT = 0.6
+SUGGEST = 0.25
+SUGGEST_ALSO = 0.1
+
+ANSWER = "answer"
+SUGGESTIONS = "suggest"
+NO_MATCH = "none"
+
+MAX_QUERY_CHARS = 500  # a LINE text can be 5 000 characters; a question is never that long
+
+# Languages that read each other's phrasings as their own: plain Japanese is Japanese.
+_GROUP = {"ja": "ja", "ja-easy": "ja", "en": "en", "zh-Hans": "zh", "ko": "ko", "vi": "vi", "ne": "ne"}
+
+
+@dataclass(frozen=True)
+class Params:
+    """The engine's tunables. The defaults are what bench/faq_eval.py found best."""
+
+    k1: float = 1.2
+    b: float = 0.75
+    # "field": one BM25 document per entry and language, all its phrasings and keywords
+    # together (the sum over phrasings); "phrase": one document per phrasing and one for the
+    # keywords, an entry scoring its best phrasing plus its keywords (the max).
+    mode: str = "field"
+    # A keyword counts this many times a phrasing's term does ("field"); the keywords' score
+    # is added at this weight ("phrase").
+    keyword_weight: float = 1.0
+    cross_language_weight: float = 0.6
+    kanji_unigrams: bool = True
+    latin_bigrams: bool = True
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry_id: str
+    score: float
+    confidence: float
+    # Every term of the question is in the entry's phrasings and keywords (of one language):
+    # the question is in scope, even when, like "ごみ" alone, it fits several entries equally.
+    covered: bool = False
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    id: str
+    category: str
+    section: str
+    link: str
+    questions: dict[str, list[str]]
+    answer: dict[str, str]
+    keywords: dict[str, list[str]]
+
+
+class FaqDataError(ValueError):
+    """faq.json is missing something the assistant needs."""
+
+
+# --- normalisation -------------------------------------------------------------------------
+
+_HIRAGANA_SHIFT = 0x60
+# Katakana to hiragana (ヴ and the small ヵヶ included), then small kana to their full size,
+# so スマホ = すまほ and ちゃ = ちや: a resident types either, nobody means a difference.
+_KANA = {code: code - _HIRAGANA_SHIFT for code in range(0x30A1, 0x30F7)}
+_SMALL = dict(zip("ぁぃぅぇぉっゃゅょゎゕゖ", "あいうえおつやゆよわかか", strict=True))
+_FOLD = {**_KANA, **{ord(small): full for small, full in _SMALL.items()}, ord("ー"): None}
+for _small, _full in _SMALL.items():
+    _FOLD[ord(_small) + _HIRAGANA_SHIFT] = _full  # the small katakana go straight to full hiragana
+
+
+def _fold(text: str) -> str:
+    return text.translate(_FOLD)
+
+
+# Words older residents and やさしい日本語 write in kana: kanji -> the kana typed instead.
+# Three kana or more, or a look-ahead, or a word nothing else contains (だす): shorter
+# readings hide inside other words. Applied first, so the spelling variants below see kanji.
+_READINGS: dict[str, str] = {
+    "粗大": "そだい",
+    "住民票": "じゅうみんひょう",
+    "住民税": "じゅうみんぜい",
+    "税金": "ぜいきん",
+    "国民": "こくみん",
+    "健康": "けんこう",
+    "保険": "ほけん",
+    "年金": "ねんきん",
+    "証明書": "しょうめいしょ",
+    "区役所": "くやくしょ",
+    "市役所": "しやくしょ",
+    "自転車": "じてんしゃ",
+    "駐輪場": "ちゅうりんじょう",
+    "冷蔵庫": "れいぞうこ",
+    "電池": "でんち",
+    "家電": "かでん",
+    "資源": "しげん",
+    "避難所": "ひなんじょ",
+    "避難": "ひなん",
+    "地震": "じしん",
+    "防災": "ぼうさい",
+    "災害": "さいがい",
+    "印鑑": "いんかん",
+    "手当": "てあて",
+    "予防接種": "よぼうせっしゅ",
+    "注射": "ちゅうしゃ(?!じょう)",
+    "病院": "びょういん",
+    "相談": "そうだん",
+    "職員": "しょくいん",
+    "外国人": "がいこくじん",
+    "日本語": "にほんご",
+    "英語": "えいご",
+    "転入": "てんにゅう",
+    "転出": "てんしゅつ",
+    "転居": "てんきょ",
+    "登録": "とうろく",
+    "申請": "しんせい",
+    "赤ちゃん": "あかちゃん",
+    "家具": "かぐ(?=を|が|は|の|も)",
+    "犬": "いぬ(?=を|が|は|の|も|と)",
+    "猫": "ねこ(?=を|が|は|の|も|と)",
+    "燃やす": "もやす",
+    "燃える": "もえる",
+    "燃えない": "もえない",
+    "燃やさない": "もやさない",
+    "捨て": "すて(?=る|た|ま|ら|な|方|かた)",
+    "出す": "だす",
+    "払": "はら(?=う|い|え|わ)",
+}
+# Spelling variants of one word -> the one spelling kept (ごみ/ゴミ/塵, 申し込み/申込み/申込),
+# and a few synonyms residents use for the FAQ's word (チャリ, セブン, マイナ). Written
+# naturally: patterns and spellings are folded like the text they are applied to.
+_SPELLINGS: tuple[tuple[str, str], ...] = (
+    (r"塵|ゴミ", "ごみ"),
+    (r"申し?込み?|申しこみ|もうしこみ", "申込"),
+    (r"問い?合わ?せ|といあわせ", "問合"),
+    (r"引っ?越し?|ひっこし", "引越"),
+    (r"手続き?|てつづき", "手続"),
+    (r"子供|子ども|こども", "こども"),
+    (r"受け?付け?|うけつけ", "受付"),
+    (r"届け?出|とどけで", "届出"),
+    (r"支払い?|しはらい", "支払"),
+    (r"振り?込み?|ふりこみ", "振込"),
+    (r"取り?扱い?", "取扱"),
+    (r"割り?引き?", "割引"),
+    (r"保育所|保育園|ほいくえん|ほいくしょ", "保育園"),
+    (r"ちゃりんこ|チャリ", "自転車"),
+    (r"携帯電話|携帯|スマートフォン|スマホ", "すまほ"),
+    (r"コンビニエンスストア|コンビニ", "こんびに"),
+    (r"マイナンバー|マイナ(?!ンバー)|個人番号", "マイナンバー"),
+    (r"国民健康保険|国保|こくほ", "国保"),
+    (r"特別区民税|区民税|都民税", "住民税"),
+    (r"健康診断|検診|けんしん", "健診"),
+    (r"受け?取り?|うけとり", "受取"),
+    (r"ダンボール|だんぼーる", "段ボール"),
+    (r"セブンイレブン|セブン|ローソン|ファミリーマート|ファミマ|ミニストップ", "コンビニ"),
+    (r"ペイペイ", "paypay"),
+    (r"出来", "でき"),
+    (r"下さい", "ください"),
+    (r"分から", "わから"),
+    (r"分かる", "わかる"),
+    (r"良い", "いい"),
+    (r"何処", "どこ"),
+    (r"何時", "なんじ"),
+    (r"亡くな", "死"),
+)
+
+
+def _one_pass(pairs: list[tuple[str, str]]) -> Callable[[str], str]:
+    """One regex for a list of (pattern, spelling): a text is scanned once, not once a pattern.
+    At a position, the first pattern listed that matches wins (避難所 before 避難)."""
+    folded = [_fold(pattern) for pattern, _ in pairs]
+    # Every alternative starts with a literal character: a look-ahead on them lets the scan
+    # skip, at one test a character, the positions where no pattern can start.
+    starts = {alternative[0] for pattern in folded for alternative in _alternatives(pattern)}
+    group = "".join(sorted(starts))
+    alternation = "|".join(f"(?P<v{n}>{pattern})" for n, pattern in enumerate(folded))
+    regex = re.compile(f"(?=[{re.escape(group)}])(?:{alternation})")
+    spellings = {f"v{n}": _fold(spelling) for n, (_, spelling) in enumerate(pairs)}
+    return lambda text: regex.sub(lambda match: spellings[match.lastgroup], text)
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a regex (the | outside parentheses)."""
+    parts, depth, current = [], 0, ""
+    for char in pattern:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "|" and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [*parts, current]
+
+
+# Two passes: readings first, so that the spellings see their kanji (こくみんけんこうほけん → 国保).
+_VARIANT_PASSES = (
+    _one_pass([(reading, kanji) for kanji, reading in _READINGS.items()]),
+    _one_pass(list(_SPELLINGS)),
+)
+
+
+_JAPANESE = re.compile("[\u3040-\u30ff\u3400-\u9fff]")
+
+
+class _Marks(dict):
+    """str.translate table, filled as characters are met: punctuation, symbols and separators
+    become a space; format characters (the zero-width joiners inside Devanagari words)
+    vanish; letters, digits and marks stay (ー and 々 are letters, Lm)."""
+
+    def __missing__(self, code: int) -> str | int:
+        category = unicodedata.category(chr(code))
+        value: str | int = "" if category == "Cf" else " " if category[0] in "PSZC" else code
+        self[code] = value
+        return value
+
+
+_MARKS = _Marks()
+
+
+def normalize(text: str) -> str:
+    """The form both the FAQ and a question are compared in.
+
+    NFKC (full-width Latin and half-width kana to their usual forms), case-folded,
+    katakana folded to hiragana with small kana made full size and the long-vowel mark
+    dropped, common Japanese spelling variants unified, punctuation and symbols removed,
+    spaces collapsed. Vietnamese accents are kept here (the tokenizer adds a stripped form).
+    """
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _fold(text)
+    if _JAPANESE.search(text):  # every variant is Japanese: other texts skip the scans
+        for variants in _VARIANT_PASSES:
+            text = variants(text)
+    return " ".join(text.translate(_MARKS).split())
+
+
+# --- scripts and language detection --------------------------------------------------------
+
+_KANA_SCRIPT, _HAN, _HANGUL, _DEVANAGARI, _LATIN, _OTHER = "kana", "han", "hangul", "deva", "latin", "other"
+_SCRIPTS: dict[str, str] = {}  # memo: a few thousand distinct characters at most
+
+
+def _script(char: str) -> str:
+    script = _SCRIPTS.get(char)
+    if script is None:
+        script = _SCRIPTS[char] = _script_of(char)
+    return script
+
+
+def _script_of(char: str) -> str:
+    code = ord(char)
+    if 0x3040 <= code <= 0x30FF or 0xFF66 <= code <= 0xFF9F or 0x31F0 <= code <= 0x31FF:
+        return _KANA_SCRIPT
+    if 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF or char == "々":
+        return _HAN
+    if 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F:
+        return _HANGUL
+    if 0x0900 <= code <= 0x097F or 0xA8E0 <= code <= 0xA8FF:
+        return _DEVANAGARI
+    if char.isalnum() or unicodedata.category(char) == "Mn":
+        return _LATIN
+    return _OTHER
+
+
+# Letters only Vietnamese uses among the Latin languages a ward resident writes in, and the
+# tone marks (after NFD) that French or Spanish accents never produce.
+_VIETNAMESE_LETTERS = set("ăâđêôơưĂÂĐÊÔƠƯ")
+_VIETNAMESE_TONES = {"\u0303", "\u0309", "\u0323"}
+# Han without kana is Chinese, unless it uses Japanese forms of characters that Simplified
+# Chinese writes differently (証/证, 払/付, 届...) and none of the simplified ones.
+_JAPANESE_KANJI = set("証険届払込駅広図対発関済続転収児帳県営団体乗売変価様働畑辺")
+_SIMPLIFIED_HAN = set(
+    "这们么吗个说时问证办垃圾扔哪里请为样对会后还没从给关电话务发现应该费难医疗险儿园学车号码缴纳"
+)
+
+
+def detect_language(text: str) -> str:
+    """The language a text is written in, from its script (kana → ja, hangul → ko, ...).
+
+    Used when a resident's language is unknown, or their text is in another script than
+    their profile language. A text with no letters at all is taken to be Japanese.
+    """
+    return _detect(text) or DEFAULT_LANGUAGE
+
+
+def _detect(text: str) -> str | None:
+    text = unicodedata.normalize("NFKC", text[:MAX_QUERY_CHARS])
+    counts: Counter[str] = Counter(_script(char) for char in text if not char.isdigit())
+    han = counts[_HAN]
+    if counts[_KANA_SCRIPT]:
+        cjk_language, cjk = "ja", counts[_KANA_SCRIPT] + han
+    elif han:
+        japanese = sum(char in _JAPANESE_KANJI for char in text)
+        simplified = sum(char in _SIMPLIFIED_HAN for char in text)
+        cjk_language, cjk = ("ja" if japanese > simplified else "zh-Hans"), han
+    else:
+        cjk_language, cjk = "ja", 0
+    # A Latin word takes several letters where a CJK one takes one or two.
+    candidates = [
+        (cjk, cjk_language),
+        (counts[_HANGUL], "ko"),
+        (counts[_DEVANAGARI], "ne"),
+        (counts[_LATIN] / 3, _latin_language(text)),
+    ]
+    best, language = max(candidates, key=lambda candidate: candidate[0])
+    return language if best > 0 else None
+
+
+def _latin_language(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text)
+    if any(char in _VIETNAMESE_LETTERS for char in text) or any(
+        char in _VIETNAMESE_TONES for char in decomposed
+    ):
+        return "vi"
+    # Two or more accented vowels in a short text: Vietnamese rather than an English loanword.
+    accented = sum(unicodedata.category(char) == "Mn" for char in decomposed)
+    return "vi" if accented >= 2 else "en"
+
+
+def _han_only(text: str) -> bool:
+    """Han characters, no kana, and none of the forms that only Simplified Chinese uses."""
+    text = unicodedata.normalize("NFKC", text[:MAX_QUERY_CHARS])
+    scripts = {_script(char) for char in text}
+    return _HAN in scripts and _KANA_SCRIPT not in scripts and not any(c in _SIMPLIFIED_HAN for c in text)
+
+
+_SCRIPT_FAMILY = {
+    "ja": "cjk",
+    "ja-easy": "cjk",
+    "zh-Hans": "cjk",
+    "ko": "hangul",
+    "ne": "deva",
+    "en": "latin",
+    "vi": "latin",
+}
+
+
+def resolve_language(text: str, profile_language: str | None) -> str:
+    """The language to search and answer in: the profile's, unless the text says otherwise.
+
+    A text in another script than the profile language is answered in the text's
+    language (an English speaker who types Japanese gets Japanese). Within one script the
+    profile wins (Han-only text from a Japanese speaker stays Japanese; Vietnamese typed
+    without accents stays Vietnamese), except that Vietnamese written with its accents by an
+    English profile is Vietnamese.
+    """
+    detected = _detect(text)
+    if profile_language not in _SCRIPT_FAMILY:
+        return detected or DEFAULT_LANGUAGE
+    if detected is None:
+        return profile_language
+    if _SCRIPT_FAMILY[detected] != _SCRIPT_FAMILY[profile_language]:
+        return detected
+    if profile_language == "en" and detected == "vi":
+        return "vi"
+    if detected == "ja" and profile_language == "zh-Hans" and any(_script(c) == _KANA_SCRIPT for c in text):
+        return "ja"  # kana is never Chinese
+    return profile_language
+
+
+# --- terms ---------------------------------------------------------------------------------
+
+_EN_SUFFIXES = ("ing", "ies", "es", "ed", "s")
+
+
+def _stem(word: str) -> str:
+    """A crude English stem: plurals, -ing and -ed (taxes → tax, paying → pay; paid is beyond
+    it). The character trigrams catch what it misses."""
+    if len(word) <= 4 or not word.isascii():
+        return word
+    for suffix in _EN_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith("ss"):
+                return word
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def _strip_accents(word: str) -> str:
+    decomposed = unicodedata.normalize("NFD", word.replace("đ", "d"))
+    return "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
+
+
+_CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々"
+_HANGUL_CHARS = "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"
+_DEVANAGARI_CHARS = "\u0900-\u097f\ua8e0-\ua8ff"
+# One class for kanji and kana (Japanese mixes them inside words), with the numbers beside
+# them (3歳児, 1歳6か月); CJK and hangul runs go on across a space (やさしい日本語 and Korean
+# put spaces where a resident may not: ごみを だす must match ごみをだす); Devanagari words;
+# any other letters and digits are a (Latin) word.
+_RUN = re.compile(
+    f"(?P<{_HAN}>[0-9]*[{_CJK}](?:[{_CJK}0-9]| (?=[0-9]*[{_CJK}]))*)"
+    f"|(?P<{_HANGUL}>[{_HANGUL_CHARS}](?:[{_HANGUL_CHARS}]| (?=[{_HANGUL_CHARS}]))*)"
+    f"|(?P<{_DEVANAGARI}>[{_DEVANAGARI_CHARS}]+)"
+    f"|(?P<{_LATIN}>[^\\W{_CJK}{_HANGUL_CHARS}{_DEVANAGARI_CHARS}]+)"
+)
+
+
+def _runs(text: str) -> list[tuple[str, str]]:
+    """(script, run) pairs of a normalised text, spaces inside CJK and hangul runs removed."""
+    return [
+        (match.lastgroup, run.replace(" ", "") if match.lastgroup in (_HAN, _HANGUL) else run)
+        for match in _RUN.finditer(text)
+        if (run := match.group())
+    ]
+
+
+def _grams(run: str, sizes: tuple[int, ...]) -> list[str]:
+    grams = [run[i : i + n] for n in sizes for i in range(len(run) - n + 1)]
+    return grams or [run]
+
+
+def terms(text: str, params: Params | None = None) -> list[str]:
+    """The BM25 terms of a text (normalised here), with repeats. Language-independent, so a
+    question and the FAQ are always cut the same way whatever language either is in."""
+    params = params or _DEFAULT
+    out: list[str] = []
+    previous_word = None
+    for script, run in _runs(normalize(text[:MAX_QUERY_CHARS])):
+        if script in (_HAN, _HANGUL):
+            out += _grams(run, (2, 3))
+            if params.kanji_unigrams and script == _HAN:
+                # A kanji alone still means something (税, 犬, 捨): it bridges conjugations and
+                # compounds (払え/払う, 国保料/保険料) that no 2-gram shares.
+                out += ["u:" + char for char in run if _script(char) == _HAN]
+            previous_word = None
+        elif script == _DEVANAGARI:
+            out.append("w:" + run)
+            out += _grams(run, (2, 3))
+            previous_word = None
+        else:
+            forms = {run, _stem(run)}
+            stripped = _strip_accents(run)
+            forms |= {stripped, _stem(stripped)}
+            for form in sorted(forms):
+                out.append("w:" + form)
+            for form in sorted({run, stripped}):
+                out += ["t:" + gram for gram in _grams(f"^{form}$", (3,))]
+            if params.latin_bigrams and previous_word is not None:
+                out.append(f"b:{previous_word}_{stripped}")
+            previous_word = stripped
+    return out
+
+
+# --- confidence ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What a hit's confidence is computed from.
+
+    coverage: the score over what a document holding every term of the question once would
+      score; about 1 when the entry explains the whole question, low when most of it matched
+      nothing (out-of-scope questions, chatter). Capped at 1.5 (repeats add to a full match).
+    margin: the lead over the best other hit as a share of the score: positive for the
+      leader, zero or negative for a runner-up (down to -1). Two entries that tie both get a
+      middling confidence (suggestions, not an answer); one far behind gets little.
+    evidence: log(1 + the score in units of one rare term matched): "ごみ" alone explains
+      itself fully but says little.
+    """
+
+    coverage: float
+    margin: float
+    evidence: float
+    # Not a calibration input: every term of the question is in the entry's document.
+    covered: bool = False
+
+
+# Logistic calibration of Signals -> P(the hit is the right entry): intercept, coverage,
+# margin x coverage, evidence (calibration_inputs). Fitted on every top-3 hit of the
+# questions of bench/data/faq_eval.json by `bench/faq_eval.py --fit`; docs/performance.md
+# gives its reliability table and its 5-fold cross-validated loss.
+CALIBRATION = (-3.4, 0.78, 13.9, 0.86)
+
+
+def calibration_inputs(signals: Signals) -> tuple[float, float, float, float]:
+    """The logistic model's inputs. The lead counts as much as the entry explains the
+    question: a unique match on one word of an out-of-scope question (東京スカイツリーへの
+    行き方 → 区役所への行き方) leads by far, yet explains little."""
+    return (1.0, signals.coverage, signals.margin * min(signals.coverage, 1.0), signals.evidence)
+
+
+def _confidence(signals: Signals, calibration: tuple[float, ...] = CALIBRATION) -> float:
+    z = sum(weight * value for weight, value in zip(calibration, calibration_inputs(signals), strict=True))
+    return 1 / (1 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+# --- the index -----------------------------------------------------------------------------
+
+_DEFAULT = Params()
+
+
+@dataclass
+class _Doc:
+    entry: int
+    language: str
+    length: float
+    is_keywords: bool
+
+
+@dataclass
+class FaqIndex:
+    """BM25 over every phrasing of every entry, in every language."""
+
+    entries: dict[str, FaqEntry]
+    languages: tuple[str, ...]
+    params: Params = _DEFAULT
+    build_ms: float = 0.0
+    _order: list[str] = field(default_factory=list, repr=False)
+    _docs: list[_Doc] = field(default_factory=list, repr=False)
+    _postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict, repr=False)
+    _idf: dict[str, float] = field(default_factory=dict, repr=False)
+    _avg_length: float = 1.0
+    _unseen_idf: float = 0.0
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], params: Params | None = None) -> FaqIndex:
+        started = time.perf_counter()
+        entries = _parse(data)
+        languages = tuple(data.get("languages") or LANGUAGES)
+        index = cls(entries=entries, languages=languages, params=params or _DEFAULT)
+        index._build()
+        index.build_ms = (time.perf_counter() - started) * 1000
+        return index
+
+    def _build(self) -> None:
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._order = list(self.entries)
+        for number, entry_id in enumerate(self._order):
+            entry = self.entries[entry_id]
+            for language in set(entry.questions) | set(entry.keywords):
+                # Terms phrasing by phrasing and keyword by keyword: joined, the n-grams of
+                # Japanese would run from one keyword into the next.
+                phrasings = [terms(q, self.params) for q in entry.questions.get(language, [])]
+                keywords = [t for word in entry.keywords.get(language, []) for t in terms(word, self.params)]
+                if self.params.mode == "field":
+                    field_counts: Counter[str] = Counter()
+                    for phrasing in phrasings:
+                        field_counts.update(phrasing)
+                    for term in keywords:
+                        field_counts[term] += self.params.keyword_weight
+                    documents = [(field_counts, False)]
+                else:
+                    documents = [(Counter(phrasing), False) for phrasing in phrasings]
+                    documents.append((Counter(keywords), True))
+                for counts, is_keywords in documents:
+                    if not counts:
+                        continue
+                    doc_number = len(self._docs)
+                    self._docs.append(_Doc(number, language, sum(counts.values()), is_keywords))
+                    for term, count in counts.items():
+                        postings[term].append((doc_number, count))
+        total = max(len(self._docs), 1)
+        self._postings = dict(postings)
+        self._avg_length = sum(doc.length for doc in self._docs) / total if self._docs else 1.0
+        self._idf = {
+            term: math.log(1 + (total - len(docs) + 0.5) / (len(docs) + 0.5))
+            for term, docs in postings.items()
+        }
+        self._unseen_idf = math.log(1 + (total + 0.5) / 0.5)
+
+    # --- search ---
+
+    def search(self, text: str, language: str | None = None, k: int = 3) -> list[Hit]:
+        """The k best entries for a question, best first, each with a confidence in 0..1.
+
+        `language` is the resident's language if known; the text's script overrides it when
+        they disagree (resolve_language). Empty or meaningless text gives no hits.
+        """
+        return [
+            Hit(entry_id, round(score, 4), round(_confidence(signals), 4), signals.covered)
+            for entry_id, score, signals in self._ranked(text, language, k)
+        ]
+
+    def explain(self, text: str, language: str | None = None, k: int = 3) -> list[dict[str, Any]]:
+        """search() with the signals its confidence is computed from (for bench/faq_eval.py)."""
+        return [
+            {"entry_id": entry_id, "score": score, "signals": signals, "confidence": _confidence(signals)}
+            for entry_id, score, signals in self._ranked(text, language, k)
+        ]
+
+    def _ranked(self, text: str, language: str | None, k: int) -> list[tuple[str, float, Signals]]:
+        if k <= 0 or not isinstance(text, str):
+            return []
+        query = Counter(terms(text, self.params))
+        if not query:
+            return []
+        groups = {_GROUP.get(resolve_language(text, language), "ja")}
+        if _han_only(text):
+            groups |= {"ja", "zh"}  # 住民票 取得 is Japanese as much as Chinese: let both count
+        scores = self._scores(query, groups)
+        if not scores:
+            return []
+        ranked = sorted(scores.items(), key=lambda item: (-item[1][0], item[0]))
+        ceiling = self._ceiling(query)
+        top = ranked[0][1][0]
+        second = ranked[1][1][0] if len(ranked) > 1 else 0.0
+        out = []
+        for position, (number, (score, found)) in enumerate(ranked[:k]):
+            # The leader's margin is its lead; a runner-up's is its gap to the leader (≤ 0).
+            rival = second if position == 0 else top
+            signals = Signals(
+                coverage=min(score / ceiling, 1.5),
+                margin=max((score - rival) / score, -1.0),
+                evidence=math.log1p(score / self._unseen_idf),
+                covered=found == len(query),
+            )
+            out.append((self._order[number], score, signals))
+        return out
+
+    def _scores(self, query: Counter[str], groups: set[str]) -> dict[int, tuple[float, int]]:
+        """Entry number -> (score, how many of the query's terms its best document holds)."""
+        p = self.params
+        per_doc: dict[int, float] = defaultdict(float)
+        matched: dict[int, int] = defaultdict(int)
+        for term in query:
+            postings = self._postings.get(term)
+            if not postings:
+                continue
+            idf = self._idf[term]
+            for doc_number, tf in postings:
+                doc = self._docs[doc_number]
+                norm = p.k1 * (1 - p.b + p.b * doc.length / self._avg_length)
+                per_doc[doc_number] += idf * tf * (p.k1 + 1) / (tf + norm)
+                matched[doc_number] += 1
+        # Per entry and language: the best phrasing plus the keywords (phrase mode), or the one
+        # document (field mode); then per entry, the best language, others discounted.
+        best: dict[tuple[int, str], float] = defaultdict(float)
+        keyword: dict[tuple[int, str], float] = defaultdict(float)
+        found: dict[tuple[int, str], int] = defaultdict(int)  # query terms in the best document
+        for doc_number, score in per_doc.items():
+            doc = self._docs[doc_number]
+            key = (doc.entry, doc.language)
+            if doc.is_keywords:
+                keyword[key] = score
+            elif score > best[key]:
+                best[key] = score
+            found[key] = max(found[key], matched[doc_number])
+        entry_scores: dict[int, tuple[float, int]] = {}
+        for key in best.keys() | keyword.keys():
+            score = best.get(key, 0.0) + p.keyword_weight * keyword.get(key, 0.0)
+            if _GROUP.get(key[1]) not in groups:
+                score *= p.cross_language_weight
+            if score > entry_scores.get(key[0], (0.0, 0))[0]:
+                entry_scores[key[0]] = (score, found[key])
+        return entry_scores
+
+    def _ceiling(self, query: Counter[str]) -> float:
+        """What a document holding every term of the question once would score (about)."""
+        return sum(self._idf.get(term, self._unseen_idf) for term in query) or 1.0
+
+    # --- answers ---
+
+    def answer(self, entry_id: str, language: str) -> dict[str, Any]:
+        """The answer, link and question of an entry in `language`, or in Japanese where that
+        language has no text. `language` in the result is the language of `answer`."""
+        entry = self.entries[entry_id]
+        text_language = language if entry.answer.get(language, "").strip() else DEFAULT_LANGUAGE
+        questions = entry.questions.get(language) or entry.questions.get(DEFAULT_LANGUAGE) or [""]
+        return {
+            "answer": entry.answer[text_language],
+            "link": entry.link,
+            "question": questions[0],
+            "language": text_language,
+        }
+
+    @staticmethod
+    def decide(hits: list[Hit]) -> tuple[str, list[Hit]]:
+        """What the assistant does with a search result (best first): (ANSWER, [best]),
+        (SUGGESTIONS, the best and up to two runner-ups at SUGGEST_ALSO or above) or
+        (NO_MATCH, []).
+
+        A question the FAQ's words cover entirely is never "no match", whatever its
+        confidence: "ごみ" alone is in scope, only too broad to answer; it gets suggestions.
+        """
+        if not hits or (hits[0].confidence < SUGGEST and not hits[0].covered):
+            return NO_MATCH, []
+        if hits[0].confidence >= CONFIDENT:
+            return ANSWER, hits[:1]
+        return SUGGESTIONS, hits[:1] + [hit for hit in hits[1:3] if hit.confidence >= SUGGEST_ALSO]
+
+
+def _parse(data: dict[str, Any]) -> dict[str, FaqEntry]:
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        raise FaqDataError("faq.json needs an 'entries' list")
+    entries: dict[str, FaqEntry] = {}
+    for raw in data["entries"]:
+        entry_id = raw.get("id") if isinstance(raw, dict) else None
+        if not entry_id or not isinstance(entry_id, str):
+            raise FaqDataError("every FAQ entry needs an id")
+        if entry_id in entries:
+            raise FaqDataError(f"FAQ entry {entry_id!r} appears twice")
+        questions = {
+            lang: [q for q in qs if isinstance(q, str)] for lang, qs in _dict(raw, "questions").items()
+        }
+        answer = {lang: text for lang, text in _dict(raw, "answer").items() if isinstance(text, str)}
+        if not questions.get(DEFAULT_LANGUAGE) or not answer.get(DEFAULT_LANGUAGE, "").strip():
+            raise FaqDataError(f"FAQ entry {entry_id!r} needs a Japanese question and answer")
+        keywords = {
+            lang: [w for w in ws if isinstance(w, str)] for lang, ws in _dict(raw, "keywords").items()
+        }
+        entries[entry_id] = FaqEntry(
+            id=entry_id,
+            category=str(raw.get("category") or ""),
+            section=str(raw.get("section") or ""),
+            link=str(raw.get("link") or ""),
+            questions=questions,
+            answer=answer,
+            keywords=keywords,
+        )
+    return entries
+
+
+def _dict(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key) or {}
+    if not isinstance(value, dict):
+        raise FaqDataError(f"FAQ entry {raw.get('id')!r}: {key} must be an object by language")
+    return value
+
+
+@cache
+def load_index(path: str | Path | None = None) -> FaqIndex:
+    """The index of chalicelib/data/faq.json (or `path`), built at first use, once per process."""
+    source = Path(path) if path is not None else FAQ_PATH
+    return FaqIndex.from_data(json.loads(source.read_text(encoding="utf-8")))

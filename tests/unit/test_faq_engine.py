@@ -1,0 +1,536 @@
+"""The FAQ retrieval engine (chalicelib/domain/faq.py): normalisation, language, search, answers.
+
+Most tests run on a small fixture of our own, so they say exactly what they rely on; the
+last ones check the ward's real FAQ (chalicelib/data/faq.json) and the evaluation set
+(bench/data/faq_eval.json) against each other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chalicelib.domain.faq import (
+    ANSWER,
+    CONFIDENT,
+    NO_MATCH,
+    SUGGEST,
+    SUGGEST_ALSO,
+    SUGGESTIONS,
+    FaqDataError,
+    FaqIndex,
+    Hit,
+    Params,
+    detect_language,
+    load_index,
+    normalize,
+    resolve_language,
+    terms,
+)
+from chalicelib.domain.residents import LANGUAGES
+
+ROOT = Path(__file__).resolve().parents[2]
+FAQ_PATH = ROOT / "chalicelib" / "data" / "faq.json"
+EVAL_PATH = ROOT / "bench" / "data" / "faq_eval.json"
+
+
+def _entry(entry_id, questions, answer, keywords=None, section="kocho"):
+    return {
+        "id": entry_id,
+        "category": "test",
+        "section": section,
+        "link": f"https://www.city.katsushika.lg.jp/{entry_id}.html",
+        "questions": questions,
+        "answer": answer,
+        "keywords": keywords or {},
+    }
+
+
+FIXTURE = {
+    "languages": list(LANGUAGES),
+    "entries": [
+        _entry(
+            "garbage-days",
+            {
+                "ja": ["燃やすごみの収集日はいつですか", "ごみを出す曜日を知りたい"],
+                "ja-easy": ["もやす ごみを だす ひは いつですか"],
+                "en": ["When is burnable garbage collected?", "Which day do I put out my rubbish?"],
+                "zh-Hans": ["可燃垃圾什么时候收？"],
+                "ko": ["타는 쓰레기는 언제 수거하나요?"],
+                "vi": ["Rác cháy được thu gom vào ngày nào?"],
+                "ne": ["जल्ने फोहोर कहिले उठाइन्छ?"],
+            },
+            {
+                "ja": "地域ごとに週2回です。",
+                "en": "Twice a week, depending on your area.",
+                "ko": "지역마다 주 2회입니다.",
+            },
+            {"ja": ["ごみ", "収集日", "曜日"], "en": ["garbage", "trash", "collection day"]},
+            section="seiso",
+        ),
+        _entry(
+            "oversized-garbage",
+            {
+                "ja": ["粗大ごみはどうやって出しますか"],
+                "en": ["How do I throw away large furniture?"],
+                "zh-Hans": ["大件垃圾怎么扔？"],
+            },
+            {"ja": "粗大ごみ受付センターに申し込んでください。", "en": "Book a collection with the centre."},
+            {"ja": ["粗大ごみ", "家具", "申込"], "en": ["oversized", "sofa", "bulky"]},
+            section="seiso",
+        ),
+        _entry(
+            "residence-certificate",
+            {
+                "ja": ["住民票の写しはどこで取れますか", "コンビニで住民票を取得できますか"],
+                "en": ["Where can I get a certificate of residence?"],
+                "ko": ["주민표는 어디서 발급받나요?"],
+                "vi": ["Tôi có thể lấy phiếu cư trú ở đâu?"],
+            },
+            {"ja": "区役所の窓口かコンビニで取れます。", "en": "At the ward office or a convenience store."},
+            {"ja": ["住民票", "証明書", "コンビニ交付"], "vi": ["phiếu cư trú", "giấy chứng nhận"]},
+            section="koseki-jumin",
+        ),
+        _entry(
+            "mynumber-card",
+            {
+                "ja": ["マイナンバーカードの申請方法を教えてください"],
+                "en": ["How do I apply for a My Number card?"],
+                "ne": ["माई नम्बर कार्ड कसरी बनाउने?"],
+            },
+            {"ja": "郵送かスマートフォンで申請できます。", "en": "By post or smartphone."},
+            {"ja": ["マイナンバー", "個人番号カード"]},
+            section="koseki-jumin",
+        ),
+        _entry(
+            "legal-consultation",
+            {"ja": ["無料の法律相談はありますか"], "en": ["Is there free legal advice?"]},
+            {"ja": "区役所で弁護士による無料相談を行っています。"},
+            {"ja": ["弁護士", "法律相談"]},
+        ),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def index() -> FaqIndex:
+    return FaqIndex.from_data(FIXTURE)
+
+
+# --- normalisation -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variants", "why"),
+    [
+        (["ごみ", "ゴミ", "ｺﾞﾐ", "塵"], "kana, half-width kana and kanji spellings of garbage"),
+        (["申し込み", "申込み", "申込", "もうしこみ"], "okurigana variants"),
+        (["問い合わせ", "問合せ", "問い合せ"], "okurigana variants"),
+        (
+            ["マイナンバーカード", "ﾏｲﾅﾝﾊﾞｰｶｰﾄﾞ", "マイナカード", "まいなんばーかーど", "個人番号カード"],
+            "loanword, its short form and its kanji name",
+        ),
+        (["こども", "子ども", "子供", "コドモ"], "kanji/kana"),
+        (["スマホ", "スマートフォン", "携帯"], "synonyms for a phone"),
+        (["ABC", "ａｂｃ", "abc"], "full-width Latin and case"),
+    ],
+)
+def test_spelling_variants_normalise_to_one_form(variants, why):
+    assert len({normalize(text) for text in variants}) == 1, why
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ゴミの日は？", "ごみの日は"),
+        ("「粗大ゴミ」、どうする!!", "粗大ごみ どうする"),
+        ("チャット", "ちやつと"),  # small kana made full size, both sides alike
+        ("コーヒー", "こひ"),  # the long-vowel mark carries nothing a typo would not drop
+        ("  Where   is\tthe\nOFFICE? ", "where is the office"),
+        ("Đổ rác ở đâu?", "đổ rác ở đâu"),  # Vietnamese keeps its accents here
+        ("फोहोर\u200dकहिले।", "फोहोरकहिले"),  # danda is punctuation; the joiner vanishes
+        ("申し込み・問い合わせ", "申込 問合"),
+    ],
+)
+def test_normalize(text, expected):
+    assert normalize(text) == expected
+
+
+def test_terms_are_ngrams_for_cjk_and_words_plus_trigrams_for_latin():
+    # Kanji alone too (u:): 払え and 払う share no 2-gram.
+    assert terms("ごみ出し") == ["ごみ", "み出", "出し", "ごみ出", "み出し", "u:出"]
+    assert terms("3歳児") == ["3歳", "歳児", "3歳児", "u:歳", "u:児"]  # the number stays with its word
+    assert terms("Tax") == ["w:tax", "t:^ta", "t:tax", "t:ax$"]
+    # Vietnamese: the accented and the stripped word both, so typing without accents still matches.
+    vietnamese = terms("rác")
+    assert {"w:rác", "w:rac", "t:rac", "t:^rá"} <= set(vietnamese)
+    # Spaces inside Japanese do not break n-grams: やさしい日本語 puts them between words.
+    assert set(terms("ごみを だす")) == set(terms("ごみをだす"))
+
+
+# --- language ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ごみの日はいつ", "ja"),
+        ("ゴミ", "ja"),
+        ("住民票の写し", "ja"),
+        ("住民票 証明書", "ja"),  # Han only, but 証 is the Japanese form (Chinese writes 证)
+        ("垃圾什么时候扔", "zh-Hans"),
+        ("住民", "zh-Hans"),  # Han and nothing else to go on: Chinese, as specified
+        ("쓰레기 버리는 날", "ko"),
+        ("फोहोर कहिले फाल्ने", "ne"),
+        ("Đổ rác ở đâu", "vi"),
+        ("Tôi muốn lấy giấy", "vi"),
+        ("When is garbage day", "en"),
+        ("My Number カード", "ja"),
+        ("Where is 区役所 office building", "en"),
+        ("", "ja"),
+        ("2024 !!", "ja"),
+    ],
+)
+def test_detect_language(text, expected):
+    assert detect_language(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "profile", "expected"),
+    [
+        ("ごみの日", "en", "ja"),  # another script than the profile: the text wins
+        ("garbage day", "ja", "en"),
+        ("쓰레기", "vi", "ko"),
+        ("住民", "ja", "ja"),  # Han from a Japanese reader stays Japanese
+        ("住民", "zh-Hans", "zh-Hans"),
+        ("ごみ", "zh-Hans", "ja"),  # kana is never Chinese
+        ("do rac o dau", "vi", "vi"),  # Vietnamese without accents stays Vietnamese
+        ("Đổ rác ở đâu", "en", "vi"),
+        ("ごみ", "ja-easy", "ja-easy"),
+        ("?", "ne", "ne"),
+        ("ごみ", None, "ja"),
+        ("garbage", "xx", "en"),
+    ],
+)
+def test_resolve_language(text, profile, expected):
+    assert resolve_language(text, profile) == expected
+
+
+# --- search --------------------------------------------------------------------------------
+
+
+def test_every_phrasing_finds_its_own_entry_confidently(index):
+    for entry in FIXTURE["entries"]:
+        for language, phrasings in entry["questions"].items():
+            for phrasing in phrasings:
+                hits = index.search(phrasing, language)
+                assert hits[0].entry_id == entry["id"], (language, phrasing, hits)
+                assert hits[0].confidence >= CONFIDENT, (language, phrasing, hits)
+                assert index.decide(hits) == (ANSWER, hits[:1])
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("ゴミ出しの曜日", "ja", "garbage-days"),
+        ("もえるごみ いつ", "ja", "garbage-days"),
+        ("ｿﾌｧとか大きい家具をすてたい", "ja", "oversized-garbage"),
+        ("ﾏｲﾅｶｰﾄﾞ申請したい", "ja", "mynumber-card"),
+        ("コンビニで住民票", None, "residence-certificate"),
+        ("住民票", None, "residence-certificate"),
+        ("弁護士に相談したい", "ja", "legal-consultation"),
+        ("when do they collect the garbage", "en", "garbage-days"),
+        ("bulky sofa", "en", "oversized-garbage"),
+        ("phieu cu tru", "vi", "residence-certificate"),  # typed without accents
+        ("Where can i get certificat of residense", "en", "residence-certificate"),  # typos
+    ],
+)
+def test_variant_phrasings_match(index, text, language, expected):
+    hits = index.search(text, language)
+    assert hits and hits[0].entry_id == expected, hits
+
+
+def test_a_question_in_another_script_than_the_profile_still_matches(index):
+    # A Korean speaker's profile says Japanese; a Japanese speaker writes in English.
+    assert index.search("주민표 발급", "ja")[0].entry_id == "residence-certificate"
+    assert index.search("burnable garbage collected", "ja")[0].entry_id == "garbage-days"
+    assert index.search("ＭＹ ＮＵＭＢＥＲ ＣＡＲＤ", "en")[0].entry_id == "mynumber-card"
+    # Japanese in an English profile reaches the Japanese phrasings at full weight.
+    assert index.search("マイナンバーカードの申請方法", "en")[0].confidence >= CONFIDENT
+
+
+def test_own_language_phrasings_count_more_than_other_languages():
+    # The same English phrasing, once as English (entry "en") and once filed as Vietnamese.
+    data = {
+        "entries": [
+            _entry("en", {"ja": ["あ"], "en": ["pay tax with paypay"]}, {"ja": "a"}),
+            _entry("vi", {"ja": ["い"], "vi": ["pay tax with paypay"]}, {"ja": "b"}),
+        ]
+    }
+    index = FaqIndex.from_data(data)
+    weight = Params().cross_language_weight
+    first, second = index.search("pay tax with PayPay", "en")
+    assert first.entry_id == "en"
+    assert second.score == pytest.approx(weight * first.score, rel=1e-3)
+    assert index.search("pay tax with PayPay", "vi")[0].entry_id == "vi"
+    no_preference = FaqIndex.from_data(data, Params(cross_language_weight=1.0)).search(
+        "pay tax with paypay", "en"
+    )
+    assert no_preference[0].score == pytest.approx(no_preference[1].score)
+
+
+def test_hits_are_ranked_and_limited_to_k(index):
+    hits = index.search("ごみ", "ja", k=5)
+    assert 2 <= len(hits) <= 5
+    assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
+    assert {hit.entry_id for hit in hits[:2]} == {"garbage-days", "oversized-garbage"}
+    assert index.search("ごみ", "ja", k=1) == hits[:1]
+    assert index.search("ごみ", "ja", k=0) == []
+
+
+def test_phrase_mode_also_ranks_exact_phrasings_first():
+    # The alternative bench/faq_eval.py --compare measures: an entry scores its best phrasing.
+    index = FaqIndex.from_data(FIXTURE, Params(mode="phrase"))
+    for entry in FIXTURE["entries"]:
+        assert index.search(entry["questions"]["ja"][0], "ja")[0].entry_id == entry["id"]
+
+
+# --- confidence and thresholds -------------------------------------------------------------
+
+
+def test_thresholds_are_ordered():
+    assert 0 < SUGGEST_ALSO < SUGGEST < CONFIDENT <= 1
+
+
+def test_an_ambiguous_question_gets_suggestions_not_an_answer(index):
+    # "ごみ" alone fits both garbage entries: in scope, but too broad to answer.
+    hits = index.search("ごみ", "ja")
+    assert {hit.entry_id for hit in hits[:2]} == {"garbage-days", "oversized-garbage"}
+    assert all(hit.covered for hit in hits[:2])
+    assert hits[0].confidence < CONFIDENT
+    verdict, chosen = index.decide(hits)
+    assert verdict == SUGGESTIONS
+    assert chosen[0] == hits[0]
+
+
+def test_a_tie_gives_both_the_same_confidence_and_both_are_suggested():
+    # A runner-up's margin is its gap to the leader: in a tie, the two are alike.
+    twin = {"ja": ["粗大ごみの出し方を知りたい"]}
+    data = {
+        "entries": [
+            _entry("a", twin, {"ja": "a"}),
+            _entry("b", twin, {"ja": "b"}),
+            _entry("c", {"ja": ["住民票の取り方"]}, {"ja": "c"}),
+        ]
+    }
+    index = FaqIndex.from_data(data)
+    first, second, *rest = index.search("粗大ごみの出し方を知りたい", "ja")
+    assert {first.entry_id, second.entry_id} == {"a", "b"}
+    assert first.score == second.score
+    assert first.confidence == second.confidence < CONFIDENT
+    assert index.decide([first, second, *rest]) == (SUGGESTIONS, [first, second])
+
+
+def test_a_runner_up_far_behind_gets_next_to_nothing(index):
+    clear = index.search("燃やすごみの収集日はいつですか", "ja")
+    assert clear[0].confidence >= CONFIDENT
+    assert all(hit.confidence < SUGGEST_ALSO for hit in clear[1:])
+
+
+def test_decide_follows_the_thresholds():
+    def hits(*confidences, covered=False):
+        return [Hit(f"e{n}", 10.0 - n, c, covered) for n, c in enumerate(confidences)]
+
+    below = CONFIDENT - 0.01
+    assert FaqIndex.decide([]) == (NO_MATCH, [])
+    assert FaqIndex.decide(hits(CONFIDENT, 0.9)) == (ANSWER, hits(CONFIDENT))
+    assert FaqIndex.decide(hits(below, SUGGEST_ALSO, SUGGEST_ALSO - 0.01)) == (
+        SUGGESTIONS,
+        hits(below, SUGGEST_ALSO),
+    )
+    assert FaqIndex.decide(hits(SUGGEST, 0.0, 0.0)) == (SUGGESTIONS, hits(SUGGEST))
+    assert FaqIndex.decide(hits(0.5, 0.5, 0.5, 0.5)) == (SUGGESTIONS, hits(0.5, 0.5, 0.5))
+    assert FaqIndex.decide(hits(SUGGEST - 0.01, SUGGEST - 0.02)) == (NO_MATCH, [])
+    # Below SUGGEST, but every word of the question is the FAQ's: in scope, so suggestions.
+    assert FaqIndex.decide(hits(SUGGEST - 0.01, SUGGEST_ALSO, covered=True)) == (
+        SUGGESTIONS,
+        hits(SUGGEST - 0.01, SUGGEST_ALSO, covered=True),
+    )
+
+
+def test_confidence_is_higher_for_a_full_match_than_a_partial_one(index):
+    full = index.search("粗大ごみはどうやって出しますか", "ja")[0]
+    partial = index.search("粗大ごみの件で今日電話したけど誰も出ませんでした", "ja")[0]
+    assert full.entry_id == partial.entry_id == "oversized-garbage"
+    assert 0 <= partial.confidence < full.confidence <= 1
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+def test_answer_in_the_residents_language(index):
+    answer = index.answer("garbage-days", "ko")
+    assert answer == {
+        "answer": "지역마다 주 2회입니다.",
+        "link": "https://www.city.katsushika.lg.jp/garbage-days.html",
+        "question": "타는 쓰레기는 언제 수거하나요?",
+        "language": "ko",
+    }
+
+
+def test_answer_falls_back_to_japanese(index):
+    answer = index.answer("legal-consultation", "vi")
+    assert answer["answer"] == "区役所で弁護士による無料相談を行っています。"
+    assert answer["question"] == "無料の法律相談はありますか"
+    assert answer["language"] == "ja"
+    # A question in English exists, the answer does not: the answer says which language it is.
+    english = index.answer("legal-consultation", "en")
+    assert english["question"] == "Is there free legal advice?"
+    assert english["language"] == "ja"
+
+
+def test_answer_for_an_unknown_entry_is_a_key_error(index):
+    with pytest.raises(KeyError):
+        index.answer("no-such-entry", "ja")
+
+
+# --- bad input and bad data ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text", ["", "   ", "？？！！", "😀😀😀", "\x00\x01", "12345", "ー", "あ" * 100_000, "ｗｗｗｗ", "a"]
+)
+def test_empty_or_garbage_input_is_not_an_answer(index, text):
+    hits = index.search(text, "ja")
+    assert index.decide(hits)[0] != ANSWER
+    assert len(hits) <= 3
+
+
+def test_text_without_any_term_gives_no_hit(index):
+    for text in ["", "   ", "？？！！", "😀😀😀", "\x00\x01"]:
+        assert index.search(text, "ja") == []
+        assert index.search(text) == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"entries": {}},
+        {"entries": [{"questions": {"ja": ["q"]}, "answer": {"ja": "a"}}]},
+        {"entries": [_entry("x", {"en": ["q"]}, {"ja": "a"})]},
+        {"entries": [_entry("x", {"ja": ["q"]}, {"en": "a"})]},
+        {"entries": [_entry("x", {"ja": ["q"]}, {"ja": "a"}), _entry("x", {"ja": ["p"]}, {"ja": "b"})]},
+        {"entries": [_entry("x", ["q"], {"ja": "a"})]},
+    ],
+)
+def test_faq_data_without_what_search_needs_is_refused(data):
+    with pytest.raises(FaqDataError):
+        FaqIndex.from_data(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(max_size=80)
+    | st.sampled_from(["ごみ", "住民票", "garbage", "쓰레기", "rác", "फोहोर"]).flatmap(
+        lambda word: st.text(max_size=20).map(lambda noise: noise + word + noise)
+    ),
+    language=st.sampled_from([*LANGUAGES, None, "xx"]),
+    k=st.integers(min_value=-1, max_value=6),
+)
+def test_search_never_raises_and_returns_at_most_k_sorted_hits(index, text, language, k):
+    hits = index.search(text, language, k=k)
+    assert len(hits) <= max(k, 0)
+    assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
+    assert len({hit.entry_id for hit in hits}) == len(hits)
+    for hit in hits:
+        assert hit.entry_id in index.entries
+        assert hit.score > 0
+        assert 0.0 <= hit.confidence <= 1.0
+    verdict, chosen = index.decide(hits)
+    assert verdict in (ANSWER, SUGGESTIONS, NO_MATCH)
+    assert len(chosen) <= 3
+
+
+# --- the ward's FAQ and the evaluation set -------------------------------------------------
+
+
+def test_load_index_reads_a_path_and_is_cached(tmp_path):
+    path = tmp_path / "faq.json"
+    path.write_text(json.dumps(FIXTURE, ensure_ascii=False), encoding="utf-8")
+    index = load_index(path)
+    assert load_index(path) is index
+    assert set(index.entries) == {entry["id"] for entry in FIXTURE["entries"]}
+    assert index.entries["garbage-days"].section == "seiso"
+    assert index.build_ms > 0
+
+
+# --- the ward's FAQ and the evaluation set -------------------------------------------------
+# The confidence is calibrated on the real index (its size sets the BM25 weights), so what
+# "no match" means is checked there.
+
+
+@pytest.fixture(scope="module")
+def ward_index() -> FaqIndex:
+    return load_index()
+
+
+@pytest.fixture(scope="module")
+def evaluation() -> list[dict]:
+    return json.loads(EVAL_PATH.read_text(encoding="utf-8"))["questions"]
+
+
+def test_the_ward_faq_has_every_language_and_each_question_finds_its_entry(ward_index):
+    assert len(ward_index.entries) >= 60
+    for entry in ward_index.entries.values():
+        for language in LANGUAGES:
+            assert entry.questions.get(language), (entry.id, language)
+            assert entry.answer.get(language, "").strip(), (entry.id, language)
+            for question in entry.questions[language]:
+                hits = ward_index.search(question, language)
+                assert entry.id in [hit.entry_id for hit in hits], (entry.id, language, question, hits)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("野球の試合結果を教えて", "ja"),
+        ("What's the capital of France?", "en"),
+        ("明天会下雨吗", "zh-Hans"),
+        ("날씨 어때요", "ko"),
+        ("asdfghjkl", None),
+    ],
+)
+def test_an_out_of_scope_question_gets_no_match(ward_index, text, language):
+    hits = ward_index.search(text, language)
+    assert ward_index.decide(hits) == (NO_MATCH, [])
+
+
+def test_the_evaluation_set_is_large_enough_and_points_at_real_entries(ward_index, evaluation):
+    labelled = [q for q in evaluation if q["expected"] is not None]
+    per_language = Counter(q["lang"] for q in labelled)
+    assert len(labelled) >= 150
+    assert per_language["ja"] >= 40
+    assert all(per_language[language] >= 20 for language in LANGUAGES if language != "ja"), per_language
+    assert sum(q["expected"] is None for q in evaluation) >= 15
+    for question in evaluation:
+        assert question["lang"] in LANGUAGES, question
+        assert question["expected"] is None or question["expected"] in ward_index.entries, question
+
+
+def test_the_evaluation_set_shares_no_question_with_the_faq(ward_index, evaluation):
+    def key(text: str) -> str:
+        return normalize(text).replace(" ", "")
+
+    faq_questions = {
+        key(question)
+        for entry in ward_index.entries.values()
+        for phrasings in entry.questions.values()
+        for question in phrasings
+    }
+    assert [q["q"] for q in evaluation if key(q["q"]) in faq_questions] == []
