@@ -34,6 +34,15 @@ class ApiError(ChaliceUnhandledError):
         return error_response(self.status, self.code, self.message, self.details, self.headers)
 
 
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """JSON as UTF-8 text (Japanese stays readable), with the content type saying so."""
+    return Response(
+        body=json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+    )
+
+
 def error_response(
     status: int,
     code: str,
@@ -41,11 +50,8 @@ def error_response(
     details: list[Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body = {"error": {"code": code, "message": message, "details": details or []}}
-    return Response(
-        body=json.dumps(body, ensure_ascii=False),
-        status_code=status,
-        headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+    return json_response(
+        {"error": {"code": code, "message": message, "details": details or []}}, status, headers
     )
 
 

@@ -7,12 +7,11 @@ minutes (`Vary: Accept-Language` keeps the languages apart).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.errors import ApiError
+from chalicelib.api.errors import ApiError, json_response
 
 if TYPE_CHECKING:
     from chalicelib.domain.forms import FormDefinition
@@ -59,13 +58,5 @@ def language_of(request: Any) -> str:
 
 
 def _answer(body: dict[str, Any], language: str) -> Response:
-    return Response(
-        body=json.dumps(body, ensure_ascii=False),
-        status_code=200,
-        headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "Content-Language": language,
-            "Cache-Control": CACHE_CONTROL,
-            "Vary": "Accept-Language",
-        },
-    )
+    headers = {"Content-Language": language, "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Language"}
+    return json_response(body, headers=headers)

@@ -6,10 +6,11 @@ which publishes nothing that points at a person. Answers may be cached for a min
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chalice import Blueprint, Response
+
+from chalicelib.api.errors import json_response
 
 bp = Blueprint(__name__)
 
@@ -41,13 +42,5 @@ def open311_request(requestFile: str) -> Response:  # camelCase: Chalice passes 
 
 
 def _answer(body: Any) -> Response:
-    return Response(
-        body=json.dumps(body, ensure_ascii=False),
-        status_code=200,
-        headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "Cache-Control": CACHE_CONTROL,
-            # Open data: any web page may read it.
-            "Access-Control-Allow-Origin": "*",
-        },
-    )
+    # Open data: any web page may read it.
+    return json_response(body, headers={"Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*"})

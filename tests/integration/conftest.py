@@ -57,6 +57,40 @@ def submit_example(client, form_id: str, **changes) -> str:
     return json.loads(response.body)["receipt"]
 
 
+def backdated(form_id: str, created_at, *, status: str = "received", channel: str = "web"):
+    """A submission stored as if it had arrived at `created_at` (for date, overdue and digest tests)."""
+    from datetime import UTC
+
+    from chalicelib.domain import submissions as rules
+    from chalicelib.domain.forms import get_form
+    from chalicelib.store import submissions as store
+    from chalicelib.store.models import Submission
+
+    form = get_form(form_id)
+    created_at = created_at.astimezone(UTC)  # stored as the service stores it: UTC
+    while True:
+        receipt = rules.new_receipt(created_at)
+        submission = Submission(
+            receipt,
+            form_id=form.id,
+            kind=form.kind,
+            section=form.section,
+            status=status,
+            channel=channel,
+            language="ja",
+            created_at=created_at,
+            created_key=store.created_key(created_at, receipt),
+            updated_at=created_at,
+            data={key: value for key, value in form.example.items() if key != "photos"},
+            attachments=[],
+            secret_hash=rules.hash_secret(rules.new_access_secret(), rules.new_salt(), n=2),
+            public_notes=[],
+        )
+        audit = store.Audit(rules.RESIDENT, None, "created", created_at, to_status=status)
+        if store.insert(submission, audit):
+            return store.get(receipt)
+
+
 class Sandbox:
     """The LINE sandbox's control API, over HTTP."""
 

@@ -15,10 +15,10 @@ from chalicelib.config import get_settings
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.forms import get_form, sections
 from chalicelib.store import submissions as store
-from chalicelib.store.models import InboxEvent, Submission
+from chalicelib.store.models import InboxEvent
 from chalicelib.workers import digest
 from devstack.env import MOTO_ACCOUNT, REGION
-from tests.integration.conftest import submit_example
+from tests.integration.conftest import backdated, submit_example
 
 
 def outbox() -> list:
@@ -35,29 +35,11 @@ def sent_since(mark: int, section_id: str | None = None) -> list:
     return [m for m in messages if m.destinations["ToAddresses"] == recipients]
 
 
-def backdated(form_id: str, days: int, status: str = rules.RECEIVED) -> str:
+def days_ago(form_id: str, days: int, status: str = rules.RECEIVED) -> str:
     """A submission entered `days` ago (as staff would for a postal request) in `status`."""
-    form = get_form(form_id)
-    created = datetime.now(UTC) - timedelta(days=days)
-    receipt = rules.new_receipt(created)
-    item = Submission(
-        receipt,
-        form_id=form.id,
-        kind=form.kind,
-        section=form.section,
-        status=status,
-        channel="postal",
-        language="ja",
-        created_at=created,
-        created_key=store.created_key(created, receipt),
-        updated_at=created,
-        data={},
-        attachments=[],
-        secret_hash="unused",
-        public_notes=[],
-    )
-    assert store.insert(item, store.Audit("staff", "staff-0001", "created", created, to_status=status))
-    return receipt
+    return backdated(
+        form_id, datetime.now(UTC) - timedelta(days=days), status=status, channel="postal"
+    ).receipt
 
 
 @pytest.fixture
@@ -74,9 +56,9 @@ def test_one_email_per_section_with_new_by_form_overdue_and_reports_by_area(clie
     dumping = submit_example(client, "illegal-dumping")
     damage = [submit_example(client, "road-park-damage") for _ in range(2)]
     light = submit_example(client, "streetlight-outage")
-    late = backdated("bulky-waste-collection", days=40)
-    waiting_for_resident = backdated("bulky-waste-collection", days=40, status=rules.NEEDS_INFO)
-    closed = backdated("illegal-dumping", days=40, status=rules.COMPLETED)
+    late = days_ago("bulky-waste-collection", days=40)
+    waiting_for_resident = days_ago("bulky-waste-collection", days=40, status=rules.NEEDS_INFO)
+    closed = days_ago("illegal-dumping", days=40, status=rules.COMPLETED)
     mark = len(outbox())
 
     tomorrow = datetime.now(UTC) + timedelta(days=1)

@@ -27,8 +27,8 @@ from chalicelib.domain.forms import get_form
 from chalicelib.domain.staff import ROLE_ADMIN, ROLE_ANNOUNCER, ROLE_STAFF, ROLE_SUPERVISOR
 from chalicelib.schemas import load
 from chalicelib.store import submissions as store
-from chalicelib.store.models import Submission
 from devstack.dev_issuer import mint_token
+from tests.integration.conftest import backdated
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
 MB = 1024 * 1024
@@ -125,36 +125,6 @@ def enter(client, section: str, body: dict, *, key: str | None = None, staff_id:
 def since_now() -> str:
     """A `from` bound a little before now, so the list shows only what the test creates next."""
     return (datetime.now(UTC) - timedelta(milliseconds=1)).isoformat()
-
-
-def backdated(
-    form_id: str, created_at: datetime, *, status: str = rules.RECEIVED, channel: str = "web"
-) -> Submission:
-    """A submission stored as if it had arrived at `created_at` (for date and overdue filters)."""
-    form = get_form(form_id)
-    created_at = created_at.astimezone(UTC)  # stored as the service stores it: UTC
-    while True:
-        receipt = rules.new_receipt(created_at)
-        submission = Submission(
-            receipt,
-            form_id=form.id,
-            kind=form.kind,
-            section=form.section,
-            status=status,
-            channel=channel,
-            language="ja",
-            created_at=created_at,
-            created_key=store.created_key(created_at, receipt),
-            updated_at=created_at,
-            data=example(form_id),
-            attachments=[],
-            secret_hash=rules.hash_secret(rules.new_access_secret(), rules.new_salt(), n=2),
-            public_notes=[],
-        )
-        if store.insert(
-            submission, store.Audit(rules.RESIDENT, None, "created", created_at, to_status=status)
-        ):
-            return store.get(receipt)
 
 
 def tokyo(text: str) -> datetime:
