@@ -3,6 +3,13 @@
 Nothing heavy is imported here: the LINE webhook's cold start is what LINE waits on.
 """
 
+import gc
+
+# Start-up creates only objects that live as long as the process, so collecting garbage
+# while importing is wasted work (~25 ms of the webhook's cold start). Collection comes
+# back at the end of this module, with everything loaded so far frozen out of its sight.
+gc.disable()
+
 import uuid
 
 from chalice import Chalice, Cron
@@ -79,3 +86,8 @@ def daily_digest_job(event):
 
     # The time it was scheduled for, so a delayed or retried run counts for its own day.
     return digest.run(now=event.time)
+
+
+# End of start-up (see the top): what is loaded now stays, so later collections skip it.
+gc.freeze()
+gc.enable()
