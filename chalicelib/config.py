@@ -38,6 +38,8 @@ class Settings:
     # Not a secret (LIFF pages show it); empty outside the local stage unless set, which
     # turns LIFF sign-in off (503) rather than accepting tokens for a made-up channel.
     line_login_channel_id: str = ""
+    # The LIFF app that shows the online forms inside LINE: `<liff_url>/forms/<form id>`.
+    liff_url: str = "https://liff.line.me/0000000001-madoguchi"
 
     def name(self, resource: str) -> str:
         """The deployed name of a table, queue or bucket: one prefix per stage."""
@@ -87,4 +89,5 @@ def get_settings() -> Settings:
         staff_api_base=env.get("STAFF_API_BASE", "https://api.madoguchi.example.jp"),
         line_login_channel_id=env.get("LINE_LOGIN_CHANNEL_ID")
         or (LOCAL_LINE_LOGIN_CHANNEL_ID if stage == "local" else ""),
+        liff_url=env.get("LIFF_URL", Settings.liff_url).rstrip("/"),
     )

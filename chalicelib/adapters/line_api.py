@@ -22,6 +22,7 @@ from linebot.v3.messaging import (
     ApiClient,
     Configuration,
     MessagingApi,
+    MessagingApiBlob,
     PushMessageRequest,
     ReplyMessageRequest,
 )
@@ -76,6 +77,10 @@ class LineClient:
         settings = settings or get_settings()
         token = settings.line_channel_access_token
         self._api = MessagingApi(ApiClient(Configuration(host=settings.line_api_base, access_token=token)))
+        # Content (photos residents send) is served by another host, api-data.line.me.
+        self._blob = MessagingApiBlob(
+            ApiClient(Configuration(host=settings.line_data_api_base, access_token=token))
+        )
         self._max_attempts = max_attempts
         self._backoff_seconds = backoff_seconds
         self._sleep = sleep
@@ -113,6 +118,16 @@ class LineClient:
         except LineRejected:
             return None
         return response.data.language
+
+    def content(self, message_id: str) -> tuple[bytes, str | None]:
+        """The bytes of a photo (or other file) a user sent, and its declared content type.
+
+        LINE keeps it only for a while, so fetch it when the message arrives.
+        """
+        response = self._call(
+            lambda: self._blob.get_message_content_with_http_info(message_id, _request_timeout=_TIMEOUT)
+        )
+        return bytes(response.data), _header(response.headers, "content-type")
 
     def _send(self, call: Callable[[], Any]) -> SendResult:
         try:

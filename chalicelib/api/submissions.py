@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice import Blueprint, Response
 
 from chalicelib.api.forms import form_or_404, language_of
@@ -34,7 +36,7 @@ def submit(formId: str) -> Response:  # the same parameter name as GET /forms/{f
     request = bp.current_request
     form = form_or_404(formId)
     document = json_body(request)
-    submitter = service.Submitter(channel="web", language=language_of(request))
+    submitter = _submitter(request, service)
     status, body = idempotency.once(
         f"submit:{form.id}",
         request.headers.get("idempotency-key"),
@@ -42,6 +44,21 @@ def submit(formId: str) -> Response:  # the same parameter name as GET /forms/{f
         lambda: (201, service.create(form, document, submitter)),
     )
     return Response(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _submitter(request: Any, service: Any) -> Any:
+    """A LIFF page sends the resident's LINE ID token: the submission is then theirs on LINE,
+    and every status change reaches them there, in the language they chose on LINE.
+    Without a token it is a plain web submission."""
+    if not (request.headers or {}).get("authorization"):
+        return service.Submitter(channel="web", language=language_of(request))
+    from chalicelib.api.liff import current_resident
+    from chalicelib.store import preferences
+
+    user_id = current_resident(request)  # a bad or expired token is a 401, never a web fallback
+    stored = preferences.get(user_id)
+    language = stored.preferences.language if stored else language_of(request)
+    return service.Submitter(channel="line", language=language, line_user_id=user_id)
 
 
 @bp.route("/submissions/{receipt}", methods=["GET"])

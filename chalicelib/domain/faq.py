@@ -259,6 +259,13 @@ class _Marks(dict):
 _MARKS = _Marks()
 
 
+# How a question is asked, not what about: on their own these matched an entry that happens
+# to be phrased the same way ("…を教えてください"), a confident answer to an unrelated question.
+_QUESTION_FRAME = re.compile(
+    r"を?(?:おしえて|教えて)(?:ください|ほしい|くれ)?|(?:知りたい|しりたい)(?:です)?|ですか|ますか|でしょうか|ください"
+)
+
+
 def normalize(text: str) -> str:
     """The form both the FAQ and a question are compared in.
 
@@ -272,6 +279,7 @@ def normalize(text: str) -> str:
     if _JAPANESE.search(text):  # every variant is Japanese: other texts skip the scans
         for variants in _VARIANT_PASSES:
             text = variants(text)
+        text = _QUESTION_FRAME.sub(" ", text)
     return " ".join(text.translate(_MARKS).split())
 
 
@@ -381,7 +389,8 @@ def resolve_language(text: str, profile_language: str | None) -> str:
 
     A text in another script than the profile language is answered in the text's
     language (an English speaker who types Japanese gets Japanese). Within one script the
-    profile wins (Han-only text from a Japanese speaker stays Japanese; Vietnamese typed
+    profile wins (Han-only text from a Japanese speaker stays Japanese unless it uses the
+    forms only Simplified Chinese writes; Vietnamese typed
     without accents stays Vietnamese), except that Vietnamese written with its accents by an
     English profile is Vietnamese.
     """
@@ -396,6 +405,8 @@ def resolve_language(text: str, profile_language: str | None) -> str:
         return "vi"
     if detected == "ja" and profile_language == "zh-Hans" and any(_script(c) == _KANA_SCRIPT for c in text):
         return "ja"  # kana is never Chinese
+    if detected == "zh-Hans" and profile_language in ("ja", "ja-easy") and not _han_only(text):
+        return "zh-Hans"  # no kana and more simplified-only forms (这, 么, 垃圾...) than Japanese ones
     return profile_language
 
 

@@ -164,9 +164,24 @@ def build(
     return Notification(language=lang, subject=one_line(subject), text=text, html="\n".join(body) + "\n")
 
 
-def line_messages(notification: Notification) -> list[dict[str, Any]]:
-    """The LINE push for a notification: one text message (the plain text, trimmed to LINE's limit)."""
-    text = notification.text.strip()
+def line_messages(
+    *, event: str, status: str, form_id: str, receipt: str, public_note: str | None, language: str
+) -> list[dict[str, Any]]:
+    """The LINE push about a submission: one text, in any of the seven languages the resident
+    chose on LINE (email stays Japanese or English: it may be read by anyone in a household)."""
+    from chalicelib.domain import messages
+
+    if event not in EVENTS or status not in STATUSES or not RECEIPT_PATTERN.fullmatch(receipt):
+        raise ValueError("not a notification about a submission")
+    key = "notify.created" if event == CREATED else "notify.changed"
+    title = (
+        messages.text(f"form.{form_id}", language) if f"form.{form_id}" in messages.catalogue() else form_id
+    )
+    label = messages.text(f"status.{status}", language)
+    text = messages.text(key, language, title=one_line(title), receipt=receipt, status=label)
+    note = _note(public_note)
+    if note:
+        text += "\n\n" + messages.text("notify.note", language, note=note)
     if len(text) > LINE_TEXT_LIMIT:
         text = text[: LINE_TEXT_LIMIT - 1] + "…"
     return [{"type": "text", "text": text}]

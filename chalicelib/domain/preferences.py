@@ -31,6 +31,8 @@ from chalicelib.domain.ward import DATA_DIR
 # The terms residents agree to when they turn announcements on. Changing this asks every
 # resident to agree again: consent to older terms does not put anyone on a send list.
 TERMS_VERSION = "2025-04-01"
+# Where the terms of that version are published (the chat and the LIFF page link to it).
+TERMS_URL = "https://www.city.katsushika.lg.jp/line/terms.html"
 
 ALL_AREAS = "*"
 SEGMENT_SEPARATOR = "#"
@@ -433,6 +435,6 @@ def view(prefs: Preferences, *, following: bool) -> dict[str, Any]:
     return {
         **to_document(prefs),
         "delivery": {"active": not found, "holds": found},
-        "terms": {"version": TERMS_VERSION},
+        "terms": {"version": TERMS_VERSION, "url": TERMS_URL},
         "choices": choices(prefs.language),
     }

@@ -45,8 +45,13 @@ class Submitter:
         return self.actor.id if self.actor.kind == rules.STAFF else None
 
 
-def create(form: FormDefinition, document: Any, submitter: Submitter) -> dict[str, Any]:
-    """Validate and store a new submission; the answer carries the receipt and the resident's secret."""
+def create(
+    form: FormDefinition, document: Any, submitter: Submitter, *, section: str | None = None
+) -> dict[str, Any]:
+    """Validate and store a new submission; the answer carries the receipt and the resident's secret.
+
+    `section` routes it to another section than the form's (a chat question about taxes).
+    """
     if not isinstance(document, dict):
         raise ApiError(422, "invalid_submission", "The body must be a JSON object.")
     found = problems(form.schema_name, document)
@@ -69,7 +74,7 @@ def create(form: FormDefinition, document: Any, submitter: Submitter) -> dict[st
             receipt,
             form_id=form.id,
             kind=form.kind,
-            section=form.section,
+            section=section or form.section,
             status=rules.RECEIVED,
             channel=submitter.channel,
             language=submitter.language,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +34,20 @@ def start(content_type: str) -> dict[str, Any]:
         "maxBytes": MAX_IMAGE_BYTES,
         "expiresAt": (datetime.now(UTC) + UPLOAD_WINDOW).isoformat(timespec="seconds"),
     }
+
+
+def receive(name: str, data: bytes) -> str | None:
+    """Keep a photo that reached us another way (a LINE image message) as an upload would be,
+    for prepare() at submission; its upload id, or None when it is not an image we take.
+
+    The id derives from `name` (the LINE message id), so receiving it again overwrites it.
+    """
+    content_type = images.sniff(data)
+    if content_type is None or len(data) > MAX_IMAGE_BYTES:
+        return None
+    upload_id = "up_" + base64.b32encode(hashlib.sha256(name.encode()).digest()[:20]).decode().lower()
+    storage.write(_incoming(upload_id), data, content_type)
+    return upload_id
 
 
 def prepare(upload_ids: list[str], pointer: str) -> list[tuple[str, bytes, str]]:

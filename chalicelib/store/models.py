@@ -213,6 +213,29 @@ class IdempotencyRecord(Model):
     expires_at = TTLAttribute()
 
 
+class Conversation(Model):
+    """A resident's guided conversation in the chat (a report in progress, a question to send on).
+
+    One per resident: starting another replaces it. What they typed or sent is personal
+    data, so the item expires a day after the last step; the conversation itself ends
+    much sooner (domain.chat.QUIET), which the worker checks on every event.
+    """
+
+    class Meta(_Meta):
+        table_name = _settings.name("conversations")
+
+    line_user_id = UnicodeAttribute(hash_key=True)
+    conversation_id = UnicodeAttribute()
+    flow = UnicodeAttribute()
+    step = UnicodeAttribute()
+    data = JSONAttribute(default=dict)
+    updated_at = UTCDateTimeAttribute()
+    # The last event applied: a redelivered event is answered again, not applied twice.
+    last_event_id = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute()
+    version = VersionAttribute()
+
+
 class AttemptCounter(Model):
     """Failed attempts per key and time window (e.g. wrong access codes for one receipt in one hour)."""
 
@@ -232,4 +255,5 @@ MODELS: tuple[type[Model], ...] = (
     AuditEntry,
     IdempotencyRecord,
     AttemptCounter,
+    Conversation,
 )

@@ -14,10 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.line_api import line_client, retry_key_for
+from chalicelib.config import get_settings
+from chalicelib.domain import chat as chat_rules
+from chalicelib.domain import postbacks
 from chalicelib.domain import residents as resident_rules
 from chalicelib.domain.line_webhook import LineEvent
 from chalicelib.observability import hashed, invocation, logger, metrics
 from chalicelib.resources import LINE_EVENTS
+from chalicelib.services import chat
 from chalicelib.store import inbox, preferences, residents
 
 # A worker holds an event no longer than the queue hides a message from other workers.
@@ -87,7 +91,7 @@ def on_follow(event: LineEvent) -> None:
     line_client().reply_or_push(
         event.reply_token,
         event.user_id,
-        resident_rules.greeting(language),
+        chat_rules.greeting(language, postbacks.sign(get_settings().line_channel_secret, "menu.settings")),
         retry_key_for(event.event_id, "greeting"),
     )
     logger.info("follower greeted", extra={"language": language})
@@ -105,4 +109,6 @@ def on_unfollow(event: LineEvent) -> None:
 HANDLERS: dict[str, Callable[[LineEvent], None]] = {
     "follow": on_follow,
     "unfollow": on_unfollow,
+    "message": chat.on_message,
+    "postback": chat.on_postback,
 }

@@ -116,14 +116,15 @@ def deliver(message: NotificationMessage) -> list[str]:
         return []
     form = get_form(submission.form_id)
     title = form.title if form else {"ja": submission.form_id, "en": submission.form_id}
+    public_note = messages.public_note_for(
+        submission.public_notes or [], event=message.event, status=message.status, version=message.version
+    )
     notification = messages.build(
         event=message.event,
         status=message.status,
         form_title=title,
         receipt=message.receipt,
-        public_note=messages.public_note_for(
-            submission.public_notes or [], event=message.event, status=message.status, version=message.version
-        ),
+        public_note=public_note,
         language=submission.language,
     )
     channels: list[str] = []
@@ -131,7 +132,14 @@ def deliver(message: NotificationMessage) -> list[str]:
         try:
             line_client().push(
                 submission.line_user_id,
-                messages.line_messages(notification),
+                messages.line_messages(
+                    event=message.event,
+                    status=message.status,
+                    form_id=submission.form_id,
+                    receipt=message.receipt,
+                    public_note=public_note,
+                    language=submission.language,
+                ),
                 retry_key_for(message.receipt, str(message.version), "notify"),
             )
             channels.append("line")

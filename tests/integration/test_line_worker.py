@@ -8,7 +8,9 @@ from datetime import UTC, timedelta
 import pytest
 
 from chalicelib.adapters.queues import queue_url
-from chalicelib.domain.residents import ACTIVE, INACTIVE, POSTBACK_OPEN_PREFERENCES, RETENTION_AFTER_UNFOLLOW
+from chalicelib.config import get_settings
+from chalicelib.domain import postbacks
+from chalicelib.domain.residents import ACTIVE, INACTIVE, RETENTION_AFTER_UNFOLLOW
 from chalicelib.resources import LINE_EVENTS
 from chalicelib.store import residents
 from chalicelib.store.models import SendListEntry
@@ -44,7 +46,8 @@ def test_follow_creates_the_resident_and_greets_in_japanese(sandbox, deliver):
     assert "友だち追加ありがとうございます" in message["text"]
     assert "葛飾区" in message["text"]
     [button] = message["quickReply"]["items"]
-    assert button["action"]["data"] == POSTBACK_OPEN_PREFERENCES
+    opened = postbacks.read(get_settings().line_channel_secret, button["action"]["data"])
+    assert opened.action == "menu.settings"
 
 
 def test_the_greeting_follows_the_language_of_the_profile(sandbox, deliver):

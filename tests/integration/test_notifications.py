@@ -176,7 +176,7 @@ def test_a_linked_line_user_gets_a_push_in_their_language(client, drained, sandb
     [message] = created["body"]["messages"]
     assert message["type"] == "text"
     assert message["text"].startswith(f"「{form.title['ja']}」を受け付けました。")
-    assert f"受付番号：{receipt}" in message["text"]
+    assert f"受付番号: {receipt}" in message["text"]
     assert created["headers"]["x-line-retry-key"]
     assert emails_about(receipt) == []
 

@@ -99,7 +99,7 @@ def test_a_new_follower_gets_the_defaults(api):
         "paused": False,
     }
     assert shown["delivery"] == {"active": False, "holds": ["no_consent", "no_topics"]}
-    assert shown["terms"] == {"version": rules.TERMS_VERSION}
+    assert shown["terms"] == {"version": rules.TERMS_VERSION, "url": rules.TERMS_URL}
     assert [topic["label"] for topic in shown["choices"]["topics"]][:2] == ["防災", "子育て"]
     assert lists_of(user_id) == set()
 

@@ -500,6 +500,7 @@ def test_the_ward_faq_has_every_language_and_each_question_finds_its_entry(ward_
     ("text", "language"),
     [
         ("野球の試合結果を教えて", "ja"),
+        ("来週の競馬で勝つ馬を教えてください", "ja"),  # shares only "…を教えてください" with an entry
         ("What's the capital of France?", "en"),
         ("明天会下雨吗", "zh-Hans"),
         ("날씨 어때요", "ko"),

@@ -127,11 +127,39 @@ def test_language_for(stored, expected):
 
 
 def test_line_message_is_one_text_message_within_the_limit():
-    message = notification(status="rejected", public_note="x" * 6000)
-    [line] = line_messages(message)
+    [line] = line_messages(
+        event="status_changed",
+        status="rejected",
+        form_id="bulky-waste-collection",
+        receipt=RECEIPT,
+        public_note="x" * 6000,
+        language="ja",
+    )
     assert line["type"] == "text"
     assert len(line["text"]) <= LINE_TEXT_LIMIT
     assert line["text"].startswith("「粗大ごみ収集の申込」の状況が「お受けできませんでした」になりました。")
+
+
+@pytest.mark.parametrize("language", ["ja-easy", "en", "zh-Hans", "ko", "vi", "ne"])
+def test_line_message_is_in_the_residents_language_with_receipt_and_note(language):
+    [line] = line_messages(
+        event="created",
+        status="received",
+        form_id="streetlight-outage",
+        receipt=RECEIPT,
+        public_note="担当: 道路補修課",
+        language=language,
+    )
+    japanese = line_messages(
+        event="created",
+        status="received",
+        form_id="streetlight-outage",
+        receipt=RECEIPT,
+        public_note="担当: 道路補修課",
+        language="ja",
+    )[0]["text"]
+    assert RECEIPT in line["text"] and "担当: 道路補修課" in line["text"]
+    assert line["text"] != japanese
 
 
 def test_the_note_of_the_change_is_chosen():

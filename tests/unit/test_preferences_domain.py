@@ -277,7 +277,7 @@ def test_view_says_whether_news_arrives_and_labels_choices_in_the_residents_lang
     prefs = rules.from_document(document(language="vi"), rules.Preferences(), NOW)
     shown = rules.view(prefs, following=True)
     assert shown["delivery"] == {"active": True, "holds": []}
-    assert shown["terms"] == {"version": rules.TERMS_VERSION}
+    assert shown["terms"] == {"version": rules.TERMS_VERSION, "url": rules.TERMS_URL}
     assert shown["choices"]["topics"][0] == {"id": "disaster", "label": "Phòng chống thiên tai"}
     assert {"id": "tateishi", "label": "Tateishi", "kana": "たていし"} in shown["choices"]["areas"]
     assert rules.view(rules.stop_all(prefs), following=False)["delivery"] == {

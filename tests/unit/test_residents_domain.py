@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.domain.residents import (
-    DEFAULT_LANGUAGE,
-    LANGUAGES,
-    POSTBACK_OPEN_PREFERENCES,
-    greeting,
-    language_from_profile,
-)
+from chalicelib.domain import chat, postbacks
+from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES, language_from_profile
+
+POSTBACK_OPEN_PREFERENCES = postbacks.sign("test-secret", "menu.settings")
+
+
+def greeting(language: str) -> list[dict]:
+    return chat.greeting(language, POSTBACK_OPEN_PREFERENCES)
+
 
 WARD = json.loads(
     (Path(__file__).resolve().parents[2] / "chalicelib" / "data" / "ward.json").read_text(encoding="utf-8")

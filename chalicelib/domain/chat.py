@@ -1,0 +1,205 @@
+"""The chat's rules: LINE message shapes, the guided report's steps and what each accepts. Pure.
+
+The worker (services/chat.py) reads events, calls these and does the I/O; everything here
+is decided from its arguments, so every step is unit-tested without LINE or AWS.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from chalicelib.domain import messages
+from chalicelib.domain.forms import FormDefinition, catalogue, ward_bounds
+from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
+from chalicelib.domain.ward import one_line, ward_name, without_controls
+
+# A conversation with no reply for this long is over; the next message starts afresh.
+QUIET = timedelta(minutes=30)
+
+# LINE's limits: 5 messages per reply, 13 quick-reply items, 5 000 characters per text.
+MAX_MESSAGES = 5
+MAX_QUICK_REPLIES = 13
+MAX_TEXT_CHARS = 5000
+
+MAX_PHOTOS = 3
+MAX_ADDRESS_CHARS = 200
+MAX_COMMENT_CHARS = 1000
+
+# Flows and the steps of the report flow, in order.
+REPORT = "report"
+ASK = "ask"
+CATEGORY, KIND, PHOTOS, LOCATION, ADDRESS, COMMENT, CONFIRM = (
+    "category",
+    "kind",
+    "photos",
+    "location",
+    "address",
+    "comment",
+    "confirm",
+)
+OFFERED = "offered"  # ask flow: a person was offered for the question in `data`
+
+# Typed "cancel" in any of our languages (compared after NFKC and lower-casing).
+CANCEL_WORDS = frozenset(
+    {
+        "やめる",
+        "やめます",
+        "キャンセル",
+        "中止",
+        "取り消し",
+        "とりけし",
+        "cancel",
+        "取消",
+        "取消息",
+        "취소",
+        "hủy",
+        "huỷ",
+        "huy",
+        "रद्द",
+    }
+)
+
+
+def is_cancel(text: str) -> bool:
+    return unicodedata.normalize("NFKC", text).strip().lower().rstrip("。.!！") in CANCEL_WORDS
+
+
+def is_quiet(updated_at: datetime, now: datetime) -> bool:
+    return now - updated_at > QUIET
+
+
+# --- message shapes ------------------------------------------------------------------------
+
+
+def text_message(text: str, quick_replies: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[: MAX_TEXT_CHARS - 1] + "…"
+    message: dict[str, Any] = {"type": "text", "text": text}
+    if quick_replies:
+        message["quickReply"] = {"items": quick_replies[:MAX_QUICK_REPLIES]}
+    return message
+
+
+def short(label: str) -> str:
+    """A label within LINE's 20 characters, visibly cut when longer."""
+    label = one_line(label)
+    return label if len(label) <= messages.MAX_LABEL_CHARS else label[: messages.MAX_LABEL_CHARS - 1] + "…"
+
+
+def postback_item(label: str, data: str) -> dict[str, Any]:
+    # displayText: the tap shows in the chat as if typed, so the resident sees what they chose.
+    return {
+        "type": "action",
+        "action": {"type": "postback", "label": short(label), "data": data, "displayText": one_line(label)},
+    }
+
+
+def uri_item(label: str, uri: str) -> dict[str, Any]:
+    return {"type": "action", "action": {"type": "uri", "label": short(label), "uri": uri}}
+
+
+def location_item(label: str) -> dict[str, Any]:
+    """Opens LINE's location picker; the choice arrives as a location message."""
+    return {"type": "action", "action": {"type": "location", "label": short(label)}}
+
+
+def camera_items(language: str) -> list[dict[str, Any]]:
+    """Camera and camera roll: the photo arrives as an image message."""
+    return [
+        {
+            "type": "action",
+            "action": {"type": "camera", "label": short(messages.text("button.camera", language))},
+        },
+        {
+            "type": "action",
+            "action": {"type": "cameraRoll", "label": short(messages.text("button.camera_roll", language))},
+        },
+    ]
+
+
+def greeting(language: str, settings_data: str) -> list[dict[str, Any]]:
+    """The welcome a new follower gets: what the account does, and a button to choose news."""
+    if language not in LANGUAGES:
+        language = DEFAULT_LANGUAGE
+    text = messages.text("greeting.text", language, ward=ward_name(language))
+    return [text_message(text, [postback_item(messages.text("greeting.button", language), settings_data)])]
+
+
+# --- the guided report -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportCategory:
+    form: FormDefinition
+    kind_property: str  # the required choice besides the place (what kind of problem)
+    kinds: tuple[str, ...]
+
+
+@cache
+def report_categories() -> tuple[ReportCategory, ...]:
+    """The report forms a resident can start from the chat, with the one choice each requires."""
+    found = []
+    for form in catalogue():
+        if not form.is_report:
+            continue
+        properties = form.schema["properties"]
+        choices = [name for name in form.schema.get("required", []) if "enum" in properties.get(name, {})]
+        if len(choices) != 1:
+            continue  # the chat asks one question besides the place; other report forms are web-only
+        found.append(ReportCategory(form, choices[0], tuple(properties[choices[0]]["enum"])))
+    return tuple(found)
+
+
+def report_category(form_id: str) -> ReportCategory | None:
+    return next((c for c in report_categories() if c.form.id == form_id), None)
+
+
+def in_ward(latitude: float, longitude: float) -> bool:
+    bounds = ward_bounds()
+    return (
+        bounds["latitude"]["min"] <= latitude <= bounds["latitude"]["max"]
+        and bounds["longitude"]["min"] <= longitude <= bounds["longitude"]["max"]
+    )
+
+
+def clean_line(text: str) -> str:
+    return one_line(unicodedata.normalize("NFC", text))
+
+
+def clean_text(text: str) -> str:
+    return without_controls(unicodedata.normalize("NFC", text)).strip()
+
+
+def report_document(data: dict[str, Any]) -> dict[str, Any]:
+    """The report form's answers from what the conversation gathered (checked again by the form)."""
+    category = report_category(data["form"])
+    if category is None:
+        raise ValueError(f"not a chat report form: {data['form']!r}")
+    location: dict[str, Any] = {}
+    if data.get("latitude") is not None:
+        location = {"latitude": data["latitude"], "longitude": data["longitude"]}
+    if data.get("address"):
+        location["address"] = data["address"]
+    document: dict[str, Any] = {category.kind_property: data["kind"], "location": location}
+    if data.get("photos"):
+        document["photos"] = list(data["photos"])
+    if data.get("comment"):
+        document["description"] = data["comment"]
+    return document
+
+
+def report_summary(data: dict[str, Any], language: str) -> str:
+    place = data.get("address") or messages.text("report.place_pin", language)
+    return messages.text(
+        "report.confirm",
+        language,
+        category=messages.text(f"form.{data['form']}", language),
+        kind=messages.text(f"report.kind.{data['form']}.{data['kind']}", language),
+        photos=len(data.get("photos") or []),
+        place=place,
+        comment=data.get("comment") or messages.text("report.no_comment", language),
+    )

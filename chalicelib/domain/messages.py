@@ -1,0 +1,56 @@
+"""The message catalogue: every text a resident sees on LINE, in the seven languages.
+
+Texts live in chalicelib/data/messages.json, keyed like `report.ask_photos`. A text missing
+in a language falls back to Japanese, so a resident always gets an answer; the unit tests
+refuse a catalogue with any gap, so the fallback is a safety net, never the plan.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from functools import cache
+
+from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
+from chalicelib.domain.ward import DATA_DIR
+
+CATALOGUE_PATH = DATA_DIR / "messages.json"
+# LINE's limit for a quick-reply or button label.
+MAX_LABEL_CHARS = 20
+
+
+@cache
+def catalogue() -> dict[str, dict[str, str]]:
+    return json.loads(CATALOGUE_PATH.read_text(encoding="utf-8"))["messages"]
+
+
+def text(key: str, language: str, /, **values: object) -> str:
+    """The text for `key` in `language` (Japanese where it has none), with {names} filled in."""
+    texts = catalogue()[key]  # KeyError: a key used in code is missing from the catalogue
+    template = texts.get(language) or texts[DEFAULT_LANGUAGE]
+    return template.format(**values) if values else template
+
+
+def label(key: str, language: str) -> str:
+    """A button label: the text, cut to LINE's 20 characters (the tests keep them shorter)."""
+    return text(key, language)[:MAX_LABEL_CHARS]
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def gaps() -> list[str]:
+    """Every (key, language) without a text, and every text whose {names} differ from Japanese."""
+    found = []
+    for key, texts in catalogue().items():
+        expected = placeholders(texts.get(DEFAULT_LANGUAGE, ""))
+        for language in LANGUAGES:
+            value = texts.get(language)
+            if not isinstance(value, str) or not value.strip():
+                found.append(f"{key}: no {language} text")
+            elif placeholders(value) != expected:
+                found.append(
+                    f"{key}: {language} has {sorted(placeholders(value))}, ja has {sorted(expected)}"
+                )
+    return found

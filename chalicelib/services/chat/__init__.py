@@ -1,0 +1,135 @@
+"""The resident's side of the LINE chat: buttons, questions, guided reports, settings.
+
+The worker hands each message or postback event here. A turn reads the resident and their
+conversation, lets one handler decide what to do and say, saves the conversation
+(conditionally: two events of one resident never both apply to the same state) and sends
+the reply, falling back to a push when LINE refuses the reply token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from chalicelib.adapters.line_api import line_client, retry_key_for
+from chalicelib.config import get_settings
+from chalicelib.domain import chat, postbacks
+from chalicelib.domain import residents as resident_rules
+from chalicelib.domain.line_webhook import LineEvent
+from chalicelib.observability import logger, metrics
+from chalicelib.services.chat import ask, menu, report, settings
+from chalicelib.services.chat.turn import Turn
+from chalicelib.store import conversations, preferences, residents
+
+# Conversation writes that collide (two photos at once) are retried with a fresh read.
+ATTEMPTS = 4
+
+Handler = Callable[[Turn, str], None]
+
+ACTIONS: dict[str, Handler] = {
+    "flow.cancel": lambda turn, _: cancel(turn),
+    **menu.ACTIONS,
+    **settings.ACTIONS,
+    **report.ACTIONS,
+    **ask.ACTIONS,
+}
+
+
+def on_message(event: LineEvent) -> None:
+    _take_turn(event, _message)
+
+
+def on_postback(event: LineEvent) -> None:
+    _take_turn(event, _postback)
+
+
+def _take_turn(event: LineEvent, decide: Callable[[Turn], None]) -> None:
+    assert event.user_id  # the webhook schema requires it for messages and postbacks
+    if event.mode != "active":
+        logger.info("chat event in standby mode; not answered")
+        return
+    for attempt in range(1, ATTEMPTS + 1):
+        turn = _turn(event)
+        try:
+            _play(turn, decide)
+            break
+        except conversations.Conflict:
+            if attempt == ATTEMPTS:
+                raise
+    line_client().reply_or_push(
+        event.reply_token,
+        event.user_id,
+        turn.replies[: chat.MAX_MESSAGES],
+        retry_key_for(event.event_id, "reply"),
+    )
+
+
+def _turn(event: LineEvent) -> Turn:
+    assert event.user_id
+    now = datetime.now(UTC)
+    stored = preferences.get(event.user_id)
+    if stored is None:
+        # Someone who followed before madoguchi kept residents: register them as a follow would.
+        language = resident_rules.language_from_profile(line_client().profile_language(event.user_id))
+        residents.record_follow(event.user_id, language, event.timestamp_ms)
+    else:
+        language = stored.preferences.language
+    return Turn(event, event.user_id, language, now, conversations.get(event.user_id))
+
+
+def _play(turn: Turn, decide: Callable[[Turn], None]) -> None:
+    conversation = turn.conversation
+    if conversation is not None and conversation.last_event_id == turn.event.event_id:
+        # This event was applied before its reply went out (a crash, a redelivery): answer again.
+        logger.info("chat event already applied; prompting again")
+        if conversation.flow == chat.REPORT:
+            report.prompt(turn)
+        else:
+            ask.prompt(turn)
+        return
+    if conversation is not None and chat.is_quiet(conversation.updated_at, turn.now):
+        turn.end()
+        turn.say("general.expired")
+        metrics.add_metric(name="ConversationsExpired", unit="Count", value=1)
+    decide(turn)
+    turn.save()
+
+
+def _postback(turn: Turn) -> None:
+    data = (turn.event.raw.get("postback") or {}).get("data")
+    try:
+        postback = postbacks.read(get_settings().line_channel_secret, data)
+        handler = ACTIONS[postback.action]
+    except (postbacks.TamperedPostback, KeyError):
+        logger.warning("postback rejected: not one we signed")
+        metrics.add_metric(name="PostbacksRejected", unit="Count", value=1)
+        turn.say("general.not_understood", [turn.button("button.settings", "menu.settings")])
+        return
+    handler(turn, postback.value)
+
+
+def _message(turn: Turn) -> None:
+    message = turn.event.raw.get("message") or {}
+    kind = message.get("type")
+    if kind == "text":
+        text = message.get("text") or ""
+        if chat.is_cancel(text):
+            cancel(turn)
+        elif turn.in_flow(chat.REPORT):
+            report.on_text(turn, text)
+        else:
+            ask.on_question(turn, text)
+    elif kind == "image" and turn.in_flow(chat.REPORT):
+        report.on_photo(turn, message)
+    elif kind == "location" and turn.in_flow(chat.REPORT):
+        report.on_location(turn, message)
+    else:
+        turn.say("general.unsupported_message")
+
+
+def cancel(turn: Turn) -> None:
+    if turn.conversation is None:
+        turn.say("general.nothing_to_cancel")
+        return
+    turn.end()
+    turn.say("general.cancelled")

@@ -1,0 +1,126 @@
+"""Questions in the chat: answered from the ward's FAQ, or sent on to a person.
+
+A confident match gets the answer and its page; a weak one up to three suggestions; none
+an offer to ask a person, which files an inquiry with the section the closest FAQ entry
+belongs to (or the public hearing unit), through the submissions domain like any form.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from chalicelib.api.errors import ApiError
+from chalicelib.domain import chat, faq
+from chalicelib.domain.forms import get_form, sections
+from chalicelib.observability import logger, metrics
+from chalicelib.services import idempotency
+from chalicelib.services import submissions as submission_service
+from chalicelib.services.chat.turn import Turn
+
+INQUIRY_FORM = "inquiry"
+
+
+@cache
+def index() -> faq.FaqIndex:
+    """Built once per container, at the first question (~150 ms), then a search takes < 1 ms."""
+    return faq.load_index()
+
+
+def invite(turn: Turn) -> None:
+    turn.say("ask.prompt")
+
+
+def on_question(turn: Turn, text: str) -> None:
+    question = chat.clean_text(text)[: faq.MAX_QUERY_CHARS]
+    # Answer in the language of the question (a Japanese-profile resident writing Chinese reads Chinese).
+    turn.language = faq.resolve_language(question, turn.language)
+    hits = index().search(question, turn.language)
+    decision, chosen = index().decide(hits)
+    metrics.add_metric(name=f"FaqDecision_{decision}", unit="Count", value=1)
+    if decision == faq.ANSWER:
+        turn.end()  # a question answered closes any question offered to a person before
+        _answer(turn, chosen[0].entry_id)
+        return
+    # Kept for "ask a person": the resident's words go to staff only if they tap it. A question
+    # near an entry goes to that entry's section; one near nothing to the public hearing unit.
+    near = hits[0] if hits and (hits[0].covered or hits[0].confidence >= faq.SUGGEST_ALSO) else None
+    conversation = turn.start(
+        chat.ASK,
+        chat.OFFERED,
+        {
+            "question": chat.clean_text(text)[:1000],
+            "faqEntry": near.entry_id if near else None,
+            "section": index().entries[near.entry_id].section if near else None,
+        },
+    )
+    person = turn.button("button.ask_person", "ask.person", conversation.conversation_id)
+    if decision == faq.SUGGESTIONS:
+        buttons = [
+            turn.button_labelled(
+                index().answer(hit.entry_id, turn.language)["question"], "faq.show", hit.entry_id
+            )
+            for hit in chosen
+        ]
+        turn.say("faq.suggest", [*buttons, person])
+    else:
+        turn.say("faq.none", [person, turn.cancel_button()])
+
+
+def show_answer(turn: Turn, entry_id: str) -> None:
+    if entry_id not in index().entries:
+        turn.say("general.not_understood")
+        return
+    _answer(turn, entry_id)
+
+
+def _answer(turn: Turn, entry_id: str) -> None:
+    found = index().answer(entry_id, turn.language)
+    turn.say_text(found["answer"] + "\n\n" + turn.text("faq.more", link=found["link"]))
+
+
+def ask_person(turn: Turn, conversation_id: str) -> None:
+    """File the offered question as an inquiry, once however often the button is tapped."""
+    conversation = turn.conversation
+    if not turn.in_flow(chat.ASK, chat.OFFERED) or conversation.conversation_id != conversation_id:
+        turn.say("ask.missing")
+        return
+    data = conversation.data
+    section = data.get("section") if data.get("section") in sections() else None
+    document = {"question": data["question"]}
+    if data.get("faqEntry"):
+        document["faqEntry"] = data["faqEntry"]
+    submitter = submission_service.Submitter(
+        channel="line", language=turn.language, line_user_id=turn.user_id
+    )
+    form = get_form(INQUIRY_FORM)
+    assert form is not None
+    try:
+        _, created = idempotency.once(
+            "line-inquiry",
+            conversation_id + "-inquiry",
+            conversation_id.encode(),
+            lambda: (201, submission_service.create(form, document, submitter, section=section)),
+        )
+    except ApiError as error:
+        logger.warning("chat inquiry refused", extra={"code": error.code})
+        turn.end()
+        turn.say("report.rejected")
+        return
+    turn.end()
+    routed = section or form.section
+    turn.say("ask.sent", receipt=created["receipt"], section=turn.text(f"section.{routed}"))
+    logger.info("chat inquiry filed", extra={"section": routed})
+
+
+def prompt(turn: Turn) -> None:
+    """Said again when an event is redelivered after it was applied."""
+    conversation = turn.conversation
+    assert conversation is not None
+    person = turn.button("button.ask_person", "ask.person", conversation.conversation_id)
+    turn.say("faq.none", [person, turn.cancel_button()])
+
+
+ACTIONS = {
+    "faq.show": show_answer,
+    "ask.person": ask_person,
+}

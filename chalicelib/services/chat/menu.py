@@ -1,0 +1,72 @@
+"""The rich menu's buttons: apply online, my requests, ask, and the ward's pages for the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chalicelib.config import get_settings
+from chalicelib.domain import chat, messages
+from chalicelib.domain.forms import catalogue
+from chalicelib.domain.submissions import tokyo_iso
+from chalicelib.domain.ward import ward
+from chalicelib.services.chat import ask, report, settings
+from chalicelib.services.chat.turn import Turn
+from chalicelib.store import submissions
+from chalicelib.store.models import Submission
+
+MY_REQUESTS_SHOWN = 5
+
+
+def apply(turn: Turn, _: str = "") -> None:
+    """The online procedures, each opening its form in the LIFF app (signed in as this resident)."""
+    base = get_settings().liff_url
+    items = [
+        chat.uri_item(messages.text(f"form.{form.id}", turn.language), f"{base}/forms/{form.id}")
+        for form in catalogue()
+        if not form.is_report
+    ]
+    items.append(turn.button("button.my_requests", "menu.mine"))
+    turn.say("apply.intro", items)
+
+
+def my_requests(turn: Turn, _: str = "") -> None:
+    """The resident's latest submissions from LINE (chat and LIFF), newest first."""
+    page, _cursor = submissions.query_index(
+        Submission.by_line_user, turn.user_id, since=None, until=None, cursor=None, limit=MY_REQUESTS_SHOWN
+    )
+    if not page:
+        turn.say("mine.none", [turn.button("button.report", "menu.report")])
+        return
+    lines = [turn.text("mine.header")]
+    for submission in page:
+        title_key = f"form.{submission.form_id}"
+        lines.append(
+            turn.text(
+                "mine.item",
+                receipt=submission.receipt,
+                title=turn.text(title_key) if title_key in messages.catalogue() else submission.form_id,
+                status=turn.text(f"status.{submission.status}"),
+                date=tokyo_iso(submission.updated_at)[:10],
+            )
+        )
+    turn.say_text("\n".join(lines))
+
+
+def website(key: str) -> Callable[[Turn, str], None]:
+    """A button answered with a page of the ward's site (queue and payments live there for now)."""
+
+    def show(turn: Turn, _: str = "") -> None:
+        turn.say(key, url=ward()["website"])
+
+    return show
+
+
+ACTIONS = {
+    "menu.report": lambda turn, _: report.start(turn),
+    "menu.apply": apply,
+    "menu.mine": my_requests,
+    "menu.ask": lambda turn, _: ask.invite(turn),
+    "menu.settings": lambda turn, _: settings.show(turn),
+    "menu.queue": website("queue.info"),
+    "menu.pay": website("pay.info"),
+}

@@ -1,0 +1,225 @@
+"""The guided report: category, what is wrong, photos, place, comment, confirm.
+
+Each step keeps what the resident gave in the conversation; photos are fetched from LINE
+as they arrive (LINE keeps them only for a while) and stored like web uploads, so the
+submission at the end goes through exactly the checks and photo cleaning a web form does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.adapters.line_api import LineRejected, LineUnavailable, line_client
+from chalicelib.api.errors import ApiError
+from chalicelib.domain import chat
+from chalicelib.domain.chat import ADDRESS, CATEGORY, COMMENT, CONFIRM, KIND, LOCATION, PHOTOS, REPORT
+from chalicelib.observability import logger, metrics
+from chalicelib.services import idempotency, uploads
+from chalicelib.services import submissions as submission_service
+from chalicelib.services.chat.turn import Turn
+
+
+def start(turn: Turn) -> None:
+    turn.start(REPORT, CATEGORY)
+    prompt(turn)
+
+
+def prompt(turn: Turn, note_key: str | None = None) -> None:
+    """Ask for what the current step needs (after `note_key`, e.g. why the last answer did not fit)."""
+    conversation = turn.conversation
+    assert conversation is not None
+    step, data = conversation.step, conversation.data
+    cancel = turn.cancel_button()
+    if note_key:
+        turn.say(note_key)
+    if step == CATEGORY:
+        buttons = [
+            turn.button(f"form.{c.form.id}", "report.category", c.form.id) for c in chat.report_categories()
+        ]
+        turn.say("report.choose_category", [*buttons, cancel])
+    elif step == KIND:
+        category = chat.report_category(data["form"])
+        assert category is not None
+        buttons = [
+            turn.button(f"report.kind.{category.form.id}.{kind}", "report.kind", kind)
+            for kind in category.kinds
+        ]
+        turn.say("report.choose_kind", [*buttons, cancel])
+    elif step == PHOTOS:
+        count = len(data.get("photos", []))
+        more = turn.button("button.next" if count else "button.skip", "report.photos_done")
+        buttons = [*chat.camera_items(turn.language), more, cancel]
+        turn.say("report.photo_received" if count else "report.ask_photos", buttons, count=count)
+    elif step == LOCATION:
+        pin = chat.location_item(turn.text("button.send_location"))
+        turn.say("report.ask_location", [pin, turn.button("button.type_address", "report.address"), cancel])
+    elif step == ADDRESS:
+        turn.say("report.ask_address", [chat.location_item(turn.text("button.send_location")), cancel])
+    elif step == COMMENT:
+        turn.say("report.ask_comment", [turn.button("button.skip", "report.comment_skip"), cancel])
+    elif step == CONFIRM:
+        send = turn.button("button.send", "report.confirm", conversation.conversation_id)
+        turn.say_text(chat.report_summary(data, turn.language), [send, cancel])
+
+
+def _expects(turn: Turn, *steps: str) -> bool:
+    """Whether the report is at one of `steps`; if not, the button was an old one: ask again."""
+    if turn.in_flow(REPORT, *steps):
+        return True
+    if turn.in_flow(REPORT):
+        prompt(turn, "report.use_buttons")
+    else:
+        turn.say("general.not_understood", [turn.button("button.report", "menu.report")])
+    return False
+
+
+def choose_category(turn: Turn, form_id: str) -> None:
+    if _expects(turn, CATEGORY):
+        if chat.report_category(form_id) is None:
+            prompt(turn, "report.use_buttons")
+            return
+        turn.advance(KIND, form=form_id)
+        prompt(turn)
+
+
+def choose_kind(turn: Turn, kind: str) -> None:
+    if _expects(turn, KIND):
+        category = chat.report_category(turn.conversation.data["form"])
+        if category is None or kind not in category.kinds:
+            prompt(turn, "report.use_buttons")
+            return
+        turn.advance(PHOTOS, kind=kind, photos=[])
+        prompt(turn)
+
+
+def on_photo(turn: Turn, message: dict[str, Any]) -> None:
+    if not _expects(turn, PHOTOS):
+        return
+    photos = list(turn.conversation.data.get("photos", []))
+    if len(photos) >= chat.MAX_PHOTOS:
+        prompt(turn, "report.photo_limit")
+        return
+    upload_id = _fetch_photo(message)
+    if upload_id is None:
+        prompt(turn, "report.photo_failed")
+        return
+    if upload_id not in photos:
+        photos.append(upload_id)
+    if len(photos) >= chat.MAX_PHOTOS:
+        turn.advance(LOCATION, photos=photos)  # nothing more to wait for
+    else:
+        turn.advance(PHOTOS, photos=photos)
+    prompt(turn)
+
+
+def _fetch_photo(message: dict[str, Any]) -> str | None:
+    """Fetch the photo from LINE now (it expires there) and keep it as an upload; None if we can't."""
+    provider = (message.get("contentProvider") or {}).get("type", "line")
+    if provider != "line" or not isinstance(message.get("id"), str):
+        return None  # an external URL we will not fetch on the resident's behalf
+    try:
+        data, _declared = line_client().content(message["id"])
+    except (LineRejected, LineUnavailable) as error:
+        logger.warning("photo content not fetched", extra={"reason": type(error).__name__})
+        return None
+    upload_id = uploads.receive(f"line-message:{message['id']}", data)
+    if upload_id is None:
+        logger.info("photo content is not an image we take")
+    return upload_id
+
+
+def photos_done(turn: Turn, _: str = "") -> None:
+    if _expects(turn, PHOTOS):
+        turn.advance(LOCATION)
+        prompt(turn)
+
+
+def type_address(turn: Turn, _: str = "") -> None:
+    if _expects(turn, LOCATION):
+        turn.advance(ADDRESS)
+        prompt(turn)
+
+
+def on_location(turn: Turn, message: dict[str, Any]) -> None:
+    if not _expects(turn, LOCATION, ADDRESS):
+        return
+    latitude, longitude = message.get("latitude"), message.get("longitude")
+    if not _is_number(latitude) or not _is_number(longitude) or not chat.in_ward(latitude, longitude):
+        prompt(turn, "report.outside_ward")
+        return
+    # LINE's own address for the pin, when it has one, helps staff; it is about the place, not the resident.
+    address = chat.clean_line(str(message.get("address") or ""))[: chat.MAX_ADDRESS_CHARS] or None
+    turn.advance(COMMENT, latitude=latitude, longitude=longitude, address=address)
+    prompt(turn)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def on_text(turn: Turn, text: str) -> None:
+    """Typed text: the address or the comment when asked for; otherwise the buttons are the way."""
+    if turn.in_flow(REPORT, ADDRESS):
+        address = chat.clean_line(text)
+        if not address:
+            prompt(turn)
+        elif len(address) > chat.MAX_ADDRESS_CHARS:
+            prompt(turn, "report.address_too_long")
+        else:
+            turn.advance(COMMENT, address=address, latitude=None, longitude=None)
+            prompt(turn)
+    elif turn.in_flow(REPORT, COMMENT):
+        comment = chat.clean_text(text)
+        if len(comment) > chat.MAX_COMMENT_CHARS:
+            prompt(turn, "report.comment_too_long")
+        else:
+            turn.advance(CONFIRM, comment=comment or None)
+            prompt(turn)
+    else:
+        prompt(turn, "report.use_buttons")
+
+
+def skip_comment(turn: Turn, _: str = "") -> None:
+    if _expects(turn, COMMENT):
+        turn.advance(CONFIRM, comment=None)
+        prompt(turn)
+
+
+def confirm(turn: Turn, conversation_id: str) -> None:
+    """File the report, once however often "send" is tapped or the event delivered."""
+    if not _expects(turn, CONFIRM) or turn.conversation.conversation_id != conversation_id:
+        return
+    data = turn.conversation.data
+    category = chat.report_category(data["form"])
+    assert category is not None
+    submitter = submission_service.Submitter(
+        channel="line", language=turn.language, line_user_id=turn.user_id
+    )
+    try:
+        _, created = idempotency.once(
+            "line-report",
+            conversation_id + "-report",
+            conversation_id.encode(),
+            lambda: (201, submission_service.create(category.form, chat.report_document(data), submitter)),
+        )
+    except ApiError as error:
+        logger.warning("chat report refused", extra={"code": error.code})
+        turn.end()
+        turn.say("report.rejected")
+        return
+    turn.end()
+    turn.say("report.done", receipt=created["receipt"])
+    metrics.add_metric(name="ChatReportsFiled", unit="Count", value=1)
+    logger.info(
+        "chat report filed", extra={"form": category.form.id, "photos": len(data.get("photos") or [])}
+    )
+
+
+ACTIONS = {
+    "report.category": choose_category,
+    "report.kind": choose_kind,
+    "report.photos_done": photos_done,
+    "report.address": type_address,
+    "report.comment_skip": skip_comment,
+    "report.confirm": confirm,
+}

@@ -1,0 +1,77 @@
+"""One event's turn in the chat: who is talking, in which language, and what we answer."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from chalicelib.config import get_settings
+from chalicelib.domain import chat, messages, postbacks
+from chalicelib.domain.line_webhook import LineEvent
+from chalicelib.store import conversations
+from chalicelib.store.models import Conversation
+
+
+@dataclass
+class Turn:
+    event: LineEvent
+    user_id: str
+    language: str
+    now: datetime
+    # The resident's guided conversation, if one is going on (None once it ends).
+    conversation: Conversation | None
+    replies: list[dict[str, Any]] = field(default_factory=list)
+
+    # --- what we say ---
+
+    def text(self, key: str, /, **values: object) -> str:
+        return messages.text(key, self.language, **values)
+
+    def say(self, key: str, quick_replies: list[dict[str, Any]] | None = None, /, **values: object) -> None:
+        self.say_text(self.text(key, **values), quick_replies)
+
+    def say_text(self, text: str, quick_replies: list[dict[str, Any]] | None = None) -> None:
+        self.replies.append(chat.text_message(text, quick_replies))
+
+    def button(self, key: str, action: str, value: str = "") -> dict[str, Any]:
+        """A quick-reply button labelled with catalogue text `key` that runs `action`."""
+        return self.button_labelled(self.text(key), action, value)
+
+    def button_labelled(self, label: str, action: str, value: str = "") -> dict[str, Any]:
+        return chat.postback_item(label, postbacks.sign(get_settings().line_channel_secret, action, value))
+
+    def cancel_button(self) -> dict[str, Any]:
+        return self.button("button.cancel", "flow.cancel")
+
+    # --- the conversation ---
+
+    def start(self, flow: str, step: str, data: dict[str, Any] | None = None) -> Conversation:
+        """A new conversation, replacing the resident's current one (kept as the write's base)."""
+        conversation = self.conversation or Conversation(self.user_id)
+        conversation.conversation_id = secrets.token_hex(8)
+        conversation.flow = flow
+        conversation.step = step
+        conversation.data = data or {}
+        self.conversation = conversation
+        return conversation
+
+    def advance(self, step: str, **data: Any) -> None:
+        assert self.conversation is not None
+        self.conversation.step = step
+        self.conversation.data = {**self.conversation.data, **data}
+
+    def in_flow(self, flow: str, *steps: str) -> bool:
+        c = self.conversation
+        return c is not None and c.flow == flow and (not steps or c.step in steps)
+
+    def save(self) -> None:
+        if self.conversation is not None:
+            self.conversation.last_event_id = self.event.event_id
+            conversations.save(self.conversation, self.now)
+
+    def end(self) -> None:
+        if self.conversation is not None and self.conversation.version is not None:
+            conversations.end(self.conversation)
+        self.conversation = None

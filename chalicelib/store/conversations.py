@@ -1,0 +1,49 @@
+"""Guided conversations, one per resident, written conditionally on their version."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import DeleteError, PutError
+
+from chalicelib.store.models import Conversation
+
+# The item outlives the conversation (domain.chat.QUIET) only so a late event finds it and is told it ended.
+KEEP_FOR = timedelta(days=1)
+
+
+class Conflict(Exception):
+    """Another event of the same resident changed the conversation first."""
+
+
+def get(user_id: str) -> Conversation | None:
+    try:
+        return Conversation.get(user_id, consistent_read=True)
+    except Conversation.DoesNotExist:
+        return None
+
+
+def save(conversation: Conversation, now: datetime) -> None:
+    """Write it if nobody else has since we read it (a new one: if there is none)."""
+    conversation.updated_at = now
+    conversation.expires_at = now + KEEP_FOR
+    try:
+        conversation.save()
+    except PutError as error:
+        if _condition_failed(error):
+            raise Conflict(conversation.line_user_id) from None
+        raise
+
+
+def end(conversation: Conversation) -> None:
+    """Delete it, unless another event changed it since we read it."""
+    try:
+        conversation.delete()
+    except DeleteError as error:
+        if _condition_failed(error):
+            raise Conflict(conversation.line_user_id) from None
+        raise
+
+
+def _condition_failed(error: Exception) -> bool:
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"

@@ -1,0 +1,469 @@
+"""The resident's chat end to end: signed webhook events in, SQS, the worker, replies read
+back from the LINE sandbox, records in DynamoDB and photos in S3."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import requests
+
+from chalicelib.adapters import storage
+from chalicelib.config import get_settings
+from chalicelib.domain import messages, postbacks
+from chalicelib.domain import preferences as rules
+from chalicelib.store import conversations, submissions
+from chalicelib.store import preferences as preference_store
+from chalicelib.store.models import SendListEntry, Submission
+from tests.integration.conftest import line_event, new_user_id, webhook_body
+
+
+def text_of(key: str, language: str = "ja", **values) -> str:
+    return messages.text(key, language, **values)
+
+
+def sign(action: str, value: str = "") -> str:
+    return postbacks.sign(get_settings().line_channel_secret, action, value)
+
+
+class Resident:
+    """One resident on LINE: follows, then taps and types; sees what the sandbox got for them."""
+
+    def __init__(self, post_webhook, pump, sandbox, language: str = "ja") -> None:
+        self.user_id = new_user_id()
+        self._post, self._pump, self._sandbox = post_webhook, pump, sandbox
+        sandbox.set_profile(self.user_id, displayName="Resident", language=language)
+        self.send(line_event("follow", self.user_id))
+
+    def send(self, event: dict) -> list[dict]:
+        """Deliver the event and return the messages sent in answer to it (reply, or push fallback)."""
+        before = len(self._sandbox.requests())
+        assert self._post(webhook_body(event)).status_code == 200
+        self._pump.drain()
+        answers = []
+        for request in self._sandbox.requests()[before:]:
+            body = request["body"] or {}
+            if request["status"] != 200:
+                continue
+            if (
+                request["path"] == "/v2/bot/message/reply"
+                and body.get("replyToken") == event.get("replyToken")
+                or request["path"] == "/v2/bot/message/push"
+                and body.get("to") == self.user_id
+            ):
+                answers += body["messages"]
+        return answers
+
+    def say(self, text: str) -> list[dict]:
+        return self.send(
+            line_event("message", self.user_id, message={"id": _id(), "type": "text", "text": text})
+        )
+
+    def tap(self, action: str, value: str = "", *, data: str | None = None) -> list[dict]:
+        data = data if data is not None else sign(action, value)
+        return self.send(line_event("postback", self.user_id, postback={"data": data}))
+
+    def tap_button(self, answer: list[dict], label_startswith: str) -> list[dict]:
+        """Tap the quick-reply button of `answer` whose label starts with the given text."""
+        action = button(answer, label_startswith)
+        return self.send(line_event("postback", self.user_id, postback={"data": action["data"]}))
+
+    def photo(self) -> list[dict]:
+        message = {"id": _id(), "type": "image", "contentProvider": {"type": "line"}}
+        return self.send(line_event("message", self.user_id, message=message))
+
+    def location(self, latitude: float, longitude: float, address: str | None = None) -> list[dict]:
+        message = {"id": _id(), "type": "location", "latitude": latitude, "longitude": longitude}
+        if address:
+            message["address"] = address
+        return self.send(line_event("message", self.user_id, message=message))
+
+
+_counter = iter(range(10**9))
+
+
+def _id() -> str:
+    return str(4_700_000_000_000 + next(_counter))
+
+
+def texts(answer: list[dict]) -> str:
+    return "\n".join(message.get("text", "") for message in answer)
+
+
+def buttons(answer: list[dict]) -> list[dict]:
+    return [item["action"] for message in answer for item in message.get("quickReply", {}).get("items", [])]
+
+
+def button(answer: list[dict], label_startswith: str) -> dict:
+    found = [action for action in buttons(answer) if action["label"].startswith(label_startswith)]
+    assert found, f"no button {label_startswith!r} in {[a['label'] for a in buttons(answer)]}"
+    return found[0]
+
+
+def segments(user_id: str) -> set[str]:
+    return {entry.segment for entry in SendListEntry.by_user.query(user_id)}
+
+
+@pytest.fixture
+def resident(post_webhook, pump, sandbox):
+    return Resident(post_webhook, pump, sandbox)
+
+
+@pytest.fixture
+def english_resident(post_webhook, pump, sandbox):
+    return Resident(post_webhook, pump, sandbox, language="en")
+
+
+# --- FAQ ---------------------------------------------------------------------------------------
+
+
+def test_a_clear_question_gets_the_answer_and_the_page(resident):
+    answer = resident.say("粗大ごみを出したいのですが、どうやって申し込めばいいですか")
+
+    assert "粗大ごみ" in texts(answer)
+    assert "https://www.city.katsushika.lg.jp/" in texts(answer)
+    assert conversations.get(resident.user_id) is None  # nothing kept for an answered question
+
+
+def test_a_question_is_answered_in_the_residents_language(english_resident):
+    answer = english_resident.say("How do I get a copy of my residence certificate?")
+
+    assert "residence" in texts(answer).lower()
+    assert "粗" not in texts(answer)
+
+
+def test_a_question_in_another_script_is_answered_in_that_language(resident):
+    answer = resident.say("垃圾什么时候收？")  # a Japanese-profile resident writing Chinese
+
+    assert "垃圾" in texts(answer)
+
+
+def test_a_broad_question_gets_suggestions_and_a_tap_shows_the_answer(resident):
+    answer = resident.say("ごみ")
+    assert texts(answer).startswith(text_of("faq.suggest"))
+    offered = [
+        action
+        for action in buttons(answer)
+        if postbacks.read(get_settings().line_channel_secret, action["data"]).action == "faq.show"
+    ]
+    assert 1 <= len(offered) <= 3
+
+    shown = resident.send(line_event("postback", resident.user_id, postback={"data": offered[0]["data"]}))
+    assert "https://www.city.katsushika.lg.jp/" in texts(shown)
+
+
+def test_no_match_offers_a_person_who_gets_an_inquiry_once(resident):
+    answer = resident.say("来週の競馬で勝つ馬を教えてください")
+    assert texts(answer) == text_of("faq.none")
+
+    sent = resident.tap_button(answer, text_of("button.ask_person"))
+    mine = list(Submission.by_line_user.query(resident.user_id))
+    assert len(mine) == 1
+    inquiry = submissions.get(mine[0].receipt)
+    assert inquiry.form_id == "inquiry" and inquiry.channel == "line"
+    assert inquiry.section == "kocho"  # near no FAQ entry: the public hearing unit
+    assert inquiry.data["question"] == "来週の競馬で勝つ馬を教えてください"
+    assert mine[0].receipt in texts(sent)
+
+    again = resident.tap_button(answer, text_of("button.ask_person"))  # the same button, tapped twice
+    assert texts(again) == text_of("ask.missing")
+    assert len(list(Submission.by_line_user.query(resident.user_id))) == 1
+
+
+def test_an_inquiry_goes_to_the_section_of_the_nearest_faq_topic(resident):
+    answer = resident.say("国保")  # in scope but broad: suggestions, the nearest is about health insurance
+    assert texts(answer).startswith(text_of("faq.suggest"))
+
+    resident.tap_button(answer, text_of("button.ask_person"))
+    [mine] = Submission.by_line_user.query(resident.user_id)
+    inquiry = submissions.get(mine.receipt)
+    assert inquiry.section == "kokuho-nenkin"
+    assert inquiry.data == {"question": "国保", "faqEntry": "insurance-nhi-payment"}
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+def test_settings_by_taps_put_the_resident_on_exactly_the_chosen_send_lists(resident):
+    shown = resident.tap("menu.settings")
+    assert text_of("prefs.consent_needed", terms_url=rules.TERMS_URL) in texts(shown)
+
+    resident.tap("prefs.topic", "disaster")
+    resident.tap("prefs.topic", "childcare")
+    assert segments(resident.user_id) == set()  # no consent yet: on no list
+
+    consented = resident.tap("prefs.consent")
+    assert text_of("prefs.consented") in texts(consented)
+    assert segments(resident.user_id) == {"disaster#*", "childcare#*"}
+
+    resident.tap("prefs.area_set", "kanamachi")
+    resident.tap("prefs.topic", "childcare")  # a second tap removes it
+    resident.tap("prefs.age_set", "30-39")
+    assert segments(resident.user_id) == {"disaster#kanamachi"}
+    stored = preference_store.get(resident.user_id).preferences
+    assert stored.age_band == "30-39" and stored.consent.terms_version == rules.TERMS_VERSION
+
+
+def test_stop_all_is_one_tap_and_resume_brings_the_lists_back(resident):
+    resident.tap("prefs.consent")
+    resident.tap("prefs.topic", "waste")
+    assert segments(resident.user_id) == {"waste#*"}
+
+    stopped = resident.tap("prefs.stop")
+    assert text_of("prefs.stopped") in texts(stopped)
+    assert segments(resident.user_id) == set()
+    assert button(stopped, text_of("button.resume"))
+
+    resident.tap("prefs.resume")
+    assert segments(resident.user_id) == {"waste#*"}
+
+
+def test_choosing_a_language_changes_the_replies(resident):
+    answer = resident.tap("prefs.language_set", "vi")
+
+    assert text_of("prefs.saved", "vi") in texts(answer)
+    assert preference_store.get(resident.user_id).preferences.language == "vi"
+    assert text_of("ask.prompt", "vi") in texts(resident.tap("menu.ask"))
+
+
+def test_areas_are_offered_a_page_at_a_time(resident):
+    first = resident.tap("menu.settings")
+    page = resident.tap_button(first, text_of("button.area"))
+    assert len(buttons(page)) == 13
+    second = resident.tap_button(page, text_of("button.more"))
+    assert {a["label"] for a in buttons(second)}.isdisjoint(
+        {a["label"] for a in buttons(page)} - {text_of("button.all_areas"), text_of("button.more")}
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "prefs.stop",  # unsigned
+        sign("prefs.resume").replace("prefs.resume", "prefs.stop"),  # another action under a valid signature
+        sign("prefs.stop")[:-1] + ("A" if sign("prefs.stop")[-1] != "A" else "B"),  # a changed signature
+        "x" * 400,
+    ],
+)
+def test_a_tampered_postback_is_rejected_and_changes_nothing(resident, data):
+    resident.tap("prefs.consent")
+    resident.tap("prefs.topic", "waste")
+
+    answer = resident.tap("", data=data)
+
+    assert texts(answer) == text_of("general.not_understood")
+    assert not preference_store.get(resident.user_id).preferences.paused
+    assert segments(resident.user_id) == {"waste#*"}
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+
+def test_photos_are_kept_in_s3_as_they_arrive_and_the_third_moves_on(resident):
+    started = resident.tap("menu.report")
+    assert texts(started) == text_of("report.choose_category")
+    kinds = resident.tap_button(started, text_of("form.streetlight-outage")[:10])
+    asked = resident.tap_button(kinds, text_of("report.kind.streetlight-outage.off"))
+    assert texts(asked) == text_of("report.ask_photos")
+    assert {a["type"] for a in buttons(asked)} >= {"camera", "cameraRoll"}
+
+    first = resident.photo()
+    assert texts(first) == text_of("report.photo_received", count=1)
+    photos = conversations.get(resident.user_id).data["photos"]
+    data, content_type = storage.read(f"incoming/{photos[0]}", 10_000_000)  # in S3 at once
+    assert content_type == "image/jpeg" and data[:3] == b"\xff\xd8\xff"
+    resident.photo()
+    third = resident.photo()
+
+    assert texts(third) == text_of("report.ask_location")
+    assert len(conversations.get(resident.user_id).data["photos"]) == 3
+
+
+def test_a_guided_report_with_a_photo_and_a_pin_becomes_a_submission(resident):
+    resident.tap("menu.report")
+    resident.tap("report.category", "streetlight-outage")
+    resident.tap("report.kind", "flickering")
+    resident.photo()
+    located = resident.tap("report.photos_done")
+    assert texts(located) == text_of("report.ask_location")
+    assert {a["type"] for a in buttons(located)} >= {"location"}
+    comment = resident.location(35.76812, 139.87055, "東京都葛飾区金町6丁目")
+    assert texts(comment) == text_of("report.ask_comment")
+    confirm = resident.say("夜になると点いたり消えたりします")
+    assert "東京都葛飾区金町6丁目" in texts(confirm) and "夜になると" in texts(confirm)
+
+    done = resident.tap_button(confirm, text_of("button.send"))
+
+    [mine] = Submission.by_line_user.query(resident.user_id)
+    report = submissions.get(mine.receipt)
+    assert mine.receipt in texts(done)
+    assert report.form_id == "streetlight-outage" and report.channel == "line"
+    assert report.data["problem"] == "flickering"
+    assert report.data["location"] == {
+        "latitude": 35.76812,
+        "longitude": 139.87055,
+        "address": "東京都葛飾区金町6丁目",
+    }
+    assert report.data["description"] == "夜になると点いたり消えたりします"
+    [attachment] = report.attachments
+    clean, _ = storage.read(attachment, 10_000_000)
+    assert b"Exif" not in clean[:4096]  # the copy staff see has no metadata
+    assert conversations.get(resident.user_id) is None
+
+    twice = resident.tap_button(confirm, text_of("button.send"))  # "send" tapped again
+    assert mine.receipt not in texts(twice)
+    assert len(list(Submission.by_line_user.query(resident.user_id))) == 1
+
+
+def test_a_report_with_a_typed_address_and_no_photo(resident):
+    resident.tap("menu.report")
+    resident.tap("report.category", "illegal-dumping")
+    resident.tap("report.kind", "appliance")
+    resident.tap("report.photos_done")
+    assert texts(resident.tap("report.address")) == text_of("report.ask_address")
+    resident.say("柴又公園の北側入口付近")
+    confirm = resident.tap("report.comment_skip")
+    resident.tap_button(confirm, text_of("button.send"))
+
+    [mine] = Submission.by_line_user.query(resident.user_id)
+    report = submissions.get(mine.receipt)
+    assert report.data == {"wasteType": "appliance", "location": {"address": "柴又公園の北側入口付近"}}
+
+
+def test_a_pin_outside_the_ward_is_refused(resident):
+    resident.tap("menu.report")
+    resident.tap("report.category", "road-park-damage")
+    resident.tap("report.kind", "pothole")
+    resident.tap("report.photos_done")
+
+    answer = resident.location(35.6812, 139.7671)  # Tokyo Station
+
+    assert texts(answer).startswith(text_of("report.outside_ward"))
+    assert conversations.get(resident.user_id).step == "location"
+
+
+@pytest.mark.parametrize("word", ["やめる", "キャンセル", "cancel", "취소"])
+def test_cancel_works_at_any_step(resident, word):
+    resident.tap("menu.report")
+    resident.tap("report.category", "road-park-damage")
+
+    answer = resident.say(word)
+
+    assert texts(answer) == text_of("general.cancelled")
+    assert conversations.get(resident.user_id) is None
+    assert texts(resident.tap("report.kind", "pothole")).startswith(text_of("general.not_understood"))
+
+
+def test_a_resident_who_went_quiet_starts_afresh(resident):
+    resident.tap("menu.report")
+    resident.tap("report.category", "road-park-damage")
+    conversation = conversations.get(resident.user_id)
+    conversations.save(conversation, conversation.updated_at - timedelta(minutes=31))
+
+    answer = resident.tap("report.kind", "pothole")
+
+    assert texts(answer).startswith(text_of("general.expired"))
+    assert conversations.get(resident.user_id) is None
+
+
+# --- applications and my requests ----------------------------------------------------------------
+
+
+def test_apply_offers_each_online_form_in_the_liff_app(resident):
+    answer = resident.tap("menu.apply")
+
+    links = [a["uri"] for a in buttons(answer) if a["type"] == "uri"]
+    assert f"{get_settings().liff_url}/forms/juminhyo-copy" in links
+    assert not any("streetlight" in link for link in links)  # reports go through the chat
+
+
+def test_my_requests_lists_receipts_with_their_status(resident):
+    assert texts(resident.tap("menu.mine")) == text_of("mine.none")
+    resident.tap("menu.report")
+    resident.tap("report.category", "streetlight-outage")
+    resident.tap("report.kind", "off")
+    resident.tap("report.photos_done")
+    resident.location(35.76812, 139.87055)
+    confirm = resident.tap("report.comment_skip")
+    resident.tap_button(confirm, text_of("button.send"))
+
+    answer = resident.tap("menu.mine")
+
+    [mine] = Submission.by_line_user.query(resident.user_id)
+    assert mine.receipt in texts(answer) and text_of("status.received") in texts(answer)
+
+
+def test_a_liff_submission_belongs_to_the_resident_and_its_news_arrive_on_line(
+    resident, client, sandbox, pump
+):
+    token = requests.post(
+        f"{sandbox.base_url}/__sandbox/id-tokens",
+        json={"sub": resident.user_id, "aud": get_settings().line_login_channel_id},
+        timeout=5,
+    ).json()["idToken"]
+    from chalicelib.domain.forms import get_form
+
+    response = client.http.post(
+        "/forms/juminhyo-copy/submissions",
+        body=json.dumps(get_form("juminhyo-copy").example),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 201, response.body
+    receipt = json.loads(response.body)["receipt"]
+    assert submissions.get(receipt).line_user_id == resident.user_id
+    pump.drain()
+
+    pushes = [r for r in sandbox.requests("/v2/bot/message/push") if r["body"]["to"] == resident.user_id]
+    assert any(receipt in m["text"] for r in pushes for m in r["body"]["messages"])
+
+
+def test_a_liff_submission_with_a_bad_token_is_refused(client):
+    from chalicelib.domain.forms import get_form
+
+    response = client.http.post(
+        "/forms/juminhyo-copy/submissions",
+        body=json.dumps(get_form("juminhyo-copy").example),
+        headers={"Content-Type": "application/json", "Authorization": "Bearer not-a-token"},
+    )
+    assert response.status_code == 401
+
+
+# --- delivery ------------------------------------------------------------------------------------
+
+
+def test_a_refused_reply_token_falls_back_to_a_push(resident, sandbox):
+    event = line_event("message", resident.user_id, message={"id": _id(), "type": "text", "text": "ごみ"})
+    requests.post(
+        f"{sandbox.base_url}/__sandbox/reply-tokens/invalid",
+        json={"tokens": [event["replyToken"]]},
+        timeout=5,
+    ).raise_for_status()
+
+    answer = resident.send(event)
+
+    assert texts(answer).startswith(text_of("faq.suggest"))
+    [push] = [r for r in sandbox.requests("/v2/bot/message/push") if r["body"]["to"] == resident.user_id]
+    assert push["headers"].get("X-Line-Retry-Key") or push["headers"].get("x-line-retry-key")
+
+
+def test_standby_events_are_not_answered(resident, sandbox):
+    before = len(sandbox.requests())
+    event = line_event(
+        "message", resident.user_id, mode="standby", message={"id": _id(), "type": "text", "text": "ごみ"}
+    )
+
+    assert resident.send(event) == []
+    assert [r["path"] for r in sandbox.requests()[before:]] == []
+
+
+def test_a_sticker_gets_a_polite_answer(resident):
+    answer = resident.send(
+        line_event(
+            "message",
+            resident.user_id,
+            message={"id": _id(), "type": "sticker", "packageId": "1", "stickerId": "1"},
+        )
+    )
+
+    assert texts(answer) == text_of("general.unsupported_message")
