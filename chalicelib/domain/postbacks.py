@@ -38,7 +38,7 @@ def _key(channel_secret: str) -> bytes:
 
 
 def _signature(channel_secret: str, payload: str) -> str:
-    digest = hmac.new(_key(channel_secret), payload.encode(), hashlib.sha256).digest()
+    digest = hmac.new(_key(channel_secret), payload.encode("utf-8", "replace"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode()[:_SIGNATURE_CHARS]
 
 
@@ -55,7 +55,8 @@ def read(channel_secret: str, data: object) -> Postback:
     if not isinstance(data, str) or len(data) > MAX_DATA_CHARS:
         raise TamperedPostback("not postback data")
     payload, separator, signature = data.rpartition("~")
-    if not separator or not hmac.compare_digest(signature, _signature(channel_secret, payload)):
+    expected = _signature(channel_secret, payload).encode()
+    if not separator or not hmac.compare_digest(signature.encode("utf-8", "replace"), expected):
         raise TamperedPostback("bad signature")
     action, _, value = payload.partition(":")
     if not _ACTION.match(action) or not _VALUE.match(value):
