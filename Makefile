@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e lint event token fire bench clean
+.PHONY: run test unit integration e2e lint event token fire richmenu bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ token: $(STAMP)  ## make token SECTION=citizens ROLE=staff
 
 fire: $(STAMP)  ## make fire JOB=dlq-watch (needs `make run`): run a scheduled job now
 	$(PY) -m devstack.pump --fire $(JOB)
+
+richmenu: $(STAMP)  ## make richmenu (needs `make run`): register the rich menu with the LINE sandbox as the default
+	$(PY) -m infra.richmenu --local
 
 bench: $(STAMP)
 	$(PY) bench/coldstart.py

@@ -2,8 +2,9 @@
 
 Answers the endpoints madoguchi uses with the status codes, headers and JSON bodies of the real
 platform (401 on a bad token, one-shot reply tokens, X-Line-Retry-Key with 409 on a retry of an
-accepted request, quota counting), and adds a control API under /__sandbox/ so tests can read the
-request log, inject faults and delays, set profiles and expire reply tokens.
+accepted request, quota counting, rich menus with their one image and the default menu), and adds a
+control API under /__sandbox/ so tests can read the request log, inject faults and delays, set
+profiles, expire reply tokens and see the rich menus.
 
 It also answers LINE Login's ID token verification (`POST /oauth2/v2.1/verify`, what a LIFF
 page's back end calls), for tokens minted by `POST /__sandbox/id-tokens`: HS256 JWTs signed
@@ -25,6 +26,7 @@ import json
 import os
 import re
 import secrets
+import struct
 import threading
 import time
 import uuid
@@ -94,6 +96,34 @@ RETRY_KEY_ENDPOINTS = {
     "/v2/bot/message/broadcast",
 }
 
+# Rich menus: the limits of LINE's rich menu object, postback action and image requirements.
+RICH_MENU_FIELDS = ("size", "selected", "name", "chatBarText", "areas")
+RICH_MENU_ACTION_TYPES = {
+    "postback",
+    "message",
+    "uri",
+    "datetimepicker",
+    "camera",
+    "cameraRoll",
+    "location",
+    "richmenuswitch",
+    "clipboard",
+}
+MAX_RICH_MENU_AREAS = 20
+MAX_RICH_MENU_NAME = 300
+MAX_CHAT_BAR_TEXT = 14
+MAX_RICH_MENU_LABEL = 20  # the label is what a screen reader speaks
+MAX_POSTBACK_DATA = 300
+MAX_DISPLAY_TEXT = 300
+RICH_MENU_IMAGE_TYPES = {"image/png", "image/jpeg"}
+# LINE says "1 MB"; read as 1,000,000 bytes, the stricter reading, so what the sandbox takes LINE takes.
+MAX_RICH_MENU_IMAGE_BYTES = 1_000_000
+MSG_RICH_MENU_IMAGE_INVALID = "The image size is not allowed for richmenu"
+MSG_RICH_MENU_IMAGE_EXISTS = "An image has already been uploaded to the richmenu"
+MSG_RICH_MENU_WITHOUT_IMAGE = "must upload richmenu image before applying it to user"
+MSG_NO_DEFAULT_RICH_MENU = "no default richmenu"
+MSG_UNSUPPORTED_MEDIA_TYPE = "Unsupported media type"
+
 Json = Any
 
 
@@ -148,6 +178,12 @@ class AcceptedKey:
     accepted_at: float
 
 
+@dataclass
+class StoredRichMenu:
+    body: dict[str, Json]  # the rich menu response object: richMenuId and the fields as created
+    image: bytes | None = None  # LINE takes one image per menu, never a replacement
+
+
 def _status_phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -195,6 +231,103 @@ def _json_object(call: Call) -> dict[str, Json] | Response:
 
 def _is_non_empty_str(value: Json) -> bool:
     return isinstance(value, str) and value != ""
+
+
+def _is_int(value: Json) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text_problems(
+    obj: dict[str, Json], key: str, limit: int, prop: str, *, required: bool
+) -> list[dict[str, str]]:
+    value = obj.get(key)
+    if value is None and not required:
+        return []
+    if not _is_non_empty_str(value):
+        return [_detail("must be specified", prop)]
+    if len(value) > limit:
+        return [_detail(f"Length must be between 0 and {limit}", prop)]
+    return []
+
+
+def _validate_rich_menu(body: dict[str, Json]) -> list[dict[str, str]]:
+    """What LINE's create and validate endpoints refuse in a rich menu object."""
+    details = []
+    size = body.get("size")
+    width = size.get("width") if isinstance(size, dict) else None
+    height = size.get("height") if isinstance(size, dict) else None
+    if not _is_int(width) or not 800 <= width <= 2500:
+        details.append(_detail("must be between 800 and 2500", "size.width"))
+    if not _is_int(height) or height < 250:
+        details.append(_detail("must be at least 250", "size.height"))
+    if not details and width / height < 1.45:
+        details.append(_detail("the aspect ratio (width / height) must be at least 1.45", "size"))
+    bounds_of = None if details else (width, height)
+    if not isinstance(body.get("selected"), bool):
+        details.append(_detail("must be specified", "selected"))
+    details += _text_problems(body, "name", MAX_RICH_MENU_NAME, "name", required=True)
+    details += _text_problems(body, "chatBarText", MAX_CHAT_BAR_TEXT, "chatBarText", required=True)
+    areas = body.get("areas")
+    if not isinstance(areas, list) or len(areas) > MAX_RICH_MENU_AREAS:
+        details.append(_detail(f"Size must be between 0 and {MAX_RICH_MENU_AREAS}", "areas"))
+        return details
+    for i, area in enumerate(areas):
+        details += _validate_area(area, f"areas[{i}]", bounds_of)
+    return details
+
+
+def _validate_area(area: Json, prop: str, size: tuple[int, int] | None) -> list[dict[str, str]]:
+    if not isinstance(area, dict):
+        return [_detail("must be specified", prop)]
+    details = []
+    bounds = area.get("bounds")
+    fields = ("x", "y", "width", "height")
+    if not isinstance(bounds, dict) or not all(_is_int(bounds.get(name)) for name in fields):
+        details.append(_detail("must be specified", f"{prop}.bounds"))
+    else:
+        x, y, width, height = (bounds[name] for name in fields)
+        outside = size is not None and (x + width > size[0] or y + height > size[1])
+        if x < 0 or y < 0 or width < 1 or height < 1 or outside:
+            details.append(_detail("must lie within the rich menu", f"{prop}.bounds"))
+    action = area.get("action")
+    if not isinstance(action, dict):
+        return [*details, _detail("must be specified", f"{prop}.action")]
+    if action.get("type") not in RICH_MENU_ACTION_TYPES:
+        types = ", ".join(sorted(RICH_MENU_ACTION_TYPES))
+        return [*details, _detail(f"must be one of: {types}", f"{prop}.action.type")]
+    details += _text_problems(action, "label", MAX_RICH_MENU_LABEL, f"{prop}.action.label", required=False)
+    if action["type"] == "postback":
+        details += _text_problems(action, "data", MAX_POSTBACK_DATA, f"{prop}.action.data", required=True)
+        details += _text_problems(
+            action, "displayText", MAX_DISPLAY_TEXT, f"{prop}.action.displayText", required=False
+        )
+    return details
+
+
+def _image_size(data: bytes) -> tuple[str, int, int] | None:
+    """(media type, width, height) from a PNG or JPEG header, or None when it is neither."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
+        width, height = struct.unpack(">II", data[16:24])
+        return "image/png", width, height
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    # Walk the JPEG segments to the first start-of-frame (SOFn; C4, C8 and CC are not frames).
+    i = 2
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if i + 9 > len(data):
+                return None
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+            return "image/jpeg", width, height
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker == 0xDA or length < 2:  # scan data before any frame header: not a usable JPEG
+            return None
+        i += 2 + length
+    return None
 
 
 def _oauth_error(description: str) -> Response:
@@ -257,6 +390,8 @@ class _Platform:
         self.total_usage = 0
         self.quota = self.default_quota
         self.follower_count = self.default_follower_count
+        self.rich_menus: dict[str, StoredRichMenu] = {}
+        self.default_rich_menu_id: str | None = None
 
     # --- bookkeeping -------------------------------------------------------------------------
 
@@ -411,6 +546,77 @@ class _Platform:
     def quota_consumption(self, call: Call) -> Response:
         return Response(200, {"totalUsage": self.total_usage})
 
+    # --- rich menus ----------------------------------------------------------------------------
+
+    def create_rich_menu(self, call: Call) -> Response:
+        body = _json_object(call)
+        if isinstance(body, Response):
+            return body
+        details = _validate_rich_menu(body)
+        if details:
+            return _validation_error(details)
+        rich_menu_id = f"richmenu-{secrets.token_hex(16)}"
+        menu = {"richMenuId": rich_menu_id, **{name: body[name] for name in RICH_MENU_FIELDS}}
+        self.rich_menus[rich_menu_id] = StoredRichMenu(menu)
+        return Response(200, {"richMenuId": rich_menu_id})
+
+    def validate_rich_menu(self, call: Call) -> Response:
+        body = _json_object(call)
+        if isinstance(body, Response):
+            return body
+        details = _validate_rich_menu(body)
+        return _validation_error(details) if details else Response(200, {})
+
+    def rich_menu_list(self, call: Call) -> Response:
+        return Response(200, {"richmenus": [menu.body for menu in self.rich_menus.values()]})
+
+    def get_rich_menu(self, call: Call) -> Response:
+        menu = self.rich_menus.get(call.params["rich_menu_id"])
+        return Response(200, menu.body) if menu else _error(404, MSG_NOT_FOUND)
+
+    def delete_rich_menu(self, call: Call) -> Response:
+        rich_menu_id = call.params["rich_menu_id"]
+        if self.rich_menus.pop(rich_menu_id, None) is None:
+            return _error(404, MSG_NOT_FOUND)
+        if self.default_rich_menu_id == rich_menu_id:
+            self.default_rich_menu_id = None
+        return Response(200, {})
+
+    def upload_rich_menu_image(self, call: Call) -> Response:
+        menu = self.rich_menus.get(call.params["rich_menu_id"])
+        if menu is None:
+            return _error(404, MSG_NOT_FOUND)
+        content_type = call.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in RICH_MENU_IMAGE_TYPES:
+            return _error(415, MSG_UNSUPPORTED_MEDIA_TYPE)
+        if menu.image is not None:
+            return _error(400, MSG_RICH_MENU_IMAGE_EXISTS)
+        size = menu.body["size"]
+        expected = (content_type, size["width"], size["height"])
+        if len(call.raw_body) > MAX_RICH_MENU_IMAGE_BYTES or _image_size(call.raw_body) != expected:
+            return _error(400, MSG_RICH_MENU_IMAGE_INVALID)
+        menu.image = call.raw_body
+        return Response(200, {})
+
+    def set_default_rich_menu(self, call: Call) -> Response:
+        rich_menu_id = call.params["rich_menu_id"]
+        menu = self.rich_menus.get(rich_menu_id)
+        if menu is None:
+            return _error(404, MSG_NOT_FOUND)
+        if menu.image is None:
+            return _error(400, MSG_RICH_MENU_WITHOUT_IMAGE, details=[])
+        self.default_rich_menu_id = rich_menu_id
+        return Response(200, {})
+
+    def default_rich_menu(self, call: Call) -> Response:
+        if self.default_rich_menu_id is None:
+            return _error(404, MSG_NO_DEFAULT_RICH_MENU, details=[])
+        return Response(200, {"richMenuId": self.default_rich_menu_id})
+
+    def cancel_default_rich_menu(self, call: Call) -> Response:
+        self.default_rich_menu_id = None
+        return Response(200, {})
+
     # --- LINE Login ----------------------------------------------------------------------------
 
     def verify_id_token(self, call: Call) -> Response:
@@ -529,6 +735,17 @@ class _Platform:
         self.quota, self.follower_count = quota, followers
         return Response(200, {"quota": self.quota, "followerCount": self.follower_count})
 
+    def control_rich_menus(self, call: Call) -> Response:
+        menus = [
+            {
+                "richMenu": menu.body,
+                "hasImage": menu.image is not None,
+                "imageSha256": hashlib.sha256(menu.image).hexdigest() if menu.image is not None else None,
+            }
+            for menu in self.rich_menus.values()
+        ]
+        return Response(200, {"richmenus": menus, "defaultRichMenuId": self.default_rich_menu_id})
+
     def control_reset(self, call: Call) -> Response:
         self.reset()
         return Response(200, {"ok": True})
@@ -585,8 +802,25 @@ API_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("GET", re.compile(r"/v2/bot/message/quota"), _Platform.quota_limit),
     ("GET", re.compile(r"/v2/bot/message/quota/consumption"), _Platform.quota_consumption),
     ("GET", re.compile(r"/v2/bot/profile/(?P<user_id>[^/]+)"), _Platform.profile),
-    # Served by api-data.line.me in production; the app points both hosts at the sandbox.
+    # These two are served by api-data.line.me in production; the app points both hosts at the sandbox.
     ("GET", re.compile(r"/v2/bot/message/(?P<message_id>[^/]+)/content"), _Platform.content),
+    (
+        "POST",
+        re.compile(r"/v2/bot/richmenu/(?P<rich_menu_id>[^/]+)/content"),
+        _Platform.upload_rich_menu_image,
+    ),
+    ("POST", re.compile(r"/v2/bot/richmenu"), _Platform.create_rich_menu),
+    ("POST", re.compile(r"/v2/bot/richmenu/validate"), _Platform.validate_rich_menu),
+    ("GET", re.compile(r"/v2/bot/richmenu/list"), _Platform.rich_menu_list),
+    ("GET", re.compile(r"/v2/bot/richmenu/(?P<rich_menu_id>[^/]+)"), _Platform.get_rich_menu),
+    ("DELETE", re.compile(r"/v2/bot/richmenu/(?P<rich_menu_id>[^/]+)"), _Platform.delete_rich_menu),
+    (
+        "POST",
+        re.compile(r"/v2/bot/user/all/richmenu/(?P<rich_menu_id>[^/]+)"),
+        _Platform.set_default_rich_menu,
+    ),
+    ("GET", re.compile(r"/v2/bot/user/all/richmenu"), _Platform.default_rich_menu),
+    ("DELETE", re.compile(r"/v2/bot/user/all/richmenu"), _Platform.cancel_default_rich_menu),
     # LINE Login: no channel access token (the id_token is the credential).
     ("POST", re.compile(r"/oauth2/v2\.1/verify"), _Platform.verify_id_token),
 ]
@@ -598,6 +832,7 @@ CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("POST", re.compile(r"/__sandbox/config"), _Platform.control_config),
     ("POST", re.compile(r"/__sandbox/reset"), _Platform.control_reset),
     ("POST", re.compile(r"/__sandbox/id-tokens"), _Platform.control_id_tokens),
+    ("GET", re.compile(r"/__sandbox/richmenus"), _Platform.control_rich_menus),
 ]
 
 
