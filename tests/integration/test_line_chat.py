@@ -219,6 +219,17 @@ def test_stop_all_is_one_tap_and_resume_brings_the_lists_back(resident):
     assert segments(resident.user_id) == {"waste#*"}
 
 
+def test_the_stop_topic_button_turns_only_that_topic_off_and_is_safe_to_tap_twice(resident):
+    resident.tap("prefs.consent")
+    resident.tap("prefs.topic", "waste")
+    resident.tap("prefs.topic", "disaster")
+
+    resident.tap("prefs.topic_off", "waste")
+    resident.tap("prefs.topic_off", "waste")
+
+    assert segments(resident.user_id) == {"disaster#*"}
+
+
 def test_choosing_a_language_changes_the_replies(resident):
     answer = resident.tap("prefs.language_set", "vi")
 

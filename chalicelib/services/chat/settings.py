@@ -153,6 +153,12 @@ def toggle_topic(turn: Turn, topic: str) -> None:
         topics(turn)
 
 
+def stop_topic(turn: Turn, topic: str) -> None:
+    """The one-tap "stop this topic" under an announcement: off, whatever it was before."""
+    if _save(turn, lambda prefs: rules.with_topics(prefs, prefs.topics - {topic})):
+        show(turn, "prefs.saved")
+
+
 def set_area(turn: Turn, area: str) -> None:
     if _save(turn, lambda prefs: rules.with_area(prefs, None if area == ALL else area)):
         show(turn, "prefs.saved")
@@ -186,6 +192,7 @@ def resume(turn: Turn, _: str = "") -> None:
 ACTIONS = {
     "prefs.topics": topics,
     "prefs.topic": toggle_topic,
+    "prefs.topic_off": stop_topic,
     "prefs.area": area_page,
     "prefs.area_set": set_area,
     "prefs.age": ages,
