@@ -52,6 +52,17 @@ SAMPLE_JPEG = base64.b64decode(
     "ytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/9oACAEBAAA/AOZsrTpxXQWVp04qOytOnFdBZWnTiv/Z"
 )
 
+# What a phone adds to a photo: EXIF naming the camera and, in a GPS IFD, where it was taken
+# (35°44'36.96"N 139°50'50.4"E, in Katsushika). The content route serves the sample with it,
+# so a test can prove that what staff see has lost it.
+SAMPLE_EXIF_TIFF = base64.b64decode(
+    "TU0AKgAAAAgAAgEPAAIAAAASAAAAJoglAAQAAAABAAAAOAAAAABLYXRzdXNoaWthIENhbWVyYQAABAABAAIAAAACTgAAAAACAAUA"
+    "AAADAAAAbgADAAIAAAACRQAAAAAEAAUAAAADAAAAhgAAAAAAAAAjAAAAAQAAACwAAAABAAADnAAAABkAAACLAAAAAQAAADIAAAAB"
+    "AAAA/AAAAAU="
+)
+_APP1 = b"Exif\x00\x00" + SAMPLE_EXIF_TIFF
+PHONE_PHOTO = SAMPLE_JPEG[:2] + b"\xff\xe1" + (len(_APP1) + 2).to_bytes(2, "big") + _APP1 + SAMPLE_JPEG[2:]
+
 # LINE's own wording, so clients that match on messages behave as in production.
 MSG_AUTH_FAILED = "Authentication failed. Confirm that the access token in the authorization header is valid."
 MSG_BAD_JSON = "The request body could not be parsed as JSON"
@@ -536,7 +547,7 @@ class _Platform:
         return Response(200, profile)
 
     def content(self, call: Call) -> Response:
-        return Response(200, SAMPLE_JPEG, content_type="image/jpeg")
+        return Response(200, PHONE_PHOTO, content_type="image/jpeg")
 
     def quota_limit(self, call: Call) -> Response:
         if self.quota is None:

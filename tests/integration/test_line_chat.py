@@ -11,11 +11,12 @@ import requests
 
 from chalicelib.adapters import storage
 from chalicelib.config import get_settings
-from chalicelib.domain import messages, postbacks
+from chalicelib.domain import images, messages, postbacks
 from chalicelib.domain import preferences as rules
 from chalicelib.store import conversations, submissions
 from chalicelib.store import preferences as preference_store
 from chalicelib.store.models import SendListEntry, Submission
+from devstack.line_sandbox import PHONE_PHOTO
 from tests.integration.conftest import line_event, new_user_id, webhook_body
 
 
@@ -319,7 +320,10 @@ def test_a_guided_report_with_a_photo_and_a_pin_becomes_a_submission(resident):
     assert report.data["description"] == "夜になると点いたり消えたりします"
     [attachment] = report.attachments
     clean, _ = storage.read(attachment, 10_000_000)
-    assert b"Exif" not in clean[:4096]  # the copy staff see has no metadata
+    # LINE served the photo as a phone took it, with its camera and position; staff get neither.
+    assert b"Katsushika Camera" in PHONE_PHOTO
+    assert b"Exif" not in clean and b"Katsushika Camera" not in clean
+    assert clean.startswith(b"\xff\xd8\xff") and images.sniff(clean) == "image/jpeg"
     assert conversations.get(resident.user_id) is None
 
     twice = resident.tap_button(confirm, text_of("button.send"))  # "send" tapped again
@@ -478,3 +482,40 @@ def test_a_sticker_gets_a_polite_answer(resident):
     )
 
     assert texts(answer) == text_of("general.unsupported_message")
+
+
+def test_an_event_applied_before_its_reply_failed_is_answered_again_not_applied_twice(resident, sandbox):
+    resident.tap("menu.report")
+    resident.tap("report.category", "illegal-dumping")
+    resident.tap("report.kind", "tires")
+    resident.tap("report.photos_done")
+    resident.tap("report.address")
+    resident.say("奥戸の河川敷")
+    sandbox.fault("/v2/bot/message/reply", status=500, count=4)  # every attempt of the first delivery
+
+    answer = resident.say("タイヤが4本")  # applied, then the reply fails; SQS delivers it again
+
+    statuses = [r["status"] for r in sandbox.requests("/v2/bot/message/reply")][-5:]
+    assert statuses == [500, 500, 500, 500, 200]
+    assert texts(answer).startswith(
+        text_of("report.confirm").split("\n")[0]
+    )  # the summary, not "use the buttons"
+    assert conversations.get(resident.user_id).data["comment"] == "タイヤが4本"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "location", "latitude": "35.76", "longitude": 139.87},
+        {"type": "text"},
+        {"type": "text", "text": "x" * 5001},
+    ],
+)
+def test_a_malformed_message_is_answered_politely_and_changes_nothing(resident, message):
+    resident.tap("menu.report")
+    resident.tap("report.category", "road-park-damage")
+
+    answer = resident.send(line_event("message", resident.user_id, message={"id": _id(), **message}))
+
+    assert texts(answer) == text_of("general.unsupported_message")
+    assert conversations.get(resident.user_id).step == "kind"

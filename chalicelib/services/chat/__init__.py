@@ -17,6 +17,7 @@ from chalicelib.domain import chat, postbacks
 from chalicelib.domain import residents as resident_rules
 from chalicelib.domain.line_webhook import LineEvent
 from chalicelib.observability import logger, metrics
+from chalicelib.schemas import problems
 from chalicelib.services.chat import ask, menu, report, settings
 from chalicelib.services.chat.turn import Turn
 from chalicelib.store import conversations, preferences, residents
@@ -96,7 +97,10 @@ def _play(turn: Turn, decide: Callable[[Turn], None]) -> None:
 
 
 def _postback(turn: Turn) -> None:
-    data = (turn.event.raw.get("postback") or {}).get("data")
+    if _malformed(turn):
+        turn.say("general.not_understood", [turn.button("button.settings", "menu.settings")])
+        return
+    data = turn.event.raw["postback"]["data"]
     try:
         postback = postbacks.read(get_settings().line_channel_secret, data)
         handler = ACTIONS[postback.action]
@@ -109,8 +113,11 @@ def _postback(turn: Turn) -> None:
 
 
 def _message(turn: Turn) -> None:
-    message = turn.event.raw.get("message") or {}
-    kind = message.get("type")
+    if _malformed(turn):
+        turn.say("general.unsupported_message")
+        return
+    message = turn.event.raw["message"]
+    kind = message["type"]
     if kind == "text":
         text = message.get("text") or ""
         if chat.is_cancel(text):
@@ -125,6 +132,15 @@ def _message(turn: Turn) -> None:
         report.on_location(turn, message)
     else:
         turn.say("general.unsupported_message")
+
+
+def _malformed(turn: Turn) -> bool:
+    """Whether the parts of the event the chat reads break its schema (logged without content)."""
+    found = problems("line_chat_event", turn.event.raw)
+    if found:
+        logger.warning("chat event refused by its schema", extra={"pointers": [p["pointer"] for p in found]})
+        metrics.add_metric(name="ChatEventsMalformed", unit="Count", value=1)
+    return bool(found)
 
 
 def cancel(turn: Turn) -> None:
