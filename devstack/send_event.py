@@ -3,7 +3,8 @@
 - events/forms/<form id>.json are posted to that form's submission route, as its web page would.
 - events/line/*.json go to the API as LINE would send them, signed with the local channel
   secret; each event gets a fresh webhookEventId and timestamp (so repeating the command is a
-  new event, not a dropped duplicate) unless --as-is is given.
+  new event, not a dropped duplicate) unless --as-is is given. A postback whose data reads
+  `sign:<action>[:<value>]` is sent with that action signed, as our buttons carry it.
 - events/sqs/*.json put each record's body on its queue in moto; the pump delivers it.
 - events/schedule/NAME.json run the scheduled job NAME once, as EventBridge would.
 """
@@ -45,10 +46,21 @@ def prepare(path: Path, *, as_is: bool = False) -> tuple[str, bytes, dict[str, s
         for event in document.get("events", []):
             event["webhookEventId"] = new_event_id()
             event["timestamp"] = int(time.time() * 1000)
+            _sign_postback(event)
     body = json.dumps(document, ensure_ascii=False).encode()
     secret = os.environ["LINE_CHANNEL_SECRET"]
     headers = {"Content-Type": "application/json; charset=utf-8", "X-Line-Signature": sign(secret, body)}
     return "/line/webhook", body, headers
+
+
+def _sign_postback(event: dict) -> None:
+    from chalicelib.domain import postbacks
+
+    postback = event.get("postback") or {}
+    data = postback.get("data")
+    if isinstance(data, str) and data.startswith("sign:"):
+        action, _, value = data.removeprefix("sign:").partition(":")
+        postback["data"] = postbacks.sign(os.environ["LINE_CHANNEL_SECRET"], action, value)
 
 
 def enqueue(path: Path) -> int:

@@ -21,6 +21,18 @@ def test_line_samples_are_accepted_by_the_webhook(path, client):
     assert response.status_code == 200, response.body
 
 
+def test_postback_samples_are_sent_with_signed_data(local_stack):
+    from chalicelib.config import get_settings
+    from chalicelib.domain import postbacks
+
+    samples = sorted((EVENTS / "line").glob("postback_*.json"))
+    assert samples
+    for path in samples:
+        _, body, _ = prepare(path)
+        for event in json.loads(body)["events"]:
+            assert postbacks.read(get_settings().line_channel_secret, event["postback"]["data"]).action
+
+
 @pytest.mark.parametrize("path", sorted((EVENTS / "forms").glob("*.json")), ids=lambda p: p.name)
 def test_form_samples_are_accepted_by_their_form(path, client):
     route, body, headers = prepare(path)
