@@ -15,7 +15,7 @@ import uuid
 from chalice import Chalice, Cron
 
 from chalicelib.api import forms, liff, line, open311, staff, submissions
-from chalicelib.api.errors import ApiError, as_api_error
+from chalicelib.api.errors import ApiError, as_api_error, with_route_cors
 from chalicelib.config import get_settings
 from chalicelib.observability import flush_metrics, invocation, traced
 from chalicelib.resources import LINE_EVENTS, NOTIFICATIONS
@@ -39,7 +39,8 @@ def http_observability(event, get_response):
         try:
             response = get_response(event)
         except ApiError as error:
-            response = error.to_response()
+            # Raised past Chalice, which adds a route's CORS headers only to what a view returns.
+            response = with_route_cors(error.to_response(), app.routes, context)
         finally:
             flush_metrics()
     return as_api_error(response)

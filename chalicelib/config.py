@@ -40,6 +40,8 @@ class Settings:
     line_login_channel_id: str = ""
     # The LIFF app that shows the online forms inside LINE: `<liff_url>/forms/<form id>`.
     liff_url: str = "https://liff.line.me/0000000001-madoguchi"
+    # The site serving the LIFF pages and mobile web forms: browsers there may call the resident routes.
+    web_origin: str = "https://forms.madoguchi.example.jp"
 
     def name(self, resource: str) -> str:
         """The deployed name of a table, queue or bucket: one prefix per stage."""
@@ -90,4 +92,5 @@ def get_settings() -> Settings:
         line_login_channel_id=env.get("LINE_LOGIN_CHANNEL_ID")
         or (LOCAL_LINE_LOGIN_CHANNEL_ID if stage == "local" else ""),
         liff_url=env.get("LIFF_URL", Settings.liff_url).rstrip("/"),
+        web_origin=env.get("WEB_ORIGIN", Settings.web_origin).rstrip("/"),
     )

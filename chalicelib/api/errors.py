@@ -76,3 +76,14 @@ def unauthorized(message: str = "Authentication required.") -> ApiError:
 
 def forbidden(message: str = "You are not allowed to do this.") -> ApiError:
     return ApiError(403, "forbidden", message)
+
+
+def with_route_cors(
+    response: Response, routes: dict[str, dict[str, Any]], context: dict[str, Any]
+) -> Response:
+    """`response` with the CORS headers of the route that was called, if it has any."""
+    entry = routes.get(context.get("resourcePath") or "", {}).get(context.get("httpMethod") or "")
+    if entry is not None and entry.cors is not None:
+        for name, value in entry.cors.get_access_control_headers().items():
+            response.headers.setdefault(name, value)
+    return response

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint, Response
 
 from chalicelib.api.errors import ApiError, json_response
+from chalicelib.api.requests import RESIDENT_CORS
 
 if TYPE_CHECKING:
     from chalicelib.domain.forms import FormDefinition
@@ -26,7 +27,7 @@ FORM_NOT_FOUND = "指定された様式はありません。/ There is no form w
 # and the webhook's cold start should not pay for forms it never reads.
 
 
-@bp.route("/forms", methods=["GET"])
+@bp.route("/forms", methods=["GET"], cors=RESIDENT_CORS)
 def list_forms() -> Response:
     from chalicelib.domain import forms
 
@@ -34,7 +35,7 @@ def list_forms() -> Response:
     return _answer({"forms": [forms.summary(form, language) for form in forms.catalogue()]}, language)
 
 
-@bp.route("/forms/{formId}", methods=["GET"])
+@bp.route("/forms/{formId}", methods=["GET"], cors=RESIDENT_CORS)
 def get_form(formId: str) -> Response:  # camelCase: Chalice passes the URL parameter by its name
     from chalicelib.domain import forms
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint, Response
 
 from chalicelib.api.errors import ApiError, unauthorized
+from chalicelib.api.requests import RESIDENT_CORS
 
 if TYPE_CHECKING:
     from chalice.app import Request
@@ -47,7 +48,7 @@ _BUSY = (
 )
 
 
-@bp.route(PREFERENCES, methods=["GET"])
+@bp.route(PREFERENCES, methods=["GET"], cors=RESIDENT_CORS)
 def get_preferences() -> Response:
     from chalicelib.domain import preferences as rules
     from chalicelib.store import preferences as store
@@ -60,7 +61,7 @@ def get_preferences() -> Response:
     return _answer(_view(stored))
 
 
-@bp.route(PREFERENCES, methods=["PUT"])
+@bp.route(PREFERENCES, methods=["PUT"], cors=RESIDENT_CORS)
 def put_preferences() -> Response:
     from chalicelib.api.requests import json_body
     from chalicelib.domain import preferences as rules
@@ -77,7 +78,7 @@ def put_preferences() -> Response:
     return _answer(_view(_save(user_id, lambda current: rules.from_document(document, current, now), now)))
 
 
-@bp.route(PREFERENCES + "/stop-all", methods=["POST"])
+@bp.route(PREFERENCES + "/stop-all", methods=["POST"], cors=RESIDENT_CORS)
 def stop_all() -> Response:
     """One tap: no more announcements. Topics, area and consent are kept for when they resume."""
     from chalicelib.domain import preferences as rules

@@ -5,10 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalice import CORSConfig
+
 from chalicelib.api.errors import ApiError
+from chalicelib.config import get_settings
 from chalicelib.schemas import problems
 
 MAX_JSON_BYTES = 256 * 1024
+
+# Resident routes are called by the ward's LIFF pages and web forms from their own origin.
+# One origin, no cookies: the LINE ID token and access codes travel in headers.
+RESIDENT_CORS = CORSConfig(
+    allow_origin=get_settings().web_origin,
+    allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Access-Secret", "Accept-Language"],
+    max_age=600,
+)
 
 
 def json_body(request: Any, schema: str | None = None) -> Any:

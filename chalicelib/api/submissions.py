@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.api.forms import form_or_404, language_of
-from chalicelib.api.requests import json_body
+from chalicelib.api.requests import RESIDENT_CORS, json_body
 
 bp = Blueprint(__name__)
 
@@ -17,7 +17,7 @@ bp = Blueprint(__name__)
 SECRET_HEADER = "x-access-secret"  # noqa: S105 (a header name)
 
 
-@bp.route("/uploads", methods=["POST"])
+@bp.route("/uploads", methods=["POST"], cors=RESIDENT_CORS)
 def start_upload() -> Response:
     request = bp.current_request
     from chalicelib.services import uploads
@@ -28,7 +28,7 @@ def start_upload() -> Response:
     )
 
 
-@bp.route("/forms/{formId}/submissions", methods=["POST"])
+@bp.route("/forms/{formId}/submissions", methods=["POST"], cors=RESIDENT_CORS)
 def submit(formId: str) -> Response:  # the same parameter name as GET /forms/{formId}: API Gateway needs it
     from chalicelib.services import idempotency
     from chalicelib.services import submissions as service
@@ -61,7 +61,7 @@ def _submitter(request: Any, service: Any) -> Any:
     return service.Submitter(channel="line", language=language, line_user_id=user_id)
 
 
-@bp.route("/submissions/{receipt}", methods=["GET"])
+@bp.route("/submissions/{receipt}", methods=["GET"], cors=RESIDENT_CORS)
 def check(receipt: str) -> Response:
     from chalicelib.services import submissions as service
 
@@ -70,7 +70,7 @@ def check(receipt: str) -> Response:
     return Response(view, headers={"Cache-Control": "no-store"})
 
 
-@bp.route("/submissions/{receipt}/withdraw", methods=["POST"])
+@bp.route("/submissions/{receipt}/withdraw", methods=["POST"], cors=RESIDENT_CORS)
 def withdraw(receipt: str) -> Response:
     from chalicelib.services import submissions as service
 
