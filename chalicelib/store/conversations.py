@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DeleteError, PutError
@@ -27,23 +28,19 @@ def save(conversation: Conversation, now: datetime) -> None:
     """Write it if nobody else has since we read it (a new one: if there is none)."""
     conversation.updated_at = now
     conversation.expires_at = now + KEEP_FOR
-    try:
-        conversation.save()
-    except PutError as error:
-        if _condition_failed(error):
-            raise Conflict(conversation.line_user_id) from None
-        raise
+    _unless_changed(conversation, conversation.save)
 
 
 def end(conversation: Conversation) -> None:
     """Delete it, unless another event changed it since we read it."""
+    _unless_changed(conversation, conversation.delete)
+
+
+def _unless_changed(conversation: Conversation, write: Callable[[], object]) -> None:
+    # PynamoDB makes the write conditional on the version we read.
     try:
-        conversation.delete()
-    except DeleteError as error:
-        if _condition_failed(error):
+        write()
+    except (PutError, DeleteError) as error:
+        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
             raise Conflict(conversation.line_user_id) from None
         raise
-
-
-def _condition_failed(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"

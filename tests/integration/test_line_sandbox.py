@@ -22,6 +22,7 @@ from linebot.v3.messaging.exceptions import ApiException
 
 # Until the pytest config sets pythonpath, make the repo root importable for `devstack`.
 from devstack.line_sandbox import LineSandbox
+from tests.integration.sandbox_session import sandbox_session
 
 TOKEN = "test-access-token"
 USER = "U" + "0123456789abcdef" * 2
@@ -46,15 +47,7 @@ def _reset(sandbox: LineSandbox) -> None:
 @pytest.fixture
 def api(sandbox: LineSandbox) -> Iterator[requests.Session]:
     """A session that talks to the sandbox with the right token; pass paths, not URLs."""
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {TOKEN}"
-    original = session.request
-
-    def request(method: str, path: str, **kwargs: object) -> requests.Response:
-        kwargs.setdefault("timeout", 10)
-        return original(method, sandbox.base_url + path, **kwargs)
-
-    session.request = request  # type: ignore[method-assign]
+    session = sandbox_session(sandbox.base_url, TOKEN)
     yield session
     session.close()
 

@@ -13,6 +13,7 @@ import requests
 from PIL import Image
 
 from devstack.line_sandbox import LineSandbox
+from tests.integration.sandbox_session import sandbox_session
 
 TOKEN = "test-access-token"
 MENU = {
@@ -53,15 +54,7 @@ def sandbox() -> Iterator[LineSandbox]:
 def api(sandbox: LineSandbox) -> Iterator[requests.Session]:
     """A session with the right token that takes paths; reset the sandbox first."""
     assert requests.post(f"{sandbox.base_url}/__sandbox/reset", timeout=5).status_code == 200
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {TOKEN}"
-    original = session.request
-
-    def request(method: str, path: str, **kwargs: object) -> requests.Response:
-        kwargs.setdefault("timeout", 10)
-        return original(method, sandbox.base_url + path, **kwargs)
-
-    session.request = request  # type: ignore[method-assign]
+    session = sandbox_session(sandbox.base_url, TOKEN)
     yield session
     session.close()
 

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from chalicelib.api.errors import ApiError
 from chalicelib.domain import chat, faq
 from chalicelib.domain.forms import get_form, sections
 from chalicelib.observability import logger, metrics
-from chalicelib.services import idempotency
-from chalicelib.services import submissions as submission_service
 from chalicelib.services.chat.turn import Turn
 
 INQUIRY_FORM = "inquiry"
@@ -89,26 +86,13 @@ def ask_person(turn: Turn, conversation_id: str) -> None:
     document = {"question": data["question"]}
     if data.get("faqEntry"):
         document["faqEntry"] = data["faqEntry"]
-    submitter = submission_service.Submitter(
-        channel="line", language=turn.language, line_user_id=turn.user_id
-    )
     form = get_form(INQUIRY_FORM)
     assert form is not None
-    try:
-        _, created = idempotency.once(
-            "line-inquiry",
-            conversation_id + "-inquiry",
-            conversation_id.encode(),
-            lambda: (201, submission_service.create(form, document, submitter, section=section)),
-        )
-    except ApiError as error:
-        logger.warning("chat inquiry refused", extra={"code": error.code})
-        turn.end()
-        turn.say("report.rejected")
+    receipt = turn.file(form, document, section=section)
+    if receipt is None:
         return
-    turn.end()
     routed = section or form.section
-    turn.say("ask.sent", receipt=created["receipt"], section=turn.text(f"section.{routed}"))
+    turn.say("ask.sent", receipt=receipt, section=turn.text(f"section.{routed}"))
     logger.info("chat inquiry filed", extra={"section": routed})
 
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters.line_api import LineRejected, LineUnavailable, line_client
-from chalicelib.api.errors import ApiError
 from chalicelib.domain import chat
 from chalicelib.domain.chat import ADDRESS, CATEGORY, COMMENT, CONFIRM, KIND, LOCATION, PHOTOS, REPORT
 from chalicelib.observability import logger, metrics
-from chalicelib.services import idempotency, uploads
-from chalicelib.services import submissions as submission_service
+from chalicelib.services import uploads
 from chalicelib.services.chat.turn import Turn
 
 
@@ -192,23 +190,10 @@ def confirm(turn: Turn, conversation_id: str) -> None:
     data = turn.conversation.data
     category = chat.report_category(data["form"])
     assert category is not None
-    submitter = submission_service.Submitter(
-        channel="line", language=turn.language, line_user_id=turn.user_id
-    )
-    try:
-        _, created = idempotency.once(
-            "line-report",
-            conversation_id + "-report",
-            conversation_id.encode(),
-            lambda: (201, submission_service.create(category.form, chat.report_document(data), submitter)),
-        )
-    except ApiError as error:
-        logger.warning("chat report refused", extra={"code": error.code})
-        turn.end()
-        turn.say("report.rejected")
+    receipt = turn.file(category.form, chat.report_document(data))
+    if receipt is None:
         return
-    turn.end()
-    turn.say("report.done", receipt=created["receipt"])
+    turn.say("report.done", receipt=receipt)
     metrics.add_metric(name="ChatReportsFiled", unit="Count", value=1)
     logger.info(
         "chat report filed", extra={"form": category.form.id, "photos": len(data.get("photos") or [])}

@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from chalicelib.api.errors import ApiError
 from chalicelib.config import get_settings
 from chalicelib.domain import chat, messages, postbacks
+from chalicelib.domain.forms import FormDefinition
 from chalicelib.domain.line_webhook import LineEvent
+from chalicelib.observability import logger
+from chalicelib.services import idempotency, submissions
 from chalicelib.store import conversations
 from chalicelib.store.models import Conversation
 
@@ -70,6 +74,33 @@ class Turn:
         if self.conversation is not None:
             self.conversation.last_event_id = self.event.event_id
             conversations.save(self.conversation, self.now)
+
+    def file(
+        self, form: FormDefinition, document: dict[str, Any], *, section: str | None = None
+    ) -> str | None:
+        """File what the conversation gathered as a submission from this resident on LINE, once
+        however often the button is tapped or the event delivered (keyed by the conversation).
+
+        Ends the conversation. Returns the receipt, or None when the form refused the document
+        (the resident has been told).
+        """
+        assert self.conversation is not None
+        key = self.conversation.conversation_id
+        submitter = submissions.Submitter(channel="line", language=self.language, line_user_id=self.user_id)
+        try:
+            _, created = idempotency.once(
+                f"line-{form.id}",
+                f"{key}-{form.id}",
+                key.encode(),
+                lambda: (201, submissions.create(form, document, submitter, section=section)),
+            )
+        except ApiError as error:
+            logger.warning("chat submission refused", extra={"form": form.id, "code": error.code})
+            self.end()
+            self.say("report.rejected")
+            return None
+        self.end()
+        return created["receipt"]
 
     def end(self) -> None:
         if self.conversation is not None and self.conversation.version is not None:
