@@ -158,6 +158,7 @@ def _banner(ports: Ports) -> str:
             "",
             "  make event E=events/line/follow.json     send a signed sample event",
             "  make token SECTION=citizens ROLE=staff   print a staff token",
+            "  make richmenu                            register the ward's rich menu with the sandbox",
             "",
         ]
     )
