@@ -6,6 +6,12 @@ accepted request, quota counting, rich menus with their one image and the defaul
 control API under /__sandbox/ so tests can read the request log, inject faults and delays, set
 profiles, expire reply tokens and see the rich menus.
 
+Faults (`POST /__sandbox/faults`): `{"path", "status"?, "count"?, "delay"?, "method"?, "body"?,
+"headers"?, "skip"?, "phase"?}`. `skip` lets that many matching requests through first; `phase`
+"after" handles the request (delivers it, accepts its retry key, counts the quota) and then
+answers the fault anyway, as when LINE took a send and its answer was lost. Each logged request
+carries `at` (epoch seconds) and `accepted` (the send was taken, whatever the answer said).
+
 It also answers LINE Login's ID token verification (`POST /oauth2/v2.1/verify`, what a LIFF
 page's back end calls), for tokens minted by `POST /__sandbox/id-tokens`: HS256 JWTs signed
 with a key only this sandbox instance knows, like the ones LINE issues for web login.
@@ -157,6 +163,7 @@ class Call:
     raw_body: bytes
     request_id: str
     params: dict[str, str] = field(default_factory=dict)  # named groups of the matched route
+    accepted: bool = False  # set when a send was taken: delivered and counted against the quota
 
     def json(self) -> Json:
         """The parsed body; raises ValueError on malformed JSON (or an empty body)."""
@@ -172,6 +179,12 @@ class Fault:
     delay: float
     body: Json | None
     headers: dict[str, str]
+    # Matching requests to let through untouched before this fault fires (a fault at the n-th call).
+    skip: int = 0
+    # "before": fail instead of handling (nothing is delivered). "after": handle the request
+    # (delivered, retry key accepted, quota counted), then answer the failure anyway, as when
+    # LINE took a request and the answer was lost on the way back.
+    phase: str = "before"
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and fnmatch.fnmatchcase(path, self.path)
@@ -410,6 +423,9 @@ class _Platform:
         """Consume one use of the first fault that matches, if any."""
         for fault in self.faults:
             if fault.matches(method, path):
+                if fault.skip:
+                    fault.skip -= 1
+                    continue
                 fault.count -= 1
                 if fault.count == 0:
                     self.faults.remove(fault)
@@ -469,6 +485,7 @@ class _Platform:
         if self.quota is not None and self.total_usage + usage > self.quota:
             return _error(429, MSG_MONTHLY_LIMIT)
         self.total_usage += usage
+        call.accepted = True
 
         sent = self._sent_messages(len(body["messages"])) if with_sent_messages else None
         if retry_key:
@@ -764,7 +781,7 @@ class _Platform:
 
 def _parse_fault(body: dict[str, Json]) -> Fault | Response:
     """Check a POST /__sandbox/faults body; answer 400 rather than store a fault that never fires."""
-    unknown = set(body) - {"path", "status", "count", "delay", "method", "body", "headers"}
+    unknown = set(body) - {"path", "status", "count", "delay", "method", "body", "headers", "skip", "phase"}
     path, status, method = body.get("path"), body.get("status"), body.get("method")
     count, delay, headers = body.get("count", 1), body.get("delay", 0.0), body.get("headers", {})
     problems = []
@@ -788,6 +805,15 @@ def _parse_fault(body: dict[str, Json]) -> Fault | Response:
         problems.append(_detail("needs a status", "body"))
     if status is None and not delay:
         problems.append(_detail("give a status, a delay, or both", "status"))
+    skip, phase = body.get("skip", 0), body.get("phase", "before")
+    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+        problems.append(_detail("must be a non-negative integer", "skip"))
+    if phase not in ("before", "after"):
+        problems.append(
+            _detail("must be 'before' (fail instead of handling) or 'after' (handle, then fail)", "phase")
+        )
+    elif phase == "after" and status is None:
+        problems.append(_detail("needs a status", "phase"))
     if problems:
         return _error(400, "Invalid fault", details=problems)
     return Fault(
@@ -798,6 +824,8 @@ def _parse_fault(body: dict[str, Json]) -> Fault | Response:
         delay=float(delay),
         body=body.get("body"),
         headers=headers,
+        skip=skip,
+        phase=phase,
     )
 
 
@@ -922,6 +950,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             "body": _form(call) if _is_form(call) else _parse_or_none(call.raw_body),
             "status": None,  # filled in once answered; logged now to keep arrival order
             "requestId": call.request_id,
+            "at": time.time(),
+            "accepted": False,  # whether the platform took the send (delivered, counted), whatever it answered
         }
         with platform.lock:
             platform.requests.append(entry)
@@ -929,14 +959,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if fault and fault.delay:
             time.sleep(fault.delay)  # outside the lock, so other requests keep flowing
         with platform.lock:
-            if fault and fault.status is not None:
+            if fault and fault.status is not None and fault.phase == "before":
                 # An injected failure touches no state: retry keys stay unaccepted, nothing is counted.
                 response = fault.response()
             elif call.path.startswith("/v2/") and not platform.authorized(call.headers):
                 response = _error(401, MSG_AUTH_FAILED)
             else:
                 response = self._run(platform, API_ROUTES, call)
+                if fault and fault.status is not None:  # phase "after": handled, then the answer is lost
+                    response = fault.response()
             entry["status"] = response.status
+            entry["accepted"] = call.accepted
         self._send(response, _encode(response), request_id=call.request_id)
 
     @staticmethod

@@ -11,6 +11,8 @@ from chalicelib.config import get_settings
 from chalicelib.resources import QueueSpec
 
 SQS_BATCH_LIMIT = 10
+# SQS takes at most 256 KiB per message and per batch; leave room for the request's own framing.
+SQS_BATCH_BYTES = 250_000
 
 
 @cache
@@ -43,12 +45,8 @@ def send_all(queue: QueueSpec, messages: list[tuple[str, dict[str, Any]]]) -> li
     from botocore.exceptions import BotoCoreError, ClientError
 
     failed: list[str] = []
-    for start in range(0, len(messages), SQS_BATCH_LIMIT):
-        chunk = messages[start : start + SQS_BATCH_LIMIT]
-        entries = [
-            {"Id": str(index), "MessageBody": json.dumps(body, ensure_ascii=False, separators=(",", ":"))}
-            for index, (_, body) in enumerate(chunk)
-        ]
+    for chunk, bodies in _batches(messages):
+        entries = [{"Id": str(index), "MessageBody": body} for index, body in enumerate(bodies)]
         try:
             response = client("sqs").send_message_batch(QueueUrl=queue_url(queue.name), Entries=entries)
         except (BotoCoreError, ClientError):
@@ -56,3 +54,25 @@ def send_all(queue: QueueSpec, messages: list[tuple[str, dict[str, Any]]]) -> li
             continue
         failed += [chunk[int(entry["Id"])][0] for entry in response.get("Failed", [])]
     return failed
+
+
+def _batches(
+    messages: list[tuple[str, dict[str, Any]]],
+) -> list[tuple[list[tuple[str, dict[str, Any]]], list[str]]]:
+    """Groups of at most 10 messages and SQS_BATCH_BYTES, each with its bodies as JSON text."""
+    found: list[tuple[list[tuple[str, dict[str, Any]]], list[str]]] = []
+    group: list[tuple[str, dict[str, Any]]] = []
+    bodies: list[str] = []
+    size = 0
+    for message in messages:
+        body = json.dumps(message[1], ensure_ascii=False, separators=(",", ":"))
+        length = len(body.encode("utf-8"))
+        if group and (len(group) == SQS_BATCH_LIMIT or size + length > SQS_BATCH_BYTES):
+            found.append((group, bodies))
+            group, bodies, size = [], [], 0
+        group.append(message)
+        bodies.append(body)
+        size += length
+    if group:
+        found.append((group, bodies))
+    return found

@@ -313,10 +313,40 @@ def test_delay_fault_delays_then_handles_normally(api: requests.Session, sandbox
     assert time.monotonic() - started < 0.3
 
 
+def test_skip_lets_requests_through_before_the_fault_fires(
+    api: requests.Session, sandbox: LineSandbox
+) -> None:
+    control(sandbox, "faults", {"path": PUSH, "status": 500, "skip": 2})
+    assert [push(api).status_code for _ in range(4)] == [200, 200, 500, 200]
+    assert [entry["accepted"] for entry in logged(sandbox, PUSH)] == [True, True, False, True]
+
+
+def test_a_fault_after_handling_delivers_but_answers_the_failure(
+    api: requests.Session, sandbox: LineSandbox
+) -> None:
+    multicast = "/v2/bot/message/multicast"
+    body = {"to": [USER, USER.replace("0", "2")], "messages": TEXT}
+    control(sandbox, "faults", {"path": multicast, "status": 500, "phase": "after"})
+    key = str(uuid.uuid4())
+    lost = api.post(multicast, json=body, headers={"X-Line-Retry-Key": key})
+    assert lost.status_code == 500
+    assert usage(api) == 2  # delivered and counted: each recipient is one message
+    retried = api.post(multicast, json=body, headers={"X-Line-Retry-Key": key})
+    assert retried.status_code == 409
+    assert retried.headers["x-line-accepted-request-id"] == lost.headers["x-line-request-id"]
+    entries = logged(sandbox, multicast)
+    assert [(entry["status"], entry["accepted"]) for entry in entries] == [(500, True), (409, False)]
+    assert entries[0]["at"] <= entries[1]["at"]
+    assert usage(api) == 2
+
+
 @pytest.mark.parametrize(
     "fault",
     [
         {},
+        {"path": PUSH, "status": 500, "skip": -1},
+        {"path": PUSH, "status": 500, "phase": "during"},
+        {"path": PUSH, "delay": 1, "phase": "after"},
         {"path": "no-slash", "status": 500},
         {"path": PUSH, "status": 700},
         {"path": PUSH, "status": 500, "count": 0},
