@@ -48,6 +48,7 @@ richmenu: $(STAMP)  ## make richmenu (needs `make run`): register the rich menu 
 bench: $(STAMP)
 	$(PY) bench/coldstart.py
 	$(PY) bench/faq_eval.py
+	$(PY) bench/fanout.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

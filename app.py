@@ -12,13 +12,13 @@ gc.disable()
 
 import uuid
 
-from chalice import Chalice, Cron
+from chalice import Chalice, Cron, Rate
 
-from chalicelib.api import forms, liff, line, open311, staff, submissions
+from chalicelib.api import announcements, forms, liff, line, open311, staff, submissions
 from chalicelib.api.errors import ApiError, as_api_error, with_route_cors
 from chalicelib.config import get_settings
 from chalicelib.observability import flush_metrics, invocation, traced
-from chalicelib.resources import LINE_EVENTS, NOTIFICATIONS
+from chalicelib.resources import ANNOUNCE_COLLECT, ANNOUNCE_PLAN, ANNOUNCE_SEND, LINE_EVENTS, NOTIFICATIONS
 
 # configure_logs=False: the Powertools logger (same name) is the only handler, so no line is doubled.
 app = Chalice(app_name="madoguchi", configure_logs=False)
@@ -28,6 +28,7 @@ app.register_blueprint(submissions.bp)
 app.register_blueprint(open311.bp)
 app.register_blueprint(staff.bp)
 app.register_blueprint(liff.bp)
+app.register_blueprint(announcements.bp)
 
 
 @app.middleware("http")
@@ -87,6 +88,38 @@ def daily_digest_job(event):
 
     # The time it was scheduled for, so a delayed or retried run counts for its own day.
     return digest.run(now=event.time)
+
+
+# Announcements: start a send, read one send list into chunks, send one chunk (services/fanout.py).
+@app.on_sqs_message(queue=get_settings().name(ANNOUNCE_PLAN.name), batch_size=ANNOUNCE_PLAN.batch_size)
+def announce_plan_worker(event):
+    from chalicelib.workers import announcements as worker
+
+    return worker.handle_plan_batch(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue=get_settings().name(ANNOUNCE_COLLECT.name), batch_size=ANNOUNCE_COLLECT.batch_size)
+def announce_collect_worker(event):
+    from chalicelib.workers import announcements as worker
+
+    return worker.handle_collect_batch(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue=get_settings().name(ANNOUNCE_SEND.name), batch_size=ANNOUNCE_SEND.batch_size)
+def announce_send_worker(event):
+    from chalicelib.workers import announcements as worker
+
+    return worker.handle_send_batch(event.to_dict()["Records"])
+
+
+# Starts scheduled sends whose time has come and watches running ones. In AWS an EventBridge
+# Scheduler one-time schedule is the precise trigger and this is the safety net; locally,
+# where nothing fires those schedules, it is the trigger.
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="announce-due")
+def announce_due_job(event):
+    from chalicelib.workers import announcements as worker
+
+    return worker.run_due()
 
 
 # End of start-up (see the top): what is loaded now stays, so later collections skip it.

@@ -42,6 +42,8 @@ class Settings:
     liff_url: str = "https://liff.line.me/0000000001-madoguchi"
     # The site serving the LIFF pages and mobile web forms: browsers there may call the resident routes.
     web_origin: str = "https://forms.madoguchi.example.jp"
+    # The IAM role EventBridge Scheduler assumes to put a scheduled announcement's start on SQS.
+    scheduler_role_arn: str = ""
 
     def name(self, resource: str) -> str:
         """The deployed name of a table, queue or bucket: one prefix per stage."""
@@ -93,4 +95,6 @@ def get_settings() -> Settings:
         or (LOCAL_LINE_LOGIN_CHANNEL_ID if stage == "local" else ""),
         liff_url=env.get("LIFF_URL", Settings.liff_url).rstrip("/"),
         web_origin=env.get("WEB_ORIGIN", Settings.web_origin).rstrip("/"),
+        scheduler_role_arn=env.get("SCHEDULER_ROLE_ARN")
+        or (f"arn:aws:iam::123456789012:role/madoguchi-{stage}-scheduler" if stage == "local" else ""),
     )

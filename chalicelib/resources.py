@@ -29,7 +29,14 @@ LINE_EVENTS = QueueSpec("line-events")
 # Submission created / status changed: tell the resident (LINE push or email).
 NOTIFICATIONS = QueueSpec("notifications")
 
-QUEUES: tuple[QueueSpec, ...] = (LINE_EVENTS, NOTIFICATIONS)
+# Announcements (services/fanout.py): start a send; read one send list into chunks; send one chunk.
+# One record per invocation: a crash then replays exactly one piece of work, and Lambda's
+# concurrency, not the batch, is what sends chunks in parallel.
+ANNOUNCE_PLAN = QueueSpec("announce-plan", batch_size=1)
+ANNOUNCE_COLLECT = QueueSpec("announce-collect", visibility_timeout=900, batch_size=1)
+ANNOUNCE_SEND = QueueSpec("announce-send", batch_size=1)
+
+QUEUES: tuple[QueueSpec, ...] = (LINE_EVENTS, NOTIFICATIONS, ANNOUNCE_PLAN, ANNOUNCE_COLLECT, ANNOUNCE_SEND)
 
 ATTACHMENTS_BUCKET = "attachments"
 BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET,)

@@ -23,6 +23,7 @@ from linebot.v3.messaging import (
     Configuration,
     MessagingApi,
     MessagingApiBlob,
+    MulticastRequest,
     PushMessageRequest,
     ReplyMessageRequest,
 )
@@ -43,6 +44,22 @@ def retry_key_for(*parts: str) -> str:
     successor sends with the key the first attempt used, without having to read it back.
     """
     return str(uuid.uuid5(_RETRY_KEY_NAMESPACE, "|".join(parts)))
+
+
+# LINE's limit of user ids in one multicast request.
+MAX_MULTICAST_RECIPIENTS = 500
+
+
+@dataclass(frozen=True)
+class Quota:
+    """This month's message quota: `limit` None means unlimited; `used` counts every recipient."""
+
+    limit: int | None
+    used: int
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.limit is None else max(0, self.limit - self.used)
 
 
 @dataclass(frozen=True)
@@ -96,6 +113,25 @@ class LineClient:
                 request, x_line_retry_key=retry_key, _request_timeout=_TIMEOUT
             )
         )
+
+    def multicast(self, to: list[str], messages: list[dict[str, Any]], retry_key: str) -> SendResult:
+        """The same messages to up to 500 users in one request (each recipient counts against the quota)."""
+        if not 1 <= len(to) <= MAX_MULTICAST_RECIPIENTS:
+            raise ValueError(f"a multicast takes 1 to {MAX_MULTICAST_RECIPIENTS} user ids, not {len(to)}")
+        request = MulticastRequest.from_dict({"to": to, "messages": messages})
+        return self._send(
+            lambda: self._api.multicast_with_http_info(
+                request, x_line_retry_key=retry_key, _request_timeout=_TIMEOUT
+            )
+        )
+
+    def quota(self) -> Quota:
+        """The monthly limit and what this month has used so far (two GETs)."""
+        limit = self._call(lambda: self._api.get_message_quota_with_http_info(_request_timeout=_TIMEOUT)).data
+        used = self._call(
+            lambda: self._api.get_message_quota_consumption_with_http_info(_request_timeout=_TIMEOUT)
+        ).data
+        return Quota(limit=limit.value if limit.type == "limited" else None, used=used.total_usage)
 
     def reply_or_push(
         self, reply_token: str | None, to: str, messages: list[dict[str, Any]], retry_key: str

@@ -11,6 +11,12 @@ they live in, unknown to us, must not be missed. So an announcement reads
 `segments_for_send(topic, area)`: the area's list plus the all-areas list, or, ward-wide,
 every area's list plus the all-areas list.
 
+Besides their topics, every resident who receives announcements at all (following, agreed to
+the current terms, not stopped) is on one more list, `all#<area>` (`all#*` without an area),
+whatever topics they chose, none included: the emergency list. Disaster and evacuation
+warnings reach every such resident of the areas concerned by key, without a scan. "Stop
+all" and withdrawn consent take a resident off it like off every other list.
+
 The age band is derived from a birth year, which is never kept: only the band is stored.
 Pure Python: the LIFF API and the chat both call these functions, the store writes the result.
 """
@@ -35,6 +41,8 @@ TERMS_VERSION = "2025-04-01"
 TERMS_URL = "https://www.city.katsushika.lg.jp/line/terms.html"
 
 ALL_AREAS = "*"
+# The "topic" of the emergency lists (`all#<area>`): reserved, so no topic may be called this.
+EVERYONE = "all"
 SEGMENT_SEPARATOR = "#"
 AGE_BANDS = ("0-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+")
 MIN_BIRTH_YEAR = 1900
@@ -132,6 +140,8 @@ def topics() -> tuple[Topic, ...]:
         topic_id = entry.get("id") if isinstance(entry, dict) else None
         if not isinstance(topic_id, str) or not _ID.match(topic_id):
             raise TopicsError(f"{where}: topic id {topic_id!r} is not kebab-case")
+        if topic_id == EVERYONE:
+            raise TopicsError(f"{where}: topic id {EVERYONE!r} is reserved for the emergency lists")
         if any(topic.id == topic_id for topic in found):
             raise TopicsError(f"{where}: topic {topic_id!r} is listed twice")
         labels = entry.get("labels")
@@ -379,14 +389,25 @@ def holds(prefs: Preferences, *, following: bool) -> list[str]:
 
 
 def segments(prefs: Preferences, *, following: bool) -> frozenset[str]:
-    """The send lists the resident belongs on: one per topic in their area, or none while held."""
-    if holds(prefs, following=following):
+    """The send lists the resident belongs on: one per topic in their area and the emergency list.
+
+    None while anything but an empty choice of topics holds them (not following, no consent to
+    the current terms, stopped): a resident who chose no topic still gets emergencies.
+    """
+    if set(holds(prefs, following=following)) - {HOLD_NO_TOPICS}:
         return frozenset()
-    return frozenset(segment(topic, prefs.area) for topic in prefs.topics)
+    return frozenset({segment(EVERYONE, prefs.area), *(segment(topic, prefs.area) for topic in prefs.topics)})
+
+
+def receives_emergencies(prefs: Preferences, *, following: bool) -> bool:
+    """Whether emergency announcements for the resident's area reach them (whatever their topics)."""
+    return segment(EVERYONE, prefs.area) in segments(prefs, following=following)
 
 
 def segments_for_send(topic: str, area: str | None) -> tuple[str, ...]:
     """The send lists an announcement on `topic` reads, for one area or (None) the whole ward.
+
+    `topic` EVERYONE reads the emergency lists: every resident who receives announcements.
 
     Residents with no area are on the all-areas list and get both kinds. A resident is on one
     list per topic, so within a topic nobody is read twice; across topics the sender dedupes.

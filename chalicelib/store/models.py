@@ -9,9 +9,11 @@ from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
     ListAttribute,
+    MapAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
     VersionAttribute,
 )
@@ -247,6 +249,162 @@ class AttemptCounter(Model):
     expires_at = TTLAttribute()
 
 
+class AnnouncementsBySectionIndex(_CreatedIndex):
+    """A section's announcements, newest first; only what a list shows is projected."""
+
+    class Meta:
+        index_name = "by-section"
+        projection = IncludeProjection(
+            ["status", "category", "topic", "created_at", "created_by", "updated_at", "send_at", "start_at"]
+        )
+
+    section = UnicodeAttribute(hash_key=True)
+
+
+class DueIndex(GlobalSecondaryIndex):
+    """Announcements waiting for a start, or for the watchdog's look at a send: a sparse index.
+
+    `due_shard` is set only while something is due, so the minute job reads by key exactly the
+    announcements it has to look at (`due_at` <= now), never the table.
+    """
+
+    class Meta:
+        index_name = "by-due"
+        projection = KeysOnlyProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = UnicodeAttribute(range_key=True)  # ISO 8601 UTC, which sorts by time
+
+
+class Announcement(Model):
+    """A staff announcement, its approval trail and the progress of its send (domain/announcements.py).
+
+    Holds no resident's personal data: recipients live only in the fan-out table, for a while.
+    Changes are conditional on `status` (and `revision` for edits), so two staff members, or a
+    cancel and a start, cannot both win.
+    """
+
+    class Meta(_Meta):
+        table_name = _settings.name("announcements")
+
+    announcement_id = UnicodeAttribute(hash_key=True)
+    section = UnicodeAttribute()
+    status = UnicodeAttribute()
+    category = UnicodeAttribute()
+    topic = UnicodeAttribute(null=True)
+    # texts, image, link and target, as domain.announcements.Content.to_document() shapes them.
+    content = JSONAttribute()
+    revision = NumberAttribute(default=1)
+    created_by = UnicodeAttribute()
+    # Everyone who wrote any of its content: none of them may approve it.
+    editors = UnicodeSetAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    created_key = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    # The time asked for (null: now), and when the send may start (after quiet hours).
+    send_at = UTCDateTimeAttribute(null=True)
+    start_at = UTCDateTimeAttribute(null=True)
+    deferred_until = UTCDateTimeAttribute(null=True)
+    approval_required = BooleanAttribute(null=True)
+    recipients_at_submit = NumberAttribute(null=True)
+    submitted_by = UnicodeAttribute(null=True)
+    submitted_at = UTCDateTimeAttribute(null=True)
+    approved_by = UnicodeAttribute(null=True)
+    approved_at = UTCDateTimeAttribute(null=True)
+    rejected_by = UnicodeAttribute(null=True)
+    rejected_at = UTCDateTimeAttribute(null=True)
+    rejection_reason = UnicodeAttribute(null=True)
+    cancelled_by = UnicodeAttribute(null=True)
+    cancelled_at = UTCDateTimeAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
+    # The send: fixed when it starts, so every redelivery rebuilds the same chunks. Its progress
+    # and counters live in the fan-out table's small `progress` item, which workers read and
+    # write per chunk, so this item (with the texts) is read once per partition, not per chunk.
+    started_at = UTCDateTimeAttribute(null=True)
+    finished_at = UTCDateTimeAttribute(null=True)
+    chunk_size = NumberAttribute(null=True)
+    partitions = ListAttribute(of=UnicodeAttribute, null=True)
+
+    by_section = AnnouncementsBySectionIndex()
+    by_due = DueIndex()
+
+
+class FanoutItem(Model):
+    """The work of one announcement's send, under its id (services/fanout.py):
+
+    `progress`: the send's state (sending/cancelled/finished) and counters, small on purpose;
+    `requests`: the LINE request ids; `part#<partition>`: a partition's collection marker;
+    `chunk#<partition>#<lang>#<n>`: a chunk of at most 500 user ids with its X-Line-Retry-Key
+    and result; `rest#<partition>#<lang>`: the ids left over after a partition's full chunks,
+    merged into `chunk#~#<lang>#<n>` at the end. User ids are personal data: the items expire
+    after FANOUT_RETENTION.
+    """
+
+    class Meta(_Meta):
+        table_name = _settings.name("announcement-fanout")
+
+    announcement_id = UnicodeAttribute(hash_key=True)
+    item_key = UnicodeAttribute(range_key=True)
+    language = UnicodeAttribute(null=True)
+    user_ids = ListAttribute(of=UnicodeAttribute, null=True)
+    # [[partition, n], ...]: which send list the ids come from, in order (to re-check a deferred chunk).
+    sources = JSONAttribute(null=True)
+    size = NumberAttribute(null=True)
+    retry_key = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    request_id = UnicodeAttribute(null=True)
+    accepted_request_id = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    started_at = UTCDateTimeAttribute(null=True)
+    finished_at = UTCDateTimeAttribute(null=True)
+    # Partition markers: a collection began / finished, and the full chunks it made per language.
+    collecting = BooleanAttribute(null=True)
+    collected = BooleanAttribute(null=True)
+    chunk_counts = MapAttribute(null=True)
+    # The progress item.
+    state = UnicodeAttribute(null=True)
+    partitions_total = NumberAttribute(null=True)
+    partitions_collected = NumberAttribute(null=True)
+    chunks_total = NumberAttribute(null=True)
+    chunks_done = NumberAttribute(null=True)
+    assembled = BooleanAttribute(null=True)
+    merged_chunks = MapAttribute(null=True)  # language -> chunks made from the partitions' rests
+    counts = MapAttribute(null=True)  # count kind -> language -> recipients
+    # The requests item: X-Line-Request-Id of every multicast LINE accepted.
+    request_ids = UnicodeSetAttribute(null=True)
+    # Items holding user ids expire; `progress` and `requests` (no personal data) stay with the announcement.
+    expires_at = TTLAttribute(null=True)
+
+
+class DailyAnnouncementCount(Model):
+    """Which non-emergency announcements one resident got on one Tokyo day (the frequency cap).
+
+    A set, not a number: adding the same announcement again (a redelivered worker) changes
+    nothing, so the cap counts each announcement once however often the work is retried.
+    """
+
+    class Meta(_Meta):
+        table_name = _settings.name("announcement-caps")
+
+    key = UnicodeAttribute(hash_key=True)  # <LINE user id>#<YYYY-MM-DD>
+    announcements = UnicodeSetAttribute(null=True)
+    expires_at = TTLAttribute()
+
+
+class RateBucket(Model):
+    """A token bucket shared by every worker (store/throttle.py): tokens left at `updated_ms`."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("rate-limits")
+
+    name = UnicodeAttribute(hash_key=True)
+    tokens = NumberAttribute()
+    updated_ms = NumberAttribute()
+    revision = NumberAttribute()
+
+
 MODELS: tuple[type[Model], ...] = (
     InboxEvent,
     Resident,
@@ -256,4 +414,8 @@ MODELS: tuple[type[Model], ...] = (
     IdempotencyRecord,
     AttemptCounter,
     Conversation,
+    Announcement,
+    FanoutItem,
+    DailyAnnouncementCount,
+    RateBucket,
 )

@@ -196,12 +196,12 @@ def test_settings_by_taps_put_the_resident_on_exactly_the_chosen_send_lists(resi
 
     consented = resident.tap("prefs.consent")
     assert text_of("prefs.consented") in texts(consented)
-    assert segments(resident.user_id) == {"disaster#*", "childcare#*"}
+    assert segments(resident.user_id) == {"disaster#*", "childcare#*", "all#*"}
 
     resident.tap("prefs.area_set", "kanamachi")
     resident.tap("prefs.topic", "childcare")  # a second tap removes it
     resident.tap("prefs.age_set", "30-39")
-    assert segments(resident.user_id) == {"disaster#kanamachi"}
+    assert segments(resident.user_id) == {"disaster#kanamachi", "all#kanamachi"}
     stored = preference_store.get(resident.user_id).preferences
     assert stored.age_band == "30-39" and stored.consent.terms_version == rules.TERMS_VERSION
 
@@ -209,7 +209,7 @@ def test_settings_by_taps_put_the_resident_on_exactly_the_chosen_send_lists(resi
 def test_stop_all_is_one_tap_and_resume_brings_the_lists_back(resident):
     resident.tap("prefs.consent")
     resident.tap("prefs.topic", "waste")
-    assert segments(resident.user_id) == {"waste#*"}
+    assert segments(resident.user_id) == {"waste#*", "all#*"}
 
     stopped = resident.tap("prefs.stop")
     assert text_of("prefs.stopped") in texts(stopped)
@@ -217,7 +217,7 @@ def test_stop_all_is_one_tap_and_resume_brings_the_lists_back(resident):
     assert button(stopped, text_of("button.resume"))
 
     resident.tap("prefs.resume")
-    assert segments(resident.user_id) == {"waste#*"}
+    assert segments(resident.user_id) == {"waste#*", "all#*"}
 
 
 def test_the_stop_topic_button_turns_only_that_topic_off_and_is_safe_to_tap_twice(resident):
@@ -228,7 +228,7 @@ def test_the_stop_topic_button_turns_only_that_topic_off_and_is_safe_to_tap_twic
     resident.tap("prefs.topic_off", "waste")
     resident.tap("prefs.topic_off", "waste")
 
-    assert segments(resident.user_id) == {"disaster#*"}
+    assert segments(resident.user_id) == {"disaster#*", "all#*"}
 
 
 def test_choosing_a_language_changes_the_replies(resident):
@@ -266,7 +266,7 @@ def test_a_tampered_postback_is_rejected_and_changes_nothing(resident, data):
 
     assert texts(answer) == text_of("general.not_understood")
     assert not preference_store.get(resident.user_id).preferences.paused
-    assert segments(resident.user_id) == {"waste#*"}
+    assert segments(resident.user_id) == {"waste#*", "all#*"}
 
 
 # --- reports -------------------------------------------------------------------------------------

@@ -248,14 +248,20 @@ def test_a_resident_who_comes_back_gets_their_lists_and_language_back(sandbox, d
             "en",
         ),
     )
-    assert {entry.segment for entry in SendListEntry.by_user.query(user_id)} == {"disaster#tateishi"}
+    assert {entry.segment for entry in SendListEntry.by_user.query(user_id)} == {
+        "disaster#tateishi",
+        "all#tateishi",
+    }
 
     deliver(line_event("unfollow", user_id))
     assert list(SendListEntry.by_user.query(user_id)) == []
 
     again = line_event("follow", user_id)
     deliver(again)
-    assert {entry.segment for entry in SendListEntry.by_user.query(user_id)} == {"disaster#tateishi"}
+    assert {entry.segment for entry in SendListEntry.by_user.query(user_id)} == {
+        "disaster#tateishi",
+        "all#tateishi",
+    }
     assert residents.get(user_id).language == "en"
     [reply] = replies_to(sandbox, again["replyToken"])
     assert reply["body"]["messages"][0]["text"].startswith("Thank you for adding")

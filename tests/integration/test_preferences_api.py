@@ -124,7 +124,7 @@ def test_put_then_get_and_the_send_lists_match_exactly(api):
     again = body_of(api("GET", user_id))
     assert {k: again[k] for k in saved if k != "choices"} == {k: saved[k] for k in saved if k != "choices"}
 
-    assert lists_of(user_id) == {"disaster#tateishi", "waste#tateishi"}
+    assert lists_of(user_id) == {"disaster#tateishi", "waste#tateishi", "all#tateishi"}
     # Other tests share these partitions: look at this test's residents only.
     on_disaster = members("disaster#tateishi")
     assert {user_id, neighbour} <= set(on_disaster)
@@ -135,7 +135,7 @@ def test_put_then_get_and_the_send_lists_match_exactly(api):
     resident = residents.get(user_id)
     assert resident.language == "en"
     assert resident.consent_terms_version == rules.TERMS_VERSION
-    assert sorted(resident.send_segments) == ["disaster#tateishi", "waste#tateishi"]
+    assert sorted(resident.send_segments) == ["all#tateishi", "disaster#tateishi", "waste#tateishi"]
 
 
 def test_changing_area_topics_and_language_moves_the_entries(api):
@@ -144,14 +144,14 @@ def test_changing_area_topics_and_language_moves_the_entries(api):
     response = api("PUT", user_id, settings(topics=["health", "waste"], area="kanamachi", language="vi"))
     assert response.status_code == 200, response.body
 
-    assert lists_of(user_id) == {"health#kanamachi", "waste#kanamachi"}
+    assert lists_of(user_id) == {"health#kanamachi", "waste#kanamachi", "all#kanamachi"}
     assert user_id not in members("disaster#tateishi")
     assert user_id not in members("waste#tateishi")
     assert members("waste#kanamachi")[user_id].language == "vi"
 
     response = api("PUT", user_id, settings(topics=["health"], area=None, birthYear=None, ageBand="70+"))
     assert response.status_code == 200, response.body
-    assert lists_of(user_id) == {"health#*"}
+    assert lists_of(user_id) == {"health#*", "all#*"}
     assert members("health#*")[user_id].age_band == "70+"
     assert user_id not in members("health#kanamachi")
 
@@ -159,7 +159,7 @@ def test_changing_area_topics_and_language_moves_the_entries(api):
 def test_stop_all_takes_the_resident_off_every_list_in_one_tap(api):
     user_id = follower()
     assert api("PUT", user_id, settings(topics=["disaster", "childcare", "waste"])).status_code == 200
-    assert len(lists_of(user_id)) == 3
+    assert len(lists_of(user_id)) == 4  # three topics and the emergency list
 
     response = api("POST", user_id, path=f"{PATH}/stop-all")
     assert response.status_code == 200, response.body
@@ -177,7 +177,7 @@ def test_stop_all_takes_the_resident_off_every_list_in_one_tap(api):
         "PUT", user_id, settings(topics=stopped["topics"], birthYear=None, ageBand=stopped["ageBand"])
     )
     assert body_of(resumed)["delivery"]["active"] is True
-    assert lists_of(user_id) == {"disaster#tateishi", "childcare#tateishi", "waste#tateishi"}
+    assert lists_of(user_id) == {"disaster#tateishi", "childcare#tateishi", "waste#tateishi", "all#tateishi"}
 
 
 def test_without_consent_the_choices_are_kept_but_no_list_has_the_resident(api):
@@ -229,7 +229,7 @@ def test_an_unfollowed_resident_is_on_no_list_and_saving_does_not_put_them_back(
     # Following again and syncing restores the lists from the kept choices.
     assert residents.record_follow(user_id, "ja", int(time.time() * 1000) + 1000)
     store.sync(user_id)
-    assert lists_of(user_id) == {"health#tateishi"}
+    assert lists_of(user_id) == {"health#tateishi", "all#tateishi"}
 
 
 def test_a_user_who_never_followed_sees_the_choices_but_cannot_save(api):
@@ -257,13 +257,13 @@ def test_a_body_naming_another_user_cannot_write_their_preferences(api):
     assert response.status_code == 422
     assert body_of(response)["error"]["details"][0]["pointer"] == ""
     assert body_of(api("GET", victim)) == victims_before
-    assert lists_of(victim) == {"childcare#tateishi"}
+    assert lists_of(victim) == {"childcare#tateishi", "all#tateishi"}
     assert lists_of(attacker) == set()
 
     # Whatever a body says, a write lands on the token's user.
     assert api("PUT", attacker, settings(topics=["crime-prevention"], area="aoto")).status_code == 200
-    assert lists_of(attacker) == {"crime-prevention#aoto"}
-    assert lists_of(victim) == {"childcare#tateishi"}
+    assert lists_of(attacker) == {"crime-prevention#aoto", "all#aoto"}
+    assert lists_of(victim) == {"childcare#tateishi", "all#tateishi"}
 
 
 @pytest.mark.parametrize(
@@ -416,7 +416,7 @@ def test_a_write_that_lost_a_race_is_recomputed_on_top_of_the_winner():
     stored = store.update(user_id, change)
     assert rounds == ["tateishi", "kanamachi"]
     assert stored.preferences.area == "kanamachi"
-    assert lists_of(user_id) == {"health#kanamachi"}
+    assert lists_of(user_id) == {"health#kanamachi", "all#kanamachi"}
 
 
 @pytest.mark.parametrize(

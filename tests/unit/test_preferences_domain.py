@@ -57,6 +57,19 @@ def test_topic_and_area_ids_cannot_collide_with_the_segment_syntax():
     for identifier in (*rules.topic_ids(), *rules.area_ids()):
         assert rules.SEGMENT_SEPARATOR not in identifier
         assert identifier != rules.ALL_AREAS
+    assert rules.EVERYONE not in rules.topic_ids()
+
+
+def test_a_topic_called_like_the_emergency_lists_is_refused(monkeypatch, tmp_path):
+    data = {"topics": [{"id": rules.EVERYONE, "labels": {language: "x" for language in LANGUAGES}}]}
+    (tmp_path / "topics.json").write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(rules, "DATA_DIR", tmp_path)
+    rules.topics.cache_clear()
+    try:
+        with pytest.raises(rules.TopicsError, match="reserved"):
+            rules.topics()
+    finally:
+        rules.topics.cache_clear()
 
 
 def test_the_schema_offers_the_same_languages_and_age_bands_as_the_domain():
@@ -117,12 +130,12 @@ def test_a_birth_year_never_reaches_the_stored_shape():
 
 def test_one_segment_per_topic_in_the_residents_area():
     prefs = rules.from_document(document(), rules.Preferences(), NOW)
-    assert rules.segments(prefs, following=True) == {"disaster#tateishi", "waste#tateishi"}
+    assert rules.segments(prefs, following=True) == {"disaster#tateishi", "waste#tateishi", "all#tateishi"}
 
 
 def test_no_area_means_the_all_areas_list():
     prefs = rules.from_document(document(area=None), rules.Preferences(), NOW)
-    assert rules.segments(prefs, following=True) == {"disaster#*", "waste#*"}
+    assert rules.segments(prefs, following=True) == {"disaster#*", "waste#*", "all#*"}
 
 
 @pytest.mark.parametrize(
@@ -134,17 +147,25 @@ def test_no_area_means_the_all_areas_list():
             [rules.HOLD_TERMS_OUTDATED],
         ),
         (rules.stop_all(rules.with_topics(CONSENTED, ["disaster"])), [rules.HOLD_PAUSED]),
-        (CONSENTED, [rules.HOLD_NO_TOPICS]),
+        (rules.stop_all(CONSENTED), [rules.HOLD_PAUSED, rules.HOLD_NO_TOPICS]),
     ],
 )
 def test_no_send_list_while_anything_holds_it(prefs, holds):
     assert rules.holds(prefs, following=True) == holds
     assert rules.segments(prefs, following=True) == frozenset()
+    assert not rules.receives_emergencies(prefs, following=True)
+
+
+def test_a_resident_with_no_topic_is_on_the_emergency_list_of_their_area_only():
+    assert rules.holds(CONSENTED, following=True) == [rules.HOLD_NO_TOPICS]
+    assert rules.segments(CONSENTED, following=True) == {"all#*"}
+    assert rules.segments(rules.with_area(CONSENTED, "aoto"), following=True) == {"all#aoto"}
+    assert rules.receives_emergencies(CONSENTED, following=True)
 
 
 def test_a_resident_who_does_not_follow_is_on_no_list():
     prefs = rules.with_topics(CONSENTED, ["disaster"])
-    assert rules.segments(prefs, following=True) == {"disaster#*"}
+    assert rules.segments(prefs, following=True) == {"disaster#*", "all#*"}
     assert rules.segments(prefs, following=False) == frozenset()
     assert rules.holds(prefs, following=False) == [rules.HOLD_NOT_FOLLOWING]
 
@@ -165,8 +186,10 @@ def test_every_resident_of_a_topic_is_reached_exactly_once_by_a_ward_wide_send()
         for area in [None, "aoto", "kanamachi", None]
     ]
     read = set(rules.segments_for_send("waste", None))
+    emergency = set(rules.segments_for_send(rules.EVERYONE, None))
     for prefs in residents:
         assert len(rules.segments(prefs, following=True) & read) == 1
+        assert len(rules.segments(prefs, following=True) & emergency) == 1
 
 
 @pytest.mark.parametrize(

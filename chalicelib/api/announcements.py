@@ -1,0 +1,124 @@
+"""Staff API for segmented announcements: every route starts with `current_staff(...)`.
+
+Thin handlers: the use cases are chalicelib/services/announcements.py, the rules
+chalicelib/domain/announcements.py. Services are imported when a handler runs, so none of it
+lands on the LINE webhook's cold start (all routes share one Lambda).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.api.staff import current_staff
+from chalicelib.domain.staff import ROLE_ADMIN, ROLE_ANNOUNCER, ROLE_SUPERVISOR
+
+bp = Blueprint(__name__)
+
+# The same sets as domain.announcements (not imported here, to keep this module light).
+COMPOSE_ROLES = frozenset({ROLE_ANNOUNCER, ROLE_SUPERVISOR})
+APPROVE_ROLES = frozenset({ROLE_SUPERVISOR})
+READ_ROLES = frozenset({ROLE_ANNOUNCER, ROLE_SUPERVISOR, ROLE_ADMIN})
+_NO_STORE = {"Cache-Control": "no-store"}
+BASE = "/staff/announcements"
+ONE = BASE + "/{announcementId}"
+
+
+def _answer(body: Any, status: int = 200) -> Response:
+    from chalicelib.api.errors import json_response
+
+    return json_response(body, status, _NO_STORE)
+
+
+def _body(schema: str, *, optional: bool = False) -> Any:
+    from chalicelib.api.requests import json_body
+
+    request = bp.current_request
+    if optional and not (request.raw_body or b"").strip():
+        return {}
+    return json_body(request, schema)
+
+
+@bp.route(BASE, methods=["POST"])
+def create_announcement() -> Response:
+    from chalicelib.services import announcements
+
+    principal = current_staff(bp.current_request, roles=COMPOSE_ROLES)
+    return _answer(announcements.create(principal, _body("announcement")), 201)
+
+
+@bp.route(BASE, methods=["GET"])
+def list_announcements() -> Response:
+    from chalicelib.services import announcements
+
+    request = bp.current_request
+    principal = current_staff(request, roles=READ_ROLES)
+    params = request.query_params or {}
+    return _answer(announcements.list_for_section(principal, {name: params.getlist(name) for name in params}))
+
+
+@bp.route(ONE, methods=["GET"])
+def show_announcement(
+    announcementId: str,
+) -> Response:  # camelCase: Chalice passes the URL parameter by its name
+    from chalicelib.services import announcements
+
+    principal = current_staff(bp.current_request, roles=READ_ROLES)
+    return _answer(announcements.show(principal, announcementId))
+
+
+@bp.route(ONE, methods=["PUT"])
+def replace_announcement(announcementId: str) -> Response:
+    from chalicelib.services import announcements
+
+    principal = current_staff(bp.current_request, roles=COMPOSE_ROLES)
+    return _answer(announcements.replace(principal, announcementId, _body("announcement")))
+
+
+@bp.route(ONE + "/preview", methods=["POST"])
+def preview_announcement(announcementId: str) -> Response:
+    from chalicelib.services import announcements
+
+    principal = current_staff(bp.current_request, roles=COMPOSE_ROLES | APPROVE_ROLES)
+    return _answer(announcements.preview(principal, announcementId))
+
+
+@bp.route(ONE + "/submit", methods=["POST"])
+def submit_announcement(announcementId: str) -> Response:
+    from chalicelib.services import announcements
+
+    principal = current_staff(bp.current_request, roles=COMPOSE_ROLES)
+    return _answer(
+        announcements.submit(principal, announcementId, _body("announcement_submit", optional=True))
+    )
+
+
+@bp.route(ONE + "/approve", methods=["POST"])
+def approve_announcement(announcementId: str) -> Response:
+    from chalicelib.services import announcements
+
+    principal = current_staff(bp.current_request, roles=APPROVE_ROLES)
+    return _answer(
+        announcements.approve(principal, announcementId, _body("announcement_review", optional=True))
+    )
+
+
+@bp.route(ONE + "/reject", methods=["POST"])
+def reject_announcement(announcementId: str) -> Response:
+    from chalicelib.services import announcements
+
+    principal = current_staff(bp.current_request, roles=APPROVE_ROLES)
+    return _answer(
+        announcements.reject(principal, announcementId, _body("announcement_review", optional=True))
+    )
+
+
+@bp.route(ONE + "/cancel", methods=["POST"])
+def cancel_announcement(announcementId: str) -> Response:
+    from chalicelib.services import announcements
+
+    principal = current_staff(bp.current_request, roles=COMPOSE_ROLES | APPROVE_ROLES)
+    return _answer(
+        announcements.cancel(principal, announcementId, _body("announcement_review", optional=True))
+    )

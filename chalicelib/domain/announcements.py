@@ -1,0 +1,537 @@
+"""Segmented announcements: what staff may compose, who approves, when it may go out, to whom.
+
+An announcement is text in Japanese (other languages optional, falling back to Japanese), an
+optional image and link, a category (`general` on one topic, or `emergency`) and a target:
+areas, age bands and languages, where an empty dimension means "all".
+
+Lifecycle (every arrow a conditional write in the store):
+
+    draft ──submit──▶ pending_approval ──approve──▶ scheduled ──start──▶ sending ──▶ sent | failed
+      ▲   └──submit (no approval needed)─────────────▲    │                  │
+      └────────reject / edit───┘                          └──────── cancel ──┴──▶ cancelled
+    (draft and pending_approval can be cancelled too)
+
+A send "now" is scheduled for now. Who the recipients are is decided when the send starts,
+from the send lists (chalicelib/domain/preferences.py), so an opt-out up to that moment counts.
+
+Pure Python: no I/O. The store writes the result, services do the fan-out.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from chalicelib.domain import preferences as prefs_rules
+from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
+from chalicelib.domain.staff import ROLE_ADMIN, ROLE_ANNOUNCER, ROLE_SUPERVISOR
+
+TOKYO = prefs_rules.TOKYO
+
+# --- states ----------------------------------------------------------------------------------
+
+DRAFT = "draft"
+PENDING_APPROVAL = "pending_approval"
+SCHEDULED = "scheduled"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+CANCELLED = "cancelled"
+
+STATUSES = (DRAFT, PENDING_APPROVAL, SCHEDULED, SENDING, SENT, FAILED, CANCELLED)
+FINAL_STATUSES = frozenset({SENT, FAILED, CANCELLED})
+# The content may change only before anyone approved or scheduled it.
+EDITABLE_STATUSES = frozenset({DRAFT, PENDING_APPROVAL})
+CANCELLABLE_STATUSES = frozenset({DRAFT, PENDING_APPROVAL, SCHEDULED, SENDING})
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    DRAFT: frozenset({PENDING_APPROVAL, SCHEDULED, CANCELLED}),
+    PENDING_APPROVAL: frozenset({DRAFT, SCHEDULED, CANCELLED}),
+    SCHEDULED: frozenset({SENDING, CANCELLED}),
+    SENDING: frozenset({SENT, FAILED, CANCELLED}),
+    SENT: frozenset(),
+    FAILED: frozenset(),
+    CANCELLED: frozenset(),
+}
+
+GENERAL = "general"
+EMERGENCY = "emergency"
+CATEGORIES = (GENERAL, EMERGENCY)
+
+# Who may do what. There is no implicit role hierarchy: each allowed role is listed.
+COMPOSE_ROLES = frozenset({ROLE_ANNOUNCER, ROLE_SUPERVISOR})
+APPROVE_ROLES = frozenset({ROLE_SUPERVISOR})
+READ_ROLES = frozenset({ROLE_ANNOUNCER, ROLE_SUPERVISOR, ROLE_ADMIN})
+
+# LINE: at most 500 user ids per multicast, 5 000 characters per text message. The body is
+# capped lower so the link and the reason for sending always fit behind it.
+MAX_MULTICAST = 500
+MAX_TEXT_CHARS = 2000
+MAX_URL_CHARS = 1000
+MAX_REJECTION_CHARS = 500
+# A schedule further ahead than this is more likely a typo in the year than a plan.
+MAX_SCHEDULE_AHEAD = timedelta(days=90)
+# How many area names the reason line lists before it says "and N more".
+MAX_AREA_NAMES = 5
+
+# Per-recipient counters, each kept per language.
+PLANNED = "planned"
+DELIVERED = "sent"
+UNDELIVERED = "failed"
+DEFERRED = "deferred"
+HELD_BACK = "held_back"
+SKIPPED = "cancelled"
+WITHDRAWN = "withdrawn"
+COUNTS = (PLANNED, DELIVERED, UNDELIVERED, DEFERRED, HELD_BACK, SKIPPED, WITHDRAWN)
+
+_HTTPS_URL = re.compile(r"^https://[^\s<>\"]+$")
+_QUIET_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class InvalidTransition(Exception):
+    """The announcement is not in a status this action starts from (a 409 for the caller)."""
+
+    def __init__(self, status: str, action: str) -> None:
+        super().__init__(f"cannot {action} an announcement that is {status}")
+        self.status = status
+        self.action = action
+
+
+class NotAllowed(Exception):
+    """The staff member may not do this to this announcement; `reason` is safe to show."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidAnnouncement(ValueError):
+    """The content breaks a rule the JSON Schema cannot express; `problems` are {pointer, message}."""
+
+    def __init__(self, problems: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{p['pointer']}: {p['message']}" for p in problems))
+        self.problems = problems
+
+
+# --- policy ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The ward's settings for announcements (environment variables in brackets).
+
+    approval_threshold [ANNOUNCE_APPROVAL_THRESHOLD]: more recipients than this need a second
+    staff member's approval. quiet [ANNOUNCE_QUIET_HOURS, e.g. "21:00-08:00" or "off"]: Tokyo
+    time when nothing but emergencies goes out. daily_cap [ANNOUNCE_DAILY_CAP]: non-emergency
+    announcements per resident per Tokyo day. multicast_rps [ANNOUNCE_MULTICAST_RPS]: multicast
+    requests per second over all workers (LINE allows 200). chunk_size: user ids per multicast.
+    """
+
+    approval_threshold: int = 1000
+    quiet_start: time | None = time(21, 0)
+    quiet_end: time | None = time(8, 0)
+    daily_cap: int = 3
+    multicast_rps: float = 150.0
+    chunk_size: int = MAX_MULTICAST
+
+    def __post_init__(self) -> None:
+        if self.approval_threshold < 0:
+            raise ValueError("the approval threshold cannot be negative")
+        if (self.quiet_start is None) != (self.quiet_end is None):
+            raise ValueError("quiet hours need a start and an end")
+        if self.daily_cap < 1:
+            raise ValueError("the daily cap must allow at least one announcement")
+        if not 0 < self.multicast_rps <= 200:
+            raise ValueError("the multicast rate must be above 0 and at most LINE's 200 per second")
+        if not 1 <= self.chunk_size <= MAX_MULTICAST:
+            raise ValueError(f"a chunk holds 1 to {MAX_MULTICAST} user ids")
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str] | None = None) -> Policy:
+        env = os.environ if env is None else env
+        quiet = env.get("ANNOUNCE_QUIET_HOURS", "21:00-08:00").strip()
+        start, end = parse_quiet_hours(quiet)
+        return cls(
+            approval_threshold=int(env.get("ANNOUNCE_APPROVAL_THRESHOLD", cls.approval_threshold)),
+            quiet_start=start,
+            quiet_end=end,
+            daily_cap=int(env.get("ANNOUNCE_DAILY_CAP", cls.daily_cap)),
+            multicast_rps=float(env.get("ANNOUNCE_MULTICAST_RPS", cls.multicast_rps)),
+        )
+
+
+def parse_quiet_hours(text: str) -> tuple[time | None, time | None]:
+    """ "21:00-08:00" -> (21:00, 08:00); "off" or "" -> no quiet hours. ValueError otherwise."""
+    if text.lower() in ("", "off", "none"):
+        return None, None
+    match = _QUIET_HOURS.match(text)
+    if not match:
+        raise ValueError(f"quiet hours must look like 21:00-08:00 or be 'off', not {text!r}")
+    start = time(int(match[1]), int(match[2]))
+    end = time(int(match[3]), int(match[4]))
+    return (None, None) if start == end else (start, end)
+
+
+# --- quiet hours and the day -----------------------------------------------------------------
+
+
+def in_quiet_hours(at: datetime, policy: Policy) -> bool:
+    """Whether `at` (aware) falls in the quiet hours, read in Tokyo; the end minute is not quiet."""
+    if policy.quiet_start is None or policy.quiet_end is None:
+        return False
+    local = at.astimezone(TOKYO).time()
+    start, end = policy.quiet_start, policy.quiet_end
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end  # across midnight, e.g. 21:00-08:00
+
+
+def quiet_hours_end(at: datetime, policy: Policy) -> datetime:
+    """The first instant at or after `at` outside the quiet hours (UTC); `at` itself if outside."""
+    if not in_quiet_hours(at, policy):
+        return at.astimezone(UTC)
+    assert policy.quiet_end is not None
+    local = at.astimezone(TOKYO)
+    end = datetime.combine(local.date(), policy.quiet_end, tzinfo=TOKYO)
+    if end <= local:
+        end += timedelta(days=1)
+    return end.astimezone(UTC)
+
+
+def earliest_start(at: datetime, category: str, policy: Policy) -> datetime:
+    """When a send asked for at `at` may start: emergencies at once, anything else after quiet hours."""
+    if category == EMERGENCY:
+        return at.astimezone(UTC)
+    return quiet_hours_end(at, policy)
+
+
+def cap_day(at: datetime) -> str:
+    """The Tokyo calendar day the frequency cap counts in, as YYYY-MM-DD."""
+    return at.astimezone(TOKYO).date().isoformat()
+
+
+def counts_against_cap(category: str) -> bool:
+    return category != EMERGENCY
+
+
+# --- the target ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """Who an announcement is for; an empty dimension means all of it."""
+
+    areas: frozenset[str] = frozenset()
+    age_bands: frozenset[str] = frozenset()
+    languages: frozenset[str] = frozenset()
+
+    @property
+    def everyone(self) -> bool:
+        """No dimension narrowed: every follower (of the topic, or of the ward for an emergency)."""
+        return not (self.areas or self.age_bands or self.languages)
+
+    def to_document(self) -> dict[str, list[str]]:
+        area_order = {area: i for i, area in enumerate(sorted(prefs_rules.area_ids()))}
+        return {
+            "areas": sorted(self.areas, key=lambda a: (area_order.get(a, len(area_order)), a)),
+            "ageBands": [band for band in prefs_rules.AGE_BANDS if band in self.age_bands],
+            "languages": [language for language in LANGUAGES if language in self.languages],
+        }
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any] | None) -> Target:
+        document = document or {}
+        return cls(
+            areas=frozenset(document.get("areas") or ()),
+            age_bands=frozenset(document.get("ageBands") or ()),
+            languages=frozenset(document.get("languages") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class Content:
+    """What staff composed: checked as a whole by `content_from_document`."""
+
+    category: str
+    topic: str | None
+    texts: Mapping[str, str] = field(hash=False)
+    target: Target
+    image_url: str | None = None
+    preview_url: str | None = None
+    link: str | None = None
+
+    def text(self, language: str) -> str:
+        return self.texts.get(language) or self.texts[DEFAULT_LANGUAGE]
+
+    def to_document(self) -> dict[str, Any]:
+        image = None
+        if self.image_url:
+            image = {"url": self.image_url, "previewUrl": self.preview_url or self.image_url}
+        return {
+            "category": self.category,
+            "topic": self.topic,
+            "texts": {language: self.texts[language] for language in LANGUAGES if language in self.texts},
+            "image": image,
+            "link": self.link,
+            "target": self.target.to_document(),
+        }
+
+
+def content_from_document(document: Mapping[str, Any]) -> Content:
+    """Content from a body that passed the JSON Schema; InvalidAnnouncement lists every other problem."""
+    problems: list[dict[str, str]] = []
+
+    def bad(pointer: str, message: str) -> None:
+        problems.append({"pointer": pointer, "message": message})
+
+    category = document.get("category", GENERAL)
+    topic = document.get("topic")
+    target = Target.from_document(document.get("target"))
+    if category == EMERGENCY:
+        if topic is not None:
+            bad(
+                "/topic",
+                "An emergency reaches every follower in its areas whatever they chose: give no topic.",
+            )
+        if target.age_bands:
+            bad("/target/ageBands", "An emergency reaches every age: give no age bands.")
+        if target.languages:
+            bad("/target/languages", "An emergency reaches every language: give no languages.")
+    elif topic is None:
+        bad("/topic", "Choose the topic this announcement is about.")
+    elif topic not in prefs_rules.topic_ids():
+        bad("/topic", f"There is no topic {topic!r}.")
+    known_areas = prefs_rules.area_ids()
+    for i, area in enumerate(sorted(target.areas)):
+        if area not in known_areas:
+            bad(f"/target/areas/{i}", f"There is no area {area!r} in the ward.")
+
+    texts = {language: text for language, text in (document.get("texts") or {}).items() if text is not None}
+    for language, text in texts.items():
+        if not text.strip():
+            bad(f"/texts/{language}", "The text is empty.")
+    if DEFAULT_LANGUAGE not in texts:
+        bad(
+            f"/texts/{DEFAULT_LANGUAGE}",
+            "Japanese text is required: residents of every language fall back to it.",
+        )
+
+    image = document.get("image") or {}
+    image_url, preview_url, link = image.get("url"), image.get("previewUrl"), document.get("link")
+    for pointer, url in (("/image/url", image_url), ("/image/previewUrl", preview_url), ("/link", link)):
+        if url is not None and (len(url) > MAX_URL_CHARS or not _HTTPS_URL.match(url)):
+            bad(pointer, "Give an https:// address without spaces.")
+    if problems:
+        raise InvalidAnnouncement(problems)
+    return Content(
+        category=category,
+        topic=topic,
+        texts={language: texts[language] for language in LANGUAGES if language in texts},
+        target=target,
+        image_url=image_url,
+        preview_url=(preview_url or image_url) if image_url else None,
+        link=link,
+    )
+
+
+def partitions(content: Content) -> tuple[str, ...]:
+    """The send lists (topic × area partitions) the announcement reads, sorted, each once.
+
+    A resident is on exactly one list per topic (their area's, or all areas'), and on one
+    emergency list, so nobody is read twice within one announcement.
+    """
+    topic = prefs_rules.EVERYONE if content.category == EMERGENCY else content.topic
+    assert topic is not None
+    areas: Iterable[str | None] = sorted(content.target.areas) or [None]
+    found: set[str] = set()
+    for area in areas:
+        found.update(prefs_rules.segments_for_send(topic, area))
+    return tuple(sorted(found))
+
+
+def partition_area(partition: str) -> str | None:
+    """The area of a send list (None for the list of residents who chose no area)."""
+    area = partition.rpartition(prefs_rules.SEGMENT_SEPARATOR)[2]
+    return None if area == prefs_rules.ALL_AREAS else area
+
+
+def reaches(language: str, age_band: str | None, target: Target) -> bool:
+    """Whether a send-list entry (the resident's language and age band) is inside the target."""
+    if target.languages and language not in target.languages:
+        return False
+    return prefs_rules.reaches_age(age_band, target.age_bands)
+
+
+# --- who may do what -------------------------------------------------------------------------
+
+
+def check_target(roles: Collection[str], target: Target) -> None:
+    """Only a supervisor may address every follower at once."""
+    if target.everyone and ROLE_SUPERVISOR not in roles:
+        raise NotAllowed(
+            "Only a supervisor may send to every follower; narrow the target or ask a supervisor."
+        )
+
+
+def needs_approval(recipients: int, target: Target, policy: Policy) -> bool:
+    """More recipients than the threshold, or every follower: a second staff member must approve."""
+    return target.everyone or recipients > policy.approval_threshold
+
+
+def check_approver(
+    *, staff_id: str, roles: Collection[str], section: str, announcement_section: str, involved: Iterable[str]
+) -> None:
+    """A supervisor of the announcement's section who neither wrote nor submitted it."""
+    if ROLE_SUPERVISOR not in roles:
+        raise NotAllowed("Only a supervisor may approve or reject an announcement.")
+    if section != announcement_section:
+        raise NotAllowed("This announcement belongs to another section.")
+    if staff_id in set(involved):
+        raise NotAllowed("Nobody approves their own announcement: another supervisor must do it.")
+
+
+def require(status: str, to: str, action: str) -> None:
+    """Raise InvalidTransition unless `status` may move to `to`."""
+    if to not in TRANSITIONS.get(status, frozenset()):
+        raise InvalidTransition(status, action)
+
+
+def final_status(sent: int, failed: int) -> str:
+    """A finished send is `failed` only when nothing reached anyone and something failed."""
+    return FAILED if failed and not sent else SENT
+
+
+# --- chunks ----------------------------------------------------------------------------------
+
+
+def split(user_ids: Sequence[str], size: int) -> tuple[list[list[str]], list[str]]:
+    """Full chunks of exactly `size` ids, and the rest (fewer than `size`) to merge elsewhere.
+
+    Full chunks of each partition plus the rests merged per language make exactly
+    ceil(n / size) chunks per language: sum(floor(a_i / s)) + ceil(sum(a_i mod s) / s).
+    """
+    cut = len(user_ids) - len(user_ids) % size
+    return [list(user_ids[i : i + size]) for i in range(0, cut, size)], list(user_ids[cut:])
+
+
+def chunked(user_ids: Sequence[str], size: int) -> list[list[str]]:
+    return [list(user_ids[i : i + size]) for i in range(0, len(user_ids), size)]
+
+
+def minimum_requests(by_language: Mapping[str, int], size: int = MAX_MULTICAST) -> int:
+    """The fewest multicast requests that reach these recipients: per language, ceil(n / size)."""
+    return sum(math.ceil(n / size) for n in by_language.values())
+
+
+def empty_counts() -> dict[str, dict[str, int]]:
+    return {kind: dict.fromkeys(LANGUAGES, 0) for kind in COUNTS}
+
+
+def totals(counts: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    return {kind: sum((counts.get(kind) or {}).values()) for kind in COUNTS}
+
+
+# --- what residents receive ------------------------------------------------------------------
+
+
+def area_names(areas: Collection[str], language: str) -> str:
+    """The target's areas in the resident's language: names, "and N more", or the whole ward."""
+    from chalicelib.domain import messages
+    from chalicelib.domain.forms import areas as ward_areas
+    from chalicelib.domain.ward import ward_name
+
+    if not areas:
+        return messages.text("announce.area_all", language, ward=ward_name(language))
+    key = "ja" if language in ("ja", "ja-easy", "zh-Hans") else "en"
+    names = [area[key] for area in ward_areas() if area["id"] in areas]
+    separator = "、" if key == "ja" else ", "
+    if len(names) <= MAX_AREA_NAMES:
+        return separator.join(names)
+    shown = separator.join(names[: MAX_AREA_NAMES - 1])
+    return messages.text("announce.areas_more", language, names=shown, count=len(names) - MAX_AREA_NAMES + 1)
+
+
+def line_messages(
+    content: Content,
+    language: str,
+    *,
+    stop_topic_data: str | None,
+    settings_data: str,
+) -> list[dict[str, Any]]:
+    """The LINE messages for residents reading `language`: the image, then the text with the
+    link, why they received it and a one-tap quick reply (stop this topic; for an emergency,
+    the settings, since no topic choice brought it).
+
+    Recipients are grouped by language only (the fewest requests), so the reason names the
+    announcement's topic and areas: the resident chose that topic, and either one of those
+    areas or all areas.
+    """
+    from chalicelib.domain import chat, messages
+    from chalicelib.domain.ward import without_controls
+
+    parts = [without_controls(content.text(language)).strip()]
+    if content.category == EMERGENCY:
+        parts[0] = f"{messages.text('announce.emergency_title', language)}\n{parts[0]}"
+    if content.link:
+        parts.append(messages.text("announce.link", language, url=content.link))
+    areas = area_names(content.target.areas, language)
+    if content.category == EMERGENCY:
+        parts.append(messages.text("announce.why_emergency", language, area=areas))
+        quick = [chat.postback_item(messages.label("button.settings", language), settings_data)]
+    else:
+        assert content.topic is not None and stop_topic_data is not None
+        topic = next(t for t in prefs_rules.topics() if t.id == content.topic)
+        parts.append(messages.text("announce.why_topic", language, topic=topic.label(language), area=areas))
+        quick = [
+            chat.postback_item(messages.label("announce.button_stop_topic", language), stop_topic_data),
+            chat.postback_item(messages.label("button.settings", language), settings_data),
+        ]
+    found: list[dict[str, Any]] = []
+    if content.image_url:
+        found.append(
+            {
+                "type": "image",
+                "originalContentUrl": content.image_url,
+                "previewImageUrl": content.preview_url or content.image_url,
+            }
+        )
+    found.append(chat.text_message("\n\n".join(parts), quick))
+    return found
+
+
+# --- ids -------------------------------------------------------------------------------------
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(now: datetime, random_bytes: bytes | None = None) -> str:
+    """A ULID-shaped id (26 characters, sortable by creation time): ANN-free, URL-safe."""
+    entropy = random_bytes if random_bytes is not None else os.urandom(10)
+    value = (int(now.timestamp() * 1000) << 80) | int.from_bytes(entropy[:10], "big")
+    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
+ID_PATTERN = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def parse_send_at(value: str | None, now: datetime) -> tuple[datetime | None, str | None]:
+    """A requested send time: (UTC time or None for now, problem message or None)."""
+    if value is None:
+        return None, None
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None, "Give the time as ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+09:00."
+    if at.tzinfo is None:
+        return None, "Give the time with its offset (+09:00 for Tokyo), so it cannot be misread."
+    at = at.astimezone(UTC)
+    if at < now - timedelta(minutes=1):
+        return None, "This time has passed."
+    if at > now + MAX_SCHEDULE_AHEAD:
+        return None, f"Schedule at most {MAX_SCHEDULE_AHEAD.days} days ahead."
+    return (None if at <= now else at), None

@@ -1,0 +1,511 @@
+"""Staff use cases of announcements: compose, preview, submit, approve or reject, cancel, look.
+
+Every function takes the authenticated StaffPrincipal. Announcements belong to the section of
+the staff member who wrote them; another section's is refused (403) before anything of it is
+shown. The rules (who may, which status to which) are chalicelib/domain/announcements.py; the
+sending itself is services/fanout.py.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.api.errors import ApiError, forbidden
+from chalicelib.domain import announcements as rules
+from chalicelib.domain.residents import LANGUAGES
+from chalicelib.domain.staff import StaffPrincipal
+from chalicelib.observability import logger
+from chalicelib.services import fanout
+from chalicelib.store import announcements as store
+from chalicelib.store.models import Announcement, SendListEntry
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+# byArea key of residents who chose no area (they get every area's news).
+NO_AREA = "*"
+
+_NOT_FOUND = "There is no announcement with this id."
+_OTHER_SECTION = "This announcement belongs to another section."
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _load(principal: StaffPrincipal, announcement_id: str) -> Announcement:
+    if not rules.ID_PATTERN.match(announcement_id):
+        raise ApiError(404, "not_found", _NOT_FOUND)
+    announcement = store.get(announcement_id)
+    if announcement is None:
+        raise ApiError(404, "not_found", _NOT_FOUND)
+    if announcement.section != principal.section:
+        raise forbidden(_OTHER_SECTION)
+    return announcement
+
+
+def show(principal: StaffPrincipal, announcement_id: str) -> dict[str, Any]:
+    return view(_load(principal, announcement_id))
+
+
+def list_for_section(principal: StaffPrincipal, params: Mapping[str, list[str]]) -> dict[str, Any]:
+    problems = []
+    for name, values in params.items():
+        if name not in ("limit", "cursor"):
+            problems.append(
+                {"parameter": name, "message": "Unknown parameter; known ones are limit, cursor."}
+            )
+        elif len(values) != 1:
+            problems.append({"parameter": name, "message": "Give this parameter once."})
+    limit = DEFAULT_LIMIT
+    if "limit" in params and len(params["limit"]) == 1:
+        text = params["limit"][0].strip()
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_LIMIT:
+            limit = int(text)
+        else:
+            problems.append({"parameter": "limit", "message": f"Use a whole number from 1 to {MAX_LIMIT}."})
+    if problems:
+        raise ApiError(400, "invalid_query", "Some query parameters are not valid.", problems)
+    cursor = (params.get("cursor") or [None])[0] or None
+    try:
+        items, next_cursor = store.list_for_section(principal.section, limit, cursor)
+    except ValueError:
+        raise ApiError(400, "invalid_query", "The cursor is not one this list gave out.") from None
+    return {"announcements": [summary(item) for item in items], "nextCursor": next_cursor}
+
+
+def summary(announcement: Announcement) -> dict[str, Any]:
+    return {
+        "id": announcement.announcement_id,
+        "status": announcement.status,
+        "category": announcement.category,
+        "topic": announcement.topic,
+        "createdBy": announcement.created_by,
+        "createdAt": _iso(announcement.created_at),
+        "updatedAt": _iso(announcement.updated_at),
+        "sendAt": _iso(announcement.send_at),
+        "startAt": _iso(announcement.start_at),
+        "href": f"/staff/announcements/{announcement.announcement_id}",
+    }
+
+
+def view(announcement: Announcement) -> dict[str, Any]:
+    """Everything staff see of one announcement: content, approval trail, progress, per-language counts."""
+    progress = store.progress(announcement.announcement_id) if announcement.started_at else None
+    counts = fanout.counts(progress)
+    if announcement.status == rules.CANCELLED:
+        # What waited for the quiet hours to end will not go out now.
+        for language, n in counts[rules.DEFERRED].items():
+            counts[rules.SKIPPED][language] = counts[rules.SKIPPED].get(language, 0) + n
+        counts[rules.DEFERRED] = {}
+    by_language = {
+        language: {_camel(kind): counts[kind].get(language, 0) for kind in rules.COUNTS}
+        for language in LANGUAGES
+    }
+    return {
+        **summary(announcement),
+        "revision": int(announcement.revision),
+        "editedBy": sorted(announcement.editors or {announcement.created_by}),
+        "section": announcement.section,
+        "content": announcement.content,
+        "deferredUntil": _iso(announcement.deferred_until),
+        "approval": {
+            "required": announcement.approval_required,
+            "recipientsAtSubmit": _int(announcement.recipients_at_submit),
+            "submittedBy": announcement.submitted_by,
+            "submittedAt": _iso(announcement.submitted_at),
+            "approvedBy": announcement.approved_by,
+            "approvedAt": _iso(announcement.approved_at),
+            "rejectedBy": announcement.rejected_by,
+            "rejectedAt": _iso(announcement.rejected_at),
+            "rejectionReason": announcement.rejection_reason,
+        },
+        "cancelledBy": announcement.cancelled_by,
+        "cancelledAt": _iso(announcement.cancelled_at),
+        "startedAt": _iso(announcement.started_at),
+        "finishedAt": _iso(announcement.finished_at),
+        "counts": {_camel(kind): n for kind, n in rules.totals(counts).items()},
+        "byLanguage": by_language,
+        "progress": {
+            "partitions": len(announcement.partitions or ()),
+            "partitionsCollected": int(progress.partitions_collected or 0) if progress else 0,
+            "chunks": int(progress.chunks_total or 0) if progress else 0,
+            "chunksDone": int(progress.chunks_done or 0) if progress else 0,
+            "assembled": bool(progress.assembled) if progress else False,
+        },
+        "lineRequestIds": sorted(store.request_ids(announcement.announcement_id)) if progress else [],
+    }
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+# --- composing -------------------------------------------------------------------------------
+
+
+def _content(principal: StaffPrincipal, body: Mapping[str, Any]) -> rules.Content:
+    try:
+        content = rules.content_from_document(body)
+    except rules.InvalidAnnouncement as error:
+        raise ApiError(
+            422, "invalid_announcement", "The announcement is not valid.", error.problems
+        ) from None
+    _allowed(lambda: rules.check_target(principal.roles, content.target))
+    return content
+
+
+def _allowed(check: Any) -> None:
+    try:
+        check()
+    except rules.NotAllowed as error:
+        raise forbidden(error.reason) from None
+
+
+def create(principal: StaffPrincipal, body: Mapping[str, Any]) -> dict[str, Any]:
+    content = _content(principal, body)
+    now = _now()
+    document = content.to_document()
+    while True:
+        announcement_id = rules.new_id(now)
+        announcement = Announcement(
+            announcement_id,
+            section=principal.section,
+            status=rules.DRAFT,
+            category=content.category,
+            topic=content.topic,
+            content=document,
+            revision=1,
+            created_by=principal.staff_id,
+            editors={principal.staff_id},
+            created_at=now,
+            created_key=store.created_key(now, announcement_id),
+            updated_at=now,
+        )
+        if store.insert(announcement):
+            break
+    logger.info("announcement drafted", extra={"announcement": announcement_id, "category": content.category})
+    return view(announcement)
+
+
+def replace(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """New content for a draft (or one waiting for approval, which goes back to draft)."""
+    announcement = _load(principal, announcement_id)
+    if announcement.status not in rules.EDITABLE_STATUSES:
+        raise _conflict(announcement, "edit")
+    content = _content(principal, body)
+    now = _now()
+    changed = store.update(
+        announcement_id,
+        [
+            Announcement.content.set(content.to_document()),
+            Announcement.category.set(content.category),
+            Announcement.topic.set(content.topic) if content.topic else Announcement.topic.remove(),
+            Announcement.status.set(rules.DRAFT),
+            Announcement.revision.add(1),
+            Announcement.updated_at.set(now),
+            Announcement.editors.add({principal.staff_id}),
+            *_clear_approval(),
+        ],
+        _unchanged(announcement),
+    )
+    if not changed:
+        raise _changed_meanwhile()
+    return show(principal, announcement_id)
+
+
+def _clear_approval() -> list[Any]:
+    return [
+        Announcement.approval_required.remove(),
+        Announcement.recipients_at_submit.remove(),
+        Announcement.submitted_by.remove(),
+        Announcement.submitted_at.remove(),
+        Announcement.send_at.remove(),
+    ]
+
+
+def _unchanged(announcement: Announcement) -> Any:
+    return (Announcement.status == announcement.status) & (Announcement.revision == announcement.revision)
+
+
+def _conflict(announcement: Announcement, action: str) -> ApiError:
+    return ApiError(
+        409,
+        "invalid_status",
+        f"An announcement that is {announcement.status} cannot be {_PAST.get(action, action)}.",
+        [{"status": announcement.status}],
+    )
+
+
+_PAST = {
+    "edit": "edited",
+    "submit": "submitted",
+    "approve": "approved",
+    "reject": "rejected",
+    "cancel": "cancelled",
+}
+
+
+def _changed_meanwhile() -> ApiError:
+    return ApiError(409, "conflict", "The announcement changed meanwhile; reload it and try again.")
+
+
+def _check_revision(announcement: Announcement, body: Mapping[str, Any]) -> None:
+    given = body.get("revision")
+    if given is not None and given != int(announcement.revision):
+        raise ApiError(
+            409,
+            "conflict",
+            "The announcement changed since you looked at it; reload it and review it again.",
+            [{"revision": int(announcement.revision)}],
+        )
+
+
+# --- preview ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipients:
+    by_language: dict[str, int]
+    by_area: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_language.values())
+
+
+def matching(content: rules.Content, *, consistent: bool = False) -> Iterator[tuple[str, SendListEntry]]:
+    """(partition, entry) for every resident the announcement reaches now, by key queries only."""
+    for partition in rules.partitions(content):
+        for entry in fanout.members(partition, content.target, consistent=consistent):
+            yield partition, entry
+
+
+def count_recipients(content: rules.Content) -> Recipients:
+    by_language = dict.fromkeys(LANGUAGES, 0)
+    by_area: dict[str, int] = defaultdict(int)
+    for partition, entry in matching(content):
+        by_language[entry.language] = by_language.get(entry.language, 0) + 1
+        by_area[rules.partition_area(partition) or NO_AREA] += 1
+    return Recipients(by_language, dict(sorted(by_area.items())))
+
+
+def preview(principal: StaffPrincipal, announcement_id: str) -> dict[str, Any]:
+    """Who it would reach now, by language and area, and what it costs of this month's LINE quota."""
+    announcement = _load(principal, announcement_id)
+    content = fanout.content_of(announcement)
+    recipients = count_recipients(content)
+    policy = fanout.policy()
+    return {
+        "id": announcement_id,
+        "recipients": recipients.total,
+        "byLanguage": recipients.by_language,
+        "byArea": recipients.by_area,
+        "lineRequests": rules.minimum_requests(recipients.by_language, policy.chunk_size),
+        "quota": _quota(recipients.total),
+        "approvalRequired": rules.needs_approval(recipients.total, content.target, policy),
+        "approvalThreshold": policy.approval_threshold,
+        "everyone": content.target.everyone,
+        "notes": [
+            "Counted from the send lists now; the send counts again when it starts.",
+            "The frequency cap is applied when the send starts; what it holds back is reported then.",
+        ]
+        if rules.counts_against_cap(content.category)
+        else ["Counted from the send lists now; the send counts again when it starts."],
+    }
+
+
+def _quota(messages: int) -> dict[str, Any]:
+    """This send's cost (one message per recipient, however many bubbles) next to what is left."""
+    from chalicelib.adapters.line_api import LineRejected, LineUnavailable, line_client
+
+    try:
+        quota = line_client().quota()
+    except (LineRejected, LineUnavailable) as error:
+        logger.warning("LINE quota not available", extra={"error": type(error).__name__})
+        return {"messages": messages, "limit": None, "used": None, "remaining": None, "available": False}
+    remaining = quota.remaining
+    return {
+        "messages": messages,
+        "limit": quota.limit,
+        "used": quota.used,
+        "remaining": remaining,
+        "available": True,
+        "sufficient": remaining is None or messages <= remaining,
+    }
+
+
+# --- submit, approve, reject, cancel ---------------------------------------------------------
+
+
+def submit(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Ask to send now or at `sendAt`: straight to scheduled, or to a supervisor when approval is needed."""
+    announcement = _load(principal, announcement_id)
+    if announcement.status != rules.DRAFT:
+        raise _conflict(announcement, "submit")
+    _check_revision(announcement, body)
+    now = _now()
+    send_at, problem = rules.parse_send_at(body.get("sendAt"), now)
+    if problem:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "The send time is not valid.",
+            [{"pointer": "/sendAt", "message": problem}],
+        )
+    content = fanout.content_of(announcement)
+    _allowed(lambda: rules.check_target(principal.roles, content.target))
+    recipients = count_recipients(content).total
+    approval = rules.needs_approval(recipients, content.target, fanout.policy())
+    actions = [
+        Announcement.submitted_by.set(principal.staff_id),
+        Announcement.submitted_at.set(now),
+        Announcement.approval_required.set(approval),
+        Announcement.recipients_at_submit.set(recipients),
+        Announcement.send_at.set(send_at) if send_at else Announcement.send_at.remove(),
+        Announcement.revision.add(1),
+        Announcement.updated_at.set(now),
+        Announcement.rejected_by.remove(),
+        Announcement.rejected_at.remove(),
+        Announcement.rejection_reason.remove(),
+    ]
+    if approval:
+        actions.append(Announcement.status.set(rules.PENDING_APPROVAL))
+        if not store.update(announcement_id, actions, _unchanged(announcement)):
+            raise _changed_meanwhile()
+        logger.info(
+            "announcement waits for approval",
+            extra={"announcement": announcement_id, "recipients": recipients},
+        )
+        return show(principal, announcement_id)
+    start = rules.earliest_start(send_at or now, content.category, fanout.policy())
+    if not store.update(
+        announcement_id, actions + _schedule(start, send_at or now), _unchanged(announcement)
+    ):
+        raise _changed_meanwhile()
+    _trigger(announcement_id, start, now)
+    return show(principal, announcement_id)
+
+
+def approve(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    announcement = _review(principal, announcement_id, body, "approve")
+    now = _now()
+    requested = announcement.send_at if announcement.send_at and announcement.send_at > now else now
+    start = rules.earliest_start(requested, announcement.category, fanout.policy())
+    actions = [
+        Announcement.approved_by.set(principal.staff_id),
+        Announcement.approved_at.set(now),
+        Announcement.revision.add(1),
+        Announcement.updated_at.set(now),
+        *_schedule(start, requested),
+    ]
+    if not store.update(announcement_id, actions, _unchanged(announcement)):
+        raise _changed_meanwhile()
+    logger.info("announcement approved", extra={"announcement": announcement_id})
+    _trigger(announcement_id, start, now)
+    return show(principal, announcement_id)
+
+
+def reject(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    announcement = _review(principal, announcement_id, body, "reject")
+    reason = (body.get("reason") or "").strip()
+    if not reason:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "Say what should change.",
+            [{"pointer": "/reason", "message": "A reason is required."}],
+        )
+    now = _now()
+    actions = [
+        Announcement.status.set(rules.DRAFT),
+        Announcement.rejected_by.set(principal.staff_id),
+        Announcement.rejected_at.set(now),
+        Announcement.rejection_reason.set(reason[: rules.MAX_REJECTION_CHARS]),
+        Announcement.revision.add(1),
+        Announcement.updated_at.set(now),
+        *_clear_approval(),
+    ]
+    if not store.update(announcement_id, actions, _unchanged(announcement)):
+        raise _changed_meanwhile()
+    return show(principal, announcement_id)
+
+
+def _review(
+    principal: StaffPrincipal, announcement_id: str, body: Mapping[str, Any], action: str
+) -> Announcement:
+    announcement = _load(principal, announcement_id)
+    _allowed(
+        lambda: rules.check_approver(
+            staff_id=principal.staff_id,
+            roles=principal.roles,
+            section=principal.section,
+            announcement_section=announcement.section,
+            involved=[
+                announcement.created_by,
+                *(announcement.editors or ()),
+                *([announcement.submitted_by] if announcement.submitted_by else []),
+            ],
+        )
+    )
+    if announcement.status != rules.PENDING_APPROVAL:
+        raise _conflict(announcement, action)
+    _check_revision(announcement, body)
+    return announcement
+
+
+def cancel(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Stop it: nothing more starts. Chunks already handed to LINE are finished and counted."""
+    announcement = _load(principal, announcement_id)
+    if announcement.status not in rules.CANCELLABLE_STATUSES:
+        raise _conflict(announcement, "cancel")
+    if not store.cancel(announcement_id, announcement.status, principal.staff_id, _now()):
+        raise _changed_meanwhile()
+    logger.info("announcement cancelled", extra={"announcement": announcement_id, "was": announcement.status})
+    if announcement.status == rules.SCHEDULED:
+        from chalicelib.adapters import scheduler
+
+        try:
+            scheduler.delete(fanout.schedule_name(announcement_id))
+        except Exception as error:  # noqa: BLE001 (a schedule that fires finds it cancelled and stops)
+            logger.warning("schedule not deleted", extra={"error": type(error).__name__})
+    return show(principal, announcement_id)
+
+
+def _schedule(start: datetime, requested: datetime) -> list[Any]:
+    actions = [
+        Announcement.status.set(rules.SCHEDULED),
+        Announcement.start_at.set(start),
+        *store.set_due(start),
+    ]
+    if start > requested:
+        actions.append(Announcement.deferred_until.set(start))
+    else:
+        actions.append(Announcement.deferred_until.remove())
+    return actions
+
+
+def _trigger(announcement_id: str, start: datetime, now: datetime) -> None:
+    """Start now (the plan queue), or at `start` (a one-time schedule); the minute job backs both up."""
+    if start <= now + fanout.START_TOLERANCE:
+        if not fanout.enqueue_plan(announcement_id):
+            logger.warning(
+                "start not queued; the minute job will start it", extra={"announcement": announcement_id}
+            )
+    else:
+        fanout.schedule_start(announcement_id, start)

@@ -1,0 +1,449 @@
+"""The staff announcement API: compose, preview, approval rules, scheduling, cancel, errors.
+
+Through chalice.test.Client on app.py against the local stack; staff tokens from the dev issuer.
+Recipient counts are compared as differences (before and after this test's residents), since
+other tests' residents share the send lists.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.adapters import scheduler
+from chalicelib.config import get_settings
+from chalicelib.domain import announcements as rules
+from chalicelib.domain.staff import ROLE_ADMIN, ROLE_ANNOUNCER, ROLE_STAFF, ROLE_SUPERVISOR
+from chalicelib.services import fanout
+from tests.integration.announcing import (
+    BOSS,
+    OTHER_BOSS,
+    announcement,
+    body_of,
+    delivered,
+    drain,
+    headers,
+    make_resident,
+    quiet_now,
+    quiet_off,
+    use_policy,
+)
+
+BASE = "/staff/announcements"
+
+
+@pytest.fixture
+def policy(monkeypatch):
+    yield from use_policy(monkeypatch)
+
+
+@pytest.fixture
+def api(client):
+    def call(method: str, path: str, document=None, *, as_=None, raw: bytes | None = None):
+        body = (
+            raw
+            if raw is not None
+            else (b"" if document is None else json.dumps(document, ensure_ascii=False).encode())
+        )
+        return client.http.request(method, path, body=body, headers=as_ or headers())
+
+    return call
+
+
+def create(api, document=None, *, as_=None) -> str:
+    response = api("POST", BASE, document or announcement(), as_=as_)
+    assert response.status_code == 201, response.body
+    return body_of(response)["id"]
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.body
+    error = body_of(response)["error"]
+    assert error["code"] == code, error
+    assert isinstance(error["details"], list)
+    return error
+
+
+# --- composing -------------------------------------------------------------------------------
+
+
+def test_an_announcer_drafts_and_reads_it_back(api, policy):
+    response = api(
+        "POST",
+        BASE,
+        announcement(link="https://www.city.katsushika.lg.jp/x", image={"url": "https://example.jp/a.png"}),
+    )
+    assert response.status_code == 201
+    assert response.headers["Cache-Control"] == "no-store"
+    created = body_of(response)
+    assert created["status"] == rules.DRAFT
+    assert created["content"]["target"] == {"areas": ["aoto"], "ageBands": [], "languages": []}
+    assert created["content"]["image"] == {
+        "url": "https://example.jp/a.png",
+        "previewUrl": "https://example.jp/a.png",
+    }
+    assert created["createdBy"] == "announcer-1" and created["section"] == "kocho"
+    shown = body_of(api("GET", f"{BASE}/{created['id']}"))
+    assert shown == created
+    listed = body_of(api("GET", f"{BASE}?limit=100"))["announcements"]
+    assert listed[0]["id"] == created["id"]  # newest first
+
+
+@pytest.mark.parametrize(
+    ("document", "status", "code"),
+    [
+        (
+            {"category": "general", "texts": {"en": "x"}, "target": {}, "topic": "waste"},
+            422,
+            "invalid_request",
+        ),
+        ({**announcement(), "colour": "red"}, 422, "invalid_request"),
+        ({**announcement(), "category": "gossip"}, 422, "invalid_request"),
+        ({**announcement(), "texts": {"ja": "x" * 2001}}, 422, "invalid_request"),
+        ({**announcement(), "target": {"ageBands": ["teen"]}}, 422, "invalid_request"),
+        ({**announcement(), "link": "ftp://example.jp"}, 422, "invalid_request"),
+        ({**announcement(), "topic": "gardening"}, 422, "invalid_announcement"),
+        ({**announcement(), "category": "emergency"}, 422, "invalid_announcement"),
+        ({**announcement(), "target": {"areas": ["atlantis"]}}, 422, "invalid_announcement"),
+        ({**announcement(), "texts": {"ja": "   "}}, 422, "invalid_announcement"),
+    ],
+)
+def test_bad_announcements_are_refused_with_every_problem(api, policy, document, status, code):
+    error = assert_error(api("POST", BASE, document), status, code)
+    assert error["details"] and all("pointer" in d and "message" in d for d in error["details"])
+
+
+def test_malformed_json_is_400_and_nothing_is_stored(api, policy):
+    before = body_of(api("GET", f"{BASE}?limit=100"))["announcements"]
+    assert_error(api("POST", BASE, raw=b'{"category": '), 400, "malformed_json")
+    assert body_of(api("GET", f"{BASE}?limit=100"))["announcements"] == before
+
+
+@pytest.mark.parametrize("roles", [(ROLE_STAFF,), (ROLE_ADMIN,)])
+def test_only_announcers_and_supervisors_compose(api, policy, roles):
+    assert_error(api("POST", BASE, announcement(), as_=headers(roles)), 403, "forbidden")
+
+
+def test_an_admin_may_read_but_another_section_may_not(api, policy):
+    announcement_id = create(api)
+    assert api("GET", f"{BASE}/{announcement_id}", as_=headers((ROLE_ADMIN,), "admin-1")).status_code == 200
+    other = headers((ROLE_ANNOUNCER,), "announcer-9", section="seiso")
+    assert_error(api("GET", f"{BASE}/{announcement_id}", as_=other), 403, "forbidden")
+    assert all(
+        item["id"] != announcement_id for item in body_of(api("GET", BASE, as_=other))["announcements"]
+    )
+    assert_error(api("GET", f"{BASE}/01M8BNFZPAK84KR21T8GHFEPM9"), 404, "not_found")
+    assert_error(api("GET", f"{BASE}/not-an-id"), 404, "not_found")
+
+
+def test_the_list_pages_with_a_cursor_and_refuses_bad_parameters(api, policy):
+    ids = [create(api) for _ in range(3)]
+    first = body_of(api("GET", f"{BASE}?limit=2"))
+    assert [item["id"] for item in first["announcements"]] == ids[::-1][:2]
+    second = body_of(api("GET", f"{BASE}?limit=2&cursor={first['nextCursor']}"))
+    assert second["announcements"][0]["id"] == ids[0]
+    assert_error(api("GET", f"{BASE}?limit=0"), 400, "invalid_query")
+    assert_error(api("GET", f"{BASE}?colour=red"), 400, "invalid_query")
+    assert_error(api("GET", f"{BASE}?cursor=bogus"), 400, "invalid_query")
+
+
+def test_only_a_supervisor_may_address_every_follower(api, policy):
+    everyone = announcement(target={})
+    error = assert_error(api("POST", BASE, everyone), 403, "forbidden")
+    assert "supervisor" in error["message"]
+    # Nor by editing a narrower draft into it.
+    announcement_id = create(api)
+    assert_error(api("PUT", f"{BASE}/{announcement_id}", everyone), 403, "forbidden")
+    assert api("POST", BASE, everyone, as_=headers((ROLE_SUPERVISOR,), BOSS)).status_code == 201
+
+
+# --- preview ---------------------------------------------------------------------------------
+
+
+def test_preview_counts_exactly_by_language_and_area_and_shows_the_quota(api, policy):
+    document = announcement(topic="crime-prevention", target={"areas": ["horikiri"], "ageBands": ["70+"]})
+    announcement_id = create(api, document)
+    before = body_of(api("POST", f"{BASE}/{announcement_id}/preview"))
+    make_resident(["crime-prevention"], "horikiri", "ja", "70+")
+    make_resident(["crime-prevention"], "horikiri", "en", None)  # no age given: reached
+    make_resident(["crime-prevention"], None, "vi", "70+")  # no area chosen: every area's news
+    make_resident(["crime-prevention"], "horikiri", "ja", "30-39")  # too young for this one
+    make_resident(["crime-prevention"], "aoto", "ja", "70+")  # another area
+    make_resident(["waste"], "horikiri", "ja", "70+")  # another topic
+    make_resident(["crime-prevention"], "horikiri", "ja", "70+", paused=True)
+    make_resident(["crime-prevention"], "horikiri", "ja", "70+", consent=False)
+    make_resident(["crime-prevention"], "horikiri", "ja", "70+", following=False)
+    response = api("POST", f"{BASE}/{announcement_id}/preview")
+    assert response.status_code == 200, response.body
+    after = body_of(response)
+    assert after["recipients"] - before["recipients"] == 3
+    assert {k: after["byLanguage"][k] - before["byLanguage"][k] for k in after["byLanguage"]} == {
+        "ja": 1, "ja-easy": 0, "en": 1, "zh-Hans": 0, "ko": 0, "vi": 1, "ne": 0,
+    }  # fmt: skip
+    assert after["byArea"]["horikiri"] - before["byArea"].get("horikiri", 0) == 2
+    assert after["byArea"]["*"] - before["byArea"].get("*", 0) == 1
+    assert after["lineRequests"] == rules.minimum_requests(after["byLanguage"], 5)
+    quota = after["quota"]
+    assert quota["messages"] == after["recipients"]
+    assert quota["limit"] == 200_000 and quota["remaining"] == 200_000 - quota["used"] and quota["sufficient"]
+    assert after["approvalRequired"] is False and after["everyone"] is False
+
+
+def test_preview_names_the_quota_left_after_earlier_sends(api, policy, pump, sandbox):
+    make_resident(["waste"], "aoto")
+    announcement_id = create(api)
+    preview = body_of(api("POST", f"{BASE}/{announcement_id}/preview"))
+    assert api("POST", f"{BASE}/{announcement_id}/submit", {}).status_code == 200
+    drain(pump)
+    again = body_of(api("POST", f"{BASE}/{announcement_id}/preview"))
+    assert again["quota"]["used"] == preview["quota"]["used"] + sum(delivered(sandbox).values())
+
+
+# --- approval ----------------------------------------------------------------------------------
+
+
+def test_a_small_send_is_scheduled_at_once_without_approval(api, policy, pump, sandbox):
+    resident = make_resident()
+    announcement_id = create(api)
+    submitted = body_of(api("POST", f"{BASE}/{announcement_id}/submit", {}))
+    assert submitted["status"] == rules.SCHEDULED
+    assert submitted["approval"]["required"] is False
+    assert submitted["approval"]["submittedBy"] == "announcer-1"
+    drain(pump)
+    assert body_of(api("GET", f"{BASE}/{announcement_id}"))["status"] == rules.SENT
+    assert delivered(sandbox)[resident.user_id] == 1
+
+
+def test_above_the_threshold_a_second_supervisor_approves(api, policy, pump, sandbox):
+    policy(rules.Policy(quiet_start=None, quiet_end=None, approval_threshold=1, chunk_size=5))
+    residents = [make_resident(), make_resident()]
+    announcement_id = create(api)
+    pending = body_of(api("POST", f"{BASE}/{announcement_id}/submit", {}))
+    assert pending["status"] == rules.PENDING_APPROVAL
+    assert pending["approval"]["required"] is True and pending["approval"]["recipientsAtSubmit"] >= 2
+    drain(pump)
+    assert delivered(sandbox)[residents[0].user_id] == 0  # nothing goes out before approval
+
+    path = f"{BASE}/{announcement_id}/approve"
+    assert "supervisor" in assert_error(api("POST", path, {}), 403, "forbidden")["message"]
+    other_section = headers((ROLE_SUPERVISOR,), OTHER_BOSS, section="seiso")
+    assert_error(api("POST", path, {}, as_=other_section), 403, "forbidden")
+    approved = body_of(api("POST", path, {}, as_=headers((ROLE_SUPERVISOR,), BOSS)))
+    assert approved["status"] == rules.SCHEDULED
+    assert approved["approval"]["approvedBy"] == BOSS
+    assert_error(api("POST", path, {}, as_=headers((ROLE_SUPERVISOR,), OTHER_BOSS)), 409, "invalid_status")
+    drain(pump)
+    assert all(delivered(sandbox)[r.user_id] == 1 for r in residents)
+
+
+def test_nobody_approves_their_own_announcement_even_a_supervisor(api, policy):
+    boss = headers((ROLE_SUPERVISOR,), BOSS)
+    announcement_id = create(api, announcement(target={}), as_=boss)  # every follower: approval always
+    assert (
+        body_of(api("POST", f"{BASE}/{announcement_id}/submit", {}, as_=boss))["status"]
+        == rules.PENDING_APPROVAL
+    )
+    error = assert_error(api("POST", f"{BASE}/{announcement_id}/approve", {}, as_=boss), 403, "forbidden")
+    assert "own" in error["message"]
+    # Submitted by someone else (a second supervisor) still does not let the author approve.
+    assert (
+        body_of(
+            api(
+                "POST",
+                f"{BASE}/{announcement_id}/reject",
+                {"reason": "date?"},
+                as_=headers((ROLE_SUPERVISOR,), OTHER_BOSS),
+            )
+        )["status"]
+        == rules.DRAFT
+    )
+    assert (
+        api(
+            "POST", f"{BASE}/{announcement_id}/submit", {}, as_=headers((ROLE_SUPERVISOR,), OTHER_BOSS)
+        ).status_code
+        == 200
+    )
+    assert_error(api("POST", f"{BASE}/{announcement_id}/approve", {}, as_=boss), 403, "forbidden")
+    assert_error(
+        api("POST", f"{BASE}/{announcement_id}/approve", {}, as_=headers((ROLE_SUPERVISOR,), OTHER_BOSS)),
+        403,
+        "forbidden",
+    )
+    third = headers((ROLE_SUPERVISOR,), "supervisor-3")
+    assert (
+        body_of(api("POST", f"{BASE}/{announcement_id}/approve", {}, as_=third))["status"] == rules.SCHEDULED
+    )
+
+
+def test_a_supervisor_who_edited_an_announcement_may_not_approve_it(api, policy):
+    policy(quiet_off(approval_threshold=0))
+    make_resident()
+    announcement_id = create(api)
+    boss = headers((ROLE_SUPERVISOR,), BOSS)
+    edited = body_of(
+        api("PUT", f"{BASE}/{announcement_id}", announcement(texts={"ja": "上司の修正"}), as_=boss)
+    )
+    assert edited["editedBy"] == sorted(["announcer-1", BOSS])
+    assert body_of(api("POST", f"{BASE}/{announcement_id}/submit", {}))["status"] == rules.PENDING_APPROVAL
+    assert (
+        "own"
+        in assert_error(api("POST", f"{BASE}/{announcement_id}/approve", {}, as_=boss), 403, "forbidden")[
+            "message"
+        ]
+    )
+    other = headers((ROLE_SUPERVISOR,), OTHER_BOSS)
+    assert (
+        body_of(api("POST", f"{BASE}/{announcement_id}/approve", {}, as_=other))["status"] == rules.SCHEDULED
+    )
+
+
+def test_a_rejection_needs_a_reason_and_returns_the_draft_for_editing(api, policy):
+    policy(rules.Policy(quiet_start=None, quiet_end=None, approval_threshold=0))
+    make_resident()
+    announcement_id = create(api)
+    api("POST", f"{BASE}/{announcement_id}/submit", {})
+    boss = headers((ROLE_SUPERVISOR,), BOSS)
+    assert_error(api("POST", f"{BASE}/{announcement_id}/reject", {}, as_=boss), 422, "invalid_request")
+    rejected = body_of(
+        api("POST", f"{BASE}/{announcement_id}/reject", {"reason": "Add the English text."}, as_=boss)
+    )
+    assert rejected["status"] == rules.DRAFT
+    assert rejected["approval"]["rejectionReason"] == "Add the English text."
+    edited = api("PUT", f"{BASE}/{announcement_id}", announcement(texts={"ja": "改", "en": "Revised"}))
+    assert edited.status_code == 200 and body_of(edited)["content"]["texts"]["en"] == "Revised"
+    resubmitted = body_of(api("POST", f"{BASE}/{announcement_id}/submit", {}))
+    assert resubmitted["status"] == rules.PENDING_APPROVAL
+    assert resubmitted["approval"]["rejectionReason"] is None
+
+
+def test_what_each_status_refuses_is_a_409(api, policy, pump):
+    announcement_id = create(api)
+    path = f"{BASE}/{announcement_id}"
+    assert_error(
+        api("POST", f"{path}/approve", {}, as_=headers((ROLE_SUPERVISOR,), BOSS)), 409, "invalid_status"
+    )
+    api("POST", f"{path}/submit", {})
+    assert_error(api("POST", f"{path}/submit", {}), 409, "invalid_status")
+    assert_error(api("PUT", path, announcement()), 409, "invalid_status")
+    drain(pump)
+    assert_error(api("POST", f"{path}/cancel", {}), 409, "invalid_status")  # sent: too late
+
+
+def test_a_stale_revision_is_a_conflict(api, policy):
+    announcement_id = create(api)
+    api("PUT", f"{BASE}/{announcement_id}", announcement(texts={"ja": "二度目"}))
+    error = assert_error(api("POST", f"{BASE}/{announcement_id}/submit", {"revision": 1}), 409, "conflict")
+    assert error["details"] == [{"revision": 2}]
+
+
+def test_a_bad_send_time_is_422(api, policy):
+    announcement_id = create(api)
+    for value in ("yesterday", "2020-01-01T00:00:00Z", "2026-12-01T09:00:00"):
+        error = assert_error(
+            api("POST", f"{BASE}/{announcement_id}/submit", {"sendAt": value}), 422, "invalid_request"
+        )
+        assert error["details"][0]["pointer"] == "/sendAt"
+    assert body_of(api("GET", f"{BASE}/{announcement_id}"))["status"] == rules.DRAFT
+
+
+# --- scheduling ------------------------------------------------------------------------------
+
+
+def test_a_scheduled_send_gets_a_one_time_schedule_and_the_minute_job_starts_it(
+    api, policy, pump, sandbox, monkeypatch
+):
+    resident = make_resident()
+    announcement_id = create(api)
+    at = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+    scheduled = body_of(api("POST", f"{BASE}/{announcement_id}/submit", {"sendAt": at.isoformat()}))
+    assert scheduled["status"] == rules.SCHEDULED and scheduled["startAt"] == at.isoformat().replace(
+        "+00:00", "Z"
+    )
+    schedule = scheduler.describe(fanout.schedule_name(announcement_id))
+    assert schedule["ScheduleExpression"] == f"at({at:%Y-%m-%dT%H:%M:%S})"
+    assert schedule["Target"]["Arn"].endswith(":" + get_settings().name("announce-plan"))
+    assert json.loads(schedule["Target"]["Input"]) == {"announcementId": announcement_id, "trigger": "start"}
+    assert schedule["ActionAfterCompletion"] == "DELETE"
+
+    assert fanout.run_due(datetime.now(UTC))["started"] == 0  # not yet
+    drain(pump)
+    assert delivered(sandbox)[resident.user_id] == 0
+
+    later = at + timedelta(seconds=30)
+    monkeypatch.setattr(fanout, "_now", lambda: later)
+    report = fanout.run_due(later)
+    assert report["started"] >= 1
+    drain(pump)
+    assert body_of(api("GET", f"{BASE}/{announcement_id}"))["status"] == rules.SENT
+    assert delivered(sandbox)[resident.user_id] == 1
+    assert fanout.run_due(later + timedelta(minutes=5))["started"] == 0  # done: nothing due any more
+
+
+def test_cancelling_a_scheduled_send_removes_its_schedule_and_nothing_goes_out(
+    api, policy, pump, sandbox, monkeypatch
+):
+    resident = make_resident()
+    announcement_id = create(api)
+    at = datetime.now(UTC) + timedelta(hours=1)
+    api("POST", f"{BASE}/{announcement_id}/submit", {"sendAt": at.isoformat()})
+    cancelled = body_of(api("POST", f"{BASE}/{announcement_id}/cancel", {}))
+    assert cancelled["status"] == rules.CANCELLED and cancelled["cancelledBy"] == "announcer-1"
+    assert scheduler.describe(fanout.schedule_name(announcement_id)) is None
+    # Even a start message that was already on its way finds it cancelled.
+    monkeypatch.setattr(fanout, "_now", lambda: at + timedelta(seconds=5))
+    assert fanout.enqueue_plan(announcement_id)
+    fanout.run_due(at + timedelta(seconds=5))
+    drain(pump)
+    assert delivered(sandbox)[resident.user_id] == 0
+    assert body_of(api("GET", f"{BASE}/{announcement_id}"))["status"] == rules.CANCELLED
+
+
+def test_a_send_asked_for_in_quiet_hours_waits_for_their_end_but_an_emergency_does_not(
+    api, policy, pump, sandbox, monkeypatch
+):
+    quiet = policy(quiet_now())
+    resident = make_resident(["waste"], "aoto")
+    general = create(api)
+    submitted = body_of(api("POST", f"{BASE}/{general}/submit", {}))
+    end = rules.quiet_hours_end(datetime.now(UTC), quiet)
+    assert submitted["status"] == rules.SCHEDULED
+    assert (
+        submitted["deferredUntil"]
+        == submitted["startAt"]
+        == end.isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
+    assert scheduler.describe(fanout.schedule_name(general)) is not None
+
+    emergency = create(
+        api,
+        announcement(category="emergency", topic=None, texts={"ja": "避難指示"}, target={"areas": ["aoto"]}),
+    )
+    assert body_of(api("POST", f"{BASE}/{emergency}/submit", {}))["deferredUntil"] is None
+    drain(pump)
+    assert body_of(api("GET", f"{BASE}/{emergency}"))["status"] == rules.SENT
+    assert body_of(api("GET", f"{BASE}/{general}"))["status"] == rules.SCHEDULED
+    assert delivered(sandbox)[resident.user_id] == 1  # the emergency only
+
+    # The quiet hours end: the minute job starts the deferred send.
+    monkeypatch.setattr(fanout, "_now", lambda: end + timedelta(seconds=1))
+    policy(quiet_now(quiet_start=quiet.quiet_start, quiet_end=quiet.quiet_end))
+    fanout.run_due(end + timedelta(seconds=1))
+    drain(pump)
+    assert body_of(api("GET", f"{BASE}/{general}"))["status"] == rules.SENT
+    assert delivered(sandbox)[resident.user_id] == 2
+
+
+def test_a_start_that_lands_in_quiet_hours_is_deferred_by_the_planner(api, policy, pump, sandbox):
+    resident = make_resident()
+    announcement_id = create(api)
+    api("POST", f"{BASE}/{announcement_id}/submit", {})  # scheduled for now, outside quiet hours
+    quiet = policy(quiet_now())  # ...but by the time the planner runs, it is quiet
+    drain(pump)
+    shown = body_of(api("GET", f"{BASE}/{announcement_id}"))
+    assert shown["status"] == rules.SCHEDULED
+    assert shown["deferredUntil"] == rules.quiet_hours_end(datetime.now(UTC), quiet).isoformat(
+        timespec="seconds"
+    ).replace("+00:00", "Z")
+    assert delivered(sandbox)[resident.user_id] == 0
