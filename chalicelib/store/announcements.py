@@ -24,6 +24,7 @@ from pynamodb.expressions.condition import Condition, size
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import announcements as rules
+from chalicelib.store.conditions import condition_failed
 from chalicelib.store.models import Announcement, DailyAnnouncementCount, FanoutItem, SendListEntry
 
 DUE = "due"
@@ -53,15 +54,6 @@ def _connection() -> Connection:
     return Announcement._get_connection().connection
 
 
-def _condition_failed(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
-def _cancelled_by_condition(error: TransactWriteError) -> bool:
-    reasons = getattr(error, "cancellation_reasons", None) or []
-    return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons)
-
-
 # --- announcements ---------------------------------------------------------------------------
 
 
@@ -77,7 +69,7 @@ def insert(item: Announcement) -> bool:
     try:
         item.save(condition=Announcement.announcement_id.does_not_exist())
     except PutError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -98,7 +90,7 @@ def update(announcement_id: str, actions: list[Any], condition: Condition | None
             actions=actions, condition=exists if condition is None else exists & condition
         )
     except UpdateError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -177,7 +169,7 @@ def start_send(
             )
             transaction.save(progress, condition=FanoutItem.item_key.does_not_exist())
     except TransactWriteError as error:
-        if _cancelled_by_condition(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -223,7 +215,7 @@ def _set_state(announcement_id: str, status: str, actions: list[Any], was: str) 
                 condition=FanoutItem.state == was,
             )
     except TransactWriteError as error:
-        if _cancelled_by_condition(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -304,7 +296,7 @@ def put_chunk(chunk: FanoutItem, partition: str) -> bool:
                 condition=FanoutItem.collected.does_not_exist() | (FanoutItem.collected == False),  # noqa: E712
             )
     except TransactWriteError as error:
-        if _cancelled_by_condition(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -315,7 +307,7 @@ def put_merged_chunk(chunk: FanoutItem) -> bool:
     try:
         chunk.save(condition=FanoutItem.item_key.does_not_exist())
     except PutError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -361,7 +353,7 @@ def commit_collection(
             )
             transaction.update(FanoutItem(announcement_id, PROGRESS), actions=actions)
     except TransactWriteError as error:
-        if _cancelled_by_condition(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -378,7 +370,7 @@ def mark_assembled(announcement_id: str, merged: Mapping[str, int]) -> bool:
             condition=FanoutItem.assembled == False,  # noqa: E712
         )
     except UpdateError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -439,7 +431,7 @@ def start_chunk(chunk: ChunkRef, now: datetime) -> bool:
         reasons = getattr(error, "cancellation_reasons", None) or []
         if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
             raise AnnouncementNotSending(chunk.announcement_id) from None
-        if _cancelled_by_condition(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -487,7 +479,7 @@ def finish_chunk(
                     actions=[FanoutItem.request_ids.add({line_request})],
                 )
     except TransactWriteError as error:
-        if _cancelled_by_condition(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -509,7 +501,7 @@ def defer_chunk(chunk: ChunkRef, resume_at: datetime) -> bool:
             )
             transaction.update(Announcement(chunk.announcement_id), actions=set_due(resume_at))
     except TransactWriteError as error:
-        if _cancelled_by_condition(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -537,7 +529,7 @@ def narrow_deferred_chunk(chunk: ChunkRef, keep: list[str], sources: list[list[A
                 ],
             )
     except TransactWriteError as error:
-        if _cancelled_by_condition(error):
+        if condition_failed(error):
             return False
         raise
     return True

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DeleteError, PutError
 
+from chalicelib.store.conditions import condition_failed
 from chalicelib.store.models import Conversation
 
 # The item outlives the conversation (domain.chat.QUIET) only so a late event finds it and is told it ended.
@@ -41,6 +42,6 @@ def _unless_changed(conversation: Conversation, write: Callable[[], object]) -> 
     try:
         write()
     except (PutError, DeleteError) as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if condition_failed(error):
             raise Conflict(conversation.line_user_id) from None
         raise

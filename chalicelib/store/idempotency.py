@@ -7,6 +7,7 @@ from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError
 
+from chalicelib.store.conditions import condition_failed
 from chalicelib.store.models import IdempotencyRecord
 
 # Clients retry within minutes; a day covers a phone that comes back online the next morning.
@@ -19,7 +20,7 @@ def begin(key: str, request_hash: str, now: datetime) -> IdempotencyRecord | Non
     try:
         record.save(condition=IdempotencyRecord.key.does_not_exist())
     except PutError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(error):
             raise
         return IdempotencyRecord.get(key, consistent_read=True)
     return None
@@ -36,5 +37,5 @@ def abandon(key: str) -> None:
     try:
         IdempotencyRecord(key).delete(condition=IdempotencyRecord.status_code.does_not_exist())
     except DeleteError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(error):
             raise

@@ -7,6 +7,7 @@ from enum import Enum
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
+from chalicelib.store.conditions import condition_failed
 from chalicelib.store.models import InboxEvent
 
 # LINE redelivers for up to a day; a week covers that and any DLQ replay an operator does.
@@ -19,7 +20,7 @@ def record_first_sight(event_id: str, source: str, now: datetime) -> bool:
     try:
         item.save(condition=InboxEvent.event_id.does_not_exist())
     except PutError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -30,7 +31,7 @@ def forget(event_id: str) -> None:
     try:
         InboxEvent(event_id).delete(condition=InboxEvent.processed_at.does_not_exist())
     except DeleteError as error:
-        if not _condition_failed(error):
+        if not condition_failed(error):
             raise
 
 
@@ -49,7 +50,7 @@ def claim(event_id: str, now: datetime, lease: timedelta) -> Claim:
             & (InboxEvent.claimed_until.does_not_exist() | (InboxEvent.claimed_until < now)),
         )
     except UpdateError as error:
-        if not _condition_failed(error):
+        if not condition_failed(error):
             raise
         item = InboxEvent.get(event_id, consistent_read=True, attributes_to_get=["event_id", "processed_at"])
         return Claim.DONE if item.processed_at else Claim.BUSY
@@ -64,7 +65,3 @@ def release(event_id: str) -> None:
 def mark_processed(event_id: str, now: datetime) -> None:
     """Record that the event's work is done; later deliveries of it are skipped."""
     InboxEvent(event_id).update(actions=[InboxEvent.processed_at.set(now), InboxEvent.claimed_until.remove()])
-
-
-def _condition_failed(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"

@@ -20,6 +20,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain import preferences as rules
 from chalicelib.domain.residents import ACTIVE
 from chalicelib.observability import logger
+from chalicelib.store.conditions import condition_failed
 from chalicelib.store.models import Resident, SendListEntry
 
 # Concurrent writes for one resident are rare (one person, two screens); a few rounds settle them.
@@ -163,12 +164,7 @@ def _write(
                     SendListEntry(segment, user_id, language=prefs.language, age_band=prefs.age_band)
                 )
     except TransactWriteError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return False
         raise
     return True
-
-
-def _condition_failed(error: TransactWriteError) -> bool:
-    reasons = getattr(error, "cancellation_reasons", None) or []
-    return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons)

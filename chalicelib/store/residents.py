@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.domain.residents import ACTIVE, INACTIVE, RETENTION_AFTER_UNFOLLOW
+from chalicelib.store.conditions import condition_failed
 from chalicelib.store.models import Resident
 
 
@@ -60,7 +61,7 @@ def _apply(user_id: str, event_ms: int, actions: list) -> bool:
             condition=Resident.last_event_ms.does_not_exist() | (Resident.last_event_ms <= event_ms),
         )
     except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(error):
             return False
         raise
     return True

@@ -17,6 +17,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.store.conditions import condition_failed
 from chalicelib.store.models import AuditEntry, InboxEvent, Submission
 
 
@@ -61,7 +62,7 @@ def insert(submission: Submission, audit: Audit) -> bool:
             transaction.save(submission, condition=Submission.receipt.does_not_exist())
             transaction.save(_entry(submission.receipt, audit))
     except TransactWriteError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -84,7 +85,7 @@ def update(submission: Submission, actions: list, audit: Audit) -> None:
             transaction.update(submission, actions=actions)
             transaction.save(_entry(submission.receipt, audit))
     except TransactWriteError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             raise StaleVersion(submission.receipt) from None
         raise
 
@@ -164,13 +165,6 @@ def _decode_cursor(cursor: str | None, partition_name: str, partition: str) -> d
     if not all(isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) for v in key.values()):
         raise BadCursor(cursor)
     return key
-
-
-def _condition_failed(error: Exception) -> bool:
-    reasons = getattr(error, "cancellation_reasons", None) or []
-    return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons) or (
-        getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
-    )
 
 
 # --- added for the Open311 view and the daily digest (issue 3) ---------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import PutError
 
+from chalicelib.store.conditions import condition_failed
 from chalicelib.store.models import RateBucket
 
 # Give up (and let the caller's retry take over) after this long without a token.
@@ -72,7 +73,7 @@ def _write(name: str, tokens: float, updated_ms: int, revision: int) -> bool:
     try:
         item.save(condition=condition)
     except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(error):
             return False
         raise
     return True
