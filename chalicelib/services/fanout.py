@@ -28,6 +28,7 @@ A chunk that had started before a cancel is finished with its key; one that had 
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -278,32 +279,45 @@ def _read_partition(
         boundary = done[-1].user_ids[-1]
         by_language[language] = [user for user in by_language.get(language, []) if user > boundary]
 
-    held_back: dict[str, int] = {}
+    held_ids: dict[str, list[str]] = {}
     if rules.counts_against_cap(content.category):
         everyone = [user for ids in by_language.values() for user in ids]
         day = rules.cap_day(announcement.started_at or now)
         _, held = store.take_daily_slots(everyone, announcement.announcement_id, day, policy().daily_cap, now)
         for language in list(by_language):
-            kept = [user for user in by_language[language] if user not in held]
-            held_back[language] = len(by_language[language]) - len(kept)
-            by_language[language] = kept
+            held_ids[language] = [user for user in by_language[language] if user in held]
+            by_language[language] = [user for user in by_language[language] if user not in held]
 
     chunks: list[FanoutItem] = []
     rests: dict[str, list[str]] = {}
     planned: dict[str, int] = {}
+    held_back: dict[str, int] = {}
     for language in LANGUAGES:
         done = stored.get(language, [])
         ids = by_language.get(language, [])
+        held_here = held_ids.get(language, [])
         full, rest = rules.split(ids, size)
+        counted = 0
         for offset, chunk_ids in enumerate(full):
             key = store.chunk_key(partition, language, len(done) + offset)
+            # Who the cap held back up to this chunk's last id: a re-collection after a crash goes
+            # on behind the stored chunks and would not see them again.
+            held_up_to = bisect.bisect_right(held_here, chunk_ids[-1])
             chunks.append(
                 _chunk(
-                    announcement.announcement_id, key, language, chunk_ids, [[partition, len(chunk_ids)]], now
+                    announcement.announcement_id,
+                    key,
+                    language,
+                    chunk_ids,
+                    [[partition, len(chunk_ids)]],
+                    now,
+                    held_back=held_up_to - counted,
                 )
             )
+            counted = held_up_to
         rests[language] = rest
         planned[language] = sum(int(c.size) for c in done) + len(ids)
+        held_back[language] = sum(int(c.held_back or 0) for c in done) + len(held_here)
     return _Collected(chunks, rests, planned, held_back)
 
 
@@ -314,6 +328,8 @@ def _chunk(
     user_ids: list[str],
     sources: list[list[Any]],
     now: datetime,
+    *,
+    held_back: int | None = None,
 ) -> FanoutItem:
     return FanoutItem(
         announcement_id,
@@ -322,6 +338,7 @@ def _chunk(
         user_ids=user_ids,
         sources=sources,
         size=len(user_ids),
+        held_back=held_back,
         retry_key=retry_key(announcement_id, key),
         status=store.PLANNED,
         expires_at=store.expiry(now),

@@ -359,6 +359,9 @@ class FanoutItem(Model):
     error = UnicodeAttribute(null=True)
     started_at = UTCDateTimeAttribute(null=True)
     finished_at = UTCDateTimeAttribute(null=True)
+    # A partition's full chunk: how many residents the daily cap held back after the previous
+    # chunk's last id, up to this chunk's last (a re-collection after a crash starts behind it).
+    held_back = NumberAttribute(null=True)
     # Partition markers: a collection began / finished, and the full chunks it made per language.
     collecting = BooleanAttribute(null=True)
     collected = BooleanAttribute(null=True)

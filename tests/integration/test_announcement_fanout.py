@@ -323,6 +323,49 @@ def test_the_daily_cap_holds_back_and_counts_and_each_announcement_counts_once(
     assert store.daily_count(residents[0].user_id, day) == set(ids[:2])
 
 
+def test_what_the_cap_held_back_is_counted_once_when_a_collector_dies_before_its_commit(
+    api, send, policy, pump, sandbox, monkeypatch
+):
+    policy(quiet_off(daily_cap=1, chunk_size=2))
+    residents = sorted(
+        (make_resident(["childcare"], "ohanajaya", "ja") for _ in range(6)), key=lambda r: r.user_id
+    )
+    capped, free = residents[0::2], residents[1::2]  # interleaved: some below the stored chunk's end
+    day = rules.cap_day(datetime.now(UTC))
+    store.take_daily_slots([r.user_id for r in capped], "an earlier announcement", day, 1, datetime.now(UTC))
+    announcement_id = send(announcement(topic="childcare", target={"areas": ["ohanajaya"]}))
+    fanout.plan(announcement_id)
+    ours = "childcare#ohanajaya"
+    for partition in store.get(announcement_id).partitions:
+        if partition != ours:
+            fanout.collect(announcement_id, partition)
+
+    def figures() -> tuple[int, int]:
+        progress = fanout.counts(store.progress(announcement_id))
+        return sum(progress[rules.HELD_BACK].values()), sum(progress[rules.PLANNED].values())
+
+    before = figures()
+    commit = store.commit_collection
+
+    def dies(*args, **kwargs):
+        raise RuntimeError("the collector died after storing its full chunk")
+
+    monkeypatch.setattr(store, "commit_collection", dies)
+    with pytest.raises(RuntimeError):
+        fanout.collect(announcement_id, ours)
+    [stored] = store.items(announcement_id, f"chunk#{ours}#")
+    assert stored.user_ids == [free[0].user_id, free[1].user_id] and stored.held_back == 2
+    monkeypatch.setattr(store, "commit_collection", commit)
+    assert fanout.collect(announcement_id, ours) == "collected"
+    held, planned = figures()
+    assert (held - before[0], planned - before[1]) == (3, 3)
+
+    drain(pump)
+    counts = no_one_twice(sandbox)
+    assert [counts[r.user_id] for r in free] == [1, 1, 1]
+    assert [counts[r.user_id] for r in capped] == [0, 0, 0]
+
+
 def test_a_send_that_runs_into_quiet_hours_waits_and_drops_who_left_meanwhile(
     api, send, policy, pump, sandbox, monkeypatch
 ):
