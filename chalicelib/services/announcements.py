@@ -99,11 +99,6 @@ def view(announcement: Announcement) -> dict[str, Any]:
     """Everything staff see of one announcement: content, approval trail, progress, per-language counts."""
     progress = store.progress(announcement.announcement_id) if announcement.started_at else None
     counts = fanout.counts(progress)
-    if announcement.status == rules.CANCELLED:
-        # What waited for the quiet hours to end will not go out now.
-        for language, n in counts[rules.DEFERRED].items():
-            counts[rules.SKIPPED][language] = counts[rules.SKIPPED].get(language, 0) + n
-        counts[rules.DEFERRED] = {}
     by_language = {
         language: {_camel(kind): counts[kind].get(language, 0) for kind in rules.COUNTS}
         for language in LANGUAGES
@@ -474,9 +469,15 @@ def cancel(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, A
     announcement = _load(principal, announcement_id)
     if announcement.status not in rules.CANCELLABLE_STATUSES:
         raise _conflict(announcement, "cancel")
-    if not store.cancel(announcement_id, announcement.status, principal.staff_id, _now()):
+    now = _now()
+    if not store.cancel(announcement_id, announcement.status, principal.staff_id, now, now + fanout.WATCHDOG):
         raise _changed_meanwhile()
     logger.info("announcement cancelled", extra={"announcement": announcement_id, "was": announcement.status})
+    if announcement.status == rules.SENDING:
+        try:
+            fanout.release(announcement_id, now=now)
+        except Exception as error:  # noqa: BLE001 (the cancel holds; the minute job releases it)
+            logger.warning("cancelled send not released yet", extra={"error": type(error).__name__})
     if announcement.status == rules.SCHEDULED:
         from chalicelib.adapters import scheduler
 

@@ -52,6 +52,7 @@ WATCHDOG = timedelta(minutes=10)
 # A start message may arrive a little before its time (clock skew between services).
 START_TOLERANCE = timedelta(seconds=60)
 BUCKET = "line-multicast"
+MERGED_CHUNKS = f"chunk#{store.MERGED}#"
 
 # Triggers of a plan message.
 START = "start"  # send now, a schedule firing or the minute job finding a due start
@@ -119,7 +120,7 @@ def plan(announcement_id: str, trigger: str = START, *, now: datetime | None = N
     if follow_up:
         progress = store.progress(announcement_id)
         if progress is not None and progress.assembled:
-            _enqueue_chunks(announcement_id, list(store.items(announcement_id, f"chunk#{store.MERGED}#")))
+            _enqueue_chunks(announcement_id, list(store.items(announcement_id, MERGED_CHUNKS)))
     return "planned"
 
 
@@ -552,10 +553,46 @@ def send(
     return store.SENT
 
 
-def _skip(chunk: store.ChunkRef, now: datetime) -> str:
-    """The send was cancelled before this chunk started: it never starts."""
-    store.finish_chunk(chunk, store.CANCELLED, rules.SKIPPED, now)
+def _skip(chunk: store.ChunkRef, now: datetime, *, assembled: bool | None = None) -> str:
+    """The send was cancelled before this chunk started: it never starts.
+
+    A chunk merged from rests counts only if the send was assembled before the cancel; if it was
+    not, its residents are counted in the rests they are still in (see `release`).
+    """
+    counted = True
+    if chunk.key.startswith(MERGED_CHUNKS):
+        if assembled is None:
+            progress = store.progress(chunk.announcement_id)
+            assembled = bool(progress and progress.assembled)
+        counted = assembled
+    store.finish_chunk(chunk, store.CANCELLED, rules.SKIPPED, now, counted=counted)
     return store.CANCELLED
+
+
+def release(announcement_id: str, *, now: datetime | None = None) -> int:
+    """After a cancel, record what will never go out: every chunk that had not started (planned,
+    or deferred to the end of the quiet hours) and, if the rests were not merged yet, every rest.
+    Chunks that had started are their workers' to finish. Returns how many residents it released.
+
+    Safe to run again and alongside the workers: each piece changes once, on condition.
+    """
+    now = now or _now()
+    progress = store.progress(announcement_id)
+    if progress is None or progress.state != rules.CANCELLED:
+        return 0
+    assembled = bool(progress.assembled)
+    released = 0
+    for chunk in store.items(announcement_id, "chunk#"):
+        if chunk.status in (store.PLANNED, store.DEFERRED):
+            _skip(store.ChunkRef.of(chunk), now, assembled=assembled)
+            released += int(chunk.size or 0)
+    if not assembled:
+        for rest in store.items(announcement_id, "rest#"):
+            if rest.status is None and store.cancel_rest(rest, now):
+                released += len(rest.user_ids or ())
+    if released:
+        logger.info("cancelled send released", extra={"recipients": released})
+    return released
 
 
 def _recheck(job: _Job) -> _Job:
@@ -661,7 +698,7 @@ def run_due(
 ) -> dict[str, int]:
     """Start the scheduled sends whose time has come; look at running sends the watchdog is due for."""
     now = now or _now()
-    report = {"started": 0, "watched": 0, "cleared": 0}
+    report = {"started": 0, "watched": 0, "released": 0, "cleared": 0}
     for announcement_id in store.due_ids(now):
         announcement = store.get(announcement_id)  # the index is eventually consistent: read the truth
         if announcement is None or not announcement.due_at or announcement.due_at > store.due_key(now):
@@ -682,6 +719,10 @@ def run_due(
                     announcement_id, store.set_due(now + WATCHDOG), Announcement.status == rules.SENDING
                 )
         else:
+            if announcement.status == rules.CANCELLED and announcement.started_at:
+                # A collector that was mid-way at the cancel has stopped by now: release what it left.
+                release(announcement_id, now=now)
+                report["released"] += 1
             store.update(announcement_id, store.clear_due())
             report["cleared"] += 1
     return report

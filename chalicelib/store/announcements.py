@@ -185,20 +185,22 @@ def finish_send(announcement_id: str, status: str, now: datetime) -> bool:
     )
 
 
-def cancel(announcement_id: str, was: str, staff_id: str, now: datetime) -> bool:
+def cancel(announcement_id: str, was: str, staff_id: str, now: datetime, release_at: datetime) -> bool:
     """Any cancellable status -> cancelled; a running send's workers see it on the progress item."""
     actions = [
         Announcement.cancelled_by.set(staff_id),
         Announcement.cancelled_at.set(now),
         Announcement.revision.add(1),
         Announcement.updated_at.set(now),
-        *clear_due(),
     ]
     if was != rules.SENDING:
         return update(
-            announcement_id, [Announcement.status.set(rules.CANCELLED), *actions], Announcement.status == was
+            announcement_id,
+            [Announcement.status.set(rules.CANCELLED), *actions, *clear_due()],
+            Announcement.status == was,
         )
-    return _set_state(announcement_id, rules.CANCELLED, actions, rules.SENDING)
+    # The minute job looks once more when every worker of the send has surely stopped.
+    return _set_state(announcement_id, rules.CANCELLED, [*actions, *set_due(release_at)], rules.SENDING)
 
 
 def _set_state(announcement_id: str, status: str, actions: list[Any], was: str) -> bool:
@@ -360,6 +362,8 @@ def commit_collection(
 
 
 def mark_assembled(announcement_id: str, merged: Mapping[str, int]) -> bool:
+    """Count the merged chunks in, once, while the send is on. After a cancel the rests stay
+    rests (counted as cancelled by `cancel_rest`), so nobody is counted in a rest and a chunk."""
     try:
         FanoutItem(announcement_id, PROGRESS).update(
             actions=[
@@ -367,7 +371,7 @@ def mark_assembled(announcement_id: str, merged: Mapping[str, int]) -> bool:
                 FanoutItem.merged_chunks.set(dict(merged)),
                 FanoutItem.chunks_total.add(sum(merged.values())),
             ],
-            condition=FanoutItem.assembled == False,  # noqa: E712
+            condition=(FanoutItem.assembled == False) & (FanoutItem.state == rules.SENDING),  # noqa: E712
         )
     except UpdateError as error:
         if condition_failed(error):
@@ -454,8 +458,13 @@ def finish_chunk(
     request_id: str | None = None,
     accepted_request_id: str | None = None,
     error: str | None = None,
+    counted: bool = True,
 ) -> bool:
-    """A chunk's last state and its figures on the progress item, together, once. False: done already."""
+    """A chunk's last state and its figures on the progress item, together, once. False: done already.
+
+    `counted=False` records the state alone: a merged chunk of a send cancelled before it was
+    assembled, whose residents are counted in their rests.
+    """
     actions = [FanoutItem.status.set(status), FanoutItem.finished_at.set(now)]
     if request_id:
         actions.append(FanoutItem.request_id.set(request_id))
@@ -472,12 +481,35 @@ def finish_chunk(
     try:
         with TransactWrite(connection=_connection()) as transaction:
             transaction.update(chunk._item(), actions=actions, condition=FanoutItem.status == chunk.status)
-            transaction.update(chunk._progress(), actions=counters)
+            if counted:
+                transaction.update(chunk._progress(), actions=counters)
             if line_request:
                 transaction.update(
                     FanoutItem(chunk.announcement_id, REQUESTS),
                     actions=[FanoutItem.request_ids.add({line_request})],
                 )
+    except TransactWriteError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def cancel_rest(rest: FanoutItem, now: datetime) -> bool:
+    """A rest of a send cancelled before its rests were merged: its residents counted as cancelled, once."""
+    size = len(rest.user_ids or ())
+    try:
+        with TransactWrite(connection=_connection()) as transaction:
+            transaction.update(
+                FanoutItem(rest.announcement_id, rest.item_key),
+                actions=[FanoutItem.status.set(CANCELLED), FanoutItem.finished_at.set(now)],
+                condition=FanoutItem.status.does_not_exist(),
+            )
+            transaction.update(
+                FanoutItem(rest.announcement_id, PROGRESS),
+                actions=[_count(rules.SKIPPED, str(rest.language), size)],
+                condition=(FanoutItem.state == rules.CANCELLED) & (FanoutItem.assembled == False),  # noqa: E712
+            )
     except TransactWriteError as error:
         if condition_failed(error):
             return False

@@ -72,7 +72,8 @@ def settle() -> None:
     for announcement_id in store.due_ids(far, limit=1000):
         announcement = store.get(announcement_id)
         if announcement is not None and announcement.status in rules.CANCELLABLE_STATUSES:
-            store.cancel(announcement_id, announcement.status, "test-teardown", datetime.now(UTC))
+            now = datetime.now(UTC)
+            store.cancel(announcement_id, announcement.status, "test-teardown", now, now)
         store.update(announcement_id, store.clear_due())
 
 

@@ -465,6 +465,72 @@ def test_a_cancel_mid_send_starts_no_further_chunk_and_finishes_the_one_in_fligh
     assert report["counts"]["sent"] + report["counts"]["cancelled"] == report["counts"]["planned"]
 
 
+def all_settled(announcement_id: str) -> bool:
+    """No chunk waits to start and no rest waits to be merged."""
+    chunks = list(store.items(announcement_id, "chunk#"))
+    rests = list(store.items(announcement_id, "rest#"))
+    return all(c.status in store.CHUNK_FINAL for c in chunks) and all(r.status == store.CANCELLED for r in rests)
+
+
+def test_a_cancel_during_the_quiet_hours_records_the_waiting_chunks_cancelled(
+    api, send, policy, pump, sandbox, monkeypatch
+):
+    policy(quiet_off(chunk_size=2))
+    residents = [make_resident(["waste"], "takaramachi", "en") for _ in range(5)]
+    announcement_id = send(announcement(topic="waste", target={"areas": ["takaramachi"]}))
+    fanout.plan(announcement_id)
+    for partition in store.get(announcement_id).partitions:
+        fanout.collect(announcement_id, partition)
+    quiet = policy(quiet_now(chunk_size=2))
+    drain(pump)
+    assert shown(api, announcement_id)["counts"]["deferred"] >= 5
+
+    cancelled = body_of(api("POST", f"{BASE}/{announcement_id}/cancel", {}))
+    assert cancelled["counts"]["deferred"] == 0
+    assert cancelled["counts"]["cancelled"] == cancelled["counts"]["planned"] >= 5
+    assert {c.status for c in store.items(announcement_id, "chunk#")} == {store.CANCELLED}
+
+    end = rules.quiet_hours_end(datetime.now(UTC), quiet) + timedelta(seconds=1)
+    monkeypatch.setattr(fanout, "_now", lambda: end)
+    fanout.run_due(end)
+    drain(pump)
+    assert [delivered(sandbox)[r.user_id] for r in residents] == [0] * 5
+    assert shown(api, announcement_id)["counts"] == cancelled["counts"]
+
+
+def test_a_cancel_while_the_lists_are_read_releases_everything_that_did_not_go(
+    api, send, policy, pump, sandbox, monkeypatch
+):
+    policy(quiet_off(chunk_size=2))
+    in_area = [make_resident(["health"], "tateishi", "ja") for _ in range(3)]
+    no_area = [make_resident(["health"], None, "ja") for _ in range(3)]
+    announcement_id = send(announcement(topic="health", target={"areas": ["tateishi"]}))
+    fanout.plan(announcement_id)
+    first, second = store.get(announcement_id).partitions  # the area's list, then the all-areas list
+    assert fanout.collect(announcement_id, first) == "collected"
+
+    # The second list's collector has stored its full chunks when staff cancel; it commits after.
+    commit = store.commit_collection
+
+    def cancel_then_commit(*args, **kwargs):
+        assert api("POST", f"{BASE}/{announcement_id}/cancel", {}).status_code == 200
+        return commit(*args, **kwargs)
+
+    monkeypatch.setattr(store, "commit_collection", cancel_then_commit)
+    assert fanout.collect(announcement_id, second) == "collected"
+    monkeypatch.setattr(store, "commit_collection", commit)
+    drain(pump)  # the second list's chunks were queued: they find the send cancelled
+    assert not all_settled(announcement_id)  # its rests came after the release
+
+    later = datetime.now(UTC) + fanout.WATCHDOG + timedelta(seconds=1)
+    assert fanout.run_due(later)["released"] >= 1
+    report = shown(api, announcement_id)
+    assert report["status"] == rules.CANCELLED and report["counts"]["sent"] == 0
+    assert report["counts"]["cancelled"] == report["counts"]["planned"] >= 6
+    assert all_settled(announcement_id)
+    assert [delivered(sandbox)[r.user_id] for r in in_area + no_area] == [0] * 6
+
+
 # --- crashes, redeliveries and LINE's faults -------------------------------------------------------
 
 
