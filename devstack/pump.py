@@ -1,4 +1,5 @@
-"""The event pump: what Lambda's event source mappings and EventBridge do in AWS, done locally.
+"""The event pump: what Lambda's event source mappings, EventBridge rules and EventBridge
+Scheduler's one-time schedules do in AWS, done locally.
 
 It reads the app's own event sources (the `@app.on_sqs_message` and `@app.schedule`
 declarations), receives from each queue in moto and calls the very handler objects
@@ -14,12 +15,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import boto3
 from chalice.app import ScheduledEventConfig, SQSEventConfig
@@ -62,6 +65,7 @@ class Pump:
             source.name: source for source in sources if isinstance(source, ScheduledEventConfig)
         }
         self._stop = threading.Event()
+        self._fired: set[str] = set()
 
     # --- SQS ---------------------------------------------------------------------------------
 
@@ -146,6 +150,34 @@ class Pump:
         expression = self.schedules[name].schedule_expression
         return expression if isinstance(expression, str) else expression.to_string()
 
+    # --- EventBridge Scheduler: one-time schedules ---------------------------------------------
+
+    def fire_due_schedules(self, now: datetime | None = None) -> int:
+        """Deliver each one-time `at(...)` schedule whose time has come to its SQS target, with its
+        Input as the body, as Scheduler does, then delete it if it asks for that (the app's do).
+        Returns how many fired. Only SQS targets: the app schedules nothing else."""
+        now = now or datetime.now(UTC)
+        scheduler = boto3.client("scheduler")
+        fired = 0
+        for group in scheduler.list_schedule_groups().get("ScheduleGroups", []):
+            for summary in scheduler.list_schedules(GroupName=group["Name"]).get("Schedules", []):
+                if summary.get("State", "ENABLED") != "ENABLED" or summary["Name"] in self._fired:
+                    continue
+                schedule = scheduler.get_schedule(Name=summary["Name"], GroupName=group["Name"])
+                at = _one_time(schedule)
+                if at is None or at > now:
+                    continue
+                target = schedule["Target"]
+                queue = target["Arn"].rpartition(":")[2]
+                url = self._sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+                self._sqs.send_message(QueueUrl=url, MessageBody=target.get("Input", "{}"))
+                if schedule.get("ActionAfterCompletion") == "DELETE":
+                    scheduler.delete_schedule(Name=summary["Name"], GroupName=group["Name"])
+                else:
+                    self._fired.add(summary["Name"])  # a finished one-time schedule never fires again
+                fired += 1
+        return fired
+
     # --- the loop ----------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -155,6 +187,10 @@ class Pump:
         while not self._stop.is_set():
             self.drain_once()
             now = datetime.now(UTC)
+            try:
+                self.fire_due_schedules(now)
+            except Exception as error:  # noqa: BLE001 (the minute job still starts what is due)
+                print(f"pump: one-time schedules not fired: {error!r}", flush=True)
             for name, at in due.items():
                 if now >= at:
                     try:
@@ -165,6 +201,15 @@ class Pump:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _one_time(schedule: dict[str, Any]) -> datetime | None:
+    """The moment of an `at(yyyy-mm-ddThh:mm:ss)` schedule in its time zone; None for any other."""
+    match = re.fullmatch(r"at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)", schedule["ScheduleExpression"])
+    if not match:
+        return None
+    zone = ZoneInfo(schedule.get("ScheduleExpressionTimezone") or "UTC")
+    return datetime.fromisoformat(match[1]).replace(tzinfo=zone)
 
 
 def main() -> None:

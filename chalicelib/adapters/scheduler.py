@@ -3,8 +3,8 @@
 A scheduled announcement gets `at(<UTC time>)` in the stage's schedule group, targeting the
 announce-plan queue; the schedule deletes itself once it has fired. Creating the same name
 again updates it, so a retried or rescheduled start leaves one schedule, not two. The
-schedule is the precise trigger in AWS; the `announce-due` job (every minute) is the safety
-net, and locally, where nothing fires Scheduler schedules, the only trigger.
+schedule is the precise trigger (locally the event pump fires it: devstack/pump.py); the
+`announce-due` job (every minute) is the safety net.
 """
 
 from __future__ import annotations

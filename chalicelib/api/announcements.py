@@ -16,7 +16,8 @@ from chalicelib.domain.staff import ROLE_ADMIN, ROLE_ANNOUNCER, ROLE_SUPERVISOR
 
 bp = Blueprint(__name__)
 
-# The same sets as domain.announcements (not imported here, to keep this module light).
+# Who may call which route; there is no implicit role hierarchy, so each allowed role is listed.
+# The rules about one announcement (its section, nobody approves their own) are the domain's.
 COMPOSE_ROLES = frozenset({ROLE_ANNOUNCER, ROLE_SUPERVISOR})
 APPROVE_ROLES = frozenset({ROLE_SUPERVISOR})
 READ_ROLES = frozenset({ROLE_ANNOUNCER, ROLE_SUPERVISOR, ROLE_ADMIN})

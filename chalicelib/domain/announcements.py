@@ -29,7 +29,7 @@ from typing import Any
 
 from chalicelib.domain import preferences as prefs_rules
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
-from chalicelib.domain.staff import ROLE_ADMIN, ROLE_ANNOUNCER, ROLE_SUPERVISOR
+from chalicelib.domain.staff import ROLE_SUPERVISOR
 
 TOKYO = prefs_rules.TOKYO
 
@@ -62,11 +62,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 GENERAL = "general"
 EMERGENCY = "emergency"
 CATEGORIES = (GENERAL, EMERGENCY)
-
-# Who may do what. There is no implicit role hierarchy: each allowed role is listed.
-COMPOSE_ROLES = frozenset({ROLE_ANNOUNCER, ROLE_SUPERVISOR})
-APPROVE_ROLES = frozenset({ROLE_SUPERVISOR})
-READ_ROLES = frozenset({ROLE_ANNOUNCER, ROLE_SUPERVISOR, ROLE_ADMIN})
 
 # LINE: at most 500 user ids per multicast, 5 000 characters per text message. The body is
 # capped lower so the link and the reason for sending always fit behind it.

@@ -381,6 +381,22 @@ def test_a_scheduled_send_gets_a_one_time_schedule_and_the_minute_job_starts_it(
     assert fanout.run_due(later + timedelta(minutes=5))["started"] == 0  # done: nothing due any more
 
 
+def test_the_local_stack_fires_the_one_time_schedule_at_its_time(api, policy, pump, sandbox, monkeypatch):
+    resident = make_resident()
+    announcement_id = create(api)
+    at = (datetime.now(UTC) + timedelta(minutes=30)).replace(microsecond=0)
+    api("POST", f"{BASE}/{announcement_id}/submit", {"sendAt": at.isoformat()})
+    assert pump.fire_due_schedules(at - timedelta(seconds=1)) == 0
+    assert scheduler.describe(fanout.schedule_name(announcement_id)) is not None
+
+    monkeypatch.setattr(fanout, "_now", lambda: at + timedelta(seconds=1))
+    assert pump.fire_due_schedules(at) >= 1
+    assert scheduler.describe(fanout.schedule_name(announcement_id)) is None  # it deletes itself
+    drain(pump)
+    assert body_of(api("GET", f"{BASE}/{announcement_id}"))["status"] == rules.SENT
+    assert delivered(sandbox)[resident.user_id] == 1
+
+
 def test_cancelling_a_scheduled_send_removes_its_schedule_and_nothing_goes_out(
     api, policy, pump, sandbox, monkeypatch
 ):
