@@ -451,11 +451,16 @@ def to_document(prefs: Preferences) -> dict[str, Any]:
 
 
 def view(prefs: Preferences, *, following: bool) -> dict[str, Any]:
-    """What a settings page shows: the choices, whether news arrives (and why not), what it can pick."""
+    """What a settings page shows: the choices, whether news arrives (and why not), whether
+    emergencies arrive (they do with no topics chosen), what it can pick."""
     found = holds(prefs, following=following)
     return {
         **to_document(prefs),
-        "delivery": {"active": not found, "holds": found},
+        "delivery": {
+            "active": not found,
+            "holds": found,
+            "emergencies": receives_emergencies(prefs, following=following),
+        },
         "terms": {"version": TERMS_VERSION, "url": TERMS_URL},
         "choices": choices(prefs.language),
     }

@@ -98,7 +98,7 @@ def test_a_new_follower_gets_the_defaults(api):
         "consent": None,
         "paused": False,
     }
-    assert shown["delivery"] == {"active": False, "holds": ["no_consent", "no_topics"]}
+    assert shown["delivery"] == {"active": False, "holds": ["no_consent", "no_topics"], "emergencies": False}
     assert shown["terms"] == {"version": rules.TERMS_VERSION, "url": rules.TERMS_URL}
     assert [topic["label"] for topic in shown["choices"]["topics"]][:2] == ["防災", "子育て"]
     assert lists_of(user_id) == set()
@@ -116,7 +116,7 @@ def test_put_then_get_and_the_send_lists_match_exactly(api):
     age = before.astimezone(rules.TOKYO).year - 1988
     assert saved["ageBand"] == ("70+" if age >= 70 else f"{age // 10 * 10}-{age // 10 * 10 + 9}")
     assert saved["language"] == "en"
-    assert saved["delivery"] == {"active": True, "holds": []}
+    assert saved["delivery"] == {"active": True, "holds": [], "emergencies": True}
     accepted = datetime.fromisoformat(saved["consent"]["acceptedAt"].replace("Z", "+00:00"))
     assert before - timedelta(seconds=1) <= accepted <= datetime.now(UTC)
     assert saved["choices"]["topics"][0]["label"] == "Disaster preparedness"  # in the new language
@@ -166,7 +166,7 @@ def test_stop_all_takes_the_resident_off_every_list_in_one_tap(api):
     stopped = body_of(response)
     assert stopped["paused"] is True
     assert stopped["topics"] == ["disaster", "childcare", "waste"]  # kept for when they resume
-    assert stopped["delivery"] == {"active": False, "holds": ["paused"]}
+    assert stopped["delivery"] == {"active": False, "holds": ["paused"], "emergencies": False}
     assert lists_of(user_id) == set()
     assert all(user_id not in members(f"{topic}#tateishi") for topic in ("disaster", "childcare", "waste"))
     assert body_of(api("GET", user_id))["paused"] is True
@@ -222,7 +222,11 @@ def test_an_unfollowed_resident_is_on_no_list_and_saving_does_not_put_them_back(
 
     response = api("PUT", user_id, settings(topics=["health"]))
     assert response.status_code == 200
-    assert body_of(response)["delivery"] == {"active": False, "holds": ["not_following"]}
+    assert body_of(response)["delivery"] == {
+        "active": False,
+        "holds": ["not_following"],
+        "emergencies": False,
+    }
     assert lists_of(user_id) == set()
     assert user_id not in members("health#tateishi")
 

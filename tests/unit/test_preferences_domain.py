@@ -299,11 +299,18 @@ def test_stop_all_keeps_the_choices_and_resume_brings_the_lists_back():
 def test_view_says_whether_news_arrives_and_labels_choices_in_the_residents_language():
     prefs = rules.from_document(document(language="vi"), rules.Preferences(), NOW)
     shown = rules.view(prefs, following=True)
-    assert shown["delivery"] == {"active": True, "holds": []}
+    assert shown["delivery"] == {"active": True, "holds": [], "emergencies": True}
     assert shown["terms"] == {"version": rules.TERMS_VERSION, "url": rules.TERMS_URL}
     assert shown["choices"]["topics"][0] == {"id": "disaster", "label": "Phòng chống thiên tai"}
     assert {"id": "tateishi", "label": "Tateishi", "kana": "たていし"} in shown["choices"]["areas"]
     assert rules.view(rules.stop_all(prefs), following=False)["delivery"] == {
         "active": False,
         "holds": [rules.HOLD_NOT_FOLLOWING, rules.HOLD_PAUSED],
+        "emergencies": False,
+    }
+    # No topics: no topic news, but emergencies still come.
+    assert rules.view(rules.with_topics(prefs, frozenset()), following=True)["delivery"] == {
+        "active": False,
+        "holds": [rules.HOLD_NO_TOPICS],
+        "emergencies": True,
     }
