@@ -17,7 +17,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import announcements as rules
 from chalicelib.domain.staff import ROLE_ADMIN, ROLE_ANNOUNCER, ROLE_STAFF, ROLE_SUPERVISOR
 from chalicelib.services import fanout
-from tests.integration.announcing import (
+from tests.integration.announcements.helpers import (
     BOSS,
     OTHER_BOSS,
     announcement,
@@ -28,28 +28,11 @@ from tests.integration.announcing import (
     make_resident,
     quiet_now,
     quiet_off,
-    use_policy,
 )
 
 BASE = "/staff/announcements"
 
 
-@pytest.fixture
-def policy(monkeypatch):
-    yield from use_policy(monkeypatch)
-
-
-@pytest.fixture
-def api(client):
-    def call(method: str, path: str, document=None, *, as_=None, raw: bytes | None = None):
-        body = (
-            raw
-            if raw is not None
-            else (b"" if document is None else json.dumps(document, ensure_ascii=False).encode())
-        )
-        return client.http.request(method, path, body=body, headers=as_ or headers())
-
-    return call
 
 
 def create(api, document=None, *, as_=None) -> str:

@@ -9,7 +9,6 @@ test writes to.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
@@ -28,7 +27,7 @@ from chalicelib.services import fanout
 from chalicelib.store import announcements as store
 from chalicelib.store import throttle
 from chalicelib.store.models import FanoutItem
-from tests.integration.announcing import (
+from tests.integration.announcements.helpers import (
     BOSS,
     MULTICAST,
     Crasher,
@@ -44,24 +43,11 @@ from tests.integration.announcing import (
     stop_all,
     survive_crashes,
     unfollow,
-    use_policy,
 )
 
 BASE = "/staff/announcements"
 
 
-@pytest.fixture
-def policy(monkeypatch):
-    yield from use_policy(monkeypatch)
-
-
-@pytest.fixture
-def api(client):
-    def call(method: str, path: str, document=None, *, as_=None):
-        body = b"" if document is None else json.dumps(document, ensure_ascii=False).encode()
-        return client.http.request(method, path, body=body, headers=as_ or headers())
-
-    return call
 
 
 @pytest.fixture

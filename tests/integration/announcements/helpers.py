@@ -49,7 +49,7 @@ def quiet_now(**changes: Any) -> rules.Policy:
 
 
 def use_policy(monkeypatch: Any) -> Iterator[Callable[[rules.Policy], rules.Policy]]:
-    """The body of each module's `policy` fixture: `policy(rules.Policy(...))` sets the policy for
+    """The body of the `policy` fixture (conftest.py): `policy(rules.Policy(...))` sets the policy for
     the test; quiet hours are off by default. Afterwards nothing the test scheduled is left to
     start in a later test (they share send lists).
     """
