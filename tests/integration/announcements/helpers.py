@@ -17,6 +17,7 @@ from chalicelib.domain import announcements as rules
 from chalicelib.domain import preferences as prefs_rules
 from chalicelib.domain.staff import ROLE_ANNOUNCER, ROLE_SUPERVISOR
 from chalicelib.services import fanout
+from chalicelib.store import announcements as store
 from chalicelib.store import preferences as store_prefs
 from chalicelib.store import residents
 from devstack.dev_issuer import mint_token
@@ -66,8 +67,6 @@ def use_policy(monkeypatch: Any) -> Iterator[Callable[[rules.Policy], rules.Poli
 
 def settle() -> None:
     """Cancel whatever is still waiting to start, and take every announcement off the due index."""
-    from chalicelib.store import announcements as store
-
     far = datetime(2100, 1, 1, tzinfo=UTC)
     for announcement_id in store.due_ids(far, limit=1000):
         announcement = store.get(announcement_id)
@@ -232,6 +231,13 @@ def survive_crashes(monkeypatch: Any, app_module: Any) -> None:
                 CURRENT_MESSAGE.reset(token)
 
         monkeypatch.setattr(app_module, name, dying)
+
+
+def collect_now(announcement_id: str) -> None:
+    """Start the send and read every one of its lists here, without the queues (chunks get queued)."""
+    fanout.plan(announcement_id)
+    for partition in store.get(announcement_id).partitions:
+        fanout.collect(announcement_id, partition)
 
 
 def drain(pump: Any, timeout: float = 120.0) -> None:

@@ -33,6 +33,7 @@ from tests.integration.announcements.helpers import (
     Crasher,
     announcement,
     body_of,
+    collect_now,
     delivered,
     drain,
     headers,
@@ -46,8 +47,6 @@ from tests.integration.announcements.helpers import (
 )
 
 BASE = "/staff/announcements"
-
-
 
 
 @pytest.fixture
@@ -358,10 +357,7 @@ def test_a_send_that_runs_into_quiet_hours_waits_and_drops_who_left_meanwhile(
     policy(quiet_off(chunk_size=2))
     residents = [make_resident(["elderly-care"], "mizumoto-koen", "ja") for _ in range(5)]
     announcement_id = send(announcement(topic="elderly-care", target={"areas": ["mizumoto-koen"]}))
-    # The send starts and its lists are read outside the quiet hours...
-    fanout.plan(announcement_id)
-    for partition in store.get(announcement_id).partitions:
-        fanout.collect(announcement_id, partition)
+    collect_now(announcement_id)  # the send starts and its lists are read outside the quiet hours...
     # ...then the quiet hours begin before any chunk goes out, and one resident stops everything.
     quiet = policy(quiet_now(chunk_size=2))
     drain(pump)
@@ -422,9 +418,7 @@ def test_a_cancel_mid_send_starts_no_further_chunk_and_finishes_the_one_in_fligh
     policy(quiet_off(chunk_size=2))
     residents = [make_resident(["crime-prevention"], "okudo", "ja") for _ in range(12)]
     announcement_id = send(announcement(topic="crime-prevention", target={"areas": ["okudo"]}))
-    fanout.plan(announcement_id)
-    for partition in store.get(announcement_id).partitions:
-        fanout.collect(announcement_id, partition)
+    collect_now(announcement_id)
     keys = sorted(chunk.item_key for chunk in store.items(announcement_id, "chunk#"))
     assert len(keys) >= 6
     for key in keys[:2]:
@@ -455,7 +449,9 @@ def all_settled(announcement_id: str) -> bool:
     """No chunk waits to start and no rest waits to be merged."""
     chunks = list(store.items(announcement_id, "chunk#"))
     rests = list(store.items(announcement_id, "rest#"))
-    return all(c.status in store.CHUNK_FINAL for c in chunks) and all(r.status == store.CANCELLED for r in rests)
+    return all(c.status in store.CHUNK_FINAL for c in chunks) and all(
+        r.status == store.CANCELLED for r in rests
+    )
 
 
 def test_a_cancel_during_the_quiet_hours_records_the_waiting_chunks_cancelled(
@@ -464,9 +460,7 @@ def test_a_cancel_during_the_quiet_hours_records_the_waiting_chunks_cancelled(
     policy(quiet_off(chunk_size=2))
     residents = [make_resident(["waste"], "takaramachi", "en") for _ in range(5)]
     announcement_id = send(announcement(topic="waste", target={"areas": ["takaramachi"]}))
-    fanout.plan(announcement_id)
-    for partition in store.get(announcement_id).partitions:
-        fanout.collect(announcement_id, partition)
+    collect_now(announcement_id)
     quiet = policy(quiet_now(chunk_size=2))
     drain(pump)
     assert shown(api, announcement_id)["counts"]["deferred"] >= 5
@@ -622,9 +616,7 @@ def test_line_down_on_the_last_delivery_records_the_chunk_failed_so_the_send_can
     policy(quiet_off(chunk_size=5))
     make_resident(["health"], "nishi-mizumoto", "ja")
     announcement_id = send(announcement(topic="health", target={"areas": ["nishi-mizumoto"]}))
-    fanout.plan(announcement_id)
-    for partition in store.get(announcement_id).partitions:
-        fanout.collect(announcement_id, partition)
+    collect_now(announcement_id)
     keys = [c.item_key for c in store.items(announcement_id, "chunk#")]
     sandbox.fault(MULTICAST, status=503, count=1000)
     from chalicelib.adapters.line_api import LineUnavailable

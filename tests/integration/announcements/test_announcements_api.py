@@ -33,8 +33,6 @@ from tests.integration.announcements.helpers import (
 BASE = "/staff/announcements"
 
 
-
-
 def create(api, document=None, *, as_=None) -> str:
     response = api("POST", BASE, document or announcement(), as_=as_)
     assert response.status_code == 201, response.body
