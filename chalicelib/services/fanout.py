@@ -553,8 +553,14 @@ def send(
     return store.SENT
 
 
-def _skip(chunk: store.ChunkRef, now: datetime, *, assembled: bool | None = None) -> str:
-    """The send was cancelled before this chunk started: it never starts.
+def _skip(chunk: store.ChunkRef, now: datetime) -> str:
+    """The send was cancelled before this chunk started: it never starts."""
+    _cancel_chunk(chunk, now)
+    return store.CANCELLED
+
+
+def _cancel_chunk(chunk: store.ChunkRef, now: datetime, *, assembled: bool | None = None) -> bool:
+    """Record a chunk that had not started as cancelled; False if it had moved on meanwhile.
 
     A chunk merged from rests counts only if the send was assembled before the cancel; if it was
     not, its residents are counted in the rests they are still in (see `release`).
@@ -565,8 +571,7 @@ def _skip(chunk: store.ChunkRef, now: datetime, *, assembled: bool | None = None
             progress = store.progress(chunk.announcement_id)
             assembled = bool(progress and progress.assembled)
         counted = assembled
-    store.finish_chunk(chunk, store.CANCELLED, rules.SKIPPED, now, counted=counted)
-    return store.CANCELLED
+    return store.finish_chunk(chunk, store.CANCELLED, rules.SKIPPED, now, counted=counted)
 
 
 def release(announcement_id: str, *, now: datetime | None = None) -> int:
@@ -583,8 +588,9 @@ def release(announcement_id: str, *, now: datetime | None = None) -> int:
     assembled = bool(progress.assembled)
     released = 0
     for chunk in store.items(announcement_id, "chunk#"):
-        if chunk.status in (store.PLANNED, store.DEFERRED):
-            _skip(store.ChunkRef.of(chunk), now, assembled=assembled)
+        if chunk.status in (store.PLANNED, store.DEFERRED) and _cancel_chunk(
+            store.ChunkRef.of(chunk), now, assembled=assembled
+        ):
             released += int(chunk.size or 0)
     if not assembled:
         for rest in store.items(announcement_id, "rest#"):
