@@ -19,12 +19,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition, size
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import announcements as rules
-from chalicelib.store.conditions import condition_failed
+from chalicelib.store.conditions import condition_failed, conditional
 from chalicelib.store.models import Announcement, DailyAnnouncementCount, FanoutItem, SendListEntry
 
 DUE = "due"
@@ -66,13 +66,9 @@ def due_key(at: datetime) -> str:
 
 
 def insert(item: Announcement) -> bool:
-    try:
+    with conditional() as write:
         item.save(condition=Announcement.announcement_id.does_not_exist())
-    except PutError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    return write.applied
 
 
 def get(announcement_id: str) -> Announcement | None:
@@ -85,15 +81,11 @@ def get(announcement_id: str) -> Announcement | None:
 def update(announcement_id: str, actions: list[Any], condition: Condition | None = None) -> bool:
     """Apply `actions` if `condition` holds (and the item exists); False when it does not."""
     exists = Announcement.announcement_id.exists()
-    try:
+    with conditional() as write:
         Announcement(announcement_id).update(
             actions=actions, condition=exists if condition is None else exists & condition
         )
-    except UpdateError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    return write.applied
 
 
 def list_for_section(section: str, limit: int, cursor: str | None) -> tuple[list[Announcement], str | None]:
@@ -153,26 +145,21 @@ def start_send(
         assembled=False,
         counts=rules.empty_counts(),
     )
-    try:
-        with TransactWrite(connection=_connection()) as transaction:
-            transaction.update(
-                Announcement(announcement_id),
-                actions=[
-                    Announcement.status.set(rules.SENDING),
-                    Announcement.started_at.set(now),
-                    Announcement.updated_at.set(now),
-                    Announcement.partitions.set(list(partitions)),
-                    Announcement.chunk_size.set(chunk_size),
-                    *set_due(watchdog),
-                ],
-                condition=Announcement.status == rules.SCHEDULED,
-            )
-            transaction.save(progress, condition=FanoutItem.item_key.does_not_exist())
-    except TransactWriteError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    with conditional() as write, TransactWrite(connection=_connection()) as transaction:
+        transaction.update(
+            Announcement(announcement_id),
+            actions=[
+                Announcement.status.set(rules.SENDING),
+                Announcement.started_at.set(now),
+                Announcement.updated_at.set(now),
+                Announcement.partitions.set(list(partitions)),
+                Announcement.chunk_size.set(chunk_size),
+                *set_due(watchdog),
+            ],
+            condition=Announcement.status == rules.SCHEDULED,
+        )
+        transaction.save(progress, condition=FanoutItem.item_key.does_not_exist())
+    return write.applied
 
 
 def finish_send(announcement_id: str, status: str, now: datetime) -> bool:
@@ -204,23 +191,18 @@ def cancel(announcement_id: str, was: str, staff_id: str, now: datetime, release
 
 
 def _set_state(announcement_id: str, status: str, actions: list[Any], was: str) -> bool:
-    try:
-        with TransactWrite(connection=_connection()) as transaction:
-            transaction.update(
-                Announcement(announcement_id),
-                actions=[Announcement.status.set(status), *actions],
-                condition=Announcement.status == was,
-            )
-            transaction.update(
-                FanoutItem(announcement_id, PROGRESS),
-                actions=[FanoutItem.state.set(status)],
-                condition=FanoutItem.state == was,
-            )
-    except TransactWriteError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    with conditional() as write, TransactWrite(connection=_connection()) as transaction:
+        transaction.update(
+            Announcement(announcement_id),
+            actions=[Announcement.status.set(status), *actions],
+            condition=Announcement.status == was,
+        )
+        transaction.update(
+            FanoutItem(announcement_id, PROGRESS),
+            actions=[FanoutItem.state.set(status)],
+            condition=FanoutItem.state == was,
+        )
+    return write.applied
 
 
 def progress(announcement_id: str) -> FanoutItem | None:
@@ -288,31 +270,22 @@ def put_chunk(chunk: FanoutItem, partition: str) -> bool:
     After the partition is committed (its rests fixed) no chunk may join it, or the same
     resident could be in a chunk and in a rest.
     """
-    try:
-        with TransactWrite(connection=_connection()) as transaction:
-            transaction.save(chunk, condition=FanoutItem.item_key.does_not_exist())
-            transaction.condition_check(
-                FanoutItem,
-                chunk.announcement_id,
-                part_key(partition),
-                condition=FanoutItem.collected.does_not_exist() | (FanoutItem.collected == False),  # noqa: E712
-            )
-    except TransactWriteError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    with conditional() as write, TransactWrite(connection=_connection()) as transaction:
+        transaction.save(chunk, condition=FanoutItem.item_key.does_not_exist())
+        transaction.condition_check(
+            FanoutItem,
+            chunk.announcement_id,
+            part_key(partition),
+            condition=FanoutItem.collected.does_not_exist() | (FanoutItem.collected == False),  # noqa: E712
+        )
+    return write.applied
 
 
 def put_merged_chunk(chunk: FanoutItem) -> bool:
     """Store a chunk made from rests; False if it is there already (rests are fixed: same content)."""
-    try:
+    with conditional() as write:
         chunk.save(condition=FanoutItem.item_key.does_not_exist())
-    except PutError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    return write.applied
 
 
 def commit_collection(
@@ -337,34 +310,29 @@ def commit_collection(
         *(_count(rules.PLANNED, language, n) for language, n in planned.items() if n),
         *(_count(rules.HELD_BACK, language, n) for language, n in held_back.items() if n),
     ]
-    try:
-        with TransactWrite(connection=_connection()) as transaction:
-            for rest in rests:
-                transaction.save(rest)
-            for language in languages:
-                transaction.condition_check(
-                    FanoutItem,
-                    announcement_id,
-                    chunk_key(partition, language, chunk_counts.get(language, 0)),
-                    condition=FanoutItem.item_key.does_not_exist(),
-                )
-            transaction.update(
-                marker,
-                actions=[FanoutItem.collected.set(True), FanoutItem.chunk_counts.set(dict(chunk_counts))],
-                condition=FanoutItem.collected.does_not_exist() | (FanoutItem.collected == False),  # noqa: E712
+    with conditional() as write, TransactWrite(connection=_connection()) as transaction:
+        for rest in rests:
+            transaction.save(rest)
+        for language in languages:
+            transaction.condition_check(
+                FanoutItem,
+                announcement_id,
+                chunk_key(partition, language, chunk_counts.get(language, 0)),
+                condition=FanoutItem.item_key.does_not_exist(),
             )
-            transaction.update(FanoutItem(announcement_id, PROGRESS), actions=actions)
-    except TransactWriteError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+        transaction.update(
+            marker,
+            actions=[FanoutItem.collected.set(True), FanoutItem.chunk_counts.set(dict(chunk_counts))],
+            condition=FanoutItem.collected.does_not_exist() | (FanoutItem.collected == False),  # noqa: E712
+        )
+        transaction.update(FanoutItem(announcement_id, PROGRESS), actions=actions)
+    return write.applied
 
 
 def mark_assembled(announcement_id: str, merged: Mapping[str, int]) -> bool:
     """Count the merged chunks in, once, while the send is on. After a cancel the rests stay
     rests (counted as cancelled by `cancel_rest`), so nobody is counted in a rest and a chunk."""
-    try:
+    with conditional() as write:
         FanoutItem(announcement_id, PROGRESS).update(
             actions=[
                 FanoutItem.assembled.set(True),
@@ -373,11 +341,7 @@ def mark_assembled(announcement_id: str, merged: Mapping[str, int]) -> bool:
             ],
             condition=(FanoutItem.assembled == False) & (FanoutItem.state == rules.SENDING),  # noqa: E712
         )
-    except UpdateError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    return write.applied
 
 
 @dataclass(frozen=True)
@@ -478,93 +442,73 @@ def finish_chunk(
     if chunk.status == DEFERRED and chunk.size:
         counters.append(_count(rules.DEFERRED, chunk.language, -chunk.size))
     line_request = accepted_request_id or request_id
-    try:
-        with TransactWrite(connection=_connection()) as transaction:
-            transaction.update(chunk._item(), actions=actions, condition=FanoutItem.status == chunk.status)
-            if counted:
-                transaction.update(chunk._progress(), actions=counters)
-            if line_request:
-                transaction.update(
-                    FanoutItem(chunk.announcement_id, REQUESTS),
-                    actions=[FanoutItem.request_ids.add({line_request})],
-                )
-    except TransactWriteError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    with conditional() as write, TransactWrite(connection=_connection()) as transaction:
+        transaction.update(chunk._item(), actions=actions, condition=FanoutItem.status == chunk.status)
+        if counted:
+            transaction.update(chunk._progress(), actions=counters)
+        if line_request:
+            transaction.update(
+                FanoutItem(chunk.announcement_id, REQUESTS),
+                actions=[FanoutItem.request_ids.add({line_request})],
+            )
+    return write.applied
 
 
 def cancel_rest(rest: FanoutItem, now: datetime) -> bool:
     """A rest of a send cancelled before its rests were merged: its residents counted as cancelled, once."""
     size = len(rest.user_ids or ())
-    try:
-        with TransactWrite(connection=_connection()) as transaction:
-            transaction.update(
-                FanoutItem(rest.announcement_id, rest.item_key),
-                actions=[FanoutItem.status.set(CANCELLED), FanoutItem.finished_at.set(now)],
-                condition=FanoutItem.status.does_not_exist(),
-            )
-            transaction.update(
-                FanoutItem(rest.announcement_id, PROGRESS),
-                actions=[_count(rules.SKIPPED, str(rest.language), size)],
-                condition=(FanoutItem.state == rules.CANCELLED) & (FanoutItem.assembled == False),  # noqa: E712
-            )
-    except TransactWriteError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    with conditional() as write, TransactWrite(connection=_connection()) as transaction:
+        transaction.update(
+            FanoutItem(rest.announcement_id, rest.item_key),
+            actions=[FanoutItem.status.set(CANCELLED), FanoutItem.finished_at.set(now)],
+            condition=FanoutItem.status.does_not_exist(),
+        )
+        transaction.update(
+            FanoutItem(rest.announcement_id, PROGRESS),
+            actions=[_count(rules.SKIPPED, str(rest.language), size)],
+            condition=(FanoutItem.state == rules.CANCELLED) & (FanoutItem.assembled == False),  # noqa: E712
+        )
+    return write.applied
 
 
 def defer_chunk(chunk: ChunkRef, resume_at: datetime) -> bool:
     """planned -> deferred (quiet hours), counted as deferred; the watchdog looks again at `resume_at`."""
-    try:
-        with TransactWrite(connection=_connection()) as transaction:
-            transaction.update(
-                chunk._item(),
-                actions=[FanoutItem.status.set(DEFERRED)],
-                condition=FanoutItem.status == PLANNED,
-            )
-            transaction.update(
-                chunk._progress(),
-                actions=[_count(rules.DEFERRED, chunk.language, chunk.size)],
-                condition=FanoutItem.state == rules.SENDING,
-            )
-            transaction.update(Announcement(chunk.announcement_id), actions=set_due(resume_at))
-    except TransactWriteError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    with conditional() as write, TransactWrite(connection=_connection()) as transaction:
+        transaction.update(
+            chunk._item(),
+            actions=[FanoutItem.status.set(DEFERRED)],
+            condition=FanoutItem.status == PLANNED,
+        )
+        transaction.update(
+            chunk._progress(),
+            actions=[_count(rules.DEFERRED, chunk.language, chunk.size)],
+            condition=FanoutItem.state == rules.SENDING,
+        )
+        transaction.update(Announcement(chunk.announcement_id), actions=set_due(resume_at))
+    return write.applied
 
 
 def narrow_deferred_chunk(chunk: ChunkRef, keep: list[str], sources: list[list[Any]]) -> bool:
     """Drop from a deferred chunk the residents who left its send lists while it waited."""
     removed = chunk.size - len(keep)
-    try:
-        with TransactWrite(connection=_connection()) as transaction:
-            transaction.update(
-                chunk._item(),
-                actions=[
-                    FanoutItem.user_ids.set(keep),
-                    FanoutItem.sources.set(sources),
-                    FanoutItem.size.set(len(keep)),
-                ],
-                condition=(FanoutItem.status == DEFERRED) & (FanoutItem.size == chunk.size),
-            )
-            transaction.update(
-                chunk._progress(),
-                actions=[
-                    _count(rules.DEFERRED, chunk.language, -removed),
-                    _count(rules.WITHDRAWN, chunk.language, removed),
-                ],
-            )
-    except TransactWriteError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    with conditional() as write, TransactWrite(connection=_connection()) as transaction:
+        transaction.update(
+            chunk._item(),
+            actions=[
+                FanoutItem.user_ids.set(keep),
+                FanoutItem.sources.set(sources),
+                FanoutItem.size.set(len(keep)),
+            ],
+            condition=(FanoutItem.status == DEFERRED) & (FanoutItem.size == chunk.size),
+        )
+        transaction.update(
+            chunk._progress(),
+            actions=[
+                _count(rules.DEFERRED, chunk.language, -removed),
+                _count(rules.WITHDRAWN, chunk.language, removed),
+            ],
+        )
+    return write.applied
 
 
 def still_listed(pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:

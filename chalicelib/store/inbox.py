@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import Enum
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, UpdateError
 
-from chalicelib.store.conditions import condition_failed
+from chalicelib.store.conditions import condition_failed, conditional
 from chalicelib.store.models import InboxEvent
 
 # LINE redelivers for up to a day; a week covers that and any DLQ replay an operator does.
@@ -17,13 +17,9 @@ KEEP_FOR = timedelta(days=7)
 def record_first_sight(event_id: str, source: str, now: datetime) -> bool:
     """Store the id unless it is already there; True only for the one caller that stored it."""
     item = InboxEvent(event_id, source=source, received_at=now, expires_at=now + KEEP_FOR)
-    try:
+    with conditional() as write:
         item.save(condition=InboxEvent.event_id.does_not_exist())
-    except PutError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    return write.applied
 
 
 def forget(event_id: str) -> None:

@@ -14,13 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import preferences as rules
 from chalicelib.domain.residents import ACTIVE
 from chalicelib.observability import logger
-from chalicelib.store.conditions import condition_failed
+from chalicelib.store.conditions import conditional
 from chalicelib.store.models import Resident, SendListEntry
 
 # Concurrent writes for one resident are rare (one person, two screens); a few rounds settle them.
@@ -148,23 +147,21 @@ def _write(
             Resident.consent_terms_version.set(consent.terms_version),
             Resident.consent_at.set(consent.accepted_at),
         ]
-    try:
-        with TransactWrite(connection=Resident._get_connection().connection) as transaction:
-            transaction.update(
-                Resident(user_id),
-                actions=actions,
-                # Same version and the same follow status as computed from; an unfollow in between
-                # must not leave entries behind.
-                condition=Resident.line_user_id.exists() & unchanged & (Resident.status == resident.status),
+    with (
+        conditional() as write,
+        TransactWrite(connection=Resident._get_connection().connection) as transaction,
+    ):
+        transaction.update(
+            Resident(user_id),
+            actions=actions,
+            # Same version and the same follow status as computed from; an unfollow in between
+            # must not leave entries behind.
+            condition=Resident.line_user_id.exists() & unchanged & (Resident.status == resident.status),
+        )
+        for segment in removable:
+            transaction.delete(SendListEntry(segment, user_id))
+        for segment in sorted(wanted):
+            transaction.save(
+                SendListEntry(segment, user_id, language=prefs.language, age_band=prefs.age_band)
             )
-            for segment in removable:
-                transaction.delete(SendListEntry(segment, user_id))
-            for segment in sorted(wanted):
-                transaction.save(
-                    SendListEntry(segment, user_id, language=prefs.language, age_band=prefs.age_band)
-                )
-    except TransactWriteError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    return write.applied

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.domain.residents import ACTIVE, INACTIVE, RETENTION_AFTER_UNFOLLOW
-from chalicelib.store.conditions import condition_failed
+from chalicelib.store.conditions import conditional
 from chalicelib.store.models import Resident
 
 
@@ -53,18 +51,14 @@ def get(user_id: str) -> Resident | None:
 
 
 def _apply(user_id: str, event_ms: int, actions: list) -> bool:
-    try:
+    with conditional() as write:
         Resident(user_id).update(
             actions=[*actions, Resident.last_event_ms.set(event_ms)],
             # An event LINE stamped earlier than the one already applied is stale: it loses.
             # The same event again (a redelivery after a crash) applies again, so its reply is not lost.
             condition=Resident.last_event_ms.does_not_exist() | (Resident.last_event_ms <= event_ms),
         )
-    except UpdateError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    return write.applied
 
 
 def _from_ms(event_ms: int) -> datetime:

@@ -17,7 +17,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.store.conditions import condition_failed
+from chalicelib.store.conditions import condition_failed, conditional
 from chalicelib.store.models import AuditEntry, InboxEvent, Submission
 
 
@@ -57,15 +57,13 @@ def _entry(receipt: str, audit: Audit) -> AuditEntry:
 
 def insert(submission: Submission, audit: Audit) -> bool:
     """Store a new submission and its "created" entry; False if the receipt number is taken."""
-    try:
-        with TransactWrite(connection=Submission._get_connection().connection) as transaction:
-            transaction.save(submission, condition=Submission.receipt.does_not_exist())
-            transaction.save(_entry(submission.receipt, audit))
-    except TransactWriteError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    with (
+        conditional() as write,
+        TransactWrite(connection=Submission._get_connection().connection) as transaction,
+    ):
+        transaction.save(submission, condition=Submission.receipt.does_not_exist())
+        transaction.save(_entry(submission.receipt, audit))
+    return write.applied
 
 
 def get(receipt: str) -> Submission | None:

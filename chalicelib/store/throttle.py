@@ -13,9 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pynamodb.exceptions import PutError
-
-from chalicelib.store.conditions import condition_failed
+from chalicelib.store.conditions import conditional
 from chalicelib.store.models import RateBucket
 
 # Give up (and let the caller's retry take over) after this long without a token.
@@ -70,10 +68,6 @@ def acquire(
 def _write(name: str, tokens: float, updated_ms: int, revision: int) -> bool:
     item = RateBucket(name, tokens=round(tokens, 6), updated_ms=updated_ms, revision=revision + 1)
     condition = RateBucket.revision == revision if revision else RateBucket.name.does_not_exist()
-    try:
+    with conditional() as write:
         item.save(condition=condition)
-    except PutError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    return write.applied
