@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e lint event token fire richmenu bench clean
+.PHONY: run test unit integration e2e lint typecheck event token fire richmenu bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ e2e: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+typecheck: $(STAMP)  ## mypy over app.py and chalicelib (new code must add no errors)
+	$(PY) -m mypy
 
 event: $(STAMP)  ## make event E=events/line/follow.json (needs `make run`)
 	@test -n "$(E)" || (echo "usage: make event E=events/line/follow.json" && exit 2)

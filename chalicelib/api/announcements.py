@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice import Response
 
+from chalicelib.api.errors import ApiBlueprint
 from chalicelib.api.staff import current_staff
 from chalicelib.domain.staff import ROLE_ADMIN, ROLE_ANNOUNCER, ROLE_SUPERVISOR
 
-bp = Blueprint(__name__)
+bp = ApiBlueprint(__name__)
 
 # Who may call which route; there is no implicit role hierarchy, so each allowed role is listed.
 # The rules about one announcement (its section, nobody approves their own) are the domain's.

@@ -7,11 +7,15 @@ middleware in app.py turns it into `{"error": {"code", "message", "details"}}`.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
-from chalice import ChaliceUnhandledError, Response
+from chalice import Blueprint, ChaliceUnhandledError, Response
+
+from chalicelib.domain import errors as rule
 
 
 class ApiError(ChaliceUnhandledError):
@@ -68,6 +72,51 @@ def as_api_error(response: Response) -> Response:
         return error_response(500, "internal_error", "An internal error occurred.")
     code = re.sub(r"(?<!^)(?=[A-Z])", "_", str(body["Code"]).removesuffix("Error")).lower()
     return error_response(response.status_code, code, str(body["Message"]), headers=response.headers)
+
+
+# The one place where a rule-level error becomes an HTTP status (most specific class first).
+_STATUS: tuple[tuple[type[rule.MadoguchiError], int], ...] = (
+    (rule.Invalid, 422),
+    (rule.NotFound, 404),
+    (rule.Unauthenticated, 401),
+    (rule.Forbidden, 403),
+    (rule.Conflict, 409),
+    (rule.TooManyRequests, 429),
+    (rule.Unavailable, 503),
+)
+
+
+def from_rule(error: rule.MadoguchiError) -> ApiError:
+    """The HTTP answer for an error raised by a service or the domain."""
+    status = next((status for kind, status in _STATUS if isinstance(error, kind)), 400)
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return ApiError(status, error.code, error.message, error.details, headers)
+
+
+class ApiBlueprint(Blueprint):
+    """A Blueprint whose routes turn a rule-level error into its HTTP answer.
+
+    Chalice turns any exception a view raises into a 500 unless it is a ChaliceUnhandledError,
+    and the domain must not import Chalice: so the mapping happens here, for every route at once.
+    """
+
+    def route(self, path: str, **kwargs: Any) -> Callable[..., Any]:
+        register = super().route(path, **kwargs)
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(view)
+            def mapped(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return view(*args, **kwargs)
+                except rule.MadoguchiError as error:
+                    raise from_rule(error) from None
+
+            register(mapped)
+            return view
+
+        return decorator
 
 
 def unauthorized(message: str = "Authentication required.") -> ApiError:

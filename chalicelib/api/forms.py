@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalice import Blueprint, Response
+from chalice import Response
 
-from chalicelib.api.errors import ApiError, json_response
+from chalicelib.api.errors import ApiBlueprint, ApiError, json_response
 from chalicelib.api.requests import RESIDENT_CORS
 
 if TYPE_CHECKING:
     from chalicelib.domain.forms import FormDefinition
 
-bp = Blueprint(__name__)
+bp = ApiBlueprint(__name__)
 
 CACHE_CONTROL = "public, max-age=300"
 FORM_NOT_FOUND = "指定された様式はありません。/ There is no form with this id."

@@ -14,9 +14,9 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from chalice import Blueprint, Response
+from chalice import Response
 
-from chalicelib.api.errors import ApiError, unauthorized
+from chalicelib.api.errors import ApiBlueprint, ApiError, unauthorized
 from chalicelib.api.requests import RESIDENT_CORS
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from chalicelib.store.preferences import Stored
 
-bp = Blueprint(__name__)
+bp = ApiBlueprint(__name__)
 
 PREFERENCES = "/line/me/preferences"
 _NO_STORE = {"Cache-Control": "no-store"}

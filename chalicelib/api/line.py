@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint
-
-from chalicelib.api.errors import ApiError
+from chalicelib.api.errors import ApiBlueprint, ApiError
 from chalicelib.domain.line_webhook import InvalidWebhook
 from chalicelib.observability import logger, metrics
 from chalicelib.services import line_ingress
 
-bp = Blueprint(__name__)
+bp = ApiBlueprint(__name__)
 
 
 @bp.route("/line/webhook", methods=["POST"], content_types=["application/json"])

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice import Response
 
-from chalicelib.api.errors import json_response
+from chalicelib.api.errors import ApiBlueprint, json_response
 
-bp = Blueprint(__name__)
+bp = ApiBlueprint(__name__)
 
 CACHE_CONTROL = "public, max-age=60"
 

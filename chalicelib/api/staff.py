@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chalice import Blueprint, Response
+from chalice import Response
 
 from chalicelib.adapters.staff_tokens import InvalidStaffToken, StaffAuthUnavailable, verify_staff_token
-from chalicelib.api.errors import ApiError, forbidden, unauthorized
+from chalicelib.api.errors import ApiBlueprint, ApiError, forbidden, unauthorized
 from chalicelib.domain.staff import (
     ROLE_ADMIN,
     ROLE_STAFF,
@@ -30,7 +30,7 @@ from chalicelib.observability import logger
 if TYPE_CHECKING:
     from chalice.app import Request
 
-bp = Blueprint(__name__)
+bp = ApiBlueprint(__name__)
 
 # Who may work submissions: there is no implicit hierarchy, so every allowed role is listed.
 WORKFLOW_ROLES = frozenset({ROLE_STAFF, ROLE_SUPERVISOR, ROLE_ADMIN})

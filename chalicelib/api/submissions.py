@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice import Response
 
+from chalicelib.api.errors import ApiBlueprint
 from chalicelib.api.forms import form_or_404, language_of
 from chalicelib.api.requests import RESIDENT_CORS, json_body
 
-bp = Blueprint(__name__)
+bp = ApiBlueprint(__name__)
 
 # Handlers import their services when they run, to keep them off the webhook's cold start.
 

@@ -1,6 +1,8 @@
 """The message catalogue: every text a resident sees on LINE, in the seven languages.
 
-Texts live in chalicelib/data/messages.json, keyed like `report.ask_photos`. A text missing
+Texts live in chalicelib/data/messages.json, keyed like `report.ask_photos`, and in one file
+per capability under chalicelib/data/messages/ (payments.json, queue.json, ...): a key is
+defined once, in one file, and every file is read as one catalogue. A text missing
 in a language falls back to Japanese, so a resident always gets an answer; the unit tests
 refuse a catalogue with any gap, so the fallback is a safety net, never the plan.
 """
@@ -15,13 +17,20 @@ from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 from chalicelib.domain.ward import DATA_DIR
 
 CATALOGUE_PATH = DATA_DIR / "messages.json"
+CAPABILITY_CATALOGUES = DATA_DIR / "messages"
 # LINE's limit for a quick-reply or button label.
 MAX_LABEL_CHARS = 20
 
 
 @cache
 def catalogue() -> dict[str, dict[str, str]]:
-    return json.loads(CATALOGUE_PATH.read_text(encoding="utf-8"))["messages"]
+    merged: dict[str, dict[str, str]] = {}
+    for path in (CATALOGUE_PATH, *sorted(CAPABILITY_CATALOGUES.glob("*.json"))):
+        texts = json.loads(path.read_text(encoding="utf-8"))["messages"]
+        if twice := merged.keys() & texts.keys():
+            raise ValueError(f"{path.name} defines keys another catalogue file has: {sorted(twice)}")
+        merged.update(texts)
+    return merged
 
 
 def text(key: str, language: str, /, **values: object) -> str:

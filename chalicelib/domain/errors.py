@@ -1,0 +1,76 @@
+"""The errors of madoguchi's own rules: what services and domain code raise instead of HTTP errors.
+
+Services are called from HTTP routes, workers and the chat alike, so they say *what* went
+wrong (not found, not allowed now, busy) and `chalicelib/api/errors.py` alone decides which
+HTTP status that is. Every subclass carries a stable `code` for clients and a message that a
+resident can read (Japanese and English where a resident sees it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MadoguchiError(Exception):
+    """Base of every rule-level error. `details` holds machine-readable problems (e.g. schema)."""
+
+    code = "error"
+    # True when the same call may succeed if simply tried again later (the chat retries these).
+    transient = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: list[Any] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details or []
+        self.retry_after = retry_after
+
+
+class Invalid(MadoguchiError):
+    """The input breaks a rule or a schema; `details` says where."""
+
+    code = "invalid_request"
+
+
+class NotFound(MadoguchiError):
+    code = "not_found"
+
+
+class Unauthenticated(MadoguchiError):
+    code = "unauthorized"
+
+
+class Forbidden(MadoguchiError):
+    code = "forbidden"
+
+
+class Conflict(MadoguchiError):
+    """The thing is in a state that does not allow this (e.g. already paid, not in needs_info)."""
+
+    code = "conflict"
+
+
+class InProgress(Conflict):
+    """The same request is being handled right now; trying again shortly gives its answer."""
+
+    code = "in_progress"
+    transient = True
+
+
+class TooManyRequests(MadoguchiError):
+    code = "too_many_requests"
+
+
+class Unavailable(MadoguchiError):
+    """A dependency (a table, a queue, a provider) is busy or down; nothing was changed."""
+
+    code = "unavailable"
+    transient = True
