@@ -19,6 +19,8 @@ class QueueSpec:
     retention_seconds: int = 4 * 24 * 3600
     # The longest SQS allows, so an operator back from a long weekend still finds the failures.
     dlq_retention_seconds: int = 14 * 24 * 3600
+    # SQS's classic per-message limit (the default is now 1 MiB): what the webhook checks against.
+    max_message_bytes: int = 256 * 1024
 
     @property
     def dlq_name(self) -> str:
