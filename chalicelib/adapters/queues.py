@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -60,7 +61,7 @@ class Sent:
     refused: list[str] = field(default_factory=list)
 
 
-def send_all(queue: QueueSpec, messages: list[tuple[str, Body]]) -> list[str]:
+def send_all(queue: QueueSpec, messages: Sequence[tuple[str, Body]]) -> list[str]:
     """Send (id, body) pairs in batches; returns the ids SQS did not take, for whatever reason.
 
     A batch whose call fails outright counts as not taken, whole: the caller would
@@ -70,7 +71,7 @@ def send_all(queue: QueueSpec, messages: list[tuple[str, Body]]) -> list[str]:
     return sent.unsent + sent.refused
 
 
-def send_each(queue: QueueSpec, messages: list[tuple[str, Body]]) -> Sent:
+def send_each(queue: QueueSpec, messages: Sequence[tuple[str, Body]]) -> Sent:
     """Send (id, body) pairs in batches (a str body is sent as it is); says which were not taken, and why."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -101,7 +102,7 @@ def send_each(queue: QueueSpec, messages: list[tuple[str, Body]]) -> Sent:
 
 
 def _batches(
-    messages: list[tuple[str, Body]],
+    messages: Sequence[tuple[str, Body]],
 ) -> list[tuple[list[tuple[str, Body]], list[str]]]:
     """Groups of at most 10 messages and SQS_BATCH_BYTES, each with its bodies as JSON text."""
     found: list[tuple[list[tuple[str, Body]], list[str]]] = []

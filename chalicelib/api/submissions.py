@@ -43,6 +43,7 @@ def submit(formId: str) -> Response:  # the same parameter name as GET /forms/{f
         request.headers.get("idempotency-key"),
         request.raw_body,
         lambda: (201, service.create(form, document, submitter)),
+        caller=f"line:{submitter.line_user_id}" if submitter.line_user_id else None,
     )
     return Response(body, status_code=status, headers={"Cache-Control": "no-store"})
 

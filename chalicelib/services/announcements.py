@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.api.errors import ApiError, forbidden
 from chalicelib.domain import announcements as rules
+from chalicelib.domain import errors as rule
 from chalicelib.domain.residents import LANGUAGES
 from chalicelib.domain.staff import StaffPrincipal
 from chalicelib.observability import logger
@@ -41,12 +41,12 @@ def _now() -> datetime:
 
 def _load(principal: StaffPrincipal, announcement_id: str) -> Announcement:
     if not rules.ID_PATTERN.match(announcement_id):
-        raise ApiError(404, "not_found", _NOT_FOUND)
+        raise rule.NotFound(_NOT_FOUND, code="not_found")
     announcement = store.get(announcement_id)
     if announcement is None:
-        raise ApiError(404, "not_found", _NOT_FOUND)
+        raise rule.NotFound(_NOT_FOUND, code="not_found")
     if announcement.section != principal.section:
-        raise forbidden(_OTHER_SECTION)
+        raise rule.Forbidden(_OTHER_SECTION)
     return announcement
 
 
@@ -71,12 +71,12 @@ def list_for_section(principal: StaffPrincipal, params: Mapping[str, list[str]])
         else:
             problems.append({"parameter": "limit", "message": f"Use a whole number from 1 to {MAX_LIMIT}."})
     if problems:
-        raise ApiError(400, "invalid_query", "Some query parameters are not valid.", problems)
+        raise rule.Malformed("Some query parameters are not valid.", code="invalid_query", details=problems)
     cursor = (params.get("cursor") or [None])[0] or None
     try:
         items, next_cursor = store.list_for_section(principal.section, limit, cursor)
     except ValueError:
-        raise ApiError(400, "invalid_query", "The cursor is not one this list gave out.") from None
+        raise rule.Malformed("The cursor is not one this list gave out.", code="invalid_query") from None
     return {"announcements": [summary(item) for item in items], "nextCursor": next_cursor}
 
 
@@ -158,8 +158,8 @@ def _content(principal: StaffPrincipal, body: Mapping[str, Any]) -> rules.Conten
     try:
         content = rules.content_from_document(body)
     except rules.InvalidAnnouncement as error:
-        raise ApiError(
-            422, "invalid_announcement", "The announcement is not valid.", error.problems
+        raise rule.Invalid(
+            "The announcement is not valid.", code="invalid_announcement", details=error.problems
         ) from None
     _allowed(lambda: rules.check_target(principal.roles, content.target))
     return content
@@ -169,7 +169,7 @@ def _allowed(check: Any) -> None:
     try:
         check()
     except rules.NotAllowed as error:
-        raise forbidden(error.reason) from None
+        raise rule.Forbidden(error.reason) from None
 
 
 def create(principal: StaffPrincipal, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -238,12 +238,11 @@ def _unchanged(announcement: Announcement) -> Any:
     return (Announcement.status == announcement.status) & (Announcement.revision == announcement.revision)
 
 
-def _conflict(announcement: Announcement, action: str) -> ApiError:
-    return ApiError(
-        409,
-        "invalid_status",
+def _conflict(announcement: Announcement, action: str) -> rule.MadoguchiError:
+    return rule.Conflict(
         f"An announcement that is {announcement.status} cannot be {_PAST.get(action, action)}.",
-        [{"status": announcement.status}],
+        code="invalid_status",
+        details=[{"status": announcement.status}],
     )
 
 
@@ -256,18 +255,17 @@ _PAST = {
 }
 
 
-def _changed_meanwhile() -> ApiError:
-    return ApiError(409, "conflict", "The announcement changed meanwhile; reload it and try again.")
+def _changed_meanwhile() -> rule.MadoguchiError:
+    return rule.Conflict("The announcement changed meanwhile; reload it and try again.", code="conflict")
 
 
 def _check_revision(announcement: Announcement, body: Mapping[str, Any]) -> None:
     given = body.get("revision")
     if given is not None and given != int(announcement.revision):
-        raise ApiError(
-            409,
-            "conflict",
+        raise rule.Conflict(
             "The announcement changed since you looked at it; reload it and review it again.",
-            [{"revision": int(announcement.revision)}],
+            code="conflict",
+            details=[{"revision": int(announcement.revision)}],
         )
 
 
@@ -357,11 +355,10 @@ def submit(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, A
     now = _now()
     send_at, problem = rules.parse_send_at(body.get("sendAt"), now)
     if problem:
-        raise ApiError(
-            422,
-            "invalid_request",
+        raise rule.Invalid(
             "The send time is not valid.",
-            [{"pointer": "/sendAt", "message": problem}],
+            code="invalid_request",
+            details=[{"pointer": "/sendAt", "message": problem}],
         )
     content = fanout.content_of(announcement)
     _allowed(lambda: rules.check_target(principal.roles, content.target))
@@ -420,11 +417,10 @@ def reject(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, A
     announcement = _review(principal, announcement_id, body, "reject")
     reason = (body.get("reason") or "").strip()
     if not reason:
-        raise ApiError(
-            422,
-            "invalid_request",
+        raise rule.Invalid(
             "Say what should change.",
-            [{"pointer": "/reason", "message": "A reason is required."}],
+            code="invalid_request",
+            details=[{"pointer": "/reason", "message": "A reason is required."}],
         )
     now = _now()
     actions = [

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from chalicelib.adapters import storage
-from chalicelib.api.errors import ApiError, forbidden
+from chalicelib.domain import errors as rule
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.forms import FormDefinition, get_form
 from chalicelib.domain.staff import StaffPrincipal
@@ -116,7 +116,7 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
 
     cursor = values.get("cursor") or None
     if problems:
-        raise ApiError(400, "invalid_query", "Some query parameters are not valid.", problems)
+        raise rule.Malformed("Some query parameters are not valid.", code="invalid_query", details=problems)
     return ListQuery(forms, statuses, channels, since, until, overdue, limit, cursor)
 
 
@@ -273,12 +273,16 @@ def _store_cursor(query: ListQuery, section: str, fingerprint: str) -> str | Non
     return store.cursor_after(Submission.by_section, section, created_key, match.group(1))
 
 
-def _bad_cursor() -> ApiError:
-    return ApiError(
-        400,
-        "invalid_cursor",
+def _bad_cursor() -> rule.MadoguchiError:
+    return rule.Malformed(
         "The cursor is not one this list gave out for these filters; start again without it.",
-        [{"parameter": "cursor", "message": "Use nextCursor from the previous page, with the same filters."}],
+        code="invalid_cursor",
+        details=[
+            {
+                "parameter": "cursor",
+                "message": "Use nextCursor from the previous page, with the same filters.",
+            }
+        ],
     )
 
 
@@ -349,13 +353,13 @@ def _own(principal: StaffPrincipal, receipt_text: str) -> Submission:
     receipt = rules.normalize_receipt(receipt_text)
     submission = store.get(receipt) if receipt else None
     if submission is None:
-        raise ApiError(404, "submission_not_found", _NOT_FOUND)
+        raise rule.NotFound(_NOT_FOUND, code="submission_not_found")
     if submission.section != principal.section:
         logger.warning(
             "staff refused another section's submission",
             extra={"receipt": submission.receipt, "staff_id": principal.staff_id},
         )
-        raise forbidden(_OTHER_SECTION)
+        raise rule.Forbidden(_OTHER_SECTION)
     return submission
 
 
@@ -409,11 +413,12 @@ def transition(principal: StaffPrincipal, receipt_text: str, body: Mapping[str, 
     submission = _own(principal, receipt_text)
     version = body.get("version")
     if version is not None and int(version) != submission.version:
-        raise ApiError(
-            409,
-            "conflict",
+        raise rule.Conflict(
             "This submission changed since you read it; reload it and try again.",
-            [{"pointer": "/version", "message": f"The submission is now at version {submission.version}."}],
+            code="conflict",
+            details=[
+                {"pointer": "/version", "message": f"The submission is now at version {submission.version}."}
+            ],
         )
     service.move(
         submission,
@@ -424,7 +429,7 @@ def transition(principal: StaffPrincipal, receipt_text: str, body: Mapping[str, 
     )
     updated = store.get(submission.receipt)
     if updated is None:  # only if it was deleted in between
-        raise ApiError(404, "submission_not_found", _NOT_FOUND)
+        raise rule.NotFound(_NOT_FOUND, code="submission_not_found")
     return summary(updated)
 
 
@@ -441,11 +446,10 @@ def enter(
     """
     form = get_form(body["formId"])
     if form is None:
-        raise ApiError(
-            422,
-            "invalid_request",
+        raise rule.Invalid(
             "The request does not match its schema.",
-            [{"pointer": "/formId", "message": "There is no form with this id."}],
+            code="invalid_request",
+            details=[{"pointer": "/formId", "message": "There is no form with this id."}],
         )
     submitter = service.Submitter(
         channel=body["channel"], language=body.get("language") or "ja", actor=_actor(principal)
@@ -455,19 +459,19 @@ def enter(
         idempotency_key,
         raw_body,
         lambda: (201, _create(form, body["data"], submitter)),
+        caller=f"staff:{principal.staff_id}",
     )
 
 
 def _create(form: FormDefinition, data: Any, submitter: service.Submitter) -> dict[str, Any]:
     try:
         created = service.create(form, data, submitter)
-    except ApiError as error:
+    except rule.Invalid as error:
         # The form's answers sit under /data in this body: point there.
-        if error.status == 422:
-            error.details = [
-                {**detail, "pointer": "/data" + detail["pointer"]} if "pointer" in detail else detail
-                for detail in error.details
-            ]
+        error.details = [
+            {**detail, "pointer": "/data" + detail["pointer"]} if "pointer" in detail else detail
+            for detail in error.details
+        ]
         raise
     logger.info(
         "staff entered a submission",

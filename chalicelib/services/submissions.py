@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import queues
-from chalicelib.api.errors import ApiError
+from chalicelib.domain import errors as rule
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.form_problems import explain
 from chalicelib.domain.forms import FormDefinition, fee_for, get_form
@@ -53,14 +53,13 @@ def create(
     `section` routes it to another section than the form's (a chat question about taxes).
     """
     if not isinstance(document, dict):
-        raise ApiError(422, "invalid_submission", "The body must be a JSON object.")
+        raise rule.Invalid("The body must be a JSON object.", code="invalid_submission")
     found = problems(form.schema_name, document)
     if found:
-        raise ApiError(
-            422,
-            "invalid_submission",
+        raise rule.Invalid(
             "入力内容を確認してください。 / Please check your answers.",
-            explain(found, form, submitter.language),
+            code="invalid_submission",
+            details=explain(found, form, submitter.language),
         )
     photos = uploads.prepare(document.get("photos", []), "/photos")
     attachments = uploads.store(photos)  # clean copies first: a stored submission never lacks its photos
@@ -98,7 +97,7 @@ def create(
         if store.insert(submission, audit):
             break
     else:
-        raise ApiError(503, "busy", "Please try again.")
+        raise rule.Unavailable("Please try again.", code="busy")
     uploads.discard_originals(photos)
     _notify(receipt, "created", rules.RECEIVED, version=1)
     return {
@@ -140,10 +139,10 @@ def move(
             current, target, actor=actor, at=now, note=note, visibility=visibility
         )
     except rules.InvalidTransition as error:
-        status = 422 if error.code == "unknown_status" else 409
-        raise ApiError(status, "invalid_transition", " / ".join(error.message.values())) from None
+        kind = rule.Invalid if error.code == "unknown_status" else rule.Conflict
+        raise kind(" / ".join(error.message.values()), code="invalid_transition") from None
     except rules.InvalidNote as error:
-        raise ApiError(422, "invalid_note", " / ".join(error.message.values())) from None
+        raise rule.Invalid(" / ".join(error.message.values()), code="invalid_note") from None
     new_version = (submission.version or 0) + 1
     actions = [Submission.status.set(target), Submission.updated_at.set(now)]
     if entry.note and entry.note_visibility == "public":
@@ -160,8 +159,8 @@ def move(
     try:
         store.update(submission, actions, audit)
     except store.StaleVersion:
-        raise ApiError(
-            409, "conflict", "Someone changed this submission at the same time; reload and try again."
+        raise rule.Conflict(
+            "Someone changed this submission at the same time; reload and try again.", code="conflict"
         ) from None
     _notify(submission.receipt, "status_changed", target, version=new_version)
     return submission
@@ -176,21 +175,19 @@ WRONG_CODE_WINDOW = timedelta(hours=1)
 def _resident_access(receipt_text: str, secret: str | None) -> Submission:
     receipt = rules.normalize_receipt(receipt_text)
     submission = store.get(receipt) if receipt else None
-    not_found = ApiError(
-        404,
-        "submission_not_found",
+    not_found = rule.NotFound(
         "受付番号または確認コードが違います。 / The receipt number or access code is wrong.",
+        code="submission_not_found",
     )
     if submission is None:
         raise not_found
     now = datetime.now(UTC)
     subject = f"access-code#{submission.receipt}"
     if attempts.failures(subject, now, WRONG_CODE_WINDOW) >= MAX_WRONG_CODES:
-        raise ApiError(
-            429,
-            "too_many_attempts",
+        raise rule.TooManyRequests(
             "確認コードの誤りが続いたため、しばらくお待ちください。 / Too many wrong codes; please wait and try again.",
-            headers={"Retry-After": str(int(WRONG_CODE_WINDOW.total_seconds()))},
+            code="too_many_attempts",
+            retry_after=int(WRONG_CODE_WINDOW.total_seconds()),
         )
     # One answer for "no such receipt" and "wrong code": the pair is the credential.
     if not secret or not rules.verify_secret(secret, submission.secret_hash):

@@ -213,6 +213,10 @@ class IdempotencyRecord(Model):
     status_code = NumberAttribute(null=True)
     response = JSONAttribute(null=True)
     expires_at = TTLAttribute()
+    # Who made the first request ("line:<user id>", "staff:<id>", "anonymous"): never replayed to another.
+    caller = UnicodeAttribute(null=True)
+    # While the first request runs: after this a request that died is taken over, not waited for.
+    lease_until = UTCDateTimeAttribute(null=True)
 
 
 class Conversation(Model):

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chalicelib.api.errors import ApiError
 from chalicelib.config import get_settings
 from chalicelib.domain import chat, messages, postbacks
+from chalicelib.domain import errors as rule
 from chalicelib.domain.forms import FormDefinition
 from chalicelib.domain.line_webhook import LineEvent
 from chalicelib.observability import logger
 from chalicelib.services import idempotency, submissions
 from chalicelib.store import conversations
 from chalicelib.store.models import Conversation
+
+# Filing a conversation's submission: attempts within one delivery of the event, and their spacing.
+FILE_ATTEMPTS = 3
+FILE_BACKOFF_SECONDS = 0.5
 
 
 @dataclass
@@ -82,23 +87,38 @@ class Turn:
         however often the button is tapped or the event delivered (keyed by the conversation).
 
         Ends the conversation. Returns the receipt, or None when the form refused the document
-        (the resident has been told).
+        (the resident has been told). A transient failure (busy, in progress) is retried and,
+        if it lasts, raised: the report is kept for the event's next delivery, never dropped.
         """
         assert self.conversation is not None
         key = self.conversation.conversation_id
         submitter = submissions.Submitter(channel="line", language=self.language, line_user_id=self.user_id)
-        try:
-            _, created = idempotency.once(
-                f"line-{form.id}",
-                f"{key}-{form.id}",
-                key.encode(),
-                lambda: (201, submissions.create(form, document, submitter, section=section)),
-            )
-        except ApiError as error:
-            logger.warning("chat submission refused", extra={"form": form.id, "code": error.code})
-            self.end()
-            self.say("report.rejected")
-            return None
+        for attempt in range(1, FILE_ATTEMPTS + 1):
+            try:
+                _, created = idempotency.once(
+                    f"line-{form.id}",
+                    f"{key}-{form.id}",
+                    key.encode(),
+                    lambda: (201, submissions.create(form, document, submitter, section=section)),
+                    caller=f"line:{self.user_id}",
+                )
+                break
+            except rule.MadoguchiError as error:
+                if error.transient:
+                    # Busy, or this very filing still running elsewhere: it may well succeed in a
+                    # moment, so try again; after that the event fails and SQS delivers it again,
+                    # with the conversation (and so the idempotency key) kept.
+                    logger.warning(
+                        "chat submission not filed yet", extra={"form": form.id, "code": error.code}
+                    )
+                    if attempt == FILE_ATTEMPTS:
+                        raise
+                    time.sleep(FILE_BACKOFF_SECONDS * attempt)
+                    continue
+                logger.warning("chat submission refused", extra={"form": form.id, "code": error.code})
+                self.end()
+                self.say("report.rejected")
+                return None
         self.end()
         return created["receipt"]
 
