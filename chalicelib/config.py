@@ -58,8 +58,11 @@ class Settings:
         return _secret("LINE_CHANNEL_ACCESS_TOKEN")
 
 
-def _secret(name: str) -> str:
-    """`NAME` in the environment, else the secret or parameter that `NAME_ARN` names."""
+def _secret(name: str, *, fresh: bool = False) -> str:
+    """`NAME` in the environment, else the secret or parameter that `NAME_ARN` names.
+
+    `fresh` skips the cache (after the value was refused, e.g. a 401 for a rotated token).
+    """
     value = os.environ.get(name)
     if value:
         return value
@@ -69,8 +72,13 @@ def _secret(name: str) -> str:
     from aws_lambda_powertools.utilities import parameters  # only in AWS, only once per cache period
 
     if ref.startswith("arn:aws:secretsmanager:"):
-        return parameters.get_secret(ref, max_age=SECRET_CACHE_SECONDS)
-    return parameters.get_parameter(ref, decrypt=True, max_age=SECRET_CACHE_SECONDS)
+        return parameters.get_secret(ref, max_age=SECRET_CACHE_SECONDS, force_fetch=fresh)
+    return parameters.get_parameter(ref, decrypt=True, max_age=SECRET_CACHE_SECONDS, force_fetch=fresh)
+
+
+def line_channel_access_token(*, fresh: bool = False) -> str:
+    """The LINE channel access token as configured now (re-read: see SECRET_CACHE_SECONDS)."""
+    return _secret("LINE_CHANNEL_ACCESS_TOKEN", fresh=fresh)
 
 
 @lru_cache(maxsize=1)

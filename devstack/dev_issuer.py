@@ -182,6 +182,11 @@ class DevIssuer:
         self._thread: threading.Thread | None = None
         self.issuer: str | None = None
 
+    def publish(self, *keys: RSAKey) -> None:
+        """Serve exactly these keys' public halves from now on (a rotation adds the next key,
+        then removes the old one)."""
+        self._jwks_body = json.dumps({"keys": [jwk for key in keys for jwk in jwks(key)["keys"]]}).encode()
+
     @property
     def jwks_url(self) -> str:
         if self.issuer is None:

@@ -396,7 +396,7 @@ class _Platform:
 
     def __init__(self, access_token: str, quota: int | None, follower_count: int) -> None:
         self.lock = threading.Lock()
-        self.access_token = access_token
+        self.default_access_token = access_token
         self.default_quota = quota
         self.default_follower_count = follower_count
         self._message_ids = itertools.count(600_000_000_000_000_001)
@@ -416,6 +416,7 @@ class _Platform:
         self.follower_count = self.default_follower_count
         self.rich_menus: dict[str, StoredRichMenu] = {}
         self.default_rich_menu_id: str | None = None
+        self.access_token = self.default_access_token
 
     # --- bookkeeping -------------------------------------------------------------------------
 
@@ -756,11 +757,15 @@ class _Platform:
             return body
         quota = body.get("quota", self.quota)
         followers = body.get("followerCount", self.follower_count)
+        # A rotated channel access token: from now on only this one is accepted (401 otherwise).
+        token = body.get("accessToken", self.access_token)
+        if not _is_non_empty_str(token):
+            return _error(400, "'accessToken' must be a non-empty string")
         if quota is not None and (not isinstance(quota, int) or isinstance(quota, bool) or quota < 0):
             return _error(400, "'quota' must be a non-negative integer or null")
         if not isinstance(followers, int) or isinstance(followers, bool) or followers < 0:
             return _error(400, "'followerCount' must be a non-negative integer")
-        self.quota, self.follower_count = quota, followers
+        self.quota, self.follower_count, self.access_token = quota, followers, token
         return Response(200, {"quota": self.quota, "followerCount": self.follower_count})
 
     def control_rich_menus(self, call: Call) -> Response:

@@ -30,11 +30,14 @@ from linebot.v3.messaging import (
 from linebot.v3.messaging.exceptions import ApiException
 from urllib3.exceptions import HTTPError as NetworkError
 
-from chalicelib.config import Settings, get_settings
+from chalicelib.config import SECRET_CACHE_SECONDS, Settings, get_settings, line_channel_access_token
 
 # A fixed namespace so a key derived from the same work is the same in every process.
 _RETRY_KEY_NAMESPACE = uuid.UUID("6f1d3c1e-6a53-4f0b-9a51-3d1b0c8e2a10")
 _TIMEOUT = (3.0, 10.0)
+# The channel access token is read again this often (the configuration's secret cache period),
+# and at once when LINE answers 401 (one retry), so a rotated token is picked up by a warm Lambda.
+TOKEN_REREAD_SECONDS = SECRET_CACHE_SECONDS
 
 
 def retry_key_for(*parts: str) -> str:
@@ -90,17 +93,31 @@ class LineClient:
         max_attempts: int = 4,
         backoff_seconds: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         settings = settings or get_settings()
-        token = settings.line_channel_access_token
-        self._api = MessagingApi(ApiClient(Configuration(host=settings.line_api_base, access_token=token)))
-        # Content (photos residents send) is served by another host, api-data.line.me.
-        self._blob = MessagingApiBlob(
-            ApiClient(Configuration(host=settings.line_data_api_base, access_token=token))
+        token = line_channel_access_token()
+        self._configurations = (
+            Configuration(host=settings.line_api_base, access_token=token),
+            # Content (photos residents send) is served by another host, api-data.line.me.
+            Configuration(host=settings.line_data_api_base, access_token=token),
         )
+        self._api = MessagingApi(ApiClient(self._configurations[0]))
+        self._blob = MessagingApiBlob(ApiClient(self._configurations[1]))
         self._max_attempts = max_attempts
         self._backoff_seconds = backoff_seconds
         self._sleep = sleep
+        self._clock = clock
+        self._token_read_at = clock()
+
+    def _reread_token(self, *, fresh: bool = False) -> None:
+        """Take the configured token again: when it is due (TOKEN_REREAD_SECONDS), or `fresh` after a 401."""
+        if not fresh and self._clock() - self._token_read_at < TOKEN_REREAD_SECONDS:
+            return
+        token = line_channel_access_token(fresh=fresh)
+        for configuration in self._configurations:
+            configuration.access_token = token  # the SDK reads it for every request
+        self._token_read_at = self._clock()
 
     def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendResult:
         request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
@@ -175,11 +192,21 @@ class LineClient:
         return SendResult(request_id=_header(response.headers, "x-line-request-id"))
 
     def _call(self, call: Callable[[], Any]) -> Any:
-        for attempt in range(1, self._max_attempts + 1):
+        self._reread_token()
+        token_renewed = False
+        attempt = 0
+        while attempt < self._max_attempts:
+            attempt += 1
             try:
                 return call()
             except ApiException as error:
                 status = error.status or 0
+                if status == 401 and not token_renewed:
+                    # The token was rotated (or revoked) since we read it: read it again, once.
+                    self._reread_token(fresh=True)
+                    token_renewed = True
+                    attempt -= 1
+                    continue
                 if status == 409 and _header(error.headers, "x-line-accepted-request-id"):
                     raise _AlreadyAccepted(error) from None
                 if status != 429 and status < 500:
