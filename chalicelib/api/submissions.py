@@ -68,7 +68,7 @@ def check(receipt: str) -> Response:
     from chalicelib.services import submissions as service
 
     request = bp.current_request
-    view = service.for_resident(receipt, request.headers.get(SECRET_HEADER))
+    view = service.for_resident(receipt, request.headers.get(SECRET_HEADER), **_who(request))
     return Response(view, headers={"Cache-Control": "no-store"})
 
 
@@ -77,5 +77,17 @@ def withdraw(receipt: str) -> Response:
     from chalicelib.services import submissions as service
 
     request = bp.current_request
-    view = service.withdraw(receipt, request.headers.get(SECRET_HEADER))
+    view = service.withdraw(receipt, request.headers.get(SECRET_HEADER), **_who(request))
     return Response(view, headers={"Cache-Control": "no-store"})
+
+
+def _who(request: Any) -> dict[str, Any]:
+    """The client (for its own limit on wrong codes) and, from a LIFF page, the signed-in LINE user:
+    a resident linked on LINE reaches their submission with their ID token, without the code."""
+    identity = (request.context or {}).get("identity") or {}
+    who: dict[str, Any] = {"client": str(identity.get("sourceIp") or "unknown")}
+    if (request.headers or {}).get("authorization"):
+        from chalicelib.api.liff import current_resident
+
+        who["line_user_id"] = current_resident(request)  # a bad token is a 401, never a code check
+    return who

@@ -6,6 +6,7 @@ validate, store conditionally, audit in the same transaction, queue the notifica
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -111,14 +112,18 @@ def create(
     }
 
 
-def for_resident(receipt_text: str, secret: str | None) -> dict[str, Any]:
+def for_resident(
+    receipt_text: str, secret: str | None, *, client: str = "unknown", line_user_id: str | None = None
+) -> dict[str, Any]:
     """Status and public notes, for whoever holds the receipt number and its secret."""
-    submission = _resident_access(receipt_text, secret)
+    submission = _resident_access(receipt_text, secret, client=client, line_user_id=line_user_id)
     return _public_view(submission)
 
 
-def withdraw(receipt_text: str, secret: str | None) -> dict[str, Any]:
-    submission = _resident_access(receipt_text, secret)
+def withdraw(
+    receipt_text: str, secret: str | None, *, client: str = "unknown", line_user_id: str | None = None
+) -> dict[str, Any]:
+    submission = _resident_access(receipt_text, secret, client=client, line_user_id=line_user_id)
     move(submission, rules.WITHDRAWN, actor=RESIDENT)
     return _public_view(store.get(submission.receipt))
 
@@ -166,34 +171,71 @@ def move(
     return submission
 
 
-# Receipt + access code is the credential; a receipt may be guessed, so its code may not be:
-# after this many wrong codes in the window, that receipt refuses every code until it ends.
-MAX_WRONG_CODES = 10
-WRONG_CODE_WINDOW = timedelta(hours=1)
+# Receipt + access code is the credential (the code has 40 bits: 8 symbols of 32). Guessing is
+# held back twice (the arithmetic is in docs/architecture.md, "Access codes"):
+# - per receipt, a backoff: FREE_WRONG_CODES tries, then each further one waits twice as long as
+#   the one before (from FIRST_DELAY up to MAX_DELAY); a right code starts it over. Each try is
+#   taken (atomically) before the code is evaluated, so concurrent guesses cannot exceed it;
+# - per client (source IP), at most CLIENT_WRONG_CODES wrong codes per CLIENT_WINDOW, any receipt.
+# A resident linked on LINE reaches their own submission with their ID token, whatever the backoff.
+FREE_WRONG_CODES = 5
+FIRST_DELAY = timedelta(seconds=15)
+MAX_DELAY = timedelta(minutes=15)
+BACKOFF_KEPT = timedelta(days=1)
+CLIENT_WRONG_CODES = 20
+CLIENT_WINDOW = timedelta(hours=1)
+
+# One answer for a wrong code, an unknown receipt and a receipt that is waiting out its backoff:
+# none of them may tell a stranger that a receipt exists.
+_NO_ACCESS = (
+    "受付番号または確認コードが違うか、試行が続いたため確認できません。数分待ってからお試しください。"
+    " / The receipt number or access code is wrong, or there were too many tries;"
+    " please wait a few minutes and try again."
+)
 
 
-def _resident_access(receipt_text: str, secret: str | None) -> Submission:
+def delay_after(tries: int) -> timedelta:
+    """How long the receipt waits after its `tries`-th try in a row without the right code."""
+    if tries < FREE_WRONG_CODES:
+        return timedelta(0)
+    return min(FIRST_DELAY * 2 ** (tries - FREE_WRONG_CODES), MAX_DELAY)
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """A stored-hash of the real cost for no submission: unknown receipts pay the same scrypt."""
+    return rules.hash_secret(rules.new_access_secret(), rules.new_salt())
+
+
+def _resident_access(
+    receipt_text: str, secret: str | None, *, client: str = "unknown", line_user_id: str | None = None
+) -> Submission:
+    not_found = rule.NotFound(_NO_ACCESS, code="submission_not_found")
     receipt = rules.normalize_receipt(receipt_text)
     submission = store.get(receipt) if receipt else None
-    not_found = rule.NotFound(
-        "受付番号または確認コードが違います。 / The receipt number or access code is wrong.",
-        code="submission_not_found",
-    )
-    if submission is None:
+    if line_user_id is not None:
+        # Signed in on LINE: their own submission, or nothing; no code is evaluated, no try taken.
+        if submission is not None and submission.line_user_id == line_user_id:
+            return submission
         raise not_found
     now = datetime.now(UTC)
-    subject = f"access-code#{submission.receipt}"
-    if attempts.failures(subject, now, WRONG_CODE_WINDOW) >= MAX_WRONG_CODES:
+    if attempts.failures(f"client#{client}", now, CLIENT_WINDOW) >= CLIENT_WRONG_CODES:
         raise rule.TooManyRequests(
             "確認コードの誤りが続いたため、しばらくお待ちください。 / Too many wrong codes; please wait and try again.",
             code="too_many_attempts",
-            retry_after=int(WRONG_CODE_WINDOW.total_seconds()),
+            retry_after=int(CLIENT_WINDOW.total_seconds()),
         )
-    # One answer for "no such receipt" and "wrong code": the pair is the credential.
-    if not secret or not rules.verify_secret(secret, submission.secret_hash):
-        attempts.add_failure(subject, now, WRONG_CODE_WINDOW)
-        raise not_found
-    return submission
+    # The same work whether or not the receipt exists: a try taken on the receipt number (known
+    # or not), one scrypt (of a decoy when there is nothing to check against).
+    subject = f"access-code#{receipt}"
+    evaluated = receipt is not None and attempts.reserve(subject, now, delay_after, BACKOFF_KEPT)
+    stored = submission.secret_hash if evaluated and submission is not None else _decoy_hash()
+    matches = rules.verify_secret(secret or "", stored)
+    if evaluated and submission is not None and matches:
+        attempts.clear(subject)
+        return submission
+    attempts.add_failure(f"client#{client}", now, CLIENT_WINDOW)
+    raise not_found
 
 
 def _public_view(submission: Submission) -> dict[str, Any]:

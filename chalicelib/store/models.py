@@ -251,6 +251,8 @@ class AttemptCounter(Model):
     key = UnicodeAttribute(hash_key=True)
     count = NumberAttribute(default=0)
     expires_at = TTLAttribute()
+    # Backoff subjects (store/attempts.reserve): no attempt is evaluated before this time.
+    next_at = UTCDateTimeAttribute(null=True)
 
 
 class AnnouncementsBySectionIndex(_CreatedIndex):
