@@ -516,6 +516,7 @@ class _Platform:
         ):
             return _error(400, MSG_INVALID_REPLY_TOKEN)
         self.used_reply_tokens.add(token)
+        call.accepted = True  # delivered, whatever the answer says (a fault "after" loses it)
         return Response(200, {"sentMessages": self._sent_messages(len(body["messages"]))})  # replies are free
 
     def push(self, call: Call) -> Response:

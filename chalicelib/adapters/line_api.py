@@ -75,10 +75,13 @@ class SendResult:
 class LineRejected(Exception):
     """LINE refused the request (4xx other than 409/429): sending it again would not help."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, after_uncertain: bool = False) -> None:
         super().__init__(f"LINE answered {status}: {message}")
         self.status = status
         self.message = message
+        # An earlier attempt of this same call failed in a way LINE may have taken it first
+        # (a 5xx or a timeout): for a reply, a 400 now likely means "token used up, by us".
+        self.after_uncertain = after_uncertain
 
 
 class LineUnavailable(Exception):
@@ -151,15 +154,29 @@ class LineClient:
         return Quota(limit=limit.value if limit.type == "limited" else None, used=used.total_usage)
 
     def reply_or_push(
-        self, reply_token: str | None, to: str, messages: list[dict[str, Any]], retry_key: str
-    ) -> SendResult:
-        """Reply while the token is good (free of quota); push when LINE refuses it (expired, used)."""
+        self,
+        reply_token: str | None,
+        to: str,
+        messages: list[dict[str, Any]],
+        retry_key: str,
+        *,
+        tried_before: bool = False,
+    ) -> SendResult | None:
+        """Reply while the token is good (free of quota); push when LINE refuses it (expired, used).
+
+        Except when the reply may already have been delivered: an attempt of it failed with a 5xx
+        or a timeout, or `tried_before` (an earlier run tried it). A reply token works once, so
+        replying again is safe, but a 400 then means "used", most likely by that attempt, and a
+        push would say the same thing twice. None then: delivered at most once, not pushed.
+        """
         if reply_token:
             try:
                 return self.reply(reply_token, messages)
             except LineRejected as error:
                 if error.status != 400:
                     raise
+                if tried_before or error.after_uncertain:
+                    return None
         return self.push(to, messages, retry_key)
 
     def profile_language(self, user_id: str) -> str | None:
@@ -194,6 +211,7 @@ class LineClient:
     def _call(self, call: Callable[[], Any]) -> Any:
         self._reread_token()
         token_renewed = False
+        uncertain = False
         attempt = 0
         while attempt < self._max_attempts:
             attempt += 1
@@ -210,11 +228,13 @@ class LineClient:
                 if status == 409 and _header(error.headers, "x-line-accepted-request-id"):
                     raise _AlreadyAccepted(error) from None
                 if status != 429 and status < 500:
-                    raise LineRejected(status, _message(error.body)) from None
+                    raise LineRejected(status, _message(error.body), after_uncertain=uncertain) from None
+                uncertain = uncertain or status >= 500
                 if attempt == self._max_attempts:
                     raise LineUnavailable(f"LINE answered {status} {attempt} times") from error
                 self._sleep(_retry_after(error.headers) or self._backoff(attempt))
             except NetworkError as error:
+                uncertain = True  # sent, perhaps taken, and the answer never came
                 if attempt == self._max_attempts:
                     raise LineUnavailable(f"LINE unreachable after {attempt} attempts") from error
                 self._sleep(self._backoff(attempt))

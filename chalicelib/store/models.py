@@ -50,6 +50,10 @@ class InboxEvent(Model):
     claimed_until = UTCDateTimeAttribute(null=True)
     processed_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute()
+    # The event's reply (store/inbox.reply_attempt): how often a reply was tried, counted before
+    # each try, and when LINE refused its token outright (so a push is due, never a guess).
+    reply_attempts = NumberAttribute(null=True)
+    reply_refused_at = UTCDateTimeAttribute(null=True)
 
 
 class Resident(Model):

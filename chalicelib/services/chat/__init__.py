@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from chalicelib.adapters.line_api import line_client, retry_key_for
+from chalicelib.adapters.line_api import line_client
 from chalicelib.config import get_settings
 from chalicelib.domain import chat, postbacks
 from chalicelib.domain import residents as resident_rules
 from chalicelib.domain.line_webhook import LineEvent
 from chalicelib.observability import logger, metrics
 from chalicelib.schemas import problems
+from chalicelib.services import replies
 from chalicelib.services.chat import ask, menu, report, settings
 from chalicelib.services.chat.turn import Turn
 from chalicelib.store import conversations, preferences, residents
@@ -57,12 +58,7 @@ def _take_turn(event: LineEvent, decide: Callable[[Turn], None]) -> None:
         except conversations.Conflict:
             if attempt == ATTEMPTS:
                 raise
-    line_client().reply_or_push(
-        event.reply_token,
-        event.user_id,
-        turn.replies[: chat.MAX_MESSAGES],
-        retry_key_for(event.event_id, "reply"),
-    )
+    replies.answer(event, turn.replies[: chat.MAX_MESSAGES], "reply")
 
 
 def _turn(event: LineEvent) -> Turn:
