@@ -11,6 +11,8 @@ Faults (`POST /__sandbox/faults`): `{"path", "status"?, "count"?, "delay"?, "met
 "after" handles the request (delivers it, accepts its retry key, counts the quota) and then
 answers the fault anyway, as when LINE took a send and its answer was lost. Each logged request
 carries `at` (epoch seconds) and `accepted` (the send was taken, whatever the answer said).
+`POST /__sandbox/config {"accessToken": ...}` rotates the channel access token the API accepts
+(401 for any other; a reset restores the stack's own).
 
 It also answers LINE Login's ID token verification (`POST /oauth2/v2.1/verify`, what a LIFF
 page's back end calls), for tokens minted by `POST /__sandbox/id-tokens`: HS256 JWTs signed

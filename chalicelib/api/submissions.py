@@ -84,8 +84,11 @@ def withdraw(receipt: str) -> Response:
 def _who(request: Any) -> dict[str, Any]:
     """The client (for its own limit on wrong codes) and, from a LIFF page, the signed-in LINE user:
     a resident linked on LINE reaches their submission with their ID token, without the code."""
+    from chalicelib.observability import hashed
+
     identity = (request.context or {}).get("identity") or {}
-    who: dict[str, Any] = {"client": str(identity.get("sourceIp") or "unknown")}
+    # Kept as a pseudonym: the attempts table holds no IP address, only what counts per client.
+    who: dict[str, Any] = {"client": hashed(str(identity.get("sourceIp") or "unknown"))}
     if (request.headers or {}).get("authorization"):
         from chalicelib.api.liff import current_resident
 
