@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from pynamodb.expressions.condition import Condition
+
 from chalicelib.store.conditions import conditional
 from chalicelib.store.models import AttemptCounter
 
@@ -38,6 +40,7 @@ def reserve(subject: str, now: datetime, delay_after: Callable[[int], timedelta]
     The n-th try (counted from 1) makes the next one wait `delay_after(n)`. The write is
     conditional on the count read, so of concurrent callers exactly one takes each try.
     """
+    condition: Condition
     try:
         item = AttemptCounter.get(subject, consistent_read=True)
     except AttemptCounter.DoesNotExist:
