@@ -227,8 +227,15 @@ class Target:
 
     @property
     def everyone(self) -> bool:
-        """No dimension narrowed: every follower (of the topic, or of the ward for an emergency)."""
-        return not (self.areas or self.age_bands or self.languages)
+        """Every follower (of the topic, or of the ward for an emergency), decided by who is
+        reached, not by how the request was written: a dimension left empty and one that lists
+        every value of it (every area, every age band, every language) reach the same residents.
+        """
+        return (
+            _covers(self.areas, prefs_rules.area_ids())
+            and _covers(self.age_bands, prefs_rules.AGE_BANDS)
+            and _covers(self.languages, LANGUAGES)
+        )
 
     def to_document(self) -> dict[str, list[str]]:
         area_order = {area: i for i, area in enumerate(sorted(prefs_rules.area_ids()))}
@@ -246,6 +253,11 @@ class Target:
             age_bands=frozenset(document.get("ageBands") or ()),
             languages=frozenset(document.get("languages") or ()),
         )
+
+
+def _covers(chosen: frozenset[str], every: Iterable[str]) -> bool:
+    """An empty filter, or one that names every value, narrows nothing."""
+    return not chosen or chosen.issuperset(every)
 
 
 @dataclass(frozen=True)
@@ -365,17 +377,34 @@ def reaches(language: str, age_band: str | None, target: Target) -> bool:
 # --- who may do what -------------------------------------------------------------------------
 
 
-def check_target(roles: Collection[str], target: Target) -> None:
-    """Only a supervisor may address every follower at once."""
-    if target.everyone and ROLE_SUPERVISOR not in roles:
+def check_target(roles: Collection[str], content: Content) -> None:
+    """Only a supervisor may address every follower at once with news. An emergency for the
+    whole ward may be drafted by an announcer: it waits for a supervisor's approval anyway."""
+    if content.category != EMERGENCY and content.target.everyone and ROLE_SUPERVISOR not in roles:
         raise NotAllowed(
             "Only a supervisor may send to every follower; narrow the target or ask a supervisor."
         )
 
 
-def needs_approval(recipients: int, target: Target, policy: Policy) -> bool:
-    """More recipients than the threshold, or every follower: a second staff member must approve."""
-    return target.everyone or recipients > policy.approval_threshold
+def needs_approval(recipients: int, content: Content, policy: Policy, *, supervisor_draft: bool) -> bool:
+    """Whether a second staff member must approve before the send starts.
+
+    News: more recipients than the threshold, or every follower. An emergency: always when an
+    announcer wrote any of it, whatever its size; never when supervisors alone drafted and
+    submitted it (it goes out at once, and a second supervisor reviews it afterwards).
+    """
+    if content.category == EMERGENCY:
+        return not supervisor_draft
+    return content.target.everyone or recipients > policy.approval_threshold
+
+
+def needs_review(category: str, approval_required: bool) -> bool:
+    """An emergency that went out without approval is reviewed by a second supervisor afterwards."""
+    return category == EMERGENCY and not approval_required
+
+
+def is_supervisor(roles: Collection[str]) -> bool:
+    return ROLE_SUPERVISOR in roles
 
 
 def check_approver(
@@ -388,6 +417,18 @@ def check_approver(
         raise NotAllowed("This announcement belongs to another section.")
     if staff_id in set(involved):
         raise NotAllowed("Nobody approves their own announcement: another supervisor must do it.")
+
+
+def check_reviewer(
+    *, staff_id: str, roles: Collection[str], section: str, announcement_section: str, involved: Iterable[str]
+) -> None:
+    """A supervisor of the section, other than who wrote or sent the emergency, reviews it."""
+    if ROLE_SUPERVISOR not in roles:
+        raise NotAllowed("Only a supervisor may review an emergency announcement.")
+    if section != announcement_section:
+        raise NotAllowed("This announcement belongs to another section.")
+    if staff_id in set(involved):
+        raise NotAllowed("Nobody reviews their own emergency: another supervisor must do it.")
 
 
 def require(status: str, to: str, action: str) -> None:

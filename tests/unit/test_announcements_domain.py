@@ -77,27 +77,73 @@ def test_a_send_fails_only_when_nothing_went_out():
 # --- who may do what -------------------------------------------------------------------------
 
 
+def news(target: rules.Target) -> rules.Content:
+    return rules.Content(category=rules.GENERAL, topic="waste", texts={"ja": "x"}, target=target)
+
+
+def emergency(target: rules.Target = rules.Target()) -> rules.Content:
+    return rules.Content(category=rules.EMERGENCY, topic=None, texts={"ja": "x"}, target=target)
+
+
 def test_only_a_supervisor_may_target_every_follower():
     everyone = rules.Target()
     assert everyone.everyone
     with pytest.raises(rules.NotAllowed, match="supervisor"):
-        rules.check_target({ROLE_ANNOUNCER}, everyone)
-    rules.check_target({ROLE_SUPERVISOR}, everyone)
+        rules.check_target({ROLE_ANNOUNCER}, news(everyone))
+    rules.check_target({ROLE_SUPERVISOR}, news(everyone))
     for narrowed in (
         rules.Target(areas=frozenset({"aoto"})),
         rules.Target(age_bands=frozenset({"70+"})),
         rules.Target(languages=frozenset({"en"})),
     ):
         assert not narrowed.everyone
-        rules.check_target({ROLE_ANNOUNCER}, narrowed)
+        rules.check_target({ROLE_ANNOUNCER}, news(narrowed))
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        rules.Target(areas=frozenset(prefs_rules.area_ids())),
+        rules.Target(age_bands=frozenset(prefs_rules.AGE_BANDS)),
+        rules.Target(languages=frozenset(LANGUAGES)),
+        rules.Target(
+            areas=frozenset(prefs_rules.area_ids()),
+            age_bands=frozenset(prefs_rules.AGE_BANDS),
+            languages=frozenset(LANGUAGES),
+        ),
+    ],
+)
+def test_listing_every_value_of_a_filter_is_every_follower(target):
+    """Decided by who is reached, not by how the request was written."""
+    assert target.everyone
+    with pytest.raises(rules.NotAllowed):
+        rules.check_target({ROLE_ANNOUNCER}, news(target))
+    assert rules.needs_approval(3, news(target), POLICY, supervisor_draft=True)
+
+
+def test_all_areas_but_one_is_not_every_follower():
+    areas = sorted(prefs_rules.area_ids())
+    assert not rules.Target(areas=frozenset(areas[1:])).everyone
+    assert not rules.Target(languages=frozenset(LANGUAGES) - {"ne"}).everyone
 
 
 def test_approval_above_the_threshold_or_for_everyone():
     narrowed = rules.Target(areas=frozenset({"aoto"}))
-    assert not rules.needs_approval(1000, narrowed, POLICY)
-    assert rules.needs_approval(1001, narrowed, POLICY)
-    assert rules.needs_approval(3, rules.Target(), POLICY)
-    assert not rules.needs_approval(5, narrowed, rules.Policy(approval_threshold=5))
+    assert not rules.needs_approval(1000, news(narrowed), POLICY, supervisor_draft=True)
+    assert rules.needs_approval(1001, news(narrowed), POLICY, supervisor_draft=True)
+    assert rules.needs_approval(3, news(rules.Target()), POLICY, supervisor_draft=True)
+    assert not rules.needs_approval(5, news(narrowed), rules.Policy(approval_threshold=5), supervisor_draft=False)
+
+
+def test_an_announcers_emergency_always_waits_for_a_supervisor_and_a_supervisors_goes_at_once():
+    small = emergency(rules.Target(areas=frozenset({"aoto"})))
+    assert rules.needs_approval(1, small, POLICY, supervisor_draft=False)
+    assert not rules.needs_approval(50_000, emergency(), POLICY, supervisor_draft=True)
+    # An announcer may draft a ward-wide emergency: a supervisor approves it before it goes.
+    rules.check_target({ROLE_ANNOUNCER}, emergency())
+    assert rules.needs_review(rules.EMERGENCY, approval_required=False)
+    assert not rules.needs_review(rules.EMERGENCY, approval_required=True)
+    assert not rules.needs_review(rules.GENERAL, approval_required=False)
 
 
 @pytest.mark.parametrize(
