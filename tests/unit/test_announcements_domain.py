@@ -132,7 +132,9 @@ def test_approval_above_the_threshold_or_for_everyone():
     assert not rules.needs_approval(1000, news(narrowed), POLICY, supervisor_draft=True)
     assert rules.needs_approval(1001, news(narrowed), POLICY, supervisor_draft=True)
     assert rules.needs_approval(3, news(rules.Target()), POLICY, supervisor_draft=True)
-    assert not rules.needs_approval(5, news(narrowed), rules.Policy(approval_threshold=5), supervisor_draft=False)
+    assert not rules.needs_approval(
+        5, news(narrowed), rules.Policy(approval_threshold=5), supervisor_draft=False
+    )
 
 
 def test_an_announcers_emergency_always_waits_for_a_supervisor_and_a_supervisors_goes_at_once():

@@ -194,10 +194,10 @@ def test_preview_counts_equal_the_members_read_one_by_one(local_stack, populatio
             stop_all(resident)
             continue
         change = {
-            "language": lambda p: prefs_rules.with_language(p, LANGS[pick % len(LANGS)]),
-            "age_band": lambda p: prefs_rules.with_age_band(p, BANDS[pick % len(BANDS)]),
-            "area": lambda p: prefs_rules.with_area(p, AREAS[pick % len(AREAS)]),
-            "topics": lambda p: prefs_rules.with_topics(p, TOPICS[: pick % (len(TOPICS) + 1)]),
+            "language": lambda p, pick=pick: prefs_rules.with_language(p, LANGS[pick % len(LANGS)]),
+            "age_band": lambda p, pick=pick: prefs_rules.with_age_band(p, BANDS[pick % len(BANDS)]),
+            "area": lambda p, pick=pick: prefs_rules.with_area(p, AREAS[pick % len(AREAS)]),
+            "topics": lambda p, pick=pick: prefs_rules.with_topics(p, TOPICS[: pick % (len(TOPICS) + 1)]),
         }[kind]
         store_prefs.update(resident.user_id, change)
     for spec in targets:

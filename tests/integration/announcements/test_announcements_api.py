@@ -485,7 +485,9 @@ def test_a_start_that_lands_in_quiet_hours_is_deferred_by_the_planner(api, polic
 
 # --- emergencies -----------------------------------------------------------------------------
 
-EMERGENCY = announcement(category="emergency", topic=None, texts={"ja": "避難指示"}, target={"areas": ["okudo"]})
+EMERGENCY = announcement(
+    category="emergency", topic=None, texts={"ja": "避難指示"}, target={"areas": ["okudo"]}
+)
 
 
 def trail(announcement_id: str) -> list[tuple[str, str | None]]:
