@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from chalicelib.domain import languages
 from chalicelib.domain import preferences as prefs_rules
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 from chalicelib.domain.staff import ROLE_SUPERVISOR
@@ -273,7 +274,13 @@ class Content:
     link: str | None = None
 
     def text(self, language: str) -> str:
-        return self.texts.get(language) or self.texts[DEFAULT_LANGUAGE]
+        """The text a resident of `language` reads: theirs, else the first of their fallback
+        chain that staff wrote (domain/languages.py: vi -> en -> ja); Japanese is required."""
+        return languages.pick(self.texts, language) or self.texts[DEFAULT_LANGUAGE]
+
+    def text_language(self, language: str) -> str:
+        """The language of the text `text(language)` returns."""
+        return languages.pick_language(self.texts, language) or DEFAULT_LANGUAGE
 
     def to_document(self) -> dict[str, Any]:
         image = None

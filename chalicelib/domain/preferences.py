@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from typing import Any
 
+from chalicelib.domain import languages
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 from chalicelib.domain.ward import DATA_DIR
 
@@ -99,7 +100,7 @@ class Topic:
     labels: Mapping[str, str] = field(hash=False)
 
     def label(self, language: str) -> str:
-        return self.labels.get(language) or self.labels["ja"]
+        return languages.pick(self.labels, language) or self.labels["ja"]
 
 
 @dataclass(frozen=True)

@@ -294,7 +294,8 @@ def test_content_round_trips_through_its_document():
         "url": "https://example.jp/a.jpg",
         "previewUrl": "https://example.jp/a.jpg",
     }
-    assert found.text("vi") == found.texts["ja"]  # no Vietnamese text: Japanese
+    assert found.text("vi") == "Bulky waste days change."  # no Vietnamese text: vi -> en -> ja
+    assert found.text("ja-easy") == found.texts["ja"]
     assert found.text("en") == "Bulky waste days change."
 
 
@@ -411,10 +412,17 @@ def test_a_general_announcement_says_why_and_offers_to_stop_the_topic(language):
     assert len(message["text"]) <= 5000
 
 
-def test_the_text_falls_back_to_japanese_and_the_reason_stays_in_the_residents_language():
+def test_the_text_falls_back_along_the_chain_and_the_reason_stays_in_the_residents_language():
+    # ko -> en -> ja: the English text, not the Japanese one (domain/languages.py).
     [message] = rules.line_messages(content(), "ko", stop_topic_data=STOP, settings_data=SETTINGS)
-    assert message["text"].startswith("粗大ごみの受付日が変わります。")
+    assert message["text"].startswith("Bulky waste days change.")
     assert "발송 이유" in message["text"]
+    # ja-easy -> ja; and with no English text, ko reads the Japanese one.
+    [easy] = rules.line_messages(content(), "ja-easy", stop_topic_data=STOP, settings_data=SETTINGS)
+    assert easy["text"].startswith("粗大ごみの受付日が変わります。")
+    only_ja = content(texts={"ja": "粗大ごみの受付日が変わります。"})
+    [korean] = rules.line_messages(only_ja, "ko", stop_topic_data=STOP, settings_data=SETTINGS)
+    assert korean["text"].startswith("粗大ごみの受付日が変わります。")
 
 
 def test_an_emergency_is_marked_names_its_areas_and_offers_the_settings_not_a_topic():
