@@ -466,6 +466,51 @@ def chunked(user_ids: Sequence[str], size: int) -> list[list[str]]:
     return [list(user_ids[i : i + size]) for i in range(0, len(user_ids), size)]
 
 
+@dataclass(frozen=True)
+class TextPlan:
+    """Which text the residents of one language will get, and whether it is their own."""
+
+    language: str
+    residents: int
+    text_language: str
+
+    @property
+    def own(self) -> bool:
+        return self.language == self.text_language
+
+
+def text_plan(content: Content, by_language: Mapping[str, int]) -> list[TextPlan]:
+    """Per resident language with recipients: how many, and which text they get (the fallback
+    chain of domain/languages.py), in the ward's language order."""
+    return [
+        TextPlan(language, by_language[language], content.text_language(language))
+        for language in LANGUAGES
+        if by_language.get(language)
+    ]
+
+
+def missing_text_warnings(plan: Iterable[TextPlan]) -> list[str]:
+    """One line for staff per language that has residents but no text of its own."""
+    return [
+        f"{entry.language}: {entry.residents} resident{'s' if entry.residents != 1 else ''} will get "
+        f"the {LANGUAGE_NAMES[entry.text_language]} text; no {LANGUAGE_NAMES[entry.language]} text was written."
+        for entry in plan
+        if not entry.own
+    ]
+
+
+# Language names in staff-facing English (the staff API speaks English and Japanese codes).
+LANGUAGE_NAMES = {
+    "ja": "Japanese",
+    "ja-easy": "Easy Japanese",
+    "en": "English",
+    "zh-Hans": "Simplified Chinese",
+    "ko": "Korean",
+    "vi": "Vietnamese",
+    "ne": "Nepali",
+}
+
+
 def minimum_requests(by_language: Mapping[str, int], size: int = MAX_MULTICAST) -> int:
     """The fewest multicast requests that reach these recipients: per language, ceil(n / size)."""
     return sum(math.ceil(n / size) for n in by_language.values())

@@ -325,11 +325,18 @@ def preview(principal: StaffPrincipal, announcement_id: str) -> dict[str, Any]:
     content = fanout.content_of(announcement)
     recipients = count_recipients(content)
     policy = fanout.policy()
+    plan = rules.text_plan(content, recipients.by_language)
     return {
         "id": announcement_id,
         "recipients": recipients.total,
         "byLanguage": recipients.by_language,
         "byArea": recipients.by_area,
+        # "vi: 312 residents, English text": which text each language's residents will read.
+        "texts": [
+            {"language": p.language, "residents": p.residents, "textLanguage": p.text_language, "own": p.own}
+            for p in plan
+        ],
+        "warnings": rules.missing_text_warnings(plan),
         "lineRequests": rules.minimum_requests(recipients.by_language, policy.chunk_size),
         "quota": _quota(recipients.total),
         "approvalRequired": rules.needs_approval(

@@ -493,3 +493,24 @@ def test_send_times():
     ):
         at, problem = rules.parse_send_at(bad, now)
         assert at is None and words in problem
+
+
+def test_the_preview_says_which_text_each_language_gets_and_warns_of_missing_ones():
+    content = rules.Content(
+        category=rules.GENERAL,
+        topic="waste",
+        texts={"ja": "収集日", "en": "Collection day"},
+        target=rules.Target(),
+    )
+    plan = rules.text_plan(content, {"ja": 900, "ja-easy": 5, "en": 40, "vi": 312, "ko": 0})
+    assert [(p.language, p.residents, p.text_language, p.own) for p in plan] == [
+        ("ja", 900, "ja", True),
+        ("ja-easy", 5, "ja", False),
+        ("en", 40, "en", True),
+        ("vi", 312, "en", False),
+    ]
+    assert rules.missing_text_warnings(plan) == [
+        "ja-easy: 5 residents will get the Japanese text; no Easy Japanese text was written.",
+        "vi: 312 residents will get the English text; no Vietnamese text was written.",
+    ]
+    assert set(rules.LANGUAGE_NAMES) == set(LANGUAGES)

@@ -207,6 +207,22 @@ def test_preview_and_submit_count_without_reading_any_send_list_entry(api, polic
     assert body_of(submitted)["approval"]["recipientsAtSubmit"] == preview["recipients"]
 
 
+def test_preview_shows_which_text_each_language_reads_and_warns_when_one_has_none(api, policy):
+    make_resident(["health"], "kanamachi", "vi")
+    make_resident(["health"], "kanamachi", "en")
+    document = announcement(
+        topic="health", texts={"ja": "健診のお知らせ", "en": "Health checks"}, target={"areas": ["kanamachi"]}
+    )
+    announcement_id = create(api, document)
+    preview = body_of(api("POST", f"{BASE}/{announcement_id}/preview"))
+    texts = {entry["language"]: entry for entry in preview["texts"]}
+    assert texts["vi"]["textLanguage"] == "en" and texts["vi"]["own"] is False
+    assert texts["en"]["textLanguage"] == "en" and texts["en"]["own"] is True
+    assert texts["vi"]["residents"] == preview["byLanguage"]["vi"] >= 1
+    assert any(w.startswith("vi: ") and "English text" in w for w in preview["warnings"])
+    assert not any(w.startswith("en: ") for w in preview["warnings"])
+
+
 def test_preview_names_the_quota_left_after_earlier_sends(api, policy, pump, sandbox):
     make_resident(["waste"], "aoto")
     announcement_id = create(api)
