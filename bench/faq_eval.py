@@ -96,6 +96,37 @@ def decisions(results: list[dict]) -> dict[str, float]:
     }
 
 
+def per_language(results: list[dict]) -> dict[str, dict[str, float]]:
+    """Per language: top-1 over the in-scope questions, the share of out-of-scope questions
+    rejected (a person offered), and the confident-wrong rate: the share of all its questions
+    (in scope or not) answered outright with an entry that is not the expected one."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in results:
+        groups[r["lang"]].append(r)
+        groups["all"].append(r)
+    table = {}
+    for language in [*LANGUAGES, "all"]:
+        rows = groups.get(language, [])
+        if not rows:
+            continue
+        inside = [r for r in rows if r["expected"] is not None]
+        outside = [r for r in rows if r["expected"] is None]
+        wrong = sum(r["verdict"] == faq.ANSWER and r["chosen"][0] != r["expected"] for r in rows)
+        table[language] = {
+            "n_in": len(inside),
+            "n_out": len(outside),
+            "top1": sum(bool(r["hits"]) and r["hits"][0].entry_id == r["expected"] for r in inside)
+            / len(inside)
+            if inside
+            else float("nan"),
+            "oos_rejected": sum(r["verdict"] == faq.NO_MATCH for r in outside) / len(outside)
+            if outside
+            else float("nan"),
+            "confident_wrong": wrong / len(rows),
+        }
+    return table
+
+
 def timing(data: dict, questions: list[dict], runs: int, params: faq.Params, path: Path) -> dict[str, float]:
     # What the worker pays once per process: read faq.json, build, answer the first question.
     faq.load_index.cache_clear()
@@ -295,6 +326,7 @@ def main() -> int:
         "language_given": not args.detect,
         "accuracy": accuracy(results),
         "decisions": decisions(results),
+        "per_language": per_language(results),
         "timing": timing(data, questions, args.runs, params, args.faq),
     }
     if args.compare:
@@ -349,6 +381,12 @@ def print_report(report: dict) -> None:
         target = "" if language == "all" else f"{TARGETS.get(language, OTHER_TARGET):.2f}"
         flag = "" if language == "all" or row["top1"] >= float(target) else "  MISSED"
         print(f"{language:<9} {row['n']:>4} {row['top1']:>6.2f} {row['top3']:>6.2f} {target:>7}{flag}")
+    print(f"\n{'language':<9} {'in':>4} {'top-1':>6} {'out':>4} {'oos rej':>8} {'conf. wrong':>12}")
+    for language, row in report["per_language"].items():
+        print(
+            f"{language:<9} {row['n_in']:>4} {row['top1']:>6.2f} {row['n_out']:>4} "
+            f"{row['oos_rejected']:>8.2f} {row['confident_wrong']:>12.2f}"
+        )
     d = report["decisions"]
     print(
         f"\nIn scope ({d['n_in_scope']}): answered right {d['answer_right']:.2f}, answered wrong "

@@ -34,6 +34,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from chalicelib.domain import languages
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 
 FAQ_PATH = Path(__file__).resolve().parent.parent / "data" / "faq.json"
@@ -704,11 +705,15 @@ class FaqIndex:
     # --- answers ---
 
     def answer(self, entry_id: str, language: str) -> dict[str, Any]:
-        """The answer, link and question of an entry in `language`, or in Japanese where that
-        language has no text. `language` in the result is the language of `answer`."""
+        """The answer, link and question of an entry in `language`, or where that language has
+        no answer, in the first of its fallback chain that has one (domain/languages.py:
+        vi -> en -> ja). `language` in the result is the language of `answer`; the question
+        (a suggestion's label) follows the same chain over the entry's phrasings."""
         entry = self.entries[entry_id]
-        text_language = language if entry.answer.get(language, "").strip() else DEFAULT_LANGUAGE
-        questions = entry.questions.get(language) or entry.questions.get(DEFAULT_LANGUAGE) or [""]
+        text_language = languages.pick_language(entry.answer, language) or DEFAULT_LANGUAGE
+        phrased = {lang: qs[0] for lang, qs in entry.questions.items() if qs}
+        question_language = languages.pick_language(phrased, language) or DEFAULT_LANGUAGE
+        questions = entry.questions.get(question_language) or [""]
         return {
             "answer": entry.answer[text_language],
             "link": entry.link,

@@ -81,6 +81,8 @@ class Resident(Model):
     # The send-list entries the last preferences write left, read consistently on the next write
     # (the by-user index may lag); and a counter that makes concurrent writes conditional.
     send_segments = ListAttribute(of=UnicodeAttribute, default=list)
+    # The language#age-band slot its entries are counted under (SendListCount); absent: not counted yet.
+    send_slot = UnicodeAttribute(null=True)
     preferences_version = NumberAttribute(default=0)
     preferences_updated_at = UTCDateTimeAttribute(null=True)
 
@@ -110,6 +112,21 @@ class SendListEntry(Model):
     # Copied from the resident so an age-targeted send filters a partition without reading residents.
     age_band = UnicodeAttribute(null=True)
     by_user = ByUserIndex()
+
+
+class SendListCount(Model):
+    """How many entries one send list holds for one language and age band ("ja#30-39", "ja#-").
+
+    Written in the same transaction as the entries (store/preferences.py), so a preview counts
+    a segment with one small key query per list, whatever the number of residents on it.
+    """
+
+    class Meta(_Meta):
+        table_name = _settings.name("send-list-counts")
+
+    segment = UnicodeAttribute(hash_key=True)
+    slot = UnicodeAttribute(range_key=True)
+    members = NumberAttribute(default=0)
 
 
 class _CreatedIndex(GlobalSecondaryIndex):
@@ -265,7 +282,18 @@ class AnnouncementsBySectionIndex(_CreatedIndex):
     class Meta:
         index_name = "by-section"
         projection = IncludeProjection(
-            ["status", "category", "topic", "created_at", "created_by", "updated_at", "send_at", "start_at"]
+            [
+                "status",
+                "category",
+                "topic",
+                "created_at",
+                "created_by",
+                "updated_at",
+                "send_at",
+                "start_at",
+                "review_required",
+                "reviewed_at",
+            ]
         )
 
     section = UnicodeAttribute(hash_key=True)
@@ -284,6 +312,21 @@ class DueIndex(GlobalSecondaryIndex):
 
     due_shard = UnicodeAttribute(hash_key=True)
     due_at = UnicodeAttribute(range_key=True)  # ISO 8601 UTC, which sorts by time
+
+
+class ReviewIndex(GlobalSecondaryIndex):
+    """Emergencies sent without approval and not yet reviewed, per section: a sparse index.
+
+    `review_section` is set while a review is pending and removed by the review, so the list
+    and the digest read exactly the pending ones by key.
+    """
+
+    class Meta:
+        index_name = "by-review"
+        projection = KeysOnlyProjection()
+
+    review_section = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
 
 
 class Announcement(Model):
@@ -326,6 +369,14 @@ class Announcement(Model):
     rejection_reason = UnicodeAttribute(null=True)
     cancelled_by = UnicodeAttribute(null=True)
     cancelled_at = UTCDateTimeAttribute(null=True)
+    # True while only supervisors have written it: such an emergency needs no approval.
+    supervisor_draft = BooleanAttribute(null=True)
+    # An emergency sent without approval: a second supervisor reviews it afterwards.
+    review_required = BooleanAttribute(null=True)
+    review_section = UnicodeAttribute(null=True)
+    reviewed_by = UnicodeAttribute(null=True)
+    reviewed_at = UTCDateTimeAttribute(null=True)
+    review_note = UnicodeAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
     # The send: fixed when it starts, so every redelivery rebuilds the same chunks. Its progress
@@ -338,6 +389,7 @@ class Announcement(Model):
 
     by_section = AnnouncementsBySectionIndex()
     by_due = DueIndex()
+    by_review = ReviewIndex()
 
 
 class FanoutItem(Model):
@@ -422,6 +474,7 @@ MODELS: tuple[type[Model], ...] = (
     InboxEvent,
     Resident,
     SendListEntry,
+    SendListCount,
     Submission,
     AuditEntry,
     IdempotencyRecord,

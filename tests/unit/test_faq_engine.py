@@ -383,11 +383,24 @@ def test_answer_in_the_residents_language(index):
     }
 
 
+def test_answer_falls_back_along_the_chain(index):
+    # vi -> en -> ja: the entry has a Japanese and an English answer, no Vietnamese one.
+    answer = index.answer("mynumber-card", "vi")
+    assert answer["answer"] == "By post or smartphone."
+    assert answer["language"] == "en"
+    assert answer["question"] == "How do I apply for a My Number card?"
+    # ja-easy -> ja, never English.
+    assert index.answer("mynumber-card", "ja-easy")["language"] == "ja"
+
+
 def test_answer_falls_back_to_japanese(index):
+    # No answer in vi nor en: Japanese, the end of every chain; the question, a suggestion's
+    # label, follows the chain over the phrasings (there is an English one).
     answer = index.answer("legal-consultation", "vi")
     assert answer["answer"] == "区役所で弁護士による無料相談を行っています。"
-    assert answer["question"] == "無料の法律相談はありますか"
+    assert answer["question"] == "Is there free legal advice?"
     assert answer["language"] == "ja"
+    assert index.answer("legal-consultation", "ja-easy")["question"] == "無料の法律相談はありますか"
     # A question in English exists, the answer does not: the answer says which language it is.
     english = index.answer("legal-consultation", "en")
     assert english["question"] == "Is there free legal advice?"

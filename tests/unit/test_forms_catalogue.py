@@ -621,7 +621,12 @@ def test_inconsistent_form_is_refused(form_id, change, message):
         ("ja,en;q=0.8", "ja"),
         ("en;q=0.5, ja;q=0.9", "ja"),
         ("ja;q=0.4, en-GB;q=0.6", "en"),
-        ("fr", "ja"),
+        ("fr", "en"),  # any other language: its chain, en -> ja (domain/languages.py)
+        ("ko-KR", "en"),
+        ("vi", "en"),
+        ("zh-Hans", "en"),
+        ("ne-NP, ja;q=0.1", "ja"),  # a language forms have, however little wanted, beats a chain
+        ("ja-easy", "ja"),
         ("fr-FR, fr;q=0.9, en;q=0.5", "en"),
         ("zh-CN, en;q=0.1", "en"),
         ("en;q=0", "ja"),
