@@ -459,10 +459,9 @@ def review(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, A
         )
     )
     if not announcement.review_required or announcement.reviewed_at is not None:
-        raise ApiError(
-            409,
-            "no_review_pending",
+        raise rule.Conflict(
             "This announcement has no review pending (only an emergency sent without approval has one).",
+            code="no_review_pending",
         )
     now = _now()
     note = (body.get("reason") or "").strip()[: rules.MAX_REJECTION_CHARS] or None
