@@ -14,7 +14,7 @@ import uuid
 
 from chalice import Chalice, Cron, Rate
 
-from chalicelib.api import announcements, forms, liff, line, open311, staff, submissions
+from chalicelib.api import announcements, forms, liff, line, open311, responses, staff, submissions
 from chalicelib.api.errors import ApiError, as_api_error, with_route_cors
 from chalicelib.config import get_settings
 from chalicelib.observability import flush_metrics, invocation, traced
@@ -29,6 +29,7 @@ app.register_blueprint(open311.bp)
 app.register_blueprint(staff.bp)
 app.register_blueprint(liff.bp)
 app.register_blueprint(announcements.bp)
+app.register_blueprint(responses.bp)
 
 
 @app.middleware("http")
