@@ -39,6 +39,8 @@ class Submitter:
     language: str
     line_user_id: str | None = None
     actor: rules.Actor = RESIDENT
+    # The chat already confirmed it to the resident (issue 10): the notification skips LINE.
+    confirmed: bool = False
 
     @property
     def staff_id(self) -> str | None:
@@ -100,7 +102,7 @@ def create(
     else:
         raise ApiError(503, "busy", "Please try again.")
     uploads.discard_originals(photos)
-    _notify(receipt, "created", rules.RECEIVED, version=1)
+    _notify(receipt, "created", rules.RECEIVED, version=1, confirmed=submitter.confirmed)
     return {
         "receipt": receipt,
         "status": rules.RECEIVED,
@@ -222,13 +224,15 @@ def _public_view(submission: Submission) -> dict[str, Any]:
     )
 
 
-def _notify(receipt: str, event: str, status: str, *, version: int) -> None:
+def _notify(receipt: str, event: str, status: str, *, version: int, confirmed: bool = False) -> None:
     """Queue the resident's notification; the worker decides LINE or email and sends it once.
 
     The change is already stored, so a queue failure must not fail the request (its retry
     would be refused or duplicated): it is logged and counted for an operator instead.
     """
     message = {"receipt": receipt, "event": event, "status": status, "version": version}
+    if confirmed:
+        message["confirmed"] = True
     if queues.send_all(NOTIFICATIONS, [(receipt, message)]):
         logger.error("notification not queued", extra={"receipt": receipt, "event": event})
         metrics.add_metric(name="NotificationsNotQueued", unit="Count", value=1)

@@ -58,9 +58,9 @@ def on_question(turn: Turn, text: str) -> None:
             )
             for hit in chosen
         ]
-        turn.say("faq.suggest", [*buttons, person])
+        turn.say("handoff.suggest", [*buttons, person], person=turn.text("button.ask_person"))
     else:
-        turn.say("faq.none", [person, turn.cancel_button()])
+        turn.say("handoff.none", [person, turn.cancel_button()], person=turn.text("button.ask_person"))
 
 
 def show_answer(turn: Turn, entry_id: str) -> None:
@@ -101,7 +101,7 @@ def prompt(turn: Turn) -> None:
     conversation = turn.conversation
     assert conversation is not None
     person = turn.button("button.ask_person", "ask.person", conversation.conversation_id)
-    turn.say("faq.none", [person, turn.cancel_button()])
+    turn.say("handoff.none", [person, turn.cancel_button()], person=turn.text("button.ask_person"))
 
 
 ACTIONS = {

@@ -174,7 +174,9 @@ def on_text(turn: Turn, text: str) -> None:
             turn.advance(CONFIRM, comment=comment or None)
             prompt(turn)
     else:
-        prompt(turn, "report.use_buttons")
+        from chalicelib.services.chat import interrupt
+
+        interrupt.on_stray_text(turn, text, prompt)
 
 
 def skip_comment(turn: Turn, _: str = "") -> None:

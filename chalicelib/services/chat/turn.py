@@ -86,7 +86,9 @@ class Turn:
         """
         assert self.conversation is not None
         key = self.conversation.conversation_id
-        submitter = submissions.Submitter(channel="line", language=self.language, line_user_id=self.user_id)
+        submitter = submissions.Submitter(
+            channel="line", language=self.language, line_user_id=self.user_id, confirmed=True
+        )
         try:
             _, created = idempotency.once(
                 f"line-{form.id}",
