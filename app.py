@@ -91,6 +91,14 @@ def daily_digest_job(event):
     return digest.run(now=event.time)
 
 
+# Weekdays 10:00 in Tokyo (01:00 UTC): one reminder to residents who have not answered "needs info".
+@app.schedule(Cron(0, 1, "?", "*", "MON-FRI", "*"), name="needs-info-reminders")
+def needs_info_reminders_job(event):
+    from chalicelib.workers import responses
+
+    return responses.run(now=event.time)
+
+
 # Announcements: start a send, read one send list into chunks, send one chunk (services/fanout.py).
 @app.on_sqs_message(queue=get_settings().name(ANNOUNCE_PLAN.name), batch_size=ANNOUNCE_PLAN.batch_size)
 def announce_plan_worker(event):

@@ -83,6 +83,17 @@ def test_a_resident_answers_needs_info_in_the_chat(resident, sandbox, pump, clie
     [answer_button] = [item["action"] for item in asked["quickReply"]["items"]]
     assert answer_button["label"] == text_of("button.answer")
 
+    # Not answered past the form's target: one reminder, with the same button.
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.workers import responses as reminders
+
+    reminders.run(datetime.now(UTC) + timedelta(days=40))
+    reminders.run(datetime.now(UTC) + timedelta(days=41))
+    reminded = [m for m in pushes_to(sandbox, resident.user_id) if "quickReply" in m]
+    assert [m["text"] for m in reminded][-1].startswith("【お願い】")
+    assert len([m for m in reminded if m["text"].startswith("【お願い】")]) == 1
+
     started = resident.send({**_postback(resident, answer_button["data"])})
     assert texts(started) == text_of("answer.ask", receipt=receipt)
     resident.say("直径30センチくらいです。")

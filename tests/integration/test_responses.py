@@ -204,3 +204,45 @@ def test_malformed_bodies_are_4xx(client, body):
         headers={"Content-Type": "application/json", "X-Access-Secret": "x"},
     )
     assert 400 <= response.status_code < 500
+
+
+def test_one_reminder_after_the_target_days_in_the_residents_language(client):
+    from datetime import UTC, datetime, timedelta
+
+    from moto.ses.models import ses_backends
+
+    from chalicelib.workers import responses as reminders
+    from devstack.env import MOTO_ACCOUNT, REGION
+
+    document = copy.deepcopy(get_form("juminhyo-copy").example)  # target: 7 business days
+    created = client.http.post(
+        "/forms/juminhyo-copy/submissions",
+        body=json.dumps(document),
+        headers={"Content-Type": "application/json", "Accept-Language": "en"},
+    )
+    receipt = body_of(created)["receipt"]
+    section = store.get(receipt).section
+    for to, extra in (("in_review", {}), ("needs_info", {"note": "Which year?", "visibility": "public"})):
+        response = client.http.post(
+            f"/staff/submissions/{receipt}/transitions",
+            body=json.dumps({"to": to, **extra}),
+            headers=staff(section),
+        )
+        assert response.status_code == 200, response.body
+
+    def reminders_sent() -> list:
+        return [
+            m
+            for m in ses_backends[MOTO_ACCOUNT][REGION].sent_messages
+            if receipt in (m.subject or "") and "answer is needed" in (m.subject or "")
+        ]
+
+    now = datetime.now(UTC)
+    reminders.run(now + timedelta(days=3))
+    assert reminders_sent() == []  # within the target: nothing yet
+
+    reminders.run(now + timedelta(days=15))
+    reminders.run(now + timedelta(days=16))  # the next day's run: still one
+    [sent] = reminders_sent()
+    assert "has not had your answer yet" in sent.body
+    assert store.get(receipt).reminded_for is not None
