@@ -246,3 +246,30 @@ def test_one_reminder_after_the_target_days_in_the_residents_language(client):
     [sent] = reminders_sent()
     assert "has not had your answer yet" in sent.body
     assert store.get(receipt).reminded_for is not None
+
+
+def test_the_digest_lists_answered_ones_and_those_waiting_for_the_resident_past_target(client):
+    from datetime import UTC, datetime, timedelta
+
+    from moto.ses.models import ses_backends
+
+    from chalicelib.domain.forms import sections
+    from chalicelib.workers import digest
+    from devstack.env import MOTO_ACCOUNT, REGION
+
+    answered, secret = new_submission(client)
+    ask_for_info(client, answered)
+    assert respond(client, answered, secret, {"text": "12-34"}).status_code == 201
+    silent, _ = new_submission(client)
+    ask_for_info(client, silent)
+    outbox = ses_backends[MOTO_ACCOUNT][REGION].sent_messages
+    mark = len(outbox)
+
+    digest.run(now=datetime.now(UTC) + timedelta(days=30))  # a day of its own: past the 14-day target
+
+    recipients = sections()[ROAD]["digestRecipients"]
+    [sent] = [m for m in outbox[mark:] if m.destinations["ToAddresses"] == recipients]
+    answered_part = sent.body.split("区民から回答があったもの")[1].split("<h2")[0]
+    waiting_part = sent.body.split("区民の回答待ちで目標期間を過ぎたもの")[1].split("<h2")[0]
+    assert answered in answered_part and silent not in answered_part
+    assert silent in waiting_part and answered not in waiting_part
