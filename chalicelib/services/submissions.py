@@ -12,6 +12,7 @@ from typing import Any
 
 from chalicelib.adapters import queues
 from chalicelib.api.errors import ApiError
+from chalicelib.domain import areas
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.form_problems import explain
 from chalicelib.domain.forms import FormDefinition, fee_for, get_form
@@ -87,7 +88,8 @@ def create(
             attachments=attachments,
             latitude=location.get("latitude"),
             longitude=location.get("longitude"),
-            area=document.get("area"),
+            # Chosen on the form, else derived from the place (issue 10: LINE reports had none).
+            area=document.get("area") or areas.locate(location),
             line_user_id=submitter.line_user_id,
             email=document.get("email"),
             secret_hash=rules.hash_secret(secret, rules.new_salt()),

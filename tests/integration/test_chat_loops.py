@@ -154,3 +154,36 @@ def _postback(resident, data: str) -> dict:
     from tests.integration.conftest import line_event
 
     return line_event("postback", resident.user_id, postback={"data": data})
+
+
+def test_line_reports_know_their_area_from_the_address_or_the_pin(resident):
+    typed = file_report(resident)  # typed address: 柴又公園の北側入口付近
+    assert submissions.get(typed).area == "shibamata"
+
+    resident.tap("menu.report")
+    resident.tap("report.category", "streetlight-outage")
+    resident.tap("report.kind", "off")
+    resident.tap("report.photos_done")
+    resident.location(35.7574, 139.8133)  # a pin with no address: 小菅
+    confirm = resident.tap("report.comment_skip")
+    resident.tap_button(confirm, text_of("button.send"))
+    pinned = [s for s in Submission.by_line_user.query(resident.user_id) if s.receipt != typed]
+    assert submissions.get(pinned[0].receipt).area == "kosuge"
+
+
+def test_web_reports_know_their_area_too(client):
+    import copy
+
+    from chalicelib.domain.forms import get_form
+
+    document = copy.deepcopy(get_form("road-park-damage").example)
+    document.pop("photos", None)
+    document.pop("area", None)
+    document["location"] = {"latitude": 35.7694, "longitude": 139.8704}  # 金町駅
+    response = client.http.post(
+        "/forms/road-park-damage/submissions",
+        body=json.dumps(document),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 201, response.body
+    assert submissions.get(json.loads(response.body)["receipt"]).area == "kanamachi"
