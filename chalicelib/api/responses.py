@@ -39,10 +39,11 @@ def respond(receipt: str) -> Response:
     request = bp.current_request
     body = json_body(request, "submission_response")
     submission, channel = _submission(request, receipt)
+    raw = request.raw_body or b""
     status, answer = idempotency.once(
         f"respond:{submission.receipt}",
         request.headers.get("idempotency-key"),
-        request.raw_body,
+        raw if isinstance(raw, bytes) else raw.encode(),
         lambda: (
             201,
             service.respond(submission, body.get("text"), body.get("attachments") or [], channel=channel),
