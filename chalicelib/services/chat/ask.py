@@ -52,13 +52,11 @@ def on_question(turn: Turn, text: str) -> None:
     )
     person = turn.button("button.ask_person", "ask.person", conversation.conversation_id)
     if decision == faq.SUGGESTIONS:
-        buttons = [
-            turn.button_labelled(
-                index().answer(hit.entry_id, turn.language)["question"], "faq.show", hit.entry_id
-            )
-            for hit in chosen
-        ]
-        turn.say("handoff.suggest", [*buttons, person], person=turn.text("button.ask_person"))
+        listed, buttons = turn.suggestions(
+            [(hit.entry_id, index().answer(hit.entry_id, turn.language)["question"]) for hit in chosen]
+        )
+        intro = turn.text("handoff.suggest", person=turn.text("button.ask_person"))
+        turn.say_text(f"{intro}\n{listed}", [*buttons, person])
     else:
         turn.say("handoff.none", [person, turn.cancel_button()], person=turn.text("button.ask_person"))
 

@@ -39,14 +39,12 @@ def answer_question(turn: Turn, entry_id: str) -> None:
 
 
 def suggest(turn: Turn, entry_ids: list[str]) -> None:
-    buttons = [
-        turn.button_labelled(ask.index().answer(entry_id, turn.language)["question"], "faq.show", entry_id)
-        for entry_id in entry_ids
-    ]
-    resume = turn.button("button.continue_flow", "flow.resume")
-    turn.say(
-        "flow.suggest", [*buttons, resume, turn.cancel_button()], resume=turn.text("button.continue_flow")
+    listed, buttons = turn.suggestions(
+        [(entry_id, ask.index().answer(entry_id, turn.language)["question"]) for entry_id in entry_ids]
     )
+    resume = turn.button("button.continue_flow", "flow.resume")
+    intro = turn.text("flow.suggest", resume=turn.text("button.continue_flow"))
+    turn.say_text(f"{intro}\n{listed}", [*buttons, resume, turn.cancel_button()])
 
 
 def on_stray_text(turn: Turn, text: str, prompt: object) -> None:

@@ -21,7 +21,7 @@ def apply(turn: Turn, _: str = "") -> None:
     """The online procedures, each opening its form in the LIFF app (signed in as this resident)."""
     base = get_settings().liff_url
     items = [
-        chat.uri_item(messages.text(f"form.{form.id}", turn.language), f"{base}/forms/{form.id}")
+        chat.uri_item(messages.text(f"label.form.{form.id}", turn.language), f"{base}/forms/{form.id}")
         for form in catalogue()
         if not form.is_report
     ]
