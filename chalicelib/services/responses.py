@@ -38,10 +38,8 @@ def of_line_user(receipt_text: str, user_id: str) -> Submission:
     receipt = lifecycle.normalize_receipt(receipt_text)
     submission = store.get(receipt) if receipt else None
     if submission is None or submission.line_user_id != user_id:
-        raise NotFound(
-            "受付番号または確認コードが違います。 / The receipt number or access code is wrong.",
-            code="submission_not_found",
-        )
+        # The same answer as for a wrong access code: whose receipt it is stays unsaid.
+        raise NotFound(rules.localized("respond.not_found", "ja"), code="submission_not_found")
     return submission
 
 
