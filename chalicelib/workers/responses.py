@@ -29,7 +29,7 @@ LEASE = timedelta(minutes=5)
 
 
 def run(now: datetime | str | None = None) -> dict[str, int]:
-    """Send the reminders that are due; returns how many went out per section."""
+    """Send the reminders that are due; returns how many went out, per section (0 included)."""
     if isinstance(now, str):
         now = datetime.fromisoformat(now.replace("Z", "+00:00"))
     now = (now or datetime.now(UTC)).astimezone(UTC)
@@ -53,8 +53,7 @@ def run(now: datetime | str | None = None) -> dict[str, int]:
             with invocation(submission.receipt, job="needs-info-reminders"):
                 if _remind(submission, due, now):
                     count += 1
-        if count:
-            sent[section_id] = count
+        sent[section_id] = count
     return sent
 
 
