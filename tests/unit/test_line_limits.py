@@ -101,3 +101,45 @@ def test_the_checker_catches_what_line_would_refuse():
     template = {"type": "template", "altText": "a" * 401, "template": {"type": "buttons", "text": "x"}}
     assert line_limits.message_problems(template)
     assert line_limits.rich_menu_problems({"chatBarText": "メニュー Menu とても長い名前です"})
+
+
+def test_no_resident_facing_japanese_is_written_inline_on_the_line_path():
+    """What the chat and the LINE pushes say comes from the catalogue (covered by its
+    completeness test); the only Japanese literals allowed are what residents type (cancel
+    words) and the languages' own names."""
+    import ast
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "chalicelib"
+    files = [
+        *sorted((root / "services" / "chat").glob("*.py")),
+        root / "domain" / "chat.py",
+        root / "domain" / "responses.py",
+        root / "workers" / "responses.py",
+        root / "workers" / "line_events.py",
+    ]
+    japanese = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+    allowed = {*chat.CANCEL_WORDS, *LANGUAGE_NAMES.values()}
+    found = []
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        # Docstrings are prose for developers, not messages.
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and japanese.search(node.value)
+                and id(node) not in docstrings
+                and node.value not in allowed
+            ):
+                found.append(f"{path.name}:{node.lineno}: {node.value[:40]!r}")
+    assert found == []
