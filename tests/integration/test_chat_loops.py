@@ -187,3 +187,15 @@ def test_web_reports_know_their_area_too(client):
     )
     assert response.status_code == 201, response.body
     assert submissions.get(json.loads(response.body)["receipt"]).area == "kanamachi"
+
+
+def test_my_requests_offers_to_answer_what_the_ward_is_waiting_on(resident, client):
+    receipt = file_report(resident)
+    staff_move(client, receipt, "in_review")
+    staff_move(client, receipt, "needs_info", note="場所の目印を教えてください。", visibility="public")
+
+    mine = resident.tap("menu.mine")
+    started = resident.tap_button(mine, text_of("button.answer_for", receipt=receipt))
+
+    assert texts(started) == text_of("answer.ask", receipt=receipt)
+    assert conversations.get(resident.user_id).flow == "answer"

@@ -36,7 +36,7 @@ def as_quick_reply(label: str, display_text: str | None = None) -> list[str]:
 def test_every_catalogue_label_fits_in_every_language(language):
     found = {}
     for key in label_keys():
-        label = messages.text(key, language, number=3)
+        label = messages.text(key, language, number=3, receipt="KTS-2612-0BV2")
         problems = as_quick_reply(label) + as_quick_reply("x", label)
         problems += line_limits.message_problems(
             chat.text_message("x", [chat.uri_item(label, "https://example.jp/")])

@@ -38,6 +38,12 @@ def my_requests(turn: Turn, _: str = "") -> None:
         turn.say("mine.none", [turn.button("button.report", "menu.report")])
         return
     lines = [turn.text("mine.header")]
+    # A request the ward is waiting on can be answered from here too (the push may be long gone).
+    answers = [
+        turn.button_labelled(turn.text("button.answer_for", receipt=s.receipt), "answer.start", s.receipt)
+        for s in page
+        if s.status == "needs_info"
+    ]
     for submission in page:
         title_key = f"form.{submission.form_id}"
         lines.append(
@@ -49,7 +55,7 @@ def my_requests(turn: Turn, _: str = "") -> None:
                 date=tokyo_iso(submission.updated_at)[:10],
             )
         )
-    turn.say_text("\n".join(lines))
+    turn.say_text("\n".join(lines), answers or None)
 
 
 def website(key: str) -> Callable[[Turn, str], None]:
