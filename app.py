@@ -14,7 +14,7 @@ import uuid
 
 from chalice import Chalice, Cron, Rate
 
-from chalicelib.api import announcements, forms, liff, line, open311, staff, submissions
+from chalicelib.api import announcements, forms, liff, line, open311, responses, staff, submissions
 from chalicelib.api.errors import ApiError, as_api_error, with_route_cors
 from chalicelib.config import get_settings
 from chalicelib.observability import flush_metrics, invocation, traced
@@ -29,6 +29,7 @@ app.register_blueprint(open311.bp)
 app.register_blueprint(staff.bp)
 app.register_blueprint(liff.bp)
 app.register_blueprint(announcements.bp)
+app.register_blueprint(responses.bp)
 
 
 @app.middleware("http")
@@ -88,6 +89,14 @@ def daily_digest_job(event):
 
     # The time it was scheduled for, so a delayed or retried run counts for its own day.
     return digest.run(now=event.time)
+
+
+# Weekdays 10:00 in Tokyo (01:00 UTC): one reminder to residents who have not answered "needs info".
+@app.schedule(Cron(0, 1, "?", "*", "MON-FRI", "*"), name="needs-info-reminders")
+def needs_info_reminders_job(event):
+    from chalicelib.workers import responses
+
+    return responses.run(now=event.time)
 
 
 # Announcements: start a send, read one send list into chunks, send one chunk (services/fanout.py).

@@ -34,6 +34,9 @@ class Settings:
     sqs_queue_url_template: str
     # Where staff reach the API: the links in digest emails point there.
     staff_api_base: str
+    # The staff console (a web app over the staff API) that digest links open:
+    # `<url>/submissions/<receipt>` and `<url>/submissions?<list filters>`. Empty: no links.
+    staff_console_url: str = ""
     # The LINE Login channel of the LIFF pages: the audience their ID tokens must carry.
     # Not a secret (LIFF pages show it); empty outside the local stage unless set, which
     # turns LIFF sign-in off (503) rather than accepting tokens for a made-up channel.
@@ -99,6 +102,7 @@ def get_settings() -> Settings:
         log_hash_salt=env.get("LOG_HASH_SALT", "madoguchi"),
         sqs_queue_url_template=env.get("SQS_QUEUE_URL_TEMPLATE", ""),
         staff_api_base=env.get("STAFF_API_BASE", "https://api.madoguchi.example.jp"),
+        staff_console_url=env.get("STAFF_CONSOLE_URL", "").strip(),
         line_login_channel_id=env.get("LINE_LOGIN_CHANNEL_ID")
         or (LOCAL_LINE_LOGIN_CHANNEL_ID if stage == "local" else ""),
         liff_url=env.get("LIFF_URL", Settings.liff_url).rstrip("/"),

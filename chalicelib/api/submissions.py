@@ -68,7 +68,7 @@ def check(receipt: str) -> Response:
     from chalicelib.services import submissions as service
 
     request = bp.current_request
-    view = service.for_resident(receipt, request.headers.get(SECRET_HEADER), **_who(request))
+    view = service.for_resident(receipt, request.headers.get(SECRET_HEADER), **resident_identity(request))
     return Response(view, headers={"Cache-Control": "no-store"})
 
 
@@ -77,11 +77,11 @@ def withdraw(receipt: str) -> Response:
     from chalicelib.services import submissions as service
 
     request = bp.current_request
-    view = service.withdraw(receipt, request.headers.get(SECRET_HEADER), **_who(request))
+    view = service.withdraw(receipt, request.headers.get(SECRET_HEADER), **resident_identity(request))
     return Response(view, headers={"Cache-Control": "no-store"})
 
 
-def _who(request: Any) -> dict[str, Any]:
+def resident_identity(request: Any) -> dict[str, Any]:
     """The client (for its own limit on wrong codes) and, from a LIFF page, the signed-in LINE user:
     a resident linked on LINE reaches their submission with their ID token, without the code."""
     from chalicelib.observability import hashed

@@ -44,8 +44,9 @@ def text(key: str, language: str, /, **values: object) -> str:
 
 
 def label(key: str, language: str) -> str:
-    """A button label: the text, cut to LINE's 20 characters (the tests keep them shorter)."""
-    return text(key, language)[:MAX_LABEL_CHARS]
+    """A button label: the text as written (tests/unit/test_line_limits.py keeps each within
+    LINE's 20 characters in every language, so nothing is ever cut)."""
+    return text(key, language)
 
 
 def placeholders(template: str) -> set[str]:

@@ -36,7 +36,7 @@ MAX_LIMIT = 100
 MAX_EXAMINED = 1000
 _QUERY_BATCH = 100
 
-LIST_PARAMETERS = ("form", "status", "channel", "from", "to", "overdue", "limit", "cursor")
+LIST_PARAMETERS = ("form", "status", "channel", "from", "to", "overdue", "responded", "limit", "cursor")
 CHANNELS = (*service.CHANNELS_FOR_RESIDENTS, *service.CHANNELS_FOR_STAFF)
 _CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "heic": "image/heic"}
 
@@ -59,6 +59,8 @@ class ListQuery:
     overdue: bool | None = None
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
+    # True: the resident answered a request for information and nobody has moved it since.
+    responded: bool | None = None
 
     def fingerprint(self, section: str) -> str:
         """What a cursor is bound to: the section and every filter (not the page size)."""
@@ -71,6 +73,7 @@ class ListQuery:
                 self.since.isoformat() if self.since else None,
                 self.until.isoformat() if self.until else None,
                 self.overdue,
+                self.responded,
             ]
         )
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -106,6 +109,12 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
         if overdue is None:
             bad("overdue", "Use true or false.")
 
+    responded = None
+    if "responded" in values:
+        responded = {"true": True, "false": False}.get(values["responded"].strip().lower())
+        if responded is None:
+            bad("responded", "Use true or false.")
+
     limit = DEFAULT_LIMIT
     if "limit" in values:
         text = values["limit"].strip()
@@ -117,7 +126,7 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
     cursor = values.get("cursor") or None
     if problems:
         raise rule.Malformed("Some query parameters are not valid.", code="invalid_query", details=problems)
-    return ListQuery(forms, statuses, channels, since, until, overdue, limit, cursor)
+    return ListQuery(forms, statuses, channels, since, until, overdue, limit, cursor, responded)
 
 
 def _choices(values: dict[str, str], name: str, known: Any, what: str, bad: Any) -> frozenset[str] | None:
@@ -188,7 +197,8 @@ def list_for_section(
     since = query.since.replace(microsecond=0) if query.since else None
     until = _ceil_second(query.until) if query.until else None
     filtered = any(
-        value is not None for value in (query.forms, query.statuses, query.channels, query.overdue)
+        value is not None
+        for value in (query.forms, query.statuses, query.channels, query.overdue, query.responded)
     )
     batch = _QUERY_BATCH if filtered else query.limit + 1
 
@@ -226,7 +236,15 @@ def _matches(submission: Submission, query: ListQuery, now: datetime) -> bool:
         return False
     if query.until is not None and submission.created_at >= query.until:
         return False
+    if query.responded is not None and _awaiting_staff(submission) != query.responded:
+        return False
     return query.overdue is None or _overdue(submission, now) == query.overdue
+
+
+def _awaiting_staff(submission: Submission) -> bool:
+    from chalicelib.domain.responses import awaiting_staff
+
+    return awaiting_staff(submission.responded_at, submission.updated_at)
 
 
 def _page(items: list[Submission], next_cursor: str | None, now: datetime) -> dict[str, Any]:
@@ -315,6 +333,8 @@ def summary(submission: Submission, now: datetime | None = None) -> dict[str, An
         "dueDate": rules.due_date(submission.created_at, target).isoformat() if target else None,
         "overdue": rules.is_overdue(submission.created_at, submission.status, target, now),
         "area": submission.area,
+        "respondedAt": rules.tokyo_iso(submission.responded_at) if submission.responded_at else None,
+        "responded": _awaiting_staff(submission),
         "version": submission.version,
         "href": f"/staff/submissions/{submission.receipt}",
     }
@@ -405,7 +425,19 @@ def show(principal: StaffPrincipal, receipt_text: str, now: datetime | None = No
             for note in submission.public_notes
         ],
         "audit": [_audit_view(entry) for entry in store.trail(submission.receipt)],
+        # The ward's public notes and the resident's answers in order (issue 10).
+        "thread": _thread(submission, expires_at),
     }
+
+
+def _thread(submission: Submission, expires_at: datetime) -> list[dict[str, Any]]:
+    from chalicelib.domain.responses import thread
+
+    entries = thread(submission.public_notes or [], submission.responses or [], with_attachments=True)
+    for entry in entries:
+        if "attachments" in entry:
+            entry["attachments"] = [_attachment(key, expires_at) for key in entry["attachments"]]
+    return entries
 
 
 def transition(principal: StaffPrincipal, receipt_text: str, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import queues
+from chalicelib.domain import areas
 from chalicelib.domain import errors as rule
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.form_problems import explain
@@ -40,6 +41,8 @@ class Submitter:
     language: str
     line_user_id: str | None = None
     actor: rules.Actor = RESIDENT
+    # The chat already confirmed it to the resident (issue 10): the notification skips LINE.
+    confirmed: bool = False
 
     @property
     def staff_id(self) -> str | None:
@@ -85,7 +88,8 @@ def create(
             attachments=attachments,
             latitude=location.get("latitude"),
             longitude=location.get("longitude"),
-            area=document.get("area"),
+            # Chosen on the form, else derived from the place (issue 10: LINE reports had none).
+            area=document.get("area") or areas.locate(location),
             line_user_id=submitter.line_user_id,
             email=document.get("email"),
             secret_hash=rules.hash_secret(secret, rules.new_salt()),
@@ -100,7 +104,7 @@ def create(
     else:
         raise rule.Unavailable("Please try again.", code="busy")
     uploads.discard_originals(photos)
-    _notify(receipt, "created", rules.RECEIVED, version=1)
+    _notify(receipt, "created", rules.RECEIVED, version=1, confirmed=submitter.confirmed)
     return {
         "receipt": receipt,
         "status": rules.RECEIVED,
@@ -116,14 +120,14 @@ def for_resident(
     receipt_text: str, secret: str | None, *, client: str = "unknown", line_user_id: str | None = None
 ) -> dict[str, Any]:
     """Status and public notes, for whoever holds the receipt number and its secret."""
-    submission = _resident_access(receipt_text, secret, client=client, line_user_id=line_user_id)
+    submission = resident_access(receipt_text, secret, client=client, line_user_id=line_user_id)
     return _public_view(submission)
 
 
 def withdraw(
     receipt_text: str, secret: str | None, *, client: str = "unknown", line_user_id: str | None = None
 ) -> dict[str, Any]:
-    submission = _resident_access(receipt_text, secret, client=client, line_user_id=line_user_id)
+    submission = resident_access(receipt_text, secret, client=client, line_user_id=line_user_id)
     move(submission, rules.WITHDRAWN, actor=RESIDENT)
     return _public_view(store.get(submission.receipt))
 
@@ -207,7 +211,7 @@ def _decoy_hash() -> str:
     return rules.hash_secret(rules.new_access_secret(), rules.new_salt())
 
 
-def _resident_access(
+def resident_access(
     receipt_text: str, secret: str | None, *, client: str = "unknown", line_user_id: str | None = None
 ) -> Submission:
     not_found = rule.NotFound(_NO_ACCESS, code="submission_not_found")
@@ -261,13 +265,15 @@ def _public_view(submission: Submission) -> dict[str, Any]:
     )
 
 
-def _notify(receipt: str, event: str, status: str, *, version: int) -> None:
+def _notify(receipt: str, event: str, status: str, *, version: int, confirmed: bool = False) -> None:
     """Queue the resident's notification; the worker decides LINE or email and sends it once.
 
     The change is already stored, so a queue failure must not fail the request (its retry
     would be refused or duplicated): it is logged and counted for an operator instead.
     """
     message = {"receipt": receipt, "event": event, "status": status, "version": version}
+    if confirmed:
+        message["confirmed"] = True
     if queues.send_all(NOTIFICATIONS, [(receipt, message)]):
         logger.error("notification not queued", extra={"receipt": receipt, "event": event})
         metrics.add_metric(name="NotificationsNotQueued", unit="Count", value=1)

@@ -195,6 +195,13 @@ class Submission(Model):
     secret_hash = UnicodeAttribute()
     public_notes = JSONAttribute(default=list)
     entered_by = UnicodeAttribute(null=True)
+    # --- the resident's answers to "needs info" (issue 10; services/responses.py) ---
+    # Each: {"at", "text", "attachments", "channel", "version"}; personal data like `data`.
+    responses = JSONAttribute(default=list)
+    # When the resident last answered; a staff move after it (updated_at later) means "seen".
+    responded_at = UTCDateTimeAttribute(null=True)
+    # The `at` of the needs_info note a reminder was sent for: one reminder per request.
+    reminded_for = UnicodeAttribute(null=True)
     # Set when the submission closes: closed + the form's retention period; TTL deletes it then.
     expires_at = TTLAttribute(null=True)
     version = VersionAttribute()

@@ -100,7 +100,7 @@ def test_a_signed_follow_event_is_greeted_through_the_whole_stack(running_stack)
 def test_make_token_gives_a_token_that_staff_me_accepts(running_stack):
     ports, env = running_stack["ports"], running_stack["env"]
     token = subprocess.run(
-        ["make", "-s", "token", "SECTION=kurashi", "ROLE=staff"],
+        ["make", "-s", "token", "SECTION=koseki-jumin", "ROLE=staff"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -111,7 +111,7 @@ def test_make_token_gives_a_token_that_staff_me_accepts(running_stack):
     api = f"http://127.0.0.1:{ports['API']}/staff/me"
     me = requests.get(api, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert me.status_code == 200
-    assert me.json() == {"staffId": "dev-kurashi-staff", "section": "kurashi", "roles": ["staff"]}
+    assert me.json() == {"staffId": "dev-koseki-jumin-staff", "section": "koseki-jumin", "roles": ["staff"]}
     assert requests.get(api, timeout=10).status_code == 401
 
 
@@ -122,3 +122,11 @@ def test_ctrl_c_stops_every_process(running_stack):
     for name, port in ports.items():
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"{name} port {port} still answers"
+
+
+def test_make_run_output_is_line_buffered_and_metrics_go_to_their_file(running_stack):
+    # The banner arrived through a pipe before the stack stopped: output is not block-buffered.
+    # EMF lines go to .devstack/metrics.jsonl unless MADOGUCHI_METRICS=console.
+    metrics = ROOT / ".devstack" / "metrics.jsonl"
+    assert metrics.exists()
+    assert '"_aws"' in metrics.read_text(encoding="utf-8").splitlines()[-1]

@@ -19,7 +19,7 @@ from chalicelib.domain.line_webhook import LineEvent
 from chalicelib.observability import logger, metrics
 from chalicelib.schemas import problems
 from chalicelib.services import replies
-from chalicelib.services.chat import ask, menu, report, settings
+from chalicelib.services.chat import answer, ask, menu, report, settings
 from chalicelib.services.chat.turn import Turn
 from chalicelib.store import conversations, preferences, residents
 
@@ -30,10 +30,12 @@ Handler = Callable[[Turn, str], None]
 
 ACTIONS: dict[str, Handler] = {
     "flow.cancel": lambda turn, _: cancel(turn),
+    "flow.resume": lambda turn, _: resume(turn),
     **menu.ACTIONS,
     **settings.ACTIONS,
     **report.ACTIONS,
     **ask.ACTIONS,
+    **answer.ACTIONS,
 }
 
 
@@ -81,6 +83,8 @@ def _play(turn: Turn, decide: Callable[[Turn], None]) -> None:
         logger.info("chat event already applied; prompting again")
         if conversation.flow == chat.REPORT:
             report.prompt(turn)
+        elif conversation.flow == answer.ANSWER:
+            answer.prompt(turn)
         else:
             ask.prompt(turn)
         return
@@ -120,10 +124,14 @@ def _message(turn: Turn) -> None:
             cancel(turn)
         elif turn.in_flow(chat.REPORT):
             report.on_text(turn, text)
+        elif turn.in_flow(answer.ANSWER):
+            answer.on_text(turn, text)
         else:
             ask.on_question(turn, text)
     elif kind == "image" and turn.in_flow(chat.REPORT):
         report.on_photo(turn, message)
+    elif kind == "image" and turn.in_flow(answer.ANSWER):
+        answer.on_photo(turn, message)
     elif kind == "location" and turn.in_flow(chat.REPORT):
         report.on_location(turn, message)
     else:
@@ -137,6 +145,16 @@ def _malformed(turn: Turn) -> bool:
         logger.warning("chat event refused by its schema", extra={"pointers": [p["pointer"] for p in found]})
         metrics.add_metric(name="ChatEventsMalformed", unit="Count", value=1)
     return bool(found)
+
+
+def resume(turn: Turn) -> None:
+    """Back to the step the resident was at, after a question asked in the middle of a flow."""
+    if turn.in_flow(chat.REPORT):
+        report.prompt(turn)
+    elif turn.in_flow(answer.ANSWER):
+        answer.prompt(turn)
+    else:
+        turn.say("general.not_understood", [turn.button("button.report", "menu.report")])
 
 
 def cancel(turn: Turn) -> None:

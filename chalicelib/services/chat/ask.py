@@ -52,15 +52,13 @@ def on_question(turn: Turn, text: str) -> None:
     )
     person = turn.button("button.ask_person", "ask.person", conversation.conversation_id)
     if decision == faq.SUGGESTIONS:
-        buttons = [
-            turn.button_labelled(
-                index().answer(hit.entry_id, turn.language)["question"], "faq.show", hit.entry_id
-            )
-            for hit in chosen
-        ]
-        turn.say("faq.suggest", [*buttons, person])
+        listed, buttons = turn.suggestions(
+            [(hit.entry_id, index().answer(hit.entry_id, turn.language)["question"]) for hit in chosen]
+        )
+        intro = turn.text("handoff.suggest", person=turn.text("button.ask_person"))
+        turn.say_text(f"{intro}\n{listed}", [*buttons, person])
     else:
-        turn.say("faq.none", [person, turn.cancel_button()])
+        turn.say("handoff.none", [person, turn.cancel_button()], person=turn.text("button.ask_person"))
 
 
 def show_answer(turn: Turn, entry_id: str) -> None:
@@ -101,7 +99,7 @@ def prompt(turn: Turn) -> None:
     conversation = turn.conversation
     assert conversation is not None
     person = turn.button("button.ask_person", "ask.person", conversation.conversation_id)
-    turn.say("faq.none", [person, turn.cancel_button()])
+    turn.say("handoff.none", [person, turn.cancel_button()], person=turn.text("button.ask_person"))
 
 
 ACTIONS = {

@@ -21,7 +21,7 @@ def apply(turn: Turn, _: str = "") -> None:
     """The online procedures, each opening its form in the LIFF app (signed in as this resident)."""
     base = get_settings().liff_url
     items = [
-        chat.uri_item(messages.text(f"form.{form.id}", turn.language), f"{base}/forms/{form.id}")
+        chat.uri_item(messages.text(f"label.form.{form.id}", turn.language), f"{base}/forms/{form.id}")
         for form in catalogue()
         if not form.is_report
     ]
@@ -38,6 +38,12 @@ def my_requests(turn: Turn, _: str = "") -> None:
         turn.say("mine.none", [turn.button("button.report", "menu.report")])
         return
     lines = [turn.text("mine.header")]
+    # A request the ward is waiting on can be answered from here too (the push may be long gone).
+    answers = [
+        turn.button_labelled(turn.text("button.answer_for", receipt=s.receipt), "answer.start", s.receipt)
+        for s in page
+        if s.status == "needs_info"
+    ]
     for submission in page:
         title_key = f"form.{submission.form_id}"
         lines.append(
@@ -49,7 +55,7 @@ def my_requests(turn: Turn, _: str = "") -> None:
                 date=tokyo_iso(submission.updated_at)[:10],
             )
         )
-    turn.say_text("\n".join(lines))
+    turn.say_text("\n".join(lines), answers or None)
 
 
 def website(key: str) -> Callable[[Turn, str], None]:

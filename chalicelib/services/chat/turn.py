@@ -48,8 +48,22 @@ class Turn:
         """A quick-reply button labelled with catalogue text `key` that runs `action`."""
         return self.button_labelled(self.text(key), action, value)
 
-    def button_labelled(self, label: str, action: str, value: str = "") -> dict[str, Any]:
-        return chat.postback_item(label, postbacks.sign(get_settings().line_channel_secret, action, value))
+    def button_labelled(
+        self, label: str, action: str, value: str = "", display_text: str | None = None
+    ) -> dict[str, Any]:
+        data = postbacks.sign(get_settings().line_channel_secret, action, value)
+        return chat.postback_item(label, data, display_text)
+
+    def suggestions(self, questions: list[tuple[str, str]]) -> tuple[str, list[dict[str, Any]]]:
+        """FAQ suggestions: a numbered list for the text, and a button per number that shows the
+        answer (the question itself rarely fits LINE's 20-character label; the tap still shows
+        it in the chat as the resident's message)."""
+        lines, buttons = [], []
+        for number, (entry_id, question) in enumerate(questions, start=1):
+            lines.append(f"{number}. {question}")
+            label = self.text("faq.choice", number=number)
+            buttons.append(self.button_labelled(label, "faq.show", entry_id, display_text=question))
+        return "\n".join(lines), buttons
 
     def cancel_button(self) -> dict[str, Any]:
         return self.button("button.cancel", "flow.cancel")
@@ -92,7 +106,9 @@ class Turn:
         """
         assert self.conversation is not None
         key = self.conversation.conversation_id
-        submitter = submissions.Submitter(channel="line", language=self.language, line_user_id=self.user_id)
+        submitter = submissions.Submitter(
+            channel="line", language=self.language, line_user_id=self.user_id, confirmed=True
+        )
         for attempt in range(1, FILE_ATTEMPTS + 1):
             try:
                 _, created = idempotency.once(
