@@ -305,7 +305,7 @@ def normalize(text: str, *, lexicon: bool = True) -> str:
     text = " ".join(text.translate(_MARKS).split())
     for script_chars, replace_words in _WORD_LEXICONS if lexicon else ():
         if script_chars.search(text):
-            text = replace_words(text)
+            text = " ".join(replace_words(text).split())  # a dropped word leaves no double space
     return text
 
 
@@ -550,6 +550,7 @@ def terms(text: str, params: Params | None = None) -> list[str]:
 
 # --- typos ---------------------------------------------------------------------------------
 
+NOVELTY_POWER = 2
 MIN_TYPO_CHARS = 5  # shorter words have too many neighbours: "rice" is one edit from "price"
 LONG_WORD_CHARS = 9  # from this length, two edits
 
@@ -614,7 +615,7 @@ class Signals:
 # margin x coverage, evidence (calibration_inputs). Fitted on every top-3 hit of the
 # questions of bench/data/faq_eval.json by `bench/faq_eval.py --fit`; docs/performance.md
 # gives its reliability table and its 5-fold cross-validated loss.
-CALIBRATION = (-3.368, 0.507, 20.58, 1.067, -1.704)
+CALIBRATION = (-3.426, 0.654, 27.87, 1.06, -1.564)
 
 
 def calibration_inputs(signals: Signals) -> tuple[float, float, float, float, float]:
@@ -792,14 +793,16 @@ class FaqIndex:
             elif script == _DEVANAGARI:
                 units.append(["w:" + run])
         close_latin()
+        # Weighted by idf squared: what a question is about are its rare words, not its "how".
         known = unknown = 0.0
+        unseen = self._unseen_idf**NOVELTY_POWER
         for forms in units:
             weights = [self._idf[form] for form in forms if form in self._idf]
             if weights:
-                known += max(weights)
+                known += max(weights) ** NOVELTY_POWER
             else:
-                unknown += self._unseen_idf
-        unknown += 0.5 * self._unseen_idf * corrected
+                unknown += unseen
+        unknown += 0.5 * unseen * corrected
         return unknown / (known + unknown) if known + unknown else 0.0
 
     # --- search ---
