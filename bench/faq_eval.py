@@ -169,7 +169,7 @@ def sweep(results: list[dict]) -> list[dict]:
             right = wrong = helped = person = 0
             for r in inside:
                 hits = r["hits"]
-                if hits and hits[0].confidence >= confident:
+                if hits and hits[0].confidence >= confident and not hits[0].brief:
                     right += hits[0].entry_id == r["expected"]
                     wrong += hits[0].entry_id != r["expected"]
                 elif hits and (hits[0].confidence >= suggest or hits[0].covered):
