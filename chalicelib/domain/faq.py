@@ -621,7 +621,7 @@ class Signals:
 # margin x coverage, evidence (calibration_inputs). Fitted on every top-3 hit of the
 # questions of bench/data/faq_eval.json by `bench/faq_eval.py --fit`; docs/performance.md
 # gives its reliability table and its 5-fold cross-validated loss.
-CALIBRATION = (-3.426, 0.654, 27.87, 1.06, -1.564)
+CALIBRATION = (-3.495, 0.794, 27.624, 1.069, -1.745)
 
 
 def calibration_inputs(signals: Signals) -> tuple[float, float, float, float, float]:
