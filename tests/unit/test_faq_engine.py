@@ -583,3 +583,64 @@ def test_the_evaluation_set_shares_no_question_with_the_faq(ward_index, evaluati
         for question in phrasings
     }
     assert [q["q"] for q in evaluation if key(q["q"]) in faq_questions] == []
+
+
+# --- generalisation (issue 10): lexicon, typos, novelty, brief questions ------------------
+
+
+@pytest.mark.parametrize(
+    ("variants", "why"),
+    [
+        (["old couch", "sofa"], "an everyday synonym; 'old' never decides a question"),
+        (["my fridge", "my refrigerator"], "short form"),
+        (["for my kid", "for my child"], "colloquial"),
+        (["保健証", "保険証"], "a common kanji slip"),
+        (["쇼파", "소파"], "Korean spelling variant"),
+        (["小孩", "孩子"], "Chinese synonym"),
+        (["भाषा परिवर्तन गर्न", "भाषा बदल्न"], "Nepali synonym, several words"),
+    ],
+)
+def test_the_lexicon_maps_everyday_words_to_the_faqs(variants, why):
+    assert len({normalize(text) for text in variants}) == 1, why
+
+
+def test_the_lexicon_replaces_whole_words_only_and_is_idempotent():
+    assert normalize("kidney") == "kidney"
+    assert normalize("a couchette") == "a couchette"
+    for text in [
+        "how do i get rid of an old couch",
+        "保健証どうなった",
+        "쇼파 버리는 방법",
+        "vứt pin cũ ở đâu",
+    ]:
+        assert normalize(normalize(text)) == normalize(text)
+    assert normalize("old couch", lexicon=False) == "old couch"
+
+
+def test_typos_are_corrected_to_the_faqs_words(ward_index):
+    assert ward_index._correct("bateries") == ("batteries", 1)
+    assert ward_index._correct("national insurence") == ("national insurance", 1)
+    assert ward_index._correct("rice") == ("rice", 0)  # short words are left alone (price is one edit away)
+    assert ward_index._correct("kokuho") == ("kokuho", 0)
+
+
+def test_a_typo_still_finds_its_entry(ward_index):
+    [best, *_] = ward_index.search("how to join national helth insurence", "en")
+    assert best.entry_id == "insurance-nhi-join"
+
+
+def test_novelty_is_the_share_of_the_question_the_faq_never_uses(ward_index):
+    def novelty(text, language):
+        return ward_index.explain(text, language)[0]["signals"].novelty
+
+    assert novelty("粗大ごみを出したい", "ja") == 0.0
+    assert novelty("how much is a bus ticket to narita", "en") > 0.3
+    # Vietnamese is read in syllable pairs: every syllable of a joke is in the FAQ, no pair is.
+    assert novelty("kể chuyện cười đi", "vi") > 0.8
+    assert novelty("ngày thu gom rác là khi nào", "vi") < 0.2
+
+
+@pytest.mark.parametrize("text", ["ok", "the", "1", "no"])
+def test_a_question_that_says_too_little_is_never_answered(ward_index, text):
+    hits = ward_index.search(text, "en")
+    assert ward_index.decide(hits)[0] != ANSWER
