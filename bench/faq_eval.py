@@ -169,7 +169,7 @@ def sweep(results: list[dict]) -> list[dict]:
             right = wrong = helped = person = 0
             for r in inside:
                 hits = r["hits"]
-                if hits and hits[0].confidence >= confident:
+                if hits and hits[0].confidence >= confident and not hits[0].brief:
                     right += hits[0].entry_id == r["expected"]
                     wrong += hits[0].entry_id != r["expected"]
                 elif hits and (hits[0].confidence >= suggest or hits[0].covered):
@@ -213,19 +213,20 @@ def _vector(signals: faq.Signals) -> list[float]:
 
 
 def fit(data: list[tuple[faq.Signals, int, int]], l2: float = 0.01) -> tuple[float, ...]:
-    """Logistic regression by Newton's method (4 parameters, a little L2 on the slopes)."""
-    weights = [0.0] * 4
+    """Logistic regression by Newton's method (one weight per calibration input, a little L2 on the slopes)."""
+    size = len(faq.CALIBRATION)
+    weights = [0.0] * size
     for _ in range(50):
-        gradient = [0.0] * 4
-        hessian = [[0.0] * 4 for _ in range(4)]
+        gradient = [0.0] * size
+        hessian = [[0.0] * size for _ in range(size)]
         for signals, label, _number in data:
             x = _vector(signals)
             p = faq._confidence(signals, tuple(weights))
-            for i in range(4):
+            for i in range(size):
                 gradient[i] += (p - label) * x[i]
-                for j in range(4):
+                for j in range(size):
                     hessian[i][j] += p * (1 - p) * x[i] * x[j]
-        for i in range(1, 4):
+        for i in range(1, size):
             gradient[i] += l2 * weights[i]
             hessian[i][i] += l2
         step = _solve(hessian, gradient)
@@ -295,13 +296,17 @@ VARIANTS = {
     "no Latin word bigrams": {"latin_bigrams": False},
     "BM25 b = 0.3": {"b": 0.3},
     "BM25 k1 = 2.0": {"k1": 2.0},
+    "BM25 k1 = 0.8": {"k1": 0.8},
+    "BM25 k1 = 0.5": {"k1": 0.5},
 }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--faq", type=Path, default=faq.FAQ_PATH)
-    parser.add_argument("--eval", type=Path, default=EVAL_PATH)
+    parser.add_argument(
+        "--eval", type=Path, nargs="+", default=[EVAL_PATH], help="question files, scored together"
+    )
     parser.add_argument("--detect", action="store_true", help="search without the resident's language")
     parser.add_argument("--compare", action="store_true", help="score the engine's variants")
     parser.add_argument("--sweep", action="store_true", help="tabulate other thresholds")
@@ -312,7 +317,7 @@ def main() -> int:
     args = parser.parse_args()
 
     data = json.loads(args.faq.read_text(encoding="utf-8"))
-    questions = load(args.eval)
+    questions = [question for path in args.eval for question in load(path)]
     params = faq.Params()
     index = faq.FaqIndex.from_data(data, params)
     results = run(index, questions, args.detect)
