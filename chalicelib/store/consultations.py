@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import random
 import time as clock
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
@@ -77,28 +78,61 @@ def _audit(booking_id: str, audit: Audit) -> AuditEntry:
     )
 
 
-def _reasons(error: TransactWriteError) -> list[str | None]:
-    return [reason.code if reason is not None else None for reason in (getattr(error, "cancellation_reasons", None) or [])]
+class _Labelled:
+    """A TransactWrite that remembers a label per item, in the order DynamoDB gets them
+    (PynamoDB sends condition checks, deletes, puts, then updates), so a cancellation
+    reason can be matched to the item it is about."""
+
+    def __init__(self, transaction: TransactWrite) -> None:
+        self.t = transaction
+        self.labels: dict[str, list[str]] = {"delete": [], "put": [], "update": []}
+
+    def update(self, label: str, model: Any, **kwargs: Any) -> None:
+        self.labels["update"].append(label)
+        self.t.update(model, **kwargs)
+
+    def save(self, label: str, model: Any, **kwargs: Any) -> None:
+        self.labels["put"].append(label)
+        self.t.save(model, **kwargs)
+
+    def delete(self, label: str, model: Any, **kwargs: Any) -> None:
+        self.labels["delete"].append(label)
+        self.t.delete(model, **kwargs)
+
+    def order(self) -> list[str]:
+        return [*self.labels["delete"], *self.labels["put"], *self.labels["update"]]
 
 
-def _run(build, on_conditions) -> None:  # type: ignore[no-untyped-def]
-    """Run the transaction `build(t)` adds to; retry TransactionConflict a bounded number of times
-    with jitter; a failed condition goes to `on_conditions(codes)`, which raises."""
+def _run(build: Callable[[_Labelled], None]) -> None:
+    """Run the transaction `build` adds to. A failed condition raises `ConditionsFailed` naming
+    the items whose condition failed; a TransactionConflict (another transaction on the same
+    item at that moment) is retried a bounded number of times with jittered backoff."""
     for attempt in range(CONFLICT_ATTEMPTS):
+        labelled: _Labelled | None = None
         try:
             with TransactWrite(connection=_connection()) as transaction:
-                build(transaction)
+                labelled = _Labelled(transaction)
+                build(labelled)
             return
         except TransactWriteError as error:
-            codes = _reasons(error)
-            if "ConditionalCheckFailed" in codes:
-                on_conditions(codes)
-                raise
-            if "TransactionConflict" in codes or getattr(error, "cause_response_code", None) == "TransactionConflictException":
-                clock.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter)
+            reasons = getattr(error, "cancellation_reasons", None) or []
+            codes = [reason.code if reason is not None else None for reason in reasons]
+            if "ConditionalCheckFailed" in codes and labelled is not None:
+                order = labelled.order()
+                raise ConditionsFailed(
+                    {order[i] for i, code in enumerate(codes) if code == "ConditionalCheckFailed" and i < len(order)}
+                ) from None
+            if "TransactionConflict" in codes or error.cause_response_code == "TransactionConflictException":
+                clock.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter, not a secret)
                 continue
             raise
     raise Busy()
+
+
+class ConditionsFailed(Exception):
+    def __init__(self, labels: set[str]) -> None:
+        super().__init__(", ".join(sorted(labels)))
+        self.labels = labels
 
 
 def _seat_taken(slot_id: str) -> object:
@@ -167,37 +201,41 @@ def get(booking_id: str) -> ConsultationBooking | None:
 def insert(booking: ConsultationBooking, audit: Audit) -> None:
     """Take a seat: slot counter +1 (open, below capacity), the booking (new id), the guard (new)."""
 
-    def build(t: TransactWrite) -> None:
+    def build(t: _Labelled) -> None:
         t.update(
+            "slot",
             ConsultationSlot(booking.service, booking.slot),
             actions=[ConsultationSlot.booked.add(1)],
             condition=_seat_taken(booking.slot),
         )
-        t.save(booking, condition=ConsultationBooking.booking_id.does_not_exist())
+        t.save("booking", booking, condition=ConsultationBooking.booking_id.does_not_exist())
         t.save(
+            "guard",
             BookingGuard(booking.guard, booking_id=booking.booking_id, expires_at=booking.expires_at),
             condition=BookingGuard.guard.does_not_exist(),
         )
-        t.save(_audit(booking.booking_id, audit))
-
-    def failed(codes: list[str | None]) -> None:
-        if codes[0] == "ConditionalCheckFailed":
-            raise SlotUnavailable()
-        if codes[1] == "ConditionalCheckFailed":
-            raise IdTaken()
-        raise AlreadyBooked()
+        t.save("audit", _audit(booking.booking_id, audit))
 
     try:
-        _run(build, failed)
-    except TransactWriteError:  # pragma: no cover - `failed` always raises first
-        raise
+        _run(build)
+    except ConditionsFailed as failed:
+        if "slot" in failed.labels:
+            raise SlotUnavailable() from None
+        if "booking" in failed.labels:
+            raise IdTaken() from None
+        raise AlreadyBooked() from None
+
+
+def _booked_at(booking: ConsultationBooking) -> object:
+    return (ConsultationBooking.status == "booked") & (ConsultationBooking.revision == booking.revision)
 
 
 def release(booking: ConsultationBooking, status: str, audit: Audit, *, reason: str | None = None) -> None:
-    """booked → cancelled (or another final state that frees the seat): counter −1, guard gone."""
+    """booked → cancelled: counter −1, guard gone, in one transaction with the booking's change."""
 
-    def build(t: TransactWrite) -> None:
+    def build(t: _Labelled) -> None:
         t.update(
+            "booking",
             booking,
             actions=[
                 ConsultationBooking.status.set(status),
@@ -206,32 +244,35 @@ def release(booking: ConsultationBooking, status: str, audit: Audit, *, reason: 
                 ConsultationBooking.cancel_reason.set(reason),
                 ConsultationBooking.cancelled_by.set(audit.actor_kind),
             ],
-            condition=(ConsultationBooking.status == "booked") & (ConsultationBooking.revision == booking.revision),
+            condition=_booked_at(booking),
         )
         t.update(
+            "slot",
             ConsultationSlot(booking.service, booking.slot),
             actions=[ConsultationSlot.booked.add(-1)],
             condition=ConsultationSlot.booked > 0,
         )
-        t.delete(BookingGuard(booking.guard), condition=BookingGuard.booking_id == booking.booking_id)
-        t.save(_audit(booking.booking_id, audit))
+        t.delete("guard", BookingGuard(booking.guard), condition=BookingGuard.booking_id == booking.booking_id)
+        t.save("audit", _audit(booking.booking_id, audit))
 
-    def failed(codes: list[str | None]) -> None:
-        raise Stale()
-
-    _run(build, failed)
+    try:
+        _run(build)
+    except ConditionsFailed:
+        raise Stale() from None
 
 
 def move(booking: ConsultationBooking, new_slot: str, new_section_day: str, new_guard: str, audit: Audit) -> None:
     """Reschedule: the new seat is taken and the old one released in one transaction."""
 
-    def build(t: TransactWrite) -> None:
+    def build(t: _Labelled) -> None:
         t.update(
+            "new_slot",
             ConsultationSlot(booking.service, new_slot),
             actions=[ConsultationSlot.booked.add(1)],
             condition=_seat_taken(new_slot),
         )
         t.update(
+            "booking",
             booking,
             actions=[
                 ConsultationBooking.slot.set(new_slot),
@@ -240,54 +281,58 @@ def move(booking: ConsultationBooking, new_slot: str, new_section_day: str, new_
                 ConsultationBooking.updated_at.set(audit.at),
                 ConsultationBooking.revision.add(1),
             ],
-            condition=(ConsultationBooking.status == "booked") & (ConsultationBooking.revision == booking.revision),
+            condition=_booked_at(booking),
         )
         t.update(
+            "old_slot",
             ConsultationSlot(booking.service, booking.slot),
             actions=[ConsultationSlot.booked.add(-1)],
             condition=ConsultationSlot.booked > 0,
         )
         if new_guard != booking.guard:  # another day: the guard moves with it
-            t.delete(BookingGuard(booking.guard), condition=BookingGuard.booking_id == booking.booking_id)
+            t.delete("old_guard", BookingGuard(booking.guard), condition=BookingGuard.booking_id == booking.booking_id)
             t.save(
+                "new_guard",
                 BookingGuard(new_guard, booking_id=booking.booking_id, expires_at=booking.expires_at),
                 condition=BookingGuard.guard.does_not_exist(),
             )
-        t.save(_audit(booking.booking_id, audit))
+        t.save("audit", _audit(booking.booking_id, audit))
 
-    def failed(codes: list[str | None]) -> None:
-        if codes[0] == "ConditionalCheckFailed":
-            raise SlotUnavailable()
-        if len(codes) > 4 and codes[4] == "ConditionalCheckFailed":
-            raise AlreadyBooked()
-        raise Stale()
-
-    _run(build, failed)
+    try:
+        _run(build)
+    except ConditionsFailed as failed:
+        if "booking" in failed.labels or "old_guard" in failed.labels:
+            raise Stale() from None
+        if "new_slot" in failed.labels:
+            raise SlotUnavailable() from None
+        raise AlreadyBooked() from None
 
 
 def set_status(booking: ConsultationBooking, status: str, audit: Audit) -> None:
     """booked → attended / no_show: the seat stays counted (the session took place)."""
 
-    def build(t: TransactWrite) -> None:
+    def build(t: _Labelled) -> None:
         t.update(
+            "booking",
             booking,
             actions=[
                 ConsultationBooking.status.set(status),
                 ConsultationBooking.updated_at.set(audit.at),
                 ConsultationBooking.revision.add(1),
             ],
-            condition=(ConsultationBooking.status == "booked") & (ConsultationBooking.revision == booking.revision),
+            condition=_booked_at(booking),
         )
-        t.save(_audit(booking.booking_id, audit))
+        t.save("audit", _audit(booking.booking_id, audit))
 
-    def failed(codes: list[str | None]) -> None:
-        raise Stale()
+    try:
+        _run(build)
+    except ConditionsFailed:
+        raise Stale() from None
 
-    _run(build, failed)
 
-
-def mark_followed_up(booking_id: str) -> None:
-    ConsultationBooking(booking_id).update(actions=[ConsultationBooking.followed_up.set(True)])
+def record(booking_id: str, audit: Audit) -> None:
+    """An audit entry on its own (a staff member viewed a booking's personal data)."""
+    _audit(booking_id, audit).save()
 
 
 def for_line_user(user_id: str, since_slot: str) -> list[ConsultationBooking]:

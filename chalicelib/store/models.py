@@ -479,7 +479,6 @@ class ConsultationBooking(Model):
     entered_by = UnicodeAttribute(null=True)
     cancel_reason = UnicodeAttribute(null=True)
     cancelled_by = UnicodeAttribute(null=True)
-    followed_up = BooleanAttribute(default=False)
     revision = NumberAttribute(default=1)
     expires_at = TTLAttribute(null=True)
     by_section_day = BookingsBySectionDayIndex()
