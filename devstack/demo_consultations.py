@@ -20,7 +20,9 @@ def seed(now: datetime | None = None) -> int:
     for service in rules.catalogue().values():
         for start, capacity in rules.weekly_slots(service.demo_weekly, first, last):
             if start > now:
-                store.set_slot(service.id, rules.slot_id(start), capacity, "weekly", "demo", start + timedelta(days=400))
+                store.set_slot(
+                    service.id, rules.slot_id(start), capacity, "weekly", "demo", start + timedelta(days=400)
+                )
                 made += 1
     return made
 

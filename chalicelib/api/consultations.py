@@ -30,7 +30,9 @@ def language(request: Any) -> str:
     for part in header.split(","):
         tag = part.split(";")[0].strip().lower()
         for candidate in _LANGUAGES:
-            if tag == candidate.lower() or (tag.split("-")[0] == candidate.lower() and candidate != "ja-easy"):
+            if tag == candidate.lower() or (
+                tag.split("-")[0] == candidate.lower() and candidate != "ja-easy"
+            ):
                 return candidate
             if tag.startswith("zh") and candidate == "zh-Hans":
                 return candidate
@@ -54,7 +56,7 @@ def slots(service: str) -> Response:
 
     from chalicelib.services import consultations as svc
 
-    query = bp.current_request.query_params or {}
+    query: Any = bp.current_request.query_params or {}
     body = svc.free_slots(service, query.get("from"), query.get("to"), datetime.now(UTC))
     return json_response(body, headers=_NO_STORE)
 
@@ -64,7 +66,7 @@ def book(service: str) -> Response:
     from chalicelib.services import consultations as svc
     from chalicelib.services import idempotency
 
-    request = bp.current_request
+    request: Any = bp.current_request
     document = json_body(request)
     booker = _booker(request, svc)
     caller = f"line:{booker.line_user_id}" if booker.line_user_id else "web"
@@ -92,7 +94,7 @@ def _booker(request: Any, svc: Any) -> Any:
 def _resident_booking(booking: str) -> Any:
     from chalicelib.services import consultations as svc
 
-    request = bp.current_request
+    request: Any = bp.current_request
     user_id = None
     if (request.headers or {}).get("authorization"):
         from chalicelib.api.liff import current_resident
@@ -129,7 +131,7 @@ def my_bookings() -> Response:
     from chalicelib.api.liff import current_resident
     from chalicelib.services import consultations as svc
 
-    request = bp.current_request
+    request: Any = bp.current_request
     user_id = current_resident(request)
     return json_response({"bookings": svc.line_user_bookings(user_id, language(request))}, headers=_NO_STORE)
 
@@ -150,7 +152,8 @@ def staff_day() -> Response:
     from chalicelib.services import staff_consultations as staff
 
     principal = _staff()
-    day = (bp.current_request.query_params or {}).get("date")
+    params: Any = bp.current_request.query_params or {}
+    day = params.get("date")
     return json_response(staff.day_view(principal, day), headers=_NO_STORE)
 
 
@@ -159,7 +162,9 @@ def staff_availability(service: str) -> Response:
     from chalicelib.services import staff_consultations as staff
 
     principal = _staff()
-    return json_response(staff.set_availability(principal, service, json_body(bp.current_request)), headers=_NO_STORE)
+    return json_response(
+        staff.set_availability(principal, service, json_body(bp.current_request)), headers=_NO_STORE
+    )
 
 
 @bp.route("/staff/consultations/{service}/bookings", methods=["POST"])
@@ -167,7 +172,7 @@ def staff_book(service: str) -> Response:
     from chalicelib.services import idempotency
     from chalicelib.services import staff_consultations as staff
 
-    request = bp.current_request
+    request: Any = bp.current_request
     principal = _staff()
     document = json_body(request)
     status, body = idempotency.once(

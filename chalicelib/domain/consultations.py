@@ -154,9 +154,7 @@ def catalogue() -> dict[str, Service]:
 def get_service(service_id: str) -> Service:
     service = catalogue().get(service_id)
     if service is None:
-        raise NotFound(
-            "その相談は見つかりません。 / No such consultation.", code="consultation_not_found"
-        )
+        raise NotFound("その相談は見つかりません。 / No such consultation.", code="consultation_not_found")
     return service
 
 
@@ -183,7 +181,9 @@ def parse_slot(text: Any) -> datetime:
     try:
         return datetime.strptime(text, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
     except ValueError:
-        raise Invalid("時間枠の指定が正しくありません。 / The time slot is not valid.", code="invalid_slot") from None
+        raise Invalid(
+            "時間枠の指定が正しくありません。 / The time slot is not valid.", code="invalid_slot"
+        ) from None
 
 
 def tokyo_day(start: datetime) -> date:
@@ -218,7 +218,9 @@ def check_extra_session(start: datetime) -> None:
         )
 
 
-def day_range(from_text: str | None, to_text: str | None, today: date, *, max_days: int = 62) -> tuple[date, date]:
+def day_range(
+    from_text: str | None, to_text: str | None, today: date, *, max_days: int = 62
+) -> tuple[date, date]:
     """`from`/`to` query parameters (Tokyo dates, inclusive); default: the next four weeks."""
     try:
         first = date.fromisoformat(from_text) if from_text else today
@@ -339,7 +341,16 @@ def schedule_name(booking_id: str, kind: str) -> str:
     return f"booking-{booking_id}-{kind.replace('_', '-')}"
 
 
-def ics(*, uid: str, start: datetime, minutes: int, summary: str, location: str, now: datetime, cancelled: bool = False) -> str:
+def ics(
+    *,
+    uid: str,
+    start: datetime,
+    minutes: int,
+    summary: str,
+    location: str,
+    now: datetime,
+    cancelled: bool = False,
+) -> str:
     """An iCalendar (RFC 5545) event: the consultation in the resident's calendar, or its cancellation."""
 
     def esc(text: str) -> str:
@@ -369,7 +380,9 @@ def remaining(capacity: int, booked: int, is_open: bool) -> int:
     return max(0, capacity - booked) if is_open else 0
 
 
-def public_slots(rows: Iterable[tuple[str, int, int, bool]], service: Service, now: datetime) -> list[dict[str, Any]]:
+def public_slots(
+    rows: Iterable[tuple[str, int, int, bool]], service: Service, now: datetime
+) -> list[dict[str, Any]]:
     """Free slots (remaining > 0, still bookable) as the API shows them."""
     shown = []
     for sid, capacity, booked, is_open in rows:

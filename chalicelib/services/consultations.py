@@ -39,11 +39,11 @@ MAX_WRONG_CODES = 10
 WRONG_CODE_WINDOW = timedelta(hours=1)
 
 _FULL = "この時間は満席です。別の時間をお選びください。 / This time is full. Please choose another time."
-_ALREADY = (
-    "この相談は同じ日にすでにご予約があります。 / You already have a booking for this consultation on that day."
-)
+_ALREADY = "この相談は同じ日にすでにご予約があります。 / You already have a booking for this consultation on that day."
 _NOT_FOUND = "予約番号または確認コードが違います。 / The booking number or access code is wrong."
-_CHANGED = "予約が同時に変更されました。もう一度お試しください。 / The booking changed meanwhile; please try again."
+_CHANGED = (
+    "予約が同時に変更されました。もう一度お試しください。 / The booking changed meanwhile; please try again."
+)
 _BUSY = "ただいま混み合っています。もう一度お試しください。 / Busy right now; please try again."
 
 
@@ -68,7 +68,10 @@ def free_slots(service_id: str, from_text: str | None, to_text: str | None, now:
     service = rules.get_service(service_id)
     first, last = rules.day_range(from_text, to_text, rules.tokyo_day(now))
     low, high = rules.bounds_utc(first, last)
-    rows = [(s.slot, int(s.capacity), int(s.booked), bool(s.open)) for s in store.query_slots(service.id, low, high)]
+    rows = [
+        (s.slot, int(s.capacity), int(s.booked), bool(s.open))
+        for s in store.query_slots(service.id, low, high)
+    ]
     return {
         "service": service.id,
         "from": first.isoformat(),
@@ -120,7 +123,13 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
         )
         _arm_followup(booking_id, now)
         audit = store.Audit(
-            "staff" if booker.staff_id else "resident", booker.staff_id, "booked", now, None, rules.BOOKED, booker.channel
+            "staff" if booker.staff_id else "resident",
+            booker.staff_id,
+            "booked",
+            now,
+            None,
+            rules.BOOKED,
+            booker.channel,
         )
         try:
             store.insert(booking, audit)
@@ -140,7 +149,9 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
     else:
         raise Unavailable(_BUSY, code="busy", retry_after=1)
     metrics.add_metric(name="ConsultationsBooked", unit="Count", value=1)
-    logger.info("consultation booked", extra={"booking": booking_id, "service": service.id, "channel": booker.channel})
+    logger.info(
+        "consultation booked", extra={"booking": booking_id, "service": service.id, "channel": booker.channel}
+    )
     _queue_followup(booking_id)
     answer = booking_view(booking, booker.language)
     answer["accessCode"] = secret
@@ -166,7 +177,9 @@ def _identity(document: dict[str, Any], booker: Booker) -> str:
 # --------------------------------------------------------------------------- resident access
 
 
-def resident_booking(booking_id_text: str, secret: str | None, line_user_id: str | None) -> ConsultationBooking:
+def resident_booking(
+    booking_id_text: str, secret: str | None, line_user_id: str | None
+) -> ConsultationBooking:
     """The booking for whoever holds its number and access code, or the LINE user who made it."""
     booking_id = rules.normalize_booking_id(booking_id_text)
     booking = store.get(booking_id) if booking_id else None
@@ -195,11 +208,15 @@ def resident_booking(booking_id_text: str, secret: str | None, line_user_id: str
 _STAND_IN = receipts.hash_secret(receipts.new_access_secret(), receipts.new_salt())
 
 
-def cancel(booking: ConsultationBooking, *, by_staff: str | None = None, reason: str | None = None) -> dict[str, Any]:
+def cancel(
+    booking: ConsultationBooking, *, by_staff: str | None = None, reason: str | None = None
+) -> dict[str, Any]:
     now = datetime.now(UTC)
     service = rules.get_service(booking.service)
     if booking.status != rules.BOOKED:
-        raise Conflict("この予約は取り消せません。 / This booking can no longer be cancelled.", code="not_booked")
+        raise Conflict(
+            "この予約は取り消せません。 / This booking can no longer be cancelled.", code="not_booked"
+        )
     if by_staff is None:
         rules.check_change_allowed(service, rules.parse_slot(booking.slot), now)
     _arm_followup(booking.booking_id, now)
@@ -222,7 +239,9 @@ def reschedule(booking: ConsultationBooking, document: Any, *, by_staff: str | N
     _check("consultation_reschedule", document)
     service = rules.get_service(booking.service)
     if booking.status != rules.BOOKED:
-        raise Conflict("この予約は変更できません。 / This booking can no longer be changed.", code="not_booked")
+        raise Conflict(
+            "この予約は変更できません。 / This booking can no longer be changed.", code="not_booked"
+        )
     new_start = rules.parse_slot(document["slot"])
     if by_staff is None:
         rules.check_change_allowed(service, rules.parse_slot(booking.slot), now)
@@ -236,7 +255,13 @@ def reschedule(booking: ConsultationBooking, document: Any, *, by_staff: str | N
     new_guard = booking.guard.replace(f"#{old_day.isoformat()}#", f"#{day.isoformat()}#", 1)
     _arm_followup(booking.booking_id, now)
     audit = store.Audit(
-        "staff" if by_staff else "resident", by_staff, "rescheduled", now, rules.BOOKED, rules.BOOKED, f"{booking.slot} -> {new_slot}"
+        "staff" if by_staff else "resident",
+        by_staff,
+        "rescheduled",
+        now,
+        rules.BOOKED,
+        rules.BOOKED,
+        f"{booking.slot} -> {new_slot}",
     )
     try:
         store.move(booking, new_slot, f"{service.section}#{day.isoformat()}", new_guard, audit)

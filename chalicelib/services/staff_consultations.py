@@ -62,7 +62,11 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
             raise Invalid("期間は半年以内で指定してください。 / The range must be at most six months.")
         for start, capacity in rules.weekly_slots(pattern, first, last):
             if start > now:
-                counts[store.set_slot(svc.id, rules.slot_id(start), capacity, "weekly", by, start + SLOT_RETENTION)] += 1
+                counts[
+                    store.set_slot(
+                        svc.id, rules.slot_id(start), capacity, "weekly", by, start + SLOT_RETENTION
+                    )
+                ] += 1
     for text in document.get("closedDays", []):
         day = date.fromisoformat(text)
         low, high = rules.bounds_utc(day, day)
@@ -71,7 +75,9 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
     for extra in document.get("extraSessions", []):
         start = rules.parse_slot(extra["slot"])
         rules.check_extra_session(start)
-        outcome = store.set_slot(svc.id, extra["slot"], extra["capacity"], "extra", by, start + SLOT_RETENTION)
+        outcome = store.set_slot(
+            svc.id, extra["slot"], extra["capacity"], "extra", by, start + SLOT_RETENTION
+        )
         counts["extra"] += outcome != "kept"
         counts["kept"] += outcome == "kept"
     return {"service": svc.id, **counts}
@@ -85,7 +91,9 @@ def day_view(principal: StaffPrincipal, day_text: str | None) -> dict[str, Any]:
     try:
         day = date.fromisoformat(day_text) if day_text else datetime.now(UTC).astimezone(TOKYO).date()
     except ValueError:
-        raise Invalid("日付は YYYY-MM-DD で指定してください。 / Dates are YYYY-MM-DD.", code="invalid_date") from None
+        raise Invalid(
+            "日付は YYYY-MM-DD で指定してください。 / Dates are YYYY-MM-DD.", code="invalid_date"
+        ) from None
     services = [s for s in rules.catalogue().values() if s.section == principal.section]
     bookings = store.for_section_day(principal.section, day.isoformat())
     low, high = rules.bounds_utc(day, day)
@@ -148,7 +156,9 @@ def staff_book(principal: StaffPrincipal, service_id: str, document: Any) -> dic
     """A booking received by phone or at the counter: the same rules, the channel recorded."""
     svc = _own(principal, service_id)
     if not isinstance(document, dict) or document.get("channel") not in rules.STAFF_CHANNELS:
-        raise Invalid("channel は phone か counter です。 / channel must be phone or counter.", code="channel_required")
+        raise Invalid(
+            "channel は phone か counter です。 / channel must be phone or counter.", code="channel_required"
+        )
     if not document.get("name"):
         raise Invalid("お名前を入力してください。 / The caller's name is required.", code="name_required")
     booker = service.Booker(
@@ -164,13 +174,17 @@ def mark(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str,
         raise Invalid("status は attended か no_show です。 / status must be attended or no_show.")
     booking = _booking(principal, booking_id)
     if booking.status != rules.BOOKED:
-        raise Conflict("この予約は記録済みか取消済みです。 / This booking is already closed.", code="not_booked")
+        raise Conflict(
+            "この予約は記録済みか取消済みです。 / This booking is already closed.", code="not_booked"
+        )
     now = datetime.now(UTC)
     audit = store.Audit("staff", principal.staff_id, "marked", now, rules.BOOKED, document["status"])
     try:
         store.set_status(booking, document["status"], audit)
     except store.Stale:
-        raise Conflict("予約が同時に変更されました。 / The booking changed meanwhile.", code="conflict") from None
+        raise Conflict(
+            "予約が同時に変更されました。 / The booking changed meanwhile.", code="conflict"
+        ) from None
     return service.booking_view(store.get(booking.booking_id) or booking, "ja")
 
 
@@ -178,7 +192,10 @@ def cancel(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[st
     _check("consultation_staff_action", document)
     reason = (document or {}).get("reason")
     if not reason:
-        raise Invalid("取消の理由を入力してください（ご本人に伝わります）。 / A reason is required (the resident is told).", code="reason_required")
+        raise Invalid(
+            "取消の理由を入力してください（ご本人に伝わります）。 / A reason is required (the resident is told).",
+            code="reason_required",
+        )
     booking = _booking(principal, booking_id)
     return service.cancel(booking, by_staff=principal.staff_id, reason=rules.clean_note(reason))
 
@@ -192,6 +209,11 @@ def tomorrow(section: str, today: date) -> list[dict[str, Any]]:
             continue
         svc = rules.get_service(booking.service)
         rows.append(
-            {"time": rules.tokyo_text(rules.parse_slot(booking.slot))[11:16], "service": svc.public_title("ja"), "mode": booking.mode, "booking": booking.booking_id}
+            {
+                "time": rules.tokyo_text(rules.parse_slot(booking.slot))[11:16],
+                "service": svc.public_title("ja"),
+                "mode": booking.mode,
+                "booking": booking.booking_id,
+            }
         )
     return sorted(rows, key=lambda r: r["time"])

@@ -120,7 +120,11 @@ def _run(build: Callable[[_Labelled], None]) -> None:
             if "ConditionalCheckFailed" in codes and labelled is not None:
                 order = labelled.order()
                 raise ConditionsFailed(
-                    {order[i] for i, code in enumerate(codes) if code == "ConditionalCheckFailed" and i < len(order)}
+                    {
+                        order[i]
+                        for i, code in enumerate(codes)
+                        if code == "ConditionalCheckFailed" and i < len(order)
+                    }
                 ) from None
             if "TransactionConflict" in codes or error.cause_response_code == "TransactionConflictException":
                 clock.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter, not a secret)
@@ -135,9 +139,11 @@ class ConditionsFailed(Exception):
         self.labels = labels
 
 
-def _seat_taken(slot_id: str) -> object:
-    return (ConsultationSlot.slot == slot_id) & (ConsultationSlot.open == True) & (  # noqa: E712
-        ConsultationSlot.booked < ConsultationSlot.capacity
+def _seat_taken(slot_id: str) -> Any:
+    """The slot exists, is open and has a free seat (the counter is compared with its capacity)."""
+    is_open = ConsultationSlot.open == True  # noqa: E712 (a DynamoDB condition, not a truth test)
+    return (
+        (ConsultationSlot.slot == slot_id) & is_open & (ConsultationSlot.booked < ConsultationSlot.capacity)
     )
 
 
@@ -156,12 +162,19 @@ def get_slot(service: str, slot_id: str) -> ConsultationSlot | None:
         return None
 
 
-def set_slot(service: str, slot_id: str, capacity: int, kind: str, by: str | None, expires_at: datetime) -> str:
+def set_slot(service: str, slot_id: str, capacity: int, kind: str, by: str, expires_at: datetime) -> str:
     """Create the slot, or set the capacity of an existing one (never below what is booked).
 
     Answers "created", "updated" or "kept" (it holds more bookings than the new capacity)."""
     item = ConsultationSlot(
-        service, slot_id, capacity=capacity, booked=0, open=True, kind=kind, updated_by=by, expires_at=expires_at
+        service,
+        slot_id,
+        capacity=capacity,
+        booked=0,
+        open=True,
+        kind=kind,
+        updated_by=by,
+        expires_at=expires_at,
     )
     with conditional() as write:
         item.save(condition=ConsultationSlot.slot.does_not_exist())
@@ -179,7 +192,7 @@ def set_slot(service: str, slot_id: str, capacity: int, kind: str, by: str | Non
     return "updated" if write.applied else "kept"
 
 
-def close_slot(service: str, slot_id: str, by: str | None) -> bool:
+def close_slot(service: str, slot_id: str, by: str) -> bool:
     with conditional() as write:
         ConsultationSlot(service, slot_id).update(
             actions=[ConsultationSlot.open.set(False), ConsultationSlot.updated_by.set(by)],
@@ -241,7 +254,7 @@ def release(booking: ConsultationBooking, status: str, audit: Audit, *, reason: 
                 ConsultationBooking.status.set(status),
                 ConsultationBooking.updated_at.set(audit.at),
                 ConsultationBooking.revision.add(1),
-                ConsultationBooking.cancel_reason.set(reason),
+                ConsultationBooking.cancel_reason.set(reason or "-"),
                 ConsultationBooking.cancelled_by.set(audit.actor_kind),
             ],
             condition=_booked_at(booking),
@@ -252,7 +265,9 @@ def release(booking: ConsultationBooking, status: str, audit: Audit, *, reason: 
             actions=[ConsultationSlot.booked.add(-1)],
             condition=ConsultationSlot.booked > 0,
         )
-        t.delete("guard", BookingGuard(booking.guard), condition=BookingGuard.booking_id == booking.booking_id)
+        t.delete(
+            "guard", BookingGuard(booking.guard), condition=BookingGuard.booking_id == booking.booking_id
+        )
         t.save("audit", _audit(booking.booking_id, audit))
 
     try:
@@ -261,7 +276,9 @@ def release(booking: ConsultationBooking, status: str, audit: Audit, *, reason: 
         raise Stale() from None
 
 
-def move(booking: ConsultationBooking, new_slot: str, new_section_day: str, new_guard: str, audit: Audit) -> None:
+def move(
+    booking: ConsultationBooking, new_slot: str, new_section_day: str, new_guard: str, audit: Audit
+) -> None:
     """Reschedule: the new seat is taken and the old one released in one transaction."""
 
     def build(t: _Labelled) -> None:
@@ -290,7 +307,11 @@ def move(booking: ConsultationBooking, new_slot: str, new_section_day: str, new_
             condition=ConsultationSlot.booked > 0,
         )
         if new_guard != booking.guard:  # another day: the guard moves with it
-            t.delete("old_guard", BookingGuard(booking.guard), condition=BookingGuard.booking_id == booking.booking_id)
+            t.delete(
+                "old_guard",
+                BookingGuard(booking.guard),
+                condition=BookingGuard.booking_id == booking.booking_id,
+            )
             t.save(
                 "new_guard",
                 BookingGuard(new_guard, booking_id=booking.booking_id, expires_at=booking.expires_at),

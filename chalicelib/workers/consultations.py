@@ -51,7 +51,9 @@ def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]
             try:
                 process(booking_id, kind, body.get("slot"))
             except Exception as error:
-                logger.error("consultation notice failed; it will be retried", extra={"error": type(error).__name__})
+                logger.error(
+                    "consultation notice failed; it will be retried", extra={"error": type(error).__name__}
+                )
                 metrics.add_metric(name="ConsultationNoticesFailed", unit="Count", value=1)
                 failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
@@ -68,7 +70,7 @@ def process(booking_id: str, kind: str, slot: str | None, now: datetime | None =
             logger.info("reminder for a cancelled or moved booking: nothing sent")
             return []
         notices = [kind]
-    sent = []
+    sent: list[str] = []
     for notice in notices:
         booking = store.get(booking_id)
         if booking is None:
@@ -109,14 +111,18 @@ def render(booking: ConsultationBooking, notice: str) -> tuple[str, str]:
         "booking": booking.booking_id,
         "prepare": svc.prepare.get(language) or svc.prepare["ja"],
         "link": svc.meeting_link(booking.booking_id),
-        "reason": booking.cancel_reason or "-",
+        "reason": booking.cancel_reason if booking.cancel_reason and booking.cancel_reason != "-" else "-",
     }
     key = _message_key(booking, notice)
     template = messages.catalogue()[key].get(language) or messages.catalogue()[key]["ja"]
     used = {name: value for name, value in values.items() if name in messages.placeholders(template)}
     text = messages.text(key, language, **used)
     subject = messages.text(
-        "consult.subject", language, ward=ward_name(language), title=values["title"], booking=booking.booking_id
+        "consult.subject",
+        language,
+        ward=ward_name(language),
+        title=values["title"],
+        booking=booking.booking_id,
     )
     return subject, text
 

@@ -18,7 +18,9 @@ def call(client):
     def request(method: str, path: str, document=None, *, headers=None, raw: bytes | None = None):
         if raw is None:
             raw = b"" if document is None else json.dumps(document, ensure_ascii=False).encode()
-        return client.http.request(method, path, body=raw, headers={"Content-Type": "application/json", **(headers or {})})
+        return client.http.request(
+            method, path, body=raw, headers={"Content-Type": "application/json", **(headers or {})}
+        )
 
     return request
 
@@ -45,8 +47,21 @@ def slot(call):
 def book(call):
     """book(service, slot, email=..., key=..., token=...) -> the response."""
 
-    def make(service: str, slot_id: str, *, email: str | None = None, key: str | None = None, token: str | None = None, **extra):
-        document = {"slot": slot_id, "mode": extra.pop("mode", "in_person"), "eligibility": "resident", **extra}
+    def make(
+        service: str,
+        slot_id: str,
+        *,
+        email: str | None = None,
+        key: str | None = None,
+        token: str | None = None,
+        **extra,
+    ):
+        document = {
+            "slot": slot_id,
+            "mode": extra.pop("mode", "in_person"),
+            "eligibility": "resident",
+            **extra,
+        }
         headers = {}
         if token:
             headers["Authorization"] = f"Bearer {token}"

@@ -55,7 +55,13 @@ def test_twenty_concurrent_bookings_for_the_last_seat_exactly_one_wins(slot, boo
 
     def attempt(n: int) -> None:
         booker = service.Booker(channel="web", language="ja")
-        document = {"slot": slot_id, "mode": "in_person", "eligibility": "resident", "name": "x", "email": f"race{n}-{slot_id}@example.com"}
+        document = {
+            "slot": slot_id,
+            "mode": "in_person",
+            "eligibility": "resident",
+            "name": "x",
+            "email": f"race{n}-{slot_id}@example.com",
+        }
         try:
             service.book("general", document, booker)
             outcome = 201
@@ -93,10 +99,14 @@ def test_cancel_frees_the_seat_and_the_day_for_the_same_resident(call, slot, boo
     slot_id = slot("building")
     answer = body_of(book("building", slot_id, email="cancel.rebook@example.com"))
     assert slots_of("building", slot_id) is None
-    cancelled = call("POST", f"/bookings/{answer['booking']}/cancel", headers={"X-Access-Secret": answer["accessCode"]})
+    cancelled = call(
+        "POST", f"/bookings/{answer['booking']}/cancel", headers={"X-Access-Secret": answer["accessCode"]}
+    )
     assert cancelled.status_code == 200 and body_of(cancelled)["status"] == "cancelled"
     assert slots_of("building", slot_id)["remaining"] == 1
-    again = call("POST", f"/bookings/{answer['booking']}/cancel", headers={"X-Access-Secret": answer["accessCode"]})
+    again = call(
+        "POST", f"/bookings/{answer['booking']}/cancel", headers={"X-Access-Secret": answer["accessCode"]}
+    )
     assert again.status_code == 409
     assert book("building", slot_id, email="cancel.rebook@example.com").status_code == 201
     assert int(store.get_slot("building", slot_id).booked) == 1
@@ -141,7 +151,15 @@ def test_a_holiday_has_no_slots(call):
     response = call(
         "POST",
         "/staff/consultations/pension-labour/availability",
-        {"weekly": {"from": first.isoformat(), "to": last.isoformat(), "weekdays": [0, 1, 2, 3, 4], "times": ["10:00"], "capacity": 1}},
+        {
+            "weekly": {
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "weekdays": [0, 1, 2, 3, 4],
+                "times": ["10:00"],
+                "capacity": 1,
+            }
+        },
         headers=staff_headers(),
     )
     assert response.status_code == 200, response.body
@@ -172,7 +190,11 @@ def test_bad_input_is_a_4xx_and_writes_nothing(call, slot, book):
     slot_id = slot("legal")
     assert book("legal", slot_id, mode="video").status_code == 422
     assert book("nope", slot_id).status_code == 404
-    no_contact = call("POST", "/consultations/legal/bookings", {"slot": slot_id, "mode": "in_person", "eligibility": "resident"})
+    no_contact = call(
+        "POST",
+        "/consultations/legal/bookings",
+        {"slot": slot_id, "mode": "in_person", "eligibility": "resident"},
+    )
     assert no_contact.status_code == 422
     assert call("POST", "/consultations/legal/bookings", raw=b"{").status_code == 400
     assert int(store.get_slot("legal", slot_id).booked) == 0

@@ -82,14 +82,18 @@ def test_line_booking_confirmation_reminders_and_cancel(call, slot, book, mint, 
     # My bookings (LIFF) lists it; cancel with the ID token.
     mine = call("GET", "/line/me/bookings", headers={"Authorization": f"Bearer {mint(user)}"})
     assert [b["booking"] for b in body_of(mine)["bookings"]] == [booking_id]
-    cancelled = call("POST", f"/bookings/{booking_id}/cancel", headers={"Authorization": f"Bearer {mint(user)}"})
+    cancelled = call(
+        "POST", f"/bookings/{booking_id}/cancel", headers={"Authorization": f"Bearer {mint(user)}"}
+    )
     assert cancelled.status_code == 200, cancelled.body
     drained.drain()
     assert schedules_of(booking_id) == {}
     assert "取り消しました" in pushes_to(sandbox, user)[-1]
     assert len(pushes_to(sandbox, user)) == 3
     # Another resident's token does not open it.
-    other = call("POST", f"/bookings/{booking_id}/cancel", headers={"Authorization": f"Bearer {mint(new_user_id())}"})
+    other = call(
+        "POST", f"/bookings/{booking_id}/cancel", headers={"Authorization": f"Bearer {mint(new_user_id())}"}
+    )
     assert other.status_code == 404
 
 
@@ -110,11 +114,18 @@ def test_a_reminder_that_fires_after_a_cancel_sends_nothing(slot, book, mint, sa
     assert len(pushes_to(sandbox, user)) == before
 
 
-def test_a_reminder_for_the_old_time_of_a_moved_booking_sends_nothing(call, slot, book, mint, sandbox, drained):
+def test_a_reminder_for_the_old_time_of_a_moved_booking_sends_nothing(
+    call, slot, book, mint, sandbox, drained
+):
     user = new_user_id()
     old, new = slot("general", offset=4), slot("general", offset=4)
     booking_id = body_of(book("general", old, token=mint(user)))["booking"]
-    moved = call("POST", f"/bookings/{booking_id}/reschedule", {"slot": new}, headers={"Authorization": f"Bearer {mint(user)}"})
+    moved = call(
+        "POST",
+        f"/bookings/{booking_id}/reschedule",
+        {"slot": new},
+        headers={"Authorization": f"Bearer {mint(user)}"},
+    )
     assert moved.status_code == 200, moved.body
     drained.drain()
     assert worker.process(booking_id, "reminder_hour", old) == []
@@ -156,7 +167,9 @@ def test_a_sensitive_consultation_is_not_named_in_notices(call, slot, book, drai
     body = "".join(
         part.get_payload(decode=True).decode() for part in message.walk() if not part.is_multipart()
     )
-    assert "LGBT" not in body and "LGBT" not in str(email.header.make_header(email.header.decode_header(message["Subject"])))
+    assert "LGBT" not in body and "LGBT" not in str(
+        email.header.make_header(email.header.decode_header(message["Subject"]))
+    )
     assert "区の相談" in body
     assert raw
 
@@ -168,7 +181,9 @@ class Crash(Exception):
     pass
 
 
-def test_crash_before_the_transaction_leaves_nothing_but_a_harmless_schedule(slot, monkeypatch, drained, sandbox):
+def test_crash_before_the_transaction_leaves_nothing_but_a_harmless_schedule(
+    slot, monkeypatch, drained, sandbox
+):
     slot_id = slot("general")
 
     def crash(*args, **kwargs):
@@ -176,7 +191,17 @@ def test_crash_before_the_transaction_leaves_nothing_but_a_harmless_schedule(slo
 
     monkeypatch.setattr(store, "insert", crash)
     with pytest.raises(Crash):
-        service.book("general", {"slot": slot_id, "mode": "in_person", "eligibility": "resident", "name": "x", "email": "crash1@example.com"}, service.Booker("web", "ja"))
+        service.book(
+            "general",
+            {
+                "slot": slot_id,
+                "mode": "in_person",
+                "eligibility": "resident",
+                "name": "x",
+                "email": "crash1@example.com",
+            },
+            service.Booker("web", "ja"),
+        )
     monkeypatch.undo()
     assert int(store.get_slot("general", slot_id).booked) == 0
     fire_at(drained, datetime.now(UTC) + timedelta(minutes=3))  # the follow-up fires: nothing to do
@@ -187,7 +212,17 @@ def test_crash_after_the_transaction_is_completed_by_the_followup_schedule(slot,
     slot_id = slot("general")
     monkeypatch.setattr(service, "_queue_followup", lambda booking_id: (_ for _ in ()).throw(Crash()))
     with pytest.raises(Crash):
-        service.book("general", {"slot": slot_id, "mode": "in_person", "eligibility": "resident", "name": "x", "email": "crash2@example.com"}, service.Booker("web", "ja"))
+        service.book(
+            "general",
+            {
+                "slot": slot_id,
+                "mode": "in_person",
+                "eligibility": "resident",
+                "name": "x",
+                "email": "crash2@example.com",
+            },
+            service.Booker("web", "ja"),
+        )
     monkeypatch.undo()
     assert int(store.get_slot("general", slot_id).booked) == 1
     drained.drain()
@@ -198,7 +233,9 @@ def test_crash_after_the_transaction_is_completed_by_the_followup_schedule(slot,
     assert len(emails_to("crash2@example.com")) == 1
 
 
-def test_crash_in_the_worker_after_line_took_the_push_sends_it_once(slot, book, mint, sandbox, monkeypatch, drained):
+def test_crash_in_the_worker_after_line_took_the_push_sends_it_once(
+    slot, book, mint, sandbox, monkeypatch, drained
+):
     from chalicelib.store import inbox
 
     user = new_user_id()
@@ -217,7 +254,9 @@ def test_crash_in_the_worker_after_line_took_the_push_sends_it_once(slot, book, 
     assert len(pushes_to(sandbox, user)) == 1
 
 
-def test_crash_after_a_cancel_transaction_still_tells_the_resident_and_stops_reminders(slot, book, mint, sandbox, monkeypatch, drained):
+def test_crash_after_a_cancel_transaction_still_tells_the_resident_and_stops_reminders(
+    slot, book, mint, sandbox, monkeypatch, drained
+):
     user = new_user_id()
     slot_id = slot("general", offset=3)
     booking_id = body_of(book("general", slot_id, token=mint(user)))["booking"]
@@ -233,5 +272,10 @@ def test_crash_after_a_cancel_transaction_still_tells_the_resident_and_stops_rem
 
 
 def test_unreadable_records_fail_alone():
-    result = worker.handle_batch([{"messageId": "a", "body": "{"}, {"messageId": "b", "body": json.dumps({"booking": "BK-2612-AAAAAA", "kind": "followup"})}])
+    result = worker.handle_batch(
+        [
+            {"messageId": "a", "body": "{"},
+            {"messageId": "b", "body": json.dumps({"booking": "BK-2612-AAAAAA", "kind": "followup"})},
+        ]
+    )
     assert result == {"batchItemFailures": [{"itemIdentifier": "a"}]}
