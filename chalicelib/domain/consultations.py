@@ -84,6 +84,7 @@ class Service:
     meeting_link_template: str
     meeting_link_before: timedelta
     demo_weekly: Weekly
+    faq_entries: tuple[str, ...] = ()
 
     def title(self, language: str) -> str:
         return self.name.get(language) or self.name["ja"]
@@ -143,6 +144,7 @@ def catalogue() -> dict[str, Service]:
             meeting_link_template=entry["meetingLinkTemplate"],
             meeting_link_before=timedelta(minutes=entry["meetingLinkMinutesBefore"]),
             demo_weekly=Weekly.from_dict(entry["demoWeekly"]),
+            faq_entries=tuple(entry.get("faqEntries", ())),
         )
         missing = [lang for lang in LANGUAGES if not service.name.get(lang) or not service.prepare.get(lang)]
         if missing or not set(service.modes) <= set(MODES) or not set(service.who_may_book) <= set(WHO):
@@ -156,6 +158,11 @@ def get_service(service_id: str) -> Service:
     if service is None:
         raise NotFound("その相談は見つかりません。 / No such consultation.", code="consultation_not_found")
     return service
+
+
+def for_faq_entry(entry_id: str) -> Service | None:
+    """The service a FAQ answer is about (its "book this" button), if any."""
+    return next((s for s in catalogue().values() if entry_id in s.faq_entries), None)
 
 
 # --------------------------------------------------------------------------- slots and time

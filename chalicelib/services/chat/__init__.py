@@ -18,7 +18,7 @@ from chalicelib.domain import residents as resident_rules
 from chalicelib.domain.line_webhook import LineEvent
 from chalicelib.observability import logger, metrics
 from chalicelib.schemas import problems
-from chalicelib.services.chat import ask, menu, report, settings
+from chalicelib.services.chat import ask, consultations, menu, report, settings
 from chalicelib.services.chat.turn import Turn
 from chalicelib.store import conversations, preferences, residents
 
@@ -33,6 +33,7 @@ ACTIONS: dict[str, Handler] = {
     **settings.ACTIONS,
     **report.ACTIONS,
     **ask.ACTIONS,
+    **consultations.ACTIONS,
 }
 
 
