@@ -50,9 +50,14 @@ def _count(value: object, what: str) -> int:
     return value
 
 
-def is_empty(*, new_by_form: Sequence[tuple[str, str, int]], overdue: Sequence[tuple[str, str, int]]) -> bool:
-    """Nothing new and nothing overdue: the section gets no email today."""
-    return not overdue and sum(_count(count, "count") for _, _, count in new_by_form) == 0
+def is_empty(
+    *,
+    new_by_form: Sequence[tuple[str, str, int]],
+    overdue: Sequence[tuple[str, str, int]],
+    bookings: Sequence[Mapping[str, str]] = (),
+) -> bool:
+    """Nothing new, nothing overdue and no consultation booked: the section gets no email today."""
+    return not overdue and not bookings and sum(_count(count, "count") for _, _, count in new_by_form) == 0
 
 
 def render_digest(
@@ -63,6 +68,8 @@ def render_digest(
     overdue: Sequence[tuple[str, str, int]],
     reports_by_area: Sequence[tuple[str, int]],
     staff_api_base: str,
+    bookings: Sequence[Mapping[str, str]] = (),
+    bookings_day: date | None = None,
 ) -> Digest:
     """Render one section's digest for `day`.
 
@@ -95,7 +102,44 @@ def render_digest(
         f" / {section['en']} digest {day.isoformat()}: {total_new} new, {len(late)} overdue"
     )
     parts = _Parts(base, ward, section, day, forms, late, areas, total_new, links)
-    return Digest(subject=one_line(subject), text=parts.text(), html=parts.html(subject))
+    text, page = parts.text(), parts.html(subject)
+    if bookings:  # consultations booked for the next business day (issue 15): no personal data
+        text, page = _with_bookings(text, page, bookings, bookings_day or day, base)
+    return Digest(subject=one_line(subject), text=text, html=page)
+
+
+def _with_bookings(
+    text: str, page: str, bookings: Sequence[Mapping[str, str]], day: date, base: str
+) -> tuple[str, str]:
+    """The next business day's consultation bookings (time, service, mode, booking number)."""
+    e = html.escape
+    mode = {"in_person": ("窓口", "in person"), "online": ("オンライン", "online")}
+    rows = [
+        (
+            one_line(b["time"]),
+            one_line(b["service"]),
+            mode.get(b["mode"], (b["mode"], b["mode"])),
+            one_line(b["booking"]),
+        )
+        for b in bookings
+    ]
+    link = f"{base}/staff/consultations?date={day.isoformat()}"
+    block = [f"■ 相談予約 {day.month}月{day.day}日 / Consultations booked for {day.isoformat()}: {len(rows)}"]
+    block += [f"・{t} {svc}（{m[0]} / {m[1]}） {number}" for t, svc, m, number in rows]
+    block += [f"  一覧 / List: {link}", ""]
+    marker = "このメールは自動で送信しています。"
+    text = text.replace(marker, "\n".join(block) + marker, 1)
+    items = "".join(
+        f"<li>{e(t)} {e(svc)}（{e(m[0])} / {e(m[1])}） {e(number)}</li>" for t, svc, m, number in rows
+    )
+    section = (
+        f'<h2 style="font-size: 16px;">相談予約 {day.month}月{day.day}日 / Consultations booked: {len(rows)}</h2>'
+        f"<ul>{items}</ul><p>{_a(link, '一覧を開く / Open the day view')}</p>\n"
+    )
+    page = page.replace(
+        "<p>このメールは自動で送信しています。", section + "<p>このメールは自動で送信しています。", 1
+    )
+    return text, page
 
 
 def _base_url(value: str) -> str:

@@ -200,9 +200,9 @@ def cancel(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[st
     return service.cancel(booking, by_staff=principal.staff_id, reason=rules.clean_note(reason))
 
 
-def tomorrow(section: str, today: date) -> list[dict[str, Any]]:
-    """Tomorrow's bookings of a section, for the daily digest (no personal data)."""
-    day = today + timedelta(days=1)
+def bookings_on(section: str, day: date) -> list[dict[str, str]]:
+    """A section's bookings of one day, for the daily digest: no personal data, and a sensitive
+    service only as "ward consultation"."""
     rows = []
     for booking in store.for_section_day(section, day.isoformat()):
         if booking.status != rules.BOOKED:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import email
@@ -82,7 +82,8 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
         ]
         overdue = _overdue(section_id, now)
         new_by_form = _new_by_form(section_id, new)
-        if rendering.is_empty(new_by_form=new_by_form, overdue=overdue):
+        booked_day, bookings = _consultations(section_id, now)
+        if rendering.is_empty(new_by_form=new_by_form, overdue=overdue, bookings=bookings):
             logger.info("nothing new and nothing overdue; no digest email")
         else:
             message = rendering.render_digest(
@@ -92,6 +93,8 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
                 overdue=overdue,
                 reports_by_area=_reports_by_area(new),
                 staff_api_base=get_settings().staff_api_base,
+                bookings=bookings,
+                bookings_day=booked_day,
             )
             email.send(section["digestRecipients"], message.subject, message.text, message.html)
             logger.info("digest sent", extra={"new": len(new), "overdue": len(overdue)})
@@ -104,6 +107,17 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
     # Never backwards: a run with a lagging clock must not make the next digest repeat a day.
     store.record_digest(section_id, max(now, since))
     return len(new)
+
+
+def _consultations(section_id: str, now: datetime) -> tuple[date, list[dict[str, str]]]:
+    """The section's consultation bookings on the next business day (issue 15)."""
+    from chalicelib.domain.business_days import is_business_day
+    from chalicelib.services import staff_consultations
+
+    day = now.astimezone(TOKYO).date() + timedelta(days=1)
+    while not is_business_day(day):
+        day += timedelta(days=1)
+    return day, staff_consultations.bookings_on(section_id, day)
 
 
 def _new_by_form(section_id: str, new: Iterable[Submission]) -> list[tuple[str, str, int]]:

@@ -138,3 +138,36 @@ def test_a_closed_day_offers_no_slots(call, slot, slots_of):
     )
     assert closed.status_code == 200 and body_of(closed)["closed"] >= 1
     assert slots_of("registry-survey", slot_id) is None
+
+
+def test_the_daily_digest_lists_the_next_business_days_bookings_without_personal_data(slot, book):
+    from datetime import timedelta
+
+    from moto.ses.models import ses_backends
+
+    from chalicelib.domain.business_days import is_business_day
+    from chalicelib.workers import digest
+    from devstack.env import MOTO_ACCOUNT, REGION
+    from tests.integration.consultations.helpers import open_day
+
+    slot_id = slot("legal", offset=5)
+    booking_id = body_of(book("legal", slot_id, note="秘密の相談内容", name="区民 一郎"))["booking"]
+    sensitive = slot("lgbts", section="jinken-suishin", offset=5)
+    hidden_id = body_of(book("lgbts", sensitive))["booking"]
+    day_before = open_day(5) - timedelta(days=1)
+    while not is_business_day(day_before.date()):
+        day_before -= timedelta(days=1)
+    digest.run(now=day_before + timedelta(hours=8, minutes=30))
+    sent = [
+        m
+        for m in ses_backends[MOTO_ACCOUNT][REGION].sent_messages
+        if booking_id in (getattr(m, "body", "") or "")
+    ]
+    assert sent, "the kocho digest names the booking"
+    assert "秘密の相談内容" not in sent[0].body and "区民 一郎" not in sent[0].body
+    theirs = [
+        m
+        for m in ses_backends[MOTO_ACCOUNT][REGION].sent_messages
+        if hidden_id in (getattr(m, "body", "") or "")
+    ]
+    assert theirs and "LGBT" not in theirs[0].body
