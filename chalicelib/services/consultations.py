@@ -47,6 +47,17 @@ _CHANGED = (
 _BUSY = "ただいま混み合っています。もう一度お試しください。 / Busy right now; please try again."
 
 
+def _localized(key: str, language: str, fallback: str) -> str:
+    """The resident's language first, then English (and Japanese for an English reader)."""
+    from chalicelib.domain import messages
+
+    own = messages.text(key, language)
+    english = messages.text(key, "en")
+    if language == "en":
+        return f"{messages.text(key, 'ja')} / {english}"
+    return f"{own} / {english}" if own != english else fallback
+
+
 @dataclass(frozen=True)
 class Booker:
     """Who books: a resident on LINE (verified ID token), on the web, or staff for a caller."""
@@ -138,10 +149,13 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
             continue
         except store.SlotUnavailable:
             _disarm_followup(booking_id)
-            raise Conflict(_FULL, code="slot_full") from None
+            raise Conflict(
+                _localized("consult.error.slot_full", booker.language, _FULL), code="slot_full"
+            ) from None
         except store.AlreadyBooked:
             _disarm_followup(booking_id)
-            raise Conflict(_ALREADY, code="already_booked") from None
+            message = _localized("consult.error.already_booked", booker.language, _ALREADY)
+            raise Conflict(message, code="already_booked") from None
         except store.Busy:
             _disarm_followup(booking_id)
             raise Unavailable(_BUSY, code="busy", retry_after=1) from None
@@ -266,9 +280,12 @@ def reschedule(booking: ConsultationBooking, document: Any, *, by_staff: str | N
     try:
         store.move(booking, new_slot, f"{service.section}#{day.isoformat()}", new_guard, audit)
     except store.SlotUnavailable:
-        raise Conflict(_FULL, code="slot_full") from None
+        raise Conflict(
+            _localized("consult.error.slot_full", booking.language, _FULL), code="slot_full"
+        ) from None
     except store.AlreadyBooked:
-        raise Conflict(_ALREADY, code="already_booked") from None
+        message = _localized("consult.error.already_booked", booking.language, _ALREADY)
+        raise Conflict(message, code="already_booked") from None
     except store.Stale:
         raise Conflict(_CHANGED, code="conflict") from None
     except store.Busy:

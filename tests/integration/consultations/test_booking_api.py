@@ -198,3 +198,19 @@ def test_bad_input_is_a_4xx_and_writes_nothing(call, slot, book):
     assert no_contact.status_code == 422
     assert call("POST", "/consultations/legal/bookings", raw=b"{").status_code == 400
     assert int(store.get_slot("legal", slot_id).booked) == 0
+
+
+def test_a_full_slot_is_explained_in_the_residents_language(call, slot, book):
+    slot_id = slot("general")
+    assert book("general", slot_id).status_code == 201
+    document = {
+        "slot": slot_id,
+        "mode": "in_person",
+        "eligibility": "resident",
+        "name": "A",
+        "email": "ko@example.com",
+    }
+    refused = call("POST", "/consultations/general/bookings", document, headers={"Accept-Language": "ko"})
+    assert refused.status_code == 409
+    message = body_of(refused)["error"]["message"]
+    assert message.startswith("이 시간은 마감되었습니다") and "This time is full" in message
