@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 WEEKS = 4
 
 
-def seed(now: datetime | None = None) -> int:
+def seed(now: datetime | None = None, weeks: int = WEEKS) -> int:
     from chalicelib.domain import consultations as rules
     from chalicelib.store import consultations as store
 
     now = now or datetime.now(UTC)
     first = rules.tokyo_day(now)
-    last = first + timedelta(weeks=WEEKS)
+    last = first + timedelta(weeks=weeks)
     made = 0
     for service in rules.catalogue().values():
         for start, capacity in rules.weekly_slots(service.demo_weekly, first, last):

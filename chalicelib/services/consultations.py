@@ -144,21 +144,25 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
         )
         try:
             store.insert(booking, audit)
-        except store.IdTaken:
+        except (store.IdTaken, store.AlreadyBooked, store.Busy) as error:
+            # An earlier try of this very write may have gone through with its answer lost (a
+            # timeout, botocore's retry): then the booking is there, with our guard and time.
+            if _committed(booking):
+                break
             _disarm_followup(booking_id)
-            continue
+            if isinstance(error, store.IdTaken):
+                continue
+            if isinstance(error, store.AlreadyBooked):
+                message = _localized("consult.error.already_booked", booker.language, _ALREADY)
+                raise Conflict(message, code="already_booked") from None
+            raise Unavailable(_BUSY, code="busy", retry_after=1) from None
         except store.SlotUnavailable:
+            if _committed(booking):
+                break
             _disarm_followup(booking_id)
             raise Conflict(
                 _localized("consult.error.slot_full", booker.language, _FULL), code="slot_full"
             ) from None
-        except store.AlreadyBooked:
-            _disarm_followup(booking_id)
-            message = _localized("consult.error.already_booked", booker.language, _ALREADY)
-            raise Conflict(message, code="already_booked") from None
-        except store.Busy:
-            _disarm_followup(booking_id)
-            raise Unavailable(_BUSY, code="busy", retry_after=1) from None
         break
     else:
         raise Unavailable(_BUSY, code="busy", retry_after=1)
@@ -170,6 +174,14 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
     answer = booking_view(booking, booker.language)
     answer["accessCode"] = secret
     return answer
+
+
+def _committed(booking: ConsultationBooking) -> bool:
+    try:
+        stored = store.get(booking.booking_id)
+    except Exception:  # noqa: BLE001 (still unreachable: the caller answers "busy")
+        return False
+    return stored is not None and stored.guard == booking.guard and stored.created_at == booking.created_at
 
 
 def _identity(document: dict[str, Any], booker: Booker) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import time as clock
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,7 +47,8 @@ class Stale(Exception):
 
 
 class Busy(Exception):
-    """Transactions kept conflicting; nothing was changed."""
+    """Transactions kept conflicting, or DynamoDB did not answer: the write may or may not have
+    happened (read the item to know)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,9 @@ def _run(build: Callable[[_Labelled], None]) -> None:
     for attempt in range(CONFLICT_ATTEMPTS):
         labelled: _Labelled | None = None
         try:
-            with TransactWrite(connection=_connection()) as transaction:
+            # The token makes botocore's own retries of this call idempotent in DynamoDB (10 minutes).
+            token = uuid.uuid4().hex
+            with TransactWrite(connection=_connection(), client_request_token=token) as transaction:
                 labelled = _Labelled(transaction)
                 build(labelled)
             return
@@ -126,11 +130,17 @@ def _run(build: Callable[[_Labelled], None]) -> None:
                         if code == "ConditionalCheckFailed" and i < len(order)
                     }
                 ) from None
-            if "TransactionConflict" in codes or error.cause_response_code == "TransactionConflictException":
+            if "TransactionConflict" in codes or _response_code(error) == "TransactionConflictException":
                 clock.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter, not a secret)
                 continue
-            raise
+            # A timeout or a throttle: the write may have happened or not; the caller reads to know.
+            raise Busy() from None
     raise Busy()
+
+
+def _response_code(error: TransactWriteError) -> str | None:
+    response = getattr(error.cause, "response", None)  # None for a timeout, which has no response
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
 
 
 class ConditionsFailed(Exception):
