@@ -16,7 +16,6 @@ fire and send nothing unless it is still booked for the slot they were made for.
 
 from __future__ import annotations
 
-import secrets as random_secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 from chalicelib.adapters import queues, scheduler
 from chalicelib.domain import consultations as rules
 from chalicelib.domain import submissions as receipts
-from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unavailable
+from chalicelib.domain.errors import Conflict, Invalid, NotFound, Unavailable
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import CONSULTATIONS
 from chalicelib.schemas import problems
@@ -215,17 +214,14 @@ def resident_booking(
         return booking
     subject = f"access-code#{booking_id or 'none'}"
     now = datetime.now(UTC)
-    if booking is not None and attempts.failures(subject, now, WRONG_CODE_WINDOW) >= MAX_WRONG_CODES:
-        raise TooManyRequests(
-            "確認コードの誤りが続いたため、しばらくお待ちください。 / Too many wrong codes; please wait.",
-            code="too_many_attempts",
-            retry_after=int(WRONG_CODE_WINDOW.total_seconds()),
-        )
     stored = booking.secret_hash if booking is not None and booking.secret_hash else None
-    # Verified against a stand-in when the booking is unknown, so both answers take as long.
+    # Verified against a stand-in when the booking is unknown, so every answer takes as long;
+    # a booking locked by wrong codes answers like an unknown one (no oracle of which exist).
+    # The resident on LINE is not locked out: their ID token opens their booking (above).
     ok = receipts.verify_secret(secret or "", stored or _STAND_IN)
-    if booking is None or stored is None or not ok:
-        if booking is not None:
+    locked = booking is not None and attempts.failures(subject, now, WRONG_CODE_WINDOW) >= MAX_WRONG_CODES
+    if booking is None or stored is None or not ok or locked:
+        if booking is not None and not locked:
             attempts.add_failure(subject, now, WRONG_CODE_WINDOW)
         raise NotFound(_NOT_FOUND, code="booking_not_found")
     return booking
@@ -409,12 +405,3 @@ def _must(booking_id: str) -> ConsultationBooking:
     if booking is None:  # pragma: no cover - it was just written
         raise NotFound(_NOT_FOUND, code="booking_not_found")
     return booking
-
-
-def new_secret() -> str:
-    return random_secrets.token_urlsafe(16)
-
-
-def forbid_other_section(section: str, principal_section: str) -> None:
-    if section != principal_section:
-        raise Forbidden("この相談は他の課の担当です。 / This consultation belongs to another section.")

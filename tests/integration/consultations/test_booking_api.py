@@ -214,3 +214,17 @@ def test_a_full_slot_is_explained_in_the_residents_language(call, slot, book):
     assert refused.status_code == 409
     message = body_of(refused)["error"]["message"]
     assert message.startswith("이 시간은 마감되었습니다") and "This time is full" in message
+
+
+def test_wrong_codes_lock_a_booking_like_an_unknown_one_but_not_for_its_line_user(call, slot, book, mint):
+    from tests.integration.conftest import new_user_id
+
+    user = new_user_id()
+    slot_id = slot("general")
+    answer = body_of(book("general", slot_id, token=mint(user)))
+    path = f"/bookings/{answer['booking']}"
+    for _ in range(10):
+        assert call("GET", path, headers={"X-Access-Secret": "AAAA-AAAA-AAAA"}).status_code == 404
+    locked = call("GET", path, headers={"X-Access-Secret": answer["accessCode"]})
+    assert locked.status_code == 404  # the same answer as a booking that does not exist
+    assert call("GET", path, headers={"Authorization": f"Bearer {mint(user)}"}).status_code == 200
