@@ -228,3 +228,43 @@ def test_wrong_codes_lock_a_booking_like_an_unknown_one_but_not_for_its_line_use
     locked = call("GET", path, headers={"X-Access-Secret": answer["accessCode"]})
     assert locked.status_code == 404  # the same answer as a booking that does not exist
     assert call("GET", path, headers={"Authorization": f"Bearer {mint(user)}"}).status_code == 200
+
+
+def _conflicting_connection(monkeypatch, times: int) -> list[int]:
+    """DynamoDB answers TransactionConflict `times` times (another transaction on the slot at that
+    moment), then the real local stack answers. Injected at our store's connection."""
+    from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
+
+    real = store._connection()
+    seen = [0]
+
+    class Conflicting:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def transact_write_items(self, *args, **kwargs):
+            seen[0] += 1
+            if seen[0] <= times:
+                items = sum(len(kwargs.get(k) or ()) for k in ("delete_items", "put_items", "update_items"))
+                cause = VerboseClientError(
+                    {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}},
+                    "TransactWriteItems",
+                    cancellation_reasons=[CancellationReason(code="TransactionConflict")] * items,
+                )
+                raise TransactWriteError("Failed to write transaction items", cause=cause)
+            return real.transact_write_items(*args, **kwargs)
+
+    monkeypatch.setattr(store, "_connection", lambda: Conflicting())
+    return seen
+
+
+def test_a_conflicting_transaction_is_retried_a_bounded_number_of_times(slot, book, monkeypatch):
+    slot_id = slot("general", capacity=2)
+    seen = _conflicting_connection(monkeypatch, times=2)
+    assert book("general", slot_id).status_code == 201
+    assert seen[0] == 3 and int(store.get_slot("general", slot_id).booked) == 1
+    seen = _conflicting_connection(monkeypatch, times=100)
+    busy = book("general", slot_id)
+    assert busy.status_code == 503 and body_of(busy)["error"]["code"] == "busy"
+    assert seen[0] == store.CONFLICT_ATTEMPTS
+    assert int(store.get_slot("general", slot_id).booked) == 1
