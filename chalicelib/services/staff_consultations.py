@@ -80,6 +80,11 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
         )
         counts["extra"] += outcome != "kept"
         counts["kept"] += outcome == "kept"
+    # Who changed a service's availability, and how much, is part of the audit trail too.
+    summary = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+    store.record(
+        f"availability#{svc.id}", store.Audit("staff", by, "availability", now, note=summary or "none")
+    )
     return {"service": svc.id, **counts}
 
 

@@ -138,6 +138,10 @@ def test_a_closed_day_offers_no_slots(call, slot, slots_of):
     )
     assert closed.status_code == 200 and body_of(closed)["closed"] >= 1
     assert slots_of("registry-survey", slot_id) is None
+    trail = store.trail("availability#registry-survey")
+    assert (
+        trail[-1].action == "availability" and trail[-1].actor_id == "staff-1" and "closed" in trail[-1].note
+    )
 
 
 def test_the_daily_digest_lists_the_next_business_days_bookings_without_personal_data(slot, book):
