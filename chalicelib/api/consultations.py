@@ -50,6 +50,17 @@ def list_consultations() -> Response:
     )
 
 
+@bp.route("/consultations/{service}", methods=["GET"], cors=RESIDENT_CORS)
+def one_consultation(service: str) -> Response:
+    from chalicelib.domain import consultations as rules
+
+    lang = language(bp.current_request)
+    return json_response(
+        rules.get_service(service).to_public(lang),
+        headers={"Content-Language": lang, "Vary": "Accept-Language", "Cache-Control": "public, max-age=300"},
+    )
+
+
 @bp.route("/consultations/{service}/slots", methods=["GET"], cors=RESIDENT_CORS)
 def slots(service: str) -> Response:
     from datetime import UTC, datetime

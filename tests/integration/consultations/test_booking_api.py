@@ -22,6 +22,9 @@ def test_catalogue_lists_the_thirteen_services_in_the_residents_language(call):
     assert services["legal"]["name"] == "Tư vấn pháp luật (luật sư)"
     assert services["lgbts"]["sensitive"] is True
     assert set(services["legal"]["modes"]) == {"in_person", "online"}
+    one = call("GET", "/consultations/lgbts", headers={"Accept-Language": "en"})
+    assert body_of(one)["name"] == "LGBTs consultation" and body_of(one)["whoMayBook"] == ["anyone"]
+    assert call("GET", "/consultations/nope").status_code == 404
 
 
 def test_free_slots_show_remaining_capacity_and_hide_full_ones(call, slot, book, slots_of):
