@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(PY) bench/coldstart.py
 	$(PY) bench/faq_eval.py
 	$(PY) bench/fanout.py
+	$(PY) bench/consultations.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

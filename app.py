@@ -14,11 +14,28 @@ import uuid
 
 from chalice import Chalice, Cron, Rate
 
-from chalicelib.api import announcements, forms, liff, line, open311, responses, staff, submissions
+from chalicelib.api import (
+    announcements,
+    consultations,
+    forms,
+    liff,
+    line,
+    open311,
+    responses,
+    staff,
+    submissions,
+)
 from chalicelib.api.errors import ApiError, as_api_error, with_route_cors
 from chalicelib.config import get_settings
 from chalicelib.observability import flush_metrics, invocation, traced
-from chalicelib.resources import ANNOUNCE_COLLECT, ANNOUNCE_PLAN, ANNOUNCE_SEND, LINE_EVENTS, NOTIFICATIONS
+from chalicelib.resources import (
+    ANNOUNCE_COLLECT,
+    ANNOUNCE_PLAN,
+    ANNOUNCE_SEND,
+    CONSULTATIONS,
+    LINE_EVENTS,
+    NOTIFICATIONS,
+)
 
 # configure_logs=False: the Powertools logger (same name) is the only handler, so no line is doubled.
 app = Chalice(app_name="madoguchi", configure_logs=False)
@@ -30,6 +47,7 @@ app.register_blueprint(staff.bp)
 app.register_blueprint(liff.bp)
 app.register_blueprint(announcements.bp)
 app.register_blueprint(responses.bp)
+app.register_blueprint(consultations.bp)
 
 
 @app.middleware("http")
@@ -129,6 +147,14 @@ def announce_due_job(event):
     from chalicelib.workers import announcements as worker
 
     return worker.run_due()
+
+
+# Consultation bookings: follow-up of each change, reminders and meeting links (one-time schedules).
+@app.on_sqs_message(queue=get_settings().name(CONSULTATIONS.name), batch_size=CONSULTATIONS.batch_size)
+def consultations_worker(event):
+    from chalicelib.workers import consultations as worker
+
+    return worker.handle_batch(event.to_dict()["Records"])
 
 
 # End of start-up (see the top): what is loaded now stays, so later collections skip it.

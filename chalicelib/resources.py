@@ -38,7 +38,17 @@ ANNOUNCE_PLAN = QueueSpec("announce-plan", batch_size=1)
 ANNOUNCE_COLLECT = QueueSpec("announce-collect", visibility_timeout=900, batch_size=1)
 ANNOUNCE_SEND = QueueSpec("announce-send", batch_size=1)
 
-QUEUES: tuple[QueueSpec, ...] = (LINE_EVENTS, NOTIFICATIONS, ANNOUNCE_PLAN, ANNOUNCE_COLLECT, ANNOUNCE_SEND)
+# Consultation bookings (issue 15): confirmation, reminders, meeting link, cancellation notices.
+CONSULTATIONS = QueueSpec("consultations")
+
+QUEUES: tuple[QueueSpec, ...] = (
+    LINE_EVENTS,
+    NOTIFICATIONS,
+    ANNOUNCE_PLAN,
+    ANNOUNCE_COLLECT,
+    ANNOUNCE_SEND,
+    CONSULTATIONS,
+)
 
 ATTACHMENTS_BUCKET = "attachments"
 BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET,)

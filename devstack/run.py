@@ -114,6 +114,9 @@ def main() -> int:
     os.environ.update(local_environ(ports))
     stack = LocalStack(ports)
     stack.start()
+    from devstack.demo_consultations import seed
+
+    print(f"consultations: {seed()} demo slots over the next weeks", flush=True)
 
     from devstack.pump import Pump
 

@@ -85,12 +85,14 @@ def is_empty(
     overdue: Sequence[tuple],
     answered: Sequence[tuple] = (),
     waiting: Sequence[tuple] = (),
+    bookings: Sequence[Mapping[str, str]] = (),
 ) -> bool:
-    """Nothing new, nothing answered and nothing waiting too long: no email today."""
+    """Nothing new, answered, waiting too long or booked: no email today."""
     return (
         not overdue
         and not answered
         and not waiting
+        and not bookings
         and sum(_count(count, "count") for _, _, count in new_by_form) == 0
     )
 
@@ -128,6 +130,8 @@ def render_digest(
     waiting: Sequence[tuple] = (),
     new_since: datetime | None = None,
     new_until: datetime | None = None,
+    bookings: Sequence[Mapping[str, str]] = (),
+    bookings_day: date | None = None,
 ) -> Digest:
     """Render one section's digest for `day`.
 
@@ -174,7 +178,45 @@ def render_digest(
         f" {len(replied)} answered"
     )
     parts = _Parts(base, ward, section, day, forms, late, replied, stalled, areas, total_new, links)
-    return Digest(subject=one_line(subject), text=parts.text(), html=parts.html(subject))
+    text, page = parts.text(), parts.html(subject)
+    if bookings:  # consultations booked for the next business day (issue 15): no personal data
+        text, page = _with_bookings(text, page, bookings, bookings_day or day, base)
+    return Digest(subject=one_line(subject), text=text, html=page)
+
+
+def _with_bookings(
+    text: str, page: str, bookings: Sequence[Mapping[str, str]], day: date, base: str | None
+) -> tuple[str, str]:
+    """The next business day's consultation bookings (time, service, mode, booking number)."""
+    e = html.escape
+    mode = {"in_person": ("窓口", "in person"), "online": ("オンライン", "online")}
+    rows = [
+        (
+            one_line(b["time"]),
+            one_line(b["service"]),
+            mode.get(b["mode"], (b["mode"], b["mode"])),
+            one_line(b["booking"]),
+        )
+        for b in bookings
+    ]
+    # The staff console's day view, when a console address is configured (like the receipt links).
+    link = f"{base}/consultations?date={day.isoformat()}" if base else None
+    block = [f"■ 相談予約 {day.month}月{day.day}日 / Consultations booked for {day.isoformat()}: {len(rows)}"]
+    block += [f"・{t} {svc}（{m[0]} / {m[1]}） {number}" for t, svc, m, number in rows]
+    block += [f"  一覧 / List: {link}", ""] if link else [""]
+    marker = "このメールは自動で送信しています。"
+    text = text.replace(marker, "\n".join(block) + marker, 1)
+    items = "".join(
+        f"<li>{e(t)} {e(svc)}（{e(m[0])} / {e(m[1])}） {e(number)}</li>" for t, svc, m, number in rows
+    )
+    section = (
+        f'<h2 style="font-size: 16px;">相談予約 {day.month}月{day.day}日 / Consultations booked: {len(rows)}</h2>'
+        f"<ul>{items}</ul>" + (f"<p>{_a(link, '一覧を開く / Open the day view')}</p>" if link else "") + "\n"
+    )
+    page = page.replace(
+        "<p>このメールは自動で送信しています。", section + "<p>このメールは自動で送信しています。", 1
+    )
+    return text, page
 
 
 def _base_url(value: str | None) -> str | None:

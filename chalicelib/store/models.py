@@ -477,6 +477,94 @@ class RateBucket(Model):
     revision = NumberAttribute()
 
 
+# --- Consultation booking (issue 15; store/consultations.py) ---------------------------------
+
+
+class ConsultationSlot(Model):
+    """One session of one service: its capacity and how many are booked (the counter the
+    booking transaction increments only while below capacity and open). Partition per
+    service, sorted by start, so a day range is one key query."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("consultation-slots")
+
+    service = UnicodeAttribute(hash_key=True)
+    slot = UnicodeAttribute(range_key=True)  # start, UTC, YYYY-MM-DDTHH:MMZ
+    capacity = NumberAttribute()
+    booked = NumberAttribute(default=0)
+    open = BooleanAttribute(default=True)
+    kind = UnicodeAttribute(default="weekly")  # weekly | extra
+    updated_by = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+class BookingsBySectionDayIndex(GlobalSecondaryIndex):
+    """A section's day view: partition `section#YYYY-MM-DD` (Tokyo), sorted by slot."""
+
+    class Meta:
+        index_name = "by-section-day"
+        projection = AllProjection()
+
+    section_day = UnicodeAttribute(hash_key=True)
+    slot = UnicodeAttribute(range_key=True)
+
+
+class BookingsByLineUserIndex(GlobalSecondaryIndex):
+    """A resident's bookings on LINE ("my bookings"), by slot."""
+
+    class Meta:
+        index_name = "by-line-user"
+        projection = AllProjection()
+
+    line_user_id = UnicodeAttribute(hash_key=True)
+    slot = UnicodeAttribute(range_key=True)
+
+
+class ConsultationBooking(Model):
+    """A booking. The access code is stored only as a hash; contact details expire with the item."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("consultation-bookings")
+
+    booking_id = UnicodeAttribute(hash_key=True)
+    service = UnicodeAttribute()
+    section = UnicodeAttribute()
+    slot = UnicodeAttribute()
+    section_day = UnicodeAttribute()
+    status = UnicodeAttribute()
+    mode = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    language = UnicodeAttribute(default="ja")
+    eligibility = UnicodeAttribute(null=True)
+    line_user_id = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+    guard = UnicodeAttribute()
+    secret_hash = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    entered_by = UnicodeAttribute(null=True)
+    cancel_reason = UnicodeAttribute(null=True)
+    cancelled_by = UnicodeAttribute(null=True)
+    revision = NumberAttribute(default=1)
+    expires_at = TTLAttribute(null=True)
+    by_section_day = BookingsBySectionDayIndex()
+    by_line_user = BookingsByLineUserIndex()
+
+
+class BookingGuard(Model):
+    """One per person, service and Tokyo day (a hash of who, never who): the per-person guard."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("consultation-guards")
+
+    guard = UnicodeAttribute(hash_key=True)
+    booking_id = UnicodeAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
 MODELS: tuple[type[Model], ...] = (
     InboxEvent,
     Resident,
@@ -491,4 +579,7 @@ MODELS: tuple[type[Model], ...] = (
     FanoutItem,
     DailyAnnouncementCount,
     RateBucket,
+    ConsultationSlot,
+    ConsultationBooking,
+    BookingGuard,
 )

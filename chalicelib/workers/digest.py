@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import email
@@ -86,8 +86,11 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
         ]
         overdue, answered, waiting = _open(section_id, now)
         new_by_form = _new_by_form(section_id, new)
-        if rendering.is_empty(new_by_form=new_by_form, overdue=overdue, answered=answered, waiting=waiting):
-            logger.info("nothing new, answered or overdue; no digest email")
+        booked_day, bookings = _consultations(section_id, now)
+        if rendering.is_empty(
+            new_by_form=new_by_form, overdue=overdue, answered=answered, waiting=waiting, bookings=bookings
+        ):
+            logger.info("nothing new, answered, overdue or booked; no digest email")
         else:
             message = rendering.render_digest(
                 section_name=section["name"],
@@ -100,6 +103,8 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
                 console_url=get_settings().staff_console_url or None,
                 new_since=since,
                 new_until=now,
+                bookings=bookings,
+                bookings_day=booked_day,
             )
             email.send(section["digestRecipients"], message.subject, message.text, message.html)
             logger.info("digest sent", extra={"new": len(new), "overdue": len(overdue)})
@@ -112,6 +117,17 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
     # Never backwards: a run with a lagging clock must not make the next digest repeat a day.
     store.record_digest(section_id, max(now, since))
     return len(new)
+
+
+def _consultations(section_id: str, now: datetime) -> tuple[date, list[dict[str, str]]]:
+    """The section's consultation bookings on the next business day (issue 15)."""
+    from chalicelib.domain.business_days import is_business_day
+    from chalicelib.services import staff_consultations
+
+    day = now.astimezone(TOKYO).date() + timedelta(days=1)
+    while not is_business_day(day):
+        day += timedelta(days=1)
+    return day, staff_consultations.bookings_on(section_id, day)
 
 
 def _new_by_form(section_id: str, new: Iterable[Submission]) -> list[tuple[str, str, int]]:

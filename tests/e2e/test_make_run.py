@@ -115,6 +115,76 @@ def test_make_token_gives_a_token_that_staff_me_accepts(running_stack):
     assert requests.get(api, timeout=10).status_code == 401
 
 
+def test_consultation_from_slot_list_to_the_reminder(running_stack):
+    """The demo schedule is there; a staff extra session an hour ahead is booked from LIFF; the
+    confirmation arrives, and the pump fires the hour-before reminder's one-time schedule."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.domain import consultations as rules
+    from chalicelib.domain.business_days import closure_reason
+
+    ports, env = running_stack["ports"], running_stack["env"]
+    api = f"http://127.0.0.1:{ports['API']}"
+    sandbox = f"http://127.0.0.1:{ports['LINE']}"
+    seeded = requests.get(f"{api}/consultations/general/slots", timeout=10).json()["slots"]
+    assert seeded and all(slot["remaining"] == 2 for slot in seeded)  # make run's demo schedule
+
+    start = (datetime.now(UTC) + timedelta(minutes=62)).replace(second=0, microsecond=0)
+    if closure_reason(rules.tokyo_day(start)):
+        pytest.skip("the ward office is closed today: no extra session can be set")
+    slot_id = rules.slot_id(start)
+    token = subprocess.run(
+        ["make", "-s", "token", "SECTION=kocho", "ROLE=staff"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.strip()
+    made = requests.post(
+        f"{api}/staff/consultations/general/availability",
+        json={"extraSessions": [{"slot": slot_id, "capacity": 1}]},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert made.status_code == 200, made.text
+    listed = requests.get(
+        f"{api}/consultations/general/slots",
+        params={"from": str(rules.tokyo_day(start)), "to": str(rules.tokyo_day(start))},
+        timeout=10,
+    )
+    assert slot_id in {slot["slot"] for slot in listed.json()["slots"]}
+
+    user = "U" + "e2e0" * 8
+    id_token = requests.post(
+        f"{sandbox}/__sandbox/id-tokens", json={"sub": user, "aud": "1000000001"}, timeout=10
+    ).json()["idToken"]
+    booked = requests.post(
+        f"{api}/consultations/general/bookings",
+        json={"slot": slot_id, "mode": "in_person", "eligibility": "resident"},
+        headers={"Authorization": f"Bearer {id_token}", "Idempotency-Key": "e2e-booking-0001"},
+        timeout=10,
+    )
+    assert booked.status_code == 201, booked.text
+    booking = booked.json()["booking"]
+
+    def pushed() -> list[str]:
+        found = requests.get(
+            f"{sandbox}/__sandbox/requests", params={"path": "/v2/bot/message/push"}, timeout=10
+        )
+        return [
+            r["body"]["messages"][0]["text"]
+            for r in found.json()["requests"]
+            if r["body"].get("to") == user and booking in r["body"]["messages"][0]["text"]
+        ]
+
+    _wait_until(lambda: len(pushed()) >= 1, 30, "the confirmation")
+    assert "ご予約を受け付けました" in pushed()[0]
+    _wait_until(lambda: len(pushed()) >= 2, 150, "the hour-before reminder fired by the pump")
+    assert "まもなく" in pushed()[1]
+
+
 def test_ctrl_c_stops_every_process(running_stack):
     process, ports = running_stack["process"], running_stack["ports"]
     process.send_signal(signal.SIGINT)

@@ -28,7 +28,8 @@ def outbox() -> list:
 
 
 def sent_since(mark: int, section_id: str | None = None) -> list:
-    messages = outbox()[mark:]
+    # Digests are plain send_email messages; raw ones (a booking's .ics mail) are someone else's.
+    messages = [m for m in outbox()[mark:] if isinstance(m.destinations, dict)]
     if section_id is None:
         return messages
     recipients = sections()[section_id]["digestRecipients"]

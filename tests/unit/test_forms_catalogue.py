@@ -536,6 +536,9 @@ def test_sections_handle_the_forms_and_have_recipients():
     faq = json.loads((forms.DATA_DIR / "faq.json").read_text(encoding="utf-8"))
     # Sections get submissions from forms, or questions routed to them from the FAQ's topics.
     handled |= {entry["section"] for entry in faq["entries"]}
+    # ... or bookings of the consultations they own.
+    consultations = json.loads((forms.DATA_DIR / "consultations.json").read_text(encoding="utf-8"))
+    handled |= {service["section"] for service in consultations["services"]}
     assert handled == set(sections), "every section handles a form or FAQ questions, and each has one section"
     for section in sections.values():
         assert section["name"]["ja"] and section["name"]["en"]

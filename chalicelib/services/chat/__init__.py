@@ -19,7 +19,7 @@ from chalicelib.domain.line_webhook import LineEvent
 from chalicelib.observability import logger, metrics
 from chalicelib.schemas import problems
 from chalicelib.services import replies
-from chalicelib.services.chat import answer, ask, menu, report, settings
+from chalicelib.services.chat import answer, ask, consultations, menu, report, settings
 from chalicelib.services.chat.turn import Turn
 from chalicelib.store import conversations, preferences, residents
 
@@ -36,6 +36,7 @@ ACTIONS: dict[str, Handler] = {
     **report.ACTIONS,
     **ask.ACTIONS,
     **answer.ACTIONS,
+    **consultations.ACTIONS,
 }
 
 

@@ -69,8 +69,12 @@ def show_answer(turn: Turn, entry_id: str) -> None:
 
 
 def _answer(turn: Turn, entry_id: str) -> None:
+    from chalicelib.services.chat import consultations
+
     found = index().answer(entry_id, turn.language)
-    turn.say_text(found["answer"] + "\n\n" + turn.text("faq.more", link=found["link"]))
+    # A consultation's answer offers "book this" (issue 15).
+    book = consultations.for_faq(turn, entry_id) or None
+    turn.say_text(found["answer"] + "\n\n" + turn.text("faq.more", link=found["link"]), book)
 
 
 def ask_person(turn: Turn, conversation_id: str) -> None:

@@ -9,7 +9,7 @@ from chalicelib.domain import chat, messages
 from chalicelib.domain.forms import catalogue
 from chalicelib.domain.submissions import tokyo_iso
 from chalicelib.domain.ward import ward
-from chalicelib.services.chat import ask, report, settings
+from chalicelib.services.chat import ask, consultations, report, settings
 from chalicelib.services.chat.turn import Turn
 from chalicelib.store import submissions
 from chalicelib.store.models import Submission
@@ -26,6 +26,7 @@ def apply(turn: Turn, _: str = "") -> None:
         if not form.is_report
     ]
     items.append(turn.button("button.my_requests", "menu.mine"))
+    items += consultations.book_items(turn)  # consultation booking (issue 15)
     turn.say("apply.intro", items)
 
 
