@@ -15,10 +15,18 @@ import uuid
 from chalice import Chalice, Cron, Rate
 
 from chalicelib.api import announcements, forms, liff, line, open311, staff, submissions
+from chalicelib.api import queue as queue_api
 from chalicelib.api.errors import ApiError, as_api_error, with_route_cors
 from chalicelib.config import get_settings
 from chalicelib.observability import flush_metrics, invocation, traced
-from chalicelib.resources import ANNOUNCE_COLLECT, ANNOUNCE_PLAN, ANNOUNCE_SEND, LINE_EVENTS, NOTIFICATIONS
+from chalicelib.resources import (
+    ANNOUNCE_COLLECT,
+    ANNOUNCE_PLAN,
+    ANNOUNCE_SEND,
+    LINE_EVENTS,
+    NOTIFICATIONS,
+    QUEUE_EVENTS,
+)
 
 # configure_logs=False: the Powertools logger (same name) is the only handler, so no line is doubled.
 app = Chalice(app_name="madoguchi", configure_logs=False)
@@ -29,6 +37,7 @@ app.register_blueprint(open311.bp)
 app.register_blueprint(staff.bp)
 app.register_blueprint(liff.bp)
 app.register_blueprint(announcements.bp)
+app.register_blueprint(queue_api.bp)
 
 
 @app.middleware("http")
@@ -120,6 +129,22 @@ def announce_due_job(event):
     from chalicelib.workers import announcements as worker
 
     return worker.run_due()
+
+
+# Window queues (issue 14): ticket events applied per line; the night closes the day.
+@app.on_sqs_message(queue=get_settings().name(QUEUE_EVENTS.name), batch_size=QUEUE_EVENTS.batch_size)
+def queue_events_worker(event):
+    from chalicelib.workers import queue as worker
+
+    return worker.handle_batch(event.to_dict()["Records"])
+
+
+# 23:30 in Tokyo (14:30 UTC), every day: close out, hourly history, profiles, open data.
+@app.schedule(Cron(30, 14, "*", "*", "?", "*"), name="queue-nightly")
+def queue_nightly_job(event):
+    from chalicelib.workers import queue as worker
+
+    return worker.run_nightly(now=event.time)
 
 
 # End of start-up (see the top): what is loaded now stays, so later collections skip it.

@@ -36,10 +36,22 @@ ANNOUNCE_PLAN = QueueSpec("announce-plan", batch_size=1)
 ANNOUNCE_COLLECT = QueueSpec("announce-collect", visibility_timeout=900, batch_size=1)
 ANNOUNCE_SEND = QueueSpec("announce-send", batch_size=1)
 
-QUEUES: tuple[QueueSpec, ...] = (LINE_EVENTS, NOTIFICATIONS, ANNOUNCE_PLAN, ANNOUNCE_COLLECT, ANNOUNCE_SEND)
+# Window queues (issue 14): ticket events from the ticket systems, applied one line at a time.
+QUEUE_EVENTS = QueueSpec("queue-events")
+
+QUEUES: tuple[QueueSpec, ...] = (
+    LINE_EVENTS,
+    NOTIFICATIONS,
+    ANNOUNCE_PLAN,
+    ANNOUNCE_COLLECT,
+    ANNOUNCE_SEND,
+    QUEUE_EVENTS,
+)
 
 ATTACHMENTS_BUCKET = "attachments"
-BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET,)
+# Published aggregate data (CSV + data dictionary), no personal data: window congestion for now.
+OPEN_DATA_BUCKET = "open-data"
+BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET, OPEN_DATA_BUCKET)
 
 # EventBridge Scheduler group holding one-time schedules (scheduled announcements and the like).
 SCHEDULE_GROUP = "schedules"
