@@ -313,9 +313,12 @@ class Live:
     # [[ISO end, seconds], ...]: the latest completed services, oldest first.
     services: list[list[Any]] = field(default_factory=list)
     last_event_at: str | None = None
+    # The Tokyo day these figures are for: numbers and counts start afresh every day.
+    day: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "day": self.day,
             "waiting": self.waiting,
             "calling": self.calling,
             "counters": self.counters,
@@ -332,7 +335,16 @@ class Live:
             counters=dict(raw.get("counters") or {}),
             services=[list(item) for item in raw.get("services") or []],
             last_event_at=raw.get("lastEventAt"),
+            day=raw.get("day"),
         )
+
+    def for_day(self, day: str) -> Live | None:
+        """These figures if they are `day`'s, fresh ones for a later day, None for an earlier day."""
+        if self.day == day:
+            return self
+        if self.day is None or self.day < day:
+            return Live(day=day)
+        return None
 
 
 def apply(
@@ -361,7 +373,8 @@ def apply(
     if (
         after.line == line
         and after.status == "served"
-        and (before is None or before.status != "served")
+        # The service's length is known now: served now, or its call arrived after the service.
+        and (before is None or before.status != "served" or before.called_at is None)
         and after.called_at
         and after.finished_at
     ):
@@ -371,7 +384,7 @@ def apply(
     stamp = iso(at)
     touched = before is not None and before.line == line or after.line == line
     last = max(live.last_event_at or "", stamp) if touched else live.last_event_at
-    return Live(waiting, calling, counters, services, last or None)
+    return Live(waiting, calling, counters, services, last or None, live.day)
 
 
 def open_counters(live: Live, now: datetime, window_minutes: int) -> int:

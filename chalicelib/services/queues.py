@@ -55,7 +55,9 @@ def apply_event(event: QueueEvent, now: datetime | None = None) -> bool:
         writes = []
         for line in sorted({after.line} | ({before.line} if before else set())):
             state = store.get_live(event.office, line)
-            live = Live.from_dict(state.live if state else None)
+            live = Live.from_dict(state.live if state else None).for_day(event.day.isoformat())
+            if live is None:
+                continue  # a late event of an earlier day: its ticket changes, today's figures do not
             changed = rules.apply(live, line, before, after, event.occurred_at, keep)
             writes.append(
                 store.LiveWrite(event.office, line, changed.to_dict(), state.revision if state else 0)
@@ -266,8 +268,9 @@ def reset_line(
 
     for _ in range(APPLY_ATTEMPTS):
         state = store.get_live(office_id, line_id)
-        live = Live.from_dict(state.live if state else None)
-        fresh = Live(counters=live.counters, services=live.services, last_event_at=rules.iso(now))
+        today = now.astimezone(rules.TOKYO).date().isoformat()
+        live = Live.from_dict(state.live if state else None).for_day(today) or Live(day=today)
+        fresh = Live(counters=live.counters, services=live.services, last_event_at=rules.iso(now), day=today)
         audit = AuditEntry(
             f"queue#{office_id}#{line_id}",
             f"{rules.iso(now)}#{hashlib.sha256(actor.encode()).hexdigest()[:6]}",
@@ -380,7 +383,9 @@ def status_view(now: datetime, language: str) -> dict[str, Any]:
     information"), never old ones; outside opening hours it shows "closed".
     """
     cfg = rules.config()
-    business_day = is_business_day(now.astimezone(rules.TOKYO).date())
+    today_date = now.astimezone(rules.TOKYO).date()
+    today = today_date.isoformat()
+    business_day = is_business_day(today_date)
     offices = []
     for office in cfg.offices:
         items = {item.item_key: item for item in store.office_items(office.id)}
@@ -388,7 +393,8 @@ def status_view(now: datetime, language: str) -> dict[str, Any]:
         for line in office.lines:
             live_item = items.get(store.live_key(line.id))
             profile_item = items.get(store.profile_key(line.id))
-            live = Live.from_dict(live_item.live if live_item else None)
+            stored = Live.from_dict(live_item.live if live_item else None)
+            live = stored if stored.day == today else Live(day=today)
             profile = profile_item.profile if profile_item else None
             state = rules.line_state(office, live, now, cfg.settings.quiet_minutes, business_day)
             entry: dict[str, Any] = {
