@@ -395,7 +395,7 @@ def open_counters(live: Live, now: datetime, window_minutes: int) -> int:
 # --- the estimate ------------------------------------------------------------------------------
 
 # The ranges a resident sees, in minutes: the estimate is widened to these edges.
-BUCKET_EDGES = (0, 5, 10, 20, 30, 45, 60, 90)
+BUCKET_EDGES = (0, 5, 10, 15, 20, 30, 40, 50, 60, 75, 90, 120)
 # How the service-time quantiles turn into a range (tuned by bench/queue_estimate.py on earlier days).
 LOW_QUANTILE, HIGH_QUANTILE = 0.5, 0.8
 LOW_FACTOR, HIGH_FACTOR = 0.8, 1.15
@@ -447,14 +447,15 @@ def estimate(
     if len(service_seconds) >= min_services:
         low_s = quantile(service_seconds, LOW_QUANTILE) / 60
         high_s = quantile(service_seconds, HIGH_QUANTILE) / 60
-        # The person being served now still has part of a service to go: one more on the high side.
+        # Whoever is at the counters now still has about half a service to go.
+        rest = low_s / counters / 2
         return Estimate(
-            LOW_FACTOR * ahead * low_s / counters, HIGH_FACTOR * (ahead + 1) * high_s / counters, "recent"
+            LOW_FACTOR * ahead * low_s / counters + rest, HIGH_FACTOR * ahead * high_s / counters + rest, "recent"
         )
     if history is not None:
         return Estimate(history[0], history[1], "history")
     per = default_service_minutes / counters
-    return Estimate(ahead * per * 0.75, (ahead + 1) * per * 1.5, "default")
+    return Estimate(ahead * per * 0.8, ahead * per * 1.3 + per, "default")
 
 
 def line_state(office: Office, live: Live, now: datetime, quiet_minutes: int, business_day: bool) -> str:
