@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e lint typecheck event token fire richmenu bench clean
+.PHONY: run test unit integration e2e lint typecheck event token fire richmenu bench clean queue-sim
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,10 +48,14 @@ fire: $(STAMP)  ## make fire JOB=dlq-watch (needs `make run`): run a scheduled j
 richmenu: $(STAMP)  ## make richmenu (needs `make run`): register the rich menu with the LINE sandbox as the default
 	$(PY) -m infra.richmenu --local
 
+queue-sim: $(STAMP)  ## make queue-sim [SPEED=60] [SEED=1] (needs `make run`): a ticket machine replays a day
+	$(PY) -m devstack.queue_sim --speed $(or $(SPEED),60) --seed $(or $(SEED),1)
+
 bench: $(STAMP)
 	$(PY) bench/coldstart.py
 	$(PY) bench/faq_eval.py
 	$(PY) bench/fanout.py
+	$(PY) bench/queue_estimate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -21,10 +21,10 @@ from datetime import UTC, date, datetime, timedelta
 from chalicelib.domain import queue as rules
 
 # Arrivals per hour at a counter line with 1.0 weight, by Tokyo hour (8 = 08:30-09:00).
-HOURLY_ARRIVALS = {8: 24, 9: 42, 10: 46, 11: 36, 12: 24, 13: 36, 14: 32, 15: 26, 16: 14}
+HOURLY_ARRIVALS = {8: 20, 9: 36, 10: 40, 11: 32, 12: 22, 13: 32, 14: 28, 15: 22, 16: 12}
 LINE_WEIGHT = {"jumin": 1.0, "koseki": 0.2, "kokuho": 0.35, "zeimu": 0.4}
-WEEKDAY_WEIGHT = {0: 1.35, 1: 1.0, 2: 0.95, 3: 0.95, 4: 1.15}
-STAFF_SHORT = 0.35
+WEEKDAY_WEIGHT = {0: 1.2, 1: 1.0, 2: 0.95, 3: 0.95, 4: 1.1}
+STAFF_SHORT = 0.2
 NO_SHOW = 0.04
 CANCEL = 0.015
 TRANSFER = 0.02
@@ -78,7 +78,7 @@ def simulate(seed: int, day: date, office: rules.Office | None = None) -> SimDay
     assert office is not None
     opens = datetime.combine(day, office.opens, rules.TOKYO).astimezone(UTC)
     close_minute = (office.closes.hour * 60 + office.closes.minute) - (office.opens.hour * 60 + office.opens.minute)
-    busy = WEEKDAY_WEIGHT.get(day.weekday(), 1.0) * rng.uniform(0.85, 1.15)
+    busy = WEEKDAY_WEIGHT.get(day.weekday(), 1.0) * rng.uniform(0.9, 1.1)
     events: list[SimEvent] = []
     tickets: dict[str, SimTicket] = {}
     seq = 0
@@ -89,11 +89,11 @@ def simulate(seed: int, day: date, office: rules.Office | None = None) -> SimDay
         events.append(SimEvent(at, seq, kind, line, number, counter))
 
     lines = list(office.lines)
-    # Today's typical service time per line: the configured one, off by -20% to +30% (the mix of
-    # cases, the staff on duty); and on about a third of days one counter fewer is staffed.
-    typical = {line.id: line.default_service_minutes * rng.uniform(0.8, 1.3) for line in lines}
+    # Today's typical service time per line: the configured one, off by -15% to +25% (the mix of
+    # cases, the staff on duty); and on about one day in five a line with 3+ counters has one fewer staffed.
+    typical = {line.id: line.default_service_minutes * rng.uniform(0.85, 1.25) for line in lines}
     staffed = {
-        line.id: line.counters - int(line.counters > 1 and rng.random() < STAFF_SHORT) for line in lines
+        line.id: line.counters - int(line.counters > 2 and rng.random() < STAFF_SHORT) for line in lines
     }
     prefixes = {line.id: "ABCDEFGH"[index] for index, line in enumerate(lines)}
     transfers_in: dict[str, list[tuple[float, str]]] = {line.id: [] for line in lines}

@@ -398,7 +398,7 @@ def open_counters(live: Live, now: datetime, window_minutes: int) -> int:
 BUCKET_EDGES = (0, 5, 10, 15, 20, 30, 40, 50, 60, 75, 90, 120)
 # How the service-time quantiles turn into a range (tuned by bench/queue_estimate.py on earlier days).
 LOW_QUANTILE, HIGH_QUANTILE = 0.5, 0.8
-LOW_FACTOR, HIGH_FACTOR = 0.8, 1.15
+LOW_FACTOR, HIGH_FACTOR = 0.9, 0.9
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ def test_open_counters_are_those_that_called_recently():
 
 @pytest.mark.parametrize(
     ("low", "high", "bucket"),
-    [(0, 3, (0, 5)), (11, 18, (10, 20)), (12, 24, (10, 30)), (50, 70, (45, 90)), (95, 130, (90, None))],
+    [(0, 3, (0, 5)), (11, 18, (10, 20)), (12, 24, (10, 30)), (50, 70, (50, 75)), (95, 130, (90, None))],
 )
 def test_buckets_widen_the_range_to_their_edges(low, high, bucket):
     assert rules.bucket(low, high) == bucket
