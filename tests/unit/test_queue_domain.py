@@ -153,9 +153,9 @@ def test_buckets_widen_the_range_to_their_edges(low, high, bucket):
 
 
 def test_estimate_uses_recent_services_then_history_then_the_default():
-    recent = rules.estimate(10, 2, [300.0] * 10, (5, 9), 6, 5)
+    recent = rules.estimate(10, 2, [240.0, 300.0, 360.0, 420.0, 480.0] * 2, (5, 9), 6, 5)
     assert recent.basis == "recent"
-    assert recent.low < 10 * 5 / 2 < recent.high
+    assert recent.low < 10 * 6 / 2 < recent.high  # 10 ahead, 6-minute median service, 2 counters
     assert rules.estimate(10, 2, [300.0] * 2, (5, 9), 6, 5) == rules.Estimate(5, 9, "history")
     default = rules.estimate(10, 2, [], None, 6, 5)
     assert default.basis == "default" and default.low < 30 < default.high
