@@ -364,3 +364,21 @@ def test_nightly_closes_out_keeps_history_and_publishes_suppressed_open_data(tic
     assert jumin["all"]["tickets_issued"] == "15"
     assert "131229" in open_data.get("queue/data-dictionary.csv").decode("utf-8")
     assert queues  # imported for the status view above
+
+
+# --- LINE: the 窓口の混雑 tile ----------------------------------------------------------------------
+
+
+def test_the_congestion_tile_answers_with_a_flex_message_linking_the_page(post_webhook, pump, sandbox):
+    from chalicelib.config import get_settings
+    from tests.integration.test_line_chat import Resident
+
+    resident = Resident(post_webhook, pump, sandbox, language="en")
+    [flex] = [message for message in resident.tap("menu.queue") if message["type"] == "flex"]
+    assert 0 < len(flex["altText"]) <= 400
+    footer = flex["contents"]["footer"]["contents"][0]["action"]
+    assert footer["uri"] == f"{get_settings().queue_page_url}?lang=en"
+    assert len(footer["label"]) <= 20
+    texts = [item["text"] for item in flex["contents"]["body"]["contents"]]
+    assert "Katsushika City Hall (main building)" in texts
+    assert any(text.startswith("Residence records and seal certificates: ") for text in texts)
