@@ -31,7 +31,7 @@ def queue_webhook(source: str) -> Response:
     request = bp.current_request
     headers = {name.lower(): value for name, value in (request.headers or {}).items()}
     try:
-        event, fresh = queue_ingress.accept(source, request.raw_body or b"", headers)
+        event, fresh = queue_ingress.accept(source, _raw(request), headers)
     except InvalidQueueWebhook as error:
         logger.warning("queue webhook rejected", extra={"source": source[:40], "reason": error.code})
         raise ApiError(error.status, error.code, error.message, error.details) from None
@@ -46,12 +46,18 @@ def queue_webhook(source: str) -> Response:
     return json_response({"accepted": True, "duplicate": not fresh}, 200)
 
 
+def _raw(request: object) -> bytes:
+    body = getattr(request, "raw_body", b"") or b""
+    return body.encode() if isinstance(body, str) else body
+
+
 def _language() -> str:
     from chalicelib.domain.queue import negotiate_language
 
     request = bp.current_request
+    params, headers = request.query_params, request.headers
     return negotiate_language(
-        (request.query_params or {}).get("lang"), (request.headers or {}).get("accept-language")
+        params.get("lang") if params else None, headers.get("accept-language") if headers else None
     )
 
 
@@ -63,16 +69,17 @@ def queue_status() -> Response:
     language = _language()
     view = queues.status_view(datetime.now(UTC), language)
     etag = queues.view_etag(view)
-    headers = {
+    headers: dict[str, str | list[str]] = {
         "Cache-Control": STATUS_CACHE,
         "ETag": etag,
         "Vary": "Accept-Language",
         "Content-Language": language,
     }
-    given = (bp.current_request.headers or {}).get("if-none-match") or ""
+    request_headers = bp.current_request.headers
+    given = (request_headers.get("if-none-match") if request_headers else None) or ""
     if etag in [tag.strip().removeprefix("W/") for tag in given.split(",")] or given.strip() == "*":
         return Response(body="", status_code=304, headers=headers)
-    return json_response(view, 200, headers)
+    return json_response(view, 200, {name: str(value) for name, value in headers.items()})
 
 
 # --- ticket watches (the QR code on the ticket opens the LIFF page) ------------------------------
@@ -99,8 +106,7 @@ def watch_ticket(ticket_ref: str) -> Response:
 
     request = bp.current_request
     user_id = current_resident(request)
-    raw = request.raw_body or b"{}"
-    document = json_body(request) if raw.strip() else {}
+    document = json_body(request) if _raw(request).strip() else {}
     result = queues.watch(ticket_ref, user_id, _ahead(document), _language(), datetime.now(UTC))
     return json_response(result, 200, _NO_STORE)
 

@@ -60,7 +60,7 @@ def apply_event(event: QueueEvent, now: datetime | None = None) -> bool:
                 continue  # a late event of an earlier day: its ticket changes, today's figures do not
             changed = rules.apply(live, line, before, after, event.occurred_at, keep)
             writes.append(
-                store.LiveWrite(event.office, line, changed.to_dict(), state.revision if state else 0)
+                store.LiveWrite(event.office, line, changed.to_dict(), int(state.revision) if state else 0)
             )
         ticket = QueueTicket(
             day_key,
@@ -70,7 +70,7 @@ def apply_event(event: QueueEvent, now: datetime | None = None) -> bool:
             events=added,
             expires_at=now + store.TICKET_RETENTION,
         )
-        if store.save_ticket_and_lines(ticket, item.revision if item else 0, writes, now):
+        if store.save_ticket_and_lines(ticket, int(item.revision) if item else 0, writes, now):
             break
         metrics.add_metric(name="QueueWriteConflicts", unit="Count", value=1)
     else:
@@ -280,7 +280,9 @@ def reset_line(
             note=reason,
             note_visibility="internal",
         )
-        if store.reset_line(office_id, line_id, fresh.to_dict(), state.revision if state else 0, now, audit):
+        if store.reset_line(
+            office_id, line_id, fresh.to_dict(), int(state.revision) if state else 0, now, audit
+        ):
             break
     else:
         raise Unavailable("the line is busy; try again", code="queue_busy", retry_after=2)
