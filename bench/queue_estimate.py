@@ -85,7 +85,9 @@ def replay_day(sim: Any, history: dict[str, list[tuple[int, dict]]], score: Scor
     lives = {line.id: rules.Live(day=sim.day.isoformat()) for line in office.lines}
     stored: dict[str, list] = {}
     profiles = {
-        line.id: {str(wd): rules.profile([h for d, h in history.get(line.id, []) if d == wd]) for wd in range(5)}
+        line.id: {
+            str(wd): rules.profile([h for d, h in history.get(line.id, []) if d == wd]) for wd in range(5)
+        }
         for line in office.lines
     }
     for sim_event in sim.events:
@@ -169,7 +171,9 @@ def throughput(sim_day: Any) -> dict[str, Any]:
         events = with_faults(sim_day.events, seed=1)
         records = []
         for index, e in enumerate(events):
-            event = rules.QueueEvent("honcho", e.event_id, "honcho", e.line, e.number, e.type, e.at, e.counter)
+            event = rules.QueueEvent(
+                "honcho", e.event_id, "honcho", e.line, e.number, e.type, e.at, e.counter
+            )
             records.append({"messageId": str(index), "body": json.dumps(event.to_dict())})
         import logging
 

@@ -77,7 +77,9 @@ def simulate(seed: int, day: date, office: rules.Office | None = None) -> SimDay
     office = office or rules.config().office("honcho")
     assert office is not None
     opens = datetime.combine(day, office.opens, rules.TOKYO).astimezone(UTC)
-    close_minute = (office.closes.hour * 60 + office.closes.minute) - (office.opens.hour * 60 + office.opens.minute)
+    close_minute = (office.closes.hour * 60 + office.closes.minute) - (
+        office.opens.hour * 60 + office.opens.minute
+    )
     busy = WEEKDAY_WEIGHT.get(day.weekday(), 1.0) * rng.uniform(0.9, 1.1)
     events: list[SimEvent] = []
     tickets: dict[str, SimTicket] = {}
@@ -150,7 +152,9 @@ def simulate(seed: int, day: date, office: rules.Office | None = None) -> SimDay
                 ticket.called_at = called
             emit(called, "called", line.id, ticket.number, str(counter))
             if rng.random() < NO_SHOW:
-                emit(called + timedelta(seconds=RECALL_AFTER), "recalled", line.id, ticket.number, str(counter))
+                emit(
+                    called + timedelta(seconds=RECALL_AFTER), "recalled", line.id, ticket.number, str(counter)
+                )
                 emit(called + timedelta(seconds=NO_SHOW_AFTER), "no_show", line.id, ticket.number)
                 heapq.heappush(free, (start + NO_SHOW_AFTER / 60, counter))
                 continue
@@ -166,7 +170,9 @@ def simulate(seed: int, day: date, office: rules.Office | None = None) -> SimDay
     return SimDay(day, events, tickets)
 
 
-def with_faults(events: list[SimEvent], seed: int, duplicate: float = 0.02, reorder: float = 0.02) -> list[SimEvent]:
+def with_faults(
+    events: list[SimEvent], seed: int, duplicate: float = 0.02, reorder: float = 0.02
+) -> list[SimEvent]:
     """The events as a ticket machine delivers them: a few sent twice, a few late (out of order)."""
     rng = random.Random(seed)
     out: list[SimEvent] = []

@@ -48,7 +48,9 @@ def post(api: str, source: str, secret: str, document: dict) -> tuple[int, dict]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     port = os.environ.get("MADOGUCHI_API_PORT", "8000")
     parser.add_argument("--api", default=f"http://127.0.0.1:{port}")
     parser.add_argument("--source", default="honcho")
@@ -72,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     events = with_faults(day.events, seed=args.seed, duplicate=args.duplicates, reorder=args.reorder)
     if args.limit:
         events = events[: args.limit]
-    print(f"{len(day.tickets)} tickets, {len(events)} events at {args.speed or 'full'} speed → {args.api}", flush=True)
+    print(
+        f"{len(day.tickets)} tickets, {len(events)} events at {args.speed or 'full'} speed → {args.api}",
+        flush=True,
+    )
     counts = {"accepted": 0, "duplicate": 0, "refused": 0}
     wall_start = time.monotonic()
     for index, event in enumerate(events, start=1):

@@ -450,7 +450,9 @@ def estimate(
         # Whoever is at the counters now still has about half a service to go.
         rest = low_s / counters / 2
         return Estimate(
-            LOW_FACTOR * ahead * low_s / counters + rest, HIGH_FACTOR * ahead * high_s / counters + rest, "recent"
+            LOW_FACTOR * ahead * low_s / counters + rest,
+            HIGH_FACTOR * ahead * high_s / counters + rest,
+            "recent",
         )
     if history is not None:
         return Estimate(history[0], history[1], "history")
