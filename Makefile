@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 comma := ,
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e lint typecheck event token fire richmenu mail bench clean
+.PHONY: run test unit integration e2e lint typecheck event token fire richmenu mail bench clean queue-sim
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,11 +51,15 @@ richmenu: $(STAMP)  ## make richmenu (needs `make run`): register the rich menu 
 mail: $(STAMP)  ## make mail [N=10] (needs `make run`): the emails the local stack sent (moto's SES)
 	@$(PY) -m devstack.mailbox -n $(or $(N),10)
 
+queue-sim: $(STAMP)  ## make queue-sim [SPEED=60] [SEED=1] (needs `make run`): a ticket machine replays a day
+	$(PY) -m devstack.queue_sim --speed $(or $(SPEED),60) --seed $(or $(SEED),1)
+
 bench: $(STAMP)
 	$(PY) bench/coldstart.py
 	$(PY) bench/faq_eval.py
 	$(PY) bench/fanout.py
 	$(PY) bench/consultations.py
+	$(PY) bench/queue_estimate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -25,6 +25,7 @@ from chalicelib.api import (
     staff,
     submissions,
 )
+from chalicelib.api import queue as queue_api
 from chalicelib.api.errors import ApiError, as_api_error, with_route_cors
 from chalicelib.config import get_settings
 from chalicelib.observability import flush_metrics, invocation, traced
@@ -35,6 +36,7 @@ from chalicelib.resources import (
     CONSULTATIONS,
     LINE_EVENTS,
     NOTIFICATIONS,
+    QUEUE_EVENTS,
 )
 
 # configure_logs=False: the Powertools logger (same name) is the only handler, so no line is doubled.
@@ -48,6 +50,7 @@ app.register_blueprint(liff.bp)
 app.register_blueprint(announcements.bp)
 app.register_blueprint(responses.bp)
 app.register_blueprint(consultations.bp)
+app.register_blueprint(queue_api.bp)
 
 
 @app.middleware("http")
@@ -155,6 +158,22 @@ def consultations_worker(event):
     from chalicelib.workers import consultations as worker
 
     return worker.handle_batch(event.to_dict()["Records"])
+
+
+# Window queues (issue 14): ticket events applied per line; the night closes the day.
+@app.on_sqs_message(queue=get_settings().name(QUEUE_EVENTS.name), batch_size=QUEUE_EVENTS.batch_size)
+def queue_events_worker(event):
+    from chalicelib.workers import queue as worker
+
+    return worker.handle_batch(event.to_dict()["Records"])
+
+
+# 23:30 in Tokyo (14:30 UTC), every day: close out, hourly history, profiles, open data.
+@app.schedule(Cron(30, 14, "*", "*", "?", "*"), name="queue-nightly")
+def queue_nightly_job(event):
+    from chalicelib.workers import queue as worker
+
+    return worker.run_nightly(now=event.time)
 
 
 # End of start-up (see the top): what is loaded now stays, so later collections skip it.

@@ -60,6 +60,15 @@ class Settings:
     def line_channel_access_token(self) -> str:
         return _secret("LINE_CHANNEL_ACCESS_TOKEN")
 
+    # Window queues (issue 14): a ticket system's secret, named in chalicelib/data/queue.json.
+    def secret(self, name: str) -> str:
+        return _secret(name)
+
+    @property
+    def queue_page_url(self) -> str:
+        """The public wait page (GET /queue), linked from LINE."""
+        return os.environ.get("QUEUE_PAGE_URL") or f"{self.staff_api_base}/queue"
+
 
 def _secret(name: str, *, fresh: bool = False) -> str:
     """`NAME` in the environment, else the secret or parameter that `NAME_ARN` names.

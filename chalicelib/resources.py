@@ -40,6 +40,8 @@ ANNOUNCE_SEND = QueueSpec("announce-send", batch_size=1)
 
 # Consultation bookings (issue 15): confirmation, reminders, meeting link, cancellation notices.
 CONSULTATIONS = QueueSpec("consultations")
+# Window queues (issue 14): ticket events from the ticket systems, applied one line at a time.
+QUEUE_EVENTS = QueueSpec("queue-events")
 
 QUEUES: tuple[QueueSpec, ...] = (
     LINE_EVENTS,
@@ -48,10 +50,13 @@ QUEUES: tuple[QueueSpec, ...] = (
     ANNOUNCE_COLLECT,
     ANNOUNCE_SEND,
     CONSULTATIONS,
+    QUEUE_EVENTS,
 )
 
 ATTACHMENTS_BUCKET = "attachments"
-BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET,)
+# Published aggregate data (CSV + data dictionary), no personal data: window congestion for now.
+OPEN_DATA_BUCKET = "open-data"
+BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET, OPEN_DATA_BUCKET)
 
 # EventBridge Scheduler group holding one-time schedules (scheduled announcements and the like).
 SCHEDULE_GROUP = "schedules"

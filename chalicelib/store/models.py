@@ -565,6 +565,81 @@ class BookingGuard(Model):
     expires_at = TTLAttribute(null=True)
 
 
+# --- window queues (issue 14; chalicelib/store/queues.py) ----------------------------------------
+
+
+class QueueTicket(Model):
+    """A queue ticket: the events heard for it (domain/queue.py folds them into its state).
+
+    Keyed by office and Tokyo date, then the number printed on it (numbers restart daily), so a
+    day's tickets of an office are one key query. `revision` makes every change conditional.
+    Holds no personal data.
+    """
+
+    class Meta(_Meta):
+        table_name = _settings.name("queue-tickets")
+
+    day_key = UnicodeAttribute(hash_key=True)  # <office>#<YYYY-MM-DD>
+    number = UnicodeAttribute(range_key=True)
+    line = UnicodeAttribute()
+    status = UnicodeAttribute()
+    events = JSONAttribute(default=list)
+    revision = NumberAttribute(default=0)
+    expires_at = TTLAttribute(null=True)
+
+
+class QueueLineState(Model):
+    """Per office: `live#<line>` (waiting, now calling, counters, recent services; changed on every
+    event, conditional on `revision`) and `profile#<line>` (typical hours by weekday, nightly).
+    The status page reads an office with one key query."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("queue-lines")
+
+    office = UnicodeAttribute(hash_key=True)
+    item_key = UnicodeAttribute(range_key=True)
+    live = JSONAttribute(null=True)
+    profile = JSONAttribute(null=True)
+    revision = NumberAttribute(default=0)
+    updated_at = UTCDateTimeAttribute(null=True)
+    reset_at = UTCDateTimeAttribute(null=True)
+
+
+class QueueWatch(Model):
+    """A resident asking to be told on LINE when their ticket is near (personal data: ends with the day)."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("queue-watches")
+
+    day_key = UnicodeAttribute(hash_key=True)  # <office>#<YYYY-MM-DD>
+    watch_key = UnicodeAttribute(range_key=True)  # <number>#<LINE user id>
+    number = UnicodeAttribute()
+    line_user_id = UnicodeAttribute()
+    language = UnicodeAttribute(default="ja")
+    ahead = NumberAttribute()
+    joined_ahead = NumberAttribute()
+    created_at = UTCDateTimeAttribute()
+    near_sent_at = UTCDateTimeAttribute(null=True)
+    called_sent_at = UTCDateTimeAttribute(null=True)
+    stopped_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute()
+
+
+class QueueDay(Model):
+    """One day's hourly figures of one office's line (nightly job): issued, served, waits."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("queue-history")
+
+    line_key = UnicodeAttribute(hash_key=True)  # <office>#<line>
+    day = UnicodeAttribute(range_key=True)  # YYYY-MM-DD (Tokyo)
+    weekday = NumberAttribute()
+    hours = JSONAttribute()
+
+
+QUEUE_MODELS: tuple[type[Model], ...] = (QueueTicket, QueueLineState, QueueWatch, QueueDay)
+
+
 MODELS: tuple[type[Model], ...] = (
     InboxEvent,
     Resident,
@@ -582,4 +657,5 @@ MODELS: tuple[type[Model], ...] = (
     ConsultationSlot,
     ConsultationBooking,
     BookingGuard,
+    *QUEUE_MODELS,
 )

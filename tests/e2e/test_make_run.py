@@ -185,6 +185,27 @@ def test_consultation_from_slot_list_to_the_reminder(running_stack):
     assert "まもなく" in pushed()[1]
 
 
+def test_queue_sim_replays_through_the_signed_webhook_and_the_status_moves(running_stack):
+    ports, env = running_stack["ports"], running_stack["env"]
+    sim = subprocess.run(
+        [sys.executable, "-m", "devstack.queue_sim", "--speed", "0", "--limit", "60", "--duplicates", "0.1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert sim.returncode == 0, sim.stdout + sim.stderr
+    assert "'refused': 0" in sim.stdout and "'duplicate': 0" not in sim.stdout
+
+    def updated():
+        status = requests.get(f"http://127.0.0.1:{ports['API']}/queue/status", timeout=10).json()
+        honcho = next(office for office in status["offices"] if office["id"] == "honcho")
+        return all(line["lastUpdate"] for line in honcho["lines"] if line["id"] == "jumin")
+
+    _wait_until(updated, 60, "the pump to apply the simulated events")
+
+
 def test_ctrl_c_stops_every_process(running_stack):
     process, ports = running_stack["process"], running_stack["ports"]
     process.send_signal(signal.SIGINT)

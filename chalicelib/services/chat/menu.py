@@ -60,12 +60,19 @@ def my_requests(turn: Turn, _: str = "") -> None:
 
 
 def website(key: str) -> Callable[[Turn, str], None]:
-    """A button answered with a page of the ward's site (queue and payments live there for now)."""
+    """A button answered with a page of the ward's site (payments live there for now)."""
 
     def show(turn: Turn, _: str = "") -> None:
         turn.say(key, url=ward()["website"])
 
     return show
+
+
+def queue_status(turn: Turn, _: str = "") -> None:
+    """The windows' current state as a Flex message, with a link to the wait page."""
+    from chalicelib.services import queues
+
+    turn.replies.append(queues.flex_message(turn.now, turn.language))
 
 
 ACTIONS = {
@@ -74,6 +81,6 @@ ACTIONS = {
     "menu.mine": my_requests,
     "menu.ask": lambda turn, _: ask.invite(turn),
     "menu.settings": lambda turn, _: settings.show(turn),
-    "menu.queue": website("queue.info"),
+    "menu.queue": queue_status,
     "menu.pay": website("pay.info"),
 }
