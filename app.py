@@ -14,11 +14,19 @@ import uuid
 
 from chalice import Chalice, Cron, Rate
 
-from chalicelib.api import announcements, forms, liff, line, open311, staff, submissions
+from chalicelib.api import announcements, forms, liff, line, open311, payments, staff, submissions
 from chalicelib.api.errors import ApiError, as_api_error, with_route_cors
 from chalicelib.config import get_settings
 from chalicelib.observability import flush_metrics, invocation, traced
-from chalicelib.resources import ANNOUNCE_COLLECT, ANNOUNCE_PLAN, ANNOUNCE_SEND, LINE_EVENTS, NOTIFICATIONS
+from chalicelib.resources import (
+    ANNOUNCE_COLLECT,
+    ANNOUNCE_PLAN,
+    ANNOUNCE_SEND,
+    LINE_EVENTS,
+    NOTIFICATIONS,
+    PAYMENT_EVENTS,
+    PAYMENT_NOTICES,
+)
 
 # configure_logs=False: the Powertools logger (same name) is the only handler, so no line is doubled.
 app = Chalice(app_name="madoguchi", configure_logs=False)
@@ -29,6 +37,7 @@ app.register_blueprint(open311.bp)
 app.register_blueprint(staff.bp)
 app.register_blueprint(liff.bp)
 app.register_blueprint(announcements.bp)
+app.register_blueprint(payments.bp)
 
 
 @app.middleware("http")
@@ -120,6 +129,37 @@ def announce_due_job(event):
     from chalicelib.workers import announcements as worker
 
     return worker.run_due()
+
+
+# Payments (issue 13): a provider webhook's hint -> ask the provider; a paid fee -> the receipt;
+# the sweep asks about intents waiting over a minute and expires old ones; the nightly
+# reconciliation runs at 02:00 Tokyo (17:00 UTC), after PayPay's 00:15 cancel cut-off.
+@app.on_sqs_message(queue=get_settings().name(PAYMENT_EVENTS.name), batch_size=PAYMENT_EVENTS.batch_size)
+def payment_events_worker(event):
+    from chalicelib.workers import payments as worker
+
+    return worker.handle_events_batch(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue=get_settings().name(PAYMENT_NOTICES.name), batch_size=PAYMENT_NOTICES.batch_size)
+def payment_notices_worker(event):
+    from chalicelib.workers import payments as worker
+
+    return worker.handle_notices_batch(event.to_dict()["Records"])
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="payments-sweep")
+def payments_sweep_job(event):
+    from chalicelib.workers import payments as worker
+
+    return worker.run_sweep(event.time)
+
+
+@app.schedule(Cron(0, 17, "*", "*", "?", "*"), name="payments-reconcile")
+def payments_reconcile_job(event):
+    from chalicelib.workers import payments as worker
+
+    return worker.run_reconcile(event.time)
 
 
 # End of start-up (see the top): what is loaded now stays, so later collections skip it.

@@ -44,6 +44,12 @@ class Settings:
     web_origin: str = "https://forms.madoguchi.example.jp"
     # The IAM role EventBridge Scheduler assumes to put a scheduled announcement's start on SQS.
     scheduler_role_arn: str = ""
+    # Payments (issue 13). Provider API bases (the sandbox locally), PayPay's merchant id (not a
+    # secret), refunds above this many yen need a supervisor's approval. Keys: see the properties.
+    paypay_api_base: str = "https://api.paypay.ne.jp"
+    paypay_merchant_id: str = ""
+    stripe_api_base: str = "https://api.stripe.com"
+    refund_approval_yen: int = 5000
 
     def name(self, resource: str) -> str:
         """The deployed name of a table, queue or bucket: one prefix per stage."""
@@ -56,6 +62,23 @@ class Settings:
     @property
     def line_channel_access_token(self) -> str:
         return _secret("LINE_CHANNEL_ACCESS_TOKEN")
+
+    # Payment provider credentials: Secrets Manager in AWS (`NAME_ARN`), plain values locally.
+    @property
+    def paypay_api_key(self) -> str:
+        return _secret("PAYPAY_API_KEY")
+
+    @property
+    def paypay_api_secret(self) -> str:
+        return _secret("PAYPAY_API_SECRET")
+
+    @property
+    def stripe_secret_key(self) -> str:
+        return _secret("STRIPE_SECRET_KEY")
+
+    @property
+    def stripe_webhook_secret(self) -> str:
+        return _secret("STRIPE_WEBHOOK_SECRET")
 
 
 def _secret(name: str) -> str:
@@ -97,4 +120,8 @@ def get_settings() -> Settings:
         web_origin=env.get("WEB_ORIGIN", Settings.web_origin).rstrip("/"),
         scheduler_role_arn=env.get("SCHEDULER_ROLE_ARN")
         or (f"arn:aws:iam::123456789012:role/madoguchi-{stage}-scheduler" if stage == "local" else ""),
+        paypay_api_base=env.get("PAYPAY_API_BASE", Settings.paypay_api_base).rstrip("/"),
+        paypay_merchant_id=env.get("PAYPAY_MERCHANT_ID", ""),
+        stripe_api_base=env.get("STRIPE_API_BASE", Settings.stripe_api_base).rstrip("/"),
+        refund_approval_yen=int(env.get("REFUND_APPROVAL_YEN", Settings.refund_approval_yen)),
     )

@@ -36,10 +36,24 @@ ANNOUNCE_PLAN = QueueSpec("announce-plan", batch_size=1)
 ANNOUNCE_COLLECT = QueueSpec("announce-collect", visibility_timeout=900, batch_size=1)
 ANNOUNCE_SEND = QueueSpec("announce-send", batch_size=1)
 
-QUEUES: tuple[QueueSpec, ...] = (LINE_EVENTS, NOTIFICATIONS, ANNOUNCE_PLAN, ANNOUNCE_COLLECT, ANNOUNCE_SEND)
+# Payments (issue 13): a provider webhook (only a hint) -> ask the provider; a paid fee -> the receipt.
+PAYMENT_EVENTS = QueueSpec("payment-events")
+PAYMENT_NOTICES = QueueSpec("payment-notices")
+
+QUEUES: tuple[QueueSpec, ...] = (
+    LINE_EVENTS,
+    NOTIFICATIONS,
+    ANNOUNCE_PLAN,
+    ANNOUNCE_COLLECT,
+    ANNOUNCE_SEND,
+    PAYMENT_EVENTS,
+    PAYMENT_NOTICES,
+)
 
 ATTACHMENTS_BUCKET = "attachments"
-BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET,)
+# The nightly reconciliation's CSVs for the accounting office (per day, section and fee type).
+PAYMENT_REPORTS_BUCKET = "payment-reports"
+BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET, PAYMENT_REPORTS_BUCKET)
 
 # EventBridge Scheduler group holding one-time schedules (scheduled announcements and the like).
 SCHEDULE_GROUP = "schedules"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chalicelib.domain.submissions import (
+    AWAITING_PAYMENT,
     COMPLETED,
     IN_REVIEW,
     NEEDS_INFO,
@@ -58,6 +59,7 @@ def language_for(stored: str | None) -> Language:
 # What the resident can expect next, by status (after "received", the created message's own text).
 _NEXT = {
     "ja": {
+        AWAITING_PAYMENT: "手数料のお支払いが確認できしだい、受付となります。",
         RECEIVED: "内容を確認し、必要に応じて担当からご連絡します。",
         IN_REVIEW: "担当の職員が内容を確認しています。",
         NEEDS_INFO: "区からのお願いをご確認のうえ、ご対応をお願いします。",
@@ -66,6 +68,7 @@ _NEXT = {
         WITHDRAWN: "取り下げを受け付けました。",
     },
     "en": {
+        AWAITING_PAYMENT: "It will be received as soon as the fee has been paid.",
         RECEIVED: "We will check it and contact you if we need anything.",
         IN_REVIEW: "A member of staff is reviewing it.",
         NEEDS_INFO: "Please read the request from the ward below and reply.",
