@@ -321,7 +321,7 @@ def _move_submission(intent: PaymentIntent) -> None:
             fresh = submission_store.get(intent.receipt)
             if fresh is not None and fresh.status == submission_rules.AWAITING_PAYMENT:
                 raise
-    else:
+    elif (found := plan_for(submission)) is not None and found[1].timing == rules.AFTER_APPROVAL:
         # After-approval fees: the section sees the payment in the submission's trail.
         submission_store.record(
             intent.receipt,
