@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 TOKYO = timezone(timedelta(hours=9), "JST")
+# Local taxes are paid through eL-QR on the slip (地方税お支払サイト), not here: the 支払い tile points there.
+ELTAX_PAYMENT_URL = "https://www.payment.eltax.lta.go.jp/"
 
 PAYPAY = "paypay"
 CARD = "card"
