@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import fnmatch
 import hashlib
 import hmac
@@ -152,7 +153,10 @@ class PaySandbox:
                     self.outbox.append(hook)
                     continue
             request = urllib.request.Request(
-                self.webhook_base + hook["path"], data=hook["body"].encode(), headers=hook["headers"], method="POST"
+                self.webhook_base + hook["path"],
+                data=hook["body"].encode(),
+                headers=hook["headers"],
+                method="POST",
             )
             threading.Thread(target=_post_quietly, args=(request,), daemon=True).start()
 
@@ -185,7 +189,9 @@ class PaySandbox:
                 return 404, {"error": "unknown merchantPaymentId"}
             if action == "complete":
                 if payment["status"] != "CREATED" or (payment["deleted"] and not body.get("force")):
-                    return 409, {"error": f"cannot pay a {payment['status']} code (deleted: {payment['deleted']})"}
+                    return 409, {
+                        "error": f"cannot pay a {payment['status']} code (deleted: {payment['deleted']})"
+                    }
                 payment["status"] = "COMPLETED"
                 payment["paymentId"] = self.new_id("0423")
                 payment["acceptedAt"] = int(time.time())
@@ -255,7 +261,10 @@ class PaySandbox:
                 session.update(status="complete", payment_status="paid", payment_intent=intent_id)
                 event, obj = "checkout.session.completed", self.session_view(session, False)
             elif action == "fail":
-                event, obj = "payment_intent.payment_failed", {"object": "payment_intent", "metadata": session["metadata"]}
+                event, obj = (
+                    "payment_intent.payment_failed",
+                    {"object": "payment_intent", "metadata": session["metadata"]},
+                )
             elif action == "expire":
                 session["status"] = "expired"
                 event, obj = "checkout.session.expired", self.session_view(session, False)
@@ -306,10 +315,9 @@ class PaySandbox:
 
 
 def _post_quietly(request: urllib.request.Request) -> None:
-    try:
+    # Like PayPay: a webhook that fails is not guaranteed to come again.
+    with contextlib.suppress(OSError):
         urllib.request.urlopen(request, timeout=10).read()  # noqa: S310 (the local API)
-    except OSError:
-        pass  # like PayPay: a webhook that fails is not guaranteed to come again
 
 
 def _iso(epoch: Any) -> str | None:
@@ -341,14 +349,19 @@ def _check_opa(box: PaySandbox, method: str, path: str, header: str | None, body
     if not hmac.compare_digest(body_hash, expected_hash):
         return "body hash mismatch"
     message = "\n".join([path, method, nonce, epoch, content_type, body_hash]).encode()
-    expected = base64.b64encode(hmac.new(box.paypay_secret.encode(), message, hashlib.sha256).digest()).decode()
+    expected = base64.b64encode(
+        hmac.new(box.paypay_secret.encode(), message, hashlib.sha256).digest()
+    ).decode()
     if not hmac.compare_digest(mac, expected):
         return "signature mismatch"
     return None
 
 
 def _paypay_ok(data: Any, status: int = 200) -> tuple[int, Any]:
-    return status, {"resultInfo": {"code": "SUCCESS", "message": "Success", "codeId": "08100001"}, "data": data}
+    return status, {
+        "resultInfo": {"code": "SUCCESS", "message": "Success", "codeId": "08100001"},
+        "data": data,
+    }
 
 
 def _paypay_error(status: int, code: str, message: str) -> tuple[int, Any]:
@@ -418,8 +431,15 @@ class _Handler(BaseHTTPRequestHandler):
             parsed = None
         with self.box.lock:
             self.box.requests.append(
-                {"at": time.time(), "method": method, "path": url.path, "query": url.query, "status": status,
-                 "body": parsed, "note": note}
+                {
+                    "at": time.time(),
+                    "method": method,
+                    "path": url.path,
+                    "query": url.query,
+                    "status": status,
+                    "body": parsed,
+                    "note": note,
+                }
             )
 
     def _send(self, status: int, answer: Any) -> None:
@@ -458,15 +478,23 @@ class _Handler(BaseHTTPRequestHandler):
             return self._stripe(method, path, query, _form(body))
         return 404, {"error": "not found"}
 
-    def _paypay(self, method: str, path: str, query: dict[str, list[str]], doc: dict[str, Any]) -> tuple[int, Any]:
+    def _paypay(
+        self, method: str, path: str, query: dict[str, list[str]], doc: dict[str, Any]
+    ) -> tuple[int, Any]:
         box = self.box
         with box.lock:
             if method == "POST" and path == "/v2/codes":
                 mpid = doc["merchantPaymentId"]
                 if mpid in box.paypay:
-                    return _paypay_error(400, "DUPLICATE_DYNAMIC_QR_REQUEST", "Duplicate Dynamic QR request error")
+                    return _paypay_error(
+                        400, "DUPLICATE_DYNAMIC_QR_REQUEST", "Duplicate Dynamic QR request error"
+                    )
                 amount = doc["amount"]
-                if amount.get("currency") != "JPY" or not isinstance(amount.get("amount"), int) or amount["amount"] < 1:
+                if (
+                    amount.get("currency") != "JPY"
+                    or not isinstance(amount.get("amount"), int)
+                    or amount["amount"] < 1
+                ):
                     return _paypay_error(400, "INVALID_PARAMS", "amount")
                 code_id = box.new_id("04-")
                 expiry = int(time.time()) + int(doc.get("codeValidPeriodInSeconds", 300))
@@ -510,7 +538,9 @@ class _Handler(BaseHTTPRequestHandler):
                 mrid = doc["merchantRefundId"]
                 if mrid in box.paypay_refunds:
                     return _paypay_error(400, "DUPLICATE_REFUND_REQUEST", "Duplicate refund request")
-                payment = next((p for p in box.paypay.values() if p.get("paymentId") == doc["paymentId"]), None)
+                payment = next(
+                    (p for p in box.paypay.values() if p.get("paymentId") == doc["paymentId"]), None
+                )
                 if payment is None or payment["status"] != "COMPLETED":
                     return _paypay_error(400, "INVALID_PAYMENT_STATUS", "the payment cannot be refunded")
                 if doc["amount"]["amount"] > payment["amount"]["amount"]:
@@ -536,12 +566,16 @@ class _Handler(BaseHTTPRequestHandler):
                         return _paypay_error(404, "NO_SUCH_REFUND_ORDER", "refund not found")
                     return _paypay_ok(dict(refund))
                 if method == "GET" and path == "/v2/reports/transactions":
-                    return _paypay_ok({"date": query["date"][0], "transactions": box.report(query["date"][0])})
+                    return _paypay_ok(
+                        {"date": query["date"][0], "transactions": box.report(query["date"][0])}
+                    )
                 return _paypay_error(404, "NOT_FOUND", "no such path")
         box.paypay_webhook(snapshot)
         return answer
 
-    def _stripe(self, method: str, path: str, query: dict[str, list[str]], form: dict[str, str]) -> tuple[int, Any]:
+    def _stripe(
+        self, method: str, path: str, query: dict[str, list[str]], form: dict[str, str]
+    ) -> tuple[int, Any]:
         box = self.box
         with box.lock:
             if method == "POST" and path == "/v1/checkout/sessions":
@@ -568,13 +602,17 @@ class _Handler(BaseHTTPRequestHandler):
                     return _stripe_error(404, "resource_missing", "No such checkout.session")
                 if method == "POST" and match.group(2):
                     if session["status"] != "open":
-                        return _stripe_error(400, "checkout_session_not_open", "Only open sessions can be expired")
+                        return _stripe_error(
+                            400, "checkout_session_not_open", "Only open sessions can be expired"
+                        )
                     session["status"] = "expired"
                     view = box.session_view(session, False)
                     answer: tuple[int, Any] = (200, view)
                     event: tuple[str, dict[str, Any]] | None = ("checkout.session.expired", view)
                 elif method == "GET":
-                    return 200, box.session_view(session, "payment_intent" in "".join(query.get("expand[]", [])))
+                    return 200, box.session_view(
+                        session, "payment_intent" in "".join(query.get("expand[]", []))
+                    )
                 else:
                     return 404, {"error": "not found"}
             elif method == "POST" and path == "/v1/refunds":
@@ -586,14 +624,26 @@ class _Handler(BaseHTTPRequestHandler):
                 if refunded + amount > intent["amount_received"]:
                     return _stripe_error(400, "charge_already_refunded", "already refunded")
                 refund_id = box.new_id("re_")
-                refund = {"id": refund_id, "object": "refund", "amount": amount, "status": "succeeded",
-                          "created": int(time.time()), "payment_intent": intent["id"],
-                          "metadata": {"payment_id": intent["metadata"].get("payment_id")}}
+                refund = {
+                    "id": refund_id,
+                    "object": "refund",
+                    "amount": amount,
+                    "status": "succeeded",
+                    "created": int(time.time()),
+                    "payment_intent": intent["id"],
+                    "metadata": {"payment_id": intent["metadata"].get("payment_id")},
+                }
                 box.stripe_refunds[refund_id] = refund
                 intent["latest_charge"]["refund_ids"].append(refund_id)
                 answer = (200, dict(refund))
-                event = ("charge.refunded", {"object": "charge", "metadata": dict(intent["metadata"]),
-                                             "payment_intent": intent["id"]})
+                event = (
+                    "charge.refunded",
+                    {
+                        "object": "charge",
+                        "metadata": dict(intent["metadata"]),
+                        "payment_intent": intent["id"],
+                    },
+                )
             elif method == "GET" and path == "/v1/payment_intents":
                 gte = int(query.get("created[gte]", ["0"])[0])
                 lt = int(query.get("created[lt]", [str(2**40)])[0])

@@ -47,7 +47,9 @@ def prepare(
         body = json.dumps(document, ensure_ascii=False).encode()
         return f"/forms/{path.stem}/submissions", body, {"Content-Type": "application/json; charset=utf-8"}
     if kind != "line":
-        raise SystemExit(f"don't know where to send events/{kind}/ files (known: line, forms, payments, sqs, schedule)")
+        raise SystemExit(
+            f"don't know where to send events/{kind}/ files (known: line, forms, payments, sqs, schedule)"
+        )
     from chalicelib.domain.line_webhook import sign
 
     if not as_is:
@@ -76,7 +78,9 @@ def _payment_webhook(path: Path, document: dict, *, as_is: bool, payment: str | 
     from devstack.pay_sandbox import stripe_signature
 
     body = json.dumps(document).encode()
-    headers["Stripe-Signature"] = stripe_signature(os.environ["STRIPE_WEBHOOK_SECRET"], body, int(time.time()))
+    headers["Stripe-Signature"] = stripe_signature(
+        os.environ["STRIPE_WEBHOOK_SECRET"], body, int(time.time())
+    )
     return "/payments/webhooks/stripe", body, headers
 
 
@@ -119,7 +123,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path)
     parser.add_argument("--as-is", action="store_true", help="send ids and timestamps unchanged")
-    parser.add_argument("--payment", default=os.environ.get("PAYMENT"), help="the payment a provider sample is about")
+    parser.add_argument(
+        "--payment", default=os.environ.get("PAYMENT"), help="the payment a provider sample is about"
+    )
     args = parser.parse_args()
     ports = Ports.from_env()
     os.environ.update(local_environ(ports))

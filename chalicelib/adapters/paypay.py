@@ -82,9 +82,9 @@ class PayPayClient:
     def payment_details(self, merchant_payment_id: str) -> dict[str, Any] | None:
         """Get Payment Details (`data`); None while nobody has paid with the code."""
         try:
-            return self._request("GET", f"/v2/codes/payments/{urllib.parse.quote(merchant_payment_id, safe='')}")[
-                "data"
-            ]
+            return self._request(
+                "GET", f"/v2/codes/payments/{urllib.parse.quote(merchant_payment_id, safe='')}"
+            )["data"]
         except ProviderRejected as error:
             if error.code in NOT_FOUND_CODES or error.status == 404:
                 return None
@@ -110,7 +110,9 @@ class PayPayClient:
 
     def refund_details(self, merchant_refund_id: str) -> dict[str, Any] | None:
         try:
-            return self._request("GET", f"/v2/refunds/{urllib.parse.quote(merchant_refund_id, safe='')}")["data"]
+            return self._request("GET", f"/v2/refunds/{urllib.parse.quote(merchant_refund_id, safe='')}")[
+                "data"
+            ]
         except ProviderRejected as error:
             if error.status == 404:
                 return None
@@ -118,7 +120,9 @@ class PayPayClient:
 
     def daily_report(self, day: str) -> list[dict[str, Any]]:
         """The day's completed transactions as PayPay reports them (the merchant's daily report)."""
-        return self._request("GET", f"/v2/reports/transactions?date={urllib.parse.quote(day)}")["data"]["transactions"]
+        return self._request("GET", f"/v2/reports/transactions?date={urllib.parse.quote(day)}")["data"][
+            "transactions"
+        ]
 
     def _request(self, method: str, path: str, document: dict[str, Any] | None = None) -> dict[str, Any]:
         body = json.dumps(document, separators=(",", ":")).encode() if document is not None else None
@@ -150,5 +154,8 @@ def _result_code(document: dict[str, Any]) -> str | None:
 def client() -> PayPayClient:
     settings = get_settings()
     return PayPayClient(
-        settings.paypay_api_base, settings.paypay_api_key, settings.paypay_api_secret, settings.paypay_merchant_id
+        settings.paypay_api_base,
+        settings.paypay_api_key,
+        settings.paypay_api_secret,
+        settings.paypay_merchant_id,
     )

@@ -54,7 +54,9 @@ class StripeClient:
         return self._request("GET", f"/v1/checkout/sessions/{urllib.parse.quote(session_id, safe='')}{query}")
 
     def expire_session(self, session_id: str) -> dict[str, Any]:
-        return self._request("POST", f"/v1/checkout/sessions/{urllib.parse.quote(session_id, safe='')}/expire", {})
+        return self._request(
+            "POST", f"/v1/checkout/sessions/{urllib.parse.quote(session_id, safe='')}/expire", {}
+        )
 
     def refund(self, payment_intent: str, amount: int, refund_id: str, reason: str) -> dict[str, Any]:
         form = {
@@ -81,7 +83,12 @@ class StripeClient:
             after = page["data"][-1]["id"]
 
     def _request(
-        self, method: str, path: str, form: dict[str, str] | None = None, *, idempotency_key: str | None = None
+        self,
+        method: str,
+        path: str,
+        form: dict[str, str] | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.secret_key}", "Stripe-Version": API_VERSION}
         body = None

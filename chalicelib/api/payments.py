@@ -17,7 +17,7 @@ from chalicelib.api.requests import RESIDENT_CORS, json_body
 bp = ApiBlueprint(__name__)
 
 SECRET_HEADER = "x-access-secret"  # noqa: S105 (a header name)
-_NO_STORE = {"Cache-Control": "no-store"}
+_NO_STORE: dict[str, str | list[str]] = {"Cache-Control": "no-store"}
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -54,7 +54,8 @@ def printable_receipt(paymentId: str) -> Response:
     who = _resident(bp.current_request)
     intent, submission = payments.receipt_for(paymentId, who["secret"], who["line_user_id"])
     page = payment_receipts.as_html(payment_receipts.build(intent, submission))
-    return Response(page, headers={"Content-Type": "text/html; charset=utf-8", **_NO_STORE})
+    headers: dict[str, str | list[str]] = {"Content-Type": "text/html; charset=utf-8", **_NO_STORE}
+    return Response(page, headers=headers)
 
 
 # --- provider webhooks: hints only --------------------------------------------------------------
@@ -73,9 +74,18 @@ def _webhook(accept: Any) -> Response:
     except payment_ingress.QueueUnavailable:
         logger.exception("payment webhook could not be queued")
         raise ApiError(503, "unavailable", "Please retry later.") from None
-    logger.info("payment webhook", extra={"provider": hint.provider, "payment_id": hint.payment_id, "queued": queued})
-    metrics.add_metric(name="PaymentWebhooksQueued" if queued else "PaymentWebhooksSkipped", unit="Count", value=1)
+    logger.info(
+        "payment webhook", extra={"provider": hint.provider, "payment_id": hint.payment_id, "queued": queued}
+    )
+    metrics.add_metric(
+        name="PaymentWebhooksQueued" if queued else "PaymentWebhooksSkipped", unit="Count", value=1
+    )
     return Response({"received": True}, status_code=200)
+
+
+def _raw(request: Any) -> bytes:
+    body = request.raw_body or b""
+    return body.encode() if isinstance(body, str) else body
 
 
 # PayPay does not sign its notifications: restrict this route to PayPay's published source
@@ -85,7 +95,7 @@ def paypay_webhook() -> Response:
     from chalicelib.services import payment_ingress
 
     request = bp.current_request
-    return _webhook(lambda: payment_ingress.accept_paypay(request.raw_body))
+    return _webhook(lambda: payment_ingress.accept_paypay(_raw(request)))
 
 
 @bp.route("/payments/webhooks/stripe", methods=["POST"], content_types=["application/json"])
@@ -93,7 +103,9 @@ def stripe_webhook() -> Response:
     from chalicelib.services import payment_ingress
 
     request = bp.current_request
-    return _webhook(lambda: payment_ingress.accept_stripe(request.raw_body, request.headers.get("stripe-signature")))
+    return _webhook(
+        lambda: payment_ingress.accept_stripe(_raw(request), request.headers.get("stripe-signature"))
+    )
 
 
 # --- staff --------------------------------------------------------------------------------------
@@ -117,7 +129,8 @@ def staff_payments_of_submission() -> Response:
 
     request = bp.current_request
     staff = current_staff(request, roles=_PAYMENT_ROLES)
-    receipt = (request.query_params or {}).get("receipt")
+    params: Any = request.query_params or {}
+    receipt = params.get("receipt")
     if not receipt:
         raise ApiError(422, "invalid_request", "Give ?receipt=<receipt number>.")
     return Response({"payments": payments.staff_payments_of(receipt, staff)}, headers=_NO_STORE)
@@ -131,7 +144,9 @@ def request_refund(paymentId: str) -> Response:
     request = bp.current_request
     staff = current_staff(request, roles=frozenset({"staff", "supervisor"}))
     body = json_body(request, "payment_refund")
-    return Response(payments.request_refund(paymentId, staff, body["reason"]), status_code=202, headers=_NO_STORE)
+    return Response(
+        payments.request_refund(paymentId, staff, body["reason"]), status_code=202, headers=_NO_STORE
+    )
 
 
 @bp.route("/staff/payments/{paymentId}/refunds/approve", methods=["POST"])

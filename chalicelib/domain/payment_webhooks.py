@@ -56,7 +56,10 @@ def stripe_signature_valid(secret: str, body: bytes, header: str | None, now: fl
         return False
     expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     # Compare with every v1 (Stripe sends two while a secret is being rolled); no early exit on a match.
-    results = [hmac.compare_digest(expected, candidate.encode("ascii", "replace").decode()) for candidate in signatures]
+    results = [
+        hmac.compare_digest(expected, candidate.encode("ascii", "replace").decode())
+        for candidate in signatures
+    ]
     return any(results)
 
 
@@ -68,7 +71,9 @@ def _document(body: bytes, schema: str) -> dict[str, Any]:
     found = problems(schema, document)
     if found:
         details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
-        raise InvalidPaymentWebhook(422, "invalid_webhook", "The body does not match the webhook schema.", details)
+        raise InvalidPaymentWebhook(
+            422, "invalid_webhook", "The body does not match the webhook schema.", details
+        )
     return document
 
 
@@ -86,7 +91,9 @@ def check_stripe(secret: str, body: bytes, signature: str | None, now: float) ->
     if len(body) > MAX_BODY_BYTES:
         raise InvalidPaymentWebhook(413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
     if not stripe_signature_valid(secret, body, signature, now):
-        raise InvalidPaymentWebhook(400, "invalid_signature", "The Stripe-Signature header is missing, wrong or stale.")
+        raise InvalidPaymentWebhook(
+            400, "invalid_signature", "The Stripe-Signature header is missing, wrong or stale."
+        )
     document = _document(body, "payment_webhook_stripe")
     obj = document["data"]["object"]
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}

@@ -252,7 +252,10 @@ def paypay_states(details: Mapping[str, Any] | None, *, now: datetime) -> list[L
     if status == "COMPLETED":
         return [LogEntry(COMPLETED, accepted, amount, provider_id)]
     if status == "REFUNDED":
-        return [LogEntry(COMPLETED, accepted, amount, provider_id), LogEntry(REFUNDED, now, amount, provider_id)]
+        return [
+            LogEntry(COMPLETED, accepted, amount, provider_id),
+            LogEntry(REFUNDED, now, amount, provider_id),
+        ]
     if status == "FAILED":
         return [LogEntry(FAILED, now, None, provider_id)]
     if status == "CANCELED":
@@ -273,7 +276,10 @@ def paypay_refund_states(refund: Mapping[str, Any] | None, *, now: datetime) -> 
         return [LogEntry(REFUND_REQUESTED, now, amount, provider_id)]
     if status == "COMPLETED":
         at = _epoch(refund.get("acceptedAt")) or now
-        return [LogEntry(REFUND_REQUESTED, at, amount, provider_id), LogEntry(REFUNDED, at, amount, provider_id)]
+        return [
+            LogEntry(REFUND_REQUESTED, at, amount, provider_id),
+            LogEntry(REFUNDED, at, amount, provider_id),
+        ]
     return []
 
 

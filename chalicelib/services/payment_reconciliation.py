@@ -58,14 +58,22 @@ def run(day: str) -> dict[str, Any]:
         "day": day,
         "matched": result.matched,
         "differences": len(result.differences),
-        "byKind": {kind: sum(1 for d in result.differences if d.kind == kind) for kind in rules.DIFFERENCE_KINDS},
+        "byKind": {
+            kind: sum(1 for d in result.differences if d.kind == kind) for kind in rules.DIFFERENCE_KINDS
+        },
         "totals": result.totals,
         "bySection": _section_totals(mine),
     }
     items = [ReconciliationItem(day, "summary", data=summary, updated_at=now)]
     items += [
         ReconciliationItem(
-            day, f"diff#{d.key}", kind=d.kind, payment_id=d.payment_id, method=d.method, ours=d.ours, theirs=d.theirs,
+            day,
+            f"diff#{d.key}",
+            kind=d.kind,
+            payment_id=d.payment_id,
+            method=d.method,
+            ours=d.ours,
+            theirs=d.theirs,
             updated_at=now,
         )
         for d in result.differences
@@ -116,7 +124,13 @@ def view(day: str) -> dict[str, Any]:
         "day": day,
         "summary": summary,
         "differences": [
-            {"kind": i.kind, "paymentId": i.payment_id, "method": i.method, "ours": i.ours, "theirs": i.theirs}
+            {
+                "kind": i.kind,
+                "paymentId": i.payment_id,
+                "method": i.method,
+                "ours": i.ours,
+                "theirs": i.theirs,
+            }
             for i in items
             if i.item_key.startswith("diff#")
         ],

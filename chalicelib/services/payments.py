@@ -11,7 +11,7 @@ a worker that crashes anywhere and runs again finishes the job once.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from chalicelib.adapters import queues
 from chalicelib.adapters.provider_http import ProviderRejected, ProviderUnavailable
@@ -71,20 +71,30 @@ def _intents(receipt: str) -> list[PaymentIntent]:
 
 def _paid(intents: list[PaymentIntent]) -> PaymentIntent | None:
     paid = [i for i in intents if i.status in rules.PAID_STATUSES]
-    return min(paid, key=lambda i: (i.paid_at or datetime.max.replace(tzinfo=UTC), i.payment_id)) if paid else None
+    return (
+        min(paid, key=lambda i: (i.paid_at or datetime.max.replace(tzinfo=UTC), i.payment_id))
+        if paid
+        else None
+    )
 
 
 # --------------------------------------------------------------------------- starting a payment
 
 
-def start(receipt_text: str, method: Any, *, secret: str | None = None, line_user_id: str | None = None) -> dict:
+def start(
+    receipt_text: str, method: Any, *, secret: str | None = None, line_user_id: str | None = None
+) -> dict:
     """Create or return the live intent for this submission and method (idempotent)."""
     if method not in rules.METHODS:
-        raise Invalid("支払い方法は paypay か card です。 / The method is paypay or card.", code="invalid_method")
+        raise Invalid(
+            "支払い方法は paypay か card です。 / The method is paypay or card.", code="invalid_method"
+        )
     submission = resident_submission(receipt_text, secret=secret, line_user_id=line_user_id)
     found = plan_for(submission)
     if found is None:
-        raise Conflict("この申請にお支払いはありません。 / This submission has no fee to pay online.", code="no_fee")
+        raise Conflict(
+            "この申請にお支払いはありません。 / This submission has no fee to pay online.", code="no_fee"
+        )
     form, plan = found
     intents = _intents(submission.receipt)
     if _paid(intents):
@@ -97,7 +107,11 @@ def start(receipt_text: str, method: Any, *, secret: str | None = None, line_use
     for _ in range(3):
         slot = store.slot(submission.receipt, method)
         live = store.get(slot.live_payment_id) if slot.live_payment_id else None
-        if live is not None and live.status in rules.LIVE_STATUSES and live.expires_at > now + timedelta(seconds=30):
+        if (
+            live is not None
+            and live.status in rules.LIVE_STATUSES
+            and live.expires_at > now + timedelta(seconds=30)
+        ):
             if live.provider_ref:
                 return intent_view(live)
             opened = _open(live, form)
@@ -149,8 +163,9 @@ def _open(intent: PaymentIntent, form: FormDefinition) -> PaymentIntent | None:
             actions = [
                 PaymentIntent.provider_ref.set(data["codeId"]),
                 PaymentIntent.pay_url.set(data["url"]),
-                PaymentIntent.deeplink.set(data.get("deeplink")),
             ]
+            if data.get("deeplink"):
+                actions.append(PaymentIntent.deeplink.set(str(data["deeplink"])))
         else:
             from chalicelib.adapters import stripe_checkout
 
@@ -162,18 +177,31 @@ def _open(intent: PaymentIntent, form: FormDefinition) -> PaymentIntent | None:
                 done_url,
                 f"{settings.web_origin}/payments/{intent.receipt}",
             )
-            actions = [PaymentIntent.provider_ref.set(session["id"]), PaymentIntent.pay_url.set(session["url"])]
+            actions = [
+                PaymentIntent.provider_ref.set(session["id"]),
+                PaymentIntent.pay_url.set(session["url"]),
+            ]
     except ProviderRejected as error:
         if error.code == "DUPLICATE_DYNAMIC_QR_REQUEST":
-            logger.warning("merchantPaymentId already known to PayPay; a new attempt is made", extra={"payment_id": intent.payment_id})
+            logger.warning(
+                "merchantPaymentId already known to PayPay; a new attempt is made",
+                extra={"payment_id": intent.payment_id},
+            )
             return None
-        logger.error("provider refused the payment", extra={"payment_id": intent.payment_id, "provider_code": error.code})
+        logger.error(
+            "provider refused the payment",
+            extra={"payment_id": intent.payment_id, "provider_code": error.code},
+        )
         raise Unavailable("お支払いを始められませんでした。 / The payment could not be started.") from None
     except ProviderUnavailable:
         logger.warning("provider unavailable at create", extra={"payment_id": intent.payment_id})
-        raise Unavailable("しばらくしてからもう一度お試しください。 / Please try again shortly.", retry_after=5) from None
+        raise Unavailable(
+            "しばらくしてからもう一度お試しください。 / Please try again shortly.", retry_after=5
+        ) from None
     now = datetime.now(UTC)
-    intent = _write(intent, [*actions, PaymentIntent.updated_at.set(now)], store.Audit("system", None, "opened", now))
+    intent = _write(
+        intent, [*actions, PaymentIntent.updated_at.set(now)], store.Audit("system", None, "opened", now)
+    )
     store.append(intent.payment_id, rules.LogEntry(rules.AWAITING_PAYMENT, now), "create")
     return _recompute(intent, "create")
 
@@ -192,7 +220,11 @@ def _write(intent: PaymentIntent, actions: list[Any], audit: store.Audit | None)
 
 def _mark_replaced(old: PaymentIntent, by: str) -> None:
     try:
-        _write(old, [PaymentIntent.replaced_by.set(by)], store.Audit("system", None, "replaced", datetime.now(UTC), note=by))
+        _write(
+            old,
+            [PaymentIntent.replaced_by.set(by)],
+            store.Audit("system", None, "replaced", datetime.now(UTC), note=by),
+        )
     except Unavailable:
         logger.warning("could not mark an intent replaced", extra={"payment_id": old.payment_id})
 
@@ -220,7 +252,9 @@ def provider_states(intent: PaymentIntent, now: datetime) -> list[rules.LogEntry
         client = paypay.client()
         found = rules.paypay_states(client.payment_details(intent.payment_id), now=now)
         if intent.refund_state in ("requested", "done"):
-            found += rules.paypay_refund_states(client.refund_details(rules.refund_id(intent.payment_id)), now=now)
+            found += rules.paypay_refund_states(
+                client.refund_details(rules.refund_id(intent.payment_id)), now=now
+            )
         return found
     if not intent.provider_ref:
         return []  # the session was never created: nothing can have been paid
@@ -238,7 +272,10 @@ def _recompute(intent: PaymentIntent, source: str) -> PaymentIntent:
         now = datetime.now(UTC)
         actions: list[Any] = []
         if status != intent.status or reasons != list(intent.review_reasons or []):
-            actions += [PaymentIntent.status.set(status), PaymentIntent.review_reasons.set(reasons)]
+            actions += [
+                PaymentIntent.status.set(status),
+                PaymentIntent.review_reasons.set(cast(Any, reasons)),
+            ]
         if derived.paid and intent.paid_at is None and derived.paid_at is not None:
             actions += [
                 PaymentIntent.paid_at.set(derived.paid_at),
@@ -247,7 +284,10 @@ def _recompute(intent: PaymentIntent, source: str) -> PaymentIntent:
                 PaymentIntent.provider_payment_id.set(derived.provider_payment_id),
             ]
         if derived.refunded_at and intent.refunded_at is None:
-            actions += [PaymentIntent.refunded_at.set(derived.refunded_at), PaymentIntent.refund_state.set("done")]
+            actions += [
+                PaymentIntent.refunded_at.set(derived.refunded_at),
+                PaymentIntent.refund_state.set("done"),
+            ]
         if status not in rules.LIVE_STATUSES and intent.pending_shard:
             actions += [PaymentIntent.pending_shard.remove(), PaymentIntent.pending_since.remove()]
         if not actions:
@@ -262,11 +302,21 @@ def _recompute(intent: PaymentIntent, source: str) -> PaymentIntent:
             intent = fresh
             continue
         if status != intent.status:
-            logger.info("payment status", extra={"payment_id": intent.payment_id, "from": intent.status, "to": status, "source": source})
+            logger.info(
+                "payment status",
+                extra={
+                    "payment_id": intent.payment_id,
+                    "from": intent.status,
+                    "to": status,
+                    "source": source,
+                },
+            )
             metrics.add_metric(name=f"Payments_{status}", unit="Count", value=1)
             if status == rules.NEEDS_REVIEW:
                 # The alarm: a person must look (refund a late payment, check an amount).
-                logger.warning("payment needs review", extra={"payment_id": intent.payment_id, "reasons": reasons})
+                logger.warning(
+                    "payment needs review", extra={"payment_id": intent.payment_id, "reasons": reasons}
+                )
                 metrics.add_metric(name="PaymentsNeedingReview", unit="Count", value=1)
         return updated
     raise Unavailable("Please try again.")
@@ -295,7 +345,11 @@ def follow_up(intent: PaymentIntent) -> None:
     if not intent.receipt_queued and intent.status == rules.COMPLETED:
         if queues.send_all(PAYMENT_NOTICES, [(intent.payment_id, {"paymentId": intent.payment_id})]):
             raise Unavailable("the receipt could not be queued")
-        _write(intent, [PaymentIntent.receipt_queued.set(True)], store.Audit("system", None, "receipt_queued", now))
+        _write(
+            intent,
+            [PaymentIntent.receipt_queued.set(True)],
+            store.Audit("system", None, "receipt_queued", now),
+        )
 
 
 def _move_submission(intent: PaymentIntent) -> None:
@@ -353,7 +407,10 @@ def _end_at_provider(intent: PaymentIntent) -> None:
 
             stripe_checkout.client().expire_session(intent.provider_ref)
     except ProviderRejected as error:
-        logger.info("provider would not end the intent", extra={"payment_id": intent.payment_id, "provider_code": error.code})
+        logger.info(
+            "provider would not end the intent",
+            extra={"payment_id": intent.payment_id, "provider_code": error.code},
+        )
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -372,7 +429,10 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
                 counts["expired"] += 1
         except (ProviderUnavailable, Unavailable) as error:
             counts["failed"] += 1
-            logger.warning("sweep could not check a payment", extra={"payment_id": payment_id, "error": type(error).__name__})
+            logger.warning(
+                "sweep could not check a payment",
+                extra={"payment_id": payment_id, "error": type(error).__name__},
+            )
     metrics.add_metric(name="PaymentsSweepChecked", unit="Count", value=counts["checked"])
     return counts
 
@@ -405,7 +465,10 @@ def request_refund(payment_id: str, staff: Any, reason: Any) -> dict[str, Any]:
         raise Conflict("This payment cannot be refunded.", code="not_refundable")
     now = datetime.now(UTC)
     supervisor = "supervisor" in staff.roles
-    if rules.needs_approval(int(intent.paid_amount or intent.amount), get_settings().refund_approval_yen) and not supervisor:
+    if (
+        rules.needs_approval(int(intent.paid_amount or intent.amount), get_settings().refund_approval_yen)
+        and not supervisor
+    ):
         intent = _write(
             intent,
             [
@@ -455,17 +518,27 @@ def _execute_refund(intent: PaymentIntent, staff_id: str) -> PaymentIntent:
         if intent.method == rules.PAYPAY:
             from chalicelib.adapters import paypay
 
-            paypay.client().refund(refund, intent.provider_payment_id or "", amount, intent.refund_reason or "")
+            paypay.client().refund(
+                refund, intent.provider_payment_id or "", amount, intent.refund_reason or ""
+            )
         else:
             from chalicelib.adapters import stripe_checkout
 
-            stripe_checkout.client().refund(intent.provider_payment_id or "", amount, refund, intent.refund_reason or "")
+            stripe_checkout.client().refund(
+                intent.provider_payment_id or "", amount, refund, intent.refund_reason or ""
+            )
     except ProviderUnavailable:
-        raise Unavailable("The provider did not answer; ask again (the refund id stays the same).", retry_after=30) from None
+        raise Unavailable(
+            "The provider did not answer; ask again (the refund id stays the same).", retry_after=30
+        ) from None
     except ProviderRejected as error:
         if error.code not in ("charge_already_refunded",):
-            raise Conflict(f"The provider refused the refund ({error.code}).", code="refund_refused") from None
-    store.record(intent.payment_id, store.Audit("staff", staff_id, "refund_sent", datetime.now(UTC), note=refund))
+            raise Conflict(
+                f"The provider refused the refund ({error.code}).", code="refund_refused"
+            ) from None
+    store.record(
+        intent.payment_id, store.Audit("staff", staff_id, "refund_sent", datetime.now(UTC), note=refund)
+    )
     return confirm(intent.payment_id, "refund") or intent
 
 
@@ -504,7 +577,9 @@ def intent_view(intent: PaymentIntent) -> dict[str, Any]:
     return view
 
 
-def resident_view(receipt_text: str, *, secret: str | None = None, line_user_id: str | None = None) -> dict[str, Any]:
+def resident_view(
+    receipt_text: str, *, secret: str | None = None, line_user_id: str | None = None
+) -> dict[str, Any]:
     submission = resident_submission(receipt_text, secret=secret, line_user_id=line_user_id)
     found = plan_for(submission)
     intents = _intents(submission.receipt)
@@ -576,12 +651,16 @@ def staff_payments_of(receipt: str, staff: Any) -> list[dict[str, Any]]:
     return [staff_view(intent) for intent in _intents(receipt)]
 
 
-def receipt_for(payment_id: str, secret: str | None, line_user_id: str | None = None) -> tuple[PaymentIntent, Submission]:
+def receipt_for(
+    payment_id: str, secret: str | None, line_user_id: str | None = None
+) -> tuple[PaymentIntent, Submission]:
     """The paid intent and its submission, for the holder of the submission's access code."""
     intent = store.get(payment_id)
     if intent is None:
         raise NotFound(_NOT_FOUND, code="payment_not_found")
     submission = resident_submission(intent.receipt, secret=secret, line_user_id=line_user_id)
     if intent.paid_at is None:
-        raise Conflict("まだお支払いが確認できていません。 / The payment is not confirmed yet.", code="not_paid")
+        raise Conflict(
+            "まだお支払いが確認できていません。 / The payment is not confirmed yet.", code="not_paid"
+        )
     return intent, submission

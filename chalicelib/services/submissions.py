@@ -72,7 +72,9 @@ def create(
     # A fee paid online first (domain/payments.py): the submission waits for it before `received`.
     fee = fee_for(form, document)
     plan = payment_rules.fee_plan(form.meta, document, fee)
-    first_status = rules.AWAITING_PAYMENT if plan and plan.timing == payment_rules.BEFORE_RECEIVED else rules.RECEIVED
+    first_status = (
+        rules.AWAITING_PAYMENT if plan and plan.timing == payment_rules.BEFORE_RECEIVED else rules.RECEIVED
+    )
     for _ in range(_RECEIPT_ATTEMPTS):
         receipt = rules.new_receipt(now)
         submission = Submission(
@@ -97,16 +99,14 @@ def create(
             public_notes=[],
             entered_by=submitter.staff_id,
         )
-        audit = store.Audit(
-            submitter.actor.kind, submitter.staff_id, "created", now, to_status=first_status
-        )
+        audit = store.Audit(submitter.actor.kind, submitter.staff_id, "created", now, to_status=first_status)
         if store.insert(submission, audit):
             break
     else:
         raise ApiError(503, "busy", "Please try again.")
     uploads.discard_originals(photos)
     _notify(receipt, "created", first_status, version=1)
-    answer = {
+    answer: dict[str, Any] = {
         "receipt": receipt,
         "status": first_status,
         "statusLabel": rules.STATUS_LABELS[first_status],

@@ -63,9 +63,7 @@ def slot(receipt: str, method: str) -> PaymentSlot:
 def take_attempt(current: PaymentSlot, payment_id: str, attempt: int) -> bool:
     """Make `payment_id` (attempt `attempt`) the live intent, if nobody took the slot since it was read."""
     condition = (
-        PaymentSlot.slot.does_not_exist()
-        if not current.attempt
-        else (PaymentSlot.attempt == current.attempt)
+        PaymentSlot.slot.does_not_exist() if not current.attempt else (PaymentSlot.attempt == current.attempt)
     )
     with conditional() as write:
         PaymentSlot(current.slot).update(
@@ -104,8 +102,10 @@ def update(intent: PaymentIntent, actions: list[Any], audit: Audit | None) -> Pa
     """Apply `actions` if the intent is still at the revision read; StaleIntent otherwise."""
     revision = intent.revision or 0
     actions = [*actions, PaymentIntent.revision.set(revision + 1)]
-    condition = PaymentIntent.revision == revision if revision else PaymentIntent.revision.does_not_exist() | (
-        PaymentIntent.revision == 0
+    condition = (
+        PaymentIntent.revision == revision
+        if revision
+        else PaymentIntent.revision.does_not_exist() | (PaymentIntent.revision == 0)
     )
     with (
         conditional() as write,

@@ -48,7 +48,9 @@ def _batch(records: list[dict[str, Any]], work: Any, failure_metric: str) -> dic
                 work(message)
             except Exception as error:
                 # The class only: provider errors may quote payment details.
-                logger.error("payment record failed; it will be retried", extra={"error": type(error).__name__})
+                logger.error(
+                    "payment record failed; it will be retried", extra={"error": type(error).__name__}
+                )
                 metrics.add_metric(name=failure_metric, unit="Count", value=1)
                 failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}

@@ -97,10 +97,13 @@ def test_paypay_answers_map_to_confirmed_states():
     assert [e.state for e in rules.paypay_states(None, now=now)] == ["awaiting_payment"]
     assert [e.state for e in rules.paypay_states({"status": "CREATED"}, now=now)] == ["awaiting_payment"]
     paid = rules.paypay_states(
-        {"status": "COMPLETED", "paymentId": "P1", "amount": {"amount": 600}, "acceptedAt": 1796200000}, now=now
+        {"status": "COMPLETED", "paymentId": "P1", "amount": {"amount": 600}, "acceptedAt": 1796200000},
+        now=now,
     )
     assert paid == [rules.LogEntry("completed", datetime.fromtimestamp(1796200000, UTC), 600, "P1")]
-    refunded = rules.paypay_states({"status": "REFUNDED", "paymentId": "P1", "amount": {"amount": 600}}, now=now)
+    refunded = rules.paypay_states(
+        {"status": "REFUNDED", "paymentId": "P1", "amount": {"amount": 600}}, now=now
+    )
     assert [e.state for e in refunded] == ["completed", "refunded"]
     with pytest.raises(rules.PaymentRuleError):
         rules.paypay_states({"status": "WHATEVER"}, now=now)
@@ -118,16 +121,27 @@ def test_stripe_sessions_map_to_confirmed_states_a_declined_card_is_not_an_end()
             "id": "pi_1",
             "status": "succeeded",
             "amount_received": 600,
-            "latest_charge": {"created": 1796200000, "refunds": {"data": [{"status": "succeeded", "amount": 600}]}},
+            "latest_charge": {
+                "created": 1796200000,
+                "refunds": {"data": [{"status": "succeeded", "amount": 600}]},
+            },
         },
     }
-    assert [e.state for e in rules.stripe_states(session, now=T0)] == ["completed", "refund_requested", "refunded"]
+    assert [e.state for e in rules.stripe_states(session, now=T0)] == [
+        "completed",
+        "refund_requested",
+        "refunded",
+    ]
 
 
 def test_payment_ids_are_per_attempt_and_refund_ids_fixed():
     assert rules.payment_id("KTS-2612-AB3D", "paypay", 1) == "KTS-2612-AB3D-PP01"
     assert rules.payment_id("KTS-2612-AB3D", "card", 12) == "KTS-2612-AB3D-CD12"
-    assert rules.refund_id("KTS-2612-AB3D-PP01") == rules.refund_id("KTS-2612-AB3D-PP01") == "KTS-2612-AB3D-PP01-RF1"
+    assert (
+        rules.refund_id("KTS-2612-AB3D-PP01")
+        == rules.refund_id("KTS-2612-AB3D-PP01")
+        == "KTS-2612-AB3D-PP01-RF1"
+    )
     assert rules.receipt_of("KTS-2612-AB3D-PP01") == "KTS-2612-AB3D"
     with pytest.raises(rules.PaymentRuleError):
         rules.payment_id("KTS-2612-AB3D", "cash", 1)
@@ -136,7 +150,9 @@ def test_payment_ids_are_per_attempt_and_refund_ids_fixed():
 def test_fees_come_from_the_form_with_their_timing():
     juminhyo = get_form("juminhyo-copy")
     by_post = {**juminhyo.example, "copies": 3, "delivery": "mail"}
-    assert rules.fee_plan(juminhyo.meta, by_post, fee_for(juminhyo, by_post)) == rules.FeePlan(900, "before_received")
+    assert rules.fee_plan(juminhyo.meta, by_post, fee_for(juminhyo, by_post)) == rules.FeePlan(
+        900, "before_received"
+    )
     at_counter = {**by_post, "delivery": "counter"}
     assert rules.fee_plan(juminhyo.meta, at_counter, fee_for(juminhyo, at_counter)) is None
     bulky = get_form("bulky-waste-collection")
@@ -163,7 +179,10 @@ def test_reconciliation_finds_each_difference_and_is_deterministic():
         ("amount_mismatch", "C-CD01"),
         ("missing_here", "D-PP01"),
     ]
-    assert result.matched == 1 and result.totals == {"paypay": {"count": 2, "amountYen": 900}, "card": {"count": 1, "amountYen": 300}}
+    assert result.matched == 1 and result.totals == {
+        "paypay": {"count": 2, "amountYen": 900},
+        "card": {"count": 1, "amountYen": 300},
+    }
     shuffled_ours, shuffled_theirs = list(ours), list(theirs)
     random.Random(1).shuffle(shuffled_ours)
     random.Random(2).shuffle(shuffled_theirs)
@@ -181,13 +200,21 @@ def test_tokyo_days():
 def test_opa_authorization_matches_paypays_published_example():
     body = b'{"sampleRequestBodyKey1":"sampleRequestBodyValue1","sampleRequestBodyKey2":"sampleRequestBodyValue2"}'
     header = opa_authorization(
-        "APIKeyGenerated", "APIKeySecretGenerated", "POST", "/v2/codes", body, nonce="acd028", epoch=1579843452
+        "APIKeyGenerated",
+        "APIKeySecretGenerated",
+        "POST",
+        "/v2/codes",
+        body,
+        nonce="acd028",
+        epoch=1579843452,
     )
     assert header == (
         "hmac OPA-Auth:APIKeyGenerated:NW1jKIMnzR7tEhMWtcJcaef+nFVBt7jjAGcVuxHhchc=:acd028:1579843452:"
         "1j0FnY4flNp5CtIKa7x9MQ=="
     )
-    assert opa_authorization("k", "s", "GET", "/v2/codes/payments/X", None, nonce="n", epoch=1).endswith(":empty")
+    assert opa_authorization("k", "s", "GET", "/v2/codes/payments/X", None, nonce="n", epoch=1).endswith(
+        ":empty"
+    )
 
 
 def _sig(secret, body, t):
@@ -207,8 +234,12 @@ def test_stripe_signatures_tolerate_300_seconds_and_nothing_else():
 
 
 def test_webhook_hints_carry_a_dedupe_key_and_the_payment():
-    hint = check_paypay(b'{"notification_type":"Transaction","merchant_order_id":"KTS-2612-AB3D-PP01","state":"COMPLETED","order_id":"P1"}')
-    assert hint.payment_id == "KTS-2612-AB3D-PP01" and hint.event_key == "paypay#KTS-2612-AB3D-PP01#COMPLETED#P1"
+    hint = check_paypay(
+        b'{"notification_type":"Transaction","merchant_order_id":"KTS-2612-AB3D-PP01","state":"COMPLETED","order_id":"P1"}'
+    )
+    assert (
+        hint.payment_id == "KTS-2612-AB3D-PP01" and hint.event_key == "paypay#KTS-2612-AB3D-PP01#COMPLETED#P1"
+    )
     body = b'{"id":"evt_9","type":"charge.refunded","data":{"object":{"metadata":{"payment_id":"KTS-2612-AB3D-CD01"}}}}'
     hint = check_stripe("whsec", body, _sig("whsec", body, 1_796_200_000), 1_796_200_000)
     assert hint.payment_id == "KTS-2612-AB3D-CD01" and hint.event_key == "stripe#evt_9"

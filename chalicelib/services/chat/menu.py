@@ -87,7 +87,9 @@ def pay(turn: Turn, _: str = "") -> None:
     for submission, amount in unpaid[:12]:
         title_key = f"form.{submission.form_id}"
         title = turn.text(title_key) if title_key in messages.catalogue() else submission.form_id
-        lines.append(turn.text("pay.unpaid_item", receipt=submission.receipt, title=title, amount=f"{amount:,}"))
+        lines.append(
+            turn.text("pay.unpaid_item", receipt=submission.receipt, title=title, amount=f"{amount:,}")
+        )
         label = turn.text("button.pay") if len(unpaid) == 1 else f"¥{amount} {submission.receipt}"
         buttons.append(chat.uri_item(label, f"{base}/payments/{submission.receipt}"))
     turn.say_text("\n".join([*lines, "", taxes]), buttons)

@@ -40,7 +40,11 @@ class PayBox:
 
     def requests(self, path: str | None = None, method: str | None = None) -> list[dict]:
         found = requests.get(f"{self.base}/__sandbox/requests", timeout=5).json()["requests"]
-        return [r for r in found if (path is None or r["path"] == path) and (method is None or r["method"] == method)]
+        return [
+            r
+            for r in found
+            if (path is None or r["path"] == path) and (method is None or r["method"] == method)
+        ]
 
     def take(self) -> list[dict]:
         return self.post("/__sandbox/webhooks/take").json()["webhooks"]
@@ -49,7 +53,9 @@ class PayBox:
         """POST every waiting webhook to the app, as the provider would; their HTTP statuses."""
         statuses = []
         for hook in self.take():
-            response = self.client.http.post(hook["path"], body=hook["body"].encode(), headers=hook["headers"])
+            response = self.client.http.post(
+                hook["path"], body=hook["body"].encode(), headers=hook["headers"]
+            )
             statuses.append(response.status_code)
         return statuses
 

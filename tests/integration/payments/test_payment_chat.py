@@ -12,7 +12,9 @@ from chalicelib.domain.payments import ELTAX_PAYMENT_URL
 from tests.integration.test_line_chat import Resident, buttons, texts
 
 
-def test_the_pay_tile_lists_unpaid_fees_and_points_taxes_to_el_qr(post_webhook, pump, sandbox, client, paybox):
+def test_the_pay_tile_lists_unpaid_fees_and_points_taxes_to_el_qr(
+    post_webhook, pump, sandbox, client, paybox
+):
     resident = Resident(post_webhook, pump, sandbox)
     answer = resident.tap("menu.pay")
     assert messages.text("pay.none", "ja") in texts(answer) and ELTAX_PAYMENT_URL in texts(answer)

@@ -53,8 +53,12 @@ def crash_once(monkeypatch, module, name, when):
     return state
 
 
-@pytest.mark.parametrize(("module", "name", "when"), STEPS, ids=[f"{m.__name__.split('.')[-1]}.{n}-{w}" for m, n, w in STEPS])
-def test_a_crash_at_any_step_still_ends_paid_once(module, name, when, client, sandbox, paybox, pump, monkeypatch):
+@pytest.mark.parametrize(
+    ("module", "name", "when"), STEPS, ids=[f"{m.__name__.split('.')[-1]}.{n}-{w}" for m, n, w in STEPS]
+)
+def test_a_crash_at_any_step_still_ends_paid_once(
+    module, name, when, client, sandbox, paybox, pump, monkeypatch
+):
     user = new_user_id()
     token = requests.post(
         f"{sandbox.base_url}/__sandbox/id-tokens", json={"sub": user, "aud": "1000000001"}, timeout=5
@@ -67,7 +71,9 @@ def test_a_crash_at_any_step_still_ends_paid_once(module, name, when, client, sa
         client.http.post("/forms/juminhyo-copy/submissions", body=json.dumps(document), headers=auth).body
     )["receipt"]
     intent = json.loads(
-        client.http.post(f"/submissions/{receipt}/payments", body=json.dumps({"method": "paypay"}), headers=auth).body
+        client.http.post(
+            f"/submissions/{receipt}/payments", body=json.dumps({"method": "paypay"}), headers=auth
+        ).body
     )
     pump.drain()  # the "created" notification, before the crash is armed
     paybox.webhooks("duplicate")

@@ -99,11 +99,18 @@ def test_requests_that_cannot_start_a_payment(owing, resident_api):
     receipt, secret = owing(copies=1)
     assert resident_api("POST", f"/submissions/{receipt}/payments", "wrong", {"method": "paypay"})[0] == 404
     assert resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "cash"})[0] == 422
-    assert resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay", "amount": 1})[0] == 422
+    assert (
+        resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay", "amount": 1})[0]
+        == 422
+    )
     counter, counter_secret = owing(copies=1, delivery="counter")  # paid at the counter: nothing online
-    status, error = resident_api("POST", f"/submissions/{counter}/payments", counter_secret, {"method": "paypay"})
+    status, error = resident_api(
+        "POST", f"/submissions/{counter}/payments", counter_secret, {"method": "paypay"}
+    )
     assert status == 409 and error["error"]["code"] == "no_fee"
-    assert resident_api("GET", f"/submissions/{counter}/payment", counter_secret)[1]["state"] == "not_required"
+    assert (
+        resident_api("GET", f"/submissions/{counter}/payment", counter_secret)[1]["state"] == "not_required"
+    )
 
 
 def test_a_resident_on_line_pays_with_their_id_token_and_gets_the_receipt_on_line(
@@ -118,20 +125,33 @@ def test_a_resident_on_line_pays_with_their_id_token_and_gets_the_receipt_on_lin
     auth = {"Authorization": f"Bearer {token}"}
     document = {k: v for k, v in get_form("juminhyo-copy").example.items() if k != "email"}
     response = client.http.post(
-        "/forms/juminhyo-copy/submissions", body=json.dumps(document), headers={"Content-Type": "application/json", **auth}
+        "/forms/juminhyo-copy/submissions",
+        body=json.dumps(document),
+        headers={"Content-Type": "application/json", **auth},
     )
     receipt = json.loads(response.body)["receipt"]
-    status, intent = resident_api("POST", f"/submissions/{receipt}/payments", None, {"method": "paypay"}, auth)
+    status, intent = resident_api(
+        "POST", f"/submissions/{receipt}/payments", None, {"method": "paypay"}, auth
+    )
     assert status == 201, intent
     other = requests.post(
         f"{sandbox.base_url}/__sandbox/id-tokens", json={"sub": new_user_id(), "aud": "1000000001"}, timeout=5
     ).json()["idToken"]
-    assert resident_api("GET", f"/submissions/{receipt}/payment", None, None, {"Authorization": f"Bearer {other}"})[0] == 404
+    assert (
+        resident_api(
+            "GET", f"/submissions/{receipt}/payment", None, None, {"Authorization": f"Bearer {other}"}
+        )[0]
+        == 404
+    )
 
     paybox.pay(intent["paymentId"])
     paybox.deliver()
     settle()
-    pushes = [r for r in sandbox.requests("/v2/bot/message/push") if intent["paymentId"] in json.dumps(r, ensure_ascii=False)]
+    pushes = [
+        r
+        for r in sandbox.requests("/v2/bot/message/push")
+        if intent["paymentId"] in json.dumps(r, ensure_ascii=False)
+    ]
     assert len(pushes) == 1
     text = json.dumps(pushes[0], ensure_ascii=False)
     assert "領収番号" in text and "600" in text and "PayPay" in text

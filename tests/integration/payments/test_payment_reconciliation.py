@@ -58,19 +58,32 @@ def test_reconciliation_finds_each_kind_of_difference(owing, resident_api, paybo
 
     s3 = boto3.client("s3")
     bucket = get_settings().name(PAYMENT_REPORTS_BUCKET)
-    body = s3.get_object(Bucket=bucket, Key=f"reconciliation/{day}/koseki-jumin/juminhyo-copy.csv")["Body"].read()
+    body = s3.get_object(Bucket=bucket, Key=f"reconciliation/{day}/koseki-jumin/juminhyo-copy.csv")[
+        "Body"
+    ].read()
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0][:2] == ["paid_at_jst", "payment_id"]
     ids = {row[1] for row in rows[1:-1]}
     assert {matched_paypay, matched_card, missing_there, mismatch} <= ids and missing_here not in ids
     assert rows[-1][0] == "total"
-    differences = json.loads(s3.get_object(Bucket=bucket, Key=f"reconciliation/{day}/differences.json")["Body"].read())
-    assert {"kind": "missing_here", "paymentId": missing_here, "method": "paypay", "ours": None, "theirs": 300} in differences
+    differences = json.loads(
+        s3.get_object(Bucket=bucket, Key=f"reconciliation/{day}/differences.json")["Body"].read()
+    )
+    assert {
+        "kind": "missing_here",
+        "paymentId": missing_here,
+        "method": "paypay",
+        "ours": None,
+        "theirs": 300,
+    } in differences
 
     response = client.http.get(
         f"/staff/payments/reconciliations/{day}", headers=staff_headers("koseki-jumin", "supervisor")
     )
     assert response.status_code == 200 and json.loads(response.body)["summary"]["differences"] >= 3
-    assert client.http.get(
-        f"/staff/payments/reconciliations/{day}", headers=staff_headers("koseki-jumin", "staff")
-    ).status_code == 403
+    assert (
+        client.http.get(
+            f"/staff/payments/reconciliations/{day}", headers=staff_headers("koseki-jumin", "staff")
+        ).status_code
+        == 403
+    )

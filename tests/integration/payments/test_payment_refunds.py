@@ -66,13 +66,17 @@ def test_other_sections_and_bad_requests_cannot_refund(paid, client):
 
 
 def test_refunds_above_the_threshold_wait_for_another_supervisor(paid, client, monkeypatch):
-    monkeypatch.setattr(payments, "get_settings", lambda: dataclasses.replace(get_settings(), refund_approval_yen=500))
+    monkeypatch.setattr(
+        payments, "get_settings", lambda: dataclasses.replace(get_settings(), refund_approval_yen=500)
+    )
     payment_id = paid(copies=2)  # 600 yen
     status, view = _refund(client, payment_id, staff_headers("koseki-jumin", "staff", staff_id="clerk"))
     assert status == 202 and view["refund"]["state"] == "awaiting_approval" and view["status"] == "completed"
 
     def approve(headers):
-        response = client.http.post(f"/staff/payments/{payment_id}/refunds/approve", body=b"", headers=headers)
+        response = client.http.post(
+            f"/staff/payments/{payment_id}/refunds/approve", body=b"", headers=headers
+        )
         return response.status_code, json.loads(response.body)
 
     assert approve(staff_headers("koseki-jumin", "staff", staff_id="clerk2"))[0] == 403
@@ -87,7 +91,9 @@ def test_refunds_above_the_threshold_wait_for_another_supervisor(paid, client, m
 
 def test_staff_see_a_payment_with_its_log_and_audit(paid, client):
     payment_id = paid()
-    response = client.http.get(f"/staff/payments/{payment_id}", headers=staff_headers("koseki-jumin", "staff"))
+    response = client.http.get(
+        f"/staff/payments/{payment_id}", headers=staff_headers("koseki-jumin", "staff")
+    )
     view = json.loads(response.body)
     assert response.status_code == 200 and view["status"] == "completed"
     assert {entry["state"] for entry in view["log"] if entry["state"]} == {"awaiting_payment", "completed"}
@@ -96,4 +102,7 @@ def test_staff_see_a_payment_with_its_log_and_audit(paid, client):
         f"/staff/payments?receipt={view['receipt']}", headers=staff_headers("koseki-jumin", "staff")
     )
     assert [p["paymentId"] for p in json.loads(listed.body)["payments"]] == [payment_id]
-    assert client.http.get(f"/staff/payments/{payment_id}", headers=staff_headers("seiso", "staff")).status_code == 404
+    assert (
+        client.http.get(f"/staff/payments/{payment_id}", headers=staff_headers("seiso", "staff")).status_code
+        == 404
+    )

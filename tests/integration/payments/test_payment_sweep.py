@@ -56,7 +56,9 @@ def test_expiry_deletes_the_code_first_and_a_new_intent_never_reuses_the_id(owin
     assert len(set(sent_ids)) == len(sent_ids)
 
 
-def test_a_payment_completed_after_expiry_is_flagged_for_review_not_taken(owing, resident_api, paybox, settle):
+def test_a_payment_completed_after_expiry_is_flagged_for_review_not_taken(
+    owing, resident_api, paybox, settle
+):
     receipt, _, intent = _start(resident_api, owing, copies=1)
     payments.sweep(later(minutes=11))
     assert store.get(intent["paymentId"]).status == "expired"

@@ -23,7 +23,9 @@ def _log_states(payment_id):
     return sorted(entry.state for entry in store.log(payment_id))
 
 
-def test_duplicate_webhooks_are_recorded_once_and_the_receipt_goes_once(owing, resident_api, paybox, settle, client):
+def test_duplicate_webhooks_are_recorded_once_and_the_receipt_goes_once(
+    owing, resident_api, paybox, settle, client
+):
     receipt, _, intent = _start(resident_api, owing, copies=1)
     paybox.webhooks("duplicate")
     paybox.pay(intent["paymentId"])
@@ -40,7 +42,9 @@ def test_duplicate_webhooks_are_recorded_once_and_the_receipt_goes_once(owing, r
     assert submission_store.get(receipt).status == "received"
 
 
-def test_a_forged_paypay_webhook_claiming_success_changes_nothing(owing, resident_api, paybox, settle, client):
+def test_a_forged_paypay_webhook_claiming_success_changes_nothing(
+    owing, resident_api, paybox, settle, client
+):
     receipt, _, intent = _start(resident_api, owing, copies=1)
     forged = {
         "notification_type": "Transaction",
@@ -50,7 +54,9 @@ def test_a_forged_paypay_webhook_claiming_success_changes_nothing(owing, residen
         "order_amount": 300,
     }
     response = client.http.post(
-        "/payments/webhooks/paypay", body=json.dumps(forged).encode(), headers={"Content-Type": "application/json"}
+        "/payments/webhooks/paypay",
+        body=json.dumps(forged).encode(),
+        headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 200  # taken as a hint...
     settle()
@@ -62,7 +68,9 @@ def test_a_forged_paypay_webhook_claiming_success_changes_nothing(owing, residen
 
 def test_paypay_webhooks_that_are_not_about_our_payments_are_refused_or_ignored(client, paybox):
     def post(body: bytes):
-        return client.http.post("/payments/webhooks/paypay", body=body, headers={"Content-Type": "application/json"})
+        return client.http.post(
+            "/payments/webhooks/paypay", body=body, headers={"Content-Type": "application/json"}
+        )
 
     assert post(b"{not json").status_code == 400
     assert post(json.dumps({"state": "COMPLETED"}).encode()).status_code == 422
