@@ -168,10 +168,18 @@ def build(
 
 
 def line_messages(
-    *, event: str, status: str, form_id: str, receipt: str, public_note: str | None, language: str
+    *,
+    event: str,
+    status: str,
+    form_id: str,
+    receipt: str,
+    public_note: str | None,
+    language: str,
+    pay_url: str | None = None,
 ) -> list[dict[str, Any]]:
     """The LINE push about a submission: one text, in any of the seven languages the resident
-    chose on LINE (email stays Japanese or English: it may be read by anyone in a household)."""
+    chose on LINE (email stays Japanese or English: it may be read by anyone in a household).
+    `pay_url`: the fee can be paid now; the message carries a "pay" button opening it."""
     from chalicelib.domain import messages
 
     if event not in EVENTS or status not in STATUSES or not RECEIPT_PATTERN.fullmatch(receipt):
@@ -187,7 +195,13 @@ def line_messages(
         text += "\n\n" + messages.text("notify.note", language, note=note)
     if len(text) > LINE_TEXT_LIMIT:
         text = text[: LINE_TEXT_LIMIT - 1] + "…"
-    return [{"type": "text", "text": text}]
+    message: dict[str, Any] = {"type": "text", "text": text}
+    if pay_url:
+        label = messages.label("button.pay", language)
+        message["quickReply"] = {
+            "items": [{"type": "action", "action": {"type": "uri", "label": label, "uri": pay_url}}]
+        }
+    return [message]
 
 
 def public_note_for(
