@@ -57,3 +57,12 @@ BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET, PAYMENT_REPORTS_BUCKET)
 
 # EventBridge Scheduler group holding one-time schedules (scheduled announcements and the like).
 SCHEDULE_GROUP = "schedules"
+
+# Payment provider credentials (chalicelib/config.py reads them): a plain `NAME` locally, a Secrets
+# Manager secret named by `NAME_ARN` in AWS. Listed here so infra/ can create and grant them.
+PAYMENT_SECRETS: tuple[str, ...] = (
+    "PAYPAY_API_KEY",
+    "PAYPAY_API_SECRET",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+)

@@ -14,7 +14,8 @@ in an outbox that `POST /__sandbox/webhooks/take` empties. Controls under /__san
   another amount; `force` pays a deleted code, the race the sweep must catch);
 - `POST /__sandbox/stripe/sessions/{id}/complete|fail|expire`;
 - `POST /__sandbox/webhooks` `{"mode": "normal"|"drop"|"duplicate"|"delay"|"reorder", "count"?, "delay"?}`;
-- `POST /__sandbox/faults` `{"path" (glob), "method"?, "status"? (500), "count"? (1), "delay"? (s)}`;
+- `POST /__sandbox/faults` `{"path" (glob), "method"?, "status"? (500), "count"? (1), "delay"? (s),
+  "phase"? ("after": do the work, then answer the fault, as when an answer is lost)}`;
 - `POST /__sandbox/reports/{payment id}` `{"hidden"?: true, "amount"?: n}`: what the provider's
   list for the day says (for reconciliation tests);
 - `GET /__sandbox/requests`, `GET /__sandbox/webhooks/sent`, `POST /__sandbox/reset`.
@@ -397,11 +398,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         box = self.box
-        if not url.path.startswith("/__sandbox/"):
-            fault = self._fault(method, url.path)
-            if fault is not None:
-                if fault.get("delay"):
-                    time.sleep(float(fault["delay"]))
+        fault = None if url.path.startswith("/__sandbox/") else self._fault(method, url.path)
+        if fault is not None:
+            if fault.get("delay"):
+                time.sleep(float(fault["delay"]))
+            if fault.get("phase") != "after":  # "after": the provider did the work, the answer is lost
                 status, answer = int(fault.get("status", 500)), {"error": "injected fault"}
                 self._log(method, url, body, status, "fault")
                 return self._send(status, answer)
@@ -409,7 +410,10 @@ class _Handler(BaseHTTPRequestHandler):
             status, answer = self._route(method, url.path, parse_qs(url.query), body)
         except (ValueError, KeyError, TypeError) as error:
             status, answer = 400, {"error": f"bad request: {type(error).__name__}: {error}"}
-        if not url.path.startswith("/__sandbox/"):
+        if fault is not None:
+            status, answer = int(fault.get("status", 500)), {"error": "injected fault"}
+            self._log(method, url, body, status, "done, then fault")
+        elif not url.path.startswith("/__sandbox/"):
             self._log(method, url, body, status, None)
         self._send(status, answer)
         del box

@@ -104,19 +104,25 @@ def start(
             "この申請は今はお支払いいただけません。 / This submission cannot be paid now.", code="not_payable"
         )
     now = datetime.now(UTC)
+    abandoned: set[str] = set()
     for _ in range(3):
         slot = store.slot(submission.receipt, method)
-        live = store.get(slot.live_payment_id) if slot.live_payment_id else None
+        live = _live_intent(slot.live_payment_id) if slot.live_payment_id else None
         if (
             live is not None
             and live.status in rules.LIVE_STATUSES
             and live.expires_at > now + timedelta(seconds=30)
         ):
+            if live.payment_id not in abandoned:
+                live = _wait_for_provider(live)
             if live.provider_ref:
                 return intent_view(live)
-            opened = _open(live, form)
-            if opened is not None:
-                return intent_view(opened)
+            if live.payment_id not in abandoned:
+                # Its creator crashed before storing the provider's answer: open it ourselves.
+                opened = _open(live, form)
+                if opened is not None:
+                    return intent_view(opened)
+                abandoned.add(live.payment_id)
         attempt = int(slot.attempt or 0) + 1
         payment_id = rules.payment_id(submission.receipt, method, attempt)
         if not store.take_attempt(slot, payment_id, attempt):
@@ -143,9 +149,43 @@ def start(
             _mark_replaced(live, payment_id)
         opened = _open(store.get(payment_id) or intent, form)
         if opened is None:
-            continue  # PayPay already had this merchantPaymentId (a crash mid-create): take the next one
+            abandoned.add(payment_id)
+            continue  # PayPay already had this merchantPaymentId (a lost answer): take the next one
         return intent_view(opened)
     raise Unavailable("しばらくしてからもう一度お試しください。 / Please try again shortly.", retry_after=5)
+
+
+# A request opening an intent at the provider takes at most this long (3 tries of 5 s, backoff).
+OPENING_TAKES = timedelta(seconds=20)
+
+
+def _live_intent(payment_id: str) -> PaymentIntent | None:
+    """The slot's intent; its creator takes the slot a moment before it writes the intent."""
+    import time
+
+    for _ in range(15):
+        found = store.get(payment_id)
+        if found is not None:
+            return found
+        time.sleep(0.2)
+    return None  # the creator crashed between the two writes: a new attempt takes over
+
+
+def _wait_for_provider(intent: PaymentIntent) -> PaymentIntent:
+    """Another request is opening this intent right now: wait for its answer rather than race it."""
+    import time
+
+    while (
+        not intent.provider_ref
+        and not intent.opening_failed
+        and datetime.now(UTC) - intent.created_at < OPENING_TAKES
+    ):
+        time.sleep(0.2)
+        fresh = store.get(intent.payment_id)
+        if fresh is None:
+            break
+        intent = fresh
+    return intent
 
 
 def _open(intent: PaymentIntent, form: FormDefinition) -> PaymentIntent | None:
@@ -195,6 +235,8 @@ def _open(intent: PaymentIntent, form: FormDefinition) -> PaymentIntent | None:
         raise Unavailable("お支払いを始められませんでした。 / The payment could not be started.") from None
     except ProviderUnavailable:
         logger.warning("provider unavailable at create", extra={"payment_id": intent.payment_id})
+        # Nobody is opening it any more: the resident's retry opens it at once instead of waiting.
+        _write(intent, [PaymentIntent.opening_failed.set(True)], None)
         raise Unavailable(
             "しばらくしてからもう一度お試しください。 / Please try again shortly.", retry_after=5
         ) from None

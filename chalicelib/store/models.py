@@ -476,6 +476,8 @@ class PaymentIntent(Model):
     paid_amount = NumberAttribute(null=True)
     refunded_at = UTCDateTimeAttribute(null=True)
     replaced_by = UnicodeAttribute(null=True)
+    # The last try to open it at the provider got no answer (a retry need not wait for it).
+    opening_failed = BooleanAttribute(null=True)
     # Side effects of a completed payment, each recorded once done (a crashed worker resumes).
     submission_moved = BooleanAttribute(default=False)
     receipt_queued = BooleanAttribute(default=False)
