@@ -211,6 +211,9 @@ def derive(entries: Iterable[LogEntry], expected_amount: int) -> Derived:
         reasons.append(REVIEW_REFUND_WITHOUT_PAYMENT)
     refunded_at = min(entry.at for entry in refunded) if refunded else None
     reasons_t = tuple(dict.fromkeys(reasons))  # unique, in the order found
+    if refunded and completed:
+        # The money went back: whatever was odd about the payment (late, wrong amount) is settled.
+        return Derived(REFUNDED, reasons_t, paid_at, amount, provider_id, refunded_at)
     if reasons_t:
         return Derived(NEEDS_REVIEW, reasons_t, paid_at, amount, provider_id, refunded_at)
     if refunded:

@@ -65,6 +65,12 @@ def test_a_log_that_makes_no_sense_needs_review_never_a_guess(log, reason):
     assert derived.status == "needs_review" and reason in derived.reasons
 
 
+def test_refunding_a_flagged_payment_settles_it():
+    late = [AWAIT, entry("expired", 10), entry("completed", 12, 600, "P1"), entry("refunded", 20, 600, "P1")]
+    derived = rules.derive(late, 600)
+    assert derived.status == "refunded" and derived.reasons == ("paid_after_end",)
+
+
 def test_money_received_is_known_even_when_the_log_needs_review():
     derived = rules.derive([AWAIT, entry("expired", 10), entry("completed", 12, 600, "P1")], 600)
     assert derived.paid and derived.amount_paid == 600 and derived.provider_payment_id == "P1"

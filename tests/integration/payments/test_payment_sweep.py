@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.services import payments
@@ -69,6 +70,16 @@ def test_a_payment_completed_after_expiry_is_flagged_for_review_not_taken(
     assert stored.status == "needs_review" and stored.review_reasons == ["paid_after_end"]
     assert stored.paid_at is not None and not stored.receipt_queued  # money to give back, no receipt
     assert submission_store.get(receipt).status == "awaiting_payment"
+    # Section staff give the money back; the flag is settled by the refund.
+    from tests.integration.payments.conftest import staff_headers
+
+    response = paybox.client.http.post(
+        f"/staff/payments/{intent['paymentId']}/refunds",
+        body=json.dumps({"reason": "期限切れ後のお支払いのため返金"}).encode(),
+        headers=staff_headers("koseki-jumin", "staff"),
+    )
+    assert response.status_code == 202, response.body
+    assert store.get(intent["paymentId"]).status == "refunded"
 
 
 def test_a_payment_of_another_amount_is_flagged(owing, resident_api, paybox, settle):
