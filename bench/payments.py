@@ -103,7 +103,9 @@ def run(stack, n: int, as_json: bool) -> int:
         requests.post(f"{pay}/__sandbox/requests", timeout=5)
         before = len(requests.get(f"{pay}/__sandbox/requests", timeout=5).json()["requests"])
         for payment_id in ids:
-            requests.post(f"{pay}/__sandbox/paypay/payments/{payment_id}/complete", timeout=5).raise_for_status()
+            requests.post(
+                f"{pay}/__sandbox/paypay/payments/{payment_id}/complete", timeout=5
+            ).raise_for_status()
         hooks = requests.post(f"{pay}/__sandbox/webhooks/take", timeout=5).json()["webhooks"]
         for hook in hooks:
             started = time.perf_counter()
@@ -114,13 +116,17 @@ def run(stack, n: int, as_json: bool) -> int:
         pump.drain(timeout=600)
         worker_s, worker_cpu = time.perf_counter() - started, time.thread_time() - cpu
         calls = requests.get(f"{pay}/__sandbox/requests", timeout=5).json()["requests"][before:]
-        by_kind = Counter(f"{c['method']} {c['path'].rsplit('/', 1)[0]}" for c in calls if not c["path"].startswith("/__"))
+        by_kind = Counter(
+            f"{c['method']} {c['path'].rsplit('/', 1)[0]}" for c in calls if not c["path"].startswith("/__")
+        )
 
         lost = [new_intent() for _ in range(n)]
         pump.drain()
         requests.post(f"{pay}/__sandbox/webhooks", json={"mode": "drop", "count": 10**6}, timeout=5)
         for payment_id in lost:
-            requests.post(f"{pay}/__sandbox/paypay/payments/{payment_id}/complete", timeout=5).raise_for_status()
+            requests.post(
+                f"{pay}/__sandbox/paypay/payments/{payment_id}/complete", timeout=5
+            ).raise_for_status()
         started = time.perf_counter()
         swept = payments.sweep(datetime.now(UTC) + timedelta(minutes=2))
         sweep_s = time.perf_counter() - started
@@ -143,7 +149,9 @@ def run(stack, n: int, as_json: bool) -> int:
         "webhook_ms_p95": round(pct(webhook_ms, 0.95), 1),
         "worker_wall_ms_per_payment": round(worker_s * 1000 / n, 1),
         "worker_cpu_ms_per_payment": round(worker_cpu * 1000 / n, 1),
-        "provider_requests_per_webhook_payment": round(len([c for c in calls if not c["path"].startswith("/__")]) / n, 2),
+        "provider_requests_per_webhook_payment": round(
+            len([c for c in calls if not c["path"].startswith("/__")]) / n, 2
+        ),
         "provider_requests_by_kind": dict(by_kind),
         "sweep_checked": swept["checked"],
         "sweep_ms_per_intent": round(sweep_s * 1000 / max(1, swept["checked"]), 1),
