@@ -469,7 +469,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             if intent is not None and intent.status in rules.LIVE_STATUSES and now >= intent.expires_at:
                 expire(intent)
                 counts["expired"] += 1
-        except (ProviderUnavailable, Unavailable) as error:
+        except Exception as error:  # one intent must never stop the sweep for the others
             counts["failed"] += 1
             logger.warning(
                 "sweep could not check a payment",
