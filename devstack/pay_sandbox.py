@@ -16,6 +16,8 @@ in an outbox that `POST /__sandbox/webhooks/take` empties. Controls under /__san
 - `POST /__sandbox/webhooks` `{"mode": "normal"|"drop"|"duplicate"|"delay"|"reorder", "count"?, "delay"?}`;
 - `POST /__sandbox/faults` `{"path" (glob), "method"?, "status"? (500), "count"? (1), "delay"? (s),
   "phase"? ("after": do the work, then answer the fault, as when an answer is lost)}`;
+- `POST /__sandbox/settings` `{"refundsPending": true}`: PayPay refunds stay CREATED until
+  `POST /__sandbox/paypay/refunds/{merchantRefundId}/complete`;
 - `POST /__sandbox/reports/{payment id}` `{"hidden"?: true, "amount"?: n}`: what the provider's
   list for the day says (for reconciliation tests);
 - `GET /__sandbox/requests`, `GET /__sandbox/webhooks/sent`, `POST /__sandbox/reset`.
@@ -89,6 +91,7 @@ class PaySandbox:
             self.faults: list[dict[str, Any]] = []
             self.report_overrides: dict[str, dict[str, Any]] = {}
             self.webhook_mode: dict[str, Any] = {"mode": "normal"}
+            self.refunds_pending = False  # refunds wait for a control call before they complete
             self.outbox: list[dict[str, Any]] = []
             self.held: list[dict[str, Any]] = []
             self.sent: list[dict[str, Any]] = []
@@ -553,13 +556,14 @@ class _Handler(BaseHTTPRequestHandler):
                     "merchantRefundId": mrid,
                     "paymentId": payment["paymentId"],
                     "amount": dict(doc["amount"]),
-                    "status": "COMPLETED",
+                    "status": "CREATED" if box.refunds_pending else "COMPLETED",
                     "acceptedAt": int(time.time()),
                     "reason": doc.get("reason"),
                 }
                 box.paypay_refunds[mrid] = refund
-                payment["status"] = "REFUNDED"
-                snapshot = json.loads(json.dumps(payment))
+                if not box.refunds_pending:
+                    payment["status"] = "REFUNDED"
+                snapshot = json.loads(json.dumps(payment)) if not box.refunds_pending else None
                 answer = _paypay_ok(dict(refund), 201)
             else:
                 snapshot = None
@@ -574,7 +578,8 @@ class _Handler(BaseHTTPRequestHandler):
                         {"date": query["date"][0], "transactions": box.report(query["date"][0])}
                     )
                 return _paypay_error(404, "NOT_FOUND", "no such path")
-        box.paypay_webhook(snapshot)
+        if snapshot is not None:
+            box.paypay_webhook(snapshot)
         return answer
 
     def _stripe(
@@ -672,6 +677,22 @@ class _Handler(BaseHTTPRequestHandler):
         match = re.fullmatch(r"/__sandbox/stripe/sessions/([^/]+)/(complete|fail|expire)", path)
         if method == "POST" and match:
             return box.stripe_control(match.group(1), match.group(2), doc)
+        match = re.fullmatch(r"/__sandbox/paypay/refunds/([^/]+)/complete", path)
+        if method == "POST" and match:
+            with box.lock:
+                refund = box.paypay_refunds.get(match.group(1))
+                if refund is None or refund["status"] != "CREATED":
+                    return 409, {"error": "no pending refund"}
+                refund["status"] = "COMPLETED"
+                payment = next(p for p in box.paypay.values() if p.get("paymentId") == refund["paymentId"])
+                payment["status"] = "REFUNDED"
+                snapshot = json.loads(json.dumps(payment))
+            box.paypay_webhook(snapshot)
+            return 200, dict(refund)
+        if method == "POST" and path == "/__sandbox/settings":
+            with box.lock:
+                box.refunds_pending = bool(doc.get("refundsPending", box.refunds_pending))
+            return 200, {"refundsPending": box.refunds_pending}
         match = re.fullmatch(r"/__sandbox/reports/([^/]+)", path)
         if method == "POST" and match:
             with box.lock:

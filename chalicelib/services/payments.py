@@ -330,7 +330,16 @@ def _recompute(intent: PaymentIntent, source: str) -> PaymentIntent:
                 PaymentIntent.refunded_at.set(derived.refunded_at),
                 PaymentIntent.refund_state.set("done"),
             ]
-        if status not in rules.LIVE_STATUSES and intent.pending_shard:
+        # The sweep asks about intents still waiting for the resident, and refunds not yet done.
+        follow = status in rules.LIVE_STATUSES or (
+            intent.refund_state == "requested" and status != rules.REFUNDED
+        )
+        if follow and not intent.pending_shard:
+            actions += [
+                PaymentIntent.pending_shard.set(store.PENDING_SHARD),
+                PaymentIntent.pending_since.set(now.isoformat()),
+            ]
+        elif not follow and intent.pending_shard:
             actions += [PaymentIntent.pending_shard.remove(), PaymentIntent.pending_since.remove()]
         if not actions:
             return intent

@@ -151,7 +151,8 @@ def test_a_fee_is_paid_from_submission_to_receipt_through_the_provider_sandbox(r
 
     def state():
         answer = requests.get(f"{api}/submissions/{receipt}/payment", headers=secret, timeout=10).json()
-        return answer if answer["state"] == "paid" else None
+        # Paid, and the submission moved on (the worker's next step after recording the payment).
+        return answer if answer["state"] == "paid" and answer["submissionStatus"] == "received" else None
 
     answer = _wait_until(state, 60, "the payment to be confirmed")
     assert answer["submissionStatus"] == "received" and answer["paid"]["amountYen"] == 600

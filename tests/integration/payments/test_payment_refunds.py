@@ -106,3 +106,21 @@ def test_staff_see_a_payment_with_its_log_and_audit(paid, client):
         client.http.get(f"/staff/payments/{payment_id}", headers=staff_headers("seiso", "staff")).status_code
         == 404
     )
+
+
+def test_a_refund_the_provider_completes_later_is_followed_to_refunded_by_the_sweep(paid, client, paybox):
+    from datetime import UTC, datetime, timedelta
+
+    payment_id = paid()
+    paybox.post("/__sandbox/settings", {"refundsPending": True})
+    status, view = _refund(client, payment_id, staff_headers("koseki-jumin", "staff"))
+    assert status == 202 and view["status"] == "refund_requested"
+    assert payment_id in set(store.pending(datetime.now(UTC) + timedelta(minutes=2)))
+
+    paybox.webhooks("drop")  # and PayPay's notification of it is lost
+    done = paybox.post(f"/__sandbox/paypay/refunds/{payment_id}-RF1/complete")
+    assert done.status_code == 200, done.text
+    payments.sweep(datetime.now(UTC) + timedelta(minutes=2))
+    refunded = store.get(payment_id)
+    assert refunded.status == "refunded" and refunded.refund_state == "done"
+    assert payment_id not in set(store.pending(datetime.now(UTC) + timedelta(minutes=3)))
