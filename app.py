@@ -21,6 +21,7 @@ from chalicelib.api import (
     liff,
     line,
     open311,
+    payments,
     responses,
     staff,
     submissions,
@@ -36,6 +37,8 @@ from chalicelib.resources import (
     CONSULTATIONS,
     LINE_EVENTS,
     NOTIFICATIONS,
+    PAYMENT_EVENTS,
+    PAYMENT_NOTICES,
     QUEUE_EVENTS,
 )
 
@@ -51,6 +54,7 @@ app.register_blueprint(announcements.bp)
 app.register_blueprint(responses.bp)
 app.register_blueprint(consultations.bp)
 app.register_blueprint(queue_api.bp)
+app.register_blueprint(payments.bp)
 
 
 @app.middleware("http")
@@ -174,6 +178,37 @@ def queue_nightly_job(event):
     from chalicelib.workers import queue as worker
 
     return worker.run_nightly(now=event.time)
+
+
+# Payments (issue 13): a provider webhook's hint -> ask the provider; a paid fee -> the receipt;
+# the sweep asks about intents waiting over a minute and expires old ones; the nightly
+# reconciliation runs at 02:00 Tokyo (17:00 UTC), after PayPay's 00:15 cancel cut-off.
+@app.on_sqs_message(queue=get_settings().name(PAYMENT_EVENTS.name), batch_size=PAYMENT_EVENTS.batch_size)
+def payment_events_worker(event):
+    from chalicelib.workers import payments as worker
+
+    return worker.handle_events_batch(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue=get_settings().name(PAYMENT_NOTICES.name), batch_size=PAYMENT_NOTICES.batch_size)
+def payment_notices_worker(event):
+    from chalicelib.workers import payments as worker
+
+    return worker.handle_notices_batch(event.to_dict()["Records"])
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="payments-sweep")
+def payments_sweep_job(event):
+    from chalicelib.workers import payments as worker
+
+    return worker.run_sweep(event.time)
+
+
+@app.schedule(Cron(0, 17, "*", "*", "?", "*"), name="payments-reconcile")
+def payments_reconcile_job(event):
+    from chalicelib.workers import payments as worker
+
+    return worker.run_reconcile(event.time)
 
 
 # End of start-up (see the top): what is loaded now stays, so later collections skip it.

@@ -47,6 +47,12 @@ class Settings:
     web_origin: str = "https://forms.madoguchi.example.jp"
     # The IAM role EventBridge Scheduler assumes to put a scheduled announcement's start on SQS.
     scheduler_role_arn: str = ""
+    # Payments (issue 13). Provider API bases (the sandbox locally), PayPay's merchant id (not a
+    # secret), refunds above this many yen need a supervisor's approval. Keys: see the properties.
+    paypay_api_base: str = "https://api.paypay.ne.jp"
+    paypay_merchant_id: str = ""
+    stripe_api_base: str = "https://api.stripe.com"
+    refund_approval_yen: int = 5000
 
     def name(self, resource: str) -> str:
         """The deployed name of a table, queue or bucket: one prefix per stage."""
@@ -63,6 +69,23 @@ class Settings:
     # Window queues (issue 14): a ticket system's secret, named in chalicelib/data/queue.json.
     def secret(self, name: str) -> str:
         return _secret(name)
+
+    # Payment provider credentials: Secrets Manager in AWS (`NAME_ARN`), plain values locally.
+    @property
+    def paypay_api_key(self) -> str:
+        return _secret("PAYPAY_API_KEY")
+
+    @property
+    def paypay_api_secret(self) -> str:
+        return _secret("PAYPAY_API_SECRET")
+
+    @property
+    def stripe_secret_key(self) -> str:
+        return _secret("STRIPE_SECRET_KEY")
+
+    @property
+    def stripe_webhook_secret(self) -> str:
+        return _secret("STRIPE_WEBHOOK_SECRET")
 
     @property
     def queue_page_url(self) -> str:
@@ -118,4 +141,8 @@ def get_settings() -> Settings:
         web_origin=env.get("WEB_ORIGIN", Settings.web_origin).rstrip("/"),
         scheduler_role_arn=env.get("SCHEDULER_ROLE_ARN")
         or (f"arn:aws:iam::123456789012:role/madoguchi-{stage}-scheduler" if stage == "local" else ""),
+        paypay_api_base=env.get("PAYPAY_API_BASE", Settings.paypay_api_base).rstrip("/"),
+        paypay_merchant_id=env.get("PAYPAY_MERCHANT_ID", ""),
+        stripe_api_base=env.get("STRIPE_API_BASE", Settings.stripe_api_base).rstrip("/"),
+        refund_approval_yen=int(env.get("REFUND_APPROVAL_YEN", Settings.refund_approval_yen)),
     )

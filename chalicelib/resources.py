@@ -42,6 +42,9 @@ ANNOUNCE_SEND = QueueSpec("announce-send", batch_size=1)
 CONSULTATIONS = QueueSpec("consultations")
 # Window queues (issue 14): ticket events from the ticket systems, applied one line at a time.
 QUEUE_EVENTS = QueueSpec("queue-events")
+# Payments (issue 13): a provider webhook (only a hint) -> ask the provider; a paid fee -> the receipt.
+PAYMENT_EVENTS = QueueSpec("payment-events")
+PAYMENT_NOTICES = QueueSpec("payment-notices")
 
 QUEUES: tuple[QueueSpec, ...] = (
     LINE_EVENTS,
@@ -51,12 +54,25 @@ QUEUES: tuple[QueueSpec, ...] = (
     ANNOUNCE_SEND,
     CONSULTATIONS,
     QUEUE_EVENTS,
+    PAYMENT_EVENTS,
+    PAYMENT_NOTICES,
 )
 
 ATTACHMENTS_BUCKET = "attachments"
 # Published aggregate data (CSV + data dictionary), no personal data: window congestion for now.
 OPEN_DATA_BUCKET = "open-data"
-BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET, OPEN_DATA_BUCKET)
+# The nightly reconciliation's CSVs for the accounting office (per day, section and fee type).
+PAYMENT_REPORTS_BUCKET = "payment-reports"
+BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET, OPEN_DATA_BUCKET, PAYMENT_REPORTS_BUCKET)
 
 # EventBridge Scheduler group holding one-time schedules (scheduled announcements and the like).
 SCHEDULE_GROUP = "schedules"
+
+# Payment provider credentials (chalicelib/config.py reads them): a plain `NAME` locally, a Secrets
+# Manager secret named by `NAME_ARN` in AWS. Listed here so infra/ can create and grant them.
+PAYMENT_SECRETS: tuple[str, ...] = (
+    "PAYPAY_API_KEY",
+    "PAYPAY_API_SECRET",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+)

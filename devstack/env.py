@@ -18,6 +18,12 @@ LOCAL_ACCESS_TOKEN = "local-access-token"
 LOCAL_QUEUE_SECRET = "local-queue-secret"
 REGION = "ap-northeast-1"
 MOTO_ACCOUNT = "123456789012"  # the account moto serves by default
+# The payment sandbox's local credentials (devstack/pay_sandbox.py checks them).
+LOCAL_PAYPAY_API_KEY = "local-paypay-key"
+LOCAL_PAYPAY_API_SECRET = "local-paypay-secret"  # noqa: S105 (local only)
+LOCAL_PAYPAY_MERCHANT_ID = "000000000000000001"
+LOCAL_STRIPE_SECRET_KEY = "sk_test_local"  # noqa: S105 (local only)
+LOCAL_STRIPE_WEBHOOK_SECRET = "whsec_local"  # noqa: S105 (local only)
 
 
 def free_port() -> int:
@@ -33,10 +39,11 @@ class Ports:
     line: int
     api: int
     issuer: int
+    pay: int = 4600
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(aws=free_port(), line=free_port(), api=free_port(), issuer=free_port())
+        return cls(aws=free_port(), line=free_port(), api=free_port(), issuer=free_port(), pay=free_port())
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -45,6 +52,7 @@ class Ports:
             line=int(os.environ.get("MADOGUCHI_LINE_PORT", 4580)),
             api=int(os.environ.get("MADOGUCHI_API_PORT", 8000)),
             issuer=int(os.environ.get("MADOGUCHI_ISSUER_PORT", 4590)),
+            pay=int(os.environ.get("MADOGUCHI_PAY_PORT", 4600)),
         )
 
 
@@ -83,6 +91,15 @@ def local_environ(ports: Ports, base: dict[str, str] | None = None) -> dict[str,
         "STAFF_JWT_ISSUER": issuer,
         "STAFF_API_BASE": f"http://127.0.0.1:{ports.api}",
         "STAFF_JWKS_URL": f"{issuer}/.well-known/jwks.json",
+        # Payments: both providers' paths are served by devstack/pay_sandbox.py.
+        "MADOGUCHI_PAY_PORT": str(ports.pay),
+        "PAYPAY_API_BASE": f"http://127.0.0.1:{ports.pay}",
+        "STRIPE_API_BASE": f"http://127.0.0.1:{ports.pay}",
+        "PAYPAY_MERCHANT_ID": base.get("PAYPAY_MERCHANT_ID") or LOCAL_PAYPAY_MERCHANT_ID,
+        "PAYPAY_API_KEY": base.get("PAYPAY_API_KEY") or LOCAL_PAYPAY_API_KEY,
+        "PAYPAY_API_SECRET": base.get("PAYPAY_API_SECRET") or LOCAL_PAYPAY_API_SECRET,
+        "STRIPE_SECRET_KEY": base.get("STRIPE_SECRET_KEY") or LOCAL_STRIPE_SECRET_KEY,
+        "STRIPE_WEBHOOK_SECRET": base.get("STRIPE_WEBHOOK_SECRET") or LOCAL_STRIPE_WEBHOOK_SECRET,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": base.get("POWERTOOLS_DEV", "false"),
     }

@@ -50,6 +50,9 @@ class LocalStack:
         issuer = DevIssuer(port=self.ports.issuer, key=ensure_key())
         issuer.start()
         self._stoppers.append(issuer.stop)
+        self.pay = _pay_sandbox(self.ports)
+        self.pay.start()
+        self._stoppers.append(self.pay.stop)
 
         from devstack.bootstrap import bootstrap
 
@@ -60,6 +63,21 @@ class LocalStack:
             with contextlib.suppress(Exception):  # best effort: keep stopping the rest
                 stop()
         self._stoppers.clear()
+
+
+def _pay_sandbox(ports: Ports):
+    """The payment providers' stand-in; webhooks wait in its outbox until `make run` points it at the API."""
+    from devstack.pay_sandbox import PaySandbox
+
+    env = os.environ
+    return PaySandbox(
+        ports.pay,
+        paypay_key=env["PAYPAY_API_KEY"],
+        paypay_secret=env["PAYPAY_API_SECRET"],
+        merchant_id=env["PAYPAY_MERCHANT_ID"],
+        stripe_key=env["STRIPE_SECRET_KEY"],
+        webhook_secret=env["STRIPE_WEBHOOK_SECRET"],
+    )
 
 
 def _check_free(ports: Ports) -> None:
@@ -117,6 +135,7 @@ def main() -> int:
     from devstack.demo_consultations import seed
 
     print(f"consultations: {seed()} demo slots over the next weeks", flush=True)
+    stack.pay.webhook_base = f"http://127.0.0.1:{ports.api}"  # the provider sandbox calls our webhooks
 
     from devstack.pump import Pump
 
@@ -175,6 +194,7 @@ def _banner(ports: Ports) -> str:
             f"  AWS (moto)            http://127.0.0.1:{ports.aws}        DynamoDB, SQS, SES, S3, Scheduler",
             f"  LINE sandbox          http://127.0.0.1:{ports.line}        GET /__sandbox/requests",
             f"  dev staff issuer      http://127.0.0.1:{ports.issuer}/dev-issuer/.well-known/jwks.json",
+            f"  payment sandbox       http://127.0.0.1:{ports.pay}        PayPay OPA + Stripe, GET /__sandbox/requests",
             "  event pump            delivering SQS messages and schedules to the app's handlers",
             "",
             "  make event E=events/line/follow.json     send a signed sample event",

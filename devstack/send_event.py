@@ -7,6 +7,10 @@
   `sign:<action>[:<value>]` is sent with that action signed, as our buttons carry it.
 - events/queue/<source>_*.json go to POST /queue/webhooks/<source> in madoguchi's own format,
   signed with QUEUE_WEBHOOK_SECRET; each gets a fresh id and the time now unless --as-is is given.
+- events/payments/paypay_*.json go to the PayPay webhook (unsigned, as PayPay sends them);
+  events/payments/stripe_*.json to the Stripe webhook with a fresh event id, signed
+  (`Stripe-Signature: t=,v1=`) with the local webhook secret. `--payment ID` (or PAYMENT=ID)
+  names the payment they are about, e.g. one made with `POST /submissions/{receipt}/payments`.
 - events/sqs/*.json put each record's body on its queue in moto; the pump delivers it.
 - events/schedule/NAME.json run the scheduled job NAME once, as EventBridge would.
 """
@@ -32,10 +36,14 @@ def new_event_id() -> str:
     return "".join(alphabet[(value >> (5 * i)) & 31] for i in reversed(range(26)))
 
 
-def prepare(path: Path, *, as_is: bool = False) -> tuple[str, bytes, dict[str, str]]:
+def prepare(
+    path: Path, *, as_is: bool = False, payment: str | None = None
+) -> tuple[str, bytes, dict[str, str]]:
     """The route, the exact body bytes and the headers to send for a sample file."""
     document = json.loads(path.read_text(encoding="utf-8"))
     kind = path.parent.name
+    if kind == "payments":
+        return _payment_webhook(path, document, as_is=as_is, payment=payment)
     if kind == "forms":
         # events/forms/<form id>.json is the answers of one form, as its web page would post them.
         body = json.dumps(document, ensure_ascii=False).encode()
@@ -58,7 +66,7 @@ def prepare(path: Path, *, as_is: bool = False) -> tuple[str, bytes, dict[str, s
         )
     if kind != "line":
         raise SystemExit(
-            f"don't know where to send events/{kind}/ files (known: line, forms, queue, sqs, schedule)"
+            f"don't know where to send events/{kind}/ files (known: line, forms, payments, queue, sqs, schedule)"
         )
     from chalicelib.domain.line_webhook import sign
 
@@ -71,6 +79,27 @@ def prepare(path: Path, *, as_is: bool = False) -> tuple[str, bytes, dict[str, s
     secret = os.environ["LINE_CHANNEL_SECRET"]
     headers = {"Content-Type": "application/json; charset=utf-8", "X-Line-Signature": sign(secret, body)}
     return "/line/webhook", body, headers
+
+
+def _payment_webhook(path: Path, document: dict, *, as_is: bool, payment: str | None):
+    headers = {"Content-Type": "application/json"}
+    if path.stem.startswith("paypay"):
+        if payment:
+            document["merchant_order_id"] = payment
+        return "/payments/webhooks/paypay", json.dumps(document).encode(), headers
+    if payment:
+        document["data"]["object"]["client_reference_id"] = payment
+        document["data"]["object"]["metadata"] = {"payment_id": payment}
+    if not as_is:
+        document["id"] = "evt_" + new_event_id()
+        document["created"] = int(time.time())
+    from devstack.pay_sandbox import stripe_signature
+
+    body = json.dumps(document).encode()
+    headers["Stripe-Signature"] = stripe_signature(
+        os.environ["STRIPE_WEBHOOK_SECRET"], body, int(time.time())
+    )
+    return "/payments/webhooks/stripe", body, headers
 
 
 def _sign_postback(event: dict) -> None:
@@ -112,6 +141,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path)
     parser.add_argument("--as-is", action="store_true", help="send ids and timestamps unchanged")
+    parser.add_argument(
+        "--payment", default=os.environ.get("PAYMENT"), help="the payment a provider sample is about"
+    )
     args = parser.parse_args()
     ports = Ports.from_env()
     os.environ.update(local_environ(ports))
@@ -119,7 +151,7 @@ def main() -> int:
         return enqueue(args.file)
     if args.file.parent.name == "schedule":
         return fire(args.file)
-    route, body, headers = prepare(args.file, as_is=args.as_is)
+    route, body, headers = prepare(args.file, as_is=args.as_is, payment=args.payment)
     request = urllib.request.Request(f"http://127.0.0.1:{ports.api}{route}", data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

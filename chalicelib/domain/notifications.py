@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from chalicelib.domain import languages
 from chalicelib.domain.submissions import (
+    AWAITING_PAYMENT,
     COMPLETED,
     IN_REVIEW,
     NEEDS_INFO,
@@ -60,6 +61,7 @@ def language_for(stored: str | None) -> Language:
 # What the resident can expect next, by status (after "received", the created message's own text).
 _NEXT = {
     "ja": {
+        AWAITING_PAYMENT: "手数料のお支払いが確認できしだい、受付となります。",
         RECEIVED: "内容を確認し、必要に応じて担当からご連絡します。",
         IN_REVIEW: "担当の職員が内容を確認しています。",
         NEEDS_INFO: "区からのお願いをご確認のうえ、ご対応をお願いします。",
@@ -68,6 +70,7 @@ _NEXT = {
         WITHDRAWN: "取り下げを受け付けました。",
     },
     "en": {
+        AWAITING_PAYMENT: "It will be received as soon as the fee has been paid.",
         RECEIVED: "We will check it and contact you if we need anything.",
         IN_REVIEW: "A member of staff is reviewing it.",
         NEEDS_INFO: "Please read the request from the ward below and reply.",
@@ -167,10 +170,18 @@ def build(
 
 
 def line_messages(
-    *, event: str, status: str, form_id: str, receipt: str, public_note: str | None, language: str
+    *,
+    event: str,
+    status: str,
+    form_id: str,
+    receipt: str,
+    public_note: str | None,
+    language: str,
+    pay_url: str | None = None,
 ) -> list[dict[str, Any]]:
     """The LINE push about a submission: one text, in any of the seven languages the resident
-    chose on LINE (email stays Japanese or English: it may be read by anyone in a household)."""
+    chose on LINE (email stays Japanese or English: it may be read by anyone in a household).
+    `pay_url`: the fee can be paid now; the message carries a "pay" button opening it."""
     from chalicelib.domain import messages
 
     if event not in EVENTS or status not in STATUSES or not RECEIPT_PATTERN.fullmatch(receipt):
@@ -186,7 +197,13 @@ def line_messages(
         text += "\n\n" + messages.text("notify.note", language, note=note)
     if len(text) > LINE_TEXT_LIMIT:
         text = text[: LINE_TEXT_LIMIT - 1] + "…"
-    return [{"type": "text", "text": text}]
+    message: dict[str, Any] = {"type": "text", "text": text}
+    if pay_url:
+        label = messages.label("button.pay", language)
+        message["quickReply"] = {
+            "items": [{"type": "action", "action": {"type": "uri", "label": label, "uri": pay_url}}]
+        }
+    return [message]
 
 
 def public_note_for(

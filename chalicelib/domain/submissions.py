@@ -31,6 +31,8 @@ TOKYO = timezone(timedelta(hours=9), "JST")
 
 # --------------------------------------------------------------------------- lifecycle
 
+# A form whose fee is paid first (domain/payments.py) waits here until the payment is confirmed.
+AWAITING_PAYMENT = "awaiting_payment"
 RECEIVED = "received"
 IN_REVIEW = "in_review"
 NEEDS_INFO = "needs_info"
@@ -38,7 +40,7 @@ COMPLETED = "completed"
 REJECTED = "rejected"
 WITHDRAWN = "withdrawn"
 
-STATUSES = (RECEIVED, IN_REVIEW, NEEDS_INFO, COMPLETED, REJECTED, WITHDRAWN)
+STATUSES = (AWAITING_PAYMENT, RECEIVED, IN_REVIEW, NEEDS_INFO, COMPLETED, REJECTED, WITHDRAWN)
 OPEN_STATUSES = frozenset({RECEIVED, IN_REVIEW, NEEDS_INFO})
 TERMINAL_STATUSES = frozenset({COMPLETED, REJECTED, WITHDRAWN})
 # The ward's clock runs only while the ward has the next move; in needs_info it waits for the
@@ -48,6 +50,7 @@ WARD_CLOCK_STATUSES = frozenset({RECEIVED, IN_REVIEW})
 PUBLIC_NOTE_REQUIRED = frozenset({NEEDS_INFO, REJECTED})
 
 STATUS_LABELS: dict[str, dict[str, str]] = {
+    AWAITING_PAYMENT: {"ja": "お支払い待ち", "en": "Awaiting payment"},
     RECEIVED: {"ja": "受付済み", "en": "Received"},
     IN_REVIEW: {"ja": "確認中", "en": "In review"},
     NEEDS_INFO: {"ja": "追加の情報をお願いしています", "en": "More information needed"},
@@ -63,7 +66,7 @@ ACTOR_KINDS = frozenset({STAFF, RESIDENT, SYSTEM})
 
 # Who may move what where. received -> rejected is allowed for staff: spam, duplicates and
 # requests for another municipality should not pass through a pretend review first (the
-# rejection still needs a public note). The system actor (jobs, intake) moves nothing.
+# rejection still needs a public note). The system actor moves only a paid submission on.
 _TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
     STAFF: {
         RECEIVED: frozenset({IN_REVIEW, REJECTED}),
@@ -71,11 +74,13 @@ _TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
         NEEDS_INFO: frozenset({IN_REVIEW}),
     },
     RESIDENT: {
+        AWAITING_PAYMENT: frozenset({WITHDRAWN}),
         RECEIVED: frozenset({WITHDRAWN}),
         IN_REVIEW: frozenset({WITHDRAWN}),
         NEEDS_INFO: frozenset({WITHDRAWN}),
     },
-    SYSTEM: {},
+    # The payment worker, once the provider confirmed the fee was paid.
+    SYSTEM: {AWAITING_PAYMENT: frozenset({RECEIVED})},
 }
 
 

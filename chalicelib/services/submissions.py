@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib.adapters import queues
 from chalicelib.domain import areas
 from chalicelib.domain import errors as rule
+from chalicelib.domain import payments as payment_rules
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.form_problems import explain
 from chalicelib.domain.forms import FormDefinition, fee_for, get_form
@@ -71,6 +72,12 @@ def create(
     now = datetime.now(UTC)
     secret = rules.new_access_secret()
     location = document.get("location") or {}
+    # A fee paid online first (domain/payments.py): the submission waits for it before `received`.
+    fee = fee_for(form, document)
+    plan = payment_rules.fee_plan(form.meta, document, fee)
+    first_status = (
+        rules.AWAITING_PAYMENT if plan and plan.timing == payment_rules.BEFORE_RECEIVED else rules.RECEIVED
+    )
     for _ in range(_RECEIPT_ATTEMPTS):
         receipt = rules.new_receipt(now)
         submission = Submission(
@@ -78,7 +85,7 @@ def create(
             form_id=form.id,
             kind=form.kind,
             section=section or form.section,
-            status=rules.RECEIVED,
+            status=first_status,
             channel=submitter.channel,
             language=submitter.language,
             created_at=now,
@@ -96,24 +103,29 @@ def create(
             public_notes=[],
             entered_by=submitter.staff_id,
         )
-        audit = store.Audit(
-            submitter.actor.kind, submitter.staff_id, "created", now, to_status=rules.RECEIVED
-        )
+        audit = store.Audit(submitter.actor.kind, submitter.staff_id, "created", now, to_status=first_status)
         if store.insert(submission, audit):
             break
     else:
         raise rule.Unavailable("Please try again.", code="busy")
     uploads.discard_originals(photos)
-    _notify(receipt, "created", rules.RECEIVED, version=1, confirmed=submitter.confirmed)
-    return {
+    _notify(receipt, "created", first_status, version=1, confirmed=submitter.confirmed)
+    answer: dict[str, Any] = {
         "receipt": receipt,
-        "status": rules.RECEIVED,
-        "statusLabel": rules.STATUS_LABELS[rules.RECEIVED],
+        "status": first_status,
+        "statusLabel": rules.STATUS_LABELS[first_status],
         "accessSecret": secret,
         "statusUrl": f"/submissions/{receipt}",
-        "fee": fee_for(form, document),
+        "fee": fee,
         "createdAt": rules.tokyo_iso(now),
     }
+    if plan:
+        answer["payment"] = {
+            "amountYen": plan.amount_yen,
+            "timing": plan.timing,
+            "href": f"/submissions/{receipt}/payment",
+        }
+    return answer
 
 
 def for_resident(

@@ -638,6 +638,141 @@ class QueueDay(Model):
 
 
 QUEUE_MODELS: tuple[type[Model], ...] = (QueueTicket, QueueLineState, QueueWatch, QueueDay)
+# --- payments (issue 13): intents, their logs and audit, one attempt counter per receipt and
+# method, and the nightly reconciliation's findings. No card data is ever stored: card details
+# stay on the provider's hosted checkout.
+
+
+class PaymentsByReceiptIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-receipt"
+        projection = AllProjection()
+
+    receipt = UnicodeAttribute(hash_key=True)
+    payment_id = UnicodeAttribute(range_key=True)
+
+
+class PendingPaymentsIndex(GlobalSecondaryIndex):
+    """Sparse: `pending_shard` is set only while an intent waits, so the sweep reads exactly those."""
+
+    class Meta:
+        index_name = "by-pending"
+        projection = KeysOnlyProjection()
+
+    pending_shard = UnicodeAttribute(hash_key=True)
+    pending_since = UnicodeAttribute(range_key=True)  # ISO UTC
+
+
+class PaidByDayIndex(GlobalSecondaryIndex):
+    """Completed payments by Tokyo day (`paid_day`), for the nightly reconciliation."""
+
+    class Meta:
+        index_name = "by-paid-day"
+        projection = AllProjection()
+
+    paid_day = UnicodeAttribute(hash_key=True)
+    payment_id = UnicodeAttribute(range_key=True)
+
+
+class PaymentIntent(Model):
+    """One attempt to pay one submission's fee by one method; `payment_id` is the merchantPaymentId.
+
+    `status` is derived from the log (domain.payments.derive) and written only conditionally on
+    `revision`, with an audit entry in the same transaction.
+    """
+
+    class Meta(_Meta):
+        table_name = _settings.name("payments")
+
+    payment_id = UnicodeAttribute(hash_key=True)
+    receipt = UnicodeAttribute()
+    method = UnicodeAttribute()
+    attempt = NumberAttribute()
+    form_id = UnicodeAttribute()
+    section = UnicodeAttribute()
+    amount = NumberAttribute()  # integer yen, from the form definition
+    status = UnicodeAttribute()
+    review_reasons = ListAttribute(of=UnicodeAttribute, default=list)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()  # the code's / checkout session's end
+    # The provider's handle: PayPay codeId or Stripe Checkout Session id; and what the resident opens.
+    provider_ref = UnicodeAttribute(null=True)
+    pay_url = UnicodeAttribute(null=True)
+    deeplink = UnicodeAttribute(null=True)
+    provider_payment_id = UnicodeAttribute(null=True)
+    paid_at = UTCDateTimeAttribute(null=True)
+    paid_day = UnicodeAttribute(null=True)
+    paid_amount = NumberAttribute(null=True)
+    refunded_at = UTCDateTimeAttribute(null=True)
+    replaced_by = UnicodeAttribute(null=True)
+    # The last try to open it at the provider got no answer (a retry need not wait for it).
+    opening_failed = BooleanAttribute(null=True)
+    # Side effects of a completed payment, each recorded once done (a crashed worker resumes).
+    submission_moved = BooleanAttribute(default=False)
+    receipt_queued = BooleanAttribute(default=False)
+    # Refunds: asked by section staff with a reason; above the threshold a supervisor approves.
+    refund_state = UnicodeAttribute(null=True)  # awaiting_approval | requested | done
+    refund_reason = UnicodeAttribute(null=True)
+    refund_requested_by = UnicodeAttribute(null=True)
+    refund_approved_by = UnicodeAttribute(null=True)
+    pending_shard = UnicodeAttribute(null=True)
+    pending_since = UnicodeAttribute(null=True)
+    revision = NumberAttribute(default=0)
+
+    by_receipt = PaymentsByReceiptIndex()
+    by_pending = PendingPaymentsIndex()
+    by_paid_day = PaidByDayIndex()
+
+
+class PaymentLogEntry(Model):
+    """Append-only: `log#<state>#<provider payment id>` (a confirmed provider state, put once) and
+    `audit#<time>#<nonce>` (who changed what). Nothing here is ever updated or deleted by the app."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("payment-log")
+
+    payment_id = UnicodeAttribute(hash_key=True)
+    entry_key = UnicodeAttribute(range_key=True)
+    state = UnicodeAttribute(null=True)
+    at = UTCDateTimeAttribute()
+    amount = NumberAttribute(null=True)
+    provider_payment_id = UnicodeAttribute(null=True)
+    source = UnicodeAttribute(null=True)  # webhook | sweep | create | refund | reconcile
+    actor_kind = UnicodeAttribute(null=True)
+    actor_id = UnicodeAttribute(null=True)
+    action = UnicodeAttribute(null=True)
+    from_status = UnicodeAttribute(null=True)
+    to_status = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+
+
+class PaymentSlot(Model):
+    """`<receipt>#<method>`: the attempt counter (merchantPaymentIds never repeat) and the live intent."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("payment-slots")
+
+    slot = UnicodeAttribute(hash_key=True)
+    attempt = NumberAttribute(default=0)
+    live_payment_id = UnicodeAttribute(null=True)
+
+
+class ReconciliationItem(Model):
+    """A day's reconciliation: `summary` and one `diff#<kind>#<payment id>` per difference."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("payment-reconciliation")
+
+    day = UnicodeAttribute(hash_key=True)
+    item_key = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute(null=True)
+    payment_id = UnicodeAttribute(null=True)
+    method = UnicodeAttribute(null=True)
+    ours = NumberAttribute(null=True)
+    theirs = NumberAttribute(null=True)
+    data = JSONAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
 
 
 MODELS: tuple[type[Model], ...] = (
@@ -658,4 +793,8 @@ MODELS: tuple[type[Model], ...] = (
     ConsultationBooking,
     BookingGuard,
     *QUEUE_MODELS,
+    PaymentIntent,
+    PaymentLogEntry,
+    PaymentSlot,
+    ReconciliationItem,
 )

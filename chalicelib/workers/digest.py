@@ -106,7 +106,8 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
                 bookings=bookings,
                 bookings_day=booked_day,
             )
-            email.send(section["digestRecipients"], message.subject, message.text, message.html)
+            text, page = _with_payment_totals(message.text, message.html, section_id, now)
+            email.send(section["digestRecipients"], message.subject, text, page)
             logger.info("digest sent", extra={"new": len(new), "overdue": len(overdue)})
             metrics.add_metric(name="DigestsSent", unit="Count", value=1)
     except Exception:
@@ -178,3 +179,20 @@ def _reports_by_area(new: Iterable[Submission]) -> list[tuple[str, str, int]]:
     if unknown:
         rows.append((UNKNOWN_AREA, UNKNOWN_AREA_EN, unknown))
     return [row for row in rows if row[2]]
+
+
+def _with_payment_totals(text: str, page: str, section_id: str, now: datetime) -> tuple[str, str]:
+    """The section's fees received the day before, from the nightly reconciliation (issue 13)."""
+    import html
+
+    from chalicelib.services import payment_reconciliation
+
+    day = (now.astimezone(TOKYO) - timedelta(days=1)).date().isoformat()
+    totals = payment_reconciliation.day_totals(day, section_id)
+    if not totals:
+        return text, page
+    line = (
+        f"■ 手数料の収納（{day}）: {totals['count']}件 {totals['amountYen']:,}円"
+        f" / Fees received ({day}): {totals['count']}, {totals['amountYen']:,} yen"
+    )
+    return text + "\n" + line + "\n", page.replace("</body>", f"<p>{html.escape(line)}</p></body>", 1)

@@ -144,6 +144,7 @@ def deliver(message: NotificationMessage) -> list[str]:
                         receipt=message.receipt,
                         public_note=public_note,
                         language=submission.language,
+                        pay_url=_pay_url(submission, form, message.status),
                     ),
                     message,
                     submission.language,
@@ -182,3 +183,17 @@ def _with_answer_button(
     last["text"] = f"{last['text']}\n\n{catalogue.text('notify.answer_hint', language)}"
     last["quickReply"] = {"items": [chat.postback_item(catalogue.text("button.answer", language), data)]}
     return [*pushed[:-1], last]
+
+
+def _pay_url(submission: Any, form: Any, status: str) -> str | None:
+    """The payment page in the LIFF app, when this status makes the form's fee payable (issue 13)."""
+    from chalicelib.config import get_settings
+    from chalicelib.domain import payments
+    from chalicelib.domain.forms import fee_for
+
+    if form is None:
+        return None
+    plan = payments.fee_plan(form.meta, submission.data or {}, fee_for(form, submission.data or {}))
+    if plan is None or not payments.payable(plan, status):
+        return None
+    return f"{get_settings().liff_url}/payments/{submission.receipt}"

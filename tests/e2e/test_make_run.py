@@ -206,6 +206,69 @@ def test_queue_sim_replays_through_the_signed_webhook_and_the_status_moves(runni
     _wait_until(updated, 60, "the pump to apply the simulated events")
 
 
+def test_a_fee_is_paid_from_submission_to_receipt_through_the_provider_sandbox(running_stack):
+    """Submission -> PayPay code -> the resident pays -> the sandbox's webhook -> worker -> receipt."""
+    ports, env = running_stack["ports"], running_stack["env"]
+    api = f"http://127.0.0.1:{ports['API']}"
+    document = {
+        "name": "葛飾 花子",
+        "nameKana": "カツシカ ハナコ",
+        "birthDate": "1988-04-12",
+        "postalCode": "124-0012",
+        "address": "東京都葛飾区立石5丁目13番1号",
+        "phone": "03-1234-4321",
+        "email": "hanako@example.jp",
+        "scope": "self",
+        "copies": 2,
+        "purpose": "employment",
+        "delivery": "mail",
+    }
+    created = requests.post(f"{api}/forms/juminhyo-copy/submissions", json=document, timeout=10).json()
+    assert created["status"] == "awaiting_payment" and created["payment"]["amountYen"] == 600
+    secret = {"X-Access-Secret": created["accessSecret"]}
+    receipt = created["receipt"]
+    intent = requests.post(
+        f"{api}/submissions/{receipt}/payments", json={"method": "paypay"}, headers=secret, timeout=20
+    ).json()
+    assert intent["status"] == "awaiting_payment" and intent["payUrl"].startswith(
+        f"http://127.0.0.1:{ports['PAY']}"
+    )
+
+    paid = requests.post(
+        f"http://127.0.0.1:{ports['PAY']}/__sandbox/paypay/payments/{intent['paymentId']}/complete",
+        timeout=10,
+    )
+    assert paid.status_code == 200
+
+    def state():
+        answer = requests.get(f"{api}/submissions/{receipt}/payment", headers=secret, timeout=10).json()
+        # Paid, and the submission moved on (the worker's next step after recording the payment).
+        return answer if answer["state"] == "paid" and answer["submissionStatus"] == "received" else None
+
+    answer = _wait_until(state, 60, "the payment to be confirmed")
+    assert answer["submissionStatus"] == "received" and answer["paid"]["amountYen"] == 600
+    page = requests.get(f"{api}/payments/{intent['paymentId']}/receipt", headers=secret, timeout=10)
+    assert page.status_code == 200 and intent["paymentId"] in page.text
+
+    # The make event sample for the same payment is a duplicate hint: accepted, nothing changes.
+    sent = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "devstack.send_event",
+            "events/payments/paypay_completed.json",
+            "--payment",
+            intent["paymentId"],
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert sent.returncode == 0 and "-> 200" in sent.stdout, sent.stdout + sent.stderr
+
+
 def test_ctrl_c_stops_every_process(running_stack):
     process, ports = running_stack["process"], running_stack["ports"]
     process.send_signal(signal.SIGINT)

@@ -47,6 +47,13 @@ def test_queue_samples_are_accepted_by_the_ticket_webhook(path, client):
     assert response.status_code == 200, response.body
 
 
+@pytest.mark.parametrize("path", sorted((EVENTS / "payments").glob("*.json")), ids=lambda p: p.name)
+def test_payment_webhook_samples_are_accepted(path, client):
+    route, body, headers = prepare(path)
+    response = client.http.post(route, body=body, headers=headers)
+    assert response.status_code == 200, response.body
+
+
 @pytest.mark.parametrize("path", sorted((EVENTS / "sqs").glob("*.json")), ids=lambda p: p.name)
 def test_sqs_samples_are_handled_by_their_worker(path, local_stack, sandbox, pump):
     import app

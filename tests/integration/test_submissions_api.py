@@ -53,16 +53,18 @@ def queued_notifications(sqs, pump):
 
 def test_a_certificate_request_is_received_and_can_be_checked_with_its_secret(client, queued_notifications):
     form = get_form("juminhyo-copy")
-    response = submit(client, form.id, form.example)
+    # Collected at the counter (and paid there): received at once. By post it is paid online first.
+    document = {**form.example, "delivery": "counter"}
+    response = submit(client, form.id, document)
     assert response.status_code == 201
     created = answer(response)
     assert RECEIPT_PATTERN.fullmatch(created["receipt"])
-    assert created["status"] == "received"
+    assert created["status"] == "received" and "payment" not in created
     assert created["fee"] == 300 * form.example.get("copies", 1)
     assert created["statusUrl"] == f"/submissions/{created['receipt']}"
 
     stored = store.get(created["receipt"])
-    assert stored.section == form.section and stored.channel == "web" and stored.data == form.example
+    assert stored.section == form.section and stored.channel == "web" and stored.data == document
     assert created["accessSecret"] not in stored.secret_hash  # only a hash is kept
 
     view = check(client, created["receipt"], created["accessSecret"])

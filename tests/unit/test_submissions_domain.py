@@ -67,6 +67,9 @@ EXPECTED = {
     ("resident", "received", "withdrawn"),
     ("resident", "in_review", "withdrawn"),
     ("resident", "needs_info", "withdrawn"),
+    # A fee paid first (issue 13): the payment worker moves it on; the resident may withdraw.
+    ("system", "awaiting_payment", "received"),
+    ("resident", "awaiting_payment", "withdrawn"),
 }
 TERMINAL = {"completed", "rejected", "withdrawn"}
 

@@ -75,6 +75,40 @@ def queue_status(turn: Turn, _: str = "") -> None:
     turn.replies.append(queues.flex_message(turn.now, turn.language))
 
 
+UNPAID_LOOKED_AT = 20
+
+
+def pay(turn: Turn, _: str = "") -> None:
+    """The 支払い tile: the resident's unpaid fees, each with a pay button; taxes go to eL-QR."""
+    from chalicelib.domain.payments import ELTAX_PAYMENT_URL
+    from chalicelib.services import payments
+
+    page, _cursor = submissions.query_index(
+        Submission.by_line_user, turn.user_id, since=None, until=None, cursor=None, limit=UNPAID_LOOKED_AT
+    )
+    unpaid = []
+    for submission in page:
+        state = payments.resident_view(submission.receipt, line_user_id=turn.user_id)
+        if state.get("state") == "payable":
+            unpaid.append((submission, state["amountYen"]))
+    taxes = turn.text("pay.taxes", url=ELTAX_PAYMENT_URL)
+    if not unpaid:
+        turn.say_text(turn.text("pay.none") + "\n\n" + taxes)
+        return
+    base = get_settings().liff_url
+    lines = [turn.text("pay.unpaid_header")]
+    buttons = []
+    for submission, amount in unpaid[:12]:
+        title_key = f"form.{submission.form_id}"
+        title = turn.text(title_key) if title_key in messages.catalogue() else submission.form_id
+        lines.append(
+            turn.text("pay.unpaid_item", receipt=submission.receipt, title=title, amount=f"{amount:,}")
+        )
+        label = turn.text("button.pay") if len(unpaid) == 1 else f"¥{amount} {submission.receipt}"
+        buttons.append(chat.uri_item(label, f"{base}/payments/{submission.receipt}"))
+    turn.say_text("\n".join([*lines, "", taxes]), buttons)
+
+
 ACTIONS = {
     "menu.report": lambda turn, _: report.start(turn),
     "menu.apply": apply,
@@ -82,5 +116,5 @@ ACTIONS = {
     "menu.ask": lambda turn, _: ask.invite(turn),
     "menu.settings": lambda turn, _: settings.show(turn),
     "menu.queue": queue_status,
-    "menu.pay": website("pay.info"),
+    "menu.pay": pay,
 }

@@ -1,0 +1,170 @@
+"""Payment routes: residents pay a fee, providers send hints, staff refund and reconcile.
+
+The webhooks are thin (size -> signature where the provider signs -> JSON -> schema -> inbox ->
+queue -> 2xx) and import nothing heavy. No route answers with card data or provider secrets.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.api.errors import ApiBlueprint, ApiError
+from chalicelib.api.requests import RESIDENT_CORS, json_body
+
+bp = ApiBlueprint(__name__)
+
+SECRET_HEADER = "x-access-secret"  # noqa: S105 (a header name)
+_NO_STORE: dict[str, str | list[str]] = {"Cache-Control": "no-store"}
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _resident(request: Any) -> dict[str, str | None]:
+    """A LINE ID token (LIFF) or the submission's access code (web), as the submission routes take them."""
+    if (request.headers or {}).get("authorization"):
+        from chalicelib.api.liff import current_resident
+
+        return {"line_user_id": current_resident(request), "secret": None}
+    return {"line_user_id": None, "secret": (request.headers or {}).get(SECRET_HEADER)}
+
+
+@bp.route("/submissions/{receipt}/payments", methods=["POST"], cors=RESIDENT_CORS)
+def start_payment(receipt: str) -> Response:
+    from chalicelib.services import payments
+
+    request = bp.current_request
+    body = json_body(request, "payment_start")
+    view = payments.start(receipt, body["method"], **_resident(request))
+    return Response(view, status_code=201, headers=_NO_STORE)
+
+
+@bp.route("/submissions/{receipt}/payment", methods=["GET"], cors=RESIDENT_CORS)
+def payment_state(receipt: str) -> Response:
+    from chalicelib.services import payments
+
+    return Response(payments.resident_view(receipt, **_resident(bp.current_request)), headers=_NO_STORE)
+
+
+@bp.route("/payments/{paymentId}/receipt", methods=["GET"], cors=RESIDENT_CORS)
+def printable_receipt(paymentId: str) -> Response:
+    from chalicelib.services import payment_receipts, payments
+
+    who = _resident(bp.current_request)
+    intent, submission = payments.receipt_for(paymentId, who["secret"], who["line_user_id"])
+    page = payment_receipts.as_html(payment_receipts.build(intent, submission))
+    headers: dict[str, str | list[str]] = {"Content-Type": "text/html; charset=utf-8", **_NO_STORE}
+    return Response(page, headers=headers)
+
+
+# --- provider webhooks: hints only --------------------------------------------------------------
+
+
+def _webhook(accept: Any) -> Response:
+    from chalicelib.domain.payment_webhooks import InvalidPaymentWebhook
+    from chalicelib.observability import logger, metrics
+    from chalicelib.services import payment_ingress
+
+    try:
+        hint, queued = accept()
+    except InvalidPaymentWebhook as error:
+        logger.warning("payment webhook rejected", extra={"reason": error.code})
+        raise ApiError(error.status, error.code, error.message, error.details) from None
+    except payment_ingress.QueueUnavailable:
+        logger.exception("payment webhook could not be queued")
+        raise ApiError(503, "unavailable", "Please retry later.") from None
+    logger.info(
+        "payment webhook", extra={"provider": hint.provider, "payment_id": hint.payment_id, "queued": queued}
+    )
+    metrics.add_metric(
+        name="PaymentWebhooksQueued" if queued else "PaymentWebhooksSkipped", unit="Count", value=1
+    )
+    return Response({"received": True}, status_code=200)
+
+
+def _raw(request: Any) -> bytes:
+    body = request.raw_body or b""
+    return body.encode() if isinstance(body, str) else body
+
+
+# PayPay does not sign its notifications: restrict this route to PayPay's published source
+# addresses at the edge (API Gateway resource policy / WAF IP set). It changes nothing by itself.
+@bp.route("/payments/webhooks/paypay", methods=["POST"], content_types=["application/json"])
+def paypay_webhook() -> Response:
+    from chalicelib.services import payment_ingress
+
+    request = bp.current_request
+    return _webhook(lambda: payment_ingress.accept_paypay(_raw(request)))
+
+
+@bp.route("/payments/webhooks/stripe", methods=["POST"], content_types=["application/json"])
+def stripe_webhook() -> Response:
+    from chalicelib.services import payment_ingress
+
+    request = bp.current_request
+    return _webhook(
+        lambda: payment_ingress.accept_stripe(_raw(request), request.headers.get("stripe-signature"))
+    )
+
+
+# --- staff --------------------------------------------------------------------------------------
+
+_PAYMENT_ROLES = frozenset({"staff", "supervisor", "admin"})
+
+
+@bp.route("/staff/payments/{paymentId}", methods=["GET"])
+def staff_payment(paymentId: str) -> Response:
+    from chalicelib.api.staff import current_staff
+    from chalicelib.services import payments
+
+    staff = current_staff(bp.current_request, roles=_PAYMENT_ROLES)
+    return Response(payments.staff_payment(paymentId, staff), headers=_NO_STORE)
+
+
+@bp.route("/staff/payments", methods=["GET"])
+def staff_payments_of_submission() -> Response:
+    from chalicelib.api.staff import current_staff
+    from chalicelib.services import payments
+
+    request = bp.current_request
+    staff = current_staff(request, roles=_PAYMENT_ROLES)
+    params: Any = request.query_params or {}
+    receipt = params.get("receipt")
+    if not receipt:
+        raise ApiError(422, "invalid_request", "Give ?receipt=<receipt number>.")
+    return Response({"payments": payments.staff_payments_of(receipt, staff)}, headers=_NO_STORE)
+
+
+@bp.route("/staff/payments/{paymentId}/refunds", methods=["POST"])
+def request_refund(paymentId: str) -> Response:
+    from chalicelib.api.staff import current_staff
+    from chalicelib.services import payments
+
+    request = bp.current_request
+    staff = current_staff(request, roles=frozenset({"staff", "supervisor"}))
+    body = json_body(request, "payment_refund")
+    return Response(
+        payments.request_refund(paymentId, staff, body["reason"]), status_code=202, headers=_NO_STORE
+    )
+
+
+@bp.route("/staff/payments/{paymentId}/refunds/approve", methods=["POST"])
+def approve_refund(paymentId: str) -> Response:
+    from chalicelib.api.staff import current_staff
+    from chalicelib.services import payments
+
+    staff = current_staff(bp.current_request, roles=frozenset({"supervisor"}))
+    return Response(payments.approve_refund(paymentId, staff), status_code=202, headers=_NO_STORE)
+
+
+@bp.route("/staff/payments/reconciliations/{day}", methods=["GET"])
+def reconciliation(day: str) -> Response:
+    from chalicelib.api.staff import current_staff
+    from chalicelib.services import payment_reconciliation
+
+    # The accounting view spans sections: supervisors and admins only.
+    current_staff(bp.current_request, roles=frozenset({"supervisor", "admin"}))
+    if not _DAY.match(day):
+        raise ApiError(422, "invalid_request", "The day is YYYY-MM-DD.")
+    return Response(payment_reconciliation.view(day), headers=_NO_STORE)

@@ -1,0 +1,118 @@
+"""The receipt a resident gets when their fee is paid: LINE and/or email, in their language, once.
+
+Texts come from chalicelib/data/messages/payments.json. The receipt number (領収番号) is the
+payment id: unique, and the accounting office's CSV lists the same number.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.domain import messages
+from chalicelib.domain.forms import get_form
+from chalicelib.domain.payments import TOKYO
+from chalicelib.domain.ward import ward_name
+from chalicelib.observability import logger, metrics
+from chalicelib.store import inbox
+from chalicelib.store import payments as store
+from chalicelib.store import submissions as submission_store
+from chalicelib.store.models import PaymentIntent, Submission
+
+LEASE = timedelta(seconds=120)
+
+
+class ReceiptBusy(Exception):
+    """Another worker is sending this receipt right now."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    subject: str
+    text: str
+    language: str
+
+
+def build(intent: PaymentIntent, submission: Submission, language: str | None = None) -> Receipt:
+    language = language or submission.language or "ja"
+    form = get_form(intent.form_id)
+    title_key = f"form.{intent.form_id}"
+    if title_key in messages.catalogue():
+        fee = messages.text(title_key, language)
+    else:
+        fee = form.title.get(language, form.title["ja"]) if form else intent.form_id
+    paid_at = intent.paid_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M") if intent.paid_at else "-"
+    ward = ward_name("ja" if language.startswith("ja") else "en")
+    text = messages.text(
+        "pay.receipt",
+        language,
+        number=intent.payment_id,
+        receipt=intent.receipt,
+        fee=fee,
+        amount=f"{int(intent.paid_amount or intent.amount):,}",
+        paid_at=f"{paid_at} (JST)",
+        method=messages.text(f"pay.method.{intent.method}", language),
+        provider_id=intent.provider_payment_id or "-",
+    )
+    subject = messages.text("pay.receipt_subject", language, ward=ward, receipt=intent.receipt)
+    return Receipt(subject, text, language)
+
+
+def as_html(receipt: Receipt) -> str:
+    """A printable page (escaped; nothing but the receipt's own lines)."""
+    lines = "".join(f"<p>{html.escape(line)}</p>" for line in receipt.text.splitlines())
+    return (
+        f'<!doctype html><html lang="{html.escape(receipt.language)}"><head><meta charset="utf-8">'
+        f"<title>{html.escape(receipt.subject)}</title>"
+        "<style>body{font-family:sans-serif;max-width:40em;margin:2em auto}p{margin:.3em 0}</style>"
+        f"</head><body><h1>{html.escape(receipt.subject)}</h1>{lines}</body></html>"
+    )
+
+
+def send(payment_id: str) -> list[str]:
+    """Send the receipt once (a ledger claim in the inbox table); returns the channels used."""
+    key = f"payreceipt#{payment_id}"
+    claim = inbox.claim(key, datetime.now(UTC), LEASE)
+    if claim is inbox.Claim.DONE:
+        logger.info("receipt already sent", extra={"payment_id": payment_id})
+        return []
+    if claim is inbox.Claim.BUSY:
+        raise ReceiptBusy(key)
+    try:
+        channels = _deliver(payment_id)
+    except Exception:
+        inbox.release(key)
+        raise
+    inbox.mark_processed(key, datetime.now(UTC))
+    return channels
+
+
+def _deliver(payment_id: str) -> list[str]:
+    intent = store.get(payment_id)
+    submission = submission_store.get(intent.receipt) if intent else None
+    if intent is None or submission is None or intent.paid_at is None:
+        logger.warning("nothing to send a receipt for", extra={"payment_id": payment_id})
+        return []
+    receipt = build(intent, submission)
+    channels = []
+    if submission.line_user_id:
+        from chalicelib.adapters.line_api import LineRejected, line_client, retry_key_for
+
+        try:
+            line_client().push(
+                submission.line_user_id,
+                [{"type": "text", "text": receipt.text}],
+                retry_key_for(payment_id, "payment-receipt"),
+            )
+            channels.append("line")
+        except LineRejected as error:
+            logger.warning("LINE refused the receipt push", extra={"line_status": error.status})
+    if submission.email:
+        from chalicelib.adapters import email
+
+        email.send([submission.email], receipt.subject, receipt.text, as_html(receipt))
+        channels.append("email")
+    logger.info("receipt sent", extra={"payment_id": payment_id, "channels": channels})
+    metrics.add_metric(name="PaymentReceiptsSent", unit="Count", value=1)
+    return channels

@@ -1,0 +1,717 @@
+"""Paying a submission's fee: intents, confirmation with the provider, expiry, refunds, receipts.
+
+The rule every path here keeps: nothing marks a payment paid but the provider's own answer to
+Get Payment Details (PayPay) or a retrieved Checkout Session (Stripe), put in the intent's log;
+the status is recomputed from the log (domain.payments.derive) and written conditionally, with
+an audit entry. What follows a payment (the submission moves on, the other method's intent is
+cancelled, the receipt is queued) is done from the derived state and recorded step by step, so
+a worker that crashes anywhere and runs again finishes the job once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from chalicelib.adapters import queues
+from chalicelib.adapters.provider_http import ProviderRejected, ProviderUnavailable
+from chalicelib.config import get_settings
+from chalicelib.domain import payments as rules
+from chalicelib.domain import submissions as submission_rules
+from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from chalicelib.domain.forms import FormDefinition, fee_for, get_form
+from chalicelib.observability import logger, metrics
+from chalicelib.resources import PAYMENT_NOTICES
+from chalicelib.store import payments as store
+from chalicelib.store import submissions as submission_store
+from chalicelib.store.models import PaymentIntent, Submission
+
+_NOT_FOUND = "受付番号または確認コードが違います。 / The receipt number or access code is wrong."
+
+
+# --------------------------------------------------------------------------- access and fees
+
+
+def resident_submission(receipt_text: str, *, secret: str | None, line_user_id: str | None) -> Submission:
+    """The submission, for whoever holds its access code or is its resident on LINE."""
+    if line_user_id is None:
+        from chalicelib.services import submissions as submission_service
+
+        return submission_service._resident_access(receipt_text, secret)  # noqa: SLF001 (one access rule)
+    receipt = submission_rules.normalize_receipt(receipt_text)
+    submission = submission_store.get(receipt) if receipt else None
+    if submission is None or submission.line_user_id != line_user_id:
+        raise NotFound(_NOT_FOUND, code="submission_not_found")
+    return submission
+
+
+def plan_for(submission: Submission) -> tuple[FormDefinition, rules.FeePlan] | None:
+    form = get_form(submission.form_id)
+    if form is None:
+        return None
+    plan = rules.fee_plan(form.meta, submission.data or {}, fee_for(form, submission.data or {}))
+    return (form, plan) if plan else None
+
+
+def _intents(receipt: str) -> list[PaymentIntent]:
+    """Every intent of the submission, read consistently through the slots (the index may lag)."""
+    found = {intent.payment_id: intent for intent in store.for_receipt(receipt)}
+    for method in rules.METHODS:
+        live = store.slot(receipt, method).live_payment_id
+        if live:
+            intent = store.get(live)
+            if intent is not None:
+                found[live] = intent
+    for payment_id in list(found):
+        fresh = store.get(payment_id) if payment_id in found else None
+        if fresh is not None:
+            found[payment_id] = fresh
+    return sorted(found.values(), key=lambda intent: intent.payment_id)
+
+
+def _paid(intents: list[PaymentIntent]) -> PaymentIntent | None:
+    paid = [i for i in intents if i.status in rules.PAID_STATUSES]
+    return (
+        min(paid, key=lambda i: (i.paid_at or datetime.max.replace(tzinfo=UTC), i.payment_id))
+        if paid
+        else None
+    )
+
+
+# --------------------------------------------------------------------------- starting a payment
+
+
+def start(
+    receipt_text: str, method: Any, *, secret: str | None = None, line_user_id: str | None = None
+) -> dict:
+    """Create or return the live intent for this submission and method (idempotent)."""
+    if method not in rules.METHODS:
+        raise Invalid(
+            "支払い方法は paypay か card です。 / The method is paypay or card.", code="invalid_method"
+        )
+    submission = resident_submission(receipt_text, secret=secret, line_user_id=line_user_id)
+    found = plan_for(submission)
+    if found is None:
+        raise Conflict(
+            "この申請にお支払いはありません。 / This submission has no fee to pay online.", code="no_fee"
+        )
+    form, plan = found
+    intents = _intents(submission.receipt)
+    if _paid(intents):
+        raise Conflict("お支払いは済んでいます。 / This fee has already been paid.", code="already_paid")
+    if not rules.payable(plan, submission.status):
+        raise Conflict(
+            "この申請は今はお支払いいただけません。 / This submission cannot be paid now.", code="not_payable"
+        )
+    now = datetime.now(UTC)
+    abandoned: set[str] = set()
+    for _ in range(3):
+        slot = store.slot(submission.receipt, method)
+        live = _live_intent(slot.live_payment_id) if slot.live_payment_id else None
+        if (
+            live is not None
+            and live.status in rules.LIVE_STATUSES
+            and live.expires_at > now + timedelta(seconds=30)
+        ):
+            if live.payment_id not in abandoned:
+                live = _wait_for_provider(live)
+            if live.provider_ref:
+                return intent_view(live)
+            if live.payment_id not in abandoned:
+                # Its creator crashed before storing the provider's answer: open it ourselves.
+                opened = _open(live, form)
+                if opened is not None:
+                    return intent_view(opened)
+                abandoned.add(live.payment_id)
+        attempt = int(slot.attempt or 0) + 1
+        payment_id = rules.payment_id(submission.receipt, method, attempt)
+        if not store.take_attempt(slot, payment_id, attempt):
+            continue  # another request took the slot first: return its intent on the next round
+        intent = PaymentIntent(
+            payment_id,
+            receipt=submission.receipt,
+            method=method,
+            attempt=attempt,
+            form_id=submission.form_id,
+            section=submission.section,
+            amount=plan.amount_yen,
+            status=rules.CREATED,
+            review_reasons=[],
+            created_at=now,
+            updated_at=now,
+            expires_at=now + rules.INTENT_LIFETIME[method],
+            pending_shard=store.PENDING_SHARD,
+            pending_since=now.isoformat(),
+            revision=0,
+        )
+        store.insert(intent, store.Audit("resident", None, "created", now, to_status=rules.CREATED))
+        if live is not None and not live.replaced_by:
+            _mark_replaced(live, payment_id)
+        opened = _open(store.get(payment_id) or intent, form)
+        if opened is None:
+            abandoned.add(payment_id)
+            continue  # PayPay already had this merchantPaymentId (a lost answer): take the next one
+        return intent_view(opened)
+    raise Unavailable("しばらくしてからもう一度お試しください。 / Please try again shortly.", retry_after=5)
+
+
+# A request opening an intent at the provider takes at most this long (3 tries of 5 s, backoff).
+OPENING_TAKES = timedelta(seconds=20)
+
+
+def _live_intent(payment_id: str) -> PaymentIntent | None:
+    """The slot's intent; its creator takes the slot a moment before it writes the intent."""
+    import time
+
+    for _ in range(15):
+        found = store.get(payment_id)
+        if found is not None:
+            return found
+        time.sleep(0.2)
+    return None  # the creator crashed between the two writes: a new attempt takes over
+
+
+def _wait_for_provider(intent: PaymentIntent) -> PaymentIntent:
+    """Another request is opening this intent right now: wait for its answer rather than race it."""
+    import time
+
+    while (
+        not intent.provider_ref
+        and not intent.opening_failed
+        and datetime.now(UTC) - intent.created_at < OPENING_TAKES
+    ):
+        time.sleep(0.2)
+        fresh = store.get(intent.payment_id)
+        if fresh is None:
+            break
+        intent = fresh
+    return intent
+
+
+def _open(intent: PaymentIntent, form: FormDefinition) -> PaymentIntent | None:
+    """Create the code / checkout session at the provider; None when PayPay says the id is taken."""
+    settings = get_settings()
+    done_url = f"{settings.web_origin}/payments/{intent.receipt}/done"
+    description = f"{form.title['ja']} {intent.receipt}"[:80]
+    try:
+        if intent.method == rules.PAYPAY:
+            from chalicelib.adapters import paypay
+
+            data = paypay.client().create_code(
+                intent.payment_id, int(intent.amount), description, intent.expires_at, done_url
+            )
+            actions = [
+                PaymentIntent.provider_ref.set(data["codeId"]),
+                PaymentIntent.pay_url.set(data["url"]),
+            ]
+            if data.get("deeplink"):
+                actions.append(PaymentIntent.deeplink.set(str(data["deeplink"])))
+        else:
+            from chalicelib.adapters import stripe_checkout
+
+            session = stripe_checkout.client().create_session(
+                intent.payment_id,
+                int(intent.amount),
+                description,
+                intent.expires_at,
+                done_url,
+                f"{settings.web_origin}/payments/{intent.receipt}",
+            )
+            actions = [
+                PaymentIntent.provider_ref.set(session["id"]),
+                PaymentIntent.pay_url.set(session["url"]),
+            ]
+    except ProviderRejected as error:
+        if error.code == "DUPLICATE_DYNAMIC_QR_REQUEST":
+            logger.warning(
+                "merchantPaymentId already known to PayPay; a new attempt is made",
+                extra={"payment_id": intent.payment_id},
+            )
+            return None
+        logger.error(
+            "provider refused the payment",
+            extra={"payment_id": intent.payment_id, "provider_code": error.code},
+        )
+        raise Unavailable("お支払いを始められませんでした。 / The payment could not be started.") from None
+    except ProviderUnavailable:
+        logger.warning("provider unavailable at create", extra={"payment_id": intent.payment_id})
+        # Nobody is opening it any more: the resident's retry opens it at once instead of waiting.
+        _write(intent, [PaymentIntent.opening_failed.set(True)], None)
+        raise Unavailable(
+            "しばらくしてからもう一度お試しください。 / Please try again shortly.", retry_after=5
+        ) from None
+    now = datetime.now(UTC)
+    intent = _write(
+        intent, [*actions, PaymentIntent.updated_at.set(now)], store.Audit("system", None, "opened", now)
+    )
+    store.append(intent.payment_id, rules.LogEntry(rules.AWAITING_PAYMENT, now), "create")
+    return _recompute(intent, "create")
+
+
+def _write(intent: PaymentIntent, actions: list[Any], audit: store.Audit | None) -> PaymentIntent:
+    """A conditional update that re-reads and re-applies on a stale revision (actions are absolute)."""
+    for _ in range(5):
+        try:
+            return store.update(intent, actions, audit)
+        except store.StaleIntent:
+            fresh = store.get(intent.payment_id)
+            assert fresh is not None  # noqa: S101
+            intent = fresh
+    raise Unavailable("Please try again.")
+
+
+def _mark_replaced(old: PaymentIntent, by: str) -> None:
+    try:
+        _write(
+            old,
+            [PaymentIntent.replaced_by.set(by)],
+            store.Audit("system", None, "replaced", datetime.now(UTC), note=by),
+        )
+    except Unavailable:
+        logger.warning("could not mark an intent replaced", extra={"payment_id": old.payment_id})
+
+
+# --------------------------------------------------------------------------- confirmation
+
+
+def confirm(payment_id: str, source: str) -> PaymentIntent | None:
+    """Ask the provider about the intent, record what it confirms, recompute, follow up."""
+    intent = store.get(payment_id)
+    if intent is None:
+        logger.info("confirmation for an unknown payment ignored", extra={"payment_id": payment_id})
+        return None
+    for entry in provider_states(intent, datetime.now(UTC)):
+        store.append(intent.payment_id, entry, source)
+    intent = _recompute(intent, source)
+    follow_up(intent)
+    return intent
+
+
+def provider_states(intent: PaymentIntent, now: datetime) -> list[rules.LogEntry]:
+    if intent.method == rules.PAYPAY:
+        from chalicelib.adapters import paypay
+
+        client = paypay.client()
+        found = rules.paypay_states(client.payment_details(intent.payment_id), now=now)
+        if intent.refund_state in ("requested", "done"):
+            found += rules.paypay_refund_states(
+                client.refund_details(rules.refund_id(intent.payment_id)), now=now
+            )
+        return found
+    if not intent.provider_ref:
+        return []  # the session was never created: nothing can have been paid
+    from chalicelib.adapters import stripe_checkout
+
+    return rules.stripe_states(stripe_checkout.client().retrieve_session(intent.provider_ref), now=now)
+
+
+def _recompute(intent: PaymentIntent, source: str) -> PaymentIntent:
+    for _ in range(5):
+        derived = rules.derive(store.log(intent.payment_id), int(intent.amount))
+        status, reasons = derived.status, list(derived.reasons)
+        if status == rules.COMPLETED and _paid_elsewhere_first(intent, derived):
+            status, reasons = rules.NEEDS_REVIEW, [rules.REVIEW_PAID_AFTER_REPLACED]
+        now = datetime.now(UTC)
+        actions: list[Any] = []
+        if status != intent.status or reasons != list(intent.review_reasons or []):
+            actions += [
+                PaymentIntent.status.set(status),
+                PaymentIntent.review_reasons.set(cast(Any, reasons)),
+            ]
+        if derived.paid and intent.paid_at is None and derived.paid_at is not None:
+            actions += [
+                PaymentIntent.paid_at.set(derived.paid_at),
+                PaymentIntent.paid_day.set(rules.tokyo_day(derived.paid_at)),
+                PaymentIntent.paid_amount.set(derived.amount_paid),
+                PaymentIntent.provider_payment_id.set(derived.provider_payment_id),
+            ]
+        if derived.refunded_at and intent.refunded_at is None:
+            actions += [
+                PaymentIntent.refunded_at.set(derived.refunded_at),
+                PaymentIntent.refund_state.set("done"),
+            ]
+        # The sweep asks about intents still waiting for the resident, and refunds not yet done.
+        follow = status in rules.LIVE_STATUSES or (
+            intent.refund_state == "requested" and status != rules.REFUNDED
+        )
+        if follow and not intent.pending_shard:
+            actions += [
+                PaymentIntent.pending_shard.set(store.PENDING_SHARD),
+                PaymentIntent.pending_since.set(now.isoformat()),
+            ]
+        elif not follow and intent.pending_shard:
+            actions += [PaymentIntent.pending_shard.remove(), PaymentIntent.pending_since.remove()]
+        if not actions:
+            return intent
+        actions.append(PaymentIntent.updated_at.set(now))
+        audit = store.Audit("system", source, "status", now, intent.status, status, ",".join(reasons) or None)
+        try:
+            updated = store.update(intent, actions, audit)
+        except store.StaleIntent:
+            fresh = store.get(intent.payment_id)
+            assert fresh is not None  # noqa: S101
+            intent = fresh
+            continue
+        if status != intent.status:
+            logger.info(
+                "payment status",
+                extra={
+                    "payment_id": intent.payment_id,
+                    "from": intent.status,
+                    "to": status,
+                    "source": source,
+                },
+            )
+            metrics.add_metric(name=f"Payments_{status}", unit="Count", value=1)
+            if status == rules.NEEDS_REVIEW:
+                # The alarm: a person must look (refund a late payment, check an amount).
+                logger.warning(
+                    "payment needs review", extra={"payment_id": intent.payment_id, "reasons": reasons}
+                )
+                metrics.add_metric(name="PaymentsNeedingReview", unit="Count", value=1)
+        return updated
+    raise Unavailable("Please try again.")
+
+
+def _paid_elsewhere_first(intent: PaymentIntent, derived: rules.Derived) -> bool:
+    """Another intent of the same submission was paid before this one (the resident paid twice)."""
+    mine = (derived.paid_at or datetime.max.replace(tzinfo=UTC), intent.payment_id)
+    for other in _intents(intent.receipt):
+        if other.payment_id == intent.payment_id or other.paid_at is None:
+            continue
+        if other.status in rules.PAID_STATUSES and (other.paid_at, other.payment_id) < mine:
+            return True
+    return False
+
+
+def follow_up(intent: PaymentIntent) -> None:
+    """What a completed payment sets off, each step recorded once it is done."""
+    if intent.status not in rules.PAID_STATUSES:
+        return
+    now = datetime.now(UTC)
+    if not intent.submission_moved:
+        _move_submission(intent)
+        _cancel_siblings(intent)
+        intent = _write(intent, [PaymentIntent.submission_moved.set(True)], None)
+    if not intent.receipt_queued and intent.status == rules.COMPLETED:
+        if queues.send_all(PAYMENT_NOTICES, [(intent.payment_id, {"paymentId": intent.payment_id})]):
+            raise Unavailable("the receipt could not be queued")
+        _write(
+            intent,
+            [PaymentIntent.receipt_queued.set(True)],
+            store.Audit("system", None, "receipt_queued", now),
+        )
+
+
+def _move_submission(intent: PaymentIntent) -> None:
+    submission = submission_store.get(intent.receipt)
+    if submission is None:
+        return
+    now = datetime.now(UTC)
+    note = f"fee paid: {intent.payment_id} {intent.paid_amount} JPY ({intent.method})"
+    if submission.status == submission_rules.AWAITING_PAYMENT:
+        from chalicelib.services import submissions as submission_service
+
+        try:
+            submission_service.move(
+                submission,
+                submission_rules.RECEIVED,
+                actor=submission_rules.Actor(submission_rules.SYSTEM, "payments"),
+                note=note,
+                visibility="internal",
+            )
+        except Exception as error:  # a concurrent move: read again and decide on the next run
+            if getattr(error, "status", None) != 409:
+                raise
+            fresh = submission_store.get(intent.receipt)
+            if fresh is not None and fresh.status == submission_rules.AWAITING_PAYMENT:
+                raise
+    elif (found := plan_for(submission)) is not None and found[1].timing == rules.AFTER_APPROVAL:
+        # After-approval fees: the section sees the payment in the submission's trail.
+        submission_store.record(
+            intent.receipt,
+            submission_store.Audit("system", "payments", "note", now, note=note, note_visibility="internal"),
+        )
+
+
+def _cancel_siblings(paid: PaymentIntent) -> None:
+    """The other method's live intent can no longer be paid once this one is."""
+    for other in _intents(paid.receipt):
+        if other.payment_id == paid.payment_id or other.status not in rules.LIVE_STATUSES:
+            continue
+        _end_at_provider(other)
+        store.append(other.payment_id, rules.LogEntry(rules.CANCELED, datetime.now(UTC)), "sibling_paid")
+        confirm(other.payment_id, "sibling_paid")
+
+
+def _end_at_provider(intent: PaymentIntent) -> None:
+    """Make the code / session unpayable: PayPay deletes the code, Stripe expires the session."""
+    if not intent.provider_ref:
+        return
+    try:
+        if intent.method == rules.PAYPAY:
+            from chalicelib.adapters import paypay
+
+            paypay.client().delete_code(intent.provider_ref)
+        else:
+            from chalicelib.adapters import stripe_checkout
+
+            stripe_checkout.client().expire_session(intent.provider_ref)
+    except ProviderRejected as error:
+        logger.info(
+            "provider would not end the intent",
+            extra={"payment_id": intent.payment_id, "provider_code": error.code},
+        )
+
+
+# --------------------------------------------------------------------------- the sweep
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """Ask about every intent waiting longer than a minute; expire those past their expiry."""
+    now = now or datetime.now(UTC)
+    counts = {"checked": 0, "expired": 0, "failed": 0}
+    for payment_id in list(store.pending(now - rules.POLL_AFTER)):
+        counts["checked"] += 1
+        try:
+            intent = confirm(payment_id, "sweep")
+            if intent is not None and intent.status in rules.LIVE_STATUSES and now >= intent.expires_at:
+                expire(intent)
+                counts["expired"] += 1
+        except Exception as error:  # one intent must never stop the sweep for the others
+            counts["failed"] += 1
+            logger.warning(
+                "sweep could not check a payment",
+                extra={"payment_id": payment_id, "error": type(error).__name__},
+            )
+    metrics.add_metric(name="PaymentsSweepChecked", unit="Count", value=counts["checked"])
+    return counts
+
+
+def expire(intent: PaymentIntent) -> PaymentIntent | None:
+    """Delete the code first (so nobody can pay it from now on), ask once more, then mark it expired."""
+    _end_at_provider(intent)
+    confirmed = confirm(intent.payment_id, "sweep")
+    if confirmed is not None and confirmed.status in rules.LIVE_STATUSES:
+        store.append(intent.payment_id, rules.LogEntry(rules.EXPIRED, datetime.now(UTC)), "sweep")
+        confirmed = _recompute(confirmed, "sweep")
+    return confirmed
+
+
+# --------------------------------------------------------------------------- refunds
+
+
+def request_refund(payment_id: str, staff: Any, reason: Any) -> dict[str, Any]:
+    """Section staff ask for a full refund; above the threshold a supervisor approves it first."""
+    intent = _staff_intent(payment_id, staff)
+    try:
+        cleaned = rules.check_refund_reason(reason)
+    except rules.PaymentRuleError as error:
+        raise Invalid(str(error), code="invalid_reason") from None
+    if intent.refund_state in ("awaiting_approval", "requested", "done"):
+        if intent.refund_state == "requested":
+            return staff_view(_execute_refund(intent, staff.staff_id))
+        return staff_view(intent)
+    if intent.paid_at is None or intent.status not in (rules.COMPLETED, rules.NEEDS_REVIEW):
+        raise Conflict("This payment cannot be refunded.", code="not_refundable")
+    now = datetime.now(UTC)
+    supervisor = "supervisor" in staff.roles
+    if (
+        rules.needs_approval(int(intent.paid_amount or intent.amount), get_settings().refund_approval_yen)
+        and not supervisor
+    ):
+        intent = _write(
+            intent,
+            [
+                PaymentIntent.refund_state.set("awaiting_approval"),
+                PaymentIntent.refund_reason.set(cleaned),
+                PaymentIntent.refund_requested_by.set(staff.staff_id),
+            ],
+            store.Audit("staff", staff.staff_id, "refund_asked", now, note=cleaned),
+        )
+        return staff_view(intent)
+    intent = _write(
+        intent,
+        [
+            PaymentIntent.refund_state.set("requested"),
+            PaymentIntent.refund_reason.set(cleaned),
+            PaymentIntent.refund_requested_by.set(staff.staff_id),
+        ],
+        store.Audit("staff", staff.staff_id, "refund_requested", now, note=cleaned),
+    )
+    return staff_view(_execute_refund(intent, staff.staff_id))
+
+
+def approve_refund(payment_id: str, staff: Any) -> dict[str, Any]:
+    if "supervisor" not in staff.roles:
+        raise Forbidden("Only a supervisor may approve a refund.")
+    intent = _staff_intent(payment_id, staff)
+    if intent.refund_state != "awaiting_approval":
+        if intent.refund_state == "requested":
+            return staff_view(_execute_refund(intent, staff.staff_id))
+        raise Conflict("No refund is waiting for approval.", code="nothing_to_approve")
+    if intent.refund_requested_by == staff.staff_id:
+        raise Forbidden("The person who asked for a refund cannot approve it.")
+    now = datetime.now(UTC)
+    intent = _write(
+        intent,
+        [PaymentIntent.refund_state.set("requested"), PaymentIntent.refund_approved_by.set(staff.staff_id)],
+        store.Audit("staff", staff.staff_id, "refund_approved", now),
+    )
+    return staff_view(_execute_refund(intent, staff.staff_id))
+
+
+def _execute_refund(intent: PaymentIntent, staff_id: str) -> PaymentIntent:
+    """Ask the provider for the refund under its fixed id (a retry is the same refund), then confirm."""
+    refund = rules.refund_id(intent.payment_id)
+    amount = int(intent.paid_amount or intent.amount)
+    try:
+        if intent.method == rules.PAYPAY:
+            from chalicelib.adapters import paypay
+
+            paypay.client().refund(
+                refund, intent.provider_payment_id or "", amount, intent.refund_reason or ""
+            )
+        else:
+            from chalicelib.adapters import stripe_checkout
+
+            stripe_checkout.client().refund(
+                intent.provider_payment_id or "", amount, refund, intent.refund_reason or ""
+            )
+    except ProviderUnavailable:
+        raise Unavailable(
+            "The provider did not answer; ask again (the refund id stays the same).", retry_after=30
+        ) from None
+    except ProviderRejected as error:
+        if error.code not in ("charge_already_refunded",):
+            raise Conflict(
+                f"The provider refused the refund ({error.code}).", code="refund_refused"
+            ) from None
+    store.record(
+        intent.payment_id, store.Audit("staff", staff_id, "refund_sent", datetime.now(UTC), note=refund)
+    )
+    return confirm(intent.payment_id, "refund") or intent
+
+
+def _staff_intent(payment_id: str, staff: Any) -> PaymentIntent:
+    intent = store.get(payment_id)
+    # Another section's payment is "not found": its existence is not this section's business.
+    if intent is None or intent.section != staff.section:
+        raise NotFound("No such payment in your section.", code="payment_not_found")
+    return intent
+
+
+# --------------------------------------------------------------------------- views
+
+
+def _tokyo(value: datetime | None) -> str | None:
+    return submission_rules.tokyo_iso(value) if value else None
+
+
+def intent_view(intent: PaymentIntent) -> dict[str, Any]:
+    """What the resident's page needs for one intent (no provider secrets, no card data)."""
+    view: dict[str, Any] = {
+        "paymentId": intent.payment_id,
+        "method": intent.method,
+        "status": intent.status,
+        "amountYen": int(intent.amount),
+        "expiresAt": _tokyo(intent.expires_at),
+    }
+    if intent.status in rules.LIVE_STATUSES:
+        view["payUrl"] = intent.pay_url
+        if intent.method == rules.PAYPAY:
+            view["deeplink"] = intent.deeplink
+    if intent.paid_at:
+        view["paidAt"] = _tokyo(intent.paid_at)
+        view["providerPaymentId"] = intent.provider_payment_id
+        view["receiptUrl"] = f"/payments/{intent.payment_id}/receipt"
+    return view
+
+
+def resident_view(
+    receipt_text: str, *, secret: str | None = None, line_user_id: str | None = None
+) -> dict[str, Any]:
+    submission = resident_submission(receipt_text, secret=secret, line_user_id=line_user_id)
+    found = plan_for(submission)
+    intents = _intents(submission.receipt)
+    paid = _paid(intents)
+    if found is None:
+        return {"receipt": submission.receipt, "required": False, "state": "not_required"}
+    _form, plan = found
+    state = "paid" if paid else ("payable" if rules.payable(plan, submission.status) else "not_yet_payable")
+    if paid and paid.status == rules.REFUNDED:
+        state = "refunded"
+    return {
+        "receipt": submission.receipt,
+        "required": True,
+        "state": state,
+        "amountYen": plan.amount_yen,
+        "timing": plan.timing,
+        "submissionStatus": submission.status,
+        "methods": list(rules.METHODS),
+        "live": [intent_view(i) for i in intents if i.status in rules.LIVE_STATUSES],
+        "paid": intent_view(paid) if paid else None,
+    }
+
+
+def staff_view(intent: PaymentIntent) -> dict[str, Any]:
+    return {
+        **intent_view(intent),
+        "receipt": intent.receipt,
+        "formId": intent.form_id,
+        "section": intent.section,
+        "reviewReasons": list(intent.review_reasons or []),
+        "replacedBy": intent.replaced_by,
+        "refund": {
+            "state": intent.refund_state,
+            "id": rules.refund_id(intent.payment_id) if intent.refund_state else None,
+            "reason": intent.refund_reason,
+            "requestedBy": intent.refund_requested_by,
+            "approvedBy": intent.refund_approved_by,
+            "refundedAt": _tokyo(intent.refunded_at),
+        },
+        "createdAt": _tokyo(intent.created_at),
+        "updatedAt": _tokyo(intent.updated_at),
+    }
+
+
+def staff_payment(payment_id: str, staff: Any) -> dict[str, Any]:
+    intent = _staff_intent(payment_id, staff)
+    view = staff_view(intent)
+    view["log"] = [
+        {
+            "key": item.entry_key,
+            "at": _tokyo(item.at),
+            "state": item.state,
+            "source": item.source,
+            "action": item.action,
+            "actor": item.actor_id,
+            "from": item.from_status,
+            "to": item.to_status,
+            "note": item.note,
+        }
+        for item in store.trail(payment_id)
+    ]
+    return view
+
+
+def staff_payments_of(receipt: str, staff: Any) -> list[dict[str, Any]]:
+    submission = submission_store.get(receipt)
+    if submission is None or submission.section != staff.section:
+        raise NotFound("No such submission in your section.", code="submission_not_found")
+    return [staff_view(intent) for intent in _intents(receipt)]
+
+
+def receipt_for(
+    payment_id: str, secret: str | None, line_user_id: str | None = None
+) -> tuple[PaymentIntent, Submission]:
+    """The paid intent and its submission, for the holder of the submission's access code."""
+    intent = store.get(payment_id)
+    if intent is None:
+        raise NotFound(_NOT_FOUND, code="payment_not_found")
+    submission = resident_submission(intent.receipt, secret=secret, line_user_id=line_user_id)
+    if intent.paid_at is None:
+        raise Conflict(
+            "まだお支払いが確認できていません。 / The payment is not confirmed yet.", code="not_paid"
+        )
+    return intent, submission

@@ -1,0 +1,192 @@
+"""Payment intents, their append-only logs and audit entries, attempt slots, reconciliation results.
+
+Every change of an intent is one transaction: the intent's update, conditional on the `revision`
+the caller read, and its audit entry. Log entries are put once each (conditional on absence).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.domain import payments as rules
+from chalicelib.store.conditions import conditional
+from chalicelib.store.models import PaymentIntent, PaymentLogEntry, PaymentSlot, ReconciliationItem
+
+PENDING_SHARD = "pending"
+
+
+class StaleIntent(Exception):
+    """Someone changed the intent since it was read: the change was not applied."""
+
+
+@dataclass(frozen=True)
+class Audit:
+    actor_kind: str  # system | staff | resident
+    actor_id: str | None
+    action: str
+    at: datetime
+    from_status: str | None = None
+    to_status: str | None = None
+    note: str | None = None
+
+
+def _audit_item(payment_id: str, audit: Audit) -> PaymentLogEntry:
+    return PaymentLogEntry(
+        payment_id,
+        f"audit#{audit.at.isoformat(timespec='milliseconds')}#{os.urandom(4).hex()}",
+        at=audit.at,
+        actor_kind=audit.actor_kind,
+        actor_id=audit.actor_id,
+        action=audit.action,
+        from_status=audit.from_status,
+        to_status=audit.to_status,
+        note=audit.note,
+    )
+
+
+# --------------------------------------------------------------------------- slots
+
+
+def slot(receipt: str, method: str) -> PaymentSlot:
+    try:
+        return PaymentSlot.get(f"{receipt}#{method}", consistent_read=True)
+    except PaymentSlot.DoesNotExist:
+        return PaymentSlot(f"{receipt}#{method}", attempt=0)
+
+
+def take_attempt(current: PaymentSlot, payment_id: str, attempt: int) -> bool:
+    """Make `payment_id` (attempt `attempt`) the live intent, if nobody took the slot since it was read."""
+    condition = (
+        PaymentSlot.slot.does_not_exist() if not current.attempt else (PaymentSlot.attempt == current.attempt)
+    )
+    with conditional() as write:
+        PaymentSlot(current.slot).update(
+            actions=[PaymentSlot.attempt.set(attempt), PaymentSlot.live_payment_id.set(payment_id)],
+            condition=condition,
+        )
+    return write.applied
+
+
+# --------------------------------------------------------------------------- intents
+
+
+def insert(intent: PaymentIntent, audit: Audit) -> bool:
+    with (
+        conditional() as write,
+        TransactWrite(connection=PaymentIntent._get_connection().connection) as transaction,
+    ):
+        transaction.save(intent, condition=PaymentIntent.payment_id.does_not_exist())
+        transaction.save(_audit_item(intent.payment_id, audit))
+    return write.applied
+
+
+def get(payment_id: str) -> PaymentIntent | None:
+    try:
+        return PaymentIntent.get(payment_id, consistent_read=True)
+    except PaymentIntent.DoesNotExist:
+        return None
+
+
+def for_receipt(receipt: str) -> list[PaymentIntent]:
+    """Every intent of a submission, oldest first (the index may lag a write by a moment)."""
+    return list(PaymentIntent.by_receipt.query(receipt))
+
+
+def update(intent: PaymentIntent, actions: list[Any], audit: Audit | None) -> PaymentIntent:
+    """Apply `actions` if the intent is still at the revision read; StaleIntent otherwise."""
+    revision = intent.revision or 0
+    actions = [*actions, PaymentIntent.revision.set(revision + 1)]
+    condition = (
+        PaymentIntent.revision == revision
+        if revision
+        else PaymentIntent.revision.does_not_exist() | (PaymentIntent.revision == 0)
+    )
+    with (
+        conditional() as write,
+        TransactWrite(connection=PaymentIntent._get_connection().connection) as transaction,
+    ):
+        transaction.update(intent, actions=actions, condition=condition)
+        if audit is not None:
+            transaction.save(_audit_item(intent.payment_id, audit))
+    if not write.applied:
+        raise StaleIntent(intent.payment_id)
+    fresh = get(intent.payment_id)
+    assert fresh is not None  # noqa: S101 (just written)
+    return fresh
+
+
+def pending(until: datetime, limit: int = 200) -> Iterator[str]:
+    """Ids of intents waiting since before `until`, oldest first."""
+    for item in PaymentIntent.by_pending.query(
+        PENDING_SHARD, range_key_condition=PaymentIntent.pending_since <= until.isoformat(), limit=limit
+    ):
+        yield item.payment_id
+
+
+def paid_on(day: str) -> list[PaymentIntent]:
+    return list(PaymentIntent.by_paid_day.query(day))
+
+
+# --------------------------------------------------------------------------- the log
+
+
+def append(payment_id: str, entry: rules.LogEntry, source: str) -> bool:
+    """Put one confirmed state; False when the log already holds it (a duplicate, a replay)."""
+    item = PaymentLogEntry(
+        payment_id,
+        f"log#{entry.key}",
+        state=entry.state,
+        at=entry.at,
+        amount=entry.amount,
+        provider_payment_id=entry.provider_payment_id,
+        source=source,
+    )
+    with conditional() as write:
+        item.save(condition=PaymentLogEntry.entry_key.does_not_exist())
+    return write.applied
+
+
+def log(payment_id: str) -> list[rules.LogEntry]:
+    return [
+        rules.LogEntry(
+            item.state,
+            item.at,
+            int(item.amount) if item.amount is not None else None,
+            item.provider_payment_id,
+        )
+        for item in PaymentLogEntry.query(
+            payment_id, range_key_condition=PaymentLogEntry.entry_key.startswith("log#"), consistent_read=True
+        )
+    ]
+
+
+def trail(payment_id: str) -> list[PaymentLogEntry]:
+    """The log and the audit entries, in key order."""
+    return list(PaymentLogEntry.query(payment_id, consistent_read=True))
+
+
+def record(payment_id: str, audit: Audit) -> None:
+    _audit_item(payment_id, audit).save()
+
+
+# --------------------------------------------------------------------------- reconciliation
+
+
+def reconciliation(day: str) -> list[ReconciliationItem]:
+    return list(ReconciliationItem.query(day, consistent_read=True))
+
+
+def save_reconciliation(day: str, items: list[ReconciliationItem]) -> None:
+    """Replace the day's findings with `items` (a re-run leaves exactly what it found)."""
+    keep = {item.item_key for item in items}
+    for old in reconciliation(day):
+        if old.item_key not in keep:
+            old.delete()
+    for item in items:
+        item.save()

@@ -1,0 +1,157 @@
+"""From a submission that owes a fee to the resident's receipt, over the local stack."""
+
+from __future__ import annotations
+
+import json
+
+import requests
+
+from chalicelib.store import payments as store
+from chalicelib.store import submissions as submission_store
+from tests.integration.conftest import new_user_id
+from tests.integration.payments.conftest import staff_headers
+
+
+def test_paypay_payment_from_submission_to_receipt(owing, resident_api, paybox, settle):
+    receipt, secret = owing(copies=2)
+    assert submission_store.get(receipt).status == "awaiting_payment"
+    status, state = resident_api("GET", f"/submissions/{receipt}/payment", secret)
+    assert status == 200 and state["state"] == "payable" and state["amountYen"] == 600
+    assert state["timing"] == "before_received"
+
+    status, intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+    assert status == 201, intent
+    assert intent["paymentId"] == f"{receipt}-PP01" and intent["amountYen"] == 600
+    assert intent["status"] == "awaiting_payment" and intent["payUrl"] and intent["deeplink"]
+    # The same call again returns the same live intent: one per submission and method.
+    assert resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})[1] == intent
+    assert len(paybox.requests("/v2/codes", "POST")) == 1
+    # The amount comes from the form (2 copies x 300 yen), never from the client.
+    assert paybox.requests("/v2/codes", "POST")[0]["body"]["amount"] == {"amount": 600, "currency": "JPY"}
+
+    paybox.pay(intent["paymentId"])
+    assert paybox.deliver() == [200]
+    settle()
+
+    stored = store.get(intent["paymentId"])
+    assert stored.status == "completed" and stored.paid_amount == 600 and stored.receipt_queued
+    assert submission_store.get(receipt).status == "received"
+    status, state = resident_api("GET", f"/submissions/{receipt}/payment", secret)
+    assert state["state"] == "paid" and state["paid"]["providerPaymentId"] == stored.provider_payment_id
+    status, page = resident_api("GET", f"/payments/{intent['paymentId']}/receipt", secret)
+    assert status == 200
+    page = page.decode() if isinstance(page, bytes) else page
+    assert intent["paymentId"] in page and "600" in page and stored.provider_payment_id in page
+    # Paid: no new intent, and no second payment.
+    status, error = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "card"})
+    assert status == 409 and error["error"]["code"] == "already_paid"
+
+
+def test_card_payment_through_hosted_checkout_cancels_the_other_method(owing, resident_api, paybox, settle):
+    receipt, secret = owing(copies=1)
+    _, paypay_intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+    status, card = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "card"})
+    assert status == 201 and card["paymentId"] == f"{receipt}-CD01" and card["payUrl"]
+    session_id = store.get(card["paymentId"]).provider_ref
+    created = paybox.requests("/v1/checkout/sessions", "POST")[-1]["body"]
+    assert created["line_items[0][price_data][unit_amount]"] == "300" and "card" not in json.dumps(
+        {k: v for k, v in created.items() if "number" in k}
+    )
+
+    paybox.complete_session(session_id)
+    assert paybox.deliver() == [200]
+    settle()
+
+    assert store.get(card["paymentId"]).status == "completed"
+    assert submission_store.get(receipt).status == "received"
+    # The PayPay code can no longer be paid: deleted at PayPay, the intent cancelled.
+    assert store.get(paypay_intent["paymentId"]).status == "canceled"
+    assert paybox.requests(f"/v2/codes/{store.get(paypay_intent['paymentId']).provider_ref}", "DELETE")
+
+
+def test_a_fee_after_approval_is_payable_only_once_staff_accept(owing, resident_api, client, paybox, settle):
+    receipt, secret = owing("bulky-waste-collection")
+    assert submission_store.get(receipt).status == "received"
+    status, error = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+    assert status == 409 and error["error"]["code"] == "not_payable"
+
+    moved = client.http.post(
+        f"/staff/submissions/{receipt}/transitions",
+        body=json.dumps({"to": "in_review"}),
+        headers=staff_headers("seiso", "staff"),
+    )
+    assert moved.status_code == 200, moved.body
+    status, intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+    from chalicelib.domain.forms import fee_for, get_form
+
+    form = get_form("bulky-waste-collection")
+    assert status == 201 and intent["amountYen"] == fee_for(form, form.example)
+    paybox.pay(intent["paymentId"])
+    paybox.deliver()
+    settle()
+    assert store.get(intent["paymentId"]).status == "completed"
+    assert submission_store.get(receipt).status == "in_review"  # paid, still the section's to finish
+    notes = [entry.note or "" for entry in submission_store.trail(receipt)]
+    assert any(intent["paymentId"] in note for note in notes)
+
+
+def test_requests_that_cannot_start_a_payment(owing, resident_api):
+    receipt, secret = owing(copies=1)
+    assert resident_api("POST", f"/submissions/{receipt}/payments", "wrong", {"method": "paypay"})[0] == 404
+    assert resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "cash"})[0] == 422
+    assert (
+        resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay", "amount": 1})[0]
+        == 422
+    )
+    counter, counter_secret = owing(copies=1, delivery="counter")  # paid at the counter: nothing online
+    status, error = resident_api(
+        "POST", f"/submissions/{counter}/payments", counter_secret, {"method": "paypay"}
+    )
+    assert status == 409 and error["error"]["code"] == "no_fee"
+    assert (
+        resident_api("GET", f"/submissions/{counter}/payment", counter_secret)[1]["state"] == "not_required"
+    )
+
+
+def test_a_resident_on_line_pays_with_their_id_token_and_gets_the_receipt_on_line(
+    client, local_stack, sandbox, resident_api, paybox, settle
+):
+    from chalicelib.domain.forms import get_form
+
+    user = new_user_id()
+    token = requests.post(
+        f"{sandbox.base_url}/__sandbox/id-tokens", json={"sub": user, "aud": "1000000001"}, timeout=5
+    ).json()["idToken"]
+    auth = {"Authorization": f"Bearer {token}"}
+    document = {k: v for k, v in get_form("juminhyo-copy").example.items() if k != "email"}
+    response = client.http.post(
+        "/forms/juminhyo-copy/submissions",
+        body=json.dumps(document),
+        headers={"Content-Type": "application/json", **auth},
+    )
+    receipt = json.loads(response.body)["receipt"]
+    status, intent = resident_api(
+        "POST", f"/submissions/{receipt}/payments", None, {"method": "paypay"}, auth
+    )
+    assert status == 201, intent
+    other = requests.post(
+        f"{sandbox.base_url}/__sandbox/id-tokens", json={"sub": new_user_id(), "aud": "1000000001"}, timeout=5
+    ).json()["idToken"]
+    assert (
+        resident_api(
+            "GET", f"/submissions/{receipt}/payment", None, None, {"Authorization": f"Bearer {other}"}
+        )[0]
+        == 404
+    )
+
+    paybox.pay(intent["paymentId"])
+    paybox.deliver()
+    settle()
+    pushes = [
+        r
+        for r in sandbox.requests("/v2/bot/message/push")
+        if intent["paymentId"] in json.dumps(r, ensure_ascii=False)
+    ]
+    assert len(pushes) == 1
+    text = json.dumps(pushes[0], ensure_ascii=False)
+    assert "領収番号" in text and "600" in text and "PayPay" in text

@@ -1,0 +1,109 @@
+"""The nightly reconciliation finds each kind of difference, writes the CSVs, and a re-run agrees."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
+
+from chalicelib.config import get_settings
+from chalicelib.domain.payments import tokyo_day
+from chalicelib.resources import PAYMENT_REPORTS_BUCKET
+from chalicelib.services import payment_reconciliation
+from chalicelib.store import payments as store
+from chalicelib.workers import payments as worker
+from tests.integration.payments.conftest import staff_headers
+
+
+def test_reconciliation_finds_each_kind_of_difference(owing, resident_api, paybox, settle, client):
+    def paid(method="paypay", deliver=True):
+        receipt, secret = owing(copies=1)
+        _, intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": method})
+        if not deliver:
+            paybox.webhooks("drop")
+        if method == "paypay":
+            paybox.pay(intent["paymentId"])
+        else:
+            paybox.complete_session(store.get(intent["paymentId"]).provider_ref)
+        paybox.deliver()
+        settle()
+        return intent["paymentId"]
+
+    matched_paypay, matched_card = paid(), paid("card")
+    missing_here = paid(deliver=False)  # paid at PayPay; we never heard (no webhook, no sweep yet)
+    missing_there = paid()
+    paybox.post(f"/__sandbox/reports/{missing_there}", {"hidden": True})
+    mismatch = paid("card")
+    paybox.post(f"/__sandbox/reports/{mismatch}", {"amount": 3000})
+    day = tokyo_day(datetime.now(UTC))
+
+    first = worker.run_reconcile(datetime.now(UTC) + timedelta(days=1))  # the job reconciles "yesterday"
+    assert first["day"] == day
+    view = payment_reconciliation.view(day)
+    found = {(d["kind"], d["paymentId"]) for d in view["differences"]}
+    mine = {matched_paypay, matched_card, missing_here, missing_there, mismatch}
+    assert {item for item in found if item[1] in mine} == {
+        ("missing_here", missing_here),
+        ("missing_there", missing_there),
+        ("amount_mismatch", mismatch),
+    }
+    diff = next(d for d in view["differences"] if d["paymentId"] == mismatch)
+    assert (diff["ours"], diff["theirs"]) == (300, 3000)
+
+    again = payment_reconciliation.run(day)
+    assert again == first and payment_reconciliation.view(day) == view
+
+    s3 = boto3.client("s3")
+    bucket = get_settings().name(PAYMENT_REPORTS_BUCKET)
+    body = s3.get_object(Bucket=bucket, Key=f"reconciliation/{day}/koseki-jumin/juminhyo-copy.csv")[
+        "Body"
+    ].read()
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0][:2] == ["paid_at_jst", "payment_id"]
+    ids = {row[1] for row in rows[1:-1]}
+    assert {matched_paypay, matched_card, missing_there, mismatch} <= ids and missing_here not in ids
+    assert rows[-1][0] == "total"
+    differences = json.loads(
+        s3.get_object(Bucket=bucket, Key=f"reconciliation/{day}/differences.json")["Body"].read()
+    )
+    assert {
+        "kind": "missing_here",
+        "paymentId": missing_here,
+        "method": "paypay",
+        "ours": None,
+        "theirs": 300,
+    } in differences
+
+    response = client.http.get(
+        f"/staff/payments/reconciliations/{day}", headers=staff_headers("koseki-jumin", "supervisor")
+    )
+    assert response.status_code == 200 and json.loads(response.body)["summary"]["differences"] >= 3
+    assert (
+        client.http.get(
+            f"/staff/payments/reconciliations/{day}", headers=staff_headers("koseki-jumin", "staff")
+        ).status_code
+        == 403
+    )
+
+
+def test_the_digest_shows_the_sections_fees_received_the_day_before(local_stack):
+    from chalicelib.store import submissions as submission_store
+    from chalicelib.store.models import ReconciliationItem
+    from chalicelib.workers import digest
+    from tests.integration.conftest import backdated
+    from tests.integration.test_digest_job import outbox, sent_since
+
+    now = datetime(2031, 3, 4, 23, 30, tzinfo=UTC)  # 08:30 on 5 March in Tokyo: a day no other test uses
+    summary = {"day": "2031-03-04", "bySection": {"koseki-jumin": {"count": 2, "amountYen": 900}}}
+    ReconciliationItem("2031-03-04", "summary", data=summary, updated_at=now).save()
+    submission_store.record_digest("koseki-jumin", now - timedelta(hours=2))
+    backdated("juminhyo-copy", now - timedelta(hours=1))  # something new, so the digest is sent
+    mark = len(outbox())
+
+    digest.run(now=now)
+
+    [sent] = sent_since(mark, "koseki-jumin")
+    assert "手数料の収納（2031-03-04）: 2件 900円" in sent.body

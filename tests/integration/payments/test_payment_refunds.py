@@ -1,0 +1,126 @@
+"""Refunds: the owning section asks with a reason; above the threshold a supervisor approves; once."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from chalicelib.config import get_settings
+from chalicelib.services import payments
+from chalicelib.store import payments as store
+from tests.integration.payments.conftest import staff_headers
+
+
+@pytest.fixture
+def paid(owing, resident_api, paybox, settle):
+    def make(method="paypay", copies=1):
+        receipt, secret = owing(copies=copies)
+        _, intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": method})
+        if method == "paypay":
+            paybox.pay(intent["paymentId"])
+        else:
+            paybox.complete_session(store.get(intent["paymentId"]).provider_ref)
+        paybox.deliver()
+        settle()
+        assert store.get(intent["paymentId"]).status == "completed"
+        return intent["paymentId"]
+
+    return make
+
+
+def _refund(client, payment_id, headers, reason="申請の取り下げのため"):
+    response = client.http.post(
+        f"/staff/payments/{payment_id}/refunds", body=json.dumps({"reason": reason}), headers=headers
+    )
+    return response.status_code, json.loads(response.body)
+
+
+@pytest.mark.parametrize("method", ["paypay", "card"])
+def test_section_staff_refund_a_payment_once(paid, client, paybox, settle, method):
+    payment_id = paid(method)
+    status, view = _refund(client, payment_id, staff_headers("koseki-jumin", "staff"))
+    assert status == 202, view
+    assert view["status"] == "refunded" and view["refund"]["id"] == f"{payment_id}-RF1"
+    # Asked again (a retry): the same refund id, and the provider refunds nothing more.
+    status, again = _refund(client, payment_id, staff_headers("koseki-jumin", "staff"))
+    assert status == 202 and again["status"] == "refunded"
+    refunds = paybox.requests("/v2/refunds" if method == "paypay" else "/v1/refunds", "POST")
+    accepted = [r for r in refunds if r["status"] in (200, 201)]
+    assert len(accepted) == 1
+    paybox.deliver()
+    settle()
+    assert store.get(payment_id).status == "refunded"
+    trail = [item.action for item in store.trail(payment_id) if item.action]
+    assert "refund_requested" in trail and "refund_sent" in trail
+
+
+def test_other_sections_and_bad_requests_cannot_refund(paid, client):
+    payment_id = paid()
+    assert _refund(client, payment_id, staff_headers("seiso", "staff"))[0] == 404
+    assert _refund(client, payment_id, staff_headers("koseki-jumin", "announcer"))[0] == 403
+    assert _refund(client, payment_id, {"Content-Type": "application/json"})[0] == 401
+    assert _refund(client, payment_id, staff_headers("koseki-jumin", "staff"), reason="")[0] == 422
+    assert store.get(payment_id).status == "completed"
+
+
+def test_refunds_above_the_threshold_wait_for_another_supervisor(paid, client, monkeypatch):
+    monkeypatch.setattr(
+        payments, "get_settings", lambda: dataclasses.replace(get_settings(), refund_approval_yen=500)
+    )
+    payment_id = paid(copies=2)  # 600 yen
+    status, view = _refund(client, payment_id, staff_headers("koseki-jumin", "staff", staff_id="clerk"))
+    assert status == 202 and view["refund"]["state"] == "awaiting_approval" and view["status"] == "completed"
+
+    def approve(headers):
+        response = client.http.post(
+            f"/staff/payments/{payment_id}/refunds/approve", body=b"", headers=headers
+        )
+        return response.status_code, json.loads(response.body)
+
+    assert approve(staff_headers("koseki-jumin", "staff", staff_id="clerk2"))[0] == 403
+    assert approve(staff_headers("seiso", "supervisor", staff_id="boss"))[0] == 404
+    status, view = approve(staff_headers("koseki-jumin", "supervisor", staff_id="boss"))
+    assert status == 202 and view["status"] == "refunded" and view["refund"]["approvedBy"] == "boss"
+    # The requester could not have approved their own request.
+    payment_two = paid(copies=2)
+    _refund(client, payment_two, staff_headers("koseki-jumin", "staff", "supervisor", staff_id="boss2"))
+    assert store.get(payment_two).status == "refunded"  # a supervisor's own request needs nobody else
+
+
+def test_staff_see_a_payment_with_its_log_and_audit(paid, client):
+    payment_id = paid()
+    response = client.http.get(
+        f"/staff/payments/{payment_id}", headers=staff_headers("koseki-jumin", "staff")
+    )
+    view = json.loads(response.body)
+    assert response.status_code == 200 and view["status"] == "completed"
+    assert {entry["state"] for entry in view["log"] if entry["state"]} == {"awaiting_payment", "completed"}
+    assert any(entry["action"] == "status" and entry["to"] == "completed" for entry in view["log"])
+    listed = client.http.get(
+        f"/staff/payments?receipt={view['receipt']}", headers=staff_headers("koseki-jumin", "staff")
+    )
+    assert [p["paymentId"] for p in json.loads(listed.body)["payments"]] == [payment_id]
+    assert (
+        client.http.get(f"/staff/payments/{payment_id}", headers=staff_headers("seiso", "staff")).status_code
+        == 404
+    )
+
+
+def test_a_refund_the_provider_completes_later_is_followed_to_refunded_by_the_sweep(paid, client, paybox):
+    from datetime import UTC, datetime, timedelta
+
+    payment_id = paid()
+    paybox.post("/__sandbox/settings", {"refundsPending": True})
+    status, view = _refund(client, payment_id, staff_headers("koseki-jumin", "staff"))
+    assert status == 202 and view["status"] == "refund_requested"
+    assert payment_id in set(store.pending(datetime.now(UTC) + timedelta(minutes=2)))
+
+    paybox.webhooks("drop")  # and PayPay's notification of it is lost
+    done = paybox.post(f"/__sandbox/paypay/refunds/{payment_id}-RF1/complete")
+    assert done.status_code == 200, done.text
+    payments.sweep(datetime.now(UTC) + timedelta(minutes=2))
+    refunded = store.get(payment_id)
+    assert refunded.status == "refunded" and refunded.refund_state == "done"
+    assert payment_id not in set(store.pending(datetime.now(UTC) + timedelta(minutes=3)))
