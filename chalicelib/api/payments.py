@@ -21,13 +21,12 @@ _NO_STORE: dict[str, str | list[str]] = {"Cache-Control": "no-store"}
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _resident(request: Any) -> dict[str, str | None]:
-    """A LINE ID token (LIFF) or the submission's access code (web), as the submission routes take them."""
-    if (request.headers or {}).get("authorization"):
-        from chalicelib.api.liff import current_resident
+def _resident(request: Any) -> dict[str, Any]:
+    """A LINE ID token (LIFF) or the submission's access code (web), and the client for its own
+    limit on wrong codes: exactly as the submission routes take them."""
+    from chalicelib.api.submissions import resident_identity
 
-        return {"line_user_id": current_resident(request), "secret": None}
-    return {"line_user_id": None, "secret": (request.headers or {}).get(SECRET_HEADER)}
+    return {"secret": (request.headers or {}).get(SECRET_HEADER), **resident_identity(request)}
 
 
 @bp.route("/submissions/{receipt}/payments", methods=["POST"], cors=RESIDENT_CORS)
@@ -52,7 +51,7 @@ def printable_receipt(paymentId: str) -> Response:
     from chalicelib.services import payment_receipts, payments
 
     who = _resident(bp.current_request)
-    intent, submission = payments.receipt_for(paymentId, who["secret"], who["line_user_id"])
+    intent, submission = payments.receipt_for(paymentId, **who)
     page = payment_receipts.as_html(payment_receipts.build(intent, submission))
     headers: dict[str, str | list[str]] = {"Content-Type": "text/html; charset=utf-8", **_NO_STORE}
     return Response(page, headers=headers)

@@ -32,17 +32,14 @@ _NOT_FOUND = "受付番号または確認コードが違います。 / The recei
 # --------------------------------------------------------------------------- access and fees
 
 
-def resident_submission(receipt_text: str, *, secret: str | None, line_user_id: str | None) -> Submission:
-    """The submission, for whoever holds its access code or is its resident on LINE."""
-    if line_user_id is None:
-        from chalicelib.services import submissions as submission_service
+def resident_submission(
+    receipt_text: str, *, secret: str | None, line_user_id: str | None, client: str = "unknown"
+) -> Submission:
+    """The submission, for whoever holds its access code or is its resident on LINE: the one
+    access rule of every resident route (its limits and answers), services/submissions."""
+    from chalicelib.services import submissions as submission_service
 
-        return submission_service._resident_access(receipt_text, secret)  # noqa: SLF001 (one access rule)
-    receipt = submission_rules.normalize_receipt(receipt_text)
-    submission = submission_store.get(receipt) if receipt else None
-    if submission is None or submission.line_user_id != line_user_id:
-        raise NotFound(_NOT_FOUND, code="submission_not_found")
-    return submission
+    return submission_service.resident_access(receipt_text, secret, client=client, line_user_id=line_user_id)
 
 
 def plan_for(submission: Submission) -> tuple[FormDefinition, rules.FeePlan] | None:
@@ -82,14 +79,19 @@ def _paid(intents: list[PaymentIntent]) -> PaymentIntent | None:
 
 
 def start(
-    receipt_text: str, method: Any, *, secret: str | None = None, line_user_id: str | None = None
+    receipt_text: str,
+    method: Any,
+    *,
+    secret: str | None = None,
+    line_user_id: str | None = None,
+    client: str = "unknown",
 ) -> dict:
     """Create or return the live intent for this submission and method (idempotent)."""
     if method not in rules.METHODS:
         raise Invalid(
             "支払い方法は paypay か card です。 / The method is paypay or card.", code="invalid_method"
         )
-    submission = resident_submission(receipt_text, secret=secret, line_user_id=line_user_id)
+    submission = resident_submission(receipt_text, secret=secret, line_user_id=line_user_id, client=client)
     found = plan_for(submission)
     if found is None:
         raise Conflict(
@@ -629,9 +631,9 @@ def intent_view(intent: PaymentIntent) -> dict[str, Any]:
 
 
 def resident_view(
-    receipt_text: str, *, secret: str | None = None, line_user_id: str | None = None
+    receipt_text: str, *, secret: str | None = None, line_user_id: str | None = None, client: str = "unknown"
 ) -> dict[str, Any]:
-    submission = resident_submission(receipt_text, secret=secret, line_user_id=line_user_id)
+    submission = resident_submission(receipt_text, secret=secret, line_user_id=line_user_id, client=client)
     found = plan_for(submission)
     intents = _intents(submission.receipt)
     paid = _paid(intents)
@@ -703,13 +705,13 @@ def staff_payments_of(receipt: str, staff: Any) -> list[dict[str, Any]]:
 
 
 def receipt_for(
-    payment_id: str, secret: str | None, line_user_id: str | None = None
+    payment_id: str, secret: str | None, line_user_id: str | None = None, client: str = "unknown"
 ) -> tuple[PaymentIntent, Submission]:
     """The paid intent and its submission, for the holder of the submission's access code."""
     intent = store.get(payment_id)
     if intent is None:
         raise NotFound(_NOT_FOUND, code="payment_not_found")
-    submission = resident_submission(intent.receipt, secret=secret, line_user_id=line_user_id)
+    submission = resident_submission(intent.receipt, secret=secret, line_user_id=line_user_id, client=client)
     if intent.paid_at is None:
         raise Conflict(
             "まだお支払いが確認できていません。 / The payment is not confirmed yet.", code="not_paid"

@@ -38,23 +38,34 @@ def reserve(subject: str, now: datetime, delay_after: Callable[[int], timedelta]
     """Take the next try of `subject` if its backoff allows one now; False if it must wait.
 
     The n-th try (counted from 1) makes the next one wait `delay_after(n)`. The write is
-    conditional on the count read, so of concurrent callers exactly one takes each try.
+    conditional on the count read, so of concurrent callers exactly one takes each try; a caller
+    that lost the race reads again and takes the next one, unless the backoff now says wait
+    (a resident's own page asking twice at once must not be refused).
     """
-    condition: Condition
-    try:
-        item = AttemptCounter.get(subject, consistent_read=True)
-    except AttemptCounter.DoesNotExist:
-        count, condition = 0, AttemptCounter.key.does_not_exist()
-    else:
-        if item.next_at is not None and item.next_at > now:
-            return False
-        count, condition = int(item.count), AttemptCounter.count == int(item.count)
-    taken = AttemptCounter(
-        subject, count=count + 1, next_at=now + delay_after(count + 1), expires_at=now + keep
-    )
-    with conditional() as write:
-        taken.save(condition=condition)
-    return write.applied
+    for _ in range(_RACE_ROUNDS):
+        condition: Condition
+        try:
+            item = AttemptCounter.get(subject, consistent_read=True)
+        except AttemptCounter.DoesNotExist:
+            count, condition = 0, AttemptCounter.key.does_not_exist()
+        else:
+            if item.next_at is not None and item.next_at > now:
+                return False
+            count, condition = int(item.count), AttemptCounter.count == int(item.count)
+        delay = delay_after(count + 1)
+        # No wait at all is no time to compare: concurrent callers' clocks differ by milliseconds.
+        taken = AttemptCounter(
+            subject, count=count + 1, next_at=now + delay if delay else None, expires_at=now + keep
+        )
+        with conditional() as write:
+            taken.save(condition=condition)
+        if write.applied:
+            return True
+    return False
+
+
+# Concurrent tries of one receipt that each read again after losing the conditional put.
+_RACE_ROUNDS = 8
 
 
 def clear(subject: str) -> None:

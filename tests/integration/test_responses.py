@@ -215,6 +215,7 @@ def test_one_reminder_after_the_target_days_in_the_residents_language(client):
     from devstack.env import MOTO_ACCOUNT, REGION
 
     document = copy.deepcopy(get_form("juminhyo-copy").example)  # target: 7 business days
+    document["delivery"] = "counter"  # paid at the counter: received at once, no online payment first
     created = client.http.post(
         "/forms/juminhyo-copy/submissions",
         body=json.dumps(document),
