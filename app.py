@@ -17,6 +17,7 @@ from chalice import Chalice, Cron, Rate
 from chalicelib.api import announcements, forms, liff, line, open311, staff, submissions
 from chalicelib.api.errors import ApiError, as_api_error, with_route_cors
 from chalicelib.config import get_settings
+from chalicelib.web import pages as web_pages
 from chalicelib.observability import flush_metrics, invocation, traced
 from chalicelib.resources import ANNOUNCE_COLLECT, ANNOUNCE_PLAN, ANNOUNCE_SEND, LINE_EVENTS, NOTIFICATIONS
 
@@ -29,6 +30,7 @@ app.register_blueprint(open311.bp)
 app.register_blueprint(staff.bp)
 app.register_blueprint(liff.bp)
 app.register_blueprint(announcements.bp)
+app.register_blueprint(web_pages.bp)  # resident web pages (/web): Jinja2 loads only when one is asked for
 
 
 @app.middleware("http")
