@@ -17,9 +17,9 @@ from chalice import Chalice, Cron, Rate
 from chalicelib.api import announcements, forms, liff, line, open311, staff, submissions
 from chalicelib.api.errors import ApiError, as_api_error, with_route_cors
 from chalicelib.config import get_settings
-from chalicelib.web import pages as web_pages
 from chalicelib.observability import flush_metrics, invocation, traced
 from chalicelib.resources import ANNOUNCE_COLLECT, ANNOUNCE_PLAN, ANNOUNCE_SEND, LINE_EVENTS, NOTIFICATIONS
+from chalicelib.web import pages as web_pages
 
 # configure_logs=False: the Powertools logger (same name) is the only handler, so no line is doubled.
 app = Chalice(app_name="madoguchi", configure_logs=False)

@@ -84,7 +84,6 @@ def catalogue() -> Response:
 @bp.route("/web/forms/{formId}", methods=["GET"])
 def form_page(formId: str) -> Response:
     from chalicelib.domain import forms
-    from chalicelib.web import render
 
     request = _request()
     language = _language(request)
@@ -188,9 +187,12 @@ def _form(
     questions = form_fields.fields(form, labels)
     ids = {}
 
+    def first_input(made: Any) -> str:
+        return first_input(made.parts[0]) if made.parts else made.id
+
     def index(items: list[Any]) -> None:
         for made in items:
-            ids[made.pointer] = made.id
+            ids[made.pointer] = first_input(made)  # a group's link lands on its first input
             index(made.parts)
 
     index(questions)
