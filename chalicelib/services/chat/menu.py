@@ -49,7 +49,11 @@ def my_requests(turn: Turn, _: str = "") -> None:
                 date=tokyo_iso(submission.updated_at)[:10],
             )
         )
-    turn.say_text("\n".join(lines))
+    # The status page (LIFF) shows each one's thread and answers a request for more information.
+    turn.say_text(
+        "\n".join(lines),
+        [chat.uri_item(turn.text("button.status_page"), f"{get_settings().liff_url}/status")],
+    )
 
 
 def website(key: str) -> Callable[[Turn, str], None]:
