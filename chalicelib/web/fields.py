@@ -125,6 +125,39 @@ def _field(
     return made
 
 
+# --- long forms: one screen for the request, one for the resident's details ----------------------
+
+LONG_FORM = 9  # more questions than this: two screens
+
+
+def screens(form: FormDefinition, questions: list[Field]) -> list[list[Field]]:
+    """The form's screens: a long form asks about the request first, then about the resident
+    (its personal fields), so each screen is one group of questions."""
+    personal = set(form.personal_fields)
+    about = [q for q in questions if q.name not in personal]
+    contact = [q for q in questions if q.name in personal]
+    if len(questions) <= LONG_FORM or not about or not contact:
+        return [questions]
+    return [about, contact]
+
+
+def screen_key(all_screens: list[list[Field]], index: int) -> str:
+    if len(all_screens) == 1:
+        return ""
+    return "web.screen_request" if index == 0 else "web.screen_you"
+
+
+def screen_of(all_screens: list[list[Field]], current: int) -> Any:
+    """pointer -> the screen its question is on (the current one for a problem of the whole form)."""
+    where = {q.name: i for i, screen in enumerate(all_screens) for q in screen}
+
+    def on(pointer: str) -> int:
+        name = pointer.strip("/").split("/", 1)[0]
+        return where.get(name, current)
+
+    return on
+
+
 # --- posted form -> JSON document ----------------------------------------------------------------
 
 

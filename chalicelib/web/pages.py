@@ -120,12 +120,26 @@ def form_post(formId: str) -> Response:
             document = {}
     else:
         document = form_fields.document(form, posted, labels)
-    found = problems(form.schema_name, document)
-    if found:
-        return _form(request, form, language, form_fields.flat_values(document), explain(found, form, labels))
-    if step != "send" or render.first(posted, "change"):
+    explained = explain(problems(form.schema_name, document), form, labels)
+    flat = form_fields.flat_values(document)
+    if step == "send":
         if render.first(posted, "change"):
-            return _form(request, form, language, form_fields.flat_values(document), [])
+            return _form(request, form, language, flat, [])
+        if explained:  # a check-answers page tampered with, or a form changed since
+            return _form(request, form, language, flat, explained)
+    else:
+        # A long form comes one screen at a time: this screen's answers are checked before the next.
+        screens = form_fields.screens(form, form_fields.fields(form, labels))
+        screen = min(max(_int(render.first(posted, "screen")), 0), len(screens) - 1)
+        if render.first(posted, "back"):
+            return _form(request, form, language, flat, [], max(screen - 1, 0))
+        on = form_fields.screen_of(screens, screen)
+        due = [e for e in explained if on(e["pointer"]) <= screen]
+        if due:
+            first = min(on(e["pointer"]) for e in due)
+            return _form(request, form, language, flat, [e for e in due if on(e["pointer"]) == first], first)
+        if screen < len(screens) - 1:
+            return _form(request, form, language, flat, [], screen + 1)
         return _review(request, form, language, document)
     try:
         created = _create(request, form, document, posted, language)
@@ -142,6 +156,10 @@ def form_post(formId: str) -> Response:
             )
         return render.page(request, "message.html", language, status=503, title_key="web.busy", body_key=None)
     return render.page(request, "done.html", language, form=form, created=created)
+
+
+def _int(text: str) -> int:
+    return int(text) if text.isdigit() else 0
 
 
 def _as_api_error(error: Exception) -> Any:
@@ -178,13 +196,20 @@ def _create(
 
 
 def _form(
-    request: Any, form: Any, language: str, values: dict[str, list[str]], errors: list[dict[str, str]]
+    request: Any,
+    form: Any,
+    language: str,
+    values: dict[str, list[str]],
+    errors: list[dict[str, str]],
+    screen: int = 0,
 ) -> Response:
     from chalicelib.web import fields as form_fields
     from chalicelib.web import render
 
     labels = render.label_language(language)
-    questions = form_fields.fields(form, labels)
+    screens = form_fields.screens(form, form_fields.fields(form, labels))
+    questions = screens[screen]
+    shown = {q.name for q in questions}
     ids = {}
 
     def first_input(made: Any) -> str:
@@ -210,11 +235,14 @@ def _form(
         status=422 if errors else 200,
         form=form,
         questions=questions,
+        screen=screen,
+        screens=len(screens),
+        screen_key=form_fields.screen_key(screens, screen),
+        # The answers of the other screens travel with the form (JavaScript off, nothing stored).
+        carried={k: v for k, v in values.items() if k.split(".", 1)[0] not in shown},
         values=values,
         errors=errors,
         error_at={e["at"]: e["message"] for e in reversed(errors)},
-        labels_differ=labels != language and language != "ja-easy" or language == "ja-easy",
-        title_extra=bool(errors),
     )
 
 

@@ -126,9 +126,20 @@ def test_each_form_by_plain_posts_errors_then_check_answers_then_receipt_then_st
     example = copy.deepcopy(form.example)
     example.pop("photos", None)
     flat = form_fields.flat_values(example)
-    review = post(client, f"/web/forms/{form_id}", cookie, {**common, "step": "review", **flat})
-    assert review.status_code == 200, review.body.decode()[:3000]
-    html = review.body.decode()
+    screen, screens = "0", 0
+    while True:  # a long form comes in screens; each posts its answers and carries the others
+        review = post(
+            client, f"/web/forms/{form_id}", cookie, {**common, "step": "review", "screen": screen, **flat}
+        )
+        assert review.status_code == 200, review.body.decode()[:3000]
+        html = review.body.decode()
+        screens += 1
+        found = re.search(r'name="screen" value="(\d)"', html)
+        if not found:
+            break
+        assert found.group(1) != screen and screens < 3
+        screen = found.group(1)
+    assert screens == len(form_fields.screens(form, form_fields.fields(form, "en")))
     assert "Check your answers" in html
     if form.fee_yen:
         assert "The fee for this application is" in html
@@ -151,6 +162,33 @@ def test_each_form_by_plain_posts_errors_then_check_answers_then_receipt_then_st
     assert status.status_code == 200
     assert "Received" in status.body.decode()
     assert code not in headers(status).get("location", "")
+
+
+def test_a_long_form_asks_about_the_request_then_about_the_resident_and_can_go_back(client):
+    form = get_form("juminhyo-copy")
+    cookie, token = _csrf(client.http.get("/web/forms/juminhyo-copy?lang=en"))
+    common = {"csrf": token, "lang": "en", "step": "review"}
+    flat = form_fields.flat_values(form.example)
+    first = client.http.get("/web/forms/juminhyo-copy?lang=en").body.decode()
+    assert "Step 1 of 2" in first and 'name="copies"' in first and 'name="name"' not in first
+    request_only = {
+        k: v
+        for k, v in flat.items()
+        if k in ("scope", "copies", "includeItems", "purpose", "purposeDetail", "delivery")
+    }
+    second = post(client, "/web/forms/juminhyo-copy", cookie, {**common, "screen": "0", **request_only})
+    html = second.body.decode()
+    assert second.status_code == 200 and "Step 2 of 2" in html and 'name="name"' in html
+    assert 'type="hidden" name="copies"' in html  # carried, not stored
+    errors = post(client, "/web/forms/juminhyo-copy", cookie, {**common, "screen": "1", **request_only})
+    assert errors.status_code == 422 and "Step 2 of 2" in errors.body.decode()
+    back = post(
+        client, "/web/forms/juminhyo-copy", cookie, {**common, "screen": "1", "back": "1", **request_only}
+    )
+    assert "Step 1 of 2" in back.body.decode() and f'value="{flat["copies"][0]}"' in back.body.decode()
+    review = post(client, "/web/forms/juminhyo-copy", cookie, {**common, "screen": "1", **flat})
+    assert "Check your answers" in review.body.decode()
+    assert "The fee for this application is 600 yen." in review.body.decode()  # 2 copies at 300 yen
 
 
 def test_a_wrong_access_code_is_one_answer_and_locks_like_the_api(client):
