@@ -335,6 +335,8 @@ def _status_by_code(request: Any, language: str, receipt: str, code: str, answer
 def _status_view(request: Any, language: str, view: dict[str, Any], **context: Any) -> Response:
     from chalicelib.web import render
 
+    context.setdefault("answered", False)
+    context.setdefault("code", "")
     return render.page(
         request,
         "status_view.html",

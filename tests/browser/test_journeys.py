@@ -246,3 +246,36 @@ def test_news_settings_with_a_line_id_token(page, web, local_stack, language):
     submit(page, "止める" if language == "ja" else "Stop all")
     assert store.get(user_id).preferences.paused
     assert_accessible(page, f"settings stopped {language}")
+
+
+def test_inside_line_a_form_is_sent_as_the_resident_and_their_requests_are_listed(page, web, local_stack):
+    from chalicelib.store import submissions as store
+    from tests.integration.conftest import new_user_id
+
+    user_id = new_user_id()
+    token = mint_id_token(local_stack, user_id)
+    page.get(f"{web}/web/forms/inquiry?lang=en")
+    page.execute_script(
+        "document.querySelector('input.js-id-token').value = arguments[0]", token
+    )  # the LIFF glue
+    page.find_element(By.ID, "f-question").send_keys("Where do I recycle batteries?")
+    submit(page)
+    page.execute_script("document.querySelector('input.js-id-token').value = arguments[0]", token)
+    submit(page, "Send")
+    receipt = page.find_element(By.ID, "receipt").text
+    assert store.get(receipt).line_user_id == user_id and store.get(receipt).channel == "line"
+
+    page.get(f"{web}/web/status?lang=en")
+    old = page.find_element(By.TAG_NAME, "html")
+    page.execute_script(
+        "document.querySelector('#liff-signin input[name=id_token]').value = arguments[0];"
+        "document.getElementById('liff-signin').submit();",
+        token,
+    )
+    WebDriverWait(page, 30).until(expected_conditions.staleness_of(old))
+    assert receipt in page.find_element(By.CSS_SELECTOR, "ul.cards").text
+    assert_accessible(page, "my requests from LINE")
+    submit(page)
+    assert page.find_elements(By.ID, "status"), page.find_element(By.TAG_NAME, "main").text
+    assert page.find_element(By.ID, "status").text == "Received"
+    assert_accessible(page, "status from LINE")

@@ -55,6 +55,83 @@ def test_every_page_renders_in_every_language_with_no_missing_text(client, langu
         assert "<h1></h1>" not in html and "<title> |" not in html
 
 
+def assert_complete(response, where: str) -> None:
+    html = response.body.decode()
+    assert "<main" in html, where
+    assert not re.search(r">\s*(web|form|status|age)\.[a-z_-]+\s*<", html), where
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_state_of_every_page_is_complete_in_every_language(client, sandbox, language):
+    """Errors, second screen, check answers, done, status with a thread, settings: no gap."""
+    import requests
+
+    from chalicelib.config import get_settings
+    from chalicelib.domain import submissions as rules
+    from chalicelib.services import submissions as service
+    from chalicelib.store import residents
+    from chalicelib.store import submissions as store
+    from tests.integration.conftest import new_user_id
+
+    cookie, token = _csrf(client.http.get("/web"))
+    common = {"csrf": token, "lang": language}
+    assert_complete(
+        post(client, "/web/forms/bulky-waste-collection", cookie, {**common, "step": "review"}), "errors"
+    )
+    flat = form_fields.flat_values(get_form("bulky-waste-collection").example)
+    second = post(
+        client,
+        "/web/forms/bulky-waste-collection",
+        cookie,
+        {**common, "step": "review", "screen": "0", **flat},
+    )
+    assert_complete(second, "second screen")
+    review = post(
+        client,
+        "/web/forms/bulky-waste-collection",
+        cookie,
+        {**common, "step": "review", "screen": "1", **flat},
+    )
+    assert_complete(review, "check answers")
+    import html as html_lib
+
+    document = html_lib.unescape(re.search(r'name="document" value="([^"]*)"', review.body.decode()).group(1))
+    done = post(
+        client, "/web/forms/bulky-waste-collection", cookie, {**common, "step": "send", "document": document}
+    )
+    assert_complete(done, "done")
+    receipt = re.search(r'id="receipt">([^<]+)<', done.body.decode()).group(1)
+    code = re.search(r'id="access-code">([^<]+)<', done.body.decode()).group(1)
+    staff = rules.Actor(kind=rules.STAFF, id="staff-1", section="seiso")
+    service.move(store.get(receipt), rules.IN_REVIEW, actor=staff)
+    service.move(store.get(receipt), rules.NEEDS_INFO, actor=staff, note="Which floor?", visibility="public")
+    assert_complete(
+        post(client, "/web/status", cookie, {**common, "receipt": receipt, "code": code}), "status"
+    )
+    assert_complete(
+        post(client, "/web/status", cookie, {**common, "receipt": receipt, "code": "x"}), "wrong code"
+    )
+
+    user_id = new_user_id()
+    assert residents.record_follow(user_id, language, 1)
+    minted = requests.post(
+        f"{sandbox.base_url}/__sandbox/id-tokens",
+        json={"sub": user_id, "aud": get_settings().line_login_channel_id},
+        timeout=5,
+    ).json()["idToken"]
+    settings = post(client, "/web/settings", cookie, {**common, "id_token": minted})
+    assert_complete(settings, "settings")
+    bad = post(
+        client, "/web/settings", cookie, {**common, "id_token": minted, "action": "save", "birthYear": "1800"}
+    )
+    assert bad.status_code == 422
+    assert_complete(bad, "settings with errors")
+    assert_complete(
+        post(client, "/web/settings", cookie, {**common, "id_token": minted, "action": "stop"}), "stopped"
+    )
+    assert_complete(post(client, "/web/status", cookie, {**common, "id_token": minted}), "my requests")
+
+
 def test_ja_easy_pages_carry_furigana_as_ruby(client):
     html = client.http.get("/web?lang=ja-easy").body.decode()
     assert "<ruby>葛飾区<rp>(</rp><rt>かつしかく</rt><rp>)</rp></ruby>" in html
