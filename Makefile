@@ -56,12 +56,13 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
 
-# Browser tests (tests/browser): Chromium and its driver from Debian, axe-core pinned from npm.
+# Browser tests (tests/browser): Chromium and its driver from Debian (with CJK and Devanagari fonts
+# for the screenshots), axe-core pinned from npm.
 # Installed only when missing; apt-get needs root (CI runs as root on a fresh clone).
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver fonts-noto-cjk fonts-lohit-deva; \
 	  else echo "browser tests need: sudo apt-get install chromium chromium-driver (they are skipped without it)"; fi; \
 	fi
 	@test -f node_modules/axe-core/axe.min.js || npm ci --no-audit --no-fund

@@ -147,13 +147,14 @@ def screen_key(all_screens: list[list[Field]], index: int) -> str:
     return "web.screen_request" if index == 0 else "web.screen_you"
 
 
-def screen_of(all_screens: list[list[Field]], current: int) -> Any:
-    """pointer -> the screen its question is on (the current one for a problem of the whole form)."""
+def screen_of(all_screens: list[list[Field]]) -> Any:
+    """pointer -> the screen its question is on. A rule over the whole form ("a reply needs an
+    email or an address") is checked on the last screen, once every answer it reads is given."""
     where = {q.name: i for i, screen in enumerate(all_screens) for q in screen}
 
     def on(pointer: str) -> int:
         name = pointer.strip("/").split("/", 1)[0]
-        return where.get(name, current)
+        return where.get(name, len(all_screens) - 1)
 
     return on
 

@@ -133,7 +133,7 @@ def form_post(formId: str) -> Response:
         screen = min(max(_int(render.first(posted, "screen")), 0), len(screens) - 1)
         if render.first(posted, "back"):
             return _form(request, form, language, flat, [], max(screen - 1, 0))
-        on = form_fields.screen_of(screens, screen)
+        on = form_fields.screen_of(screens)
         due = [e for e in explained if on(e["pointer"]) <= screen]
         if due:
             first = min(on(e["pointer"]) for e in due)

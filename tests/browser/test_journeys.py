@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from chalicelib.domain.forms import catalogue, get_form
@@ -52,10 +52,27 @@ def submit(driver, text: str | None = None) -> None:
     buttons = driver.find_elements(By.CSS_SELECTOR, "main button[type=submit]")
     button = next(b for b in buttons if text is None or text in b.text)
     driver.execute_script("arguments[0].scrollIntoView({block:'center'})", button)
-    old = driver.find_element(By.TAG_NAME, "html")
+    mark_page(driver)
     button.click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))  # the next page, not this one
-    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    wait_for_next_page(driver)
+
+
+def mark_page(driver) -> None:
+    driver.execute_script("document.documentElement.setAttribute('data-left', '1')")
+
+
+def wait_for_next_page(driver) -> None:
+    """Until a new document has loaded (no element references: they break mid-navigation)."""
+
+    def loaded(d) -> bool:
+        try:
+            return d.execute_script(
+                "return !document.documentElement.hasAttribute('data-left') && document.readyState === 'complete'"
+            )
+        except WebDriverException:
+            return False
+
+    WebDriverWait(driver, 30).until(loaded)
 
 
 def summary_links(driver) -> list[str]:
@@ -209,13 +226,13 @@ def test_news_settings_with_a_line_id_token(page, web, local_stack, language):
 
     page.get(f"{web}/web/settings?lang={language}")
     # What the LIFF glue does with liff.getIDToken(): post it with the sign-in form.
-    old = page.find_element(By.TAG_NAME, "html")
+    mark_page(page)
     page.execute_script(
         "document.querySelector('#liff-signin input[name=id_token]').value = arguments[0];"
         "document.getElementById('liff-signin').submit();",
         token,
     )
-    WebDriverWait(page, 30).until(expected_conditions.staleness_of(old))
+    wait_for_next_page(page)
     WebDriverWait(page, 30).until(lambda d: d.find_elements(By.ID, "f-area"))
     assert_accessible(page, f"settings {language}")
 
@@ -266,13 +283,13 @@ def test_inside_line_a_form_is_sent_as_the_resident_and_their_requests_are_liste
     assert store.get(receipt).line_user_id == user_id and store.get(receipt).channel == "line"
 
     page.get(f"{web}/web/status?lang=en")
-    old = page.find_element(By.TAG_NAME, "html")
+    mark_page(page)
     page.execute_script(
         "document.querySelector('#liff-signin input[name=id_token]').value = arguments[0];"
         "document.getElementById('liff-signin').submit();",
         token,
     )
-    WebDriverWait(page, 30).until(expected_conditions.staleness_of(old))
+    wait_for_next_page(page)
     assert receipt in page.find_element(By.CSS_SELECTOR, "ul.cards").text
     assert_accessible(page, "my requests from LINE")
     submit(page)
