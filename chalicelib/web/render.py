@@ -178,12 +178,11 @@ def page(
             lang=language,
             html_lang=HTML_LANG.get(language, language),
             csrf=token,
-            path=request.context.get("path") or "/web",
             liff_id=liff_id(),
             **context,
         )
     )
-    headers = {"Content-Type": "text/html; charset=utf-8", **security_headers()}
+    headers: dict[str, str | list[str]] = {"Content-Type": "text/html; charset=utf-8", **security_headers()}
     if cacheable:
         headers["Cache-Control"] = "public, max-age=300"
         headers["Vary"] = "Accept-Language"

@@ -283,3 +283,23 @@ def test_a_wrong_access_code_is_one_answer_and_locks_like_the_api(client):
         client, "/web/status", cookie, {"csrf": token, "lang": "en", "receipt": receipt, "code": "WRONG"}
     )
     assert locked.status_code == 429
+
+
+def test_the_webhook_path_never_loads_jinja2():
+    """The pages are on the same Lambda as the LINE webhook: their template engine stays off its cold start."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = "import sys\nfrom app import app\nprint('jinja2' in sys.modules, 'chalicelib.web.render' in sys.modules)"
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=root,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["False", "False"]
