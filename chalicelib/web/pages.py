@@ -9,6 +9,7 @@ lockouts), with JavaScript off; the LIFF ID token, when inside LINE, is posted i
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from chalice import Response
@@ -302,7 +303,7 @@ def status_post() -> Response:
     return _status_by_code(request, language, receipt, code)
 
 
-def _status_by_code(request: Any, language: str, receipt: str, code: str, answered: bool = False) -> Response:
+def _status_by_code(request: Any, language: str, receipt: str, code: str) -> Response:
     from chalicelib.services import submissions as service
     from chalicelib.web import render
 
@@ -314,43 +315,64 @@ def _status_by_code(request: Any, language: str, receipt: str, code: str, answer
     if errors:
         return render.page(request, "status.html", language, status=422, errors=errors[:1], receipt=receipt)
     try:
-        view = service.for_resident(receipt, code)
+        # The API's own check: one answer for a wrong pair, and the per-receipt lockout.
+        submission = service._resident_access(receipt, code)
     except Exception as error:  # the API's 404 (no such pair) or 429 (locked out), as a page
         api_error = _as_api_error(error)
         if api_error is None or api_error.status not in (404, 429):
             raise
         key = "web.locked" if api_error.status == 429 else "web.wrong_code"
-        status = api_error.status
         return render.page(
             request,
             "status.html",
             language,
-            status=status,
+            status=api_error.status,
             errors=[{"anchor": "f-receipt", "key": key}],
             receipt=receipt,
         )
-    return _status_view(request, language, view, receipt=receipt, code=code, answered=answered)
+    return _show_status(request, language, submission, code=code)
 
 
-def _status_view(request: Any, language: str, view: dict[str, Any], **context: Any) -> Response:
+def _show_status(
+    request: Any,
+    language: str,
+    submission: Any,
+    *,
+    code: str = "",
+    id_token: str = "",
+    answered: bool = False,
+    errors: list[dict[str, str]] | None = None,
+) -> Response:
+    """Status, the thread (the city's messages and, once issue 10 is merged, the resident's
+    answers), and the answer form while the city waits for one."""
+    from chalicelib.services import submissions as service
     from chalicelib.web import render
 
-    context.setdefault("answered", False)
-    context.setdefault("code", "")
+    view = service._public_view(submission)
+    responses = _answer_service()
+    if responses is not None:
+        thread = responses.view(submission)["thread"]
+    else:
+        thread = [
+            {"who": "ward", "at": n["at"], "status": n["status"], "text": n["note"]} for n in view["notes"]
+        ]
     return render.page(
         request,
         "status_view.html",
         language,
+        status=422 if errors else 200,
         view=view,
-        answerable=_answer_service() is not None,
-        errors=[],
-        **context,
+        thread=thread,
+        answerable=responses is not None and bool(code or id_token),
+        code=code,
+        id_token=id_token,
+        answered=answered,
+        errors=errors or [],
     )
 
 
 def _status_by_line(request: Any, language: str, token: str, receipt: str) -> Response:
     from chalicelib.domain.submissions import RECEIPT_PATTERN
-    from chalicelib.services import submissions as service
     from chalicelib.store import submissions as store
     from chalicelib.store.models import Submission
     from chalicelib.web import render
@@ -363,9 +385,7 @@ def _status_by_line(request: Any, language: str, token: str, receipt: str) -> Re
     if receipt and RECEIPT_PATTERN.fullmatch(receipt):
         found = store.get(receipt)
         if found is not None and found.line_user_id == user_id:
-            return _status_view(
-                request, language, service._public_view(found), receipt=receipt, code="", id_token=token
-            )
+            return _show_status(request, language, found, id_token=token)
     page, _cursor = store.query_index(
         Submission.by_line_user, user_id, since=None, until=None, cursor=None, limit=20
     )
@@ -373,10 +393,16 @@ def _status_by_line(request: Any, language: str, token: str, receipt: str) -> Re
 
 
 def _answer_service() -> Any:
-    """The service answering a needs-info request (issue 10), once it exists on main."""
-    from chalicelib.services import submissions as service
+    """`chalicelib.services.responses` (issue 10: answering a needs-info request), once merged."""
+    import importlib
+    import importlib.util
 
-    return getattr(service, "respond", None)
+    if importlib.util.find_spec("chalicelib.services.responses") is None:
+        return None
+    return importlib.import_module("chalicelib.services.responses")
+
+
+UPLOAD_ID = re.compile(r"^up_[a-z2-7]{20,40}$")
 
 
 @bp.route("/web/status/answer", methods=["POST"], content_types=FORM_POST)
@@ -388,46 +414,47 @@ def answer_post() -> Response:
     language = _language(request, posted)
     if not render.csrf_ok(request, posted):
         return _expired(request, language)
-    receipt, code = render.first(posted, "receipt").upper(), render.first(posted, "code")
-    respond = _answer_service()
-    text = render.first(posted, "text")
-    attachments = [v for raw in posted.get("photos", []) for v in raw.split() if v]
-    if respond is None:
+    responses = _answer_service()
+    if responses is None:
         return render.page(
             request, "message.html", language, status=503, title_key="web.answer_unavailable", body_key=None
         )
+    receipt, code = render.first(posted, "receipt").upper(), render.first(posted, "code")
+    token = render.first(posted, "id_token")
+    text = render.first(posted, "text")
+    attachments = [v for raw in posted.get("photos", []) for v in raw.split() if UPLOAD_ID.match(v)]
     try:
-        respond(receipt, code, {"text": text, "attachments": attachments})
+        if token:
+            user_id = _resident(token)
+            if user_id is None:
+                return render.page(
+                    request, "message.html", language, status=401, title_key="web.signin_again", body_key=None
+                )
+            submission, channel = responses.of_line_user(receipt, user_id), "line"
+        else:
+            submission, channel = responses.with_access_code(receipt, code), "web"
     except Exception as error:
         api_error = _as_api_error(error)
         if api_error is None:
             raise
-        if api_error.status in (404, 429):
-            return _status_by_code(request, language, receipt, code)
-        return _answer_errors(request, language, receipt, code, api_error)
-    return _status_by_code(request, language, receipt, code, answered=True)
+        return _status_by_code(request, language, receipt, code)  # wrong pair or locked: said there
+    try:
+        responses.respond(submission, text, attachments, channel=channel)
+    except Exception as error:
+        api_error = _as_api_error(error)
+        if api_error is None:
+            raise
+        anchors = {"/attachments": "f-photos"}
+        errors = [
+            {"anchor": anchors.get(d.get("pointer", ""), "f-text"), "message": d.get("message", "")}
+            for d in api_error.details
+            if isinstance(d, dict)
+        ] or [{"anchor": "f-text", "message": api_error.message}]
+        return _show_status(request, language, submission, code=code, id_token=token, errors=errors)
+    from chalicelib.store import submissions as store
 
-
-def _answer_errors(request: Any, language: str, receipt: str, code: str, error: Any) -> Response:
-    from chalicelib.services import submissions as service
-    from chalicelib.web import render
-
-    view = service.for_resident(receipt, code)
-    details = [d for d in (getattr(error, "details", None) or []) if isinstance(d, dict)]
-    errors = [{"anchor": "f-text", "message": d.get("message", "")} for d in details] or [
-        {"anchor": "f-text", "message": str(getattr(error, "message", error))}
-    ]
-    return render.page(
-        request,
-        "status_view.html",
-        language,
-        status=422,
-        view=view,
-        answerable=True,
-        errors=errors,
-        receipt=receipt,
-        code=code,
-        answered=False,
+    return _show_status(
+        request, language, store.get(submission.receipt), code=code, id_token=token, answered=True
     )
 
 
