@@ -168,12 +168,21 @@ def test_a_photo_goes_through_the_presigned_upload_and_reaches_the_submission(pa
     assert page.find_element(By.ID, "f-photos-ids").get_attribute("value").startswith("up_")
     assert_accessible(page, "photo added")
     page.find_element(By.ID, "f-problem").click()
-    page.find_element(By.ID, "f-location-address").send_keys("Tateishi 5-13-1, in front of the city office")
+    # "Use my current location": the phone's position (here the city office's) fills the location.
+    page.execute_cdp_cmd("Browser.grantPermissions", {"origin": web, "permissions": ["geolocation"]})
+    page.execute_cdp_cmd(
+        "Emulation.setGeolocationOverride", {"latitude": 35.743, "longitude": 139.8472, "accuracy": 10}
+    )
+    page.find_element(By.CSS_SELECTOR, "button.js-locate").click()
+    WebDriverWait(page, 30).until(lambda d: d.find_element(By.ID, "f-location-latitude").get_attribute("value"))
+    assert page.find_element(By.ID, "f-location-longitude").get_attribute("value") == "139.847200"
+    assert page.find_element(By.ID, "f-location-status").text == "Location filled in."
     submit(page)
     submit(page, "Send")
     receipt = page.find_element(By.ID, "receipt").text
     stored = store.get(receipt)
     assert len(stored.attachments) == 1
+    assert (stored.latitude, stored.longitude) == (pytest.approx(35.743), pytest.approx(139.8472))
 
 
 def test_a_needs_info_request_shows_the_thread_and_the_answer_form(page, web):
