@@ -138,9 +138,22 @@ def axe_check(driver) -> list[dict]:
     return result
 
 
+CHECKED: list[str] = []  # every page state axe looked at, for the summary line
+
+
 def assert_accessible(driver, what: str) -> None:
     violations = axe_check(driver)
+    CHECKED.append(what)
     assert violations == [], f"{what}: axe found {violations}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    if CHECKED:
+        languages = {what.split()[1] for what in CHECKED if len(what.split()) > 1}
+        terminalreporter.write_line(
+            f"axe-core {AXE.parent.name}: {len(CHECKED)} page states checked against WCAG 2.2 A/AA"
+            f" (page languages seen: {', '.join(sorted(languages & {'ja', 'en'}))})"
+        )
 
 
 def screenshot(driver, name: str) -> None:
