@@ -73,3 +73,13 @@ def test_a_long_form_asks_about_the_request_before_the_personal_details():
     assert not {q.name for q in screens[0]} & set(form.personal_fields)
     assert {q.name for q in screens[1]} <= set(form.personal_fields)
     assert len(fields.screens(get_form("inquiry"), fields.fields(get_form("inquiry"), "ja"))) == 1
+
+
+def test_every_kanji_in_the_pages_easy_japanese_has_furigana():
+    import json
+    import re
+
+    texts = json.loads((render.HERE.parent / "data" / "messages" / "web.json").read_text(encoding="utf-8"))
+    for key, text in texts["messages"].items():
+        bare = re.sub(r"｜[^｜《》]+《[^《》]+》", "", text["ja-easy"])
+        assert not re.search(r"[\u4e00-\u9fff]", bare), (key, text["ja-easy"])
