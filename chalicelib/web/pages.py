@@ -35,10 +35,15 @@ def _language(request: Any, fields: dict[str, list[str]] | None = None, default:
     return render.choose_language(chosen, (request.headers or {}).get("accept-language"), default)
 
 
-def _expired(request: Any, language: str) -> Response:
+def _message(request: Any, language: str, key: str, status: int) -> Response:
+    """A page that only says one thing (expired, sign in again, busy, not found)."""
     from chalicelib.web import render
 
-    return render.page(request, "message.html", language, status=403, title_key="web.expired", body_key=None)
+    return render.page(request, "message.html", language, status=status, title_key=key)
+
+
+def _expired(request: Any, language: str) -> Response:
+    return _message(request, language, "web.expired", 403)
 
 
 # --- static ---------------------------------------------------------------------------------------
@@ -152,10 +157,8 @@ def form_post(formId: str) -> Response:
         if api_error.status == 422 and details:
             return _form(request, form, language, form_fields.flat_values(document), details)
         if api_error.status == 401:
-            return render.page(
-                request, "message.html", language, status=401, title_key="web.signin_again", body_key=None
-            )
-        return render.page(request, "message.html", language, status=503, title_key="web.busy", body_key=None)
+            return _message(request, language, "web.signin_again", 401)
+        return _message(request, language, "web.busy", 503)
     return render.page(request, "done.html", language, form=form, created=created)
 
 
@@ -188,8 +191,12 @@ def _create(
             from chalicelib.api.errors import ApiError
 
             raise ApiError(401, "unauthorized", "bad id token")
+        from chalicelib.store import preferences
+
+        stored = preferences.get(user_id)  # as the API does: news in the language chosen on LINE
+        line_language = stored.preferences.language if stored else language
         return service.create(
-            form, document, service.Submitter(channel="line", language=language, line_user_id=user_id)
+            form, document, service.Submitter(channel="line", language=line_language, line_user_id=user_id)
         )
     return service.create(
         form, document, service.Submitter(channel="web", language=render.label_language(language))
@@ -268,11 +275,8 @@ def _review(request: Any, form: Any, language: str, document: dict[str, Any]) ->
 
 
 def _not_found(request: Any, language: str) -> Response:
-    from chalicelib.web import render
 
-    return render.page(
-        request, "message.html", language, status=404, title_key="web.not_found_title", body_key=None
-    )
+    return _message(request, language, "web.not_found_title", 404)
 
 
 # --- status, thread, answer -----------------------------------------------------------------------
@@ -379,9 +383,7 @@ def _status_by_line(request: Any, language: str, token: str, receipt: str) -> Re
 
     user_id = _resident(token)
     if user_id is None:
-        return render.page(
-            request, "message.html", language, status=401, title_key="web.signin_again", body_key=None
-        )
+        return _message(request, language, "web.signin_again", 401)
     if receipt and RECEIPT_PATTERN.fullmatch(receipt):
         found = store.get(receipt)
         if found is not None and found.line_user_id == user_id:
@@ -416,9 +418,7 @@ def answer_post() -> Response:
         return _expired(request, language)
     responses = _answer_service()
     if responses is None:
-        return render.page(
-            request, "message.html", language, status=503, title_key="web.answer_unavailable", body_key=None
-        )
+        return _message(request, language, "web.answer_unavailable", 503)
     receipt, code = render.first(posted, "receipt").upper(), render.first(posted, "code")
     token = render.first(posted, "id_token")
     text = render.first(posted, "text")
@@ -427,9 +427,7 @@ def answer_post() -> Response:
         if token:
             user_id = _resident(token)
             if user_id is None:
-                return render.page(
-                    request, "message.html", language, status=401, title_key="web.signin_again", body_key=None
-                )
+                return _message(request, language, "web.signin_again", 401)
             submission, channel = responses.of_line_user(receipt, user_id), "line"
         else:
             submission, channel = responses.with_access_code(receipt, code), "web"
@@ -456,6 +454,48 @@ def answer_post() -> Response:
     return _show_status(
         request, language, store.get(submission.receipt), code=code, id_token=token, answered=True
     )
+
+
+# --- counter waiting times (issue 14's queue service) ---------------------------------------------
+
+QUEUE_REFRESH_SECONDS = 30
+
+
+def _now() -> Any:
+    """Now; on the local stage only, `MADOGUCHI_CLOCK` (ISO time) may fix it, so the browser
+    test can show a line open in office hours whatever the hour it runs at."""
+    import os
+    from datetime import UTC, datetime
+
+    from chalicelib.config import get_settings
+
+    fixed = os.environ.get("MADOGUCHI_CLOCK")
+    if fixed and get_settings().stage == "local":
+        return datetime.fromisoformat(fixed)
+    return datetime.now(UTC)
+
+
+@bp.route("/queue", methods=["GET"])
+def queue_page() -> Response:
+    """Every office and line now, large figures for a phone. It refreshes itself only when the
+    resident turns that on (WCAG 2.2.1), by the HTTP Refresh header: no JavaScript needed."""
+    import importlib
+    import importlib.util
+
+    from chalicelib.web import render
+
+    request = _request()
+    language = _language(request)
+    if importlib.util.find_spec("chalicelib.services.queues") is None:
+        return _message(request, language, "web.queue_unavailable", 503)
+    queues = importlib.import_module("chalicelib.services.queues")
+    view = queues.status_view(_now(), language)
+    auto = (request.query_params or {}).get("auto") == "1"
+    response = render.page(request, "queue.html", language, cacheable=True, view=view, auto=auto)
+    response.headers["Cache-Control"] = "public, max-age=10"  # the figures change by the minute
+    if auto:
+        response.headers["Refresh"] = str(QUEUE_REFRESH_SECONDS)
+    return response
 
 
 # --- news settings (LIFF) -------------------------------------------------------------------------
@@ -498,9 +538,7 @@ def settings_post() -> Response:
     if not render.csrf_ok(request, posted):
         return _expired(request, language)
     if user_id is None:
-        return render.page(
-            request, "message.html", language, status=401, title_key="web.signin_again", body_key=None
-        )
+        return _message(request, language, "web.signin_again", 401)
     action = render.first(posted, "action")
     notice, errors = None, []
     try:

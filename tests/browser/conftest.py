@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,8 @@ PHONE = (390, 844)  # CSS pixels of a common phone
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
 
 pytestmark = pytest.mark.slow
+# The /queue page's clock in the browser tests: a Tuesday at 10:21 in Tokyo, the office open.
+QUEUE_CLOCK = datetime(2031, 3, 4, 10, 21, tzinfo=timezone(timedelta(hours=9)))
 
 
 def pytest_collection_modifyitems(items):
@@ -50,6 +53,7 @@ def web(local_stack):
     from devstack.run import wait_for_http
 
     port = Ports.free().api
+    env = {**os.environ, "MADOGUCHI_CLOCK": QUEUE_CLOCK.isoformat()}  # read by the /queue page only
     process = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("chalice")),
@@ -63,7 +67,7 @@ def web(local_stack):
             "--no-autoreload",
         ],
         cwd=ROOT,
-        env=os.environ.copy(),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -174,7 +174,9 @@ def test_a_photo_goes_through_the_presigned_upload_and_reaches_the_submission(pa
         "Emulation.setGeolocationOverride", {"latitude": 35.743, "longitude": 139.8472, "accuracy": 10}
     )
     page.find_element(By.CSS_SELECTOR, "button.js-locate").click()
-    WebDriverWait(page, 30).until(lambda d: d.find_element(By.ID, "f-location-latitude").get_attribute("value"))
+    WebDriverWait(page, 30).until(
+        lambda d: d.find_element(By.ID, "f-location-latitude").get_attribute("value")
+    )
     assert page.find_element(By.ID, "f-location-longitude").get_attribute("value") == "139.847200"
     assert page.find_element(By.ID, "f-location-status").text == "Location filled in."
     submit(page)

@@ -26,6 +26,10 @@ def pages():
     yield "/web/settings"
     for form in catalogue():
         yield f"/web/forms/{form.id}"
+    import importlib.util
+
+    if importlib.util.find_spec("chalicelib.services.queues") is not None:  # issue 14, once merged
+        yield "/queue"
 
 
 def headers(response) -> dict[str, str]:
