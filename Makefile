@@ -2,9 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+comma := ,
 STAMP := $(VENV)/.installed
 
-.PHONY: browser-deps browser run test unit integration e2e lint typecheck event token fire richmenu bench clean
+.PHONY: browser-deps browser run test unit integration e2e lint typecheck event token fire richmenu mail bench clean queue-sim
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,20 +39,27 @@ event: $(STAMP)  ## make event E=events/line/follow.json (needs `make run`)
 	@test -n "$(E)" || (echo "usage: make event E=events/line/follow.json" && exit 2)
 	$(PY) -m devstack.send_event $(E)
 
-token: $(STAMP)  ## make token SECTION=citizens ROLE=staff
-	@test -n "$(SECTION)" -a -n "$(ROLE)" || (echo "usage: make token SECTION=citizens ROLE=staff" && exit 2)
-	@$(PY) -m devstack.dev_issuer token --section $(SECTION) --role $(ROLE)
+token: $(STAMP)  ## make token SECTION=kocho ROLE=announcer (needs `make run`): a staff token it accepts
+	@$(PY) -m devstack.dev_issuer token --section "$(SECTION)" $(foreach r,$(subst $(comma), ,$(ROLE)),--role "$(r)") $(if $(STAFF_ID),--staff-id "$(STAFF_ID)")
 
 fire: $(STAMP)  ## make fire JOB=dlq-watch (needs `make run`): run a scheduled job now
-	$(PY) -m devstack.pump --fire $(JOB)
+	@$(PY) -m devstack.pump --fire "$(JOB)"
 
 richmenu: $(STAMP)  ## make richmenu (needs `make run`): register the rich menu with the LINE sandbox as the default
-	$(PY) -m infra.richmenu --local
+	@$(PY) -m infra.richmenu --local
+
+mail: $(STAMP)  ## make mail [N=10] (needs `make run`): the emails the local stack sent (moto's SES)
+	@$(PY) -m devstack.mailbox -n $(or $(N),10)
+
+queue-sim: $(STAMP)  ## make queue-sim [SPEED=60] [SEED=1] (needs `make run`): a ticket machine replays a day
+	$(PY) -m devstack.queue_sim --speed $(or $(SPEED),60) --seed $(or $(SEED),1)
 
 bench: $(STAMP)
 	$(PY) bench/coldstart.py
 	$(PY) bench/faq_eval.py
 	$(PY) bench/fanout.py
+	$(PY) bench/consultations.py
+	$(PY) bench/queue_estimate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -14,11 +14,30 @@ import uuid
 
 from chalice import Chalice, Cron, Rate
 
-from chalicelib.api import announcements, forms, liff, line, open311, staff, submissions
+from chalicelib.api import (
+    announcements,
+    consultations,
+    forms,
+    liff,
+    line,
+    open311,
+    responses,
+    staff,
+    submissions,
+)
+from chalicelib.api import queue as queue_api
 from chalicelib.api.errors import ApiError, as_api_error, with_route_cors
 from chalicelib.config import get_settings
 from chalicelib.observability import flush_metrics, invocation, traced
-from chalicelib.resources import ANNOUNCE_COLLECT, ANNOUNCE_PLAN, ANNOUNCE_SEND, LINE_EVENTS, NOTIFICATIONS
+from chalicelib.resources import (
+    ANNOUNCE_COLLECT,
+    ANNOUNCE_PLAN,
+    ANNOUNCE_SEND,
+    CONSULTATIONS,
+    LINE_EVENTS,
+    NOTIFICATIONS,
+    QUEUE_EVENTS,
+)
 from chalicelib.web import pages as web_pages
 
 # configure_logs=False: the Powertools logger (same name) is the only handler, so no line is doubled.
@@ -31,6 +50,9 @@ app.register_blueprint(staff.bp)
 app.register_blueprint(liff.bp)
 app.register_blueprint(announcements.bp)
 app.register_blueprint(web_pages.bp)  # resident web pages (/web): Jinja2 loads only when one is asked for
+app.register_blueprint(responses.bp)
+app.register_blueprint(consultations.bp)
+app.register_blueprint(queue_api.bp)
 
 
 @app.middleware("http")
@@ -92,6 +114,14 @@ def daily_digest_job(event):
     return digest.run(now=event.time)
 
 
+# Weekdays 10:00 in Tokyo (01:00 UTC): one reminder to residents who have not answered "needs info".
+@app.schedule(Cron(0, 1, "?", "*", "MON-FRI", "*"), name="needs-info-reminders")
+def needs_info_reminders_job(event):
+    from chalicelib.workers import responses
+
+    return responses.run(now=event.time)
+
+
 # Announcements: start a send, read one send list into chunks, send one chunk (services/fanout.py).
 @app.on_sqs_message(queue=get_settings().name(ANNOUNCE_PLAN.name), batch_size=ANNOUNCE_PLAN.batch_size)
 def announce_plan_worker(event):
@@ -122,6 +152,30 @@ def announce_due_job(event):
     from chalicelib.workers import announcements as worker
 
     return worker.run_due()
+
+
+# Consultation bookings: follow-up of each change, reminders and meeting links (one-time schedules).
+@app.on_sqs_message(queue=get_settings().name(CONSULTATIONS.name), batch_size=CONSULTATIONS.batch_size)
+def consultations_worker(event):
+    from chalicelib.workers import consultations as worker
+
+    return worker.handle_batch(event.to_dict()["Records"])
+
+
+# Window queues (issue 14): ticket events applied per line; the night closes the day.
+@app.on_sqs_message(queue=get_settings().name(QUEUE_EVENTS.name), batch_size=QUEUE_EVENTS.batch_size)
+def queue_events_worker(event):
+    from chalicelib.workers import queue as worker
+
+    return worker.handle_batch(event.to_dict()["Records"])
+
+
+# 23:30 in Tokyo (14:30 UTC), every day: close out, hourly history, profiles, open data.
+@app.schedule(Cron(30, 14, "*", "*", "?", "*"), name="queue-nightly")
+def queue_nightly_job(event):
+    from chalicelib.workers import queue as worker
+
+    return worker.run_nightly(now=event.time)
 
 
 # End of start-up (see the top): what is loaded now stays, so later collections skip it.

@@ -96,6 +96,37 @@ def decisions(results: list[dict]) -> dict[str, float]:
     }
 
 
+def per_language(results: list[dict]) -> dict[str, dict[str, float]]:
+    """Per language: top-1 over the in-scope questions, the share of out-of-scope questions
+    rejected (a person offered), and the confident-wrong rate: the share of all its questions
+    (in scope or not) answered outright with an entry that is not the expected one."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in results:
+        groups[r["lang"]].append(r)
+        groups["all"].append(r)
+    table = {}
+    for language in [*LANGUAGES, "all"]:
+        rows = groups.get(language, [])
+        if not rows:
+            continue
+        inside = [r for r in rows if r["expected"] is not None]
+        outside = [r for r in rows if r["expected"] is None]
+        wrong = sum(r["verdict"] == faq.ANSWER and r["chosen"][0] != r["expected"] for r in rows)
+        table[language] = {
+            "n_in": len(inside),
+            "n_out": len(outside),
+            "top1": sum(bool(r["hits"]) and r["hits"][0].entry_id == r["expected"] for r in inside)
+            / len(inside)
+            if inside
+            else float("nan"),
+            "oos_rejected": sum(r["verdict"] == faq.NO_MATCH for r in outside) / len(outside)
+            if outside
+            else float("nan"),
+            "confident_wrong": wrong / len(rows),
+        }
+    return table
+
+
 def timing(data: dict, questions: list[dict], runs: int, params: faq.Params, path: Path) -> dict[str, float]:
     # What the worker pays once per process: read faq.json, build, answer the first question.
     faq.load_index.cache_clear()
@@ -138,7 +169,7 @@ def sweep(results: list[dict]) -> list[dict]:
             right = wrong = helped = person = 0
             for r in inside:
                 hits = r["hits"]
-                if hits and hits[0].confidence >= confident:
+                if hits and hits[0].confidence >= confident and not hits[0].brief:
                     right += hits[0].entry_id == r["expected"]
                     wrong += hits[0].entry_id != r["expected"]
                 elif hits and (hits[0].confidence >= suggest or hits[0].covered):
@@ -182,19 +213,20 @@ def _vector(signals: faq.Signals) -> list[float]:
 
 
 def fit(data: list[tuple[faq.Signals, int, int]], l2: float = 0.01) -> tuple[float, ...]:
-    """Logistic regression by Newton's method (4 parameters, a little L2 on the slopes)."""
-    weights = [0.0] * 4
+    """Logistic regression by Newton's method (one weight per calibration input, a little L2 on the slopes)."""
+    size = len(faq.CALIBRATION)
+    weights = [0.0] * size
     for _ in range(50):
-        gradient = [0.0] * 4
-        hessian = [[0.0] * 4 for _ in range(4)]
+        gradient = [0.0] * size
+        hessian = [[0.0] * size for _ in range(size)]
         for signals, label, _number in data:
             x = _vector(signals)
             p = faq._confidence(signals, tuple(weights))
-            for i in range(4):
+            for i in range(size):
                 gradient[i] += (p - label) * x[i]
-                for j in range(4):
+                for j in range(size):
                     hessian[i][j] += p * (1 - p) * x[i] * x[j]
-        for i in range(1, 4):
+        for i in range(1, size):
             gradient[i] += l2 * weights[i]
             hessian[i][i] += l2
         step = _solve(hessian, gradient)
@@ -264,13 +296,17 @@ VARIANTS = {
     "no Latin word bigrams": {"latin_bigrams": False},
     "BM25 b = 0.3": {"b": 0.3},
     "BM25 k1 = 2.0": {"k1": 2.0},
+    "BM25 k1 = 0.8": {"k1": 0.8},
+    "BM25 k1 = 0.5": {"k1": 0.5},
 }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--faq", type=Path, default=faq.FAQ_PATH)
-    parser.add_argument("--eval", type=Path, default=EVAL_PATH)
+    parser.add_argument(
+        "--eval", type=Path, nargs="+", default=[EVAL_PATH], help="question files, scored together"
+    )
     parser.add_argument("--detect", action="store_true", help="search without the resident's language")
     parser.add_argument("--compare", action="store_true", help="score the engine's variants")
     parser.add_argument("--sweep", action="store_true", help="tabulate other thresholds")
@@ -281,7 +317,7 @@ def main() -> int:
     args = parser.parse_args()
 
     data = json.loads(args.faq.read_text(encoding="utf-8"))
-    questions = load(args.eval)
+    questions = [question for path in args.eval for question in load(path)]
     params = faq.Params()
     index = faq.FaqIndex.from_data(data, params)
     results = run(index, questions, args.detect)
@@ -295,6 +331,7 @@ def main() -> int:
         "language_given": not args.detect,
         "accuracy": accuracy(results),
         "decisions": decisions(results),
+        "per_language": per_language(results),
         "timing": timing(data, questions, args.runs, params, args.faq),
     }
     if args.compare:
@@ -349,6 +386,12 @@ def print_report(report: dict) -> None:
         target = "" if language == "all" else f"{TARGETS.get(language, OTHER_TARGET):.2f}"
         flag = "" if language == "all" or row["top1"] >= float(target) else "  MISSED"
         print(f"{language:<9} {row['n']:>4} {row['top1']:>6.2f} {row['top3']:>6.2f} {target:>7}{flag}")
+    print(f"\n{'language':<9} {'in':>4} {'top-1':>6} {'out':>4} {'oos rej':>8} {'conf. wrong':>12}")
+    for language, row in report["per_language"].items():
+        print(
+            f"{language:<9} {row['n_in']:>4} {row['top1']:>6.2f} {row['n_out']:>4} "
+            f"{row['oos_rejected']:>8.2f} {row['confident_wrong']:>12.2f}"
+        )
     d = report["decisions"]
     print(
         f"\nIn scope ({d['n_in_scope']}): answered right {d['answer_right']:.2f}, answered wrong "

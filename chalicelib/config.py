@@ -34,6 +34,9 @@ class Settings:
     sqs_queue_url_template: str
     # Where staff reach the API: the links in digest emails point there.
     staff_api_base: str
+    # The staff console (a web app over the staff API) that digest links open:
+    # `<url>/submissions/<receipt>` and `<url>/submissions?<list filters>`. Empty: no links.
+    staff_console_url: str = ""
     # The LINE Login channel of the LIFF pages: the audience their ID tokens must carry.
     # Not a secret (LIFF pages show it); empty outside the local stage unless set, which
     # turns LIFF sign-in off (503) rather than accepting tokens for a made-up channel.
@@ -57,9 +60,21 @@ class Settings:
     def line_channel_access_token(self) -> str:
         return _secret("LINE_CHANNEL_ACCESS_TOKEN")
 
+    # Window queues (issue 14): a ticket system's secret, named in chalicelib/data/queue.json.
+    def secret(self, name: str) -> str:
+        return _secret(name)
 
-def _secret(name: str) -> str:
-    """`NAME` in the environment, else the secret or parameter that `NAME_ARN` names."""
+    @property
+    def queue_page_url(self) -> str:
+        """The public wait page (GET /queue), linked from LINE."""
+        return os.environ.get("QUEUE_PAGE_URL") or f"{self.staff_api_base}/queue"
+
+
+def _secret(name: str, *, fresh: bool = False) -> str:
+    """`NAME` in the environment, else the secret or parameter that `NAME_ARN` names.
+
+    `fresh` skips the cache (after the value was refused, e.g. a 401 for a rotated token).
+    """
     value = os.environ.get(name)
     if value:
         return value
@@ -69,8 +84,13 @@ def _secret(name: str) -> str:
     from aws_lambda_powertools.utilities import parameters  # only in AWS, only once per cache period
 
     if ref.startswith("arn:aws:secretsmanager:"):
-        return parameters.get_secret(ref, max_age=SECRET_CACHE_SECONDS)
-    return parameters.get_parameter(ref, decrypt=True, max_age=SECRET_CACHE_SECONDS)
+        return parameters.get_secret(ref, max_age=SECRET_CACHE_SECONDS, force_fetch=fresh)
+    return parameters.get_parameter(ref, decrypt=True, max_age=SECRET_CACHE_SECONDS, force_fetch=fresh)
+
+
+def line_channel_access_token(*, fresh: bool = False) -> str:
+    """The LINE channel access token as configured now (re-read: see SECRET_CACHE_SECONDS)."""
+    return _secret("LINE_CHANNEL_ACCESS_TOKEN", fresh=fresh)
 
 
 @lru_cache(maxsize=1)
@@ -91,6 +111,7 @@ def get_settings() -> Settings:
         log_hash_salt=env.get("LOG_HASH_SALT", "madoguchi"),
         sqs_queue_url_template=env.get("SQS_QUEUE_URL_TEMPLATE", ""),
         staff_api_base=env.get("STAFF_API_BASE", "https://api.madoguchi.example.jp"),
+        staff_console_url=env.get("STAFF_CONSOLE_URL", "").strip(),
         line_login_channel_id=env.get("LINE_LOGIN_CHANNEL_ID")
         or (LOCAL_LINE_LOGIN_CHANNEL_ID if stage == "local" else ""),
         liff_url=env.get("LIFF_URL", Settings.liff_url).rstrip("/"),

@@ -9,6 +9,8 @@ routes are traced by Lambda/API Gateway active tracing instead.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -44,9 +46,20 @@ def tracer() -> Tracer:
 
 
 def flush_metrics() -> None:
-    """Write the EMF line for this invocation, if anything was measured."""
-    if metrics.metric_set:
+    """Write the EMF line for this invocation, if anything was measured.
+
+    Locally (`make run`) MADOGUCHI_METRICS_FILE sends the lines to a file instead of stdout.
+    """
+    if not metrics.metric_set:
+        return
+    target = os.environ.get("MADOGUCHI_METRICS_FILE")
+    if not target:
         metrics.flush_metrics()
+        return
+    line = json.dumps(metrics.serialize_metric_set(), separators=(",", ":"))
+    metrics.clear_metrics()
+    with open(target, "a", encoding="utf-8") as sink:
+        sink.write(line + "\n")
 
 
 @contextmanager

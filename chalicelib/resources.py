@@ -19,6 +19,8 @@ class QueueSpec:
     retention_seconds: int = 4 * 24 * 3600
     # The longest SQS allows, so an operator back from a long weekend still finds the failures.
     dlq_retention_seconds: int = 14 * 24 * 3600
+    # SQS's classic per-message limit (the default is now 1 MiB): what the webhook checks against.
+    max_message_bytes: int = 256 * 1024
 
     @property
     def dlq_name(self) -> str:
@@ -36,10 +38,25 @@ ANNOUNCE_PLAN = QueueSpec("announce-plan", batch_size=1)
 ANNOUNCE_COLLECT = QueueSpec("announce-collect", visibility_timeout=900, batch_size=1)
 ANNOUNCE_SEND = QueueSpec("announce-send", batch_size=1)
 
-QUEUES: tuple[QueueSpec, ...] = (LINE_EVENTS, NOTIFICATIONS, ANNOUNCE_PLAN, ANNOUNCE_COLLECT, ANNOUNCE_SEND)
+# Consultation bookings (issue 15): confirmation, reminders, meeting link, cancellation notices.
+CONSULTATIONS = QueueSpec("consultations")
+# Window queues (issue 14): ticket events from the ticket systems, applied one line at a time.
+QUEUE_EVENTS = QueueSpec("queue-events")
+
+QUEUES: tuple[QueueSpec, ...] = (
+    LINE_EVENTS,
+    NOTIFICATIONS,
+    ANNOUNCE_PLAN,
+    ANNOUNCE_COLLECT,
+    ANNOUNCE_SEND,
+    CONSULTATIONS,
+    QUEUE_EVENTS,
+)
 
 ATTACHMENTS_BUCKET = "attachments"
-BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET,)
+# Published aggregate data (CSV + data dictionary), no personal data: window congestion for now.
+OPEN_DATA_BUCKET = "open-data"
+BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET, OPEN_DATA_BUCKET)
 
 # EventBridge Scheduler group holding one-time schedules (scheduled announcements and the like).
 SCHEDULE_GROUP = "schedules"

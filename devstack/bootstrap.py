@@ -35,6 +35,7 @@ def bootstrap() -> None:
             Attributes={
                 "VisibilityTimeout": str(queue.visibility_timeout),
                 "MessageRetentionPeriod": str(queue.retention_seconds),
+                "MaximumMessageSize": str(queue.max_message_bytes),
                 "RedrivePolicy": json.dumps(
                     {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.max_receive_count)}
                 ),

@@ -182,6 +182,11 @@ class DevIssuer:
         self._thread: threading.Thread | None = None
         self.issuer: str | None = None
 
+    def publish(self, *keys: RSAKey) -> None:
+        """Serve exactly these keys' public halves from now on (a rotation adds the next key,
+        then removes the old one)."""
+        self._jwks_body = json.dumps({"keys": [jwk for key in keys for jwk in jwks(key)["keys"]]}).encode()
+
     @property
     def jwks_url(self) -> str:
         if self.issuer is None:
@@ -282,22 +287,9 @@ def _main(argv: list[str] | None = None) -> int:
     from chalicelib.config import get_settings
 
     settings = get_settings()
-    key = ensure_key(args.key_path)
     if args.command == "token":
-        staff_id = args.staff_id or f"dev-{args.section}-{args.roles[0] if args.roles else 'user'}"
-        print(
-            mint_token(
-                staff_id=staff_id,
-                section=args.section,
-                roles=args.roles,
-                ttl_seconds=args.ttl,
-                issuer=settings.staff_jwt_issuer,
-                audience=settings.staff_jwt_audience,
-                key=key,
-                email=args.email,
-            )
-        )
-        return 0
+        return _token(args, settings)
+    key = ensure_key(args.key_path)
 
     issuer_path = urlsplit(settings.staff_jwt_issuer).path or DEFAULT_PATH
     server = DevIssuer(key, host=args.host, port=args.port, path=issuer_path)
@@ -311,6 +303,53 @@ def _main(argv: list[str] | None = None) -> int:
         pass
     finally:
         server.stop()
+    return 0
+
+
+def _token(args: argparse.Namespace, settings: Any) -> int:
+    """Print a token the running stack accepts, or one line saying why there is none."""
+    from chalicelib.domain.forms import sections
+    from chalicelib.domain.staff import ROLES
+    from devstack import preflight
+
+    usage = "make token SECTION=<section> ROLE=<role> (e.g. SECTION=kocho ROLE=announcer)"
+    preflight.require_choice("section", args.section, sections(), usage)
+    if not args.roles:
+        preflight.fail(f"usage: {usage} (roles: {', '.join(sorted(ROLES))})", 2)
+    for role in args.roles:
+        preflight.require_choice("role", role, ROLES, usage)
+    key = ensure_key(args.key_path)
+    # The stack verifies against its issuer's JWKS: a token is only useful if that is our key.
+    jwks_url = settings.staff_jwks_url
+    try:
+        import urllib.request
+
+        with urllib.request.urlopen(jwks_url, timeout=3) as response:  # noqa: S310 (local http)
+            served = {entry.get("kid") for entry in json.loads(response.read()).get("keys", [])}
+    except OSError:
+        preflight.fail(
+            f"no local stack: the staff token issuer at {jwks_url} does not answer; {preflight.START_IT}"
+        )
+    except ValueError:
+        preflight.fail(f"{jwks_url} did not answer with a JWKS; is another program on that port?")
+    if key_id(key) not in served:
+        preflight.fail(
+            f"the running stack's issuer signs with another key than {args.key_path}: "
+            "run `make token` from the checkout that runs `make run`"
+        )
+    staff_id = args.staff_id or f"dev-{args.section}-{args.roles[0]}"
+    print(
+        mint_token(
+            staff_id=staff_id,
+            section=args.section,
+            roles=args.roles,
+            ttl_seconds=args.ttl,
+            issuer=settings.staff_jwt_issuer,
+            audience=settings.staff_jwt_audience,
+            key=key,
+            email=args.email,
+        )
+    )
     return 0
 
 

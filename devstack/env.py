@@ -15,6 +15,7 @@ from chalicelib.config import LOCAL_LINE_LOGIN_CHANNEL_ID
 # Local-only values, documented in the README; production reads real ones from Secrets Manager.
 LOCAL_CHANNEL_SECRET = "local-channel-secret"
 LOCAL_ACCESS_TOKEN = "local-access-token"
+LOCAL_QUEUE_SECRET = "local-queue-secret"
 REGION = "ap-northeast-1"
 MOTO_ACCOUNT = "123456789012"  # the account moto serves by default
 
@@ -74,6 +75,11 @@ def local_environ(ports: Ports, base: dict[str, str] | None = None) -> dict[str,
         "LINE_CHANNEL_ACCESS_TOKEN": base.get("LINE_CHANNEL_ACCESS_TOKEN") or LOCAL_ACCESS_TOKEN,
         # The LIFF pages' LINE Login channel; the sandbox mints ID tokens for it (POST /__sandbox/id-tokens).
         "LINE_LOGIN_CHANNEL_ID": base.get("LINE_LOGIN_CHANNEL_ID") or LOCAL_LINE_LOGIN_CHANNEL_ID,
+        # Window queues: the demo ticket system's secret (README), the others' and the ticket-link key.
+        "QUEUE_WEBHOOK_SECRET": base.get("QUEUE_WEBHOOK_SECRET") or LOCAL_QUEUE_SECRET,
+        "QUEUE_QMINDER_SECRET": base.get("QUEUE_QMINDER_SECRET") or "local-qminder-secret",
+        "QUEUE_KIOSK_SECRET": base.get("QUEUE_KIOSK_SECRET") or "local-kiosk-token",
+        "QUEUE_TICKET_SECRET": base.get("QUEUE_TICKET_SECRET") or "local-ticket-secret",
         "STAFF_JWT_ISSUER": issuer,
         "STAFF_API_BASE": f"http://127.0.0.1:{ports.api}",
         "STAFF_JWKS_URL": f"{issuer}/.well-known/jwks.json",

@@ -11,6 +11,8 @@ Faults (`POST /__sandbox/faults`): `{"path", "status"?, "count"?, "delay"?, "met
 "after" handles the request (delivers it, accepts its retry key, counts the quota) and then
 answers the fault anyway, as when LINE took a send and its answer was lost. Each logged request
 carries `at` (epoch seconds) and `accepted` (the send was taken, whatever the answer said).
+`POST /__sandbox/config {"accessToken": ...}` rotates the channel access token the API accepts
+(401 for any other; a reset restores the stack's own).
 
 It also answers LINE Login's ID token verification (`POST /oauth2/v2.1/verify`, what a LIFF
 page's back end calls), for tokens minted by `POST /__sandbox/id-tokens`: HS256 JWTs signed
@@ -396,7 +398,7 @@ class _Platform:
 
     def __init__(self, access_token: str, quota: int | None, follower_count: int) -> None:
         self.lock = threading.Lock()
-        self.access_token = access_token
+        self.default_access_token = access_token
         self.default_quota = quota
         self.default_follower_count = follower_count
         self._message_ids = itertools.count(600_000_000_000_000_001)
@@ -416,6 +418,7 @@ class _Platform:
         self.follower_count = self.default_follower_count
         self.rich_menus: dict[str, StoredRichMenu] = {}
         self.default_rich_menu_id: str | None = None
+        self.access_token = self.default_access_token
 
     # --- bookkeeping -------------------------------------------------------------------------
 
@@ -515,6 +518,7 @@ class _Platform:
         ):
             return _error(400, MSG_INVALID_REPLY_TOKEN)
         self.used_reply_tokens.add(token)
+        call.accepted = True  # delivered, whatever the answer says (a fault "after" loses it)
         return Response(200, {"sentMessages": self._sent_messages(len(body["messages"]))})  # replies are free
 
     def push(self, call: Call) -> Response:
@@ -756,11 +760,15 @@ class _Platform:
             return body
         quota = body.get("quota", self.quota)
         followers = body.get("followerCount", self.follower_count)
+        # A rotated channel access token: from now on only this one is accepted (401 otherwise).
+        token = body.get("accessToken", self.access_token)
+        if not _is_non_empty_str(token):
+            return _error(400, "'accessToken' must be a non-empty string")
         if quota is not None and (not isinstance(quota, int) or isinstance(quota, bool) or quota < 0):
             return _error(400, "'quota' must be a non-negative integer or null")
         if not isinstance(followers, int) or isinstance(followers, bool) or followers < 0:
             return _error(400, "'followerCount' must be a non-negative integer")
-        self.quota, self.follower_count = quota, followers
+        self.quota, self.follower_count, self.access_token = quota, followers, token
         return Response(200, {"quota": self.quota, "followerCount": self.follower_count})
 
     def control_rich_menus(self, call: Call) -> Response:

@@ -217,14 +217,21 @@ def main() -> None:
     parser.add_argument("--fire", metavar="JOB", help="run one scheduled job now and exit")
     parser.add_argument("--drain", action="store_true", help="deliver until the queues are empty, then exit")
     args = parser.parse_args()
-    os.environ.update(local_environ(Ports.from_env()))
-    pump = Pump()
-    if args.fire:
-        print(pump.fire(args.fire))
-    elif args.drain:
-        print(f"delivered {pump.drain()} records")
-    else:
-        pump.run()
+    ports = Ports.from_env()
+    os.environ.update(local_environ(ports))
+    if args.fire is not None or args.drain:
+        from devstack import preflight
+
+        pump = Pump()
+        if args.fire is not None:
+            preflight.require_choice("job", args.fire, pump.schedules, "make fire JOB=<job>")
+        preflight.require_stack("moto: SQS, DynamoDB, SES", ports.aws, "MADOGUCHI_AWS_PORT")
+        if args.fire is not None:
+            print(preflight.one_line(lambda: pump.fire(args.fire), f"job {args.fire}"))
+        else:
+            print(f"delivered {preflight.one_line(pump.drain, 'drain')} records")
+        return
+    Pump().run()
 
 
 if __name__ == "__main__":

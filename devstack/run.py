@@ -92,11 +92,31 @@ def wait_for_http(url: str, timeout: float = 60.0, alive=lambda: True) -> bool:
     return False
 
 
+# Metric (EMF) lines are for CloudWatch; on a developer's console they drown the logs.
+METRICS_FILE = ROOT / ".devstack" / "metrics.jsonl"
+
+
+def _console_setup() -> None:
+    """Line-buffered output (redirected to a file, it shows as it happens, not at the end),
+    and EMF metric lines to .devstack/metrics.jsonl unless MADOGUCHI_METRICS=console."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    os.environ["PYTHONUNBUFFERED"] = "1"  # chalice local, the child process, too
+    if os.environ.get("MADOGUCHI_METRICS", "file") != "console":
+        METRICS_FILE.parent.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("MADOGUCHI_METRICS_FILE", str(METRICS_FILE))
+
+
 def main() -> int:
+    _console_setup()
     ports = Ports.from_env()
     os.environ.update(local_environ(ports))
     stack = LocalStack(ports)
     stack.start()
+    from devstack.demo_consultations import seed
+
+    print(f"consultations: {seed()} demo slots over the next weeks", flush=True)
 
     from devstack.pump import Pump
 
@@ -141,8 +161,9 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             chalice.kill()
         stack.stop()
-        print("madoguchi local stack stopped", flush=True)
-    return chalice.returncode or 0
+        print("madoguchi local stack stopped (its data is gone: it lived in memory)", flush=True)
+    # Stopped on request (Ctrl-C): a clean exit, not chalice's -SIGTERM as make's "Error 241".
+    return 0 if stopping.is_set() else (chalice.returncode or 0)
 
 
 def _banner(ports: Ports) -> str:
@@ -157,7 +178,9 @@ def _banner(ports: Ports) -> str:
             "  event pump            delivering SQS messages and schedules to the app's handlers",
             "",
             "  make event E=events/line/follow.json     send a signed sample event",
-            "  make token SECTION=citizens ROLE=staff   print a staff token",
+            "  make token SECTION=kocho ROLE=announcer  print a staff token",
+            f"  metrics (EMF) go to {os.environ.get('MADOGUCHI_METRICS_FILE') or 'this console'}"
+            " (MADOGUCHI_METRICS=console: here)",
             "  make richmenu                            register the ward's rich menu with the sandbox",
             "",
         ]

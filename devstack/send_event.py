@@ -5,6 +5,8 @@
   secret; each event gets a fresh webhookEventId and timestamp (so repeating the command is a
   new event, not a dropped duplicate) unless --as-is is given. A postback whose data reads
   `sign:<action>[:<value>]` is sent with that action signed, as our buttons carry it.
+- events/queue/<source>_*.json go to POST /queue/webhooks/<source> in madoguchi's own format,
+  signed with QUEUE_WEBHOOK_SECRET; each gets a fresh id and the time now unless --as-is is given.
 - events/sqs/*.json put each record's body on its queue in moto; the pump delivers it.
 - events/schedule/NAME.json run the scheduled job NAME once, as EventBridge would.
 """
@@ -38,8 +40,26 @@ def prepare(path: Path, *, as_is: bool = False) -> tuple[str, bytes, dict[str, s
         # events/forms/<form id>.json is the answers of one form, as its web page would post them.
         body = json.dumps(document, ensure_ascii=False).encode()
         return f"/forms/{path.stem}/submissions", body, {"Content-Type": "application/json; charset=utf-8"}
+    if kind == "queue":
+        from datetime import UTC, datetime
+
+        from chalicelib.domain.queue_webhooks import sign_madoguchi
+
+        if not as_is:
+            document["id"] = f"{document['id']}-{new_event_id()}"
+            document["at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        body = json.dumps(document, ensure_ascii=False).encode()
+        signature = sign_madoguchi(os.environ["QUEUE_WEBHOOK_SECRET"], body, int(time.time()))
+        source = path.stem.split("_", 1)[0]
+        return (
+            f"/queue/webhooks/{source}",
+            body,
+            {"Content-Type": "application/json", "X-Madoguchi-Signature": signature},
+        )
     if kind != "line":
-        raise SystemExit(f"don't know where to send events/{kind}/ files (known: line, forms, sqs, schedule)")
+        raise SystemExit(
+            f"don't know where to send events/{kind}/ files (known: line, forms, queue, sqs, schedule)"
+        )
     from chalicelib.domain.line_webhook import sign
 
     if not as_is:

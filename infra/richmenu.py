@@ -103,9 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--local", action="store_true", help="use the local stack of `make run`")
     args = parser.parse_args(argv)
     if args.local:
+        from devstack import preflight
         from devstack.env import Ports, local_environ
 
-        os.environ.update(local_environ(Ports.from_env()))
+        ports = Ports.from_env()
+        os.environ.update(local_environ(ports))
+        preflight.require_stack("LINE sandbox", ports.line, "MADOGUCHI_LINE_PORT")
+        for path in (args.definition, args.image):
+            if not path.is_file():
+                preflight.fail(f"no such file: {path}")
 
     settings = get_settings()
     menu = build_rich_menu(
@@ -121,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     ):
         try:
             result = register(menu, image, MessagingApi(api_client), MessagingApiBlob(data_client))
+        except OSError as error:  # urllib3's connection errors: the LINE API is not there
+            print(
+                f"cannot reach the LINE API at {settings.line_api_base}: {type(error).__name__}",
+                file=sys.stderr,
+            )
+            return 1
         except ApiException as error:
             body = error.body.decode("utf-8", "replace") if isinstance(error.body, bytes) else error.body
             print(f"LINE answered {error.status}: {body}", file=sys.stderr)

@@ -47,3 +47,36 @@ def send(to: Sequence[str], subject: str, text: str, html: str) -> str:
     except BotoCoreError as error:
         raise EmailNotSent(type(error).__name__) from None
     return response["MessageId"]
+
+
+def send_with_calendar(to: Sequence[str], subject: str, text: str, ics_text: str) -> str:
+    """One plain-text message with an iCalendar (.ics) attachment, for a booking. Raises EmailNotSent."""
+    from email.mime.application import MIMEApplication
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    recipients = list(to)
+    if not recipients or len(recipients) > MAX_RECIPIENTS:
+        raise ValueError(f"an email needs 1 to {MAX_RECIPIENTS} recipients")
+    message = MIMEMultipart("mixed")
+    message["Subject"] = subject
+    message["From"] = get_settings().ses_sender
+    message["To"] = ", ".join(recipients)
+    message.attach(MIMEText(text, "plain", "utf-8"))
+    calendar = MIMEApplication(ics_text.encode("utf-8"), "ics")
+    calendar.replace_header("Content-Type", 'text/calendar; charset="utf-8"; method=PUBLISH')
+    calendar.add_header("Content-Disposition", "attachment", filename="consultation.ics")
+    message.attach(calendar)
+    try:
+        response = client("ses").send_raw_email(
+            Source=get_settings().ses_sender,
+            Destinations=recipients,
+            RawMessage={"Data": message.as_bytes()},
+        )
+    except ClientError as error:
+        raise EmailNotSent(str(error.response.get("Error", {}).get("Code") or "ClientError")) from None
+    except BotoCoreError as error:
+        raise EmailNotSent(type(error).__name__) from None
+    return response["MessageId"]

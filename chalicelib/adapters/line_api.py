@@ -30,11 +30,14 @@ from linebot.v3.messaging import (
 from linebot.v3.messaging.exceptions import ApiException
 from urllib3.exceptions import HTTPError as NetworkError
 
-from chalicelib.config import Settings, get_settings
+from chalicelib.config import SECRET_CACHE_SECONDS, Settings, get_settings, line_channel_access_token
 
 # A fixed namespace so a key derived from the same work is the same in every process.
 _RETRY_KEY_NAMESPACE = uuid.UUID("6f1d3c1e-6a53-4f0b-9a51-3d1b0c8e2a10")
 _TIMEOUT = (3.0, 10.0)
+# The channel access token is read again this often (the configuration's secret cache period),
+# and at once when LINE answers 401 (one retry), so a rotated token is picked up by a warm Lambda.
+TOKEN_REREAD_SECONDS = SECRET_CACHE_SECONDS
 
 
 def retry_key_for(*parts: str) -> str:
@@ -72,10 +75,13 @@ class SendResult:
 class LineRejected(Exception):
     """LINE refused the request (4xx other than 409/429): sending it again would not help."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, after_uncertain: bool = False) -> None:
         super().__init__(f"LINE answered {status}: {message}")
         self.status = status
         self.message = message
+        # An earlier attempt of this same call failed in a way LINE may have taken it first
+        # (a 5xx or a timeout): for a reply, a 400 now likely means "token used up, by us".
+        self.after_uncertain = after_uncertain
 
 
 class LineUnavailable(Exception):
@@ -90,17 +96,31 @@ class LineClient:
         max_attempts: int = 4,
         backoff_seconds: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         settings = settings or get_settings()
-        token = settings.line_channel_access_token
-        self._api = MessagingApi(ApiClient(Configuration(host=settings.line_api_base, access_token=token)))
-        # Content (photos residents send) is served by another host, api-data.line.me.
-        self._blob = MessagingApiBlob(
-            ApiClient(Configuration(host=settings.line_data_api_base, access_token=token))
+        token = line_channel_access_token()
+        self._configurations = (
+            Configuration(host=settings.line_api_base, access_token=token),
+            # Content (photos residents send) is served by another host, api-data.line.me.
+            Configuration(host=settings.line_data_api_base, access_token=token),
         )
+        self._api = MessagingApi(ApiClient(self._configurations[0]))
+        self._blob = MessagingApiBlob(ApiClient(self._configurations[1]))
         self._max_attempts = max_attempts
         self._backoff_seconds = backoff_seconds
         self._sleep = sleep
+        self._clock = clock
+        self._token_read_at = clock()
+
+    def _reread_token(self, *, fresh: bool = False) -> None:
+        """Take the configured token again: when it is due (TOKEN_REREAD_SECONDS), or `fresh` after a 401."""
+        if not fresh and self._clock() - self._token_read_at < TOKEN_REREAD_SECONDS:
+            return
+        token = line_channel_access_token(fresh=fresh)
+        for configuration in self._configurations:
+            configuration.access_token = token  # the SDK reads it for every request
+        self._token_read_at = self._clock()
 
     def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendResult:
         request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
@@ -134,15 +154,29 @@ class LineClient:
         return Quota(limit=limit.value if limit.type == "limited" else None, used=used.total_usage)
 
     def reply_or_push(
-        self, reply_token: str | None, to: str, messages: list[dict[str, Any]], retry_key: str
-    ) -> SendResult:
-        """Reply while the token is good (free of quota); push when LINE refuses it (expired, used)."""
+        self,
+        reply_token: str | None,
+        to: str,
+        messages: list[dict[str, Any]],
+        retry_key: str,
+        *,
+        tried_before: bool = False,
+    ) -> SendResult | None:
+        """Reply while the token is good (free of quota); push when LINE refuses it (expired, used).
+
+        Except when the reply may already have been delivered: an attempt of it failed with a 5xx
+        or a timeout, or `tried_before` (an earlier run tried it). A reply token works once, so
+        replying again is safe, but a 400 then means "used", most likely by that attempt, and a
+        push would say the same thing twice. None then: delivered at most once, not pushed.
+        """
         if reply_token:
             try:
                 return self.reply(reply_token, messages)
             except LineRejected as error:
                 if error.status != 400:
                     raise
+                if tried_before or error.after_uncertain:
+                    return None
         return self.push(to, messages, retry_key)
 
     def profile_language(self, user_id: str) -> str | None:
@@ -175,19 +209,32 @@ class LineClient:
         return SendResult(request_id=_header(response.headers, "x-line-request-id"))
 
     def _call(self, call: Callable[[], Any]) -> Any:
-        for attempt in range(1, self._max_attempts + 1):
+        self._reread_token()
+        token_renewed = False
+        uncertain = False
+        attempt = 0
+        while attempt < self._max_attempts:
+            attempt += 1
             try:
                 return call()
             except ApiException as error:
                 status = error.status or 0
+                if status == 401 and not token_renewed:
+                    # The token was rotated (or revoked) since we read it: read it again, once.
+                    self._reread_token(fresh=True)
+                    token_renewed = True
+                    attempt -= 1
+                    continue
                 if status == 409 and _header(error.headers, "x-line-accepted-request-id"):
                     raise _AlreadyAccepted(error) from None
                 if status != 429 and status < 500:
-                    raise LineRejected(status, _message(error.body)) from None
+                    raise LineRejected(status, _message(error.body), after_uncertain=uncertain) from None
+                uncertain = uncertain or status >= 500
                 if attempt == self._max_attempts:
                     raise LineUnavailable(f"LINE answered {status} {attempt} times") from error
                 self._sleep(_retry_after(error.headers) or self._backoff(attempt))
             except NetworkError as error:
+                uncertain = True  # sent, perhaps taken, and the answer never came
                 if attempt == self._max_attempts:
                     raise LineUnavailable(f"LINE unreachable after {attempt} attempts") from error
                 self._sleep(self._backoff(attempt))

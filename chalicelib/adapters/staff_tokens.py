@@ -4,9 +4,12 @@ The same code runs in AWS (an Amazon Cognito user pool issues ID tokens) and loc
 (devstack/dev_issuer.py mints Cognito-shaped tokens). Issuer, audience and JWKS URL come
 from config. `jwt` is imported inside the functions so importing this module stays cheap.
 
-The JWKS client is created once per process and cached: the key set is kept for an hour,
-and an unknown `kid` triggers at most one re-fetch (PyJWKClient rate-limits these with a
-cooldown, so tokens with random kids cannot make us hammer the issuer).
+The JWKS client is created once per process. The key *set* is cached for
+JWKS_LIFESPAN_SECONDS and then fetched again; keys are never cached one by one (PyJWKClient's
+per-kid cache has no time limit, which kept a key trusted after the issuer removed it). So a key
+removed from the JWKS stops being accepted at most JWKS_LIFESPAN_SECONDS after its removal. An
+unknown `kid` triggers at most one re-fetch per cooldown (PyJWKClient's 30 s), so tokens with
+random kids cannot make us hammer the issuer, and a newly added key is found at once.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ if TYPE_CHECKING:
 
 ALGORITHM = "RS256"
 LEEWAY_SECONDS = 30
-JWKS_LIFESPAN_SECONDS = 3600
+# The longest a removed key is still accepted (and how often the key set is fetched).
+JWKS_LIFESPAN_SECONDS = 300
 JWKS_TIMEOUT_SECONDS = 5
 MAX_TOKEN_LENGTH = 16 * 1024
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
@@ -59,7 +63,8 @@ def _jwks_client(url: str) -> PyJWKClient:
 
             _client = jwt.PyJWKClient(
                 url,
-                cache_keys=True,
+                cache_keys=False,
+                cache_jwk_set=True,
                 lifespan=JWKS_LIFESPAN_SECONDS,
                 timeout=JWKS_TIMEOUT_SECONDS,
             )

@@ -124,3 +124,14 @@ def cancel_announcement(announcementId: str) -> Response:
     return _answer(
         announcements.cancel(principal, announcementId, _body("announcement_review", optional=True))
     )
+
+
+@bp.route(ONE + "/review", methods=["POST"])
+def review_announcement(announcementId: str) -> Response:
+    """A second supervisor reviews an emergency that went out without approval."""
+    from chalicelib.services import announcements
+
+    principal = current_staff(bp.current_request, roles=APPROVE_ROLES)
+    return _answer(
+        announcements.review(principal, announcementId, _body("announcement_review", optional=True))
+    )

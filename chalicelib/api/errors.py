@@ -76,6 +76,7 @@ def as_api_error(response: Response) -> Response:
 
 # The one place where a rule-level error becomes an HTTP status (most specific class first).
 _STATUS: tuple[tuple[type[rule.MadoguchiError], int], ...] = (
+    (rule.Malformed, 400),
     (rule.Invalid, 422),
     (rule.NotFound, 404),
     (rule.Unauthenticated, 401),

@@ -43,6 +43,7 @@ def submit(formId: str) -> Response:  # the same parameter name as GET /forms/{f
         request.headers.get("idempotency-key"),
         request.raw_body,
         lambda: (201, service.create(form, document, submitter)),
+        caller=f"line:{submitter.line_user_id}" if submitter.line_user_id else None,
     )
     return Response(body, status_code=status, headers={"Cache-Control": "no-store"})
 
@@ -67,7 +68,7 @@ def check(receipt: str) -> Response:
     from chalicelib.services import submissions as service
 
     request = bp.current_request
-    view = service.for_resident(receipt, request.headers.get(SECRET_HEADER))
+    view = service.for_resident(receipt, request.headers.get(SECRET_HEADER), **resident_identity(request))
     return Response(view, headers={"Cache-Control": "no-store"})
 
 
@@ -76,5 +77,20 @@ def withdraw(receipt: str) -> Response:
     from chalicelib.services import submissions as service
 
     request = bp.current_request
-    view = service.withdraw(receipt, request.headers.get(SECRET_HEADER))
+    view = service.withdraw(receipt, request.headers.get(SECRET_HEADER), **resident_identity(request))
     return Response(view, headers={"Cache-Control": "no-store"})
+
+
+def resident_identity(request: Any) -> dict[str, Any]:
+    """The client (for its own limit on wrong codes) and, from a LIFF page, the signed-in LINE user:
+    a resident linked on LINE reaches their submission with their ID token, without the code."""
+    from chalicelib.observability import hashed
+
+    identity = (request.context or {}).get("identity") or {}
+    # Kept as a pseudonym: the attempts table holds no IP address, only what counts per client.
+    who: dict[str, Any] = {"client": hashed(str(identity.get("sourceIp") or "unknown"))}
+    if (request.headers or {}).get("authorization"):
+        from chalicelib.api.liff import current_resident
+
+        who["line_user_id"] = current_resident(request)  # a bad token is a 401, never a code check
+    return who

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from chalicelib.domain import languages
 from chalicelib.domain import preferences as prefs_rules
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 from chalicelib.domain.staff import ROLE_SUPERVISOR
@@ -227,8 +228,15 @@ class Target:
 
     @property
     def everyone(self) -> bool:
-        """No dimension narrowed: every follower (of the topic, or of the ward for an emergency)."""
-        return not (self.areas or self.age_bands or self.languages)
+        """Every follower (of the topic, or of the ward for an emergency), decided by who is
+        reached, not by how the request was written: a dimension left empty and one that lists
+        every value of it (every area, every age band, every language) reach the same residents.
+        """
+        return (
+            _covers(self.areas, prefs_rules.area_ids())
+            and _covers(self.age_bands, prefs_rules.AGE_BANDS)
+            and _covers(self.languages, LANGUAGES)
+        )
 
     def to_document(self) -> dict[str, list[str]]:
         area_order = {area: i for i, area in enumerate(sorted(prefs_rules.area_ids()))}
@@ -248,6 +256,11 @@ class Target:
         )
 
 
+def _covers(chosen: frozenset[str], every: Iterable[str]) -> bool:
+    """An empty filter, or one that names every value, narrows nothing."""
+    return not chosen or chosen.issuperset(every)
+
+
 @dataclass(frozen=True)
 class Content:
     """What staff composed: checked as a whole by `content_from_document`."""
@@ -261,7 +274,13 @@ class Content:
     link: str | None = None
 
     def text(self, language: str) -> str:
-        return self.texts.get(language) or self.texts[DEFAULT_LANGUAGE]
+        """The text a resident of `language` reads: theirs, else the first of their fallback
+        chain that staff wrote (domain/languages.py: vi -> en -> ja); Japanese is required."""
+        return languages.pick(self.texts, language) or self.texts[DEFAULT_LANGUAGE]
+
+    def text_language(self, language: str) -> str:
+        """The language of the text `text(language)` returns."""
+        return languages.pick_language(self.texts, language) or DEFAULT_LANGUAGE
 
     def to_document(self) -> dict[str, Any]:
         image = None
@@ -365,17 +384,34 @@ def reaches(language: str, age_band: str | None, target: Target) -> bool:
 # --- who may do what -------------------------------------------------------------------------
 
 
-def check_target(roles: Collection[str], target: Target) -> None:
-    """Only a supervisor may address every follower at once."""
-    if target.everyone and ROLE_SUPERVISOR not in roles:
+def check_target(roles: Collection[str], content: Content) -> None:
+    """Only a supervisor may address every follower at once with news. An emergency for the
+    whole ward may be drafted by an announcer: it waits for a supervisor's approval anyway."""
+    if content.category != EMERGENCY and content.target.everyone and ROLE_SUPERVISOR not in roles:
         raise NotAllowed(
             "Only a supervisor may send to every follower; narrow the target or ask a supervisor."
         )
 
 
-def needs_approval(recipients: int, target: Target, policy: Policy) -> bool:
-    """More recipients than the threshold, or every follower: a second staff member must approve."""
-    return target.everyone or recipients > policy.approval_threshold
+def needs_approval(recipients: int, content: Content, policy: Policy, *, supervisor_draft: bool) -> bool:
+    """Whether a second staff member must approve before the send starts.
+
+    News: more recipients than the threshold, or every follower. An emergency: always when an
+    announcer wrote any of it, whatever its size; never when supervisors alone drafted and
+    submitted it (it goes out at once, and a second supervisor reviews it afterwards).
+    """
+    if content.category == EMERGENCY:
+        return not supervisor_draft
+    return content.target.everyone or recipients > policy.approval_threshold
+
+
+def needs_review(category: str, approval_required: bool) -> bool:
+    """An emergency that went out without approval is reviewed by a second supervisor afterwards."""
+    return category == EMERGENCY and not approval_required
+
+
+def is_supervisor(roles: Collection[str]) -> bool:
+    return ROLE_SUPERVISOR in roles
 
 
 def check_approver(
@@ -388,6 +424,18 @@ def check_approver(
         raise NotAllowed("This announcement belongs to another section.")
     if staff_id in set(involved):
         raise NotAllowed("Nobody approves their own announcement: another supervisor must do it.")
+
+
+def check_reviewer(
+    *, staff_id: str, roles: Collection[str], section: str, announcement_section: str, involved: Iterable[str]
+) -> None:
+    """A supervisor of the section, other than who wrote or sent the emergency, reviews it."""
+    if ROLE_SUPERVISOR not in roles:
+        raise NotAllowed("Only a supervisor may review an emergency announcement.")
+    if section != announcement_section:
+        raise NotAllowed("This announcement belongs to another section.")
+    if staff_id in set(involved):
+        raise NotAllowed("Nobody reviews their own emergency: another supervisor must do it.")
 
 
 def require(status: str, to: str, action: str) -> None:
@@ -416,6 +464,51 @@ def split(user_ids: Sequence[str], size: int) -> tuple[list[list[str]], list[str
 
 def chunked(user_ids: Sequence[str], size: int) -> list[list[str]]:
     return [list(user_ids[i : i + size]) for i in range(0, len(user_ids), size)]
+
+
+@dataclass(frozen=True)
+class TextPlan:
+    """Which text the residents of one language will get, and whether it is their own."""
+
+    language: str
+    residents: int
+    text_language: str
+
+    @property
+    def own(self) -> bool:
+        return self.language == self.text_language
+
+
+def text_plan(content: Content, by_language: Mapping[str, int]) -> list[TextPlan]:
+    """Per resident language with recipients: how many, and which text they get (the fallback
+    chain of domain/languages.py), in the ward's language order."""
+    return [
+        TextPlan(language, by_language[language], content.text_language(language))
+        for language in LANGUAGES
+        if by_language.get(language)
+    ]
+
+
+def missing_text_warnings(plan: Iterable[TextPlan]) -> list[str]:
+    """One line for staff per language that has residents but no text of its own."""
+    return [
+        f"{entry.language}: {entry.residents} resident{'s' if entry.residents != 1 else ''} will get "
+        f"the {LANGUAGE_NAMES[entry.text_language]} text; no {LANGUAGE_NAMES[entry.language]} text was written."
+        for entry in plan
+        if not entry.own
+    ]
+
+
+# Language names in staff-facing English (the staff API speaks English and Japanese codes).
+LANGUAGE_NAMES = {
+    "ja": "Japanese",
+    "ja-easy": "Easy Japanese",
+    "en": "English",
+    "zh-Hans": "Simplified Chinese",
+    "ko": "Korean",
+    "vi": "Vietnamese",
+    "ne": "Nepali",
+}
 
 
 def minimum_requests(by_language: Mapping[str, int], size: int = MAX_MULTICAST) -> int:

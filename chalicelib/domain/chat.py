@@ -85,16 +85,21 @@ def text_message(text: str, quick_replies: list[dict[str, Any]] | None = None) -
 
 
 def short(label: str) -> str:
-    """A label within LINE's 20 characters, visibly cut when longer."""
-    label = one_line(label)
-    return label if len(label) <= messages.MAX_LABEL_CHARS else label[: messages.MAX_LABEL_CHARS - 1] + "…"
+    """A label on one line. Never cut: every label is written to fit LINE's 20 characters in
+    every language (tests/unit/test_line_limits.py walks them all); one that does not is a bug."""
+    return one_line(label)
 
 
-def postback_item(label: str, data: str) -> dict[str, Any]:
+def postback_item(label: str, data: str, display_text: str | None = None) -> dict[str, Any]:
     # displayText: the tap shows in the chat as if typed, so the resident sees what they chose.
     return {
         "type": "action",
-        "action": {"type": "postback", "label": short(label), "data": data, "displayText": one_line(label)},
+        "action": {
+            "type": "postback",
+            "label": short(label),
+            "data": data,
+            "displayText": one_line(display_text or label),
+        },
     }
 
 

@@ -1,8 +1,14 @@
-"""The daily email digest a section receives: what arrived, what is overdue, reports by area.
+"""The daily email digest a section receives: what arrived, what waits on whom, reports by area.
 
 Pure rendering. The job gathers counts and receipts; this turns them into a subject, a plain
-text body and a simple HTML body, Japanese first and English below. Only receipt numbers,
-form titles, area names and counts go in: nothing that identifies a resident.
+text body and a simple HTML body, Japanese first and English below (form titles and area
+names in English there). Only receipt numbers, form titles, area names and counts go in:
+nothing that identifies a resident.
+
+Every count says what it counts, and its link opens exactly that list in the staff console
+(`STAFF_CONSOLE_URL`: `<console>/submissions?<the staff API's list filters>` and
+`<console>/submissions/<receipt>`). With no console configured the email names receipts
+without links: a JSON API route is no use in a mail client.
 """
 
 from __future__ import annotations
@@ -10,14 +16,17 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
-from urllib.parse import quote
+from datetime import date, datetime
+from urllib.parse import quote, urlencode
 
-from chalicelib.domain.submissions import RECEIPT_PATTERN
+from chalicelib.domain.submissions import RECEIPT_PATTERN, tokyo_iso
 from chalicelib.domain.ward import one_line, ward_name
 
 # An email listing hundreds of receipts helps nobody; the rest are one click away.
 OVERDUE_LIST_LIMIT = 50
+
+# "New" counts what arrived and is still wanted: withdrawn and rejected ones are left out.
+NEW_STATUSES = ("received", "in_review", "needs_info", "completed")
 
 _WEEKDAYS_JA = "月火水木金土日"
 _WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -36,6 +45,26 @@ _MONTHS_EN = (
     "December",
 )
 
+# What each count means, said in the email itself.
+_MEANING = {
+    "new": (
+        "前回のお知らせ以降に受け付けたもの（取り下げ・却下になったものは含みません）。",
+        "Received since the last digest, not counting any since withdrawn or rejected.",
+    ),
+    "answered": (
+        "追加の情報をお願いし、区民の方から回答があったもの（回答後、まだ状態を変えていないもの）。",
+        "The resident answered our request for information, and nobody has moved it since.",
+    ),
+    "overdue": (
+        "区が対応する番（受付済み・確認中）で、様式の目標日数（開庁日）を過ぎたもの。",
+        "Waiting on the ward (received or in review) longer than the form's target (business days).",
+    ),
+    "waiting": (
+        "区民の方の回答待ち（追加情報のお願い中）で、お願いしてから目標日数を過ぎたもの。",
+        "Waiting for the resident's answer longer than the form's target since we asked.",
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Digest:
@@ -50,9 +79,43 @@ def _count(value: object, what: str) -> int:
     return value
 
 
-def is_empty(*, new_by_form: Sequence[tuple[str, str, int]], overdue: Sequence[tuple[str, str, int]]) -> bool:
-    """Nothing new and nothing overdue: the section gets no email today."""
-    return not overdue and sum(_count(count, "count") for _, _, count in new_by_form) == 0
+def is_empty(
+    *,
+    new_by_form: Sequence[tuple[str, str, int]],
+    overdue: Sequence[tuple],
+    answered: Sequence[tuple] = (),
+    waiting: Sequence[tuple] = (),
+    bookings: Sequence[Mapping[str, str]] = (),
+) -> bool:
+    """Nothing new, answered, waiting too long or booked: no email today."""
+    return (
+        not overdue
+        and not answered
+        and not waiting
+        and not bookings
+        and sum(_count(count, "count") for _, _, count in new_by_form) == 0
+    )
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One submission named in the digest."""
+
+    receipt: str
+    title: tuple[str, str]  # ja, en
+    days: int | None  # business days waiting; None where the wait is not the point
+
+
+def _items(entries: Sequence[tuple], *, with_days: bool) -> list[_Item]:
+    """(receipt, title ja, days[, title en]) or, without days, (receipt, title ja[, title en])."""
+    items = []
+    for entry in entries:
+        receipt, title_ja, *rest = entry
+        days = _count(rest.pop(0), "days waiting") if with_days else None
+        title_en = rest[0] if rest else ""
+        ja = one_line(title_ja)
+        items.append(_Item(_receipt(receipt), (ja, one_line(title_en) or ja), days))
+    return items
 
 
 def render_digest(
@@ -60,80 +123,138 @@ def render_digest(
     section_name: Mapping[str, str],
     day: date,
     new_by_form: Sequence[tuple[str, str, int]],
-    overdue: Sequence[tuple[str, str, int]],
-    reports_by_area: Sequence[tuple[str, int]],
-    staff_api_base: str,
+    overdue: Sequence[tuple],
+    reports_by_area: Sequence[tuple],
+    console_url: str | None,
+    answered: Sequence[tuple] = (),
+    waiting: Sequence[tuple] = (),
+    new_since: datetime | None = None,
+    new_until: datetime | None = None,
+    bookings: Sequence[Mapping[str, str]] = (),
+    bookings_day: date | None = None,
 ) -> Digest:
     """Render one section's digest for `day`.
 
-    new_by_form: (title ja, title en, count) in the order to show, zero counts left out;
-    overdue: (receipt, title ja, business days waiting), longest wait first, at most
-    OVERDUE_LIST_LIMIT listed; reports_by_area: (町 name, count).
+    new_by_form: (title ja, title en, count), zero counts left out; overdue: (receipt, title ja,
+    business days waiting[, title en]), longest wait first, at most OVERDUE_LIST_LIMIT listed;
+    answered: (receipt, title ja[, title en]); waiting: like overdue, for needs_info past its
+    target; reports_by_area: (町 ja, 町 en, count) (or (name, count)). `new_since`/`new_until`
+    bound the "new" list link.
     """
-    base = _base_url(staff_api_base)
+    base = _base_url(console_url)
     section = {
         lang: one_line(section_name.get(lang) or section_name.get("ja") or "") for lang in ("ja", "en")
     }
     ward = {lang: one_line(ward_name(lang)) for lang in ("ja", "en")}
     forms = [(one_line(ja), one_line(en or ja), _count(n, "count")) for ja, en, n in new_by_form]
     forms = [entry for entry in forms if entry[2] > 0]
-    late = [
-        (_receipt(receipt), one_line(title), _count(days, "days waiting")) for receipt, title, days in overdue
-    ]
-    late.sort(key=lambda entry: entry[2], reverse=True)
-    areas = [(one_line(name), _count(n, "count")) for name, n in reports_by_area]
-    areas = [entry for entry in areas if entry[1] > 0]
+    late = sorted(_items(overdue, with_days=True), key=lambda item: item.days or 0, reverse=True)
+    stalled = sorted(_items(waiting, with_days=True), key=lambda item: item.days or 0, reverse=True)
+    replied = _items(answered, with_days=False)
+    areas = []
+    for entry in reports_by_area:
+        ja, *rest = entry
+        n = rest[-1]
+        en = rest[0] if len(rest) == 2 else ""
+        areas.append((one_line(ja), one_line(en) or one_line(ja), _count(n, "count")))
+    areas = [entry for entry in areas if entry[2] > 0]
     total_new = sum(n for _, _, n in forms)
 
+    new_query: dict[str, str] = {"status": ",".join(NEW_STATUSES)}
+    if new_since:
+        new_query["from"] = tokyo_iso(new_since)
+    if new_until:
+        new_query["to"] = tokyo_iso(new_until)
     links = {
-        "received": f"{base}/staff/submissions?status=received",
-        "overdue": f"{base}/staff/submissions?overdue=true",
+        "new": _list_link(base, new_query),
+        "overdue": _list_link(base, {"overdue": "true"}),
+        "answered": _list_link(base, {"responded": "true"}),
+        "waiting": None,  # no list filter says "past target since the request": receipts are listed
     }
     subject = (
         f"【{ward['ja']}】{section['ja']} 受付状況 {day.month}月{day.day}日："
-        f"新着{total_new}件・期限超過{len(late)}件"
-        f" / {section['en']} digest {day.isoformat()}: {total_new} new, {len(late)} overdue"
+        f"新着{total_new}件・期限超過{len(late)}件・回答あり{len(replied)}件"
+        f" / {section['en']} digest {day.isoformat()}: {total_new} new, {len(late)} overdue,"
+        f" {len(replied)} answered"
     )
-    parts = _Parts(base, ward, section, day, forms, late, areas, total_new, links)
-    return Digest(subject=one_line(subject), text=parts.text(), html=parts.html(subject))
+    parts = _Parts(base, ward, section, day, forms, late, replied, stalled, areas, total_new, links)
+    text, page = parts.text(), parts.html(subject)
+    if bookings:  # consultations booked for the next business day (issue 15): no personal data
+        text, page = _with_bookings(text, page, bookings, bookings_day or day, base)
+    return Digest(subject=one_line(subject), text=text, html=page)
 
 
-def _base_url(value: str) -> str:
+def _with_bookings(
+    text: str, page: str, bookings: Sequence[Mapping[str, str]], day: date, base: str | None
+) -> tuple[str, str]:
+    """The next business day's consultation bookings (time, service, mode, booking number)."""
+    e = html.escape
+    mode = {"in_person": ("窓口", "in person"), "online": ("オンライン", "online")}
+    rows = [
+        (
+            one_line(b["time"]),
+            one_line(b["service"]),
+            mode.get(b["mode"], (b["mode"], b["mode"])),
+            one_line(b["booking"]),
+        )
+        for b in bookings
+    ]
+    # The staff console's day view, when a console address is configured (like the receipt links).
+    link = f"{base}/consultations?date={day.isoformat()}" if base else None
+    block = [f"■ 相談予約 {day.month}月{day.day}日 / Consultations booked for {day.isoformat()}: {len(rows)}"]
+    block += [f"・{t} {svc}（{m[0]} / {m[1]}） {number}" for t, svc, m, number in rows]
+    block += [f"  一覧 / List: {link}", ""] if link else [""]
+    marker = "このメールは自動で送信しています。"
+    text = text.replace(marker, "\n".join(block) + marker, 1)
+    items = "".join(
+        f"<li>{e(t)} {e(svc)}（{e(m[0])} / {e(m[1])}） {e(number)}</li>" for t, svc, m, number in rows
+    )
+    section = (
+        f'<h2 style="font-size: 16px;">相談予約 {day.month}月{day.day}日 / Consultations booked: {len(rows)}</h2>'
+        f"<ul>{items}</ul>" + (f"<p>{_a(link, '一覧を開く / Open the day view')}</p>" if link else "") + "\n"
+    )
+    page = page.replace(
+        "<p>このメールは自動で送信しています。", section + "<p>このメールは自動で送信しています。", 1
+    )
+    return text, page
+
+
+def _base_url(value: str | None) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
     value = value.strip() if isinstance(value, str) else ""
     if not value.startswith(("https://", "http://")) or one_line(value) != value or " " in value:
-        raise ValueError("staff_api_base must be an http(s) URL")
+        raise ValueError("the staff console address must be an http(s) URL")
     return value.rstrip("/")
+
+
+def _list_link(base: str | None, query: dict[str, str]) -> str | None:
+    return f"{base}/submissions?{urlencode(query, safe=',:')}" if base else None
 
 
 def _receipt(value: str) -> str:
     # Only receipt numbers may name a submission here; anything else could carry personal data.
     if not isinstance(value, str) or not RECEIPT_PATTERN.fullmatch(value):
-        raise ValueError("overdue entries are listed by receipt number")
+        raise ValueError("submissions are listed by receipt number")
     return value
 
 
 @dataclass(frozen=True)
 class _Parts:
-    base: str
+    base: str | None
     ward: dict[str, str]
     section: dict[str, str]
     day: date
     forms: list[tuple[str, str, int]]
-    late: list[tuple[str, str, int]]
-    areas: list[tuple[str, int]]
+    late: list[_Item]
+    replied: list[_Item]
+    stalled: list[_Item]
+    areas: list[tuple[str, str, int]]
     total_new: int
-    links: dict[str, str]
+    links: dict[str, str | None]
 
-    def receipt_link(self, receipt: str) -> str:
-        return f"{self.base}/staff/submissions/{quote(receipt, safe='')}"
-
-    @property
-    def shown_late(self) -> list[tuple[str, str, int]]:
-        return self.late[:OVERDUE_LIST_LIMIT]
-
-    @property
-    def hidden_late(self) -> int:
-        return max(0, len(self.late) - OVERDUE_LIST_LIMIT)
+    def receipt_link(self, receipt: str) -> str | None:
+        return f"{self.base}/submissions/{quote(receipt, safe='')}" if self.base else None
 
     def date_ja(self) -> str:
         return f"{self.day.year}年{self.day.month}月{self.day.day}日（{_WEEKDAYS_JA[self.day.weekday()]}）"
@@ -142,52 +263,99 @@ class _Parts:
         # Not strftime: its names follow the process locale.
         return f"{_WEEKDAYS_EN[self.day.weekday()]} {self.day.day} {_MONTHS_EN[self.day.month - 1]} {self.day.year}"
 
+    def _item_words(self, item: _Item, lang: int) -> str:
+        title = item.title[lang]
+        if item.days is None:
+            return title
+        return (
+            f"{title}（{item.days}開庁日経過）" if lang == 0 else f"{title} ({_days_en(item.days)} waiting)"
+        )
+
+    def blocks(self, lang: int) -> list[tuple[str, str, list[tuple[str | None, str]], int, str | None]]:
+        """(heading, meaning, [(receipt or None, words)], hidden count, list link) per section of the email."""
+        ja = lang == 0
+        out = []
+        heading = "新着の受付" if ja else "New since the last digest"
+        rows: list[tuple[str | None, str]] = [
+            (None, f"{title}: {n}件" if ja else f"{title}: {n}") for title, n in self._titles(lang)
+        ]
+        out.append((f"{heading}: {self.total_new}" + ("件" if ja else ""), "new", rows, 0, self.links["new"]))
+        for key, items, heading_ja, heading_en in (
+            ("answered", self.replied, "区民から回答があったもの", "Answered by the resident"),
+            ("overdue", self.late, "目標期間を過ぎているもの", "Past the target time"),
+            (
+                "waiting",
+                self.stalled,
+                "区民の回答待ちで目標期間を過ぎたもの",
+                "Waiting for the resident past the target",
+            ),
+        ):
+            if key != "overdue" and not items:
+                continue
+            shown = items[:OVERDUE_LIST_LIMIT]
+            rows = [(item.receipt, self._item_words(item, lang)) for item in shown]
+            heading = f"{heading_ja}: {len(items)}件" if ja else f"{heading_en}: {len(items)}"
+            out.append((heading, key, rows, max(0, len(items) - OVERDUE_LIST_LIMIT), self.links[key]))
+        return out
+
+    def _titles(self, lang: int) -> list[tuple[str, int]]:
+        return [((ja, en)[lang], n) for ja, en, n in self.forms]
+
     # ----------------------------------------------------------------- plain text
 
     def text(self) -> str:
         lines = [f"{self.ward['ja']} {self.section['ja']} 受付状況のお知らせ {self.date_ja()}", ""]
-        lines.append(f"■ 新着の受付（前回のお知らせ以降）: {self.total_new}件")
-        lines += [f"・{ja}: {n}件" for ja, _, n in self.forms]
-        lines += [f"  一覧: {self.links['received']}", ""]
-        lines.append(f"■ 目標期間を過ぎているもの: {len(self.late)}件")
-        for receipt, title, days in self.shown_late:
-            lines.append(f"・{receipt} {title}（{days}開庁日経過）")
-            lines.append(f"  {self.receipt_link(receipt)}")
-        if self.hidden_late:
-            lines.append(f"・ほか{self.hidden_late}件")
-        lines += [f"  一覧: {self.links['overdue']}", ""]
-        if self.areas:
-            lines.append("■ 地域別の通報")
-            lines += [f"・{name}: {n}件" for name, n in self.areas]
-            lines.append("")
+        lines += self._text_half(0)
         lines += [
-            "このメールは自動で送信しています。区民の方の個人情報は含みません。",
-            "内容の確認には職員用APIへのログインが必要です。",
             "",
             "-" * 40,
             "",
             f"{self.ward['en']} — {self.section['en']}: daily digest, {self.date_en()}",
             "",
-            f"■ New since the last digest: {self.total_new}",
         ]
-        lines += [f"- {en}: {n}" for _, en, n in self.forms]
-        lines += [f"  List: {self.links['received']}", ""]
-        lines.append(f"■ Past the target time: {len(self.late)}")
-        for receipt, title, days in self.shown_late:
-            lines.append(f"- {receipt} {title} ({_days_en(days)} waiting)")
-            lines.append(f"  {self.receipt_link(receipt)}")
-        if self.hidden_late:
-            lines.append(f"- and {self.hidden_late} more")
-        lines += [f"  List: {self.links['overdue']}", ""]
-        if self.areas:
-            lines.append("■ Reports by area")
-            lines += [f"- {name}: {n}" for name, n in self.areas]
-            lines.append("")
-        lines += [
-            "This email is sent automatically and holds no personal data of residents.",
-            "Opening the links requires signing in to the staff API.",
-        ]
+        lines += self._text_half(1)
         return "\n".join(lines) + "\n"
+
+    def _text_half(self, lang: int) -> list[str]:
+        ja = lang == 0
+        bullet = "・" if ja else "- "
+        lines = []
+        for heading, key, rows, hidden, link in self.blocks(lang):
+            lines.append(f"■ {heading}")
+            lines.append(f"  {_MEANING[key][lang]}")
+            for receipt, words in rows:
+                lines.append(f"{bullet}{receipt} {words}" if receipt else f"{bullet}{words}")
+                receipt_link = self.receipt_link(receipt) if receipt else None
+                if receipt_link:
+                    lines.append(f"  {receipt_link}")
+            if hidden:
+                lines.append(f"{bullet}ほか{hidden}件" if ja else f"{bullet}and {hidden} more")
+            if link:
+                lines.append(f"  {'一覧' if ja else 'List'}: {link}")
+            lines.append("")
+        if self.areas:
+            lines.append("■ 地域別の通報" if ja else "■ Reports by area")
+            lines += [
+                f"{bullet}{(a_ja, a_en)[lang]}: {n}" + ("件" if ja else "") for a_ja, a_en, n in self.areas
+            ]
+            lines.append("")
+        lines += self._footer(lang)
+        return lines
+
+    def _footer(self, lang: int) -> list[str]:
+        if lang == 0:
+            return [
+                "このメールは自動で送信しています。区民の方の個人情報は含みません。",
+                "リンク先は職員用コンソールです（ログインが必要です）。"
+                if self.base
+                else "職員用コンソールのアドレスが設定されていないため、受付番号のみを記載しています。",
+            ]
+        return [
+            "This email is sent automatically and holds no personal data of residents.",
+            "The links open the staff console (sign-in required)."
+            if self.base
+            else "No staff console address is configured, so submissions are named by receipt number only.",
+        ]
 
     # ----------------------------------------------------------------- HTML
 
@@ -204,53 +372,45 @@ class _Parts:
             '<body style="font-family: sans-serif; line-height: 1.6; color: #1a1a1a;">',
             f'<h1 style="font-size: 20px;">{e(self.ward["ja"])} {e(self.section["ja"])} 受付状況のお知らせ'
             f" {e(self.date_ja())}</h1>",
-            f'<h2 style="font-size: 16px;">新着の受付（前回のお知らせ以降）: {self.total_new}件</h2>',
         ]
-        out += self._list([f"{e(ja)}: {n}件" for ja, _, n in self.forms])
-        out.append(f"<p>{_a(self.links['received'], '一覧を開く')}</p>")
-        out.append(f'<h2 style="font-size: 16px;">目標期間を過ぎているもの: {len(self.late)}件</h2>')
-        items = [
-            f"{_a(self.receipt_link(receipt), receipt)} {e(title)}（{days}開庁日経過）"
-            for receipt, title, days in self.shown_late
-        ]
-        if self.hidden_late:
-            items.append(f"ほか{self.hidden_late}件")
-        out += self._list(items)
-        out.append(f"<p>{_a(self.links['overdue'], '一覧を開く')}</p>")
-        if self.areas:
-            out.append('<h2 style="font-size: 16px;">地域別の通報</h2>')
-            out += self._list([f"{e(name)}: {n}件" for name, n in self.areas])
+        out += self._html_half(0)
         out += [
-            "<p>このメールは自動で送信しています。区民の方の個人情報は含みません。"
-            "内容の確認には職員用APIへのログインが必要です。</p>",
             "<hr>",
             '<div lang="en">',
             f'<h1 style="font-size: 20px;">{e(self.ward["en"])} — {e(self.section["en"])}: daily digest,'
             f" {e(self.date_en())}</h1>",
-            f'<h2 style="font-size: 16px;">New since the last digest: {self.total_new}</h2>',
         ]
-        out += self._list([f"{e(en)}: {n}" for _, en, n in self.forms])
-        out.append(f"<p>{_a(self.links['received'], 'Open the list')}</p>")
-        out.append(f'<h2 style="font-size: 16px;">Past the target time: {len(self.late)}</h2>')
-        items = [
-            f"{_a(self.receipt_link(receipt), receipt)} {e(title)} ({_days_en(days)} waiting)"
-            for receipt, title, days in self.shown_late
-        ]
-        if self.hidden_late:
-            items.append(f"and {self.hidden_late} more")
-        out += self._list(items)
-        out.append(f"<p>{_a(self.links['overdue'], 'Open the list')}</p>")
-        if self.areas:
-            out.append('<h2 style="font-size: 16px;">Reports by area</h2>')
-            out += self._list([f"{e(name)}: {n}" for name, n in self.areas])
-        out += [
-            "<p>This email is sent automatically and holds no personal data of residents."
-            " Opening the links requires signing in to the staff API.</p>",
-            "</div>",
-            "</body>",
-            "</html>",
-        ]
+        out += self._html_half(1)
+        out += ["</div>", "</body>", "</html>"]
         return "\n".join(out) + "\n"
+
+    def _html_half(self, lang: int) -> list[str]:
+        e = html.escape
+        ja = lang == 0
+        out = []
+        for heading, key, rows, hidden, link in self.blocks(lang):
+            out.append(f'<h2 style="font-size: 16px;">{e(heading)}</h2>')
+            out.append(f"<p>{e(_MEANING[key][lang])}</p>")
+            items = []
+            for receipt, words in rows:
+                if receipt:
+                    receipt_link = self.receipt_link(receipt)
+                    name = _a(receipt_link, receipt) if receipt_link else e(receipt)
+                    items.append(f"{name} {e(words)}")
+                else:
+                    items.append(e(words))
+            if hidden:
+                items.append(f"ほか{hidden}件" if ja else f"and {hidden} more")
+            out += self._list(items)
+            if link:
+                out.append(f"<p>{_a(link, '一覧を開く' if ja else 'Open the list')}</p>")
+        if self.areas:
+            out.append(f'<h2 style="font-size: 16px;">{"地域別の通報" if ja else "Reports by area"}</h2>')
+            out += self._list(
+                [f"{e((a_ja, a_en)[lang])}: {n}" + ("件" if ja else "") for a_ja, a_en, n in self.areas]
+            )
+        out.append("<p>" + "".join(e(line) for line in self._footer(lang)) + "</p>")
+        return out
 
     @staticmethod
     def _list(items: list[str]) -> list[str]:

@@ -40,6 +40,12 @@ class Invalid(MadoguchiError):
     code = "invalid_request"
 
 
+class Malformed(Invalid):
+    """The request itself cannot be read as asked (a query parameter, a header, a cursor)."""
+
+    code = "bad_request"
+
+
 class NotFound(MadoguchiError):
     code = "not_found"
 

@@ -34,6 +34,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from chalicelib.domain import languages
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 
 FAQ_PATH = Path(__file__).resolve().parent.parent / "data" / "faq.json"
@@ -43,8 +44,12 @@ FAQ_PATH = Path(__file__).resolve().parent.parent / "data" / "faq.json"
 # CONFIDENT or above is answered; at SUGGEST or above it is suggested, with the runner-ups at
 # SUGGEST_ALSO or above (a near tie suggests both); below SUGGEST, a person is offered.
 CONFIDENT = 0.6
-SUGGEST = 0.25
+SUGGEST = 0.3
 SUGGEST_ALSO = 0.1
+# A question that says too little to answer ("ok", "the", "1": Signals.evidence under this,
+# about three rare terms matched; no in-scope question of the evaluation sets is under 1.7)
+# gets suggestions at most, however far its one matching word leads.
+MIN_ANSWER_EVIDENCE = 1.4
 
 ANSWER = "answer"
 SUGGESTIONS = "suggest"
@@ -82,6 +87,8 @@ class Hit:
     # Every term of the question is in the entry's phrasings and keywords (of one language):
     # the question is in scope, even when, like "ごみ" alone, it fits several entries equally.
     covered: bool = False
+    # The question says too little to be answered outright (MIN_ANSWER_EVIDENCE).
+    brief: bool = False
 
 
 @dataclass(frozen=True)
@@ -234,11 +241,30 @@ def _alternatives(pattern: str) -> list[str]:
     return [*parts, current]
 
 
-# Two passes: readings first, so that the spellings see their kanji (こくみんけんこうほけん → 国保).
+# Everyday words residents type for the FAQ's words, per language (couch/sofa, fridge,
+# kid/child, 保健証, 쇼파...): chalicelib/data/faq_lexicon.json, canonical -> variants. Applied
+# to the FAQ and the question alike, so the class of words matches whichever either uses.
+LEXICON_PATH = FAQ_PATH.parent / "faq_lexicon.json"
+
+
+def _lexicon_pairs(languages: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(variant, canonical) of the lexicon's `languages`, longest variant first, as written."""
+    raw = json.loads(LEXICON_PATH.read_text(encoding="utf-8"))
+    pairs: dict[str, str] = {}
+    for language in languages:
+        for canonical, variants in raw.get(language, {}).items():
+            for variant in variants:
+                pairs.setdefault(variant, canonical)
+    return sorted(pairs.items(), key=lambda pair: (-len(pair[0]), pair[0]))
+
+
+# Two passes: readings first, so that the spellings see their kanji (こくみんけんこうほけん → 国保);
+# the Japanese and Chinese lexicon in the second, after the built-in spellings.
 _VARIANT_PASSES = (
     _one_pass([(reading, kanji) for kanji, reading in _READINGS.items()]),
-    _one_pass(list(_SPELLINGS)),
+    _one_pass([*_SPELLINGS, *((re.escape(v), c) for v, c in _lexicon_pairs(("ja", "zh-Hans")))]),
 )
+_VARIANT_PASSES_WITHOUT_LEXICON = (_VARIANT_PASSES[0], _one_pass(list(_SPELLINGS)))
 
 
 _JAPANESE = re.compile("[\u3040-\u30ff\u3400-\u9fff]")
@@ -266,21 +292,55 @@ _QUESTION_FRAME = re.compile(
 )
 
 
-def normalize(text: str) -> str:
+def normalize(text: str, *, lexicon: bool = True) -> str:
     """The form both the FAQ and a question are compared in.
 
     NFKC (full-width Latin and half-width kana to their usual forms), case-folded,
     katakana folded to hiragana with small kana made full size and the long-vowel mark
     dropped, common Japanese spelling variants unified, punctuation and symbols removed,
-    spaces collapsed. Vietnamese accents are kept here (the tokenizer adds a stripped form).
+    spaces collapsed, and the everyday words of chalicelib/data/faq_lexicon.json replaced by
+    the FAQ's (lexicon=False leaves them out). Vietnamese
+    accents are kept here (the tokenizer adds a stripped form).
     """
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _fold(text)
     if _JAPANESE.search(text):  # every variant is Japanese: other texts skip the scans
-        for variants in _VARIANT_PASSES:
+        for variants in _VARIANT_PASSES if lexicon else _VARIANT_PASSES_WITHOUT_LEXICON:
             text = variants(text)
         text = _QUESTION_FRAME.sub(" ", text)
-    return " ".join(text.translate(_MARKS).split())
+    text = " ".join(text.translate(_MARKS).split())
+    for script_chars, replace_words in _WORD_LEXICONS if lexicon else ():
+        if script_chars.search(text):
+            text = " ".join(replace_words(text).split())  # a dropped word leaves no double space
+    return text
+
+
+def _plain(text: str) -> str:
+    """normalize() short of the word lexicons: how a lexicon's own words are compared."""
+    return " ".join(_fold(unicodedata.normalize("NFKC", text).casefold()).translate(_MARKS).split())
+
+
+def _word_pass(languages: tuple[str, ...], before: str, after: str) -> Callable[[str], str]:
+    """One regex over the variants of `languages`' lexicons, each standing where `before`
+    and `after` (look-arounds) allow: whole words for Latin and Devanagari, a word's start
+    for Korean (its particles follow it)."""
+    pairs: dict[str, str] = {}
+    for variant, canonical in _lexicon_pairs(languages):
+        pairs.setdefault(_plain(variant), _plain(canonical))
+    pairs = {variant: canonical for variant, canonical in pairs.items() if variant and variant != canonical}
+    if not pairs:
+        return lambda text: text
+    ordered = sorted(pairs, key=lambda variant: (-len(variant), variant))
+    regex = re.compile(f"{before}(?:{'|'.join(map(re.escape, ordered))}){after}")
+    return lambda text: regex.sub(lambda match: pairs[match.group()], text)
+
+
+_LATIN_WORD = "[^\\W_\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0900-\u097f]"  # a letter of a Latin word
+_WORD_LEXICONS: tuple[tuple[re.Pattern[str], Callable[[str], str]], ...] = (
+    (re.compile("[a-z]"), _word_pass(("en", "vi"), f"(?<!{_LATIN_WORD})", f"(?!{_LATIN_WORD})")),
+    (re.compile("[가-힯]"), _word_pass(("ko",), "(?<![가-힯])", "")),
+    (re.compile("[ऀ-ॿ]"), _word_pass(("ne",), "(?<![ऀ-ॿ])", "(?![ऀ-ॿ])")),
+)
 
 
 # --- scripts and language detection --------------------------------------------------------
@@ -494,6 +554,40 @@ def terms(text: str, params: Params | None = None) -> list[str]:
     return out
 
 
+# --- typos ---------------------------------------------------------------------------------
+
+NOVELTY_POWER = 2
+MIN_TYPO_CHARS = 5  # shorter words have too many neighbours: "rice" is one edit from "price"
+LONG_WORD_CHARS = 9  # from this length, two edits
+
+
+def _spellable(word: str) -> bool:
+    """A Latin or Devanagari word without digits: the words typo tolerance applies to."""
+    return not any(char.isdigit() for char in word) and _script(word[0]) in (_LATIN, _DEVANAGARI)
+
+
+def _spelled_words(text: str) -> set[str]:
+    return {word for word in _plain(text).split() if _spellable(word)}
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (optimal string alignment): adjacent swaps count one."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, char_b in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
 # --- confidence ----------------------------------------------------------------------------
 
 
@@ -514,6 +608,11 @@ class Signals:
     coverage: float
     margin: float
     evidence: float
+    # The share of the question (idf-weighted words, or 2-grams for CJK and hangul) that the
+    # whole FAQ never uses, in any entry or language: "bus ticket to narita" talks about
+    # what the ward's FAQ does not, whichever entry "ticket" pulls to. A typo corrected to a
+    # known word counts half. Entry-independent, so it works the same in every language.
+    novelty: float = 0.0
     # Not a calibration input: every term of the question is in the entry's document.
     covered: bool = False
 
@@ -522,14 +621,22 @@ class Signals:
 # margin x coverage, evidence (calibration_inputs). Fitted on every top-3 hit of the
 # questions of bench/data/faq_eval.json by `bench/faq_eval.py --fit`; docs/performance.md
 # gives its reliability table and its 5-fold cross-validated loss.
-CALIBRATION = (-3.4, 0.78, 13.9, 0.86)
+CALIBRATION = (-3.495, 0.794, 27.624, 1.069, -1.745)
 
 
-def calibration_inputs(signals: Signals) -> tuple[float, float, float, float]:
+def calibration_inputs(signals: Signals) -> tuple[float, float, float, float, float]:
     """The logistic model's inputs. The lead counts as much as the entry explains the
     question: a unique match on one word of an out-of-scope question (東京スカイツリーへの
-    行き方 → 区役所への行き方) leads by far, yet explains little."""
-    return (1.0, signals.coverage, signals.margin * min(signals.coverage, 1.0), signals.evidence)
+    行き方 → 区役所への行き方) leads by far, yet explains little; and as much as the question
+    is about things the FAQ knows at all (novelty)."""
+    known = 1.0 - signals.novelty
+    return (
+        1.0,
+        signals.coverage,
+        signals.margin * min(signals.coverage, 1.0) * known,
+        signals.evidence,
+        signals.novelty,
+    )
 
 
 def _confidence(signals: Signals, calibration: tuple[float, ...] = CALIBRATION) -> float:
@@ -564,6 +671,10 @@ class FaqIndex:
     _idf: dict[str, float] = field(default_factory=dict, repr=False)
     _avg_length: float = 1.0
     _unseen_idf: float = 0.0
+    # Typo tolerance: every Latin and Devanagari word of the FAQ and the lexicon -> in how many
+    # entries it stands, and each word's one-deletion forms -> the words (SymSpell).
+    _vocabulary: dict[str, int] = field(default_factory=dict, repr=False)
+    _deletions: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_data(cls, data: dict[str, Any], params: Params | None = None) -> FaqIndex:
@@ -610,6 +721,95 @@ class FaqIndex:
             for term, docs in postings.items()
         }
         self._unseen_idf = math.log(1 + (total + 0.5) / 0.5)
+        self._build_vocabulary()
+
+    def _build_vocabulary(self) -> None:
+        entries_of: dict[str, set[str]] = defaultdict(set)
+        lexicon = [word for pair in _lexicon_pairs(tuple(LANGUAGES)) for word in pair]
+        for entry in self.entries.values():
+            texts = [q for qs in entry.questions.values() for q in qs]
+            texts += [w for ws in entry.keywords.values() for w in ws]
+            for word in _spelled_words(" ".join(texts)):
+                entries_of[word].add(entry.id)
+        for word in _spelled_words(" ".join(lexicon)):
+            entries_of[word].add("")
+        self._vocabulary = {word: len(ids) for word, ids in entries_of.items()}
+        deletions: dict[str, set[str]] = defaultdict(set)
+        for word in self._vocabulary:
+            if len(word) >= MIN_TYPO_CHARS - 1:
+                for form in _deletions(word):
+                    deletions[form].add(word)
+        self._deletions = dict(deletions)
+
+    def _correct(self, text: str) -> tuple[str, int]:
+        """The question with each unknown Latin or Devanagari word of MIN_TYPO_CHARS or more
+        replaced by the FAQ's word one edit away (two for long words): adress → address,
+        bateries → batteries, insurence → insurance. The nearest wins, then the most used.
+        Returns the text and how many words it changed."""
+        words = _plain(text[:MAX_QUERY_CHARS]).split(" ")
+        changed = 0
+        for position, word in enumerate(words):
+            if len(word) < MIN_TYPO_CHARS or word in self._vocabulary or not _spellable(word):
+                continue
+            allowed = 1 if len(word) < LONG_WORD_CHARS else 2
+            forms = {word} | _deletions(word)
+            if allowed == 2:
+                forms |= {twice for once in list(forms) for twice in _deletions(once)}
+            candidates = {known for form in forms for known in self._deletions.get(form, ())}
+            candidates |= {form for form in forms if form in self._vocabulary}
+            best = min(
+                (
+                    (distance, -self._vocabulary[known], known)
+                    for known in candidates
+                    if (distance := _edit_distance(word, known)) <= allowed
+                ),
+                default=None,
+            )
+            if best is not None:
+                words[position] = best[2]
+                changed += 1
+        return " ".join(words), changed
+
+    def _novelty(self, text: str, corrected: int, syllables: bool) -> float:
+        """Signals.novelty of a normalised question. The units are words (Latin, Devanagari),
+        2-grams (CJK, hangul), and for a language written in syllables (Vietnamese) pairs of
+        syllables: "kể chuyện cười" is made of syllables the FAQ uses, never of its words."""
+        units: list[list[str]] = []
+        latin: list[str] = []  # the current stretch of Latin words, accents stripped
+
+        def close_latin() -> None:
+            if syllables and len(latin) > 1:
+                units.extend([f"b:{a}_{b}"] for a, b in zip(latin, latin[1:], strict=False))
+            latin.clear()
+
+        for script, run in _runs(text):
+            if script == _LATIN:
+                stripped = _strip_accents(run)
+                if not syllables:
+                    units.append(["w:" + form for form in {run, _stem(run), stripped, _stem(stripped)}])
+                elif not latin:
+                    units.append(["w:" + run, "w:" + stripped])  # replaced by pairs if a pair follows
+                elif len(latin) == 1:
+                    units.pop()
+                latin.append(stripped)
+                continue
+            close_latin()
+            if script in (_HAN, _HANGUL):
+                units += [[gram] for gram in _grams(run, (2,))]
+            elif script == _DEVANAGARI:
+                units.append(["w:" + run])
+        close_latin()
+        # Weighted by idf squared: what a question is about are its rare words, not its "how".
+        known = unknown = 0.0
+        unseen = self._unseen_idf**NOVELTY_POWER
+        for forms in units:
+            weights = [self._idf[form] for form in forms if form in self._idf]
+            if weights:
+                known += max(weights) ** NOVELTY_POWER
+            else:
+                unknown += unseen
+        unknown += 0.5 * unseen * corrected
+        return unknown / (known + unknown) if known + unknown else 0.0
 
     # --- search ---
 
@@ -620,7 +820,13 @@ class FaqIndex:
         they disagree (resolve_language). Empty or meaningless text gives no hits.
         """
         return [
-            Hit(entry_id, round(score, 4), round(_confidence(signals), 4), signals.covered)
+            Hit(
+                entry_id,
+                round(score, 4),
+                round(_confidence(signals), 4),
+                signals.covered,
+                signals.evidence < MIN_ANSWER_EVIDENCE,
+            )
             for entry_id, score, signals in self._ranked(text, language, k)
         ]
 
@@ -634,10 +840,13 @@ class FaqIndex:
     def _ranked(self, text: str, language: str | None, k: int) -> list[tuple[str, float, Signals]]:
         if k <= 0 or not isinstance(text, str):
             return []
-        query = Counter(terms(text, self.params))
+        corrected_text, corrected = self._correct(text)
+        query = Counter(terms(corrected_text, self.params))
         if not query:
             return []
-        groups = {_GROUP.get(resolve_language(text, language), "ja")}
+        resolved = resolve_language(text, language)
+        novelty = self._novelty(normalize(corrected_text), corrected, syllables=resolved == "vi")
+        groups = {_GROUP.get(resolved, "ja")}
         if _han_only(text):
             groups |= {"ja", "zh"}  # 住民票 取得 is Japanese as much as Chinese: let both count
         scores = self._scores(query, groups)
@@ -655,6 +864,7 @@ class FaqIndex:
                 coverage=min(score / ceiling, 1.5),
                 margin=max((score - rival) / score, -1.0),
                 evidence=math.log1p(score / self._unseen_idf),
+                novelty=novelty,
                 covered=found == len(query),
             )
             out.append((self._order[number], score, signals))
@@ -704,11 +914,15 @@ class FaqIndex:
     # --- answers ---
 
     def answer(self, entry_id: str, language: str) -> dict[str, Any]:
-        """The answer, link and question of an entry in `language`, or in Japanese where that
-        language has no text. `language` in the result is the language of `answer`."""
+        """The answer, link and question of an entry in `language`, or where that language has
+        no answer, in the first of its fallback chain that has one (domain/languages.py:
+        vi -> en -> ja). `language` in the result is the language of `answer`; the question
+        (a suggestion's label) follows the same chain over the entry's phrasings."""
         entry = self.entries[entry_id]
-        text_language = language if entry.answer.get(language, "").strip() else DEFAULT_LANGUAGE
-        questions = entry.questions.get(language) or entry.questions.get(DEFAULT_LANGUAGE) or [""]
+        text_language = languages.pick_language(entry.answer, language) or DEFAULT_LANGUAGE
+        phrased = {lang: qs[0] for lang, qs in entry.questions.items() if qs}
+        question_language = languages.pick_language(phrased, language) or DEFAULT_LANGUAGE
+        questions = entry.questions.get(question_language) or [""]
         return {
             "answer": entry.answer[text_language],
             "link": entry.link,
@@ -724,10 +938,11 @@ class FaqIndex:
 
         A question the FAQ's words cover entirely is never "no match", whatever its
         confidence: "ごみ" alone is in scope, only too broad to answer; it gets suggestions.
+        A brief one ("ok") is never answered outright.
         """
         if not hits or (hits[0].confidence < SUGGEST and not hits[0].covered):
             return NO_MATCH, []
-        if hits[0].confidence >= CONFIDENT:
+        if hits[0].confidence >= CONFIDENT and not hits[0].brief:
             return ANSWER, hits[:1]
         return SUGGESTIONS, hits[:1] + [hit for hit in hits[1:3] if hit.confidence >= SUGGEST_ALSO]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain import languages
 from chalicelib.domain.forms import FormDefinition
 
 _MESSAGES: dict[str, dict[str, str]] = {
@@ -61,7 +62,7 @@ def explain(problems: list[dict[str, Any]], form: FormDefinition, language: str)
     A missing field is reported at its own pointer (not its parent's), and a coordinate
     outside the ward's bounds says so rather than quoting a number.
     """
-    language = language if language in ("ja", "en") else "ja"
+    language = languages.text_language(language, _WHOLE_FORM) or "ja"  # vi -> en, ja-easy -> ja
     explained = []
     for problem in problems:
         pointer, keyword = problem["pointer"], problem["keyword"]
@@ -84,4 +85,4 @@ def _label(form: FormDefinition, pointer: str, language: str) -> str:
     if not field:
         return _WHOLE_FORM[language]
     label = form.meta.get("labels", {}).get(field, {})
-    return label.get(language) or label.get("ja") or field
+    return languages.pick(label, language) or field

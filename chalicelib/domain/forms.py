@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+from chalicelib.domain import languages
 from chalicelib.domain.ward import DATA_DIR
 from chalicelib.schemas import SCHEMA_DIR, load, problems
 
@@ -169,11 +170,15 @@ def negotiate_language(accept_language: str | None) -> Language:
     """The language to answer in, from an Accept-Language header (RFC 9110 §12.5.4).
 
     The acceptable range with the highest weight that we support wins; on a tie, the first
-    listed. `*` stands for the default. A range with q=0 is refused. Anything else: Japanese.
+    listed. `*` stands for the default. A range with q=0 is refused. When no range names a
+    language forms are written in, the most wanted one is followed along its fallback chain
+    (domain/languages.py): ko, vi, zh, ne and any other language get English, やさしい日本語
+    Japanese. Nothing usable: Japanese.
     """
     if not accept_language:
         return DEFAULT_LANGUAGE
     best: tuple[float, Language] | None = None
+    wanted: tuple[float, str] | None = None
     for part in accept_language.split(","):
         tag, _, params = part.strip().partition(";")
         tag = tag.strip().lower()
@@ -183,7 +188,16 @@ def negotiate_language(accept_language: str | None) -> Language:
         language = _supported(tag)
         if language is not None and (best is None or weight > best[0]):
             best = (weight, language)
-    return best[1] if best else DEFAULT_LANGUAGE
+        if _LANGUAGE_TAG.fullmatch(tag) and (wanted is None or weight > wanted[0]):
+            wanted = (weight, tag)
+    if best:
+        return best[1]
+    if wanted:
+        return languages.text_language(wanted[1], LANGUAGES) or DEFAULT_LANGUAGE  # type: ignore[return-value]
+    return DEFAULT_LANGUAGE
+
+
+_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
 
 
 def _weight(params: str) -> float | None:

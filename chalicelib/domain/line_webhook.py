@@ -6,6 +6,8 @@ import base64
 import hashlib
 import hmac
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +15,10 @@ from chalicelib.schemas import problems
 
 # API Gateway accepts more, but LINE's bodies are a few KB; anything near this is not LINE.
 MAX_BODY_BYTES = 1024 * 1024
+# Characters SQS refuses in a message body (it allows #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD and
+# the astral planes). json.dumps already escapes the control characters; U+FFFE and U+FFFF are
+# valid JSON and UTF-8, so they are escaped here rather than failing the send.
+_SQS_REFUSED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class InvalidWebhook(Exception):
@@ -50,6 +56,28 @@ class LineEvent:
         )
 
 
+def queue_body(raw: dict[str, Any]) -> str:
+    """The event as the SQS message body the worker reads (compact JSON, only characters SQS takes).
+
+    Raises UnicodeEncodeError for text that is not Unicode (a lone surrogate such as "\\ud800",
+    which JSON allows): nothing downstream could store or send it.
+    """
+    text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+    text.encode("utf-8")
+    return _SQS_REFUSED.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: Python reads it as inf, which is not JSON and not storable
+        raise ValueError("number out of range")
+    return value
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def signature_is_valid(channel_secret: str, body: bytes, signature: str | None) -> bool:
     """LINE signs the raw body: base64(HMAC-SHA256(channel secret, body)); compare in constant time."""
     if not signature:
@@ -75,11 +103,23 @@ def check_request(channel_secret: str, body: bytes, signature: str | None) -> li
         raise InvalidWebhook(401, "invalid_signature", "The X-Line-Signature header is missing or wrong.")
     try:
         # Decode strictly first: json.loads(bytes) would also take UTF-16/32 and lone surrogates.
-        document = json.loads(body.decode("utf-8"))
+        document = json.loads(body.decode("utf-8"), parse_float=_finite, parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidWebhook(400, "malformed_json", "The body is not valid UTF-8 JSON.") from None
     found = problems("line_webhook", document)
     if found:
         details = [{"pointer": problem["pointer"], "message": problem["message"]} for problem in found]
         raise InvalidWebhook(422, "invalid_webhook", "The body does not match the webhook schema.", details)
+    # Checked here, before anything is stored: an event that cannot be written as text would
+    # otherwise fail the queue send after its inbox row exists.
+    for index, raw in enumerate(document["events"]):
+        try:
+            queue_body(raw)
+        except (UnicodeEncodeError, RecursionError):
+            raise InvalidWebhook(
+                400,
+                "malformed_json",
+                "The body holds text that is not valid Unicode (a lone surrogate escape).",
+                [{"pointer": f"/events/{index}", "message": "lone UTF-16 surrogate"}],
+            ) from None
     return [LineEvent.from_raw(raw) for raw in document["events"]]

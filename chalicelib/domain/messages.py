@@ -3,7 +3,8 @@
 Texts live in chalicelib/data/messages.json, keyed like `report.ask_photos`, and in one file
 per capability under chalicelib/data/messages/ (payments.json, queue.json, ...): a key is
 defined once, in one file, and every file is read as one catalogue. A text missing
-in a language falls back to Japanese, so a resident always gets an answer; the unit tests
+in a language falls back along the language's chain (domain/languages.py: vi -> en -> ja),
+so a resident always gets an answer they can read; the unit tests
 refuse a catalogue with any gap, so the fallback is a safety net, never the plan.
 """
 
@@ -13,6 +14,7 @@ import json
 import string
 from functools import cache
 
+from chalicelib.domain import languages
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 from chalicelib.domain.ward import DATA_DIR
 
@@ -34,15 +36,17 @@ def catalogue() -> dict[str, dict[str, str]]:
 
 
 def text(key: str, language: str, /, **values: object) -> str:
-    """The text for `key` in `language` (Japanese where it has none), with {names} filled in."""
+    """The text for `key` in `language` (where it has none, the first of its fallback chain
+    that has one, domain/languages.py), with {names} filled in."""
     texts = catalogue()[key]  # KeyError: a key used in code is missing from the catalogue
-    template = texts.get(language) or texts[DEFAULT_LANGUAGE]
+    template = languages.pick(texts, language) or texts[DEFAULT_LANGUAGE]
     return template.format(**values) if values else template
 
 
 def label(key: str, language: str) -> str:
-    """A button label: the text, cut to LINE's 20 characters (the tests keep them shorter)."""
-    return text(key, language)[:MAX_LABEL_CHARS]
+    """A button label: the text as written (tests/unit/test_line_limits.py keeps each within
+    LINE's 20 characters in every language, so nothing is ever cut)."""
+    return text(key, language)
 
 
 def placeholders(template: str) -> set[str]:

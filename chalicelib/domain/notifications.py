@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from chalicelib.domain import languages
 from chalicelib.domain.submissions import (
     COMPLETED,
     IN_REVIEW,
@@ -45,14 +46,15 @@ class Notification:
 
 
 def language_for(stored: str | None) -> Language:
-    """The language we write a notification in: Japanese for ja (and やさしい日本語), else English.
+    """The language we write a notification in: the first of the resident's fallback chain
+    (domain/languages.py) that notifications are written in, Japanese or English: Japanese
+    for ja and やさしい日本語, English for en and for zh-Hans, ko, vi, ne (en -> ja).
 
     Submissions are stored as ja or en today; a LINE-linked one may later carry another
     language, and English is read by more of the ward's foreign residents than Japanese.
     """
-    if not stored or stored.split("-", 1)[0].lower() == "ja":
-        return "ja"
-    return "en"
+    chosen = languages.text_language(stored, _TEXT)
+    return "en" if chosen == "en" else "ja"
 
 
 # What the resident can expect next, by status (after "received", the created message's own text).
@@ -121,7 +123,7 @@ def build(
     lang = language_for(language)
     words = _TEXT[lang]
     ward = one_line(ward_name(lang))
-    title = one_line(form_title.get(lang) or form_title.get("ja") or "")
+    title = one_line(languages.pick(form_title, lang))
     label = STATUS_LABELS[status][lang]
     note = _note(public_note)
     created = event == CREATED

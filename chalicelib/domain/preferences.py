@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from typing import Any
 
+from chalicelib.domain import languages
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 from chalicelib.domain.ward import DATA_DIR
 
@@ -99,7 +100,7 @@ class Topic:
     labels: Mapping[str, str] = field(hash=False)
 
     def label(self, language: str) -> str:
-        return self.labels.get(language) or self.labels["ja"]
+        return languages.pick(self.labels, language) or self.labels["ja"]
 
 
 @dataclass(frozen=True)
@@ -415,6 +416,52 @@ def segments_for_send(topic: str, area: str | None) -> tuple[str, ...]:
     if area is not None:
         return (segment(topic, area), segment(topic, None))
     return (*(segment(topic, a) for a in sorted(area_ids())), segment(topic, None))
+
+
+# A send list's members are counted per language and age band: "ja#30-39", "en#-" (no band).
+_NO_BAND = "-"
+
+
+def count_slot(language: str, age_band: str | None) -> str:
+    return f"{language}{SEGMENT_SEPARATOR}{age_band or _NO_BAND}"
+
+
+def parse_count_slot(slot: str) -> tuple[str, str | None]:
+    language, _, band = slot.partition(SEGMENT_SEPARATOR)
+    return language, None if band == _NO_BAND else band
+
+
+def list_count_changes(
+    *,
+    counted: frozenset[str],
+    old_slot: str | None,
+    wanted: frozenset[str],
+    new_slot: str,
+) -> tuple[frozenset[str], dict[tuple[str, str], int]]:
+    """Which entries to (re)write and how each list's counts move, for one preferences write.
+
+    `counted` are the lists whose entries were written and counted under `old_slot` (the
+    resident's record of them); an entry outside it exists uncounted or not at all. Returns the
+    wanted lists that need a put (new, or moved to another slot) and the non-zero count changes
+    per (list, slot). Entries no longer wanted are deleted by the caller; counted ones give -1.
+    """
+    delta: dict[tuple[str, str], int] = {}
+
+    def move(segment: str, slot: str, by: int) -> None:
+        delta[(segment, slot)] = delta.get((segment, slot), 0) + by
+
+    puts = set()
+    for segment in wanted:
+        if segment in counted and old_slot == new_slot:
+            continue  # already there, counted under the same slot: nothing to write
+        puts.add(segment)
+        move(segment, new_slot, +1)
+        if segment in counted and old_slot is not None:
+            move(segment, old_slot, -1)
+    for segment in counted - wanted:
+        if old_slot is not None:
+            move(segment, old_slot, -1)
+    return frozenset(puts), {key: n for key, n in delta.items() if n}
 
 
 def reaches_age(entry_band: str | None, target_bands: Collection[str] | None) -> bool:

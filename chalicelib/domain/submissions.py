@@ -12,7 +12,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import math
 import os
 import re
@@ -23,7 +22,8 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from chalicelib.domain.ward import DATA_DIR, ward_name, without_controls
+from chalicelib.domain.business_days import is_business_day
+from chalicelib.domain.ward import ward_name, without_controls
 
 # Japan has had no daylight saving time since 1951: a fixed offset needs no tz database.
 TOKYO = timezone(timedelta(hours=9), "JST")
@@ -536,48 +536,6 @@ def verify_secret(secret: str, stored: str) -> bool:
 
 
 # --------------------------------------------------------------------------- business days
-
-
-@dataclass(frozen=True)
-class _Calendar:
-    years: frozenset[int]
-    holidays: frozenset[date]
-    closure_from: tuple[int, int]
-    closure_to: tuple[int, int]
-
-
-def _month_day(text: str) -> tuple[int, int]:
-    month, day = text.split("-")
-    return int(month), int(day)
-
-
-@lru_cache(maxsize=1)
-def _calendar() -> _Calendar:
-    raw = json.loads((DATA_DIR / "holidays.json").read_text(encoding="utf-8"))
-    closure = raw["yearEndClosure"]
-    return _Calendar(
-        years=frozenset(raw["years"]),
-        holidays=frozenset(date.fromisoformat(entry["date"]) for entry in raw["holidays"]),
-        closure_from=_month_day(closure["from"]),
-        closure_to=_month_day(closure["to"]),
-    )
-
-
-def holiday_years() -> frozenset[int]:
-    """Years whose public holidays the table holds; outside them only weekends and the closure count."""
-    return _calendar().years
-
-
-def is_business_day(day: date) -> bool:
-    """Is the ward office open on this day (Mon-Fri, not a public holiday, not 12/29-1/3)?"""
-    calendar = _calendar()
-    if day.weekday() >= 5 or day in calendar.holidays:
-        return False
-    month_day = (day.month, day.day)
-    start, end = calendar.closure_from, calendar.closure_to
-    if start <= end:
-        return not start <= month_day <= end
-    return not (month_day >= start or month_day <= end)
 
 
 def _next_business_day(day: date) -> date:

@@ -8,6 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from chalicelib.domain import languages
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 # CR/LF in a subject would start a new mail header; other control characters garble the text.
@@ -23,7 +25,7 @@ def ward() -> dict[str, Any]:
 
 def ward_name(language: str) -> str:
     names = ward()["name"]
-    return names.get(language) or names["ja"]
+    return languages.pick(names, language) or names["ja"]
 
 
 def one_line(value: object) -> str:

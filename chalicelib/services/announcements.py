@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.api.errors import ApiError, forbidden
 from chalicelib.domain import announcements as rules
+from chalicelib.domain import errors as rule
 from chalicelib.domain.residents import LANGUAGES
 from chalicelib.domain.staff import StaffPrincipal
 from chalicelib.observability import logger
@@ -41,12 +41,12 @@ def _now() -> datetime:
 
 def _load(principal: StaffPrincipal, announcement_id: str) -> Announcement:
     if not rules.ID_PATTERN.match(announcement_id):
-        raise ApiError(404, "not_found", _NOT_FOUND)
+        raise rule.NotFound(_NOT_FOUND, code="not_found")
     announcement = store.get(announcement_id)
     if announcement is None:
-        raise ApiError(404, "not_found", _NOT_FOUND)
+        raise rule.NotFound(_NOT_FOUND, code="not_found")
     if announcement.section != principal.section:
-        raise forbidden(_OTHER_SECTION)
+        raise rule.Forbidden(_OTHER_SECTION)
     return announcement
 
 
@@ -71,12 +71,12 @@ def list_for_section(principal: StaffPrincipal, params: Mapping[str, list[str]])
         else:
             problems.append({"parameter": "limit", "message": f"Use a whole number from 1 to {MAX_LIMIT}."})
     if problems:
-        raise ApiError(400, "invalid_query", "Some query parameters are not valid.", problems)
+        raise rule.Malformed("Some query parameters are not valid.", code="invalid_query", details=problems)
     cursor = (params.get("cursor") or [None])[0] or None
     try:
         items, next_cursor = store.list_for_section(principal.section, limit, cursor)
     except ValueError:
-        raise ApiError(400, "invalid_query", "The cursor is not one this list gave out.") from None
+        raise rule.Malformed("The cursor is not one this list gave out.", code="invalid_query") from None
     return {"announcements": [summary(item) for item in items], "nextCursor": next_cursor}
 
 
@@ -91,6 +91,7 @@ def summary(announcement: Announcement) -> dict[str, Any]:
         "updatedAt": _iso(announcement.updated_at),
         "sendAt": _iso(announcement.send_at),
         "startAt": _iso(announcement.start_at),
+        "reviewPending": bool(announcement.review_required) and announcement.reviewed_at is None,
         "href": f"/staff/announcements/{announcement.announcement_id}",
     }
 
@@ -120,6 +121,12 @@ def view(announcement: Announcement) -> dict[str, Any]:
             "rejectedBy": announcement.rejected_by,
             "rejectedAt": _iso(announcement.rejected_at),
             "rejectionReason": announcement.rejection_reason,
+        },
+        "review": {
+            "required": bool(announcement.review_required),
+            "reviewedBy": announcement.reviewed_by,
+            "reviewedAt": _iso(announcement.reviewed_at),
+            "note": announcement.review_note,
         },
         "cancelledBy": announcement.cancelled_by,
         "cancelledAt": _iso(announcement.cancelled_at),
@@ -158,10 +165,10 @@ def _content(principal: StaffPrincipal, body: Mapping[str, Any]) -> rules.Conten
     try:
         content = rules.content_from_document(body)
     except rules.InvalidAnnouncement as error:
-        raise ApiError(
-            422, "invalid_announcement", "The announcement is not valid.", error.problems
+        raise rule.Invalid(
+            "The announcement is not valid.", code="invalid_announcement", details=error.problems
         ) from None
-    _allowed(lambda: rules.check_target(principal.roles, content.target))
+    _allowed(lambda: rules.check_target(principal.roles, content))
     return content
 
 
@@ -169,7 +176,7 @@ def _allowed(check: Any) -> None:
     try:
         check()
     except rules.NotAllowed as error:
-        raise forbidden(error.reason) from None
+        raise rule.Forbidden(error.reason) from None
 
 
 def create(principal: StaffPrincipal, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -188,6 +195,7 @@ def create(principal: StaffPrincipal, body: Mapping[str, Any]) -> dict[str, Any]
             revision=1,
             created_by=principal.staff_id,
             editors={principal.staff_id},
+            supervisor_draft=rules.is_supervisor(principal.roles),
             created_at=now,
             created_key=store.created_key(now, announcement_id),
             updated_at=now,
@@ -215,6 +223,9 @@ def replace(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, 
             Announcement.revision.add(1),
             Announcement.updated_at.set(now),
             Announcement.editors.add({principal.staff_id}),
+            Announcement.supervisor_draft.set(
+                bool(announcement.supervisor_draft) and rules.is_supervisor(principal.roles)
+            ),
             *_clear_approval(),
         ],
         _unchanged(announcement),
@@ -238,12 +249,11 @@ def _unchanged(announcement: Announcement) -> Any:
     return (Announcement.status == announcement.status) & (Announcement.revision == announcement.revision)
 
 
-def _conflict(announcement: Announcement, action: str) -> ApiError:
-    return ApiError(
-        409,
-        "invalid_status",
+def _conflict(announcement: Announcement, action: str) -> rule.MadoguchiError:
+    return rule.Conflict(
         f"An announcement that is {announcement.status} cannot be {_PAST.get(action, action)}.",
-        [{"status": announcement.status}],
+        code="invalid_status",
+        details=[{"status": announcement.status}],
     )
 
 
@@ -256,18 +266,17 @@ _PAST = {
 }
 
 
-def _changed_meanwhile() -> ApiError:
-    return ApiError(409, "conflict", "The announcement changed meanwhile; reload it and try again.")
+def _changed_meanwhile() -> rule.MadoguchiError:
+    return rule.Conflict("The announcement changed meanwhile; reload it and try again.", code="conflict")
 
 
 def _check_revision(announcement: Announcement, body: Mapping[str, Any]) -> None:
     given = body.get("revision")
     if given is not None and given != int(announcement.revision):
-        raise ApiError(
-            409,
-            "conflict",
+        raise rule.Conflict(
             "The announcement changed since you looked at it; reload it and review it again.",
-            [{"revision": int(announcement.revision)}],
+            code="conflict",
+            details=[{"revision": int(announcement.revision)}],
         )
 
 
@@ -292,11 +301,19 @@ def matching(content: rules.Content, *, consistent: bool = False) -> Iterator[tu
 
 
 def count_recipients(content: rules.Content) -> Recipients:
+    """Exact recipients from the send lists' counts: one small key query per list, never the members."""
+    from chalicelib.domain.preferences import parse_count_slot
+    from chalicelib.store.preferences import list_counts
+
     by_language = dict.fromkeys(LANGUAGES, 0)
     by_area: dict[str, int] = defaultdict(int)
-    for partition, entry in matching(content):
-        by_language[entry.language] = by_language.get(entry.language, 0) + 1
-        by_area[rules.partition_area(partition) or NO_AREA] += 1
+    for partition in rules.partitions(content):
+        area = rules.partition_area(partition) or NO_AREA
+        for slot, members in list_counts(partition).items():
+            language, age_band = parse_count_slot(slot)
+            if rules.reaches(language, age_band, content.target):
+                by_language[language] = by_language.get(language, 0) + members
+                by_area[area] += members
     return Recipients(by_language, dict(sorted(by_area.items())))
 
 
@@ -306,14 +323,23 @@ def preview(principal: StaffPrincipal, announcement_id: str) -> dict[str, Any]:
     content = fanout.content_of(announcement)
     recipients = count_recipients(content)
     policy = fanout.policy()
+    plan = rules.text_plan(content, recipients.by_language)
     return {
         "id": announcement_id,
         "recipients": recipients.total,
         "byLanguage": recipients.by_language,
         "byArea": recipients.by_area,
+        # "vi: 312 residents, English text": which text each language's residents will read.
+        "texts": [
+            {"language": p.language, "residents": p.residents, "textLanguage": p.text_language, "own": p.own}
+            for p in plan
+        ],
+        "warnings": rules.missing_text_warnings(plan),
         "lineRequests": rules.minimum_requests(recipients.by_language, policy.chunk_size),
         "quota": _quota(recipients.total),
-        "approvalRequired": rules.needs_approval(recipients.total, content.target, policy),
+        "approvalRequired": rules.needs_approval(
+            recipients.total, content, policy, supervisor_draft=_supervisor_draft(announcement, principal)
+        ),
         "approvalThreshold": policy.approval_threshold,
         "everyone": content.target.everyone,
         "notes": [
@@ -357,16 +383,17 @@ def submit(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, A
     now = _now()
     send_at, problem = rules.parse_send_at(body.get("sendAt"), now)
     if problem:
-        raise ApiError(
-            422,
-            "invalid_request",
+        raise rule.Invalid(
             "The send time is not valid.",
-            [{"pointer": "/sendAt", "message": problem}],
+            code="invalid_request",
+            details=[{"pointer": "/sendAt", "message": problem}],
         )
     content = fanout.content_of(announcement)
-    _allowed(lambda: rules.check_target(principal.roles, content.target))
+    _allowed(lambda: rules.check_target(principal.roles, content))
     recipients = count_recipients(content).total
-    approval = rules.needs_approval(recipients, content.target, fanout.policy())
+    approval = rules.needs_approval(
+        recipients, content, fanout.policy(), supervisor_draft=_supervisor_draft(announcement, principal)
+    )
     actions = [
         Announcement.submitted_by.set(principal.staff_id),
         Announcement.submitted_at.set(now),
@@ -387,13 +414,67 @@ def submit(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, A
             "announcement waits for approval",
             extra={"announcement": announcement_id, "recipients": recipients},
         )
+        _audit_emergency(announcement, principal, "submitted", rules.PENDING_APPROVAL, now)
         return show(principal, announcement_id)
+    if rules.needs_review(content.category, approval):
+        actions += [
+            Announcement.review_required.set(True),
+            Announcement.review_section.set(announcement.section),
+        ]
     start = rules.earliest_start(send_at or now, content.category, fanout.policy())
     if not store.update(
         announcement_id, actions + _schedule(start, send_at or now), _unchanged(announcement)
     ):
         raise _changed_meanwhile()
+    _audit_emergency(announcement, principal, "submitted without approval", rules.SCHEDULED, now)
     _trigger(announcement_id, start, now)
+    return show(principal, announcement_id)
+
+
+def _supervisor_draft(announcement: Announcement, principal: StaffPrincipal) -> bool:
+    """Only supervisors wrote it, and a supervisor sends it."""
+    return bool(announcement.supervisor_draft) and rules.is_supervisor(principal.roles)
+
+
+def _audit_emergency(
+    announcement: Announcement, principal: StaffPrincipal, action: str, to_status: str | None, now: datetime
+) -> None:
+    fanout.audit_emergency(announcement, action, to_status, now, actor_id=principal.staff_id)
+
+
+def review(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """A second supervisor looks at an emergency that went out without approval, and says so."""
+    announcement = _load(principal, announcement_id)
+    _allowed(
+        lambda: rules.check_reviewer(
+            staff_id=principal.staff_id,
+            roles=principal.roles,
+            section=principal.section,
+            announcement_section=announcement.section,
+            involved=[
+                announcement.created_by,
+                *(announcement.editors or ()),
+                *([announcement.submitted_by] if announcement.submitted_by else []),
+            ],
+        )
+    )
+    if not announcement.review_required or announcement.reviewed_at is not None:
+        raise rule.Conflict(
+            "This announcement has no review pending (only an emergency sent without approval has one).",
+            code="no_review_pending",
+        )
+    now = _now()
+    note = (body.get("reason") or "").strip()[: rules.MAX_REJECTION_CHARS] or None
+    actions = [
+        Announcement.reviewed_by.set(principal.staff_id),
+        Announcement.reviewed_at.set(now),
+        Announcement.review_section.remove(),
+        Announcement.review_note.set(note) if note else Announcement.review_note.remove(),
+    ]
+    if not store.update(announcement_id, actions, Announcement.reviewed_at.does_not_exist()):
+        raise _changed_meanwhile()
+    _audit_emergency(announcement, principal, "reviewed", None, now)
+    logger.info("emergency reviewed", extra={"announcement": announcement_id})
     return show(principal, announcement_id)
 
 
@@ -412,6 +493,7 @@ def approve(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, 
     if not store.update(announcement_id, actions, _unchanged(announcement)):
         raise _changed_meanwhile()
     logger.info("announcement approved", extra={"announcement": announcement_id})
+    _audit_emergency(announcement, principal, "approved", rules.SCHEDULED, now)
     _trigger(announcement_id, start, now)
     return show(principal, announcement_id)
 
@@ -420,11 +502,10 @@ def reject(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, A
     announcement = _review(principal, announcement_id, body, "reject")
     reason = (body.get("reason") or "").strip()
     if not reason:
-        raise ApiError(
-            422,
-            "invalid_request",
+        raise rule.Invalid(
             "Say what should change.",
-            [{"pointer": "/reason", "message": "A reason is required."}],
+            code="invalid_request",
+            details=[{"pointer": "/reason", "message": "A reason is required."}],
         )
     now = _now()
     actions = [
@@ -473,6 +554,7 @@ def cancel(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, A
     if not store.cancel(announcement_id, announcement.status, principal.staff_id, now, now + fanout.WATCHDOG):
         raise _changed_meanwhile()
     logger.info("announcement cancelled", extra={"announcement": announcement_id, "was": announcement.status})
+    _audit_emergency(announcement, principal, "cancelled", rules.CANCELLED, now)
     if announcement.status == rules.SENDING:
         try:
             fanout.release(announcement_id, now=now)

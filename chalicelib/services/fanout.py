@@ -96,6 +96,7 @@ def plan(announcement_id: str, trigger: str = START, *, now: datetime | None = N
         if store.start_send(announcement_id, partitions, policy().chunk_size, now, now + WATCHDOG):
             logger.info("announcement send started", extra={"partitions": len(partitions)})
             metrics.add_metric(name="AnnouncementsStarted", unit="Count", value=1)
+            audit_emergency(announcement, "send started", rules.SENDING, now)
         announcement = store.get(announcement_id)
         assert announcement is not None
     if announcement.status != rules.SENDING:
@@ -648,8 +649,37 @@ def check_finished(announcement_id: str, *, now: datetime | None = None) -> str 
     if store.finish_send(announcement_id, status, now or _now()):
         logger.info("announcement send finished", extra={"status": status, **totals})
         metrics.add_metric(name="AnnouncementsFinished", unit="Count", value=1)
+        announcement = store.get(announcement_id)
+        if announcement is not None:
+            note = ", ".join(f"{kind} {n}" for kind, n in totals.items() if n)
+            audit_emergency(
+                announcement, "send finished", status, now or _now(), was=rules.SENDING, note=note
+            )
         return status
     return None
+
+
+def audit_emergency(
+    announcement: Announcement,
+    action: str,
+    to_status: str | None,
+    now: datetime,
+    *,
+    was: str | None = None,
+    actor_id: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Every step of an emergency, by staff or by the send, goes on its audit trail."""
+    if announcement.category == rules.EMERGENCY:
+        store.audit(
+            announcement.announcement_id,
+            actor_id=actor_id,
+            action=action,
+            from_status=was or announcement.status,
+            to_status=to_status,
+            at=now,
+            note=note,
+        )
 
 
 def counts(progress: FanoutItem | None) -> dict[str, dict[str, int]]:

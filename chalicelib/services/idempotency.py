@@ -5,40 +5,59 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.api.errors import ApiError
+from chalicelib.domain import errors as rule
 from chalicelib.store import idempotency
 
 _KEY = re.compile(r"^[\x21-\x7e]{8,255}$")
 
+# How long a first request may run before a retry takes its key over: longer than any function
+# that creates (the API's 30 s, the LINE worker's 60 s Lambda timeout), so only a dead one loses it.
+IN_PROGRESS_LEASE = timedelta(seconds=90)
+ANONYMOUS = "anonymous"
+
 
 def once(
-    scope: str, key: str | None, request_body: bytes, create: Callable[[], tuple[int, Any]]
+    scope: str,
+    key: str | None,
+    request_body: bytes,
+    create: Callable[[], tuple[int, Any]],
+    *,
+    caller: str | None = None,
 ) -> tuple[int, Any]:
-    """(status, body) of `create()`, run at most once per (scope, key); no key: just run it.
+    """(status, body) of `create()`, run at most once per (scope, caller, key); no key: just run it.
 
+    `caller` is who asks ("line:<user id>", "staff:<id>"); None is an anonymous web caller, whose
+    requests share the key alone. A stored answer goes only to the caller that made it, so
+    another LINE user, or the web replaying a LIFF request, never gets someone else's receipt.
     A retry with the same key and the same body gets the stored answer; the same key with
-    another body is refused (422), and a retry while the first is still running gets 409.
+    another body is refused (422); a retry while the first still runs gets 409 (InProgress),
+    until the first one's lease ends: then it died, and the retry runs.
     """
     if key is None:
         return create()
     if not _KEY.match(key):
-        raise ApiError(
-            400, "invalid_idempotency_key", "Idempotency-Key must be 8-255 printable ASCII characters."
+        raise rule.Malformed(
+            "Idempotency-Key must be 8-255 printable ASCII characters.", code="invalid_idempotency_key"
         )
-    record_key = f"{scope}#{key}"
+    who = caller or ANONYMOUS
+    record_key = f"{scope}#{who}#{key}"
     request_hash = hashlib.sha256(request_body).hexdigest()
-    existing = idempotency.begin(record_key, request_hash, datetime.now(UTC))
+    existing = idempotency.begin(record_key, request_hash, who, datetime.now(UTC), IN_PROGRESS_LEASE)
     if existing is not None:
+        if existing.caller != who:  # a record of the old shape, or a hash clash of scopes: never hand it over
+            raise rule.Conflict(
+                "This Idempotency-Key is taken; use a new one.", code="idempotency_key_reused"
+            )
         if existing.request_hash != request_hash:
-            raise ApiError(
-                422, "idempotency_key_reused", "This Idempotency-Key was used for a different request."
+            raise rule.Invalid(
+                "This Idempotency-Key was used for a different request.", code="idempotency_key_reused"
             )
         if existing.status_code is None:
-            raise ApiError(
-                409, "request_in_progress", "The first request with this key is still running; retry shortly."
+            raise rule.InProgress(
+                "The first request with this key is still running; retry shortly.", code="request_in_progress"
             )
         return int(existing.status_code), existing.response
     try:

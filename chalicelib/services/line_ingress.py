@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from chalicelib.adapters import queues
 from chalicelib.config import get_settings
-from chalicelib.domain.line_webhook import check_request
+from chalicelib.domain.line_webhook import LineEvent, check_request, queue_body
+from chalicelib.observability import logger
 from chalicelib.resources import LINE_EVENTS
 from chalicelib.store import inbox
 
@@ -20,20 +21,65 @@ class QueueUnavailable(Exception):
 class IngressResult:
     queued: list[str]
     duplicates: list[str]
+    # Events SQS will never take (too large, refused as such): logged and dropped, not retried.
+    dropped: list[str]
 
 
 def accept(body: bytes, signature: str | None) -> IngressResult:
+    """Check the body, record each new event in the inbox and queue it.
+
+    Everything that can be checked is checked before the first inbox row is written. After
+    that, any failure before the send took an event forgets that event's row again, so LINE's
+    redelivery (it redelivers on a 5xx) is accepted rather than dropped as a duplicate.
+    """
     events = check_request(get_settings().line_channel_secret, body, signature)
+    bodies = {event.event_id: queue_body(event.raw) for event in events}
+    dropped = [
+        event.event_id
+        for event in events
+        if len(bodies[event.event_id].encode("utf-8")) > LINE_EVENTS.max_message_bytes
+    ]
+    if dropped:
+        # Not LINE's doing (its events are a few KB) and never queueable: drop it, keep the others.
+        logger.error("line events too large for the queue were dropped", extra={"events": dropped})
     now = datetime.now(UTC)
-    fresh, duplicates = [], []
-    for event in events:
-        if inbox.record_first_sight(event.event_id, "line", now):
-            fresh.append(event)
-        else:
-            duplicates.append(event.event_id)
-    failed = queues.send_all(LINE_EVENTS, [(event.event_id, event.raw) for event in fresh]) if fresh else []
-    for event_id in failed:
-        inbox.forget(event_id)
-    if failed:
-        raise QueueUnavailable(f"{len(failed)} of {len(fresh)} events could not be queued")
-    return IngressResult(queued=[event.event_id for event in fresh], duplicates=duplicates)
+    fresh: list[LineEvent] = []
+    duplicates: list[str] = []
+    try:
+        for event in events:
+            if event.event_id in dropped:
+                continue
+            if inbox.record_first_sight(event.event_id, "line", now):
+                fresh.append(event)
+            else:
+                duplicates.append(event.event_id)
+        sent = (
+            queues.send_each(LINE_EVENTS, [(event.event_id, bodies[event.event_id]) for event in fresh])
+            if fresh
+            else queues.Sent()
+        )
+    except Exception as error:
+        _forget([event.event_id for event in fresh])
+        raise QueueUnavailable(f"recording or queueing failed: {type(error).__name__}") from error
+    if sent.refused:
+        logger.error("line events refused by the queue were dropped", extra={"events": sent.refused})
+    _forget(sent.unsent + sent.refused)
+    if sent.unsent:
+        raise QueueUnavailable(f"{len(sent.unsent)} of {len(fresh)} events could not be queued")
+    not_queued = set(sent.refused)
+    return IngressResult(
+        queued=[event.event_id for event in fresh if event.event_id not in not_queued],
+        duplicates=duplicates,
+        dropped=dropped + sent.refused,
+    )
+
+
+def _forget(event_ids: list[str]) -> None:
+    for event_id in event_ids:
+        try:
+            inbox.forget(event_id)
+        except Exception:
+            # The row stays; LINE's redelivery would be taken for a duplicate. Say so loudly.
+            logger.exception(
+                "an inbox row of an unqueued event could not be forgotten", extra={"event": event_id}
+            )

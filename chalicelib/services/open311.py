@@ -16,7 +16,7 @@ from functools import cache
 from itertools import islice
 from typing import Any
 
-from chalicelib.api.errors import ApiError
+from chalicelib.domain import errors as rule
 from chalicelib.domain import forms
 from chalicelib.domain.submissions import (
     OPEN_STATUSES,
@@ -63,8 +63,10 @@ def requests(params: Mapping[str, str] | None, now: datetime | None = None) -> l
     page_size = _integer(params.get("page_size"), "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, problems)
     page = _integer(params.get("page"), "page", 1, None, problems)
     if problems:
-        raise ApiError(
-            400, "invalid_parameter", "検索条件を確認してください。 / Please check the parameters.", problems
+        raise rule.Malformed(
+            "検索条件を確認してください。 / Please check the parameters.",
+            code="invalid_parameter",
+            details=problems,
         )
 
     by_code = _report_forms_by_code()
@@ -94,8 +96,8 @@ def request(file_name: str) -> list[dict[str, Any]]:
     receipt = normalize_receipt(file_name.removesuffix(".json")) if file_name.endswith(".json") else None
     item = store.get(receipt) if receipt else None
     if item is None or item.kind != REPORT:
-        raise ApiError(
-            404, "request_not_found", "指定された通報はありません。 / There is no report with this id."
+        raise rule.NotFound(
+            "指定された通報はありません。 / There is no report with this id.", code="request_not_found"
         )
     return [_request(item)]
 

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from chalicelib.adapters import storage
-from chalicelib.api.errors import ApiError, forbidden
+from chalicelib.domain import errors as rule
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.forms import FormDefinition, get_form
 from chalicelib.domain.staff import StaffPrincipal
@@ -36,7 +36,7 @@ MAX_LIMIT = 100
 MAX_EXAMINED = 1000
 _QUERY_BATCH = 100
 
-LIST_PARAMETERS = ("form", "status", "channel", "from", "to", "overdue", "limit", "cursor")
+LIST_PARAMETERS = ("form", "status", "channel", "from", "to", "overdue", "responded", "limit", "cursor")
 CHANNELS = (*service.CHANNELS_FOR_RESIDENTS, *service.CHANNELS_FOR_STAFF)
 _CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "heic": "image/heic"}
 
@@ -59,6 +59,8 @@ class ListQuery:
     overdue: bool | None = None
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
+    # True: the resident answered a request for information and nobody has moved it since.
+    responded: bool | None = None
 
     def fingerprint(self, section: str) -> str:
         """What a cursor is bound to: the section and every filter (not the page size)."""
@@ -71,6 +73,7 @@ class ListQuery:
                 self.since.isoformat() if self.since else None,
                 self.until.isoformat() if self.until else None,
                 self.overdue,
+                self.responded,
             ]
         )
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -106,6 +109,12 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
         if overdue is None:
             bad("overdue", "Use true or false.")
 
+    responded = None
+    if "responded" in values:
+        responded = {"true": True, "false": False}.get(values["responded"].strip().lower())
+        if responded is None:
+            bad("responded", "Use true or false.")
+
     limit = DEFAULT_LIMIT
     if "limit" in values:
         text = values["limit"].strip()
@@ -116,8 +125,8 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
 
     cursor = values.get("cursor") or None
     if problems:
-        raise ApiError(400, "invalid_query", "Some query parameters are not valid.", problems)
-    return ListQuery(forms, statuses, channels, since, until, overdue, limit, cursor)
+        raise rule.Malformed("Some query parameters are not valid.", code="invalid_query", details=problems)
+    return ListQuery(forms, statuses, channels, since, until, overdue, limit, cursor, responded)
 
 
 def _choices(values: dict[str, str], name: str, known: Any, what: str, bad: Any) -> frozenset[str] | None:
@@ -188,7 +197,8 @@ def list_for_section(
     since = query.since.replace(microsecond=0) if query.since else None
     until = _ceil_second(query.until) if query.until else None
     filtered = any(
-        value is not None for value in (query.forms, query.statuses, query.channels, query.overdue)
+        value is not None
+        for value in (query.forms, query.statuses, query.channels, query.overdue, query.responded)
     )
     batch = _QUERY_BATCH if filtered else query.limit + 1
 
@@ -226,7 +236,15 @@ def _matches(submission: Submission, query: ListQuery, now: datetime) -> bool:
         return False
     if query.until is not None and submission.created_at >= query.until:
         return False
+    if query.responded is not None and _awaiting_staff(submission) != query.responded:
+        return False
     return query.overdue is None or _overdue(submission, now) == query.overdue
+
+
+def _awaiting_staff(submission: Submission) -> bool:
+    from chalicelib.domain.responses import awaiting_staff
+
+    return awaiting_staff(submission.responded_at, submission.updated_at)
 
 
 def _page(items: list[Submission], next_cursor: str | None, now: datetime) -> dict[str, Any]:
@@ -273,12 +291,16 @@ def _store_cursor(query: ListQuery, section: str, fingerprint: str) -> str | Non
     return store.cursor_after(Submission.by_section, section, created_key, match.group(1))
 
 
-def _bad_cursor() -> ApiError:
-    return ApiError(
-        400,
-        "invalid_cursor",
+def _bad_cursor() -> rule.MadoguchiError:
+    return rule.Malformed(
         "The cursor is not one this list gave out for these filters; start again without it.",
-        [{"parameter": "cursor", "message": "Use nextCursor from the previous page, with the same filters."}],
+        code="invalid_cursor",
+        details=[
+            {
+                "parameter": "cursor",
+                "message": "Use nextCursor from the previous page, with the same filters.",
+            }
+        ],
     )
 
 
@@ -311,6 +333,8 @@ def summary(submission: Submission, now: datetime | None = None) -> dict[str, An
         "dueDate": rules.due_date(submission.created_at, target).isoformat() if target else None,
         "overdue": rules.is_overdue(submission.created_at, submission.status, target, now),
         "area": submission.area,
+        "respondedAt": rules.tokyo_iso(submission.responded_at) if submission.responded_at else None,
+        "responded": _awaiting_staff(submission),
         "version": submission.version,
         "href": f"/staff/submissions/{submission.receipt}",
     }
@@ -349,13 +373,13 @@ def _own(principal: StaffPrincipal, receipt_text: str) -> Submission:
     receipt = rules.normalize_receipt(receipt_text)
     submission = store.get(receipt) if receipt else None
     if submission is None:
-        raise ApiError(404, "submission_not_found", _NOT_FOUND)
+        raise rule.NotFound(_NOT_FOUND, code="submission_not_found")
     if submission.section != principal.section:
         logger.warning(
             "staff refused another section's submission",
             extra={"receipt": submission.receipt, "staff_id": principal.staff_id},
         )
-        raise forbidden(_OTHER_SECTION)
+        raise rule.Forbidden(_OTHER_SECTION)
     return submission
 
 
@@ -401,7 +425,19 @@ def show(principal: StaffPrincipal, receipt_text: str, now: datetime | None = No
             for note in submission.public_notes
         ],
         "audit": [_audit_view(entry) for entry in store.trail(submission.receipt)],
+        # The ward's public notes and the resident's answers in order (issue 10).
+        "thread": _thread(submission, expires_at),
     }
+
+
+def _thread(submission: Submission, expires_at: datetime) -> list[dict[str, Any]]:
+    from chalicelib.domain.responses import thread
+
+    entries = thread(submission.public_notes or [], submission.responses or [], with_attachments=True)
+    for entry in entries:
+        if "attachments" in entry:
+            entry["attachments"] = [_attachment(key, expires_at) for key in entry["attachments"]]
+    return entries
 
 
 def transition(principal: StaffPrincipal, receipt_text: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -409,11 +445,12 @@ def transition(principal: StaffPrincipal, receipt_text: str, body: Mapping[str, 
     submission = _own(principal, receipt_text)
     version = body.get("version")
     if version is not None and int(version) != submission.version:
-        raise ApiError(
-            409,
-            "conflict",
+        raise rule.Conflict(
             "This submission changed since you read it; reload it and try again.",
-            [{"pointer": "/version", "message": f"The submission is now at version {submission.version}."}],
+            code="conflict",
+            details=[
+                {"pointer": "/version", "message": f"The submission is now at version {submission.version}."}
+            ],
         )
     service.move(
         submission,
@@ -424,7 +461,7 @@ def transition(principal: StaffPrincipal, receipt_text: str, body: Mapping[str, 
     )
     updated = store.get(submission.receipt)
     if updated is None:  # only if it was deleted in between
-        raise ApiError(404, "submission_not_found", _NOT_FOUND)
+        raise rule.NotFound(_NOT_FOUND, code="submission_not_found")
     return summary(updated)
 
 
@@ -441,11 +478,10 @@ def enter(
     """
     form = get_form(body["formId"])
     if form is None:
-        raise ApiError(
-            422,
-            "invalid_request",
+        raise rule.Invalid(
             "The request does not match its schema.",
-            [{"pointer": "/formId", "message": "There is no form with this id."}],
+            code="invalid_request",
+            details=[{"pointer": "/formId", "message": "There is no form with this id."}],
         )
     submitter = service.Submitter(
         channel=body["channel"], language=body.get("language") or "ja", actor=_actor(principal)
@@ -455,19 +491,19 @@ def enter(
         idempotency_key,
         raw_body,
         lambda: (201, _create(form, body["data"], submitter)),
+        caller=f"staff:{principal.staff_id}",
     )
 
 
 def _create(form: FormDefinition, data: Any, submitter: service.Submitter) -> dict[str, Any]:
     try:
         created = service.create(form, data, submitter)
-    except ApiError as error:
+    except rule.Invalid as error:
         # The form's answers sit under /data in this body: point there.
-        if error.status == 422:
-            error.details = [
-                {**detail, "pointer": "/data" + detail["pointer"]} if "pointer" in detail else detail
-                for detail in error.details
-            ]
+        error.details = [
+            {**detail, "pointer": "/data" + detail["pointer"]} if "pointer" in detail else detail
+            for detail in error.details
+        ]
         raise
     logger.info(
         "staff entered a submission",

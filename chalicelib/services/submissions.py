@@ -6,12 +6,14 @@ validate, store conditionally, audit in the same transaction, queue the notifica
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import queues
-from chalicelib.api.errors import ApiError
+from chalicelib.domain import areas
+from chalicelib.domain import errors as rule
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.form_problems import explain
 from chalicelib.domain.forms import FormDefinition, fee_for, get_form
@@ -39,6 +41,8 @@ class Submitter:
     language: str
     line_user_id: str | None = None
     actor: rules.Actor = RESIDENT
+    # The chat already confirmed it to the resident (issue 10): the notification skips LINE.
+    confirmed: bool = False
 
     @property
     def staff_id(self) -> str | None:
@@ -53,14 +57,13 @@ def create(
     `section` routes it to another section than the form's (a chat question about taxes).
     """
     if not isinstance(document, dict):
-        raise ApiError(422, "invalid_submission", "The body must be a JSON object.")
+        raise rule.Invalid("The body must be a JSON object.", code="invalid_submission")
     found = problems(form.schema_name, document)
     if found:
-        raise ApiError(
-            422,
-            "invalid_submission",
+        raise rule.Invalid(
             "入力内容を確認してください。 / Please check your answers.",
-            explain(found, form, submitter.language),
+            code="invalid_submission",
+            details=explain(found, form, submitter.language),
         )
     photos = uploads.prepare(document.get("photos", []), "/photos")
     attachments = uploads.store(photos)  # clean copies first: a stored submission never lacks its photos
@@ -85,7 +88,8 @@ def create(
             attachments=attachments,
             latitude=location.get("latitude"),
             longitude=location.get("longitude"),
-            area=document.get("area"),
+            # Chosen on the form, else derived from the place (issue 10: LINE reports had none).
+            area=document.get("area") or areas.locate(location),
             line_user_id=submitter.line_user_id,
             email=document.get("email"),
             secret_hash=rules.hash_secret(secret, rules.new_salt()),
@@ -98,9 +102,9 @@ def create(
         if store.insert(submission, audit):
             break
     else:
-        raise ApiError(503, "busy", "Please try again.")
+        raise rule.Unavailable("Please try again.", code="busy")
     uploads.discard_originals(photos)
-    _notify(receipt, "created", rules.RECEIVED, version=1)
+    _notify(receipt, "created", rules.RECEIVED, version=1, confirmed=submitter.confirmed)
     return {
         "receipt": receipt,
         "status": rules.RECEIVED,
@@ -112,14 +116,18 @@ def create(
     }
 
 
-def for_resident(receipt_text: str, secret: str | None) -> dict[str, Any]:
+def for_resident(
+    receipt_text: str, secret: str | None, *, client: str = "unknown", line_user_id: str | None = None
+) -> dict[str, Any]:
     """Status and public notes, for whoever holds the receipt number and its secret."""
-    submission = _resident_access(receipt_text, secret)
+    submission = resident_access(receipt_text, secret, client=client, line_user_id=line_user_id)
     return _public_view(submission)
 
 
-def withdraw(receipt_text: str, secret: str | None) -> dict[str, Any]:
-    submission = _resident_access(receipt_text, secret)
+def withdraw(
+    receipt_text: str, secret: str | None, *, client: str = "unknown", line_user_id: str | None = None
+) -> dict[str, Any]:
+    submission = resident_access(receipt_text, secret, client=client, line_user_id=line_user_id)
     move(submission, rules.WITHDRAWN, actor=RESIDENT)
     return _public_view(store.get(submission.receipt))
 
@@ -140,10 +148,10 @@ def move(
             current, target, actor=actor, at=now, note=note, visibility=visibility
         )
     except rules.InvalidTransition as error:
-        status = 422 if error.code == "unknown_status" else 409
-        raise ApiError(status, "invalid_transition", " / ".join(error.message.values())) from None
+        kind = rule.Invalid if error.code == "unknown_status" else rule.Conflict
+        raise kind(" / ".join(error.message.values()), code="invalid_transition") from None
     except rules.InvalidNote as error:
-        raise ApiError(422, "invalid_note", " / ".join(error.message.values())) from None
+        raise rule.Invalid(" / ".join(error.message.values()), code="invalid_note") from None
     new_version = (submission.version or 0) + 1
     actions = [Submission.status.set(target), Submission.updated_at.set(now)]
     if entry.note and entry.note_visibility == "public":
@@ -160,43 +168,78 @@ def move(
     try:
         store.update(submission, actions, audit)
     except store.StaleVersion:
-        raise ApiError(
-            409, "conflict", "Someone changed this submission at the same time; reload and try again."
+        raise rule.Conflict(
+            "Someone changed this submission at the same time; reload and try again.", code="conflict"
         ) from None
     _notify(submission.receipt, "status_changed", target, version=new_version)
     return submission
 
 
-# Receipt + access code is the credential; a receipt may be guessed, so its code may not be:
-# after this many wrong codes in the window, that receipt refuses every code until it ends.
-MAX_WRONG_CODES = 10
-WRONG_CODE_WINDOW = timedelta(hours=1)
+# Receipt + access code is the credential (the code has 40 bits: 8 symbols of 32). Guessing is
+# held back twice (the arithmetic is in docs/architecture.md, "Access codes"):
+# - per receipt, a backoff: FREE_WRONG_CODES tries, then each further one waits twice as long as
+#   the one before (from FIRST_DELAY up to MAX_DELAY); a right code starts it over. Each try is
+#   taken (atomically) before the code is evaluated, so concurrent guesses cannot exceed it;
+# - per client (source IP), at most CLIENT_WRONG_CODES wrong codes per CLIENT_WINDOW, any receipt.
+# A resident linked on LINE reaches their own submission with their ID token, whatever the backoff.
+FREE_WRONG_CODES = 5
+FIRST_DELAY = timedelta(seconds=15)
+MAX_DELAY = timedelta(minutes=15)
+BACKOFF_KEPT = timedelta(days=1)
+CLIENT_WRONG_CODES = 20
+CLIENT_WINDOW = timedelta(hours=1)
+
+# One answer for a wrong code, an unknown receipt and a receipt that is waiting out its backoff:
+# none of them may tell a stranger that a receipt exists.
+_NO_ACCESS = (
+    "受付番号または確認コードが違うか、試行が続いたため確認できません。数分待ってからお試しください。"
+    " / The receipt number or access code is wrong, or there were too many tries;"
+    " please wait a few minutes and try again."
+)
 
 
-def _resident_access(receipt_text: str, secret: str | None) -> Submission:
+def delay_after(tries: int) -> timedelta:
+    """How long the receipt waits after its `tries`-th try in a row without the right code."""
+    if tries < FREE_WRONG_CODES:
+        return timedelta(0)
+    return min(FIRST_DELAY * 2 ** (tries - FREE_WRONG_CODES), MAX_DELAY)
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """A stored-hash of the real cost for no submission: unknown receipts pay the same scrypt."""
+    return rules.hash_secret(rules.new_access_secret(), rules.new_salt())
+
+
+def resident_access(
+    receipt_text: str, secret: str | None, *, client: str = "unknown", line_user_id: str | None = None
+) -> Submission:
+    not_found = rule.NotFound(_NO_ACCESS, code="submission_not_found")
     receipt = rules.normalize_receipt(receipt_text)
     submission = store.get(receipt) if receipt else None
-    not_found = ApiError(
-        404,
-        "submission_not_found",
-        "受付番号または確認コードが違います。 / The receipt number or access code is wrong.",
-    )
-    if submission is None:
+    if line_user_id is not None:
+        # Signed in on LINE: their own submission, or nothing; no code is evaluated, no try taken.
+        if submission is not None and submission.line_user_id == line_user_id:
+            return submission
         raise not_found
     now = datetime.now(UTC)
-    subject = f"access-code#{submission.receipt}"
-    if attempts.failures(subject, now, WRONG_CODE_WINDOW) >= MAX_WRONG_CODES:
-        raise ApiError(
-            429,
-            "too_many_attempts",
+    if attempts.failures(f"client#{client}", now, CLIENT_WINDOW) >= CLIENT_WRONG_CODES:
+        raise rule.TooManyRequests(
             "確認コードの誤りが続いたため、しばらくお待ちください。 / Too many wrong codes; please wait and try again.",
-            headers={"Retry-After": str(int(WRONG_CODE_WINDOW.total_seconds()))},
+            code="too_many_attempts",
+            retry_after=int(CLIENT_WINDOW.total_seconds()),
         )
-    # One answer for "no such receipt" and "wrong code": the pair is the credential.
-    if not secret or not rules.verify_secret(secret, submission.secret_hash):
-        attempts.add_failure(subject, now, WRONG_CODE_WINDOW)
-        raise not_found
-    return submission
+    # The same work whether or not the receipt exists: a try taken on the receipt number (known
+    # or not), one scrypt (of a decoy when there is nothing to check against).
+    subject = f"access-code#{receipt}"
+    evaluated = receipt is not None and attempts.reserve(subject, now, delay_after, BACKOFF_KEPT)
+    stored = submission.secret_hash if evaluated and submission is not None else _decoy_hash()
+    matches = rules.verify_secret(secret or "", stored)
+    if evaluated and submission is not None and matches:
+        attempts.clear(subject)
+        return submission
+    attempts.add_failure(f"client#{client}", now, CLIENT_WINDOW)
+    raise not_found
 
 
 def _public_view(submission: Submission) -> dict[str, Any]:
@@ -222,13 +265,15 @@ def _public_view(submission: Submission) -> dict[str, Any]:
     )
 
 
-def _notify(receipt: str, event: str, status: str, *, version: int) -> None:
+def _notify(receipt: str, event: str, status: str, *, version: int, confirmed: bool = False) -> None:
     """Queue the resident's notification; the worker decides LINE or email and sends it once.
 
     The change is already stored, so a queue failure must not fail the request (its retry
     would be refused or duplicated): it is logged and counted for an operator instead.
     """
     message = {"receipt": receipt, "event": event, "status": status, "version": version}
+    if confirmed:
+        message["confirmed"] = True
     if queues.send_all(NOTIFICATIONS, [(receipt, message)]):
         logger.error("notification not queued", extra={"receipt": receipt, "event": event})
         metrics.add_metric(name="NotificationsNotQueued", unit="Count", value=1)

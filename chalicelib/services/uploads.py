@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import storage
-from chalicelib.api.errors import ApiError
+from chalicelib.domain import errors as rule
 from chalicelib.domain import images
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -84,11 +84,10 @@ def prepare(upload_ids: list[str], pointer: str) -> list[tuple[str, bytes, str]]
                 {"pointer": where, "message": "画像ファイルが壊れています。 / The image file is damaged."}
             )
     if problems:
-        raise ApiError(
-            422,
-            "invalid_attachment",
+        raise rule.Invalid(
             "添付できない画像があります。 / Some attachments cannot be used.",
-            problems,
+            code="invalid_attachment",
+            details=problems,
         )
     return prepared
 

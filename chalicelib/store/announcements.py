@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import random
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -25,7 +26,13 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import announcements as rules
 from chalicelib.store.conditions import condition_failed, conditional
-from chalicelib.store.models import Announcement, DailyAnnouncementCount, FanoutItem, SendListEntry
+from chalicelib.store.models import (
+    Announcement,
+    AuditEntry,
+    DailyAnnouncementCount,
+    FanoutItem,
+    SendListEntry,
+)
 
 DUE = "due"
 # User ids of a send are kept this long, to answer "did resident X get it?", then TTL removes them.
@@ -111,6 +118,38 @@ def _decode_cursor(cursor: str, section: str) -> dict[str, Any]:
     if not isinstance(key, dict) or key.get("section") != {"S": section}:
         raise ValueError("cursor")
     return key
+
+
+def pending_review_ids(section: str) -> list[str]:
+    """The section's emergencies sent without approval and not reviewed yet, newest first."""
+    return [item.announcement_id for item in Announcement.by_review.query(section, scan_index_forward=False)]
+
+
+def audit(
+    announcement_id: str,
+    *,
+    actor_id: str | None,
+    action: str,
+    from_status: str | None,
+    to_status: str | None,
+    at: datetime,
+    note: str | None = None,
+) -> None:
+    """Append to the announcement's audit trail (the audit table, under `announcement#<id>`)."""
+    AuditEntry(
+        f"announcement#{announcement_id}",
+        f"{at.astimezone(UTC).isoformat(timespec='milliseconds')}#{os.urandom(4).hex()}",
+        actor_kind="staff" if actor_id else "system",
+        actor_id=actor_id,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+    ).save()
+
+
+def audit_trail(announcement_id: str) -> list[AuditEntry]:
+    return list(AuditEntry.query(f"announcement#{announcement_id}", consistent_read=True))
 
 
 def due_ids(now: datetime, limit: int = 200) -> list[str]:

@@ -1,9 +1,18 @@
-"""Counting failed attempts in fixed windows, atomically, across every Lambda at once."""
+"""Counting failed attempts, atomically, across every Lambda at once.
+
+Two shapes: fixed windows (`failures`/`add_failure`: "at most N per hour for this client") and
+a backoff (`reserve`/`clear`: "this many free tries, then ever longer waits", where the try is
+taken before it is evaluated, so concurrent requests cannot evaluate more than the rule allows).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from pynamodb.expressions.condition import Condition
+
+from chalicelib.store.conditions import conditional
 from chalicelib.store.models import AttemptCounter
 
 
@@ -23,3 +32,31 @@ def add_failure(subject: str, now: datetime, window: timedelta) -> None:
     AttemptCounter(_key(subject, now, window)).update(
         actions=[AttemptCounter.count.add(1), AttemptCounter.expires_at.set(now + 2 * window)]
     )
+
+
+def reserve(subject: str, now: datetime, delay_after: Callable[[int], timedelta], keep: timedelta) -> bool:
+    """Take the next try of `subject` if its backoff allows one now; False if it must wait.
+
+    The n-th try (counted from 1) makes the next one wait `delay_after(n)`. The write is
+    conditional on the count read, so of concurrent callers exactly one takes each try.
+    """
+    condition: Condition
+    try:
+        item = AttemptCounter.get(subject, consistent_read=True)
+    except AttemptCounter.DoesNotExist:
+        count, condition = 0, AttemptCounter.key.does_not_exist()
+    else:
+        if item.next_at is not None and item.next_at > now:
+            return False
+        count, condition = int(item.count), AttemptCounter.count == int(item.count)
+    taken = AttemptCounter(
+        subject, count=count + 1, next_at=now + delay_after(count + 1), expires_at=now + keep
+    )
+    with conditional() as write:
+        taken.save(condition=condition)
+    return write.applied
+
+
+def clear(subject: str) -> None:
+    """The subject succeeded: its backoff starts over."""
+    AttemptCounter(subject).delete()

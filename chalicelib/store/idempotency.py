@@ -14,11 +14,22 @@ from chalicelib.store.models import IdempotencyRecord
 KEEP_FOR = timedelta(hours=24)
 
 
-def begin(key: str, request_hash: str, now: datetime) -> IdempotencyRecord | None:
-    """Reserve the key for this request; None if reserved, else the record already there."""
-    record = IdempotencyRecord(key, request_hash=request_hash, expires_at=now + KEEP_FOR)
+def begin(
+    key: str, request_hash: str, caller: str, now: datetime, lease: timedelta
+) -> IdempotencyRecord | None:
+    """Reserve the key for this request until `now + lease`; None if reserved, else the record there.
+
+    A record still in progress whose lease ran out belongs to a request that died (its Lambda
+    timed out or was killed): it is taken over, so its client's retry runs instead of waiting a day.
+    """
+    record = IdempotencyRecord(
+        key, request_hash=request_hash, caller=caller, lease_until=now + lease, expires_at=now + KEEP_FOR
+    )
+    abandoned = IdempotencyRecord.status_code.does_not_exist() & (
+        IdempotencyRecord.lease_until.does_not_exist() | (IdempotencyRecord.lease_until < now)
+    )
     try:
-        record.save(condition=IdempotencyRecord.key.does_not_exist())
+        record.save(condition=IdempotencyRecord.key.does_not_exist() | abandoned)
     except PutError as error:
         if not condition_failed(error):
             raise
@@ -28,7 +39,11 @@ def begin(key: str, request_hash: str, now: datetime) -> IdempotencyRecord | Non
 
 def finish(key: str, status_code: int, response: Any) -> None:
     IdempotencyRecord(key).update(
-        actions=[IdempotencyRecord.status_code.set(status_code), IdempotencyRecord.response.set(response)]
+        actions=[
+            IdempotencyRecord.status_code.set(status_code),
+            IdempotencyRecord.response.set(response),
+            IdempotencyRecord.lease_until.remove(),
+        ]
     )
 
 

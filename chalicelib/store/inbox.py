@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -61,3 +62,26 @@ def release(event_id: str) -> None:
 def mark_processed(event_id: str, now: datetime) -> None:
     """Record that the event's work is done; later deliveries of it are skipped."""
     InboxEvent(event_id).update(actions=[InboxEvent.processed_at.set(now), InboxEvent.claimed_until.remove()])
+
+
+@dataclass(frozen=True)
+class ReplyAttempt:
+    # An earlier try of this event's reply exists: LINE may have delivered it (its answer lost,
+    # or the worker died before recording the outcome).
+    tried_before: bool
+    # An earlier try was refused outright (400: token expired or used up before we ever sent).
+    refused_before: bool
+
+
+def reply_attempt(event_id: str, now: datetime) -> ReplyAttempt:
+    """Record, before replying, that this event's reply is being tried; what earlier tries left."""
+    item = InboxEvent(event_id)
+    item.update(actions=[InboxEvent.reply_attempts.add(1), InboxEvent.expires_at.set(now + KEEP_FOR)])
+    return ReplyAttempt(
+        tried_before=int(item.reply_attempts or 0) > 1, refused_before=item.reply_refused_at is not None
+    )
+
+
+def reply_refused(event_id: str, now: datetime) -> None:
+    """LINE refused the reply token before any try could have delivered: a push may follow."""
+    InboxEvent(event_id).update(actions=[InboxEvent.reply_refused_at.set(now)])

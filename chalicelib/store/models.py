@@ -50,6 +50,10 @@ class InboxEvent(Model):
     claimed_until = UTCDateTimeAttribute(null=True)
     processed_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute()
+    # The event's reply (store/inbox.reply_attempt): how often a reply was tried, counted before
+    # each try, and when LINE refused its token outright (so a push is due, never a guess).
+    reply_attempts = NumberAttribute(null=True)
+    reply_refused_at = UTCDateTimeAttribute(null=True)
 
 
 class Resident(Model):
@@ -77,6 +81,8 @@ class Resident(Model):
     # The send-list entries the last preferences write left, read consistently on the next write
     # (the by-user index may lag); and a counter that makes concurrent writes conditional.
     send_segments = ListAttribute(of=UnicodeAttribute, default=list)
+    # The language#age-band slot its entries are counted under (SendListCount); absent: not counted yet.
+    send_slot = UnicodeAttribute(null=True)
     preferences_version = NumberAttribute(default=0)
     preferences_updated_at = UTCDateTimeAttribute(null=True)
 
@@ -106,6 +112,21 @@ class SendListEntry(Model):
     # Copied from the resident so an age-targeted send filters a partition without reading residents.
     age_band = UnicodeAttribute(null=True)
     by_user = ByUserIndex()
+
+
+class SendListCount(Model):
+    """How many entries one send list holds for one language and age band ("ja#30-39", "ja#-").
+
+    Written in the same transaction as the entries (store/preferences.py), so a preview counts
+    a segment with one small key query per list, whatever the number of residents on it.
+    """
+
+    class Meta(_Meta):
+        table_name = _settings.name("send-list-counts")
+
+    segment = UnicodeAttribute(hash_key=True)
+    slot = UnicodeAttribute(range_key=True)
+    members = NumberAttribute(default=0)
 
 
 class _CreatedIndex(GlobalSecondaryIndex):
@@ -174,6 +195,13 @@ class Submission(Model):
     secret_hash = UnicodeAttribute()
     public_notes = JSONAttribute(default=list)
     entered_by = UnicodeAttribute(null=True)
+    # --- the resident's answers to "needs info" (issue 10; services/responses.py) ---
+    # Each: {"at", "text", "attachments", "channel", "version"}; personal data like `data`.
+    responses = JSONAttribute(default=list)
+    # When the resident last answered; a staff move after it (updated_at later) means "seen".
+    responded_at = UTCDateTimeAttribute(null=True)
+    # The `at` of the needs_info note a reminder was sent for: one reminder per request.
+    reminded_for = UnicodeAttribute(null=True)
     # Set when the submission closes: closed + the form's retention period; TTL deletes it then.
     expires_at = TTLAttribute(null=True)
     version = VersionAttribute()
@@ -213,6 +241,10 @@ class IdempotencyRecord(Model):
     status_code = NumberAttribute(null=True)
     response = JSONAttribute(null=True)
     expires_at = TTLAttribute()
+    # Who made the first request ("line:<user id>", "staff:<id>", "anonymous"): never replayed to another.
+    caller = UnicodeAttribute(null=True)
+    # While the first request runs: after this a request that died is taken over, not waited for.
+    lease_until = UTCDateTimeAttribute(null=True)
 
 
 class Conversation(Model):
@@ -247,6 +279,8 @@ class AttemptCounter(Model):
     key = UnicodeAttribute(hash_key=True)
     count = NumberAttribute(default=0)
     expires_at = TTLAttribute()
+    # Backoff subjects (store/attempts.reserve): no attempt is evaluated before this time.
+    next_at = UTCDateTimeAttribute(null=True)
 
 
 class AnnouncementsBySectionIndex(_CreatedIndex):
@@ -255,7 +289,18 @@ class AnnouncementsBySectionIndex(_CreatedIndex):
     class Meta:
         index_name = "by-section"
         projection = IncludeProjection(
-            ["status", "category", "topic", "created_at", "created_by", "updated_at", "send_at", "start_at"]
+            [
+                "status",
+                "category",
+                "topic",
+                "created_at",
+                "created_by",
+                "updated_at",
+                "send_at",
+                "start_at",
+                "review_required",
+                "reviewed_at",
+            ]
         )
 
     section = UnicodeAttribute(hash_key=True)
@@ -274,6 +319,21 @@ class DueIndex(GlobalSecondaryIndex):
 
     due_shard = UnicodeAttribute(hash_key=True)
     due_at = UnicodeAttribute(range_key=True)  # ISO 8601 UTC, which sorts by time
+
+
+class ReviewIndex(GlobalSecondaryIndex):
+    """Emergencies sent without approval and not yet reviewed, per section: a sparse index.
+
+    `review_section` is set while a review is pending and removed by the review, so the list
+    and the digest read exactly the pending ones by key.
+    """
+
+    class Meta:
+        index_name = "by-review"
+        projection = KeysOnlyProjection()
+
+    review_section = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
 
 
 class Announcement(Model):
@@ -316,6 +376,14 @@ class Announcement(Model):
     rejection_reason = UnicodeAttribute(null=True)
     cancelled_by = UnicodeAttribute(null=True)
     cancelled_at = UTCDateTimeAttribute(null=True)
+    # True while only supervisors have written it: such an emergency needs no approval.
+    supervisor_draft = BooleanAttribute(null=True)
+    # An emergency sent without approval: a second supervisor reviews it afterwards.
+    review_required = BooleanAttribute(null=True)
+    review_section = UnicodeAttribute(null=True)
+    reviewed_by = UnicodeAttribute(null=True)
+    reviewed_at = UTCDateTimeAttribute(null=True)
+    review_note = UnicodeAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
     # The send: fixed when it starts, so every redelivery rebuilds the same chunks. Its progress
@@ -328,6 +396,7 @@ class Announcement(Model):
 
     by_section = AnnouncementsBySectionIndex()
     by_due = DueIndex()
+    by_review = ReviewIndex()
 
 
 class FanoutItem(Model):
@@ -408,10 +477,174 @@ class RateBucket(Model):
     revision = NumberAttribute()
 
 
+# --- Consultation booking (issue 15; store/consultations.py) ---------------------------------
+
+
+class ConsultationSlot(Model):
+    """One session of one service: its capacity and how many are booked (the counter the
+    booking transaction increments only while below capacity and open). Partition per
+    service, sorted by start, so a day range is one key query."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("consultation-slots")
+
+    service = UnicodeAttribute(hash_key=True)
+    slot = UnicodeAttribute(range_key=True)  # start, UTC, YYYY-MM-DDTHH:MMZ
+    capacity = NumberAttribute()
+    booked = NumberAttribute(default=0)
+    open = BooleanAttribute(default=True)
+    kind = UnicodeAttribute(default="weekly")  # weekly | extra
+    updated_by = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+class BookingsBySectionDayIndex(GlobalSecondaryIndex):
+    """A section's day view: partition `section#YYYY-MM-DD` (Tokyo), sorted by slot."""
+
+    class Meta:
+        index_name = "by-section-day"
+        projection = AllProjection()
+
+    section_day = UnicodeAttribute(hash_key=True)
+    slot = UnicodeAttribute(range_key=True)
+
+
+class BookingsByLineUserIndex(GlobalSecondaryIndex):
+    """A resident's bookings on LINE ("my bookings"), by slot."""
+
+    class Meta:
+        index_name = "by-line-user"
+        projection = AllProjection()
+
+    line_user_id = UnicodeAttribute(hash_key=True)
+    slot = UnicodeAttribute(range_key=True)
+
+
+class ConsultationBooking(Model):
+    """A booking. The access code is stored only as a hash; contact details expire with the item."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("consultation-bookings")
+
+    booking_id = UnicodeAttribute(hash_key=True)
+    service = UnicodeAttribute()
+    section = UnicodeAttribute()
+    slot = UnicodeAttribute()
+    section_day = UnicodeAttribute()
+    status = UnicodeAttribute()
+    mode = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    language = UnicodeAttribute(default="ja")
+    eligibility = UnicodeAttribute(null=True)
+    line_user_id = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+    guard = UnicodeAttribute()
+    secret_hash = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    entered_by = UnicodeAttribute(null=True)
+    cancel_reason = UnicodeAttribute(null=True)
+    cancelled_by = UnicodeAttribute(null=True)
+    revision = NumberAttribute(default=1)
+    expires_at = TTLAttribute(null=True)
+    by_section_day = BookingsBySectionDayIndex()
+    by_line_user = BookingsByLineUserIndex()
+
+
+class BookingGuard(Model):
+    """One per person, service and Tokyo day (a hash of who, never who): the per-person guard."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("consultation-guards")
+
+    guard = UnicodeAttribute(hash_key=True)
+    booking_id = UnicodeAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
+# --- window queues (issue 14; chalicelib/store/queues.py) ----------------------------------------
+
+
+class QueueTicket(Model):
+    """A queue ticket: the events heard for it (domain/queue.py folds them into its state).
+
+    Keyed by office and Tokyo date, then the number printed on it (numbers restart daily), so a
+    day's tickets of an office are one key query. `revision` makes every change conditional.
+    Holds no personal data.
+    """
+
+    class Meta(_Meta):
+        table_name = _settings.name("queue-tickets")
+
+    day_key = UnicodeAttribute(hash_key=True)  # <office>#<YYYY-MM-DD>
+    number = UnicodeAttribute(range_key=True)
+    line = UnicodeAttribute()
+    status = UnicodeAttribute()
+    events = JSONAttribute(default=list)
+    revision = NumberAttribute(default=0)
+    expires_at = TTLAttribute(null=True)
+
+
+class QueueLineState(Model):
+    """Per office: `live#<line>` (waiting, now calling, counters, recent services; changed on every
+    event, conditional on `revision`) and `profile#<line>` (typical hours by weekday, nightly).
+    The status page reads an office with one key query."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("queue-lines")
+
+    office = UnicodeAttribute(hash_key=True)
+    item_key = UnicodeAttribute(range_key=True)
+    live = JSONAttribute(null=True)
+    profile = JSONAttribute(null=True)
+    revision = NumberAttribute(default=0)
+    updated_at = UTCDateTimeAttribute(null=True)
+    reset_at = UTCDateTimeAttribute(null=True)
+
+
+class QueueWatch(Model):
+    """A resident asking to be told on LINE when their ticket is near (personal data: ends with the day)."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("queue-watches")
+
+    day_key = UnicodeAttribute(hash_key=True)  # <office>#<YYYY-MM-DD>
+    watch_key = UnicodeAttribute(range_key=True)  # <number>#<LINE user id>
+    number = UnicodeAttribute()
+    line_user_id = UnicodeAttribute()
+    language = UnicodeAttribute(default="ja")
+    ahead = NumberAttribute()
+    joined_ahead = NumberAttribute()
+    created_at = UTCDateTimeAttribute()
+    near_sent_at = UTCDateTimeAttribute(null=True)
+    called_sent_at = UTCDateTimeAttribute(null=True)
+    stopped_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute()
+
+
+class QueueDay(Model):
+    """One day's hourly figures of one office's line (nightly job): issued, served, waits."""
+
+    class Meta(_Meta):
+        table_name = _settings.name("queue-history")
+
+    line_key = UnicodeAttribute(hash_key=True)  # <office>#<line>
+    day = UnicodeAttribute(range_key=True)  # YYYY-MM-DD (Tokyo)
+    weekday = NumberAttribute()
+    hours = JSONAttribute()
+
+
+QUEUE_MODELS: tuple[type[Model], ...] = (QueueTicket, QueueLineState, QueueWatch, QueueDay)
+
+
 MODELS: tuple[type[Model], ...] = (
     InboxEvent,
     Resident,
     SendListEntry,
+    SendListCount,
     Submission,
     AuditEntry,
     IdempotencyRecord,
@@ -421,4 +654,8 @@ MODELS: tuple[type[Model], ...] = (
     FanoutItem,
     DailyAnnouncementCount,
     RateBucket,
+    ConsultationSlot,
+    ConsultationBooking,
+    BookingGuard,
+    *QUEUE_MODELS,
 )

@@ -2,7 +2,9 @@
 
 One write is one DynamoDB transaction: the resident's item (conditional on the preferences
 version and status it was computed from), the deletes of entries no longer wanted, and
-a put of every wanted entry. So the send lists always match the stored preferences, and
+a put of every wanted entry that is new or changed, and the change of each list's counts
+(SendListCount, per language and age band). So the send lists and their counts always match
+the stored preferences, and
 of two writes at once (the LIFF page and the chat) the second is recomputed on top of the
 first rather than lost. Which entries to remove comes from the item's own record of what it
 wrote (read consistently) and from the by-user index (anything else written for the user).
@@ -14,17 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import preferences as rules
 from chalicelib.domain.residents import ACTIVE
 from chalicelib.observability import logger
 from chalicelib.store.conditions import conditional
-from chalicelib.store.models import Resident, SendListEntry
+from chalicelib.store.models import Resident, SendListCount, SendListEntry
 
 # Concurrent writes for one resident are rare (one person, two screens); a few rounds settle them.
 MAX_ATTEMPTS = 4
-# DynamoDB allows 100 items per transaction; the item and up to 2 x topics fit easily.
+# DynamoDB allows 100 items per transaction; the item, the entries and their counters
+# (at most 1 + 2 x lists + 2 x lists, with lists <= topics + 1) fit easily.
 MAX_TRANSACTION_ITEMS = 100
 
 
@@ -115,12 +119,20 @@ def _write(
     unwanted: set[str],
     now: datetime,
 ) -> bool:
-    """One transaction; False if the resident changed since it was read."""
+    """One transaction; False if the resident changed since it was read (or a counter was busy)."""
     user_id = resident.line_user_id
-    removable = sorted(unwanted)
-    room = MAX_TRANSACTION_ITEMS - 1 - len(wanted)
+    # Entries listed on the resident were written, and counted, under its send_slot; a resident
+    # stored before counting existed has none, and its entries count from this write on.
+    counted = frozenset(resident.send_segments or ()) if resident.send_slot else frozenset()
+    new_slot = rules.count_slot(prefs.language, prefs.age_band)
+    puts, count_changes = rules.list_count_changes(
+        counted=counted, old_slot=resident.send_slot, wanted=wanted, new_slot=new_slot
+    )
+    removable = sorted(unwanted, key=lambda segment: segment not in counted)  # counted ones first
+    room = MAX_TRANSACTION_ITEMS - 1 - len(puts) - len(count_changes)
     if len(removable) > room:
-        # Only stale leftovers can be this many; the next write takes the rest.
+        # Only uncounted leftovers can be this many (a resident is on at most topics + 1 lists);
+        # the next write takes the rest.
         logger.warning(
             "too many stale send-list entries for one write", extra={"left": len(removable) - room}
         )
@@ -137,6 +149,7 @@ def _write(
         Resident.language.set(prefs.language),
         Resident.paused.set(prefs.paused),
         Resident.send_segments.set(sorted(wanted)),
+        Resident.send_slot.set(new_slot),
         Resident.preferences_version.set(version + 1),
         Resident.preferences_updated_at.set(now),
     ]
@@ -147,21 +160,38 @@ def _write(
             Resident.consent_terms_version.set(consent.terms_version),
             Resident.consent_at.set(consent.accepted_at),
         ]
-    with (
-        conditional() as write,
-        TransactWrite(connection=Resident._get_connection().connection) as transaction,
-    ):
-        transaction.update(
-            Resident(user_id),
-            actions=actions,
-            # Same version and the same follow status as computed from; an unfollow in between
-            # must not leave entries behind.
-            condition=Resident.line_user_id.exists() & unchanged & (Resident.status == resident.status),
-        )
-        for segment in removable:
-            transaction.delete(SendListEntry(segment, user_id))
-        for segment in sorted(wanted):
-            transaction.save(
-                SendListEntry(segment, user_id, language=prefs.language, age_band=prefs.age_band)
+    try:
+        with (
+            conditional() as write,
+            TransactWrite(connection=Resident._get_connection().connection) as transaction,
+        ):
+            transaction.update(
+                Resident(user_id),
+                actions=actions,
+                # Same version and the same follow status as computed from; an unfollow in between
+                # must not leave entries behind (and the counts follow the version too).
+                condition=Resident.line_user_id.exists() & unchanged & (Resident.status == resident.status),
             )
+            for segment in removable:
+                transaction.delete(SendListEntry(segment, user_id))
+            for segment in sorted(puts):
+                transaction.save(
+                    SendListEntry(segment, user_id, language=prefs.language, age_band=prefs.age_band)
+                )
+            for (segment, slot), change in sorted(count_changes.items()):
+                transaction.update(SendListCount(segment, slot), actions=[SendListCount.members.add(change)])
+    except TransactWriteError as error:
+        if not _conflicted(error):
+            raise
+        return False  # another transaction held one of the counters: read again and retry
     return write.applied
+
+
+def _conflicted(error: TransactWriteError) -> bool:
+    reasons = getattr(error, "cancellation_reasons", None) or []
+    return any(reason is not None and reason.code == "TransactionConflict" for reason in reasons)
+
+
+def list_counts(segment: str) -> dict[str, int]:
+    """A send list's members per count slot (language#age-band): one key query, a few small items."""
+    return {row.slot: int(row.members) for row in SendListCount.query(segment) if row.members}

@@ -319,8 +319,8 @@ def _status_by_code(request: Any, language: str, receipt: str, code: str) -> Res
     if errors:
         return render.page(request, "status.html", language, status=422, errors=errors[:1], receipt=receipt)
     try:
-        # The API's own check: one answer for a wrong pair, and the per-receipt lockout.
-        submission = service._resident_access(receipt, code)
+        # The API's own check: one answer for a wrong pair, the per-receipt backoff and the per-client limit.
+        submission = service.resident_access(receipt, code, client=_client(request))
     except Exception as error:  # the API's 404 (no such pair) or 429 (locked out), as a page
         api_error = _as_api_error(error)
         if api_error is None or api_error.status not in (404, 429):
@@ -335,6 +335,14 @@ def _status_by_code(request: Any, language: str, receipt: str, code: str) -> Res
             receipt=receipt,
         )
     return _show_status(request, language, submission, code=code)
+
+
+def _client(request: Any) -> str:
+    """The caller as the API counts it for wrong codes (a pseudonym of its address)."""
+    from chalicelib.observability import hashed
+
+    identity = (request.context or {}).get("identity") or {}
+    return hashed(str(identity.get("sourceIp") or "unknown"))
 
 
 def _show_status(
@@ -428,9 +436,10 @@ def answer_post() -> Response:
             user_id = _resident(token)
             if user_id is None:
                 return _message(request, language, "web.signin_again", 401)
-            submission, channel = responses.of_line_user(receipt, user_id), "line"
+            submission = responses.with_access_code(receipt, None, line_user_id=user_id)
+            channel = "line"
         else:
-            submission, channel = responses.with_access_code(receipt, code), "web"
+            submission, channel = responses.with_access_code(receipt, code, client=_client(request)), "web"
     except Exception as error:
         api_error = _as_api_error(error)
         if api_error is None:

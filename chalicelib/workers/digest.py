@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import email
 from chalicelib.config import get_settings
 from chalicelib.domain import digest as rendering
 from chalicelib.domain import forms
+from chalicelib.domain.responses import awaiting_staff, needs_info_since, waiting_past_target
 from chalicelib.domain.submissions import OPEN_STATUSES, TOKYO, business_days_waiting, is_overdue
 from chalicelib.observability import invocation, logger, metrics
 from chalicelib.store import inbox
@@ -31,6 +32,8 @@ LEASE = timedelta(minutes=10)
 FIRST_DIGEST_LOOKBACK = timedelta(hours=24)
 SKIPPED = "skipped"
 UNKNOWN_AREA = "地域の指定なし"
+UNKNOWN_AREA_EN = "Area not known"
+NOT_NEW = frozenset({"withdrawn", "rejected"})
 
 
 class DigestFailed(Exception):
@@ -75,23 +78,33 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
         return SKIPPED
     try:
         since = store.last_digest_at(section_id) or now - FIRST_DIGEST_LOOKBACK
+        # "New" is what arrived and is still wanted: withdrawn and rejected ones are not counted.
         new = [
             item
             for item in store.iterate_index(Submission.by_section, section_id, since=since, until=now)
-            if since <= item.created_at < now
+            if since <= item.created_at < now and item.status not in NOT_NEW
         ]
-        overdue = _overdue(section_id, now)
+        overdue, answered, waiting = _open(section_id, now)
         new_by_form = _new_by_form(section_id, new)
-        if rendering.is_empty(new_by_form=new_by_form, overdue=overdue):
-            logger.info("nothing new and nothing overdue; no digest email")
+        booked_day, bookings = _consultations(section_id, now)
+        if rendering.is_empty(
+            new_by_form=new_by_form, overdue=overdue, answered=answered, waiting=waiting, bookings=bookings
+        ):
+            logger.info("nothing new, answered, overdue or booked; no digest email")
         else:
             message = rendering.render_digest(
                 section_name=section["name"],
                 day=now.astimezone(TOKYO).date(),
                 new_by_form=new_by_form,
                 overdue=overdue,
+                answered=answered,
+                waiting=waiting,
                 reports_by_area=_reports_by_area(new),
-                staff_api_base=get_settings().staff_api_base,
+                console_url=get_settings().staff_console_url or None,
+                new_since=since,
+                new_until=now,
+                bookings=bookings,
+                bookings_day=booked_day,
             )
             email.send(section["digestRecipients"], message.subject, message.text, message.html)
             logger.info("digest sent", extra={"new": len(new), "overdue": len(overdue)})
@@ -106,6 +119,17 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
     return len(new)
 
 
+def _consultations(section_id: str, now: datetime) -> tuple[date, list[dict[str, str]]]:
+    """The section's consultation bookings on the next business day (issue 15)."""
+    from chalicelib.domain.business_days import is_business_day
+    from chalicelib.services import staff_consultations
+
+    day = now.astimezone(TOKYO).date() + timedelta(days=1)
+    while not is_business_day(day):
+        day += timedelta(days=1)
+    return day, staff_consultations.bookings_on(section_id, day)
+
+
 def _new_by_form(section_id: str, new: Iterable[Submission]) -> list[tuple[str, str, int]]:
     """(title ja, title en, count) for every form of the section, most submissions first."""
     counts = Counter(item.form_id for item in new)
@@ -116,26 +140,41 @@ def _new_by_form(section_id: str, new: Iterable[Submission]) -> list[tuple[str, 
     return sorted(rows, key=lambda row: -row[2])
 
 
-def _overdue(section_id: str, now: datetime) -> list[tuple[str, str, int]]:
-    """(receipt, form title ja, business days waiting) of the section's open submissions past target."""
-    found = []
+Listed = tuple[str, str, int, str]
+
+
+def _open(section_id: str, now: datetime) -> tuple[list[Listed], list[tuple[str, str, str]], list[Listed]]:
+    """The section's open submissions that need a look, by why: past the ward's target
+    (overdue), answered by the resident (nobody moved it since), and waiting for the resident's
+    answer past the target. Each as (receipt, title ja, business days, title en) or, answered,
+    (receipt, title ja, title en)."""
+    overdue: list[Listed] = []
+    answered: list[tuple[str, str, str]] = []
+    waiting: list[Listed] = []
     open_items = store.iterate_index(
         Submission.by_section, section_id, filter_condition=Submission.status.is_in(*sorted(OPEN_STATUSES))
     )
     for item in open_items:
         form = forms.get_form(item.form_id)
         target = form.target_days if form else None
+        ja, en = (form.title["ja"], form.title["en"]) if form else (item.form_id, item.form_id)
         if is_overdue(item.created_at, item.status, target, now):
-            title = form.title["ja"] if form else item.form_id
-            found.append((item.receipt, title, business_days_waiting(item.created_at, now)))
-    return found
+            overdue.append((item.receipt, ja, business_days_waiting(item.created_at, now), en))
+        if awaiting_staff(item.responded_at, item.updated_at):
+            answered.append((item.receipt, ja, en))
+        if waiting_past_target(item.status, item.public_notes or [], target, now):
+            asked = needs_info_since(item.public_notes or [])
+            assert asked is not None
+            days = business_days_waiting(datetime.fromisoformat(asked), now)
+            waiting.append((item.receipt, ja, days, en))
+    return overdue, answered, waiting
 
 
-def _reports_by_area(new: Iterable[Submission]) -> list[tuple[str, int]]:
-    """(町 name, count) of the new reports, in the ward's gojuon order; no area given comes last."""
+def _reports_by_area(new: Iterable[Submission]) -> list[tuple[str, str, int]]:
+    """(町 ja, 町 en, count) of the new reports, in the ward's gojuon order; no area given comes last."""
     counts = Counter(item.area for item in new if item.kind == "report")
-    rows = [(area["ja"], counts.pop(area["id"], 0)) for area in forms.areas()]
+    rows = [(area["ja"], area["en"], counts.pop(area["id"], 0)) for area in forms.areas()]
     unknown = sum(counts.values())
     if unknown:
-        rows.append((UNKNOWN_AREA, unknown))
-    return [row for row in rows if row[1]]
+        rows.append((UNKNOWN_AREA, UNKNOWN_AREA_EN, unknown))
+    return [row for row in rows if row[2]]

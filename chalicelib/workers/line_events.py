@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.line_api import line_client, retry_key_for
+from chalicelib.adapters.line_api import line_client
 from chalicelib.config import get_settings
 from chalicelib.domain import chat as chat_rules
 from chalicelib.domain import postbacks
@@ -21,7 +21,7 @@ from chalicelib.domain import residents as resident_rules
 from chalicelib.domain.line_webhook import LineEvent
 from chalicelib.observability import hashed, invocation, logger, metrics
 from chalicelib.resources import LINE_EVENTS
-from chalicelib.services import chat
+from chalicelib.services import chat, replies
 from chalicelib.store import inbox, preferences, residents
 
 # A worker holds an event no longer than the queue hides a message from other workers.
@@ -88,11 +88,10 @@ def on_follow(event: LineEvent) -> None:
         # Standby: another channel module owns the conversation; we record, we do not speak.
         logger.info("follow recorded in standby mode; no reply")
         return
-    line_client().reply_or_push(
-        event.reply_token,
-        event.user_id,
+    replies.answer(
+        event,
         chat_rules.greeting(language, postbacks.sign(get_settings().line_channel_secret, "menu.settings")),
-        retry_key_for(event.event_id, "greeting"),
+        "greeting",
     )
     logger.info("follower greeted", extra={"language": language})
 

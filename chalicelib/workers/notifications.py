@@ -38,6 +38,8 @@ class NotificationMessage:
     event: str
     status: str
     version: int
+    # The resident was already told in the chat (a LINE report, a hand-off): no second LINE message.
+    confirmed: bool = False
 
     @classmethod
     def from_raw(cls, raw: Any) -> NotificationMessage:
@@ -53,7 +55,7 @@ class NotificationMessage:
             raise ValueError("status")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise ValueError("version")
-        return cls(receipt, event, status, version)
+        return cls(receipt, event, status, version, raw.get("confirmed") is True)
 
     @property
     def ledger_key(self) -> str:
@@ -128,17 +130,23 @@ def deliver(message: NotificationMessage) -> list[str]:
         language=submission.language,
     )
     channels: list[str] = []
-    if submission.line_user_id:
+    if submission.line_user_id and message.confirmed and message.event == messages.CREATED:
+        channels.append("chat")  # told in the chat's own reply: no second message
+    elif submission.line_user_id:
         try:
             line_client().push(
                 submission.line_user_id,
-                messages.line_messages(
-                    event=message.event,
-                    status=message.status,
-                    form_id=submission.form_id,
-                    receipt=message.receipt,
-                    public_note=public_note,
-                    language=submission.language,
+                _with_answer_button(
+                    messages.line_messages(
+                        event=message.event,
+                        status=message.status,
+                        form_id=submission.form_id,
+                        receipt=message.receipt,
+                        public_note=public_note,
+                        language=submission.language,
+                    ),
+                    message,
+                    submission.language,
                 ),
                 retry_key_for(message.receipt, str(message.version), "notify"),
             )
@@ -156,3 +164,21 @@ def deliver(message: NotificationMessage) -> list[str]:
     else:
         logger.info("no contact to notify", extra={"channel": submission.channel})
     return channels
+
+
+def _with_answer_button(
+    pushed: list[dict[str, Any]], message: NotificationMessage, language: str
+) -> list[dict[str, Any]]:
+    """A request for information carries the "Answer" button that starts the answer in the chat."""
+    from chalicelib.config import get_settings
+    from chalicelib.domain import chat, postbacks
+    from chalicelib.domain import messages as catalogue
+    from chalicelib.domain.submissions import NEEDS_INFO
+
+    if message.event != messages.STATUS_CHANGED or message.status != NEEDS_INFO:
+        return pushed
+    data = postbacks.sign(get_settings().line_channel_secret, "answer.start", message.receipt)
+    last = dict(pushed[-1])
+    last["text"] = f"{last['text']}\n\n{catalogue.text('notify.answer_hint', language)}"
+    last["quickReply"] = {"items": [chat.postback_item(catalogue.text("button.answer", language), data)]}
+    return [*pushed[:-1], last]

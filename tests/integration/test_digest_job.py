@@ -28,7 +28,8 @@ def outbox() -> list:
 
 
 def sent_since(mark: int, section_id: str | None = None) -> list:
-    messages = outbox()[mark:]
+    # Digests are plain send_email messages; raw ones (a booking's .ics mail) are someone else's.
+    messages = [m for m in outbox()[mark:] if isinstance(m.destinations, dict)]
     if section_id is None:
         return messages
     recipients = sections()[section_id]["digestRecipients"]
@@ -59,12 +60,13 @@ def test_one_email_per_section_with_new_by_form_overdue_and_reports_by_area(clie
     late = days_ago("bulky-waste-collection", days=40)
     waiting_for_resident = days_ago("bulky-waste-collection", days=40, status=rules.NEEDS_INFO)
     closed = days_ago("illegal-dumping", days=40, status=rules.COMPLETED)
+    backdated("bulky-waste-collection", datetime.now(UTC), status=rules.WITHDRAWN)
     mark = len(outbox())
 
     tomorrow = datetime.now(UTC) + timedelta(days=1)
     result = digest.run(now=tomorrow)
 
-    assert result["seiso"] == 3
+    assert result["seiso"] == 3  # the withdrawn one below is not new
     assert result["doro-hoshu"] == 3
     assert result["seikatsu-eisei"] == 0
 
@@ -77,7 +79,7 @@ def test_one_email_per_section_with_new_by_form_overdue_and_reports_by_area(clie
     assert "東金町: 1件" in body  # the dumping report's area, by its Japanese name
     assert "高砂" not in body  # the bulky waste requests have an area too, but are not reports
     assert late in body
-    assert f"{get_settings().staff_api_base}/staff/submissions/{late}" in body
+    assert "/staff/submissions/" not in body  # no console configured: receipts without links
     assert waiting_for_resident not in body  # the resident has the next move: the ward's clock stopped
     assert closed not in body
     for receipt in [*bulky, dumping]:

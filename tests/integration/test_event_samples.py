@@ -40,6 +40,13 @@ def test_form_samples_are_accepted_by_their_form(path, client):
     assert response.status_code == 201, response.body
 
 
+@pytest.mark.parametrize("path", sorted((EVENTS / "queue").glob("*.json")), ids=lambda p: p.name)
+def test_queue_samples_are_accepted_by_the_ticket_webhook(path, client):
+    route, body, headers = prepare(path)
+    response = client.http.post(route, body=body, headers=headers)
+    assert response.status_code == 200, response.body
+
+
 @pytest.mark.parametrize("path", sorted((EVENTS / "sqs").glob("*.json")), ids=lambda p: p.name)
 def test_sqs_samples_are_handled_by_their_worker(path, local_stack, sandbox, pump):
     import app

@@ -66,11 +66,19 @@ def test_list_in_english(client, header):
     assert by_id["juminhyo-copy"]["fee"]["unit"] == "per copy"
 
 
-@pytest.mark.parametrize("header", ["ja-JP", "de", "en;q=0", "*"])
+@pytest.mark.parametrize("header", ["ja-JP", "ja-easy", "en;q=0", "*"])
 def test_list_falls_back_to_japanese(client, header):
     response = get(client, "/forms", header)
     assert_cacheable(response, "ja")
     assert body(response)["forms"][0]["title"] == forms.catalogue()[0].title["ja"]
+
+
+@pytest.mark.parametrize("header", ["vi", "ko-KR", "zh-Hans", "ne", "de"])
+def test_other_languages_fall_back_to_english(client, header):
+    # The fallback chain (domain/languages.py): zh-Hans, ko, vi, ne and others -> en -> ja.
+    response = get(client, "/forms", header)
+    assert_cacheable(response, "en")
+    assert body(response)["forms"][0]["title"] == forms.catalogue()[0].title["en"]
 
 
 # --- GET /forms/{formId} -----------------------------------------------------------------------

@@ -142,7 +142,7 @@ def test_a_question_in_another_script_is_answered_in_that_language(resident):
 
 def test_a_broad_question_gets_suggestions_and_a_tap_shows_the_answer(resident):
     answer = resident.say("ごみ")
-    assert texts(answer).startswith(text_of("faq.suggest"))
+    assert texts(answer).startswith(text_of("handoff.suggest", person=text_of("button.ask_person")))
     offered = [
         action
         for action in buttons(answer)
@@ -156,7 +156,7 @@ def test_a_broad_question_gets_suggestions_and_a_tap_shows_the_answer(resident):
 
 def test_no_match_offers_a_person_who_gets_an_inquiry_once(resident):
     answer = resident.say("来週の競馬で勝つ馬を教えてください")
-    assert texts(answer) == text_of("faq.none")
+    assert texts(answer) == text_of("handoff.none", person=text_of("button.ask_person"))
 
     sent = resident.tap_button(answer, text_of("button.ask_person"))
     mine = list(Submission.by_line_user.query(resident.user_id))
@@ -174,7 +174,7 @@ def test_no_match_offers_a_person_who_gets_an_inquiry_once(resident):
 
 def test_an_inquiry_goes_to_the_section_of_the_nearest_faq_topic(resident):
     answer = resident.say("国保")  # in scope but broad: suggestions, the nearest is about health insurance
-    assert texts(answer).startswith(text_of("faq.suggest"))
+    assert texts(answer).startswith(text_of("handoff.suggest", person=text_of("button.ask_person")))
 
     resident.tap_button(answer, text_of("button.ask_person"))
     [mine] = Submission.by_line_user.query(resident.user_id)
@@ -457,7 +457,7 @@ def test_a_refused_reply_token_falls_back_to_a_push(resident, sandbox):
 
     answer = resident.send(event)
 
-    assert texts(answer).startswith(text_of("faq.suggest"))
+    assert texts(answer).startswith(text_of("handoff.suggest", person=text_of("button.ask_person")))
     [push] = [r for r in sandbox.requests("/v2/bot/message/push") if r["body"]["to"] == resident.user_id]
     assert push["headers"].get("X-Line-Retry-Key") or push["headers"].get("x-line-retry-key")
 

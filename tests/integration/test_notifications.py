@@ -57,7 +57,9 @@ def emails_about(receipt: str) -> list:
     """Every message moto's SES accepted whose subject names this receipt, oldest first."""
     from moto.ses.models import ses_backends
 
-    return [m for m in ses_backends[MOTO_ACCOUNT][REGION].sent_messages if receipt in (m.subject or "")]
+    sent = ses_backends[MOTO_ACCOUNT][REGION].sent_messages
+    # Raw messages (a consultation's mail with its .ics) have no subject field: not ours here.
+    return [m for m in sent if receipt in (getattr(m, "subject", None) or "")]
 
 
 def pushes_to(sandbox, user_id: str, status: int | None = 200) -> list[dict]:

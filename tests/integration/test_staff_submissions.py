@@ -49,6 +49,8 @@ LIST_ITEM_KEYS = {
     "dueDate",
     "overdue",
     "area",
+    "respondedAt",
+    "responded",
     "version",
     "href",
 }

@@ -77,27 +77,75 @@ def test_a_send_fails_only_when_nothing_went_out():
 # --- who may do what -------------------------------------------------------------------------
 
 
+def news(target: rules.Target) -> rules.Content:
+    return rules.Content(category=rules.GENERAL, topic="waste", texts={"ja": "x"}, target=target)
+
+
+def emergency(target: rules.Target = rules.Target()) -> rules.Content:
+    return rules.Content(category=rules.EMERGENCY, topic=None, texts={"ja": "x"}, target=target)
+
+
 def test_only_a_supervisor_may_target_every_follower():
     everyone = rules.Target()
     assert everyone.everyone
     with pytest.raises(rules.NotAllowed, match="supervisor"):
-        rules.check_target({ROLE_ANNOUNCER}, everyone)
-    rules.check_target({ROLE_SUPERVISOR}, everyone)
+        rules.check_target({ROLE_ANNOUNCER}, news(everyone))
+    rules.check_target({ROLE_SUPERVISOR}, news(everyone))
     for narrowed in (
         rules.Target(areas=frozenset({"aoto"})),
         rules.Target(age_bands=frozenset({"70+"})),
         rules.Target(languages=frozenset({"en"})),
     ):
         assert not narrowed.everyone
-        rules.check_target({ROLE_ANNOUNCER}, narrowed)
+        rules.check_target({ROLE_ANNOUNCER}, news(narrowed))
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        rules.Target(areas=frozenset(prefs_rules.area_ids())),
+        rules.Target(age_bands=frozenset(prefs_rules.AGE_BANDS)),
+        rules.Target(languages=frozenset(LANGUAGES)),
+        rules.Target(
+            areas=frozenset(prefs_rules.area_ids()),
+            age_bands=frozenset(prefs_rules.AGE_BANDS),
+            languages=frozenset(LANGUAGES),
+        ),
+    ],
+)
+def test_listing_every_value_of_a_filter_is_every_follower(target):
+    """Decided by who is reached, not by how the request was written."""
+    assert target.everyone
+    with pytest.raises(rules.NotAllowed):
+        rules.check_target({ROLE_ANNOUNCER}, news(target))
+    assert rules.needs_approval(3, news(target), POLICY, supervisor_draft=True)
+
+
+def test_all_areas_but_one_is_not_every_follower():
+    areas = sorted(prefs_rules.area_ids())
+    assert not rules.Target(areas=frozenset(areas[1:])).everyone
+    assert not rules.Target(languages=frozenset(LANGUAGES) - {"ne"}).everyone
 
 
 def test_approval_above_the_threshold_or_for_everyone():
     narrowed = rules.Target(areas=frozenset({"aoto"}))
-    assert not rules.needs_approval(1000, narrowed, POLICY)
-    assert rules.needs_approval(1001, narrowed, POLICY)
-    assert rules.needs_approval(3, rules.Target(), POLICY)
-    assert not rules.needs_approval(5, narrowed, rules.Policy(approval_threshold=5))
+    assert not rules.needs_approval(1000, news(narrowed), POLICY, supervisor_draft=True)
+    assert rules.needs_approval(1001, news(narrowed), POLICY, supervisor_draft=True)
+    assert rules.needs_approval(3, news(rules.Target()), POLICY, supervisor_draft=True)
+    assert not rules.needs_approval(
+        5, news(narrowed), rules.Policy(approval_threshold=5), supervisor_draft=False
+    )
+
+
+def test_an_announcers_emergency_always_waits_for_a_supervisor_and_a_supervisors_goes_at_once():
+    small = emergency(rules.Target(areas=frozenset({"aoto"})))
+    assert rules.needs_approval(1, small, POLICY, supervisor_draft=False)
+    assert not rules.needs_approval(50_000, emergency(), POLICY, supervisor_draft=True)
+    # An announcer may draft a ward-wide emergency: a supervisor approves it before it goes.
+    rules.check_target({ROLE_ANNOUNCER}, emergency())
+    assert rules.needs_review(rules.EMERGENCY, approval_required=False)
+    assert not rules.needs_review(rules.EMERGENCY, approval_required=True)
+    assert not rules.needs_review(rules.GENERAL, approval_required=False)
 
 
 @pytest.mark.parametrize(
@@ -246,7 +294,8 @@ def test_content_round_trips_through_its_document():
         "url": "https://example.jp/a.jpg",
         "previewUrl": "https://example.jp/a.jpg",
     }
-    assert found.text("vi") == found.texts["ja"]  # no Vietnamese text: Japanese
+    assert found.text("vi") == "Bulky waste days change."  # no Vietnamese text: vi -> en -> ja
+    assert found.text("ja-easy") == found.texts["ja"]
     assert found.text("en") == "Bulky waste days change."
 
 
@@ -363,10 +412,17 @@ def test_a_general_announcement_says_why_and_offers_to_stop_the_topic(language):
     assert len(message["text"]) <= 5000
 
 
-def test_the_text_falls_back_to_japanese_and_the_reason_stays_in_the_residents_language():
+def test_the_text_falls_back_along_the_chain_and_the_reason_stays_in_the_residents_language():
+    # ko -> en -> ja: the English text, not the Japanese one (domain/languages.py).
     [message] = rules.line_messages(content(), "ko", stop_topic_data=STOP, settings_data=SETTINGS)
-    assert message["text"].startswith("粗大ごみの受付日が変わります。")
+    assert message["text"].startswith("Bulky waste days change.")
     assert "발송 이유" in message["text"]
+    # ja-easy -> ja; and with no English text, ko reads the Japanese one.
+    [easy] = rules.line_messages(content(), "ja-easy", stop_topic_data=STOP, settings_data=SETTINGS)
+    assert easy["text"].startswith("粗大ごみの受付日が変わります。")
+    only_ja = content(texts={"ja": "粗大ごみの受付日が変わります。"})
+    [korean] = rules.line_messages(only_ja, "ko", stop_topic_data=STOP, settings_data=SETTINGS)
+    assert korean["text"].startswith("粗大ごみの受付日が変わります。")
 
 
 def test_an_emergency_is_marked_names_its_areas_and_offers_the_settings_not_a_topic():
@@ -437,3 +493,24 @@ def test_send_times():
     ):
         at, problem = rules.parse_send_at(bad, now)
         assert at is None and words in problem
+
+
+def test_the_preview_says_which_text_each_language_gets_and_warns_of_missing_ones():
+    content = rules.Content(
+        category=rules.GENERAL,
+        topic="waste",
+        texts={"ja": "収集日", "en": "Collection day"},
+        target=rules.Target(),
+    )
+    plan = rules.text_plan(content, {"ja": 900, "ja-easy": 5, "en": 40, "vi": 312, "ko": 0})
+    assert [(p.language, p.residents, p.text_language, p.own) for p in plan] == [
+        ("ja", 900, "ja", True),
+        ("ja-easy", 5, "ja", False),
+        ("en", 40, "en", True),
+        ("vi", 312, "en", False),
+    ]
+    assert rules.missing_text_warnings(plan) == [
+        "ja-easy: 5 residents will get the Japanese text; no Easy Japanese text was written.",
+        "vi: 312 residents will get the English text; no Vietnamese text was written.",
+    ]
+    assert set(rules.LANGUAGE_NAMES) == set(LANGUAGES)

@@ -25,7 +25,7 @@ def render(**overrides) -> Digest:
         ],
         "overdue": [("KTS-2610-7Q4M", "粗大ごみ収集の申込", 6), ("KTS-2610-0ABC", "不法投棄の通報", 12)],
         "reports_by_area": [("青戸", 1), ("金町", 1), ("水元", 0)],
-        "staff_api_base": BASE,
+        "console_url": BASE,
     }
     values.update(overrides)
     return render_digest(**values)
@@ -90,8 +90,8 @@ class TestContent:
         assert text.index("KTS-2610-0ABC") < text.index("KTS-2610-7Q4M")
         assert "KTS-2610-0ABC 不法投棄の通報（12開庁日経過）" in text
         assert "(12 business days waiting)" in text
-        assert f"{BASE}/staff/submissions/KTS-2610-0ABC" in text
-        assert f"{BASE}/staff/submissions/KTS-2610-7Q4M" in text
+        assert f"{BASE}/submissions/KTS-2610-0ABC" in text
+        assert f"{BASE}/submissions/KTS-2610-7Q4M" in text
 
     def test_reports_by_area(self):
         digest = render()
@@ -99,15 +99,16 @@ class TestContent:
         assert "水元" not in digest.text
         assert "- 青戸: 1" in digest.text
 
-    def test_links_to_the_staff_api(self):
-        structure = parse(render(staff_api_base=BASE + "/").html)
+    def test_links_to_the_staff_console(self):
+        structure = parse(render(console_url=BASE + "/").html)
+        new = f"{BASE}/submissions?status=received,in_review,needs_info,completed"
         assert set(structure.links) == {
-            f"{BASE}/staff/submissions?status=received",
-            f"{BASE}/staff/submissions?overdue=true",
-            f"{BASE}/staff/submissions/KTS-2610-7Q4M",
-            f"{BASE}/staff/submissions/KTS-2610-0ABC",
+            new,
+            f"{BASE}/submissions?overdue=true",
+            f"{BASE}/submissions/KTS-2610-7Q4M",
+            f"{BASE}/submissions/KTS-2610-0ABC",
         }
-        assert f"{BASE}/staff/submissions?status=received" in render().text
+        assert new in render().text
 
     def test_html_is_a_simple_valid_document_in_both_languages(self):
         markup = render().html
@@ -125,7 +126,7 @@ class TestContent:
         digest = render(overdue=overdue)
         assert f"期限超過{OVERDUE_LIST_LIMIT + 7}件" in digest.subject
         assert "・ほか7件" in digest.text and "- and 7 more" in digest.text
-        assert digest.text.count("/staff/submissions/KTS-") == 2 * OVERDUE_LIST_LIMIT
+        assert digest.text.count("/submissions/KTS-") == 2 * OVERDUE_LIST_LIMIT
         assert len(parse(digest.html).links) == 2 * OVERDUE_LIST_LIMIT + 4
 
     def test_only_receipts_name_submissions(self):
@@ -166,17 +167,15 @@ class TestEscaping:
 
     def test_link_attributes_are_escaped(self):
         base = 'https://staff.example.jp/a"onmouseover="x'
-        structure = parse(render(staff_api_base=base).html)
-        assert f"{base}/staff/submissions?overdue=true" in structure.links
+        structure = parse(render(console_url=base).html)
+        assert f"{base}/submissions?overdue=true" in structure.links
         assert all(tag != "onmouseover" for tag in structure.tags)
-        assert 'a"onmouseover' not in render(staff_api_base=base).html
+        assert 'a"onmouseover' not in render(console_url=base).html
 
-    @pytest.mark.parametrize(
-        "base", ["javascript:alert(1)", "ftp://x", "", "https://ex ample", "https://x\ny"]
-    )
-    def test_the_staff_api_base_must_be_a_web_url(self, base):
+    @pytest.mark.parametrize("base", ["javascript:alert(1)", "ftp://x", "https://ex ample", "https://x\ny"])
+    def test_the_console_address_must_be_a_web_url(self, base):
         with pytest.raises(ValueError):
-            render(staff_api_base=base)
+            render(console_url=base)
 
 
 class TestEmpty:
@@ -199,7 +198,7 @@ class TestEmpty:
     def test_a_quiet_day_with_only_overdue_still_renders(self):
         digest = render(new_by_form=[], reports_by_area=[])
         assert "新着0件" in digest.subject
-        assert "■ 新着の受付（前回のお知らせ以降）: 0件" in digest.text
+        assert "■ 新着の受付: 0件" in digest.text
         assert "地域別の通報" not in digest.text and "Reports by area" not in digest.text
         parse(digest.html)
 
@@ -207,3 +206,50 @@ class TestEmpty:
         digest = render(new_by_form=[("犬の登録・変更届", "", 2)], section_name={"ja": "生活衛生課"})
         assert "- 犬の登録・変更届: 2" in digest.text
         assert "生活衛生課 digest" in digest.subject
+
+
+class TestIssue10:
+    """Counts that say what they count, English area names, no console: no links, answered and waiting."""
+
+    def test_each_count_says_what_it_counts(self):
+        text = render().text
+        assert "取り下げ・却下になったものは含みません" in text
+        assert "not counting any since withdrawn or rejected" in text
+        assert "longer than the form's target" in text
+
+    def test_area_names_are_english_in_the_english_half(self):
+        digest = render(reports_by_area=[("青戸", "Aoto", 2), ("金町", "Kanamachi", 1)])
+        english = digest.text.split("-" * 40)[1]
+        assert "- Aoto: 2" in english and "- Kanamachi: 1" in english
+        assert "青戸" not in english
+        assert "・青戸: 2件" in digest.text
+
+    def test_without_a_console_receipts_are_named_without_links(self):
+        digest = render(console_url=None)
+        assert parse(digest.html).links == []
+        assert "http" not in digest.text
+        assert "KTS-2610-0ABC" in digest.text
+        assert "受付番号のみ" in digest.text and "receipt number only" in digest.text
+
+    def test_answered_and_waiting_have_sections_of_their_own(self):
+        digest = render(
+            answered=[("KTS-2610-1111", "粗大ごみ収集の申込", "Bulky waste collection")],
+            waiting=[("KTS-2610-2222", "不法投棄の通報", 9, "Illegal dumping report")],
+        )
+        assert "■ 区民から回答があったもの: 1件" in digest.text
+        assert "■ Answered by the resident: 1" in digest.text
+        assert "- KTS-2610-1111 Bulky waste collection" in digest.text
+        assert "■ Waiting for the resident past the target: 1" in digest.text
+        assert "KTS-2610-2222 Illegal dumping report (9 business days waiting)" in digest.text
+        assert f"{BASE}/submissions?responded=true" in parse(digest.html).links
+        assert "回答あり1件" in digest.subject and "1 answered" in digest.subject
+        assert not is_empty(new_by_form=[], overdue=[], answered=[("KTS-2610-1111", "x")])
+
+    def test_the_new_list_link_covers_the_digest_period(self):
+        from datetime import UTC, datetime
+
+        digest = render(
+            new_since=datetime(2026, 10, 30, 23, 30, tzinfo=UTC),
+            new_until=datetime(2026, 11, 1, 23, 30, tzinfo=UTC),
+        )
+        assert "from=2026-10-31T08:30:00%2B09:00&to=2026-11-02T08:30:00%2B09:00" in digest.text

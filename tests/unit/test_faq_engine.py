@@ -37,6 +37,12 @@ from chalicelib.domain.residents import LANGUAGES
 ROOT = Path(__file__).resolve().parents[2]
 FAQ_PATH = ROOT / "chalicelib" / "data" / "faq.json"
 EVAL_PATH = ROOT / "bench" / "data" / "faq_eval.json"
+# Resident-style questions written for issue 10 before looking at the engine's answers: a
+# tuning split and a held-out split (never tuned against; bench/faq_eval.py reports both).
+RESIDENT_PATHS = {
+    "tune": ROOT / "bench" / "data" / "faq_residents_tune.json",
+    "heldout": ROOT / "bench" / "data" / "faq_residents_heldout.json",
+}
 
 
 def _entry(entry_id, questions, answer, keywords=None, section="kocho"):
@@ -383,11 +389,24 @@ def test_answer_in_the_residents_language(index):
     }
 
 
+def test_answer_falls_back_along_the_chain(index):
+    # vi -> en -> ja: the entry has a Japanese and an English answer, no Vietnamese one.
+    answer = index.answer("mynumber-card", "vi")
+    assert answer["answer"] == "By post or smartphone."
+    assert answer["language"] == "en"
+    assert answer["question"] == "How do I apply for a My Number card?"
+    # ja-easy -> ja, never English.
+    assert index.answer("mynumber-card", "ja-easy")["language"] == "ja"
+
+
 def test_answer_falls_back_to_japanese(index):
+    # No answer in vi nor en: Japanese, the end of every chain; the question, a suggestion's
+    # label, follows the chain over the phrasings (there is an English one).
     answer = index.answer("legal-consultation", "vi")
     assert answer["answer"] == "区役所で弁護士による無料相談を行っています。"
-    assert answer["question"] == "無料の法律相談はありますか"
+    assert answer["question"] == "Is there free legal advice?"
     assert answer["language"] == "ja"
+    assert index.answer("legal-consultation", "ja-easy")["question"] == "無料の法律相談はありますか"
     # A question in English exists, the answer does not: the answer says which language it is.
     english = index.answer("legal-consultation", "en")
     assert english["question"] == "Is there free legal advice?"
@@ -485,6 +504,32 @@ def evaluation() -> list[dict]:
     return json.loads(EVAL_PATH.read_text(encoding="utf-8"))["questions"]
 
 
+@pytest.fixture(scope="module")
+def resident_splits() -> dict[str, list[dict]]:
+    return {
+        name: json.loads(path.read_text(encoding="utf-8"))["questions"]
+        for name, path in RESIDENT_PATHS.items()
+    }
+
+
+def test_the_resident_splits_are_large_enough_and_apart(ward_index, resident_splits, evaluation):
+    """At least 20 in-scope and 15 out-of-scope questions per language over the two splits,
+    a part of each held out, no question in two files."""
+    both = [q for split in resident_splits.values() for q in split]
+    for language in LANGUAGES:
+        mine = [q for q in both if q["lang"] == language]
+        assert sum(q["expected"] is not None for q in mine) >= 20, language
+        assert sum(q["expected"] is None for q in mine) >= 15, language
+        held = [q for q in resident_splits["heldout"] if q["lang"] == language]
+        assert sum(q["expected"] is not None for q in held) >= 8, language
+        assert sum(q["expected"] is None for q in held) >= 5, language
+    for question in both:
+        assert question["lang"] in LANGUAGES, question
+        assert question["expected"] is None or question["expected"] in ward_index.entries, question
+    texts = [q["q"] for q in both] + [q["q"] for q in evaluation]
+    assert len(texts) == len(set(texts))
+
+
 def test_the_ward_faq_has_every_language_and_each_question_finds_its_entry(ward_index):
     assert len(ward_index.entries) >= 60
     for entry in ward_index.entries.values():
@@ -524,9 +569,12 @@ def test_the_evaluation_set_is_large_enough_and_points_at_real_entries(ward_inde
         assert question["expected"] is None or question["expected"] in ward_index.entries, question
 
 
-def test_the_evaluation_set_shares_no_question_with_the_faq(ward_index, evaluation):
+def test_the_evaluation_set_shares_no_question_with_the_faq(ward_index, evaluation, resident_splits):
+    # As written (the lexicon's synonyms left out: a synonym of a phrasing is a fair question).
     def key(text: str) -> str:
-        return normalize(text).replace(" ", "")
+        return normalize(text, lexicon=False).replace(" ", "")
+
+    evaluation = evaluation + [q for split in resident_splits.values() for q in split]
 
     faq_questions = {
         key(question)
@@ -535,3 +583,64 @@ def test_the_evaluation_set_shares_no_question_with_the_faq(ward_index, evaluati
         for question in phrasings
     }
     assert [q["q"] for q in evaluation if key(q["q"]) in faq_questions] == []
+
+
+# --- generalisation (issue 10): lexicon, typos, novelty, brief questions ------------------
+
+
+@pytest.mark.parametrize(
+    ("variants", "why"),
+    [
+        (["old couch", "sofa"], "an everyday synonym; 'old' never decides a question"),
+        (["my fridge", "my refrigerator"], "short form"),
+        (["for my kid", "for my child"], "colloquial"),
+        (["保健証", "保険証"], "a common kanji slip"),
+        (["쇼파", "소파"], "Korean spelling variant"),
+        (["小孩", "孩子"], "Chinese synonym"),
+        (["भाषा परिवर्तन गर्न", "भाषा बदल्न"], "Nepali synonym, several words"),
+    ],
+)
+def test_the_lexicon_maps_everyday_words_to_the_faqs(variants, why):
+    assert len({normalize(text) for text in variants}) == 1, why
+
+
+def test_the_lexicon_replaces_whole_words_only_and_is_idempotent():
+    assert normalize("kidney") == "kidney"
+    assert normalize("a couchette") == "a couchette"
+    for text in [
+        "how do i get rid of an old couch",
+        "保健証どうなった",
+        "쇼파 버리는 방법",
+        "vứt pin cũ ở đâu",
+    ]:
+        assert normalize(normalize(text)) == normalize(text)
+    assert normalize("old couch", lexicon=False) == "old couch"
+
+
+def test_typos_are_corrected_to_the_faqs_words(ward_index):
+    assert ward_index._correct("bateries") == ("batteries", 1)
+    assert ward_index._correct("helth insurnace") == ("health insurance", 2)  # a swap is one edit
+    assert ward_index._correct("rice") == ("rice", 0)  # short words are left alone (price is one edit away)
+    assert ward_index._correct("kokuho") == ("kokuho", 0)
+
+
+def test_a_typo_still_finds_its_entry(ward_index):
+    [best, *_] = ward_index.search("how to join national helth insurence", "en")
+    assert best.entry_id == "insurance-nhi-join"
+
+
+def test_novelty_is_the_share_of_the_question_the_faq_never_uses(ward_index):
+    def novelty(text, language):
+        return ward_index.explain(text, language)[0]["signals"].novelty
+
+    assert novelty("粗大ごみを出したい", "ja") == 0.0
+    assert novelty("how much is a bus ticket to narita", "en") > 0.3
+    # Vietnamese is read in syllable pairs: every syllable of a joke is in the FAQ, no pair is.
+    assert novelty("kể chuyện cười đi", "vi") > 0.8
+    assert novelty("ngày thu gom rác là khi nào", "vi") < 0.2
+
+
+@pytest.mark.parametrize("text", ["ok", "the", "1", "no"])
+def test_a_question_that_says_too_little_is_never_answered(ward_index, text):
+    hits = ward_index.search(text, "en")
+    assert ward_index.decide(hits)[0] != ANSWER

@@ -536,6 +536,9 @@ def test_sections_handle_the_forms_and_have_recipients():
     faq = json.loads((forms.DATA_DIR / "faq.json").read_text(encoding="utf-8"))
     # Sections get submissions from forms, or questions routed to them from the FAQ's topics.
     handled |= {entry["section"] for entry in faq["entries"]}
+    # ... or bookings of the consultations they own.
+    consultations = json.loads((forms.DATA_DIR / "consultations.json").read_text(encoding="utf-8"))
+    handled |= {service["section"] for service in consultations["services"]}
     assert handled == set(sections), "every section handles a form or FAQ questions, and each has one section"
     for section in sections.values():
         assert section["name"]["ja"] and section["name"]["en"]
@@ -621,7 +624,12 @@ def test_inconsistent_form_is_refused(form_id, change, message):
         ("ja,en;q=0.8", "ja"),
         ("en;q=0.5, ja;q=0.9", "ja"),
         ("ja;q=0.4, en-GB;q=0.6", "en"),
-        ("fr", "ja"),
+        ("fr", "en"),  # any other language: its chain, en -> ja (domain/languages.py)
+        ("ko-KR", "en"),
+        ("vi", "en"),
+        ("zh-Hans", "en"),
+        ("ne-NP, ja;q=0.1", "ja"),  # a language forms have, however little wanted, beats a chain
+        ("ja-easy", "ja"),
         ("fr-FR, fr;q=0.9, en;q=0.5", "en"),
         ("zh-CN, en;q=0.1", "en"),
         ("en;q=0", "ja"),

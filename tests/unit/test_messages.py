@@ -56,11 +56,12 @@ def test_the_data_driven_families_are_complete():
     assert sorted(k for k in keys if DYNAMIC.match(k) and k not in wanted) == []  # nothing stale
 
 
-def test_a_missing_translation_falls_back_to_japanese(monkeypatch):
+def test_a_missing_translation_falls_back_along_the_chain(monkeypatch):
     catalogue = {"demo.text": {"ja": "こんにちは {name}", "en": "Hello {name}"}}
     monkeypatch.setattr(messages, "catalogue", lambda: catalogue)
 
-    assert messages.text("demo.text", "vi", name="A") == "こんにちは A"
+    assert messages.text("demo.text", "vi", name="A") == "Hello A"  # vi -> en -> ja
+    assert messages.text("demo.text", "ja-easy", name="A") == "こんにちは A"  # ja-easy -> ja
     assert messages.text("demo.text", "en", name="A") == "Hello A"
     assert "demo.text: no vi text" in messages.gaps()
 

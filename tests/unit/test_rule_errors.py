@@ -16,6 +16,7 @@ from chalicelib.domain import errors as rule
     ("error", "status"),
     [
         (rule.Invalid("bad"), 422),
+        (rule.Malformed("unreadable"), 400),
         (rule.NotFound("none"), 404),
         (rule.Unauthenticated("who"), 401),
         (rule.Forbidden("no"), 403),

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.domain import business_days
 from chalicelib.domain import submissions as sub
 from chalicelib.domain.submissions import (
     ALPHABET,
@@ -609,19 +610,34 @@ def _law_holidays(year: int) -> set[date]:
     return days | extra
 
 
-class TestHolidayTable:
+class TestHolidayCalendar:
+    """Public holidays come from jpholiday (any year); only the ward's closures are data."""
+
     def table(self):
         path = Path(sub.__file__).resolve().parent.parent / "data" / "holidays.json"
         return json.loads(path.read_text(encoding="utf-8"))
 
-    def test_table_matches_the_law_for_each_year(self):
+    @pytest.mark.parametrize("year", [2025, 2026, 2027, 2028, 2030, 2035, 2040])
+    def test_holidays_follow_the_law_for_each_year(self, year):
+        assert set(business_days.public_holidays(year)) == _law_holidays(year), year
+
+    def test_data_holds_only_the_wards_own_closures(self):
         raw = self.table()
-        assert raw["years"] == [2025, 2026, 2027]
-        listed = {date.fromisoformat(entry["date"]) for entry in raw["holidays"]}
-        assert len(listed) == len(raw["holidays"])
-        for year in raw["years"]:
-            assert {day for day in listed if day.year == year} == _law_holidays(year), year
-        assert all(entry["ja"] and entry["en"] for entry in raw["holidays"])
+        assert "holidays" not in raw and "years" not in raw
+        assert [(c["from"], c["to"]) for c in raw["closures"]] == [("12-29", "01-03")]
+
+    def test_a_2030_holiday_is_known(self):
+        assert not is_business_day(date(2030, 1, 14))  # 成人の日, a Monday
+        assert not is_business_day(date(2030, 3, 20))  # 春分の日, a Wednesday
+        assert not is_business_day(date(2030, 9, 23))  # 秋分の日, a Monday
+        assert business_days.closure_reason(date(2030, 3, 20)) == "春分の日"
+        assert is_business_day(date(2030, 1, 15))
+
+    def test_year_end_closure_holds_in_any_year(self):
+        for year in (2026, 2030, 2045):
+            for day in (date(year, 12, 29), date(year, 12, 31), date(year + 1, 1, 3)):
+                assert not is_business_day(day), day
+                assert business_days.closure_reason(day) == "年末年始休庁"
 
     def test_known_substitute_and_citizens_holidays(self):
         for day in (
@@ -633,7 +649,6 @@ class TestHolidayTable:
         ):
             assert not is_business_day(day)
         assert not is_business_day(date(2026, 9, 22))  # between 敬老の日 and 秋分の日
-        assert sub.holiday_years() == {2025, 2026, 2027}
 
     @pytest.mark.parametrize(
         ("day", "open_"),

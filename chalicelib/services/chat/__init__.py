@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from chalicelib.adapters.line_api import line_client, retry_key_for
+from chalicelib.adapters.line_api import line_client
 from chalicelib.config import get_settings
 from chalicelib.domain import chat, postbacks
 from chalicelib.domain import residents as resident_rules
 from chalicelib.domain.line_webhook import LineEvent
 from chalicelib.observability import logger, metrics
 from chalicelib.schemas import problems
-from chalicelib.services.chat import ask, menu, report, settings
+from chalicelib.services import replies
+from chalicelib.services.chat import answer, ask, consultations, menu, report, settings
 from chalicelib.services.chat.turn import Turn
 from chalicelib.store import conversations, preferences, residents
 
@@ -29,10 +30,13 @@ Handler = Callable[[Turn, str], None]
 
 ACTIONS: dict[str, Handler] = {
     "flow.cancel": lambda turn, _: cancel(turn),
+    "flow.resume": lambda turn, _: resume(turn),
     **menu.ACTIONS,
     **settings.ACTIONS,
     **report.ACTIONS,
     **ask.ACTIONS,
+    **answer.ACTIONS,
+    **consultations.ACTIONS,
 }
 
 
@@ -57,12 +61,7 @@ def _take_turn(event: LineEvent, decide: Callable[[Turn], None]) -> None:
         except conversations.Conflict:
             if attempt == ATTEMPTS:
                 raise
-    line_client().reply_or_push(
-        event.reply_token,
-        event.user_id,
-        turn.replies[: chat.MAX_MESSAGES],
-        retry_key_for(event.event_id, "reply"),
-    )
+    replies.answer(event, turn.replies[: chat.MAX_MESSAGES], "reply")
 
 
 def _turn(event: LineEvent) -> Turn:
@@ -85,6 +84,8 @@ def _play(turn: Turn, decide: Callable[[Turn], None]) -> None:
         logger.info("chat event already applied; prompting again")
         if conversation.flow == chat.REPORT:
             report.prompt(turn)
+        elif conversation.flow == answer.ANSWER:
+            answer.prompt(turn)
         else:
             ask.prompt(turn)
         return
@@ -124,10 +125,14 @@ def _message(turn: Turn) -> None:
             cancel(turn)
         elif turn.in_flow(chat.REPORT):
             report.on_text(turn, text)
+        elif turn.in_flow(answer.ANSWER):
+            answer.on_text(turn, text)
         else:
             ask.on_question(turn, text)
     elif kind == "image" and turn.in_flow(chat.REPORT):
         report.on_photo(turn, message)
+    elif kind == "image" and turn.in_flow(answer.ANSWER):
+        answer.on_photo(turn, message)
     elif kind == "location" and turn.in_flow(chat.REPORT):
         report.on_location(turn, message)
     else:
@@ -141,6 +146,16 @@ def _malformed(turn: Turn) -> bool:
         logger.warning("chat event refused by its schema", extra={"pointers": [p["pointer"] for p in found]})
         metrics.add_metric(name="ChatEventsMalformed", unit="Count", value=1)
     return bool(found)
+
+
+def resume(turn: Turn) -> None:
+    """Back to the step the resident was at, after a question asked in the middle of a flow."""
+    if turn.in_flow(chat.REPORT):
+        report.prompt(turn)
+    elif turn.in_flow(answer.ANSWER):
+        answer.prompt(turn)
+    else:
+        turn.say("general.not_understood", [turn.button("button.report", "menu.report")])
 
 
 def cancel(turn: Turn) -> None:

@@ -52,15 +52,13 @@ def on_question(turn: Turn, text: str) -> None:
     )
     person = turn.button("button.ask_person", "ask.person", conversation.conversation_id)
     if decision == faq.SUGGESTIONS:
-        buttons = [
-            turn.button_labelled(
-                index().answer(hit.entry_id, turn.language)["question"], "faq.show", hit.entry_id
-            )
-            for hit in chosen
-        ]
-        turn.say("faq.suggest", [*buttons, person])
+        listed, buttons = turn.suggestions(
+            [(hit.entry_id, index().answer(hit.entry_id, turn.language)["question"]) for hit in chosen]
+        )
+        intro = turn.text("handoff.suggest", person=turn.text("button.ask_person"))
+        turn.say_text(f"{intro}\n{listed}", [*buttons, person])
     else:
-        turn.say("faq.none", [person, turn.cancel_button()])
+        turn.say("handoff.none", [person, turn.cancel_button()], person=turn.text("button.ask_person"))
 
 
 def show_answer(turn: Turn, entry_id: str) -> None:
@@ -71,8 +69,12 @@ def show_answer(turn: Turn, entry_id: str) -> None:
 
 
 def _answer(turn: Turn, entry_id: str) -> None:
+    from chalicelib.services.chat import consultations
+
     found = index().answer(entry_id, turn.language)
-    turn.say_text(found["answer"] + "\n\n" + turn.text("faq.more", link=found["link"]))
+    # A consultation's answer offers "book this" (issue 15).
+    book = consultations.for_faq(turn, entry_id) or None
+    turn.say_text(found["answer"] + "\n\n" + turn.text("faq.more", link=found["link"]), book)
 
 
 def ask_person(turn: Turn, conversation_id: str) -> None:
@@ -101,7 +103,7 @@ def prompt(turn: Turn) -> None:
     conversation = turn.conversation
     assert conversation is not None
     person = turn.button("button.ask_person", "ask.person", conversation.conversation_id)
-    turn.say("faq.none", [person, turn.cancel_button()])
+    turn.say("handoff.none", [person, turn.cancel_button()], person=turn.text("button.ask_person"))
 
 
 ACTIONS = {

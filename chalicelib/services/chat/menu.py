@@ -9,7 +9,7 @@ from chalicelib.domain import chat, messages
 from chalicelib.domain.forms import catalogue
 from chalicelib.domain.submissions import tokyo_iso
 from chalicelib.domain.ward import ward
-from chalicelib.services.chat import ask, report, settings
+from chalicelib.services.chat import ask, consultations, report, settings
 from chalicelib.services.chat.turn import Turn
 from chalicelib.store import submissions
 from chalicelib.store.models import Submission
@@ -21,11 +21,12 @@ def apply(turn: Turn, _: str = "") -> None:
     """The online procedures, each opening its form in the LIFF app (signed in as this resident)."""
     base = get_settings().liff_url
     items = [
-        chat.uri_item(messages.text(f"form.{form.id}", turn.language), f"{base}/forms/{form.id}")
+        chat.uri_item(messages.text(f"label.form.{form.id}", turn.language), f"{base}/forms/{form.id}")
         for form in catalogue()
         if not form.is_report
     ]
     items.append(turn.button("button.my_requests", "menu.mine"))
+    items += consultations.book_items(turn)  # consultation booking (issue 15)
     turn.say("apply.intro", items)
 
 
@@ -38,6 +39,12 @@ def my_requests(turn: Turn, _: str = "") -> None:
         turn.say("mine.none", [turn.button("button.report", "menu.report")])
         return
     lines = [turn.text("mine.header")]
+    # A request the ward is waiting on can be answered from here too (the push may be long gone).
+    answers = [
+        turn.button_labelled(turn.text("button.answer_for", receipt=s.receipt), "answer.start", s.receipt)
+        for s in page
+        if s.status == "needs_info"
+    ]
     for submission in page:
         title_key = f"form.{submission.form_id}"
         lines.append(
@@ -50,19 +57,24 @@ def my_requests(turn: Turn, _: str = "") -> None:
             )
         )
     # The status page (LIFF) shows each one's thread and answers a request for more information.
-    turn.say_text(
-        "\n".join(lines),
-        [chat.uri_item(turn.text("button.status_page"), f"{get_settings().liff_url}/status")],
-    )
+    status_page = chat.uri_item(turn.text("button.status_page"), f"{get_settings().liff_url}/status")
+    turn.say_text("\n".join(lines), [*answers, status_page])
 
 
 def website(key: str) -> Callable[[Turn, str], None]:
-    """A button answered with a page of the ward's site (queue and payments live there for now)."""
+    """A button answered with a page of the ward's site (payments live there for now)."""
 
     def show(turn: Turn, _: str = "") -> None:
         turn.say(key, url=ward()["website"])
 
     return show
+
+
+def queue_status(turn: Turn, _: str = "") -> None:
+    """The windows' current state as a Flex message, with a link to the wait page."""
+    from chalicelib.services import queues
+
+    turn.replies.append(queues.flex_message(turn.now, turn.language))
 
 
 ACTIONS = {
@@ -71,6 +83,6 @@ ACTIONS = {
     "menu.mine": my_requests,
     "menu.ask": lambda turn, _: ask.invite(turn),
     "menu.settings": lambda turn, _: settings.show(turn),
-    "menu.queue": website("queue.info"),
+    "menu.queue": queue_status,
     "menu.pay": website("pay.info"),
 }

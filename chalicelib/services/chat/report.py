@@ -32,14 +32,15 @@ def prompt(turn: Turn, note_key: str | None = None) -> None:
         turn.say(note_key)
     if step == CATEGORY:
         buttons = [
-            turn.button(f"form.{c.form.id}", "report.category", c.form.id) for c in chat.report_categories()
+            turn.button(f"label.form.{c.form.id}", "report.category", c.form.id)
+            for c in chat.report_categories()
         ]
         turn.say("report.choose_category", [*buttons, cancel])
     elif step == KIND:
         category = chat.report_category(data["form"])
         assert category is not None
         buttons = [
-            turn.button(f"report.kind.{category.form.id}.{kind}", "report.kind", kind)
+            turn.button(f"label.report.kind.{category.form.id}.{kind}", "report.kind", kind)
             for kind in category.kinds
         ]
         turn.say("report.choose_kind", [*buttons, cancel])
@@ -174,7 +175,9 @@ def on_text(turn: Turn, text: str) -> None:
             turn.advance(CONFIRM, comment=comment or None)
             prompt(turn)
     else:
-        prompt(turn, "report.use_buttons")
+        from chalicelib.services.chat import interrupt
+
+        interrupt.on_stray_text(turn, text, prompt)
 
 
 def skip_comment(turn: Turn, _: str = "") -> None:

@@ -95,7 +95,9 @@ def topics(turn: Turn, _: str = "") -> None:
     stored = store.get(turn.user_id)
     chosen = stored.preferences.topics if stored else frozenset()
     buttons = [
-        turn.button_labelled(("✓ " if t.id in chosen else "") + t.label(turn.language), "prefs.topic", t.id)
+        turn.button_labelled(
+            ("✓ " if t.id in chosen else "") + turn.text(f"label.topic.{t.id}"), "prefs.topic", t.id
+        )
         for t in rules.topics()
     ]
     buttons.append(turn.button("button.done", "menu.settings"))

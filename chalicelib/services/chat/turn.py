@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chalicelib.api.errors import ApiError
 from chalicelib.config import get_settings
 from chalicelib.domain import chat, messages, postbacks
+from chalicelib.domain import errors as rule
 from chalicelib.domain.forms import FormDefinition
 from chalicelib.domain.line_webhook import LineEvent
 from chalicelib.observability import logger
 from chalicelib.services import idempotency, submissions
 from chalicelib.store import conversations
 from chalicelib.store.models import Conversation
+
+# Filing a conversation's submission: attempts within one delivery of the event, and their spacing.
+FILE_ATTEMPTS = 3
+FILE_BACKOFF_SECONDS = 0.5
 
 
 @dataclass
@@ -43,8 +48,22 @@ class Turn:
         """A quick-reply button labelled with catalogue text `key` that runs `action`."""
         return self.button_labelled(self.text(key), action, value)
 
-    def button_labelled(self, label: str, action: str, value: str = "") -> dict[str, Any]:
-        return chat.postback_item(label, postbacks.sign(get_settings().line_channel_secret, action, value))
+    def button_labelled(
+        self, label: str, action: str, value: str = "", display_text: str | None = None
+    ) -> dict[str, Any]:
+        data = postbacks.sign(get_settings().line_channel_secret, action, value)
+        return chat.postback_item(label, data, display_text)
+
+    def suggestions(self, questions: list[tuple[str, str]]) -> tuple[str, list[dict[str, Any]]]:
+        """FAQ suggestions: a numbered list for the text, and a button per number that shows the
+        answer (the question itself rarely fits LINE's 20-character label; the tap still shows
+        it in the chat as the resident's message)."""
+        lines, buttons = [], []
+        for number, (entry_id, question) in enumerate(questions, start=1):
+            lines.append(f"{number}. {question}")
+            label = self.text("faq.choice", number=number)
+            buttons.append(self.button_labelled(label, "faq.show", entry_id, display_text=question))
+        return "\n".join(lines), buttons
 
     def cancel_button(self) -> dict[str, Any]:
         return self.button("button.cancel", "flow.cancel")
@@ -82,23 +101,40 @@ class Turn:
         however often the button is tapped or the event delivered (keyed by the conversation).
 
         Ends the conversation. Returns the receipt, or None when the form refused the document
-        (the resident has been told).
+        (the resident has been told). A transient failure (busy, in progress) is retried and,
+        if it lasts, raised: the report is kept for the event's next delivery, never dropped.
         """
         assert self.conversation is not None
         key = self.conversation.conversation_id
-        submitter = submissions.Submitter(channel="line", language=self.language, line_user_id=self.user_id)
-        try:
-            _, created = idempotency.once(
-                f"line-{form.id}",
-                f"{key}-{form.id}",
-                key.encode(),
-                lambda: (201, submissions.create(form, document, submitter, section=section)),
-            )
-        except ApiError as error:
-            logger.warning("chat submission refused", extra={"form": form.id, "code": error.code})
-            self.end()
-            self.say("report.rejected")
-            return None
+        submitter = submissions.Submitter(
+            channel="line", language=self.language, line_user_id=self.user_id, confirmed=True
+        )
+        for attempt in range(1, FILE_ATTEMPTS + 1):
+            try:
+                _, created = idempotency.once(
+                    f"line-{form.id}",
+                    f"{key}-{form.id}",
+                    key.encode(),
+                    lambda: (201, submissions.create(form, document, submitter, section=section)),
+                    caller=f"line:{self.user_id}",
+                )
+                break
+            except rule.MadoguchiError as error:
+                if error.transient:
+                    # Busy, or this very filing still running elsewhere: it may well succeed in a
+                    # moment, so try again; after that the event fails and SQS delivers it again,
+                    # with the conversation (and so the idempotency key) kept.
+                    logger.warning(
+                        "chat submission not filed yet", extra={"form": form.id, "code": error.code}
+                    )
+                    if attempt == FILE_ATTEMPTS:
+                        raise
+                    time.sleep(FILE_BACKOFF_SECONDS * attempt)
+                    continue
+                logger.warning("chat submission refused", extra={"form": form.id, "code": error.code})
+                self.end()
+                self.say("report.rejected")
+                return None
         self.end()
         return created["receipt"]
 

@@ -130,6 +130,23 @@ def test_the_list_pages_with_a_cursor_and_refuses_bad_parameters(api, policy):
     assert_error(api("GET", f"{BASE}?cursor=bogus"), 400, "invalid_query")
 
 
+def test_listing_every_area_or_language_counts_as_every_follower(api, policy):
+    """The rule follows who is reached, not how the target was written."""
+    from chalicelib.domain import preferences as prefs_rules
+    from chalicelib.domain.residents import LANGUAGES
+
+    every_area = announcement(target={"areas": sorted(prefs_rules.area_ids())})
+    assert_error(api("POST", BASE, every_area), 403, "forbidden")
+    every_language = announcement(target={"languages": list(LANGUAGES)})
+    assert_error(api("POST", BASE, every_language), 403, "forbidden")
+    boss = headers((ROLE_SUPERVISOR,), BOSS)
+    announcement_id = create(api, every_area, as_=boss)
+    preview = body_of(api("POST", f"{BASE}/{announcement_id}/preview", as_=boss))
+    assert preview["everyone"] is True and preview["approvalRequired"] is True
+    submitted = body_of(api("POST", f"{BASE}/{announcement_id}/submit", {}, as_=boss))
+    assert submitted["status"] == rules.PENDING_APPROVAL
+
+
 def test_only_a_supervisor_may_address_every_follower(api, policy):
     everyone = announcement(target={})
     error = assert_error(api("POST", BASE, everyone), 403, "forbidden")
@@ -170,6 +187,40 @@ def test_preview_counts_exactly_by_language_and_area_and_shows_the_quota(api, po
     assert quota["messages"] == after["recipients"]
     assert quota["limit"] == 200_000 and quota["remaining"] == 200_000 - quota["used"] and quota["sufficient"]
     assert after["approvalRequired"] is False and after["everyone"] is False
+
+
+def test_preview_and_submit_count_without_reading_any_send_list_entry(api, policy, monkeypatch):
+    """The count costs a few key queries of the counts, whatever the size of the segment."""
+    from chalicelib.store.models import SendListEntry
+
+    make_resident(["roads-traffic"], "tateishi", "ko", "40-49")
+    announcement_id = create(api, announcement(topic="roads-traffic", target={"areas": ["tateishi"]}))
+
+    def no_member_reads(*args, **kwargs):
+        raise AssertionError("the count read the send list's members")
+
+    monkeypatch.setattr(SendListEntry, "query", no_member_reads)
+    preview = body_of(api("POST", f"{BASE}/{announcement_id}/preview"))
+    assert preview["byLanguage"]["ko"] >= 1
+    submitted = api("POST", f"{BASE}/{announcement_id}/submit", {})
+    assert submitted.status_code == 200, submitted.body
+    assert body_of(submitted)["approval"]["recipientsAtSubmit"] == preview["recipients"]
+
+
+def test_preview_shows_which_text_each_language_reads_and_warns_when_one_has_none(api, policy):
+    make_resident(["health"], "kanamachi", "vi")
+    make_resident(["health"], "kanamachi", "en")
+    document = announcement(
+        topic="health", texts={"ja": "健診のお知らせ", "en": "Health checks"}, target={"areas": ["kanamachi"]}
+    )
+    announcement_id = create(api, document)
+    preview = body_of(api("POST", f"{BASE}/{announcement_id}/preview"))
+    texts = {entry["language"]: entry for entry in preview["texts"]}
+    assert texts["vi"]["textLanguage"] == "en" and texts["vi"]["own"] is False
+    assert texts["en"]["textLanguage"] == "en" and texts["en"]["own"] is True
+    assert texts["vi"]["residents"] == preview["byLanguage"]["vi"] >= 1
+    assert any(w.startswith("vi: ") and "English text" in w for w in preview["warnings"])
+    assert not any(w.startswith("en: ") for w in preview["warnings"])
 
 
 def test_preview_names_the_quota_left_after_earlier_sends(api, policy, pump, sandbox):
@@ -413,11 +464,13 @@ def test_a_send_asked_for_in_quiet_hours_waits_for_their_end_but_an_emergency_do
     )
     assert scheduler.describe(fanout.schedule_name(general)) is not None
 
+    boss = headers((ROLE_SUPERVISOR,), BOSS)
     emergency = create(
         api,
         announcement(category="emergency", topic=None, texts={"ja": "避難指示"}, target={"areas": ["aoto"]}),
+        as_=boss,
     )
-    assert body_of(api("POST", f"{BASE}/{emergency}/submit", {}))["deferredUntil"] is None
+    assert body_of(api("POST", f"{BASE}/{emergency}/submit", {}, as_=boss))["deferredUntil"] is None
     drain(pump)
     assert body_of(api("GET", f"{BASE}/{emergency}"))["status"] == rules.SENT
     assert body_of(api("GET", f"{BASE}/{general}"))["status"] == rules.SCHEDULED
@@ -444,3 +497,82 @@ def test_a_start_that_lands_in_quiet_hours_is_deferred_by_the_planner(api, polic
         timespec="seconds"
     ).replace("+00:00", "Z")
     assert delivered(sandbox)[resident.user_id] == 0
+
+
+# --- emergencies -----------------------------------------------------------------------------
+
+EMERGENCY = announcement(
+    category="emergency", topic=None, texts={"ja": "避難指示"}, target={"areas": ["okudo"]}
+)
+
+
+def trail(announcement_id: str) -> list[tuple[str, str | None]]:
+    from chalicelib.store import announcements as store
+
+    return [(entry.action, entry.actor_id) for entry in store.audit_trail(announcement_id)]
+
+
+def test_an_announcers_emergency_waits_for_a_supervisor_whatever_its_size(api, policy, pump, sandbox):
+    policy(quiet_now())  # at night: an approved emergency still goes at once
+    resident = make_resident(["waste"], "okudo")
+    announcement_id = create(api, EMERGENCY)
+    submitted = body_of(api("POST", f"{BASE}/{announcement_id}/submit", {}))
+    assert submitted["status"] == rules.PENDING_APPROVAL and submitted["approval"]["required"] is True
+    drain(pump)
+    assert delivered(sandbox)[resident.user_id] == 0
+    approved = api("POST", f"{BASE}/{announcement_id}/approve", {}, as_=headers((ROLE_SUPERVISOR,), BOSS))
+    assert approved.status_code == 200, approved.body
+    drain(pump)
+    shown = body_of(api("GET", f"{BASE}/{announcement_id}"))
+    assert shown["status"] == rules.SENT and shown["review"]["required"] is False
+    assert delivered(sandbox)[resident.user_id] == 1
+    assert trail(announcement_id) == [
+        ("submitted", "announcer-1"),
+        ("approved", BOSS),
+        ("send started", None),
+        ("send finished", None),
+    ]
+
+
+def test_a_supervisors_emergency_goes_at_once_and_a_second_supervisor_reviews_it(api, policy, pump, sandbox):
+    from chalicelib.store import announcements as store
+
+    policy(quiet_now())
+    resident = make_resident(["waste"], "okudo")
+    boss, other = headers((ROLE_SUPERVISOR,), BOSS), headers((ROLE_SUPERVISOR,), OTHER_BOSS)
+    announcement_id = create(api, EMERGENCY, as_=boss)
+    submitted = body_of(api("POST", f"{BASE}/{announcement_id}/submit", {}, as_=boss))
+    assert submitted["status"] == rules.SCHEDULED and submitted["approval"]["required"] is False
+    assert submitted["review"]["required"] is True and submitted["reviewPending"] is True
+    drain(pump)
+    assert delivered(sandbox)[resident.user_id] == 1
+    listed = body_of(api("GET", f"{BASE}?limit=100", as_=boss))["announcements"]
+    assert next(item for item in listed if item["id"] == announcement_id)["reviewPending"] is True
+    assert announcement_id in store.pending_review_ids(submitted["section"])
+
+    assert_error(api("POST", f"{BASE}/{announcement_id}/review", {}, as_=boss), 403, "forbidden")
+    assert_error(api("POST", f"{BASE}/{announcement_id}/review", {}), 403, "forbidden")  # an announcer
+    reviewed = api("POST", f"{BASE}/{announcement_id}/review", {"reason": "適切でした"}, as_=other)
+    assert reviewed.status_code == 200, reviewed.body
+    assert body_of(reviewed)["review"] == {
+        "required": True, "reviewedBy": OTHER_BOSS, "reviewedAt": body_of(reviewed)["review"]["reviewedAt"],
+        "note": "適切でした",
+    }  # fmt: skip
+    assert_error(api("POST", f"{BASE}/{announcement_id}/review", {}, as_=other), 409, "no_review_pending")
+    listed = body_of(api("GET", f"{BASE}?limit=100", as_=boss))["announcements"]
+    assert next(item for item in listed if item["id"] == announcement_id)["reviewPending"] is False
+    assert announcement_id not in store.pending_review_ids(submitted["section"])
+    assert trail(announcement_id) == [
+        ("submitted without approval", BOSS),
+        ("send started", None),
+        ("send finished", None),
+        ("reviewed", OTHER_BOSS),
+    ]
+
+
+def test_an_emergency_an_announcer_edited_needs_approval_even_from_a_supervisor(api, policy):
+    boss = headers((ROLE_SUPERVISOR,), BOSS)
+    announcement_id = create(api, EMERGENCY, as_=boss)
+    assert api("PUT", f"{BASE}/{announcement_id}", EMERGENCY).status_code == 200  # an announcer edits
+    submitted = body_of(api("POST", f"{BASE}/{announcement_id}/submit", {}, as_=boss))
+    assert submitted["status"] == rules.PENDING_APPROVAL

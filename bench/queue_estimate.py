@@ -1,0 +1,240 @@
+"""How good the published wait ranges are, and how fast one worker applies ticket events.
+
+    .venv/bin/python bench/queue_estimate.py [--days 16] [--seed 7] [--tune] [--no-stack] [--json]
+
+Simulates `--days` business days of the main office (devstack/queue_day.py: arrivals by hour,
+service times drifting from the configured ones, counters closing over lunch, no-shows, recalls,
+cancellations, transfers), seeded. Days are replayed in order through the same pure rules the
+worker uses (domain.queue.add/fold/apply); at every ticket's issue the range a resident would
+have been shown is computed by the status page's own function (services.queues.line_estimate,
+with the weekday × hour history the nightly job would have built from the earlier days) and
+compared with the wait that ticket really had (issue to first call):
+
+- coverage: the share of real waits inside the published bucket (target >= 0.80);
+- MAE of the bucket's midpoint next to a naive "people ahead × configured minutes per person"
+  (the line's default service time ÷ its counters) (target: <= 0.6 × the naive error).
+
+The last day is held out: the factors that turn service-time quantiles into a range
+(domain.queue.LOW_FACTOR/HIGH_FACTOR) were tuned on the earlier days only (`--tune` reruns the
+grid search and prints the best pair). Figures are printed for the tuning days and the held-out
+day separately.
+
+Throughput: one day's events (with 2% duplicates and 2% reordered) are handed to the real queue
+worker (workers.queue.handle_batch, batches of 10) against the local stack (moto) in this
+process: events per second of wall time, and per second of the worker thread's CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+@dataclass
+class Score:
+    inside: int = 0
+    total: int = 0
+    error: float = 0.0
+    naive_error: float = 0.0
+
+    def add(self, low: float, high: float | None, actual: float, naive: float) -> None:
+        self.total += 1
+        self.inside += int(low <= actual and (high is None or actual <= high))
+        middle = (low + high) / 2 if high is not None else low * 1.25
+        self.error += abs(middle - actual)
+        self.naive_error += abs(naive - actual)
+
+    def figures(self) -> dict[str, Any]:
+        n = max(1, self.total)
+        return {
+            "tickets": self.total,
+            "coverage": round(self.inside / n, 3),
+            "mae_minutes": round(self.error / n, 2),
+            "naive_mae_minutes": round(self.naive_error / n, 2),
+            "mae_ratio": round(self.error / max(self.naive_error, 1e-9), 3),
+        }
+
+
+def business_days(start: date, count: int) -> list[date]:
+    from chalicelib.domain.submissions import is_business_day
+
+    found, day = [], start
+    while len(found) < count:
+        if is_business_day(day):
+            found.append(day)
+        day += timedelta(days=1)
+    return found
+
+
+def replay_day(sim: Any, history: dict[str, list[tuple[int, dict]]], score: Score) -> dict[str, dict]:
+    """Apply one day's events in true order; score the range shown at each ticket's issue."""
+    from chalicelib.domain import queue as rules
+    from chalicelib.services.queues import line_estimate
+
+    office = rules.config().office("honcho")
+    assert office is not None
+    keep = rules.config().settings.recent_services
+    lives = {line.id: rules.Live(day=sim.day.isoformat()) for line in office.lines}
+    stored: dict[str, list] = {}
+    profiles = {
+        line.id: {
+            str(wd): rules.profile([h for d, h in history.get(line.id, []) if d == wd]) for wd in range(5)
+        }
+        for line in office.lines
+    }
+    for sim_event in sim.events:
+        event = rules.QueueEvent(
+            "honcho", sim_event.event_id, "honcho", sim_event.line, sim_event.number, sim_event.type,
+            sim_event.at, sim_event.counter,
+        )  # fmt: skip
+        if event.type == "issued":
+            line = office.line(event.line)
+            assert line is not None
+            live = lives[event.line]
+            ahead = live.waiting
+            estimate = line_estimate(line, live, profiles[event.line], ahead, event.occurred_at)
+            low, high = estimate.bucket
+            ticket = sim.tickets[event.number]
+            if ticket.called_at is not None:
+                actual = (ticket.called_at - ticket.issued_at).total_seconds() / 60
+                naive = ahead * line.default_service_minutes / line.counters
+                score.add(low, high, actual, naive)
+        events = stored.get(event.number, [])
+        added = rules.add(events, event)
+        if added is None:
+            continue
+        before = rules.fold(event.number, events) if events else None
+        after = rules.fold(event.number, added)
+        assert after is not None
+        for name in {after.line} | ({before.line} if before else set()):
+            lives[name] = rules.apply(lives[name], name, before, after, event.occurred_at, keep)
+        stored[event.number] = added
+    tickets = [t for n, evs in stored.items() if (t := rules.fold(n, evs)) is not None]
+    return rules.hourly_figures(tickets)
+
+
+def evaluate(days: list[Any], hold_out: bool = True) -> tuple[Score, Score]:
+    """Scores of the tuning days and of the last day (held out), each day estimated from the earlier."""
+    history: dict[str, list[tuple[int, dict]]] = {}
+    tuning, held_out = Score(), Score()
+    for index, sim in enumerate(days):
+        score = held_out if hold_out and index == len(days) - 1 else tuning
+        figures = replay_day(sim, history, score)
+        for line, hours in figures.items():
+            history.setdefault(line, []).append((sim.day.weekday(), hours))
+    return tuning, held_out
+
+
+def tune(days: list[Any]) -> dict[str, Any]:
+    """Grid search on the tuning days only: the narrowest range that still covers >= 80%."""
+    from chalicelib.domain import queue as rules
+
+    best: dict[str, Any] | None = None
+    original = rules.LOW_FACTOR, rules.HIGH_FACTOR
+    for low in (0.6, 0.7, 0.8, 0.9, 1.0):
+        for high in (0.8, 0.9, 1.0, 1.1, 1.25):
+            rules.LOW_FACTOR, rules.HIGH_FACTOR = low, high
+            tuning, _ = evaluate(days[:-1], hold_out=False)  # the held-out day is never seen
+            figures = tuning.figures()
+            if figures["coverage"] >= 0.8 and (best is None or figures["mae_minutes"] < best["mae_minutes"]):
+                best = {"low_factor": low, "high_factor": high, **figures}
+    rules.LOW_FACTOR, rules.HIGH_FACTOR = original
+    return best or {}
+
+
+def throughput(sim_day: Any) -> dict[str, Any]:
+    """The real worker, against the local stack in this process."""
+    import os
+
+    from devstack.env import Ports, local_environ
+
+    os.environ.update(local_environ(Ports.free()))
+    os.environ["MADOGUCHI_PREFIX"] = f"bench-queue-{int(time.time())}"
+    os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "bench"
+    from devstack.queue_day import with_faults
+    from devstack.run import LocalStack
+
+    stack = LocalStack(Ports.from_env())
+    stack.start()
+    try:
+        from chalicelib.domain import queue as rules
+        from chalicelib.workers import queue as worker
+
+        events = with_faults(sim_day.events, seed=1)
+        records = []
+        for index, e in enumerate(events):
+            event = rules.QueueEvent(
+                "honcho", e.event_id, "honcho", e.line, e.number, e.type, e.at, e.counter
+            )
+            records.append({"messageId": str(index), "body": json.dumps(event.to_dict())})
+        import logging
+
+        logging.getLogger("madoguchi").setLevel(logging.WARNING)
+        started, cpu = time.perf_counter(), time.thread_time()
+        failed = 0
+        for start in range(0, len(records), 10):
+            failed += len(worker.handle_batch(records[start : start + 10])["batchItemFailures"])
+        wall, cpu_used = time.perf_counter() - started, time.thread_time() - cpu
+    finally:
+        stack.stop()
+    return {
+        "events": len(records),
+        "failed": failed,
+        "wall_seconds": round(wall, 2),
+        "events_per_second": round(len(records) / wall, 1),
+        "events_per_cpu_second": round(len(records) / max(cpu_used, 1e-9), 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--days", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--tune", action="store_true")
+    parser.add_argument("--no-stack", action="store_true", help="skip the worker throughput (no local stack)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    import logging
+
+    logging.disable(logging.INFO)
+    from chalicelib.domain import queue as rules
+    from devstack.queue_day import simulate
+
+    dates = business_days(date(2027, 1, 12), args.days)
+    days = [simulate(args.seed, day) for day in dates]
+    result: dict[str, Any] = {
+        "seed": args.seed,
+        "tuning_days": [d.isoformat() for d in dates[:-1]],
+        "held_out_day": dates[-1].isoformat(),
+    }
+    if args.tune:
+        result["grid_best_on_tuning_days"] = tune(days)
+    tuning, held_out = evaluate(days)
+    result["factors"] = {"low": rules.LOW_FACTOR, "high": rules.HIGH_FACTOR}
+    result["tuning"] = tuning.figures()
+    result["held_out"] = held_out.figures()
+    started = time.perf_counter()
+    events = sum(len(d.events) for d in days)
+    evaluate(days)
+    result["pure_rules_events_per_second"] = round(events / (time.perf_counter() - started))
+    if not args.no_stack:
+        result["worker"] = throughput(days[-1])
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""Consultation booking routes: residents (web and LIFF) and the staff of the owning section.
+
+Residents: the catalogue, free slots, book (Idempotency-Key honoured, scoped to the caller),
+see, cancel and move a booking with its access code (header X-Access-Secret) or, from LIFF,
+with the LINE ID token of the resident who made it. Staff: their section's day view,
+availability, attendance, cancel with a reason, and phone/counter bookings.
+
+Handlers import their services when they run: these routes share the webhook's Lambda.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.api.errors import ApiBlueprint, json_response
+from chalicelib.api.requests import RESIDENT_CORS, json_body
+
+bp = ApiBlueprint(__name__)
+
+SECRET_HEADER = "x-access-secret"  # noqa: S105 (a header name)
+_NO_STORE = {"Cache-Control": "no-store"}
+_LANGUAGES = ("ja", "ja-easy", "en", "zh-Hans", "ko", "vi", "ne")
+
+
+def language(request: Any) -> str:
+    """The first language of Accept-Language that residents can read here (zh → zh-Hans)."""
+    header = (request.headers or {}).get("accept-language") or ""
+    for part in header.split(","):
+        tag = part.split(";")[0].strip().lower()
+        for candidate in _LANGUAGES:
+            if tag == candidate.lower() or (
+                tag.split("-")[0] == candidate.lower() and candidate != "ja-easy"
+            ):
+                return candidate
+            if tag.startswith("zh") and candidate == "zh-Hans":
+                return candidate
+    return "ja"
+
+
+@bp.route("/consultations", methods=["GET"], cors=RESIDENT_CORS)
+def list_consultations() -> Response:
+    from chalicelib.services import consultations as service
+
+    lang = language(bp.current_request)
+    return json_response(
+        {"language": lang, "consultations": service.list_services(lang)},
+        headers={"Content-Language": lang, "Vary": "Accept-Language", "Cache-Control": "public, max-age=300"},
+    )
+
+
+@bp.route("/consultations/{service}", methods=["GET"], cors=RESIDENT_CORS)
+def one_consultation(service: str) -> Response:
+    from chalicelib.domain import consultations as rules
+
+    lang = language(bp.current_request)
+    return json_response(
+        rules.get_service(service).to_public(lang),
+        headers={"Content-Language": lang, "Vary": "Accept-Language", "Cache-Control": "public, max-age=300"},
+    )
+
+
+@bp.route("/consultations/{service}/slots", methods=["GET"], cors=RESIDENT_CORS)
+def slots(service: str) -> Response:
+    from datetime import UTC, datetime
+
+    from chalicelib.services import consultations as svc
+
+    query: Any = bp.current_request.query_params or {}
+    body = svc.free_slots(service, query.get("from"), query.get("to"), datetime.now(UTC))
+    return json_response(body, headers=_NO_STORE)
+
+
+@bp.route("/consultations/{service}/bookings", methods=["POST"], cors=RESIDENT_CORS)
+def book(service: str) -> Response:
+    from chalicelib.services import consultations as svc
+    from chalicelib.services import idempotency
+
+    request: Any = bp.current_request
+    document = json_body(request)
+    booker = _booker(request, svc)
+    caller = f"line:{booker.line_user_id}" if booker.line_user_id else "web"
+    status, body = idempotency.once(
+        f"consult:{service}:{caller}",
+        request.headers.get("idempotency-key"),
+        request.raw_body,
+        lambda: (201, svc.book(service, document, booker)),
+    )
+    return json_response(body, status, headers=_NO_STORE)
+
+
+def _booker(request: Any, svc: Any) -> Any:
+    if not (request.headers or {}).get("authorization"):
+        return svc.Booker(channel="web", language=language(request))
+    from chalicelib.api.liff import current_resident
+    from chalicelib.store import preferences
+
+    user_id = current_resident(request)  # a bad token is a 401, never a web booking
+    stored = preferences.get(user_id)
+    lang = stored.preferences.language if stored and stored.preferences.language else language(request)
+    return svc.Booker(channel="line", language=lang, line_user_id=user_id)
+
+
+def _resident_booking(booking: str) -> Any:
+    from chalicelib.services import consultations as svc
+
+    request: Any = bp.current_request
+    user_id = None
+    if (request.headers or {}).get("authorization"):
+        from chalicelib.api.liff import current_resident
+
+        user_id = current_resident(request)
+    return svc.resident_booking(booking, request.headers.get(SECRET_HEADER), user_id)
+
+
+@bp.route("/bookings/{booking}", methods=["GET"], cors=RESIDENT_CORS)
+def show(booking: str) -> Response:
+    from chalicelib.services import consultations as svc
+
+    found = _resident_booking(booking)
+    return json_response(svc.booking_view(found, found.language), headers=_NO_STORE)
+
+
+@bp.route("/bookings/{booking}/cancel", methods=["POST"], cors=RESIDENT_CORS)
+def cancel(booking: str) -> Response:
+    from chalicelib.services import consultations as svc
+
+    return json_response(svc.cancel(_resident_booking(booking)), headers=_NO_STORE)
+
+
+@bp.route("/bookings/{booking}/reschedule", methods=["POST"], cors=RESIDENT_CORS)
+def reschedule(booking: str) -> Response:
+    from chalicelib.services import consultations as svc
+
+    document = json_body(bp.current_request)
+    return json_response(svc.reschedule(_resident_booking(booking), document), headers=_NO_STORE)
+
+
+@bp.route("/line/me/bookings", methods=["GET"], cors=RESIDENT_CORS)
+def my_bookings() -> Response:
+    from chalicelib.api.liff import current_resident
+    from chalicelib.services import consultations as svc
+
+    request: Any = bp.current_request
+    user_id = current_resident(request)
+    return json_response({"bookings": svc.line_user_bookings(user_id, language(request))}, headers=_NO_STORE)
+
+
+# --------------------------------------------------------------------------- staff
+
+STAFF_ROLES = frozenset({"staff", "supervisor"})
+
+
+def _staff() -> Any:
+    from chalicelib.api.staff import current_staff
+
+    return current_staff(bp.current_request, roles=STAFF_ROLES)
+
+
+@bp.route("/staff/consultations", methods=["GET"])
+def staff_day() -> Response:
+    from chalicelib.services import staff_consultations as staff
+
+    principal = _staff()
+    params: Any = bp.current_request.query_params or {}
+    day = params.get("date")
+    return json_response(staff.day_view(principal, day), headers=_NO_STORE)
+
+
+@bp.route("/staff/consultations/{service}/availability", methods=["POST"])
+def staff_availability(service: str) -> Response:
+    from chalicelib.services import staff_consultations as staff
+
+    principal = _staff()
+    return json_response(
+        staff.set_availability(principal, service, json_body(bp.current_request)), headers=_NO_STORE
+    )
+
+
+@bp.route("/staff/consultations/{service}/bookings", methods=["POST"])
+def staff_book(service: str) -> Response:
+    from chalicelib.services import idempotency
+    from chalicelib.services import staff_consultations as staff
+
+    request: Any = bp.current_request
+    principal = _staff()
+    document = json_body(request)
+    status, body = idempotency.once(
+        f"consult-staff:{service}:{principal.staff_id}",
+        request.headers.get("idempotency-key"),
+        request.raw_body,
+        lambda: (201, staff.staff_book(principal, service, document)),
+    )
+    return json_response(body, status, headers=_NO_STORE)
+
+
+@bp.route("/staff/consultations/bookings/{booking}", methods=["GET"])
+def staff_booking(booking: str) -> Response:
+    from chalicelib.services import staff_consultations as staff
+
+    return json_response(staff.booking_detail(_staff(), booking), headers=_NO_STORE)
+
+
+@bp.route("/staff/consultations/bookings/{booking}/attendance", methods=["POST"])
+def staff_attendance(booking: str) -> Response:
+    from chalicelib.services import staff_consultations as staff
+
+    principal = _staff()
+    return json_response(staff.mark(principal, booking, json_body(bp.current_request)), headers=_NO_STORE)
+
+
+@bp.route("/staff/consultations/bookings/{booking}/cancel", methods=["POST"])
+def staff_cancel(booking: str) -> Response:
+    from chalicelib.services import staff_consultations as staff
+
+    principal = _staff()
+    return json_response(staff.cancel(principal, booking, json_body(bp.current_request)), headers=_NO_STORE)

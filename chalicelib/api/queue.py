@@ -1,0 +1,209 @@
+"""Window queues: ticket-system webhooks, the public status, ticket watches, the staff reset.
+
+Handlers import their services when they run: this module shares the LINE webhook's Lambda,
+whose cold start must not pay for them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import UTC, datetime
+
+from chalice import Response
+
+from chalicelib.api.errors import ApiBlueprint, ApiError, json_response
+from chalicelib.api.requests import RESIDENT_CORS
+
+bp = ApiBlueprint(__name__)
+
+# A crowd of phones refreshing the page: shared caches may keep the answer briefly.
+STATUS_CACHE = "public, max-age=15, stale-while-revalidate=15"
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+@bp.route("/queue/webhooks/{source}", methods=["POST"], content_types=["application/json"])
+def queue_webhook(source: str) -> Response:
+    from chalicelib.domain.queue_webhooks import InvalidQueueWebhook
+    from chalicelib.observability import logger, metrics
+    from chalicelib.services import queue_ingress
+
+    request = bp.current_request
+    headers = {name.lower(): value for name, value in (request.headers or {}).items()}
+    try:
+        event, fresh = queue_ingress.accept(source, _raw(request), headers)
+    except InvalidQueueWebhook as error:
+        logger.warning("queue webhook rejected", extra={"source": source[:40], "reason": error.code})
+        raise ApiError(error.status, error.code, error.message, error.details) from None
+    except queue_ingress.QueueUnavailable:
+        logger.exception("queue event could not be queued")
+        raise ApiError(503, "unavailable", "Please retry later.", headers={"Retry-After": "5"}) from None
+    logger.info(
+        "queue webhook accepted",
+        extra={"source": source, "event": event.event_id, "type": event.type, "duplicate": not fresh},
+    )
+    metrics.add_metric(name="QueueEventsQueued" if fresh else "QueueEventsDuplicate", unit="Count", value=1)
+    return json_response({"accepted": True, "duplicate": not fresh}, 200)
+
+
+def _raw(request: object) -> bytes:
+    body = getattr(request, "raw_body", b"") or b""
+    return body.encode() if isinstance(body, str) else body
+
+
+def _language() -> str:
+    from chalicelib.domain.queue import negotiate_language
+
+    request = bp.current_request
+    params, headers = request.query_params, request.headers
+    return negotiate_language(
+        params.get("lang") if params else None, headers.get("accept-language") if headers else None
+    )
+
+
+@bp.route("/queue/status", methods=["GET"], cors=RESIDENT_CORS)
+def queue_status() -> Response:
+    """Every office and line now (services.queues.status_view), cacheable, 304 when unchanged."""
+    from chalicelib.services import queues
+
+    language = _language()
+    view = queues.status_view(datetime.now(UTC), language)
+    etag = queues.view_etag(view)
+    headers: dict[str, str | list[str]] = {
+        "Cache-Control": STATUS_CACHE,
+        "ETag": etag,
+        "Vary": "Accept-Language",
+        "Content-Language": language,
+    }
+    request_headers = bp.current_request.headers
+    given = (request_headers.get("if-none-match") if request_headers else None) or ""
+    if etag in [tag.strip().removeprefix("W/") for tag in given.split(",")] or given.strip() == "*":
+        return Response(body="", status_code=304, headers=headers)
+    return json_response(view, 200, {name: str(value) for name, value in headers.items()})
+
+
+# --- ticket watches (the QR code on the ticket opens the LIFF page) ------------------------------
+
+
+def _ahead(document: object) -> int | None:
+    from chalicelib.schemas import problems
+
+    found = problems("queue_watch", document)
+    if found:
+        details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
+        raise ApiError(
+            422, "invalid_request", "入力内容を確認してください。 / Please check your entries.", details
+        )
+    assert isinstance(document, dict)
+    return document.get("ahead")
+
+
+@bp.route("/queue/tickets/{ticket_ref}/watch", methods=["POST"], cors=RESIDENT_CORS)
+def watch_ticket(ticket_ref: str) -> Response:
+    from chalicelib.api.liff import current_resident
+    from chalicelib.api.requests import json_body
+    from chalicelib.services import queues
+
+    request = bp.current_request
+    user_id = current_resident(request)
+    document = json_body(request) if _raw(request).strip() else {}
+    result = queues.watch(ticket_ref, user_id, _ahead(document), _language(), datetime.now(UTC))
+    return json_response(result, 200, _NO_STORE)
+
+
+@bp.route("/queue/tickets/{ticket_ref}/watch", methods=["DELETE"], cors=RESIDENT_CORS)
+def stop_watching(ticket_ref: str) -> Response:
+    from chalicelib.api.liff import current_resident
+    from chalicelib.services import queues
+
+    user_id = current_resident(bp.current_request)
+    return json_response(
+        queues.stop_watch(ticket_ref, user_id, _language(), datetime.now(UTC)), 200, _NO_STORE
+    )
+
+
+@bp.route("/queue/tickets/{ticket_ref}", methods=["GET"])
+def ticket_page(ticket_ref: str) -> Response:
+    """The LIFF watch page, server-rendered and minimal (the web pages' owner may restyle it)."""
+    from chalicelib.config import get_settings
+    from chalicelib.domain import messages
+    from chalicelib.domain.errors import MadoguchiError
+    from chalicelib.services import queues
+
+    language = _language()
+
+    def t(key: str, **values: object) -> str:
+        return html.escape(messages.text(key, language, **values))
+
+    try:
+        ticket = queues.ticket_view(ticket_ref, language, datetime.now(UTC))
+    except MadoguchiError:
+        body = f"<main><h1>{t('queue.watch.title')}</h1><p>{t('queue.watch.ended')}</p></main>"
+        return _page(language, t("queue.watch.title"), body, 404)
+    options = "".join(f'<option value="{n}"{" selected" if n == 3 else ""}>{n}</option>' for n in range(1, 6))
+    line = ticket["lineName"] or "-"
+    api = json.dumps(f"/queue/tickets/{ticket_ref}/watch")
+    liff_id = json.dumps(get_settings().liff_url.rstrip("/").rsplit("/", 1)[-1])
+    body = f"""<main>
+<h1>{t("queue.watch.title")}</h1>
+<p class="ticket">{t("queue.watch.ticket", number=ticket["number"], line=line)}</p>
+<p>{html.escape(ticket["officeName"])}</p>
+<form id="watch">
+<label for="ahead">{t("queue.watch.ahead_label")}</label>
+<select id="ahead" name="ahead">{options}</select>
+<button type="submit">{t("queue.watch.start")}</button>
+</form>
+<button type="button" id="stop">{t("queue.watch.stop")}</button>
+<p id="result" role="status" aria-live="polite"></p>
+<noscript><p>{t("queue.watch.open_in_line")}</p></noscript>
+</main>
+<script src="https://static.line-scdn.net/liff/edge/2/sdk.js"></script>
+<script>
+const api = {api};
+async function call(method, body) {{
+  try {{ await liff.init({{liffId: {liff_id}}}); }} catch (e) {{}}
+  const token = window.liff && liff.getIDToken ? liff.getIDToken() : null;
+  if (!token) {{ document.getElementById("result").textContent = {json.dumps(messages.text("queue.watch.open_in_line", language))}; return; }}
+  const response = await fetch(api + "?lang={language}", {{method, headers: {{"Authorization": "Bearer " + token, "Content-Type": "application/json"}}, body: body ? JSON.stringify(body) : undefined}});
+  const answer = await response.json();
+  document.getElementById("result").textContent = answer.message || (answer.error && answer.error.message) || "";
+}}
+document.getElementById("watch").addEventListener("submit", (e) => {{ e.preventDefault(); call("POST", {{ahead: Number(document.getElementById("ahead").value)}}); }});
+document.getElementById("stop").addEventListener("click", () => call("DELETE"));
+</script>"""
+    return _page(language, t("queue.watch.title"), body, 200)
+
+
+def _page(language: str, title: str, body: str, status: int) -> Response:
+    document = (
+        f'<!doctype html><html lang="{html.escape(language)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title>"
+        "<style>body{font-family:sans-serif;font-size:1.1rem;margin:1rem;line-height:1.5}"
+        ".ticket{font-size:1.6rem;font-weight:bold}button,select{font-size:1.1rem;min-height:44px;margin:.5rem 0}</style>"
+        f"</head><body>{body}</body></html>"
+    )
+    return Response(
+        body=document,
+        status_code=status,
+        headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
+    )
+
+
+# --- staff ---------------------------------------------------------------------------------------
+
+
+@bp.route("/staff/queue/{office}/{line}/reset", methods=["POST"])
+def reset_line(office: str, line: str) -> Response:
+    """Zero a line's live counts; only staff of the section that runs the line; audited."""
+    from chalicelib.api.requests import json_body
+    from chalicelib.api.staff import WORKFLOW_ROLES, current_staff
+    from chalicelib.services import queues
+
+    request = bp.current_request
+    principal = current_staff(request, roles=WORKFLOW_ROLES)
+    document = json_body(request, "queue_reset")
+    result = queues.reset_line(
+        principal.section, principal.staff_id, office, line, document["reason"], datetime.now(UTC)
+    )
+    return json_response(result, 200, _NO_STORE)

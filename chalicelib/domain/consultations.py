@@ -1,0 +1,409 @@
+"""Consultation booking: the ward's consultation services and the rules of booking one.
+
+Pure rules, no I/O. A slot is identified by its service and its start, in UTC ISO-8601 to
+the minute (`2026-12-07T04:00Z`); it is shown in Tokyo time. Availability is a weekly pattern
+in Tokyo times, laid on business days only (`domain.business_days`), plus exceptions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from typing import Any
+
+from chalicelib.domain.business_days import closure_reason, is_business_day
+from chalicelib.domain.errors import Conflict, Invalid, NotFound
+from chalicelib.domain.submissions import TOKYO
+from chalicelib.domain.ward import DATA_DIR, one_line, without_controls
+
+LANGUAGES = ("ja", "ja-easy", "en", "zh-Hans", "ko", "vi", "ne")
+MODES = ("in_person", "online")
+WHO = ("resident", "worker", "student", "anyone")
+
+BOOKED = "booked"
+CANCELLED = "cancelled"
+ATTENDED = "attended"
+NO_SHOW = "no_show"
+STATUSES = (BOOKED, CANCELLED, ATTENDED, NO_SHOW)
+
+RESIDENT_CHANNELS = ("line", "web")
+STAFF_CHANNELS = ("phone", "counter")
+
+NOTE_MAX = 200
+# Reminders: the day before (24 h) and an hour before; the meeting link per service.
+REMINDERS = (("reminder_day", timedelta(hours=24)), ("reminder_hour", timedelta(hours=1)))
+# The earliest a slot can be booked: a resident needs time to get there, staff to prepare.
+MIN_LEAD = timedelta(minutes=30)
+
+_SLOT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\dZ$")
+_BOOKING_ID = re.compile(r"^BK-\d{4}-[0-9A-HJKMNP-TV-Z]{6}$")
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+
+
+@dataclass(frozen=True)
+class Weekly:
+    """Sessions every week: on `weekdays` (0 = Monday) at `times` (Tokyo), `capacity` seats each."""
+
+    weekdays: tuple[int, ...]
+    times: tuple[str, ...]
+    capacity: int
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Weekly:
+        weekdays = tuple(sorted(set(raw["weekdays"])))
+        times = tuple(sorted(set(raw["times"])))
+        if any(not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= 6 for d in weekdays):
+            raise ValueError("weekdays are 0 (Monday) to 6")
+        for text in times:
+            parse_hhmm(text)
+        capacity = raw["capacity"]
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or not 0 <= capacity <= 50:
+            raise ValueError("capacity is 0 to 50")
+        return cls(weekdays, times, capacity)
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    section: str
+    name: dict[str, str]
+    duration_minutes: int
+    modes: tuple[str, ...]
+    who_may_book: tuple[str, ...]
+    prepare: dict[str, str]
+    sensitive: bool
+    cancel_deadline: timedelta
+    book_ahead_days: int
+    meeting_link_template: str
+    meeting_link_before: timedelta
+    demo_weekly: Weekly
+    faq_entries: tuple[str, ...] = ()
+
+    def title(self, language: str) -> str:
+        return self.name.get(language) or self.name["ja"]
+
+    def public_title(self, language: str) -> str:
+        """What a notification, a calendar entry or a list may show: a sensitive topic is not named."""
+        if self.sensitive:
+            return GENERIC_TITLE.get(language) or GENERIC_TITLE["ja"]
+        return self.title(language)
+
+    def meeting_link(self, booking_id: str) -> str:
+        return self.meeting_link_template.format(service=self.id, booking=booking_id)
+
+    def to_public(self, language: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.title(language),
+            "names": self.name,
+            "section": self.section,
+            "durationMinutes": self.duration_minutes,
+            "modes": list(self.modes),
+            "whoMayBook": list(self.who_may_book),
+            "prepare": self.prepare.get(language) or self.prepare["ja"],
+            "sensitive": self.sensitive,
+            "cancelDeadlineHours": int(self.cancel_deadline.total_seconds() // 3600),
+            "bookAheadDays": self.book_ahead_days,
+        }
+
+
+GENERIC_TITLE = {
+    "ja": "区の相談",
+    "ja-easy": "くの　そうだん",
+    "en": "Ward consultation",
+    "zh-Hans": "区的咨询",
+    "ko": "구 상담",
+    "vi": "Buổi tư vấn của quận",
+    "ne": "वडाको परामर्श",
+}
+
+
+@cache
+def catalogue() -> dict[str, Service]:
+    raw = json.loads((DATA_DIR / "consultations.json").read_text(encoding="utf-8"))
+    services: dict[str, Service] = {}
+    for entry in raw["services"]:
+        service = Service(
+            id=entry["id"],
+            section=entry["section"],
+            name=dict(entry["name"]),
+            duration_minutes=int(entry["durationMinutes"]),
+            modes=tuple(entry["modes"]),
+            who_may_book=tuple(entry["whoMayBook"]),
+            prepare=dict(entry["prepare"]),
+            sensitive=bool(entry["sensitive"]),
+            cancel_deadline=timedelta(hours=entry["cancelDeadlineHours"]),
+            book_ahead_days=int(entry["bookAheadDays"]),
+            meeting_link_template=entry["meetingLinkTemplate"],
+            meeting_link_before=timedelta(minutes=entry["meetingLinkMinutesBefore"]),
+            demo_weekly=Weekly.from_dict(entry["demoWeekly"]),
+            faq_entries=tuple(entry.get("faqEntries", ())),
+        )
+        missing = [lang for lang in LANGUAGES if not service.name.get(lang) or not service.prepare.get(lang)]
+        if missing or not set(service.modes) <= set(MODES) or not set(service.who_may_book) <= set(WHO):
+            raise ValueError(f"consultation {service.id!r} is incomplete: {missing or 'modes/whoMayBook'}")
+        services[service.id] = service
+    return services
+
+
+def get_service(service_id: str) -> Service:
+    service = catalogue().get(service_id)
+    if service is None:
+        raise NotFound("その相談は見つかりません。 / No such consultation.", code="consultation_not_found")
+    return service
+
+
+def for_faq_entry(entry_id: str) -> Service | None:
+    """The service a FAQ answer is about (its "book this" button), if any."""
+    return next((s for s in catalogue().values() if entry_id in s.faq_entries), None)
+
+
+# --------------------------------------------------------------------------- slots and time
+
+
+def parse_hhmm(text: str) -> time:
+    if not isinstance(text, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
+        raise ValueError(f"not a time HH:MM: {text!r}")
+    return time(int(text[:2]), int(text[3:]))
+
+
+def slot_id(start: datetime) -> str:
+    return start.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def parse_slot(text: Any) -> datetime:
+    if not isinstance(text, str) or not _SLOT.fullmatch(text):
+        raise Invalid(
+            "時間枠の指定が正しくありません。 / The time slot is not valid.",
+            code="invalid_slot",
+            details=[{"pointer": "/slot", "message": "expected YYYY-MM-DDTHH:MMZ (UTC)"}],
+        )
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise Invalid(
+            "時間枠の指定が正しくありません。 / The time slot is not valid.", code="invalid_slot"
+        ) from None
+
+
+def tokyo_day(start: datetime) -> date:
+    return start.astimezone(TOKYO).date()
+
+
+def tokyo_text(start: datetime) -> str:
+    return start.astimezone(TOKYO).isoformat(timespec="minutes")
+
+
+def weekly_slots(weekly: Weekly, first: date, last: date) -> list[tuple[datetime, int]]:
+    """The sessions of a weekly pattern from `first` to `last` (Tokyo days), business days only."""
+    found = []
+    day = first
+    while day <= last:
+        if day.weekday() in weekly.weekdays and is_business_day(day):
+            for text in weekly.times:
+                start = datetime.combine(day, parse_hhmm(text), TOKYO).astimezone(UTC)
+                found.append((start, weekly.capacity))
+        day += timedelta(days=1)
+    return found
+
+
+def check_extra_session(start: datetime) -> None:
+    """An extra session may be on any day but a public holiday or a ward closure."""
+    day = tokyo_day(start)
+    reason = closure_reason(day)
+    if reason:
+        raise Invalid(
+            f"{day.isoformat()} は休庁日です（{reason}）。 / The ward office is closed that day.",
+            code="ward_closed",
+        )
+
+
+def day_range(
+    from_text: str | None, to_text: str | None, today: date, *, max_days: int = 62
+) -> tuple[date, date]:
+    """`from`/`to` query parameters (Tokyo dates, inclusive); default: the next four weeks."""
+    try:
+        first = date.fromisoformat(from_text) if from_text else today
+        last = date.fromisoformat(to_text) if to_text else first + timedelta(days=27)
+    except ValueError:
+        raise Invalid(
+            "日付は YYYY-MM-DD で指定してください。 / Dates are YYYY-MM-DD.", code="invalid_date"
+        ) from None
+    if last < first or (last - first).days >= max_days:
+        raise Invalid(
+            f"期間は {max_days} 日以内で指定してください。 / The range must be 1 to {max_days} days.",
+            code="invalid_range",
+        )
+    return first, last
+
+
+def bounds_utc(first: date, last: date) -> tuple[str, str]:
+    """Slot ids from the start of `first` to the end of `last`, Tokyo days: a key range."""
+    start = datetime.combine(first, time(0), TOKYO)
+    end = datetime.combine(last + timedelta(days=1), time(0), TOKYO) - timedelta(minutes=1)
+    return slot_id(start), slot_id(end)
+
+
+# --------------------------------------------------------------------------- booking rules
+
+
+def check_bookable(service: Service, start: datetime, mode: str, now: datetime) -> None:
+    if mode not in service.modes:
+        raise Invalid(
+            "この相談はその方法では受けられません。 / This consultation is not offered that way.",
+            code="mode_not_offered",
+        )
+    if start < now + MIN_LEAD:
+        raise Conflict(
+            "この時間は予約の受付を終了しました。 / Booking for this time has closed.", code="slot_closed"
+        )
+    if start > now + timedelta(days=service.book_ahead_days):
+        raise Conflict(
+            "この時間はまだ予約できません。 / This time cannot be booked yet.", code="slot_not_open_yet"
+        )
+
+
+def check_change_allowed(service: Service, start: datetime, now: datetime) -> None:
+    """Residents cancel or move a booking up to the service's deadline; later, they call."""
+    if now > start - service.cancel_deadline:
+        hours = int(service.cancel_deadline.total_seconds() // 3600)
+        raise Conflict(
+            f"開始の{hours}時間前を過ぎたため、変更・取消はお電話でお願いします。"
+            f" / Changes close {hours} hours before the start; please call the ward.",
+            code="change_deadline_passed",
+        )
+
+
+def check_eligibility(service: Service, eligibility: str | None) -> str:
+    """Who the booker says they are (resident / worker / student of the ward); 'anyone' needs nothing."""
+    if "anyone" in service.who_may_book:
+        return eligibility or "anyone"
+    if eligibility not in service.who_may_book:
+        raise Invalid(
+            "区内在住・在勤・在学の方が対象です。 / This consultation is for people who live, work or study in the ward.",
+            code="not_eligible",
+            details=[{"pointer": "/eligibility", "allowed": list(service.who_may_book)}],
+        )
+    return eligibility
+
+
+def clean_note(note: Any) -> str | None:
+    if note is None:
+        return None
+    text = without_controls(unicodedata.normalize("NFC", str(note))).strip()
+    return text[:NOTE_MAX] or None
+
+
+def normalize_email(value: str) -> str:
+    return one_line(value).strip().lower()
+
+
+def normalize_phone(value: str) -> str:
+    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", value))
+    if digits.startswith("81"):
+        digits = "0" + digits[2:]
+    return digits
+
+
+def person_key(service_id: str, day: date, identity: str) -> str:
+    """The per-person guard's key: one booking per person per service per day.
+
+    `identity` is `line:<user id>`, `email:<address>` or `tel:<digits>`; only its hash is stored.
+    """
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
+    return f"{service_id}#{day.isoformat()}#{digest}"
+
+
+def new_booking_id(now: datetime) -> str:
+    tokyo = now.astimezone(TOKYO)
+    tail = "".join(secrets.choice(_ALPHABET) for _ in range(6))
+    return f"BK-{tokyo:%y%m}-{tail}"
+
+
+def normalize_booking_id(text: str) -> str | None:
+    value = unicodedata.normalize("NFKC", text or "").strip().upper()
+    return value if _BOOKING_ID.fullmatch(value) else None
+
+
+def reminders(service: Service, start: datetime, mode: str, now: datetime) -> list[tuple[str, datetime]]:
+    """(kind, when) of the messages to schedule before a consultation, those still ahead only."""
+    due = [(kind, start - before) for kind, before in REMINDERS]
+    if mode == "online":
+        due.append(("meeting_link", start - service.meeting_link_before))
+    return [(kind, at) for kind, at in due if at > now]
+
+
+SCHEDULE_KINDS = ("followup", "reminder_day", "reminder_hour", "meeting_link")
+
+
+def schedule_name(booking_id: str, kind: str) -> str:
+    """Deterministic, so a retry replaces and a cancel finds it (Scheduler: ≤ 64 characters)."""
+    return f"booking-{booking_id}-{kind.replace('_', '-')}"
+
+
+def ics(
+    *,
+    uid: str,
+    start: datetime,
+    minutes: int,
+    summary: str,
+    location: str,
+    now: datetime,
+    cancelled: bool = False,
+) -> str:
+    """An iCalendar (RFC 5545) event: the consultation in the resident's calendar, or its cancellation."""
+
+    def esc(text: str) -> str:
+        return one_line(text).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+
+    stamp = "%Y%m%dT%H%M%SZ"
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//madoguchi//consultations//EN",
+        f"METHOD:{'CANCEL' if cancelled else 'PUBLISH'}",
+        "BEGIN:VEVENT",
+        f"UID:{uid}@madoguchi",
+        f"DTSTAMP:{now.astimezone(UTC):{stamp}}",
+        f"DTSTART:{start.astimezone(UTC):{stamp}}",
+        f"DTEND:{(start + timedelta(minutes=minutes)).astimezone(UTC):{stamp}}",
+        f"SUMMARY:{esc(summary)}",
+        f"LOCATION:{esc(location)}",
+        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def remaining(capacity: int, booked: int, is_open: bool) -> int:
+    return max(0, capacity - booked) if is_open else 0
+
+
+def public_slots(
+    rows: Iterable[tuple[str, int, int, bool]], service: Service, now: datetime
+) -> list[dict[str, Any]]:
+    """Free slots (remaining > 0, still bookable) as the API shows them."""
+    shown = []
+    for sid, capacity, booked, is_open in rows:
+        start = parse_slot(sid)
+        left = remaining(capacity, booked, is_open)
+        if left <= 0 or start < now + MIN_LEAD:
+            continue
+        shown.append(
+            {
+                "slot": sid,
+                "start": tokyo_text(start),
+                "end": tokyo_text(start + timedelta(minutes=service.duration_minutes)),
+                "remaining": left,
+                "capacity": capacity,
+            }
+        )
+    return shown

@@ -1,0 +1,88 @@
+"""Which text a resident reads when there is none in their language: one fallback chain.
+
+A resident's language is one of residents.LANGUAGES. Where a text (an announcement, a
+notification, a catalogue message, a form label, an FAQ answer) has no version in it, the
+resident gets the first language of their chain that has one:
+
+    ja       -> ja
+    ja-easy  -> ja                 (やさしい日本語 readers read kanji with effort, not English)
+    en       -> ja
+    zh-Hans, ko, vi, ne -> en -> ja (more of the ward's foreign residents read English than
+                                     Japanese)
+
+A language outside the list (a stale profile, a browser's "fr") is read as a foreign
+resident's: en, then ja; a Japanese regional tag ("ja-JP") as ja. Japanese is the last
+resort of every chain, and every text the ward writes has it.
+
+Every consumer goes through `text_language` / `pick` here (announcements and their fan-out,
+notifications, messages.text, form labels, the FAQ's answers), so the chain is changed in
+one place. `text_language` is pure and cheap: an announcement preview can call it per
+resident language to say which text each group will get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
+
+ENGLISH = "en"
+
+FALLBACK: dict[str, tuple[str, ...]] = {
+    "ja": ("ja",),
+    "ja-easy": ("ja-easy", "ja"),
+    "en": ("en", "ja"),
+    "zh-Hans": ("zh-Hans", "en", "ja"),
+    "ko": ("ko", "en", "ja"),
+    "vi": ("vi", "en", "ja"),
+    "ne": ("ne", "en", "ja"),
+}
+assert set(FALLBACK) == set(LANGUAGES), "every resident language has a chain"
+assert all(chain[-1] == DEFAULT_LANGUAGE for chain in FALLBACK.values())
+
+
+def chain(language: str | None) -> tuple[str, ...]:
+    """The languages to try, in order, for a resident of `language` (it first, Japanese last)."""
+    if language in FALLBACK:
+        return FALLBACK[language]
+    if not language:
+        return (DEFAULT_LANGUAGE,)
+    tag = language.strip().lower()
+    for known in LANGUAGES:  # case and region variants of a known tag: "EN", "ko-KR", "zh-hans-cn"
+        if tag == known.lower() or tag.startswith(known.lower() + "-"):
+            return FALLBACK[known]
+    if tag.split("-", 1)[0] == "ja":
+        return FALLBACK["ja"]
+    if tag.split("-", 1)[0] == "zh":  # zh-CN, zh-SG: Simplified; zh-TW still reads it better than English
+        return FALLBACK["zh-Hans"]
+    return (language, ENGLISH, DEFAULT_LANGUAGE)
+
+
+def text_language(language: str | None, available: Iterable[str]) -> str | None:
+    """The language of the text a resident of `language` gets, given the languages that have a
+    text; None when none of their chain has one (only when Japanese is missing too).
+
+    >>> text_language("vi", {"ja", "en"})
+    'en'
+    >>> text_language("ja-easy", {"ja", "en"})
+    'ja'
+    """
+    have = set(available)
+    return next((candidate for candidate in chain(language) if candidate in have), None)
+
+
+def available(texts: Mapping[str, object]) -> set[str]:
+    """The languages of `texts` that hold a non-blank string (a blank text is no text)."""
+    return {language for language, text in texts.items() if isinstance(text, str) and text.strip()}
+
+
+def pick_language(texts: Mapping[str, object], language: str | None) -> str | None:
+    """The language `pick` takes its text from."""
+    return text_language(language, available(texts))
+
+
+def pick(texts: Mapping[str, str], language: str | None, default: str = "") -> str:
+    """The text of `texts` (language -> text) a resident of `language` reads: theirs, else the
+    first of their chain that has one; `default` when none has (Japanese missing too)."""
+    chosen = pick_language(texts, language)
+    return texts[chosen] if chosen is not None else default

@@ -1,0 +1,212 @@
+"""What a ticket system's webhook request is, per adapter, and what makes one acceptable. Pure.
+
+Each source (one ticket system at one office) names an adapter in chalicelib/data/queue.json:
+- `madoguchi`: our documented format, `X-Madoguchi-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
+  "t.body">`, refused outside a 300-second tolerance (a captured request cannot be replayed later);
+- `qminder`: Qminder-style, `X-Qminder-Signature: <hex HMAC-SHA256 of registered URL + body>`;
+  the vendor sends no event id, so the event is known by a hash of the body;
+- `shared_secret`: a vendor that cannot sign sends a fixed token header (and must be limited
+  to its addresses by an allow-list in front of the API).
+Order: size, then signature (before parsing: an unsigned body is never looked into), then strict
+JSON, then schema, then the event in madoguchi's words (QueueEvent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.errors import Invalid
+from chalicelib.domain.queue import QueueEvent, Source, config, normalised, parse_time
+from chalicelib.schemas import problems
+
+MAX_BODY_BYTES = 64 * 1024
+SIGNATURE_HEADER = "x-madoguchi-signature"
+QMINDER_HEADER = "x-qminder-signature"
+
+
+class InvalidQueueWebhook(Exception):
+    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+
+
+def _hex(secret: str, message: bytes) -> str:
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def sign_madoguchi(secret: str, body: bytes, timestamp: int) -> str:
+    """The X-Madoguchi-Signature value for `body` sent at `timestamp` (vendors, tools and tests)."""
+    return f"t={timestamp},v1={_hex(secret, str(timestamp).encode() + b'.' + body)}"
+
+
+def sign_qminder(secret: str, url: str, body: bytes) -> str:
+    return _hex(secret, url.encode() + body)
+
+
+def _unsigned() -> InvalidQueueWebhook:
+    return InvalidQueueWebhook(401, "invalid_signature", "The signature is missing, wrong or too old.")
+
+
+def _check_madoguchi(
+    secret: str, body: bytes, headers: Mapping[str, str], now: datetime, tolerance: int
+) -> None:
+    value = headers.get(SIGNATURE_HEADER) or ""
+    timestamp, signatures = None, []
+    for part in value.split(","):
+        name, _, item = part.strip().partition("=")
+        if name == "t" and item.isdigit():
+            timestamp = int(item)
+        elif name == "v1":
+            signatures.append(item)
+    if timestamp is None or not signatures or abs(now.timestamp() - timestamp) > tolerance:
+        raise _unsigned()
+    expected = _hex(secret, str(timestamp).encode() + b"." + body).encode()
+    # Every v1 is compared (a vendor rotating its secret sends two); any match is enough.
+    if not any(hmac.compare_digest(expected, sig.encode("ascii", "replace")) for sig in signatures):
+        raise _unsigned()
+
+
+def _check_qminder(secret: str, url: str, body: bytes, headers: Mapping[str, str]) -> None:
+    given = (headers.get(QMINDER_HEADER) or "").strip().lower()
+    if not given or not hmac.compare_digest(
+        sign_qminder(secret, url, body).encode(), given.encode("ascii", "replace")
+    ):
+        raise _unsigned()
+
+
+def _check_token(secret: str, header: str, headers: Mapping[str, str]) -> None:
+    given = headers.get(header.lower()) or ""
+    if not given or not hmac.compare_digest(secret.encode(), given.encode("utf-8", "replace")):
+        raise _unsigned()
+
+
+def _document(body: bytes, schema: str) -> Any:
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise InvalidQueueWebhook(400, "malformed_json", "The body is not valid UTF-8 JSON.") from None
+    found = problems(schema, document)
+    if found:
+        details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
+        raise InvalidQueueWebhook(
+            422, "invalid_webhook", "The body does not match the webhook schema.", details
+        )
+    return document
+
+
+def _body_hash(body: bytes) -> str:
+    # No event id from the vendor: the same body sent twice is the same event.
+    return "h-" + hashlib.sha256(body).hexdigest()[:32]
+
+
+def _text(value: Any) -> str:
+    return str(value).strip()
+
+
+_QMINDER_TYPES = {
+    "ticket_created": "issued",
+    "ticket_called": "called",
+    "ticket_recalled": "recalled",
+    "ticket_served": "served",
+    "ticket_no_show": "no_show",
+    "ticket_cancelled": "cancelled",
+    "ticket_transferred": "transferred",
+}
+_KIOSK_TYPES = {
+    "ISSUE": "issued",
+    "CALL": "called",
+    "RECALL": "recalled",
+    "DONE": "served",
+    "NOSHOW": "no_show",
+    "CANCEL": "cancelled",
+    "TRANSFER": "transferred",
+}
+
+
+def _mapped_line(source: Source, vendor_line: Any) -> str:
+    line = source.line_map.get(_text(vendor_line))
+    if line is None:
+        raise Invalid(f"service line {vendor_line!r} is not mapped for this source", code="unknown_line")
+    return line
+
+
+def _from_madoguchi(source: Source, document: dict[str, Any], body: bytes) -> QueueEvent:
+    if document["office"] != source.office:
+        raise Invalid("this source sends for another office", code="wrong_office")
+    return normalised(
+        source,
+        document["id"],
+        document["line"],
+        document["ticket"],
+        document["type"],
+        parse_time(document["at"]),
+        document.get("counter"),
+    )
+
+
+def _from_qminder(source: Source, document: dict[str, Any], body: bytes) -> QueueEvent:
+    data = document["data"]
+    desk = data.get("desk")
+    return normalised(
+        source,
+        _body_hash(body),
+        _mapped_line(source, data["line"]),
+        _text(data["number"]),
+        _QMINDER_TYPES[document["type"]],
+        parse_time(data["time"]),
+        _text(desk) if desk is not None else None,
+    )
+
+
+def _from_kiosk(source: Source, document: dict[str, Any], body: bytes) -> QueueEvent:
+    return normalised(
+        source,
+        _body_hash(body),
+        _mapped_line(source, document["service"]),
+        document["ticket"],
+        _KIOSK_TYPES[document["event"]],
+        parse_time(document["time"]),
+        document.get("counter") or None,
+    )
+
+
+_ADAPTERS: dict[str, tuple[str, Callable[[Source, dict[str, Any], bytes], QueueEvent]]] = {
+    "madoguchi": ("queue_event", _from_madoguchi),
+    "qminder": ("queue_qminder", _from_qminder),
+    "shared_secret": ("queue_kiosk", _from_kiosk),
+}
+
+
+def check_request(
+    source_id: str, body: bytes, headers: Mapping[str, str], now: datetime, secret_of: Callable[[str], str]
+) -> QueueEvent:
+    """The event of an authentic, well-formed request from `source_id`, or InvalidQueueWebhook.
+
+    `headers` are lower-cased names; `secret_of(name)` reads a source's secret from the settings.
+    """
+    source = config().source(source_id)
+    if source is None:
+        raise InvalidQueueWebhook(404, "unknown_source", "No ticket system is configured under this name.")
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidQueueWebhook(413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
+    secret = secret_of(source.secret)
+    if source.adapter == "madoguchi":
+        _check_madoguchi(secret, body, headers, now, config().settings.signature_tolerance_seconds)
+    elif source.adapter == "qminder":
+        _check_qminder(secret, source.registered_url, body, headers)
+    else:
+        _check_token(secret, source.header, headers)
+    schema, convert = _ADAPTERS[source.adapter]
+    document = _document(body, schema)
+    try:
+        return convert(source, document, body)
+    except Invalid as error:
+        raise InvalidQueueWebhook(422, error.code, error.message) from None

@@ -1,0 +1,407 @@
+"""Consultation booking: catalogue, free slots, book, cancel, reschedule, and the follow-up.
+
+Order of the writes, so that a crash at any step leaves nothing wrong (tested step by step):
+
+1. a one-time Scheduler schedule `booking-<id>-followup`, a minute or two ahead;
+2. the one transaction that takes (or frees, or moves) the seat (store/consultations.py);
+3. the follow-up message on the `consultations` queue, at once (the fast path).
+
+The follow-up (`followup()`, run by the worker from 3, or from the schedule of 1 if the
+process died before 3) brings everything around the booking in line with what is stored:
+reminder schedules for the booking's slot (or none, when cancelled), and the resident told
+of the change once. A schedule left by a booking whose transaction failed finds no booking,
+or a booking in another state, and changes nothing. Reminders re-read the booking when they
+fire and send nothing unless it is still booked for the slot they were made for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters import queues, scheduler
+from chalicelib.domain import consultations as rules
+from chalicelib.domain import submissions as receipts
+from chalicelib.domain.errors import Conflict, Invalid, NotFound, Unavailable
+from chalicelib.observability import logger, metrics
+from chalicelib.resources import CONSULTATIONS
+from chalicelib.schemas import problems
+from chalicelib.store import attempts
+from chalicelib.store import consultations as store
+from chalicelib.store.models import ConsultationBooking
+
+# The follow-up schedule fires this long after a change, if the fast path did not run.
+FOLLOWUP_DELAY = timedelta(minutes=2)
+_ID_ATTEMPTS = 5
+MAX_WRONG_CODES = 10
+WRONG_CODE_WINDOW = timedelta(hours=1)
+
+_FULL = "この時間は満席です。別の時間をお選びください。 / This time is full. Please choose another time."
+_ALREADY = "この相談は同じ日にすでにご予約があります。 / You already have a booking for this consultation on that day."
+_NOT_FOUND = "予約番号または確認コードが違います。 / The booking number or access code is wrong."
+_CHANGED = (
+    "予約が同時に変更されました。もう一度お試しください。 / The booking changed meanwhile; please try again."
+)
+_BUSY = "ただいま混み合っています。もう一度お試しください。 / Busy right now; please try again."
+
+
+def _localized(key: str, language: str, fallback: str) -> str:
+    """The resident's language first, then English (and Japanese for an English reader)."""
+    from chalicelib.domain import messages
+
+    own = messages.text(key, language)
+    english = messages.text(key, "en")
+    if language == "en":
+        return f"{messages.text(key, 'ja')} / {english}"
+    return f"{own} / {english}" if own != english else fallback
+
+
+@dataclass(frozen=True)
+class Booker:
+    """Who books: a resident on LINE (verified ID token), on the web, or staff for a caller."""
+
+    channel: str  # line | web | phone | counter
+    language: str
+    line_user_id: str | None = None
+    staff_id: str | None = None
+
+
+# --------------------------------------------------------------------------- catalogue, slots
+
+
+def list_services(language: str) -> list[dict[str, Any]]:
+    return [service.to_public(language) for service in rules.catalogue().values()]
+
+
+def free_slots(service_id: str, from_text: str | None, to_text: str | None, now: datetime) -> dict[str, Any]:
+    service = rules.get_service(service_id)
+    first, last = rules.day_range(from_text, to_text, rules.tokyo_day(now))
+    low, high = rules.bounds_utc(first, last)
+    rows = [
+        (s.slot, int(s.capacity), int(s.booked), bool(s.open))
+        for s in store.query_slots(service.id, low, high)
+    ]
+    return {
+        "service": service.id,
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "slots": rules.public_slots(rows, service, now),
+    }
+
+
+# --------------------------------------------------------------------------- booking
+
+
+def book(service_id: str, document: Any, booker: Booker, now: datetime | None = None) -> dict[str, Any]:
+    """Take a seat; answers the booking number and (for web and staff bookings) an access code."""
+    now = now or datetime.now(UTC)
+    service = rules.get_service(service_id)
+    _check("consultation_booking", document)
+    start = rules.parse_slot(document["slot"])
+    mode = document["mode"]
+    rules.check_bookable(service, start, mode, now)
+    eligibility = rules.check_eligibility(service, document.get("eligibility"))
+    identity = _identity(document, booker)
+    day = rules.tokyo_day(start)
+    secret = receipts.new_access_secret()
+    for _ in range(_ID_ATTEMPTS):
+        booking_id = rules.new_booking_id(now)
+        booking = ConsultationBooking(
+            booking_id,
+            service=service.id,
+            section=service.section,
+            slot=rules.slot_id(start),
+            section_day=f"{service.section}#{day.isoformat()}",
+            status=rules.BOOKED,
+            mode=mode,
+            channel=booker.channel,
+            language=booker.language,
+            eligibility=eligibility,
+            line_user_id=booker.line_user_id,
+            name=_text(document.get("name")),
+            email=rules.normalize_email(document["email"]) if document.get("email") else None,
+            phone=_text(document.get("phone")),
+            note=rules.clean_note(document.get("note")),
+            guard=rules.person_key(service.id, day, identity),
+            secret_hash=receipts.hash_secret(secret, receipts.new_salt()),
+            created_at=now,
+            updated_at=now,
+            entered_by=booker.staff_id,
+            revision=1,
+            expires_at=start + store.RETENTION,
+        )
+        _arm_followup(booking_id, now)
+        audit = store.Audit(
+            "staff" if booker.staff_id else "resident",
+            booker.staff_id,
+            "booked",
+            now,
+            None,
+            rules.BOOKED,
+            booker.channel,
+        )
+        try:
+            store.insert(booking, audit)
+        except (store.IdTaken, store.AlreadyBooked, store.Busy) as error:
+            # An earlier try of this very write may have gone through with its answer lost (a
+            # timeout, botocore's retry): then the booking is there, with our guard and time.
+            if _committed(booking):
+                break
+            _disarm_followup(booking_id)
+            if isinstance(error, store.IdTaken):
+                continue
+            if isinstance(error, store.AlreadyBooked):
+                message = _localized("consult.error.already_booked", booker.language, _ALREADY)
+                raise Conflict(message, code="already_booked") from None
+            raise Unavailable(_BUSY, code="busy", retry_after=1) from None
+        except store.SlotUnavailable:
+            if _committed(booking):
+                break
+            _disarm_followup(booking_id)
+            raise Conflict(
+                _localized("consult.error.slot_full", booker.language, _FULL), code="slot_full"
+            ) from None
+        break
+    else:
+        raise Unavailable(_BUSY, code="busy", retry_after=1)
+    metrics.add_metric(name="ConsultationsBooked", unit="Count", value=1)
+    logger.info(
+        "consultation booked", extra={"booking": booking_id, "service": service.id, "channel": booker.channel}
+    )
+    _queue_followup(booking_id)
+    answer = booking_view(booking, booker.language)
+    answer["accessCode"] = secret
+    return answer
+
+
+def _committed(booking: ConsultationBooking) -> bool:
+    try:
+        stored = store.get(booking.booking_id)
+    except Exception:  # noqa: BLE001 (still unreachable: the caller answers "busy")
+        return False
+    return stored is not None and stored.guard == booking.guard and stored.created_at == booking.created_at
+
+
+def _identity(document: dict[str, Any], booker: Booker) -> str:
+    """Who the per-person guard counts: the LINE user, else the email, else the phone number."""
+    if booker.line_user_id:
+        return f"line:{booker.line_user_id}"
+    if document.get("email"):
+        return f"email:{rules.normalize_email(document['email'])}"
+    phone = rules.normalize_phone(str(document.get("phone") or ""))
+    if len(phone) < 9:
+        raise Invalid(
+            "メールアドレスか電話番号を入力してください。 / Please give an email address or a phone number.",
+            code="contact_required",
+            details=[{"pointer": "/phone", "message": "9 or more digits"}],
+        )
+    return f"tel:{phone}"
+
+
+# --------------------------------------------------------------------------- resident access
+
+
+def resident_booking(
+    booking_id_text: str, secret: str | None, line_user_id: str | None
+) -> ConsultationBooking:
+    """The booking for whoever holds its number and access code, or the LINE user who made it."""
+    booking_id = rules.normalize_booking_id(booking_id_text)
+    booking = store.get(booking_id) if booking_id else None
+    if line_user_id is not None:
+        if booking is None or booking.line_user_id != line_user_id:
+            raise NotFound(_NOT_FOUND, code="booking_not_found")
+        return booking
+    subject = f"access-code#{booking_id or 'none'}"
+    now = datetime.now(UTC)
+    stored = booking.secret_hash if booking is not None and booking.secret_hash else None
+    # Verified against a stand-in when the booking is unknown, so every answer takes as long;
+    # a booking locked by wrong codes answers like an unknown one (no oracle of which exist).
+    # The resident on LINE is not locked out: their ID token opens their booking (above).
+    ok = receipts.verify_secret(secret or "", stored or _STAND_IN)
+    locked = booking is not None and attempts.failures(subject, now, WRONG_CODE_WINDOW) >= MAX_WRONG_CODES
+    if booking is None or stored is None or not ok or locked:
+        if booking is not None and not locked:
+            attempts.add_failure(subject, now, WRONG_CODE_WINDOW)
+        raise NotFound(_NOT_FOUND, code="booking_not_found")
+    return booking
+
+
+_STAND_IN = receipts.hash_secret(receipts.new_access_secret(), receipts.new_salt())
+
+
+def cancel(
+    booking: ConsultationBooking, *, by_staff: str | None = None, reason: str | None = None
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    service = rules.get_service(booking.service)
+    if booking.status != rules.BOOKED:
+        raise Conflict(
+            "この予約は取り消せません。 / This booking can no longer be cancelled.", code="not_booked"
+        )
+    if by_staff is None:
+        rules.check_change_allowed(service, rules.parse_slot(booking.slot), now)
+    _arm_followup(booking.booking_id, now)
+    audit = store.Audit(
+        "staff" if by_staff else "resident", by_staff, "cancelled", now, rules.BOOKED, rules.CANCELLED, reason
+    )
+    try:
+        store.release(booking, rules.CANCELLED, audit, reason=reason)
+    except store.Stale:
+        raise Conflict(_CHANGED, code="conflict") from None
+    except store.Busy:
+        raise Unavailable(_BUSY, code="busy", retry_after=1) from None
+    metrics.add_metric(name="ConsultationsCancelled", unit="Count", value=1)
+    _queue_followup(booking.booking_id)
+    return booking_view(_must(booking.booking_id), booking.language)
+
+
+def reschedule(booking: ConsultationBooking, document: Any, *, by_staff: str | None = None) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    _check("consultation_reschedule", document)
+    service = rules.get_service(booking.service)
+    if booking.status != rules.BOOKED:
+        raise Conflict(
+            "この予約は変更できません。 / This booking can no longer be changed.", code="not_booked"
+        )
+    new_start = rules.parse_slot(document["slot"])
+    if by_staff is None:
+        rules.check_change_allowed(service, rules.parse_slot(booking.slot), now)
+    rules.check_bookable(service, new_start, booking.mode, now)
+    new_slot = rules.slot_id(new_start)
+    if new_slot == booking.slot:
+        return booking_view(booking, booking.language)
+    day = rules.tokyo_day(new_start)
+    old_day = rules.tokyo_day(rules.parse_slot(booking.slot))
+    # The guard's hash does not say who; the new day's key is the old one with the day replaced.
+    new_guard = booking.guard.replace(f"#{old_day.isoformat()}#", f"#{day.isoformat()}#", 1)
+    _arm_followup(booking.booking_id, now)
+    audit = store.Audit(
+        "staff" if by_staff else "resident",
+        by_staff,
+        "rescheduled",
+        now,
+        rules.BOOKED,
+        rules.BOOKED,
+        f"{booking.slot} -> {new_slot}",
+    )
+    try:
+        store.move(booking, new_slot, f"{service.section}#{day.isoformat()}", new_guard, audit)
+    except store.SlotUnavailable:
+        raise Conflict(
+            _localized("consult.error.slot_full", booking.language, _FULL), code="slot_full"
+        ) from None
+    except store.AlreadyBooked:
+        message = _localized("consult.error.already_booked", booking.language, _ALREADY)
+        raise Conflict(message, code="already_booked") from None
+    except store.Stale:
+        raise Conflict(_CHANGED, code="conflict") from None
+    except store.Busy:
+        raise Unavailable(_BUSY, code="busy", retry_after=1) from None
+    _queue_followup(booking.booking_id)
+    return booking_view(_must(booking.booking_id), booking.language)
+
+
+def line_user_bookings(user_id: str, language: str) -> list[dict[str, Any]]:
+    since = rules.slot_id(datetime.now(UTC) - timedelta(hours=2))
+    found = [b for b in store.for_line_user(user_id, since) if b.status == rules.BOOKED]
+    return [booking_view(b, language) for b in found]
+
+
+def booking_view(booking: ConsultationBooking, language: str) -> dict[str, Any]:
+    service = rules.get_service(booking.service)
+    start = rules.parse_slot(booking.slot)
+    return {
+        "booking": booking.booking_id,
+        "service": service.id,
+        "serviceName": service.title(language),
+        "status": booking.status,
+        "slot": booking.slot,
+        "start": rules.tokyo_text(start),
+        "end": rules.tokyo_text(start + timedelta(minutes=service.duration_minutes)),
+        "mode": booking.mode,
+        "channel": booking.channel,
+        "prepare": service.prepare.get(language) or service.prepare["ja"],
+        "changeUntil": rules.tokyo_text(start - service.cancel_deadline),
+        "bookingUrl": f"/bookings/{booking.booking_id}",
+    }
+
+
+# --------------------------------------------------------------------------- follow-up
+
+
+def _arm_followup(booking_id: str, now: datetime) -> None:
+    try:
+        scheduler.schedule_message(
+            rules.schedule_name(booking_id, "followup"),
+            now + FOLLOWUP_DELAY,
+            CONSULTATIONS,
+            {"booking": booking_id, "kind": "followup"},
+        )
+    except Exception as error:
+        # Without the safety net the change must not happen: nothing was written yet.
+        logger.error("follow-up schedule not created", extra={"error": type(error).__name__})
+        raise Unavailable(_BUSY, code="busy", retry_after=5) from None
+
+
+def _disarm_followup(booking_id: str) -> None:
+    try:
+        scheduler.delete(rules.schedule_name(booking_id, "followup"))
+    except Exception as error:  # it would find nothing to do; only tidiness is lost
+        logger.warning("follow-up schedule not deleted", extra={"error": type(error).__name__})
+
+
+def _queue_followup(booking_id: str) -> None:
+    if queues.send_all(CONSULTATIONS, [(booking_id, {"booking": booking_id, "kind": "followup"})]):
+        # The schedule armed before the write delivers it in a minute or two.
+        logger.warning("follow-up not queued; the schedule will deliver it", extra={"booking": booking_id})
+
+
+def followup(booking_id: str, now: datetime | None = None) -> list[str]:
+    """Bring reminders and notices in line with the stored booking. Answers the notices due
+    (`(kind, slot)` keys for the worker to send once each)."""
+    now = now or datetime.now(UTC)
+    booking = store.get(booking_id)
+    if booking is None:
+        return []  # the booking transaction never happened
+    service = rules.get_service(booking.service)
+    start = rules.parse_slot(booking.slot)
+    due: list[str] = []
+    if booking.status == rules.BOOKED:
+        wanted = dict(rules.reminders(service, start, booking.mode, now))
+        for kind in ("reminder_day", "reminder_hour", "meeting_link"):
+            name = rules.schedule_name(booking_id, kind)
+            if kind in wanted:
+                body = {"booking": booking_id, "kind": kind, "slot": booking.slot}
+                scheduler.schedule_message(name, wanted[kind], CONSULTATIONS, body)
+            else:
+                scheduler.delete(name)
+        due.append("booked")
+    else:
+        for kind in ("reminder_day", "reminder_hour", "meeting_link"):
+            scheduler.delete(rules.schedule_name(booking_id, kind))
+        if booking.status == rules.CANCELLED:
+            due.append("cancelled")
+    scheduler.delete(rules.schedule_name(booking_id, "followup"))
+    return due
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check(schema: str, document: Any) -> None:
+    found = problems(schema, document)
+    if found:
+        details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
+        raise Invalid("入力内容を確認してください。 / Please check your entries.", details=details)
+
+
+def _text(value: Any) -> str | None:
+    return rules.clean_note(value) if value else None
+
+
+def _must(booking_id: str) -> ConsultationBooking:
+    booking = store.get(booking_id)
+    if booking is None:  # pragma: no cover - it was just written
+        raise NotFound(_NOT_FOUND, code="booking_not_found")
+    return booking

@@ -1,0 +1,30 @@
+"""The queue webhook's whole job: check, dedupe, queue. Applying the event happens in the worker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from chalicelib.adapters import queues
+from chalicelib.config import get_settings
+from chalicelib.domain.queue import QueueEvent
+from chalicelib.domain.queue_webhooks import check_request
+from chalicelib.resources import QUEUE_EVENTS
+from chalicelib.store import inbox
+
+
+class QueueUnavailable(Exception):
+    """The event could not be queued; it was forgotten so that the vendor's retry is accepted."""
+
+
+def accept(source: str, body: bytes, headers: Mapping[str, str]) -> tuple[QueueEvent, bool]:
+    """The event and whether it was new (False: a duplicate, dropped at the inbox)."""
+    now = datetime.now(UTC)
+    event = check_request(source, body, headers, now, get_settings().secret)
+    key = f"queue:{event.source}:{event.event_id}"
+    if not inbox.record_first_sight(key, "queue", now):
+        return event, False
+    if queues.send_all(QUEUE_EVENTS, [(key, event.to_dict())]):
+        inbox.forget(key)
+        raise QueueUnavailable(key)
+    return event, True

@@ -1,0 +1,543 @@
+"""Window queues: apply a ticket event, tell watching residents, show the live state.
+
+`status_view(now, language)` is the one read both `GET /queue/status` and the HTML page use
+(its shape is documented in docs/architecture.md, "Window queues").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.config import get_settings
+from chalicelib.domain import messages
+from chalicelib.domain import queue as rules
+from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from chalicelib.domain.queue import Live, QueueEvent
+from chalicelib.domain.submissions import is_business_day
+from chalicelib.observability import hashed, logger, metrics
+from chalicelib.store import queues as store
+from chalicelib.store.models import AuditEntry, QueueTicket, QueueWatch
+
+# Two workers on one line collide now and then; each retry reads afresh.
+APPLY_ATTEMPTS = 8
+# Services that ended longer ago than this say nothing about the wait now.
+RECENT_SERVICES = timedelta(minutes=90)
+
+
+def _day_key(office: str, day: str) -> str:
+    return f"{office}#{day}"
+
+
+# --- events in ---------------------------------------------------------------------------------
+
+
+def apply_event(event: QueueEvent, now: datetime | None = None) -> bool:
+    """Apply one normalised event to its ticket and the lines it moves; False for a duplicate.
+
+    Safe to run twice (the ticket knows the event ids it holds) and in any order (the ticket's
+    state is the fold of its events by occurred_at).
+    """
+    now = now or datetime.now(UTC)
+    keep = rules.config().settings.recent_services
+    day_key = _day_key(event.office, event.day.isoformat())
+    for _ in range(APPLY_ATTEMPTS):
+        item = store.get_ticket(day_key, event.number)
+        events = list(item.events) if item else []
+        added = rules.add(events, event)
+        if added is None:
+            return False
+        before = rules.fold(event.number, events) if events else None
+        after = rules.fold(event.number, added)
+        assert after is not None
+        writes = []
+        for line in sorted({after.line} | ({before.line} if before else set())):
+            state = store.get_live(event.office, line)
+            live = Live.from_dict(state.live if state else None).for_day(event.day.isoformat())
+            if live is None:
+                continue  # a late event of an earlier day: its ticket changes, today's figures do not
+            changed = rules.apply(live, line, before, after, event.occurred_at, keep)
+            writes.append(
+                store.LiveWrite(event.office, line, changed.to_dict(), int(state.revision) if state else 0)
+            )
+        ticket = QueueTicket(
+            day_key,
+            event.number,
+            line=after.line,
+            status=after.status,
+            events=added,
+            expires_at=now + store.TICKET_RETENTION,
+        )
+        if store.save_ticket_and_lines(ticket, int(item.revision) if item else 0, writes, now):
+            break
+        metrics.add_metric(name="QueueWriteConflicts", unit="Count", value=1)
+    else:
+        raise Unavailable("the line is busy; the event will be retried", code="queue_busy")
+    notify_watchers(event.office, event.day.isoformat(), {after.line, *(w.line for w in writes)}, now)
+    return True
+
+
+# --- "tell me when it is nearly my turn" -------------------------------------------------------
+
+
+def _ticket_secret() -> str:
+    return get_settings().secret("QUEUE_TICKET_SECRET")
+
+
+def ticket_link(office: str, day: Any, number: str) -> str:
+    """The link printed as a QR code on a ticket: the LIFF watch page of this ticket."""
+    return (
+        f"{get_settings().liff_url}/queue/tickets/{rules.sign_ticket(_ticket_secret(), office, day, number)}"
+    )
+
+
+def read_ticket_ref(ref: str, now: datetime) -> rules.TicketRef:
+    """A ticket link the ward signed, for today (Tokyo); NotFound for anything else."""
+    try:
+        ticket = rules.read_ticket(_ticket_secret(), ref)
+    except Invalid:
+        raise NotFound(
+            "この整理券は見つかりません。 / This ticket was not found.", code="ticket_not_found"
+        ) from None
+    if ticket.day != now.astimezone(rules.TOKYO).date():
+        raise Conflict(
+            "この整理券は今日のものではありません。 / This ticket is not from today.", code="ticket_expired"
+        )
+    return ticket
+
+
+def _folded(day_key: str) -> dict[str, rules.Ticket]:
+    found = {}
+    for item in store.tickets_of_day(day_key):
+        ticket = rules.fold(item.number, list(item.events))
+        if ticket is not None:
+            found[item.number] = ticket
+    return found
+
+
+def ticket_view(ref: str, language: str, now: datetime) -> dict[str, Any]:
+    """What the LIFF watch page shows about a ticket: its line, people ahead, the estimate."""
+    ticket_ref = read_ticket_ref(ref, now)
+    tickets = _folded(ticket_ref.key)
+    ticket = tickets.get(ticket_ref.number)
+    office = rules.config().office(ticket_ref.office)
+    if office is None:
+        raise NotFound("この整理券は見つかりません。 / This ticket was not found.", code="ticket_not_found")
+    line = ticket.line if ticket else None
+    return {
+        "office": ticket_ref.office,
+        "officeName": messages.text(f"queue.office.{office.id}", language),
+        "number": ticket_ref.number,
+        "line": line,
+        "lineName": messages.text(f"queue.line.{line}", language) if line else None,
+        "status": ticket.status if ticket else None,
+        "ahead": rules.people_ahead(ticket, list(tickets.values())) if ticket else None,
+    }
+
+
+def watch(ref: str, user_id: str, ahead: int | None, language: str, now: datetime) -> dict[str, Any]:
+    """Start (or change) a watch on a ticket for this resident; the near notice only if they are
+    further back than the threshold when they ask."""
+    settings = rules.config().settings
+    threshold = settings.watch_default_ahead if ahead is None else ahead
+    if not rules.MIN_AHEAD <= threshold <= rules.MAX_AHEAD:
+        raise Invalid("ahead must be 1 to 5", code="invalid_ahead")
+    ticket_ref = read_ticket_ref(ref, now)
+    tickets = _folded(ticket_ref.key)
+    ticket = tickets.get(ticket_ref.number)
+    if ticket is None or ticket.status in rules.FINISHED:
+        raise Conflict(
+            messages.text("queue.watch.ended", "ja") + " / " + messages.text("queue.watch.ended", "en"),
+            code="ticket_finished",
+        )
+    people = rules.people_ahead(ticket, list(tickets.values())) if ticket.status == rules.WAITING else 0
+    existing = store.get_watch(ticket_ref.key, ticket_ref.number, user_id)
+    end_of_day = datetime.combine(ticket_ref.day + timedelta(days=1), datetime.min.time(), rules.TOKYO)
+    item = QueueWatch(
+        ticket_ref.key,
+        store.watch_key(ticket_ref.number, user_id),
+        number=ticket_ref.number,
+        line_user_id=user_id,
+        language=language,
+        ahead=threshold,
+        joined_ahead=people,
+        created_at=now,
+        # A notice already sent stays sent: asking again does not send it twice.
+        near_sent_at=existing.near_sent_at if existing else None,
+        called_sent_at=existing.called_sent_at if existing else None,
+        expires_at=end_of_day + store.WATCH_RETENTION,
+    )
+    store.save_watch(item)
+    logger.info("queue watch saved", extra={"user": hashed(user_id), "ahead": threshold, "people": people})
+    near = people > threshold
+    key = "queue.watch.saved" if near else "queue.watch.too_close"
+    return {
+        "number": ticket_ref.number,
+        "ahead": threshold,
+        "peopleAhead": people,
+        "nearNotice": near,
+        "message": messages.text(key, language, ahead=threshold) if near else messages.text(key, language),
+    }
+
+
+def stop_watch(ref: str, user_id: str, language: str, now: datetime) -> dict[str, Any]:
+    ticket_ref = read_ticket_ref(ref, now)
+    store.stop_watch(ticket_ref.key, ticket_ref.number, user_id, now)
+    return {
+        "number": ticket_ref.number,
+        "stopped": True,
+        "message": messages.text("queue.watch.stopped", language),
+    }
+
+
+def notify_watchers(office: str, day: str, lines: set[str], now: datetime) -> int:
+    """Send the notices now due on `lines`, each at most once; returns how many were sent."""
+    day_key = _day_key(office, day)
+    watches = [w for w in store.watches_of_day(day_key) if w.stopped_at is None]
+    if not watches or (all(w.near_sent_at for w in watches) and all(w.called_sent_at for w in watches)):
+        return 0
+    tickets = _folded(day_key)
+    everyone = list(tickets.values())
+    sent = 0
+    for item in watches:
+        ticket = tickets.get(item.number)
+        if ticket is None or ticket.line not in lines:
+            continue
+        ahead = rules.people_ahead(ticket, everyone) if ticket.status == rules.WAITING else 0
+        due = rules.due_notices(
+            ticket,
+            ahead,
+            int(item.ahead),
+            bool(item.near_sent_at),
+            bool(item.called_sent_at),
+            int(item.joined_ahead),
+        )
+        for notice in due:
+            if not store.claim_notice(item, notice, now):
+                continue
+            try:
+                _push(item, ticket, notice, ahead, office)
+            except Exception:
+                store.release_notice(item, notice)
+                raise
+            sent += 1
+    return sent
+
+
+def _push(item: QueueWatch, ticket: rules.Ticket, notice: str, ahead: int, office: str) -> None:
+    from chalicelib.adapters.line_api import LineRejected, line_client, retry_key_for
+
+    language = item.language
+    line_name = messages.text(f"queue.line.{ticket.line}", language)
+    if notice == "near":
+        text = messages.text("queue.notice.near", language, number=ticket.number, line=line_name, ahead=ahead)
+    else:
+        text = messages.text(
+            "queue.notice.called", language, number=ticket.number, counter=ticket.counter or "-"
+        )
+    # Derived from the ticket and threshold: a retry after a crash is the same send to LINE.
+    key = retry_key_for("queue-watch", item.day_key, item.number, item.line_user_id, notice, str(item.ahead))
+    try:
+        line_client().push(item.line_user_id, [{"type": "text", "text": text}], key)
+    except LineRejected as error:
+        # Blocked the account, or the like: sending again would not help; the notice counts as given.
+        logger.warning("queue notice refused by LINE", extra={"status": error.status})
+        return
+    metrics.add_metric(name="QueueNoticesSent", unit="Count", value=1)
+    logger.info(
+        "queue notice sent", extra={"notice": notice, "user": hashed(item.line_user_id), "office": office}
+    )
+
+
+# --- staff -------------------------------------------------------------------------------------
+
+
+def reset_line(
+    section: str, actor: str, office_id: str, line_id: str, reason: str, now: datetime
+) -> dict[str, Any]:
+    """Zero a line's live counts (lost events left it wrong); only the section running the line."""
+    office = rules.config().office(office_id)
+    line = office.line(line_id) if office else None
+    if office is None or line is None:
+        raise NotFound("No such office or service line.", code="unknown_line")
+    if line.section != section:
+        raise Forbidden("This line is run by another section.", code="other_section")
+    from chalicelib.services import queue_history
+
+    for _ in range(APPLY_ATTEMPTS):
+        state = store.get_live(office_id, line_id)
+        today = now.astimezone(rules.TOKYO).date().isoformat()
+        live = Live.from_dict(state.live if state else None).for_day(today) or Live(day=today)
+        fresh = Live(counters=live.counters, services=live.services, last_event_at=rules.iso(now), day=today)
+        audit = AuditEntry(
+            f"queue#{office_id}#{line_id}",
+            f"{rules.iso(now)}#{hashlib.sha256(actor.encode()).hexdigest()[:6]}",
+            actor_kind="staff",
+            actor_id=actor,
+            action="queue_reset",
+            note=reason,
+            note_visibility="internal",
+        )
+        if store.reset_line(
+            office_id, line_id, fresh.to_dict(), int(state.revision) if state else 0, now, audit
+        ):
+            break
+    else:
+        raise Unavailable("the line is busy; try again", code="queue_busy", retry_after=2)
+    # The tickets the reset forgets are closed, so late events for them cannot count them again.
+    closed = queue_history.close_out(
+        office_id, now.astimezone(rules.TOKYO).date().isoformat(), now, line=line_id
+    )
+    logger.info("queue line reset", extra={"office": office_id, "line": line_id, "was_waiting": live.waiting})
+    return {
+        "office": office_id,
+        "line": line_id,
+        "wasWaiting": live.waiting,
+        "ticketsClosed": closed,
+        "resetAt": rules.iso(now),
+    }
+
+
+# --- what residents see ------------------------------------------------------------------------
+
+
+def _clock(moment: datetime) -> str:
+    return moment.astimezone(rules.TOKYO).strftime("%H:%M")
+
+
+def estimate_label(low: int, high: int | None, language: str) -> str:
+    if high is None:
+        return messages.text("queue.estimate.over", language, low=low)
+    if low == 0:
+        return messages.text("queue.estimate.under", language, high=high)
+    return messages.text("queue.estimate.range", language, low=low, high=high)
+
+
+def line_estimate(
+    line: rules.Line, live: Live, profile: dict[str, Any] | None, ahead: int, now: datetime
+) -> rules.Estimate:
+    settings = rules.config().settings
+    since = rules.iso(now - RECENT_SERVICES)
+    services = [float(seconds) for end, seconds in live.services if end >= since]
+    local = now.astimezone(rules.TOKYO)
+    hour = (profile or {}).get(str(local.weekday()), {}).get(f"{local.hour:02d}") or {}
+    history = (
+        (float(hour["medianWait"]), float(hour["p90Wait"]))
+        if hour.get("medianWait") is not None and hour.get("p90Wait") is not None
+        else None
+    )
+    counters = rules.open_counters(live, now, settings.counter_window_minutes) or line.counters
+    return rules.estimate(
+        ahead, counters, services, history, line.default_service_minutes, settings.min_services_for_estimate
+    )
+
+
+def _best_time(
+    office: rules.Office, profile: dict[str, Any] | None, now: datetime, language: str
+) -> dict[str, Any]:
+    weekday = now.astimezone(rules.TOKYO).weekday()
+    hours = (profile or {}).get(str(weekday), {})
+    best = rules.best_hours(hours, office.opens, office.closes)
+    weekday_name = messages.text(f"queue.weekday.{weekday}", language)
+    text = (
+        messages.text(
+            "queue.label.best_hours", language, weekday=weekday_name, hours=", ".join(f"{h}:00" for h in best)
+        )
+        if best
+        else messages.text("queue.label.no_history", language)
+    )
+    return {
+        "weekday": weekday,
+        "weekdayName": weekday_name,
+        "hours": [
+            {
+                "hour": hour,
+                "issued": cell.get("issued"),
+                "medianWaitMinutes": cell.get("medianWait"),
+                "p90WaitMinutes": cell.get("p90Wait"),
+            }
+            for hour, cell in sorted(hours.items())
+        ],
+        "bestHours": best,
+        "text": text,
+    }
+
+
+LABEL_KEYS = (
+    "queue.flex.title",
+    "queue.label.waiting",
+    "queue.label.calling",
+    "queue.label.counters",
+    "queue.label.estimate",
+    "queue.label.best",
+    "queue.status.open",
+    "queue.status.quiet",
+    "queue.status.closed",
+)
+
+
+def status_view(now: datetime, language: str) -> dict[str, Any]:
+    """Every office and line as a resident sees it now, in `language`. No personal data.
+
+    A line that has been quiet for a while in opening hours shows no figures ("no current
+    information"), never old ones; outside opening hours it shows "closed".
+    """
+    cfg = rules.config()
+    today_date = now.astimezone(rules.TOKYO).date()
+    today = today_date.isoformat()
+    business_day = is_business_day(today_date)
+    offices = []
+    for office in cfg.offices:
+        items = {item.item_key: item for item in store.office_items(office.id)}
+        lines = []
+        for line in office.lines:
+            live_item = items.get(store.live_key(line.id))
+            profile_item = items.get(store.profile_key(line.id))
+            stored = Live.from_dict(live_item.live if live_item else None)
+            live = stored if stored.day == today else Live(day=today)
+            profile = profile_item.profile if profile_item else None
+            state = rules.line_state(office, live, now, cfg.settings.quiet_minutes, business_day)
+            entry: dict[str, Any] = {
+                "id": line.id,
+                "name": messages.text(f"queue.line.{line.id}", language),
+                "status": state,
+                "statusText": messages.text(f"queue.status.{state}", language),
+                "waiting": None,
+                "nowCalling": [],
+                "openCounters": None,
+                "estimate": None,
+                "lastUpdate": live.last_event_at,
+                "lastUpdateText": (
+                    messages.text(
+                        "queue.label.updated", language, time=_clock(rules.parse_time(live.last_event_at))
+                    )
+                    if live.last_event_at
+                    else None
+                ),
+                "bestTime": _best_time(office, profile, now, language),
+            }
+            if state == "open":
+                estimate = line_estimate(line, live, profile, live.waiting, now)
+                low, high = estimate.bucket
+                entry.update(
+                    waiting=live.waiting,
+                    nowCalling=[
+                        {"number": number, "counter": call.get("counter")}
+                        for number, call in sorted(
+                            live.calling.items(), key=lambda kv: kv[1].get("at") or "", reverse=True
+                        )
+                    ],
+                    openCounters=rules.open_counters(live, now, cfg.settings.counter_window_minutes),
+                    estimate={
+                        "minMinutes": low,
+                        "maxMinutes": high,
+                        "label": estimate_label(low, high, language),
+                        "basis": estimate.basis,
+                    },
+                )
+            lines.append(entry)
+        offices.append(
+            {
+                "id": office.id,
+                "name": messages.text(f"queue.office.{office.id}", language),
+                "isOpen": any(line["status"] != "closed" for line in lines),
+                "openingHours": {
+                    "opens": office.opens.strftime("%H:%M"),
+                    "closes": office.closes.strftime("%H:%M"),
+                    "text": messages.text(
+                        "queue.label.hours",
+                        language,
+                        opens=office.opens.strftime("%H:%M"),
+                        closes=office.closes.strftime("%H:%M"),
+                    ),
+                },
+                "lines": lines,
+            }
+        )
+    return {
+        "generatedAt": rules.iso(now),
+        "language": language,
+        "labels": {key.split(".", 1)[1]: messages.text(key, language) for key in LABEL_KEYS},
+        "offices": offices,
+    }
+
+
+def view_etag(view: dict[str, Any]) -> str:
+    """A strong validator of what the view says (its generation time left out)."""
+    content = {key: value for key, value in view.items() if key != "generatedAt"}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return f'"{digest[:32]}"'
+
+
+# --- the LINE answer to the 窓口の混雑 tile ------------------------------------------------------
+
+
+def flex_message(now: datetime, language: str) -> dict[str, Any]:
+    """The current state as a LINE Flex message, with a link to the page."""
+    view = status_view(now, language)
+    body: list[dict[str, Any]] = [
+        {
+            "type": "text",
+            "text": messages.text("queue.flex.title", language),
+            "weight": "bold",
+            "size": "lg",
+            "wrap": True,
+        }
+    ]
+    summary = []
+    for office in view["offices"]:
+        body.append(
+            {
+                "type": "text",
+                "text": office["name"],
+                "weight": "bold",
+                "size": "sm",
+                "margin": "lg",
+                "wrap": True,
+            }
+        )
+        for line in office["lines"]:
+            if line["status"] == "open":
+                state = messages.text(
+                    "queue.flex.waiting_estimate",
+                    language,
+                    waiting=line["waiting"],
+                    estimate=line["estimate"]["label"],
+                )
+            else:
+                state = line["statusText"]
+            text = messages.text("queue.flex.line", language, line=line["name"], state=state)
+            body.append({"type": "text", "text": text, "size": "sm", "wrap": True})
+            if office["id"] == view["offices"][0]["id"]:
+                summary.append(text)
+        first_best = next(
+            (line["bestTime"]["text"] for line in office["lines"] if line["bestTime"]["bestHours"]), None
+        )
+        if first_best:
+            body.append({"type": "text", "text": first_best, "size": "xs", "color": "#555555", "wrap": True})
+    alt = messages.text("queue.flex.alt", language, summary=" / ".join(summary))[:400]
+    return {
+        "type": "flex",
+        "altText": alt,
+        "contents": {
+            "type": "bubble",
+            "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": body},
+            "footer": {
+                "type": "box",
+                "layout": "vertical",
+                "contents": [
+                    {
+                        "type": "button",
+                        "style": "primary",
+                        "action": {
+                            "type": "uri",
+                            "label": messages.label("queue.flex.open_page", language),
+                            "uri": f"{get_settings().queue_page_url}?lang={language}",
+                        },
+                    }
+                ],
+            },
+        },
+    }

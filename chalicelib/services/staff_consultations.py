@@ -1,0 +1,224 @@
+"""Staff use cases for consultations: availability, the day view, attendance, cancel with a
+reason, and bookings received by phone or at the counter. Section-isolated and audited: a
+staff member acts only on the services their section owns, and every view of a booking's
+personal data and every change leaves an audit entry.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from chalicelib.domain import consultations as rules
+from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from chalicelib.domain.staff import StaffPrincipal
+from chalicelib.domain.submissions import TOKYO
+from chalicelib.schemas import problems
+from chalicelib.services import consultations as service
+from chalicelib.store import consultations as store
+from chalicelib.store.models import ConsultationBooking
+
+SLOT_RETENTION = timedelta(days=400)
+
+
+def _own(principal: StaffPrincipal, service_id: str) -> rules.Service:
+    svc = rules.get_service(service_id)
+    if svc.section != principal.section:
+        raise Forbidden("この相談は他の課の担当です。 / This consultation belongs to another section.")
+    return svc
+
+
+def _booking(principal: StaffPrincipal, booking_id: str) -> ConsultationBooking:
+    normalized = rules.normalize_booking_id(booking_id)
+    booking = store.get(normalized) if normalized else None
+    # Another section's booking answers like a missing one: its existence is not theirs to know.
+    if booking is None or booking.section != principal.section:
+        raise NotFound("予約が見つかりません。 / No such booking.", code="booking_not_found")
+    return booking
+
+
+def _check(schema: str, document: Any) -> None:
+    found = problems(schema, document)
+    if found:
+        raise Invalid(
+            "入力内容を確認してください。 / Please check your entries.",
+            details=[{"pointer": p["pointer"], "message": p["message"]} for p in found],
+        )
+
+
+def set_availability(principal: StaffPrincipal, service_id: str, document: Any) -> dict[str, Any]:
+    svc = _own(principal, service_id)
+    _check("consultation_availability", document)
+    now = datetime.now(UTC)
+    counts = {"created": 0, "updated": 0, "kept": 0, "closed": 0, "extra": 0}
+    by = principal.staff_id
+    if weekly := document.get("weekly"):
+        try:
+            pattern = rules.Weekly.from_dict(weekly)
+            first, last = date.fromisoformat(weekly["from"]), date.fromisoformat(weekly["to"])
+        except ValueError as error:
+            raise Invalid(f"入力内容を確認してください。 / {error}") from None
+        if last < first or (last - first).days > 184:
+            raise Invalid("期間は半年以内で指定してください。 / The range must be at most six months.")
+        for start, capacity in rules.weekly_slots(pattern, first, last):
+            if start > now:
+                counts[
+                    store.set_slot(
+                        svc.id, rules.slot_id(start), capacity, "weekly", by, start + SLOT_RETENTION
+                    )
+                ] += 1
+    for text in document.get("closedDays", []):
+        day = date.fromisoformat(text)
+        low, high = rules.bounds_utc(day, day)
+        for slot in store.query_slots(svc.id, low, high):
+            counts["closed"] += store.close_slot(svc.id, slot.slot, by)
+    for extra in document.get("extraSessions", []):
+        start = rules.parse_slot(extra["slot"])
+        rules.check_extra_session(start)
+        outcome = store.set_slot(
+            svc.id, extra["slot"], extra["capacity"], "extra", by, start + SLOT_RETENTION
+        )
+        counts["extra"] += outcome != "kept"
+        counts["kept"] += outcome == "kept"
+    # Who changed a service's availability, and how much, is part of the audit trail too.
+    summary = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+    store.record(
+        f"availability#{svc.id}", store.Audit("staff", by, "availability", now, note=summary or "none")
+    )
+    return {"service": svc.id, **counts}
+
+
+def day_view(principal: StaffPrincipal, day_text: str | None) -> dict[str, Any]:
+    """The section's day: each of its services' slots, and the bookings in them.
+
+    A sensitive service's list shows the booking number, time, mode and status only; the
+    name, contact and note are behind GET /staff/consultations/bookings/{id} (audited)."""
+    try:
+        day = date.fromisoformat(day_text) if day_text else datetime.now(UTC).astimezone(TOKYO).date()
+    except ValueError:
+        raise Invalid(
+            "日付は YYYY-MM-DD で指定してください。 / Dates are YYYY-MM-DD.", code="invalid_date"
+        ) from None
+    services = [s for s in rules.catalogue().values() if s.section == principal.section]
+    bookings = store.for_section_day(principal.section, day.isoformat())
+    low, high = rules.bounds_utc(day, day)
+    view = []
+    for svc in services:
+        slots = []
+        for slot in store.query_slots(svc.id, low, high):
+            mine = [b for b in bookings if b.service == svc.id and b.slot == slot.slot]
+            slots.append(
+                {
+                    "slot": slot.slot,
+                    "start": rules.tokyo_text(rules.parse_slot(slot.slot)),
+                    "capacity": int(slot.capacity),
+                    "booked": int(slot.booked),
+                    "open": bool(slot.open),
+                    "bookings": [_row(b, svc) for b in mine],
+                }
+            )
+        view.append({"service": svc.id, "name": svc.name["ja"], "sensitive": svc.sensitive, "slots": slots})
+    return {"section": principal.section, "date": day.isoformat(), "services": view}
+
+
+def _row(booking: ConsultationBooking, svc: rules.Service) -> dict[str, Any]:
+    row = {
+        "booking": booking.booking_id,
+        "status": booking.status,
+        "mode": booking.mode,
+        "channel": booking.channel,
+    }
+    if not svc.sensitive:
+        row["name"] = booking.name
+        row["note"] = booking.note
+    return row
+
+
+def booking_detail(principal: StaffPrincipal, booking_id: str) -> dict[str, Any]:
+    booking = _booking(principal, booking_id)
+    store.record(booking.booking_id, store.Audit("staff", principal.staff_id, "viewed", datetime.now(UTC)))
+    svc = rules.get_service(booking.service)
+    return {
+        **service.booking_view(booking, "ja"),
+        "name": booking.name,
+        "email": booking.email,
+        "phone": booking.phone,
+        "note": booking.note,
+        "eligibility": booking.eligibility,
+        "language": booking.language,
+        "onLine": booking.line_user_id is not None,
+        "enteredBy": booking.entered_by,
+        "cancelReason": booking.cancel_reason,
+        "meetingLink": svc.meeting_link(booking.booking_id) if booking.mode == "online" else None,
+        "trail": [
+            {"at": e.entry_key.split("#")[0], "actor": e.actor_kind, "by": e.actor_id, "action": e.action}
+            for e in store.trail(booking.booking_id)
+        ],
+    }
+
+
+def staff_book(principal: StaffPrincipal, service_id: str, document: Any) -> dict[str, Any]:
+    """A booking received by phone or at the counter: the same rules, the channel recorded."""
+    svc = _own(principal, service_id)
+    if not isinstance(document, dict) or document.get("channel") not in rules.STAFF_CHANNELS:
+        raise Invalid(
+            "channel は phone か counter です。 / channel must be phone or counter.", code="channel_required"
+        )
+    if not document.get("name"):
+        raise Invalid("お名前を入力してください。 / The caller's name is required.", code="name_required")
+    booker = service.Booker(
+        channel=document["channel"], language=document.get("language") or "ja", staff_id=principal.staff_id
+    )
+    body = {k: v for k, v in document.items() if k not in ("channel", "language")}
+    return service.book(svc.id, body, booker)
+
+
+def mark(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str, Any]:
+    _check("consultation_staff_action", document)
+    if document.get("status") not in (rules.ATTENDED, rules.NO_SHOW):
+        raise Invalid("status は attended か no_show です。 / status must be attended or no_show.")
+    booking = _booking(principal, booking_id)
+    if booking.status != rules.BOOKED:
+        raise Conflict(
+            "この予約は記録済みか取消済みです。 / This booking is already closed.", code="not_booked"
+        )
+    now = datetime.now(UTC)
+    audit = store.Audit("staff", principal.staff_id, "marked", now, rules.BOOKED, document["status"])
+    try:
+        store.set_status(booking, document["status"], audit)
+    except store.Stale:
+        raise Conflict(
+            "予約が同時に変更されました。 / The booking changed meanwhile.", code="conflict"
+        ) from None
+    return service.booking_view(store.get(booking.booking_id) or booking, "ja")
+
+
+def cancel(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str, Any]:
+    _check("consultation_staff_action", document)
+    reason = (document or {}).get("reason")
+    if not reason:
+        raise Invalid(
+            "取消の理由を入力してください（ご本人に伝わります）。 / A reason is required (the resident is told).",
+            code="reason_required",
+        )
+    booking = _booking(principal, booking_id)
+    return service.cancel(booking, by_staff=principal.staff_id, reason=rules.clean_note(reason))
+
+
+def bookings_on(section: str, day: date) -> list[dict[str, str]]:
+    """A section's bookings of one day, for the daily digest: no personal data, and a sensitive
+    service only as "ward consultation"."""
+    rows = []
+    for booking in store.for_section_day(section, day.isoformat()):
+        if booking.status != rules.BOOKED:
+            continue
+        svc = rules.get_service(booking.service)
+        rows.append(
+            {
+                "time": rules.tokyo_text(rules.parse_slot(booking.slot))[11:16],
+                "service": svc.public_title("ja"),
+                "mode": booking.mode,
+                "booking": booking.booking_id,
+            }
+        )
+    return sorted(rows, key=lambda r: r["time"])

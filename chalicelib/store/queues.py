@@ -1,0 +1,190 @@
+"""Window queues in DynamoDB: tickets, a line's live state, watches and daily history.
+
+Every change of a ticket and of the live state it moves is one transaction conditional on both
+revisions: two workers applying events of one line at once cannot both win, and a crash leaves
+either both changed or neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.store.conditions import condition_failed, conditional
+from chalicelib.store.models import AuditEntry, QueueDay, QueueLineState, QueueTicket, QueueWatch
+
+# Tickets hold no personal data; a week covers the nightly jobs and any replay.
+TICKET_RETENTION = timedelta(days=8)
+# A watch holds a LINE user id: it ends with the day, and the item goes soon after.
+WATCH_RETENTION = timedelta(days=1)
+
+
+def _connection() -> Any:
+    return QueueTicket._get_connection().connection
+
+
+def live_key(line: str) -> str:
+    return f"live#{line}"
+
+
+def profile_key(line: str) -> str:
+    return f"profile#{line}"
+
+
+# --- tickets and live state --------------------------------------------------------------------
+
+
+def get_ticket(day_key: str, number: str) -> QueueTicket | None:
+    try:
+        return QueueTicket.get(day_key, number, consistent_read=True)
+    except QueueTicket.DoesNotExist:
+        return None
+
+
+def tickets_of_day(day_key: str) -> list[QueueTicket]:
+    return list(QueueTicket.query(day_key, consistent_read=True))
+
+
+def get_live(office: str, line: str) -> QueueLineState | None:
+    try:
+        return QueueLineState.get(office, live_key(line), consistent_read=True)
+    except QueueLineState.DoesNotExist:
+        return None
+
+
+def office_items(office: str) -> list[QueueLineState]:
+    """Every live and profile item of an office: one key query."""
+    return list(QueueLineState.query(office))
+
+
+@dataclass(frozen=True)
+class LiveWrite:
+    office: str
+    line: str
+    live: dict[str, Any]
+    revision: int  # the revision read (0: no item yet)
+
+
+def save_ticket_and_lines(
+    ticket: QueueTicket, read_revision: int, lines: list[LiveWrite], now: datetime
+) -> bool:
+    """Store the ticket and the lines it moved, if nobody changed any of them since they were read."""
+    ticket_condition = (
+        QueueTicket.number.does_not_exist() if read_revision == 0 else QueueTicket.revision == read_revision
+    )
+    ticket.revision = read_revision + 1
+    with conditional() as write, TransactWrite(connection=_connection()) as transaction:
+        transaction.save(ticket, condition=ticket_condition)
+        for item in lines:
+            state = QueueLineState(
+                item.office, live_key(item.line), live=item.live, revision=item.revision + 1, updated_at=now
+            )
+            condition = (
+                QueueLineState.item_key.does_not_exist()
+                if item.revision == 0
+                else QueueLineState.revision == item.revision
+            )
+            transaction.update(
+                state,
+                actions=[
+                    QueueLineState.live.set(item.live),
+                    QueueLineState.revision.set(item.revision + 1),
+                    QueueLineState.updated_at.set(now),
+                ],
+                condition=condition,
+            )
+    return write.applied
+
+
+def reset_line(
+    office: str, line: str, live: dict[str, Any], revision: int, now: datetime, audit: AuditEntry
+) -> bool:
+    """Replace a line's live state (a staff reset) with its audit entry, if unchanged since read."""
+    state = QueueLineState(office, live_key(line))
+    condition = (
+        QueueLineState.item_key.does_not_exist() if revision == 0 else QueueLineState.revision == revision
+    )
+    with conditional() as write, TransactWrite(connection=_connection()) as transaction:
+        transaction.update(
+            state,
+            actions=[
+                QueueLineState.live.set(live),
+                QueueLineState.revision.set(revision + 1),
+                QueueLineState.updated_at.set(now),
+                QueueLineState.reset_at.set(now),
+            ],
+            condition=condition,
+        )
+        transaction.save(audit)
+    return write.applied
+
+
+def save_profile(office: str, line: str, profile: dict[str, Any], now: datetime) -> None:
+    QueueLineState(office, profile_key(line), profile=profile, updated_at=now).save()
+
+
+# --- watches -----------------------------------------------------------------------------------
+
+
+def watch_key(number: str, user_id: str) -> str:
+    return f"{number}#{user_id}"
+
+
+def save_watch(watch: QueueWatch) -> None:
+    """A new watch, or the same resident's renewed one (threshold changed, stop undone)."""
+    watch.save()
+
+
+def get_watch(day_key: str, number: str, user_id: str) -> QueueWatch | None:
+    try:
+        return QueueWatch.get(day_key, watch_key(number, user_id), consistent_read=True)
+    except QueueWatch.DoesNotExist:
+        return None
+
+
+def watches_of_day(day_key: str) -> list[QueueWatch]:
+    return list(QueueWatch.query(day_key, consistent_read=True))
+
+
+def stop_watch(day_key: str, number: str, user_id: str, now: datetime) -> bool:
+    with conditional() as write:
+        QueueWatch(day_key, watch_key(number, user_id)).update(
+            actions=[QueueWatch.stopped_at.set(now)], condition=QueueWatch.watch_key.exists()
+        )
+    return write.applied
+
+
+def claim_notice(watch: QueueWatch, notice: str, now: datetime) -> bool:
+    """Mark a notice (`near` or `called`) as sent, once: True only for the one caller that marked it."""
+    attribute = QueueWatch.near_sent_at if notice == "near" else QueueWatch.called_sent_at
+    with conditional() as write:
+        watch.update(
+            actions=[attribute.set(now)],
+            condition=attribute.does_not_exist() & QueueWatch.stopped_at.does_not_exist(),
+        )
+    return write.applied
+
+
+def release_notice(watch: QueueWatch, notice: str) -> None:
+    """Undo a claim whose push failed, so the retried event sends it (with the same retry key)."""
+    attribute = QueueWatch.near_sent_at if notice == "near" else QueueWatch.called_sent_at
+    try:
+        watch.update(actions=[attribute.remove()])
+    except UpdateError as error:
+        if not condition_failed(error):
+            raise
+
+
+# --- history -----------------------------------------------------------------------------------
+
+
+def save_day(office: str, line: str, day: str, weekday: int, hours: dict[str, Any]) -> None:
+    QueueDay(f"{office}#{line}", day, weekday=weekday, hours=hours).save()
+
+
+def days(office: str, line: str, since: str, until: str) -> list[QueueDay]:
+    return list(QueueDay.query(f"{office}#{line}", QueueDay.day.between(since, until)))

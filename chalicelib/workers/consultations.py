@@ -1,0 +1,171 @@
+"""Worker for the `consultations` queue: the follow-up of a booking change, reminders, meeting links.
+
+A record is `{"booking", "kind"}` (kind `followup`) or `{"booking", "kind", "slot"}` (a
+reminder or the meeting link, put there by its one-time Scheduler schedule). Each notice is
+sent once: it is claimed in the inbox ledger under `consult#<id>#<notice>#<slot>`, the LINE
+push carries a retry key derived from the same parts (a retry after a later failure is
+absorbed by LINE), and the email goes last because SES has no such key. A reminder re-reads
+the booking and sends nothing unless it is still booked for the slot it was made for.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters import email
+from chalicelib.adapters.line_api import LineRejected, line_client, retry_key_for
+from chalicelib.domain import consultations as rules
+from chalicelib.domain import messages
+from chalicelib.domain.ward import ward_name
+from chalicelib.observability import invocation, logger, metrics
+from chalicelib.resources import CONSULTATIONS
+from chalicelib.services import consultations as service
+from chalicelib.store import consultations as store
+from chalicelib.store import inbox
+from chalicelib.store.models import ConsultationBooking
+
+LEASE = timedelta(seconds=CONSULTATIONS.visibility_timeout)
+REMINDER_KINDS = ("reminder_day", "reminder_hour", "meeting_link")
+
+
+class Busy(Exception):
+    """Another delivery of this notice is being processed right now."""
+
+
+def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    failures = []
+    for record in records:
+        try:
+            body = json.loads(record["body"])
+            booking_id = rules.normalize_booking_id(body["booking"])
+            kind = body["kind"]
+            if booking_id is None or kind not in ("followup", *REMINDER_KINDS):
+                raise ValueError("kind")
+        except (KeyError, TypeError, ValueError):
+            logger.error("unreadable consultation record", extra={"message_id": record.get("messageId")})
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        with invocation(booking_id, consultation_kind=kind):
+            try:
+                process(booking_id, kind, body.get("slot"))
+            except Exception as error:
+                logger.error(
+                    "consultation notice failed; it will be retried", extra={"error": type(error).__name__}
+                )
+                metrics.add_metric(name="ConsultationNoticesFailed", unit="Count", value=1)
+                failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def process(booking_id: str, kind: str, slot: str | None, now: datetime | None = None) -> list[str]:
+    """Returns the notices sent now (for tests and logs)."""
+    now = now or datetime.now(UTC)
+    if kind == "followup":
+        notices = service.followup(booking_id, now)
+    else:
+        booking = store.get(booking_id)
+        if booking is None or booking.status != rules.BOOKED or booking.slot != slot:
+            logger.info("reminder for a cancelled or moved booking: nothing sent")
+            return []
+        notices = [kind]
+    sent: list[str] = []
+    for notice in notices:
+        booking = store.get(booking_id)
+        if booking is None:
+            return sent
+        key = f"consult#{booking_id}#{notice}#{booking.slot}"
+        claim = inbox.claim(key, now, LEASE)
+        if claim is inbox.Claim.DONE:
+            continue
+        if claim is inbox.Claim.BUSY:
+            raise Busy(key)
+        try:
+            deliver(booking, notice, now)
+        except Exception:
+            inbox.release(key)
+            raise
+        inbox.mark_processed(key, datetime.now(UTC))
+        sent.append(notice)
+    return sent
+
+
+def _message_key(booking: ConsultationBooking, notice: str) -> str:
+    if notice == "booked":
+        return "consult.confirmed" if int(booking.revision or 1) == 1 else "consult.moved"
+    if notice == "cancelled":
+        return "consult.cancelled_by_ward" if booking.cancelled_by == "staff" else "consult.cancelled"
+    return f"consult.{notice}"
+
+
+def render(booking: ConsultationBooking, notice: str) -> tuple[str, str]:
+    """(subject, text) of a notice in the booking's language. A sensitive service is not named."""
+    language = booking.language or "ja"
+    svc = rules.get_service(booking.service)
+    start = rules.parse_slot(booking.slot)
+    values = {
+        "title": svc.public_title(language),
+        "when": _when(start),
+        "mode": messages.text(f"consult.mode.{booking.mode}", language),
+        "booking": booking.booking_id,
+        "prepare": svc.prepare.get(language) or svc.prepare["ja"],
+        "link": svc.meeting_link(booking.booking_id),
+        "reason": booking.cancel_reason if booking.cancel_reason and booking.cancel_reason != "-" else "-",
+    }
+    key = _message_key(booking, notice)
+    template = messages.catalogue()[key].get(language) or messages.catalogue()[key]["ja"]
+    used = {name: value for name, value in values.items() if name in messages.placeholders(template)}
+    text = messages.text(key, language, **used)
+    subject = messages.text(
+        "consult.subject",
+        language,
+        ward=ward_name(language),
+        title=values["title"],
+        booking=booking.booking_id,
+    )
+    return subject, text
+
+
+def deliver(booking: ConsultationBooking, notice: str, now: datetime) -> list[str]:
+    subject, text = render(booking, notice)
+    channels = []
+    if booking.line_user_id:
+        try:
+            line_client().push(
+                booking.line_user_id,
+                [{"type": "text", "text": text[:5000]}],
+                retry_key_for(booking.booking_id, notice, booking.slot, "consult"),
+            )
+            channels.append("line")
+        except LineRejected as error:
+            logger.warning("LINE refused the consultation notice", extra={"line_status": error.status})
+    if booking.email:
+        svc = rules.get_service(booking.service)
+        language = booking.language or "ja"
+        location = (
+            svc.meeting_link(booking.booking_id)
+            if booking.mode == "online"
+            else messages.text("consult.location.in_person", language)
+        )
+        calendar = rules.ics(
+            uid=booking.booking_id,
+            start=rules.parse_slot(booking.slot),
+            minutes=svc.duration_minutes,
+            summary=svc.public_title(language),
+            location=location,
+            now=now,
+            cancelled=notice == "cancelled",
+        )
+        email.send_with_calendar([booking.email], subject, text, calendar)
+        channels.append("email")
+    logger.info("consultation notice", extra={"notice": notice, "channels": channels})
+    metrics.add_metric(name="ConsultationNoticesSent", unit="Count", value=1)
+    return channels
+
+
+def _when(start: datetime) -> str:
+    from chalicelib.domain.submissions import TOKYO
+
+    local = start.astimezone(TOKYO)
+    return f"{local:%Y-%m-%d %H:%M}"

@@ -1,0 +1,103 @@
+"""The reminder job: one reminder to a resident who has not answered a request for information.
+
+Runs on weekday mornings. A submission that has waited in needs_info for more business days
+than its form's target, and whose resident was not yet reminded of this request, gets one
+message in their language: a LINE push with the "Answer" button when it came from LINE,
+an email when they gave an address. Each (receipt, request) is claimed in the once-only
+ledger before sending and marked on the submission after, so a rerun sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.adapters import email
+from chalicelib.adapters.line_api import LineRejected, line_client, retry_key_for
+from chalicelib.config import get_settings
+from chalicelib.domain import chat, forms, messages, postbacks
+from chalicelib.domain import responses as rules
+from chalicelib.domain.submissions import NEEDS_INFO
+from chalicelib.domain.ward import one_line, ward_name
+from chalicelib.observability import invocation, logger, metrics
+from chalicelib.store import inbox
+from chalicelib.store import submissions as store
+from chalicelib.store.conditions import conditional
+from chalicelib.store.models import Submission
+
+LEASE = timedelta(minutes=5)
+
+
+def run(now: datetime | str | None = None) -> dict[str, int]:
+    """Send the reminders that are due; returns how many went out, per section (0 included)."""
+    if isinstance(now, str):
+        now = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    sent: dict[str, int] = {}
+    for section_id in forms.sections():
+        waiting = store.iterate_index(
+            Submission.by_section, section_id, filter_condition=Submission.status == NEEDS_INFO
+        )
+        count = 0
+        for submission in waiting:
+            form = forms.get_form(submission.form_id)
+            due = rules.reminder_due(
+                submission.status,
+                submission.public_notes or [],
+                submission.reminded_for,
+                form.target_days if form else None,
+                now,
+            )
+            if due is None:
+                continue
+            with invocation(submission.receipt, job="needs-info-reminders"):
+                if _remind(submission, due, now):
+                    count += 1
+        sent[section_id] = count
+    return sent
+
+
+def _remind(submission: Submission, asked_at: str, now: datetime) -> bool:
+    key = f"remind#{submission.receipt}#{asked_at}"
+    if inbox.claim(key, now, LEASE) is not inbox.Claim.CLAIMED:
+        return False
+    try:
+        channels = _send(submission, asked_at)
+    except Exception:
+        inbox.release(key)
+        raise
+    inbox.mark_processed(key, datetime.now(UTC))
+    # For staff and for the next run's filter; the ledger already keeps it to once.
+    with conditional():
+        submission.update(actions=[Submission.reminded_for.set(asked_at)])
+    logger.info("resident reminded", extra={"channels": channels})
+    metrics.add_metric(name="NeedsInfoReminders", unit="Count", value=1)
+    return bool(channels)
+
+
+def _send(submission: Submission, asked_at: str) -> list[str]:
+    language = submission.language or "ja"
+    title_key = f"form.{submission.form_id}"
+    title = messages.text(title_key, language) if title_key in messages.catalogue() else submission.form_id
+    text = messages.text("remind.text", language, title=one_line(title), receipt=submission.receipt)
+    channels = []
+    if submission.line_user_id:
+        data = postbacks.sign(get_settings().line_channel_secret, "answer.start", submission.receipt)
+        button = chat.postback_item(messages.text("button.answer", language), data)
+        try:
+            line_client().push(
+                submission.line_user_id,
+                [chat.text_message(text, [button])],
+                retry_key_for(submission.receipt, asked_at, "remind"),
+            )
+            channels.append("line")
+        except LineRejected as error:
+            logger.warning("LINE refused the reminder", extra={"line_status": error.status})
+    if submission.email:
+        ward = one_line(ward_name("en" if language != "ja" and not language.startswith("ja") else "ja"))
+        subject = messages.text("remind.subject", language, ward=ward, receipt=submission.receipt)
+        body = f"{text}\n\n{messages.text('remind.web', language)}\n"
+        page = f"<p>{html.escape(text)}</p><p>{html.escape(messages.text('remind.web', language))}</p>"
+        email.send([submission.email], one_line(subject), body, page)
+        channels.append("email")
+    return channels

@@ -1,0 +1,273 @@
+"""Consultation booking over the API: catalogue, slots, book, no double booking, cancel, move."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import jpholiday
+
+from chalicelib.domain import consultations as rules
+from chalicelib.store import consultations as store
+from tests.integration.consultations.helpers import body_of, staff_headers
+
+
+def test_catalogue_lists_the_thirteen_services_in_the_residents_language(call):
+    response = call("GET", "/consultations", headers={"Accept-Language": "vi"})
+    assert response.status_code == 200
+    body = body_of(response)
+    assert body["language"] == "vi"
+    services = {s["id"]: s for s in body["consultations"]}
+    assert len(services) == 13
+    assert services["legal"]["name"] == "Tư vấn pháp luật (luật sư)"
+    assert services["lgbts"]["sensitive"] is True
+    assert set(services["legal"]["modes"]) == {"in_person", "online"}
+    one = call("GET", "/consultations/lgbts", headers={"Accept-Language": "en"})
+    assert body_of(one)["name"] == "LGBTs consultation" and body_of(one)["whoMayBook"] == ["anyone"]
+    assert call("GET", "/consultations/nope").status_code == 404
+
+
+def test_free_slots_show_remaining_capacity_and_hide_full_ones(call, slot, book, slots_of):
+    slot_id = slot("legal", capacity=2)
+    assert slots_of("legal", slot_id)["remaining"] == 2
+    assert book("legal", slot_id).status_code == 201
+    assert slots_of("legal", slot_id)["remaining"] == 1
+    assert book("legal", slot_id).status_code == 201
+    assert slots_of("legal", slot_id) is None  # full: not offered
+
+
+def test_a_booking_answers_a_number_and_an_access_code_that_open_it(call, slot, book):
+    slot_id = slot("tax")
+    response = book("tax", slot_id, note="相続税について")
+    assert response.status_code == 201, response.body
+    answer = body_of(response)
+    assert rules.normalize_booking_id(answer["booking"]) == answer["booking"]
+    assert answer["status"] == "booked" and answer["slot"] == slot_id and answer["accessCode"]
+    seen = call("GET", f"/bookings/{answer['booking']}", headers={"X-Access-Secret": answer["accessCode"]})
+    assert seen.status_code == 200 and body_of(seen)["slot"] == slot_id
+    wrong = call("GET", f"/bookings/{answer['booking']}", headers={"X-Access-Secret": "AAAA-AAAA-AAAA"})
+    unknown = call("GET", "/bookings/BK-2612-ZZZZZZ", headers={"X-Access-Secret": answer["accessCode"]})
+    assert wrong.status_code == unknown.status_code == 404
+
+
+def test_twenty_concurrent_bookings_for_the_last_seat_exactly_one_wins(slot, book):
+    slot_id = slot("general", capacity=1)
+    results: list[int] = []
+    lock = threading.Lock()
+    from chalicelib.services import consultations as service
+
+    def attempt(n: int) -> None:
+        booker = service.Booker(channel="web", language="ja")
+        document = {
+            "slot": slot_id,
+            "mode": "in_person",
+            "eligibility": "resident",
+            "name": "x",
+            "email": f"race{n}-{slot_id}@example.com",
+        }
+        try:
+            service.book("general", document, booker)
+            outcome = 201
+        except Exception as error:  # noqa: BLE001
+            outcome = getattr(error, "code", type(error).__name__)
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count(201) == 1, results
+    assert results.count("slot_full") == 19, results
+    stored = store.get_slot("general", slot_id)
+    assert stored is not None and int(stored.booked) == 1
+
+
+def test_the_same_resident_cannot_hold_two_bookings_of_one_service_on_one_day(slot, book):
+    first, second = slot("legal"), slot("legal")
+    assert first[:10] == second[:10]
+    assert book("legal", first, email="Same.Person@example.com").status_code == 201
+    again = book("legal", second, email="same.person@example.com")
+    assert again.status_code == 409
+    assert body_of(again)["error"]["code"] == "already_booked"
+    assert "already have a booking" in body_of(again)["error"]["message"]
+    assert int(store.get_slot("legal", second).booked) == 0  # nothing half-written
+    # Another service the same day is fine.
+    other = slot("tax")
+    assert book("tax", other, email="same.person@example.com").status_code == 201
+
+
+def test_cancel_frees_the_seat_and_the_day_for_the_same_resident(call, slot, book, slots_of):
+    slot_id = slot("building")
+    answer = body_of(book("building", slot_id, email="cancel.rebook@example.com"))
+    assert slots_of("building", slot_id) is None
+    cancelled = call(
+        "POST", f"/bookings/{answer['booking']}/cancel", headers={"X-Access-Secret": answer["accessCode"]}
+    )
+    assert cancelled.status_code == 200 and body_of(cancelled)["status"] == "cancelled"
+    assert slots_of("building", slot_id)["remaining"] == 1
+    again = call(
+        "POST", f"/bookings/{answer['booking']}/cancel", headers={"X-Access-Secret": answer["accessCode"]}
+    )
+    assert again.status_code == 409
+    assert book("building", slot_id, email="cancel.rebook@example.com").status_code == 201
+    assert int(store.get_slot("building", slot_id).booked) == 1
+
+
+def test_reschedule_into_a_full_slot_is_refused_and_keeps_the_booking(call, slot, book):
+    mine, full, free = slot("wills"), slot("wills"), slot("wills")
+    answer = body_of(book("wills", mine))
+    assert book("wills", full).status_code == 201
+    headers = {"X-Access-Secret": answer["accessCode"]}
+    refused = call("POST", f"/bookings/{answer['booking']}/reschedule", {"slot": full}, headers=headers)
+    assert refused.status_code == 409 and body_of(refused)["error"]["code"] == "slot_full"
+    assert store.get(answer["booking"]).slot == mine
+    assert [int(store.get_slot("wills", s).booked) for s in (mine, full, free)] == [1, 1, 0]
+    moved = call("POST", f"/bookings/{answer['booking']}/reschedule", {"slot": free}, headers=headers)
+    assert moved.status_code == 200 and body_of(moved)["slot"] == free
+    assert [int(store.get_slot("wills", s).booked) for s in (mine, full, free)] == [0, 1, 1]
+
+
+def test_capacity_zero_offers_nothing_and_books_nothing(slot, book, slots_of):
+    slot_id = slot("consumer", capacity=0, section="shohi-seikatsu")
+    assert slots_of("consumer", slot_id) is None
+    refused = book("consumer", slot_id)
+    assert refused.status_code == 409 and body_of(refused)["error"]["code"] == "slot_full"
+
+
+def test_a_slot_that_does_not_exist_is_full_not_an_error(book):
+    refused = book("legal", "2026-12-31T23:59Z")
+    assert refused.status_code == 409
+
+
+def _next_weekday_holiday() -> date:
+    day = datetime.now(UTC).date() + timedelta(days=2)
+    while not (day.weekday() < 5 and jpholiday.is_holiday(day)):
+        day += timedelta(days=1)
+    return day
+
+
+def test_a_holiday_has_no_slots(call):
+    holiday = _next_weekday_holiday()
+    first, last = holiday - timedelta(days=7), holiday + timedelta(days=7)
+    response = call(
+        "POST",
+        "/staff/consultations/pension-labour/availability",
+        {
+            "weekly": {
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "weekdays": [0, 1, 2, 3, 4],
+                "times": ["10:00"],
+                "capacity": 1,
+            }
+        },
+        headers=staff_headers(),
+    )
+    assert response.status_code == 200, response.body
+    listed = call("GET", f"/consultations/pension-labour/slots?from={first}&to={last}")
+    days = {s["start"][:10] for s in body_of(listed)["slots"]}
+    assert holiday.isoformat() not in days
+    assert days and all(date.fromisoformat(d).weekday() < 5 for d in days)
+    extra = rules.slot_id(datetime.combine(holiday, datetime.min.time(), rules.TOKYO) + timedelta(hours=10))
+    refused = call(
+        "POST",
+        "/staff/consultations/pension-labour/availability",
+        {"extraSessions": [{"slot": extra, "capacity": 1}]},
+        headers=staff_headers(),
+    )
+    assert refused.status_code == 422 and body_of(refused)["error"]["code"] == "ward_closed"
+
+
+def test_a_replayed_idempotency_key_gets_the_first_answer_and_books_once(slot, book):
+    slot_id = slot("real-estate", capacity=3)
+    first = book("real-estate", slot_id, email="idem@example.com", key="key-0001-booking")
+    replay = book("real-estate", slot_id, email="idem@example.com", key="key-0001-booking")
+    assert first.status_code == replay.status_code == 201
+    assert body_of(first) == body_of(replay)
+    assert int(store.get_slot("real-estate", slot_id).booked) == 1
+
+
+def test_bad_input_is_a_4xx_and_writes_nothing(call, slot, book):
+    slot_id = slot("legal")
+    assert book("legal", slot_id, mode="video").status_code == 422
+    assert book("nope", slot_id).status_code == 404
+    no_contact = call(
+        "POST",
+        "/consultations/legal/bookings",
+        {"slot": slot_id, "mode": "in_person", "eligibility": "resident"},
+    )
+    assert no_contact.status_code == 422
+    assert call("POST", "/consultations/legal/bookings", raw=b"{").status_code == 400
+    assert int(store.get_slot("legal", slot_id).booked) == 0
+
+
+def test_a_full_slot_is_explained_in_the_residents_language(call, slot, book):
+    slot_id = slot("general")
+    assert book("general", slot_id).status_code == 201
+    document = {
+        "slot": slot_id,
+        "mode": "in_person",
+        "eligibility": "resident",
+        "name": "A",
+        "email": "ko@example.com",
+    }
+    refused = call("POST", "/consultations/general/bookings", document, headers={"Accept-Language": "ko"})
+    assert refused.status_code == 409
+    message = body_of(refused)["error"]["message"]
+    assert message.startswith("이 시간은 마감되었습니다") and "This time is full" in message
+
+
+def test_wrong_codes_lock_a_booking_like_an_unknown_one_but_not_for_its_line_user(call, slot, book, mint):
+    from tests.integration.conftest import new_user_id
+
+    user = new_user_id()
+    slot_id = slot("general")
+    answer = body_of(book("general", slot_id, token=mint(user)))
+    path = f"/bookings/{answer['booking']}"
+    for _ in range(10):
+        assert call("GET", path, headers={"X-Access-Secret": "AAAA-AAAA-AAAA"}).status_code == 404
+    locked = call("GET", path, headers={"X-Access-Secret": answer["accessCode"]})
+    assert locked.status_code == 404  # the same answer as a booking that does not exist
+    assert call("GET", path, headers={"Authorization": f"Bearer {mint(user)}"}).status_code == 200
+
+
+def _conflicting_connection(monkeypatch, times: int) -> list[int]:
+    """DynamoDB answers TransactionConflict `times` times (another transaction on the slot at that
+    moment), then the real local stack answers. Injected at our store's connection."""
+    from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
+
+    real = store._connection()
+    seen = [0]
+
+    class Conflicting:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def transact_write_items(self, *args, **kwargs):
+            seen[0] += 1
+            if seen[0] <= times:
+                items = sum(len(kwargs.get(k) or ()) for k in ("delete_items", "put_items", "update_items"))
+                cause = VerboseClientError(
+                    {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}},
+                    "TransactWriteItems",
+                    cancellation_reasons=[CancellationReason(code="TransactionConflict")] * items,
+                )
+                raise TransactWriteError("Failed to write transaction items", cause=cause)
+            return real.transact_write_items(*args, **kwargs)
+
+    monkeypatch.setattr(store, "_connection", lambda: Conflicting())
+    return seen
+
+
+def test_a_conflicting_transaction_is_retried_a_bounded_number_of_times(slot, book, monkeypatch):
+    slot_id = slot("general", capacity=2)
+    seen = _conflicting_connection(monkeypatch, times=2)
+    assert book("general", slot_id).status_code == 201
+    assert seen[0] == 3 and int(store.get_slot("general", slot_id).booked) == 1
+    seen = _conflicting_connection(monkeypatch, times=100)
+    busy = book("general", slot_id)
+    assert busy.status_code == 503 and body_of(busy)["error"]["code"] == "busy"
+    assert seen[0] == store.CONFLICT_ATTEMPTS
+    assert int(store.get_slot("general", slot_id).booked) == 1

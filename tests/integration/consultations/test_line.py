@@ -1,0 +1,38 @@
+"""Consultations on LINE: book from the rich menu's apply list or a consultation's FAQ answer,
+my bookings, cancel with signed buttons."""
+
+from __future__ import annotations
+
+from chalicelib.config import get_settings
+from chalicelib.store import consultations as store
+from tests.integration.consultations.helpers import body_of
+from tests.integration.test_line_chat import Resident, button, buttons, texts
+
+
+def test_the_apply_menu_and_a_consultation_faq_answer_offer_booking(post_webhook, pump, sandbox):
+    resident = Resident(post_webhook, pump, sandbox)
+    menu = resident.tap("menu.apply")
+    link = button(menu, "相談を予約")
+    assert link["uri"] == f"{get_settings().liff_url}/consultations"
+    answer = resident.say("弁護士の無料法律相談を受けたい")
+    assert button(answer, "この相談を予約")["uri"] == f"{get_settings().liff_url}/consultations/legal"
+
+
+def test_my_bookings_lists_them_and_cancel_asks_first(post_webhook, pump, sandbox, slot, book, mint):
+    resident = Resident(post_webhook, pump, sandbox)
+    empty = resident.tap("consult.mine")
+    assert "ありません" in texts(empty)
+    slot_id = slot("general", offset=3)
+    booking_id = body_of(book("general", slot_id, token=mint(resident.user_id)))["booking"]
+    listed = resident.tap("consult.mine")
+    assert booking_id in texts(listed)
+    ask = resident.tap_button(listed, "予約を取")
+    assert "取り消しますか" in texts(ask) and store.get(booking_id).status == "booked"
+    done = resident.tap_button(ask, "はい")
+    assert "取消を受け付けました" in texts(done)
+    assert store.get(booking_id).status == "cancelled"
+    assert int(store.get_slot("general", slot_id).booked) == 0
+    # The same button again (or a forged id of another resident's booking) changes nothing.
+    again = resident.tap("consult.cancel_yes", booking_id)
+    assert "取り消せません" in texts(again)
+    assert not [b for b in buttons(resident.tap("consult.mine")) if booking_id[-6:] in b["label"]]

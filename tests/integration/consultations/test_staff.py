@@ -1,0 +1,177 @@
+"""Staff of the owning section: day view, attendance, cancel with a reason, phone bookings."""
+
+from __future__ import annotations
+
+from chalicelib.store import consultations as store
+from tests.integration.conftest import new_user_id
+from tests.integration.consultations.helpers import body_of, staff_headers
+from tests.integration.consultations.test_notices import pushes_to
+
+
+def test_day_view_shows_the_sections_slots_and_bookings_and_hides_sensitive_details(call, slot, book):
+    legal = slot("legal")
+    answer = body_of(book("legal", legal, note="借地の更新について"))
+    lgbts = slot("lgbts", section="jinken-suishin")
+    sensitive = body_of(book("lgbts", lgbts, note="private"))
+    day = legal[:10]
+    view = body_of(call("GET", f"/staff/consultations?date={day}", headers=staff_headers()))
+    assert view["section"] == "kocho"
+    assert {s["service"] for s in view["services"]} >= {"legal", "tax", "general"}
+    assert "lgbts" not in {s["service"] for s in view["services"]}  # another section's
+    [row] = [r for s in view["services"] for sl in s["slots"] if sl["slot"] == legal for r in sl["bookings"]]
+    assert row["booking"] == answer["booking"] and row["note"] == "借地の更新について"
+    theirs = body_of(call("GET", f"/staff/consultations?date={day}", headers=staff_headers("jinken-suishin")))
+    [hidden] = [
+        r for s in theirs["services"] for sl in s["slots"] if sl["slot"] == lgbts for r in sl["bookings"]
+    ]
+    assert hidden["booking"] == sensitive["booking"]
+    assert "name" not in hidden and "note" not in hidden
+
+
+def test_another_section_can_neither_see_nor_change_a_booking(call, slot, book):
+    slot_id = slot("legal")
+    booking_id = body_of(book("legal", slot_id))["booking"]
+    other = staff_headers("zeimu")
+    assert call("GET", f"/staff/consultations/bookings/{booking_id}", headers=other).status_code == 404
+    assert (
+        call(
+            "POST", f"/staff/consultations/bookings/{booking_id}/cancel", {"reason": "x"}, headers=other
+        ).status_code
+        == 404
+    )
+    assert (
+        call(
+            "POST", "/staff/consultations/legal/availability", {"closedDays": [slot_id[:10]]}, headers=other
+        ).status_code
+        == 403
+    )
+    assert call("GET", "/staff/consultations", headers={}).status_code == 401
+    assert store.get(booking_id).status == "booked"
+
+
+def test_viewing_a_booking_is_audited_and_attendance_is_recorded_once(call, slot, book):
+    slot_id = slot("tax")
+    booking_id = body_of(book("tax", slot_id))["booking"]
+    detail = call(
+        "GET", f"/staff/consultations/bookings/{booking_id}", headers=staff_headers(staff_id="staff-7")
+    )
+    assert detail.status_code == 200 and body_of(detail)["email"].endswith("@example.com")
+    assert ("staff", "staff-7", "viewed") in {
+        (e.actor_kind, e.actor_id, e.action) for e in store.trail(booking_id)
+    }
+    marked = call(
+        "POST",
+        f"/staff/consultations/bookings/{booking_id}/attendance",
+        {"status": "no_show"},
+        headers=staff_headers(),
+    )
+    assert marked.status_code == 200 and body_of(marked)["status"] == "no_show"
+    again = call(
+        "POST",
+        f"/staff/consultations/bookings/{booking_id}/attendance",
+        {"status": "attended"},
+        headers=staff_headers(),
+    )
+    assert again.status_code == 409
+
+
+def test_a_cancel_by_the_ward_needs_a_reason_and_the_resident_is_told(call, slot, book, mint, sandbox, pump):
+    user = new_user_id()
+    slot_id = slot("general", offset=3)
+    booking_id = body_of(book("general", slot_id, token=mint(user)))["booking"]
+    no_reason = call(
+        "POST", f"/staff/consultations/bookings/{booking_id}/cancel", {}, headers=staff_headers()
+    )
+    assert no_reason.status_code == 422
+    done = call(
+        "POST",
+        f"/staff/consultations/bookings/{booking_id}/cancel",
+        {"reason": "相談員の急病のため"},
+        headers=staff_headers(),
+    )
+    assert done.status_code == 200 and body_of(done)["status"] == "cancelled"
+    pump.drain()
+    last = pushes_to(sandbox, user)[-1]
+    assert "区の都合" in last and "相談員の急病のため" in last
+    assert int(store.get_slot("general", slot_id).booked) == 0
+
+
+def test_a_phone_booking_records_its_channel_and_follows_the_same_rules(call, slot):
+    first, second = slot("general"), slot("general")
+    document = {
+        "slot": first,
+        "mode": "in_person",
+        "eligibility": "resident",
+        "name": "電話 太郎",
+        "phone": "03-3695-1111",
+        "channel": "phone",
+    }
+    made = call(
+        "POST", "/staff/consultations/general/bookings", document, headers=staff_headers(staff_id="staff-3")
+    )
+    assert made.status_code == 201, made.body
+    booking = store.get(body_of(made)["booking"])
+    assert booking.channel == "phone" and booking.entered_by == "staff-3"
+    # The same caller (the same number, written differently) cannot take a second seat that day.
+    twice = call(
+        "POST",
+        "/staff/consultations/general/bookings",
+        {**document, "slot": second, "phone": "0336951111"},
+        headers=staff_headers(),
+    )
+    assert twice.status_code == 409 and body_of(twice)["error"]["code"] == "already_booked"
+    no_channel = {k: v for k, v in document.items() if k != "channel"}
+    assert (
+        call("POST", "/staff/consultations/general/bookings", no_channel, headers=staff_headers()).status_code
+        == 422
+    )
+
+
+def test_a_closed_day_offers_no_slots(call, slot, slots_of):
+    slot_id = slot("registry-survey")
+    assert slots_of("registry-survey", slot_id) is not None
+    closed = call(
+        "POST",
+        "/staff/consultations/registry-survey/availability",
+        {"closedDays": [slot_id[:10]]},
+        headers=staff_headers(),
+    )
+    assert closed.status_code == 200 and body_of(closed)["closed"] >= 1
+    assert slots_of("registry-survey", slot_id) is None
+    trail = store.trail("availability#registry-survey")
+    assert (
+        trail[-1].action == "availability" and trail[-1].actor_id == "staff-1" and "closed" in trail[-1].note
+    )
+
+
+def test_the_daily_digest_lists_the_next_business_days_bookings_without_personal_data(slot, book):
+    from datetime import timedelta
+
+    from moto.ses.models import ses_backends
+
+    from chalicelib.domain.business_days import is_business_day
+    from chalicelib.workers import digest
+    from devstack.env import MOTO_ACCOUNT, REGION
+    from tests.integration.consultations.helpers import open_day
+
+    slot_id = slot("legal", offset=5)
+    booking_id = body_of(book("legal", slot_id, note="秘密の相談内容", name="区民 一郎"))["booking"]
+    sensitive = slot("lgbts", section="jinken-suishin", offset=5)
+    hidden_id = body_of(book("lgbts", sensitive))["booking"]
+    day_before = open_day(5) - timedelta(days=1)
+    while not is_business_day(day_before.date()):
+        day_before -= timedelta(days=1)
+    digest.run(now=day_before + timedelta(hours=8, minutes=30))
+    sent = [
+        m
+        for m in ses_backends[MOTO_ACCOUNT][REGION].sent_messages
+        if booking_id in (getattr(m, "body", "") or "")
+    ]
+    assert sent, "the kocho digest names the booking"
+    assert "秘密の相談内容" not in sent[0].body and "区民 一郎" not in sent[0].body
+    theirs = [
+        m
+        for m in ses_backends[MOTO_ACCOUNT][REGION].sent_messages
+        if hidden_id in (getattr(m, "body", "") or "")
+    ]
+    assert theirs and "LGBT" not in theirs[0].body

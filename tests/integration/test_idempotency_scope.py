@@ -1,0 +1,113 @@
+"""An Idempotency-Key answers only the caller that made the first request (issue 11, item 2).
+
+A LINE user's result is never replayed to another LINE user or to an anonymous web caller;
+anonymous web callers share the key alone; a key reused with another body is 422; a first
+request that died leaves a lease that runs out in minutes, not a day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import requests
+
+from chalicelib.config import get_settings
+from chalicelib.domain.forms import get_form
+from chalicelib.services import idempotency as service
+from chalicelib.store import idempotency as store
+from chalicelib.store import submissions
+from chalicelib.store.models import IdempotencyRecord
+from tests.integration.conftest import new_user_id
+
+FORM = "juminhyo-copy"
+
+
+def id_token(sandbox, user_id: str) -> str:
+    return requests.post(
+        f"{sandbox.base_url}/__sandbox/id-tokens",
+        json={"sub": user_id, "aud": get_settings().line_login_channel_id},
+        timeout=5,
+    ).json()["idToken"]
+
+
+def submit(client, key: str, *, token: str | None = None, document: dict | None = None):
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    body = json.dumps(document or get_form(FORM).example)
+    return client.http.post(f"/forms/{FORM}/submissions", body=body, headers=headers)
+
+
+def receipt_of(response) -> str:
+    assert response.status_code == 201, response.body
+    return json.loads(response.body)["receipt"]
+
+
+def test_another_line_user_with_the_same_key_and_body_gets_their_own_submission(client, sandbox):
+    key = f"k-{uuid.uuid4()}"
+    alice, bob = new_user_id(), new_user_id()
+    first = submit(client, key, token=id_token(sandbox, alice))
+    second = submit(client, key, token=id_token(sandbox, bob))
+    assert receipt_of(first) != receipt_of(second)
+    assert json.loads(first.body)["accessSecret"] != json.loads(second.body)["accessSecret"]
+    assert submissions.get(receipt_of(second)).line_user_id == bob
+    # Alice's own retry still gets her first answer.
+    assert json.loads(submit(client, key, token=id_token(sandbox, alice)).body) == json.loads(first.body)
+
+
+def test_the_web_never_gets_a_result_made_by_a_line_user(client, sandbox):
+    key = f"k-{uuid.uuid4()}"
+    liff = submit(client, key, token=id_token(sandbox, new_user_id()))
+    web = submit(client, key)
+    assert receipt_of(liff) != receipt_of(web)
+    assert submissions.get(receipt_of(web)).line_user_id is None
+
+
+def test_anonymous_web_callers_share_the_key_alone(client):
+    key = f"k-{uuid.uuid4()}"
+    assert json.loads(submit(client, key).body) == json.loads(submit(client, key).body)
+
+
+def test_the_same_key_with_another_body_is_422(client, sandbox):
+    key = f"k-{uuid.uuid4()}"
+    token = id_token(sandbox, new_user_id())
+    receipt_of(submit(client, key, token=token))
+    changed = dict(get_form(FORM).example, copies=3)
+    reused = submit(client, key, token=token, document=changed)
+    assert reused.status_code == 422
+    assert json.loads(reused.body)["error"]["code"] == "idempotency_key_reused"
+
+
+def test_a_request_that_died_in_progress_is_taken_over_after_its_lease(client):
+    key = f"k-{uuid.uuid4()}"
+    body = json.dumps(get_form(FORM).example).encode()
+    record_key = f"submit:{FORM}#{service.ANONYMOUS}#{key}"
+    now = datetime.now(UTC)
+    # What a request that died after reserving the key leaves behind.
+    request_hash = hashlib.sha256(body).hexdigest()
+    assert store.begin(record_key, request_hash, service.ANONYMOUS, now, timedelta(minutes=5)) is None
+    waiting = client.http.post(
+        f"/forms/{FORM}/submissions",
+        body=body,
+        headers={"Content-Type": "application/json", "Idempotency-Key": key},
+    )
+    assert waiting.status_code == 409
+    assert json.loads(waiting.body)["error"]["code"] == "request_in_progress"
+
+    IdempotencyRecord(record_key).update(
+        actions=[IdempotencyRecord.lease_until.set(now - timedelta(seconds=1))]
+    )
+    retried = client.http.post(
+        f"/forms/{FORM}/submissions",
+        body=body,
+        headers={"Content-Type": "application/json", "Idempotency-Key": key},
+    )
+    assert retried.status_code == 201, retried.body
+    assert IdempotencyRecord.get(record_key, consistent_read=True).status_code == 201
+
+
+def test_the_in_progress_lease_is_minutes_not_a_day():
+    assert timedelta(seconds=60) < service.IN_PROGRESS_LEASE <= timedelta(minutes=5)

@@ -1,0 +1,92 @@
+"""A newcomer's helpers: without the stack, or with a wrong argument, one clear line and no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devstack.env import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "MADOGUCHI_AWS_PORT": str(free_port()),
+        "MADOGUCHI_LINE_PORT": str(free_port()),
+        "MADOGUCHI_ISSUER_PORT": str(free_port()),
+        "MADOGUCHI_API_PORT": str(free_port()),
+    }
+    for name in (
+        "STAFF_JWT_ISSUER",
+        "STAFF_JWKS_URL",
+        "AWS_ENDPOINT_URL",
+        "LINE_API_BASE",
+        "LINE_DATA_API_BASE",
+    ):
+        env.pop(name, None)  # the tests' own stack: these helpers must look for `make run`'s
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("devstack.pump", "--fire", "daily-digest"), "no local stack"),
+        (("devstack.pump", "--fire", "no-such-job"), "unknown job 'no-such-job'"),
+        (("devstack.pump", "--fire", ""), "usage: make fire JOB="),
+        (("infra.richmenu", "--local"), "no local stack"),
+        (("devstack.dev_issuer", "token", "--section", "kocho", "--role", "staff"), "no local stack"),
+        (("devstack.dev_issuer", "token", "--section", "citizens", "--role", "staff"), "unknown section"),
+        (("devstack.dev_issuer", "token", "--section", "kocho", "--role", "boss"), "unknown role 'boss'"),
+        (("devstack.mailbox",), "no local stack"),
+    ],
+)
+def test_one_clear_line_and_no_traceback(args, says):
+    result = run(*args)
+
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip() and "pynamodb" not in line.lower()]
+    lines = [line for line in lines if not line.startswith(("Override settings", "Using Default"))]
+    assert len(lines) == 1, result.stderr
+    assert says in lines[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_make_token_prints_a_token_the_running_stack_accepts(local_stack, client):
+    env_ports = {
+        "MADOGUCHI_AWS_PORT": str(local_stack.ports.aws),
+        "MADOGUCHI_LINE_PORT": str(local_stack.ports.line),
+        "MADOGUCHI_ISSUER_PORT": str(local_stack.ports.issuer),
+        "MADOGUCHI_API_PORT": str(local_stack.ports.api),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "devstack.dev_issuer", "token", "--section", "kocho", "--role", "announcer"],
+        cwd=ROOT,
+        env={**os.environ, **env_ports},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    me = client.http.get("/staff/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200, me.body
+
+
+def test_metric_lines_go_to_the_file_when_one_is_set(tmp_path, monkeypatch, capsys):
+    from chalicelib import observability
+
+    target = tmp_path / "metrics.jsonl"
+    monkeypatch.setenv("MADOGUCHI_METRICS_FILE", str(target))
+    observability.metrics.add_metric(name="NewcomerTest", unit="Count", value=1)
+    observability.flush_metrics()
+
+    assert '"NewcomerTest"' in target.read_text()
+    assert "NewcomerTest" not in capsys.readouterr().out

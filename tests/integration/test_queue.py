@@ -1,0 +1,384 @@
+"""Window queues over the local stack: signed webhooks → inbox → SQS → worker → live state and
+status; the watch pushes on LINE; the staff reset; the nightly close-out, history and open data."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import os
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import requests
+
+from chalicelib.domain import queue as rules
+from chalicelib.domain.queue_webhooks import sign_madoguchi
+from chalicelib.domain.staff import ROLE_STAFF
+from devstack.dev_issuer import mint_token
+
+# Each test gets its own (far-off) Tuesday, so tests sharing the tables never see each other's tickets.
+_DAYS = itertools.count()
+
+
+def a_tuesday() -> date:
+    return date(2031, 3, 4) + timedelta(weeks=next(_DAYS))
+
+
+def at(day: date, hh: int, mm: int = 0, ss: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=rules.TOKYO).astimezone(UTC)
+
+
+class Ticketer:
+    """A ticket machine speaking madoguchi's own signed format to the webhook."""
+
+    def __init__(self, client, source: str = "honcho") -> None:
+        self.client = client
+        self.source = source
+        self.sent = 0
+
+    def post(self, document: dict, *, secret: str | None = None, stamp: int | None = None):
+        body = json.dumps(document).encode()
+        signature = sign_madoguchi(
+            secret or os.environ["QUEUE_WEBHOOK_SECRET"], body, stamp or int(time.time())
+        )
+        return self.client.http.post(
+            f"/queue/webhooks/{self.source}",
+            body=body,
+            headers={"Content-Type": "application/json", "X-Madoguchi-Signature": signature},
+        )
+
+    def event(
+        self, kind: str, number: str, when: datetime, line: str = "jumin", counter: str | None = None, **extra
+    ):
+        self.sent += 1
+        document = {
+            "id": extra.pop("id", f"{number}-{kind}-{rules.iso(when)}"),
+            "type": kind,
+            "office": "honcho",
+            "line": line,
+            "ticket": number,
+            "at": when.isoformat(),
+            **({"counter": counter} if counter else {}),
+            **extra,
+        }
+        response = self.post(document)
+        assert response.status_code == 200, response.body
+        return json.loads(response.body)
+
+
+@pytest.fixture
+def ticketer(client, pump):
+    pump.drain()
+    return Ticketer(client)
+
+
+def line_view(now: datetime, office: str = "honcho", line: str = "jumin", language: str = "ja") -> dict:
+    from chalicelib.services import queues
+
+    view = queues.status_view(now, language)
+    found = next(o for o in view["offices"] if o["id"] == office)
+    return next(item for item in found["lines"] if item["id"] == line)
+
+
+def test_signed_events_are_deduplicated_applied_in_any_order_and_shown(ticketer, pump):
+    day = a_tuesday()
+    for n in range(1, 6):
+        ticketer.event("issued", f"{n:03d}", at(day, 10, n))
+    ticketer.event("called", "001", at(day, 10, 10), counter="2")
+    # Served arrives before its call, and the call is sent twice: the order of arrival does not matter.
+    ticketer.event("served", "002", at(day, 10, 20))
+    assert ticketer.event("called", "002", at(day, 10, 12), counter="3") == {
+        "accepted": True,
+        "duplicate": False,
+    }
+    assert ticketer.event("called", "002", at(day, 10, 12), counter="3") == {
+        "accepted": True,
+        "duplicate": True,
+    }
+    ticketer.event("recalled", "001", at(day, 10, 14), counter="2")
+    pump.drain()
+
+    view = line_view(at(day, 10, 21))
+    assert view["status"] == "open"
+    assert view["waiting"] == 3
+    assert view["nowCalling"] == [{"number": "001", "counter": "2"}]
+    assert view["openCounters"] == 2
+    assert view["estimate"]["basis"] == "default"  # one service is not enough to go on
+    assert view["estimate"]["label"].endswith("分")
+    assert view["lastUpdateText"] == "最終更新 10:20"
+
+    from chalicelib.store import queues as store
+
+    ticket = store.get_ticket(f"honcho#{day.isoformat()}", "001")
+    assert rules.fold("001", ticket.events).calls == 1  # the recall counted, once
+
+    # Quiet for longer than the quiet period in opening hours: no figures, never old ones.
+    quiet = line_view(at(day, 11, 0))
+    assert (quiet["status"], quiet["waiting"], quiet["estimate"]) == ("quiet", None, None)
+    assert line_view(at(day, 18, 0))["status"] == "closed"
+    assert line_view(at(day, 10, 21), language="en")["statusText"] == "Open"
+
+
+def test_the_same_event_redelivered_to_the_worker_changes_nothing(ticketer, pump):
+    from chalicelib.services import queues
+
+    day = a_tuesday()
+    ticketer.event("issued", "001", at(day, 9, 0))
+    pump.drain()
+    event = rules.QueueEvent("honcho", "again", "honcho", "jumin", "001", "called", at(day, 9, 5), "1")
+    assert queues.apply_event(event) is True
+    assert queues.apply_event(event) is False
+    view = line_view(at(day, 9, 6))
+    assert (view["waiting"], len(view["nowCalling"])) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"secret": "wrong"}, 401, "invalid_signature"),
+        ({"stamp": 1_000_000}, 401, "invalid_signature"),
+    ],
+)
+def test_unsigned_or_replayed_requests_are_refused(client, change, status, code):
+    document = {"id": "x1", "type": "issued", "office": "honcho", "line": "jumin", "ticket": "1",
+                "at": "2031-03-04T10:00:00+09:00"}  # fmt: skip
+    response = Ticketer(client).post(document, **change)
+    assert response.status_code == status
+    assert json.loads(response.body)["error"]["code"] == code
+
+
+def test_bad_bodies_and_unknown_sources_are_4xx(client):
+    ticketer = Ticketer(client)
+    bad_line = {"id": "x2", "type": "issued", "office": "honcho", "line": "passports", "ticket": "1",
+                "at": "2031-03-04T10:00:00+09:00"}  # fmt: skip
+    assert ticketer.post(bad_line).status_code == 422
+    assert Ticketer(client, "nowhere").post(bad_line).status_code == 404
+    response = client.http.post(
+        "/queue/webhooks/kameari-kiosk",
+        body=json.dumps(
+            {"event": "ISSUE", "ticket": "A1", "service": "S1", "time": "2031-03-04T10:00:00+09:00"}
+        ),
+        headers={"Content-Type": "application/json", "X-Queue-Token": os.environ["QUEUE_KIOSK_SECRET"]},
+    )
+    assert response.status_code == 200
+
+
+def test_status_is_cacheable_with_an_etag(client):
+    first = client.http.get("/queue/status", headers={"Accept-Language": "en"})
+    assert first.status_code == 200
+    headers = {name.lower(): value for name, value in first.headers.items()}
+    assert "max-age" in headers["cache-control"]
+    body = json.loads(first.body)
+    assert body["language"] == "en"
+    assert {office["id"] for office in body["offices"]} == {"honcho", "kanamachi", "kameari"}
+    etag = headers["etag"]
+    again = client.http.get("/queue/status", headers={"Accept-Language": "en", "If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.body in (b"", "")
+    assert client.http.get("/queue/status?lang=ko", headers={"If-None-Match": etag}).status_code == 200
+
+
+# --- the watch --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mint(sandbox):
+    from chalicelib.config import get_settings
+
+    def mint(user_id: str) -> str:
+        body = {"sub": user_id, "aud": get_settings().line_login_channel_id}
+        response = requests.post(f"{sandbox.base_url}/__sandbox/id-tokens", json=body, timeout=5)
+        response.raise_for_status()
+        return response.json()["idToken"]
+
+    return mint
+
+
+def pushes_to(sandbox, user_id: str) -> list[dict]:
+    return [r for r in sandbox.requests("/v2/bot/message/push") if (r.get("body") or {}).get("to") == user_id]
+
+
+def test_a_watching_resident_is_told_once_when_near_and_once_when_called(
+    client, ticketer, pump, sandbox, mint
+):
+    from chalicelib.services import queues
+    from tests.integration.conftest import new_user_id
+
+    now = datetime.now(UTC)
+    today = now.astimezone(rules.TOKYO).date()
+    prefix = f"W{int(time.time() * 1000) % 100000:05d}"
+    numbers = [f"{prefix}-{n}" for n in range(1, 7)]
+    for offset, number in enumerate(numbers):
+        ticketer.event("issued", number, now - timedelta(minutes=30 - offset), line="zeimu")
+    pump.drain()
+    ref = rules.sign_ticket(os.environ["QUEUE_TICKET_SECRET"], "honcho", today, numbers[-1])
+    user = new_user_id()
+    headers = {"Authorization": f"Bearer {mint(user)}", "Content-Type": "application/json"}
+
+    assert (
+        client.http.post(f"/queue/tickets/{ref}/watch", body='{"ahead": 9}', headers=headers).status_code
+        == 422
+    )
+    assert client.http.post(f"/queue/tickets/{ref}x/watch", body="{}", headers=headers).status_code == 404
+    answer = client.http.post(f"/queue/tickets/{ref}/watch", body='{"ahead": 3}', headers=headers)
+    assert answer.status_code == 200, answer.body
+    assert json.loads(answer.body)["peopleAhead"] == 5
+    page = client.http.get(f"/queue/tickets/{ref}")
+    assert page.status_code == 200 and numbers[-1] in page.body.decode()
+
+    ticketer.event("called", numbers[0], now - timedelta(minutes=5), line="zeimu", counter="1")
+    pump.drain()
+    assert pushes_to(sandbox, user) == []  # 4 ahead
+    ticketer.event("called", numbers[1], now - timedelta(minutes=4), line="zeimu", counter="2")
+    ticketer.event("served", numbers[0], now - timedelta(minutes=3), line="zeimu")
+    pump.drain()
+    [near] = pushes_to(sandbox, user)
+    assert "3" in near["body"]["messages"][0]["text"]
+    assert {name.lower() for name in near["headers"]} >= {"x-line-retry-key"}
+    # More events, a re-asked watch: still only the one near notice.
+    client.http.post(f"/queue/tickets/{ref}/watch", body="{}", headers=headers)
+    ticketer.event("called", numbers[2], now - timedelta(minutes=2), line="zeimu", counter="1")
+    pump.drain()
+    assert len(pushes_to(sandbox, user)) == 1
+
+    ticketer.event("called", numbers[-1], now - timedelta(minutes=1), line="zeimu", counter="2")
+    pump.drain()
+    queues.notify_watchers("honcho", today.isoformat(), {"zeimu"}, datetime.now(UTC))  # a rerun sends nothing
+    texts = [push["body"]["messages"][0]["text"] for push in pushes_to(sandbox, user)]
+    assert len(texts) == 2 and "2" in texts[1] and numbers[-1] in texts[1]
+
+
+def test_stop_ends_the_watch(client, ticketer, pump, sandbox, mint):
+    from tests.integration.conftest import new_user_id
+
+    now = datetime.now(UTC)
+    today = now.astimezone(rules.TOKYO).date()
+    prefix = f"S{int(time.time() * 1000) % 100000:05d}"
+    for n in range(1, 6):
+        ticketer.event("issued", f"{prefix}-{n}", now - timedelta(minutes=20 - n), line="koseki")
+    pump.drain()
+    ref = rules.sign_ticket(os.environ["QUEUE_TICKET_SECRET"], "honcho", today, f"{prefix}-5")
+    user = new_user_id()
+    headers = {"Authorization": f"Bearer {mint(user)}", "Content-Type": "application/json"}
+    assert (
+        client.http.post(f"/queue/tickets/{ref}/watch", body='{"ahead": 1}', headers=headers).status_code
+        == 200
+    )
+    assert client.http.delete(f"/queue/tickets/{ref}/watch", headers=headers).status_code == 200
+    for n in range(1, 6):
+        ticketer.event("called", f"{prefix}-{n}", now - timedelta(minutes=10 - n), line="koseki", counter="1")
+    pump.drain()
+    assert pushes_to(sandbox, user) == []
+    assert client.http.post(f"/queue/tickets/{ref}/watch", body="{}").status_code == 401
+
+
+# --- staff reset ---------------------------------------------------------------------------------
+
+
+def auth(section: str) -> dict[str, str]:
+    token = mint_token(staff_id=f"staff-{section}-9", section=section, roles=[ROLE_STAFF])
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+def test_only_the_section_running_the_line_may_reset_it_and_it_is_audited(client, ticketer, pump):
+    from chalicelib.store.models import AuditEntry
+
+    now = datetime.now(UTC)
+    prefix = f"R{int(time.time() * 1000) % 100000:05d}"
+    for n in range(3):
+        ticketer.event("issued", f"{prefix}-{n}", now - timedelta(minutes=5), line="kokuho")
+    pump.drain()
+    body = json.dumps({"reason": "発券機の停止でイベントが欠落"})
+    assert (
+        client.http.post("/staff/queue/honcho/kokuho/reset", body=body, headers=auth("zeimu")).status_code
+        == 403
+    )
+    assert (
+        client.http.post(
+            "/staff/queue/honcho/kokuho/reset", body="{}", headers=auth("kokuho-nenkin")
+        ).status_code
+        == 422
+    )
+    assert (
+        client.http.post(
+            "/staff/queue/honcho/nope/reset", body=body, headers=auth("kokuho-nenkin")
+        ).status_code
+        == 404
+    )
+    response = client.http.post("/staff/queue/honcho/kokuho/reset", body=body, headers=auth("kokuho-nenkin"))
+    assert response.status_code == 200, response.body
+    assert json.loads(response.body)["ticketsClosed"] >= 3
+    from chalicelib.store import queues as store
+
+    assert store.get_live("honcho", "kokuho").live["waiting"] == 0
+    [entry] = [e for e in AuditEntry.query("queue#honcho#kokuho") if e.actor_id == "staff-kokuho-nenkin-9"][
+        -1:
+    ]
+    assert entry.action == "queue_reset" and "欠落" in entry.note
+
+
+# --- the night -----------------------------------------------------------------------------------
+
+
+def test_nightly_closes_out_keeps_history_and_publishes_suppressed_open_data(ticketer, pump):
+    from chalicelib.adapters import open_data
+    from chalicelib.services import queue_history, queues
+    from chalicelib.store import queues as store
+
+    day = a_tuesday()
+    # 10 o'clock: 12 tickets, all served; 11 o'clock: 3 tickets, one left waiting, one left called.
+    for n in range(12):
+        number = f"{n:03d}"
+        ticketer.event("issued", number, at(day, 10, n))
+        ticketer.event("called", number, at(day, 10, n + 15), counter=str(n % 3 + 1))
+        ticketer.event("served", number, at(day, 10, n + 20))
+    for n in range(12, 15):
+        ticketer.event("issued", f"{n:03d}", at(day, 11, n))
+    ticketer.event("called", "012", at(day, 11, 40), counter="1")
+    ticketer.event("served", "012", at(day, 11, 45))
+    ticketer.event("called", "013", at(day, 11, 50), counter="1")
+    pump.drain()
+
+    night = at(day, 23, 30)
+    result = queue_history.nightly(now=night)
+    assert result["closed"] == 2
+    assert queue_history.nightly(now=night)["closed"] == 0  # a rerun closes nothing twice
+    assert store.get_live("honcho", "jumin").live["waiting"] == 0
+
+    [stored] = store.days("honcho", "jumin", day.isoformat(), day.isoformat())
+    assert stored.hours["10"]["issued"] == 12 and stored.hours["10"]["medianWait"] == 15.0
+    profile = {i.item_key: i for i in store.office_items("honcho")}["profile#jumin"].profile
+    assert profile[str(day.weekday())]["10"]["medianWait"] == 15.0
+    best = line_view(at(day, 10, 0) + timedelta(weeks=1))["bestTime"]
+    assert best["bestHours"] and best["hours"][0]["hour"] == "10"
+
+    text = open_data.get(result["openData"]).decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    jumin = {row["hour"]: row for row in rows if row["office"] == "honcho" and row["service_line"] == "jumin"}
+    assert {row["municipality_code"] for row in rows} == {"131229"}
+    assert jumin["11"]["tickets_issued"] == "X"  # 3 < k
+    assert jumin["10"]["tickets_issued"] == "X"  # else 15 - 12 would give hour 11 away
+    assert jumin["all"]["tickets_issued"] == "15"
+    assert "131229" in open_data.get("queue/data-dictionary.csv").decode("utf-8")
+    assert queues  # imported for the status view above
+
+
+# --- LINE: the 窓口の混雑 tile ----------------------------------------------------------------------
+
+
+def test_the_congestion_tile_answers_with_a_flex_message_linking_the_page(post_webhook, pump, sandbox):
+    from chalicelib.config import get_settings
+    from tests.integration.test_line_chat import Resident
+
+    resident = Resident(post_webhook, pump, sandbox, language="en")
+    [flex] = [message for message in resident.tap("menu.queue") if message["type"] == "flex"]
+    assert 0 < len(flex["altText"]) <= 400
+    footer = flex["contents"]["footer"]["contents"][0]["action"]
+    assert footer["uri"] == f"{get_settings().queue_page_url}?lang=en"
+    assert len(footer["label"]) <= 20
+    texts = [item["text"] for item in flex["contents"]["body"]["contents"]]
+    assert "Katsushika City Hall (main building)" in texts
+    assert any(text.startswith("Residence records and seal certificates: ") for text in texts)

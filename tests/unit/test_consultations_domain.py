@@ -1,0 +1,155 @@
+"""Consultation rules without I/O: the catalogue, slots on business days, guards, reminders, .ics."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain import consultations as rules
+from chalicelib.domain.errors import Conflict, Invalid
+from chalicelib.domain.forms import sections
+
+PLAN_SERVICES = {
+    "法律相談（弁護士）",
+    "遺言書・遺産分割協議書の書き方相談（行政書士）",
+    "不動産取引相談（宅地建物取引士）",
+    "税金相談（税理士）",
+    "登記・測量相談（司法書士・土地家屋調査士）",
+    "年金・社会保険・労働問題相談（社会保険労務士）",
+    "交通事故相談（交通事故相談員）",
+    "区政・一般相談（区政相談員）",
+    "建築・リフォームなんでも相談（建築士）",
+    "外国人生活相談",
+    "行政書士による外国人の入国・帰化・就労等手続相談",
+    "LGBTs相談",
+    "消費生活相談",
+}
+
+
+def test_the_catalogue_holds_the_plans_thirteen_services_complete_in_seven_languages():
+    catalogue = rules.catalogue()
+    assert {service.name["ja"] for service in catalogue.values()} == PLAN_SERVICES
+    for service in catalogue.values():
+        assert all(service.name[lang] and service.prepare[lang] for lang in rules.LANGUAGES)
+        assert service.section in sections()
+        assert set(service.modes) <= set(rules.MODES) and service.duration_minutes > 0
+        assert "{booking}" in service.meeting_link_template
+    assert [s.id for s in catalogue.values() if s.sensitive] == ["lgbts"]
+
+
+def test_a_sensitive_service_is_never_named_in_what_others_may_see():
+    lgbts = rules.get_service("lgbts")
+    for language in rules.LANGUAGES:
+        assert "LGBT" not in lgbts.public_title(language)
+    assert rules.get_service("legal").public_title("en") == "Legal consultation (lawyer)"
+
+
+def test_weekly_slots_skip_weekends_holidays_and_the_year_end_closure():
+    weekly = rules.Weekly.from_dict({"weekdays": [0, 1, 2, 3, 4], "times": ["10:00"], "capacity": 2})
+    found = rules.weekly_slots(weekly, date(2030, 12, 23), date(2031, 1, 17))
+    days = {rules.tokyo_day(start) for start, _ in found}
+    assert date(2030, 12, 27) in days  # Friday before the closure
+    assert not any(date(2030, 12, 29) <= d <= date(2031, 1, 3) for d in days)
+    assert date(2031, 1, 13) not in days  # 成人の日 2031
+    assert all(d.weekday() < 5 for d in days)
+    assert all(capacity == 2 for _, capacity in found)
+    start = next(s for s, _ in found if rules.tokyo_day(s) == date(2031, 1, 6))
+    assert rules.slot_id(start) == "2031-01-06T01:00Z"  # 10:00 in Tokyo
+
+
+def test_an_extra_session_on_a_holiday_is_refused():
+    with pytest.raises(Invalid):
+        rules.check_extra_session(datetime(2030, 3, 20, 1, 0, tzinfo=UTC))  # 春分の日
+    rules.check_extra_session(
+        datetime(2030, 3, 23, 1, 0, tzinfo=UTC)
+    )  # a Saturday session is the ward's choice
+
+
+def test_booking_window_and_change_deadline():
+    legal = rules.get_service("legal")
+    now = datetime(2030, 6, 3, 0, 0, tzinfo=UTC)
+    with pytest.raises(Conflict):
+        rules.check_bookable(legal, now + timedelta(minutes=10), "in_person", now)
+    with pytest.raises(Conflict):
+        rules.check_bookable(legal, now + timedelta(days=61), "in_person", now)
+    with pytest.raises(Invalid):
+        rules.check_bookable(legal, now + timedelta(days=1), "telepathy", now)
+    rules.check_bookable(legal, now + timedelta(days=1), "online", now)
+    start = now + timedelta(hours=30)
+    rules.check_change_allowed(legal, start, now)  # 24 h before is the deadline
+    with pytest.raises(Conflict):
+        rules.check_change_allowed(legal, start, now + timedelta(hours=7))
+
+
+def test_the_guard_is_per_person_service_and_day_and_holds_no_personal_data():
+    day = date(2030, 6, 3)
+    key = rules.person_key("legal", day, "email:hanako@example.com")
+    assert key.startswith("legal#2030-06-03#") and "hanako" not in key
+    assert key == rules.person_key("legal", day, "email:hanako@example.com")
+    assert key != rules.person_key("tax", day, "email:hanako@example.com")
+    assert key != rules.person_key("legal", date(2030, 6, 4), "email:hanako@example.com")
+    assert (
+        rules.normalize_phone("０３-３６９５-１１１１")
+        == rules.normalize_phone("+81 3 3695 1111")
+        == "0336951111"
+    )
+
+
+def test_reminders_day_before_hour_before_and_the_link_for_online_only():
+    general = rules.get_service("general")
+    start = datetime(2030, 6, 5, 1, 0, tzinfo=UTC)
+    now = datetime(2030, 6, 1, tzinfo=UTC)
+    assert [kind for kind, _ in rules.reminders(general, start, "in_person", now)] == [
+        "reminder_day",
+        "reminder_hour",
+    ]
+    online = dict(rules.reminders(general, start, "online", now))
+    assert online["meeting_link"] == start - timedelta(minutes=15)
+    late = rules.reminders(general, start, "online", start - timedelta(minutes=30))
+    assert [kind for kind, _ in late] == ["meeting_link"]
+    assert all(len(rules.schedule_name("BK-2606-ABCDEF", kind)) <= 64 for kind in rules.SCHEDULE_KINDS)
+
+
+def test_ics_is_a_valid_event_with_escaped_text():
+    text = rules.ics(
+        uid="BK-2606-ABCDEF",
+        start=datetime(2030, 6, 5, 1, 0, tzinfo=UTC),
+        minutes=30,
+        summary="法律相談; 弁護士, 30分",
+        location="葛飾区役所",
+        now=datetime(2030, 6, 1, tzinfo=UTC),
+    )
+    lines = text.split("\r\n")
+    assert lines[0] == "BEGIN:VCALENDAR" and "END:VCALENDAR" in lines
+    assert "DTSTART:20300605T010000Z" in lines and "DTEND:20300605T013000Z" in lines
+    assert "SUMMARY:法律相談\\; 弁護士\\, 30分" in lines
+    assert "STATUS:CANCELLED" in rules.ics(
+        uid="x",
+        start=datetime(2030, 6, 5, tzinfo=UTC),
+        minutes=30,
+        summary="s",
+        location="l",
+        now=datetime(2030, 6, 1, tzinfo=UTC),
+        cancelled=True,
+    )
+
+
+def test_booking_ids_and_slots_are_checked():
+    booking_id = rules.new_booking_id(datetime(2030, 6, 1, tzinfo=UTC))
+    assert rules.normalize_booking_id(booking_id.lower()) == booking_id and booking_id.startswith("BK-3006-")
+    assert rules.normalize_booking_id("BK-3006-ILOU00") is None
+    with pytest.raises(Invalid):
+        rules.parse_slot("2030-06-05 10:00")
+    assert rules.parse_slot("2030-06-05T01:00Z") == datetime(2030, 6, 5, 1, 0, tzinfo=UTC)
+
+
+def test_day_ranges_are_bounded():
+    today = date(2030, 6, 1)
+    assert rules.day_range(None, None, today) == (today, today + timedelta(days=27))
+    with pytest.raises(Invalid):
+        rules.day_range("2030-06-10", "2030-06-01", today)
+    with pytest.raises(Invalid):
+        rules.day_range("2030-06-01", "2030-09-01", today)
+    with pytest.raises(Invalid):
+        rules.day_range("June", None, today)

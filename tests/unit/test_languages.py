@@ -1,0 +1,150 @@
+"""The one language fallback chain (chalicelib/domain/languages.py) and its consumers:
+announcements, notifications, catalogue messages, form labels and problems, topics, the
+ward's name. (The FAQ's answers: tests/unit/test_faq_engine.py; the announcement text per
+resident: tests/unit/test_announcements_domain.py.)"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib.domain import (
+    announcements,
+    form_problems,
+    languages,
+    messages,
+    notifications,
+    preferences,
+    ward,
+)
+from chalicelib.domain.forms import negotiate_language
+from chalicelib.domain.residents import LANGUAGES
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("ja", ("ja",)),
+        ("ja-easy", ("ja-easy", "ja")),
+        ("en", ("en", "ja")),
+        ("zh-Hans", ("zh-Hans", "en", "ja")),
+        ("ko", ("ko", "en", "ja")),
+        ("vi", ("vi", "en", "ja")),
+        ("ne", ("ne", "en", "ja")),
+        (None, ("ja",)),
+        ("", ("ja",)),
+        ("ja-JP", ("ja",)),
+        ("ko-KR", ("ko", "en", "ja")),
+        ("zh-CN", ("zh-Hans", "en", "ja")),
+        ("fr", ("fr", "en", "ja")),
+    ],
+)
+def test_the_chain(language, expected):
+    assert languages.chain(language) == expected
+
+
+@given(st.one_of(st.sampled_from(LANGUAGES), st.text(max_size=12), st.none()))
+def test_every_chain_starts_with_the_language_and_ends_in_japanese(language):
+    chain = languages.chain(language)
+    assert chain[-1] == "ja"
+    assert len(set(chain)) == len(chain)
+    if language in LANGUAGES:
+        assert chain[0] == language
+
+
+@pytest.mark.parametrize(
+    ("language", "available", "expected"),
+    [
+        ("vi", {"ja", "en"}, "en"),
+        ("vi", {"ja", "en", "vi"}, "vi"),
+        ("vi", {"ja"}, "ja"),
+        ("ja-easy", {"ja", "en"}, "ja"),  # やさしい日本語 readers get Japanese, not English
+        ("en", {"ja", "ko"}, "ja"),
+        ("ko", {"zh-Hans", "ja"}, "ja"),  # another foreign language is no fallback
+        ("ne", {"en"}, "en"),
+        ("ne", set(), None),
+        ("ja", {"en"}, None),  # Japanese missing: nothing a ja resident's chain can give
+    ],
+)
+def test_text_language(language, available, expected):
+    assert languages.text_language(language, available) == expected
+
+
+def test_pick_skips_blank_texts():
+    texts = {"ja": "日本語", "en": "  ", "vi": ""}
+    assert languages.pick(texts, "vi") == "日本語"
+    assert languages.pick({"en": "English"}, "ja", default="-") == "-"
+
+
+# --- consumers -------------------------------------------------------------------------------
+
+
+def _content(texts):
+    return announcements.content_from_document(
+        {"category": "general", "topic": "waste", "texts": texts, "target": {"areas": ["aoto"]}}
+    )
+
+
+def test_announcement_text_per_resident_language():
+    content = _content(
+        {"ja": "ごみの日が変わります。", "en": "Garbage days change.", "ko": "쓰레기 날이 바뀝니다."}
+    )
+    assert {language: content.text_language(language) for language in LANGUAGES} == {
+        "ja": "ja",
+        "ja-easy": "ja",
+        "en": "en",
+        "zh-Hans": "en",
+        "ko": "ko",
+        "vi": "en",
+        "ne": "en",
+    }
+    assert content.text("vi") == "Garbage days change."
+    assert content.text("ja-easy") == "ごみの日が変わります。"
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"), [("ja-easy", "ja"), ("zh-Hans", "en"), ("ko", "en"), ("vi", "en"), ("ne", "en")]
+)
+def test_notifications_follow_the_chain(stored, expected):
+    built = notifications.build(
+        event=notifications.CREATED,
+        status="received",
+        form_title={"ja": "粗大ごみの申込", "en": "Bulky waste collection"},
+        receipt="KTS-2611-7Q4M",
+        public_note=None,
+        language=stored,
+    )
+    assert built.language == expected
+    assert ("Bulky waste collection" in built.text) == (expected == "en")
+
+
+def test_catalogue_messages_follow_the_chain(monkeypatch):
+    monkeypatch.setattr(
+        messages, "catalogue", lambda: {"demo.key": {"ja": "こんにちは{name}", "en": "Hello {name}"}}
+    )
+    assert messages.text("demo.key", "vi", name="A") == "Hello A"
+    assert messages.text("demo.key", "ja-easy", name="A") == "こんにちはA"
+    assert messages.text("demo.key", "ne", name="A") == "Hello A"
+
+
+def test_form_labels_and_problems_follow_the_chain():
+    assert negotiate_language("vi") == "en"
+    assert negotiate_language("ja-easy") == "ja"
+
+    class Form:
+        meta = {"labels": {"address": {"ja": "住所", "en": "Address"}}}
+
+    problems = [{"pointer": "", "keyword": "required", "expected": "address"}]
+    [vietnamese] = form_problems.explain(problems, Form(), "vi")  # type: ignore[arg-type]
+    [easy] = form_problems.explain(problems, Form(), "ja-easy")  # type: ignore[arg-type]
+    assert "Address" in vietnamese["message"]
+    assert "住所" in easy["message"]
+
+
+def test_topic_labels_and_the_ward_name_follow_the_chain():
+    topic = preferences.Topic("demo", {"ja": "ごみ", "en": "Garbage"})
+    assert topic.label("ne") == "Garbage"
+    assert topic.label("ja-easy") == "ごみ"
+    assert ward.ward_name("en") in ward.ward()["name"].values()
+    assert ward.ward_name("xx") == ward.ward()["name"].get("en", ward.ward()["name"]["ja"])

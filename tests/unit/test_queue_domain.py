@@ -1,0 +1,332 @@
+"""Window queues: the ticket state machine, live state, estimates, links, open data, webhook checks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import random
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+
+from chalicelib.domain import queue as rules
+from chalicelib.domain import queue_opendata as opendata
+from chalicelib.domain import queue_webhooks as hooks
+from chalicelib.domain.errors import Invalid
+from chalicelib.domain.queue import Live, QueueEvent
+
+T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo, a Tuesday
+
+
+def ev(
+    kind: str, minutes: float, number: str = "12", line: str = "jumin", counter: str | None = None, eid=None
+):
+    return QueueEvent(
+        "honcho",
+        eid or f"{number}-{kind}-{minutes}",
+        "honcho",
+        line,
+        number,
+        kind,
+        T0 + timedelta(minutes=minutes),
+        counter or ("3" if kind in ("called", "recalled") else None),
+    )
+
+
+def fold_all(events: list[QueueEvent], number: str = "12") -> rules.Ticket | None:
+    stored: list = []
+    for event in events:
+        stored = rules.add(stored, event) or stored
+    return rules.fold(number, stored)
+
+
+LIFE = [ev("issued", 0), ev("called", 10), ev("recalled", 12), ev("recalled", 13), ev("served", 20)]
+
+
+def test_a_ticket_life_in_order():
+    ticket = fold_all(LIFE)
+    assert ticket.status == "served"
+    assert ticket.counter == "3"
+    assert ticket.calls == 2  # the recalls, not the first call
+    assert rules.wait_minutes(ticket) == 10
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(5)))[::7])
+def test_any_order_and_duplicates_give_the_same_ticket(order):
+    events = [LIFE[i] for i in order] + [LIFE[order[0]], LIFE[order[-1]]]
+    assert fold_all(events) == fold_all(LIFE)
+
+
+def test_a_duplicate_is_refused_by_add():
+    stored = rules.add([], LIFE[0])
+    assert rules.add(stored, LIFE[0]) is None
+
+
+def test_a_recall_changes_only_the_call_count():
+    called = fold_all(LIFE[:2])
+    recalled = fold_all(LIFE[:3])
+    assert (called.status, called.counter, called.called_at) == (
+        recalled.status,
+        recalled.counter,
+        recalled.called_at,
+    )
+    assert recalled.calls == called.calls + 1
+
+
+def test_a_finished_ticket_never_moves_backwards():
+    # A call stamped after the ticket was served (a vendor's late duplicate) changes nothing.
+    ticket = fold_all([*LIFE, ev("called", 30, counter="9")])
+    assert ticket.status == "served" and ticket.counter == "3"
+
+
+def test_a_ticket_whose_issue_was_lost_still_exists_from_its_call():
+    ticket = fold_all([ev("called", 10)])
+    assert ticket.status == "called" and ticket.issued_at is None
+    assert rules.wait_minutes(ticket) is None
+
+
+def test_transfer_moves_the_ticket_to_the_other_line_waiting_again():
+    ticket = fold_all([ev("issued", 0), ev("called", 5), ev("transferred", 8, line="kokuho")])
+    assert (ticket.line, ticket.status, ticket.counter) == ("kokuho", "waiting", None)
+
+
+def replay(events: list[QueueEvent], line: str = "jumin") -> Live:
+    """Apply events one by one to tickets and a line, as the worker does."""
+    tickets: dict[str, list] = {}
+    lives = {line: Live(), "kokuho": Live()}
+    for event in events:
+        stored = tickets.get(event.number, [])
+        added = rules.add(stored, event)
+        if added is None:
+            continue
+        before = rules.fold(event.number, stored) if stored else None
+        after = rules.fold(event.number, added)
+        for name in {after.line} | ({before.line} if before else set()):
+            lives[name] = rules.apply(lives[name], name, before, after, event.occurred_at, 30)
+        tickets[event.number] = added
+    return lives[line]
+
+
+def day_events() -> list[QueueEvent]:
+    events = []
+    for n in range(1, 11):
+        number = f"{n:03d}"
+        events.append(ev("issued", n, number))
+        if n <= 7:
+            events.append(ev("called", 20 + n, number, counter=str(n % 3 + 1)))
+        if n <= 5:
+            events.append(ev("served", 30 + n * 2, number))
+    events.append(ev("recalled", 40, "006", counter="1"))
+    return events
+
+
+def test_live_state_is_the_same_whatever_the_order_and_repeats():
+    events = day_events()
+    expected = replay(events)
+    assert expected.waiting == 3
+    assert set(expected.calling) == {"006", "007"}
+    assert len(expected.services) == 5
+    for seed in range(5):
+        shuffled = events + random.Random(seed).sample(events, 6)
+        random.Random(seed).shuffle(shuffled)
+        assert replay(shuffled) == expected
+
+
+def test_a_transfer_moves_the_count_between_lines():
+    live = replay([ev("issued", 0), ev("transferred", 3, line="kokuho")])
+    assert live.waiting == 0
+
+
+def test_open_counters_are_those_that_called_recently():
+    live = Live(counters={"1": rules.iso(T0), "2": rules.iso(T0 - timedelta(minutes=50))})
+    assert rules.open_counters(live, T0 + timedelta(minutes=5), 30) == 1
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "bucket"),
+    [(0, 3, (0, 5)), (11, 18, (10, 20)), (12, 24, (10, 30)), (50, 70, (50, 75)), (95, 130, (90, None))],
+)
+def test_buckets_widen_the_range_to_their_edges(low, high, bucket):
+    assert rules.bucket(low, high) == bucket
+
+
+def test_estimate_uses_recent_services_then_history_then_the_default():
+    recent = rules.estimate(10, 2, [240.0, 300.0, 360.0, 420.0, 480.0] * 2, (5, 9), 6, 5)
+    assert recent.basis == "recent"
+    assert recent.low < 10 * 6 / 2 < recent.high  # 10 ahead, 6-minute median service, 2 counters
+    assert rules.estimate(10, 2, [300.0] * 2, (5, 9), 6, 5) == rules.Estimate(5, 9, "history")
+    default = rules.estimate(10, 2, [], None, 6, 5)
+    assert default.basis == "default" and default.low < 30 < default.high
+
+
+def test_staleness_quiet_in_opening_hours_closed_outside():
+    office = rules.config().office("honcho")
+    live = Live(last_event_at=rules.iso(T0))
+    assert rules.line_state(office, live, T0 + timedelta(minutes=5), 20, True) == "open"
+    assert rules.line_state(office, live, T0 + timedelta(minutes=25), 20, True) == "quiet"
+    assert rules.line_state(office, Live(), T0, 20, True) == "quiet"
+    evening = datetime.combine(date(2026, 12, 1), time(18, 0), rules.TOKYO)
+    assert rules.line_state(office, live, evening, 20, True) == "closed"
+    assert rules.line_state(office, live, T0, 20, False) == "closed"
+
+
+def test_ticket_links_are_signed_and_tamper_evident():
+    ref = rules.sign_ticket("s3cret", "honcho", date(2026, 12, 1), "A012")
+    assert rules.read_ticket("s3cret", ref) == rules.TicketRef("honcho", date(2026, 12, 1), "A012")
+    office, day, number, mac = ref.split(".")
+    for forged in (f"{office}.{day}.A013.{mac}", f"{office}.20261202.{number}.{mac}", ref[:-2], "x"):
+        with pytest.raises(Invalid):
+            rules.read_ticket("s3cret", forged)
+    with pytest.raises(Invalid):
+        rules.read_ticket("other", ref)
+
+
+def test_people_ahead_and_the_notices_due():
+    tickets = [fold_all([ev("issued", n, f"{n:03d}")], f"{n:03d}") for n in range(1, 8)]
+    mine = tickets[5]
+    assert rules.people_ahead(mine, tickets) == 5
+    # Asked while 5 ahead with threshold 3: nothing yet; at 3: `near`; once sent, never again.
+    assert rules.due_notices(mine, 5, 3, False, False, 5) == []
+    assert rules.due_notices(mine, 3, 3, False, False, 5) == ["near"]
+    assert rules.due_notices(mine, 2, 3, True, False, 5) == []
+    # Joined already within the threshold: no near notice, only the call.
+    assert rules.due_notices(mine, 2, 3, False, False, 2) == []
+    called = fold_all([ev("issued", 6, "006"), ev("called", 30, "006")], "006")
+    assert rules.due_notices(called, 0, 3, True, False, 5) == ["called"]
+    assert rules.due_notices(called, 0, 3, True, True, 5) == []
+
+
+def test_hourly_figures_and_profile():
+    tickets = [
+        fold_all([ev("issued", n, f"{n:03d}"), ev("called", n + 10, f"{n:03d}")], f"{n:03d}")
+        for n in range(5)
+    ]
+    figures = rules.hourly_figures(tickets)
+    assert figures["jumin"]["10"]["issued"] == 5
+    assert figures["jumin"]["10"]["medianWait"] == 10.0
+    profile = rules.profile([figures["jumin"], figures["jumin"]])
+    assert profile["10"]["days"] == 2 and profile["10"]["medianWait"] == 10.0
+
+
+def test_language_negotiation():
+    assert rules.negotiate_language("en", "ko") == "en"
+    assert rules.negotiate_language(None, "zh-CN,zh;q=0.9") == "zh-Hans"
+    assert rules.negotiate_language(None, "fr, ne;q=0.5") == "ne"
+    assert rules.negotiate_language("xx", None) == "ja"
+
+
+# --- open data ---------------------------------------------------------------------------------
+
+
+def cells(*counts: int) -> dict:
+    return {
+        f"{9 + i:02d}": {"issued": n, "served": n, "medianWait": 5.0, "p90Wait": 9.0}
+        for i, n in enumerate(counts)
+    }
+
+
+def test_primary_and_secondary_suppression():
+    # One small hour alone could be rebuilt from the total: the next smallest goes too.
+    assert opendata.suppressed_hours(cells(30, 4, 25, 12), 10) == {"10", "12"}
+    # Two small hours that together count under k: another is hidden until the hidden sum reaches k.
+    assert opendata.suppressed_hours(cells(30, 2, 3, 25), 10) == {"10", "11", "12"}
+    assert opendata.suppressed_hours(cells(30, 25), 10) == set()
+    # A day under k: everything, the total included.
+    rows = opendata.rows("2026-12-01", "honcho", "jumin", cells(3, 4), 10)
+    assert all(row[5:] == ["X"] * 4 for row in rows)
+
+
+def test_csv_shape():
+    table = opendata.rows("2026-12-01", "honcho", "jumin", cells(30, 4, 25, 12), 10)
+    text = opendata.to_csv(table).decode("utf-8")
+    parsed = list(csv.reader(io.StringIO(text)))
+    assert parsed[0] == list(opendata.COLUMNS)
+    assert {row[0] for row in parsed[1:]} == {"131229"}
+    assert parsed[-1][4:6] == ["all", "71"]
+    hidden = [row for row in parsed[1:] if row[5] == "X"]
+    assert {row[4] for row in hidden} == {"10", "12"}
+    assert "PDL1.0" in opendata.dictionary_csv(10).decode("utf-8")
+
+
+# --- webhook checks ----------------------------------------------------------------------------
+
+SECRETS = {"QUEUE_WEBHOOK_SECRET": "w", "QUEUE_QMINDER_SECRET": "q", "QUEUE_KIOSK_SECRET": "k"}
+NOW = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+
+
+def own_body(**changes) -> bytes:
+    doc = {"id": "e1", "type": "called", "office": "honcho", "line": "jumin", "ticket": "12", "counter": "3",
+           "at": "2026-12-01T10:00:00+09:00"}  # fmt: skip
+    return json.dumps({**doc, **changes}).encode()
+
+
+def check(source, body, headers):
+    return hooks.check_request(source, body, headers, NOW, SECRETS.__getitem__)
+
+
+def test_own_format_signed_within_tolerance():
+    body = own_body()
+    stamp = int(NOW.timestamp())
+    event = check("honcho", body, {"x-madoguchi-signature": hooks.sign_madoguchi("w", body, stamp)})
+    assert (event.type, event.number, event.counter, event.occurred_at) == ("called", "12", "3", NOW)
+    for headers in (
+        {},
+        {"x-madoguchi-signature": hooks.sign_madoguchi("wrong", body, stamp)},
+        {"x-madoguchi-signature": hooks.sign_madoguchi("w", body, stamp - 301)},
+        {"x-madoguchi-signature": hooks.sign_madoguchi("w", body + b" ", stamp)},
+    ):
+        with pytest.raises(hooks.InvalidQueueWebhook) as caught:
+            check("honcho", body, headers)
+        assert caught.value.status == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"{", 400),
+        (own_body(type="exploded"), 422),
+        (own_body(line="passport"), 422),
+        (own_body(office="kameari"), 422),
+        (own_body(at="2026-12-01T10:00:00"), 422),
+        (own_body(counter=None), 422),
+        (b" " * (hooks.MAX_BODY_BYTES + 1), 413),
+    ],
+)
+def test_own_format_refuses_bad_bodies(body, status):
+    stamp = int(NOW.timestamp())
+    with pytest.raises(hooks.InvalidQueueWebhook) as caught:
+        check("honcho", body, {"x-madoguchi-signature": hooks.sign_madoguchi("w", body, stamp)})
+    assert caught.value.status == status
+
+
+def test_qminder_style_signs_url_and_body_and_has_no_event_id():
+    body = json.dumps(
+        {
+            "type": "ticket_called",
+            "data": {"id": 991, "number": 7, "line": 80101, "desk": 2, "time": "2026-12-01T01:00:00Z"},
+        }
+    ).encode()
+    source = rules.config().source("kanamachi-qminder")
+    signature = hooks.sign_qminder("q", source.registered_url, body)
+    event = check("kanamachi-qminder", body, {"x-qminder-signature": signature})
+    assert (event.office, event.line, event.number, event.counter) == ("kanamachi", "jumin", "7", "2")
+    assert event.event_id.startswith("h-")
+    assert check("kanamachi-qminder", body, {"x-qminder-signature": signature}).event_id == event.event_id
+    with pytest.raises(hooks.InvalidQueueWebhook):
+        check(
+            "kanamachi-qminder", body, {"x-qminder-signature": hooks.sign_qminder("q", "https://other", body)}
+        )
+
+
+def test_unsigned_vendor_needs_its_token():
+    body = json.dumps(
+        {"event": "ISSUE", "ticket": "A1", "service": "S1", "time": "2026-12-01T10:00:00+09:00"}
+    ).encode()
+    assert check("kameari-kiosk", body, {"x-queue-token": "k"}).type == "issued"
+    with pytest.raises(hooks.InvalidQueueWebhook):
+        check("kameari-kiosk", body, {"x-queue-token": "nope"})
+    with pytest.raises(hooks.InvalidQueueWebhook) as caught:
+        check("nowhere", body, {})
+    assert caught.value.status == 404
