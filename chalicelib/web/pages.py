@@ -342,7 +342,7 @@ def _client(request: Any) -> str:
     from chalicelib.observability import hashed
 
     identity = (request.context or {}).get("identity") or {}
-    return hashed(str(identity.get("sourceIp") or "unknown"))
+    return hashed(str(identity.get("sourceIp") or "unknown")) or "unknown"
 
 
 def _show_status(
