@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 comma := ,
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e lint typecheck event token fire richmenu mail bench clean queue-sim
+.PHONY: browser-deps browser run test unit integration e2e lint typecheck event token fire richmenu mail bench clean queue-sim
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)  ## the whole stack on this machine; Ctrl-C stops it
 	$(PY) -m devstack.run
 
-test: $(STAMP)  ## every test: unit, integration over the local stack, end to end
+test: $(STAMP) browser-deps  ## every test: unit, integration over the local stack, end to end, browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
@@ -63,3 +63,17 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+# Browser tests (tests/browser): Chromium and its driver from Debian (with CJK and Devanagari fonts
+# for the screenshots), axe-core pinned from npm.
+# Installed only when missing; apt-get needs root (CI runs as root on a fresh clone).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver fonts-noto-cjk fonts-lohit-deva; \
+	  else echo "browser tests need: sudo apt-get install chromium chromium-driver (they are skipped without it)"; fi; \
+	fi
+	@test -f node_modules/axe-core/axe.min.js || npm ci --no-audit --no-fund
+
+browser: $(STAMP) browser-deps  ## the browser tests only (headless Chromium + axe-core)
+	$(PY) -m pytest tests/browser

@@ -41,6 +41,7 @@ from chalicelib.resources import (
     PAYMENT_NOTICES,
     QUEUE_EVENTS,
 )
+from chalicelib.web import pages as web_pages
 
 # configure_logs=False: the Powertools logger (same name) is the only handler, so no line is doubled.
 app = Chalice(app_name="madoguchi", configure_logs=False)
@@ -51,6 +52,7 @@ app.register_blueprint(open311.bp)
 app.register_blueprint(staff.bp)
 app.register_blueprint(liff.bp)
 app.register_blueprint(announcements.bp)
+app.register_blueprint(web_pages.bp)  # resident web pages (/web): Jinja2 loads only when one is asked for
 app.register_blueprint(responses.bp)
 app.register_blueprint(consultations.bp)
 app.register_blueprint(queue_api.bp)

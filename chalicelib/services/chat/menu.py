@@ -56,7 +56,9 @@ def my_requests(turn: Turn, _: str = "") -> None:
                 date=tokyo_iso(submission.updated_at)[:10],
             )
         )
-    turn.say_text("\n".join(lines), answers or None)
+    # The status page (LIFF) shows each one's thread and answers a request for more information.
+    status_page = chat.uri_item(turn.text("button.status_page"), f"{get_settings().liff_url}/status")
+    turn.say_text("\n".join(lines), [*answers, status_page])
 
 
 def website(key: str) -> Callable[[Turn, str], None]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from chalicelib.config import get_settings
+from chalicelib.domain import chat
 from chalicelib.domain import preferences as rules
 from chalicelib.domain.forms import areas
 from chalicelib.domain.residents import LANGUAGES
@@ -60,6 +62,8 @@ def show(turn: Turn, note_key: str | None = None) -> None:
         if prefs.paused
         else turn.button("button.stop_all", "prefs.stop")
     )
+    # The same settings on one page (LIFF), for a resident who prefers a form to taps.
+    buttons.append(chat.uri_item(turn.text("button.settings_page"), f"{get_settings().liff_url}/settings"))
     turn.say_text("\n\n".join(lines), buttons)
 
 

@@ -1,0 +1,620 @@
+"""Routes of the resident web pages (`/web/...`): catalogue, forms, status and answers, settings.
+
+Thin like every Blueprint: each handler imports `chalicelib.web.render` (Jinja2) and the
+services it calls only when it runs, so none of it is on the LINE webhook's cold start.
+The pages call the same services as the JSON API (same validation, same 422 details, same
+lockouts), with JavaScript off; the LIFF ID token, when inside LINE, is posted in a form field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.api.errors import ApiBlueprint
+
+bp = ApiBlueprint(__name__)
+
+FORM_POST = ["application/x-www-form-urlencoded"]
+STATIC_TYPES = {"web.css": "text/css; charset=utf-8", "web.js": "text/javascript; charset=utf-8"}
+
+
+def _request() -> Any:
+    return bp.current_request
+
+
+def _language(request: Any, fields: dict[str, list[str]] | None = None, default: str | None = None) -> str:
+    from chalicelib.web import render
+
+    chosen = (request.query_params or {}).get("lang")
+    if fields is not None and not chosen:
+        chosen = render.first(fields, "lang")
+    return render.choose_language(chosen, (request.headers or {}).get("accept-language"), default)
+
+
+def _message(request: Any, language: str, key: str, status: int) -> Response:
+    """A page that only says one thing (expired, sign in again, busy, not found)."""
+    from chalicelib.web import render
+
+    return render.page(request, "message.html", language, status=status, title_key=key)
+
+
+def _expired(request: Any, language: str) -> Response:
+    return _message(request, language, "web.expired", 403)
+
+
+# --- static ---------------------------------------------------------------------------------------
+
+
+@bp.route("/web/static/{name}", methods=["GET"])
+def static(name: str) -> Response:
+    from chalicelib.web import render
+
+    if name not in STATIC_TYPES:
+        return Response("", status_code=404)
+    body = (render.STATIC / name).read_text(encoding="utf-8")
+    return Response(
+        body,
+        headers={
+            "Content-Type": STATIC_TYPES[name],
+            "Cache-Control": "public, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+# --- catalogue and forms --------------------------------------------------------------------------
+
+
+@bp.route("/web", methods=["GET"])
+def catalogue() -> Response:
+    from chalicelib.domain import forms
+    from chalicelib.web import render
+
+    request = _request()
+    language = _language(request)
+    entries = forms.catalogue()
+    return render.page(
+        request,
+        "catalogue.html",
+        language,
+        procedures=[f for f in entries if not f.is_report],
+        reports=[f for f in entries if f.is_report],
+        label_lang=render.label_language(language),
+    )
+
+
+@bp.route("/web/forms/{formId}", methods=["GET"])
+def form_page(formId: str) -> Response:
+    from chalicelib.domain import forms
+
+    request = _request()
+    language = _language(request)
+    form = forms.get_form(formId)
+    if form is None:
+        return _not_found(request, language)
+    return _form(request, form, language, {}, [])
+
+
+@bp.route("/web/forms/{formId}", methods=["POST"], content_types=FORM_POST)
+def form_post(formId: str) -> Response:
+    from chalicelib.domain import forms
+    from chalicelib.domain.form_problems import explain
+    from chalicelib.schemas import problems
+    from chalicelib.web import fields as form_fields
+    from chalicelib.web import render
+
+    request = _request()
+    posted = render.form_fields(request)
+    language = _language(request, posted)
+    form = forms.get_form(formId)
+    if form is None:
+        return _not_found(request, language)
+    if not render.csrf_ok(request, posted):
+        return _expired(request, language)
+    labels = render.label_language(language)
+    step = render.first(posted, "step")
+    if step == "send":
+        try:
+            document = json.loads(render.first(posted, "document") or "{}")
+        except ValueError:
+            document = {}
+        if not isinstance(document, dict):
+            document = {}
+    else:
+        document = form_fields.document(form, posted, labels)
+    explained = explain(problems(form.schema_name, document), form, labels)
+    flat = form_fields.flat_values(document)
+    if step == "send":
+        if render.first(posted, "change"):
+            return _form(request, form, language, flat, [])
+        if explained:  # a check-answers page tampered with, or a form changed since
+            return _form(request, form, language, flat, explained)
+    else:
+        # A long form comes one screen at a time: this screen's answers are checked before the next.
+        screens = form_fields.screens(form, form_fields.fields(form, labels))
+        screen = min(max(_int(render.first(posted, "screen")), 0), len(screens) - 1)
+        if render.first(posted, "back"):
+            return _form(request, form, language, flat, [], max(screen - 1, 0))
+        on = form_fields.screen_of(screens)
+        due = [e for e in explained if on(e["pointer"]) <= screen]
+        if due:
+            first = min(on(e["pointer"]) for e in due)
+            return _form(request, form, language, flat, [e for e in due if on(e["pointer"]) == first], first)
+        if screen < len(screens) - 1:
+            return _form(request, form, language, flat, [], screen + 1)
+        return _review(request, form, language, document)
+    try:
+        created = _create(request, form, document, posted, language)
+    except Exception as error:  # a service's 4xx/5xx: shown as the API would answer it
+        api_error = _as_api_error(error)
+        if api_error is None:
+            raise
+        details = [d for d in api_error.details if isinstance(d, dict) and "pointer" in d]
+        if api_error.status == 422 and details:
+            return _form(request, form, language, form_fields.flat_values(document), details)
+        if api_error.status == 401:
+            return _message(request, language, "web.signin_again", 401)
+        return _message(request, language, "web.busy", 503)
+    return render.page(request, "done.html", language, form=form, created=created)
+
+
+def _int(text: str) -> int:
+    return int(text) if text.isdigit() else 0
+
+
+def _as_api_error(error: Exception) -> Any:
+    """The HTTP error a service's exception is (as the JSON API would answer it), or None."""
+    from chalicelib.api.errors import ApiError, from_rule
+    from chalicelib.domain.errors import MadoguchiError
+
+    if isinstance(error, ApiError):
+        return error
+    if isinstance(error, MadoguchiError):
+        return from_rule(error)
+    return None
+
+
+def _create(
+    request: Any, form: Any, document: dict[str, Any], posted: dict[str, list[str]], language: str
+) -> Any:
+    from chalicelib.services import submissions as service
+    from chalicelib.web import render
+
+    token = render.first(posted, "id_token")
+    if token:
+        user_id = _resident(token)
+        if user_id is None:
+            from chalicelib.api.errors import ApiError
+
+            raise ApiError(401, "unauthorized", "bad id token")
+        from chalicelib.store import preferences
+
+        stored = preferences.get(user_id)  # as the API does: news in the language chosen on LINE
+        line_language = stored.preferences.language if stored else language
+        return service.create(
+            form, document, service.Submitter(channel="line", language=line_language, line_user_id=user_id)
+        )
+    return service.create(
+        form, document, service.Submitter(channel="web", language=render.label_language(language))
+    )
+
+
+def _form(
+    request: Any,
+    form: Any,
+    language: str,
+    values: dict[str, list[str]],
+    errors: list[dict[str, str]],
+    screen: int = 0,
+) -> Response:
+    from chalicelib.web import fields as form_fields
+    from chalicelib.web import render
+
+    labels = render.label_language(language)
+    screens = form_fields.screens(form, form_fields.fields(form, labels))
+    questions = screens[screen]
+    shown = {q.name for q in questions}
+    ids = {}
+
+    def first_input(made: Any) -> str:
+        return first_input(made.parts[0]) if made.parts else made.id
+
+    def index(items: list[Any]) -> None:
+        for made in items:
+            ids[made.pointer] = first_input(made)  # a group's link lands on its first input
+            index(made.parts)
+
+    index(questions)
+    for error in errors:
+        pointer = error["pointer"]
+        while pointer and pointer not in ids:
+            pointer = pointer.rsplit("/", 1)[0]
+        error["anchor"] = ids.get(pointer, questions[0].id)
+        # A group's message is shown at the group; a field's at the field.
+        error["at"] = pointer or questions[0].pointer
+    return render.page(
+        request,
+        "form.html",
+        language,
+        status=422 if errors else 200,
+        form=form,
+        questions=questions,
+        screen=screen,
+        screens=len(screens),
+        screen_key=form_fields.screen_key(screens, screen),
+        # The answers of the other screens travel with the form (JavaScript off, nothing stored).
+        carried={k: v for k, v in values.items() if k.split(".", 1)[0] not in shown},
+        values=values,
+        errors=errors,
+        error_at={e["at"]: e["message"] for e in reversed(errors)},
+    )
+
+
+def _review(request: Any, form: Any, language: str, document: dict[str, Any]) -> Response:
+    from chalicelib.domain.forms import fee_for
+    from chalicelib.web import fields as form_fields
+    from chalicelib.web import render
+
+    texts = render.Texts(language)
+    shown = form_fields.answers(
+        form, document, render.label_language(language), (texts.plain("web.yes"), texts.plain("web.no"))
+    )
+    return render.page(
+        request,
+        "review.html",
+        language,
+        form=form,
+        shown=shown,
+        fee=fee_for(form, document),
+        document=json.dumps(document, ensure_ascii=False),
+    )
+
+
+def _not_found(request: Any, language: str) -> Response:
+
+    return _message(request, language, "web.not_found_title", 404)
+
+
+# --- status, thread, answer -----------------------------------------------------------------------
+
+
+@bp.route("/web/status", methods=["GET"])
+def status_page() -> Response:
+    from chalicelib.web import render
+
+    request = _request()
+    return render.page(request, "status.html", _language(request), errors=[], receipt="")
+
+
+@bp.route("/web/status", methods=["POST"], content_types=FORM_POST)
+def status_post() -> Response:
+    from chalicelib.web import render
+
+    request = _request()
+    posted = render.form_fields(request)
+    language = _language(request, posted)
+    if not render.csrf_ok(request, posted):
+        return _expired(request, language)
+    token = render.first(posted, "id_token")
+    receipt = render.first(posted, "receipt").upper()
+    code = render.first(posted, "code")
+    if token:
+        return _status_by_line(request, language, token, receipt)
+    return _status_by_code(request, language, receipt, code)
+
+
+def _status_by_code(request: Any, language: str, receipt: str, code: str) -> Response:
+    from chalicelib.services import submissions as service
+    from chalicelib.web import render
+
+    errors = []
+    if not receipt:
+        errors.append({"anchor": "f-receipt", "key": "web.need_both"})
+    if not code:
+        errors.append({"anchor": "f-code", "key": "web.need_both"})
+    if errors:
+        return render.page(request, "status.html", language, status=422, errors=errors[:1], receipt=receipt)
+    try:
+        # The API's own check: one answer for a wrong pair, the per-receipt backoff and the per-client limit.
+        submission = service.resident_access(receipt, code, client=_client(request))
+    except Exception as error:  # the API's 404 (no such pair) or 429 (locked out), as a page
+        api_error = _as_api_error(error)
+        if api_error is None or api_error.status not in (404, 429):
+            raise
+        key = "web.locked" if api_error.status == 429 else "web.wrong_code"
+        return render.page(
+            request,
+            "status.html",
+            language,
+            status=api_error.status,
+            errors=[{"anchor": "f-receipt", "key": key}],
+            receipt=receipt,
+        )
+    return _show_status(request, language, submission, code=code)
+
+
+def _client(request: Any) -> str:
+    """The caller as the API counts it for wrong codes (a pseudonym of its address)."""
+    from chalicelib.observability import hashed
+
+    identity = (request.context or {}).get("identity") or {}
+    return hashed(str(identity.get("sourceIp") or "unknown")) or "unknown"
+
+
+def _show_status(
+    request: Any,
+    language: str,
+    submission: Any,
+    *,
+    code: str = "",
+    id_token: str = "",
+    answered: bool = False,
+    errors: list[dict[str, str]] | None = None,
+) -> Response:
+    """Status, the thread (the city's messages and, once issue 10 is merged, the resident's
+    answers), and the answer form while the city waits for one."""
+    from chalicelib.services import submissions as service
+    from chalicelib.web import render
+
+    view = service._public_view(submission)
+    responses = _answer_service()
+    if responses is not None:
+        thread = responses.view(submission)["thread"]
+    else:
+        thread = [
+            {"who": "ward", "at": n["at"], "status": n["status"], "text": n["note"]} for n in view["notes"]
+        ]
+    return render.page(
+        request,
+        "status_view.html",
+        language,
+        status=422 if errors else 200,
+        view=view,
+        thread=thread,
+        answerable=responses is not None and bool(code or id_token),
+        code=code,
+        id_token=id_token,
+        answered=answered,
+        errors=errors or [],
+    )
+
+
+def _status_by_line(request: Any, language: str, token: str, receipt: str) -> Response:
+    from chalicelib.domain.submissions import RECEIPT_PATTERN
+    from chalicelib.store import submissions as store
+    from chalicelib.store.models import Submission
+    from chalicelib.web import render
+
+    user_id = _resident(token)
+    if user_id is None:
+        return _message(request, language, "web.signin_again", 401)
+    if receipt and RECEIPT_PATTERN.fullmatch(receipt):
+        found = store.get(receipt)
+        if found is not None and found.line_user_id == user_id:
+            return _show_status(request, language, found, id_token=token)
+    page, _cursor = store.query_index(
+        Submission.by_line_user, user_id, since=None, until=None, cursor=None, limit=20
+    )
+    return render.page(request, "mine.html", language, submissions=page, id_token=token)
+
+
+def _answer_service() -> Any:
+    """`chalicelib.services.responses` (issue 10: answering a needs-info request), once merged."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("chalicelib.services.responses") is None:
+        return None
+    return importlib.import_module("chalicelib.services.responses")
+
+
+UPLOAD_ID = re.compile(r"^up_[a-z2-7]{20,40}$")
+
+
+@bp.route("/web/status/answer", methods=["POST"], content_types=FORM_POST)
+def answer_post() -> Response:
+    from chalicelib.web import render
+
+    request = _request()
+    posted = render.form_fields(request)
+    language = _language(request, posted)
+    if not render.csrf_ok(request, posted):
+        return _expired(request, language)
+    responses = _answer_service()
+    if responses is None:
+        return _message(request, language, "web.answer_unavailable", 503)
+    receipt, code = render.first(posted, "receipt").upper(), render.first(posted, "code")
+    token = render.first(posted, "id_token")
+    text = render.first(posted, "text")
+    attachments = [v for raw in posted.get("photos", []) for v in raw.split() if UPLOAD_ID.match(v)]
+    try:
+        if token:
+            user_id = _resident(token)
+            if user_id is None:
+                return _message(request, language, "web.signin_again", 401)
+            submission = responses.with_access_code(receipt, None, line_user_id=user_id)
+            channel = "line"
+        else:
+            submission, channel = responses.with_access_code(receipt, code, client=_client(request)), "web"
+    except Exception as error:
+        api_error = _as_api_error(error)
+        if api_error is None:
+            raise
+        return _status_by_code(request, language, receipt, code)  # wrong pair or locked: said there
+    try:
+        responses.respond(submission, text, attachments, channel=channel)
+    except Exception as error:
+        api_error = _as_api_error(error)
+        if api_error is None:
+            raise
+        anchors = {"/attachments": "f-photos"}
+        errors = [
+            {"anchor": anchors.get(d.get("pointer", ""), "f-text"), "message": d.get("message", "")}
+            for d in api_error.details
+            if isinstance(d, dict)
+        ] or [{"anchor": "f-text", "message": api_error.message}]
+        return _show_status(request, language, submission, code=code, id_token=token, errors=errors)
+    from chalicelib.store import submissions as store
+
+    return _show_status(
+        request, language, store.get(submission.receipt), code=code, id_token=token, answered=True
+    )
+
+
+# --- counter waiting times (issue 14's queue service) ---------------------------------------------
+
+QUEUE_REFRESH_SECONDS = 30
+
+
+def _now() -> Any:
+    """Now; on the local stage only, `MADOGUCHI_CLOCK` (ISO time) may fix it, so the browser
+    test can show a line open in office hours whatever the hour it runs at."""
+    import os
+    from datetime import UTC, datetime
+
+    from chalicelib.config import get_settings
+
+    fixed = os.environ.get("MADOGUCHI_CLOCK")
+    if fixed and get_settings().stage == "local":
+        return datetime.fromisoformat(fixed)
+    return datetime.now(UTC)
+
+
+@bp.route("/queue", methods=["GET"])
+def queue_page() -> Response:
+    """Every office and line now, large figures for a phone. It refreshes itself only when the
+    resident turns that on (WCAG 2.2.1), by the HTTP Refresh header: no JavaScript needed."""
+    import importlib
+    import importlib.util
+
+    from chalicelib.web import render
+
+    request = _request()
+    language = _language(request)
+    if importlib.util.find_spec("chalicelib.services.queues") is None:
+        return _message(request, language, "web.queue_unavailable", 503)
+    queues = importlib.import_module("chalicelib.services.queues")
+    view = queues.status_view(_now(), language)
+    auto = (request.query_params or {}).get("auto") == "1"
+    response = render.page(request, "queue.html", language, cacheable=True, view=view, auto=auto)
+    response.headers["Cache-Control"] = "public, max-age=10"  # the figures change by the minute
+    if auto:
+        response.headers["Refresh"] = str(QUEUE_REFRESH_SECONDS)
+    return response
+
+
+# --- news settings (LIFF) -------------------------------------------------------------------------
+
+
+def _resident(token: str) -> str | None:
+    """The verified LINE user of an ID token, or None (bad, expired, or LINE Login unreachable)."""
+    from chalicelib.adapters import line_login
+
+    try:
+        return line_login.verify_id_token(token).user_id
+    except (line_login.InvalidIdToken, line_login.LineLoginUnavailable):
+        return None
+
+
+@bp.route("/web/settings", methods=["GET"])
+def settings_page() -> Response:
+    from chalicelib.web import render
+
+    request = _request()
+    return render.page(request, "signin.html", _language(request), action="/web/settings")
+
+
+@bp.route("/web/settings", methods=["POST"], content_types=FORM_POST)
+def settings_post() -> Response:
+    from datetime import UTC, datetime
+
+    from chalicelib.api import liff
+    from chalicelib.domain import preferences as rules
+    from chalicelib.store import preferences as store
+    from chalicelib.web import render
+
+    request = _request()
+    posted = render.form_fields(request)
+    token = render.first(posted, "id_token")
+    user_id = _resident(token) if token else None
+    stored = store.get(user_id) if user_id else None
+    line_language = stored.preferences.language if stored else None
+    language = _language(request, posted, line_language)
+    if not render.csrf_ok(request, posted):
+        return _expired(request, language)
+    if user_id is None:
+        return _message(request, language, "web.signin_again", 401)
+    action = render.first(posted, "action")
+    notice, errors = None, []
+    try:
+        if action == "stop":
+            stored = liff._save(user_id, rules.stop_all, datetime.now(UTC))
+            notice = "web.stopped"
+        elif action == "save":
+            document = _preferences_document(posted, stored)
+            now = datetime.now(UTC)
+            stored = liff._save(user_id, lambda current: rules.from_document(document, current, now), now)
+            notice = "web.saved"
+            language = stored.preferences.language
+    except Exception as error:
+        api_error = _as_api_error(error)
+        if api_error is None:
+            raise
+        code = api_error.code
+        if code in ("not_following",):
+            notice = "web.not_following"
+        elif code == "terms_changed":
+            notice = "web.terms_changed"
+        elif code == "invalid_preferences":
+            errors = [
+                {"anchor": _settings_anchor(d.get("pointer", "")), "message": d.get("message", "")}
+                for d in api_error.details
+            ]
+        else:
+            raise
+    prefs = stored.preferences if stored else rules.Preferences(language=language)
+    view = rules.view(prefs, following=stored.following if stored else False)
+    return render.page(
+        request,
+        "settings.html",
+        language,
+        status=422 if errors else 200,
+        view=view,
+        id_token=token,
+        notice=notice,
+        errors=errors,
+        birth_year=render.first(posted, "birthYear") if errors else "",
+    )
+
+
+def _settings_anchor(pointer: str) -> str:
+    name = pointer.strip("/").split("/", 1)[0] or "topics"
+    return {"birthYear": "f-birthYear", "ageBand": "f-birthYear", "consent": "f-consent"}.get(
+        name, f"f-{name}"
+    )
+
+
+def _preferences_document(posted: dict[str, list[str]], stored: Any) -> dict[str, Any]:
+    from chalicelib.domain import preferences as rules
+    from chalicelib.web import render
+
+    year = render.first(posted, "birthYear")
+    age = render.first(posted, "ageBand")
+    document: dict[str, Any] = {
+        "topics": sorted({t for t in posted.get("topics", []) if t}),
+        "area": render.first(posted, "area") or None,
+        "language": render.first(posted, "language") or "ja",
+        "consent": {"termsVersion": rules.TERMS_VERSION}
+        if render.first(posted, "consent") == "yes"
+        else None,
+        "paused": False,
+    }
+    if year:
+        document["birthYear"] = int(year) if year.isdigit() else -1
+    elif age and age != "none":
+        document["ageBand"] = age
+    return document

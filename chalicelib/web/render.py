@@ -1,0 +1,250 @@
+"""Rendering the resident pages: Jinja2 (autoescaped), the page language, texts, headers, CSRF.
+
+Imported only inside page handlers: Jinja2 stays off the webhook's cold start.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import secrets
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jinja2
+from chalice import Response
+from markupsafe import Markup, escape
+
+from chalicelib.domain import messages
+from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+CSRF_COOKIE = "mdg_csrf"
+LANGUAGE_NAMES = {
+    "ja": "日本語",
+    "ja-easy": "やさしい にほんご",
+    "en": "English",
+    "zh-Hans": "中文（简体）",
+    "ko": "한국어",
+    "vi": "Tiếng Việt",
+    "ne": "नेपाली",
+}
+# The HTML lang attribute of each page language (ja-easy is Japanese to a screen reader).
+HTML_LANG = {"ja-easy": "ja", "zh-Hans": "zh-Hans"}
+# ｜漢字《かんじ》: furigana in the ja-easy texts (Aozora Bunko ruby notation).
+_RUBY = re.compile(r"｜([^｜《》]+)《([^《》]+)》")
+
+
+# --- language ------------------------------------------------------------------------------------
+
+
+def _supported(tag: str) -> str | None:
+    tag = tag.strip().lower()
+    if tag in ("ja-easy",):
+        return "ja-easy"
+    primary = tag.split("-", 1)[0]
+    if primary == "zh":
+        return "zh-Hans"  # the only Chinese the ward writes
+    return primary if primary in LANGUAGES and primary != "ja-easy" else None
+
+
+def choose_language(chosen: str | None, accept_language: str | None, default: str | None = None) -> str:
+    """The page language: one the resident chose (switcher or form), else their LINE language
+    (`default`), else the best of Accept-Language, else Japanese."""
+    if chosen in LANGUAGES:
+        return str(chosen)
+    if default in LANGUAGES:
+        return str(default)
+    best: tuple[float, str] | None = None
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        name, _, value = params.strip().partition("=")
+        if name.strip() == "q":
+            try:
+                weight = float(value)
+            except ValueError:
+                continue
+        language = _supported(tag) if tag.strip() else None
+        if language and weight > 0 and (best is None or weight > best[0]):
+            best = (weight, language)
+    return best[1] if best else DEFAULT_LANGUAGE
+
+
+def label_language(language: str) -> str:
+    """Form labels and field errors exist in Japanese and English: the nearer one."""
+    return "ja" if language in ("ja", "ja-easy") else "en"
+
+
+# --- texts ---------------------------------------------------------------------------------------
+
+
+def ruby(text: str) -> Markup:
+    """Escaped text with ｜漢字《かんじ》 turned into <ruby> (furigana)."""
+    escaped = str(escape(text))
+    return Markup(_RUBY.sub(r"<ruby>\1<rp>(</rp><rt>\2</rt><rp>)</rp></ruby>", escaped))  # noqa: S704
+
+
+def plain(text: str) -> str:
+    """The text without furigana (for <title>, attributes)."""
+    return _RUBY.sub(r"\1", text)
+
+
+class Texts:
+    """`t("web.key", n=1)` in templates: the text in the page language, furigana as ruby."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    def __call__(self, key: str, **values: Any) -> Markup:
+        return ruby(messages.text(key, self.language, **values))
+
+    def plain(self, key: str, **values: Any) -> str:
+        return plain(messages.text(key, self.language, **values))
+
+    def yen(self, amount: int) -> str:
+        return plain(messages.text("web.yen", self.language, amount=f"{amount:,}"))
+
+
+# --- templates and responses ---------------------------------------------------------------------
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # every template is HTML
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    env.globals["LANGUAGES"] = LANGUAGES
+    return env
+
+
+def storage_origin() -> str:
+    """Where photo uploads go (the presigned POST's host): moto locally, S3 in AWS."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        parts = urlsplit(endpoint)
+        return f"{parts.scheme}://{parts.netloc}"
+    return "https://*.amazonaws.com"
+
+
+def security_headers() -> dict[str, str]:
+    csp = "; ".join(
+        [
+            "default-src 'none'",
+            "style-src 'self'",
+            "img-src 'self' data: blob:",
+            "script-src 'self' https://static.line-scdn.net",
+            f"connect-src 'self' {storage_origin()} https://api.line.me https://liffsdk.line-scdn.net",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Permissions-Policy": "geolocation=(self), camera=(self)",
+    }
+
+
+def page(
+    request: Any,
+    template: str,
+    language: str,
+    *,
+    status: int = 200,
+    cacheable: bool = False,
+    **context: Any,
+) -> Response:
+    """An HTML page. Pages with forms or personal data are `no-store` and carry a CSRF token."""
+    token = csrf_token(request)
+    texts = Texts(language)
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            t=texts,
+            lang=language,
+            html_lang=HTML_LANG.get(language, language),
+            csrf=token,
+            liff_id=liff_id(),
+            **context,
+        )
+    )
+    headers: dict[str, str | list[str]] = {"Content-Type": "text/html; charset=utf-8", **security_headers()}
+    if cacheable:
+        headers["Cache-Control"] = "public, max-age=300"
+        headers["Vary"] = "Accept-Language"
+    else:
+        headers["Cache-Control"] = "no-store"
+        headers["Set-Cookie"] = _cookie(request, token)
+    return Response(body=html, status_code=status, headers=headers)
+
+
+def liff_id() -> str:
+    """The LIFF app id (last part of the configured LIFF URL); empty on the local stage, where
+    no LIFF SDK can load and tests hand the page a sandbox-minted ID token instead."""
+    from chalicelib.config import get_settings
+
+    settings = get_settings()
+    if settings.stage == "local":
+        return ""
+    return settings.liff_url.rstrip("/").rsplit("/", 1)[-1]
+
+
+# --- form posts and CSRF (double submit: an HttpOnly SameSite=Strict cookie and a form field) ----
+
+
+def form_fields(request: Any) -> dict[str, list[str]]:
+    body = request.raw_body or b""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    return parse_qs(body, keep_blank_values=True, max_num_fields=500)
+
+
+def first(fields: dict[str, list[str]], name: str) -> str:
+    values = fields.get(name) or [""]
+    return values[0].strip()
+
+
+def _cookies(request: Any) -> dict[str, str]:
+    found = {}
+    for part in ((request.headers or {}).get("cookie") or "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name:
+            found[name] = value
+    return found
+
+
+def csrf_token(request: Any) -> str:
+    current = _cookies(request).get(CSRF_COOKIE, "")
+    return current if re.fullmatch(r"[A-Za-z0-9_-]{32}", current) else secrets.token_urlsafe(24)
+
+
+def _cookie(request: Any, token: str) -> str:
+    secure = "; Secure" if (request.headers or {}).get("x-forwarded-proto") == "https" else ""
+    return f"{CSRF_COOKIE}={token}; Path=/web; HttpOnly; SameSite=Strict; Max-Age=7200{secure}"
+
+
+def csrf_ok(request: Any, fields: dict[str, list[str]]) -> bool:
+    """The form's token equals the cookie's, and the browser says the post is not cross-site."""
+    headers = request.headers or {}
+    if headers.get("sec-fetch-site") not in (None, "same-origin", "none"):
+        return False
+    origin = headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != headers.get("host"):
+        return False
+    cookie = _cookies(request).get(CSRF_COOKIE, "")
+    sent = first(fields, "csrf")
+    return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())

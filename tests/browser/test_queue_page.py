@@ -1,0 +1,93 @@
+"""The /queue page after simulated ticket-machine events: figures, now calling, the best-time
+chart, the resident-controlled self refresh; axe in ja and en; a phone screenshot for docs/."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+from datetime import UTC
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.browser.conftest import QUEUE_CLOCK, assert_accessible, screenshot
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("chalicelib.services.queues") is None,
+        reason="the queue service (issue 14) is not merged yet",
+    ),
+]
+
+
+def post_event(client, kind: str, number: str, minute: int, counter: str | None = None) -> None:
+    from chalicelib.domain.queue_webhooks import sign_madoguchi
+
+    when = QUEUE_CLOCK.replace(minute=minute)
+    document = {
+        "id": f"web-{number}-{kind}-{minute}",
+        "type": kind,
+        "office": "honcho",
+        "line": "jumin",
+        "ticket": number,
+        "at": when.isoformat(),
+        **({"counter": counter} if counter else {}),
+    }
+    body = json.dumps(document).encode()
+    signature = sign_madoguchi(os.environ["QUEUE_WEBHOOK_SECRET"], body, int(time.time()))
+    response = client.http.post(
+        "/queue/webhooks/honcho",
+        body=body,
+        headers={"Content-Type": "application/json", "X-Madoguchi-Signature": signature},
+    )
+    assert response.status_code == 200, response.body
+
+
+@pytest.fixture
+def client(local_stack):
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app) as test_client:
+        yield test_client
+
+
+def test_the_queue_page_shows_the_figures_after_ticket_events(page, web, client):
+    from devstack.pump import Pump
+
+    pump = Pump(retry_delay=0, wait_seconds=0)
+    for n in range(1, 6):
+        post_event(client, "issued", f"{n:03d}", n)
+    post_event(client, "called", "001", 10, counter="2")
+    post_event(client, "called", "002", 12, counter="3")
+    post_event(client, "served", "002", 20)
+    pump.drain()
+
+    page.get(f"{web}/queue?lang=ja")
+    line = page.find_element(By.ID, "line-jumin")
+    assert line.find_element(By.CSS_SELECTOR, "[data-figure=waiting]").text == "3人"
+    assert line.find_element(By.CSS_SELECTOR, "[data-figure=calling]").text.split() == ["001"]
+    assert line.find_element(By.CSS_SELECTOR, "[data-figure=estimate]").text.endswith("分")
+    assert "10:20" in line.find_element(By.CSS_SELECTOR, "[data-figure=updated]").text
+    assert_accessible(page, "queue ja")
+    line.find_element(By.CSS_SELECTOR, "details.best summary").click()
+    assert_accessible(page, "queue ja chart open")
+    screenshot(page, "queue-ja")
+
+    page.get(f"{web}/queue?lang=en&auto=1")
+    assert page.find_element(By.ID, "auto-note").text.startswith("This page updates itself")
+    assert page.find_element(By.CSS_SELECTOR, "#line-jumin [data-figure=waiting]").text == "3 people"
+    assert_accessible(page, "queue en auto")
+    assert QUEUE_CLOCK.astimezone(UTC).hour == 1  # 10:21 in Tokyo
+
+
+def test_self_refresh_is_the_residents_choice(client):
+    plain = client.http.get("/queue?lang=en")
+    assert plain.status_code == 200
+    assert "Refresh" not in plain.headers and "refresh" not in plain.headers
+    auto = client.http.get("/queue?lang=en&auto=1")
+    assert {k.lower(): v for k, v in auto.headers.items()}["refresh"] == "30"

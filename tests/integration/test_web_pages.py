@@ -1,0 +1,312 @@
+"""Resident web pages over chalice.test.Client and the local stack, without a browser (JavaScript off).
+
+Every page in every language with no missing text, the weight of each page with its CSS and
+script, the security headers, CSRF, and the whole form journey by plain form posts.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from urllib.parse import urlencode
+
+import pytest
+
+from chalicelib.domain.forms import catalogue, get_form
+from chalicelib.domain.residents import LANGUAGES
+from chalicelib.web import fields as form_fields
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+MAX_PAGE_BYTES = 100 * 1024
+
+
+def pages():
+    yield "/web"
+    yield "/web/status"
+    yield "/web/settings"
+    for form in catalogue():
+        yield f"/web/forms/{form.id}"
+    import importlib.util
+
+    if importlib.util.find_spec("chalicelib.services.queues") is not None:  # issue 14, once merged
+        yield "/queue"
+
+
+def headers(response) -> dict[str, str]:
+    return {name.lower(): value for name, value in response.headers.items()}
+
+
+def _csrf(response) -> tuple[str, str]:
+    cookie = headers(response)["set-cookie"].split(";", 1)[0]
+    token = cookie.split("=", 1)[1]
+    return cookie, token
+
+
+def post(client, path, cookie, fields):
+    return client.http.post(path, body=urlencode(fields, doseq=True), headers={**FORM, "Cookie": cookie})
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_page_renders_in_every_language_with_no_missing_text(client, language):
+    for path in pages():
+        response = client.http.get(f"{path}?lang={language}")
+        assert response.status_code == 200, (path, language)
+        html = response.body.decode()
+        lang_attr = "ja" if language == "ja-easy" else language
+        assert f'<html lang="{lang_attr}">' in html
+        # A missing text shows as its key (web.x, form.x) or as an empty element.
+        assert not re.search(r">\s*(web|form|status|age)\.[a-z_-]+\s*<", html), (path, language)
+        assert "<h1></h1>" not in html and "<title> |" not in html
+
+
+def assert_complete(response, where: str) -> None:
+    html = response.body.decode()
+    assert "<main" in html, where
+    assert not re.search(r">\s*(web|form|status|age)\.[a-z_-]+\s*<", html), where
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_state_of_every_page_is_complete_in_every_language(client, sandbox, language):
+    """Errors, second screen, check answers, done, status with a thread, settings: no gap."""
+    import requests
+
+    from chalicelib.config import get_settings
+    from chalicelib.domain import submissions as rules
+    from chalicelib.services import submissions as service
+    from chalicelib.store import residents
+    from chalicelib.store import submissions as store
+    from tests.integration.conftest import new_user_id
+
+    cookie, token = _csrf(client.http.get("/web"))
+    common = {"csrf": token, "lang": language}
+    assert_complete(
+        post(client, "/web/forms/bulky-waste-collection", cookie, {**common, "step": "review"}), "errors"
+    )
+    flat = form_fields.flat_values(get_form("bulky-waste-collection").example)
+    second = post(
+        client,
+        "/web/forms/bulky-waste-collection",
+        cookie,
+        {**common, "step": "review", "screen": "0", **flat},
+    )
+    assert_complete(second, "second screen")
+    review = post(
+        client,
+        "/web/forms/bulky-waste-collection",
+        cookie,
+        {**common, "step": "review", "screen": "1", **flat},
+    )
+    assert_complete(review, "check answers")
+    import html as html_lib
+
+    document = html_lib.unescape(re.search(r'name="document" value="([^"]*)"', review.body.decode()).group(1))
+    done = post(
+        client, "/web/forms/bulky-waste-collection", cookie, {**common, "step": "send", "document": document}
+    )
+    assert_complete(done, "done")
+    receipt = re.search(r'id="receipt">([^<]+)<', done.body.decode()).group(1)
+    code = re.search(r'id="access-code">([^<]+)<', done.body.decode()).group(1)
+    staff = rules.Actor(kind=rules.STAFF, id="staff-1", section="seiso")
+    service.move(store.get(receipt), rules.IN_REVIEW, actor=staff)
+    service.move(store.get(receipt), rules.NEEDS_INFO, actor=staff, note="Which floor?", visibility="public")
+    assert_complete(
+        post(client, "/web/status", cookie, {**common, "receipt": receipt, "code": code}), "status"
+    )
+    assert_complete(
+        post(client, "/web/status", cookie, {**common, "receipt": receipt, "code": "x"}), "wrong code"
+    )
+
+    user_id = new_user_id()
+    assert residents.record_follow(user_id, language, 1)
+    minted = requests.post(
+        f"{sandbox.base_url}/__sandbox/id-tokens",
+        json={"sub": user_id, "aud": get_settings().line_login_channel_id},
+        timeout=5,
+    ).json()["idToken"]
+    settings = post(client, "/web/settings", cookie, {**common, "id_token": minted})
+    assert_complete(settings, "settings")
+    bad = post(
+        client, "/web/settings", cookie, {**common, "id_token": minted, "action": "save", "birthYear": "1800"}
+    )
+    assert bad.status_code == 422
+    assert_complete(bad, "settings with errors")
+    assert_complete(
+        post(client, "/web/settings", cookie, {**common, "id_token": minted, "action": "stop"}), "stopped"
+    )
+    assert_complete(post(client, "/web/status", cookie, {**common, "id_token": minted}), "my requests")
+
+
+def test_ja_easy_pages_carry_furigana_as_ruby(client):
+    html = client.http.get("/web?lang=ja-easy").body.decode()
+    assert "<ruby>葛飾区<rp>(</rp><rt>かつしかく</rt><rp>)</rp></ruby>" in html
+
+
+def test_language_follows_accept_language_and_the_switcher_wins(client):
+    assert (
+        '<html lang="ko">'
+        in client.http.get("/web", headers={"Accept-Language": "ko-KR,ko;q=0.9"}).body.decode()
+    )
+    assert (
+        '<html lang="zh-Hans">' in client.http.get("/web", headers={"Accept-Language": "zh-CN"}).body.decode()
+    )
+    assert '<html lang="ja">' in client.http.get("/web", headers={"Accept-Language": "fr"}).body.decode()
+    assert (
+        '<html lang="vi">' in client.http.get("/web?lang=vi", headers={"Accept-Language": "en"}).body.decode()
+    )
+
+
+def test_every_page_with_its_css_and_script_weighs_under_100_kb(client):
+    assets = sum(len(client.http.get(f"/web/static/{name}").body) for name in ("web.css", "web.js"))
+    weights = {}
+    for path in pages():
+        for language in ("ja", "ne"):  # Nepali: the longest UTF-8
+            weights[f"{path}?lang={language}"] = len(client.http.get(f"{path}?lang={language}").body) + assets
+    print("page weights (bytes, with CSS and JS):", weights)
+    assert max(weights.values()) < MAX_PAGE_BYTES, weights
+
+
+def test_pages_send_a_csp_without_unsafe_inline_and_no_store(client):
+    response = client.http.get("/web/forms/inquiry")
+    csp = headers(response)["content-security-policy"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert headers(response)["cache-control"] == "no-store"
+    assert (
+        "HttpOnly" in headers(response)["set-cookie"] and "SameSite=Strict" in headers(response)["set-cookie"]
+    )
+    html = response.body.decode()
+    assert "<script>" not in html and "style=" not in html  # nothing inline for the CSP to refuse
+
+
+def test_a_post_without_the_csrf_cookie_or_from_another_site_is_refused(client):
+    cookie, token = _csrf(client.http.get("/web/forms/inquiry"))
+    fields = {"csrf": token, "lang": "en", "step": "review", "question": "When is the library open?"}
+    assert client.http.post("/web/forms/inquiry", body=urlencode(fields), headers=FORM).status_code == 403
+    other = {**FORM, "Cookie": cookie, "Sec-Fetch-Site": "cross-site"}
+    assert client.http.post("/web/forms/inquiry", body=urlencode(fields), headers=other).status_code == 403
+    wrong = {**fields, "csrf": "x" * 32}
+    assert post(client, "/web/forms/inquiry", cookie, wrong).status_code == 403
+    assert post(client, "/web/forms/inquiry", cookie, fields).status_code == 200
+
+
+@pytest.mark.parametrize("form_id", [form.id for form in catalogue()])
+def test_each_form_by_plain_posts_errors_then_check_answers_then_receipt_then_status(client, form_id):
+    form = get_form(form_id)
+    cookie, token = _csrf(client.http.get(f"/web/forms/{form_id}?lang=en"))
+    common = {"csrf": token, "lang": "en"}
+
+    empty = post(client, f"/web/forms/{form_id}", cookie, {**common, "step": "review"})
+    assert empty.status_code == 422
+    html = empty.body.decode()
+    assert 'id="error-summary"' in html
+    for anchor in re.findall(
+        r'<li><a href="#([^"]+)">', html.split('id="error-summary"')[1].split("</div>")[0]
+    ):
+        assert f'id="{anchor}"' in html  # every summary link lands on a field
+
+    example = copy.deepcopy(form.example)
+    example.pop("photos", None)
+    flat = form_fields.flat_values(example)
+    screen, screens = "0", 0
+    while True:  # a long form comes in screens; each posts its answers and carries the others
+        review = post(
+            client, f"/web/forms/{form_id}", cookie, {**common, "step": "review", "screen": screen, **flat}
+        )
+        assert review.status_code == 200, review.body.decode()[:3000]
+        html = review.body.decode()
+        screens += 1
+        found = re.search(r'name="screen" value="(\d)"', html)
+        if not found:
+            break
+        assert found.group(1) != screen and screens < 3
+        screen = found.group(1)
+    assert screens == len(form_fields.screens(form, form_fields.fields(form, "en")))
+    assert "Check your answers" in html
+    if form.fee_yen:
+        assert "The fee for this application is" in html
+    document = re.search(r'name="document" value="([^"]*)"', html).group(1)
+    import html as html_lib
+
+    done = post(
+        client,
+        f"/web/forms/{form_id}",
+        cookie,
+        {**common, "step": "send", "document": html_lib.unescape(document)},
+    )
+    assert done.status_code == 200
+    html = done.body.decode()
+    receipt = re.search(r'id="receipt">([^<]+)<', html).group(1)
+    code = re.search(r'id="access-code">([^<]+)<', html).group(1)
+    assert headers(done)["cache-control"] == "no-store"
+
+    status = post(client, "/web/status", cookie, {**common, "receipt": receipt, "code": code})
+    assert status.status_code == 200
+    assert "Received" in status.body.decode()
+    assert code not in headers(status).get("location", "")
+
+
+def test_a_long_form_asks_about_the_request_then_about_the_resident_and_can_go_back(client):
+    form = get_form("juminhyo-copy")
+    cookie, token = _csrf(client.http.get("/web/forms/juminhyo-copy?lang=en"))
+    common = {"csrf": token, "lang": "en", "step": "review"}
+    flat = form_fields.flat_values(form.example)
+    first = client.http.get("/web/forms/juminhyo-copy?lang=en").body.decode()
+    assert "Step 1 of 2" in first and 'name="copies"' in first and 'name="name"' not in first
+    request_only = {
+        k: v
+        for k, v in flat.items()
+        if k in ("scope", "copies", "includeItems", "purpose", "purposeDetail", "delivery")
+    }
+    second = post(client, "/web/forms/juminhyo-copy", cookie, {**common, "screen": "0", **request_only})
+    html = second.body.decode()
+    assert second.status_code == 200 and "Step 2 of 2" in html and 'name="name"' in html
+    assert 'type="hidden" name="copies"' in html  # carried, not stored
+    errors = post(client, "/web/forms/juminhyo-copy", cookie, {**common, "screen": "1", **request_only})
+    assert errors.status_code == 422 and "Step 2 of 2" in errors.body.decode()
+    back = post(
+        client, "/web/forms/juminhyo-copy", cookie, {**common, "screen": "1", "back": "1", **request_only}
+    )
+    assert "Step 1 of 2" in back.body.decode() and f'value="{flat["copies"][0]}"' in back.body.decode()
+    review = post(client, "/web/forms/juminhyo-copy", cookie, {**common, "screen": "1", **flat})
+    assert "Check your answers" in review.body.decode()
+    assert "The fee for this application is 600 yen." in review.body.decode()  # 2 copies at 300 yen
+
+
+def test_a_wrong_access_code_is_one_answer_and_backs_off_like_the_api(client):
+    import json
+
+    made = client.http.post(
+        "/forms/inquiry/submissions",
+        body=json.dumps({"question": "Is the pool open on Mondays?"}),
+        headers={"Content-Type": "application/json"},
+    )
+    receipt, code = json.loads(made.body)["receipt"], json.loads(made.body)["accessSecret"]
+    cookie, token = _csrf(client.http.get("/web/status"))
+    fields = {"csrf": token, "lang": "en", "receipt": receipt}
+    for _ in range(5):  # the API's free wrong tries
+        wrong = post(client, "/web/status", cookie, {**fields, "code": "WRONG"})
+        assert wrong.status_code == 404
+        assert "The receipt number or access code is wrong." in wrong.body.decode()
+    # Then the receipt waits out its backoff: even the right code gets the same answer for now.
+    waiting = post(client, "/web/status", cookie, {**fields, "code": code})
+    assert waiting.status_code == 404 and 'id="status"' not in waiting.body.decode()
+
+
+def test_the_webhook_path_never_loads_jinja2():
+    """The pages are on the same Lambda as the LINE webhook: their template engine stays off its cold start."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = "import sys\nfrom app import app\nprint('jinja2' in sys.modules, 'chalicelib.web.render' in sys.modules)"
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=root,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["False", "False"]

@@ -1,0 +1,85 @@
+"""The web pages' pure helpers: page language, furigana, CSRF, and the form <-> JSON document mapping."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from chalicelib.domain.forms import catalogue, get_form
+from chalicelib.web import fields, render
+
+
+@pytest.mark.parametrize(
+    ("chosen", "accept", "line", "expected"),
+    [
+        ("vi", "en", "ko", "vi"),  # the switcher wins
+        (None, "en", "ko", "ko"),  # then the resident's LINE language
+        (None, "fr;q=1, ne;q=0.5", None, "ne"),
+        (None, "zh-TW,zh;q=0.9", None, "zh-Hans"),
+        (None, "en;q=0, ja;q=0.1", None, "ja"),
+        (None, "xx", None, "ja"),
+        ("klingon", None, None, "ja"),
+        (None, "ja-easy", None, "ja-easy"),
+    ],
+)
+def test_the_page_language(chosen, accept, line, expected):
+    assert render.choose_language(chosen, accept, line) == expected
+
+
+def test_furigana_becomes_ruby_and_everything_else_is_escaped():
+    html = render.ruby("｜葛飾区《かつしかく》 <script>alert(1)</script>")
+    assert html.startswith("<ruby>葛飾区<rp>(</rp><rt>かつしかく</rt><rp>)</rp></ruby>")
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert render.plain("｜葛飾区《かつしかく》の まどぐち") == "葛飾区の まどぐち"
+
+
+def _request(cookie: str | None, **headers: str):
+    all_headers = {"host": "forms.example.jp", **headers}
+    if cookie is not None:
+        all_headers["cookie"] = f"other=1; {render.CSRF_COOKIE}={cookie}"
+    return SimpleNamespace(headers=all_headers)
+
+
+def test_csrf_needs_the_cookie_and_the_field_to_match_and_a_same_site_post():
+    token = "a" * 32
+    assert render.csrf_ok(_request(token), {"csrf": [token]})
+    assert render.csrf_ok(_request(token, origin="https://forms.example.jp"), {"csrf": [token]})
+    assert not render.csrf_ok(_request(token), {"csrf": ["b" * 32]})
+    assert not render.csrf_ok(_request(None), {"csrf": [token]})
+    assert not render.csrf_ok(_request(""), {"csrf": [""]})
+    assert not render.csrf_ok(_request(token, **{"sec-fetch-site": "cross-site"}), {"csrf": [token]})
+    assert not render.csrf_ok(_request(token, origin="https://evil.example"), {"csrf": [token]})
+
+
+@pytest.mark.parametrize("form_id", [form.id for form in catalogue()])
+def test_a_forms_example_survives_the_round_trip_through_posted_fields(form_id):
+    form = get_form(form_id)
+    posted = fields.flat_values(form.example)
+    assert fields.document(form, posted, "ja") == form.example
+
+
+def test_blank_answers_are_left_out_and_numbers_read_as_numbers():
+    form = get_form("juminhyo-copy")
+    document = fields.document(form, {"copies": ["2"], "name": ["  "], "includeItems": []}, "en")
+    assert document == {"copies": 2}
+    assert fields.document(form, {"copies": ["two"]}, "en") == {"copies": "two"}  # the schema says why
+
+
+def test_a_long_form_asks_about_the_request_before_the_personal_details():
+    form = get_form("juminhyo-copy")
+    screens = fields.screens(form, fields.fields(form, "ja"))
+    assert len(screens) == 2
+    assert not {q.name for q in screens[0]} & set(form.personal_fields)
+    assert {q.name for q in screens[1]} <= set(form.personal_fields)
+    assert len(fields.screens(get_form("inquiry"), fields.fields(get_form("inquiry"), "ja"))) == 1
+
+
+def test_every_kanji_in_the_pages_easy_japanese_has_furigana():
+    import json
+    import re
+
+    texts = json.loads((render.HERE.parent / "data" / "messages" / "web.json").read_text(encoding="utf-8"))
+    for key, text in texts["messages"].items():
+        bare = re.sub(r"｜[^｜《》]+《[^《》]+》", "", text["ja-easy"])
+        assert not re.search(r"[\u4e00-\u9fff]", bare), (key, text["ja-easy"])
