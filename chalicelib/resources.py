@@ -40,6 +40,10 @@ QUEUES: tuple[QueueSpec, ...] = (LINE_EVENTS, NOTIFICATIONS, ANNOUNCE_PLAN, ANNO
 
 ATTACHMENTS_BUCKET = "attachments"
 BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET,)
+# Where uploads wait until a submission takes them (services/uploads.py); S3 expires what is left.
+UPLOAD_STAGING_PREFIX = "incoming/"
 
 # EventBridge Scheduler group holding one-time schedules (scheduled announcements and the like).
 SCHEDULE_GROUP = "schedules"
+# The queues those schedules may put messages on (the role EventBridge Scheduler assumes may send to these only).
+SCHEDULE_TARGETS: tuple[QueueSpec, ...] = (ANNOUNCE_PLAN,)
