@@ -51,9 +51,18 @@ def chalice_config() -> dict[str, Any]:
     return {"autogen_policy": False, "manage_iam_role": False, "iam_role_arn": PLACEHOLDER_ROLE}
 
 
+_BUILT: dict[tuple[str, str, bool], Path] = {}
+
+
 def build(stage: str, prefix: str, *, pyc: bool = True, out_root: Path | None = None) -> Path:
-    """A directory holding sam.json and deployment.zip for `stage`, named with `prefix`."""
-    out_root = out_root or CACHE
+    """A directory holding sam.json and deployment.zip for `stage`, named with `prefix` (once per process)."""
+    key = (stage, prefix, pyc)
+    if key not in _BUILT or not (_BUILT[key] / "deployment.zip").exists():
+        _BUILT[key] = _build(stage, prefix, pyc=pyc, out_root=out_root or CACHE)
+    return _BUILT[key]
+
+
+def _build(stage: str, prefix: str, *, pyc: bool, out_root: Path) -> Path:
     raw = out_root / f"{prefix}-chalice"
     if raw.exists():
         shutil.rmtree(raw)

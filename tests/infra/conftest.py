@@ -1,0 +1,47 @@
+"""The CDK app, synthesized once per test session (both stages), offline and without AWS credentials."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class Synth:
+    outdir: Path
+    stacks: dict[str, Any]  # stage -> MadoguchiStack
+    templates: dict[str, dict[str, Any]]  # stage -> the template as written to cdk.out
+
+    def template(self, stage: str) -> Any:
+        from aws_cdk.assertions import Template
+
+        return Template.from_stack(self.stacks[stage])
+
+
+def synthesize(outdir: Path, stages: tuple[str, ...] = ("dev", "prod")) -> Synth:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        os.environ.pop(name, None)  # proof that synth needs none
+    from infra.app import build
+
+    app = build(outdir=str(outdir), stages=stages)
+    app.synth()
+    stacks = {stage: app.node.find_child(f"madoguchi-{stage}") for stage in stages}
+    templates = {
+        stage: json.loads((outdir / f"madoguchi-{stage}.template.json").read_text(encoding="utf-8"))
+        for stage in stages
+    }
+    return Synth(outdir=outdir, stacks=stacks, templates=templates)
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
