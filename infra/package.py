@@ -9,6 +9,11 @@ hash, so only the first build downloads wheels, from PyPI). Then:
   from it). They are *unchecked-hash* pycs: the zip keeps mtimes to 2 s only, so timestamp pycs
   would look stale on Lambda and be ignored; an unchecked pyc is used as is, which is right for
   a package nobody edits in place.
+- **Trim.** requirements.txt holds only what the functions import. botocore's service models are
+  half the zip (19 MB of 40 unpacked): only the services the code calls are kept, found in the
+  code itself (`client("s3")` and the like, see `aws_services()`) plus those the libraries call
+  (PynamoDB: dynamodb; Powertools parameters: secretsmanager, ssm). A new `client("x")` in
+  chalicelib is picked up by the next build; tests/infra checks the package against the code.
 - **Route functions.** Routes listed in chalicelib/access.py ROUTE_FUNCTIONS get their own
   function (same code, same handler) in the SAM template, so their role can differ.
 
@@ -22,6 +27,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +41,17 @@ REGION = "ap-northeast-1"
 PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/replaced-by-infra"
 # Zip entries dropped from the package: bytecode from the build machine (we add our own).
 DROPPED_SUFFIXES = (".pyc", ".pyo")
+# AWS services the libraries call on the functions' behalf (the code's own calls are found in it).
+LIBRARY_SERVICES = ("dynamodb", "secretsmanager", "ssm", "sts")
+_CLIENT_CALL = re.compile(r"""\bclient\(\s*["']([a-z0-9-]+)["']""")
+
+
+def aws_services() -> tuple[str, ...]:
+    """Every AWS service the deployed code names in a `client("...")` call, plus LIBRARY_SERVICES."""
+    found = set(LIBRARY_SERVICES)
+    for path in [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py"))]:
+        found.update(_CLIENT_CALL.findall(path.read_text(encoding="utf-8")))
+    return tuple(sorted(found))
 
 _PACKAGE_CHILD = """
 import json, sys
@@ -99,7 +116,8 @@ def finish_zip(source: Path, target: Path, *, pyc: bool = True) -> None:
     The result depends only on the input's contents, and is cached by their hash: compiling
     the ~2,500 modules takes seconds, and the dependencies change only with requirements.txt.
     """
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:20]
+    services = aws_services()
+    digest = hashlib.sha256(source.read_bytes() + repr(services).encode()).hexdigest()[:20]
     cached = CACHE / f"{digest}-{'pyc' if pyc else 'src'}-{sys.implementation.cache_tag}.zip"
     if cached.exists():
         shutil.copyfile(cached, target)
@@ -109,6 +127,9 @@ def finish_zip(source: Path, target: Path, *, pyc: bool = True) -> None:
         for info in sorted(src.infolist(), key=lambda i: i.filename):
             name = info.filename
             if name.endswith(DROPPED_SUFFIXES) or "/__pycache__/" in f"/{name}":
+                continue
+            parts = name.split("/")
+            if parts[:2] == ["botocore", "data"] and len(parts) > 3 and parts[2] not in services:
                 continue
             data = src.read(info)
             dst.writestr(_entry(name, info.external_attr), data)
@@ -133,8 +154,12 @@ def _compile(name: str, source: bytes) -> bytes | None:
     import importlib.util
     from importlib._bootstrap_external import _code_to_hash_pyc  # type: ignore[attr-defined]
 
+    import warnings
+
     try:
-        code = compile(source, f"/var/task/{name}", "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. invalid escapes in old dependencies: theirs, not ours
+            code = compile(source, f"/var/task/{name}", "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
         return None  # e.g. a Python 2 example file inside a package: never imported
     return bytes(_code_to_hash_pyc(code, importlib.util.source_hash(source), checked=False))
