@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e lint typecheck event token fire richmenu bench clean
+.PHONY: run test unit integration e2e lint typecheck event token fire richmenu bench clean synth deploy diff
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,5 +53,22 @@ bench: $(STAMP)
 	$(PY) bench/faq_eval.py
 	$(PY) bench/fanout.py
 
+# --- AWS (issue 12; README "Deploying to AWS") ---------------------------------------------
+STAGE ?= dev
+CDK := node_modules/.bin/cdk
+
+node_modules/.installed: package.json package-lock.json  ## the CDK CLI, pinned in package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+synth: $(STAMP)  ## both stages' templates into cdk.out/: offline, no AWS credentials
+	$(PY) -m infra.app
+
+deploy: $(STAMP) node_modules/.installed  ## make deploy STAGE=dev (AWS credentials, `cdk bootstrap` done once)
+	$(CDK) deploy -c stage=$(STAGE) madoguchi-$(STAGE)
+
+diff: $(STAMP) node_modules/.installed  ## make diff STAGE=prod: what a deploy would change
+	$(CDK) diff -c stage=$(STAGE) madoguchi-$(STAGE)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis cdk.out chalice.out node_modules

@@ -83,8 +83,18 @@ def build(outdir: str | None = None, stages: tuple[str, ...] | None = None, nag:
 
 
 def main() -> int:
-    build().synth()
-    return 0
+    # The CDK CLI names the output folder; run by hand (make synth) it is cdk.out/.
+    assembly = build(outdir=os.environ.get("CDK_OUTDIR") or str(ROOT / "cdk.out")).synth()
+    errors = [
+        f"{message.id}: {message.entry.data}"
+        for stack in assembly.stacks
+        for message in stack.messages
+        if message.level.value == "error"
+    ]
+    for error in errors:  # cdk-nag findings nobody justified, and CDK's own errors
+        print(error, file=sys.stderr)
+    print(f"synthesized {', '.join(s.stack_name for s in assembly.stacks)} into {assembly.directory}")
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

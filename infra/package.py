@@ -53,6 +53,7 @@ def aws_services() -> tuple[str, ...]:
         found.update(_CLIENT_CALL.findall(path.read_text(encoding="utf-8")))
     return tuple(sorted(found))
 
+
 _PACKAGE_CHILD = """
 import json, sys
 from chalice import api
@@ -83,7 +84,9 @@ def _build(stage: str, prefix: str, *, pyc: bool, out_root: Path) -> Path:
     raw = out_root / f"{prefix}-chalice"
     if raw.exists():
         shutil.rmtree(raw)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ACCESS", "AWS_SECRET", "AWS_SESSION"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_ACCESS", "AWS_SECRET", "AWS_SESSION"))
+    }
     env.update(MADOGUCHI_STAGE=stage, MADOGUCHI_PREFIX=prefix, AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION)
     env.pop("AWS_ENDPOINT_URL", None)
     args = {"project_dir": str(ROOT), "output_dir": str(raw), "stage": stage, "config": chalice_config()}
@@ -152,9 +155,8 @@ def _entry(name: str, external_attr: int) -> zipfile.ZipInfo:
 
 def _compile(name: str, source: bytes) -> bytes | None:
     import importlib.util
-    from importlib._bootstrap_external import _code_to_hash_pyc  # type: ignore[attr-defined]
-
     import warnings
+    from importlib._bootstrap_external import _code_to_hash_pyc  # type: ignore[attr-defined]
 
     try:
         with warnings.catch_warnings():
@@ -192,7 +194,9 @@ def functions(template: dict[str, Any]) -> dict[str, str]:
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
-        name = resource.get("Metadata", {}).get("madoguchi:function") or _function_name(resource["Properties"]["Handler"])
+        name = resource.get("Metadata", {}).get("madoguchi:function") or _function_name(
+            resource["Properties"]["Handler"]
+        )
         found[name] = logical_id
     return found
 
@@ -216,4 +220,6 @@ def split_route_functions(template: dict[str, Any]) -> None:
             if path not in paths or method not in paths[path]:
                 raise ValueError(f"ROUTE_FUNCTIONS: app.py has no route {method.upper()} {path}")
             integration = paths[path][method]["x-amazon-apigateway-integration"]
-            integration["uri"] = {"Fn::Sub": integration["uri"]["Fn::Sub"].replace("APIHandler.", logical_id + ".")}
+            integration["uri"] = {
+                "Fn::Sub": integration["uri"]["Fn::Sub"].replace("APIHandler.", logical_id + ".")
+            }

@@ -223,7 +223,9 @@ class MadoguchiStack(cdk.Stack):
             lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))],
             removal_policy=self.removal,
         )
-        _suppress(bucket, "AwsSolutions-S1", "This is the access-log bucket; logging it into itself would loop.")
+        _suppress(
+            bucket, "AwsSolutions-S1", "This is the access-log bucket; logging it into itself would loop."
+        )
         return bucket
 
     def _bucket(self, name: str) -> s3.Bucket:
@@ -241,7 +243,9 @@ class MadoguchiStack(cdk.Stack):
             lifecycle_rules=[
                 # Uploads not taken by a submission within the upload window are abandoned.
                 s3.LifecycleRule(id="upload-staging", prefix=staging, expiration=cdk.Duration.days(1)),
-                s3.LifecycleRule(id="incomplete-uploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)),
+                s3.LifecycleRule(
+                    id="incomplete-uploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)
+                ),
             ],
             # Residents' browsers (LIFF pages, web forms) POST straight to S3 with a presigned form.
             cors=[
@@ -258,7 +262,9 @@ class MadoguchiStack(cdk.Stack):
     def _scheduler(self) -> tuple[scheduler.CfnScheduleGroup, iam.Role]:
         from chalicelib import resources
 
-        group = scheduler.CfnScheduleGroup(self, "ScheduleGroup", name=self.name(definitions.schedule_group()))
+        group = scheduler.CfnScheduleGroup(
+            self, "ScheduleGroup", name=self.name(definitions.schedule_group())
+        )
         role = iam.Role(
             self,
             "SchedulerRole",
@@ -366,7 +372,9 @@ class MadoguchiStack(cdk.Stack):
         )
         return topic
 
-    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str, threshold: float = 1) -> None:
+    def _alarm(
+        self, construct_id: str, metric: cloudwatch.IMetric, description: str, threshold: float = 1
+    ) -> None:
         alarm = cloudwatch.Alarm(
             self,
             f"Alarm{construct_id}",
@@ -402,7 +410,9 @@ class MadoguchiStack(cdk.Stack):
             )
             log_group.grant_write(role)
             resource.add_property_override("Role", role.role_arn)
-            resource.add_property_override("LoggingConfig", {"LogGroup": log_group.log_group_name, "LogFormat": "Text"})
+            resource.add_property_override(
+                "LoggingConfig", {"LogGroup": log_group.log_group_name, "LogFormat": "Text"}
+            )
             for key, value in self._environment(access).items():
                 resource.add_property_override(f"Environment.Variables.{key}", value)
             self._event_sources(resource, properties, role)
@@ -415,7 +425,9 @@ class MadoguchiStack(cdk.Stack):
 
         env = {
             "MADOGUCHI_PREFIX": self.config.prefix,
-            "SQS_QUEUE_URL_TEMPLATE": cdk.Fn.sub("https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/{name}"),
+            "SQS_QUEUE_URL_TEMPLATE": cdk.Fn.sub(
+                "https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/{name}"
+            ),
             "STAFF_JWT_ISSUER": f"https://cognito-idp.{self.region}.{self.url_suffix}/{self.user_pool.user_pool_id}",
             "STAFF_JWT_AUDIENCE": self.user_pool_client.user_pool_client_id,
             "SES_SENDER": self.config.ses_sender,
@@ -459,20 +471,30 @@ class MadoguchiStack(cdk.Stack):
         allow(_TABLE_READ, table_arns(tuple(dict.fromkeys(access.reads + access.writes))))
         allow(_TABLE_WRITE, table_arns(access.writes))
         allow(_QUEUE_SEND, [q.queue_arn for q in known("queues", access.sends, self.queues)])
-        peeks = [q.queue_arn for name, q in self.dlqs.items() if "*dlq" in access.peeks or name in access.peeks]
+        peeks = [
+            q.queue_arn for name, q in self.dlqs.items() if "*dlq" in access.peeks or name in access.peeks
+        ]
         peeks += [q.queue_arn for name, q in self.queues.items() if name in access.peeks]
         allow(("sqs:GetQueueAttributes", "sqs:GetQueueUrl"), peeks)
         allow(
             ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
             [f"{b.bucket_arn}/*" for b in known("buckets", access.buckets, self.buckets)],
         )
-        allow(("secretsmanager:GetSecretValue",), [s.secret_arn for s in known("secrets", access.secrets, self.secrets)])
+        allow(
+            ("secretsmanager:GetSecretValue",),
+            [s.secret_arn for s in known("secrets", access.secrets, self.secrets)],
+        )
         if access.schedules:
             group_arn = self.format_arn(
                 service="scheduler", resource="schedule", resource_name=f"{self.schedule_group.name}/*"
             )
             allow(
-                ("scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule"),
+                (
+                    "scheduler:CreateSchedule",
+                    "scheduler:UpdateSchedule",
+                    "scheduler:DeleteSchedule",
+                    "scheduler:GetSchedule",
+                ),
                 [group_arn],
             )
             role.add_to_policy(
@@ -487,12 +509,16 @@ class MadoguchiStack(cdk.Stack):
                 ("ses:SendEmail", "ses:SendRawEmail"),
                 [
                     self.format_arn(service="ses", resource="identity", resource_name=self.config.ses_domain),
-                    self.format_arn(service="ses", resource="configuration-set", resource_name=self.name("email")),
+                    self.format_arn(
+                        service="ses", resource="configuration-set", resource_name=self.name("email")
+                    ),
                 ],
             )
         if properties.get("Tracing") == "Active":
             role.add_to_policy(
-                iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"])
+                iam.PolicyStatement(
+                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]
+                )
             )
         _suppress(
             role,
@@ -514,7 +540,9 @@ class MadoguchiStack(cdk.Stack):
             queue_name = arn.rsplit(":", 1)[-1].removeprefix(self.config.prefix + "-")
             queue = self.queues.get(queue_name)
             if queue is None:
-                raise ValueError(f"app.py consumes queue {queue_name!r}, which chalicelib/resources.py QUEUES lacks")
+                raise ValueError(
+                    f"app.py consumes queue {queue_name!r}, which chalicelib/resources.py QUEUES lacks"
+                )
             path = f"Events.{event_name}.Properties"
             # A real reference (and so a dependency): the mapping is created after its queue.
             resource.add_property_override(f"{path}.Queue", queue.queue_arn)
@@ -563,7 +591,9 @@ class MadoguchiStack(cdk.Stack):
             statistic="Sum",
             period=cdk.Duration.minutes(5),
         )
-        self._alarm("Api5xx", metric, "API Gateway answered 5xx (a Lambda error, timeout or throttle)", threshold=5)
+        self._alarm(
+            "Api5xx", metric, "API Gateway answered 5xx (a Lambda error, timeout or throttle)", threshold=5
+        )
 
     def _outputs(self) -> None:
         cdk.CfnOutput(self, "StaffUserPoolId", value=self.user_pool.user_pool_id)

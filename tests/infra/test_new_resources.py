@@ -39,13 +39,18 @@ def test_a_model_and_a_queue_added_in_code_appear_in_the_template(
 
     monkeypatch.setattr(models, "MODELS", (*models.MODELS, Widget))
     monkeypatch.setattr(
-        app_resources, "QUEUES", (*app_resources.QUEUES, app_resources.QueueSpec("widget-jobs", max_receive_count=3))
+        app_resources,
+        "QUEUES",
+        (*app_resources.QUEUES, app_resources.QueueSpec("widget-jobs", max_receive_count=3)),
     )
     monkeypatch.setattr(app_resources, "BUCKETS", (*app_resources.BUCKETS, "widget-files"))
 
     template = synthesize(tmp_path, stages=("dev",)).templates["dev"]
 
-    tables = {r["Properties"]["TableName"]: r["Properties"] for r in resources(template, "AWS::DynamoDB::Table").values()}
+    tables = {
+        r["Properties"]["TableName"]: r["Properties"]
+        for r in resources(template, "AWS::DynamoDB::Table").values()
+    }
     widget = tables["madoguchi-dev-widgets"]
     assert widget["KeySchema"] == [
         {"AttributeName": "widget_id", "KeyType": "HASH"},
@@ -55,7 +60,10 @@ def test_a_model_and_a_queue_added_in_code_appear_in_the_template(
     assert widget["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert widget["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
-    queues = {r["Properties"]["QueueName"]: (k, r["Properties"]) for k, r in resources(template, "AWS::SQS::Queue").items()}
+    queues = {
+        r["Properties"]["QueueName"]: (k, r["Properties"])
+        for k, r in resources(template, "AWS::SQS::Queue").items()
+    }
     dlq_id, _ = queues["madoguchi-dev-widget-jobs-dlq"]
     assert queues["madoguchi-dev-widget-jobs"][1]["RedrivePolicy"]["maxReceiveCount"] == 3
     alarmed = {

@@ -29,7 +29,18 @@ ALLOWED = {
     "pynamodb", "jwt", "cryptography", "cffi", "pycparser", "_cffi_backend.cpython-311-x86_64-linux-gnu.so",
 }  # fmt: skip
 # Chalice's command line and packaging tools: never on Lambda.
-NEVER = {"pip", "setuptools", "wheel", "inquirer", "blessed", "readchar", "click", "yaml", "wcwidth", "jinxed"}
+NEVER = {
+    "pip",
+    "setuptools",
+    "wheel",
+    "inquirer",
+    "blessed",
+    "readchar",
+    "click",
+    "yaml",
+    "wcwidth",
+    "jinxed",
+}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +62,9 @@ def test_every_module_has_unchecked_bytecode(deployment_zip: Path) -> None:
     tag = sys.implementation.cache_tag
     with zipfile.ZipFile(deployment_zip) as archive:
         names = set(archive.namelist())
-        sources = [n for n in names if n.startswith(("chalicelib/", "linebot/", "pynamodb/")) or n == "app.py"]
+        sources = [
+            n for n in names if n.startswith(("chalicelib/", "linebot/", "pynamodb/")) or n == "app.py"
+        ]
         sources = [n for n in sources if n.endswith(".py")]
         assert len(sources) > 100
         for source in sources:
