@@ -23,12 +23,12 @@ class Synth:
         return Template.from_stack(self.stacks[stage])
 
 
-def synthesize(outdir: Path, stages: tuple[str, ...] = ("dev", "prod")) -> Synth:
+def synthesize(outdir: Path, stages: tuple[str, ...] = ("dev", "prod"), nag: bool = True) -> Synth:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         os.environ.pop(name, None)  # proof that synth needs none
     from infra.app import build
 
-    app = build(outdir=str(outdir), stages=stages)
+    app = build(outdir=str(outdir), stages=stages, nag=nag)
     app.synth()
     stacks = {stage: app.node.find_child(f"madoguchi-{stage}") for stage in stages}
     templates = {

@@ -45,7 +45,7 @@ def test_a_model_and_a_queue_added_in_code_appear_in_the_template(
     )
     monkeypatch.setattr(app_resources, "BUCKETS", (*app_resources.BUCKETS, "widget-files"))
 
-    template = synthesize(tmp_path, stages=("dev",)).templates["dev"]
+    template = synthesize(tmp_path, stages=("dev",), nag=False).templates["dev"]
 
     tables = {
         r["Properties"]["TableName"]: r["Properties"]
