@@ -400,7 +400,9 @@ def main() -> int:
     summary["runs"] = args.runs
     summary["python"] = sys.version.split()[0]
     summary["cpus"] = os.cpu_count()
-    summary["bytecode"] = "the package's own" if args.package else "none (--no-pyc)" if args.no_pyc else "cached"
+    summary["bytecode"] = (
+        "the package's own" if args.package else "none (--no-pyc)" if args.no_pyc else "cached"
+    )
     print(json.dumps(summary, indent=2) if args.json else report(summary))
     return 0
 

@@ -144,6 +144,9 @@ def finish_zip(source: Path, target: Path, *, pyc: bool = True) -> None:
                     dst.writestr(_entry(pyc_name, 0o644 << 16), compiled)
     CACHE.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(target, cached)
+    # Every change to the app makes a new one: keep the few newest, not one per edit.
+    for old in sorted(CACHE.glob("*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)[4:]:
+        old.unlink(missing_ok=True)
 
 
 def _entry(name: str, external_attr: int) -> zipfile.ZipInfo:

@@ -391,7 +391,7 @@ class MadoguchiStack(cdk.Stack):
     # --- functions -----------------------------------------------------------------------
 
     def _wire_functions(self) -> dict[str, cdk.CfnResource]:
-        from chalicelib.access import access_for
+        from chalicelib.access import FUNCTIONS, access_for
 
         template = self.chalice.sam_template
         sam = _sam_json(self.chalice)
@@ -400,6 +400,11 @@ class MadoguchiStack(cdk.Stack):
             resource = template.get_resource(logical_id)
             properties = sam["Resources"][logical_id]["Properties"]
             access = access_for(function)
+            if function not in FUNCTIONS:
+                cdk.Annotations.of(resource).add_warning_v2(
+                    "madoguchi:access-default",
+                    f"{function} has no entry in chalicelib/access.py: it may touch no table, queue, bucket or secret",
+                )
             role = self._function_role(function, access, properties)
             log_group = logs.LogGroup(
                 self,
