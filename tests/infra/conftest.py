@@ -23,13 +23,19 @@ class Synth:
         return Template.from_stack(self.stacks[stage])
 
 
+_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+
+
 def synthesize(outdir: Path, stages: tuple[str, ...] = ("dev", "prod"), nag: bool = True) -> Synth:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        os.environ.pop(name, None)  # proof that synth needs none
     from infra.app import build
 
-    app = build(outdir=str(outdir), stages=stages, nag=nag)
-    app.synth()
+    # No credentials while synthesizing (the local stack's fake ones are put back for other tests).
+    hidden = {n: os.environ.pop(n) for n in _CREDENTIALS if n in os.environ}
+    try:
+        app = build(outdir=str(outdir), stages=stages, nag=nag)
+        app.synth()
+    finally:
+        os.environ.update(hidden)
     stacks = {stage: app.node.find_child(f"madoguchi-{stage}") for stage in stages}
     templates = {
         stage: json.loads((outdir / f"madoguchi-{stage}.template.json").read_text(encoding="utf-8"))
