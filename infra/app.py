@@ -4,7 +4,8 @@ No account is named and nothing is looked up, so synth needs no AWS credentials.
 fixed (ap-northeast-1); the account is the one `cdk deploy` runs with. A ward sets its own
 values with context (cdk.json or `-c`): `prefix` (names every resource; S3 bucket names are
 global, so a ward picks one nobody else uses), `alarm_emails` (comma-separated), `ses_domain`,
-`ses_sender`, `web_origin`, `line_login_channel_id`.
+`ses_sender`, `web_origin`, `line_login_channel_id`, `log_hash_salt` (the salt of the LINE user id
+pseudonyms in logs; one random value per ward, kept out of git like the cdk.json that holds it).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def stage_config(app, stage: str):  # noqa: ANN001, ANN201 (aws_cdk imported lat
         ses_sender=context("ses_sender", f"no-reply@{domain}"),
         web_origin=context("web_origin", "https://forms.madoguchi.example.jp"),
         line_login_channel_id=context("line_login_channel_id"),
+        extra_environment={"LOG_HASH_SALT": salt} if (salt := context("log_hash_salt")) else {},
         log_retention=logs.RetentionDays.ONE_YEAR if stage == "prod" else logs.RetentionDays.ONE_MONTH,
     )
 
