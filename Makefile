@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 comma := ,
 STAMP := $(VENV)/.installed
 
-.PHONY: browser-deps browser run test unit integration e2e lint typecheck event token fire richmenu mail bench clean queue-sim
+.PHONY: browser-deps browser run test unit integration e2e lint typecheck event token fire richmenu mail bench clean queue-sim synth deploy diff
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,8 +61,25 @@ bench: $(STAMP)
 	$(PY) bench/consultations.py
 	$(PY) bench/queue_estimate.py
 
+# --- AWS (issue 12; README "Deploying to AWS") ---------------------------------------------
+STAGE ?= dev
+CDK := node_modules/.bin/cdk
+
+node_modules/.installed: package.json package-lock.json  ## the CDK CLI and axe-core, pinned in package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+synth: $(STAMP)  ## both stages' templates into cdk.out/: offline, no AWS credentials
+	$(PY) -m infra.app
+
+deploy: $(STAMP) node_modules/.installed  ## make deploy STAGE=dev (AWS credentials, `cdk bootstrap` done once)
+	$(CDK) deploy -c stage=$(STAGE) madoguchi-$(STAGE)
+
+diff: $(STAMP) node_modules/.installed  ## make diff STAGE=prod: what a deploy would change
+	$(CDK) diff -c stage=$(STAGE) madoguchi-$(STAGE)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis cdk.out chalice.out node_modules
 
 # Browser tests (tests/browser): Chromium and its driver from Debian (with CJK and Devanagari fonts
 # for the screenshots), axe-core pinned from npm.

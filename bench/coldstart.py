@@ -5,6 +5,13 @@ reading its "answered" line: interpreter start, the imports, and one signed requ
 chalice.test.Client against the local stack. Peak memory is the child's own high-water RSS.
 
     .venv/bin/python bench/coldstart.py [--runs 7] [--json] [--no-pyc]
+    .venv/bin/python bench/coldstart.py --package A.zip --package B.zip [--runs 7]
+
+--package compares Lambda deployment packages instead (infra/package.py builds them; e.g.
+the one `make synth` put in cdk.out and one built with pyc=False): each is unpacked, and a
+child runs with no site-packages (python -S) and nothing written (PYTHONDONTWRITEBYTECODE),
+as on Lambda's read-only /var/task; it imports the package's app.py and calls the Lambda entry
+point with an API Gateway proxy event, so a package without .pyc files compiles on every run.
 
 The local stack (moto, LINE sandbox, dev issuer) runs in this process, started once, so a
 child pays only for itself. Variants alternate (ABBA...) to spread drift and noise.
@@ -59,6 +66,8 @@ CHILD_CODE = "import sys; sys.path.insert(1, 'bench'); import coldstart; sys.exi
 def child() -> int:
     """argv: variant, body, signature[, naive module names]. Prints one MARKER line when answered."""
     variant, body, signature = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
+    if variant.startswith("package:"):
+        return child_package(body, signature)
     steps: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -84,6 +93,62 @@ def child() -> int:
 
     if response.status_code != 200:
         print(f"POST /line/webhook answered {response.status_code}: {response.body!r}", file=sys.stderr)
+        return 1
+    result = {
+        "peak_kib": _peak_rss_kib(),
+        "steps": steps,
+        "modules": {name: name in sys.modules for name in WATCHED_MODULES},
+        "module_count": len(sys.modules),
+    }
+    print(MARKER + json.dumps(result), flush=True)
+    return 0
+
+
+def child_package(body: bytes, signature: str) -> int:
+    """A deployment package, unpacked in the cwd: import app.py and call it as Lambda would."""
+    steps: dict[str, float] = {}
+    mark = time.perf_counter()
+    from app import app
+
+    steps["import_app_ms"] = _ms_since(mark)
+    mark = time.perf_counter()
+    event = {
+        "resource": "/line/webhook",
+        "path": "/line/webhook",
+        "httpMethod": "POST",
+        "headers": {"Content-Type": "application/json; charset=utf-8", "X-Line-Signature": signature},
+        "multiValueHeaders": None,
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/line/webhook",
+            "httpMethod": "POST",
+            "path": "/api/line/webhook",
+            "requestId": "coldstart",
+            "stage": "api",
+        },
+        "body": body.decode(),
+        "isBase64Encoded": False,
+    }
+
+    class Context:
+        function_name = "line_webhook"
+        function_version = "$LATEST"
+        invoked_function_arn = "arn:aws:lambda:ap-northeast-1:123456789012:function:line_webhook"
+        memory_limit_in_mb = 512
+        aws_request_id = "coldstart"
+        log_group_name = log_stream_name = "coldstart"
+
+        @staticmethod
+        def get_remaining_time_in_millis() -> int:
+            return 30000
+
+    response = app(event, Context())
+    steps["request_ms"] = _ms_since(mark)
+    if response["statusCode"] != 200:
+        print(f"POST /line/webhook answered {response['statusCode']}: {response['body']!r}", file=sys.stderr)
         return 1
     result = {
         "peak_kib": _peak_rss_kib(),
@@ -167,10 +232,15 @@ def run_child(variant: str, naive_modules: list[str], env: dict[str, str]) -> di
 
     body, signature = signed_follow_event()
     argv = [sys.executable, "-c", CHILD_CODE, variant, body, signature, ",".join(naive_modules)]
+    cwd = ROOT
+    if variant.startswith("package:"):  # the unpacked package first on sys.path, no site-packages
+        cwd = Path(variant.split(":", 1)[1])
+        code = f"import sys; sys.path.insert(1, {str(ROOT / 'bench')!r}); import coldstart; sys.exit(coldstart.child())"
+        argv = [sys.executable, "-S", "-c", code, variant, body, signature, ""]
     output: list[str] = []
     started = time.perf_counter()
     with subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as process:
         for line in process.stdout:  # the app logs to stdout too: skip to our line
             if line.startswith(MARKER):
@@ -207,6 +277,8 @@ def summarise(samples: dict[str, list[dict]]) -> dict:
             "module_count": runs[-1]["module_count"],
             "wall_ms": times,
         }
+    if "naive" not in summary["variants"]:  # --package: packages against each other, no target
+        return summary
     ours, naive = summary["variants"]["madoguchi"], summary["variants"]["naive"]
     summary["ratio"] = {
         "time": ours["median_ms"] / naive["median_ms"],
@@ -233,6 +305,9 @@ def report(summary: dict) -> str:
     for variant, s in summary["variants"].items():
         steps = "  ".join(f"{name.removesuffix('_ms')} {ms:.0f}" for name, ms in s["median_steps_ms"].items())
         rows.append(f"  {variant:<10} {steps}")
+    if "ratio" not in summary:
+        rows.append(f"{summary['runs']} runs per package, Python {summary['python']}, {summary['cpus']} CPUs")
+        return "\n".join(rows)
     ratio, target = summary["ratio"], summary["target"]
     verdict = "meets" if ratio["time"] <= target else "misses"
     rows += [
@@ -260,6 +335,9 @@ def main() -> int:
     parser.add_argument(
         "--no-pyc", action="store_true", help="no bytecode cache: compile every module in every run"
     )
+    parser.add_argument(
+        "--package", action="append", default=[], help="a deployment zip to measure (repeat to compare)"
+    )
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -284,6 +362,19 @@ def main() -> int:
     if args.no_pyc:
         env["PYTHONDONTWRITEBYTECODE"] = "1"  # and the prefix stays empty: nothing is cached
     modules = naive_imports(ROOT / "requirements.txt")
+    variants: tuple[str, ...] = VARIANTS
+    unpacked: list[str] = []
+    if args.package:
+        import zipfile
+
+        env.pop("PYTHONPYCACHEPREFIX")
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # /var/task is read-only: only the package's own .pyc
+        for zip_path in args.package:
+            folder = tempfile.mkdtemp(prefix="coldstart-package-")
+            with zipfile.ZipFile(zip_path) as archive:
+                archive.extractall(folder)
+            unpacked.append(folder)
+        variants = tuple(f"package:{folder}" for folder in unpacked)
 
     from devstack.run import LocalStack
 
@@ -291,21 +382,27 @@ def main() -> int:
     stack = LocalStack(ports)
     stack.start()
     try:
-        for variant in VARIANTS:  # warm-up, not counted: disk cache, .pyc files, moto's first calls
+        for variant in variants:  # warm-up, not counted: disk cache, .pyc files, moto's first calls
             run_child(variant, modules, env)
-        samples: dict[str, list[dict]] = {variant: [] for variant in VARIANTS}
+        samples: dict[str, list[dict]] = {variant: [] for variant in variants}
         for round_ in range(args.runs):
-            for variant in VARIANTS if round_ % 2 == 0 else reversed(VARIANTS):
+            for variant in variants if round_ % 2 == 0 else reversed(variants):
                 samples[variant].append(run_child(variant, modules, env))
     finally:
         stack.stop()
         shutil.rmtree(pycache, ignore_errors=True)
+        for folder in unpacked:
+            shutil.rmtree(folder, ignore_errors=True)
+    if args.package:  # name the packages by their zip, not their temporary folder
+        samples = {path: samples[variant] for path, variant in zip(args.package, variants, strict=True)}
 
     summary = summarise(samples)
     summary["runs"] = args.runs
     summary["python"] = sys.version.split()[0]
     summary["cpus"] = os.cpu_count()
-    summary["bytecode"] = "none (--no-pyc)" if args.no_pyc else "cached"
+    summary["bytecode"] = (
+        "the package's own" if args.package else "none (--no-pyc)" if args.no_pyc else "cached"
+    )
     print(json.dumps(summary, indent=2) if args.json else report(summary))
     return 0
 

@@ -67,6 +67,12 @@ BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET, OPEN_DATA_BUCKET, PAYMENT_REPORT
 
 # EventBridge Scheduler group holding one-time schedules (scheduled announcements and the like).
 SCHEDULE_GROUP = "schedules"
+# The queues those schedules may put messages on (the role EventBridge Scheduler assumes may send
+# to these only): announcement starts and consultation reminders.
+SCHEDULE_TARGETS: tuple[QueueSpec, ...] = (ANNOUNCE_PLAN, CONSULTATIONS)
+
+# Where uploads wait until a submission takes them (services/uploads.py); S3 expires what is left.
+UPLOAD_STAGING_PREFIX = "incoming/"
 
 # Payment provider credentials (chalicelib/config.py reads them): a plain `NAME` locally, a Secrets
 # Manager secret named by `NAME_ARN` in AWS. Listed here so infra/ can create and grant them.

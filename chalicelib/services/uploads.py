@@ -11,6 +11,7 @@ from typing import Any
 from chalicelib.adapters import storage
 from chalicelib.domain import errors as rule
 from chalicelib.domain import images
+from chalicelib.resources import UPLOAD_STAGING_PREFIX
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 UPLOAD_WINDOW = timedelta(minutes=15)
@@ -18,7 +19,7 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/heic": "heic"}
 
 
 def _incoming(upload_id: str) -> str:
-    return f"incoming/{upload_id}"
+    return f"{UPLOAD_STAGING_PREFIX}{upload_id}"
 
 
 def start(content_type: str) -> dict[str, Any]:

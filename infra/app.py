@@ -1,0 +1,103 @@
+"""The CDK app: `python -m infra.app` synthesizes one stage (`-c stage=dev|prod`, default: both).
+
+No account is named and nothing is looked up, so synth needs no AWS credentials. The region is
+fixed (ap-northeast-1); the account is the one `cdk deploy` runs with. A ward sets its own
+values with context (cdk.json or `-c`): `prefix` (names every resource; S3 bucket names are
+global, so a ward picks one nobody else uses), `alarm_emails` (comma-separated), `ses_domain`,
+`ses_sender`, `web_origin`, `line_login_channel_id`, `log_hash_salt` (the salt of the LINE user id
+pseudonyms in logs; one random value per ward, kept out of git like the cdk.json that holds it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGES = ("dev", "prod")
+REGION = "ap-northeast-1"
+
+
+def _prepare_environment() -> None:
+    """Settings are read at import: the CDK process reads the models with a neutral local prefix."""
+    os.environ.setdefault("MADOGUCHI_STAGE", "synth")
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    # The machine's Node.js (20) still runs jsii; its end-of-life banner is not ours to act on here.
+    for name in ("END_OF_LIFE", "DEPRECATED", "UNTESTED"):
+        os.environ.setdefault(f"JSII_SILENCE_WARNING_{name}_NODE_VERSION", "20")
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
+def stage_config(app, stage: str):  # noqa: ANN001, ANN201 (aws_cdk imported late)
+    from aws_cdk import aws_logs as logs
+
+    from infra.stack import StageConfig
+
+    def context(name: str, default: str = "") -> str:
+        value = app.node.try_get_context(f"{stage}:{name}") or app.node.try_get_context(name)
+        return str(value) if value else default
+
+    emails = tuple(e.strip() for e in context("alarm_emails").split(",") if e.strip())
+    domain = context("ses_domain", "madoguchi.example.jp")
+    return StageConfig(
+        stage=stage,
+        prefix=context("prefix", f"madoguchi-{stage}"),
+        protect=stage == "prod",
+        alarm_emails=emails,
+        ses_domain=domain,
+        ses_sender=context("ses_sender", f"no-reply@{domain}"),
+        web_origin=context("web_origin", "https://forms.madoguchi.example.jp"),
+        line_login_channel_id=context("line_login_channel_id"),
+        extra_environment={"LOG_HASH_SALT": salt} if (salt := context("log_hash_salt")) else {},
+        log_retention=logs.RetentionDays.ONE_YEAR if stage == "prod" else logs.RetentionDays.ONE_MONTH,
+    )
+
+
+def build(outdir: str | None = None, stages: tuple[str, ...] | None = None, nag: bool = True):  # noqa: ANN201
+    """The app with one stack per stage; `nag` adds cdk-nag's AWS Solutions checks."""
+    _prepare_environment()
+    import aws_cdk as cdk
+
+    from infra.stack import MadoguchiStack
+
+    # Access-log delivery through a bucket policy, not the legacy ACL (cfn-lint W3045).
+    context = {"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True}
+    app = cdk.App(outdir=outdir, context=context) if outdir else cdk.App(context=context)
+    chosen = app.node.try_get_context("stage")
+    for stage in stages or ((chosen,) if chosen else STAGES):
+        if stage not in STAGES:
+            raise SystemExit(f"unknown stage {stage!r}: one of {', '.join(STAGES)}")
+        config = stage_config(app, stage)
+        MadoguchiStack(
+            app,
+            f"madoguchi-{stage}",
+            config=config,
+            env=cdk.Environment(region=REGION),
+            description=f"madoguchi {stage}: Katsushika digital front door (issue 12)",
+        )
+    if nag:
+        from cdk_nag import AwsSolutionsChecks
+
+        cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
+    return app
+
+
+def main() -> int:
+    # The CDK CLI names the output folder; run by hand (make synth) it is cdk.out/.
+    assembly = build(outdir=os.environ.get("CDK_OUTDIR") or str(ROOT / "cdk.out")).synth()
+    errors = [
+        f"{message.id}: {message.entry.data}"
+        for stack in assembly.stacks
+        for message in stack.messages
+        if message.level.value == "error"
+    ]
+    for error in errors:  # cdk-nag findings nobody justified, and CDK's own errors
+        print(error, file=sys.stderr)
+    print(f"synthesized {', '.join(s.stack_name for s in assembly.stacks)} into {assembly.directory}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

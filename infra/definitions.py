@@ -1,0 +1,111 @@
+"""The resources the code defines, read from the code: PynamoDB MODELS, QUEUES, BUCKETS, SCHEDULE_GROUP.
+
+Plain data, no CDK here, so the tests can compare the template with the same reading. Lists are
+looked up on their modules at call time (not imported by value), so a model or queue added in
+chalicelib reaches the template with no change in infra/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: str  # S, N or B
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: Key
+    range_key: Key | None
+    projection: str  # ALL, KEYS_ONLY or INCLUDE
+    non_key_attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableDef:
+    resource: str  # the table name without the stage prefix, e.g. "submissions"
+    model: str
+    hash_key: Key
+    range_key: Key | None
+    ttl_attribute: str | None
+    indexes: tuple[Index, ...] = field(default_factory=tuple)
+    local_indexes: tuple[Index, ...] = field(default_factory=tuple)
+
+
+def _keys(key_schema: list[dict[str, str]], types: dict[str, str]) -> tuple[Key, Key | None]:
+    by_type = {entry["KeyType"]: entry["AttributeName"] for entry in key_schema}
+    hash_name, range_name = by_type["HASH"], by_type.get("RANGE")
+    return Key(hash_name, types[hash_name]), Key(range_name, types[range_name]) if range_name else None
+
+
+def _index(schema: dict[str, Any], types: dict[str, str]) -> Index:
+    hash_key, range_key = _keys(schema["key_schema"], types)
+    projection = schema["projection"]
+    return Index(
+        name=schema["index_name"],
+        hash_key=hash_key,
+        range_key=range_key,
+        projection=projection["ProjectionType"],
+        non_key_attributes=tuple(projection.get("NonKeyAttributes", ())),
+    )
+
+
+def table_def(model: Any, prefix: str) -> TableDef:
+    """One PynamoDB model as a table definition (`prefix` is the one its Meta.table_name carries)."""
+    from pynamodb.attributes import TTLAttribute
+
+    schema = model._get_schema()
+    types = {entry["AttributeName"]: entry["AttributeType"] for entry in schema["attribute_definitions"]}
+    hash_key, range_key = _keys(schema["key_schema"], types)
+    ttl = [attr.attr_name for attr in model.get_attributes().values() if isinstance(attr, TTLAttribute)]
+    if len(ttl) > 1:
+        raise ValueError(f"{model.__name__} has more than one TTLAttribute; DynamoDB allows one")
+    table_name: str = model.Meta.table_name
+    if not table_name.startswith(prefix + "-"):
+        raise ValueError(f"{model.__name__}: table {table_name!r} is not named by Settings.name()")
+    return TableDef(
+        resource=table_name[len(prefix) + 1 :],
+        model=model.__name__,
+        hash_key=hash_key,
+        range_key=range_key,
+        ttl_attribute=ttl[0] if ttl else None,
+        indexes=tuple(_index(index, types) for index in schema.get("global_secondary_indexes", ())),
+        local_indexes=tuple(_index(index, types) for index in schema.get("local_secondary_indexes", ())),
+    )
+
+
+def tables() -> list[TableDef]:
+    from chalicelib.config import get_settings
+    from chalicelib.store import models
+
+    prefix = get_settings().prefix
+    return [table_def(model, prefix) for model in models.MODELS]
+
+
+def queues() -> list[Any]:
+    from chalicelib import resources
+
+    return list(resources.QUEUES)
+
+
+def buckets() -> list[str]:
+    from chalicelib import resources
+
+    return list(resources.BUCKETS)
+
+
+def schedule_group() -> str:
+    from chalicelib import resources
+
+    return resources.SCHEDULE_GROUP
+
+
+def upload_staging_prefix() -> str:
+    from chalicelib import resources
+
+    return getattr(resources, "UPLOAD_STAGING_PREFIX", "incoming/")

@@ -1,0 +1,392 @@
+"""The synthesized templates against the code's own definitions (issue 12)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import definitions
+from tests.infra.conftest import Synth, resources
+
+STAGES = ("dev", "prod")
+# Actions that read or change data: none of them may be allowed on "*".
+DATA_SERVICES = ("dynamodb", "sqs", "s3", "secretsmanager", "ssm", "ses", "scheduler", "kms", "sns", "iam")
+
+
+def prefix(stage: str) -> str:
+    return f"madoguchi-{stage}"
+
+
+def by_name(template: dict[str, Any], kind: str, key: str) -> dict[str, dict[str, Any]]:
+    return {r["Properties"][key]: r for r in resources(template, kind).values() if key in r["Properties"]}
+
+
+def logical_id_of(template: dict[str, Any], kind: str, key: str, value: str) -> str:
+    return next(k for k, r in resources(template, kind).items() if r["Properties"].get(key) == value)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_model_is_a_table_with_its_keys_indexes_and_ttl(synth: Synth, stage: str) -> None:
+    tables = by_name(synth.templates[stage], "AWS::DynamoDB::Table", "TableName")
+    defs = definitions.tables()
+    assert len(defs) >= 12
+    assert set(tables) == {f"{prefix(stage)}-{t.resource}" for t in defs}
+    for table in defs:
+        props = tables[f"{prefix(stage)}-{table.resource}"]["Properties"]
+        keys = {k["KeyType"]: k["AttributeName"] for k in props["KeySchema"]}
+        assert keys == {
+            "HASH": table.hash_key.name,
+            **({"RANGE": table.range_key.name} if table.range_key else {}),
+        }
+        types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+        assert types[table.hash_key.name] == table.hash_key.type
+        indexes = {i["IndexName"]: i for i in props.get("GlobalSecondaryIndexes", [])}
+        assert set(indexes) == {i.name for i in table.indexes}, table.model
+        for index in table.indexes:
+            found = indexes[index.name]
+            assert {k["KeyType"]: k["AttributeName"] for k in found["KeySchema"]} == {
+                "HASH": index.hash_key.name,
+                **({"RANGE": index.range_key.name} if index.range_key else {}),
+            }
+            assert found["Projection"]["ProjectionType"] == index.projection
+            assert sorted(found["Projection"].get("NonKeyAttributes", [])) == sorted(index.non_key_attributes)
+        if table.ttl_attribute:
+            assert props["TimeToLiveSpecification"] == {"AttributeName": table.ttl_attribute, "Enabled": True}
+        else:
+            assert "TimeToLiveSpecification" not in props
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_prod_tables_are_protected_and_retained(synth: Synth) -> None:
+    for stage, protected in (("prod", True), ("dev", False)):
+        for table in resources(synth.templates[stage], "AWS::DynamoDB::Table").values():
+            assert table["Properties"].get("DeletionProtectionEnabled", False) is protected
+            assert table["DeletionPolicy"] == ("Retain" if protected else "Delete")
+    for kind in ("AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::Cognito::UserPool"):
+        assert {r["DeletionPolicy"] for r in resources(synth.templates["prod"], kind).values()} == {"Retain"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_queue_has_its_dead_letter_queue(synth: Synth, stage: str) -> None:
+    template = synth.templates[stage]
+    queues = by_name(template, "AWS::SQS::Queue", "QueueName")
+    specs = definitions.queues()
+    assert len(specs) >= 5
+    for spec in specs:
+        queue = queues[f"{prefix(stage)}-{spec.name}"]["Properties"]
+        dlq_id = logical_id_of(template, "AWS::SQS::Queue", "QueueName", f"{prefix(stage)}-{spec.dlq_name}")
+        assert queue["RedrivePolicy"] == {
+            "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+            "maxReceiveCount": spec.max_receive_count,
+        }
+        assert queue["VisibilityTimeout"] == spec.visibility_timeout
+        assert queue["MessageRetentionPeriod"] == spec.retention_seconds
+        assert queues[f"{prefix(stage)}-{spec.dlq_name}"]["Properties"]["MessageRetentionPeriod"] == (
+            spec.dlq_retention_seconds
+        )
+    for queue in queues.values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    # TLS only: every queue has a policy denying aws:SecureTransport false.
+    policies = resources(template, "AWS::SQS::QueuePolicy").values()
+    secured = {q["Ref"] for p in policies for q in p["Properties"]["Queues"]}
+    assert secured == set(resources(template, "AWS::SQS::Queue"))
+
+
+def _sam_transform(template: dict[str, Any]) -> dict[str, Any]:
+    """What CloudFormation's AWS::Serverless transform makes of the template (aws-sam-translator)."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", "ap-northeast-1")
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    return transform(copy.deepcopy(template), {}, NoManagedPolicies())
+
+
+@pytest.fixture(scope="module")
+def transformed(synth: Synth) -> dict[str, dict[str, Any]]:
+    return {stage: _sam_transform(synth.templates[stage]) for stage in STAGES}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_sqs_event_source_reports_batch_item_failures_after_the_sam_transform(
+    synth: Synth, transformed: dict[str, dict[str, Any]], stage: str
+) -> None:
+    mappings = resources(transformed[stage], "AWS::Lambda::EventSourceMapping")
+    consumed = [
+        e
+        for f in resources(synth.templates[stage], "AWS::Serverless::Function").values()
+        for e in (f["Properties"].get("Events") or {}).values()
+        if e["Type"] == "SQS"
+    ]
+    assert len(mappings) == len(consumed) >= 5
+    queue_names = {
+        k: r["Properties"]["QueueName"] for k, r in resources(transformed[stage], "AWS::SQS::Queue").items()
+    }
+    concurrency = {}
+    for mapping in mappings.values():
+        props = mapping["Properties"]
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        queue = queue_names[props["EventSourceArn"]["Fn::GetAtt"][0]]
+        concurrency[queue] = props.get("ScalingConfig", {}).get("MaximumConcurrency")
+    assert concurrency[f"{prefix(stage)}-announce-send"] == 5
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_queue_visibility_exceeds_its_consumer_timeout(synth: Synth, stage: str) -> None:
+    template = synth.templates[stage]
+    queues = {k: r["Properties"] for k, r in resources(template, "AWS::SQS::Queue").items()}
+    for function in resources(template, "AWS::Serverless::Function").values():
+        for event in (function["Properties"].get("Events") or {}).values():
+            if event["Type"] == "SQS":
+                queue = queues[event["Properties"]["Queue"]["Fn::GetAtt"][0]]
+                assert queue["VisibilityTimeout"] > function["Properties"]["Timeout"], queue["QueueName"]
+
+
+def _statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for logical_id, policy in resources(template, "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            found.append((logical_id, statement))
+    for logical_id, role in resources(template, "AWS::IAM::Role").items():
+        for inline in role["Properties"].get("Policies", []):
+            for statement in inline["PolicyDocument"]["Statement"]:
+                found.append((logical_id, statement))
+    return found
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_role_allows_a_data_action_on_every_resource(
+    synth: Synth, transformed: dict[str, dict[str, Any]], stage: str
+) -> None:
+    statements = _statements(transformed[stage])
+    assert statements
+    for logical_id, statement in statements:
+        if statement["Effect"] != "Allow":
+            continue
+        actions = _as_list(statement["Action"])
+        assert all(not a.endswith(":*") and a != "*" for a in actions), (logical_id, actions)
+        if "*" in _as_list(statement.get("Resource")):
+            data = [a for a in actions if a.split(":", 1)[0] in DATA_SERVICES]
+            assert not data, f"{logical_id} allows {data} on '*'"
+
+
+def _role_statements(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for p in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_webhook_function_cannot_read_the_access_token(synth: Synth, stage: str) -> None:
+    template = synth.templates[stage]
+    webhook = template["Resources"]["LineWebhookHandler"]
+    token_id = logical_id_of(
+        template, "AWS::SecretsManager::Secret", "Name", f"{prefix(stage)}/line-channel-access-token"
+    )
+    secret_id = logical_id_of(
+        template, "AWS::SecretsManager::Secret", "Name", f"{prefix(stage)}/line-channel-secret"
+    )
+    role_id = webhook["Properties"]["Role"]["Fn::GetAtt"][0]
+    readable = [
+        r
+        for s in _role_statements(template, role_id)
+        if "secretsmanager:GetSecretValue" in _as_list(s["Action"])
+        for r in _as_list(s["Resource"])
+    ]
+    assert readable == [{"Ref": secret_id}]
+    assert "LINE_CHANNEL_ACCESS_TOKEN_ARN" not in webhook["Properties"]["Environment"]["Variables"]
+    # The route LINE calls is served by that function, not the shared API handler.
+    paths = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    uri = paths["/line/webhook"]["post"]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+    assert "${LineWebhookHandler.Arn}" in uri
+    # The staff API (the announcement preview reads LINE's quota) may, with a role of its own.
+    api_role = template["Resources"]["APIHandler"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    assert api_role != role_id
+    assert any(
+        {"Ref": token_id} in _as_list(s["Resource"])
+        for s in _role_statements(template, api_role)
+        if "secretsmanager:GetSecretValue" in _as_list(s["Action"])
+    )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_has_its_own_role_and_log_group(synth: Synth, stage: str) -> None:
+    functions = resources(synth.templates[stage], "AWS::Serverless::Function")
+    assert len(functions) >= 10
+    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
+    assert len(set(roles)) == len(roles)
+    assert "replaced-by-infra" not in json.dumps(synth.templates[stage])
+    for function in functions.values():
+        assert "Ref" in function["Properties"]["LoggingConfig"]["LogGroup"]
+
+
+def _alarms(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_alarms_cover_every_dead_letter_queue_function_and_the_api(synth: Synth, stage: str) -> None:
+    template = synth.templates[stage]
+    alarms = _alarms(template)
+    topic = next(iter(resources(template, "AWS::SNS::Topic")))
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [{"Ref": topic}]
+    dlq_alarms = {
+        d["Value"]["Fn::GetAtt"][0]
+        for a in alarms
+        if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        for d in a["Dimensions"]
+    }
+    dlqs = {
+        logical_id_of(template, "AWS::SQS::Queue", "QueueName", f"{prefix(stage)}-{spec.dlq_name}")
+        for spec in definitions.queues()
+    }
+    assert dlq_alarms == dlqs
+    for metric in ("Errors", "Throttles"):
+        covered = {d["Value"]["Ref"] for a in alarms if a["MetricName"] == metric for d in a["Dimensions"]}
+        assert covered == set(resources(template, "AWS::Serverless::Function"))
+    assert any(a["MetricName"] == "5XXError" and a["Namespace"] == "AWS/ApiGateway" for a in alarms)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_buckets_are_private_encrypted_tls_only_and_expire_staged_uploads(synth: Synth, stage: str) -> None:
+    template = synth.templates[stage]
+    buckets = by_name(template, "AWS::S3::Bucket", "BucketName")
+    policies = resources(template, "AWS::S3::BucketPolicy").values()
+    tls_only = {
+        p["Properties"]["Bucket"]["Ref"]
+        for p in policies
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+    }
+    assert tls_only == set(resources(template, "AWS::S3::Bucket"))
+    for name in definitions.buckets():
+        props = buckets[f"{prefix(stage)}-{name}"]["Properties"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+        assert rules["upload-staging"]["Prefix"] == definitions.upload_staging_prefix()
+        assert rules["upload-staging"]["ExpirationInDays"] == 1
+
+
+def test_scheduler_role_may_only_send_to_the_announcement_queue(synth: Synth) -> None:
+    from chalicelib.resources import SCHEDULE_TARGETS
+
+    template = synth.templates["prod"]
+    group = resources(template, "AWS::Scheduler::ScheduleGroup")
+    assert [g["Properties"]["Name"] for g in group.values()] == ["madoguchi-prod-schedules"]
+    role_id = next(
+        k
+        for k, r in resources(template, "AWS::IAM::Role").items()
+        if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service")
+        == "scheduler.amazonaws.com"
+    )
+    statements = _role_statements(template, role_id)
+    targets = [
+        {
+            "Fn::GetAtt": [
+                logical_id_of(template, "AWS::SQS::Queue", "QueueName", f"madoguchi-prod-{q.name}"),
+                "Arn",
+            ]
+        }
+        for q in SCHEDULE_TARGETS
+    ]
+    assert statements == [
+        {
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": targets[0] if len(targets) == 1 else targets,
+        }
+    ]
+
+
+def test_staff_pool_groups_section_and_app_client_reach_the_app(synth: Synth) -> None:
+    template = synth.templates["prod"]
+    ((pool_id, pool),) = resources(template, "AWS::Cognito::UserPool").items()
+    schema = {a["Name"]: a for a in pool["Properties"]["Schema"]}
+    assert schema["section"]["AttributeDataType"] == "String"
+    assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["Properties"]["MfaConfiguration"] == "ON"
+    groups = {
+        g["Properties"]["GroupName"] for g in resources(template, "AWS::Cognito::UserPoolGroup").values()
+    }
+    assert groups == {"staff", "announcer", "supervisor", "admin"}
+    ((client_id, client),) = resources(template, "AWS::Cognito::UserPoolClient").items()
+    assert "custom:section" in client["Properties"]["ReadAttributes"]
+    assert "custom:section" not in client["Properties"]["WriteAttributes"]
+    env = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert env["STAFF_JWT_AUDIENCE"] == {"Ref": client_id}
+    assert {"Ref": pool_id} in env["STAFF_JWT_ISSUER"]["Fn::Join"][1]
+
+
+def test_api_stage_is_throttled(synth: Synth) -> None:
+    api = synth.templates["prod"]["Resources"]["RestAPI"]["Properties"]
+    (setting,) = api["MethodSettings"]
+    assert (
+        setting["ThrottlingRateLimit"] > 0
+        and setting["ThrottlingBurstLimit"] >= setting["ThrottlingRateLimit"]
+    )
+
+
+def test_access_mapping_names_only_what_exists(synth: Synth) -> None:
+    from chalicelib.access import DEFAULT, FUNCTIONS, ROUTE_FUNCTIONS, SECRETS, access_for
+
+    tables = {t.resource for t in definitions.tables()}
+    queues = {q.name for q in definitions.queues()} | {q.dlq_name for q in definitions.queues()} | {"*dlq"}
+    for name, access in FUNCTIONS.items():
+        assert set(access.reads + access.writes) <= tables, name
+        assert set(access.sends + access.peeks) <= queues, name
+        assert set(access.buckets) <= set(definitions.buckets()), name
+        assert set(access.secrets) <= set(SECRETS), name
+    from infra.package import functions
+
+    deployed = set(functions(synth.templates["prod"]))
+    assert set(FUNCTIONS) <= deployed, "chalicelib/access.py names a function app.py no longer has"
+    assert set(ROUTE_FUNCTIONS) <= deployed
+    assert access_for("a_function_nobody_declared") == DEFAULT
+
+
+def test_cdk_nag_aws_solutions_finds_nothing_unjustified(synth: Synth) -> None:
+    from aws_cdk.assertions import Annotations, Match
+
+    for stage in STAGES:
+        annotations = Annotations.from_stack(synth.stacks[stage])
+        for finding in (
+            annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*")),
+            annotations.find_warning("*", Match.string_like_regexp("AwsSolutions-.*")),
+        ):
+            assert not finding, [f"{f.id}: {f.entry.data}" for f in finding][:10]
+
+
+def test_cfn_lint_finds_nothing(synth: Synth) -> None:
+    import subprocess
+    import sys
+
+    templates = [str(synth.outdir / f"madoguchi-{stage}.template.json") for stage in STAGES]
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--regions", "ap-northeast-1", "--", *templates],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
