@@ -380,7 +380,15 @@ def _show_status(
         id_token=id_token,
         answered=answered,
         errors=errors or [],
+        fee=_has_fee(submission),
     )
+
+
+def _has_fee(submission: Any) -> bool:
+    """A fee paid online (issue 13): the status page links to its payment page."""
+    from chalicelib.services import payments
+
+    return payments.plan_for(submission) is not None
 
 
 def _status_by_line(request: Any, language: str, token: str, receipt: str) -> Response:
@@ -618,3 +626,8 @@ def _preferences_document(posted: dict[str, list[str]], stored: Any) -> dict[str
     elif age and age != "none":
         document["ageBand"] = age
     return document
+
+
+# --- paying a fee (issue 13's payments): routes in web/payment_pages.py on this Blueprint --------
+
+from chalicelib.web import payment_pages as _payment_pages  # noqa: E402, F401

@@ -24,6 +24,8 @@ def pages():
     yield "/web"
     yield "/web/status"
     yield "/web/settings"
+    yield "/web/payments/R-TEST0001"  # paying a fee (issue 13): sign in, then tests/integration/payments/
+    yield "/web/payments/R-TEST0001/done"
     for form in catalogue():
         yield f"/web/forms/{form.id}"
     import importlib.util
