@@ -628,6 +628,7 @@ def _preferences_document(posted: dict[str, list[str]], stored: Any) -> dict[str
     return document
 
 
-# --- paying a fee (issue 13's payments): routes in web/payment_pages.py on this Blueprint --------
+# --- on this Blueprint too: paying a fee (issue 13) and booking a consultation (issue 15) ----------
 
+from chalicelib.web import booking_pages as _booking_pages  # noqa: E402, F401
 from chalicelib.web import payment_pages as _payment_pages  # noqa: E402, F401
