@@ -52,9 +52,8 @@ class Browser:
 
 
 def booked_from(html: str) -> tuple[str, str]:
-    number = re.search(r'class="code">(BK-[0-9A-Z-]+)<', html).group(1)
-    codes = re.findall(r'class="code">([^<]+)<', html)
-    return number, codes[1]
+    number = re.search(r'id="booking-number">(BK-[0-9A-Z-]+)<', html).group(1)
+    return number, re.search(r'id="access-code">([^<]+)<', html).group(1)
 
 
 def test_book_see_move_and_cancel_by_the_web_pages(client, slot):
@@ -141,7 +140,7 @@ def test_inside_line_the_id_token_books_and_finds_the_booking(client, slot, mint
     assert (
         status == 200 and "Booking number" in html and "access code" not in html.lower().split("</main>")[0]
     )
-    number = re.search(r'class="code">(BK-[0-9A-Z-]+)<', html).group(1)
+    number = re.search(r'id="booking-number">(BK-[0-9A-Z-]+)<', html).group(1)
     assert store.get(number).line_user_id == user and store.get(number).channel == "line"
     status, html = page.post("/web/bookings", id_token=token)  # the LIFF sign-in: my bookings
     assert status == 200 and number in html
