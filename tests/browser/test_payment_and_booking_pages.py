@@ -163,3 +163,35 @@ def test_book_a_consultation_then_move_and_cancel_it(page, web, language):
     submit(page, "取り消す" if language == "ja" else "Cancel")
     assert page.find_element(By.ID, "status").text in ("取消済み", "Cancelled")
     assert_accessible(page, f"bookings {language} cancelled")
+
+
+def test_the_paypay_page_notices_the_payment_by_itself(page, web, local_stack):
+    """web.js polls the state; once the payment is confirmed (here as a webhook's worker would,
+    in this process), the page presses "check again" itself and shows the paid state."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from chalicelib.services import payments
+
+    receipt, code = owing(web)
+    page.get(f"{web}/web/payments/{receipt}?lang=en")
+    page.find_element(By.ID, "f-code").send_keys(code)
+    submit(page)
+    page.find_element(By.CSS_SELECTOR, "label[for=f-method-paypay]").click()
+    submit(page)
+    payment_id = page.find_element(By.CSS_SELECTOR, "#pay-check input[name=paymentId]").get_attribute("value")
+    requests.post(
+        f"http://127.0.0.1:{local_stack.ports.pay}/__sandbox/paypay/payments/{payment_id}/complete",
+        json={},
+        timeout=10,
+    ).raise_for_status()
+    payments.confirm(payment_id, "webhook")
+
+    def paid(driver) -> bool:
+        found = driver.find_elements(By.ID, "pay-state")
+        try:
+            return bool(found) and found[0].text == "Paid"
+        except Exception:  # noqa: BLE001 (the page is being replaced)
+            return False
+
+    WebDriverWait(page, 30).until(paid)
+    assert_accessible(page, "pay en paid by the poll")
