@@ -384,11 +384,18 @@ def _show_status(
     )
 
 
-def _has_fee(submission: Any) -> bool:
-    """A fee paid online (issue 13): the status page links to its payment page."""
+def _has_fee(submission: Any) -> str | None:
+    """A fee paid online (issue 13): "pay" while it is payable, "paid" once paid (the status page
+    links the payment page, which shows the receipt), else None (nothing to pay, or not yet)."""
+    from chalicelib.domain import payments as rules
     from chalicelib.services import payments
 
-    return payments.plan_for(submission) is not None
+    found = payments.plan_for(submission)
+    if found is None:
+        return None
+    if any(i.status in rules.PAID_STATUSES for i in payments.store.for_receipt(submission.receipt)):
+        return "paid"
+    return "pay" if rules.payable(found[1], submission.status) else None
 
 
 def _status_by_line(request: Any, language: str, token: str, receipt: str) -> Response:

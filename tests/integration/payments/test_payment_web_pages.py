@@ -145,3 +145,19 @@ def test_every_payment_page_state_is_complete_in_every_language(client, owing, p
     done = client.http.get(f"/web/payments/{receipt}/done?lang={language}")
     assert done.status_code == 200 and not MISSING.search(done.body.decode())
     print("payment page weights (bytes, with CSS and JS):", max(WEIGHTS.values()), WEIGHTS)
+
+
+def test_the_status_page_offers_to_pay_only_while_payable_then_the_receipt(client, owing, paybox):
+    receipt, secret = owing(copies=1)
+    page = Browser(client, receipt, "en")
+    status, html = page.post("/web/status", receipt=receipt, code=secret)
+    assert "Pay the fee" in html
+    page.pay_page(secret, action="start", method="paypay")
+    paybox.pay(f"{receipt}-PP01")
+    page.pay_page(secret, action="check", paymentId=f"{receipt}-PP01")
+    status, html = page.post("/web/status", receipt=receipt, code=secret)
+    assert "Pay the fee" not in html and "Show the receipt" in html
+
+    later, code = owing("bulky-waste-collection")  # payable only once staff accept it
+    status, html = Browser(client, later, "en").post("/web/status", receipt=later, code=code)
+    assert status == 200 and f'action="/web/payments/{later}"' not in html
