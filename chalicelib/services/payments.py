@@ -193,7 +193,7 @@ def _wait_for_provider(intent: PaymentIntent) -> PaymentIntent:
 def _open(intent: PaymentIntent, form: FormDefinition) -> PaymentIntent | None:
     """Create the code / checkout session at the provider; None when PayPay says the id is taken."""
     settings = get_settings()
-    done_url = f"{settings.web_origin}/payments/{intent.receipt}/done"
+    done_url = f"{settings.web_origin}/web/payments/{intent.receipt}/done"  # web/payment_pages.py
     description = f"{form.title['ja']} {intent.receipt}"[:80]
     try:
         if intent.method == rules.PAYPAY:
@@ -217,7 +217,7 @@ def _open(intent: PaymentIntent, form: FormDefinition) -> PaymentIntent | None:
                 description,
                 intent.expires_at,
                 done_url,
-                f"{settings.web_origin}/payments/{intent.receipt}",
+                f"{settings.web_origin}/web/payments/{intent.receipt}",
             )
             actions = [
                 PaymentIntent.provider_ref.set(session["id"]),

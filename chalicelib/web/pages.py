@@ -380,7 +380,22 @@ def _show_status(
         id_token=id_token,
         answered=answered,
         errors=errors or [],
+        fee=_has_fee(submission),
     )
+
+
+def _has_fee(submission: Any) -> str | None:
+    """A fee paid online (issue 13): "pay" while it is payable, "paid" once paid (the status page
+    links the payment page, which shows the receipt), else None (nothing to pay, or not yet)."""
+    from chalicelib.domain import payments as rules
+    from chalicelib.services import payments
+
+    found = payments.plan_for(submission)
+    if found is None:
+        return None
+    if any(i.status in rules.PAID_STATUSES for i in payments.store.for_receipt(submission.receipt)):
+        return "paid"
+    return "pay" if rules.payable(found[1], submission.status) else None
 
 
 def _status_by_line(request: Any, language: str, token: str, receipt: str) -> Response:
@@ -618,3 +633,9 @@ def _preferences_document(posted: dict[str, list[str]], stored: Any) -> dict[str
     elif age and age != "none":
         document["ageBand"] = age
     return document
+
+
+# --- on this Blueprint too: paying a fee (issue 13) and booking a consultation (issue 15) ----------
+
+from chalicelib.web import booking_pages as _booking_pages  # noqa: E402, F401
+from chalicelib.web import payment_pages as _payment_pages  # noqa: E402, F401

@@ -24,6 +24,12 @@ def pages():
     yield "/web"
     yield "/web/status"
     yield "/web/settings"
+    yield "/web/payments/R-TEST0001"  # paying a fee (issue 13): sign in, then tests/integration/payments/
+    yield "/web/payments/R-TEST0001/done"
+    yield "/web/consultations"  # booking (issue 15): the journeys in tests/integration/consultations/
+    yield "/web/consultations/legal"
+    yield "/web/consultations/lgbts"
+    yield "/web/bookings"
     for form in catalogue():
         yield f"/web/forms/{form.id}"
     import importlib.util

@@ -1,0 +1,361 @@
+"""Booking a consultation from the resident pages (issue 16 on issue 15's consultations).
+
+`/web/consultations` (the list), `/web/consultations/{service}` (free slots of a week, a plain GET
+form), `/web/consultations/{service}/book` (the booking form, then the booking number and access
+code), `/web/bookings` (a booking by number and code posted, or by the LIFF ID token: cancel or
+move it). The handlers call `services.consultations` as the JSON API does: same schema, same
+per-person guard, same wrong-code lockout. A sensitive consultation is named only where the
+resident chose it (list, form); the confirmation and status pages and the page titles use the
+generic name, so a shared screen or a browser history says no more than needed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.web.pages import (
+    FORM_POST,
+    _as_api_error,
+    _expired,
+    _language,
+    _message,
+    _request,
+    _resident,
+    bp,
+)
+
+WEEK = 7
+# Where a field's problem is shown (the schema's pointers and the service's codes).
+ANCHORS = {
+    "/slot": "f-slot",
+    "/mode": "f-mode-in_person",
+    "/name": "f-name",
+    "/email": "f-email",
+    "/phone": "f-phone",
+    "/note": "f-note",
+    "/eligibility": "f-eligibility-resident",
+}
+
+
+def _service(service_id: str) -> Any:
+    from chalicelib.domain import consultations as rules
+    from chalicelib.domain.errors import MadoguchiError
+
+    try:
+        return rules.get_service(service_id)
+    except MadoguchiError:
+        return None
+
+
+def _week(
+    service: Any, start: str | None
+) -> tuple[list[tuple[str, list[dict[str, Any]]]], date, date | None]:
+    """Free slots of seven days from `start` (Tokyo), grouped by day; the next week's first day."""
+    from chalicelib.domain import consultations as rules
+    from chalicelib.services import consultations as svc
+
+    now = datetime.now(UTC)
+    today = rules.tokyo_day(now)
+    try:
+        first = max(date.fromisoformat(start), today) if start else today
+    except ValueError:
+        first = today
+    last = first + timedelta(days=WEEK - 1)
+    found = svc.free_slots(service.id, first.isoformat(), last.isoformat(), now)["slots"]
+    days: dict[str, list[dict[str, Any]]] = {}
+    for slot in found:
+        days.setdefault(slot["start"][:10], []).append(slot)
+    later = last + timedelta(days=1)
+    return (
+        list(days.items()),
+        first,
+        later if later <= today + timedelta(days=service.book_ahead_days) else None,
+    )
+
+
+@bp.route("/web/consultations", methods=["GET"])
+def consultations_page() -> Response:
+    from chalicelib.domain import consultations as rules
+    from chalicelib.web import render
+
+    request = _request()
+    language = _language(request)
+    services = list(rules.catalogue().values())
+    return render.page(request, "consult_list.html", language, cacheable=True, services=services)
+
+
+@bp.route("/web/consultations/{service}", methods=["GET"])
+def slots_page(service: str) -> Response:
+    from chalicelib.web import render
+
+    request = _request()
+    language = _language(request)
+    found = _service(service)
+    if found is None:
+        return _message(request, language, "web.not_found_title", 404)
+    days, first, later = _week(found, (request.query_params or {}).get("from"))
+    return render.page(
+        request, "consult_slots.html", language, service=found, days=days, first=first, later=later
+    )
+
+
+@bp.route("/web/consultations/{service}/book", methods=["GET"])
+def booking_form(service: str) -> Response:
+    from chalicelib.domain import consultations as rules
+    from chalicelib.domain.errors import MadoguchiError
+
+    request = _request()
+    language = _language(request)
+    found = _service(service)
+    if found is None:
+        return _message(request, language, "web.not_found_title", 404)
+    slot = (request.query_params or {}).get("slot") or ""
+    try:
+        rules.parse_slot(slot)
+    except MadoguchiError:
+        # No time chosen (JavaScript off, the picker sent nothing): back to the picker, said why.
+        return _slots_with_error(request, language, found)
+    return _form(request, language, found, {"slot": slot}, [])
+
+
+def _slots_with_error(request: Any, language: str, service: Any, key: str = "web.book_need_slot") -> Response:
+    from chalicelib.web import render
+
+    days, first, later = _week(service, None)
+    return render.page(
+        request,
+        "consult_slots.html",
+        language,
+        status=422,
+        service=service,
+        days=days,
+        first=first,
+        later=later,
+        errors=[{"anchor": "f-slot-first", "key": key}],
+    )
+
+
+def _form(
+    request: Any, language: str, service: Any, values: dict[str, str], errors: list[dict[str, Any]]
+) -> Response:
+    from chalicelib.domain import consultations as rules
+    from chalicelib.web import render
+
+    start = rules.parse_slot(values["slot"])
+    return render.page(
+        request,
+        "consult_form.html",
+        language,
+        status=422 if errors else 200,
+        service=service,
+        values=values,
+        when=rules.tokyo_text(start),
+        errors=errors,
+        error_at={e["anchor"]: e for e in errors},
+        asks_eligibility="anyone" not in service.who_may_book,
+    )
+
+
+@bp.route("/web/consultations/{service}/book", methods=["POST"], content_types=FORM_POST)
+def booking_post(service: str) -> Response:
+    from chalicelib.services import consultations as svc
+    from chalicelib.web import render
+
+    request = _request()
+    posted = render.form_fields(request)
+    language = _language(request, posted)
+    found = _service(service)
+    if found is None:
+        return _message(request, language, "web.not_found_title", 404)
+    if not render.csrf_ok(request, posted):
+        return _expired(request, language)
+    names = ("slot", "mode", "name", "email", "phone", "note", "eligibility")
+    values = {name: render.first(posted, name) for name in names}
+    token = render.first(posted, "id_token")
+    user_id = None
+    if token:
+        user_id = _resident(token)
+        if user_id is None:
+            return _message(request, language, "web.signin_again", 401)
+    errors: list[dict[str, Any]] = []
+    if not values["mode"]:
+        errors.append({"anchor": "f-mode-in_person", "key": "web.book_need_mode"})
+    if user_id is None:  # on the web the ward needs a name and a way to reach the resident
+        if not values["name"]:
+            errors.append({"anchor": "f-name", "key": "web.book_need_name"})
+        if not values["email"] and not values["phone"]:
+            errors.append({"anchor": "f-email", "key": "web.book_need_contact"})
+    if "anyone" not in found.who_may_book and not values["eligibility"]:
+        errors.append({"anchor": "f-eligibility-resident", "key": "web.book_need_eligibility"})
+    try:
+        if errors:
+            return _form(request, language, found, values, errors)
+    except Exception as error:  # a tampered slot
+        if _as_api_error(error) is None:
+            raise
+        return _slots_with_error(request, language, found)
+    document = {k: v for k, v in values.items() if v and k in ("slot", "mode", "note", "eligibility")}
+    if user_id is None:
+        document.update({k: values[k] for k in ("name", "email", "phone") if values[k]})
+    booker = (
+        svc.Booker(channel="line", language=language, line_user_id=user_id)
+        if user_id
+        else svc.Booker(channel="web", language=language)
+    )
+    try:
+        booked = svc.book(found.id, document, booker)
+    except Exception as error:
+        api_error = _as_api_error(error)
+        if api_error is None:
+            raise
+        if api_error.code in ("slot_full", "slot_closed", "slot_not_open_yet", "invalid_slot"):
+            return _slots_with_error(request, language, found, "web.book_slot_gone")
+        details = [d for d in api_error.details if isinstance(d, dict) and "pointer" in d]
+        if api_error.status in (409, 422):
+            errors = [
+                {
+                    "anchor": ANCHORS.get(d["pointer"], "f-note"),
+                    "message": d.get("message", api_error.message),
+                }
+                for d in details
+            ] or [{"anchor": "f-note", "message": api_error.message}]
+            if api_error.code == "not_eligible":
+                errors = [{"anchor": "f-eligibility-resident", "key": "web.book_need_eligibility"}]
+            try:
+                return _form(request, language, found, values, errors)
+            except Exception as again:
+                if _as_api_error(again) is None:
+                    raise
+                return _slots_with_error(request, language, found)
+        return _message(request, language, "web.busy", 503)
+    return render.page(
+        request, "consult_done.html", language, service=found, booked=booked, on_line=user_id is not None
+    )
+
+
+# --- a booking: see, cancel, move --------------------------------------------------------------
+
+
+@bp.route("/web/bookings", methods=["GET"])
+def bookings_page() -> Response:
+    from chalicelib.web import render
+
+    request = _request()
+    return render.page(request, "booking_signin.html", _language(request), errors=[], booking="")
+
+
+def _access(request: Any, posted: dict[str, list[str]], language: str) -> tuple[Any, Response | None]:
+    """The booking for the posted number and code (or ID token), or the page to answer instead."""
+    from chalicelib.services import consultations as svc
+    from chalicelib.web import render
+
+    booking = render.first(posted, "booking").upper()
+    code = render.first(posted, "code")
+    token = render.first(posted, "id_token")
+    user_id = None
+    if token:
+        user_id = _resident(token)
+        if user_id is None:
+            return None, _message(request, language, "web.signin_again", 401)
+        if not booking:
+            mine = svc.line_user_bookings(user_id, language)
+            return None, render.page(request, "booking_mine.html", language, bookings=mine, id_token=token)
+    elif not booking or not code:
+        errors = [{"anchor": "f-booking" if not booking else "f-code", "key": "web.need_both"}]
+        page = render.page(
+            request, "booking_signin.html", language, status=422, errors=errors, booking=booking
+        )
+        return None, page
+    try:
+        return svc.resident_booking(booking, None if user_id else code, user_id), None
+    except Exception as error:
+        if _as_api_error(error) is None:
+            raise
+        errors = [{"anchor": "f-booking", "key": "web.book_wrong_code"}]
+        page = render.page(
+            request, "booking_signin.html", language, status=404, errors=errors, booking=booking
+        )
+        return None, page
+
+
+def _show(
+    request: Any,
+    language: str,
+    found: Any,
+    posted: dict[str, list[str]],
+    *,
+    notice: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> Response:
+    from chalicelib.services import consultations as svc
+    from chalicelib.web import render
+
+    service = _service(found.service)
+    return render.page(
+        request,
+        "booking_view.html",
+        language,
+        status=409 if errors else 200,
+        view=svc.booking_view(found, language),
+        service=service,
+        code=render.first(posted, "code"),
+        id_token=render.first(posted, "id_token"),
+        notice=notice,
+        errors=errors or [],
+    )
+
+
+def _fresh(found: Any) -> Any:
+    from chalicelib.store import consultations as store
+
+    return store.get(found.booking_id) or found
+
+
+@bp.route("/web/bookings", methods=["POST"], content_types=FORM_POST)
+def bookings_post() -> Response:
+    from chalicelib.services import consultations as svc
+    from chalicelib.web import render
+
+    request = _request()
+    posted = render.form_fields(request)
+    language = _language(request, posted)
+    if not render.csrf_ok(request, posted):
+        return _expired(request, language)
+    found, answer = _access(request, posted, language)
+    if answer is not None:
+        return answer
+    action = render.first(posted, "action")
+    try:
+        if action == "cancel":
+            svc.cancel(found)
+            return _show(request, language, _fresh(found), posted, notice="web.book_cancelled")
+        if action == "move":
+            service = _service(found.service)
+            slot = render.first(posted, "slot")
+            if not slot:
+                days, first, later = _week(service, render.first(posted, "from") or None)
+                return render.page(
+                    request,
+                    "booking_move.html",
+                    language,
+                    view=svc.booking_view(found, language),
+                    service=service,
+                    days=days,
+                    later=later,
+                    code=render.first(posted, "code"),
+                    id_token=render.first(posted, "id_token"),
+                    errors=[],
+                )
+            svc.reschedule(found, {"slot": slot})
+            return _show(request, language, _fresh(found), posted, notice="web.book_moved")
+    except Exception as error:
+        api_error = _as_api_error(error)
+        if api_error is None:
+            raise
+        return _show(
+            request, language, found, posted, errors=[{"anchor": "actions", "message": api_error.message}]
+        )
+    return _show(request, language, found, posted)

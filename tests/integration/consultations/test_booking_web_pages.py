@@ -1,0 +1,188 @@
+"""The resident booking pages (`/web/consultations`, `/web/bookings`) by plain form posts
+(JavaScript off) over the local stack: pick a slot, book, see, move and cancel the booking."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+import pytest
+
+from chalicelib.domain.residents import LANGUAGES
+from chalicelib.store import consultations as store
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+MISSING = re.compile(r">\s*(web|form|status|consult)\.[a-z_.-]+\s*<")
+MAX_PAGE_BYTES = 100 * 1024
+WEIGHTS: dict[str, int] = {}
+
+
+class Browser:
+    """A resident without JavaScript: the CSRF cookie from the first page, forms posted."""
+
+    def __init__(self, client, language: str = "ja") -> None:
+        self.client, self.language = client, language
+        self.cookie = self.csrf = ""
+
+    def _check(self, response, where: str) -> str:
+        html = response.body.decode()
+        assert "<main" in html and not MISSING.search(html), html
+        sent = {k.lower(): v for k, v in response.headers.items()}
+        assert "unsafe-inline" not in sent["content-security-policy"]
+        assert "<script>" not in html and "style=" not in html
+        assets = sum(len(self.client.http.get(f"/web/static/{n}").body) for n in ("web.css", "web.js"))
+        WEIGHTS[f"{where} {self.language}"] = len(html.encode()) + assets
+        assert len(html.encode()) + assets < MAX_PAGE_BYTES
+        if "set-cookie" in sent:
+            self.cookie = sent["set-cookie"].split(";", 1)[0]
+            self.csrf = self.cookie.split("=", 1)[1]
+        return html
+
+    def get(self, path: str):
+        sep = "&" if "?" in path else "?"
+        response = self.client.http.get(f"{path}{sep}lang={self.language}")
+        return response.status_code, self._check(response, path.split("?")[0].rsplit("/", 1)[-1])
+
+    def post(self, path: str, **fields: str):
+        body = urlencode({"csrf": self.csrf, "lang": self.language, **fields})
+        response = self.client.http.post(path, body=body, headers={**FORM, "Cookie": self.cookie})
+        return response.status_code, self._check(
+            response, f"{path.rsplit('/', 1)[-1]} {fields.get('action', '')}"
+        )
+
+
+def booked_from(html: str) -> tuple[str, str]:
+    number = re.search(r'id="booking-number">(BK-[0-9A-Z-]+)<', html).group(1)
+    return number, re.search(r'id="access-code">([^<]+)<', html).group(1)
+
+
+def test_book_see_move_and_cancel_by_the_web_pages(client, slot):
+    first = slot("legal", capacity=2)
+    page = Browser(client)
+    status, html = page.get("/web/consultations")
+    assert status == 200 and 'href="/web/consultations/legal?lang=ja"' in html
+    status, html = page.get("/web/consultations/legal")
+    assert status == 200 and f'value="{first}"' in html and "残り2" in html
+
+    status, html = page.get("/web/consultations/legal/book")  # "continue" with no time chosen
+    assert status == 422 and 'href="#f-slot-first"' in html and 'id="f-slot-first"' in html
+    status, html = page.get(f"/web/consultations/legal/book?slot={first}")
+    assert status == 200 and 'name="mode"' in html and 'name="eligibility"' in html
+
+    status, html = page.post("/web/consultations/legal/book", slot=first)
+    assert status == 422 and 'class="error-summary"' in html
+    for anchor in ("f-mode-in_person", "f-name", "f-email", "f-eligibility-resident"):
+        assert f'href="#{anchor}"' in html and f'id="{anchor}"' in html
+    status, html = page.post(
+        "/web/consultations/legal/book",
+        slot=first,
+        mode="in_person",
+        name="葛飾 花子",
+        email="bad",
+        eligibility="resident",
+    )
+    assert status == 422 and 'href="#f-email"' in html and 'value="葛飾 花子"' in html  # kept
+
+    fields = {"slot": first, "mode": "online", "name": "葛飾 花子", "eligibility": "resident"}
+    status, html = page.post("/web/consultations/legal/book", **fields, email="hanako-web@example.com")
+    assert status == 200
+    number, code = booked_from(html)
+    assert store.get(number).status == "booked" and store.get(number).channel == "web"
+    assert "確認コードはもう表示されません" in html
+    status, html = page.get("/web/consultations/legal")
+    assert "残り1" in html
+
+    status, html = page.post("/web/bookings", booking=number, code="WRONG")
+    assert status == 404 and 'class="error-summary"' in html
+    status, html = page.post("/web/bookings", booking=number.lower(), code=code)
+    assert status == 200 and "予約中" in html and code not in html.replace(f'value="{code}"', "")
+
+    later = slot("legal", capacity=1)
+    status, html = page.post("/web/bookings", booking=number, code=code, action="move")
+    assert status == 200 and f'value="{later}"' in html
+    status, html = page.post("/web/bookings", booking=number, code=code, action="move", slot=later)
+    assert status == 200 and "予約の日時を変えました" in html and store.get(number).slot == later
+
+    status, html = page.post("/web/bookings", booking=number, code=code, action="cancel")
+    assert status == 200 and "取消済み" in html and store.get(number).status == "cancelled"
+    assert 'value="cancel"' not in html  # nothing more to do with it
+    status, html = page.post("/web/bookings", booking=number, code=code, action="cancel")
+    assert status == 409 and 'class="error-summary"' in html
+
+
+def test_a_sensitive_consultation_is_not_named_after_booking(client, slot):
+    from chalicelib.domain import consultations as rules
+
+    service = rules.get_service("lgbts")
+    chosen = slot("lgbts", capacity=1, section="jinken-suishin")
+    page = Browser(client, "en")
+    page.get(f"/web/consultations/lgbts/book?slot={chosen}")
+    status, html = page.post(
+        "/web/consultations/lgbts/book", slot=chosen, mode="in_person", name="A", phone="03-1234-5678"
+    )
+    assert status == 200 and 'name="eligibility"' not in html
+    assert service.title("en") not in html and "Ward consultation" in html
+    number, code = booked_from(html)
+    status, html = page.post("/web/bookings", booking=number, code=code)
+    assert status == 200 and service.title("en") not in html and "<title>Your booking" in html
+
+
+def test_inside_line_the_id_token_books_and_finds_the_booking(client, slot, mint):
+    from tests.integration.conftest import new_user_id
+
+    user = new_user_id()
+    token = mint(user)
+    chosen = slot("legal", capacity=1)
+    page = Browser(client, "en")
+    page.get(f"/web/consultations/legal/book?slot={chosen}")
+    fields = {"slot": chosen, "mode": "in_person", "eligibility": "worker", "id_token": token}
+    status, html = page.post("/web/consultations/legal/book", **fields)
+    assert (
+        status == 200 and "Booking number" in html and "access code" not in html.lower().split("</main>")[0]
+    )
+    number = re.search(r'id="booking-number">(BK-[0-9A-Z-]+)<', html).group(1)
+    assert store.get(number).line_user_id == user and store.get(number).channel == "line"
+    status, html = page.post("/web/bookings", id_token=token)  # the LIFF sign-in: my bookings
+    assert status == 200 and number in html
+    status, html = page.post("/web/bookings", id_token=token, booking=number)
+    assert status == 200 and 'value="move"' in html
+    status, html = page.post("/web/bookings", id_token=mint(new_user_id()), booking=number)
+    assert status == 404  # another LINE user's booking is nobody's business
+
+
+def test_a_full_slot_sends_the_resident_back_to_the_picker(client, slot):
+    chosen = slot("legal", capacity=1)
+    first, second = Browser(client), Browser(client)
+    first.get(f"/web/consultations/legal/book?slot={chosen}")
+    second.get(f"/web/consultations/legal/book?slot={chosen}")
+    fields = {"slot": chosen, "mode": "in_person", "name": "A", "eligibility": "resident"}
+    assert first.post("/web/consultations/legal/book", **fields, email="first-web@example.com")[0] == 200
+    status, html = second.post("/web/consultations/legal/book", **fields, email="second-web@example.com")
+    assert status == 422 and "その時間は予約できなくなりました" in html and f'value="{chosen}"' not in html
+
+
+def test_posts_without_the_csrf_cookie_are_refused(client, slot):
+    chosen = slot("legal", capacity=1)
+    body = urlencode({"csrf": "x" * 32, "slot": chosen, "mode": "in_person", "name": "A", "email": "a@b.jp"})
+    response = client.http.post("/web/consultations/legal/book", body=body, headers=FORM)
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_booking_page_state_is_complete_in_every_language(client, slot, language):
+    chosen = slot("legal", capacity=1)
+    page = Browser(client, language)
+    lang_attr = "ja" if language == "ja-easy" else language
+    for path in ("/web/consultations", "/web/consultations/legal", "/web/bookings"):
+        status, html = page.get(path)
+        assert status == 200 and f'<html lang="{lang_attr}">' in html
+    assert page.get(f"/web/consultations/legal/book?slot={chosen}")[0] == 200
+    assert page.post("/web/consultations/legal/book", slot=chosen)[0] == 422
+    fields = {"slot": chosen, "mode": "in_person", "name": "A", "eligibility": "student"}
+    status, html = page.post("/web/consultations/legal/book", **fields, email=f"{language}-web@example.com")
+    assert status == 200
+    number, code = booked_from(html)
+    assert page.post("/web/bookings", booking=number, code=code)[0] == 200
+    assert page.post("/web/bookings", booking=number, code=code, action="move")[0] == 200
+    assert page.post("/web/bookings", booking=number, code=code, action="cancel")[0] == 200
+    print("booking page weights (bytes, with CSS and JS):", max(WEIGHTS.values()), WEIGHTS)
