@@ -27,6 +27,9 @@ ALLOWED = {
     "pydantic_core", "annotated_types", "typing_inspection", "requests", "certifi", "charset_normalizer",
     # pynamodb; PyJWT[crypto]
     "pynamodb", "jwt", "cryptography", "cffi", "pycparser", "_cffi_backend.cpython-311-x86_64-linux-gnu.so",
+    # Jinja2 for the resident pages (imported by the page functions only); jpholiday for the
+    # business calendar
+    "jinja2", "markupsafe", "jpholiday",
 }  # fmt: skip
 # Chalice's command line and packaging tools: never on Lambda.
 NEVER = {

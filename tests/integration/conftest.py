@@ -123,8 +123,29 @@ def sandbox(local_stack) -> Sandbox:
     return box
 
 
+_source_ips = iter(range(1, 10**6))
+
+
 @pytest.fixture
-def client(local_stack):
+def from_client(monkeypatch):
+    """Requests from a fresh source IP (API Gateway's sourceIp), so per-client limits start at zero.
+    Call it again for yet another client."""
+    from chalice.local import LambdaEventConverter
+
+    def use() -> str:
+        n = next(_source_ips)
+        ip = f"198.51.{n // 250}.{n % 250 + 1}"
+        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", ip)
+        return ip
+
+    use()
+    return use
+
+
+@pytest.fixture
+def client(local_stack, from_client):
+    """The app in process; each test is its own client, so one test's wrong codes never lock out
+    the next test (the per-client limits are keyed by source IP)."""
     from chalice.test import Client
 
     from app import app

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from chalice.local import LambdaEventConverter
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.config import get_settings
@@ -19,22 +18,6 @@ from chalicelib.domain.forms import get_form
 from chalicelib.services import submissions as service
 from chalicelib.store.models import AttemptCounter
 from tests.integration.conftest import new_user_id
-
-_clients = iter(range(1, 10**6))
-
-
-@pytest.fixture
-def from_client(monkeypatch):
-    """Requests from a fresh source IP (API Gateway's sourceIp), so per-client limits start at zero."""
-
-    def use() -> str:
-        n = next(_clients)
-        ip = f"198.51.{n // 250}.{n % 250 + 1}"
-        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", ip)
-        return ip
-
-    use()
-    return use
 
 
 def create(client, *, token: str | None = None) -> dict:
