@@ -197,6 +197,7 @@ def load(count: int, seed: int) -> tuple[set[str], dict[str, str]]:
     from chalicelib.domain import preferences as rules
     from chalicelib.domain.residents import ACTIVE, INACTIVE
     from chalicelib.store.models import Resident, SendListCount, SendListEntry
+    from chalicelib.store.preferences import count_item
 
     rng = random.Random(seed)
     list_counts: Counter[tuple[str, str]] = Counter()
@@ -255,7 +256,7 @@ def load(count: int, seed: int) -> tuple[set[str], dict[str, str]]:
     # The counts the preferences write path keeps with the lists (store/preferences.py).
     with SendListCount.batch_write() as counts:
         for (segment, slot), members in list_counts.items():
-            counts.save(SendListCount(segment, slot, members=members))
+            counts.save(count_item(segment, slot, members))
     return expected, languages
 
 

@@ -301,15 +301,15 @@ def matching(content: rules.Content, *, consistent: bool = False) -> Iterator[tu
 
 
 def count_recipients(content: rules.Content) -> Recipients:
-    """Exact recipients from the send lists' counts: one small key query per list, never the members."""
+    """Exact recipients from the send lists' counts (a few small key reads), never the members."""
     from chalicelib.domain.preferences import parse_count_slot
     from chalicelib.store.preferences import list_counts
 
     by_language = dict.fromkeys(LANGUAGES, 0)
     by_area: dict[str, int] = defaultdict(int)
-    for partition in rules.partitions(content):
+    for partition, slots in list_counts(rules.partitions(content)).items():
         area = rules.partition_area(partition) or NO_AREA
-        for slot, members in list_counts(partition).items():
+        for slot, members in slots.items():
             language, age_band = parse_count_slot(slot)
             if rules.reaches(language, age_band, content.target):
                 by_language[language] = by_language.get(language, 0) + members

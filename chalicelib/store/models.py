@@ -115,16 +115,18 @@ class SendListEntry(Model):
 
 
 class SendListCount(Model):
-    """How many entries one send list holds for one language and age band ("ja#30-39", "ja#-").
+    """How many entries one send list holds for one language and age band.
 
-    Written in the same transaction as the entries (store/preferences.py), so a preview counts
-    a segment with one small key query per list, whatever the number of residents on it.
+    Keyed by topic, with the list's area first in the sort key ("waste" / "k-01#ja#30-39",
+    "*#en#-"), so the counts of all of a topic's lists share one partition: a ward-wide preview
+    reads that partition in a few 4 KB pages rather than one query per area. Written in the same
+    transaction as the entries (store/preferences.py), so the counts always match the lists.
     """
 
     class Meta(_Meta):
         table_name = _settings.name("send-list-counts")
 
-    segment = UnicodeAttribute(hash_key=True)
+    topic = UnicodeAttribute(hash_key=True)
     slot = UnicodeAttribute(range_key=True)
     members = NumberAttribute(default=0)
 

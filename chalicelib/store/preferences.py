@@ -12,9 +12,11 @@ wrote (read consistently) and from the by-user index (anything else written for 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -30,6 +32,8 @@ MAX_ATTEMPTS = 4
 # DynamoDB allows 100 items per transaction; the item, the entries and their counters
 # (at most 1 + 2 x lists + 2 x lists, with lists <= topics + 1) fit easily.
 MAX_TRANSACTION_ITEMS = 100
+# A send to more areas of one topic than this reads the topic's whole counts partition.
+WHOLE_TOPIC_FROM = 4
 
 
 class NotFollowing(Exception):
@@ -179,7 +183,7 @@ def _write(
                     SendListEntry(segment, user_id, language=prefs.language, age_band=prefs.age_band)
                 )
             for (segment, slot), change in sorted(count_changes.items()):
-                transaction.update(SendListCount(segment, slot), actions=[SendListCount.members.add(change)])
+                transaction.update(count_item(segment, slot), actions=[SendListCount.members.add(change)])
     except TransactWriteError as error:
         if not _conflicted(error):
             raise
@@ -192,6 +196,35 @@ def _conflicted(error: TransactWriteError) -> bool:
     return any(reason is not None and reason.code == "TransactionConflict" for reason in reasons)
 
 
-def list_counts(segment: str) -> dict[str, int]:
-    """A send list's members per count slot (language#age-band): one key query, a few small items."""
-    return {row.slot: int(row.members) for row in SendListCount.query(segment) if row.members}
+def count_item(segment: str, slot: str, members: int = 0) -> SendListCount:
+    """The counter of one send list's language#age-band slot, in its topic's partition."""
+    topic, _, area = segment.partition(rules.SEGMENT_SEPARATOR)
+    return SendListCount(topic, f"{area}{rules.SEGMENT_SEPARATOR}{slot}", members=members)
+
+
+def list_counts(segments: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Each send list's members per count slot (language#age-band), from the counters only.
+
+    A topic's counters share a partition: a send to a few areas reads their key ranges, a
+    ward-wide one reads the partition once (cheaper than a query per area: each query costs at
+    least half a read unit however small).
+    """
+    wanted: dict[str, dict[str, int]] = {segment: {} for segment in segments}
+    areas_by_topic: dict[str, set[str]] = defaultdict(set)
+    for segment in wanted:
+        topic, _, area = segment.partition(rules.SEGMENT_SEPARATOR)
+        areas_by_topic[topic].add(area)
+    for topic, areas in areas_by_topic.items():
+        if len(areas) > WHOLE_TOPIC_FROM:
+            rows: Iterable[SendListCount] = SendListCount.query(topic)
+        else:
+            rows = chain.from_iterable(
+                SendListCount.query(topic, SendListCount.slot.startswith(f"{area}{rules.SEGMENT_SEPARATOR}"))
+                for area in sorted(areas)
+            )
+        for row in rows:
+            area, _, slot = row.slot.partition(rules.SEGMENT_SEPARATOR)
+            found = wanted.get(rules.SEGMENT_SEPARATOR.join((topic, area)))
+            if found is not None and row.members:
+                found[slot] = int(row.members)
+    return wanted
