@@ -144,6 +144,8 @@ def start(
             expires_at=now + rules.INTENT_LIFETIME[method],
             pending_shard=store.PENDING_SHARD,
             pending_since=now.isoformat(),
+            section_status=rules.listing_key(submission.section, rules.CREATED),
+            status_since=now.isoformat(timespec="milliseconds"),
             revision=0,
         )
         store.insert(intent, store.Audit("resident", None, "created", now, to_status=rules.CREATED))
@@ -313,6 +315,10 @@ def _recompute(intent: PaymentIntent, source: str) -> PaymentIntent:
         status, reasons = derived.status, list(derived.reasons)
         if status == rules.COMPLETED and _paid_elsewhere_first(intent, derived):
             status, reasons = rules.NEEDS_REVIEW, [rules.REVIEW_PAID_AFTER_REPLACED]
+        if derived.paid and _paid_after_close(intent):
+            reasons.append(rules.REVIEW_SUBMISSION_CLOSED)
+            if status != rules.REFUNDED:  # refunded: the money is back, the reason stays on record
+                status = rules.NEEDS_REVIEW
         now = datetime.now(UTC)
         actions: list[Any] = []
         if status != intent.status or reasons != list(intent.review_reasons or []):
@@ -320,6 +326,8 @@ def _recompute(intent: PaymentIntent, source: str) -> PaymentIntent:
                 PaymentIntent.status.set(status),
                 PaymentIntent.review_reasons.set(cast(Any, reasons)),
             ]
+        if status != intent.status or not intent.section_status:
+            actions += store.listing_actions(intent.section, status, now)
         if derived.paid and intent.paid_at is None and derived.paid_at is not None:
             actions += [
                 PaymentIntent.paid_at.set(derived.paid_at),
@@ -373,6 +381,23 @@ def _recompute(intent: PaymentIntent, source: str) -> PaymentIntent:
                 metrics.add_metric(name="PaymentsNeedingReview", unit="Count", value=1)
         return updated
     raise Unavailable("Please try again.")
+
+
+def _paid_after_close(intent: PaymentIntent) -> bool:
+    """The payment was first confirmed when its submission was already withdrawn or rejected.
+
+    Decided once, when the payment is first seen (a submission withdrawn by its resident after
+    paying is a plain refund case, not this), and kept on the intent's reasons from then on.
+    """
+    if rules.REVIEW_SUBMISSION_CLOSED in (intent.review_reasons or []):
+        return True
+    if intent.paid_at is not None:
+        return False
+    submission = submission_store.get(intent.receipt)
+    return submission is not None and submission.status in (
+        submission_rules.WITHDRAWN,
+        submission_rules.REJECTED,
+    )
 
 
 def _paid_elsewhere_first(intent: PaymentIntent, derived: rules.Derived) -> bool:

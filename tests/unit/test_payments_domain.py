@@ -249,3 +249,21 @@ def test_webhook_hints_carry_a_dedupe_key_and_the_payment():
     body = b'{"id":"evt_9","type":"charge.refunded","data":{"object":{"metadata":{"payment_id":"KTS-2612-AB3D-CD01"}}}}'
     hint = check_stripe("whsec", body, _sig("whsec", body, 1_796_200_000), 1_796_200_000)
     assert hint.payment_id == "KTS-2612-AB3D-CD01" and hint.event_key == "stripe#evt_9"
+
+
+def test_flagged_for_refund_is_needs_review_money_that_must_go_back():
+    assert rules.flagged_for_refund(rules.NEEDS_REVIEW, [rules.REVIEW_PAID_AFTER_END])
+    assert rules.flagged_for_refund(rules.NEEDS_REVIEW, [rules.REVIEW_AMOUNT_MISMATCH, "submission_closed"])
+    # A wrong amount needs a person, not necessarily a refund; a refunded one is settled.
+    assert not rules.flagged_for_refund(rules.NEEDS_REVIEW, [rules.REVIEW_AMOUNT_MISMATCH])
+    assert not rules.flagged_for_refund(rules.REFUNDED, [rules.REVIEW_PAID_AFTER_END])
+    # Every reason has words for staff in both languages.
+    assert set(rules.REVIEW_LABELS) == set(rules.REVIEW_REASONS)
+    assert all(set(label) == {"ja", "en"} for label in rules.REVIEW_LABELS.values())
+
+
+def test_the_staff_list_schema_offers_exactly_the_list_filters():
+    from chalicelib.schemas import load
+
+    assert load("staff_payment_list")["properties"]["status"]["enum"] == list(rules.LIST_FILTERS)
+    assert rules.listing_key("koseki-jumin", rules.NEEDS_REVIEW) == "koseki-jumin#needs_review"
