@@ -162,3 +162,19 @@ def test_pages_follow_one_another_without_gaps_or_repeats(client, kinds):
     assert status == 400 and error["error"]["code"] == "invalid_cursor"
     status, error = _list(client, "status=needs_review&cursor=eyJxIjoiMSJ9")
     assert status == 400 and error["error"]["code"] == "invalid_cursor"
+
+
+def test_the_sections_digest_names_the_payments_needing_review_until_they_are_settled(client, kinds):
+    from chalicelib.store import submissions as submission_store
+    from chalicelib.workers import digest
+    from tests.integration.test_digest_job import outbox, sent_since
+
+    now = datetime(2031, 4, 7, 23, 30, tzinfo=UTC)  # 08:30 on 8 April in Tokyo: a day no other test uses
+    submission_store.record_digest(SECTION, now - timedelta(hours=2))
+    mark = len(outbox())
+    digest.run(now=now)
+    [sent] = sent_since(mark, SECTION)
+    assert "確認が必要なお支払い" in sent.body and "Payments needing review" in sent.body
+    assert kinds["late"] in sent.body and kinds["mismatch"] in sent.body
+    assert kinds["completed"] not in sent.body
+    assert "返金してください" in sent.body and "/staff/payments?status=needs_review" in sent.body
