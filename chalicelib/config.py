@@ -53,6 +53,9 @@ class Settings:
     paypay_merchant_id: str = ""
     stripe_api_base: str = "https://api.stripe.com"
     refund_approval_yen: int = 5000
+    # A submission waiting for its fee (before_received) is withdrawn after this many calendar
+    # days unpaid, unless its form says otherwise (`fee.payment.withdrawAfterDays`).
+    payment_withdraw_after_days: int = 14
 
     def name(self, resource: str) -> str:
         """The deployed name of a table, queue or bucket: one prefix per stage."""
@@ -145,4 +148,7 @@ def get_settings() -> Settings:
         paypay_merchant_id=env.get("PAYPAY_MERCHANT_ID", ""),
         stripe_api_base=env.get("STRIPE_API_BASE", Settings.stripe_api_base).rstrip("/"),
         refund_approval_yen=int(env.get("REFUND_APPROVAL_YEN", Settings.refund_approval_yen)),
+        payment_withdraw_after_days=int(
+            env.get("PAYMENT_WITHDRAW_AFTER_DAYS", Settings.payment_withdraw_after_days)
+        ),
     )

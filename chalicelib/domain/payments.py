@@ -184,6 +184,12 @@ def withdraw_after_days(meta: Mapping[str, Any], default: int) -> int:
     return days
 
 
+def pays_first(meta: Mapping[str, Any]) -> bool:
+    """The form's fee is paid before the submission is received (it waits in awaiting_payment)."""
+    payment = (meta.get("fee") or {}).get("payment") or {}
+    return payment.get("timing") == BEFORE_RECEIVED
+
+
 def withdrawal_due(
     plan: FeePlan, submission_status: str, created_at: datetime, days: int, now: datetime
 ) -> bool:

@@ -66,6 +66,11 @@ def _intents(receipt: str) -> list[PaymentIntent]:
     return sorted(found.values(), key=lambda intent: intent.payment_id)
 
 
+def paid_of(receipt: str) -> PaymentIntent | None:
+    """The submission's paid intent (the first paid, when the resident paid twice), if any."""
+    return _paid(_intents(receipt))
+
+
 def _paid(intents: list[PaymentIntent]) -> PaymentIntent | None:
     paid = [i for i in intents if i.status in rules.PAID_STATUSES]
     return (
@@ -523,6 +528,25 @@ def expire(intent: PaymentIntent) -> PaymentIntent | None:
         store.append(intent.payment_id, rules.LogEntry(rules.EXPIRED, datetime.now(UTC)), "sweep")
         confirmed = _recompute(confirmed, "sweep")
     return confirmed
+
+
+def end_live_intents(receipt: str, source: str) -> list[PaymentIntent]:
+    """Make every intent of the submission that could still be paid unpayable, as expiry does:
+    end it at the provider first (PayPay code deleted, Stripe session expired), ask once more (a
+    payment made at the last second is kept and followed up), then record `canceled`.
+
+    ProviderUnavailable propagates before anything is recorded for that intent: nothing is
+    marked cancelled that the provider might still take. Returns every intent as it now stands.
+    """
+    for intent in _intents(receipt):
+        if intent.status not in rules.LIVE_STATUSES:
+            continue
+        _end_at_provider(intent)
+        confirmed = confirm(intent.payment_id, source)
+        if confirmed is not None and confirmed.status in rules.LIVE_STATUSES:
+            store.append(intent.payment_id, rules.LogEntry(rules.CANCELED, datetime.now(UTC)), source)
+            _recompute(confirmed, source)
+    return _intents(receipt)
 
 
 # --------------------------------------------------------------------------- refunds

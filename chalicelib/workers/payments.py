@@ -62,6 +62,13 @@ def run_sweep(now: str | datetime | None = None) -> dict[str, int]:
     return payments.sweep(_when(now))
 
 
+def run_withdrawals(now: str | datetime | None = None) -> dict[str, int]:
+    """Withdraw the submissions left unpaid past their form's days to pay."""
+    from chalicelib.services import payment_withdrawals
+
+    return payment_withdrawals.run(_when(now))
+
+
 def run_reconcile(now: str | datetime | None = None, day: str | None = None) -> dict[str, Any]:
     """Reconcile the Tokyo day before the run (the job runs after PayPay's 00:15 cancel cut-off)."""
     from chalicelib.services import payment_reconciliation

@@ -267,3 +267,27 @@ def test_the_staff_list_schema_offers_exactly_the_list_filters():
 
     assert load("staff_payment_list")["properties"]["status"]["enum"] == list(rules.LIST_FILTERS)
     assert rules.listing_key("koseki-jumin", rules.NEEDS_REVIEW) == "koseki-jumin#needs_review"
+
+
+def test_unpaid_submissions_are_withdrawn_after_the_forms_days_or_the_default():
+    juminhyo = get_form("juminhyo-copy")
+    assert rules.pays_first(juminhyo.meta) and not rules.pays_first(get_form("bulky-waste-collection").meta)
+    assert rules.withdraw_after_days(juminhyo.meta, 30) == 14  # the form's own
+    assert rules.withdraw_after_days({"fee": {"payment": {"timing": "before_received"}}}, 30) == 30
+    for bad in (0, 91, "7", 7.5, True):
+        with pytest.raises(rules.PaymentRuleError):
+            rules.withdraw_after_days({"fee": {"payment": {"withdrawAfterDays": bad}}}, 14)
+    first, later = rules.FeePlan(300, rules.BEFORE_RECEIVED), rules.FeePlan(300, rules.AFTER_APPROVAL)
+    assert not rules.withdrawal_due(first, "awaiting_payment", T0, 14, T0 + timedelta(days=14, seconds=-1))
+    assert rules.withdrawal_due(first, "awaiting_payment", T0, 14, T0 + timedelta(days=14))
+    assert not rules.withdrawal_due(first, "received", T0, 14, T0 + timedelta(days=30))
+    # An after-approval fee is the section's to chase: nothing is withdrawn for it.
+    assert not rules.withdrawal_due(later, "in_review", T0, 14, T0 + timedelta(days=30))
+
+
+def test_every_form_paid_first_gives_days_to_pay_that_make_sense():
+    from chalicelib.domain.forms import catalogue
+
+    for form in catalogue():
+        if rules.pays_first(form.meta):
+            assert 1 <= rules.withdraw_after_days(form.meta, 14) <= rules.MAX_WITHDRAW_AFTER_DAYS
