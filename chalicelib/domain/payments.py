@@ -464,12 +464,71 @@ def reconcile(day: str, ours: Sequence[Settled], theirs: Sequence[Settled]) -> R
                 differences.append(Difference(AMOUNT_MISMATCH, pid, here.method, here.amount, there.amount))
             else:
                 matched += 1
+    return Reconciliation(day, tuple(differences), matched, method_totals(ours))
+
+
+def method_totals(rows: Sequence[Settled]) -> dict[str, dict[str, int]]:
+    """Count and yen per method (what the digest and the accounting office add up)."""
     totals: dict[str, dict[str, int]] = {}
-    for row in ours:
+    for row in rows:
         total = totals.setdefault(row.method, {"count": 0, "amountYen": 0})
         total["count"] += 1
         total["amountYen"] += row.amount
-    return Reconciliation(day, tuple(differences), matched, totals)
+    return totals
+
+
+# PayPay's side of a day, whatever the source, is a list of rows of one shape (the shape of the
+# devstack sandbox's JSON report): {"merchantPaymentId", "paymentId", "amount", "status"}. OPA has
+# no report API: in production the rows come from the transaction history file (取引履歴, CSV) of
+# PayPay for Business, whose columns PayPay's integration FAQ maps to the API's parameters
+# ("PayPay for Businessの取引履歴データファイルとAPIパラメータの紐付け"): 加盟店決済ID is our
+# merchantPaymentId, 決済番号 PayPay's paymentId, 取引金額 the amount (negative for a refund).
+PAYPAY_REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "merchantPaymentId": ("加盟店決済ID", "Merchant payment ID"),
+    "paymentId": ("決済番号", "取引番号", "Payment number"),
+    "amount": ("取引金額", "Transaction amount"),
+    "status": ("取引ステータス", "Transaction status"),
+}
+# Rows that took no money (取引失敗 and the like) are not payments; refunds are negative rows.
+_NOT_SETTLED_WORDS = ("失敗", "取消", "キャンセル", "fail", "cancel")
+
+
+def paypay_report_rows(text: str) -> list[dict[str, Any]]:
+    """PayPay's completed payments of a day from its transaction history file (CSV text).
+
+    Rows without a 加盟店決済ID were not paid through madoguchi (a QR code at a counter) and are
+    left out, as are rows that took no money. A file without the columns is refused, never read
+    as "nothing was paid".
+    """
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    header = [name.strip() for name in next(reader, [])]
+    where: dict[str, int] = {}
+    for key, names in PAYPAY_REPORT_COLUMNS.items():
+        found = next((header.index(name) for name in names if name in header), None)
+        if found is None:
+            raise PaymentRuleError(f"the PayPay transaction file has no {names[0]} column")
+        where[key] = found
+    rows = []
+    for line, record in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) < len(header):
+            raise PaymentRuleError(f"line {line} of the PayPay transaction file is cut short")
+        value = {key: record[index].strip() for key, index in where.items()}
+        if value["merchantPaymentId"] in ("", "-", "–"):
+            continue
+        text_amount = value["amount"].replace(",", "").replace("¥", "").replace("円", "")
+        if not _whole_number(text_amount):
+            raise PaymentRuleError(f"line {line} of the PayPay transaction file has no whole-yen amount")
+        amount = int(text_amount)
+        if amount <= 0 or any(word in value["status"].lower() for word in _NOT_SETTLED_WORDS):
+            continue
+        rows.append({**value, "amount": amount, "paymentId": value["paymentId"] or None})
+    return rows
+
+
+def _whole_number(text: str) -> bool:
+    return text.lstrip("-").isascii() and text.lstrip("-").isdigit()
 
 
 CSV_COLUMNS = ("paid_at_jst", "payment_id", "receipt", "method", "provider_payment_id", "amount_yen")

@@ -74,7 +74,12 @@ def run_reconcile(now: str | datetime | None = None, day: str | None = None) -> 
     from chalicelib.services import payment_reconciliation
 
     when = _when(now)
-    return payment_reconciliation.run(day or rules.tokyo_day(when - timedelta(days=1)))
+    day = day or rules.tokyo_day(when - timedelta(days=1))
+    summary = payment_reconciliation.run(day)
+    redone = payment_reconciliation.catch_up(day)
+    if redone:
+        logger.info("reconciled again with PayPay's late report", extra={"days": redone})
+    return summary
 
 
 def _when(value: str | datetime | None) -> datetime:

@@ -291,3 +291,40 @@ def test_every_form_paid_first_gives_days_to_pay_that_make_sense():
     for form in catalogue():
         if rules.pays_first(form.meta):
             assert 1 <= rules.withdraw_after_days(form.meta, 14) <= rules.MAX_WITHDRAW_AFTER_DAYS
+
+
+# PayPay for Business's transaction history file, with the columns PayPay's integration FAQ maps
+# to the API's parameters (決済番号 = paymentId, 加盟店決済ID = merchantPaymentId, 取引金額 = amount).
+PAYPAY_FILE = (
+    "\ufeff決済番号,加盟店ID,屋号,店舗ID,店舗名,端末番号/PosID,取引ステータス,取引日時,取引金額,"
+    "レシート番号,支払い方法,支払い詳細,取引確定期限,加盟店決済ID\r\n"
+    "04000000000000000001,123,葛飾区,,,,取引完了,2026/12/02 10:15:00,300,-,PayPay残高,,,KTS-2612-AB3D-PP01\r\n"
+    '04000000000000000002,123,葛飾区,,,,取引完了,2026/12/02 11:00:00,"1,200",-,PayPay残高,,,KTS-2612-CD4E-PP02\r\n'
+    "04000000000000000003,123,葛飾区,,,,取引失敗,2026/12/02 11:30:00,300,-,PayPay残高,,,KTS-2612-EF5G-PP01\r\n"
+    "04000000000000000004,123,葛飾区,,,,返金,2026/12/02 12:00:00,-300,-,PayPay残高,,,KTS-2612-AB3D-PP01\r\n"
+    "04000000000000000005,123,葛飾区,,,,取引完了,2026/12/02 12:30:00,500,-,PayPay残高,,,-\r\n"
+    "\r\n"
+)
+
+
+def test_paypays_transaction_file_maps_to_the_rows_reconciliation_reads():
+    assert rules.paypay_report_rows(PAYPAY_FILE) == [
+        {
+            "merchantPaymentId": "KTS-2612-AB3D-PP01",
+            "paymentId": "04000000000000000001",
+            "amount": 300,
+            "status": "取引完了",
+        },
+        {
+            "merchantPaymentId": "KTS-2612-CD4E-PP02",
+            "paymentId": "04000000000000000002",
+            "amount": 1200,
+            "status": "取引完了",
+        },
+    ]  # a failed row, a refund (negative) and a payment made elsewhere (no 加盟店決済ID) are left out
+    with pytest.raises(rules.PaymentRuleError, match="加盟店決済ID"):
+        rules.paypay_report_rows("決済番号,取引金額,取引ステータス\r\n1,300,取引完了\r\n")
+    with pytest.raises(rules.PaymentRuleError, match="whole-yen"):
+        rules.paypay_report_rows(
+            PAYPAY_FILE.replace(",300,-,PayPay残高,,,KTS-2612-AB3D", ",3OO,-,PayPay残高,,,KTS-2612-AB3D")
+        )
