@@ -213,6 +213,16 @@ def payments_reconcile_job(event):
     return worker.run_reconcile(event.time)
 
 
+# Submissions left unpaid past their form's days to pay are withdrawn (live intents ended at the
+# provider first; the resident told once): daily at 09:00 Tokyo (00:00 UTC), so the message
+# arrives in the morning.
+@app.schedule(Cron(0, 0, "*", "*", "?", "*"), name="payments-unpaid")
+def payments_unpaid_job(event):
+    from chalicelib.workers import payments as worker
+
+    return worker.run_withdrawals(event.time)
+
+
 # End of start-up (see the top): what is loaded now stays, so later collections skip it.
 gc.freeze()
 gc.enable()

@@ -53,6 +53,13 @@ class Settings:
     paypay_merchant_id: str = ""
     stripe_api_base: str = "https://api.stripe.com"
     refund_approval_yen: int = 5000
+    # A submission waiting for its fee (before_received) is withdrawn after this many calendar
+    # days unpaid, unless its form says otherwise (`fee.payment.withdrawAfterDays`).
+    payment_withdraw_after_days: int = 14
+    # Where the nightly reconciliation reads PayPay's side of a day: "sandbox" (the devstack
+    # sandbox's JSON report; local only) or "s3" (the ward's PayPay for Business transaction
+    # history CSV in the payment-reports bucket, services/payment_reconciliation.py).
+    paypay_report_source: str = "s3"
 
     def name(self, resource: str) -> str:
         """The deployed name of a table, queue or bucket: one prefix per stage."""
@@ -145,4 +152,8 @@ def get_settings() -> Settings:
         paypay_merchant_id=env.get("PAYPAY_MERCHANT_ID", ""),
         stripe_api_base=env.get("STRIPE_API_BASE", Settings.stripe_api_base).rstrip("/"),
         refund_approval_yen=int(env.get("REFUND_APPROVAL_YEN", Settings.refund_approval_yen)),
+        paypay_report_source=env.get("PAYPAY_REPORT_SOURCE") or ("sandbox" if stage == "local" else "s3"),
+        payment_withdraw_after_days=int(
+            env.get("PAYMENT_WITHDRAW_AFTER_DAYS", Settings.payment_withdraw_after_days)
+        ),
     )

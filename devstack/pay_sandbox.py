@@ -2,7 +2,9 @@
 
 PayPay paths: `POST /v2/codes`, `DELETE /v2/codes/{codeId}`, `GET /v2/codes/payments/{merchantPaymentId}`,
 `POST /v2/refunds`, `GET /v2/refunds/{merchantRefundId}`, and `GET /v2/reports/transactions?date=`
-(standing in for the merchant's daily transaction report). Every PayPay request must carry a valid
+(a sandbox-only path: OPA has no report API; it serves the day's payments as the rows that
+domain.payments.paypay_report_rows makes of PayPay for Business's transaction history CSV, which
+is what a ward's reconciliation reads in AWS). Every PayPay request must carry a valid
 `hmac OPA-Auth` header (checked here independently of the app's adapter, epoch within 2 minutes).
 Stripe paths: `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}` (expand payment_intent),
 `POST /v1/checkout/sessions/{id}/expire`, `POST /v1/refunds`, `GET /v1/payment_intents` (created

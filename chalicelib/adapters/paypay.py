@@ -119,7 +119,13 @@ class PayPayClient:
             raise
 
     def daily_report(self, day: str) -> list[dict[str, Any]]:
-        """The day's completed transactions as PayPay reports them (the merchant's daily report)."""
+        """The day's completed payments from the devstack sandbox, which alone answers this path.
+
+        OPA has no report API: in AWS the reconciliation reads the PayPay for Business transaction
+        history file instead (services/payment_reconciliation.paypay_rows, PAYPAY_REPORT_SOURCE=s3);
+        the sandbox serves the rows in the shape that file is mapped to
+        (domain.payments.paypay_report_rows): merchantPaymentId, paymentId, amount, status.
+        """
         return self._request("GET", f"/v2/reports/transactions?date={urllib.parse.quote(day)}")["data"][
             "transactions"
         ]

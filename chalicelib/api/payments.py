@@ -122,17 +122,16 @@ def staff_payment(paymentId: str) -> Response:
 
 
 @bp.route("/staff/payments", methods=["GET"])
-def staff_payments_of_submission() -> Response:
+def staff_payments() -> Response:
+    """`?status=` (or `flagged`): the section's list, paged; `?receipt=`: one submission's payments."""
     from chalicelib.api.staff import current_staff
-    from chalicelib.services import payments
+    from chalicelib.services import staff_payments
 
     request = bp.current_request
     staff = current_staff(request, roles=_PAYMENT_ROLES)
     params: Any = request.query_params or {}
-    receipt = params.get("receipt")
-    if not receipt:
-        raise ApiError(422, "invalid_request", "Give ?receipt=<receipt number>.")
-    return Response({"payments": payments.staff_payments_of(receipt, staff)}, headers=_NO_STORE)
+    query = staff_payments.parse_query({name: params.getlist(name) for name in params}, staff)
+    return Response(staff_payments.answer(staff, query), headers=_NO_STORE)
 
 
 @bp.route("/staff/payments/{paymentId}/refunds", methods=["POST"])

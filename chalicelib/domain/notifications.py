@@ -32,7 +32,10 @@ Language = Literal["ja", "en"]
 
 CREATED = "created"
 STATUS_CHANGED = "status_changed"
-EVENTS = (CREATED, STATUS_CHANGED)
+# The system withdrew a submission whose fee was not paid in time (issue 13): the resident is
+# told why, in their own language, from the payments catalogue (never a generic "withdrawn").
+WITHDRAWN_UNPAID = "withdrawn_unpaid"
+EVENTS = (CREATED, STATUS_CHANGED, WITHDRAWN_UNPAID)
 
 # LINE refuses a text message over 5,000 characters; a note is at most 2,000, so this is a guard only.
 LINE_TEXT_LIMIT = 5000
@@ -40,7 +43,8 @@ LINE_TEXT_LIMIT = 5000
 
 @dataclass(frozen=True)
 class Notification:
-    language: Language
+    # ja or en, except for a withdrawn-unpaid notice: any of the seven (its text is catalogued).
+    language: str
     subject: str
     text: str
     html: str
@@ -115,14 +119,22 @@ def build(
     receipt: str,
     public_note: str | None,
     language: str,
+    form_id: str | None = None,
+    days: int | None = None,
 ) -> Notification:
-    """The subject, plain text and HTML of one notification in the resident's language."""
+    """The subject, plain text and HTML of one notification in the resident's language.
+
+    `form_id` and `days` are for WITHDRAWN_UNPAID only: the form (its title in the catalogue)
+    and the days the fee could have been paid in.
+    """
     if event not in EVENTS:
         raise ValueError(f"unknown notification event {event!r}")
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}")
     if not isinstance(receipt, str) or not RECEIPT_PATTERN.fullmatch(receipt):
         raise ValueError("a notification names its submission by receipt number")
+    if event == WITHDRAWN_UNPAID:
+        return _withdrawn_unpaid(form_title, form_id, receipt, language, days)
     lang = language_for(language)
     words = _TEXT[lang]
     ward = one_line(ward_name(lang))
@@ -178,6 +190,7 @@ def line_messages(
     public_note: str | None,
     language: str,
     pay_url: str | None = None,
+    days: int | None = None,
 ) -> list[dict[str, Any]]:
     """The LINE push about a submission: one text, in any of the seven languages the resident
     chose on LINE (email stays Japanese or English: it may be read by anyone in a household).
@@ -186,6 +199,9 @@ def line_messages(
 
     if event not in EVENTS or status not in STATUSES or not RECEIPT_PATTERN.fullmatch(receipt):
         raise ValueError("not a notification about a submission")
+    if event == WITHDRAWN_UNPAID:
+        title = _catalogued_title(form_id, {}, language)
+        return [{"type": "text", "text": _withdrawn_unpaid_text(title, receipt, language, days)}]
     key = "notify.created" if event == CREATED else "notify.changed"
     title = (
         messages.text(f"form.{form_id}", language) if f"form.{form_id}" in messages.catalogue() else form_id
@@ -230,3 +246,54 @@ def _note(value: str | None) -> str | None:
         return None
     cleaned = "\n".join(line.rstrip() for line in without_controls(value).split("\n")).strip()
     return cleaned or None
+
+
+# --------------------------------------------------------------------------- withdrawn unpaid
+
+
+def _catalogued_title(form_id: str | None, form_title: Mapping[str, str], language: str) -> str:
+    from chalicelib.domain import messages
+
+    key = f"form.{form_id}"
+    if form_id and key in messages.catalogue():
+        return one_line(messages.text(key, language))
+    return one_line(languages.pick(form_title, language) or form_id or "")
+
+
+def _withdrawn_unpaid_text(title: str, receipt: str, language: str, days: int | None) -> str:
+    from chalicelib.domain import messages
+
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError("a withdrawn-unpaid notice says how many days the fee could be paid in")
+    return messages.text("pay.withdrawn_unpaid", language, title=title, receipt=receipt, days=days)
+
+
+def _withdrawn_unpaid(
+    form_title: Mapping[str, str], form_id: str | None, receipt: str, language: str, days: int | None
+) -> Notification:
+    """The email: in the resident's own language (the texts are catalogued in all seven)."""
+    from chalicelib.domain import messages
+
+    chosen = languages.text_language(language, messages.catalogue()["pay.withdrawn_unpaid"]) or "ja"
+    ward = one_line(ward_name("ja" if chosen.startswith("ja") else "en"))
+    text = _withdrawn_unpaid_text(_catalogued_title(form_id, form_title, chosen), receipt, chosen, days)
+    subject = one_line(messages.text("pay.withdrawn_unpaid_subject", chosen, ward=ward, receipt=receipt))
+    footer = _TEXT["ja" if chosen.startswith("ja") else "en"]["footer"].format(ward=ward)
+    e = html.escape
+    body = [
+        "<!DOCTYPE html>",
+        f'<html lang="{e(chosen)}">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(subject)}</title>",
+        "</head>",
+        '<body style="font-family: sans-serif; line-height: 1.6; color: #1a1a1a;">',
+        *(f"<p>{e(line)}</p>" for line in text.split("\n")),
+        f"<p>{e(footer)}</p>",
+        "</body>",
+        "</html>",
+    ]
+    return Notification(
+        language=chosen, subject=subject, text=f"{text}\n\n{footer}\n", html="\n".join(body) + "\n"
+    )

@@ -65,12 +65,41 @@ REVIEW_PAID_AFTER_END = "paid_after_end"  # completed and also expired/canceled/
 REVIEW_AMOUNT_MISMATCH = "amount_mismatch"  # paid another amount than the fee
 REVIEW_REFUND_WITHOUT_PAYMENT = "refund_without_payment"
 REVIEW_PAID_AFTER_REPLACED = "paid_after_replaced"  # flagged by the service: another intent was paid
+# Flagged by the service: first confirmed while its submission was already withdrawn or rejected
+# (e.g. withdrawn for want of payment, services/payment_withdrawals.py). It stays on the intent.
+REVIEW_SUBMISSION_CLOSED = "submission_closed"
 REVIEW_REASONS = (
     REVIEW_PAID_AFTER_END,
     REVIEW_AMOUNT_MISMATCH,
     REVIEW_REFUND_WITHOUT_PAYMENT,
     REVIEW_PAID_AFTER_REPLACED,
+    REVIEW_SUBMISSION_CLOSED,
 )
+# Money that reached the ward when nothing was owed any more: it must go back (staff refund it).
+REFUND_DUE_REASONS = frozenset({REVIEW_PAID_AFTER_END, REVIEW_PAID_AFTER_REPLACED, REVIEW_SUBMISSION_CLOSED})
+# What each reason tells section staff (the staff list and the digest show these).
+REVIEW_LABELS: dict[str, dict[str, str]] = {
+    REVIEW_PAID_AFTER_END: {
+        "ja": "お支払いの期限切れ・取消の後に支払われました（返金してください）",
+        "en": "Paid after the payment expired or was cancelled (refund it)",
+    },
+    REVIEW_AMOUNT_MISMATCH: {
+        "ja": "手数料と異なる金額が支払われました",
+        "en": "Another amount than the fee was paid",
+    },
+    REVIEW_REFUND_WITHOUT_PAYMENT: {
+        "ja": "支払いの記録がないのに返金の記録があります",
+        "en": "A refund is recorded without a payment",
+    },
+    REVIEW_PAID_AFTER_REPLACED: {
+        "ja": "同じ申請の別のお支払いが先に完了していました（二重払い、返金してください）",
+        "en": "Another payment of the same submission was made first (paid twice: refund it)",
+    },
+    REVIEW_SUBMISSION_CLOSED: {
+        "ja": "申請の取り下げ・不受理の後に支払われました（返金してください）",
+        "en": "Paid after the submission was withdrawn or rejected (refund it)",
+    },
+}
 
 # A PayPay code and a card checkout session live this long; after that the sweep expires the
 # intent (the resident asks for a new one: a new merchantPaymentId, never the old one again).
@@ -84,6 +113,27 @@ AFTER_APPROVAL = "after_approval"  # staff confirm the request first (in_review)
 TIMINGS = (BEFORE_RECEIVED, AFTER_APPROVAL)
 # Submission statuses in which an after-approval fee may be paid.
 PAYABLE_AFTER_APPROVAL = frozenset({"in_review", "needs_info", "completed"})
+
+
+# The staff list's filters (GET /staff/payments?status=): every status, and `flagged`, the
+# needs_review payments whose money must go back (REFUND_DUE_REASONS) and has not gone back yet.
+FLAGGED = "flagged"
+LIST_FILTERS = (*STATUSES, FLAGGED)
+
+
+def flagged_for_refund(status: str, reasons: Iterable[str]) -> bool:
+    return status == NEEDS_REVIEW and not REFUND_DUE_REASONS.isdisjoint(reasons)
+
+
+def listing_key(section: str, status: str) -> str:
+    """The staff list's partition: one per section and status."""
+    return f"{section}#{status}"
+
+
+# A submission whose fee is paid before `received` is withdrawn after this many calendar days in
+# `awaiting_payment` without a payment (per form: `fee.payment.withdrawAfterDays`; the default is
+# the PAYMENT_WITHDRAW_AFTER_DAYS setting).
+MAX_WITHDRAW_AFTER_DAYS = 90
 
 
 class PaymentRuleError(ValueError):
@@ -115,10 +165,42 @@ def fee_plan(meta: Mapping[str, Any], document: Mapping[str, Any], amount_yen: i
     timing = payment.get("timing")
     if timing not in TIMINGS:
         raise PaymentRuleError(f"fee.payment.timing must be one of {TIMINGS}")
+    if "withdrawAfterDays" in payment:
+        withdraw_after_days(meta, 1)  # a bad value is the form's error, found on every submission
     for name, values in (payment.get("onlyWhen") or {}).items():
         if document.get(name) not in values:
             return None
     return FeePlan(int(amount_yen), timing)
+
+
+def withdraw_after_days(meta: Mapping[str, Any], default: int) -> int:
+    """How many days a submission of this form may wait in awaiting_payment unpaid."""
+    payment = (meta.get("fee") or {}).get("payment") or {}
+    days = payment.get("withdrawAfterDays", default)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_WITHDRAW_AFTER_DAYS:
+        raise PaymentRuleError(
+            f"fee.payment.withdrawAfterDays must be a whole number 1..{MAX_WITHDRAW_AFTER_DAYS}"
+        )
+    return days
+
+
+def pays_first(meta: Mapping[str, Any]) -> bool:
+    """The form's fee is paid before the submission is received (it waits in awaiting_payment)."""
+    payment = (meta.get("fee") or {}).get("payment") or {}
+    return payment.get("timing") == BEFORE_RECEIVED
+
+
+def withdrawal_due(
+    plan: FeePlan, submission_status: str, created_at: datetime, days: int, now: datetime
+) -> bool:
+    """A submission that waits for its fee first (it is created awaiting_payment) and has waited
+    `days` full days unpaid is withdrawn. After-approval fees never withdraw anything: the
+    submission is with the section, which decides."""
+    return (
+        plan.timing == BEFORE_RECEIVED
+        and submission_status == "awaiting_payment"
+        and now >= created_at + timedelta(days=days)
+    )
 
 
 def payable(plan: FeePlan, submission_status: str) -> bool:
@@ -382,12 +464,71 @@ def reconcile(day: str, ours: Sequence[Settled], theirs: Sequence[Settled]) -> R
                 differences.append(Difference(AMOUNT_MISMATCH, pid, here.method, here.amount, there.amount))
             else:
                 matched += 1
+    return Reconciliation(day, tuple(differences), matched, method_totals(ours))
+
+
+def method_totals(rows: Sequence[Settled]) -> dict[str, dict[str, int]]:
+    """Count and yen per method (what the digest and the accounting office add up)."""
     totals: dict[str, dict[str, int]] = {}
-    for row in ours:
+    for row in rows:
         total = totals.setdefault(row.method, {"count": 0, "amountYen": 0})
         total["count"] += 1
         total["amountYen"] += row.amount
-    return Reconciliation(day, tuple(differences), matched, totals)
+    return totals
+
+
+# PayPay's side of a day, whatever the source, is a list of rows of one shape (the shape of the
+# devstack sandbox's JSON report): {"merchantPaymentId", "paymentId", "amount", "status"}. OPA has
+# no report API: in production the rows come from the transaction history file (取引履歴, CSV) of
+# PayPay for Business, whose columns PayPay's integration FAQ maps to the API's parameters
+# ("PayPay for Businessの取引履歴データファイルとAPIパラメータの紐付け"): 加盟店決済ID is our
+# merchantPaymentId, 決済番号 PayPay's paymentId, 取引金額 the amount (negative for a refund).
+PAYPAY_REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "merchantPaymentId": ("加盟店決済ID", "Merchant payment ID"),
+    "paymentId": ("決済番号", "取引番号", "Payment number"),
+    "amount": ("取引金額", "Transaction amount"),
+    "status": ("取引ステータス", "Transaction status"),
+}
+# Rows that took no money (取引失敗 and the like) are not payments; refunds are negative rows.
+_NOT_SETTLED_WORDS = ("失敗", "取消", "キャンセル", "fail", "cancel")
+
+
+def paypay_report_rows(text: str) -> list[dict[str, Any]]:
+    """PayPay's completed payments of a day from its transaction history file (CSV text).
+
+    Rows without a 加盟店決済ID were not paid through madoguchi (a QR code at a counter) and are
+    left out, as are rows that took no money. A file without the columns is refused, never read
+    as "nothing was paid".
+    """
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    header = [name.strip() for name in next(reader, [])]
+    where: dict[str, int] = {}
+    for key, names in PAYPAY_REPORT_COLUMNS.items():
+        found = next((header.index(name) for name in names if name in header), None)
+        if found is None:
+            raise PaymentRuleError(f"the PayPay transaction file has no {names[0]} column")
+        where[key] = found
+    rows = []
+    for line, record in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) < len(header):
+            raise PaymentRuleError(f"line {line} of the PayPay transaction file is cut short")
+        value = {key: record[index].strip() for key, index in where.items()}
+        if value["merchantPaymentId"] in ("", "-", "–"):
+            continue
+        text_amount = value["amount"].replace(",", "").replace("¥", "").replace("円", "")
+        if not _whole_number(text_amount):
+            raise PaymentRuleError(f"line {line} of the PayPay transaction file has no whole-yen amount")
+        amount = int(text_amount)
+        if amount <= 0 or any(word in value["status"].lower() for word in _NOT_SETTLED_WORDS):
+            continue
+        rows.append({**value, "amount": amount, "paymentId": value["paymentId"] or None})
+    return rows
+
+
+def _whole_number(text: str) -> bool:
+    return text.lstrip("-").isascii() and text.lstrip("-").isdigit()
 
 
 CSV_COLUMNS = ("paid_at_jst", "payment_id", "receipt", "method", "provider_payment_id", "amount_yen")

@@ -79,8 +79,9 @@ _TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
         IN_REVIEW: frozenset({WITHDRAWN}),
         NEEDS_INFO: frozenset({WITHDRAWN}),
     },
-    # The payment worker, once the provider confirmed the fee was paid.
-    SYSTEM: {AWAITING_PAYMENT: frozenset({RECEIVED})},
+    # The payment worker, once the provider confirmed the fee was paid; the unpaid-withdrawal job
+    # once the form's days to pay have passed with no payment (services/payment_withdrawals.py).
+    SYSTEM: {AWAITING_PAYMENT: frozenset({RECEIVED, WITHDRAWN})},
 }
 
 

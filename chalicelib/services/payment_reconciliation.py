@@ -3,12 +3,21 @@
 Every difference (missing here, missing there, amount mismatch) is recorded for review with an
 alarm metric; CSVs per section and fee type go to S3 for the accounting office. The result is a
 function of the two lists only, and a re-run replaces the day's findings and files with the same.
+
+Card: Stripe's PaymentIntents of the day (its API). PayPay: OPA has no report API, so in AWS its
+list is the transaction history file (取引履歴 CSV) of PayPay for Business for that Tokyo day,
+put at `s3://<prefix>-payment-reports/paypay/transactions/<YYYY-MM-DD>.csv` by the ward
+(domain.payments.paypay_report_rows reads it); locally the devstack sandbox serves the same rows
+as JSON (PAYPAY_REPORT_SOURCE=sandbox). A day whose file is not there yet is reconciled for card
+only and marked `paypay: missing` (with the PaymentReportMissing metric, and no made-up
+differences); each night's run reconciles again the days of the past week still so marked, so
+a file put there late is taken up by itself.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chalicelib.aws import client
@@ -35,14 +44,51 @@ def ours(day: str) -> list[rules.Settled]:
     ]
 
 
-def theirs(day: str) -> list[rules.Settled]:
-    from chalicelib.adapters import paypay, stripe_checkout
+PAYPAY_REPORT_PREFIX = "paypay/transactions"
+# The nightly run looks this far back for days whose PayPay file came late.
+CATCH_UP_DAYS = 7
 
-    found = [
+
+class ReportMissing(Exception):
+    """The provider's list for the day is not available (yet)."""
+
+
+def paypay_report_key(day: str) -> str:
+    return f"{PAYPAY_REPORT_PREFIX}/{day}.csv"
+
+
+def paypay_rows(day: str) -> list[dict[str, Any]]:
+    """PayPay's completed payments of the day, one shape whatever the source."""
+    if get_settings().paypay_report_source == "sandbox":
+        from chalicelib.adapters import paypay
+
+        return paypay.client().daily_report(day)
+    s3 = client("s3")
+    bucket, key = get_settings().name(PAYMENT_REPORTS_BUCKET), paypay_report_key(day)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        raise ReportMissing(rules.PAYPAY) from None
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = body.decode("cp932")  # a file saved by Excel in Japan
+    return rules.paypay_report_rows(text)
+
+
+def theirs_paypay(day: str) -> list[rules.Settled]:
+    """PayPay's list of the day; ReportMissing when its file is not there (yet)."""
+    return [
         rules.Settled(row["merchantPaymentId"], rules.PAYPAY, int(row["amount"]), row.get("paymentId"))
-        for row in paypay.client().daily_report(day)
+        for row in paypay_rows(day)
     ]
+
+
+def theirs_card(day: str) -> list[rules.Settled]:
+    from chalicelib.adapters import stripe_checkout
+
     start, end = rules.day_bounds(day)
+    found = []
     for intent in stripe_checkout.client().payment_intents(start, end):
         payment_id = (intent.get("metadata") or {}).get("payment_id")
         if intent.get("status") == "succeeded" and payment_id:
@@ -52,16 +98,26 @@ def theirs(day: str) -> list[rules.Settled]:
 
 def run(day: str) -> dict[str, Any]:
     mine = ours(day)
-    result = rules.reconcile(day, mine, theirs(day))
+    compared, reports = mine, {rules.PAYPAY: "ok", rules.CARD: "ok"}
+    try:
+        listed = theirs_paypay(day)
+    except ReportMissing:
+        # Compare what can be compared: nothing of PayPay's side is guessed, no difference made up.
+        listed, reports[rules.PAYPAY] = [], "missing"
+        compared = [row for row in mine if row.method != rules.PAYPAY]
+        logger.warning("PayPay's report for the day is missing; reconciled without it", extra={"day": day})
+        metrics.add_metric(name="PaymentReportMissing", unit="Count", value=1)
+    result = rules.reconcile(day, compared, listed + theirs_card(day))
     now = datetime.now(UTC)
     summary = {
         "day": day,
+        "reports": reports,
         "matched": result.matched,
         "differences": len(result.differences),
         "byKind": {
             kind: sum(1 for d in result.differences if d.kind == kind) for kind in rules.DIFFERENCE_KINDS
         },
-        "totals": result.totals,
+        "totals": rules.method_totals(mine),
         "bySection": _section_totals(mine),
     }
     items = [ReconciliationItem(day, "summary", data=summary, updated_at=now)]
@@ -143,3 +199,18 @@ def day_totals(day: str, section: str) -> dict[str, int] | None:
     if not summary:
         return None
     return summary.get("bySection", {}).get(section)
+
+
+def catch_up(day: str) -> list[str]:
+    """Reconcile again the days of the week before `day` whose PayPay file was missing and is
+    there now (a ward that puts the file there by hand the next morning); the days redone."""
+    redone = []
+    last = date.fromisoformat(day)
+    for back in range(1, CATCH_UP_DAYS + 1):
+        earlier = (last - timedelta(days=back)).isoformat()
+        summary = view(earlier)["summary"] or {}
+        if (summary.get("reports") or {}).get(rules.PAYPAY) != "missing":
+            continue
+        if run(earlier)["reports"][rules.PAYPAY] == "ok":
+            redone.append(earlier)
+    return redone

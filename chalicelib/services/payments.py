@@ -66,6 +66,11 @@ def _intents(receipt: str) -> list[PaymentIntent]:
     return sorted(found.values(), key=lambda intent: intent.payment_id)
 
 
+def paid_of(receipt: str) -> PaymentIntent | None:
+    """The submission's paid intent (the first paid, when the resident paid twice), if any."""
+    return _paid(_intents(receipt))
+
+
 def _paid(intents: list[PaymentIntent]) -> PaymentIntent | None:
     paid = [i for i in intents if i.status in rules.PAID_STATUSES]
     return (
@@ -144,6 +149,8 @@ def start(
             expires_at=now + rules.INTENT_LIFETIME[method],
             pending_shard=store.PENDING_SHARD,
             pending_since=now.isoformat(),
+            section_status=rules.listing_key(submission.section, rules.CREATED),
+            status_since=now.isoformat(timespec="milliseconds"),
             revision=0,
         )
         store.insert(intent, store.Audit("resident", None, "created", now, to_status=rules.CREATED))
@@ -313,6 +320,10 @@ def _recompute(intent: PaymentIntent, source: str) -> PaymentIntent:
         status, reasons = derived.status, list(derived.reasons)
         if status == rules.COMPLETED and _paid_elsewhere_first(intent, derived):
             status, reasons = rules.NEEDS_REVIEW, [rules.REVIEW_PAID_AFTER_REPLACED]
+        if derived.paid and _paid_after_close(intent):
+            reasons.append(rules.REVIEW_SUBMISSION_CLOSED)
+            if status != rules.REFUNDED:  # refunded: the money is back, the reason stays on record
+                status = rules.NEEDS_REVIEW
         now = datetime.now(UTC)
         actions: list[Any] = []
         if status != intent.status or reasons != list(intent.review_reasons or []):
@@ -320,6 +331,8 @@ def _recompute(intent: PaymentIntent, source: str) -> PaymentIntent:
                 PaymentIntent.status.set(status),
                 PaymentIntent.review_reasons.set(cast(Any, reasons)),
             ]
+        if status != intent.status or not intent.section_status:
+            actions += store.listing_actions(intent.section, status, now)
         if derived.paid and intent.paid_at is None and derived.paid_at is not None:
             actions += [
                 PaymentIntent.paid_at.set(derived.paid_at),
@@ -373,6 +386,23 @@ def _recompute(intent: PaymentIntent, source: str) -> PaymentIntent:
                 metrics.add_metric(name="PaymentsNeedingReview", unit="Count", value=1)
         return updated
     raise Unavailable("Please try again.")
+
+
+def _paid_after_close(intent: PaymentIntent) -> bool:
+    """The payment was first confirmed when its submission was already withdrawn or rejected.
+
+    Decided once, when the payment is first seen (a submission withdrawn by its resident after
+    paying is a plain refund case, not this), and kept on the intent's reasons from then on.
+    """
+    if rules.REVIEW_SUBMISSION_CLOSED in (intent.review_reasons or []):
+        return True
+    if intent.paid_at is not None:
+        return False
+    submission = submission_store.get(intent.receipt)
+    return submission is not None and submission.status in (
+        submission_rules.WITHDRAWN,
+        submission_rules.REJECTED,
+    )
 
 
 def _paid_elsewhere_first(intent: PaymentIntent, derived: rules.Derived) -> bool:
@@ -498,6 +528,25 @@ def expire(intent: PaymentIntent) -> PaymentIntent | None:
         store.append(intent.payment_id, rules.LogEntry(rules.EXPIRED, datetime.now(UTC)), "sweep")
         confirmed = _recompute(confirmed, "sweep")
     return confirmed
+
+
+def end_live_intents(receipt: str, source: str) -> list[PaymentIntent]:
+    """Make every intent of the submission that could still be paid unpayable, as expiry does:
+    end it at the provider first (PayPay code deleted, Stripe session expired), ask once more (a
+    payment made at the last second is kept and followed up), then record `canceled`.
+
+    ProviderUnavailable propagates before anything is recorded for that intent: nothing is
+    marked cancelled that the provider might still take. Returns every intent as it now stands.
+    """
+    for intent in _intents(receipt):
+        if intent.status not in rules.LIVE_STATUSES:
+            continue
+        _end_at_provider(intent)
+        confirmed = confirm(intent.payment_id, source)
+        if confirmed is not None and confirmed.status in rules.LIVE_STATUSES:
+            store.append(intent.payment_id, rules.LogEntry(rules.CANCELED, datetime.now(UTC)), source)
+            _recompute(confirmed, source)
+    return _intents(receipt)
 
 
 # --------------------------------------------------------------------------- refunds

@@ -151,8 +151,12 @@ def move(
     actor: rules.Actor,
     note: str | None = None,
     visibility: str | None = None,
+    event: str = "status_changed",
 ) -> Submission:
-    """Change the status, conditional on the version read; 409 if invalid or someone else got there first."""
+    """Change the status, conditional on the version read; 409 if invalid or someone else got there first.
+
+    `event` is what the resident is told (domain.notifications.EVENTS): a plain status change,
+    or why the system made it (withdrawn_unpaid)."""
     now = datetime.now(UTC)
     current = submission.status
     try:
@@ -183,7 +187,7 @@ def move(
         raise rule.Conflict(
             "Someone changed this submission at the same time; reload and try again.", code="conflict"
         ) from None
-    _notify(submission.receipt, "status_changed", target, version=new_version)
+    _notify(submission.receipt, event, target, version=new_version)
     return submission
 
 

@@ -676,6 +676,17 @@ class PaidByDayIndex(GlobalSecondaryIndex):
     payment_id = UnicodeAttribute(range_key=True)
 
 
+class PaymentsBySectionStatusIndex(GlobalSecondaryIndex):
+    """Section staff's lists (GET /staff/payments?status=): `<section>#<status>`, newest change first."""
+
+    class Meta:
+        index_name = "by-section-status"
+        projection = AllProjection()
+
+    section_status = UnicodeAttribute(hash_key=True)
+    status_since = UnicodeAttribute(range_key=True)  # ISO UTC: when the intent got this status
+
+
 class PaymentIntent(Model):
     """One attempt to pay one submission's fee by one method; `payment_id` is the merchantPaymentId.
 
@@ -720,11 +731,15 @@ class PaymentIntent(Model):
     refund_approved_by = UnicodeAttribute(null=True)
     pending_shard = UnicodeAttribute(null=True)
     pending_since = UnicodeAttribute(null=True)
+    # The staff list: set with every change of `status` (domain.payments.listing_key).
+    section_status = UnicodeAttribute(null=True)
+    status_since = UnicodeAttribute(null=True)
     revision = NumberAttribute(default=0)
 
     by_receipt = PaymentsByReceiptIndex()
     by_pending = PendingPaymentsIndex()
     by_paid_day = PaidByDayIndex()
+    by_section_status = PaymentsBySectionStatusIndex()
 
 
 class PaymentLogEntry(Model):

@@ -133,6 +133,57 @@ def paid_on(day: str) -> list[PaymentIntent]:
     return list(PaymentIntent.by_paid_day.query(day))
 
 
+# --------------------------------------------------------------------------- the staff list
+
+
+def listing_actions(section: str, status: str, at: datetime) -> list[Any]:
+    """What puts an intent on its section's list for `status` (with every change of status)."""
+    return [
+        PaymentIntent.section_status.set(rules.listing_key(section, status)),
+        PaymentIntent.status_since.set(at.isoformat(timespec="milliseconds")),
+    ]
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page of a list ended: the last item's index key and table key."""
+
+    status_since: str
+    payment_id: str
+
+
+def by_status(
+    section: str, status: str, *, after: Position | None, limit: int
+) -> tuple[list[PaymentIntent], Position | None]:
+    """One read of a section's intents with `status`, newest change first, resuming after `after`.
+
+    The second value is where DynamoDB stopped (more may follow), None at the end of the list.
+    """
+    partition = rules.listing_key(section, status)
+    start = (
+        {
+            PaymentIntent.section_status.attr_name: {"S": partition},
+            PaymentIntent.status_since.attr_name: {"S": after.status_since},
+            PaymentIntent.payment_id.attr_name: {"S": after.payment_id},
+        }
+        if after
+        else None
+    )
+    results = PaymentIntent.by_section_status.query(
+        partition, scan_index_forward=False, limit=limit, last_evaluated_key=start
+    )
+    items = list(results)
+    last = results.last_evaluated_key
+    stopped = (
+        Position(
+            last[PaymentIntent.status_since.attr_name]["S"], last[PaymentIntent.payment_id.attr_name]["S"]
+        )
+        if last
+        else None
+    )
+    return items, stopped
+
+
 # --------------------------------------------------------------------------- the log
 
 

@@ -87,10 +87,18 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
         overdue, answered, waiting = _open(section_id, now)
         new_by_form = _new_by_form(section_id, new)
         booked_day, bookings = _consultations(section_id, now)
-        if rendering.is_empty(
-            new_by_form=new_by_form, overdue=overdue, answered=answered, waiting=waiting, bookings=bookings
+        review = _payments_to_review(section_id)
+        if (
+            rendering.is_empty(
+                new_by_form=new_by_form,
+                overdue=overdue,
+                answered=answered,
+                waiting=waiting,
+                bookings=bookings,
+            )
+            and not review
         ):
-            logger.info("nothing new, answered, overdue or booked; no digest email")
+            logger.info("nothing new, answered, overdue, booked or to review; no digest email")
         else:
             message = rendering.render_digest(
                 section_name=section["name"],
@@ -107,6 +115,7 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
                 bookings_day=booked_day,
             )
             text, page = _with_payment_totals(message.text, message.html, section_id, now)
+            text, page = _with_payments_to_review(text, page, review)
             email.send(section["digestRecipients"], message.subject, text, page)
             logger.info("digest sent", extra={"new": len(new), "overdue": len(overdue)})
             metrics.add_metric(name="DigestsSent", unit="Count", value=1)
@@ -196,3 +205,55 @@ def _with_payment_totals(text: str, page: str, section_id: str, now: datetime) -
         f" / Fees received ({day}): {totals['count']}, {totals['amountYen']:,} yen"
     )
     return text + "\n" + line + "\n", page.replace("</body>", f"<p>{html.escape(line)}</p></body>", 1)
+
+
+# The digest lists this many payments needing review; the staff list has them all.
+REVIEW_LISTED = 20
+
+
+def _payments_to_review(section_id: str) -> list[Any]:
+    """The section's payments in needs_review (paid late, twice, after a withdrawal, another
+    amount): each is money someone must look at, so the digest names them every day until done."""
+    from chalicelib.domain import payments as rules
+    from chalicelib.store import payments as payment_store
+
+    found: list[Any] = []
+    after = None
+    while True:
+        page, after = payment_store.by_status(section_id, rules.NEEDS_REVIEW, after=after, limit=100)
+        found += [intent for intent in page if intent.status == rules.NEEDS_REVIEW]
+        if after is None:
+            return found
+
+
+def _with_payments_to_review(text: str, page: str, review: list[Any]) -> tuple[str, str]:
+    import html
+
+    from chalicelib.domain import payments as rules
+
+    if not review:
+        return text, page
+    refund = sum(
+        1 for i in review if rules.flagged_for_refund(i.status, [str(r) for r in i.review_reasons or []])
+    )
+    head = (
+        f"■ 確認が必要なお支払い: {len(review)}件（うち返金が必要 {refund}件）"
+        f" / Payments needing review: {len(review)} ({refund} to refund)"
+    )
+    lines = []
+    for intent in review[:REVIEW_LISTED]:
+        reasons = [str(r) for r in intent.review_reasons or []]
+        labels = [rules.REVIEW_LABELS.get(code, {"ja": code, "en": code}) for code in reasons]
+        amount = int(intent.paid_amount if intent.paid_amount is not None else intent.amount)
+        lines.append(
+            f"・{intent.payment_id}（受付番号 {intent.receipt}、{amount:,}円）"
+            + "、".join(label["ja"] for label in labels)
+            + " / "
+            + "; ".join(label["en"] for label in labels)
+        )
+    if len(review) > REVIEW_LISTED:
+        lines.append(f"・ほか{len(review) - REVIEW_LISTED}件 / and {len(review) - REVIEW_LISTED} more")
+    lines.append("GET /staff/payments?status=needs_review")
+    block = "\n".join([head, *lines])
+    markup = "<p>" + "<br>".join(html.escape(line) for line in [head, *lines]) + "</p>"
+    return text + "\n" + block + "\n", page.replace("</body>", f"{markup}</body>", 1)

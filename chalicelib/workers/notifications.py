@@ -121,6 +121,7 @@ def deliver(message: NotificationMessage) -> list[str]:
     public_note = messages.public_note_for(
         submission.public_notes or [], event=message.event, status=message.status, version=message.version
     )
+    days = _days_to_pay(form) if message.event == messages.WITHDRAWN_UNPAID else None
     notification = messages.build(
         event=message.event,
         status=message.status,
@@ -128,6 +129,8 @@ def deliver(message: NotificationMessage) -> list[str]:
         receipt=message.receipt,
         public_note=public_note,
         language=submission.language,
+        form_id=submission.form_id,
+        days=days,
     )
     channels: list[str] = []
     if submission.line_user_id and message.confirmed and message.event == messages.CREATED:
@@ -145,6 +148,7 @@ def deliver(message: NotificationMessage) -> list[str]:
                         public_note=public_note,
                         language=submission.language,
                         pay_url=_pay_url(submission, form, message.status),
+                        days=days,
                     ),
                     message,
                     submission.language,
@@ -197,3 +201,12 @@ def _pay_url(submission: Any, form: Any, status: str) -> str | None:
     if plan is None or not payments.payable(plan, status):
         return None
     return f"{get_settings().liff_url}/payments/{submission.receipt}"
+
+
+def _days_to_pay(form: Any) -> int:
+    """The days a submission of `form` could wait unpaid (what the withdrawal job went by)."""
+    from chalicelib.config import get_settings
+    from chalicelib.domain import payments
+
+    default = get_settings().payment_withdraw_after_days
+    return payments.withdraw_after_days(form.meta, default) if form is not None else default

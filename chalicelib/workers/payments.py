@@ -62,12 +62,24 @@ def run_sweep(now: str | datetime | None = None) -> dict[str, int]:
     return payments.sweep(_when(now))
 
 
+def run_withdrawals(now: str | datetime | None = None) -> dict[str, int]:
+    """Withdraw the submissions left unpaid past their form's days to pay."""
+    from chalicelib.services import payment_withdrawals
+
+    return payment_withdrawals.run(_when(now))
+
+
 def run_reconcile(now: str | datetime | None = None, day: str | None = None) -> dict[str, Any]:
     """Reconcile the Tokyo day before the run (the job runs after PayPay's 00:15 cancel cut-off)."""
     from chalicelib.services import payment_reconciliation
 
     when = _when(now)
-    return payment_reconciliation.run(day or rules.tokyo_day(when - timedelta(days=1)))
+    day = day or rules.tokyo_day(when - timedelta(days=1))
+    summary = payment_reconciliation.run(day)
+    redone = payment_reconciliation.catch_up(day)
+    if redone:
+        logger.info("reconciled again with PayPay's late report", extra={"days": redone})
+    return summary
 
 
 def _when(value: str | datetime | None) -> datetime:

@@ -181,3 +181,41 @@ def test_a_note_that_records_its_version_is_matched_exactly():
     ]
     assert public_note_for(notes, event="status_changed", status="needs_info", version=2) == "first request"
     assert public_note_for(notes, event="status_changed", status="needs_info", version=3) is None
+
+
+LANGUAGES_7 = ("ja", "ja-easy", "en", "zh-Hans", "ko", "vi", "ne")
+
+
+@pytest.mark.parametrize("language", LANGUAGES_7)
+def test_a_submission_withdrawn_unpaid_is_explained_in_the_residents_own_language(language):
+    from chalicelib.domain import messages
+
+    expected = messages.text(
+        "pay.withdrawn_unpaid",
+        language,
+        title=messages.text("form.juminhyo-copy", language),
+        receipt=RECEIPT,
+        days=14,
+    )
+    [pushed] = line_messages(
+        event="withdrawn_unpaid",
+        status="withdrawn",
+        form_id="juminhyo-copy",
+        receipt=RECEIPT,
+        public_note=None,
+        language=language,
+        days=14,
+    )
+    assert pushed == {"type": "text", "text": expected}  # no pay button: nothing is payable now
+    mail = notification(
+        event="withdrawn_unpaid", status="withdrawn", language=language, form_id="juminhyo-copy", days=14
+    )
+    assert mail.language == language and mail.text.startswith(expected)
+    assert RECEIPT in mail.subject and "14" in mail.text
+    text, tags = html_text(mail.html)
+    assert RECEIPT in text and "script" not in tags
+
+
+def test_a_withdrawn_unpaid_notice_needs_its_days():
+    with pytest.raises(ValueError, match="days"):
+        notification(event="withdrawn_unpaid", status="withdrawn", form_id="juminhyo-copy")

@@ -249,3 +249,82 @@ def test_webhook_hints_carry_a_dedupe_key_and_the_payment():
     body = b'{"id":"evt_9","type":"charge.refunded","data":{"object":{"metadata":{"payment_id":"KTS-2612-AB3D-CD01"}}}}'
     hint = check_stripe("whsec", body, _sig("whsec", body, 1_796_200_000), 1_796_200_000)
     assert hint.payment_id == "KTS-2612-AB3D-CD01" and hint.event_key == "stripe#evt_9"
+
+
+def test_flagged_for_refund_is_needs_review_money_that_must_go_back():
+    assert rules.flagged_for_refund(rules.NEEDS_REVIEW, [rules.REVIEW_PAID_AFTER_END])
+    assert rules.flagged_for_refund(rules.NEEDS_REVIEW, [rules.REVIEW_AMOUNT_MISMATCH, "submission_closed"])
+    # A wrong amount needs a person, not necessarily a refund; a refunded one is settled.
+    assert not rules.flagged_for_refund(rules.NEEDS_REVIEW, [rules.REVIEW_AMOUNT_MISMATCH])
+    assert not rules.flagged_for_refund(rules.REFUNDED, [rules.REVIEW_PAID_AFTER_END])
+    # Every reason has words for staff in both languages.
+    assert set(rules.REVIEW_LABELS) == set(rules.REVIEW_REASONS)
+    assert all(set(label) == {"ja", "en"} for label in rules.REVIEW_LABELS.values())
+
+
+def test_the_staff_list_schema_offers_exactly_the_list_filters():
+    from chalicelib.schemas import load
+
+    assert load("staff_payment_list")["properties"]["status"]["enum"] == list(rules.LIST_FILTERS)
+    assert rules.listing_key("koseki-jumin", rules.NEEDS_REVIEW) == "koseki-jumin#needs_review"
+
+
+def test_unpaid_submissions_are_withdrawn_after_the_forms_days_or_the_default():
+    juminhyo = get_form("juminhyo-copy")
+    assert rules.pays_first(juminhyo.meta) and not rules.pays_first(get_form("bulky-waste-collection").meta)
+    assert rules.withdraw_after_days(juminhyo.meta, 30) == 14  # the form's own
+    assert rules.withdraw_after_days({"fee": {"payment": {"timing": "before_received"}}}, 30) == 30
+    for bad in (0, 91, "7", 7.5, True):
+        with pytest.raises(rules.PaymentRuleError):
+            rules.withdraw_after_days({"fee": {"payment": {"withdrawAfterDays": bad}}}, 14)
+    first, later = rules.FeePlan(300, rules.BEFORE_RECEIVED), rules.FeePlan(300, rules.AFTER_APPROVAL)
+    assert not rules.withdrawal_due(first, "awaiting_payment", T0, 14, T0 + timedelta(days=14, seconds=-1))
+    assert rules.withdrawal_due(first, "awaiting_payment", T0, 14, T0 + timedelta(days=14))
+    assert not rules.withdrawal_due(first, "received", T0, 14, T0 + timedelta(days=30))
+    # An after-approval fee is the section's to chase: nothing is withdrawn for it.
+    assert not rules.withdrawal_due(later, "in_review", T0, 14, T0 + timedelta(days=30))
+
+
+def test_every_form_paid_first_gives_days_to_pay_that_make_sense():
+    from chalicelib.domain.forms import catalogue
+
+    for form in catalogue():
+        if rules.pays_first(form.meta):
+            assert 1 <= rules.withdraw_after_days(form.meta, 14) <= rules.MAX_WITHDRAW_AFTER_DAYS
+
+
+# PayPay for Business's transaction history file, with the columns PayPay's integration FAQ maps
+# to the API's parameters (決済番号 = paymentId, 加盟店決済ID = merchantPaymentId, 取引金額 = amount).
+PAYPAY_FILE = (
+    "\ufeff決済番号,加盟店ID,屋号,店舗ID,店舗名,端末番号/PosID,取引ステータス,取引日時,取引金額,"
+    "レシート番号,支払い方法,支払い詳細,取引確定期限,加盟店決済ID\r\n"
+    "04000000000000000001,123,葛飾区,,,,取引完了,2026/12/02 10:15:00,300,-,PayPay残高,,,KTS-2612-AB3D-PP01\r\n"
+    '04000000000000000002,123,葛飾区,,,,取引完了,2026/12/02 11:00:00,"1,200",-,PayPay残高,,,KTS-2612-CD4E-PP02\r\n'
+    "04000000000000000003,123,葛飾区,,,,取引失敗,2026/12/02 11:30:00,300,-,PayPay残高,,,KTS-2612-EF5G-PP01\r\n"
+    "04000000000000000004,123,葛飾区,,,,返金,2026/12/02 12:00:00,-300,-,PayPay残高,,,KTS-2612-AB3D-PP01\r\n"
+    "04000000000000000005,123,葛飾区,,,,取引完了,2026/12/02 12:30:00,500,-,PayPay残高,,,-\r\n"
+    "\r\n"
+)
+
+
+def test_paypays_transaction_file_maps_to_the_rows_reconciliation_reads():
+    assert rules.paypay_report_rows(PAYPAY_FILE) == [
+        {
+            "merchantPaymentId": "KTS-2612-AB3D-PP01",
+            "paymentId": "04000000000000000001",
+            "amount": 300,
+            "status": "取引完了",
+        },
+        {
+            "merchantPaymentId": "KTS-2612-CD4E-PP02",
+            "paymentId": "04000000000000000002",
+            "amount": 1200,
+            "status": "取引完了",
+        },
+    ]  # a failed row, a refund (negative) and a payment made elsewhere (no 加盟店決済ID) are left out
+    with pytest.raises(rules.PaymentRuleError, match="加盟店決済ID"):
+        rules.paypay_report_rows("決済番号,取引金額,取引ステータス\r\n1,300,取引完了\r\n")
+    with pytest.raises(rules.PaymentRuleError, match="whole-yen"):
+        rules.paypay_report_rows(
+            PAYPAY_FILE.replace(",300,-,PayPay残高,,,KTS-2612-AB3D", ",3OO,-,PayPay残高,,,KTS-2612-AB3D")
+        )

@@ -70,6 +70,8 @@ EXPECTED = {
     # A fee paid first (issue 13): the payment worker moves it on; the resident may withdraw.
     ("system", "awaiting_payment", "received"),
     ("resident", "awaiting_payment", "withdrawn"),
+    # ...and withdraws it when the form's days to pay pass unpaid.
+    ("system", "awaiting_payment", "withdrawn"),
 }
 TERMINAL = {"completed", "rejected", "withdrawn"}
 

@@ -107,3 +107,59 @@ def test_the_digest_shows_the_sections_fees_received_the_day_before(local_stack)
 
     [sent] = sent_since(mark, "koseki-jumin")
     assert "手数料の収納（2031-03-04）: 2件 900円" in sent.body
+
+
+def test_in_aws_paypays_side_is_the_wards_transaction_file_and_a_late_one_is_taken_up(
+    owing, resident_api, paybox, settle, monkeypatch
+):
+    """OPA has no report API: PayPay's side is PayPay for Business's transaction history CSV that
+    the ward puts in the reports bucket. Without it nothing is made up; once there, it is used."""
+    import dataclasses
+
+    def paid() -> str:
+        receipt, secret = owing(copies=1)
+        _, intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+        paybox.pay(intent["paymentId"])
+        paybox.deliver()
+        settle()
+        return intent["paymentId"]
+
+    monkeypatch.setattr(
+        payment_reconciliation,
+        "get_settings",
+        lambda: dataclasses.replace(get_settings(), paypay_report_source="s3"),
+    )
+    matched, mismatch = paid(), paid()
+    day = tokyo_day(datetime.now(UTC))
+    bucket = get_settings().name(PAYMENT_REPORTS_BUCKET)
+    s3 = boto3.client("s3")
+    s3.delete_object(Bucket=bucket, Key=payment_reconciliation.paypay_report_key(day))
+
+    summary = payment_reconciliation.run(day)
+    assert summary["reports"] == {"paypay": "missing", "card": "ok"}
+    found = {d["paymentId"] for d in payment_reconciliation.view(day)["differences"]}
+    assert not {matched, mismatch} & found  # no "missing there" made up for a file not yet there
+    assert summary["totals"]["paypay"]["count"] >= 2  # the day's takings still add up
+
+    header = (
+        "決済番号,加盟店ID,屋号,店舗ID,店舗名,端末番号/PosID,取引ステータス,取引日時,取引金額,"
+        "レシート番号,支払い方法,支払い詳細,取引確定期限,加盟店決済ID"
+    )
+    rows = [
+        f"{store.get(pid).provider_payment_id},1,葛飾区,,,,取引完了,{day.replace('-', '/')} 10:00:00,"
+        f"{amount},-,PayPay残高,,,{pid}"
+        for pid, amount in ((matched, 300), (mismatch, 400))
+    ]
+    s3.put_object(
+        Bucket=bucket,
+        Key=payment_reconciliation.paypay_report_key(day),
+        Body="\r\n".join([header, *rows, ""]).encode("cp932"),  # as Excel in Japan saves it
+    )
+    next_day = (datetime.fromisoformat(day) + timedelta(days=1)).date().isoformat()
+    assert payment_reconciliation.catch_up(next_day) == [day]
+    view = payment_reconciliation.view(day)
+    assert view["summary"]["reports"]["paypay"] == "ok"
+    mine = {(d["kind"], d["paymentId"], d["ours"], d["theirs"]) for d in view["differences"]}
+    assert ("amount_mismatch", mismatch, 300, 400) in mine
+    assert not any(d[1] == matched for d in mine)
+    assert payment_reconciliation.catch_up(next_day) == []  # done: nothing to take up again
