@@ -30,10 +30,6 @@ LEASE = timedelta(seconds=CONSULTATIONS.visibility_timeout)
 REMINDER_KINDS = ("reminder_day", "reminder_hour", "meeting_link")
 
 
-class Busy(Exception):
-    """Another delivery of this notice is being processed right now."""
-
-
 def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
     failures = []
     for record in records:
@@ -75,18 +71,10 @@ def process(booking_id: str, kind: str, slot: str | None, now: datetime | None =
         booking = store.get(booking_id)
         if booking is None:
             return sent
-        key = f"consult#{booking_id}#{notice}#{booking.slot}"
-        claim = inbox.claim(key, now, LEASE)
-        if claim is inbox.Claim.DONE:
-            continue
-        if claim is inbox.Claim.BUSY:
-            raise Busy(key)
-        try:
+        with inbox.once(f"consult#{booking_id}#{notice}#{booking.slot}", now, LEASE) as claim:
+            if claim is inbox.Claim.DONE:
+                continue
             deliver(booking, notice, now)
-        except Exception:
-            inbox.release(key)
-            raise
-        inbox.mark_processed(key, datetime.now(UTC))
         sent.append(notice)
     return sent
 

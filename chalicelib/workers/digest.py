@@ -70,13 +70,14 @@ def run(now: datetime | str | None = None) -> dict[str, int | str]:
 
 
 def _run_section(key: str, section_id: str, section: dict[str, Any], now: datetime) -> int | str:
-    claim = inbox.claim(key, now, LEASE)
-    if claim is not inbox.Claim.CLAIMED:
-        logger.info(
-            "digest already sent today" if claim is inbox.Claim.DONE else "digest being sent elsewhere"
-        )
-        return SKIPPED
-    try:
+    # Done for the day when the body completes: should the cut-off write below then fail,
+    # tomorrow repeats a day, nothing is lost.
+    with inbox.once(key, now, LEASE, raise_if_busy=False) as claim:
+        if claim is not inbox.Claim.CLAIMED:
+            logger.info(
+                "digest already sent today" if claim is inbox.Claim.DONE else "digest being sent elsewhere"
+            )
+            return SKIPPED
         since = store.last_digest_at(section_id) or now - FIRST_DIGEST_LOOKBACK
         # "New" is what arrived and is still wanted: withdrawn and rejected ones are not counted.
         new = [
@@ -110,11 +111,6 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
             email.send(section["digestRecipients"], message.subject, text, page)
             logger.info("digest sent", extra={"new": len(new), "overdue": len(overdue)})
             metrics.add_metric(name="DigestsSent", unit="Count", value=1)
-    except Exception:
-        inbox.release(key)
-        raise
-    # Done for the day first: should the mark below fail, tomorrow repeats a day, nothing is lost.
-    inbox.mark_processed(key, datetime.now(UTC))
     # Never backwards: a run with a lagging clock must not make the next digest repeat a day.
     store.record_digest(section_id, max(now, since))
     return len(new)

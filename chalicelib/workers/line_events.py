@@ -49,29 +49,19 @@ def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]
     return {"batchItemFailures": failures}
 
 
-class EventBusy(Exception):
-    """Another delivery of this event is being processed right now."""
-
-
 def process(event: LineEvent) -> None:
-    claim = inbox.claim(event.event_id, datetime.now(UTC), LEASE)
-    if claim is inbox.Claim.DONE:
-        logger.info("line event already processed")
-        return
-    if claim is inbox.Claim.BUSY:
-        # Fail this record: SQS hands it out again after the lease, when it will be DONE.
-        raise EventBusy(event.event_id)
-    handler = HANDLERS.get(event.type)
-    if handler is None:
-        # New LINE event types must never become errors; later features add handlers here.
-        logger.info("line event type not handled")
-    else:
-        try:
+    # Busy (another delivery holds the event) fails this record: SQS hands it out again after
+    # the lease, when it will be done.
+    with inbox.once(event.event_id, datetime.now(UTC), LEASE) as claim:
+        if claim is inbox.Claim.DONE:
+            logger.info("line event already processed")
+            return
+        handler = HANDLERS.get(event.type)
+        if handler is None:
+            # New LINE event types must never become errors; later features add handlers here.
+            logger.info("line event type not handled")
+        else:
             handler(event)
-        except Exception:
-            inbox.release(event.event_id)
-            raise
-    inbox.mark_processed(event.event_id, datetime.now(UTC))
     metrics.add_metric(name="LineEventsProcessed", unit="Count", value=1)
 
 

@@ -62,10 +62,6 @@ class NotificationMessage:
         return f"notify#{self.receipt}#{self.version}"
 
 
-class NotificationBusy(Exception):
-    """Another delivery of this notification is being processed right now."""
-
-
 def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
     """Process an SQS batch; answers Lambda's partial-batch-failure shape."""
     failures = []
@@ -93,20 +89,12 @@ def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]
 
 
 def process(message: NotificationMessage) -> None:
-    key = message.ledger_key
-    claim = inbox.claim(key, datetime.now(UTC), LEASE)
-    if claim is inbox.Claim.DONE:
-        logger.info("notification already sent")
-        return
-    if claim is inbox.Claim.BUSY:
-        # Fail this record: SQS hands it out again after the lease, when it will be DONE.
-        raise NotificationBusy(key)
-    try:
+    # Busy fails this record: SQS hands it out again after the lease, when it will be done.
+    with inbox.once(message.ledger_key, datetime.now(UTC), LEASE) as claim:
+        if claim is inbox.Claim.DONE:
+            logger.info("notification already sent")
+            return
         deliver(message)
-    except Exception:
-        inbox.release(key)
-        raise
-    inbox.mark_processed(key, datetime.now(UTC))
 
 
 def deliver(message: NotificationMessage) -> list[str]:
