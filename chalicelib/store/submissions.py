@@ -17,7 +17,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import cursors
 from chalicelib.store.conditions import condition_failed, conditional
-from chalicelib.store.models import AuditEntry, InboxEvent, Submission
+from chalicelib.store.models import AuditEntry, Submission
 
 
 class StaleVersion(Exception):
@@ -190,32 +190,3 @@ def iterate_index(
 
 def _second(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(microsecond=0)
-
-
-# The time each section's last digest covered up to. Kept beside the once-only ledger (same
-# table, its own key), long enough to outlast the year-end closure and any long weekend.
-_DIGEST_MARK_KEEP = timedelta(days=60)
-
-
-def _digest_mark_key(section: str) -> str:
-    return f"digest-last#{section}"
-
-
-def last_digest_at(section: str) -> datetime | None:
-    """Up to when the section's last digest reported new submissions; None before the first."""
-    try:
-        item = InboxEvent.get(_digest_mark_key(section), consistent_read=True)
-    except InboxEvent.DoesNotExist:
-        return None
-    return item.processed_at
-
-
-def record_digest(section: str, until: datetime) -> None:
-    """Remember that the section's digest reported everything created before `until`."""
-    InboxEvent(_digest_mark_key(section)).update(
-        actions=[
-            InboxEvent.source.set("digest"),
-            InboxEvent.processed_at.set(until),
-            InboxEvent.expires_at.set(until + _DIGEST_MARK_KEEP),
-        ]
-    )
