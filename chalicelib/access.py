@@ -66,7 +66,7 @@ FUNCTIONS: dict[str, Access] = {
     "notifications_worker": Access(
         writes=("submissions", "audit", "inbox"), secrets=(LINE_CHANNEL_ACCESS_TOKEN,), email=True
     ),
-    "daily_digest_job": Access(reads=("submissions",), writes=("inbox",), email=True),
+    "daily_digest_job": Access(reads=("submissions",), writes=("inbox", "digest-cutoffs"), email=True),
     "dlq_watch_job": Access(peeks=("*dlq",)),
     "announce_plan_worker": Access(
         writes=_ANNOUNCE_TABLES,

@@ -46,6 +46,23 @@ class Malformed(Invalid):
     code = "bad_request"
 
 
+class InvalidCursor(Malformed):
+    """A page cursor that is not one the list gave out (garbled, edited, or for another list)."""
+
+    code = "invalid_cursor"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message or "The cursor is not one this list gave out for these filters; start again without it.",
+            details=[
+                {
+                    "parameter": "cursor",
+                    "message": "Use nextCursor from the previous page, with the same filters.",
+                }
+            ],
+        )
+
+
 class NotFound(MadoguchiError):
     code = "not_found"
 

@@ -73,10 +73,7 @@ def list_for_section(principal: StaffPrincipal, params: Mapping[str, list[str]])
     if problems:
         raise rule.Malformed("Some query parameters are not valid.", code="invalid_query", details=problems)
     cursor = (params.get("cursor") or [None])[0] or None
-    try:
-        items, next_cursor = store.list_for_section(principal.section, limit, cursor)
-    except ValueError:
-        raise rule.Malformed("The cursor is not one this list gave out.", code="invalid_query") from None
+    items, next_cursor = store.list_for_section(principal.section, limit, cursor)  # InvalidCursor: 400
     return {"announcements": [summary(item) for item in items], "nextCursor": next_cursor}
 
 

@@ -23,10 +23,6 @@ from chalicelib.store.models import PaymentIntent, Submission
 LEASE = timedelta(seconds=120)
 
 
-class ReceiptBusy(Exception):
-    """Another worker is sending this receipt right now."""
-
-
 @dataclass(frozen=True)
 class Receipt:
     subject: str
@@ -71,20 +67,14 @@ def as_html(receipt: Receipt) -> str:
 
 
 def send(payment_id: str) -> list[str]:
-    """Send the receipt once (a ledger claim in the inbox table); returns the channels used."""
-    key = f"payreceipt#{payment_id}"
-    claim = inbox.claim(key, datetime.now(UTC), LEASE)
-    if claim is inbox.Claim.DONE:
-        logger.info("receipt already sent", extra={"payment_id": payment_id})
-        return []
-    if claim is inbox.Claim.BUSY:
-        raise ReceiptBusy(key)
-    try:
+    """Send the receipt once (a ledger claim in the inbox table); returns the channels used.
+
+    inbox.Busy while another worker is sending it: the record fails and SQS retries it."""
+    with inbox.once(f"payreceipt#{payment_id}", datetime.now(UTC), LEASE) as claim:
+        if claim is inbox.Claim.DONE:
+            logger.info("receipt already sent", extra={"payment_id": payment_id})
+            return []
         channels = _deliver(payment_id)
-    except Exception:
-        inbox.release(key)
-        raise
-    inbox.mark_processed(key, datetime.now(UTC))
     return channels
 
 

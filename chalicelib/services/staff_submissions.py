@@ -8,7 +8,6 @@ before the data leaves this module.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
@@ -18,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from chalicelib.adapters import storage
+from chalicelib.domain import cursors
 from chalicelib.domain import errors as rule
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.forms import FormDefinition, get_form
@@ -205,12 +205,9 @@ def list_for_section(
     items: list[Submission] = []
     examined = 0
     while True:
-        try:
-            page, next_cursor = store.query_index(
-                Submission.by_section, section, since=since, until=until, cursor=cursor, limit=batch
-            )
-        except store.BadCursor:
-            raise _bad_cursor() from None
+        page, next_cursor = store.query_index(
+            Submission.by_section, section, since=since, until=until, cursor=cursor, limit=batch
+        )
         for position, submission in enumerate(page):
             examined += 1
             if _matches(submission, query, now):
@@ -262,46 +259,29 @@ _CREATED_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00#(.
 
 
 def _encode_cursor(fingerprint: str, last: Submission) -> str:
-    raw = json.dumps({"q": fingerprint, "k": last.created_key}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursors.encode({"q": fingerprint, "k": last.created_key})
 
 
 def _store_cursor(query: ListQuery, section: str, fingerprint: str) -> str | None:
+    """The store's cursor for the position a client's cursor names; InvalidCursor unless it is
+    one this list gave out for exactly these filters."""
     if query.cursor is None:
         return None
-    text = query.cursor
+    raw = cursors.decode(query.cursor, ("q", "k"))
+    created_key = raw["k"]
+    match = _CREATED_KEY.fullmatch(created_key) if isinstance(created_key, str) else None
+    if raw["q"] != fingerprint or match is None or not rules.RECEIPT_PATTERN.fullmatch(match.group(1)):
+        raise rule.InvalidCursor()
     try:
-        if len(text) > 512:
-            raise ValueError("too long")
-        raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        if not isinstance(raw, dict) or set(raw) != {"q", "k"} or raw["q"] != fingerprint:
-            raise ValueError("not this query's cursor")
-        created_key = raw["k"]
-        match = _CREATED_KEY.fullmatch(created_key) if isinstance(created_key, str) else None
-        if match is None or not rules.RECEIPT_PATTERN.fullmatch(match.group(1)):
-            raise ValueError("not a position")
         at = datetime.fromisoformat(created_key.split("#", 1)[0])
-    except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
-        raise _bad_cursor() from None
+    except ValueError:
+        raise rule.InvalidCursor() from None
     # A position outside the query's range would be refused by DynamoDB itself.
     if (query.since and at < query.since.replace(microsecond=0)) or (
         query.until and at >= _ceil_second(query.until)
     ):
-        raise _bad_cursor()
+        raise rule.InvalidCursor()
     return store.cursor_after(Submission.by_section, section, created_key, match.group(1))
-
-
-def _bad_cursor() -> rule.MadoguchiError:
-    return rule.Malformed(
-        "The cursor is not one this list gave out for these filters; start again without it.",
-        code="invalid_cursor",
-        details=[
-            {
-                "parameter": "cursor",
-                "message": "Use nextCursor from the previous page, with the same filters.",
-            }
-        ],
-    )
 
 
 # --------------------------------------------------------------------------- shapes

@@ -8,9 +8,6 @@ to the announcement's counters, so a counter moves exactly when the chunk does.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import os
 import random
 import time
@@ -25,6 +22,7 @@ from pynamodb.expressions.condition import Condition, size
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import announcements as rules
+from chalicelib.domain import cursors
 from chalicelib.store.conditions import condition_failed, conditional
 from chalicelib.store.models import (
     Announcement,
@@ -95,29 +93,24 @@ def update(announcement_id: str, actions: list[Any], condition: Condition | None
     return write.applied
 
 
+_LIST_KEY = (
+    Announcement.section.attr_name,
+    Announcement.created_key.attr_name,
+    Announcement.announcement_id.attr_name,
+)
+
+
 def list_for_section(section: str, limit: int, cursor: str | None) -> tuple[list[Announcement], str | None]:
-    """A section's announcements, newest first; ValueError for a cursor this did not make."""
-    start = _decode_cursor(cursor, section) if cursor else None
+    """A section's announcements, newest first; InvalidCursor for a cursor this did not give out."""
+    start = (
+        cursors.decode_key(cursor, _LIST_KEY, (Announcement.section.attr_name, section)) if cursor else None
+    )
     results = Announcement.by_section.query(
         section, scan_index_forward=False, limit=limit, last_evaluated_key=start
     )
     items = list(results)
     last = results.last_evaluated_key
-    return items, _encode_cursor(last) if last and len(items) == limit else None
-
-
-def _encode_cursor(key: Mapping[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, section: str) -> dict[str, Any]:
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ValueError("cursor") from None
-    if not isinstance(key, dict) or key.get("section") != {"S": section}:
-        raise ValueError("cursor")
-    return key
+    return items, cursors.encode_key(last) if len(items) == limit else None
 
 
 def pending_review_ids(section: str) -> list[str]:

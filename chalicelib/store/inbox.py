@@ -1,9 +1,16 @@
-"""The inbox: every webhook event id ever accepted, so each is processed once."""
+"""The inbox: every webhook event id ever accepted, so each is processed once.
+
+The same table is the once-only ledger of work that is not a webhook event (a notification,
+a reminder, a receipt, a day's digest): `once()` runs such work at most once to completion
+per key, whatever the number of deliveries or reruns.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from pynamodb.exceptions import DeleteError, UpdateError
@@ -62,6 +69,36 @@ def release(event_id: str) -> None:
 def mark_processed(event_id: str, now: datetime) -> None:
     """Record that the event's work is done; later deliveries of it are skipped."""
     InboxEvent(event_id).update(actions=[InboxEvent.processed_at.set(now), InboxEvent.claimed_until.remove()])
+
+
+class Busy(Exception):
+    """Another delivery of this work holds a live lease: fail the record, SQS redelivers it later."""
+
+
+@contextmanager
+def once(key: str, now: datetime, lease: timedelta, *, raise_if_busy: bool = True) -> Iterator[Claim]:
+    """Do the work of the `with` body at most once to completion for `key`.
+
+    Yields how the claim went. CLAIMED: the body does the work; an exception out of it gives
+    the key back (a redelivery need not wait for the lease), a normal exit marks it processed.
+    DONE: the work was completed before; the body skips it. BUSY, only with
+    `raise_if_busy=False` (a job that simply leaves the key to the other run): another
+    caller holds a live lease. Otherwise BUSY raises `Busy` before the body runs.
+    """
+    claimed = claim(key, now, lease)
+    if claimed is Claim.BUSY and raise_if_busy:
+        raise Busy(key)
+    if claimed is not Claim.CLAIMED:
+        yield claimed
+        return
+    try:
+        yield claimed
+    except Exception:
+        release(key)
+        raise
+    # Outside the try: should this write fail, the work is done and its effects are safe to repeat
+    # (retry keys), so the key is left to its lease rather than given back for an immediate rerun.
+    mark_processed(key, datetime.now(UTC))
 
 
 @dataclass(frozen=True)

@@ -213,6 +213,21 @@ class Submission(Model):
     by_line_user = ByLineUserIndex()
 
 
+class DigestCutoff(Model):
+    """Up to when a section's daily digest has reported new submissions: the next one starts there.
+
+    One row per section, kept for good (a section whose digest pauses for months still gets
+    everything since its last one). The once-a-day claim of a digest stays in the inbox ledger.
+    """
+
+    class Meta(_Meta):
+        table_name = _settings.name("digest-cutoffs")
+
+    section = UnicodeAttribute(hash_key=True)
+    covered_until = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
 class AuditEntry(Model):
     """Append-only trail of a submission: who did what, when, from which status to which."""
 
@@ -798,6 +813,7 @@ MODELS: tuple[type[Model], ...] = (
     SendListEntry,
     SendListCount,
     Submission,
+    DigestCutoff,
     AuditEntry,
     IdempotencyRecord,
     AttemptCounter,

@@ -6,8 +6,6 @@ must be the one the caller read) and the audit entry are written together or not
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,8 +15,9 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.domain import cursors
 from chalicelib.store.conditions import condition_failed, conditional
-from chalicelib.store.models import AuditEntry, InboxEvent, Submission
+from chalicelib.store.models import AuditEntry, Submission
 
 
 class StaleVersion(Exception):
@@ -106,7 +105,9 @@ def query_index(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[Submission], str | None]:
-    """Newest first, one page of `limit` from a created-time index; the cursor continues it."""
+    """Newest first, one page of `limit` from a created-time index; the cursor continues it.
+
+    domain.errors.InvalidCursor for a cursor this did not give out for `partition`."""
     condition = None
     if since and until:
         condition = Submission.created_key.between(since.isoformat(), until.isoformat() + "~")
@@ -119,10 +120,10 @@ def query_index(
         range_key_condition=condition,
         scan_index_forward=False,
         limit=limit,
-        last_evaluated_key=_decode_cursor(cursor, index._hash_key_attribute().attr_name, partition),
+        last_evaluated_key=_start_key(cursor, index, partition),
     )
     page = list(results)
-    return page, _encode_cursor(results.last_evaluated_key)
+    return page, cursors.encode_key(results.last_evaluated_key)
 
 
 def cursor_after(index: Any, partition: str, created_key: str, receipt: str) -> str:
@@ -136,33 +137,16 @@ def cursor_after(index: Any, partition: str, created_key: str, receipt: str) -> 
         Submission.created_key.attr_name: {"S": created_key},
         Submission.receipt.attr_name: {"S": receipt},
     }
-    return _encode_cursor(key)  # type: ignore[return-value] (a non-empty key always encodes)
+    return cursors.encode(key)
 
 
-def _encode_cursor(key: dict | None) -> str | None:
-    if not key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
-
-
-class BadCursor(ValueError):
-    pass
-
-
-def _decode_cursor(cursor: str | None, partition_name: str, partition: str) -> dict | None:
-    """The start key a cursor names; BadCursor for anything we did not issue for this partition."""
+def _start_key(cursor: str | None, index: Any, partition: str) -> dict | None:
+    """The start key a cursor names; InvalidCursor for anything not issued for this partition."""
     if not cursor:
         return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError:
-        raise BadCursor(cursor) from None
-    # A cursor is only good for the partition it came from: it can never open another section's list.
-    if not isinstance(key, dict) or key.get(partition_name) != {"S": partition}:
-        raise BadCursor(cursor)
-    if not all(isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) for v in key.values()):
-        raise BadCursor(cursor)
-    return key
+    partition_name = index._hash_key_attribute().attr_name
+    attributes = (partition_name, Submission.created_key.attr_name, Submission.receipt.attr_name)
+    return cursors.decode_key(cursor, attributes, (partition_name, partition))
 
 
 # --- added for the Open311 view and the daily digest (issue 3) ---------------------------------
@@ -206,32 +190,3 @@ def iterate_index(
 
 def _second(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(microsecond=0)
-
-
-# The time each section's last digest covered up to. Kept beside the once-only ledger (same
-# table, its own key), long enough to outlast the year-end closure and any long weekend.
-_DIGEST_MARK_KEEP = timedelta(days=60)
-
-
-def _digest_mark_key(section: str) -> str:
-    return f"digest-last#{section}"
-
-
-def last_digest_at(section: str) -> datetime | None:
-    """Up to when the section's last digest reported new submissions; None before the first."""
-    try:
-        item = InboxEvent.get(_digest_mark_key(section), consistent_read=True)
-    except InboxEvent.DoesNotExist:
-        return None
-    return item.processed_at
-
-
-def record_digest(section: str, until: datetime) -> None:
-    """Remember that the section's digest reported everything created before `until`."""
-    InboxEvent(_digest_mark_key(section)).update(
-        actions=[
-            InboxEvent.source.set("digest"),
-            InboxEvent.processed_at.set(until),
-            InboxEvent.expires_at.set(until + _DIGEST_MARK_KEEP),
-        ]
-    )

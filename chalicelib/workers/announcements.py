@@ -10,52 +10,50 @@ announcement id (the correlation id), partition and chunk keys, never a user id.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.announcements import ID_PATTERN
-from chalicelib.observability import invocation, logger, metrics
+from chalicelib.observability import logger
 from chalicelib.resources import ANNOUNCE_SEND
 from chalicelib.services import fanout
+from chalicelib.workers.batches import BatchResponse, Message, Record, partial_batch
 
 
-def _batch(
-    records: list[dict[str, Any]], kind: str, work: Callable[[dict[str, Any], dict[str, Any]], str]
-) -> dict[str, list[dict[str, str]]]:
-    failures = []
-    for record in records:
-        try:
-            body = json.loads(record["body"])
-            announcement_id = body["announcementId"]
-            if not isinstance(announcement_id, str) or not ID_PATTERN.match(announcement_id):
-                raise ValueError("announcementId")
-        except (KeyError, TypeError, ValueError):
-            # Only our own code queues here: this is a bug, park it in the DLQ for a person.
-            logger.error(
-                "unreadable announcement record", extra={"queue": kind, "message_id": record.get("messageId")}
-            )
-            failures.append({"itemIdentifier": record["messageId"]})
-            continue
-        with invocation(announcement_id, queue=kind):
-            try:
-                outcome = work(body, record)
-                logger.info("announcement work done", extra={"outcome": outcome})
-            except fanout.Busy as busy:
-                logger.info("announcement work busy; it will be retried", extra={"reason": str(busy)})
-                failures.append({"itemIdentifier": record["messageId"]})
-            except Exception as error:
-                # By class name only: an SDK error's message can quote a request, user ids included.
-                logger.error(
-                    "announcement work failed; it will be retried", extra={"error": type(error).__name__}
-                )
-                metrics.add_metric(name="AnnouncementWorkFailed", unit="Count", value=1)
-                failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
+@dataclass(frozen=True)
+class Job:
+    body: dict[str, Any]
+    receives: int  # how often SQS has handed the record out, this time included
 
 
-def handle_plan_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
-    def work(body: dict[str, Any], record: dict[str, Any]) -> str:
+def _batch(records: Iterable[Record], kind: str, work: Callable[[Job], str]) -> BatchResponse:
+    def read(record: Record) -> Message[Job]:
+        # Only our own code queues here: one that does not read is a bug, for a person in the DLQ.
+        body = json.loads(record["body"])
+        announcement_id = body["announcementId"]
+        if not isinstance(announcement_id, str) or not ID_PATTERN.match(announcement_id):
+            raise ValueError("announcementId")
+        receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+        return Message(Job(body, receives), announcement_id, {"queue": kind})
+
+    def handle(job: Job) -> None:
+        logger.info("announcement work done", extra={"outcome": work(job)})
+
+    return partial_batch(
+        records,
+        read,
+        handle,
+        kind=f"announce-{kind}",
+        failed_metric="AnnouncementWorkFailed",
+        expected=(fanout.Busy,),
+    )
+
+
+def handle_plan_batch(records: Iterable[Record]) -> BatchResponse:
+    def work(job: Job) -> str:
+        body = job.body
         trigger = body.get("trigger", fanout.START)
         if trigger not in (fanout.START, fanout.WATCHDOG_TRIGGER):
             raise ValueError("trigger")
@@ -64,8 +62,9 @@ def handle_plan_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str,
     return _batch(records, "plan", work)
 
 
-def handle_collect_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
-    def work(body: dict[str, Any], record: dict[str, Any]) -> str:
+def handle_collect_batch(records: Iterable[Record]) -> BatchResponse:
+    def work(job: Job) -> str:
+        body = job.body
         partition = body["partition"]
         if not isinstance(partition, str):
             raise TypeError("partition")
@@ -74,12 +73,12 @@ def handle_collect_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[s
     return _batch(records, "collect", work)
 
 
-def handle_send_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
-    def work(body: dict[str, Any], record: dict[str, Any]) -> str:
+def handle_send_batch(records: Iterable[Record]) -> BatchResponse:
+    def work(job: Job) -> str:
+        body = job.body
         chunk = body["chunk"]
         if not isinstance(chunk, str):
             raise TypeError("chunk")
-        receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
         # On the delivery before the dead-letter queue, a LINE outage is recorded as a failed chunk,
         # so the announcement can finish and staff see it, rather than the chunk vanishing.
         payload = body if "to" in body else None  # a follow-up names the chunk only: it is read
@@ -87,7 +86,7 @@ def handle_send_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str,
             body["announcementId"],
             chunk,
             payload=payload,
-            last_attempt=receives >= ANNOUNCE_SEND.max_receive_count,
+            last_attempt=job.receives >= ANNOUNCE_SEND.max_receive_count,
         )
 
     return _batch(records, "send", work)

@@ -11,52 +11,51 @@ the booking and sends nothing unless it is still booked for the slot it was made
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from chalicelib.adapters import email
 from chalicelib.adapters.line_api import LineRejected, line_client, retry_key_for
 from chalicelib.domain import consultations as rules
 from chalicelib.domain import messages
 from chalicelib.domain.ward import ward_name
-from chalicelib.observability import invocation, logger, metrics
+from chalicelib.observability import logger, metrics
 from chalicelib.resources import CONSULTATIONS
 from chalicelib.services import consultations as service
 from chalicelib.store import consultations as store
 from chalicelib.store import inbox
 from chalicelib.store.models import ConsultationBooking
+from chalicelib.workers.batches import BatchResponse, Message, Record, partial_batch
 
 LEASE = timedelta(seconds=CONSULTATIONS.visibility_timeout)
 REMINDER_KINDS = ("reminder_day", "reminder_hour", "meeting_link")
 
 
-class Busy(Exception):
-    """Another delivery of this notice is being processed right now."""
+@dataclass(frozen=True)
+class Notice:
+    booking_id: str
+    kind: str
+    slot: str | None
 
 
-def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
-    failures = []
-    for record in records:
-        try:
-            body = json.loads(record["body"])
-            booking_id = rules.normalize_booking_id(body["booking"])
-            kind = body["kind"]
-            if booking_id is None or kind not in ("followup", *REMINDER_KINDS):
-                raise ValueError("kind")
-        except (KeyError, TypeError, ValueError):
-            logger.error("unreadable consultation record", extra={"message_id": record.get("messageId")})
-            failures.append({"itemIdentifier": record["messageId"]})
-            continue
-        with invocation(booking_id, consultation_kind=kind):
-            try:
-                process(booking_id, kind, body.get("slot"))
-            except Exception as error:
-                logger.error(
-                    "consultation notice failed; it will be retried", extra={"error": type(error).__name__}
-                )
-                metrics.add_metric(name="ConsultationNoticesFailed", unit="Count", value=1)
-                failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
+def handle_batch(records: Iterable[Record]) -> BatchResponse:
+    return partial_batch(
+        records,
+        _read,
+        lambda notice: process(notice.booking_id, notice.kind, notice.slot),
+        kind="consultation notice",
+        failed_metric="ConsultationNoticesFailed",
+    )
+
+
+def _read(record: Record) -> Message[Notice]:
+    body = json.loads(record["body"])
+    booking_id = rules.normalize_booking_id(body["booking"])
+    kind = body["kind"]
+    if booking_id is None or kind not in ("followup", *REMINDER_KINDS):
+        raise ValueError("kind")
+    return Message(Notice(booking_id, kind, body.get("slot")), booking_id, {"consultation_kind": kind})
 
 
 def process(booking_id: str, kind: str, slot: str | None, now: datetime | None = None) -> list[str]:
@@ -75,18 +74,10 @@ def process(booking_id: str, kind: str, slot: str | None, now: datetime | None =
         booking = store.get(booking_id)
         if booking is None:
             return sent
-        key = f"consult#{booking_id}#{notice}#{booking.slot}"
-        claim = inbox.claim(key, now, LEASE)
-        if claim is inbox.Claim.DONE:
-            continue
-        if claim is inbox.Claim.BUSY:
-            raise Busy(key)
-        try:
+        with inbox.once(f"consult#{booking_id}#{notice}#{booking.slot}", now, LEASE) as claim:
+            if claim is inbox.Claim.DONE:
+                continue
             deliver(booking, notice, now)
-        except Exception:
-            inbox.release(key)
-            raise
-        inbox.mark_processed(key, datetime.now(UTC))
         sent.append(notice)
     return sent
 

@@ -3,9 +3,9 @@
 Runs on weekday mornings (08:30 Tokyo). Each section is claimed in the once-only ledger
 under `digest#<section>#<Tokyo date>`, so a second run the same day (an EventBridge retry,
 an operator firing it by hand) sends nothing, and a run that failed for one section retries
-only that one. "New" means created since the time the previous digest covered up to
-(`store.last_digest_at`; the last 24 hours before the first digest), so nothing that
-arrives over a weekend or a holiday is missed. A section with nothing new and nothing
+only that one. "New" means created since the time the previous digest covered up to (the
+section's cut-off, `store.digests`; the last 24 hours before the first digest), so nothing
+that arrives over a weekend or a holiday is missed. A section with nothing new and nothing
 overdue gets no email but still counts as done for the day.
 """
 
@@ -23,7 +23,7 @@ from chalicelib.domain import forms
 from chalicelib.domain.responses import awaiting_staff, needs_info_since, waiting_past_target
 from chalicelib.domain.submissions import OPEN_STATUSES, TOKYO, business_days_waiting, is_overdue
 from chalicelib.observability import invocation, logger, metrics
-from chalicelib.store import inbox
+from chalicelib.store import digests, inbox
 from chalicelib.store import submissions as store
 from chalicelib.store.models import Submission
 
@@ -70,14 +70,15 @@ def run(now: datetime | str | None = None) -> dict[str, int | str]:
 
 
 def _run_section(key: str, section_id: str, section: dict[str, Any], now: datetime) -> int | str:
-    claim = inbox.claim(key, now, LEASE)
-    if claim is not inbox.Claim.CLAIMED:
-        logger.info(
-            "digest already sent today" if claim is inbox.Claim.DONE else "digest being sent elsewhere"
-        )
-        return SKIPPED
-    try:
-        since = store.last_digest_at(section_id) or now - FIRST_DIGEST_LOOKBACK
+    # Done for the day when the body completes: should the cut-off write below then fail,
+    # tomorrow repeats a day, nothing is lost.
+    with inbox.once(key, now, LEASE, raise_if_busy=False) as claim:
+        if claim is not inbox.Claim.CLAIMED:
+            logger.info(
+                "digest already sent today" if claim is inbox.Claim.DONE else "digest being sent elsewhere"
+            )
+            return SKIPPED
+        since = digests.cutoff(section_id) or now - FIRST_DIGEST_LOOKBACK
         # "New" is what arrived and is still wanted: withdrawn and rejected ones are not counted.
         new = [
             item
@@ -119,13 +120,8 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
             email.send(section["digestRecipients"], message.subject, text, page)
             logger.info("digest sent", extra={"new": len(new), "overdue": len(overdue)})
             metrics.add_metric(name="DigestsSent", unit="Count", value=1)
-    except Exception:
-        inbox.release(key)
-        raise
-    # Done for the day first: should the mark below fail, tomorrow repeats a day, nothing is lost.
-    inbox.mark_processed(key, datetime.now(UTC))
     # Never backwards: a run with a lagging clock must not make the next digest repeat a day.
-    store.record_digest(section_id, max(now, since))
+    digests.set_cutoff(section_id, max(now, since))
     return len(new)
 
 

@@ -9,9 +9,8 @@ record so one bad event does not replay the batch.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from chalicelib.adapters.line_api import line_client
 from chalicelib.config import get_settings
@@ -19,59 +18,40 @@ from chalicelib.domain import chat as chat_rules
 from chalicelib.domain import postbacks
 from chalicelib.domain import residents as resident_rules
 from chalicelib.domain.line_webhook import LineEvent
-from chalicelib.observability import hashed, invocation, logger, metrics
+from chalicelib.observability import hashed, logger, metrics
 from chalicelib.resources import LINE_EVENTS
 from chalicelib.services import chat, replies
 from chalicelib.store import inbox, preferences, residents
+from chalicelib.workers.batches import BatchResponse, Message, Record, partial_batch
 
 # A worker holds an event no longer than the queue hides a message from other workers.
 LEASE = timedelta(seconds=LINE_EVENTS.visibility_timeout)
 
 
-def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+def handle_batch(records: Iterable[Record]) -> BatchResponse:
     """Process an SQS batch; answers Lambda's partial-batch-failure shape."""
-    failures = []
-    for record in records:
-        try:
-            event = LineEvent.from_raw(json.loads(record["body"]))
-        except (KeyError, TypeError, ValueError):
-            # The webhook only queues schema-checked events, so this is a bug: park it in the DLQ.
-            logger.error("unreadable line event record", extra={"message_id": record.get("messageId")})
-            failures.append({"itemIdentifier": record["messageId"]})
-            continue
-        with invocation(event.event_id, event_type=event.type, user=hashed(event.user_id)):
-            try:
-                process(event)
-            except Exception:
-                logger.exception("line event failed; it will be retried")
-                metrics.add_metric(name="LineEventsFailed", unit="Count", value=1)
-                failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
+    return partial_batch(records, _read, process, kind="line event", failed_metric="LineEventsFailed")
 
 
-class EventBusy(Exception):
-    """Another delivery of this event is being processed right now."""
+def _read(record: Record) -> Message[LineEvent]:
+    # The webhook only queues schema-checked events: one that does not read is a bug (the DLQ).
+    event = LineEvent.from_raw(json.loads(record["body"]))
+    return Message(event, event.event_id, {"event_type": event.type, "user": hashed(event.user_id)})
 
 
 def process(event: LineEvent) -> None:
-    claim = inbox.claim(event.event_id, datetime.now(UTC), LEASE)
-    if claim is inbox.Claim.DONE:
-        logger.info("line event already processed")
-        return
-    if claim is inbox.Claim.BUSY:
-        # Fail this record: SQS hands it out again after the lease, when it will be DONE.
-        raise EventBusy(event.event_id)
-    handler = HANDLERS.get(event.type)
-    if handler is None:
-        # New LINE event types must never become errors; later features add handlers here.
-        logger.info("line event type not handled")
-    else:
-        try:
+    # Busy (another delivery holds the event) fails this record: SQS hands it out again after
+    # the lease, when it will be done.
+    with inbox.once(event.event_id, datetime.now(UTC), LEASE) as claim:
+        if claim is inbox.Claim.DONE:
+            logger.info("line event already processed")
+            return
+        handler = HANDLERS.get(event.type)
+        if handler is None:
+            # New LINE event types must never become errors; later features add handlers here.
+            logger.info("line event type not handled")
+        else:
             handler(event)
-        except Exception:
-            inbox.release(event.event_id)
-            raise
-    inbox.mark_processed(event.event_id, datetime.now(UTC))
     metrics.add_metric(name="LineEventsProcessed", unit="Count", value=1)
 
 

@@ -14,6 +14,7 @@ the messages of SDK errors can quote an address or a user id.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,10 +24,11 @@ from chalicelib.adapters.line_api import LineRejected, line_client, retry_key_fo
 from chalicelib.domain import notifications as messages
 from chalicelib.domain.forms import get_form
 from chalicelib.domain.submissions import RECEIPT_PATTERN, STATUSES
-from chalicelib.observability import invocation, logger, metrics
+from chalicelib.observability import logger, metrics
 from chalicelib.resources import NOTIFICATIONS
 from chalicelib.store import inbox
 from chalicelib.store import submissions as store
+from chalicelib.workers.batches import BatchResponse, Message, Record, partial_batch
 
 # A worker holds a notification no longer than the queue hides a message from other workers.
 LEASE = timedelta(seconds=NOTIFICATIONS.visibility_timeout)
@@ -62,51 +64,25 @@ class NotificationMessage:
         return f"notify#{self.receipt}#{self.version}"
 
 
-class NotificationBusy(Exception):
-    """Another delivery of this notification is being processed right now."""
-
-
-def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+def handle_batch(records: Iterable[Record]) -> BatchResponse:
     """Process an SQS batch; answers Lambda's partial-batch-failure shape."""
-    failures = []
-    for record in records:
-        try:
-            message = NotificationMessage.from_raw(json.loads(record["body"]))
-        except (KeyError, TypeError, ValueError):
-            # Only services.submissions queues here, so this is a bug: park it in the DLQ.
-            logger.error("unreadable notification record", extra={"message_id": record.get("messageId")})
-            failures.append({"itemIdentifier": record["messageId"]})
-            continue
-        with invocation(
-            message.receipt,
-            notification_event=message.event,
-            status=message.status,
-            version=message.version,
-        ):
-            try:
-                process(message)
-            except Exception as error:
-                logger.error("notification failed; it will be retried", extra={"error": type(error).__name__})
-                metrics.add_metric(name="NotificationsFailed", unit="Count", value=1)
-                failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
+    return partial_batch(records, _read, process, kind="notification", failed_metric="NotificationsFailed")
+
+
+def _read(record: Record) -> Message[NotificationMessage]:
+    # Only services.submissions queues here: one that does not read is a bug (the DLQ).
+    message = NotificationMessage.from_raw(json.loads(record["body"]))
+    keys = {"notification_event": message.event, "status": message.status, "version": message.version}
+    return Message(message, message.receipt, keys)
 
 
 def process(message: NotificationMessage) -> None:
-    key = message.ledger_key
-    claim = inbox.claim(key, datetime.now(UTC), LEASE)
-    if claim is inbox.Claim.DONE:
-        logger.info("notification already sent")
-        return
-    if claim is inbox.Claim.BUSY:
-        # Fail this record: SQS hands it out again after the lease, when it will be DONE.
-        raise NotificationBusy(key)
-    try:
+    # Busy fails this record: SQS hands it out again after the lease, when it will be done.
+    with inbox.once(message.ledger_key, datetime.now(UTC), LEASE) as claim:
+        if claim is inbox.Claim.DONE:
+            logger.info("notification already sent")
+            return
         deliver(message)
-    except Exception:
-        inbox.release(key)
-        raise
-    inbox.mark_processed(key, datetime.now(UTC))
 
 
 def deliver(message: NotificationMessage) -> list[str]:

@@ -8,14 +8,15 @@ put once per state, the status is derived), so a redelivered hint simply asks th
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import payments as rules
-from chalicelib.observability import invocation, logger, metrics
+from chalicelib.workers.batches import BatchResponse, Message, Record, partial_batch
 
 
-def handle_events_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+def handle_events_batch(records: Iterable[Record]) -> BatchResponse:
     from chalicelib.services import payments
 
     def one(message: dict[str, Any]) -> None:
@@ -24,7 +25,7 @@ def handle_events_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[st
     return _batch(records, one, "PaymentEventsFailed")
 
 
-def handle_notices_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+def handle_notices_batch(records: Iterable[Record]) -> BatchResponse:
     from chalicelib.services import payment_receipts
 
     def one(message: dict[str, Any]) -> None:
@@ -33,27 +34,16 @@ def handle_notices_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[s
     return _batch(records, one, "PaymentReceiptsFailed")
 
 
-def _batch(records: list[dict[str, Any]], work: Any, failure_metric: str) -> dict[str, list[dict[str, str]]]:
-    failures = []
-    for record in records:
-        try:
-            message = json.loads(record["body"])
-            payment_id = message["paymentId"]
-        except (KeyError, TypeError, ValueError):
-            logger.error("unreadable payment record", extra={"message_id": record.get("messageId")})
-            failures.append({"itemIdentifier": record["messageId"]})
-            continue
-        with invocation(str(payment_id)):
-            try:
-                work(message)
-            except Exception as error:
-                # The class only: provider errors may quote payment details.
-                logger.error(
-                    "payment record failed; it will be retried", extra={"error": type(error).__name__}
-                )
-                metrics.add_metric(name=failure_metric, unit="Count", value=1)
-                failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
+def _batch(
+    records: Iterable[Record], work: Callable[[dict[str, Any]], object], failure_metric: str
+) -> BatchResponse:
+    # Failures are logged by class only (partial_batch): provider errors may quote payment details.
+    return partial_batch(records, _read, work, kind="payment", failed_metric=failure_metric)
+
+
+def _read(record: Record) -> Message[dict[str, Any]]:
+    message = json.loads(record["body"])
+    return Message(message, str(message["paymentId"]))
 
 
 def run_sweep(now: str | datetime | None = None) -> dict[str, int]:

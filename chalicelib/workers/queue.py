@@ -8,38 +8,30 @@ its own; a line busy with another worker's write is retried by SQS, per record.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.queue import QueueEvent
-from chalicelib.observability import invocation, logger, metrics
+from chalicelib.observability import metrics
 from chalicelib.services import queue_history, queues
+from chalicelib.workers.batches import BatchResponse, Message, Record, partial_batch
 
 
-def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
-    failures = []
-    for record in records:
-        try:
-            event = QueueEvent.from_dict(json.loads(record["body"]))
-        except (KeyError, TypeError, ValueError):
-            # Only the webhook queues here, so this is a bug: park it in the DLQ.
-            logger.error("unreadable queue event record", extra={"message_id": record.get("messageId")})
-            failures.append({"itemIdentifier": record["messageId"]})
-            continue
-        with invocation(
-            event.event_id, source=event.source, office=event.office, line=event.line, type=event.type
-        ):
-            try:
-                applied = queues.apply_event(event)
-            except Exception as error:
-                logger.error("queue event failed; it will be retried", extra={"error": type(error).__name__})
-                metrics.add_metric(name="QueueEventsFailed", unit="Count", value=1)
-                failures.append({"itemIdentifier": record["messageId"]})
-                continue
-            metrics.add_metric(
-                name="QueueEventsApplied" if applied else "QueueEventsRepeated", unit="Count", value=1
-            )
-    return {"batchItemFailures": failures}
+def handle_batch(records: Iterable[Record]) -> BatchResponse:
+    return partial_batch(records, _read, _apply, kind="queue event", failed_metric="QueueEventsFailed")
+
+
+def _read(record: Record) -> Message[QueueEvent]:
+    # Only the webhook queues here: one that does not read is a bug (the DLQ).
+    event = QueueEvent.from_dict(json.loads(record["body"]))
+    keys = {"source": event.source, "office": event.office, "line": event.line, "type": event.type}
+    return Message(event, event.event_id, keys)
+
+
+def _apply(event: QueueEvent) -> None:
+    applied = queues.apply_event(event)
+    metrics.add_metric(name="QueueEventsApplied" if applied else "QueueEventsRepeated", unit="Count", value=1)
 
 
 def run_nightly(now: datetime | str | None = None) -> dict[str, Any]:

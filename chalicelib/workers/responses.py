@@ -58,15 +58,11 @@ def run(now: datetime | str | None = None) -> dict[str, int]:
 
 
 def _remind(submission: Submission, asked_at: str, now: datetime) -> bool:
-    key = f"remind#{submission.receipt}#{asked_at}"
-    if inbox.claim(key, now, LEASE) is not inbox.Claim.CLAIMED:
-        return False
-    try:
+    # Busy: another run is reminding right now; this one leaves it to that run.
+    with inbox.once(f"remind#{submission.receipt}#{asked_at}", now, LEASE, raise_if_busy=False) as claim:
+        if claim is not inbox.Claim.CLAIMED:
+            return False
         channels = _send(submission, asked_at)
-    except Exception:
-        inbox.release(key)
-        raise
-    inbox.mark_processed(key, datetime.now(UTC))
     # For staff and for the next run's filter; the ledger already keeps it to once.
     with conditional():
         submission.update(actions=[Submission.reminded_for.set(asked_at)])

@@ -1,6 +1,6 @@
 """The daily digest job over the local stack: DynamoDB in moto, emails in moto's SES outbox.
 
-Every test first sets each section's "last digest" mark to its own start, so what counts as
+Every test first sets each section's digest cut-off to its own start, so what counts as
 new is exactly what the test submits. Tests that call `digest.run(now=...)` use a day of
 their own (tomorrow, the day after) so the once-a-day ledger of one test never skips another.
 """
@@ -14,8 +14,8 @@ import pytest
 from chalicelib.config import get_settings
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.forms import get_form, sections
-from chalicelib.store import submissions as store
-from chalicelib.store.models import InboxEvent
+from chalicelib.store import digests
+from chalicelib.store.models import DigestCutoff, InboxEvent
 from chalicelib.workers import digest
 from devstack.env import MOTO_ACCOUNT, REGION
 from tests.integration.conftest import backdated, submit_example
@@ -48,7 +48,7 @@ def fresh(local_stack):
     """Every section's last digest is now: only what the test creates is new."""
     start = datetime.now(UTC)
     for section_id in sections():
-        store.record_digest(section_id, start)
+        digests.set_cutoff(section_id, start)
     return start
 
 
@@ -116,14 +116,14 @@ def test_new_means_since_the_last_digest(client, fresh):
     day_after = datetime.now(UTC) + timedelta(days=2)
     mark = len(outbox())
     # The previous digest ran after `first` arrived: only what came later is new.
-    store.record_digest("kocho", datetime.now(UTC))
+    digests.set_cutoff("kocho", datetime.now(UTC))
     second = submit_example(client, "opinion")
     result = digest.run(now=day_after)
     assert result["kocho"] == 1
     [kocho] = sent_since(mark, "kocho")
     assert "新着1件" in kocho.subject
     assert first not in kocho.body and second not in kocho.body
-    assert store.last_digest_at("kocho") == day_after
+    assert digests.cutoff("kocho") == day_after
 
 
 def test_the_job_runs_once_a_day_even_when_fired_twice(client, pump, fresh):
@@ -173,11 +173,42 @@ def test_a_failed_send_is_retried_by_the_next_run_and_only_then_done(client, fre
 
 def test_a_mark_ahead_of_the_clock_finds_nothing_new_and_stays_where_it_is(client, fresh):
     ahead = datetime.now(UTC) + timedelta(days=10)
-    store.record_digest("kocho", ahead)
+    digests.set_cutoff("kocho", ahead)
     submit_example(client, "opinion")
     result = digest.run(now=datetime.now(UTC) + timedelta(days=4))
     assert result["kocho"] == 0
-    assert store.last_digest_at("kocho") == ahead
+    assert digests.cutoff("kocho") == ahead
+
+
+def test_the_cut_off_lives_in_its_own_table_not_in_the_inbox(client, fresh):
+    submit_example(client, "opinion")
+    in_45_days = datetime.now(UTC) + timedelta(days=45)  # a day no other test digests
+    assert digest.run(now=in_45_days)["kocho"] == 1
+
+    assert DigestCutoff.get("kocho", consistent_read=True).covered_until == in_45_days
+    assert digests.cutoff("kocho") == in_45_days
+    # The inbox holds the day's claim (a ledger row that expires), and no cut-off of any kind.
+    day = in_45_days.astimezone(rules.TOKYO).date().isoformat()
+    assert InboxEvent.get(f"digest#kocho#{day}", consistent_read=True).processed_at is not None
+    assert InboxEvent.count("digest-last#kocho", consistent_read=True) == 0
+
+
+def test_a_cut_off_left_in_the_inbox_by_the_previous_release_is_where_the_first_digest_starts(client, fresh):
+    # What the release before DigestCutoff left: an inbox row, and nothing in the new table.
+    legacy = datetime.now(UTC)
+    DigestCutoff("kocho").delete()
+    InboxEvent(
+        "digest-last#kocho", source="digest", processed_at=legacy, expires_at=legacy + timedelta(days=60)
+    ).save()
+    try:
+        submit_example(client, "opinion")  # after the legacy mark: new
+        in_46_days = datetime.now(UTC) + timedelta(days=46)
+        # The 24-hour first-digest lookback would miss it; the legacy mark does not.
+        assert digest.run(now=in_46_days)["kocho"] == 1
+        assert DigestCutoff.get("kocho", consistent_read=True).covered_until == in_46_days
+    finally:
+        InboxEvent("digest-last#kocho").delete()
+    assert digests.cutoff("kocho") == in_46_days
 
 
 def _ses():

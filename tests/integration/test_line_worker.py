@@ -152,6 +152,25 @@ def test_a_delivery_while_another_holds_the_lease_is_retried_not_run(local_stack
     assert inbox.claim(event_id, now + timedelta(seconds=200), timedelta(seconds=60)) is inbox.Claim.DONE
 
 
+def test_once_over_the_ledger_table_runs_work_once_and_gives_a_failed_key_back(local_stack):
+    from datetime import datetime, timedelta
+
+    from chalicelib.store import inbox
+
+    key = f"test-once#{new_user_id()}"
+    now, lease = datetime.now(UTC), timedelta(seconds=60)
+    with pytest.raises(RuntimeError), inbox.once(key, now, lease) as claim:
+        assert claim is inbox.Claim.CLAIMED
+        raise RuntimeError("the work failed")
+    # Released: the next delivery runs now, not after the lease.
+    with inbox.once(key, now, lease) as claim:
+        assert claim is inbox.Claim.CLAIMED
+        with pytest.raises(inbox.Busy), inbox.once(key, now, lease):
+            pytest.fail("a second delivery must not run while the first holds the key")
+    with inbox.once(key, now, lease) as claim:
+        assert claim is inbox.Claim.DONE
+
+
 def test_unknown_event_types_are_processed_without_calling_line(sandbox, deliver):
     deliver(line_event("membership", membership={"type": "joined", "membershipId": 1}))
     assert sandbox.requests() == []

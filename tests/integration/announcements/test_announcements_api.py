@@ -127,7 +127,7 @@ def test_the_list_pages_with_a_cursor_and_refuses_bad_parameters(api, policy):
     assert second["announcements"][0]["id"] == ids[0]
     assert_error(api("GET", f"{BASE}?limit=0"), 400, "invalid_query")
     assert_error(api("GET", f"{BASE}?colour=red"), 400, "invalid_query")
-    assert_error(api("GET", f"{BASE}?cursor=bogus"), 400, "invalid_query")
+    assert_error(api("GET", f"{BASE}?cursor=bogus"), 400, "invalid_cursor")
 
 
 def test_listing_every_area_or_language_counts_as_every_follower(api, policy):

@@ -90,7 +90,7 @@ def test_reconciliation_finds_each_kind_of_difference(owing, resident_api, paybo
 
 
 def test_the_digest_shows_the_sections_fees_received_the_day_before(local_stack):
-    from chalicelib.store import submissions as submission_store
+    from chalicelib.store import digests
     from chalicelib.store.models import ReconciliationItem
     from chalicelib.workers import digest
     from tests.integration.conftest import backdated
@@ -99,7 +99,7 @@ def test_the_digest_shows_the_sections_fees_received_the_day_before(local_stack)
     now = datetime(2031, 3, 4, 23, 30, tzinfo=UTC)  # 08:30 on 5 March in Tokyo: a day no other test uses
     summary = {"day": "2031-03-04", "bySection": {"koseki-jumin": {"count": 2, "amountYen": 900}}}
     ReconciliationItem("2031-03-04", "summary", data=summary, updated_at=now).save()
-    submission_store.record_digest("koseki-jumin", now - timedelta(hours=2))
+    digests.set_cutoff("koseki-jumin", now - timedelta(hours=2))
     backdated("juminhyo-copy", now - timedelta(hours=1))  # something new, so the digest is sent
     mark = len(outbox())
 

@@ -1,0 +1,96 @@
+"""One loop for every SQS worker: each record on its own, failures reported per record.
+
+The event sources report batch item failures, so SQS hands out again only the records named
+in `batchItemFailures`: one bad record never replays the others, and one that keeps failing
+ends in its dead-letter queue. A worker gives two functions: `read` turns a record into its
+message (and the correlation id and safe keys its log lines carry), `handle` does the work.
+
+Logs never carry a message body or an exception's text (an SDK error can quote an address or a
+user id): a failure is logged by the exception's class and where it was raised. Powertools'
+BatchProcessor would run the same loop; this one keeps each record's log context around its
+failure line and needs no record wrapper.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from chalicelib.observability import invocation, logger, metrics
+
+T = TypeVar("T")
+Record = Mapping[str, Any]
+BatchResponse = dict[str, list[dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class Message(Generic[T]):
+    """A record read: what to do, and what every log line about it carries (never personal data)."""
+
+    body: T
+    correlation_id: str
+    log_keys: Mapping[str, Any] = field(default_factory=dict)
+
+
+def partial_batch(
+    records: Iterable[Record],
+    read: Callable[[Record], Message[T]],
+    handle: Callable[[T], object],
+    *,
+    kind: str,
+    failed_metric: str,
+    expected: tuple[type[Exception], ...] = (),
+) -> BatchResponse:
+    """Read and handle every record; answers Lambda's partial batch response.
+
+    A record `read` cannot read is a bug (only our own code queues): logged, failed, and after
+    the queue's receive count parked in the DLQ for a person. An exception of `expected` (the
+    work is busy elsewhere) fails the record quietly; any other counts in `failed_metric`.
+    """
+    failures: list[dict[str, str]] = []
+    for record in records:
+        if not _one(record, read, handle, kind, failed_metric, expected):
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def _one(
+    record: Record,
+    read: Callable[[Record], Message[T]],
+    handle: Callable[[T], object],
+    kind: str,
+    failed_metric: str,
+    expected: tuple[type[Exception], ...],
+) -> bool:
+    try:
+        message = read(record)
+    except Exception as error:
+        logger.error(
+            f"unreadable {kind} record", extra={"message_id": record.get("messageId"), **_described(error)}
+        )
+        return False
+    with invocation(message.correlation_id, **message.log_keys):
+        try:
+            handle(message.body)
+        except expected as error:
+            # Its own reason only: the expected exceptions are ours and name keys, not people.
+            logger.info(f"{kind} busy; it will be retried", extra={"reason": str(error)})
+            return False
+        except Exception as error:
+            logger.error(f"{kind} failed; it will be retried", extra=_described(error))
+            metrics.add_metric(name=failed_metric, unit="Count", value=1)
+            return False
+    return True
+
+
+def _described(error: BaseException) -> dict[str, str]:
+    """The exception's class and the innermost line of ours it passed: enough to find it, nothing personal."""
+    described = {"error": type(error).__name__}
+    ours = [frame for frame in traceback.extract_tb(error.__traceback__) if "chalicelib" in frame.filename]
+    if ours:
+        frame = ours[-1]
+        where = frame.filename[frame.filename.rindex("chalicelib") :]
+        described["raised_at"] = f"{where}:{frame.lineno} {frame.name}"
+    return described

@@ -1,0 +1,123 @@
+"""`partial_batch`: the one SQS loop of every worker (issue 11, item 10)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from chalicelib.observability import logger, metrics
+from chalicelib.workers.batches import Message, partial_batch
+
+SECRET = "hanako@example.com"
+
+
+class Busy(Exception):
+    pass
+
+
+def record(message_id: str, body: object) -> dict:
+    return {"messageId": message_id, "body": body if isinstance(body, str) else json.dumps(body)}
+
+
+def read(rec) -> Message[dict]:
+    body = json.loads(rec["body"])
+    return Message(body, body["id"], {"step": body.get("step", "one")})
+
+
+@pytest.fixture(autouse=True)
+def no_metrics_left():
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
+
+
+def test_only_the_failing_records_are_reported_in_order():
+    seen = []
+
+    def handle(body: dict) -> None:
+        seen.append(body["id"])
+        if body.get("fail"):
+            raise RuntimeError("boom")
+
+    records = [
+        record("m1", {"id": "a"}),
+        record("m2", {"id": "b", "fail": True}),
+        record("m3", "{not json"),
+        record("m4", {"id": "d"}),
+        record("m5", {"no": "id"}),
+        record("m6", {"id": "f", "fail": True}),
+    ]
+    result = partial_batch(records, read, handle, kind="test", failed_metric="TestFailed")
+    assert result == {"batchItemFailures": [{"itemIdentifier": m} for m in ("m2", "m3", "m5", "m6")]}
+    assert seen == ["a", "b", "d", "f"]  # an unreadable record is never handled; the rest all are
+
+
+def test_an_empty_or_clean_batch_reports_nothing():
+    assert partial_batch([], read, lambda body: None, kind="test", failed_metric="TestFailed") == {
+        "batchItemFailures": []
+    }
+    clean = [record("m1", {"id": "a"}), record("m2", {"id": "b"})]
+    assert partial_batch(clean, read, lambda body: None, kind="test", failed_metric="TestFailed") == {
+        "batchItemFailures": []
+    }
+
+
+def test_each_record_is_handled_under_its_own_correlation_id_then_cleared():
+    ids = []
+
+    def handle(body: dict) -> None:
+        ids.append(logger.get_correlation_id())
+
+    partial_batch(
+        [record("m1", {"id": "a"}), record("m2", {"id": "b"})],
+        read,
+        handle,
+        kind="test",
+        failed_metric="TestFailed",
+    )
+    assert ids == ["a", "b"]
+    assert logger.get_correlation_id() is None
+
+
+def test_expected_exceptions_fail_quietly_and_others_count(caplog):
+    def handle(body: dict) -> None:
+        raise Busy("key#1 is held") if body["id"] == "busy" else KeyError("x")
+
+    caplog.set_level(logging.INFO)
+    result = partial_batch(
+        [record("m1", {"id": "busy"}), record("m2", {"id": "bad"})],
+        read,
+        handle,
+        kind="test",
+        failed_metric="TestFailed",
+        expected=(Busy,),
+    )
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+    assert metrics.metric_set["TestFailed"]["Value"] == [1.0]
+    levels = {r.getMessage(): r.levelname for r in caplog.records}
+    assert levels == {"test busy; it will be retried": "INFO", "test failed; it will be retried": "ERROR"}
+
+
+def test_logs_carry_the_error_class_and_place_never_the_body_or_the_errors_text(caplog):
+    def handle(body: dict) -> None:
+        raise ValueError(f"refused {body['email']}")
+
+    caplog.set_level(logging.INFO)
+    result = partial_batch(
+        [record("m1", {"id": "a", "email": SECRET}), record("m2", f'{{"email": "{SECRET}"')],
+        read,
+        handle,
+        kind="test",
+        failed_metric="TestFailed",
+    )
+    assert len(result["batchItemFailures"]) == 2
+    failed, unreadable = caplog.records
+    assert failed.getMessage() == "test failed; it will be retried"
+    assert failed.error == "ValueError"
+    assert failed.raised_at.startswith("chalicelib/workers/batches.py:")  # the innermost line of ours
+    assert unreadable.getMessage() == "unreadable test record"
+    assert unreadable.message_id == "m2"
+    everything = "\n".join(f"{r.getMessage()} {vars(r)!r}" for r in caplog.records)
+    assert SECRET not in everything
