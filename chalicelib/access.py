@@ -2,26 +2,55 @@
 
 Chalice builds one function per worker and schedule (named after the Python handler in app.py)
 and one for the API (`api_handler`). Routes listed in `ROUTE_FUNCTIONS` get a function of their
-own (the same code, its own role): the LINE webhook, so that the function LINE calls can read
-the channel secret it verifies with but never the access token.
+own (the same code, its own role): the webhooks, so that a function the internet can call holds
+only the secret it verifies with, never the LINE access token or a payment provider's API key,
+and the API function holds no webhook secret.
 
 A new feature that adds a worker or a job adds one entry here, naming its tables (the resource
 part of the table name, e.g. "submissions"), the queues it sends to, the buckets and secrets it
 reads. Queues a function is triggered by need no entry: their event source grants the consume.
 A function with no entry gets `DEFAULT`: its own logs and traces, its event source, nothing else
-(it fails closed with AccessDenied, never opens up). tests/infra checks every name here exists.
+(it fails closed with AccessDenied, never opens up). tests/infra checks that every function has
+an entry, that every name here exists, and that each entry matches what the function's code
+reaches (tests/infra/code_access.py), in both directions.
 
-This module is read by infra/ only; nothing in a function imports it.
+This module is read by infra/ and the tests only; nothing in a function imports it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Secrets Manager secrets, by their resource name (the stage prefix is added).
-LINE_CHANNEL_SECRET = "line-channel-secret"  # noqa: S105 (a name, not a value)
-LINE_CHANNEL_ACCESS_TOKEN = "line-channel-access-token"  # noqa: S105
-SECRETS: tuple[str, ...] = (LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN)
+from chalicelib.resources import (
+    LINE_CHANNEL_ACCESS_TOKEN,
+    LINE_CHANNEL_SECRET,
+    PAYMENT_API_SECRETS,
+    PAYMENT_SECRETS,
+    QUEUE_TICKET_SECRET,
+    STRIPE_WEBHOOK_SECRET,
+)
+
+
+def _queue_webhook_secrets() -> tuple[str, ...]:
+    """The secrets the ticket systems sign with, as chalicelib/data/queue.json names them."""
+    from chalicelib.domain import queue
+
+    return tuple(dict.fromkeys(source.secret for source in queue.config().sources))
+
+
+LINE_SECRETS: tuple[str, ...] = (LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN)
+QUEUE_WEBHOOK_SECRETS: tuple[str, ...] = _queue_webhook_secrets()
+# Every secret infra/ creates, by the name config.py reads it under (`NAME` locally, `NAME_ARN`
+# in AWS): Secrets Manager `<prefix>/<name in kebab case>` (e.g. `<prefix>/line-channel-secret`).
+SECRETS: tuple[str, ...] = (*LINE_SECRETS, *PAYMENT_SECRETS, QUEUE_TICKET_SECRET, *QUEUE_WEBHOOK_SECRETS)
+if len(set(SECRETS)) != len(SECRETS):
+    # A queue source naming LINE's or a provider's secret would hand it to the queue webhook.
+    raise ValueError(f"chalicelib/data/queue.json: a source's secret reuses another secret's name: {SECRETS}")
+
+
+def secret_name(secret: str) -> str:
+    """The secret's resource name (without the stage prefix): LINE_CHANNEL_SECRET -> line-channel-secret."""
+    return secret.lower().replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -43,52 +72,132 @@ class Access:
 
 DEFAULT = Access()
 
-_ANNOUNCE_TABLES = ("announcements", "announcement-fanout", "announcement-caps", "send-lists", "rate-limits")
-_SUBMISSION_TABLES = ("submissions", "audit", "inbox", "attempts", "idempotency")
+_ANNOUNCE_TABLES = ("announcements", "announcement-fanout", "audit")
+_CONSULTATION_TABLES = ("consultation-slots", "consultation-bookings", "consultation-guards")
+_QUEUE_TABLES = ("queue-tickets", "queue-lines", "queue-watches")
+_PAYMENT_TABLES = ("payments", "payment-log")  # a payment's audit trail is in payment-log
+# A resident's submissions and their limits: forms, the chat's reports, answers to "needs info".
+_SUBMISSION_TABLES = ("submissions", "audit", "attempts", "idempotency")
+# Preferences: the resident, the send lists an announcement reads, their counts.
+_RESIDENT_TABLES = ("residents", "send-lists", "send-list-counts")
 
 FUNCTIONS: dict[str, Access] = {
-    # The LINE webhook: verify, dedupe in the inbox, queue. Never the access token.
+    # --- webhooks: check, dedupe in the inbox, queue; each reads only the secret it verifies with.
     "line_webhook": Access(writes=("inbox",), sends=("line-events",), secrets=(LINE_CHANNEL_SECRET,)),
-    # Every other route: forms, submissions, staff, LIFF, announcements (the preview reads LINE's quota).
+    # PayPay does not sign (its route is limited to PayPay's addresses at the edge); Stripe does.
+    "payment_webhooks": Access(
+        writes=("inbox",), sends=("payment-events",), secrets=(STRIPE_WEBHOOK_SECRET,)
+    ),
+    "queue_webhook": Access(writes=("inbox",), sends=("queue-events",), secrets=QUEUE_WEBHOOK_SECRETS),
+    # --- every other route: forms, submissions, staff, LIFF and web pages, announcements (the
+    # preview reads LINE's quota), consultations, window queues (a staff reset closes tickets and
+    # tells their watchers on LINE), payments (starting one calls the provider).
     "api_handler": Access(
-        writes=(*_SUBMISSION_TABLES, "residents", *_ANNOUNCE_TABLES),
-        sends=("notifications", "announce-plan"),
+        reads=("payment-reconciliation",),
+        writes=(
+            *_SUBMISSION_TABLES,
+            *_RESIDENT_TABLES,
+            *_ANNOUNCE_TABLES,
+            *_CONSULTATION_TABLES,
+            *_QUEUE_TABLES,
+            *_PAYMENT_TABLES,
+            "payment-slots",
+        ),
+        sends=("notifications", "announce-plan", "consultations", "payment-notices"),
         buckets=("attachments",),
-        secrets=SECRETS,
+        secrets=(LINE_CHANNEL_ACCESS_TOKEN, *PAYMENT_API_SECRETS, QUEUE_TICKET_SECRET),
         schedules=True,
     ),
+    # --- workers and jobs
+    # The chat: reports with photos, settings, FAQ, booking status and cancellation, the queue
+    # status, a fee's state; it signs and reads postbacks and replies on LINE.
     "line_events_worker": Access(
-        writes=(*_SUBMISSION_TABLES, "residents", "send-lists", "conversations"),
-        sends=("notifications",),
+        reads=("payments", "payment-slots", "queue-lines"),
+        writes=(*_SUBMISSION_TABLES, *_RESIDENT_TABLES, *_CONSULTATION_TABLES, "inbox", "conversations"),
+        sends=("notifications", "consultations"),
         buckets=("attachments",),
-        secrets=SECRETS,
+        secrets=LINE_SECRETS,
+        schedules=True,
     ),
+    # Status changes to the resident; a "needs info" push carries a signed answer postback.
     "notifications_worker": Access(
-        writes=("submissions", "audit", "inbox"), secrets=(LINE_CHANNEL_ACCESS_TOKEN,), email=True
+        reads=("submissions",), writes=("inbox",), secrets=LINE_SECRETS, email=True
     ),
-    "daily_digest_job": Access(reads=("submissions",), writes=("inbox", "digest-cutoffs"), email=True),
+    "daily_digest_job": Access(
+        reads=("submissions", "consultation-bookings", "payment-reconciliation", "payments"),
+        writes=("inbox", "digest-cutoffs"),
+        email=True,
+    ),
+    "needs_info_reminders_job": Access(writes=("submissions", "inbox"), secrets=LINE_SECRETS, email=True),
     "dlq_watch_job": Access(peeks=("*dlq",)),
+    # Announcements: messages carry signed postbacks (channel secret); only sending needs the token.
     "announce_plan_worker": Access(
         writes=_ANNOUNCE_TABLES,
-        sends=("announce-plan", "announce-collect", "announce-send"),
-        secrets=SECRETS,
+        sends=("announce-collect", "announce-send"),
+        secrets=(LINE_CHANNEL_SECRET,),
         schedules=True,
     ),
     "announce_collect_worker": Access(
-        writes=_ANNOUNCE_TABLES, sends=("announce-collect", "announce-send"), secrets=SECRETS
+        reads=("send-lists",),
+        writes=(*_ANNOUNCE_TABLES, "announcement-caps"),
+        sends=("announce-send",),
+        secrets=(LINE_CHANNEL_SECRET,),
     ),
-    "announce_send_worker": Access(writes=_ANNOUNCE_TABLES, sends=("announce-send",), secrets=SECRETS),
-    "announce_due_job": Access(
-        writes=_ANNOUNCE_TABLES,
-        sends=("announce-plan", "announce-collect", "announce-send"),
-        secrets=SECRETS,
+    "announce_send_worker": Access(
+        reads=("send-lists",), writes=(*_ANNOUNCE_TABLES, "rate-limits"), secrets=LINE_SECRETS
+    ),
+    "announce_due_job": Access(writes=("announcements", "announcement-fanout"), sends=("announce-plan",)),
+    # Consultations: a booking's follow-up arms its reminders (schedules), then LINE and email.
+    "consultations_worker": Access(
+        reads=("consultation-bookings",),
+        writes=("inbox",),
+        secrets=(LINE_CHANNEL_ACCESS_TOKEN,),
         schedules=True,
+        email=True,
+    ),
+    # Window queues: ticket events move tickets and lines and tell watchers on LINE; the nightly
+    # close-out does the same for tickets left open, then history, profiles and open data.
+    "queue_events_worker": Access(writes=_QUEUE_TABLES, secrets=(LINE_CHANNEL_ACCESS_TOKEN,)),
+    "queue_nightly_job": Access(
+        writes=(*_QUEUE_TABLES, "queue-history"), buckets=("open-data",), secrets=(LINE_CHANNEL_ACCESS_TOKEN,)
+    ),
+    # Payments: a hint or the sweep asks the provider, then settles the intent and the submission.
+    "payment_events_worker": Access(
+        reads=("payment-slots",),
+        writes=(*_PAYMENT_TABLES, "submissions", "audit"),
+        sends=("payment-notices", "notifications"),
+        secrets=PAYMENT_API_SECRETS,
+    ),
+    "payments_sweep_job": Access(
+        reads=("payment-slots",),
+        writes=(*_PAYMENT_TABLES, "submissions", "audit"),
+        sends=("payment-notices", "notifications"),
+        secrets=PAYMENT_API_SECRETS,
+    ),
+    # Withdraws submissions left unpaid: ends their intents at the provider first, like the sweep.
+    "payments_unpaid_job": Access(
+        reads=("payment-slots",),
+        writes=(*_PAYMENT_TABLES, "submissions", "audit"),
+        sends=("payment-notices", "notifications"),
+        secrets=PAYMENT_API_SECRETS,
+    ),
+    # The receipt, on LINE and by email.
+    "payment_notices_worker": Access(
+        reads=("payments", "submissions"), writes=("inbox",), secrets=(LINE_CHANNEL_ACCESS_TOKEN,), email=True
+    ),
+    "payments_reconcile_job": Access(
+        reads=("payments",),
+        writes=("payment-reconciliation",),
+        buckets=("payment-reports",),
+        secrets=PAYMENT_API_SECRETS,
     ),
 }
 
 # Routes served by a function of their own: function name -> (path, method) pairs.
 ROUTE_FUNCTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "line_webhook": (("/line/webhook", "post"),),
+    "payment_webhooks": (("/payments/webhooks/paypay", "post"), ("/payments/webhooks/stripe", "post")),
+    "queue_webhook": (("/queue/webhooks/{source}", "post"),),
 }
 
 

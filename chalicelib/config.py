@@ -1,8 +1,10 @@
 """One Settings object, read from the environment.
 
-Secrets (the LINE channel secret and access token) are plain environment values on
-the local stage. In AWS the environment names a Secrets Manager secret or an SSM
-parameter instead, read once and cached for a few minutes so a rotation is picked up.
+Secrets (their names: chalicelib/resources.py; LINE, payment providers, window queues) are
+plain environment values on the local stage. In AWS `NAME_ARN` names a Secrets Manager secret
+(or an SSM parameter) instead, read on first use and again after SECRET_CACHE_SECONDS, so a
+rotation is picked up by warm functions: callers ask for the value when they use it, never
+keep it.
 Nothing here imports boto3 at module scope: the webhook's cold start depends on it.
 """
 
@@ -11,6 +13,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+
+from chalicelib.resources import (
+    LINE_CHANNEL_ACCESS_TOKEN,
+    LINE_CHANNEL_SECRET,
+    PAYPAY_API_KEY,
+    PAYPAY_API_SECRET,
+    STRIPE_SECRET_KEY,
+    STRIPE_WEBHOOK_SECRET,
+)
 
 SECRET_CACHE_SECONDS = 300
 # The local stack's LINE Login channel id (the LIFF app's channel): the LINE sandbox mints ID
@@ -67,11 +78,11 @@ class Settings:
 
     @property
     def line_channel_secret(self) -> str:
-        return _secret("LINE_CHANNEL_SECRET")
+        return _secret(LINE_CHANNEL_SECRET)
 
     @property
     def line_channel_access_token(self) -> str:
-        return _secret("LINE_CHANNEL_ACCESS_TOKEN")
+        return _secret(LINE_CHANNEL_ACCESS_TOKEN)
 
     # Window queues (issue 14): a ticket system's secret, named in chalicelib/data/queue.json.
     def secret(self, name: str) -> str:
@@ -80,19 +91,19 @@ class Settings:
     # Payment provider credentials: Secrets Manager in AWS (`NAME_ARN`), plain values locally.
     @property
     def paypay_api_key(self) -> str:
-        return _secret("PAYPAY_API_KEY")
+        return _secret(PAYPAY_API_KEY)
 
     @property
     def paypay_api_secret(self) -> str:
-        return _secret("PAYPAY_API_SECRET")
+        return _secret(PAYPAY_API_SECRET)
 
     @property
     def stripe_secret_key(self) -> str:
-        return _secret("STRIPE_SECRET_KEY")
+        return _secret(STRIPE_SECRET_KEY)
 
     @property
     def stripe_webhook_secret(self) -> str:
-        return _secret("STRIPE_WEBHOOK_SECRET")
+        return _secret(STRIPE_WEBHOOK_SECRET)
 
     @property
     def queue_page_url(self) -> str:
@@ -120,7 +131,7 @@ def _secret(name: str, *, fresh: bool = False) -> str:
 
 def line_channel_access_token(*, fresh: bool = False) -> str:
     """The LINE channel access token as configured now (re-read: see SECRET_CACHE_SECONDS)."""
-    return _secret("LINE_CHANNEL_ACCESS_TOKEN", fresh=fresh)
+    return _secret(LINE_CHANNEL_ACCESS_TOKEN, fresh=fresh)
 
 
 @lru_cache(maxsize=1)

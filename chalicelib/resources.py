@@ -74,11 +74,20 @@ SCHEDULE_TARGETS: tuple[QueueSpec, ...] = (ANNOUNCE_PLAN, CONSULTATIONS)
 # Where uploads wait until a submission takes them (services/uploads.py); S3 expires what is left.
 UPLOAD_STAGING_PREFIX = "incoming/"
 
-# Payment provider credentials (chalicelib/config.py reads them): a plain `NAME` locally, a Secrets
-# Manager secret named by `NAME_ARN` in AWS. Listed here so infra/ can create and grant them.
-PAYMENT_SECRETS: tuple[str, ...] = (
-    "PAYPAY_API_KEY",
-    "PAYPAY_API_SECRET",
-    "STRIPE_SECRET_KEY",
-    "STRIPE_WEBHOOK_SECRET",
-)
+# Secrets, by the name chalicelib/config.py reads them under: a plain `NAME` in the environment
+# locally, in AWS the Secrets Manager secret whose ARN `NAME_ARN` holds (re-read every
+# config.SECRET_CACHE_SECONDS). infra/ creates one secret per name (chalicelib/access.py SECRETS)
+# and gives a function `NAME_ARN` only if access.py lets it read that secret.
+LINE_CHANNEL_SECRET = "LINE_CHANNEL_SECRET"  # noqa: S105 (names, not values)
+LINE_CHANNEL_ACCESS_TOKEN = "LINE_CHANNEL_ACCESS_TOKEN"  # noqa: S105
+# Payment providers (issue 13): the API credentials the workers call PayPay and Stripe with, and
+# the key Stripe signs its webhooks with (PayPay does not sign them).
+PAYPAY_API_KEY = "PAYPAY_API_KEY"  # noqa: S105
+PAYPAY_API_SECRET = "PAYPAY_API_SECRET"  # noqa: S105
+STRIPE_SECRET_KEY = "STRIPE_SECRET_KEY"  # noqa: S105
+PAYMENT_API_SECRETS: tuple[str, ...] = (PAYPAY_API_KEY, PAYPAY_API_SECRET, STRIPE_SECRET_KEY)
+STRIPE_WEBHOOK_SECRET = "STRIPE_WEBHOOK_SECRET"  # noqa: S105
+PAYMENT_SECRETS: tuple[str, ...] = (*PAYMENT_API_SECRETS, STRIPE_WEBHOOK_SECRET)
+# Window queues (issue 14): the key of the signed ticket links. The ticket systems' webhook secrets
+# are named per source in chalicelib/data/queue.json ("secret").
+QUEUE_TICKET_SECRET = "QUEUE_TICKET_SECRET"  # noqa: S105

@@ -4,8 +4,10 @@ No account is named and nothing is looked up, so synth needs no AWS credentials.
 fixed (ap-northeast-1); the account is the one `cdk deploy` runs with. A ward sets its own
 values with context (cdk.json or `-c`): `prefix` (names every resource; S3 bucket names are
 global, so a ward picks one nobody else uses), `alarm_emails` (comma-separated), `ses_domain`,
-`ses_sender`, `web_origin`, `line_login_channel_id`, `log_hash_salt` (the salt of the LINE user id
-pseudonyms in logs; one random value per ward, kept out of git like the cdk.json that holds it).
+`ses_sender`, `web_origin`, `line_login_channel_id`, `api_url` (the API's public base URL, a custom
+domain), `liff_url` (the ward's LIFF app), `paypay_merchant_id`, `paypay_api_base` (a sandbox
+stage), `staff_console_url`, `log_hash_salt` (the salt of the LINE user id pseudonyms in logs;
+default: the stack's own id). Synth warns about the first four when a stage lacks them.
 """
 
 from __future__ import annotations
@@ -50,20 +52,30 @@ def stage_config(app, stage: str):  # noqa: ANN001, ANN201 (aws_cdk imported lat
         ses_sender=context("ses_sender", f"no-reply@{domain}"),
         web_origin=context("web_origin", "https://forms.madoguchi.example.jp"),
         line_login_channel_id=context("line_login_channel_id"),
-        extra_environment={"LOG_HASH_SALT": salt} if (salt := context("log_hash_salt")) else {},
+        api_url=context("api_url"),
+        liff_url=context("liff_url"),
+        paypay_merchant_id=context("paypay_merchant_id"),
+        paypay_api_base=context("paypay_api_base"),
+        staff_console_url=context("staff_console_url"),
+        log_hash_salt=context("log_hash_salt"),
         log_retention=logs.RetentionDays.ONE_YEAR if stage == "prod" else logs.RetentionDays.ONE_MONTH,
     )
 
 
-def build(outdir: str | None = None, stages: tuple[str, ...] | None = None, nag: bool = True):  # noqa: ANN201
-    """The app with one stack per stage; `nag` adds cdk-nag's AWS Solutions checks."""
+def build(  # noqa: ANN201
+    outdir: str | None = None,
+    stages: tuple[str, ...] | None = None,
+    nag: bool = True,
+    context: dict[str, object] | None = None,
+):
+    """The app with one stack per stage; `nag` adds cdk-nag's AWS Solutions checks; `context` as `-c`."""
     _prepare_environment()
     import aws_cdk as cdk
 
     from infra.stack import MadoguchiStack
 
     # Access-log delivery through a bucket policy, not the legacy ACL (cfn-lint W3045).
-    context = {"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True}
+    context = {"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True, **(context or {})}
     app = cdk.App(outdir=outdir, context=context) if outdir else cdk.App(context=context)
     chosen = app.node.try_get_context("stage")
     for stage in stages or ((chosen,) if chosen else STAGES):

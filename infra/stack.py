@@ -65,6 +65,10 @@ MAX_CONCURRENCY = {"announce-send": 5}
 # API Gateway stage throttling (every route; the token bucket of the whole stage).
 API_RATE_PER_SECOND = 50
 API_BURST = 100
+# The API Gateway stage Chalice deploys to (.chalice/config.json "api_gateway_stage").
+API_STAGE = "api"
+# StageConfig settings a ward gives (context) for its links and payments to work: synth warns without.
+WARD_SETTINGS = ("api_url", "liff_url", "line_login_channel_id", "paypay_merchant_id")
 
 _TABLE_READ = (
     "dynamodb:GetItem",
@@ -95,6 +99,21 @@ class StageConfig:
     ses_sender: str = "no-reply@madoguchi.example.jp"
     web_origin: str = "https://forms.madoguchi.example.jp"
     line_login_channel_id: str = ""
+    # The public base URL of the API (a custom domain in front of API Gateway): the address LINE,
+    # the ticket systems and residents' links use. Empty: the stage's execute-api URL, which only
+    # the functions outside the API can be told (the API's own address would be a circular
+    # reference in its template) and which changes if the API is ever replaced.
+    api_url: str = ""
+    # The ward's LIFF app (`https://liff.line.me/<liff id>`): LINE links to forms, status, tickets.
+    liff_url: str = ""
+    # PayPay: the merchant id (not a secret) and, for a sandbox stage, the API host.
+    paypay_merchant_id: str = ""
+    paypay_api_base: str = ""
+    # The staff console that digest emails link into (empty: no links).
+    staff_console_url: str = ""
+    # Salts the LINE user id pseudonyms in logs. Empty: the stack's own id (unique per stage, not
+    # in git), so a stage never logs with the code's public default.
+    log_hash_salt: str = ""
     log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS
     extra_environment: dict[str, str] = field(default_factory=dict)
 
@@ -123,7 +142,8 @@ class MadoguchiStack(cdk.Stack):
         self.config = config
         self.removal = cdk.RemovalPolicy.RETAIN if config.protect else cdk.RemovalPolicy.DESTROY
         self.alarm_topic = self._alarm_topic()
-        self.tables = {t.resource: self._table(t) for t in definitions.tables()}
+        self.table_defs = {t.resource: t for t in definitions.tables()}
+        self.tables = {name: self._table(t) for name, t in self.table_defs.items()}
         self.queues: dict[str, sqs.Queue] = {}
         self.dlqs: dict[str, sqs.Queue] = {}
         for spec in definitions.queues():
@@ -135,6 +155,12 @@ class MadoguchiStack(cdk.Stack):
         self.user_pool, self.user_pool_client = self._staff_pool()
         self.ses_identity = self._ses()
         self.chalice = ChaliceApp(self, "ChaliceApp", stage=config.stage, prefix=config.prefix)
+        for setting in WARD_SETTINGS:
+            if not getattr(config, setting):
+                cdk.Annotations.of(self).add_warning_v2(
+                    f"madoguchi:{setting}",
+                    f"context '{setting}' is not set for {config.stage}: see README 'How a ward deploys'",
+                )
         self.functions = self._wire_functions()
         self._api()
         self._outputs()
@@ -279,23 +305,27 @@ class MadoguchiStack(cdk.Stack):
         return group, role
 
     def _secrets(self) -> dict[str, secretsmanager.Secret]:
-        from chalicelib.access import SECRETS
+        """One Secrets Manager secret per name in chalicelib/access.py SECRETS, keyed by that name."""
+        from chalicelib import access
 
         secrets = {}
-        for name in SECRETS:
+        for name in access.SECRETS:
+            resource = access.secret_name(name)
             secret = secretsmanager.Secret(
                 self,
-                f"Secret{package.camel(name)}",
-                secret_name=f"{self.config.prefix}/{name}",
+                f"Secret{package.camel(resource)}",
+                secret_name=f"{self.config.prefix}/{resource}",
                 description=f"madoguchi {self.config.stage}: {name} (set with put-secret-value; see README)",
+                # Ours alone: a random value from the start. The others hold a random placeholder
+                # until the value LINE, a provider or a vendor issued is put (README).
+                generate_secret_string=secretsmanager.SecretStringGenerator(
+                    password_length=64, exclude_punctuation=True
+                )
+                if name == access.QUEUE_TICKET_SECRET
+                else None,
                 removal_policy=self.removal,
             )
-            _suppress(
-                secret,
-                "AwsSolutions-SMG4",
-                "LINE issues these in the LINE Developers console; there is no API a rotation Lambda could call. "
-                "README 'Rotating the LINE secrets' is the procedure; the app re-reads within 5 minutes.",
-            )
+            _suppress(secret, "AwsSolutions-SMG4", _rotation_reason(name))
             secrets[name] = secret
         return secrets
 
@@ -391,7 +421,7 @@ class MadoguchiStack(cdk.Stack):
     # --- functions -----------------------------------------------------------------------
 
     def _wire_functions(self) -> dict[str, cdk.CfnResource]:
-        from chalicelib.access import FUNCTIONS, access_for
+        from chalicelib.access import FUNCTIONS, ROUTE_FUNCTIONS, access_for
 
         template = self.chalice.sam_template
         sam = _sam_json(self.chalice)
@@ -400,6 +430,7 @@ class MadoguchiStack(cdk.Stack):
             resource = template.get_resource(logical_id)
             properties = sam["Resources"][logical_id]["Properties"]
             access = access_for(function)
+            serves_api = function == "api_handler" or function in ROUTE_FUNCTIONS
             if function not in FUNCTIONS:
                 cdk.Annotations.of(resource).add_warning_v2(
                     "madoguchi:access-default",
@@ -418,36 +449,51 @@ class MadoguchiStack(cdk.Stack):
             resource.add_property_override(
                 "LoggingConfig", {"LogGroup": log_group.log_group_name, "LogFormat": "Text"}
             )
-            for key, value in self._environment(access).items():
+            for key, value in self._environment(access, serves_api=serves_api).items():
                 resource.add_property_override(f"Environment.Variables.{key}", value)
             self._event_sources(resource, properties, role)
             self._function_alarms(function, resource)
             functions[function] = resource
         return functions
 
-    def _environment(self, access: Any) -> dict[str, str]:
-        from chalicelib.access import LINE_CHANNEL_ACCESS_TOKEN, LINE_CHANNEL_SECRET
-
+    def _environment(self, access: Any, *, serves_api: bool) -> dict[str, str]:
+        """What chalicelib/config.py reads, for one function (every setting without a default
+        that is right in AWS; tests/infra checks each function against the settings its code reads)."""
+        config = self.config
         env = {
-            "MADOGUCHI_PREFIX": self.config.prefix,
+            "MADOGUCHI_PREFIX": config.prefix,
             "SQS_QUEUE_URL_TEMPLATE": cdk.Fn.sub(
                 "https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/{name}"
             ),
             "STAFF_JWT_ISSUER": f"https://cognito-idp.{self.region}.{self.url_suffix}/{self.user_pool.user_pool_id}",
             "STAFF_JWT_AUDIENCE": self.user_pool_client.user_pool_client_id,
-            "SES_SENDER": self.config.ses_sender,
-            "SCHEDULER_ROLE_ARN": self.scheduler_role.role_arn,
-            "WEB_ORIGIN": self.config.web_origin,
+            "SES_SENDER": config.ses_sender,
+            "WEB_ORIGIN": config.web_origin,
+            "LOG_HASH_SALT": config.log_hash_salt or cdk.Fn.select(2, cdk.Fn.split("/", self.stack_id)),
         }
-        if self.config.line_login_channel_id:
-            env["LINE_LOGIN_CHANNEL_ID"] = self.config.line_login_channel_id
+        optional = {
+            "LINE_LOGIN_CHANNEL_ID": config.line_login_channel_id,
+            "LIFF_URL": config.liff_url,
+            "PAYPAY_MERCHANT_ID": config.paypay_merchant_id,
+            "PAYPAY_API_BASE": config.paypay_api_base,
+            "STAFF_CONSOLE_URL": config.staff_console_url,
+        }
+        env.update({key: value for key, value in optional.items() if value})
+        if access.schedules:
+            env["SCHEDULER_ROLE_ARN"] = self.scheduler_role.role_arn
+        api_url = config.api_url.rstrip("/") or (None if serves_api else self._execute_api_url())
+        if api_url:
+            env["STAFF_API_BASE"] = api_url
+            env["QUEUE_PAGE_URL"] = f"{api_url}/queue"  # the public wait page (web/pages.py)
         # A function gets a secret's ARN only if it may read it: no half-configured access.
-        if LINE_CHANNEL_SECRET in access.secrets:
-            env["LINE_CHANNEL_SECRET_ARN"] = self.secrets[LINE_CHANNEL_SECRET].secret_arn
-        if LINE_CHANNEL_ACCESS_TOKEN in access.secrets:
-            env["LINE_CHANNEL_ACCESS_TOKEN_ARN"] = self.secrets[LINE_CHANNEL_ACCESS_TOKEN].secret_arn
-        env.update(self.config.extra_environment)
+        for name in access.secrets:
+            env[f"{name}_ARN"] = self.secrets[name].secret_arn
+        env.update(config.extra_environment)
         return env
+
+    def _execute_api_url(self) -> str:
+        api = self.chalice.sam_template.get_resource("RestAPI")
+        return f"https://{api.ref}.execute-api.{self.region}.{self.url_suffix}/{API_STAGE}"
 
     def _function_role(self, function: str, access: Any, properties: dict[str, Any]) -> iam.Role:
         role = iam.Role(
@@ -467,14 +513,19 @@ class MadoguchiStack(cdk.Stack):
                 raise ValueError(f"chalicelib/access.py: {function} names unknown {kind} {missing}")
             return [found[name] for name in names]
 
-        def table_arns(names: tuple[str, ...]) -> list[str]:
+        def table_arns(names: tuple[str, ...], *, indexes: bool) -> list[str]:
+            """The tables' ARNs and, for reads, their indexes' (only tables that have any)."""
+            names = tuple(dict.fromkeys(names))
             arns: list[str] = []
-            for table in known("tables", names, self.tables):
-                arns += [table.table_arn, f"{table.table_arn}/index/*"]
+            for name, table in zip(names, known("tables", names, self.tables), strict=True):
+                arns.append(table.table_arn)
+                if indexes and (self.table_defs[name].indexes or self.table_defs[name].local_indexes):
+                    arns.append(f"{table.table_arn}/index/*")
             return arns
 
-        allow(_TABLE_READ, table_arns(tuple(dict.fromkeys(access.reads + access.writes))))
-        allow(_TABLE_WRITE, table_arns(access.writes))
+        # Items only (no table management); an index is only ever read.
+        allow(_TABLE_READ, table_arns(access.reads + access.writes, indexes=True))
+        allow(_TABLE_WRITE, table_arns(access.writes, indexes=False))
         allow(_QUEUE_SEND, [q.queue_arn for q in known("queues", access.sends, self.queues)])
         peeks = [
             q.queue_arn for name, q in self.dlqs.items() if "*dlq" in access.peeks or name in access.peeks
@@ -525,6 +576,10 @@ class MadoguchiStack(cdk.Stack):
                     actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]
                 )
             )
+        # Statements past an inline policy's size go into OverflowPolicyN managed policies that
+        # CDK makes at synth, out of this suppression's reach (cdk-nag then reports them): one
+        # reason reads and writes are one statement each, and index ARNs only where there are
+        # indexes (api_handler, the largest, renders about 4.3 KB; it overflowed before).
         _suppress(
             role,
             "AwsSolutions-IAM5",
@@ -592,7 +647,7 @@ class MadoguchiStack(cdk.Stack):
         metric = cloudwatch.Metric(
             namespace="AWS/ApiGateway",
             metric_name="5XXError",
-            dimensions_map={"ApiName": self.config.prefix, "Stage": "api"},
+            dimensions_map={"ApiName": self.config.prefix, "Stage": API_STAGE},
             statistic="Sum",
             period=cdk.Duration.minutes(5),
         )
@@ -603,12 +658,39 @@ class MadoguchiStack(cdk.Stack):
     def _outputs(self) -> None:
         cdk.CfnOutput(self, "StaffUserPoolId", value=self.user_pool.user_pool_id)
         cdk.CfnOutput(self, "StaffAppClientId", value=self.user_pool_client.user_pool_client_id)
+        from chalicelib.access import secret_name
+
         for name, secret in self.secrets.items():
-            cdk.CfnOutput(self, f"SecretArn{package.camel(name)}", value=secret.secret_arn)
+            cdk.CfnOutput(self, f"SecretArn{package.camel(secret_name(name))}", value=secret.secret_arn)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
 
 
 _ATTRIBUTE_TYPES = {"S": "STRING", "N": "NUMBER", "B": "BINARY"}
+
+
+def _rotation_reason(name: str) -> str:
+    """Why a secret has no rotation Lambda (cdk-nag AwsSolutions-SMG4), by who issues it."""
+    from chalicelib import access
+
+    if name in access.LINE_SECRETS:
+        return (
+            "LINE issues these in the LINE Developers console; there is no API a rotation Lambda could call. "
+            "README 'Rotating secrets' is the procedure; the app re-reads within 5 minutes."
+        )
+    if name in access.PAYMENT_SECRETS:
+        return (
+            "PayPay and Stripe issue these in their merchant dashboards; there is no API a rotation Lambda "
+            "could call. README 'Rotating secrets' is the procedure; the app re-reads within 5 minutes."
+        )
+    if name in access.QUEUE_WEBHOOK_SECRETS:
+        return (
+            "Shared with a ticket system's vendor, whose system must change at the same time; README "
+            "'Rotating secrets' is the procedure; the app re-reads within 5 minutes."
+        )
+    return (
+        "Generated here; it signs the ticket links residents hold for the day, so a timed rotation would "
+        "break them mid-day. README 'Rotating secrets': by hand, after the offices close."
+    )
 
 
 def _sam_json(chalice: Chalice) -> dict[str, Any]:

@@ -22,7 +22,6 @@ import secrets
 import time
 import urllib.parse
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from chalicelib.adapters.provider_http import ProviderRejected, call
@@ -156,8 +155,9 @@ def _result_code(document: dict[str, Any]) -> str | None:
     return info.get("code") if isinstance(info, dict) else None
 
 
-@lru_cache(maxsize=1)
 def client() -> PayPayClient:
+    """A client with the credentials configured now: made per use, not kept, so a rotated key
+    is used within config.SECRET_CACHE_SECONDS (the secret itself is cached that long)."""
     settings = get_settings()
     return PayPayClient(
         settings.paypay_api_base,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import urllib.parse
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from chalicelib.adapters.provider_http import call
@@ -105,7 +104,8 @@ def _error_code(document: dict[str, Any]) -> str | None:
     return error.get("code") if isinstance(error, dict) else None
 
 
-@lru_cache(maxsize=1)
 def client() -> StripeClient:
+    """A client with the credentials configured now: made per use, not kept, so a rotated key
+    is used within config.SECRET_CACHE_SECONDS (the secret itself is cached that long)."""
     settings = get_settings()
     return StripeClient(settings.stripe_api_base, settings.stripe_secret_key)

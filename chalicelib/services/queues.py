@@ -18,6 +18,7 @@ from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound, Una
 from chalicelib.domain.queue import Live, QueueEvent
 from chalicelib.domain.submissions import is_business_day
 from chalicelib.observability import hashed, logger, metrics
+from chalicelib.resources import QUEUE_TICKET_SECRET
 from chalicelib.store import queues as store
 from chalicelib.store.models import AuditEntry, QueueTicket, QueueWatch
 
@@ -83,7 +84,7 @@ def apply_event(event: QueueEvent, now: datetime | None = None) -> bool:
 
 
 def _ticket_secret() -> str:
-    return get_settings().secret("QUEUE_TICKET_SECRET")
+    return get_settings().secret(QUEUE_TICKET_SECRET)
 
 
 def ticket_link(office: str, day: Any, number: str) -> str:

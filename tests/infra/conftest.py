@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,13 +27,27 @@ class Synth:
 _CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
 
 
-def synthesize(outdir: Path, stages: tuple[str, ...] = ("dev", "prod"), nag: bool = True) -> Synth:
+# prod as a ward configures it (README "How a ward deploys"); dev with nothing but the defaults.
+WARD_CONTEXT = {
+    "prod:api_url": "https://api.madoguchi.city.example.jp",
+    "prod:liff_url": "https://liff.line.me/2000000000-AbCdEfGh",
+    "prod:line_login_channel_id": "2000000000",
+    "prod:paypay_merchant_id": "123456789012345678",
+}
+
+
+def synthesize(
+    outdir: Path,
+    stages: tuple[str, ...] = ("dev", "prod"),
+    nag: bool = True,
+    context: dict[str, object] | None = None,
+) -> Synth:
     from infra.app import build
 
     # No credentials while synthesizing (the local stack's fake ones are put back for other tests).
     hidden = {n: os.environ.pop(n) for n in _CREDENTIALS if n in os.environ}
     try:
-        app = build(outdir=str(outdir), stages=stages, nag=nag)
+        app = build(outdir=str(outdir), stages=stages, nag=nag, context=context)
         app.synth()
     finally:
         os.environ.update(hidden)
@@ -46,7 +61,12 @@ def synthesize(outdir: Path, stages: tuple[str, ...] = ("dev", "prod"), nag: boo
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+    started = time.perf_counter()
+    found = synthesize(tmp_path_factory.mktemp("cdk.out"), context=WARD_CONTEXT)
+    seconds = time.perf_counter() - started
+    counts = ", ".join(f"{stage} {len(t['Resources'])}" for stage, t in found.templates.items())
+    print(f"\nsynth: both stages in {seconds:.1f} s; resources: {counts}")
+    return found
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:

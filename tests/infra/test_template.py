@@ -192,39 +192,6 @@ def _role_statements(template: dict[str, Any], role_id: str) -> list[dict[str, A
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_the_webhook_function_cannot_read_the_access_token(synth: Synth, stage: str) -> None:
-    template = synth.templates[stage]
-    webhook = template["Resources"]["LineWebhookHandler"]
-    token_id = logical_id_of(
-        template, "AWS::SecretsManager::Secret", "Name", f"{prefix(stage)}/line-channel-access-token"
-    )
-    secret_id = logical_id_of(
-        template, "AWS::SecretsManager::Secret", "Name", f"{prefix(stage)}/line-channel-secret"
-    )
-    role_id = webhook["Properties"]["Role"]["Fn::GetAtt"][0]
-    readable = [
-        r
-        for s in _role_statements(template, role_id)
-        if "secretsmanager:GetSecretValue" in _as_list(s["Action"])
-        for r in _as_list(s["Resource"])
-    ]
-    assert readable == [{"Ref": secret_id}]
-    assert "LINE_CHANNEL_ACCESS_TOKEN_ARN" not in webhook["Properties"]["Environment"]["Variables"]
-    # The route LINE calls is served by that function, not the shared API handler.
-    paths = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
-    uri = paths["/line/webhook"]["post"]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
-    assert "${LineWebhookHandler.Arn}" in uri
-    # The staff API (the announcement preview reads LINE's quota) may, with a role of its own.
-    api_role = template["Resources"]["APIHandler"]["Properties"]["Role"]["Fn::GetAtt"][0]
-    assert api_role != role_id
-    assert any(
-        {"Ref": token_id} in _as_list(s["Resource"])
-        for s in _role_statements(template, api_role)
-        if "secretsmanager:GetSecretValue" in _as_list(s["Action"])
-    )
-
-
-@pytest.mark.parametrize("stage", STAGES)
 def test_every_function_has_its_own_role_and_log_group(synth: Synth, stage: str) -> None:
     functions = resources(synth.templates[stage], "AWS::Serverless::Function")
     assert len(functions) >= 10
@@ -289,7 +256,8 @@ def test_buckets_are_private_encrypted_tls_only_and_expire_staged_uploads(synth:
         assert rules["upload-staging"]["ExpirationInDays"] == 1
 
 
-def test_scheduler_role_may_only_send_to_the_announcement_queue(synth: Synth) -> None:
+def test_scheduler_role_may_only_send_to_the_schedule_targets(synth: Synth) -> None:
+    """Announcement starts and consultation reminders (test_access: the code schedules to no other)."""
     from chalicelib.resources import SCHEDULE_TARGETS
 
     template = synth.templates["prod"]
@@ -346,24 +314,6 @@ def test_api_stage_is_throttled(synth: Synth) -> None:
         setting["ThrottlingRateLimit"] > 0
         and setting["ThrottlingBurstLimit"] >= setting["ThrottlingRateLimit"]
     )
-
-
-def test_access_mapping_names_only_what_exists(synth: Synth) -> None:
-    from chalicelib.access import DEFAULT, FUNCTIONS, ROUTE_FUNCTIONS, SECRETS, access_for
-
-    tables = {t.resource for t in definitions.tables()}
-    queues = {q.name for q in definitions.queues()} | {q.dlq_name for q in definitions.queues()} | {"*dlq"}
-    for name, access in FUNCTIONS.items():
-        assert set(access.reads + access.writes) <= tables, name
-        assert set(access.sends + access.peeks) <= queues, name
-        assert set(access.buckets) <= set(definitions.buckets()), name
-        assert set(access.secrets) <= set(SECRETS), name
-    from infra.package import functions
-
-    deployed = set(functions(synth.templates["prod"]))
-    assert set(FUNCTIONS) <= deployed, "chalicelib/access.py names a function app.py no longer has"
-    assert set(ROUTE_FUNCTIONS) <= deployed
-    assert access_for("a_function_nobody_declared") == DEFAULT
 
 
 def test_cdk_nag_aws_solutions_finds_nothing_unjustified(synth: Synth) -> None:
