@@ -276,7 +276,7 @@ def test_photos_are_kept_in_s3_as_they_arrive_and_the_third_moves_on(resident):
     started = resident.tap("menu.report")
     assert texts(started) == text_of("report.choose_category")
     kinds = resident.tap_button(started, text_of("form.streetlight-outage")[:10])
-    asked = resident.tap_button(kinds, text_of("report.kind.streetlight-outage.off"))
+    asked = resident.tap_button(kinds, text_of("label.report.kind.streetlight-outage.off"))
     assert texts(asked) == text_of("report.ask_photos")
     assert {a["type"] for a in buttons(asked)} >= {"camera", "cameraRoll"}
 
