@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import quote
 
 SECRET_CACHE_SECONDS = 300
 # The local stack's LINE Login channel id (the LIFF app's channel): the LINE sandbox mints ID
@@ -57,6 +58,14 @@ class Settings:
     def name(self, resource: str) -> str:
         """The deployed name of a table, queue or bucket: one prefix per stage."""
         return f"{self.prefix}-{resource}"
+
+    def liff_link(self, path: str, language: str | None = None) -> str:
+        """A link from LINE into the resident pages (`path` under /web, e.g. "/forms/inquiry"),
+        opening in the language the resident chose on LINE: the page cannot know it before
+        the LIFF SDK signs them in, and the phone's own language may be another one. LIFF
+        passes the path and query on to the endpoint (`<web origin>/web`)."""
+        link = f"{self.liff_url}{path}"
+        return f"{link}?lang={quote(language, safe='')}" if language else link
 
     @property
     def line_channel_secret(self) -> str:

@@ -389,8 +389,17 @@ def test_apply_offers_each_online_form_in_the_liff_app(resident):
     answer = resident.tap("menu.apply")
 
     links = [a["uri"] for a in buttons(answer) if a["type"] == "uri"]
-    assert f"{get_settings().liff_url}/forms/juminhyo-copy" in links
+    assert f"{get_settings().liff_url}/forms/juminhyo-copy?lang=ja" in links
     assert not any("streetlight" in link for link in links)  # reports go through the chat
+
+
+def test_the_liff_pages_open_in_the_language_chosen_on_line(english_resident):
+    """The page cannot know the resident before LIFF signs them in: the link says the language."""
+    english_resident.tap("prefs.language_set", "ko")
+    links = [a["uri"] for a in buttons(english_resident.tap("menu.apply")) if a["type"] == "uri"]
+    assert f"{get_settings().liff_url}/forms/juminhyo-copy?lang=ko" in links
+    settings = [a["uri"] for a in buttons(english_resident.tap("menu.settings")) if a["type"] == "uri"]
+    assert settings == [f"{get_settings().liff_url}/settings?lang=ko"]
 
 
 def test_my_requests_lists_receipts_with_their_status(resident):
