@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import quote
 
 from chalicelib.resources import (
     LINE_CHANNEL_ACCESS_TOKEN,
@@ -75,6 +76,14 @@ class Settings:
     def name(self, resource: str) -> str:
         """The deployed name of a table, queue or bucket: one prefix per stage."""
         return f"{self.prefix}-{resource}"
+
+    def liff_link(self, path: str, language: str | None = None) -> str:
+        """A link from LINE into the resident pages (`path` under /web, e.g. "/forms/inquiry"),
+        opening in the language the resident chose on LINE: the page cannot know it before
+        the LIFF SDK signs them in, and the phone's own language may be another one. LIFF
+        passes the path and query on to the endpoint (`<web origin>/web`)."""
+        link = f"{self.liff_url}{path}"
+        return f"{link}?lang={quote(language, safe='')}" if language else link
 
     @property
     def line_channel_secret(self) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from chalicelib.domain import messages
+from chalicelib.domain import languages, messages
 from chalicelib.domain.forms import FormDefinition, catalogue, ward_bounds
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 from chalicelib.domain.ward import one_line, ward_name, without_controls
@@ -197,13 +197,23 @@ def report_document(data: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def kind_text(form_id: str, kind: str, language: str) -> str:
+    """What the resident chose, in their language: the form's own label of that choice (the
+    web form shows the same one), as plain text (LINE shows no furigana markup)."""
+    category = report_category(form_id)
+    if category is None:
+        raise ValueError(f"not a chat report form: {form_id!r}")
+    texts = category.form.meta["labels"][category.kind_property]["enumLabels"][kind]
+    return messages.plain(languages.pick(texts, language) or kind)
+
+
 def report_summary(data: dict[str, Any], language: str) -> str:
     place = data.get("address") or messages.text("report.place_pin", language)
     return messages.text(
         "report.confirm",
         language,
         category=messages.text(f"form.{data['form']}", language),
-        kind=messages.text(f"report.kind.{data['form']}.{data['kind']}", language),
+        kind=kind_text(data["form"], data["kind"], language),
         photos=len(data.get("photos") or []),
         place=place,
         comment=data.get("comment") or messages.text("report.no_comment", language),

@@ -1,68 +1,46 @@
-"""What is wrong with a form submission, said to the resident in their language, field by field."""
+"""What is wrong with a form submission, said to the resident in their language, field by field.
+
+The wording is the message catalogue's `problem.*` (chalicelib/data/messages/forms.json), the
+field's name its label in the form (x-madoguchi labels): both in the seven resident languages,
+both through the one fallback chain (domain/languages.py), so a message never mixes languages.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain import languages
+from chalicelib.domain import languages, messages
 from chalicelib.domain.forms import FormDefinition
 
-_MESSAGES: dict[str, dict[str, str]] = {
-    "required": {"ja": "「{label}」を入力してください。", "en": "Please fill in “{label}”."},
-    "type": {
-        "ja": "「{label}」の形式が正しくありません。",
-        "en": "“{label}” is not the right kind of value.",
-    },
-    "enum": {
-        "ja": "「{label}」は選択肢から選んでください。",
-        "en": "Please choose “{label}” from the options.",
-    },
-    "maxLength": {
-        "ja": "「{label}」は{limit}文字以内で入力してください。",
-        "en": "“{label}” can be at most {limit} characters.",
-    },
-    "minLength": {"ja": "「{label}」を入力してください。", "en": "Please fill in “{label}”."},
-    "pattern": {
-        "ja": "「{label}」の書き方が正しくありません。",
-        "en": "“{label}” is not written the expected way.",
-    },
-    "format": {
-        "ja": "「{label}」の書き方が正しくありません。",
-        "en": "“{label}” is not written the expected way.",
-    },
-    "minimum": {
-        "ja": "「{label}」は{limit}以上にしてください。",
-        "en": "“{label}” must be at least {limit}.",
-    },
-    "maximum": {"ja": "「{label}」は{limit}以下にしてください。", "en": "“{label}” must be at most {limit}."},
-    "maxItems": {
-        "ja": "「{label}」は{limit}件までです。",
-        "en": "“{label}” can have at most {limit} entries.",
-    },
-    "minItems": {
-        "ja": "「{label}」を{limit}件以上指定してください。",
-        "en": "“{label}” needs at least {limit}.",
-    },
-    "additionalProperties": {
-        "ja": "この項目は受け付けていません。",
-        "en": "This field is not part of the form.",
-    },
-    "outside_ward": {
-        "ja": "場所は葛飾区内を指定してください。",
-        "en": "The location must be inside Katsushika City.",
-    },
+# Schema keyword -> the catalogue text that explains it; any other keyword gets `problem.other`.
+_KEYS = {
+    "required": "problem.required",
+    "minLength": "problem.required",  # an empty answer to a question that needs one
+    "type": "problem.type",
+    "enum": "problem.enum",
+    "maxLength": "problem.maxLength",
+    "pattern": "problem.pattern",
+    "format": "problem.pattern",
+    "minimum": "problem.minimum",
+    "maximum": "problem.maximum",
+    "maxItems": "problem.maxItems",
+    "minItems": "problem.minItems",
+    "additionalProperties": "problem.additionalProperties",
+    "outside_ward": "problem.outside_ward",
 }
-_FALLBACK = {"ja": "「{label}」の内容を確認してください。", "en": "Please check “{label}”."}
-_WHOLE_FORM = {"ja": "申請内容", "en": "the form"}
 
 
-def explain(problems: list[dict[str, Any]], form: FormDefinition, language: str) -> list[dict[str, str]]:
+def explain(
+    problems: list[dict[str, Any]], form: FormDefinition, language: str, *, furigana: bool = False
+) -> list[dict[str, str]]:
     """Turn schema problems into {"pointer", "message"} pairs a resident can act on.
 
-    A missing field is reported at its own pointer (not its parent's), and a coordinate
-    outside the ward's bounds says so rather than quoting a number.
+    A missing field is reported at its own pointer (not its parent's) and named by its own
+    label (a row's "quantity", not the list's); a missing choice asks to choose, not to type;
+    a coordinate outside the ward's bounds says so rather than quoting a number. The messages are plain
+    text (the API's 422 details, LINE) unless `furigana`: then a ja-easy message keeps its
+    ｜漢字《かんじ》 markup for a page to render as <ruby>.
     """
-    language = languages.text_language(language, _WHOLE_FORM) or "ja"  # vi -> en, ja-easy -> ja
     explained = []
     for problem in problems:
         pointer, keyword = problem["pointer"], problem["keyword"]
@@ -70,19 +48,38 @@ def explain(problems: list[dict[str, Any]], form: FormDefinition, language: str)
             pointer = f"{pointer}/{problem['expected']}"
         if keyword in ("minimum", "maximum") and pointer.startswith("/location/"):
             keyword = "outside_ward"
-        template = _MESSAGES.get(keyword, _FALLBACK)[language]
-        explained.append(
-            {
-                "pointer": pointer,
-                "message": template.format(label=_label(form, pointer, language), limit=problem["expected"]),
-            }
+        prop, label = _question(form, pointer)
+        key = _KEYS.get(keyword, "problem.other")
+        if key == "problem.required" and _is_choice(prop):
+            key = "problem.choose"
+        name = languages.pick(label, language) if label else ""
+        message = messages.text(
+            key,
+            language,
+            label=name or messages.text("problem.whole_form", language),
+            limit=problem["expected"],
         )
+        explained.append({"pointer": pointer, "message": message if furigana else messages.plain(message)})
     return explained
 
 
-def _label(form: FormDefinition, pointer: str, language: str) -> str:
-    field = pointer.strip("/").split("/")[0]
-    if not field:
-        return _WHOLE_FORM[language]
-    label = form.meta.get("labels", {}).get(field, {})
-    return languages.pick(label, language) or field
+def _question(form: FormDefinition, pointer: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The schema and the label of the question at `pointer`: the innermost labelled one (a
+    row's field, a location's address); the form itself ({}, {}) for the root."""
+    prop: dict[str, Any] = {"properties": form.schema.get("properties", {})}
+    labels: dict[str, Any] = {"properties": form.meta.get("labels", {})}
+    found: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+    for part in pointer.strip("/").split("/") if pointer.strip("/") else []:
+        if part.isdigit() and isinstance(prop.get("items"), dict):
+            prop = prop["items"]  # an entry of a list: its label is the list's
+            continue
+        if part not in prop.get("properties", {}) or part not in labels.get("properties", {}):
+            break
+        prop, labels = prop["properties"][part], labels["properties"][part]
+        found = (prop, labels)
+    return found
+
+
+def _is_choice(prop: dict[str, Any]) -> bool:
+    items = prop.get("items")
+    return "enum" in prop or prop.get("type") == "boolean" or (isinstance(items, dict) and "enum" in items)

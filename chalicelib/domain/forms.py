@@ -2,9 +2,16 @@
 
 A form is `chalicelib/schemas/forms/<id>.json`, a draft 2020-12 schema whose top-level
 `x-madoguchi` object says what the ward needs to know about it: kind, titles, section,
-fee, retention, service target, which fields are personal data, the ja/en label of every
-field and an example submission. The catalogue is read once per process and checked as a
-whole, so a broken file fails loudly (naming the file) instead of half-working.
+fee, retention, service target, which fields are personal data, which fields the service
+fills in rather than asks (`notAsked`), the label of every field and an example submission.
+The catalogue is read once per process and checked as a whole, so a broken file fails loudly
+(naming the file) instead of half-working.
+
+What a resident reads (the description, the fee's unit, every label, hint and choice) is
+written in all seven resident languages (`TEXT_LANGUAGES`; ja-easy with furigana as
+｜漢字《かんじ》); a file missing one fails the catalogue. The ward's own titles stay ja/en (the
+residents' titles are the message catalogue's `form.<id>`). The 町 of an `area` question are
+not labelled in each file but from chalicelib/data/areas.json (`area_names`), one place.
 
 Pure Python: reads files shipped with the code, nothing else.
 """
@@ -21,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chalicelib.domain import languages
+from chalicelib.domain.residents import LANGUAGES as TEXT_LANGUAGES
 from chalicelib.domain.ward import DATA_DIR
 from chalicelib.schemas import SCHEMA_DIR, load, problems
 
@@ -66,6 +74,7 @@ class FormDefinition:
     example: dict[str, Any] = field(hash=False, repr=False)
     open311_code: str | None = None
     open311_group: str | None = None
+    not_asked: tuple[str, ...] = ()
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -110,7 +119,10 @@ def sections() -> dict[str, dict[str, Any]]:
         if section_id in found:
             raise CatalogueError(f"{where}: section {section_id!r} is listed twice")
         _require_text(
-            section.get("name"), f"section {section_id!r} name", lambda m: CatalogueError(f"{where}: {m}")
+            section.get("name"),
+            f"section {section_id!r} name",
+            lambda m: CatalogueError(f"{where}: {m}"),
+            LANGUAGES,  # the ward's (digests, staff); residents read the catalogue's section.<id>
         )
         recipients = section.get("digestRecipients")
         if (
@@ -135,6 +147,22 @@ def areas() -> tuple[dict[str, str], ...]:
         if not all(isinstance(area.get(key), str) and area[key] for key in ("ja", "kana", "en")):
             raise CatalogueError(f"{where}: area {area['id']!r} needs ja, kana and en")
     return found
+
+
+def area_names(area: dict[str, str]) -> dict[str, str]:
+    """A 町's name in each resident language, as the ward writes place names: Japanese for ja
+    and zh-Hans (the kanji on the signs), with its reading as furigana for ja-easy, and the
+    romanised name (as on station signs) for the others."""
+    romanised = area["en"]
+    return {
+        "ja": area["ja"],
+        "ja-easy": f"｜{area['ja']}《{area['kana']}》",
+        "en": romanised,
+        "zh-Hans": area["ja"],
+        "ko": romanised,
+        "vi": romanised,
+        "ne": romanised,
+    }
 
 
 @cache
@@ -316,7 +344,7 @@ def definition_from(
     kind = meta.get("kind")
     if kind not in KINDS:
         raise fail(f"kind {kind!r} is not one of {KINDS}")
-    title = _require_text(meta.get("title"), "title", fail)
+    title = _require_text(meta.get("title"), "title", fail, LANGUAGES)
     description = _require_text(meta.get("description"), "description", fail)
     section = meta.get("section")
     if section not in known_sections:
@@ -339,6 +367,18 @@ def definition_from(
     for contact in ("name", "phone", "email", "address"):
         if contact in properties and contact not in personal:
             raise fail(f"{contact!r} holds personal data and must be in personalFields")
+    not_asked = meta.get("notAsked", [])
+    optional = set(properties) - set(schema.get("required", []))
+    if not isinstance(not_asked, list) or not set(not_asked) <= optional:
+        raise fail("notAsked must list optional properties (filled in by the service, not asked on the web)")
+    labels = meta.get("labels")
+    if "area" in properties and isinstance(labels, dict) and isinstance(labels.get("area"), dict):
+        names = {area["id"]: area_names(area) for area in areas()}
+        if labels["area"].get("enumLabels", names) != names:
+            raise fail("the area question is labelled from chalicelib/data/areas.json, not in the form")
+        schema = copy.deepcopy(schema)  # `load` caches the file: label a copy
+        meta = schema[META]
+        meta["labels"]["area"]["enumLabels"] = names
     _check_labels(properties, meta.get("labels"), fail, "labels")
 
     open311_code = meta.get("open311ServiceCode")
@@ -375,6 +415,7 @@ def definition_from(
         example=example,
         open311_code=open311_code,
         open311_group=open311_group,
+        not_asked=tuple(not_asked),
     )
 
 
@@ -494,13 +535,21 @@ def _nested_properties(prop: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _require_text(value: Any, what: str, fail: _Fail) -> dict[str, str]:
-    """A {"ja", "en"} pair of non-empty strings (other keys, such as help texts, allowed)."""
-    if not isinstance(value, dict) or not all(
-        isinstance(value.get(language), str) and value[language].strip() for language in LANGUAGES
-    ):
-        raise fail(f"{what} needs non-empty ja and en text")
-    return {language: value[language] for language in LANGUAGES}
+def _require_text(
+    value: Any, what: str, fail: _Fail, required: tuple[str, ...] = TEXT_LANGUAGES
+) -> dict[str, str]:
+    """Non-empty text in each language of `required` (other keys, such as help texts, allowed):
+    by default the seven a resident may read, so no question falls back to another language."""
+    if not isinstance(value, dict):
+        raise fail(f"{what} needs text in {', '.join(required)}")
+    missing = [
+        language
+        for language in required
+        if not (isinstance(value.get(language), str) and value[language].strip())
+    ]
+    if missing:
+        raise fail(f"{what} has no {', '.join(missing)} text")
+    return {language: value[language] for language in required}
 
 
 def _positive_int(value: Any, fail: _Fail, name: str) -> int:

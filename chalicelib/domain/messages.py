@@ -6,11 +6,16 @@ defined once, in one file, and every file is read as one catalogue. A text missi
 in a language falls back along the language's chain (domain/languages.py: vi -> en -> ja),
 so a resident always gets an answer they can read; the unit tests
 refuse a catalogue with any gap, so the fallback is a safety net, never the plan.
+
+A ja-easy text may mark furigana as ｜漢字《かんじ》 (Aozora Bunko ruby notation; the web pages
+and the forms' labels do). The pages render it as <ruby>; anything read as plain text (LINE,
+email, the API's JSON, a page's <title>) goes through `plain`, which keeps the written word.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import string
 from functools import cache
 
@@ -22,6 +27,8 @@ CATALOGUE_PATH = DATA_DIR / "messages.json"
 CAPABILITY_CATALOGUES = DATA_DIR / "messages"
 # LINE's limit for a quick-reply or button label.
 MAX_LABEL_CHARS = 20
+# ｜漢字《かんじ》: a word and its furigana.
+FURIGANA = re.compile(r"｜([^｜《》]+)《([^《》]+)》")
 
 
 @cache
@@ -47,6 +54,12 @@ def label(key: str, language: str) -> str:
     """A button label: the text as written (tests/unit/test_line_limits.py keeps each within
     LINE's 20 characters in every language, so nothing is ever cut)."""
     return text(key, language)
+
+
+def plain(text: str) -> str:
+    """`text` without furigana markup ("｜葛飾区《かつしかく》の まどぐち" -> "葛飾区の まどぐち"),
+    for plain-text channels. Text without markup is returned as it is."""
+    return FURIGANA.sub(r"\1", text)
 
 
 def placeholders(template: str) -> set[str]:

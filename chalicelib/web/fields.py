@@ -1,8 +1,12 @@
 """A form's questions for a page, from its JSON Schema and `x-madoguchi` labels, and back.
 
-`fields(form, language)` lists what to render (kind, label, hint, options, nested parts);
+`fields(form, language)` lists what to render (kind, label, hint, options, nested parts) in
+the page's language, along its fallback chain (the forms label every question in the seven
+languages; ja-easy texts keep their ｜漢字《かんじ》 furigana for the templates' `ruby` filter);
 `document(form, posted)` turns an urlencoded post into the JSON document the API takes, so
-the same schema, the same validation and the same 422 details apply to both.
+the same schema, the same validation and the same 422 details apply to both. A form's
+`notAsked` fields (filled in by the service, e.g. the FAQ entry a chat question was near)
+are not on the page.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.domain import languages
 from chalicelib.domain.forms import FormDefinition
 
 RADIO_LIMIT = 8  # more options than this: a <select>
@@ -47,11 +52,12 @@ def fields(form: FormDefinition, language: str) -> list[Field]:
     return [
         _field(name, prop, labels.get(name, {}), language, name in required, f"/{name}", name)
         for name, prop in schema["properties"].items()
+        if name not in form.not_asked
     ]
 
 
 def _text(label: dict[str, Any], language: str, fallback: str) -> str:
-    return str(label.get(language) or label.get("ja") or fallback)
+    return languages.pick(label, language) or fallback
 
 
 def _options(values: list[Any], label: dict[str, Any], language: str) -> list[tuple[str, str]]:
@@ -246,28 +252,29 @@ def answers(
 ) -> list[tuple[str, str]]:
     """(label, shown value) for each answered question, for the check-your-answers page."""
     shown = []
+    comma = "、" if language in ("ja", "ja-easy", "zh-Hans") else ", "
     for made in fields(form, language):
         if made.name not in document:
             continue
-        shown.append((made.label, _show(made, document[made.name], yes_no)))
+        shown.append((made.label, _show(made, document[made.name], yes_no, comma)))
     return shown
 
 
-def _show(made: Field, value: Any, yes_no: tuple[str, str]) -> str:
+def _show(made: Field, value: Any, yes_no: tuple[str, str], comma: str) -> str:
     names = dict(made.options)
     if made.kind == "boolean":
         return yes_no[0] if value else yes_no[1]
     if made.kind == "checkboxes":
-        return "、".join(names.get(v, v) for v in value)
+        return comma.join(names.get(v, v) for v in value)
     if made.kind == "photos":
         return str(len(value))
     if made.kind == "dates":
-        return "、".join(value)
+        return comma.join(value)
     if made.kind == "rows":
         template = made.parts[0]
         return " / ".join(
             " ".join(
-                _show(p, entry[p.name.rsplit(".", 1)[-1]], yes_no)
+                _show(p, entry[p.name.rsplit(".", 1)[-1]], yes_no, comma)
                 for p in template.parts
                 if p.name.rsplit(".", 1)[-1] in entry
             )

@@ -83,7 +83,6 @@ def catalogue() -> Response:
         language,
         procedures=[f for f in entries if not f.is_report],
         reports=[f for f in entries if f.is_report],
-        label_lang=render.label_language(language),
     )
 
 
@@ -115,7 +114,6 @@ def form_post(formId: str) -> Response:
         return _not_found(request, language)
     if not render.csrf_ok(request, posted):
         return _expired(request, language)
-    labels = render.label_language(language)
     step = render.first(posted, "step")
     if step == "send":
         try:
@@ -125,8 +123,8 @@ def form_post(formId: str) -> Response:
         if not isinstance(document, dict):
             document = {}
     else:
-        document = form_fields.document(form, posted, labels)
-    explained = explain(problems(form.schema_name, document), form, labels)
+        document = form_fields.document(form, posted, language)
+    explained = explain(problems(form.schema_name, document), form, language, furigana=True)
     flat = form_fields.flat_values(document)
     if step == "send":
         if render.first(posted, "change"):
@@ -135,7 +133,7 @@ def form_post(formId: str) -> Response:
             return _form(request, form, language, flat, explained)
     else:
         # A long form comes one screen at a time: this screen's answers are checked before the next.
-        screens = form_fields.screens(form, form_fields.fields(form, labels))
+        screens = form_fields.screens(form, form_fields.fields(form, language))
         screen = min(max(_int(render.first(posted, "screen")), 0), len(screens) - 1)
         if render.first(posted, "back"):
             return _form(request, form, language, flat, [], max(screen - 1, 0))
@@ -198,9 +196,8 @@ def _create(
         return service.create(
             form, document, service.Submitter(channel="line", language=line_language, line_user_id=user_id)
         )
-    return service.create(
-        form, document, service.Submitter(channel="web", language=render.label_language(language))
-    )
+    # Notifications and answers from staff follow the page's language (domain/languages.py's chain).
+    return service.create(form, document, service.Submitter(channel="web", language=language))
 
 
 def _form(
@@ -214,8 +211,7 @@ def _form(
     from chalicelib.web import fields as form_fields
     from chalicelib.web import render
 
-    labels = render.label_language(language)
-    screens = form_fields.screens(form, form_fields.fields(form, labels))
+    screens = form_fields.screens(form, form_fields.fields(form, language))
     questions = screens[screen]
     shown = {q.name for q in questions}
     ids = {}
@@ -260,9 +256,7 @@ def _review(request: Any, form: Any, language: str, document: dict[str, Any]) ->
     from chalicelib.web import render
 
     texts = render.Texts(language)
-    shown = form_fields.answers(
-        form, document, render.label_language(language), (texts.plain("web.yes"), texts.plain("web.no"))
-    )
+    shown = form_fields.answers(form, document, language, (texts.plain("web.yes"), texts.plain("web.no")))
     return render.page(
         request,
         "review.html",

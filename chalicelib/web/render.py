@@ -18,7 +18,7 @@ import jinja2
 from chalice import Response
 from markupsafe import Markup, escape
 
-from chalicelib.domain import messages
+from chalicelib.domain import languages, messages
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 
 HERE = Path(__file__).resolve().parent
@@ -37,7 +37,7 @@ LANGUAGE_NAMES = {
 # The HTML lang attribute of each page language (ja-easy is Japanese to a screen reader).
 HTML_LANG = {"ja-easy": "ja", "zh-Hans": "zh-Hans"}
 # ｜漢字《かんじ》: furigana in the ja-easy texts (Aozora Bunko ruby notation).
-_RUBY = re.compile(r"｜([^｜《》]+)《([^《》]+)》")
+_RUBY = messages.FURIGANA
 
 
 # --- language ------------------------------------------------------------------------------------
@@ -76,11 +76,6 @@ def choose_language(chosen: str | None, accept_language: str | None, default: st
     return best[1] if best else DEFAULT_LANGUAGE
 
 
-def label_language(language: str) -> str:
-    """Form labels and field errors exist in Japanese and English: the nearer one."""
-    return "ja" if language in ("ja", "ja-easy") else "en"
-
-
 # --- texts ---------------------------------------------------------------------------------------
 
 
@@ -92,7 +87,13 @@ def ruby(text: str) -> Markup:
 
 def plain(text: str) -> str:
     """The text without furigana (for <title>, attributes)."""
-    return _RUBY.sub(r"\1", text)
+    return messages.plain(text)
+
+
+def reading(text: str) -> str:
+    """The text with its furigana in brackets, "葛飾区（かつしかく）", where no markup may go: the
+    choices of a <select> (an <option> holds text only)."""
+    return _RUBY.sub(r"\1（\2）", text)
 
 
 class Texts:
@@ -125,6 +126,11 @@ def environment() -> jinja2.Environment:
     )
     env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     env.globals["LANGUAGES"] = LANGUAGES
+    # Texts that are not catalogue keys (a form's labels, hints, choices, field errors) carry
+    # their furigana too: `{{ label|ruby }}`, and `|reading` inside an <option>.
+    env.filters["ruby"] = ruby
+    env.filters["reading"] = reading
+    env.filters["pick"] = lambda texts, language: languages.pick(texts, language)
     return env
 
 

@@ -176,7 +176,7 @@ def _pay_url(submission: Any, form: Any, status: str) -> str | None:
     plan = payments.fee_plan(form.meta, submission.data or {}, fee_for(form, submission.data or {}))
     if plan is None or not payments.payable(plan, status):
         return None
-    return f"{get_settings().liff_url}/payments/{submission.receipt}"
+    return get_settings().liff_link(f"/payments/{submission.receipt}", submission.language)
 
 
 def _days_to_pay(form: Any) -> int:

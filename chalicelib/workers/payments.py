@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import payments as rules
+from chalicelib.observability import logger
 from chalicelib.workers.batches import BatchResponse, Message, Record, partial_batch
 
 

@@ -276,7 +276,7 @@ def test_photos_are_kept_in_s3_as_they_arrive_and_the_third_moves_on(resident):
     started = resident.tap("menu.report")
     assert texts(started) == text_of("report.choose_category")
     kinds = resident.tap_button(started, text_of("form.streetlight-outage")[:10])
-    asked = resident.tap_button(kinds, text_of("report.kind.streetlight-outage.off"))
+    asked = resident.tap_button(kinds, text_of("label.report.kind.streetlight-outage.off"))
     assert texts(asked) == text_of("report.ask_photos")
     assert {a["type"] for a in buttons(asked)} >= {"camera", "cameraRoll"}
 
@@ -389,8 +389,17 @@ def test_apply_offers_each_online_form_in_the_liff_app(resident):
     answer = resident.tap("menu.apply")
 
     links = [a["uri"] for a in buttons(answer) if a["type"] == "uri"]
-    assert f"{get_settings().liff_url}/forms/juminhyo-copy" in links
+    assert f"{get_settings().liff_url}/forms/juminhyo-copy?lang=ja" in links
     assert not any("streetlight" in link for link in links)  # reports go through the chat
+
+
+def test_the_liff_pages_open_in_the_language_chosen_on_line(english_resident):
+    """The page cannot know the resident before LIFF signs them in: the link says the language."""
+    english_resident.tap("prefs.language_set", "ko")
+    links = [a["uri"] for a in buttons(english_resident.tap("menu.apply")) if a["type"] == "uri"]
+    assert f"{get_settings().liff_url}/forms/juminhyo-copy?lang=ko" in links
+    settings = [a["uri"] for a in buttons(english_resident.tap("menu.settings")) if a["type"] == "uri"]
+    assert settings == [f"{get_settings().liff_url}/settings?lang=ko"]
 
 
 def test_my_requests_lists_receipts_with_their_status(resident):

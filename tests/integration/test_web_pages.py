@@ -131,6 +131,8 @@ def test_every_state_of_every_page_is_complete_in_every_language(client, sandbox
     ).json()["idToken"]
     settings = post(client, "/web/settings", cookie, {**common, "id_token": minted})
     assert_complete(settings, "settings")
+    if language == "ja-easy":  # the 町 of the area choice with their readings, like a form's
+        assert bare_kanji(settings.body.decode()) == []
     bad = post(
         client, "/web/settings", cookie, {**common, "id_token": minted, "action": "save", "birthYear": "1800"}
     )
@@ -145,6 +147,127 @@ def test_every_state_of_every_page_is_complete_in_every_language(client, sandbox
 def test_ja_easy_pages_carry_furigana_as_ruby(client):
     html = client.http.get("/web?lang=ja-easy").body.decode()
     assert "<ruby>葛飾区<rp>(</rp><rt>かつしかく</rt><rp>)</rp></ruby>" in html
+    form = client.http.get("/web/forms/juminhyo-copy?lang=ja-easy").body.decode()
+    assert "<ruby>住民票<rp>(</rp><rt>じゅうみんひょう</rt><rp>)</rp></ruby>" in form  # the description
+    assert "<ruby>世帯<rp>(</rp><rt>せたい</rt><rp>)</rp></ruby>" in form  # a choice
+    area = client.http.get("/web/forms/road-park-damage?lang=ja-easy").body.decode()
+    assert '<option value="aoto">青戸（あおと）</option>' in area  # an <option> holds no <ruby>
+
+
+KANJI = "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々]"
+
+
+def bare_kanji(html: str) -> list[str]:
+    """The kanji of a page's <main> that a ja-easy reader gets without a reading: not in <ruby>,
+    and not followed by its reading in brackets (an <option>'s "青戸（あおと）"). A language's own
+    name in a language choice (日本語, marked with its lang) is not ja-easy text."""
+    main = html.split("<main", 1)[1].split("</main>", 1)[0]
+    main = re.sub(r'<(\w+)[^>]*\slang="[^"]*"[^>]*>.*?</\1>', "", main)
+    main = re.sub(r"<ruby>.*?</ruby>", "", main)
+    main = re.sub(rf"{KANJI}[^（<>]*（[ぁ-ゖァ-ヺー]+）", "", main)
+    main = re.sub(r"<[^>]*>", " ", main)
+    return re.findall(rf"\S*{KANJI}\S*", main)
+
+
+def test_every_question_of_every_form_reads_in_easy_japanese_with_furigana(client):
+    """Every screen of every form, and its error messages: no kanji without its reading."""
+    cookie, token = _csrf(client.http.get("/web"))
+    for form in catalogue():
+        page = client.http.get(f"/web/forms/{form.id}?lang=ja-easy")
+        assert bare_kanji(page.body.decode()) == [], form.id
+        empty = post(
+            client, f"/web/forms/{form.id}", cookie, {"csrf": token, "lang": "ja-easy", "step": "review"}
+        )
+        assert empty.status_code == 422 and bare_kanji(empty.body.decode()) == [], form.id
+        if len(form_fields.screens(form, form_fields.fields(form, "ja-easy"))) > 1:
+            second = next_screen(client, form, "ja-easy", cookie, token)
+            assert "<h1>" in second and bare_kanji(second) == [], form.id
+
+
+def next_screen(client, form, language: str, cookie: str, token: str) -> str:
+    """The second screen of a long form: the first screen answered from the form's example."""
+    first = {q.name for q in form_fields.screens(form, form_fields.fields(form, language))[0]}
+    answers = {k: v for k, v in form_fields.flat_values(form.example).items() if k.split(".", 1)[0] in first}
+    fields = {"csrf": token, "lang": language, "step": "review", "screen": "0", **answers}
+    html = post(client, f"/web/forms/{form.id}", cookie, fields).body.decode()
+    assert 'name="screen" value="1"' in html, form.id
+    return html
+
+
+def expected_texts(question, values_shown=False) -> list[str]:
+    """How a question's own texts appear on its page: label, hint, and each choice."""
+    from markupsafe import escape
+
+    from chalicelib.web import render
+
+    found = [str(render.ruby(question.label))]
+    if question.hint:
+        found.append(str(render.ruby(question.hint)))
+    for _value, text in question.options:
+        found.append(
+            str(escape(render.reading(text))) if question.kind == "select" else str(render.ruby(text))
+        )
+    for part in question.parts:
+        if question.kind not in ("rows", "dates"):
+            found += expected_texts(part)
+        elif question.kind == "rows":
+            for sub in part.parts:
+                found += expected_texts(sub)
+            break
+    return found
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_form_asks_its_questions_in_the_pages_language(client, language):
+    """Labels, hints and choices of every form (each screen) in the page's own language, and no
+    English question on a page in another language: the forms carry all seven."""
+    from chalicelib.web import render
+
+    cookie, token = _csrf(client.http.get("/web"))
+    for form in catalogue():
+        screens = form_fields.screens(form, form_fields.fields(form, language))
+        english = form_fields.screens(form, form_fields.fields(form, "en"))
+        for index, (questions, in_english) in enumerate(zip(screens, english, strict=True)):
+            if index == 0:
+                html = client.http.get(f"/web/forms/{form.id}?lang={language}").body.decode()
+                assert str(render.ruby(form.description[language])) in html, (form.id, language)
+            else:
+                html = next_screen(client, form, language, cookie, token)
+            for question in questions:
+                for text in expected_texts(question):
+                    assert text in html, (form.id, language, question.name, text)
+            if language != "en":
+                mine = {t for q in questions for t in expected_texts(q)}
+                leaked = [
+                    t for q in in_english for t in expected_texts(q) if t not in mine and f">{t}<" in html
+                ]
+                assert leaked == [], (form.id, language, leaked)
+
+
+@pytest.mark.parametrize("language", ["zh-Hans", "ko", "vi", "ne"])
+def test_errors_and_check_answers_speak_the_pages_language(client, language):
+    """The 422 details a page shows are the API's, in the page's language; the answers page
+    names each question and choice in it too."""
+    from chalicelib.domain.form_problems import explain
+    from chalicelib.schemas import problems
+    from chalicelib.web import render
+
+    form = get_form("road-park-damage")
+    cookie, token = _csrf(client.http.get("/web"))
+    common = {"csrf": token, "lang": language, "step": "review"}
+    empty = post(client, f"/web/forms/{form.id}", cookie, common)
+    summary = empty.body.decode().split('id="error-summary"', 1)[1].split("</div>", 1)[0]
+    shown = re.findall(r'<li><a href="#[^"]+">(.*?)</a></li>', summary)
+    wanted = explain(problems(form.schema_name, {}), form, language, furigana=True)
+    assert shown == [str(render.ruby(e["message"])) for e in wanted] and shown
+
+    example = {k: v for k, v in form.example.items() if k != "photos"}
+    review = post(client, f"/web/forms/{form.id}", cookie, {**common, **form_fields.flat_values(example)})
+    html = review.body.decode()
+    labels = form.meta["labels"]
+    assert str(render.ruby(labels["category"][language])) in html
+    assert str(render.ruby(labels["category"]["enumLabels"][example["category"]][language])) in html
+    assert str(render.ruby(labels["area"]["enumLabels"][example["area"]][language])) in html
 
 
 def test_language_follows_accept_language_and_the_switcher_wins(client):

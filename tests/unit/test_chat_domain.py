@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.domain import chat
+from chalicelib.domain import chat, messages
 from chalicelib.domain.forms import get_form
+from chalicelib.domain.residents import LANGUAGES
 from chalicelib.schemas import problems
 
 
@@ -48,6 +50,24 @@ def test_every_chat_report_category_has_one_required_choice():
     assert set(categories) == {"illegal-dumping", "road-park-damage", "streetlight-outage"}
     assert categories["streetlight-outage"].kind_property == "problem"
     assert chat.report_category("juminhyo-copy") is None
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_reports_kind_is_the_forms_own_choice_label_as_plain_text(language, monkeypatch):
+    """One text per choice, for the web form and the chat; LINE gets it without furigana markup."""
+    for category in chat.report_categories():
+        labels = category.form.meta["labels"][category.kind_property]["enumLabels"]
+        for kind in category.kinds:
+            text = chat.kind_text(category.form.id, kind, language)
+            assert text == messages.plain(labels[kind][language]) and text.strip()
+            assert not set(text) & set("｜《》"), (category.form.id, kind, text)
+    # Were a choice written with furigana, the chat would show the word without its markup.
+    category = chat.report_category("streetlight-outage")
+    labels = copy.deepcopy(category.form.meta["labels"])
+    labels["problem"]["enumLabels"]["off"]["ja-easy"] = "｜街路灯《がいろとう》が つかない"
+    monkeypatch.setitem(category.form.schema["x-madoguchi"], "labels", labels)
+    summary = chat.report_summary({"form": "streetlight-outage", "kind": "off"}, "ja-easy")
+    assert "街路灯が つかない" in summary and "《" not in summary
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from chalicelib.domain import forms
 from chalicelib.domain.forms import CatalogueError, definition_from, negotiate_language
-from chalicelib.schemas import problems
+from chalicelib.domain.residents import LANGUAGES
+from chalicelib.schemas import load, problems
 
 CATALOGUE = forms.catalogue()
 FORM_IDS = [form.id for form in CATALOGUE]
@@ -406,7 +408,8 @@ def test_bulky_waste_items():
 
 def test_fees():
     certificate = forms.get_form("juminhyo-copy")
-    assert (certificate.fee_yen, certificate.fee_unit) == (300, {"ja": "1通につき", "en": "per copy"})
+    assert certificate.fee_yen == 300 and set(certificate.fee_unit) == set(LANGUAGES)
+    assert (certificate.fee_unit["ja"], certificate.fee_unit["en"]) == ("1通につき", "per copy")
     assert forms.fee_for(certificate, example(certificate.id) | {"copies": 3}) == 900
     bulky = forms.get_form("bulky-waste-collection")
     items = [
@@ -449,27 +452,73 @@ def test_metadata_is_consistent(form):
     assert properties["email"]["format"] == "email" and "email" not in form.schema["required"]
     assert form.schema["additionalProperties"] is False
     for language in ("ja", "en"):
-        assert form.title[language].strip() and form.description[language].strip()
+        assert form.title[language].strip()
+    for language in LANGUAGES:
+        assert form.description[language].strip()
 
 
-@pytest.mark.parametrize("form", CATALOGUE, ids=by_id)
-def test_every_property_and_enum_value_is_labelled_in_ja_and_en(form):
+def resident_texts(form: forms.FormDefinition):
+    """(where, texts by language) of every text of `form` a resident reads: the description, the
+    fee's unit, and each question's label, hint and choices, nested questions included."""
+    yield "description", form.description
+    if form.fee_unit:
+        yield "fee.unit", form.fee_unit
+
     def walk(properties, labels, where):
         assert set(labels) == set(properties), where
         for name, prop in properties.items():
             label = labels[name]
-            assert label["ja"].strip() and label["en"].strip(), f"{where}.{name}"
+            yield f"{where}.{name}", label
+            if "help" in label:
+                yield f"{where}.{name}.help", label["help"]
             enum = prop.get("enum") or prop.get("items", {}).get("enum")
             if enum:
                 assert set(label["enumLabels"]) == set(enum), f"{where}.{name}"
                 for value in enum:
-                    assert label["enumLabels"][value]["ja"].strip(), f"{where}.{name}.{value}"
-                    assert label["enumLabels"][value]["en"].strip(), f"{where}.{name}.{value}"
+                    yield f"{where}.{name}.{value}", label["enumLabels"][value]
             nested = prop.get("properties") or prop.get("items", {}).get("properties")
             if nested:
-                walk(nested, label["properties"], f"{where}.{name}")
+                yield from walk(nested, label["properties"], f"{where}.{name}")
 
-    walk(form.schema["properties"], form.schema["x-madoguchi"]["labels"], form.id)
+    yield from walk(form.schema["properties"], form.meta["labels"], "labels")
+
+
+@pytest.mark.parametrize("form", CATALOGUE, ids=by_id)
+def test_every_text_a_resident_reads_is_written_in_every_language(form):
+    """No question falls back to another language: each label, hint and choice of each form has
+    its own text in all seven (and the catalogue refuses a file that lacks one)."""
+    gaps = [
+        f"{where}: {language}"
+        for where, texts in resident_texts(form)
+        for language in LANGUAGES
+        if not (isinstance(texts.get(language), str) and texts[language].strip())
+    ]
+    assert gaps == []
+
+
+KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々]")
+
+
+@pytest.mark.parametrize("form", CATALOGUE, ids=by_id)
+def test_easy_japanese_gives_every_kanji_its_furigana(form):
+    """ja-easy texts may use kanji a resident will meet on paper (住所, 住民票), each with its
+    reading as ｜漢字《かんじ》; a reading is kana only."""
+    for where, texts in resident_texts(form):
+        easy = texts["ja-easy"]
+        for base, reading in re.findall(r"｜([^｜《》]+)《([^《》]+)》", easy):
+            assert KANJI.search(base) and re.fullmatch(r"[ぁ-ゖァ-ヺー]+", reading), (where, easy)
+        bare = re.sub(r"｜[^｜《》]+《[^《》]+》", "", easy)
+        assert not KANJI.search(bare), (where, easy)
+        assert "｜" not in bare and "《" not in bare, (where, easy)
+
+
+def test_questions_the_service_fills_in_are_not_asked():
+    inquiry = forms.get_form("inquiry")
+    assert inquiry.not_asked == ("faqEntry",)
+    assert all(
+        set(form.not_asked) <= set(form.schema["properties"]) - set(form.schema["required"])
+        for form in CATALOGUE
+    )
 
 
 @pytest.mark.parametrize("form", REPORTS, ids=by_id)
@@ -510,6 +559,18 @@ def test_area_enums_are_the_areas_file():
             assert {key: value["ja"] for key, value in labels.items()} == {
                 a["id"]: a["ja"] for a in forms.areas()
             }
+            # One place: the file does not repeat them; the catalogue labels the question.
+            assert "enumLabels" not in load(form.schema_name)["x-madoguchi"]["labels"]["area"], form.id
+    easy = forms.area_names({"id": "aoto", "ja": "青戸", "kana": "あおと", "en": "Aoto"})
+    assert easy == {
+        "ja": "青戸",
+        "ja-easy": "｜青戸《あおと》",
+        "en": "Aoto",
+        "zh-Hans": "青戸",
+        "ko": "Aoto",
+        "vi": "Aoto",
+        "ne": "Aoto",
+    }
 
 
 def test_areas_are_katsushikas_towns():
@@ -582,6 +643,22 @@ def test_real_files_build_unchanged():
         ("opinion", lambda s, m: m["personalFields"].remove("email"), "'email'"),
         ("opinion", lambda s, m: m["labels"].pop("subject"), "subject"),
         ("opinion", lambda s, m: m["labels"]["subject"].pop("en"), "labels.subject"),
+        ("opinion", lambda s, m: m["labels"]["subject"].pop("vi"), "labels.subject has no vi"),
+        ("opinion", lambda s, m: m["labels"]["subject"].update(ne=" "), "labels.subject has no ne"),
+        (
+            "opinion",
+            lambda s, m: m["labels"]["topic"]["enumLabels"]["welfare"].pop("ko"),
+            "welfare has no ko",
+        ),
+        ("opinion", lambda s, m: m["labels"]["phone"]["help"].pop("zh-Hans"), "phone.help has no zh-Hans"),
+        ("opinion", lambda s, m: m["description"].pop("ja-easy"), "description has no ja-easy"),
+        ("juminhyo-copy", lambda s, m: m["fee"]["unit"].pop("ne"), "fee.unit has no ne"),
+        (
+            "opinion",
+            lambda s, m: m["labels"]["area"].update(enumLabels={"aoto": {"ja": "青砥"}}),
+            "labelled from chalicelib/data/areas.json",
+        ),
+        ("inquiry", lambda s, m: m.update(notAsked=["question"]), "notAsked"),
         ("opinion", lambda s, m: m["labels"]["topic"]["enumLabels"].pop("welfare"), "enumLabels"),
         ("opinion", lambda s, m: m["example"].pop("message"), "example is not valid"),
         ("opinion", lambda s, m: m.update(retentionDays=0), "retentionDays"),

@@ -132,7 +132,8 @@ def test_form_labels_and_problems_follow_the_chain():
     assert negotiate_language("vi") == "en"
     assert negotiate_language("ja-easy") == "ja"
 
-    class Form:
+    class Form:  # a form labelled in ja and en only (the catalogue refuses one; the chain still holds)
+        schema = {"properties": {"address": {"type": "string"}}}
         meta = {"labels": {"address": {"ja": "住所", "en": "Address"}}}
 
     problems = [{"pointer": "", "keyword": "required", "expected": "address"}]

@@ -41,14 +41,14 @@ def test_every_key_the_chat_uses_is_in_the_catalogue():
 
 
 def test_the_data_driven_families_are_complete():
-    from chalicelib.domain import chat
     from chalicelib.domain.forms import catalogue, sections
     from chalicelib.domain.preferences import AGE_BANDS
     from chalicelib.domain.submissions import STATUSES
 
     keys = set(messages.catalogue())
     wanted = {f"form.{form.id}" for form in catalogue()}
-    wanted |= {f"report.kind.{c.form.id}.{kind}" for c in chat.report_categories() for kind in c.kinds}
+    # The kinds of a chat report are the form's own choice labels (x-madoguchi), not catalogue keys:
+    # a report.kind.* key would be a second copy, and is flagged as stale below.
     wanted |= {f"status.{status}" for status in STATUSES}
     wanted |= {f"section.{section}" for section in sections()}
     wanted |= {f"age.{band}" for band in AGE_BANDS}

@@ -32,6 +32,43 @@ def test_furigana_becomes_ruby_and_everything_else_is_escaped():
     assert html.startswith("<ruby>葛飾区<rp>(</rp><rt>かつしかく</rt><rp>)</rp></ruby>")
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert render.plain("｜葛飾区《かつしかく》の まどぐち") == "葛飾区の まどぐち"
+    # Where no markup may go (an <option>), the reading follows the word in brackets.
+    assert render.reading("｜青戸《あおと》 と ｜亀有《かめあり》") == "青戸（あおと） と 亀有（かめあり）"
+    assert render.reading("Aoto") == "Aoto"
+
+
+def test_a_forms_questions_come_in_the_page_language_with_their_furigana():
+    form = get_form("juminhyo-copy")
+    by_name = {q.name: q for q in fields.fields(form, "vi")}
+    assert by_name["copies"].label == "Số bản cần"
+    assert dict(by_name["delivery"].options)["counter"] == "Nhận tại quầy"
+    easy = {q.name: q for q in fields.fields(form, "ja-easy")}
+    assert easy["address"].label == "｜住民登録《じゅうみんとうろく》の ｜住所《じゅうしょ》"
+    assert str(render.ruby(easy["address"].label)).startswith(
+        "<ruby>住民登録<rp>(</rp><rt>じゅうみんとうろく</rt>"
+    )
+    # A language outside the seven follows its chain (domain/languages.py): English.
+    assert {q.name: q for q in fields.fields(form, "fr")}["copies"].label == "Number of copies"
+
+
+def test_questions_the_service_fills_in_are_not_on_the_page():
+    inquiry = get_form("inquiry")
+    assert "faqEntry" not in {q.name for q in fields.fields(inquiry, "ja")}
+    assert fields.document(inquiry, {"question": ["?"], "faqEntry": ["x"]}, "ja") == {"question": "?"}
+
+
+def test_the_check_answers_page_lists_in_the_page_language():
+    form = get_form("juminhyo-copy")
+    shown = dict(fields.answers(form, form.example, "en", ("Yes", "No")))
+    assert shown["Items to show on the copy"] == "Head of household and relationship"
+    document = {**form.example, "includeItems": ["headOfHousehold", "previousAddress"]}
+    assert dict(fields.answers(form, document, "ko", ("예", "아니요")))["기재를 희망하는 사항"] == (
+        "세대주·세대주와의 관계, 이전 주소"
+    )
+    assert (
+        dict(fields.answers(form, document, "ja", ("はい", "いいえ")))["記載を希望する事項"]
+        == "世帯主・続柄、前住所"
+    )
 
 
 def _request(cookie: str | None, **headers: str):
@@ -79,7 +116,8 @@ def test_every_kanji_in_the_pages_easy_japanese_has_furigana():
     import json
     import re
 
-    texts = json.loads((render.HERE.parent / "data" / "messages" / "web.json").read_text(encoding="utf-8"))
-    for key, text in texts["messages"].items():
-        bare = re.sub(r"｜[^｜《》]+《[^《》]+》", "", text["ja-easy"])
-        assert not re.search(r"[\u4e00-\u9fff]", bare), (key, text["ja-easy"])
+    for name in ("web.json", "forms.json"):  # the pages' texts, and the forms' field errors
+        texts = json.loads((render.HERE.parent / "data" / "messages" / name).read_text(encoding="utf-8"))
+        for key, text in texts["messages"].items():
+            bare = re.sub(r"｜[^｜《》]+《[^《》]+》", "", text["ja-easy"])
+            assert not re.search(r"[\u4e00-\u9fff]", bare), (key, text["ja-easy"])

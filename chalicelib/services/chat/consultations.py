@@ -18,8 +18,8 @@ SHOWN = 5
 
 def book_items(turn: Turn, service_id: str | None = None) -> list[dict[str, Any]]:
     """A link into the LIFF booking page (of one service, or the list) and "my bookings"."""
-    base = get_settings().liff_url
-    target = f"{base}/consultations/{service_id}" if service_id else f"{base}/consultations"
+    path = f"/consultations/{service_id}" if service_id else "/consultations"
+    target = get_settings().liff_link(path, turn.language)
     key = "consult.button.book" if service_id else "consult.button.list"
     return [chat.uri_item(turn.text(key), target), turn.button("consult.button.my_bookings", "consult.mine")]
 

@@ -19,9 +19,12 @@ MY_REQUESTS_SHOWN = 5
 
 def apply(turn: Turn, _: str = "") -> None:
     """The online procedures, each opening its form in the LIFF app (signed in as this resident)."""
-    base = get_settings().liff_url
+    settings = get_settings()
     items = [
-        chat.uri_item(messages.text(f"label.form.{form.id}", turn.language), f"{base}/forms/{form.id}")
+        chat.uri_item(
+            messages.text(f"label.form.{form.id}", turn.language),
+            settings.liff_link(f"/forms/{form.id}", turn.language),
+        )
         for form in catalogue()
         if not form.is_report
     ]
@@ -57,7 +60,9 @@ def my_requests(turn: Turn, _: str = "") -> None:
             )
         )
     # The status page (LIFF) shows each one's thread and answers a request for more information.
-    status_page = chat.uri_item(turn.text("button.status_page"), f"{get_settings().liff_url}/status")
+    status_page = chat.uri_item(
+        turn.text("button.status_page"), get_settings().liff_link("/status", turn.language)
+    )
     turn.say_text("\n".join(lines), [*answers, status_page])
 
 
@@ -97,7 +102,7 @@ def pay(turn: Turn, _: str = "") -> None:
     if not unpaid:
         turn.say_text(turn.text("pay.none") + "\n\n" + taxes)
         return
-    base = get_settings().liff_url
+    settings = get_settings()
     lines = [turn.text("pay.unpaid_header")]
     buttons = []
     for submission, amount in unpaid[:12]:
@@ -107,7 +112,9 @@ def pay(turn: Turn, _: str = "") -> None:
             turn.text("pay.unpaid_item", receipt=submission.receipt, title=title, amount=f"{amount:,}")
         )
         label = turn.text("button.pay") if len(unpaid) == 1 else f"¥{amount} {submission.receipt}"
-        buttons.append(chat.uri_item(label, f"{base}/payments/{submission.receipt}"))
+        buttons.append(
+            chat.uri_item(label, settings.liff_link(f"/payments/{submission.receipt}", turn.language))
+        )
     turn.say_text("\n".join([*lines, "", taxes]), buttons)
 
 

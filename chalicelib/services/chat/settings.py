@@ -63,7 +63,8 @@ def show(turn: Turn, note_key: str | None = None) -> None:
         else turn.button("button.stop_all", "prefs.stop")
     )
     # The same settings on one page (LIFF), for a resident who prefers a form to taps.
-    buttons.append(chat.uri_item(turn.text("button.settings_page"), f"{get_settings().liff_url}/settings"))
+    page = get_settings().liff_link("/settings", turn.language)
+    buttons.append(chat.uri_item(turn.text("button.settings_page"), page))
     turn.say_text("\n\n".join(lines), buttons)
 
 

@@ -13,9 +13,9 @@ def test_the_apply_menu_and_a_consultation_faq_answer_offer_booking(post_webhook
     resident = Resident(post_webhook, pump, sandbox)
     menu = resident.tap("menu.apply")
     link = button(menu, "相談を予約")
-    assert link["uri"] == f"{get_settings().liff_url}/consultations"
+    assert link["uri"] == f"{get_settings().liff_url}/consultations?lang=ja"
     answer = resident.say("弁護士の無料法律相談を受けたい")
-    assert button(answer, "この相談を予約")["uri"] == f"{get_settings().liff_url}/consultations/legal"
+    assert button(answer, "この相談を予約")["uri"] == f"{get_settings().liff_url}/consultations/legal?lang=ja"
 
 
 def test_my_bookings_lists_them_and_cancel_asks_first(post_webhook, pump, sandbox, slot, book, mint):

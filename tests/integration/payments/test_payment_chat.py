@@ -39,4 +39,4 @@ def test_the_pay_tile_lists_unpaid_fees_and_points_taxes_to_el_qr(
     [tile] = [message for message in answer if ELTAX_PAYMENT_URL in message.get("text", "")]
     assert receipt in tile["text"] and "900" in tile["text"]
     [pay] = [a for a in buttons([tile]) if a["type"] == "uri"]
-    assert pay["uri"] == f"{get_settings().liff_url}/payments/{receipt}" and len(pay["label"]) <= 20
+    assert pay["uri"] == f"{get_settings().liff_url}/payments/{receipt}?lang=ja" and len(pay["label"]) <= 20
