@@ -30,6 +30,8 @@ SAFE_DEFAULTS = {
     "staff_jwks_url": "Cognito serves the pool's keys at <issuer>/.well-known/jwks.json",
     "refund_approval_yen": "the ward's rule unless it changes it (REFUND_APPROVAL_YEN)",
     "staff_console_url": "empty: digests name receipts without links",
+    "payment_withdraw_after_days": "14 unless a form says otherwise (PAYMENT_WITHDRAW_AFTER_DAYS)",
+    "paypay_report_source": "s3 (the ward's PayPay transaction CSV) on every stage but local",
 }
 # Settings a ward gives as context (README "How a ward deploys"): the prod stage of the tests is
 # synthesized with them (conftest WARD_CONTEXT), dev without, where synth must warn instead.
