@@ -12,13 +12,16 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store.conditions import condition_failed, conditional
 from chalicelib.store.models import AuditEntry, InboxEvent, Submission
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.condition import Condition
 
 
 class StaleVersion(Exception):
@@ -107,7 +110,7 @@ def query_index(
     limit: int,
 ) -> tuple[list[Submission], str | None]:
     """Newest first, one page of `limit` from a created-time index; the cursor continues it."""
-    condition = None
+    condition: Condition | None = None
     if since and until:
         condition = Submission.created_key.between(since.isoformat(), until.isoformat() + "~")
     elif since:
@@ -136,7 +139,9 @@ def cursor_after(index: Any, partition: str, created_key: str, receipt: str) -> 
         Submission.created_key.attr_name: {"S": created_key},
         Submission.receipt.attr_name: {"S": receipt},
     }
-    return _encode_cursor(key)  # type: ignore[return-value] (a non-empty key always encodes)
+    cursor = _encode_cursor(key)
+    assert cursor is not None  # a non-empty key always encodes
+    return cursor
 
 
 def _encode_cursor(key: dict | None) -> str | None:
@@ -186,7 +191,7 @@ def iterate_index(
     # key of that second, so the lower bound is that second and the upper one the next.
     lower = _second(since).isoformat() if since else None
     upper = (_second(until) + timedelta(seconds=1)).isoformat() if until else None
-    condition = None
+    condition: Condition | None = None
     if lower and upper:
         if lower > upper:
             return  # an empty range (DynamoDB refuses a BETWEEN whose bounds are reversed)
