@@ -216,7 +216,7 @@ def _supported(tag: str) -> Language | None:
     if tag == "*":
         return DEFAULT_LANGUAGE
     primary = tag.split("-", 1)[0]
-    return primary if primary in LANGUAGES else None  # type: ignore[return-value]
+    return primary if primary in LANGUAGES else None
 
 
 # --- the public shape ----------------------------------------------------------------------------
