@@ -193,7 +193,8 @@ def negotiate_language(accept_language: str | None) -> Language:
     if best:
         return best[1]
     if wanted:
-        return languages.text_language(wanted[1], LANGUAGES) or DEFAULT_LANGUAGE  # type: ignore[return-value]
+        found = languages.text_language(wanted[1], LANGUAGES)
+        return found if found in LANGUAGES else DEFAULT_LANGUAGE
     return DEFAULT_LANGUAGE
 
 
