@@ -5,18 +5,35 @@ PY := $(VENV)/bin/python
 comma := ,
 STAMP := $(VENV)/.installed
 
-.PHONY: browser-deps browser run test unit integration e2e lint typecheck event token fire richmenu mail bench clean queue-sim synth deploy diff
+.PHONY: browser-deps browser run test unit integration e2e lint typecheck lock lock-check event token fire richmenu mail bench clean queue-sim synth deploy diff
 
+# requirements-dev.txt is the lock of everything (compiled from requirements*.in by `make lock`):
+# every package pinned with its hashes, so pip installs exactly these files or stops.
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $(STAMP)
+
+# The locks: requirements-dev.txt from requirements-dev.in (which includes requirements.in), then
+# the runtime lock requirements.txt from requirements.in at the same versions. Resolved for the
+# Lambda target (Linux x86_64, CPython 3.11; manylinux2014 as `chalice package` asks for), with the
+# hashes of every file of each pinned release. Pins already in a lock are kept: `make lock` after
+# editing a .in changes only what the edit needs; `make lock LOCK_FLAGS=--upgrade` (or
+# `--upgrade-package NAME`) moves the rest. No index URL is written into the files.
+LOCK_COMPILE = $(abspath $(PY)) -m uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-manylinux2014 --custom-compile-command "make lock" $(LOCK_FLAGS)
+define compile_locks
+$(LOCK_COMPILE) requirements-dev.in -o requirements-dev.txt && \
+$(LOCK_COMPILE) requirements.in -c requirements-dev.txt -o requirements.txt
+endef
 
 run: $(STAMP)  ## the whole stack on this machine; Ctrl-C stops it
 	$(PY) -m devstack.run
 
-test: $(STAMP) browser-deps  ## every test: unit, integration over the local stack, end to end, browser
+test: $(STAMP) browser-deps lock-check  ## every test: the locks, lint, format, types, then unit, integration, end to end, browser
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 unit: $(STAMP)
@@ -32,8 +49,20 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-typecheck: $(STAMP)  ## mypy over app.py and chalicelib (new code must add no errors)
+typecheck: $(STAMP)  ## mypy over app.py and chalicelib: zero errors (make test runs it)
 	$(PY) -m mypy
+
+lock: $(STAMP)  ## after editing requirements*.in: recompile requirements*.txt (commit both)
+	$(compile_locks)
+
+# Recompiles into a scratch folder from the committed locks (so their pins are kept) and compares:
+# a .in edited without `make lock`, or a lock edited by hand, fails here.
+lock-check: $(STAMP)  ## the locks are what requirements*.in compile to
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp requirements*.in requirements*.txt "$$tmp" && \
+	(cd "$$tmp" && $(compile_locks)) && \
+	if ! diff -u requirements-dev.txt "$$tmp/requirements-dev.txt" || ! diff -u requirements.txt "$$tmp/requirements.txt"; then \
+	  echo "requirements*.txt are not what requirements*.in compile to: run make lock and commit them" >&2; exit 1; \
+	fi
 
 event: $(STAMP)  ## make event E=events/line/follow.json (needs `make run`)
 	@test -n "$(E)" || (echo "usage: make event E=events/line/follow.json" && exit 2)

@@ -23,7 +23,7 @@ instead, as a Lambda package without .pyc files does (the standard library too, 
 Lambda runtime has compiled, so it overstates that cost somewhat).
 
 The "naive" variant first does, at module scope, what a straightforward Lambda app would:
-import every package of requirements.txt and create the Powertools Logger, Metrics and
+import every package of requirements.in and create the Powertools Logger, Metrics and
 Tracer and a LINE WebhookParser; then it imports app.py like the other.
 
 Only cheap modules are imported at module scope here: a child runs this module, and the
@@ -44,7 +44,7 @@ TARGET_RATIO = 0.25
 MARKER = "COLDSTART-RESULT "
 WATCHED_MODULES = ("linebot", "jsonschema", "aws_xray_sdk")
 
-# requirements.txt distribution -> what a naive app imports for it at module scope.
+# requirements.in distribution (runtime top-level pins) -> what a naive app imports for it at module scope.
 NAIVE_IMPORTS = {
     "aws-lambda-powertools": ["aws_lambda_powertools"],
     "boto3": ["boto3"],
@@ -54,6 +54,9 @@ NAIVE_IMPORTS = {
     "line-bot-sdk": ["linebot.v3.messaging", "linebot.v3.webhook"],
     "pynamodb": ["pynamodb.models"],
     "pyjwt": ["jwt", "cryptography"],
+    "jpholiday": ["jpholiday"],
+    "jinja2": ["jinja2"],
+    "markupsafe": ["markupsafe"],
 }
 
 # What a child runs. sys.path[0] is the cwd (the repo root), so `app` and `chalicelib` import.
@@ -197,7 +200,7 @@ def _peak_rss_kib() -> int:
 
 
 def naive_imports(requirements: Path) -> list[str]:
-    """The modules the naive app imports: one entry of NAIVE_IMPORTS per line of requirements.txt."""
+    """The modules the naive app imports: one entry of NAIVE_IMPORTS per line of requirements.in."""
     import re
 
     modules: list[str] = []
@@ -208,7 +211,7 @@ def naive_imports(requirements: Path) -> list[str]:
         name = re.split(r"[\[=<>!~;\s]", line, maxsplit=1)[0]
         key = re.sub(r"[-_.]+", "-", name).lower()
         if key not in NAIVE_IMPORTS:
-            raise SystemExit(f"bench/coldstart.py: add {name!r} (requirements.txt) to NAIVE_IMPORTS")
+            raise SystemExit(f"bench/coldstart.py: add {name!r} (requirements.in) to NAIVE_IMPORTS")
         modules += NAIVE_IMPORTS[key]
     return modules
 
@@ -361,7 +364,7 @@ def main() -> int:
     env["PYTHONPYCACHEPREFIX"] = pycache
     if args.no_pyc:
         env["PYTHONDONTWRITEBYTECODE"] = "1"  # and the prefix stays empty: nothing is cached
-    modules = naive_imports(ROOT / "requirements.txt")
+    modules = naive_imports(ROOT / "requirements.in")
     variants: tuple[str, ...] = VARIANTS
     unpacked: list[str] = []
     if args.package:

@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import threading
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from botocore.loaders import Loader
+    from botocore.session import Session
 
 # Every AWS service madoguchi calls (PynamoDB's DynamoDB included); client() refuses others.
 SERVICES = frozenset({"dynamodb", "s3", "scheduler", "ses", "sqs"})
 
 _lock = threading.RLock()
-_session: Any = None
+_session: Session | None = None
 
 
-def session() -> Any:
+def session() -> Session:
     global _session
     with _lock:
         if _session is None:
@@ -35,24 +39,31 @@ def session() -> Any:
         return _session
 
 
-def _loader(botocore_session: Any) -> Any:
+def _loader(botocore_session: Session) -> Loader:
+    import os
+
     from botocore.exceptions import DataNotFoundError
-    from botocore.loaders import create_loader
+    from botocore.loaders import Loader
 
-    loader = create_loader(botocore_session.get_config_variable("data_path"))
+    class OurServicesLoader(Loader):
+        def list_available_services(self, type_name: str) -> list[str]:
+            # Ours only, and only those botocore has this kind of model for, as it would answer.
+            return sorted(name for name in SERVICES if self._has_model(name, type_name))
 
-    def has_model(service: str, type_name: str) -> bool:
-        try:
-            return bool(loader.list_api_versions(service, type_name))
-        except DataNotFoundError:
-            return False
+        def _has_model(self, service: str, type_name: str) -> bool:
+            try:
+                return bool(self.list_api_versions(service, type_name))
+            except DataNotFoundError:
+                return False
 
-    def list_available_services(type_name: str) -> list[str]:
-        # Ours only, and only those botocore has this kind of model for, as it would answer.
-        return sorted(name for name in SERVICES if has_model(name, type_name))
-
-    loader.list_available_services = list_available_services
-    return loader
+    # What botocore.loaders.create_loader does with the session's data_path.
+    data_path = botocore_session.get_config_variable("data_path")
+    paths = (
+        [os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep)]
+        if data_path
+        else None
+    )
+    return OurServicesLoader(extra_search_paths=paths)
 
 
 @cache
@@ -68,7 +79,7 @@ def client(service: str) -> Any:
     from chalicelib.config import get_settings
 
     # A local endpoint (moto) has no per-bucket DNS names: address buckets by path there.
-    addressing = "path" if os.environ.get("AWS_ENDPOINT_URL") else "virtual"
+    addressing: Literal["path", "virtual"] = "path" if os.environ.get("AWS_ENDPOINT_URL") else "virtual"
     config = Config(
         connect_timeout=2,
         read_timeout=5,
@@ -84,4 +95,5 @@ def share_session_with_pynamodb() -> None:
     """Make PynamoDB's connections use the shared session instead of opening their own."""
     import pynamodb.connection.base
 
-    pynamodb.connection.base.get_session = session
+    # A replacement on purpose: PynamoDB calls get_session() with no arguments, which ours takes.
+    pynamodb.connection.base.get_session = session  # type: ignore[assignment]

@@ -52,12 +52,12 @@ def create_announcement() -> Response:
 
 @bp.route(BASE, methods=["GET"])
 def list_announcements() -> Response:
+    from chalicelib.api.requests import query_lists
     from chalicelib.services import announcements
 
     request = bp.current_request
     principal = current_staff(request, roles=READ_ROLES)
-    params = request.query_params or {}
-    return _answer(announcements.list_for_section(principal, {name: params.getlist(name) for name in params}))
+    return _answer(announcements.list_for_section(principal, query_lists(request)))
 
 
 @bp.route(ONE, methods=["GET"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalice import Blueprint, ChaliceUnhandledError, Response
@@ -38,7 +38,9 @@ class ApiError(ChaliceUnhandledError):
         return error_response(self.status, self.code, self.message, self.details, self.headers)
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str | list[str]] | None = None
+) -> Response:
     """JSON as UTF-8 text (Japanese stays readable), with the content type saying so."""
     return Response(
         body=json.dumps(body, ensure_ascii=False),
@@ -52,7 +54,7 @@ def error_response(
     code: str,
     message: str,
     details: list[Any] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str | list[str]] | None = None,
 ) -> Response:
     return json_response(
         {"error": {"code": code, "message": message, "details": details or []}}, status, headers

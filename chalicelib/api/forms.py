@@ -15,7 +15,7 @@ from chalicelib.api.errors import ApiBlueprint, ApiError, json_response
 from chalicelib.api.requests import RESIDENT_CORS
 
 if TYPE_CHECKING:
-    from chalicelib.domain.forms import FormDefinition
+    from chalicelib.domain.forms import FormDefinition, Language
 
 bp = ApiBlueprint(__name__)
 
@@ -52,7 +52,7 @@ def form_or_404(form_id: str) -> FormDefinition:
     return form
 
 
-def language_of(request: Any) -> str:
+def language_of(request: Any) -> Language:
     from chalicelib.domain.forms import negotiate_language
 
     return negotiate_language((request.headers or {}).get("accept-language"))

@@ -92,7 +92,7 @@ def current_resident(request: Request) -> str:
     from chalicelib.adapters import line_login
     from chalicelib.observability import logger
 
-    value = ((request.headers or {}).get("authorization") or "").strip()
+    value = (request.headers.get("authorization") or "").strip()
     scheme, _, token = value.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or any(ch.isspace() for ch in token):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.api.errors import ApiBlueprint, ApiError
+from chalicelib.api.requests import raw_body
 from chalicelib.domain.line_webhook import InvalidWebhook
 from chalicelib.observability import logger, metrics
 from chalicelib.services import line_ingress
@@ -14,7 +15,7 @@ bp = ApiBlueprint(__name__)
 def line_webhook() -> dict:
     request = bp.current_request
     try:
-        result = line_ingress.accept(request.raw_body, request.headers.get("x-line-signature"))
+        result = line_ingress.accept(raw_body(request), request.headers.get("x-line-signature"))
     except InvalidWebhook as error:
         logger.warning("webhook rejected", extra={"reason": error.code})
         raise ApiError(error.status, error.code, error.message, error.details) from None

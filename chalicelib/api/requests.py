@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import CORSConfig
 
 from chalicelib.api.errors import ApiError
 from chalicelib.config import get_settings
 from chalicelib.schemas import problems
+
+if TYPE_CHECKING:
+    from chalice.app import Request
 
 MAX_JSON_BYTES = 256 * 1024
 
@@ -20,6 +23,18 @@ RESIDENT_CORS = CORSConfig(
     allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Access-Secret", "Accept-Language"],
     max_age=600,
 )
+
+
+def raw_body(request: Request) -> bytes:
+    """The body as sent. Chalice types `raw_body` as str | bytes, but it always encodes a str body."""
+    body = request.raw_body
+    return body if isinstance(body, bytes) else body.encode("utf-8")
+
+
+def query_lists(request: Request) -> dict[str, list[str]]:
+    """Every query parameter with all its values (`?status=new&status=done`)."""
+    params = request.query_params
+    return {name: params.getlist(name) for name in params} if params else {}
 
 
 def json_body(request: Any, schema: str | None = None) -> Any:

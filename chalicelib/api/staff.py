@@ -10,6 +10,7 @@ view of personal data, optimistic concurrency) live in chalicelib/services/staff
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from chalice import Response
@@ -35,14 +36,14 @@ bp = ApiBlueprint(__name__)
 # Who may work submissions: there is no implicit hierarchy, so every allowed role is listed.
 WORKFLOW_ROLES = frozenset({ROLE_STAFF, ROLE_SUPERVISOR, ROLE_ADMIN})
 # Submissions carry personal data: no cache anywhere may keep an answer.
-_NO_STORE = {"Cache-Control": "no-store"}
+_NO_STORE: Mapping[str, str] = {"Cache-Control": "no-store"}
 
 _INVALID_TOKEN_MESSAGE = "The access token is missing, malformed, expired or not valid for this service."  # noqa: S105 (a message, not a secret)
 
 
 def bearer_token(request: Request) -> str:
     """The token of an `Authorization: Bearer <token>` header; 401 when absent or malformed."""
-    value = (request.headers or {}).get("authorization")
+    value = request.headers.get("authorization")
     if not value:
         raise unauthorized()
     scheme, _, token = value.strip().partition(" ")
@@ -97,13 +98,13 @@ def staff_me() -> Response:
 
 @bp.route("/staff/submissions", methods=["GET"])
 def list_submissions() -> Response:
+    from chalicelib.api.requests import query_lists
     from chalicelib.services import staff_submissions
 
     request = bp.current_request
     principal = current_staff(request, roles=WORKFLOW_ROLES)
-    params = request.query_params or {}
-    query = staff_submissions.parse_list_query({name: params.getlist(name) for name in params})
-    return Response(staff_submissions.list_for_section(principal, query), headers=_NO_STORE)
+    query = staff_submissions.parse_list_query(query_lists(request))
+    return Response(staff_submissions.list_for_section(principal, query), headers=dict(_NO_STORE))
 
 
 @bp.route("/staff/submissions/{receipt}", methods=["GET"])
@@ -111,7 +112,7 @@ def show_submission(receipt: str) -> Response:
     from chalicelib.services import staff_submissions
 
     principal = current_staff(bp.current_request, roles=WORKFLOW_ROLES)
-    return Response(staff_submissions.show(principal, receipt), headers=_NO_STORE)
+    return Response(staff_submissions.show(principal, receipt), headers=dict(_NO_STORE))
 
 
 @bp.route("/staff/submissions/{receipt}/transitions", methods=["POST"])
@@ -122,18 +123,18 @@ def transition_submission(receipt: str) -> Response:
     request = bp.current_request
     principal = current_staff(request, roles=WORKFLOW_ROLES)
     body = json_body(request, "staff_transition")
-    return Response(staff_submissions.transition(principal, receipt, body), headers=_NO_STORE)
+    return Response(staff_submissions.transition(principal, receipt, body), headers=dict(_NO_STORE))
 
 
 @bp.route("/staff/submissions", methods=["POST"])
 def enter_submission() -> Response:
-    from chalicelib.api.requests import json_body
+    from chalicelib.api.requests import json_body, raw_body
     from chalicelib.services import staff_submissions
 
     request = bp.current_request
     principal = current_staff(request, roles=WORKFLOW_ROLES)
     body = json_body(request, "staff_entry")
     status, answer = staff_submissions.enter(
-        principal, body, request.headers.get("idempotency-key"), request.raw_body
+        principal, body, request.headers.get("idempotency-key"), raw_body(request)
     )
-    return Response(answer, status_code=status, headers=_NO_STORE)
+    return Response(answer, status_code=status, headers=dict(_NO_STORE))

@@ -8,7 +8,7 @@ from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint
 from chalicelib.api.forms import form_or_404, language_of
-from chalicelib.api.requests import RESIDENT_CORS, json_body
+from chalicelib.api.requests import RESIDENT_CORS, json_body, raw_body
 
 bp = ApiBlueprint(__name__)
 
@@ -41,7 +41,7 @@ def submit(formId: str) -> Response:  # the same parameter name as GET /forms/{f
     status, body = idempotency.once(
         f"submit:{form.id}",
         request.headers.get("idempotency-key"),
-        request.raw_body,
+        raw_body(request),
         lambda: (201, service.create(form, document, submitter)),
         caller=f"line:{submitter.line_user_id}" if submitter.line_user_id else None,
     )

@@ -110,6 +110,9 @@ def locate(location: object) -> str | None:
     found = from_address(address) if isinstance(address, str) else None
     if found:
         return found
-    latitude, longitude = location.get("latitude"), location.get("longitude")
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (latitude, longitude))
-    return nearest(float(latitude), float(longitude)) if numbers else None  # type: ignore[arg-type]
+    latitude, longitude = _number(location.get("latitude")), _number(location.get("longitude"))
+    return nearest(latitude, longitude) if latitude is not None and longitude is not None else None
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

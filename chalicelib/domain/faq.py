@@ -28,7 +28,7 @@ import re
 import time
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -224,7 +224,8 @@ def _one_pass(pairs: list[tuple[str, str]]) -> Callable[[str], str]:
     group = "".join(sorted(starts))
     alternation = "|".join(f"(?P<v{n}>{pattern})" for n, pattern in enumerate(folded))
     regex = re.compile(f"(?=[{re.escape(group)}])(?:{alternation})")
-    spellings = {f"v{n}": _fold(spelling) for n, (_, spelling) in enumerate(pairs)}
+    # Keyed like Match.lastgroup (never None here: every alternative is a named group).
+    spellings: dict[str | None, str] = {f"v{n}": _fold(spelling) for n, (_, spelling) in enumerate(pairs)}
     return lambda text: regex.sub(lambda match: spellings[match.lastgroup], text)
 
 
@@ -511,9 +512,9 @@ _RUN = re.compile(
 def _runs(text: str) -> list[tuple[str, str]]:
     """(script, run) pairs of a normalised text, spaces inside CJK and hangul runs removed."""
     return [
-        (match.lastgroup, run.replace(" ", "") if match.lastgroup in (_HAN, _HANGUL) else run)
+        (script, run.replace(" ", "") if script in (_HAN, _HANGUL) else run)
         for match in _RUN.finditer(text)
-        if (run := match.group())
+        if (script := match.lastgroup) and (run := match.group())  # every alternative is a named group
     ]
 
 
@@ -697,12 +698,13 @@ class FaqIndex:
                 phrasings = [terms(q, self.params) for q in entry.questions.get(language, [])]
                 keywords = [t for word in entry.keywords.get(language, []) for t in terms(word, self.params)]
                 if self.params.mode == "field":
-                    field_counts: Counter[str] = Counter()
+                    field_counts: defaultdict[str, float] = defaultdict(float)  # keywords weigh a float
                     for phrasing in phrasings:
-                        field_counts.update(phrasing)
+                        for term in phrasing:
+                            field_counts[term] += 1
                     for term in keywords:
                         field_counts[term] += self.params.keyword_weight
-                    documents = [(field_counts, False)]
+                    documents: list[tuple[Mapping[str, float], bool]] = [(field_counts, False)]
                 else:
                     documents = [(Counter(phrasing), False) for phrasing in phrasings]
                     documents.append((Counter(keywords), True))

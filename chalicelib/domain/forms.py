@@ -221,7 +221,8 @@ def negotiate_language(accept_language: str | None) -> Language:
     if best:
         return best[1]
     if wanted:
-        return languages.text_language(wanted[1], LANGUAGES) or DEFAULT_LANGUAGE  # type: ignore[return-value]
+        found = languages.text_language(wanted[1], LANGUAGES)
+        return found if found in LANGUAGES else DEFAULT_LANGUAGE
     return DEFAULT_LANGUAGE
 
 
@@ -244,7 +245,7 @@ def _supported(tag: str) -> Language | None:
     if tag == "*":
         return DEFAULT_LANGUAGE
     primary = tag.split("-", 1)[0]
-    return primary if primary in LANGUAGES else None  # type: ignore[return-value]
+    return primary if primary in LANGUAGES else None
 
 
 # --- the public shape ----------------------------------------------------------------------------

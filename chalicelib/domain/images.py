@@ -522,9 +522,12 @@ def _strip_heic(data: bytes) -> bytes:
     for method, reference, extents in locations.values():
         if reference != 0 or method not in (0, 1):
             continue  # data in another file, or built from other items: nothing to read here
-        if method == 1 and idat is None:
+        if method == 0:
+            source_start, source_end = 0, n
+        elif idat is not None:
+            source_start, source_end = idat.body, idat.end
+        else:
             raise UnsupportedImage("HEIF: item in idat without an idat box")
-        source_start, source_end = (0, n) if method == 0 else (idat.body, idat.end)
         for offset, length in extents:
             start = source_start + offset
             stop = start + length if length else source_end

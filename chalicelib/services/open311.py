@@ -39,13 +39,13 @@ def services() -> list[dict[str, Any]]:
     """services.json: one service per report form, in catalogue order."""
     return [
         to_open311_service(
-            service_code=form.open311_code,
+            service_code=code,
             service_name=form.title["ja"],
             description=form.description["ja"],
             group=form.open311_group,
             keywords=_keywords(form),
         )
-        for form in _report_forms().values()
+        for code, form in _report_forms_by_code().items()
     ]
 
 
@@ -136,7 +136,7 @@ def _report_forms() -> dict[str, forms.FormDefinition]:
 
 @cache
 def _report_forms_by_code() -> dict[str, forms.FormDefinition]:
-    return {form.open311_code: form for form in _report_forms().values()}
+    return {form.open311_code: form for form in _report_forms().values() if form.open311_code}
 
 
 @cache

@@ -141,7 +141,10 @@ def withdraw(
 ) -> dict[str, Any]:
     submission = resident_access(receipt_text, secret, client=client, line_user_id=line_user_id)
     move(submission, rules.WITHDRAWN, actor=RESIDENT)
-    return _public_view(store.get(submission.receipt))
+    withdrawn = store.get(submission.receipt)
+    if withdrawn is None:  # erased in between: nothing left to show
+        raise rule.NotFound(_NO_ACCESS, code="submission_not_found")
+    return _public_view(withdrawn)
 
 
 def move(
@@ -171,8 +174,8 @@ def move(
     new_version = (submission.version or 0) + 1
     actions = [Submission.status.set(target), Submission.updated_at.set(now)]
     if entry.note and entry.note_visibility == "public":
-        note = {"at": rules.utc_iso(now), "status": target, "note": entry.note, "version": new_version}
-        public = [*submission.public_notes, note]
+        public_note = {"at": rules.utc_iso(now), "status": target, "note": entry.note, "version": new_version}
+        public = [*submission.public_notes, public_note]
         actions.append(Submission.public_notes.set(public))
     if target in rules.TERMINAL_STATUSES:
         form = get_form(submission.form_id)

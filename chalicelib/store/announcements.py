@@ -19,6 +19,7 @@ from typing import Any
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition, size
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import announcements as rules
@@ -461,14 +462,14 @@ def finish_chunk(
     `counted=False` records the state alone: a merged chunk of a send cancelled before it was
     assembled, whose residents are counted in their rests.
     """
-    actions = [FanoutItem.status.set(status), FanoutItem.finished_at.set(now)]
+    actions: list[Action] = [FanoutItem.status.set(status), FanoutItem.finished_at.set(now)]
     if request_id:
         actions.append(FanoutItem.request_id.set(request_id))
     if accepted_request_id:
         actions.append(FanoutItem.accepted_request_id.set(accepted_request_id))
     if error:
         actions.append(FanoutItem.error.set(error))
-    counters = [FanoutItem.chunks_done.add(1)]
+    counters: list[Action] = [FanoutItem.chunks_done.add(1)]
     if chunk.size:
         counters.append(_count(count_kind, chunk.language, chunk.size))
     if chunk.status == DEFERRED and chunk.size:

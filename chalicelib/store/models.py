@@ -5,6 +5,8 @@ The local stack creates tables from these classes, and infra/ reads the same sch
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -25,6 +27,12 @@ from chalicelib.config import get_settings
 
 share_session_with_pynamodb()
 _settings = get_settings()
+
+
+def _strings(**options: Any) -> ListAttribute[str]:
+    """ListAttribute(of=UnicodeAttribute), typed as what it holds: PynamoDB's stubs make its values
+    UnicodeAttribute instances (pynamodb/PynamoDB#1246), but they are str."""
+    return cast("ListAttribute[str]", ListAttribute(of=UnicodeAttribute, **options))
 
 
 class _Meta:
@@ -72,7 +80,7 @@ class Resident(Model):
     last_event_ms = NumberAttribute(default=0)
     expires_at = TTLAttribute(null=True)
     # Announcement preferences (chalicelib/store/preferences.py). The age band is kept, the birth year never.
-    topics = ListAttribute(of=UnicodeAttribute, default=list)
+    topics = _strings(default=list)
     area = UnicodeAttribute(null=True)  # null: all areas
     age_band = UnicodeAttribute(null=True)
     consent_terms_version = UnicodeAttribute(null=True)
@@ -80,7 +88,7 @@ class Resident(Model):
     paused = BooleanAttribute(default=False)
     # The send-list entries the last preferences write left, read consistently on the next write
     # (the by-user index may lag); and a counter that makes concurrent writes conditional.
-    send_segments = ListAttribute(of=UnicodeAttribute, default=list)
+    send_segments = _strings(default=list)
     # The language#age-band slot its entries are counted under (SendListCount); absent: not counted yet.
     send_slot = UnicodeAttribute(null=True)
     preferences_version = NumberAttribute(default=0)
@@ -188,7 +196,7 @@ class Submission(Model):
     updated_at = UTCDateTimeAttribute()
     # The form's answers: personal data. Never logged, shown only to the section's staff.
     data = JSONAttribute()
-    attachments = ListAttribute(of=UnicodeAttribute, default=list)
+    attachments = _strings(default=list)
     latitude = NumberAttribute(null=True)
     longitude = NumberAttribute(null=True)
     area = UnicodeAttribute(null=True)
@@ -294,7 +302,9 @@ class AttemptCounter(Model):
         table_name = _settings.name("attempts")
 
     key = UnicodeAttribute(hash_key=True)
-    count = NumberAttribute(default=0)
+    # Shadows Model.count() (a query count, never used on this table); renaming it needs
+    # attr_name="count" and its callers in store/attempts.py.
+    count = NumberAttribute(default=0)  # type: ignore[assignment]
     expires_at = TTLAttribute()
     # Backoff subjects (store/attempts.reserve): no attempt is evaluated before this time.
     next_at = UTCDateTimeAttribute(null=True)
@@ -409,7 +419,7 @@ class Announcement(Model):
     started_at = UTCDateTimeAttribute(null=True)
     finished_at = UTCDateTimeAttribute(null=True)
     chunk_size = NumberAttribute(null=True)
-    partitions = ListAttribute(of=UnicodeAttribute, null=True)
+    partitions = _strings(null=True)
 
     by_section = AnnouncementsBySectionIndex()
     by_due = DueIndex()
@@ -433,7 +443,7 @@ class FanoutItem(Model):
     announcement_id = UnicodeAttribute(hash_key=True)
     item_key = UnicodeAttribute(range_key=True)
     language = UnicodeAttribute(null=True)
-    user_ids = ListAttribute(of=UnicodeAttribute, null=True)
+    user_ids = _strings(null=True)
     # [[partition, n], ...]: which send list the ids come from, in order (to re-check a deferred chunk).
     sources = JSONAttribute(null=True)
     size = NumberAttribute(null=True)
@@ -451,7 +461,7 @@ class FanoutItem(Model):
     # Partition markers: a collection began / finished, and the full chunks it made per language.
     collecting = BooleanAttribute(null=True)
     collected = BooleanAttribute(null=True)
-    chunk_counts = MapAttribute(null=True)
+    chunk_counts: MapAttribute[str, int] = MapAttribute(null=True)
     # The progress item.
     state = UnicodeAttribute(null=True)
     partitions_total = NumberAttribute(null=True)
@@ -459,8 +469,10 @@ class FanoutItem(Model):
     chunks_total = NumberAttribute(null=True)
     chunks_done = NumberAttribute(null=True)
     assembled = BooleanAttribute(null=True)
-    merged_chunks = MapAttribute(null=True)  # language -> chunks made from the partitions' rests
-    counts = MapAttribute(null=True)  # count kind -> language -> recipients
+    merged_chunks: MapAttribute[str, int] = MapAttribute(
+        null=True
+    )  # language -> chunks made from the partitions' rests
+    counts: MapAttribute[str, Any] = MapAttribute(null=True)  # count kind -> language -> recipients
     # The requests item: X-Line-Request-Id of every multicast LINE accepted.
     request_ids = UnicodeSetAttribute(null=True)
     # Items holding user ids expire; `progress` and `requests` (no personal data) stay with the announcement.
@@ -720,7 +732,7 @@ class PaymentIntent(Model):
     section = UnicodeAttribute()
     amount = NumberAttribute()  # integer yen, from the form definition
     status = UnicodeAttribute()
-    review_reasons = ListAttribute(of=UnicodeAttribute, default=list)
+    review_reasons = _strings(default=list)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     expires_at = UTCDateTimeAttribute()  # the code's / checkout session's end

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from itertools import chain
 
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import preferences as rules
@@ -146,7 +147,7 @@ def _write(
     if version == 0:
         unchanged = Resident.preferences_version.does_not_exist() | unchanged
     consent = prefs.consent
-    actions = [
+    actions: list[Action] = [
         Resident.topics.set(sorted(prefs.topics)),
         Resident.area.set(prefs.area) if prefs.area else Resident.area.remove(),
         Resident.age_band.set(prefs.age_band) if prefs.age_band else Resident.age_band.remove(),

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -18,6 +18,9 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain import cursors
 from chalicelib.store.conditions import condition_failed, conditional
 from chalicelib.store.models import AuditEntry, Submission
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.condition import Condition
 
 
 class StaleVersion(Exception):
@@ -108,7 +111,7 @@ def query_index(
     """Newest first, one page of `limit` from a created-time index; the cursor continues it.
 
     domain.errors.InvalidCursor for a cursor this did not give out for `partition`."""
-    condition = None
+    condition: Condition | None = None
     if since and until:
         condition = Submission.created_key.between(since.isoformat(), until.isoformat() + "~")
     elif since:
@@ -170,7 +173,7 @@ def iterate_index(
     # key of that second, so the lower bound is that second and the upper one the next.
     lower = _second(since).isoformat() if since else None
     upper = (_second(until) + timedelta(seconds=1)).isoformat() if until else None
-    condition = None
+    condition: Condition | None = None
     if lower and upper:
         if lower > upper:
             return  # an empty range (DynamoDB refuses a BETWEEN whose bounds are reversed)

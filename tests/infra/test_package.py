@@ -61,6 +61,24 @@ def test_package_holds_only_runtime_packages(deployment_zip: Path) -> None:
     assert chalice_files == {"chalice/__init__.py", "chalice/app.py"}  # the runtime module only
 
 
+def test_package_holds_exactly_the_runtime_lock(deployment_zip: Path) -> None:
+    """Every distribution in the package at its requirements.txt version, and nothing else."""
+    import re
+
+    lock = {}
+    for line in (package.ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        pin = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", line)
+        if pin:
+            lock[re.sub(r"[-_.]+", "-", pin[1]).lower()] = pin[2]
+    with zipfile.ZipFile(deployment_zip) as archive:
+        folders = {n.split("/", 1)[0] for n in archive.namelist() if ".dist-info/" in n}
+    packaged = {}
+    for folder in folders:
+        name, version = folder.removesuffix(".dist-info").rsplit("-", 1)
+        packaged[re.sub(r"[-_.]+", "-", name).lower()] = version
+    assert packaged == lock
+
+
 def test_every_module_has_unchecked_bytecode(deployment_zip: Path) -> None:
     tag = sys.implementation.cache_tag
     with zipfile.ZipFile(deployment_zip) as archive:

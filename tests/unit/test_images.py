@@ -514,6 +514,16 @@ def test_heif_layouts_we_cannot_clean_are_refused(items: list[dict], options: di
         strip_metadata(synthetic_heif(items, **options))
 
 
+@pytest.mark.parametrize(
+    "in_idat", [PICTURE | {"method": 1}, {"id": 2, "type": b"Exif", "payload": EXIF_GPS, "method": 1}]
+)
+def test_heif_item_in_idat_without_an_idat_box_is_refused(in_idat: dict) -> None:
+    data = synthetic_heif([PICTURE, {"id": 2, "type": b"Exif", "payload": EXIF_GPS}, in_idat | {"id": 4}])
+    assert data.count(b"idat") == 1
+    with pytest.raises(UnsupportedImage):
+        strip_metadata(data.replace(b"idat", b"free"))
+
+
 def test_heif_metadata_item_without_location_is_refused() -> None:
     data = synthetic_heif([PICTURE, {"id": 2, "type": b"Exif", "payload": EXIF_GPS}])
     # Renumber the Exif item in iinf only, so iloc no longer knows it.

@@ -80,7 +80,11 @@ def _answer(turn: Turn, entry_id: str) -> None:
 def ask_person(turn: Turn, conversation_id: str) -> None:
     """File the offered question as an inquiry, once however often the button is tapped."""
     conversation = turn.conversation
-    if not turn.in_flow(chat.ASK, chat.OFFERED) or conversation.conversation_id != conversation_id:
+    if (
+        conversation is None
+        or not turn.in_flow(chat.ASK, chat.OFFERED)
+        or conversation.conversation_id != conversation_id
+    ):
         turn.say("ask.missing")
         return
     data = conversation.data

@@ -5,6 +5,7 @@ web; the chat offers it from the rich menu ("apply"), from a consultation's FAQ 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.config import get_settings
@@ -94,7 +95,7 @@ def cancel(turn: Turn, booking_id: str) -> None:
     turn.say("consult.cancel.done")
 
 
-ACTIONS = {
+ACTIONS: dict[str, Callable[[Turn, str], None]] = {
     "consult.menu": menu,
     "consult.mine": mine,
     "consult.cancel": ask_cancel,

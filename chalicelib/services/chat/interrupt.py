@@ -9,6 +9,8 @@ with the buttons below" for every message they type.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chalicelib.domain import chat, faq
 from chalicelib.services.chat import ask
 from chalicelib.services.chat.turn import Turn
@@ -47,7 +49,7 @@ def suggest(turn: Turn, entry_ids: list[str]) -> None:
     turn.say_text(f"{intro}\n{listed}", [*buttons, resume, turn.cancel_button()])
 
 
-def on_stray_text(turn: Turn, text: str, prompt: object) -> None:
+def on_stray_text(turn: Turn, text: str, prompt: Callable[[Turn], None]) -> None:
     """Typed text the step cannot take: answer it if it is a question, then show the step again.
 
     `prompt(turn, note_key)` is the flow's own prompt (report.prompt, answer.prompt).
@@ -57,9 +59,9 @@ def on_stray_text(turn: Turn, text: str, prompt: object) -> None:
     if decision == ANSWERED:
         answer_question(turn, entries[0])
         turn.say("flow.resume", cancel=cancel)
-        prompt(turn)  # type: ignore[operator]
+        prompt(turn)
     elif decision == SUGGESTED:
         suggest(turn, entries)
     else:
         turn.say("flow.not_a_step", cancel=cancel)
-        prompt(turn)  # type: ignore[operator]
+        prompt(turn)

@@ -7,7 +7,7 @@ submission at the end goes through exactly the checks and photo cleaning a web f
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from chalicelib.adapters.line_api import LineRejected, LineUnavailable, line_client
 from chalicelib.domain import chat
@@ -15,6 +15,9 @@ from chalicelib.domain.chat import ADDRESS, CATEGORY, COMMENT, CONFIRM, KIND, LO
 from chalicelib.observability import logger, metrics
 from chalicelib.services import uploads
 from chalicelib.services.chat.turn import Turn
+
+if TYPE_CHECKING:
+    from chalicelib.store.models import Conversation
 
 
 def start(turn: Turn) -> None:
@@ -61,15 +64,16 @@ def prompt(turn: Turn, note_key: str | None = None) -> None:
         turn.say_text(chat.report_summary(data, turn.language), [send, cancel])
 
 
-def _expects(turn: Turn, *steps: str) -> bool:
-    """Whether the report is at one of `steps`; if not, the button was an old one: ask again."""
-    if turn.in_flow(REPORT, *steps):
-        return True
+def _expects(turn: Turn, *steps: str) -> Conversation | None:
+    """The conversation, if the report is at one of `steps`; if not, the button was an old one: ask again."""
+    conversation = turn.conversation
+    if conversation is not None and turn.in_flow(REPORT, *steps):
+        return conversation
     if turn.in_flow(REPORT):
         prompt(turn, "report.use_buttons")
     else:
         turn.say("general.not_understood", [turn.button("button.report", "menu.report")])
-    return False
+    return None
 
 
 def choose_category(turn: Turn, form_id: str) -> None:
@@ -82,8 +86,8 @@ def choose_category(turn: Turn, form_id: str) -> None:
 
 
 def choose_kind(turn: Turn, kind: str) -> None:
-    if _expects(turn, KIND):
-        category = chat.report_category(turn.conversation.data["form"])
+    if (conversation := _expects(turn, KIND)) is not None:
+        category = chat.report_category(conversation.data["form"])
         if category is None or kind not in category.kinds:
             prompt(turn, "report.use_buttons")
             return
@@ -92,9 +96,10 @@ def choose_kind(turn: Turn, kind: str) -> None:
 
 
 def on_photo(turn: Turn, message: dict[str, Any]) -> None:
-    if not _expects(turn, PHOTOS):
+    conversation = _expects(turn, PHOTOS)
+    if conversation is None:
         return
-    photos = list(turn.conversation.data.get("photos", []))
+    photos = list(conversation.data.get("photos", []))
     if len(photos) >= chat.MAX_PHOTOS:
         prompt(turn, "report.photo_limit")
         return
@@ -152,7 +157,7 @@ def on_location(turn: Turn, message: dict[str, Any]) -> None:
     prompt(turn)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -188,9 +193,10 @@ def skip_comment(turn: Turn, _: str = "") -> None:
 
 def confirm(turn: Turn, conversation_id: str) -> None:
     """File the report, once however often "send" is tapped or the event delivered."""
-    if not _expects(turn, CONFIRM) or turn.conversation.conversation_id != conversation_id:
+    conversation = _expects(turn, CONFIRM)
+    if conversation is None or conversation.conversation_id != conversation_id:
         return
-    data = turn.conversation.data
+    data = conversation.data
     category = chat.report_category(data["form"])
     assert category is not None
     receipt = turn.file(category.form, chat.report_document(data))

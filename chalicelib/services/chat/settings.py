@@ -196,7 +196,7 @@ def resume(turn: Turn, _: str = "") -> None:
         show(turn, "prefs.resumed")
 
 
-ACTIONS = {
+ACTIONS: dict[str, Callable[[Turn, str], None]] = {
     "prefs.topics": topics,
     "prefs.topic": toggle_topic,
     "prefs.topic_off": stop_topic,
