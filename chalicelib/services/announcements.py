@@ -72,7 +72,7 @@ def list_for_section(principal: StaffPrincipal, params: Mapping[str, list[str]])
             problems.append({"parameter": "limit", "message": f"Use a whole number from 1 to {MAX_LIMIT}."})
     if problems:
         raise rule.Malformed("Some query parameters are not valid.", code="invalid_query", details=problems)
-    cursor = (params.get("cursor") or [None])[0] or None
+    cursor = (params.get("cursor") or [""])[0] or None
     items, next_cursor = store.list_for_section(principal.section, limit, cursor)  # InvalidCursor: 400
     return {"announcements": [summary(item) for item in items], "nextCursor": next_cursor}
 
