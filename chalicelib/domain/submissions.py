@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
+from chalicelib.domain import messages
 from chalicelib.domain.business_days import is_business_day
 from chalicelib.domain.ward import ward_name, without_controls
 
@@ -49,15 +50,12 @@ WARD_CLOCK_STATUSES = frozenset({RECEIVED, IN_REVIEW})
 # The resident must be told what to do (needs_info) or why (rejected), so these need a public note.
 PUBLIC_NOTE_REQUIRED = frozenset({NEEDS_INFO, REJECTED})
 
-STATUS_LABELS: dict[str, dict[str, str]] = {
-    AWAITING_PAYMENT: {"ja": "お支払い待ち", "en": "Awaiting payment"},
-    RECEIVED: {"ja": "受付済み", "en": "Received"},
-    IN_REVIEW: {"ja": "確認中", "en": "In review"},
-    NEEDS_INFO: {"ja": "追加の情報をお願いしています", "en": "More information needed"},
-    COMPLETED: {"ja": "完了", "en": "Completed"},
-    REJECTED: {"ja": "お受けできませんでした", "en": "Not accepted"},
-    WITHDRAWN: {"ja": "取り下げ済み", "en": "Withdrawn"},
-}
+
+def status_labels(status: str) -> dict[str, str]:
+    """The status's name in Japanese and English (`statusLabel` of the API's answers), from the
+    catalogue's `status.*` texts, which have it in every language."""
+    return {language: messages.text(f"status.{status}", language) for language in ("ja", "en")}
+
 
 STAFF = "staff"
 RESIDENT = "resident"
@@ -368,7 +366,7 @@ def public_view(
         "receipt": receipt,
         "formId": form_id,
         "status": status,
-        "statusLabel": dict(STATUS_LABELS[status]),
+        "statusLabel": status_labels(status),
         "createdAt": tokyo_iso(created_at),
         "updatedAt": tokyo_iso(updated_at),
         "notes": [
@@ -651,7 +649,7 @@ def to_open311_request(
     request: dict[str, Any] = {
         "service_request_id": receipt,
         "status": open311_status(status),
-        "status_notes": status_notes if status_notes else STATUS_LABELS[status]["ja"],
+        "status_notes": status_notes if status_notes else status_labels(status)["ja"],
         "service_name": service_name,
         "service_code": service_code,
         "agency_responsible": agency_responsible or ward_name("ja"),

@@ -108,7 +108,7 @@ def view(submission: Submission) -> dict[str, Any]:
     return {
         "receipt": submission.receipt,
         "status": submission.status,
-        "statusLabel": dict(lifecycle.STATUS_LABELS[submission.status]),
+        "statusLabel": lifecycle.status_labels(submission.status),
         "statusText": messages.text(f"status.{submission.status}", language),
         "waitingForAnswer": submission.status == lifecycle.NEEDS_INFO,
         "thread": rules.thread(submission.public_notes or [], submission.responses or []),

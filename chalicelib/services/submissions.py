@@ -113,7 +113,7 @@ def create(
     answer: dict[str, Any] = {
         "receipt": receipt,
         "status": first_status,
-        "statusLabel": rules.STATUS_LABELS[first_status],
+        "statusLabel": rules.status_labels(first_status),
         "accessSecret": secret,
         "statusUrl": f"/submissions/{receipt}",
         "fee": fee,
