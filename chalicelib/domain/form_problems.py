@@ -1,68 +1,44 @@
-"""What is wrong with a form submission, said to the resident in their language, field by field."""
+"""What is wrong with a form submission, said to the resident in their language, field by field.
+
+The sentences are catalogue texts (`error.field.*`, chalicelib/data/messages/errors.json) in
+every resident language; the field's label comes from the form, which is written in Japanese
+and English, so a Vietnamese sentence quotes the English label (the fallback chain).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain import languages
 from chalicelib.domain.forms import FormDefinition
+from chalicelib.domain.messages import Text, localize
 
-_MESSAGES: dict[str, dict[str, str]] = {
-    "required": {"ja": "「{label}」を入力してください。", "en": "Please fill in “{label}”."},
-    "type": {
-        "ja": "「{label}」の形式が正しくありません。",
-        "en": "“{label}” is not the right kind of value.",
-    },
-    "enum": {
-        "ja": "「{label}」は選択肢から選んでください。",
-        "en": "Please choose “{label}” from the options.",
-    },
-    "maxLength": {
-        "ja": "「{label}」は{limit}文字以内で入力してください。",
-        "en": "“{label}” can be at most {limit} characters.",
-    },
-    "minLength": {"ja": "「{label}」を入力してください。", "en": "Please fill in “{label}”."},
-    "pattern": {
-        "ja": "「{label}」の書き方が正しくありません。",
-        "en": "“{label}” is not written the expected way.",
-    },
-    "format": {
-        "ja": "「{label}」の書き方が正しくありません。",
-        "en": "“{label}” is not written the expected way.",
-    },
-    "minimum": {
-        "ja": "「{label}」は{limit}以上にしてください。",
-        "en": "“{label}” must be at least {limit}.",
-    },
-    "maximum": {"ja": "「{label}」は{limit}以下にしてください。", "en": "“{label}” must be at most {limit}."},
-    "maxItems": {
-        "ja": "「{label}」は{limit}件までです。",
-        "en": "“{label}” can have at most {limit} entries.",
-    },
-    "minItems": {
-        "ja": "「{label}」を{limit}件以上指定してください。",
-        "en": "“{label}” needs at least {limit}.",
-    },
-    "additionalProperties": {
-        "ja": "この項目は受け付けていません。",
-        "en": "This field is not part of the form.",
-    },
-    "outside_ward": {
-        "ja": "場所は葛飾区内を指定してください。",
-        "en": "The location must be inside Katsushika City.",
-    },
-}
-_FALLBACK = {"ja": "「{label}」の内容を確認してください。", "en": "Please check “{label}”."}
-_WHOLE_FORM = {"ja": "申請内容", "en": "the form"}
+# Schema keywords with a sentence of their own; any other says "please check {label}".
+_KEYWORDS = frozenset(
+    {
+        "required",
+        "type",
+        "enum",
+        "maxLength",
+        "minLength",
+        "pattern",
+        "format",
+        "minimum",
+        "maximum",
+        "maxItems",
+        "minItems",
+        "additionalProperties",
+        "outside_ward",
+    }
+)
 
 
-def explain(problems: list[dict[str, Any]], form: FormDefinition, language: str) -> list[dict[str, str]]:
-    """Turn schema problems into {"pointer", "message"} pairs a resident can act on.
+def problems_of(problems: list[dict[str, Any]], form: FormDefinition) -> list[dict[str, Any]]:
+    """Schema problems as {"pointer", "message"} pairs a resident can act on, the message a
+    catalogue Text not yet written in any language (the API writes it in the request's).
 
     A missing field is reported at its own pointer (not its parent's), and a coordinate
     outside the ward's bounds says so rather than quoting a number.
     """
-    language = languages.text_language(language, _WHOLE_FORM) or "ja"  # vi -> en, ja-easy -> ja
     explained = []
     for problem in problems:
         pointer, keyword = problem["pointer"], problem["keyword"]
@@ -70,19 +46,21 @@ def explain(problems: list[dict[str, Any]], form: FormDefinition, language: str)
             pointer = f"{pointer}/{problem['expected']}"
         if keyword in ("minimum", "maximum") and pointer.startswith("/location/"):
             keyword = "outside_ward"
-        template = _MESSAGES.get(keyword, _FALLBACK)[language]
-        explained.append(
-            {
-                "pointer": pointer,
-                "message": template.format(label=_label(form, pointer, language), limit=problem["expected"]),
-            }
-        )
+        key = f"error.field.{keyword}" if keyword in _KEYWORDS else "error.field.other"
+        message = Text(key, label=_label(form, pointer), limit=problem["expected"])
+        explained.append({"pointer": pointer, "message": message})
     return explained
 
 
-def _label(form: FormDefinition, pointer: str, language: str) -> str:
+def explain(problems: list[dict[str, Any]], form: FormDefinition, language: str) -> list[dict[str, str]]:
+    """`problems_of`, written in `language`."""
+    return localize(problems_of(problems, form), language)
+
+
+def _label(form: FormDefinition, pointer: str) -> Any:
+    """The field's label in each language it has (a Text for the whole form)."""
     field = pointer.strip("/").split("/")[0]
     if not field:
-        return _WHOLE_FORM[language]
+        return Text("error.field.whole_form")
     label = form.meta.get("labels", {}).get(field, {})
-    return languages.pick(label, language) or field
+    return label if label else field

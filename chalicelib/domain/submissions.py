@@ -99,23 +99,12 @@ class Actor:
             raise ValueError("a staff actor needs a section")
 
 
-_TRANSITION_MESSAGES = {
-    "unknown_status": ("状態の指定が正しくありません。", "The status is not a known status."),
-    "unchanged": ("すでにその状態です。", "The submission already has this status."),
-    "terminal": (
-        "この申請は終了しているため、状態を変更できません。",
-        "This submission is closed; its status can no longer change.",
-    ),
-    "not_permitted": ("この状態変更はできません。", "You may not make this status change."),
-    "not_allowed": ("この状態から指定の状態には変更できません。", "This status change is not allowed."),
-}
-
-
 class InvalidTransition(Exception):
     """A status change that the lifecycle refuses (HTTP 409; `unknown_status` is bad input, 422).
 
     `code` is one of unknown_status, unchanged, terminal, not_permitted (the change exists
-    but not for this kind of actor), not_allowed; `reason` is safe to show; `message` has ja/en.
+    but not for this kind of actor), not_allowed; `reason` is safe to show; `text` is what a
+    resident (withdrawing) or staff member reads, in their language (`error.transition.<code>`).
     """
 
     def __init__(self, current: str, target: str, reason: str, *, code: str = "not_allowed") -> None:
@@ -124,8 +113,7 @@ class InvalidTransition(Exception):
         self.target = target
         self.reason = reason
         self.code = code
-        ja, en = _TRANSITION_MESSAGES[code]
-        self.message = {"ja": ja, "en": en}
+        self.text = messages.Text(f"error.transition.{code}")
 
 
 def allowed_targets(current: str, actor_kind: str) -> frozenset[str]:
@@ -185,7 +173,11 @@ _NOTE_MESSAGES = {
 
 
 class InvalidNote(ValueError):
-    """A transition note that cannot be accepted (HTTP 422); `message` has ja/en."""
+    """A transition note that cannot be accepted (HTTP 422); `message` has ja/en.
+
+    Only staff write notes, so its texts are staff texts, here rather than in the residents'
+    message catalogue.
+    """
 
     def __init__(self, code: str) -> None:
         ja, en = _NOTE_MESSAGES[code]
@@ -193,6 +185,10 @@ class InvalidNote(ValueError):
         self.code = code
         self.reason = en
         self.message = {"ja": ja, "en": en}
+
+    @property
+    def staff_message(self) -> str:
+        return f"{self.message['ja']} / {self.message['en']}"
 
 
 def validate_transition_note(target: str, note: str | None, visibility: str | None) -> str | None:
