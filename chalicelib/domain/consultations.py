@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 
+from chalicelib.domain import messages
 from chalicelib.domain.business_days import closure_reason, is_business_day
 from chalicelib.domain.errors import Conflict, Invalid, NotFound
 from chalicelib.domain.messages import Text
@@ -93,7 +94,7 @@ class Service:
     def public_title(self, language: str) -> str:
         """What a notification, a calendar entry or a list may show: a sensitive topic is not named."""
         if self.sensitive:
-            return GENERIC_TITLE.get(language) or GENERIC_TITLE["ja"]
+            return messages.text("consult.generic_title", language)
         return self.title(language)
 
     def meeting_link(self, booking_id: str) -> str:
@@ -113,17 +114,6 @@ class Service:
             "cancelDeadlineHours": int(self.cancel_deadline.total_seconds() // 3600),
             "bookAheadDays": self.book_ahead_days,
         }
-
-
-GENERIC_TITLE = {
-    "ja": "区の相談",
-    "ja-easy": "くの　そうだん",
-    "en": "Ward consultation",
-    "zh-Hans": "区的咨询",
-    "ko": "구 상담",
-    "vi": "Buổi tư vấn của quận",
-    "ne": "वडाको परामर्श",
-}
 
 
 @cache

@@ -38,6 +38,19 @@ FALLBACK: dict[str, tuple[str, ...]] = {
     "ne": ("ne", "en", "ja"),
 }
 assert set(FALLBACK) == set(LANGUAGES), "every resident language has a chain"
+
+# Each language in its own name (an endonym): what a language picker shows, the same whatever
+# the reader reads now, so these are not translated and not in the message catalogue.
+NAMES: dict[str, str] = {
+    "ja": "日本語",
+    "ja-easy": "やさしい にほんご",
+    "en": "English",
+    "zh-Hans": "中文（简体）",
+    "ko": "한국어",
+    "vi": "Tiếng Việt",
+    "ne": "नेपाली",
+}
+assert set(NAMES) == set(LANGUAGES), "every resident language has its name"
 assert all(chain[-1] == DEFAULT_LANGUAGE for chain in FALLBACK.values())
 
 
