@@ -27,7 +27,7 @@ from chalicelib.api import (
     submissions,
 )
 from chalicelib.api import queue as queue_api
-from chalicelib.api.errors import ApiError, as_api_error, with_route_cors
+from chalicelib.api.errors import ApiError, as_api_error, request_language, with_route_cors
 from chalicelib.config import get_settings
 from chalicelib.observability import flush_metrics, invocation, traced
 from chalicelib.resources import (
@@ -69,10 +69,11 @@ def http_observability(event, get_response):
             response = get_response(event)
         except ApiError as error:
             # Raised past Chalice, which adds a route's CORS headers only to what a view returns.
-            response = with_route_cors(error.to_response(), app.routes, context)
+            # Its message is written here, in the language the caller asked for.
+            response = with_route_cors(error.to_response(request_language(event)), app.routes, context)
         finally:
             flush_metrics()
-    return as_api_error(response)
+    return as_api_error(response, request_language(event))
 
 
 def background_observability(event, get_response):

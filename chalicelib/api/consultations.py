@@ -14,29 +14,18 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.api.errors import ApiBlueprint, json_response
+from chalicelib.api.errors import ApiBlueprint, json_response, request_language
 from chalicelib.api.requests import RESIDENT_CORS, json_body
 
 bp = ApiBlueprint(__name__)
 
 SECRET_HEADER = "x-access-secret"  # noqa: S105 (a header name)
 _NO_STORE = {"Cache-Control": "no-store"}
-_LANGUAGES = ("ja", "ja-easy", "en", "zh-Hans", "ko", "vi", "ne")
 
 
 def language(request: Any) -> str:
-    """The first language of Accept-Language that residents can read here (zh → zh-Hans)."""
-    header = (request.headers or {}).get("accept-language") or ""
-    for part in header.split(","):
-        tag = part.split(";")[0].strip().lower()
-        for candidate in _LANGUAGES:
-            if tag == candidate.lower() or (
-                tag.split("-")[0] == candidate.lower() and candidate != "ja-easy"
-            ):
-                return candidate
-            if tag.startswith("zh") and candidate == "zh-Hans":
-                return candidate
-    return "ja"
+    """The language residents read here: the one its errors are written in too (api/errors.py)."""
+    return request_language(request)
 
 
 @bp.route("/consultations", methods=["GET"], cors=RESIDENT_CORS)

@@ -3,6 +3,10 @@
 `ApiError` subclasses ChaliceUnhandledError so that Chalice lets it reach our
 middleware (other exceptions are turned into Chalice's own 500 body first); the
 middleware in app.py turns it into `{"error": {"code", "message", "details"}}`.
+
+A resident-facing message (a catalogue `Text`, in the message or anywhere in the details) is
+rendered there, once, in the request's language (`request_language`): the one path by which
+every resident route answers an error in the resident's language.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from typing import Any
 from chalice import Blueprint, ChaliceUnhandledError, Response
 
 from chalicelib.domain import errors as rule
+from chalicelib.domain import languages
+from chalicelib.domain.messages import Text, localize
+from chalicelib.domain.residents import DEFAULT_LANGUAGE
 
 
 class ApiError(ChaliceUnhandledError):
@@ -23,7 +30,7 @@ class ApiError(ChaliceUnhandledError):
         self,
         status: int,
         code: str,
-        message: str,
+        message: str | Text,
         details: list[Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
@@ -34,8 +41,30 @@ class ApiError(ChaliceUnhandledError):
         self.details = details or []
         self.headers = headers or {}
 
-    def to_response(self) -> Response:
-        return error_response(self.status, self.code, self.message, self.details, self.headers)
+    def localized(self, language: str) -> ApiError:
+        """The same error with its catalogue texts written in `language` (a web page shows them)."""
+        headers = dict(self.headers)
+        if isinstance(self.message, Text):
+            headers["Content-Language"] = language
+        return ApiError(
+            self.status,
+            self.code,
+            str(localize(self.message, language)),
+            localize(self.details, language),
+            headers,
+        )
+
+    def to_response(self, language: str = DEFAULT_LANGUAGE) -> Response:
+        shown = self.localized(language)
+        return error_response(shown.status, shown.code, str(shown.message), shown.details, shown.headers)
+
+
+def request_language(request: Any) -> str:
+    """The language a route answers in: `?lang=` when it names one of ours, else the best of the
+    request's Accept-Language (domain/languages.py: negotiate), else Japanese."""
+    params = getattr(request, "query_params", None) or {}
+    headers = getattr(request, "headers", None) or {}
+    return languages.negotiate(headers.get("accept-language"), params.get("lang"))
 
 
 def json_response(
@@ -61,17 +90,18 @@ def error_response(
     )
 
 
-def as_api_error(response: Response) -> Response:
+def as_api_error(response: Response, language: str = DEFAULT_LANGUAGE) -> Response:
     """Chalice's own errors (unknown route, wrong method or media type, a crash) in our shape.
 
     Chalice answers those with `{"Code": ..., "Message": ...}` before our code runs; the
-    crash's details are already in the log, never in the answer.
+    crash's details are already in the log, never in the answer, which is said in `language`
+    (a resident may see it). The 4xx are a client program's mistakes, kept in Chalice's words.
     """
     body = response.body
     if response.status_code < 400 or not isinstance(body, dict) or set(body) != {"Code", "Message"}:
         return response
     if response.status_code >= 500:
-        return error_response(500, "internal_error", "An internal error occurred.")
+        return ApiError(500, "internal_error", Text("error.internal")).to_response(language)
     code = re.sub(r"(?<!^)(?=[A-Z])", "_", str(body["Code"]).removesuffix("Error")).lower()
     return error_response(response.status_code, code, str(body["Message"]), headers=response.headers)
 
@@ -122,7 +152,7 @@ class ApiBlueprint(Blueprint):
         return decorator
 
 
-def unauthorized(message: str = "Authentication required.") -> ApiError:
+def unauthorized(message: str | Text = "Authentication required.") -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 

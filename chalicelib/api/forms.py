@@ -13,6 +13,7 @@ from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, ApiError, json_response
 from chalicelib.api.requests import RESIDENT_CORS
+from chalicelib.domain.messages import Text
 
 if TYPE_CHECKING:
     from chalicelib.domain.forms import FormDefinition, Language
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 bp = ApiBlueprint(__name__)
 
 CACHE_CONTROL = "public, max-age=300"
-FORM_NOT_FOUND = "指定された様式はありません。/ There is no form with this id."
+FORM_NOT_FOUND = Text("error.form_not_found")
 
 
 # Each handler imports the catalogue when it runs: every route shares the webhook's Lambda,

@@ -18,6 +18,7 @@ from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, ApiError, unauthorized
 from chalicelib.api.requests import RESIDENT_CORS
+from chalicelib.domain.messages import Text
 
 if TYPE_CHECKING:
     from chalice.app import Request
@@ -29,23 +30,12 @@ bp = ApiBlueprint(__name__)
 PREFERENCES = "/line/me/preferences"
 _NO_STORE = {"Cache-Control": "no-store"}
 
-_SIGN_IN_AGAIN = (
-    "LINEのログインを確認できませんでした。LINEアプリからもう一度開いてください。"
-    " / We could not confirm your LINE login. Please open this page again from the LINE app."
-)
-_LOGIN_UNAVAILABLE = (
-    "ただいまLINEのログインを確認できません。しばらくしてからもう一度お試しください。"
-    " / Your LINE login cannot be checked right now. Please try again in a moment."
-)
-_NOT_FOLLOWING = (
-    "設定の前に、区のLINE公式アカウントを友だち追加してください。"
-    " / Please add the ward's LINE official account as a friend before changing settings."
-)
-_INVALID = "入力内容を確認してください。 / Please check your entries."
-_BUSY = (
-    "ほかの画面で同時に設定が変更されました。もう一度お試しください。"
-    " / Your settings were being changed elsewhere at the same time. Please try again."
-)
+# Catalogue texts, written in the language of the request (api/errors.py).
+_SIGN_IN_AGAIN = Text("error.line_login")
+_LOGIN_UNAVAILABLE = Text("error.line_login_unavailable")
+_NOT_FOLLOWING = Text("error.not_following")
+_INVALID = Text("error.check_entries")
+_BUSY = Text("prefs.busy")
 
 
 @bp.route(PREFERENCES, methods=["GET"], cors=RESIDENT_CORS)
@@ -121,7 +111,7 @@ def _save(user_id: str, change: Any, now: datetime) -> Stored:
         raise ApiError(
             409,
             "terms_changed",
-            f"{error.ja} / {error.en}",
+            error.text,
             [{"pointer": "/consent/termsVersion", "current": rules.TERMS_VERSION}],
         ) from None
     except store.NotFollowing:

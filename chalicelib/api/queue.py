@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 
 from chalice import Response
 
-from chalicelib.api.errors import ApiBlueprint, ApiError, json_response
+from chalicelib.api.errors import ApiBlueprint, ApiError, json_response, request_language
 from chalicelib.api.requests import RESIDENT_CORS
+from chalicelib.domain.messages import Text
 
 bp = ApiBlueprint(__name__)
 
@@ -52,13 +53,7 @@ def _raw(request: object) -> bytes:
 
 
 def _language() -> str:
-    from chalicelib.domain.queue import negotiate_language
-
-    request = bp.current_request
-    params, headers = request.query_params, request.headers
-    return negotiate_language(
-        params.get("lang") if params else None, headers.get("accept-language") if headers else None
-    )
+    return request_language(bp.current_request)
 
 
 @bp.route("/queue/status", methods=["GET"], cors=RESIDENT_CORS)
@@ -91,9 +86,7 @@ def _ahead(document: object) -> int | None:
     found = problems("queue_watch", document)
     if found:
         details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
-        raise ApiError(
-            422, "invalid_request", "入力内容を確認してください。 / Please check your entries.", details
-        )
+        raise ApiError(422, "invalid_request", Text("error.check_entries"), details)
     assert isinstance(document, dict)
     return document.get("ahead")
 

@@ -9,6 +9,7 @@ from chalice import CORSConfig
 
 from chalicelib.api.errors import ApiError
 from chalicelib.config import get_settings
+from chalicelib.domain.messages import Text
 from chalicelib.schemas import problems
 
 if TYPE_CHECKING:
@@ -38,7 +39,11 @@ def query_lists(request: Request) -> dict[str, list[str]]:
 
 
 def json_body(request: Any, schema: str | None = None) -> Any:
-    """The body as JSON (400 if it is not), checked against `schema` when given (422 with every problem)."""
+    """The body as JSON (400 if it is not), checked against `schema` when given (422 with every problem).
+
+    A body that is too big or not JSON is a client program's fault: said to its developer, in
+    English. A body that breaks the schema may be what a resident typed: said in their language
+    (the details stay the validator's, for the page that placed the field)."""
     raw = request.raw_body or b""
     if len(raw) > MAX_JSON_BYTES:
         raise ApiError(413, "payload_too_large", f"The body exceeds {MAX_JSON_BYTES} bytes.")
@@ -50,5 +55,5 @@ def json_body(request: Any, schema: str | None = None) -> Any:
         found = problems(schema, document)
         if found:
             details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
-            raise ApiError(422, "invalid_request", "The request does not match its schema.", details)
+            raise ApiError(422, "invalid_request", Text("error.check_entries"), details)
     return document

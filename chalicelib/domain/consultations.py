@@ -18,8 +18,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 
+from chalicelib.domain import messages
 from chalicelib.domain.business_days import closure_reason, is_business_day
 from chalicelib.domain.errors import Conflict, Invalid, NotFound
+from chalicelib.domain.messages import Text
 from chalicelib.domain.submissions import TOKYO
 from chalicelib.domain.ward import DATA_DIR, one_line, without_controls
 
@@ -92,7 +94,7 @@ class Service:
     def public_title(self, language: str) -> str:
         """What a notification, a calendar entry or a list may show: a sensitive topic is not named."""
         if self.sensitive:
-            return GENERIC_TITLE.get(language) or GENERIC_TITLE["ja"]
+            return messages.text("consult.generic_title", language)
         return self.title(language)
 
     def meeting_link(self, booking_id: str) -> str:
@@ -112,17 +114,6 @@ class Service:
             "cancelDeadlineHours": int(self.cancel_deadline.total_seconds() // 3600),
             "bookAheadDays": self.book_ahead_days,
         }
-
-
-GENERIC_TITLE = {
-    "ja": "区の相談",
-    "ja-easy": "くの　そうだん",
-    "en": "Ward consultation",
-    "zh-Hans": "区的咨询",
-    "ko": "구 상담",
-    "vi": "Buổi tư vấn của quận",
-    "ne": "वडाको परामर्श",
-}
 
 
 @cache
@@ -156,7 +147,7 @@ def catalogue() -> dict[str, Service]:
 def get_service(service_id: str) -> Service:
     service = catalogue().get(service_id)
     if service is None:
-        raise NotFound("その相談は見つかりません。 / No such consultation.", code="consultation_not_found")
+        raise NotFound(Text("consult.error.not_found"), code="consultation_not_found")
     return service
 
 
@@ -181,16 +172,14 @@ def slot_id(start: datetime) -> str:
 def parse_slot(text: Any) -> datetime:
     if not isinstance(text, str) or not _SLOT.fullmatch(text):
         raise Invalid(
-            "時間枠の指定が正しくありません。 / The time slot is not valid.",
+            Text("consult.error.invalid_slot"),
             code="invalid_slot",
-            details=[{"pointer": "/slot", "message": "expected YYYY-MM-DDTHH:MMZ (UTC)"}],
+            details=[{"pointer": "/slot", "message": Text("consult.error.invalid_slot")}],
         )
     try:
         return datetime.strptime(text, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
     except ValueError:
-        raise Invalid(
-            "時間枠の指定が正しくありません。 / The time slot is not valid.", code="invalid_slot"
-        ) from None
+        raise Invalid(Text("consult.error.invalid_slot"), code="invalid_slot") from None
 
 
 def tokyo_day(start: datetime) -> date:
@@ -233,14 +222,9 @@ def day_range(
         first = date.fromisoformat(from_text) if from_text else today
         last = date.fromisoformat(to_text) if to_text else first + timedelta(days=27)
     except ValueError:
-        raise Invalid(
-            "日付は YYYY-MM-DD で指定してください。 / Dates are YYYY-MM-DD.", code="invalid_date"
-        ) from None
+        raise Invalid(Text("consult.error.invalid_date"), code="invalid_date") from None
     if last < first or (last - first).days >= max_days:
-        raise Invalid(
-            f"期間は {max_days} 日以内で指定してください。 / The range must be 1 to {max_days} days.",
-            code="invalid_range",
-        )
+        raise Invalid(Text("consult.error.invalid_range", days=max_days), code="invalid_range")
     return first, last
 
 
@@ -256,18 +240,11 @@ def bounds_utc(first: date, last: date) -> tuple[str, str]:
 
 def check_bookable(service: Service, start: datetime, mode: str, now: datetime) -> None:
     if mode not in service.modes:
-        raise Invalid(
-            "この相談はその方法では受けられません。 / This consultation is not offered that way.",
-            code="mode_not_offered",
-        )
+        raise Invalid(Text("consult.error.mode_not_offered"), code="mode_not_offered")
     if start < now + MIN_LEAD:
-        raise Conflict(
-            "この時間は予約の受付を終了しました。 / Booking for this time has closed.", code="slot_closed"
-        )
+        raise Conflict(Text("consult.error.slot_closed"), code="slot_closed")
     if start > now + timedelta(days=service.book_ahead_days):
-        raise Conflict(
-            "この時間はまだ予約できません。 / This time cannot be booked yet.", code="slot_not_open_yet"
-        )
+        raise Conflict(Text("consult.error.slot_not_open_yet"), code="slot_not_open_yet")
 
 
 def check_change_allowed(service: Service, start: datetime, now: datetime) -> None:
@@ -275,8 +252,7 @@ def check_change_allowed(service: Service, start: datetime, now: datetime) -> No
     if now > start - service.cancel_deadline:
         hours = int(service.cancel_deadline.total_seconds() // 3600)
         raise Conflict(
-            f"開始の{hours}時間前を過ぎたため、変更・取消はお電話でお願いします。"
-            f" / Changes close {hours} hours before the start; please call the ward.",
+            Text("consult.error.change_deadline", hours=hours),
             code="change_deadline_passed",
         )
 
@@ -287,7 +263,7 @@ def check_eligibility(service: Service, eligibility: str | None) -> str:
         return eligibility or "anyone"
     if eligibility not in service.who_may_book:
         raise Invalid(
-            "区内在住・在勤・在学の方が対象です。 / This consultation is for people who live, work or study in the ward.",
+            Text("consult.error.not_eligible"),
             code="not_eligible",
             details=[{"pointer": "/eligibility", "allowed": list(service.who_may_book)}],
         )

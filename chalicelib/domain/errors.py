@@ -2,13 +2,21 @@
 
 Services are called from HTTP routes, workers and the chat alike, so they say *what* went
 wrong (not found, not allowed now, busy) and `chalicelib/api/errors.py` alone decides which
-HTTP status that is. Every subclass carries a stable `code` for clients and a message that a
-resident can read (Japanese and English where a resident sees it).
+HTTP status that is. Every subclass carries a stable `code` for clients and a message.
+
+A message a resident may read is a catalogue text (`messages.Text`: a key and its values,
+chalicelib/data/messages/errors.json): the service does not know who reads it, so the API
+renders it in the request's language, once (api/errors.py). A plain string is for staff and
+for developers of a client (a malformed request), never for a resident
+(tests/unit/test_messages.py fails on a resident-facing sentence written in code).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalicelib.domain.messages import Text
 
 
 class MadoguchiError(Exception):
@@ -20,7 +28,7 @@ class MadoguchiError(Exception):
 
     def __init__(
         self,
-        message: str,
+        message: str | Text,
         *,
         code: str | None = None,
         details: list[Any] | None = None,
@@ -32,6 +40,12 @@ class MadoguchiError(Exception):
             self.code = code
         self.details = details or []
         self.retry_after = retry_after
+
+    def text(self, language: str) -> str:
+        """The message in `language` (a plain string is the same in every language)."""
+        from chalicelib.domain import messages
+
+        return str(messages.localize(self.message, language))
 
 
 class Invalid(MadoguchiError):

@@ -3,14 +3,17 @@
 The wording is the message catalogue's `problem.*` (chalicelib/data/messages/forms.json), the
 field's name its label in the form (x-madoguchi labels): both in the seven resident languages,
 both through the one fallback chain (domain/languages.py), so a message never mixes languages.
+`problems_of` gives catalogue Texts the API writes in the request's language; `explain` writes
+them in a page's language.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain import languages, messages
+from chalicelib.domain import messages
 from chalicelib.domain.forms import FormDefinition
+from chalicelib.domain.messages import Text, localize
 
 # Schema keyword -> the catalogue text that explains it; any other keyword gets `problem.other`.
 _KEYS = {
@@ -30,15 +33,16 @@ _KEYS = {
 }
 
 
-def explain(
-    problems: list[dict[str, Any]], form: FormDefinition, language: str, *, furigana: bool = False
-) -> list[dict[str, str]]:
-    """Turn schema problems into {"pointer", "message"} pairs a resident can act on.
+def problems_of(
+    problems: list[dict[str, Any]], form: FormDefinition, *, furigana: bool = False
+) -> list[dict[str, Any]]:
+    """Schema problems as {"pointer", "message"} pairs a resident can act on, the message a
+    catalogue Text not yet written in any language.
 
     A missing field is reported at its own pointer (not its parent's) and named by its own
     label (a row's "quantity", not the list's); a missing choice asks to choose, not to type;
-    a coordinate outside the ward's bounds says so rather than quoting a number. The messages are plain
-    text (the API's 422 details, LINE) unless `furigana`: then a ja-easy message keeps its
+    a coordinate outside the ward's bounds says so rather than quoting a number. Labels are
+    plain text (the API's 422 details, LINE) unless `furigana`: then a ja-easy label keeps its
     ｜漢字《かんじ》 markup for a page to render as <ruby>.
     """
     explained = []
@@ -52,15 +56,20 @@ def explain(
         key = _KEYS.get(keyword, "problem.other")
         if key == "problem.required" and _is_choice(prop):
             key = "problem.choose"
-        name = languages.pick(label, language) if label else ""
-        message = messages.text(
-            key,
-            language,
-            label=name or messages.text("problem.whole_form", language),
-            limit=problem["expected"],
+        name: Any = (
+            {lang: text if furigana else messages.plain(text) for lang, text in label.items()}
+            if label
+            else Text("problem.whole_form")
         )
-        explained.append({"pointer": pointer, "message": message if furigana else messages.plain(message)})
+        explained.append({"pointer": pointer, "message": Text(key, label=name, limit=problem["expected"])})
     return explained
+
+
+def explain(
+    problems: list[dict[str, Any]], form: FormDefinition, language: str, *, furigana: bool = False
+) -> list[dict[str, str]]:
+    """`problems_of`, written in `language`."""
+    return localize(problems_of(problems, form, furigana=furigana), language)
 
 
 def _question(form: FormDefinition, pointer: str) -> tuple[dict[str, Any], dict[str, Any]]:

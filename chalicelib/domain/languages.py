@@ -38,6 +38,19 @@ FALLBACK: dict[str, tuple[str, ...]] = {
     "ne": ("ne", "en", "ja"),
 }
 assert set(FALLBACK) == set(LANGUAGES), "every resident language has a chain"
+
+# Each language in its own name (an endonym): what a language picker shows, the same whatever
+# the reader reads now, so these are not translated and not in the message catalogue.
+NAMES: dict[str, str] = {
+    "ja": "日本語",
+    "ja-easy": "やさしい にほんご",
+    "en": "English",
+    "zh-Hans": "中文（简体）",
+    "ko": "한국어",
+    "vi": "Tiếng Việt",
+    "ne": "नेपाली",
+}
+assert set(NAMES) == set(LANGUAGES), "every resident language has its name"
 assert all(chain[-1] == DEFAULT_LANGUAGE for chain in FALLBACK.values())
 
 
@@ -86,3 +99,64 @@ def pick(texts: Mapping[str, str], language: str | None, default: str = "") -> s
     first of their chain that has one; `default` when none has (Japanese missing too)."""
     chosen = pick_language(texts, language)
     return texts[chosen] if chosen is not None else default
+
+
+def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
+    """The resident language to answer a request in: `chosen` (a page's `?lang=`) when it is one
+    of ours, else the Accept-Language range of highest weight that one of ours serves (RFC 9110
+    §12.5.4; the first listed on a tie; q=0 refuses), else the chain of the most wanted language
+    (a browser in French gets English), else Japanese.
+
+    A range serves ours by its exact tag ("ja-easy", "zh-Hans"), its primary language ("en-GB",
+    "ko-KR") or, for Chinese, any "zh" tag (the ward writes Simplified only).
+
+    >>> negotiate("fr-FR, vi;q=0.8, en;q=0.5")
+    'vi'
+    >>> negotiate("fr")
+    'en'
+    """
+    by_tag = {language.lower(): language for language in LANGUAGES}
+    if chosen and chosen.strip().lower() in by_tag:
+        return by_tag[chosen.strip().lower()]
+    best: tuple[float, str] | None = None
+    wanted: tuple[float, str] | None = None
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        tag = tag.strip().lower()
+        weight = _weight(params)
+        if not tag or weight is None or weight <= 0:
+            continue
+        ours = _served_by(tag, by_tag)
+        if ours is not None and (best is None or weight > best[0]):
+            best = (weight, ours)
+        if tag != "*" and (wanted is None or weight > wanted[0]):
+            wanted = (weight, tag)
+    if best is not None:
+        return best[1]
+    if wanted is not None:
+        return text_language(wanted[1], LANGUAGES) or DEFAULT_LANGUAGE
+    return DEFAULT_LANGUAGE
+
+
+def _served_by(tag: str, by_tag: Mapping[str, str]) -> str | None:
+    if tag == "*":
+        return DEFAULT_LANGUAGE
+    if tag in by_tag:
+        return by_tag[tag]
+    primary = tag.split("-", 1)[0]
+    if primary == "zh":
+        return "zh-Hans"
+    return by_tag.get(primary)
+
+
+def _weight(params: str) -> float | None:
+    """The q parameter (1 when absent); None when it is malformed, so the range is ignored."""
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                weight = float(value.strip())
+            except ValueError:
+                return None
+            return weight if 0 <= weight <= 1 else None
+    return 1.0

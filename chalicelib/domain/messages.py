@@ -1,4 +1,5 @@
-"""The message catalogue: every text a resident sees on LINE, in the seven languages.
+"""The message catalogue: every text a resident reads (LINE, emails, the API's errors), in the
+seven languages.
 
 Texts live in chalicelib/data/messages.json, keyed like `report.ask_photos`, and in one file
 per capability under chalicelib/data/messages/ (payments.json, queue.json, ...): a key is
@@ -17,7 +18,10 @@ from __future__ import annotations
 import json
 import re
 import string
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from chalicelib.domain import languages
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
@@ -48,6 +52,50 @@ def text(key: str, language: str, /, **values: object) -> str:
     texts = catalogue()[key]  # KeyError: a key used in code is missing from the catalogue
     template = languages.pick(texts, language) or texts[DEFAULT_LANGUAGE]
     return template.format(**values) if values else template
+
+
+@dataclass(frozen=True, init=False)
+class Text:
+    """A catalogue text and its values, not yet written in any language.
+
+    What a domain error, a problem or a detail carries instead of a sentence: services do not
+    know who reads them, so the edge that does renders it once, in the reader's language (the
+    API from the request, api/errors.py; a web page from its own language). A value may be
+    another Text (a status label) or a language -> text mapping (a form's field label), both
+    rendered in the same language.
+    """
+
+    key: str
+    values: tuple[tuple[str, Any], ...]
+
+    def __init__(self, key: str, /, **values: Any) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "values", tuple(sorted(values.items())))
+
+    def render(self, language: str) -> str:
+        return text(self.key, language, **{name: _value(value, language) for name, value in self.values})
+
+    def __str__(self) -> str:  # logs and tracebacks: the ward's language
+        return self.render(DEFAULT_LANGUAGE)
+
+
+def _value(value: Any, language: str) -> Any:
+    if isinstance(value, Text):
+        return value.render(language)
+    if isinstance(value, Mapping):
+        return languages.pick(value, language)
+    return value
+
+
+def localize(value: Any, language: str) -> Any:
+    """`value` with every Text in it (at any depth of dicts, lists and tuples) rendered in `language`."""
+    if isinstance(value, Text):
+        return value.render(language)
+    if isinstance(value, dict):
+        return {name: localize(item, language) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [localize(item, language) for item in value]
+    return value
 
 
 def label(key: str, language: str) -> str:

@@ -4,6 +4,9 @@ Pure text building. The worker passes in only what may reach the resident's phon
 the event, the status, the form's title, the receipt number and the public note written for
 them. Nothing else from the submission (name, address, answers) is ever put in a message,
 so a forwarded email or a shared screen shows no more than the receipt slip would.
+
+Every sentence is a catalogue text (`email.*` in chalicelib/data/messages/notifications.json,
+`notify.*` for LINE), written in the resident's stored language along its fallback chain.
 """
 
 from __future__ import annotations
@@ -11,24 +14,12 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from chalicelib.domain import languages
-from chalicelib.domain.submissions import (
-    AWAITING_PAYMENT,
-    COMPLETED,
-    IN_REVIEW,
-    NEEDS_INFO,
-    RECEIPT_PATTERN,
-    RECEIVED,
-    REJECTED,
-    STATUS_LABELS,
-    STATUSES,
-    WITHDRAWN,
-)
+from chalicelib.domain import languages, messages
+from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
+from chalicelib.domain.submissions import RECEIPT_PATTERN, STATUSES
 from chalicelib.domain.ward import one_line, ward_name, without_controls
-
-Language = Literal["ja", "en"]
 
 CREATED = "created"
 STATUS_CHANGED = "status_changed"
@@ -39,76 +30,24 @@ EVENTS = (CREATED, STATUS_CHANGED, WITHDRAWN_UNPAID)
 
 # LINE refuses a text message over 5,000 characters; a note is at most 2,000, so this is a guard only.
 LINE_TEXT_LIMIT = 5000
+# The HTML lang attribute of an email (やさしい日本語 is Japanese to a screen reader).
+_HTML_LANG = {"ja-easy": "ja"}
 
 
 @dataclass(frozen=True)
 class Notification:
-    # ja or en, except for a withdrawn-unpaid notice: any of the seven (its text is catalogued).
     language: str
     subject: str
     text: str
     html: str
 
 
-def language_for(stored: str | None) -> Language:
-    """The language we write a notification in: the first of the resident's fallback chain
-    (domain/languages.py) that notifications are written in, Japanese or English: Japanese
-    for ja and やさしい日本語, English for en and for zh-Hans, ko, vi, ne (en -> ja).
-
-    Submissions are stored as ja or en today; a LINE-linked one may later carry another
-    language, and English is read by more of the ward's foreign residents than Japanese.
-    """
-    chosen = languages.text_language(stored, _TEXT)
-    return "en" if chosen == "en" else "ja"
-
-
-# What the resident can expect next, by status (after "received", the created message's own text).
-_NEXT = {
-    "ja": {
-        AWAITING_PAYMENT: "手数料のお支払いが確認できしだい、受付となります。",
-        RECEIVED: "内容を確認し、必要に応じて担当からご連絡します。",
-        IN_REVIEW: "担当の職員が内容を確認しています。",
-        NEEDS_INFO: "区からのお願いをご確認のうえ、ご対応をお願いします。",
-        COMPLETED: "手続きが完了しました。ご利用ありがとうございました。",
-        REJECTED: "理由は下記の区からのお知らせをご覧ください。",
-        WITHDRAWN: "取り下げを受け付けました。",
-    },
-    "en": {
-        AWAITING_PAYMENT: "It will be received as soon as the fee has been paid.",
-        RECEIVED: "We will check it and contact you if we need anything.",
-        IN_REVIEW: "A member of staff is reviewing it.",
-        NEEDS_INFO: "Please read the request from the ward below and reply.",
-        COMPLETED: "It has been completed. Thank you.",
-        REJECTED: "Please see the message from the ward below for the reason.",
-        WITHDRAWN: "Your withdrawal has been received.",
-    },
-}
-
-_TEXT = {
-    "ja": {
-        "subject_created": "【{ward}】受付しました（受付番号 {receipt}）",
-        "subject_changed": "【{ward}】状況のお知らせ：{label}（受付番号 {receipt}）",
-        "lead_created": "「{title}」を受け付けました。",
-        "lead_changed": "「{title}」の状況が「{label}」になりました。",
-        "receipt": "受付番号：{receipt}",
-        "status": "状況：{label}",
-        "note": "区からのお知らせ：",
-        "check": "状況は、受付番号と受付時にお知らせした確認コードでいつでも確認できます。",
-        "footer": "このメッセージは{ward}から自動で送信しています。このメールに返信されても回答できません。",
-    },
-    "en": {
-        "subject_created": "[{ward}] Received (receipt number {receipt})",
-        "subject_changed": "[{ward}] Status update: {label} (receipt number {receipt})",
-        "lead_created": "We have received your “{title}”.",
-        "lead_changed": "The status of your “{title}” is now “{label}”.",
-        "receipt": "Receipt number: {receipt}",
-        "status": "Status: {label}",
-        "note": "Message from the ward:",
-        "check": "You can check the status at any time with the receipt number and the access code "
-        "you were given when you submitted.",
-        "footer": "This message was sent automatically by {ward}. Replies to this email are not read.",
-    },
-}
+def language_for(stored: str | None) -> str:
+    """The language a notification is written in: the resident's own when it is one of ours (the
+    catalogue, chalicelib/data/messages/notifications.json, has every text in each), else the
+    first of their fallback chain that is (domain/languages.py: a stale "fr" reads English,
+    none at all Japanese)."""
+    return languages.text_language(stored, LANGUAGES) or DEFAULT_LANGUAGE
 
 
 def build(
@@ -124,6 +63,8 @@ def build(
 ) -> Notification:
     """The subject, plain text and HTML of one notification in the resident's language.
 
+    `form_title` is the form's name by language (the catalogue's `form.<id>` where it has one):
+    the title in the resident's language, else the first of their chain that has one.
     `form_id` and `days` are for WITHDRAWN_UNPAID only: the form (its title in the catalogue)
     and the days the fee could have been paid in.
     """
@@ -136,31 +77,34 @@ def build(
     if event == WITHDRAWN_UNPAID:
         return _withdrawn_unpaid(form_title, form_id, receipt, language, days)
     lang = language_for(language)
-    words = _TEXT[lang]
+
+    def say(key: str, **values: object) -> str:
+        return messages.text(f"email.{key}", lang, **values)
+
     ward = one_line(ward_name(lang))
     title = one_line(languages.pick(form_title, lang))
-    label = STATUS_LABELS[status][lang]
+    label = messages.text(f"status.{status}", lang)
     note = _note(public_note)
     created = event == CREATED
 
-    subject = (words["subject_created"] if created else words["subject_changed"]).format(
-        ward=ward, label=label, receipt=receipt
+    subject = say(
+        "subject_created" if created else "subject_changed", ward=ward, status=label, receipt=receipt
     )
-    lead = (words["lead_created"] if created else words["lead_changed"]).format(title=title, label=label)
-    facts = [words["receipt"].format(receipt=receipt), words["status"].format(label=label)]
-    next_step = _NEXT[lang][status]
-    closing = [words["check"], words["footer"].format(ward=ward)]
+    lead = say("lead_created", title=title) if created else say("lead_changed", title=title, status=label)
+    facts = [say("receipt", receipt=receipt), say("status", status=label)]
+    next_step = say(f"next.{status}")
+    closing = [say("check"), say("footer", ward=ward)]
 
     lines = [lead, "", *facts, "", next_step]
     if note:
-        lines += ["", words["note"], note]
+        lines += ["", say("note"), note]
     lines += ["", *closing]
     text = "\n".join(lines) + "\n"
 
     e = html.escape
     body = [
         "<!DOCTYPE html>",
-        f'<html lang="{lang}">',
+        f'<html lang="{_HTML_LANG.get(lang, lang)}">',
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -173,12 +117,21 @@ def build(
     ]
     if note:
         body += [
-            f"<p><strong>{e(words['note'])}</strong><br>",
+            f"<p><strong>{e(say('note'))}</strong><br>",
             "<br>".join(e(line) for line in note.split("\n")) + "</p>",
         ]
     body += [f"<p>{e(line)}</p>" for line in closing]
     body += ["</body>", "</html>"]
     return Notification(language=lang, subject=one_line(subject), text=text, html="\n".join(body) + "\n")
+
+
+def form_titles(form_id: str, fallback: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The form's name in every language the catalogue has it in (`form.<id>`), else `fallback`
+    (the form's own title), else its id: what `build` and the LINE push call it."""
+    key = f"form.{form_id}"
+    if key in messages.catalogue():
+        return {language: messages.text(key, language) for language in LANGUAGES}
+    return dict(fallback) if fallback else {DEFAULT_LANGUAGE: form_id}
 
 
 def line_messages(
@@ -192,11 +145,8 @@ def line_messages(
     pay_url: str | None = None,
     days: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The LINE push about a submission: one text, in any of the seven languages the resident
-    chose on LINE (email stays Japanese or English: it may be read by anyone in a household).
+    """The LINE push about a submission: one text, in the language the resident chose on LINE.
     `pay_url`: the fee can be paid now; the message carries a "pay" button opening it."""
-    from chalicelib.domain import messages
-
     if event not in EVENTS or status not in STATUSES or not RECEIPT_PATTERN.fullmatch(receipt):
         raise ValueError("not a notification about a submission")
     if event == WITHDRAWN_UNPAID:

@@ -32,6 +32,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib.domain import languages
+from chalicelib.domain.messages import Text
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 from chalicelib.domain.ward import DATA_DIR
 
@@ -65,16 +66,12 @@ class TopicsError(ValueError):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a change, said to the resident in Japanese and English."""
+    """One thing wrong with a change; `message` is a catalogue text, written in the resident's
+    language where it is shown (the LIFF API from the request, the settings page in its own)."""
 
     pointer: str
     code: str
-    ja: str
-    en: str
-
-    @property
-    def message(self) -> str:
-        return f"{self.ja} / {self.en}"
+    message: Text
 
 
 class InvalidPreferences(ValueError):
@@ -86,8 +83,7 @@ class InvalidPreferences(ValueError):
 class TermsChanged(ValueError):
     """The resident agreed to terms other than the current ones (their page is out of date)."""
 
-    ja = "利用規約が更新されました。新しい規約をご確認のうえ、もう一度同意してください。"
-    en = "The terms have been updated. Please read the new terms and agree again."
+    text = Text("prefs.terms_changed")
 
     def __init__(self, given: str) -> None:
         super().__init__(f"terms version {given[:40]!r} is not the current {TERMS_VERSION!r}")
@@ -217,8 +213,7 @@ def _birth_year_problem(current_year: int) -> Problem:
     return Problem(
         "/birthYear",
         "birth_year_out_of_range",
-        f"生まれた年は{MIN_BIRTH_YEAR}年から{current_year}年の間で入力してください。",
-        f"The year of birth must be between {MIN_BIRTH_YEAR} and {current_year}.",
+        Text("prefs.problem.birth_year", first=MIN_BIRTH_YEAR, last=current_year),
     )
 
 
@@ -229,7 +224,7 @@ def with_topics(prefs: Preferences, chosen: Iterable[str]) -> Preferences:
     chosen = list(chosen)
     known = set(topic_ids())
     problems = [
-        Problem(f"/topics/{i}", "unknown_topic", "この分野は選べません。", "This topic does not exist.")
+        Problem(f"/topics/{i}", "unknown_topic", Text("prefs.problem.unknown_topic"))
         for i, topic in enumerate(chosen)
         if topic not in known
     ]
@@ -246,30 +241,14 @@ def toggle_topic(prefs: Preferences, topic: str) -> Preferences:
 def with_area(prefs: Preferences, area: str | None) -> Preferences:
     """Set the area; None means all areas."""
     if area is not None and area not in area_ids():
-        raise InvalidPreferences(
-            [
-                Problem(
-                    "/area",
-                    "unknown_area",
-                    "地域は葛飾区の町名から選んでください。",
-                    "Please choose a town in Katsushika City.",
-                )
-            ]
-        )
+        raise InvalidPreferences([Problem("/area", "unknown_area", Text("prefs.problem.unknown_area"))])
     return replace(prefs, area=area)
 
 
 def with_age_band(prefs: Preferences, band: str | None) -> Preferences:
     if band is not None and band not in AGE_BANDS:
         raise InvalidPreferences(
-            [
-                Problem(
-                    "/ageBand",
-                    "unknown_age_band",
-                    "年代は選択肢から選んでください。",
-                    "Please choose an age group from the list.",
-                )
-            ]
+            [Problem("/ageBand", "unknown_age_band", Text("prefs.problem.unknown_age_band"))]
         )
     return replace(prefs, age_band=band)
 
@@ -282,14 +261,7 @@ def with_birth_year(prefs: Preferences, birth_year: int, now: datetime) -> Prefe
 def with_language(prefs: Preferences, language: str) -> Preferences:
     if language not in LANGUAGES:
         raise InvalidPreferences(
-            [
-                Problem(
-                    "/language",
-                    "unknown_language",
-                    "言語は選択肢から選んでください。",
-                    "Please choose a language from the list.",
-                )
-            ]
+            [Problem("/language", "unknown_language", Text("prefs.problem.unknown_language"))]
         )
     return replace(prefs, language=language)
 
@@ -338,14 +310,7 @@ def from_document(document: Mapping[str, Any], current: Preferences, now: dateti
     apply(with_topics, chosen if isinstance(chosen, list) else [])
     apply(with_area, document.get("area"))
     if document.get("birthYear") is not None and document.get("ageBand") is not None:
-        problems.append(
-            Problem(
-                "/birthYear",
-                "age_given_twice",
-                "生まれた年と年代は、どちらか一方だけを送ってください。",
-                "Send either the year of birth or the age group, not both.",
-            )
-        )
+        problems.append(Problem("/birthYear", "age_given_twice", Text("prefs.problem.age_given_twice")))
     elif document.get("birthYear") is not None:
         apply(with_birth_year, document["birthYear"], now)
     else:

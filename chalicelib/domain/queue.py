@@ -603,29 +603,8 @@ def best_hours(hours: dict[str, dict[str, Any]], opens: time, closes: time, coun
 
 
 def negotiate_language(chosen: str | None, accept_language: str | None) -> str:
-    """`?lang=` when it is one of ours, else the best Accept-Language range we write in, else Japanese."""
-    from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
+    """`?lang=` when it is one of ours, else the best Accept-Language range we write in, else
+    Japanese: the one negotiation of every resident route (domain/languages.py)."""
+    from chalicelib.domain.languages import negotiate
 
-    by_lower = {language.lower(): language for language in LANGUAGES}
-    if chosen and chosen.lower() in by_lower:
-        return by_lower[chosen.lower()]
-    ranked: list[tuple[float, int, str]] = []
-    for index, part in enumerate((accept_language or "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        tag = tag.strip().lower()
-        weight = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        if not tag or weight <= 0:
-            continue
-        language = by_lower.get(tag) or by_lower.get(tag.split("-")[0])
-        if tag.startswith("zh"):
-            language = "zh-Hans"
-        if language:
-            ranked.append((-weight, index, language))
-    return sorted(ranked)[0][2] if ranked else DEFAULT_LANGUAGE
+    return negotiate(accept_language, chosen)

@@ -209,4 +209,4 @@ def check_request(
     try:
         return convert(source, document, body)
     except Invalid as error:
-        raise InvalidQueueWebhook(422, error.code, error.message) from None
+        raise InvalidQueueWebhook(422, error.code, str(error.message)) from None

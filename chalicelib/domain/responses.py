@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain import messages
 from chalicelib.domain.errors import Invalid
+from chalicelib.domain.messages import Text
 from chalicelib.domain.submissions import NEEDS_INFO, business_days_waiting, tokyo_iso
 from chalicelib.domain.ward import without_controls
 
@@ -24,14 +24,6 @@ MAX_PHOTOS = 3
 
 WARD = "ward"
 RESIDENT = "resident"
-
-
-def localized(key: str, language: str, **values: object) -> str:
-    """A resident-facing message in their language, with the English after it for anyone helping."""
-    own = messages.text(key, language, **values)
-    if language == "en":
-        return own
-    return f"{own} / {messages.text(key, 'en', **values)}"
 
 
 def clean_text(text: object) -> str:
@@ -47,25 +39,24 @@ class Answer:
     uploads: tuple[str, ...]
 
 
-def check_answer(text: object, uploads: Sequence[str], language: str) -> Answer:
-    """The answer, or Invalid (422) in the resident's language naming each problem."""
+def check_answer(text: object, uploads: Sequence[str]) -> Answer:
+    """The answer, or Invalid (422) naming each problem (catalogue texts: the API writes them in
+    the resident's language)."""
     cleaned = clean_text(text)
     details = []
     if len(cleaned) > MAX_TEXT_CHARS:
-        details.append(
-            {"pointer": "/text", "message": localized("answer.too_long", language, limit=MAX_TEXT_CHARS)}
-        )
+        details.append({"pointer": "/text", "message": Text("answer.too_long", limit=MAX_TEXT_CHARS)})
     if len(uploads) > MAX_PHOTOS:
         details.append(
             {
                 "pointer": "/attachments",
-                "message": localized("respond.too_many_photos", language, limit=MAX_PHOTOS),
+                "message": Text("respond.too_many_photos", limit=MAX_PHOTOS),
             }
         )
     if not cleaned and not uploads:
-        details.append({"pointer": "/text", "message": localized("respond.empty", language)})
+        details.append({"pointer": "/text", "message": Text("respond.empty")})
     if details:
-        raise Invalid(localized("respond.invalid", language), code="invalid_response", details=details)
+        raise Invalid(Text("respond.invalid"), code="invalid_response", details=details)
     return Answer(cleaned, tuple(uploads))
 
 

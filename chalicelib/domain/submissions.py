@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
+from chalicelib.domain import messages
 from chalicelib.domain.business_days import is_business_day
 from chalicelib.domain.ward import ward_name, without_controls
 
@@ -49,15 +50,12 @@ WARD_CLOCK_STATUSES = frozenset({RECEIVED, IN_REVIEW})
 # The resident must be told what to do (needs_info) or why (rejected), so these need a public note.
 PUBLIC_NOTE_REQUIRED = frozenset({NEEDS_INFO, REJECTED})
 
-STATUS_LABELS: dict[str, dict[str, str]] = {
-    AWAITING_PAYMENT: {"ja": "お支払い待ち", "en": "Awaiting payment"},
-    RECEIVED: {"ja": "受付済み", "en": "Received"},
-    IN_REVIEW: {"ja": "確認中", "en": "In review"},
-    NEEDS_INFO: {"ja": "追加の情報をお願いしています", "en": "More information needed"},
-    COMPLETED: {"ja": "完了", "en": "Completed"},
-    REJECTED: {"ja": "お受けできませんでした", "en": "Not accepted"},
-    WITHDRAWN: {"ja": "取り下げ済み", "en": "Withdrawn"},
-}
+
+def status_labels(status: str) -> dict[str, str]:
+    """The status's name in Japanese and English (`statusLabel` of the API's answers), from the
+    catalogue's `status.*` texts, which have it in every language."""
+    return {language: messages.text(f"status.{status}", language) for language in ("ja", "en")}
+
 
 STAFF = "staff"
 RESIDENT = "resident"
@@ -102,23 +100,12 @@ class Actor:
             raise ValueError("a staff actor needs a section")
 
 
-_TRANSITION_MESSAGES = {
-    "unknown_status": ("状態の指定が正しくありません。", "The status is not a known status."),
-    "unchanged": ("すでにその状態です。", "The submission already has this status."),
-    "terminal": (
-        "この申請は終了しているため、状態を変更できません。",
-        "This submission is closed; its status can no longer change.",
-    ),
-    "not_permitted": ("この状態変更はできません。", "You may not make this status change."),
-    "not_allowed": ("この状態から指定の状態には変更できません。", "This status change is not allowed."),
-}
-
-
 class InvalidTransition(Exception):
     """A status change that the lifecycle refuses (HTTP 409; `unknown_status` is bad input, 422).
 
     `code` is one of unknown_status, unchanged, terminal, not_permitted (the change exists
-    but not for this kind of actor), not_allowed; `reason` is safe to show; `message` has ja/en.
+    but not for this kind of actor), not_allowed; `reason` is safe to show; `text` is what a
+    resident (withdrawing) or staff member reads, in their language (`error.transition.<code>`).
     """
 
     def __init__(self, current: str, target: str, reason: str, *, code: str = "not_allowed") -> None:
@@ -127,8 +114,7 @@ class InvalidTransition(Exception):
         self.target = target
         self.reason = reason
         self.code = code
-        ja, en = _TRANSITION_MESSAGES[code]
-        self.message = {"ja": ja, "en": en}
+        self.text = messages.Text(f"error.transition.{code}")
 
 
 def allowed_targets(current: str, actor_kind: str) -> frozenset[str]:
@@ -188,7 +174,11 @@ _NOTE_MESSAGES = {
 
 
 class InvalidNote(ValueError):
-    """A transition note that cannot be accepted (HTTP 422); `message` has ja/en."""
+    """A transition note that cannot be accepted (HTTP 422); `message` has ja/en.
+
+    Only staff write notes, so its texts are staff texts, here rather than in the residents'
+    message catalogue.
+    """
 
     def __init__(self, code: str) -> None:
         ja, en = _NOTE_MESSAGES[code]
@@ -196,6 +186,10 @@ class InvalidNote(ValueError):
         self.code = code
         self.reason = en
         self.message = {"ja": ja, "en": en}
+
+    @property
+    def staff_message(self) -> str:
+        return f"{self.message['ja']} / {self.message['en']}"
 
 
 def validate_transition_note(target: str, note: str | None, visibility: str | None) -> str | None:
@@ -369,7 +363,7 @@ def public_view(
         "receipt": receipt,
         "formId": form_id,
         "status": status,
-        "statusLabel": dict(STATUS_LABELS[status]),
+        "statusLabel": status_labels(status),
         "createdAt": tokyo_iso(created_at),
         "updatedAt": tokyo_iso(updated_at),
         "notes": [
@@ -652,7 +646,7 @@ def to_open311_request(
     request: dict[str, Any] = {
         "service_request_id": receipt,
         "status": open311_status(status),
-        "status_notes": status_notes if status_notes else STATUS_LABELS[status]["ja"],
+        "status_notes": status_notes if status_notes else status_labels(status)["ja"],
         "service_name": service_name,
         "service_code": service_code,
         "agency_responsible": agency_responsible or ward_name("ja"),

@@ -24,6 +24,7 @@ from chalicelib.adapters import queues, scheduler
 from chalicelib.domain import consultations as rules
 from chalicelib.domain import submissions as receipts
 from chalicelib.domain.errors import Conflict, Invalid, NotFound, Unavailable
+from chalicelib.domain.messages import Text
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import CONSULTATIONS
 from chalicelib.schemas import problems
@@ -37,24 +38,12 @@ _ID_ATTEMPTS = 5
 MAX_WRONG_CODES = 10
 WRONG_CODE_WINDOW = timedelta(hours=1)
 
-_FULL = "この時間は満席です。別の時間をお選びください。 / This time is full. Please choose another time."
-_ALREADY = "この相談は同じ日にすでにご予約があります。 / You already have a booking for this consultation on that day."
-_NOT_FOUND = "予約番号または確認コードが違います。 / The booking number or access code is wrong."
-_CHANGED = (
-    "予約が同時に変更されました。もう一度お試しください。 / The booking changed meanwhile; please try again."
-)
-_BUSY = "ただいま混み合っています。もう一度お試しください。 / Busy right now; please try again."
-
-
-def _localized(key: str, language: str, fallback: str) -> str:
-    """The resident's language first, then English (and Japanese for an English reader)."""
-    from chalicelib.domain import messages
-
-    own = messages.text(key, language)
-    english = messages.text(key, "en")
-    if language == "en":
-        return f"{messages.text(key, 'ja')} / {english}"
-    return f"{own} / {english}" if own != english else fallback
+# Catalogue texts: the API writes them in the language of the request (api/errors.py).
+_FULL = Text("consult.error.slot_full")
+_ALREADY = Text("consult.error.already_booked")
+_NOT_FOUND = Text("consult.error.wrong_code")
+_CHANGED = Text("consult.error.changed")
+_BUSY = Text("error.busy")
 
 
 @dataclass(frozen=True)
@@ -152,16 +141,13 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
             if isinstance(error, store.IdTaken):
                 continue
             if isinstance(error, store.AlreadyBooked):
-                message = _localized("consult.error.already_booked", booker.language, _ALREADY)
-                raise Conflict(message, code="already_booked") from None
+                raise Conflict(_ALREADY, code="already_booked") from None
             raise Unavailable(_BUSY, code="busy", retry_after=1) from None
         except store.SlotUnavailable:
             if _committed(booking):
                 break
             _disarm_followup(booking_id)
-            raise Conflict(
-                _localized("consult.error.slot_full", booker.language, _FULL), code="slot_full"
-            ) from None
+            raise Conflict(_FULL, code="slot_full") from None
         break
     else:
         raise Unavailable(_BUSY, code="busy", retry_after=1)
@@ -192,9 +178,9 @@ def _identity(document: dict[str, Any], booker: Booker) -> str:
     phone = rules.normalize_phone(str(document.get("phone") or ""))
     if len(phone) < 9:
         raise Invalid(
-            "メールアドレスか電話番号を入力してください。 / Please give an email address or a phone number.",
+            Text("consult.error.contact_required"),
             code="contact_required",
-            details=[{"pointer": "/phone", "message": "9 or more digits"}],
+            details=[{"pointer": "/phone", "message": Text("consult.error.phone_digits", digits=9)}],
         )
     return f"tel:{phone}"
 
@@ -236,9 +222,7 @@ def cancel(
     now = datetime.now(UTC)
     service = rules.get_service(booking.service)
     if booking.status != rules.BOOKED:
-        raise Conflict(
-            "この予約は取り消せません。 / This booking can no longer be cancelled.", code="not_booked"
-        )
+        raise Conflict(Text("consult.error.cannot_cancel"), code="not_booked")
     if by_staff is None:
         rules.check_change_allowed(service, rules.parse_slot(booking.slot), now)
     _arm_followup(booking.booking_id, now)
@@ -261,9 +245,7 @@ def reschedule(booking: ConsultationBooking, document: Any, *, by_staff: str | N
     _check("consultation_reschedule", document)
     service = rules.get_service(booking.service)
     if booking.status != rules.BOOKED:
-        raise Conflict(
-            "この予約は変更できません。 / This booking can no longer be changed.", code="not_booked"
-        )
+        raise Conflict(Text("consult.error.cannot_change"), code="not_booked")
     new_start = rules.parse_slot(document["slot"])
     if by_staff is None:
         rules.check_change_allowed(service, rules.parse_slot(booking.slot), now)
@@ -288,12 +270,9 @@ def reschedule(booking: ConsultationBooking, document: Any, *, by_staff: str | N
     try:
         store.move(booking, new_slot, f"{service.section}#{day.isoformat()}", new_guard, audit)
     except store.SlotUnavailable:
-        raise Conflict(
-            _localized("consult.error.slot_full", booking.language, _FULL), code="slot_full"
-        ) from None
+        raise Conflict(_FULL, code="slot_full") from None
     except store.AlreadyBooked:
-        message = _localized("consult.error.already_booked", booking.language, _ALREADY)
-        raise Conflict(message, code="already_booked") from None
+        raise Conflict(_ALREADY, code="already_booked") from None
     except store.Stale:
         raise Conflict(_CHANGED, code="conflict") from None
     except store.Busy:
@@ -393,7 +372,7 @@ def _check(schema: str, document: Any) -> None:
     found = problems(schema, document)
     if found:
         details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
-        raise Invalid("入力内容を確認してください。 / Please check your entries.", details=details)
+        raise Invalid(Text("error.check_entries"), details=details)
 
 
 def _text(value: Any) -> str | None:

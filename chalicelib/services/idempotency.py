@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import errors as rule
+from chalicelib.domain.messages import Text
 from chalicelib.store import idempotency
 
 _KEY = re.compile(r"^[\x21-\x7e]{8,255}$")
@@ -56,9 +57,8 @@ def once(
                 "This Idempotency-Key was used for a different request.", code="idempotency_key_reused"
             )
         if existing.status_code is None:
-            raise rule.InProgress(
-                "The first request with this key is still running; retry shortly.", code="request_in_progress"
-            )
+            # A resident who tapped twice: the first tap is still being handled.
+            raise rule.InProgress(Text("error.in_progress"), code="request_in_progress")
         return int(existing.status_code), existing.response
     try:
         status, body = create()

@@ -20,13 +20,14 @@ from chalicelib.domain import payments as rules
 from chalicelib.domain import submissions as submission_rules
 from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from chalicelib.domain.forms import FormDefinition, fee_for, get_form
+from chalicelib.domain.messages import Text
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import PAYMENT_NOTICES
 from chalicelib.store import payments as store
 from chalicelib.store import submissions as submission_store
 from chalicelib.store.models import PaymentIntent, Submission
 
-_NOT_FOUND = "受付番号または確認コードが違います。 / The receipt number or access code is wrong."
+_NOT_FOUND = Text("error.wrong_code")
 
 
 # --------------------------------------------------------------------------- access and fees
@@ -93,23 +94,17 @@ def start(
 ) -> dict:
     """Create or return the live intent for this submission and method (idempotent)."""
     if method not in rules.METHODS:
-        raise Invalid(
-            "支払い方法は paypay か card です。 / The method is paypay or card.", code="invalid_method"
-        )
+        raise Invalid(Text("error.pay.invalid_method"), code="invalid_method")
     submission = resident_submission(receipt_text, secret=secret, line_user_id=line_user_id, client=client)
     found = plan_for(submission)
     if found is None:
-        raise Conflict(
-            "この申請にお支払いはありません。 / This submission has no fee to pay online.", code="no_fee"
-        )
+        raise Conflict(Text("error.pay.no_fee"), code="no_fee")
     form, plan = found
     intents = _intents(submission.receipt)
     if _paid(intents):
-        raise Conflict("お支払いは済んでいます。 / This fee has already been paid.", code="already_paid")
+        raise Conflict(Text("error.pay.already_paid"), code="already_paid")
     if not rules.payable(plan, submission.status):
-        raise Conflict(
-            "この申請は今はお支払いいただけません。 / This submission cannot be paid now.", code="not_payable"
-        )
+        raise Conflict(Text("error.pay.not_payable"), code="not_payable")
     now = datetime.now(UTC)
     abandoned: set[str] = set()
     for _ in range(3):
@@ -161,7 +156,7 @@ def start(
             abandoned.add(payment_id)
             continue  # PayPay already had this merchantPaymentId (a lost answer): take the next one
         return intent_view(opened)
-    raise Unavailable("しばらくしてからもう一度お試しください。 / Please try again shortly.", retry_after=5)
+    raise Unavailable(Text("error.busy"), retry_after=5)
 
 
 # A request opening an intent at the provider takes at most this long (3 tries of 5 s, backoff).
@@ -241,14 +236,12 @@ def _open(intent: PaymentIntent, form: FormDefinition) -> PaymentIntent | None:
             "provider refused the payment",
             extra={"payment_id": intent.payment_id, "provider_code": error.code},
         )
-        raise Unavailable("お支払いを始められませんでした。 / The payment could not be started.") from None
+        raise Unavailable(Text("error.pay.not_started")) from None
     except ProviderUnavailable:
         logger.warning("provider unavailable at create", extra={"payment_id": intent.payment_id})
         # Nobody is opening it any more: the resident's retry opens it at once instead of waiting.
         _write(intent, [PaymentIntent.opening_failed.set(True)], None)
-        raise Unavailable(
-            "しばらくしてからもう一度お試しください。 / Please try again shortly.", retry_after=5
-        ) from None
+        raise Unavailable(Text("error.busy"), retry_after=5) from None
     now = datetime.now(UTC)
     intent = _write(
         intent, [*actions, PaymentIntent.updated_at.set(now)], store.Audit("system", None, "opened", now)
@@ -266,7 +259,7 @@ def _write(intent: PaymentIntent, actions: list[Any], audit: store.Audit | None)
             fresh = store.get(intent.payment_id)
             assert fresh is not None  # noqa: S101
             intent = fresh
-    raise Unavailable("Please try again.")
+    raise Unavailable(Text("error.busy"))
 
 
 def _mark_replaced(old: PaymentIntent, by: str) -> None:
@@ -385,7 +378,7 @@ def _recompute(intent: PaymentIntent, source: str) -> PaymentIntent:
                 )
                 metrics.add_metric(name="PaymentsNeedingReview", unit="Count", value=1)
         return updated
-    raise Unavailable("Please try again.")
+    raise Unavailable(Text("error.busy"))
 
 
 def _paid_after_close(intent: PaymentIntent) -> bool:
@@ -427,7 +420,7 @@ def follow_up(intent: PaymentIntent) -> None:
         intent = _write(intent, [PaymentIntent.submission_moved.set(True)], None)
     if not intent.receipt_queued and intent.status == rules.COMPLETED:
         if queues.send_all(PAYMENT_NOTICES, [(intent.payment_id, {"paymentId": intent.payment_id})]):
-            raise Unavailable("the receipt could not be queued")
+            raise Unavailable(Text("error.busy"))  # the receipt could not be queued: try again
         _write(
             intent,
             [PaymentIntent.receipt_queued.set(True)],
@@ -762,7 +755,5 @@ def receipt_for(
         raise NotFound(_NOT_FOUND, code="payment_not_found")
     submission = resident_submission(intent.receipt, secret=secret, line_user_id=line_user_id, client=client)
     if intent.paid_at is None:
-        raise Conflict(
-            "まだお支払いが確認できていません。 / The payment is not confirmed yet.", code="not_paid"
-        )
+        raise Conflict(Text("error.pay.not_paid"), code="not_paid")
     return intent, submission

@@ -99,13 +99,9 @@ def read_ticket_ref(ref: str, now: datetime) -> rules.TicketRef:
     try:
         ticket = rules.read_ticket(_ticket_secret(), ref)
     except Invalid:
-        raise NotFound(
-            "この整理券は見つかりません。 / This ticket was not found.", code="ticket_not_found"
-        ) from None
+        raise NotFound(messages.Text("error.queue.ticket_not_found"), code="ticket_not_found") from None
     if ticket.day != now.astimezone(rules.TOKYO).date():
-        raise Conflict(
-            "この整理券は今日のものではありません。 / This ticket is not from today.", code="ticket_expired"
-        )
+        raise Conflict(messages.Text("error.queue.ticket_expired"), code="ticket_expired")
     return ticket
 
 
@@ -125,7 +121,7 @@ def ticket_view(ref: str, language: str, now: datetime) -> dict[str, Any]:
     ticket = tickets.get(ticket_ref.number)
     office = rules.config().office(ticket_ref.office)
     if office is None:
-        raise NotFound("この整理券は見つかりません。 / This ticket was not found.", code="ticket_not_found")
+        raise NotFound(messages.Text("error.queue.ticket_not_found"), code="ticket_not_found")
     line = ticket.line if ticket else None
     return {
         "office": ticket_ref.office,
@@ -144,15 +140,15 @@ def watch(ref: str, user_id: str, ahead: int | None, language: str, now: datetim
     settings = rules.config().settings
     threshold = settings.watch_default_ahead if ahead is None else ahead
     if not rules.MIN_AHEAD <= threshold <= rules.MAX_AHEAD:
-        raise Invalid("ahead must be 1 to 5", code="invalid_ahead")
+        raise Invalid(
+            messages.Text("error.queue.invalid_ahead", low=rules.MIN_AHEAD, high=rules.MAX_AHEAD),
+            code="invalid_ahead",
+        )
     ticket_ref = read_ticket_ref(ref, now)
     tickets = _folded(ticket_ref.key)
     ticket = tickets.get(ticket_ref.number)
     if ticket is None or ticket.status in rules.FINISHED:
-        raise Conflict(
-            messages.text("queue.watch.ended", "ja") + " / " + messages.text("queue.watch.ended", "en"),
-            code="ticket_finished",
-        )
+        raise Conflict(messages.Text("queue.watch.ended"), code="ticket_finished")
     people = rules.people_ahead(ticket, list(tickets.values())) if ticket.status == rules.WAITING else 0
     existing = store.get_watch(ticket_ref.key, ticket_ref.number, user_id)
     end_of_day = datetime.combine(ticket_ref.day + timedelta(days=1), datetime.min.time(), rules.TOKYO)

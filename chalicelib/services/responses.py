@@ -18,6 +18,7 @@ from chalicelib.domain import messages
 from chalicelib.domain import responses as rules
 from chalicelib.domain import submissions as lifecycle
 from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.messages import Text
 from chalicelib.observability import logger, metrics
 from chalicelib.services import submissions as submission_service
 from chalicelib.services import uploads
@@ -42,25 +43,21 @@ def of_line_user(receipt_text: str, user_id: str) -> Submission:
     submission = store.get(receipt) if receipt else None
     if submission is None or submission.line_user_id != user_id:
         # The same answer as for a wrong access code: whose receipt it is stays unsaid.
-        raise NotFound(rules.localized("respond.not_found", "ja"), code="submission_not_found")
+        raise NotFound(Text("respond.not_found"), code="submission_not_found")
     return submission
 
 
 def not_waiting(submission: Submission) -> Conflict:
-    language = submission.language or "ja"
-    status = messages.text(f"status.{submission.status}", language)
-    status_en = messages.text(f"status.{submission.status}", "en")
-    own = messages.text("answer.not_waiting", language, receipt=submission.receipt, status=status)
-    english = messages.text("answer.not_waiting", "en", receipt=submission.receipt, status=status_en)
-    return Conflict(own if language == "en" else f"{own} / {english}", code="not_waiting_for_answer")
+    status = Text(f"status.{submission.status}")
+    message = Text("answer.not_waiting", receipt=submission.receipt, status=status)
+    return Conflict(message, code="not_waiting_for_answer")
 
 
 def respond(
     submission: Submission, text: object, upload_ids: Sequence[str], *, channel: str
 ) -> dict[str, Any]:
     """Append the answer and move the submission back to in_review; the resident's view of it."""
-    language = submission.language or "ja"
-    answer = rules.check_answer(text, list(upload_ids), language)
+    answer = rules.check_answer(text, list(upload_ids))
     if submission.status != lifecycle.NEEDS_INFO:
         raise not_waiting(submission)
     photos = uploads.prepare(list(answer.uploads), "/attachments")
@@ -108,7 +105,7 @@ def view(submission: Submission) -> dict[str, Any]:
     return {
         "receipt": submission.receipt,
         "status": submission.status,
-        "statusLabel": dict(lifecycle.STATUS_LABELS[submission.status]),
+        "statusLabel": lifecycle.status_labels(submission.status),
         "statusText": messages.text(f"status.{submission.status}", language),
         "waitingForAnswer": submission.status == lifecycle.NEEDS_INFO,
         "thread": rules.thread(submission.public_notes or [], submission.responses or []),

@@ -386,7 +386,7 @@ def show(principal: StaffPrincipal, receipt_text: str, now: datetime | None = No
     return {
         **summary(submission, now),
         "section": submission.section,
-        "statusLabel": dict(rules.STATUS_LABELS[submission.status]),
+        "statusLabel": rules.status_labels(submission.status),
         "language": submission.language,
         "enteredBy": submission.entered_by,
         "lineLinked": submission.line_user_id is not None,

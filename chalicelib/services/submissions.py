@@ -16,8 +16,9 @@ from chalicelib.domain import areas
 from chalicelib.domain import errors as rule
 from chalicelib.domain import payments as payment_rules
 from chalicelib.domain import submissions as rules
-from chalicelib.domain.form_problems import explain
+from chalicelib.domain.form_problems import problems_of
 from chalicelib.domain.forms import FormDefinition, fee_for, get_form
+from chalicelib.domain.messages import Text
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import NOTIFICATIONS
 from chalicelib.schemas import problems
@@ -58,13 +59,11 @@ def create(
     `section` routes it to another section than the form's (a chat question about taxes).
     """
     if not isinstance(document, dict):
-        raise rule.Invalid("The body must be a JSON object.", code="invalid_submission")
+        raise rule.Invalid(Text("error.check_entries"), code="invalid_submission")
     found = problems(form.schema_name, document)
     if found:
         raise rule.Invalid(
-            "入力内容を確認してください。 / Please check your answers.",
-            code="invalid_submission",
-            details=explain(found, form, submitter.language),
+            Text("error.check_entries"), code="invalid_submission", details=problems_of(found, form)
         )
     photos = uploads.prepare(document.get("photos", []), "/photos")
     attachments = uploads.store(photos)  # clean copies first: a stored submission never lacks its photos
@@ -107,13 +106,13 @@ def create(
         if store.insert(submission, audit):
             break
     else:
-        raise rule.Unavailable("Please try again.", code="busy")
+        raise rule.Unavailable(Text("error.busy"), code="busy")
     uploads.discard_originals(photos)
     _notify(receipt, "created", first_status, version=1, confirmed=submitter.confirmed)
     answer: dict[str, Any] = {
         "receipt": receipt,
         "status": first_status,
-        "statusLabel": rules.STATUS_LABELS[first_status],
+        "statusLabel": rules.status_labels(first_status),
         "accessSecret": secret,
         "statusUrl": f"/submissions/{receipt}",
         "fee": fee,
@@ -168,9 +167,9 @@ def move(
         )
     except rules.InvalidTransition as error:
         kind = rule.Invalid if error.code == "unknown_status" else rule.Conflict
-        raise kind(" / ".join(error.message.values()), code="invalid_transition") from None
-    except rules.InvalidNote as error:
-        raise rule.Invalid(" / ".join(error.message.values()), code="invalid_note") from None
+        raise kind(error.text, code="invalid_transition") from None
+    except rules.InvalidNote as error:  # only staff write notes
+        raise rule.Invalid(error.staff_message, code="invalid_note") from None
     new_version = (submission.version or 0) + 1
     actions = [Submission.status.set(target), Submission.updated_at.set(now)]
     if entry.note and entry.note_visibility == "public":
@@ -187,9 +186,7 @@ def move(
     try:
         store.update(submission, actions, audit)
     except store.StaleVersion:
-        raise rule.Conflict(
-            "Someone changed this submission at the same time; reload and try again.", code="conflict"
-        ) from None
+        raise rule.Conflict(Text("error.submission_changed"), code="conflict") from None
     _notify(submission.receipt, event, target, version=new_version)
     return submission
 
@@ -210,11 +207,7 @@ CLIENT_WINDOW = timedelta(hours=1)
 
 # One answer for a wrong code, an unknown receipt and a receipt that is waiting out its backoff:
 # none of them may tell a stranger that a receipt exists.
-_NO_ACCESS = (
-    "受付番号または確認コードが違うか、試行が続いたため確認できません。数分待ってからお試しください。"
-    " / The receipt number or access code is wrong, or there were too many tries;"
-    " please wait a few minutes and try again."
-)
+_NO_ACCESS = Text("error.no_access")
 
 
 def delay_after(tries: int) -> timedelta:
@@ -244,7 +237,7 @@ def resident_access(
     now = datetime.now(UTC)
     if attempts.failures(f"client#{client}", now, CLIENT_WINDOW) >= CLIENT_WRONG_CODES:
         raise rule.TooManyRequests(
-            "確認コードの誤りが続いたため、しばらくお待ちください。 / Too many wrong codes; please wait and try again.",
+            Text("error.too_many_attempts"),
             code="too_many_attempts",
             retry_after=int(CLIENT_WINDOW.total_seconds()),
         )

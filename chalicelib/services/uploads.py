@@ -11,6 +11,7 @@ from typing import Any
 from chalicelib.adapters import storage
 from chalicelib.domain import errors as rule
 from chalicelib.domain import images
+from chalicelib.domain.messages import Text
 from chalicelib.resources import UPLOAD_STAGING_PREFIX
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -63,30 +64,20 @@ def prepare(upload_ids: list[str], pointer: str) -> list[tuple[str, bytes, str]]
             data, declared = storage.read(_incoming(upload_id), MAX_IMAGE_BYTES)
         except storage.ObjectMissing:
             problems.append(
-                {
-                    "pointer": where,
-                    "message": "アップロードが見つかりません（10MBを超えるものは使えません）。 / No upload with this id (or it is over 10 MB).",
-                }
+                {"pointer": where, "message": Text("error.upload.missing", limit=MAX_IMAGE_BYTES // 2**20)}
             )
             continue
         actual = images.sniff(data)
         if actual is None or actual != declared:
-            problems.append(
-                {
-                    "pointer": where,
-                    "message": "JPEG・PNG・HEICの画像ではありません。 / The file is not a JPEG, PNG or HEIC image.",
-                }
-            )
+            problems.append({"pointer": where, "message": Text("error.upload.not_image")})
             continue
         try:
             prepared.append((upload_id, images.strip_metadata(data), actual))
         except images.UnsupportedImage:
-            problems.append(
-                {"pointer": where, "message": "画像ファイルが壊れています。 / The image file is damaged."}
-            )
+            problems.append({"pointer": where, "message": Text("error.upload.damaged")})
     if problems:
         raise rule.Invalid(
-            "添付できない画像があります。 / Some attachments cannot be used.",
+            Text("error.upload.invalid"),
             code="invalid_attachment",
             details=problems,
         )

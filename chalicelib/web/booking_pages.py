@@ -208,7 +208,7 @@ def booking_post(service: str) -> Response:
     try:
         booked = svc.book(found.id, document, booker)
     except Exception as error:
-        api_error = _as_api_error(error)
+        api_error = _as_api_error(error, language)
         if api_error is None:
             raise
         if api_error.code in ("slot_full", "slot_closed", "slot_not_open_yet", "invalid_slot"):
@@ -352,7 +352,7 @@ def bookings_post() -> Response:
             svc.reschedule(found, {"slot": slot})
             return _show(request, language, _fresh(found), posted, notice="web.book_moved")
     except Exception as error:
-        api_error = _as_api_error(error)
+        api_error = _as_api_error(error, language)
         if api_error is None:
             raise
         return _show(

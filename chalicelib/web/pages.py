@@ -148,7 +148,7 @@ def form_post(formId: str) -> Response:
     try:
         created = _create(request, form, document, posted, language)
     except Exception as error:  # a service's 4xx/5xx: shown as the API would answer it
-        api_error = _as_api_error(error)
+        api_error = _as_api_error(error, language)
         if api_error is None:
             raise
         details = [d for d in api_error.details if isinstance(d, dict) and "pointer" in d]
@@ -164,15 +164,16 @@ def _int(text: str) -> int:
     return int(text) if text.isdigit() else 0
 
 
-def _as_api_error(error: Exception) -> Any:
-    """The HTTP error a service's exception is (as the JSON API would answer it), or None."""
+def _as_api_error(error: Exception, language: str = "ja") -> Any:
+    """The HTTP error a service's exception is (as the JSON API would answer it, its texts in the
+    page's `language`), or None."""
     from chalicelib.api.errors import ApiError, from_rule
     from chalicelib.domain.errors import MadoguchiError
 
     if isinstance(error, ApiError):
-        return error
+        return error.localized(language)
     if isinstance(error, MadoguchiError):
-        return from_rule(error)
+        return from_rule(error).localized(language)
     return None
 
 
@@ -187,8 +188,9 @@ def _create(
         user_id = _resident(token)
         if user_id is None:
             from chalicelib.api.errors import ApiError
+            from chalicelib.domain.messages import Text
 
-            raise ApiError(401, "unauthorized", "bad id token")
+            raise ApiError(401, "unauthorized", Text("error.line_login"))
         from chalicelib.store import preferences
 
         stored = preferences.get(user_id)  # as the API does: news in the language chosen on LINE
@@ -316,7 +318,7 @@ def _status_by_code(request: Any, language: str, receipt: str, code: str) -> Res
         # The API's own check: one answer for a wrong pair, the per-receipt backoff and the per-client limit.
         submission = service.resident_access(receipt, code, client=_client(request))
     except Exception as error:  # the API's 404 (no such pair) or 429 (locked out), as a page
-        api_error = _as_api_error(error)
+        api_error = _as_api_error(error, language)
         if api_error is None or api_error.status not in (404, 429):
             raise
         key = "web.locked" if api_error.status == 429 else "web.wrong_code"
@@ -450,14 +452,14 @@ def answer_post() -> Response:
         else:
             submission, channel = responses.with_access_code(receipt, code, client=_client(request)), "web"
     except Exception as error:
-        api_error = _as_api_error(error)
+        api_error = _as_api_error(error, language)
         if api_error is None:
             raise
         return _status_by_code(request, language, receipt, code)  # wrong pair or locked: said there
     try:
         responses.respond(submission, text, attachments, channel=channel)
     except Exception as error:
-        api_error = _as_api_error(error)
+        api_error = _as_api_error(error, language)
         if api_error is None:
             raise
         anchors = {"/attachments": "f-photos"}
@@ -570,7 +572,7 @@ def settings_post() -> Response:
             notice = "web.saved"
             language = stored.preferences.language
     except Exception as error:
-        api_error = _as_api_error(error)
+        api_error = _as_api_error(error, language)
         if api_error is None:
             raise
         code = api_error.code

@@ -19,21 +19,13 @@ from chalice import Response
 from markupsafe import Markup, escape
 
 from chalicelib.domain import languages, messages
+from chalicelib.domain.languages import NAMES as LANGUAGE_NAMES
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 CSRF_COOKIE = "mdg_csrf"
-LANGUAGE_NAMES = {
-    "ja": "日本語",
-    "ja-easy": "やさしい にほんご",
-    "en": "English",
-    "zh-Hans": "中文（简体）",
-    "ko": "한국어",
-    "vi": "Tiếng Việt",
-    "ne": "नेपाली",
-}
 # The HTML lang attribute of each page language (ja-easy is Japanese to a screen reader).
 HTML_LANG = {"ja-easy": "ja", "zh-Hans": "zh-Hans"}
 # ｜漢字《かんじ》: furigana in the ja-easy texts (Aozora Bunko ruby notation).

@@ -93,7 +93,7 @@ def deliver(message: NotificationMessage) -> list[str]:
         logger.warning("submission not found; nothing to notify")
         return []
     form = get_form(submission.form_id)
-    title = form.title if form else {"ja": submission.form_id, "en": submission.form_id}
+    title = messages.form_titles(submission.form_id, form.title if form else None)
     public_note = messages.public_note_for(
         submission.public_notes or [], event=message.event, status=message.status, version=message.version
     )

@@ -13,6 +13,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.config import get_settings
 from chalicelib.domain import errors as rule
+from chalicelib.domain import messages
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.forms import get_form
 from chalicelib.services import submissions as service
@@ -32,8 +33,12 @@ def create(client, *, token: str | None = None) -> dict:
     return json.loads(response.body)
 
 
-def check(client, receipt: str, secret: str | None = None, token: str | None = None):
+def check(
+    client, receipt: str, secret: str | None = None, token: str | None = None, language: str | None = None
+):
     headers = {}
+    if language is not None:
+        headers["Accept-Language"] = language
     if secret is not None:
         headers["X-Access-Secret"] = secret
     if token is not None:
@@ -135,9 +140,10 @@ def test_one_client_is_limited_across_receipts_and_another_is_not(client, from_c
     receipts = [create(client)["receipt"] for _ in range(3)]
     for n in range(service.CLIENT_WRONG_CODES):
         assert check(client, receipts[n % 3] if n % 2 else unknown_receipt(), "AAAA-AAAA").status_code == 404
-    limited = check(client, receipts[0], "AAAA-AAAA")
+    limited = check(client, receipts[0], "AAAA-AAAA", language="vi")
     assert limited.status_code == 429
     assert json.loads(limited.body)["error"]["code"] == "too_many_attempts"
+    assert json.loads(limited.body)["error"]["message"] == messages.text("error.too_many_attempts", "vi")
     assert int(limited.headers["Retry-After"]) > 0
     from_client()
     assert check(client, unknown_receipt(), "AAAA-AAAA").status_code == 404
@@ -167,3 +173,31 @@ def test_a_resident_linked_on_line_reaches_their_submission_whatever_the_backoff
     not_theirs = check(client, created["receipt"], token=id_token(sandbox, stranger))
     assert not_theirs.status_code == 404
     assert check(client, created["receipt"], token="not-a-token").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "language"),
+    [("ja", "ja"), ("en-US,en;q=0.9", "en"), ("vi-VN,vi;q=0.9,en;q=0.5", "vi"), (None, "ja")],
+)
+def test_a_wrong_code_is_answered_in_the_language_of_the_request(client, accept_language, language):
+    receipt = create(client)["receipt"]
+
+    wrong = check(client, receipt, "AAAA-AAAA", language=accept_language)
+
+    assert wrong.status_code == 404  # the status and code clients rely on, in every language
+    error = json.loads(wrong.body)["error"]
+    assert error["code"] == "submission_not_found"
+    assert error["message"] == messages.text("error.no_access", language)  # one language, not two
+    assert wrong.headers["Content-Language"] == language
+
+
+def test_the_same_wrong_code_reads_differently_in_each_language_only(client, from_client):
+    receipt = create(client)["receipt"]
+    bodies = {}
+    for language in ("ja", "en", "vi"):
+        from_client()
+        bodies[language] = json.loads(check(client, receipt, "AAAA-AAAA", language=language).body)["error"]
+    assert len({body["message"] for body in bodies.values()}) == 3
+    assert {body["code"] for body in bodies.values()} == {"submission_not_found"}
+    assert "受付番号" not in bodies["vi"]["message"] and " / " not in bodies["vi"]["message"]
+    assert "receipt" not in bodies["ja"]["message"]

@@ -129,7 +129,8 @@ def test_unknown_form_is_404(client, path):
     assert response.status_code == 404
     error = body(response)["error"]
     assert error["code"] == "form_not_found"
-    assert "様式" in error["message"] and "There is no form" in error["message"]
+    assert error["message"] == "There is no form with this id."  # the caller's language only
+    assert body(get(client, path, "ko"))["error"]["message"] == "지정한 신청서 양식이 없습니다."
     assert error["details"] == []
 
 

@@ -134,10 +134,10 @@ def test_a_resident_is_emailed_on_creation_and_on_each_status_change_in_japanese
         status
         for m in sent[1:]
         for status in rules.STATUSES
-        if rules.STATUS_LABELS[status]["ja"] in m.subject
+        if rules.status_labels(status)["ja"] in m.subject
     )
     assert changes == {"in_review": 2, "needs_info": 1, "completed": 1}
-    [needs_info] = [m for m in sent if rules.STATUS_LABELS["needs_info"]["ja"] in m.subject]
+    [needs_info] = [m for m in sent if rules.status_labels("needs_info")["ja"] in m.subject]
     assert "出す品目の大きさ（縦・横・高さ）を教えてください。" in needs_info.body
     # Only the receipt, the form and the status: none of the resident's answers.
     for message in sent:
@@ -162,6 +162,30 @@ def test_a_resident_who_wrote_in_english_is_emailed_in_english(client, drained):
     )
     assert all(f"“{form.title['en']}”" in m.body for m in sent)
     assert all("受付" not in m.body for m in sent)
+
+
+def test_a_resident_who_chose_vietnamese_is_emailed_in_vietnamese(client, drained):
+    """The language kept with the submission (a LINE resident's own choice) writes the email: the
+    catalogue has every text, and the form's name, in Vietnamese."""
+    from chalicelib.domain import messages
+    from chalicelib.domain.ward import ward_name
+
+    form = get_form("opinion")
+    receipt = submit(client, form.id)
+    store.get(receipt).update(actions=[Submission.language.set("vi")])
+    move(receipt, rules.IN_REVIEW)
+    drained.drain()
+
+    sent = emails_about(receipt)
+    assert len(sent) == 2
+    label = messages.text("status.in_review", "vi")
+    assert any(
+        m.subject == f"[{ward_name('vi')}] Cập nhật trạng thái: {label} (số biên nhận {receipt})"
+        for m in sent
+    )
+    assert all(messages.text("email.check", "vi") in m.body for m in sent)
+    assert all(messages.text(f"form.{form.id}", "vi") in m.body for m in sent)
+    assert all("受付" not in m.body and "Receipt number" not in m.body for m in sent)
 
 
 # --- LINE ----------------------------------------------------------------------------------------

@@ -128,9 +128,9 @@ def test_status_maps_to_open_and_closed_with_the_status_label_never_a_note(clien
     body = json.loads(get(client, "/open311/v2/requests.json", start_date=iso(start)).body)
     by_id = {entry["service_request_id"]: entry for entry in body}
     assert by_id[made["damage"]]["status"] == "open"
-    assert by_id[made["damage"]]["status_notes"] == rules.STATUS_LABELS["needs_info"]["ja"]
+    assert by_id[made["damage"]]["status_notes"] == rules.status_labels("needs_info")["ja"]
     assert by_id[made["damage_closed"]]["status"] == "closed"
-    assert by_id[made["damage_closed"]]["status_notes"] == rules.STATUS_LABELS["completed"]["ja"]
+    assert by_id[made["damage_closed"]]["status_notes"] == rules.status_labels("completed")["ja"]
     assert by_id[made["light"]]["status"] == "open"
 
     closed = json.loads(get(client, "/open311/v2/requests.json", start_date=iso(start), status="closed").body)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
+from chalicelib.domain import messages
 from chalicelib.domain import preferences as rules
 from chalicelib.store import preferences as store
 from chalicelib.store import residents
@@ -36,8 +37,18 @@ def mint(sandbox):
 def api(client, mint):
     """Calls as a resident: api("GET", user_id) / api("PUT", user_id, document)."""
 
-    def call(method: str, user_id: str | None, document=None, *, path: str = PATH, token: str | None = None):
+    def call(
+        method: str,
+        user_id: str | None,
+        document=None,
+        *,
+        path: str = PATH,
+        token: str | None = None,
+        language: str | None = None,
+    ):
         headers = {"Content-Type": "application/json"}
+        if language is not None:
+            headers["Accept-Language"] = language
         if token is None and user_id is not None:
             token = mint(user_id)
         if token is not None:
@@ -194,11 +205,11 @@ def test_without_consent_the_choices_are_kept_but_no_list_has_the_resident(api):
 
 def test_consent_to_terms_that_are_not_current_is_409(api):
     user_id = follower()
-    response = api("PUT", user_id, settings(consent={"termsVersion": "2019-01-01"}))
+    response = api("PUT", user_id, settings(consent={"termsVersion": "2019-01-01"}), language="en")
     assert response.status_code == 409
     error = body_of(response)["error"]
     assert error["code"] == "terms_changed"
-    assert "利用規約" in error["message"] and "terms" in error["message"]
+    assert error["message"] == messages.text("prefs.terms_changed", "en")
     assert error["details"] == [{"pointer": "/consent/termsVersion", "current": rules.TERMS_VERSION}]
     assert residents.get(user_id).preferences_version == 0
 
@@ -291,14 +302,15 @@ def test_a_body_that_breaks_the_schema_is_422_and_writes_nothing(api, changes, p
     assert response.status_code == 422
     error = body_of(response)["error"]
     assert error["code"] == "invalid_request"
-    assert "入力内容" in error["message"] and "Please check" in error["message"]
+    assert error["message"] == messages.text("error.check_entries", "ja")  # no Accept-Language: Japanese
     assert pointer in [detail["pointer"] for detail in error["details"]]
     assert residents.get(user_id).preferences_version == 0
 
 
 def test_unknown_topics_and_areas_are_422_with_every_problem(api):
     user_id = follower()
-    response = api("PUT", user_id, settings(topics=["disaster", "weather"], area="shinjuku", birthYear=2100))
+    bad = settings(topics=["disaster", "weather"], area="shinjuku", birthYear=2100)
+    response = api("PUT", user_id, bad, language="vi")
     assert response.status_code == 422
     error = body_of(response)["error"]
     assert error["code"] == "invalid_preferences"
@@ -307,6 +319,9 @@ def test_unknown_topics_and_areas_are_422_with_every_problem(api):
         ("/area", "unknown_area"),
         ("/birthYear", "birth_year_out_of_range"),
     ]
+    # Each problem said in the resident's language (here Vietnamese), one language only.
+    assert error["message"] == messages.text("error.check_entries", "vi")
+    assert error["details"][1]["message"] == messages.text("prefs.problem.unknown_area", "vi")
     assert lists_of(user_id) == set()
 
 
@@ -347,12 +362,12 @@ def test_the_birth_year_is_never_stored(api):
 @pytest.mark.parametrize("method", ["GET", "PUT", "POST"])
 def test_no_token_is_401(api, method):
     path = f"{PATH}/stop-all" if method == "POST" else PATH
-    response = api(method, None, settings() if method == "PUT" else None, path=path)
+    response = api(method, None, settings() if method == "PUT" else None, path=path, language="ko-KR")
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
     error = body_of(response)["error"]
     assert error["code"] == "unauthorized"
-    assert "LINE" in error["message"] and "log" in error["message"]
+    assert error["message"] == messages.text("error.line_login", "ko")
 
 
 def test_expired_wrong_audience_forged_or_malformed_tokens_are_401_and_write_nothing(api, mint):

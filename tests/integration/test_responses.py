@@ -103,15 +103,17 @@ def test_an_answer_moves_needs_info_back_to_review_with_its_thread_and_audit(cli
     assert receipt not in [item["receipt"] for item in staff_list(client, responded="true")]
 
 
-def test_an_answer_when_nothing_is_asked_is_409_in_the_residents_language(client):
+@pytest.mark.parametrize("language", ["en", "vi"])
+def test_an_answer_when_nothing_is_asked_is_409_in_the_residents_language(client, language):
     receipt, secret = new_submission(client, language="en")
 
-    response = respond(client, receipt, secret, {"text": "hello"})
+    response = respond(client, receipt, secret, {"text": "hello"}, **{"Accept-Language": language})
 
     assert response.status_code == 409
     error = body_of(response)["error"]
     assert error["code"] == "not_waiting_for_answer"
-    assert error["message"].startswith(f"Receipt {receipt} is not waiting")
+    status = messages.text("status.received", language)  # the status named in the same language
+    assert error["message"] == messages.text("answer.not_waiting", language, receipt=receipt, status=status)
     assert store.get(receipt).responses == []
 
 
@@ -124,7 +126,8 @@ def test_an_empty_or_oversized_answer_is_a_localized_422_and_nothing_changes(cli
     bad_shape = respond(client, receipt, secret, {"text": "x", "extra": 1})
 
     assert empty.status_code == 422
-    assert body_of(empty)["error"]["details"][0]["message"].startswith(messages.text("respond.empty", "ja"))
+    assert body_of(empty)["error"]["message"] == messages.text("respond.invalid", "ja")  # no Accept-Language
+    assert body_of(empty)["error"]["details"][0]["message"] == messages.text("respond.empty", "ja")
     assert too_long.status_code == 422 and body_of(too_long)["error"]["details"][0]["pointer"] == "/text"
     assert bad_shape.status_code == 422
     assert store.get(receipt).status == "needs_info"

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from chalicelib.domain import messages as catalogue
 from chalicelib.domain.forms import get_form
 from chalicelib.domain.submissions import RECEIPT_PATTERN
 from chalicelib.resources import NOTIFICATIONS
@@ -102,10 +103,12 @@ def test_invalid_answers_are_all_listed_in_the_residents_language_and_nothing_is
     document["email"] = "not-an-email"
     before = len(list(store.Submission.scan()))
 
-    for language, needle in (("ja", "入力してください"), ("en", "Please fill in")):
+    for language, needle in (("ja", "入力してください"), ("en", "Please fill in"), ("vi", "Vui lòng điền")):
         response = submit(client, form.id, document, language=language)
         assert response.status_code == 422
         error = answer(response)["error"]
+        assert error["code"] == "invalid_submission"
+        assert error["message"] == catalogue.text("error.check_entries", language)
         pointers = {detail["pointer"]: detail["message"] for detail in error["details"]}
         assert f"/{required[0]}" in pointers and needle in pointers[f"/{required[0]}"]
         assert "/email" in pointers

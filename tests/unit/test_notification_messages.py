@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from chalicelib.domain import messages
 from chalicelib.domain.notifications import (
     LINE_TEXT_LIMIT,
     Notification,
@@ -14,7 +15,8 @@ from chalicelib.domain.notifications import (
     line_messages,
     public_note_for,
 )
-from chalicelib.domain.submissions import STATUS_LABELS, STATUSES
+from chalicelib.domain.residents import LANGUAGES
+from chalicelib.domain.submissions import STATUSES, status_labels
 
 TITLE = {"ja": "粗大ごみ収集の申込", "en": "Bulky waste collection"}
 RECEIPT = "KTS-2611-7Q4M"
@@ -76,7 +78,7 @@ def test_created_in_english():
 @pytest.mark.parametrize("language", ["ja", "en"])
 def test_each_status_change_shows_its_label_in_the_residents_language(status, language):
     message = notification(status=status, language=language)
-    label = STATUS_LABELS[status][language]
+    label = status_labels(status)[language]
     assert label in message.subject
     assert label in message.text
     assert label in html_text(message.html)[0]
@@ -114,16 +116,36 @@ def test_anything_but_a_receipt_number_is_refused():
     ("stored", "expected"),
     [
         ("ja", "ja"),
-        ("ja-easy", "ja"),
+        ("ja-easy", "ja-easy"),
         (None, "ja"),
         ("", "ja"),
         ("en", "en"),
-        ("zh-Hans", "en"),
-        ("vi", "en"),
+        ("zh-Hans", "zh-Hans"),
+        ("vi", "vi"),
+        ("fr", "en"),  # a language the ward does not write: its chain, English first
     ],
 )
 def test_language_for(stored, expected):
     assert language_for(stored) == expected
+
+
+@pytest.mark.parametrize("language", [lang for lang in LANGUAGES if lang not in ("ja", "en")])
+def test_the_email_is_written_in_the_residents_own_language(language):
+    message = notification(status="needs_info", public_note="電柱の番号を教えてください。", language=language)
+    label = messages.text("status.needs_info", language)
+    assert message.language == language
+    assert label in message.subject and RECEIPT in message.subject
+    assert messages.text("email.next.needs_info", language) in message.text
+    assert messages.text("email.note", language) in message.text
+    assert "電柱の番号を教えてください。" in message.text  # the ward's note, as written
+    assert messages.text("email.footer", "ja", ward="葛飾区") not in message.text
+    html_lang = "ja" if language == "ja-easy" else language
+    assert f'<html lang="{html_lang}">' in message.html
+
+
+def test_a_vietnamese_email_names_the_form_in_the_nearest_language_it_has():
+    message = notification(event="created", status="received", language="vi")
+    assert "“Bulky waste collection”" in message.text  # no Vietnamese title: the English one
 
 
 def test_line_message_is_one_text_message_within_the_limit():

@@ -66,3 +66,48 @@ def test_a_route_raising_a_rule_error_answers_its_status_not_500() -> None:
         "message": "no 42",
         "details": [{"id": "42"}],
     }
+
+
+def test_a_catalogue_message_is_written_in_the_language_asked_for_and_only_there() -> None:
+    from chalicelib.domain import messages
+    from chalicelib.domain.messages import Text
+
+    error = rule.NotFound(
+        Text("error.no_access"),
+        code="submission_not_found",
+        details=[{"pointer": "/photos/0", "message": Text("error.upload.damaged")}],
+    )
+    for language in ("ja", "en", "vi"):
+        response = from_rule(error).to_response(language)
+        body = json.loads(response.body)["error"]
+        assert response.status_code == 404 and body["code"] == "submission_not_found"
+        assert body["message"] == messages.text("error.no_access", language)
+        assert body["details"] == [
+            {"pointer": "/photos/0", "message": messages.text("error.upload.damaged", language)}
+        ]
+        assert response.headers["Content-Language"] == language
+    assert error.text("en") == messages.text("error.no_access", "en")
+    # A staff or developer message is a plain string: the same in every language, no Content-Language.
+    plain = from_rule(rule.Conflict("No refund is waiting.", code="nothing_to_approve")).to_response("vi")
+    assert json.loads(plain.body)["error"]["message"] == "No refund is waiting."
+    assert "Content-Language" not in plain.headers
+
+
+@pytest.mark.parametrize(
+    ("query", "header", "expected"),
+    [
+        ({}, None, "ja"),
+        ({}, "vi-VN,vi;q=0.9,en;q=0.8", "vi"),
+        ({}, "en;q=0.5, ko", "ko"),
+        ({}, "fr-FR", "en"),  # a language the ward does not write: its chain
+        ({"lang": "ne"}, "en", "ne"),  # a page's own choice wins
+        ({"lang": "xx"}, "zh-TW", "zh-Hans"),
+    ],
+)
+def test_the_request_language(query, header, expected) -> None:
+    from types import SimpleNamespace
+
+    from chalicelib.api.errors import request_language
+
+    request = SimpleNamespace(query_params=query, headers={"accept-language": header} if header else {})
+    assert request_language(request) == expected

@@ -106,7 +106,7 @@ class TestTransitions:
             assert error.code == "not_permitted"
         else:
             assert error.code == "not_allowed"
-        assert error.reason and error.message["ja"] and error.message["en"]
+        assert error.reason and error.text.render("ja") and error.text.render("vi")
 
     @pytest.mark.parametrize("kind", sorted(ACTORS))
     @pytest.mark.parametrize("current", STATUSES)

@@ -12,6 +12,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import chat
 from chalicelib.domain import preferences as rules
 from chalicelib.domain.forms import areas
+from chalicelib.domain.languages import NAMES as LANGUAGE_NAMES  # each in its own name
 from chalicelib.domain.residents import LANGUAGES
 from chalicelib.observability import logger
 from chalicelib.services.chat.turn import Turn
@@ -20,16 +21,6 @@ from chalicelib.store import preferences as store
 AREAS_PER_PAGE = 11  # + "whole ward" + "more areas" = 13 quick replies, LINE's limit
 ALL = "all"  # value for "no area" / "no age band"
 NONE = "none"
-# Languages are offered in their own names, whatever the resident reads now.
-LANGUAGE_NAMES = {
-    "ja": "日本語",
-    "ja-easy": "やさしい にほんご",
-    "en": "English",
-    "zh-Hans": "中文（简体）",
-    "ko": "한국어",
-    "vi": "Tiếng Việt",
-    "ne": "नेपाली",
-}
 
 
 def show(turn: Turn, note_key: str | None = None) -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import jpholiday
 
 from chalicelib.domain import consultations as rules
+from chalicelib.domain import messages
 from chalicelib.store import consultations as store
 from tests.integration.consultations.helpers import body_of, staff_headers
 
@@ -91,7 +92,8 @@ def test_the_same_resident_cannot_hold_two_bookings_of_one_service_on_one_day(sl
     again = book("legal", second, email="same.person@example.com")
     assert again.status_code == 409
     assert body_of(again)["error"]["code"] == "already_booked"
-    assert "already have a booking" in body_of(again)["error"]["message"]
+    # No Accept-Language: the ward's Japanese, in one language.
+    assert body_of(again)["error"]["message"] == messages.text("consult.error.already_booked", "ja")
     assert int(store.get_slot("legal", second).booked) == 0  # nothing half-written
     # Another service the same day is fine.
     other = slot("tax")
@@ -216,7 +218,8 @@ def test_a_full_slot_is_explained_in_the_residents_language(call, slot, book):
     refused = call("POST", "/consultations/general/bookings", document, headers={"Accept-Language": "ko"})
     assert refused.status_code == 409
     message = body_of(refused)["error"]["message"]
-    assert message.startswith("이 시간은 마감되었습니다") and "This time is full" in message
+    assert message == messages.text("consult.error.slot_full", "ko")  # Korean only, no English after it
+    assert refused.headers["Content-Language"] == "ko"
 
 
 def test_wrong_codes_lock_a_booking_like_an_unknown_one_but_not_for_its_line_user(call, slot, book, mint):
