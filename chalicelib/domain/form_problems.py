@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain import messages
 from chalicelib.domain.forms import FormDefinition
 from chalicelib.domain.messages import Text, localize
 
@@ -33,17 +32,13 @@ _KEYS = {
 }
 
 
-def problems_of(
-    problems: list[dict[str, Any]], form: FormDefinition, *, furigana: bool = False
-) -> list[dict[str, Any]]:
+def problems_of(problems: list[dict[str, Any]], form: FormDefinition) -> list[dict[str, Any]]:
     """Schema problems as {"pointer", "message"} pairs a resident can act on, the message a
     catalogue Text not yet written in any language.
 
     A missing field is reported at its own pointer (not its parent's) and named by its own
     label (a row's "quantity", not the list's); a missing choice asks to choose, not to type;
-    a coordinate outside the ward's bounds says so rather than quoting a number. Labels are
-    plain text (the API's 422 details, LINE) unless `furigana`: then a ja-easy label keeps its
-    ｜漢字《かんじ》 markup for a page to render as <ruby>.
+    a coordinate outside the ward's bounds says so rather than quoting a number.
     """
     explained = []
     for problem in problems:
@@ -56,11 +51,7 @@ def problems_of(
         key = _KEYS.get(keyword, "problem.other")
         if key == "problem.required" and _is_choice(prop):
             key = "problem.choose"
-        name: Any = (
-            {lang: text if furigana else messages.plain(text) for lang, text in label.items()}
-            if label
-            else Text("problem.whole_form")
-        )
+        name = label if label else Text("problem.whole_form")
         explained.append({"pointer": pointer, "message": Text(key, label=name, limit=problem["expected"])})
     return explained
 
@@ -68,8 +59,9 @@ def problems_of(
 def explain(
     problems: list[dict[str, Any]], form: FormDefinition, language: str, *, furigana: bool = False
 ) -> list[dict[str, str]]:
-    """`problems_of`, written in `language`."""
-    return localize(problems_of(problems, form, furigana=furigana), language)
+    """`problems_of`, written in `language`: plain text (the API's 422 details, LINE) unless
+    `furigana`: then ja-easy keeps its ｜漢字《かんじ》 markup for a page to render as <ruby>."""
+    return localize(problems_of(problems, form), language, furigana=furigana)
 
 
 def _question(form: FormDefinition, pointer: str) -> tuple[dict[str, Any], dict[str, Any]]:

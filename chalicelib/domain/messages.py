@@ -87,14 +87,16 @@ def _value(value: Any, language: str) -> Any:
     return value
 
 
-def localize(value: Any, language: str) -> Any:
-    """`value` with every Text in it (at any depth of dicts, lists and tuples) rendered in `language`."""
+def localize(value: Any, language: str, *, furigana: bool = False) -> Any:
+    """`value` with every Text in it (at any depth of dicts, lists and tuples) rendered in
+    `language`: plain text, unless `furigana` (a page that renders ja-easy markup as <ruby>)."""
     if isinstance(value, Text):
-        return value.render(language)
+        rendered = value.render(language)
+        return rendered if furigana else plain(rendered)
     if isinstance(value, dict):
-        return {name: localize(item, language) for name, item in value.items()}
+        return {name: localize(item, language, furigana=furigana) for name, item in value.items()}
     if isinstance(value, list | tuple):
-        return [localize(item, language) for item in value]
+        return [localize(item, language, furigana=furigana) for item in value]
     return value
 
 

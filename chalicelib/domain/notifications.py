@@ -102,27 +102,30 @@ def build(
     text = "\n".join(lines) + "\n"
 
     e = html.escape
-    body = [
+    paragraphs = [e(lead), "<br>".join(e(fact) for fact in facts), e(next_step)]
+    if note:
+        paragraphs.append(
+            f"<strong>{e(say('note'))}</strong><br>" + "<br>".join(e(x) for x in note.split("\n"))
+        )
+    paragraphs += [e(line) for line in closing]
+    return Notification(
+        language=lang, subject=one_line(subject), text=text, html=_html_email(lang, subject, paragraphs)
+    )
+
+
+def _html_email(language: str, subject: str, paragraphs: list[str]) -> str:
+    """The HTML part of an email: `paragraphs` are HTML already escaped, one <p> each."""
+    head = [
         "<!DOCTYPE html>",
-        f'<html lang="{_HTML_LANG.get(lang, lang)}">',
+        f'<html lang="{html.escape(_HTML_LANG.get(language, language))}">',
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(subject)}</title>",
+        f"<title>{html.escape(subject)}</title>",
         "</head>",
         '<body style="font-family: sans-serif; line-height: 1.6; color: #1a1a1a;">',
-        f"<p>{e(lead)}</p>",
-        "<p>" + "<br>".join(e(fact) for fact in facts) + "</p>",
-        f"<p>{e(next_step)}</p>",
     ]
-    if note:
-        body += [
-            f"<p><strong>{e(say('note'))}</strong><br>",
-            "<br>".join(e(line) for line in note.split("\n")) + "</p>",
-        ]
-    body += [f"<p>{e(line)}</p>" for line in closing]
-    body += ["</body>", "</html>"]
-    return Notification(language=lang, subject=one_line(subject), text=text, html="\n".join(body) + "\n")
+    return "\n".join([*head, *(f"<p>{p}</p>" for p in paragraphs), "</body>", "</html>"]) + "\n"
 
 
 def form_titles(form_id: str, fallback: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -228,22 +231,11 @@ def _withdrawn_unpaid(
     ward = one_line(ward_name("ja" if chosen.startswith("ja") else "en"))
     text = _withdrawn_unpaid_text(_catalogued_title(form_id, form_title, chosen), receipt, chosen, days)
     subject = one_line(messages.text("pay.withdrawn_unpaid_subject", chosen, ward=ward, receipt=receipt))
-    footer = _TEXT["ja" if chosen.startswith("ja") else "en"]["footer"].format(ward=ward)
-    e = html.escape
-    body = [
-        "<!DOCTYPE html>",
-        f'<html lang="{e(chosen)}">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(subject)}</title>",
-        "</head>",
-        '<body style="font-family: sans-serif; line-height: 1.6; color: #1a1a1a;">',
-        *(f"<p>{e(line)}</p>" for line in text.split("\n")),
-        f"<p>{e(footer)}</p>",
-        "</body>",
-        "</html>",
-    ]
+    footer = messages.text("email.footer", chosen, ward=ward)
+    paragraphs = [html.escape(line) for line in [*text.split("\n"), footer]]
     return Notification(
-        language=chosen, subject=subject, text=f"{text}\n\n{footer}\n", html="\n".join(body) + "\n"
+        language=chosen,
+        subject=subject,
+        text=f"{text}\n\n{footer}\n",
+        html=_html_email(chosen, subject, paragraphs),
     )

@@ -72,4 +72,8 @@ def test_the_service_answers_in_the_submitters_language():
     document = {key: value for key, value in form.example.items() if key != "name"}
     with pytest.raises(MadoguchiError) as caught:
         service.create(form, document, service.Submitter(channel="line", language="ko", line_user_id="U1"))
-    assert caught.value.details == [{"pointer": "/name", "message": "‘청구자 이름’ 항목을 입력해 주세요."}]
+    from chalicelib.domain.messages import localize
+
+    assert localize(caught.value.details, "ko") == [
+        {"pointer": "/name", "message": "‘청구자 이름’ 항목을 입력해 주세요."}
+    ]

@@ -110,6 +110,7 @@ NOT_RESIDENT_MODULES = {
     "domain/faq.py": "how the FAQ reads what residents type (readings, spellings): input, not output",
     "domain/areas.py": "reading the 町 out of an address: input, not output",
     "domain/languages.py": "each language in its own name (NAMES): the same for every reader",
+    "services/staff_payments.py": "staff API",
 }
 NOT_RESIDENT_NAMES = {
     ("domain/chat.py", "CANCEL_WORDS"): "words a resident types to cancel: input",
@@ -122,7 +123,13 @@ NOT_RESIDENT_NAMES = {
     ("domain/queue.py", "read_ticket"): "a bad link: services/queues.py answers ticket_not_found",
     ("api/queue.py", "queue_webhook"): "ticket machines' webhook",
     ("api/payments.py", "_webhook"): "payment providers' webhook",
-    ("api/payments.py", "staff_payments_of_submission"): "staff API",
+    ("api/payments.py", "staff_payments"): "staff API",
+    ("domain/errors.py", "InvalidCursor"): "a list cursor: only the staff lists page",
+    ("domain/payments.py", "REVIEW_LABELS"): "why a payment needs review: the staff list and digest",
+    ("domain/payments.py", "PAYPAY_REPORT_COLUMNS"): "PayPay's report columns: input",
+    ("domain/payments.py", "_NOT_SETTLED_WORDS"): "PayPay's report statuses: input",
+    ("domain/payments.py", "paypay_report_rows"): "PayPay's report amounts: input",
+    ("services/payment_withdrawals.py", "_withdraw"): "the internal note staff read in the audit trail",
     ("api/payments.py", "reconciliation"): "staff API",
     ("services/payments.py", "request_refund"): "staff refunds",
     ("services/payments.py", "approve_refund"): "staff refunds",
