@@ -165,12 +165,12 @@ def test_pages_follow_one_another_without_gaps_or_repeats(client, kinds):
 
 
 def test_the_sections_digest_names_the_payments_needing_review_until_they_are_settled(client, kinds):
-    from chalicelib.store import submissions as submission_store
+    from chalicelib.store import digests
     from chalicelib.workers import digest
     from tests.integration.test_digest_job import outbox, sent_since
 
     now = datetime(2031, 4, 7, 23, 30, tzinfo=UTC)  # 08:30 on 8 April in Tokyo: a day no other test uses
-    submission_store.record_digest(SECTION, now - timedelta(hours=2))
+    digests.set_cutoff(SECTION, now - timedelta(hours=2))
     mark = len(outbox())
     digest.run(now=now)
     [sent] = sent_since(mark, SECTION)
