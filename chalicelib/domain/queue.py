@@ -654,7 +654,7 @@ def history_pace(
     profile: dict[str, dict[str, dict[str, Any]]] | None, weekday: int, hour: int, min_calls: int
 ) -> tuple[dict[int, float], float | None]:
     """From a line's profile (weekday -> hour -> figures): the counters usually open by hour
-    (this weekday's, else the median of the others), and this hour's pace with every counter
+    (this weekday's, else the median over all weekdays), and this hour's pace with every counter
     busy, in calls per minute (all weekdays' busy gaps of this hour; None below `min_calls`)."""
     by_weekday: dict[int, list[float]] = {}
     own: dict[int, float] = {}
