@@ -12,12 +12,15 @@ compared with the wait that ticket really had (issue to first call):
 
 - coverage: the share of real waits inside the published bucket (target >= 0.80);
 - MAE of the bucket's midpoint next to a naive "people ahead × configured minutes per person"
-  (the line's default service time ÷ its counters) (target: <= 0.6 × the naive error).
+  (the line's default service time ÷ its counters) (target: <= 0.6 × the naive error);
+- floor: the MAE ratio of a bucket chosen knowing the real wait (the bucket it fell in): what the
+  bucket edges alone cost, which no estimate can beat;
+- the same figures by the estimate's basis (recent, history, default).
 
-The last day is held out: the factors that turn service-time quantiles into a range
-(domain.queue.LOW_FACTOR/HIGH_FACTOR) were tuned on the earlier days only (`--tune` reruns the
-grid search and prints the best pair). Figures are printed for the tuning days and the held-out
-day separately.
+The last day is held out: the estimator's constants (domain.queue.COVERAGE, FIRST_CALL, and the
+pace window and prior weight) were chosen on the earlier days only (`--tune` reruns the grid over
+COVERAGE × FIRST_CALL on this run's earlier days and prints the best pair). Figures are printed
+for the tuning days and the held-out day separately.
 
 Throughput: one day's events (with 2% duplicates and 2% reordered) are handed to the real queue
 worker (workers.queue.handle_batch, batches of 10) against the local stack (moto) in this
@@ -30,7 +33,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,13 +47,17 @@ class Score:
     total: int = 0
     error: float = 0.0
     naive_error: float = 0.0
+    floor_error: float = 0.0
 
     def add(self, low: float, high: float | None, actual: float, naive: float) -> None:
+        from chalicelib.domain import queue as rules
+
         self.total += 1
         self.inside += int(low <= actual and (high is None or actual <= high))
         middle = (low + high) / 2 if high is not None else low * 1.25
         self.error += abs(middle - actual)
         self.naive_error += abs(naive - actual)
+        self.floor_error += abs(rules.bucket_middle(*rules.bucket(actual, actual)) - actual)
 
     def figures(self) -> dict[str, Any]:
         n = max(1, self.total)
@@ -60,7 +67,23 @@ class Score:
             "mae_minutes": round(self.error / n, 2),
             "naive_mae_minutes": round(self.naive_error / n, 2),
             "mae_ratio": round(self.error / max(self.naive_error, 1e-9), 3),
+            "floor_ratio": round(self.floor_error / max(self.naive_error, 1e-9), 3),
         }
+
+
+@dataclass
+class Scores:
+    """One split's score, overall and by the estimate's basis."""
+
+    all: Score = field(default_factory=Score)
+    by_basis: dict[str, Score] = field(default_factory=dict)
+
+    def add(self, basis: str, low: float, high: float | None, actual: float, naive: float) -> None:
+        self.all.add(low, high, actual, naive)
+        self.by_basis.setdefault(basis, Score()).add(low, high, actual, naive)
+
+    def figures(self) -> dict[str, Any]:
+        return {**self.all.figures(), "by_basis": {k: v.figures() for k, v in sorted(self.by_basis.items())}}
 
 
 def business_days(start: date, count: int) -> list[date]:
@@ -74,7 +97,7 @@ def business_days(start: date, count: int) -> list[date]:
     return found
 
 
-def replay_day(sim: Any, history: dict[str, list[tuple[int, dict]]], score: Score) -> dict[str, dict]:
+def replay_day(sim: Any, history: dict[str, list[tuple[int, dict]]], score: Scores) -> dict[str, dict]:
     """Apply one day's events in true order; score the range shown at each ticket's issue."""
     from chalicelib.domain import queue as rules
     from chalicelib.services.queues import line_estimate
@@ -106,7 +129,7 @@ def replay_day(sim: Any, history: dict[str, list[tuple[int, dict]]], score: Scor
             if ticket.called_at is not None:
                 actual = (ticket.called_at - ticket.issued_at).total_seconds() / 60
                 naive = ahead * line.default_service_minutes / line.counters
-                score.add(low, high, actual, naive)
+                score.add(estimate.basis, low, high, actual, naive)
         events = stored.get(event.number, [])
         added = rules.add(events, event)
         if added is None:
@@ -121,10 +144,10 @@ def replay_day(sim: Any, history: dict[str, list[tuple[int, dict]]], score: Scor
     return rules.hourly_figures(tickets)
 
 
-def evaluate(days: list[Any], hold_out: bool = True) -> tuple[Score, Score]:
+def evaluate(days: list[Any], hold_out: bool = True) -> tuple[Scores, Scores]:
     """Scores of the tuning days and of the last day (held out), each day estimated from the earlier."""
     history: dict[str, list[tuple[int, dict]]] = {}
-    tuning, held_out = Score(), Score()
+    tuning, held_out = Scores(), Scores()
     for index, sim in enumerate(days):
         score = held_out if hold_out and index == len(days) - 1 else tuning
         figures = replay_day(sim, history, score)
@@ -134,19 +157,19 @@ def evaluate(days: list[Any], hold_out: bool = True) -> tuple[Score, Score]:
 
 
 def tune(days: list[Any]) -> dict[str, Any]:
-    """Grid search on the tuning days only: the narrowest range that still covers >= 80%."""
+    """Grid search on the tuning days only: the least MAE that still covers >= 80%."""
     from chalicelib.domain import queue as rules
 
     best: dict[str, Any] | None = None
-    original = rules.LOW_FACTOR, rules.HIGH_FACTOR
-    for low in (0.6, 0.7, 0.8, 0.9, 1.0):
-        for high in (0.8, 0.9, 1.0, 1.1, 1.25):
-            rules.LOW_FACTOR, rules.HIGH_FACTOR = low, high
+    original = rules.COVERAGE, rules.FIRST_CALL
+    for coverage in (0.7, 0.75, 0.8, 0.85, 0.9):
+        for first_call in (0.5, 0.7, 0.85, 1.0):
+            rules.COVERAGE, rules.FIRST_CALL = coverage, first_call
             tuning, _ = evaluate(days[:-1], hold_out=False)  # the held-out day is never seen
-            figures = tuning.figures()
+            figures = tuning.all.figures()
             if figures["coverage"] >= 0.8 and (best is None or figures["mae_minutes"] < best["mae_minutes"]):
-                best = {"low_factor": low, "high_factor": high, **figures}
-    rules.LOW_FACTOR, rules.HIGH_FACTOR = original
+                best = {"coverage_target": coverage, "first_call": first_call, **figures}
+    rules.COVERAGE, rules.FIRST_CALL = original
     return best or {}
 
 
@@ -219,7 +242,13 @@ def main() -> int:
     if args.tune:
         result["grid_best_on_tuning_days"] = tune(days)
     tuning, held_out = evaluate(days)
-    result["factors"] = {"low": rules.LOW_FACTOR, "high": rules.HIGH_FACTOR}
+    result["constants"] = {
+        "coverage_target": rules.COVERAGE,
+        "first_call": rules.FIRST_CALL,
+        "pace_window_minutes": rules.PACE_WINDOW_MINUTES,
+        "prior_calls": rules.PRIOR_CALLS,
+        "bucket_edges": rules.BUCKET_EDGES,
+    }
     result["tuning"] = tuning.figures()
     result["held_out"] = held_out.figures()
     started = time.perf_counter()

@@ -241,6 +241,8 @@ class Ticket:
     finished_at: datetime | None = None
     counter: str | None = None
     calls: int = 0
+    # When it joined its current line's queue: its issue, or its transfer to this line.
+    queued_at: datetime | None = None
 
 
 def _order(event: dict[str, Any]) -> tuple[str, int, str]:
@@ -273,7 +275,7 @@ def fold(number: str, events: list[dict[str, Any]]) -> Ticket | None:
         if ticket.status in FINISHED:
             continue
         if kind == "issued":
-            ticket = replace(ticket, issued_at=ticket.issued_at or at)
+            ticket = replace(ticket, issued_at=ticket.issued_at or at, queued_at=ticket.queued_at or at)
         elif kind in ("called", "recalled"):
             first = ticket.called_at is None
             ticket = replace(
@@ -287,7 +289,7 @@ def fold(number: str, events: list[dict[str, Any]]) -> Ticket | None:
             )
         elif kind == "transferred":
             # Back in the queue, of another line; its wait still counts from when it was issued.
-            ticket = replace(ticket, line=line, status=WAITING, called_at=None, counter=None)
+            ticket = replace(ticket, line=line, status=WAITING, called_at=None, counter=None, queued_at=at)
         else:
             ticket = replace(ticket, status=kind, finished_at=at)
     return ticket
@@ -315,6 +317,9 @@ class Live:
     last_event_at: str | None = None
     # The Tokyo day these figures are for: numbers and counts start afresh every day.
     day: str | None = None
+    # [[first call, number, joined the queue or None], ...] (Unix seconds): the latest first calls
+    # of this line's tickets, oldest first; the line's pace comes from them (see `busy_gaps`).
+    calls: list[list[Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -323,6 +328,7 @@ class Live:
             "calling": self.calling,
             "counters": self.counters,
             "services": self.services,
+            "calls": self.calls,
             "lastEventAt": self.last_event_at,
         }
 
@@ -336,6 +342,7 @@ class Live:
             services=[list(item) for item in raw.get("services") or []],
             last_event_at=raw.get("lastEventAt"),
             day=raw.get("day"),
+            calls=[list(item) for item in raw.get("calls") or []],
         )
 
     def for_day(self, day: str) -> Live | None:
@@ -347,8 +354,25 @@ class Live:
         return None
 
 
+# How many first calls a line keeps: bounded (about 2.5 KB), enough for a busy line's last hours.
+RECENT_CALLS = 80
+
+
+def _call_entry(ticket: Ticket) -> list[Any] | None:
+    if ticket.called_at is None:
+        return None
+    queued = round(ticket.queued_at.timestamp()) if ticket.queued_at else None
+    return [round(ticket.called_at.timestamp()), ticket.number, queued]
+
+
 def apply(
-    live: Live, line: str, before: Ticket | None, after: Ticket, at: datetime, keep_services: int
+    live: Live,
+    line: str,
+    before: Ticket | None,
+    after: Ticket,
+    at: datetime,
+    keep_services: int,
+    keep_calls: int | None = None,
 ) -> Live:
     """Line `line`'s state after one ticket went from `before` to `after` (an event at `at`)."""
 
@@ -381,10 +405,19 @@ def apply(
         seconds = (after.finished_at - after.called_at).total_seconds()
         if 0 < seconds < 4 * 3600:
             services = sorted([*services, [iso(after.finished_at), round(seconds)]])[-keep_services:]
+    recent_calls = live.calls
+    if after.line == line:
+        # The ticket's first call here as its events now tell it (a late issue or call corrects
+        # it), whatever the order they came in. A ticket transferred away keeps its call here.
+        entry = _call_entry(after)
+        mine = [item for item in recent_calls if item[1] == after.number]
+        if mine != ([entry] if entry else []):
+            others = [item for item in recent_calls if item[1] != after.number]
+            recent_calls = sorted([*others, *([entry] if entry else [])])[-(keep_calls or RECENT_CALLS) :]
     stamp = iso(at)
     touched = before is not None and before.line == line or after.line == line
     last = max(live.last_event_at or "", stamp) if touched else live.last_event_at
-    return Live(waiting, calling, counters, services, last or None, live.day)
+    return Live(waiting, calling, counters, services, last or None, live.day, recent_calls)
 
 
 def open_counters(live: Live, now: datetime, window_minutes: int) -> int:
@@ -393,30 +426,129 @@ def open_counters(live: Live, now: datetime, window_minutes: int) -> int:
 
 
 # --- the estimate ------------------------------------------------------------------------------
+#
+# The wait of a resident with k people ahead is the time until the (k + 1)-th call from now. The
+# line's pace (calls per minute with every open counter busy) is measured from its latest first
+# calls: a gap between two consecutive calls during which the next one called was already
+# waiting is a stretch with every open counter busy (in one queue nobody waits while a counter is
+# free), so such gaps fold open counters, service times, no-shows and recalls into one figure.
+# Each is rescaled by the counters usually open in its hour (history) against now, and the pace
+# to come follows that staffing hour by hour (the lunch break, the first half hour). This hour's
+# history, else the configured service time and counters, is the prior. The wait is taken as
+# gamma-distributed around the estimate, and the published bucket is the one that holds it with
+# probability >= COVERAGE and whose middle is the closest to it on average.
 
-# The ranges a resident sees, in minutes: the estimate is widened to these edges.
-BUCKET_EDGES = (0, 5, 10, 15, 20, 30, 40, 50, 60, 75, 90, 120)
-# How the service-time quantiles turn into a range (tuned by bench/queue_estimate.py on earlier days).
-LOW_QUANTILE, HIGH_QUANTILE = 0.5, 0.8
-LOW_FACTOR, HIGH_FACTOR = 0.9, 0.9
+# The ranges a resident sees, in minutes (Sakai-style buckets: 約10〜15分, 30分以上; "1分未満"
+# when a counter is free now). Above the last edge the range is open ("180分以上").
+BUCKET_EDGES = (0, 1, 3, 5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90, 120, 150, 180)
+# The pace is measured over this many minutes of the day's latest first calls.
+PACE_WINDOW_MINUTES = 240
+# How many calls' worth of weight the prior pace (history, else the configured one) carries.
+PRIOR_CALLS = 10.0
+# The first call comes this share of a typical gap after the issue, on average: a random moment
+# falls part-way through a gap (about 0.7 for a counter or two with regular services, 1 for many
+# counters calling at random); measured on the earlier simulated days.
+FIRST_CALL = 0.7
+# The wait's spread: the first call is about as variable as an exponential stretch, each later
+# one varies as a service does (the squared coefficient of variation of recent services, else
+# SERVICE_CV2), the pace is known from `evidence` calls (its error shrinks likewise), and the
+# pace drifts by DRIFT during a wait.
+SERVICE_CV2 = 0.5
+DRIFT = 0.1
+# The published bucket holds the wait with at least this probability under that model (tuned
+# with bench/queue_estimate.py --tune on the earlier simulated days only, for >= 80 % of real
+# waits inside; the edges' coarseness adds a margin).
+COVERAGE = 0.8
 
 
 @dataclass(frozen=True)
 class Estimate:
-    low: float  # minutes
-    high: float
-    basis: str  # recent | history | default
+    low: float  # minutes: the published range
+    high: float | None  # None: "low or more"
+    basis: str  # recent | history | default: what the pace rests on
+    median: float = 0.0  # the model's middle figure, minutes
 
     @property
     def bucket(self) -> tuple[int, int | None]:
         return bucket(self.low, self.high)
 
 
-def bucket(low: float, high: float) -> tuple[int, int | None]:
+def bucket(low: float, high: float | None) -> tuple[int, int | None]:
     """The published range: the bucket edges around [low, high]; None above the last edge."""
     lo = max(edge for edge in BUCKET_EDGES if edge <= max(low, 0))
+    if high is None:
+        return lo, None
     above = [edge for edge in BUCKET_EDGES if edge >= high and edge > lo]
     return lo, (above[0] if above else None)
+
+
+def bucket_middle(low: int, high: int | None) -> float:
+    """The single figure a bucket stands for (the open top one: a quarter above its edge)."""
+    return (low + high) / 2 if high is not None else low * 1.25
+
+
+def gamma_cdf(shape: float, x: float) -> float:
+    """The regularised lower incomplete gamma function P(shape, x) (series, or continued fraction)."""
+    if x <= 0:
+        return 0.0
+    log_front = shape * math.log(x) - x - math.lgamma(shape)
+    if x < shape + 1:
+        term = total = 1 / shape
+        n = shape
+        for _ in range(1000):
+            n += 1
+            term *= x / n
+            total += term
+            if abs(term) < abs(total) * 1e-12:
+                break
+        return min(1.0, total * math.exp(log_front))
+    tiny = 1e-300  # Lentz's method for the upper part
+    b = x + 1 - shape
+    c, d = 1 / tiny, 1 / b
+    h = d
+    for i in range(1, 1000):
+        an = -i * (i - shape)
+        b += 2
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1 / d
+        h *= d * c
+        if abs(d * c - 1) < 1e-12:
+            break
+    return max(0.0, 1 - math.exp(log_front) * h)
+
+
+def choose_bucket(mean: float, cv2: float, coverage: float) -> tuple[int, int | None]:
+    """For a gamma-distributed wait (`mean` minutes, squared coefficient of variation `cv2`):
+    of the tightest ranges between bucket edges that hold it with probability >= `coverage`
+    (none can lose its first or last bucket and still do), the one whose middle is the closest
+    to the wait on average (least expected absolute difference)."""
+    shape, scale = 1 / cv2, max(mean, 1e-6) * cv2
+
+    def expected_error(a: float) -> float:  # E|W - a| = a(2F(a) - 1) + E[W] - 2 E[W; W < a]
+        below = gamma_cdf(shape, a / scale)
+        return a * (2 * below - 1) + mean - 2 * mean * gamma_cdf(shape + 1, a / scale)
+
+    tops: list[int | None] = [*BUCKET_EDGES, None]
+    held = [gamma_cdf(shape, edge / scale) for edge in BUCKET_EDGES] + [1.0]
+    best: tuple[int, int | None] = (0, None)
+    least = math.inf
+    for i in range(len(BUCKET_EDGES)):
+        j = next((j for j in range(i + 1, len(tops)) if held[j] - held[i] >= coverage), None)
+        if j is None or (j > i + 1 and held[j] - held[i + 1] >= coverage):
+            continue  # holds too little, or would without its first bucket
+        error = expected_error(bucket_middle(BUCKET_EDGES[i], tops[j]))
+        if error < least:
+            best, least = (BUCKET_EDGES[i], tops[j]), error
+    return best
+
+
+def variation(values: list[float]) -> float:
+    """The squared coefficient of variation (variance / mean²) of some durations."""
+    mean = statistics.fmean(values)
+    return statistics.pvariance(values) / mean**2 if mean > 0 else 0.0
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -429,35 +561,115 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
 
 
+@dataclass(frozen=True)
+class Gap:
+    """A stretch of a line's day with every open counter busy, and the calls that ended it."""
+
+    start: datetime
+    minutes: float
+    calls: int  # 1 between two calls; 0 for the stretch since the last call, still running
+
+
+def busy_gaps(calls: list[list[Any]], now: datetime, window_minutes: int, waiting: int) -> list[Gap]:
+    """The gaps between consecutive first calls (`Live.calls`) of the last `window_minutes`
+    during which the next one called was already waiting; with people waiting now, also the
+    stretch since the last call (a line that stopped calling slows down)."""
+    since, until = (now - timedelta(minutes=window_minutes)).timestamp(), now.timestamp()
+    found = []
+    for before, after in zip(calls, calls[1:], strict=False):
+        if since <= after[0] <= until and after[2] is not None and after[2] <= before[0]:
+            found.append(Gap(datetime.fromtimestamp(before[0], UTC), (after[0] - before[0]) / 60, 1))
+    if waiting > 0 and calls and calls[-1][0] <= until:
+        last = max(calls[-1][0], since)
+        found.append(Gap(datetime.fromtimestamp(last, UTC), (until - last) / 60, 0))
+    return found
+
+
+def _staffing(staffing: dict[int, float], hour: int, reference: int) -> float:
+    """The counters usually open in `hour` relative to `reference` (1 where history is silent)."""
+    now, then = staffing.get(reference), staffing.get(hour)
+    return then / now if now and then else 1.0
+
+
+def pace(
+    gaps: list[Gap], prior: tuple[float, str], staffing: dict[int, float], now: datetime, min_calls: int
+) -> tuple[float, float, str]:
+    """Calls per minute with every counter busy now, the calls it rests on, and its basis.
+
+    A gamma-Poisson update: the prior pace counts as PRIOR_CALLS calls; each busy gap adds its
+    calls and its minutes, rescaled to the counters usually open now, so the calls made before
+    the lunch break do not speak for the break.
+    """
+    hour = now.astimezone(TOKYO).hour
+    calls = sum(gap.calls for gap in gaps)
+    minutes = sum(gap.minutes * _staffing(staffing, gap.start.astimezone(TOKYO).hour, hour) for gap in gaps)
+    per_minute = (calls + PRIOR_CALLS) / (minutes + PRIOR_CALLS / max(prior[0], 1e-6))
+    return per_minute, calls + PRIOR_CALLS, "recent" if calls >= min_calls else prior[1]
+
+
+def minutes_for(calls: float, per_minute: float, staffing: dict[int, float], now: datetime) -> float:
+    """How long `calls` calls take from now at `per_minute`, following the usual staffing by hour."""
+    local = now.astimezone(TOKYO)
+    minute = local.minute + local.second / 60
+    spent, left = 0.0, calls
+    for step in range(24):
+        rate = per_minute * max(_staffing(staffing, local.hour + step, local.hour), 0.25)
+        room = 60 - minute if step == 0 else 60.0
+        if rate * room >= left or step == 23:
+            return spent + left / rate
+        spent, left = spent + room, left - rate * room
+    return spent  # pragma: no cover - the loop returns at step 23
+
+
 def estimate(
     ahead: int,
-    counters: int,
-    service_seconds: list[float],
-    history: tuple[float, float] | None,
-    default_service_minutes: float,
-    min_services: int,
+    now: datetime,
+    gaps: list[Gap],
+    prior: tuple[float, str],
+    staffing: dict[int, float] | None = None,
+    free: int = 0,
+    min_calls: int = 5,
+    service_cv2: float | None = None,
 ) -> Estimate:
-    """The wait of someone with `ahead` people before them, as a range in minutes.
+    """The wait of someone with `ahead` people before them, as a published range in minutes.
 
-    Recent services (median and 80th percentile) × people ahead ÷ open counters, when enough
-    services are recent; else this weekday and hour's history (median and 90th percentile of
-    the waits); else the line's configured service time.
+    `gaps`: the line's recent busy gaps (`busy_gaps`); `prior`: (calls per minute, basis) from
+    this hour's history or the configuration; `staffing`: counters usually open by Tokyo hour;
+    `free`: counters free now (nobody ahead and one free: called at once, "1分未満");
+    `service_cv2`: the variation of recent services, when known.
     """
-    counters = max(1, counters)
-    if len(service_seconds) >= min_services:
-        low_s = quantile(service_seconds, LOW_QUANTILE) / 60
-        high_s = quantile(service_seconds, HIGH_QUANTILE) / 60
-        # Whoever is at the counters now still has about half a service to go.
-        rest = low_s / counters / 2
-        return Estimate(
-            LOW_FACTOR * ahead * low_s / counters + rest,
-            HIGH_FACTOR * ahead * high_s / counters + rest,
-            "recent",
-        )
-    if history is not None:
-        return Estimate(history[0], history[1], "history")
-    per = default_service_minutes / counters
-    return Estimate(ahead * per * 0.8, ahead * per * 1.3 + per, "default")
+    staffing = staffing or {}
+    per_minute, evidence, basis = pace(gaps, prior, staffing, now, min_calls)
+    if ahead < free:
+        return Estimate(0, BUCKET_EDGES[1], basis, 0.0)
+    mean = minutes_for(ahead + FIRST_CALL, per_minute, staffing, now)
+    spread = SERVICE_CV2 if service_cv2 is None else service_cv2
+    cv2 = (FIRST_CALL**2 + ahead * spread) / (ahead + FIRST_CALL) ** 2 + spread / evidence + DRIFT**2
+    low, high = choose_bucket(mean, cv2, COVERAGE)
+    # A gamma's median sits about a third of its variance-to-mean below its mean.
+    return Estimate(low, high, basis, mean * max(0.0, 1 - cv2 / 3))
+
+
+def history_pace(
+    profile: dict[str, dict[str, dict[str, Any]]] | None, weekday: int, hour: int, min_calls: int
+) -> tuple[dict[int, float], float | None]:
+    """From a line's profile (weekday -> hour -> figures): the counters usually open by hour
+    (this weekday's, else the median over all weekdays), and this hour's pace with every counter
+    busy, in calls per minute (all weekdays' busy gaps of this hour; None below `min_calls`)."""
+    by_weekday: dict[int, list[float]] = {}
+    own: dict[int, float] = {}
+    calls = minutes = 0.0
+    for day, hours in (profile or {}).items():
+        for name, cell in hours.items():
+            if cell.get("counters"):
+                by_weekday.setdefault(int(name), []).append(float(cell["counters"]))
+                if day == str(weekday):
+                    own[int(name)] = float(cell["counters"])
+            if int(name) == hour:
+                calls += float(cell.get("busyCalls") or 0)
+                minutes += float(cell.get("busyMinutes") or 0)
+    staffing = {h: own.get(h, statistics.median(values)) for h, values in by_weekday.items()}
+    return staffing, (calls / minutes if calls >= min_calls and minutes > 0 else None)
 
 
 def line_state(office: Office, live: Live, now: datetime, quiet_minutes: int, business_day: bool) -> str:
@@ -560,14 +772,44 @@ def hourly_figures(tickets: list[Ticket]) -> dict[str, dict[str, dict[str, Any]]
         wait = wait_minutes(ticket)
         if wait is not None:
             cell["waits"].append(wait)
+    pace = _pace_by_hour(tickets)
     figures: dict[str, dict[str, dict[str, Any]]] = {}
     for line, hours in raw.items():
         for hour, cell in hours.items():
             waits = cell.pop("waits")
             cell["medianWait"] = round(statistics.median(waits), 1) if waits else None
             cell["p90Wait"] = round(quantile(waits, 0.9), 1) if waits else None
+            # Only hours with tickets issued: the open data's rows are these hours.
+            cell.update(pace.get(line, {}).get(hour, {"counters": 0, "busyCalls": 0, "busyMinutes": 0.0}))
             figures.setdefault(line, {})[hour] = cell
     return figures
+
+
+def _pace_by_hour(tickets: list[Ticket]) -> dict[str, dict[str, dict[str, Any]]]:
+    """line -> Tokyo hour -> the counters that called in it, and the busy gaps (`busy_gaps`)
+    that began in it: how many, and their minutes."""
+    by_line: dict[str, list[tuple[datetime, Ticket]]] = {}
+    for ticket in tickets:
+        if ticket.called_at is not None:
+            by_line.setdefault(ticket.line, []).append((ticket.called_at, ticket))
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for line, called in by_line.items():
+        called.sort(key=lambda pair: (pair[0], pair[1].number))
+        cells: dict[str, dict[str, Any]] = {}
+        counters: dict[str, set[str]] = {}
+        for at, ticket in called:
+            hour = f"{at.astimezone(TOKYO).hour:02d}"
+            counters.setdefault(hour, set()).add(ticket.counter or "")
+            cell = cells.setdefault(hour, {"counters": 0, "busyCalls": 0, "busyMinutes": 0.0})
+            cell["counters"] = len(counters[hour])
+        for (start, _), (end, after) in zip(called, called[1:], strict=False):
+            if after.queued_at is not None and after.queued_at <= start:
+                hour = f"{start.astimezone(TOKYO).hour:02d}"
+                cell = cells.setdefault(hour, {"counters": 0, "busyCalls": 0, "busyMinutes": 0.0})
+                cell["busyCalls"] += 1
+                cell["busyMinutes"] = round(cell["busyMinutes"] + (end - start).total_seconds() / 60, 2)
+        found[line] = cells
+    return found
 
 
 def profile(days: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
@@ -575,18 +817,29 @@ def profile(days: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     merged: dict[str, dict[str, list[float]]] = {}
     for hours in days:
         for hour, cell in hours.items():
-            slot = merged.setdefault(hour, {"issued": [], "median": [], "p90": []})
+            slot = merged.setdefault(
+                hour,
+                {"issued": [], "median": [], "p90": [], "counters": [], "busyCalls": [], "busyMinutes": []},
+            )
             slot["issued"].append(cell.get("issued", 0))
             if cell.get("medianWait") is not None:
                 slot["median"].append(cell["medianWait"])
             if cell.get("p90Wait") is not None:
                 slot["p90"].append(cell["p90Wait"])
+            if cell.get("counters"):
+                slot["counters"].append(cell["counters"])
+            slot["busyCalls"].append(cell.get("busyCalls") or 0)
+            slot["busyMinutes"].append(cell.get("busyMinutes") or 0)
     return {
         hour: {
             "days": len(slot["issued"]),
             "issued": round(statistics.mean(slot["issued"]), 1),
             "medianWait": round(statistics.median(slot["median"]), 1) if slot["median"] else None,
             "p90Wait": round(statistics.median(slot["p90"]), 1) if slot["p90"] else None,
+            # The counters usually open, and the busy gaps of all these days together (a pace).
+            "counters": statistics.median(slot["counters"]) if slot["counters"] else None,
+            "busyCalls": sum(slot["busyCalls"]),
+            "busyMinutes": round(sum(slot["busyMinutes"]), 1),
         }
         for hour, slot in sorted(merged.items())
     }

@@ -267,7 +267,14 @@ def reset_line(
         state = store.get_live(office_id, line_id)
         today = now.astimezone(rules.TOKYO).date().isoformat()
         live = Live.from_dict(state.live if state else None).for_day(today) or Live(day=today)
-        fresh = Live(counters=live.counters, services=live.services, last_event_at=rules.iso(now), day=today)
+        # The counts start again; what the day taught about the line's pace stays.
+        fresh = Live(
+            counters=live.counters,
+            services=live.services,
+            last_event_at=rules.iso(now),
+            day=today,
+            calls=live.calls,
+        )
         audit = AuditEntry(
             f"queue#{office_id}#{line_id}",
             f"{rules.iso(now)}#{hashlib.sha256(actor.encode()).hexdigest()[:6]}",
@@ -315,20 +322,21 @@ def estimate_label(low: int, high: int | None, language: str) -> str:
 def line_estimate(
     line: rules.Line, live: Live, profile: dict[str, Any] | None, ahead: int, now: datetime
 ) -> rules.Estimate:
+    """The range shown to someone with `ahead` people before them on `line` now (domain.queue.estimate)."""
     settings = rules.config().settings
+    enough = settings.min_services_for_estimate
+    local = now.astimezone(rules.TOKYO)
+    staffing, history = rules.history_pace(profile, local.weekday(), local.hour, enough)
+    prior = (history, "history") if history else (line.counters / line.default_service_minutes, "default")
+    gaps = rules.busy_gaps(live.calls, now, rules.PACE_WINDOW_MINUTES, ahead)
+    # Nobody ahead: is a counter free? Counters that called lately (the configured ones before
+    # the first call of the day), less those serving someone now.
+    counters = rules.open_counters(live, now, settings.counter_window_minutes) or line.counters
+    free = max(0, counters - len(live.calling)) if ahead == 0 else 0
     since = rules.iso(now - RECENT_SERVICES)
     services = [float(seconds) for end, seconds in live.services if end >= since]
-    local = now.astimezone(rules.TOKYO)
-    hour = (profile or {}).get(str(local.weekday()), {}).get(f"{local.hour:02d}") or {}
-    history = (
-        (float(hour["medianWait"]), float(hour["p90Wait"]))
-        if hour.get("medianWait") is not None and hour.get("p90Wait") is not None
-        else None
-    )
-    counters = rules.open_counters(live, now, settings.counter_window_minutes) or line.counters
-    return rules.estimate(
-        ahead, counters, services, history, line.default_service_minutes, settings.min_services_for_estimate
-    )
+    spread = rules.variation(services) if len(services) >= enough else None
+    return rules.estimate(ahead, now, gaps, prior, staffing, free, enough, spread)
 
 
 def _best_time(

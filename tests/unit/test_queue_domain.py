@@ -95,7 +95,7 @@ def test_transfer_moves_the_ticket_to_the_other_line_waiting_again():
 def replay(events: list[QueueEvent], line: str = "jumin") -> Live:
     """Apply events one by one to tickets and a line, as the worker does."""
     tickets: dict[str, list] = {}
-    lives = {line: Live(), "kokuho": Live()}
+    lives = {"jumin": Live(), "kokuho": Live()}
     for event in events:
         stored = tickets.get(event.number, [])
         added = rules.add(stored, event)
@@ -128,6 +128,12 @@ def test_live_state_is_the_same_whatever_the_order_and_repeats():
     assert expected.waiting == 3
     assert set(expected.calling) == {"006", "007"}
     assert len(expected.services) == 5
+    # Every first call, with when its ticket joined the queue: the line's pace comes from these.
+    assert [entry[1] for entry in expected.calls] == [f"{n:03d}" for n in range(1, 8)]
+    assert all(
+        entry[2] == round((T0 + timedelta(minutes=n)).timestamp())
+        for n, entry in enumerate(expected.calls, 1)
+    )
     for seed in range(5):
         shuffled = events + random.Random(seed).sample(events, 6)
         random.Random(seed).shuffle(shuffled)
@@ -139,6 +145,45 @@ def test_a_transfer_moves_the_count_between_lines():
     assert live.waiting == 0
 
 
+def test_a_transferred_ticket_queues_again_from_its_transfer_and_its_first_call_stays():
+    events = [
+        ev("issued", 0),
+        ev("called", 5),
+        ev("transferred", 8, line="kokuho"),
+        ev("called", 20, counter="7"),
+    ]
+    ticket = fold_all(events)
+    assert ticket.queued_at == T0 + timedelta(minutes=8) and ticket.issued_at == T0
+    assert [entry[0] for entry in replay(events).calls] == [round((T0 + timedelta(minutes=5)).timestamp())]
+    assert replay(events, "kokuho").calls == [
+        [
+            round((T0 + timedelta(minutes=20)).timestamp()),
+            "12",
+            round((T0 + timedelta(minutes=8)).timestamp()),
+        ]
+    ]
+
+
+def test_a_late_issue_completes_the_call_it_preceded():
+    live = replay([ev("called", 10), ev("issued", 2)])
+    assert live.calls == [
+        [
+            round((T0 + timedelta(minutes=10)).timestamp()),
+            "12",
+            round((T0 + timedelta(minutes=2)).timestamp()),
+        ]
+    ]
+
+
+def test_the_calls_kept_are_bounded():
+    events = []
+    for n in range(rules.RECENT_CALLS + 20):
+        events += [ev("issued", n, f"{n:03d}"), ev("called", n + 1, f"{n:03d}")]
+    live = replay(events)
+    assert len(live.calls) == rules.RECENT_CALLS
+    assert live.calls[-1][1] == f"{rules.RECENT_CALLS + 19:03d}"  # the latest are kept
+
+
 def test_open_counters_are_those_that_called_recently():
     live = Live(counters={"1": rules.iso(T0), "2": rules.iso(T0 - timedelta(minutes=50))})
     assert rules.open_counters(live, T0 + timedelta(minutes=5), 30) == 1
@@ -146,19 +191,19 @@ def test_open_counters_are_those_that_called_recently():
 
 @pytest.mark.parametrize(
     ("low", "high", "bucket"),
-    [(0, 3, (0, 5)), (11, 18, (10, 20)), (12, 24, (10, 30)), (50, 70, (50, 75)), (95, 130, (90, None))],
+    [
+        (0, 0.5, (0, 1)),
+        (0, 3, (0, 3)),
+        (11, 18, (10, 20)),
+        (12, 24, (10, 25)),
+        (50, 70, (50, 75)),
+        (95, 130, (90, 150)),
+        (170, 200, (150, None)),
+        (40, None, (40, None)),
+    ],
 )
 def test_buckets_widen_the_range_to_their_edges(low, high, bucket):
     assert rules.bucket(low, high) == bucket
-
-
-def test_estimate_uses_recent_services_then_history_then_the_default():
-    recent = rules.estimate(10, 2, [240.0, 300.0, 360.0, 420.0, 480.0] * 2, (5, 9), 6, 5)
-    assert recent.basis == "recent"
-    assert recent.low < 10 * 6 / 2 < recent.high  # 10 ahead, 6-minute median service, 2 counters
-    assert rules.estimate(10, 2, [300.0] * 2, (5, 9), 6, 5) == rules.Estimate(5, 9, "history")
-    default = rules.estimate(10, 2, [], None, 6, 5)
-    assert default.basis == "default" and default.low < 30 < default.high
 
 
 def test_staleness_quiet_in_opening_hours_closed_outside():
@@ -208,6 +253,25 @@ def test_hourly_figures_and_profile():
     assert figures["jumin"]["10"]["medianWait"] == 10.0
     profile = rules.profile([figures["jumin"], figures["jumin"]])
     assert profile["10"]["days"] == 2 and profile["10"]["medianWait"] == 10.0
+
+
+def test_hourly_figures_keep_the_counters_and_the_busy_gaps_of_each_hour():
+    # Four tickets issued at once, called 5 minutes apart by two counters: the three gaps after
+    # the first call had someone waiting. A fifth comes after a quiet stretch: its gap does not count.
+    tickets = [
+        fold_all(
+            [ev("issued", 0, f"{n:03d}"), ev("called", 5 * n, f"{n:03d}", counter=str(n % 2))], f"{n:03d}"
+        )
+        for n in range(4)
+    ] + [fold_all([ev("issued", 40, "009"), ev("called", 40, "009", counter="1")], "009")]
+    hour = rules.hourly_figures(tickets)["jumin"]["10"]
+    assert (hour["counters"], hour["busyCalls"], hour["busyMinutes"]) == (2, 3, 15.0)
+    profile = rules.profile([{"10": hour}, {"10": {**hour, "counters": 4}}])
+    assert (profile["10"]["counters"], profile["10"]["busyCalls"], profile["10"]["busyMinutes"]) == (
+        3,
+        6,
+        30.0,
+    )
 
 
 def test_language_negotiation():

@@ -1,0 +1,171 @@
+"""The wait estimate: a line's pace from its busy gaps, the staffing by hour, the published bucket."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain import queue as rules
+
+T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo, a Tuesday
+
+
+def stamp(minutes: float) -> int:
+    return round((T0 + timedelta(minutes=minutes)).timestamp())
+
+
+def calls_every(minutes: float, count: int, start: float = -60, queued: float | None = None) -> list[list]:
+    """`count` first calls `minutes` apart from `start`, each of a ticket waiting since `queued`
+    (default: since long before, so every gap had someone waiting)."""
+    joined = start - 30 if queued is None else queued
+    return [[stamp(start + i * minutes), f"{i:03d}", stamp(joined)] for i in range(count)]
+
+
+# --- busy gaps and the pace ----------------------------------------------------------------------
+
+
+def test_only_gaps_with_someone_already_waiting_measure_the_pace():
+    calls = [
+        [stamp(-30), "001", stamp(-40)],
+        [stamp(-26), "002", stamp(-35)],  # waiting at the call before: counted (4 min)
+        [stamp(-10), "003", stamp(-15)],  # came after it: the counters may have been idle
+        [stamp(-7), "004", None],  # issue unknown: not counted
+        [stamp(-5), "005", stamp(-9)],  # counted (2 min)
+    ]
+    gaps = rules.busy_gaps(calls, T0, 60, waiting=0)
+    assert [(round(g.minutes, 2), g.calls) for g in gaps] == [(4.0, 1), (2.0, 1)]
+    # Older than the window: left out.
+    assert rules.busy_gaps(calls, T0, 20, waiting=0) == [gaps[1]]
+
+
+def test_people_waiting_while_no_one_is_called_slow_the_pace():
+    calls = calls_every(2, 10, start=-30)  # last call 12 minutes ago
+    quiet = rules.busy_gaps(calls, T0, 60, waiting=0)
+    stalled = rules.busy_gaps(calls, T0, 60, waiting=4)
+    assert stalled[:-1] == quiet
+    assert (round(stalled[-1].minutes, 2), stalled[-1].calls) == (12.0, 0)
+    fast, _, _ = rules.pace(quiet, (0.5, "default"), {}, T0, 5)
+    slow, _, _ = rules.pace(stalled, (0.5, "default"), {}, T0, 5)
+    assert slow < fast
+
+
+def test_the_pace_comes_from_recent_calls_when_there_are_enough_else_from_the_prior():
+    gaps = rules.busy_gaps(calls_every(1.5, 41), T0, 60, waiting=0)  # one call every 1.5 min
+    per_minute, evidence, basis = rules.pace(gaps, (0.25, "history"), {}, T0, 5)
+    assert basis == "recent" and evidence == 40 + rules.PRIOR_CALLS
+    # The prior counts as PRIOR_CALLS calls at its pace: between the two, nearer the measured one.
+    assert per_minute == pytest.approx((40 + rules.PRIOR_CALLS) / (60 + rules.PRIOR_CALLS / 0.25))
+    assert 0.25 < per_minute < 1 / 1.5 and per_minute - 0.25 > 1 / 1.5 - per_minute
+    few = rules.busy_gaps(calls_every(1.5, 3), T0, 60, waiting=0)
+    assert rules.pace(few, (0.25, "history"), {}, T0, 5)[2] == "history"
+    assert rules.pace([], (0.25, "default"), {}, T0, 5)[:3:2] == (pytest.approx(0.25), "default")
+
+
+def test_gaps_are_rescaled_by_the_counters_usually_open_in_their_hour():
+    # Calls every 1.5 min before noon with four counters; now it is 12:20, when two are open.
+    noon = datetime(2026, 12, 1, 3, 20, tzinfo=UTC)
+    calls = [[round((noon - timedelta(minutes=80 - 1.5 * i)).timestamp()), f"{i:03d}", 0] for i in range(40)]
+    gaps = rules.busy_gaps(calls, noon, 120, waiting=0)
+    assert all(g.start.astimezone(rules.TOKYO).hour == 11 for g in gaps)
+    staffing = {11: 4.0, 12: 2.0}
+    minutes = sum(g.minutes for g in gaps)
+    lunch, _, _ = rules.pace(gaps, (0.5, "default"), staffing, noon, 5)
+    unaware, _, _ = rules.pace(gaps, (0.5, "default"), {}, noon, 5)
+    # Each minute with four counters counts as two with the two of the lunch hour.
+    prior = rules.PRIOR_CALLS / 0.5
+    assert lunch == pytest.approx((len(gaps) + rules.PRIOR_CALLS) / (2 * minutes + prior))
+    assert unaware == pytest.approx((len(gaps) + rules.PRIOR_CALLS) / (minutes + prior))
+
+
+def test_the_time_for_calls_follows_the_staffing_of_the_coming_hours():
+    at_1130 = T0 + timedelta(minutes=90)
+    assert rules.minutes_for(30, 1.0, {}, at_1130) == pytest.approx(30)
+    # 30 calls at 1 a minute until noon, then at half that pace over lunch.
+    assert rules.minutes_for(40, 1.0, {11: 4, 12: 2}, at_1130) == pytest.approx(30 + 10 / 0.5)
+    # History silent about an hour: the pace stays.
+    assert rules.minutes_for(40, 1.0, {11: 4}, at_1130) == pytest.approx(40)
+
+
+def test_history_pace_staffing_by_hour_and_this_hours_pace():
+    profile = {
+        "1": {"10": {"counters": 4, "busyCalls": 30, "busyMinutes": 45.0}, "12": {"counters": 2}},
+        "2": {"10": {"counters": 3, "busyCalls": 30, "busyMinutes": 45.0}, "12": {"counters": 3}},
+    }
+    staffing, per_minute = rules.history_pace(profile, 1, 10, 5)
+    assert staffing == {10: 4.0, 12: 2.0}  # this weekday's own
+    assert per_minute == pytest.approx(60 / 90)  # every weekday's busy gaps of this hour
+    staffing, per_minute = rules.history_pace(profile, 4, 12, 5)
+    assert staffing == {10: 3.5, 12: 2.5} and per_minute is None
+    assert rules.history_pace(None, 1, 10, 5) == ({}, None)
+
+
+# --- the estimate and its bucket -----------------------------------------------------------------
+
+
+def test_nobody_ahead_and_a_counter_free_is_called_at_once():
+    estimate = rules.estimate(0, T0, [], (0.5, "default"), free=1)
+    assert estimate.bucket == (0, 1) and estimate.median == 0
+
+
+def test_the_estimate_grows_with_the_people_ahead_and_holds_the_expected_wait():
+    gaps = rules.busy_gaps(calls_every(1.5, 41), T0, 60, waiting=0)
+    per_minute, _, _ = rules.pace(gaps, (0.5, "default"), {}, T0, 5)
+    previous = -1.0
+    for ahead in (0, 2, 5, 10, 20, 40):
+        estimate = rules.estimate(ahead, T0, gaps, (0.5, "default"), service_cv2=0.3)
+        low, high = estimate.bucket
+        expected = (ahead + rules.FIRST_CALL) / per_minute
+        assert low <= expected and (high is None or expected <= high)
+        assert estimate.median > previous and estimate.basis == "recent"
+        previous = estimate.median
+
+
+def test_the_basis_says_what_the_pace_rests_on():
+    assert rules.estimate(5, T0, [], (0.4, "history")).basis == "history"
+    assert rules.estimate(5, T0, [], (0.4, "default")).basis == "default"
+
+
+def test_a_better_known_pace_gives_a_range_no_wider():
+    prior = (0.5, "default")
+    vague = rules.estimate(20, T0, [], prior, service_cv2=0.3).bucket
+    gaps = rules.busy_gaps(calls_every(2, 60, start=-120), T0, 240, waiting=0)  # the same pace, known
+    known = rules.estimate(20, T0, gaps, prior, service_cv2=0.3).bucket
+    assert known[1] is not None and vague[1] is not None
+    assert known[1] - known[0] <= vague[1] - vague[0]
+
+
+@pytest.mark.parametrize(
+    ("mean", "cv2"), [(0.8, 1.0), (4, 0.5), (12, 0.1), (35, 0.04), (70, 0.03), (400, 0.02)]
+)
+def test_the_bucket_holds_the_wait_with_the_probability_asked(mean, cv2):
+    low, high = rules.choose_bucket(mean, cv2, 0.8)
+    assert low in rules.BUCKET_EDGES and (high is None or high in rules.BUCKET_EDGES)
+    held = (1.0 if high is None else rules.gamma_cdf(1 / cv2, high / (mean * cv2))) - rules.gamma_cdf(
+        1 / cv2, low / (mean * cv2)
+    )
+    assert held >= 0.8
+    assert low <= mean and (high is None or mean <= high)
+
+
+def test_a_very_long_wait_is_shown_as_open_ended():
+    assert rules.choose_bucket(400, 0.02, 0.8) == (rules.BUCKET_EDGES[-1], None)
+
+
+def test_the_bucket_is_tight_not_merely_wide_enough():
+    # A wait of about 12 minutes, known well: 10-15, not 0-180.
+    assert rules.choose_bucket(12.5, 0.005, 0.8) == (10, 15)
+
+
+def test_gamma_cdf():
+    assert rules.gamma_cdf(1, 1) == pytest.approx(1 - math.exp(-1))
+    assert rules.gamma_cdf(2, 3) == pytest.approx(1 - 4 * math.exp(-3))
+    assert rules.gamma_cdf(0.5, 0.3) == pytest.approx(math.erf(math.sqrt(0.3)))
+    assert rules.gamma_cdf(50, 50) == pytest.approx(0.5188, abs=1e-4)
+    assert rules.gamma_cdf(3, 0) == 0.0
+
+
+def test_bucket_middle():
+    assert rules.bucket_middle(10, 15) == 12.5
+    assert rules.bucket_middle(180, None) == 225
