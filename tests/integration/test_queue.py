@@ -18,10 +18,11 @@ from chalicelib.domain import queue as rules
 from chalicelib.domain.queue_webhooks import sign_madoguchi
 from chalicelib.domain.staff import ROLE_STAFF
 from devstack.dev_issuer import mint_token
+from tests.integration.conftest import forget_live_lines
 
 # Each test gets its own (far-off) Tuesday, so tests sharing the tables never see each other's tickets.
-# They come after the browser tests' day (tests/browser/conftest.py QUEUE_CLOCK, which runs first):
-# a line's live figures never go back to an earlier day. No holiday falls on these 16 Tuesdays.
+# Their year is not the browser tests' (tests/browser/conftest.py QUEUE_CLOCK), and each test starts
+# from lines with no live figures (forget_live_lines). No holiday falls on these 16 Tuesdays.
 _DAYS = itertools.count()
 
 
@@ -74,6 +75,7 @@ class Ticketer:
 @pytest.fixture
 def ticketer(client, pump):
     pump.drain()
+    forget_live_lines()
     return Ticketer(client)
 
 
