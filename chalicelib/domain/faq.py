@@ -77,6 +77,9 @@ class Params:
     cross_language_weight: float = 0.6
     kanji_unigrams: bool = True
     latin_bigrams: bool = True
+    # A Latin word's character trigrams (inflection and typo tolerance) each count this much of
+    # a whole word: at 1, the seven trigrams of "register" outweighed the word itself sevenfold.
+    trigram_weight: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -343,6 +346,41 @@ _WORD_LEXICONS: tuple[tuple[re.Pattern[str], Callable[[str], str]], ...] = (
 )
 
 
+# Words that say how a question is asked, not what it is about ("how much", "where", "my", 吗, 어디서,
+# कहाँ): chalicelib/data/faq_function_words.json. They still count in the ranking (idf keeps them
+# light; "where" and "when" tell near twins apart), but get no character n-grams, and they are
+# left out of what a question is about when the assistant asks whether the FAQ knows it at all
+# (Signals.novelty and the out-of-scope gate): "how much is an iphone" is about an iPhone.
+FUNCTION_WORDS_PATH = FAQ_PATH.parent / "faq_function_words.json"
+
+
+def _load_function_words() -> tuple[frozenset[str], frozenset[str], re.Pattern[str] | None]:
+    """(Latin and Devanagari words, Korean words, a regex of the Chinese and Japanese strings)."""
+    raw = json.loads(FUNCTION_WORDS_PATH.read_text(encoding="utf-8"))
+    words = frozenset(_plain(word) for language in ("en", "vi", "ne") for word in raw.get(language, []))
+    korean = frozenset(_plain(word) for word in raw.get("ko", []))
+    strings = {
+        normalize(string, lexicon=False).replace(" ", "")
+        for lang in ("zh-Hans", "ja")
+        for string in raw.get(lang, [])
+    }
+    strings.discard("")
+    ordered = sorted(strings, key=lambda string: (-len(string), string))
+    return words, korean, re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+
+_FUNCTION_WORDS, _KOREAN_FUNCTION_WORDS, _CJK_FUNCTION_STRINGS = _load_function_words()
+
+
+def content(text: str) -> str:
+    """A normalised text without its function words: what it is about."""
+    if _CJK_FUNCTION_STRINGS is not None and _JAPANESE.search(text):
+        text = _CJK_FUNCTION_STRINGS.sub(" ", text)
+    return " ".join(
+        word for word in text.split() if word not in _FUNCTION_WORDS and word not in _KOREAN_FUNCTION_WORDS
+    )
+
+
 # --- scripts and language detection --------------------------------------------------------
 
 _KANA_SCRIPT, _HAN, _HANGUL, _DEVANAGARI, _LATIN, _OTHER = "kana", "han", "hangul", "deva", "latin", "other"
@@ -538,7 +576,8 @@ def terms(text: str, params: Params | None = None) -> list[str]:
             previous_word = None
         elif script == _DEVANAGARI:
             out.append("w:" + run)
-            out += _grams(run, (2, 3))
+            if run not in _FUNCTION_WORDS:
+                out += _grams(run, (2, 3))
             previous_word = None
         else:
             forms = {run, _stem(run)}
@@ -546,8 +585,9 @@ def terms(text: str, params: Params | None = None) -> list[str]:
             forms |= {stripped, _stem(stripped)}
             for form in sorted(forms):
                 out.append("w:" + form)
-            for form in sorted({run, stripped}):
-                out += ["t:" + gram for gram in _grams(f"^{form}$", (3,))]
+            if run not in _FUNCTION_WORDS:  # a function word gets no trigrams
+                for form in sorted({run, stripped}):
+                    out += ["t:" + gram for gram in _grams(f"^{form}$", (3,))]
             if params.latin_bigrams and previous_word is not None:
                 out.append(f"b:{previous_word}_{stripped}")
             previous_word = stripped
@@ -568,6 +608,12 @@ def _spellable(word: str) -> bool:
 
 def _spelled_words(text: str) -> set[str]:
     return {word for word in _plain(text).split() if _spellable(word)}
+
+
+def _same_start(word: str, known: str) -> bool:
+    """A typo seldom touches a word's first letter (a swap of the first two aside): "close" is
+    not "lose", "bike" not "like"."""
+    return word[0] == known[0] or word[:2] == known[1::-1]
 
 
 def _deletions(word: str) -> set[str]:
@@ -743,8 +789,9 @@ class FaqIndex:
 
     def _correct(self, text: str) -> tuple[str, int]:
         """The question with each unknown Latin or Devanagari word of MIN_TYPO_CHARS or more
-        replaced by the FAQ's word one edit away (two for long words): adress → address,
-        bateries → batteries, insurence → insurance. The nearest wins, then the most used.
+        replaced by the FAQ's word one edit away (two for long words), its first letter kept:
+        adress → address, bateries → batteries, insurence → insurance. The nearest wins, then
+        the most used.
         Returns the text and how many words it changed."""
         words = _plain(text[:MAX_QUERY_CHARS]).split(" ")
         changed = 0
@@ -761,7 +808,7 @@ class FaqIndex:
                 (
                     (distance, -self._vocabulary[known], known)
                     for known in candidates
-                    if (distance := _edit_distance(word, known)) <= allowed
+                    if _same_start(word, known) and (distance := _edit_distance(word, known)) <= allowed
                 ),
                 default=None,
             )
@@ -770,12 +817,20 @@ class FaqIndex:
                 changed += 1
         return " ".join(words), changed
 
-    def _novelty(self, text: str, corrected: int, syllables: bool) -> float:
-        """Signals.novelty of a normalised question. The units are words (Latin, Devanagari),
-        2-grams (CJK, hangul), and for a language written in syllables (Vietnamese) pairs of
-        syllables: "kể chuyện cười" is made of syllables the FAQ uses, never of its words."""
+    def _novelty(self, text: str, corrected: int, syllables: bool) -> tuple[float, bool]:
+        """Signals.novelty of a normalised question, and whether the FAQ knows any of it.
+
+        Novelty's units are words (Latin, Devanagari), 2-grams (CJK, hangul), and for a
+        language written in syllables (Vietnamese) pairs of syllables: "kể chuyện cười" is made
+        of syllables the FAQ uses, never of its words. Function words are left out: "how much"
+        says nothing about what is asked. The FAQ knows the question when one of its words
+        (a single syllable too) or 2-grams stands anywhere in the FAQ, or a typo was corrected
+        to one; a question with no content word at all ("ok", "how much?") is not judged."""
+        text = content(text)
         units: list[list[str]] = []
         latin: list[str] = []  # the current stretch of Latin words, accents stripped
+        known_any = corrected > 0
+        judged = corrected > 0
 
         def close_latin() -> None:
             if syllables and len(latin) > 1:
@@ -783,10 +838,13 @@ class FaqIndex:
             latin.clear()
 
         for script, run in _runs(text):
+            judged = True
             if script == _LATIN:
                 stripped = _strip_accents(run)
+                forms = ["w:" + form for form in {run, _stem(run), stripped, _stem(stripped)}]
+                known_any = known_any or any(form in self._idf for form in forms)
                 if not syllables:
-                    units.append(["w:" + form for form in {run, _stem(run), stripped, _stem(stripped)}])
+                    units.append(forms)
                 elif not latin:
                     units.append(["w:" + run, "w:" + stripped])  # replaced by pairs if a pair follows
                 elif len(latin) == 1:
@@ -795,9 +853,12 @@ class FaqIndex:
                 continue
             close_latin()
             if script in (_HAN, _HANGUL):
-                units += [[gram] for gram in _grams(run, (2,))]
+                grams = [[gram] for gram in _grams(run, (2,))]
+                units += grams
+                known_any = known_any or any(gram[0] in self._idf for gram in grams)
             elif script == _DEVANAGARI:
                 units.append(["w:" + run])
+                known_any = known_any or "w:" + run in self._idf
         close_latin()
         # Weighted by idf squared: what a question is about are its rare words, not its "how".
         known = unknown = 0.0
@@ -809,7 +870,8 @@ class FaqIndex:
             else:
                 unknown += unseen
         unknown += 0.5 * unseen * corrected
-        return unknown / (known + unknown) if known + unknown else 0.0
+        novelty = unknown / (known + unknown) if known + unknown else 0.0
+        return novelty, known_any or not judged
 
     # --- search ---
 
@@ -845,7 +907,9 @@ class FaqIndex:
         if not query:
             return []
         resolved = resolve_language(text, language)
-        novelty = self._novelty(normalize(corrected_text), corrected, syllables=resolved == "vi")
+        novelty, known = self._novelty(normalize(corrected_text), corrected, syllables=resolved == "vi")
+        if not known:
+            return []  # nothing the question is about is anywhere in the FAQ: gibberish, netflix
         groups = {_GROUP.get(resolved, "ja")}
         if _han_only(text):
             groups |= {"ja", "zh"}  # 住民票 取得 is Japanese as much as Chinese: let both count
@@ -879,7 +943,7 @@ class FaqIndex:
             postings = self._postings.get(term)
             if not postings:
                 continue
-            idf = self._idf[term]
+            idf = self._idf[term] * self._weight(term)
             for doc_number, tf in postings:
                 doc = self._docs[doc_number]
                 norm = p.k1 * (1 - p.b + p.b * doc.length / self._avg_length)
@@ -909,7 +973,10 @@ class FaqIndex:
 
     def _ceiling(self, query: Counter[str]) -> float:
         """What a document holding every term of the question once would score (about)."""
-        return sum(self._idf.get(term, self._unseen_idf) for term in query) or 1.0
+        return sum(self._idf.get(term, self._unseen_idf) * self._weight(term) for term in query) or 1.0
+
+    def _weight(self, term: str) -> float:
+        return self.params.trigram_weight if term.startswith("t:") else 1.0
 
     # --- answers ---
 
