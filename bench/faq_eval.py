@@ -161,7 +161,7 @@ def sweep(results: list[dict]) -> list[dict]:
     """Answer/suggest/person rates for other thresholds, from the confidences already computed."""
     rows = []
     for confident in (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
-        for suggest in (0.1, 0.15, 0.2, 0.25, 0.3):
+        for suggest in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4):
             if suggest >= confident:
                 continue
             inside = [r for r in results if r["expected"] is not None]

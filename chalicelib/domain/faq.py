@@ -664,10 +664,11 @@ class Signals:
 
 
 # Logistic calibration of Signals -> P(the hit is the right entry): intercept, coverage,
-# margin x coverage, evidence (calibration_inputs). Fitted on every top-3 hit of the
-# questions of bench/data/faq_eval.json by `bench/faq_eval.py --fit`; docs/performance.md
-# gives its reliability table and its 5-fold cross-validated loss.
-CALIBRATION = (-3.495, 0.794, 27.624, 1.069, -1.745)
+# margin x coverage x (1 - novelty), evidence, novelty (calibration_inputs). Fitted on every
+# top-3 hit of the questions of bench/data/faq_eval.json and faq_residents_tune.json (never the
+# held-out split) by `bench/faq_eval.py --fit`; docs/performance.md gives its reliability table
+# and its 5-fold cross-validated loss.
+CALIBRATION = (-5.298, 0.943, 24.183, 1.745, -0.752)
 
 
 def calibration_inputs(signals: Signals) -> tuple[float, float, float, float, float]:
