@@ -294,6 +294,8 @@ VARIANTS = {
     "cross-language weight 0.3": {"cross_language_weight": 0.3},
     "no kanji unigrams": {"kanji_unigrams": False},
     "no Latin word bigrams": {"latin_bigrams": False},
+    "CJK and Korean function words inside the n-grams": {"frames": False},
+    "idf over all languages at once": {"language_idf": False},
     "trigram weight 1": {"trigram_weight": 1.0},
     "trigram weight 0.25": {"trigram_weight": 0.25},
     "BM25 b = 0.3": {"b": 0.3},

@@ -80,6 +80,12 @@ class Params:
     # A Latin word's character trigrams (inflection and typo tolerance) each count this much of
     # a whole word: at 1, the seven trigrams of "register" outweighed the word itself sevenfold.
     trigram_weight: float = 0.5
+    # Chinese and Korean function words cut out of the n-grams (terms of their own).
+    frames: bool = True
+    # A term's idf is counted among the documents of the language it matches in: among the
+    # English documents "dispose" is in every garbage entry and "sofa" in one; counted over all
+    # seven languages both look rare.
+    language_idf: bool = True
 
 
 @dataclass(frozen=True)
@@ -354,31 +360,58 @@ _WORD_LEXICONS: tuple[tuple[re.Pattern[str], Callable[[str], str]], ...] = (
 FUNCTION_WORDS_PATH = FAQ_PATH.parent / "faq_function_words.json"
 
 
-def _load_function_words() -> tuple[frozenset[str], frozenset[str], re.Pattern[str] | None]:
-    """(Latin and Devanagari words, Korean words, a regex of the Chinese and Japanese strings)."""
+def _load_function_words() -> tuple[frozenset[str], frozenset[str], re.Pattern[str], re.Pattern[str]]:
+    """(Latin and Devanagari words, Korean words, a regex of the Chinese strings, one of the
+    Japanese strings)."""
     raw = json.loads(FUNCTION_WORDS_PATH.read_text(encoding="utf-8"))
     words = frozenset(_plain(word) for language in ("en", "vi", "ne") for word in raw.get(language, []))
     korean = frozenset(_plain(word) for word in raw.get("ko", []))
-    strings = {
-        normalize(string, lexicon=False).replace(" ", "")
-        for lang in ("zh-Hans", "ja")
-        for string in raw.get(lang, [])
-    }
-    strings.discard("")
-    ordered = sorted(strings, key=lambda string: (-len(string), string))
-    return words, korean, re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def regex(language: str) -> re.Pattern[str]:
+        strings = {normalize(string, lexicon=False).replace(" ", "") for string in raw.get(language, [])}
+        ordered = sorted(strings - {""}, key=lambda string: (-len(string), string))
+        return re.compile("|".join(map(re.escape, ordered)) or "(?!)")
+
+    return words, korean, regex("zh-Hans"), regex("ja")
 
 
-_FUNCTION_WORDS, _KOREAN_FUNCTION_WORDS, _CJK_FUNCTION_STRINGS = _load_function_words()
+_FUNCTION_WORDS, _KOREAN_FUNCTION_WORDS, _CHINESE_FUNCTION, _JAPANESE_FUNCTION = _load_function_words()
+_CJK_STRETCH = re.compile("[\u3040-\u30ff\u3400-\u9fff々]+")
+_KANA_IN = re.compile("[\u3040-\u30ff]")
+
+
+def _cut_frames(text: str, japanese: bool = True) -> tuple[str, list[str]]:
+    """A normalised text with its Chinese, Japanese and Korean function words cut out, each
+    replaced by a line break (which ends a run, so no n-gram spans it), and the words cut.
+    A stretch of CJK with kana in it is Japanese (left alone unless `japanese`), one without
+    is Chinese; Korean function words are whole words."""
+    frames: list[str] = []
+
+    def cut(match: re.Match[str]) -> str:
+        frames.append(match.group())
+        return "\n"
+
+    def stretch(match: re.Match[str]) -> str:
+        if not _KANA_IN.search(match.group()):
+            return _CHINESE_FUNCTION.sub(cut, match.group())
+        return _JAPANESE_FUNCTION.sub(cut, match.group()) if japanese else match.group()
+
+    if _JAPANESE.search(text):
+        text = _CJK_STRETCH.sub(stretch, text)
+    if _HANGUL_IN.search(text):
+        words = text.split(" ")
+        frames += [word for word in words if word in _KOREAN_FUNCTION_WORDS]
+        text = " ".join("\n" if word in _KOREAN_FUNCTION_WORDS else word for word in words)
+    return text, frames
+
+
+_HANGUL_IN = re.compile("[\uac00-\ud7af]")
 
 
 def content(text: str) -> str:
     """A normalised text without its function words: what it is about."""
-    if _CJK_FUNCTION_STRINGS is not None and _JAPANESE.search(text):
-        text = _CJK_FUNCTION_STRINGS.sub(" ", text)
-    return " ".join(
-        word for word in text.split() if word not in _FUNCTION_WORDS and word not in _KOREAN_FUNCTION_WORDS
-    )
+    text, _ = _cut_frames(text)
+    return " ".join(word for word in text.split(" ") if word not in _FUNCTION_WORDS)
 
 
 # --- scripts and language detection --------------------------------------------------------
@@ -566,7 +599,14 @@ def terms(text: str, params: Params | None = None) -> list[str]:
     params = params or _DEFAULT
     out: list[str] = []
     previous_word = None
-    for script, run in _runs(normalize(text[:MAX_QUERY_CHARS])):
+    text = normalize(text[:MAX_QUERY_CHARS])
+    if params.frames:
+        # Chinese and Korean function words are terms of their own, and no n-gram spans them:
+        # "버리는 방법" is 버리는 and 방법, not 는방법 shared with every "how do I throw away".
+        # (Japanese keeps them: its n-grams bridge conjugations, 登録したい/登録をしたい.)
+        text, frames = _cut_frames(text, japanese=False)
+        out += ["f:" + frame for frame in frames]
+    for script, run in _runs(text):
         if script in (_HAN, _HANGUL):
             out += _grams(run, (2, 3))
             if params.kanji_unigrams and script == _HAN:
@@ -668,7 +708,7 @@ class Signals:
 # top-3 hit of the questions of bench/data/faq_eval.json and faq_residents_tune.json (never the
 # held-out split) by `bench/faq_eval.py --fit`; docs/performance.md gives its reliability table
 # and its 5-fold cross-validated loss.
-CALIBRATION = (-5.298, 0.943, 24.183, 1.745, -0.752)
+CALIBRATION = (-5.563, 1.326, 25.051, 1.898, -0.48)
 
 
 def calibration_inputs(signals: Signals) -> tuple[float, float, float, float, float]:
@@ -696,6 +736,10 @@ def _confidence(signals: Signals, calibration: tuple[float, ...] = CALIBRATION) 
 _DEFAULT = Params()
 
 
+def _bm25_idf(documents: int, containing: int) -> float:
+    return math.log(1 + (documents - containing + 0.5) / (containing + 0.5))
+
+
 @dataclass
 class _Doc:
     entry: int
@@ -714,10 +758,14 @@ class FaqIndex:
     build_ms: float = 0.0
     _order: list[str] = field(default_factory=list, repr=False)
     _docs: list[_Doc] = field(default_factory=list, repr=False)
-    _postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict, repr=False)
+    # term -> (document number, term frequency, idf in the document's language)
+    _postings: dict[str, list[tuple[int, float, float]]] = field(default_factory=dict, repr=False)
     _idf: dict[str, float] = field(default_factory=dict, repr=False)
     _avg_length: float = 1.0
     _unseen_idf: float = 0.0
+    # Params.language_idf: language group -> term -> idf among the entries, and an unseen term's.
+    _language_idf: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+    _unseen_language_idf: float = 0.0
     # Typo tolerance: every Latin and Devanagari word of the FAQ and the lexicon -> in how many
     # entries it stands, and each word's one-deletion forms -> the words (SymSpell).
     _vocabulary: dict[str, int] = field(default_factory=dict, repr=False)
@@ -761,13 +809,28 @@ class FaqIndex:
                     for term, count in counts.items():
                         postings[term].append((doc_number, count))
         total = max(len(self._docs), 1)
-        self._postings = dict(postings)
         self._avg_length = sum(doc.length for doc in self._docs) / total if self._docs else 1.0
-        self._idf = {
-            term: math.log(1 + (total - len(docs) + 0.5) / (len(docs) + 0.5))
-            for term, docs in postings.items()
-        }
-        self._unseen_idf = math.log(1 + (total + 0.5) / 0.5)
+        self._idf = {term: _bm25_idf(total, len(docs)) for term, docs in postings.items()}
+        self._unseen_idf = _bm25_idf(total, 0)
+        # The idf of a term in one language: among the entries (every entry is one document
+        # of each language, there or not), in how many that language's text has it.
+        entries = max(len(self.entries), 1)
+        self._unseen_language_idf = _bm25_idf(entries, 0)
+        group_of = [_GROUP.get(doc.language, doc.language) for doc in self._docs]
+        self._language_idf = defaultdict(dict)
+        self._postings = {}
+        for term, docs in postings.items():
+            if not self.params.language_idf:
+                self._postings[term] = [(number, tf, self._idf[term]) for number, tf in docs]
+                continue
+            holders: dict[str, set[int]] = defaultdict(set)
+            for doc_number, _ in docs:
+                holders[group_of[doc_number]].add(self._docs[doc_number].entry)
+            for group, held in holders.items():
+                self._language_idf[group][term] = _bm25_idf(entries, len(held))
+            self._postings[term] = [
+                (number, tf, self._language_idf[group_of[number]][term]) for number, tf in docs
+            ]
         self._build_vocabulary()
 
     def _build_vocabulary(self) -> None:
@@ -918,7 +981,7 @@ class FaqIndex:
         if not scores:
             return []
         ranked = sorted(scores.items(), key=lambda item: (-item[1][0], item[0]))
-        ceiling = self._ceiling(query)
+        ceiling = self._ceiling(query, _GROUP.get(resolved, "ja"))
         top = ranked[0][1][0]
         second = ranked[1][1][0] if len(ranked) > 1 else 0.0
         out = []
@@ -928,7 +991,7 @@ class FaqIndex:
             signals = Signals(
                 coverage=min(score / ceiling, 1.5),
                 margin=max((score - rival) / score, -1.0),
-                evidence=math.log1p(score / self._unseen_idf),
+                evidence=math.log1p(score / self._unit),
                 novelty=novelty,
                 covered=found == len(query),
             )
@@ -944,11 +1007,11 @@ class FaqIndex:
             postings = self._postings.get(term)
             if not postings:
                 continue
-            idf = self._idf[term] * self._weight(term)
-            for doc_number, tf in postings:
+            weight = self._weight(term)
+            for doc_number, tf, idf in postings:
                 doc = self._docs[doc_number]
                 norm = p.k1 * (1 - p.b + p.b * doc.length / self._avg_length)
-                per_doc[doc_number] += idf * tf * (p.k1 + 1) / (tf + norm)
+                per_doc[doc_number] += weight * idf * tf * (p.k1 + 1) / (tf + norm)
                 matched[doc_number] += 1
         # Per entry and language: the best phrasing plus the keywords (phrase mode), or the one
         # document (field mode); then per entry, the best language, others discounted.
@@ -972,9 +1035,20 @@ class FaqIndex:
                 entry_scores[key[0]] = (score, found[key])
         return entry_scores
 
-    def _ceiling(self, query: Counter[str]) -> float:
-        """What a document holding every term of the question once would score (about)."""
-        return sum(self._idf.get(term, self._unseen_idf) * self._weight(term) for term in query) or 1.0
+    def _ceiling(self, query: Counter[str], group: str) -> float:
+        """What a document in the question's language holding every term of it once would score
+        (about)."""
+        if self.params.language_idf:
+            idf = self._language_idf.get(group, {})
+            ceiling = sum(idf.get(term, self._unseen_language_idf) * self._weight(term) for term in query)
+        else:
+            ceiling = sum(self._idf.get(term, self._unseen_idf) * self._weight(term) for term in query)
+        return ceiling or 1.0
+
+    @property
+    def _unit(self) -> float:
+        """One rare term's idf, the unit of Signals.evidence."""
+        return self._unseen_language_idf if self.params.language_idf else self._unseen_idf
 
     def _weight(self, term: str) -> float:
         return self.params.trigram_weight if term.startswith("t:") else 1.0
