@@ -917,9 +917,10 @@ class FaqIndex:
                 continue
             close_latin()
             if script in (_HAN, _HANGUL):
-                grams = [[gram] for gram in _grams(run, (2,))]
+                # A kanji alone (税, or 狗 between function words) is known by its unigram.
+                grams = [[run, "u:" + run]] if len(run) == 1 else [[gram] for gram in _grams(run, (2,))]
                 units += grams
-                known_any = known_any or any(gram[0] in self._idf for gram in grams)
+                known_any = known_any or any(form in self._idf for gram in grams for form in gram)
             elif script == _DEVANAGARI:
                 units.append(["w:" + run])
                 known_any = known_any or "w:" + run in self._idf
