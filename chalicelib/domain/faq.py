@@ -818,20 +818,19 @@ class FaqIndex:
         entries = max(len(self.entries), 1)
         self._unseen_language_idf = _bm25_idf(entries, 0)
         group_of = [_GROUP.get(doc.language, doc.language) for doc in self._docs]
+        held_by = [(group, doc.entry) for group, doc in zip(group_of, self._docs, strict=True)]
+        idf_of_count = [_bm25_idf(entries, count) for count in range(entries + 1)]
         self._language_idf = defaultdict(dict)
         self._postings = {}
         for term, docs in postings.items():
             if not self.params.language_idf:
                 self._postings[term] = [(number, tf, self._idf[term]) for number, tf in docs]
                 continue
-            holders: dict[str, set[int]] = defaultdict(set)
-            for doc_number, _ in docs:
-                holders[group_of[doc_number]].add(self._docs[doc_number].entry)
-            for group, held in holders.items():
-                self._language_idf[group][term] = _bm25_idf(entries, len(held))
-            self._postings[term] = [
-                (number, tf, self._language_idf[group_of[number]][term]) for number, tf in docs
-            ]
+            holders = Counter(group for group, _ in {held_by[number] for number, _ in docs})
+            idf = {group: idf_of_count[count] for group, count in holders.items()}
+            for group, value in idf.items():
+                self._language_idf[group][term] = value
+            self._postings[term] = [(number, tf, idf[group_of[number]]) for number, tf in docs]
         self._build_vocabulary()
 
     def _build_vocabulary(self) -> None:
