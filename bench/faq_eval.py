@@ -35,7 +35,7 @@ from chalicelib.domain.residents import LANGUAGES  # noqa: E402
 
 EVAL_PATH = ROOT / "bench" / "data" / "faq_eval.json"
 TARGETS = {"ja": 0.85}
-OTHER_TARGET = 0.75
+OTHER_TARGET = 0.80  # issue 10: 0.80 in every language but Japanese
 
 
 def load(path: Path) -> list[dict]:

@@ -8,7 +8,13 @@ accents) for English and Vietnamese. BM25 scores it against one document per ent
 language: all the entry's phrasings and keywords in that language (chalicelib/data/faq.json).
 One index holds every language; a document in the question's own language counts in full,
 one in another at Params.cross_language_weight, so a question matches its own language
-best, yet "住民票" in an English question still finds the Japanese phrasing.
+best, yet "住民票" in an English question still finds the Japanese phrasing. A term's idf is
+counted within the language of the document it matches ("dispose" is generic in English).
+
+Function words ("how much", 吗, 어디서, कहाँ: chalicelib/data/faq_function_words.json) are
+terms, but no n-gram is made of them, and they are not what a question is about: a question
+none of whose other words the FAQ uses anywhere ("asdf", "ｗｗｗ", "how much is an iphone")
+gets no hit at all.
 
 Each hit carries a confidence, a calibrated probability that it is the right entry (Signals,
 CALIBRATION): at CONFIDENT or above the worker answers, at SUGGEST or above it suggests up
@@ -16,7 +22,7 @@ to three entries, below it offers a person. bench/faq_eval.py measures accuracy,
 thresholds' trade-off and speed (docs/performance.md, "FAQ retrieval").
 
 Pure Python and the standard library: the index of ~90 entries in 7 languages builds in
-about 0.2 s at first use, once per process (load_index), and a search takes under a
+about 0.6 s at first use, once per process (load_index), and a search takes under a
 millisecond.
 """
 
