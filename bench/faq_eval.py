@@ -35,7 +35,7 @@ from chalicelib.domain.residents import LANGUAGES  # noqa: E402
 
 EVAL_PATH = ROOT / "bench" / "data" / "faq_eval.json"
 TARGETS = {"ja": 0.85}
-OTHER_TARGET = 0.75
+OTHER_TARGET = 0.80  # issue 10: 0.80 in every language but Japanese
 
 
 def load(path: Path) -> list[dict]:
@@ -161,7 +161,7 @@ def sweep(results: list[dict]) -> list[dict]:
     """Answer/suggest/person rates for other thresholds, from the confidences already computed."""
     rows = []
     for confident in (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
-        for suggest in (0.1, 0.15, 0.2, 0.25, 0.3):
+        for suggest in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4):
             if suggest >= confident:
                 continue
             inside = [r for r in results if r["expected"] is not None]
@@ -294,6 +294,10 @@ VARIANTS = {
     "cross-language weight 0.3": {"cross_language_weight": 0.3},
     "no kanji unigrams": {"kanji_unigrams": False},
     "no Latin word bigrams": {"latin_bigrams": False},
+    "CJK and Korean function words inside the n-grams": {"frames": False},
+    "idf over all languages at once": {"language_idf": False},
+    "trigram weight 1": {"trigram_weight": 1.0},
+    "trigram weight 0.25": {"trigram_weight": 0.25},
     "BM25 b = 0.3": {"b": 0.3},
     "BM25 k1 = 2.0": {"k1": 2.0},
     "BM25 k1 = 0.8": {"k1": 0.8},

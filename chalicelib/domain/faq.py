@@ -8,7 +8,13 @@ accents) for English and Vietnamese. BM25 scores it against one document per ent
 language: all the entry's phrasings and keywords in that language (chalicelib/data/faq.json).
 One index holds every language; a document in the question's own language counts in full,
 one in another at Params.cross_language_weight, so a question matches its own language
-best, yet "住民票" in an English question still finds the Japanese phrasing.
+best, yet "住民票" in an English question still finds the Japanese phrasing. A term's idf is
+counted within the language of the document it matches ("dispose" is generic in English).
+
+Function words ("how much", 吗, 어디서, कहाँ: chalicelib/data/faq_function_words.json) are
+terms, but no n-gram is made of them, and they are not what a question is about: a question
+none of whose other words the FAQ uses anywhere ("asdf", "ｗｗｗ", "how much is an iphone")
+gets no hit at all.
 
 Each hit carries a confidence, a calibrated probability that it is the right entry (Signals,
 CALIBRATION): at CONFIDENT or above the worker answers, at SUGGEST or above it suggests up
@@ -16,7 +22,7 @@ to three entries, below it offers a person. bench/faq_eval.py measures accuracy,
 thresholds' trade-off and speed (docs/performance.md, "FAQ retrieval").
 
 Pure Python and the standard library: the index of ~90 entries in 7 languages builds in
-about 0.2 s at first use, once per process (load_index), and a search takes under a
+about 0.6 s at first use, once per process (load_index), and a search takes under a
 millisecond.
 """
 
@@ -40,16 +46,17 @@ from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 FAQ_PATH = Path(__file__).resolve().parent.parent / "data" / "faq.json"
 
 # Thresholds on Hit.confidence (a calibrated probability that the hit is the right entry),
-# chosen on bench/data/faq_eval.json; docs/performance.md shows the trade-off. The best hit at
-# CONFIDENT or above is answered; at SUGGEST or above it is suggested, with the runner-ups at
-# SUGGEST_ALSO or above (a near tie suggests both); below SUGGEST, a person is offered.
+# chosen on bench/data/faq_eval.json and faq_residents_tune.json; docs/performance.md shows the
+# trade-off. The best hit at CONFIDENT or above is answered; at SUGGEST or above it is
+# suggested, with the runner-ups at SUGGEST_ALSO or above (a near tie suggests both); below
+# SUGGEST, a person is offered (better than a guess at a question the FAQ does not cover).
 CONFIDENT = 0.6
-SUGGEST = 0.3
+SUGGEST = 0.4
 SUGGEST_ALSO = 0.1
-# A question that says too little to answer ("ok", "the", "1": Signals.evidence under this,
-# about three rare terms matched; no in-scope question of the evaluation sets is under 1.7)
-# gets suggestions at most, however far its one matching word leads.
-MIN_ANSWER_EVIDENCE = 1.4
+# A question that says too little to answer ("ok" 0.55, "1" 0.75, "no" 0.93, "tax" 1.1:
+# Signals.evidence under this, about two rare terms matched) gets suggestions at most, however
+# far its one matching word leads. Short Korean questions are the lowest in scope (0.8-1.4).
+MIN_ANSWER_EVIDENCE = 1.2
 
 ANSWER = "answer"
 SUGGESTIONS = "suggest"
@@ -77,6 +84,15 @@ class Params:
     cross_language_weight: float = 0.6
     kanji_unigrams: bool = True
     latin_bigrams: bool = True
+    # A Latin word's character trigrams (inflection and typo tolerance) each count this much of
+    # a whole word: at 1, the seven trigrams of "register" outweighed the word itself sevenfold.
+    trigram_weight: float = 0.5
+    # Chinese and Korean function words cut out of the n-grams (terms of their own).
+    frames: bool = True
+    # A term's idf is counted among the documents of the language it matches in: among the
+    # English documents "dispose" is in every garbage entry and "sofa" in one; counted over all
+    # seven languages both look rare.
+    language_idf: bool = True
 
 
 @dataclass(frozen=True)
@@ -344,6 +360,68 @@ _WORD_LEXICONS: tuple[tuple[re.Pattern[str], Callable[[str], str]], ...] = (
 )
 
 
+# Words that say how a question is asked, not what it is about ("how much", "where", "my", 吗, 어디서,
+# कहाँ): chalicelib/data/faq_function_words.json. They still count in the ranking (idf keeps them
+# light; "where" and "when" tell near twins apart), but get no character n-grams, and they are
+# left out of what a question is about when the assistant asks whether the FAQ knows it at all
+# (Signals.novelty and the out-of-scope gate): "how much is an iphone" is about an iPhone.
+FUNCTION_WORDS_PATH = FAQ_PATH.parent / "faq_function_words.json"
+
+
+def _load_function_words() -> tuple[frozenset[str], frozenset[str], re.Pattern[str], re.Pattern[str]]:
+    """(Latin and Devanagari words, Korean words, a regex of the Chinese strings, one of the
+    Japanese strings)."""
+    raw = json.loads(FUNCTION_WORDS_PATH.read_text(encoding="utf-8"))
+    words = frozenset(_plain(word) for language in ("en", "vi", "ne") for word in raw.get(language, []))
+    korean = frozenset(_plain(word) for word in raw.get("ko", []))
+
+    def regex(language: str) -> re.Pattern[str]:
+        strings = {normalize(string, lexicon=False).replace(" ", "") for string in raw.get(language, [])}
+        ordered = sorted(strings - {""}, key=lambda string: (-len(string), string))
+        return re.compile("|".join(map(re.escape, ordered)) or "(?!)")
+
+    return words, korean, regex("zh-Hans"), regex("ja")
+
+
+_FUNCTION_WORDS, _KOREAN_FUNCTION_WORDS, _CHINESE_FUNCTION, _JAPANESE_FUNCTION = _load_function_words()
+_CJK_STRETCH = re.compile("[\u3040-\u30ff\u3400-\u9fff々]+")
+_KANA_IN = re.compile("[\u3040-\u30ff]")
+
+
+def _cut_frames(text: str, japanese: bool = True) -> tuple[str, list[str]]:
+    """A normalised text with its Chinese, Japanese and Korean function words cut out, each
+    replaced by a line break (which ends a run, so no n-gram spans it), and the words cut.
+    A stretch of CJK with kana in it is Japanese (left alone unless `japanese`), one without
+    is Chinese; Korean function words are whole words."""
+    frames: list[str] = []
+
+    def cut(match: re.Match[str]) -> str:
+        frames.append(match.group())
+        return "\n"
+
+    def stretch(match: re.Match[str]) -> str:
+        if not _KANA_IN.search(match.group()):
+            return _CHINESE_FUNCTION.sub(cut, match.group())
+        return _JAPANESE_FUNCTION.sub(cut, match.group()) if japanese else match.group()
+
+    if _JAPANESE.search(text):
+        text = _CJK_STRETCH.sub(stretch, text)
+    if _HANGUL_IN.search(text):
+        words = text.split(" ")
+        frames += [word for word in words if word in _KOREAN_FUNCTION_WORDS]
+        text = " ".join("\n" if word in _KOREAN_FUNCTION_WORDS else word for word in words)
+    return text, frames
+
+
+_HANGUL_IN = re.compile("[\uac00-\ud7af]")
+
+
+def content(text: str) -> str:
+    """A normalised text without its function words: what it is about."""
+    text, _ = _cut_frames(text)
+    return " ".join(word for word in text.split(" ") if word not in _FUNCTION_WORDS)
+
+
 # --- scripts and language detection --------------------------------------------------------
 
 _KANA_SCRIPT, _HAN, _HANGUL, _DEVANAGARI, _LATIN, _OTHER = "kana", "han", "hangul", "deva", "latin", "other"
@@ -529,7 +607,14 @@ def terms(text: str, params: Params | None = None) -> list[str]:
     params = params or _DEFAULT
     out: list[str] = []
     previous_word = None
-    for script, run in _runs(normalize(text[:MAX_QUERY_CHARS])):
+    text = normalize(text[:MAX_QUERY_CHARS])
+    if params.frames:
+        # Chinese and Korean function words are terms of their own, and no n-gram spans them:
+        # "버리는 방법" is 버리는 and 방법, not 는방법 shared with every "how do I throw away".
+        # (Japanese keeps them: its n-grams bridge conjugations, 登録したい/登録をしたい.)
+        text, frames = _cut_frames(text, japanese=False)
+        out += ["f:" + frame for frame in frames]
+    for script, run in _runs(text):
         if script in (_HAN, _HANGUL):
             out += _grams(run, (2, 3))
             if params.kanji_unigrams and script == _HAN:
@@ -539,7 +624,8 @@ def terms(text: str, params: Params | None = None) -> list[str]:
             previous_word = None
         elif script == _DEVANAGARI:
             out.append("w:" + run)
-            out += _grams(run, (2, 3))
+            if run not in _FUNCTION_WORDS:
+                out += _grams(run, (2, 3))
             previous_word = None
         else:
             forms = {run, _stem(run)}
@@ -547,8 +633,9 @@ def terms(text: str, params: Params | None = None) -> list[str]:
             forms |= {stripped, _stem(stripped)}
             for form in sorted(forms):
                 out.append("w:" + form)
-            for form in sorted({run, stripped}):
-                out += ["t:" + gram for gram in _grams(f"^{form}$", (3,))]
+            if run not in _FUNCTION_WORDS:  # a function word gets no trigrams
+                for form in sorted({run, stripped}):
+                    out += ["t:" + gram for gram in _grams(f"^{form}$", (3,))]
             if params.latin_bigrams and previous_word is not None:
                 out.append(f"b:{previous_word}_{stripped}")
             previous_word = stripped
@@ -569,6 +656,12 @@ def _spellable(word: str) -> bool:
 
 def _spelled_words(text: str) -> set[str]:
     return {word for word in _plain(text).split() if _spellable(word)}
+
+
+def _same_start(word: str, known: str) -> bool:
+    """A typo seldom touches a word's first letter (a swap of the first two aside): "close" is
+    not "lose", "bike" not "like"."""
+    return word[0] == known[0] or word[:2] == known[1::-1]
 
 
 def _deletions(word: str) -> set[str]:
@@ -619,10 +712,11 @@ class Signals:
 
 
 # Logistic calibration of Signals -> P(the hit is the right entry): intercept, coverage,
-# margin x coverage, evidence (calibration_inputs). Fitted on every top-3 hit of the
-# questions of bench/data/faq_eval.json by `bench/faq_eval.py --fit`; docs/performance.md
-# gives its reliability table and its 5-fold cross-validated loss.
-CALIBRATION = (-3.495, 0.794, 27.624, 1.069, -1.745)
+# margin x coverage x (1 - novelty), evidence, novelty (calibration_inputs). Fitted on every
+# top-3 hit of the questions of bench/data/faq_eval.json and faq_residents_tune.json (never the
+# held-out split) by `bench/faq_eval.py --fit`; docs/performance.md gives its reliability table
+# and its 5-fold cross-validated loss.
+CALIBRATION = (-5.563, 1.326, 25.051, 1.898, -0.48)
 
 
 def calibration_inputs(signals: Signals) -> tuple[float, float, float, float, float]:
@@ -650,6 +744,10 @@ def _confidence(signals: Signals, calibration: tuple[float, ...] = CALIBRATION) 
 _DEFAULT = Params()
 
 
+def _bm25_idf(documents: int, containing: int) -> float:
+    return math.log(1 + (documents - containing + 0.5) / (containing + 0.5))
+
+
 @dataclass
 class _Doc:
     entry: int
@@ -668,10 +766,14 @@ class FaqIndex:
     build_ms: float = 0.0
     _order: list[str] = field(default_factory=list, repr=False)
     _docs: list[_Doc] = field(default_factory=list, repr=False)
-    _postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict, repr=False)
+    # term -> (document number, term frequency, idf in the document's language)
+    _postings: dict[str, list[tuple[int, float, float]]] = field(default_factory=dict, repr=False)
     _idf: dict[str, float] = field(default_factory=dict, repr=False)
     _avg_length: float = 1.0
     _unseen_idf: float = 0.0
+    # Params.language_idf: language group -> term -> idf among the entries, and an unseen term's.
+    _language_idf: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+    _unseen_language_idf: float = 0.0
     # Typo tolerance: every Latin and Devanagari word of the FAQ and the lexicon -> in how many
     # entries it stands, and each word's one-deletion forms -> the words (SymSpell).
     _vocabulary: dict[str, int] = field(default_factory=dict, repr=False)
@@ -716,13 +818,27 @@ class FaqIndex:
                     for term, count in counts.items():
                         postings[term].append((doc_number, count))
         total = max(len(self._docs), 1)
-        self._postings = dict(postings)
         self._avg_length = sum(doc.length for doc in self._docs) / total if self._docs else 1.0
-        self._idf = {
-            term: math.log(1 + (total - len(docs) + 0.5) / (len(docs) + 0.5))
-            for term, docs in postings.items()
-        }
-        self._unseen_idf = math.log(1 + (total + 0.5) / 0.5)
+        self._idf = {term: _bm25_idf(total, len(docs)) for term, docs in postings.items()}
+        self._unseen_idf = _bm25_idf(total, 0)
+        # The idf of a term in one language: among the entries (every entry is one document
+        # of each language, there or not), in how many that language's text has it.
+        entries = max(len(self.entries), 1)
+        self._unseen_language_idf = _bm25_idf(entries, 0)
+        group_of = [_GROUP.get(doc.language, doc.language) for doc in self._docs]
+        held_by = [(group, doc.entry) for group, doc in zip(group_of, self._docs, strict=True)]
+        idf_of_count = [_bm25_idf(entries, count) for count in range(entries + 1)]
+        self._language_idf = defaultdict(dict)
+        self._postings = {}
+        for term, docs in postings.items():
+            if not self.params.language_idf:
+                self._postings[term] = [(number, tf, self._idf[term]) for number, tf in docs]
+                continue
+            holders = Counter(group for group, _ in {held_by[number] for number, _ in docs})
+            idf = {group: idf_of_count[count] for group, count in holders.items()}
+            for group, value in idf.items():
+                self._language_idf[group][term] = value
+            self._postings[term] = [(number, tf, idf[group_of[number]]) for number, tf in docs]
         self._build_vocabulary()
 
     def _build_vocabulary(self) -> None:
@@ -745,8 +861,9 @@ class FaqIndex:
 
     def _correct(self, text: str) -> tuple[str, int]:
         """The question with each unknown Latin or Devanagari word of MIN_TYPO_CHARS or more
-        replaced by the FAQ's word one edit away (two for long words): adress → address,
-        bateries → batteries, insurence → insurance. The nearest wins, then the most used.
+        replaced by the FAQ's word one edit away (two for long words), its first letter kept:
+        adress → address, bateries → batteries, insurence → insurance. The nearest wins, then
+        the most used.
         Returns the text and how many words it changed."""
         words = _plain(text[:MAX_QUERY_CHARS]).split(" ")
         changed = 0
@@ -763,7 +880,7 @@ class FaqIndex:
                 (
                     (distance, -self._vocabulary[known], known)
                     for known in candidates
-                    if (distance := _edit_distance(word, known)) <= allowed
+                    if _same_start(word, known) and (distance := _edit_distance(word, known)) <= allowed
                 ),
                 default=None,
             )
@@ -772,12 +889,20 @@ class FaqIndex:
                 changed += 1
         return " ".join(words), changed
 
-    def _novelty(self, text: str, corrected: int, syllables: bool) -> float:
-        """Signals.novelty of a normalised question. The units are words (Latin, Devanagari),
-        2-grams (CJK, hangul), and for a language written in syllables (Vietnamese) pairs of
-        syllables: "kể chuyện cười" is made of syllables the FAQ uses, never of its words."""
+    def _novelty(self, text: str, corrected: int, syllables: bool) -> tuple[float, bool]:
+        """Signals.novelty of a normalised question, and whether the FAQ knows any of it.
+
+        Novelty's units are words (Latin, Devanagari), 2-grams (CJK, hangul), and for a
+        language written in syllables (Vietnamese) pairs of syllables: "kể chuyện cười" is made
+        of syllables the FAQ uses, never of its words. Function words are left out: "how much"
+        says nothing about what is asked. The FAQ knows the question when one of its words
+        (a single syllable too) or 2-grams stands anywhere in the FAQ, or a typo was corrected
+        to one; a question with no content word at all ("ok", "how much?") is not judged."""
+        text = content(text)
         units: list[list[str]] = []
         latin: list[str] = []  # the current stretch of Latin words, accents stripped
+        known_any = corrected > 0
+        judged = corrected > 0
 
         def close_latin() -> None:
             if syllables and len(latin) > 1:
@@ -785,10 +910,13 @@ class FaqIndex:
             latin.clear()
 
         for script, run in _runs(text):
+            judged = True
             if script == _LATIN:
                 stripped = _strip_accents(run)
+                forms = ["w:" + form for form in {run, _stem(run), stripped, _stem(stripped)}]
+                known_any = known_any or any(form in self._idf for form in forms)
                 if not syllables:
-                    units.append(["w:" + form for form in {run, _stem(run), stripped, _stem(stripped)}])
+                    units.append(forms)
                 elif not latin:
                     units.append(["w:" + run, "w:" + stripped])  # replaced by pairs if a pair follows
                 elif len(latin) == 1:
@@ -797,9 +925,13 @@ class FaqIndex:
                 continue
             close_latin()
             if script in (_HAN, _HANGUL):
-                units += [[gram] for gram in _grams(run, (2,))]
+                # A kanji alone (税, or 狗 between function words) is known by its unigram.
+                grams = [[run, "u:" + run]] if len(run) == 1 else [[gram] for gram in _grams(run, (2,))]
+                units += grams
+                known_any = known_any or any(form in self._idf for gram in grams for form in gram)
             elif script == _DEVANAGARI:
                 units.append(["w:" + run])
+                known_any = known_any or "w:" + run in self._idf
         close_latin()
         # Weighted by idf squared: what a question is about are its rare words, not its "how".
         known = unknown = 0.0
@@ -811,7 +943,8 @@ class FaqIndex:
             else:
                 unknown += unseen
         unknown += 0.5 * unseen * corrected
-        return unknown / (known + unknown) if known + unknown else 0.0
+        novelty = unknown / (known + unknown) if known + unknown else 0.0
+        return novelty, known_any or not judged
 
     # --- search ---
 
@@ -847,7 +980,9 @@ class FaqIndex:
         if not query:
             return []
         resolved = resolve_language(text, language)
-        novelty = self._novelty(normalize(corrected_text), corrected, syllables=resolved == "vi")
+        novelty, known = self._novelty(normalize(corrected_text), corrected, syllables=resolved == "vi")
+        if not known:
+            return []  # nothing the question is about is anywhere in the FAQ: gibberish, netflix
         groups = {_GROUP.get(resolved, "ja")}
         if _han_only(text):
             groups |= {"ja", "zh"}  # 住民票 取得 is Japanese as much as Chinese: let both count
@@ -855,7 +990,7 @@ class FaqIndex:
         if not scores:
             return []
         ranked = sorted(scores.items(), key=lambda item: (-item[1][0], item[0]))
-        ceiling = self._ceiling(query)
+        ceiling = self._ceiling(query, _GROUP.get(resolved, "ja"))
         top = ranked[0][1][0]
         second = ranked[1][1][0] if len(ranked) > 1 else 0.0
         out = []
@@ -865,7 +1000,7 @@ class FaqIndex:
             signals = Signals(
                 coverage=min(score / ceiling, 1.5),
                 margin=max((score - rival) / score, -1.0),
-                evidence=math.log1p(score / self._unseen_idf),
+                evidence=math.log1p(score / self._unit),
                 novelty=novelty,
                 covered=found == len(query),
             )
@@ -881,11 +1016,11 @@ class FaqIndex:
             postings = self._postings.get(term)
             if not postings:
                 continue
-            idf = self._idf[term]
-            for doc_number, tf in postings:
+            weight = self._weight(term)
+            for doc_number, tf, idf in postings:
                 doc = self._docs[doc_number]
                 norm = p.k1 * (1 - p.b + p.b * doc.length / self._avg_length)
-                per_doc[doc_number] += idf * tf * (p.k1 + 1) / (tf + norm)
+                per_doc[doc_number] += weight * idf * tf * (p.k1 + 1) / (tf + norm)
                 matched[doc_number] += 1
         # Per entry and language: the best phrasing plus the keywords (phrase mode), or the one
         # document (field mode); then per entry, the best language, others discounted.
@@ -909,9 +1044,23 @@ class FaqIndex:
                 entry_scores[key[0]] = (score, found[key])
         return entry_scores
 
-    def _ceiling(self, query: Counter[str]) -> float:
-        """What a document holding every term of the question once would score (about)."""
-        return sum(self._idf.get(term, self._unseen_idf) for term in query) or 1.0
+    def _ceiling(self, query: Counter[str], group: str) -> float:
+        """What a document in the question's language holding every term of it once would score
+        (about)."""
+        if self.params.language_idf:
+            idf = self._language_idf.get(group, {})
+            ceiling = sum(idf.get(term, self._unseen_language_idf) * self._weight(term) for term in query)
+        else:
+            ceiling = sum(self._idf.get(term, self._unseen_idf) * self._weight(term) for term in query)
+        return ceiling or 1.0
+
+    @property
+    def _unit(self) -> float:
+        """One rare term's idf, the unit of Signals.evidence."""
+        return self._unseen_language_idf if self.params.language_idf else self._unseen_idf
+
+    def _weight(self, term: str) -> float:
+        return self.params.trigram_weight if term.startswith("t:") else 1.0
 
     # --- answers ---
 

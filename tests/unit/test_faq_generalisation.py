@@ -1,0 +1,151 @@
+"""The FAQ on questions nobody tuned it to (issue 10): function words, the out-of-scope gate,
+per-language idf, typos, synonyms and near twins, on the ward's real FAQ.
+
+The questions here are not in the evaluation files (bench/data/faq_*.json); each says what
+general behaviour it stands for.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.domain.faq import ANSWER, NO_MATCH, content, load_index, normalize, terms
+
+
+@pytest.fixture(scope="module")
+def ward_index():
+    return load_index()
+
+
+def top(index, text, language):
+    hits = index.search(text, language)
+    return hits[0].entry_id if hits else None
+
+
+# --- function words -------------------------------------------------------------------------
+
+
+def test_a_function_word_counts_as_a_word_but_gets_no_character_trigrams():
+    cut = terms("register my new bike")
+    assert "w:my" in cut and "w:register" in cut
+    assert not [term for term in cut if term.startswith("t:") and "my" in term]
+    assert "t:^re" in cut
+
+
+def test_what_a_question_is_about_leaves_the_function_words_out():
+    assert content(normalize("how much is an iphone")) == "iphone"
+    assert content(normalize("इन्स्टाग्राममा कसरी दर्ता गर्ने")).split() == ["इन्स्टाग्राममा", "दर्ता"]
+
+
+def test_chinese_and_korean_function_words_are_terms_of_their_own_that_no_ngram_spans():
+    korean = terms("쓰레기 버리는 방법")
+    assert "f:방법" in korean
+    assert not [term for term in korean if "방" in term and not term.startswith("f:")]
+    chinese = terms("垃圾什么时候收")
+    assert "f:什么时候" in chinese and "圾什" not in chinese
+    # Japanese keeps them inside its n-grams: they bridge conjugations (登録したい, 登録をしたい).
+    assert "録し" in terms("印鑑を登録したい")
+
+
+# --- the out-of-scope gate ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("asdfgh qwerty", "en"),  # keyboard mash
+        ("jkjkjk haha", "vi"),
+        ("ｗｗｗｗｗ", "ja"),  # laughter
+        ("ㅋㅋㅋ ㅎㅎ", "ko"),
+        ("哈哈哈哈哈", "zh-Hans"),
+        ("ङ्झ्ञ्ट्ठ", "ne"),  # consonant clusters, no word
+        ("netflix", "en"),  # a thing the FAQ never mentions
+        ("how much is an iphone", "en"),  # "how much" is a function word: only the iPhone is asked about
+    ],
+)
+def test_a_question_about_nothing_the_faq_mentions_gets_no_hit_at_all(ward_index, text, language):
+    hits = ward_index.search(text, language)
+    assert hits == []
+    assert ward_index.decide(hits) == (NO_MATCH, [])
+
+
+def test_a_question_of_function_words_only_is_not_gated_but_never_answered(ward_index):
+    hits = ward_index.search("how much?", "en")
+    assert hits  # not judged out of scope: nothing in it to judge by
+    assert ward_index.decide(hits)[0] != ANSWER
+
+
+def test_a_kanji_alone_is_known_by_its_unigram(ward_index):
+    assert ward_index.search("狗", "zh-Hans")
+
+
+# --- words, typos and synonyms --------------------------------------------------------------
+
+
+def test_a_words_idf_is_counted_within_its_language(ward_index):
+    english = ward_index._language_idf["en"]
+    # "dispose" stands in most English garbage entries, "sofa" in one: in English, sofa decides.
+    assert english["w:dispose"] < english["w:sofa"] - 1.0
+    assert top(ward_index, "how do I dispose of a sofa", "en") == "garbage-bulky-apply"
+
+
+def test_a_typo_keeps_its_first_letter(ward_index):
+    assert ward_index._correct("close") == ("close", 0)  # not "lose", which the FAQ knows
+    assert ward_index._correct("bateries") == ("batteries", 1)
+    assert top(ward_index, "need to chnage my adress", "en") == "moving-within-ward"
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("how do i get rid of my fridge", "en", "garbage-home-appliances"),  # fridge
+        ("is the doctor free for kids", "en", "childcare-medical-subsidy"),  # doctor, kids
+        ("床垫怎么扔", "zh-Hans", "garbage-bulky-apply"),  # an item the FAQ lists by its garbage type
+        ("冰箱怎么处理掉", "zh-Hans", "garbage-home-appliances"),
+        ("老公对我动手", "zh-Hans", "consultation-women"),  # 老公 is 丈夫
+        ("매트리스 버리고 싶어요", "ko", "garbage-bulky-apply"),
+        ("마이넘버카드가 없어졌어요", "ko", "mynumber-lost"),  # 없어졌 is 잃어버렸
+        ("保健証が届かない", "ja", "insurance-nhi-card"),  # a common kanji slip
+        ("乾電池の捨て方", "ja", "garbage-batteries-spray-cans"),
+    ],
+)
+def test_everyday_words_find_the_faqs_entry(ward_index, text, language, expected):
+    assert top(ward_index, text, language) == expected
+
+
+# --- near twins and one common word ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("lost my job, need national health insurance", "en", "insurance-nhi-join"),
+        ("I got a job at a company, how do I cancel kokuho", "en", "insurance-nhi-leave"),
+        ("国保に入りたい 会社やめた", "ja", "insurance-nhi-join"),
+        ("就職したので国保をやめたい", "ja", "insurance-nhi-leave"),
+        ("what day is garbage day in my area", "en", "garbage-collection-days"),
+        ("when is the burnable trash day", "en", "garbage-burnable"),
+        ("燃えるごみの日", "ja", "garbage-burnable"),
+    ],
+)
+def test_near_twins_are_told_apart(ward_index, text, language, expected):
+    hits = ward_index.search(text, language)
+    assert hits[0].entry_id == expected
+    assert ward_index.decide(hits)[0] == ANSWER
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "not_this"),
+    [
+        (
+            "how to register my new bike",
+            "bicycle-registration",
+            "seal-registration",
+        ),  # "register my" is the seal's
+        ("where do I throw dead batteries", "garbage-batteries-spray-cans", "pet-dead-animal"),
+    ],
+)
+def test_one_common_word_does_not_pull_to_another_entry(ward_index, text, expected, not_this):
+    hits = ward_index.search(text, "en")
+    assert hits[0].entry_id == expected
+    assert not_this not in [hit.entry_id for hit in ward_index.decide(hits)[1]]
