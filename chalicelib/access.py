@@ -81,6 +81,14 @@ _SUBMISSION_TABLES = ("submissions", "audit", "attempts", "idempotency")
 # Preferences: the resident, the send lists an announcement reads, their counts.
 _RESIDENT_TABLES = ("residents", "send-lists", "send-list-counts")
 
+# What settles a payment: asks the provider, records its answer, moves the submission on.
+_PAYMENT_SETTLER = Access(
+    reads=("payment-slots",),
+    writes=(*_PAYMENT_TABLES, "submissions", "audit"),
+    sends=("payment-notices", "notifications"),
+    secrets=PAYMENT_API_SECRETS,
+)
+
 FUNCTIONS: dict[str, Access] = {
     # --- webhooks: check, dedupe in the inbox, queue; each reads only the secret it verifies with.
     "line_webhook": Access(writes=("inbox",), sends=("line-events",), secrets=(LINE_CHANNEL_SECRET,)),
@@ -161,26 +169,11 @@ FUNCTIONS: dict[str, Access] = {
     "queue_nightly_job": Access(
         writes=(*_QUEUE_TABLES, "queue-history"), buckets=("open-data",), secrets=(LINE_CHANNEL_ACCESS_TOKEN,)
     ),
-    # Payments: a hint or the sweep asks the provider, then settles the intent and the submission.
-    "payment_events_worker": Access(
-        reads=("payment-slots",),
-        writes=(*_PAYMENT_TABLES, "submissions", "audit"),
-        sends=("payment-notices", "notifications"),
-        secrets=PAYMENT_API_SECRETS,
-    ),
-    "payments_sweep_job": Access(
-        reads=("payment-slots",),
-        writes=(*_PAYMENT_TABLES, "submissions", "audit"),
-        sends=("payment-notices", "notifications"),
-        secrets=PAYMENT_API_SECRETS,
-    ),
-    # Withdraws submissions left unpaid: ends their intents at the provider first, like the sweep.
-    "payments_unpaid_job": Access(
-        reads=("payment-slots",),
-        writes=(*_PAYMENT_TABLES, "submissions", "audit"),
-        sends=("payment-notices", "notifications"),
-        secrets=PAYMENT_API_SECRETS,
-    ),
+    # Payments: a hint, the sweep or the unpaid-withdrawal job asks the provider, then settles the
+    # intent and the submission (withdrawal ends the intent at the provider first).
+    "payment_events_worker": _PAYMENT_SETTLER,
+    "payments_sweep_job": _PAYMENT_SETTLER,
+    "payments_unpaid_job": _PAYMENT_SETTLER,
     # The receipt, on LINE and by email.
     "payment_notices_worker": Access(
         reads=("payments", "submissions"), writes=("inbox",), secrets=(LINE_CHANNEL_ACCESS_TOKEN,), email=True

@@ -76,7 +76,10 @@ def apply_event(event: QueueEvent, now: datetime | None = None) -> bool:
         metrics.add_metric(name="QueueWriteConflicts", unit="Count", value=1)
     else:
         raise Unavailable("the line is busy; the event will be retried", code="queue_busy")
-    notify_watchers(event.office, event.day.isoformat(), {after.line, *(w.line for w in writes)}, now)
+    if event.type != "closed":
+        # A close-out (the nightly job, a staff reset) ends tickets whose events were lost: it
+        # moves nobody forward, so it must not tell anyone behind them that their turn is near.
+        notify_watchers(event.office, event.day.isoformat(), {after.line, *(w.line for w in writes)}, now)
     return True
 
 

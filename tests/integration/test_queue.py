@@ -279,6 +279,28 @@ def test_stop_ends_the_watch(client, ticketer, pump, sandbox, mint):
     assert client.http.post(f"/queue/tickets/{ref}/watch", body="{}").status_code == 401
 
 
+def test_a_close_out_tells_no_watcher_that_their_turn_is_near(client, ticketer, pump, sandbox, mint):
+    from chalicelib.services import queue_history
+    from tests.integration.conftest import new_user_id
+
+    now = datetime.now(UTC)
+    today = now.astimezone(rules.TOKYO).date()
+    prefix = f"C{int(time.time() * 1000) % 100000:05d}"
+    numbers = [f"{prefix}-{n}" for n in range(1, 6)]
+    for offset, number in enumerate(numbers):
+        ticketer.event("issued", number, now - timedelta(minutes=20 - offset), line="kokuho")
+    pump.drain()
+    ref = rules.sign_ticket(os.environ["QUEUE_TICKET_SECRET"], "honcho", today, numbers[-1])
+    user = new_user_id()
+    headers = {"Authorization": f"Bearer {mint(user)}", "Content-Type": "application/json"}
+    watch = client.http.post(f"/queue/tickets/{ref}/watch", body='{"ahead": 3}', headers=headers)
+    assert watch.status_code == 200, watch.body
+
+    # The tickets ahead are closed out one by one (lost events): nobody is nearer their turn.
+    assert queue_history.close_out("honcho", today.isoformat(), now, line="kokuho") == len(numbers)
+    assert pushes_to(sandbox, user) == []
+
+
 # --- staff reset ---------------------------------------------------------------------------------
 
 
