@@ -98,8 +98,9 @@ FUNCTIONS: dict[str, Access] = {
     ),
     "queue_webhook": Access(writes=("inbox",), sends=("queue-events",), secrets=QUEUE_WEBHOOK_SECRETS),
     # --- every other route: forms, submissions, staff, LIFF and web pages, announcements (the
-    # preview reads LINE's quota), consultations, window queues (a staff reset closes tickets and
-    # tells their watchers on LINE), payments (starting one calls the provider).
+    # preview reads LINE's quota), consultations, window queues (a staff reset closes tickets
+    # through the same apply path that can tell watchers on LINE, though a close-out tells no
+    # one), payments (starting one calls the provider).
     "api_handler": Access(
         reads=("payment-reconciliation",),
         writes=(
@@ -164,7 +165,8 @@ FUNCTIONS: dict[str, Access] = {
         email=True,
     ),
     # Window queues: ticket events move tickets and lines and tell watchers on LINE; the nightly
-    # close-out does the same for tickets left open, then history, profiles and open data.
+    # close-out ends tickets left open through the same apply path (it tells no watcher, but the
+    # path can), then history, profiles and open data.
     "queue_events_worker": Access(writes=_QUEUE_TABLES, secrets=(LINE_CHANNEL_ACCESS_TOKEN,)),
     "queue_nightly_job": Access(
         writes=(*_QUEUE_TABLES, "queue-history"), buckets=("open-data",), secrets=(LINE_CHANNEL_ACCESS_TOKEN,)
