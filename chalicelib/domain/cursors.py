@@ -15,10 +15,13 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, TypeVar
 
 from chalicelib.domain.errors import InvalidCursor
+
+Item = TypeVar("Item")
+Start = TypeVar("Start")
 
 # Far above any key of ours (three short strings), far below what would cost anything to parse.
 MAX_LENGTH = 1024
@@ -65,3 +68,29 @@ def decode_key(cursor: str, attributes: Collection[str], partition: tuple[str, s
     if key.get(name) != {"S": value}:
         raise InvalidCursor()
     return key
+
+
+def filtered_page(
+    read: Callable[[Start | None], tuple[Sequence[Item], Start | None]],
+    start: Start | None,
+    matches: Callable[[Item], bool],
+    limit: int,
+    max_examined: int,
+) -> tuple[list[Item], Item | None]:
+    """Up to `limit` items that `matches`, reading pages (`read(start)` -> items, next start)
+    and looking at no more than `max_examined` items; with the item to resume after when more
+    may follow (None at the end), so a page that stops part-way through a read skips nothing."""
+    items: list[Item] = []
+    examined = 0
+    while True:
+        page, next_start = read(start)
+        for position, item in enumerate(page):
+            examined += 1
+            if matches(item):
+                items.append(item)
+            if len(items) == limit or examined >= max_examined:
+                more = next_start is not None or any(matches(rest) for rest in page[position + 1 :])
+                return items, item if more else None
+        if next_start is None:
+            return items, None
+        start = next_start

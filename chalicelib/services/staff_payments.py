@@ -13,7 +13,6 @@ why it was flagged and when; never a pay URL, a token or anything of a card (non
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
@@ -22,9 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain import cursors
 from chalicelib.domain import errors as rule
 from chalicelib.domain import payments as rules
 from chalicelib.domain import submissions as submission_rules
+from chalicelib.domain.errors import InvalidCursor
 from chalicelib.domain.forms import get_form
 from chalicelib.domain.staff import StaffPrincipal
 from chalicelib.schemas import load, problems
@@ -159,22 +160,14 @@ def list_for_section(principal: StaffPrincipal, query: PaymentQuery) -> dict[str
     fingerprint = _fingerprint(section, wanted)
     after = _position(query.cursor, fingerprint) if query.cursor else None
     batch = _BATCH if wanted == rules.FLAGGED else query.limit + 1
-    items: list[PaymentIntent] = []
-    examined = 0
-    while True:
-        page, stopped = store.by_status(section, status, after=after, limit=batch)
-        for position, intent in enumerate(page):
-            examined += 1
-            if _matches(intent, section, wanted):
-                items.append(intent)
-            if len(items) == query.limit or examined >= MAX_EXAMINED:
-                more = stopped is not None or any(
-                    _matches(rest, section, wanted) for rest in page[position + 1 :]
-                )
-                return _page(items, _cursor(fingerprint, intent) if more else None)
-        if stopped is None:
-            return _page(items, None)
-        after = stopped
+    items, last = cursors.filtered_page(
+        lambda start: store.by_status(section, status, after=start, limit=batch),
+        after,
+        lambda intent: _matches(intent, section, wanted),
+        query.limit,
+        MAX_EXAMINED,
+    )
+    return _page(items, _cursor(fingerprint, last) if last else None)
 
 
 def _matches(intent: PaymentIntent, section: str, wanted: str) -> bool:
@@ -250,24 +243,16 @@ def _fingerprint(section: str, wanted: str) -> str:
 
 
 def _cursor(fingerprint: str, last: PaymentIntent) -> str:
-    raw = json.dumps({"q": fingerprint, "s": last.status_since, "p": last.payment_id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursors.encode({"q": fingerprint, "s": last.status_since, "p": last.payment_id})
 
 
 def _position(text: str, fingerprint: str) -> store.Position:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        if not isinstance(raw, dict) or set(raw) != {"q", "s", "p"} or raw["q"] != fingerprint:
-            raise ValueError("not this list's cursor")
-        since, payment_id = raw["s"], raw["p"]
-        if not (isinstance(since, str) and _SINCE.fullmatch(since)):
-            raise ValueError("not a position")
-        if not (isinstance(payment_id, str) and _PAYMENT_ID.fullmatch(payment_id)):
-            raise ValueError("not a position")
-    except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
-        raise rule.Malformed(
-            _say("bad_cursor"),
-            code="invalid_cursor",
-            details=[{"parameter": "cursor", "message": _say("cursor")}],
-        ) from None
+    raw = cursors.decode(text, {"q", "s", "p"})
+    since, payment_id = raw["s"], raw["p"]
+    if (
+        raw["q"] != fingerprint
+        or not (isinstance(since, str) and _SINCE.fullmatch(since))
+        or not (isinstance(payment_id, str) and _PAYMENT_ID.fullmatch(payment_id))
+    ):
+        raise InvalidCursor(_say("bad_cursor"))
     return store.Position(since, payment_id)

@@ -202,24 +202,17 @@ def list_for_section(
     )
     batch = _QUERY_BATCH if filtered else query.limit + 1
 
-    items: list[Submission] = []
-    examined = 0
-    while True:
-        page, next_cursor = store.query_index(
-            Submission.by_section, section, since=since, until=until, cursor=cursor, limit=batch
-        )
-        for position, submission in enumerate(page):
-            examined += 1
-            if _matches(submission, query, now):
-                items.append(submission)
-            if len(items) == query.limit or examined >= MAX_EXAMINED:
-                more = next_cursor is not None or any(
-                    _matches(rest, query, now) for rest in page[position + 1 :]
-                )
-                return _page(items, _encode_cursor(fingerprint, submission) if more else None, now)
-        if next_cursor is None:
-            return _page(items, None, now)
-        cursor = next_cursor
+    # The store's cursor is where the next read starts; ours resumes after the last item shown.
+    items, last = cursors.filtered_page(
+        lambda start: store.query_index(
+            Submission.by_section, section, since=since, until=until, cursor=start, limit=batch
+        ),
+        cursor,
+        lambda submission: _matches(submission, query, now),
+        query.limit,
+        MAX_EXAMINED,
+    )
+    return _page(items, _encode_cursor(fingerprint, last) if last else None, now)
 
 
 def _matches(submission: Submission, query: ListQuery, now: datetime) -> bool:

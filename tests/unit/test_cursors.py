@@ -100,3 +100,41 @@ def test_invalid_cursor_is_a_400_with_its_own_code():
     assert answer.details == [
         {"parameter": "cursor", "message": "Use nextCursor from the previous page, with the same filters."}
     ]
+
+
+def even(n: int) -> bool:
+    return n % 2 == 0
+
+
+def _pages(items: list[int], size: int):
+    """A reader over `items` in pages of `size`: start is the next index, None at the end."""
+    reads = []
+
+    def read(start):
+        start = start or 0
+        reads.append(start)
+        end = start + size
+        return items[start:end], (end if end < len(items) else None)
+
+    return read, reads
+
+
+def test_filtered_page_reads_on_until_the_page_is_full_and_resumes_after_the_last_shown():
+    read, reads = _pages(list(range(20)), size=3)
+    items, last = cursors.filtered_page(read, None, even, limit=4, max_examined=100)
+    assert (items, last, reads) == ([0, 2, 4, 6], 6, [0, 3, 6])
+
+
+def test_filtered_page_says_the_end_only_when_nothing_is_left_to_read():
+    read, _ = _pages([2, 4, 5], size=5)  # the last page, and nothing matching after the 4
+    assert cursors.filtered_page(read, None, even, limit=2, max_examined=100) == ([2, 4], None)
+    read, _ = _pages([2, 4, 6], size=5)  # a match after the page is full: resume after the 4
+    assert cursors.filtered_page(read, None, even, limit=2, max_examined=100) == ([2, 4], 4)
+    read, _ = _pages([1, 2, 3, 5, 7], size=2)  # more pages to read: it cannot know, so resume
+    assert cursors.filtered_page(read, None, even, limit=1, max_examined=100) == ([2], 2)
+
+
+def test_filtered_page_stops_after_max_examined_with_a_place_to_resume():
+    read, reads = _pages(list(range(1, 100, 2)), size=10)  # nothing matches
+    items, last = cursors.filtered_page(read, None, even, limit=5, max_examined=25)
+    assert (items, last, len(reads)) == ([], 49, 3)
