@@ -205,22 +205,35 @@ def pushes_to(sandbox, user_id: str) -> list[dict]:
     return [r for r in sandbox.requests("/v2/bot/message/push") if (r.get("body") or {}).get("to") == user_id]
 
 
+def tickets_today(ticketer, pump, line: str, count: int, letter: str) -> tuple[list[str], str, datetime]:
+    """`count` tickets issued a minute apart on `line` today (numbers of this test's own), the
+    signed link of the last one, and now."""
+    now = datetime.now(UTC)
+    prefix = f"{letter}{int(time.time() * 1000) % 100000:05d}"
+    numbers = [f"{prefix}-{n}" for n in range(1, count + 1)]
+    for offset, number in enumerate(numbers):
+        ticketer.event("issued", number, now - timedelta(minutes=30 - offset), line=line)
+    pump.drain()
+    today = now.astimezone(rules.TOKYO).date()
+    return numbers, rules.sign_ticket(os.environ["QUEUE_TICKET_SECRET"], "honcho", today, numbers[-1]), now
+
+
+def a_resident(mint) -> tuple[str, dict[str, str]]:
+    """A new LINE user and the headers of their LIFF calls."""
+    from tests.integration.conftest import new_user_id
+
+    user = new_user_id()
+    return user, {"Authorization": f"Bearer {mint(user)}", "Content-Type": "application/json"}
+
+
 def test_a_watching_resident_is_told_once_when_near_and_once_when_called(
     client, ticketer, pump, sandbox, mint
 ):
     from chalicelib.services import queues
-    from tests.integration.conftest import new_user_id
 
-    now = datetime.now(UTC)
+    numbers, ref, now = tickets_today(ticketer, pump, "zeimu", 6, "W")
     today = now.astimezone(rules.TOKYO).date()
-    prefix = f"W{int(time.time() * 1000) % 100000:05d}"
-    numbers = [f"{prefix}-{n}" for n in range(1, 7)]
-    for offset, number in enumerate(numbers):
-        ticketer.event("issued", number, now - timedelta(minutes=30 - offset), line="zeimu")
-    pump.drain()
-    ref = rules.sign_ticket(os.environ["QUEUE_TICKET_SECRET"], "honcho", today, numbers[-1])
-    user = new_user_id()
-    headers = {"Authorization": f"Bearer {mint(user)}", "Content-Type": "application/json"}
+    user, headers = a_resident(mint)
 
     assert (
         client.http.post(f"/queue/tickets/{ref}/watch", body='{"ahead": 9}', headers=headers).status_code
@@ -256,24 +269,15 @@ def test_a_watching_resident_is_told_once_when_near_and_once_when_called(
 
 
 def test_stop_ends_the_watch(client, ticketer, pump, sandbox, mint):
-    from tests.integration.conftest import new_user_id
-
-    now = datetime.now(UTC)
-    today = now.astimezone(rules.TOKYO).date()
-    prefix = f"S{int(time.time() * 1000) % 100000:05d}"
-    for n in range(1, 6):
-        ticketer.event("issued", f"{prefix}-{n}", now - timedelta(minutes=20 - n), line="koseki")
-    pump.drain()
-    ref = rules.sign_ticket(os.environ["QUEUE_TICKET_SECRET"], "honcho", today, f"{prefix}-5")
-    user = new_user_id()
-    headers = {"Authorization": f"Bearer {mint(user)}", "Content-Type": "application/json"}
+    numbers, ref, now = tickets_today(ticketer, pump, "koseki", 5, "S")
+    user, headers = a_resident(mint)
     assert (
         client.http.post(f"/queue/tickets/{ref}/watch", body='{"ahead": 1}', headers=headers).status_code
         == 200
     )
     assert client.http.delete(f"/queue/tickets/{ref}/watch", headers=headers).status_code == 200
-    for n in range(1, 6):
-        ticketer.event("called", f"{prefix}-{n}", now - timedelta(minutes=10 - n), line="koseki", counter="1")
+    for n, number in enumerate(numbers, start=1):
+        ticketer.event("called", number, now - timedelta(minutes=10 - n), line="koseki", counter="1")
     pump.drain()
     assert pushes_to(sandbox, user) == []
     assert client.http.post(f"/queue/tickets/{ref}/watch", body="{}").status_code == 401
@@ -281,23 +285,15 @@ def test_stop_ends_the_watch(client, ticketer, pump, sandbox, mint):
 
 def test_a_close_out_tells_no_watcher_that_their_turn_is_near(client, ticketer, pump, sandbox, mint):
     from chalicelib.services import queue_history
-    from tests.integration.conftest import new_user_id
 
-    now = datetime.now(UTC)
-    today = now.astimezone(rules.TOKYO).date()
-    prefix = f"C{int(time.time() * 1000) % 100000:05d}"
-    numbers = [f"{prefix}-{n}" for n in range(1, 6)]
-    for offset, number in enumerate(numbers):
-        ticketer.event("issued", number, now - timedelta(minutes=20 - offset), line="kokuho")
-    pump.drain()
-    ref = rules.sign_ticket(os.environ["QUEUE_TICKET_SECRET"], "honcho", today, numbers[-1])
-    user = new_user_id()
-    headers = {"Authorization": f"Bearer {mint(user)}", "Content-Type": "application/json"}
+    numbers, ref, now = tickets_today(ticketer, pump, "kokuho", 5, "C")
+    user, headers = a_resident(mint)
     watch = client.http.post(f"/queue/tickets/{ref}/watch", body='{"ahead": 3}', headers=headers)
     assert watch.status_code == 200, watch.body
 
     # The tickets ahead are closed out one by one (lost events): nobody is nearer their turn.
-    assert queue_history.close_out("honcho", today.isoformat(), now, line="kokuho") == len(numbers)
+    today = now.astimezone(rules.TOKYO).date().isoformat()
+    assert queue_history.close_out("honcho", today, now, line="kokuho") == len(numbers)
     assert pushes_to(sandbox, user) == []
 
 
