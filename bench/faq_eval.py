@@ -137,7 +137,7 @@ def timing(data: dict, questions: list[dict], runs: int, params: faq.Params, pat
     builds = []
     for _ in range(5):
         started = time.perf_counter()
-        index = faq.FaqIndex.from_data(data, params)
+        index = faq.FaqIndex.from_data(data, params, faq.load_out_of_scope())
         builds.append((time.perf_counter() - started) * 1000)
     samples = []
     for _ in range(runs):
@@ -285,6 +285,7 @@ def cross_validate(data: list[tuple[faq.Signals, int, int]], folds: int = 5) -> 
 
 VARIANTS = {
     "default": {},
+    "no out-of-scope phrasings": {"out_of_scope": False},
     "document = phrasing (max), keywords added x0.5": {"mode": "phrase", "keyword_weight": 0.5},
     "document = phrasing (max), keywords added x1": {"mode": "phrase", "keyword_weight": 1.0},
     "keywords weight 0 (phrasings only)": {"keyword_weight": 0.0},
@@ -323,7 +324,8 @@ def main() -> int:
     data = json.loads(args.faq.read_text(encoding="utf-8"))
     questions = [question for path in args.eval for question in load(path)]
     params = faq.Params()
-    index = faq.FaqIndex.from_data(data, params)
+    out_of_scope = faq.load_out_of_scope()
+    index = faq.FaqIndex.from_data(data, params, out_of_scope)
     results = run(index, questions, args.detect)
     report = {
         "faq_entries": len(index.entries),
@@ -341,7 +343,9 @@ def main() -> int:
     if args.compare:
         report["variants"] = {}
         for name, change in VARIANTS.items():
-            variant = faq.FaqIndex.from_data(data, replace(params, **change))
+            change = dict(change)
+            phrasings = {} if change.pop("out_of_scope", True) is False else out_of_scope
+            variant = faq.FaqIndex.from_data(data, replace(params, **change), phrasings)
             table = accuracy(run(variant, questions, args.detect))
             report["variants"][name] = {lang: (row["top1"], row["top3"]) for lang, row in table.items()}
     if args.sweep:

@@ -14,7 +14,9 @@ counted within the language of the document it matches ("dispose" is generic in 
 Function words ("how much", 吗, 어디서, कहाँ: chalicelib/data/faq_function_words.json) are
 terms, but no n-gram is made of them, and they are not what a question is about: a question
 none of whose other words the FAQ uses anywhere ("asdf", "ｗｗｗ", "how much is an iphone")
-gets no hit at all.
+gets no hit at all. What residents ask that the ward does not answer (weather, restaurants,
+shopping, jokes: chalicelib/data/faq_out_of_scope.json) is one more document per phrasing
+that is never an answer: a question it matches best gets no hit either.
 
 Each hit carries a confidence, a calibrated probability that it is the right entry (Signals,
 CALIBRATION): at CONFIDENT or above the worker answers, at SUGGEST or above it suggests up
@@ -384,6 +386,19 @@ def _load_function_words() -> tuple[frozenset[str], frozenset[str], re.Pattern[s
 
 
 _FUNCTION_WORDS, _KOREAN_FUNCTION_WORDS, _CHINESE_FUNCTION, _JAPANESE_FUNCTION = _load_function_words()
+
+# What residents ask that the ward's FAQ does not answer, per language: a question that reads
+# most like one of these ("tell me a joke", "cheap supermarket") is out of scope even when one
+# of its words is the FAQ's ("what should I feed my cat" against the entry on stray cats).
+OUT_OF_SCOPE_PATH = FAQ_PATH.parent / "faq_out_of_scope.json"
+
+
+def load_out_of_scope(path: Path = OUT_OF_SCOPE_PATH) -> dict[str, list[str]]:
+    """Language -> the phrasings of what the FAQ does not answer."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {language: list(phrasings) for language, phrasings in raw["questions"].items()}
+
+
 _CJK_STRETCH = re.compile("[\u3040-\u30ff\u3400-\u9fff々]+")
 _KANA_IN = re.compile("[\u3040-\u30ff]")
 
@@ -642,6 +657,55 @@ def terms(text: str, params: Params | None = None) -> list[str]:
     return out
 
 
+# What a question asks to do with a thing (chalicelib/data/faq_actions.json): "where can I buy
+# a cheap fridge" is not answered by the entry on throwing one away.
+ACTIONS_PATH = FAQ_PATH.parent / "faq_actions.json"
+
+
+def _action_pattern(words: list[str]) -> re.Pattern[str]:
+    alternatives = []
+    for word in map(_plain, words):
+        if _script(word[0]) == _LATIN:
+            alternatives.append(f"(?<!{_LATIN_WORD}){re.escape(word)}(?!{_LATIN_WORD})")
+        elif _script(word[0]) == _DEVANAGARI:
+            alternatives.append(f"(?<![\u0900-\u097f]){re.escape(word)}")
+        else:
+            alternatives.append(re.escape(word))
+    return re.compile("|".join(alternatives))
+
+
+def _load_actions() -> tuple[dict[str, re.Pattern[str]], dict[str, re.Pattern[str]]]:
+    """(the actions that rule an entry out, the ward's own), each action's words as one regex."""
+    raw = json.loads(ACTIONS_PATH.read_text(encoding="utf-8"))
+    return tuple(  # type: ignore[return-value]
+        {
+            action: _action_pattern([word for words in by_language.values() for word in words])
+            for action, by_language in raw[group].items()
+        }
+        for group in ("rules_out", "ward")
+    )
+
+
+_RULING_OUT_ACTIONS, _WARD_ACTIONS = _load_actions()
+
+
+def _actions(text: str, patterns: dict[str, re.Pattern[str]]) -> frozenset[str]:
+    """The actions of `patterns` a normalised text names."""
+    return frozenset(action for action, pattern in patterns.items() if pattern.search(text))
+
+
+def _frame_term(term: str) -> bool:
+    """A term made of a function word: a Chinese or Korean frame, a Latin or Devanagari
+    function word, or a word pair with one."""
+    if term.startswith("f:"):
+        return True
+    if term.startswith("w:"):
+        return term[2:] in _FUNCTION_WORDS
+    if term.startswith("b:"):
+        return any(word in _FUNCTION_WORDS for word in term[2:].split("_"))
+    return False
+
+
 # --- typos ---------------------------------------------------------------------------------
 
 NOVELTY_POWER = 2
@@ -763,6 +827,7 @@ class FaqIndex:
     entries: dict[str, FaqEntry]
     languages: tuple[str, ...]
     params: Params = _DEFAULT
+    out_of_scope: dict[str, list[str]] = field(default_factory=dict, repr=False)
     build_ms: float = 0.0
     _order: list[str] = field(default_factory=list, repr=False)
     _docs: list[_Doc] = field(default_factory=list, repr=False)
@@ -778,13 +843,26 @@ class FaqIndex:
     # entries it stands, and each word's one-deletion forms -> the words (SymSpell).
     _vocabulary: dict[str, int] = field(default_factory=dict, repr=False)
     _deletions: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    # The entry number of the out-of-scope phrasings (one past the entries; -1 without them).
+    # _idf and _language_idf are the entries' alone: a word only the out-of-scope phrasings use
+    # is still one the FAQ does not know (Signals.novelty).
+    _out_of_scope_entry: int = -1
+    # Per entry number, the actions its phrasings and keywords name (faq_actions.json).
+    _entry_actions: list[frozenset[str]] = field(default_factory=list, repr=False)
 
     @classmethod
-    def from_data(cls, data: dict[str, Any], params: Params | None = None) -> FaqIndex:
+    def from_data(
+        cls,
+        data: dict[str, Any],
+        params: Params | None = None,
+        out_of_scope: dict[str, list[str]] | None = None,
+    ) -> FaqIndex:
+        """The index of faq.json's `data`, with `out_of_scope` phrasings (load_out_of_scope)
+        competing with its entries if given."""
         started = time.perf_counter()
         entries = _parse(data)
         languages = tuple(data.get("languages") or LANGUAGES)
-        index = cls(entries=entries, languages=languages, params=params or _DEFAULT)
+        index = cls(entries, languages, params or _DEFAULT, out_of_scope or {})
         index._build()
         index.build_ms = (time.perf_counter() - started) * 1000
         return index
@@ -817,6 +895,11 @@ class FaqIndex:
                     self._docs.append(_Doc(number, language, sum(counts.values()), is_keywords))
                     for term, count in counts.items():
                         postings[term].append((doc_number, count))
+        patterns = {**_RULING_OUT_ACTIONS, **_WARD_ACTIONS}
+        self._entry_actions = [
+            _actions(normalize(" ".join(_texts(self.entries[entry_id]))), patterns)
+            for entry_id in self._order
+        ]
         total = max(len(self._docs), 1)
         self._avg_length = sum(doc.length for doc in self._docs) / total if self._docs else 1.0
         self._idf = {term: _bm25_idf(total, len(docs)) for term, docs in postings.items()}
@@ -839,7 +922,31 @@ class FaqIndex:
             for group, value in idf.items():
                 self._language_idf[group][term] = value
             self._postings[term] = [(number, tf, idf[group_of[number]]) for number, tf in docs]
+        if self.out_of_scope:
+            self._add_out_of_scope()
         self._build_vocabulary()
+
+    def _add_out_of_scope(self) -> None:
+        """The out-of-scope phrasings, one document each (they are about unrelated things: the
+        best one counts), scored with the entries' idf: they change nothing in how the entries
+        score against each other. Their function words are left out: "how much?" alone is not
+        about shopping."""
+        self._out_of_scope_entry = len(self._order)
+        for language, phrasings in self.out_of_scope.items():
+            group = _GROUP.get(language, language)
+            counts = [
+                Counter(term for term in terms(phrasing, self.params) if not _frame_term(term))
+                for phrasing in phrasings
+            ]
+            for doc_counts in counts:
+                doc_number = len(self._docs)
+                self._docs.append(_Doc(self._out_of_scope_entry, language, sum(doc_counts.values()), False))
+                for term, count in doc_counts.items():
+                    if self.params.language_idf:
+                        idf = self._language_idf.get(group, {}).get(term, self._unseen_language_idf)
+                    else:
+                        idf = self._idf.get(term, self._unseen_idf)
+                    self._postings.setdefault(term, []).append((doc_number, count, idf))
 
     def _build_vocabulary(self) -> None:
         entries_of: dict[str, set[str]] = defaultdict(set)
@@ -851,6 +958,9 @@ class FaqIndex:
                 entries_of[word].add(entry.id)
         for word in _spelled_words(" ".join(lexicon)):
             entries_of[word].add("")
+        if self.out_of_scope:
+            for word in _spelled_words(" ".join(q for qs in self.out_of_scope.values() for q in qs)):
+                entries_of[word].add("")
         self._vocabulary = {word: len(ids) for word, ids in entries_of.items()}
         deletions: dict[str, set[str]] = defaultdict(set)
         for word in self._vocabulary:
@@ -990,13 +1100,17 @@ class FaqIndex:
         if not scores:
             return []
         ranked = sorted(scores.items(), key=lambda item: (-item[1][0], item[0]))
+        if ranked[0][0] == self._out_of_scope_entry:
+            return []  # reads most like what the ward does not answer: the weather, a joke
+        # Every entry and the out-of-scope phrasings are rivals; only the entries that answer
+        # what the question asks to do are hits.
+        answerable = self._answerable(normalize(corrected_text))
+        hits = [item for item in ranked if answerable(item[0])]
         ceiling = self._ceiling(query, _GROUP.get(resolved, "ja"))
-        top = ranked[0][1][0]
-        second = ranked[1][1][0] if len(ranked) > 1 else 0.0
         out = []
-        for position, (number, (score, found)) in enumerate(ranked[:k]):
-            # The leader's margin is its lead; a runner-up's is its gap to the leader (≤ 0).
-            rival = second if position == 0 else top
+        for number, (score, found) in hits[:k]:
+            # A hit's margin is its lead over the best rival (negative when one scores higher).
+            rival = next((other_score for other, (other_score, _) in ranked if other != number), 0.0)
             signals = Signals(
                 coverage=min(score / ceiling, 1.5),
                 margin=max((score - rival) / score, -1.0),
@@ -1006,6 +1120,16 @@ class FaqIndex:
             )
             out.append((self._order[number], score, signals))
         return out
+
+    def _answerable(self, text: str) -> Callable[[int], bool]:
+        """Which entry numbers can answer what a normalised question asks to do: buying a
+        fridge is not throwing one away. An entry must name the action asked (faq_actions.json),
+        or a ward action the question names beside it (bought a new one, dispose of the old)."""
+        asked = _actions(text, _RULING_OUT_ACTIONS)
+        wanted = asked | _actions(text, _WARD_ACTIONS)
+        return lambda number: (
+            number != self._out_of_scope_entry and (not asked or bool(wanted & self._entry_actions[number]))
+        )
 
     def _scores(self, query: Counter[str], groups: set[str]) -> dict[int, tuple[float, int]]:
         """Entry number -> (score, how many of the query's terms its best document holds)."""
@@ -1129,6 +1253,15 @@ def _parse(data: dict[str, Any]) -> dict[str, FaqEntry]:
     return entries
 
 
+def _texts(entry: FaqEntry) -> list[str]:
+    """What an entry is asked by, in every language: its phrasings and keywords (answers say
+    much more than what they answer: "return it to the shop where you bought it")."""
+    return [
+        *(q for qs in entry.questions.values() for q in qs),
+        *(w for ws in entry.keywords.values() for w in ws),
+    ]
+
+
 def _dict(raw: dict[str, Any], key: str) -> dict[str, Any]:
     value = raw.get(key) or {}
     if not isinstance(value, dict):
@@ -1138,6 +1271,9 @@ def _dict(raw: dict[str, Any], key: str) -> dict[str, Any]:
 
 @cache
 def load_index(path: str | Path | None = None) -> FaqIndex:
-    """The index of chalicelib/data/faq.json (or `path`), built at first use, once per process."""
+    """The index of chalicelib/data/faq.json (or `path`) and of the out-of-scope phrasings,
+    built at first use, once per process."""
     source = Path(path) if path is not None else FAQ_PATH
-    return FaqIndex.from_data(json.loads(source.read_text(encoding="utf-8")))
+    return FaqIndex.from_data(
+        json.loads(source.read_text(encoding="utf-8")), out_of_scope=load_out_of_scope()
+    )

@@ -211,3 +211,23 @@ def test_every_translation_gives_the_same_numbers_to_call():
                 entry["id"],
                 language,
             )
+
+
+OUT_OF_SCOPE = json.loads((DATA / "faq_out_of_scope.json").read_text(encoding="utf-8"))["questions"]
+EVALUATION = Path(__file__).resolve().parents[2] / "bench" / "data"
+
+
+def test_the_out_of_scope_phrasings_speak_every_language_and_no_entrys_question():
+    assert set(OUT_OF_SCOPE) == set(LANGUAGES)
+    assert all(len(phrasings) >= 15 for phrasings in OUT_OF_SCOPE.values())
+    questions = {q.casefold() for entry in ENTRIES for qs in entry["questions"].values() for q in qs}
+    assert not questions & {p.casefold() for ps in OUT_OF_SCOPE.values() for p in ps}
+
+
+def test_no_out_of_scope_phrasing_is_copied_from_the_evaluation():
+    asked = {
+        q["q"].casefold()
+        for path in EVALUATION.glob("faq_*.json")
+        for q in json.loads(path.read_text(encoding="utf-8"))["questions"]
+    }
+    assert not asked & {p.casefold() for ps in OUT_OF_SCOPE.values() for p in ps}

@@ -69,6 +69,76 @@ def test_a_question_about_nothing_the_faq_mentions_gets_no_hit_at_all(ward_index
     assert ward_index.decide(hits) == (NO_MATCH, [])
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("kể chuyện ma đi", "vi"),  # a ghost story: "chuyện" and "đi" are the FAQ's words too
+        ("mở tài khoản tiktok", "vi"),  # "tài khoản" is the bank account of direct debit
+        ("điện thoại hỏng sửa ở đâu", "vi"),  # a broken phone, not paying tax by smartphone
+        ("スマホの画面が割れた", "ja"),
+    ],
+)
+def test_a_question_that_reads_like_what_the_ward_does_not_answer_gets_no_hit(ward_index, text, language):
+    assert ward_index.search(text, language) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("where can I buy bulky waste tickets", "en", "garbage-bulky-ticket"),
+        ("can I pay my resident tax with my smartphone", "en", "tax-smartphone-payment"),
+        ("can I feed stray cats", "en", "pet-cats"),
+        ("nộp thuế cư trú bằng điện thoại được không", "vi", "tax-smartphone-payment"),
+    ],
+)
+def test_the_same_words_in_the_wards_sense_are_still_answered(ward_index, text, language, expected):
+    hits = ward_index.search(text, language)
+    assert ward_index.decide(hits) == (ANSWER, hits[:1])
+    assert hits[0].entry_id == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("where can I buy a cheap fridge", "en"),  # the fridge entry is about throwing one away
+        ("冷蔵庫を安く買いたい", "ja"),
+        ("mua tủ lạnh ở đâu rẻ", "vi"),
+        ("सस्तो फ्रिज कहाँ किन्ने", "ne"),
+        ("sửa xe đạp ở đâu", "vi"),  # repairing a bicycle: the ward removes, registers and takes them
+        ("where can I buy a dog", "en"),  # the dog entry is left out, and no weaker one answers instead
+    ],
+)
+def test_buying_or_repairing_a_thing_the_faq_throws_away_or_registers_is_not_answered(
+    ward_index, text, language
+):
+    assert ward_index.decide(ward_index.search(text, language))[0] == NO_MATCH
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("I bought a new fridge, how do I get rid of the old one", "en", "garbage-home-appliances"),
+        ("I bought a bicycle, how do I register it", "en", "bicycle-registration"),
+        ("粗大ごみ処理券はどこで売っていますか", "ja", "garbage-bulky-ticket"),  # sold is bought
+        ("please fix the broken streetlight", "en", "road-streetlight"),  # the ward repairs these
+        ("đèn đường hỏng ai sửa chữa", "vi", "road-streetlight"),
+    ],
+)
+def test_an_entry_that_names_the_action_or_the_wards_action_beside_it_still_answers(
+    ward_index, text, language, expected
+):
+    hits = ward_index.search(text, language)
+    assert ward_index.decide(hits) == (ANSWER, hits[:1])
+    assert hits[0].entry_id == expected
+
+
+def test_a_word_only_the_out_of_scope_phrasings_use_is_still_unknown_to_the_faq(ward_index):
+    # "weather" is in the out-of-scope phrasings, in no entry: a question made of it and a
+    # FAQ word is half about something the FAQ does not know.
+    novelty, known = ward_index._novelty(normalize("sofa weather"), 0, syllables=False)
+    assert known and novelty > 0.3
+
+
 def test_a_question_of_function_words_only_is_not_gated_but_never_answered(ward_index):
     hits = ward_index.search("how much?", "en")
     assert hits  # not judged out of scope: nothing in it to judge by
