@@ -120,9 +120,9 @@ def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
     >>> negotiate("fr")
     'en'
     """
+    if ours := known(chosen):
+        return ours
     by_tag = {language.lower(): language for language in LANGUAGES}
-    if chosen and chosen.strip().lower() in by_tag:
-        return by_tag[chosen.strip().lower()]
     best: tuple[float, str] | None = None
     wanted: tuple[float, str] | None = None
     for part in (accept_language or "").split(","):
@@ -141,6 +141,13 @@ def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
     if wanted is not None:
         return text_language(wanted[1], LANGUAGES) or DEFAULT_LANGUAGE
     return DEFAULT_LANGUAGE
+
+
+def known(tag: str | None) -> str | None:
+    """`tag` as the resident language it names exactly, whatever its case ("VI" -> "vi"); None
+    when it names none (a `?lang=` that is not one of ours: "xx", "vi-VN")."""
+    by_tag = {language.lower(): language for language in LANGUAGES}
+    return by_tag.get(tag.strip().lower()) if tag else None
 
 
 # A language range naming a language (BCP 47: a primary subtag of 2-3 letters, then subtags).
