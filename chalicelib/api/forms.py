@@ -1,8 +1,10 @@
 """Public form catalogue: `GET /forms` and `GET /forms/{formId}`, in the caller's language.
 
-Thin: the catalogue and its public shape live in chalicelib/domain/forms.py. The answers
-are the same for everyone who asks in one language, so shared caches may keep them a few
-minutes (`Vary: Accept-Language` keeps the languages apart).
+Thin: the catalogue and its public shape live in chalicelib/domain/forms.py. The language is
+the one every resident route negotiates (`request_language`: `?lang=`, else Accept-Language,
+over the seven resident languages; domain/languages.py). The answers are the same for everyone
+who asks in one language, so shared caches may keep them a few minutes (`Vary: Accept-Language`
+keeps the languages apart; `?lang=` is part of the URL).
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
-from chalicelib.api.errors import ApiBlueprint, ApiError, json_response
+from chalicelib.api.errors import ApiBlueprint, ApiError, json_response, request_language
 from chalicelib.api.requests import RESIDENT_CORS
 from chalicelib.domain.messages import Text
 
 if TYPE_CHECKING:
-    from chalicelib.domain.forms import FormDefinition, Language
+    from chalicelib.domain.forms import FormDefinition
 
 bp = ApiBlueprint(__name__)
 
@@ -32,7 +34,7 @@ FORM_NOT_FOUND = Text("error.form_not_found")
 def list_forms() -> Response:
     from chalicelib.domain import forms
 
-    language = language_of(bp.current_request)
+    language = request_language(bp.current_request)
     return _answer({"forms": [forms.summary(form, language) for form in forms.catalogue()]}, language)
 
 
@@ -40,7 +42,7 @@ def list_forms() -> Response:
 def get_form(formId: str) -> Response:  # camelCase: Chalice passes the URL parameter by its name
     from chalicelib.domain import forms
 
-    language = language_of(bp.current_request)
+    language = request_language(bp.current_request)
     return _answer(forms.localized_form(form_or_404(formId), language), language)
 
 
@@ -51,12 +53,6 @@ def form_or_404(form_id: str) -> FormDefinition:
     if form is None:
         raise ApiError(404, "form_not_found", FORM_NOT_FOUND)
     return form
-
-
-def language_of(request: Any) -> Language:
-    from chalicelib.domain.forms import negotiate_language
-
-    return negotiate_language((request.headers or {}).get("accept-language"))
 
 
 def _answer(body: dict[str, Any], language: str) -> Response:

@@ -6,8 +6,8 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.api.errors import ApiBlueprint
-from chalicelib.api.forms import form_or_404, language_of
+from chalicelib.api.errors import ApiBlueprint, request_language
+from chalicelib.api.forms import form_or_404
 from chalicelib.api.requests import RESIDENT_CORS, json_body, raw_body
 
 bp = ApiBlueprint(__name__)
@@ -51,15 +51,16 @@ def submit(formId: str) -> Response:  # the same parameter name as GET /forms/{f
 def _submitter(request: Any, service: Any) -> Any:
     """A LIFF page sends the resident's LINE ID token: the submission is then theirs on LINE,
     and every status change reaches them there, in the language they chose on LINE.
-    Without a token it is a plain web submission."""
+    Without a token it is a plain web submission, kept in the request's language (`?lang=`,
+    else Accept-Language: one of the seven), which its notifications and emails then use."""
     if not (request.headers or {}).get("authorization"):
-        return service.Submitter(channel="web", language=language_of(request))
+        return service.Submitter(channel="web", language=request_language(request))
     from chalicelib.api.liff import current_resident
     from chalicelib.store import preferences
 
     user_id = current_resident(request)  # a bad or expired token is a 401, never a web fallback
     stored = preferences.get(user_id)
-    language = stored.preferences.language if stored else language_of(request)
+    language = stored.preferences.language if stored else request_language(request)
     return service.Submitter(channel="line", language=language, line_user_id=user_id)
 
 

@@ -25,17 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from chalicelib.domain import languages
+from chalicelib.domain import languages, messages
 from chalicelib.domain.residents import LANGUAGES as TEXT_LANGUAGES
 from chalicelib.domain.ward import DATA_DIR
 from chalicelib.schemas import SCHEMA_DIR, load, problems
 
-Language = Literal["ja", "en"]
-
-LANGUAGES: tuple[Language, ...] = ("ja", "en")
-DEFAULT_LANGUAGE: Language = "ja"
+# The ward's own texts (a form's title and a section's name as staff and digests read them). A
+# resident reads the message catalogue's seven-language `form.<id>` and `section.<id>` instead.
+WARD_LANGUAGES = ("ja", "en")
 KINDS = ("procedure", "report")
 FORMS_DIR = SCHEMA_DIR / "forms"
 META = "x-madoguchi"
@@ -122,7 +121,7 @@ def sections() -> dict[str, dict[str, Any]]:
             section.get("name"),
             f"section {section_id!r} name",
             lambda m: CatalogueError(f"{where}: {m}"),
-            LANGUAGES,  # the ward's (digests, staff); residents read the catalogue's section.<id>
+            WARD_LANGUAGES,  # the ward's (digests, staff); residents read the catalogue's section.<id>
         )
         recipients = section.get("digestRecipients")
         if (
@@ -191,82 +190,38 @@ def fee_for(form: FormDefinition, document: dict[str, Any]) -> int | None:
     return fee["amountYen"] * quantity
 
 
-# --- language ------------------------------------------------------------------------------------
-
-
-def negotiate_language(accept_language: str | None) -> Language:
-    """The language to answer in, from an Accept-Language header (RFC 9110 §12.5.4).
-
-    The acceptable range with the highest weight that we support wins; on a tie, the first
-    listed. `*` stands for the default. A range with q=0 is refused. When no range names a
-    language forms are written in, the most wanted one is followed along its fallback chain
-    (domain/languages.py): ko, vi, zh, ne and any other language get English, やさしい日本語
-    Japanese. Nothing usable: Japanese.
-    """
-    if not accept_language:
-        return DEFAULT_LANGUAGE
-    best: tuple[float, Language] | None = None
-    wanted: tuple[float, str] | None = None
-    for part in accept_language.split(","):
-        tag, _, params = part.strip().partition(";")
-        tag = tag.strip().lower()
-        weight = _weight(params)
-        if not tag or weight is None or weight <= 0:
-            continue
-        language = _supported(tag)
-        if language is not None and (best is None or weight > best[0]):
-            best = (weight, language)
-        if _LANGUAGE_TAG.fullmatch(tag) and (wanted is None or weight > wanted[0]):
-            wanted = (weight, tag)
-    if best:
-        return best[1]
-    if wanted:
-        found = languages.text_language(wanted[1], LANGUAGES)
-        return found if found in LANGUAGES else DEFAULT_LANGUAGE
-    return DEFAULT_LANGUAGE
-
-
-_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
-
-
-def _weight(params: str) -> float | None:
-    """The q parameter (1 when absent); None when it is malformed, so the range is ignored."""
-    for param in params.split(";"):
-        name, _, value = param.strip().partition("=")
-        if name.strip().lower() == "q":
-            value = value.strip()
-            if not re.fullmatch(r"0(\.\d{0,3})?|1(\.0{0,3})?", value):
-                return None
-            return float(value)
-    return 1.0
-
-
-def _supported(tag: str) -> Language | None:
-    if tag == "*":
-        return DEFAULT_LANGUAGE
-    primary = tag.split("-", 1)[0]
-    return primary if primary in LANGUAGES else None
-
-
 # --- the public shape ----------------------------------------------------------------------------
+#
+# `GET /forms` and `GET /forms/{id}` in any of the seven resident languages, as plain text (the
+# API's JSON has no <ruby>: ja-easy furigana markup is dropped by `messages.plain`, as on LINE).
+# Titles and section names are the message catalogue's `form.<id>` and `section.<id>` (what the
+# pages and the chat show); every other text is the form's own, written in all seven. Each text
+# still goes through the fallback chain (domain/languages.py), so a gap never breaks a form.
 
 
-def summary(form: FormDefinition, language: Language) -> dict[str, Any]:
-    """One entry of `GET /forms`."""
-    section = sections()[form.section]
+def summary(form: FormDefinition, language: str) -> dict[str, Any]:
+    """One entry of `GET /forms`, in resident language `language`."""
     return {
         "id": form.id,
         "kind": form.kind,
-        "title": form.title[language],
-        "description": form.description[language],
-        "section": {"id": form.section, "name": section["name"][language]},
+        "title": _title(form, language),
+        "description": _text(form.description, language),
+        "section": {
+            "id": form.section,
+            "name": messages.plain(messages.text(f"section.{form.section}", language)),
+        },
         "fee": _public_fee(form, language),
         "targetDays": form.target_days,
         "href": f"/forms/{form.id}",
     }
 
 
-def localized_form(form: FormDefinition, language: Language) -> dict[str, Any]:
+def _title(form: FormDefinition, language: str) -> str:
+    """The form's title as a resident of `language` reads it (the catalogue's `form.<id>`)."""
+    return messages.plain(messages.text(f"form.{form.id}", language))
+
+
+def localized_form(form: FormDefinition, language: str) -> dict[str, Any]:
     """`GET /forms/{id}`: the form with its schema labelled in `language`, metadata removed.
 
     Each property gets `title` (and `description` where the label has help text); an enum
@@ -274,38 +229,46 @@ def localized_form(form: FormDefinition, language: Language) -> dict[str, Any]:
     """
     schema = copy.deepcopy(form.schema)
     del schema[META]
-    # One $id would name two different documents (ja and en): a client caching by $id would mix them.
+    # One $id would name seven different documents (one per language): a client caching by $id would mix them.
     schema.pop("$id", None)
-    schema["title"] = form.title[language]
-    schema["description"] = form.description[language]
-    _label_properties(schema["properties"], form.meta["labels"], language)
     shape = summary(form, language)
     del shape["href"]
+    schema["title"] = shape["title"]
+    schema["description"] = shape["description"]
+    _label_properties(schema["properties"], form.meta["labels"], language)
     return {**shape, "schema": schema}
 
 
-def _label_properties(properties: dict[str, Any], labels: dict[str, Any], language: Language) -> None:
+def _label_properties(properties: dict[str, Any], labels: dict[str, Any], language: str) -> None:
     for name, prop in properties.items():
         label = labels[name]
-        prop["title"] = label[language]
+        prop["title"] = _text(label, language)
         if "help" in label:
-            prop["description"] = label["help"][language]
+            prop["description"] = _text(label["help"], language)
         holder = _enum_holder(prop)
         if holder is not None:
-            holder["x-enumLabels"] = {value: label["enumLabels"][value][language] for value in holder["enum"]}
+            holder["x-enumLabels"] = {
+                value: _text(label["enumLabels"][value], language) for value in holder["enum"]
+            }
         nested = _nested_properties(prop)
         if nested is not None:
             _label_properties(nested, label["properties"], language)
 
 
-def _public_fee(form: FormDefinition, language: Language) -> dict[str, Any] | None:
+def _public_fee(form: FormDefinition, language: str) -> dict[str, Any] | None:
     if form.fee_yen is None or form.fee_unit is None:
         return None
-    fee: dict[str, Any] = {"amountYen": form.fee_yen, "unit": form.fee_unit[language]}
+    fee: dict[str, Any] = {"amountYen": form.fee_yen, "unit": _text(form.fee_unit, language)}
     by_item = form.meta["fee"].get("byItem")
     if by_item:
         fee["perItemYen"] = dict(by_item["amountsYen"])
     return fee
+
+
+def _text(texts: dict[str, Any], language: str) -> str:
+    """A form text (language -> text; a label also holds its help and choices) in `language`,
+    else the first of its chain that has one, without furigana markup."""
+    return messages.plain(languages.pick(texts, language))
 
 
 # --- reading and checking one file ---------------------------------------------------------------
@@ -345,7 +308,7 @@ def definition_from(
     kind = meta.get("kind")
     if kind not in KINDS:
         raise fail(f"kind {kind!r} is not one of {KINDS}")
-    title = _require_text(meta.get("title"), "title", fail, LANGUAGES)
+    title = _require_text(meta.get("title"), "title", fail, WARD_LANGUAGES)
     description = _require_text(meta.get("description"), "description", fail)
     section = meta.get("section")
     if section not in known_sections:

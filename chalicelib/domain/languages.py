@@ -22,6 +22,7 @@ resident language to say which text each group will get.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
@@ -108,16 +109,20 @@ def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
     (a browser in French gets English), else Japanese.
 
     A range serves ours by its exact tag ("ja-easy", "zh-Hans"), its primary language ("en-GB",
-    "ko-KR") or, for Chinese, any "zh" tag (the ward writes Simplified only).
+    "ko-KR") or, for Chinese, any "zh" tag (the ward writes Simplified only). A range that is no
+    language tag ("english", "x!") is ignored, as is a malformed weight.
+
+    The one negotiation of every resident route: the API (api/errors.request_language: errors,
+    forms, submissions, queues, consultations) and the web pages.
 
     >>> negotiate("fr-FR, vi;q=0.8, en;q=0.5")
     'vi'
     >>> negotiate("fr")
     'en'
     """
+    if ours := known(chosen):
+        return ours
     by_tag = {language.lower(): language for language in LANGUAGES}
-    if chosen and chosen.strip().lower() in by_tag:
-        return by_tag[chosen.strip().lower()]
     best: tuple[float, str] | None = None
     wanted: tuple[float, str] | None = None
     for part in (accept_language or "").split(","):
@@ -129,13 +134,24 @@ def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
         ours = _served_by(tag, by_tag)
         if ours is not None and (best is None or weight > best[0]):
             best = (weight, ours)
-        if tag != "*" and (wanted is None or weight > wanted[0]):
+        if _LANGUAGE_TAG.fullmatch(tag) and (wanted is None or weight > wanted[0]):
             wanted = (weight, tag)
     if best is not None:
         return best[1]
     if wanted is not None:
         return text_language(wanted[1], LANGUAGES) or DEFAULT_LANGUAGE
     return DEFAULT_LANGUAGE
+
+
+def known(tag: str | None) -> str | None:
+    """`tag` as the resident language it names exactly, whatever its case ("VI" -> "vi"); None
+    when it names none (a `?lang=` that is not one of ours: "xx", "vi-VN")."""
+    by_tag = {language.lower(): language for language in LANGUAGES}
+    return by_tag.get(tag.strip().lower()) if tag else None
+
+
+# A language range naming a language (BCP 47: a primary subtag of 2-3 letters, then subtags).
+_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
 
 
 def _served_by(tag: str, by_tag: Mapping[str, str]) -> str | None:

@@ -853,11 +853,3 @@ def best_hours(hours: dict[str, dict[str, Any]], opens: time, closes: time, coun
         if cell.get("medianWait") is not None and opens.hour <= int(hour) < closes.hour + (closes.minute > 0)
     ]
     return sorted(hour for _, _, hour in sorted(candidates)[:count])
-
-
-def negotiate_language(chosen: str | None, accept_language: str | None) -> str:
-    """`?lang=` when it is one of ours, else the best Accept-Language range we write in, else
-    Japanese: the one negotiation of every resident route (domain/languages.py)."""
-    from chalicelib.domain.languages import negotiate
-
-    return negotiate(accept_language, chosen)

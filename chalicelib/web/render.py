@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 
 from chalicelib.domain import languages, messages
 from chalicelib.domain.languages import NAMES as LANGUAGE_NAMES
-from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
+from chalicelib.domain.residents import LANGUAGES
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -35,37 +35,11 @@ _RUBY = messages.FURIGANA
 # --- language ------------------------------------------------------------------------------------
 
 
-def _supported(tag: str) -> str | None:
-    tag = tag.strip().lower()
-    if tag in ("ja-easy",):
-        return "ja-easy"
-    primary = tag.split("-", 1)[0]
-    if primary == "zh":
-        return "zh-Hans"  # the only Chinese the ward writes
-    return primary if primary in LANGUAGES and primary != "ja-easy" else None
-
-
 def choose_language(chosen: str | None, accept_language: str | None, default: str | None = None) -> str:
     """The page language: one the resident chose (switcher or form), else their LINE language
-    (`default`), else the best of Accept-Language, else Japanese."""
-    if chosen in LANGUAGES:
-        return str(chosen)
-    if default in LANGUAGES:
-        return str(default)
-    best: tuple[float, str] | None = None
-    for part in (accept_language or "").split(","):
-        tag, _, params = part.strip().partition(";")
-        weight = 1.0
-        name, _, value = params.strip().partition("=")
-        if name.strip() == "q":
-            try:
-                weight = float(value)
-            except ValueError:
-                continue
-        language = _supported(tag) if tag.strip() else None
-        if language and weight > 0 and (best is None or weight > best[0]):
-            best = (weight, language)
-    return best[1] if best else DEFAULT_LANGUAGE
+    (`default`), else the best of Accept-Language, else Japanese: the negotiation of every
+    resident route (languages.negotiate), with the LINE language between the two."""
+    return languages.negotiate(accept_language, languages.known(chosen) or languages.known(default))
 
 
 # --- texts ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import json
 import pytest
 from chalice.test import Client
 
-from chalicelib.domain import forms
+from chalicelib.domain import forms, messages
 
 
 @pytest.fixture
@@ -66,19 +66,40 @@ def test_list_in_english(client, header):
     assert by_id["juminhyo-copy"]["fee"]["unit"] == "per copy"
 
 
-@pytest.mark.parametrize("header", ["ja-JP", "ja-easy", "en;q=0", "*"])
+@pytest.mark.parametrize("header", ["ja-JP", "en;q=0", "*", "english"])
 def test_list_falls_back_to_japanese(client, header):
     response = get(client, "/forms", header)
     assert_cacheable(response, "ja")
     assert body(response)["forms"][0]["title"] == forms.catalogue()[0].title["ja"]
 
 
-@pytest.mark.parametrize("header", ["vi", "ko-KR", "zh-Hans", "ne", "de"])
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [("vi", "vi"), ("ko-KR", "ko"), ("zh-CN,zh;q=0.9", "zh-Hans"), ("ne", "ne"), ("ja-easy", "ja-easy")],
+)
+def test_list_in_each_residents_language(client, header, language):
+    # All seven resident languages, as on the pages and in the chat: no fallback to English.
+    response = get(client, "/forms", header)
+    assert_cacheable(response, language)
+    by_id = {entry["id"]: entry for entry in body(response)["forms"]}
+    assert by_id["juminhyo-copy"] == forms.summary(forms.get_form("juminhyo-copy"), language)
+    assert by_id["juminhyo-copy"]["title"] == messages.plain(messages.text("form.juminhyo-copy", language))
+
+
+@pytest.mark.parametrize("header", ["de", "fr-FR, it;q=0.5"])
 def test_other_languages_fall_back_to_english(client, header):
-    # The fallback chain (domain/languages.py): zh-Hans, ko, vi, ne and others -> en -> ja.
+    # The fallback chain (domain/languages.py): a language the ward does not write -> en -> ja.
     response = get(client, "/forms", header)
     assert_cacheable(response, "en")
     assert body(response)["forms"][0]["title"] == forms.catalogue()[0].title["en"]
+
+
+def test_lang_overrides_accept_language(client):
+    response = get(client, "/forms/juminhyo-copy?lang=vi", "en-US,en;q=0.9")
+    assert_cacheable(response, "vi")
+    assert body(response)["title"] == "Yêu cầu cấp bản sao phiếu cư trú (juminhyo)"
+    # Not one of ours: Accept-Language decides.
+    assert_cacheable(get(client, "/forms?lang=klingon", "ko"), "ko")
 
 
 # --- GET /forms/{formId} -----------------------------------------------------------------------
@@ -100,6 +121,32 @@ def test_one_form_is_localised(client, language):
     assert (
         properties["location"]["properties"]["latitude"]["maximum"] == forms.ward_bounds()["latitude"]["max"]
     )
+
+
+def test_one_form_in_vietnamese(client):
+    response = get(client, "/forms/road-park-damage", "vi-VN,vi;q=0.9,en;q=0.8")
+    assert_cacheable(response, "vi")
+    answer = body(response)
+    labels = forms.get_form("road-park-damage").schema["x-madoguchi"]["labels"]
+    assert answer["title"] == answer["schema"]["title"] == messages.text("form.road-park-damage", "vi")
+    properties = answer["schema"]["properties"]
+    assert properties["category"]["title"] == labels["category"]["vi"] == "Loại hư hỏng"
+    assert (
+        properties["category"]["x-enumLabels"]["pothole"] == labels["category"]["enumLabels"]["pothole"]["vi"]
+    )
+    assert answer["section"]["name"] == messages.text("section.doro-hoshu", "vi")
+
+
+def test_one_form_in_easy_japanese_has_no_furigana_markup(client):
+    response = get(client, "/forms/juminhyo-copy", "ja-easy")
+    assert_cacheable(response, "ja-easy")
+    text = response.body.decode("utf-8")
+    assert "｜" not in text and not messages.FURIGANA.search(text)  # the pages' ruby markup, not JSON's
+    properties = body(response)["schema"]["properties"]
+    # The file writes ｜住民登録《じゅうみんとうろく》の ｜住所《じゅうしょ》: the API keeps the written word.
+    assert properties["address"]["title"] == "住民登録の 住所"
+    assert properties["name"]["title"] == "もうしこむ 人の 名前"
+    assert body(response)["fee"] == {"amountYen": 300, "unit": "1まい ごとに"}
 
 
 @pytest.mark.parametrize("form_id", [form.id for form in forms.catalogue()])

@@ -79,6 +79,23 @@ def test_a_certificate_request_is_received_and_can_be_checked_with_its_secret(cl
     ]
 
 
+@pytest.mark.parametrize(
+    ("path", "header", "language"),
+    [("", "vi-VN,vi;q=0.9,en;q=0.8", "vi"), ("?lang=ja-easy", "en", "ja-easy"), ("", "de", "en")],
+)
+def test_a_web_submission_keeps_the_residents_language(client, path, header, language):
+    # The language its notifications and emails are written in: one of the seven, negotiated as
+    # on every resident route (`?lang=`, else Accept-Language), never narrowed to ja/en.
+    form = get_form("opinion")
+    response = client.http.post(
+        f"/forms/{form.id}/submissions{path}",
+        body=json.dumps(form.example),
+        headers={"Content-Type": "application/json", "Accept-Language": header},
+    )
+    assert response.status_code == 201
+    assert store.get(answer(response)["receipt"]).language == language
+
+
 def test_the_secret_is_the_credential(client):
     form = get_form("opinion")
     created = answer(submit(client, form.id, form.example))

@@ -278,7 +278,9 @@ def test_language_follows_accept_language_and_the_switcher_wins(client):
     assert (
         '<html lang="zh-Hans">' in client.http.get("/web", headers={"Accept-Language": "zh-CN"}).body.decode()
     )
-    assert '<html lang="ja">' in client.http.get("/web", headers={"Accept-Language": "fr"}).body.decode()
+    # A language the ward does not write: its chain (en, then ja), as on every resident route.
+    assert '<html lang="en">' in client.http.get("/web", headers={"Accept-Language": "fr"}).body.decode()
+    assert '<html lang="ja">' in client.http.get("/web", headers={"Accept-Language": "*"}).body.decode()
     assert (
         '<html lang="vi">' in client.http.get("/web?lang=vi", headers={"Accept-Language": "en"}).body.decode()
     )

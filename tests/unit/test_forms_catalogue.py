@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from chalicelib.domain import forms
-from chalicelib.domain.forms import CatalogueError, definition_from, negotiate_language
+from chalicelib.domain import forms, languages, messages
+from chalicelib.domain.forms import CatalogueError, definition_from
 from chalicelib.domain.residents import LANGUAGES
 from chalicelib.schemas import load, problems
 
@@ -687,58 +687,29 @@ def test_inconsistent_form_is_refused(form_id, change, message):
 # --- language ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        (None, "ja"),
-        ("", "ja"),
-        ("ja", "ja"),
-        ("ja-JP", "ja"),
-        ("en", "en"),
-        ("en-US", "en"),
-        ("EN-gb", "en"),
-        ("en-US,en;q=0.9", "en"),
-        ("ja,en;q=0.8", "ja"),
-        ("en;q=0.5, ja;q=0.9", "ja"),
-        ("ja;q=0.4, en-GB;q=0.6", "en"),
-        ("fr", "en"),  # any other language: its chain, en -> ja (domain/languages.py)
-        ("ko-KR", "en"),
-        ("vi", "en"),
-        ("zh-Hans", "en"),
-        ("ne-NP, ja;q=0.1", "ja"),  # a language forms have, however little wanted, beats a chain
-        ("ja-easy", "ja"),
-        ("fr-FR, fr;q=0.9, en;q=0.5", "en"),
-        ("zh-CN, en;q=0.1", "en"),
-        ("en;q=0", "ja"),
-        ("en;q=0, *", "ja"),
-        ("*", "ja"),
-        ("*;q=0.5, en;q=0.6", "en"),
-        ("en, ja", "en"),
-        ("ja, en", "ja"),
-        ("english", "ja"),
-        ("en;q=abc", "ja"),
-        ("en;q=1.5", "ja"),
-        ("  en-US ; q=0.7 ", "en"),
-        ("en;level=1;q=0.8, ja;q=0.7", "en"),
-        (",,;", "ja"),
-    ],
-)
-def test_negotiate_language(header, expected):
-    assert negotiate_language(header) == expected
-
-
 # --- the public shape --------------------------------------------------------------------------
 
 
+def _plain(texts, language):
+    """What the public shape shows of a form text: the language's (all seven are written), no furigana."""
+    return messages.plain(languages.pick(texts, language))
+
+
 @pytest.mark.parametrize("form", CATALOGUE, ids=by_id)
-@pytest.mark.parametrize("language", ["ja", "en"])
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_localized_form(form, language):
     public = forms.localized_form(form, language)
     text = json.dumps(public, ensure_ascii=False)
     assert "x-madoguchi" not in text and "personalFields" not in text and "retentionDays" not in text
+    # Furigana markup is for the pages (《》 alone is also Chinese's title mark: 《广报葛饰》).
+    assert "｜" not in text and not messages.FURIGANA.search(text)
     assert public["id"] == form.id and public["kind"] == form.kind
-    assert public["title"] == form.title[language] == public["schema"]["title"]
-    assert public["section"] == {"id": form.section, "name": forms.sections()[form.section]["name"][language]}
+    # The residents' title and section name: the catalogue's, as on the pages and in the chat.
+    title = messages.plain(messages.text(f"form.{form.id}", language))
+    assert public["title"] == title == public["schema"]["title"]
+    section = messages.plain(messages.text(f"section.{form.section}", language))
+    assert public["section"] == {"id": form.section, "name": section}
+    assert public["description"] == _plain(form.description, language) == public["schema"]["description"]
     assert public["targetDays"] == form.target_days
     schema = public["schema"]
     Draft202012Validator.check_schema(schema)
@@ -748,9 +719,38 @@ def test_localized_form(form, language):
     assert not validator.is_valid(form.example | {"favouriteColour": "blue"})
     labels = form.schema["x-madoguchi"]["labels"]
     for name, prop in schema["properties"].items():
-        assert prop["title"] == labels[name][language]
+        assert prop["title"] == _plain(labels[name], language)
         if "enum" in prop:
-            assert prop["x-enumLabels"] == {v: labels[name]["enumLabels"][v][language] for v in prop["enum"]}
+            assert prop["x-enumLabels"] == {
+                v: _plain(labels[name]["enumLabels"][v], language) for v in prop["enum"]
+            }
+
+
+def test_the_ward_titles_are_the_residents_titles_in_japanese_and_english():
+    # GET /forms shows the catalogue's form.<id>; staff and digests read the form's own title:
+    # in the two languages both have, a resident and the ward call a form the same.
+    for form in CATALOGUE:
+        for language in forms.WARD_LANGUAGES:
+            assert messages.text(f"form.{form.id}", language) == form.title[language], form.id
+    for section_id, section in forms.sections().items():
+        for language in forms.WARD_LANGUAGES:
+            assert messages.text(f"section.{section_id}", language) == section["name"][language], section_id
+
+
+def test_easy_japanese_and_vietnamese_are_served_in_their_own_language():
+    form = forms.get_form("road-park-damage")
+    easy = forms.localized_form(form, "ja-easy")
+    assert form.schema["x-madoguchi"]["labels"]["phone"]["ja-easy"] == "｜電話番号《でんわばんごう》"
+    assert easy["schema"]["properties"]["phone"]["title"] == "電話番号"  # the file's furigana, dropped
+    assert easy["schema"]["properties"]["area"]["x-enumLabels"]["aoto"] == "青戸"
+    assert easy["schema"]["properties"]["category"]["title"] == "なにが こわれて いるか"  # not 損傷の種類
+    vietnamese = forms.localized_form(form, "vi")
+    assert vietnamese["title"] == messages.text("form.road-park-damage", "vi")
+    labels = form.schema["x-madoguchi"]["labels"]
+    assert vietnamese["schema"]["properties"]["category"]["title"] == labels["category"]["vi"]
+    certificate = forms.summary(forms.get_form("juminhyo-copy"), "vi")
+    assert certificate["section"]["name"] == "Phòng Hộ tịch và Đăng ký cư trú"
+    assert certificate["fee"]["unit"] == forms.get_form("juminhyo-copy").fee_unit["vi"]
 
 
 def test_localized_form_labels_nested_properties_and_help():

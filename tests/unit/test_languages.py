@@ -1,6 +1,6 @@
-"""The one language fallback chain (chalicelib/domain/languages.py) and its consumers:
-announcements, notifications, catalogue messages, form labels and problems, topics, the
-ward's name. (The FAQ's answers: tests/unit/test_faq_engine.py; the announcement text per
+"""The one language fallback chain (chalicelib/domain/languages.py), the one negotiation of a
+request's language, and the chain's consumers: announcements, notifications, catalogue messages,
+form labels and problems, topics, the ward's name. (The FAQ's answers: tests/unit/test_faq_engine.py; the announcement text per
 resident: tests/unit/test_announcements_domain.py.)"""
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from chalicelib.domain import (
     preferences,
     ward,
 )
-from chalicelib.domain.forms import negotiate_language
 from chalicelib.domain.residents import LANGUAGES
 
 
@@ -77,6 +76,77 @@ def test_pick_skips_blank_texts():
     assert languages.pick({"en": "English"}, "ja", default="-") == "-"
 
 
+# --- negotiation: the language of a request, on every resident route ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, "ja"),
+        ("", "ja"),
+        ("ja", "ja"),
+        ("ja-JP", "ja"),
+        ("en", "en"),
+        ("en-US", "en"),
+        ("EN-gb", "en"),
+        ("en-US,en;q=0.9", "en"),
+        ("ja,en;q=0.8", "ja"),
+        ("en;q=0.5, ja;q=0.9", "ja"),
+        ("ja;q=0.4, en-GB;q=0.6", "en"),
+        ("ja-easy", "ja-easy"),
+        ("JA-EASY, en;q=0.5", "ja-easy"),
+        ("vi", "vi"),
+        ("vi-VN,vi;q=0.9,en;q=0.8", "vi"),
+        ("ko-KR", "ko"),
+        ("zh-Hans", "zh-Hans"),
+        ("zh-CN, en;q=0.1", "zh-Hans"),
+        ("zh-TW", "zh-Hans"),  # the ward writes Simplified only; still closer than English
+        ("ne-NP, ja;q=0.1", "ne"),
+        ("fr-FR, vi;q=0.8, en;q=0.5", "vi"),
+        ("fr", "en"),  # a language the ward does not write: its chain, en -> ja
+        ("fr-FR, fr;q=0.9, en;q=0.5", "en"),
+        ("de, ja;q=0.1", "ja"),  # one of ours, however little wanted, beats a chain
+        ("en;q=0", "ja"),
+        ("en;q=0, *", "ja"),
+        ("*", "ja"),
+        ("*;q=0.5, en;q=0.6", "en"),
+        ("en, ja", "en"),
+        ("ja, en", "ja"),
+        ("english", "ja"),  # not a language tag
+        ("x!, ko;q=0.2", "ko"),
+        ("en;q=abc", "ja"),
+        ("en;q=1.5", "ja"),
+        ("  en-US ; q=0.7 ", "en"),
+        ("en;level=1;q=0.8, ja;q=0.7", "en"),
+        (",,;", "ja"),
+    ],
+)
+def test_negotiate_an_accept_language_header(header, expected):
+    assert languages.negotiate(header) == expected
+
+
+@pytest.mark.parametrize(
+    ("chosen", "header", "expected"),
+    [
+        ("en", "ko", "en"),  # `?lang=` (a page's switcher, an app's setting) wins
+        ("ne", "en", "ne"),
+        ("VI", None, "vi"),
+        ("ja-easy", "en", "ja-easy"),
+        ("xx", "zh-TW", "zh-Hans"),  # not one of ours: the header decides
+        ("", "fr, ne;q=0.5", "ne"),
+        (None, "zh-CN,zh;q=0.9", "zh-Hans"),
+        ("xx", None, "ja"),
+    ],
+)
+def test_a_chosen_language_comes_first(chosen, header, expected):
+    assert languages.negotiate(header, chosen) == expected
+
+
+@given(st.one_of(st.text(max_size=40), st.none()), st.one_of(st.text(max_size=12), st.none()))
+def test_negotiation_always_answers_one_of_the_seven(header, chosen):
+    assert languages.negotiate(header, chosen) in LANGUAGES
+
+
 # --- consumers -------------------------------------------------------------------------------
 
 
@@ -132,9 +202,6 @@ def test_catalogue_messages_follow_the_chain(monkeypatch):
 
 
 def test_form_labels_and_problems_follow_the_chain():
-    assert negotiate_language("vi") == "en"
-    assert negotiate_language("ja-easy") == "ja"
-
     class Form:  # a form labelled in ja and en only (the catalogue refuses one; the chain still holds)
         schema = {"properties": {"address": {"type": "string"}}}
         meta = {"labels": {"address": {"ja": "住所", "en": "Address"}}}

@@ -274,13 +274,6 @@ def test_hourly_figures_keep_the_counters_and_the_busy_gaps_of_each_hour():
     )
 
 
-def test_language_negotiation():
-    assert rules.negotiate_language("en", "ko") == "en"
-    assert rules.negotiate_language(None, "zh-CN,zh;q=0.9") == "zh-Hans"
-    assert rules.negotiate_language(None, "fr, ne;q=0.5") == "ne"
-    assert rules.negotiate_language("xx", None) == "ja"
-
-
 # --- open data ---------------------------------------------------------------------------------
 
 

@@ -18,8 +18,11 @@ from chalicelib.web import fields, render
         (None, "fr;q=1, ne;q=0.5", None, "ne"),
         (None, "zh-TW,zh;q=0.9", None, "zh-Hans"),
         (None, "en;q=0, ja;q=0.1", None, "ja"),
-        (None, "xx", None, "ja"),
+        (None, "fr-FR", None, "en"),  # as on every resident route: a language we do not write -> en
+        (None, "english", None, "ja"),  # no language tag
         ("klingon", None, None, "ja"),
+        ("klingon", "en", "ko", "ko"),
+        ("VI", "en", "ko", "vi"),
         (None, "ja-easy", None, "ja-easy"),
     ],
 )
