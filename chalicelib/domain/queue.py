@@ -499,8 +499,8 @@ def free_counters(
     less those serving someone."""
     counters = open_counters(live, now, window_minutes) or configured
     usual = staffing.get(now.astimezone(TOKYO).hour)
-    if usual:
-        counters = min(counters, int(usual))
+    if usual:  # a median between days (2.5: one day in two a counter short) caps at the larger
+        counters = min(counters, math.ceil(usual))
     return max(0, counters - len(live.calling))
 
 

@@ -129,7 +129,7 @@ def test_a_counter_is_free_if_it_called_lately_serves_no_one_and_is_usually_open
     assert rules.free_counters(live, T0, 120, 4, {}) == 2
     # History says one counter is usually open at this hour (a break): none is known free.
     assert rules.free_counters(live, T0, 120, 4, {10: 1.0}) == 0
-    assert rules.free_counters(live, T0, 120, 4, {10: 2.5}) == 1  # rounded down
+    assert rules.free_counters(live, T0, 120, 4, {10: 1.5}) == 1  # a median between days: up
     # Before the line's first call of the day: the configured counters.
     assert rules.free_counters(Live(), T0, 60, 2, {}) == 2
     assert rules.free_counters(Live(), T0, 60, 2, {10: 1.0}) == 1
