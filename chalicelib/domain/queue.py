@@ -438,9 +438,14 @@ def open_counters(live: Live, now: datetime, window_minutes: int) -> int:
 # gamma-distributed around the estimate, and the published bucket is the one that holds it with
 # probability >= COVERAGE and whose middle is the closest to it on average.
 
-# The ranges a resident sees, in minutes (Sakai-style buckets: 約10〜15分, 30分以上; "1分未満"
-# when a counter is free now). Above the last edge the range is open ("180分以上").
+# The ranges a resident sees, in minutes (Sakai-style buckets: 約10〜15分, 30分以上). Above the
+# last edge the range is open ("180分以上"). Nobody ahead and a counter free now: 0-0, "no wait"
+# (すぐご案内), where history confirms that many counters are usually open this hour, else "1分未満".
 BUCKET_EDGES = (0, 1, 3, 5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90, 120, 150, 180)
+NO_WAIT = (0, 0)
+# A counter that called in this many minutes and is serving no one counts as free (if history
+# says that many are usually open this hour); quiet lines' counters can idle for a long while.
+FREE_WINDOW_MINUTES = 60
 # The pace is measured over this many minutes of the day's latest first calls.
 PACE_WINDOW_MINUTES = 240
 # How many calls' worth of weight the prior pace (history, else the configured one) carries.
@@ -474,12 +479,29 @@ class Estimate:
 
 
 def bucket(low: float, high: float | None) -> tuple[int, int | None]:
-    """The published range: the bucket edges around [low, high]; None above the last edge."""
+    """The published range: the bucket edges around [low, high]; None above the last edge;
+    (0, 0) for no wait at all."""
+    if high is not None and high <= 0:
+        return NO_WAIT
     lo = max(edge for edge in BUCKET_EDGES if edge <= max(low, 0))
     if high is None:
         return lo, None
     above = [edge for edge in BUCKET_EDGES if edge >= high and edge > lo]
     return lo, (above[0] if above else None)
+
+
+def free_counters(
+    live: Live, now: datetime, window_minutes: int, configured: int, staffing: dict[int, float]
+) -> int:
+    """Counters free now: those that called in the last `window_minutes` (the configured ones
+    before the line's first call), no more than history says are usually open this hour (a
+    counter closes for lunch without a word: one that called at 11:50 may be shut at 12:05),
+    less those serving someone."""
+    counters = open_counters(live, now, window_minutes) or configured
+    usual = staffing.get(now.astimezone(TOKYO).hour)
+    if usual:  # a median between days (2.5: one day in two a counter short) caps at the larger
+        counters = min(counters, math.ceil(usual))
+    return max(0, counters - len(live.calling))
 
 
 def bucket_middle(low: int, high: int | None) -> float:
@@ -635,12 +657,16 @@ def estimate(
 
     `gaps`: the line's recent busy gaps (`busy_gaps`); `prior`: (calls per minute, basis) from
     this hour's history or the configuration; `staffing`: counters usually open by Tokyo hour;
-    `free`: counters free now (nobody ahead and one free: called at once, "1分未満");
+    `free`: counters free now (`free_counters`); nobody ahead and one free: called at once,
+    published as no wait (0-0) where history knows the counters usually open this hour (so a
+    break cannot hide behind a recent call), else "1分未満";
     `service_cv2`: the variation of recent services, when known.
     """
     staffing = staffing or {}
     per_minute, evidence, basis = pace(gaps, prior, staffing, now, min_calls)
     if ahead < free:
+        if staffing.get(now.astimezone(TOKYO).hour):
+            return Estimate(*NO_WAIT, basis, 0.0)
         return Estimate(0, BUCKET_EDGES[1], basis, 0.0)
     mean = minutes_for(ahead + FIRST_CALL, per_minute, staffing, now)
     spread = SERVICE_CV2 if service_cv2 is None else service_cv2

@@ -315,6 +315,8 @@ def _clock(moment: datetime) -> str:
 
 
 def estimate_label(low: int, high: int | None, language: str) -> str:
+    if (low, high) == rules.NO_WAIT:
+        return messages.text("queue.estimate.none", language)
     if high is None:
         return messages.text("queue.estimate.over", language, low=low)
     if low == 0:
@@ -332,10 +334,9 @@ def line_estimate(
     staffing, history = rules.history_pace(profile, local.weekday(), local.hour, enough)
     prior = (history, "history") if history else (line.counters / line.default_service_minutes, "default")
     gaps = rules.busy_gaps(live.calls, now, rules.PACE_WINDOW_MINUTES, ahead)
-    # Nobody ahead: is a counter free? Counters that called lately (the configured ones before
-    # the first call of the day), less those serving someone now.
-    counters = rules.open_counters(live, now, settings.counter_window_minutes) or line.counters
-    free = max(0, counters - len(live.calling)) if ahead == 0 else 0
+    free = 0
+    if ahead == 0:  # is a counter free? (one that called lately; no more than usually open now)
+        free = rules.free_counters(live, now, rules.FREE_WINDOW_MINUTES, line.counters, staffing)
     since = rules.iso(now - RECENT_SERVICES)
     services = [float(seconds) for end, seconds in live.services if end >= since]
     spread = rules.variation(services) if len(services) >= enough else None

@@ -23,15 +23,17 @@ pytestmark = [
 ]
 
 
-def post_event(client, kind: str, number: str, minute: int, counter: str | None = None) -> None:
+def post_event(
+    client, kind: str, number: str, minute: int, counter: str | None = None, line: str = "jumin"
+) -> None:
     from chalicelib.domain.queue_webhooks import sign_madoguchi
 
     when = QUEUE_CLOCK.replace(minute=minute)
     document = {
-        "id": f"web-{number}-{kind}-{minute}",
+        "id": f"web-{line}-{number}-{kind}-{minute}",
         "type": kind,
         "office": "honcho",
-        "line": "jumin",
+        "line": line,
         "ticket": number,
         "at": when.isoformat(),
         **({"counter": counter} if counter else {}),
@@ -67,7 +69,25 @@ def test_the_queue_page_shows_the_figures_after_ticket_events(page, web, client)
     post_event(client, "called", "001", 10, counter="2")
     post_event(client, "called", "002", 12, counter="3")
     post_event(client, "served", "002", 20)
+    # Certificates: one served, nobody waiting, and history says two counters call at 10: no wait.
+    post_event(client, "issued", "K01", 5, line="koseki")
+    post_event(client, "called", "K01", 6, counter="1", line="koseki")
+    post_event(client, "served", "K01", 15, line="koseki")
     pump.drain()
+    from chalicelib.store import queues as store
+
+    usual = {"10": {"days": 4, "issued": 5, "counters": 2, "busyCalls": 0, "busyMinutes": 0}}
+    kept = {i.item_key: i for i in store.office_items("honcho")}.get(store.profile_key("koseki"))
+    store.save_profile("honcho", "koseki", {str(QUEUE_CLOCK.weekday()): usual}, QUEUE_CLOCK)
+    try:
+        page.get(f"{web}/queue?lang=ja")
+        koseki = page.find_element(By.ID, "line-koseki")
+        assert koseki.find_element(By.CSS_SELECTOR, "[data-figure=estimate]").text == "すぐご案内"
+    finally:
+        if kept is not None:
+            kept.save()
+        else:
+            store.QueueLineState("honcho", store.profile_key("koseki")).delete()
 
     page.get(f"{web}/queue?lang=ja")
     line = page.find_element(By.ID, "line-jumin")

@@ -185,6 +185,46 @@ def test_status_is_cacheable_with_an_etag(client):
     assert client.http.get("/queue/status?lang=ko", headers={"If-None-Match": etag}).status_code == 200
 
 
+def test_nobody_waiting_and_a_counter_free_is_no_wait_on_the_json_and_line(ticketer, pump):
+    from chalicelib.services import queues
+    from chalicelib.store import queues as store
+
+    day = a_tuesday()
+    ticketer.event("issued", "001", at(day, 10, 0))
+    ticketer.event("called", "001", at(day, 10, 1), counter="1")
+    ticketer.event("served", "001", at(day, 10, 4))
+    ticketer.event("issued", "002", at(day, 10, 2))
+    ticketer.event("called", "002", at(day, 10, 3), counter="2")  # still at the counter
+    pump.drain()
+    now = at(day, 10, 10)
+
+    # Counter 1 is free, but with no history of this hour it could be on a break: "under 1 min".
+    kept = {i.item_key: i for i in store.office_items("honcho")}.get(store.profile_key("jumin"))
+    if kept is not None:
+        kept.delete()
+    try:
+        assert line_view(now)["estimate"]["label"] == "1分未満"
+        # History: two counters usually call at 10 on Tuesdays. One is free: no wait.
+        usual = {"10": {"days": 4, "issued": 20, "counters": 2, "busyCalls": 0, "busyMinutes": 0}}
+        store.save_profile("honcho", "jumin", {str(day.weekday()): usual}, now)
+        view = line_view(now)
+        assert (view["waiting"], view["estimate"]["minMinutes"], view["estimate"]["maxMinutes"]) == (0, 0, 0)
+        assert view["estimate"]["label"] == "すぐご案内"
+        assert line_view(now, language="en")["estimate"]["label"] == "No wait"
+        texts = [item["text"] for item in queues.flex_message(now, "ja")["contents"]["body"]["contents"]]
+        assert "住民票・印鑑証明: 0人待ち・すぐご案内" in texts
+        # Someone waiting again: a wait, not "no wait".
+        ticketer.event("issued", "003", at(day, 10, 11))
+        pump.drain()
+        assert line_view(at(day, 10, 12))["estimate"]["maxMinutes"] != 0
+    finally:  # the profile written here goes, the one before comes back
+        for item in store.office_items("honcho"):
+            if item.item_key == store.profile_key("jumin"):
+                item.delete()
+        if kept is not None:
+            kept.save()
+
+
 # --- the watch --------------------------------------------------------------------------------------
 
 

@@ -104,9 +104,35 @@ def test_history_pace_staffing_by_hour_and_this_hours_pace():
 # --- the estimate and its bucket -----------------------------------------------------------------
 
 
-def test_nobody_ahead_and_a_counter_free_is_called_at_once():
-    estimate = rules.estimate(0, T0, [], (0.5, "default"), free=1)
-    assert estimate.bucket == (0, 1) and estimate.median == 0
+def test_nobody_ahead_and_a_counter_free_is_no_wait_where_history_knows_the_staffing():
+    staffing = {10: 3.0, 12: 2.0}  # T0 is 10:00 in Tokyo
+    estimate = rules.estimate(0, T0, [], (0.5, "default"), staffing, free=1)
+    assert estimate.bucket == rules.NO_WAIT == (0, 0) and estimate.median == 0
+    # No history of this hour: a counter that looks free may be on a break; "under 1 min".
+    assert rules.estimate(0, T0, [], (0.5, "default"), {12: 2.0}, free=1).bucket == (0, 1)
+    # Someone ahead, or no counter free: a wait.
+    assert rules.estimate(1, T0, [], (0.5, "default"), staffing, free=1).bucket[1] not in (0, 1)
+    assert rules.estimate(0, T0, [], (0.5, "default"), staffing, free=0).bucket != (0, 0)
+
+
+def test_a_counter_is_free_if_it_called_lately_serves_no_one_and_is_usually_open_now():
+    from chalicelib.domain.queue import Live
+
+    def called(minutes_ago: float) -> str:
+        return rules.iso(T0 - timedelta(minutes=minutes_ago))
+
+    live = Live(
+        counters={"1": called(5), "2": called(20), "3": called(90)}, calling={"007": {"counter": "1"}}
+    )
+    # Counters 1 and 2 called in the last hour (3 did not), and 1 is serving someone.
+    assert rules.free_counters(live, T0, 60, 4, {}) == 1
+    assert rules.free_counters(live, T0, 120, 4, {}) == 2
+    # History says one counter is usually open at this hour (a break): none is known free.
+    assert rules.free_counters(live, T0, 120, 4, {10: 1.0}) == 0
+    assert rules.free_counters(live, T0, 120, 4, {10: 1.5}) == 1  # a median between days: up
+    # Before the line's first call of the day: the configured counters.
+    assert rules.free_counters(Live(), T0, 60, 2, {}) == 2
+    assert rules.free_counters(Live(), T0, 60, 2, {10: 1.0}) == 1
 
 
 def test_the_estimate_grows_with_the_people_ahead_and_holds_the_expected_wait():
@@ -164,6 +190,11 @@ def test_gamma_cdf():
     assert rules.gamma_cdf(0.5, 0.3) == pytest.approx(math.erf(math.sqrt(0.3)))
     assert rules.gamma_cdf(50, 50) == pytest.approx(0.5188, abs=1e-4)
     assert rules.gamma_cdf(3, 0) == 0.0
+
+
+def test_no_wait_is_its_own_bucket():
+    assert rules.bucket(0, 0) == (0, 0) and rules.bucket_middle(0, 0) == 0
+    assert rules.bucket(0, 0.5) == (0, 1)
 
 
 def test_bucket_middle():
