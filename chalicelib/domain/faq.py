@@ -674,19 +674,17 @@ def _action_pattern(words: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(alternatives))
 
 
-def _load_actions() -> tuple[dict[str, re.Pattern[str]], dict[str, re.Pattern[str]]]:
-    """(the actions that rule an entry out, the ward's own), each action's words as one regex."""
-    raw = json.loads(ACTIONS_PATH.read_text(encoding="utf-8"))
-    return tuple(  # type: ignore[return-value]
-        {
-            action: _action_pattern([word for words in by_language.values() for word in words])
-            for action, by_language in raw[group].items()
-        }
-        for group in ("rules_out", "ward")
-    )
+def _action_patterns(actions: dict[str, dict[str, list[str]]]) -> dict[str, re.Pattern[str]]:
+    """Action -> one regex of its words in every language."""
+    return {
+        action: _action_pattern([word for words in by_language.values() for word in words])
+        for action, by_language in actions.items()
+    }
 
 
-_RULING_OUT_ACTIONS, _WARD_ACTIONS = _load_actions()
+_ACTIONS = json.loads(ACTIONS_PATH.read_text(encoding="utf-8"))
+_RULING_OUT_ACTIONS = _action_patterns(_ACTIONS["rules_out"])
+_WARD_ACTIONS = _action_patterns(_ACTIONS["ward"])
 
 
 def _actions(text: str, patterns: dict[str, re.Pattern[str]]) -> frozenset[str]:
@@ -934,19 +932,14 @@ class FaqIndex:
         self._out_of_scope_entry = len(self._order)
         for language, phrasings in self.out_of_scope.items():
             group = _GROUP.get(language, language)
-            counts = [
-                Counter(term for term in terms(phrasing, self.params) if not _frame_term(term))
-                for phrasing in phrasings
-            ]
-            for doc_counts in counts:
+            for phrasing in phrasings:
+                counts = Counter(term for term in terms(phrasing, self.params) if not _frame_term(term))
                 doc_number = len(self._docs)
-                self._docs.append(_Doc(self._out_of_scope_entry, language, sum(doc_counts.values()), False))
-                for term, count in doc_counts.items():
-                    if self.params.language_idf:
-                        idf = self._language_idf.get(group, {}).get(term, self._unseen_language_idf)
-                    else:
-                        idf = self._idf.get(term, self._unseen_idf)
-                    self._postings.setdefault(term, []).append((doc_number, count, idf))
+                self._docs.append(_Doc(self._out_of_scope_entry, language, sum(counts.values()), False))
+                for term, count in counts.items():
+                    self._postings.setdefault(term, []).append(
+                        (doc_number, count, self._term_idf(term, group))
+                    )
 
     def _build_vocabulary(self) -> None:
         entries_of: dict[str, set[str]] = defaultdict(set)
@@ -1090,7 +1083,8 @@ class FaqIndex:
         if not query:
             return []
         resolved = resolve_language(text, language)
-        novelty, known = self._novelty(normalize(corrected_text), corrected, syllables=resolved == "vi")
+        normalized = normalize(corrected_text)
+        novelty, known = self._novelty(normalized, corrected, syllables=resolved == "vi")
         if not known:
             return []  # nothing the question is about is anywhere in the FAQ: gibberish, netflix
         groups = {_GROUP.get(resolved, "ja")}
@@ -1104,7 +1098,7 @@ class FaqIndex:
             return []  # reads most like what the ward does not answer: the weather, a joke
         # Every entry and the out-of-scope phrasings are rivals; only the entries that answer
         # what the question asks to do are hits.
-        answerable = self._answerable(normalize(corrected_text))
+        answerable = self._answerable(normalized)
         hits = [item for item in ranked if answerable(item[0])]
         ceiling = self._ceiling(query, _GROUP.get(resolved, "ja"))
         out = []
@@ -1171,12 +1165,13 @@ class FaqIndex:
     def _ceiling(self, query: Counter[str], group: str) -> float:
         """What a document in the question's language holding every term of it once would score
         (about)."""
+        return sum(self._term_idf(term, group) * self._weight(term) for term in query) or 1.0
+
+    def _term_idf(self, term: str, group: str) -> float:
+        """A term's idf among the entries, in language `group` (Params.language_idf)."""
         if self.params.language_idf:
-            idf = self._language_idf.get(group, {})
-            ceiling = sum(idf.get(term, self._unseen_language_idf) * self._weight(term) for term in query)
-        else:
-            ceiling = sum(self._idf.get(term, self._unseen_idf) * self._weight(term) for term in query)
-        return ceiling or 1.0
+            return self._language_idf.get(group, {}).get(term, self._unseen_language_idf)
+        return self._idf.get(term, self._unseen_idf)
 
     @property
     def _unit(self) -> float:
