@@ -82,7 +82,7 @@ class Params:
     mode: str = "field"
     # A keyword counts this many times a phrasing's term does ("field"); the keywords' score
     # is added at this weight ("phrase").
-    keyword_weight: float = 1.0
+    keyword_weight: float = 0.8
     cross_language_weight: float = 0.6
     kanji_unigrams: bool = True
     latin_bigrams: bool = True
@@ -880,7 +880,7 @@ class FaqIndex:
                     for phrasing in phrasings:
                         for term in phrasing:
                             field_counts[term] += 1
-                    for term in keywords:
+                    for term in set(keywords):
                         field_counts[term] += self.params.keyword_weight
                     documents: list[tuple[Mapping[str, float], bool]] = [(field_counts, False)]
                 else:
@@ -1094,7 +1094,7 @@ class FaqIndex:
         if not scores:
             return []
         ranked = sorted(scores.items(), key=lambda item: (-item[1][0], item[0]))
-        if ranked[0][0] == self._out_of_scope_entry:
+        if ranked[0][0] == self._out_of_scope_entry and self._beyond_the_entries(query, ranked):
             return []  # reads most like what the ward does not answer: the weather, a joke
         # Every entry and the out-of-scope phrasings are rivals; only the entries that answer
         # what the question asks to do are hits.
@@ -1114,6 +1114,34 @@ class FaqIndex:
             )
             out.append((self._order[number], score, signals))
         return out
+
+    def _beyond_the_entries(self, query: Counter[str], ranked: list[tuple[int, tuple[float, int]]]) -> bool:
+        """Whether the out-of-scope phrasing that leads matches words of the question that the
+        best entry does not: "replace my phone battery" leads "where do I throw dead batteries"
+        on "battery" alone (a short document scores high on one word), which the batteries
+        entry matches too; "what do cats eat" leads on "eat", which the cat entry lacks.
+        Function words and character trigrams do not count."""
+        entry = next((number for number, _ in ranked if number != self._out_of_scope_entry), None)
+        if entry is None:
+            return True
+        words = [term for term in query if not term.startswith("t:") and not _frame_term(term)]
+        p = self.params
+        per_doc: dict[int, float] = defaultdict(float)
+        matched: dict[int, set[str]] = defaultdict(set)
+        entry_words: set[str] = set()
+        for term in words:
+            for doc_number, tf, idf in self._postings.get(term, ()):
+                doc = self._docs[doc_number]
+                if doc.entry == entry:
+                    entry_words.add(term)
+                elif doc.entry == self._out_of_scope_entry:
+                    norm = p.k1 * (1 - p.b + p.b * doc.length / self._avg_length)
+                    per_doc[doc_number] += idf * tf * (p.k1 + 1) / (tf + norm)
+                    matched[doc_number].add(term)
+        if not per_doc:
+            return True  # it leads on trigrams alone
+        leader = max(per_doc, key=per_doc.__getitem__)
+        return bool(matched[leader] - entry_words)
 
     def _answerable(self, text: str) -> Callable[[int], bool]:
         """Which entry numbers can answer what a normalised question asks to do: buying a
