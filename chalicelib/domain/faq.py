@@ -1125,7 +1125,6 @@ class FaqIndex:
         if entry is None:
             return True
         words = [term for term in query if not term.startswith("t:") and not _frame_term(term)]
-        p = self.params
         per_doc: dict[int, float] = defaultdict(float)
         matched: dict[int, set[str]] = defaultdict(set)
         entry_words: set[str] = set()
@@ -1135,8 +1134,7 @@ class FaqIndex:
                 if doc.entry == entry:
                     entry_words.add(term)
                 elif doc.entry == self._out_of_scope_entry:
-                    norm = p.k1 * (1 - p.b + p.b * doc.length / self._avg_length)
-                    per_doc[doc_number] += idf * tf * (p.k1 + 1) / (tf + norm)
+                    per_doc[doc_number] += self._bm25(doc_number, tf, idf)
                     matched[doc_number].add(term)
         if not per_doc:
             return True  # it leads on trigrams alone
@@ -1164,9 +1162,7 @@ class FaqIndex:
                 continue
             weight = self._weight(term)
             for doc_number, tf, idf in postings:
-                doc = self._docs[doc_number]
-                norm = p.k1 * (1 - p.b + p.b * doc.length / self._avg_length)
-                per_doc[doc_number] += weight * idf * tf * (p.k1 + 1) / (tf + norm)
+                per_doc[doc_number] += weight * self._bm25(doc_number, tf, idf)
                 matched[doc_number] += 1
         # Per entry and language: the best phrasing plus the keywords (phrase mode), or the one
         # document (field mode); then per entry, the best language, others discounted.
@@ -1189,6 +1185,12 @@ class FaqIndex:
             if score > entry_scores.get(key[0], (0.0, 0))[0]:
                 entry_scores[key[0]] = (score, found[key])
         return entry_scores
+
+    def _bm25(self, doc_number: int, tf: float, idf: float) -> float:
+        """One term's BM25 score in one document."""
+        p = self.params
+        norm = p.k1 * (1 - p.b + p.b * self._docs[doc_number].length / self._avg_length)
+        return idf * tf * (p.k1 + 1) / (tf + norm)
 
     def _ceiling(self, query: Counter[str], group: str) -> float:
         """What a document in the question's language holding every term of it once would score
