@@ -685,6 +685,11 @@ def _action_patterns(actions: dict[str, dict[str, list[str]]]) -> dict[str, re.P
 _ACTIONS = json.loads(ACTIONS_PATH.read_text(encoding="utf-8"))
 _RULING_OUT_ACTIONS = _action_patterns(_ACTIONS["rules_out"])
 _WARD_ACTIONS = _action_patterns(_ACTIONS["ward"])
+# Another municipality named (足立区, Edogawa-ku) asks about its rules, not Katsushika's, unless
+# the question is about moving from or to it (faq_actions.json, "elsewhere").
+ELSEWHERE = "elsewhere"
+_ELSEWHERE = _action_patterns({ELSEWHERE: _ACTIONS[ELSEWHERE]["places"]})
+_MOVING = _action_patterns({"moving": _ACTIONS[ELSEWHERE]["moving"]})
 
 
 def _actions(text: str, patterns: dict[str, re.Pattern[str]]) -> frozenset[str]:
@@ -893,7 +898,7 @@ class FaqIndex:
                     self._docs.append(_Doc(number, language, sum(counts.values()), is_keywords))
                     for term, count in counts.items():
                         postings[term].append((doc_number, count))
-        patterns = {**_RULING_OUT_ACTIONS, **_WARD_ACTIONS}
+        patterns = {**_RULING_OUT_ACTIONS, **_WARD_ACTIONS, **_ELSEWHERE}
         self._entry_actions = [
             _actions(normalize(" ".join(_texts(self.entries[entry_id]))), patterns)
             for entry_id in self._order
@@ -1144,11 +1149,15 @@ class FaqIndex:
     def _answerable(self, text: str) -> Callable[[int], bool]:
         """Which entry numbers can answer what a normalised question asks to do: buying a
         fridge is not throwing one away. An entry must name the action asked (faq_actions.json),
-        or a ward action the question names beside it (bought a new one, dispose of the old)."""
+        or a ward action the question names beside it (bought a new one, dispose of the old).
+        A question about another municipality's rules only an entry naming one answers."""
         asked = _actions(text, _RULING_OUT_ACTIONS)
         wanted = asked | _actions(text, _WARD_ACTIONS)
+        elsewhere = bool(_actions(text, _ELSEWHERE)) and not _actions(text, _MOVING)
         return lambda number: (
-            number != self._out_of_scope_entry and (not asked or bool(wanted & self._entry_actions[number]))
+            number != self._out_of_scope_entry
+            and (not asked or bool(wanted & self._entry_actions[number]))
+            and (not elsewhere or ELSEWHERE in self._entry_actions[number])
         )
 
     def _scores(self, query: Counter[str], groups: set[str]) -> dict[int, tuple[float, int]]:

@@ -134,6 +134,31 @@ def test_an_entry_that_names_the_action_or_the_wards_action_beside_it_still_answ
     assert hits[0].entry_id == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("墨田区の粗大ごみシールはいくら", "ja"),  # Katsushika's fee would be a wrong answer
+        ("garbage days in sumida ward", "en"),
+        ("ở sumida-ku thì vứt rác khi nào", "vi"),  # "vứt" (throw away) is the ward's action, yet
+        ("松户市的可燃垃圾星期几收", "zh-Hans"),
+        ("스미다구 대형쓰레기 스티커 얼마예요", "ko"),
+    ],
+)
+def test_a_question_about_another_municipalitys_rules_is_not_answered(ward_index, text, language):
+    assert ward_index.decide(ward_index.search(text, language))[0] == NO_MATCH
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("moving to Chiba city next month, what do I file", "en", "moving-out"),
+        ("墨田区から引っ越してきた 転入届はいつまで", "ja", "moving-in"),
+    ],
+)
+def test_another_municipality_one_moves_from_or_to_is_about_katsushika(ward_index, text, language, expected):
+    assert top(ward_index, text, language) == expected
+
+
 def test_a_word_only_the_out_of_scope_phrasings_use_is_still_unknown_to_the_faq(ward_index):
     # "weather" is in the out-of-scope phrasings, in no entry: a question made of it and a
     # FAQ word is half about something the FAQ does not know.
