@@ -137,6 +137,25 @@ def test_an_entry_that_names_the_action_or_the_wards_action_beside_it_still_answ
 @pytest.mark.parametrize(
     ("text", "language"),
     [
+        ("any good ramen near the ward office?", "en"),  # "ward office" alone led to the opening hours
+        ("区役所の近くでおすすめのランチ", "ja"),
+        ("구청 근처 맛집 추천", "ko"),
+        ("区役所附近有什么好吃的", "zh-Hans"),
+    ],
+)
+def test_a_recommendation_or_a_taste_is_not_answered(ward_index, text, language):
+    assert ward_index.decide(ward_index.search(text, language))[0] == NO_MATCH
+
+
+def test_a_recommendation_beside_the_wards_own_action_still_finds_the_entry(ward_index):
+    assert top(ward_index, "is there a recommended way to throw away batteries", "en") == (
+        "garbage-batteries-spray-cans"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
         ("墨田区の粗大ごみシールはいくら", "ja"),  # Katsushika's fee would be a wrong answer
         ("garbage days in sumida ward", "en"),
         ("ở sumida-ku thì vứt rác khi nào", "vi"),  # "vứt" (throw away) is the ward's action, yet
