@@ -95,6 +95,10 @@ class Params:
     # English documents "dispose" is in every garbage entry and "sofa" in one; counted over all
     # seven languages both look rare.
     language_idf: bool = True
+    # A question's CJK or hangul n-gram that only spans a space (やさしい日本語 and Korean space
+    # their words) counts this much: it lets ごみを だす match ごみをだす, but the same bridge
+    # makes particle-to-word noise (コーラ の ボトル → のぼ, るあ) that matched unrelated entries.
+    spanning_weight: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -611,6 +615,16 @@ def _runs(text: str) -> list[tuple[str, str]]:
     ]
 
 
+def _spanning_grams(text: str, params: Params) -> set[str]:
+    """The CJK and hangul n-grams of a text that only stand across one of its spaces (once
+    normalised: punctuation is a space too)."""
+    normalized = normalize(text[:MAX_QUERY_CHARS])
+    if " " not in normalized:
+        return set()
+    within = {term for piece in normalized.split(" ") for term in terms(piece, params)}
+    return {term for term in terms(text, params) if term[1:2] != ":" and term not in within}
+
+
 def _grams(run: str, sizes: tuple[int, ...]) -> list[str]:
     grams = [run[i : i + n] for n in sizes for i in range(len(run) - n + 1)]
     return grams or [run]
@@ -1095,7 +1109,12 @@ class FaqIndex:
         groups = {_GROUP.get(resolved, "ja")}
         if _han_only(text):
             groups |= {"ja", "zh"}  # 住民票 取得 is Japanese as much as Chinese: let both count
-        scores = self._scores(query, groups)
+        spanning = _spanning_grams(corrected_text, self.params)
+        weights = {
+            term: self._weight(term) * (self.params.spanning_weight if term in spanning else 1.0)
+            for term in query
+        }
+        scores = self._scores(weights, groups)
         if not scores:
             return []
         ranked = sorted(scores.items(), key=lambda item: (-item[1][0], item[0]))
@@ -1105,7 +1124,7 @@ class FaqIndex:
         # what the question asks to do are hits.
         answerable = self._answerable(normalized)
         hits = [item for item in ranked if answerable(item[0])]
-        ceiling = self._ceiling(query, _GROUP.get(resolved, "ja"))
+        ceiling = self._ceiling(weights, _GROUP.get(resolved, "ja"))
         out = []
         for number, (score, found) in hits[:k]:
             # A hit's margin is its lead over the best rival (negative when one scores higher).
@@ -1160,16 +1179,16 @@ class FaqIndex:
             and (not elsewhere or ELSEWHERE in self._entry_actions[number])
         )
 
-    def _scores(self, query: Counter[str], groups: set[str]) -> dict[int, tuple[float, int]]:
-        """Entry number -> (score, how many of the query's terms its best document holds)."""
+    def _scores(self, weights: dict[str, float], groups: set[str]) -> dict[int, tuple[float, int]]:
+        """Entry number -> (score, how many of the query's terms its best document holds), the
+        query's terms each at its weight."""
         p = self.params
         per_doc: dict[int, float] = defaultdict(float)
         matched: dict[int, int] = defaultdict(int)
-        for term in query:
+        for term, weight in weights.items():
             postings = self._postings.get(term)
             if not postings:
                 continue
-            weight = self._weight(term)
             for doc_number, tf, idf in postings:
                 per_doc[doc_number] += weight * self._bm25(doc_number, tf, idf)
                 matched[doc_number] += 1
@@ -1201,10 +1220,10 @@ class FaqIndex:
         norm = p.k1 * (1 - p.b + p.b * self._docs[doc_number].length / self._avg_length)
         return idf * tf * (p.k1 + 1) / (tf + norm)
 
-    def _ceiling(self, query: Counter[str], group: str) -> float:
-        """What a document in the question's language holding every term of it once would score
-        (about)."""
-        return sum(self._term_idf(term, group) * self._weight(term) for term in query) or 1.0
+    def _ceiling(self, weights: dict[str, float], group: str) -> float:
+        """What a document in the question's language holding every term of the query once would
+        score (about)."""
+        return sum(self._term_idf(term, group) * weight for term, weight in weights.items()) or 1.0
 
     def _term_idf(self, term: str, group: str) -> float:
         """A term's idf among the entries, in language `group` (Params.language_idf)."""

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.faq import ANSWER, NO_MATCH, content, load_index, normalize, terms
+from chalicelib.domain.faq import (
+    ANSWER,
+    NO_MATCH,
+    Params,
+    _spanning_grams,
+    content,
+    load_index,
+    normalize,
+    terms,
+)
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +198,28 @@ def test_a_question_of_function_words_only_is_not_gated_but_never_answered(ward_
     hits = ward_index.search("how much?", "en")
     assert hits  # not judged out of scope: nothing in it to judge by
     assert ward_index.decide(hits)[0] != ANSWER
+
+
+def test_an_ngram_that_only_spans_a_space_is_found_and_counts_half():
+    # ごみを だす still matches ごみをだす (same terms), but its bridge grams weigh less.
+    assert _spanning_grams("ごみを だす", Params()) == {"を出", "を出す", "みを出"}
+    assert _spanning_grams("ごみをだす", Params()) == set()
+    assert Params().spanning_weight == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Spaced easy Japanese: bridges such as のか and かど (particle to word) matched noise in
+        # unrelated entries and kept the right one from a confident answer.
+        ("ビール の かん、 どう する？", "garbage-recyclables"),
+        ("いぬ の なまえ を かえた い", "pet-dog-changes"),
+    ],
+)
+def test_spaced_easy_japanese_is_answered_on_its_words(ward_index, text, expected):
+    hits = ward_index.search(text, "ja-easy")
+    assert ward_index.decide(hits) == (ANSWER, hits[:1])
+    assert hits[0].entry_id == expected
 
 
 def test_a_kanji_alone_is_known_by_its_unigram(ward_index):
