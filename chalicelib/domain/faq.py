@@ -677,15 +677,21 @@ ACTIONS_PATH = FAQ_PATH.parent / "faq_actions.json"
 
 
 def _action_pattern(words: list[str]) -> re.Pattern[str]:
-    alternatives = []
-    for word in map(_plain, words):
-        if _script(word[0]) == _LATIN:
-            alternatives.append(f"(?<!{_LATIN_WORD}){re.escape(word)}(?!{_LATIN_WORD})")
-        elif _script(word[0]) == _DEVANAGARI:
-            alternatives.append(f"(?<![\u0900-\u097f]){re.escape(word)}")
+    """One regex of `words`: Latin ones whole, Devanagari ones as a word's start, the others
+    anywhere. One look-around per script, not per word: the entries' texts are long."""
+    by_script: dict[str, list[str]] = defaultdict(list)
+    for word in sorted(set(map(_plain, words)), key=len, reverse=True):
+        by_script[_script(word[0])].append(re.escape(word))
+    groups = []
+    for script, escaped in by_script.items():
+        either = "|".join(escaped)
+        if script == _LATIN:
+            groups.append(f"(?<!{_LATIN_WORD})(?:{either})(?!{_LATIN_WORD})")
+        elif script == _DEVANAGARI:
+            groups.append(f"(?<![\u0900-\u097f])(?:{either})")
         else:
-            alternatives.append(re.escape(word))
-    return re.compile("|".join(alternatives))
+            groups.append(f"(?:{either})")
+    return re.compile("|".join(groups))
 
 
 def _action_patterns(actions: dict[str, dict[str, list[str]]]) -> dict[str, re.Pattern[str]]:
