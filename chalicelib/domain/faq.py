@@ -619,7 +619,7 @@ def _spanning_grams(text: str, params: Params) -> set[str]:
     """The CJK and hangul n-grams of a text that only stand across one of its spaces (once
     normalised: punctuation is a space too)."""
     normalized = normalize(text[:MAX_QUERY_CHARS])
-    if " " not in normalized:
+    if " " not in normalized or not (_JAPANESE.search(normalized) or _HANGUL_IN.search(normalized)):
         return set()
     within = {term for piece in normalized.split(" ") for term in terms(piece, params)}
     return {term for term in terms(text, params) if term[1:2] != ":" and term not in within}
@@ -854,8 +854,9 @@ class FaqIndex:
     build_ms: float = 0.0
     _order: list[str] = field(default_factory=list, repr=False)
     _docs: list[_Doc] = field(default_factory=list, repr=False)
-    # term -> (document number, term frequency, idf in the document's language)
-    _postings: dict[str, list[tuple[int, float, float]]] = field(default_factory=dict, repr=False)
+    # term -> (document number, the term's BM25 score in that document): tf, idf and length are
+    # fixed once built, so a search only adds them up.
+    _postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict, repr=False)
     _idf: dict[str, float] = field(default_factory=dict, repr=False)
     _avg_length: float = 1.0
     _unseen_idf: float = 0.0
@@ -938,13 +939,17 @@ class FaqIndex:
         self._postings = {}
         for term, docs in postings.items():
             if not self.params.language_idf:
-                self._postings[term] = [(number, tf, self._idf[term]) for number, tf in docs]
+                self._postings[term] = [
+                    (number, self._bm25(number, tf, self._idf[term])) for number, tf in docs
+                ]
                 continue
             holders = Counter(group for group, _ in {held_by[number] for number, _ in docs})
             idf = {group: idf_of_count[count] for group, count in holders.items()}
             for group, value in idf.items():
                 self._language_idf[group][term] = value
-            self._postings[term] = [(number, tf, idf[group_of[number]]) for number, tf in docs]
+            self._postings[term] = [
+                (number, self._bm25(number, tf, idf[group_of[number]])) for number, tf in docs
+            ]
         if self.out_of_scope:
             self._add_out_of_scope()
         self._build_vocabulary()
@@ -963,7 +968,7 @@ class FaqIndex:
                 self._docs.append(_Doc(self._out_of_scope_entry, language, sum(counts.values()), False))
                 for term, count in counts.items():
                     self._postings.setdefault(term, []).append(
-                        (doc_number, count, self._term_idf(term, group))
+                        (doc_number, self._bm25(doc_number, count, self._term_idf(term, group)))
                     )
 
     def _build_vocabulary(self) -> None:
@@ -1159,12 +1164,12 @@ class FaqIndex:
         matched: dict[int, set[str]] = defaultdict(set)
         entry_words: set[str] = set()
         for term in words:
-            for doc_number, tf, idf in self._postings.get(term, ()):
+            for doc_number, score in self._postings.get(term, ()):
                 doc = self._docs[doc_number]
                 if doc.entry == entry:
                     entry_words.add(term)
                 elif doc.entry == self._out_of_scope_entry:
-                    per_doc[doc_number] += self._bm25(doc_number, tf, idf)
+                    per_doc[doc_number] += score
                     matched[doc_number].add(term)
         if not per_doc:
             return True  # it leads on trigrams alone
@@ -1195,8 +1200,8 @@ class FaqIndex:
             postings = self._postings.get(term)
             if not postings:
                 continue
-            for doc_number, tf, idf in postings:
-                per_doc[doc_number] += weight * self._bm25(doc_number, tf, idf)
+            for doc_number, score in postings:
+                per_doc[doc_number] += weight * score
                 matched[doc_number] += 1
         # Per entry and language: the best phrasing plus the keywords (phrase mode), or the one
         # document (field mode); then per entry, the best language, others discounted.
