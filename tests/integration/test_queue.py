@@ -245,6 +245,15 @@ def pushes_to(sandbox, user_id: str) -> list[dict]:
     return [r for r in sandbox.requests("/v2/bot/message/push") if (r.get("body") or {}).get("to") == user_id]
 
 
+def earlier(now: datetime, minutes: float) -> datetime:
+    """`minutes` before `now`, squeezed after Tokyo midnight while the day is younger than the
+    half hour these tests look back: tickets are keyed by their Tokyo day, so a test run at
+    00:10 JST must not issue its tickets on the day before."""
+    midnight = now.astimezone(rules.TOKYO).replace(hour=0, minute=0, second=0, microsecond=0)
+    scale = min(1.0, (now - midnight).total_seconds() / (31 * 60))
+    return now - timedelta(minutes=minutes * scale)
+
+
 def tickets_today(ticketer, pump, line: str, count: int, letter: str) -> tuple[list[str], str, datetime]:
     """`count` tickets issued a minute apart on `line` today (numbers of this test's own), the
     signed link of the last one, and now."""
@@ -252,7 +261,7 @@ def tickets_today(ticketer, pump, line: str, count: int, letter: str) -> tuple[l
     prefix = f"{letter}{int(time.time() * 1000) % 100000:05d}"
     numbers = [f"{prefix}-{n}" for n in range(1, count + 1)]
     for offset, number in enumerate(numbers):
-        ticketer.event("issued", number, now - timedelta(minutes=30 - offset), line=line)
+        ticketer.event("issued", number, earlier(now, 30 - offset), line=line)
     pump.drain()
     today = now.astimezone(rules.TOKYO).date()
     return numbers, rules.sign_ticket(os.environ["QUEUE_TICKET_SECRET"], "honcho", today, numbers[-1]), now
@@ -286,22 +295,22 @@ def test_a_watching_resident_is_told_once_when_near_and_once_when_called(
     page = client.http.get(f"/queue/tickets/{ref}")
     assert page.status_code == 200 and numbers[-1] in page.body.decode()
 
-    ticketer.event("called", numbers[0], now - timedelta(minutes=5), line="zeimu", counter="1")
+    ticketer.event("called", numbers[0], earlier(now, 5), line="zeimu", counter="1")
     pump.drain()
     assert pushes_to(sandbox, user) == []  # 4 ahead
-    ticketer.event("called", numbers[1], now - timedelta(minutes=4), line="zeimu", counter="2")
-    ticketer.event("served", numbers[0], now - timedelta(minutes=3), line="zeimu")
+    ticketer.event("called", numbers[1], earlier(now, 4), line="zeimu", counter="2")
+    ticketer.event("served", numbers[0], earlier(now, 3), line="zeimu")
     pump.drain()
     [near] = pushes_to(sandbox, user)
     assert "3" in near["body"]["messages"][0]["text"]
     assert {name.lower() for name in near["headers"]} >= {"x-line-retry-key"}
     # More events, a re-asked watch: still only the one near notice.
     client.http.post(f"/queue/tickets/{ref}/watch", body="{}", headers=headers)
-    ticketer.event("called", numbers[2], now - timedelta(minutes=2), line="zeimu", counter="1")
+    ticketer.event("called", numbers[2], earlier(now, 2), line="zeimu", counter="1")
     pump.drain()
     assert len(pushes_to(sandbox, user)) == 1
 
-    ticketer.event("called", numbers[-1], now - timedelta(minutes=1), line="zeimu", counter="2")
+    ticketer.event("called", numbers[-1], earlier(now, 1), line="zeimu", counter="2")
     pump.drain()
     queues.notify_watchers("honcho", today.isoformat(), {"zeimu"}, datetime.now(UTC))  # a rerun sends nothing
     texts = [push["body"]["messages"][0]["text"] for push in pushes_to(sandbox, user)]
@@ -317,7 +326,7 @@ def test_stop_ends_the_watch(client, ticketer, pump, sandbox, mint):
     )
     assert client.http.delete(f"/queue/tickets/{ref}/watch", headers=headers).status_code == 200
     for n, number in enumerate(numbers, start=1):
-        ticketer.event("called", number, now - timedelta(minutes=10 - n), line="koseki", counter="1")
+        ticketer.event("called", number, earlier(now, 10 - n), line="koseki", counter="1")
     pump.drain()
     assert pushes_to(sandbox, user) == []
     assert client.http.post(f"/queue/tickets/{ref}/watch", body="{}").status_code == 401
@@ -351,7 +360,7 @@ def test_only_the_section_running_the_line_may_reset_it_and_it_is_audited(client
     now = datetime.now(UTC)
     prefix = f"R{int(time.time() * 1000) % 100000:05d}"
     for n in range(3):
-        ticketer.event("issued", f"{prefix}-{n}", now - timedelta(minutes=5), line="kokuho")
+        ticketer.event("issued", f"{prefix}-{n}", earlier(now, 5), line="kokuho")
     pump.drain()
     body = json.dumps({"reason": "発券機の停止でイベントが欠落"})
     assert (
