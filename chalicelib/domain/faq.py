@@ -1180,7 +1180,8 @@ class FaqIndex:
         """Which entry numbers can answer what a normalised question asks to do: buying a
         fridge is not throwing one away. An entry must name the action asked (faq_actions.json),
         or a ward action the question names beside it (bought a new one, dispose of the old).
-        A question about another municipality's rules only an entry naming one answers."""
+        A question naming another municipality, not as where one moves from or to, only an
+        entry naming one can answer."""
         asked = _actions(text, _RULING_OUT_ACTIONS)
         wanted = asked | _actions(text, _WARD_ACTIONS)
         elsewhere = bool(_actions(text, _ELSEWHERE)) and not _actions(text, _MOVING)
