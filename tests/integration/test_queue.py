@@ -255,8 +255,8 @@ def earlier(now: datetime, minutes: float) -> datetime:
 
 
 def tickets_today(ticketer, pump, line: str, count: int, letter: str) -> tuple[list[str], str, datetime]:
-    """`count` tickets issued a minute apart on `line` today (numbers of this test's own), the
-    signed link of the last one, and now."""
+    """`count` tickets issued a minute apart (less just after midnight JST) on `line` today
+    (numbers of this test's own), the signed link of the last one, and now."""
     now = datetime.now(UTC)
     prefix = f"{letter}{int(time.time() * 1000) % 100000:05d}"
     numbers = [f"{prefix}-{n}" for n in range(1, count + 1)]

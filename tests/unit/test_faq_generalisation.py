@@ -146,7 +146,7 @@ def test_an_entry_that_names_the_action_or_the_wards_action_beside_it_still_answ
 @pytest.mark.parametrize(
     ("text", "language"),
     [
-        ("any good ramen near the ward office?", "en"),  # "ward office" alone led to the opening hours
+        ("any good curry place near the ward office?", "en"),  # "ward office" led to its opening hours
         ("区役所の近くでおすすめのランチ", "ja"),
         ("구청 근처 맛집 추천", "ko"),
         ("区役所附近有什么好吃的", "zh-Hans"),
@@ -167,7 +167,7 @@ def test_a_recommendation_beside_the_wards_own_action_still_finds_the_entry(ward
     [
         ("墨田区の粗大ごみシールはいくら", "ja"),  # Katsushika's fee would be a wrong answer
         ("garbage days in sumida ward", "en"),
-        ("ở sumida-ku thì vứt rác khi nào", "vi"),  # "vứt" (throw away) is the ward's action, yet
+        ("ở sumida-ku thì vứt rác khi nào", "vi"),  # "vứt" (throw away), a ward action, keeps no entry
         ("松户市的可燃垃圾星期几收", "zh-Hans"),
         ("스미다구 대형쓰레기 스티커 얼마예요", "ko"),
     ],
