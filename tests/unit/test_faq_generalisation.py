@@ -298,3 +298,13 @@ def test_one_common_word_does_not_pull_to_another_entry(ward_index, text, expect
     hits = ward_index.search(text, "en")
     assert hits[0].entry_id == expected
     assert not_this not in [hit.entry_id for hit in ward_index.decide(hits)[1]]
+
+
+def test_a_phone_battery_is_thrown_away_as_a_battery_but_replacing_one_is_not_the_wards(ward_index):
+    # The out-of-scope "replace my phone battery" matched "phone", which the batteries entry
+    # lacked, and so rejected every question about throwing a phone battery away.
+    hits = ward_index.search("where do i throw away an old phone battery", "en")
+    assert hits[0].entry_id == "garbage-batteries-spray-cans"
+    assert ward_index.decide(hits)[0] == ANSWER
+    replacing = ward_index.search("how much to replace an iphone battery", "en")
+    assert ward_index.decide(replacing)[0] == NO_MATCH
