@@ -36,7 +36,7 @@ import re
 import time
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -615,14 +615,14 @@ def _runs(text: str) -> list[tuple[str, str]]:
     ]
 
 
-def _spanning_grams(text: str, params: Params) -> set[str]:
-    """The CJK and hangul n-grams of a text that only stand across one of its spaces (once
-    normalised: punctuation is a space too)."""
+def _spanning_grams(text: str, text_terms: Iterable[str], params: Params) -> set[str]:
+    """Of a text's terms (`terms(text)`), the CJK and hangul n-grams that only stand across one
+    of its spaces (once normalised: punctuation is a space too)."""
     normalized = normalize(text[:MAX_QUERY_CHARS])
     if " " not in normalized or not (_JAPANESE.search(normalized) or _HANGUL_IN.search(normalized)):
         return set()
     within = {term for piece in normalized.split(" ") for term in terms(piece, params)}
-    return {term for term in terms(text, params) if term[1:2] != ":" and term not in within}
+    return {term for term in text_terms if term[1:2] != ":" and term not in within}
 
 
 def _grams(run: str, sizes: tuple[int, ...]) -> list[str]:
@@ -709,7 +709,7 @@ _WARD_ACTIONS = _action_patterns(_ACTIONS["ward"])
 # the question is about moving from or to it (faq_actions.json, "elsewhere").
 ELSEWHERE = "elsewhere"
 _ELSEWHERE = _action_patterns({ELSEWHERE: _ACTIONS[ELSEWHERE]["places"]})
-_MOVING = _action_patterns({"moving": _ACTIONS[ELSEWHERE]["moving"]})
+_MOVING = _action_pattern([word for words in _ACTIONS[ELSEWHERE]["moving"].values() for word in words])
 
 
 def _actions(text: str, patterns: dict[str, re.Pattern[str]]) -> frozenset[str]:
@@ -1120,7 +1120,7 @@ class FaqIndex:
         groups = {_GROUP.get(resolved, "ja")}
         if _han_only(text):
             groups |= {"ja", "zh"}  # 住民票 取得 is Japanese as much as Chinese: let both count
-        spanning = _spanning_grams(corrected_text, self.params)
+        spanning = _spanning_grams(corrected_text, query, self.params)
         weights = {
             term: self._weight(term) * (self.params.spanning_weight if term in spanning else 1.0)
             for term in query
@@ -1184,7 +1184,7 @@ class FaqIndex:
         entry naming one can answer."""
         asked = _actions(text, _RULING_OUT_ACTIONS)
         wanted = asked | _actions(text, _WARD_ACTIONS)
-        elsewhere = bool(_actions(text, _ELSEWHERE)) and not _actions(text, _MOVING)
+        elsewhere = bool(_actions(text, _ELSEWHERE)) and not _MOVING.search(text)
         return lambda number: (
             number != self._out_of_scope_entry
             and (not asked or bool(wanted & self._entry_actions[number]))

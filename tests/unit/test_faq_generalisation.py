@@ -202,8 +202,8 @@ def test_a_question_of_function_words_only_is_not_gated_but_never_answered(ward_
 
 def test_an_ngram_that_only_spans_a_space_is_found_and_counts_half():
     # ごみを だす still matches ごみをだす (same terms), but its bridge grams weigh less.
-    assert _spanning_grams("ごみを だす", Params()) == {"を出", "を出す", "みを出"}
-    assert _spanning_grams("ごみをだす", Params()) == set()
+    assert _spanning_grams("ごみを だす", terms("ごみを だす"), Params()) == {"を出", "を出す", "みを出"}
+    assert _spanning_grams("ごみをだす", terms("ごみをだす"), Params()) == set()
     assert Params().spanning_weight == 0.5
 
 
