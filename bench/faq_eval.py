@@ -288,6 +288,8 @@ VARIANTS = {
     "no out-of-scope phrasings": {"out_of_scope": False},
     "document = phrasing (max), keywords added x0.5": {"mode": "phrase", "keyword_weight": 0.5},
     "document = phrasing (max), keywords added x1": {"mode": "phrase", "keyword_weight": 1.0},
+    "no answers in the documents": {"answer_weight": 0.0},
+    "answers weight 0.5": {"answer_weight": 0.5},
     "keywords weight 0 (phrasings only)": {"keyword_weight": 0.0},
     "keywords weight 0.5": {"keyword_weight": 0.5},
     "keywords weight 2": {"keyword_weight": 2.0},

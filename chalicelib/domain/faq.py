@@ -5,7 +5,8 @@ long-vowel mark, common kanji/kana spelling variants, punctuation) and cut into 
 character 2-3-grams and single kanji for Japanese and Chinese, 2-3-grams for Korean, words
 and 2-3-grams for Nepali, words, word pairs and character trigrams (with and without
 accents) for English and Vietnamese. BM25 scores it against one document per entry and
-language: all the entry's phrasings and keywords in that language (chalicelib/data/faq.json).
+language: all the entry's phrasings and keywords in that language (chalicelib/data/faq.json),
+and lightly its answer's words (Params.answer_weight).
 One index holds every language; a document in the question's own language counts in full,
 one in another at Params.cross_language_weight, so a question matches its own language
 best, yet "住民票" in an English question still finds the Japanese phrasing. A term's idf is
@@ -24,7 +25,7 @@ to three entries, below it offers a person. bench/faq_eval.py measures accuracy,
 thresholds' trade-off and speed (docs/performance.md, "FAQ retrieval").
 
 Pure Python and the standard library: the index of ~90 entries in 7 languages builds in
-about 0.6 s at first use, once per process (load_index), and a search takes under a
+under 2 s at first use, once per process (load_index), and a search takes under a
 millisecond.
 """
 
@@ -52,8 +53,8 @@ FAQ_PATH = Path(__file__).resolve().parent.parent / "data" / "faq.json"
 # trade-off. The best hit at CONFIDENT or above is answered; at SUGGEST or above it is
 # suggested, with the runner-ups at SUGGEST_ALSO or above (a near tie suggests both); below
 # SUGGEST, a person is offered (better than a guess at a question the FAQ does not cover).
-CONFIDENT = 0.6
-SUGGEST = 0.4
+CONFIDENT = 0.8
+SUGGEST = 0.47
 SUGGEST_ALSO = 0.1
 # A question that says too little to answer ("ok" 0.55, "1" 0.75, "no" 0.93, "tax" 1.1:
 # Signals.evidence under this, about two rare terms matched) gets suggestions at most, however
@@ -99,6 +100,10 @@ class Params:
     # their words) counts this much: it lets ごみを だす match ごみをだす, but the same bridge
     # makes particle-to-word noise (コーラ の ボトル → のぼ, るあ) that matched unrelated entries.
     spanning_weight: float = 0.5
+    # An entry's answer counts this much of a phrasing (field mode): the words a resident
+    # describes the situation with ("immigration", "visa", 破片) are often the answer's, not the
+    # question's. Lightly, as an answer says much more than what it answers.
+    answer_weight: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -803,7 +808,7 @@ class Signals:
 # top-3 hit of the questions of bench/data/faq_eval.json and faq_residents_tune.json (never the
 # held-out split) by `bench/faq_eval.py --fit`; docs/performance.md gives its reliability table
 # and its 5-fold cross-validated loss.
-CALIBRATION = (-5.563, 1.326, 25.051, 1.898, -0.48)
+CALIBRATION = (-6.005, 1.136, 24.606, 2.313, -0.101)
 
 
 def calibration_inputs(signals: Signals) -> tuple[float, float, float, float, float]:
@@ -908,15 +913,21 @@ class FaqIndex:
                             field_counts[term] += 1
                     for term in set(keywords):
                         field_counts[term] += self.params.keyword_weight
-                    documents: list[tuple[Mapping[str, float], bool]] = [(field_counts, False)]
+                    # The answer's words add to the score, not to the length: a long answer
+                    # must not dilute what the entry is asked by.
+                    asked_length = sum(field_counts.values())
+                    if self.params.answer_weight:
+                        for term in _answer_terms(entry.answer.get(language, ""), self.params):
+                            field_counts[term] += self.params.answer_weight
+                    documents: list[tuple[Mapping[str, float], float, bool]] = [(field_counts, asked_length, False)]
                 else:
-                    documents = [(Counter(phrasing), False) for phrasing in phrasings]
-                    documents.append((Counter(keywords), True))
-                for counts, is_keywords in documents:
+                    documents = [(Counter(phrasing), len(phrasing), False) for phrasing in phrasings]
+                    documents.append((Counter(keywords), len(keywords), True))
+                for counts, length, is_keywords in documents:
                     if not counts:
                         continue
                     doc_number = len(self._docs)
-                    self._docs.append(_Doc(number, language, sum(counts.values()), is_keywords))
+                    self._docs.append(_Doc(number, language, length, is_keywords))
                     for term, count in counts.items():
                         postings[term].append((doc_number, count))
         patterns = {**_RULING_OUT_ACTIONS, **_WARD_ACTIONS, **_ELSEWHERE}
@@ -1316,6 +1327,13 @@ def _parse(data: dict[str, Any]) -> dict[str, FaqEntry]:
             keywords=keywords,
         )
     return entries
+
+
+def _answer_terms(answer: str, params: Params) -> set[str]:
+    """The terms an answer adds to its entry's document (Params.answer_weight): its words and
+    n-grams, without the Latin trigrams (typo tolerance is for the words an entry is asked by)
+    and the single kanji, which in a text that long match almost any question."""
+    return {term for term in terms(answer, params) if not term.startswith(("t:", "u:"))}
 
 
 def _texts(entry: FaqEntry) -> list[str]:

@@ -19,7 +19,8 @@ INQUIRY_FORM = "inquiry"
 
 @cache
 def index() -> faq.FaqIndex:
-    """Built once per container, at the first question (~150 ms), then a search takes < 1 ms."""
+    """Built once per container, at the first question (~1.7 s on one core: docs/performance.md,
+    "FAQ retrieval"), then a search takes < 1 ms."""
     return faq.load_index()
 
 
