@@ -919,7 +919,9 @@ class FaqIndex:
                     if self.params.answer_weight:
                         for term in _answer_terms(entry.answer.get(language, ""), self.params):
                             field_counts[term] += self.params.answer_weight
-                    documents: list[tuple[Mapping[str, float], float, bool]] = [(field_counts, asked_length, False)]
+                    documents: list[tuple[Mapping[str, float], float, bool]] = [
+                        (field_counts, asked_length, False)
+                    ]
                 else:
                     documents = [(Counter(phrasing), len(phrasing), False) for phrasing in phrasings]
                     documents.append((Counter(keywords), len(keywords), True))
