@@ -13,6 +13,11 @@ every question, repeated). --detect searches without the resident's language (de
 the text) instead of with it. --compare scores the engine's variants (document = phrasing
 or whole entry, keyword and cross-language weights). --sweep tabulates the thresholds'
 trade-off.
+
+The index holds the residents' examples (chalicelib/data/faq_examples.json, the tuning split
+of faq_residents_tune.json); a question that is one of them is searched with an index built
+without its fold (bench/faq_examples.py), so no question is scored against itself.
+--no-examples indexes without them.
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.faq_examples import fold  # noqa: E402
 from chalicelib.domain import faq  # noqa: E402
 from chalicelib.domain.residents import LANGUAGES  # noqa: E402
 
@@ -42,10 +49,48 @@ def load(path: Path) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8"))["questions"]
 
 
-def run(index: faq.FaqIndex, questions: list[dict], detect: bool) -> list[dict]:
+IndexFor = Callable[[dict], faq.FaqIndex]
+
+
+def out_of_fold(
+    data: dict, params: faq.Params, out_of_scope: dict[str, list[str]], examples: faq.Examples
+) -> IndexFor:
+    """The index to search a question with: the whole one, or, for a question that is one of
+    the examples (the tuning split), one built without the examples of its fold, so that no
+    question is scored against itself."""
+    full = faq.FaqIndex.from_data(data, params, out_of_scope, examples)
+    answered = {
+        (q, lang, entry) for entry, by in examples.answered.items() for lang, qs in by.items() for q in qs
+    }
+    unanswered = {(q, lang, None) for lang, qs in examples.unanswered.items() for q in qs}
+    folds: dict[int, faq.FaqIndex] = {}
+
+    def without(number: int) -> faq.FaqIndex:
+        if number not in folds:
+            kept = faq.Examples(
+                answered={
+                    entry: {lang: [q for q in qs if fold(q) != number] for lang, qs in by.items()}
+                    for entry, by in examples.answered.items()
+                },
+                unanswered={
+                    lang: [q for q in qs if fold(q) != number] for lang, qs in examples.unanswered.items()
+                },
+            )
+            folds[number] = faq.FaqIndex.from_data(data, params, out_of_scope, kept)
+        return folds[number]
+
+    def index_for(question: dict) -> faq.FaqIndex:
+        key = (question["q"], question["lang"], question["expected"])
+        return without(fold(question["q"])) if key in answered or key in unanswered else full
+
+    return index_for
+
+
+def run(index_for: IndexFor, questions: list[dict], detect: bool) -> list[dict]:
     """Each question with its hits and the assistant's decision."""
     results = []
     for question in questions:
+        index = index_for(question)
         hits = index.search(question["q"], None if detect else question["lang"], k=3)
         verdict, chosen = index.decide(hits)
         results.append({**question, "hits": hits, "verdict": verdict, "chosen": [h.entry_id for h in chosen]})
@@ -137,7 +182,7 @@ def timing(data: dict, questions: list[dict], runs: int, params: faq.Params, pat
     builds = []
     for _ in range(5):
         started = time.perf_counter()
-        index = faq.FaqIndex.from_data(data, params, faq.load_out_of_scope())
+        index = faq.FaqIndex.from_data(data, params, faq.load_out_of_scope(), faq.load_examples())
         builds.append((time.perf_counter() - started) * 1000)
     samples = []
     for _ in range(runs):
@@ -199,11 +244,11 @@ def sweep(results: list[dict]) -> list[dict]:
 # --- calibration ---------------------------------------------------------------------------
 
 
-def samples(index: faq.FaqIndex, questions: list[dict], detect: bool) -> list[tuple[faq.Signals, int, int]]:
+def samples(index_for: IndexFor, questions: list[dict], detect: bool) -> list[tuple[faq.Signals, int, int]]:
     """(signals, 1 if the hit is the expected entry, question number) for every hit of every question."""
     out = []
     for number, question in enumerate(questions):
-        for hit in index.explain(question["q"], None if detect else question["lang"], k=3):
+        for hit in index_for(question).explain(question["q"], None if detect else question["lang"], k=3):
             out.append((hit["signals"], int(hit["entry_id"] == question["expected"]), number))
     return out
 
@@ -276,9 +321,9 @@ def reliability(data: list[tuple[faq.Signals, int, int]], calibration: tuple[flo
 def cross_validate(data: list[tuple[faq.Signals, int, int]], folds: int = 5) -> dict[str, float]:
     """Fit on four fifths of the questions, score the held-out fifth: is the fit overfitted?"""
     held_out_loss = []
-    for fold in range(folds):
-        train = [row for row in data if row[2] % folds != fold]
-        test = [row for row in data if row[2] % folds == fold]
+    for part in range(folds):
+        train = [row for row in data if row[2] % folds != part]
+        test = [row for row in data if row[2] % folds == part]
         held_out_loss.append(log_loss(test, fit(train)) * len(test))
     return {"held_out_log_loss": sum(held_out_loss) / len(data)}
 
@@ -320,6 +365,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20, help="repetitions of the search timing")
     parser.add_argument("--misses", action="store_true", help="list the questions whose top hit is wrong")
     parser.add_argument("--fit", action="store_true", help="fit the confidence calibration to the eval set")
+    parser.add_argument(
+        "--no-examples", dest="examples", action="store_false", help="index without the residents' examples"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -327,8 +375,10 @@ def main() -> int:
     questions = [question for path in args.eval for question in load(path)]
     params = faq.Params()
     out_of_scope = faq.load_out_of_scope()
-    index = faq.FaqIndex.from_data(data, params, out_of_scope)
-    results = run(index, questions, args.detect)
+    examples = faq.load_examples() if args.examples else faq.Examples({}, {})
+    index_for = out_of_fold(data, params, out_of_scope, examples)
+    index = faq.FaqIndex.from_data(data, params, out_of_scope, examples)
+    results = run(index_for, questions, args.detect)
     report = {
         "faq_entries": len(index.entries),
         "faq_languages": {
@@ -347,12 +397,12 @@ def main() -> int:
         for name, change in VARIANTS.items():
             change = dict(change)
             phrasings = {} if change.pop("out_of_scope", True) is False else out_of_scope
-            variant = faq.FaqIndex.from_data(data, replace(params, **change), phrasings)
+            variant = out_of_fold(data, replace(params, **change), phrasings, examples)
             table = accuracy(run(variant, questions, args.detect))
             report["variants"][name] = {lang: (row["top1"], row["top3"]) for lang, row in table.items()}
     if args.sweep:
         report["sweep"] = sweep(results)
-    data_points = samples(index, questions, args.detect)
+    data_points = samples(index_for, questions, args.detect)
     report["calibration"] = {
         "in_use": list(faq.CALIBRATION),
         "log_loss": log_loss(data_points, faq.CALIBRATION),

@@ -104,6 +104,8 @@ class Params:
     # describes the situation with ("immigration", "visa", 破片) are often the answer's, not the
     # question's. Lightly, as an answer says much more than what it answers.
     answer_weight: float = 0.25
+    # A resident's question from the tuning split (Examples) counts this much of a phrasing.
+    example_weight: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -406,6 +408,27 @@ def load_out_of_scope(path: Path = OUT_OF_SCOPE_PATH) -> dict[str, list[str]]:
     """Language -> the phrasings of what the FAQ does not answer."""
     raw = json.loads(path.read_text(encoding="utf-8"))
     return {language: list(phrasings) for language, phrasings in raw["questions"].items()}
+
+
+# Residents' questions with the entry that answers them (or none), the tuning split of the
+# evaluation (bench/faq_examples.py writes this file from it; the held-out split never).
+EXAMPLES_PATH = FAQ_PATH.parent / "faq_examples.json"
+
+
+@dataclass(frozen=True)
+class Examples:
+    # entry id -> language -> residents' questions it answers
+    answered: dict[str, dict[str, list[str]]]
+    # language -> residents' questions no entry answers
+    unanswered: dict[str, list[str]]
+
+
+_NO_EXAMPLES = Examples(answered={}, unanswered={})
+
+
+def load_examples(path: Path = EXAMPLES_PATH) -> Examples:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return Examples(answered=raw["answered"], unanswered=raw["unanswered"])
 
 
 _CJK_STRETCH = re.compile("[\u3040-\u30ff\u3400-\u9fff々]+")
@@ -808,7 +831,7 @@ class Signals:
 # top-3 hit of the questions of bench/data/faq_eval.json and faq_residents_tune.json (never the
 # held-out split) by `bench/faq_eval.py --fit`; docs/performance.md gives its reliability table
 # and its 5-fold cross-validated loss.
-CALIBRATION = (-6.005, 1.136, 24.606, 2.313, -0.101)
+CALIBRATION = (-6.152, 1.075, 18.959, 2.367, -0.154)
 
 
 def calibration_inputs(signals: Signals) -> tuple[float, float, float, float, float]:
@@ -856,6 +879,9 @@ class FaqIndex:
     languages: tuple[str, ...]
     params: Params = _DEFAULT
     out_of_scope: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    # Residents' questions: phrasings of the entry that answers them, or of what the FAQ does
+    # not answer; never words typos are corrected to, nor what an entry's actions are read from.
+    examples: Examples = field(default_factory=lambda: _NO_EXAMPLES, repr=False)
     build_ms: float = 0.0
     _order: list[str] = field(default_factory=list, repr=False)
     _docs: list[_Doc] = field(default_factory=list, repr=False)
@@ -885,13 +911,15 @@ class FaqIndex:
         data: dict[str, Any],
         params: Params | None = None,
         out_of_scope: dict[str, list[str]] | None = None,
+        examples: Examples | None = None,
     ) -> FaqIndex:
         """The index of faq.json's `data`, with `out_of_scope` phrasings (load_out_of_scope)
-        competing with its entries if given."""
+        competing with its entries if given, and residents' `examples` (load_examples) among
+        the entries' phrasings and the out-of-scope ones."""
         started = time.perf_counter()
         entries = _parse(data)
         languages = tuple(data.get("languages") or LANGUAGES)
-        index = cls(entries, languages, params or _DEFAULT, out_of_scope or {})
+        index = cls(entries, languages, params or _DEFAULT, out_of_scope or {}, examples or _NO_EXAMPLES)
         index._build()
         index.build_ms = (time.perf_counter() - started) * 1000
         return index
@@ -906,11 +934,17 @@ class FaqIndex:
                 # Japanese would run from one keyword into the next.
                 phrasings = [terms(q, self.params) for q in entry.questions.get(language, [])]
                 keywords = [t for word in entry.keywords.get(language, []) for t in terms(word, self.params)]
+                examples = [
+                    terms(q, self.params) for q in self.examples.answered.get(entry_id, {}).get(language, [])
+                ]
                 if self.params.mode == "field":
                     field_counts: defaultdict[str, float] = defaultdict(float)  # keywords weigh a float
                     for phrasing in phrasings:
                         for term in phrasing:
                             field_counts[term] += 1
+                    for example in examples:
+                        for term in example:
+                            field_counts[term] += self.params.example_weight
                     for term in set(keywords):
                         field_counts[term] += self.params.keyword_weight
                     # The answer's words add to the score, not to the length: a long answer
@@ -963,7 +997,7 @@ class FaqIndex:
             self._postings[term] = [
                 (number, self._bm25(number, tf, idf[group_of[number]])) for number, tf in docs
             ]
-        if self.out_of_scope:
+        if self.out_of_scope or self.examples.unanswered:
             self._add_out_of_scope()
         self._build_vocabulary()
 
@@ -973,7 +1007,7 @@ class FaqIndex:
         score against each other. Their function words are left out: "how much?" alone is not
         about shopping."""
         self._out_of_scope_entry = len(self._order)
-        for language, phrasings in self.out_of_scope.items():
+        for language, phrasings in [*self.out_of_scope.items(), *self.examples.unanswered.items()]:
             group = _GROUP.get(language, language)
             for phrasing in phrasings:
                 counts = Counter(term for term in terms(phrasing, self.params) if not _frame_term(term))
@@ -1356,9 +1390,11 @@ def _dict(raw: dict[str, Any], key: str) -> dict[str, Any]:
 
 @cache
 def load_index(path: str | Path | None = None) -> FaqIndex:
-    """The index of chalicelib/data/faq.json (or `path`) and of the out-of-scope phrasings,
-    built at first use, once per process."""
+    """The index of chalicelib/data/faq.json (or `path`), of the out-of-scope phrasings and of
+    the residents' examples, built at first use, once per process."""
     source = Path(path) if path is not None else FAQ_PATH
     return FaqIndex.from_data(
-        json.loads(source.read_text(encoding="utf-8")), out_of_scope=load_out_of_scope()
+        json.loads(source.read_text(encoding="utf-8")),
+        out_of_scope=load_out_of_scope(),
+        examples=load_examples(),
     )

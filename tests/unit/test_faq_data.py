@@ -231,3 +231,45 @@ def test_no_out_of_scope_phrasing_is_copied_from_the_evaluation():
         for q in json.loads(path.read_text(encoding="utf-8"))["questions"]
     }
     assert not asked & {p.casefold() for ps in OUT_OF_SCOPE.values() for p in ps}
+
+
+# --- residents' examples (chalicelib/data/faq_examples.json) ----------------------------------
+
+EXAMPLES = json.loads((DATA / "faq_examples.json").read_text(encoding="utf-8"))
+
+
+def _split(name: str) -> list[dict]:
+    return json.loads((EVALUATION / f"faq_residents_{name}.json").read_text(encoding="utf-8"))["questions"]
+
+
+def _examples() -> set[tuple[str, str, str | None]]:
+    answered = {
+        (q, lang, entry) for entry, by in EXAMPLES["answered"].items() for lang, qs in by.items() for q in qs
+    }
+    return answered | {(q, lang, None) for lang, qs in EXAMPLES["unanswered"].items() for q in qs}
+
+
+def test_the_examples_are_the_tuning_split_as_written_by_the_script():
+    from bench.faq_examples import examples, render
+
+    assert (DATA / "faq_examples.json").read_text(encoding="utf-8") == render(examples(_split("tune")))
+
+
+def test_the_examples_hold_no_held_out_question_and_not_batch_9s_tuning_part():
+    from bench.faq_examples import SETTINGS_ONLY
+
+    held_out = {q["q"].casefold() for q in _split("heldout")}
+    settings_only = {q["q"] for position, q in enumerate(_split("tune")) if position in SETTINGS_ONLY}
+    found = _examples()
+    assert not held_out & {q.casefold() for q, _, _ in found}
+    assert not settings_only & {q for q, _, _ in found}
+    # and everything else of the tuning split is there, labelled as in the split
+    tuning = {(q["q"], q["lang"], q["expected"]) for q in _split("tune") if q["q"] not in settings_only}
+    assert found == tuning
+
+
+def test_every_example_names_a_real_entry_and_language():
+    ids = {entry["id"] for entry in ENTRIES}
+    assert set(EXAMPLES["answered"]) <= ids
+    assert {lang for by in EXAMPLES["answered"].values() for lang in by} <= set(LANGUAGES)
+    assert set(EXAMPLES["unanswered"]) <= set(LANGUAGES)

@@ -22,6 +22,7 @@ from chalicelib.domain.faq import (
     SUGGEST,
     SUGGEST_ALSO,
     SUGGESTIONS,
+    Examples,
     FaqDataError,
     FaqIndex,
     Hit,
@@ -126,6 +127,30 @@ FIXTURE = {
 @pytest.fixture(scope="module")
 def index() -> FaqIndex:
     return FaqIndex.from_data(FIXTURE)
+
+
+def test_a_residents_example_is_a_phrasing_of_its_entry():
+    # "wardrobe" is in no phrasing or keyword of the fixture; a resident's question has it.
+    examples = Examples(
+        answered={"oversized-garbage": {"en": ["getting rid of an old wardrobe"]}}, unanswered={}
+    )
+    assert FaqIndex.from_data(FIXTURE).search("old wardrobe", "en") == []
+    assert (
+        FaqIndex.from_data(FIXTURE, examples=examples).search("old wardrobe", "en")[0].entry_id
+        == "oversized-garbage"
+    )
+
+
+def test_a_residents_unanswered_example_is_out_of_scope_and_no_word_typos_go_to():
+    examples = Examples(
+        answered={}, unanswered={"en": ["which garbage bags are cheapest at the supermarket"]}
+    )
+    index = FaqIndex.from_data(FIXTURE, examples=examples)
+    assert index.search("cheapest garbage bags at the supermarket", "en") == []
+    assert FaqIndex.from_data(FIXTURE).search("cheapest garbage bags at the supermarket", "en")
+    # a typo in an example is not a word the FAQ knows
+    typo = Examples(answered={"garbage-days": {"en": ["when is the garbgae day"]}}, unanswered={})
+    assert FaqIndex.from_data(FIXTURE, examples=typo)._correct("garbgae") == ("garbage", 1)
 
 
 # --- normalisation -------------------------------------------------------------------------
