@@ -14,6 +14,8 @@ hash, so only the first build downloads wheels, from PyPI). Then:
   code itself (`client("s3")` and the like, see `aws_services()`) plus those the libraries call
   (PynamoDB: dynamodb; Powertools parameters: secretsmanager, ssm). A new `client("x")` in
   chalicelib is picked up by the next build; tests/infra checks the package against the code.
+- **The FAQ index**, built here and shipped (`chalicelib/data/faq_index.pickle`): the worker reads
+  it at its first question instead of building it (seconds on a fraction of a vCPU).
 - **Route functions.** Routes listed in chalicelib/access.py ROUTE_FUNCTIONS get their own
   function (same code, same handler) in the SAM template, so their role can differ.
 
@@ -31,6 +33,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,9 @@ REGION = "ap-northeast-1"
 PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/replaced-by-infra"
 # Zip entries dropped from the package: bytecode from the build machine (we add our own).
 DROPPED_SUFFIXES = (".pyc", ".pyo")
+# The FAQ index, prebuilt (chalicelib/domain/faq.py INDEX_PATH): reading it on a cold start takes
+# a fraction of building it.
+FAQ_INDEX = "chalicelib/data/faq_index.pickle"
 # AWS services the libraries call on the functions' behalf (the code's own calls are found in it).
 LIBRARY_SERVICES = ("dynamodb", "secretsmanager", "ssm", "sts")
 _CLIENT_CALL = re.compile(r"""\bclient\(\s*["']([a-z0-9-]+)["']""")
@@ -120,7 +126,9 @@ def finish_zip(source: Path, target: Path, *, pyc: bool = True) -> None:
     the ~2,500 modules takes seconds, and the dependencies change only with requirements.txt.
     """
     services = aws_services()
-    digest = hashlib.sha256(source.read_bytes() + repr(services).encode()).hexdigest()[:20]
+    digest = hashlib.sha256(source.read_bytes() + repr(services).encode() + FAQ_INDEX.encode()).hexdigest()[
+        :20
+    ]
     cached = CACHE / f"{digest}-{'pyc' if pyc else 'src'}-{sys.implementation.cache_tag}.zip"
     if cached.exists():
         shutil.copyfile(cached, target)
@@ -129,7 +137,7 @@ def finish_zip(source: Path, target: Path, *, pyc: bool = True) -> None:
     with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in sorted(src.infolist(), key=lambda i: i.filename):
             name = info.filename
-            if name.endswith(DROPPED_SUFFIXES) or "/__pycache__/" in f"/{name}":
+            if name.endswith(DROPPED_SUFFIXES) or "/__pycache__/" in f"/{name}" or name == FAQ_INDEX:
                 continue
             parts = name.split("/")
             if parts[:2] == ["botocore", "data"] and len(parts) > 3 and parts[2] not in services:
@@ -142,11 +150,22 @@ def finish_zip(source: Path, target: Path, *, pyc: bool = True) -> None:
                     folder, _, file = name.rpartition("/")
                     pyc_name = f"{folder + '/' if folder else ''}__pycache__/{file[:-3]}.{tag}.pyc"
                     dst.writestr(_entry(pyc_name, 0o644 << 16), compiled)
+        dst.writestr(_entry(FAQ_INDEX, 0o644 << 16), _faq_index())
     CACHE.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(target, cached)
     # Every change to the app makes a new one: keep the few newest, not one per edit.
     for old in sorted(CACHE.glob("*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)[4:]:
         old.unlink(missing_ok=True)
+
+
+def _faq_index() -> bytes:
+    """The FAQ index, built here once instead of at the first question of every container."""
+    from chalicelib.domain import faq
+
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "faq_index.pickle"
+        faq.write_prebuilt(target)
+        return target.read_bytes()
 
 
 def _entry(name: str, external_attr: int) -> zipfile.ZipInfo:

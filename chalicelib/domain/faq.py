@@ -31,9 +31,12 @@ millisecond.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import pickle
 import re
+import sys
 import time
 import unicodedata
 from collections import Counter, defaultdict
@@ -1391,10 +1394,61 @@ def _dict(raw: dict[str, Any], key: str) -> dict[str, Any]:
 @cache
 def load_index(path: str | Path | None = None) -> FaqIndex:
     """The index of chalicelib/data/faq.json (or `path`), of the out-of-scope phrasings and of
-    the residents' examples, built at first use, once per process."""
-    source = Path(path) if path is not None else FAQ_PATH
+    the residents' examples, once per process: read from the prebuilt INDEX_PATH when it was
+    built from these very files and this code (the deployment package ships one), else built."""
+    if path is None:
+        prebuilt = _read_prebuilt(INDEX_PATH)
+        if prebuilt is not None:
+            return prebuilt
+    return _build_index(Path(path) if path is not None else FAQ_PATH)
+
+
+def _build_index(source: Path) -> FaqIndex:
     return FaqIndex.from_data(
         json.loads(source.read_text(encoding="utf-8")),
         out_of_scope=load_out_of_scope(),
         examples=load_examples(),
     )
+
+
+# The index, built ahead (infra/package.py writes it into the deployment package): on a
+# Lambda with a fraction of a vCPU, building it at the first question takes seconds; reading
+# it, a fraction of that. Never in the repository (.gitignore).
+INDEX_PATH = FAQ_PATH.parent / "faq_index.pickle"
+_INDEX_SOURCES = (
+    FAQ_PATH,
+    OUT_OF_SCOPE_PATH,
+    EXAMPLES_PATH,
+    ACTIONS_PATH,
+    FUNCTION_WORDS_PATH,
+    LEXICON_PATH,
+    Path(__file__),
+)
+
+
+def index_digest() -> bytes:
+    """What the index is built from: its data files, this module and the Python version."""
+    digest = hashlib.sha256(repr(sys.version_info[:2]).encode())
+    for source in _INDEX_SOURCES:
+        digest.update(source.read_bytes())
+    return digest.digest()
+
+
+def write_prebuilt(target: Path) -> None:
+    """Build the index and write it with the digest of what it was built from."""
+    index = _build_index(FAQ_PATH)
+    target.write_bytes(index_digest() + pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _read_prebuilt(source: Path) -> FaqIndex | None:
+    """The prebuilt index, or None when there is none or it was built from other files or code."""
+    try:
+        raw = source.read_bytes()
+    except FileNotFoundError:
+        return None
+    digest = index_digest()
+    if raw[: len(digest)] != digest:
+        return None
+    # Our own file, written at packaging time from the same sources (the digest says so).
+    index = pickle.loads(raw[len(digest) :])  # noqa: S301
+    return index if isinstance(index, FaqIndex) else None

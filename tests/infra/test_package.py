@@ -127,3 +127,26 @@ def test_the_package_imports_and_creates_its_clients_on_its_own(deployment_zip: 
         check=False,
     )
     assert result.returncode == 0 and result.stdout.startswith("ok"), result.stderr[-3000:]
+
+
+def test_the_package_ships_the_faq_index_prebuilt_from_its_own_files(
+    deployment_zip: Path, tmp_path: Path
+) -> None:
+    """The worker reads the index at its first question instead of building it; one built from
+    other files or code would be ignored (and rebuilt), so check the package's own is used."""
+    with zipfile.ZipFile(deployment_zip) as archive:
+        archive.extractall(tmp_path)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from chalicelib.domain import faq;"
+        "print(faq._read_prebuilt(faq.INDEX_PATH) is not None, faq.load_index().search('住民票', 'ja')[0].entry_id)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code, str(tmp_path)],
+        cwd=tmp_path,
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.split() == ["True", "certificate-juminhyo"], result.stderr[-3000:]

@@ -669,3 +669,19 @@ def test_novelty_is_the_share_of_the_question_the_faq_never_uses(ward_index):
 def test_a_question_that_says_too_little_is_never_answered(ward_index, text):
     hits = ward_index.search(text, "en")
     assert ward_index.decide(hits)[0] != ANSWER
+
+
+def test_a_prebuilt_index_is_read_only_when_built_from_the_same_files_and_code(tmp_path, monkeypatch):
+    from chalicelib.domain import faq
+
+    target = tmp_path / "faq_index.pickle"
+    faq.write_prebuilt(target)
+    prebuilt = faq._read_prebuilt(target)
+    assert prebuilt is not None
+    assert prebuilt.search("住民票を取りたい", "ja") == load_index.__wrapped__().search(
+        "住民票を取りたい", "ja"
+    )
+    # another FAQ (or another engine) gives another digest: the file is ignored, not trusted
+    monkeypatch.setattr(faq, "index_digest", lambda: b"\0" * 32)
+    assert faq._read_prebuilt(target) is None
+    assert faq._read_prebuilt(tmp_path / "absent.pickle") is None
