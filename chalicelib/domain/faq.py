@@ -1010,7 +1010,13 @@ class FaqIndex:
         score against each other. Their function words are left out: "how much?" alone is not
         about shopping."""
         self._out_of_scope_entry = len(self._order)
-        for language, phrasings in [*self.out_of_scope.items(), *self.examples.unanswered.items()]:
+        # A resident's question about another municipality is out of scope by the `elsewhere`
+        # rule; as a phrasing, its words (Adachi's bulky garbage) would reject Katsushika's.
+        unanswered = {
+            language: [q for q in phrasings if not _elsewhere(normalize(q))]
+            for language, phrasings in self.examples.unanswered.items()
+        }
+        for language, phrasings in [*self.out_of_scope.items(), *unanswered.items()]:
             group = _GROUP.get(language, language)
             for phrasing in phrasings:
                 counts = Counter(term for term in terms(phrasing, self.params) if not _frame_term(term))
@@ -1234,7 +1240,7 @@ class FaqIndex:
         entry naming one can answer."""
         asked = _actions(text, _RULING_OUT_ACTIONS)
         wanted = asked | _actions(text, _WARD_ACTIONS)
-        elsewhere = bool(_actions(text, _ELSEWHERE)) and not _MOVING.search(text)
+        elsewhere = _elsewhere(text)
         return lambda number: (
             number != self._out_of_scope_entry
             and (not asked or bool(wanted & self._entry_actions[number]))
@@ -1373,6 +1379,11 @@ def _answer_terms(answer: str, params: Params) -> set[str]:
     n-grams, without the Latin trigrams (typo tolerance is for the words an entry is asked by)
     and the single kanji, which in a text that long match almost any question."""
     return {term for term in terms(answer, params) if not term.startswith(("t:", "u:"))}
+
+
+def _elsewhere(text: str) -> bool:
+    """A normalised question names another municipality, not as where one moves from or to."""
+    return bool(_actions(text, _ELSEWHERE)) and not _MOVING.search(text)
 
 
 def _texts(entry: FaqEntry) -> list[str]:

@@ -685,3 +685,13 @@ def test_a_prebuilt_index_is_read_only_when_built_from_the_same_files_and_code(t
     monkeypatch.setattr(faq, "index_digest", lambda: b"\0" * 32)
     assert faq._read_prebuilt(target) is None
     assert faq._read_prebuilt(tmp_path / "absent.pickle") is None
+
+
+def test_an_unanswered_example_about_another_municipality_rejects_nothing_of_katsushikas():
+    # Out of scope by the `elsewhere` rule already; as a phrasing, its words ("dispose", which
+    # the entry lacks) would reject Katsushika's own sofa questions.
+    examples = Examples(answered={}, unanswered={"en": ["where to dispose of a sofa in Adachi-ku"]})
+    index = FaqIndex.from_data(FIXTURE, examples=examples)
+    decision, shown = index.decide(index.search("dispose of my sofa", "en"))
+    assert decision != NO_MATCH and shown[0].entry_id == "oversized-garbage"
+    assert index.decide(index.search("dispose of a sofa in Adachi-ku", "en"))[0] == NO_MATCH
