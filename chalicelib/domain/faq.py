@@ -16,8 +16,9 @@ Function words ("how much", 吗, 어디서, कहाँ: chalicelib/data/faq_fu
 terms, but no n-gram is made of them, and they are not what a question is about: a question
 none of whose other words the FAQ uses anywhere ("asdf", "ｗｗｗ", "how much is an iphone")
 gets no hit at all. What residents ask that the ward does not answer (weather, restaurants,
-shopping, jokes: chalicelib/data/faq_out_of_scope.json) is one more document per phrasing
-that is never an answer: a question it matches best gets no hit either.
+shopping, jokes: chalicelib/data/faq_out_of_scope.json), and what residents asked of it that
+no entry answers (chalicelib/data/faq_examples.json), is one more document per phrasing that is
+never a hit but a rival: an entry that does not lead it by far gets a low confidence.
 
 Each hit carries a confidence, a calibrated probability that it is the right entry (Signals,
 CALIBRATION): at CONFIDENT or above the worker answers, at SUGGEST or above it suggests up
@@ -1185,8 +1186,6 @@ class FaqIndex:
         if not scores:
             return []
         ranked = sorted(scores.items(), key=lambda item: (-item[1][0], item[0]))
-        if ranked[0][0] == self._out_of_scope_entry and self._beyond_the_entries(query, ranked):
-            return []  # reads most like what the ward does not answer: the weather, a joke
         # Every entry and the out-of-scope phrasings are rivals; only the entries that answer
         # what the question asks to do are hits.
         answerable = self._answerable(normalized)
@@ -1205,32 +1204,6 @@ class FaqIndex:
             )
             out.append((self._order[number], score, signals))
         return out
-
-    def _beyond_the_entries(self, query: Counter[str], ranked: list[tuple[int, tuple[float, int]]]) -> bool:
-        """Whether the out-of-scope phrasing that leads matches words of the question that the
-        best entry does not: "replace my phone battery" leads "where do I throw dead batteries"
-        on "battery" alone (a short document scores high on one word), which the batteries
-        entry matches too; "what do cats eat" leads on "eat", which the cat entry lacks.
-        Function words and character trigrams do not count."""
-        entry = next((number for number, _ in ranked if number != self._out_of_scope_entry), None)
-        if entry is None:
-            return True
-        words = [term for term in query if not term.startswith("t:") and not _frame_term(term)]
-        per_doc: dict[int, float] = defaultdict(float)
-        matched: dict[int, set[str]] = defaultdict(set)
-        entry_words: set[str] = set()
-        for term in words:
-            for doc_number, score in self._postings.get(term, ()):
-                doc = self._docs[doc_number]
-                if doc.entry == entry:
-                    entry_words.add(term)
-                elif doc.entry == self._out_of_scope_entry:
-                    per_doc[doc_number] += score
-                    matched[doc_number].add(term)
-        if not per_doc:
-            return True  # it leads on trigrams alone
-        leader = max(per_doc, key=per_doc.__getitem__)
-        return bool(matched[leader] - entry_words)
 
     def _answerable(self, text: str) -> Callable[[int], bool]:
         """Which entry numbers can answer what a normalised question asks to do: buying a
