@@ -1012,7 +1012,7 @@ class FaqIndex:
         about shopping."""
         self._out_of_scope_entry = len(self._order)
         # A resident's question about another municipality is out of scope by the `elsewhere`
-        # rule; as a phrasing, its words (Adachi's bulky garbage) would reject Katsushika's.
+        # rule; as a rival, its words (Adachi's bulky garbage) would outscore Katsushika's.
         unanswered = {
             language: [q for q in phrasings if not _elsewhere(normalize(q))]
             for language, phrasings in self.examples.unanswered.items()
