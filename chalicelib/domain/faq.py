@@ -893,6 +893,10 @@ class FaqIndex:
     # fixed once built, so a search only adds them up.
     _postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict, repr=False)
     _idf: dict[str, float] = field(default_factory=dict, repr=False)
+    # The terms that make a question one the FAQ knows at all (Signals.novelty's gate): the
+    # FAQ's own text (phrasings, keywords, answers), and residents' in-scope examples less what
+    # their out-of-scope ones say too: chatter (ㅋㅋ, lol) stands in both.
+    _known_terms: set[str] = field(default_factory=set, repr=False)
     _avg_length: float = 1.0
     _unseen_idf: float = 0.0
     # Params.language_idf: language group -> term -> idf among the entries, and an unseen term's.
@@ -930,6 +934,7 @@ class FaqIndex:
 
     def _build(self) -> None:
         postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        example_terms: set[str] = set()
         self._order = list(self.entries)
         for number, entry_id in enumerate(self._order):
             entry = self.entries[entry_id]
@@ -946,16 +951,20 @@ class FaqIndex:
                     for phrasing in phrasings:
                         for term in phrasing:
                             field_counts[term] += 1
-                    for example in examples:
-                        for term in example:
-                            field_counts[term] += self.params.example_weight
                     for term in set(keywords):
                         field_counts[term] += self.params.keyword_weight
+                    self._known_terms.update(field_counts)
+                    for example in examples:
+                        example_terms.update(example)
+                        for term in example:
+                            field_counts[term] += self.params.example_weight
                     # The answer's words add to the score, not to the length: a long answer
                     # must not dilute what the entry is asked by.
                     asked_length = sum(field_counts.values())
                     if self.params.answer_weight:
-                        for term in _answer_terms(entry.answer.get(language, ""), self.params):
+                        answered = _answer_terms(entry.answer.get(language, ""), self.params)
+                        self._known_terms.update(answered)
+                        for term in answered:
                             field_counts[term] += self.params.answer_weight
                     documents: list[tuple[Mapping[str, float], float, bool]] = [
                         (field_counts, asked_length, False)
@@ -963,6 +972,8 @@ class FaqIndex:
                 else:
                     documents = [(Counter(phrasing), len(phrasing), False) for phrasing in phrasings]
                     documents.append((Counter(keywords), len(keywords), True))
+                    self._known_terms.update(term for phrasing in phrasings for term in phrasing)
+                    self._known_terms.update(keywords)
                 for counts, length, is_keywords in documents:
                     if not counts:
                         continue
@@ -970,6 +981,10 @@ class FaqIndex:
                     self._docs.append(_Doc(number, language, length, is_keywords))
                     for term, count in counts.items():
                         postings[term].append((doc_number, count))
+        chatter = {
+            term for qs in self.examples.unanswered.values() for q in qs for term in terms(q, self.params)
+        }
+        self._known_terms |= example_terms - chatter
         patterns = {**_RULING_OUT_ACTIONS, **_WARD_ACTIONS, **_ELSEWHERE}
         self._entry_actions = [
             _actions(normalize(" ".join(_texts(self.entries[entry_id]))), patterns)
@@ -1104,7 +1119,7 @@ class FaqIndex:
             if script == _LATIN:
                 stripped = _strip_accents(run)
                 forms = ["w:" + form for form in {run, _stem(run), stripped, _stem(stripped)}]
-                known_any = known_any or any(form in self._idf for form in forms)
+                known_any = known_any or any(form in self._known_terms for form in forms)
                 if not syllables:
                     units.append(forms)
                 elif not latin:
@@ -1118,10 +1133,10 @@ class FaqIndex:
                 # A kanji alone (税, or 狗 between function words) is known by its unigram.
                 grams = [[run, "u:" + run]] if len(run) == 1 else [[gram] for gram in _grams(run, (2,))]
                 units += grams
-                known_any = known_any or any(form in self._idf for gram in grams for form in gram)
+                known_any = known_any or any(form in self._known_terms for gram in grams for form in gram)
             elif script == _DEVANAGARI:
                 units.append(["w:" + run])
-                known_any = known_any or "w:" + run in self._idf
+                known_any = known_any or "w:" + run in self._known_terms
         close_latin()
         # Weighted by idf squared: what a question is about are its rare words, not its "how".
         known = unknown = 0.0
