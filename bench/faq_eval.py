@@ -54,10 +54,10 @@ IndexFor = Callable[[dict], faq.FaqIndex]
 
 def out_of_fold(
     data: dict, params: faq.Params, out_of_scope: dict[str, list[str]], examples: faq.Examples
-) -> IndexFor:
-    """The index to search a question with: the whole one, or, for a question that is one of
-    the examples (the tuning split), one built without the examples of its fold, so that no
-    question is scored against itself."""
+) -> tuple[faq.FaqIndex, IndexFor]:
+    """The whole index, and the index to search a question with: the whole one, or, for a
+    question that is one of the examples (the tuning split), one built without the examples of
+    its fold, so that no question is scored against itself."""
     full = faq.FaqIndex.from_data(data, params, out_of_scope, examples)
     answered = {
         (q, lang, entry) for entry, by in examples.answered.items() for lang, qs in by.items() for q in qs
@@ -83,7 +83,7 @@ def out_of_fold(
         key = (question["q"], question["lang"], question["expected"])
         return without(fold(question["q"])) if key in answered or key in unanswered else full
 
-    return index_for
+    return full, index_for
 
 
 def run(index_for: IndexFor, questions: list[dict], detect: bool) -> list[dict]:
@@ -376,8 +376,7 @@ def main() -> int:
     params = faq.Params()
     out_of_scope = faq.load_out_of_scope()
     examples = faq.load_examples() if args.examples else faq.Examples({}, {})
-    index_for = out_of_fold(data, params, out_of_scope, examples)
-    index = faq.FaqIndex.from_data(data, params, out_of_scope, examples)
+    index, index_for = out_of_fold(data, params, out_of_scope, examples)
     results = run(index_for, questions, args.detect)
     report = {
         "faq_entries": len(index.entries),
@@ -397,7 +396,7 @@ def main() -> int:
         for name, change in VARIANTS.items():
             change = dict(change)
             phrasings = {} if change.pop("out_of_scope", True) is False else out_of_scope
-            variant = out_of_fold(data, replace(params, **change), phrasings, examples)
+            _, variant = out_of_fold(data, replace(params, **change), phrasings, examples)
             table = accuracy(run(variant, questions, args.detect))
             report["variants"][name] = {lang: (row["top1"], row["top3"]) for lang, row in table.items()}
     if args.sweep:

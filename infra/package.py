@@ -33,7 +33,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -126,9 +125,9 @@ def finish_zip(source: Path, target: Path, *, pyc: bool = True) -> None:
     the ~2,500 modules takes seconds, and the dependencies change only with requirements.txt.
     """
     services = aws_services()
-    digest = hashlib.sha256(source.read_bytes() + repr(services).encode() + FAQ_INDEX.encode()).hexdigest()[
-        :20
-    ]
+    # FAQ_INDEX in the key: zips cached before the index was shipped are not reused.
+    salt = repr(services).encode() + FAQ_INDEX.encode()
+    digest = hashlib.sha256(source.read_bytes() + salt).hexdigest()[:20]
     cached = CACHE / f"{digest}-{'pyc' if pyc else 'src'}-{sys.implementation.cache_tag}.zip"
     if cached.exists():
         shutil.copyfile(cached, target)
@@ -162,10 +161,7 @@ def _faq_index() -> bytes:
     """The FAQ index, built here once instead of at the first question of every container."""
     from chalicelib.domain import faq
 
-    with tempfile.TemporaryDirectory() as folder:
-        target = Path(folder) / "faq_index.pickle"
-        faq.write_prebuilt(target)
-        return target.read_bytes()
+    return faq.prebuilt_index()
 
 
 def _entry(name: str, external_attr: int) -> zipfile.ZipInfo:

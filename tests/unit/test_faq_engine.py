@@ -678,7 +678,7 @@ def test_a_prebuilt_index_is_read_only_when_built_from_the_same_files_and_code(t
     from chalicelib.domain import faq
 
     target = tmp_path / "faq_index.pickle"
-    faq.write_prebuilt(target)
+    target.write_bytes(faq.prebuilt_index())
     prebuilt = faq._read_prebuilt(target)
     assert prebuilt is not None
     assert prebuilt.search("住民票を取りたい", "ja") == load_index.__wrapped__().search(

@@ -19,8 +19,8 @@ INQUIRY_FORM = "inquiry"
 
 @cache
 def index() -> faq.FaqIndex:
-    """Built once per container, at the first question (~1.7 s on one core: docs/performance.md,
-    "FAQ retrieval"), then a search takes < 1 ms."""
+    """Read once per container, at the first question (prebuilt in the deployment package,
+    ~0.25 s; built where there is none, 2-3 s), then a search takes about 1 ms."""
     return faq.load_index()
 
 
