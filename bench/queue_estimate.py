@@ -1,6 +1,6 @@
 """How good the published wait ranges are, and how fast one worker applies ticket events.
 
-    .venv/bin/python bench/queue_estimate.py [--days 16] [--seed 7] [--tune] [--no-stack] [--json]
+    .venv/bin/python bench/queue_estimate.py [--days 16] [--seed 7] [--held-out-days 1] [--tune] [--no-stack] [--json]
 
 Simulates `--days` business days of the main office (devstack/queue_day.py: arrivals by hour,
 service times drifting from the configured ones, counters closing over lunch, no-shows, recalls,
@@ -20,7 +20,9 @@ compared with the wait that ticket really had (issue to first call):
 The last day is held out: the estimator's constants (domain.queue.COVERAGE, FIRST_CALL, and the
 pace window and prior weight) were chosen on the earlier days only (`--tune` reruns the grid over
 COVERAGE × FIRST_CALL on this run's earlier days and prints the best pair). Figures are printed
-for the tuning days and the held-out day separately.
+for the tuning days and the held-out day separately. One day is a small sample, and whether it
+is quiet or busy decides its ratio: `--held-out-days K` holds out the last K days (each still
+estimated from all the days before it) and prints them pooled and one by one.
 
 Throughput: one day's events (with 2% duplicates and 2% reordered) are handed to the real queue
 worker (workers.queue.handle_batch, batches of 10) against the local stack (moto) in this
@@ -58,6 +60,13 @@ class Score:
         self.error += abs(middle - actual)
         self.naive_error += abs(naive - actual)
         self.floor_error += abs(rules.bucket_middle(*rules.bucket(actual, actual)) - actual)
+
+    def merge(self, other: Score) -> None:
+        self.inside += other.inside
+        self.total += other.total
+        self.error += other.error
+        self.naive_error += other.naive_error
+        self.floor_error += other.floor_error
 
     def figures(self) -> dict[str, Any]:
         n = max(1, self.total)
@@ -144,19 +153,27 @@ def replay_day(sim: Any, history: dict[str, list[tuple[int, dict]]], score: Scor
     return rules.hourly_figures(tickets)
 
 
-def evaluate(days: list[Any], hold_out: bool = True) -> tuple[Scores, Scores]:
-    """Scores of the tuning days and of the last day (held out), each day estimated from the earlier."""
+def evaluate(days: list[Any], held_out_days: int = 1) -> tuple[Scores, Scores, dict[str, Scores]]:
+    """Scores of the tuning days, of the last `held_out_days` (pooled) and of each of those;
+    every day is estimated from the days before it."""
     history: dict[str, list[tuple[int, dict]]] = {}
-    tuning, held_out = Scores(), Scores()
+    tuning, held_out, by_day = Scores(), Scores(), {}
+    first_held_out = len(days) - held_out_days
     for index, sim in enumerate(days):
-        score = held_out if hold_out and index == len(days) - 1 else tuning
-        figures = replay_day(sim, history, score)
+        if index < first_held_out:
+            figures = replay_day(sim, history, tuning)
+        else:
+            day = by_day[sim.day.isoformat()] = Scores()
+            figures = replay_day(sim, history, day)
+            held_out.all.merge(day.all)
+            for basis, score in day.by_basis.items():
+                held_out.by_basis.setdefault(basis, Score()).merge(score)
         for line, hours in figures.items():
             history.setdefault(line, []).append((sim.day.weekday(), hours))
-    return tuning, held_out
+    return tuning, held_out, by_day
 
 
-def tune(days: list[Any]) -> dict[str, Any]:
+def tune(days: list[Any], held_out_days: int) -> dict[str, Any]:
     """Grid search on the tuning days only: the least MAE that still covers >= 80%."""
     from chalicelib.domain import queue as rules
 
@@ -165,7 +182,7 @@ def tune(days: list[Any]) -> dict[str, Any]:
     for coverage in (0.7, 0.75, 0.8, 0.85, 0.9):
         for first_call in (0.5, 0.7, 0.85, 1.0):
             rules.COVERAGE, rules.FIRST_CALL = coverage, first_call
-            tuning, _ = evaluate(days[:-1], hold_out=False)  # the held-out day is never seen
+            tuning, _, _ = evaluate(days[:-held_out_days], held_out_days=0)  # held-out days never seen
             figures = tuning.all.figures()
             if figures["coverage"] >= 0.8 and (best is None or figures["mae_minutes"] < best["mae_minutes"]):
                 best = {"coverage_target": coverage, "first_call": first_call, **figures}
@@ -221,6 +238,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--days", type=int, default=16)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--held-out-days", type=int, default=1, help="hold out the last K days (rolling origin)"
+    )
     parser.add_argument("--tune", action="store_true")
     parser.add_argument("--no-stack", action="store_true", help="skip the worker throughput (no local stack)")
     parser.add_argument("--json", action="store_true")
@@ -232,16 +252,19 @@ def main() -> int:
     from chalicelib.domain import queue as rules
     from devstack.queue_day import simulate
 
+    held_out_days = args.held_out_days
+    if not 1 <= held_out_days < args.days:
+        parser.error("--held-out-days must be at least 1 and fewer than --days")
     dates = business_days(date(2027, 1, 12), args.days)
     days = [simulate(args.seed, day) for day in dates]
     result: dict[str, Any] = {
         "seed": args.seed,
-        "tuning_days": [d.isoformat() for d in dates[:-1]],
-        "held_out_day": dates[-1].isoformat(),
+        "tuning_days": [d.isoformat() for d in dates[:-held_out_days]],
+        "held_out_days": [d.isoformat() for d in dates[-held_out_days:]],
     }
     if args.tune:
-        result["grid_best_on_tuning_days"] = tune(days)
-    tuning, held_out = evaluate(days)
+        result["grid_best_on_tuning_days"] = tune(days, held_out_days)
+    tuning, held_out, by_day = evaluate(days, held_out_days)
     result["constants"] = {
         "coverage_target": rules.COVERAGE,
         "first_call": rules.FIRST_CALL,
@@ -251,6 +274,8 @@ def main() -> int:
     }
     result["tuning"] = tuning.figures()
     result["held_out"] = held_out.figures()
+    if held_out_days > 1:
+        result["held_out_by_day"] = {day: scores.all.figures() for day, scores in by_day.items()}
     started = time.perf_counter()
     events = sum(len(d.events) for d in days)
     evaluate(days)
