@@ -41,13 +41,13 @@ import sys
 import time
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from chalicelib.domain import languages
+from chalicelib.domain import languages, nepali
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 
 FAQ_PATH = Path(__file__).resolve().parent.parent / "data" / "faq.json"
@@ -110,6 +110,10 @@ class Params:
     answer_weight: float = 0.25
     # A resident's question from the tuning split (Examples) counts this much of a phrasing.
     example_weight: float = 0.5
+    # Nepali phrasings and keywords are also indexed as residents type them in Latin letters
+    # (nepali.romanize: "batti" for बत्ती), and a Nepali resident's Latin letters search the
+    # Nepali documents as their own language, not at cross_language_weight.
+    romanized_nepali: bool = True
 
 
 @dataclass(frozen=True)
@@ -961,6 +965,12 @@ class FaqIndex:
                     # The answer's words add to the score, not to the length: a long answer
                     # must not dilute what the entry is asked by.
                     asked_length = sum(field_counts.values())
+                    # So do the Nepali phrasings and keywords romanized: the same words again, in
+                    # the letters a resident may type them in.
+                    if language == "ne" and self.params.romanized_nepali:
+                        for term, weight in _romanized_nepali(entry, self.params):
+                            field_counts[term] += weight
+                            self._known_terms.add(term)
                     if self.params.answer_weight:
                         answered = _answer_terms(entry.answer.get(language, ""), self.params)
                         self._known_terms.update(answered)
@@ -1192,6 +1202,8 @@ class FaqIndex:
         groups = {_GROUP.get(resolved, "ja")}
         if _han_only(text):
             groups |= {"ja", "zh"}  # 住民票 取得 is Japanese as much as Chinese: let both count
+        if language == "ne" and resolved == "en" and self.params.romanized_nepali:
+            groups.add("ne")  # a Nepali resident's Latin letters are romanized Nepali as often as English
         spanning = _spanning_grams(corrected_text, query, self.params)
         weights = {
             term: self._weight(term) * (self.params.spanning_weight if term in spanning else 1.0)
@@ -1369,6 +1381,15 @@ def _answer_terms(answer: str, params: Params) -> set[str]:
     return {term for term in terms(answer, params) if not term.startswith(("t:", "u:"))}
 
 
+def _romanized_nepali(entry: FaqEntry, params: Params) -> Iterator[tuple[str, float]]:
+    """The terms of an entry's Nepali phrasings and keywords typed in Latin letters, each with
+    the weight of a phrasing's or a keyword's term."""
+    for texts, weight in ((entry.questions, 1.0), (entry.keywords, params.keyword_weight)):
+        for text in texts.get("ne", []):
+            for term in terms(nepali.romanize(text), params):
+                yield term, weight
+
+
 def _elsewhere(text: str) -> bool:
     """A normalised question names another municipality, not as where one moves from or to."""
     return bool(_actions(text, _ELSEWHERE)) and not _MOVING.search(text)
@@ -1422,11 +1443,13 @@ _INDEX_SOURCES = (
     FUNCTION_WORDS_PATH,
     LEXICON_PATH,
     Path(__file__),
+    Path(nepali.__file__),
 )
 
 
 def index_digest() -> bytes:
-    """What the index is built from: its data files, this module and the Python version."""
+    """What the index is built from: its data files, this module and nepali.py, and the Python
+    version."""
     digest = hashlib.sha256(repr(sys.version_info[:2]).encode())
     for source in _INDEX_SOURCES:
         digest.update(source.read_bytes())

@@ -156,6 +156,18 @@ def test_a_residents_unanswered_example_is_out_of_scope_and_no_word_typos_go_to(
     assert FaqIndex.from_data(FIXTURE, examples=typo)._correct("garbgae") == ("garbage", 1)
 
 
+def test_a_nepali_residents_latin_letters_find_the_entrys_devanagari_phrasing():
+    # The fixture's only Nepali is जल्ने फोहोर कहिले उठाइन्छ? ("jalne fohor kahile ..." typed).
+    question = "jalne fohor kahile uthaucha?"
+    assert FaqIndex.from_data(FIXTURE, Params(romanized_nepali=False)).search(question, "ne") == []
+    hits = FaqIndex.from_data(FIXTURE).search(question, "ne")
+    assert hits[0].entry_id == "garbage-days"
+    # from a Nepali resident, Latin letters search the Nepali documents in full, not as another
+    # language's (Params.cross_language_weight)
+    english = FaqIndex.from_data(FIXTURE).search(question, "en")
+    assert hits[0].score > english[0].score
+
+
 # --- normalisation -------------------------------------------------------------------------
 
 
