@@ -266,7 +266,6 @@ def test_everyday_words_find_the_faqs_entry(ward_index, text, language, expected
 @pytest.mark.parametrize(
     ("text", "language", "expected"),
     [
-        ("lost my job, need national health insurance", "en", "insurance-nhi-join"),
         ("I got a job at a company, how do I cancel kokuho", "en", "insurance-nhi-leave"),
         ("国保に入りたい 会社やめた", "ja", "insurance-nhi-join"),
         ("就職したので国保をやめたい", "ja", "insurance-nhi-leave"),
@@ -281,6 +280,15 @@ def test_near_twins_are_told_apart(ward_index, text, language, expected):
     decision, shown = ward_index.decide(hits)
     assert decision != NO_MATCH
     assert shown[0].entry_id == expected
+
+
+def test_a_question_two_entries_answer_ranks_the_right_one_first_and_answers_neither(ward_index):
+    # Losing one's job is why residents join the NHI and why they ask for its reduction; since
+    # the sixteenth batch's examples say so, this question is too close to call: join first,
+    # never an answer (it used to be suggested; now it is offered to a person).
+    hits = ward_index.search("lost my job, need national health insurance", "en")
+    assert [hit.entry_id for hit in hits[:2]] == ["insurance-nhi-join", "insurance-nhi-reduction"]
+    assert ward_index.decide(hits)[0] != ANSWER
 
 
 @pytest.mark.parametrize(
