@@ -389,10 +389,13 @@ _WORD_LEXICONS: tuple[tuple[re.Pattern[str], Callable[[str], str]], ...] = (
 FUNCTION_WORDS_PATH = FAQ_PATH.parent / "faq_function_words.json"
 
 
+_FUNCTION_WORD_LISTS: dict[str, list[str]] = json.loads(FUNCTION_WORDS_PATH.read_text(encoding="utf-8"))
+
+
 def _load_function_words() -> tuple[frozenset[str], frozenset[str], re.Pattern[str], re.Pattern[str]]:
     """(Latin and Devanagari words, Korean words, a regex of the Chinese strings, one of the
     Japanese strings)."""
-    raw = json.loads(FUNCTION_WORDS_PATH.read_text(encoding="utf-8"))
+    raw = _FUNCTION_WORD_LISTS
     words = frozenset(_plain(word) for language in ("en", "vi", "ne") for word in raw.get(language, []))
     korean = frozenset(_plain(word) for word in raw.get("ko", []))
 
@@ -602,6 +605,25 @@ def resolve_language(text: str, profile_language: str | None) -> str:
     if detected == "zh-Hans" and profile_language in ("ja", "ja-easy") and not _han_only(text):
         return "zh-Hans"  # no kana and more simplified-only forms (这, 么, 垃圾...) than Japanese ones
     return profile_language
+
+
+def reply_language(text: str, profile_language: str | None) -> str:
+    """The language to answer a question in: resolve_language's, except that a Nepali
+    resident's Latin letters that read as romanized Nepali are answered in Nepali (search()
+    already weighs them as both English and Nepali)."""
+    resolved = resolve_language(text, profile_language)
+    if profile_language == "ne" and resolved == "en" and _reads_as_nepali(text):
+        return "ne"
+    return resolved
+
+
+# Nepali's function words as typed in Latin letters (ko, ma, kasari), and English's.
+_NEPALI_TYPED = frozenset(nepali.romanize(word) for word in _FUNCTION_WORD_LISTS["ne"]) - {""}
+_ENGLISH_FUNCTION_WORDS = frozenset(_FUNCTION_WORD_LISTS["en"])
+
+
+def _reads_as_nepali(text: str) -> bool:
+    return nepali.reads_as_nepali(text, _NEPALI_TYPED, _ENGLISH_FUNCTION_WORDS)
 
 
 # --- terms ---------------------------------------------------------------------------------

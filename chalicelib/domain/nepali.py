@@ -104,3 +104,15 @@ def _romanize_word(word: str) -> str:
                 _VOWEL_SIGNS.get(char) or _VOWELS.get(char) or _NASALS.get(char) or _DIGITS.get(char, "")
             )
     return "".join(out)
+
+
+def reads_as_nepali(text: str, nepali_words: frozenset[str], english_words: frozenset[str]) -> bool:
+    """Latin letters that are Nepali rather than English: more of the words are Nepali function
+    words (ko, ma, cha, kasari, garne: `nepali_words`, romanized) than English ones. Spellings
+    vary (chha, xa, parxa), so both sides are compared with chh and x read as ch."""
+    words = [_TYPED_CH.sub("ch", word) for word in re.findall("[a-z]+", text.casefold())]
+    nepali = sum(word in nepali_words and word not in english_words for word in words)
+    return nepali > sum(word in english_words for word in words)
+
+
+_TYPED_CH = re.compile("chh|x")

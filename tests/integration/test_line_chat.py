@@ -4,6 +4,7 @@ back from the LINE sandbox, records in DynamoDB and photos in S3."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -138,6 +139,16 @@ def test_a_question_in_another_script_is_answered_in_that_language(resident):
     answer = resident.say("垃圾什么时候收？")  # a Japanese-profile resident writing Chinese
 
     assert "垃圾" in texts(answer)
+
+
+def test_a_nepali_resident_typing_nepali_in_latin_letters_is_answered_in_nepali(post_webhook, pump, sandbox):
+    nepali = Resident(post_webhook, pump, sandbox, language="ne")
+
+    answer = nepali.say("fohor kun din falne ho?")  # "which day do I put out the garbage?"
+    assert re.search("[\u0900-\u097f]", texts(answer)), texts(answer)
+
+    answer = nepali.say("When is garbage collected?")  # English from the same resident
+    assert not re.search("[\u0900-\u097f]", texts(answer)), texts(answer)
 
 
 def test_a_broad_question_gets_suggestions_and_a_tap_shows_the_answer(resident):

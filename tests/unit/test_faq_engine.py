@@ -30,6 +30,7 @@ from chalicelib.domain.faq import (
     detect_language,
     load_index,
     normalize,
+    reply_language,
     resolve_language,
     terms,
 )
@@ -265,6 +266,21 @@ def test_detect_language(text, expected):
 )
 def test_resolve_language(text, profile, expected):
     assert resolve_language(text, profile) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "profile", "expected"),
+    [
+        ("fohor kun din falne ho?", "ne", "ne"),  # romanized Nepali from a Nepali resident
+        ("juminhyo kaha paincha, k k chaincha", "ne", "ne"),
+        ("mero card harayo, aba k garne xa?", "ne", "ne"),  # xa is how many type छ
+        ("Where do I get a residence certificate?", "ne", "en"),  # English stays English
+        ("fohor kun din falne ho?", "en", "en"),  # only a Nepali profile reads Latin as Nepali
+        ("ごみの日", "ne", "ja"),
+    ],
+)
+def test_reply_language(text, profile, expected):
+    assert reply_language(text, profile) == expected
 
 
 # --- search --------------------------------------------------------------------------------

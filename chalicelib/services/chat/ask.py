@@ -30,9 +30,11 @@ def invite(turn: Turn) -> None:
 
 def on_question(turn: Turn, text: str) -> None:
     question = chat.clean_text(text)[: faq.MAX_QUERY_CHARS]
-    # Answer in the language of the question (a Japanese-profile resident writing Chinese reads Chinese).
-    turn.language = faq.resolve_language(question, turn.language)
+    # Searched as the resident's language (search() reads the text's script itself), answered
+    # in the question's: a Japanese-profile resident writing Chinese reads Chinese, a Nepali one
+    # writing romanized Nepali reads Nepali.
     hits = index().search(question, turn.language)
+    turn.language = faq.reply_language(question, turn.language)
     decision, chosen = index().decide(hits)
     metrics.add_metric(name=f"FaqDecision_{decision}", unit="Count", value=1)
     if decision == faq.ANSWER:

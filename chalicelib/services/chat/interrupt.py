@@ -25,8 +25,7 @@ def look_up(turn: Turn, text: str) -> tuple[str, list[str]]:
     question = chat.clean_text(text)[: faq.MAX_QUERY_CHARS]
     if not question:
         return UNKNOWN, []
-    language = faq.resolve_language(question, turn.language)
-    hits = ask.index().search(question, language)
+    hits = ask.index().search(question, turn.language)
     decision, chosen = ask.index().decide(hits)
     if decision == faq.ANSWER:
         return ANSWERED, [chosen[0].entry_id]
