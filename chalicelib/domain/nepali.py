@@ -78,6 +78,7 @@ _VIRAMA = "\u094d"
 _NASALS = {"\u0902": "n", "\u0901": "", "\u0903": ""}  # anusvara n; chandrabindu and visarga unwritten
 _DIGITS = {chr(0x0966 + digit): str(digit) for digit in range(10)}
 _WORD = re.compile("[\u0900-\u097f]+")
+_TYPED_CH = re.compile("chh|x")  # छ as typed besides ch: chha, xa
 
 
 def romanize(text: str) -> str:
@@ -113,6 +114,3 @@ def reads_as_nepali(text: str, nepali_words: frozenset[str], english_words: froz
     words = [_TYPED_CH.sub("ch", word) for word in re.findall("[a-z]+", text.casefold())]
     nepali = sum(word in nepali_words and word not in english_words for word in words)
     return nepali > sum(word in english_words for word in words)
-
-
-_TYPED_CH = re.compile("chh|x")
