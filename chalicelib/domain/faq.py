@@ -111,8 +111,8 @@ class Params:
     # A resident's question from the tuning split (Examples) counts this much of a phrasing.
     example_weight: float = 0.5
     # Nepali phrasings and keywords are also indexed as residents type them in Latin letters
-    # (nepali.romanize: "batti" for बत्ती), and a Nepali resident's Latin letters search the
-    # Nepali documents as their own language, not at cross_language_weight.
+    # (nepali.romanize: "batti" for बत्ती; field mode only), and a Nepali resident's Latin
+    # letters search the Nepali documents as their own language, not at cross_language_weight.
     romanized_nepali: bool = True
 
 

@@ -21,7 +21,8 @@ UNKNOWN = "unknown"
 
 
 def look_up(turn: Turn, text: str) -> tuple[str, list[str]]:
-    """What the FAQ makes of `text`: (decision, entry ids), in the language of the text."""
+    """What the FAQ makes of `text`: (decision, entry ids). Searched with the resident's
+    language, as ask.on_question does: the engine reads the text's own script."""
     question = chat.clean_text(text)[: faq.MAX_QUERY_CHARS]
     if not question:
         return UNKNOWN, []
