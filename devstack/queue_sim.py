@@ -1,7 +1,7 @@
 """`make queue-sim`: a ticket machine replaying a realistic day through the signed webhook.
 
     make queue-sim                       # today's day at 60x (08:30-17:00 in about 8.5 minutes)
-    make queue-sim SPEED=0               # as fast as it can post, stamped with today's real clock times
+    make queue-sim SPEED=0               # as fast as it can post: the day so far, ending now at the latest
     .venv/bin/python -m devstack.queue_sim --speed 120 --seed 3 --duplicates 0.05 --reorder 0.05
 
 The day comes from devstack/queue_day.py (arrivals by hour, service times by line, counters
@@ -9,7 +9,9 @@ opening and closing, no-shows, recalls, cancellations, transfers). Each event is
 `POST /queue/webhooks/honcho` in madoguchi's own format, signed with QUEUE_WEBHOOK_SECRET
 (X-Madoguchi-Signature), a few of them twice and a few out of order, as real machines do.
 With a speed, the day is compressed onto the wall clock from now, so the status page
-(`GET /queue/status`, and the page at /queue) moves while you watch.
+(`GET /queue/status`, and the page at /queue) moves while you watch. With speed 0 the events keep
+their clock times, moved earlier where needed so that none is dated after now (the webhook
+refuses events from the future).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain import queue as rules
@@ -45,6 +48,17 @@ def post(api: str, source: str, secret: str, document: dict) -> tuple[int, dict]
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
+
+
+def _before(now: datetime, times: list[datetime]) -> Callable[[datetime], datetime]:
+    """Speed 0: each event's clock time, moved so that none is after `now` (the latest lands on it)
+    and, early in the day, squeezed so that none falls on the day before (tickets are keyed by day)."""
+    if not times or max(times) <= now:
+        return lambda at: at
+    first, last = min(times), max(times)
+    midnight = now.astimezone(rules.TOKYO).replace(hour=0, minute=0, second=0, microsecond=0)
+    scale = min(1.0, (now - midnight) / (last - first)) if last > first else 1.0
+    return lambda at: now - (last - at) * scale
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     events = with_faults(day.events, seed=args.seed, duplicate=args.duplicates, reorder=args.reorder)
     if args.limit:
         events = events[: args.limit]
+    placed = _before(started, [event.at for event in events])
     print(
         f"{len(day.tickets)} tickets, {len(events)} events at {args.speed or 'full'} speed → {args.api}",
         flush=True,
@@ -88,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(delay)
             at = started + timedelta(seconds=offset)
         else:
-            at = event.at
+            at = placed(event.at)
         document = {
             "id": event.event_id,
             "type": event.type,

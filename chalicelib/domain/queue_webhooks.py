@@ -8,7 +8,9 @@ Each source (one ticket system at one office) names an adapter in chalicelib/dat
 - `shared_secret`: a vendor that cannot sign sends a fixed token header (and must be limited
   to its addresses by an allow-list in front of the API).
 Order: size, then signature (before parsing: an unsigned body is never looked into), then strict
-JSON, then schema, then the event in madoguchi's words (QueueEvent).
+JSON, then schema, then the event in madoguchi's words (QueueEvent), then its time: an event dated
+later than now (beyond the clock tolerance) is refused, as a wrong clock would otherwise move a
+line to a later day and freeze today's figures, or keep a silent line looking current.
 """
 
 from __future__ import annotations
@@ -207,6 +209,14 @@ def check_request(
     schema, convert = _ADAPTERS[source.adapter]
     document = _document(body, schema)
     try:
-        return convert(source, document, body)
+        event = convert(source, document, body)
     except Invalid as error:
         raise InvalidQueueWebhook(422, error.code, str(error.message)) from None
+    tolerance = config().settings.signature_tolerance_seconds
+    if (event.occurred_at - now).total_seconds() > tolerance:
+        raise InvalidQueueWebhook(
+            422,
+            "time_in_future",
+            f"The event's time is more than {tolerance} seconds ahead of ours: check the ticket system's clock.",
+        )
+    return event

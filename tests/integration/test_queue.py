@@ -20,14 +20,15 @@ from chalicelib.domain.staff import ROLE_STAFF
 from devstack.dev_issuer import mint_token
 from tests.integration.conftest import forget_live_lines
 
-# Each test gets its own (far-off) Tuesday, so tests sharing the tables never see each other's tickets.
-# Their year is not the browser tests' (tests/browser/conftest.py QUEUE_CLOCK), and each test starts
-# from lines with no live figures (forget_live_lines). No holiday falls on these 16 Tuesdays.
+# Each test gets its own (long past) Tuesday, so tests sharing the tables never see each other's
+# tickets; past, as the webhook refuses events dated ahead of the real clock. Their year is not the
+# browser tests' (tests/browser/conftest.py QUEUE_CLOCK), and each test starts from lines with no
+# live figures (forget_live_lines). No holiday falls on these 16 Tuesdays.
 _DAYS = itertools.count()
 
 
 def a_tuesday() -> date:
-    return date(2041, 3, 5) + timedelta(weeks=next(_DAYS))
+    return date(2025, 6, 3) + timedelta(weeks=next(_DAYS))
 
 
 def at(day: date, hh: int, mm: int = 0, ss: int = 0) -> datetime:
@@ -148,7 +149,7 @@ def test_the_same_event_redelivered_to_the_worker_changes_nothing(ticketer, pump
 )
 def test_unsigned_or_replayed_requests_are_refused(client, change, status, code):
     document = {"id": "x1", "type": "issued", "office": "honcho", "line": "jumin", "ticket": "1",
-                "at": "2031-03-04T10:00:00+09:00"}  # fmt: skip
+                "at": "2025-03-04T10:00:00+09:00"}  # fmt: skip
     response = Ticketer(client).post(document, **change)
     assert response.status_code == status
     assert json.loads(response.body)["error"]["code"] == code
@@ -157,13 +158,17 @@ def test_unsigned_or_replayed_requests_are_refused(client, change, status, code)
 def test_bad_bodies_and_unknown_sources_are_4xx(client):
     ticketer = Ticketer(client)
     bad_line = {"id": "x2", "type": "issued", "office": "honcho", "line": "passports", "ticket": "1",
-                "at": "2031-03-04T10:00:00+09:00"}  # fmt: skip
+                "at": "2025-03-04T10:00:00+09:00"}  # fmt: skip
     assert ticketer.post(bad_line).status_code == 422
+    # A ticket machine whose clock runs a day ahead: refused, so today's figures stay today's.
+    tomorrow = datetime.now(UTC).astimezone(rules.TOKYO) + timedelta(days=1)
+    ahead = ticketer.post({**bad_line, "line": "jumin", "at": tomorrow.isoformat()})
+    assert (ahead.status_code, json.loads(ahead.body)["error"]["code"]) == (422, "time_in_future")
     assert Ticketer(client, "nowhere").post(bad_line).status_code == 404
     response = client.http.post(
         "/queue/webhooks/kameari-kiosk",
         body=json.dumps(
-            {"event": "ISSUE", "ticket": "A1", "service": "S1", "time": "2031-03-04T10:00:00+09:00"}
+            {"event": "ISSUE", "ticket": "A1", "service": "S1", "time": "2025-03-04T10:00:00+09:00"}
         ),
         headers={"Content-Type": "application/json", "X-Queue-Token": os.environ["QUEUE_KIOSK_SECRET"]},
     )

@@ -377,6 +377,31 @@ def test_qminder_style_signs_url_and_body_and_has_no_event_id():
         )
 
 
+def test_an_event_dated_ahead_of_our_clock_is_refused_whatever_the_adapter():
+    # A ticket machine whose clock is wrong must not move a line to a later day (freezing today's
+    # figures there) nor keep it looking current: up to the clock tolerance (300 s) is a skew.
+    stamp = int(NOW.timestamp())
+    skewed = own_body(at="2026-12-01T10:05:00+09:00")
+    assert check("honcho", skewed, {"x-madoguchi-signature": hooks.sign_madoguchi("w", skewed, stamp)})
+    tomorrow = json.dumps(
+        {"event": "ISSUE", "ticket": "A1", "service": "S1", "time": "2026-12-02T09:00:00+09:00"}
+    ).encode()
+    qminder = json.dumps(
+        {
+            "type": "ticket_created",
+            "data": {"id": 1, "number": 7, "line": 80101, "time": "2026-12-01T01:05:01Z"},
+        }
+    ).encode()
+    url = rules.config().source("kanamachi-qminder").registered_url
+    for source, body, headers in (
+        ("kameari-kiosk", tomorrow, {"x-queue-token": "k"}),
+        ("kanamachi-qminder", qminder, {"x-qminder-signature": hooks.sign_qminder("q", url, qminder)}),
+    ):
+        with pytest.raises(hooks.InvalidQueueWebhook) as caught:
+            check(source, body, headers)
+        assert (caught.value.status, caught.value.code) == (422, "time_in_future")
+
+
 def test_unsigned_vendor_needs_its_token():
     body = json.dumps(
         {"event": "ISSUE", "ticket": "A1", "service": "S1", "time": "2026-12-01T10:00:00+09:00"}
