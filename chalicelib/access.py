@@ -96,7 +96,10 @@ FUNCTIONS: dict[str, Access] = {
     "payment_webhooks": Access(
         writes=("inbox",), sends=("payment-events",), secrets=(STRIPE_WEBHOOK_SECRET,)
     ),
-    "queue_webhook": Access(writes=("inbox",), sends=("queue-events",), secrets=QUEUE_WEBHOOK_SECRETS),
+    # The queue webhook also signs the link an issued ticket prints (QR code): no vendor holds that secret.
+    "queue_webhook": Access(
+        writes=("inbox",), sends=("queue-events",), secrets=(*QUEUE_WEBHOOK_SECRETS, QUEUE_TICKET_SECRET)
+    ),
     # --- every other route: forms, submissions, staff, LIFF and web pages, announcements (the
     # preview reads LINE's quota), consultations, window queues (a staff reset closes tickets
     # through the same apply path that can tell watchers on LINE, though a close-out tells no

@@ -1,8 +1,8 @@
 """The link a ticket's QR code carries: `python -m devstack.queue_ticket honcho A012 [--day 2026-12-01]`.
 
 Prints `<liff_url>/queue/tickets/<office>.<YYYYMMDD>.<number>.<HMAC>`, signed with
-QUEUE_TICKET_SECRET (services.queues.ticket_link, the same function the ward's ticket printer
-integration calls). Any QR encoder turns it into the code printed on the ticket.
+QUEUE_TICKET_SECRET (services.queue_ingress.ticket_link: the webhook answers each `issued` event
+with it as `ticketUrl`, for the machine to print). Any QR encoder turns it into the printed code.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def main() -> None:
     for name, value in local_environ(Ports.from_env()).items():
         os.environ.setdefault(name, value)
     from chalicelib.domain import queue as rules
-    from chalicelib.services.queues import ticket_link
+    from chalicelib.services.queue_ingress import ticket_link
 
     if rules.config().office(args.office) is None:
         raise SystemExit(f"unknown office {args.office!r}")

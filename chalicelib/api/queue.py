@@ -44,7 +44,10 @@ def queue_webhook(source: str) -> Response:
         extra={"source": source, "event": event.event_id, "type": event.type, "duplicate": not fresh},
     )
     metrics.add_metric(name="QueueEventsQueued" if fresh else "QueueEventsDuplicate", unit="Count", value=1)
-    return json_response({"accepted": True, "duplicate": not fresh}, 200)
+    answer: dict[str, object] = {"accepted": True, "duplicate": not fresh}
+    if event.type == "issued":  # what the machine prints as the ticket's QR code (a retry gets it too)
+        answer["ticketUrl"] = queue_ingress.ticket_link(event.office, event.day, event.number)
+    return json_response(answer, 200)
 
 
 def _raw(request: object) -> bytes:

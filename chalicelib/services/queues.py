@@ -18,7 +18,7 @@ from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound, Una
 from chalicelib.domain.queue import Live, QueueEvent
 from chalicelib.domain.submissions import is_business_day
 from chalicelib.observability import hashed, logger, metrics
-from chalicelib.resources import QUEUE_TICKET_SECRET
+from chalicelib.services.queue_ingress import ticket_secret
 from chalicelib.store import queues as store
 from chalicelib.store.models import AuditEntry, QueueTicket, QueueWatch
 
@@ -86,21 +86,10 @@ def apply_event(event: QueueEvent, now: datetime | None = None) -> bool:
 # --- "tell me when it is nearly my turn" -------------------------------------------------------
 
 
-def _ticket_secret() -> str:
-    return get_settings().secret(QUEUE_TICKET_SECRET)
-
-
-def ticket_link(office: str, day: Any, number: str) -> str:
-    """The link printed as a QR code on a ticket: the LIFF watch page of this ticket."""
-    return (
-        f"{get_settings().liff_url}/queue/tickets/{rules.sign_ticket(_ticket_secret(), office, day, number)}"
-    )
-
-
 def read_ticket_ref(ref: str, now: datetime) -> rules.TicketRef:
     """A ticket link the ward signed, for today (Tokyo); NotFound for anything else."""
     try:
-        ticket = rules.read_ticket(_ticket_secret(), ref)
+        ticket = rules.read_ticket(ticket_secret(), ref)
     except Invalid:
         raise NotFound(messages.Text("error.queue.ticket_not_found"), code="ticket_not_found") from None
     if ticket.day != now.astimezone(rules.TOKYO).date():

@@ -280,6 +280,26 @@ def a_resident(mint) -> tuple[str, dict[str, str]]:
     return user, {"Authorization": f"Bearer {mint(user)}", "Content-Type": "application/json"}
 
 
+def test_an_issue_is_answered_with_the_link_the_ticket_prints(client, ticketer):
+    from chalicelib.config import get_settings
+
+    now = datetime.now(UTC)
+    number = f"P{int(time.time() * 1000) % 100000:05d}"
+    first = ticketer.event("issued", number, earlier(now, 1), line="koseki")
+    again = ticketer.event("issued", number, earlier(now, 1), line="koseki")  # the machine's retry
+    assert again["duplicate"] and again["ticketUrl"] == first["ticketUrl"]
+    prefix = f"{get_settings().liff_url}/queue/tickets/"
+    assert first["ticketUrl"].startswith(prefix)
+    ref = first["ticketUrl"][len(prefix) :]
+    today = now.astimezone(rules.TOKYO).date()
+    assert rules.read_ticket(os.environ["QUEUE_TICKET_SECRET"], ref) == rules.TicketRef(
+        "honcho", today, number
+    )
+    assert client.http.get(f"/queue/tickets/{ref}").status_code == 200
+    # Only an issue prints a ticket.
+    assert "ticketUrl" not in ticketer.event("called", number, earlier(now, 0.5), line="koseki", counter="1")
+
+
 def test_a_watching_resident_is_told_once_when_near_and_once_when_called(
     client, ticketer, pump, sandbox, mint
 ):
