@@ -245,9 +245,15 @@ class Ticket:
     queued_at: datetime | None = None
 
 
+# Events of one ticket at the same instant (one-second stamps): the natural order of its life. A
+# transfer comes before a call, as the new line's free counter calls a transferred ticket at once
+# (a call then a transfer in one second would be a service of no length).
+SAME_INSTANT = ("issued", "transferred", "called", "recalled", "served", "no_show", "cancelled", "closed")
+
+
 def _order(event: dict[str, Any]) -> tuple[str, int, str]:
-    # Same instant: the natural order of a ticket's life, then the id, so every process folds alike.
-    return (event["at"], TYPES.index(event["type"]), event["id"])
+    # Then the id, so every process folds alike.
+    return (event["at"], SAME_INSTANT.index(event["type"]), event["id"])
 
 
 def add(events: list[dict[str, Any]], event: QueueEvent) -> list[dict[str, Any]] | None:
@@ -387,7 +393,8 @@ def apply(
     calling = dict(live.calling)
     calling.pop(after.number, None)
     if calls(after):
-        calling[after.number] = {"counter": after.counter, "at": iso(after.last_call_at or at)}
+        call = {"counter": after.counter, "at": iso(after.last_call_at or at)}
+        calling = _latest_call_per_counter(calling, after.number, call)
     counters = dict(live.counters)
     if after.line == line and after.counter and after.last_call_at:
         stamp = iso(after.last_call_at)
@@ -418,6 +425,21 @@ def apply(
     touched = before is not None and before.line == line or after.line == line
     last = max(live.last_event_at or "", stamp) if touched else live.last_event_at
     return Live(waiting, calling, counters, services, last or None, live.day, recent_calls)
+
+
+def _latest_call_per_counter(
+    calling: dict[str, dict[str, Any]], number: str, call: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """`calling` with ticket `number` called as `call`: a counter serves one resident at a time,
+    so only its latest call stands (by time, then number, whatever order the calls arrive in).
+    A lost "served" must not leave a number on "now calling" all day, nor its counter busy."""
+    if not call["counter"]:
+        return {**calling, number: call}
+    mine = (call["at"], number)
+    same = {n for n, c in calling.items() if c.get("counter") == call["counter"]}
+    if any((calling[n].get("at") or "", n) > mine for n in same):
+        return calling  # the counter has called someone since
+    return {**{n: c for n, c in calling.items() if n not in same}, number: call}
 
 
 def open_counters(live: Live, now: datetime, window_minutes: int) -> int:

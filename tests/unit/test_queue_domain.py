@@ -92,6 +92,19 @@ def test_transfer_moves_the_ticket_to_the_other_line_waiting_again():
     assert (ticket.line, ticket.status, ticket.counter) == ("kokuho", "waiting", None)
 
 
+def test_a_transfer_and_the_new_lines_call_in_the_same_second_leave_the_ticket_called_there():
+    # A free counter on the new line calls a transferred ticket at once: same timestamp.
+    events = [
+        ev("issued", 0),
+        ev("called", 5),
+        ev("transferred", 8, line="kokuho"),
+        ev("called", 8, line="kokuho"),
+    ]
+    ticket = fold_all(events)
+    assert (ticket.line, ticket.status, ticket.called_at) == ("kokuho", "called", T0 + timedelta(minutes=8))
+    assert replay(events, "kokuho").waiting == 0 and set(replay(events, "kokuho").calling) == {"12"}
+
+
 def replay(events: list[QueueEvent], line: str = "jumin") -> Live:
     """Apply events one by one to tickets and a line, as the worker does."""
     tickets: dict[str, list] = {}
@@ -136,6 +149,17 @@ def test_live_state_is_the_same_whatever_the_order_and_repeats():
     )
     for seed in range(5):
         shuffled = events + random.Random(seed).sample(events, 6)
+        random.Random(seed).shuffle(shuffled)
+        assert replay(shuffled) == expected
+
+
+def test_now_calling_keeps_one_ticket_per_counter_when_served_events_are_lost():
+    # A vendor that never sends "served": each counter's latest call stands, whatever the order.
+    events = [e for e in day_events() if e.type != "served"]
+    expected = replay(events)
+    assert {n: c["counter"] for n, c in expected.calling.items()} == {"005": "3", "006": "1", "007": "2"}
+    for seed in range(5):
+        shuffled = events + random.Random(seed).sample(events, 4)
         random.Random(seed).shuffle(shuffled)
         assert replay(shuffled) == expected
 
