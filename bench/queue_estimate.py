@@ -131,7 +131,7 @@ def replay_day(sim: Any, history: dict[str, list[tuple[int, dict]]], score: Scor
             line = office.line(event.line)
             assert line is not None
             live = lives[event.line]
-            ahead = live.waiting
+            ahead = rules.waiting_now(live, event.occurred_at)
             estimate = line_estimate(line, live, profiles[event.line], ahead, event.occurred_at)
             low, high = estimate.bucket
             ticket = sim.tickets[event.number]

@@ -313,7 +313,8 @@ def wait_minutes(ticket: Ticket) -> float | None:
 
 @dataclass(frozen=True)
 class Live:
-    waiting: int = 0
+    # number -> when it joined this line's queue (Unix seconds, None if unknown): tickets waiting.
+    queue: dict[str, int | None] = field(default_factory=dict)
     # number -> {"counter", "at"}: tickets called and not yet finished.
     calling: dict[str, dict[str, Any]] = field(default_factory=dict)
     # counter -> ISO time of its latest call: a counter that called recently is open.
@@ -327,10 +328,16 @@ class Live:
     # of this line's tickets, oldest first; the line's pace comes from them (see `busy_gaps`).
     calls: list[list[Any]] = field(default_factory=list)
 
+    @property
+    def waiting(self) -> int:
+        """Tickets waiting as their events tell it (see `waiting_now` for what residents see)."""
+        return len(self.queue)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "day": self.day,
             "waiting": self.waiting,
+            "queue": self.queue,
             "calling": self.calling,
             "counters": self.counters,
             "services": self.services,
@@ -342,7 +349,9 @@ class Live:
     def from_dict(cls, raw: dict[str, Any] | None) -> Live:
         raw = raw or {}
         return cls(
-            waiting=int(raw.get("waiting", 0)),
+            queue={
+                number: None if at is None else int(at) for number, at in (raw.get("queue") or {}).items()
+            },
             calling=dict(raw.get("calling") or {}),
             counters=dict(raw.get("counters") or {}),
             services=[list(item) for item in raw.get("services") or []],
@@ -382,14 +391,13 @@ def apply(
 ) -> Live:
     """Line `line`'s state after one ticket went from `before` to `after` (an event at `at`)."""
 
-    def waits(ticket: Ticket | None) -> int:
-        return int(ticket is not None and ticket.line == line and ticket.status == WAITING)
-
     def calls(ticket: Ticket | None) -> bool:
         return ticket is not None and ticket.line == line and ticket.status == CALLED
 
-    # Never below zero: a reset or a lost issue must not leave a line owing people.
-    waiting = max(0, live.waiting + waits(after) - waits(before))
+    queue = dict(live.queue)
+    queue.pop(after.number, None)
+    if after.line == line and after.status == WAITING:
+        queue[after.number] = round(after.queued_at.timestamp()) if after.queued_at else None
     calling = dict(live.calling)
     calling.pop(after.number, None)
     if calls(after):
@@ -424,7 +432,24 @@ def apply(
     stamp = iso(at)
     touched = before is not None and before.line == line or after.line == line
     last = max(live.last_event_at or "", stamp) if touched else live.last_event_at
-    return Live(waiting, calling, counters, services, last or None, live.day, recent_calls)
+    return Live(queue, calling, counters, services, last or None, live.day, recent_calls)
+
+
+# A waiting ticket is presumed gone (its call or its end was lost: vendors lose events) once a
+# ticket that joined the queue after it was first called this many minutes ago: one queue is
+# served in order, and the margin lets events arriving out of order catch up.
+PRESUMED_GONE_MINUTES = 10
+
+
+def waiting_now(live: Live, now: datetime) -> int:
+    """The people waiting as residents are told: the tickets waiting, less those presumed gone.
+    The close-out at night (or a staff reset) ends them for good."""
+    settled = (now - timedelta(minutes=PRESUMED_GONE_MINUTES)).timestamp()
+    joined = [call[2] for call in live.calls if call[0] <= settled and call[2] is not None]
+    if not joined:
+        return live.waiting
+    passed = max(joined)
+    return sum(1 for at in live.queue.values() if at is None or at >= passed)
 
 
 def _latest_call_per_counter(
@@ -775,20 +800,28 @@ def read_ticket(secret: str, ref: str) -> TicketRef:
 MIN_AHEAD, MAX_AHEAD = 1, 5
 
 
-def people_ahead(ticket: Ticket, tickets: list[Ticket]) -> int:
-    """Waiting tickets of the same line issued before this one."""
+def people_ahead(ticket: Ticket, tickets: list[Ticket], now: datetime) -> int:
+    """Waiting tickets of the same line that joined its queue before this one, less those presumed
+    gone as in `waiting_now` (one that joined after them was called a while ago)."""
 
-    def key(t: Ticket) -> tuple[str, str]:
-        return (iso(t.issued_at) if t.issued_at else "", t.number.zfill(16))
+    def joined(t: Ticket) -> str:
+        moment = t.queued_at or t.issued_at
+        return iso(moment) if moment else ""
 
-    mine = key(ticket)
+    settled = now - timedelta(minutes=PRESUMED_GONE_MINUTES)
+    passed = max(
+        (joined(t) for t in tickets if t.line == ticket.line and t.called_at and t.called_at <= settled),
+        default="",
+    )
+    mine = (joined(ticket), ticket.number.zfill(16))
     return sum(
         1
         for other in tickets
         if other.number != ticket.number
         and other.line == ticket.line
         and other.status == WAITING
-        and key(other) < mine
+        and (joined(other), other.number.zfill(16)) < mine
+        and joined(other) >= passed
     )
 
 

@@ -122,7 +122,7 @@ def ticket_view(ref: str, language: str, now: datetime) -> dict[str, Any]:
         "line": line,
         "lineName": messages.text(f"queue.line.{line}", language) if line else None,
         "status": ticket.status if ticket else None,
-        "ahead": rules.people_ahead(ticket, list(tickets.values())) if ticket else None,
+        "ahead": rules.people_ahead(ticket, list(tickets.values()), now) if ticket else None,
     }
 
 
@@ -141,7 +141,7 @@ def watch(ref: str, user_id: str, ahead: int | None, language: str, now: datetim
     ticket = tickets.get(ticket_ref.number)
     if ticket is None or ticket.status in rules.FINISHED:
         raise Conflict(messages.Text("queue.watch.ended"), code="ticket_finished")
-    people = rules.people_ahead(ticket, list(tickets.values())) if ticket.status == rules.WAITING else 0
+    people = rules.people_ahead(ticket, list(tickets.values()), now) if ticket.status == rules.WAITING else 0
     existing = store.get_watch(ticket_ref.key, ticket_ref.number, user_id)
     end_of_day = datetime.combine(ticket_ref.day + timedelta(days=1), datetime.min.time(), rules.TOKYO)
     item = QueueWatch(
@@ -194,7 +194,7 @@ def notify_watchers(office: str, day: str, lines: set[str], now: datetime) -> in
         ticket = tickets.get(item.number)
         if ticket is None or ticket.line not in lines:
             continue
-        ahead = rules.people_ahead(ticket, everyone) if ticket.status == rules.WAITING else 0
+        ahead = rules.people_ahead(ticket, everyone, now) if ticket.status == rules.WAITING else 0
         due = rules.due_notices(
             ticket,
             ahead,
@@ -417,10 +417,11 @@ def status_view(now: datetime, language: str) -> dict[str, Any]:
                 "bestTime": _best_time(office, profile, now, language),
             }
             if state == "open":
-                estimate = line_estimate(line, live, profile, live.waiting, now)
+                waiting = rules.waiting_now(live, now)
+                estimate = line_estimate(line, live, profile, waiting, now)
                 low, high = estimate.bucket
                 entry.update(
-                    waiting=live.waiting,
+                    waiting=waiting,
                     nowCalling=[
                         {"number": number, "counter": call.get("counter")}
                         for number, call in sorted(

@@ -255,7 +255,7 @@ def test_ticket_links_are_signed_and_tamper_evident():
 def test_people_ahead_and_the_notices_due():
     tickets = [fold_all([ev("issued", n, f"{n:03d}")], f"{n:03d}") for n in range(1, 8)]
     mine = tickets[5]
-    assert rules.people_ahead(mine, tickets) == 5
+    assert rules.people_ahead(mine, tickets, T0 + timedelta(minutes=10)) == 5
     # Asked while 5 ahead with threshold 3: nothing yet; at 3: `near`; once sent, never again.
     assert rules.due_notices(mine, 5, 3, False, False, 5) == []
     assert rules.due_notices(mine, 3, 3, False, False, 5) == ["near"]
@@ -265,6 +265,25 @@ def test_people_ahead_and_the_notices_due():
     called = fold_all([ev("issued", 6, "006"), ev("called", 30, "006")], "006")
     assert rules.due_notices(called, 0, 3, True, False, 5) == ["called"]
     assert rules.due_notices(called, 0, 3, True, True, 5) == []
+
+
+def test_a_ticket_whose_call_was_lost_is_presumed_gone_once_those_after_it_are_called():
+    # 001-005 issued; the call of 002 was lost; 003 and 004 called at 10:20 and 10:22.
+    events = [ev("issued", n, f"{n:03d}") for n in range(1, 6)]
+    events += [ev("called", 15, "001", counter="1"), ev("called", 20, "003", counter="2")]
+    events += [ev("called", 22, "004", counter="1")]
+    live = replay(events)
+    assert live.waiting == 2  # 002 (lost call) and 005, as the events tell it
+    # Out-of-order events get a while to arrive: still 2 at 10:25, then 002 is presumed gone.
+    assert rules.waiting_now(live, T0 + timedelta(minutes=25)) == 2
+    assert rules.waiting_now(live, T0 + timedelta(minutes=31)) == 1
+    tickets = [fold_all([e for e in events if e.number == f"{n:03d}"], f"{n:03d}") for n in range(1, 6)]
+    five = tickets[4]
+    assert rules.people_ahead(five, tickets, T0 + timedelta(minutes=25)) == 1
+    assert rules.people_ahead(five, tickets, T0 + timedelta(minutes=31)) == 0
+    # Nobody called after anyone waiting: nobody is presumed gone, however long they wait.
+    quiet = replay([ev("issued", n, f"{n:03d}") for n in range(1, 4)] + [ev("called", 5, "001", counter="1")])
+    assert rules.waiting_now(quiet, T0 + timedelta(hours=3)) == 2
 
 
 def test_hourly_figures_and_profile():
