@@ -25,6 +25,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 @bp.route("/queue/webhooks/{source}", methods=["POST"], content_types=["application/json"])
 def queue_webhook(source: str) -> Response:
+    from chalicelib.domain.queue import TOKYO
     from chalicelib.domain.queue_webhooks import InvalidQueueWebhook
     from chalicelib.observability import logger, metrics
     from chalicelib.services import queue_ingress
@@ -45,7 +46,8 @@ def queue_webhook(source: str) -> Response:
     )
     metrics.add_metric(name="QueueEventsQueued" if fresh else "QueueEventsDuplicate", unit="Count", value=1)
     answer: dict[str, object] = {"accepted": True, "duplicate": not fresh}
-    if event.type == "issued":  # what the machine prints as the ticket's QR code (a retry gets it too)
+    # What the machine prints as the ticket's QR code (a retry gets it too); a link is for its day only.
+    if event.type == "issued" and event.day == datetime.now(UTC).astimezone(TOKYO).date():
         answer["ticketUrl"] = queue_ingress.ticket_link(event.office, event.day, event.number)
     return json_response(answer, 200)
 
@@ -91,7 +93,8 @@ def _ahead(document: object) -> int | None:
         details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
         raise ApiError(422, "invalid_request", Text("error.check_entries"), details)
     assert isinstance(document, dict)
-    return document.get("ahead")
+    ahead = document.get("ahead")
+    return None if ahead is None else int(ahead)  # JSON Schema takes 3.0 as an integer
 
 
 @bp.route("/queue/tickets/{ticket_ref}/watch", methods=["POST"], cors=RESIDENT_CORS)

@@ -119,10 +119,13 @@ def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
     'vi'
     >>> negotiate("fr")
     'en'
+    >>> negotiate(None, "en-US")
+    'en'
     """
-    if ours := known(chosen):
-        return ours
     by_tag = {language.lower(): language for language in LANGUAGES}
+    # `?lang=en-US` or `?lang=zh` serves as its header range would.
+    if ours := known(chosen) or (_served_by(chosen.strip().lower(), by_tag) if chosen else None):
+        return ours
     best: tuple[float, str] | None = None
     wanted: tuple[float, str] | None = None
     for part in (accept_language or "").split(","):

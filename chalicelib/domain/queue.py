@@ -31,7 +31,8 @@ TYPES = ("issued", "called", "recalled", "served", "no_show", "cancelled", "tran
 VENDOR_TYPES = TYPES[:-1]
 WAITING, CALLED = "waiting", "called"
 FINISHED = frozenset({"served", "no_show", "cancelled", "closed"})
-TICKET_NUMBER = re.compile(r"^[A-Za-z0-9-]{1,16}$")
+TICKET_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,15}$")
+MAX_COUNTER = 16
 IDENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
@@ -208,7 +209,10 @@ def parse_time(text: str) -> datetime:
         raise Invalid("time is not ISO 8601", code="invalid_time") from None
     if moment.tzinfo is None:
         raise Invalid("time has no UTC offset", code="invalid_time")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+09:00 has no UTC time
+        raise Invalid("time is out of range", code="invalid_time") from None
 
 
 def normalised(
@@ -221,10 +225,16 @@ def normalised(
     if kind not in VENDOR_TYPES:
         raise Invalid(f"unknown event type {kind!r}", code="unknown_type")
     if not TICKET_NUMBER.fullmatch(number):
-        raise Invalid("ticket number must be 1-16 letters, digits or '-'", code="invalid_ticket")
+        raise Invalid(
+            "ticket number must be 1-16 letters, digits or '-', starting with a letter or digit",
+            code="invalid_ticket",
+        )
+    counter = (counter or "").strip() or None
+    if counter is not None and len(counter) > MAX_COUNTER:
+        raise Invalid(f"a counter is named in at most {MAX_COUNTER} characters", code="invalid_counter")
     if kind == "called" and not counter:
         raise Invalid("a call names its counter", code="counter_required")
-    return QueueEvent(source.id, event_id, office.id, line, number, kind, at, counter or None)
+    return QueueEvent(source.id, event_id, office.id, line, number, kind, at, counter)
 
 
 # --- the per-ticket state machine --------------------------------------------------------------
@@ -401,8 +411,7 @@ def apply(
     calling = dict(live.calling)
     calling.pop(after.number, None)
     if calls(after):
-        call = {"counter": after.counter, "at": iso(after.last_call_at or at)}
-        calling = _latest_call_per_counter(calling, after.number, call)
+        calling[after.number] = {"counter": after.counter, "at": iso(after.last_call_at or at)}
     counters = dict(live.counters)
     if after.line == line and after.counter and after.last_call_at:
         stamp = iso(after.last_call_at)
@@ -452,19 +461,20 @@ def waiting_now(live: Live, now: datetime) -> int:
     return sum(1 for at in live.queue.values() if at is None or at >= passed)
 
 
-def _latest_call_per_counter(
-    calling: dict[str, dict[str, Any]], number: str, call: dict[str, Any]
-) -> dict[str, dict[str, Any]]:
-    """`calling` with ticket `number` called as `call`: a counter serves one resident at a time,
-    so only its latest call stands (by time, then number, whatever order the calls arrive in).
-    A lost "served" must not leave a number on "now calling" all day, nor its counter busy."""
-    if not call["counter"]:
-        return {**calling, number: call}
-    mine = (call["at"], number)
-    same = {n for n, c in calling.items() if c.get("counter") == call["counter"]}
-    if any((calling[n].get("at") or "", n) > mine for n in same):
-        return calling  # the counter has called someone since
-    return {**{n: c for n, c in calling.items() if n not in same}, number: call}
+def now_calling(live: Live) -> dict[str, dict[str, Any]]:
+    """The tickets at a counter now: of the tickets called and not finished, each counter's
+    latest (by time, then number). A counter serves one resident at a time, so a vendor that
+    loses or never sends "served" must not pile numbers up on the page nor keep counters busy.
+    Chosen when read, not when written, so that events arriving in any order agree."""
+    latest: dict[str | None, tuple[str, str]] = {}
+    for number, call in live.calling.items():
+        counter = call.get("counter")
+        mine = (call.get("at") or "", number)
+        if counter is None:
+            latest[f"#{number}"] = mine  # no counter named: stands alone
+        elif mine > latest.get(counter, ("", "")):
+            latest[counter] = mine
+    return {number: live.calling[number] for _, number in latest.values()}
 
 
 def open_counters(live: Live, now: datetime, window_minutes: int) -> int:
@@ -548,7 +558,7 @@ def free_counters(
     usual = staffing.get(now.astimezone(TOKYO).hour)
     if usual:  # a median between days (2.5: one day in two a counter short) caps at the larger
         counters = min(counters, math.ceil(usual))
-    return max(0, counters - len(live.calling))
+    return max(0, counters - len(now_calling(live)))
 
 
 def bucket_middle(low: int, high: int | None) -> float:

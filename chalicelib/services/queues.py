@@ -53,6 +53,10 @@ def apply_event(event: QueueEvent, now: datetime | None = None) -> bool:
         before = rules.fold(event.number, events) if events else None
         after = rules.fold(event.number, added)
         assert after is not None
+        if event.type == "issued" and before is not None and before.issued_at and before.line != event.line:
+            # Numbers must be unique per office and day: two lines' "001" are one ticket (architecture.md).
+            logger.warning("queue ticket number issued on two lines", extra={"office": event.office})
+            metrics.add_metric(name="QueueNumberClashes", unit="Count", value=1)
         writes = []
         for line in sorted({after.line} | ({before.line} if before else set())):
             state = store.get_live(event.office, line)
@@ -425,7 +429,9 @@ def status_view(now: datetime, language: str) -> dict[str, Any]:
                     nowCalling=[
                         {"number": number, "counter": call.get("counter")}
                         for number, call in sorted(
-                            live.calling.items(), key=lambda kv: kv[1].get("at") or "", reverse=True
+                            rules.now_calling(live).items(),
+                            key=lambda kv: kv[1].get("at") or "",
+                            reverse=True,
                         )
                     ],
                     openCounters=rules.open_counters(live, now, cfg.settings.counter_window_minutes),

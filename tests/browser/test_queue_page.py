@@ -81,7 +81,7 @@ def test_the_queue_page_shows_the_figures_after_ticket_events(page, web, client)
     store.save_profile("honcho", "koseki", {str(QUEUE_CLOCK.weekday()): usual}, QUEUE_CLOCK)
     try:
         page.get(f"{web}/queue?lang=ja")
-        koseki = page.find_element(By.ID, "line-koseki")
+        koseki = page.find_element(By.ID, "line-honcho-koseki")
         assert koseki.find_element(By.CSS_SELECTOR, "[data-figure=estimate]").text == "すぐご案内"
     finally:
         if kept is not None:
@@ -90,7 +90,7 @@ def test_the_queue_page_shows_the_figures_after_ticket_events(page, web, client)
             store.QueueLineState("honcho", store.profile_key("koseki")).delete()
 
     page.get(f"{web}/queue?lang=ja")
-    line = page.find_element(By.ID, "line-jumin")
+    line = page.find_element(By.ID, "line-honcho-jumin")
     assert line.find_element(By.CSS_SELECTOR, "[data-figure=waiting]").text == "3人"
     assert line.find_element(By.CSS_SELECTOR, "[data-figure=calling]").text.split() == ["001"]
     assert line.find_element(By.CSS_SELECTOR, "[data-figure=estimate]").text.endswith("分")
@@ -102,7 +102,7 @@ def test_the_queue_page_shows_the_figures_after_ticket_events(page, web, client)
 
     page.get(f"{web}/queue?lang=en&auto=1")
     assert page.find_element(By.ID, "auto-note").text.startswith("This page updates itself")
-    assert page.find_element(By.CSS_SELECTOR, "#line-jumin [data-figure=waiting]").text == "3 people"
+    assert page.find_element(By.CSS_SELECTOR, "#line-honcho-jumin [data-figure=waiting]").text == "3"
     assert_accessible(page, "queue en auto")
     assert QUEUE_CLOCK.astimezone(UTC).hour == 1  # 10:21 in Tokyo
 

@@ -108,7 +108,7 @@ def test_a_transfer_and_the_new_lines_call_in_the_same_second_leave_the_ticket_c
 def replay(events: list[QueueEvent], line: str = "jumin") -> Live:
     """Apply events one by one to tickets and a line, as the worker does."""
     tickets: dict[str, list] = {}
-    lives = {"jumin": Live(), "kokuho": Live()}
+    lives = {"jumin": Live(), "kokuho": Live(), "koseki": Live()}
     for event in events:
         stored = tickets.get(event.number, [])
         added = rules.add(stored, event)
@@ -157,11 +157,33 @@ def test_now_calling_keeps_one_ticket_per_counter_when_served_events_are_lost():
     # A vendor that never sends "served": each counter's latest call stands, whatever the order.
     events = [e for e in day_events() if e.type != "served"]
     expected = replay(events)
-    assert {n: c["counter"] for n, c in expected.calling.items()} == {"005": "3", "006": "1", "007": "2"}
+    assert {n: c["counter"] for n, c in rules.now_calling(expected).items()} == {
+        "005": "3",
+        "006": "1",
+        "007": "2",
+    }
     for seed in range(5):
         shuffled = events + random.Random(seed).sample(events, 4)
         random.Random(seed).shuffle(shuffled)
         assert replay(shuffled) == expected
+
+
+def test_a_transfer_there_and_back_in_any_order_leaves_the_other_lines_call_standing():
+    # Counter 1 of jumin calls A001; koseki's K004 goes to jumin and back, then koseki's counter 1
+    # calls it. Delivered in any order, K004 must never take A001's place on jumin.
+    events = [
+        ev("issued", 0, "A001"),
+        ev("called", 1, "A001", counter="1"),
+        ev("issued", 2, "K004", line="koseki"),
+        ev("transferred", 47, "K004", line="jumin"),
+        ev("transferred", 48, "K004", line="koseki"),
+        ev("called", 49, "K004", line="koseki", counter="1"),
+        ev("recalled", 50, "K004", line="koseki", counter="1"),
+    ]
+    for seed in range(20):
+        shuffled = random.Random(seed).sample(events, len(events))
+        live = replay(shuffled)
+        assert (set(rules.now_calling(live)), live.waiting) == ({"A001"}, 0), seed
 
 
 def test_a_transfer_moves_the_count_between_lines():
@@ -376,6 +398,8 @@ def test_own_format_signed_within_tolerance():
         {"x-madoguchi-signature": hooks.sign_madoguchi("wrong", body, stamp)},
         {"x-madoguchi-signature": hooks.sign_madoguchi("w", body, stamp - 301)},
         {"x-madoguchi-signature": hooks.sign_madoguchi("w", body + b" ", stamp)},
+        {"x-madoguchi-signature": "t=" + "9" * 309 + ",v1=ab"},  # not a time: not a 500
+        {"x-madoguchi-signature": "t=\u00b2,v1=ab"},  # "²".isdigit(), but no int
     ):
         with pytest.raises(hooks.InvalidQueueWebhook) as caught:
             check("honcho", body, headers)
@@ -391,6 +415,10 @@ def test_own_format_signed_within_tolerance():
         (own_body(office="kameari"), 422),
         (own_body(at="2026-12-01T10:00:00"), 422),
         (own_body(counter=None), 422),
+        (own_body(counter=" "), 422),
+        (own_body(counter="X" * 17), 422),
+        (own_body(ticket="-"), 422),
+        (own_body(at="0001-01-01T00:00:00+09:00"), 422),  # no UTC time: not a 500
         (b" " * (hooks.MAX_BODY_BYTES + 1), 413),
     ],
 )
@@ -418,6 +446,18 @@ def test_qminder_style_signs_url_and_body_and_has_no_event_id():
         check(
             "kanamachi-qminder", body, {"x-qminder-signature": hooks.sign_qminder("q", "https://other", body)}
         )
+    # A desk named at length would be shown to everyone and outgrow the line's item: refused.
+    for desk in ("D" * 17, 10**17):
+        long = json.dumps(
+            {"type": "ticket_called", "data": {**json.loads(body)["data"], "desk": desk}}
+        ).encode()
+        with pytest.raises(hooks.InvalidQueueWebhook) as caught:
+            check(
+                "kanamachi-qminder",
+                long,
+                {"x-qminder-signature": hooks.sign_qminder("q", source.registered_url, long)},
+            )
+        assert caught.value.status == 422
 
 
 def test_an_event_dated_ahead_of_our_clock_is_refused_whatever_the_adapter():
