@@ -509,9 +509,14 @@ def queue_page() -> Response:
     if importlib.util.find_spec("chalicelib.services.queues") is None:
         return _message(request, language, "web.queue_unavailable", 503)
     queues = importlib.import_module("chalicelib.services.queues")
-    view = queues.status_view(_now(), language)
+    from chalicelib.domain.queue import TOKYO
+
+    now = _now()
+    view = queues.status_view(now, language)
     auto = (request.query_params or {}).get("auto") == "1"
-    response = render.page(request, "queue.html", language, cacheable=True, view=view, auto=auto)
+    # When the figures were read: a page left open without refreshing says how old it is.
+    as_of = now.astimezone(TOKYO).strftime("%H:%M")
+    response = render.page(request, "queue.html", language, cacheable=True, view=view, auto=auto, as_of=as_of)
     response.headers["Cache-Control"] = "public, max-age=10"  # the figures change by the minute
     if auto:
         response.headers["Refresh"] = str(QUEUE_REFRESH_SECONDS)

@@ -95,6 +95,8 @@ def test_the_queue_page_shows_the_figures_after_ticket_events(page, web, client)
     assert line.find_element(By.CSS_SELECTOR, "[data-figure=calling]").text.split() == ["001"]
     assert line.find_element(By.CSS_SELECTOR, "[data-figure=estimate]").text.endswith("分")
     assert "10:20" in line.find_element(By.CSS_SELECTOR, "[data-figure=updated]").text
+    # When the page read its figures (the clock), apart from when the line last moved.
+    assert page.find_element(By.ID, "as-of").text == "10:21 時点の情報です。"
     assert_accessible(page, "queue ja")
     line.find_element(By.CSS_SELECTOR, "details.best summary").click()
     assert_accessible(page, "queue ja chart open")
