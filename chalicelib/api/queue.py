@@ -6,9 +6,8 @@ whose cold start must not pay for them.
 
 from __future__ import annotations
 
-import html
-import json
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from chalice import Response
 
@@ -123,70 +122,11 @@ def stop_watching(ticket_ref: str) -> Response:
 
 @bp.route("/queue/tickets/{ticket_ref}", methods=["GET"])
 def ticket_page(ticket_ref: str) -> Response:
-    """The LIFF watch page, server-rendered and minimal (the web pages' owner may restyle it)."""
-    from chalicelib.config import get_settings
-    from chalicelib.domain import messages
-    from chalicelib.domain.errors import MadoguchiError
-    from chalicelib.services import queues
-
-    language = _language()
-
-    def t(key: str, **values: object) -> str:
-        return html.escape(messages.text(key, language, **values))
-
-    try:
-        ticket = queues.ticket_view(ticket_ref, language, datetime.now(UTC))
-    except MadoguchiError:
-        body = f"<main><h1>{t('queue.watch.title')}</h1><p>{t('queue.watch.ended')}</p></main>"
-        return _page(language, t("queue.watch.title"), body, 404)
-    options = "".join(f'<option value="{n}"{" selected" if n == 3 else ""}>{n}</option>' for n in range(1, 6))
-    line = ticket["lineName"] or "-"
-    api = json.dumps(f"/queue/tickets/{ticket_ref}/watch")
-    liff_id = json.dumps(get_settings().liff_url.rstrip("/").rsplit("/", 1)[-1])
-    body = f"""<main>
-<h1>{t("queue.watch.title")}</h1>
-<p class="ticket">{t("queue.watch.ticket", number=ticket["number"], line=line)}</p>
-<p>{html.escape(ticket["officeName"])}</p>
-<form id="watch">
-<label for="ahead">{t("queue.watch.ahead_label")}</label>
-<select id="ahead" name="ahead">{options}</select>
-<button type="submit">{t("queue.watch.start")}</button>
-</form>
-<button type="button" id="stop">{t("queue.watch.stop")}</button>
-<p id="result" role="status" aria-live="polite"></p>
-<noscript><p>{t("queue.watch.open_in_line")}</p></noscript>
-</main>
-<script src="https://static.line-scdn.net/liff/edge/2/sdk.js"></script>
-<script>
-const api = {api};
-async function call(method, body) {{
-  try {{ await liff.init({{liffId: {liff_id}}}); }} catch (e) {{}}
-  const token = window.liff && liff.getIDToken ? liff.getIDToken() : null;
-  if (!token) {{ document.getElementById("result").textContent = {json.dumps(messages.text("queue.watch.open_in_line", language))}; return; }}
-  const response = await fetch(api + "?lang={language}", {{method, headers: {{"Authorization": "Bearer " + token, "Content-Type": "application/json"}}, body: body ? JSON.stringify(body) : undefined}});
-  const answer = await response.json();
-  document.getElementById("result").textContent = answer.message || (answer.error && answer.error.message) || "";
-}}
-document.getElementById("watch").addEventListener("submit", (e) => {{ e.preventDefault(); call("POST", {{ahead: Number(document.getElementById("ahead").value)}}); }});
-document.getElementById("stop").addEventListener("click", () => call("DELETE"));
-</script>"""
-    return _page(language, t("queue.watch.title"), body, 200)
-
-
-def _page(language: str, title: str, body: str, status: int) -> Response:
-    document = (
-        f'<!doctype html><html lang="{html.escape(language)}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{title}</title>"
-        "<style>body{font-family:sans-serif;font-size:1.1rem;margin:1rem;line-height:1.5}"
-        ".ticket{font-size:1.6rem;font-weight:bold}button,select{font-size:1.1rem;min-height:44px;margin:.5rem 0}</style>"
-        f"</head><body>{body}</body></html>"
-    )
-    return Response(
-        body=document,
-        status_code=status,
-        headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
-    )
+    """The watch page is a resident page under /web (where the LIFF endpoint points): go there."""
+    query = bp.current_request.query_params
+    lang = query.get("lang") if query else None
+    location = f"/web/queue/tickets/{ticket_ref}" + (f"?lang={quote(lang, safe='')}" if lang else "")
+    return Response(body="", status_code=308, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 # --- staff ---------------------------------------------------------------------------------------

@@ -523,6 +523,70 @@ def queue_page() -> Response:
     return response
 
 
+# --- "tell me when it is nearly my turn" (LIFF; the QR code on a ticket opens it) ---------------------
+
+
+def _ticket_page(request: Any, language: str, ref: str, **context: Any) -> Response:
+    """The ticket and its watch form; a message page for a link that is not today's ticket."""
+    from datetime import UTC, datetime
+
+    from chalicelib.domain.errors import Conflict, MadoguchiError
+    from chalicelib.services import queues
+    from chalicelib.web import render
+
+    try:
+        ticket = queues.ticket_view(ref, language, datetime.now(UTC))
+    except MadoguchiError as error:
+        expired = isinstance(error, Conflict)
+        return _message(
+            request,
+            language,
+            "error.queue.ticket_expired" if expired else "queue.watch.ended",
+            409 if expired else 404,
+        )
+    context.setdefault("ahead", 3)
+    return render.page(request, "queue_ticket.html", language, ticket=ticket, ref=ref, **context)
+
+
+@bp.route("/web/queue/tickets/{ref}", methods=["GET"])
+def queue_ticket_page(ref: str) -> Response:
+    request = _request()
+    return _ticket_page(request, _language(request), ref, id_token="", notice=None)
+
+
+@bp.route("/web/queue/tickets/{ref}", methods=["POST"], content_types=FORM_POST)
+def queue_ticket_post(ref: str) -> Response:
+    """Start or stop the watch: the LINE user comes from the ID token the LIFF page posts."""
+    from datetime import UTC, datetime
+
+    from chalicelib.services import queues
+    from chalicelib.web import render
+
+    request = _request()
+    posted = render.form_fields(request)
+    language = _language(request, posted)
+    if not render.csrf_ok(request, posted):
+        return _expired(request, language)
+    token = render.first(posted, "id_token")
+    user_id = _resident(token) if token else None
+    if user_id is None:
+        return _message(request, language, "web.signin_again", 401)
+    chosen = render.first(posted, "ahead")
+    ahead = int(chosen) if chosen.isdigit() else None
+    now = datetime.now(UTC)
+    try:
+        if render.first(posted, "action") == "stop":
+            notice = queues.stop_watch(ref, user_id, language, now)["message"]
+        else:
+            notice = queues.watch(ref, user_id, ahead, language, now)["message"]
+    except Exception as error:
+        api_error = _as_api_error(error, language)
+        if api_error is None:
+            raise
+        notice = api_error.message
+    return _ticket_page(request, language, ref, id_token=token, notice=notice, ahead=ahead or 3)
+
+
 # --- news settings (LIFF) -------------------------------------------------------------------------
 
 

@@ -115,3 +115,27 @@ def test_self_refresh_is_the_residents_choice(client):
     assert "Refresh" not in plain.headers and "refresh" not in plain.headers
     auto = client.http.get("/queue?lang=en&auto=1")
     assert {k.lower(): v for k, v in auto.headers.items()}["refresh"] == "30"
+
+
+def test_the_ticket_page_the_qr_code_opens_is_accessible(page, web, client):
+    from datetime import datetime
+
+    from chalicelib.domain import queue as rules
+    from chalicelib.domain.queue_webhooks import sign_madoguchi
+
+    now = datetime.now(UTC)
+    number = f"Q{int(time.time() * 1000) % 100000:05d}"
+    document = {"id": f"web-ticket-{number}", "type": "issued", "office": "honcho", "line": "jumin",
+                "ticket": number, "at": rules.iso(now)}  # fmt: skip
+    body = json.dumps(document).encode()
+    signature = sign_madoguchi(os.environ["QUEUE_WEBHOOK_SECRET"], body, int(time.time()))
+    answer = client.http.post(
+        "/queue/webhooks/honcho",
+        body=body,
+        headers={"Content-Type": "application/json", "X-Madoguchi-Signature": signature},
+    )
+    ref = json.loads(answer.body)["ticketUrl"].rsplit("/", 1)[-1]
+    for language in ("ja", "en"):
+        page.get(f"{web}/web/queue/tickets/{ref}?lang={language}")
+        assert number in page.find_element(By.ID, "ticket").text
+        assert_accessible(page, f"queue ticket {language}")

@@ -295,7 +295,10 @@ def test_an_issue_is_answered_with_the_link_the_ticket_prints(client, ticketer):
     assert rules.read_ticket(os.environ["QUEUE_TICKET_SECRET"], ref) == rules.TicketRef(
         "honcho", today, number
     )
-    assert client.http.get(f"/queue/tickets/{ref}").status_code == 200
+    # The printed link opens <LIFF endpoint>/queue/tickets/<ref>, the endpoint being <origin>/web.
+    assert client.http.get(f"/web/queue/tickets/{ref}").status_code == 200
+    moved = client.http.get(f"/queue/tickets/{ref}?lang=en")
+    assert (moved.status_code, moved.headers["Location"]) == (308, f"/web/queue/tickets/{ref}?lang=en")
     # A ticket of another day gets no link (it would be dead); only an issue prints a ticket.
     old = ticketer.event("issued", number, at(a_tuesday(), 10), line="koseki", id=f"{number}-old")
     assert "ticketUrl" not in old
@@ -320,8 +323,9 @@ def test_a_watching_resident_is_told_once_when_near_and_once_when_called(
     assert answer.status_code == 200, answer.body
     assert json.loads(answer.body)["peopleAhead"] == 5
     assert json.loads(answer.body)["ahead"] == 3 and "3.0" not in json.loads(answer.body)["message"]
-    page = client.http.get(f"/queue/tickets/{ref}")
+    page = client.http.get(f"/web/queue/tickets/{ref}")
     assert page.status_code == 200 and numbers[-1] in page.body.decode()
+    assert "5" in page.body.decode().split('id="ahead-now"')[1].split("</p>")[0]
 
     ticketer.event("called", numbers[0], earlier(now, 5), line="zeimu", counter="1")
     pump.drain()
@@ -343,6 +347,28 @@ def test_a_watching_resident_is_told_once_when_near_and_once_when_called(
     queues.notify_watchers("honcho", today.isoformat(), {"zeimu"}, datetime.now(UTC))  # a rerun sends nothing
     texts = [push["body"]["messages"][0]["text"] for push in pushes_to(sandbox, user)]
     assert len(texts) == 2 and "2" in texts[1] and numbers[-1] in texts[1]
+
+
+def test_the_ticket_page_is_a_resident_page_that_starts_and_stops_the_watch(client, ticketer, pump, mint):
+    from tests.integration.test_web_pages import _csrf, headers, post
+
+    numbers, ref, _ = tickets_today(ticketer, pump, "kokuho", 4, "L")
+    shown = client.http.get(f"/web/queue/tickets/{ref}?lang=en")
+    assert shown.status_code == 200 and numbers[-1] in shown.body.decode()
+    # The resident pages' headers: a CSP without inline script, no caching of a form.
+    assert "unsafe-inline" not in headers(shown)["content-security-policy"]
+    assert headers(shown)["cache-control"] == "no-store" and "<script>" not in shown.body.decode()
+    cookie, token = _csrf(shown)
+    fields = {"csrf": token, "lang": "en", "ahead": "2", "action": "watch"}
+    assert post(client, f"/web/queue/tickets/{ref}", cookie, fields).status_code == 401  # no LINE login
+    user, _ = a_resident(mint)
+    watching = post(client, f"/web/queue/tickets/{ref}", cookie, {**fields, "id_token": mint(user)})
+    assert watching.status_code == 200 and "when 2 or fewer people are ahead" in watching.body.decode()
+    stopped = post(
+        client, f"/web/queue/tickets/{ref}", cookie, {**fields, "id_token": mint(user), "action": "stop"}
+    )
+    assert "Notifications stopped." in stopped.body.decode()
+    assert client.http.get(f"/web/queue/tickets/{ref}x").status_code == 404
 
 
 def test_stop_ends_the_watch(client, ticketer, pump, sandbox, mint):
