@@ -466,7 +466,7 @@ def now_calling(live: Live) -> dict[str, dict[str, Any]]:
     latest (by time, then number). A counter serves one resident at a time, so a vendor that
     loses or never sends "served" must not pile numbers up on the page nor keep counters busy.
     Chosen when read, not when written, so that events arriving in any order agree."""
-    latest: dict[str | None, tuple[str, str]] = {}
+    latest: dict[str, tuple[str, str]] = {}
     for number, call in live.calling.items():
         counter = call.get("counter")
         mine = (call.get("at") or "", number)

@@ -7,7 +7,7 @@ import importlib.util
 import json
 import os
 import time
-from datetime import UTC
+from datetime import UTC, datetime
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -24,11 +24,18 @@ pytestmark = [
 
 
 def post_event(
-    client, kind: str, number: str, minute: int, counter: str | None = None, line: str = "jumin"
-) -> None:
+    client,
+    kind: str,
+    number: str,
+    minute: int,
+    counter: str | None = None,
+    line: str = "jumin",
+    when: datetime | None = None,
+) -> dict:
+    """A signed event at `minute` past the page's clock hour (or at `when`); the webhook's answer."""
     from chalicelib.domain.queue_webhooks import sign_madoguchi
 
-    when = QUEUE_CLOCK.replace(minute=minute)
+    when = when or QUEUE_CLOCK.replace(minute=minute)
     document = {
         "id": f"web-{line}-{number}-{kind}-{minute}",
         "type": kind,
@@ -46,6 +53,7 @@ def post_event(
         headers={"Content-Type": "application/json", "X-Madoguchi-Signature": signature},
     )
     assert response.status_code == 200, response.body
+    return json.loads(response.body)
 
 
 @pytest.fixture
@@ -118,23 +126,9 @@ def test_self_refresh_is_the_residents_choice(client):
 
 
 def test_the_ticket_page_the_qr_code_opens_is_accessible(page, web, client):
-    from datetime import datetime
-
-    from chalicelib.domain import queue as rules
-    from chalicelib.domain.queue_webhooks import sign_madoguchi
-
-    now = datetime.now(UTC)
     number = f"Q{int(time.time() * 1000) % 100000:05d}"
-    document = {"id": f"web-ticket-{number}", "type": "issued", "office": "honcho", "line": "jumin",
-                "ticket": number, "at": rules.iso(now)}  # fmt: skip
-    body = json.dumps(document).encode()
-    signature = sign_madoguchi(os.environ["QUEUE_WEBHOOK_SECRET"], body, int(time.time()))
-    answer = client.http.post(
-        "/queue/webhooks/honcho",
-        body=body,
-        headers={"Content-Type": "application/json", "X-Madoguchi-Signature": signature},
-    )
-    ref = json.loads(answer.body)["ticketUrl"].rsplit("/", 1)[-1]
+    answer = post_event(client, "issued", number, 0, when=datetime.now(UTC))  # a link is for today only
+    ref = answer["ticketUrl"].rsplit("/", 1)[-1]
     for language in ("ja", "en"):
         page.get(f"{web}/web/queue/tickets/{ref}?lang={language}")
         assert number in page.find_element(By.ID, "ticket").text
