@@ -56,7 +56,7 @@ class Pump:
     def __init__(self, app_module: str = "app", *, retry_delay: int = 1, wait_seconds: int = 1) -> None:
         self._app = importlib.import_module(app_module).app
         self._retry_delay = retry_delay
-        self._wait_seconds = wait_seconds
+        self._wait_seconds = wait_seconds  # the pause of `run` when every queue was empty
         self._sqs = boto3.client("sqs")
         self._region = self._sqs.meta.region_name
         sources = self._app.event_sources
@@ -69,29 +69,28 @@ class Pump:
 
     # --- SQS ---------------------------------------------------------------------------------
 
-    def drain_once(self, wait_seconds: int | None = None) -> int:
-        """One receive per queue, each batch handed to its handler; returns records delivered."""
-        delivered = 0
-        for source in self.queues:
-            delivered += self._deliver(source, self._wait_seconds if wait_seconds is None else wait_seconds)
-        return delivered
+    def drain_once(self) -> int:
+        """One receive per queue, none waiting, each batch handed to its handler; returns records
+        delivered. (Long-polling each queue in turn would leave a busy queue one batch per round
+        of idle ones: `run` pauses only when every queue was empty.)"""
+        return sum(self._deliver(source) for source in self.queues)
 
     def drain(self, idle_rounds: int = 2, timeout: float = 30.0) -> int:
         """Deliver until every queue has been empty `idle_rounds` times in a row (for tests)."""
         deadline = time.monotonic() + timeout
         total, idle = 0, 0
         while idle < idle_rounds and time.monotonic() < deadline:
-            delivered = self.drain_once(wait_seconds=0)
+            delivered = self.drain_once()
             total += delivered
             idle = 0 if delivered else idle + 1
         return total
 
-    def _deliver(self, source: SQSEventConfig, wait_seconds: int) -> int:
+    def _deliver(self, source: SQSEventConfig) -> int:
         url = self._sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
         received = self._sqs.receive_message(
             QueueUrl=url,
             MaxNumberOfMessages=min(source.batch_size, 10),
-            WaitTimeSeconds=wait_seconds,
+            WaitTimeSeconds=0,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
@@ -185,9 +184,7 @@ class Pump:
         plans = {name: Schedule(self._expression(name)) for name in self.schedules}
         due = {name: plan.next_after(now) for name, plan in plans.items()}
         while not self._stop.is_set():
-            # Every queue without waiting, then a pause only when all were empty: long-polling each
-            # in turn left a busy queue one batch per round of idle ones (a queue-sim at 60x fell behind).
-            if not self.drain_once(wait_seconds=0):
+            if not self.drain_once():  # a pause only when every queue was empty
                 self._stop.wait(self._wait_seconds)
             now = datetime.now(UTC)
             try:
