@@ -493,12 +493,12 @@ def open_counters(live: Live, now: datetime, window_minutes: int) -> int:
 # to come follows that staffing hour by hour (the lunch break, the first half hour). This hour's
 # history, else the configured service time and counters, is the prior. The wait is taken as
 # gamma-distributed around the estimate, and the published bucket is the one that holds it with
-# probability >= COVERAGE and whose middle is the closest to it on average.
+# probability >= COVERAGE and whose middle is the closest to it on average (`choose_bucket`).
 
-# The ranges a resident sees, in minutes (Sakai-style buckets: 約10〜15分, 30分以上). Above the
-# last edge the range is open ("180分以上"). Nobody ahead and a counter free now: 0-0, "no wait"
+# The ranges a resident sees, in minutes (Sakai-style buckets: 約10〜15分, 30分以上; finer below
+# a quarter of an hour, where two minutes are a lot of the wait). Above the last edge the range is open ("180分以上"). Nobody ahead and a counter free now: 0-0, "no wait"
 # (すぐご案内), where history confirms that many counters are usually open this hour, else "1分未満".
-BUCKET_EDGES = (0, 1, 3, 5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90, 120, 150, 180)
+BUCKET_EDGES = (0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 75, 90, 120, 150, 180)
 NO_WAIT = (0, 0)
 # A counter that called in this many minutes and is serving no one counts as free (if history
 # says that many are usually open this hour); quiet lines' counters can idle for a long while.
@@ -517,10 +517,14 @@ FIRST_CALL = 0.7
 # pace drifts by DRIFT during a wait.
 SERVICE_CV2 = 0.5
 DRIFT = 0.1
-# The published bucket holds the wait with at least this probability under that model (tuned
-# with bench/queue_estimate.py --tune on the earlier simulated days only, for >= 80 % of real
-# waits inside; the edges' coarseness adds a margin).
-COVERAGE = 0.8
+# The published bucket holds the wait with at least this probability under that model (chosen
+# with bench/queue_estimate.py --tune on the earlier simulated days only: >= 85 % of real waits
+# inside there, a margin for days not seen; the model's spread and the edges add to it; the MAE
+# varies by 1-2 % over 0.6-0.8).
+COVERAGE = 0.7
+# A range reaches no further into either tail of that model (this share of waits) than the edge
+# next to it.
+TAIL = 0.05
 
 
 @dataclass(frozen=True)
@@ -600,27 +604,36 @@ def gamma_cdf(shape: float, x: float) -> float:
 
 
 def choose_bucket(mean: float, cv2: float, coverage: float) -> tuple[int, int | None]:
-    """For a gamma-distributed wait (`mean` minutes, squared coefficient of variation `cv2`):
-    of the tightest ranges between bucket edges that hold it with probability >= `coverage`
-    (none can lose its first or last bucket and still do), the one whose middle is the closest
-    to the wait on average (least expected absolute difference)."""
+    """For a gamma-distributed wait (`mean` minutes, squared coefficient of variation `cv2`): of
+    the ranges between bucket edges that hold it with probability >= `coverage` and reach no
+    further into either TAIL than the edge next to it, the one whose middle is the closest to the
+    wait on average (least expected absolute difference), then the narrowest. A wait is skewed,
+    so the tightest such range sits above its median; starting it an edge lower brings the middle
+    closer, and the tails keep it from buying a better middle with a far wider range ("4〜75分"
+    for 40). Open-ended ("180分以上") only where no bounded range from its edge holds enough."""
     shape, scale = 1 / cv2, max(mean, 1e-6) * cv2
 
     def expected_error(a: float) -> float:  # E|W - a| = a(2F(a) - 1) + E[W] - 2 E[W; W < a]
         below = gamma_cdf(shape, a / scale)
         return a * (2 * below - 1) + mean - 2 * mean * gamma_cdf(shape + 1, a / scale)
 
-    tops: list[int | None] = [*BUCKET_EDGES, None]
-    held = [gamma_cdf(shape, edge / scale) for edge in BUCKET_EDGES] + [1.0]
-    best: tuple[int, int | None] = (0, None)
-    least = math.inf
-    for i in range(len(BUCKET_EDGES)):
-        j = next((j for j in range(i + 1, len(tops)) if held[j] - held[i] >= coverage), None)
-        if j is None or (j > i + 1 and held[j] - held[i + 1] >= coverage):
-            continue  # holds too little, or would without its first bucket
-        error = expected_error(bucket_middle(BUCKET_EDGES[i], tops[j]))
-        if error < least:
-            best, least = (BUCKET_EDGES[i], tops[j]), error
+    held = [gamma_cdf(shape, edge / scale) for edge in BUCKET_EDGES]
+    best: tuple[int, int | None] = (BUCKET_EDGES[-1], None)
+    least = (math.inf, math.inf)
+    for i, low in enumerate(BUCKET_EDGES):
+        if i + 1 < len(BUCKET_EDGES) and held[i + 1] <= TAIL:
+            continue  # the next edge up is still below nearly every wait
+        tops: list[int | None] = [
+            high
+            for j, high in enumerate(BUCKET_EDGES)
+            if j > i and held[j] - held[i] >= coverage and held[j - 1] < 1 - TAIL
+        ]
+        if not tops and 1 - held[i] >= coverage:
+            tops = [None]
+        for high in tops:
+            key = (expected_error(bucket_middle(low, high)), math.inf if high is None else high - low)
+            if key < least:
+                best, least = (low, high), key
     return best
 
 

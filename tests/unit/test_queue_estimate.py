@@ -184,6 +184,59 @@ def test_the_bucket_is_tight_not_merely_wide_enough():
     assert rules.choose_bucket(12.5, 0.005, 0.8) == (10, 15)
 
 
+def expected_distance(mean: float, cv2: float, a: float) -> float:
+    """E|W - a| for a gamma wait, by numerical integration: the integral of F below a and of
+    1 - F above it (independent of the closed form the code uses)."""
+    shape, scale = 1 / cv2, mean * cv2
+    step = a / 400
+    below = sum(rules.gamma_cdf(shape, (k + 0.5) * step / scale) for k in range(400)) * step
+    step = (mean * 12 - a) / 2000  # far enough: beyond 12 means nothing is left for these shapes
+    above = sum(1 - rules.gamma_cdf(shape, (a + (k + 0.5) * step) / scale) for k in range(2000)) * step
+    return below + above
+
+
+@pytest.mark.parametrize(
+    ("mean", "cv2"), [(0.8, 1.0), (4, 0.5), (12, 0.1), (35, 0.04), (8, 0.3), (40, 0.045)]
+)
+def test_the_bucket_has_the_closest_middle_of_the_ranges_that_hold_enough(mean, cv2):
+    def below(minutes: float) -> float:
+        return rules.gamma_cdf(1 / cv2, minutes / (mean * cv2))
+
+    edges = rules.BUCKET_EDGES
+    after = dict(zip(edges, edges[1:], strict=False))
+    before = dict(zip(edges[1:], edges, strict=False))
+    ranges = [
+        (lo, hi)
+        for lo in edges
+        for hi in edges
+        if lo < hi
+        and below(hi) - below(lo) >= 0.8
+        # Neither end further into a tail than the edge next to it.
+        and below(after[lo]) > rules.TAIL
+        and below(before[hi]) < 1 - rules.TAIL
+    ]
+    distance = {r: expected_distance(mean, cv2, rules.bucket_middle(*r)) for r in ranges}
+    chosen = rules.choose_bucket(mean, cv2, 0.8)
+    assert chosen in distance
+    assert distance[chosen] <= min(distance.values()) + 1e-3
+    # Of the ranges with that middle, the narrowest.
+    same = [r for r in ranges if rules.bucket_middle(*r) == rules.bucket_middle(*chosen)]
+    assert chosen[1] - chosen[0] == min(hi - lo for lo, hi in same)
+
+
+def test_a_skewed_wait_starts_its_range_lower_than_the_tightest_one():
+    # About 4 minutes, as variable as a few services: under 6 (middle 3, near the median of
+    # 3.4), not the tightest 1-8 (middle 4.5, above it).
+    assert rules.choose_bucket(4, 0.5, 0.8) == (0, 6)
+
+
+def test_a_better_middle_is_not_bought_with_a_far_wider_range():
+    # About 40 minutes: 4-75 has its middle on the median too, but 4 minutes is not a wait
+    # anyone with 20 people ahead will have.
+    low, high = rules.choose_bucket(40, 0.045, 0.8)
+    assert high is not None and low >= 20 and high <= 60
+
+
 def test_gamma_cdf():
     assert rules.gamma_cdf(1, 1) == pytest.approx(1 - math.exp(-1))
     assert rules.gamma_cdf(2, 3) == pytest.approx(1 - 4 * math.exp(-3))
