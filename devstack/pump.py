@@ -212,9 +212,26 @@ def _one_time(schedule: dict[str, Any]) -> datetime | None:
     return datetime.fromisoformat(match[1]).replace(tzinfo=zone)
 
 
+def _fire_time(text: str | None) -> datetime | None:
+    """`make fire AT=…`: the moment the schedule fires, as if it ran then (the nightly job
+    closes the Tokyo day before it)."""
+    from devstack import preflight
+
+    if not text:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        preflight.fail(f"AT={text!r}: give an ISO time with its offset, e.g. 2026-12-05T03:00+09:00", 2)
+    return at.astimezone(UTC)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Deliver local SQS messages and schedules to the app.")
     parser.add_argument("--fire", metavar="JOB", help="run one scheduled job now and exit")
+    parser.add_argument("--at", metavar="ISO", help="with --fire: the schedule's time (default: now)")
     parser.add_argument("--drain", action="store_true", help="deliver until the queues are empty, then exit")
     args = parser.parse_args()
     ports = Ports.from_env()
@@ -223,11 +240,13 @@ def main() -> None:
         from devstack import preflight
 
         pump = Pump()
+        at = None
         if args.fire is not None:
             preflight.require_choice("job", args.fire, pump.schedules, "make fire JOB=<job>")
+            at = _fire_time(args.at)
         preflight.require_stack("moto: SQS, DynamoDB, SES", ports.aws, "MADOGUCHI_AWS_PORT")
         if args.fire is not None:
-            print(preflight.one_line(lambda: pump.fire(args.fire), f"job {args.fire}"))
+            print(preflight.one_line(lambda: pump.fire(args.fire, at), f"job {args.fire}"))
         else:
             print(f"delivered {preflight.one_line(pump.drain, 'drain')} records")
         return

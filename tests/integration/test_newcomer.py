@@ -41,6 +41,8 @@ def run(*args: str) -> subprocess.CompletedProcess:
         (("devstack.pump", "--fire", "daily-digest"), "no local stack"),
         (("devstack.pump", "--fire", "no-such-job"), "unknown job 'no-such-job'"),
         (("devstack.pump", "--fire", ""), "usage: make fire JOB="),
+        (("devstack.pump", "--fire", "queue-nightly", "--at", "2026-12-05T03:00"), "with its offset"),
+        (("devstack.pump", "--fire", "queue-nightly", "--at", "yesterday"), "AT='yesterday'"),
         (("infra.richmenu", "--local"), "no local stack"),
         (("devstack.dev_issuer", "token", "--section", "kocho", "--role", "staff"), "no local stack"),
         (("devstack.dev_issuer", "token", "--section", "citizens", "--role", "staff"), "unknown section"),

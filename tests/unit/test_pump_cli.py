@@ -1,0 +1,16 @@
+"""`make fire JOB=… AT=…`: the schedule's time as the job receives it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from devstack.pump import _fire_time
+
+
+def test_the_time_given_is_the_schedules_time_in_utc():
+    assert _fire_time("2026-12-05T03:00+09:00") == datetime(2026, 12, 4, 18, 0, tzinfo=UTC)
+    assert _fire_time("2026-12-04T18:00:00Z") == datetime(2026, 12, 4, 18, 0, tzinfo=UTC)
+
+
+def test_no_time_given_is_now():
+    assert _fire_time(None) is None and _fire_time("") is None
