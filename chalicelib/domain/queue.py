@@ -496,8 +496,9 @@ def open_counters(live: Live, now: datetime, window_minutes: int) -> int:
 # probability >= COVERAGE and whose middle is the closest to it on average (`choose_bucket`).
 
 # The ranges a resident sees, in minutes (Sakai-style buckets: 約10〜15分, 30分以上; finer below
-# a quarter of an hour, where two minutes are a lot of the wait). Above the last edge the range is open ("180分以上"). Nobody ahead and a counter free now: 0-0, "no wait"
-# (すぐご案内), where history confirms that many counters are usually open this hour, else "1分未満".
+# a quarter of an hour, where two minutes are a lot of the wait). Above the last edge the range
+# is open ("180分以上"). Nobody ahead and a counter free now: 0-0, "no wait" (すぐご案内), where
+# history confirms that many counters are usually open this hour, else "1分未満".
 BUCKET_EDGES = (0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 75, 90, 120, 150, 180)
 NO_WAIT = (0, 0)
 # A counter that called in this many minutes and is serving no one counts as free (if history
