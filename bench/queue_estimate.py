@@ -18,12 +18,12 @@ compared with the wait that ticket really had (issue to first call):
   bucket edges alone cost, which no estimate can beat;
 - the same figures by the estimate's basis (recent, history, default).
 
-The last day is held out: the estimator's constants (domain.queue.COVERAGE, FIRST_CALL, TAIL,
-the bucket edges, the pace window and prior weight) were chosen on the earlier days only (`--tune`
-reruns the grid over COVERAGE × FIRST_CALL on this run's earlier days and prints the best pair). Figures are printed
-for the tuning days and the held-out day separately. One day is a small sample, and whether it
-is quiet or busy decides its ratio: `--held-out-days K` holds out the last K days (each still
-estimated from all the days before it) and prints them pooled and one by one.
+The last day is held out: the estimator's constants (domain.queue.COVERAGE, FIRST_CALL, TAIL, the
+bucket edges, the pace window and prior weight) were chosen on the earlier days only (`--tune`
+reruns the grid over COVERAGE × FIRST_CALL on this run's earlier days and prints the best pair).
+Figures are printed for the tuning days and the held-out day separately. One day is a small sample,
+and whether it is quiet or busy decides its ratio: `--held-out-days K` holds out the last K days
+(each still estimated from all the days before it) and prints them pooled and one by one.
 
 Throughput: one day's events (with 2% duplicates and 2% reordered) are handed to the real queue
 worker (workers.queue.handle_batch, batches of 10) against the local stack (moto) in this

@@ -352,9 +352,8 @@ def test_a_watching_resident_is_told_once_when_near_and_once_when_called(
 def test_the_ticket_page_is_a_resident_page_that_starts_and_stops_the_watch(client, ticketer, pump, mint):
     from tests.integration.test_web_pages import _csrf, headers, post
 
-    numbers, ref, _ = tickets_today(
-        ticketer, pump, "koseki", 4, "L"
-    )  # not kokuho: the close-out test counts its tickets
+    # Not kokuho: the close-out test counts that line's tickets.
+    numbers, ref, _ = tickets_today(ticketer, pump, "koseki", 4, "L")
     shown = client.http.get(f"/web/queue/tickets/{ref}?lang=en")
     assert shown.status_code == 200 and numbers[-1] in shown.body.decode()
     # The resident pages' headers: a CSP without inline script, no caching of a form.
