@@ -1,6 +1,6 @@
 """How good the published wait ranges are, and how fast one worker applies ticket events.
 
-    .venv/bin/python bench/queue_estimate.py [--days 16] [--seed 7] [--held-out-days 1] [--tune] [--no-stack] [--json]
+    .venv/bin/python bench/queue_estimate.py [--days 16] [--seed 7] [--held-out-days 1] [--lose 0.05] [--never served] [--tune] [--no-stack] [--json]
 
 Simulates `--days` business days of the main office (devstack/queue_day.py: arrivals by hour,
 service times drifting from the configured ones, counters closing over lunch, no-shows, recalls,
@@ -24,6 +24,12 @@ reruns the grid over COVERAGE × FIRST_CALL on this run's earlier days and print
 Figures are printed for the tuning days and the held-out day separately. One day is a small sample,
 and whether it is quiet or busy decides its ratio: `--held-out-days K` holds out the last K days
 (each still estimated from all the days before it) and prints them pooled and one by one.
+
+Vendors lose events (no retries, or a few): `--lose P` drops each event with probability P
+(seeded) before it reaches the rules, on every day (so history is built from lossy days too);
+`--never TYPE` drops every event of that type (a vendor that never sends "served", say).
+A resident still takes the ticket whose issue was lost and is still scored on the range shown
+then; the naive baseline counts the same people ahead, so it loses them too.
 
 Throughput: one day's events (with 2% duplicates and 2% reordered) are handed to the real queue
 worker (workers.queue.handle_batch, batches of 10) against the local stack (moto) in this
@@ -117,8 +123,11 @@ def business_days(start: date, count: int) -> list[date]:
     return found
 
 
-def replay_day(sim: Any, history: dict[str, list[tuple[int, dict]]], score: Scores) -> dict[str, dict]:
-    """Apply one day's events in true order; score the range shown at each ticket's issue."""
+def replay_day(
+    sim: Any, history: dict[str, list[tuple[int, dict]]], score: Scores, lost: frozenset[str] = frozenset()
+) -> dict[str, dict]:
+    """Apply one day's events in true order, less the `lost` ones (event ids); score the range
+    shown at each ticket's issue."""
     from chalicelib.domain import queue as rules
     from chalicelib.services.queues import line_estimate
 
@@ -150,6 +159,8 @@ def replay_day(sim: Any, history: dict[str, list[tuple[int, dict]]], score: Scor
                 actual = (ticket.called_at - ticket.issued_at).total_seconds() / 60
                 naive = ahead * line.default_service_minutes / line.counters
                 score.add(estimate.basis, low, high, actual, naive)
+        if sim_event.event_id in lost:
+            continue
         events = stored.get(event.number, [])
         added = rules.add(events, event)
         if added is None:
@@ -164,18 +175,32 @@ def replay_day(sim: Any, history: dict[str, list[tuple[int, dict]]], score: Scor
     return rules.hourly_figures(tickets)
 
 
-def evaluate(days: list[Any], held_out_days: int = 1) -> tuple[Scores, Scores, dict[str, Scores]]:
+def lost_events(days: list[Any], share: float, never: set[str], seed: int) -> list[frozenset[str]]:
+    """Per day, the ids of the events a vendor lost: each with probability `share`, and every
+    one of the types it `never` sends."""
+    import random
+
+    rng = random.Random(f"lose-{seed}")
+    return [
+        frozenset(e.event_id for e in sim.events if rng.random() < share or e.type in never) for sim in days
+    ]
+
+
+def evaluate(
+    days: list[Any], held_out_days: int = 1, lost: list[frozenset[str]] | None = None
+) -> tuple[Scores, Scores, dict[str, Scores]]:
     """Scores of the tuning days, of the last `held_out_days` (pooled) and of each of those;
     every day is estimated from the days before it."""
     history: dict[str, list[tuple[int, dict]]] = {}
     tuning, held_out, by_day = Scores(), Scores(), {}
     first_held_out = len(days) - held_out_days
     for index, sim in enumerate(days):
+        dropped = lost[index] if lost else frozenset()
         if index < first_held_out:
-            figures = replay_day(sim, history, tuning)
+            figures = replay_day(sim, history, tuning, dropped)
         else:
             day = by_day[sim.day.isoformat()] = Scores()
-            figures = replay_day(sim, history, day)
+            figures = replay_day(sim, history, day, dropped)
             held_out.all.merge(day.all)
             for basis, score in day.by_basis.items():
                 held_out.by_basis.setdefault(basis, Score()).merge(score)
@@ -184,7 +209,7 @@ def evaluate(days: list[Any], held_out_days: int = 1) -> tuple[Scores, Scores, d
     return tuning, held_out, by_day
 
 
-def tune(days: list[Any], held_out_days: int) -> dict[str, Any]:
+def tune(days: list[Any], held_out_days: int, lost: list[frozenset[str]] | None = None) -> dict[str, Any]:
     """Grid search on the tuning days only: the least MAE that still covers >= 85% there (a
     margin, so that days not seen keep >= 80%: a day's coverage differs from the tuning days' by
     a few points)."""
@@ -195,7 +220,8 @@ def tune(days: list[Any], held_out_days: int) -> dict[str, Any]:
     for coverage in (0.6, 0.65, 0.7, 0.75, 0.8, 0.85):
         for first_call in (0.5, 0.7, 0.85, 1.0):
             rules.COVERAGE, rules.FIRST_CALL = coverage, first_call
-            tuning, _, _ = evaluate(days[:-held_out_days], held_out_days=0)  # held-out days never seen
+            # The held-out days are never seen.
+            tuning, _, _ = evaluate(days[:-held_out_days], 0, lost[:-held_out_days] if lost else None)
             figures = tuning.all.figures()
             if figures["coverage"] >= 0.85 and (best is None or figures["mae_minutes"] < best["mae_minutes"]):
                 best = {"coverage_target": coverage, "first_call": first_call, **figures}
@@ -248,11 +274,17 @@ def throughput(sim_day: Any) -> dict[str, Any]:
 
 
 def main() -> int:
+    from chalicelib.domain import queue as rules
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--days", type=int, default=16)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--held-out-days", type=int, default=1, help="hold out the last K days (rolling origin)"
+    )
+    parser.add_argument("--lose", type=float, default=0.0, help="drop each event with this probability")
+    parser.add_argument(
+        "--never", action="append", default=[], choices=rules.VENDOR_TYPES, help="drop all of a type"
     )
     parser.add_argument("--tune", action="store_true")
     parser.add_argument("--no-stack", action="store_true", help="skip the worker throughput (no local stack)")
@@ -262,12 +294,13 @@ def main() -> int:
     import logging
 
     logging.disable(logging.INFO)
-    from chalicelib.domain import queue as rules
     from devstack.queue_day import simulate
 
     held_out_days = args.held_out_days
     if not 1 <= held_out_days < args.days:
         parser.error("--held-out-days must be at least 1 and fewer than --days")
+    if not 0 <= args.lose < 1:
+        parser.error("--lose must be at least 0 and below 1")
     dates = business_days(date(2027, 1, 12), args.days)
     days = [simulate(args.seed, day) for day in dates]
     result: dict[str, Any] = {
@@ -275,9 +308,12 @@ def main() -> int:
         "tuning_days": [d.isoformat() for d in dates[:-held_out_days]],
         "held_out_days": [d.isoformat() for d in dates[-held_out_days:]],
     }
+    lost = lost_events(days, args.lose, set(args.never), args.seed) if args.lose or args.never else None
+    if lost:
+        result["lost_events"] = sum(map(len, lost))
     if args.tune:
-        result["grid_best_on_tuning_days"] = tune(days, held_out_days)
-    tuning, held_out, by_day = evaluate(days, held_out_days)
+        result["grid_best_on_tuning_days"] = tune(days, held_out_days, lost)
+    tuning, held_out, by_day = evaluate(days, held_out_days, lost)
     result["constants"] = {
         "coverage_target": rules.COVERAGE,
         "first_call": rules.FIRST_CALL,

@@ -553,17 +553,42 @@ def bucket(low: float, high: float | None) -> tuple[int, int | None]:
 
 
 def free_counters(
-    live: Live, now: datetime, window_minutes: int, configured: int, staffing: dict[int, float]
+    live: Live,
+    now: datetime,
+    window_minutes: int,
+    configured: int,
+    staffing: dict[int, float],
+    serving_minutes: float = math.inf,
 ) -> int:
     """Counters free now: those that called in the last `window_minutes` (the configured ones
     before the line's first call), no more than history says are usually open this hour (a
     counter closes for lunch without a word: one that called at 11:50 may be shut at 12:05),
-    less those serving someone."""
+    less those serving someone: called less than `serving_minutes` ago (`longest_service`)."""
     counters = open_counters(live, now, window_minutes) or configured
     usual = staffing.get(now.astimezone(TOKYO).hour)
     if usual:  # a median between days (2.5: one day in two a counter short) caps at the larger
         counters = min(counters, math.ceil(usual))
-    return max(0, counters - len(now_calling(live)))
+    since = iso(now - timedelta(minutes=serving_minutes)) if serving_minutes < math.inf else ""
+    serving = [call for call in now_calling(live).values() if (call.get("at") or "") >= since]
+    return max(0, counters - len(serving))
+
+
+# A call is presumed served (its "served" lost) once it has gone on half again as long as the
+# longest of the line's kept services (1.5: no cost on the simulated days with no loss, where a
+# service can outlast the longest of the last 30), or with too few kept, three times the
+# configured service (a log-normal service rarely runs past three times its typical length).
+LONGEST_SERVICE_FACTOR_OF_KEPT = 1.5
+LONGEST_SERVICE_FACTOR_OF_CONFIGURED = 3.0
+
+
+def longest_service(live: Live, configured_minutes: float, enough: int) -> float:
+    """How long a call may go on before it is presumed served (minutes). Vendors lose events: a
+    lost "served" must not leave its counter looking busy until it calls again, which on a quiet
+    line hides the free counter from everyone who arrives meanwhile."""
+    if len(live.services) >= enough:
+        longest = max(float(seconds) for _, seconds in live.services) / 60
+        return LONGEST_SERVICE_FACTOR_OF_KEPT * longest
+    return LONGEST_SERVICE_FACTOR_OF_CONFIGURED * configured_minutes
 
 
 def bucket_middle(low: int, high: int | None) -> float:

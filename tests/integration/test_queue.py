@@ -140,6 +140,28 @@ def test_the_same_event_redelivered_to_the_worker_changes_nothing(ticketer, pump
     assert (view["waiting"], len(view["nowCalling"])) == (0, 1)
 
 
+def test_a_counter_whose_served_was_lost_is_free_again_once_no_service_lasts_that_long(ticketer, pump):
+    # koseki: two counters, 12 minutes a service configured. Both calls' "served" never came.
+    day = a_tuesday()
+    ticketer.event("issued", "001", at(day, 10, 0), line="koseki")
+    ticketer.event("issued", "002", at(day, 10, 1), line="koseki")
+    ticketer.event("called", "001", at(day, 10, 0, 30), line="koseki", counter="1")
+    ticketer.event("called", "002", at(day, 10, 2), line="koseki", counter="2")
+    ticketer.event("issued", "003", at(day, 10, 30), line="koseki")
+    ticketer.event("cancelled", "003", at(day, 10, 35), line="koseki")  # the line is still heard from
+    pump.drain()
+
+    def shown(hh: int, mm: int) -> tuple[int, int | None]:
+        view = line_view(at(day, hh, mm), line="koseki")
+        assert (view["status"], view["waiting"]) == ("open", 0)
+        return view["estimate"]["minMinutes"], view["estimate"]["maxMinutes"]
+
+    # 20 minutes into both calls: still taken as serving, so the next one waits a while.
+    assert shown(10, 22)[1] not in (0, 1)
+    # Past three configured services (36 min) with no word: presumed served, the next is called at once.
+    assert shown(10, 40) == (0, 1)
+
+
 @pytest.mark.parametrize(
     ("change", "status", "code"),
     [

@@ -135,6 +135,30 @@ def test_a_counter_is_free_if_it_called_lately_serves_no_one_and_is_usually_open
     assert rules.free_counters(Live(), T0, 60, 2, {10: 1.0}) == 1
 
 
+def test_a_call_longer_than_any_service_is_taken_as_served_its_end_lost():
+    from chalicelib.domain.queue import Live
+
+    def called(minutes_ago: float) -> str:
+        return rules.iso(T0 - timedelta(minutes=minutes_ago))
+
+    services = [[called(60 - i), 60 * (4 + i % 5)] for i in range(6)]  # 4-8 minutes each
+    live = Live(
+        counters={"1": called(3), "2": called(25)},
+        calling={"011": {"counter": "1", "at": called(3)}, "009": {"counter": "2", "at": called(25)}},
+        services=services,
+    )
+    longest = rules.longest_service(live, configured_minutes=6, enough=5)
+    assert longest == pytest.approx(8 * rules.LONGEST_SERVICE_FACTOR_OF_KEPT)
+    # Counter 2 called 25 minutes ago, longer than any service lasts: its "served" was lost.
+    assert rules.free_counters(live, T0, 60, 2, {}, serving_minutes=longest) == 1
+    assert rules.free_counters(live, T0, 60, 2, {}) == 0  # trusting every call to still be on
+    # Too few services kept to know: a multiple of the configured time (6 min -> 18).
+    few = Live(counters=live.counters, calling=live.calling, services=services[:2])
+    assert rules.longest_service(few, configured_minutes=6, enough=5) == pytest.approx(18)
+    assert rules.free_counters(few, T0, 60, 2, {}, serving_minutes=18) == 1
+    assert rules.free_counters(few, T0, 60, 2, {}, serving_minutes=30) == 0
+
+
 def test_the_estimate_grows_with_the_people_ahead_and_holds_the_expected_wait():
     gaps = rules.busy_gaps(calls_every(1.5, 41), T0, 60, waiting=0)
     per_minute, _, _ = rules.pace(gaps, (0.5, "default"), {}, T0, 5)
