@@ -753,9 +753,10 @@ def estimate(
 
     `gaps`: the line's recent busy gaps (`busy_gaps`); `prior`: (calls per minute, basis) from
     this hour's history or the configuration; `staffing`: counters usually open by Tokyo hour;
-    `free`: counters free now (`free_counters`); nobody ahead and one free: called at once,
-    published as no wait (0-0) where history knows the counters usually open this hour (so a
-    break cannot hide behind a recent call), else "1分未満";
+    `free`: counters free now (`free_counters`); fewer people ahead than that: called at once
+    (in one queue nobody waits while a counter is free, so those ahead are being called now or
+    are phantoms whose call was lost), published as no wait (0-0) where history knows the
+    counters usually open this hour (so a break cannot hide behind a recent call), else "1分未満";
     `service_cv2`: the variation of recent services, when known.
     """
     staffing = staffing or {}

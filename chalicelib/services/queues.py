@@ -327,10 +327,9 @@ def line_estimate(
     staffing, history = rules.history_pace(profile, local.weekday(), local.hour, enough)
     prior = (history, "history") if history else (line.counters / line.default_service_minutes, "default")
     gaps = rules.busy_gaps(live.calls, now, rules.PACE_WINDOW_MINUTES, ahead)
-    free = 0
-    if ahead == 0:  # is a counter free? (one that called lately; no more than usually open now)
-        longest = rules.longest_service(live, line.default_service_minutes, enough)
-        free = rules.free_counters(live, now, rules.FREE_WINDOW_MINUTES, line.counters, staffing, longest)
+    # Counters free now: one that called lately, serves no one, no more than usually open now.
+    longest = rules.longest_service(live, line.default_service_minutes, enough)
+    free = rules.free_counters(live, now, rules.FREE_WINDOW_MINUTES, line.counters, staffing, longest)
     since = rules.iso(now - RECENT_SERVICES)
     services = [float(seconds) for end, seconds in live.services if end >= since]
     spread = rules.variation(services) if len(services) >= enough else None

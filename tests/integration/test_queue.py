@@ -162,6 +162,29 @@ def test_a_counter_whose_served_was_lost_is_free_again_once_no_service_lasts_tha
     assert shown(10, 40) == (0, 1)
 
 
+def test_fewer_waiting_than_counters_free_means_called_at_once(ticketer, pump):
+    # koseki, two counters, both done by 10:15. 003's call was lost: it still looks waiting.
+    day = a_tuesday()
+    for number, minute, counter in (("001", 0, "1"), ("002", 1, "2")):
+        ticketer.event("issued", number, at(day, 10, minute), line="koseki")
+        ticketer.event("called", number, at(day, 10, minute, 30), line="koseki", counter=counter)
+        ticketer.event("served", number, at(day, 10, minute + 12), line="koseki")
+    ticketer.event("issued", "003", at(day, 10, 20), line="koseki")
+    pump.drain()
+
+    view = line_view(at(day, 10, 25), line="koseki")
+    assert (view["status"], view["waiting"], view["nowCalling"]) == ("open", 1, [])
+    # In one queue nobody waits while a counter is free: two free, one ahead, called at once.
+    assert (view["estimate"]["minMinutes"], view["estimate"]["maxMinutes"]) == (0, 1)
+    # 004 comes and is called at once: one counter busy, one free, and 003 still ahead: a wait.
+    ticketer.event("issued", "004", at(day, 10, 26), line="koseki")
+    ticketer.event("called", "004", at(day, 10, 26), line="koseki", counter="1")
+    pump.drain()
+    busy = line_view(at(day, 10, 27), line="koseki")
+    assert (busy["waiting"], busy["nowCalling"]) == (1, [{"number": "004", "counter": "1"}])
+    assert busy["estimate"]["maxMinutes"] not in (0, 1)
+
+
 @pytest.mark.parametrize(
     ("change", "status", "code"),
     [
