@@ -12,6 +12,11 @@ from chalicelib.domain import queue as rules
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo, a Tuesday
 
 
+def called(minutes_ago: float) -> str:
+    """The ISO time `minutes_ago` before T0 (a counter's call, a service's end)."""
+    return rules.iso(T0 - timedelta(minutes=minutes_ago))
+
+
 def stamp(minutes: float) -> int:
     return round((T0 + timedelta(minutes=minutes)).timestamp())
 
@@ -118,9 +123,6 @@ def test_nobody_ahead_and_a_counter_free_is_no_wait_where_history_knows_the_staf
 def test_a_counter_is_free_if_it_called_lately_serves_no_one_and_is_usually_open_now():
     from chalicelib.domain.queue import Live
 
-    def called(minutes_ago: float) -> str:
-        return rules.iso(T0 - timedelta(minutes=minutes_ago))
-
     live = Live(
         counters={"1": called(5), "2": called(20), "3": called(90)}, calling={"007": {"counter": "1"}}
     )
@@ -137,9 +139,6 @@ def test_a_counter_is_free_if_it_called_lately_serves_no_one_and_is_usually_open
 
 def test_a_call_longer_than_any_service_is_taken_as_served_its_end_lost():
     from chalicelib.domain.queue import Live
-
-    def called(minutes_ago: float) -> str:
-        return rules.iso(T0 - timedelta(minutes=minutes_ago))
 
     services = [[called(60 - i), 60 * (4 + i % 5)] for i in range(6)]  # 4-8 minutes each
     live = Live(
