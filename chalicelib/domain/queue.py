@@ -293,6 +293,10 @@ def fold(number: str, events: list[dict[str, Any]]) -> Ticket | None:
         if kind == "issued":
             ticket = replace(ticket, issued_at=ticket.issued_at or at, queued_at=ticket.queued_at or at)
         elif kind in ("called", "recalled"):
+            if line != ticket.line:
+                # Called at another line's counter: its transfer was lost. Counters are named per
+                # line, so leaving it here would put it at this line's counter of the same name.
+                ticket = replace(ticket, line=line, called_at=None, counter=None, queued_at=None)
             first = ticket.called_at is None
             ticket = replace(
                 ticket,

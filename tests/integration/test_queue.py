@@ -185,6 +185,20 @@ def test_fewer_waiting_than_counters_free_means_called_at_once(ticketer, pump):
     assert busy["estimate"]["maxMinutes"] not in (0, 1)
 
 
+def test_a_call_at_another_lines_counter_moves_the_ticket_there(ticketer, pump):
+    # A001's transfer to kokuho was lost; kokuho's counter 1 calls it while jumin's counter 1 serves A002.
+    day = a_tuesday()
+    ticketer.event("issued", "A001", at(day, 10, 0))
+    ticketer.event("issued", "A002", at(day, 10, 1))
+    ticketer.event("called", "A002", at(day, 10, 2), counter="1")
+    ticketer.event("called", "A001", at(day, 10, 5), line="kokuho", counter="1")
+    pump.drain()
+
+    jumin, kokuho = line_view(at(day, 10, 6)), line_view(at(day, 10, 6), line="kokuho")
+    assert (jumin["waiting"], jumin["nowCalling"]) == (0, [{"number": "A002", "counter": "1"}])
+    assert (kokuho["waiting"], kokuho["nowCalling"]) == (0, [{"number": "A001", "counter": "1"}])
+
+
 @pytest.mark.parametrize(
     ("change", "status", "code"),
     [

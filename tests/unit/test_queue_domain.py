@@ -182,8 +182,30 @@ def test_a_transfer_there_and_back_in_any_order_leaves_the_other_lines_call_stan
     ]
     for seed in range(20):
         shuffled = random.Random(seed).sample(events, len(events))
-        live = replay(shuffled)
+        # After every delivery, not only the last: a call at koseki's counter 1 is koseki's.
+        for delivered in range(1, len(events) + 1):
+            live = replay(shuffled[:delivered])
+            assert "K004" not in rules.now_calling(live), (seed, delivered)
         assert (set(rules.now_calling(live)), live.waiting) == ({"A001"}, 0), seed
+
+
+def test_a_call_at_another_lines_counter_moves_the_ticket_there_as_a_lost_transfer_would():
+    # A001 waits on jumin; its transfer to kokuho was lost, then kokuho's counter 1 calls it while
+    # jumin's counter 1 serves A002. Counters are named per line: A001 must not take A002's place.
+    events = [
+        ev("issued", 0, "A001"),
+        ev("issued", 1, "A002"),
+        ev("called", 2, "A002", counter="1"),
+        ev("called", 5, "A001", line="kokuho", counter="1"),
+    ]
+    ticket = fold_all(events, "A001")
+    assert (ticket.line, ticket.status, ticket.counter) == ("kokuho", "called", "1")
+    assert ticket.issued_at == T0 and ticket.queued_at is None  # when it joined kokuho: unknown
+    jumin, kokuho = replay(events), replay(events, "kokuho")
+    assert (set(rules.now_calling(jumin)), jumin.waiting) == ({"A002"}, 0)
+    assert set(rules.now_calling(kokuho)) == {"A001"}
+    # Its call there has no known queueing time, so it tells nothing of kokuho's pace.
+    assert kokuho.calls == [[round((T0 + timedelta(minutes=5)).timestamp()), "A001", None]]
 
 
 def test_a_transfer_moves_the_count_between_lines():
@@ -196,7 +218,7 @@ def test_a_transferred_ticket_queues_again_from_its_transfer_and_its_first_call_
         ev("issued", 0),
         ev("called", 5),
         ev("transferred", 8, line="kokuho"),
-        ev("called", 20, counter="7"),
+        ev("called", 20, line="kokuho", counter="7"),
     ]
     ticket = fold_all(events)
     assert ticket.queued_at == T0 + timedelta(minutes=8) and ticket.issued_at == T0
