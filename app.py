@@ -27,7 +27,7 @@ from chalicelib.api import (
     submissions,
 )
 from chalicelib.api import queue as queue_api
-from chalicelib.api.errors import ApiError, as_api_error, request_language, with_route_cors
+from chalicelib.api.errors import ApiError, as_api_error, request_language, with_route_cors, without_body
 from chalicelib.config import get_settings
 from chalicelib.observability import flush_metrics, invocation, traced
 from chalicelib.resources import (
@@ -73,7 +73,7 @@ def http_observability(event, get_response):
             response = with_route_cors(error.to_response(request_language(event)), app.routes, context)
         finally:
             flush_metrics()
-    return as_api_error(response, request_language(event))
+    return without_body(as_api_error(response, request_language(event)), event.method)
 
 
 def background_observability(event, get_response):

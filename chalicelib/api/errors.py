@@ -133,9 +133,14 @@ class ApiBlueprint(Blueprint):
 
     Chalice turns any exception a view raises into a 500 unless it is a ChaliceUnhandledError,
     and the domain must not import Chalice: so the mapping happens here, for every route at once.
+    Every GET route answers HEAD too (HTTP requires it of a server; link checkers and uptime
+    monitors use it): the same view, its body dropped by app.py's middleware (`without_body`).
     """
 
     def route(self, path: str, **kwargs: Any) -> Callable[..., Any]:
+        methods = [method.upper() for method in kwargs.get("methods", ["GET"])]
+        if "GET" in methods and "HEAD" not in methods:
+            kwargs["methods"] = [*methods, "HEAD"]
         register = super().route(path, **kwargs)
 
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -150,6 +155,13 @@ class ApiBlueprint(Blueprint):
             return view
 
         return decorator
+
+
+def without_body(response: Response, method: str) -> Response:
+    """A HEAD request's answer: the GET's status and headers, no body."""
+    if method == "HEAD":
+        response.body = ""
+    return response
 
 
 def unauthorized(message: str | Text = "Authentication required.") -> ApiError:

@@ -204,6 +204,12 @@ def test_queue_sim_replays_through_the_signed_webhook_and_the_status_moves(runni
         return all(line["lastUpdate"] for line in honcho["lines"] if line["id"] == "jumin")
 
     _wait_until(updated, 60, "the pump to apply the simulated events")
+    # HEAD over a kept-alive connection: no body follows its headers, so the next answer parses.
+    with requests.Session() as session:
+        for path in ("/queue/status", "/queue"):
+            head = session.head(f"http://127.0.0.1:{ports['API']}{path}", timeout=10)
+            assert (head.status_code, head.content) == (200, b"")
+            assert session.get(f"http://127.0.0.1:{ports['API']}{path}", timeout=10).status_code == 200
 
 
 def test_a_fee_is_paid_from_submission_to_receipt_through_the_provider_sandbox(running_stack):

@@ -247,6 +247,16 @@ def test_status_is_cacheable_with_an_etag(client):
     assert again.status_code == 304
     assert again.body in (b"", "")
     assert client.http.get("/queue/status?lang=ko", headers={"If-None-Match": etag}).status_code == 200
+    # HEAD (uptime monitors, link checkers): the GET's status and headers, no body.
+    head = client.http.head("/queue/status", headers={"Accept-Language": "en"})
+    assert (head.status_code, head.headers["ETag"], head.body) == (200, etag, b"")
+
+
+def test_the_queue_page_answers_head_with_its_headers_and_no_body(client):
+    got, head = client.http.get("/queue"), client.http.head("/queue")
+    assert (got.status_code, head.status_code) == (200, 200)
+    assert head.headers["Content-Type"] == got.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert got.body and head.body == b""
 
 
 def test_nobody_waiting_and_a_counter_free_is_no_wait_on_the_json_and_line(ticketer, pump):
