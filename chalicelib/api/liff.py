@@ -55,15 +55,10 @@ def get_preferences() -> Response:
 def put_preferences() -> Response:
     from chalicelib.api.requests import json_body
     from chalicelib.domain import preferences as rules
-    from chalicelib.schemas import problems
 
     request = bp.current_request
     user_id = current_resident(request)  # 401 before anything about the body
-    document = json_body(request)
-    found = problems("preferences", document)
-    if found:
-        details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
-        raise ApiError(422, "invalid_request", _INVALID, details)
+    document = json_body(request, "preferences")
     now = datetime.now(UTC)
     return _answer(_view(_save(user_id, lambda current: rules.from_document(document, current, now), now)))
 

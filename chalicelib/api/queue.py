@@ -12,8 +12,7 @@ from urllib.parse import quote
 from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, ApiError, json_response, request_language
-from chalicelib.api.requests import RESIDENT_CORS
-from chalicelib.domain.messages import Text
+from chalicelib.api.requests import RESIDENT_CORS, schema_checked
 
 bp = ApiBlueprint(__name__)
 
@@ -85,14 +84,7 @@ def queue_status() -> Response:
 
 
 def _ahead(document: object) -> int | None:
-    from chalicelib.schemas import problems
-
-    found = problems("queue_watch", document)
-    if found:
-        details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
-        raise ApiError(422, "invalid_request", Text("error.check_entries"), details)
-    assert isinstance(document, dict)
-    ahead = document.get("ahead")
+    ahead = schema_checked("queue_watch", document).get("ahead")
     return None if ahead is None else int(ahead)  # JSON Schema takes 3.0 as an integer
 
 

@@ -51,9 +51,14 @@ def json_body(request: Any, schema: str | None = None) -> Any:
         document = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ApiError(400, "malformed_json", "The body is not valid UTF-8 JSON.") from None
-    if schema:
-        found = problems(schema, document)
-        if found:
-            details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
-            raise ApiError(422, "invalid_request", Text("error.check_entries"), details)
+    return schema_checked(schema, document) if schema else document
+
+
+def schema_checked(schema: str, document: Any) -> Any:
+    """`document` if it keeps schema `schema`, else 422 with every problem (the summary in the
+    caller's language, each detail the validator's, for the page that placed the field)."""
+    found = problems(schema, document)
+    if found:
+        details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
+        raise ApiError(422, "invalid_request", Text("error.check_entries"), details)
     return document
