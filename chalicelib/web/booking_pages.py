@@ -19,7 +19,7 @@ from chalice import Response
 from chalicelib.web.pages import (
     FORM_POST,
     _as_api_error,
-    _expired,
+    _checked_post,
     _language,
     _message,
     _request,
@@ -160,18 +160,14 @@ def _form(
 
 
 @bp.route("/web/consultations/{service}/book", methods=["POST"], content_types=FORM_POST)
-def booking_post(service: str) -> Response:
+@_checked_post
+def booking_post(request: Any, posted: dict[str, list[str]], language: str, service: str) -> Response:
     from chalicelib.services import consultations as svc
     from chalicelib.web import render
 
-    request = _request()
-    posted = render.form_fields(request)
-    language = _language(request, posted)
     found = _service(service)
     if found is None:
         return _message(request, language, "web.not_found_title", 404)
-    if not render.csrf_ok(request, posted):
-        return _expired(request, language)
     names = ("slot", "mode", "name", "email", "phone", "note", "eligibility")
     values = {name: render.first(posted, name) for name in names}
     token = render.first(posted, "id_token")
@@ -315,15 +311,11 @@ def _fresh(found: Any) -> Any:
 
 
 @bp.route("/web/bookings", methods=["POST"], content_types=FORM_POST)
-def bookings_post() -> Response:
+@_checked_post
+def bookings_post(request: Any, posted: dict[str, list[str]], language: str) -> Response:
     from chalicelib.services import consultations as svc
     from chalicelib.web import render
 
-    request = _request()
-    posted = render.form_fields(request)
-    language = _language(request, posted)
-    if not render.csrf_ok(request, posted):
-        return _expired(request, language)
     found, answer = _access(request, posted, language)
     if answer is not None:
         return answer

@@ -8,8 +8,10 @@ lockouts), with JavaScript off; the LIFF ID token, when inside LINE, is posted i
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from chalice import Response
@@ -44,6 +46,25 @@ def _message(request: Any, language: str, key: str, status: int) -> Response:
 
 def _expired(request: Any, language: str) -> Response:
     return _message(request, language, "web.expired", 403)
+
+
+def _checked_post(view: Callable[..., Response]) -> Callable[..., Response]:
+    """A page's form POST: its fields read once and the language to answer in, passed to the
+    view before its path parameters; a post whose CSRF token fails gets the "expired" page
+    (403) before the view sees anything."""
+
+    @functools.wraps(view)
+    def checked(**path: str) -> Response:
+        from chalicelib.web import render
+
+        request = _request()
+        posted = render.form_fields(request)
+        language = _language(request, posted)
+        if not render.csrf_ok(request, posted):
+            return _expired(request, language)
+        return view(request, posted, language, **path)
+
+    return checked
 
 
 # --- static ---------------------------------------------------------------------------------------
@@ -99,21 +120,17 @@ def form_page(formId: str) -> Response:
 
 
 @bp.route("/web/forms/{formId}", methods=["POST"], content_types=FORM_POST)
-def form_post(formId: str) -> Response:
+@_checked_post
+def form_post(request: Any, posted: dict[str, list[str]], language: str, formId: str) -> Response:
     from chalicelib.domain import forms
     from chalicelib.domain.form_problems import explain
     from chalicelib.schemas import problems
     from chalicelib.web import fields as form_fields
     from chalicelib.web import render
 
-    request = _request()
-    posted = render.form_fields(request)
-    language = _language(request, posted)
     form = forms.get_form(formId)
     if form is None:
         return _not_found(request, language)
-    if not render.csrf_ok(request, posted):
-        return _expired(request, language)
     step = render.first(posted, "step")
     if step == "send":
         try:
@@ -287,14 +304,10 @@ def status_page() -> Response:
 
 
 @bp.route("/web/status", methods=["POST"], content_types=FORM_POST)
-def status_post() -> Response:
+@_checked_post
+def status_post(request: Any, posted: dict[str, list[str]], language: str) -> Response:
     from chalicelib.web import render
 
-    request = _request()
-    posted = render.form_fields(request)
-    language = _language(request, posted)
-    if not render.csrf_ok(request, posted):
-        return _expired(request, language)
     token = render.first(posted, "id_token")
     receipt = render.first(posted, "receipt").upper()
     code = render.first(posted, "code")
@@ -427,14 +440,10 @@ UPLOAD_ID = re.compile(r"^up_[a-z2-7]{20,40}$")
 
 
 @bp.route("/web/status/answer", methods=["POST"], content_types=FORM_POST)
-def answer_post() -> Response:
+@_checked_post
+def answer_post(request: Any, posted: dict[str, list[str]], language: str) -> Response:
     from chalicelib.web import render
 
-    request = _request()
-    posted = render.form_fields(request)
-    language = _language(request, posted)
-    if not render.csrf_ok(request, posted):
-        return _expired(request, language)
     responses = _answer_service()
     if responses is None:
         return _message(request, language, "web.answer_unavailable", 503)
@@ -555,18 +564,14 @@ def queue_ticket_page(ref: str) -> Response:
 
 
 @bp.route("/web/queue/tickets/{ref}", methods=["POST"], content_types=FORM_POST)
-def queue_ticket_post(ref: str) -> Response:
+@_checked_post
+def queue_ticket_post(request: Any, posted: dict[str, list[str]], language: str, ref: str) -> Response:
     """Start or stop the watch: the LINE user comes from the ID token the LIFF page posts."""
     from datetime import UTC, datetime
 
     from chalicelib.services import queues
     from chalicelib.web import render
 
-    request = _request()
-    posted = render.form_fields(request)
-    language = _language(request, posted)
-    if not render.csrf_ok(request, posted):
-        return _expired(request, language)
     token = render.first(posted, "id_token")
     user_id = _resident(token) if token else None
     if user_id is None:

@@ -17,8 +17,8 @@ from chalice import Response
 from chalicelib.web.pages import (
     FORM_POST,
     _as_api_error,
+    _checked_post,
     _client,
-    _expired,
     _language,
     _message,
     _request,
@@ -60,15 +60,11 @@ def _who(posted: dict[str, list[str]], request: Any) -> dict[str, Any] | None:
 
 
 @bp.route("/web/payments/{receipt}", methods=["POST"], content_types=FORM_POST)
-def payment_post(receipt: str) -> Response:
+@_checked_post
+def payment_post(request: Any, posted: dict[str, list[str]], language: str, receipt: str) -> Response:
     from chalicelib.services import payments
     from chalicelib.web import render
 
-    request = _request()
-    posted = render.form_fields(request)
-    language = _language(request, posted)
-    if not render.csrf_ok(request, posted):
-        return _expired(request, language)
     receipt = receipt.upper()
     code = render.first(posted, "code")
     token = render.first(posted, "id_token")
@@ -143,17 +139,13 @@ def payment_post(receipt: str) -> Response:
 
 
 @bp.route("/web/payments/{receipt}/receipt", methods=["POST"], content_types=FORM_POST)
-def payment_receipt(receipt: str) -> Response:
+@_checked_post
+def payment_receipt(request: Any, posted: dict[str, list[str]], language: str, receipt: str) -> Response:
     """The printable receipt (the same text as `GET /payments/{id}/receipt`), on a page whose
     code came in the body."""
     from chalicelib.services import payment_receipts, payments
     from chalicelib.web import render
 
-    request = _request()
-    posted = render.form_fields(request)
-    language = _language(request, posted)
-    if not render.csrf_ok(request, posted):
-        return _expired(request, language)
     who = _who(posted, request)
     if who is None:
         return _message(request, language, "web.signin_again", 401)
