@@ -15,11 +15,10 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, json_response, request_language
-from chalicelib.api.requests import RESIDENT_CORS, json_body
+from chalicelib.api.requests import RESIDENT_CORS, access_secret, json_body
 
 bp = ApiBlueprint(__name__)
 
-SECRET_HEADER = "x-access-secret"  # noqa: S105 (a header name)
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -100,7 +99,7 @@ def _resident_booking(booking: str) -> Any:
         from chalicelib.api.liff import current_resident
 
         user_id = current_resident(request)
-    return svc.resident_booking(booking, request.headers.get(SECRET_HEADER), user_id)
+    return svc.resident_booking(booking, access_secret(request), user_id)
 
 
 @bp.route("/bookings/{booking}", methods=["GET"], cors=RESIDENT_CORS)

@@ -12,11 +12,10 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, ApiError
-from chalicelib.api.requests import RESIDENT_CORS, json_body
+from chalicelib.api.requests import RESIDENT_CORS, access_secret, json_body
 
 bp = ApiBlueprint(__name__)
 
-SECRET_HEADER = "x-access-secret"  # noqa: S105 (a header name)
 _NO_STORE: dict[str, str | list[str]] = {"Cache-Control": "no-store"}
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -26,7 +25,7 @@ def _resident(request: Any) -> dict[str, Any]:
     limit on wrong codes: exactly as the submission routes take them."""
     from chalicelib.api.submissions import resident_identity
 
-    return {"secret": (request.headers or {}).get(SECRET_HEADER), **resident_identity(request)}
+    return {"secret": access_secret(request), **resident_identity(request)}
 
 
 @bp.route("/submissions/{receipt}/payments", methods=["POST"], cors=RESIDENT_CORS)

@@ -26,6 +26,12 @@ RESIDENT_CORS = CORSConfig(
 )
 
 
+def access_secret(request: Request) -> str | None:
+    """The resident's access code (of a submission, a payment, a booking). It travels in a
+    header, never in the URL (URLs end up in logs)."""
+    return request.headers.get("x-access-secret") if request.headers else None
+
+
 def raw_body(request: Request) -> bytes:
     """The body as sent. Chalice types `raw_body` as str | bytes, but it always encodes a str body."""
     body = request.raw_body

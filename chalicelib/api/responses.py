@@ -12,11 +12,9 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint
-from chalicelib.api.requests import RESIDENT_CORS, json_body
+from chalicelib.api.requests import RESIDENT_CORS, access_secret, json_body
 
 bp = ApiBlueprint(__name__)
-
-SECRET_HEADER = "x-access-secret"  # noqa: S105 (a header name)
 
 
 def _submission(request: Any, receipt: str) -> tuple[Any, str, str | None]:
@@ -25,9 +23,8 @@ def _submission(request: Any, receipt: str) -> tuple[Any, str, str | None]:
     from chalicelib.api.submissions import resident_identity
     from chalicelib.services import responses as service
 
-    headers = request.headers or {}
     who = resident_identity(request)
-    submission = service.with_access_code(receipt, headers.get(SECRET_HEADER), **who)
+    submission = service.with_access_code(receipt, access_secret(request), **who)
     line_user_id = who.get("line_user_id")
     if line_user_id:
         return submission, "line", f"line:{line_user_id}"

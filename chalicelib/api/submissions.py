@@ -8,14 +8,11 @@ from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, request_language
 from chalicelib.api.forms import form_or_404
-from chalicelib.api.requests import RESIDENT_CORS, json_body, raw_body
+from chalicelib.api.requests import RESIDENT_CORS, access_secret, json_body, raw_body
 
 bp = ApiBlueprint(__name__)
 
 # Handlers import their services when they run, to keep them off the webhook's cold start.
-
-# The resident's access code travels in a header, never in the URL (URLs end up in logs).
-SECRET_HEADER = "x-access-secret"  # noqa: S105 (a header name)
 
 
 @bp.route("/uploads", methods=["POST"], cors=RESIDENT_CORS)
@@ -69,7 +66,7 @@ def check(receipt: str) -> Response:
     from chalicelib.services import submissions as service
 
     request = bp.current_request
-    view = service.for_resident(receipt, request.headers.get(SECRET_HEADER), **resident_identity(request))
+    view = service.for_resident(receipt, access_secret(request), **resident_identity(request))
     return Response(view, headers={"Cache-Control": "no-store"})
 
 
@@ -78,7 +75,7 @@ def withdraw(receipt: str) -> Response:
     from chalicelib.services import submissions as service
 
     request = bp.current_request
-    view = service.withdraw(receipt, request.headers.get(SECRET_HEADER), **resident_identity(request))
+    view = service.withdraw(receipt, access_secret(request), **resident_identity(request))
     return Response(view, headers={"Cache-Control": "no-store"})
 
 
