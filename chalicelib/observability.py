@@ -19,15 +19,16 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 
 from chalicelib.config import get_settings
+from chalicelib.resources import METRICS_NAMESPACE, METRICS_SERVICE
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
-SERVICE = "madoguchi"
+SERVICE = METRICS_SERVICE
 
 # Named like the Chalice app so Chalice's own error logs go through the same JSON handler once.
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace="Madoguchi", service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 
 
 def hashed(line_user_id: str | None) -> str | None:

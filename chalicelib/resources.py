@@ -74,6 +74,56 @@ SCHEDULE_TARGETS: tuple[QueueSpec, ...] = (ANNOUNCE_PLAN, CONSULTATIONS)
 # Where uploads wait until a submission takes them (services/uploads.py); S3 expires what is left.
 UPLOAD_STAGING_PREFIX = "incoming/"
 
+# The app's own metrics (chalicelib/observability.py: CloudWatch embedded metric format).
+METRICS_NAMESPACE = "Madoguchi"
+METRICS_SERVICE = "madoguchi"  # the one dimension every metric carries ("service")
+
+
+@dataclass(frozen=True)
+class MetricAlarm:
+    """An alarm to the operators when the app counts `metric` at least `threshold` times within
+    `minutes`: work refused or set aside that no Lambda error or dead-letter queue shows."""
+
+    metric: str
+    description: str
+    threshold: int = 1
+    minutes: int = 60
+
+
+METRIC_ALARMS: tuple[MetricAlarm, ...] = (
+    MetricAlarm(
+        "QueueEventsRefused",
+        "A ticket system's webhook requests are refused (its clock, secret, office or line mapping): "
+        "its lines show no current information until it is fixed; the log says which source and why",
+        threshold=10,
+        minutes=15,
+    ),
+    MetricAlarm(
+        "QueueNumberClashes", "A ticket system issues one number on two lines: those lines' figures are off"
+    ),
+    MetricAlarm(
+        "PaymentReportMissing",
+        "A day's PayPay transactions file is not in the payment-reports bucket: that day is not reconciled",
+        minutes=24 * 60,
+    ),
+    MetricAlarm(
+        "PaymentReconciliationDifferences",
+        "The night's reconciliation found payments that differ from the providers' records",
+        minutes=24 * 60,
+    ),
+    MetricAlarm(
+        "PaymentsNeedingReview", "A payment needs a person (a late payment to refund, an amount to check)"
+    ),
+    MetricAlarm(
+        "PaymentsUnpaidFailed", "An unpaid submission could not be withdrawn; the next run tries again"
+    ),
+    MetricAlarm("NotificationsNotQueued", "A resident's notification could not be queued and was not sent"),
+    MetricAlarm("DigestsFailed", "A section's daily digest could not be sent; a rerun retries it"),
+    MetricAlarm(
+        "AnnouncementChunksFailed", "Part of an announcement was not delivered (LINE refused it or was down)"
+    ),
+)
+
 # Secrets, by the name chalicelib/config.py reads them under: a plain `NAME` in the environment
 # locally, in AWS the Secrets Manager secret whose ARN `NAME_ARN` holds (re-read every
 # config.SECRET_CACHE_SECONDS). infra/ creates one secret per name (chalicelib/access.py SECRETS)

@@ -99,6 +99,13 @@ def buckets() -> list[str]:
     return list(resources.BUCKETS)
 
 
+def metric_alarms() -> tuple[list[Any], str, str]:
+    """The alarms on the app's own metrics, and the namespace and service those metrics carry."""
+    from chalicelib import resources
+
+    return list(resources.METRIC_ALARMS), resources.METRICS_NAMESPACE, resources.METRICS_SERVICE
+
+
 def schedule_group() -> str:
     from chalicelib import resources
 

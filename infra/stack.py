@@ -163,6 +163,7 @@ class MadoguchiStack(cdk.Stack):
                 )
         self.functions = self._wire_functions()
         self._api()
+        self._metric_alarms()
         self._outputs()
 
     # --- names ---------------------------------------------------------------------------
@@ -654,6 +655,18 @@ class MadoguchiStack(cdk.Stack):
         self._alarm(
             "Api5xx", metric, "API Gateway answered 5xx (a Lambda error, timeout or throttle)", threshold=5
         )
+
+    def _metric_alarms(self) -> None:
+        alarms, namespace, service = definitions.metric_alarms()
+        for spec in alarms:
+            metric = cloudwatch.Metric(
+                namespace=namespace,
+                metric_name=spec.metric,
+                dimensions_map={"service": service},
+                statistic="Sum",
+                period=cdk.Duration.minutes(spec.minutes),
+            )
+            self._alarm(spec.metric, metric, spec.description, threshold=spec.threshold)
 
     def _outputs(self) -> None:
         cdk.CfnOutput(self, "StaffUserPoolId", value=self.user_pool.user_pool_id)

@@ -34,6 +34,8 @@ def queue_webhook(source: str) -> Response:
         event, fresh = queue_ingress.accept(source, _raw(request), headers)
     except InvalidQueueWebhook as error:
         logger.warning("queue webhook rejected", extra={"source": source[:40], "reason": error.code})
+        if error.code != "unknown_source":  # a configured ticket system that needs fixing (alarmed)
+            metrics.add_metric(name="QueueEventsRefused", unit="Count", value=1)
         raise ApiError(error.status, error.code, error.message, error.details) from None
     except queue_ingress.QueueUnavailable:
         logger.exception("queue event could not be queued")

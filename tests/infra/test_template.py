@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from infra import definitions
 from tests.infra.conftest import Synth, resources
 
+ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("dev", "prod")
 # Actions that read or change data: none of them may be allowed on "*".
 DATA_SERVICES = ("dynamodb", "sqs", "s3", "secretsmanager", "ssm", "ses", "scheduler", "kms", "sns", "iam")
@@ -228,6 +230,30 @@ def test_alarms_cover_every_dead_letter_queue_function_and_the_api(synth: Synth,
         covered = {d["Value"]["Ref"] for a in alarms if a["MetricName"] == metric for d in a["Dimensions"]}
         assert covered == set(resources(template, "AWS::Serverless::Function"))
     assert any(a["MetricName"] == "5XXError" and a["Namespace"] == "AWS/ApiGateway" for a in alarms)
+
+
+def test_every_alarmed_metric_is_one_the_app_counts() -> None:
+    """A metric renamed in the code must not leave its alarm watching nothing."""
+    code = "\n".join(path.read_text() for path in (ROOT / "chalicelib").rglob("*.py"))
+    counted = set(re.findall(r'add_metric\(name="(\w+)"', code))
+    specs, _, _ = definitions.metric_alarms()
+    assert {spec.metric for spec in specs} <= counted
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_metric_alarm_watches_the_apps_own_metric(synth: Synth, stage: str) -> None:
+    specs, namespace, service = definitions.metric_alarms()
+    found = {a["MetricName"]: a for a in _alarms(synth.templates[stage]) if a.get("Namespace") == namespace}
+    assert set(found) == {spec.metric for spec in specs}
+    for spec in specs:
+        alarm = found[spec.metric]
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": service}]
+        assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == (
+            "Sum",
+            spec.minutes * 60,
+            spec.threshold,
+        )
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
 @pytest.mark.parametrize("stage", STAGES)

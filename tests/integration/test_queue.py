@@ -214,7 +214,9 @@ def test_unsigned_or_replayed_requests_are_refused(client, change, status, code)
     assert json.loads(response.body)["error"]["code"] == code
 
 
-def test_bad_bodies_and_unknown_sources_are_4xx(client):
+def test_bad_bodies_and_unknown_sources_are_4xx(client, tmp_path, monkeypatch):
+    sink = tmp_path / "metrics.jsonl"
+    monkeypatch.setenv("MADOGUCHI_METRICS_FILE", str(sink))
     ticketer = Ticketer(client)
     bad_line = {"id": "x2", "type": "issued", "office": "honcho", "line": "passports", "ticket": "1",
                 "at": "2025-03-04T10:00:00+09:00"}  # fmt: skip
@@ -224,6 +226,10 @@ def test_bad_bodies_and_unknown_sources_are_4xx(client):
     ahead = ticketer.post({**bad_line, "line": "jumin", "at": tomorrow.isoformat()})
     assert (ahead.status_code, json.loads(ahead.body)["error"]["code"]) == (422, "time_in_future")
     assert Ticketer(client, "nowhere").post(bad_line).status_code == 404
+    # The configured source's refusals are counted for the operators' alarm; a name nobody
+    # configured (a scanner's guess) is not.
+    refused = [line for line in sink.read_text().splitlines() if '"QueueEventsRefused"' in line]
+    assert len(refused) == 2
     response = client.http.post(
         "/queue/webhooks/kameari-kiosk",
         body=json.dumps(
