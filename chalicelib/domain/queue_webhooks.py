@@ -10,7 +10,8 @@ Each source (one ticket system at one office) names an adapter in chalicelib/dat
 Order: size, then signature (before parsing: an unsigned body is never looked into), then strict
 JSON, then schema, then the event in madoguchi's words (QueueEvent), then its time: an event dated
 later than now (beyond the clock tolerance) is refused, as a wrong clock would otherwise move a
-line to a later day and freeze today's figures, or keep a silent line looking current.
+line to a later day and freeze today's figures, or keep a silent line looking current; so is one
+dated before EARLIEST_EVENT (a clock reset to its epoch). Late events of real days are accepted.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.errors import Invalid
@@ -28,6 +29,9 @@ from chalicelib.domain.queue import QueueEvent, Source, config, normalised, pars
 from chalicelib.schemas import problems
 
 MAX_BODY_BYTES = 64 * 1024
+# Before any ticket system could send to madoguchi: a machine whose clock lost power restarts at
+# its epoch (1970, 1980, 2000) and would file its events under a day nobody looks at, with a 200.
+EARLIEST_EVENT = datetime(2020, 1, 1, tzinfo=UTC)
 # ASCII digits only (str.isdigit takes "²"), and few enough to be a time.
 UNIX_TIME = re.compile(r"[0-9]{1,12}")
 SIGNATURE_HEADER = "x-madoguchi-signature"
@@ -221,5 +225,11 @@ def check_request(
             422,
             "time_in_future",
             f"The event's time is more than {tolerance} seconds ahead of ours: check the ticket system's clock.",
+        )
+    if event.occurred_at < EARLIEST_EVENT:
+        raise InvalidQueueWebhook(
+            422,
+            "time_too_old",
+            f"The event's time is before {EARLIEST_EVENT.year}: check the ticket system's clock (was it reset?).",
         )
     return event

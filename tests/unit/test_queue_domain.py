@@ -508,6 +508,17 @@ def test_an_event_dated_ahead_of_our_clock_is_refused_whatever_the_adapter():
         assert (caught.value.status, caught.value.code) == (422, "time_in_future")
 
 
+def test_an_event_from_a_clock_reset_to_its_epoch_is_refused_a_late_one_is_not():
+    stamp = int(NOW.timestamp())
+    for at in ("1970-01-01T00:00:05Z", "2000-01-01T09:00:00+09:00", "2019-12-31T23:59:59Z"):
+        body = own_body(at=at)
+        with pytest.raises(hooks.InvalidQueueWebhook) as caught:
+            check("honcho", body, {"x-madoguchi-signature": hooks.sign_madoguchi("w", body, stamp)})
+        assert (caught.value.status, caught.value.code) == (422, "time_too_old"), at
+    late = own_body(at="2026-11-24T10:00:00+09:00")  # a week late: its ticket still takes it
+    assert check("honcho", late, {"x-madoguchi-signature": hooks.sign_madoguchi("w", late, stamp)})
+
+
 def test_unsigned_vendor_needs_its_token():
     body = json.dumps(
         {"event": "ISSUE", "ticket": "A1", "service": "S1", "time": "2026-12-01T10:00:00+09:00"}
