@@ -101,9 +101,8 @@ FUNCTIONS: dict[str, Access] = {
         writes=("inbox",), sends=("queue-events",), secrets=(*QUEUE_WEBHOOK_SECRETS, QUEUE_TICKET_SECRET)
     ),
     # --- every other route: forms, submissions, staff, LIFF and web pages, announcements (the
-    # preview reads LINE's quota), consultations, window queues (a staff reset closes tickets
-    # through the same apply path that can tell watchers on LINE, though a close-out tells no
-    # one), payments (starting one calls the provider).
+    # preview reads LINE's quota), consultations, window queues, payments (starting one calls
+    # the provider).
     "api_handler": Access(
         reads=("payment-reconciliation",),
         writes=(
@@ -168,11 +167,11 @@ FUNCTIONS: dict[str, Access] = {
         email=True,
     ),
     # Window queues: ticket events move tickets and lines and tell watchers on LINE; the nightly
-    # close-out ends tickets left open through the same apply path (it tells no watcher, but the
-    # path can), then history, profiles and open data.
+    # close-out ends tickets left open (telling no watcher: no LINE token), then history,
+    # profiles and open data.
     "queue_events_worker": Access(writes=_QUEUE_TABLES, secrets=(LINE_CHANNEL_ACCESS_TOKEN,)),
     "queue_nightly_job": Access(
-        writes=(*_QUEUE_TABLES, "queue-history"), buckets=("open-data",), secrets=(LINE_CHANNEL_ACCESS_TOKEN,)
+        writes=("queue-tickets", "queue-lines", "queue-history"), buckets=("open-data",)
     ),
     # Payments: a hint, the sweep or the unpaid-withdrawal job asks the provider, then settles the
     # intent and the submission (withdrawal ends the intent at the provider first).

@@ -37,7 +37,7 @@ def close_out(office: str, day: str, now: datetime, line: str | None = None) -> 
             now,
             ticket_day=date.fromisoformat(day),
         )
-        closed += int(queues.apply_event(event, now))
+        closed += int(queues.close_ticket(event, now))
     return closed
 
 

@@ -36,12 +36,28 @@ def _day_key(office: str, day: str) -> str:
 
 
 def apply_event(event: QueueEvent, now: datetime | None = None) -> bool:
-    """Apply one normalised event to its ticket and the lines it moves; False for a duplicate.
+    """Apply one normalised event to its ticket and the lines it moves, then tell the watchers
+    on those lines whose turn is near; False for a duplicate.
 
     Safe to run twice (the ticket knows the event ids it holds) and in any order (the ticket's
     state is the fold of its events by occurred_at).
     """
     now = now or datetime.now(UTC)
+    lines = _apply(event, now)
+    if lines is None:
+        return False
+    notify_watchers(event.office, event.day.isoformat(), lines, now)
+    return True
+
+
+def close_ticket(event: QueueEvent, now: datetime) -> bool:
+    """Apply a close-out (the nightly job, a staff reset), which ends a ticket whose events were
+    lost: it moves nobody forward, so it tells no watcher (and needs no LINE token)."""
+    return _apply(event, now) is not None
+
+
+def _apply(event: QueueEvent, now: datetime) -> set[str] | None:
+    """The ticket and its lines written; the lines, or None for a duplicate."""
     keep = rules.config().settings.recent_services
     day_key = _day_key(event.office, event.day.isoformat())
     for _ in range(APPLY_ATTEMPTS):
@@ -49,7 +65,7 @@ def apply_event(event: QueueEvent, now: datetime | None = None) -> bool:
         events = list(item.events) if item else []
         added = rules.add(events, event)
         if added is None:
-            return False
+            return None
         before = rules.fold(event.number, events) if events else None
         after = rules.fold(event.number, added)
         assert after is not None
@@ -80,11 +96,7 @@ def apply_event(event: QueueEvent, now: datetime | None = None) -> bool:
         metrics.add_metric(name="QueueWriteConflicts", unit="Count", value=1)
     else:
         raise Unavailable("the line is busy; the event will be retried", code="queue_busy")
-    if event.type != "closed":
-        # A close-out (the nightly job, a staff reset) ends tickets whose events were lost: it
-        # moves nobody forward, so it must not tell anyone behind them that their turn is near.
-        notify_watchers(event.office, event.day.isoformat(), {after.line, *(w.line for w in writes)}, now)
-    return True
+    return {after.line, *(w.line for w in writes)}
 
 
 # --- "tell me when it is nearly my turn" -------------------------------------------------------

@@ -136,7 +136,7 @@ NOT_RESIDENT_NAMES = {
     ("services/payments.py", "_execute_refund"): "staff refunds",
     ("services/payments.py", "_staff_intent"): "staff refunds",
     ("services/payments.py", "staff_payments_of"): "staff API",
-    ("services/queues.py", "apply_event"): "the queue worker (retried, never shown)",
+    ("services/queues.py", "_apply"): "the queue worker and close-outs (retried, never shown)",
     ("services/queues.py", "reset_line"): "staff resetting a line",
 }
 # Errors only a faulty client program can cause: said to its developer, in English.
