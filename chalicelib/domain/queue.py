@@ -16,6 +16,7 @@ import json
 import math
 import re
 import statistics
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import cache
@@ -229,7 +230,8 @@ def normalised(
             "ticket number must be 1-16 letters, digits or '-', starting with a letter or digit",
             code="invalid_ticket",
         )
-    counter = (counter or "").strip() or None
+    # Counter names as people read them: "１番" from a machine set to full-width is counter "1番".
+    counter = unicodedata.normalize("NFKC", counter or "").strip() or None
     if counter is not None and len(counter) > MAX_COUNTER:
         raise Invalid(f"a counter is named in at most {MAX_COUNTER} characters", code="invalid_counter")
     if kind == "called" and not counter:

@@ -452,6 +452,13 @@ def test_own_format_refuses_bad_bodies(body, status):
     assert caught.value.status == status
 
 
+def test_a_counter_named_in_full_width_is_the_same_counter():
+    stamp = int(NOW.timestamp())
+    body = own_body(counter="　１２番 ")
+    event = check("honcho", body, {"x-madoguchi-signature": hooks.sign_madoguchi("w", body, stamp)})
+    assert event.counter == "12番"
+
+
 def test_qminder_style_signs_url_and_body_and_has_no_event_id():
     body = json.dumps(
         {
