@@ -187,6 +187,8 @@ def test_a_transfer_there_and_back_in_any_order_leaves_the_other_lines_call_stan
             live = replay(shuffled[:delivered])
             assert "K004" not in rules.now_calling(live), (seed, delivered)
         assert (set(rules.now_calling(live)), live.waiting) == ({"A001"}, 0), seed
+        # Nor does koseki's call mark jumin's counter 1 as calling at 49 (an open counter there).
+        assert live.counters == {"1": rules.iso(T0 + timedelta(minutes=1))}, seed
 
 
 def test_a_call_at_another_lines_counter_moves_the_ticket_there_as_a_lost_transfer_would():
