@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalicelib.api.errors import ApiBlueprint, ApiError
 from chalicelib.api.requests import raw_body
-from chalicelib.domain.line_webhook import InvalidWebhook
+from chalicelib.domain.webhooks import InvalidWebhook
 from chalicelib.observability import logger, metrics
 from chalicelib.services import line_ingress
 

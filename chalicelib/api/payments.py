@@ -60,13 +60,13 @@ def printable_receipt(paymentId: str) -> Response:
 
 
 def _webhook(accept: Any) -> Response:
-    from chalicelib.domain.payment_webhooks import InvalidPaymentWebhook
+    from chalicelib.domain.webhooks import InvalidWebhook
     from chalicelib.observability import logger, metrics
     from chalicelib.services import payment_ingress
 
     try:
         hint, queued = accept()
-    except InvalidPaymentWebhook as error:
+    except InvalidWebhook as error:
         logger.warning("payment webhook rejected", extra={"reason": error.code})
         raise ApiError(error.status, error.code, error.message, error.details) from None
     except payment_ingress.QueueUnavailable:

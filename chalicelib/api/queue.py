@@ -24,7 +24,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 @bp.route("/queue/webhooks/{source}", methods=["POST"], content_types=["application/json"])
 def queue_webhook(source: str) -> Response:
     from chalicelib.domain.queue import TOKYO
-    from chalicelib.domain.queue_webhooks import InvalidQueueWebhook
+    from chalicelib.domain.webhooks import InvalidWebhook
     from chalicelib.observability import logger, metrics
     from chalicelib.services import queue_ingress
 
@@ -32,7 +32,7 @@ def queue_webhook(source: str) -> Response:
     headers = {name.lower(): value for name, value in (request.headers or {}).items()}
     try:
         event, fresh = queue_ingress.accept(source, _raw(request), headers)
-    except InvalidQueueWebhook as error:
+    except InvalidWebhook as error:
         logger.warning("queue webhook rejected", extra={"source": source[:40], "reason": error.code})
         if error.code != "unknown_source":  # a configured ticket system that needs fixing (alarmed)
             metrics.add_metric(name="QueueEventsRefused", unit="Count", value=1)

@@ -6,12 +6,11 @@ import base64
 import hashlib
 import hmac
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.schemas import problems
+from chalicelib.domain.webhooks import InvalidWebhook, strict_json
 
 # API Gateway accepts more, but LINE's bodies are a few KB; anything near this is not LINE.
 MAX_BODY_BYTES = 1024 * 1024
@@ -19,15 +18,6 @@ MAX_BODY_BYTES = 1024 * 1024
 # the astral planes). json.dumps already escapes the control characters; U+FFFE and U+FFFF are
 # valid JSON and UTF-8, so they are escaped here rather than failing the send.
 _SQS_REFUSED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-class InvalidWebhook(Exception):
-    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details or []
 
 
 @dataclass(frozen=True)
@@ -67,17 +57,6 @@ def queue_body(raw: dict[str, Any]) -> str:
     return _SQS_REFUSED.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e999: Python reads it as inf, which is not JSON and not storable
-        raise ValueError("number out of range")
-    return value
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def signature_is_valid(channel_secret: str, body: bytes, signature: str | None) -> bool:
     """LINE signs the raw body: base64(HMAC-SHA256(channel secret, body)); compare in constant time."""
     if not signature:
@@ -101,15 +80,7 @@ def check_request(channel_secret: str, body: bytes, signature: str | None) -> li
         raise InvalidWebhook(413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
     if not signature_is_valid(channel_secret, body, signature):
         raise InvalidWebhook(401, "invalid_signature", "The X-Line-Signature header is missing or wrong.")
-    try:
-        # Decode strictly first: json.loads(bytes) would also take UTF-16/32 and lone surrogates.
-        document = json.loads(body.decode("utf-8"), parse_float=_finite, parse_constant=_no_constants)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise InvalidWebhook(400, "malformed_json", "The body is not valid UTF-8 JSON.") from None
-    found = problems("line_webhook", document)
-    if found:
-        details = [{"pointer": problem["pointer"], "message": problem["message"]} for problem in found]
-        raise InvalidWebhook(422, "invalid_webhook", "The body does not match the webhook schema.", details)
+    document = strict_json(body, "line_webhook")
     # Checked here, before anything is stored: an event that cannot be written as text would
     # otherwise fail the queue send after its inbox row exists.
     for index, raw in enumerate(document["events"]):

@@ -10,25 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
-from chalicelib.schemas import problems
+from chalicelib.domain.webhooks import InvalidWebhook, strict_json
 
 MAX_BODY_BYTES = 64 * 1024  # provider events are a few KB
 STRIPE_TOLERANCE_SECONDS = 300
 _PAYMENT_ID = re.compile(r"^[A-Z]{1,6}-[0-9]{4}-[0-9A-Z]{4}-(PP|CD)[0-9]{2}$")
-
-
-class InvalidPaymentWebhook(Exception):
-    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details or []
 
 
 @dataclass(frozen=True)
@@ -63,24 +52,10 @@ def stripe_signature_valid(secret: str, body: bytes, header: str | None, now: fl
     return any(results)
 
 
-def _document(body: bytes, schema: str) -> dict[str, Any]:
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise InvalidPaymentWebhook(400, "malformed_json", "The body is not valid UTF-8 JSON.") from None
-    found = problems(schema, document)
-    if found:
-        details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
-        raise InvalidPaymentWebhook(
-            422, "invalid_webhook", "The body does not match the webhook schema.", details
-        )
-    return document
-
-
 def check_paypay(body: bytes) -> Hint:
     if len(body) > MAX_BODY_BYTES:
-        raise InvalidPaymentWebhook(413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
-    document = _document(body, "payment_webhook_paypay")
+        raise InvalidWebhook(413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
+    document = strict_json(body, "payment_webhook_paypay")
     payment_id = document["merchant_order_id"]
     # PayPay sends no event id: a notification is one (payment, state, PayPay payment id).
     key = f"paypay#{payment_id}#{document['state']}#{document.get('order_id') or '-'}"
@@ -89,12 +64,12 @@ def check_paypay(body: bytes) -> Hint:
 
 def check_stripe(secret: str, body: bytes, signature: str | None, now: float) -> Hint:
     if len(body) > MAX_BODY_BYTES:
-        raise InvalidPaymentWebhook(413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
+        raise InvalidWebhook(413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
     if not stripe_signature_valid(secret, body, signature, now):
-        raise InvalidPaymentWebhook(
+        raise InvalidWebhook(
             400, "invalid_signature", "The Stripe-Signature header is missing, wrong or stale."
         )
-    document = _document(body, "payment_webhook_stripe")
+    document = strict_json(body, "payment_webhook_stripe")
     obj = document["data"]["object"]
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     candidate = metadata.get("payment_id") or obj.get("client_reference_id")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ from typing import Any
 
 from chalicelib.domain.errors import Invalid
 from chalicelib.domain.queue import QueueEvent, Source, config, normalised, parse_time
-from chalicelib.schemas import problems
+from chalicelib.domain.webhooks import InvalidWebhook, strict_json
 
 MAX_BODY_BYTES = 64 * 1024
 # Before any ticket system could send to madoguchi: a machine whose clock lost power restarts at
@@ -36,15 +35,6 @@ EARLIEST_EVENT = datetime(2020, 1, 1, tzinfo=UTC)
 UNIX_TIME = re.compile(r"[0-9]{1,12}")
 SIGNATURE_HEADER = "x-madoguchi-signature"
 QMINDER_HEADER = "x-qminder-signature"
-
-
-class InvalidQueueWebhook(Exception):
-    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details or []
 
 
 def _hex(secret: str, message: bytes) -> str:
@@ -60,8 +50,8 @@ def sign_qminder(secret: str, url: str, body: bytes) -> str:
     return _hex(secret, url.encode() + body)
 
 
-def _unsigned() -> InvalidQueueWebhook:
-    return InvalidQueueWebhook(401, "invalid_signature", "The signature is missing, wrong or too old.")
+def _unsigned() -> InvalidWebhook:
+    return InvalidWebhook(401, "invalid_signature", "The signature is missing, wrong or too old.")
 
 
 def _check_madoguchi(
@@ -95,20 +85,6 @@ def _check_token(secret: str, header: str, headers: Mapping[str, str]) -> None:
     given = headers.get(header.lower()) or ""
     if not given or not hmac.compare_digest(secret.encode(), given.encode("utf-8", "replace")):
         raise _unsigned()
-
-
-def _document(body: bytes, schema: str) -> Any:
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise InvalidQueueWebhook(400, "malformed_json", "The body is not valid UTF-8 JSON.") from None
-    found = problems(schema, document)
-    if found:
-        details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
-        raise InvalidQueueWebhook(
-            422, "invalid_webhook", "The body does not match the webhook schema.", details
-        )
-    return document
 
 
 def _body_hash(body: bytes) -> str:
@@ -197,15 +173,15 @@ _ADAPTERS: dict[str, tuple[str, Callable[[Source, dict[str, Any], bytes], QueueE
 def check_request(
     source_id: str, body: bytes, headers: Mapping[str, str], now: datetime, secret_of: Callable[[str], str]
 ) -> QueueEvent:
-    """The event of an authentic, well-formed request from `source_id`, or InvalidQueueWebhook.
+    """The event of an authentic, well-formed request from `source_id`, or InvalidWebhook.
 
     `headers` are lower-cased names; `secret_of(name)` reads a source's secret from the settings.
     """
     source = config().source(source_id)
     if source is None:
-        raise InvalidQueueWebhook(404, "unknown_source", "No ticket system is configured under this name.")
+        raise InvalidWebhook(404, "unknown_source", "No ticket system is configured under this name.")
     if len(body) > MAX_BODY_BYTES:
-        raise InvalidQueueWebhook(413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
+        raise InvalidWebhook(413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
     secret = secret_of(source.secret)
     if source.adapter == "madoguchi":
         _check_madoguchi(secret, body, headers, now, config().settings.signature_tolerance_seconds)
@@ -214,20 +190,20 @@ def check_request(
     else:
         _check_token(secret, source.header, headers)
     schema, convert = _ADAPTERS[source.adapter]
-    document = _document(body, schema)
+    document = strict_json(body, schema)
     try:
         event = convert(source, document, body)
     except Invalid as error:
-        raise InvalidQueueWebhook(422, error.code, str(error.message)) from None
+        raise InvalidWebhook(422, error.code, str(error.message)) from None
     tolerance = config().settings.signature_tolerance_seconds
     if (event.occurred_at - now).total_seconds() > tolerance:
-        raise InvalidQueueWebhook(
+        raise InvalidWebhook(
             422,
             "time_in_future",
             f"The event's time is more than {tolerance} seconds ahead of ours: check the ticket system's clock.",
         )
     if event.occurred_at < EARLIEST_EVENT:
-        raise InvalidQueueWebhook(
+        raise InvalidWebhook(
             422,
             "time_too_old",
             f"The event's time is before {EARLIEST_EVENT.year}: check the ticket system's clock (was it reset?).",

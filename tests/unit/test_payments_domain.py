@@ -15,7 +15,7 @@ from chalicelib.adapters.paypay import opa_authorization
 from chalicelib.domain import payments as rules
 from chalicelib.domain.forms import fee_for, get_form
 from chalicelib.domain.payment_webhooks import (
-    InvalidPaymentWebhook,
+    InvalidWebhook,
     check_paypay,
     check_stripe,
     stripe_signature_valid,
@@ -234,7 +234,7 @@ def test_stripe_signatures_tolerate_300_seconds_and_nothing_else():
     assert not stripe_signature_valid("whsec", body + b" ", _sig("whsec", body, now), now)
     assert not stripe_signature_valid("whsec", body, "v1=abc", now)
     assert not stripe_signature_valid("whsec", body, None, now)
-    with pytest.raises(InvalidPaymentWebhook) as caught:
+    with pytest.raises(InvalidWebhook) as caught:
         check_stripe("whsec", body, _sig("other", body, now), now)
     assert caught.value.status == 400
 
