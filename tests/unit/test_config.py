@@ -7,6 +7,7 @@ import uuid
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from chalicelib import access, config
@@ -33,6 +34,9 @@ def secrets_manager(monkeypatch):
         monkeypatch.delenv(secret, raising=False)
     with mock_aws():
         yield boto3.client("secretsmanager", region_name="ap-northeast-1")
+    # Powertools keeps the providers it made, each with its client: one made here would go on
+    # asking AWS itself (no endpoint) for the integration tests' secrets after moto is gone.
+    parameters.clear_caches()
 
 
 def test_the_payment_and_line_secrets_have_a_settings_property_each():
