@@ -32,6 +32,7 @@ from chalicelib.store.models import (
     FanoutItem,
     SendListEntry,
 )
+from chalicelib.store.reads import item_or_none
 
 DUE = "due"
 # User ids of a send are kept this long, to answer "did resident X get it?", then TTL removes them.
@@ -78,10 +79,7 @@ def insert(item: Announcement) -> bool:
 
 
 def get(announcement_id: str) -> Announcement | None:
-    try:
-        return Announcement.get(announcement_id, consistent_read=True)
-    except Announcement.DoesNotExist:
-        return None
+    return item_or_none(Announcement, announcement_id)
 
 
 def update(announcement_id: str, actions: list[Any], condition: Condition | None = None) -> bool:
@@ -272,10 +270,7 @@ def expiry(now: datetime) -> datetime:
 
 
 def item(announcement_id: str, key: str) -> FanoutItem | None:
-    try:
-        return FanoutItem.get(announcement_id, key, consistent_read=True)
-    except FanoutItem.DoesNotExist:
-        return None
+    return item_or_none(FanoutItem, announcement_id, key)
 
 
 def items(announcement_id: str, prefix: str) -> Iterator[FanoutItem]:
@@ -612,7 +607,5 @@ def take_daily_slots(
 
 
 def daily_count(user_id: str, day: str) -> set[str]:
-    try:
-        return set(DailyAnnouncementCount.get(f"{user_id}#{day}", consistent_read=True).announcements or ())
-    except DailyAnnouncementCount.DoesNotExist:
-        return set()
+    found = item_or_none(DailyAnnouncementCount, f"{user_id}#{day}")
+    return set(found.announcements or ()) if found else set()

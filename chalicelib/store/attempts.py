@@ -14,6 +14,7 @@ from pynamodb.expressions.condition import Condition
 
 from chalicelib.store.conditions import conditional
 from chalicelib.store.models import AttemptCounter
+from chalicelib.store.reads import item_or_none
 
 
 def _key(subject: str, now: datetime, window: timedelta) -> str:
@@ -22,10 +23,8 @@ def _key(subject: str, now: datetime, window: timedelta) -> str:
 
 
 def failures(subject: str, now: datetime, window: timedelta) -> int:
-    try:
-        return int(AttemptCounter.get(_key(subject, now, window), consistent_read=True).count)
-    except AttemptCounter.DoesNotExist:
-        return 0
+    found = item_or_none(AttemptCounter, _key(subject, now, window))
+    return int(found.count) if found else 0
 
 
 def add_failure(subject: str, now: datetime, window: timedelta) -> None:

@@ -23,6 +23,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.store.conditions import conditional
 from chalicelib.store.models import AuditEntry, BookingGuard, ConsultationBooking, ConsultationSlot
+from chalicelib.store.reads import item_or_none
 
 # Contact details are kept this long after the consultation, then TTL removes the booking.
 RETENTION = timedelta(days=90)
@@ -166,10 +167,7 @@ def query_slots(service: str, low: str, high: str) -> Iterator[ConsultationSlot]
 
 
 def get_slot(service: str, slot_id: str) -> ConsultationSlot | None:
-    try:
-        return ConsultationSlot.get(service, slot_id, consistent_read=True)
-    except ConsultationSlot.DoesNotExist:
-        return None
+    return item_or_none(ConsultationSlot, service, slot_id)
 
 
 def set_slot(service: str, slot_id: str, capacity: int, kind: str, by: str, expires_at: datetime) -> str:
@@ -215,10 +213,7 @@ def close_slot(service: str, slot_id: str, by: str) -> bool:
 
 
 def get(booking_id: str) -> ConsultationBooking | None:
-    try:
-        return ConsultationBooking.get(booking_id, consistent_read=True)
-    except ConsultationBooking.DoesNotExist:
-        return None
+    return item_or_none(ConsultationBooking, booking_id)
 
 
 def insert(booking: ConsultationBooking, audit: Audit) -> None:

@@ -9,6 +9,7 @@ from pynamodb.exceptions import DeleteError, PutError
 
 from chalicelib.store.conditions import condition_failed
 from chalicelib.store.models import Conversation
+from chalicelib.store.reads import item_or_none
 
 # The item outlives the conversation (domain.chat.QUIET) only so a late event finds it and is told it ended.
 KEEP_FOR = timedelta(days=1)
@@ -19,10 +20,7 @@ class Conflict(Exception):
 
 
 def get(user_id: str) -> Conversation | None:
-    try:
-        return Conversation.get(user_id, consistent_read=True)
-    except Conversation.DoesNotExist:
-        return None
+    return item_or_none(Conversation, user_id)
 
 
 def save(conversation: Conversation, now: datetime) -> None:

@@ -8,14 +8,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from chalicelib.store.models import DigestCutoff, InboxEvent
+from chalicelib.store.reads import item_or_none
 
 
 def cutoff(section: str) -> datetime | None:
     """Up to when the section's last digest reported new submissions; None before the first."""
-    try:
-        return DigestCutoff.get(section, consistent_read=True).covered_until
-    except DigestCutoff.DoesNotExist:
-        return _legacy_mark(section)
+    found = item_or_none(DigestCutoff, section)
+    return found.covered_until if found else _legacy_mark(section)
 
 
 def set_cutoff(section: str, until: datetime) -> None:
@@ -28,8 +27,5 @@ def _legacy_mark(section: str) -> datetime | None:
     # expiring 60 days after it was written. Read once, so the first digest after the change
     # still starts where the last one stopped (a weekend is not cut to 24 hours); this read
     # and the rows both go away on their own: delete it 60 days after the release.
-    try:
-        item = InboxEvent.get(f"digest-last#{section}", consistent_read=True)
-    except InboxEvent.DoesNotExist:
-        return None
-    return item.processed_at
+    item = item_or_none(InboxEvent, f"digest-last#{section}")
+    return item.processed_at if item else None

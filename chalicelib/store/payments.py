@@ -17,6 +17,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain import payments as rules
 from chalicelib.store.conditions import conditional
 from chalicelib.store.models import PaymentIntent, PaymentLogEntry, PaymentSlot, ReconciliationItem
+from chalicelib.store.reads import item_or_none
 
 PENDING_SHARD = "pending"
 
@@ -54,10 +55,7 @@ def _audit_item(payment_id: str, audit: Audit) -> PaymentLogEntry:
 
 
 def slot(receipt: str, method: str) -> PaymentSlot:
-    try:
-        return PaymentSlot.get(f"{receipt}#{method}", consistent_read=True)
-    except PaymentSlot.DoesNotExist:
-        return PaymentSlot(f"{receipt}#{method}", attempt=0)
+    return item_or_none(PaymentSlot, f"{receipt}#{method}") or PaymentSlot(f"{receipt}#{method}", attempt=0)
 
 
 def take_attempt(current: PaymentSlot, payment_id: str, attempt: int) -> bool:
@@ -87,10 +85,7 @@ def insert(intent: PaymentIntent, audit: Audit) -> bool:
 
 
 def get(payment_id: str) -> PaymentIntent | None:
-    try:
-        return PaymentIntent.get(payment_id, consistent_read=True)
-    except PaymentIntent.DoesNotExist:
-        return None
+    return item_or_none(PaymentIntent, payment_id)
 
 
 def for_receipt(receipt: str) -> list[PaymentIntent]:

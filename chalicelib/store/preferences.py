@@ -27,6 +27,7 @@ from chalicelib.domain.residents import ACTIVE
 from chalicelib.observability import logger
 from chalicelib.store.conditions import conditional
 from chalicelib.store.models import Resident, SendListCount, SendListEntry
+from chalicelib.store.reads import item_or_none
 
 # Concurrent writes for one resident are rare (one person, two screens); a few rounds settle them.
 MAX_ATTEMPTS = 4
@@ -54,7 +55,7 @@ class Stored:
 
 def get(user_id: str) -> Stored | None:
     """The resident's preferences, or None if the user is not a resident."""
-    resident = _read(user_id)
+    resident = item_or_none(Resident, user_id)
     if resident is None:
         return None
     return Stored(_preferences(resident), resident.status == ACTIVE, frozenset(resident.send_segments or ()))
@@ -74,7 +75,7 @@ def update(
     """
     now = now or datetime.now(UTC)
     for _ in range(MAX_ATTEMPTS):
-        resident = _read(user_id)
+        resident = item_or_none(Resident, user_id)
         if resident is None:
             raise NotFollowing(user_id)
         prefs = change(_preferences(resident))
@@ -93,13 +94,6 @@ def sync(user_id: str) -> Stored | None:
     try:
         return update(user_id, lambda prefs: prefs)
     except NotFollowing:
-        return None
-
-
-def _read(user_id: str) -> Resident | None:
-    try:
-        return Resident.get(user_id, consistent_read=True)
-    except Resident.DoesNotExist:
         return None
 
 

@@ -16,6 +16,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.store.conditions import condition_failed, conditional
 from chalicelib.store.models import AuditEntry, QueueDay, QueueLineState, QueueTicket, QueueWatch
+from chalicelib.store.reads import item_or_none
 
 # Tickets hold no personal data; a week covers the nightly jobs and any replay.
 TICKET_RETENTION = timedelta(days=8)
@@ -39,10 +40,7 @@ def profile_key(line: str) -> str:
 
 
 def get_ticket(day_key: str, number: str) -> QueueTicket | None:
-    try:
-        return QueueTicket.get(day_key, number, consistent_read=True)
-    except QueueTicket.DoesNotExist:
-        return None
+    return item_or_none(QueueTicket, day_key, number)
 
 
 def tickets_of_day(day_key: str) -> list[QueueTicket]:
@@ -50,10 +48,7 @@ def tickets_of_day(day_key: str) -> list[QueueTicket]:
 
 
 def get_live(office: str, line: str) -> QueueLineState | None:
-    try:
-        return QueueLineState.get(office, live_key(line), consistent_read=True)
-    except QueueLineState.DoesNotExist:
-        return None
+    return item_or_none(QueueLineState, office, live_key(line))
 
 
 def office_items(office: str) -> list[QueueLineState]:
@@ -140,10 +135,7 @@ def save_watch(watch: QueueWatch) -> None:
 
 
 def get_watch(day_key: str, number: str, user_id: str) -> QueueWatch | None:
-    try:
-        return QueueWatch.get(day_key, watch_key(number, user_id), consistent_read=True)
-    except QueueWatch.DoesNotExist:
-        return None
+    return item_or_none(QueueWatch, day_key, watch_key(number, user_id))
 
 
 def watches_of_day(day_key: str) -> list[QueueWatch]:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from chalicelib.domain.residents import ACTIVE, INACTIVE, RETENTION_AFTER_UNFOLLOW
 from chalicelib.store.conditions import conditional
 from chalicelib.store.models import Resident
+from chalicelib.store.reads import item_or_none
 
 
 def record_follow(user_id: str, language: str, event_ms: int) -> bool:
@@ -44,10 +45,7 @@ def record_unfollow(user_id: str, event_ms: int) -> bool:
 
 
 def get(user_id: str) -> Resident | None:
-    try:
-        return Resident.get(user_id, consistent_read=True)
-    except Resident.DoesNotExist:
-        return None
+    return item_or_none(Resident, user_id)
 
 
 def _apply(user_id: str, event_ms: int, actions: list) -> bool:

@@ -18,6 +18,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain import cursors
 from chalicelib.store.conditions import condition_failed, conditional
 from chalicelib.store.models import AuditEntry, Submission
+from chalicelib.store.reads import item_or_none
 
 if TYPE_CHECKING:
     from pynamodb.expressions.condition import Condition
@@ -69,10 +70,7 @@ def insert(submission: Submission, audit: Audit) -> bool:
 
 
 def get(receipt: str) -> Submission | None:
-    try:
-        return Submission.get(receipt, consistent_read=True)
-    except Submission.DoesNotExist:
-        return None
+    return item_or_none(Submission, receipt)
 
 
 def update(submission: Submission, actions: list, audit: Audit) -> None:
