@@ -8,12 +8,10 @@ read from the cancellation reasons, in the order the items were added.
 
 from __future__ import annotations
 
-import os
 import random
 import time as clock
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +19,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.store.audit import Audit
 from chalicelib.store.conditions import conditional
 from chalicelib.store.models import AuditEntry, BookingGuard, ConsultationBooking, ConsultationSlot
 from chalicelib.store.reads import item_or_none
@@ -52,33 +51,12 @@ class Busy(Exception):
     happened (read the item to know)."""
 
 
-@dataclass(frozen=True)
-class Audit:
-    actor_kind: str  # resident | staff | system
-    actor_id: str | None
-    action: str
-    at: datetime
-    from_status: str | None = None
-    to_status: str | None = None
-    note: str | None = None
-
-
 def _connection() -> Connection:
     return ConsultationSlot._get_connection().connection
 
 
 def _audit(booking_id: str, audit: Audit) -> AuditEntry:
-    return AuditEntry(
-        booking_id,
-        f"{audit.at.isoformat(timespec='milliseconds')}#{os.urandom(4).hex()}",
-        actor_kind=audit.actor_kind,
-        actor_id=audit.actor_id,
-        action=audit.action,
-        from_status=audit.from_status,
-        to_status=audit.to_status,
-        note=audit.note,
-        expires_at=audit.at + RETENTION * 2,
-    )
+    return AuditEntry(booking_id, audit.sort_key(), **audit.fields(), expires_at=audit.at + RETENTION * 2)
 
 
 class _Labelled:

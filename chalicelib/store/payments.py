@@ -6,7 +6,6 @@ the caller read, and its audit entry. Log entries are put once each (conditional
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +14,7 @@ from typing import Any
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import payments as rules
+from chalicelib.store.audit import Audit
 from chalicelib.store.conditions import conditional
 from chalicelib.store.models import PaymentIntent, PaymentLogEntry, PaymentSlot, ReconciliationItem
 from chalicelib.store.reads import item_or_none
@@ -26,29 +26,8 @@ class StaleIntent(Exception):
     """Someone changed the intent since it was read: the change was not applied."""
 
 
-@dataclass(frozen=True)
-class Audit:
-    actor_kind: str  # system | staff | resident
-    actor_id: str | None
-    action: str
-    at: datetime
-    from_status: str | None = None
-    to_status: str | None = None
-    note: str | None = None
-
-
 def _audit_item(payment_id: str, audit: Audit) -> PaymentLogEntry:
-    return PaymentLogEntry(
-        payment_id,
-        f"audit#{audit.at.isoformat(timespec='milliseconds')}#{os.urandom(4).hex()}",
-        at=audit.at,
-        actor_kind=audit.actor_kind,
-        actor_id=audit.actor_id,
-        action=audit.action,
-        from_status=audit.from_status,
-        to_status=audit.to_status,
-        note=audit.note,
-    )
+    return PaymentLogEntry(payment_id, f"audit#{audit.sort_key()}", at=audit.at, **audit.fields())
 
 
 # --------------------------------------------------------------------------- slots

@@ -6,9 +6,7 @@ must be the one the caller read) and the audit entry are written together or not
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +14,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import cursors
+from chalicelib.store.audit import Audit
 from chalicelib.store.conditions import condition_failed, conditional
 from chalicelib.store.models import AuditEntry, Submission
 from chalicelib.store.reads import item_or_none
@@ -28,34 +27,12 @@ class StaleVersion(Exception):
     """Someone changed the submission since it was read: the caller's change was not applied."""
 
 
-@dataclass(frozen=True)
-class Audit:
-    actor_kind: str
-    actor_id: str | None
-    action: str
-    at: datetime
-    from_status: str | None = None
-    to_status: str | None = None
-    note: str | None = None
-    note_visibility: str | None = None
-
-
 def created_key(created_at: datetime, receipt: str) -> str:
     return f"{created_at.isoformat(timespec='milliseconds')}#{receipt}"
 
 
 def _entry(receipt: str, audit: Audit) -> AuditEntry:
-    return AuditEntry(
-        receipt,
-        f"{audit.at.isoformat(timespec='milliseconds')}#{os.urandom(4).hex()}",
-        actor_kind=audit.actor_kind,
-        actor_id=audit.actor_id,
-        action=audit.action,
-        from_status=audit.from_status,
-        to_status=audit.to_status,
-        note=audit.note,
-        note_visibility=audit.note_visibility,
-    )
+    return AuditEntry(receipt, audit.sort_key(), **audit.fields(), note_visibility=audit.note_visibility)
 
 
 def insert(submission: Submission, audit: Audit) -> bool:
