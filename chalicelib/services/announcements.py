@@ -169,6 +169,15 @@ def _content(principal: StaffPrincipal, body: Mapping[str, Any]) -> rules.Conten
     return content
 
 
+def _involved(announcement: Announcement) -> list[str]:
+    """Who wrote or sent it for approval: none of them may approve or review it."""
+    return [
+        announcement.created_by,
+        *(announcement.editors or ()),
+        *([announcement.submitted_by] if announcement.submitted_by else []),
+    ]
+
+
 def _allowed(check: Any) -> None:
     try:
         check()
@@ -448,11 +457,7 @@ def review(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, A
             roles=principal.roles,
             section=principal.section,
             announcement_section=announcement.section,
-            involved=[
-                announcement.created_by,
-                *(announcement.editors or ()),
-                *([announcement.submitted_by] if announcement.submitted_by else []),
-            ],
+            involved=_involved(announcement),
         )
     )
     if not announcement.review_required or announcement.reviewed_at is not None:
@@ -529,11 +534,7 @@ def _review(
             roles=principal.roles,
             section=principal.section,
             announcement_section=announcement.section,
-            involved=[
-                announcement.created_by,
-                *(announcement.editors or ()),
-                *([announcement.submitted_by] if announcement.submitted_by else []),
-            ],
+            involved=_involved(announcement),
         )
     )
     if announcement.status != rules.PENDING_APPROVAL:
