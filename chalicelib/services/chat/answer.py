@@ -17,7 +17,7 @@ from chalicelib.domain.errors import Conflict, MadoguchiError, NotFound
 from chalicelib.observability import logger, metrics
 from chalicelib.services import idempotency
 from chalicelib.services import responses as service
-from chalicelib.services.chat.report import _fetch_photo
+from chalicelib.services.chat.report import with_photo
 from chalicelib.services.chat.turn import Turn
 
 ANSWER = "answer"
@@ -104,16 +104,12 @@ def _add_text(turn: Turn, cleaned: str) -> None:
 
 def on_photo(turn: Turn, message: dict[str, Any]) -> None:
     assert turn.conversation is not None
-    photos = list(turn.conversation.data["photos"])
-    if len(photos) >= rules.MAX_PHOTOS:
-        prompt(turn, "answer.photo_limit")
+    photos, why_not = with_photo(
+        turn.conversation.data["photos"], message, rules.MAX_PHOTOS, "answer.photo_limit"
+    )
+    if photos is None:
+        prompt(turn, why_not)
         return
-    upload_id = _fetch_photo(message)
-    if upload_id is None:
-        prompt(turn, "report.photo_failed")
-        return
-    if upload_id not in photos:
-        photos.append(upload_id)
     turn.advance(COLLECT, photos=photos)
     prompt(turn)
 

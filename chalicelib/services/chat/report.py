@@ -99,21 +99,30 @@ def on_photo(turn: Turn, message: dict[str, Any]) -> None:
     conversation = _expects(turn, PHOTOS)
     if conversation is None:
         return
-    photos = list(conversation.data.get("photos", []))
-    if len(photos) >= chat.MAX_PHOTOS:
-        prompt(turn, "report.photo_limit")
+    photos, why_not = with_photo(
+        conversation.data.get("photos", []), message, chat.MAX_PHOTOS, "report.photo_limit"
+    )
+    if photos is None:
+        prompt(turn, why_not)
         return
-    upload_id = _fetch_photo(message)
-    if upload_id is None:
-        prompt(turn, "report.photo_failed")
-        return
-    if upload_id not in photos:
-        photos.append(upload_id)
     if len(photos) >= chat.MAX_PHOTOS:
         turn.advance(LOCATION, photos=photos)  # nothing more to wait for
     else:
         turn.advance(PHOTOS, photos=photos)
     prompt(turn)
+
+
+def with_photo(
+    photos: list[str], message: dict[str, Any], limit: int, limit_key: str
+) -> tuple[list[str], None] | tuple[None, str]:
+    """The photos with the message's one added (once), or None and the note that says why not
+    (`limit_key` at the limit, or the photo could not be taken): the caller's prompt shows it."""
+    if len(photos) >= limit:
+        return None, limit_key
+    upload_id = _fetch_photo(message)
+    if upload_id is None:
+        return None, "report.photo_failed"
+    return (photos if upload_id in photos else [*photos, upload_id]), None
 
 
 def _fetch_photo(message: dict[str, Any]) -> str | None:
