@@ -31,7 +31,8 @@ def queue_webhook(source: str) -> Response:
     request = bp.current_request
     headers = {name.lower(): value for name, value in (request.headers or {}).items()}
     try:
-        event, fresh = queue_ingress.accept(source, _raw(request), headers)
+        caller = ((request.context or {}).get("identity") or {}).get("sourceIp")
+        event, fresh = queue_ingress.accept(source, _raw(request), headers, caller)
     except InvalidWebhook as error:
         logger.warning("queue webhook rejected", extra={"source": source[:40], "reason": error.code})
         if error.code != "unknown_source":  # a configured ticket system that needs fixing (alarmed)

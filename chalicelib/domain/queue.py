@@ -20,12 +20,14 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import cache
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 
 from chalicelib.domain.errors import Invalid
 from chalicelib.domain.ward import DATA_DIR
 
 TOKYO = timezone(timedelta(hours=9), "JST")
+IPNetwork = IPv4Network | IPv6Network
 
 TYPES = ("issued", "called", "recalled", "served", "no_show", "cancelled", "transferred", "closed")
 # `closed` is madoguchi's own: the nightly close-out (or a staff reset) ends a ticket left open.
@@ -68,6 +70,18 @@ class Source:
     registered_url: str = ""
     header: str = ""
     line_map: dict[str, str] = field(default_factory=dict)
+    # The addresses it may send from (none listed: any). Required of a vendor that cannot sign,
+    # whose token header anyone who sees one request could replay.
+    allowed_networks: tuple[IPNetwork, ...] = ()
+
+    def allows(self, address: str | None) -> bool:
+        if not self.allowed_networks:
+            return True
+        try:
+            ip = ip_address(address or "")
+        except ValueError:
+            return False
+        return any(ip in network for network in self.allowed_networks)
 
 
 @dataclass(frozen=True)
@@ -138,9 +152,13 @@ def parse_config(raw: dict[str, Any]) -> QueueConfig:
             registered_url=src.get("registeredUrl", ""),
             header=src.get("header", ""),
             line_map=dict(src.get("lineMap", {})),
+            allowed_networks=tuple(ip_network(cidr) for cidr in src.get("allowedNetworks", [])),
         )
         for src in raw["sources"]
     )
+    unfenced = [src.id for src in sources if src.adapter == "shared_secret" and not src.allowed_networks]
+    if unfenced:  # fail closed: a replayable token alone must never be enough
+        raise ValueError(f"queue sources without a signature need allowedNetworks: {unfenced}")
     return QueueConfig(settings, offices, sources)
 
 

@@ -5,9 +5,9 @@ Each source (one ticket system at one office) names an adapter in chalicelib/dat
   "t.body">`, refused outside a 300-second tolerance (a captured request cannot be replayed later);
 - `qminder`: Qminder-style, `X-Qminder-Signature: <hex HMAC-SHA256 of registered URL + body>`;
   the vendor sends no event id, so the event is known by a hash of the body;
-- `shared_secret`: a vendor that cannot sign sends a fixed token header (and must be limited
-  to its addresses by an allow-list in front of the API).
-Order: size, then signature (before parsing: an unsigned body is never looked into), then strict
+- `shared_secret`: a vendor that cannot sign sends a fixed token header, and may send only from
+  the addresses its source lists (`allowedNetworks`, required for it; any source may have one).
+Order: the caller's address, then size, then signature (before parsing: an unsigned body is never looked into), then strict
 JSON, then schema, then the event in madoguchi's words (QueueEvent), then its time: an event dated
 later than now (beyond the clock tolerance) is refused, as a wrong clock would otherwise move a
 line to a later day and freeze today's figures, or keep a silent line looking current; so is one
@@ -171,15 +171,23 @@ _ADAPTERS: dict[str, tuple[str, Callable[[Source, dict[str, Any], bytes], QueueE
 
 
 def check_request(
-    source_id: str, body: bytes, headers: Mapping[str, str], now: datetime, secret_of: Callable[[str], str]
+    source_id: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    now: datetime,
+    secret_of: Callable[[str], str],
+    source_ip: str | None = None,
 ) -> QueueEvent:
     """The event of an authentic, well-formed request from `source_id`, or InvalidWebhook.
 
-    `headers` are lower-cased names; `secret_of(name)` reads a source's secret from the settings.
+    `headers` are lower-cased names; `secret_of(name)` reads a source's secret from the settings;
+    `source_ip` is the caller's address, checked against the source's `allowedNetworks`.
     """
     source = config().source(source_id)
     if source is None:
         raise InvalidWebhook(404, "unknown_source", "No ticket system is configured under this name.")
+    if not source.allows(source_ip):
+        raise InvalidWebhook(403, "address_not_allowed", "This address may not send for this ticket system.")
     if len(body) > MAX_BODY_BYTES:
         raise InvalidWebhook(413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
     secret = secret_of(source.secret)

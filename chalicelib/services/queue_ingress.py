@@ -21,10 +21,12 @@ class QueueUnavailable(Exception):
     """The event could not be queued; it was forgotten so that the vendor's retry is accepted."""
 
 
-def accept(source: str, body: bytes, headers: Mapping[str, str]) -> tuple[QueueEvent, bool]:
+def accept(
+    source: str, body: bytes, headers: Mapping[str, str], source_ip: str | None = None
+) -> tuple[QueueEvent, bool]:
     """The event and whether it was new (False: a duplicate, dropped at the inbox)."""
     now = datetime.now(UTC)
-    event = check_request(source, body, headers, now, get_settings().secret)
+    event = check_request(source, body, headers, now, get_settings().secret, source_ip)
     key = f"queue:{event.source}:{event.event_id}"
     if not inbox.record_first_sight(key, "queue", now):
         return event, False

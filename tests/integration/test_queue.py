@@ -230,14 +230,25 @@ def test_bad_bodies_and_unknown_sources_are_4xx(client, tmp_path, monkeypatch):
     # configured (a scanner's guess) is not.
     refused = [line for line in sink.read_text().splitlines() if '"QueueEventsRefused"' in line]
     assert len(refused) == 2
-    response = client.http.post(
-        "/queue/webhooks/kameari-kiosk",
-        body=json.dumps(
-            {"event": "ISSUE", "ticket": "A1", "service": "S1", "time": "2025-03-04T10:00:00+09:00"}
-        ),
-        headers={"Content-Type": "application/json", "X-Queue-Token": os.environ["QUEUE_KIOSK_SECRET"]},
-    )
-    assert response.status_code == 200
+
+
+def test_a_vendor_that_cannot_sign_may_send_only_from_its_listed_addresses(client, monkeypatch):
+    from chalice.local import LambdaEventConverter
+
+    def post_from(address: str):
+        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", address)
+        return client.http.post(
+            "/queue/webhooks/kameari-kiosk",
+            body=json.dumps(
+                {"event": "ISSUE", "ticket": "A2", "service": "S1", "time": "2025-03-04T10:00:00+09:00"}
+            ),
+            headers={"Content-Type": "application/json", "X-Queue-Token": os.environ["QUEUE_KIOSK_SECRET"]},
+        )
+
+    # The right token from elsewhere (anyone who saw one request could replay it): refused.
+    refused = post_from("203.0.113.9")
+    assert (refused.status_code, json.loads(refused.body)["error"]["code"]) == (403, "address_not_allowed")
+    assert post_from("127.0.0.1").status_code == 200  # locally the kiosk's listed address
 
 
 def test_status_is_cacheable_with_an_etag(client):

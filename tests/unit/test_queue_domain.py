@@ -16,6 +16,7 @@ from chalicelib.domain import queue_opendata as opendata
 from chalicelib.domain import queue_webhooks as hooks
 from chalicelib.domain.errors import Invalid
 from chalicelib.domain.queue import Live, QueueEvent
+from chalicelib.domain.ward import DATA_DIR
 
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo, a Tuesday
 
@@ -409,8 +410,8 @@ def own_body(**changes) -> bytes:
     return json.dumps({**doc, **changes}).encode()
 
 
-def check(source, body, headers):
-    return hooks.check_request(source, body, headers, NOW, SECRETS.__getitem__)
+def check(source, body, headers, source_ip="127.0.0.1"):
+    return hooks.check_request(source, body, headers, NOW, SECRETS.__getitem__, source_ip)
 
 
 def test_own_format_signed_within_tolerance():
@@ -527,6 +528,29 @@ def test_an_event_from_a_clock_reset_to_its_epoch_is_refused_a_late_one_is_not()
         assert (caught.value.status, caught.value.code) == (422, "time_too_old"), at
     late = own_body(at="2026-11-24T10:00:00+09:00")  # a week late: its ticket still takes it
     assert check("honcho", late, {"x-madoguchi-signature": hooks.sign_madoguchi("w", late, stamp)})
+
+
+def test_unsigned_vendor_may_send_only_from_its_listed_addresses():
+    body = json.dumps(
+        {"event": "ISSUE", "ticket": "A1", "service": "S1", "time": "2026-12-01T10:00:00+09:00"}
+    ).encode()
+    assert check("kameari-kiosk", body, {"x-queue-token": "k"}, source_ip="::1").type == "issued"
+    for address in ("203.0.113.9", "", None, "not-an-address"):
+        with pytest.raises(hooks.InvalidWebhook) as caught:  # even with the right token
+            check("kameari-kiosk", body, {"x-queue-token": "k"}, source_ip=address)
+        assert (caught.value.status, caught.value.code) == (403, "address_not_allowed"), address
+    # A source that signs and lists no addresses takes any.
+    own = own_body()
+    signature = hooks.sign_madoguchi("w", own, int(NOW.timestamp()))
+    assert check("honcho", own, {"x-madoguchi-signature": signature}, source_ip="203.0.113.9")
+
+
+def test_a_source_that_cannot_sign_must_list_its_addresses():
+    raw = json.loads((DATA_DIR / "queue.json").read_text(encoding="utf-8"))
+    for source in raw["sources"]:
+        source.pop("allowedNetworks", None)
+    with pytest.raises(ValueError, match="kameari-kiosk"):
+        rules.parse_config(raw)
 
 
 def test_unsigned_vendor_needs_its_token():
