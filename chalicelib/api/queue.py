@@ -12,7 +12,7 @@ from urllib.parse import quote
 from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, ApiError, json_response, request_language
-from chalicelib.api.requests import RESIDENT_CORS, schema_checked
+from chalicelib.api.requests import RESIDENT_CORS, schema_checked, source_ip
 
 bp = ApiBlueprint(__name__)
 
@@ -31,8 +31,7 @@ def queue_webhook(source: str) -> Response:
     request = bp.current_request
     headers = {name.lower(): value for name, value in (request.headers or {}).items()}
     try:
-        caller = ((request.context or {}).get("identity") or {}).get("sourceIp")
-        event, fresh = queue_ingress.accept(source, _raw(request), headers, caller)
+        event, fresh = queue_ingress.accept(source, _raw(request), headers, source_ip(request))
     except InvalidWebhook as error:
         logger.warning("queue webhook rejected", extra={"source": source[:40], "reason": error.code})
         if error.code != "unknown_source":  # a configured ticket system that needs fixing (alarmed)

@@ -32,6 +32,20 @@ def access_secret(request: Request) -> str | None:
     return request.headers.get("x-access-secret") if request.headers else None
 
 
+def source_ip(request: Request) -> str | None:
+    """The caller's address as API Gateway saw it (chalice local: 127.0.0.1)."""
+    identity = (request.context or {}).get("identity") or {}
+    return identity.get("sourceIp") or None
+
+
+def client_pseudonym(request: Request) -> str:
+    """The caller for its own limit on wrong codes: a pseudonym of its address, so the attempts
+    table holds no IP address, only what counts per client."""
+    from chalicelib.observability import hashed
+
+    return hashed(str(source_ip(request) or "unknown")) or "unknown"
+
+
 def raw_body(request: Request) -> bytes:
     """The body as sent. Chalice types `raw_body` as str | bytes, but it always encodes a str body."""
     body = request.raw_body

@@ -8,7 +8,7 @@ from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, request_language
 from chalicelib.api.forms import form_or_404
-from chalicelib.api.requests import RESIDENT_CORS, access_secret, json_body, raw_body
+from chalicelib.api.requests import RESIDENT_CORS, access_secret, client_pseudonym, json_body, raw_body
 
 bp = ApiBlueprint(__name__)
 
@@ -82,11 +82,7 @@ def withdraw(receipt: str) -> Response:
 def resident_identity(request: Any) -> dict[str, Any]:
     """The client (for its own limit on wrong codes) and, from a LIFF page, the signed-in LINE user:
     a resident linked on LINE reaches their submission with their ID token, without the code."""
-    from chalicelib.observability import hashed
-
-    identity = (request.context or {}).get("identity") or {}
-    # Kept as a pseudonym: the attempts table holds no IP address, only what counts per client.
-    who: dict[str, Any] = {"client": hashed(str(identity.get("sourceIp") or "unknown"))}
+    who: dict[str, Any] = {"client": client_pseudonym(request)}
     if (request.headers or {}).get("authorization"):
         from chalicelib.api.liff import current_resident
 

@@ -348,10 +348,9 @@ def _status_by_code(request: Any, language: str, receipt: str, code: str) -> Res
 
 def _client(request: Any) -> str:
     """The caller as the API counts it for wrong codes (a pseudonym of its address)."""
-    from chalicelib.observability import hashed
+    from chalicelib.api.requests import client_pseudonym
 
-    identity = (request.context or {}).get("identity") or {}
-    return hashed(str(identity.get("sourceIp") or "unknown")) or "unknown"
+    return client_pseudonym(request)
 
 
 def _show_status(
