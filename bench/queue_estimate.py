@@ -18,7 +18,7 @@ compared with the wait that ticket really had (issue to first call):
   bucket edges alone cost, which no estimate can beat;
 - the same figures by the estimate's basis (recent, history, default).
 
-The last day is held out: the estimator's constants (domain.queue.COVERAGE, FIRST_CALL, TAIL, the
+The last day is held out: the estimator's constants (domain.queue_estimate.COVERAGE, FIRST_CALL, TAIL, the
 bucket edges, the pace window and prior weight) were chosen on the earlier days only (`--tune`
 reruns the grid over COVERAGE × FIRST_CALL on this run's earlier days and prints the best pair).
 Figures are printed for the tuning days and the held-out day separately. One day is a small sample,
@@ -63,14 +63,14 @@ class Score:
     bounded: int = 0
 
     def add(self, low: float, high: float | None, actual: float, naive: float) -> None:
-        from chalicelib.domain import queue as rules
+        from chalicelib.domain import queue_estimate as estimator
 
         self.total += 1
         self.inside += int(low <= actual and (high is None or actual <= high))
         middle = (low + high) / 2 if high is not None else low * 1.25
         self.error += abs(middle - actual)
         self.naive_error += abs(naive - actual)
-        self.floor_error += abs(rules.bucket_middle(*rules.bucket(actual, actual)) - actual)
+        self.floor_error += abs(estimator.bucket_middle(*estimator.bucket(actual, actual)) - actual)
         if high is not None:
             self.width += high - low
             self.bounded += 1
@@ -213,19 +213,19 @@ def tune(days: list[Any], held_out_days: int, lost: list[frozenset[str]] | None 
     """Grid search on the tuning days only: the least MAE that still covers >= 85% there (a
     margin, so that days not seen keep >= 80%: a day's coverage differs from the tuning days' by
     a few points)."""
-    from chalicelib.domain import queue as rules
+    from chalicelib.domain import queue_estimate as estimator
 
     best: dict[str, Any] | None = None
-    original = rules.COVERAGE, rules.FIRST_CALL
+    original = estimator.COVERAGE, estimator.FIRST_CALL
     for coverage in (0.6, 0.65, 0.7, 0.75, 0.8, 0.85):
         for first_call in (0.5, 0.7, 0.85, 1.0):
-            rules.COVERAGE, rules.FIRST_CALL = coverage, first_call
+            estimator.COVERAGE, estimator.FIRST_CALL = coverage, first_call
             # The held-out days are never seen.
             tuning, _, _ = evaluate(days[:-held_out_days], 0, lost[:-held_out_days] if lost else None)
             figures = tuning.all.figures()
             if figures["coverage"] >= 0.85 and (best is None or figures["mae_minutes"] < best["mae_minutes"]):
                 best = {"coverage_target": coverage, "first_call": first_call, **figures}
-    rules.COVERAGE, rules.FIRST_CALL = original
+    estimator.COVERAGE, estimator.FIRST_CALL = original
     return best or {}
 
 
@@ -275,6 +275,7 @@ def throughput(sim_day: Any) -> dict[str, Any]:
 
 def main() -> int:
     from chalicelib.domain import queue as rules
+    from chalicelib.domain import queue_estimate as estimator
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--days", type=int, default=16)
@@ -315,11 +316,11 @@ def main() -> int:
         result["grid_best_on_tuning_days"] = tune(days, held_out_days, lost)
     tuning, held_out, by_day = evaluate(days, held_out_days, lost)
     result["constants"] = {
-        "coverage_target": rules.COVERAGE,
-        "first_call": rules.FIRST_CALL,
-        "pace_window_minutes": rules.PACE_WINDOW_MINUTES,
-        "prior_calls": rules.PRIOR_CALLS,
-        "bucket_edges": rules.BUCKET_EDGES,
+        "coverage_target": estimator.COVERAGE,
+        "first_call": estimator.FIRST_CALL,
+        "pace_window_minutes": estimator.PACE_WINDOW_MINUTES,
+        "prior_calls": estimator.PRIOR_CALLS,
+        "bucket_edges": estimator.BUCKET_EDGES,
     }
     result["tuning"] = tuning.figures()
     result["held_out"] = held_out.figures()

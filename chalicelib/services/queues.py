@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib.config import get_settings
 from chalicelib.domain import messages
 from chalicelib.domain import queue as rules
+from chalicelib.domain import queue_estimate as estimator
 from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from chalicelib.domain.queue import Live, QueueEvent
 from chalicelib.domain.submissions import is_business_day
@@ -320,7 +321,7 @@ def _clock(moment: datetime) -> str:
 
 
 def estimate_label(low: int, high: int | None, language: str) -> str:
-    if (low, high) == rules.NO_WAIT:
+    if (low, high) == estimator.NO_WAIT:
         return messages.text("queue.estimate.none", language)
     if high is None:
         return messages.text("queue.estimate.over", language, low=low)
@@ -331,21 +332,21 @@ def estimate_label(low: int, high: int | None, language: str) -> str:
 
 def line_estimate(
     line: rules.Line, live: Live, profile: dict[str, Any] | None, ahead: int, now: datetime
-) -> rules.Estimate:
-    """The range shown to someone with `ahead` people before them on `line` now (domain.queue.estimate)."""
+) -> estimator.Estimate:
+    """The range shown to someone with `ahead` people before them on `line` now (domain.queue_estimate.estimate)."""
     settings = rules.config().settings
     enough = settings.min_services_for_estimate
     local = now.astimezone(rules.TOKYO)
-    staffing, history = rules.history_pace(profile, local.weekday(), local.hour, enough)
+    staffing, history = estimator.history_pace(profile, local.weekday(), local.hour, enough)
     prior = (history, "history") if history else (line.counters / line.default_service_minutes, "default")
-    gaps = rules.busy_gaps(live.calls, now, rules.PACE_WINDOW_MINUTES, ahead)
+    gaps = estimator.busy_gaps(live.calls, now, estimator.PACE_WINDOW_MINUTES, ahead)
     # Counters free now: one that called lately, serves no one, no more than usually open now.
-    longest = rules.longest_service(live, line.default_service_minutes, enough)
-    free = rules.free_counters(live, now, rules.FREE_WINDOW_MINUTES, line.counters, staffing, longest)
+    longest = estimator.longest_service(live, line.default_service_minutes, enough)
+    free = estimator.free_counters(live, now, estimator.FREE_WINDOW_MINUTES, line.counters, staffing, longest)
     since = rules.iso(now - RECENT_SERVICES)
     services = [float(seconds) for end, seconds in live.services if end >= since]
-    spread = rules.variation(services) if len(services) >= enough else None
-    return rules.estimate(ahead, now, gaps, prior, staffing, free, enough, spread)
+    spread = estimator.variation(services) if len(services) >= enough else None
+    return estimator.estimate(ahead, now, gaps, prior, staffing, free, enough, spread)
 
 
 def _best_time(

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from chalicelib.domain import queue as rules
+from chalicelib.domain import queue_estimate as estimator
 from chalicelib.domain import queue_opendata as opendata
 from chalicelib.domain import queue_webhooks as hooks
 from chalicelib.domain.errors import Invalid
@@ -275,7 +276,7 @@ def test_open_counters_are_those_that_called_recently():
     ],
 )
 def test_buckets_widen_the_range_to_their_edges(low, high, bucket):
-    assert rules.bucket(low, high) == bucket
+    assert estimator.bucket(low, high) == bucket
 
 
 def test_staleness_quiet_in_opening_hours_closed_outside():
