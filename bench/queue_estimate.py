@@ -238,6 +238,7 @@ def throughput(sim_day: Any) -> dict[str, Any]:
     os.environ.update(local_environ(Ports.free()))
     os.environ["MADOGUCHI_PREFIX"] = f"bench-queue-{int(time.time())}"
     os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "bench"
+    os.environ["MADOGUCHI_METRICS_FILE"] = os.devnull  # the figures are printed, not the EMF lines
     from devstack.queue_day import with_faults
     from devstack.run import LocalStack
 
@@ -245,6 +246,7 @@ def throughput(sim_day: Any) -> dict[str, Any]:
     stack.start()
     try:
         from chalicelib.domain import queue as rules
+        from chalicelib.observability import flush_metrics
         from chalicelib.workers import queue as worker
 
         events = with_faults(sim_day.events, seed=1)
@@ -261,6 +263,7 @@ def throughput(sim_day: Any) -> dict[str, Any]:
         failed = 0
         for start in range(0, len(records), 10):
             failed += len(worker.handle_batch(records[start : start + 10])["batchItemFailures"])
+            flush_metrics()  # as the Lambda handler does after each invocation
         wall, cpu_used = time.perf_counter() - started, time.thread_time() - cpu
     finally:
         stack.stop()
