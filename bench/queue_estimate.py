@@ -16,10 +16,11 @@ compared with the wait that ticket really had (issue to first call):
 - mean width: how wide the published ranges are (bounded ones), what coverage costs residents;
 - floor: the MAE ratio of a bucket chosen knowing the real wait (the bucket it fell in): what the
   bucket edges alone cost, which no estimate can beat;
-- the same figures by the estimate's basis (recent, history, default).
+- the same figures by the estimate's basis (recent, history, default), and by the people ahead
+  at the issue ("no wait" where 0-0 was shown).
 
-The last day is held out: the estimator's constants (domain.queue_estimate.COVERAGE, FIRST_CALL, TAIL, the
-bucket edges, the pace window and prior weight) were chosen on the earlier days only (`--tune`
+The last day is held out: the estimator's constants (domain.queue_estimate.COVERAGE, FIRST_CALL,
+TAIL, the bucket edges, the pace window and prior weight) were chosen on the earlier days only (`--tune`
 reruns the grid over COVERAGE × FIRST_CALL on this run's earlier days and prints the best pair).
 Figures are printed for the tuning days and the held-out day separately. One day is a small sample,
 and whether it is quiet or busy decides its ratio: `--held-out-days K` holds out the last K days
@@ -97,19 +98,44 @@ class Score:
         }
 
 
+# Bands of people ahead at the issue; "no wait" where 0-0 was shown (nobody ahead, a counter free).
+AHEAD_BANDS = ((0, "0"), (1, "1-2"), (3, "3-5"), (6, "6-10"), (11, "11+"))
+
+
+def ahead_band(ahead: int, low: float, high: float | None) -> str:
+    if (low, high) == (0, 0):
+        return "no wait"
+    return [name for least, name in AHEAD_BANDS if ahead >= least][-1]
+
+
 @dataclass
 class Scores:
-    """One split's score, overall and by the estimate's basis."""
+    """One split's score, overall, by the estimate's basis and by the people ahead."""
 
     all: Score = field(default_factory=Score)
     by_basis: dict[str, Score] = field(default_factory=dict)
+    by_ahead: dict[str, Score] = field(default_factory=dict)
 
-    def add(self, basis: str, low: float, high: float | None, actual: float, naive: float) -> None:
+    def add(
+        self, basis: str, ahead: str, low: float, high: float | None, actual: float, naive: float
+    ) -> None:
         self.all.add(low, high, actual, naive)
         self.by_basis.setdefault(basis, Score()).add(low, high, actual, naive)
+        self.by_ahead.setdefault(ahead, Score()).add(low, high, actual, naive)
+
+    def merge(self, other: Scores) -> None:
+        self.all.merge(other.all)
+        for mine, theirs in ((self.by_basis, other.by_basis), (self.by_ahead, other.by_ahead)):
+            for key, score in theirs.items():
+                mine.setdefault(key, Score()).merge(score)
 
     def figures(self) -> dict[str, Any]:
-        return {**self.all.figures(), "by_basis": {k: v.figures() for k, v in sorted(self.by_basis.items())}}
+        bands = ["no wait", *(name for _, name in AHEAD_BANDS)]
+        return {
+            **self.all.figures(),
+            "by_basis": {k: v.figures() for k, v in sorted(self.by_basis.items())},
+            "by_ahead": {k: self.by_ahead[k].figures() for k in bands if k in self.by_ahead},
+        }
 
 
 def business_days(start: date, count: int) -> list[date]:
@@ -158,7 +184,7 @@ def replay_day(
             if ticket.called_at is not None:
                 actual = (ticket.called_at - ticket.issued_at).total_seconds() / 60
                 naive = ahead * line.default_service_minutes / line.counters
-                score.add(estimate.basis, low, high, actual, naive)
+                score.add(estimate.basis, ahead_band(ahead, low, high), low, high, actual, naive)
         if sim_event.event_id in lost:
             continue
         events = stored.get(event.number, [])
@@ -201,9 +227,7 @@ def evaluate(
         else:
             day = by_day[sim.day.isoformat()] = Scores()
             figures = replay_day(sim, history, day, dropped)
-            held_out.all.merge(day.all)
-            for basis, score in day.by_basis.items():
-                held_out.by_basis.setdefault(basis, Score()).merge(score)
+            held_out.merge(day)
         for line, hours in figures.items():
             history.setdefault(line, []).append((sim.day.weekday(), hours))
     return tuning, held_out, by_day
