@@ -38,19 +38,21 @@ PACE_WINDOW_MINUTES = 240
 PRIOR_CALLS = 10.0
 # The first call comes this share of a typical gap after the issue, on average: a random moment
 # falls part-way through a gap (about 0.7 for a counter or two with regular services, 1 for many
-# counters calling at random); measured on the earlier simulated days.
-FIRST_CALL = 0.7
-# The wait's spread: the first call is about as variable as an exponential stretch, each later
+# counters calling at random); chosen with COVERAGE below on the earlier simulated days.
+FIRST_CALL = 0.85
+# The wait's spread: the first call is about as variable as an exponential stretch, and so is each
+# call until every other busy counter has called once (c counters' calls interleave at random:
+# over a few calls they come as if at random, over many as regularly as services end); each later
 # one varies as a service does (the squared coefficient of variation of recent services, else
-# SERVICE_CV2), the pace is known from `evidence` calls (its error shrinks likewise), and the
-# pace drifts by DRIFT during a wait.
+# SERVICE_CV2); the pace is known from `evidence` calls (its error shrinks likewise), and the pace
+# drifts by DRIFT during a wait.
 SERVICE_CV2 = 0.5
 DRIFT = 0.1
-# The published bucket holds the wait with at least this probability under that model (chosen
-# with bench/queue_estimate.py --tune on the earlier simulated days only: >= 85 % of real waits
-# inside there, a margin for days not seen; the model's spread and the edges add to it; the MAE
-# varies by 1-2 % over 0.6-0.8).
-COVERAGE = 0.7
+# The published bucket holds the wait with at least this probability under that model. With
+# FIRST_CALL, the pair of least MAE on the earlier simulated days (bench/queue_estimate.py --tune)
+# that keeps >= 80 % of real waits inside the range in every band of people ahead there, not only
+# overall (where the "no wait" tickets carry the rest); the model's spread and the edges add to it.
+COVERAGE = 0.65
 # A range reaches no further into either tail of that model (this share of waits) than the edge
 # next to it.
 TAIL = 0.05
@@ -80,6 +82,12 @@ def bucket(low: float, high: float | None) -> tuple[int, int | None]:
     return lo, (above[0] if above else None)
 
 
+def counters_open(live: Live, now: datetime, window_minutes: int, configured: int) -> int:
+    """Counters open now: those that called in the last `window_minutes`, the configured ones
+    before the line's first call."""
+    return open_counters(live, now, window_minutes) or configured
+
+
 def free_counters(
     live: Live,
     now: datetime,
@@ -92,7 +100,7 @@ def free_counters(
     before the line's first call), no more than history says are usually open this hour (a
     counter closes for lunch without a word: one that called at 11:50 may be shut at 12:05),
     less those serving someone: called less than `serving_minutes` ago (`longest_service`)."""
-    counters = open_counters(live, now, window_minutes) or configured
+    counters = counters_open(live, now, window_minutes, configured)
     usual = staffing.get(now.astimezone(TOKYO).hour)
     if usual:  # a median between days (2.5: one day in two a counter short) caps at the larger
         counters = min(counters, math.ceil(usual))
@@ -266,6 +274,7 @@ def estimate(
     free: int = 0,
     min_calls: int = 5,
     service_cv2: float | None = None,
+    counters: int = 1,
 ) -> Estimate:
     """The wait of someone with `ahead` people before them, as a published range in minutes.
 
@@ -275,7 +284,8 @@ def estimate(
     (in one queue nobody waits while a counter is free, so those ahead are being called now or
     are phantoms whose call was lost), published as no wait (0-0) where history knows the
     counters usually open this hour (so a break cannot hide behind a recent call), else "1分未満";
-    `service_cv2`: the variation of recent services, when known.
+    `service_cv2`: the variation of recent services, when known; `counters`: counters open now
+    (`counters_open`), whose next calls interleave at random.
     """
     staffing = staffing or {}
     per_minute, evidence, basis = pace(gaps, prior, staffing, now, min_calls)
@@ -285,7 +295,9 @@ def estimate(
         return Estimate(0, BUCKET_EDGES[1], basis, 0.0)
     mean = minutes_for(ahead + FIRST_CALL, per_minute, staffing, now)
     spread = SERVICE_CV2 if service_cv2 is None else service_cv2
-    cv2 = (FIRST_CALL**2 + ahead * spread) / (ahead + FIRST_CALL) ** 2 + spread / evidence + DRIFT**2
+    interleaved = min(ahead, max(counters - 1, 0))
+    variance = FIRST_CALL**2 + interleaved + (ahead - interleaved) * spread
+    cv2 = variance / (ahead + FIRST_CALL) ** 2 + spread / evidence + DRIFT**2
     low, high = choose_bucket(mean, cv2, COVERAGE)
     # A gamma's median sits about a third of its variance-to-mean below its mean.
     return Estimate(low, high, basis, mean * max(0.0, 1 - cv2 / 3))

@@ -346,7 +346,8 @@ def line_estimate(
     since = rules.iso(now - RECENT_SERVICES)
     services = [float(seconds) for end, seconds in live.services if end >= since]
     spread = estimator.variation(services) if len(services) >= enough else None
-    return estimator.estimate(ahead, now, gaps, prior, staffing, free, enough, spread)
+    counters = estimator.counters_open(live, now, estimator.FREE_WINDOW_MINUTES, line.counters)
+    return estimator.estimate(ahead, now, gaps, prior, staffing, free, enough, spread, counters)
 
 
 def _best_time(

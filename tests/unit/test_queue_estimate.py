@@ -159,6 +159,47 @@ def test_a_call_longer_than_any_service_is_taken_as_served_its_end_lost():
     assert estimator.free_counters(few, T0, 60, 2, {}, serving_minutes=30) == 0
 
 
+def _waits_at_four_busy_counters(ahead: int, samples: int, seed: int) -> list[float]:
+    """Minutes to the (ahead + 1)-th call from a random moment on a line whose four counters each
+    serve back to back, services log-normal around 6 minutes (a pace of 4 / 6 calls a minute)."""
+    import random
+
+    rng = random.Random(seed)
+    sigma = 0.55
+    mu = math.log(6) - sigma**2 / 2
+    waits = []
+    for _ in range(samples):
+        calls = []
+        for _counter in range(4):
+            at = -rng.uniform(60, 120)  # serving since long before: a random phase now
+            while at < 60:
+                at += rng.lognormvariate(mu, sigma)
+                if at > 0:
+                    calls.append(at)
+        waits.append(sorted(calls)[ahead])
+    return waits
+
+
+@pytest.mark.parametrize("ahead", [1, 2, 3])
+def test_with_several_counters_the_next_calls_come_at_random_and_the_range_says_so(ahead):
+    """Four counters' calls interleave: the next few come as if at random, not as regularly as
+    one counter's services end; a range spread as for one counter misses too many of them."""
+    gaps = estimator.busy_gaps(calls_every(1.5, 41), T0, 60, waiting=0)
+    waits = _waits_at_four_busy_counters(ahead, 2000, seed=ahead)
+    spread = math.exp(0.55**2) - 1  # the services' own variation
+
+    def held(counters: int) -> float:
+        estimate = estimator.estimate(
+            ahead, T0, gaps, (4 / 6, "default"), service_cv2=spread, counters=counters
+        )
+        low, high = estimate.bucket
+        return sum(low <= wait <= high for wait in waits) / len(waits)
+
+    assert held(counters=4) >= 0.8
+    if ahead < 3:
+        assert held(counters=1) < 0.8  # what the range held before it knew the counters
+
+
 def test_the_estimate_grows_with_the_people_ahead_and_holds_the_expected_wait():
     gaps = estimator.busy_gaps(calls_every(1.5, 41), T0, 60, waiting=0)
     per_minute, _, _ = estimator.pace(gaps, (0.5, "default"), {}, T0, 5)
