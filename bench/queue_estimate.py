@@ -20,8 +20,9 @@ compared with the wait that ticket really had (issue to first call):
   at the issue ("no wait" where 0-0 was shown).
 
 The last day is held out: the estimator's constants (domain.queue_estimate.COVERAGE, FIRST_CALL,
-TAIL, the bucket edges, the pace window and prior weight) were chosen on the earlier days only (`--tune`
-reruns the grid over COVERAGE × FIRST_CALL on this run's earlier days and prints the best pair).
+TAIL, the bucket edges, the pace window and prior weight) were chosen on the earlier days only
+(`--tune` reruns the grid over COVERAGE × FIRST_CALL on this run's earlier days and prints the
+best pair).
 Figures are printed for the tuning days and the held-out day separately. One day is a small sample,
 and whether it is quiet or busy decides its ratio: `--held-out-days K` holds out the last K days
 (each still estimated from all the days before it) and prints them pooled and one by one.
@@ -116,12 +117,10 @@ class Scores:
     by_basis: dict[str, Score] = field(default_factory=dict)
     by_ahead: dict[str, Score] = field(default_factory=dict)
 
-    def add(
-        self, basis: str, ahead: str, low: float, high: float | None, actual: float, naive: float
-    ) -> None:
+    def add(self, basis: str, band: str, low: float, high: float | None, actual: float, naive: float) -> None:
         self.all.add(low, high, actual, naive)
         self.by_basis.setdefault(basis, Score()).add(low, high, actual, naive)
-        self.by_ahead.setdefault(ahead, Score()).add(low, high, actual, naive)
+        self.by_ahead.setdefault(band, Score()).add(low, high, actual, naive)
 
     def merge(self, other: Scores) -> None:
         self.all.merge(other.all)
