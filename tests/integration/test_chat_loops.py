@@ -199,3 +199,94 @@ def test_my_requests_offers_to_answer_what_the_ward_is_waiting_on(resident, clie
 
     assert texts(started) == text_of("answer.ask", receipt=receipt)
     assert conversations.get(resident.user_id).flow == "answer"
+
+
+def _answering(resident, client, pump) -> str:
+    """A report the ward is waiting on, and the resident starting to answer it in the chat."""
+    receipt = file_report(resident)
+    staff_move(client, receipt, "in_review")
+    staff_move(client, receipt, "needs_info", note="穴の大きさを教えてください。", visibility="public")
+    pump.drain()  # the ward's pushes, before the conversation
+    started = resident.tap("answer.start", receipt)
+    assert texts(started) == text_of("answer.ask", receipt=receipt)
+    return receipt
+
+
+def test_a_question_while_answering_is_answered_and_can_still_go_into_the_answer(resident, client, pump):
+    receipt = _answering(resident, client, pump)
+    question = "粗大ごみを出したいのですが、どうやって申し込めばいいですか"
+
+    asked = resident.say(question)
+    assert "https://www.city.katsushika.lg.jp/" in texts(asked)  # the FAQ answered it
+    assert submissions.get(receipt).responses == []  # and nothing went to the ward yet
+
+    kept = resident.tap_button(asked, text_of("button.add_to_answer"))
+    assert texts(kept) == text_of("answer.got", texts=1, photos=0)
+    resident.tap_button(kept, text_of("button.send_answer"))
+    [response] = submissions.get(receipt).responses
+    assert response["text"] == question
+
+
+def test_a_question_while_answering_can_be_left_out_and_the_answer_goes_on(resident, client, pump):
+    receipt = _answering(resident, client, pump)
+    resident.say("直径30センチくらいです。")
+
+    asked = resident.say("粗大ごみを出したいのですが、どうやって申し込めばいいですか")
+    resumed = resident.tap_button(asked, text_of("button.continue_flow"))
+    assert texts(resumed) == text_of("answer.got", texts=1, photos=0)  # the question left out
+    resident.tap_button(resumed, text_of("button.send_answer"))
+
+    [response] = submissions.get(receipt).responses
+    assert response["text"] == "直径30センチくらいです。"
+
+
+def test_an_empty_answer_is_not_sent_and_the_resident_is_told(resident, client, pump):
+    receipt = _answering(resident, client, pump)
+    started = resident.tap("answer.start", receipt)
+
+    empty = resident.tap_button(started, text_of("button.send_answer"))
+
+    assert text_of("answer.empty") in texts(empty)
+    assert submissions.get(receipt).responses == []
+    assert conversations.get(resident.user_id).flow == "answer"  # still answering
+
+
+def test_an_answer_too_long_keeps_what_was_already_written(resident, client, pump):
+    from chalicelib.domain.responses import MAX_TEXT_CHARS
+
+    receipt = _answering(resident, client, pump)
+    resident.say("直径30センチくらいです。")
+
+    too_long = resident.say("あ" * (MAX_TEXT_CHARS - 5))  # fits alone, not with what came before
+    assert text_of("answer.too_long", limit=MAX_TEXT_CHARS) in texts(too_long)
+    assert texts(too_long).endswith(text_of("answer.got", texts=1, photos=0))
+    resident.tap_button(too_long, text_of("button.send_answer"))
+
+    [response] = submissions.get(receipt).responses
+    assert response["text"] == "直径30センチくらいです。"
+
+
+def test_an_answer_sent_after_the_ward_moved_on_is_refused_and_nothing_is_stored(resident, client, pump):
+    receipt = _answering(resident, client, pump)
+    got = resident.say("直径30センチくらいです。")
+    staff_move(client, receipt, "in_review")  # staff went ahead without waiting for it
+
+    late = resident.tap_button(got, text_of("button.send_answer"))
+
+    assert texts(late).startswith(
+        text_of("answer.not_waiting", receipt=receipt, status=text_of("status.in_review"))
+    )
+    assert submissions.get(receipt).responses == []
+    assert conversations.get(resident.user_id) is None
+
+
+def test_the_send_button_tapped_twice_sends_one_answer(resident, client, pump):
+    receipt = _answering(resident, client, pump)
+    got = resident.say("直径30センチくらいです。")
+
+    first = resident.tap_button(got, text_of("button.send_answer"))
+    second = resident.tap_button(got, text_of("button.send_answer"))  # the same button again
+
+    assert texts(first) == text_of("answer.done", receipt=receipt)
+    assert text_of("answer.done", receipt=receipt) not in texts(second)
+    assert len(submissions.get(receipt).responses) == 1
