@@ -2,8 +2,9 @@
 
 Answers the endpoints madoguchi uses with the status codes, headers and JSON bodies of the real
 platform (401 on a bad token, one-shot reply tokens, X-Line-Retry-Key with 409 on a retry of an
-accepted request, quota counting, rich menus with their one image and the default menu), and adds a
-control API under /__sandbox/ so tests can read the request log, inject faults and delays, set
+accepted request, quota counting, rich menus with their one image and the default menu, a 400
+for a message over LINE's limits: text length, quick-reply items, action labels and data), and
+adds a control API under /__sandbox/ so tests can read the request log, inject faults and delays, set
 profiles, expire reply tokens and see the rich menus.
 
 Faults (`POST /__sandbox/faults`): `{"path", "status"?, "count"?, "delay"?, "method"?, "body"?,
@@ -37,6 +38,7 @@ import secrets
 import struct
 import threading
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -229,15 +231,87 @@ def _detail(message: str, prop: str) -> dict[str, str]:
     return {"message": message, "property": prop}
 
 
+# LINE's limits on the message fields madoguchi fills (Messaging API reference). Text is counted
+# in UTF-16 code units; action labels and display texts in grapheme clusters ("Counting
+# characters in text"). The sandbox keeps its own copy: a stand-in must not take its limits from
+# the app it checks.
+TEXT_LIMITS = {"text": 5000}
+ALT_TEXT_LIMITS = {"template": 400, "flex": 1500, "imagemap": 1500}
+MAX_QUICK_REPLY_ITEMS = 13
+ACTION_LIMITS = {"label": 20, "displayText": 300}  # graphemes
+ACTION_DATA_LIMITS = {"data": 300, "text": 300, "uri": 1000}  # UTF-16
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _graphemes(text: str) -> int:
+    """Grapheme clusters, closely enough: marks and variation selectors extend the character
+    before, and a zero-width joiner joins the next one to it."""
+    count, joined = 0, False
+    for char in text:
+        if joined or unicodedata.category(char) in ("Mn", "Mc", "Me") or "\ufe00" <= char <= "\ufe0f":
+            joined = False
+        elif char == "\u200d":
+            joined = True
+        else:
+            count += 1
+    return count
+
+
+def _over(value: Json, limit: int, count: Callable[[str], int]) -> bool:
+    return isinstance(value, str) and count(value) > limit
+
+
+def _action_problems(action: Json, prop: str) -> list[dict[str, str]]:
+    if not isinstance(action, dict):
+        return [_detail("must be specified", prop)]
+    found = [
+        _detail(f"Length must be between 0 and {limit}", f"{prop}.{key}")
+        for key, limit in ACTION_LIMITS.items()
+        if _over(action.get(key), limit, _graphemes)
+    ]
+    found += [
+        _detail(f"Length must be between 0 and {limit}", f"{prop}.{key}")
+        for key, limit in ACTION_DATA_LIMITS.items()
+        if _over(action.get(key), limit, _utf16)
+    ]
+    return found
+
+
+def _message_problems(message: dict[str, Json], prop: str) -> list[dict[str, str]]:
+    """What LINE refuses in one message object, for the fields madoguchi fills."""
+    found = []
+    kind = message["type"]
+    if kind == "text" and _over(message.get("text"), TEXT_LIMITS["text"], _utf16):
+        found.append(_detail(f"Length must be between 0 and {TEXT_LIMITS['text']}", f"{prop}.text"))
+    if kind in ALT_TEXT_LIMITS and _over(message.get("altText"), ALT_TEXT_LIMITS[kind], _utf16):
+        found.append(_detail(f"Length must be between 0 and {ALT_TEXT_LIMITS[kind]}", f"{prop}.altText"))
+    quick_reply = message.get("quickReply")
+    items = quick_reply.get("items") if isinstance(quick_reply, dict) else None
+    if isinstance(items, list):
+        if len(items) > MAX_QUICK_REPLY_ITEMS:
+            found.append(
+                _detail(f"Size must be between 1 and {MAX_QUICK_REPLY_ITEMS}", f"{prop}.quickReply.items")
+            )
+        for i, item in enumerate(items):
+            action = item.get("action") if isinstance(item, dict) else None
+            found += _action_problems(action, f"{prop}.quickReply.items[{i}].action")
+    return found
+
+
 def _validate_messages(body: dict[str, Json]) -> list[dict[str, str]]:
     messages = body.get("messages")
     if not isinstance(messages, list) or not 1 <= len(messages) <= MAX_MESSAGES:
         return [_detail(f"Size must be between 1 and {MAX_MESSAGES}", "messages")]
-    return [
-        _detail("must be specified", f"messages[{i}].type")
-        for i, message in enumerate(messages)
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str) or not message["type"]
-    ]
+    found = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str) or not message["type"]:
+            found.append(_detail("must be specified", f"messages[{i}].type"))
+        else:
+            found += _message_problems(message, f"messages[{i}]")
+    return found
 
 
 def _validate_notification_disabled(body: dict[str, Json]) -> list[dict[str, str]]:

@@ -199,6 +199,45 @@ def test_message_without_type_and_push_without_to_are_400(api: requests.Session)
     }
 
 
+def _with_button(label: str, data: str = "action=x") -> dict:
+    item = {"type": "action", "action": {"type": "postback", "label": label, "data": data}}
+    return {"type": "text", "text": "choose", "quickReply": {"items": [item]}}
+
+
+def test_messages_over_lines_limits_are_400_like_the_platform(api: requests.Session) -> None:
+    """What the real API refuses: a reply cut off by a limit is a resident answered with nothing."""
+    too_many = {
+        "type": "text",
+        "text": "x",
+        "quickReply": {"items": _with_button("a")["quickReply"]["items"] * 14},
+    }
+    cases = {
+        "messages[0].text": {"type": "text", "text": "あ" * 5001},
+        "messages[0].altText": {"type": "flex", "altText": "a" * 1501, "contents": {}},
+        "messages[0].quickReply.items": too_many,
+        "messages[0].quickReply.items[0].action.label": _with_button("Report illegal dumping here"),
+        "messages[0].quickReply.items[0].action.data": _with_button("ok", data="d" * 301),
+    }
+    for prop, message in cases.items():
+        response = api.post(PUSH, json={"to": "U" + "0" * 32, "messages": [message]})
+        assert response.status_code == 400, prop
+        assert prop in [detail["property"] for detail in response.json()["details"]], prop
+
+
+def test_limits_count_text_in_utf16_and_labels_in_graphemes(api: requests.Session) -> None:
+    nepali = "नेपाली" * 6 + "का" * 2  # 20 graphemes, 40 code points: LINE counts what a reader sees
+    emoji = "🍎" * 2500  # 5,000 UTF-16 code units
+    for message in (_with_button(nepali), {"type": "text", "text": emoji}):
+        response = api.post(PUSH, json={"to": "U" + "0" * 32, "messages": [message]})
+        assert response.status_code == 200, response.json()
+    response = api.post(PUSH, json={"to": "U" + "0" * 32, "messages": [_with_button(nepali + "का")]})
+    assert response.status_code == 400
+    response = api.post(
+        PUSH, json={"to": "U" + "0" * 32, "messages": [{"type": "text", "text": emoji + "a"}]}
+    )
+    assert response.status_code == 400
+
+
 def test_malformed_json_is_400(api: requests.Session) -> None:
     response = api.post(PUSH, data=b"{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 400
