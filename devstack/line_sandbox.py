@@ -2,9 +2,9 @@
 
 Answers the endpoints madoguchi uses with the status codes, headers and JSON bodies of the real
 platform (401 on a bad token, one-shot reply tokens, X-Line-Retry-Key with 409 on a retry of an
-accepted request, quota counting, rich menus with their one image and the default menu, a 400
-for a message over LINE's limits: text length, quick-reply items, action labels and data), and
-adds a control API under /__sandbox/ so tests can read the request log, inject faults and delays, set
+accepted request, quota counting, rich menus with their one image and the default menu, a 400 for a
+message over LINE's limits: text length, quick-reply items, action labels and data), and adds a
+control API under /__sandbox/ so tests can read the request log, inject faults and delays, set
 profiles, expire reply tokens and see the rich menus.
 
 Faults (`POST /__sandbox/faults`): `{"path", "status"?, "count"?, "delay"?, "method"?, "body"?,
