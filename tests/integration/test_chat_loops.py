@@ -290,3 +290,29 @@ def test_the_send_button_tapped_twice_sends_one_answer(resident, client, pump):
     assert texts(first) == text_of("answer.done", receipt=receipt)
     assert text_of("answer.done", receipt=receipt) not in texts(second)
     assert len(submissions.get(receipt).responses) == 1
+
+
+def test_a_broad_question_in_the_middle_of_a_report_offers_answers_and_the_way_back(resident):
+    from chalicelib.config import get_settings
+    from chalicelib.domain import postbacks
+
+    resident.tap("menu.report")
+    resident.tap("report.category", "road-park-damage")
+
+    offered = resident.say("ごみ")  # too broad for one answer
+
+    intro = text_of("flow.suggest", resume=text_of("button.continue_flow"))
+    assert texts(offered).startswith(intro)
+    shown = [
+        action
+        for action in buttons(offered)
+        if postbacks.read(get_settings().line_channel_secret, action["data"]).action == "faq.show"
+    ]
+    assert 1 <= len(shown) <= 3
+    answer = resident.tap_button(offered, shown[0]["label"])
+    assert "https://www.city.katsushika.lg.jp/" in texts(answer)
+    assert conversations.get(resident.user_id).step == "kind"  # the report waits meanwhile
+
+    back = resident.tap_button(offered, text_of("button.continue_flow"))
+    assert text_of("report.choose_kind") in texts(back)
+    assert conversations.get(resident.user_id).step == "kind"
