@@ -12,6 +12,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import requests
 
 from chalicelib.config import get_settings
@@ -111,3 +112,31 @@ def test_a_request_that_died_in_progress_is_taken_over_after_its_lease(client):
 
 def test_the_in_progress_lease_is_minutes_not_a_day():
     assert timedelta(seconds=60) < service.IN_PROGRESS_LEASE <= timedelta(minutes=5)
+
+
+def test_a_request_that_fails_frees_its_key_and_the_retry_runs(local_stack):
+    key = f"k-{uuid.uuid4()}"
+
+    def fails() -> tuple[int, dict]:
+        raise RuntimeError("the provider timed out")
+
+    with pytest.raises(RuntimeError):  # the caller sees the failure...
+        service.once("test-scope", key, b"{}", fails)
+    # ...and the client's retry runs, not a 409 for a day
+    assert service.once("test-scope", key, b"{}", lambda: (201, {"made": 1})) == (201, {"made": 1})
+
+
+def test_a_slow_first_request_failing_after_its_retry_finished_leaves_the_answer(local_stack):
+    key = f"k-{uuid.uuid4()}"
+    record_key = f"test-scope#{service.ANONYMOUS}#{key}"
+    request_hash = hashlib.sha256(b"{}").hexdigest()
+    # The first request reserved the key and then stalled past its lease...
+    started = datetime.now(UTC) - timedelta(minutes=10)
+    assert store.begin(record_key, request_hash, service.ANONYMOUS, started, timedelta(minutes=5)) is None
+    # ...so the client's retry took the key over and finished.
+    assert service.once("test-scope", key, b"{}", lambda: (201, {"made": 1})) == (201, {"made": 1})
+
+    store.abandon(record_key)  # the first one fails at last: its key is not its to free now
+
+    again = service.once("test-scope", key, b"{}", lambda: (201, {"made": 2}))
+    assert again == (201, {"made": 1})  # nothing made twice
