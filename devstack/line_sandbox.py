@@ -235,7 +235,7 @@ def _detail(message: str, prop: str) -> dict[str, str]:
 # in UTF-16 code units; action labels and display texts in grapheme clusters ("Counting
 # characters in text"). The sandbox keeps its own copy: a stand-in must not take its limits from
 # the app it checks.
-TEXT_LIMITS = {"text": 5000}
+MAX_TEXT = 5000
 ALT_TEXT_LIMITS = {"template": 400, "flex": 1500, "imagemap": 1500}
 MAX_QUICK_REPLY_ITEMS = 13
 ACTION_LIMITS = {"label": 20, "displayText": 300}  # graphemes
@@ -284,8 +284,8 @@ def _message_problems(message: dict[str, Json], prop: str) -> list[dict[str, str
     """What LINE refuses in one message object, for the fields madoguchi fills."""
     found = []
     kind = message["type"]
-    if kind == "text" and _over(message.get("text"), TEXT_LIMITS["text"], _utf16):
-        found.append(_detail(f"Length must be between 0 and {TEXT_LIMITS['text']}", f"{prop}.text"))
+    if kind == "text" and _over(message.get("text"), MAX_TEXT, _utf16):
+        found.append(_detail(f"Length must be between 0 and {MAX_TEXT}", f"{prop}.text"))
     if kind in ALT_TEXT_LIMITS and _over(message.get("altText"), ALT_TEXT_LIMITS[kind], _utf16):
         found.append(_detail(f"Length must be between 0 and {ALT_TEXT_LIMITS[kind]}", f"{prop}.altText"))
     quick_reply = message.get("quickReply")
