@@ -9,7 +9,7 @@ import pytest
 from chalicelib.store import conversations, submissions
 from chalicelib.store.models import Submission
 from devstack.dev_issuer import mint_token
-from tests.integration.test_line_chat import Resident, buttons, text_of, texts
+from tests.integration.test_line_chat import Resident, buttons, faq_buttons, text_of, texts
 
 
 @pytest.fixture
@@ -293,9 +293,6 @@ def test_the_send_button_tapped_twice_sends_one_answer(resident, client, pump):
 
 
 def test_a_broad_question_in_the_middle_of_a_report_offers_answers_and_the_way_back(resident):
-    from chalicelib.config import get_settings
-    from chalicelib.domain import postbacks
-
     resident.tap("menu.report")
     resident.tap("report.category", "road-park-damage")
 
@@ -303,11 +300,7 @@ def test_a_broad_question_in_the_middle_of_a_report_offers_answers_and_the_way_b
 
     intro = text_of("flow.suggest", resume=text_of("button.continue_flow"))
     assert texts(offered).startswith(intro)
-    shown = [
-        action
-        for action in buttons(offered)
-        if postbacks.read(get_settings().line_channel_secret, action["data"]).action == "faq.show"
-    ]
+    shown = faq_buttons(offered)
     assert 1 <= len(shown) <= 3
     answer = resident.tap_button(offered, shown[0]["label"])
     assert "https://www.city.katsushika.lg.jp/" in texts(answer)

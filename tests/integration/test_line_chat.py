@@ -97,6 +97,14 @@ def buttons(answer: list[dict]) -> list[dict]:
     return [item["action"] for message in answer for item in message.get("quickReply", {}).get("items", [])]
 
 
+def faq_buttons(answer: list[dict]) -> list[dict]:
+    """The buttons of `answer` that show an FAQ answer (the suggestions)."""
+    secret = get_settings().line_channel_secret
+    return [
+        action for action in buttons(answer) if postbacks.read(secret, action["data"]).action == "faq.show"
+    ]
+
+
 def button(answer: list[dict], label_startswith: str) -> dict:
     found = [action for action in buttons(answer) if action["label"].startswith(label_startswith)]
     assert found, f"no button {label_startswith!r} in {[a['label'] for a in buttons(answer)]}"
@@ -154,11 +162,7 @@ def test_a_nepali_resident_typing_nepali_in_latin_letters_is_answered_in_nepali(
 def test_a_broad_question_gets_suggestions_and_a_tap_shows_the_answer(resident):
     answer = resident.say("ごみ")
     assert texts(answer).startswith(text_of("handoff.suggest", person=text_of("button.ask_person")))
-    offered = [
-        action
-        for action in buttons(answer)
-        if postbacks.read(get_settings().line_channel_secret, action["data"]).action == "faq.show"
-    ]
+    offered = faq_buttons(answer)
     assert 1 <= len(offered) <= 3
 
     shown = resident.send(line_event("postback", resident.user_id, postback={"data": offered[0]["data"]}))
