@@ -104,7 +104,9 @@ AHEAD_BANDS = ((0, "0"), (1, "1-2"), (3, "3-5"), (6, "6-10"), (11, "11+"))
 
 
 def ahead_band(ahead: int, low: float, high: float | None) -> str:
-    if (low, high) == (0, 0):
+    from chalicelib.domain.queue_estimate import NO_WAIT
+
+    if (low, high) == NO_WAIT:
         return "no wait"
     return [name for least, name in AHEAD_BANDS if ahead >= least][-1]
 
