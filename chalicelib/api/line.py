@@ -6,7 +6,7 @@ from chalicelib.api.errors import ApiBlueprint, ApiError
 from chalicelib.api.requests import raw_body
 from chalicelib.domain.webhooks import InvalidWebhook
 from chalicelib.observability import logger, metrics
-from chalicelib.services import line_ingress
+from chalicelib.services import ingress, line_ingress
 
 bp = ApiBlueprint(__name__)
 
@@ -19,7 +19,7 @@ def line_webhook() -> dict:
     except InvalidWebhook as error:
         logger.warning("webhook rejected", extra={"reason": error.code})
         raise ApiError(error.status, error.code, error.message, error.details) from None
-    except line_ingress.QueueUnavailable:
+    except ingress.QueueUnavailable:
         logger.exception("webhook events could not be queued")
         # A 5xx makes LINE redeliver (when redelivery is on); the events were not kept.
         raise ApiError(503, "unavailable", "Please retry later.") from None

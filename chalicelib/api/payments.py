@@ -12,7 +12,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, ApiError
-from chalicelib.api.requests import RESIDENT_CORS, access_secret, json_body
+from chalicelib.api.requests import RESIDENT_CORS, access_secret, json_body, raw_body
 
 bp = ApiBlueprint(__name__)
 
@@ -62,14 +62,14 @@ def printable_receipt(paymentId: str) -> Response:
 def _webhook(accept: Any) -> Response:
     from chalicelib.domain.webhooks import InvalidWebhook
     from chalicelib.observability import logger, metrics
-    from chalicelib.services import payment_ingress
+    from chalicelib.services import ingress
 
     try:
         hint, queued = accept()
     except InvalidWebhook as error:
         logger.warning("payment webhook rejected", extra={"reason": error.code})
         raise ApiError(error.status, error.code, error.message, error.details) from None
-    except payment_ingress.QueueUnavailable:
+    except ingress.QueueUnavailable:
         logger.exception("payment webhook could not be queued")
         raise ApiError(503, "unavailable", "Please retry later.") from None
     logger.info(
@@ -81,11 +81,6 @@ def _webhook(accept: Any) -> Response:
     return Response({"received": True}, status_code=200)
 
 
-def _raw(request: Any) -> bytes:
-    body = request.raw_body or b""
-    return body.encode() if isinstance(body, str) else body
-
-
 # PayPay does not sign its notifications: restrict this route to PayPay's published source
 # addresses at the edge (API Gateway resource policy / WAF IP set). It changes nothing by itself.
 @bp.route("/payments/webhooks/paypay", methods=["POST"], content_types=["application/json"])
@@ -93,7 +88,7 @@ def paypay_webhook() -> Response:
     from chalicelib.services import payment_ingress
 
     request = bp.current_request
-    return _webhook(lambda: payment_ingress.accept_paypay(_raw(request)))
+    return _webhook(lambda: payment_ingress.accept_paypay(raw_body(request)))
 
 
 @bp.route("/payments/webhooks/stripe", methods=["POST"], content_types=["application/json"])
@@ -102,7 +97,7 @@ def stripe_webhook() -> Response:
 
     request = bp.current_request
     return _webhook(
-        lambda: payment_ingress.accept_stripe(_raw(request), request.headers.get("stripe-signature"))
+        lambda: payment_ingress.accept_stripe(raw_body(request), request.headers.get("stripe-signature"))
     )
 
 

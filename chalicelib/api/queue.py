@@ -12,7 +12,7 @@ from urllib.parse import quote
 from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, ApiError, json_response, request_language
-from chalicelib.api.requests import RESIDENT_CORS, schema_checked, source_ip
+from chalicelib.api.requests import RESIDENT_CORS, raw_body, schema_checked, source_ip
 
 bp = ApiBlueprint(__name__)
 
@@ -26,18 +26,18 @@ def queue_webhook(source: str) -> Response:
     from chalicelib.domain.queue import TOKYO
     from chalicelib.domain.webhooks import InvalidWebhook
     from chalicelib.observability import logger, metrics
-    from chalicelib.services import queue_ingress
+    from chalicelib.services import ingress, queue_ingress
 
     request = bp.current_request
     headers = {name.lower(): value for name, value in (request.headers or {}).items()}
     try:
-        event, fresh = queue_ingress.accept(source, _raw(request), headers, source_ip(request))
+        event, fresh = queue_ingress.accept(source, raw_body(request), headers, source_ip(request))
     except InvalidWebhook as error:
         logger.warning("queue webhook rejected", extra={"source": source[:40], "reason": error.code})
         if error.code != "unknown_source":  # a configured ticket system that needs fixing (alarmed)
             metrics.add_metric(name="QueueEventsRefused", unit="Count", value=1)
         raise ApiError(error.status, error.code, error.message, error.details) from None
-    except queue_ingress.QueueUnavailable:
+    except ingress.QueueUnavailable:
         logger.exception("queue event could not be queued")
         raise ApiError(503, "unavailable", "Please retry later.", headers={"Retry-After": "5"}) from None
     logger.info(
@@ -50,11 +50,6 @@ def queue_webhook(source: str) -> Response:
     if event.type == "issued" and event.day == datetime.now(UTC).astimezone(TOKYO).date():
         answer["ticketUrl"] = queue_ingress.ticket_link(event.office, event.day, event.number)
     return json_response(answer, 200)
-
-
-def _raw(request: object) -> bytes:
-    body = getattr(request, "raw_body", b"") or b""
-    return body.encode() if isinstance(body, str) else body
 
 
 def _language() -> str:
@@ -98,7 +93,7 @@ def watch_ticket(ticket_ref: str) -> Response:
 
     request = bp.current_request
     user_id = current_resident(request)
-    document = json_body(request) if _raw(request).strip() else {}
+    document = json_body(request) if raw_body(request).strip() else {}
     result = queues.watch(ticket_ref, user_id, _ahead(document), _language(), datetime.now(UTC))
     return json_response(result, 200, _NO_STORE)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from chalice import CORSConfig
 
 from chalicelib.api.errors import ApiError
 from chalicelib.config import get_settings
+from chalicelib.domain import json_text
 from chalicelib.domain.messages import Text
 from chalicelib.schemas import problems
 
@@ -48,7 +48,7 @@ def client_pseudonym(request: Request) -> str:
 
 def raw_body(request: Request) -> bytes:
     """The body as sent. Chalice types `raw_body` as str | bytes, but it always encodes a str body."""
-    body = request.raw_body
+    body = request.raw_body or b""
     return body if isinstance(body, bytes) else body.encode("utf-8")
 
 
@@ -64,12 +64,12 @@ def json_body(request: Any, schema: str | None = None) -> Any:
     A body that is too big or not JSON is a client program's fault: said to its developer, in
     English. A body that breaks the schema may be what a resident typed: said in their language
     (the details stay the validator's, for the page that placed the field)."""
-    raw = request.raw_body or b""
+    raw = raw_body(request)
     if len(raw) > MAX_JSON_BYTES:
         raise ApiError(413, "payload_too_large", f"The body exceeds {MAX_JSON_BYTES} bytes.")
     try:
-        document = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        document = json_text.parse(raw)
+    except (ValueError, RecursionError):
         raise ApiError(400, "malformed_json", "The body is not valid UTF-8 JSON.") from None
     return schema_checked(schema, document) if schema else document
 

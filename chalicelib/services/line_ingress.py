@@ -10,11 +10,8 @@ from chalicelib.config import get_settings
 from chalicelib.domain.line_webhook import LineEvent, check_request, queue_body
 from chalicelib.observability import logger
 from chalicelib.resources import LINE_EVENTS
+from chalicelib.services.ingress import QueueUnavailable, forget
 from chalicelib.store import inbox
-
-
-class QueueUnavailable(Exception):
-    """Some events could not be queued; they were forgotten so that LINE's redelivery is accepted."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +56,11 @@ def accept(body: bytes, signature: str | None) -> IngressResult:
             else queues.Sent()
         )
     except Exception as error:
-        _forget([event.event_id for event in fresh])
+        forget([event.event_id for event in fresh])
         raise QueueUnavailable(f"recording or queueing failed: {type(error).__name__}") from error
     if sent.refused:
         logger.error("line events refused by the queue were dropped", extra={"events": sent.refused})
-    _forget(sent.unsent + sent.refused)
+    forget(sent.unsent + sent.refused)
     if sent.unsent:
         raise QueueUnavailable(f"{len(sent.unsent)} of {len(fresh)} events could not be queued")
     not_queued = set(sent.refused)
@@ -72,14 +69,3 @@ def accept(body: bytes, signature: str | None) -> IngressResult:
         duplicates=duplicates,
         dropped=dropped + sent.refused,
     )
-
-
-def _forget(event_ids: list[str]) -> None:
-    for event_id in event_ids:
-        try:
-            inbox.forget(event_id)
-        except Exception:
-            # The row stays; LINE's redelivery would be taken for a duplicate. Say so loudly.
-            logger.exception(
-                "an inbox row of an unqueued event could not be forgotten", extra={"event": event_id}
-            )

@@ -5,15 +5,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from chalicelib.adapters import queues
 from chalicelib.config import get_settings
 from chalicelib.domain.payment_webhooks import Hint, check_paypay, check_stripe
 from chalicelib.resources import PAYMENT_EVENTS
-from chalicelib.store import inbox
-
-
-class QueueUnavailable(Exception):
-    """The hint could not be queued; it was forgotten so the provider's retry is accepted."""
+from chalicelib.services.ingress import queue_once
 
 
 def accept_paypay(body: bytes) -> tuple[Hint, bool]:
@@ -28,10 +23,5 @@ def _queue(hint: Hint) -> tuple[Hint, bool]:
     """(hint, queued): False for a duplicate or an event about no payment of ours."""
     if hint.payment_id is None:
         return hint, False
-    if not inbox.record_first_sight(hint.event_key, hint.provider, datetime.now(UTC)):
-        return hint, False
     message = {"provider": hint.provider, "paymentId": hint.payment_id, "eventKey": hint.event_key}
-    if queues.send_all(PAYMENT_EVENTS, [(hint.event_key, message)]):
-        inbox.forget(hint.event_key)
-        raise QueueUnavailable(hint.event_key)
-    return hint, True
+    return hint, queue_once(hint.event_key, hint.provider, PAYMENT_EVENTS, message, datetime.now(UTC))

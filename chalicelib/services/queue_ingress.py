@@ -9,31 +9,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
-from chalicelib.adapters import queues
 from chalicelib.config import get_settings
 from chalicelib.domain.queue import QueueEvent, sign_ticket
 from chalicelib.domain.queue_webhooks import check_request
 from chalicelib.resources import QUEUE_EVENTS, QUEUE_TICKET_SECRET
-from chalicelib.store import inbox
-
-
-class QueueUnavailable(Exception):
-    """The event could not be queued; it was forgotten so that the vendor's retry is accepted."""
+from chalicelib.services.ingress import queue_once
 
 
 def accept(
     source: str, body: bytes, headers: Mapping[str, str], source_ip: str | None = None
 ) -> tuple[QueueEvent, bool]:
-    """The event and whether it was new (False: a duplicate, dropped at the inbox)."""
+    """The event and whether it was new (False: a duplicate, dropped at the inbox); QueueUnavailable
+    if it could not be queued."""
     now = datetime.now(UTC)
     event = check_request(source, body, headers, now, get_settings().secret, source_ip)
     key = f"queue:{event.source}:{event.event_id}"
-    if not inbox.record_first_sight(key, "queue", now):
-        return event, False
-    if queues.send_all(QUEUE_EVENTS, [(key, event.to_dict())]):
-        inbox.forget(key)
-        raise QueueUnavailable(key)
-    return event, True
+    return event, queue_once(key, "queue", QUEUE_EVENTS, event.to_dict(), now)
 
 
 def ticket_secret() -> str:

@@ -1,0 +1,32 @@
+"""Request bodies are strict JSON: what Python's json module would take beyond it is refused up front."""
+
+import pytest
+
+from chalicelib.domain import json_text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": "a", "id": "b"}',  # a key named twice: a checker and a consumer could read different values
+        b'{"outer": {"k": 1, "k": 1}}',
+        b'{"counter": "\\udc00"}',  # a lone surrogate: no UTF-8 store, queue or log can encode it
+        b'{"\\ud800": 1}',
+        b'["\\ud83d"]',
+        b'{"n": NaN}',
+        b'{"n": -Infinity}',
+        b'{"n": 1e999}',
+        '{"x": 1}'.encode("utf-16"),
+        b'{"x": "\xff"}',
+        b"",
+    ],
+)
+def test_what_is_not_strict_json_is_a_value_error(body: bytes) -> None:
+    with pytest.raises(ValueError):
+        json_text.parse(body)
+
+
+def test_strict_json_reads_as_json_does() -> None:
+    body = '{"a": [1, 2.5, true, null], "b": "\\ud83d\\ude00 \\u00e9 窓口", "c": {"d": "\\n"}}'
+    assert json_text.parse(body.encode()) == {"a": [1, 2.5, True, None], "b": "😀 é 窓口", "c": {"d": "\n"}}
+    assert json_text.parse(body) == json_text.parse(body.encode())
