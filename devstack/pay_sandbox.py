@@ -345,7 +345,7 @@ def _check_opa(box: PaySandbox, method: str, path: str, header: str | None, body
     key, mac, nonce, epoch, body_hash = parts
     if key != box.paypay_key:
         return "unknown api key"
-    if not epoch.isdigit() or abs(int(epoch) - time.time()) > CLOCK_SKEW_SECONDS:
+    if not (epoch.isascii() and epoch.isdigit()) or abs(int(epoch) - time.time()) > CLOCK_SKEW_SECONDS:
         return "epoch outside 2 minutes"
     if body:
         content_type = "application/json;charset=UTF-8;"

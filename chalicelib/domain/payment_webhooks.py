@@ -13,6 +13,7 @@ import hmac
 import re
 from dataclasses import dataclass
 
+from chalicelib.domain.digits import whole_number
 from chalicelib.domain.webhooks import InvalidWebhook, strict_json
 
 MAX_BODY_BYTES = 64 * 1024  # provider events are a few KB
@@ -32,16 +33,17 @@ class Hint:
 def stripe_signature_valid(secret: str, body: bytes, header: str | None, now: float) -> bool:
     if not header:
         return False
-    timestamp, signatures = None, []
+    timestamp, signatures = "", []
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
         if name == "t":
             timestamp = value
         elif name == "v1":
             signatures.append(value)
-    if not timestamp or not timestamp.isdigit() or not signatures:
+    stamp = whole_number(timestamp)
+    if stamp is None or not signatures:
         return False
-    if abs(now - int(timestamp)) > STRIPE_TOLERANCE_SECONDS:
+    if abs(now - stamp) > STRIPE_TOLERANCE_SECONDS:
         return False
     expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     # Compare with every v1 (Stripe sends two while a secret is being rolled); no early exit on a match.

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from chalicelib.domain.digits import whole_number
+
 TOKYO = timezone(timedelta(hours=9), "JST")
 # Local taxes are paid through eL-QR on the slip (地方税お支払サイト), not here: the 支払い tile points there.
 ELTAX_PAYMENT_URL = "https://www.payment.eltax.lta.go.jp/"
@@ -518,17 +520,13 @@ def paypay_report_rows(text: str) -> list[dict[str, Any]]:
         if value["merchantPaymentId"] in ("", "-", "–"):
             continue
         text_amount = value["amount"].replace(",", "").replace("¥", "").replace("円", "")
-        if not _whole_number(text_amount):
+        amount = whole_number(text_amount, signed=True)
+        if amount is None:
             raise PaymentRuleError(f"line {line} of the PayPay transaction file has no whole-yen amount")
-        amount = int(text_amount)
         if amount <= 0 or any(word in value["status"].lower() for word in _NOT_SETTLED_WORDS):
             continue
         rows.append({**value, "amount": amount, "paymentId": value["paymentId"] or None})
     return rows
-
-
-def _whole_number(text: str) -> bool:
-    return text.lstrip("-").isascii() and text.lstrip("-").isdigit()
 
 
 CSV_COLUMNS = ("paid_at_jst", "payment_id", "receipt", "method", "provider_payment_id", "amount_yen")

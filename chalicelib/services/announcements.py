@@ -16,6 +16,7 @@ from typing import Any
 
 from chalicelib.domain import announcements as rules
 from chalicelib.domain import errors as rule
+from chalicelib.domain.digits import whole_number
 from chalicelib.domain.residents import LANGUAGES
 from chalicelib.domain.staff import StaffPrincipal
 from chalicelib.observability import logger
@@ -65,9 +66,9 @@ def list_for_section(principal: StaffPrincipal, params: Mapping[str, list[str]])
             problems.append({"parameter": name, "message": "Give this parameter once."})
     limit = DEFAULT_LIMIT
     if "limit" in params and len(params["limit"]) == 1:
-        text = params["limit"][0].strip()
-        if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_LIMIT:
-            limit = int(text)
+        number = whole_number(params["limit"][0])
+        if number is not None and 1 <= number <= MAX_LIMIT:
+            limit = number
         else:
             problems.append({"parameter": "limit", "message": f"Use a whole number from 1 to {MAX_LIMIT}."})
     if problems:

@@ -18,6 +18,7 @@ from typing import Any
 
 from chalicelib.domain import errors as rule
 from chalicelib.domain import forms
+from chalicelib.domain.digits import whole_number
 from chalicelib.domain.submissions import (
     OPEN_STATUSES,
     STATUSES,
@@ -259,8 +260,7 @@ def _integer(
 ) -> int:
     if value is None or value == "":
         return default
-    text = value.strip()
-    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else 0
+    number = whole_number(value) or 0
     if number < 1 or (maximum is not None and number > maximum):
         limit = f"1〜{maximum}" if maximum else "1以上"
         limit_en = f"from 1 to {maximum}" if maximum else "of at least 1"

@@ -123,8 +123,19 @@ def _folded(day_key: str) -> dict[str, rules.Ticket]:
     return found
 
 
+# Where a ticket stands, as its watch page and the watch API tell the resident.
+UNKNOWN, FINISHED = "unknown", "finished"  # unknown: its issue has not arrived (yet)
+
+
+def _stage(ticket: rules.Ticket | None) -> str:
+    if ticket is None:
+        return UNKNOWN
+    return FINISHED if ticket.status in rules.FINISHED else ticket.status
+
+
 def ticket_view(ref: str, language: str, now: datetime) -> dict[str, Any]:
-    """What the LIFF watch page shows about a ticket: its line, people ahead, the estimate."""
+    """What the LIFF watch page shows about a ticket: its line and where it stands (`status`:
+    waiting with the people ahead, called with the counter, finished, or unknown)."""
     ticket_ref = read_ticket_ref(ref, now)
     tickets = _folded(ticket_ref.key)
     ticket = tickets.get(ticket_ref.number)
@@ -132,14 +143,18 @@ def ticket_view(ref: str, language: str, now: datetime) -> dict[str, Any]:
     if office is None:
         raise NotFound(messages.Text("error.queue.ticket_not_found"), code="ticket_not_found")
     line = ticket.line if ticket else None
+    stage = _stage(ticket)
     return {
         "office": ticket_ref.office,
         "officeName": messages.text(f"queue.office.{office.id}", language),
         "number": ticket_ref.number,
         "line": line,
         "lineName": messages.text(f"queue.line.{line}", language) if line else None,
-        "status": ticket.status if ticket else None,
-        "ahead": rules.people_ahead(ticket, list(tickets.values()), now) if ticket else None,
+        "status": stage,
+        "counter": ticket.counter if ticket and stage == rules.CALLED else None,
+        "ahead": rules.people_ahead(ticket, list(tickets.values()), now)
+        if ticket and stage == rules.WAITING
+        else None,
     }
 
 
@@ -156,9 +171,14 @@ def watch(ref: str, user_id: str, ahead: int | None, language: str, now: datetim
     ticket_ref = read_ticket_ref(ref, now)
     tickets = _folded(ticket_ref.key)
     ticket = tickets.get(ticket_ref.number)
-    if ticket is None or ticket.status in rules.FINISHED:
+    if ticket is None:  # the machine printed the link before its event reached us, or lost it
+        raise Conflict(messages.Text("queue.watch.not_yet"), code="ticket_not_yet_known")
+    if ticket.status == rules.CALLED:
+        called = messages.Text("queue.notice.called", number=ticket.number, counter=ticket.counter or "-")
+        raise Conflict(called, code="ticket_called")
+    if ticket.status in rules.FINISHED:
         raise Conflict(messages.Text("queue.watch.ended"), code="ticket_finished")
-    people = rules.people_ahead(ticket, list(tickets.values()), now) if ticket.status == rules.WAITING else 0
+    people = rules.people_ahead(ticket, list(tickets.values()), now)
     existing = store.get_watch(ticket_ref.key, ticket_ref.number, user_id)
     end_of_day = datetime.combine(ticket_ref.day + timedelta(days=1), datetime.min.time(), rules.TOKYO)
     item = QueueWatch(

@@ -20,6 +20,7 @@ from chalicelib.adapters import storage
 from chalicelib.domain import cursors
 from chalicelib.domain import errors as rule
 from chalicelib.domain import submissions as rules
+from chalicelib.domain.digits import whole_number
 from chalicelib.domain.forms import FormDefinition, get_form
 from chalicelib.domain.staff import StaffPrincipal
 from chalicelib.observability import logger
@@ -117,11 +118,11 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
 
     limit = DEFAULT_LIMIT
     if "limit" in values:
-        text = values["limit"].strip()
-        if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_LIMIT):
+        number = whole_number(values["limit"])
+        if number is None or not 1 <= number <= MAX_LIMIT:
             bad("limit", f"Use a whole number from 1 to {MAX_LIMIT}.")
         else:
-            limit = int(text)
+            limit = number
 
     cursor = values.get("cursor") or None
     if problems:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain import languages
+from chalicelib.domain.digits import whole_number
 from chalicelib.domain.forms import FormDefinition
 
 RADIO_LIMIT = 8  # more options than this: a <select>
@@ -184,7 +185,8 @@ def _scalar(made: Field, raw: str) -> Any:
     if raw == "":
         return None
     if made.kind == "integer":
-        return int(raw) if raw.lstrip("-").isdigit() else raw
+        number = whole_number(raw, signed=True)
+        return raw if number is None else number
     if made.kind == "number":
         try:
             return float(raw)

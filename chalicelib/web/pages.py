@@ -17,6 +17,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint
+from chalicelib.domain.digits import whole_number
 
 bp = ApiBlueprint(__name__)
 
@@ -122,7 +123,7 @@ def form_page(formId: str) -> Response:
 @bp.route("/web/forms/{formId}", methods=["POST"], content_types=FORM_POST)
 @_checked_post
 def form_post(request: Any, posted: dict[str, list[str]], language: str, formId: str) -> Response:
-    from chalicelib.domain import forms
+    from chalicelib.domain import forms, json_text
     from chalicelib.domain.form_problems import explain
     from chalicelib.schemas import problems
     from chalicelib.web import fields as form_fields
@@ -134,8 +135,8 @@ def form_post(request: Any, posted: dict[str, list[str]], language: str, formId:
     step = render.first(posted, "step")
     if step == "send":
         try:
-            document = json.loads(render.first(posted, "document") or "{}")
-        except ValueError:
+            document = json_text.parse(render.first(posted, "document") or "{}")
+        except (ValueError, RecursionError):
             document = {}
         if not isinstance(document, dict):
             document = {}
@@ -178,7 +179,7 @@ def form_post(request: Any, posted: dict[str, list[str]], language: str, formId:
 
 
 def _int(text: str) -> int:
-    return int(text) if text.isdigit() else 0
+    return whole_number(text) or 0
 
 
 def _as_api_error(error: Exception, language: str = "ja") -> Any:
@@ -545,11 +546,11 @@ def _ticket_page(request: Any, language: str, ref: str, **context: Any) -> Respo
     try:
         ticket = queues.ticket_view(ref, language, datetime.now(UTC))
     except MadoguchiError as error:
-        expired = isinstance(error, Conflict)
+        expired = isinstance(error, Conflict)  # a ticket of another day; else a link we never signed
         return _message(
             request,
             language,
-            "error.queue.ticket_expired" if expired else "queue.watch.ended",
+            "error.queue.ticket_expired" if expired else "error.queue.ticket_not_found",
             409 if expired else 404,
         )
     context.setdefault("ahead", 3)
@@ -576,7 +577,8 @@ def queue_ticket_post(request: Any, posted: dict[str, list[str]], language: str,
     if user_id is None:
         return _message(request, language, "web.signin_again", 401)
     chosen = render.first(posted, "ahead")
-    ahead = int(chosen) if chosen.isdigit() else None
+    # Not a choice the page offers ("²", "3.5"): 0, out of range, so the watch refuses it.
+    ahead = (whole_number(chosen) or 0) if chosen else None
     now = datetime.now(UTC)
     try:
         if render.first(posted, "action") == "stop":
@@ -698,7 +700,7 @@ def _preferences_document(posted: dict[str, list[str]], stored: Any) -> dict[str
         "paused": False,
     }
     if year:
-        document["birthYear"] = int(year) if year.isdigit() else -1
+        document["birthYear"] = whole_number(year) or -1
     elif age and age != "none":
         document["ageBand"] = age
     return document

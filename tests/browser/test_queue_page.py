@@ -126,10 +126,18 @@ def test_self_refresh_is_the_residents_choice(client):
 
 
 def test_the_ticket_page_the_qr_code_opens_is_accessible(page, web, client):
+    from devstack.pump import Pump
+
     number = f"Q{int(time.time() * 1000) % 100000:05d}"
     answer = post_event(client, "issued", number, 0, when=datetime.now(UTC))  # a link is for today only
     ref = answer["ticketUrl"].rsplit("/", 1)[-1]
+    # Scanned before the worker applied the issue: "not yet", and a way to open the page again.
+    page.get(f"{web}/web/queue/tickets/{ref}?lang=ja")
+    assert page.find_elements(By.ID, "watch") == [] and page.find_element(By.ID, "stage").text
+    assert_accessible(page, "queue ticket ja not yet")
+    Pump(retry_delay=0, wait_seconds=0).drain()
     for language in ("ja", "en"):
         page.get(f"{web}/web/queue/tickets/{ref}?lang={language}")
         assert number in page.find_element(By.ID, "ticket").text
+        assert page.find_element(By.ID, "watch").is_displayed()
         assert_accessible(page, f"queue ticket {language}")

@@ -232,6 +232,38 @@ def test_bad_bodies_and_unknown_sources_are_4xx(client, tmp_path, monkeypatch):
     assert len(refused) == 2
 
 
+def test_a_body_no_store_can_encode_is_refused_and_its_id_stays_free(ticketer, pump):
+    day = a_tuesday()
+    # A lone surrogate ("\\udc00") is valid JSON text but no UTF-8 queue, table or log takes it.
+    broken = b'{"id": "sur-1", "type": "issued", "office": "honcho", "line": "jumin", "ticket": "\\udc00", "at": "%s"}'
+    body = broken % at(day, 9, 0).isoformat().encode()
+    signature = sign_madoguchi(os.environ["QUEUE_WEBHOOK_SECRET"], body, int(time.time()))
+    headers = {"Content-Type": "application/json", "X-Madoguchi-Signature": signature}
+    response = ticketer.client.http.post("/queue/webhooks/honcho", body=body, headers=headers)
+    assert (response.status_code, json.loads(response.body)["error"]["code"]) == (400, "malformed_json")
+    # The machine's corrected event under the same id is taken, not dropped as a duplicate.
+    assert ticketer.event("issued", "001", at(day, 9, 0), id="sur-1")["duplicate"] is False
+    pump.drain()
+    assert line_view(at(day, 9, 1))["waiting"] == 1
+
+
+def test_whatever_stops_the_send_the_event_is_forgotten_so_the_retry_is_taken(ticketer, pump, monkeypatch):
+    from chalicelib.adapters import queues
+
+    def broken(name: str) -> str:
+        raise RuntimeError("not SQS's refusal: a bug, or a client that failed to build")
+
+    day = a_tuesday()
+    monkeypatch.setattr(queues, "queue_url", broken)
+    failed = ticketer.post({"id": "retry-1", "type": "issued", "office": "honcho", "line": "jumin",
+                            "ticket": "001", "at": at(day, 9, 0).isoformat()})  # fmt: skip
+    assert (failed.status_code, json.loads(failed.body)["error"]["code"]) == (503, "unavailable")
+    monkeypatch.undo()
+    assert ticketer.event("issued", "001", at(day, 9, 0), id="retry-1")["duplicate"] is False
+    pump.drain()
+    assert line_view(at(day, 9, 1))["waiting"] == 1
+
+
 def test_a_vendor_that_cannot_sign_may_send_only_from_its_listed_addresses(client, monkeypatch):
     from chalice.local import LambdaEventConverter
 
@@ -456,6 +488,50 @@ def test_the_ticket_page_is_a_resident_page_that_starts_and_stops_the_watch(clie
     )
     assert "Notifications stopped." in stopped.body.decode()
     assert client.http.get(f"/web/queue/tickets/{ref}x").status_code == 404
+
+
+def test_the_ticket_page_and_the_watch_say_where_the_ticket_stands(client, ticketer, pump, mint):
+    from tests.integration.test_web_pages import _csrf, post
+
+    numbers, ref, now = tickets_today(ticketer, pump, "koseki", 3, "T")
+    today = now.astimezone(rules.TOKYO).date()
+    ref_of = {n: rules.sign_ticket(os.environ["QUEUE_TICKET_SECRET"], "honcho", today, n) for n in numbers}
+    ticketer.event("called", numbers[0], earlier(now, 2), line="koseki", counter="2")
+    ticketer.event("called", numbers[1], earlier(now, 1), line="koseki", counter="1")
+    ticketer.event("served", numbers[1], earlier(now, 0.5), line="koseki")
+    pump.drain()
+    user, headers = a_resident(mint)
+
+    def page(ticket_ref: str):
+        response = client.http.get(f"/web/queue/tickets/{ticket_ref}?lang=en")
+        return response.status_code, response.body.decode()
+
+    def watch(ticket_ref: str):
+        response = client.http.post(f"/queue/tickets/{ticket_ref}/watch?lang=en", body="{}", headers=headers)
+        return response.status_code, json.loads(response.body).get("error", {}).get("code")
+
+    status, body = page(ref_of[numbers[0]])  # called: where to go, nothing to watch
+    assert status == 200 and "Please go to counter 2." in body and 'id="watch"' not in body
+    assert watch(ref_of[numbers[0]]) == (409, "ticket_called")
+    status, body = page(ref_of[numbers[1]])  # served
+    assert status == 200 and "no longer in the queue" in body and 'id="watch"' not in body
+    assert watch(ref_of[numbers[1]]) == (409, "ticket_finished")
+    # A link printed before its issue reached us: not "finished", but "not yet".
+    early = rules.sign_ticket(os.environ["QUEUE_TICKET_SECRET"], "honcho", today, f"{numbers[0]}-next")
+    status, body = page(early)
+    assert status == 200 and "has not reached us yet" in body and 'id="watch"' not in body
+    assert watch(early) == (409, "ticket_not_yet_known")
+    status, body = page(ref + "x")  # a link we never signed
+    assert status == 404 and "This ticket was not found." in body
+
+    # Waiting: the form; an "ahead" the page does not offer is refused in the resident's words.
+    status, body = page(ref)
+    assert status == 200 and 'id="watch"' in body and "People ahead of you now:" in body
+    cookie, token = _csrf(client.http.get(f"/web/queue/tickets/{ref}?lang=en"))
+    for odd in ("²", "٣", "3.5", "-1"):
+        fields = {"csrf": token, "lang": "en", "ahead": odd, "action": "watch", "id_token": mint(user)}
+        refused = post(client, f"/web/queue/tickets/{ref}", cookie, fields)
+        assert refused.status_code == 200 and "Please choose from 1 to 5 people ahead." in refused.body.decode()
 
 
 def test_stop_ends_the_watch(client, ticketer, pump, sandbox, mint):

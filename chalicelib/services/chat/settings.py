@@ -11,6 +11,7 @@ from collections.abc import Callable
 from chalicelib.config import get_settings
 from chalicelib.domain import chat
 from chalicelib.domain import preferences as rules
+from chalicelib.domain.digits import whole_number
 from chalicelib.domain.forms import areas
 from chalicelib.domain.languages import NAMES as LANGUAGE_NAMES  # each in its own name
 from chalicelib.domain.residents import LANGUAGES
@@ -98,7 +99,7 @@ def topics(turn: Turn, _: str = "") -> None:
 
 
 def area_page(turn: Turn, value: str) -> None:
-    page = int(value) if value.isdigit() else 0
+    page = whole_number(value) or 0
     every = areas()
     start = page * AREAS_PER_PAGE
     if start >= len(every):
