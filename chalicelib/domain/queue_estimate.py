@@ -104,9 +104,15 @@ def free_counters(
     usual = staffing.get(now.astimezone(TOKYO).hour)
     if usual:  # a median between days (2.5: one day in two a counter short) caps at the larger
         counters = min(counters, math.ceil(usual))
+    return max(0, counters - len(serving(live, now, serving_minutes)))
+
+
+def serving(live: Live, now: datetime, serving_minutes: float = math.inf) -> dict[str, dict[str, Any]]:
+    """The calls presumed still under way ("now calling"): each counter's latest (`now_calling`),
+    called less than `serving_minutes` ago (`longest_service`); an older one's "served" was lost,
+    and its number must not stand on the page all day."""
     since = iso(now - timedelta(minutes=serving_minutes)) if serving_minutes < math.inf else ""
-    serving = [call for call in now_calling(live).values() if (call.get("at") or "") >= since]
-    return max(0, counters - len(serving))
+    return {number: call for number, call in now_calling(live).items() if (call.get("at") or "") >= since}
 
 
 # A call is presumed served (its "served" lost) once it has gone on half again as long as the

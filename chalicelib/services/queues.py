@@ -458,17 +458,22 @@ def status_view(now: datetime, language: str) -> dict[str, Any]:
                 waiting = rules.waiting_now(live, now)
                 estimate = line_estimate(line, live, profile, waiting, now)
                 low, high = estimate.bucket
+                longest = estimator.longest_service(
+                    live, line.default_service_minutes, cfg.settings.min_services_for_estimate
+                )
+                calling = estimator.serving(live, now, longest)
+                opened = rules.open_counters(live, now, cfg.settings.counter_window_minutes)
                 entry.update(
                     waiting=waiting,
                     nowCalling=[
                         {"number": number, "counter": call.get("counter")}
                         for number, call in sorted(
-                            rules.now_calling(live).items(),
-                            key=lambda kv: kv[1].get("at") or "",
-                            reverse=True,
+                            calling.items(), key=lambda kv: kv[1].get("at") or "", reverse=True
                         )
                     ],
-                    openCounters=rules.open_counters(live, now, cfg.settings.counter_window_minutes),
+                    # A line has the counters the ward configured: a machine that names one
+                    # counter several ways ("1", "01") must not show more.
+                    openCounters=min(opened, line.counters),
                     estimate={
                         "minMinutes": low,
                         "maxMinutes": high,

@@ -151,15 +151,29 @@ def test_a_counter_whose_served_was_lost_is_free_again_once_no_service_lasts_tha
     ticketer.event("cancelled", "003", at(day, 10, 35), line="koseki")  # the line is still heard from
     pump.drain()
 
-    def shown(hh: int, mm: int) -> tuple[int, int | None]:
+    def shown(hh: int, mm: int) -> tuple[int, int | None, list[str]]:
         view = line_view(at(day, hh, mm), line="koseki")
         assert (view["status"], view["waiting"]) == ("open", 0)
-        return view["estimate"]["minMinutes"], view["estimate"]["maxMinutes"]
+        calling = [call["number"] for call in view["nowCalling"]]
+        return view["estimate"]["minMinutes"], view["estimate"]["maxMinutes"], calling
 
     # 20 minutes into both calls: still taken as serving, so the next one waits a while.
-    assert shown(10, 22)[1] not in (0, 1)
-    # Past three configured services (36 min) with no word: presumed served, the next is called at once.
-    assert shown(10, 40) == (0, 1)
+    low, high, calling = shown(10, 22)
+    assert high not in (0, 1) and calling == ["002", "001"]
+    # Past three configured services (36 min) with no word: presumed served, the next is called at
+    # once, and the page no longer shows them as being called.
+    assert shown(10, 40) == (0, 1, [])
+
+
+def test_open_counters_never_exceed_the_lines_configured_counters(ticketer, pump):
+    # koseki has two counters; a machine names them three ways.
+    day = a_tuesday()
+    for n, counter in enumerate(("1", "01", "Counter 1"), start=1):
+        ticketer.event("issued", f"00{n}", at(day, 10, n), line="koseki")
+        ticketer.event("called", f"00{n}", at(day, 10, n, 30), line="koseki", counter=counter)
+    pump.drain()
+    view = line_view(at(day, 10, 5), line="koseki")
+    assert view["openCounters"] == 2 and len(view["nowCalling"]) == 3
 
 
 def test_fewer_waiting_than_counters_free_means_called_at_once(ticketer, pump):
@@ -531,7 +545,9 @@ def test_the_ticket_page_and_the_watch_say_where_the_ticket_stands(client, ticke
     for odd in ("²", "٣", "3.5", "-1"):
         fields = {"csrf": token, "lang": "en", "ahead": odd, "action": "watch", "id_token": mint(user)}
         refused = post(client, f"/web/queue/tickets/{ref}", cookie, fields)
-        assert refused.status_code == 200 and "Please choose from 1 to 5 people ahead." in refused.body.decode()
+        assert (
+            refused.status_code == 200 and "Please choose from 1 to 5 people ahead." in refused.body.decode()
+        )
 
 
 def test_stop_ends_the_watch(client, ticketer, pump, sandbox, mint):
