@@ -172,10 +172,11 @@ def test_a_failed_send_is_retried_by_the_next_run_and_only_then_done(client, fre
 
 
 def test_a_mark_ahead_of_the_clock_finds_nothing_new_and_stays_where_it_is(client, fresh):
-    ahead = datetime.now(UTC) + timedelta(days=10)
+    ahead = datetime.now(UTC) + timedelta(days=60)
     digests.set_cutoff("kocho", ahead)
     submit_example(client, "opinion")
-    result = digest.run(now=datetime.now(UTC) + timedelta(days=4))
+    # A day no other test digests (the consultation digest's falls within the next week).
+    result = digest.run(now=datetime.now(UTC) + timedelta(days=54))
     assert result["kocho"] == 0
     assert digests.cutoff("kocho") == ahead
 
