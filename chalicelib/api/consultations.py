@@ -16,6 +16,7 @@ from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, json_response, request_language
 from chalicelib.api.requests import RESIDENT_CORS, access_secret, json_body
+from chalicelib.domain.languages import language_tag
 
 bp = ApiBlueprint(__name__)
 
@@ -34,7 +35,11 @@ def list_consultations() -> Response:
     lang = language(bp.current_request)
     return json_response(
         {"language": lang, "consultations": service.list_services(lang)},
-        headers={"Content-Language": lang, "Vary": "Accept-Language", "Cache-Control": "public, max-age=300"},
+        headers={
+            "Content-Language": language_tag(lang),
+            "Vary": "Accept-Language",
+            "Cache-Control": "public, max-age=300",
+        },
     )
 
 
@@ -45,7 +50,11 @@ def one_consultation(service: str) -> Response:
     lang = language(bp.current_request)
     return json_response(
         rules.get_service(service).to_public(lang),
-        headers={"Content-Language": lang, "Vary": "Accept-Language", "Cache-Control": "public, max-age=300"},
+        headers={
+            "Content-Language": language_tag(lang),
+            "Vary": "Accept-Language",
+            "Cache-Control": "public, max-age=300",
+        },
     )
 
 

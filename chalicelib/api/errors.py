@@ -45,7 +45,7 @@ class ApiError(ChaliceUnhandledError):
         """The same error with its catalogue texts written in `language` (a web page shows them)."""
         headers = dict(self.headers)
         if isinstance(self.message, Text):
-            headers["Content-Language"] = language
+            headers["Content-Language"] = languages.language_tag(language)
         return ApiError(
             self.status,
             self.code,

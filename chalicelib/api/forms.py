@@ -15,6 +15,7 @@ from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, ApiError, json_response, request_language
 from chalicelib.api.requests import RESIDENT_CORS
+from chalicelib.domain.languages import language_tag
 from chalicelib.domain.messages import Text
 
 if TYPE_CHECKING:
@@ -56,5 +57,9 @@ def form_or_404(form_id: str) -> FormDefinition:
 
 
 def _answer(body: dict[str, Any], language: str) -> Response:
-    headers = {"Content-Language": language, "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Language"}
+    headers = {
+        "Content-Language": language_tag(language),
+        "Cache-Control": CACHE_CONTROL,
+        "Vary": "Accept-Language",
+    }
     return json_response(body, headers=headers)

@@ -13,6 +13,7 @@ from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, ApiError, json_response, request_language
 from chalicelib.api.requests import RESIDENT_CORS, raw_body, schema_checked, source_ip
+from chalicelib.domain.languages import language_tag
 
 bp = ApiBlueprint(__name__)
 
@@ -68,7 +69,7 @@ def queue_status() -> Response:
         "Cache-Control": STATUS_CACHE,
         "ETag": etag,
         "Vary": "Accept-Language",
-        "Content-Language": language,
+        "Content-Language": language_tag(language),
     }
     request_headers = bp.current_request.headers
     given = (request_headers.get("if-none-match") if request_headers else None) or ""
@@ -114,7 +115,9 @@ def ticket_page(ticket_ref: str) -> Response:
     """The watch page is a resident page under /web (where the LIFF endpoint points): go there."""
     query = bp.current_request.query_params
     lang = query.get("lang") if query else None
-    location = f"/web/queue/tickets/{ticket_ref}" + (f"?lang={quote(lang, safe='')}" if lang else "")
+    location = f"/web/queue/tickets/{quote(ticket_ref, safe='')}" + (
+        f"?lang={quote(lang, safe='')}" if lang else ""
+    )
     return Response(body="", status_code=308, headers={"Location": location, "Cache-Control": "no-store"})
 
 

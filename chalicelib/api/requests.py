@@ -62,7 +62,8 @@ def json_body(request: Any, schema: str | None = None) -> Any:
     """The body as JSON (400 if it is not), checked against `schema` when given (422 with every problem).
 
     A body that is too big or not JSON is a client program's fault: said to its developer, in
-    English. A body that breaks the schema may be what a resident typed: said in their language
+    English. Text nobody types (control characters, bidi overrides: `json_text.untypeable`) is
+    refused like a schema problem. A body that breaks the schema may be what a resident typed: said in their language
     (the details stay the validator's, for the page that placed the field)."""
     raw = raw_body(request)
     if len(raw) > MAX_JSON_BYTES:
@@ -71,6 +72,10 @@ def json_body(request: Any, schema: str | None = None) -> Any:
         document = json_text.parse(raw)
     except (ValueError, RecursionError):
         raise ApiError(400, "malformed_json", "The body is not valid UTF-8 JSON.") from None
+    odd = json_text.untypeable(document)
+    if odd:
+        details = [{"pointer": pointer, "message": Text("error.untypeable_text")} for pointer in odd]
+        raise ApiError(422, "invalid_request", Text("error.check_entries"), details)
     return schema_checked(schema, document) if schema else document
 
 

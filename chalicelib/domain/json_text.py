@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 
@@ -41,3 +42,24 @@ def parse(body: bytes | str) -> Any:
     if "\\u" in text:  # only an escape can make a lone surrogate: check that it encodes
         json.dumps(document, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError is a ValueError
     return document
+
+
+# Characters nobody types into a field: C0 controls other than tab and line breaks, DEL, C1, and
+# the bidi embeddings, overrides and isolates that make text display otherwise than it reads
+# (an audit note that looks blank, a counter name that reverses the message around it).
+UNTYPEABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def untypeable(document: Any, pointer: str = "") -> list[str]:
+    """The JSON pointers of the strings in `document` (object keys included) that hold such characters."""
+    if isinstance(document, str):
+        return [pointer] if UNTYPEABLE.search(document) else []
+    found: list[str] = []
+    if isinstance(document, dict):
+        for key, value in document.items():
+            inner = f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}"
+            found += [inner] if UNTYPEABLE.search(key) else untypeable(value, inner)
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            found += untypeable(value, f"{pointer}/{index}")
+    return found

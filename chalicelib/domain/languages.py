@@ -29,6 +29,15 @@ from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 
 ENGLISH = "en"
 
+# The BCP 47 tag of a language's texts (Content-Language, <html lang>): やさしい日本語 is Japanese
+# (a reader's setting, not a language of its own: "ja-easy" is not a valid tag).
+_TAGS = {"ja-easy": "ja"}
+
+
+def language_tag(language: str) -> str:
+    return _TAGS.get(language, language)
+
+
 FALLBACK: dict[str, tuple[str, ...]] = {
     "ja": ("ja",),
     "ja-easy": ("ja-easy", "ja"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain import languages, messages
+from chalicelib.domain.languages import language_tag
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 from chalicelib.domain.submissions import RECEIPT_PATTERN, STATUSES
 from chalicelib.domain.ward import one_line, ward_name, without_controls
@@ -31,7 +32,6 @@ EVENTS = (CREATED, STATUS_CHANGED, WITHDRAWN_UNPAID)
 # LINE refuses a text message over 5,000 characters; a note is at most 2,000, so this is a guard only.
 LINE_TEXT_LIMIT = 5000
 # The HTML lang attribute of an email (やさしい日本語 is Japanese to a screen reader).
-_HTML_LANG = {"ja-easy": "ja"}
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def _html_email(language: str, subject: str, paragraphs: list[str]) -> str:
     """The HTML part of an email: `paragraphs` are HTML already escaped, one <p> each."""
     head = [
         "<!DOCTYPE html>",
-        f'<html lang="{html.escape(_HTML_LANG.get(language, language))}">',
+        f'<html lang="{html.escape(language_tag(language))}">',
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',

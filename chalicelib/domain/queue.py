@@ -24,6 +24,7 @@ from functools import cache
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 
+from chalicelib.domain import json_text
 from chalicelib.domain.errors import Invalid
 from chalicelib.domain.ward import DATA_DIR
 
@@ -251,6 +252,8 @@ def normalised(
         )
     # Counter names as people read them: "１番" from a machine set to full-width is counter "1番".
     counter = unicodedata.normalize("NFKC", counter or "").strip() or None
+    if json_text.UNTYPEABLE.search(event_id + (counter or "")):
+        raise Invalid("event ids and counter names hold no control or bidi characters", code="invalid_text")
     if counter is not None and len(counter) > MAX_COUNTER:
         raise Invalid(f"a counter is named in at most {MAX_COUNTER} characters", code="invalid_counter")
     if kind == "called" and not counter:

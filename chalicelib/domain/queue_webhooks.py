@@ -64,7 +64,7 @@ def _check_madoguchi(
         if name == "t" and UNIX_TIME.fullmatch(item):
             timestamp = int(item)
         elif name == "v1":
-            signatures.append(item)
+            signatures.append(item.lower())  # hex either way, as the Qminder adapter reads it
     if timestamp is None or not signatures or abs(now.timestamp() - timestamp) > tolerance:
         raise _unsigned()
     expected = _hex(secret, str(timestamp).encode() + b"." + body).encode()

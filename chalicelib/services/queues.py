@@ -21,7 +21,9 @@ from chalicelib.domain.submissions import is_business_day
 from chalicelib.observability import hashed, logger, metrics
 from chalicelib.services.queue_ingress import ticket_secret
 from chalicelib.store import queues as store
-from chalicelib.store.models import AuditEntry, QueueTicket, QueueWatch
+from chalicelib.store.audit import Audit
+from chalicelib.store.audit import entry as audit_entry
+from chalicelib.store.models import QueueTicket, QueueWatch
 
 # Two workers on one line collide now and then; each retry reads afresh.
 APPLY_ATTEMPTS = 8
@@ -304,15 +306,8 @@ def reset_line(
             day=today,
             calls=live.calls,
         )
-        audit = AuditEntry(
-            f"queue#{office_id}#{line_id}",
-            f"{rules.iso(now)}#{hashlib.sha256(actor.encode()).hexdigest()[:6]}",
-            actor_kind="staff",
-            actor_id=actor,
-            action="queue_reset",
-            note=reason,
-            note_visibility="internal",
-        )
+        reset = Audit("staff", actor, "queue_reset", now, note=reason, note_visibility="internal")
+        audit = audit_entry(f"queue#{office_id}#{line_id}", reset)
         if store.reset_line(
             office_id, line_id, fresh.to_dict(), int(state.revision) if state else 0, now, audit
         ):

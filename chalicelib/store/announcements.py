@@ -8,7 +8,6 @@ to the announcement's counters, so a counter moves exactly when the chunk does.
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -24,6 +23,8 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import announcements as rules
 from chalicelib.domain import cursors
+from chalicelib.store.audit import Audit
+from chalicelib.store.audit import entry as audit_entry
 from chalicelib.store.conditions import condition_failed, conditional
 from chalicelib.store.models import (
     Announcement,
@@ -128,16 +129,9 @@ def audit(
     note: str | None = None,
 ) -> None:
     """Append to the announcement's audit trail (the audit table, under `announcement#<id>`)."""
-    AuditEntry(
-        f"announcement#{announcement_id}",
-        f"{at.astimezone(UTC).isoformat(timespec='milliseconds')}#{os.urandom(4).hex()}",
-        actor_kind="staff" if actor_id else "system",
-        actor_id=actor_id,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        note=note,
-    ).save()
+    kind = "staff" if actor_id else "system"
+    change = Audit(kind, actor_id, action, at, from_status=from_status, to_status=to_status, note=note)
+    audit_entry(f"announcement#{announcement_id}", change).save()
 
 
 def audit_trail(announcement_id: str) -> list[AuditEntry]:

@@ -1,12 +1,14 @@
-"""What happened to a record and who did it: one shape for every audit trail (submissions and
-bookings in the audit table, payments in payment-log)."""
+"""What happened to a record and who did it: one shape for every audit trail (submissions,
+bookings, announcements and queue resets in the audit table, payments in payment-log)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+from chalicelib.store.models import AuditEntry
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,7 @@ class Audit:
 
     def sort_key(self) -> str:
         """Entries sort by time; the random tail keeps two of the same millisecond apart."""
-        return f"{self.at.isoformat(timespec='milliseconds')}#{os.urandom(4).hex()}"
+        return f"{self.at.astimezone(UTC).isoformat(timespec='milliseconds')}#{os.urandom(4).hex()}"
 
     def fields(self) -> dict[str, Any]:
         """What every trail's entry records."""
@@ -34,3 +36,11 @@ class Audit:
             "to_status": self.to_status,
             "note": self.note,
         }
+
+
+def entry(trail: str, audit: Audit, **extra: Any) -> AuditEntry:
+    """The audit table's item of `audit` in `trail` (a receipt, a booking id, `announcement#<id>`,
+    `queue#<office>#<line>`): two entries of the same millisecond never overwrite each other."""
+    return AuditEntry(
+        trail, audit.sort_key(), **audit.fields(), note_visibility=audit.note_visibility, **extra
+    )

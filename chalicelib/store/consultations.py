@@ -20,6 +20,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store.audit import Audit
+from chalicelib.store.audit import entry as audit_entry
 from chalicelib.store.conditions import conditional
 from chalicelib.store.models import AuditEntry, BookingGuard, ConsultationBooking, ConsultationSlot
 from chalicelib.store.reads import item_or_none
@@ -53,10 +54,6 @@ class Busy(Exception):
 
 def _connection() -> Connection:
     return ConsultationSlot._get_connection().connection
-
-
-def _audit(booking_id: str, audit: Audit) -> AuditEntry:
-    return AuditEntry(booking_id, audit.sort_key(), **audit.fields(), expires_at=audit.at + RETENTION * 2)
 
 
 class _Labelled:
@@ -210,7 +207,7 @@ def insert(booking: ConsultationBooking, audit: Audit) -> None:
             BookingGuard(booking.guard, booking_id=booking.booking_id, expires_at=booking.expires_at),
             condition=BookingGuard.guard.does_not_exist(),
         )
-        t.save("audit", _audit(booking.booking_id, audit))
+        t.save("audit", audit_entry(booking.booking_id, audit, expires_at=audit.at + RETENTION * 2))
 
     try:
         _run(build)
@@ -251,7 +248,7 @@ def release(booking: ConsultationBooking, status: str, audit: Audit, *, reason: 
         t.delete(
             "guard", BookingGuard(booking.guard), condition=BookingGuard.booking_id == booking.booking_id
         )
-        t.save("audit", _audit(booking.booking_id, audit))
+        t.save("audit", audit_entry(booking.booking_id, audit, expires_at=audit.at + RETENTION * 2))
 
     try:
         _run(build)
@@ -300,7 +297,7 @@ def move(
                 BookingGuard(new_guard, booking_id=booking.booking_id, expires_at=booking.expires_at),
                 condition=BookingGuard.guard.does_not_exist(),
             )
-        t.save("audit", _audit(booking.booking_id, audit))
+        t.save("audit", audit_entry(booking.booking_id, audit, expires_at=audit.at + RETENTION * 2))
 
     try:
         _run(build)
@@ -326,7 +323,7 @@ def set_status(booking: ConsultationBooking, status: str, audit: Audit) -> None:
             ],
             condition=_booked_at(booking),
         )
-        t.save("audit", _audit(booking.booking_id, audit))
+        t.save("audit", audit_entry(booking.booking_id, audit, expires_at=audit.at + RETENTION * 2))
 
     try:
         _run(build)
@@ -336,7 +333,7 @@ def set_status(booking: ConsultationBooking, status: str, audit: Audit) -> None:
 
 def record(booking_id: str, audit: Audit) -> None:
     """An audit entry on its own (a staff member viewed a booking's personal data)."""
-    _audit(booking_id, audit).save()
+    audit_entry(booking_id, audit, expires_at=audit.at + RETENTION * 2).save()
 
 
 def for_line_user(user_id: str, since_slot: str) -> list[ConsultationBooking]:

@@ -15,6 +15,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import cursors
 from chalicelib.store.audit import Audit
+from chalicelib.store.audit import entry as audit_entry
 from chalicelib.store.conditions import condition_failed, conditional
 from chalicelib.store.models import AuditEntry, Submission
 from chalicelib.store.reads import item_or_none
@@ -31,10 +32,6 @@ def created_key(created_at: datetime, receipt: str) -> str:
     return f"{created_at.isoformat(timespec='milliseconds')}#{receipt}"
 
 
-def _entry(receipt: str, audit: Audit) -> AuditEntry:
-    return AuditEntry(receipt, audit.sort_key(), **audit.fields(), note_visibility=audit.note_visibility)
-
-
 def insert(submission: Submission, audit: Audit) -> bool:
     """Store a new submission and its "created" entry; False if the receipt number is taken."""
     with (
@@ -42,7 +39,7 @@ def insert(submission: Submission, audit: Audit) -> bool:
         TransactWrite(connection=Submission._get_connection().connection) as transaction,
     ):
         transaction.save(submission, condition=Submission.receipt.does_not_exist())
-        transaction.save(_entry(submission.receipt, audit))
+        transaction.save(audit_entry(submission.receipt, audit))
     return write.applied
 
 
@@ -58,7 +55,7 @@ def update(submission: Submission, actions: list, audit: Audit) -> None:
     try:
         with TransactWrite(connection=Submission._get_connection().connection) as transaction:
             transaction.update(submission, actions=actions)
-            transaction.save(_entry(submission.receipt, audit))
+            transaction.save(audit_entry(submission.receipt, audit))
     except TransactWriteError as error:
         if condition_failed(error):
             raise StaleVersion(submission.receipt) from None
@@ -67,7 +64,7 @@ def update(submission: Submission, actions: list, audit: Audit) -> None:
 
 def record(receipt: str, audit: Audit) -> None:
     """An audit entry on its own (a staff member viewed personal data)."""
-    _entry(receipt, audit).save()
+    audit_entry(receipt, audit).save()
 
 
 def trail(receipt: str) -> list[AuditEntry]:

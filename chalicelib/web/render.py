@@ -27,7 +27,6 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 CSRF_COOKIE = "mdg_csrf"
 # The HTML lang attribute of each page language (ja-easy is Japanese to a screen reader).
-HTML_LANG = {"ja-easy": "ja", "zh-Hans": "zh-Hans"}
 # ｜漢字《かんじ》: furigana in the ja-easy texts (Aozora Bunko ruby notation).
 _RUBY = messages.FURIGANA
 
@@ -148,7 +147,7 @@ def page(
         .render(
             t=texts,
             lang=language,
-            html_lang=HTML_LANG.get(language, language),
+            html_lang=languages.language_tag(language),
             csrf=token,
             liff_id=liff_id(),
             **context,

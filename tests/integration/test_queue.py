@@ -213,6 +213,19 @@ def test_a_call_at_another_lines_counter_moves_the_ticket_there(ticketer, pump):
     assert (kokuho["waiting"], kokuho["nowCalling"]) == (0, [{"number": "A001", "counter": "1"}])
 
 
+def test_the_signature_is_hex_in_either_case(client):
+    document = {"id": "hex-case", "type": "issued", "office": "honcho", "line": "jumin", "ticket": "1",
+                "at": "2025-03-04T10:00:00+09:00"}  # fmt: skip
+    body = json.dumps(document).encode()
+    stamp, mac = sign_madoguchi(os.environ["QUEUE_WEBHOOK_SECRET"], body, int(time.time())).split(",v1=")
+    response = client.http.post(
+        "/queue/webhooks/honcho",
+        body=body,
+        headers={"Content-Type": "application/json", "X-Madoguchi-Signature": f"{stamp},v1={mac.upper()}"},
+    )
+    assert response.status_code == 200, response.body
+
+
 @pytest.mark.parametrize(
     ("change", "status", "code"),
     [
@@ -244,6 +257,14 @@ def test_bad_bodies_and_unknown_sources_are_4xx(client, tmp_path, monkeypatch):
     # configured (a scanner's guess) is not.
     refused = [line for line in sink.read_text().splitlines() if '"QueueEventsRefused"' in line]
     assert len(refused) == 2
+
+
+@pytest.mark.parametrize("counter", ["\u202e1", "1\u0000", "\x1b[31m1"])
+def test_a_counter_name_with_control_or_bidi_characters_is_refused(client, counter):
+    document = {"id": f"ctl-{len(counter)}", "type": "called", "office": "honcho", "line": "jumin",
+                "ticket": "1", "at": "2025-03-04T10:00:00+09:00", "counter": counter}  # fmt: skip
+    response = Ticketer(client).post(document)
+    assert (response.status_code, json.loads(response.body)["error"]["code"]) == (422, "invalid_text")
 
 
 def test_a_body_no_store_can_encode_is_refused_and_its_id_stays_free(ticketer, pump):
@@ -313,6 +334,9 @@ def test_status_is_cacheable_with_an_etag(client):
     # HEAD (uptime monitors, link checkers): the GET's status and headers, no body.
     head = client.http.head("/queue/status", headers={"Accept-Language": "en"})
     assert (head.status_code, head.headers["ETag"], head.body) == (200, etag, b"")
+    # やさしい日本語 is Japanese to a browser or a cache: "ja-easy" is no BCP 47 tag.
+    easy = client.http.get("/queue/status?lang=ja-easy")
+    assert json.loads(easy.body)["language"] == "ja-easy" and easy.headers["Content-Language"] == "ja"
 
 
 def test_the_queue_page_answers_head_with_its_headers_and_no_body(client):
@@ -431,6 +455,10 @@ def test_an_issue_is_answered_with_the_link_the_ticket_prints(client, ticketer):
     assert client.http.get(f"/web/queue/tickets/{ref}").status_code == 200
     moved = client.http.get(f"/queue/tickets/{ref}?lang=en")
     assert (moved.status_code, moved.headers["Location"]) == (308, f"/web/queue/tickets/{ref}?lang=en")
+    # The path parameter is encoded again in the Location (API Gateway decodes it: a CR LF or a
+    # "../" in it must not reach the header raw; the local client passes it on as sent).
+    odd = client.http.get("/queue/tickets/a%0D%0AX:%201")
+    assert odd.headers["Location"] == "/web/queue/tickets/a%250D%250AX%3A%25201"
     # A ticket of another day gets no link (it would be dead); only an issue prints a ticket.
     old = ticketer.event("issued", number, at(a_tuesday(), 10), line="koseki", id=f"{number}-old")
     assert "ticketUrl" not in old
@@ -623,6 +651,22 @@ def test_only_the_section_running_the_line_may_reset_it_and_it_is_audited(client
         -1:
     ]
     assert entry.action == "queue_reset" and "欠落" in entry.note
+
+    # A reason nobody can read is no reason.
+    for unreadable in ('{"reason": "\\u0000\\n"}', '{"reason": "ok \\u202e"}'):
+        refused = client.http.post(
+            "/staff/queue/honcho/kokuho/reset", body=unreadable, headers=auth("kokuho-nenkin")
+        )
+        assert refused.status_code == 422, unreadable
+    # Two staff resetting in the same instant: two entries, neither overwrites the other.
+    from chalicelib.services import queues
+
+    trail = "queue#honcho#zeimu"
+    before = len(list(AuditEntry.query(trail, consistent_read=True)))
+    for reason in ("first", "second"):
+        queues.reset_line("zeimu", "staff-zeimu-1", "honcho", "zeimu", reason, now)
+    notes = [e.note for e in AuditEntry.query(trail, consistent_read=True)][before:]
+    assert sorted(notes) == ["first", "second"]
 
 
 # --- the night -----------------------------------------------------------------------------------

@@ -30,3 +30,15 @@ def test_strict_json_reads_as_json_does() -> None:
     body = '{"a": [1, 2.5, true, null], "b": "\\ud83d\\ude00 \\u00e9 窓口", "c": {"d": "\\n"}}'
     assert json_text.parse(body.encode()) == {"a": [1, 2.5, True, None], "b": "😀 é 窓口", "c": {"d": "\n"}}
     assert json_text.parse(body) == json_text.parse(body.encode())
+
+
+def test_untypeable_text_is_found_wherever_it_is() -> None:
+    document = {
+        "note": "a\u0000",
+        "lines": ["fine", "\u202e1番"],
+        "key\u0007": 1,
+        "typed": "tab\there\r\nnext line, 全角　スペース, \u200fRLM, 😀",
+        "deep": {"x": [{"y": "\x85"}]},
+    }
+    assert json_text.untypeable(document) == ["/note", "/lines/1", "/key\u0007", "/deep/x/0/y"]
+    assert json_text.untypeable(["ok", 1, None, True]) == []
