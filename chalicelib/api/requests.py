@@ -62,9 +62,9 @@ def json_body(request: Any, schema: str | None = None) -> Any:
     """The body as JSON (400 if it is not), checked against `schema` when given (422 with every problem).
 
     A body that is too big or not JSON is a client program's fault: said to its developer, in
-    English. Text nobody types (control characters, bidi overrides: `json_text.untypeable`) is
-    refused like a schema problem. A body that breaks the schema may be what a resident typed: said in their language
-    (the details stay the validator's, for the page that placed the field)."""
+    English. A body that breaks the schema may be what a resident typed: said in their language
+    (the details stay the validator's, for the page that placed the field); so is text nobody
+    types (control characters, bidi overrides: `json_text.untypeable`)."""
     raw = raw_body(request)
     if len(raw) > MAX_JSON_BYTES:
         raise ApiError(413, "payload_too_large", f"The body exceeds {MAX_JSON_BYTES} bytes.")

@@ -39,8 +39,7 @@ def parse(body: bytes | str) -> Any:
     document = json.loads(
         text, parse_float=_finite, parse_constant=_no_constants, object_pairs_hook=_unique_keys
     )
-    if "\\u" in text:  # only an escape can make a lone surrogate: check that it encodes
-        json.dumps(document, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError is a ValueError
+    json.dumps(document, ensure_ascii=False).encode("utf-8")  # a lone surrogate: UnicodeEncodeError
     return document
 
 

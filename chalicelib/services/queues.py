@@ -126,13 +126,13 @@ def _folded(day_key: str) -> dict[str, rules.Ticket]:
 
 
 # Where a ticket stands, as its watch page and the watch API tell the resident.
-UNKNOWN, FINISHED = "unknown", "finished"  # unknown: its issue has not arrived (yet)
+STAGE_UNKNOWN, STAGE_FINISHED = "unknown", "finished"  # unknown: its issue has not arrived (yet)
 
 
 def _stage(ticket: rules.Ticket | None) -> str:
     if ticket is None:
-        return UNKNOWN
-    return FINISHED if ticket.status in rules.FINISHED else ticket.status
+        return STAGE_UNKNOWN
+    return STAGE_FINISHED if ticket.status in rules.FINISHED else ticket.status
 
 
 def ticket_view(ref: str, language: str, now: datetime) -> dict[str, Any]:
