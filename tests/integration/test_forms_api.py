@@ -34,7 +34,8 @@ def body(response) -> dict:
 def assert_cacheable(response, language: str) -> None:
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/json")
-    assert response.headers["Content-Language"] == language
+    # やさしい日本語 is Japanese to a browser or a cache ("ja-easy" is no BCP 47 tag).
+    assert response.headers["Content-Language"] == ("ja" if language == "ja-easy" else language)
     assert response.headers["Cache-Control"] == "public, max-age=300"
     assert response.headers["Vary"] == "Accept-Language"
 
