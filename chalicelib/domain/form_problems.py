@@ -29,6 +29,7 @@ _KEYS = {
     "minItems": "problem.minItems",
     "additionalProperties": "problem.additionalProperties",
     "outside_ward": "problem.outside_ward",
+    "untypeable": "problem.untypeable",  # json_text.untypeable: not a schema keyword
 }
 
 

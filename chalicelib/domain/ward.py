@@ -12,10 +12,12 @@ from chalicelib.domain import languages
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
-# CR/LF in a subject would start a new mail header; other control characters garble the text.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# CR/LF in a subject would start a new mail header; other control characters garble the text,
+# and bidi overrides and isolates (U+202A-202E, U+2066-2069) make it read other than it is
+# ("gpj.exe" shown as "exe.jpg"); none of the seven languages needs them.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
 # Multi-line text (a note) keeps its line breaks and tabs; every other control character goes.
-_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 @cache

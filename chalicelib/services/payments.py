@@ -523,6 +523,10 @@ def expire(intent: PaymentIntent) -> PaymentIntent | None:
     return confirmed
 
 
+# The log's source for intents ended because their submission closed (`end_if_unpayable`).
+CLOSED_SOURCE = "submission_closed"
+
+
 def end_live_intents(receipt: str, source: str) -> list[PaymentIntent]:
     """Make every intent of the submission that could still be paid unpayable, as expiry does:
     end it at the provider first (PayPay code deleted, Stripe session expired), ask once more (a
@@ -540,6 +544,20 @@ def end_live_intents(receipt: str, source: str) -> list[PaymentIntent]:
             store.append(intent.payment_id, rules.LogEntry(rules.CANCELED, datetime.now(UTC)), source)
             _recompute(confirmed, source)
     return _intents(receipt)
+
+
+def end_if_unpayable(submission: Submission, status: str) -> None:
+    """After `submission` moved to `status`: if its fee can no longer be paid there (withdrawn,
+    rejected), no provider may take money for it, so its live intents end as expiry ends them.
+    Best effort, after the move: a provider out of reach leaves the code or session to expire,
+    and a payment made meanwhile is flagged for a refund (`submission_closed`)."""
+    found = plan_for(submission)
+    if found is None or rules.payable(found[1], status):
+        return
+    try:
+        end_live_intents(submission.receipt, CLOSED_SOURCE)
+    except ProviderUnavailable:
+        logger.warning("a closed submission's payment could not be ended; it expires on its own")
 
 
 # --------------------------------------------------------------------------- refunds
@@ -682,7 +700,13 @@ def resident_view(
     if found is None:
         return {"receipt": submission.receipt, "required": False, "state": "not_required"}
     _form, plan = found
-    state = "paid" if paid else ("payable" if rules.payable(plan, submission.status) else "not_yet_payable")
+    if paid:
+        state = "paid"
+    elif rules.payable(plan, submission.status):
+        state = "payable"
+    else:  # withdrawn or rejected: never payable again
+        closed = submission.status in submission_rules.TERMINAL_STATUSES
+        state = "closed" if closed else "not_yet_payable"
     if paid and paid.status == rules.REFUNDED:
         state = "refunded"
     return {
@@ -749,11 +773,17 @@ def staff_payments_of(receipt: str, staff: Any) -> list[dict[str, Any]]:
 def receipt_for(
     payment_id: str, secret: str | None, line_user_id: str | None = None, client: str = "unknown"
 ) -> tuple[PaymentIntent, Submission]:
-    """The paid intent and its submission, for the holder of the submission's access code."""
+    """The paid intent and its submission, for the holder of the submission's access code.
+
+    The code is checked first, on the receipt inside the id: without it, no answer may tell
+    whether a payment exists. Money under review (the wrong amount, a second payment to go back)
+    has no receipt until staff settle it."""
+    submission = resident_submission(
+        rules.receipt_of(payment_id), secret=secret, line_user_id=line_user_id, client=client
+    )
     intent = store.get(payment_id)
-    if intent is None:
+    if intent is None or intent.receipt != submission.receipt:
         raise NotFound(_NOT_FOUND, code="payment_not_found")
-    submission = resident_submission(intent.receipt, secret=secret, line_user_id=line_user_id, client=client)
-    if intent.paid_at is None:
+    if intent.paid_at is None or intent.status not in (rules.COMPLETED, rules.REFUNDED):
         raise Conflict(Text("error.pay.not_paid"), code="not_paid")
     return intent, submission

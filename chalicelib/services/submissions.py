@@ -188,6 +188,9 @@ def move(
     except store.StaleVersion:
         raise rule.Conflict(Text("error.submission_changed"), code="conflict") from None
     _notify(submission.receipt, event, target, version=new_version)
+    from chalicelib.services import payments  # payments reads submissions: imported when used
+
+    payments.end_if_unpayable(submission, target)
     return submission
 
 

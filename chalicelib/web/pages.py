@@ -142,7 +142,9 @@ def form_post(request: Any, posted: dict[str, list[str]], language: str, formId:
             document = {}
     else:
         document = form_fields.document(form, posted, language)
-    explained = explain(problems(form.schema_name, document), form, language, furigana=True)
+    # Text nobody types (controls, bidi overrides) is refused as the JSON API refuses it.
+    odd = [{"pointer": p, "keyword": "untypeable", "expected": None} for p in json_text.untypeable(document)]
+    explained = explain(problems(form.schema_name, document) + odd, form, language, furigana=True)
     flat = form_fields.flat_values(document)
     if step == "send":
         if render.first(posted, "change"):

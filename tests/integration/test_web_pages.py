@@ -7,6 +7,7 @@ script, the security headers, CSRF, and the whole form journey by plain form pos
 from __future__ import annotations
 
 import copy
+import json
 import re
 from urllib.parse import urlencode
 
@@ -318,6 +319,25 @@ def test_a_post_without_the_csrf_cookie_or_from_another_site_is_refused(client):
     wrong = {**fields, "csrf": "x" * 32}
     assert post(client, "/web/forms/inquiry", cookie, wrong).status_code == 403
     assert post(client, "/web/forms/inquiry", cookie, fields).status_code == 200
+
+
+@pytest.mark.parametrize("odd", ["\x00", "\x1b[2J", "\u202e", "\u2066"])
+def test_text_nobody_types_is_refused_at_its_field_on_both_steps(client, odd):
+    cookie, token = _csrf(client.http.get("/web/forms/inquiry"))
+    common = {"csrf": token, "lang": "en"}
+    question = f"When is the library open?{odd}"
+    review = post(client, "/web/forms/inquiry", cookie, {**common, "step": "review", "question": question})
+    assert review.status_code == 422
+    assert "contains control characters or text-direction marks" in review.body.decode()
+    # The check-answers page's document is the resident's to tamper with: checked again on send.
+    document = json.dumps({"question": question, "contact": {}})
+    sent = post(client, "/web/forms/inquiry", cookie, {**common, "step": "send", "document": document})
+    assert sent.status_code == 422 and "text-direction marks" in sent.body.decode()
+    # Line breaks and tabs are what people type in a text box.
+    fine = post(
+        client, "/web/forms/inquiry", cookie, {**common, "step": "review", "question": "Hours?\r\n\tLibrary"}
+    )
+    assert fine.status_code == 200 and "Check your answers" in fine.body.decode()
 
 
 @pytest.mark.parametrize("form_id", [form.id for form in catalogue()])

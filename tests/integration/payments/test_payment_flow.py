@@ -155,3 +155,59 @@ def test_a_resident_on_line_pays_with_their_id_token_and_gets_the_receipt_on_lin
     assert len(pushes) == 1
     text = json.dumps(pushes[0], ensure_ascii=False)
     assert "領収番号" in text and "600" in text and "PayPay" in text
+
+
+def test_withdrawing_ends_every_live_payment_so_no_provider_takes_money(owing, resident_api, paybox):
+    receipt, secret = owing(copies=1)
+    _, paypay = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+    _, card = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "card"})
+
+    status, _ = resident_api("POST", f"/submissions/{receipt}/withdraw", secret, {})
+    assert status == 200
+
+    # Ended at the providers (the code deleted, the session expired), then recorded.
+    code, session = store.get(paypay["paymentId"]).provider_ref, store.get(card["paymentId"]).provider_ref
+    assert paybox.requests(f"/v2/codes/{code}", "DELETE")
+    assert paybox.requests(f"/v1/checkout/sessions/{session}/expire", "POST")
+    assert [store.get(i["paymentId"]).status for i in (paypay, card)] == ["canceled", "expired"]
+    status, state = resident_api("GET", f"/submissions/{receipt}/payment", secret)
+    assert state["state"] == "closed" and state["live"] == [] and state["submissionStatus"] == "withdrawn"
+    status, error = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+    assert status == 409 and error["error"]["code"] == "not_payable"
+
+
+def test_staff_rejecting_a_request_ends_its_payment_after_approval(owing, resident_api, client, paybox):
+    receipt, secret = owing("bulky-waste-collection")
+    headers = staff_headers("seiso", "staff")
+    move = {"to": "in_review"}
+    assert client.http.post(
+        f"/staff/submissions/{receipt}/transitions", body=json.dumps(move), headers=headers
+    )
+    _, intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+    assert intent["status"] == "awaiting_payment"
+
+    reject = {"to": "rejected", "note": "The item is not bulky waste.", "visibility": "public"}
+    moved = client.http.post(
+        f"/staff/submissions/{receipt}/transitions", body=json.dumps(reject), headers=headers
+    )
+    assert moved.status_code == 200, moved.body
+    assert store.get(intent["paymentId"]).status == "canceled"
+    assert resident_api("GET", f"/submissions/{receipt}/payment", secret)[1]["state"] == "closed"
+
+
+def test_a_receipt_needs_the_code_first_and_money_under_review_has_none(owing, resident_api, paybox, settle):
+    receipt, secret = owing(copies=1)
+    _, intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+    # Without the code, a payment that exists and one that does not get the same answer.
+    unknown = resident_api("GET", f"/payments/{receipt}-PP09/receipt", "WRONGCODE")
+    known = resident_api("GET", f"/payments/{intent['paymentId']}/receipt", "WRONGCODE")
+    assert unknown[0] == known[0] == 404
+    assert unknown[1]["error"]["code"] == known[1]["error"]["code"] == "submission_not_found"
+    assert resident_api("GET", f"/payments/{receipt}-PP09/receipt", secret)[0] == 404
+
+    paybox.pay(intent["paymentId"], amount=1)  # one yen for a 300-yen fee: flagged for staff
+    paybox.deliver()
+    settle()
+    assert store.get(intent["paymentId"]).status == "needs_review"
+    status, error = resident_api("GET", f"/payments/{intent['paymentId']}/receipt", secret)
+    assert status == 409 and error["error"]["code"] == "not_paid"
