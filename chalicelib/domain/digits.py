@@ -9,6 +9,15 @@ from __future__ import annotations
 import re
 
 _WHOLE = re.compile(r"-?[0-9]{1,18}")
+_DECIMAL = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?")
+# What a Japanese keyboard types in full width: the digits, the minus sign and the point.
+_HALF_WIDTH = str.maketrans("０１２３４５６７８９－−．", "0123456789--.")
+
+
+def typed(text: str | None) -> str:
+    """A number a person typed, full-width digits as ASCII ("１９９０" -> "1990"): for answers
+    people type, never for what programs send (signatures, ids)."""
+    return (text or "").translate(_HALF_WIDTH)
 
 
 def whole_number(text: str | None, signed: bool = False) -> int | None:
@@ -18,3 +27,10 @@ def whole_number(text: str | None, signed: bool = False) -> int | None:
     if not _WHOLE.fullmatch(stripped) or (stripped.startswith("-") and not signed):
         return None
     return int(stripped)
+
+
+def decimal_number(text: str | None) -> float | None:
+    """`text` (spaces around it aside) as a number if it is ASCII digits with an optional "-" and
+    decimal point, else None: never NaN, infinity or "1_0", which float() reads."""
+    stripped = (text or "").strip()
+    return float(stripped) if _DECIMAL.fullmatch(stripped) else None

@@ -131,10 +131,9 @@ def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
     >>> negotiate(None, "en-US")
     'en'
     """
-    by_tag = {language.lower(): language for language in LANGUAGES}
-    # `?lang=en-US` or `?lang=zh` serves as its header range would.
-    if ours := known(chosen) or (_served_by(chosen.strip().lower(), by_tag) if chosen else None):
+    if ours := served(chosen):
         return ours
+    by_tag = {language.lower(): language for language in LANGUAGES}
     best: tuple[float, str] | None = None
     wanted: tuple[float, str] | None = None
     for part in (accept_language or "").split(","):
@@ -160,6 +159,16 @@ def known(tag: str | None) -> str | None:
     when it names none (a `?lang=` that is not one of ours: "xx", "vi-VN")."""
     by_tag = {language.lower(): language for language in LANGUAGES}
     return by_tag.get(tag.strip().lower()) if tag else None
+
+
+def served(tag: str | None) -> str | None:
+    """The resident language a chosen tag (`?lang=`, a form's `lang`) asks for: one of ours
+    exactly, else as its Accept-Language range would be served ("en-US" -> "en", "zh-TW" ->
+    "zh-Hans"); None when it asks for none of ours."""
+    if not tag:
+        return None
+    by_tag = {language.lower(): language for language in LANGUAGES}
+    return known(tag) or _served_by(tag.strip().lower(), by_tag)
 
 
 # A language range naming a language (BCP 47: a primary subtag of 2-3 letters, then subtags).

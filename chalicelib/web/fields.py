@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain import languages
-from chalicelib.domain.digits import whole_number
+from chalicelib.domain.digits import decimal_number, typed, whole_number
 from chalicelib.domain.forms import FormDefinition
 
 RADIO_LIMIT = 8  # more options than this: a <select>
@@ -185,13 +185,11 @@ def _scalar(made: Field, raw: str) -> Any:
     if raw == "":
         return None
     if made.kind == "integer":
-        number = whole_number(raw, signed=True)
+        number = whole_number(typed(raw), signed=True)
         return raw if number is None else number
     if made.kind == "number":
-        try:
-            return float(raw)
-        except ValueError:
-            return raw
+        decimal = decimal_number(typed(raw))
+        return raw if decimal is None else decimal
     if made.kind == "boolean":
         return {"true": True, "false": False}.get(raw, raw)
     if made.kind == "datetime" and len(raw) == 16:  # datetime-local: minutes, no zone; Tokyo time

@@ -17,7 +17,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint
-from chalicelib.domain.digits import whole_number
+from chalicelib.domain.digits import typed, whole_number
 
 bp = ApiBlueprint(__name__)
 
@@ -59,7 +59,10 @@ def _checked_post(view: Callable[..., Response]) -> Callable[..., Response]:
         from chalicelib.web import render
 
         request = _request()
-        posted = render.form_fields(request)
+        try:
+            posted = render.form_fields(request)
+        except render.TooManyFields:
+            return _message(request, _language(request), "web.too_many_fields", 413)
         language = _language(request, posted)
         if not render.csrf_ok(request, posted):
             return _expired(request, language)
@@ -626,7 +629,10 @@ def settings_post() -> Response:
     from chalicelib.web import render
 
     request = _request()
-    posted = render.form_fields(request)
+    try:
+        posted = render.form_fields(request)
+    except render.TooManyFields:
+        return _message(request, _language(request), "web.too_many_fields", 413)
     token = render.first(posted, "id_token")
     user_id = _resident(token) if token else None
     stored = store.get(user_id) if user_id else None
@@ -702,7 +708,7 @@ def _preferences_document(posted: dict[str, list[str]], stored: Any) -> dict[str
         "paused": False,
     }
     if year:
-        document["birthYear"] = whole_number(year) or -1
+        document["birthYear"] = whole_number(typed(year)) or -1
     elif age and age != "none":
         document["ageBand"] = age
     return document

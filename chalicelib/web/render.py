@@ -38,7 +38,7 @@ def choose_language(chosen: str | None, accept_language: str | None, default: st
     """The page language: one the resident chose (switcher or form), else their LINE language
     (`default`), else the best of Accept-Language, else Japanese: the negotiation of every
     resident route (languages.negotiate), with the LINE language between the two."""
-    return languages.negotiate(accept_language, languages.known(chosen) or languages.known(default))
+    return languages.negotiate(accept_language, languages.served(chosen) or languages.known(default))
 
 
 # --- texts ---------------------------------------------------------------------------------------
@@ -177,11 +177,22 @@ def liff_id() -> str:
 # --- form posts and CSRF (double submit: an HttpOnly SameSite=Strict cookie and a form field) ----
 
 
+# No page of ours posts more fields than this (the longest form's answers, a few tokens).
+MAX_FORM_FIELDS = 500
+
+
+class TooManyFields(Exception):
+    """A form post with more than MAX_FORM_FIELDS fields: answered 413, never read."""
+
+
 def form_fields(request: Any) -> dict[str, list[str]]:
     body = request.raw_body or b""
     if isinstance(body, bytes):
         body = body.decode("utf-8", errors="replace")
-    return parse_qs(body, keep_blank_values=True, max_num_fields=500)
+    try:
+        return parse_qs(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise TooManyFields from None
 
 
 def first(fields: dict[str, list[str]], name: str) -> str:

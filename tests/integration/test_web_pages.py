@@ -285,6 +285,10 @@ def test_language_follows_accept_language_and_the_switcher_wins(client):
     assert (
         '<html lang="vi">' in client.http.get("/web?lang=vi", headers={"Accept-Language": "en"}).body.decode()
     )
+    # A chosen tag is served as the API serves it: by its language, whatever its region.
+    for chosen, served in (("en-US", "en"), ("zh-TW", "zh-Hans"), ("KO-kr", "ko"), ("xx", "vi")):
+        page = client.http.get(f"/web/forms/inquiry?lang={chosen}", headers={"Accept-Language": "vi"})
+        assert f'<html lang="{served}">' in page.body.decode()
 
 
 def test_every_page_with_its_css_and_script_weighs_under_100_kb(client):
@@ -319,6 +323,48 @@ def test_a_post_without_the_csrf_cookie_or_from_another_site_is_refused(client):
     wrong = {**fields, "csrf": "x" * 32}
     assert post(client, "/web/forms/inquiry", cookie, wrong).status_code == 403
     assert post(client, "/web/forms/inquiry", cookie, fields).status_code == 200
+
+
+def test_numbers_typed_in_full_width_are_read_and_nan_is_no_coordinate(client):
+    cookie, token = _csrf(client.http.get("/web"))
+    common = {"csrf": token, "lang": "en", "step": "review"}
+
+    def answers(form_id: str, **changes: str) -> dict[str, list[str]]:
+        example = copy.deepcopy(get_form(form_id).example)
+        example.pop("photos", None)
+        return {**form_fields.flat_values(example), **{k.replace("__", "."): [v] for k, v in changes.items()}}
+
+    copies = post(
+        client, "/web/forms/juminhyo-copy", cookie, {**common, **answers("juminhyo-copy", copies="２")}
+    )
+    assert copies.status_code == 200 and 'class="error-message"' not in copies.body.decode()
+    for odd in ("nan", "inf", "1_0"):
+        report = answers("road-park-damage", location__latitude=odd)
+        refused = post(client, "/web/forms/road-park-damage", cookie, {**common, **report})
+        assert refused.status_code == 422 and 'id="error-summary"' in refused.body.decode()
+    fine = answers("road-park-damage", location__latitude="３５．７４３４４")
+    assert post(client, "/web/forms/road-park-damage", cookie, {**common, **fine}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/web/forms/inquiry",
+        "/web/status",
+        "/web/status/answer",
+        "/web/settings",
+        "/web/bookings",
+        "/web/consultations/legal/book",
+        "/web/payments/KTS-2612-AAAA",
+    ],
+)
+def test_a_post_of_more_fields_than_any_page_has_is_a_413_page(client, path):
+    cookie, token = _csrf(client.http.get("/web"))
+    fields = [("csrf", token), *((f"x{i}", "1") for i in range(501))]
+    response = post(client, path, cookie, fields)
+    assert response.status_code == 413
+    assert headers(response)["content-type"].startswith("text/html")
+    assert "Too many fields were sent" in post(client, f"{path}?lang=en", cookie, fields).body.decode()
 
 
 @pytest.mark.parametrize("odd", ["\x00", "\x1b[2J", "\u202e", "\u2066"])

@@ -1,8 +1,10 @@
 """Whole numbers from text: ASCII digits only, whatever str.isdigit says."""
 
+import math
+
 import pytest
 
-from chalicelib.domain.digits import whole_number
+from chalicelib.domain.digits import decimal_number, typed, whole_number
 
 
 @pytest.mark.parametrize(
@@ -28,3 +30,32 @@ from chalicelib.domain.digits import whole_number
 )
 def test_whole_number(text: str | None, signed: bool, number: int | None) -> None:
     assert whole_number(text, signed=signed) == number
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("35.74", 35.74),
+        ("-0.5", -0.5),
+        ("139", 139.0),
+        ("nan", None),  # float() reads these three; a form answer is never one
+        ("inf", None),
+        ("1_0", None),
+        ("1e3", None),
+        ("3.", None),
+        (".5", None),
+        ("", None),
+        ("１.５", None),  # full width: `typed` first
+    ],
+)
+def test_decimal_number(text: str, number: float | None) -> None:
+    found = decimal_number(text)
+    assert found == number and (found is None or math.isfinite(found))
+
+
+def test_typed_reads_full_width_digits_as_a_japanese_keyboard_types_them() -> None:
+    assert typed("１９９０") == "1990"
+    assert whole_number(typed("－３"), signed=True) == -3
+    assert decimal_number(typed("３５．７４")) == 35.74
+    assert typed("٣²") == "٣²"  # other scripts' digits stay refused
+    assert typed(None) == ""
