@@ -44,7 +44,7 @@ REMINDERS = (("reminder_day", timedelta(hours=24)), ("reminder_hour", timedelta(
 # The earliest a slot can be booked: a resident needs time to get there, staff to prepare.
 MIN_LEAD = timedelta(minutes=30)
 
-_SLOT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\dZ$")
+_SLOT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}Z$")
 _BOOKING_ID = re.compile(r"^BK-\d{4}-[0-9A-HJKMNP-TV-Z]{6}$")
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 
@@ -169,17 +169,38 @@ def slot_id(start: datetime) -> str:
     return start.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def parse_slot(text: Any) -> datetime:
-    if not isinstance(text, str) or not _SLOT.fullmatch(text):
-        raise Invalid(
-            Text("consult.error.invalid_slot"),
-            code="invalid_slot",
-            details=[{"pointer": "/slot", "message": Text("consult.error.invalid_slot")}],
-        )
+# The days the ward's calendar names: wide enough for any booking and its history, and clear of
+# datetime's own edges (9999-12-31 23:59Z is past the last Tokyo day Python can hold).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_day(text: Any) -> date:
+    """A date as YYYY-MM-DD (ASCII digits, a real day within the calendar), else invalid_date."""
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+        day = date.fromisoformat(text) if isinstance(text, str) and _DAY.fullmatch(text) else None
     except ValueError:
-        raise Invalid(Text("consult.error.invalid_slot"), code="invalid_slot") from None
+        day = None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+        raise Invalid(Text("consult.error.invalid_date"), code="invalid_date")
+    return day
+
+
+def parse_slot(text: Any) -> datetime:
+    invalid = Invalid(
+        Text("consult.error.invalid_slot"),
+        code="invalid_slot",
+        details=[{"pointer": "/slot", "message": Text("consult.error.invalid_slot")}],
+    )
+    if not isinstance(text, str) or not _SLOT.fullmatch(text):
+        raise invalid
+    try:
+        start = datetime.strptime(text, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise invalid from None
+    if not FIRST_DAY <= start.date() < LAST_DAY:
+        raise invalid
+    return start
 
 
 def tokyo_day(start: datetime) -> date:
@@ -218,11 +239,8 @@ def day_range(
     from_text: str | None, to_text: str | None, today: date, *, max_days: int = 62
 ) -> tuple[date, date]:
     """`from`/`to` query parameters (Tokyo dates, inclusive); default: the next four weeks."""
-    try:
-        first = date.fromisoformat(from_text) if from_text else today
-        last = date.fromisoformat(to_text) if to_text else first + timedelta(days=27)
-    except ValueError:
-        raise Invalid(Text("consult.error.invalid_date"), code="invalid_date") from None
+    first = parse_day(from_text) if from_text else today
+    last = parse_day(to_text) if to_text else first + timedelta(days=27)
     if last < first or (last - first).days >= max_days:
         raise Invalid(Text("consult.error.invalid_range", days=max_days), code="invalid_range")
     return first, last

@@ -147,7 +147,7 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
             if _committed(booking):
                 break
             _disarm_followup(booking_id)
-            raise Conflict(_FULL, code="slot_full") from None
+            raise _unavailable(service.id, booking.slot) from None
         break
     else:
         raise Unavailable(_BUSY, code="busy", retry_after=1)
@@ -161,6 +161,16 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
     return answer
 
 
+def _unavailable(service_id: str, slot: str) -> Exception:
+    """Why a seat could not be taken: a session that was never offered, one closed, or one full."""
+    found = store.get_slot(service_id, slot)
+    if found is None:
+        return Invalid(Text("consult.error.invalid_slot"), code="invalid_slot")
+    if not found.open:
+        return Conflict(Text("consult.error.slot_closed"), code="slot_closed")
+    return Conflict(_FULL, code="slot_full")
+
+
 def _committed(booking: ConsultationBooking) -> bool:
     try:
         stored = store.get(booking.booking_id)
@@ -170,9 +180,16 @@ def _committed(booking: ConsultationBooking) -> bool:
 
 
 def _identity(document: dict[str, Any], booker: Booker) -> str:
-    """Who the per-person guard counts: the LINE user, else the email, else the phone number."""
+    """Who the per-person guard counts: the LINE user, else the email, else the phone number
+    (off LINE, a name is needed too)."""
     if booker.line_user_id:
         return f"line:{booker.line_user_id}"
+    if not _text(document.get("name")):  # off LINE, the ward has only the name to greet them by
+        raise Invalid(
+            Text("consult.error.name_required"),
+            code="name_required",
+            details=[{"pointer": "/name", "message": Text("consult.error.name_required")}],
+        )
     if document.get("email"):
         return f"email:{rules.normalize_email(document['email'])}"
     phone = rules.normalize_phone(str(document.get("phone") or ""))
@@ -270,7 +287,7 @@ def reschedule(booking: ConsultationBooking, document: Any, *, by_staff: str | N
     try:
         store.move(booking, new_slot, f"{service.section}#{day.isoformat()}", new_guard, audit)
     except store.SlotUnavailable:
-        raise Conflict(_FULL, code="slot_full") from None
+        raise _unavailable(service.id, new_slot) from None
     except store.AlreadyBooked:
         raise Conflict(_ALREADY, code="already_booked") from None
     except store.Stale:

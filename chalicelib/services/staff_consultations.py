@@ -55,9 +55,9 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
     if weekly := document.get("weekly"):
         try:
             pattern = rules.Weekly.from_dict(weekly)
-            first, last = date.fromisoformat(weekly["from"]), date.fromisoformat(weekly["to"])
         except ValueError as error:
             raise Invalid(f"入力内容を確認してください。 / {error}") from None
+        first, last = rules.parse_day(weekly["from"]), rules.parse_day(weekly["to"])
         if last < first or (last - first).days > 184:
             raise Invalid("期間は半年以内で指定してください。 / The range must be at most six months.")
         for start, capacity in rules.weekly_slots(pattern, first, last):
@@ -68,7 +68,7 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
                     )
                 ] += 1
     for text in document.get("closedDays", []):
-        day = date.fromisoformat(text)
+        day = rules.parse_day(text)
         low, high = rules.bounds_utc(day, day)
         for slot in store.query_slots(svc.id, low, high):
             counts["closed"] += store.close_slot(svc.id, slot.slot, by)
@@ -93,12 +93,7 @@ def day_view(principal: StaffPrincipal, day_text: str | None) -> dict[str, Any]:
 
     A sensitive service's list shows the booking number, time, mode and status only; the
     name, contact and note are behind GET /staff/consultations/bookings/{id} (audited)."""
-    try:
-        day = date.fromisoformat(day_text) if day_text else datetime.now(UTC).astimezone(TOKYO).date()
-    except ValueError:
-        raise Invalid(
-            "日付は YYYY-MM-DD で指定してください。 / Dates are YYYY-MM-DD.", code="invalid_date"
-        ) from None
+    day = rules.parse_day(day_text) if day_text else datetime.now(UTC).astimezone(TOKYO).date()
     services = [s for s in rules.catalogue().values() if s.section == principal.section]
     bookings = store.for_section_day(principal.section, day.isoformat())
     low, high = rules.bounds_utc(day, day)
@@ -164,7 +159,7 @@ def staff_book(principal: StaffPrincipal, service_id: str, document: Any) -> dic
         raise Invalid(
             "channel は phone か counter です。 / channel must be phone or counter.", code="channel_required"
         )
-    if not document.get("name"):
+    if not rules.clean_note(document.get("name")):  # blank is no name
         raise Invalid("お名前を入力してください。 / The caller's name is required.", code="name_required")
     booker = service.Booker(
         channel=document["channel"], language=document.get("language") or "ja", staff_id=principal.staff_id
@@ -183,6 +178,11 @@ def mark(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str,
             "この予約は記録済みか取消済みです。 / This booking is already closed.", code="not_booked"
         )
     now = datetime.now(UTC)
+    if rules.parse_slot(booking.slot) > now:  # marked ahead, it could no longer be cancelled or moved
+        raise Conflict(
+            "この予約の時間はまだ始まっていません。 / This booking's time has not begun yet.",
+            code="not_started",
+        )
     audit = store.Audit("staff", principal.staff_id, "marked", now, rules.BOOKED, document["status"])
     try:
         store.set_status(booking, document["status"], audit)
@@ -195,14 +195,14 @@ def mark(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str,
 
 def cancel(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str, Any]:
     _check("consultation_staff_action", document)
-    reason = (document or {}).get("reason")
+    reason = rules.clean_note((document or {}).get("reason"))  # blank is no reason
     if not reason:
         raise Invalid(
             "取消の理由を入力してください（ご本人に伝わります）。 / A reason is required (the resident is told).",
             code="reason_required",
         )
     booking = _booking(principal, booking_id)
-    return service.cancel(booking, by_staff=principal.staff_id, reason=rules.clean_note(reason))
+    return service.cancel(booking, by_staff=principal.staff_id, reason=reason)
 
 
 def bookings_on(section: str, day: date) -> list[dict[str, str]]:

@@ -10,7 +10,7 @@ import jpholiday
 from chalicelib.domain import consultations as rules
 from chalicelib.domain import messages
 from chalicelib.store import consultations as store
-from tests.integration.consultations.helpers import body_of, staff_headers
+from tests.integration.consultations.helpers import body_of, fresh_slot, staff_headers
 
 
 def test_catalogue_lists_the_thirteen_services_in_the_residents_language(call):
@@ -138,9 +138,30 @@ def test_capacity_zero_offers_nothing_and_books_nothing(slot, book, slots_of):
     assert refused.status_code == 409 and body_of(refused)["error"]["code"] == "slot_full"
 
 
-def test_a_slot_that_does_not_exist_is_full_not_an_error(book):
-    refused = book("legal", "2026-12-31T23:59Z")
-    assert refused.status_code == 409
+def test_a_session_never_offered_is_no_slot_and_a_closed_one_says_closed(call, slot, book):
+    never = fresh_slot()  # a minute no staff member opened
+    refused = book("legal", never)
+    assert refused.status_code == 422 and body_of(refused)["error"]["code"] == "invalid_slot"
+    closed = slot("legal")
+    day = {"closedDays": [closed[:10]]}
+    assert (
+        call("POST", "/staff/consultations/legal/availability", day, headers=staff_headers()).status_code
+        == 200
+    )
+    refused = book("legal", closed)
+    assert refused.status_code == 409 and body_of(refused)["error"]["code"] == "slot_closed"
+
+
+def test_off_line_a_booking_needs_a_name_not_blanks(call, slot):
+    slot_id = slot("legal")
+    for name in (None, "", "  \u3000"):
+        document = {"slot": slot_id, "mode": "in_person", "eligibility": "resident", "email": "a@example.com"}
+        if name is not None:
+            document["name"] = name
+        refused = call("POST", "/consultations/legal/bookings", document)
+        assert refused.status_code == 422
+        assert [d["pointer"] for d in body_of(refused)["error"]["details"]] == ["/name"]
+    assert int(store.get_slot("legal", slot_id).booked) == 0
 
 
 def _next_weekday_holiday() -> date:

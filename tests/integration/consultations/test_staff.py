@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain import consultations as rules
 from chalicelib.store import consultations as store
 from tests.integration.conftest import new_user_id
 from tests.integration.consultations.helpers import body_of, staff_headers
@@ -59,12 +64,14 @@ def test_viewing_a_booking_is_audited_and_attendance_is_recorded_once(call, slot
     assert ("staff", "staff-7", "viewed") in {
         (e.actor_kind, e.actor_id, e.action) for e in store.trail(booking_id)
     }
-    marked = call(
-        "POST",
-        f"/staff/consultations/bookings/{booking_id}/attendance",
-        {"status": "no_show"},
-        headers=staff_headers(),
-    )
+    attendance = f"/staff/consultations/bookings/{booking_id}/attendance"
+    # Not before its time: a no-show marked ahead would leave the resident unable to cancel or move it.
+    early = call("POST", attendance, {"status": "no_show"}, headers=staff_headers())
+    assert early.status_code == 409 and body_of(early)["error"]["code"] == "not_started"
+    assert store.get(booking_id).status == "booked"
+    started = store.get(booking_id)  # the session's time comes: its start moved to an hour ago
+    started.update(actions=[type(started).slot.set(rules.slot_id(datetime.now(UTC) - timedelta(hours=1)))])
+    marked = call("POST", attendance, {"status": "no_show"}, headers=staff_headers())
     assert marked.status_code == 200 and body_of(marked)["status"] == "no_show"
     again = call(
         "POST",
@@ -79,10 +86,11 @@ def test_a_cancel_by_the_ward_needs_a_reason_and_the_resident_is_told(call, slot
     user = new_user_id()
     slot_id = slot("general", offset=3)
     booking_id = body_of(book("general", slot_id, token=mint(user)))["booking"]
-    no_reason = call(
-        "POST", f"/staff/consultations/bookings/{booking_id}/cancel", {}, headers=staff_headers()
-    )
-    assert no_reason.status_code == 422
+    for blank in ({}, {"reason": "   "}, {"reason": "\u3000\n"}):
+        no_reason = call(
+            "POST", f"/staff/consultations/bookings/{booking_id}/cancel", blank, headers=staff_headers()
+        )
+        assert no_reason.status_code == 422 and body_of(no_reason)["error"]["code"] == "reason_required"
     done = call(
         "POST",
         f"/staff/consultations/bookings/{booking_id}/cancel",
@@ -120,6 +128,9 @@ def test_a_phone_booking_records_its_channel_and_follows_the_same_rules(call, sl
         headers=staff_headers(),
     )
     assert twice.status_code == 409 and body_of(twice)["error"]["code"] == "already_booked"
+    blank_name = {**document, "slot": second, "name": "  ", "phone": "03-3695-2222"}
+    refused = call("POST", "/staff/consultations/general/bookings", blank_name, headers=staff_headers())
+    assert refused.status_code == 422 and body_of(refused)["error"]["code"] == "name_required"
     no_channel = {k: v for k, v in document.items() if k != "channel"}
     assert (
         call("POST", "/staff/consultations/general/bookings", no_channel, headers=staff_headers()).status_code
@@ -175,3 +186,22 @@ def test_the_daily_digest_lists_the_next_business_days_bookings_without_personal
         if hidden_id in (getattr(m, "body", "") or "")
     ]
     assert theirs and "LGBT" not in theirs[0].body
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2026-02-30", "２０２６-12-14", "20261214"])
+def test_a_day_outside_the_calendar_is_refused_not_a_500(call, day):
+    view = call("GET", f"/staff/consultations?date={day}", headers=staff_headers())
+    assert view.status_code == 422 and body_of(view)["error"]["code"] == "invalid_date"
+    closed = call(
+        "POST", "/staff/consultations/legal/availability", {"closedDays": [day]}, headers=staff_headers()
+    )
+    assert closed.status_code == 422  # the schema's pattern, else the calendar
+    slots = call("GET", f"/consultations/legal/slots?from={day}&to={day}")
+    assert slots.status_code == 422 and body_of(slots)["error"]["code"] == "invalid_date"
+
+
+@pytest.mark.parametrize("slot_id", ["9999-12-31T23:59Z", "0001-01-01T00:00Z", "２０２６-12-14T01:00Z"])
+def test_an_extra_session_outside_the_calendar_is_refused_not_a_500(call, slot_id):
+    extra = {"extraSessions": [{"slot": slot_id, "capacity": 1}]}
+    response = call("POST", "/staff/consultations/legal/availability", extra, headers=staff_headers())
+    assert response.status_code == 422
