@@ -17,7 +17,16 @@ from chalicelib.api.requests import RESIDENT_CORS, access_secret, json_body, raw
 bp = ApiBlueprint(__name__)
 
 _NO_STORE: dict[str, str | list[str]] = {"Cache-Control": "no-store"}
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _is_date(text: str) -> bool:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text).year >= 2000
+    except ValueError:
+        return False
 
 
 def _resident(request: Any) -> dict[str, Any]:
@@ -157,6 +166,6 @@ def reconciliation(day: str) -> Response:
 
     # The accounting view spans sections: supervisors and admins only.
     current_staff(bp.current_request, roles=frozenset({"supervisor", "admin"}))
-    if not _DAY.match(day):
-        raise ApiError(422, "invalid_request", "The day is YYYY-MM-DD.")
+    if not _DAY.match(day) or not _is_date(day):
+        raise ApiError(422, "invalid_request", "The day is a date, YYYY-MM-DD.")
     return Response(payment_reconciliation.view(day), headers=_NO_STORE)

@@ -58,9 +58,22 @@ def problems(name: str, document: Any) -> list[dict[str, Any]]:
     """
     found = sorted(_evaluator(name)(document), key=_order)
     return [
-        {"pointer": _pointer(p.path), "message": p.message, "keyword": p.keyword, "expected": p.expected}
+        {
+            "pointer": _pointer(p.path),
+            "message": _short(p.message),
+            "keyword": p.keyword,
+            "expected": p.expected,
+        }
         for p in found
     ]
+
+
+# jsonschema's messages quote the value: a 60,000-character id must not come back whole.
+MAX_MESSAGE_CHARS = 200
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE_CHARS else message[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
 def _order(problem: Problem) -> list[tuple[int, int | str]]:

@@ -87,6 +87,12 @@ def test_reconciliation_finds_each_kind_of_difference(owing, resident_api, paybo
         ).status_code
         == 403
     )
+    for impossible in ("2026-02-30", "0000-01-01", "２０２６-12-01"):
+        answer = client.http.get(
+            f"/staff/payments/reconciliations/{impossible}",
+            headers=staff_headers("koseki-jumin", "supervisor"),
+        )
+        assert answer.status_code == 422
 
 
 def test_the_digest_shows_the_sections_fees_received_the_day_before(local_stack):
