@@ -336,20 +336,27 @@ def _status_by_code(request: Any, language: str, receipt: str, code: str) -> Res
     try:
         # The API's own check: one answer for a wrong pair, the per-receipt backoff and the per-client limit.
         submission = service.resident_access(receipt, code, client=_client(request))
-    except Exception as error:  # the API's 404 (no such pair) or 429 (locked out), as a page
-        api_error = _as_api_error(error, language)
-        if api_error is None or api_error.status not in (404, 429):
-            raise
-        key = "web.locked" if api_error.status == 429 else "web.wrong_code"
-        return render.page(
-            request,
-            "status.html",
-            language,
-            status=api_error.status,
-            errors=[{"anchor": "f-receipt", "key": key}],
-            receipt=receipt,
-        )
+    except Exception as error:
+        return _no_access(request, language, receipt, error)
     return _show_status(request, language, submission, code=code)
+
+
+def _no_access(request: Any, language: str, receipt: str, error: Exception) -> Response:
+    """The status page's sign-in again, for the API's 404 (no such pair) or 429 (locked out)."""
+    from chalicelib.web import render
+
+    api_error = _as_api_error(error, language)
+    if api_error is None or api_error.status not in (404, 429):
+        raise error
+    key = "web.locked" if api_error.status == 429 else "web.wrong_code"
+    return render.page(
+        request,
+        "status.html",
+        language,
+        status=api_error.status,
+        errors=[{"anchor": "f-receipt", "key": key}],
+        receipt=receipt,
+    )
 
 
 def _client(request: Any) -> str:
@@ -465,11 +472,8 @@ def answer_post(request: Any, posted: dict[str, list[str]], language: str) -> Re
             channel = "line"
         else:
             submission, channel = responses.with_access_code(receipt, code, client=_client(request)), "web"
-    except Exception as error:
-        api_error = _as_api_error(error, language)
-        if api_error is None:
-            raise
-        return _status_by_code(request, language, receipt, code)  # wrong pair or locked: said there
+    except Exception as error:  # wrong pair or locked: said as the status page says it, one try spent
+        return _no_access(request, language, receipt, error)
     try:
         responses.respond(submission, text, attachments, channel=channel)
     except Exception as error:

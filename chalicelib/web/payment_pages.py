@@ -99,7 +99,7 @@ def payment_post(request: Any, posted: dict[str, list[str]], language: str, rece
                     payments.confirm(live["paymentId"], "resident")
             view = payments.resident_view(receipt, **who)
     except Exception as error:
-        api_error = _as_api_error(error)
+        api_error = _as_api_error(error, language)
         if api_error is None:
             raise
         if api_error.status in (404, 429):
@@ -153,7 +153,7 @@ def payment_receipt(request: Any, posted: dict[str, list[str]], language: str, r
     try:
         intent, submission = payments.receipt_for(payment_id, **who)
     except Exception as error:
-        api_error = _as_api_error(error)
+        api_error = _as_api_error(error, language)
         if api_error is None:
             raise
         return _message(request, language, "web.not_found_title", 404)

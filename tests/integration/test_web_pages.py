@@ -483,10 +483,27 @@ def test_a_wrong_access_code_is_one_answer_and_backs_off_like_the_api(client):
     for _ in range(5):  # the API's free wrong tries
         wrong = post(client, "/web/status", cookie, {**fields, "code": "WRONG"})
         assert wrong.status_code == 404
-        assert "The receipt number or access code is wrong." in wrong.body.decode()
+        assert (
+            "The receipt number or access code is wrong, or there were too many tries." in wrong.body.decode()
+        )
     # Then the receipt waits out its backoff: even the right code gets the same answer for now.
     waiting = post(client, "/web/status", cookie, {**fields, "code": code})
     assert waiting.status_code == 404 and 'id="status"' not in waiting.body.decode()
+
+
+def test_a_wrong_code_on_the_answer_page_spends_one_try_not_two(client):
+    made = client.http.post(
+        "/forms/inquiry/submissions",
+        body=json.dumps({"question": "Is the library open on Mondays?"}),
+        headers={"Content-Type": "application/json"},
+    )
+    receipt, code = json.loads(made.body)["receipt"], json.loads(made.body)["accessSecret"]
+    cookie, token = _csrf(client.http.get("/web/status"))
+    fields = {"csrf": token, "lang": "en", "receipt": receipt}
+    for _ in range(4):  # of the 5 free tries; counted twice, the right code would now wait
+        wrong = post(client, "/web/status/answer", cookie, {**fields, "code": "WRONG", "text": "hello"})
+        assert wrong.status_code == 404 and "too many tries" in wrong.body.decode()
+    assert post(client, "/web/status", cookie, {**fields, "code": code}).status_code == 200
 
 
 def test_the_webhook_path_never_loads_jinja2():
