@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -203,10 +204,12 @@ def _as_api_error(error: Exception, language: str = "ja") -> Any:
 def _create(
     request: Any, form: Any, document: dict[str, Any], posted: dict[str, list[str]], language: str
 ) -> Any:
+    from chalicelib.services import idempotency
     from chalicelib.services import submissions as service
     from chalicelib.web import render
 
     token = render.first(posted, "id_token")
+    user_id = None
     if token:
         user_id = _resident(token)
         if user_id is None:
@@ -218,11 +221,18 @@ def _create(
 
         stored = preferences.get(user_id)  # as the API does: news in the language chosen on LINE
         line_language = stored.preferences.language if stored else language
-        return service.create(
-            form, document, service.Submitter(channel="line", language=line_language, line_user_id=user_id)
-        )
-    # Notifications and answers from staff follow the page's language (domain/languages.py's chain).
-    return service.create(form, document, service.Submitter(channel="web", language=language))
+        submitter = service.Submitter(channel="line", language=line_language, line_user_id=user_id)
+    else:
+        # Notifications and answers from staff follow the page's language (domain/languages.py's chain).
+        submitter = service.Submitter(channel="web", language=language)
+    _, created = idempotency.once(
+        f"web-form:{form.id}",
+        render.first(posted, "once") or None,
+        json.dumps(document, sort_keys=True, ensure_ascii=False).encode(),
+        lambda: (201, service.create(form, document, submitter)),
+        caller=f"line:{user_id}" if user_id else None,
+    )
+    return created
 
 
 def _form(
@@ -290,6 +300,8 @@ def _review(request: Any, form: Any, language: str, document: dict[str, Any]) ->
         shown=shown,
         fee=fee_for(form, document),
         document=json.dumps(document, ensure_ascii=False),
+        # Sending this page twice (a double tap, a reload) makes one submission: the key of its send.
+        once=secrets.token_urlsafe(16),
     )
 
 

@@ -491,6 +491,31 @@ def test_a_wrong_access_code_is_one_answer_and_backs_off_like_the_api(client):
     assert waiting.status_code == 404 and 'id="status"' not in waiting.body.decode()
 
 
+def test_sending_the_check_answers_page_twice_makes_one_submission(client):
+    import html as html_lib
+
+    cookie, token = _csrf(client.http.get("/web/forms/inquiry?lang=en"))
+    common = {"csrf": token, "lang": "en"}
+    review = post(
+        client, "/web/forms/inquiry", cookie, {**common, "step": "review", "question": "Pool hours?"}
+    )
+    html = review.body.decode()
+    sent = {
+        **common,
+        "step": "send",
+        "document": html_lib.unescape(re.search(r'name="document" value="([^"]*)"', html).group(1)),
+        "once": re.search(r'name="once" value="([^"]+)"', html).group(1),
+    }
+    first, again = (post(client, "/web/forms/inquiry", cookie, sent) for _ in range(2))
+    receipts = [re.search(r'id="receipt">([^<]+)<', r.body.decode()).group(1) for r in (first, again)]
+    assert first.status_code == again.status_code == 200 and receipts[0] == receipts[1]
+    # A second look at the answers is a new page, and its send a new submission.
+    other = post(
+        client, "/web/forms/inquiry", cookie, {**common, "step": "review", "question": "Pool hours?"}
+    )
+    assert re.search(r'name="once" value="([^"]+)"', other.body.decode()).group(1) != sent["once"]
+
+
 def test_a_wrong_code_on_the_answer_page_spends_one_try_not_two(client):
     made = client.http.post(
         "/forms/inquiry/submissions",
