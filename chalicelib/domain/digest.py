@@ -409,7 +409,7 @@ class _Parts:
             out += self._list(
                 [f"{e((a_ja, a_en)[lang])}: {n}" + ("件" if ja else "") for a_ja, a_en, n in self.areas]
             )
-        out.append("<p>" + "".join(e(line) for line in self._footer(lang)) + "</p>")
+        out.append("<p>" + "<br>".join(e(line) for line in self._footer(lang)) + "</p>")
         return out
 
     @staticmethod

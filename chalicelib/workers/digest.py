@@ -249,7 +249,14 @@ def _with_payments_to_review(text: str, page: str, review: list[Any]) -> tuple[s
         )
     if len(review) > REVIEW_LISTED:
         lines.append(f"・ほか{len(review) - REVIEW_LISTED}件 / and {len(review) - REVIEW_LISTED} more")
-    lines.append("GET /staff/payments?status=needs_review")
-    block = "\n".join([head, *lines])
-    markup = "<p>" + "<br>".join(html.escape(line) for line in [head, *lines]) + "</p>"
+    where = (
+        "一覧は職員API GET /staff/payments?status=needs_review で見られます。"
+        " / The whole list: GET /staff/payments?status=needs_review on the staff API."
+    )
+    block = "\n".join([head, *lines, where])
+    items = "".join(f"<li>{html.escape(line.removeprefix('・'))}</li>" for line in lines)
+    markup = (
+        f'<hr><h2 style="font-size: 16px;">{html.escape(head.removeprefix("■ "))}</h2>'
+        f"<ul>{items}</ul><p>{html.escape(where)}</p>"
+    )
     return text + "\n" + block + "\n", page.replace("</body>", f"{markup}</body>", 1)

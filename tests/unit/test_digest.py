@@ -165,6 +165,10 @@ class TestEscaping:
         assert "&lt;b&gt;課&lt;/b&gt;" in digest.html and "<b>" not in digest.html
         assert "b" not in parse(digest.html).tags
 
+    def test_the_footers_sentences_stay_apart_in_html(self):
+        page = render().html
+        assert "residents.<br>" in page and "含みません。<br>" in page
+
     def test_link_attributes_are_escaped(self):
         base = 'https://staff.example.jp/a"onmouseover="x'
         structure = parse(render(console_url=base).html)
