@@ -2,11 +2,15 @@
 
 Reads moto's own state dump (`GET /moto-api/data.json` on the AWS port) and prints each
 message's recipients, subject and text, newest last. `make mail N=3` shows the last three.
+Raw messages (a booking's confirmation with its .ics) are kept apart by moto, so they are shown
+after the plain ones, each list in the order sent.
 """
 
 from __future__ import annotations
 
 import argparse
+import email
+import email.policy
 import html
 import json
 import re
@@ -26,6 +30,18 @@ def _text(body: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def _plain(message: dict) -> tuple[str, str, str]:
+    to = ", ".join(message.get("destinations", {}).get("ToAddresses", []))
+    return to, str(message.get("subject")), _text(message.get("body") or "")
+
+
+def _raw(message: dict) -> tuple[str, str, str]:
+    parsed = email.message_from_string(message.get("raw_data") or "", policy=email.policy.default)
+    part = parsed.get_body(preferencelist=("plain", "html"))
+    body = part.get_content() if part is not None else ""
+    return str(parsed.get("To", "")), str(parsed.get("Subject", "")), _text(str(body))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", type=int, default=10, help="how many of the latest messages (default 10)")
@@ -33,14 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     port = Ports.from_env().aws
     preflight.require_stack("moto: SES", port, "MADOGUCHI_AWS_PORT")
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=10) as response:  # noqa: S310
-        sent = json.loads(response.read()).get("ses", {}).get("Message", [])
+        ses = json.loads(response.read()).get("ses", {})
+    sent = [_plain(message) for message in ses.get("Message", [])]
+    sent += [_raw(message) for message in ses.get("RawMessage", [])]
     if not sent:
         print("no emails sent yet")
         return 0
-    for message in sent[-args.n :]:
-        to = ", ".join(message.get("destinations", {}).get("ToAddresses", []))
-        print(f"=== to {to}\n    subject: {message.get('subject')}\n")
-        print(_text(message.get("body") or ""))
+    for to, subject, text in sent[-args.n :]:
+        print(f"=== to {to}\n    subject: {subject}\n")
+        print(text)
         print()
     print(f"({len(sent)} sent in all; the stack forgets them when it stops)", file=sys.stderr)
     return 0

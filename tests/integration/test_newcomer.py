@@ -82,6 +82,39 @@ def test_make_token_prints_a_token_the_running_stack_accepts(local_stack, client
     assert me.status_code == 200, me.body
 
 
+def test_make_mail_shows_plain_and_raw_messages(local_stack):
+    from email.message import EmailMessage
+
+    from chalicelib.aws import client as aws_client
+    from chalicelib.config import get_settings
+
+    ses = aws_client("ses")
+    sender = get_settings().ses_sender
+    ses.send_email(
+        Source=sender,
+        Destination={"ToAddresses": ["plain@example.jp"]},
+        Message={"Subject": {"Data": "Plain digest"}, "Body": {"Text": {"Data": "plain body"}}},
+    )
+    raw = EmailMessage()
+    raw["Subject"], raw["From"], raw["To"] = "相談の予約 (raw)", sender, "raw@example.jp"
+    raw.set_content("予約が確定しました。", cte="base64")  # as the app sends it
+    raw.add_attachment(b"BEGIN:VCALENDAR", maintype="text", subtype="calendar", filename="booking.ics")
+    ses.send_raw_email(RawMessage={"Data": raw.as_bytes()})
+
+    result = subprocess.run(
+        [sys.executable, "-m", "devstack.mailbox", "-n", "50"],
+        cwd=ROOT,
+        env={**os.environ, "MADOGUCHI_AWS_PORT": str(local_stack.ports.aws)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "subject: Plain digest" in result.stdout and "plain body" in result.stdout
+    assert "=== to raw@example.jp" in result.stdout and "subject: 相談の予約 (raw)" in result.stdout
+    assert "予約が確定しました。" in result.stdout and "BEGIN:VCALENDAR" not in result.stdout
+
+
 def test_metric_lines_go_to_the_file_when_one_is_set(tmp_path, monkeypatch, capsys):
     from chalicelib import observability
 
