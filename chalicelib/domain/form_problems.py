@@ -39,9 +39,11 @@ def problems_of(problems: list[dict[str, Any]], form: FormDefinition) -> list[di
 
     A missing field is reported at its own pointer (not its parent's) and named by its own
     label (a row's "quantity", not the list's); a missing choice asks to choose, not to type;
-    a coordinate outside the ward's bounds says so rather than quoting a number.
+    a coordinate outside the ward's bounds says so rather than quoting a number; one field
+    broken two ways that read alike is said once.
     """
     explained = []
+    said = set()
     for problem in problems:
         pointer, keyword = problem["pointer"], problem["keyword"]
         if keyword == "required":
@@ -52,6 +54,9 @@ def problems_of(problems: list[dict[str, Any]], form: FormDefinition) -> list[di
         key = _KEYS.get(keyword, "problem.other")
         if key == "problem.required" and _is_choice(prop):
             key = "problem.choose"
+        if (pointer, key) in said:  # `format` and `pattern` on one email: one message, not two
+            continue
+        said.add((pointer, key))
         name = label if label else Text("problem.whole_form")
         explained.append({"pointer": pointer, "message": Text(key, label=name, limit=problem["expected"])})
     return explained

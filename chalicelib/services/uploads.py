@@ -61,14 +61,16 @@ def prepare(upload_ids: list[str], pointer: str) -> list[tuple[str, bytes, str]]
     for index, upload_id in enumerate(upload_ids):
         where = f"{pointer}/{index}"
         try:
-            data, declared = storage.read(_incoming(upload_id), MAX_IMAGE_BYTES)
+            data, _declared = storage.read(_incoming(upload_id), MAX_IMAGE_BYTES)
         except storage.ObjectMissing:
             problems.append(
                 {"pointer": where, "message": Text("error.upload.missing", limit=MAX_IMAGE_BYTES // 2**20)}
             )
             continue
+        # The bytes decide, not the declared type: a browser that cannot tell a PNG or HEIC says
+        # nothing, and the page then declares JPEG. What is kept is stored under its real type.
         actual = images.sniff(data)
-        if actual is None or actual != declared:
+        if actual is None:
             problems.append({"pointer": where, "message": Text("error.upload.not_image")})
             continue
         try:

@@ -463,6 +463,20 @@ def _answer_service() -> Any:
 UPLOAD_ID = re.compile(r"^up_[a-z2-7]{20,40}$")
 
 
+def _reopen(path: str) -> Response:
+    """A page that only answers a form post, asked for by GET (the language switcher on it, a
+    reload from history): the page it came from, in the language asked for, signed in again."""
+    from urllib.parse import quote
+
+    language = _language(_request())
+    return Response("", status_code=303, headers={"Location": f"{quote(path)}?lang={language}"})
+
+
+@bp.route("/web/status/answer", methods=["GET"])
+def answer_page() -> Response:
+    return _reopen("/web/status")
+
+
 @bp.route("/web/status/answer", methods=["POST"], content_types=FORM_POST)
 @_checked_post
 def answer_post(request: Any, posted: dict[str, list[str]], language: str) -> Response:

@@ -21,6 +21,7 @@ from chalicelib.web.pages import (
     _client,
     _language,
     _message,
+    _reopen,
     _request,
     _resident,
     bp,
@@ -136,6 +137,11 @@ def payment_post(request: Any, posted: dict[str, list[str]], language: str, rece
         errors=errors,
         checked=action in ("check", "returned"),
     )
+
+
+@bp.route("/web/payments/{receipt}/receipt", methods=["GET"])
+def payment_receipt_page(receipt: str) -> Response:
+    return _reopen(f"/web/payments/{receipt}")
 
 
 @bp.route("/web/payments/{receipt}/receipt", methods=["POST"], content_types=FORM_POST)

@@ -243,6 +243,22 @@ def test_an_upload_that_is_not_the_declared_image_is_refused(client, local_stack
     assert detail["pointer"] == "/photos/0"
 
 
+@pytest.mark.parametrize("name", ["gps.png", "gps.heic"])
+def test_an_image_declared_as_jpeg_is_kept_as_what_it_is(client, local_stack, name):
+    from chalicelib.adapters import storage
+    from chalicelib.domain import images
+    from chalicelib.store import submissions as store
+
+    form = get_form("illegal-dumping")
+    document = dict(copy.deepcopy(form.example), photos=[upload_photo(client, FIXTURES / name, "image/jpeg")])
+    response = submit(client, form.id, document)
+    assert response.status_code == 201, response.body
+    [key] = store.get(answer(response)["receipt"]).attachments
+    data, content_type = storage.read(key, 10 * 1024 * 1024)
+    assert content_type == images.sniff(data) != "image/jpeg"
+    assert not images.has_location_metadata(data)
+
+
 def test_an_unknown_upload_id_is_refused(client):
     form = get_form("illegal-dumping")
     document = dict(copy.deepcopy(form.example), photos=["up_" + "a" * 24])

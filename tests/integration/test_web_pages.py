@@ -531,6 +531,15 @@ def test_a_wrong_code_on_the_answer_page_spends_one_try_not_two(client):
     assert post(client, "/web/status", cookie, {**fields, "code": code}).status_code == 200
 
 
+def test_a_page_that_answers_a_post_reopens_its_form_when_asked_by_get(client):
+    for path, back in (
+        ("/web/status/answer?lang=ko", "/web/status?lang=ko"),
+        ("/web/payments/KTS-2612-AAAA/receipt?lang=en-US", "/web/payments/KTS-2612-AAAA?lang=en"),
+    ):
+        response = client.http.get(path)
+        assert response.status_code == 303 and headers(response)["location"] == back
+
+
 def test_the_webhook_path_never_loads_jinja2():
     """The pages are on the same Lambda as the LINE webhook: their template engine stays off its cold start."""
     import os

@@ -77,3 +77,11 @@ def test_the_service_answers_in_the_submitters_language():
     assert localize(caught.value.details, "ko") == [
         {"pointer": "/name", "message": "‘청구자 이름’ 항목을 입력해 주세요."}
     ]
+
+
+def test_a_field_broken_two_ways_that_read_alike_is_said_once():
+    form = get_form("inquiry")
+    found = problems(form.schema_name, {**form.example, "email": "x"})
+    assert len([p for p in found if p["pointer"] == "/email"]) >= 2  # `format` and `pattern` both fail
+    explained = [e for e in explain(found, form, "en") if e["pointer"] == "/email"]
+    assert len(explained) == 1
