@@ -7,6 +7,7 @@ chalicelib/adapters/staff_tokens.py; HTTP status mapping lives in chalicelib/api
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +82,13 @@ def authorize(
         raise Forbidden(f"This is limited to section {section}.")
 
 
+# An id or a section as the issuer should write it: it goes into audit trails and logs as is.
+_CLAIM_TEXT = re.compile(r"[^\x00-\x20\x7f-\x9f\u202a-\u202e\u2066-\u2069]{1,128}")
+
+
 def _non_empty_str(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"claim {name} is missing or empty")
+    if not _CLAIM_TEXT.fullmatch(value):
+        raise ValueError(f"claim {name} must be 1-128 characters with no spaces or control characters")
     return value

@@ -551,6 +551,8 @@ def end_if_unpayable(submission: Submission, status: str) -> None:
     rejected), no provider may take money for it, so its live intents end as expiry ends them.
     Best effort, after the move: a provider out of reach leaves the code or session to expire,
     and a payment made meanwhile is flagged for a refund (`submission_closed`)."""
+    if status not in submission_rules.TERMINAL_STATUSES:
+        return  # a payment moving it on (awaiting_payment -> received) ends the others itself
     found = plan_for(submission)
     if found is None or rules.payable(found[1], status):
         return

@@ -129,3 +129,16 @@ class TestAuthorize:
     def test_forbidden_is_not_a_value_error(self):
         # The API maps Forbidden to 403; it must not be confused with bad claims.
         assert not issubclass(Forbidden, ValueError)
+
+
+@pytest.mark.parametrize("odd", ["kocho ", " kocho", "ko\ncho", "ko\u202echo", "x" * 129, "ko cho", "\u3000"])
+def test_an_id_or_section_claim_nobody_would_issue_is_refused(odd):
+    from chalicelib.domain.staff import principal_from_claims
+
+    with pytest.raises(ValueError, match="custom:section"):
+        principal_from_claims({"sub": "s-1", "custom:section": odd})
+    with pytest.raises(ValueError, match="sub"):
+        principal_from_claims({"sub": odd, "custom:section": "kocho"})
+    assert (
+        principal_from_claims({"sub": "b7c1-42", "custom:section": "koseki-jumin"}).section == "koseki-jumin"
+    )
