@@ -355,20 +355,21 @@ def _status_by_code(request: Any, language: str, receipt: str, code: str) -> Res
 
 def _no_access(request: Any, language: str, receipt: str, error: Exception) -> Response:
     """The status page's sign-in again, for the API's 404 (no such pair) or 429 (locked out)."""
-    from chalicelib.web import render
-
     api_error = _as_api_error(error, language)
     if api_error is None or api_error.status not in (404, 429):
         raise error
-    key = "web.locked" if api_error.status == 429 else "web.wrong_code"
-    return render.page(
-        request,
-        "status.html",
-        language,
-        status=api_error.status,
-        errors=[{"anchor": "f-receipt", "key": key}],
-        receipt=receipt,
-    )
+    return sign_in_again(request, language, api_error.status, "status.html", "f-receipt", receipt=receipt)
+
+
+def sign_in_again(
+    request: Any, language: str, status: int, template: str, anchor: str, **context: Any
+) -> Response:
+    """A sign-in page (receipt and code) after a wrong pair (404) or a locked-out receipt (429)."""
+    from chalicelib.web import render
+
+    key = "web.locked" if status == 429 else "web.wrong_code"
+    errors = [{"anchor": anchor, "key": key}]
+    return render.page(request, template, language, status=status, errors=errors, **context)
 
 
 def _client(request: Any) -> str:

@@ -25,6 +25,7 @@ from chalicelib.web.pages import (
     _request,
     _resident,
     bp,
+    sign_in_again,
 )
 
 
@@ -104,13 +105,12 @@ def payment_post(request: Any, posted: dict[str, list[str]], language: str, rece
         if api_error is None:
             raise
         if api_error.status in (404, 429):
-            key = "web.locked" if api_error.status == 429 else "web.wrong_code"
-            return render.page(
+            return sign_in_again(
                 request,
-                "pay_signin.html",
                 language,
-                status=api_error.status,
-                errors=[{"anchor": "f-code", "key": key}],
+                api_error.status,
+                "pay_signin.html",
+                "f-code",
                 receipt=receipt,
                 returned=False,
             )

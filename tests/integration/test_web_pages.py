@@ -469,17 +469,21 @@ def test_a_long_form_asks_about_the_request_then_about_the_resident_and_can_go_b
     assert "The fee for this application is 600 yen." in review.body.decode()  # 2 copies at 300 yen
 
 
-def test_a_wrong_access_code_is_one_answer_and_backs_off_like_the_api(client):
-    import json
-
+def _inquiry_and_status_sign_in(client, question: str) -> tuple[str, str, str, dict[str, str]]:
+    """A new inquiry by the API, and the status page's cookie and fields for its receipt:
+    (receipt, access code, cookie, fields)."""
     made = client.http.post(
         "/forms/inquiry/submissions",
-        body=json.dumps({"question": "Is the pool open on Mondays?"}),
+        body=json.dumps({"question": question}),
         headers={"Content-Type": "application/json"},
     )
     receipt, code = json.loads(made.body)["receipt"], json.loads(made.body)["accessSecret"]
     cookie, token = _csrf(client.http.get("/web/status"))
-    fields = {"csrf": token, "lang": "en", "receipt": receipt}
+    return receipt, code, cookie, {"csrf": token, "lang": "en", "receipt": receipt}
+
+
+def test_a_wrong_access_code_is_one_answer_and_backs_off_like_the_api(client):
+    receipt, code, cookie, fields = _inquiry_and_status_sign_in(client, "Is the pool open on Mondays?")
     for _ in range(5):  # the API's free wrong tries
         wrong = post(client, "/web/status", cookie, {**fields, "code": "WRONG"})
         assert wrong.status_code == 404
@@ -517,14 +521,7 @@ def test_sending_the_check_answers_page_twice_makes_one_submission(client):
 
 
 def test_a_wrong_code_on_the_answer_page_spends_one_try_not_two(client):
-    made = client.http.post(
-        "/forms/inquiry/submissions",
-        body=json.dumps({"question": "Is the library open on Mondays?"}),
-        headers={"Content-Type": "application/json"},
-    )
-    receipt, code = json.loads(made.body)["receipt"], json.loads(made.body)["accessSecret"]
-    cookie, token = _csrf(client.http.get("/web/status"))
-    fields = {"csrf": token, "lang": "en", "receipt": receipt}
+    receipt, code, cookie, fields = _inquiry_and_status_sign_in(client, "Is the library open on Mondays?")
     for _ in range(4):  # of the 5 free tries; counted twice, the right code would now wait
         wrong = post(client, "/web/status/answer", cookie, {**fields, "code": "WRONG", "text": "hello"})
         assert wrong.status_code == 404 and "too many tries" in wrong.body.decode()
