@@ -102,7 +102,7 @@ def test_make_mail_shows_plain_and_raw_messages(local_stack):
     ses.send_raw_email(RawMessage={"Data": raw.as_bytes()})
 
     result = subprocess.run(
-        [sys.executable, "-m", "devstack.mailbox", "-n", "50"],
+        [sys.executable, "-m", "devstack.mailbox", "-n", "100000"],  # the shared stack has sent many
         cwd=ROOT,
         env={**os.environ, "MADOGUCHI_AWS_PORT": str(local_stack.ports.aws)},
         capture_output=True,
