@@ -6,7 +6,6 @@ queue -> 2xx) and import nothing heavy. No route answers with card data or provi
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from chalice import Response
@@ -17,16 +16,6 @@ from chalicelib.api.requests import RESIDENT_CORS, access_secret, json_body, raw
 bp = ApiBlueprint(__name__)
 
 _NO_STORE: dict[str, str | list[str]] = {"Cache-Control": "no-store"}
-_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-
-
-def _is_date(text: str) -> bool:
-    from datetime import date
-
-    try:
-        return date.fromisoformat(text).year >= 2000
-    except ValueError:
-        return False
 
 
 def _resident(request: Any) -> dict[str, Any]:
@@ -166,6 +155,8 @@ def reconciliation(day: str) -> Response:
 
     # The accounting view spans sections: supervisors and admins only.
     current_staff(bp.current_request, roles=frozenset({"supervisor", "admin"}))
-    if not _DAY.match(day) or not _is_date(day):
+    from chalicelib.domain.business_days import calendar_day
+
+    if calendar_day(day) is None:
         raise ApiError(422, "invalid_request", "The day is a date, YYYY-MM-DD.")
     return Response(payment_reconciliation.view(day), headers=_NO_STORE)

@@ -9,12 +9,30 @@ ward's own decision (the year-end closure, one-off closures) is data, in `data/h
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+# The days the ward's calendar names: wide enough for any booking, payment or history, and clear
+# of datetime's own edges (9999-12-31 23:59Z is past the last Tokyo day Python can hold).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # not \d: it matches "２０２６" too
+
+
+def calendar_day(text: object) -> date | None:
+    """`text` as a day if it is YYYY-MM-DD in ASCII digits, a real date, from FIRST_DAY to
+    LAST_DAY; else None (a query parameter, a path part, a staff entry)."""
+    if not isinstance(text, str) or not _ISO_DAY.fullmatch(text):
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,13 @@ from functools import cache
 from typing import Any
 
 from chalicelib.domain import messages
-from chalicelib.domain.business_days import closure_reason, is_business_day
+from chalicelib.domain.business_days import (
+    FIRST_DAY,
+    LAST_DAY,
+    calendar_day,
+    closure_reason,
+    is_business_day,
+)
 from chalicelib.domain.errors import Conflict, Invalid, NotFound
 from chalicelib.domain.messages import Text
 from chalicelib.domain.submissions import TOKYO
@@ -169,19 +175,10 @@ def slot_id(start: datetime) -> str:
     return start.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
-# The days the ward's calendar names: wide enough for any booking and its history, and clear of
-# datetime's own edges (9999-12-31 23:59Z is past the last Tokyo day Python can hold).
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
 def parse_day(text: Any) -> date:
-    """A date as YYYY-MM-DD (ASCII digits, a real day within the calendar), else invalid_date."""
-    try:
-        day = date.fromisoformat(text) if isinstance(text, str) and _DAY.fullmatch(text) else None
-    except ValueError:
-        day = None
-    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+    """A day of the calendar (`business_days.calendar_day`), else invalid_date."""
+    day = calendar_day(text)
+    if day is None:
         raise Invalid(Text("consult.error.invalid_date"), code="invalid_date")
     return day
 
@@ -198,7 +195,7 @@ def parse_slot(text: Any) -> datetime:
         start = datetime.strptime(text, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
     except ValueError:
         raise invalid from None
-    if not FIRST_DAY <= start.date() < LAST_DAY:
+    if not FIRST_DAY <= start.date() < LAST_DAY:  # a Tokyo day of the calendar, the last one aside
         raise invalid
     return start
 

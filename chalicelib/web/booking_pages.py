@@ -55,14 +55,13 @@ def _week(
 ) -> tuple[list[tuple[str, list[dict[str, Any]]]], date, date | None]:
     """Free slots of seven days from `start` (Tokyo), grouped by day; the next week's first day."""
     from chalicelib.domain import consultations as rules
+    from chalicelib.domain.business_days import calendar_day
     from chalicelib.services import consultations as svc
 
     now = datetime.now(UTC)
     today = rules.tokyo_day(now)
-    try:
-        first = max(date.fromisoformat(start), today) if start else today
-    except ValueError:
-        first = today
+    asked = calendar_day(start)  # a day outside the calendar (?from=9999-12-25) is today
+    first = max(asked, today) if asked else today
     last = first + timedelta(days=WEEK - 1)
     found = svc.free_slots(service.id, first.isoformat(), last.isoformat(), now)["slots"]
     days: dict[str, list[dict[str, Any]]] = {}

@@ -186,3 +186,9 @@ def test_every_booking_page_state_is_complete_in_every_language(client, slot, la
     assert page.post("/web/bookings", booking=number, code=code, action="move")[0] == 200
     assert page.post("/web/bookings", booking=number, code=code, action="cancel")[0] == 200
     print("booking page weights (bytes, with CSS and JS):", max(WEIGHTS.values()), WEIGHTS)
+
+
+@pytest.mark.parametrize("asked", ["9999-12-25", "0001-01-01", "2026-02-30", "２０２６-12-14", "soon"])
+def test_a_week_asked_for_outside_the_calendar_shows_this_week(client, asked):
+    page = client.http.get(f"/web/consultations/legal?from={asked}&lang=en")
+    assert page.status_code == 200 and "Legal consultation" in page.body.decode()
