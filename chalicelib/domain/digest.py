@@ -132,6 +132,7 @@ def render_digest(
     new_until: datetime | None = None,
     bookings: Sequence[Mapping[str, str]] = (),
     bookings_day: date | None = None,
+    payments_to_review: int = 0,
 ) -> Digest:
     """Render one section's digest for `day`.
 
@@ -139,7 +140,8 @@ def render_digest(
     business days waiting[, title en]), longest wait first, at most OVERDUE_LIST_LIMIT listed;
     answered: (receipt, title ja[, title en]); waiting: like overdue, for needs_info past its
     target; reports_by_area: (町 ja, 町 en, count) (or (name, count)). `new_since`/`new_until`
-    bound the "new" list link.
+    bound the "new" list link. `payments_to_review` is counted in the subject, where a digest
+    sent only for money to look at would otherwise read "0 new, 0 overdue, 0 answered".
     """
     base = _base_url(console_url)
     section = {
@@ -171,11 +173,13 @@ def render_digest(
         "answered": _list_link(base, {"responded": "true"}),
         "waiting": None,  # no list filter says "past target since the request": receipts are listed
     }
+    review = _count(payments_to_review, "payments to review")
     subject = (
         f"【{ward['ja']}】{section['ja']} 受付状況 {day.month}月{day.day}日："
         f"新着{total_new}件・期限超過{len(late)}件・回答あり{len(replied)}件"
-        f" / {section['en']} digest {day.isoformat()}: {total_new} new, {len(late)} overdue,"
-        f" {len(replied)} answered"
+        + (f"・要確認の支払い{review}件" if review else "")
+        + f" / {section['en']} digest {day.isoformat()}: {total_new} new, {len(late)} overdue,"
+        f" {len(replied)} answered" + (f", {review} payments to review" if review else "")
     )
     parts = _Parts(base, ward, section, day, forms, late, replied, stalled, areas, total_new, links)
     text, page = parts.text(), parts.html(subject)

@@ -114,6 +114,7 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
                 new_until=now,
                 bookings=bookings,
                 bookings_day=booked_day,
+                payments_to_review=len(review),
             )
             text, page = _with_payment_totals(message.text, message.html, section_id, now)
             text, page = _with_payments_to_review(text, page, review)

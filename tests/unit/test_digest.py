@@ -206,6 +206,14 @@ class TestEmpty:
         assert "地域別の通報" not in digest.text and "Reports by area" not in digest.text
         parse(digest.html)
 
+    def test_the_subject_counts_payments_to_review_only_when_there_are_some(self):
+        assert "支払い" not in render().subject and "payments" not in render().subject
+        digest = render(new_by_form=[], overdue=[], payments_to_review=3)
+        assert "新着0件・期限超過0件・回答あり0件・要確認の支払い3件" in digest.subject
+        assert digest.subject.endswith("0 answered, 3 payments to review")
+        with pytest.raises(ValueError):
+            render(payments_to_review=-1)
+
     def test_an_english_title_falls_back_to_japanese(self):
         digest = render(new_by_form=[("犬の登録・変更届", "", 2)], section_name={"ja": "生活衛生課"})
         assert "- 犬の登録・変更届: 2" in digest.text

@@ -174,6 +174,7 @@ def test_the_sections_digest_names_the_payments_needing_review_until_they_are_se
     mark = len(outbox())
     digest.run(now=now)
     [sent] = sent_since(mark, SECTION)
+    assert "・要確認の支払い" in sent.subject and " payments to review" in sent.subject
     assert "確認が必要なお支払い" in sent.body and "Payments needing review" in sent.body
     assert kinds["late"] in sent.body and kinds["mismatch"] in sent.body
     assert kinds["completed"] not in sent.body
