@@ -161,11 +161,12 @@ def replay_day(
     office = rules.config().office("honcho")
     assert office is not None
     keep = rules.config().settings.recent_services
+    k = rules.config().settings.k_anonymity
     lives = {line.id: rules.Live(day=sim.day.isoformat()) for line in office.lines}
     stored: dict[str, list] = {}
     profiles = {
         line.id: {
-            str(wd): rules.profile([h for d, h in history.get(line.id, []) if d == wd]) for wd in range(5)
+            str(wd): rules.profile([h for d, h in history.get(line.id, []) if d == wd], k) for wd in range(5)
         }
         for line in office.lines
     }

@@ -33,8 +33,10 @@ if TYPE_CHECKING:
 
 bp = ApiBlueprint(__name__)
 
-# Who may work submissions: there is no implicit hierarchy, so every allowed role is listed.
-WORKFLOW_ROLES = frozenset({ROLE_STAFF, ROLE_SUPERVISOR, ROLE_ADMIN})
+# Who may work submissions (move, enter, reset a queue line) and who may read them: there is no
+# implicit hierarchy, so every allowed role is listed; an admin reads.
+WORKFLOW_ROLES = frozenset({ROLE_STAFF, ROLE_SUPERVISOR})
+READ_ROLES = WORKFLOW_ROLES | {ROLE_ADMIN}
 # Submissions carry personal data: no cache anywhere may keep an answer.
 _NO_STORE: Mapping[str, str] = {"Cache-Control": "no-store"}
 
@@ -102,7 +104,7 @@ def list_submissions() -> Response:
     from chalicelib.services import staff_submissions
 
     request = bp.current_request
-    principal = current_staff(request, roles=WORKFLOW_ROLES)
+    principal = current_staff(request, roles=READ_ROLES)
     query = staff_submissions.parse_list_query(query_lists(request))
     return Response(staff_submissions.list_for_section(principal, query), headers=dict(_NO_STORE))
 
@@ -111,7 +113,7 @@ def list_submissions() -> Response:
 def show_submission(receipt: str) -> Response:
     from chalicelib.services import staff_submissions
 
-    principal = current_staff(bp.current_request, roles=WORKFLOW_ROLES)
+    principal = current_staff(bp.current_request, roles=READ_ROLES)
     return Response(staff_submissions.show(principal, receipt), headers=dict(_NO_STORE))
 
 

@@ -25,6 +25,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 
 from chalicelib.domain import json_text
+from chalicelib.domain import queue_opendata as opendata
 from chalicelib.domain.errors import Invalid
 from chalicelib.domain.ward import DATA_DIR
 
@@ -236,10 +237,34 @@ def parse_time(text: str) -> datetime:
         raise Invalid("time is out of range", code="invalid_time") from None
 
 
+def event_id(
+    vendor_id: str | None, office: str, line: str, number: str, kind: str, at: datetime, counter: str | None
+) -> str:
+    """What madoguchi knows an event by (the inbox's dedupe, a ticket's events).
+
+    With the vendor's id: that id, scoped to the ticket's day, number and the kind of event, so
+    a redelivery is one event (even restamped) but an id the vendor uses again (a per-day
+    counter, another ticket, the next step of the same ticket) is not dropped as one. Without:
+    a hash of everything the event says, after normalising, so a body serialised again (spaces,
+    key order) is the same event, and a second call of a ticket at another time is not.
+    """
+    day = at.astimezone(TOKYO).date().isoformat()
+    said = [office, day, number, kind] if vendor_id else [office, line, number, kind, iso(at), counter or ""]
+    digest = hashlib.sha256("\x1f".join(said).encode()).hexdigest()
+    return f"{vendor_id}~{digest[:12]}" if vendor_id else f"h-{digest[:32]}"
+
+
 def normalised(
-    source: Source, event_id: str, line: str, number: str, kind: str, at: datetime, counter: str | None
+    source: Source,
+    vendor_id: str | None,
+    line: str,
+    number: str,
+    kind: str,
+    at: datetime,
+    counter: str | None,
 ) -> QueueEvent:
-    """The event checked against the source's office and lines: Invalid when it names others."""
+    """The event checked against the source's office and lines (Invalid when it names others),
+    known by `event_id`."""
     office = config().office(source.office)
     if office is None or office.line(line) is None:
         raise Invalid(f"unknown service line {line!r} for this source", code="unknown_line")
@@ -252,13 +277,14 @@ def normalised(
         )
     # Counter names as people read them: "１番" from a machine set to full-width is counter "1番".
     counter = unicodedata.normalize("NFKC", counter or "").strip() or None
-    if json_text.UNTYPEABLE.search(event_id + (counter or "")):
+    if json_text.UNTYPEABLE.search((vendor_id or "") + (counter or "")):
         raise Invalid("event ids and counter names hold no control or bidi characters", code="invalid_text")
     if counter is not None and len(counter) > MAX_COUNTER:
         raise Invalid(f"a counter is named in at most {MAX_COUNTER} characters", code="invalid_counter")
     if kind == "called" and not counter:
         raise Invalid("a call names its counter", code="counter_required")
-    return QueueEvent(source.id, event_id, office.id, line, number, kind, at, counter)
+    known_by = event_id(vendor_id, office.id, line, number, kind, at, counter)
+    return QueueEvent(source.id, known_by, office.id, line, number, kind, at, counter)
 
 
 # --- the per-ticket state machine --------------------------------------------------------------
@@ -633,6 +659,7 @@ def hourly_figures(tickets: list[Ticket]) -> dict[str, dict[str, dict[str, Any]]
     for line, hours in raw.items():
         for hour, cell in hours.items():
             waits = cell.pop("waits")
+            cell["waits"] = len(waits)  # the open data shows no wait statistic resting on fewer than k
             cell["medianWait"] = round(statistics.median(waits), 1) if waits else None
             cell["p90Wait"] = round(quantile(waits, 0.9), 1) if waits else None
             # Only hours with tickets issued: the open data's rows are these hours.
@@ -668,20 +695,25 @@ def _pace_by_hour(tickets: list[Ticket]) -> dict[str, dict[str, dict[str, Any]]]
     return found
 
 
-def profile(days: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """One weekday's hours over several weeks (each day: hour -> figures): typical load and waits."""
+def profile(days: list[dict[str, dict[str, Any]]], k: int) -> dict[str, dict[str, Any]]:
+    """One weekday's hours over several weeks (each day: hour -> figures): typical load and waits,
+    which the status page and LINE publish, from what each day's open data published alone
+    (k-anonymity: a mean over days would otherwise give a suppressed day away, by difference);
+    the pace, which stays inside, from every hour."""
     merged: dict[str, dict[str, list[float]]] = {}
     for hours in days:
+        shown = opendata.published(hours, k)
         for hour, cell in hours.items():
             slot = merged.setdefault(
                 hour,
                 {"issued": [], "median": [], "p90": [], "counters": [], "busyCalls": [], "busyMinutes": []},
             )
-            slot["issued"].append(cell.get("issued", 0))
-            if cell.get("medianWait") is not None:
-                slot["median"].append(cell["medianWait"])
-            if cell.get("p90Wait") is not None:
-                slot["p90"].append(cell["p90Wait"])
+            public = shown.get(hour)
+            if public is not None:
+                slot["issued"].append(public["issued"])
+                for name, values in (("medianWait", slot["median"]), ("p90Wait", slot["p90"])):
+                    if isinstance(public[name], int | float):
+                        values.append(public[name])
             if cell.get("counters"):
                 slot["counters"].append(cell["counters"])
             slot["busyCalls"].append(cell.get("busyCalls") or 0)
@@ -689,7 +721,7 @@ def profile(days: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     return {
         hour: {
             "days": len(slot["issued"]),
-            "issued": round(statistics.mean(slot["issued"]), 1),
+            "issued": round(statistics.mean(slot["issued"]), 1) if slot["issued"] else None,
             "medianWait": round(statistics.median(slot["median"]), 1) if slot["median"] else None,
             "p90Wait": round(statistics.median(slot["p90"]), 1) if slot["p90"] else None,
             # The counters usually open, and the busy gaps of all these days together (a pace).

@@ -4,7 +4,10 @@ Every cell (one office × line × day × hour) counting fewer than k tickets is 
 all its statistics (primary suppression). Each day's total per line is published too, so a lone
 suppressed hour could be rebuilt as total minus the others: the smallest published hours are
 then suppressed as well, until the suppressed hours together count at least k tickets
-(secondary suppression). A total under k suppresses the whole day of that line.
+(secondary suppression). A total under k suppresses the whole day of that line. A wait
+statistic resting on fewer than k waits is suppressed too: the median of one wait is that
+resident's wait. `published` is what the CSV shows; the public "best time to visit" is built from
+it alone, so the status page and LINE tell nothing the CSV hides.
 """
 
 from __future__ import annotations
@@ -56,8 +59,10 @@ DICTIONARY = (
 LICENCE = (
     "このデータは公共データ利用規約（第1.0版）（PDL1.0）により利用できます（クリエイティブ・コモンズ 表示 4.0 国際 互換）。"
     " 整理券が{k}件未満のセルと、合計から逆算できるセルは「X」で秘匿しています。"
+    " 待ち時間が{k}件未満の時間帯の待ち時間の統計も「X」です。"
     " / Licensed under the Public Data License 1.0 (PDL1.0), compatible with CC BY 4.0."
-    ' Cells with fewer than {k} tickets, and cells that could be rebuilt from the totals, are suppressed as "X".'
+    ' Cells with fewer than {k} tickets, and cells that could be rebuilt from the totals, are suppressed as "X";'
+    " so are the wait statistics of an hour with fewer than {k} waits."
 )
 
 
@@ -83,21 +88,46 @@ def suppressed_hours(hours: dict[str, dict[str, Any]], k: int) -> set[str]:
     return hidden
 
 
-def rows(day: str, office: str, line: str, hours: dict[str, dict[str, Any]], k: int) -> list[list[str]]:
+def published(hours: dict[str, dict[str, Any]], k: int) -> dict[str, dict[str, Any]]:
+    """The hours of one line's day that the open data shows, and what it shows of each: the
+    counts, and each wait statistic as a number, None (nobody waited) or SUPPRESSED (fewer than k
+    waits; cells stored before waits were counted have none). Suppressed hours are absent."""
     hidden = suppressed_hours(hours, k)
+    shown = {}
+    for hour, cell in hours.items():
+        if hour in hidden:
+            continue
+        few = int(cell.get("waits", 0)) < k
+        shown[hour] = {
+            "issued": int(cell.get("issued", 0)),
+            "served": int(cell.get("served", 0)),
+            **{
+                name: SUPPRESSED if few and cell.get(name) is not None else cell.get(name)
+                for name in ("medianWait", "p90Wait")
+            },
+        }
+    return shown
+
+
+def _wait(value: Any) -> str:
+    if value is None or value == SUPPRESSED:
+        return value or ""
+    return f"{value:.1f}"
+
+
+def rows(day: str, office: str, line: str, hours: dict[str, dict[str, Any]], k: int) -> list[list[str]]:
+    shown = published(hours, k)
     total = _total(hours)
+    entries = [
+        *((hour, shown.get(hour)) for hour in sorted(hours)),
+        ("all", total if total["issued"] >= k else None),
+    ]
     found = []
-    for hour, cell in [*sorted(hours.items()), ("all", total)]:
-        secret = hour in hidden or (hour == "all" and total["issued"] < k)
+    for hour, cell in entries:
         values = (
             [SUPPRESSED] * 4
-            if secret
-            else [
-                str(cell.get("issued", 0)),
-                str(cell.get("served", 0)),
-                "" if cell.get("medianWait") is None else f"{cell['medianWait']:.1f}",
-                "" if cell.get("p90Wait") is None else f"{cell['p90Wait']:.1f}",
-            ]
+            if cell is None
+            else [str(cell["issued"]), str(cell["served"]), _wait(cell["medianWait"]), _wait(cell["p90Wait"])]
         )
         found.append([MUNICIPALITY_CODE, day, office, line, hour, *values])
     return found

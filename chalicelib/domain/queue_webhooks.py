@@ -4,7 +4,7 @@ Each source (one ticket system at one office) names an adapter in chalicelib/dat
 - `madoguchi`: our documented format, `X-Madoguchi-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
   "t.body">`, refused outside a 300-second tolerance (a captured request cannot be replayed later);
 - `qminder`: Qminder-style, `X-Qminder-Signature: <hex HMAC-SHA256 of registered URL + body>`;
-  the vendor sends no event id, so the event is known by a hash of the body;
+  the vendor sends no event id, so the event is known by a hash of what it says (`queue.event_id`);
 - `shared_secret`: a vendor that cannot sign sends a fixed token header, and may send only from
   the addresses its source lists (`allowedNetworks`, required for it; any source may have one).
 Order: the caller's address, then size, then signature (before parsing: an unsigned body is never looked into), then strict
@@ -87,11 +87,6 @@ def _check_token(secret: str, header: str, headers: Mapping[str, str]) -> None:
         raise _unsigned()
 
 
-def _body_hash(body: bytes) -> str:
-    # No event id from the vendor: the same body sent twice is the same event.
-    return "h-" + hashlib.sha256(body).hexdigest()[:32]
-
-
 def _text(value: Any) -> str:
     return str(value).strip()
 
@@ -123,7 +118,7 @@ def _mapped_line(source: Source, vendor_line: Any) -> str:
     return line
 
 
-def _from_madoguchi(source: Source, document: dict[str, Any], body: bytes) -> QueueEvent:
+def _from_madoguchi(source: Source, document: dict[str, Any]) -> QueueEvent:
     if document["office"] != source.office:
         raise Invalid("this source sends for another office", code="wrong_office")
     return normalised(
@@ -137,12 +132,12 @@ def _from_madoguchi(source: Source, document: dict[str, Any], body: bytes) -> Qu
     )
 
 
-def _from_qminder(source: Source, document: dict[str, Any], body: bytes) -> QueueEvent:
+def _from_qminder(source: Source, document: dict[str, Any]) -> QueueEvent:
     data = document["data"]
     desk = data.get("desk")
     return normalised(
         source,
-        _body_hash(body),
+        None,  # no event id: known by what it says
         _mapped_line(source, data["line"]),
         _text(data["number"]),
         _QMINDER_TYPES[document["type"]],
@@ -151,10 +146,10 @@ def _from_qminder(source: Source, document: dict[str, Any], body: bytes) -> Queu
     )
 
 
-def _from_kiosk(source: Source, document: dict[str, Any], body: bytes) -> QueueEvent:
+def _from_kiosk(source: Source, document: dict[str, Any]) -> QueueEvent:
     return normalised(
         source,
-        _body_hash(body),
+        None,
         _mapped_line(source, document["service"]),
         document["ticket"],
         _KIOSK_TYPES[document["event"]],
@@ -163,7 +158,7 @@ def _from_kiosk(source: Source, document: dict[str, Any], body: bytes) -> QueueE
     )
 
 
-_ADAPTERS: dict[str, tuple[str, Callable[[Source, dict[str, Any], bytes], QueueEvent]]] = {
+_ADAPTERS: dict[str, tuple[str, Callable[[Source, dict[str, Any]], QueueEvent]]] = {
     "madoguchi": ("queue_event", _from_madoguchi),
     "qminder": ("queue_qminder", _from_qminder),
     "shared_secret": ("queue_kiosk", _from_kiosk),
@@ -200,7 +195,7 @@ def check_request(
     schema, convert = _ADAPTERS[source.adapter]
     document = strict_json(body, schema)
     try:
-        event = convert(source, document, body)
+        event = convert(source, document)
     except Invalid as error:
         raise InvalidWebhook(422, error.code, str(error.message)) from None
     tolerance = config().settings.signature_tolerance_seconds

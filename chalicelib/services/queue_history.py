@@ -63,7 +63,8 @@ def rebuild_profiles(office: rules.Office, day: date, now: datetime) -> None:
         for item in store.days(office.id, line.id, since, day.isoformat()):
             if item.hours:
                 by_weekday.setdefault(int(item.weekday), []).append(item.hours)
-        profile = {str(weekday): rules.profile(days) for weekday, days in sorted(by_weekday.items())}
+        k = rules.config().settings.k_anonymity
+        profile = {str(weekday): rules.profile(days, k) for weekday, days in sorted(by_weekday.items())}
         store.save_profile(office.id, line.id, profile, now)
 
 

@@ -82,7 +82,9 @@ def _apply(event: QueueEvent, now: datetime) -> set[str] | None:
             live = Live.from_dict(state.live if state else None).for_day(event.day.isoformat())
             if live is None:
                 continue  # a late event of an earlier day: its ticket changes, today's figures do not
-            changed = rules.apply(live, line, before, after, event.occurred_at, keep)
+            # A ticket machine's clock a little ahead (within the tolerance) must not date the
+            # line's last update later than now, nor keep a silent line looking current longer.
+            changed = rules.apply(live, line, before, after, min(event.occurred_at, now), keep)
             writes.append(
                 store.LiveWrite(event.office, line, changed.to_dict(), int(state.revision) if state else 0)
             )
@@ -211,11 +213,12 @@ def watch(ref: str, user_id: str, ahead: int | None, language: str, now: datetim
 
 
 def stop_watch(ref: str, user_id: str, language: str, now: datetime) -> dict[str, Any]:
+    """Stop this resident's notices for the ticket; `stopped` says whether they had asked for any."""
     ticket_ref = read_ticket_ref(ref, now)
-    store.stop_watch(ticket_ref.key, ticket_ref.number, user_id, now)
+    stopped = store.stop_watch(ticket_ref.key, ticket_ref.number, user_id, now)
     return {
         "number": ticket_ref.number,
-        "stopped": True,
+        "stopped": stopped,
         "message": messages.text("queue.watch.stopped", language),
     }
 
@@ -390,6 +393,7 @@ def _best_time(
                 "p90WaitMinutes": cell.get("p90Wait"),
             }
             for hour, cell in sorted(hours.items())
+            if cell.get("days")  # hours the open data has published on some day
         ],
         "bestHours": best,
         "text": text,

@@ -171,6 +171,11 @@ def test_a_staff_member_without_a_workflow_role_is_403(client, method, path):
         assert_error(call(client, method, path, auth(ROAD, roles=roles)), 403, "forbidden")
 
 
+@pytest.mark.parametrize(("method", "path"), [route for route in ROUTES if route[0] == "POST"])
+def test_an_admin_reads_but_moves_and_enters_nothing(client, method, path):
+    assert_error(call(client, method, path, auth(ROAD, roles=[ROLE_ADMIN])), 403, "forbidden")
+
+
 @pytest.mark.parametrize("role", [ROLE_STAFF, ROLE_SUPERVISOR, ROLE_ADMIN])
 def test_staff_supervisors_and_admins_may_list(client, role):
     response = client.http.get("/staff/submissions?limit=1", headers=auth(ROAD, roles=[role]))

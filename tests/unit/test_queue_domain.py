@@ -341,10 +341,29 @@ def test_hourly_figures_and_profile():
         for n in range(5)
     ]
     figures = rules.hourly_figures(tickets)
-    assert figures["jumin"]["10"]["issued"] == 5
+    assert figures["jumin"]["10"]["issued"] == 5 and figures["jumin"]["10"]["waits"] == 5
     assert figures["jumin"]["10"]["medianWait"] == 10.0
-    profile = rules.profile([figures["jumin"], figures["jumin"]])
+    profile = rules.profile([figures["jumin"], figures["jumin"]], k=5)
     assert profile["10"]["days"] == 2 and profile["10"]["medianWait"] == 10.0
+
+
+def test_the_public_profile_holds_only_what_the_open_data_published():
+    # Monday 1: ten tickets at 10 and three at 11 (so 10 goes too, or 13 - 10 gives 11 away);
+    # Monday 2: ten at 10, ten at 11. A mean over both Mondays would give Monday 1's hours by
+    # difference; built from the published cells only, it holds nothing the CSV hides.
+    first = {"10": {**cells(10)["09"], "waits": 10}, "11": {**cells(3)["09"], "waits": 3, "counters": 2}}
+    second = {hour: {**cells(10)["09"], "waits": 10, "medianWait": 7.0} for hour in ("10", "11")}
+    profile = rules.profile([first, second], k=10)
+    assert {hour: (cell["days"], cell["issued"], cell["medianWait"]) for hour, cell in profile.items()} == {
+        "10": (1, 10, 7.0),
+        "11": (1, 10, 7.0),
+    }
+    assert profile["11"]["counters"] == 2  # the pace, which stays inside, counts every day
+    only_first = rules.profile([first], k=10)
+    assert only_first["10"]["issued"] is None and only_first["10"]["medianWait"] is None
+    # Ten tickets, one of them waited: no median of one resident's wait.
+    one_wait = rules.profile([{"10": {**cells(10)["09"], "waits": 1, "medianWait": 17.0}}], k=10)
+    assert one_wait["10"]["issued"] == 10 and one_wait["10"]["medianWait"] is None
 
 
 def test_hourly_figures_keep_the_counters_and_the_busy_gaps_of_each_hour():
@@ -358,7 +377,7 @@ def test_hourly_figures_keep_the_counters_and_the_busy_gaps_of_each_hour():
     ] + [fold_all([ev("issued", 40, "009"), ev("called", 40, "009", counter="1")], "009")]
     hour = rules.hourly_figures(tickets)["jumin"]["10"]
     assert (hour["counters"], hour["busyCalls"], hour["busyMinutes"]) == (2, 3, 15.0)
-    profile = rules.profile([{"10": hour}, {"10": {**hour, "counters": 4}}])
+    profile = rules.profile([{"10": hour}, {"10": {**hour, "counters": 4}}], k=10)
     assert (profile["10"]["counters"], profile["10"]["busyCalls"], profile["10"]["busyMinutes"]) == (
         3,
         6,
@@ -371,7 +390,7 @@ def test_hourly_figures_keep_the_counters_and_the_busy_gaps_of_each_hour():
 
 def cells(*counts: int) -> dict:
     return {
-        f"{9 + i:02d}": {"issued": n, "served": n, "medianWait": 5.0, "p90Wait": 9.0}
+        f"{9 + i:02d}": {"issued": n, "served": n, "waits": n, "medianWait": 5.0, "p90Wait": 9.0}
         for i, n in enumerate(counts)
     }
 
@@ -385,6 +404,20 @@ def test_primary_and_secondary_suppression():
     # A day under k: everything, the total included.
     rows = opendata.rows("2026-12-01", "honcho", "jumin", cells(3, 4), 10)
     assert all(row[5:] == ["X"] * 4 for row in rows)
+
+
+def test_wait_statistics_resting_on_fewer_than_k_waits_are_suppressed():
+    hours = cells(30, 12)
+    hours["10"].update(waits=1, medianWait=17.0, p90Wait=17.0)  # one called, the rest cancelled
+    hours["09"].update(waits=0, medianWait=None, p90Wait=None)  # nobody called at all
+    table = {row[4]: row[5:] for row in opendata.rows("2026-12-01", "honcho", "zeimu", hours, 10)}
+    assert table["10"] == ["12", "12", "X", "X"]
+    assert table["09"] == ["30", "30", "", ""]
+    assert table["all"] == ["42", "42", "", ""]
+    # Cells kept before waits were counted: their statistics are not shown.
+    del hours["09"]["waits"]
+    hours["09"].update(medianWait=5.0, p90Wait=9.0)
+    assert opendata.published(hours, 10)["09"]["medianWait"] == "X"
 
 
 def test_csv_shape():
@@ -464,6 +497,24 @@ def test_a_counter_named_in_full_width_is_the_same_counter():
     assert event.counter == "12番"
 
 
+def own_id(**changes) -> str:
+    body = own_body(**changes)
+    headers = {"x-madoguchi-signature": hooks.sign_madoguchi("w", body, int(NOW.timestamp()))}
+    return check("honcho", body, headers).event_id
+
+
+def test_a_vendor_id_is_one_event_per_ticket_day_and_kind():
+    first = own_id()
+    assert first.startswith("e1~")
+    # A redelivery is one event, even restamped or with the counter written another way.
+    assert own_id(at="2026-12-01T10:00:07+09:00") == own_id(counter="３") == first
+    # The id used again for another ticket, another day or the next step: another event, not
+    # dropped as a duplicate (a vendor counting ids per day, a simulator run again tomorrow).
+    assert (
+        len({first, own_id(ticket="13"), own_id(at="2026-11-30T10:00:00+09:00"), own_id(type="served")}) == 4
+    )
+
+
 def test_qminder_style_signs_url_and_body_and_has_no_event_id():
     body = json.dumps(
         {
@@ -477,6 +528,14 @@ def test_qminder_style_signs_url_and_body_and_has_no_event_id():
     assert (event.office, event.line, event.number, event.counter) == ("kanamachi", "jumin", "7", "2")
     assert event.event_id.startswith("h-")
     assert check("kanamachi-qminder", body, {"x-qminder-signature": signature}).event_id == event.event_id
+    # Known by what it says: the same event serialised again is the same; a second call is not.
+    for doc, same in (
+        (json.dumps(json.loads(body), indent=2, sort_keys=True), True),
+        (body.decode().replace("01:00:00Z", "01:04:00Z"), False),
+    ):
+        again = doc.encode()
+        headers = {"x-qminder-signature": hooks.sign_qminder("q", source.registered_url, again)}
+        assert (check("kanamachi-qminder", again, headers).event_id == event.event_id) is same
     with pytest.raises(hooks.InvalidWebhook):
         check(
             "kanamachi-qminder", body, {"x-qminder-signature": hooks.sign_qminder("q", "https://other", body)}
