@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -86,6 +87,16 @@ WITHDRAWN = "withdrawn"
 COUNTS = (PLANNED, DELIVERED, UNDELIVERED, DEFERRED, HELD_BACK, SKIPPED, WITHDRAWN)
 
 _HTTPS_URL = re.compile(r"^https://[^\s<>\"]+$")
+# LINE shows JPEG and PNG images only; an address naming another image type is refused (one
+# naming none, as CMS addresses often do, cannot be told without fetching it).
+_OTHER_IMAGE_TYPE = re.compile(r"\.(gif|webp|svg|bmp|tiff?|heic|heif|avif)$", re.IGNORECASE)
+
+
+def _visible(text: str) -> bool:
+    """Anything a reader would see: not only spaces, controls and invisible marks (U+200B)."""
+    return any(unicodedata.category(char)[0] not in "ZC" for char in text)
+
+
 _QUIET_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -327,7 +338,7 @@ def content_from_document(document: Mapping[str, Any]) -> Content:
 
     texts = {language: text for language, text in (document.get("texts") or {}).items() if text is not None}
     for language, text in texts.items():
-        if not text.strip():
+        if not _visible(text):
             bad(f"/texts/{language}", "The text is empty.")
     if DEFAULT_LANGUAGE not in texts:
         bad(
@@ -340,6 +351,8 @@ def content_from_document(document: Mapping[str, Any]) -> Content:
     for pointer, url in (("/image/url", image_url), ("/image/previewUrl", preview_url), ("/link", link)):
         if url is not None and (len(url) > MAX_URL_CHARS or not _HTTPS_URL.match(url)):
             bad(pointer, "Give an https:// address without spaces.")
+        elif url is not None and pointer != "/link" and _OTHER_IMAGE_TYPE.search(url.split("?")[0]):
+            bad(pointer, "LINE shows JPEG and PNG images only.")
     if problems:
         raise InvalidAnnouncement(problems)
     return Content(

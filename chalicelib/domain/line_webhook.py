@@ -29,6 +29,7 @@ class LineEvent:
     is_redelivery: bool
     user_id: str | None
     reply_token: str | None
+    source_type: str | None  # user, group or room
     raw: dict[str, Any]
 
     @classmethod
@@ -42,6 +43,7 @@ class LineEvent:
             is_redelivery=raw["deliveryContext"]["isRedelivery"],
             user_id=source.get("userId"),
             reply_token=raw.get("replyToken"),
+            source_type=source.get("type"),
             raw=raw,
         )
 

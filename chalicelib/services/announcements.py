@@ -583,8 +583,11 @@ def _schedule(start: datetime, requested: datetime) -> list[Any]:
 
 
 def _trigger(announcement_id: str, start: datetime, now: datetime) -> None:
-    """Start now (the plan queue), or at `start` (a one-time schedule); the minute job backs both up."""
-    if start <= now + fanout.START_TOLERANCE:
+    """Start now (the plan queue), or at `start` (a one-time schedule); the minute job backs both up.
+
+    A start even seconds ahead is scheduled: started early, it would miss the residents who join
+    or change their language before the time the announcer chose."""
+    if start <= now:
         if not fanout.enqueue_plan(announcement_id):
             logger.warning(
                 "start not queued; the minute job will start it", extra={"announcement": announcement_id}

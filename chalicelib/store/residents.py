@@ -30,6 +30,22 @@ def record_follow(user_id: str, language: str, event_ms: int) -> bool:
     )
 
 
+def record_first_message(user_id: str, language: str, event_ms: int) -> None:
+    """Register a resident first heard of by a message or tap, not a follow (one who followed
+    before madoguchi kept residents, or whose follow event is still on its way: LINE sends them
+    apart and SQS keeps no order). Active, but with no place in the follow/unfollow order, so a
+    follow stamped before this message still applies, and greets; nothing once one has."""
+    with conditional():
+        Resident(user_id).update(
+            actions=[
+                Resident.status.set(ACTIVE),
+                Resident.language.set(Resident.language | language),
+                Resident.followed_at.set(_from_ms(event_ms)),
+            ],
+            condition=Resident.last_event_ms.does_not_exist(),
+        )
+
+
 def record_unfollow(user_id: str, event_ms: int) -> bool:
     """Mark the resident inactive; the record is deleted by TTL after the retention period."""
     at = _from_ms(event_ms)

@@ -118,6 +118,46 @@ def test_a_late_follow_does_not_undo_a_newer_unfollow(sandbox, deliver):
     assert replies_to(sandbox, follow["replyToken"]) == []
 
 
+def test_a_first_message_that_overtakes_the_follow_does_not_cost_the_greeting(sandbox, deliver):
+    user_id = new_user_id()
+    follow = line_event("follow", user_id)
+    message = line_event(
+        "message",
+        user_id,
+        timestamp=follow["timestamp"] + 1_500,
+        message={"id": "4700000000000001", "type": "text", "text": "こんにちは"},
+    )
+    deliver(message)  # LINE sends them apart; the queue keeps no order
+    assert residents.get(user_id).status == ACTIVE
+    deliver(follow)
+    [greeting] = replies_to(sandbox, follow["replyToken"])
+    assert "友だち追加ありがとうございます" in greeting["body"]["messages"][0]["text"]
+    # The follow now has its place in the order: an older unfollow arriving late changes nothing.
+    deliver(line_event("unfollow", user_id, timestamp=follow["timestamp"] - 1_000))
+    assert residents.get(user_id).status == ACTIVE
+
+
+def test_nothing_is_answered_in_a_group_or_room(sandbox, deliver):
+    user_id = new_user_id()
+    deliver(line_event("follow", user_id))
+    before = len(sandbox.requests())
+    for source in (
+        {"type": "group", "groupId": "C" + "2" * 32, "userId": user_id},
+        {"type": "room", "roomId": "R1"},
+    ):
+        text = {"id": "4700000000000002", "type": "text", "text": "ごみの日は？"}
+        deliver(
+            line_event("message", source=source, message=text),
+            line_event(
+                "postback",
+                source=source,
+                postback={"data": postbacks.sign(get_settings().line_channel_secret, "menu.mine")},
+            ),
+        )
+    # Their requests and settings would be read by everyone there: no reply, no push.
+    assert sandbox.requests()[before:] == []
+
+
 def test_an_event_delivered_twice_by_sqs_is_processed_once(sandbox, sqs, pump, post_webhook):
     event = line_event("follow")
     post_webhook(webhook_body(event))

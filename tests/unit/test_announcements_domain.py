@@ -314,6 +314,11 @@ def test_content_round_trips_through_its_document():
         ({"texts": {"en": "x"}}, ["/texts/ja"]),
         ({"link": "http://example.jp"}, ["/link"]),
         ({"image": {"url": "https://example.jp/a b.jpg"}}, ["/image/url"]),
+        ({"texts": {"ja": "\u200b\u200b", "en": "\u3000\u2060"}}, ["/texts/ja", "/texts/en"]),
+        (
+            {"image": {"url": "https://example.jp/a.GIF", "previewUrl": "https://example.jp/a.webp?v=2"}},
+            ["/image/url", "/image/previewUrl"],
+        ),
     ],
 )
 def test_content_problems_are_all_reported_with_pointers(changes, pointers):

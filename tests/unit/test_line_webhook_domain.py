@@ -367,6 +367,16 @@ def test_unfollow_needs_no_reply_token_but_a_user():
     assert pointers(error) == ["/events/0/source"]
 
 
+def test_a_message_in_a_group_may_name_no_user_but_a_users_own_must():
+    group = {"type": "group", "groupId": "C" + "1" * 32}
+    [in_group] = signed(
+        body_of(event("message", message={"id": "1", "type": "text", "text": "hi"}, source=group))
+    )
+    assert (in_group.source_type, in_group.user_id) == ("group", None)
+    error = rejection(body_of(event("postback", postback={"data": "x"}, source={"type": "user"})))
+    assert pointers(error) == ["/events/0/source"]
+
+
 @pytest.mark.parametrize("mode", ["active", "standby"])
 def test_a_follow_needs_a_source_with_a_user_id(mode):
     without_source = rejection(body_of(event(mode=mode, source=None)))
@@ -397,6 +407,7 @@ def test_line_event_fields_are_mapped_from_the_raw_event():
         is_redelivery=True,
         user_id=USER_ID,
         reply_token="nHuyWiB7yP5Zw52FIkcQobQuGDXCTA",
+        source_type="user",
         raw=raw,
     )
     assert first.raw["message"]["text"] == "ごみの日は？"

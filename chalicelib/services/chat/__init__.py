@@ -49,7 +49,12 @@ def on_postback(event: LineEvent) -> None:
 
 
 def _take_turn(event: LineEvent, decide: Callable[[Turn], None]) -> None:
-    assert event.user_id  # the webhook schema requires it for messages and postbacks
+    if event.source_type != "user":
+        # The chat is one resident's: in a group or room its answers (their requests, their
+        # settings) would be read by everyone there.
+        logger.info("chat event from a group or room; not answered", extra={"source": event.source_type})
+        return
+    assert event.user_id  # the webhook schema requires it for a user's messages and postbacks
     if event.mode != "active":
         logger.info("chat event in standby mode; not answered")
         return
@@ -71,7 +76,7 @@ def _turn(event: LineEvent) -> Turn:
     if stored is None:
         # Someone who followed before madoguchi kept residents: register them as a follow would.
         language = resident_rules.language_from_profile(line_client().profile_language(event.user_id))
-        residents.record_follow(event.user_id, language, event.timestamp_ms)
+        residents.record_first_message(event.user_id, language, event.timestamp_ms)
     else:
         language = stored.preferences.language
     return Turn(event, event.user_id, language, now, conversations.get(event.user_id))

@@ -413,6 +413,21 @@ def test_a_scheduled_send_gets_a_one_time_schedule_and_the_minute_job_starts_it(
     assert fanout.run_due(later + timedelta(minutes=5))["started"] == 0  # done: nothing due any more
 
 
+def test_a_send_due_in_seconds_waits_for_its_time(api, policy, pump, sandbox):
+    resident = make_resident()
+    announcement_id = create(api)
+    at = (datetime.now(UTC) + timedelta(seconds=40)).replace(microsecond=0)
+    scheduled = body_of(api("POST", f"{BASE}/{announcement_id}/submit", {"sendAt": at.isoformat()}))
+    # Not started early: who joins or changes language before the chosen time is counted.
+    assert scheduled["status"] == rules.SCHEDULED
+    assert scheduler.describe(fanout.schedule_name(announcement_id)) is not None
+    drain(pump)
+    assert body_of(api("GET", f"{BASE}/{announcement_id}"))["status"] == rules.SCHEDULED
+    assert delivered(sandbox)[resident.user_id] == 0
+    api("POST", f"{BASE}/{announcement_id}/cancel", {})  # its schedule goes: other tests fire theirs
+    assert scheduler.describe(fanout.schedule_name(announcement_id)) is None
+
+
 def test_the_local_stack_fires_the_one_time_schedule_at_its_time(api, policy, pump, sandbox, monkeypatch):
     resident = make_resident()
     announcement_id = create(api)
