@@ -67,3 +67,11 @@ def once(
         raise
     idempotency.finish(record_key, status, body)
     return status, body
+
+
+def answered(scope: str, key: str, caller: str) -> Any | None:
+    """The body `once` stored for (scope, caller, key) when it finished, else None."""
+    record = idempotency.get(f"{scope}#{caller}#{key}")
+    if record is None or record.caller != caller or record.status_code is None:
+        return None
+    return record.response

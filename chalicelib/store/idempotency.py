@@ -9,6 +9,7 @@ from pynamodb.exceptions import DeleteError, PutError
 
 from chalicelib.store.conditions import condition_failed
 from chalicelib.store.models import IdempotencyRecord
+from chalicelib.store.reads import item_or_none
 
 # Clients retry within minutes; a day covers a phone that comes back online the next morning.
 KEEP_FOR = timedelta(hours=24)
@@ -35,6 +36,10 @@ def begin(
             raise
         return IdempotencyRecord.get(key, consistent_read=True)
     return None
+
+
+def get(key: str) -> IdempotencyRecord | None:
+    return item_or_none(IdempotencyRecord, key)
 
 
 def finish(key: str, status_code: int, response: Any) -> None:

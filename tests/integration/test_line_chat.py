@@ -183,7 +183,7 @@ def test_no_match_offers_a_person_who_gets_an_inquiry_once(resident):
     assert mine[0].receipt in texts(sent)
 
     again = resident.tap_button(answer, text_of("button.ask_person"))  # the same button, tapped twice
-    assert texts(again) == text_of("ask.missing")
+    assert texts(again) == text_of("ask.already_sent", receipt=mine[0].receipt)
     assert len(list(Submission.by_line_user.query(resident.user_id))) == 1
 
 
@@ -304,6 +304,11 @@ def test_photos_are_kept_in_s3_as_they_arrive_and_the_third_moves_on(resident):
     third = resident.photo()
 
     assert texts(third) == text_of("report.ask_location")
+    assert len(conversations.get(resident.user_id).data["photos"]) == 3
+    # A fourth sent with them: the resident is told it is not in the report, and asked on.
+    fourth = resident.photo()
+    assert texts(fourth).startswith(text_of("report.photo_extra"))
+    assert texts(fourth).endswith(text_of("report.ask_location"))
     assert len(conversations.get(resident.user_id).data["photos"]) == 3
 
 

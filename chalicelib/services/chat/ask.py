@@ -88,7 +88,12 @@ def ask_person(turn: Turn, conversation_id: str) -> None:
         or not turn.in_flow(chat.ASK, chat.OFFERED)
         or conversation.conversation_id != conversation_id
     ):
-        turn.say("ask.missing")
+        # A second tap of the same button: say it is filed, not that the question is gone.
+        receipt = turn.filed(INQUIRY_FORM, conversation_id)
+        if receipt:
+            turn.say("ask.already_sent", receipt=receipt)
+        else:
+            turn.say("ask.missing")
         return
     data = conversation.data
     section = data.get("section") if data.get("section") in sections() else None

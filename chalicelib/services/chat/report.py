@@ -96,6 +96,16 @@ def choose_kind(turn: Turn, kind: str) -> None:
 
 
 def on_photo(turn: Turn, message: dict[str, Any]) -> None:
+    past = turn.conversation
+    if (
+        past is not None
+        and turn.in_flow(REPORT)
+        and past.step != PHOTOS
+        and len(past.data.get("photos", [])) >= chat.MAX_PHOTOS
+    ):
+        # Photos sent together: the last allowed one moved the report on; say this one is not in it.
+        prompt(turn, "report.photo_extra")
+        return
     conversation = _expects(turn, PHOTOS)
     if conversation is None:
         return

@@ -106,14 +106,15 @@ class Turn:
         """
         assert self.conversation is not None
         key = self.conversation.conversation_id
+        scope, filing_key = _filing(form.id, key)
         submitter = submissions.Submitter(
             channel="line", language=self.language, line_user_id=self.user_id, confirmed=True
         )
         for attempt in range(1, FILE_ATTEMPTS + 1):
             try:
                 _, created = idempotency.once(
-                    f"line-{form.id}",
-                    f"{key}-{form.id}",
+                    scope,
+                    filing_key,
                     key.encode(),
                     lambda: (201, submissions.create(form, document, submitter, section=section)),
                     caller=f"line:{self.user_id}",
@@ -138,7 +139,17 @@ class Turn:
         self.end()
         return created["receipt"]
 
+    def filed(self, form_id: str, conversation_id: str) -> str | None:
+        """The receipt the conversation `conversation_id` was filed under, if `file` filed it."""
+        created = idempotency.answered(*_filing(form_id, conversation_id), caller=f"line:{self.user_id}")
+        return created.get("receipt") if isinstance(created, dict) else None
+
     def end(self) -> None:
         if self.conversation is not None and self.conversation.version is not None:
             conversations.end(self.conversation)
         self.conversation = None
+
+
+def _filing(form_id: str, conversation_id: str) -> tuple[str, str]:
+    """The idempotency scope and key of one conversation's filing of one form."""
+    return f"line-{form_id}", f"{conversation_id}-{form_id}"
