@@ -43,6 +43,7 @@ def check_answer(text: object, uploads: Sequence[str]) -> Answer:
     """The answer, or Invalid (422) naming each problem (catalogue texts: the API writes them in
     the resident's language)."""
     cleaned = clean_text(text)
+    uploads = list(dict.fromkeys(uploads))  # one photo named twice is one photo
     details = []
     if len(cleaned) > MAX_TEXT_CHARS:
         details.append({"pointer": "/text", "message": Text("answer.too_long", limit=MAX_TEXT_CHARS)})

@@ -11,7 +11,7 @@ address, and coordinates rounded to about 100 m. No description and no photos.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from itertools import islice
 from typing import Any
@@ -204,7 +204,7 @@ def _date_range(
     start_text: str | None, end_text: str | None, now: datetime, problems: list[dict[str, str]]
 ) -> tuple[datetime, datetime]:
     start = _instant(start_text, "start_date", problems)
-    end = _instant(end_text, "end_date", problems)
+    end = _instant(end_text, "end_date", problems, end_of_day=True)
     if start is None and end is None:
         return now - DEFAULT_WINDOW, now
     if end is None:
@@ -231,18 +231,31 @@ def _date_range(
     return start, end
 
 
-def _instant(text: str | None, name: str, problems: list[dict[str, str]]) -> datetime | None:
-    """An ISO 8601 date or date-time; without an offset it is Tokyo time (a date: its midnight)."""
+def _instant(
+    text: str | None, name: str, problems: list[dict[str, str]], *, end_of_day: bool = False
+) -> datetime | None:
+    """An ISO 8601 date or date-time from 2000 to 2099 (`business_days.calendar_day`'s years: no
+    arithmetic on it can overflow); without an offset it is Tokyo time. A date is its midnight,
+    or for an end, its last instant: `end_date=2026-12-06` includes that day."""
+    from chalicelib.domain.business_days import FIRST_DAY, LAST_DAY, calendar_day
+
     if text is None or not text.strip():
         return None
     value = text.strip()
     try:
         if len(value) == 10:
-            parsed = datetime.combine(date.fromisoformat(value), time(0), TOKYO)
+            day = calendar_day(value)
+            if day is None:
+                raise ValueError(value)
+            parsed = datetime.combine(day, time(0), TOKYO)
+            if end_of_day:
+                parsed += timedelta(days=1, microseconds=-1)
         else:
             parsed = datetime.fromisoformat(value.replace(" ", "+"))  # a "+" in a query string arrives as " "
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=TOKYO)
+            if not FIRST_DAY <= parsed.date() <= LAST_DAY:
+                raise ValueError(value)
     except ValueError:
         problems.append(
             _problem(

@@ -242,7 +242,7 @@ def resident_access(
         raise rule.TooManyRequests(
             Text("error.too_many_attempts"),
             code="too_many_attempts",
-            retry_after=int(CLIENT_WINDOW.total_seconds()),
+            retry_after=attempts.seconds_left(now, CLIENT_WINDOW),  # the hour is a fixed one
         )
     # The same work whether or not the receipt exists: a try taken on the receipt number (known
     # or not), one scrypt (of a decoy when there is nothing to check against).

@@ -87,10 +87,16 @@ def prepare(upload_ids: list[str], pointer: str) -> list[tuple[str, bytes, str]]
 
 
 def store(prepared: list[tuple[str, bytes, str]]) -> list[str]:
-    """Write the clean copies; returns their keys. Named by upload id, so nothing is ever overwritten."""
+    """Write the clean copies; returns their keys.
+
+    Named by upload id *and* content, so a stored photo never changes: S3 takes a presigned POST
+    again and again until it expires, and an upload id posted again with another picture after a
+    submission used it would otherwise have replaced that submission's photo.
+    """
     keys = []
     for upload_id, data, content_type in prepared:
-        key = f"attachments/{upload_id}.{EXTENSIONS[content_type]}"
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        key = f"attachments/{upload_id}-{digest}.{EXTENSIONS[content_type]}"
         storage.write(key, data, content_type)
         keys.append(key)
     return keys

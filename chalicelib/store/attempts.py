@@ -7,6 +7,7 @@ taken before it is evaluated, so concurrent requests cannot evaluate more than t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -20,6 +21,12 @@ from chalicelib.store.reads import item_or_none
 def _key(subject: str, now: datetime, window: timedelta) -> str:
     bucket = int(now.timestamp() // window.total_seconds())
     return f"{subject}#{bucket}"
+
+
+def seconds_left(now: datetime, window: timedelta) -> int:
+    """Whole seconds until the fixed window holding `now` ends and its counts start from zero."""
+    length = window.total_seconds()
+    return max(1, math.ceil(length - now.timestamp() % length))
 
 
 def failures(subject: str, now: datetime, window: timedelta) -> int:

@@ -145,6 +145,12 @@ def test_one_client_is_limited_across_receipts_and_another_is_not(client, from_c
     assert json.loads(limited.body)["error"]["code"] == "too_many_attempts"
     assert json.loads(limited.body)["error"]["message"] == messages.text("error.too_many_attempts", "vi")
     assert int(limited.headers["Retry-After"]) > 0
+    from chalicelib.store import attempts
+
+    # The window is a fixed hour: Retry-After is what is left of it, not a whole hour from now.
+    now = datetime(2026, 12, 6, 2, 53, 20, tzinfo=UTC)
+    assert attempts.seconds_left(now, timedelta(hours=1)) == 400
+    assert attempts.seconds_left(now.replace(minute=0, second=0), timedelta(hours=1)) == 3600
     from_client()
     assert check(client, unknown_receipt(), "AAAA-AAAA").status_code == 404
 

@@ -232,6 +232,39 @@ def test_a_report_with_a_photo_keeps_a_copy_without_location_metadata(client, lo
         storage.read(f"incoming/{document['photos'][0]}", 10 * 1024 * 1024)
 
 
+def test_an_upload_posted_again_after_use_never_changes_the_stored_photo(client, local_stack):
+    import requests
+
+    from chalicelib.adapters import storage
+
+    form = get_form("illegal-dumping")
+    grant = answer(
+        client.http.post(
+            "/uploads",
+            body=json.dumps({"contentType": "image/jpeg"}),
+            headers={"Content-Type": "application/json"},
+        )
+    )
+
+    def post_and_submit(name: str) -> str:
+        with open(FIXTURES / name, "rb") as image:
+            assert requests.post(grant["url"], data=grant["fields"], files={"file": image}, timeout=10).ok
+        created = submit(client, form.id, dict(copy.deepcopy(form.example), photos=[grant["uploadId"]]))
+        assert created.status_code == 201, created.body
+        [key] = store.get(answer(created)["receipt"]).attachments
+        return key
+
+    def photo(key: str) -> bytes:
+        return storage.read(key, 10 * 1024 * 1024)[0]
+
+    first = post_and_submit("gps.jpg")
+    kept = photo(first)
+    # The same presigned POST, still valid, with another picture (S3 takes it until it expires).
+    second = post_and_submit("gps_progressive.jpg")
+    assert second != first and photo(second) != kept
+    assert photo(first) == kept  # the first submission's photo is the one its resident sent
+
+
 def test_an_upload_that_is_not_the_declared_image_is_refused(client, local_stack, tmp_path):
     fake = tmp_path / "not-an-image.jpg"
     fake.write_bytes(b"%PDF-1.7 definitely not a jpeg")

@@ -56,7 +56,8 @@ def mine(turn: Turn, _: str = "") -> None:
         )
         buttons.append(
             turn.button_labelled(
-                f"{turn.text('consult.button.cancel')[:5]} {booking['booking'][-6:]}",
+                # A whole word and the booking number's end: a quick reply label holds 20 characters.
+                turn.text("consult.button.cancel_one", booking=booking["booking"][-6:]),
                 "consult.cancel",
                 booking["booking"],
             )

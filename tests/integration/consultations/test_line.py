@@ -26,7 +26,9 @@ def test_my_bookings_lists_them_and_cancel_asks_first(post_webhook, pump, sandbo
     booking_id = body_of(book("general", slot_id, token=mint(resident.user_id)))["booking"]
     listed = resident.tap("consult.mine")
     assert booking_id in texts(listed)
-    ask = resident.tap_button(listed, "予約を取")
+    # Whole words and the booking number's end (labels hold 20 characters).
+    assert f"取消 {booking_id[-6:]}" in [b["label"] for b in buttons(listed)]
+    ask = resident.tap_button(listed, "取消 ")
     assert "取り消しますか" in texts(ask) and store.get(booking_id).status == "booked"
     done = resident.tap_button(ask, "はい")
     assert "取消を受け付けました" in texts(done)
