@@ -28,6 +28,7 @@ _KEYS = {
     "maxItems": "problem.maxItems",
     "minItems": "problem.minItems",
     "additionalProperties": "problem.additionalProperties",
+    "x-when": "problem.when_past",  # schemas.WHEN: a birth date or a sighting not after today
     "outside_ward": "problem.outside_ward",
     "untypeable": "problem.untypeable",  # json_text.untypeable: not a schema keyword
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,43 @@ def _evaluator(name: str) -> _Problems:
     schema = load(name)
     if supports(schema):
         return LeanValidator(schema).iter_problems
-    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema import Draft202012Validator, FormatChecker, validators
 
-    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    checked = validators.extend(Draft202012Validator, {WHEN: _when})
+    validator = checked(schema, format_checker=FormatChecker())
     return lambda document: map(from_jsonschema, validator.iter_errors(document))
+
+
+# Our one keyword: `"x-when": "past"`, a date or date-time a person could mean by a birth date
+# or when something happened: from 1900 to now, which the schema alone cannot say (it moves
+# with the calendar). Days asked for ahead (a collection day) have no such check: the forms'
+# own examples, which tests and samples submit, would go stale.
+WHEN = "x-when"
+EARLIEST_PAST = date(1900, 1, 1)
+CLOCK_SKEW = timedelta(minutes=10)  # a phone's clock a little ahead is not a time in the future
+
+
+def _when(validator: Any, when: str, instance: Any, schema: dict[str, Any]) -> Iterable[Any]:
+    from jsonschema import ValidationError
+
+    from chalicelib.domain.submissions import TOKYO
+
+    if not isinstance(instance, str):
+        return
+    now = datetime.now(UTC)
+    try:
+        if "T" in instance:
+            moment = datetime.fromisoformat(instance.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                return  # the schema's pattern refuses it
+            day, later = moment.astimezone(TOKYO).date(), moment > now + CLOCK_SKEW
+        else:
+            day = date.fromisoformat(instance)
+            later = day > now.astimezone(TOKYO).date()
+    except (ValueError, OverflowError):
+        return  # not a date: `format` says so
+    if when == "past" and (later or day < EARLIEST_PAST):
+        yield ValidationError(f"{instance!r} is not a date from {EARLIEST_PAST.year} to now")
 
 
 def from_jsonschema(error: Any) -> Problem:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -230,6 +231,35 @@ def test_a_report_with_a_photo_keeps_a_copy_without_location_metadata(client, lo
     # The original, GPS and all, is gone from the bucket.
     with pytest.raises(storage.ObjectMissing):
         storage.read(f"incoming/{document['photos'][0]}", 10 * 1024 * 1024)
+
+
+@pytest.mark.parametrize(
+    ("form_id", "field", "value"),
+    [
+        ("juminhyo-copy", "birthDate", "2099-01-01"),
+        ("juminhyo-copy", "birthDate", "1800-01-01"),
+        ("dog-registration-change", "changeDate", "2099-01-01"),
+        ("illegal-dumping", "observedAt", "2099-01-01T00:00:00Z"),
+    ],
+)
+def test_a_birth_date_or_a_sighting_after_today_is_refused_naming_the_field(client, form_id, field, value):
+    form = get_form(form_id)
+    document = dict(copy.deepcopy(form.example), **{field: value})
+    refused = submit(client, form_id, document, language="en")
+    assert refused.status_code == 422
+    [detail] = answer(refused)["error"]["details"]
+    assert detail["pointer"] == f"/{field}"
+    label = form.meta["labels"][field]["en"]
+    assert detail["message"] == catalogue.text("problem.when_past", "en", label=label)
+
+
+def test_a_phone_clock_a_little_ahead_is_not_a_sighting_in_the_future(client):
+    form = get_form("illegal-dumping")
+    soon = (datetime.now(UTC) + timedelta(minutes=3)).isoformat(timespec="seconds")
+    document = dict(copy.deepcopy(form.example), observedAt=soon)
+    document.pop("photos", None)  # the example's ids name no upload
+    accepted = submit(client, form.id, document)
+    assert accepted.status_code == 201, accepted.body
 
 
 def test_an_upload_posted_again_after_use_never_changes_the_stored_photo(client, local_stack):
