@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _WHOLE = re.compile(r"-?[0-9]{1,18}")
 _DECIMAL = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?")
@@ -18,6 +19,12 @@ def typed(text: str | None) -> str:
     """A number a person typed, full-width digits as ASCII ("１９９０" -> "1990"): for answers
     people type, never for what programs send (signatures, ids)."""
     return (text or "").translate(_HALF_WIDTH)
+
+
+def typed_email(text: str | None) -> str:
+    """An email address a person typed, full-width letters and signs as ASCII ("ａ＠ｂ．ｊｐ" ->
+    "a@b.jp"): the schemas take ASCII addresses only, as mail is delivered to no other."""
+    return unicodedata.normalize("NFKC", text or "").strip()
 
 
 def whole_number(text: str | None, signed: bool = False) -> int | None:

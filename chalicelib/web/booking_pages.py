@@ -161,6 +161,7 @@ def _form(
 @bp.route("/web/consultations/{service}/book", methods=["POST"], content_types=FORM_POST)
 @_checked_post
 def booking_post(request: Any, posted: dict[str, list[str]], language: str, service: str) -> Response:
+    from chalicelib.domain.digits import typed_email
     from chalicelib.services import consultations as svc
     from chalicelib.web import render
 
@@ -169,6 +170,7 @@ def booking_post(request: Any, posted: dict[str, list[str]], language: str, serv
         return _message(request, language, "web.not_found_title", 404)
     names = ("slot", "mode", "name", "email", "phone", "note", "eligibility")
     values = {name: render.first(posted, name) for name in names}
+    values["email"] = typed_email(values["email"])  # "ａ＠ｂ．ｊｐ" from a Japanese keyboard
     token = render.first(posted, "id_token")
     user_id = None
     if token:

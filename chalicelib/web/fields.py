@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain import languages
-from chalicelib.domain.digits import decimal_number, typed, whole_number
+from chalicelib.domain.digits import decimal_number, typed, typed_email, whole_number
 from chalicelib.domain.forms import FormDefinition
 
 RADIO_LIMIT = 8  # more options than this: a <select>
@@ -190,6 +190,8 @@ def _scalar(made: Field, raw: str) -> Any:
     if made.kind == "number":
         decimal = decimal_number(typed(raw))
         return raw if decimal is None else decimal
+    if made.kind == "email":
+        return typed_email(raw)
     if made.kind == "boolean":
         return {"true": True, "false": False}.get(raw, raw)
     if made.kind == "datetime" and len(raw) == 16:  # datetime-local: minutes, no zone; Tokyo time
