@@ -9,6 +9,7 @@ them in a page's language.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chalicelib.domain.forms import FormDefinition
@@ -47,7 +48,18 @@ def problems_of(problems: list[dict[str, Any]], form: FormDefinition) -> list[di
     said = set()
     for problem in problems:
         pointer, keyword = problem["pointer"], problem["keyword"]
-        if keyword == "required":
+        if keyword == "anyOf" and (branches := _required_branches(problem["expected"])):
+            # "an email, or a name and an address": say which, by their labels.
+            choices = _either(form, pointer, branches)
+            explained.append({"pointer": pointer, "message": Text("problem.fill_in_one", choices=choices)})
+            continue
+        said_by_validator = problem.get("message", "")  # problems of our own (untypeable) have none
+        named = _QUOTED_NAME.match(said_by_validator)
+        if keyword == "dependentRequired" and named:  # "'longitude' is a dependency of 'latitude'"
+            keyword, pointer = "required", f"{pointer}/{named.group(1)}"
+        elif keyword == "additionalProperties" and (extra := _UNEXPECTED.search(said_by_validator)):
+            pointer = f"{pointer}/{extra.group(1)}"  # at the field nobody asked for
+        elif keyword == "required":
             pointer = f"{pointer}/{problem['expected']}"
         if keyword in ("minimum", "maximum") and pointer.startswith("/location/"):
             keyword = "outside_ward"
@@ -61,6 +73,39 @@ def problems_of(problems: list[dict[str, Any]], form: FormDefinition) -> list[di
         name = label if label else Text("problem.whole_form")
         explained.append({"pointer": pointer, "message": Text(key, label=name, limit=problem["expected"])})
     return explained
+
+
+# jsonschema's wording, the only place it names these (pinned in requirements-dev.txt; a unit
+# test breaks on a change): the property a dependentRequired needs, the first unexpected one.
+_QUOTED_NAME = re.compile(r"^'([A-Za-z0-9_]+)' is a dependency of ")
+_UNEXPECTED = re.compile(r"\('([A-Za-z0-9_]+)'(?:, '[^']*')* (?:was|were) unexpected\)")
+
+
+def _required_branches(expected: Any) -> list[list[str]] | None:
+    """An anyOf whose every branch only requires fields: those fields, branch by branch."""
+    if not isinstance(expected, list) or not expected:
+        return None
+    if not all(isinstance(branch, dict) and set(branch) == {"required"} for branch in expected):
+        return None
+    return [list(branch["required"]) for branch in expected]
+
+
+def _either(form: FormDefinition, pointer: str, branches: list[list[str]]) -> Text:
+    """「メール」、または「氏名」と「住所」: each branch's labels joined by "and", the branches by "or"."""
+
+    def quoted(name: str) -> Text:
+        label = _question(form, f"{pointer}/{name}")[1] or {"ja": name}
+        return Text("problem.quoted", label=label)
+
+    def joined(items: list[Any], key: str) -> Any:
+        found = items[0]
+        for item in items[1:]:
+            found = Text(key, a=found, b=item)
+        return found
+
+    return joined(
+        [joined([quoted(name) for name in branch], "problem.and") for branch in branches], "problem.or"
+    )
 
 
 def explain(

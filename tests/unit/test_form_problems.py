@@ -85,3 +85,37 @@ def test_a_field_broken_two_ways_that_read_alike_is_said_once():
     assert len([p for p in found if p["pointer"] == "/email"]) >= 2  # `format` and `pattern` both fail
     explained = [e for e in explain(found, form, "en") if e["pointer"] == "/email"]
     assert len(explained) == 1
+
+
+def test_either_of_two_answers_is_named_and_a_missing_pair_names_its_other_half():
+    opinion = get_form("opinion")
+    document = {k: v for k, v in opinion.example.items() if k not in ("email", "name", "address")}
+    document["replyWanted"] = True
+    assert explain(problems(opinion.schema_name, document), opinion, "en") == [
+        {"pointer": "", "message": "Please fill in “Email address”, or “Name” and “Address”."}
+    ]
+    report = get_form("road-park-damage")
+    document = {**report.example, "location": {"latitude": 35.75}}
+    found = explain(problems(report.schema_name, document), report, "ja")
+    assert found == [
+        {"pointer": "/location/longitude", "message": "「経度」を入力してください。"},
+        {"pointer": "/location", "message": "「緯度」と「経度」、または「住所・目印」を入力してください。"},
+    ]
+    # Every language says it in its own words, naming each field by its label there.
+    labels = opinion.meta["labels"]
+    document = {k: v for k, v in opinion.example.items() if k not in ("email", "name", "address")}
+    for language in LANGUAGES:
+        [either] = explain(
+            problems(opinion.schema_name, {**document, "replyWanted": True}), opinion, language
+        )
+        assert "{" not in either["message"]
+        assert all(
+            messages.plain(labels[name][language]) in either["message"]
+            for name in ("email", "name", "address")
+        )
+
+
+def test_a_field_nobody_asked_for_is_pointed_at():
+    form = get_form("inquiry")
+    [extra] = explain(problems(form.schema_name, {**form.example, "nickname": "x"}), form, "en")
+    assert extra == {"pointer": "/nickname", "message": "This field is not part of the form."}
