@@ -67,7 +67,7 @@ def check(receipt: str) -> Response:
 
     request = bp.current_request
     view = service.for_resident(receipt, access_secret(request), **resident_identity(request))
-    return Response(view, headers={"Cache-Control": "no-store"})
+    return _status_answer(view, request)
 
 
 @bp.route("/submissions/{receipt}/withdraw", methods=["POST"], cors=RESIDENT_CORS)
@@ -76,7 +76,20 @@ def withdraw(receipt: str) -> Response:
 
     request = bp.current_request
     view = service.withdraw(receipt, access_secret(request), **resident_identity(request))
-    return Response(view, headers={"Cache-Control": "no-store"})
+    return _status_answer(view, request)
+
+
+def _status_answer(view: dict[str, Any], request: Any) -> Response:
+    """The resident's view, with the status also in the request's language (`statusLabel` is
+    Japanese and English, as staff read it)."""
+    from chalicelib.domain import languages, messages
+
+    language = request_language(request)
+    shown = {**view, "statusText": messages.text(f"status.{view['status']}", language)}
+    return Response(
+        shown,
+        headers={"Cache-Control": "no-store", "Content-Language": languages.language_tag(language)},
+    )
 
 
 def resident_identity(request: Any) -> dict[str, Any]:

@@ -189,18 +189,16 @@ def tokyo_year(now: datetime) -> int:
     return now.astimezone(TOKYO).year
 
 
-def age_band(birth_year: int, current_year: int) -> str:
+def age_band(birth_year: object, current_year: int) -> str:
     """The band of the age a resident born in `birth_year` reaches in `current_year`.
 
-    Only the year is asked, so the age is the one reached this year (birthday or not).
+    Only the year is asked, so the age is the one reached this year (birthday or not). 1990.0
+    is the year 1990, as JSON Schema's "integer" reads it.
     """
-    if (
-        not isinstance(birth_year, int)
-        or isinstance(birth_year, bool)
-        or not MIN_BIRTH_YEAR <= birth_year <= current_year
-    ):
+    year = int(birth_year) if isinstance(birth_year, float) and birth_year.is_integer() else birth_year
+    if not isinstance(year, int) or isinstance(year, bool) or not MIN_BIRTH_YEAR <= year <= current_year:
         raise InvalidPreferences([_birth_year_problem(current_year)])
-    age = current_year - birth_year
+    age = current_year - year
     if age >= 70:
         return "70+"
     if age < 20:

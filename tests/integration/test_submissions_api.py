@@ -74,6 +74,12 @@ def test_a_certificate_request_is_received_and_can_be_checked_with_its_secret(cl
     body = answer(view)
     assert body["receipt"] == created["receipt"] and body["status"] == "received"
     assert "data" not in body  # status and public notes only
+    assert body["statusText"] == catalogue.text("status.received", "ja")  # no Accept-Language
+    in_vietnamese = client.http.get(
+        f"/submissions/{created['receipt']}?lang=vi", headers={"X-Access-Secret": created["accessSecret"]}
+    )
+    assert answer(in_vietnamese)["statusText"] == catalogue.text("status.received", "vi")
+    assert in_vietnamese.headers["Content-Language"] == "vi"
 
     assert queued_notifications() == [
         {"receipt": created["receipt"], "event": "created", "status": "received", "version": 1}
