@@ -65,16 +65,17 @@ def flush_metrics() -> None:
 
 @contextmanager
 def invocation(correlation_id: str | None, **keys: Any) -> Iterator[None]:
-    """Log context for one request or one record: correlation id and safe keys, cleared after."""
-    logger.set_correlation_id(correlation_id)
-    if keys:
-        logger.append_keys(**keys)
+    """Log context for one request or one record: correlation id and safe keys, cleared after.
+
+    Kept per thread: `chalice local` (and a test harness) serves requests on threads, and with
+    the logger's shared keys one request's lines carried another's path and correlation id.
+    A Lambda runs one invocation at a time, where this is the same thing."""
+    context = {"correlation_id": correlation_id, **keys}
+    logger.thread_safe_append_keys(**context)
     try:
         yield
     finally:
-        if keys:
-            logger.remove_keys(list(keys))
-        logger.set_correlation_id(None)
+        logger.thread_safe_remove_keys(list(context))
 
 
 def traced(name: str, fn: Callable[[], Any]) -> Any:

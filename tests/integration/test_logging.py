@@ -209,6 +209,30 @@ def test_two_requests_get_different_correlation_ids_and_the_context_is_cleared(q
     assert "path" not in between
 
 
+def test_requests_served_at_once_on_threads_keep_their_own_context(quiet):
+    # `chalice local` serves requests on threads: each line carries its own request's keys.
+    import threading
+
+    both_inside = threading.Barrier(2)
+
+    def request(name: str) -> None:
+        with observability.invocation(f"id-{name}", path=f"/{name}"):
+            both_inside.wait(timeout=5)
+            observability.logger.info("inside", extra={"who": name})
+            both_inside.wait(timeout=5)
+
+    threads = [threading.Thread(target=request, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lines = [line for line in log_lines(parse(quiet.readouterr().out)) if line["message"] == "inside"]
+    assert sorted((line["who"], line["correlation_id"], line["path"]) for line in lines) == [
+        ("a", "id-a", "/a"),
+        ("b", "id-b", "/b"),
+    ]
+
+
 PRIVATE_TEXT = "住所は青戸7-1-1、電話は090-1234-5678です"
 
 
