@@ -44,7 +44,7 @@ def once(
             "Idempotency-Key must be 8-255 printable ASCII characters.", code="invalid_idempotency_key"
         )
     who = caller or ANONYMOUS
-    record_key = f"{scope}#{who}#{key}"
+    record_key = _record_key(scope, who, key)
     request_hash = hashlib.sha256(request_body).hexdigest()
     existing = idempotency.begin(record_key, request_hash, who, datetime.now(UTC), IN_PROGRESS_LEASE)
     if existing is not None:
@@ -71,7 +71,11 @@ def once(
 
 def answered(scope: str, key: str, caller: str) -> Any | None:
     """The body `once` stored for (scope, caller, key) when it finished, else None."""
-    record = idempotency.get(f"{scope}#{caller}#{key}")
+    record = idempotency.get(_record_key(scope, caller, key))
     if record is None or record.caller != caller or record.status_code is None:
         return None
     return record.response
+
+
+def _record_key(scope: str, caller: str, key: str) -> str:
+    return f"{scope}#{caller}#{key}"
