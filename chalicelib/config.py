@@ -72,6 +72,9 @@ class Settings:
     # sandbox's JSON report; local only) or "s3" (the ward's PayPay for Business transaction
     # history CSV in the payment-reports bucket, services/payment_reconciliation.py).
     paypay_report_source: str = "s3"
+    # Local only (QUEUE_ALWAYS_OPEN=on): every office open at every hour, so the wait page shows
+    # its figures on an evening or a weekend, when the ward's windows are closed.
+    queue_always_open: bool = False
 
     def name(self, resource: str) -> str:
         """The deployed name of a table, queue or bucket: one prefix per stage."""
@@ -173,6 +176,7 @@ def get_settings() -> Settings:
         stripe_api_base=env.get("STRIPE_API_BASE", Settings.stripe_api_base).rstrip("/"),
         refund_approval_yen=int(env.get("REFUND_APPROVAL_YEN", Settings.refund_approval_yen)),
         paypay_report_source=env.get("PAYPAY_REPORT_SOURCE") or ("sandbox" if stage == "local" else "s3"),
+        queue_always_open=stage == "local" and env.get("QUEUE_ALWAYS_OPEN") == "on",
         payment_withdraw_after_days=int(
             env.get("PAYMENT_WITHDRAW_AFTER_DAYS", Settings.payment_withdraw_after_days)
         ),

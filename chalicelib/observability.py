@@ -51,14 +51,29 @@ def flush_metrics() -> None:
 
     Locally (`make run`) MADOGUCHI_METRICS_FILE sends the lines to a file instead of stdout.
     """
-    if not metrics.metric_set:
-        return
+    if metrics.metric_set:
+        _emit(metrics)
+
+
+def single_metric(name: str, value: float, **dimensions: str) -> None:
+    """One Count with dimensions of its own (a dead-letter queue's depth), in a line of its own,
+    sent where flush_metrics sends the invocation's."""
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    one = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+    for key, item in dimensions.items():
+        one.add_dimension(name=key, value=item)
+    one.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    _emit(one)
+
+
+def _emit(measured: Any) -> None:
     target = os.environ.get("MADOGUCHI_METRICS_FILE")
     if not target:
-        metrics.flush_metrics()
+        measured.flush_metrics()
         return
-    line = json.dumps(metrics.serialize_metric_set(), separators=(",", ":"))
-    metrics.clear_metrics()
+    line = json.dumps(measured.serialize_metric_set(), separators=(",", ":"))
+    measured.clear_metrics()
     with open(target, "a", encoding="utf-8") as sink:
         sink.write(line + "\n")
 

@@ -90,6 +90,8 @@ def local_environ(ports: Ports, base: dict[str, str] | None = None) -> dict[str,
         "QUEUE_TICKET_SECRET": base.get("QUEUE_TICKET_SECRET") or "local-ticket-secret",
         "STAFF_JWT_ISSUER": issuer,
         "STAFF_API_BASE": f"http://127.0.0.1:{ports.api}",
+        # The resident pages are served by the local API: providers send the payer back there.
+        "WEB_ORIGIN": base.get("WEB_ORIGIN") or f"http://localhost:{ports.api}",
         "STAFF_JWKS_URL": f"{issuer}/.well-known/jwks.json",
         # Payments: both providers' paths are served by devstack/pay_sandbox.py.
         "MADOGUCHI_PAY_PORT": str(ports.pay),

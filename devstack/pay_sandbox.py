@@ -24,6 +24,11 @@ in an outbox that `POST /__sandbox/webhooks/take` empties. Controls under /__san
   list for the day says (for reconciliation tests);
 - `GET /__sandbox/requests`, `GET /__sandbox/webhooks/sent`, `POST /__sandbox/reset`.
 
+The payer's side, for a browser: the `url` of a PayPay code or a Checkout session
+(`/__pay/paypay/{codeId}`, `/__pay/stripe/{sessionId}`) is a page with "pay" and "cancel"; paying
+completes it as the control does and goes back to the code's `redirectUrl` or the session's
+`success_url`, cancelling to the session's `cancel_url` (PayPay: the redirect).
+
 Run it alone with `python -m devstack.pay_sandbox [--port 4600] [--webhook-base URL]`.
 """
 
@@ -35,6 +40,7 @@ import contextlib
 import fnmatch
 import hashlib
 import hmac
+import html
 import itertools
 import json
 import re
@@ -403,6 +409,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         box = self.box
+        if url.path.startswith("/__pay/"):
+            return self._payer(method, url.path)
         fault = None if url.path.startswith("/__sandbox/") else self._fault(method, url.path)
         if fault is not None:
             if fault.get("delay"):
@@ -422,6 +430,57 @@ class _Handler(BaseHTTPRequestHandler):
             self._log(method, url, body, status, None)
         self._send(status, answer)
         del box
+
+    def _payer(self, method: str, path: str) -> None:
+        """The payer's page of a code or session: GET shows it, POST …/pay or …/cancel acts."""
+        match = re.fullmatch(r"/__pay/(paypay|stripe)/([^/]+?)(?:/(pay|cancel))?", path)
+        box = self.box
+        with box.lock:
+            if match and match.group(1) == "paypay":
+                mpid = box.codes.get(match.group(2))
+                found = box.paypay.get(mpid) if mpid else None
+                amount = found["amount"]["amount"] if found else 0
+                back = {"pay": found.get("redirectUrl"), "cancel": found.get("redirectUrl")} if found else {}
+            else:
+                found = box.sessions.get(match.group(2)) if match else None
+                amount = found["amount_total"] if found else 0
+                back = {"pay": found.get("success_url"), "cancel": found.get("cancel_url")} if found else {}
+            status = found.get("status") if found else None
+        if match is None or found is None:
+            return self._page(404, "<p>No such payment.</p>")
+        action = match.group(3)
+        if method == "POST" and action:
+            provider, key = match.group(1), match.group(2)
+            if action == "pay":
+                control = box.paypay_control if provider == "paypay" else box.stripe_control
+                result, answer = control(mpid if provider == "paypay" else key, "complete", {})
+                if result != 200:
+                    return self._page(result, f"<p>{html.escape(str(answer.get('error')))}</p>")
+            location = back.get(action)
+            if not location:
+                return self._page(200, "<p>Done. You may close this page.</p>")
+            self.send_response(303)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if method != "GET" or action:
+            return self._page(405, "<p>Method not allowed.</p>")
+        body = (
+            f"<h1>Sandbox {match.group(1)}</h1><p>¥{amount:,} ({html.escape(str(status))})</p>"
+            f'<form method="post" action="{html.escape(path)}/pay"><button>Pay</button></form>'
+            f'<form method="post" action="{html.escape(path)}/cancel"><button>Cancel</button></form>'
+        )
+        return self._page(200, body)
+
+    def _page(self, status: int, body: str) -> None:
+        data = f'<!doctype html><html lang="en"><meta charset="utf-8"><title>Payment sandbox</title>{body}</html>'
+        encoded = data.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(encoded)))
+        self.end_headers()
+        self.wfile.write(encoded)
 
     def _fault(self, method: str, path: str) -> dict[str, Any] | None:
         with self.box.lock:
@@ -517,6 +576,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "expiryDate": expiry,
                     "deleted": False,
                     "requestedAt": doc.get("requestedAt"),
+                    "redirectUrl": doc.get("redirectUrl"),
                 }
                 box.codes[code_id] = mpid
                 data = {
@@ -604,6 +664,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "expires_at": int(form["expires_at"]),
                     "url": f"{box.base}/__pay/stripe/{session_id}",
                     "payment_intent": None,
+                    "success_url": form.get("success_url"),
+                    "cancel_url": form.get("cancel_url"),
                 }
                 return 200, box.session_view(box.sessions[session_id], False)
             match = re.fullmatch(r"/v1/checkout/sessions/([^/]+)(/expire)?", path)

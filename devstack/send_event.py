@@ -2,8 +2,9 @@
 
 - events/forms/<form id>.json are posted to that form's submission route, as its web page would.
 - events/line/*.json go to the API as LINE would send them, signed with the local channel
-  secret; each event gets a fresh webhookEventId and timestamp (so repeating the command is a
-  new event, not a dropped duplicate) unless --as-is is given. A postback whose data reads
+  secret; each event gets a fresh webhookEventId, timestamp and replyToken (so repeating the
+  command is a new event, not a dropped duplicate, answered by a reply as LINE's would be: the
+  sandbox takes each reply token once) unless --as-is is given. A postback whose data reads
   `sign:<action>[:<value>]` is sent with that action signed, as our buttons carry it.
 - events/queue/<source>_*.json go to POST /queue/webhooks/<source> in madoguchi's own format,
   signed with QUEUE_WEBHOOK_SECRET; each gets a fresh id and the time now unless --as-is is given.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
 import time
 import urllib.error
@@ -74,6 +76,8 @@ def prepare(
         for event in document.get("events", []):
             event["webhookEventId"] = new_event_id()
             event["timestamp"] = int(time.time() * 1000)
+            if "replyToken" in event:
+                event["replyToken"] = secrets.token_hex(16)
             _sign_postback(event)
     body = json.dumps(document, ensure_ascii=False).encode()
     secret = os.environ["LINE_CHANNEL_SECRET"]

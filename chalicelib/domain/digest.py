@@ -352,13 +352,13 @@ class _Parts:
                 "このメールは自動で送信しています。区民の方の個人情報は含みません。",
                 "リンク先は職員用コンソールです（ログインが必要です）。"
                 if self.base
-                else "職員用コンソールのアドレスが設定されていないため、受付番号のみを記載しています。",
+                else "職員用コンソールのアドレスが設定されていないため、リンクはありません（受付番号で開いてください）。",
             ]
         return [
             "This email is sent automatically and holds no personal data of residents.",
             "The links open the staff console (sign-in required)."
             if self.base
-            else "No staff console address is configured, so submissions are named by receipt number only.",
+            else "No staff console address is configured, so there are no links: open submissions by receipt number.",
         ]
 
     # ----------------------------------------------------------------- HTML

@@ -153,7 +153,8 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
         raise Unavailable(_BUSY, code="busy", retry_after=1)
     metrics.add_metric(name="ConsultationsBooked", unit="Count", value=1)
     logger.info(
-        "consultation booked", extra={"booking": booking_id, "service": service.id, "channel": booker.channel}
+        "consultation booked",
+        extra={"booking": booking_id, "consultation": service.id, "channel": booker.channel},
     )
     _queue_followup(booking_id)
     answer = booking_view(booking, booker.language)

@@ -6,21 +6,15 @@ goes out as a metric per queue (alarmed on in AWS) and as a warning per non-empt
 
 from __future__ import annotations
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
 from chalicelib.adapters import queues
-from chalicelib.observability import SERVICE, logger
+from chalicelib.observability import logger, single_metric
 from chalicelib.resources import QUEUES
 
 
 def run() -> dict[str, int]:
     depths = {queue.dlq_name: queues.depth(queue.dlq_name) for queue in QUEUES}
     for name, depth in depths.items():
-        with single_metric(
-            name="DeadLetterMessages", unit=MetricUnit.Count, value=depth, namespace="Madoguchi"
-        ) as metric:
-            metric.add_dimension(name="service", value=SERVICE)
-            metric.add_dimension(name="queue", value=name)
+        single_metric("DeadLetterMessages", depth, queue=name)
         if depth:
             logger.warning("dead-letter queue holds messages", extra={"queue": name, "messages": depth})
     return depths

@@ -21,6 +21,18 @@ def test_line_samples_are_accepted_by_the_webhook(path, client):
     assert response.status_code == 200, response.body
 
 
+def test_each_send_of_a_sample_is_a_new_event_with_its_own_reply_token():
+    sample = EVENTS / "line" / "follow.json"
+    first, second = (json.loads(prepare(sample)[1])["events"][0] for _ in range(2))
+    assert first["webhookEventId"] != second["webhookEventId"]
+    # LINE takes a reply token once: the same one again was answered by a push instead.
+    assert (
+        first["replyToken"]
+        != second["replyToken"]
+        != json.loads(sample.read_text())["events"][0]["replyToken"]
+    )
+
+
 def test_postback_samples_are_sent_with_signed_data(local_stack):
     from chalicelib.config import get_settings
     from chalicelib.domain import postbacks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -125,3 +126,8 @@ def test_metric_lines_go_to_the_file_when_one_is_set(tmp_path, monkeypatch, caps
 
     assert '"NewcomerTest"' in target.read_text()
     assert "NewcomerTest" not in capsys.readouterr().out
+    # A metric with dimensions of its own (the dead-letter watch's) goes to the same file.
+    observability.single_metric("NewcomerDepth", 2, queue="some-dlq")
+    [line] = [json.loads(x) for x in target.read_text().splitlines() if "NewcomerDepth" in x]
+    assert line["queue"] == "some-dlq" and line["NewcomerDepth"] in (2, [2])
+    assert "NewcomerDepth" not in capsys.readouterr().out

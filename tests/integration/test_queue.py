@@ -587,6 +587,22 @@ def test_a_machine_clock_a_little_ahead_does_not_date_the_last_update_in_the_fut
     assert rules.parse_time(last) <= datetime.now(UTC)
 
 
+def test_a_local_demo_after_hours_shows_the_figures_only_when_asked(ticketer, pump, monkeypatch):
+    from dataclasses import replace
+
+    from chalicelib.config import get_settings
+    from chalicelib.services import queues
+
+    sunday_night = a_tuesday() + timedelta(days=5)
+    ticketer.event("issued", "N001", at(sunday_night, 21, 0), line="zeimu")
+    pump.drain()
+    now = at(sunday_night, 21, 5)
+    assert line_view(now, line="zeimu")["status"] == "closed"
+    monkeypatch.setattr(queues, "get_settings", lambda: replace(get_settings(), queue_always_open=True))
+    shown = line_view(now, line="zeimu")
+    assert shown["status"] == "open" and shown["waiting"] == 1
+
+
 def test_stop_ends_the_watch(client, ticketer, pump, sandbox, mint):
     numbers, ref, now = tickets_today(ticketer, pump, "koseki", 5, "S")
     user, headers = a_resident(mint)

@@ -67,8 +67,11 @@ def test_an_empty_or_clean_batch_reports_nothing():
 def test_each_record_is_handled_under_its_own_correlation_id_then_cleared():
     ids = []
 
+    def correlation_id() -> str | None:
+        return logger.thread_safe_get_current_keys().get("correlation_id")  # observability.invocation
+
     def handle(body: dict) -> None:
-        ids.append(logger.get_correlation_id())
+        ids.append(correlation_id())
 
     partial_batch(
         [record("m1", {"id": "a"}), record("m2", {"id": "b"})],
@@ -78,7 +81,7 @@ def test_each_record_is_handled_under_its_own_correlation_id_then_cleared():
         failed_metric="TestFailed",
     )
     assert ids == ["a", "b"]
-    assert logger.get_correlation_id() is None
+    assert correlation_id() is None
 
 
 def test_expected_exceptions_fail_quietly_and_others_count(caplog):

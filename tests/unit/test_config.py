@@ -72,3 +72,20 @@ def test_provider_clients_take_the_key_configured_at_each_use(monkeypatch):
     monkeypatch.setenv("PAYPAY_API_KEY", "key-2")
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk-2")
     assert (paypay.client().api_key, stripe_checkout.client().secret_key) == ("key-2", "sk-2")
+
+
+@pytest.mark.parametrize(
+    ("stage", "value", "open_always"), [("local", "on", True), ("local", None, False), ("prod", "on", False)]
+)
+def test_the_queue_demo_after_hours_is_a_local_switch_only(monkeypatch, stage, value, open_always):
+    monkeypatch.setenv("MADOGUCHI_STAGE", stage)
+    if value is None:
+        monkeypatch.delenv("QUEUE_ALWAYS_OPEN", raising=False)
+    else:
+        monkeypatch.setenv("QUEUE_ALWAYS_OPEN", value)
+    get_settings.cache_clear()
+    try:
+        assert get_settings().queue_always_open is open_always
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()

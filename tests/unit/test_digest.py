@@ -241,7 +241,7 @@ class TestIssue10:
         assert parse(digest.html).links == []
         assert "http" not in digest.text
         assert "KTS-2610-0ABC" in digest.text
-        assert "受付番号のみ" in digest.text and "receipt number only" in digest.text
+        assert "リンクはありません" in digest.text and "there are no links" in digest.text
 
     def test_answered_and_waiting_have_sections_of_their_own(self):
         digest = render(

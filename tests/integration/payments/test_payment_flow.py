@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import requests
 
 from chalicelib.store import payments as store
@@ -45,6 +46,26 @@ def test_paypay_payment_from_submission_to_receipt(owing, resident_api, paybox, 
     # Paid: no new intent, and no second payment.
     status, error = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "card"})
     assert status == 409 and error["error"]["code"] == "already_paid"
+
+
+@pytest.mark.parametrize("method", ["paypay", "card"])
+def test_the_sandbox_payment_page_pays_and_sends_the_payer_back_to_our_page(
+    method, owing, resident_api, paybox, settle
+):
+    from chalicelib.config import get_settings
+
+    receipt, secret = owing()
+    status, intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": method})
+    assert status == 201, intent
+    page = requests.get(intent["payUrl"], timeout=5)  # what the payer's browser opens
+    assert page.status_code == 200 and "Pay" in page.text and "¥600" in page.text  # the example: 2 copies
+    paid = requests.post(f"{intent['payUrl']}/pay", allow_redirects=False, timeout=5)
+    assert paid.status_code == 303
+    assert paid.headers["Location"] == f"{get_settings().web_origin}/web/payments/{receipt}/done"
+    assert paybox.deliver() == [200]
+    settle()
+    assert store.get(intent["paymentId"]).status == "completed"
+    assert requests.post(f"{intent['payUrl']}/pay", allow_redirects=False, timeout=5).status_code == 409
 
 
 def test_card_payment_through_hosted_checkout_cancels_the_other_method(owing, resident_api, paybox, settle):
