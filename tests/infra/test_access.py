@@ -34,6 +34,7 @@ SAFE_DEFAULTS = {
     "staff_console_url": "empty: digests name receipts without links",
     "payment_withdraw_after_days": "14 unless a form says otherwise (PAYMENT_WITHDRAW_AFTER_DAYS)",
     "paypay_report_source": "s3 (the ward's PayPay transaction CSV) on every stage but local",
+    "queue_always_open": "off on every stage but local (QUEUE_ALWAYS_OPEN, a demo after hours)",
 }
 # Settings a ward gives as context (README "How a ward deploys"): the prod stage of the tests is
 # synthesized with them (conftest WARD_CONTEXT), dev without, where synth must warn instead.
