@@ -434,26 +434,25 @@ class _Handler(BaseHTTPRequestHandler):
     def _payer(self, method: str, path: str) -> None:
         """The payer's page of a code or session: GET shows it, POST …/pay or …/cancel acts."""
         match = re.fullmatch(r"/__pay/(paypay|stripe)/([^/]+?)(?:/(pay|cancel))?", path)
+        if match is None:
+            return self._page(404, "<p>No such payment.</p>")
+        provider, key, action = match.groups()
         box = self.box
         with box.lock:
-            if match and match.group(1) == "paypay":
-                mpid = box.codes.get(match.group(2))
-                found = box.paypay.get(mpid) if mpid else None
+            if provider == "paypay":
+                ref = box.codes.get(key)  # the control knows a code by its merchantPaymentId
+                found, control = box.paypay.get(ref or ""), box.paypay_control
                 amount = found["amount"]["amount"] if found else 0
                 back = {"pay": found.get("redirectUrl"), "cancel": found.get("redirectUrl")} if found else {}
             else:
-                found = box.sessions.get(match.group(2)) if match else None
+                ref, found, control = key, box.sessions.get(key), box.stripe_control
                 amount = found["amount_total"] if found else 0
                 back = {"pay": found.get("success_url"), "cancel": found.get("cancel_url")} if found else {}
-            status = found.get("status") if found else None
-        if match is None or found is None:
+        if found is None or ref is None:
             return self._page(404, "<p>No such payment.</p>")
-        action = match.group(3)
         if method == "POST" and action:
-            provider, key = match.group(1), match.group(2)
             if action == "pay":
-                control = box.paypay_control if provider == "paypay" else box.stripe_control
-                result, answer = control(mpid if provider == "paypay" else key, "complete", {})
+                result, answer = control(ref, "complete", {})
                 if result != 200:
                     return self._page(result, f"<p>{html.escape(str(answer.get('error')))}</p>")
             location = back.get(action)
@@ -467,7 +466,7 @@ class _Handler(BaseHTTPRequestHandler):
         if method != "GET" or action:
             return self._page(405, "<p>Method not allowed.</p>")
         body = (
-            f"<h1>Sandbox {match.group(1)}</h1><p>¥{amount:,} ({html.escape(str(status))})</p>"
+            f"<h1>Sandbox {provider}</h1><p>¥{amount:,} ({html.escape(str(found.get('status')))})</p>"
             f'<form method="post" action="{html.escape(path)}/pay"><button>Pay</button></form>'
             f'<form method="post" action="{html.escape(path)}/cancel"><button>Cancel</button></form>'
         )
