@@ -5,7 +5,7 @@ It stands in for the Amazon Cognito user pool: one RSA key kept under .devstack/
 Cognito-shaped ID tokens minted on demand. The API verifies these exactly as it verifies
 Cognito's (chalicelib/adapters/staff_tokens.py); only the configured issuer differs.
 
-    python -m devstack.dev_issuer token --section kusei --role staff [--role announcer]
+    python -m devstack.dev_issuer token --section kocho --role staff [--role announcer]
     python -m devstack.dev_issuer serve [--port 4590]
 """
 

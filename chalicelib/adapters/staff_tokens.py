@@ -15,6 +15,7 @@ random kids cannot make us hammer the issuer, and a newly added key is found at 
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import get_settings
@@ -29,6 +30,8 @@ JWKS_LIFESPAN_SECONDS = 300
 JWKS_TIMEOUT_SECONDS = 5
 MAX_TOKEN_LENGTH = 16 * 1024
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
+# Cognito issues ID tokens valid for at most a day: one that claims more was not minted by it.
+MAX_LIFETIME_SECONDS = 24 * 3600
 
 _client: PyJWKClient | None = None
 _client_url: str | None = None
@@ -115,6 +118,9 @@ def verify_staff_token(token: str) -> dict[str, Any]:
 
     if claims.get("token_use") != "id":
         raise InvalidStaffToken("token_use is not 'id'")
+    expires = claims["exp"]
+    if not isinstance(expires, int) or expires > time.time() + MAX_LIFETIME_SECONDS + LEEWAY_SECONDS:
+        raise InvalidStaffToken("exp is not a time within a day")
     return claims
 
 

@@ -82,6 +82,13 @@ def current_staff(
         # The token is genuine but does not describe a staff member with a section.
         logger.info("staff token lacks staff claims", extra={"reason": str(error)})
         raise forbidden("This account is not set up as a staff member of a section.") from None
+    from chalicelib.domain.forms import sections
+
+    if principal.section not in sections():
+        # A typo in the user pool's custom:section (or a retired section) must not open a
+        # section of its own: an announcer could compose to every follower from it.
+        logger.info("staff token names an unknown section")
+        raise forbidden("This account's section is not one of the ward's sections.")
     try:
         authorize(principal, roles=roles, section=section)
     except Forbidden as error:

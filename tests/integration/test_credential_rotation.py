@@ -95,8 +95,8 @@ def rotating_issuer(local_stack, monkeypatch):
 def test_a_key_removed_from_the_jwks_stops_being_accepted_within_the_lifespan(rotating_issuer):
     issuer, old, new = rotating_issuer
     issuer.publish(old, new)  # rotation, step 1: the next key is published beside the old one
-    by_new = mint_token(staff_id="s-1", section="kusei", roles=["staff"], key=new)
-    by_old = mint_token(staff_id="s-2", section="kusei", roles=["staff"], key=old)
+    by_new = mint_token(staff_id="s-1", section="kocho", roles=["staff"], key=new)
+    by_old = mint_token(staff_id="s-2", section="kocho", roles=["staff"], key=old)
     assert staff_tokens.verify_staff_token(by_new)["sub"] == "s-1"
     assert staff_tokens.verify_staff_token(by_old)["sub"] == "s-2"
 

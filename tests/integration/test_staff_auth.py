@@ -85,7 +85,7 @@ def token(staff_env, issuer_key):
     def make(**overrides) -> str:
         params = {
             "staff_id": "staff-0001",
-            "section": "kusei",
+            "section": "kocho",
             "roles": [ROLE_STAFF, ROLE_ANNOUNCER],
             "key": issuer_key,
         }
@@ -117,7 +117,7 @@ def good_claims(settings) -> dict:
     now = int(time.time())
     return {
         "sub": "staff-0001",
-        "custom:section": "kusei",
+        "custom:section": "kocho",
         "cognito:groups": ["admin"],
         "token_use": "id",
         "iss": settings.staff_jwt_issuer,
@@ -160,7 +160,7 @@ def test_good_token_returns_the_callers_identity(client, token):
     assert response.status_code == 200, response.body
     assert json.loads(response.body) == {
         "staffId": "staff-0001",
-        "section": "kusei",
+        "section": "kocho",
         "roles": ["announcer", "staff", "supervisor"],
     }
     assert response.headers.get("Cache-Control") == "no-store"
@@ -253,6 +253,24 @@ def test_wrong_issuer_is_401(client, token, staff_env):
     assert_error(get_me(client, f"Bearer {wrong}"), 401, "unauthorized", secret=wrong)
 
 
+@pytest.mark.parametrize(
+    "expires",
+    [
+        pytest.param(lambda now: now + 2 * 24 * 3600, id="two days ahead"),
+        pytest.param(lambda now: 10**30, id="never"),
+        pytest.param(lambda now: str(now + 600), id="a string"),
+        pytest.param(lambda now: float(now + 600), id="a float"),
+    ],
+)
+def test_token_valid_for_longer_than_cognito_issues_or_oddly_dated_is_401(client, token, expires):
+    odd = token(exp=expires(int(time.time())))
+    assert_error(get_me(client, f"Bearer {odd}"), 401, "unauthorized", secret=odd)
+
+
+def test_token_valid_for_a_day_is_accepted(client, token):
+    assert get_me(client, f"Bearer {token(ttl_seconds=24 * 3600)}").status_code == 200
+
+
 @pytest.mark.parametrize("claim", ["exp", "iat", "iss", "aud", "sub"])
 def test_token_missing_a_required_claim_is_401(client, token, claim):
     incomplete = token(**{claim: None})
@@ -332,6 +350,13 @@ def test_valid_token_without_a_section_is_403(client, token):
     assert "section" in body["error"]["message"]
 
 
+@pytest.mark.parametrize("section", ["citizens", "KOSEKI-JUMIN", "koseki_jumin"])
+def test_valid_token_naming_no_section_of_the_ward_is_403(client, token, section):
+    """A typo in the user pool's custom:section must not open an empty section of its own."""
+    body = assert_error(get_me(client, f"Bearer {token(section=section)}"), 403, "forbidden")
+    assert "section" in body["error"]["message"]
+
+
 def request_with(authorization: str) -> SimpleNamespace:
     return SimpleNamespace(headers={"authorization": authorization})
 
@@ -347,19 +372,19 @@ def test_current_staff_missing_role_is_403(staff_env, token):
 
 
 def test_current_staff_wrong_section_is_403(staff_env, token):
-    request = request_with(f"Bearer {token(section='kusei', roles=[ROLE_SUPERVISOR])}")
+    request = request_with(f"Bearer {token(section='kocho', roles=[ROLE_SUPERVISOR])}")
     with pytest.raises(ApiError) as raised:
-        current_staff(request, roles={ROLE_SUPERVISOR}, section="doboku")
+        current_staff(request, roles={ROLE_SUPERVISOR}, section="doro-hoshu")
     assert raised.value.status == 403
     assert raised.value.code == "forbidden"
 
 
 def test_current_staff_with_role_and_section_passes(staff_env, token):
-    request = request_with(f"Bearer {token(section='doboku', roles=[ROLE_SUPERVISOR], staff_id='s-9')}")
-    principal = current_staff(request, roles={ROLE_SUPERVISOR}, section="doboku")
+    request = request_with(f"Bearer {token(section='doro-hoshu', roles=[ROLE_SUPERVISOR], staff_id='s-9')}")
+    principal = current_staff(request, roles={ROLE_SUPERVISOR}, section="doro-hoshu")
     assert (principal.staff_id, principal.section, principal.roles) == (
         "s-9",
-        "doboku",
+        "doro-hoshu",
         frozenset({"supervisor"}),
     )
 
