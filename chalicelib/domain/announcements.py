@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from chalicelib.domain import languages
+from chalicelib.domain import languages, line_limits
 from chalicelib.domain import preferences as prefs_rules
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 from chalicelib.domain.staff import ROLE_SUPERVISOR
@@ -65,8 +65,9 @@ GENERAL = "general"
 EMERGENCY = "emergency"
 CATEGORIES = (GENERAL, EMERGENCY)
 
-# LINE: at most 500 user ids per multicast, 5 000 characters per text message. The body is
-# capped lower so the link and the reason for sending always fit behind it.
+# LINE: at most 500 user ids per multicast, 5 000 characters per text message, counted in
+# UTF-16 (an emoji or a kanji such as 𠮷 is two). The body is capped lower, in the same units,
+# so the link and the reason for sending always fit behind it.
 MAX_MULTICAST = 500
 MAX_TEXT_CHARS = 2000
 MAX_URL_CHARS = 1000
@@ -340,6 +341,12 @@ def content_from_document(document: Mapping[str, Any]) -> Content:
     for language, text in texts.items():
         if not _visible(text):
             bad(f"/texts/{language}", "The text is empty.")
+        elif line_limits.utf16(text) > MAX_TEXT_CHARS:
+            bad(
+                f"/texts/{language}",
+                f"The text is too long for LINE: at most {MAX_TEXT_CHARS:,} characters, where an emoji "
+                "or a rare kanji such as 𠮷 counts as two.",
+            )
     if DEFAULT_LANGUAGE not in texts:
         bad(
             f"/texts/{DEFAULT_LANGUAGE}",

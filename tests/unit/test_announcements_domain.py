@@ -417,6 +417,33 @@ def test_a_general_announcement_says_why_and_offers_to_stop_the_topic(language):
     assert len(message["text"]) <= 5000
 
 
+@pytest.mark.parametrize("category", rules.CATEGORIES)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_longest_text_allowed_fits_one_line_message_with_its_link_and_reason(language, category):
+    """LINE counts a text message's 5,000 characters in UTF-16: a body of 2,000 emoji or 𠮷 is
+    4,000 of them. The longest body, link and list of areas must still make one acceptable message."""
+    from chalicelib.domain import line_limits
+
+    longest = "𠮷" * (rules.MAX_TEXT_CHARS // 2)
+    topic = {"topic": "waste"} if category == rules.GENERAL else {"topic": None}
+    full = content(
+        category=category,
+        **topic,
+        texts={lang: longest for lang in LANGUAGES},
+        link="https://example.jp/" + "a" * (rules.MAX_URL_CHARS - len("https://example.jp/")),
+        target={"areas": sorted(prefs_rules.area_ids())},
+    )
+    [message] = rules.line_messages(full, language, stop_topic_data=STOP, settings_data=SETTINGS)
+    assert line_limits.message_problems(message) == []
+
+
+@pytest.mark.parametrize("text", ["😀" * 1001, "𠮷" * 1001, "a" * 1999 + "😀"])
+def test_a_text_over_the_limit_in_utf16_is_refused_at_its_language(text):
+    with pytest.raises(rules.InvalidAnnouncement) as refused:
+        content(texts={"ja": "お知らせ", "en": text})
+    assert [p["pointer"] for p in refused.value.problems] == ["/texts/en"]
+
+
 def test_the_text_falls_back_along_the_chain_and_the_reason_stays_in_the_residents_language():
     # ko -> en -> ja: the English text, not the Japanese one (domain/languages.py).
     [message] = rules.line_messages(content(), "ko", stop_topic_data=STOP, settings_data=SETTINGS)
