@@ -17,6 +17,7 @@ class Synth:
     outdir: Path
     stacks: dict[str, Any]  # stage -> MadoguchiStack
     templates: dict[str, dict[str, Any]]  # stage -> the template as written to cdk.out
+    assembly: Any = None  # the cloud assembly synth made
 
     def template(self, stage: str) -> Any:
         from aws_cdk.assertions import Template
@@ -48,7 +49,7 @@ def synthesize(
     hidden = {n: os.environ.pop(n) for n in _CREDENTIALS if n in os.environ}
     try:
         app = build(outdir=str(outdir), stages=stages, nag=nag, context=context)
-        app.synth()
+        assembly = app.synth()
     finally:
         os.environ.update(hidden)
     stacks = {stage: app.node.find_child(f"madoguchi-{stage}") for stage in stages}
@@ -56,7 +57,7 @@ def synthesize(
         stage: json.loads((outdir / f"madoguchi-{stage}.template.json").read_text(encoding="utf-8"))
         for stage in stages
     }
-    return Synth(outdir=outdir, stacks=stacks, templates=templates)
+    return Synth(outdir=outdir, stacks=stacks, templates=templates, assembly=assembly)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ and against what the function's code reaches (tests/infra/code_access.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -246,3 +247,11 @@ def test_every_setting_the_code_reads_reaches_its_function(
     assert {WARD_SETTINGS[s] for s in missing} <= warned
     # Outside the API the stage's own URL stands in for api_url (inside, it would be a cycle).
     assert "QUEUE_PAGE_URL" in deployed[stage].environment("line_events_worker")
+
+
+def test_infra_readme_shows_what_each_function_may_touch_as_access_py_grants_it() -> None:
+    """The README's table is printed from chalicelib/access.py, never written by hand."""
+    from infra.access_table import table
+
+    readme = (Path(__file__).resolve().parents[2] / "infra" / "README.md").read_text(encoding="utf-8")
+    assert table() in readme, "run: python -m infra.access_table, and put its table in infra/README.md"

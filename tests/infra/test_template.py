@@ -354,6 +354,25 @@ def test_cdk_nag_aws_solutions_finds_nothing_unjustified(synth: Synth) -> None:
             assert not finding, [f"{f.id}: {f.entry.data}" for f in finding][:10]
 
 
+def test_make_synth_shows_the_stage_settings_a_ward_left_unset_and_fails_on_errors(synth: Synth) -> None:
+    """`make synth` runs the app without the CDK CLI, so it prints our warnings itself; dev is
+    synthesized with the defaults only, prod as a ward configures it."""
+    import aws_cdk as cdk
+
+    from infra.app import findings
+    from infra.stack import WARD_SETTINGS
+
+    errors, warnings = findings(synth.assembly)
+    assert errors == []
+    assert sorted(warnings) == sorted(
+        f"madoguchi-dev: context '{setting}' is not set for dev: see README 'How a ward deploys'"
+        for setting in WARD_SETTINGS
+    )
+    broken = cdk.App()
+    cdk.Annotations.of(cdk.Stack(broken, "broken")).add_error("a finding nobody justified")
+    assert findings(broken.synth())[0] == ["/broken: a finding nobody justified"]
+
+
 def test_cfn_lint_finds_nothing(synth: Synth) -> None:
     import subprocess
     import sys
