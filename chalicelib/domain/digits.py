@@ -27,6 +27,19 @@ def typed_email(text: str | None) -> str:
     return unicodedata.normalize("NFKC", text or "").strip()
 
 
+# What people type between the groups of a phone number or a postal code: hyphens, minus signs,
+# dashes and the katakana prolonged sound mark (03ー1234ー5678), in full or half width.
+_DASHES = re.compile("[\u2010-\u2015\u2212\u30fc\uff70\ufe63]")
+
+
+def typed_phone(text: str | None) -> str:
+    """A phone number or postal code a person typed, as the schemas take it: full-width digits
+    as ASCII, every kind of dash as "-", no spaces, no postal mark ("〒１２４－８５５５" ->
+    "124-8555")."""
+    normal = _DASHES.sub("-", unicodedata.normalize("NFKC", text or ""))
+    return re.sub(r"\s+", "", normal).removeprefix("〒")
+
+
 def whole_number(text: str | None, signed: bool = False) -> int | None:
     """`text` (spaces around it aside) as an integer if it is ASCII digits only (with one leading
     "-" when `signed`) and at most 18 of them, else None."""

@@ -161,7 +161,7 @@ def _form(
 @bp.route("/web/consultations/{service}/book", methods=["POST"], content_types=FORM_POST)
 @_checked_post
 def booking_post(request: Any, posted: dict[str, list[str]], language: str, service: str) -> Response:
-    from chalicelib.domain.digits import typed_email
+    from chalicelib.domain.digits import typed_email, typed_phone
     from chalicelib.services import consultations as svc
     from chalicelib.web import render
 
@@ -170,7 +170,8 @@ def booking_post(request: Any, posted: dict[str, list[str]], language: str, serv
         return _message(request, language, "web.not_found_title", 404)
     names = ("slot", "mode", "name", "email", "phone", "note", "eligibility")
     values = {name: render.first(posted, name) for name in names}
-    values["email"] = typed_email(values["email"])  # "ａ＠ｂ．ｊｐ" from a Japanese keyboard
+    # What a Japanese keyboard types: "ａ＠ｂ．ｊｐ", "０３－１２３４－５６７８".
+    values["email"], values["phone"] = typed_email(values["email"]), typed_phone(values["phone"])
     token = render.first(posted, "id_token")
     user_id = None
     if token:

@@ -14,8 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from chalicelib.domain import languages
-from chalicelib.domain.digits import decimal_number, typed, typed_email, whole_number
+from chalicelib.domain.digits import decimal_number, typed, typed_email, typed_phone, whole_number
 from chalicelib.domain.forms import FormDefinition
 
 RADIO_LIMIT = 8  # more options than this: a <select>
@@ -192,6 +194,8 @@ def _scalar(made: Field, raw: str) -> Any:
         return raw if decimal is None else decimal
     if made.kind == "email":
         return typed_email(raw)
+    if made.kind in ("tel", "postal"):
+        return typed_phone(raw)
     if made.kind == "boolean":
         return {"true": True, "false": False}.get(raw, raw)
     if made.kind == "datetime" and len(raw) == 16:  # datetime-local: minutes, no zone; Tokyo time
@@ -251,31 +255,39 @@ def flat_values(document: dict[str, Any]) -> dict[str, list[str]]:
 
 def answers(
     form: FormDefinition, document: dict[str, Any], language: str, yes_no: tuple[str, str]
-) -> list[tuple[str, str]]:
-    """(label, shown value) for each answered question, for the check-your-answers page."""
+) -> list[tuple[str, Markup]]:
+    """(label, shown value) for each answered question, for the check-your-answers page: the
+    form's own words (choices) with their furigana, what the resident typed exactly as typed
+    (｜葛飾《かつしか》 in a note is not turned into furigana: it is sent as written)."""
     shown = []
     comma = "、" if language in ("ja", "ja-easy", "zh-Hans") else ", "
     for made in fields(form, language):
         if made.name not in document:
             continue
-        shown.append((made.label, _show(made, document[made.name], yes_no, comma)))
+        shown.append((made.label, _show(made, document[made.name], yes_no, escape(comma))))
     return shown
 
 
-def _show(made: Field, value: Any, yes_no: tuple[str, str], comma: str) -> str:
+def _show(made: Field, value: Any, yes_no: tuple[str, str], comma: Markup) -> Markup:
+    from chalicelib.web.render import ruby
+
     names = dict(made.options)
+
+    def one(choice: Any) -> Markup:
+        return ruby(names[str(choice)]) if str(choice) in names else escape(str(choice))
+
     if made.kind == "boolean":
-        return yes_no[0] if value else yes_no[1]
+        return ruby(yes_no[0] if value else yes_no[1])
     if made.kind == "checkboxes":
-        return comma.join(names.get(v, v) for v in value)
+        return comma.join(one(v) for v in value)
     if made.kind == "photos":
-        return str(len(value))
+        return escape(str(len(value)))
     if made.kind == "dates":
         return comma.join(value)
     if made.kind == "rows":
         template = made.parts[0]
-        return " / ".join(
-            " ".join(
+        return Markup(" / ").join(
+            Markup(" ").join(
                 _show(p, entry[p.name.rsplit(".", 1)[-1]], yes_no, comma)
                 for p in template.parts
                 if p.name.rsplit(".", 1)[-1] in entry
@@ -283,9 +295,11 @@ def _show(made: Field, value: Any, yes_no: tuple[str, str], comma: str) -> str:
             for entry in value
         )
     if made.kind == "location":
-        return " ".join(
-            f"{p.label}: {value[k]}" for p in made.parts if (k := p.name.rsplit(".", 1)[-1]) in value
+        return Markup(" ").join(
+            Markup("{}: {}").format(ruby(p.label), value[k])
+            for p in made.parts
+            if (k := p.name.rsplit(".", 1)[-1]) in value
         )
     if made.kind == "datetime":
-        return str(value)[:16].replace("T", " ")
-    return names.get(str(value), str(value))
+        return escape(str(value)[:16].replace("T", " "))
+    return one(value)

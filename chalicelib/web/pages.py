@@ -180,8 +180,47 @@ def form_post(request: Any, posted: dict[str, list[str]], language: str, formId:
             return _form(request, form, language, form_fields.flat_values(document), details)
         if api_error.status == 401:
             return _message(request, language, "web.signin_again", 401)
-        return _message(request, language, "web.busy", 503)
+        return _unsent(request, language, api_error)
     return render.page(request, "done.html", language, form=form, created=created)
+
+
+# How long a second tap waits for the first one's answer (a submission takes well under a second).
+SECOND_TAP_WAIT_SECONDS = 5.0
+
+
+def _sent_once(
+    scope: str, posted: dict[str, list[str]], request_body: bytes, send: Callable[[], Any], caller: str | None
+) -> Any:
+    """`send()` once per page shown (its `once` field): a reload or a double tap gets what the
+    first made. A browser shows only the answer to its last tap, so a tap that arrives while the
+    first is still running waits for it rather than saying "busy" (which hid the access code)."""
+    import time
+
+    from chalicelib.domain import errors as rule
+    from chalicelib.services import idempotency
+    from chalicelib.web import render
+
+    key = render.first(posted, "once") or None
+    waited = 0.0
+    while True:
+        try:
+            return idempotency.once(scope, key, request_body, lambda: (201, send()), caller=caller)[1]
+        except rule.InProgress:
+            if waited >= SECOND_TAP_WAIT_SECONDS:
+                raise
+            time.sleep(0.25)
+            waited += 0.25
+
+
+def _unsent(request: Any, language: str, api_error: Any) -> Response:
+    """A send that did not happen: a page sent again with other answers or tampered with (its
+    key refused) has expired; a first tap still running after the wait is in progress; anything
+    else (the store, a provider) is busy."""
+    if api_error.status in (400, 422):
+        return _expired(request, language)
+    if api_error.code == "request_in_progress":
+        return _message(request, language, "web.in_progress", 409)
+    return _message(request, language, "web.busy", 503)
 
 
 def _int(text: str) -> int:
@@ -204,7 +243,6 @@ def _as_api_error(error: Exception, language: str = "ja") -> Any:
 def _create(
     request: Any, form: Any, document: dict[str, Any], posted: dict[str, list[str]], language: str
 ) -> Any:
-    from chalicelib.services import idempotency
     from chalicelib.services import submissions as service
     from chalicelib.web import render
 
@@ -225,14 +263,13 @@ def _create(
     else:
         # Notifications and answers from staff follow the page's language (domain/languages.py's chain).
         submitter = service.Submitter(channel="web", language=language)
-    _, created = idempotency.once(
+    return _sent_once(
         f"web-form:{form.id}",
-        render.first(posted, "once") or None,
+        posted,
         json.dumps(document, sort_keys=True, ensure_ascii=False).encode(),
-        lambda: (201, service.create(form, document, submitter)),
+        lambda: service.create(form, document, submitter),
         caller=f"line:{user_id}" if user_id else None,
     )
-    return created
 
 
 def _form(
@@ -388,33 +425,33 @@ def _show_status(
     id_token: str = "",
     answered: bool = False,
     errors: list[dict[str, str]] | None = None,
+    typed: tuple[str, str, str] | None = None,
 ) -> Response:
-    """Status, the thread (the city's messages and, once issue 10 is merged, the resident's
-    answers), and the answer form while the city waits for one."""
+    """Status, the thread (the city's messages and the resident's answers), and the answer form
+    while the city waits for one; after a refused answer, `typed` is what was posted again (text,
+    photo ids, the form's `once` key)."""
+    from chalicelib.services import responses
     from chalicelib.services import submissions as service
     from chalicelib.web import render
 
-    view = service._public_view(submission)
-    responses = _answer_service()
-    if responses is not None:
-        thread = responses.view(submission)["thread"]
-    else:
-        thread = [
-            {"who": "ward", "at": n["at"], "status": n["status"], "text": n["note"]} for n in view["notes"]
-        ]
+    text, photos, once = typed or ("", "", secrets.token_urlsafe(16))
     return render.page(
         request,
         "status_view.html",
         language,
         status=422 if errors else 200,
-        view=view,
-        thread=thread,
-        answerable=responses is not None and bool(code or id_token),
+        view=service._public_view(submission),
+        thread=responses.view(submission)["thread"],
+        answerable=bool(code or id_token),
         code=code,
         id_token=id_token,
         answered=answered,
         errors=errors or [],
         fee=_has_fee(submission),
+        text=text,
+        photos=photos,
+        # Sending the answer twice (a double tap, a reload) sends it once: the key of its send.
+        once=once,
     )
 
 
@@ -451,16 +488,6 @@ def _status_by_line(request: Any, language: str, token: str, receipt: str) -> Re
     return render.page(request, "mine.html", language, submissions=page, id_token=token)
 
 
-def _answer_service() -> Any:
-    """`chalicelib.services.responses` (issue 10: answering a needs-info request), once merged."""
-    import importlib
-    import importlib.util
-
-    if importlib.util.find_spec("chalicelib.services.responses") is None:
-        return None
-    return importlib.import_module("chalicelib.services.responses")
-
-
 UPLOAD_ID = re.compile(r"^up_[a-z2-7]{20,40}$")
 
 
@@ -481,15 +508,14 @@ def answer_page() -> Response:
 @bp.route("/web/status/answer", methods=["POST"], content_types=FORM_POST)
 @_checked_post
 def answer_post(request: Any, posted: dict[str, list[str]], language: str) -> Response:
+    from chalicelib.services import responses
     from chalicelib.web import render
 
-    responses = _answer_service()
-    if responses is None:
-        return _message(request, language, "web.answer_unavailable", 503)
     receipt, code = render.first(posted, "receipt").upper(), render.first(posted, "code")
     token = render.first(posted, "id_token")
     text = render.first(posted, "text")
     attachments = [v for raw in posted.get("photos", []) for v in raw.split() if UPLOAD_ID.match(v)]
+    user_id = None
     try:
         if token:
             user_id = _resident(token)
@@ -502,18 +528,32 @@ def answer_post(request: Any, posted: dict[str, list[str]], language: str) -> Re
     except Exception as error:  # wrong pair or locked: said as the status page says it, one try spent
         return _no_access(request, language, receipt, error)
     try:
-        responses.respond(submission, text, attachments, channel=channel)
+        _sent_once(
+            f"web-answer:{submission.receipt}",
+            posted,
+            json.dumps({"text": text, "attachments": attachments}, ensure_ascii=False).encode(),
+            lambda: responses.respond(submission, text, attachments, channel=channel),
+            caller=f"line:{user_id}" if user_id else None,
+        )
     except Exception as error:
         api_error = _as_api_error(error, language)
         if api_error is None:
             raise
+        if api_error.code == "not_waiting_for_answer":  # answered meanwhile (another device, a tab)
+            errors = [{"anchor": "status", "message": api_error.message}]
+            return _show_status(request, language, submission, code=code, id_token=token, errors=errors)
+        if api_error.status != 422 or not api_error.details:
+            return _unsent(request, language, api_error)
         anchors = {"/attachments": "f-photos"}
         errors = [
             {"anchor": anchors.get(d.get("pointer", ""), "f-text"), "message": d.get("message", "")}
             for d in api_error.details
             if isinstance(d, dict)
-        ] or [{"anchor": "f-text", "message": api_error.message}]
-        return _show_status(request, language, submission, code=code, id_token=token, errors=errors)
+        ]
+        typed = (text, " ".join(attachments), render.first(posted, "once"))
+        return _show_status(
+            request, language, submission, code=code, id_token=token, errors=errors, typed=typed
+        )
     from chalicelib.store import submissions as store
 
     return _show_status(

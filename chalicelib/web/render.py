@@ -153,7 +153,11 @@ def page(
             **context,
         )
     )
-    headers: dict[str, str | list[str]] = {"Content-Type": "text/html; charset=utf-8", **security_headers()}
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Language": languages.language_tag(language),
+        **security_headers(),
+    }
     if cacheable:
         headers["Cache-Control"] = "public, max-age=300"
         headers["Vary"] = "Accept-Language"

@@ -303,6 +303,8 @@ def test_every_page_with_its_css_and_script_weighs_under_100_kb(client):
 
 def test_pages_send_a_csp_without_unsafe_inline_and_no_store(client):
     response = client.http.get("/web/forms/inquiry")
+    assert headers(response)["content-language"] == "ja"
+    assert headers(client.http.get("/web?lang=zh-Hans"))["content-language"] == "zh-Hans"
     csp = headers(response)["content-security-policy"]
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
@@ -348,6 +350,18 @@ def test_numbers_and_emails_typed_in_full_width_are_read_and_nan_is_no_coordinat
     inquiry = {**common, "question": "q", "email": "ｈａｎａ＠ｅｘａｍｐｌｅ．ｊｐ"}
     checked = post(client, "/web/forms/inquiry", cookie, inquiry)
     assert checked.status_code == 200 and "hana@example.jp" in checked.body.decode()
+    # So are a phone number and a postal code, whatever dash the keyboard made.
+    for phone, postal in (
+        ("０３－１２３４－５６７８", "〒１２４－８５５５"),
+        ("03ー1234ー5678", "１２４８５５５"),
+    ):
+        bulky = answers("bulky-waste-collection", phone=phone, postalCode=postal)
+        checked = post(
+            client, "/web/forms/bulky-waste-collection", cookie, {**common, **bulky, "screen": "1"}
+        )
+        shown = checked.body.decode()
+        assert checked.status_code == 200 and "03-1234-5678" in shown, shown
+        assert ("124-8555" if "－" in postal else "1248555") in shown
     typed = {"question": "q", "email": "ｈａｎａ＠ｅｘａｍｐｌｅ．ｊｐ"}
     refused = client.http.post(
         "/forms/inquiry/submissions", body=json.dumps(typed), headers={"Content-Type": "application/json"}
@@ -566,3 +580,114 @@ def test_the_webhook_path_never_loads_jinja2():
         check=True,
     )
     assert result.stdout.split() == ["False", "False"]
+
+
+def _check_answers(client, question: str) -> tuple[str, dict[str, str]]:
+    """The inquiry's check-answers page: its cookie and the fields its "send" button posts."""
+    import html as html_lib
+
+    cookie, token = _csrf(client.http.get("/web/forms/inquiry?lang=en"))
+    common = {"csrf": token, "lang": "en"}
+    html = post(client, "/web/forms/inquiry", cookie, {**common, "step": "review", "question": question})
+    shown = html.body.decode()
+    return cookie, {
+        **common,
+        "step": "send",
+        "document": html_lib.unescape(re.search(r'name="document" value="([^"]*)"', shown).group(1)),
+        "once": re.search(r'name="once" value="([^"]+)"', shown).group(1),
+    }
+
+
+def test_a_second_tap_while_the_first_is_sending_waits_and_shows_the_same_receipt(client, monkeypatch):
+    """A browser shows the answer to the last tap: "busy" there hid the receipt and access code
+    of the submission the first tap made."""
+    import hashlib
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.services import idempotency
+    from chalicelib.store import idempotency as records
+    from chalicelib.web import pages
+
+    cookie, sent = _check_answers(client, "Is the gym open on holidays?")
+    body = json.dumps(json.loads(sent["document"]), sort_keys=True, ensure_ascii=False).encode()
+    key = idempotency._record_key("web-form:inquiry", idempotency.ANONYMOUS, sent["once"])
+    # The first tap: begun, still running.
+    assert (
+        records.begin(
+            key,
+            hashlib.sha256(body).hexdigest(),
+            idempotency.ANONYMOUS,
+            datetime.now(UTC),
+            timedelta(minutes=1),
+        )
+        is None
+    )
+    made = {"receipt": "KTS-2612-ABCD", "accessSecret": "SECRET-OF-THE-FIRST", "fee": None}
+    threading.Timer(0.6, lambda: records.finish(key, 201, made)).start()
+    second = post(client, "/web/forms/inquiry", cookie, sent)
+    shown = second.body.decode()
+    assert second.status_code == 200, shown
+    assert 'id="receipt">KTS-2612-ABCD<' in shown and "SECRET-OF-THE-FIRST" in shown
+    # A first tap that never ends (its lease not yet run out) is said to be in progress, not busy.
+    monkeypatch.setattr(pages, "SECOND_TAP_WAIT_SECONDS", 0.5)
+    cookie, stuck = _check_answers(client, "Is the pool open on holidays?")
+    body = json.dumps(json.loads(stuck["document"]), sort_keys=True, ensure_ascii=False).encode()
+    key = idempotency._record_key("web-form:inquiry", idempotency.ANONYMOUS, stuck["once"])
+    records.begin(
+        key, hashlib.sha256(body).hexdigest(), idempotency.ANONYMOUS, datetime.now(UTC), timedelta(minutes=1)
+    )
+    waiting = post(client, "/web/forms/inquiry", cookie, stuck)
+    assert waiting.status_code == 409 and "reload this page" in waiting.body.decode()
+
+
+@pytest.mark.parametrize("tampered", ["other answers", "a key too long"])
+def test_a_check_answers_page_sent_again_changed_is_an_expired_page_not_busy(client, tampered):
+    cookie, sent = _check_answers(client, "Where do I get a residence certificate?")
+    assert post(client, "/web/forms/inquiry", cookie, sent).status_code == 200
+    if tampered == "other answers":
+        changed = {**sent, "document": json.dumps({"question": "Something else"})}
+    else:
+        changed = {**sent, "once": "x" * 5000}
+    refused = post(client, "/web/forms/inquiry", cookie, changed)
+    assert refused.status_code == 403 and "This page has expired" in refused.body.decode()
+
+
+def test_what_a_resident_typed_is_shown_as_typed_and_the_forms_words_with_furigana(client):
+    cookie, token = _csrf(client.http.get("/web/forms/inquiry?lang=ja-easy"))
+    fields = {
+        "csrf": token,
+        "lang": "ja-easy",
+        "step": "review",
+        "question": "｜葛飾《かつしか》の <b>図書館</b>",
+    }
+    shown = post(client, "/web/forms/inquiry", cookie, fields).body.decode()
+    assert "｜葛飾《かつしか》の &lt;b&gt;図書館&lt;/b&gt;" in shown  # sent as written, escaped
+    assert "<rt>かつしか</rt>" not in shown.split('class="answers"')[1].split("</dl>")[0]
+    assert "<ruby>" in shown  # the page's own words keep theirs
+
+
+def test_an_answer_sent_twice_is_sent_once_and_a_refused_one_keeps_what_was_typed(client):
+    from chalicelib.domain import submissions as rules
+    from chalicelib.services import submissions as service
+    from chalicelib.store import submissions as store
+
+    receipt, code, cookie, fields = _inquiry_and_status_sign_in(client, "Can I book the hall?")
+    staff = rules.Actor(kind=rules.STAFF, id="staff-1", section="kocho")
+    service.move(store.get(receipt), rules.IN_REVIEW, actor=staff)
+    service.move(store.get(receipt), rules.NEEDS_INFO, actor=staff, note="Which date?", visibility="public")
+    status = post(client, "/web/status", cookie, {**fields, "code": code}).body.decode()
+    once = re.search(r'name="once" value="([^"]+)"', status).group(1)
+    answer = {**fields, "code": code, "once": once}
+    too_long = post(client, "/web/status/answer", cookie, {**answer, "text": "長" * 2001})
+    assert too_long.status_code == 422 and "長" * 2001 + "</textarea>" in too_long.body.decode()
+    first, again = (
+        post(client, "/web/status/answer", cookie, {**answer, "text": "12月24日"}) for _ in range(2)
+    )
+    for sent in (first, again):  # the reload shows the same "sent", not "not waiting for an answer"
+        assert sent.status_code == 200 and "Your answer has been sent" in sent.body.decode(), sent.body
+    thread = client.http.get(f"/submissions/{receipt}/responses", headers={"X-Access-Secret": code})
+    assert [e["text"] for e in json.loads(thread.body)["thread"] if e["who"] == "resident"] == ["12月24日"]
+    # A new answer page (another tab) finds it answered already: said at the status, which is shown.
+    late = post(client, "/web/status/answer", cookie, {**answer, "once": "another-tab-0001", "text": "x"})
+    assert late.status_code == 422 and 'href="#status"' in late.body.decode()

@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from chalicelib.domain import digits
 from chalicelib.domain.digits import decimal_number, typed, whole_number
 
 
@@ -59,3 +60,19 @@ def test_typed_reads_full_width_digits_as_a_japanese_keyboard_types_them() -> No
     assert decimal_number(typed("３５．７４")) == 35.74
     assert typed("٣²") == "٣²"  # other scripts' digits stay refused
     assert typed(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("０３－１２３４－５６７８", "03-1234-5678"),
+        ("03ー1234ー5678", "03-1234-5678"),  # the katakana prolonged sound mark
+        ("03‐1234−5678", "03-1234-5678"),  # hyphen, minus sign
+        ("090 1234 5678", "09012345678"),
+        ("〒１２４－８５５５", "124-8555"),
+        (" 124-8555 ", "124-8555"),
+        ("", ""),
+    ],
+)
+def test_a_phone_number_or_postal_code_typed_on_a_japanese_keyboard_reads_as_the_schemas_take_it(typed, read):
+    assert digits.typed_phone(typed) == read

@@ -115,6 +115,8 @@ NOT_RESIDENT_MODULES = {
 NOT_RESIDENT_NAMES = {
     ("domain/chat.py", "CANCEL_WORDS"): "words a resident types to cancel: input",
     ("domain/submissions.py", "_SEPARATORS"): "characters a typed receipt number may hold: input",
+    ("domain/digits.py", "_DASHES"): "dashes a typed phone number may hold: input",
+    ("domain/digits.py", "typed_phone"): "the postal mark a typed postal code may start with: input",
     ("domain/submissions.py", "_NOTE_MESSAGES"): "errors of a transition note: only staff write notes",
     ("domain/business_days.py", "closure_reason"): "why the office is closed, for staff adding a session",
     ("domain/consultations.py", "check_extra_session"): "staff adding an extra session",
