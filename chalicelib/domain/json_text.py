@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from typing import Any
 
 
@@ -62,3 +63,36 @@ def untypeable(document: Any, pointer: str = "") -> list[str]:
         for index, value in enumerate(document):
             found += untypeable(value, f"{pointer}/{index}")
     return found
+
+
+def trim(text: str) -> str:
+    """A typed answer without what surrounds it unseen: spaces, line breaks, and the invisible
+    marks (U+200B, U+FEFF) a phone's keyboard or a copy and paste leaves."""
+    start, end = 0, len(text)
+    while start < end and _unseen(text[start]):
+        start += 1
+    while end > start and _unseen(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+# Zero-width space, non-joiner, joiner, word joiner, byte order mark. Controls and text-direction
+# marks are not trimmed: `untypeable` refuses them wherever they are.
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def _unseen(char: str) -> bool:
+    return char in "\t\n\r" or char in _ZERO_WIDTH or unicodedata.category(char) == "Zs"
+
+
+def trimmed(document: Any) -> Any:
+    """`document` with every string `trim`med and the object members left empty by it dropped:
+    an answer of spaces or of U+200B alone is no answer (`required` says so), as a blank field
+    of a web form is."""
+    if isinstance(document, str):
+        return trim(document)
+    if isinstance(document, dict):
+        return {key: kept for key, value in document.items() if (kept := trimmed(value)) != ""}
+    if isinstance(document, list):
+        return [trimmed(value) for value in document]
+    return document

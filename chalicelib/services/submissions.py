@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import queues
-from chalicelib.domain import areas
+from chalicelib.domain import areas, json_text
 from chalicelib.domain import errors as rule
 from chalicelib.domain import payments as payment_rules
 from chalicelib.domain import submissions as rules
@@ -60,6 +60,7 @@ def create(
     """
     if not isinstance(document, dict):
         raise rule.Invalid(Text("error.check_entries"), code="invalid_submission")
+    document = json_text.trimmed(document)
     found = problems(form.schema_name, document)
     if found:
         raise rule.Invalid(

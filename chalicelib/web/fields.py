@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 from chalicelib.domain import languages
 from chalicelib.domain.digits import decimal_number, typed, typed_email, typed_phone, whole_number
 from chalicelib.domain.forms import FormDefinition
+from chalicelib.domain.json_text import trim
 
 RADIO_LIMIT = 8  # more options than this: a <select>
 ROWS_SHOWN = 3  # entries shown for a list of items (without JavaScript there is no "add another")
@@ -183,7 +184,7 @@ def document(form: FormDefinition, posted: dict[str, list[str]], language: str) 
 
 
 def _scalar(made: Field, raw: str) -> Any:
-    raw = raw.strip()
+    raw = trim(raw)
     if raw == "":
         return None
     if made.kind == "integer":

@@ -142,6 +142,18 @@ def test_invalid_answers_are_all_listed_in_the_residents_language_and_nothing_is
     assert queued_notifications() == []
 
 
+@pytest.mark.parametrize("blank", ["   ", "\u200b\u200b", "\n\u3000\ufeff"], ids=repr)
+def test_an_answer_of_spaces_or_invisible_marks_alone_is_no_answer(client, blank):
+    refused = submit(client, "inquiry", {"question": blank}, language="en")
+    assert refused.status_code == 422
+    [detail] = answer(refused)["error"]["details"]
+    assert detail["pointer"] == "/question" and "Please fill in" in detail["message"]
+    # Around a real answer they are dropped: what staff read is what was meant.
+    kept = submit(client, "inquiry", {"question": "\u200b Is the pool open? \n", "name": " "}, language="en")
+    assert kept.status_code == 201, kept.body
+    assert store.get(answer(kept)["receipt"]).data == {"question": "Is the pool open?"}
+
+
 @pytest.mark.parametrize(
     "body", [b"{", b"[]", b'"text"', b"\xff\xfe", json.dumps({"x": 1}).encode()], ids=repr
 )

@@ -42,3 +42,9 @@ def test_untypeable_text_is_found_wherever_it_is() -> None:
     }
     assert json_text.untypeable(document) == ["/note", "/lines/1", "/key\u0007", "/deep/x/0/y"]
     assert json_text.untypeable(["ok", 1, None, True]) == []
+
+
+def test_trimmed_strips_what_surrounds_an_answer_unseen_and_drops_what_was_only_that():
+    document = {"a": " x\u200b", "b": "\u200b\ufeff", "c": ["\u3000y ", " "], "d": {"e": "\n"}, "n": 1}
+    assert json_text.trimmed(document) == {"a": "x", "c": ["y", ""], "d": {}, "n": 1}
+    assert json_text.trim("a\u200bb") == "a\u200bb"  # inside a word: kept, as typed
