@@ -58,6 +58,14 @@ LIVE_STATUSES = frozenset({CREATED, AWAITING_PAYMENT})
 UNPAID_ENDS = frozenset({FAILED, EXPIRED, CANCELED})
 PAID_STATUSES = frozenset({COMPLETED, REFUND_REQUESTED, REFUNDED})
 
+
+def settles_fee(status: str, reasons: Iterable[str] | None) -> bool:
+    """The payment counts as the fee's: paid (even if refunded since, the resident withdrew) with
+    nothing odd about it. Money with a review reason (another amount, paid late or a second
+    time, after the submission closed) never paid the fee, refunded or not."""
+    return status in PAID_STATUSES and not list(reasons or ())
+
+
 # States a log entry may hold: what the provider confirmed (or, for `created`/`expired`/`canceled`,
 # what we did at the provider and it accepted: created the code, deleted it, cancelled it).
 LOG_STATES = (CREATED, AWAITING_PAYMENT, COMPLETED, FAILED, EXPIRED, CANCELED, REFUND_REQUESTED, REFUNDED)

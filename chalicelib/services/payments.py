@@ -68,16 +68,20 @@ def _intents(receipt: str) -> list[PaymentIntent]:
 
 
 def paid_of(receipt: str) -> PaymentIntent | None:
-    """The submission's paid intent (the first paid, when the resident paid twice), if any."""
+    """The intent that paid the submission's fee (`rules.settles_fee`), if any."""
     return _paid(_intents(receipt))
 
 
+def _settles(intent: PaymentIntent) -> bool:
+    return rules.settles_fee(intent.status, intent.review_reasons)
+
+
 def _paid(intents: list[PaymentIntent]) -> PaymentIntent | None:
-    paid = [i for i in intents if i.status in rules.PAID_STATUSES]
-    return (
-        min(paid, key=lambda i: (i.paid_at or datetime.max.replace(tzinfo=UTC), i.payment_id))
-        if paid
-        else None
+    """Of the intents that paid the fee, the one standing (not refunded), else the first paid."""
+    paid = [i for i in intents if _settles(i)]
+    latest = datetime.max.replace(tzinfo=UTC)
+    return min(
+        paid, key=lambda i: (i.status != rules.COMPLETED, i.paid_at or latest, i.payment_id), default=None
     )
 
 
@@ -311,8 +315,10 @@ def _recompute(intent: PaymentIntent, source: str) -> PaymentIntent:
     for _ in range(5):
         derived = rules.derive(store.log(intent.payment_id), int(intent.amount))
         status, reasons = derived.status, list(derived.reasons)
-        if status == rules.COMPLETED and _paid_elsewhere_first(intent, derived):
-            status, reasons = rules.NEEDS_REVIEW, [rules.REVIEW_PAID_AFTER_REPLACED]
+        if derived.paid and _paid_elsewhere_first(intent, derived):
+            reasons.append(rules.REVIEW_PAID_AFTER_REPLACED)  # kept once refunded, like the others
+            if status == rules.COMPLETED:
+                status = rules.NEEDS_REVIEW
         if derived.paid and _paid_after_close(intent):
             reasons.append(rules.REVIEW_SUBMISSION_CLOSED)
             if status != rules.REFUNDED:  # refunded: the money is back, the reason stays on record
@@ -399,24 +405,31 @@ def _paid_after_close(intent: PaymentIntent) -> bool:
 
 
 def _paid_elsewhere_first(intent: PaymentIntent, derived: rules.Derived) -> bool:
-    """Another intent of the same submission was paid before this one (the resident paid twice)."""
+    """Another intent of the same submission paid the fee before this one (the resident paid
+    twice); money under review there (another amount, say) paid nothing."""
     mine = (derived.paid_at or datetime.max.replace(tzinfo=UTC), intent.payment_id)
     for other in _intents(intent.receipt):
         if other.payment_id == intent.payment_id or other.paid_at is None:
             continue
-        if other.status in rules.PAID_STATUSES and (other.paid_at, other.payment_id) < mine:
+        if _settles(other) and (other.paid_at, other.payment_id) < mine:
             return True
     return False
 
 
 def follow_up(intent: PaymentIntent) -> None:
-    """What a completed payment sets off, each step recorded once it is done."""
-    if intent.status not in rules.PAID_STATUSES:
+    """What a payment of the fee sets off, each step recorded once it is done. Money under
+    review sets off nothing, nor does its refund: it never paid the fee."""
+    if not _settles(intent):
         return
     now = datetime.now(UTC)
     if not intent.submission_moved:
-        _move_submission(intent)
+        # The other method first: paid earlier with its news still on the way, it is the fee,
+        # and this one, recomputed, is the second payment (flagged for refund).
         _cancel_siblings(intent)
+        intent = _recompute(store.get(intent.payment_id) or intent, "sibling_paid")
+        if not _settles(intent):
+            return
+        _move_submission(intent)
         intent = _write(intent, [PaymentIntent.submission_moved.set(True)], None)
     if not intent.receipt_queued and intent.status == rules.COMPLETED:
         if queues.send_all(PAYMENT_NOTICES, [(intent.payment_id, {"paymentId": intent.payment_id})]):
@@ -462,11 +475,19 @@ def _move_submission(intent: PaymentIntent) -> None:
 def _cancel_siblings(paid: PaymentIntent) -> None:
     """The other method's live intent can no longer be paid once this one is."""
     for other in _intents(paid.receipt):
-        if other.payment_id == paid.payment_id or other.status not in rules.LIVE_STATUSES:
-            continue
-        _end_at_provider(other)
-        store.append(other.payment_id, rules.LogEntry(rules.CANCELED, datetime.now(UTC)), "sibling_paid")
-        confirm(other.payment_id, "sibling_paid")
+        if other.payment_id != paid.payment_id and other.status in rules.LIVE_STATUSES:
+            _end(other, "sibling_paid")
+
+
+def _end(intent: PaymentIntent, source: str) -> None:
+    """End a live intent: at the provider first, then ask once more (a payment made meanwhile,
+    or made earlier with its news still on the way, is kept and followed up), and only if the
+    provider still says unpaid, record `canceled`: never "cancelled" for money it took."""
+    _end_at_provider(intent)
+    confirmed = confirm(intent.payment_id, source)
+    if confirmed is not None and confirmed.status in rules.LIVE_STATUSES:
+        store.append(intent.payment_id, rules.LogEntry(rules.CANCELED, datetime.now(UTC)), source)
+        _recompute(confirmed, source)
 
 
 def _end_at_provider(intent: PaymentIntent) -> None:
@@ -536,13 +557,8 @@ def end_live_intents(receipt: str, source: str) -> list[PaymentIntent]:
     marked cancelled that the provider might still take. Returns every intent as it now stands.
     """
     for intent in _intents(receipt):
-        if intent.status not in rules.LIVE_STATUSES:
-            continue
-        _end_at_provider(intent)
-        confirmed = confirm(intent.payment_id, source)
-        if confirmed is not None and confirmed.status in rules.LIVE_STATUSES:
-            store.append(intent.payment_id, rules.LogEntry(rules.CANCELED, datetime.now(UTC)), source)
-            _recompute(confirmed, source)
+        if intent.status in rules.LIVE_STATUSES:
+            _end(intent, source)
     return _intents(receipt)
 
 
@@ -579,11 +595,8 @@ def request_refund(payment_id: str, staff: Any, reason: Any) -> dict[str, Any]:
     if intent.paid_at is None or intent.status not in (rules.COMPLETED, rules.NEEDS_REVIEW):
         raise Conflict("This payment cannot be refunded.", code="not_refundable")
     now = datetime.now(UTC)
-    supervisor = "supervisor" in staff.roles
-    if (
-        rules.needs_approval(int(intent.paid_amount or intent.amount), get_settings().refund_approval_yen)
-        and not supervisor
-    ):
+    # Four eyes above the threshold, whoever asks: a supervisor's own request too.
+    if rules.needs_approval(int(intent.paid_amount or intent.amount), get_settings().refund_approval_yen):
         intent = _write(
             intent,
             [
@@ -786,6 +799,10 @@ def receipt_for(
     intent = store.get(payment_id)
     if intent is None or intent.receipt != submission.receipt:
         raise NotFound(_NOT_FOUND, code="payment_not_found")
-    if intent.paid_at is None or intent.status not in (rules.COMPLETED, rules.REFUNDED):
+    if (
+        intent.paid_at is None
+        or intent.status not in (rules.COMPLETED, rules.REFUNDED)
+        or not _settles(intent)
+    ):
         raise Conflict(Text("error.pay.not_paid"), code="not_paid")
     return intent, submission

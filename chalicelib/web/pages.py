@@ -464,7 +464,9 @@ def _has_fee(submission: Any) -> str | None:
     found = payments.plan_for(submission)
     if found is None:
         return None
-    if any(i.status in rules.PAID_STATUSES for i in payments.store.for_receipt(submission.receipt)):
+    if any(
+        rules.settles_fee(i.status, i.review_reasons) for i in payments.store.for_receipt(submission.receipt)
+    ):
         return "paid"
     return "pay" if rules.payable(found[1], submission.status) else None
 

@@ -86,7 +86,47 @@ def test_refunds_above_the_threshold_wait_for_another_supervisor(paid, client, m
     # The requester could not have approved their own request.
     payment_two = paid(copies=2)
     _refund(client, payment_two, staff_headers("koseki-jumin", "staff", "supervisor", staff_id="boss2"))
-    assert store.get(payment_two).status == "refunded"  # a supervisor's own request needs nobody else
+    assert store.get(payment_two).refund_state == "awaiting_approval"  # a supervisor asking needs another too
+    own = client.http.post(
+        f"/staff/payments/{payment_two}/refunds/approve",
+        body=b"",
+        headers=staff_headers("koseki-jumin", "supervisor", staff_id="boss2"),
+    )
+    assert own.status_code == 403 and store.get(payment_two).status == "completed"
+
+
+def test_refunding_money_that_never_paid_the_fee_leaves_the_fee_to_pay(
+    owing, resident_api, paybox, settle, client
+):
+    """Another amount paid, then refunded by staff: the fee is still owed, the resident's new
+    payment stands, and it is the one their page shows as paid (not "refunded")."""
+    from chalicelib.store import submissions as submission_store
+
+    receipt, secret = owing(copies=1)
+    _, wrong = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+    paybox.pay(wrong["paymentId"], amount=1)
+    paybox.deliver()
+    settle()
+    assert store.get(wrong["paymentId"]).status == "needs_review"
+    status, right = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+    assert status == 201 and right["paymentId"] != wrong["paymentId"]
+    status, view = _refund(
+        client, wrong["paymentId"], staff_headers("koseki-jumin", "staff"), reason="金額違い"
+    )
+    assert status == 202 and view["status"] == "refunded"
+    paybox.deliver()
+    settle()
+    assert submission_store.get(receipt).status == "awaiting_payment"
+    assert store.get(right["paymentId"]).status == "awaiting_payment"  # still the resident's to pay
+    assert resident_api("GET", f"/submissions/{receipt}/payment", secret)[1]["state"] == "payable"
+    receipt_of_wrong = resident_api("GET", f"/payments/{wrong['paymentId']}/receipt", secret)
+    assert receipt_of_wrong[0] == 409  # never a receipt for money that did not pay the fee
+    paybox.pay(right["paymentId"])
+    paybox.deliver()
+    settle()
+    state = resident_api("GET", f"/submissions/{receipt}/payment", secret)[1]
+    assert state["state"] == "paid" and state["paid"]["paymentId"] == right["paymentId"]
+    assert submission_store.get(receipt).status == "received"
 
 
 def test_staff_see_a_payment_with_its_log_and_audit(paid, client):

@@ -106,6 +106,31 @@ def test_paying_twice_by_two_methods_flags_the_second_for_refund(owing, resident
     assert submission_store.get(receipt).status == "received"
 
 
+def test_the_method_paid_first_is_the_fee_though_the_other_is_confirmed_first(
+    owing, resident_api, paybox, settle
+):
+    """The card's news was lost, PayPay's came: the card, paid first, must not be recorded as
+    cancelled (Stripe refused to expire a paid session) nor flagged; PayPay, paid second, is."""
+    import time
+
+    receipt, secret, paypay = _start(resident_api, owing, copies=1)
+    _, card = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "card"})
+    paybox.webhooks("drop", count=2)
+    paybox.complete_session(store.get(card["paymentId"]).provider_ref)
+    time.sleep(1.1)  # the providers date a payment to the second
+    paybox.pay(paypay["paymentId"])
+    payments.confirm(paypay["paymentId"], "webhook")
+    settle()
+    first, second = store.get(card["paymentId"]), store.get(paypay["paymentId"])
+    assert first.status == "completed" and not first.review_reasons
+    assert "canceled" not in {entry.state for entry in store.log(card["paymentId"])}
+    assert second.status == "needs_review" and list(second.review_reasons) == ["paid_after_replaced"]
+    assert first.receipt_queued and not second.receipt_queued
+    assert submission_store.get(receipt).status == "received"
+    state = resident_api("GET", f"/submissions/{receipt}/payment", secret)[1]
+    assert state["state"] == "paid" and state["paid"]["paymentId"] == card["paymentId"]
+
+
 def test_provider_errors_leave_the_intent_waiting_until_the_next_sweep(owing, resident_api, paybox, settle):
     _, _, intent = _start(resident_api, owing, copies=1)
     paybox.webhooks("drop")
