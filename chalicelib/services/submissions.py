@@ -254,7 +254,11 @@ def resident_access(
     if evaluated and submission is not None and matches:
         attempts.clear(subject)
         return submission
-    attempts.add_failure(f"client#{client}", now, CLIENT_WINDOW)
+    if evaluated:
+        # A wrong code for the client's hourly limit only where one was checked: a try the
+        # receipt's backoff turned away guessed nothing (and may be the resident's own page
+        # asking while a right code is still being checked).
+        attempts.add_failure(f"client#{client}", now, CLIENT_WINDOW)
     raise not_found
 
 

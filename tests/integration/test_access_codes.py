@@ -155,6 +155,18 @@ def test_one_client_is_limited_across_receipts_and_another_is_not(client, from_c
     assert check(client, unknown_receipt(), "AAAA-AAAA").status_code == 404
 
 
+def test_tries_a_waiting_receipt_turns_away_are_not_wrong_codes_of_the_client(client, from_client):
+    """Only a checked code counts toward the client's hourly limit: the resident's own page
+    polling a receipt that waits out its backoff must not lock the whole address out."""
+    waiting = create(client)
+    for _ in range(service.FREE_WRONG_CODES):
+        assert check(client, waiting["receipt"], "AAAA-AAAA").status_code == 404
+    for _ in range(service.CLIENT_WRONG_CODES):  # turned away unchecked: the right code too
+        assert check(client, waiting["receipt"], waiting["accessSecret"]).status_code == 404
+    other = create(client)
+    assert check(client, other["receipt"], other["accessSecret"]).status_code == 200
+
+
 def id_token(sandbox, user_id: str) -> str:
     return requests.post(
         f"{sandbox.base_url}/__sandbox/id-tokens",
