@@ -745,6 +745,8 @@ def staff_view(intent: PaymentIntent) -> dict[str, Any]:
         "section": intent.section,
         "reviewReasons": list(intent.review_reasons or []),
         "replacedBy": intent.replaced_by,
+        # What the provider took (another amount is why some are under review), as the list says.
+        "paidAmountYen": int(intent.paid_amount) if intent.paid_amount is not None else None,
         "refund": {
             "state": intent.refund_state,
             "id": rules.refund_id(intent.payment_id) if intent.refund_state else None,

@@ -114,6 +114,7 @@ def test_refunding_money_that_never_paid_the_fee_leaves_the_fee_to_pay(
         client, wrong["paymentId"], staff_headers("koseki-jumin", "staff"), reason="金額違い"
     )
     assert status == 202 and view["status"] == "refunded"
+    assert (view["amountYen"], view["paidAmountYen"]) == (300, 1)  # the fee, and what was taken
     paybox.deliver()
     settle()
     assert submission_store.get(receipt).status == "awaiting_payment"
