@@ -34,8 +34,8 @@ def _language(request: Any, fields: dict[str, list[str]] | None = None, default:
     from chalicelib.web import render
 
     chosen = (request.query_params or {}).get("lang")
-    if fields is not None and not chosen:
-        chosen = render.first(fields, "lang")
+    if fields is not None:  # the language switch of a page made from a post, else the page's own
+        chosen = render.first(fields, "switch") or chosen or render.first(fields, "lang")
     return render.choose_language(chosen, (request.headers or {}).get("accept-language"), default)
 
 
@@ -150,15 +150,22 @@ def form_post(request: Any, posted: dict[str, list[str]], language: str, formId:
     odd = [{"pointer": p, "keyword": "untypeable", "expected": None} for p in json_text.untypeable(document)]
     explained = explain(problems(form.schema_name, document) + odd, form, language, furigana=True)
     flat = form_fields.flat_values(document)
+    # The language switch: the same page again in another language, what was typed kept, nothing
+    # checked or sent (on the receipt page, `sent`: the send again, whose key answers with it).
+    switched = bool(render.first(posted, "switch")) and not render.first(posted, "sent")
     if step == "send":
         if render.first(posted, "change"):
             return _form(request, form, language, flat, [])
         if explained:  # a check-answers page tampered with, or a form changed since
             return _form(request, form, language, flat, explained)
+        if switched:
+            return _review(request, form, language, document)
     else:
         # A long form comes one screen at a time: this screen's answers are checked before the next.
         screens = form_fields.screens(form, form_fields.fields(form, language))
         screen = min(max(_int(render.first(posted, "screen")), 0), len(screens) - 1)
+        if switched:
+            return _form(request, form, language, flat, [], screen)
         if render.first(posted, "back"):
             return _form(request, form, language, flat, [], max(screen - 1, 0))
         on = form_fields.screen_of(screens)
@@ -181,7 +188,16 @@ def form_post(request: Any, posted: dict[str, list[str]], language: str, formId:
         if api_error.status == 401:
             return _message(request, language, "web.signin_again", 401)
         return _unsent(request, language, api_error)
-    return render.page(request, "done.html", language, form=form, created=created)
+    return render.page(
+        request,
+        "done.html",
+        language,
+        form=form,
+        created=created,
+        switch_form="again",
+        document=json.dumps(document, ensure_ascii=False),
+        once=render.first(posted, "once"),
+    )
 
 
 # How long a second tap waits for the first one's answer (a submission takes well under a second).
@@ -304,6 +320,10 @@ def _form(
         error["anchor"] = ids.get(pointer, questions[0].id)
         # A group's message is shown at the group; a field's at the field.
         error["at"] = pointer or questions[0].pointer
+    # The summary as the page reads, one line per field (its first problem), as at the field.
+    order = {pointer: n for n, pointer in enumerate(ids)}
+    firsts = {error["at"]: error for error in reversed(errors)}
+    errors = sorted(firsts.values(), key=lambda e: order.get(e["at"], -1))
     return render.page(
         request,
         "form.html",
@@ -318,7 +338,8 @@ def _form(
         carried={k: v for k, v in values.items() if k.split(".", 1)[0] not in shown},
         values=values,
         errors=errors,
-        error_at={e["at"]: e["message"] for e in reversed(errors)},
+        error_at={e["at"]: e["message"] for e in errors},
+        switch_form="answers",
     )
 
 
@@ -339,6 +360,7 @@ def _review(request: Any, form: Any, language: str, document: dict[str, Any]) ->
         document=json.dumps(document, ensure_ascii=False),
         # Sending this page twice (a double tap, a reload) makes one submission: the key of its send.
         once=secrets.token_urlsafe(16),
+        switch_form="answers",
     )
 
 
@@ -452,6 +474,7 @@ def _show_status(
         photos=photos,
         # Sending the answer twice (a double tap, a reload) sends it once: the key of its send.
         once=once,
+        switch_form="reshow",
     )
 
 
@@ -487,7 +510,7 @@ def _status_by_line(request: Any, language: str, token: str, receipt: str) -> Re
     page, _cursor = store.query_index(
         Submission.by_line_user, user_id, since=None, until=None, cursor=None, limit=20
     )
-    return render.page(request, "mine.html", language, submissions=page, id_token=token)
+    return render.page(request, "mine.html", language, submissions=page, id_token=token, switch_form="reshow")
 
 
 UPLOAD_ID = re.compile(r"^up_[a-z2-7]{20,40}$")
@@ -603,7 +626,16 @@ def queue_page() -> Response:
     auto = (request.query_params or {}).get("auto") == "1"
     # When the figures were read: a page left open without refreshing says how old it is.
     as_of = now.astimezone(TOKYO).strftime("%H:%M")
-    response = render.page(request, "queue.html", language, cacheable=True, view=view, auto=auto, as_of=as_of)
+    response = render.page(
+        request,
+        "queue.html",
+        language,
+        cacheable=True,
+        view=view,
+        auto=auto,
+        as_of=as_of,
+        switch_query="&auto=1" if auto else "",  # switching language keeps the refresh asked for
+    )
     response.headers["Cache-Control"] = "public, max-age=10"  # the figures change by the minute
     if auto:
         response.headers["Refresh"] = str(QUEUE_REFRESH_SECONDS)

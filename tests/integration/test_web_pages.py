@@ -691,3 +691,95 @@ def test_an_answer_sent_twice_is_sent_once_and_a_refused_one_keeps_what_was_type
     # A new answer page (another tab) finds it answered already: said at the status, which is shown.
     late = post(client, "/web/status/answer", cookie, {**answer, "once": "another-tab-0001", "text": "x"})
     assert late.status_code == 422 and 'href="#status"' in late.body.decode()
+
+
+def _switch_form(html: str) -> str:
+    """The id of the form the page's language switch posts (JavaScript off)."""
+    forms = set(re.findall(r'<button type="submit" form="([^"]+)" name="switch" value="[^"]+"', html))
+    assert len(forms) == 1, forms
+    return forms.pop()
+
+
+def _form_fields(html: str, form_id: str) -> dict[str, list[str]]:
+    """The fields a browser would post with the form `form_id` (hidden, text and textarea)."""
+    import html as html_lib
+
+    start = html.index(f'id="{form_id}"')
+    body = html[html.rindex("<form", 0, start) : html.index("</form>", start)]
+    fields: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body):
+        fields.setdefault(name, []).append(html_lib.unescape(value))
+    for name, value in re.findall(r'<textarea[^>]* name="([^"]+)"[^>]*>([^<]*)</textarea>', body):
+        fields.setdefault(name, []).append(html_lib.unescape(value))
+    return fields
+
+
+def test_the_language_switch_keeps_what_was_typed_the_answers_the_receipt_and_the_status(client):
+    """With JavaScript off, a link to ?lang= lost a typed question, the check-answers page, the
+    receipt and access code, and a signed-in status; the switch now posts the page's state."""
+    cookie, _ = _csrf(client.http.get("/web/forms/inquiry?lang=en"))
+    page = client.http.get("/web/forms/inquiry?lang=en", headers={"Cookie": cookie}).body.decode()
+    typed = {**_form_fields(page, _switch_form(page)), "question": ["Where is the 図書館?"], "switch": ["ko"]}
+    again = post(client, "/web/forms/inquiry", cookie, typed)
+    shown = again.body.decode()
+    assert again.status_code == 200 and '<html lang="ko">' in shown and 'id="error-summary"' not in shown
+    assert "Where is the 図書館?</textarea>" in shown
+    review = post(
+        client,
+        "/web/forms/inquiry",
+        cookie,
+        {**_form_fields(shown, "answers"), "question": ["Where is the 図書館?"]},
+    )
+    in_vi = post(
+        client,
+        "/web/forms/inquiry",
+        cookie,
+        {**_form_fields(review.body.decode(), "answers"), "switch": ["vi"]},
+    )
+    assert in_vi.status_code == 200 and '<html lang="vi">' in in_vi.body.decode()
+    assert 'name="once"' in in_vi.body.decode() and "Where is the 図書館?" in in_vi.body.decode()
+    sent = post(client, "/web/forms/inquiry", cookie, _form_fields(in_vi.body.decode(), "answers"))
+    done = sent.body.decode()
+    receipt = re.search(r'id="receipt">([^<]+)<', done).group(1)
+    code = re.search(r'id="access-code">([^<]+)<', done).group(1)
+    switched = post(
+        client, "/web/forms/inquiry", cookie, {**_form_fields(done, _switch_form(done)), "switch": ["en"]}
+    )
+    assert '<html lang="en">' in switched.body.decode()
+    assert f'id="receipt">{receipt}<' in switched.body.decode() and code in switched.body.decode()
+    signin = {"csrf": typed["csrf"], "lang": "en", "receipt": receipt, "code": code}
+    status = post(client, "/web/status", cookie, signin)
+    view = status.body.decode()
+    in_ne = post(client, "/web/status", cookie, {**_form_fields(view, _switch_form(view)), "switch": ["ne"]})
+    assert in_ne.status_code == 200 and '<html lang="ne">' in in_ne.body.decode()
+    assert f'class="code">{receipt}<' in in_ne.body.decode()
+    # A page that needs no post keeps what its address asked for.
+    assert 'href="?lang=en&amp;auto=1"' in client.http.get("/queue?auto=1").body.decode()
+
+
+def test_the_error_summary_reads_in_page_order_with_one_line_per_field(client):
+    cookie, token = _csrf(client.http.get("/web/forms/road-park-damage?lang=en"))
+    example = copy.deepcopy(get_form("road-park-damage").example)
+    example.pop("photos", None)
+    answers = {
+        **form_fields.flat_values(example),
+        "email": ["not-an-email"],
+        "location.latitude": ["north"],
+        "location.longitude": ["east"],
+        "phone": ["+81 3-1234-5678"],  # too long and not written as expected: one line
+    }
+    refused = post(
+        client,
+        "/web/forms/road-park-damage",
+        cookie,
+        {"csrf": token, "lang": "en", "step": "review", **answers},
+    )
+    html = refused.body.decode()
+    summary = html[html.index('id="error-summary"') : html.index("</div>", html.index('id="error-summary"'))]
+    linked = re.findall(r'<a href="#([^"]+)">', summary)
+    assert refused.status_code == 422 and len(linked) == len(set(linked)) >= 3, linked
+    places = [
+        html.index(f'id="{anchor}"', html.index("</div>", html.index('id="error-summary"')))
+        for anchor in linked
+    ]
+    assert places == sorted(places), linked
