@@ -369,6 +369,9 @@ class MadoguchiStack(cdk.Stack):
             user_pool_client_name=self.name("staff-app"),
             generate_secret=False,
             auth_flows=cognito.AuthFlow(user_srp=True),
+            # Staff sign in by SRP with MFA; no hosted UI, so no OAuth flows (CDK's default would
+            # allow the implicit grant, tokens in a redirect URL, to https://example.com).
+            disable_o_auth=True,
             prevent_user_existence_errors=True,
             id_token_validity=cdk.Duration.hours(1),
             access_token_validity=cdk.Duration.hours(1),

@@ -328,6 +328,9 @@ def test_staff_pool_groups_section_and_app_client_reach_the_app(synth: Synth) ->
     ((client_id, client),) = resources(template, "AWS::Cognito::UserPoolClient").items()
     assert "custom:section" in client["Properties"]["ReadAttributes"]
     assert "custom:section" not in client["Properties"]["WriteAttributes"]
+    # SRP sign-in only: no OAuth flow (the implicit grant puts tokens in a redirect URL).
+    assert not client["Properties"].get("AllowedOAuthFlows")
+    assert client["Properties"]["ExplicitAuthFlows"] == ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
     env = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert env["STAFF_JWT_AUDIENCE"] == {"Ref": client_id}
     assert {"Ref": pool_id} in env["STAFF_JWT_ISSUER"]["Fn::Join"][1]
