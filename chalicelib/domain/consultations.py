@@ -146,6 +146,11 @@ def catalogue() -> dict[str, Service]:
         missing = [lang for lang in LANGUAGES if not service.name.get(lang) or not service.prepare.get(lang)]
         if missing or not set(service.modes) <= set(MODES) or not set(service.who_may_book) <= set(WHO):
             raise ValueError(f"consultation {service.id!r} is incomplete: {missing or 'modes/whoMayBook'}")
+        if service.sensitive and (
+            "{service}" in service.meeting_link_template or service.id in service.meeting_link_template
+        ):
+            # The link goes into the .ics LOCATION, the email and a LINE push on the lock screen.
+            raise ValueError(f"consultation {service.id!r} is sensitive: its meeting link must not name it")
         services[service.id] = service
     return services
 

@@ -311,7 +311,7 @@ def booking_view(booking: ConsultationBooking, language: str) -> dict[str, Any]:
     return {
         "booking": booking.booking_id,
         "service": service.id,
-        "serviceName": service.title(language),
+        "serviceName": service.public_title(language),  # a sensitive topic is not named (a shared screen)
         "status": booking.status,
         "slot": booking.slot,
         "start": rules.tokyo_text(start),

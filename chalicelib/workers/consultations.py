@@ -2,7 +2,8 @@
 
 A record is `{"booking", "kind"}` (kind `followup`) or `{"booking", "kind", "slot"}` (a
 reminder or the meeting link, put there by its one-time Scheduler schedule). Each notice is
-sent once: it is claimed in the inbox ledger under `consult#<id>#<notice>#<slot>`, the LINE
+sent once: it is claimed in the inbox ledger under `consult#<id>#<notice>#<slot>` (for the
+booked/moved notice, also the booking's revision: moved away and back, it is told again), the LINE
 push carries a retry key derived from the same parts (a retry after a later failure is
 absorbed by LINE), and the email goes last because SES has no such key. A reminder re-reads
 the booking and sends nothing unless it is still booked for the slot it was made for.
@@ -74,12 +75,20 @@ def process(booking_id: str, kind: str, slot: str | None, now: datetime | None =
         booking = store.get(booking_id)
         if booking is None:
             return sent
-        with inbox.once(f"consult#{booking_id}#{notice}#{booking.slot}", now, LEASE) as claim:
+        with inbox.once(f"consult#{booking_id}#{_notice_key(booking, notice)}", now, LEASE) as claim:
             if claim is inbox.Claim.DONE:
                 continue
             deliver(booking, notice, now)
         sent.append(notice)
     return sent
+
+
+def _notice_key(booking: ConsultationBooking, notice: str) -> str:
+    """What makes a notice one notice: its kind and slot, and for booked/moved the revision (a
+    booking moved to 15:30 and back to 10:30 must say 10:30 again, though it said so once)."""
+    if notice == "booked":
+        return f"{notice}#{booking.slot}#r{int(booking.revision or 1)}"
+    return f"{notice}#{booking.slot}"
 
 
 def _message_key(booking: ConsultationBooking, notice: str) -> str:
@@ -126,7 +135,7 @@ def deliver(booking: ConsultationBooking, notice: str, now: datetime) -> list[st
             line_client().push(
                 booking.line_user_id,
                 [{"type": "text", "text": text[:5000]}],
-                retry_key_for(booking.booking_id, notice, booking.slot, "consult"),
+                retry_key_for(booking.booking_id, _notice_key(booking, notice), "consult"),
             )
             channels.append("line")
         except LineRejected as error:

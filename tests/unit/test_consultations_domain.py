@@ -43,6 +43,25 @@ def test_a_sensitive_service_is_never_named_in_what_others_may_see():
     for language in rules.LANGUAGES:
         assert "LGBT" not in lgbts.public_title(language)
     assert rules.get_service("legal").public_title("en") == "Legal consultation (lawyer)"
+    # Nor by its meeting link, which goes into the .ics, the email and a LINE push.
+    link = lgbts.meeting_link("BK-2612-ABC123")
+    assert link.endswith("/BK-2612-ABC123") and "lgbt" not in link.lower()
+
+
+def test_a_sensitive_service_whose_meeting_link_would_name_it_is_refused(monkeypatch, tmp_path):
+    import json
+
+    raw = json.loads((rules.DATA_DIR / "consultations.json").read_text(encoding="utf-8"))
+    lgbts = next(entry for entry in raw["services"] if entry["id"] == "lgbts")
+    monkeypatch.setattr(rules, "DATA_DIR", tmp_path)
+    for template in (
+        "https://meet.example.jp/{service}/{booking}",
+        "https://meet.example.jp/lgbts/{booking}",
+    ):
+        lgbts["meetingLinkTemplate"] = template
+        (tmp_path / "consultations.json").write_text(json.dumps(raw), encoding="utf-8")
+        with pytest.raises(ValueError, match="must not name it"):
+            rules.catalogue.__wrapped__()
 
 
 def test_weekly_slots_skip_weekends_holidays_and_the_year_end_closure():

@@ -48,7 +48,7 @@ def mine(turn: Turn, _: str = "") -> None:
         lines.append(
             turn.text(
                 "consult.my_bookings.item",
-                title=svc.title(turn.language),
+                title=svc.public_title(turn.language),
                 when=booking["start"].replace("T", " ")[:16],
                 mode=turn.text(f"consult.mode.{booking['mode']}"),
                 booking=booking["booking"],
@@ -76,7 +76,7 @@ def ask_cancel(turn: Turn, booking_id: str) -> None:
     turn.say(
         "consult.cancel.confirm",
         [turn.button("consult.button.cancel_yes", "consult.cancel_yes", booking_id), turn.cancel_button()],
-        title=svc.title(turn.language),
+        title=svc.public_title(turn.language),
         when=rules.tokyo_text(rules.parse_slot(booking.slot)).replace("T", " ")[:16],
         booking=booking_id,
     )

@@ -38,3 +38,16 @@ def test_my_bookings_lists_them_and_cancel_asks_first(post_webhook, pump, sandbo
     again = resident.tap("consult.cancel_yes", booking_id)
     assert "取り消せません" in texts(again)
     assert not [b for b in buttons(resident.tap("consult.mine")) if booking_id[-6:] in b["label"]]
+
+
+def test_a_sensitive_consultation_is_not_named_in_the_chat(post_webhook, pump, sandbox, slot, book, mint):
+    """The chat's list and its cancel question show on a phone's screen and in LINE's previews:
+    "区の相談", as the notices and the web pages say it, never the topic."""
+    resident = Resident(post_webhook, pump, sandbox)
+    slot_id = slot("lgbts", section="jinken-suishin", offset=4)
+    booking_id = body_of(book("lgbts", slot_id, token=mint(resident.user_id)))["booking"]
+    listed = resident.tap("consult.mine")
+    ask = resident.tap_button(listed, "取消 ")
+    for reply in (listed, ask):
+        assert booking_id in texts(reply) and "区の相談" in texts(reply), texts(reply)
+        assert "LGBT" not in texts(reply)

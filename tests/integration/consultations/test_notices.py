@@ -137,6 +137,30 @@ def test_a_reminder_for_the_old_time_of_a_moved_booking_sends_nothing(
     assert schedules_of(booking_id)["reminder_hour"] == expected
 
 
+def test_a_booking_moved_away_and_back_is_told_each_time(call, slot, book, mint, sandbox, drained):
+    """Told "moved to 15:30" and then nothing, the resident would come at 15:30 to a booking
+    that is back at 10:30: each move is a notice of its own, even back to a time told before."""
+    user = new_user_id()
+    first, other = slot("general", offset=5), slot("general", offset=5)
+    booking_id = body_of(book("general", first, token=mint(user)))["booking"]
+    drained.drain()
+    for to in (other, first):
+        moved = call(
+            "POST",
+            f"/bookings/{booking_id}/reschedule",
+            {"slot": to},
+            headers={"Authorization": f"Bearer {mint(user)}"},
+        )
+        assert moved.status_code == 200, moved.body
+        drained.drain()
+    told = pushes_to(sandbox, user)
+    assert len(told) == 3 and "変更しました" in told[-1]
+    when = rules.tokyo_text(rules.parse_slot(first)).replace("T", " ")[:16]
+    assert when in told[-1] and when in told[0]
+    drained.drain()
+    assert len(pushes_to(sandbox, user)) == 3  # and each once
+
+
 def test_email_confirmation_carries_an_ics_in_the_residents_language(call, slot, book, drained):
     slot_id = slot("legal")
     address = f"ics-{slot_id[:10]}-{slot_id[11:13]}{slot_id[14:16]}@example.com"
@@ -246,7 +270,7 @@ def test_crash_in_the_worker_after_line_took_the_push_sends_it_once(
     with pytest.raises(Crash):
         worker.process(booking_id, "followup", None)
     monkeypatch.setattr(inbox, "mark_processed", real_mark)
-    key = f"consult#{booking_id}#booked#{slot_id}"
+    key = f"consult#{booking_id}#booked#{slot_id}#r1"
     inbox.release(key)  # the lease would run out; the redelivery comes
     assert worker.process(booking_id, "followup", None) == ["booked"]
     drained.drain()
