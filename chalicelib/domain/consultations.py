@@ -45,6 +45,8 @@ RESIDENT_CHANNELS = ("line", "web")
 STAFF_CHANNELS = ("phone", "counter")
 
 NOTE_MAX = 200
+# A ward cancel's reason goes to the resident whole (the schema's 300: room for a number to call).
+REASON_MAX = 300
 # Reminders: the day before (24 h) and an hour before; the meeting link per service.
 REMINDERS = (("reminder_day", timedelta(hours=24)), ("reminder_hour", timedelta(hours=1)))
 # The earliest a slot can be booked: a resident needs time to get there, staff to prepare.
@@ -290,11 +292,11 @@ def check_eligibility(service: Service, eligibility: str | None) -> str:
     return eligibility
 
 
-def clean_note(note: Any) -> str | None:
+def clean_note(note: Any, limit: int = NOTE_MAX) -> str | None:
     if note is None:
         return None
     text = without_controls(unicodedata.normalize("NFC", str(note))).strip()
-    return text[:NOTE_MAX] or None
+    return text[:limit] or None
 
 
 def normalize_email(value: str) -> str:

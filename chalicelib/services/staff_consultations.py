@@ -50,8 +50,9 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
     svc = _own(principal, service_id)
     _check("consultation_availability", document)
     now = datetime.now(UTC)
-    counts = {"created": 0, "updated": 0, "kept": 0, "closed": 0, "extra": 0}
     by = principal.staff_id
+    # Everything is read and checked before anything is written: a 422 leaves the calendar as it was.
+    weekly_sessions: list[tuple[datetime, int]] = []
     if weekly := document.get("weekly"):
         try:
             pattern = rules.Weekly.from_dict(weekly)
@@ -60,24 +61,28 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
         first, last = rules.parse_day(weekly["from"]), rules.parse_day(weekly["to"])
         if last < first or (last - first).days > 184:
             raise Invalid("期間は半年以内で指定してください。 / The range must be at most six months.")
-        for start, capacity in rules.weekly_slots(pattern, first, last):
-            if start > now:
-                counts[
-                    store.set_slot(
-                        svc.id, rules.slot_id(start), capacity, "weekly", by, start + SLOT_RETENTION
-                    )
-                ] += 1
-    for text in document.get("closedDays", []):
-        day = rules.parse_day(text)
+        weekly_sessions = [
+            (start, cap) for start, cap in rules.weekly_slots(pattern, first, last) if start > now
+        ]
+    closed_days = [rules.parse_day(text) for text in document.get("closedDays", [])]
+    extra_sessions = [
+        (rules.parse_slot(extra["slot"]), extra["capacity"]) for extra in document.get("extraSessions", [])
+    ]
+    for start, _ in extra_sessions:
+        rules.check_extra_session(start)
+    counts = {"created": 0, "updated": 0, "kept": 0, "closed": 0, "extra": 0}
+    for start, capacity in weekly_sessions:
+        # A day closed before stays closed: the weekly pattern sets capacities, it reopens nothing.
+        outcome = store.set_slot(
+            svc.id, rules.slot_id(start), capacity, "weekly", by, start + SLOT_RETENTION, reopen=False
+        )
+        counts[outcome] += 1
+    for day in closed_days:
         low, high = rules.bounds_utc(day, day)
         for slot in store.query_slots(svc.id, low, high):
             counts["closed"] += store.close_slot(svc.id, slot.slot, by)
-    for extra in document.get("extraSessions", []):
-        start = rules.parse_slot(extra["slot"])
-        rules.check_extra_session(start)
-        outcome = store.set_slot(
-            svc.id, extra["slot"], extra["capacity"], "extra", by, start + SLOT_RETENTION
-        )
+    for start, capacity in extra_sessions:
+        outcome = store.set_slot(svc.id, rules.slot_id(start), capacity, "extra", by, start + SLOT_RETENTION)
         counts["extra"] += outcome != "kept"
         counts["kept"] += outcome == "kept"
     # Who changed a service's availability, and how much, is part of the audit trail too.
@@ -161,6 +166,11 @@ def staff_book(principal: StaffPrincipal, service_id: str, document: Any) -> dic
         )
     if not rules.clean_note(document.get("name")):  # blank is no name
         raise Invalid("お名前を入力してください。 / The caller's name is required.", code="name_required")
+    if document.get("language") not in (None, *rules.LANGUAGES):  # the notices' language
+        raise Invalid(
+            f"language は {', '.join(rules.LANGUAGES)} のどれかです。 / language must be one of them.",
+            code="invalid_language",
+        )
     booker = service.Booker(
         channel=document["channel"], language=document.get("language") or "ja", staff_id=principal.staff_id
     )
@@ -195,7 +205,7 @@ def mark(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str,
 
 def cancel(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str, Any]:
     _check("consultation_staff_action", document)
-    reason = rules.clean_note((document or {}).get("reason"))  # blank is no reason
+    reason = rules.clean_note((document or {}).get("reason"), rules.REASON_MAX)  # blank is no reason
     if not reason:
         raise Invalid(
             "取消の理由を入力してください（ご本人に伝わります）。 / A reason is required (the resident is told).",

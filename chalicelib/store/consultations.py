@@ -145,10 +145,21 @@ def get_slot(service: str, slot_id: str) -> ConsultationSlot | None:
     return item_or_none(ConsultationSlot, service, slot_id)
 
 
-def set_slot(service: str, slot_id: str, capacity: int, kind: str, by: str, expires_at: datetime) -> str:
-    """Create the slot, or set the capacity of an existing one (never below what is booked).
+def set_slot(
+    service: str,
+    slot_id: str,
+    capacity: int,
+    kind: str,
+    by: str,
+    expires_at: datetime,
+    *,
+    reopen: bool = True,
+) -> str:
+    """Create the slot, or set the capacity of an existing one, never below what is booked: asked
+    for fewer seats than are booked, it keeps those bookings and sells no more (capacity = booked).
+    `reopen`: open it again if it was closed (an extra session does; a weekly pattern does not).
 
-    Answers "created", "updated" or "kept" (it holds more bookings than the new capacity)."""
+    Answers "created", "updated", or "kept" (it holds more bookings than the capacity asked for)."""
     item = ConsultationSlot(
         service,
         slot_id,
@@ -163,16 +174,22 @@ def set_slot(service: str, slot_id: str, capacity: int, kind: str, by: str, expi
         item.save(condition=ConsultationSlot.slot.does_not_exist())
     if write.applied:
         return "created"
+    reopened = [ConsultationSlot.open.set(True)] if reopen else []
     with conditional() as write:
         ConsultationSlot(service, slot_id).update(
-            actions=[
-                ConsultationSlot.capacity.set(capacity),
-                ConsultationSlot.open.set(True),
-                ConsultationSlot.updated_by.set(by),
-            ],
+            actions=[ConsultationSlot.capacity.set(capacity), *reopened, ConsultationSlot.updated_by.set(by)],
             condition=ConsultationSlot.booked <= capacity,
         )
-    return "updated" if write.applied else "kept"
+    if write.applied:
+        return "updated"
+    ConsultationSlot(service, slot_id).update(
+        actions=[
+            ConsultationSlot.capacity.set(ConsultationSlot.booked),
+            *reopened,
+            ConsultationSlot.updated_by.set(by),
+        ]
+    )
+    return "kept"
 
 
 def close_slot(service: str, slot_id: str, by: str) -> bool:

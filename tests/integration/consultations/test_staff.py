@@ -91,16 +91,19 @@ def test_a_cancel_by_the_ward_needs_a_reason_and_the_resident_is_told(call, slot
             "POST", f"/staff/consultations/bookings/{booking_id}/cancel", blank, headers=staff_headers()
         )
         assert no_reason.status_code == 422 and body_of(no_reason)["error"]["code"] == "reason_required"
+    # The whole reason the schema allows reaches the resident: its end is often a number to call.
+    reason = "相談員の急病のため" + "本日の相談は中止します。" * 23 + "03-3695-1111"
+    assert len(reason) <= 300
     done = call(
         "POST",
         f"/staff/consultations/bookings/{booking_id}/cancel",
-        {"reason": "相談員の急病のため"},
+        {"reason": reason},
         headers=staff_headers(),
     )
     assert done.status_code == 200 and body_of(done)["status"] == "cancelled"
     pump.drain()
     last = pushes_to(sandbox, user)[-1]
-    assert "区の都合" in last and "相談員の急病のため" in last
+    assert "区の都合" in last and reason in last
     assert int(store.get_slot("general", slot_id).booked) == 0
 
 
@@ -205,3 +208,85 @@ def test_an_extra_session_outside_the_calendar_is_refused_not_a_500(call, slot_i
     extra = {"extraSessions": [{"slot": slot_id, "capacity": 1}]}
     response = call("POST", "/staff/consultations/legal/availability", extra, headers=staff_headers())
     assert response.status_code == 422
+
+
+def test_availability_sells_no_seat_below_its_bookings_keeps_closed_days_and_is_all_or_nothing(
+    call, slot, book
+):
+    """Asked for fewer seats than are booked, a session keeps its bookings and sells no more; a
+    weekly pattern posted again does not reopen a closed day; a request with one bad item
+    changes nothing at all (it used to write the items before it, with no audit entry)."""
+    slot_id = slot("general", capacity=2)
+    book("general", slot_id)
+    lowered = call(
+        "POST",
+        "/staff/consultations/general/availability",
+        {"extraSessions": [{"slot": slot_id, "capacity": 0}]},
+        headers=staff_headers(),
+    )
+    assert lowered.status_code == 200 and body_of(lowered)["kept"] == 1
+    held = store.get_slot("general", slot_id)
+    assert (int(held.capacity), int(held.booked), bool(held.open)) == (1, 1, True)
+
+    start = rules.parse_slot(slot("general"))
+    day, hhmm = (
+        start.astimezone(rules.TOKYO).date().isoformat(),
+        start.astimezone(rules.TOKYO).strftime("%H:%M"),
+    )
+    weekly = {
+        "from": day,
+        "to": day,
+        "weekdays": [start.astimezone(rules.TOKYO).weekday()],
+        "times": [hhmm],
+        "capacity": 3,
+    }
+    closed = call(
+        "POST", "/staff/consultations/general/availability", {"closedDays": [day]}, headers=staff_headers()
+    )
+    assert closed.status_code == 200 and body_of(closed)["closed"] >= 1
+    again = call(
+        "POST", "/staff/consultations/general/availability", {"weekly": weekly}, headers=staff_headers()
+    )
+    assert again.status_code == 200
+    assert not store.get_slot("general", rules.slot_id(start)).open  # still closed
+
+    fresh = rules.parse_slot(slot("general"))  # a time nobody has a session at yet
+    new_slot = rules.slot_id(fresh + timedelta(minutes=1))
+    refused = call(
+        "POST",
+        "/staff/consultations/general/availability",
+        {"extraSessions": [{"slot": new_slot, "capacity": 1}], "closedDays": ["2027-02-30"]},
+        headers=staff_headers(),
+    )
+    assert refused.status_code == 422
+    assert store.get_slot("general", new_slot) is None
+
+
+def test_a_phone_booking_in_a_language_madoguchi_does_not_speak_is_refused(call, slot):
+    document = {
+        "slot": slot("general"),
+        "mode": "in_person",
+        "eligibility": "resident",
+        "name": f"電話 {new_user_id()[-6:]}",  # one booking a day per caller: a caller of its own
+        "phone": f"03-{int(new_user_id()[-8:], 16) % 9000 + 1000}-2222",
+        "channel": "phone",
+    }
+    for language in ("xx", 7, ["ja"]):
+        refused = call(
+            "POST",
+            "/staff/consultations/general/bookings",
+            {**document, "language": language},
+            headers=staff_headers(),
+        )
+        assert refused.status_code == 422 and body_of(refused)["error"]["code"] == "invalid_language", (
+            refused.body
+        )
+    assert (
+        call(
+            "POST",
+            "/staff/consultations/general/bookings",
+            {**document, "language": "vi"},
+            headers=staff_headers(),
+        ).status_code
+        == 201
+    )
