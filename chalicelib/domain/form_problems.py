@@ -10,10 +10,21 @@ them in a page's language.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
-from chalicelib.domain.forms import FormDefinition
 from chalicelib.domain.messages import Text, localize
+
+
+class Questions(Protocol):
+    """What the wording needs: a schema and its questions' labels (`meta["labels"]`, as a
+    form's x-madoguchi has them): a form, or another resident-facing body (a booking)."""
+
+    @property
+    def schema(self) -> dict[str, Any]: ...
+
+    @property
+    def meta(self) -> dict[str, Any]: ...
+
 
 # Schema keyword -> the catalogue text that explains it; any other keyword gets `problem.other`.
 _KEYS = {
@@ -35,7 +46,7 @@ _KEYS = {
 }
 
 
-def problems_of(problems: list[dict[str, Any]], form: FormDefinition) -> list[dict[str, Any]]:
+def problems_of(problems: list[dict[str, Any]], form: Questions) -> list[dict[str, Any]]:
     """Schema problems as {"pointer", "message"} pairs a resident can act on, the message a
     catalogue Text not yet written in any language.
 
@@ -90,7 +101,7 @@ def _required_branches(expected: Any) -> list[list[str]] | None:
     return [list(branch["required"]) for branch in expected]
 
 
-def _either(form: FormDefinition, pointer: str, branches: list[list[str]]) -> Text:
+def _either(form: Questions, pointer: str, branches: list[list[str]]) -> Text:
     """「メール」、または「氏名」と「住所」: each branch's labels joined by "and", the branches by "or"."""
 
     def quoted(name: str) -> Text:
@@ -109,14 +120,14 @@ def _either(form: FormDefinition, pointer: str, branches: list[list[str]]) -> Te
 
 
 def explain(
-    problems: list[dict[str, Any]], form: FormDefinition, language: str, *, furigana: bool = False
+    problems: list[dict[str, Any]], form: Questions, language: str, *, furigana: bool = False
 ) -> list[dict[str, str]]:
     """`problems_of`, written in `language`: plain text (the API's 422 details, LINE) unless
     `furigana`: then ja-easy keeps its ｜漢字《かんじ》 markup for a page to render as <ruby>."""
     return localize(problems_of(problems, form), language, furigana=furigana)
 
 
-def _question(form: FormDefinition, pointer: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _question(form: Questions, pointer: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The schema and the label of the question at `pointer`: the innermost labelled one (a
     row's field, a location's address); the form itself ({}, {}) for the root."""
     prop: dict[str, Any] = {"properties": form.schema.get("properties", {})}

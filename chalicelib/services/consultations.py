@@ -16,18 +16,22 @@ fire and send nothing unless it is still booked for the slot they were made for.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from chalicelib.adapters import queues, scheduler
 from chalicelib.domain import consultations as rules
+from chalicelib.domain import messages
 from chalicelib.domain import submissions as receipts
 from chalicelib.domain.errors import Conflict, Invalid, NotFound, Unavailable
+from chalicelib.domain.form_problems import problems_of
 from chalicelib.domain.messages import Text
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import CONSULTATIONS
-from chalicelib.schemas import problems
+from chalicelib.schemas import load, problems
 from chalicelib.store import attempts
 from chalicelib.store import consultations as store
 from chalicelib.store.models import ConsultationBooking
@@ -387,10 +391,31 @@ def followup(booking_id: str, now: datetime | None = None) -> list[str]:
 
 
 def _check(schema: str, document: Any) -> None:
+    """The schema's problems, said to the resident in their language by the booking page's own
+    labels ("「電話番号」の書き方が正しくありません"), never jsonschema's English and regex."""
     found = problems(schema, document)
     if found:
-        details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
-        raise Invalid(Text("error.check_entries"), details=details)
+        raise Invalid(Text("error.check_entries"), details=problems_of(found, _questions(schema)))
+
+
+# The booking's questions, by the labels of the booking page (the web form asks them so).
+_LABELS = {
+    "slot": "web.book_when",
+    "mode": "web.book_mode",
+    "eligibility": "web.book_eligibility",
+    "name": "web.book_name",
+    "email": "web.book_email",
+    "phone": "web.book_phone",
+    "note": "web.book_note",
+}
+
+
+@functools.cache
+def _questions(schema: str) -> SimpleNamespace:
+    labels = {
+        name: {lang: messages.text(key, lang) for lang in rules.LANGUAGES} for name, key in _LABELS.items()
+    }
+    return SimpleNamespace(schema=load(schema), meta={"labels": labels})
 
 
 def _text(value: Any) -> str | None:

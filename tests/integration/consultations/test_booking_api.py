@@ -164,6 +164,27 @@ def test_off_line_a_booking_needs_a_name_not_blanks(call, slot):
     assert int(store.get_slot("legal", slot_id).booked) == 0
 
 
+def test_a_booking_refused_says_what_to_fix_in_the_residents_language_by_the_fields_name(call, slot):
+    document = {
+        "slot": slot("legal"),
+        "mode": "phone",
+        "eligibility": "resident",
+        "name": "A",
+        "phone": "12345",
+    }
+    for language, phone, mode in (
+        ("ja", "「電話番号」", "「相談の方法」"),
+        ("en", "“Phone number”", "“How do you want to talk?”"),
+    ):
+        refused = call(
+            "POST", "/consultations/legal/bookings", document, headers={"Accept-Language": language}
+        )
+        said = {d["pointer"]: d["message"] for d in body_of(refused)["error"]["details"]}
+        assert refused.status_code == 422 and set(said) == {"/phone", "/mode"}, said
+        assert phone in said["/phone"] and "12345" not in said["/phone"] and "[0-9" not in said["/phone"]
+        assert mode.strip("「」“”") in said["/mode"] and "in_person" not in said["/mode"], said
+
+
 def _next_weekday_holiday() -> date:
     day = datetime.now(UTC).date() + timedelta(days=2)
     while not (day.weekday() < 5 and jpholiday.is_holiday(day)):
