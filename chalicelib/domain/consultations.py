@@ -388,12 +388,13 @@ def remaining(capacity: int, booked: int, is_open: bool) -> int:
 def public_slots(
     rows: Iterable[tuple[str, int, int, bool]], service: Service, now: datetime
 ) -> list[dict[str, Any]]:
-    """Free slots (remaining > 0, still bookable) as the API shows them."""
+    """Free slots as the API shows them: seats left, and bookable now (`check_bookable`'s window:
+    not too soon, not beyond the service's days ahead, whose booking would say "not open yet")."""
     shown = []
     for sid, capacity, booked, is_open in rows:
         start = parse_slot(sid)
         left = remaining(capacity, booked, is_open)
-        if left <= 0 or start < now + MIN_LEAD:
+        if left <= 0 or start < now + MIN_LEAD or start > now + timedelta(days=service.book_ahead_days):
             continue
         shown.append(
             {

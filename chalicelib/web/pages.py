@@ -634,7 +634,6 @@ def queue_page() -> Response:
         view=view,
         auto=auto,
         as_of=as_of,
-        switch_query="&auto=1" if auto else "",  # switching language keeps the refresh asked for
     )
     response.headers["Cache-Control"] = "public, max-age=10"  # the figures change by the minute
     if auto:

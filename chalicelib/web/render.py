@@ -12,7 +12,7 @@ import secrets
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jinja2
 from chalice import Response
@@ -141,6 +141,9 @@ def page(
     """An HTML page. Pages with forms or personal data are `no-store` and carry a CSRF token."""
     token = csrf_token(request)
     texts = Texts(language)
+    # The language switch's link keeps the rest of the address (a chosen slot, a week, auto=1).
+    kept = {k: v for k, v in (request.query_params or {}).items() if k != "lang"}
+    context.setdefault("switch_query", "&" + urlencode(kept) if kept else "")
     html = (
         environment()
         .get_template(template)

@@ -753,8 +753,10 @@ def test_the_language_switch_keeps_what_was_typed_the_answers_the_receipt_and_th
     in_ne = post(client, "/web/status", cookie, {**_form_fields(view, _switch_form(view)), "switch": ["ne"]})
     assert in_ne.status_code == 200 and '<html lang="ne">' in in_ne.body.decode()
     assert f'class="code">{receipt}<' in in_ne.body.decode()
-    # A page that needs no post keeps what its address asked for.
+    # A page that needs no post keeps what its address asked for (a refresh, a chosen time, a week).
     assert 'href="?lang=en&amp;auto=1"' in client.http.get("/queue?auto=1").body.decode()
+    week = client.http.get("/web/consultations/legal?from=2027-01-12&lang=ja").body.decode()
+    assert 'href="?lang=vi&amp;from=2027-01-12"' in week
 
 
 def test_the_error_summary_reads_in_page_order_with_one_line_per_field(client):

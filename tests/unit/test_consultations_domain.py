@@ -95,6 +95,12 @@ def test_booking_window_and_change_deadline():
     with pytest.raises(Invalid):
         rules.check_bookable(legal, now + timedelta(days=1), "telepathy", now)
     rules.check_bookable(legal, now + timedelta(days=1), "online", now)
+    # What the slot list offers is what can be booked: neither too soon nor beyond the days ahead.
+    rows = [
+        (rules.slot_id(now + delta), 1, 0, True)
+        for delta in (timedelta(minutes=10), timedelta(days=1), timedelta(days=61))
+    ]
+    assert [s["slot"] for s in rules.public_slots(rows, legal, now)] == [rows[1][0]]
     start = now + timedelta(hours=30)
     rules.check_change_allowed(legal, start, now)  # 24 h before is the deadline
     with pytest.raises(Conflict):
