@@ -313,17 +313,19 @@ def _form(
             index(made.parts)
 
     index(questions)
+    fields = []
     for error in errors:
         pointer = error["pointer"]
         while pointer and pointer not in ids:
             pointer = pointer.rsplit("/", 1)[0]
+        fields.append(pointer)  # "": the form as a whole (a field it does not have)
         error["anchor"] = ids.get(pointer, questions[0].id)
         # A group's message is shown at the group; a field's at the field.
         error["at"] = pointer or questions[0].pointer
     # The summary as the page reads, one line per field (its first problem), as at the field.
     order = {pointer: n for n, pointer in enumerate(ids)}
-    firsts = {error["at"]: error for error in reversed(errors)}
-    errors = sorted(firsts.values(), key=lambda e: order.get(e["at"], -1))
+    firsts = dict(reversed(list(zip(fields, errors, strict=True))))
+    errors = [firsts[field] for field in sorted(firsts, key=lambda field: order.get(field, -1))]
     return render.page(
         request,
         "form.html",
