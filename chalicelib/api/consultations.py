@@ -108,7 +108,9 @@ def _resident_booking(booking: str) -> Any:
         from chalicelib.api.liff import current_resident
 
         user_id = current_resident(request)
-    return svc.resident_booking(booking, access_secret(request), user_id)
+    from chalicelib.api.requests import client_pseudonym
+
+    return svc.resident_booking(booking, access_secret(request), user_id, client_pseudonym(request))
 
 
 @bp.route("/bookings/{booking}", methods=["GET"], cors=RESIDENT_CORS)

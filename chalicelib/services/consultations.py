@@ -32,15 +32,13 @@ from chalicelib.domain.messages import Text
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import CONSULTATIONS
 from chalicelib.schemas import load, problems
-from chalicelib.store import attempts
+from chalicelib.services import access_codes
 from chalicelib.store import consultations as store
 from chalicelib.store.models import ConsultationBooking
 
 # The follow-up schedule fires this long after a change, if the fast path did not run.
 FOLLOWUP_DELAY = timedelta(minutes=2)
 _ID_ATTEMPTS = 5
-MAX_WRONG_CODES = 10
-WRONG_CODE_WINDOW = timedelta(hours=1)
 
 # Catalogue texts: the API writes them in the language of the request (api/errors.py).
 _FULL = Text("consult.error.slot_full")
@@ -211,31 +209,21 @@ def _identity(document: dict[str, Any], booker: Booker) -> str:
 
 
 def resident_booking(
-    booking_id_text: str, secret: str | None, line_user_id: str | None
+    booking_id_text: str, secret: str | None, line_user_id: str | None, client: str = "unknown"
 ) -> ConsultationBooking:
-    """The booking for whoever holds its number and access code, or the LINE user who made it."""
+    """The booking for whoever holds its number and access code (`access_codes.check`, as a
+    receipt's: a backoff per booking, a limit per client; a booking waiting out its backoff
+    answers like an unknown one), or the LINE user who made it (no code, no try)."""
     booking_id = rules.normalize_booking_id(booking_id_text)
     booking = store.get(booking_id) if booking_id else None
     if line_user_id is not None:
         if booking is None or booking.line_user_id != line_user_id:
             raise NotFound(_NOT_FOUND, code="booking_not_found")
         return booking
-    subject = f"access-code#{booking_id or 'none'}"
-    now = datetime.now(UTC)
     stored = booking.secret_hash if booking is not None and booking.secret_hash else None
-    # Verified against a stand-in when the booking is unknown, so every answer takes as long;
-    # a booking locked by wrong codes answers like an unknown one (no oracle of which exist).
-    # The resident on LINE is not locked out: their ID token opens their booking (above).
-    ok = receipts.verify_secret(secret or "", stored or _STAND_IN)
-    locked = booking is not None and attempts.failures(subject, now, WRONG_CODE_WINDOW) >= MAX_WRONG_CODES
-    if booking is None or stored is None or not ok or locked:
-        if booking is not None and not locked:
-            attempts.add_failure(subject, now, WRONG_CODE_WINDOW)
-        raise NotFound(_NOT_FOUND, code="booking_not_found")
-    return booking
-
-
-_STAND_IN = receipts.hash_secret(receipts.new_access_secret(), receipts.new_salt())
+    if access_codes.check(booking_id, stored, secret, client) and booking is not None:
+        return booking
+    raise NotFound(_NOT_FOUND, code="booking_not_found")
 
 
 def cancel(

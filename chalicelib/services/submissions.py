@@ -6,7 +6,6 @@ validate, store conditionally, audit in the same transaction, queue the notifica
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,8 +21,7 @@ from chalicelib.domain.messages import Text
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import NOTIFICATIONS
 from chalicelib.schemas import problems
-from chalicelib.services import uploads
-from chalicelib.store import attempts
+from chalicelib.services import access_codes, uploads
 from chalicelib.store import submissions as store
 from chalicelib.store.models import Submission
 
@@ -195,70 +193,26 @@ def move(
     return submission
 
 
-# Receipt + access code is the credential (the code has 40 bits: 8 symbols of 32). Guessing is
-# held back twice (the arithmetic is in docs/architecture.md, "Access codes"):
-# - per receipt, a backoff: FREE_WRONG_CODES tries, then each further one waits twice as long as
-#   the one before (from FIRST_DELAY up to MAX_DELAY); a right code starts it over. Each try is
-#   taken (atomically) before the code is evaluated, so concurrent guesses cannot exceed it;
-# - per client (source IP), at most CLIENT_WRONG_CODES wrong codes per CLIENT_WINDOW, any receipt.
-# A resident linked on LINE reaches their own submission with their ID token, whatever the backoff.
-FREE_WRONG_CODES = 5
-FIRST_DELAY = timedelta(seconds=15)
-MAX_DELAY = timedelta(minutes=15)
-BACKOFF_KEPT = timedelta(days=1)
-CLIENT_WRONG_CODES = 20
-CLIENT_WINDOW = timedelta(hours=1)
-
 # One answer for a wrong code, an unknown receipt and a receipt that is waiting out its backoff:
 # none of them may tell a stranger that a receipt exists.
 _NO_ACCESS = Text("error.no_access")
 
 
-def delay_after(tries: int) -> timedelta:
-    """How long the receipt waits after its `tries`-th try in a row without the right code."""
-    if tries < FREE_WRONG_CODES:
-        return timedelta(0)
-    return min(FIRST_DELAY * 2 ** (tries - FREE_WRONG_CODES), MAX_DELAY)
-
-
-@functools.cache
-def _decoy_hash() -> str:
-    """A stored-hash of the real cost for no submission: unknown receipts pay the same scrypt."""
-    return rules.hash_secret(rules.new_access_secret(), rules.new_salt())
-
-
 def resident_access(
     receipt_text: str, secret: str | None, *, client: str = "unknown", line_user_id: str | None = None
 ) -> Submission:
+    """The submission for whoever holds its receipt and access code (`access_codes.check`: a
+    backoff per receipt, a limit per client), or the LINE user it belongs to (no code, no try)."""
     not_found = rule.NotFound(_NO_ACCESS, code="submission_not_found")
     receipt = rules.normalize_receipt(receipt_text)
     submission = store.get(receipt) if receipt else None
     if line_user_id is not None:
-        # Signed in on LINE: their own submission, or nothing; no code is evaluated, no try taken.
         if submission is not None and submission.line_user_id == line_user_id:
             return submission
         raise not_found
-    now = datetime.now(UTC)
-    if attempts.failures(f"client#{client}", now, CLIENT_WINDOW) >= CLIENT_WRONG_CODES:
-        raise rule.TooManyRequests(
-            Text("error.too_many_attempts"),
-            code="too_many_attempts",
-            retry_after=attempts.seconds_left(now, CLIENT_WINDOW),  # the hour is a fixed one
-        )
-    # The same work whether or not the receipt exists: a try taken on the receipt number (known
-    # or not), one scrypt (of a decoy when there is nothing to check against).
-    subject = f"access-code#{receipt}"
-    evaluated = receipt is not None and attempts.reserve(subject, now, delay_after, BACKOFF_KEPT)
-    stored = submission.secret_hash if evaluated and submission is not None else _decoy_hash()
-    matches = rules.verify_secret(secret or "", stored)
-    if evaluated and submission is not None and matches:
-        attempts.clear(subject)
+    stored = submission.secret_hash if submission is not None else None
+    if access_codes.check(receipt, stored, secret, client) and submission is not None:
         return submission
-    if evaluated:
-        # A wrong code for the client's hourly limit only where one was checked: a try the
-        # receipt's backoff turned away guessed nothing (and may be the resident's own page
-        # asking while a right code is still being checked).
-        attempts.add_failure(f"client#{client}", now, CLIENT_WINDOW)
     raise not_found
 
 

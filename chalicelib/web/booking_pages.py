@@ -20,6 +20,7 @@ from chalicelib.web.pages import (
     FORM_POST,
     _as_api_error,
     _checked_post,
+    _client,
     _language,
     _message,
     _request,
@@ -268,7 +269,7 @@ def _access(request: Any, posted: dict[str, list[str]], language: str) -> tuple[
         )
         return None, page
     try:
-        return svc.resident_booking(booking, None if user_id else code, user_id), None
+        return svc.resident_booking(booking, None if user_id else code, user_id, _client(request)), None
     except Exception as error:
         if _as_api_error(error) is None:
             raise

@@ -16,6 +16,7 @@ from chalicelib.domain import errors as rule
 from chalicelib.domain import messages
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.forms import get_form
+from chalicelib.services import access_codes as codes
 from chalicelib.services import submissions as service
 from chalicelib.store.models import AttemptCounter
 from tests.integration.conftest import new_user_id
@@ -100,7 +101,7 @@ def test_forty_concurrent_guesses_evaluate_at_most_ten_codes(client, from_client
 
 def test_waiting_and_unknown_receipts_answer_alike_and_pay_the_same_hash(client, from_client, scrypts):
     created = create(client)
-    for _ in range(service.FREE_WRONG_CODES):
+    for _ in range(codes.FREE_WRONG_CODES):
         from_client()
         check(client, created["receipt"], "AAAA-AAAA")
     from_client()
@@ -117,28 +118,28 @@ def test_waiting_and_unknown_receipts_answer_alike_and_pay_the_same_hash(client,
 def test_the_backoff_ends_and_the_right_code_then_works_and_starts_it_over(client, from_client):
     created = create(client)
     receipt = created["receipt"]
-    for _ in range(service.FREE_WRONG_CODES):
+    for _ in range(codes.FREE_WRONG_CODES):
         assert check(client, receipt, "AAAA-AAAA").status_code == 404
     assert check(client, receipt, created["accessSecret"]).status_code == 404  # waiting
     # The wait is short (seconds to minutes), not an hour: let it pass.
     counter = AttemptCounter.get(f"access-code#{receipt}", consistent_read=True)
-    assert counter.next_at - datetime.now(UTC) <= service.FIRST_DELAY
+    assert counter.next_at - datetime.now(UTC) <= codes.FIRST_DELAY
     counter.update(actions=[AttemptCounter.next_at.set(datetime.now(UTC) - timedelta(seconds=1))])
     assert check(client, receipt, created["accessSecret"]).status_code == 200
     assert not has_backoff(receipt)
 
 
 def test_the_backoff_doubles_up_to_its_ceiling():
-    delays = [service.delay_after(n) for n in range(1, 16)]
-    assert delays[: service.FREE_WRONG_CODES - 1] == [timedelta(0)] * (service.FREE_WRONG_CODES - 1)
-    assert delays[service.FREE_WRONG_CODES - 1] == service.FIRST_DELAY
-    assert delays[service.FREE_WRONG_CODES] == 2 * service.FIRST_DELAY
-    assert max(delays) == delays[-1] == service.MAX_DELAY
+    delays = [codes.delay_after(n) for n in range(1, 16)]
+    assert delays[: codes.FREE_WRONG_CODES - 1] == [timedelta(0)] * (codes.FREE_WRONG_CODES - 1)
+    assert delays[codes.FREE_WRONG_CODES - 1] == codes.FIRST_DELAY
+    assert delays[codes.FREE_WRONG_CODES] == 2 * codes.FIRST_DELAY
+    assert max(delays) == delays[-1] == codes.MAX_DELAY
 
 
 def test_one_client_is_limited_across_receipts_and_another_is_not(client, from_client):
     receipts = [create(client)["receipt"] for _ in range(3)]
-    for n in range(service.CLIENT_WRONG_CODES):
+    for n in range(codes.CLIENT_WRONG_CODES):
         assert check(client, receipts[n % 3] if n % 2 else unknown_receipt(), "AAAA-AAAA").status_code == 404
     limited = check(client, receipts[0], "AAAA-AAAA", language="vi")
     assert limited.status_code == 429
@@ -159,9 +160,9 @@ def test_tries_a_waiting_receipt_turns_away_are_not_wrong_codes_of_the_client(cl
     """Only a checked code counts toward the client's hourly limit: the resident's own page
     polling a receipt that waits out its backoff must not lock the whole address out."""
     waiting = create(client)
-    for _ in range(service.FREE_WRONG_CODES):
+    for _ in range(codes.FREE_WRONG_CODES):
         assert check(client, waiting["receipt"], "AAAA-AAAA").status_code == 404
-    for _ in range(service.CLIENT_WRONG_CODES):  # turned away unchecked: the right code too
+    for _ in range(codes.CLIENT_WRONG_CODES):  # turned away unchecked: the right code too
         assert check(client, waiting["receipt"], waiting["accessSecret"]).status_code == 404
     other = create(client)
     assert check(client, other["receipt"], other["accessSecret"]).status_code == 200
@@ -180,7 +181,7 @@ def test_a_resident_linked_on_line_reaches_their_submission_whatever_the_backoff
 ):
     owner, stranger = new_user_id(), new_user_id()
     created = create(client, token=id_token(sandbox, owner))
-    for _ in range(service.FREE_WRONG_CODES + 3):
+    for _ in range(codes.FREE_WRONG_CODES + 3):
         from_client()
         check(client, created["receipt"], "AAAA-AAAA")
     assert check(client, created["receipt"], created["accessSecret"]).status_code == 404  # waiting

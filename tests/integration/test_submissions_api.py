@@ -406,7 +406,7 @@ def test_the_resident_sees_public_notes_but_never_internal_ones(client):
 
 
 def test_wrong_access_codes_make_the_receipt_wait_and_it_answers_like_a_wrong_code(client):
-    from chalicelib.services.submissions import FREE_WRONG_CODES
+    from chalicelib.services.access_codes import FREE_WRONG_CODES
 
     form = get_form("opinion")
     created = answer(submit(client, form.id, form.example))
