@@ -11,6 +11,7 @@ generic name, so a shared screen or a browser history says no more than needed.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,8 @@ from chalicelib.web.pages import (
     _message,
     _request,
     _resident,
+    _sent_once,
+    _unsent,
     bp,
 )
 
@@ -139,8 +142,15 @@ def _slots_with_error(request: Any, language: str, service: Any, key: str = "web
 
 
 def _form(
-    request: Any, language: str, service: Any, values: dict[str, str], errors: list[dict[str, Any]]
+    request: Any,
+    language: str,
+    service: Any,
+    values: dict[str, str],
+    errors: list[dict[str, Any]],
+    once: str | None = None,
 ) -> Response:
+    import secrets
+
     from chalicelib.domain import consultations as rules
     from chalicelib.web import render
 
@@ -156,6 +166,9 @@ def _form(
         errors=errors,
         error_at={e["anchor"]: e for e in errors},
         asks_eligibility="anyone" not in service.who_may_book,
+        # Sending this form twice (a double tap, a reload) books once and shows that booking.
+        once=once or secrets.token_urlsafe(16),
+        switch_form="booking",
     )
 
 
@@ -179,6 +192,8 @@ def booking_post(request: Any, posted: dict[str, list[str]], language: str, serv
         user_id = _resident(token)
         if user_id is None:
             return _message(request, language, "web.signin_again", 401)
+    # The language switch: the same form again, what was typed kept, nothing checked or sent.
+    switched = bool(render.first(posted, "switch"))
     errors: list[dict[str, Any]] = []
     if not values["mode"]:
         errors.append({"anchor": "f-mode-in_person", "key": "web.book_need_mode"})
@@ -190,8 +205,10 @@ def booking_post(request: Any, posted: dict[str, list[str]], language: str, serv
     if "anyone" not in found.who_may_book and not values["eligibility"]:
         errors.append({"anchor": "f-eligibility-resident", "key": "web.book_need_eligibility"})
     try:
-        if errors:
-            return _form(request, language, found, values, errors)
+        if errors or switched:
+            return _form(
+                request, language, found, values, [] if switched else errors, render.first(posted, "once")
+            )
     except Exception as error:  # a tampered slot
         if _as_api_error(error) is None:
             raise
@@ -205,7 +222,13 @@ def booking_post(request: Any, posted: dict[str, list[str]], language: str, serv
         else svc.Booker(channel="web", language=language)
     )
     try:
-        booked = svc.book(found.id, document, booker)
+        booked = _sent_once(
+            f"web-booking:{found.id}",
+            posted,
+            json.dumps({**document, "language": language}, sort_keys=True, ensure_ascii=False).encode(),
+            lambda: svc.book(found.id, document, booker),
+            caller=f"line:{user_id}" if user_id else None,
+        )
     except Exception as error:
         api_error = _as_api_error(error, language)
         if api_error is None:
@@ -224,12 +247,12 @@ def booking_post(request: Any, posted: dict[str, list[str]], language: str, serv
             if api_error.code == "not_eligible":
                 errors = [{"anchor": "f-eligibility-resident", "key": "web.book_need_eligibility"}]
             try:
-                return _form(request, language, found, values, errors)
+                return _form(request, language, found, values, errors, render.first(posted, "once"))
             except Exception as again:
                 if _as_api_error(again) is None:
                     raise
                 return _slots_with_error(request, language, found)
-        return _message(request, language, "web.busy", 503)
+        return _unsent(request, language, api_error)
     return render.page(
         request, "consult_done.html", language, service=found, booked=booked, on_line=user_id is not None
     )

@@ -194,3 +194,24 @@ def test_every_booking_page_state_is_complete_in_every_language(client, slot, la
 def test_a_week_asked_for_outside_the_calendar_shows_this_week(client, asked):
     page = client.http.get(f"/web/consultations/legal?from={asked}&lang=en")
     assert page.status_code == 200 and "Legal consultation" in page.body.decode()
+
+
+def test_the_booking_form_sent_twice_books_once_and_shows_the_same_code_and_its_switch_keeps_it(client, slot):
+    """A double tap or a reload used to answer "already booked", and the access code was never
+    shown again; the language switch emptied what was typed."""
+    import re
+
+    first = slot("legal", capacity=2)
+    page = Browser(client)
+    status, html = page.get(f"/web/consultations/legal/book?slot={first}")
+    once = re.search(r'name="once" value="([^"]+)"', html).group(1)
+    assert 'form="booking" name="switch"' in html
+    fields = {"slot": first, "mode": "online", "name": "二度 押し", "eligibility": "resident", "once": once}
+    status, html = page.post("/web/consultations/legal/book", **fields, switch="en")
+    assert status == 200 and '<html lang="en">' in html and 'value="二度 押し"' in html and once in html
+    answers = [
+        page.post("/web/consultations/legal/book", **fields, email="twice@example.com") for _ in range(2)
+    ]
+    assert [status for status, _ in answers] == [200, 200]
+    assert booked_from(answers[0][1]) == booked_from(answers[1][1])
+    assert int(store.get_slot("legal", first).booked) == 1
