@@ -114,19 +114,24 @@ def test_a_reminder_that_fires_after_a_cancel_sends_nothing(slot, book, mint, sa
     assert len(pushes_to(sandbox, user)) == before
 
 
+def move_as(call, mint, user: str, booking_id: str, to: str) -> None:
+    """The resident moves their booking from LIFF (their LINE ID token)."""
+    moved = call(
+        "POST",
+        f"/bookings/{booking_id}/reschedule",
+        {"slot": to},
+        headers={"Authorization": f"Bearer {mint(user)}"},
+    )
+    assert moved.status_code == 200, moved.body
+
+
 def test_a_reminder_for_the_old_time_of_a_moved_booking_sends_nothing(
     call, slot, book, mint, sandbox, drained
 ):
     user = new_user_id()
     old, new = slot("general", offset=4), slot("general", offset=4)
     booking_id = body_of(book("general", old, token=mint(user)))["booking"]
-    moved = call(
-        "POST",
-        f"/bookings/{booking_id}/reschedule",
-        {"slot": new},
-        headers={"Authorization": f"Bearer {mint(user)}"},
-    )
-    assert moved.status_code == 200, moved.body
+    move_as(call, mint, user, booking_id, new)
     drained.drain()
     assert worker.process(booking_id, "reminder_hour", old) == []
     assert worker.process(booking_id, "reminder_hour", new) == ["reminder_hour"]
@@ -145,13 +150,7 @@ def test_a_booking_moved_away_and_back_is_told_each_time(call, slot, book, mint,
     booking_id = body_of(book("general", first, token=mint(user)))["booking"]
     drained.drain()
     for to in (other, first):
-        moved = call(
-            "POST",
-            f"/bookings/{booking_id}/reschedule",
-            {"slot": to},
-            headers={"Authorization": f"Bearer {mint(user)}"},
-        )
-        assert moved.status_code == 200, moved.body
+        move_as(call, mint, user, booking_id, to)
         drained.drain()
     told = pushes_to(sandbox, user)
     assert len(told) == 3 and "変更しました" in told[-1]
