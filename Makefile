@@ -89,6 +89,7 @@ bench: $(STAMP)
 	$(PY) bench/fanout.py
 	$(PY) bench/consultations.py
 	$(PY) bench/queue_estimate.py
+	$(PY) bench/queue_bound.py
 
 # --- AWS (issue 12; README "Deploying to AWS") ---------------------------------------------
 STAGE ?= dev

@@ -30,6 +30,10 @@ CANCEL = 0.015
 TRANSFER = 0.02
 RECALL_AFTER = 90  # seconds
 NO_SHOW_AFTER = 180
+# A service's length: log-normal with this shape around the day's typical length, which is the
+# configured one times a factor drawn from TYPICAL_DRIFT each day (the mix of cases, the staff).
+SERVICE_SIGMA = 0.55
+TYPICAL_DRIFT = (0.85, 1.25)
 
 
 @dataclass(order=True)
@@ -93,7 +97,7 @@ def simulate(seed: int, day: date, office: rules.Office | None = None) -> SimDay
     lines = list(office.lines)
     # Today's typical service time per line: the configured one, off by -15% to +25% (the mix of
     # cases, the staff on duty); and on about one day in five a line with 3+ counters has one fewer staffed.
-    typical = {line.id: line.default_service_minutes * rng.uniform(0.85, 1.25) for line in lines}
+    typical = {line.id: line.default_service_minutes * rng.uniform(*TYPICAL_DRIFT) for line in lines}
     staffed = {
         line.id: line.counters - int(line.counters > 2 and rng.random() < STAFF_SHORT) for line in lines
     }
@@ -126,8 +130,7 @@ def simulate(seed: int, day: date, office: rules.Office | None = None) -> SimDay
         queue = sorted(by_line.get(line.id, []), key=lambda t: t.issued_at)
         free: list[tuple[float, int]] = [(0.0, c) for c in range(1, staffed[line.id] + 1)]
         heapq.heapify(free)
-        sigma = 0.55
-        mu = math.log(typical[line.id]) - sigma**2 / 2
+        mu = math.log(typical[line.id]) - SERVICE_SIGMA**2 / 2
         # Tickets transferred in from other lines join this queue when they were transferred.
         arrivals = [((t.issued_at - opens).total_seconds() / 60, t) for t in queue]
         arrivals += [(minute, tickets[number]) for minute, number in transfers_in.get(line.id, [])]
@@ -158,7 +161,7 @@ def simulate(seed: int, day: date, office: rules.Office | None = None) -> SimDay
                 emit(called + timedelta(seconds=NO_SHOW_AFTER), "no_show", line.id, ticket.number)
                 heapq.heappush(free, (start + NO_SHOW_AFTER / 60, counter))
                 continue
-            service = min(rng.lognormvariate(mu, sigma), 60.0)
+            service = min(rng.lognormvariate(mu, SERVICE_SIGMA), 60.0)
             if rng.random() < TRANSFER and line.id in ("jumin", "koseki") and office.line("kokuho"):
                 emit(called + timedelta(minutes=service * 0.3), "transferred", "kokuho", ticket.number)
                 transfers_in["kokuho"].append((start + service * 0.3, ticket.number))
