@@ -355,8 +355,13 @@ def ics(
     location: str,
     now: datetime,
     cancelled: bool = False,
+    sequence: int = 0,
+    organizer: str = "",
 ) -> str:
-    """An iCalendar (RFC 5545) event: the consultation in the resident's calendar, or its cancellation."""
+    """An iCalendar (RFC 5545) event: the consultation in the resident's calendar, or its
+    cancellation. `sequence` counts its changes (a calendar applies a moved booking, with the
+    same UID, only if it is higher than what it holds); a cancellation names its `organizer`
+    (RFC 5546). Lines are folded at 75 octets, as calendars expect (a meeting link is longer)."""
 
     def esc(text: str) -> str:
         return one_line(text).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
@@ -369,16 +374,33 @@ def ics(
         f"METHOD:{'CANCEL' if cancelled else 'PUBLISH'}",
         "BEGIN:VEVENT",
         f"UID:{uid}@madoguchi",
+        f"SEQUENCE:{sequence}",
         f"DTSTAMP:{now.astimezone(UTC):{stamp}}",
         f"DTSTART:{start.astimezone(UTC):{stamp}}",
         f"DTEND:{(start + timedelta(minutes=minutes)).astimezone(UTC):{stamp}}",
+        *([f"ORGANIZER:mailto:{one_line(organizer)}"] if organizer else []),
         f"SUMMARY:{esc(summary)}",
         f"LOCATION:{esc(location)}",
         f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
         "END:VEVENT",
         "END:VCALENDAR",
     ]
-    return "\r\n".join(lines) + "\r\n"
+    return "".join(_folded(line) + "\r\n" for line in lines)
+
+
+def _folded(line: str, octets: int = 75) -> str:
+    """A content line split into lines of at most `octets` UTF-8 octets, each continuation
+    starting with a space (RFC 5545 3.1), never inside a character."""
+    parts: list[str] = []
+    current = ""
+    for char in line:
+        limit = octets if not parts else octets - 1
+        if len((current + char).encode()) > limit:
+            parts.append(current)
+            current = ""
+        current += char
+    parts.append(current)
+    return "\r\n ".join(parts)
 
 
 def remaining(capacity: int, booked: int, is_open: bool) -> int:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from chalicelib.adapters import email
 from chalicelib.adapters.line_api import LineRejected, line_client, retry_key_for
+from chalicelib.config import get_settings
 from chalicelib.domain import consultations as rules
 from chalicelib.domain import messages
 from chalicelib.domain.ward import ward_name
@@ -156,6 +157,8 @@ def deliver(booking: ConsultationBooking, notice: str, now: datetime) -> list[st
             location=location,
             now=now,
             cancelled=notice == "cancelled",
+            sequence=int(booking.revision or 1) - 1,  # each move or cancel is a new version
+            organizer=get_settings().ses_sender,
         )
         email.send_with_calendar([booking.email], subject, text, calendar)
         channels.append("email")

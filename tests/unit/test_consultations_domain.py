@@ -149,6 +149,26 @@ def test_ics_is_a_valid_event_with_escaped_text():
     assert lines[0] == "BEGIN:VCALENDAR" and "END:VCALENDAR" in lines
     assert "DTSTART:20300605T010000Z" in lines and "DTEND:20300605T013000Z" in lines
     assert "SUMMARY:法律相談\\; 弁護士\\, 30分" in lines
+    assert "SEQUENCE:0" in lines
+
+
+def test_ics_changes_carry_their_sequence_a_cancel_its_organizer_and_long_lines_are_folded():
+    link = "https://meet.example.city.katsushika.lg.jp/consultations/BK-2606-ABCDEF?room=" + "x" * 40
+    moved = rules.ics(
+        uid="BK-2606-ABCDEF",
+        start=datetime(2030, 6, 5, 1, 0, tzinfo=UTC),
+        minutes=30,
+        summary="区の相談" * 10,
+        location=link,
+        now=datetime(2030, 6, 1, tzinfo=UTC),
+        sequence=2,
+        organizer="no-reply@madoguchi.example.jp",
+    )
+    lines = moved.split("\r\n")
+    assert "SEQUENCE:2" in lines and "ORGANIZER:mailto:no-reply@madoguchi.example.jp" in lines
+    assert all(len(line.encode()) <= 75 for line in lines)
+    unfolded = moved.replace("\r\n ", "")
+    assert f"LOCATION:{link}" in unfolded.split("\r\n") and "SUMMARY:" + "区の相談" * 10 in unfolded
     assert "STATUS:CANCELLED" in rules.ics(
         uid="x",
         start=datetime(2030, 6, 5, tzinfo=UTC),
