@@ -51,6 +51,9 @@ def build(intent: PaymentIntent, submission: Submission, language: str | None = 
         method=messages.text(f"pay.method.{intent.method}", language),
         provider_id=intent.provider_payment_id or "-",
     )
+    if intent.refunded_at is not None:  # printed after a refund, the receipt says so
+        refunded = intent.refunded_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M")
+        text += "\n" + messages.text("pay.receipt_refunded", language, at=f"{refunded} (JST)")
     subject = messages.text("pay.receipt_subject", language, ward=ward, receipt=intent.receipt)
     return Receipt(subject, text, language)
 

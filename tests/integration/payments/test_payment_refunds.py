@@ -165,3 +165,21 @@ def test_a_refund_the_provider_completes_later_is_followed_to_refunded_by_the_sw
     refunded = store.get(payment_id)
     assert refunded.status == "refunded" and refunded.refund_state == "done"
     assert payment_id not in set(store.pending(datetime.now(UTC) + timedelta(minutes=3)))
+
+
+def test_a_receipt_printed_after_a_refund_says_it_was_refunded(owing, resident_api, paybox, settle, client):
+    receipt, secret = owing(copies=1)
+    _, intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+    paybox.pay(intent["paymentId"])
+    paybox.deliver()
+    settle()
+    path = f"/payments/{intent['paymentId']}/receipt"
+    status, before = resident_api("GET", path, secret)
+    assert status == 200 and "返金済み" not in before.decode()  # in the submission's language
+    assert _refund(client, intent["paymentId"], staff_headers("koseki-jumin", "staff"))[0] == 202
+    status, after = resident_api("GET", path, secret)
+    assert (
+        status == 200
+        and "返金済み: " in after.decode()
+        and "(JST)（この金額は返金されました）" in after.decode()
+    )
