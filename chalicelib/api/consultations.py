@@ -148,20 +148,19 @@ def my_bookings() -> Response:
 
 # --------------------------------------------------------------------------- staff
 
-STAFF_ROLES = frozenset({"staff", "supervisor"})
 
+def _staff(*, reading: bool = False) -> Any:
+    """The section's staff or supervisor; an admin too where it only reads (as on every staff route)."""
+    from chalicelib.api.staff import READ_ROLES, WORKFLOW_ROLES, current_staff
 
-def _staff() -> Any:
-    from chalicelib.api.staff import current_staff
-
-    return current_staff(bp.current_request, roles=STAFF_ROLES)
+    return current_staff(bp.current_request, roles=READ_ROLES if reading else WORKFLOW_ROLES)
 
 
 @bp.route("/staff/consultations", methods=["GET"])
 def staff_day() -> Response:
     from chalicelib.services import staff_consultations as staff
 
-    principal = _staff()
+    principal = _staff(reading=True)
     params: Any = bp.current_request.query_params or {}
     day = params.get("date")
     return json_response(staff.day_view(principal, day), headers=_NO_STORE)
@@ -198,7 +197,7 @@ def staff_book(service: str) -> Response:
 def staff_booking(booking: str) -> Response:
     from chalicelib.services import staff_consultations as staff
 
-    return json_response(staff.booking_detail(_staff(), booking), headers=_NO_STORE)
+    return json_response(staff.booking_detail(_staff(reading=True), booking), headers=_NO_STORE)
 
 
 @bp.route("/staff/consultations/bookings/{booking}/attendance", methods=["POST"])

@@ -290,3 +290,15 @@ def test_a_phone_booking_in_a_language_madoguchi_does_not_speak_is_refused(call,
         ).status_code
         == 201
     )
+
+
+def test_an_admin_reads_the_sections_day_and_a_booking_and_changes_nothing(call, slot, book):
+    slot_id = slot("legal")
+    booking_id = body_of(book("legal", slot_id))["booking"]
+    admin = staff_headers(roles=("admin",))
+    assert call("GET", f"/staff/consultations?date={slot_id[:10]}", headers=admin).status_code == 200
+    assert call("GET", f"/staff/consultations/bookings/{booking_id}", headers=admin).status_code == 200
+    refused = call(
+        "POST", f"/staff/consultations/bookings/{booking_id}/cancel", {"reason": "x"}, headers=admin
+    )
+    assert refused.status_code == 403 and store.get(booking_id).status == "booked"
