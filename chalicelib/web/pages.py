@@ -466,7 +466,6 @@ def _show_status(
         status=422 if errors else 200,
         view=service._public_view(submission),
         thread=responses.view(submission)["thread"],
-        answerable=bool(code or id_token),
         code=code,
         id_token=id_token,
         answered=answered,
