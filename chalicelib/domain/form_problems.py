@@ -40,7 +40,6 @@ _KEYS = {
     "maxItems": "problem.maxItems",
     "minItems": "problem.minItems",
     "additionalProperties": "problem.additionalProperties",
-    "x-when": "problem.when_past",  # schemas.WHEN: a birth date or a sighting not after today
     "outside_ward": "problem.outside_ward",
     "untypeable": "problem.untypeable",  # json_text.untypeable: not a schema keyword
 }
@@ -76,6 +75,8 @@ def problems_of(problems: list[dict[str, Any]], form: Questions) -> list[dict[st
             keyword = "outside_ward"
         prop, label = _question(form, pointer)
         key = _KEYS.get(keyword, "problem.other")
+        if keyword == "x-when":  # schemas.WHEN: a birth date not after today, a collection day not before
+            key = f"problem.when_{problem['expected']}"
         if key == "problem.required" and _is_choice(prop):
             key = "problem.choose"
         if (pointer, key) in said:  # `format` and `pattern` on one email: one message, not two

@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 from chalicelib.domain import languages, messages
 from chalicelib.domain.residents import LANGUAGES as TEXT_LANGUAGES
 from chalicelib.domain.ward import DATA_DIR
-from chalicelib.schemas import SCHEMA_DIR, load, problems
+from chalicelib.schemas import SCHEMA_DIR, WHEN, load, problems, when_bounds
 
 # The ward's own texts (a form's title and a section's name as staff and digests read them). A
 # resident reads the message catalogue's seven-language `form.<id>` and `section.<id>` instead.
@@ -82,6 +83,28 @@ class FormDefinition:
     @property
     def is_report(self) -> bool:
         return self.kind == "report"
+
+
+def _fresh_example(example: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
+    """The example with its days asked for ahead (`x-when: ahead`, a date or a list of dates)
+    moved to the days from a week on, so that it stays a valid submission whatever the date."""
+    from chalicelib.domain.submissions import TOKYO
+
+    first = datetime.now(TOKYO).date() + timedelta(days=7)
+    fresh = dict(example)
+    for name, prop in properties.items():
+        items = prop.get("items") if prop.get("type") == "array" else None
+        when = (items if isinstance(items, dict) else prop).get(WHEN)
+        if when is None:
+            continue
+        when_bounds(when, first)  # an unknown x-when fails the catalogue, not a submission
+        if when != "ahead" or name not in fresh:
+            continue
+        if items is None:
+            fresh[name] = first.isoformat()
+        else:
+            fresh[name] = [(first + timedelta(days=i)).isoformat() for i in range(len(fresh[name]))]
+    return fresh
 
 
 # --- the catalogue -------------------------------------------------------------------------------
@@ -359,6 +382,10 @@ def definition_from(
     example = meta.get("example")
     if not isinstance(example, dict):
         raise fail("example must be an object")
+    try:
+        example = _fresh_example(example, properties)
+    except ValueError as error:
+        raise fail(str(error)) from None
     found = validate(example)
     if found:
         raise fail(f"example is not valid: {found}")

@@ -40,13 +40,25 @@ def _evaluator(name: str) -> _Problems:
     return lambda document: map(from_jsonschema, validator.iter_errors(document))
 
 
-# Our one keyword: `"x-when": "past"`, a date or date-time a person could mean by a birth date
-# or when something happened: from 1900 to now, which the schema alone cannot say (it moves
-# with the calendar). Days asked for ahead (a collection day) have no such check: the forms'
-# own examples, which tests and samples submit, would go stale.
+# Our one keyword, `"x-when"`: a day the calendar bounds, which the schema alone cannot say (it
+# moves with the calendar). "past": a date or date-time a person could mean by a birth date or
+# when something happened, from 1900 to now. "ahead": a day asked for (a collection day, a
+# consultation), from today to a year on. Forms' examples carry their days ahead counted from
+# today (forms._fresh_example), so they never go stale.
 WHEN = "x-when"
+WHEN_VALUES = ("past", "ahead")
 EARLIEST_PAST = date(1900, 1, 1)
+AHEAD_LIMIT = timedelta(days=365)
 CLOCK_SKEW = timedelta(minutes=10)  # a phone's clock a little ahead is not a time in the future
+
+
+def when_bounds(when: str, today: date) -> tuple[date, date]:
+    """The first and last day an `x-when` allows, on `today` (Tokyo)."""
+    if when == "past":
+        return EARLIEST_PAST, today
+    if when == "ahead":
+        return today, today + AHEAD_LIMIT
+    raise ValueError(f"x-when must be one of {WHEN_VALUES}, not {when!r}")
 
 
 def _when(validator: Any, when: str, instance: Any, schema: dict[str, Any]) -> Iterable[Any]:
@@ -64,12 +76,12 @@ def _when(validator: Any, when: str, instance: Any, schema: dict[str, Any]) -> I
                 return  # the schema's pattern refuses it
             day, later = moment.astimezone(TOKYO).date(), moment > now + CLOCK_SKEW
         else:
-            day = date.fromisoformat(instance)
-            later = day > now.astimezone(TOKYO).date()
+            day, later = date.fromisoformat(instance), False
     except (ValueError, OverflowError):
         return  # not a date: `format` says so
-    if when == "past" and (later or day < EARLIEST_PAST):
-        yield ValidationError(f"{instance!r} is not a date from {EARLIEST_PAST.year} to now")
+    earliest, latest = when_bounds(when, now.astimezone(TOKYO).date())
+    if not earliest <= day <= latest or (when == "past" and later):
+        yield ValidationError(f"{instance!r} is not a day from {earliest} to {latest}")
 
 
 def from_jsonschema(error: Any) -> Problem:

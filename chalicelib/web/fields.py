@@ -12,6 +12,7 @@ are not on the page.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -20,6 +21,8 @@ from chalicelib.domain import languages
 from chalicelib.domain.digits import decimal_number, typed, typed_email, typed_phone, whole_number
 from chalicelib.domain.forms import FormDefinition
 from chalicelib.domain.json_text import trim
+from chalicelib.domain.submissions import TOKYO
+from chalicelib.schemas import WHEN, when_bounds
 
 RADIO_LIMIT = 8  # more options than this: a <select>
 ROWS_SHOWN = 3  # entries shown for a list of items (without JavaScript there is no "add another")
@@ -40,6 +43,7 @@ class Field:
     parts: list[Field] = field(default_factory=list)  # groups: rows, location, dates
     autocomplete: str = ""
     max_length: int | None = None
+    days: tuple[str, str] | None = None  # a date's first and last allowed day (x-when), for the picker
 
     @property
     def id(self) -> str:
@@ -122,6 +126,9 @@ def _field(
             ]
     elif prop.get("format") == "date":
         made.kind = "date"
+        if WHEN in prop:
+            earliest, latest = when_bounds(prop[WHEN], datetime.now(TOKYO).date())
+            made.days = (earliest.isoformat(), latest.isoformat())
     elif prop.get("format") == "date-time":
         made.kind = "datetime"
     elif prop.get("format") == "email":

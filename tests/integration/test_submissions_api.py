@@ -271,6 +271,44 @@ def test_a_birth_date_or_a_sighting_after_today_is_refused_naming_the_field(clie
     assert detail["message"] == catalogue.text("problem.when_past", "en", label=label)
 
 
+def tokyo_day(days: int) -> str:
+    from chalicelib.domain.submissions import TOKYO
+
+    return (datetime.now(TOKYO).date() + timedelta(days=days)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("form_id", "field", "days", "pointer"),
+    [
+        ("bulky-waste-collection", "preferredDate", -1, "/preferredDate"),
+        ("bulky-waste-collection", "preferredDate", 366, "/preferredDate"),
+        ("childcare-consultation", "preferredDates", -1, "/preferredDates/1"),
+    ],
+)
+def test_a_day_asked_for_before_today_or_over_a_year_ahead_is_refused_naming_the_field(
+    client, form_id, field, days, pointer
+):
+    form = get_form(form_id)
+    day = tokyo_day(days)
+    document = dict(
+        copy.deepcopy(form.example), **{field: [tokyo_day(3), day] if pointer[-2:] == "/1" else day}
+    )
+    refused = submit(client, form_id, document, language="en")
+    assert refused.status_code == 422
+    [detail] = answer(refused)["error"]["details"]
+    assert detail["pointer"] == pointer
+    label = form.meta["labels"][field]["en"]
+    assert detail["message"] == catalogue.text("problem.when_ahead", "en", label=label)
+
+
+@pytest.mark.parametrize("days", [0, 365])
+def test_a_collection_day_from_today_to_a_year_ahead_is_taken(client, days):
+    form = get_form("bulky-waste-collection")
+    document = dict(copy.deepcopy(form.example), preferredDate=tokyo_day(days))
+    accepted = submit(client, form.id, document)
+    assert accepted.status_code == 201, accepted.body
+
+
 def test_a_phone_clock_a_little_ahead_is_not_a_sighting_in_the_future(client):
     form = get_form("illegal-dumping")
     soon = (datetime.now(UTC) + timedelta(minutes=3)).isoformat(timespec="seconds")

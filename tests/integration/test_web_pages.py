@@ -372,6 +372,29 @@ def test_numbers_and_emails_typed_in_full_width_are_read_and_nan_is_no_coordinat
 
 
 @pytest.mark.parametrize(
+    ("form_id", "name", "first", "last"),
+    [("bulky-waste-collection", "preferredDate", 0, 365), ("juminhyo-copy", "birthDate", None, 0)],
+)
+def test_a_date_picker_offers_only_the_days_the_form_takes(client, form_id, name, first, last):
+    """A day asked for from today to a year on, a birth date up to today: the picker's min and
+    max say what the server checks (the form is novalidate: the server still says why)."""
+    from datetime import date, datetime, timedelta
+
+    from chalicelib.domain.submissions import TOKYO
+
+    form = get_form(form_id)
+    cookie, token = _csrf(client.http.get("/web"))
+    html = client.http.get(f"/web/forms/{form_id}").body.decode()
+    if f'name="{name}"' not in html:
+        html = next_screen(client, form, "ja", cookie, token)
+    today = datetime.now(TOKYO).date()
+    earliest = (today + timedelta(days=first)) if first is not None else date(1900, 1, 1)
+    [picker] = re.findall(rf'<input[^>]*name="{name}"[^>]*>', html)
+    assert 'type="date"' in picker
+    assert f'min="{earliest.isoformat()}" max="{(today + timedelta(days=last)).isoformat()}"' in picker
+
+
+@pytest.mark.parametrize(
     "path",
     [
         "/web/forms/inquiry",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -233,6 +234,15 @@ def test_bad_dates_are_refused(date):
     document = example(form.id)
     document["preferredDate"] = date
     assert "/preferredDate" in pointers(form, document)
+
+
+def test_the_examples_days_asked_for_are_a_week_on_whatever_the_files_say():
+    # A file's example is written once; a day asked for in it would soon be past.
+    from chalicelib.domain.submissions import TOKYO
+
+    week_on = (datetime.now(TOKYO).date() + timedelta(days=7)).isoformat()
+    assert forms.get_form("bulky-waste-collection").example["preferredDate"] == week_on
+    assert forms.get_form("childcare-consultation").example["preferredDates"][0] == week_on
 
 
 def test_kana_field_refuses_kanji():
@@ -678,6 +688,11 @@ def test_real_files_build_unchanged():
         ),
         ("juminhyo-copy", lambda s, m: m["fee"].update(amountYen="300"), "amountYen"),
         ("bulky-waste-collection", lambda s, m: m["fee"]["byItem"]["amountsYen"].pop("chair"), "amountsYen"),
+        (
+            "bulky-waste-collection",
+            lambda s, m: s["properties"]["preferredDate"].update({"x-when": "soon"}),
+            "x-when must be one of ('past', 'ahead')",
+        ),
     ],
 )
 def test_inconsistent_form_is_refused(form_id, change, message):

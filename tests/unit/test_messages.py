@@ -325,11 +325,13 @@ def test_the_families_of_error_and_email_keys_are_complete():
     """Keys the code builds from a value: every value it can give has its text."""
     from chalicelib.domain import form_problems
     from chalicelib.domain.submissions import STATUSES, InvalidTransition
+    from chalicelib.schemas import WHEN_VALUES
 
     keys = set(messages.catalogue())
     wanted = {f"email.next.{status}" for status in STATUSES}
     wanted |= {*form_problems._KEYS.values(), "problem.choose", "problem.other", "problem.whole_form"}
     wanted |= {"problem.fill_in_one", "problem.or", "problem.and", "problem.quoted"}  # form_problems._either
+    wanted |= {f"problem.when_{when}" for when in WHEN_VALUES}
     codes = ("unknown_status", "unchanged", "terminal", "not_permitted", "not_allowed")
     wanted |= {InvalidTransition("received", "completed", "x", code=code).text.key for code in codes}
     assert sorted(wanted - keys) == []
