@@ -50,10 +50,16 @@ def _expired(request: Any, language: str) -> Response:
     return _message(request, language, "web.expired", 403)
 
 
-def _checked_post(view: Callable[..., Response]) -> Callable[..., Response]:
+def _checked_post(
+    view: Callable[..., Response] | None = None, *, reshow: Callable[..., Response] | None = None
+) -> Any:
     """A page's form POST: its fields read once and the language to answer in, passed to the
     view before its path parameters; a post whose CSRF token fails gets the "expired" page
-    (403) before the view sees anything."""
+    (403) before the view sees anything. With `reshow`, a post the browser itself says came
+    from our own page (its cookie expired while the page stayed open) is shown again with what
+    was typed, and a fresh token, instead: nothing is done, and nothing typed is lost."""
+    if view is None:
+        return functools.partial(_checked_post, reshow=reshow)
 
     @functools.wraps(view)
     def checked(**path: str) -> Response:
@@ -66,6 +72,8 @@ def _checked_post(view: Callable[..., Response]) -> Callable[..., Response]:
             return _message(request, _language(request), "web.too_many_fields", 413)
         language = _language(request, posted)
         if not render.csrf_ok(request, posted):
+            if reshow is not None and render.from_own_page(request):
+                return reshow(request, posted, language, **path)
             return _expired(request, language)
         return view(request, posted, language, **path)
 
@@ -124,8 +132,44 @@ def form_page(formId: str) -> Response:
     return _form(request, form, language, {}, [])
 
 
+def _posted_document(form: Any, posted: dict[str, list[str]], language: str) -> dict[str, Any]:
+    """The answers a form page posted: the check-answers page's JSON, or the fields typed."""
+    from chalicelib.domain import json_text
+    from chalicelib.web import fields as form_fields
+    from chalicelib.web import render
+
+    if render.first(posted, "step") != "send":
+        return form_fields.document(form, posted, language)
+    try:
+        document = json_text.parse(render.first(posted, "document") or "{}")
+    except (ValueError, RecursionError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _form_again(request: Any, posted: dict[str, list[str]], language: str, formId: str) -> Response:
+    """The page that was posted, again, with what was typed and a note to send it again."""
+    from chalicelib.domain import forms
+    from chalicelib.web import fields as form_fields
+    from chalicelib.web import render
+
+    form = forms.get_form(formId)
+    if form is None:
+        return _not_found(request, language)
+    if render.first(posted, "sent"):  # the receipt page's language switch: nothing to keep
+        return _expired(request, language)
+    document = _posted_document(form, posted, language)
+    if render.first(posted, "step") == "send":  # the same key: a send that did go answers with its receipt
+        once = render.first(posted, "once") or None
+        return _review(request, form, language, document, notice="web.send_again", once=once)
+    screen = _int(render.first(posted, "screen"))
+    screens = len(form_fields.screens(form, form_fields.fields(form, language)))
+    flat = form_fields.flat_values(document)
+    return _form(request, form, language, flat, [], min(max(screen, 0), screens - 1), notice="web.send_again")
+
+
 @bp.route("/web/forms/{formId}", methods=["POST"], content_types=FORM_POST)
-@_checked_post
+@_checked_post(reshow=_form_again)
 def form_post(request: Any, posted: dict[str, list[str]], language: str, formId: str) -> Response:
     from chalicelib.domain import forms, json_text
     from chalicelib.domain.form_problems import explain
@@ -137,15 +181,7 @@ def form_post(request: Any, posted: dict[str, list[str]], language: str, formId:
     if form is None:
         return _not_found(request, language)
     step = render.first(posted, "step")
-    if step == "send":
-        try:
-            document = json_text.parse(render.first(posted, "document") or "{}")
-        except (ValueError, RecursionError):
-            document = {}
-        if not isinstance(document, dict):
-            document = {}
-    else:
-        document = form_fields.document(form, posted, language)
+    document = _posted_document(form, posted, language)
     # Text nobody types (controls, bidi overrides) is refused as the JSON API refuses it.
     odd = [{"pointer": p, "keyword": "untypeable", "expected": None} for p in json_text.untypeable(document)]
     explained = explain(problems(form.schema_name, document) + odd, form, language, furigana=True)
@@ -295,6 +331,7 @@ def _form(
     values: dict[str, list[str]],
     errors: list[dict[str, str]],
     screen: int = 0,
+    notice: str | None = None,
 ) -> Response:
     from chalicelib.web import fields as form_fields
     from chalicelib.web import render
@@ -342,10 +379,18 @@ def _form(
         errors=errors,
         error_at={e["at"]: e["message"] for e in errors},
         switch_form="answers",
+        notice=notice,
     )
 
 
-def _review(request: Any, form: Any, language: str, document: dict[str, Any]) -> Response:
+def _review(
+    request: Any,
+    form: Any,
+    language: str,
+    document: dict[str, Any],
+    notice: str | None = None,
+    once: str | None = None,
+) -> Response:
     from chalicelib.domain.forms import fee_for
     from chalicelib.web import fields as form_fields
     from chalicelib.web import render
@@ -361,8 +406,9 @@ def _review(request: Any, form: Any, language: str, document: dict[str, Any]) ->
         fee=fee_for(form, document),
         document=json.dumps(document, ensure_ascii=False),
         # Sending this page twice (a double tap, a reload) makes one submission: the key of its send.
-        once=secrets.token_urlsafe(16),
+        once=once or secrets.token_urlsafe(16),
         switch_form="answers",
+        notice=notice,
     )
 
 

@@ -226,6 +226,15 @@ def _cookie(request: Any, token: str) -> str:
     return f"{CSRF_COOKIE}={token}; Path=/web; HttpOnly; SameSite=Strict; Max-Age=7200{secure}"
 
 
+def from_own_page(request: Any) -> bool:
+    """The browser itself says this post came from one of our pages (Fetch Metadata, which a
+    page elsewhere cannot forge), whatever became of the cookie."""
+    headers = request.headers or {}
+    origin = headers.get("origin")
+    same_host = not origin or urlsplit(origin).netloc == headers.get("host")
+    return headers.get("sec-fetch-site") == "same-origin" and same_host
+
+
 def csrf_ok(request: Any, fields: dict[str, list[str]]) -> bool:
     """The form's token equals the cookie's, and the browser says the post is not cross-site."""
     headers = request.headers or {}

@@ -327,6 +327,51 @@ def test_a_post_without_the_csrf_cookie_or_from_another_site_is_refused(client):
     assert post(client, "/web/forms/inquiry", cookie, fields).status_code == 200
 
 
+def test_a_page_left_open_past_its_cookie_is_shown_again_with_what_was_typed_and_sends_nothing(client):
+    """The CSRF cookie lasts two hours. A form left open longer (documents fetched, a call taken)
+    posts from our own page without it: the same page again, typed answers kept, a fresh cookie
+    and a note; nothing is sent until the resident sends again."""
+    import html as html_lib
+
+    from chalicelib.domain.messages import catalogue as texts
+
+    _, stale = _csrf(client.http.get("/web/forms/inquiry?lang=en"))
+    own_page = {**FORM, "Sec-Fetch-Site": "same-origin", "Origin": "http://localhost", "Host": "localhost"}
+    typed = {"csrf": stale, "lang": "en", "step": "review", "question": "Is the <b>pool</b> open on Mondays?"}
+    again = client.http.post("/web/forms/inquiry", body=urlencode(typed), headers=own_page)
+    html = again.body.decode()
+    assert again.status_code == 200
+    assert html_lib.escape(texts()["web.send_again"]["en"], quote=False) in html
+    assert "Is the &lt;b&gt;pool&lt;/b&gt; open on Mondays?" in html and 'name="step" value="review"' in html
+    cookie, token = _csrf(again)
+    assert token != stale and f'name="csrf" value="{token}"' in html
+    review = post(client, "/web/forms/inquiry", cookie, {**typed, "csrf": token})
+    page = review.body.decode()
+    sent = {
+        "csrf": stale,
+        "lang": "en",
+        "step": "send",
+        "document": html_lib.unescape(re.search(r'name="document" value="([^"]*)"', page).group(1)),
+        "once": re.search(r'name="once" value="([^"]+)"', page).group(1),
+    }
+    # The check-answers page, its cookie gone: shown again, with the same key; nothing sent.
+    shown = client.http.post("/web/forms/inquiry", body=urlencode(sent), headers=own_page)
+    assert shown.status_code == 200 and 'id="receipt"' not in shown.body.decode()
+    assert f'name="once" value="{sent["once"]}"' in shown.body.decode()
+    cookie, token = _csrf(shown)
+    done = post(client, "/web/forms/inquiry", cookie, {**sent, "csrf": token})
+    assert done.status_code == 200 and re.search(r'id="receipt">([^<]+)<', done.body.decode())
+    # Another site's post, or one the browser does not vouch for, still gets "expired".
+    for headers in (
+        {**own_page, "Sec-Fetch-Site": "cross-site"},
+        {**own_page, "Origin": "https://evil.example"},
+        FORM,
+    ):
+        assert (
+            client.http.post("/web/forms/inquiry", body=urlencode(typed), headers=headers).status_code == 403
+        )
+
+
 def test_numbers_and_emails_typed_in_full_width_are_read_and_nan_is_no_coordinate(client):
     cookie, token = _csrf(client.http.get("/web"))
     common = {"csrf": token, "lang": "en", "step": "review"}
