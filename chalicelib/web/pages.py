@@ -68,8 +68,8 @@ def _checked_post(
         request = _request()
         try:
             posted = render.form_fields(request)
-        except render.TooManyFields:
-            return _message(request, _language(request), "web.too_many_fields", 413)
+        except render.TooManyFields as too_many:
+            return _message(request, _language(request, too_many.leading), "web.too_many_fields", 413)
         language = _language(request, posted)
         if not render.csrf_ok(request, posted):
             if reshow is not None and render.from_own_page(request):
@@ -782,8 +782,8 @@ def settings_post() -> Response:
     request = _request()
     try:
         posted = render.form_fields(request)
-    except render.TooManyFields:
-        return _message(request, _language(request), "web.too_many_fields", 413)
+    except render.TooManyFields as too_many:
+        return _message(request, _language(request, too_many.leading), "web.too_many_fields", 413)
     token = render.first(posted, "id_token")
     user_id = _resident(token) if token else None
     stored = store.get(user_id) if user_id else None

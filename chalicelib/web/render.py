@@ -189,7 +189,12 @@ MAX_FORM_FIELDS = 500
 
 
 class TooManyFields(Exception):
-    """A form post with more than MAX_FORM_FIELDS fields: answered 413, never read."""
+    """A form post with more than MAX_FORM_FIELDS fields: answered 413, never acted on. `leading`
+    holds its first MAX_FORM_FIELDS fields, for the language to answer in."""
+
+    def __init__(self, leading: dict[str, list[str]]) -> None:
+        super().__init__("too many form fields")
+        self.leading = leading
 
 
 def form_fields(request: Any) -> dict[str, list[str]]:
@@ -199,7 +204,8 @@ def form_fields(request: Any) -> dict[str, list[str]]:
     try:
         return parse_qs(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except ValueError:
-        raise TooManyFields from None
+        leading = "&".join(body.split("&", MAX_FORM_FIELDS)[:MAX_FORM_FIELDS])
+        raise TooManyFields(parse_qs(leading, keep_blank_values=True)) from None
 
 
 def first(fields: dict[str, list[str]], name: str) -> str:

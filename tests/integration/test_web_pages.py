@@ -458,6 +458,9 @@ def test_a_post_of_more_fields_than_any_page_has_is_a_413_page(client, path):
     assert response.status_code == 413
     assert headers(response)["content-type"].startswith("text/html")
     assert "Too many fields were sent" in post(client, f"{path}?lang=en", cookie, fields).body.decode()
+    # In the language of the page it came from (its hidden `lang`), as every other answer.
+    in_english = post(client, path, cookie, [("lang", "en"), *fields])
+    assert in_english.status_code == 413 and "Too many fields were sent" in in_english.body.decode()
 
 
 @pytest.mark.parametrize("odd", ["\x00", "\x1b[2J", "\u202e", "\u2066"])
