@@ -179,23 +179,28 @@ def staff_book(principal: StaffPrincipal, service_id: str, document: Any) -> dic
 
 
 def mark(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str, Any]:
+    """Attendance once the session's time has begun; a mis-tap (attended for no_show, or back)
+    is corrected the same way and audited with what it replaced. The same status again changes
+    nothing."""
     _check("consultation_staff_action", document)
-    if document.get("status") not in (rules.ATTENDED, rules.NO_SHOW):
+    status = document.get("status")
+    if status not in (rules.ATTENDED, rules.NO_SHOW):
         raise Invalid("status は attended か no_show です。 / status must be attended or no_show.")
     booking = _booking(principal, booking_id)
-    if booking.status != rules.BOOKED:
-        raise Conflict(
-            "この予約は記録済みか取消済みです。 / This booking is already closed.", code="not_booked"
-        )
+    if booking.status == status:
+        return service.booking_view(booking, "ja")
+    if booking.status == rules.CANCELLED:
+        raise Conflict("この予約は取消済みです。 / This booking was cancelled.", code="not_booked")
     now = datetime.now(UTC)
     if rules.parse_slot(booking.slot) > now:  # marked ahead, it could no longer be cancelled or moved
         raise Conflict(
             "この予約の時間はまだ始まっていません。 / This booking's time has not begun yet.",
             code="not_started",
         )
-    audit = store.Audit("staff", principal.staff_id, "marked", now, rules.BOOKED, document["status"])
+    action = "marked" if booking.status == rules.BOOKED else "corrected"
+    audit = store.Audit("staff", principal.staff_id, action, now, booking.status, status)
     try:
-        store.set_status(booking, document["status"], audit)
+        store.set_status(booking, status, audit)
     except store.Stale:
         raise Conflict(
             "予約が同時に変更されました。 / The booking changed meanwhile.", code="conflict"

@@ -327,7 +327,8 @@ def move(
 
 
 def set_status(booking: ConsultationBooking, status: str, audit: Audit) -> None:
-    """booked → attended / no_show: the seat stays counted (the session took place)."""
+    """booked → attended / no_show, or one of those corrected to the other: the seat stays
+    counted (the session took place)."""
 
     def build(t: _Labelled) -> None:
         t.update(
@@ -338,7 +339,8 @@ def set_status(booking: ConsultationBooking, status: str, audit: Audit) -> None:
                 ConsultationBooking.updated_at.set(audit.at),
                 ConsultationBooking.revision.add(1),
             ],
-            condition=_booked_at(booking),
+            condition=(ConsultationBooking.status == booking.status)
+            & (ConsultationBooking.revision == booking.revision),
         )
         t.save("audit", audit_entry(booking.booking_id, audit, expires_at=audit.at + RETENTION * 2))
 

@@ -54,7 +54,7 @@ def test_another_section_can_neither_see_nor_change_a_booking(call, slot, book):
     assert store.get(booking_id).status == "booked"
 
 
-def test_viewing_a_booking_is_audited_and_attendance_is_recorded_once(call, slot, book):
+def test_viewing_a_booking_is_audited_and_attendance_can_be_corrected_but_not_ahead(call, slot, book):
     slot_id = slot("tax")
     booking_id = body_of(book("tax", slot_id))["booking"]
     detail = call(
@@ -73,13 +73,41 @@ def test_viewing_a_booking_is_audited_and_attendance_is_recorded_once(call, slot
     started.update(actions=[type(started).slot.set(rules.slot_id(datetime.now(UTC) - timedelta(hours=1)))])
     marked = call("POST", attendance, {"status": "no_show"}, headers=staff_headers())
     assert marked.status_code == 200 and body_of(marked)["status"] == "no_show"
-    again = call(
+
+    def marks():
+        return [
+            (e.action, e.from_status, e.to_status)
+            for e in store.trail(booking_id)
+            if e.action in ("marked", "corrected")
+        ]
+
+    # A mis-tap is corrected, audited with what it replaced; the same status again changes nothing.
+    corrected = call("POST", attendance, {"status": "attended"}, headers=staff_headers(staff_id="staff-8"))
+    assert corrected.status_code == 200 and body_of(corrected)["status"] == "attended"
+    same = call("POST", attendance, {"status": "attended"}, headers=staff_headers())
+    assert same.status_code == 200 and body_of(same)["status"] == "attended"
+    assert sorted(marks()) == [("corrected", "no_show", "attended"), ("marked", "booked", "no_show")]
+    assert store.get(booking_id).status == "attended"
+
+
+def test_a_cancelled_booking_takes_no_attendance(call, slot, book):
+    booking_id = body_of(book("tax", slot("tax", offset=2)))["booking"]
+    cancelled = call(
         "POST",
-        f"/staff/consultations/bookings/{booking_id}/attendance",
-        {"status": "attended"},
+        f"/staff/consultations/bookings/{booking_id}/cancel",
+        {"reason": "相談員の急病"},
         headers=staff_headers(),
     )
-    assert again.status_code == 409
+    assert cancelled.status_code == 200
+    for status in ("attended", "no_show"):
+        refused = call(
+            "POST",
+            f"/staff/consultations/bookings/{booking_id}/attendance",
+            {"status": status},
+            headers=staff_headers(),
+        )
+        assert refused.status_code == 409 and body_of(refused)["error"]["code"] == "not_booked"
+    assert store.get(booking_id).status == "cancelled"
 
 
 def test_a_cancel_by_the_ward_needs_a_reason_and_the_resident_is_told(call, slot, book, mint, sandbox, pump):
