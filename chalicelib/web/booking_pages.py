@@ -148,6 +148,7 @@ def _form(
     values: dict[str, str],
     errors: list[dict[str, Any]],
     once: str | None = None,
+    notice: str | None = None,
 ) -> Response:
     import secrets
 
@@ -169,12 +170,26 @@ def _form(
         # Sending this form twice (a double tap, a reload) books once and shows that booking.
         once=once or secrets.token_urlsafe(16),
         switch_form="booking",
+        notice=notice,
     )
 
 
+def _booking_again(request: Any, posted: dict[str, list[str]], language: str, service: str) -> Response:
+    """The booking form, its cookie expired while it stayed open: shown again with what was
+    typed (and the same send key), nothing booked."""
+    return _book(request, posted, language, service, notice="web.send_again")
+
+
 @bp.route("/web/consultations/{service}/book", methods=["POST"], content_types=FORM_POST)
-@_checked_post
+@_checked_post(reshow=_booking_again)
 def booking_post(request: Any, posted: dict[str, list[str]], language: str, service: str) -> Response:
+    return _book(request, posted, language, service)
+
+
+def _book(
+    request: Any, posted: dict[str, list[str]], language: str, service: str, notice: str | None = None
+) -> Response:
+    """Book what the form says; with `notice`, only show the form again with it (and what was typed)."""
     from chalicelib.domain.digits import typed_email, typed_phone
     from chalicelib.services import consultations as svc
     from chalicelib.web import render
@@ -193,7 +208,7 @@ def booking_post(request: Any, posted: dict[str, list[str]], language: str, serv
         if user_id is None:
             return _message(request, language, "web.signin_again", 401)
     # The language switch: the same form again, what was typed kept, nothing checked or sent.
-    switched = bool(render.first(posted, "switch"))
+    switched = bool(render.first(posted, "switch")) or notice is not None
     errors: list[dict[str, Any]] = []
     if not values["mode"]:
         errors.append({"anchor": "f-mode-in_person", "key": "web.book_need_mode"})
@@ -206,9 +221,8 @@ def booking_post(request: Any, posted: dict[str, list[str]], language: str, serv
         errors.append({"anchor": "f-eligibility-resident", "key": "web.book_need_eligibility"})
     try:
         if errors or switched:
-            return _form(
-                request, language, found, values, [] if switched else errors, render.first(posted, "once")
-            )
+            kept = [] if switched else errors
+            return _form(request, language, found, values, kept, render.first(posted, "once"), notice)
     except Exception as error:  # a tampered slot
         if _as_api_error(error) is None:
             raise
@@ -336,8 +350,21 @@ def _fresh(found: Any) -> Any:
     return store.get(found.booking_id) or found
 
 
+def _bookings_again(request: Any, posted: dict[str, list[str]], language: str) -> Response:
+    """A booking's page, its cookie expired while it stayed open: the booking as it is now, a
+    cancel or move asked for not done."""
+    from chalicelib.web import render
+
+    found, answer = _access(request, posted, language)
+    if answer is not None:
+        return answer
+    return _show(
+        request, language, found, posted, notice="web.send_again" if render.first(posted, "action") else None
+    )
+
+
 @bp.route("/web/bookings", methods=["POST"], content_types=FORM_POST)
-@_checked_post
+@_checked_post(reshow=_bookings_again)
 def bookings_post(request: Any, posted: dict[str, list[str]], language: str) -> Response:
     from chalicelib.services import consultations as svc
     from chalicelib.web import render

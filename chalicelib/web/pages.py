@@ -51,15 +51,19 @@ def _expired(request: Any, language: str) -> Response:
 
 
 def _checked_post(
-    view: Callable[..., Response] | None = None, *, reshow: Callable[..., Response] | None = None
+    view: Callable[..., Response] | None = None,
+    *,
+    reshow: Callable[..., Response] | None = None,
+    lookup: bool = False,
 ) -> Any:
     """A page's form POST: its fields read once and the language to answer in, passed to the
     view before its path parameters; a post whose CSRF token fails gets the "expired" page
-    (403) before the view sees anything. With `reshow`, a post the browser itself says came
-    from our own page (its cookie expired while the page stayed open) is shown again with what
-    was typed, and a fresh token, instead: nothing is done, and nothing typed is lost."""
+    (403) before the view sees anything. A post the browser itself says came from our own page
+    (its cookie expired while the page stayed open) is treated better: with `reshow`, the page
+    is shown again with what was typed and a fresh token, nothing done and nothing typed lost;
+    with `lookup` (the view only reads: a status by number and code), it is simply answered."""
     if view is None:
-        return functools.partial(_checked_post, reshow=reshow)
+        return functools.partial(_checked_post, reshow=reshow, lookup=lookup)
 
     @functools.wraps(view)
     def checked(**path: str) -> Response:
@@ -72,8 +76,9 @@ def _checked_post(
             return _message(request, _language(request, too_many.leading), "web.too_many_fields", 413)
         language = _language(request, posted)
         if not render.csrf_ok(request, posted):
-            if reshow is not None and render.from_own_page(request):
-                return reshow(request, posted, language, **path)
+            again = view if lookup else reshow
+            if again is not None and render.from_own_page(request):
+                return again(request, posted, language, **path)
             return _expired(request, language)
         return view(request, posted, language, **path)
 
@@ -429,7 +434,7 @@ def status_page() -> Response:
 
 
 @bp.route("/web/status", methods=["POST"], content_types=FORM_POST)
-@_checked_post
+@_checked_post(lookup=True)
 def status_post(request: Any, posted: dict[str, list[str]], language: str) -> Response:
     from chalicelib.web import render
 
@@ -496,6 +501,7 @@ def _show_status(
     answered: bool = False,
     errors: list[dict[str, str]] | None = None,
     typed: tuple[str, str, str] | None = None,
+    notice: str | None = None,
 ) -> Response:
     """Status, the thread (the city's messages and the resident's answers), and the answer form
     while the city waits for one; after a refused answer, `typed` is what was posted again (text,
@@ -522,6 +528,7 @@ def _show_status(
         # Sending the answer twice (a double tap, a reload) sends it once: the key of its send.
         once=once,
         switch_form="reshow",
+        notice=notice,
     )
 
 
@@ -577,28 +584,62 @@ def answer_page() -> Response:
     return _reopen("/web/status")
 
 
-@bp.route("/web/status/answer", methods=["POST"], content_types=FORM_POST)
-@_checked_post
-def answer_post(request: Any, posted: dict[str, list[str]], language: str) -> Response:
+def _answerer(request: Any, posted: dict[str, list[str]], language: str) -> tuple[Any, Response | None]:
+    """Who answers, on what: (submission, channel, LINE user) by the LIFF ID token or by number
+    and code; else None and the page to show instead (sign in again, wrong pair, locked)."""
     from chalicelib.services import responses
     from chalicelib.web import render
 
     receipt, code = render.first(posted, "receipt").upper(), render.first(posted, "code")
     token = render.first(posted, "id_token")
-    text = render.first(posted, "text")
-    attachments = [v for raw in posted.get("photos", []) for v in raw.split() if UPLOAD_ID.match(v)]
-    user_id = None
     try:
         if token:
             user_id = _resident(token)
             if user_id is None:
-                return _message(request, language, "web.signin_again", 401)
-            submission = responses.with_access_code(receipt, None, line_user_id=user_id)
-            channel = "line"
-        else:
-            submission, channel = responses.with_access_code(receipt, code, client=_client(request)), "web"
+                return None, _message(request, language, "web.signin_again", 401)
+            return (responses.with_access_code(receipt, None, line_user_id=user_id), "line", user_id), None
+        return (responses.with_access_code(receipt, code, client=_client(request)), "web", None), None
     except Exception as error:  # wrong pair or locked: said as the status page says it, one try spent
-        return _no_access(request, language, receipt, error)
+        return None, _no_access(request, language, receipt, error)
+
+
+def _answer_again(request: Any, posted: dict[str, list[str]], language: str) -> Response:
+    """The answer form, its cookie expired while it stayed open: the status again with what was
+    typed (and the same send key), nothing sent."""
+    from chalicelib.web import render
+
+    found, instead = _answerer(request, posted, language)
+    if instead is not None:
+        return instead
+    typed = (render.first(posted, "text"), " ".join(_photo_ids(posted)), render.first(posted, "once"))
+    return _show_status(
+        request,
+        language,
+        found[0],
+        code=render.first(posted, "code"),
+        id_token=render.first(posted, "id_token"),
+        typed=typed,
+        notice="web.send_again",
+    )
+
+
+def _photo_ids(posted: dict[str, list[str]]) -> list[str]:
+    return [v for raw in posted.get("photos", []) for v in raw.split() if UPLOAD_ID.match(v)]
+
+
+@bp.route("/web/status/answer", methods=["POST"], content_types=FORM_POST)
+@_checked_post(reshow=_answer_again)
+def answer_post(request: Any, posted: dict[str, list[str]], language: str) -> Response:
+    from chalicelib.services import responses
+    from chalicelib.web import render
+
+    found, instead = _answerer(request, posted, language)
+    if instead is not None:
+        return instead
+    submission, channel, user_id = found
+    code, token = render.first(posted, "code"), render.first(posted, "id_token")
+    text = render.first(posted, "text")
+    attachments = _photo_ids(posted)
     try:
         _sent_once(
             f"web-answer:{submission.receipt}",
@@ -719,8 +760,25 @@ def queue_ticket_page(ref: str) -> Response:
     return _ticket_page(request, _language(request), ref, id_token="", notice=None)
 
 
+def _ticket_again(request: Any, posted: dict[str, list[str]], language: str, ref: str) -> Response:
+    """The ticket page, its cookie expired while it stayed open: shown again, the watch asked
+    for (or its stop) not done, the chosen number kept."""
+    from chalicelib.web import render
+
+    chosen = whole_number(render.first(posted, "ahead"))
+    ahead = chosen if chosen in range(1, 6) else 3
+    return _ticket_page(
+        request,
+        language,
+        ref,
+        id_token=render.first(posted, "id_token"),
+        notice=render.Texts(language).plain("web.send_again"),
+        ahead=ahead,
+    )
+
+
 @bp.route("/web/queue/tickets/{ref}", methods=["POST"], content_types=FORM_POST)
-@_checked_post
+@_checked_post(reshow=_ticket_again)
 def queue_ticket_post(request: Any, posted: dict[str, list[str]], language: str, ref: str) -> Response:
     """Start or stop the watch: the LINE user comes from the ID token the LIFF page posts."""
     from datetime import UTC, datetime

@@ -61,9 +61,21 @@ def _who(posted: dict[str, list[str]], request: Any) -> dict[str, Any] | None:
     return {"secret": render.first(posted, "code"), "line_user_id": None, "client": _client(request)}
 
 
+def _payment_again(request: Any, posted: dict[str, list[str]], language: str, receipt: str) -> Response:
+    """The payment page, its cookie expired while it stayed open: the payment as it is now (a
+    "check" asks the provider, which changes nothing), a payment asked to start not started."""
+    return _payment(request, posted, language, receipt, again=True)
+
+
 @bp.route("/web/payments/{receipt}", methods=["POST"], content_types=FORM_POST)
-@_checked_post
+@_checked_post(reshow=_payment_again)
 def payment_post(request: Any, posted: dict[str, list[str]], language: str, receipt: str) -> Response:
+    return _payment(request, posted, language, receipt)
+
+
+def _payment(
+    request: Any, posted: dict[str, list[str]], language: str, receipt: str, again: bool = False
+) -> Response:
     from chalicelib.services import payments
     from chalicelib.web import render
 
@@ -84,6 +96,9 @@ def payment_post(request: Any, posted: dict[str, list[str]], language: str, rece
     if who is None:
         return _message(request, language, "web.signin_again", 401)
     action = render.first(posted, "action")
+    notice = None
+    if again and action == "start":
+        action, notice = "", "web.send_again"
     errors: list[dict[str, str]] = []
     started = None
     try:
@@ -136,6 +151,7 @@ def payment_post(request: Any, posted: dict[str, list[str]], language: str, rece
         id_token=token,
         errors=errors,
         checked=action in ("check", "returned"),
+        notice=notice,
     )
 
 
@@ -145,7 +161,7 @@ def payment_receipt_page(receipt: str) -> Response:
 
 
 @bp.route("/web/payments/{receipt}/receipt", methods=["POST"], content_types=FORM_POST)
-@_checked_post
+@_checked_post(lookup=True)
 def payment_receipt(request: Any, posted: dict[str, list[str]], language: str, receipt: str) -> Response:
     """The printable receipt (the same text as `GET /payments/{id}/receipt`), on a page whose
     code came in the body."""

@@ -531,6 +531,24 @@ def test_the_ticket_page_is_a_resident_page_that_starts_and_stops_the_watch(clie
     assert "Notifications stopped." in stopped.body.decode()
     assert client.http.get(f"/web/queue/tickets/{ref}x").status_code == 404
 
+    # Left open past its two-hour cookie, posted from our own page: no watch started, the page
+    # again with a note and the number chosen; another site's post still gets "expired".
+    from urllib.parse import urlencode
+
+    from chalicelib.store import queues as store
+    from tests.integration.test_web_pages import FORM
+
+    other, _ = a_resident(mint)
+    own_page = {**FORM, "Sec-Fetch-Site": "same-origin", "Origin": "http://localhost", "Host": "localhost"}
+    stale = urlencode({**fields, "csrf": "stale" * 8, "ahead": "4", "id_token": mint(other)})
+    again = client.http.post(f"/web/queue/tickets/{ref}", body=stale, headers=own_page)
+    assert again.status_code == 200 and 'id="notice"' in again.body.decode()
+    assert '<option value="4" selected>' in again.body.decode()
+    ticket = rules.read_ticket(os.environ["QUEUE_TICKET_SECRET"], ref)
+    assert store.get_watch(ticket.key, ticket.number, other) is None
+    cross = {**own_page, "Sec-Fetch-Site": "cross-site"}
+    assert client.http.post(f"/web/queue/tickets/{ref}", body=stale, headers=cross).status_code == 403
+
 
 def test_the_ticket_page_and_the_watch_say_where_the_ticket_stands(client, ticketer, pump, mint):
     from tests.integration.test_web_pages import _csrf, post

@@ -764,6 +764,48 @@ def test_an_answer_sent_twice_is_sent_once_and_a_refused_one_keeps_what_was_type
     assert late.status_code == 422 and 'href="#status"' in late.body.decode()
 
 
+def test_a_status_page_left_open_past_its_cookie_answers_lookups_and_keeps_an_unsent_answer(client):
+    """Past the two-hour CSRF cookie, a post from our own page: a status lookup (it changes
+    nothing) is answered; an answer is not sent, but shown again as typed, with its send key."""
+    import html as html_lib
+
+    from chalicelib.domain import submissions as rules
+    from chalicelib.domain.messages import catalogue as texts
+    from chalicelib.services import submissions as service
+    from chalicelib.store import submissions as store
+
+    receipt, code, _, fields = _inquiry_and_status_sign_in(client, "Can I bring my dog?")
+    staff = rules.Actor(kind=rules.STAFF, id="staff-1", section="kocho")
+    service.move(store.get(receipt), rules.IN_REVIEW, actor=staff)
+    service.move(store.get(receipt), rules.NEEDS_INFO, actor=staff, note="Which dog?", visibility="public")
+    own_page = {**FORM, "Sec-Fetch-Site": "same-origin", "Origin": "http://localhost", "Host": "localhost"}
+    stale = {**fields, "csrf": "stale" * 8, "code": code}
+    looked = client.http.post("/web/status", body=urlencode(stale), headers=own_page)
+    assert looked.status_code == 200 and 'id="status"' in looked.body.decode()
+    typed = {**stale, "text": "A <small> dog, 5 kg", "once": "answer-key-0001"}
+    again = client.http.post("/web/status/answer", body=urlencode(typed), headers=own_page)
+    html = again.body.decode()
+    assert again.status_code == 200
+    assert html_lib.escape(texts()["web.send_again"]["en"], quote=False) in html
+    assert "A &lt;small&gt; dog, 5 kg</textarea>" in html and 'name="once" value="answer-key-0001"' in html
+    assert store.get(receipt).status == rules.NEEDS_INFO
+    wrong = client.http.post(
+        "/web/status/answer", body=urlencode({**typed, "code": "WRONG"}), headers=own_page
+    )
+    assert wrong.status_code == 404  # the code is still checked
+    cookie, token = _csrf(again)
+    sent = post(client, "/web/status/answer", cookie, {**typed, "csrf": token})
+    assert sent.status_code == 200 and "Your answer has been sent" in sent.body.decode()
+    # Another site's post, or one the browser does not vouch for, still gets "expired".
+    for headers in (
+        {**own_page, "Sec-Fetch-Site": "cross-site"},
+        {**own_page, "Origin": "https://evil.example"},
+        FORM,
+    ):
+        for path, body in (("/web/status", stale), ("/web/status/answer", typed)):
+            assert client.http.post(path, body=urlencode(body), headers=headers).status_code == 403
+
+
 def _switch_form(html: str) -> str:
     """The id of the form the page's language switch posts (JavaScript off)."""
     forms = set(re.findall(r'<button type="submit" form="([^"]+)" name="switch" value="[^"]+"', html))

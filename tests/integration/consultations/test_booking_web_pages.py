@@ -170,6 +170,57 @@ def test_posts_without_the_csrf_cookie_are_refused(client, slot):
     assert response.status_code == 403
 
 
+def test_a_booking_page_left_open_past_its_cookie_books_nothing_and_keeps_what_was_typed(client, slot):
+    """The CSRF cookie lasts two hours. A booking form, or a booking's page, left open longer
+    posts from our own page without it: shown again, typed answers kept and a note; nothing is
+    booked or cancelled until the resident sends again (with the same send key)."""
+    import html as html_lib
+
+    from chalicelib.domain.messages import catalogue as texts
+
+    note = html_lib.escape(texts()["web.send_again"]["en"], quote=False)
+    chosen = slot("legal", capacity=1)
+    own_page = {**FORM, "Sec-Fetch-Site": "same-origin", "Origin": "http://localhost", "Host": "localhost"}
+    typed = {"csrf": "stale" * 8, "lang": "en", "slot": chosen, "mode": "in_person", "name": "Hana <b>K</b>"}
+    typed |= {
+        "email": "hana-stale@example.com",
+        "eligibility": "resident",
+        "note": "wheelchair",
+        "once": "k" * 22,
+    }
+    again = client.http.post("/web/consultations/legal/book", body=urlencode(typed), headers=own_page)
+    html = again.body.decode()
+    assert again.status_code == 200 and note in html and 'class="error-summary"' not in html
+    assert 'value="Hana &lt;b&gt;K&lt;/b&gt;"' in html and ">wheelchair</textarea>" in html
+    assert f'name="once" value="{"k" * 22}"' in html and f'value="{chosen}"' in html
+    assert store.get_slot("legal", chosen).booked == 0
+    page = Browser(client, "en")
+    page._check(again, "book again")
+    status, html = page.post(
+        "/web/consultations/legal/book", **{k: v for k, v in typed.items() if k != "csrf"}
+    )
+    assert status == 200
+    number, code = booked_from(html)
+
+    # A booking's page: the cancel asked for is not done; the booking shown as it is.
+    asked = {"csrf": "stale" * 8, "lang": "en", "booking": number, "code": code, "action": "cancel"}
+    shown = client.http.post("/web/bookings", body=urlencode(asked), headers=own_page)
+    assert shown.status_code == 200 and note in shown.body.decode()
+    assert store.get(number).status == "booked"
+    wrong = client.http.post("/web/bookings", body=urlencode({**asked, "code": "WRONG"}), headers=own_page)
+    assert wrong.status_code == 404  # the code is still checked, one try spent
+    # Another site's post, or one the browser does not vouch for, still gets "expired".
+    for headers in (
+        {**own_page, "Sec-Fetch-Site": "cross-site"},
+        {**own_page, "Origin": "https://evil.example"},
+        FORM,
+    ):
+        assert client.http.post("/web/bookings", body=urlencode(asked), headers=headers).status_code == 403
+        response = client.http.post("/web/consultations/legal/book", body=urlencode(typed), headers=headers)
+        assert response.status_code == 403
+    assert store.get(number).status == "booked"
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_booking_page_state_is_complete_in_every_language(client, slot, language):
     chosen = slot("legal", capacity=1)

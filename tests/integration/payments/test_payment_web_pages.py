@@ -131,6 +131,52 @@ def test_posts_without_the_csrf_cookie_are_refused(client, owing):
     assert response.status_code == 403 and store.get(f"{receipt}-PP01") is None
 
 
+def test_a_payment_page_left_open_past_its_cookie_starts_nothing_but_checks_and_shows_the_receipt(
+    client, owing, paybox
+):
+    """Past the two-hour CSRF cookie, a post from our own page: "pay" is not started (the page
+    again, with a note); "check again" and the receipt only read, so they are answered."""
+    import html as html_lib
+
+    from chalicelib.domain.messages import catalogue as texts
+
+    receipt, secret = owing(copies=1)
+    own_page = {**FORM, "Sec-Fetch-Site": "same-origin", "Origin": "http://localhost", "Host": "localhost"}
+    stale = {"csrf": "stale" * 8, "lang": "en", "code": secret}
+    start = {**stale, "action": "start", "method": "paypay"}
+    again = client.http.post(f"/web/payments/{receipt}", body=urlencode(start), headers=own_page)
+    assert again.status_code == 200 and store.get(f"{receipt}-PP01") is None
+    assert html_lib.escape(texts()["web.send_again"]["en"], quote=False) in again.body.decode()
+    assert 'value="paypay"' in again.body.decode()  # the choice is offered again
+
+    page = Browser(client, receipt, "en")
+    page.pay_page(secret, action="start", method="paypay")
+    intent = store.get(f"{receipt}-PP01")
+    paybox.pay(intent.payment_id)
+    check = {**stale, "action": "check", "paymentId": intent.payment_id}
+    checked = client.http.post(f"/web/payments/{receipt}", body=urlencode(check), headers=own_page)
+    assert checked.status_code == 200 and "tag-pay-paid" in checked.body.decode()
+    shown = client.http.post(f"/web/payments/{receipt}/receipt", body=urlencode(check), headers=own_page)
+    assert (
+        shown.status_code == 200 and store.get(intent.payment_id).provider_payment_id in shown.body.decode()
+    )
+    wrong = {**check, "code": "NOPE"}
+    assert (
+        client.http.post(
+            f"/web/payments/{receipt}/receipt", body=urlencode(wrong), headers=own_page
+        ).status_code
+        == 404
+    )
+    # Another site's post, or one the browser does not vouch for, still gets "expired".
+    for headers in (
+        {**own_page, "Sec-Fetch-Site": "cross-site"},
+        {**own_page, "Origin": "https://evil.example"},
+        FORM,
+    ):
+        for path in (f"/web/payments/{receipt}", f"/web/payments/{receipt}/receipt"):
+            assert client.http.post(path, body=urlencode(check), headers=headers).status_code == 403
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_payment_page_state_is_complete_in_every_language(client, owing, paybox, language):
     receipt, secret = owing(copies=1)
