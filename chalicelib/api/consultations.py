@@ -208,6 +208,14 @@ def staff_attendance(booking: str) -> Response:
     return json_response(staff.mark(principal, booking, json_body(bp.current_request)), headers=_NO_STORE)
 
 
+@bp.route("/staff/consultations/bookings/{booking}/move", methods=["POST"])
+def staff_move(booking: str) -> Response:
+    from chalicelib.services import staff_consultations as staff
+
+    principal = _staff()
+    return json_response(staff.move(principal, booking, json_body(bp.current_request)), headers=_NO_STORE)
+
+
 @bp.route("/staff/consultations/bookings/{booking}/cancel", methods=["POST"])
 def staff_cancel(booking: str) -> Response:
     from chalicelib.services import staff_consultations as staff

@@ -1,5 +1,5 @@
 """Staff use cases for consultations: availability, the day view, attendance, cancel with a
-reason, and bookings received by phone or at the counter. Section-isolated and audited: a
+reason, moving a booking, and bookings received by phone or at the counter. Section-isolated and audited: a
 staff member acts only on the services their section owns, and every view of a booking's
 personal data and every change leaves an audit entry.
 """
@@ -218,6 +218,15 @@ def cancel(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[st
         )
     booking = _booking(principal, booking_id)
     return service.cancel(booking, by_staff=principal.staff_id, reason=reason)
+
+
+def move(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str, Any]:
+    """A booking moved by the ward (the resident asked by phone or at the counter, or the session
+    changed) to another slot of its service: the seats and the one-booking-a-day rule as for the
+    resident's own move, but not the resident's change deadline. Audited with the staff member and
+    both times; the resident is told the new time, as after their own move."""
+    booking = _booking(principal, booking_id)
+    return service.reschedule(booking, document, by_staff=principal.staff_id)
 
 
 def bookings_on(section: str, day: date) -> list[dict[str, str]]:

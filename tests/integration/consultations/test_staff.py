@@ -330,3 +330,57 @@ def test_an_admin_reads_the_sections_day_and_a_booking_and_changes_nothing(call,
         "POST", f"/staff/consultations/bookings/{booking_id}/cancel", {"reason": "x"}, headers=admin
     )
     assert refused.status_code == 403 and store.get(booking_id).status == "booked"
+
+
+def test_the_ward_moves_a_booking_past_the_residents_deadline_and_the_resident_is_told(
+    call, slot, book, mint, sandbox, pump, monkeypatch
+):
+    """Asked by phone, or when a session changes, the ward moves a booking itself: the seats and
+    rules of a move, not the resident's change deadline; audited, and the resident is told."""
+    import dataclasses
+
+    user = new_user_id()
+    first, later, full = slot("legal", offset=3), slot("legal", offset=4), slot("legal", offset=4)
+    booking_id = body_of(book("legal", first, token=mint(user)))["booking"]
+    book("legal", full)  # its one seat taken
+    pump.drain()
+    # A deadline the resident has passed (a service's setting), so only the ward can move it.
+    strict = dataclasses.replace(rules.get_service("legal"), cancel_deadline=timedelta(days=400))
+    monkeypatch.setitem(rules.catalogue(), "legal", strict)
+    resident = call(
+        "POST",
+        f"/bookings/{booking_id}/reschedule",
+        {"slot": later},
+        headers={"Authorization": f"Bearer {mint(user)}"},
+    )
+    assert resident.status_code == 409 and body_of(resident)["error"]["code"] == "change_deadline_passed"
+
+    path = f"/staff/consultations/bookings/{booking_id}/move"
+    for document, code in (({}, 422), ({"slot": "tomorrow"}, 422), ({"slot": full}, 409)):
+        refused = call("POST", path, document, headers=staff_headers())
+        assert refused.status_code == code, refused.body
+    assert call("POST", path, {"slot": later}, headers=staff_headers("zeimu")).status_code == 404
+    assert call("POST", path, {"slot": later}, headers=staff_headers(roles=("admin",))).status_code == 403
+    assert store.get(booking_id).slot == first
+
+    moved = call("POST", path, {"slot": later}, headers=staff_headers(staff_id="staff-7"))
+    assert moved.status_code == 200 and body_of(moved)["slot"] == later, moved.body
+    assert int(store.get_slot("legal", first).booked) == 0 and int(store.get_slot("legal", later).booked) == 1
+    trail = store.trail(booking_id)
+    entry = trail[-1]
+    assert (entry.actor_kind, entry.actor_id, entry.action) == ("staff", "staff-7", "rescheduled")
+    assert entry.note == f"{first} -> {later}"
+    pump.drain()
+    told = pushes_to(sandbox, user)[-1]
+    assert rules.tokyo_text(rules.parse_slot(later))[11:16] in told
+    # The same slot again changes nothing; a cancelled booking cannot be moved.
+    assert call("POST", path, {"slot": later}, headers=staff_headers()).status_code == 200
+    assert len(store.trail(booking_id)) == len(trail)
+    call(
+        "POST",
+        f"/staff/consultations/bookings/{booking_id}/cancel",
+        {"reason": "重複"},
+        headers=staff_headers(),
+    )
+    gone = call("POST", path, {"slot": first}, headers=staff_headers())
+    assert gone.status_code == 409 and body_of(gone)["error"]["code"] == "not_booked"
