@@ -330,6 +330,26 @@ def add(events: list[dict[str, Any]], event: QueueEvent) -> list[dict[str, Any]]
     return sorted([*events, record], key=_order)
 
 
+CLOSE_OUT_SOURCE = "madoguchi"
+
+
+def close_out(office: str, line: str, number: str, day: date, at: datetime, reset: bool) -> QueueEvent:
+    """madoguchi's own end of a ticket whose events were lost: the nightly close-out (one id a
+    day) or a line's staff reset (one id a reset), so that applying it twice closes once."""
+    event_id = f"closeout#{day.isoformat()}#{iso(at)}" if reset else f"closeout#{day.isoformat()}"
+    return QueueEvent(CLOSE_OUT_SOURCE, event_id, office, line, number, "closed", at, ticket_day=day)
+
+
+def open_at_reset(ticket: Ticket, events: list[dict[str, Any]], reset_at: datetime) -> bool:
+    """The ticket was in its line's queue when staff reset the line, and is still open: the reset
+    closed the tickets it knew, and one it did not (its events were late, a ticket machine's
+    backlog) is closed as of the reset too, or it would be counted as waiting again."""
+    if ticket.status in FINISHED:
+        return False
+    joined = ticket.queued_at or min(parse_time(e["at"]) for e in events)
+    return joined <= reset_at
+
+
 def fold(number: str, events: list[dict[str, Any]]) -> Ticket | None:
     """The ticket's state from its events. A finished ticket stays finished; a recall only counts."""
     ticket: Ticket | None = None

@@ -8,11 +8,8 @@ from typing import Any
 
 from chalicelib.domain import queue as rules
 from chalicelib.domain import queue_opendata as opendata
-from chalicelib.domain.queue import QueueEvent
 from chalicelib.observability import logger
 from chalicelib.store import queues as store
-
-CLOSE_OUT_SOURCE = "madoguchi"
 
 
 def close_out(office: str, day: str, now: datetime, line: str | None = None) -> int:
@@ -27,15 +24,8 @@ def close_out(office: str, day: str, now: datetime, line: str | None = None) -> 
             continue
         from chalicelib.services import queues
 
-        event = QueueEvent(
-            CLOSE_OUT_SOURCE,
-            f"closeout#{day}#{rules.iso(now)}" if line else f"closeout#{day}",
-            office,
-            ticket.line,
-            item.number,
-            "closed",
-            now,
-            ticket_day=date.fromisoformat(day),
+        event = rules.close_out(
+            office, ticket.line, item.number, date.fromisoformat(day), now, reset=bool(line)
         )
         closed += int(queues.close_ticket(event, now))
     return closed

@@ -73,13 +73,26 @@ def _apply(event: QueueEvent, now: datetime) -> set[str] | None:
         before = rules.fold(event.number, events) if events else None
         after = rules.fold(event.number, added)
         assert after is not None
+        lines = sorted({after.line} | ({before.line} if before else set()))
+        states = {line: store.get_live(event.office, line) for line in lines}
+        # A line reset closes the tickets it found; one it did not find (late) is closed as of it.
+        line_state = states[after.line]
+        reset_at = line_state.reset_at if line_state else None
+        if (
+            reset_at
+            and reset_at.astimezone(rules.TOKYO).date() == event.day
+            and rules.open_at_reset(after, added, reset_at)
+        ):
+            closing = rules.close_out(event.office, after.line, event.number, event.day, reset_at, reset=True)
+            added = rules.add(added, closing) or added
+            after = rules.fold(event.number, added) or after
         if event.type == "issued" and before is not None and before.issued_at and before.line != event.line:
             # Numbers must be unique per office and day: two lines' "001" are one ticket (architecture.md).
             logger.warning("queue ticket number issued on two lines", extra={"office": event.office})
             metrics.add_metric(name="QueueNumberClashes", unit="Count", value=1)
         writes = []
-        for line in sorted({after.line} | ({before.line} if before else set())):
-            state = store.get_live(event.office, line)
+        for line in lines:
+            state = states[line]
             live = Live.from_dict(state.live if state else None).for_day(event.day.isoformat())
             if live is None:
                 continue  # a late event of an earlier day: its ticket changes, today's figures do not

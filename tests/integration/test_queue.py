@@ -720,6 +720,39 @@ def test_only_the_section_running_the_line_may_reset_it_and_it_is_audited(client
     assert sorted(notes) == ["first", "second"]
 
 
+def test_a_reset_line_does_not_count_again_the_tickets_its_machine_sends_late(client, ticketer, pump):
+    """Staff reset a line after its ticket machine lost events; the machine's backlog arrives
+    afterwards. Tickets that were in the queue before the reset are closed as of it, whatever
+    arrives for them; tickets issued after the reset count as usual."""
+    from chalicelib.services.queues import _day_key
+    from chalicelib.store import queues as store
+
+    prefix = f"Z{int(time.time() * 1000) % 100000:05d}"
+    reset = client.http.post(
+        "/staff/queue/honcho/zeimu/reset", body=json.dumps({"reason": "発券機の停止"}), headers=auth("zeimu")
+    )
+    assert reset.status_code == 200, reset.body
+    reset_at = store.get_live("honcho", "zeimu").reset_at
+    late, called, fresh = f"{prefix}-late", f"{prefix}-called", f"{prefix}-new"
+    ticketer.event("issued", late, earlier(reset_at, 1.5), line="zeimu")
+    ticketer.event("called", called, earlier(reset_at, 0.5), line="zeimu", counter="1")  # its issue lost
+    time.sleep(1.1)  # stamps are whole seconds: after the reset's
+    ticketer.event("issued", fresh, datetime.now(UTC), line="zeimu")
+    pump.drain()
+    live = store.get_live("honcho", "zeimu").live
+    assert live["waiting"] == 1 and not live["calling"]
+    day_key = _day_key("honcho", reset_at.astimezone(rules.TOKYO).date().isoformat())
+
+    def status(number: str) -> str:
+        return rules.fold(number, list(store.get_ticket(day_key, number).events)).status
+
+    assert (status(late), status(called), status(fresh)) == ("closed", "closed", "waiting")
+    # The backlog goes on: the pre-reset ticket's call and service change no count.
+    ticketer.event("called", late, datetime.now(UTC), line="zeimu", counter="2")
+    pump.drain()
+    assert store.get_live("honcho", "zeimu").live["waiting"] == 1 and status(late) == "closed"
+
+
 # --- the night -----------------------------------------------------------------------------------
 
 
