@@ -73,7 +73,10 @@ def http_observability(event, get_response):
             response = with_route_cors(error.to_response(request_language(event)), app.routes, context)
         finally:
             flush_metrics()
-    return without_body(as_api_error(response, request_language(event)), event.method)
+    response = as_api_error(response, request_language(event))
+    if response.status_code >= 500 and web_pages.is_page(context.get("resourcePath")):
+        response = web_pages.failed_page(event) or response  # a resident's page, not the API's JSON
+    return without_body(response, event.method)
 
 
 def background_observability(event, get_response):

@@ -50,6 +50,29 @@ def _expired(request: Any, language: str) -> Response:
     return _message(request, language, "web.expired", 403)
 
 
+def is_page(resource_path: str | None) -> bool:
+    """A route that answers residents with HTML pages (its static files too, harmlessly)."""
+    return bool(resource_path) and (resource_path == "/queue" or str(resource_path).startswith("/web"))
+
+
+def failed_page(request: Any) -> Response | None:
+    """A page that failed on our side (the log says why): a page in the resident's language, as
+    every other answer of these routes; None if not even that page can be made."""
+    from chalicelib.web import render
+
+    try:
+        posted = render.form_fields(request) if request.method == "POST" else {}
+    except Exception:  # a body it cannot read: the address and the browser's languages
+        posted = {}
+    try:
+        return _message(request, _language(request, posted), "error.internal", 500)
+    except Exception as error:
+        from chalicelib.observability import logger
+
+        logger.error("the error page failed too", extra={"error": type(error).__name__})
+        return None
+
+
 def _checked_post(
     view: Callable[..., Response] | None = None,
     *,

@@ -898,3 +898,35 @@ def test_the_error_summary_reads_in_page_order_with_one_line_per_field(client):
         for anchor in linked
     ]
     assert places == sorted(places), linked
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_page_that_fails_on_our_side_is_a_page_in_the_residents_language_not_json(
+    client, monkeypatch, method
+):
+    """Whatever breaks behind a resident page (a store, a bug), the resident gets a page in their
+    language, not the API's JSON."""
+    import html as html_lib
+
+    from chalicelib.domain.messages import catalogue as texts
+    from chalicelib.services import submissions as service
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the store fell over")
+
+    monkeypatch.setattr(service, "resident_access", broken)
+    if method == "GET":
+        monkeypatch.setattr("chalicelib.domain.forms.catalogue", broken)
+        failed = client.http.get("/web?lang=en")
+    else:
+        cookie, token = _csrf(client.http.get("/web/status"))
+        failed = post(
+            client,
+            "/web/status",
+            cookie,
+            {"csrf": token, "lang": "en", "receipt": "KTS-2612-AAAA", "code": "x"},
+        )
+    html = failed.body.decode()
+    assert failed.status_code == 500 and headers(failed)["content-type"].startswith("text/html")
+    assert html_lib.escape(texts()["error.internal"]["en"], quote=False) in html and 'lang="en"' in html
+    assert "the store fell over" not in html
