@@ -308,11 +308,20 @@ def _access(request: Any, posted: dict[str, list[str]], language: str) -> tuple[
     try:
         return svc.resident_booking(booking, None if user_id else code, user_id, _client(request)), None
     except Exception as error:
-        if _as_api_error(error) is None:
+        api_error = _as_api_error(error)
+        if api_error is None:
             raise
-        errors = [{"anchor": "f-booking", "key": "web.book_wrong_code"}]
+        # Locked out (too many wrong codes): said so, as the status page says it; a right code
+        # typed then is not "wrong".
+        locked = api_error.status == 429
+        errors = [{"anchor": "f-booking", "key": "web.locked" if locked else "web.book_wrong_code"}]
         page = render.page(
-            request, "booking_signin.html", language, status=404, errors=errors, booking=booking
+            request,
+            "booking_signin.html",
+            language,
+            status=429 if locked else 404,
+            errors=errors,
+            booking=booking,
         )
         return None, page
 

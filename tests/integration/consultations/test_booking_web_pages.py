@@ -221,6 +221,22 @@ def test_a_booking_page_left_open_past_its_cookie_books_nothing_and_keeps_what_w
     assert store.get(number).status == "booked"
 
 
+def test_a_client_locked_out_for_wrong_codes_is_told_so_not_that_the_right_code_is_wrong(client, slot):
+    from chalicelib.services.access_codes import CLIENT_WRONG_CODES
+
+    page = Browser(client, "en")
+    page.get("/web/bookings")
+    fields = {"slot": slot("legal"), "mode": "in_person", "name": "A", "eligibility": "resident"}
+    number, code = booked_from(
+        page.post("/web/consultations/legal/book", **fields, email="lock@example.com")[1]
+    )
+    for n in range(CLIENT_WRONG_CODES):  # spread over bookings, as someone trying numbers would
+        status, html = page.post("/web/bookings", booking=f"BK-2612-ZZZ{n:03d}", code="WRONG")
+        assert status == 404 and "The booking number or access code is wrong." in html
+    status, html = page.post("/web/bookings", booking=number, code=code)
+    assert status == 429 and "Too many wrong codes" in html and "access code is wrong" not in html
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_booking_page_state_is_complete_in_every_language(client, slot, language):
     chosen = slot("legal", capacity=1)
