@@ -241,7 +241,6 @@ def _book(
             posted,
             json.dumps({**document, "language": language}, sort_keys=True, ensure_ascii=False).encode(),
             lambda: svc.book(found.id, document, booker),
-            caller=f"line:{user_id}" if user_id else None,
         )
     except Exception as error:
         api_error = _as_api_error(error, language)

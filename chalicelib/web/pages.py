@@ -222,8 +222,8 @@ def form_post(request: Any, posted: dict[str, list[str]], language: str, formId:
             return _form(request, form, language, flat, [])
         if explained:  # a check-answers page tampered with, or a form changed since
             return _form(request, form, language, flat, explained)
-        if switched:
-            return _review(request, form, language, document)
+        if switched:  # the same page in another language: the same send, so the same key
+            return _review(request, form, language, document, once=render.first(posted, "once") or None)
     else:
         # A long form comes one screen at a time: this screen's answers are checked before the next.
         screens = form_fields.screens(form, form_fields.fields(form, language))
@@ -268,12 +268,13 @@ def form_post(request: Any, posted: dict[str, list[str]], language: str, formId:
 SECOND_TAP_WAIT_SECONDS = 5.0
 
 
-def _sent_once(
-    scope: str, posted: dict[str, list[str]], request_body: bytes, send: Callable[[], Any], caller: str | None
-) -> Any:
+def _sent_once(scope: str, posted: dict[str, list[str]], request_body: bytes, send: Callable[[], Any]) -> Any:
     """`send()` once per page shown (its `once` field): a reload or a double tap gets what the
     first made. A browser shows only the answer to its last tap, so a tap that arrives while the
-    first is still running waits for it rather than saying "busy" (which hid the access code)."""
+    first is still running waits for it rather than saying "busy" (which hid the access code).
+    The key is minted by our page, a secret of that page as its access code will be, so it alone
+    scopes the send: the page sent with and without the LIFF ID token (LIFF still starting, or
+    failed, at a second tap) is one send, not two applications."""
     import time
 
     from chalicelib.domain import errors as rule
@@ -284,7 +285,7 @@ def _sent_once(
     waited = 0.0
     while True:
         try:
-            return idempotency.once(scope, key, request_body, lambda: (201, send()), caller=caller)[1]
+            return idempotency.once(scope, key, request_body, lambda: (201, send()))[1]
         except rule.InProgress:
             if waited >= SECOND_TAP_WAIT_SECONDS:
                 raise
@@ -348,7 +349,6 @@ def _create(
         posted,
         json.dumps(document, sort_keys=True, ensure_ascii=False).encode(),
         lambda: service.create(form, document, submitter),
-        caller=f"line:{user_id}" if user_id else None,
     )
 
 
@@ -608,7 +608,7 @@ def answer_page() -> Response:
 
 
 def _answerer(request: Any, posted: dict[str, list[str]], language: str) -> tuple[Any, Response | None]:
-    """Who answers, on what: (submission, channel, LINE user) by the LIFF ID token or by number
+    """What is answered, and from where: (submission, channel) by the LIFF ID token or by number
     and code; else None and the page to show instead (sign in again, wrong pair, locked)."""
     from chalicelib.services import responses
     from chalicelib.web import render
@@ -620,8 +620,8 @@ def _answerer(request: Any, posted: dict[str, list[str]], language: str) -> tupl
             user_id = _resident(token)
             if user_id is None:
                 return None, _message(request, language, "web.signin_again", 401)
-            return (responses.with_access_code(receipt, None, line_user_id=user_id), "line", user_id), None
-        return (responses.with_access_code(receipt, code, client=_client(request)), "web", None), None
+            return (responses.with_access_code(receipt, None, line_user_id=user_id), "line"), None
+        return (responses.with_access_code(receipt, code, client=_client(request)), "web"), None
     except Exception as error:  # wrong pair or locked: said as the status page says it, one try spent
         return None, _no_access(request, language, receipt, error)
 
@@ -659,7 +659,7 @@ def answer_post(request: Any, posted: dict[str, list[str]], language: str) -> Re
     found, instead = _answerer(request, posted, language)
     if instead is not None:
         return instead
-    submission, channel, user_id = found
+    submission, channel = found
     code, token = render.first(posted, "code"), render.first(posted, "id_token")
     text = render.first(posted, "text")
     attachments = _photo_ids(posted)
@@ -669,7 +669,6 @@ def answer_post(request: Any, posted: dict[str, list[str]], language: str) -> Re
             posted,
             json.dumps({"text": text, "attachments": attachments}, ensure_ascii=False).encode(),
             lambda: responses.respond(submission, text, attachments, channel=channel),
-            caller=f"line:{user_id}" if user_id else None,
         )
     except Exception as error:
         api_error = _as_api_error(error, language)

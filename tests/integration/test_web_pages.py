@@ -616,6 +616,50 @@ def test_sending_the_check_answers_page_twice_makes_one_submission(client):
     assert re.search(r'name="once" value="([^"]+)"', other.body.decode()).group(1) != sent["once"]
 
 
+def test_one_check_answers_page_is_one_application_with_or_without_the_id_token_and_in_any_language(
+    client, sandbox
+):
+    """A second tap while LIFF is still starting (or after it failed) posts without the ID token;
+    a resident who switches language, sends, goes back and sends again posts the other language's
+    page: the same page's send key, so one application each time, not two fees."""
+    import html as html_lib
+
+    import requests
+
+    from chalicelib.config import get_settings
+    from chalicelib.store import submissions as store
+    from tests.integration.conftest import new_user_id
+
+    cookie, token = _csrf(client.http.get("/web/forms/inquiry?lang=en"))
+    common = {"csrf": token, "lang": "en"}
+    review = post(client, "/web/forms/inquiry", cookie, {**common, "step": "review", "question": "Dog park?"})
+    html = review.body.decode()
+    sent = {
+        **common,
+        "step": "send",
+        "document": html_lib.unescape(re.search(r'name="document" value="([^"]*)"', html).group(1)),
+        "once": re.search(r'name="once" value="([^"]+)"', html).group(1),
+    }
+    switched = post(client, "/web/forms/inquiry", cookie, {**sent, "switch": "ko"})
+    assert (
+        f'name="once" value="{sent["once"]}"' in switched.body.decode()
+        and 'lang="ko"' in switched.body.decode()
+    )
+    user_id = new_user_id()
+    minted = requests.post(
+        f"{sandbox.base_url}/__sandbox/id-tokens",
+        json={"sub": user_id, "aud": get_settings().line_login_channel_id},
+        timeout=5,
+    ).json()["idToken"]
+    answers = [
+        post(client, "/web/forms/inquiry", cookie, fields)
+        for fields in ({**sent, "id_token": minted}, sent, {**sent, "lang": "ko"})
+    ]
+    receipts = {re.search(r'id="receipt">([^<]+)<', a.body.decode()).group(1) for a in answers}
+    assert [a.status_code for a in answers] == [200, 200, 200] and len(receipts) == 1
+    assert store.get(receipts.pop()).line_user_id == user_id  # the first send's, kept
+
+
 def test_a_wrong_code_on_the_answer_page_spends_one_try_not_two(client):
     receipt, code, cookie, fields = _inquiry_and_status_sign_in(client, "Is the library open on Mondays?")
     for _ in range(4):  # of the 5 free tries; counted twice, the right code would now wait
