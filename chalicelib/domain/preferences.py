@@ -460,9 +460,10 @@ def to_document(prefs: Preferences) -> dict[str, Any]:
     }
 
 
-def view(prefs: Preferences, *, following: bool) -> dict[str, Any]:
+def view(prefs: Preferences, *, following: bool, language: str | None = None) -> dict[str, Any]:
     """What a settings page shows: the choices, whether news arrives (and why not), whether
-    emergencies arrive (they do with no topics chosen), what it can pick."""
+    emergencies arrive (they do with no topics chosen), what it can pick, labelled in `language`
+    (the page's; else the language chosen for news)."""
     found = holds(prefs, following=following)
     return {
         **to_document(prefs),
@@ -472,5 +473,5 @@ def view(prefs: Preferences, *, following: bool) -> dict[str, Any]:
             "emergencies": receives_emergencies(prefs, following=following),
         },
         "terms": {"version": TERMS_VERSION, "url": TERMS_URL},
-        "choices": choices(prefs.language),
+        "choices": choices(language or prefs.language),
     }

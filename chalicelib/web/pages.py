@@ -902,7 +902,7 @@ def settings_post() -> Response:
         else:
             raise
     prefs = stored.preferences if stored else rules.Preferences(language=language)
-    view = rules.view(prefs, following=stored.following if stored else False)
+    view = rules.view(prefs, following=stored.following if stored else False, language=language)
     return render.page(
         request,
         "settings.html",

@@ -145,6 +145,37 @@ def test_every_state_of_every_page_is_complete_in_every_language(client, sandbox
     assert_complete(post(client, "/web/status", cookie, {**common, "id_token": minted}), "my requests")
 
 
+def test_the_settings_page_in_another_language_than_the_news_labels_every_choice_in_it(client, sandbox):
+    """News in Japanese, the page switched to English: topics and towns in English too, not half
+    the page in the news language."""
+    import html as html_lib
+
+    import requests
+
+    from chalicelib.config import get_settings
+    from chalicelib.domain import preferences as rules
+    from chalicelib.store import residents
+    from tests.integration.conftest import new_user_id
+
+    user_id = new_user_id()
+    assert residents.record_follow(user_id, "ja", 1)
+    minted = requests.post(
+        f"{sandbox.base_url}/__sandbox/id-tokens",
+        json={"sub": user_id, "aud": get_settings().line_login_channel_id},
+        timeout=5,
+    ).json()["idToken"]
+    cookie, token = _csrf(client.http.get("/web/settings"))
+    shown = post(
+        client, "/web/settings", cookie, {"csrf": token, "lang": "ja", "switch": "en", "id_token": minted}
+    )
+    html = shown.body.decode()
+    assert shown.status_code == 200 and '<html lang="en">' in html
+    english, japanese = rules.choices("en"), rules.choices("ja")
+    for kind in ("topics", "areas"):
+        assert html_lib.escape(english[kind][1]["label"]) in html and japanese[kind][1]["label"] not in html
+    assert 'value="ja" lang="ja" selected' in html  # the news stay in Japanese until the resident saves
+
+
 def test_ja_easy_pages_carry_furigana_as_ruby(client):
     html = client.http.get("/web?lang=ja-easy").body.decode()
     assert "<ruby>葛飾区<rp>(</rp><rt>かつしかく</rt><rp>)</rp></ruby>" in html
