@@ -374,6 +374,9 @@ def _bookings_again(request: Any, posted: dict[str, list[str]], language: str) -
 @bp.route("/web/bookings", methods=["POST"], content_types=FORM_POST)
 @_checked_post(reshow=_bookings_again)
 def bookings_post(request: Any, posted: dict[str, list[str]], language: str) -> Response:
+    from chalicelib.domain import consultations as rules
+    from chalicelib.domain.errors import Conflict
+    from chalicelib.domain.messages import Text
     from chalicelib.services import consultations as svc
     from chalicelib.web import render
 
@@ -383,11 +386,17 @@ def bookings_post(request: Any, posted: dict[str, list[str]], language: str) -> 
     action = render.first(posted, "action")
     try:
         if action == "cancel":
-            svc.cancel(found)
+            if found.status != rules.CANCELLED:  # cancelled already: a second tap, or Back and send
+                svc.cancel(found)
             return _show(request, language, _fresh(found), posted, notice="web.book_cancelled")
         if action == "move":
+            if found.status != rules.BOOKED:  # nothing to move: said, not a week of times offered
+                raise Conflict(Text("consult.error.cannot_change"), code="not_booked")
             service = _service(found.service)
-            slot = render.first(posted, "slot")
+            # "Next 7 days" posts the week's first day; only "move to this time" moves.
+            slot = "" if render.first(posted, "from") else render.first(posted, "slot")
+            if slot == found.slot:
+                return _show(request, language, found, posted, notice="web.book_same_time")
             if not slot:
                 days, first, later = _week(service, render.first(posted, "from") or None)
                 return render.page(

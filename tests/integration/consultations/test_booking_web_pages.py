@@ -102,14 +102,25 @@ def test_book_see_move_and_cancel_by_the_web_pages(client, slot):
     later = slot("legal", capacity=1)
     status, html = page.post("/web/bookings", booking=number, code=code, action="move")
     assert status == 200 and f'value="{later}"' in html
+    # "Next 7 days" on the move page: the following week, even with a time chosen; nothing moved.
+    week = re.search(r'name="from" value="([0-9-]+)"', html).group(1)
+    status, html = page.post(
+        "/web/bookings", booking=number, code=code, action="move", slot=later, **{"from": week}
+    )
+    assert status == 200 and f'value="{later}"' not in html and store.get(number).slot == first
+    status, html = page.post("/web/bookings", booking=number, code=code, action="move", slot=first)
+    assert status == 200 and "ご予約はすでにこの日時です" in html and "予約の日時を変えました" not in html
     status, html = page.post("/web/bookings", booking=number, code=code, action="move", slot=later)
     assert status == 200 and "予約の日時を変えました" in html and store.get(number).slot == later
 
     status, html = page.post("/web/bookings", booking=number, code=code, action="cancel")
     assert status == 200 and "取消済み" in html and store.get(number).status == "cancelled"
     assert 'value="cancel"' not in html  # nothing more to do with it
+    # Cancelled already (a second tap, Back and send again): said so, not "cannot be cancelled".
     status, html = page.post("/web/bookings", booking=number, code=code, action="cancel")
-    assert status == 409 and 'class="error-summary"' in html
+    assert status == 200 and "予約を取り消しました" in html and 'class="error-summary"' not in html
+    status, html = page.post("/web/bookings", booking=number, code=code, action="move")
+    assert status == 409 and 'class="error-summary"' in html and 'name="slot"' not in html
 
 
 def test_a_sensitive_consultation_is_not_named_after_booking(client, slot):
