@@ -70,6 +70,21 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
     ]
     for start, _ in extra_sessions:
         rules.check_extra_session(start)
+    # A day closed under its residents' feet would leave them coming to nothing: its bookings are
+    # moved or cancelled first (each resident is told), then the day closes.
+    held = [
+        {"booking": booking.booking_id, "slot": booking.slot}
+        for day in closed_days
+        for booking in store.for_section_day(svc.section, day.isoformat())
+        if booking.service == svc.id and booking.status == rules.BOOKED
+    ]
+    if held:
+        raise Conflict(
+            "この日には予約があります。先に予約を移すか取り消してください（ご本人に伝わります）。"
+            " / This day has bookings: move or cancel them first (the residents are told).",
+            code="day_has_bookings",
+            details=held,
+        )
     counts = {"created": 0, "updated": 0, "kept": 0, "closed": 0, "extra": 0}
     for start, capacity in weekly_sessions:
         # A day closed before stays closed: the weekly pattern sets capacities, it reopens nothing.

@@ -170,7 +170,7 @@ def test_a_phone_booking_records_its_channel_and_follows_the_same_rules(call, sl
 
 
 def test_a_closed_day_offers_no_slots(call, slot, slots_of):
-    slot_id = slot("registry-survey")
+    slot_id = slot("registry-survey", offset=15)
     assert slots_of("registry-survey", slot_id) is not None
     closed = call(
         "POST",
@@ -256,7 +256,7 @@ def test_availability_sells_no_seat_below_its_bookings_keeps_closed_days_and_is_
     held = store.get_slot("general", slot_id)
     assert (int(held.capacity), int(held.booked), bool(held.open)) == (1, 1, True)
 
-    start = rules.parse_slot(slot("general"))
+    start = rules.parse_slot(slot("general", offset=15))  # a day no other test books
     day, hhmm = (
         start.astimezone(rules.TOKYO).date().isoformat(),
         start.astimezone(rules.TOKYO).strftime("%H:%M"),
@@ -384,3 +384,21 @@ def test_the_ward_moves_a_booking_past_the_residents_deadline_and_the_resident_i
     )
     gone = call("POST", path, {"slot": first}, headers=staff_headers())
     assert gone.status_code == 409 and body_of(gone)["error"]["code"] == "not_booked"
+
+
+def test_a_day_with_bookings_closes_only_once_they_are_moved_or_cancelled(call, slot, book):
+    """Closing a day under its residents' feet would leave them coming to nothing: refused with
+    the bookings to move or cancel first (which tells each resident), and nothing changed."""
+    held = slot("tax", offset=16)
+    booking_id = body_of(book("tax", held))["booking"]
+    day = rules.parse_slot(held).astimezone(rules.TOKYO).date().isoformat()
+    path = "/staff/consultations/tax/availability"
+    refused = call("POST", path, {"closedDays": [day]}, headers=staff_headers())
+    assert refused.status_code == 409 and body_of(refused)["error"]["code"] == "day_has_bookings"
+    assert body_of(refused)["error"]["details"] == [{"booking": booking_id, "slot": held}]
+    assert bool(store.get_slot("tax", held).open) and store.get(booking_id).status == "booked"
+    cancel = f"/staff/consultations/bookings/{booking_id}/cancel"
+    assert call("POST", cancel, {"reason": "休館日"}, headers=staff_headers()).status_code == 200
+    closed = call("POST", path, {"closedDays": [day]}, headers=staff_headers())
+    assert closed.status_code == 200 and body_of(closed)["closed"] >= 1
+    assert not store.get_slot("tax", held).open
