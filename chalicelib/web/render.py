@@ -88,6 +88,9 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        # Loaded once, as the code that fills them is: a template edited under a running stack
+        # must not meet the code it was not written for (restart `make run` after an edit).
+        auto_reload=False,
     )
     env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     env.globals["LANGUAGES"] = LANGUAGES
