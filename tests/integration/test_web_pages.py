@@ -1005,3 +1005,11 @@ def test_a_page_that_fails_on_our_side_is_a_page_in_the_residents_language_not_j
     assert failed.status_code == 500 and headers(failed)["content-type"].startswith("text/html")
     assert html_lib.escape(texts()["error.internal"]["en"], quote=False) in html and 'lang="en"' in html
     assert "the store fell over" not in html
+
+
+def test_every_page_links_the_queue_page_and_names_the_language_switch_once_in_english(client):
+    english = client.http.get("/web?lang=en").body.decode()
+    assert 'href="/queue?lang=en"' in english and "How busy the counters are" in english
+    assert '<span lang="en">Language</span></span>' in english  # not "Language / Language"
+    japanese = client.http.get("/web?lang=ja").body.decode()
+    assert '<span lang="en">Language</span> / 言語' in japanese and 'href="/queue?lang=ja"' in japanese
