@@ -109,6 +109,17 @@ def start(
         raise Conflict(Text("error.pay.already_paid"), code="already_paid")
     if not rules.payable(plan, submission.status):
         raise Conflict(Text("error.pay.not_payable"), code="not_payable")
+    # One way to pay open at a time: the other method's code or session ends first (at the
+    # provider), so a resident who changes their mind cannot pay with both.
+    others = [i for i in intents if i.method != method and i.status in rules.LIVE_STATUSES]
+    if others:
+        try:
+            for other in others:
+                _end(other, "resident")
+        except ProviderUnavailable:
+            raise Unavailable(Text("error.busy"), retry_after=5) from None
+        if _paid(_intents(submission.receipt)):  # it had been paid meanwhile: nothing more to pay
+            raise Conflict(Text("error.pay.already_paid"), code="already_paid")
     now = datetime.now(UTC)
     abandoned: set[str] = set()
     for _ in range(3):
@@ -734,6 +745,25 @@ def resident_view(
         "methods": list(rules.METHODS),
         "live": [intent_view(i) for i in intents if i.status in rules.LIVE_STATUSES],
         "paid": intent_view(paid) if paid else None,
+        "held": [_held_view(i) for i in intents if i.paid_at is not None and not _settles(i)],
+    }
+
+
+def _held_view(intent: PaymentIntent) -> dict[str, Any]:
+    """Money taken that did not pay the fee (another amount, a second payment, paid after the
+    end), as the resident is told of it: it goes back to them, and where that stands."""
+    if intent.status == rules.REFUNDED or intent.refund_state == "done":
+        refund = "refunded"
+    elif intent.refund_state == "requested":
+        refund = "refunding"
+    else:
+        refund = "checking"
+    return {
+        "paymentId": intent.payment_id,
+        "method": intent.method,
+        "amountYen": int(intent.paid_amount if intent.paid_amount is not None else intent.amount),
+        "paidAt": _tokyo(intent.paid_at),
+        "refund": refund,
     }
 
 

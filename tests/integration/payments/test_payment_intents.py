@@ -36,3 +36,40 @@ def test_a_provider_outage_is_a_503_and_the_retry_returns_the_same_intent(owing,
     assert status == 201 and intent["paymentId"] == f"{receipt}-CD01" and intent["payUrl"]
     keys = {r["body"]["client_reference_id"] for r in paybox.requests("/v1/checkout/sessions", "POST")}
     assert keys == {f"{receipt}-CD01"}
+
+
+def test_choosing_another_way_to_pay_ends_the_first_so_nobody_pays_twice(owing, paybox, resident_api):
+    """PayPay's code open, the resident picks card: the code is deleted at PayPay first (the
+    resident's app can no longer pay it), then the session opens; and back again."""
+    import pytest
+
+    receipt, secret = owing(copies=1)
+    pay = f"/submissions/{receipt}/payments"
+    assert resident_api("POST", pay, secret, {"method": "paypay"})[0] == 201
+    status, card = resident_api("POST", pay, secret, {"method": "card"})
+    assert status == 201 and card["paymentId"] == f"{receipt}-CD01"
+    assert store.get(f"{receipt}-PP01").status in ("canceled", "expired")  # ended unpaid
+    assert [r["path"] for r in paybox.requests(method="DELETE")] == [
+        f"/v2/codes/{store.get(f'{receipt}-PP01').provider_ref}"
+    ]
+    with pytest.raises(AssertionError):  # the deleted code takes no money
+        paybox.pay(f"{receipt}-PP01")
+    status, view = resident_api("GET", f"/submissions/{receipt}/payment", secret)
+    assert [live["paymentId"] for live in view["live"]] == [f"{receipt}-CD01"]
+    # Back to PayPay: the session is expired first, and a new code opens (never PP01 again).
+    status, again = resident_api("POST", pay, secret, {"method": "paypay"})
+    assert status == 201 and again["paymentId"] == f"{receipt}-PP02"
+    assert store.get(f"{receipt}-CD01").status in ("canceled", "expired")
+    session = store.get(f"{receipt}-CD01").provider_ref
+    assert paybox.requests(f"/v1/checkout/sessions/{session}/expire", "POST")
+
+
+def test_paid_meanwhile_the_other_way_is_not_opened(owing, paybox, resident_api):
+    receipt, secret = owing(copies=1)
+    pay = f"/submissions/{receipt}/payments"
+    resident_api("POST", pay, secret, {"method": "paypay"})
+    paybox.pay(f"{receipt}-PP01")  # paid in the app, its news not here yet
+    status, error = resident_api("POST", pay, secret, {"method": "card"})
+    assert status == 409 and error["error"]["code"] == "already_paid"
+    assert store.get(f"{receipt}-PP01").status == "completed" and store.get(f"{receipt}-CD01") is None
+    assert paybox.requests("/v1/checkout/sessions", "POST") == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from chalicelib.domain import payments as rules
 from chalicelib.services import payments
 from chalicelib.store import payments as store
 from chalicelib.store import submissions as submission_store
@@ -95,7 +96,9 @@ def test_paying_twice_by_two_methods_flags_the_second_for_refund(owing, resident
     receipt, secret, paypay = _start(resident_api, owing, copies=1)
     _, card = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "card"})
     paybox.webhooks("drop", count=2)
-    paybox.pay(paypay["paymentId"])  # both paid before either was confirmed
+    # Choosing card deleted PayPay's code, but the app paid it just as it went; both paid before
+    # either was confirmed.
+    paybox.pay(paypay["paymentId"], force=True)
     paybox.complete_session(store.get(card["paymentId"]).provider_ref)
     payments.confirm(card["paymentId"], "sweep")
     payments.confirm(paypay["paymentId"], "sweep")
@@ -110,7 +113,8 @@ def test_the_method_paid_first_is_the_fee_though_the_other_is_confirmed_first(
     owing, resident_api, paybox, settle
 ):
     """The card's news was lost, PayPay's came: the card, paid first, must not be recorded as
-    cancelled (Stripe refused to expire a paid session) nor flagged; PayPay, paid second, is."""
+    cancelled (Stripe refused to expire a paid session) nor flagged once the sweep finds it;
+    PayPay, paid second (its code deleted when card was chosen), is flagged for a refund."""
     import time
 
     receipt, secret, paypay = _start(resident_api, owing, copies=1)
@@ -118,17 +122,21 @@ def test_the_method_paid_first_is_the_fee_though_the_other_is_confirmed_first(
     paybox.webhooks("drop", count=2)
     paybox.complete_session(store.get(card["paymentId"]).provider_ref)
     time.sleep(1.1)  # the providers date a payment to the second
-    paybox.pay(paypay["paymentId"])
+    paybox.pay(paypay["paymentId"], force=True)  # its code deleted when card was chosen, paid as it went
     payments.confirm(paypay["paymentId"], "webhook")
+    settle()
+    payments.sweep(datetime.now(UTC) + timedelta(minutes=2))  # asks about the card it heard nothing of
     settle()
     first, second = store.get(card["paymentId"]), store.get(paypay["paymentId"])
     assert first.status == "completed" and not first.review_reasons
     assert "canceled" not in {entry.state for entry in store.log(card["paymentId"])}
-    assert second.status == "needs_review" and list(second.review_reasons) == ["paid_after_replaced"]
+    assert second.status == "needs_review" and rules.flagged_for_refund(second.status, second.review_reasons)
     assert first.receipt_queued and not second.receipt_queued
     assert submission_store.get(receipt).status == "received"
     state = resident_api("GET", f"/submissions/{receipt}/payment", secret)[1]
     assert state["state"] == "paid" and state["paid"]["paymentId"] == card["paymentId"]
+    # The resident is told of the second payment too, and that it goes back.
+    assert [(h["paymentId"], h["refund"]) for h in state["held"]] == [(paypay["paymentId"], "checking")]
 
 
 def test_provider_errors_leave_the_intent_waiting_until_the_next_sweep(owing, resident_api, paybox, settle):

@@ -3,6 +3,7 @@ over the local stack and the payment sandbox: choose a method, pay, check again,
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlencode
 
@@ -175,6 +176,43 @@ def test_a_payment_page_left_open_past_its_cookie_starts_nothing_but_checks_and_
     ):
         for path in (f"/web/payments/{receipt}", f"/web/payments/{receipt}/receipt"):
             assert client.http.post(path, body=urlencode(check), headers=headers).status_code == 403
+
+
+def test_money_that_did_not_pay_the_fee_is_shown_to_the_resident_until_it_is_back(
+    client, owing, paybox, settle, resident_api
+):
+    """Paid another amount (the app let them type it, a provider's error): the fee is still owed,
+    and the page says that money does not pay it and will be refunded, then that it was."""
+    from tests.integration.payments.conftest import staff_headers
+
+    receipt, secret = owing(copies=1)
+    page = Browser(client, receipt, "en")
+    page.pay_page(secret, action="start", method="paypay")
+    payment_id = f"{receipt}-PP01"
+    paybox.pay(payment_id, amount=3000)
+    status, html = page.pay_page(secret, action="check", paymentId=payment_id)
+    assert (
+        status == 200
+        and "A payment of 3,000 yen by PayPay on" in html
+        and "will check it and refund it" in html
+    )
+    status, view = resident_api("GET", f"/submissions/{receipt}/payment", secret)
+    assert view["state"] == "payable" and view["paid"] is None
+    [held] = view["held"]
+    assert (held["paymentId"], held["amountYen"], held["refund"]) == (payment_id, 3000, "checking")
+    refund = client.http.post(
+        f"/staff/payments/{payment_id}/refunds",
+        body=json.dumps({"reason": "金額の誤り"}),
+        headers=staff_headers("koseki-jumin", "staff"),
+    )
+    assert refund.status_code == 202, refund.body
+    paybox.deliver()
+    settle()
+    status, html = page.pay_page(secret)
+    assert "The 3,000 yen paid by PayPay on" in html and "has been refunded" in html
+    assert (
+        resident_api("GET", f"/submissions/{receipt}/payment", secret)[1]["held"][0]["refund"] == "refunded"
+    )
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
