@@ -153,10 +153,12 @@ def reconciliation(day: str) -> Response:
     from chalicelib.api.staff import current_staff
     from chalicelib.services import payment_reconciliation
 
-    # The accounting view spans sections: supervisors and admins only.
-    current_staff(bp.current_request, roles=frozenset({"supervisor", "admin"}))
+    # The accounting view: ward-wide for admins (the accounts office); a section's supervisor
+    # sees only what concerns the section (its totals, the differences of its own payments).
+    staff = current_staff(bp.current_request, roles=frozenset({"supervisor", "admin"}))
     from chalicelib.domain.business_days import calendar_day
 
     if calendar_day(day) is None:
         raise ApiError(422, "invalid_request", "The day is a date, YYYY-MM-DD.")
-    return Response(payment_reconciliation.view(day), headers=_NO_STORE)
+    section = None if "admin" in staff.roles else staff.section
+    return Response(payment_reconciliation.view(day, section), headers=_NO_STORE)

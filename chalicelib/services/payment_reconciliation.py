@@ -173,24 +173,37 @@ def _write_csvs(day: str, mine: list[rules.Settled], result: rules.Reconciliatio
     )
 
 
-def view(day: str) -> dict[str, Any]:
+def view(day: str, section: str | None = None) -> dict[str, Any]:
+    """The day's reconciliation: ward-wide, or (`section`) only what concerns that section: its
+    totals and the differences of its own payments (one a section does not know is not shown)."""
     items = store.reconciliation(day)
     summary = next((item.data for item in items if item.item_key == "summary"), None)
-    return {
-        "day": day,
-        "summary": summary,
-        "differences": [
-            {
-                "kind": i.kind,
-                "paymentId": i.payment_id,
-                "method": i.method,
-                "ours": i.ours,
-                "theirs": i.theirs,
+    differences: list[dict[str, Any]] = [
+        {
+            "kind": i.kind,
+            "paymentId": i.payment_id,
+            "method": i.method,
+            "ours": i.ours,
+            "theirs": i.theirs,
+        }
+        for i in items
+        if i.item_key.startswith("diff#")
+    ]
+    if section is not None:
+        differences = [d for d in differences if _section_of(d["paymentId"]) == section]
+        if summary is not None:
+            summary = {
+                "day": day,
+                "reports": summary.get("reports"),
+                "differences": len(differences),
+                "bySection": {k: v for k, v in summary.get("bySection", {}).items() if k == section},
             }
-            for i in items
-            if i.item_key.startswith("diff#")
-        ],
-    }
+    return {"day": day, "summary": summary, "differences": differences}
+
+
+def _section_of(payment_id: str | None) -> str | None:
+    intent = store.get(payment_id) if payment_id else None
+    return intent.section if intent else None
 
 
 def day_totals(day: str, section: str) -> dict[str, int] | None:

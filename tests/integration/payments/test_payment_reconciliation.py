@@ -81,6 +81,21 @@ def test_reconciliation_finds_each_kind_of_difference(owing, resident_api, paybo
         f"/staff/payments/reconciliations/{day}", headers=staff_headers("koseki-jumin", "supervisor")
     )
     assert response.status_code == 200 and json.loads(response.body)["summary"]["differences"] >= 3
+    # Another section's supervisor sees none of koseki-jumin's figures or payments; an admin all.
+    other = json.loads(
+        client.http.get(
+            f"/staff/payments/reconciliations/{day}", headers=staff_headers("kocho", "supervisor")
+        ).body
+    )
+    assert other["summary"]["bySection"] == {} and "totals" not in other["summary"]
+    assert not {d["paymentId"] for d in other["differences"]} & mine
+    ward = json.loads(
+        client.http.get(
+            f"/staff/payments/reconciliations/{day}", headers=staff_headers("kocho", "admin")
+        ).body
+    )
+    assert {d["paymentId"] for d in ward["differences"]} >= {missing_here, missing_there, mismatch}
+    assert "koseki-jumin" in ward["summary"]["bySection"] and "totals" in ward["summary"]
     assert (
         client.http.get(
             f"/staff/payments/reconciliations/{day}", headers=staff_headers("koseki-jumin", "staff")
