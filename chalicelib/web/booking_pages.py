@@ -299,7 +299,7 @@ def _access(request: Any, posted: dict[str, list[str]], language: str) -> tuple[
             mine = svc.line_user_bookings(user_id, language)
             return None, render.page(request, "booking_mine.html", language, bookings=mine, id_token=token)
     elif not booking or not code:
-        errors = [{"anchor": "f-booking" if not booking else "f-code", "key": "web.need_both"}]
+        errors = [{"anchor": "f-booking" if not booking else "f-code", "key": "web.book_need_both"}]
         page = render.page(
             request, "booking_signin.html", language, status=422, errors=errors, booking=booking
         )
@@ -333,7 +333,10 @@ def _show(
     *,
     notice: str | None = None,
     errors: list[dict[str, Any]] | None = None,
+    status: int = 409,
 ) -> Response:
+    """The booking; with `errors`, why what was asked was not done (`status`: 409, or 422 for a
+    request that makes no sense, such as a tampered time)."""
     from chalicelib.services import consultations as svc
     from chalicelib.web import render
 
@@ -342,7 +345,7 @@ def _show(
         request,
         "booking_view.html",
         language,
-        status=409 if errors else 200,
+        status=status if errors else 200,
         view=svc.booking_view(found, language),
         service=service,
         code=render.first(posted, "code"),
@@ -417,7 +420,6 @@ def bookings_post(request: Any, posted: dict[str, list[str]], language: str) -> 
         api_error = _as_api_error(error, language)
         if api_error is None:
             raise
-        return _show(
-            request, language, found, posted, errors=[{"anchor": "actions", "message": api_error.message}]
-        )
+        errors = [{"anchor": "actions", "message": api_error.message}]
+        return _show(request, language, found, posted, errors=errors, status=api_error.status)
     return _show(request, language, found, posted)

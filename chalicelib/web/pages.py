@@ -816,6 +816,7 @@ def queue_ticket_post(request: Any, posted: dict[str, list[str]], language: str,
     # Not a choice the page offers ("²", "3.5"): 0, out of range, so the watch refuses it.
     ahead = (whole_number(chosen) or 0) if chosen else None
     now = datetime.now(UTC)
+    status = 200
     try:
         if render.first(posted, "action") == "stop":
             notice = queues.stop_watch(ref, user_id, language, now)["message"]
@@ -825,8 +826,10 @@ def queue_ticket_post(request: Any, posted: dict[str, list[str]], language: str,
         api_error = _as_api_error(error, language)
         if api_error is None:
             raise
-        notice = api_error.message
-    return _ticket_page(request, language, ref, id_token=token, notice=notice, ahead=ahead or 3)
+        notice, status = api_error.message, api_error.status  # said on the page, as the API says it
+    return _ticket_page(
+        request, language, ref, id_token=token, notice=notice, ahead=ahead or 3, status=status
+    )
 
 
 # --- news settings (LIFF) -------------------------------------------------------------------------

@@ -523,6 +523,10 @@ def test_the_ticket_page_is_a_resident_page_that_starts_and_stops_the_watch(clie
     fields = {"csrf": token, "lang": "en", "ahead": "2", "action": "watch"}
     assert post(client, f"/web/queue/tickets/{ref}", cookie, fields).status_code == 401  # no LINE login
     user, _ = a_resident(mint)
+    refused = post(
+        client, f"/web/queue/tickets/{ref}", cookie, {**fields, "id_token": mint(user), "ahead": "9"}
+    )
+    assert refused.status_code == 422 and 'id="notice"' in refused.body.decode()
     watching = post(client, f"/web/queue/tickets/{ref}", cookie, {**fields, "id_token": mint(user)})
     assert watching.status_code == 200 and "when 2 or fewer people are ahead" in watching.body.decode()
     stopped = post(

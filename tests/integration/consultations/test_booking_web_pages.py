@@ -96,6 +96,8 @@ def test_book_see_move_and_cancel_by_the_web_pages(client, slot):
 
     status, html = page.post("/web/bookings", booking=number, code="WRONG")
     assert status == 404 and 'class="error-summary"' in html
+    status, html = page.post("/web/bookings", booking=number)
+    assert status == 422 and "予約番号と確認コードを入力してください" in html
     status, html = page.post("/web/bookings", booking=number.lower(), code=code)
     assert status == 200 and "予約中" in html and code not in html.replace(f'value="{code}"', "")
 
@@ -108,6 +110,8 @@ def test_book_see_move_and_cancel_by_the_web_pages(client, slot):
         "/web/bookings", booking=number, code=code, action="move", slot=later, **{"from": week}
     )
     assert status == 200 and f'value="{later}"' not in html and store.get(number).slot == first
+    status, html = page.post("/web/bookings", booking=number, code=code, action="move", slot="garbage")
+    assert status == 422 and 'class="error-summary"' in html and store.get(number).slot == first
     status, html = page.post("/web/bookings", booking=number, code=code, action="move", slot=first)
     assert status == 200 and "ご予約はすでにこの日時です" in html and "予約の日時を変えました" not in html
     status, html = page.post("/web/bookings", booking=number, code=code, action="move", slot=later)
