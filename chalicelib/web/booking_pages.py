@@ -352,6 +352,7 @@ def _show(
         id_token=render.first(posted, "id_token"),
         notice=notice,
         errors=errors or [],
+        switch_form="reshow",  # the language switch shows the booking again, still signed in
     )
 
 

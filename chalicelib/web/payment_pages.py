@@ -152,6 +152,7 @@ def _payment(
         errors=errors,
         checked=action in ("check", "returned"),
         notice=notice,
+        switch_form="reshow",  # the language switch shows the payment again, still signed in
     )
 
 

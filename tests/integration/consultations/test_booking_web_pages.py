@@ -100,6 +100,12 @@ def test_book_see_move_and_cancel_by_the_web_pages(client, slot):
     assert status == 422 and "予約番号と確認コードを入力してください" in html
     status, html = page.post("/web/bookings", booking=number.lower(), code=code)
     assert status == 200 and "予約中" in html and code not in html.replace(f'value="{code}"', "")
+    # The language switch shows the booking again, in English, still signed in.
+    from tests.integration.test_web_pages import _form_fields, _switch_form
+
+    fields = {k: v[0] for k, v in _form_fields(html, _switch_form(html)).items()}
+    status, switched = page.post("/web/bookings", **{**fields, "switch": "en", "lang": "ja"})
+    assert status == 200 and '<html lang="en">' in switched and "Booked" in switched and number in switched
 
     later = slot("legal", capacity=1)
     status, html = page.post("/web/bookings", booking=number, code=code, action="move")

@@ -215,6 +215,23 @@ def test_money_that_did_not_pay_the_fee_is_shown_to_the_resident_until_it_is_bac
     )
 
 
+def test_the_language_switch_of_a_payment_page_keeps_the_resident_signed_in_and_the_code_shown(
+    client, owing, paybox
+):
+    from tests.integration.test_web_pages import _form_fields, _switch_form
+
+    receipt, secret = owing(copies=1)
+    page = Browser(client, receipt, "ja")
+    status, html = page.pay_page(secret, action="start", method="paypay")
+    intent = store.get(f"{receipt}-PP01")
+    fields = _form_fields(html, _switch_form(html))
+    status, switched = page.post(
+        f"/web/payments/{receipt}", **{k: v[0] for k, v in fields.items()}, switch="en"
+    )
+    assert status == 200 and '<html lang="en">' in switched and intent.pay_url in switched
+    assert 'name="code" type="password"' not in switched and 'id="f-code"' not in switched  # no sign-in again
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_payment_page_state_is_complete_in_every_language(client, owing, paybox, language):
     receipt, secret = owing(copies=1)
