@@ -602,6 +602,18 @@ def _reopen(path: str) -> Response:
     return Response("", status_code=303, headers={"Location": f"{quote(path)}?lang={language}"})
 
 
+@bp.route("/", methods=["GET"])
+def root_page() -> Response:
+    """The address alone, as a resident types it: the resident pages' catalogue."""
+    return _reopen("/web")
+
+
+@bp.route("/web/forms", methods=["GET"])
+def forms_page() -> Response:
+    """No form named (a natural guess beside the API's `/forms`): the catalogue."""
+    return _reopen("/web")
+
+
 @bp.route("/web/status/answer", methods=["GET"])
 def answer_page() -> Response:
     return _reopen("/web/status")

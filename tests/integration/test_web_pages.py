@@ -1013,3 +1013,13 @@ def test_every_page_links_the_queue_page_and_names_the_language_switch_once_in_e
     assert '<span lang="en">Language</span></span>' in english  # not "Language / Language"
     japanese = client.http.get("/web?lang=ja").body.decode()
     assert '<span lang="en">Language</span> / 言語' in japanese and 'href="/queue?lang=ja"' in japanese
+
+
+def test_the_bare_address_and_web_forms_lead_to_the_catalogue_in_the_language_asked_for(client):
+    for path in ("/", "/web/forms"):
+        moved = client.http.get(f"{path}?lang=en")
+        assert (moved.status_code, headers(moved)["location"]) == (303, "/web?lang=en"), path
+    assert (
+        headers(client.http.get("/web/forms", headers={"Accept-Language": "ko"}))["location"]
+        == "/web?lang=ko"
+    )
