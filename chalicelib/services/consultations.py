@@ -312,6 +312,8 @@ def booking_view(booking: ConsultationBooking, language: str) -> dict[str, Any]:
         "channel": booking.channel,
         "prepare": service.prepare.get(language) or service.prepare["ja"],
         "changeUntil": rules.tokyo_text(start - service.cancel_deadline),
+        # Whether the resident may still move or cancel it themselves (else they call the ward).
+        "changeable": booking.status == rules.BOOKED and datetime.now(UTC) < start - service.cancel_deadline,
         "bookingUrl": f"/bookings/{booking.booking_id}",
     }
 

@@ -258,6 +258,32 @@ def test_a_client_locked_out_for_wrong_codes_is_told_so_not_that_the_right_code_
     assert status == 429 and "Too many wrong codes" in html and "access code is wrong" not in html
 
 
+def test_a_booking_past_its_change_deadline_offers_no_move_or_cancel_and_says_to_call(
+    client, slot, monkeypatch
+):
+    """Booked (or moved) inside the service's change deadline: no 'change until' in the past and
+    no buttons that can only fail; the page says changes are made by phone."""
+    import dataclasses
+    from datetime import timedelta
+
+    from chalicelib.domain import consultations as rules
+
+    strict = dataclasses.replace(rules.get_service("legal"), cancel_deadline=timedelta(days=400))
+    monkeypatch.setitem(rules.catalogue(), "legal", strict)
+    page = Browser(client, "en")
+    page.get("/web/bookings")
+    fields = {"slot": slot("legal"), "mode": "in_person", "name": "A", "eligibility": "resident"}
+    status, html = page.post("/web/consultations/legal/book", **fields, email="late@example.com")
+    assert status == 200 and "Changes close 9600 hours before the start. Please call the ward." in html
+    assert "Change or cancel until" not in html
+    number, code = booked_from(html)
+    status, html = page.post("/web/bookings", booking=number, code=code)
+    assert status == 200 and "Please call the ward." in html
+    assert (
+        'value="move"' not in html and 'value="cancel"' not in html and "Change or cancel until" not in html
+    )
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_booking_page_state_is_complete_in_every_language(client, slot, language):
     chosen = slot("legal", capacity=1)
