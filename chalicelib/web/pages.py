@@ -550,7 +550,8 @@ def _show_status(
         photos=photos,
         # Sending the answer twice (a double tap, a reload) sends it once: the key of its send.
         once=once,
-        switch_form="reshow",
+        # While an answer can be typed, the language switch posts it (shown again, not sent).
+        switch_form="answer-form" if submission.status == "needs_info" and not answered else "reshow",
         notice=notice,
     )
 
@@ -646,20 +647,26 @@ def _answer_again(request: Any, posted: dict[str, list[str]], language: str) -> 
     found, instead = _answerer(request, posted, language)
     if instead is not None:
         return instead
-    typed = (render.first(posted, "text"), " ".join(_photo_ids(posted)), render.first(posted, "once"))
     return _show_status(
         request,
         language,
         found[0],
         code=render.first(posted, "code"),
         id_token=render.first(posted, "id_token"),
-        typed=typed,
+        typed=_typed_answer(posted),
         notice="web.send_again",
     )
 
 
 def _photo_ids(posted: dict[str, list[str]]) -> list[str]:
     return [v for raw in posted.get("photos", []) for v in raw.split() if UPLOAD_ID.match(v)]
+
+
+def _typed_answer(posted: dict[str, list[str]]) -> tuple[str, str, str]:
+    """An answer posted and not sent, to show again: its text, photo ids and send key."""
+    from chalicelib.web import render
+
+    return render.first(posted, "text"), " ".join(_photo_ids(posted)), render.first(posted, "once")
 
 
 @bp.route("/web/status/answer", methods=["POST"], content_types=FORM_POST)
@@ -675,6 +682,10 @@ def answer_post(request: Any, posted: dict[str, list[str]], language: str) -> Re
     code, token = render.first(posted, "code"), render.first(posted, "id_token")
     text = render.first(posted, "text")
     attachments = _photo_ids(posted)
+    if render.first(posted, "switch"):  # the language switch: the same page, the answer as typed, not sent
+        return _show_status(
+            request, language, submission, code=code, id_token=token, typed=_typed_answer(posted)
+        )
     try:
         _sent_once(
             f"web-answer:{submission.receipt}",
@@ -697,7 +708,7 @@ def answer_post(request: Any, posted: dict[str, list[str]], language: str) -> Re
             for d in api_error.details
             if isinstance(d, dict)
         ]
-        typed = (text, " ".join(attachments), render.first(posted, "once"))
+        typed = _typed_answer(posted)
         return _show_status(
             request, language, submission, code=code, id_token=token, errors=errors, typed=typed
         )

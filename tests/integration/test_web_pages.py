@@ -881,6 +881,29 @@ def test_a_status_page_left_open_past_its_cookie_answers_lookups_and_keeps_an_un
             assert client.http.post(path, body=urlencode(body), headers=headers).status_code == 403
 
 
+def test_the_language_switch_while_answering_keeps_the_answer_and_sends_nothing(client):
+    from chalicelib.domain import submissions as rules
+    from chalicelib.services import submissions as service
+    from chalicelib.store import submissions as store
+
+    receipt, code, cookie, fields = _inquiry_and_status_sign_in(client, "Is there parking?")
+    staff = rules.Actor(kind=rules.STAFF, id="staff-1", section="kocho")
+    service.move(store.get(receipt), rules.IN_REVIEW, actor=staff)
+    service.move(store.get(receipt), rules.NEEDS_INFO, actor=staff, note="Car or bike?", visibility="public")
+    status = post(client, "/web/status", cookie, {**fields, "code": code}).body.decode()
+    assert _switch_form(status) == "answer-form"
+    typed = {**_form_fields(status, "answer-form"), "text": ["A small <car>"], "switch": ["ja"]}
+    switched = post(client, "/web/status/answer", cookie, {k: v[0] for k, v in typed.items()})
+    html = switched.body.decode()
+    assert (
+        switched.status_code == 200
+        and '<html lang="ja">' in html
+        and "A small &lt;car&gt;</textarea>" in html
+    )
+    assert store.get(receipt).status == rules.NEEDS_INFO  # nothing sent
+    assert f'name="once" value="{typed["once"][0]}"' in html
+
+
 def _switch_form(html: str) -> str:
     """The id of the form the page's language switch posts (JavaScript off)."""
     forms = set(re.findall(r'<button type="submit" form="([^"]+)" name="switch" value="[^"]+"', html))
