@@ -900,7 +900,7 @@ def settings_post() -> Response:
     if user_id is None:
         return _message(request, language, "web.signin_again", 401)
     action = render.first(posted, "action")
-    notice, errors = None, []
+    notice, errors, document = None, [], None
     try:
         if action == "stop":
             stored = liff._save(user_id, rules.stop_all, datetime.now(UTC))
@@ -929,6 +929,9 @@ def settings_post() -> Response:
             raise
     prefs = stored.preferences if stored else rules.Preferences(language=language)
     view = rules.view(prefs, following=stored.following if stored else False, language=language)
+    if errors and document is not None:  # refused: the choices just made are shown again, not the stored ones
+        view.update({k: document[k] for k in ("topics", "area", "language", "consent")})
+        view["ageBand"] = document.get("ageBand", view.get("ageBand"))
     return render.page(
         request,
         "settings.html",

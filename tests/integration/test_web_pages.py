@@ -176,6 +176,39 @@ def test_the_settings_page_in_another_language_than_the_news_labels_every_choice
     assert 'value="ja" lang="ja" selected' in html  # the news stay in Japanese until the resident saves
 
 
+def test_settings_refused_for_one_field_show_again_the_choices_just_made(client, sandbox):
+    """A year of birth out of range: the page comes back with the topics, area and language just
+    chosen (not the stored ones), so fixing the year and saving keeps them."""
+    import requests
+
+    from chalicelib.config import get_settings
+    from chalicelib.domain import preferences as rules
+    from chalicelib.store import preferences as stored_preferences
+    from chalicelib.store import residents
+    from tests.integration.conftest import new_user_id
+
+    user_id = new_user_id()
+    assert residents.record_follow(user_id, "ja", 1)
+    minted = requests.post(
+        f"{sandbox.base_url}/__sandbox/id-tokens",
+        json={"sub": user_id, "aud": get_settings().line_login_channel_id},
+        timeout=5,
+    ).json()["idToken"]
+    choices = rules.choices("en")
+    topics, area = [t["id"] for t in choices["topics"][:2]], choices["areas"][2]["id"]
+    cookie, token = _csrf(client.http.get("/web/settings"))
+    chosen = {"csrf": token, "lang": "en", "id_token": minted, "action": "save", "topics": topics}
+    chosen |= {"area": area, "language": "en", "birthYear": "3000", "consent": "yes"}
+    refused = post(client, "/web/settings", cookie, chosen)
+    html = refused.body.decode()
+    assert refused.status_code == 422
+    for topic in topics:
+        assert re.search(rf'value="{topic}" checked', html), topic
+    assert f'value="{area}" selected' in html and 'value="en" lang="en" selected' in html
+    assert 'id="f-consent" name="consent" value="yes" checked' in html
+    assert stored_preferences.get(user_id).preferences.topics == frozenset()  # nothing saved
+
+
 def test_ja_easy_pages_carry_furigana_as_ruby(client):
     html = client.http.get("/web?lang=ja-easy").body.decode()
     assert "<ruby>葛飾区<rp>(</rp><rt>かつしかく</rt><rp>)</rp></ruby>" in html
