@@ -195,3 +195,35 @@ def test_the_paypay_page_notices_the_payment_by_itself(page, web, local_stack):
 
     WebDriverWait(page, 30).until(paid)
     assert_accessible(page, "pay en paid by the poll")
+
+
+def test_the_paypay_page_notices_money_that_did_not_pay_the_fee(page, web, local_stack):
+    """Paid another amount: the fee is still owed, but the poll notices the money taken and the
+    page shows it (held, to be refunded) instead of "waiting for your payment"."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from chalicelib.services import payments
+
+    receipt, code = owing(web)
+    page.get(f"{web}/web/payments/{receipt}?lang=en")
+    page.find_element(By.ID, "f-code").send_keys(code)
+    submit(page)
+    page.find_element(By.CSS_SELECTOR, "label[for=f-method-paypay]").click()
+    submit(page)
+    payment_id = page.find_element(By.CSS_SELECTOR, "#pay-check input[name=paymentId]").get_attribute("value")
+    requests.post(
+        f"http://127.0.0.1:{local_stack.ports.pay}/__sandbox/paypay/payments/{payment_id}/complete",
+        json={"amount": 3000},
+        timeout=10,
+    ).raise_for_status()
+    payments.confirm(payment_id, "webhook")
+
+    def held(driver) -> bool:
+        try:
+            return "does not pay this fee" in driver.find_element(By.TAG_NAME, "main").text
+        except Exception:  # noqa: BLE001 (the page is being replaced)
+            return False
+
+    WebDriverWait(page, 30).until(held)
+    assert page.find_element(By.ID, "pay-state").text != "Paid"
+    assert_accessible(page, "pay en money held")

@@ -73,11 +73,13 @@
       }, function () { status.textContent = status.getAttribute("data-failed"); }, { timeout: 10000 });
     });
   });
-  // Payment: ask for the state every few seconds; once it changed, press "check again" (a plain post).
+  // Payment: ask for the state every few seconds; once it changed (paid, closed, or money taken
+  // that did not pay the fee), press "check again" (a plain post), which shows what it is.
   var live = document.getElementById("pay-live");
   var check = document.getElementById("pay-check");
   if (live && check && window.fetch) {
     var tries = 0;
+    var heldBefore = Number(live.getAttribute("data-held")) || 0;
     var poll = function () {
       if (++tries > 120) return;
       var token = check.querySelector("input[name=id_token]").value;
@@ -86,8 +88,10 @@
       fetch(live.getAttribute("data-poll"), { headers: headers, credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (state) {
-          if (state && state.state !== "payable") { live.textContent = live.getAttribute("data-paid"); check.submit(); }
-          else setTimeout(poll, 5000);
+          if (state && (state.state !== "payable" || (state.held || []).length > heldBefore)) {
+            if (state.state === "paid") live.textContent = live.getAttribute("data-paid");
+            check.submit();
+          } else setTimeout(poll, 5000);
         }).catch(function () { setTimeout(poll, 10000); });
     };
     setTimeout(poll, 5000);
