@@ -278,7 +278,8 @@ def reschedule(booking: ConsultationBooking, document: Any, *, by_staff: str | N
         f"{booking.slot} -> {new_slot}",
     )
     try:
-        store.move(booking, new_slot, f"{service.section}#{day.isoformat()}", new_guard, audit)
+        section_day = f"{service.section}#{day.isoformat()}"
+        store.move(booking, new_slot, section_day, new_guard, new_start + store.RETENTION, audit)
     except store.SlotUnavailable:
         raise _unavailable(service.id, new_slot) from None
     except store.AlreadyBooked:

@@ -274,9 +274,15 @@ def release(booking: ConsultationBooking, status: str, audit: Audit, *, reason: 
 
 
 def move(
-    booking: ConsultationBooking, new_slot: str, new_section_day: str, new_guard: str, audit: Audit
+    booking: ConsultationBooking,
+    new_slot: str,
+    new_section_day: str,
+    new_guard: str,
+    expires_at: datetime,
+    audit: Audit,
 ) -> None:
-    """Reschedule: the new seat is taken and the old one released in one transaction."""
+    """Reschedule: the new seat is taken and the old one released in one transaction; the
+    booking and its guard are kept as long after the new time as after the old (`expires_at`)."""
 
     def build(t: _Labelled) -> None:
         t.update(
@@ -292,6 +298,7 @@ def move(
                 ConsultationBooking.slot.set(new_slot),
                 ConsultationBooking.section_day.set(new_section_day),
                 ConsultationBooking.guard.set(new_guard),
+                ConsultationBooking.expires_at.set(expires_at),
                 ConsultationBooking.updated_at.set(audit.at),
                 ConsultationBooking.revision.add(1),
             ],
@@ -303,7 +310,7 @@ def move(
             actions=[ConsultationSlot.booked.add(-1)],
             condition=ConsultationSlot.booked > 0,
         )
-        if new_guard != booking.guard:  # another day: the guard moves with it
+        if new_guard != booking.guard:  # another day: the guard moves with it (the same day: hours apart)
             t.delete(
                 "old_guard",
                 BookingGuard(booking.guard),
@@ -311,7 +318,7 @@ def move(
             )
             t.save(
                 "new_guard",
-                BookingGuard(new_guard, booking_id=booking.booking_id, expires_at=booking.expires_at),
+                BookingGuard(new_guard, booking_id=booking.booking_id, expires_at=expires_at),
                 condition=BookingGuard.guard.does_not_exist(),
             )
         t.save("audit", audit_entry(booking.booking_id, audit, expires_at=audit.at + RETENTION * 2))

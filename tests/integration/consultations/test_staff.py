@@ -366,6 +366,11 @@ def test_the_ward_moves_a_booking_past_the_residents_deadline_and_the_resident_i
     moved = call("POST", path, {"slot": later}, headers=staff_headers(staff_id="staff-7"))
     assert moved.status_code == 200 and body_of(moved)["slot"] == later, moved.body
     assert int(store.get_slot("legal", first).booked) == 0 and int(store.get_slot("legal", later).booked) == 1
+    # Kept as long after the new time as after the old (docs/privacy.md): not deleted before it.
+    assert store.get(booking_id).expires_at == rules.parse_slot(later) + store.RETENTION
+    from chalicelib.store.models import BookingGuard
+
+    assert BookingGuard.get(store.get(booking_id).guard).expires_at == store.get(booking_id).expires_at
     trail = store.trail(booking_id)
     entry = trail[-1]
     assert (entry.actor_kind, entry.actor_id, entry.action) == ("staff", "staff-7", "rescheduled")
