@@ -60,8 +60,7 @@ PAID_STATUSES = frozenset({COMPLETED, REFUND_REQUESTED, REFUNDED})
 
 
 def settles_fee(status: str, reasons: Iterable[str] | None) -> bool:
-    """The payment counts as the fee's: paid (even if refunded since, the resident withdrew) with
-    nothing odd about it. Money with a review reason (another amount, paid late or a second
+    """The payment counts as the fee's: paid (even if refunded since) with nothing odd about it. Money with a review reason (another amount, paid late or a second
     time, after the submission closed) never paid the fee, refunded or not."""
     return status in PAID_STATUSES and not list(reasons or ())
 

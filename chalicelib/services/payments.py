@@ -573,13 +573,50 @@ def end_live_intents(receipt: str, source: str) -> list[PaymentIntent]:
     return _intents(receipt)
 
 
+def _refund_due_on_close(receipt: str) -> None:
+    """The fee was paid, then the submission withdrawn or rejected: what it paid for will not be
+    done, so the money goes back. Flagged for the section like money paid after the end
+    (`submission_closed`, which `_recompute` keeps from then on), and shown to the resident as held."""
+    for _ in range(3):
+        paid = _paid(_intents(receipt))
+        if paid is None or paid.status != rules.COMPLETED:
+            return  # nothing paid, or its money already on the way back
+        now = datetime.now(UTC)
+        reasons = [*(paid.review_reasons or []), rules.REVIEW_SUBMISSION_CLOSED]
+        actions = [
+            PaymentIntent.status.set(rules.NEEDS_REVIEW),
+            PaymentIntent.review_reasons.set(cast(Any, reasons)),
+            *store.listing_actions(paid.section, rules.NEEDS_REVIEW, now),
+            PaymentIntent.updated_at.set(now),
+        ]
+        audit = store.Audit(
+            "system",
+            CLOSED_SOURCE,
+            "status",
+            now,
+            paid.status,
+            rules.NEEDS_REVIEW,
+            rules.REVIEW_SUBMISSION_CLOSED,
+        )
+        try:
+            store.update(paid, actions, audit)
+        except store.StaleIntent:
+            continue
+        logger.warning("a paid fee's submission closed: refund due", extra={"payment_id": paid.payment_id})
+        metrics.add_metric(name="PaymentsNeedingReview", unit="Count", value=1)
+        return
+
+
 def end_if_unpayable(submission: Submission, status: str) -> None:
     """After `submission` moved to `status`: if its fee can no longer be paid there (withdrawn,
     rejected), no provider may take money for it, so its live intents end as expiry ends them.
     Best effort, after the move: a provider out of reach leaves the code or session to expire,
-    and a payment made meanwhile is flagged for a refund (`submission_closed`)."""
+    and a payment made meanwhile is flagged for a refund (`submission_closed`), as is a fee paid
+    before the submission was withdrawn or rejected."""
     if status not in submission_rules.TERMINAL_STATUSES:
         return  # a payment moving it on (awaiting_payment -> received) ends the others itself
+    if status in (submission_rules.WITHDRAWN, submission_rules.REJECTED):
+        _refund_due_on_close(submission.receipt)
     found = plan_for(submission)
     if found is None or rules.payable(found[1], status):
         return

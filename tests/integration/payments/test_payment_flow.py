@@ -232,3 +232,47 @@ def test_a_receipt_needs_the_code_first_and_money_under_review_has_none(owing, r
     assert store.get(intent["paymentId"]).status == "needs_review"
     status, error = resident_api("GET", f"/payments/{intent['paymentId']}/receipt", secret)
     assert status == 409 and error["error"]["code"] == "not_paid"
+
+
+@pytest.mark.parametrize("end", ["withdrawn", "rejected"])
+def test_a_fee_paid_before_its_request_ends_unserved_is_flagged_for_refund_and_shown_as_held(
+    owing, resident_api, paybox, settle, client, end
+):
+    """Paid, then withdrawn by the resident or rejected by the ward: what the fee paid for will not
+    be done. The section finds it among the refunds due, the resident sees it will come back."""
+    from chalicelib.domain import submissions as submission_rules
+    from chalicelib.services import submissions as submission_service
+
+    receipt, secret = owing(copies=1)
+    _, intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+    paybox.pay(intent["paymentId"])
+    paybox.deliver()
+    settle()
+    assert submission_store.get(receipt).status == "received"
+    if end == "withdrawn":
+        assert resident_api("POST", f"/submissions/{receipt}/withdraw", secret, {})[0] == 200
+    else:
+        staff = submission_rules.Actor(kind=submission_rules.STAFF, id="staff-1", section="koseki-jumin")
+        submission_service.move(
+            submission_store.get(receipt), "rejected", actor=staff, note="対象外", visibility="public"
+        )
+    paid = store.get(intent["paymentId"])
+    assert paid.status == "needs_review" and list(paid.review_reasons) == ["submission_closed"]
+    listed = client.http.get("/staff/payments?status=flagged", headers=staff_headers("koseki-jumin", "staff"))
+    assert intent["paymentId"] in {item["paymentId"] for item in json.loads(listed.body)["items"]}
+    _, view = resident_api("GET", f"/submissions/{receipt}/payment", secret)
+    assert view["state"] == "closed" and [(h["paymentId"], h["refund"]) for h in view["held"]] == [
+        (intent["paymentId"], "checking")
+    ]
+    refunded = client.http.post(
+        f"/staff/payments/{intent['paymentId']}/refunds",
+        body=json.dumps({"reason": "取り下げのため返金"}),
+        headers=staff_headers("koseki-jumin", "staff"),
+    )
+    assert refunded.status_code == 202, refunded.body
+    paybox.deliver()
+    settle()
+    assert store.get(intent["paymentId"]).status == "refunded"
+    assert (
+        resident_api("GET", f"/submissions/{receipt}/payment", secret)[1]["held"][0]["refund"] == "refunded"
+    )
