@@ -84,8 +84,11 @@ REVIEW_REASONS = (
     REVIEW_PAID_AFTER_REPLACED,
     REVIEW_SUBMISSION_CLOSED,
 )
-# Money that reached the ward when nothing was owed any more: it must go back (staff refund it).
-REFUND_DUE_REASONS = frozenset({REVIEW_PAID_AFTER_END, REVIEW_PAID_AFTER_REPLACED, REVIEW_SUBMISSION_CLOSED})
+# Money that must go back (staff refund it): it reached the ward when nothing was owed any more,
+# or it was another amount than the fee, which it therefore never paid (`settles_fee`).
+REFUND_DUE_REASONS = frozenset(
+    {REVIEW_PAID_AFTER_END, REVIEW_PAID_AFTER_REPLACED, REVIEW_SUBMISSION_CLOSED, REVIEW_AMOUNT_MISMATCH}
+)
 # What each reason tells section staff (the staff list and the digest show these).
 REVIEW_LABELS: dict[str, dict[str, str]] = {
     REVIEW_PAID_AFTER_END: {
@@ -93,8 +96,8 @@ REVIEW_LABELS: dict[str, dict[str, str]] = {
         "en": "Paid after the payment expired or was cancelled (refund it)",
     },
     REVIEW_AMOUNT_MISMATCH: {
-        "ja": "手数料と異なる金額が支払われました",
-        "en": "Another amount than the fee was paid",
+        "ja": "手数料と異なる金額が支払われました（手数料になりません。返金してください）",
+        "en": "Another amount than the fee was paid (it does not pay the fee: refund it)",
     },
     REVIEW_REFUND_WITHOUT_PAYMENT: {
         "ja": "支払いの記録がないのに返金の記録があります",

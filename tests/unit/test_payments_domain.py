@@ -254,8 +254,9 @@ def test_webhook_hints_carry_a_dedupe_key_and_the_payment():
 def test_flagged_for_refund_is_needs_review_money_that_must_go_back():
     assert rules.flagged_for_refund(rules.NEEDS_REVIEW, [rules.REVIEW_PAID_AFTER_END])
     assert rules.flagged_for_refund(rules.NEEDS_REVIEW, [rules.REVIEW_AMOUNT_MISMATCH, "submission_closed"])
-    # A wrong amount needs a person, not necessarily a refund; a refunded one is settled.
-    assert not rules.flagged_for_refund(rules.NEEDS_REVIEW, [rules.REVIEW_AMOUNT_MISMATCH])
+    # A wrong amount never paid the fee, so it goes back too; a refunded one is settled.
+    assert rules.flagged_for_refund(rules.NEEDS_REVIEW, [rules.REVIEW_AMOUNT_MISMATCH])
+    assert not rules.flagged_for_refund(rules.NEEDS_REVIEW, [rules.REVIEW_REFUND_WITHOUT_PAYMENT])
     assert not rules.flagged_for_refund(rules.REFUNDED, [rules.REVIEW_PAID_AFTER_END])
     # Every reason has words for staff in both languages.
     assert set(rules.REVIEW_LABELS) == set(rules.REVIEW_REASONS)

@@ -94,8 +94,9 @@ def test_each_filter_finds_what_needs_the_section_with_what_staff_need(client, k
     assert {kinds["late"], kinds["mismatch"]} <= set(_ids(review)) and kinds["completed"] not in _ids(review)
 
     status, flagged = _list(client, "status=flagged&limit=100")
-    # Money to give back (paid after expiry) is flagged; a wrong amount needs a look, not a refund.
-    assert kinds["late"] in _ids(flagged) and kinds["mismatch"] not in _ids(flagged)
+    # Money to give back is flagged: paid after expiry, and another amount (it never paid the fee).
+    assert kinds["late"] in _ids(flagged) and kinds["mismatch"] in _ids(flagged)
+    assert kinds["completed"] not in _ids(flagged)
     item = next(i for i in flagged["items"] if i["paymentId"] == kinds["late"])
     stored = store.get(kinds["late"])
     assert item["receipt"] == stored.receipt and item["fee"]["ja"] == "住民票の写しの交付請求"
