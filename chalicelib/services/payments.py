@@ -629,6 +629,11 @@ def end_if_unpayable(submission: Submission, status: str) -> None:
 # --------------------------------------------------------------------------- refunds
 
 
+def _still_being_handled(receipt: str) -> bool:
+    submission = submission_store.get(receipt)
+    return submission is not None and submission.status not in submission_rules.TERMINAL_STATUSES
+
+
 def request_refund(payment_id: str, staff: Any, reason: Any) -> dict[str, Any]:
     """Section staff ask for a full refund; above the threshold a supervisor approves it first."""
     intent = _staff_intent(payment_id, staff)
@@ -642,6 +647,14 @@ def request_refund(payment_id: str, staff: Any, reason: Any) -> dict[str, Any]:
         return staff_view(intent)
     if intent.paid_at is None or intent.status not in (rules.COMPLETED, rules.NEEDS_REVIEW):
         raise Conflict("This payment cannot be refunded.", code="not_refundable")
+    if _settles(intent) and _still_being_handled(intent.receipt):
+        # Refunded, the fee would be unpaid while the request goes on to be served as paid.
+        raise Conflict(
+            "申請は手続き中です。取り下げ・不受理にしてから返金してください（返金待ちに載ります）。"
+            " / The request is still being handled: withdraw or reject it first (it is then listed"
+            " as a refund due).",
+            code="submission_open",
+        )
     now = datetime.now(UTC)
     # Four eyes above the threshold, whoever asks: a supervisor's own request too.
     if rules.needs_approval(int(intent.paid_amount or intent.amount), get_settings().refund_approval_yen):

@@ -10,7 +10,7 @@ import pytest
 from chalicelib.config import get_settings
 from chalicelib.services import payments
 from chalicelib.store import payments as store
-from tests.integration.payments.conftest import staff_headers
+from tests.integration.payments.conftest import served, staff_headers
 
 
 @pytest.fixture
@@ -25,6 +25,7 @@ def paid(owing, resident_api, paybox, settle):
         paybox.deliver()
         settle()
         assert store.get(intent["paymentId"]).status == "completed"
+        served(receipt)  # refunded only once the request is no longer being handled
         return intent["paymentId"]
 
     return make
@@ -54,6 +55,23 @@ def test_section_staff_refund_a_payment_once(paid, client, paybox, settle, metho
     assert store.get(payment_id).status == "refunded"
     trail = [item.action for item in store.trail(payment_id) if item.action]
     assert "refund_requested" in trail and "refund_sent" in trail
+
+
+def test_a_fee_is_not_refunded_while_its_request_is_still_being_handled(
+    owing, resident_api, paybox, settle, client
+):
+    """Refunded then, the request would go on to be served as paid: refused, and the way out is
+    said (withdraw or reject it: the fee is then listed as a refund due)."""
+    receipt, secret = owing(copies=1)
+    _, intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+    paybox.pay(intent["paymentId"])
+    paybox.deliver()
+    settle()
+    status, error = _refund(client, intent["paymentId"], staff_headers("koseki-jumin", "staff"))
+    assert status == 409 and error["error"]["code"] == "submission_open"
+    assert (
+        store.get(intent["paymentId"]).refund_state is None and paybox.requests("/v2/refunds", "POST") == []
+    )
 
 
 def test_other_sections_and_bad_requests_cannot_refund(paid, client):
@@ -176,6 +194,7 @@ def test_a_receipt_printed_after_a_refund_says_it_was_refunded(owing, resident_a
     path = f"/payments/{intent['paymentId']}/receipt"
     status, before = resident_api("GET", path, secret)
     assert status == 200 and "返金済み" not in before.decode()  # in the submission's language
+    served(receipt)
     assert _refund(client, intent["paymentId"], staff_headers("koseki-jumin", "staff"))[0] == 202
     status, after = resident_api("GET", path, secret)
     assert (

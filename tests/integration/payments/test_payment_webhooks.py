@@ -118,6 +118,9 @@ def test_a_refund_event_before_the_success_event_ends_refunded(owing, resident_a
 
     payments.confirm(intent["paymentId"], "sweep")
     paybox.take()  # (nothing yet: held)
+    from tests.integration.payments.conftest import served
+
+    served(receipt)
     response = client.http.post(
         f"/staff/payments/{intent['paymentId']}/refunds",
         body=json.dumps({"reason": "二重申請のため"}),
