@@ -165,8 +165,17 @@ def booking_detail(principal: StaffPrincipal, booking_id: str) -> dict[str, Any]
         "enteredBy": booking.entered_by,
         "cancelReason": booking.cancel_reason,
         "meetingLink": svc.meeting_link(booking.booking_id) if booking.mode == "online" else None,
+        # What each change was: the times of a move, the statuses of a correction, a cancel's reason.
         "trail": [
-            {"at": e.entry_key.split("#")[0], "actor": e.actor_kind, "by": e.actor_id, "action": e.action}
+            {
+                "at": e.entry_key.split("#")[0],
+                "actor": e.actor_kind,
+                "by": e.actor_id,
+                "action": e.action,
+                "from": e.from_status,
+                "to": e.to_status,
+                "note": e.note,
+            }
             for e in store.trail(booking.booking_id)
         ],
     }

@@ -381,6 +381,11 @@ def test_the_ward_moves_a_booking_past_the_residents_deadline_and_the_resident_i
     # The same slot again changes nothing; a cancelled booking cannot be moved.
     assert call("POST", path, {"slot": later}, headers=staff_headers()).status_code == 200
     assert len(store.trail(booking_id)) == len(trail)
+    detail = body_of(call("GET", f"/staff/consultations/bookings/{booking_id}", headers=staff_headers()))
+    moves = [e for e in detail["trail"] if e["action"] == "rescheduled"]
+    assert [(e["by"], e["note"]) for e in moves] == [
+        ("staff-7", f"{first} -> {later}")
+    ]  # from where, to where
     call(
         "POST",
         f"/staff/consultations/bookings/{booking_id}/cancel",
