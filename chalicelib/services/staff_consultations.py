@@ -70,6 +70,15 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
     ]
     for start, _ in extra_sessions:
         rules.check_extra_session(start)
+    # A past date is a typo (a year): nobody can book it, and closing it closes nothing.
+    today = now.astimezone(TOKYO).date()
+    past = [start.isoformat() for start, _ in extra_sessions if start <= now]
+    past += [day.isoformat() for day in closed_days if day < today]
+    if past:
+        raise Invalid(
+            f"過去の日時は指定できません: {', '.join(past)} / These are in the past: {', '.join(past)}",
+            code="in_the_past",
+        )
     # A day closed under its residents' feet would leave them coming to nothing: its bookings are
     # moved or cancelled first (each resident is told), then the day closes.
     held = [
