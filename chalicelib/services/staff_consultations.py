@@ -259,6 +259,12 @@ def move(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str,
     resident's own move, but not the resident's change deadline. Audited with the staff member and
     both times; the resident is told the new time, as after their own move."""
     booking = _booking(principal, booking_id)
+    if booking.status == rules.BOOKED and rules.parse_slot(booking.slot) <= datetime.now(UTC):
+        # Its time has come: what happened is attendance; a move would rewrite a past session.
+        raise Conflict(
+            "この予約の時間は始まっています。出欠を記録してください。 / This booking's time has begun: mark attendance.",
+            code="session_begun",
+        )
     return service.reschedule(booking, document, by_staff=principal.staff_id)
 
 

@@ -71,6 +71,14 @@ def test_viewing_a_booking_is_audited_and_attendance_can_be_corrected_but_not_ah
     assert store.get(booking_id).status == "booked"
     started = store.get(booking_id)  # the session's time comes: its start moved to an hour ago
     started.update(actions=[type(started).slot.set(rules.slot_id(datetime.now(UTC) - timedelta(hours=1)))])
+    # Begun, it is attendance that is recorded; a move would rewrite a past session.
+    moved = call(
+        "POST",
+        f"/staff/consultations/bookings/{booking_id}/move",
+        {"slot": slot("tax")},
+        headers=staff_headers(),
+    )
+    assert moved.status_code == 409 and body_of(moved)["error"]["code"] == "session_begun"
     marked = call("POST", attendance, {"status": "no_show"}, headers=staff_headers())
     assert marked.status_code == 200 and body_of(marked)["status"] == "no_show"
 
