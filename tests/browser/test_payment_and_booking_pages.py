@@ -165,11 +165,9 @@ def test_book_a_consultation_then_move_and_cancel_it(page, web, language):
     assert_accessible(page, f"bookings {language} cancelled")
 
 
-def test_the_paypay_page_notices_the_payment_by_itself(page, web, local_stack):
-    """web.js polls the state; once the payment is confirmed (here as a webhook's worker would,
-    in this process), the page presses "check again" itself and shows the paid state."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
+def _paid_behind_the_page(page, web, local_stack, **paid: object) -> None:
+    """A PayPay code page open in English, and the code paid in the sandbox (`paid`: another
+    amount, say) and confirmed as a webhook's worker would, in this process: the page not told."""
     from chalicelib.services import payments
 
     receipt, code = owing(web)
@@ -181,49 +179,37 @@ def test_the_paypay_page_notices_the_payment_by_itself(page, web, local_stack):
     payment_id = page.find_element(By.CSS_SELECTOR, "#pay-check input[name=paymentId]").get_attribute("value")
     requests.post(
         f"http://127.0.0.1:{local_stack.ports.pay}/__sandbox/paypay/payments/{payment_id}/complete",
-        json={},
+        json=paid,
         timeout=10,
     ).raise_for_status()
     payments.confirm(payment_id, "webhook")
 
-    def paid(driver) -> bool:
-        found = driver.find_elements(By.ID, "pay-state")
+
+def _until(page, shown) -> None:
+    """Wait for `shown(driver)` on the page the poll's "check again" puts in place of this one."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def settled(driver) -> bool:
         try:
-            return bool(found) and found[0].text == "Paid"
+            return shown(driver)
         except Exception:  # noqa: BLE001 (the page is being replaced)
             return False
 
-    WebDriverWait(page, 30).until(paid)
+    WebDriverWait(page, 30).until(settled)
+
+
+def test_the_paypay_page_notices_the_payment_by_itself(page, web, local_stack):
+    """web.js polls the state; once the payment is confirmed, the page presses "check again"
+    itself and shows the paid state."""
+    _paid_behind_the_page(page, web, local_stack)
+    _until(page, lambda driver: driver.find_element(By.ID, "pay-state").text == "Paid")
     assert_accessible(page, "pay en paid by the poll")
 
 
 def test_the_paypay_page_notices_money_that_did_not_pay_the_fee(page, web, local_stack):
     """Paid another amount: the fee is still owed, but the poll notices the money taken and the
     page shows it (held, to be refunded) instead of "waiting for your payment"."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    from chalicelib.services import payments
-
-    receipt, code = owing(web)
-    page.get(f"{web}/web/payments/{receipt}?lang=en")
-    page.find_element(By.ID, "f-code").send_keys(code)
-    submit(page)
-    page.find_element(By.CSS_SELECTOR, "label[for=f-method-paypay]").click()
-    submit(page)
-    payment_id = page.find_element(By.CSS_SELECTOR, "#pay-check input[name=paymentId]").get_attribute("value")
-    requests.post(
-        f"http://127.0.0.1:{local_stack.ports.pay}/__sandbox/paypay/payments/{payment_id}/complete",
-        json={"amount": 3000},
-        timeout=10,
-    ).raise_for_status()
-    payments.confirm(payment_id, "webhook")
-
-    def held(driver) -> bool:
-        try:
-            return "does not pay this fee" in driver.find_element(By.TAG_NAME, "main").text
-        except Exception:  # noqa: BLE001 (the page is being replaced)
-            return False
-
-    WebDriverWait(page, 30).until(held)
+    _paid_behind_the_page(page, web, local_stack, amount=3000)
+    _until(page, lambda driver: "does not pay this fee" in driver.find_element(By.TAG_NAME, "main").text)
     assert page.find_element(By.ID, "pay-state").text != "Paid"
     assert_accessible(page, "pay en money held")

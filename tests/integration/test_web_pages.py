@@ -53,6 +53,31 @@ def post(client, path, cookie, fields):
     return client.http.post(path, body=urlencode(fields, doseq=True), headers={**FORM, "Cookie": cookie})
 
 
+def _ward_asks(receipt: str, note: str) -> None:
+    """kocho's staff take the inquiry into review and ask the resident (needs_info, a public note)."""
+    from chalicelib.domain import submissions as rules
+    from chalicelib.services import submissions as service
+    from chalicelib.store import submissions as store
+
+    staff = rules.Actor(kind=rules.STAFF, id="staff-1", section="kocho")
+    service.move(store.get(receipt), rules.IN_REVIEW, actor=staff)
+    service.move(store.get(receipt), rules.NEEDS_INFO, actor=staff, note=note, visibility="public")
+
+
+def _id_token(sandbox, user_id: str) -> str:
+    """A LINE ID token for `user_id`, minted by the sandbox as LIFF would get one."""
+    import requests
+
+    from chalicelib.config import get_settings
+
+    answer = requests.post(
+        f"{sandbox.base_url}/__sandbox/id-tokens",
+        json={"sub": user_id, "aud": get_settings().line_login_channel_id},
+        timeout=5,
+    )
+    return answer.json()["idToken"]
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_page_renders_in_every_language_with_no_missing_text(client, language):
     for path in pages():
@@ -75,9 +100,7 @@ def assert_complete(response, where: str) -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_state_of_every_page_is_complete_in_every_language(client, sandbox, language):
     """Errors, second screen, check answers, done, status with a thread, settings: no gap."""
-    import requests
 
-    from chalicelib.config import get_settings
     from chalicelib.domain import submissions as rules
     from chalicelib.services import submissions as service
     from chalicelib.store import residents
@@ -125,11 +148,7 @@ def test_every_state_of_every_page_is_complete_in_every_language(client, sandbox
 
     user_id = new_user_id()
     assert residents.record_follow(user_id, language, 1)
-    minted = requests.post(
-        f"{sandbox.base_url}/__sandbox/id-tokens",
-        json={"sub": user_id, "aud": get_settings().line_login_channel_id},
-        timeout=5,
-    ).json()["idToken"]
+    minted = _id_token(sandbox, user_id)
     settings = post(client, "/web/settings", cookie, {**common, "id_token": minted})
     assert_complete(settings, "settings")
     if language == "ja-easy":  # the 町 of the area choice with their readings, like a form's
@@ -150,20 +169,13 @@ def test_the_settings_page_in_another_language_than_the_news_labels_every_choice
     the page in the news language."""
     import html as html_lib
 
-    import requests
-
-    from chalicelib.config import get_settings
     from chalicelib.domain import preferences as rules
     from chalicelib.store import residents
     from tests.integration.conftest import new_user_id
 
     user_id = new_user_id()
     assert residents.record_follow(user_id, "ja", 1)
-    minted = requests.post(
-        f"{sandbox.base_url}/__sandbox/id-tokens",
-        json={"sub": user_id, "aud": get_settings().line_login_channel_id},
-        timeout=5,
-    ).json()["idToken"]
+    minted = _id_token(sandbox, user_id)
     cookie, token = _csrf(client.http.get("/web/settings"))
     shown = post(
         client, "/web/settings", cookie, {"csrf": token, "lang": "ja", "switch": "en", "id_token": minted}
@@ -179,9 +191,7 @@ def test_the_settings_page_in_another_language_than_the_news_labels_every_choice
 def test_settings_refused_for_one_field_show_again_the_choices_just_made(client, sandbox):
     """A year of birth out of range: the page comes back with the topics, area and language just
     chosen (not the stored ones), so fixing the year and saving keeps them."""
-    import requests
 
-    from chalicelib.config import get_settings
     from chalicelib.domain import preferences as rules
     from chalicelib.store import preferences as stored_preferences
     from chalicelib.store import residents
@@ -189,11 +199,7 @@ def test_settings_refused_for_one_field_show_again_the_choices_just_made(client,
 
     user_id = new_user_id()
     assert residents.record_follow(user_id, "ja", 1)
-    minted = requests.post(
-        f"{sandbox.base_url}/__sandbox/id-tokens",
-        json={"sub": user_id, "aud": get_settings().line_login_channel_id},
-        timeout=5,
-    ).json()["idToken"]
+    minted = _id_token(sandbox, user_id)
     choices = rules.choices("en")
     topics, area = [t["id"] for t in choices["topics"][:2]], choices["areas"][2]["id"]
     cookie, token = _csrf(client.http.get("/web/settings"))
@@ -688,9 +694,6 @@ def test_one_check_answers_page_is_one_application_with_or_without_the_id_token_
     page: the same page's send key, so one application each time, not two fees."""
     import html as html_lib
 
-    import requests
-
-    from chalicelib.config import get_settings
     from chalicelib.store import submissions as store
     from tests.integration.conftest import new_user_id
 
@@ -710,11 +713,7 @@ def test_one_check_answers_page_is_one_application_with_or_without_the_id_token_
         and 'lang="ko"' in switched.body.decode()
     )
     user_id = new_user_id()
-    minted = requests.post(
-        f"{sandbox.base_url}/__sandbox/id-tokens",
-        json={"sub": user_id, "aud": get_settings().line_login_channel_id},
-        timeout=5,
-    ).json()["idToken"]
+    minted = _id_token(sandbox, user_id)
     answers = [
         post(client, "/web/forms/inquiry", cookie, fields)
         for fields in ({**sent, "id_token": minted}, sent, {**sent, "lang": "ko"})
@@ -847,14 +846,9 @@ def test_what_a_resident_typed_is_shown_as_typed_and_the_forms_words_with_furiga
 
 
 def test_an_answer_sent_twice_is_sent_once_and_a_refused_one_keeps_what_was_typed(client):
-    from chalicelib.domain import submissions as rules
-    from chalicelib.services import submissions as service
-    from chalicelib.store import submissions as store
 
     receipt, code, cookie, fields = _inquiry_and_status_sign_in(client, "Can I book the hall?")
-    staff = rules.Actor(kind=rules.STAFF, id="staff-1", section="kocho")
-    service.move(store.get(receipt), rules.IN_REVIEW, actor=staff)
-    service.move(store.get(receipt), rules.NEEDS_INFO, actor=staff, note="Which date?", visibility="public")
+    _ward_asks(receipt, "Which date?")
     status = post(client, "/web/status", cookie, {**fields, "code": code}).body.decode()
     once = re.search(r'name="once" value="([^"]+)"', status).group(1)
     answer = {**fields, "code": code, "once": once}
@@ -879,13 +873,10 @@ def test_a_status_page_left_open_past_its_cookie_answers_lookups_and_keeps_an_un
 
     from chalicelib.domain import submissions as rules
     from chalicelib.domain.messages import catalogue as texts
-    from chalicelib.services import submissions as service
     from chalicelib.store import submissions as store
 
     receipt, code, _, fields = _inquiry_and_status_sign_in(client, "Can I bring my dog?")
-    staff = rules.Actor(kind=rules.STAFF, id="staff-1", section="kocho")
-    service.move(store.get(receipt), rules.IN_REVIEW, actor=staff)
-    service.move(store.get(receipt), rules.NEEDS_INFO, actor=staff, note="Which dog?", visibility="public")
+    _ward_asks(receipt, "Which dog?")
     own_page = {**FORM, "Sec-Fetch-Site": "same-origin", "Origin": "http://localhost", "Host": "localhost"}
     stale = {**fields, "csrf": "stale" * 8, "code": code}
     looked = client.http.post("/web/status", body=urlencode(stale), headers=own_page)
@@ -916,13 +907,10 @@ def test_a_status_page_left_open_past_its_cookie_answers_lookups_and_keeps_an_un
 
 def test_the_language_switch_while_answering_keeps_the_answer_and_sends_nothing(client):
     from chalicelib.domain import submissions as rules
-    from chalicelib.services import submissions as service
     from chalicelib.store import submissions as store
 
     receipt, code, cookie, fields = _inquiry_and_status_sign_in(client, "Is there parking?")
-    staff = rules.Actor(kind=rules.STAFF, id="staff-1", section="kocho")
-    service.move(store.get(receipt), rules.IN_REVIEW, actor=staff)
-    service.move(store.get(receipt), rules.NEEDS_INFO, actor=staff, note="Car or bike?", visibility="public")
+    _ward_asks(receipt, "Car or bike?")
     status = post(client, "/web/status", cookie, {**fields, "code": code}).body.decode()
     assert _switch_form(status) == "answer-form"
     typed = {**_form_fields(status, "answer-form"), "text": ["A small <car>"], "switch": ["ja"]}
