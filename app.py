@@ -27,7 +27,14 @@ from chalicelib.api import (
     submissions,
 )
 from chalicelib.api import queue as queue_api
-from chalicelib.api.errors import ApiError, as_api_error, request_language, with_route_cors, without_body
+from chalicelib.api.errors import (
+    ApiError,
+    as_api_error,
+    readable_json,
+    request_language,
+    with_route_cors,
+    without_body,
+)
 from chalicelib.config import get_settings
 from chalicelib.observability import flush_metrics, invocation, traced
 from chalicelib.resources import (
@@ -73,7 +80,7 @@ def http_observability(event, get_response):
             response = with_route_cors(error.to_response(request_language(event)), app.routes, context)
         finally:
             flush_metrics()
-    response = as_api_error(response, request_language(event))
+    response = readable_json(as_api_error(response, request_language(event)))
     if response.status_code >= 500 and web_pages.is_page(context.get("resourcePath")):
         response = web_pages.failed_page(event) or response  # a resident's page, not the API's JSON
     return without_body(response, event.method)

@@ -453,6 +453,9 @@ def test_the_detail_shows_answers_photos_notes_and_the_trail_and_audits_every_vi
     response = client.http.get(f"/staff/submissions/{receipt.lower()}", headers=viewer)
     assert response.status_code == 200, response.body
     assert response.headers["Cache-Control"] == "no-store"
+    # Japanese as UTF-8 text, as staff tools and curl read it (not \\u escapes).
+    assert "穴の位置".encode() in response.body and b"\\u" not in response.body
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
     detail = body_of(response)
     assert detail["receipt"] == receipt
     assert detail["data"]["description"] == document["description"]
