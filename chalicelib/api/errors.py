@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalice import Blueprint, ChaliceUnhandledError, Response
+from chalice.app import handle_extra_types
 
 from chalicelib.domain import errors as rule
 from chalicelib.domain import languages
@@ -72,7 +73,8 @@ def json_response(
 ) -> Response:
     """JSON as UTF-8 text (Japanese stays readable), with the content type saying so."""
     return Response(
-        body=json.dumps(body, ensure_ascii=False),
+        # Decimal (DynamoDB's numbers) as Chalice itself writes it.
+        body=json.dumps(body, ensure_ascii=False, default=handle_extra_types),
         status_code=status,
         headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
     )

@@ -1,7 +1,7 @@
 """Staff use cases for consultations: availability, the day view, attendance, cancel with a
-reason, moving a booking, and bookings received by phone or at the counter. Section-isolated and audited: a
-staff member acts only on the services their section owns, and every view of a booking's
-personal data and every change leaves an audit entry.
+reason, moving a booking, and bookings received by phone or at the counter. Section-isolated
+and audited: a staff member acts only on the services their section owns, and every view of a
+booking's personal data and every change leaves an audit entry.
 """
 
 from __future__ import annotations

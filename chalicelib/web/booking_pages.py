@@ -29,6 +29,7 @@ from chalicelib.web.pages import (
     _sent_once,
     _unsent,
     bp,
+    sign_in_again,
 )
 
 WEEK = 7
@@ -310,16 +311,14 @@ def _access(request: Any, posted: dict[str, list[str]], language: str) -> tuple[
         api_error = _as_api_error(error)
         if api_error is None:
             raise
-        # Locked out (too many wrong codes): said so, as the status page says it; a right code
-        # typed then is not "wrong".
-        locked = api_error.status == 429
-        errors = [{"anchor": "f-booking", "key": "web.locked" if locked else "web.book_wrong_code"}]
-        page = render.page(
+        status = 429 if api_error.status == 429 else 404
+        page = sign_in_again(
             request,
-            "booking_signin.html",
             language,
-            status=429 if locked else 404,
-            errors=errors,
+            status,
+            "booking_signin.html",
+            "f-booking",
+            "web.book_wrong_code",
             booking=booking,
         )
         return None, page

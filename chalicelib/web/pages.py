@@ -497,12 +497,19 @@ def _no_access(request: Any, language: str, receipt: str, error: Exception) -> R
 
 
 def sign_in_again(
-    request: Any, language: str, status: int, template: str, anchor: str, **context: Any
+    request: Any,
+    language: str,
+    status: int,
+    template: str,
+    anchor: str,
+    wrong: str = "web.wrong_code",
+    **context: Any,
 ) -> Response:
-    """A sign-in page (receipt and code) after a wrong pair (404) or a locked-out receipt (429)."""
+    """A sign-in page (number and code) after a wrong pair (404, said as `wrong`) or a locked-out
+    client or number (429: said so, as a right code typed then is not wrong)."""
     from chalicelib.web import render
 
-    key = "web.locked" if status == 429 else "web.wrong_code"
+    key = "web.locked" if status == 429 else wrong
     errors = [{"anchor": anchor, "key": key}]
     return render.page(request, template, language, status=status, errors=errors, **context)
 
