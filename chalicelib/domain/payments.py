@@ -127,10 +127,18 @@ TIMINGS = (BEFORE_RECEIVED, AFTER_APPROVAL)
 PAYABLE_AFTER_APPROVAL = frozenset({"in_review", "needs_info", "completed"})
 
 
-# The staff list's filters (GET /staff/payments?status=): every status, and `flagged`, the
-# needs_review payments whose money must go back (REFUND_DUE_REASONS) and has not gone back yet.
+# The staff list's filters (GET /staff/payments?status=): every status; `flagged`, the
+# needs_review payments whose money must go back (REFUND_DUE_REASONS) and has not gone back yet;
+# and `refund_approval`, refunds waiting for a supervisor's approval (refund_state), listed there
+# instead of under their status until approved.
 FLAGGED = "flagged"
-LIST_FILTERS = (*STATUSES, FLAGGED)
+REFUND_APPROVAL = "refund_approval"
+LIST_FILTERS = (*STATUSES, FLAGGED, REFUND_APPROVAL)
+
+
+def listed_as(status: str, refund_state: str | None) -> str:
+    """The staff list a payment is on: a refund waiting for approval, else its status."""
+    return REFUND_APPROVAL if refund_state == "awaiting_approval" else status
 
 
 def flagged_for_refund(status: str, reasons: Iterable[str]) -> bool:

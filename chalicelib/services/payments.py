@@ -341,8 +341,9 @@ def _recompute(intent: PaymentIntent, source: str) -> PaymentIntent:
                 PaymentIntent.status.set(status),
                 PaymentIntent.review_reasons.set(cast(Any, reasons)),
             ]
-        if status != intent.status or not intent.section_status:
-            actions += store.listing_actions(intent.section, status, now)
+        listed = rules.listed_as(status, intent.refund_state)
+        if rules.listing_key(intent.section, listed) != intent.section_status:
+            actions += store.listing_actions(intent.section, listed, now)
         if derived.paid and intent.paid_at is None and derived.paid_at is not None:
             actions += [
                 PaymentIntent.paid_at.set(derived.paid_at),
@@ -664,6 +665,7 @@ def request_refund(payment_id: str, staff: Any, reason: Any) -> dict[str, Any]:
                 PaymentIntent.refund_state.set("awaiting_approval"),
                 PaymentIntent.refund_reason.set(cleaned),
                 PaymentIntent.refund_requested_by.set(staff.staff_id),
+                *store.listing_actions(intent.section, rules.REFUND_APPROVAL, now),
             ],
             store.Audit("staff", staff.staff_id, "refund_asked", now, note=cleaned),
         )
@@ -693,7 +695,11 @@ def approve_refund(payment_id: str, staff: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
     intent = _write(
         intent,
-        [PaymentIntent.refund_state.set("requested"), PaymentIntent.refund_approved_by.set(staff.staff_id)],
+        [
+            PaymentIntent.refund_state.set("requested"),
+            PaymentIntent.refund_approved_by.set(staff.staff_id),
+            *store.listing_actions(intent.section, intent.status, now),  # off the approval list
+        ],
         store.Audit("staff", staff.staff_id, "refund_approved", now),
     )
     return staff_view(_execute_refund(intent, staff.staff_id))

@@ -1,11 +1,12 @@
 """Section staff's payment lists: what needs them, and any status, one section at a time.
 
-`GET /staff/payments?status=needs_review|flagged|refund_requested|…` lists the caller's section's
+`GET /staff/payments?status=needs_review|flagged|refund_approval|…` lists the caller's section's
 payments with that status, newest change first, read by key from the `by-section-status` index
 (`<section>#<status>`, kept with every change of status). `flagged` is the part of needs_review
 whose money must go back (paid after expiry or cancellation, after another payment of the same
-submission, after the submission was withdrawn or rejected) until it has gone back. `?receipt=`
-lists one submission's payments instead.
+submission, after the submission was withdrawn or rejected) until it has gone back.
+`refund_approval` holds refunds waiting for a supervisor (their own partition until approved).
+`?receipt=` lists one submission's payments instead.
 
 An item carries what staff act on: receipt, fee, amounts, method, the provider's payment id,
 why it was flagged and when; never a pay URL, a token or anything of a card (none is ever held).
@@ -141,7 +142,7 @@ def answer(principal: StaffPrincipal, query: PaymentQuery) -> dict[str, Any]:
 def _view_matches(view: Mapping[str, Any], wanted: str) -> bool:
     if wanted == rules.FLAGGED:
         return rules.flagged_for_refund(view["status"], view["reviewReasons"])
-    return bool(view["status"] == wanted)
+    return rules.listed_as(view["status"], view["refund"]["state"]) == wanted
 
 
 # --------------------------------------------------------------------------- the list
@@ -176,7 +177,7 @@ def _matches(intent: PaymentIntent, section: str, wanted: str) -> bool:
         return False
     if wanted == rules.FLAGGED:
         return rules.flagged_for_refund(intent.status, _reasons(intent))
-    return bool(intent.status == wanted)
+    return rules.listed_as(intent.status, intent.refund_state) == wanted
 
 
 def _page(items: list[PaymentIntent], next_cursor: str | None) -> dict[str, Any]:

@@ -210,17 +210,20 @@ REVIEW_LISTED = 20
 
 def _payments_to_review(section_id: str) -> list[Any]:
     """The section's payments in needs_review (paid late, twice, after a withdrawal, another
-    amount): each is money someone must look at, so the digest names them every day until done."""
+    amount) and its refunds waiting for a supervisor's approval: each is money someone must look
+    at, so the digest names them every day until done."""
     from chalicelib.domain import payments as rules
     from chalicelib.store import payments as payment_store
 
     found: list[Any] = []
-    after = None
-    while True:
-        page, after = payment_store.by_status(section_id, rules.NEEDS_REVIEW, after=after, limit=100)
-        found += [intent for intent in page if intent.status == rules.NEEDS_REVIEW]
-        if after is None:
-            return found
+    for listed in (rules.NEEDS_REVIEW, rules.REFUND_APPROVAL):
+        after = None
+        while True:
+            page, after = payment_store.by_status(section_id, listed, after=after, limit=100)
+            found += [i for i in page if rules.listed_as(i.status, i.refund_state) == listed]
+            if after is None:
+                break
+    return found
 
 
 def _with_payments_to_review(text: str, page: str, review: list[Any]) -> tuple[str, str]:
@@ -233,14 +236,18 @@ def _with_payments_to_review(text: str, page: str, review: list[Any]) -> tuple[s
     refund = sum(
         1 for i in review if rules.flagged_for_refund(i.status, [str(r) for r in i.review_reasons or []])
     )
+    approval = sum(1 for i in review if i.refund_state == "awaiting_approval")
     head = (
-        f"■ 確認が必要なお支払い: {len(review)}件（うち返金が必要 {refund}件）"
-        f" / Payments needing review: {len(review)} ({refund} to refund)"
+        f"■ 確認が必要なお支払い: {len(review)}件（うち返金が必要 {refund}件、返金の承認待ち {approval}件）"
+        f" / Payments needing review: {len(review)} ({refund} to refund,"
+        f" {approval} refunds waiting for a supervisor's approval)"
     )
     lines = []
     for intent in review[:REVIEW_LISTED]:
         reasons = [str(r) for r in intent.review_reasons or []]
         labels = [rules.REVIEW_LABELS.get(code, {"ja": code, "en": code}) for code in reasons]
+        if intent.refund_state == "awaiting_approval":
+            labels.append({"ja": "返金の承認待ち", "en": "refund waiting for approval"})
         amount = int(intent.paid_amount if intent.paid_amount is not None else intent.amount)
         lines.append(
             f"・{intent.payment_id}（受付番号 {intent.receipt}、{amount:,}円）"
@@ -251,8 +258,9 @@ def _with_payments_to_review(text: str, page: str, review: list[Any]) -> tuple[s
     if len(review) > REVIEW_LISTED:
         lines.append(f"・ほか{len(review) - REVIEW_LISTED}件 / and {len(review) - REVIEW_LISTED} more")
     where = (
-        "一覧は職員API GET /staff/payments?status=needs_review で見られます。"
-        " / The whole list: GET /staff/payments?status=needs_review on the staff API."
+        "一覧は職員API GET /staff/payments?status=needs_review と ?status=refund_approval で見られます。"
+        " / The whole lists: GET /staff/payments?status=needs_review and ?status=refund_approval"
+        " on the staff API."
     )
     block = "\n".join([head, *lines, where])
     items = "".join(f"<li>{html.escape(line.removeprefix('・'))}</li>" for line in lines)

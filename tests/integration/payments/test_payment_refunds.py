@@ -38,6 +38,15 @@ def _refund(client, payment_id, headers, reason="申請の取り下げのため"
     return response.status_code, json.loads(response.body)
 
 
+def _listed(client, status: str, more: str = "") -> list[str]:
+    response = client.http.get(
+        f"/staff/payments?status={status}{more}", headers=staff_headers("koseki-jumin", "supervisor")
+    )
+    assert response.status_code == 200, response.body
+    answer = json.loads(response.body)
+    return [item["paymentId"] for item in answer.get("items", answer.get("payments", []))]
+
+
 @pytest.mark.parametrize("method", ["paypay", "card"])
 def test_section_staff_refund_a_payment_once(paid, client, paybox, settle, method):
     payment_id = paid(method)
@@ -90,6 +99,10 @@ def test_refunds_above_the_threshold_wait_for_another_supervisor(paid, client, m
     payment_id = paid(copies=2)  # 600 yen
     status, view = _refund(client, payment_id, staff_headers("koseki-jumin", "staff", staff_id="clerk"))
     assert status == 202 and view["refund"]["state"] == "awaiting_approval" and view["status"] == "completed"
+    # The supervisors find it on its own list (not among the section's completed payments).
+    assert _listed(client, "refund_approval") == [payment_id]
+    assert payment_id not in _listed(client, "completed")
+    assert _listed(client, "refund_approval", f"&receipt={view['receipt']}") == [payment_id]
 
     def approve(headers):
         response = client.http.post(
@@ -101,6 +114,7 @@ def test_refunds_above_the_threshold_wait_for_another_supervisor(paid, client, m
     assert approve(staff_headers("seiso", "supervisor", staff_id="boss"))[0] == 404
     status, view = approve(staff_headers("koseki-jumin", "supervisor", staff_id="boss"))
     assert status == 202 and view["status"] == "refunded" and view["refund"]["approvedBy"] == "boss"
+    assert _listed(client, "refund_approval") == [] and _listed(client, "refunded") == [payment_id]
     # The requester could not have approved their own request.
     payment_two = paid(copies=2)
     _refund(client, payment_two, staff_headers("koseki-jumin", "staff", "supervisor", staff_id="boss2"))

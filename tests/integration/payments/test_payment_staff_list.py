@@ -180,3 +180,35 @@ def test_the_sections_digest_names_the_payments_needing_review_until_they_are_se
     assert kinds["late"] in sent.body and kinds["mismatch"] in sent.body
     assert kinds["completed"] not in sent.body
     assert "返金してください" in sent.body and "/staff/payments?status=needs_review" in sent.body
+
+
+def test_a_refund_waiting_for_approval_stays_in_the_digest_and_on_its_own_list(client, kinds, monkeypatch):
+    """Flagged money whose refund a clerk asked for leaves the needs_review list for the
+    refund_approval one; the digest goes on naming it until a supervisor approves it."""
+    import dataclasses
+
+    from chalicelib.config import get_settings
+    from chalicelib.store import digests
+    from chalicelib.workers import digest
+    from tests.integration.test_digest_job import outbox, sent_since
+
+    monkeypatch.setattr(
+        payments, "get_settings", lambda: dataclasses.replace(get_settings(), refund_approval_yen=100)
+    )
+    late = kinds["late"]
+    response = client.http.post(
+        f"/staff/payments/{late}/refunds",
+        body=json.dumps({"reason": "期限後のお支払いのため"}),
+        headers=staff_headers(SECTION, "staff"),
+    )
+    assert response.status_code == 202 and store.get(late).refund_state == "awaiting_approval"
+    assert late not in _ids(_list(client, "status=flagged&limit=100")[1])
+    assert late in _ids(_list(client, "status=refund_approval&limit=100")[1])
+
+    now = datetime(2031, 4, 8, 23, 30, tzinfo=UTC)  # 08:30 on 9 April in Tokyo: a day no other test uses
+    digests.set_cutoff(SECTION, now - timedelta(hours=2))
+    mark = len(outbox())
+    digest.run(now=now)
+    [sent] = sent_since(mark, SECTION)
+    assert late in sent.body and "返金の承認待ち" in sent.body and "waiting for approval" in sent.body
+    assert "?status=refund_approval" in sent.body
