@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,8 @@ from chalicelib.resources import UPLOAD_STAGING_PREFIX
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 UPLOAD_WINDOW = timedelta(minutes=15)
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/heic": "heic"}
+# What start() and receive() mint: "up_" and 15 or 20 random bytes in base32.
+UPLOAD_ID = re.compile(r"up_[a-z2-7]{24,32}")
 
 
 def _incoming(upload_id: str) -> str:
@@ -60,12 +63,14 @@ def prepare(upload_ids: list[str], pointer: str) -> list[tuple[str, bytes, str]]
     prepared, problems = [], []
     for index, upload_id in enumerate(upload_ids):
         where = f"{pointer}/{index}"
+        missing = {"pointer": where, "message": Text("error.upload.missing", limit=MAX_IMAGE_BYTES // 2**20)}
+        if not UPLOAD_ID.fullmatch(upload_id):  # not one of ours (a page's hidden field tampered with)
+            problems.append(missing)
+            continue
         try:
             data, _declared = storage.read(_incoming(upload_id), MAX_IMAGE_BYTES)
         except storage.ObjectMissing:
-            problems.append(
-                {"pointer": where, "message": Text("error.upload.missing", limit=MAX_IMAGE_BYTES // 2**20)}
-            )
+            problems.append(missing)
             continue
         # The bytes decide, not the declared type: a browser that cannot tell a PNG or HEIC says
         # nothing, and the page then declares JPEG. What is kept is stored under its real type.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -598,9 +597,6 @@ def _status_by_line(request: Any, language: str, token: str, receipt: str) -> Re
     return render.page(request, "mine.html", language, submissions=page, id_token=token, switch_form="reshow")
 
 
-UPLOAD_ID = re.compile(r"^up_[a-z2-7]{20,40}$")
-
-
 def _reopen(path: str) -> Response:
     """A page that only answers a form post, asked for by GET (the language switcher on it, a
     reload from history): the page it came from, in the language asked for, signed in again."""
@@ -666,14 +662,18 @@ def _answer_again(request: Any, posted: dict[str, list[str]], language: str) -> 
 
 
 def _photo_ids(posted: dict[str, list[str]]) -> list[str]:
-    return [v for raw in posted.get("photos", []) for v in raw.split() if UPLOAD_ID.match(v)]
+    """The photos the page's script listed (upload ids, space-separated); the service checks them."""
+    return [v for raw in posted.get("photos", []) for v in raw.split()]
 
 
 def _typed_answer(posted: dict[str, list[str]]) -> tuple[str, str, str]:
-    """An answer posted and not sent, to show again: its text, photo ids and send key."""
+    """An answer posted and not sent, to show again: its text, photo ids (only real ones: an
+    unknown one, refused, is not offered again) and send key."""
+    from chalicelib.services.uploads import UPLOAD_ID
     from chalicelib.web import render
 
-    return render.first(posted, "text"), " ".join(_photo_ids(posted)), render.first(posted, "once")
+    photos = " ".join(v for v in _photo_ids(posted) if UPLOAD_ID.fullmatch(v))
+    return render.first(posted, "text"), photos, render.first(posted, "once")
 
 
 @bp.route("/web/status/answer", methods=["POST"], content_types=FORM_POST)
@@ -709,9 +709,11 @@ def answer_post(request: Any, posted: dict[str, list[str]], language: str) -> Re
             return _show_status(request, language, submission, code=code, id_token=token, errors=errors)
         if api_error.status != 422 or not api_error.details:
             return _unsent(request, language, api_error)
-        anchors = {"/attachments": "f-photos"}
         errors = [
-            {"anchor": anchors.get(d.get("pointer", ""), "f-text"), "message": d.get("message", "")}
+            {
+                "anchor": "f-photos" if str(d.get("pointer", "")).startswith("/attachments") else "f-text",
+                "message": d.get("message", ""),
+            }
             for d in api_error.details
             if isinstance(d, dict)
         ]

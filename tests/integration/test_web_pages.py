@@ -866,6 +866,28 @@ def test_an_answer_sent_twice_is_sent_once_and_a_refused_one_keeps_what_was_type
     assert late.status_code == 422 and 'href="#status"' in late.body.decode()
 
 
+def test_a_photo_id_that_is_no_upload_is_refused_at_the_photos_not_dropped(client):
+    """The page's script lists the uploaded photos in a hidden field; anything else there (a page
+    tampered with) is said at the photos and sends nothing, and the page shown again no longer
+    carries it, so sending again sends the answer."""
+    from chalicelib.domain import submissions as rules
+    from chalicelib.store import submissions as store
+
+    receipt, code, cookie, fields = _inquiry_and_status_sign_in(client, "Can I bring a photo?")
+    _ward_asks(receipt, "Which photo?")
+    status = post(client, "/web/status", cookie, {**fields, "code": code}).body.decode()
+    once = re.search(r'name="once" value="([^"]+)"', status).group(1)
+    answer = {**fields, "code": code, "once": once, "text": "This one", "photos": "../../staff/secret"}
+    refused = post(client, "/web/status/answer", cookie, answer)
+    html = refused.body.decode()
+    assert refused.status_code == 422 and 'href="#f-photos"' in html and "cannot be found" in html
+    assert "This one</textarea>" in html and "../../staff/secret" not in html
+    assert store.get(receipt).status == rules.NEEDS_INFO
+    photos = re.search(r'name="photos" value="([^"]*)"', html)
+    sent = post(client, "/web/status/answer", cookie, {**answer, "photos": photos.group(1) if photos else ""})
+    assert sent.status_code == 200 and "Your answer has been sent" in sent.body.decode()
+
+
 def test_a_status_page_left_open_past_its_cookie_answers_lookups_and_keeps_an_unsent_answer(client):
     """Past the two-hour CSRF cookie, a post from our own page: a status lookup (it changes
     nothing) is answered; an answer is not sent, but shown again as typed, with its send key."""
