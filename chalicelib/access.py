@@ -131,8 +131,9 @@ FUNCTIONS: dict[str, Access] = {
         schedules=True,
     ),
     # Status changes to the resident; a "needs info" push carries a signed answer postback.
+    # A closed submission's photos are written again with their retention tag (lifecycle).
     "notifications_worker": Access(
-        reads=("submissions",), writes=("inbox",), secrets=LINE_SECRETS, email=True
+        reads=("submissions",), writes=("inbox",), buckets=("attachments",), secrets=LINE_SECRETS, email=True
     ),
     "daily_digest_job": Access(
         reads=("submissions", "consultation-bookings", "payment-reconciliation", "payments"),

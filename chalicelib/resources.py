@@ -59,6 +59,9 @@ QUEUES: tuple[QueueSpec, ...] = (
 )
 
 ATTACHMENTS_BUCKET = "attachments"
+# A closed submission's photos carry this tag, valued its retention in days; the bucket has a
+# lifecycle rule for each value a form may give (domain.forms.retentions), expiring it then.
+PHOTO_RETENTION_TAG = "retention-days"
 # Published aggregate data (CSV + data dictionary), no personal data: window congestion for now.
 OPEN_DATA_BUCKET = "open-data"
 # The nightly reconciliation's CSVs for the accounting office (per day, section and fee type).

@@ -112,6 +112,20 @@ def schedule_group() -> str:
     return resources.SCHEDULE_GROUP
 
 
+def attachments_bucket() -> str:
+    from chalicelib import resources
+
+    return resources.ATTACHMENTS_BUCKET
+
+
+def photo_retentions() -> tuple[str, list[int]]:
+    """The tag a closed submission's photos carry and every value it may have (one rule each)."""
+    from chalicelib import resources
+    from chalicelib.domain.forms import retentions
+
+    return resources.PHOTO_RETENTION_TAG, sorted(retentions())
+
+
 def upload_staging_prefix() -> str:
     from chalicelib import resources
 

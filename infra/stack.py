@@ -257,6 +257,9 @@ class MadoguchiStack(cdk.Stack):
 
     def _bucket(self, name: str) -> s3.Bucket:
         staging = definitions.upload_staging_prefix()
+        tag, retentions = (
+            definitions.photo_retentions() if name == definitions.attachments_bucket() else ("", ())
+        )
         return s3.Bucket(
             self,
             f"Bucket{package.camel(name)}",
@@ -272,6 +275,13 @@ class MadoguchiStack(cdk.Stack):
                 s3.LifecycleRule(id="upload-staging", prefix=staging, expiration=cdk.Duration.days(1)),
                 s3.LifecycleRule(
                     id="incomplete-uploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)
+                ),
+                # A closed submission's photos, tagged with its retention, go when its TTL does.
+                *(
+                    s3.LifecycleRule(
+                        id=f"closed-{days}d", tag_filters={tag: str(days)}, expiration=cdk.Duration.days(days)
+                    )
+                    for days in retentions
                 ),
             ],
             # Residents' browsers (LIFF pages, web forms) POST straight to S3 with a presigned form.
@@ -537,7 +547,8 @@ class MadoguchiStack(cdk.Stack):
         peeks += [q.queue_arn for name, q in self.queues.items() if name in access.peeks]
         allow(("sqs:GetQueueAttributes", "sqs:GetQueueUrl"), peeks)
         allow(
-            ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
+            # PutObjectTagging: a closed submission's photos are tagged with their retention.
+            ("s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"),
             [f"{b.bucket_arn}/*" for b in known("buckets", access.buckets, self.buckets)],
         )
         allow(

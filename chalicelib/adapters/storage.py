@@ -56,5 +56,32 @@ def write(key: str, data: bytes, content_type: str) -> None:
     )
 
 
+def restamp(key: str, tags: dict[str, str]) -> bool:
+    """Write the object again in place with these tags: S3 lifecycle counts an object's age from
+    its last write, so a rule on a tag then counts from now. False if the object is not there."""
+    from urllib.parse import urlencode
+
+    from botocore.exceptions import ClientError
+
+    s3 = client("s3")
+    try:
+        head = s3.head_object(Bucket=_bucket(), Key=key)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return False
+        raise
+    s3.copy_object(
+        Bucket=_bucket(),
+        Key=key,
+        CopySource={"Bucket": _bucket(), "Key": key},
+        MetadataDirective="REPLACE",  # a copy onto itself must change something besides its tags
+        ContentType=head.get("ContentType") or "application/octet-stream",
+        TaggingDirective="REPLACE",
+        Tagging=urlencode(tags),
+        ServerSideEncryption="AES256",
+    )
+    return True
+
+
 def delete(key: str) -> None:
     client("s3").delete_object(Bucket=_bucket(), Key=key)

@@ -123,6 +123,21 @@ def get_form(form_id: str) -> FormDefinition | None:
     return _by_id().get(form_id)
 
 
+# A submission of a form no longer in the catalogue is kept this long after it closes.
+DEFAULT_RETENTION_DAYS = 365
+
+
+def retention_days(form_id: str) -> int:
+    """How long a closed submission of this form (and its photos) is kept: TTL and S3 both."""
+    form = get_form(form_id)
+    return form.retention_days if form else DEFAULT_RETENTION_DAYS
+
+
+def retentions() -> frozenset[int]:
+    """Every retention a closed submission may have: one S3 lifecycle rule each (infra)."""
+    return frozenset({DEFAULT_RETENTION_DAYS, *(form.retention_days for form in catalogue())})
+
+
 @cache
 def _by_id() -> dict[str, FormDefinition]:
     return {form.id: form for form in catalogue()}

@@ -16,7 +16,7 @@ from chalicelib.domain import errors as rule
 from chalicelib.domain import payments as payment_rules
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.form_problems import problems_of
-from chalicelib.domain.forms import FormDefinition, fee_for, get_form
+from chalicelib.domain.forms import FormDefinition, fee_for, retention_days
 from chalicelib.domain.messages import Text
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import NOTIFICATIONS
@@ -175,10 +175,8 @@ def move(
         public_note = {"at": rules.utc_iso(now), "status": target, "note": entry.note, "version": new_version}
         public = [*submission.public_notes, public_note]
         actions.append(Submission.public_notes.set(public))
-    if target in rules.TERMINAL_STATUSES:
-        form = get_form(submission.form_id)
-        retention = timedelta(days=form.retention_days if form else 365)
-        actions.append(Submission.expires_at.set(now + retention))
+    if target in rules.TERMINAL_STATUSES:  # its photos get the same retention (workers.notifications)
+        actions.append(Submission.expires_at.set(now + timedelta(days=retention_days(submission.form_id))))
     audit = store.Audit(
         actor.kind, actor.id, "transition", now, current, target, entry.note, entry.note_visibility
     )

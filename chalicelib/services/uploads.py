@@ -13,7 +13,7 @@ from chalicelib.adapters import storage
 from chalicelib.domain import errors as rule
 from chalicelib.domain import images
 from chalicelib.domain.messages import Text
-from chalicelib.resources import UPLOAD_STAGING_PREFIX
+from chalicelib.resources import PHOTO_RETENTION_TAG, UPLOAD_STAGING_PREFIX
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 UPLOAD_WINDOW = timedelta(minutes=15)
@@ -89,6 +89,13 @@ def prepare(upload_ids: list[str], pointer: str) -> list[tuple[str, bytes, str]]
             details=problems,
         )
     return prepared
+
+
+def expire_after(keys: list[str], days: int) -> int:
+    """Start the retention of stored photos: each is written again tagged with it, and the
+    bucket's lifecycle rule for that value (PHOTO_RETENTION_TAG) deletes it that many days later,
+    as TTL deletes the submission. A retry starts it again from now. Returns how many were there."""
+    return sum(storage.restamp(key, {PHOTO_RETENTION_TAG: str(days)}) for key in keys)
 
 
 def store(prepared: list[tuple[str, bytes, str]]) -> list[str]:

@@ -22,8 +22,8 @@ from typing import Any
 from chalicelib.adapters import email
 from chalicelib.adapters.line_api import LineRejected, line_client, retry_key_for
 from chalicelib.domain import notifications as messages
-from chalicelib.domain.forms import get_form
-from chalicelib.domain.submissions import RECEIPT_PATTERN, STATUSES
+from chalicelib.domain.forms import get_form, retention_days
+from chalicelib.domain.submissions import RECEIPT_PATTERN, STATUSES, TERMINAL_STATUSES
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import NOTIFICATIONS
 from chalicelib.store import inbox
@@ -92,6 +92,8 @@ def deliver(message: NotificationMessage) -> list[str]:
         # Deleted at the end of its retention period (or never stored): nobody to tell.
         logger.warning("submission not found; nothing to notify")
         return []
+    if message.status in TERMINAL_STATUSES:
+        _start_photo_retention(submission)  # first: a failed send retries it with the rest
     form = get_form(submission.form_id)
     title = messages.form_titles(submission.form_id, form.title if form else None)
     public_note = messages.public_note_for(
@@ -145,6 +147,18 @@ def deliver(message: NotificationMessage) -> list[str]:
     else:
         logger.info("no contact to notify", extra={"channel": submission.channel})
     return channels
+
+
+def _start_photo_retention(submission: Any) -> None:
+    """A closed submission's photos (the form's and the resident's answers') are deleted with it:
+    their retention, the submission's TTL, starts now (services.uploads.expire_after)."""
+    from chalicelib.services import uploads
+
+    keys = [*(submission.attachments or [])]
+    keys += [key for entry in submission.responses or [] for key in entry.get("attachments", [])]
+    if keys:
+        kept = uploads.expire_after(keys, retention_days(submission.form_id))
+        logger.info("photo retention started", extra={"photos": kept})
 
 
 def _with_answer_button(

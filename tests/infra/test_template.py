@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.forms import catalogue, retentions
+from chalicelib.resources import ATTACHMENTS_BUCKET, PHOTO_RETENTION_TAG
 from infra import definitions
 from tests.infra.conftest import Synth, resources
 
@@ -280,6 +282,17 @@ def test_buckets_are_private_encrypted_tls_only_and_expire_staged_uploads(synth:
         rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
         assert rules["upload-staging"]["Prefix"] == definitions.upload_staging_prefix()
         assert rules["upload-staging"]["ExpirationInDays"] == 1
+        # A closed submission's photos go with it: a rule for every retention a form may give.
+        closed = {
+            r["ExpirationInDays"]: r["TagFilters"] for r in rules.values() if r["Id"].startswith("closed-")
+        }
+        if name == ATTACHMENTS_BUCKET:
+            assert closed == {
+                days: [{"Key": PHOTO_RETENTION_TAG, "Value": str(days)}] for days in retentions()
+            }
+            assert {form.retention_days for form in catalogue()} <= set(closed)
+        else:
+            assert closed == {}
 
 
 def test_scheduler_role_may_only_send_to_the_schedule_targets(synth: Synth) -> None:

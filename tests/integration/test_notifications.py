@@ -359,3 +359,49 @@ def test_the_logs_hold_the_receipt_but_no_contact_details(client, drained, sandb
     assert receipt in out and "resident notified" in out
     for value in (form.example["email"], form.example["name"], form.example["phone"], user_id):
         assert value not in out
+
+
+# --- photos: kept as long as the submission ------------------------------------------------------
+
+
+def test_a_closed_submissions_photos_start_their_retention_with_it(client, drained):
+    """While open, a photo carries no retention tag (no lifecycle rule touches it); once the
+    submission closes, the form's photo and the resident's answer's are written again tagged with
+    the form's retention, which infra's lifecycle rule for that value counts from then, as the
+    submission's own TTL does."""
+    from datetime import UTC, datetime
+
+    from chalicelib.adapters import storage
+    from chalicelib.aws import client as aws_client
+    from chalicelib.resources import PHOTO_RETENTION_TAG
+    from chalicelib.services import responses
+    from tests.integration.test_staff_submissions import FIXTURES, example, upload_photo
+
+    document = dict(example("road-park-damage"), photos=[upload_photo(client, FIXTURES / "gps.jpg")])
+    receipt = submit(client, "road-park-damage", document)
+    move(receipt, rules.IN_REVIEW)
+    move(receipt, rules.NEEDS_INFO, note="もう1枚お願いします。")
+    responses.respond(store.get(receipt), "", [upload_photo(client, FIXTURES / "gps.jpg")], channel="web")
+    drained.drain()
+    stored = store.get(receipt)
+    keys = [*stored.attachments, *(k for entry in stored.responses for k in entry["attachments"])]
+    assert len(keys) == 2
+    s3 = aws_client("s3")
+    bucket = storage._bucket()
+
+    def tags(key: str) -> dict[str, str]:
+        found = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+        return {tag["Key"]: tag["Value"] for tag in found}
+
+    assert [tags(key) for key in keys] == [{}, {}]  # open: kept
+    before = {key: s3.head_object(Bucket=bucket, Key=key) for key in keys}
+    closed_at = datetime.now(UTC).replace(microsecond=0)
+    move(receipt, rules.COMPLETED)  # the answer put it back in review
+    drained.drain()
+    retention = str(get_form("road-park-damage").retention_days)
+    for key in keys:
+        assert tags(key) == {PHOTO_RETENTION_TAG: retention}
+        after = s3.head_object(Bucket=bucket, Key=key)
+        assert after["LastModified"] >= closed_at  # the lifecycle's count starts at the close
+        assert after["ContentType"] == before[key]["ContentType"]
+        assert after["ContentLength"] == before[key]["ContentLength"]
