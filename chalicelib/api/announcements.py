@@ -44,10 +44,21 @@ def _body(schema: str, *, optional: bool = False) -> Any:
 
 @bp.route(BASE, methods=["POST"])
 def create_announcement() -> Response:
-    from chalicelib.services import announcements
+    from chalicelib.api.requests import raw_body
+    from chalicelib.services import announcements, idempotency
 
-    principal = current_staff(bp.current_request, roles=COMPOSE_ROLES)
-    return _answer(announcements.create(principal, _body("announcement")), 201)
+    request = bp.current_request
+    principal = current_staff(request, roles=COMPOSE_ROLES)
+    body = _body("announcement")
+    # A double click or a retry is one draft: submitted twice, residents would get it twice.
+    status, answer = idempotency.once(
+        "staff-announcement",
+        request.headers.get("idempotency-key"),
+        raw_body(request),
+        lambda: (201, announcements.create(principal, body)),
+        caller=f"staff:{principal.staff_id}",
+    )
+    return _answer(answer, status)
 
 
 @bp.route(BASE, methods=["GET"])

@@ -126,13 +126,16 @@ def show_submission(receipt: str) -> Response:
 
 @bp.route("/staff/submissions/{receipt}/transitions", methods=["POST"])
 def transition_submission(receipt: str) -> Response:
-    from chalicelib.api.requests import json_body
+    from chalicelib.api.requests import json_body, raw_body
     from chalicelib.services import staff_submissions
 
     request = bp.current_request
     principal = current_staff(request, roles=WORKFLOW_ROLES)
     body = json_body(request, "staff_transition")
-    return Response(staff_submissions.transition(principal, receipt, body), headers=dict(_NO_STORE))
+    status, answer = staff_submissions.transition(
+        principal, receipt, body, request.headers.get("idempotency-key"), raw_body(request)
+    )
+    return Response(answer, status_code=status, headers=dict(_NO_STORE))
 
 
 @bp.route("/staff/submissions", methods=["POST"])

@@ -231,6 +231,8 @@ def cancel(
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
     service = rules.get_service(booking.service)
+    if booking.status == rules.CANCELLED:  # a retry, or cancelled meanwhile by the other side: done
+        return booking_view(booking, booking.language)
     if booking.status != rules.BOOKED:
         raise Conflict(Text("consult.error.cannot_cancel"), code="not_booked")
     if by_staff is None:

@@ -414,9 +414,26 @@ def _thread(submission: Submission, expires_at: datetime) -> list[dict[str, Any]
     return entries
 
 
-def transition(principal: StaffPrincipal, receipt_text: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """Move the caller's section's submission; `version`, when given, must be the stored one."""
+def transition(
+    principal: StaffPrincipal,
+    receipt_text: str,
+    body: Mapping[str, Any],
+    idempotency_key: str | None = None,
+    raw_body: bytes = b"",
+) -> tuple[int, dict[str, Any]]:
+    """Move the caller's section's submission; `version`, when given, must be the stored one.
+    A retry with the same Idempotency-Key gets the first answer (not "already in that state")."""
     submission = _own(principal, receipt_text)
+    return idempotency.once(
+        f"staff-transition:{submission.receipt}",
+        idempotency_key,
+        raw_body,
+        lambda: (200, _move(principal, submission, body)),
+        caller=f"staff:{principal.staff_id}",
+    )
+
+
+def _move(principal: StaffPrincipal, submission: Submission, body: Mapping[str, Any]) -> dict[str, Any]:
     version = body.get("version")
     if version is not None and int(version) != submission.version:
         raise rule.Conflict(

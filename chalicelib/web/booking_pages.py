@@ -388,9 +388,8 @@ def bookings_post(request: Any, posted: dict[str, list[str]], language: str) -> 
         return answer
     action = render.first(posted, "action")
     try:
-        if action == "cancel":
-            if found.status != rules.CANCELLED:  # cancelled already: a second tap, or Back and send
-                svc.cancel(found)
+        if action == "cancel":  # cancelled already (a second tap, Back and send): cancel says done
+            svc.cancel(found)
             return _show(request, language, _fresh(found), posted, notice="web.book_cancelled")
         if action == "move":
             if found.status != rules.BOOKED:  # nothing to move: said, not a week of times offered

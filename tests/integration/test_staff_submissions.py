@@ -622,6 +622,21 @@ def test_a_stale_version_is_409_and_changes_nothing(client):
     assert body_of(response)["version"] == 3
 
 
+def test_a_transition_retried_with_its_idempotency_key_gets_the_first_answer(client):
+    """A clerk's connection dropped: the retry is told it worked, not "already in that state"."""
+    receipt = submit(client, "streetlight-outage")["receipt"]
+    keyed = {**auth(ROAD), "Content-Type": "application/json", "Idempotency-Key": f"move-{uuid.uuid4()}"}
+    body = json.dumps({"to": "in_review", "version": 1})
+    first, again = (
+        client.http.post(f"/staff/submissions/{receipt}/transitions", body=body, headers=keyed)
+        for _ in range(2)
+    )
+    assert first.status_code == again.status_code == 200 and body_of(again) == body_of(first)
+    assert len(transitions_of(receipt)) == 1 and store.get(receipt).version == 2
+    # Without the key, the same move again is refused as before (it is already in review).
+    assert_error(move(client, ROAD, receipt, to="in_review"), 409, "invalid_transition")
+
+
 @pytest.mark.parametrize("interleaving", ["at_once", "all_read_before_any_write"])
 def test_concurrent_transitions_exactly_one_wins(client, monkeypatch, interleaving):
     receipt = submit(client, "streetlight-outage")["receipt"]

@@ -87,6 +87,9 @@ def cancel(turn: Turn, booking_id: str) -> None:
 
     try:
         booking = service.resident_booking(booking_id, None, turn.user_id)
+        if booking.status != rules.BOOKED:  # the button tapped again: its message says why not
+            turn.say("consult.cancel.refused")
+            return
         service.cancel(booking)
     except MadoguchiError as error:
         if error.transient:

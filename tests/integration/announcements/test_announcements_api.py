@@ -8,6 +8,7 @@ other tests' residents share the send lists.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -70,6 +71,19 @@ def test_an_announcer_drafts_and_reads_it_back(api, policy):
     assert shown == created
     listed = body_of(api("GET", f"{BASE}?limit=100"))["announcements"]
     assert listed[0]["id"] == created["id"]  # newest first
+
+
+def test_a_draft_sent_twice_with_one_idempotency_key_is_one_draft(api, policy):
+    """A double click or a network retry: two drafts would be two sends to the same residents."""
+    keyed = {**headers(), "Idempotency-Key": f"draft-{uuid.uuid4()}"}
+    first, again = (api("POST", BASE, announcement(), as_=keyed) for _ in range(2))
+    assert first.status_code == again.status_code == 201
+    assert body_of(again)["id"] == body_of(first)["id"]
+    listed = [a["id"] for a in body_of(api("GET", f"{BASE}?limit=100"))["announcements"]]
+    assert listed.count(body_of(first)["id"]) == 1
+    other = api("POST", BASE, announcement(texts={"ja": "別のお知らせ"}), as_=keyed)
+    assert_error(other, 422, "idempotency_key_reused")  # the same key for another draft
+    assert body_of(api("POST", BASE, announcement()))["id"] != body_of(first)["id"]  # no key: a new one
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,14 @@ def test_a_cancelled_booking_takes_no_attendance(call, slot, book):
         headers=staff_headers(),
     )
     assert cancelled.status_code == 200
+    again = call(  # a retry: told it is cancelled, the resident not told twice
+        "POST",
+        f"/staff/consultations/bookings/{booking_id}/cancel",
+        {"reason": "相談員の急病"},
+        headers=staff_headers(),
+    )
+    assert again.status_code == 200 and body_of(again)["status"] == "cancelled"
+    assert [e.action for e in store.trail(booking_id)].count("cancelled") == 1
     for status in ("attended", "no_show"):
         refused = call(
             "POST",
