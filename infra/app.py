@@ -7,7 +7,8 @@ global, so a ward picks one nobody else uses), `alarm_emails` (comma-separated),
 `ses_sender`, `web_origin`, `line_login_channel_id`, `api_url` (the API's public base URL, a custom
 domain), `liff_url` (the ward's LIFF app), `paypay_merchant_id`, `paypay_api_base` (a sandbox
 stage), `staff_console_url`, `log_hash_salt` (the salt of the LINE user id pseudonyms in logs;
-default: the stack's own id). Synth warns about the first four when a stage lacks them.
+default: the stack's own id). Synth warns about each of stack.WARD_SETTINGS a stage leaves
+unset or at its example placeholder (`make synth` reads cdk.json's context, as the CLI does).
 """
 
 from __future__ import annotations
@@ -113,9 +114,19 @@ def findings(assembly) -> tuple[list[str], list[str]]:  # noqa: ANN001 (aws_cdk 
     return errors, warnings
 
 
+def ward_context() -> dict[str, object]:
+    """cdk.json's context: the CDK CLI hands it to the app itself, but `make synth` runs the app
+    alone, and must show the templates (and warnings) the ward's settings give, as a deploy would.
+    Context given by the CLI still wins (cdk.App's own order)."""
+    import json
+
+    return dict(json.loads((ROOT / "cdk.json").read_text(encoding="utf-8")).get("context", {}))
+
+
 def main() -> int:
     # The CDK CLI names the output folder; run by hand (make synth) it is cdk.out/.
-    assembly = build(outdir=os.environ.get("CDK_OUTDIR") or str(ROOT / "cdk.out")).synth()
+    outdir = os.environ.get("CDK_OUTDIR") or str(ROOT / "cdk.out")
+    assembly = build(outdir=outdir, context=ward_context()).synth()
     errors, warnings = findings(assembly)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -77,15 +77,19 @@ def chalice_config() -> dict[str, Any]:
 _BUILT: dict[tuple[str, str, bool], Path] = {}
 
 
-def build(stage: str, prefix: str, *, pyc: bool = True, out_root: Path | None = None) -> Path:
-    """A directory holding sam.json and deployment.zip for `stage`, named with `prefix` (once per process)."""
-    key = (stage, prefix, pyc)
+def build(
+    stage: str, prefix: str, *, web_origin: str = "", pyc: bool = True, out_root: Path | None = None
+) -> Path:
+    """A directory holding sam.json and deployment.zip for `stage`, named with `prefix` (once per
+    process). `web_origin` is the resident routes' CORS origin, which Chalice writes into the API's
+    OPTIONS answers when it packages (read at import: chalicelib/api/requests.py)."""
+    key = (stage, prefix, web_origin, pyc)
     if key not in _BUILT or not (_BUILT[key] / "deployment.zip").exists():
-        _BUILT[key] = _build(stage, prefix, pyc=pyc, out_root=out_root or CACHE)
+        _BUILT[key] = _build(stage, prefix, web_origin, pyc=pyc, out_root=out_root or CACHE)
     return _BUILT[key]
 
 
-def _build(stage: str, prefix: str, *, pyc: bool, out_root: Path) -> Path:
+def _build(stage: str, prefix: str, web_origin: str, *, pyc: bool, out_root: Path) -> Path:
     raw = out_root / f"{prefix}-chalice"
     if raw.exists():
         shutil.rmtree(raw)
@@ -94,6 +98,9 @@ def _build(stage: str, prefix: str, *, pyc: bool, out_root: Path) -> Path:
     }
     env.update(MADOGUCHI_STAGE=stage, MADOGUCHI_PREFIX=prefix, AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION)
     env.pop("AWS_ENDPOINT_URL", None)
+    env.pop("WEB_ORIGIN", None)  # this machine's (a dev stack's) is not the stage's
+    if web_origin:
+        env["WEB_ORIGIN"] = web_origin
     args = {"project_dir": str(ROOT), "output_dir": str(raw), "stage": stage, "config": chalice_config()}
     result = subprocess.run(  # noqa: S603 (our own interpreter, our own arguments)
         [sys.executable, "-c", _PACKAGE_CHILD, json.dumps(args)],

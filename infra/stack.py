@@ -67,8 +67,17 @@ API_RATE_PER_SECOND = 50
 API_BURST = 100
 # The API Gateway stage Chalice deploys to (.chalice/config.json "api_gateway_stage").
 API_STAGE = "api"
-# StageConfig settings a ward gives (context) for its links and payments to work: synth warns without.
-WARD_SETTINGS = ("api_url", "liff_url", "line_login_channel_id", "paypay_merchant_id")
+# StageConfig settings a ward gives (context) for its links, payments, mail and alarms to work:
+# synth warns when one is unset or still the example's placeholder (StageConfig's default).
+WARD_SETTINGS = (
+    "api_url",
+    "liff_url",
+    "line_login_channel_id",
+    "paypay_merchant_id",
+    "web_origin",  # payment return pages, the resident routes' CORS, the S3 upload CORS
+    "ses_domain",
+    "alarm_emails",  # else every alarm goes to a topic nobody reads
+)
 
 _TABLE_READ = (
     "dynamodb:GetItem",
@@ -121,11 +130,13 @@ class StageConfig:
 class ChaliceApp(Chalice):
     """`chalice.cdk.Chalice`, packaged by infra/package.py (a stage of our choosing, bytecode included)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, stage: str, prefix: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, stage: str, prefix: str, web_origin: str
+    ) -> None:
         import glob
         import os
 
-        self._madoguchi_stage, self._madoguchi_prefix = stage, prefix
+        self._madoguchi_stage, self._madoguchi_prefix, self._web_origin = stage, prefix, web_origin
         out = os.path.join(os.getcwd(), "chalice.out")  # where the construct writes its template copy
         os.makedirs(out, exist_ok=True)
         super().__init__(scope, construct_id, source_dir=str(package.ROOT))
@@ -133,7 +144,9 @@ class ChaliceApp(Chalice):
             os.remove(leftover)  # CfnInclude has read it
 
     def _package_app(self) -> None:
-        self._sam_package_dir = str(package.build(self._madoguchi_stage, self._madoguchi_prefix))
+        self._sam_package_dir = str(
+            package.build(self._madoguchi_stage, self._madoguchi_prefix, web_origin=self._web_origin)
+        )
 
 
 class MadoguchiStack(cdk.Stack):
@@ -154,9 +167,12 @@ class MadoguchiStack(cdk.Stack):
         self.secrets = self._secrets()
         self.user_pool, self.user_pool_client = self._staff_pool()
         self.ses_identity = self._ses()
-        self.chalice = ChaliceApp(self, "ChaliceApp", stage=config.stage, prefix=config.prefix)
+        self.chalice = ChaliceApp(
+            self, "ChaliceApp", stage=config.stage, prefix=config.prefix, web_origin=config.web_origin
+        )
         for setting in WARD_SETTINGS:
-            if not getattr(config, setting):
+            value = getattr(config, setting)
+            if not value or value == getattr(StageConfig, setting, None):
                 cdk.Annotations.of(self).add_warning_v2(
                     f"madoguchi:{setting}",
                     f"context '{setting}' is not set for {config.stage}: see README 'How a ward deploys'",

@@ -34,6 +34,9 @@ WARD_CONTEXT = {
     "prod:liff_url": "https://liff.line.me/2000000000-AbCdEfGh",
     "prod:line_login_channel_id": "2000000000",
     "prod:paypay_merchant_id": "123456789012345678",
+    "prod:web_origin": "https://api.madoguchi.city.example.jp",
+    "prod:ses_domain": "madoguchi.city.example.jp",
+    "prod:alarm_emails": "ops@city.example.jp",
 }
 
 

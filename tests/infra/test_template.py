@@ -389,6 +389,33 @@ def test_make_synth_shows_the_stage_settings_a_ward_left_unset_and_fails_on_erro
     assert findings(broken.synth())[0] == ["/broken: a finding nobody justified"]
 
 
+def test_the_wards_web_origin_reaches_the_apis_preflights_the_functions_and_the_upload_cors(
+    synth: Synth,
+) -> None:
+    """Chalice writes the resident routes' CORS origin into the API's OPTIONS answers when it
+    packages: the prod template (a ward's context) must carry the ward's origin everywhere, and
+    nothing of the example's placeholder."""
+    from tests.infra.conftest import WARD_CONTEXT
+
+    origin = WARD_CONTEXT["prod:web_origin"]
+    template = synth.templates["prod"]
+    assert "forms.madoguchi.example.jp" not in json.dumps(template)
+    [api] = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Api"]
+    preflights = [
+        operation["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"]
+        for operations in api["Properties"]["DefinitionBody"]["paths"].values()
+        for method, operation in operations.items()
+        if method == "options"
+    ]
+    assert preflights and all(
+        p["method.response.header.Access-Control-Allow-Origin"] == f"'{origin}'" for p in preflights
+    )
+    functions = resources(template, "AWS::Serverless::Function")
+    assert {f["Properties"]["Environment"]["Variables"].get("WEB_ORIGIN") for f in functions.values()} == {
+        origin
+    }
+
+
 def test_cfn_lint_finds_nothing(synth: Synth) -> None:
     import subprocess
     import sys
