@@ -154,6 +154,20 @@ def test_queue_visibility_exceeds_its_consumer_timeout(synth: Synth, stage: str)
                 assert queue["VisibilityTimeout"] > function["Properties"]["Timeout"], queue["QueueName"]
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_functions_own_setting_in_the_chalice_config_reaches_it(synth: Synth, stage: str) -> None:
+    """Chalice keys `lambda_functions` by a schedule's `name=` (announce-due), not its Python
+    name: an entry under any other key is dropped without a word."""
+    from infra.package import ROOT, camel
+
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
+    template = synth.templates[stage]
+    for name, settings in config.get("lambda_functions", {}).items():
+        function = template["Resources"].get(camel(name))
+        assert function is not None, f"{name}: no such function in {stage}"
+        assert function["Properties"]["Timeout"] == settings["lambda_timeout"], name
+
+
 def _statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     found = []
     for logical_id, policy in resources(template, "AWS::IAM::Policy").items():
