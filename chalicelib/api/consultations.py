@@ -90,13 +90,10 @@ def book(service: str) -> Response:
 def _booker(request: Any, svc: Any) -> Any:
     if not (request.headers or {}).get("authorization"):
         return svc.Booker(channel="web", language=language(request))
-    from chalicelib.api.liff import current_resident
-    from chalicelib.store import preferences
+    from chalicelib.api.liff import current_resident, resident_language
 
     user_id = current_resident(request)  # a bad token is a 401, never a web booking
-    stored = preferences.get(user_id)
-    lang = stored.preferences.language if stored and stored.preferences.language else language(request)
-    return svc.Booker(channel="line", language=lang, line_user_id=user_id)
+    return svc.Booker(channel="line", language=resident_language(request, user_id), line_user_id=user_id)
 
 
 def _resident_booking(booking: str) -> Any:

@@ -92,6 +92,18 @@ def current_resident(request: Request) -> str:
         raise ApiError(503, "auth_unavailable", _LOGIN_UNAVAILABLE, headers={"Retry-After": "10"}) from None
 
 
+def resident_language(request: Request, user_id: str) -> str:
+    """The language a LINE resident reads: the one they chose on LINE, else the request's
+    (`?lang=`, Accept-Language): what a LIFF page's answers and what follows from them use."""
+    from chalicelib.api.errors import request_language
+    from chalicelib.store import preferences
+
+    stored = preferences.get(user_id)
+    return (
+        stored.preferences.language if stored and stored.preferences.language else request_language(request)
+    )
+
+
 def _save(user_id: str, change: Any, now: datetime) -> Stored:
     from chalicelib.domain import preferences as rules
     from chalicelib.observability import hashed, logger

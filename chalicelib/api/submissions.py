@@ -52,13 +52,12 @@ def _submitter(request: Any, service: Any) -> Any:
     else Accept-Language: one of the seven), which its notifications and emails then use."""
     if not (request.headers or {}).get("authorization"):
         return service.Submitter(channel="web", language=request_language(request))
-    from chalicelib.api.liff import current_resident
-    from chalicelib.store import preferences
+    from chalicelib.api.liff import current_resident, resident_language
 
     user_id = current_resident(request)  # a bad or expired token is a 401, never a web fallback
-    stored = preferences.get(user_id)
-    language = stored.preferences.language if stored else request_language(request)
-    return service.Submitter(channel="line", language=language, line_user_id=user_id)
+    return service.Submitter(
+        channel="line", language=resident_language(request, user_id), line_user_id=user_id
+    )
 
 
 @bp.route("/submissions/{receipt}", methods=["GET"], cors=RESIDENT_CORS)

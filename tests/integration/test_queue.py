@@ -8,6 +8,7 @@ import io
 import itertools
 import json
 import os
+import re
 import time
 from datetime import UTC, date, datetime, timedelta
 
@@ -623,6 +624,22 @@ def test_a_local_demo_after_hours_shows_the_figures_only_when_asked(ticketer, pu
     monkeypatch.setattr(queues, "get_settings", lambda: replace(get_settings(), queue_always_open=True))
     shown = line_view(now, line="zeimu")
     assert shown["status"] == "open" and shown["waiting"] == 1
+
+
+def test_the_watch_answers_in_the_language_the_resident_chose_on_line(client, ticketer, pump, mint):
+    """As its pushes, and as a LIFF booking or submission: not the phone's Accept-Language."""
+    from chalicelib.store import residents
+
+    _, ref, _ = tickets_today(ticketer, pump, "koseki", 3, "L")
+    user, headers = a_resident(mint)
+    assert residents.record_follow(user, "en", 1)
+    japanese_phone = {**headers, "Accept-Language": "ja"}
+    started = client.http.post(f"/queue/tickets/{ref}/watch", body="{}", headers=japanese_phone)
+    stopped = client.http.delete(f"/queue/tickets/{ref}/watch", headers=japanese_phone)
+    assert started.status_code == stopped.status_code == 200 and json.loads(stopped.body)["stopped"]
+    for answer in (started, stopped):
+        message = json.loads(answer.body)["message"]
+        assert message.isascii() and re.search(r"[A-Za-z]{3}", message), message
 
 
 def test_stop_ends_the_watch(client, ticketer, pump, sandbox, mint):
