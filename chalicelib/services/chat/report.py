@@ -212,6 +212,15 @@ def skip_comment(turn: Turn, _: str = "") -> None:
 
 def confirm(turn: Turn, conversation_id: str) -> None:
     """File the report, once however often "send" is tapped or the event delivered."""
+    current = turn.conversation
+    if current is None or current.conversation_id != conversation_id or not turn.in_flow(REPORT, CONFIRM):
+        # A second tap of "send": say it is filed (with its receipt), not that the button is dead.
+        receipt = next(
+            (r for c in chat.report_categories() if (r := turn.filed(c.form.id, conversation_id))), None
+        )
+        if receipt:
+            turn.say("report.already_sent", receipt=receipt)
+            return
     conversation = _expects(turn, CONFIRM)
     if conversation is None or conversation.conversation_id != conversation_id:
         return
