@@ -114,6 +114,9 @@ class Params:
     # (nepali.romanize: "batti" for बत्ती; field mode only), and a Nepali resident's Latin
     # letters search the Nepali documents as their own language, not at cross_language_weight.
     romanized_nepali: bool = True
+    # A Vietnamese resident's Latin text with no Vietnamese letter or tone mark is searched as
+    # English too (many write English); its answer stays in Vietnamese.
+    vietnamese_english: bool = True
 
 
 @dataclass(frozen=True)
@@ -1226,6 +1229,8 @@ class FaqIndex:
             groups |= {"ja", "zh"}  # 住民票 取得 is Japanese as much as Chinese: let both count
         if language == "ne" and resolved == "en" and self.params.romanized_nepali:
             groups.add("ne")  # a Nepali resident's Latin letters are romanized Nepali as often as English
+        if resolved == "vi" and _detect(text) == "en" and self.params.vietnamese_english:
+            groups.add("en")  # no Vietnamese letter or tone: English as often as unaccented Vietnamese
         spanning = _spanning_grams(corrected_text, query, self.params)
         weights = {
             term: self._weight(term) * (self.params.spanning_weight if term in spanning else 1.0)

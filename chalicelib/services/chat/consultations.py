@@ -54,6 +54,9 @@ def mine(turn: Turn, _: str = "") -> None:
                 booking=booking["booking"],
             )
         )
+        if not booking["changeable"]:  # inside its change deadline: a Cancel button could only fail
+            lines[-1] += "\n" + turn.text("consult.my_bookings.call")
+            continue
         buttons.append(
             turn.button_labelled(
                 # A whole word and the booking number's end: a quick reply label holds 20 characters.
@@ -87,8 +90,10 @@ def cancel(turn: Turn, booking_id: str) -> None:
 
     try:
         booking = service.resident_booking(booking_id, None, turn.user_id)
-        if booking.status != rules.BOOKED:  # the button tapped again: its message says why not
-            turn.say("consult.cancel.refused")
+        if booking.status != rules.BOOKED:  # the button tapped again (or cancelled elsewhere)
+            turn.say(
+                "consult.cancel.already" if booking.status == rules.CANCELLED else "consult.cancel.refused"
+            )
             return
         service.cancel(booking)
     except MadoguchiError as error:

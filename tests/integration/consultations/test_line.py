@@ -36,7 +36,7 @@ def test_my_bookings_lists_them_and_cancel_asks_first(post_webhook, pump, sandbo
     assert int(store.get_slot("general", slot_id).booked) == 0
     # The same button again (or a forged id of another resident's booking) changes nothing.
     again = resident.tap("consult.cancel_yes", booking_id)
-    assert "取り消せません" in texts(again)
+    assert texts(again) == "このご予約はすでに取り消されています。"  # not "call the ward" about nothing
     assert not [b for b in buttons(resident.tap("consult.mine")) if booking_id[-6:] in b["label"]]
 
 
@@ -51,3 +51,26 @@ def test_a_sensitive_consultation_is_not_named_in_the_chat(post_webhook, pump, s
     for reply in (listed, ask):
         assert booking_id in texts(reply) and "区の相談" in texts(reply), texts(reply)
         assert "LGBT" not in texts(reply)
+
+
+def test_a_booking_inside_its_change_deadline_offers_no_cancel_button_but_says_to_call(
+    post_webhook, pump, sandbox, slot, book, mint, monkeypatch
+):
+    """A same-day booking (or one whose deadline has passed since): a Cancel button could only
+    end in "cannot be cancelled"; the list says to call instead."""
+    import dataclasses
+    from datetime import timedelta
+
+    from chalicelib.domain import consultations as rules
+
+    resident = Resident(post_webhook, pump, sandbox)
+    booking_id = body_of(book("general", slot("general", offset=3), token=mint(resident.user_id)))["booking"]
+    original = rules.get_service
+    monkeypatch.setattr(
+        rules,
+        "get_service",
+        lambda service_id: dataclasses.replace(original(service_id), cancel_deadline=timedelta(days=30)),
+    )
+    listed = resident.tap("consult.mine")
+    assert booking_id in texts(listed) and "お電話でご連絡ください" in texts(listed)
+    assert not [b for b in buttons(listed) if booking_id[-6:] in b["label"]]
