@@ -114,8 +114,9 @@ class Params:
     # (nepali.romanize: "batti" for बत्ती; field mode only), and a Nepali resident's Latin
     # letters search the Nepali documents as their own language, not at cross_language_weight.
     romanized_nepali: bool = True
-    # A Vietnamese resident's Latin text with no Vietnamese letter or tone mark is searched as
-    # English too (many write English); its answer stays in Vietnamese.
+    # A Vietnamese resident's Latin text with no Vietnamese letter or tone mark that reads as
+    # English (more English function words than unmarked Vietnamese ones) is searched as an
+    # English resident's question; its answer stays in Vietnamese.
     vietnamese_english: bool = True
 
 
@@ -650,6 +651,23 @@ def _stem(word: str) -> str:
 def _strip_accents(word: str) -> str:
     decomposed = unicodedata.normalize("NFD", word.replace("đ", "d"))
     return "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
+
+
+# Vietnamese function words as typed without their marks (khong, cua, o, dau), less English's.
+_VIETNAMESE_UNMARKED = (
+    frozenset(_strip_accents(word) for word in _FUNCTION_WORD_LISTS["vi"] if _strip_accents(word).isascii())
+    - _ENGLISH_FUNCTION_WORDS
+)
+
+
+def _reads_as_english(text: str) -> bool:
+    """Latin letters without Vietnamese marks that are English rather than unmarked Vietnamese:
+    more English function words (how, can, my, the) than Vietnamese ones (o, dau, khong)."""
+    if _detect(text) != "en":
+        return False
+    words = re.findall("[a-z]+", text.casefold())
+    english = sum(word in _ENGLISH_FUNCTION_WORDS for word in words)
+    return english > sum(word in _VIETNAMESE_UNMARKED for word in words)
 
 
 _CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々"
@@ -1220,6 +1238,8 @@ class FaqIndex:
         if not query:
             return []
         resolved = resolve_language(text, language)
+        if resolved == "vi" and self.params.vietnamese_english and _reads_as_english(text):
+            resolved = "en"  # many Vietnamese residents write English: searched as English's
         normalized = normalize(corrected_text)
         novelty, known = self._novelty(normalized, corrected, syllables=resolved == "vi")
         if not known:
@@ -1229,8 +1249,6 @@ class FaqIndex:
             groups |= {"ja", "zh"}  # 住民票 取得 is Japanese as much as Chinese: let both count
         if language == "ne" and resolved == "en" and self.params.romanized_nepali:
             groups.add("ne")  # a Nepali resident's Latin letters are romanized Nepali as often as English
-        if resolved == "vi" and _detect(text) == "en" and self.params.vietnamese_english:
-            groups.add("en")  # no Vietnamese letter or tone: English as often as unaccented Vietnamese
         spanning = _spanning_grams(corrected_text, query, self.params)
         weights = {
             term: self._weight(term) * (self.params.spanning_weight if term in spanning else 1.0)

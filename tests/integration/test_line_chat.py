@@ -254,6 +254,16 @@ def test_choosing_a_language_changes_the_replies(resident):
     assert text_of("ask.prompt", "vi") in texts(resident.tap("menu.ask"))
 
 
+def test_a_vietnamese_resident_asking_in_english_is_answered_in_vietnamese(resident):
+    """An outside tester's case: it used to be "we cannot answer that right away"."""
+    from chalicelib.domain.faq import FAQ_PATH
+
+    resident.tap("prefs.language_set", "vi")
+    answer = resident.say("How can I get a copy of my residence certificate?")
+    [entry] = [e for e in json.loads(FAQ_PATH.read_text())["entries"] if e["id"] == "certificate-juminhyo"]
+    assert entry["answer"]["vi"][:40] in texts(answer)
+
+
 def test_areas_are_offered_a_page_at_a_time(resident):
     first = resident.tap("menu.settings")
     page = resident.tap_button(first, text_of("button.area"))

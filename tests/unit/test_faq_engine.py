@@ -339,7 +339,10 @@ def test_own_language_phrasings_count_more_than_other_languages():
     first, second = index.search("pay tax with PayPay", "en")
     assert first.entry_id == "en"
     assert second.score == pytest.approx(weight * first.score, rel=1e-3)
-    assert index.search("pay tax with PayPay", "vi")[0].entry_id == "vi"
+    plain = FaqIndex.from_data(data, Params(vietnamese_english=False))
+    assert plain.search("pay tax with PayPay", "vi")[0].entry_id == "vi"
+    # (Since Params.vietnamese_english, a Vietnamese resident's English is read as English.)
+    assert index.search("pay tax with PayPay", "vi")[0].entry_id == "en"
     no_preference = FaqIndex.from_data(data, Params(cross_language_weight=1.0)).search(
         "pay tax with paypay", "en"
     )
@@ -726,3 +729,33 @@ def test_an_unanswered_example_about_another_municipality_rejects_nothing_of_kat
     decision, shown = index.decide(index.search("dispose of my sofa", "en"))
     assert decision != NO_MATCH and shown[0].entry_id == "oversized-garbage"
     assert index.decide(index.search("dispose of a sofa in Adachi-ku", "en"))[0] == NO_MATCH
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How can I get a copy of my residence certificate?",  # an outside tester's, from a vi resident
+        "where can i get my juminhyo",
+    ],
+)
+def test_a_vietnamese_resident_writing_english_is_answered_as_an_english_resident_is(ward_index, question):
+    """No Vietnamese letter or tone and more English function words than Vietnamese ones: the
+    English reading (the answer itself stays Vietnamese: reply_language)."""
+    import copy
+    from dataclasses import replace
+
+    english = ward_index.search(question, "en")[0]
+    assert english.entry_id == "certificate-juminhyo" and english.confidence >= 0.8
+    assert ward_index.search(question, "vi")[0] == english
+    assert reply_language(question, "vi") == "vi"
+    before = copy.copy(ward_index)
+    before.params = replace(ward_index.params, vietnamese_english=False)
+    assert before.search(question, "vi")[0].confidence < 0.8  # it used to be offered a person
+
+
+@pytest.mark.parametrize("question", ["thue cu tru nop o dau", "lay juminhyo o konbini duoc ko"])
+def test_vietnamese_typed_without_its_marks_stays_vietnamese(ward_index, question):
+    from chalicelib.domain.faq import resolve_language
+
+    assert resolve_language(question, "vi") == "vi"
+    assert ward_index.search(question, "vi") != ward_index.search(question, "en")
