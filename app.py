@@ -29,9 +29,9 @@ from chalicelib.api import (
 from chalicelib.api import queue as queue_api
 from chalicelib.api.errors import (
     ApiError,
+    answer_language,
     as_api_error,
     readable_json,
-    request_language,
     with_route_cors,
     without_body,
 )
@@ -77,10 +77,10 @@ def http_observability(event, get_response):
         except ApiError as error:
             # Raised past Chalice, which adds a route's CORS headers only to what a view returns.
             # Its message is written here, in the language the caller asked for.
-            response = with_route_cors(error.to_response(request_language(event)), app.routes, context)
+            response = with_route_cors(error.to_response(answer_language(event)), app.routes, context)
         finally:
             flush_metrics()
-    response = readable_json(as_api_error(response, request_language(event)))
+    response = readable_json(as_api_error(response, answer_language(event)))
     if response.status_code >= 500 and web_pages.is_page(context.get("resourcePath")):
         response = web_pages.failed_page(event) or response  # a resident's page, not the API's JSON
     return without_body(response, event.method)

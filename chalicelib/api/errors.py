@@ -43,21 +43,42 @@ class ApiError(ChaliceUnhandledError):
         self.headers = headers or {}
 
     def localized(self, language: str) -> ApiError:
-        """The same error with its catalogue texts written in `language` (a web page shows them)."""
+        """The same error with its catalogue texts written in `language` (a web page shows them),
+        or in Japanese and English for STAFF."""
         headers = dict(self.headers)
+        write = _in_both if language == STAFF else functools.partial(localize, language=language)
         if isinstance(self.message, Text):
-            headers["Content-Language"] = languages.language_tag(language)
-        return ApiError(
-            self.status,
-            self.code,
-            str(localize(self.message, language)),
-            localize(self.details, language),
-            headers,
-        )
+            headers["Content-Language"] = "ja, en" if language == STAFF else languages.language_tag(language)
+        return ApiError(self.status, self.code, str(write(self.message)), write(self.details), headers)
 
     def to_response(self, language: str = DEFAULT_LANGUAGE) -> Response:
         shown = self.localized(language)
         return error_response(shown.status, shown.code, str(shown.message), shown.details, shown.headers)
+
+
+# Staff routes say every message in Japanese and English ("ja / en"), whatever the caller's
+# Accept-Language: staff read either, and their tools get one answer. A catalogue text (one a
+# resident may also see) is written in both; services write their staff-only texts so.
+STAFF = "ja+en"
+
+
+def answer_language(request: Any) -> str:
+    """The language an error is written in: STAFF on a staff route, else request_language's."""
+    context = getattr(request, "context", None) or {}
+    path = context.get("resourcePath") or getattr(request, "path", "") or ""
+    return STAFF if path.startswith("/staff/") else request_language(request)
+
+
+def _in_both(value: Any) -> Any:
+    """`value` with every catalogue text in it written "ja / en" (once where they are the same)."""
+    if isinstance(value, Text):
+        ja, en = (str(localize(value, language)) for language in ("ja", "en"))
+        return ja if ja == en else f"{ja} / {en}"
+    if isinstance(value, dict):
+        return {name: _in_both(item) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_in_both(item) for item in value]
+    return value
 
 
 def request_language(request: Any) -> str:

@@ -159,6 +159,8 @@ def reconciliation(day: str) -> Response:
     from chalicelib.domain.business_days import calendar_day
 
     if calendar_day(day) is None:
-        raise ApiError(422, "invalid_request", "The day is a date, YYYY-MM-DD.")
+        raise ApiError(
+            422, "invalid_request", "日付は YYYY-MM-DD で指定してください。 / The day is a date, YYYY-MM-DD."
+        )
     section = None if "admin" in staff.roles else staff.section
     return Response(payment_reconciliation.view(day, section), headers=_NO_STORE)

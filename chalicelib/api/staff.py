@@ -40,14 +40,14 @@ READ_ROLES = WORKFLOW_ROLES | {ROLE_ADMIN}
 # Submissions carry personal data: no cache anywhere may keep an answer.
 _NO_STORE: Mapping[str, str] = {"Cache-Control": "no-store"}
 
-_INVALID_TOKEN_MESSAGE = "The access token is missing, malformed, expired or not valid for this service."  # noqa: S105 (a message, not a secret)
+_INVALID_TOKEN_MESSAGE = "職員のアクセストークンがないか、正しくないか、期限切れです。 / The access token is missing, malformed, expired or not valid for this service."  # noqa: S105 (a message, not a secret)
 
 
 def bearer_token(request: Request) -> str:
     """The token of an `Authorization: Bearer <token>` header; 401 when absent or malformed."""
     value = request.headers.get("authorization")
     if not value:
-        raise unauthorized()
+        raise unauthorized("職員のサインインが必要です。 / Authentication required.")
     scheme, _, token = value.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or any(ch.isspace() for ch in token):
@@ -73,7 +73,7 @@ def current_staff(
         raise ApiError(
             503,
             "auth_unavailable",
-            "Staff sign-in cannot be checked right now. Please try again shortly.",
+            "いま職員の認証を確認できません。少ししてからもう一度どうぞ。 / Staff sign-in cannot be checked right now. Please try again shortly.",
             headers={"Retry-After": "30"},
         ) from None
     try:
@@ -81,14 +81,18 @@ def current_staff(
     except ValueError as error:
         # The token is genuine but does not describe a staff member with a section.
         logger.info("staff token lacks staff claims", extra={"reason": str(error)})
-        raise forbidden("This account is not set up as a staff member of a section.") from None
+        raise forbidden(
+            "このアカウントは課の職員として設定されていません。 / This account is not set up as a staff member of a section."
+        ) from None
     from chalicelib.domain.forms import sections
 
     if principal.section not in sections():
         # A typo in the user pool's custom:section (or a retired section) must not open a
         # section of its own: an announcer could compose to every follower from it.
         logger.info("staff token names an unknown section")
-        raise forbidden("This account's section is not one of the ward's sections.")
+        raise forbidden(
+            "このアカウントの課は区の課にありません。 / This account's section is not one of the ward's sections."
+        )
     try:
         authorize(principal, roles=roles, section=section)
     except Forbidden as error:

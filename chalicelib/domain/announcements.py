@@ -322,44 +322,62 @@ def content_from_document(document: Mapping[str, Any]) -> Content:
         if topic is not None:
             bad(
                 "/topic",
-                "An emergency reaches every follower in its areas whatever they chose: give no topic.",
+                "緊急のお知らせは地域の全員に届きます。話題は指定しないでください。"
+                " / An emergency reaches every follower in its areas whatever they chose: give no topic.",
             )
         if target.age_bands:
-            bad("/target/ageBands", "An emergency reaches every age: give no age bands.")
+            bad(
+                "/target/ageBands",
+                "緊急のお知らせは全年代に届きます。年代は指定しないでください。 / An emergency reaches every age: give no age bands.",
+            )
         if target.languages:
-            bad("/target/languages", "An emergency reaches every language: give no languages.")
+            bad(
+                "/target/languages",
+                "緊急のお知らせは全言語に届きます。言語は指定しないでください。 / An emergency reaches every language: give no languages.",
+            )
     elif topic is None:
-        bad("/topic", "Choose the topic this announcement is about.")
+        bad("/topic", "お知らせの話題を選んでください。 / Choose the topic this announcement is about.")
     elif topic not in prefs_rules.topic_ids():
-        bad("/topic", f"There is no topic {topic!r}.")
+        bad("/topic", f"話題 {topic!r} はありません。 / There is no topic {topic!r}.")
     known_areas = prefs_rules.area_ids()
     for i, area in enumerate(sorted(target.areas)):
         if area not in known_areas:
-            bad(f"/target/areas/{i}", f"There is no area {area!r} in the ward.")
+            bad(
+                f"/target/areas/{i}",
+                f"地域 {area!r} は区にありません。 / There is no area {area!r} in the ward.",
+            )
 
     texts = {language: text for language, text in (document.get("texts") or {}).items() if text is not None}
     for language, text in texts.items():
         if not _visible(text):
-            bad(f"/texts/{language}", "The text is empty.")
+            bad(f"/texts/{language}", "本文が空です。 / The text is empty.")
         elif line_limits.utf16(text) > MAX_TEXT_CHARS:
             bad(
                 f"/texts/{language}",
-                f"The text is too long for LINE: at most {MAX_TEXT_CHARS:,} characters, where an emoji "
+                f"LINEには長すぎます（{MAX_TEXT_CHARS:,}字まで。絵文字や𠮷などは2字）。"
+                f" / The text is too long for LINE: at most {MAX_TEXT_CHARS:,} characters, where an emoji "
                 "or a rare kanji such as 𠮷 counts as two.",
             )
     if DEFAULT_LANGUAGE not in texts:
         bad(
             f"/texts/{DEFAULT_LANGUAGE}",
-            "Japanese text is required: residents of every language fall back to it.",
+            "日本語の本文は必須です（どの言語の方にも代わりに届きます）。"
+            " / Japanese text is required: residents of every language fall back to it.",
         )
 
     image = document.get("image") or {}
     image_url, preview_url, link = image.get("url"), image.get("previewUrl"), document.get("link")
     for pointer, url in (("/image/url", image_url), ("/image/previewUrl", preview_url), ("/link", link)):
         if url is not None and (len(url) > MAX_URL_CHARS or not _HTTPS_URL.match(url)):
-            bad(pointer, "Give an https:// address without spaces.")
+            bad(
+                pointer,
+                "空白のない https:// のアドレスにしてください。 / Give an https:// address without spaces.",
+            )
         elif url is not None and pointer != "/link" and _OTHER_IMAGE_TYPE.search(url.split("?")[0]):
-            bad(pointer, "LINE shows JPEG and PNG images only.")
+            bad(
+                pointer,
+                "LINEで表示できる画像は JPEG と PNG だけです。 / LINE shows JPEG and PNG images only.",
+            )
     if problems:
         raise InvalidAnnouncement(problems)
     return Content(
@@ -409,7 +427,8 @@ def check_target(roles: Collection[str], content: Content) -> None:
     whole ward may be drafted by an announcer: it waits for a supervisor's approval anyway."""
     if content.category != EMERGENCY and content.target.everyone and ROLE_SUPERVISOR not in roles:
         raise NotAllowed(
-            "Only a supervisor may send to every follower; narrow the target or ask a supervisor."
+            "全員への送信は supervisor だけができます。対象を絞るか supervisor に依頼してください。"
+            " / Only a supervisor may send to every follower; narrow the target or ask a supervisor."
         )
 
 
@@ -439,11 +458,15 @@ def check_approver(
 ) -> None:
     """A supervisor of the announcement's section who neither wrote nor submitted it."""
     if ROLE_SUPERVISOR not in roles:
-        raise NotAllowed("Only a supervisor may approve or reject an announcement.")
+        raise NotAllowed(
+            "お知らせの承認・差し戻しは supervisor だけができます。 / Only a supervisor may approve or reject an announcement."
+        )
     if section != announcement_section:
-        raise NotAllowed("This announcement belongs to another section.")
+        raise NotAllowed("このお知らせは他の課のものです。 / This announcement belongs to another section.")
     if staff_id in set(involved):
-        raise NotAllowed("Nobody approves their own announcement: another supervisor must do it.")
+        raise NotAllowed(
+            "自分のお知らせは承認できません。別の supervisor が承認します。 / Nobody approves their own announcement: another supervisor must do it."
+        )
 
 
 def check_reviewer(
@@ -451,11 +474,15 @@ def check_reviewer(
 ) -> None:
     """A supervisor of the section, other than who wrote or sent the emergency, reviews it."""
     if ROLE_SUPERVISOR not in roles:
-        raise NotAllowed("Only a supervisor may review an emergency announcement.")
+        raise NotAllowed(
+            "緊急のお知らせの事後確認は supervisor だけができます。 / Only a supervisor may review an emergency announcement."
+        )
     if section != announcement_section:
-        raise NotAllowed("This announcement belongs to another section.")
+        raise NotAllowed("このお知らせは他の課のものです。 / This announcement belongs to another section.")
     if staff_id in set(involved):
-        raise NotAllowed("Nobody reviews their own emergency: another supervisor must do it.")
+        raise NotAllowed(
+            "自分の緊急のお知らせは確認できません。別の supervisor が確認します。 / Nobody reviews their own emergency: another supervisor must do it."
+        )
 
 
 def require(status: str, to: str, action: str) -> None:

@@ -77,9 +77,11 @@ def authorize(
     """
     if roles is not None and not principal.has_any_role(roles):
         wanted = ", ".join(sorted(roles)) or "(none)"
-        raise Forbidden(f"This requires one of the roles: {wanted}.")
+        raise Forbidden(
+            f"この操作には次の役割が必要です: {wanted} / This requires one of the roles: {wanted}."
+        )
     if section is not None and principal.section != section:
-        raise Forbidden(f"This is limited to section {section}.")
+        raise Forbidden(f"{section} の職員に限られます。 / This is limited to section {section}.")
 
 
 # An id or a section as the issuer should write it: it goes into audit trails and logs as is.

@@ -29,8 +29,8 @@ MAX_LIMIT = 100
 # byArea key of residents who chose no area (they get every area's news).
 NO_AREA = "*"
 
-_NOT_FOUND = "There is no announcement with this id."
-_OTHER_SECTION = "This announcement belongs to another section."
+_NOT_FOUND = "このお知らせはありません。 / There is no announcement with this id."
+_OTHER_SECTION = "このお知らせは他の課のものです。 / This announcement belongs to another section."
 
 
 def _now() -> datetime:
@@ -72,7 +72,11 @@ def list_for_section(principal: StaffPrincipal, params: Mapping[str, list[str]])
         else:
             problems.append({"parameter": "limit", "message": f"Use a whole number from 1 to {MAX_LIMIT}."})
     if problems:
-        raise rule.Malformed("Some query parameters are not valid.", code="invalid_query", details=problems)
+        raise rule.Malformed(
+            "検索条件が正しくありません。 / Some query parameters are not valid.",
+            code="invalid_query",
+            details=problems,
+        )
     cursor = (params.get("cursor") or [""])[0] or None
     items, next_cursor = store.list_for_section(principal.section, limit, cursor)  # InvalidCursor: 400
     return {"announcements": [summary(item) for item in items], "nextCursor": next_cursor}
@@ -164,7 +168,9 @@ def _content(principal: StaffPrincipal, body: Mapping[str, Any]) -> rules.Conten
         content = rules.content_from_document(body)
     except rules.InvalidAnnouncement as error:
         raise rule.Invalid(
-            "The announcement is not valid.", code="invalid_announcement", details=error.problems
+            "お知らせの内容を確認してください。 / The announcement is not valid.",
+            code="invalid_announcement",
+            details=error.problems,
         ) from None
     _allowed(lambda: rules.check_target(principal.roles, content))
     return content
@@ -258,7 +264,8 @@ def _unchanged(announcement: Announcement) -> Any:
 
 def _conflict(announcement: Announcement, action: str) -> rule.MadoguchiError:
     return rule.Conflict(
-        f"An announcement that is {announcement.status} cannot be {_PAST.get(action, action)}.",
+        f"この状態（{announcement.status}）のお知らせにはできません。"
+        f" / An announcement that is {announcement.status} cannot be {_PAST.get(action, action)}.",
         code="invalid_status",
         details=[{"status": announcement.status}],
     )
@@ -274,14 +281,18 @@ _PAST = {
 
 
 def _changed_meanwhile() -> rule.MadoguchiError:
-    return rule.Conflict("The announcement changed meanwhile; reload it and try again.", code="conflict")
+    return rule.Conflict(
+        "お知らせが同時に変更されました。読み込み直してください。 / The announcement changed meanwhile; reload it and try again.",
+        code="conflict",
+    )
 
 
 def _check_revision(announcement: Announcement, body: Mapping[str, Any]) -> None:
     given = body.get("revision")
     if given is not None and given != int(announcement.revision):
         raise rule.Conflict(
-            "The announcement changed since you looked at it; reload it and review it again.",
+            "確認の後にお知らせが変更されました。読み込み直して確認してください。"
+            " / The announcement changed since you looked at it; reload it and review it again.",
             code="conflict",
             details=[{"revision": int(announcement.revision)}],
         )
@@ -391,7 +402,7 @@ def submit(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, A
     send_at, problem = rules.parse_send_at(body.get("sendAt"), now)
     if problem:
         raise rule.Invalid(
-            "The send time is not valid.",
+            "送信日時が正しくありません。 / The send time is not valid.",
             code="invalid_request",
             details=[{"pointer": "/sendAt", "message": problem}],
         )
@@ -463,7 +474,8 @@ def review(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, A
     )
     if not announcement.review_required or announcement.reviewed_at is not None:
         raise rule.Conflict(
-            "This announcement has no review pending (only an emergency sent without approval has one).",
+            "このお知らせに事後確認はありません（承認なしで送った緊急のお知らせだけにあります）。"
+            " / This announcement has no review pending (only an emergency sent without approval has one).",
             code="no_review_pending",
         )
     now = _now()
@@ -506,9 +518,9 @@ def reject(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, A
     reason = (body.get("reason") or "").strip()
     if not reason:
         raise rule.Invalid(
-            "Say what should change.",
+            "直すべき点を書いてください。 / Say what should change.",
             code="invalid_request",
-            details=[{"pointer": "/reason", "message": "A reason is required."}],
+            details=[{"pointer": "/reason", "message": "理由を入力してください。 / A reason is required."}],
         )
     now = _now()
     actions = [

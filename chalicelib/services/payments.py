@@ -647,7 +647,9 @@ def request_refund(payment_id: str, staff: Any, reason: Any) -> dict[str, Any]:
             return staff_view(_execute_refund(intent, staff.staff_id))
         return staff_view(intent)
     if intent.paid_at is None or intent.status not in (rules.COMPLETED, rules.NEEDS_REVIEW):
-        raise Conflict("This payment cannot be refunded.", code="not_refundable")
+        raise Conflict(
+            "この支払いは返金できません。 / This payment cannot be refunded.", code="not_refundable"
+        )
     if _settles(intent) and _still_being_handled(intent.receipt):
         # Refunded, the fee would be unpaid while the request goes on to be served as paid.
         raise Conflict(
@@ -684,16 +686,22 @@ def request_refund(payment_id: str, staff: Any, reason: Any) -> dict[str, Any]:
 
 def approve_refund(payment_id: str, staff: Any) -> dict[str, Any]:
     if "supervisor" not in staff.roles:
-        raise Forbidden("Only a supervisor may approve a refund.")
+        raise Forbidden(
+            "返金を承認できるのは supervisor だけです。 / Only a supervisor may approve a refund."
+        )
     intent = _staff_intent(payment_id, staff)
     if intent.refund_state != "awaiting_approval":
         if intent.refund_state == "requested":
             return staff_view(_execute_refund(intent, staff.staff_id))
         if intent.refund_state == "done" and intent.refund_approved_by:  # a retry: approved already
             return staff_view(intent)
-        raise Conflict("No refund is waiting for approval.", code="nothing_to_approve")
+        raise Conflict(
+            "承認待ちの返金はありません。 / No refund is waiting for approval.", code="nothing_to_approve"
+        )
     if intent.refund_requested_by == staff.staff_id:
-        raise Forbidden("The person who asked for a refund cannot approve it.")
+        raise Forbidden(
+            "返金を依頼した人は承認できません。 / The person who asked for a refund cannot approve it."
+        )
     now = datetime.now(UTC)
     intent = _write(
         intent,
@@ -726,12 +734,15 @@ def _execute_refund(intent: PaymentIntent, staff_id: str) -> PaymentIntent:
             )
     except ProviderUnavailable:
         raise Unavailable(
-            "The provider did not answer; ask again (the refund id stays the same).", retry_after=30
+            "決済事業者が応答しません。もう一度どうぞ（返金番号は変わりません）。"
+            " / The provider did not answer; ask again (the refund id stays the same).",
+            retry_after=30,
         ) from None
     except ProviderRejected as error:
         if error.code not in ("charge_already_refunded",):
             raise Conflict(
-                f"The provider refused the refund ({error.code}).", code="refund_refused"
+                f"決済事業者が返金を断りました（{error.code}）。 / The provider refused the refund ({error.code}).",
+                code="refund_refused",
             ) from None
     store.record(
         intent.payment_id, store.Audit("staff", staff_id, "refund_sent", datetime.now(UTC), note=refund)
@@ -743,7 +754,9 @@ def _staff_intent(payment_id: str, staff: Any) -> PaymentIntent:
     intent = store.get(payment_id)
     # Another section's payment is "not found": its existence is not this section's business.
     if intent is None or intent.section != staff.section:
-        raise NotFound("No such payment in your section.", code="payment_not_found")
+        raise NotFound(
+            "所属の課にこの支払いはありません。 / No such payment in your section.", code="payment_not_found"
+        )
     return intent
 
 
@@ -871,7 +884,10 @@ def staff_payment(payment_id: str, staff: Any) -> dict[str, Any]:
 def staff_payments_of(receipt: str, staff: Any) -> list[dict[str, Any]]:
     submission = submission_store.get(receipt)
     if submission is None or submission.section != staff.section:
-        raise NotFound("No such submission in your section.", code="submission_not_found")
+        raise NotFound(
+            "所属の課にこの申請はありません。 / No such submission in your section.",
+            code="submission_not_found",
+        )
     return [staff_view(intent) for intent in _intents(receipt)]
 
 

@@ -306,9 +306,11 @@ def reset_line(
     office = rules.config().office(office_id)
     line = office.line(line_id) if office else None
     if office is None or line is None:
-        raise NotFound("No such office or service line.", code="unknown_line")
+        raise NotFound("その庁舎・窓口はありません。 / No such office or service line.", code="unknown_line")
     if line.section != section:
-        raise Forbidden("This line is run by another section.", code="other_section")
+        raise Forbidden(
+            "この窓口は他の課の担当です。 / This line is run by another section.", code="other_section"
+        )
     from chalicelib.services import queue_history
 
     for _ in range(APPLY_ATTEMPTS):
@@ -330,7 +332,11 @@ def reset_line(
         ):
             break
     else:
-        raise Unavailable("the line is busy; try again", code="queue_busy", retry_after=2)
+        raise Unavailable(
+            "窓口の記録が混み合っています。もう一度どうぞ。 / The line is busy; try again.",
+            code="queue_busy",
+            retry_after=2,
+        )
     # The tickets the reset forgets are closed, so late events for them cannot count them again.
     closed = queue_history.close_out(
         office_id, now.astimezone(rules.TOKYO).date().isoformat(), now, line=line_id

@@ -41,8 +41,8 @@ LIST_PARAMETERS = ("form", "status", "channel", "from", "to", "overdue", "respon
 CHANNELS = (*service.CHANNELS_FOR_RESIDENTS, *service.CHANNELS_FOR_STAFF)
 _CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "heic": "image/heic"}
 
-_NOT_FOUND = "There is no submission with this receipt number."
-_OTHER_SECTION = "This submission is handled by another section."
+_NOT_FOUND = "この受付番号の申請はありません。 / There is no submission with this receipt number."
+_OTHER_SECTION = "この申請は他の課の担当です。 / This submission is handled by another section."
 
 
 # --------------------------------------------------------------------------- the list
@@ -126,7 +126,11 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
 
     cursor = values.get("cursor") or None
     if problems:
-        raise rule.Malformed("Some query parameters are not valid.", code="invalid_query", details=problems)
+        raise rule.Malformed(
+            "検索条件が正しくありません。 / Some query parameters are not valid.",
+            code="invalid_query",
+            details=problems,
+        )
     return ListQuery(forms, statuses, channels, since, until, overdue, limit, cursor, responded)
 
 
@@ -437,10 +441,13 @@ def _move(principal: StaffPrincipal, submission: Submission, body: Mapping[str, 
     version = body.get("version")
     if version is not None and int(version) != submission.version:
         raise rule.Conflict(
-            "This submission changed since you read it; reload it and try again.",
+            "読み込んだ後に申請が変更されました。読み込み直してください。 / This submission changed since you read it; reload it and try again.",
             code="conflict",
             details=[
-                {"pointer": "/version", "message": f"The submission is now at version {submission.version}."}
+                {
+                    "pointer": "/version",
+                    "message": f"いまの版は {submission.version} です。 / The submission is now at version {submission.version}.",
+                }
             ],
         )
     service.move(
@@ -470,9 +477,14 @@ def enter(
     form = get_form(body["formId"])
     if form is None:
         raise rule.Invalid(
-            "The request does not match its schema.",
+            "入力内容を確認してください。 / The request does not match its schema.",
             code="invalid_request",
-            details=[{"pointer": "/formId", "message": "There is no form with this id."}],
+            details=[
+                {
+                    "pointer": "/formId",
+                    "message": "この formId の様式はありません。 / There is no form with this id.",
+                }
+            ],
         )
     submitter = service.Submitter(
         channel=body["channel"], language=body.get("language") or "ja", actor=_actor(principal)

@@ -368,7 +368,9 @@ def test_current_staff_missing_role_is_403(staff_env, token):
     assert raised.value.status == 403
     assert raised.value.code == "forbidden"
     body = json.loads(raised.value.to_response().body)
-    assert body["error"]["message"] == "This requires one of the roles: announcer, supervisor."
+    assert body["error"]["message"] == (
+        "この操作には次の役割が必要です: announcer, supervisor / This requires one of the roles: announcer, supervisor."
+    )
 
 
 def test_current_staff_wrong_section_is_403(staff_env, token):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -620,6 +621,29 @@ def test_a_stale_version_is_409_and_changes_nothing(client):
     response = move(client, ROAD, receipt, to="completed", version=2)
     assert response.status_code == 200, response.body
     assert body_of(response)["version"] == 3
+
+
+@pytest.mark.parametrize("asked", [None, "en", "ja", "vi"])
+def test_every_staff_error_says_it_in_japanese_and_english_whatever_is_asked(client, asked):
+    """One rule for staff tools: "ja / en", a catalogue text (also a resident's) included."""
+    receipt = submit(client, "streetlight-outage")["receipt"]
+    language = {"Accept-Language": asked} if asked else {}
+    headers = {**auth(ROAD), "Content-Type": "application/json", **language}
+    same = client.http.post(
+        f"/staff/submissions/{receipt}/transitions", body=json.dumps({"to": "received"}), headers=headers
+    )
+    stale = client.http.post(
+        f"/staff/submissions/{receipt}/transitions",
+        body=json.dumps({"to": "in_review", "version": 9}),
+        headers=headers,
+    )
+    other = client.http.get(f"/staff/submissions/{receipt}", headers={**auth(SANITATION), **language})
+    nobody = client.http.get("/staff/submissions?status=received", headers=language)
+    for response, status in ((same, 409), (stale, 409), (other, 403), (nobody, 401)):
+        message = body_of(response)["error"]["message"]
+        assert response.status_code == status and " / " in message, message
+        japanese, english = message.rsplit(" / ", 1)
+        assert re.search(r"[\u3040-\u30ff]", japanese) and english.isascii(), message
 
 
 def test_a_transition_retried_with_its_idempotency_key_gets_the_first_answer(client):
