@@ -57,6 +57,9 @@ def stage_config(app, stage: str):  # noqa: ANN001, ANN201 (aws_cdk imported lat
         liff_url=context("liff_url"),
         paypay_merchant_id=context("paypay_merchant_id"),
         paypay_api_base=context("paypay_api_base"),
+        paypay_webhook_cidrs=tuple(
+            c.strip() for c in context("paypay_webhook_cidrs").split(",") if c.strip()
+        ),
         staff_console_url=context("staff_console_url"),
         log_hash_salt=context("log_hash_salt"),
         log_retention=logs.RetentionDays.ONE_YEAR if stage == "prod" else logs.RetentionDays.ONE_MONTH,

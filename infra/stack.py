@@ -9,10 +9,14 @@ and event-source settings that Chalice cannot express.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import (
+    aws_apigateway as apigateway,
+)
 from aws_cdk import (
     aws_cloudwatch as cloudwatch,
 )
@@ -65,6 +69,10 @@ MAX_CONCURRENCY = {"announce-send": 5}
 # API Gateway stage throttling (every route; the token bucket of the whole stage).
 API_RATE_PER_SECOND = 50
 API_BURST = 100
+# 4XX answers in 5 minutes that page an operator (residents' typos stay far below).
+API_4XX_ALARM = 500
+# The unsigned webhook the resource policy restricts (StageConfig.paypay_webhook_cidrs).
+PAYPAY_WEBHOOK_PATH = "/payments/webhooks/paypay"
 # The API Gateway stage Chalice deploys to (.chalice/config.json "api_gateway_stage").
 API_STAGE = "api"
 # StageConfig settings a ward gives (context) for its links, payments, mail and alarms to work:
@@ -118,6 +126,10 @@ class StageConfig:
     # PayPay: the merchant id (not a secret) and, for a sandbox stage, the API host.
     paypay_merchant_id: str = ""
     paypay_api_base: str = ""
+    # PayPay's webhook is not signed: the addresses PayPay sends from (CIDRs, from PayPay's
+    # integration guide), enforced by the API's resource policy at the edge. Empty: not restricted
+    # (synth warns on a stage with a merchant id).
+    paypay_webhook_cidrs: tuple[str, ...] = ()
     # The staff console that digest emails link into (empty: no links).
     staff_console_url: str = ""
     # Salts the LINE user id pseudonyms in logs. Empty: the stack's own id (unique per stage, not
@@ -326,7 +338,12 @@ class MadoguchiStack(cdk.Stack):
                 "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": self.account}}
             ),
         )
-        targets = [self.queues[q.name].queue_arn for q in getattr(resources, "SCHEDULE_TARGETS", ())]
+        # Each target queue, and its DLQ: where Scheduler puts a delivery it gave up on.
+        targets = [
+            queue.queue_arn
+            for q in getattr(resources, "SCHEDULE_TARGETS", ())
+            for queue in (self.queues[q.name], self.dlqs[q.dlq_name])
+        ]
         if targets:
             role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=targets))
         return group, role
@@ -675,16 +692,104 @@ class MadoguchiStack(cdk.Stack):
                 }
             ],
         )
-        metric = cloudwatch.Metric(
-            namespace="AWS/ApiGateway",
-            metric_name="5XXError",
-            dimensions_map={"ApiName": self.config.prefix, "Stage": API_STAGE},
-            statistic="Sum",
-            period=cdk.Duration.minutes(5),
-        )
+        api.add_property_override("AccessLogSetting", self._api_access_log())
+        if self.config.paypay_webhook_cidrs:
+            api.add_property_override(
+                "Auth", {"ResourcePolicy": {"CustomStatements": self._webhook_policy()}}
+            )
+        elif self.config.paypay_merchant_id:
+            cdk.Annotations.of(self).add_warning_v2(
+                "madoguchi:paypay_webhook_cidrs",
+                f"context 'paypay_webhook_cidrs' is not set for {self.config.stage}: PayPay's unsigned"
+                " webhook is open to every address (see README 'How a ward deploys')",
+            )
+
+        def api_metric(name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/ApiGateway",
+                metric_name=name,
+                dimensions_map={"ApiName": self.config.prefix, "Stage": API_STAGE},
+                statistic="Sum",
+                period=cdk.Duration.minutes(5),
+            )
+
         self._alarm(
-            "Api5xx", metric, "API Gateway answered 5xx (a Lambda error, timeout or throttle)", threshold=5
+            "Api5xx",
+            api_metric("5XXError"),
+            "API Gateway answered 5xx (a Lambda error, timeout or throttle)",
+            threshold=5,
         )
+        # Stage throttling answers 429, a 4XX: a flood (or a broken client) shows here first.
+        self._alarm(
+            "Api4xx",
+            api_metric("4XXError"),
+            "API Gateway answered many 4xx in 5 minutes (throttling 429s, a flood, a broken client)",
+            threshold=API_4XX_ALARM,
+        )
+
+    def _api_access_log(self) -> dict[str, Any]:
+        """One JSON line per request (no body, no query string, no header: the source address,
+        method, route, status and timing), kept as long as the functions' logs. API Gateway
+        writes it through the account's CloudWatch role (AWS::ApiGateway::Account)."""
+        log_group = logs.LogGroup(
+            self,
+            "LogsApiAccess",
+            log_group_name=f"/madoguchi/{self.config.prefix}/api-access",
+            retention=self.config.log_retention,
+            removal_policy=self.removal,
+        )
+        role = iam.Role(
+            self,
+            "ApiGatewayLogsRole",
+            description="API Gateway (the account's setting) writes access and execution logs",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                )
+            ],
+        )
+        _suppress(
+            role,
+            "AwsSolutions-IAM4",
+            "AWS's own policy for API Gateway's account-wide logging role; it names no resource of ours.",
+        )
+        account = apigateway.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        account.apply_removal_policy(cdk.RemovalPolicy.RETAIN)  # an account setting other APIs may rely on
+        fields = {
+            "requestId": "$context.requestId",
+            "ip": "$context.identity.sourceIp",
+            "time": "$context.requestTime",
+            "method": "$context.httpMethod",
+            "route": "$context.resourcePath",
+            "status": "$context.status",
+            "latencyMs": "$context.responseLatency",
+            "bytes": "$context.responseLength",
+            "error": "$context.error.message",
+        }
+        return {
+            "DestinationArn": log_group.log_group_arn,
+            "Format": json.dumps(fields, separators=(",", ":")),
+        }
+
+    def _webhook_policy(self) -> list[dict[str, Any]]:
+        """The API's resource policy: everyone may call it, but PayPay's webhook only from
+        PayPay's addresses."""
+        return [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "execute-api:Invoke",
+                "Resource": "execute-api:/*",
+            },
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "execute-api:Invoke",
+                "Resource": f"execute-api:/{API_STAGE}/POST{PAYPAY_WEBHOOK_PATH}",
+                "Condition": {"NotIpAddress": {"aws:SourceIp": list(self.config.paypay_webhook_cidrs)}},
+            },
+        ]
 
     def _metric_alarms(self) -> None:
         alarms, namespace, service = definitions.metric_alarms()

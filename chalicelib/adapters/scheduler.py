@@ -20,6 +20,8 @@ from chalicelib.resources import SCHEDULE_GROUP, QueueSpec
 
 # Scheduler names: letters, digits, '.', '-', '_', at most 64 characters.
 MAX_NAME = 64
+# Scheduler's own default and most: it backs off between them, within the event's 24 hours.
+RETRIES = 185
 
 
 def at_expression(at: datetime) -> str:
@@ -42,6 +44,10 @@ def schedule_message(name: str, at: datetime, queue: QueueSpec, body: dict[str, 
             "Arn": _queue_arn(queue.name),
             "RoleArn": settings.scheduler_role_arn,
             "Input": json.dumps(body, separators=(",", ":")),
+            # A delivery Scheduler gives up on (a day of retries: a role or queue broken) lands
+            # in the target queue's own DLQ, which is alarmed and redrives to the worker.
+            "DeadLetterConfig": {"Arn": _queue_arn(queue.dlq_name)},
+            "RetryPolicy": {"MaximumRetryAttempts": RETRIES, "MaximumEventAgeInSeconds": 24 * 3600},
         },
         "ActionAfterCompletion": "DELETE",
     }

@@ -37,6 +37,7 @@ WARD_CONTEXT = {
     "prod:web_origin": "https://api.madoguchi.city.example.jp",
     "prod:ses_domain": "madoguchi.city.example.jp",
     "prod:alarm_emails": "ops@city.example.jp",
+    "prod:paypay_webhook_cidrs": "203.0.113.0/24, 198.51.100.7/32",  # documentation ranges (RFC 5737)
 }
 
 

@@ -310,7 +310,8 @@ def test_buckets_are_private_encrypted_tls_only_and_expire_staged_uploads(synth:
 
 
 def test_scheduler_role_may_only_send_to_the_schedule_targets(synth: Synth) -> None:
-    """Announcement starts and consultation reminders (test_access: the code schedules to no other)."""
+    """Announcement starts and consultation reminders (test_access: the code schedules to no other),
+    and their DLQs, where Scheduler puts a delivery it gave up on (adapters/scheduler.py)."""
     from chalicelib.resources import SCHEDULE_TARGETS
 
     template = synth.templates["prod"]
@@ -326,11 +327,12 @@ def test_scheduler_role_may_only_send_to_the_schedule_targets(synth: Synth) -> N
     targets = [
         {
             "Fn::GetAtt": [
-                logical_id_of(template, "AWS::SQS::Queue", "QueueName", f"madoguchi-prod-{q.name}"),
+                logical_id_of(template, "AWS::SQS::Queue", "QueueName", f"madoguchi-prod-{name}"),
                 "Arn",
             ]
         }
         for q in SCHEDULE_TARGETS
+        for name in (q.name, q.dlq_name)
     ]
     assert statements == [
         {
@@ -428,6 +430,43 @@ def test_the_wards_web_origin_reaches_the_apis_preflights_the_functions_and_the_
     assert {f["Properties"]["Environment"]["Variables"].get("WEB_ORIGIN") for f in functions.values()} == {
         origin
     }
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_api_writes_an_access_log_and_alarms_on_4xx_floods(synth: Synth, stage: str) -> None:
+    template = synth.templates[stage]
+    setting = template["Resources"]["RestAPI"]["Properties"]["AccessLogSetting"]
+    fields = json.loads(setting["Format"])
+    assert {"requestId", "ip", "route", "status"} <= set(fields) and "$context.requestTime" in fields.values()
+    assert not any("querystring" in value.lower() or "header" in value.lower() for value in fields.values())
+    [group_id] = setting["DestinationArn"]["Fn::GetAtt"][:1]
+    group = template["Resources"][group_id]["Properties"]
+    assert group["LogGroupName"].endswith("/api-access") and group["RetentionInDays"] in (30, 365)
+    [account] = resources(template, "AWS::ApiGateway::Account").values()
+    assert "CloudWatchRoleArn" in account["Properties"]
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    assert {a["MetricName"] for a in alarms if a.get("Namespace") == "AWS/ApiGateway"} == {
+        "4XXError",
+        "5XXError",
+    }
+
+
+def test_the_unsigned_paypay_webhook_is_open_only_to_the_configured_addresses(synth: Synth) -> None:
+    """prod (a ward's context) names PayPay's addresses: the API's resource policy denies the
+    webhook route to every other address and nothing else; dev names none and is not restricted."""
+    from tests.infra.conftest import WARD_CONTEXT
+
+    statements = template_policy(synth.templates["prod"])
+    cidrs = [c.strip() for c in WARD_CONTEXT["prod:paypay_webhook_cidrs"].split(",")]
+    [deny] = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Resource"] == "execute-api:/api/POST/payments/webhooks/paypay"
+    assert deny["Condition"] == {"NotIpAddress": {"aws:SourceIp": cidrs}}
+    assert [s["Resource"] for s in statements if s["Effect"] == "Allow"] == ["execute-api:/*"]
+    assert "Auth" not in synth.templates["dev"]["Resources"]["RestAPI"]["Properties"]
+
+
+def template_policy(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return template["Resources"]["RestAPI"]["Properties"]["Auth"]["ResourcePolicy"]["CustomStatements"]
 
 
 def test_cfn_lint_finds_nothing(synth: Synth) -> None:

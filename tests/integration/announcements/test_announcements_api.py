@@ -412,6 +412,11 @@ def test_a_scheduled_send_gets_a_one_time_schedule_and_the_minute_job_starts_it(
     assert schedule["Target"]["Arn"].endswith(":" + get_settings().name("announce-plan"))
     assert json.loads(schedule["Target"]["Input"]) == {"announcementId": announcement_id, "trigger": "start"}
     assert schedule["ActionAfterCompletion"] == "DELETE"
+    # A delivery Scheduler gives up on lands in the queue's own (alarmed) DLQ, after a day of retries.
+    assert schedule["Target"]["DeadLetterConfig"]["Arn"].endswith(
+        ":" + get_settings().name("announce-plan-dlq")
+    )
+    assert schedule["Target"]["RetryPolicy"]["MaximumEventAgeInSeconds"] == 24 * 3600
 
     assert fanout.run_due(datetime.now(UTC))["started"] == 0  # not yet
     drain(pump)
