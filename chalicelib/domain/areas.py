@@ -71,6 +71,49 @@ def from_address(address: str | None) -> str | None:
     return _from_romanised(address)
 
 
+# Municipalities a Katsushika resident may name by mistake: the other 22 special wards and the
+# cities around the ward. Only these are refused (elsewhere()): a free pattern such as "…市" would
+# also catch 立石市場 (a market in Katsushika).
+_OTHER_WARDS = (
+    "千代田 Chiyoda,中央 Chuo,港 Minato,新宿 Shinjuku,文京 Bunkyo,台東 Taito,墨田 Sumida,江東 Koto,"
+    "品川 Shinagawa,目黒 Meguro,大田 Ota,世田谷 Setagaya,渋谷 Shibuya,中野 Nakano,杉並 Suginami,"
+    "豊島 Toshima,北 Kita,荒川 Arakawa,板橋 Itabashi,練馬 Nerima,足立 Adachi,江戸川 Edogawa"
+)
+_NEIGHBOUR_CITIES = "市川 Ichikawa,松戸 Matsudo,三郷 Misato,八潮 Yashio,草加 Soka,浦安 Urayasu,柏 Kashiwa"
+# Japanese: where an address starts (after 〒, the postal code and 東京都/千葉県/埼玉県), so "江戸川区
+# との境の道" (a road of ours) is not refused; English: anywhere, as it ends addresses there.
+_ELSEWHERE_JA = re.compile(
+    r"^(?:〒?\s*\d{3}-?\d{4}\s*)?(?:東京都|千葉県|埼玉県)?\s*(?:"
+    + "|".join(
+        [
+            *(f"{ja}区" for ja, _ in (w.split() for w in _OTHER_WARDS.split(","))),
+            *(f"{ja}市" for ja, _ in (c.split() for c in _NEIGHBOUR_CITIES.split(","))),
+        ]
+    )
+    + ")"
+)
+_ELSEWHERE_EN = re.compile(
+    "|".join(
+        [
+            *(rf"\b{en}[- ](?:ku|ward)\b" for _, en in (w.split() for w in _OTHER_WARDS.split(","))),
+            *(rf"\b{en}[- ](?:shi|city)\b" for _, en in (c.split() for c in _NEIGHBOUR_CITIES.split(","))),
+        ]
+    ),
+    re.IGNORECASE,
+)
+
+
+def elsewhere(address: str | None) -> bool:
+    """The address names another ward or a neighbouring city, and not Katsushika: a report there
+    is not the ward's to handle (a pin outside the ward is refused the same way)."""
+    if not address:
+        return False
+    text = unicodedata.normalize("NFKC", address)
+    if WARD_JA in text or "katsushika" in text.lower():
+        return False
+    return bool(_ELSEWHERE_JA.search(text.strip()) or _ELSEWHERE_EN.search(text))
+
+
 def _from_romanised(address: str) -> str | None:
     """LINE's English addresses ("6 Chome Higashikanamachi, Katsushika City, Tokyo")."""
     text = unicodedata.normalize("NFKC", address).lower()

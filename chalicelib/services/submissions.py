@@ -64,6 +64,13 @@ def create(
         raise rule.Invalid(
             Text("error.check_entries"), code="invalid_submission", details=problems_of(found, form)
         )
+    if form.is_report and areas.elsewhere((document.get("location") or {}).get("address")):
+        # Another ward's or city's address: not ours to handle, as a pin outside the ward is not.
+        raise rule.Invalid(
+            Text("error.check_entries"),
+            code="invalid_submission",
+            details=[{"pointer": "/location/address", "message": Text("problem.outside_ward")}],
+        )
     photos = uploads.prepare(document.get("photos", []), "/photos")
     attachments = uploads.store(photos)  # clean copies first: a stored submission never lacks its photos
 

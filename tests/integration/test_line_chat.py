@@ -376,6 +376,21 @@ def test_a_report_with_a_typed_address_and_no_photo(resident):
     assert report.data == {"wasteType": "appliance", "location": {"address": "柴又公園の北側入口付近"}}
 
 
+def test_a_typed_address_in_another_ward_is_refused_as_a_pin_outside_is(resident):
+    """An outside tester filed a streetlight in Nishi-Shinjuku by typing its address."""
+    resident.tap("menu.report")
+    resident.tap("report.category", "streetlight-outage")
+    resident.tap("report.kind", "off")
+    resident.tap("report.photos_done")
+    resident.tap("report.address")
+    for address in ("2-8-1 Nishi-Shinjuku, Shinjuku-ku, Tokyo", "東京都足立区千住1-2-3"):
+        answer = resident.say(address)
+        assert texts(answer).startswith(text_of("report.outside_ward"))
+        assert conversations.get(resident.user_id).step == "address"
+    resident.say("葛飾区新宿6丁目3番")  # Katsushika's own 新宿 (Niijuku)
+    assert conversations.get(resident.user_id).step == "comment"
+
+
 def test_a_pin_outside_the_ward_is_refused(resident):
     resident.tap("menu.report")
     resident.tap("report.category", "road-park-damage")

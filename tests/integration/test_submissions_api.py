@@ -207,6 +207,12 @@ def test_a_report_outside_the_ward_is_refused_with_a_clear_message(client):
     assert response.status_code == 422
     messages = [detail["message"] for detail in answer(response)["error"]["details"]]
     assert any("inside Katsushika City" in message for message in messages), messages
+    # An address alone that names another ward is refused the same way, at the address.
+    document["location"] = {"address": "東京都新宿区西新宿2-8-1"}
+    response = submit(client, form.id, document, language="en")
+    [detail] = answer(response)["error"]["details"]
+    assert response.status_code == 422 and detail["pointer"] == "/location/address"
+    assert "inside Katsushika City" in detail["message"]
 
 
 FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures" / "images"

@@ -60,3 +60,26 @@ def test_the_address_wins_over_the_pin_and_the_pin_fills_in():
     assert areas.locate({**near_tateishi, "address": "橋のたもと"}) == "tateishi"
     assert areas.locate({"address": "橋のたもと"}) is None
     assert areas.locate(None) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("2-8-1 Nishi-Shinjuku, Shinjuku-ku, Tokyo", True),
+        ("東京都新宿区西新宿2-8-1", True),
+        ("〒120-0034 東京都足立区千住1-2-3", True),
+        ("千葉県松戸市松戸1", True),
+        ("Kita-ku Akabane", True),
+        ("Matsudo City, Chiba", True),
+        ("葛飾区新宿6丁目", False),  # Katsushika's own 新宿 (Niijuku)
+        ("新宿6-3-1", False),
+        ("立石市場の前", False),  # a market, not a city
+        ("6 Chome Higashikanamachi, Katsushika City, Tokyo", False),
+        ("柴又公園の北側入口付近", False),
+        ("otaku street", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_an_address_in_another_ward_or_a_neighbouring_city_is_elsewhere(address, expected):
+    assert areas.elsewhere(address) is expected

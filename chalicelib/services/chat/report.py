@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from chalicelib.adapters.line_api import LineRejected, LineUnavailable, line_client
-from chalicelib.domain import chat
+from chalicelib.domain import areas, chat
 from chalicelib.domain.chat import ADDRESS, CATEGORY, COMMENT, CONFIRM, KIND, LOCATION, PHOTOS, REPORT
 from chalicelib.observability import logger, metrics
 from chalicelib.services import uploads
@@ -188,6 +188,8 @@ def on_text(turn: Turn, text: str) -> None:
             prompt(turn)
         elif len(address) > chat.MAX_ADDRESS_CHARS:
             prompt(turn, "report.address_too_long")
+        elif areas.elsewhere(address):  # another ward's or city's address, as a pin outside is
+            prompt(turn, "report.outside_ward")
         else:
             turn.advance(COMMENT, address=address, latitude=None, longitude=None)
             prompt(turn)
