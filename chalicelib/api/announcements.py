@@ -33,6 +33,15 @@ def _answer(body: Any, status: int = 200) -> Response:
     return json_response(body, status, _NO_STORE)
 
 
+def _owned_body(principal: Any, announcement_id: str, schema: str, *, optional: bool = False) -> Any:
+    """The body of a request about one announcement, read once the announcement is known to be
+    the caller's section's: another section's gets 404/403 whatever it sent, never a 422 first."""
+    from chalicelib.services import announcements
+
+    announcements.check_access(principal, announcement_id)
+    return _body(schema, optional=optional)
+
+
 def _body(schema: str, *, optional: bool = False) -> Any:
     from chalicelib.api.requests import json_body
 
@@ -86,7 +95,11 @@ def replace_announcement(announcementId: str) -> Response:
     from chalicelib.services import announcements
 
     principal = current_staff(bp.current_request, roles=COMPOSE_ROLES)
-    return _answer(announcements.replace(principal, announcementId, _body("announcement")))
+    return _answer(
+        announcements.replace(
+            principal, announcementId, _owned_body(principal, announcementId, "announcement")
+        )
+    )
 
 
 @bp.route(ONE + "/preview", methods=["POST"])
@@ -103,7 +116,11 @@ def submit_announcement(announcementId: str) -> Response:
 
     principal = current_staff(bp.current_request, roles=COMPOSE_ROLES)
     return _answer(
-        announcements.submit(principal, announcementId, _body("announcement_submit", optional=True))
+        announcements.submit(
+            principal,
+            announcementId,
+            _owned_body(principal, announcementId, "announcement_submit", optional=True),
+        )
     )
 
 
@@ -113,7 +130,11 @@ def approve_announcement(announcementId: str) -> Response:
 
     principal = current_staff(bp.current_request, roles=APPROVE_ROLES)
     return _answer(
-        announcements.approve(principal, announcementId, _body("announcement_review", optional=True))
+        announcements.approve(
+            principal,
+            announcementId,
+            _owned_body(principal, announcementId, "announcement_review", optional=True),
+        )
     )
 
 
@@ -123,7 +144,11 @@ def reject_announcement(announcementId: str) -> Response:
 
     principal = current_staff(bp.current_request, roles=APPROVE_ROLES)
     return _answer(
-        announcements.reject(principal, announcementId, _body("announcement_review", optional=True))
+        announcements.reject(
+            principal,
+            announcementId,
+            _owned_body(principal, announcementId, "announcement_review", optional=True),
+        )
     )
 
 
@@ -133,7 +158,11 @@ def cancel_announcement(announcementId: str) -> Response:
 
     principal = current_staff(bp.current_request, roles=COMPOSE_ROLES | APPROVE_ROLES)
     return _answer(
-        announcements.cancel(principal, announcementId, _body("announcement_review", optional=True))
+        announcements.cancel(
+            principal,
+            announcementId,
+            _owned_body(principal, announcementId, "announcement_review", optional=True),
+        )
     )
 
 
@@ -144,5 +173,9 @@ def review_announcement(announcementId: str) -> Response:
 
     principal = current_staff(bp.current_request, roles=APPROVE_ROLES)
     return _answer(
-        announcements.review(principal, announcementId, _body("announcement_review", optional=True))
+        announcements.review(
+            principal,
+            announcementId,
+            _owned_body(principal, announcementId, "announcement_review", optional=True),
+        )
     )

@@ -51,6 +51,11 @@ def _load(principal: StaffPrincipal, announcement_id: str) -> Announcement:
     return announcement
 
 
+def check_access(principal: StaffPrincipal, announcement_id: str) -> None:
+    """404 or 403 before anything else about a request is judged (its body included)."""
+    _load(principal, announcement_id)
+
+
 def show(principal: StaffPrincipal, announcement_id: str) -> dict[str, Any]:
     return view(_load(principal, announcement_id))
 

@@ -130,6 +130,11 @@ def test_an_admin_may_read_but_another_section_may_not(api, policy):
         item["id"] != announcement_id for item in body_of(api("GET", BASE, as_=other))["announcements"]
     )
     assert_error(api("GET", f"{BASE}/01M8BNFZPAK84KR21T8GHFEPM9"), 404, "not_found")
+    # Another section is told so before its body is judged (it used to get a 422 first).
+    boss = headers((ROLE_SUPERVISOR,), "boss-9", section="seiso")
+    for path, body in (("", {"reason": "x"}), ("/submit", {"sendAt": "soon"}), ("/reject", {"x": 1})):
+        method = "PUT" if path == "" else "POST"
+        assert_error(api(method, f"{BASE}/{announcement_id}{path}", body, as_=boss), 403, "forbidden")
     assert_error(api("GET", f"{BASE}/not-an-id"), 404, "not_found")
 
 
