@@ -401,6 +401,11 @@ def test_a_pin_outside_the_ward_is_refused(resident):
 
     assert texts(answer).startswith(text_of("report.outside_ward"))
     assert conversations.get(resident.user_id).step == "location"
+    # Coordinates off the globe (no phone sends them): the same, not "send a location".
+    answer = resident.location(91, 181)
+    assert texts(answer).startswith(text_of("report.outside_ward"))
+    assert text_of("general.unsupported_message") not in texts(answer)
+    assert conversations.get(resident.user_id).step == "location"
 
 
 @pytest.mark.parametrize("word", ["やめる", "キャンセル", "cancel", "취소"])

@@ -120,7 +120,17 @@ def _postback(turn: Turn) -> None:
 
 def _message(turn: Turn) -> None:
     if _malformed(turn):
-        turn.say("general.unsupported_message")
+        message = turn.event.raw.get("message")
+        if (
+            isinstance(message, dict)
+            and message.get("type") == "location"
+            and turn.in_flow(chat.REPORT, chat.LOCATION)
+        ):
+            # Coordinates off the globe: no place in the ward. Said so, and the step asked again,
+            # not "send a location" to someone who just sent one.
+            report.prompt(turn, "report.outside_ward")
+        else:
+            turn.say("general.unsupported_message")
         return
     message = turn.event.raw["message"]
     kind = message["type"]
