@@ -16,6 +16,7 @@ from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, json_response, request_language
 from chalicelib.api.requests import RESIDENT_CORS, access_secret, json_body
+from chalicelib.domain import errors as rule
 from chalicelib.domain.languages import language_tag
 
 bp = ApiBlueprint(__name__)
@@ -159,8 +160,14 @@ def staff_day() -> Response:
 
     principal = _staff(reading=True)
     params: Any = bp.current_request.query_params or {}
-    day = params.get("date")
-    return json_response(staff.day_view(principal, day), headers=_NO_STORE)
+    unknown = sorted(set(params) - {"date"})
+    if unknown:  # as the other staff lists: a filter that does nothing is said, not ignored
+        raise rule.Malformed(
+            "使えない検索条件です（使えるもの: date）。 / Unknown parameter; the only one is date.",
+            code="invalid_query",
+            details=[{"parameter": name} for name in unknown],
+        )
+    return json_response(staff.day_view(principal, params.get("date")), headers=_NO_STORE)
 
 
 @bp.route("/staff/consultations/{service}/availability", methods=["POST"])

@@ -31,6 +31,10 @@ def test_day_view_shows_the_sections_slots_and_bookings_and_hides_sensitive_deta
     ]
     assert hidden["booking"] == sensitive["booking"]
     assert "name" not in hidden and "note" not in hidden
+    # A filter the view does not have is said, as on the other staff lists (it was ignored).
+    refused = call("GET", f"/staff/consultations?date={day}&service=legal", headers=staff_headers())
+    assert refused.status_code == 400 and body_of(refused)["error"]["code"] == "invalid_query"
+    assert body_of(refused)["error"]["details"] == [{"parameter": "service"}]
 
 
 def test_another_section_can_neither_see_nor_change_a_booking(call, slot, book):
