@@ -22,6 +22,8 @@ def begin(
 
     A record still in progress whose lease ran out belongs to a request that died (its Lambda
     timed out or was killed): it is taken over, so its client's retry runs instead of waiting a day.
+    A record gone between the refused write and its read was abandoned by a request that failed
+    (abandon): the reservation is tried again, so a racing retry runs, never meets a missing item.
     """
     record = IdempotencyRecord(
         key, request_hash=request_hash, caller=caller, lease_until=now + lease, expires_at=now + KEEP_FOR
@@ -29,13 +31,17 @@ def begin(
     abandoned = IdempotencyRecord.status_code.does_not_exist() & (
         IdempotencyRecord.lease_until.does_not_exist() | (IdempotencyRecord.lease_until < now)
     )
-    try:
-        record.save(condition=IdempotencyRecord.key.does_not_exist() | abandoned)
-    except PutError as error:
-        if not condition_failed(error):
-            raise
-        return IdempotencyRecord.get(key, consistent_read=True)
-    return None
+    while True:
+        try:
+            record.save(condition=IdempotencyRecord.key.does_not_exist() | abandoned)
+        except PutError as error:
+            if not condition_failed(error):
+                raise
+            existing = item_or_none(IdempotencyRecord, key)
+            if existing is not None:
+                return existing
+            continue
+        return None
 
 
 def get(key: str) -> IdempotencyRecord | None:

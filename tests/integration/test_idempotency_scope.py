@@ -140,3 +140,28 @@ def test_a_slow_first_request_failing_after_its_retry_finished_leaves_the_answer
 
     again = service.once("test-scope", key, b"{}", lambda: (201, {"made": 2}))
     assert again == (201, {"made": 1})  # nothing made twice
+
+
+def test_a_retry_racing_a_failing_first_request_runs_instead_of_failing(local_stack, monkeypatch):
+    """The first request holds the key; the retry's reservation is refused; the first fails and
+    frees the key before the retry reads it. The retry used to meet a missing item (a 500, seen by
+    an outside run as a double tap on a form with a mistake); it now reserves the key again and runs."""
+    key = f"k-{uuid.uuid4()}"
+    record_key = f"test-scope#{service.ANONYMOUS}#{key}"
+    request_hash = hashlib.sha256(b"{}").hexdigest()
+    assert (
+        store.begin(record_key, request_hash, service.ANONYMOUS, datetime.now(UTC), timedelta(minutes=5))
+        is None
+    )
+    real_read = store.item_or_none
+    reads = []
+
+    def first_fails_just_then(model, hash_key):
+        if not reads:
+            store.abandon(record_key)  # the first request's failure, between the retry's two calls
+        reads.append(hash_key)
+        return real_read(model, hash_key)
+
+    monkeypatch.setattr(store, "item_or_none", first_fails_just_then)
+    assert service.once("test-scope", key, b"{}", lambda: (201, {"made": 1})) == (201, {"made": 1})
+    assert reads == [record_key]
