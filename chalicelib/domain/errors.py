@@ -67,11 +67,15 @@ class InvalidCursor(Malformed):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(
-            message or "The cursor is not one this list gave out for these filters; start again without it.",
+            # Only the staff lists page: their texts are Japanese and English.
+            message
+            or "この一覧・条件の cursor ではありません。cursor なしで最初からどうぞ。"
+            " / The cursor is not one this list gave out for these filters; start again without it.",
             details=[
                 {
                     "parameter": "cursor",
-                    "message": "Use nextCursor from the previous page, with the same filters.",
+                    "message": "前のページの nextCursor を同じ条件で使ってください。"
+                    " / Use nextCursor from the previous page, with the same filters.",
                 }
             ],
         )

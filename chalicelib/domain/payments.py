@@ -108,8 +108,9 @@ REVIEW_LABELS: dict[str, dict[str, str]] = {
         "en": "Another payment of the same submission was made first (paid twice: refund it)",
     },
     REVIEW_SUBMISSION_CLOSED: {
-        "ja": "申請の取り下げ・不受理の後に支払われました（返金してください）",
-        "en": "Paid after the submission was withdrawn or rejected (refund it)",
+        # Paid after the close, or before it (what it paid for will not be done): refunded either way.
+        "ja": "申請が取り下げ・不受理になりました（手数料は返金してください）",
+        "en": "The submission was withdrawn or rejected (refund the fee)",
     },
 }
 

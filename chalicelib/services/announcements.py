@@ -65,17 +65,30 @@ def list_for_section(principal: StaffPrincipal, params: Mapping[str, list[str]])
     for name, values in params.items():
         if name not in ("limit", "cursor"):
             problems.append(
-                {"parameter": name, "message": "Unknown parameter; known ones are limit, cursor."}
+                {
+                    "parameter": name,
+                    "message": "使えない検索条件です（使えるもの: limit, cursor）。 / Unknown parameter; known ones are limit, cursor.",
+                }
             )
         elif len(values) != 1:
-            problems.append({"parameter": name, "message": "Give this parameter once."})
+            problems.append(
+                {
+                    "parameter": name,
+                    "message": "この検索条件は1回だけ指定してください。 / Give this parameter once.",
+                }
+            )
     limit = DEFAULT_LIMIT
     if "limit" in params and len(params["limit"]) == 1:
         number = whole_number(params["limit"][0])
         if number is not None and 1 <= number <= MAX_LIMIT:
             limit = number
         else:
-            problems.append({"parameter": "limit", "message": f"Use a whole number from 1 to {MAX_LIMIT}."})
+            problems.append(
+                {
+                    "parameter": "limit",
+                    "message": f"1から{MAX_LIMIT}までの整数です。 / Use a whole number from 1 to {MAX_LIMIT}.",
+                }
+            )
     if problems:
         raise rule.Malformed(
             "検索条件が正しくありません。 / Some query parameters are not valid.",
@@ -268,20 +281,22 @@ def _unchanged(announcement: Announcement) -> Any:
 
 
 def _conflict(announcement: Announcement, action: str) -> rule.MadoguchiError:
+    ja, en = _ACTIONS.get(action, (action, action))
     return rule.Conflict(
-        f"この状態（{announcement.status}）のお知らせにはできません。"
-        f" / An announcement that is {announcement.status} cannot be {_PAST.get(action, action)}.",
+        f"この状態（{announcement.status}）のお知らせは{ja}できません。"
+        f" / An announcement that is {announcement.status} cannot be {en}.",
         code="invalid_status",
         details=[{"status": announcement.status}],
     )
 
 
-_PAST = {
-    "edit": "edited",
-    "submit": "submitted",
-    "approve": "approved",
-    "reject": "rejected",
-    "cancel": "cancelled",
+# What a refused action is called in the 409 (Japanese, English past participle).
+_ACTIONS = {
+    "edit": ("編集", "edited"),
+    "submit": ("送信", "submitted"),
+    "approve": ("承認", "approved"),
+    "reject": ("差し戻し", "rejected"),
+    "cancel": ("取り消し", "cancelled"),
 }
 
 
@@ -564,6 +579,8 @@ def _review(
 def cancel(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
     """Stop it: nothing more starts. Chunks already handed to LINE are finished and counted."""
     announcement = _load(principal, announcement_id)
+    if announcement.status == rules.CANCELLED:  # a retry, or cancelled meanwhile: done, as a booking's
+        return view(announcement)
     if announcement.status not in rules.CANCELLABLE_STATUSES:
         raise _conflict(announcement, "cancel")
     now = _now()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -45,17 +46,13 @@ def once(
         )
     who = caller or ANONYMOUS
     record_key = _record_key(scope, who, key)
-    request_hash = hashlib.sha256(request_body).hexdigest()
+    request_hash = hashlib.sha256(_canonical(request_body)).hexdigest()
     existing = idempotency.begin(record_key, request_hash, who, datetime.now(UTC), IN_PROGRESS_LEASE)
     if existing is not None:
         if existing.caller != who:  # a record of the old shape, or a hash clash of scopes: never hand it over
-            raise rule.Conflict(
-                "This Idempotency-Key is taken; use a new one.", code="idempotency_key_reused"
-            )
+            raise rule.Conflict(Text("error.idempotency_key_taken"), code="idempotency_key_reused")
         if existing.request_hash != request_hash:
-            raise rule.Invalid(
-                "This Idempotency-Key was used for a different request.", code="idempotency_key_reused"
-            )
+            raise rule.Invalid(Text("error.idempotency_key_reused"), code="idempotency_key_reused")
         if existing.status_code is None:
             # A resident who tapped twice: the first tap is still being handled.
             raise rule.InProgress(Text("error.in_progress"), code="request_in_progress")
@@ -67,6 +64,17 @@ def once(
         raise
     idempotency.finish(record_key, status, body)
     return status, body
+
+
+def _canonical(body: bytes) -> bytes:
+    """The body as compared between a request and its retry: JSON by its content (a client that
+    re-serialises with other spacing or key order sends the same request), anything else as is."""
+    try:
+        return json.dumps(
+            json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    except ValueError:
+        return body
 
 
 def answered(scope: str, key: str, caller: str) -> Any | None:

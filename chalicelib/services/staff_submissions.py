@@ -90,37 +90,51 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
     values: dict[str, str] = {}
     for name, given in params.items():
         if name not in LIST_PARAMETERS:
-            bad(name, f"Unknown parameter; known ones are {', '.join(LIST_PARAMETERS)}.")
+            known = ", ".join(LIST_PARAMETERS)
+            bad(
+                name,
+                f"使えない検索条件です（使えるもの: {known}）。 / Unknown parameter; known ones are {known}.",
+            )
         elif len(given) != 1:
-            bad(name, "Give this parameter once (several values go comma-separated).")
+            bad(
+                name,
+                "この検索条件は1回だけ指定してください（複数の値はカンマ区切り）。"
+                " / Give this parameter once (several values go comma-separated).",
+            )
         else:
             values[name] = given[0]
 
-    forms = _choices(values, "form", lambda v: get_form(v) is not None, "is not a form id", bad)
-    statuses = _choices(values, "status", lambda v: v in rules.STATUSES, "is not a status", bad)
-    channels = _choices(values, "channel", lambda v: v in CHANNELS, "is not a channel", bad)
+    forms = _choices(
+        values, "form", lambda v: get_form(v) is not None, ("は様式IDではありません", "is not a form id"), bad
+    )
+    statuses = _choices(
+        values, "status", lambda v: v in rules.STATUSES, ("は状態ではありません", "is not a status"), bad
+    )
+    channels = _choices(
+        values, "channel", lambda v: v in CHANNELS, ("は受付経路ではありません", "is not a channel"), bad
+    )
     since = _instant(values, "from", end_of_day=False, bad=bad)
     until = _instant(values, "to", end_of_day=True, bad=bad)
     if since and until and since >= until:
-        bad("to", "`to` must be later than `from`.")
+        bad("to", "to は from より後にしてください。 / `to` must be later than `from`.")
 
     overdue = None
     if "overdue" in values:
         overdue = {"true": True, "false": False}.get(values["overdue"].strip().lower())
         if overdue is None:
-            bad("overdue", "Use true or false.")
+            bad("overdue", "true か false です。 / Use true or false.")
 
     responded = None
     if "responded" in values:
         responded = {"true": True, "false": False}.get(values["responded"].strip().lower())
         if responded is None:
-            bad("responded", "Use true or false.")
+            bad("responded", "true か false です。 / Use true or false.")
 
     limit = DEFAULT_LIMIT
     if "limit" in values:
         number = whole_number(values["limit"])
         if number is None or not 1 <= number <= MAX_LIMIT:
-            bad("limit", f"Use a whole number from 1 to {MAX_LIMIT}.")
+            bad("limit", f"1から{MAX_LIMIT}までの整数です。 / Use a whole number from 1 to {MAX_LIMIT}.")
         else:
             limit = number
 
@@ -134,16 +148,19 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
     return ListQuery(forms, statuses, channels, since, until, overdue, limit, cursor, responded)
 
 
-def _choices(values: dict[str, str], name: str, known: Any, what: str, bad: Any) -> frozenset[str] | None:
+def _choices(
+    values: dict[str, str], name: str, known: Any, what: tuple[str, str], bad: Any
+) -> frozenset[str] | None:
     if name not in values:
         return None
     chosen = [part.strip() for part in values[name].split(",")]
     if not all(chosen):
-        bad(name, "Give one value, or several separated by commas.")
+        bad(name, "値を1つ、または複数をカンマ区切りで。 / Give one value, or several separated by commas.")
         return None
     unknown = [value for value in chosen if not known(value)]
     if unknown:
-        bad(name, f"{', '.join(unknown[:5])[:200]} {what}.")
+        named = ", ".join(unknown[:5])[:200]
+        bad(name, f"{named} {what[0]}。 / {named} {what[1]}.")
         return None
     return frozenset(chosen)
 
@@ -173,11 +190,15 @@ def _instant(values: dict[str, str], name: str, *, end_of_day: bool, bad: Any) -
                 moment += timedelta(microseconds=1)
         moment = moment.astimezone(UTC)
     except (ValueError, OverflowError):
-        bad(name, "Use a date (2026-11-02) or an ISO 8601 date and time (2026-11-02T09:00:00+09:00).")
+        bad(
+            name,
+            "日付（2026-11-02）か ISO 8601 の日時（2026-11-02T09:00:00+09:00）です。"
+            " / Use a date (2026-11-02) or an ISO 8601 date and time (2026-11-02T09:00:00+09:00).",
+        )
         return None
     # Far-off years are typing mistakes, and near datetime's limits the arithmetic would overflow.
     if not _EARLIEST <= moment <= _LATEST:
-        bad(name, "Use a date between 2000 and 2099.")
+        bad(name, "2000年から2099年の日付です。 / Use a date between 2000 and 2099.")
         return None
     return moment
 

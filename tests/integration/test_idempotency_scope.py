@@ -88,7 +88,7 @@ def test_a_request_that_died_in_progress_is_taken_over_after_its_lease(client):
     record_key = f"submit:{FORM}#{service.ANONYMOUS}#{key}"
     now = datetime.now(UTC)
     # What a request that died after reserving the key leaves behind.
-    request_hash = hashlib.sha256(body).hexdigest()
+    request_hash = hashlib.sha256(service._canonical(body)).hexdigest()
     assert store.begin(record_key, request_hash, service.ANONYMOUS, now, timedelta(minutes=5)) is None
     waiting = client.http.post(
         f"/forms/{FORM}/submissions",
@@ -140,6 +140,18 @@ def test_a_slow_first_request_failing_after_its_retry_finished_leaves_the_answer
 
     again = service.once("test-scope", key, b"{}", lambda: (201, {"made": 2}))
     assert again == (201, {"made": 1})  # nothing made twice
+
+
+def test_the_same_json_with_other_spacing_or_key_order_is_the_same_request(client, local_stack):
+    key = f"k-{uuid.uuid4()}"
+    first = service.once("test-scope", key, b'{"a": 1, "b": [1, 2]}', lambda: (201, {"made": 1}))
+    again = service.once("test-scope", key, b'{"b":[1,2],"a":1}', lambda: (201, {"made": 2}))
+    assert first == again == (201, {"made": 1})
+    from chalicelib.domain.errors import Invalid
+
+    with pytest.raises(Invalid) as other:  # another body is another request
+        service.once("test-scope", key, b'{"a": 2}', lambda: (201, {"made": 3}))
+    assert other.value.code == "idempotency_key_reused"
 
 
 def test_a_retry_racing_a_failing_first_request_runs_instead_of_failing(local_stack, monkeypatch):

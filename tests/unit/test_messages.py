@@ -133,6 +133,7 @@ NOT_RESIDENT_NAMES = {
     ("domain/payments.py", "paypay_report_rows"): "PayPay's report amounts: input",
     ("services/payment_withdrawals.py", "_withdraw"): "the internal note staff read in the audit trail",
     ("api/payments.py", "reconciliation"): "staff API",
+    ("api/consultations.py", "staff_day"): "staff API",
     ("domain/announcements.py", "content_from_document"): "staff composing an announcement",
     ("domain/announcements.py", "check_target"): "staff composing an announcement",
     ("domain/announcements.py", "check_approver"): "staff approving an announcement",

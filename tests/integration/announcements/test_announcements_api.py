@@ -478,6 +478,8 @@ def test_cancelling_a_scheduled_send_removes_its_schedule_and_nothing_goes_out(
     cancelled = body_of(api("POST", f"{BASE}/{announcement_id}/cancel", {}))
     assert cancelled["status"] == rules.CANCELLED and cancelled["cancelledBy"] == "announcer-1"
     assert scheduler.describe(fanout.schedule_name(announcement_id)) is None
+    again = api("POST", f"{BASE}/{announcement_id}/cancel", {})  # a retry: it is cancelled, as a booking
+    assert again.status_code == 200 and body_of(again) == cancelled
     # Even a start message that was already on its way finds it cancelled.
     monkeypatch.setattr(fanout, "_now", lambda: at + timedelta(seconds=5))
     assert fanout.enqueue_plan(announcement_id)
