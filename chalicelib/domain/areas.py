@@ -80,22 +80,23 @@ _OTHER_WARDS = (
     "豊島 Toshima,北 Kita,荒川 Arakawa,板橋 Itabashi,練馬 Nerima,足立 Adachi,江戸川 Edogawa"
 )
 _NEIGHBOUR_CITIES = "市川 Ichikawa,松戸 Matsudo,三郷 Misato,八潮 Yashio,草加 Soka,浦安 Urayasu,柏 Kashiwa"
-# Japanese: where an address starts (after 〒, the postal code and 東京都/千葉県/埼玉県), so "江戸川区
-# との境の道" (a road of ours) is not refused; English: anywhere, as it ends addresses there.
+# Japanese: where an address starts (after 日本、 as LINE writes a pin's, 住所：, 〒 and the postal
+# code, 東京都/千葉県/埼玉県), and not "江戸川区との境" (a road of ours along the border); English:
+# anywhere, as it ends addresses there ("Shinjuku City, Tokyo" is how LINE writes a ward in English).
 _ELSEWHERE_JA = re.compile(
-    r"^(?:〒?\s*\d{3}-?\d{4}\s*)?(?:東京都|千葉県|埼玉県)?\s*(?:"
+    r"^(?:日本[、,]?\s*)?(?:住所[:：]?\s*)?(?:〒?\s*\d{3}-?\d{4}\s*)?(?:東京都|千葉県|埼玉県)?\s*(?:"
     + "|".join(
         [
             *(f"{ja}区" for ja, _ in (w.split() for w in _OTHER_WARDS.split(","))),
             *(f"{ja}市" for ja, _ in (c.split() for c in _NEIGHBOUR_CITIES.split(","))),
         ]
     )
-    + ")"
+    + ")(?!と|の境|境)"
 )
 _ELSEWHERE_EN = re.compile(
     "|".join(
         [
-            *(rf"\b{en}[- ](?:ku|ward)\b" for _, en in (w.split() for w in _OTHER_WARDS.split(","))),
+            *(rf"\b{en}[- ](?:ku|ward|city)\b" for _, en in (w.split() for w in _OTHER_WARDS.split(","))),
             *(rf"\b{en}[- ](?:shi|city)\b" for _, en in (c.split() for c in _NEIGHBOUR_CITIES.split(","))),
         ]
     ),

@@ -145,7 +145,9 @@ def watches_of_day(day_key: str) -> list[QueueWatch]:
 def stop_watch(day_key: str, number: str, user_id: str, now: datetime) -> bool:
     with conditional() as write:
         QueueWatch(day_key, watch_key(number, user_id)).update(
-            actions=[QueueWatch.stopped_at.set(now)], condition=QueueWatch.watch_key.exists()
+            # Stopped already (a second tap): nothing was stopped now, and the first time stays.
+            actions=[QueueWatch.stopped_at.set(now)],
+            condition=QueueWatch.watch_key.exists() & QueueWatch.stopped_at.does_not_exist(),
         )
     return write.applied
 

@@ -401,6 +401,11 @@ def test_a_pin_outside_the_ward_is_refused(resident):
 
     assert texts(answer).startswith(text_of("report.outside_ward"))
     assert conversations.get(resident.user_id).step == "location"
+    # A pin inside the ward's rectangle whose LINE address names another ward (Koiwa, Edogawa):
+    # refused here, not at "Send", where the report would be lost.
+    answer = resident.location(35.7332, 139.8826, "日本、〒133-0056 東京都江戸川区南小岩7丁目24")
+    assert texts(answer).startswith(text_of("report.outside_ward"))
+    assert conversations.get(resident.user_id).step == "location"
     # Coordinates off the globe (no phone sends them): the same, not "send a location".
     answer = resident.location(91, 181)
     assert texts(answer).startswith(text_of("report.outside_ward"))

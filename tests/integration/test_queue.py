@@ -657,6 +657,7 @@ def test_stop_ends_the_watch(client, ticketer, pump, sandbox, mint):
         == 200
     )
     assert stop() is True
+    assert stop() is False  # stopped already: nothing stopped now
     for n, number in enumerate(numbers, start=1):
         ticketer.event("called", number, earlier(now, 10 - n), line="koseki", counter="1")
     pump.drain()

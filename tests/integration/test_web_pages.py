@@ -794,7 +794,7 @@ def test_a_second_tap_while_the_first_is_sending_waits_and_shows_the_same_receip
     assert (
         records.begin(
             key,
-            hashlib.sha256(body).hexdigest(),
+            hashlib.sha256(idempotency._canonical(body)).hexdigest(),
             idempotency.ANONYMOUS,
             datetime.now(UTC),
             timedelta(minutes=1),
@@ -813,7 +813,11 @@ def test_a_second_tap_while_the_first_is_sending_waits_and_shows_the_same_receip
     body = json.dumps(json.loads(stuck["document"]), sort_keys=True, ensure_ascii=False).encode()
     key = idempotency._record_key("web-form:inquiry", idempotency.ANONYMOUS, stuck["once"])
     records.begin(
-        key, hashlib.sha256(body).hexdigest(), idempotency.ANONYMOUS, datetime.now(UTC), timedelta(minutes=1)
+        key,
+        hashlib.sha256(idempotency._canonical(body)).hexdigest(),
+        idempotency.ANONYMOUS,
+        datetime.now(UTC),
+        timedelta(minutes=1),
     )
     waiting = post(client, "/web/forms/inquiry", cookie, stuck)
     assert waiting.status_code == 409 and "reload this page" in waiting.body.decode()

@@ -77,6 +77,11 @@ def test_the_address_wins_over_the_pin_and_the_pin_fills_in():
         ("6 Chome Higashikanamachi, Katsushika City, Tokyo", False),
         ("柴又公園の北側入口付近", False),
         ("otaku street", False),
+        ("2-8-1 Nishishinjuku, Shinjuku City, Tokyo", True),  # LINE's English for a ward
+        ("住所：東京都新宿区西新宿", True),
+        ("日本、〒120-0005 東京都足立区綾瀬", True),  # LINE's address for a pin
+        ("日本、〒125-0062 東京都葛飾区青戸", False),
+        ("江戸川区との境の道、高砂8丁目", False),  # a road of ours along the border
         ("", False),
         (None, False),
     ],

@@ -69,11 +69,18 @@ def mine(turn: Turn, _: str = "") -> None:
 
 
 def ask_cancel(turn: Turn, booking_id: str) -> None:
+    from chalicelib.services import consultations as service
     from chalicelib.store import consultations as store
 
     booking = store.get(booking_id)
-    if booking is None or booking.line_user_id != turn.user_id or booking.status != rules.BOOKED:
+    if booking is None or booking.line_user_id != turn.user_id:
         turn.say("consult.cancel.refused")
+        return
+    if booking.status == rules.CANCELLED:  # an old button
+        turn.say("consult.cancel.already")
+        return
+    if booking.status != rules.BOOKED or not service.booking_view(booking, turn.language)["changeable"]:
+        turn.say("consult.cancel.refused")  # inside its deadline: said now, not after "Yes"
         return
     svc = rules.get_service(booking.service)
     turn.say(

@@ -167,11 +167,16 @@ def on_location(turn: Turn, message: dict[str, Any]) -> None:
     if not _expects(turn, LOCATION, ADDRESS):
         return
     latitude, longitude = message.get("latitude"), message.get("longitude")
-    if not _is_number(latitude) or not _is_number(longitude) or not chat.in_ward(latitude, longitude):
-        prompt(turn, "report.outside_ward")
-        return
     # LINE's own address for the pin, when it has one, helps staff; it is about the place, not the resident.
     address = chat.clean_line(str(message.get("address") or ""))[: chat.MAX_ADDRESS_CHARS] or None
+    if (
+        not _is_number(latitude)
+        or not _is_number(longitude)
+        or not chat.in_ward(latitude, longitude)  # a rectangle: a pin just over the border passes it,
+        or areas.elsewhere(address)  # but LINE's address for it then names the other ward
+    ):
+        prompt(turn, "report.outside_ward")
+        return
     turn.advance(COMMENT, latitude=latitude, longitude=longitude, address=address)
     prompt(turn)
 

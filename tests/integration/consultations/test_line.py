@@ -37,6 +37,8 @@ def test_my_bookings_lists_them_and_cancel_asks_first(post_webhook, pump, sandbo
     # The same button again (or a forged id of another resident's booking) changes nothing.
     again = resident.tap("consult.cancel_yes", booking_id)
     assert texts(again) == "このご予約はすでに取り消されています。"  # not "call the ward" about nothing
+    old_button = resident.tap("consult.cancel", booking_id)  # the list's button, tapped later
+    assert texts(old_button) == "このご予約はすでに取り消されています。"
     assert not [b for b in buttons(resident.tap("consult.mine")) if booking_id[-6:] in b["label"]]
 
 
@@ -74,3 +76,6 @@ def test_a_booking_inside_its_change_deadline_offers_no_cancel_button_but_says_t
     listed = resident.tap("consult.mine")
     assert booking_id in texts(listed) and "お電話でご連絡ください" in texts(listed)
     assert not [b for b in buttons(listed) if booking_id[-6:] in b["label"]]
+    # A Cancel button from an earlier list: refused at once, not after "Yes".
+    old_button = resident.tap("consult.cancel", booking_id)
+    assert "取り消しますか" not in texts(old_button) and "LINEからは取り消せません" in texts(old_button)
