@@ -156,18 +156,31 @@ def _staff(*, reading: bool = False) -> Any:
 
 @bp.route("/staff/consultations", methods=["GET"])
 def staff_day() -> Response:
+    from chalicelib.api.requests import query_lists
+    from chalicelib.domain.business_days import calendar_day
     from chalicelib.services import staff_consultations as staff
 
     principal = _staff(reading=True)
-    params: Any = bp.current_request.query_params or {}
-    unknown = sorted(set(params) - {"date"})
-    if unknown:  # as the other staff lists: a filter that does nothing is said, not ignored
-        raise rule.Malformed(
-            "使えない検索条件です（使えるもの: date）。 / Unknown parameter; the only one is date.",
-            code="invalid_query",
-            details=[{"parameter": name} for name in unknown],
+    params = query_lists(bp.current_request)
+    # As the other staff lists: a filter that does nothing, or a day given twice or not a day,
+    # is said (400), not taken as today or as the last one.
+    not_a_filter = "使えない検索条件です（使えるもの: date）。 / Unknown parameter; the only one is date."
+    problems = [{"parameter": name, "message": not_a_filter} for name in sorted(set(params) - {"date"})]
+    dates = params.get("date")
+    if dates is not None and (len(dates) != 1 or calendar_day(dates[0]) is None):
+        problems.append(
+            {
+                "parameter": "date",
+                "message": "date は日付を1つ（2026-12-08）。 / date is one day (2026-12-08).",
+            }
         )
-    return json_response(staff.day_view(principal, params.get("date")), headers=_NO_STORE)
+    if problems:
+        raise rule.Malformed(
+            "検索条件が正しくありません。 / Some query parameters are not valid.",
+            code="invalid_query",
+            details=problems,
+        )
+    return json_response(staff.day_view(principal, dates[0] if dates else None), headers=_NO_STORE)
 
 
 @bp.route("/staff/consultations/{service}/availability", methods=["POST"])

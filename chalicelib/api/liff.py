@@ -11,6 +11,8 @@ whose cold start must not pay for them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +92,20 @@ def current_resident(request: Request) -> str:
     except line_login.LineLoginUnavailable as error:
         logger.warning("line login unavailable", extra={"reason": str(error)})
         raise ApiError(503, "auth_unavailable", _LOGIN_UNAVAILABLE, headers={"Retry-After": "10"}) from None
+
+
+@contextmanager
+def answered_in(language: str) -> Iterator[None]:
+    """Errors raised inside written in `language` (the resident's LINE one), not the phone's."""
+    from chalicelib.api.errors import from_rule
+    from chalicelib.domain import errors as rule
+
+    try:
+        yield
+    except rule.MadoguchiError as error:
+        raise from_rule(error).localized(language) from None
+    except ApiError as error:  # a schema's refusal, said with a catalogue text
+        raise error.localized(language) from None
 
 
 def resident_language(request: Request, user_id: str) -> str:

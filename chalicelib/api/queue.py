@@ -88,27 +88,30 @@ def _ahead(document: object) -> int | None:
 
 @bp.route("/queue/tickets/{ticket_ref}/watch", methods=["POST"], cors=RESIDENT_CORS)
 def watch_ticket(ticket_ref: str) -> Response:
-    from chalicelib.api.liff import current_resident, resident_language
+    from chalicelib.api.liff import answered_in, current_resident, resident_language
     from chalicelib.api.requests import json_body
     from chalicelib.services import queues
 
     request = bp.current_request
     user_id = current_resident(request)
-    document = json_body(request) if raw_body(request).strip() else {}
     language = resident_language(request, user_id)  # as its pushes: the one chosen on LINE
-    result = queues.watch(ticket_ref, user_id, _ahead(document), language, datetime.now(UTC))
+    with answered_in(language):
+        document = json_body(request) if raw_body(request).strip() else {}
+        result = queues.watch(ticket_ref, user_id, _ahead(document), language, datetime.now(UTC))
     return json_response(result, 200, _NO_STORE)
 
 
 @bp.route("/queue/tickets/{ticket_ref}/watch", methods=["DELETE"], cors=RESIDENT_CORS)
 def stop_watching(ticket_ref: str) -> Response:
-    from chalicelib.api.liff import current_resident, resident_language
+    from chalicelib.api.liff import answered_in, current_resident, resident_language
     from chalicelib.services import queues
 
     request = bp.current_request
     user_id = current_resident(request)
     language = resident_language(request, user_id)
-    return json_response(queues.stop_watch(ticket_ref, user_id, language, datetime.now(UTC)), 200, _NO_STORE)
+    with answered_in(language):
+        stopped = queues.stop_watch(ticket_ref, user_id, language, datetime.now(UTC))
+    return json_response(stopped, 200, _NO_STORE)
 
 
 @bp.route("/queue/tickets/{ticket_ref}", methods=["GET"])

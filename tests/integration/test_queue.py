@@ -640,6 +640,12 @@ def test_the_watch_answers_in_the_language_the_resident_chose_on_line(client, ti
     for answer in (started, stopped):
         message = json.loads(answer.body)["message"]
         assert message.isascii() and re.search(r"[A-Za-z]{3}", message), message
+    # Its refusals too: a forged ticket link, a threshold out of range.
+    forged = client.http.post(f"/queue/tickets/{ref}x/watch", body="{}", headers=japanese_phone)
+    too_far = client.http.post(f"/queue/tickets/{ref}/watch", body='{"ahead": 9}', headers=japanese_phone)
+    for answer, status in ((forged, 404), (too_far, 422)):
+        error = json.loads(answer.body)["error"]
+        assert answer.status_code == status and error["message"].isascii(), error
 
 
 def test_stop_ends_the_watch(client, ticketer, pump, sandbox, mint):

@@ -34,7 +34,12 @@ def test_day_view_shows_the_sections_slots_and_bookings_and_hides_sensitive_deta
     # A filter the view does not have is said, as on the other staff lists (it was ignored).
     refused = call("GET", f"/staff/consultations?date={day}&service=legal", headers=staff_headers())
     assert refused.status_code == 400 and body_of(refused)["error"]["code"] == "invalid_query"
-    assert body_of(refused)["error"]["details"] == [{"parameter": "service"}]
+    assert [d["parameter"] for d in body_of(refused)["error"]["details"]] == ["service"]
+    # An empty, doubled or impossible day is said too (an empty one used to show today).
+    for query in ("date=", f"date={day}&date=", "date=2026-02-30", "date=9999-12-31"):
+        refused = call("GET", f"/staff/consultations?{query}", headers=staff_headers())
+        assert refused.status_code == 400, query
+        assert [d["parameter"] for d in body_of(refused)["error"]["details"]] == ["date"], query
 
 
 def test_another_section_can_neither_see_nor_change_a_booking(call, slot, book):
@@ -242,7 +247,7 @@ def test_the_daily_digest_lists_the_next_business_days_bookings_without_personal
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2026-02-30", "２０２６-12-14", "20261214"])
 def test_a_day_outside_the_calendar_is_refused_not_a_500(call, day):
     view = call("GET", f"/staff/consultations?date={day}", headers=staff_headers())
-    assert view.status_code == 422 and body_of(view)["error"]["code"] == "invalid_date"
+    assert view.status_code == 400 and body_of(view)["error"]["code"] == "invalid_query"  # as other lists
     closed = call(
         "POST", "/staff/consultations/legal/availability", {"closedDays": [day]}, headers=staff_headers()
     )
