@@ -198,7 +198,8 @@ def view(day: str, section: str | None = None) -> dict[str, Any]:
                 "differences": len(differences),
                 "bySection": {k: v for k, v in summary.get("bySection", {}).items() if k == section},
             }
-    return {"day": day, "summary": summary, "differences": differences}
+    # `reconciled`: whether the nightly job has run for the day (a day it has not is no "all fine").
+    return {"day": day, "reconciled": summary is not None, "summary": summary, "differences": differences}
 
 
 def _section_of(payment_id: str | None) -> str | None:

@@ -81,6 +81,16 @@ def test_reconciliation_finds_each_kind_of_difference(owing, resident_api, paybo
         f"/staff/payments/reconciliations/{day}", headers=staff_headers("koseki-jumin", "supervisor")
     )
     assert response.status_code == 200 and json.loads(response.body)["summary"]["differences"] >= 3
+    assert json.loads(response.body)["reconciled"] is True
+    never = client.http.get(  # a day the job never reconciled is not "no differences"
+        "/staff/payments/reconciliations/2030-01-05", headers=staff_headers("koseki-jumin", "supervisor")
+    )
+    assert json.loads(never.body) == {
+        "day": "2030-01-05",
+        "reconciled": False,
+        "summary": None,
+        "differences": [],
+    }
     # Another section's supervisor sees none of koseki-jumin's figures or payments; an admin all.
     other = json.loads(
         client.http.get(
