@@ -114,6 +114,15 @@ def staff_headers(section: str, *roles: str, staff_id: str = "staff-1") -> dict[
     return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
 
+def ask_refund(client: Any, payment_id: str, reason: str, headers: dict[str, str] | None = None) -> Any:
+    """Section staff ask for a payment's refund (POST /staff/payments/{id}/refunds); the response."""
+    return client.http.post(
+        f"/staff/payments/{payment_id}/refunds",
+        body=json.dumps({"reason": reason}),
+        headers=headers or staff_headers("koseki-jumin", "staff"),
+    )
+
+
 @pytest.fixture
 def settle(pump):
     """Run the payment workers (and the rest) until the queues are empty."""

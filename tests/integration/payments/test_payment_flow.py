@@ -10,7 +10,7 @@ import requests
 from chalicelib.store import payments as store
 from chalicelib.store import submissions as submission_store
 from tests.integration.conftest import new_user_id
-from tests.integration.payments.conftest import staff_headers
+from tests.integration.payments.conftest import ask_refund, staff_headers
 
 
 def test_paypay_payment_from_submission_to_receipt(owing, resident_api, paybox, settle):
@@ -264,11 +264,7 @@ def test_a_fee_paid_before_its_request_ends_unserved_is_flagged_for_refund_and_s
     assert view["state"] == "closed" and [(h["paymentId"], h["refund"]) for h in view["held"]] == [
         (intent["paymentId"], "checking")
     ]
-    refunded = client.http.post(
-        f"/staff/payments/{intent['paymentId']}/refunds",
-        body=json.dumps({"reason": "取り下げのため返金"}),
-        headers=staff_headers("koseki-jumin", "staff"),
-    )
+    refunded = ask_refund(client, intent["paymentId"], "取り下げのため返金")
     assert refunded.status_code == 202, refunded.body
     paybox.deliver()
     settle()

@@ -10,7 +10,7 @@ import pytest
 from chalicelib.config import get_settings
 from chalicelib.services import payments
 from chalicelib.store import payments as store
-from tests.integration.payments.conftest import served, staff_headers
+from tests.integration.payments.conftest import ask_refund, served, staff_headers
 
 
 @pytest.fixture
@@ -32,9 +32,7 @@ def paid(owing, resident_api, paybox, settle):
 
 
 def _refund(client, payment_id, headers, reason="申請の取り下げのため"):
-    response = client.http.post(
-        f"/staff/payments/{payment_id}/refunds", body=json.dumps({"reason": reason}), headers=headers
-    )
+    response = ask_refund(client, payment_id, reason, headers)
     return response.status_code, json.loads(response.body)
 
 

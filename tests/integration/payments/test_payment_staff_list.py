@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.services import payments
 from chalicelib.store import payments as store
-from tests.integration.payments.conftest import staff_headers
+from tests.integration.payments.conftest import ask_refund, staff_headers
 
 SECTION = "koseki-jumin"  # the section of juminhyo-copy, the form with a fee paid first
 
@@ -118,11 +118,7 @@ def test_each_filter_finds_what_needs_the_section_with_what_staff_need(client, k
     assert status == 200 and not {kinds["late"], kinds["mismatch"]} & set(_ids(theirs))
 
     # A refund takes a flagged payment off the flagged list once the money is back.
-    response = client.http.post(
-        f"/staff/payments/{kinds['late']}/refunds",
-        body=json.dumps({"reason": "期限切れ後のお支払いのため返金"}),
-        headers=staff_headers(SECTION, "staff"),
-    )
+    response = ask_refund(client, kinds["late"], "期限切れ後のお支払いのため返金")
     assert response.status_code == 202, response.body
     assert kinds["late"] not in _ids(_list(client, "status=flagged&limit=100")[1])
     assert kinds["late"] not in _ids(_list(client, "status=needs_review&limit=100")[1])
@@ -196,11 +192,7 @@ def test_a_refund_waiting_for_approval_stays_in_the_digest_and_on_its_own_list(c
         payments, "get_settings", lambda: dataclasses.replace(get_settings(), refund_approval_yen=100)
     )
     late = kinds["late"]
-    response = client.http.post(
-        f"/staff/payments/{late}/refunds",
-        body=json.dumps({"reason": "期限後のお支払いのため"}),
-        headers=staff_headers(SECTION, "staff"),
-    )
+    response = ask_refund(client, late, "期限後のお支払いのため")
     assert response.status_code == 202 and store.get(late).refund_state == "awaiting_approval"
     assert late not in _ids(_list(client, "status=flagged&limit=100")[1])
     assert late in _ids(_list(client, "status=refund_approval&limit=100")[1])

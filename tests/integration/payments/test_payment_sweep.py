@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain import payments as rules
@@ -72,13 +71,9 @@ def test_a_payment_completed_after_expiry_is_flagged_for_review_not_taken(
     assert stored.paid_at is not None and not stored.receipt_queued  # money to give back, no receipt
     assert submission_store.get(receipt).status == "awaiting_payment"
     # Section staff give the money back; the flag is settled by the refund.
-    from tests.integration.payments.conftest import staff_headers
+    from tests.integration.payments.conftest import ask_refund
 
-    response = paybox.client.http.post(
-        f"/staff/payments/{intent['paymentId']}/refunds",
-        body=json.dumps({"reason": "期限切れ後のお支払いのため返金"}).encode(),
-        headers=staff_headers("koseki-jumin", "staff"),
-    )
+    response = ask_refund(paybox.client, intent["paymentId"], "期限切れ後のお支払いのため返金")
     assert response.status_code == 202, response.body
     assert store.get(intent["paymentId"]).status == "refunded"
 

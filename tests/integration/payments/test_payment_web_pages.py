@@ -3,7 +3,6 @@ over the local stack and the payment sandbox: choose a method, pay, check again,
 
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import urlencode
 
@@ -183,7 +182,7 @@ def test_money_that_did_not_pay_the_fee_is_shown_to_the_resident_until_it_is_bac
 ):
     """Paid another amount (the app let them type it, a provider's error): the fee is still owed,
     and the page says that money does not pay it and will be refunded, then that it was."""
-    from tests.integration.payments.conftest import staff_headers
+    from tests.integration.payments.conftest import ask_refund
 
     receipt, secret = owing(copies=1)
     page = Browser(client, receipt, "en")
@@ -200,11 +199,7 @@ def test_money_that_did_not_pay_the_fee_is_shown_to_the_resident_until_it_is_bac
     assert view["state"] == "payable" and view["paid"] is None
     [held] = view["held"]
     assert (held["paymentId"], held["amountYen"], held["refund"]) == (payment_id, 3000, "checking")
-    refund = client.http.post(
-        f"/staff/payments/{payment_id}/refunds",
-        body=json.dumps({"reason": "金額の誤り"}),
-        headers=staff_headers("koseki-jumin", "staff"),
-    )
+    refund = ask_refund(client, payment_id, "金額の誤り")
     assert refund.status_code == 202, refund.body
     paybox.deliver()
     settle()

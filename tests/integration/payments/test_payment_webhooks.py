@@ -108,7 +108,6 @@ def test_stripe_signatures_are_checked_tampered_stale_and_missing_are_4xx(client
 
 
 def test_a_refund_event_before_the_success_event_ends_refunded(owing, resident_api, paybox, settle, client):
-    from tests.integration.payments.conftest import staff_headers
 
     receipt, _, intent = _start(resident_api, owing, copies=1)
     paybox.webhooks("reorder", count=1)  # the success webhook is held back...
@@ -118,14 +117,10 @@ def test_a_refund_event_before_the_success_event_ends_refunded(owing, resident_a
 
     payments.confirm(intent["paymentId"], "sweep")
     paybox.take()  # (nothing yet: held)
-    from tests.integration.payments.conftest import served
+    from tests.integration.payments.conftest import ask_refund, served
 
     served(receipt)
-    response = client.http.post(
-        f"/staff/payments/{intent['paymentId']}/refunds",
-        body=json.dumps({"reason": "二重申請のため"}),
-        headers=staff_headers("koseki-jumin", "staff"),
-    )
+    response = ask_refund(client, intent["paymentId"], "二重申請のため")
     assert response.status_code == 202, response.body
     hooks = paybox.take()
     states = [json.loads(h["body"])["state"] for h in hooks]
