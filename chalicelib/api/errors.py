@@ -22,7 +22,7 @@ from chalice.app import handle_extra_types
 
 from chalicelib.domain import errors as rule
 from chalicelib.domain import languages
-from chalicelib.domain.messages import Text, localize
+from chalicelib.domain.messages import Text, localize, map_texts
 from chalicelib.domain.residents import DEFAULT_LANGUAGE
 
 
@@ -71,14 +71,12 @@ def answer_language(request: Any) -> str:
 
 def _in_both(value: Any) -> Any:
     """`value` with every catalogue text in it written "ja / en" (once where they are the same)."""
-    if isinstance(value, Text):
-        ja, en = (str(localize(value, language)) for language in ("ja", "en"))
+
+    def write(text: Text) -> str:
+        ja, en = (str(localize(text, language)) for language in ("ja", "en"))
         return ja if ja == en else f"{ja} / {en}"
-    if isinstance(value, dict):
-        return {name: _in_both(item) for name, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_in_both(item) for item in value]
-    return value
+
+    return map_texts(value, write)
 
 
 def request_language(request: Any) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -90,13 +90,22 @@ def _value(value: Any, language: str) -> Any:
 def localize(value: Any, language: str, *, furigana: bool = False) -> Any:
     """`value` with every Text in it (at any depth of dicts, lists and tuples) rendered in
     `language`: plain text, unless `furigana` (a page that renders ja-easy markup as <ruby>)."""
-    if isinstance(value, Text):
-        rendered = value.render(language)
+
+    def write(text: Text) -> str:
+        rendered = text.render(language)
         return rendered if furigana else plain(rendered)
+
+    return map_texts(value, write)
+
+
+def map_texts(value: Any, write: Callable[[Text], str]) -> Any:
+    """`value` with every Text in it (at any depth of dicts, lists and tuples) replaced by `write`'s."""
+    if isinstance(value, Text):
+        return write(value)
     if isinstance(value, dict):
-        return {name: localize(item, language, furigana=furigana) for name, item in value.items()}
+        return {name: map_texts(item, write) for name, item in value.items()}
     if isinstance(value, list | tuple):
-        return [localize(item, language, furigana=furigana) for item in value]
+        return [map_texts(item, write) for item in value]
     return value
 
 
