@@ -157,6 +157,16 @@ def from_rule(error: rule.MadoguchiError) -> ApiError:
     return ApiError(status, error.code, error.message, error.details, headers)
 
 
+def localized_error(error: Exception, language: str = DEFAULT_LANGUAGE) -> ApiError | None:
+    """The HTTP error a service's exception is (as the JSON API answers it), its texts written
+    in `language`; None for an exception that is no answer (a bug: let it raise)."""
+    if isinstance(error, ApiError):
+        return error.localized(language)
+    if isinstance(error, rule.MadoguchiError):
+        return from_rule(error).localized(language)
+    return None
+
+
 class ApiBlueprint(Blueprint):
     """A Blueprint whose routes turn a rule-level error into its HTTP answer.
 

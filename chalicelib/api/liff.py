@@ -97,15 +97,15 @@ def current_resident(request: Request) -> str:
 @contextmanager
 def answered_in(language: str) -> Iterator[None]:
     """Errors raised inside written in `language` (the resident's LINE one), not the phone's."""
-    from chalicelib.api.errors import from_rule
+    from chalicelib.api.errors import localized_error
     from chalicelib.domain import errors as rule
 
     try:
         yield
-    except rule.MadoguchiError as error:
-        raise from_rule(error).localized(language) from None
-    except ApiError as error:  # a schema's refusal, said with a catalogue text
-        raise error.localized(language) from None
+    except (rule.MadoguchiError, ApiError) as error:  # a service's refusal, or a schema's
+        answer = localized_error(error, language)
+        assert answer is not None  # noqa: S101 (both kinds are answers)
+        raise answer from None
 
 
 def resident_language(request: Request, user_id: str) -> str:

@@ -17,9 +17,9 @@ from typing import Any
 
 from chalice import Response
 
+from chalicelib.api.errors import localized_error
 from chalicelib.web.pages import (
     FORM_POST,
-    _as_api_error,
     _checked_post,
     _client,
     _language,
@@ -225,7 +225,7 @@ def _book(
             kept = [] if switched else errors
             return _form(request, language, found, values, kept, render.first(posted, "once"), notice)
     except Exception as error:  # a tampered slot
-        if _as_api_error(error) is None:
+        if localized_error(error) is None:
             raise
         return _slots_with_error(request, language, found)
     document = {k: v for k, v in values.items() if v and k in ("slot", "mode", "note", "eligibility")}
@@ -244,7 +244,7 @@ def _book(
             lambda: svc.book(found.id, document, booker),
         )
     except Exception as error:
-        api_error = _as_api_error(error, language)
+        api_error = localized_error(error, language)
         if api_error is None:
             raise
         if api_error.code in ("slot_full", "slot_closed", "slot_not_open_yet", "invalid_slot"):
@@ -263,7 +263,7 @@ def _book(
             try:
                 return _form(request, language, found, values, errors, render.first(posted, "once"))
             except Exception as again:
-                if _as_api_error(again) is None:
+                if localized_error(again) is None:
                     raise
                 return _slots_with_error(request, language, found)
         return _unsent(request, language, api_error)
@@ -308,7 +308,7 @@ def _access(request: Any, posted: dict[str, list[str]], language: str) -> tuple[
     try:
         return svc.resident_booking(booking, None if user_id else code, user_id, _client(request)), None
     except Exception as error:
-        api_error = _as_api_error(error)
+        api_error = localized_error(error)
         if api_error is None:
             raise
         status = 429 if api_error.status == 429 else 404
@@ -416,7 +416,7 @@ def bookings_post(request: Any, posted: dict[str, list[str]], language: str) -> 
             svc.reschedule(found, {"slot": slot})
             return _show(request, language, _fresh(found), posted, notice="web.book_moved")
     except Exception as error:
-        api_error = _as_api_error(error, language)
+        api_error = localized_error(error, language)
         if api_error is None:
             raise
         errors = [{"anchor": "actions", "message": api_error.message}]

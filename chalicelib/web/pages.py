@@ -16,7 +16,7 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.api.errors import ApiBlueprint
+from chalicelib.api.errors import ApiBlueprint, localized_error
 from chalicelib.domain.digits import typed, whole_number
 
 bp = ApiBlueprint(__name__)
@@ -242,7 +242,7 @@ def form_post(request: Any, posted: dict[str, list[str]], language: str, formId:
     try:
         created = _create(request, form, document, posted, language)
     except Exception as error:  # a service's 4xx/5xx: shown as the API would answer it
-        api_error = _as_api_error(error, language)
+        api_error = localized_error(error, language)
         if api_error is None:
             raise
         details = [d for d in api_error.details if isinstance(d, dict) and "pointer" in d]
@@ -305,19 +305,6 @@ def _unsent(request: Any, language: str, api_error: Any) -> Response:
 
 def _int(text: str) -> int:
     return whole_number(text) or 0
-
-
-def _as_api_error(error: Exception, language: str = "ja") -> Any:
-    """The HTTP error a service's exception is (as the JSON API would answer it, its texts in the
-    page's `language`), or None."""
-    from chalicelib.api.errors import ApiError, from_rule
-    from chalicelib.domain.errors import MadoguchiError
-
-    if isinstance(error, ApiError):
-        return error.localized(language)
-    if isinstance(error, MadoguchiError):
-        return from_rule(error).localized(language)
-    return None
 
 
 def _create(
@@ -489,7 +476,7 @@ def _status_by_code(request: Any, language: str, receipt: str, code: str) -> Res
 
 def _no_access(request: Any, language: str, receipt: str, error: Exception) -> Response:
     """The status page's sign-in again, for the API's 404 (no such pair) or 429 (locked out)."""
-    api_error = _as_api_error(error, language)
+    api_error = localized_error(error, language)
     if api_error is None or api_error.status not in (404, 429):
         raise error
     return sign_in_again(request, language, api_error.status, "status.html", "f-receipt", receipt=receipt)
@@ -701,11 +688,11 @@ def answer_post(request: Any, posted: dict[str, list[str]], language: str) -> Re
             lambda: responses.respond(submission, text, attachments, channel=channel),
         )
     except Exception as error:
-        api_error = _as_api_error(error, language)
+        api_error = localized_error(error, language)
         if api_error is None:
             raise
         if api_error.code == "not_waiting_for_answer":  # answered meanwhile (another device, a tab)
-            errors = [{"anchor": "status", "message": api_error.message}]
+            errors = [{"anchor": "status", "message": str(api_error.message)}]
             return _show_status(request, language, submission, code=code, id_token=token, errors=errors)
         if api_error.status != 422 or not api_error.details:
             return _unsent(request, language, api_error)
@@ -855,7 +842,7 @@ def queue_ticket_post(request: Any, posted: dict[str, list[str]], language: str,
         else:
             notice = queues.watch(ref, user_id, ahead, language, now)["message"]
     except Exception as error:
-        api_error = _as_api_error(error, language)
+        api_error = localized_error(error, language)
         if api_error is None:
             raise
         notice, status = api_error.message, api_error.status  # said on the page, as the API says it
@@ -921,7 +908,7 @@ def settings_post() -> Response:
             notice = "web.saved"
             language = stored.preferences.language
     except Exception as error:
-        api_error = _as_api_error(error, language)
+        api_error = localized_error(error, language)
         if api_error is None:
             raise
         code = api_error.code

@@ -14,9 +14,9 @@ from typing import Any
 
 from chalice import Response
 
+from chalicelib.api.errors import localized_error
 from chalicelib.web.pages import (
     FORM_POST,
-    _as_api_error,
     _checked_post,
     _client,
     _language,
@@ -116,7 +116,7 @@ def _payment(
                     payments.confirm(live["paymentId"], "resident")
             view = payments.resident_view(receipt, **who)
     except Exception as error:
-        api_error = _as_api_error(error, language)
+        api_error = localized_error(error, language)
         if api_error is None:
             raise
         if api_error.status in (404, 429):
@@ -176,7 +176,7 @@ def payment_receipt(request: Any, posted: dict[str, list[str]], language: str, r
     try:
         intent, submission = payments.receipt_for(payment_id, **who)
     except Exception as error:
-        api_error = _as_api_error(error, language)
+        api_error = localized_error(error, language)
         if api_error is None:
             raise
         return _message(request, language, "web.not_found_title", 404)
