@@ -25,10 +25,17 @@ def line_webhook() -> dict:
         raise ApiError(503, "unavailable", "Please retry later.") from None
     logger.info(
         "webhook accepted",
-        extra={"queued": result.queued, "duplicates": result.duplicates, "dropped": result.dropped},
+        extra={
+            "queued": result.queued,
+            "duplicates": result.duplicates,
+            "dropped": result.dropped,
+            "stale": result.stale,
+        },
     )
     metrics.add_metric(name="LineEventsQueued", unit="Count", value=len(result.queued))
     metrics.add_metric(name="LineEventsDuplicate", unit="Count", value=len(result.duplicates))
     if result.dropped:
         metrics.add_metric(name="LineEventsDropped", unit="Count", value=len(result.dropped))
+    if result.stale:
+        metrics.add_metric(name="LineEventsStale", unit="Count", value=len(result.stale))
     return {}

@@ -8,6 +8,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.webhooks import InvalidWebhook, strict_json
@@ -31,6 +32,10 @@ class LineEvent:
     reply_token: str | None
     source_type: str | None  # user, group or room
     raw: dict[str, Any]
+
+    def age(self, now: datetime) -> timedelta:
+        # In milliseconds, not as a datetime: the schema allows timestamps past the year 9999.
+        return timedelta(milliseconds=now.timestamp() * 1000 - self.timestamp_ms)
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> LineEvent:

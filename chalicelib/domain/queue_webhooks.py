@@ -11,7 +11,10 @@ Order: the caller's address, then size, then signature (before parsing: an unsig
 JSON, then schema, then the event in madoguchi's words (QueueEvent), then its time: an event dated
 later than now (beyond the clock tolerance) is refused, as a wrong clock would otherwise move a
 line to a later day and freeze today's figures, or keep a silent line looking current; so is one
-dated before EARLIEST_EVENT (a clock reset to its epoch). Late events of real days are accepted.
+dated before EARLIEST_EVENT (a clock reset to its epoch). Late events of real days are accepted,
+from the `madoguchi` adapter (its signature's time stops a replay); the others sign no time, so
+an event older than webhooks.MAX_EVENT_AGE from them is refused: the inbox no longer remembers
+it, and a captured request posted again would count again.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 from chalicelib.domain.errors import Invalid
 from chalicelib.domain.queue import QueueEvent, Source, config, normalised, parse_time
-from chalicelib.domain.webhooks import InvalidWebhook, strict_json
+from chalicelib.domain.webhooks import MAX_EVENT_AGE, InvalidWebhook, strict_json
 
 MAX_BODY_BYTES = 64 * 1024
 # Before any ticket system could send to madoguchi: a machine whose clock lost power restarts at
@@ -210,5 +213,12 @@ def check_request(
             422,
             "time_too_old",
             f"The event's time is before {EARLIEST_EVENT.year}: check the ticket system's clock (was it reset?).",
+        )
+    if source.adapter != "madoguchi" and now - event.occurred_at > MAX_EVENT_AGE:
+        raise InvalidWebhook(
+            422,
+            "time_too_old",
+            f"The event is more than {MAX_EVENT_AGE.days} days old: this ticket system signs no time, so a"
+            " replay of it could not be told from a new event.",
         )
     return event

@@ -3,10 +3,17 @@ it answers with, and a body that is not strict JSON or breaks its schema. Pure: 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.domain import json_text
 from chalicelib.schemas import problems
+
+# An event older than this is not taken: the inbox remembers an event id for a week
+# (store/inbox.KEEP_FOR), so a signed request captured and replayed later than that would run
+# again (a "stop all" postback, a ticket's call). LINE redelivers for a day; a ticket system
+# catching up after a long weekend's outage still lands.
+MAX_EVENT_AGE = timedelta(days=5)
 
 
 class InvalidWebhook(Exception):

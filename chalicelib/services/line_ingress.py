@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from chalicelib.adapters import queues
 from chalicelib.config import get_settings
 from chalicelib.domain.line_webhook import LineEvent, check_request, queue_body
+from chalicelib.domain.webhooks import MAX_EVENT_AGE
 from chalicelib.observability import logger
 from chalicelib.resources import LINE_EVENTS
 from chalicelib.services.ingress import QueueUnavailable, forget
@@ -20,6 +21,8 @@ class IngressResult:
     duplicates: list[str]
     # Events SQS will never take (too large, refused as such): logged and dropped, not retried.
     dropped: list[str]
+    # Events older than webhooks.MAX_EVENT_AGE: a replay the inbox no longer remembers, not run.
+    stale: list[str]
 
 
 def accept(body: bytes, signature: str | None) -> IngressResult:
@@ -40,11 +43,12 @@ def accept(body: bytes, signature: str | None) -> IngressResult:
         # Not LINE's doing (its events are a few KB) and never queueable: drop it, keep the others.
         logger.error("line events too large for the queue were dropped", extra={"events": dropped})
     now = datetime.now(UTC)
+    stale = [event.event_id for event in events if event.age(now) > MAX_EVENT_AGE]
     fresh: list[LineEvent] = []
     duplicates: list[str] = []
     try:
         for event in events:
-            if event.event_id in dropped:
+            if event.event_id in dropped or event.event_id in stale:
                 continue
             if inbox.record_first_sight(event.event_id, "line", now):
                 fresh.append(event)
@@ -68,4 +72,5 @@ def accept(body: bytes, signature: str | None) -> IngressResult:
         queued=[event.event_id for event in fresh if event.event_id not in not_queued],
         duplicates=duplicates,
         dropped=dropped + sent.refused,
+        stale=stale,
     )

@@ -8,10 +8,12 @@ queue will never take is dropped without failing the others of its body.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from chalicelib.adapters import queues
+from chalicelib.domain.webhooks import MAX_EVENT_AGE
 from chalicelib.resources import LINE_EVENTS
 from chalicelib.store.models import InboxEvent
 from tests.integration.conftest import line_event, webhook_body
@@ -61,6 +63,24 @@ def test_a_surrogate_pair_is_text_and_is_queued(post_webhook, queued):
     body = webhook_body(event).replace(b"PLACEHOLDER", b"\\ud83d\\ude00")
     assert post_webhook(body).status_code == 200
     assert queued() == [event["webhookEventId"]]
+
+
+def test_an_event_older_than_the_inbox_remembers_is_not_run_the_others_are(post_webhook, queued):
+    # A signed body captured and posted again after its inbox row expired would run again (a
+    # "stop all" postback, a report): such an event is answered 200, so LINE does not retry it,
+    # and never queued; a fresh event of the same body is.
+    now_ms = int(time.time() * 1000)
+    age_ms = int(MAX_EVENT_AGE.total_seconds() * 1000)
+    replayed = line_event("postback", postback={"data": "x"}, timestamp=now_ms - age_ms - 60_000)
+    late = line_event("follow", timestamp=now_ms - age_ms + 3_600_000)  # days late, inside the limit
+    fresh = line_event("follow")
+    # The largest timestamp the schema takes: an age in milliseconds, never a datetime overflow.
+    far = line_event("follow", timestamp=9007199254740991)
+    assert post_webhook(webhook_body(replayed, late, fresh, far)).status_code == 200
+    assert sorted(queued()) == sorted(
+        [late["webhookEventId"], fresh["webhookEventId"], far["webhookEventId"]]
+    )
+    assert not in_inbox(replayed["webhookEventId"])
 
 
 def test_a_300_digit_timestamp_is_a_422(post_webhook, queued):
