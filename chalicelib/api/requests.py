@@ -9,8 +9,8 @@ from chalice import CORSConfig
 from chalicelib.api.errors import ApiError
 from chalicelib.config import get_settings
 from chalicelib.domain import json_text
+from chalicelib.domain.form_problems import body_problems
 from chalicelib.domain.messages import Text
-from chalicelib.schemas import problems
 
 if TYPE_CHECKING:
     from chalice.app import Request
@@ -62,16 +62,17 @@ def json_body(request: Any, schema: str | None = None) -> Any:
     """The body as JSON (400 if it is not), checked against `schema` when given (422 with every problem).
 
     A body that is too big or not JSON is a client program's fault: said to its developer, in
-    English. A body that breaks the schema may be what a resident typed: said in their language
-    (the details stay the validator's, for the page that placed the field); so is text nobody
-    types (control characters, bidi overrides: `json_text.untypeable`)."""
+    English. A body that breaks the schema may be what a resident typed: said in their language,
+    field by field; so is text nobody types (control characters, bidi overrides:
+    `json_text.untypeable`)."""
     raw = raw_body(request)
     if len(raw) > MAX_JSON_BYTES:
         raise ApiError(413, "payload_too_large", f"The body exceeds {MAX_JSON_BYTES} bytes.")
     try:
         document = json_text.parse(raw)
-    except (ValueError, RecursionError):
-        raise ApiError(400, "malformed_json", "The body is not valid UTF-8 JSON.") from None
+    except (ValueError, RecursionError) as error:
+        why = [{"message": json_text.why_not(error)}]
+        raise ApiError(400, "malformed_json", "The body is not valid UTF-8 JSON.", why) from None
     odd = json_text.untypeable(document)
     if odd:
         details = [{"pointer": pointer, "message": Text("error.untypeable_text")} for pointer in odd]
@@ -80,10 +81,9 @@ def json_body(request: Any, schema: str | None = None) -> Any:
 
 
 def schema_checked(schema: str, document: Any) -> Any:
-    """`document` if it keeps schema `schema`, else 422 with every problem (the summary in the
-    caller's language, each detail the validator's, for the page that placed the field)."""
-    found = problems(schema, document)
-    if found:
-        details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]
+    """`document` if it keeps schema `schema`, else 422 with every problem, each at its pointer
+    and, like the summary, in the caller's language (the field named as the body names it)."""
+    details = body_problems(schema, document)
+    if details:
         raise ApiError(422, "invalid_request", Text("error.check_entries"), details)
     return document

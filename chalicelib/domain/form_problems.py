@@ -10,9 +10,11 @@ them in a page's language.
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from chalicelib.domain.messages import Text, localize
+from chalicelib.schemas import load, problems
 
 
 class Questions(Protocol):
@@ -91,6 +93,34 @@ def problems_of(problems: list[dict[str, Any]], form: Questions) -> list[dict[st
 # test breaks on a change): the property a dependentRequired needs, the first unexpected one.
 _QUOTED_NAME = re.compile(r"^'([A-Za-z0-9_]+)' is a dependency of ")
 _UNEXPECTED = re.compile(r"\('([A-Za-z0-9_]+)'(?:, '[^']*')* (?:was|were) unexpected\)")
+
+
+def body_problems(schema_name: str, document: Any) -> list[dict[str, Any]]:
+    """`problems_of` for a body that is no form, checked against schema `schema_name`."""
+    found = problems(schema_name, document)
+    return problems_of(found, named_by_fields(load(schema_name))) if found else []
+
+
+def named_by_fields(schema: dict[str, Any]) -> Questions:
+    """A body that is no form (an API's own: a ticket watch, a staff action) as Questions whose
+    labels are its field names, the same in every language: its problems are then said in the
+    caller's language ("「ahead」は5以下にしてください。"), not in the validator's English."""
+    return SimpleNamespace(schema=schema, meta={"labels": _field_names(schema.get("properties", {}))})
+
+
+def _field_names(properties: dict[str, Any]) -> dict[str, Any]:
+    labels: dict[str, Any] = {}
+    for name, prop in properties.items():
+        labels[name] = {"ja": name}
+        if inner := _inner_properties(prop):
+            labels[name]["properties"] = _field_names(inner)
+    return labels
+
+
+def _inner_properties(prop: dict[str, Any]) -> dict[str, Any]:
+    """The fields inside a field: its own, or its list entries'."""
+    items = prop.get("items")
+    return prop.get("properties") or (items.get("properties", {}) if isinstance(items, dict) else {})
 
 
 def _required_branches(expected: Any) -> list[list[str]] | None:

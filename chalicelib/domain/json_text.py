@@ -44,6 +44,20 @@ def parse(body: bytes | str) -> Any:
     return document
 
 
+def why_not(error: Exception) -> str:
+    """What parse() refused, for the sender's developer: one message for all of them ("not valid
+    UTF-8 JSON") left a vendor guessing which of a duplicate key, NaN or deep nesting to fix."""
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at line {error.lineno}, column {error.colno}"
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8 at byte {error.start}"
+    if isinstance(error, UnicodeEncodeError):
+        return "a lone UTF-16 surrogate escape (\\ud800-\\udfff) is not text"
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    return str(error)  # our own refusals: NaN, 1e999, a key named twice
+
+
 # Characters nobody types into a field: C0 controls other than tab and line breaks, DEL, C1, and
 # the bidi embeddings, overrides and isolates that make text display otherwise than it reads
 # (an audit note that looks blank, a counter name that reverses the message around it).

@@ -32,8 +32,9 @@ def strict_json(body: bytes, schema: str) -> Any:
     422 with every schema problem."""
     try:
         document = json_text.parse(body)
-    except (ValueError, RecursionError):
-        raise InvalidWebhook(400, "malformed_json", "The body is not valid UTF-8 JSON.") from None
+    except (ValueError, RecursionError) as error:
+        why = [{"message": json_text.why_not(error)}]
+        raise InvalidWebhook(400, "malformed_json", "The body is not valid UTF-8 JSON.", why) from None
     found = problems(schema, document)
     if found:
         details = [{"pointer": p["pointer"], "message": p["message"]} for p in found]

@@ -11,9 +11,10 @@ from typing import Any
 
 from chalicelib.domain import consultations as rules
 from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from chalicelib.domain.form_problems import body_problems
+from chalicelib.domain.messages import Text
 from chalicelib.domain.staff import StaffPrincipal
 from chalicelib.domain.submissions import TOKYO
-from chalicelib.schemas import problems
 from chalicelib.services import consultations as service
 from chalicelib.store import consultations as store
 from chalicelib.store.models import ConsultationBooking
@@ -38,12 +39,9 @@ def _booking(principal: StaffPrincipal, booking_id: str) -> ConsultationBooking:
 
 
 def _check(schema: str, document: Any) -> None:
-    found = problems(schema, document)
-    if found:
-        raise Invalid(
-            "入力内容を確認してください。 / Please check your entries.",
-            details=[{"pointer": p["pointer"], "message": p["message"]} for p in found],
-        )
+    details = body_problems(schema, document)
+    if details:
+        raise Invalid(Text("error.check_entries"), details=details)
 
 
 def set_availability(principal: StaffPrincipal, service_id: str, document: Any) -> dict[str, Any]:
@@ -173,7 +171,9 @@ def booking_detail(principal: StaffPrincipal, booking_id: str) -> dict[str, Any]
         "onLine": booking.line_user_id is not None,
         "enteredBy": booking.entered_by,
         "cancelReason": booking.cancel_reason,
-        "meetingLink": svc.meeting_link(booking.booking_id) if booking.mode == "online" else None,
+        "meetingLink": svc.meeting_link(booking.booking_id, booking.meeting_room)
+        if booking.mode == "online"
+        else None,
         # What each change was: the times of a move, the statuses of a correction, a cancel's reason.
         "trail": [
             {

@@ -270,7 +270,7 @@ def test_a_body_naming_another_user_cannot_write_their_preferences(api):
 
     response = api("PUT", attacker, {**settings(topics=["crime-prevention"], area="aoto"), "userId": victim})
     assert response.status_code == 422
-    assert body_of(response)["error"]["details"][0]["pointer"] == ""
+    assert body_of(response)["error"]["details"][0]["pointer"] == "/userId"  # at the field nobody asked for
     assert body_of(api("GET", victim)) == victims_before
     assert lists_of(victim) == {"childcare#tateishi", "all#tateishi"}
     assert lists_of(attacker) == set()
@@ -293,7 +293,7 @@ def test_a_body_naming_another_user_cannot_write_their_preferences(api):
             {"consent": {"termsVersion": rules.TERMS_VERSION, "acceptedAt": "2020-01-01T00:00:00Z"}},
             "/consent",
         ),
-        ({"birthDate": "1988-04-01"}, ""),
+        ({"birthDate": "1988-04-01"}, "/birthDate"),  # at the field nobody asked for
     ],
 )
 def test_a_body_that_breaks_the_schema_is_422_and_writes_nothing(api, changes, pointer):

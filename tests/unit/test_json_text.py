@@ -26,6 +26,25 @@ def test_what_is_not_strict_json_is_a_value_error(body: bytes) -> None:
         json_text.parse(body)
 
 
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b'{"id": "a", "id": "b"}', "a key is named twice"),
+        (b'{"n": NaN}', "NaN is not JSON"),
+        (b'{"n": 1e999}', "number out of range"),
+        (b'{"counter": "\\udc00"}', "lone UTF-16 surrogate"),
+        (b'{"x": "\xff"}', "not UTF-8 at byte 7"),
+        (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+        (b'{"a": }', "Expecting value at line 1, column 7"),
+    ],
+)
+def test_a_refusal_says_what_to_fix(body: bytes, said: str) -> None:
+    # One "not valid UTF-8 JSON" for all of these left a vendor guessing what to fix.
+    with pytest.raises((ValueError, RecursionError)) as refused:
+        json_text.parse(body)
+    assert said in json_text.why_not(refused.value)
+
+
 def test_strict_json_reads_as_json_does() -> None:
     body = '{"a": [1, 2.5, true, null], "b": "\\ud83d\\ude00 \\u00e9 窓口", "c": {"d": "\\n"}}'
     assert json_text.parse(body.encode()) == {"a": [1, 2.5, True, None], "b": "😀 é 窓口", "c": {"d": "\n"}}
