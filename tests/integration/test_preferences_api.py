@@ -307,6 +307,14 @@ def test_a_body_that_breaks_the_schema_is_422_and_writes_nothing(api, changes, p
     assert residents.get(user_id).preferences_version == 0
 
 
+def test_a_schema_problem_is_said_in_the_residents_language_at_its_field(api):
+    # It was the validator's English ("Additional properties are not allowed ('colour' was
+    # unexpected)") at the body's root, whatever the resident's language.
+    response = api("PUT", follower(), {**settings(), "colour": "red"}, language="vi")
+    [detail] = body_of(response)["error"]["details"]
+    assert detail == {"pointer": "/colour", "message": messages.text("problem.additionalProperties", "vi")}
+
+
 def test_unknown_topics_and_areas_are_422_with_every_problem(api):
     user_id = follower()
     bad = settings(topics=["disaster", "weather"], area="shinjuku", birthYear=2100)
