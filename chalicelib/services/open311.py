@@ -33,6 +33,10 @@ DEFAULT_WINDOW = timedelta(days=90)  # GeoReport v2: without dates, the most rec
 MAX_WINDOW = timedelta(days=90)  # ...and a date range "may not span more than 90 days"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+# How deep paging reaches (page × page_size): a far page is read and thrown away item by item, so
+# an unbounded one let one anonymous request read every report of the date range. Deeper than
+# this, a client narrows the dates.
+MAX_REACH = 1000
 OPEN311_STATUSES = ("open", "closed")
 
 
@@ -62,7 +66,7 @@ def requests(params: Mapping[str, str] | None, now: datetime | None = None) -> l
     wanted = _statuses(params.get("status"), problems)
     start, end = _date_range(params.get("start_date"), params.get("end_date"), now, problems)
     page_size = _integer(params.get("page_size"), "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, problems)
-    page = _integer(params.get("page"), "page", 1, None, problems)
+    page = _integer(params.get("page"), "page", 1, max(MAX_REACH // page_size, 1), problems)
     if problems:
         raise rule.Malformed(
             "検索条件を確認してください。 / Please check the parameters.",
