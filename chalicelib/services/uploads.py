@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import storage
+from chalicelib.config import get_settings
 from chalicelib.domain import errors as rule
 from chalicelib.domain import images
 from chalicelib.domain.messages import Text
@@ -45,12 +47,18 @@ def receive(name: str, data: bytes) -> str | None:
     """Keep a photo that reached us another way (a LINE image message) as an upload would be,
     for prepare() at submission; its upload id, or None when it is not an image we take.
 
-    The id derives from `name` (the LINE message id), so receiving it again overwrites it.
+    The id derives from `name` (the LINE message id), so receiving it again overwrites it; keyed
+    by a secret, as message ids are no secret: an id anyone could compute from one would let them
+    attach a stranger's photo to their own submission (and take it from the stranger's report).
     """
     content_type = images.sniff(data)
     if content_type is None or len(data) > MAX_IMAGE_BYTES:
         return None
-    upload_id = "up_" + base64.b32encode(hashlib.sha256(name.encode()).digest()[:20]).decode().lower()
+    key = hmac.new(
+        get_settings().line_channel_secret.encode(), b"madoguchi upload id", hashlib.sha256
+    ).digest()
+    digest = hmac.new(key, name.encode(), hashlib.sha256).digest()
+    upload_id = "up_" + base64.b32encode(digest[:20]).decode().lower()
     storage.write(_incoming(upload_id), data, content_type)
     return upload_id
 

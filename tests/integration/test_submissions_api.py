@@ -235,6 +235,29 @@ def upload_photo(client, path, content_type: str = "image/jpeg") -> str:
     return grant["uploadId"]
 
 
+def test_a_line_photos_upload_id_cannot_be_computed_from_its_message_id(local_stack, monkeypatch):
+    # Anyone may name an upload id in a submission: one derived from the LINE message id alone
+    # (not secret) would let a stranger take another resident's chat photo into their own case.
+    import base64
+    import hashlib
+
+    from chalicelib.config import get_settings
+    from chalicelib.services import uploads
+
+    data = (FIXTURES / "gps.jpg").read_bytes()
+    name = f"line-message:{uuid.uuid4().int % 10**18}"
+    first = uploads.receive(name, data)
+    assert uploads.receive(name, data) == first  # received again: the same upload, overwritten
+    assert first != "up_" + base64.b32encode(hashlib.sha256(name.encode()).digest()[:20]).decode().lower()
+    monkeypatch.setenv("LINE_CHANNEL_SECRET", "another-channel-secret")
+    get_settings.cache_clear()
+    try:
+        assert uploads.receive(name, data) != first  # keyed by the secret, not only by the name
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
 def test_a_report_with_a_photo_keeps_a_copy_without_location_metadata(client, local_stack):
     from chalicelib.adapters import storage
     from chalicelib.domain import images
