@@ -10,6 +10,7 @@ a worker that crashes anywhere and runs again finishes the job once.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -104,6 +105,24 @@ def start(
     if found is None:
         raise Conflict(Text("error.pay.no_fee"), code="no_fee")
     form, plan = found
+    now = datetime.now(UTC)
+    until = now + START_LEASE
+    waited_until = now + START_WAIT
+    while not store.take_start_lease(submission.receipt, now, until):
+        if now >= waited_until:
+            raise Unavailable(Text("error.busy"), retry_after=5)
+        time.sleep(0.2)
+        now = datetime.now(UTC)
+        until = now + START_LEASE
+    try:
+        return _start_alone(submission, form, plan, method)
+    finally:
+        store.release_start_lease(submission.receipt, until)
+
+
+def _start_alone(submission: Submission, form: FormDefinition, plan: rules.FeePlan, method: str) -> dict:
+    """start(), holding the submission's lease: PayPay and card asked at the same moment each
+    ended the other's intent they saw, then opened their own, and both stayed payable."""
     intents = _intents(submission.receipt)
     if _paid(intents):
         raise Conflict(Text("error.pay.already_paid"), code="already_paid")
@@ -176,12 +195,14 @@ def start(
 
 # A request opening an intent at the provider takes at most this long (3 tries of 5 s, backoff).
 OPENING_TAKES = timedelta(seconds=20)
+# One request at a time starts a payment of a submission: the lease outlasts a slow start (a
+# request that died frees it then); another request waits this long for it, then answers "busy".
+START_LEASE = OPENING_TAKES + timedelta(seconds=10)
+START_WAIT = timedelta(seconds=8)
 
 
 def _live_intent(payment_id: str) -> PaymentIntent | None:
     """The slot's intent; its creator takes the slot a moment before it writes the intent."""
-    import time
-
     for _ in range(15):
         found = store.get(payment_id)
         if found is not None:
@@ -192,8 +213,6 @@ def _live_intent(payment_id: str) -> PaymentIntent | None:
 
 def _wait_for_provider(intent: PaymentIntent) -> PaymentIntent:
     """Another request is opening this intent right now: wait for its answer rather than race it."""
-    import time
-
     while (
         not intent.provider_ref
         and not intent.opening_failed
@@ -905,10 +924,11 @@ def receipt_for(
     intent = store.get(payment_id)
     if intent is None or intent.receipt != submission.receipt:
         raise NotFound(_NOT_FOUND, code="payment_not_found")
-    if (
-        intent.paid_at is None
-        or intent.status not in (rules.COMPLETED, rules.REFUNDED)
-        or not _settles(intent)
-    ):
+    if intent.paid_at is not None and not _settles(intent):
+        # Money taken that is not the fee: said so, not "not confirmed yet" (the resident paid).
+        if intent.status == rules.REFUNDED:
+            raise Conflict(Text("error.pay.refunded"), code="payment_refunded")
+        raise Conflict(Text("error.pay.under_review"), code="payment_under_review")
+    if intent.paid_at is None or intent.status not in (rules.COMPLETED, rules.REFUNDED):
         raise Conflict(Text("error.pay.not_paid"), code="not_paid")
     return intent, submission

@@ -800,6 +800,7 @@ class PaymentSlot(Model):
     slot = UnicodeAttribute(hash_key=True)
     attempt = NumberAttribute(default=0)
     live_payment_id = UnicodeAttribute(null=True)
+    lease_until = UTCDateTimeAttribute(null=True)
 
 
 class ReconciliationItem(Model):

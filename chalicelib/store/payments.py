@@ -37,6 +37,24 @@ def slot(receipt: str, method: str) -> PaymentSlot:
     return item_or_none(PaymentSlot, f"{receipt}#{method}") or PaymentSlot(f"{receipt}#{method}", attempt=0)
 
 
+def take_start_lease(receipt: str, now: datetime, until: datetime) -> bool:
+    """Hold the submission's one "starting a payment" lease until `until`, unless another request
+    holds it (a lease past its time belongs to a request that died)."""
+    holder = PaymentSlot(f"{receipt}#starting")
+    with conditional() as write:
+        holder.update(
+            actions=[PaymentSlot.lease_until.set(until)],
+            condition=PaymentSlot.slot.does_not_exist() | (PaymentSlot.lease_until < now),
+        )
+    return write.applied
+
+
+def release_start_lease(receipt: str, until: datetime) -> None:
+    """Give the lease back, if it is still the one taken until `until` (not a successor's)."""
+    with conditional():
+        PaymentSlot(f"{receipt}#starting").delete(condition=PaymentSlot.lease_until == until)
+
+
 def take_attempt(current: PaymentSlot, payment_id: str, attempt: int) -> bool:
     """Make `payment_id` (attempt `attempt`) the live intent, if nobody took the slot since it was read."""
     condition = (

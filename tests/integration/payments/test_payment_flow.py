@@ -231,7 +231,8 @@ def test_a_receipt_needs_the_code_first_and_money_under_review_has_none(owing, r
     settle()
     assert store.get(intent["paymentId"]).status == "needs_review"
     status, error = resident_api("GET", f"/payments/{intent['paymentId']}/receipt", secret)
-    assert status == 409 and error["error"]["code"] == "not_paid"
+    # Not "not confirmed yet": the resident paid, and is told it is being checked.
+    assert status == 409 and error["error"]["code"] == "payment_under_review"
 
 
 @pytest.mark.parametrize("end", ["withdrawn", "rejected"])

@@ -16,6 +16,23 @@ def test_concurrent_starts_get_one_live_intent(owing, paybox):
     assert len(paybox.requests("/v2/codes", "POST")) == 1
 
 
+def test_paypay_and_card_started_at_once_leave_one_way_to_pay_open(owing, paybox, resident_api):
+    # An outside run: each request ended the other's intent it saw, then opened its own, and
+    # both stayed payable; paying both charged the resident twice.
+    receipt, secret = owing(copies=1)
+    methods = ["paypay", "card"] * 3
+    with ThreadPoolExecutor(len(methods)) as pool:
+        views = list(pool.map(lambda method: payments.start(receipt, method, secret=secret), methods))
+    assert all(view["payUrl"] for view in views)
+    status, view = resident_api("GET", f"/submissions/{receipt}/payment", secret)
+    live = [intent["paymentId"] for intent in view["live"]]
+    assert len(live) == 1, live
+    # Every other intent was ended at the provider: its code or session takes no money.
+    for intent in store.for_receipt(receipt):
+        if intent.payment_id not in live:
+            assert intent.status in ("canceled", "expired"), (intent.payment_id, intent.status)
+
+
 def test_an_answer_lost_after_paypay_took_the_code_moves_to_a_new_id(owing, paybox, resident_api):
     receipt, secret = owing(copies=1)
     paybox.fault("/v2/codes", method="POST", status=502, phase="after", count=1)
