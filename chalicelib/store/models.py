@@ -792,7 +792,8 @@ class PaymentLogEntry(Model):
 
 
 class PaymentSlot(Model):
-    """`<receipt>#<method>`: the attempt counter (merchantPaymentIds never repeat) and the live intent."""
+    """`<receipt>#<method>`: the attempt counter (merchantPaymentIds never repeat) and the live intent.
+    `<receipt>#starting`: the lease one request holds while it starts a payment of that submission."""
 
     class Meta(_Meta):
         table_name = _settings.name("payment-slots")
