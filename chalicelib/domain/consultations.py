@@ -105,8 +105,10 @@ class Service:
             return messages.text("consult.generic_title", language)
         return self.title(language)
 
-    def meeting_link(self, booking_id: str) -> str:
-        return self.meeting_link_template.format(service=self.id, booking=booking_id)
+    def meeting_link(self, booking_id: str, room: str) -> str:
+        """The online meeting's link; `room` is the booking's own random token (new_meeting_room):
+        a booking number, seen in lists, digests and LINE, must not be enough to join."""
+        return self.meeting_link_template.format(service=self.id, booking=booking_id, room=room)
 
     def to_public(self, language: str) -> dict[str, Any]:
         return {
@@ -153,8 +155,17 @@ def catalogue() -> dict[str, Service]:
         ):
             # The link goes into the .ics LOCATION, the email and a LINE push on the lock screen.
             raise ValueError(f"consultation {service.id!r} is sensitive: its meeting link must not name it")
+        if "{room}" not in service.meeting_link_template:
+            raise ValueError(
+                f"consultation {service.id!r}: its meeting link must hold the booking's {{room}}"
+            )
         services[service.id] = service
     return services
+
+
+def new_meeting_room() -> str:
+    """A booking's online meeting room: 128 random bits, the key a meeting link carries."""
+    return secrets.token_urlsafe(16)
 
 
 def get_service(service_id: str) -> Service:
@@ -260,18 +271,33 @@ def bounds_utc(first: date, last: date) -> tuple[str, str]:
 # --------------------------------------------------------------------------- booking rules
 
 
-def check_bookable(service: Service, start: datetime, mode: str, now: datetime) -> None:
+def check_bookable(
+    service: Service, start: datetime, mode: str, now: datetime, *, by_staff: bool = False
+) -> None:
+    """Whether a session can be booked now. Staff book (a caller, a walk-in at the counter) until
+    it starts: MIN_LEAD gives staff time to prepare, and here they are the ones booking."""
     if mode not in service.modes:
         raise Invalid(Text("consult.error.mode_not_offered"), code="mode_not_offered")
-    if start < now + MIN_LEAD:
+    if start < now + (timedelta(0) if by_staff else MIN_LEAD):
         raise Conflict(Text("consult.error.slot_closed"), code="slot_closed")
     if start > now + timedelta(days=service.book_ahead_days):
         raise Conflict(Text("consult.error.slot_not_open_yet"), code="slot_not_open_yet")
 
 
-def check_change_allowed(service: Service, start: datetime, now: datetime) -> None:
-    """Residents cancel or move a booking up to the service's deadline; later, they call."""
-    if now > start - service.cancel_deadline:
+# A booking made inside its change deadline (a session later today) may still be cancelled or
+# moved for this long after it was made: else a slip of the finger could only be undone by phone.
+CHANGE_GRACE = timedelta(minutes=30)
+
+
+def change_until(service: Service, start: datetime, booked_at: datetime) -> datetime:
+    """Until when the resident may cancel or move the booking themselves: the service's deadline,
+    or CHANGE_GRACE after booking when that is later (never past the start)."""
+    return max(start - service.cancel_deadline, min(booked_at + CHANGE_GRACE, start))
+
+
+def check_change_allowed(service: Service, start: datetime, booked_at: datetime, now: datetime) -> None:
+    """Residents cancel or move a booking up to change_until; later, they call."""
+    if now > change_until(service, start, booked_at):
         hours = int(service.cancel_deadline.total_seconds() // 3600)
         raise Conflict(
             Text("consult.error.change_deadline", hours=hours),
@@ -301,6 +327,13 @@ def clean_note(note: Any, limit: int = NOTE_MAX) -> str | None:
 
 def normalize_email(value: str) -> str:
     return one_line(value).strip().lower()
+
+
+def mailbox(email: str) -> str:
+    """The mailbox an address reaches, for the per-person guard: without a "+tag" (sub-addressing:
+    x+2@example.com is x@example.com's inbox at most providers, so it is the same person)."""
+    local, at, domain = normalize_email(email).rpartition("@")
+    return f"{local.split('+', 1)[0] or local}{at}{domain}" if at else normalize_email(email)
 
 
 def normalize_phone(value: str) -> str:

@@ -91,7 +91,7 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
     _check("consultation_booking", document)
     start = rules.parse_slot(document["slot"])
     mode = document["mode"]
-    rules.check_bookable(service, start, mode, now)
+    rules.check_bookable(service, start, mode, now, by_staff=booker.staff_id is not None)
     eligibility = rules.check_eligibility(service, document.get("eligibility"))
     identity = _identity(document, booker)
     day = rules.tokyo_day(start)
@@ -116,6 +116,7 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
             note=rules.clean_note(document.get("note")),
             guard=rules.person_key(service.id, day, identity),
             secret_hash=receipts.hash_secret(secret, receipts.new_salt()),
+            meeting_room=rules.new_meeting_room(),
             created_at=now,
             updated_at=now,
             entered_by=booker.staff_id,
@@ -194,7 +195,7 @@ def _identity(document: dict[str, Any], booker: Booker) -> str:
             details=[{"pointer": "/name", "message": Text("consult.error.name_required")}],
         )
     if document.get("email"):
-        return f"email:{rules.normalize_email(document['email'])}"
+        return f"email:{rules.mailbox(document['email'])}"
     phone = rules.normalize_phone(str(document.get("phone") or ""))
     if len(phone) < 9:
         raise Invalid(
@@ -236,7 +237,7 @@ def cancel(
     if booking.status != rules.BOOKED:
         raise Conflict(Text("consult.error.cannot_cancel"), code="not_booked")
     if by_staff is None:
-        rules.check_change_allowed(service, rules.parse_slot(booking.slot), now)
+        rules.check_change_allowed(service, rules.parse_slot(booking.slot), booking.created_at, now)
     _arm_followup(booking.booking_id, now)
     audit = store.Audit(
         "staff" if by_staff else "resident", by_staff, "cancelled", now, rules.BOOKED, rules.CANCELLED, reason
@@ -244,6 +245,9 @@ def cancel(
     try:
         store.release(booking, rules.CANCELLED, audit, reason=reason)
     except store.Stale:
+        current = _must(booking.booking_id)
+        if current.status == rules.CANCELLED:  # a cancel at the same moment (a double tap) won: done
+            return booking_view(current, booking.language)
         raise Conflict(_CHANGED, code="conflict") from None
     except store.Busy:
         raise Unavailable(_BUSY, code="busy", retry_after=1) from None
@@ -260,8 +264,8 @@ def reschedule(booking: ConsultationBooking, document: Any, *, by_staff: str | N
         raise Conflict(Text("consult.error.cannot_change"), code="not_booked")
     new_start = rules.parse_slot(document["slot"])
     if by_staff is None:
-        rules.check_change_allowed(service, rules.parse_slot(booking.slot), now)
-    rules.check_bookable(service, new_start, booking.mode, now)
+        rules.check_change_allowed(service, rules.parse_slot(booking.slot), booking.created_at, now)
+    rules.check_bookable(service, new_start, booking.mode, now, by_staff=by_staff is not None)
     new_slot = rules.slot_id(new_start)
     if new_slot == booking.slot:
         return booking_view(booking, booking.language)
@@ -303,6 +307,7 @@ def line_user_bookings(user_id: str, language: str) -> list[dict[str, Any]]:
 def booking_view(booking: ConsultationBooking, language: str) -> dict[str, Any]:
     service = rules.get_service(booking.service)
     start = rules.parse_slot(booking.slot)
+    until = rules.change_until(service, start, booking.created_at)
     return {
         "booking": booking.booking_id,
         "service": service.id,
@@ -314,9 +319,9 @@ def booking_view(booking: ConsultationBooking, language: str) -> dict[str, Any]:
         "mode": booking.mode,
         "channel": booking.channel,
         "prepare": service.prepare.get(language) or service.prepare["ja"],
-        "changeUntil": rules.tokyo_text(start - service.cancel_deadline),
+        "changeUntil": rules.tokyo_text(until),
         # Whether the resident may still move or cancel it themselves (else they call the ward).
-        "changeable": booking.status == rules.BOOKED and datetime.now(UTC) < start - service.cancel_deadline,
+        "changeable": booking.status == rules.BOOKED and datetime.now(UTC) < until,
         "bookingUrl": f"/bookings/{booking.booking_id}",
     }
 

@@ -155,8 +155,10 @@ def set_slot(
     *,
     reopen: bool = True,
 ) -> str:
-    """Create the slot, or set the capacity of an existing one, never below what is booked: asked
-    for fewer seats than are booked, it keeps those bookings and sells no more (capacity = booked).
+    """Create the slot, or set the capacity of an existing one. Asked for fewer seats than are
+    booked, it keeps those bookings and sells none until fewer than `capacity` remain: the
+    capacity asked for stays the target (it used to become the number booked, and seats freed by
+    a cancel were sold again beyond what staff had asked for).
     `reopen`: open it again if it was closed (an extra session does; a weekly pattern does not).
 
     Answers "created", "updated", or "kept" (it holds more bookings than the capacity asked for)."""
@@ -183,11 +185,7 @@ def set_slot(
     if write.applied:
         return "updated"
     ConsultationSlot(service, slot_id).update(
-        actions=[
-            ConsultationSlot.capacity.set(ConsultationSlot.booked),
-            *reopened,
-            ConsultationSlot.updated_by.set(by),
-        ]
+        actions=[ConsultationSlot.capacity.set(capacity), *reopened, ConsultationSlot.updated_by.set(by)]
     )
     return "kept"
 

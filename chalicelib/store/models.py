@@ -572,6 +572,8 @@ class ConsultationBooking(Model):
     note = UnicodeAttribute(null=True)
     guard = UnicodeAttribute()
     secret_hash = UnicodeAttribute(null=True)
+    # The online meeting link's key (consultations.new_meeting_room): never the booking number.
+    meeting_room = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     entered_by = UnicodeAttribute(null=True)

@@ -111,7 +111,7 @@ def render(booking: ConsultationBooking, notice: str) -> tuple[str, str]:
         "mode": messages.text(f"consult.mode.{booking.mode}", language),
         "booking": booking.booking_id,
         "prepare": svc.prepare.get(language) or svc.prepare["ja"],
-        "link": svc.meeting_link(booking.booking_id),
+        "link": svc.meeting_link(booking.booking_id, booking.meeting_room),
         "reason": booking.cancel_reason if booking.cancel_reason and booking.cancel_reason != "-" else "-",
     }
     key = _message_key(booking, notice)
@@ -145,7 +145,7 @@ def deliver(booking: ConsultationBooking, notice: str, now: datetime) -> list[st
         svc = rules.get_service(booking.service)
         language = booking.language or "ja"
         location = (
-            svc.meeting_link(booking.booking_id)
+            svc.meeting_link(booking.booking_id, booking.meeting_room)
             if booking.mode == "online"
             else messages.text("consult.location.in_person", language)
         )

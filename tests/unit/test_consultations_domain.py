@@ -34,7 +34,7 @@ def test_the_catalogue_holds_the_plans_thirteen_services_complete_in_seven_langu
         assert all(service.name[lang] and service.prepare[lang] for lang in rules.LANGUAGES)
         assert service.section in sections()
         assert set(service.modes) <= set(rules.MODES) and service.duration_minutes > 0
-        assert "{booking}" in service.meeting_link_template
+        assert "{room}" in service.meeting_link_template
     assert [s.id for s in catalogue.values() if s.sensitive] == ["lgbts"]
 
 
@@ -44,8 +44,19 @@ def test_a_sensitive_service_is_never_named_in_what_others_may_see():
         assert "LGBT" not in lgbts.public_title(language)
     assert rules.get_service("legal").public_title("en") == "Legal consultation (lawyer)"
     # Nor by its meeting link, which goes into the .ics, the email and a LINE push.
-    link = lgbts.meeting_link("BK-2612-ABC123")
-    assert link.endswith("/BK-2612-ABC123") and "lgbt" not in link.lower()
+    room = rules.new_meeting_room()
+    link = lgbts.meeting_link("BK-2612-ABC123", room)
+    assert link.endswith(f"/{room}") and "lgbt" not in link.lower()
+
+
+def test_a_meeting_link_is_keyed_by_the_bookings_random_room_not_its_number():
+    # The booking number is in lists, digests and LINE messages: with a provider whose link is
+    # the room's key, it must not be enough to join a legal or LGBTs consultation.
+    legal = rules.get_service("legal")
+    rooms = {rules.new_meeting_room() for _ in range(100)}
+    assert len(rooms) == 100 and all(len(room) >= 22 for room in rooms)  # 128 random bits each
+    link = legal.meeting_link("BK-2612-ABC123", "r00m")
+    assert link.endswith("/legal/r00m") and "BK-2612-ABC123" not in link
 
 
 def test_a_sensitive_service_whose_meeting_link_would_name_it_is_refused(monkeypatch, tmp_path):
@@ -55,13 +66,17 @@ def test_a_sensitive_service_whose_meeting_link_would_name_it_is_refused(monkeyp
     lgbts = next(entry for entry in raw["services"] if entry["id"] == "lgbts")
     monkeypatch.setattr(rules, "DATA_DIR", tmp_path)
     for template in (
-        "https://meet.example.jp/{service}/{booking}",
-        "https://meet.example.jp/lgbts/{booking}",
+        "https://meet.example.jp/{service}/{room}",
+        "https://meet.example.jp/lgbts/{room}",
     ):
         lgbts["meetingLinkTemplate"] = template
         (tmp_path / "consultations.json").write_text(json.dumps(raw), encoding="utf-8")
         with pytest.raises(ValueError, match="must not name it"):
             rules.catalogue.__wrapped__()
+    lgbts["meetingLinkTemplate"] = "https://meet.example.jp/{booking}"  # a guessable room
+    (tmp_path / "consultations.json").write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(ValueError, match="must hold the booking's"):
+        rules.catalogue.__wrapped__()
 
 
 def test_weekly_slots_skip_weekends_holidays_and_the_year_end_closure():
@@ -102,9 +117,38 @@ def test_booking_window_and_change_deadline():
     ]
     assert [s["slot"] for s in rules.public_slots(rows, legal, now)] == [rows[1][0]]
     start = now + timedelta(hours=30)
-    rules.check_change_allowed(legal, start, now)  # 24 h before is the deadline
+    booked = now - timedelta(days=3)
+    rules.check_change_allowed(legal, start, booked, now)  # 24 h before is the deadline
     with pytest.raises(Conflict):
-        rules.check_change_allowed(legal, start, now + timedelta(hours=7))
+        rules.check_change_allowed(legal, start, booked, now + timedelta(hours=7))
+
+
+def test_staff_book_a_caller_or_a_walk_in_until_the_session_starts():
+    # Residents' 30-minute lead is there so staff can prepare; the counter's walk-in 13 minutes
+    # before a session with free seats was refused all the same.
+    legal = rules.get_service("legal")
+    now = datetime(2030, 6, 3, 3, 0, tzinfo=UTC)
+    soon = now + timedelta(minutes=13)
+    with pytest.raises(Conflict):
+        rules.check_bookable(legal, soon, "in_person", now)
+    rules.check_bookable(legal, soon, "in_person", now, by_staff=True)
+    with pytest.raises(Conflict):
+        rules.check_bookable(legal, now - timedelta(minutes=1), "in_person", now, by_staff=True)
+
+
+def test_a_booking_made_inside_its_change_deadline_can_be_undone_for_a_short_while():
+    # Booked at noon for 15:30 (the deadline, 24 h before, long past): a wrong tap could only be
+    # undone by phone. For CHANGE_GRACE after booking the resident may still cancel or move it.
+    legal = rules.get_service("legal")
+    booked = datetime(2030, 6, 3, 3, 0, tzinfo=UTC)
+    start = booked + timedelta(hours=3, minutes=30)
+    assert rules.change_until(legal, start, booked) == booked + rules.CHANGE_GRACE
+    rules.check_change_allowed(legal, start, booked, booked + rules.CHANGE_GRACE)
+    with pytest.raises(Conflict):
+        rules.check_change_allowed(legal, start, booked, booked + rules.CHANGE_GRACE + timedelta(seconds=1))
+    # Never past the start: a session 10 minutes after the booking is changeable until it starts.
+    soon = booked + timedelta(minutes=10)
+    assert rules.change_until(legal, soon, booked) == soon
 
 
 def test_the_guard_is_per_person_service_and_day_and_holds_no_personal_data():

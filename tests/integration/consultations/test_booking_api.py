@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, date, datetime, timedelta
 
@@ -95,6 +96,9 @@ def test_the_same_resident_cannot_hold_two_bookings_of_one_service_on_one_day(sl
     # No Accept-Language: the ward's Japanese, in one language.
     assert body_of(again)["error"]["message"] == messages.text("consult.error.already_booked", "ja")
     assert int(store.get_slot("legal", second).booked) == 0  # nothing half-written
+    # A "+tag" reaches the same inbox: the same person, not a second seat.
+    tagged = book("legal", second, email="same.person+2@example.com")
+    assert tagged.status_code == 409 and body_of(tagged)["error"]["code"] == "already_booked"
     # Another service the same day is fine.
     other = slot("tax")
     assert book("tax", other, email="same.person@example.com").status_code == 201
@@ -115,6 +119,39 @@ def test_cancel_frees_the_seat_and_the_day_for_the_same_resident(call, slot, boo
     assert again.status_code == 200 and body_of(again)["status"] == "cancelled"  # a retry: done
     assert book("building", slot_id, email="cancel.rebook@example.com").status_code == 201
     assert int(store.get_slot("building", slot_id).booked) == 1
+
+
+def test_cancels_at_the_same_moment_all_answer_cancelled_and_free_one_seat(call, slot, book):
+    # A double tap: one cancel won and the others answered 409 "changed meanwhile".
+    slot_id = slot("building", capacity=2)
+    answer = body_of(book("building", slot_id))
+    headers = {"X-Access-Secret": answer["accessCode"]}
+    results: list = [None] * 5
+
+    def cancel(index: int) -> None:
+        response = call("POST", f"/bookings/{answer['booking']}/cancel", headers=headers)
+        results[index] = (response.status_code, body_of(response).get("status"))
+
+    threads = [threading.Thread(target=cancel, args=(index,)) for index in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [(200, "cancelled")] * 5
+    assert int(store.get_slot("building", slot_id).booked) == 0
+
+
+def test_a_booking_made_inside_its_change_deadline_can_be_cancelled_just_after(call, slot, book, monkeypatch):
+    # Booked for later today (the 24-hour deadline long past): it could be neither cancelled nor
+    # moved a minute later, only by phone. For a short while after booking, the resident may.
+    strict = dataclasses.replace(rules.get_service("building"), cancel_deadline=timedelta(days=400))
+    monkeypatch.setitem(rules.catalogue(), "building", strict)
+    answer = body_of(book("building", slot("building")))
+    assert answer["changeable"] is True
+    cancelled = call(
+        "POST", f"/bookings/{answer['booking']}/cancel", headers={"X-Access-Secret": answer["accessCode"]}
+    )
+    assert cancelled.status_code == 200 and body_of(cancelled)["status"] == "cancelled"
 
 
 def test_reschedule_into_a_full_slot_is_refused_and_keeps_the_booking(call, slot, book):

@@ -79,6 +79,11 @@ def test_line_booking_confirmation_reminders_and_cancel(call, slot, book, mint, 
     }
     fire_at(drained, start - timedelta(hours=24) + timedelta(seconds=1))
     assert len(pushes_to(sandbox, user)) == 2 and "明日" in pushes_to(sandbox, user)[1]
+    # The meeting link is the booking's own random room: its number alone does not open it.
+    room = store.get(booking_id).meeting_room
+    assert worker.process(booking_id, "meeting_link", slot_id) == ["meeting_link"]
+    [link] = [line for line in pushes_to(sandbox, user)[-1].splitlines() if line.startswith("https://")]
+    assert link.endswith(f"/consultations/traffic-accident/{room}") and booking_id not in link
     # My bookings (LIFF) lists it; cancel with the ID token.
     mine = call("GET", "/line/me/bookings", headers={"Authorization": f"Bearer {mint(user)}"})
     assert [b["booking"] for b in body_of(mine)["bookings"]] == [booking_id]
@@ -89,7 +94,7 @@ def test_line_booking_confirmation_reminders_and_cancel(call, slot, book, mint, 
     drained.drain()
     assert schedules_of(booking_id) == {}
     assert "取り消しました" in pushes_to(sandbox, user)[-1]
-    assert len(pushes_to(sandbox, user)) == 3
+    assert len(pushes_to(sandbox, user)) == 4
     # Another resident's token does not open it.
     other = call(
         "POST", f"/bookings/{booking_id}/cancel", headers={"Authorization": f"Bearer {mint(new_user_id())}"}

@@ -266,11 +266,12 @@ def test_an_extra_session_outside_the_calendar_is_refused_not_a_500(call, slot_i
 def test_availability_sells_no_seat_below_its_bookings_keeps_closed_days_and_is_all_or_nothing(
     call, slot, book
 ):
-    """Asked for fewer seats than are booked, a session keeps its bookings and sells no more; a
-    weekly pattern posted again does not reopen a closed day; a request with one bad item
-    changes nothing at all (it used to write the items before it, with no audit entry)."""
+    """Asked for fewer seats than are booked, a session keeps its bookings and sells no more, nor
+    the seats they free later (the capacity asked for stays); a weekly pattern posted again does
+    not reopen a closed day; a request with one bad item changes nothing at all (it used to write
+    the items before it, with no audit entry)."""
     slot_id = slot("general", capacity=2)
-    book("general", slot_id)
+    booking_id = body_of(book("general", slot_id))["booking"]
     lowered = call(
         "POST",
         "/staff/consultations/general/availability",
@@ -279,7 +280,13 @@ def test_availability_sells_no_seat_below_its_bookings_keeps_closed_days_and_is_
     )
     assert lowered.status_code == 200 and body_of(lowered)["kept"] == 1
     held = store.get_slot("general", slot_id)
-    assert (int(held.capacity), int(held.booked), bool(held.open)) == (1, 1, True)
+    assert (int(held.capacity), int(held.booked), bool(held.open)) == (0, 1, True)
+    cancel = f"/staff/consultations/bookings/{booking_id}/cancel"
+    assert call("POST", cancel, {"reason": "x"}, headers=staff_headers()).status_code == 200
+    day = slot_id[:10]
+    listed = body_of(call("GET", f"/consultations/general/slots?from={day}&to={day}"))["slots"]
+    assert slot_id not in [s["slot"] for s in listed]  # the freed seat is not sold: staff asked for 0
+    assert body_of(book("general", slot_id)).get("error", {}).get("code") == "slot_full"
 
     start = rules.parse_slot(slot("general", offset=15))  # a day no other test books
     day, hhmm = (
@@ -372,6 +379,7 @@ def test_the_ward_moves_a_booking_past_the_residents_deadline_and_the_resident_i
     # A deadline the resident has passed (a service's setting), so only the ward can move it.
     strict = dataclasses.replace(rules.get_service("legal"), cancel_deadline=timedelta(days=400))
     monkeypatch.setitem(rules.catalogue(), "legal", strict)
+    monkeypatch.setattr(rules, "CHANGE_GRACE", timedelta(0))  # booked just now: no grace either
     resident = call(
         "POST",
         f"/bookings/{booking_id}/reschedule",
