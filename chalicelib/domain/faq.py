@@ -596,6 +596,8 @@ def resolve_language(text: str, profile_language: str | None) -> str:
     English profile is Vietnamese.
     """
     detected = _detect(text)
+    if profile_language in (None, "ja") and detected == "ja" and _reads_as_easy_japanese(text):
+        return "ja-easy"  # the profile's "ja" is LINE's phone setting, not a choice against it
     if profile_language not in _SCRIPT_FAMILY:
         return detected or DEFAULT_LANGUAGE
     if detected is None:
@@ -609,6 +611,16 @@ def resolve_language(text: str, profile_language: str | None) -> str:
     if detected == "zh-Hans" and profile_language in ("ja", "ja-easy") and not _han_only(text):
         return "zh-Hans"  # no kana and more simplified-only forms (这, 么, 垃圾...) than Japanese ones
     return profile_language
+
+
+def _reads_as_easy_japanese(text: str) -> bool:
+    """Words spaced apart in kana, with few kanji: how やさしい日本語 is written (えき の ちかく
+    じてんしゃ とめる ところ), and how a resident who reads it asks; answered in it too."""
+    text = unicodedata.normalize("NFKC", text[:MAX_QUERY_CHARS])
+    words = [word for word in text.split() if any(_script(char) == _KANA_SCRIPT for char in word)]
+    kana = sum(_script(char) == _KANA_SCRIPT for char in text)
+    han = sum(_script(char) == _HAN for char in text)
+    return len(words) >= 2 and kana >= 4 and han <= kana * 0.15
 
 
 def reply_language(text: str, profile_language: str | None) -> str:

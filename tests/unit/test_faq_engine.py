@@ -262,6 +262,13 @@ def test_detect_language(text, expected):
         ("?", "ne", "ne"),
         ("ごみ", None, "ja"),
         ("garbage", "xx", "en"),
+        # Words spaced apart in kana, few kanji: やさしい日本語, answered in it (LINE's "ja" is
+        # the phone's setting, not the resident's choice); kanji or one word stay Japanese.
+        ("えき の ちかく じてんしゃ とめる ところ", "ja", "ja-easy"),
+        ("こども の よぼうちゅうしゃ", None, "ja-easy"),
+        ("ごみ 出し方", "ja", "ja"),
+        ("そだいごみをだしたい", "ja", "ja"),
+        ("えき の ちかく じてんしゃ", "zh-Hans", "ja"),  # a chosen language is not overridden
     ],
 )
 def test_resolve_language(text, profile, expected):
