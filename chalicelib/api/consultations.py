@@ -15,7 +15,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, json_response, request_language
-from chalicelib.api.requests import RESIDENT_CORS, access_secret, json_body
+from chalicelib.api.requests import RESIDENT_CORS, access_secret, client_pseudonym, json_body
 from chalicelib.domain import errors as rule
 from chalicelib.domain.languages import language_tag
 
@@ -90,7 +90,7 @@ def book(service: str) -> Response:
 
 def _booker(request: Any, svc: Any) -> Any:
     if not (request.headers or {}).get("authorization"):
-        return svc.Booker(channel="web", language=language(request))
+        return svc.Booker(channel="web", language=language(request), client=client_pseudonym(request))
     from chalicelib.api.liff import current_resident, resident_language
 
     user_id = current_resident(request)  # a bad token is a 401, never a web booking

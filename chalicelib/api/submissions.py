@@ -51,7 +51,9 @@ def _submitter(request: Any, service: Any) -> Any:
     Without a token it is a plain web submission, kept in the request's language (`?lang=`,
     else Accept-Language: one of the seven), which its notifications and emails then use."""
     if not (request.headers or {}).get("authorization"):
-        return service.Submitter(channel="web", language=request_language(request))
+        return service.Submitter(
+            channel="web", language=request_language(request), client=client_pseudonym(request)
+        )
     from chalicelib.api.liff import current_resident, resident_language
 
     user_id = current_resident(request)  # a bad or expired token is a 401, never a web fallback

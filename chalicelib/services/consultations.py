@@ -32,7 +32,7 @@ from chalicelib.domain.messages import Text
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import CONSULTATIONS
 from chalicelib.schemas import load, problems
-from chalicelib.services import access_codes
+from chalicelib.services import access_codes, anonymous_limits
 from chalicelib.store import consultations as store
 from chalicelib.store.models import ConsultationBooking
 
@@ -56,6 +56,8 @@ class Booker:
     language: str
     line_user_id: str | None = None
     staff_id: str | None = None
+    # A web booker's client pseudonym: its sends a day are limited (anonymous_limits).
+    client: str | None = None
 
 
 # --------------------------------------------------------------------------- catalogue, slots
@@ -94,6 +96,8 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
     rules.check_bookable(service, start, mode, now, by_staff=booker.staff_id is not None)
     eligibility = rules.check_eligibility(service, document.get("eligibility"))
     identity = _identity(document, booker)
+    if booker.channel == "web" and booker.client:
+        anonymous_limits.take(booker.client)
     day = rules.tokyo_day(start)
     secret = receipts.new_access_secret()
     for _ in range(_ID_ATTEMPTS):

@@ -21,7 +21,7 @@ from chalicelib.domain.messages import Text
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import NOTIFICATIONS
 from chalicelib.schemas import problems
-from chalicelib.services import access_codes, uploads
+from chalicelib.services import access_codes, anonymous_limits, uploads
 from chalicelib.store import submissions as store
 from chalicelib.store.models import Submission
 
@@ -43,6 +43,8 @@ class Submitter:
     actor: rules.Actor = RESIDENT
     # The chat already confirmed it to the resident (issue 10): the notification skips LINE.
     confirmed: bool = False
+    # A web submitter's client pseudonym: its sends a day are limited (anonymous_limits).
+    client: str | None = None
 
     @property
     def staff_id(self) -> str | None:
@@ -72,6 +74,8 @@ def create(
             details=[{"pointer": "/location/address", "message": Text("problem.outside_ward")}],
         )
     photos = uploads.prepare(document.get("photos", []), "/photos")
+    if submitter.channel == "web" and submitter.client:
+        anonymous_limits.take(submitter.client)
     attachments = uploads.store(photos)  # clean copies first: a stored submission never lacks its photos
 
     now = datetime.now(UTC)

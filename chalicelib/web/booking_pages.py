@@ -234,7 +234,7 @@ def _book(
     booker = (
         svc.Booker(channel="line", language=language, line_user_id=user_id)
         if user_id
-        else svc.Booker(channel="web", language=language)
+        else svc.Booker(channel="web", language=language, client=_client(request))
     )
     try:
         booked = _sent_once(

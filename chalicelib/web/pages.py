@@ -300,6 +300,8 @@ def _unsent(request: Any, language: str, api_error: Any) -> Response:
         return _expired(request, language)
     if api_error.code == "request_in_progress":
         return _message(request, language, "web.in_progress", 409)
+    if api_error.status == 429:  # anonymous_limits: this address's sends for the day are used up
+        return _message(request, language, "error.too_many_sends", 429)
     return _message(request, language, "web.busy", 503)
 
 
@@ -329,7 +331,7 @@ def _create(
         submitter = service.Submitter(channel="line", language=line_language, line_user_id=user_id)
     else:
         # Notifications and answers from staff follow the page's language (domain/languages.py's chain).
-        submitter = service.Submitter(channel="web", language=language)
+        submitter = service.Submitter(channel="web", language=language, client=_client(request))
     return _sent_once(
         f"web-form:{form.id}",
         posted,
