@@ -76,7 +76,8 @@ class Settings:
     # its figures on an evening or a weekend, when the ward's windows are closed.
     queue_always_open: bool = False
     # Web forms and bookings one address may send a day without signing in (anonymous_limits).
-    # Locally far more: make run, its tests and the browser all send from 127.0.0.1.
+    # The local stack sets far more (devstack/env.py): make run, its tests and the browser all
+    # send from 127.0.0.1.
     anonymous_sends_per_day: int = 20
 
     def name(self, resource: str) -> str:
@@ -180,10 +181,7 @@ def get_settings() -> Settings:
         refund_approval_yen=int(env.get("REFUND_APPROVAL_YEN", Settings.refund_approval_yen)),
         paypay_report_source=env.get("PAYPAY_REPORT_SOURCE") or ("sandbox" if stage == "local" else "s3"),
         queue_always_open=stage == "local" and env.get("QUEUE_ALWAYS_OPEN") == "on",
-        anonymous_sends_per_day=int(
-            env.get("ANONYMOUS_SENDS_PER_DAY")
-            or (10_000 if stage == "local" else Settings.anonymous_sends_per_day)
-        ),
+        anonymous_sends_per_day=int(env.get("ANONYMOUS_SENDS_PER_DAY") or Settings.anonymous_sends_per_day),
         payment_withdraw_after_days=int(
             env.get("PAYMENT_WITHDRAW_AFTER_DAYS", Settings.payment_withdraw_after_days)
         ),
