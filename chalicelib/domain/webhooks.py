@@ -9,10 +9,12 @@ from typing import Any
 from chalicelib.domain import json_text
 from chalicelib.schemas import problems
 
-# An event older than this is not taken: the inbox remembers an event id for a week
-# (store/inbox.KEEP_FOR), so a signed request captured and replayed later than that would run
-# again (a "stop all" postback, a ticket's call). LINE redelivers for a day; a ticket system
-# catching up after a long weekend's outage still lands.
+# Where the signature carries no time (LINE, Qminder-style and shared-secret ticket systems), an
+# event older than this is not taken: the inbox remembers an event id for a week
+# (store/inbox.KEEP_FOR), so a request captured and replayed later than that would run again (a
+# "stop all" postback, a ticket's call). LINE redelivers for a day; a ticket system catching up
+# after a long weekend's outage still lands. A signed time (Stripe, madoguchi's own format) stops
+# replays by itself.
 MAX_EVENT_AGE = timedelta(days=5)
 
 
