@@ -94,8 +94,8 @@ def _checked_post(
         request = _request()
         try:
             posted = render.form_fields(request)
-        except render.TooManyFields as too_many:
-            return _message(request, _language(request, too_many.leading), "web.too_many_fields", 413)
+        except render.RefusedPost as refused:
+            return _message(request, _language(request, refused.leading), refused.message_key, refused.status)
         language = _language(request, posted)
         if not render.csrf_ok(request, posted):
             again = view if lookup else reshow
@@ -886,8 +886,8 @@ def settings_post() -> Response:
     request = _request()
     try:
         posted = render.form_fields(request)
-    except render.TooManyFields as too_many:
-        return _message(request, _language(request, too_many.leading), "web.too_many_fields", 413)
+    except render.RefusedPost as refused:
+        return _message(request, _language(request, refused.leading), refused.message_key, refused.status)
     token = render.first(posted, "id_token")
     user_id = _resident(token) if token else None
     stored = store.get(user_id) if user_id else None

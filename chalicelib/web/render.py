@@ -191,21 +191,41 @@ def liff_id() -> str:
 MAX_FORM_FIELDS = 500
 
 
-class TooManyFields(Exception):
-    """A form post with more than MAX_FORM_FIELDS fields: answered 413, never acted on. `leading`
-    holds its first MAX_FORM_FIELDS fields, for the language to answer in."""
+class RefusedPost(Exception):
+    """A form post no page of ours sends, answered with a page (`status`, `message_key`) and
+    never acted on. `leading` holds what could be read of it, for the language to answer in."""
+
+    status = 400
+    message_key = "web.unreadable_form"
 
     def __init__(self, leading: dict[str, list[str]]) -> None:
-        super().__init__("too many form fields")
+        super().__init__(self.message_key)
         self.leading = leading
+
+
+class TooManyFields(RefusedPost):
+    """More than MAX_FORM_FIELDS fields."""
+
+    status = 413
+    message_key = "web.too_many_fields"
+
+
+class NotUtf8(RefusedPost):
+    """Bytes that are not UTF-8, raw or percent-encoded: our pages send UTF-8 only, and a
+    resident's answer is never stored with its bytes replaced by U+FFFD."""
 
 
 def form_fields(request: Any) -> dict[str, list[str]]:
     body = request.raw_body or b""
     if isinstance(body, bytes):
-        body = body.decode("utf-8", errors="replace")
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise NotUtf8({}) from None
     try:
-        return parse_qs(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+        return parse_qs(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict")
+    except UnicodeDecodeError:
+        raise NotUtf8({}) from None
     except ValueError:
         leading = "&".join(body.split("&", MAX_FORM_FIELDS)[:MAX_FORM_FIELDS])
         raise TooManyFields(parse_qs(leading, keep_blank_values=True)) from None

@@ -533,6 +533,18 @@ def test_a_post_of_more_fields_than_any_page_has_is_a_413_page(client, path):
     assert in_english.status_code == 413 and "Too many fields were sent" in in_english.body.decode()
 
 
+@pytest.mark.parametrize("path", ["/web/forms/inquiry", "/web/status", "/web/settings", "/web/bookings"])
+@pytest.mark.parametrize("broken", [b"question=%FF%FE", b"question=\xff\xfe"], ids=["percent-encoded", "raw"])
+def test_a_post_that_is_not_utf8_is_refused_with_a_400_page(client, path, broken):
+    cookie, token = _csrf(client.http.get("/web"))
+    body = f"csrf={token}&lang=en&".encode() + broken
+    response = client.http.post(f"{path}?lang=en", body=body, headers={**FORM, "Cookie": cookie})
+    assert response.status_code == 400
+    assert headers(response)["content-type"].startswith("text/html")
+    page = response.body.decode()
+    assert "could not be read" in page and "\ufffd" not in page
+
+
 @pytest.mark.parametrize("odd", ["\x00", "\x1b[2J", "\u202e", "\u2066"])
 def test_text_nobody_types_is_refused_at_its_field_on_both_steps(client, odd):
     cookie, token = _csrf(client.http.get("/web/forms/inquiry"))
