@@ -11,8 +11,10 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class QueueSpec:
     name: str
-    # Must exceed the consuming Lambda's timeout, or a slow record is handed out twice at once.
-    visibility_timeout: int = 120
+    # At least six times the consuming Lambda's timeout (AWS's advice for SQS event sources): a
+    # slow record is never handed out twice at once, and one the poller took while the function
+    # was throttled is not counted towards the dead-letter queue before it could be tried.
+    visibility_timeout: int = 360
     # Receives before a message is parked in the dead-letter queue for an operator to look at.
     max_receive_count: int = 5
     batch_size: int = 10
@@ -35,7 +37,7 @@ NOTIFICATIONS = QueueSpec("notifications")
 # One record per invocation: a crash then replays exactly one piece of work, and Lambda's
 # concurrency, not the batch, is what sends chunks in parallel.
 ANNOUNCE_PLAN = QueueSpec("announce-plan", batch_size=1)
-ANNOUNCE_COLLECT = QueueSpec("announce-collect", visibility_timeout=900, batch_size=1)
+ANNOUNCE_COLLECT = QueueSpec("announce-collect", visibility_timeout=1800, batch_size=1)
 ANNOUNCE_SEND = QueueSpec("announce-send", batch_size=1)
 
 # Consultation bookings (issue 15): confirmation, reminders, meeting link, cancellation notices.

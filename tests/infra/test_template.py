@@ -144,14 +144,14 @@ def test_every_sqs_event_source_reports_batch_item_failures_after_the_sam_transf
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_queue_visibility_exceeds_its_consumer_timeout(synth: Synth, stage: str) -> None:
+def test_queue_visibility_is_six_times_its_consumer_timeout(synth: Synth, stage: str) -> None:
     template = synth.templates[stage]
     queues = {k: r["Properties"] for k, r in resources(template, "AWS::SQS::Queue").items()}
     for function in resources(template, "AWS::Serverless::Function").values():
         for event in (function["Properties"].get("Events") or {}).values():
             if event["Type"] == "SQS":
                 queue = queues[event["Properties"]["Queue"]["Fn::GetAtt"][0]]
-                assert queue["VisibilityTimeout"] > function["Properties"]["Timeout"], queue["QueueName"]
+                assert queue["VisibilityTimeout"] >= 6 * function["Properties"]["Timeout"], queue["QueueName"]
 
 
 @pytest.mark.parametrize("stage", STAGES)
