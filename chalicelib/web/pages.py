@@ -929,7 +929,9 @@ def settings_post() -> Response:
     view = rules.view(prefs, following=stored.following if stored else False, language=language)
     if errors and document is not None:  # refused: the choices just made are shown again, not the stored ones
         view.update({k: document[k] for k in ("topics", "area", "language", "consent")})
-        view["ageBand"] = document.get("ageBand", view.get("ageBand"))
+        # A band no page offers (a tampered post) was refused: the stored one is shown instead.
+        if document.get("ageBand") in rules.AGE_BANDS:
+            view["ageBand"] = document["ageBand"]
     return render.page(
         request,
         "settings.html",

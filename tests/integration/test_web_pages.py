@@ -215,6 +215,22 @@ def test_settings_refused_for_one_field_show_again_the_choices_just_made(client,
     assert stored_preferences.get(user_id).preferences.topics == frozenset()  # nothing saved
 
 
+@pytest.mark.parametrize("field", ["ageBand", "area", "language", "topics"])
+def test_settings_posted_with_a_choice_no_page_offers_are_refused_at_the_field(client, sandbox, field):
+    from chalicelib.store import preferences as stored_preferences
+    from chalicelib.store import residents
+    from tests.integration.conftest import new_user_id
+
+    user_id = new_user_id()
+    assert residents.record_follow(user_id, "ja", 1)
+    cookie, token = _csrf(client.http.get("/web/settings"))
+    chosen = {"csrf": token, "lang": "en", "id_token": _id_token(sandbox, user_id), "action": "save"}
+    refused = post(client, "/web/settings", cookie, {**chosen, "consent": "yes", field: "bogus"})
+    assert refused.status_code == 422, refused.body[:300]
+    assert 'role="alert"' in refused.body.decode() and "bogus" not in refused.body.decode()
+    assert stored_preferences.get(user_id).preferences.topics == frozenset()  # nothing saved
+
+
 def test_ja_easy_pages_carry_furigana_as_ruby(client):
     html = client.http.get("/web?lang=ja-easy").body.decode()
     assert "<ruby>葛飾区<rp>(</rp><rt>かつしかく</rt><rp>)</rp></ruby>" in html
