@@ -60,6 +60,11 @@ FAQ_PATH = Path(__file__).resolve().parent.parent / "data" / "faq.json"
 CONFIDENT = 0.8
 SUGGEST = 0.47
 SUGGEST_ALSO = 0.1
+# A question is answered outright only while the runner-up's confidence is below this: two
+# entries both likely ("can i print juminhyo at lawson": the service, and its hours) are offered
+# side by side. On the tuning split it turned 3 of 18 wrong answers and 5 of 1,037 right ones
+# into suggestions.
+RIVAL = 0.5
 # A question that says too little to answer ("ok" 0.55, "1" 0.75, "no" 0.93, "tax" 1.1:
 # Signals.evidence under this, about two rare terms matched) gets suggestions at most, however
 # far its one matching word leads. Short Korean questions are the lowest in scope (0.8-1.4).
@@ -114,6 +119,11 @@ class Params:
     # (nepali.romanize: "batti" for बत्ती; field mode only), and a Nepali resident's Latin
     # letters search the Nepali documents as their own language, not at cross_language_weight.
     romanized_nepali: bool = True
+    # ... and with them the entry's English keywords, at this share of a keyword's weight: a
+    # resident typing Nepali in Latin letters uses the English word ("battery kun fohor ma
+    # falne"). Lightly: at a whole keyword's weight, "paani ko bill kaha tirne? konbini ma
+    # milcha?" (a water bill) was answered with where to pay taxes.
+    english_in_nepali: float = 0.5
     # A Vietnamese resident's Latin text with no Vietnamese letter or tone mark that reads as
     # English (more English function words than unmarked Vietnamese ones) is searched as an
     # English resident's question; its answer stays in Vietnamese.
@@ -1391,11 +1401,12 @@ class FaqIndex:
 
         A question the FAQ's words cover entirely is never "no match", whatever its
         confidence: "ごみ" alone is in scope, only too broad to answer; it gets suggestions.
-        A brief one ("ok") is never answered outright.
+        A brief one ("ok") is never answered outright, nor one a second entry may answer too.
         """
         if not hits or (hits[0].confidence < SUGGEST and not hits[0].covered):
             return NO_MATCH, []
-        if hits[0].confidence >= CONFIDENT and not hits[0].brief:
+        runner_up = hits[1].confidence if len(hits) > 1 else 0.0
+        if hits[0].confidence >= CONFIDENT and not hits[0].brief and runner_up < RIVAL:
             return ANSWER, hits[:1]
         return SUGGESTIONS, hits[:1] + [hit for hit in hits[1:3] if hit.confidence >= SUGGEST_ALSO]
 
@@ -1440,11 +1451,16 @@ def _answer_terms(answer: str, params: Params) -> set[str]:
 
 def _romanized_nepali(entry: FaqEntry, params: Params) -> Iterator[tuple[str, float]]:
     """The terms of an entry's Nepali phrasings and keywords typed in Latin letters, each with
-    the weight of a phrasing's or a keyword's term."""
+    the weight of a phrasing's or a keyword's term; and its English keywords, lighter: a
+    resident typing Nepali in Latin letters writes the English word ("battery kun fohor ma
+    falne", "notification banda garna"), which the Nepali text spells in Devanagari or avoids."""
     for texts, weight in ((entry.questions, 1.0), (entry.keywords, params.keyword_weight)):
         for text in texts.get("ne", []):
             for term in terms(nepali.romanize(text), params):
                 yield term, weight
+    for word in entry.keywords.get("en", []):
+        for term in terms(word, params):
+            yield term, params.keyword_weight * params.english_in_nepali
 
 
 def _elsewhere(text: str) -> bool:

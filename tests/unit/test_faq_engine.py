@@ -19,6 +19,7 @@ from chalicelib.domain.faq import (
     ANSWER,
     CONFIDENT,
     NO_MATCH,
+    RIVAL,
     SUGGEST,
     SUGGEST_ALSO,
     SUGGESTIONS,
@@ -420,7 +421,9 @@ def test_decide_follows_the_thresholds():
 
     below = CONFIDENT - 0.01
     assert FaqIndex.decide([]) == (NO_MATCH, [])
-    assert FaqIndex.decide(hits(CONFIDENT, 0.9)) == (ANSWER, hits(CONFIDENT))
+    assert FaqIndex.decide(hits(CONFIDENT, RIVAL - 0.01)) == (ANSWER, hits(CONFIDENT))
+    # Two entries both likely: offered side by side, however sure the first one is.
+    assert FaqIndex.decide(hits(0.99, RIVAL)) == (SUGGESTIONS, hits(0.99, RIVAL))
     assert FaqIndex.decide(hits(below, SUGGEST_ALSO, SUGGEST_ALSO - 0.01)) == (
         SUGGESTIONS,
         hits(below, SUGGEST_ALSO),

@@ -7,15 +7,23 @@ general behaviour it stands for.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from chalicelib.domain.faq import (
     ANSWER,
+    CONFIDENT,
+    FAQ_PATH,
     NO_MATCH,
+    RIVAL,
+    FaqIndex,
     Params,
     _spanning_grams,
     content,
+    load_examples,
     load_index,
+    load_out_of_scope,
     normalize,
     terms,
 )
@@ -319,3 +327,37 @@ def test_a_phone_battery_is_thrown_away_as_a_battery_but_replacing_one_is_not_th
     assert shown[0].entry_id == "garbage-batteries-spray-cans"
     replacing = ward_index.search("how much to replace an iphone battery", "en")
     assert ward_index.decide(replacing)[0] == NO_MATCH
+
+
+# --- English inside romanised Nepali, other wards after a preposition ------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("purano battery kaha phalne ho", "garbage-batteries-spray-cans"),
+        ("LINE ko notification rokna kasari garne", "line-stop"),
+    ],
+)
+def test_an_english_word_in_romanised_nepali_finds_the_entry(ward_index, text, expected):
+    """A Nepali resident typing in Latin letters writes the English word the Nepali entry spells
+    in Devanagari: the entry's English keywords are in its romanised Nepali document."""
+    assert top(ward_index, text, "ne") == expected
+    data = json.loads(FAQ_PATH.read_text(encoding="utf-8"))
+    without = FaqIndex.from_data(data, Params(english_in_nepali=0.0), load_out_of_scope(), load_examples())
+    assert ward_index.search(text, "ne")[0].confidence > without.search(text, "ne")[0].confidence
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("when is burnable garbage in setagaya", "en"), ("rác cháy được ở Nerima ngày nào", "vi")],
+)
+def test_another_wards_name_after_in_is_not_katsushikas_question(ward_index, text, language):
+    assert ward_index.decide(ward_index.search(text, language))[0] == NO_MATCH
+
+
+def test_two_entries_both_likely_are_offered_side_by_side(ward_index):
+    hits = ward_index.search("可以在便利店打印住民票吗", "zh-Hans")  # the service, or its hours?
+    action, shown = ward_index.decide(hits)
+    assert hits[0].confidence >= CONFIDENT and hits[1].confidence >= RIVAL
+    assert action != ANSWER and len(shown) >= 2
