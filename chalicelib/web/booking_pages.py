@@ -191,7 +191,9 @@ def _book(
     request: Any, posted: dict[str, list[str]], language: str, service: str, notice: str | None = None
 ) -> Response:
     """Book what the form says; with `notice`, only show the form again with it (and what was typed)."""
+    from chalicelib.domain import errors as rule
     from chalicelib.domain.digits import typed_email, typed_phone
+    from chalicelib.domain.messages import Text
     from chalicelib.services import consultations as svc
     from chalicelib.web import render
 
@@ -208,8 +210,10 @@ def _book(
         user_id = _resident(token)
         if user_id is None:
             return _message(request, language, "web.signin_again", 401)
-    # The language switch: the same form again, what was typed kept, nothing checked or sent.
-    switched = bool(render.first(posted, "switch")) or notice is not None
+    # The language switch: the same form again, what was typed kept, nothing checked or sent (on
+    # the booking's own page, `sent`: the send again, whose key answers with that booking).
+    sent = bool(render.first(posted, "sent"))
+    switched = (bool(render.first(posted, "switch")) and not sent) or notice is not None
     errors: list[dict[str, Any]] = []
     if not values["mode"]:
         errors.append({"anchor": "f-mode-in_person", "key": "web.book_need_mode"})
@@ -236,12 +240,19 @@ def _book(
         if user_id
         else svc.Booker(channel="web", language=language, client=_client(request))
     )
+    booked_in = render.first(posted, "bookedIn") if sent else language
+
+    def book() -> dict[str, Any]:
+        if sent:  # the page's key is forgotten (a day later): its switch never books anew
+            raise rule.Invalid(Text("error.idempotency_key_reused"), code="idempotency_key_reused")
+        return svc.book(found.id, document, booker)
+
     try:
         booked = _sent_once(
             f"web-booking:{found.id}",
             posted,
-            json.dumps({**document, "language": language}, sort_keys=True, ensure_ascii=False).encode(),
-            lambda: svc.book(found.id, document, booker),
+            json.dumps({**document, "language": booked_in}, sort_keys=True, ensure_ascii=False).encode(),
+            book,
         )
     except Exception as error:
         api_error = localized_error(error, language)
@@ -249,6 +260,8 @@ def _book(
             raise
         if api_error.code in ("slot_full", "slot_closed", "slot_not_open_yet", "invalid_slot"):
             return _slots_with_error(request, language, found, "web.book_slot_gone")
+        if api_error.code == "idempotency_key_reused":  # the page was sent before with other answers
+            return _unsent(request, language, api_error)
         details = [d for d in api_error.details if isinstance(d, dict) and "pointer" in d]
         if api_error.status in (409, 422):
             errors = [
@@ -268,7 +281,16 @@ def _book(
                 return _slots_with_error(request, language, found)
         return _unsent(request, language, api_error)
     return render.page(
-        request, "consult_done.html", language, service=found, booked=booked, on_line=user_id is not None
+        request,
+        "consult_done.html",
+        language,
+        service=found,
+        booked=booked,
+        on_line=user_id is not None,
+        values=values,
+        once=render.first(posted, "once"),
+        booked_in=booked_in,
+        switch_form="again",
     )
 
 
@@ -411,7 +433,9 @@ def bookings_post(request: Any, posted: dict[str, list[str]], language: str) -> 
                     later=later,
                     code=render.first(posted, "code"),
                     id_token=render.first(posted, "id_token"),
+                    week=render.first(posted, "from"),
                     errors=[],
+                    switch_form="again",  # the language switch shows this week again, still signed in
                 )
             svc.reschedule(found, {"slot": slot})
             return _show(request, language, _fresh(found), posted, notice="web.book_moved")

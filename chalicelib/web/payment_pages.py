@@ -183,4 +183,15 @@ def payment_receipt(request: Any, posted: dict[str, list[str]], language: str, r
     if intent.receipt != receipt.upper():
         return _message(request, language, "web.not_found_title", 404)
     shown = payment_receipts.build(intent, submission, language)
-    return render.page(request, "pay_receipt.html", language, shown=shown, lines=shown.text.splitlines())
+    return render.page(
+        request,
+        "pay_receipt.html",
+        language,
+        shown=shown,
+        lines=shown.text.splitlines(),
+        receipt=intent.receipt,
+        payment_id=payment_id,
+        code=render.first(posted, "code"),
+        id_token=render.first(posted, "id_token"),
+        switch_form="again",  # the language switch shows this receipt again, still signed in
+    )

@@ -110,6 +110,9 @@ def test_book_see_move_and_cancel_by_the_web_pages(client, slot):
     later = slot("legal", capacity=1)
     status, html = page.post("/web/bookings", booking=number, code=code, action="move")
     assert status == 200 and f'value="{later}"' in html
+    assert 'form="again" name="switch"' in html  # the switch shows these times again, signed in
+    status, switched = page.post("/web/bookings", booking=number, code=code, action="move", switch="en")
+    assert status == 200 and '<html lang="en">' in switched and f'value="{later}"' in switched
     # "Next 7 days" on the move page: the following week, even with a time chosen; nothing moved.
     week = re.search(r'name="from" value="([0-9-]+)"', html).group(1)
     status, html = page.post(
@@ -330,3 +333,25 @@ def test_the_booking_form_sent_twice_books_once_and_shows_the_same_code_and_its_
     assert [status for status, _ in answers] == [200, 200]
     assert booked_from(answers[0][1]) == booked_from(answers[1][1])
     assert int(store.get_slot("legal", first).booked) == 1
+
+
+def test_the_booked_pages_language_switch_shows_the_same_booking_and_code_and_books_nothing(client, slot):
+    """The page that shows the access code once had link switches: a tap lost the number and code."""
+    first = slot("legal", capacity=2)
+    page = Browser(client)
+    status, html = page.get(f"/web/consultations/legal/book?slot={first}")
+    once = re.search(r'name="once" value="([^"]+)"', html).group(1)
+    fields = {"slot": first, "mode": "online", "name": "言語 切替", "email": "switch@example.com"}
+    status, html = page.post("/web/consultations/legal/book", **fields, eligibility="resident", once=once)
+    assert status == 200 and 'form="again" name="switch"' in html and '<a href="?lang=' not in html
+    booked = booked_from(html)
+    again = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html.split('id="again"')[1]))
+    again.pop("lang")
+
+    status, html = page.post("/web/consultations/legal/book", **again, switch="en")
+    assert status == 200 and '<html lang="en">' in html and booked_from(html) == booked
+    assert int(store.get_slot("legal", first).booked) == 1
+
+    # The same page sent with other answers books nothing and says the page has expired.
+    status, html = page.post("/web/consultations/legal/book", **{**again, "note": "changed"})
+    assert status == 403 and int(store.get_slot("legal", first).booked) == 1

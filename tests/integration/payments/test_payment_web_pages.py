@@ -84,6 +84,12 @@ def test_paypay_by_the_web_page_from_choice_to_printable_receipt(client, owing, 
     assert (
         status == 200 and intent.payment_id in html and "600" in html and stored.provider_payment_id in html
     )
+    # Its language switch shows the same receipt again (a link lost the code and went back).
+    assert 'form="again" name="switch"' in html and '<a href="?lang=' not in html
+    status, html = page.post(
+        f"/web/payments/{receipt}/receipt", code=secret, paymentId=intent.payment_id, switch="en"
+    )
+    assert status == 200 and '<html lang="en">' in html and stored.provider_payment_id in html
     # The receipt wants the code too, and a wrong one is refused.
     status, _ = page.post(f"/web/payments/{receipt}/receipt", code="NOPE", paymentId=intent.payment_id)
     assert status == 404
