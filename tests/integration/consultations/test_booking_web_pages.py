@@ -345,7 +345,9 @@ def test_the_booked_pages_language_switch_shows_the_same_booking_and_code_and_bo
     status, html = page.post("/web/consultations/legal/book", **fields, eligibility="resident", once=once)
     assert status == 200 and 'form="again" name="switch"' in html and '<a href="?lang=' not in html
     booked = booked_from(html)
-    again = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html.split('id="again"')[1]))
+    again = dict(
+        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html.split('id="again"')[1])
+    )
     again.pop("lang")
 
     status, html = page.post("/web/consultations/legal/book", **again, switch="en")
