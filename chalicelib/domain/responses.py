@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain import json_text
 from chalicelib.domain.errors import Invalid
 from chalicelib.domain.messages import Text
 from chalicelib.domain.submissions import NEEDS_INFO, business_days_waiting, tokyo_iso
@@ -45,6 +46,8 @@ def check_answer(text: object, uploads: Sequence[str]) -> Answer:
     cleaned = clean_text(text)
     uploads = list(dict.fromkeys(uploads))  # one photo named twice is one photo
     details = []
+    if isinstance(text, str) and json_text.UNTYPEABLE.search(text):  # as the JSON API refuses it
+        details.append({"pointer": "/text", "message": Text("error.untypeable_text")})
     if len(cleaned) > MAX_TEXT_CHARS:
         details.append({"pointer": "/text", "message": Text("answer.too_long", limit=MAX_TEXT_CHARS)})
     if len(uploads) > MAX_PHOTOS:

@@ -24,7 +24,7 @@ from typing import Any
 
 from chalicelib.adapters import queues, scheduler
 from chalicelib.domain import consultations as rules
-from chalicelib.domain import messages
+from chalicelib.domain import json_text, messages
 from chalicelib.domain import submissions as receipts
 from chalicelib.domain.errors import Conflict, Invalid, NotFound, Unavailable
 from chalicelib.domain.form_problems import problems_of
@@ -395,7 +395,9 @@ def followup(booking_id: str, now: datetime | None = None) -> list[str]:
 def _check(schema: str, document: Any) -> None:
     """The schema's problems, said to the resident in their language by the booking page's own
     labels ("「電話番号」の書き方が正しくありません"), never jsonschema's English and regex."""
-    found = problems(schema, document)
+    # Text nobody types (controls, bidi overrides) is refused, on the page as in the JSON API.
+    odd = [{"pointer": p, "keyword": "untypeable", "expected": None} for p in json_text.untypeable(document)]
+    found = problems(schema, document) + odd
     if found:
         raise Invalid(Text("error.check_entries"), details=problems_of(found, _questions(schema)))
 

@@ -886,6 +886,9 @@ def test_an_answer_sent_twice_is_sent_once_and_a_refused_one_keeps_what_was_type
     answer = {**fields, "code": code, "once": once}
     too_long = post(client, "/web/status/answer", cookie, {**answer, "text": "長" * 2001})
     assert too_long.status_code == 422 and "長" * 2001 + "</textarea>" in too_long.body.decode()
+    for odd in ("\u202e", "\x07"):  # refused at the field as the API refuses it, not turned into a space
+        refused = post(client, "/web/status/answer", cookie, {**answer, "text": f"abc{odd}def"})
+        assert refused.status_code == 422 and 'href="#f-text"' in refused.body.decode()
     first, again = (
         post(client, "/web/status/answer", cookie, {**answer, "text": "12月24日"}) for _ in range(2)
     )

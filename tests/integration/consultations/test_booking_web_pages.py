@@ -357,3 +357,22 @@ def test_the_booked_pages_language_switch_shows_the_same_booking_and_code_and_bo
     # The same page sent with other answers books nothing and says the page has expired.
     status, html = page.post("/web/consultations/legal/book", **{**again, "note": "changed"})
     assert status == 403 and int(store.get_slot("legal", first).booked) == 1
+
+
+@pytest.mark.parametrize(("field", "anchor"), [("note", "f-note"), ("name", "f-name")])
+def test_text_nobody_types_in_a_booking_is_refused_at_its_field_and_books_nothing(
+    client, slot, field, anchor
+):
+    first = slot("legal", capacity=2)
+    page = Browser(client, "en")
+    page.get(f"/web/consultations/legal/book?slot={first}")
+    fields = {
+        "slot": first,
+        "mode": "online",
+        "name": "A",
+        "email": "odd@example.com",
+        "eligibility": "resident",
+    }
+    status, html = page.post("/web/consultations/legal/book", **{**fields, field: "abc\u202edef"})
+    assert status == 422 and f'href="#{anchor}"' in html
+    assert int(store.get_slot("legal", first).booked) == 0
