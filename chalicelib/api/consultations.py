@@ -115,8 +115,14 @@ def _resident_booking(booking: str) -> Any:
 def show(booking: str) -> Response:
     from chalicelib.services import consultations as svc
 
+    request: Any = bp.current_request
     found = _resident_booking(booking)
-    return json_response(svc.booking_view(found, found.language), headers=_NO_STORE)
+    # The reader's language when the request names one (?lang=, Accept-Language), else the booking's.
+    asked = (request.query_params or {}).get("lang") or (request.headers or {}).get("accept-language")
+    lang = language(request) if asked else found.language
+    return json_response(
+        svc.booking_view(found, lang), headers={**_NO_STORE, "Content-Language": language_tag(lang)}
+    )
 
 
 @bp.route("/bookings/{booking}/cancel", methods=["POST"], cors=RESIDENT_CORS)

@@ -326,7 +326,8 @@ def clean_note(note: Any, limit: int = NOTE_MAX) -> str | None:
 
 
 def normalize_email(value: str) -> str:
-    return one_line(value).strip().lower()
+    """Lower case, and without the root's dot a domain may end in (x@example.com. is x@example.com)."""
+    return one_line(value).strip().lower().rstrip(".")
 
 
 def mailbox(email: str) -> str:

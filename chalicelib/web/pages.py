@@ -30,12 +30,14 @@ def _request() -> Any:
 
 
 def _language(request: Any, fields: dict[str, list[str]] | None = None, default: str | None = None) -> str:
+    from chalicelib.domain import languages
     from chalicelib.web import render
 
-    chosen = (request.query_params or {}).get("lang")
+    chosen = [(request.query_params or {}).get("lang")]
     if fields is not None:  # the language switch of a page made from a post, else the page's own
-        chosen = render.first(fields, "switch") or chosen or render.first(fields, "lang")
-    return render.choose_language(chosen, (request.headers or {}).get("accept-language"), default)
+        chosen = [render.first(fields, "switch"), *chosen, render.first(fields, "lang")]
+    served = next((found for found in map(languages.served, chosen) if found), None)  # "xx" is no choice
+    return render.choose_language(served, (request.headers or {}).get("accept-language"), default)
 
 
 def _message(request: Any, language: str, key: str, status: int) -> Response:

@@ -164,6 +164,12 @@ def test_every_state_of_every_page_is_complete_in_every_language(client, sandbox
     assert_complete(post(client, "/web/status", cookie, {**common, "id_token": minted}), "my requests")
 
 
+def test_a_switch_to_no_language_of_ours_keeps_the_pages_language(client):
+    cookie, token = _csrf(client.http.get("/web"))
+    shown = post(client, "/web/forms/inquiry", cookie, {"csrf": token, "lang": "en", "switch": "xx"})
+    assert '<html lang="en">' in shown.body.decode()
+
+
 def test_the_settings_page_in_another_language_than_the_news_labels_every_choice_in_it(client, sandbox):
     """News in Japanese, the page switched to English: topics and towns in English too, not half
     the page in the news language."""

@@ -47,6 +47,13 @@ def test_a_booking_answers_a_number_and_an_access_code_that_open_it(call, slot, 
     assert answer["status"] == "booked" and answer["slot"] == slot_id and answer["accessCode"]
     seen = call("GET", f"/bookings/{answer['booking']}", headers={"X-Access-Secret": answer["accessCode"]})
     assert seen.status_code == 200 and body_of(seen)["slot"] == slot_id
+    # In the reader's language when the request names one, else the booking's (Japanese here).
+    service = rules.get_service("tax")
+    assert body_of(seen)["prepare"] == service.prepare["ja"]
+    for asked in ({"Accept-Language": "ko"}, {}):
+        path = f"/bookings/{answer['booking']}" + ("" if asked else "?lang=ko")
+        read = call("GET", path, headers={"X-Access-Secret": answer["accessCode"], **asked})
+        assert body_of(read)["prepare"] == service.prepare["ko"] and read.headers["Content-Language"] == "ko"
     wrong = call("GET", f"/bookings/{answer['booking']}", headers={"X-Access-Secret": "AAAA-AAAA-AAAA"})
     unknown = call("GET", "/bookings/BK-2612-ZZZZZZ", headers={"X-Access-Secret": answer["accessCode"]})
     assert wrong.status_code == unknown.status_code == 404
@@ -99,6 +106,9 @@ def test_the_same_resident_cannot_hold_two_bookings_of_one_service_on_one_day(sl
     # A "+tag" reaches the same inbox: the same person, not a second seat.
     tagged = book("legal", second, email="same.person+2@example.com")
     assert tagged.status_code == 409 and body_of(tagged)["error"]["code"] == "already_booked"
+    # So does the domain written with the root's trailing dot.
+    rooted = book("legal", second, email="same.person@example.com.")
+    assert rooted.status_code == 409 and body_of(rooted)["error"]["code"] == "already_booked"
     # Another service the same day is fine.
     other = slot("tax")
     assert book("tax", other, email="same.person@example.com").status_code == 201
