@@ -92,6 +92,11 @@ class Settings:
         link = f"{self.liff_url}{path}"
         return f"{link}?lang={quote(language, safe='')}" if language else link
 
+    def web_page(self, path: str, language: str) -> str:
+        """A resident page on the web (`path` under /web), in `language`: for an email, read
+        outside LINE."""
+        return f"{self.web_origin}/web{path}?lang={quote(language, safe='')}"
+
     @property
     def line_channel_secret(self) -> str:
         return _secret(LINE_CHANNEL_SECRET)

@@ -35,6 +35,16 @@ LINE_TEXT_LIMIT = 5000
 
 
 @dataclass(frozen=True)
+class FeeDue:
+    """The form's fee, payable now: the email says how much, where to pay and, for a fee paid
+    before the submission is received, in how many days it is withdrawn unpaid."""
+
+    amount_yen: int
+    pay_url: str
+    withdraw_after_days: int | None = None
+
+
+@dataclass(frozen=True)
 class Notification:
     language: str
     subject: str
@@ -60,13 +70,17 @@ def build(
     language: str,
     form_id: str | None = None,
     days: int | None = None,
+    fee_due: FeeDue | None = None,
+    status_url: str | None = None,
 ) -> Notification:
     """The subject, plain text and HTML of one notification in the resident's language.
 
     `form_title` is the form's name by language (the catalogue's `form.<id>` where it has one):
     the title in the resident's language, else the first of their chain that has one.
     `form_id` and `days` are for WITHDRAWN_UNPAID only: the form (its title in the catalogue)
-    and the days the fee could have been paid in.
+    and the days the fee could have been paid in. `fee_due`: the fee can be paid now (said with
+    its amount and link); `status_url`: the status page, linked where the email says the status
+    can be checked.
     """
     if event not in EVENTS:
         raise ValueError(f"unknown notification event {event!r}")
@@ -93,21 +107,35 @@ def build(
     lead = say("lead_created", title=title) if created else say("lead_changed", title=title, status=label)
     facts = [say("receipt", receipt=receipt), say("status", status=label)]
     next_step = say(f"next.{status}")
-    closing = [say("check"), say("footer", ward=ward)]
+    fee = []
+    if fee_due is not None:
+        amount = messages.plain(messages.text("web.yen", lang, amount=f"{fee_due.amount_yen:,}"))
+        fee = [say("fee_due", amount=amount)]
+        if fee_due.withdraw_after_days:
+            fee.append(say("fee_deadline", days=fee_due.withdraw_after_days))
+    check, footer = say("check"), say("footer", ward=ward)
 
     lines = [lead, "", *facts, "", next_step]
+    if fee_due is not None:
+        lines += ["", *fee, fee_due.pay_url]
     if note:
         lines += ["", say("note"), note]
-    lines += ["", *closing]
+    lines += ["", check, *([status_url] if status_url else []), footer]
     text = "\n".join(lines) + "\n"
 
     e = html.escape
+
+    def linked(sentence: str, url: str | None) -> str:
+        return f'{e(sentence)}<br><a href="{e(url)}">{e(url)}</a>' if url else e(sentence)
+
     paragraphs = [e(lead), "<br>".join(e(fact) for fact in facts), e(next_step)]
+    if fee_due is not None:
+        paragraphs.append(linked(" ".join(fee), fee_due.pay_url))
     if note:
         paragraphs.append(
             f"<strong>{e(say('note'))}</strong><br>" + "<br>".join(e(x) for x in note.split("\n"))
         )
-    paragraphs += [e(line) for line in closing]
+    paragraphs += [linked(check, status_url), e(footer)]
     return Notification(
         language=lang, subject=one_line(subject), text=text, html=_html_email(lang, subject, paragraphs)
     )

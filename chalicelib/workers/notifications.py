@@ -21,6 +21,7 @@ from typing import Any
 
 from chalicelib.adapters import email
 from chalicelib.adapters.line_api import LineRejected, line_client, retry_key_for
+from chalicelib.config import get_settings
 from chalicelib.domain import notifications as messages
 from chalicelib.domain.forms import get_form, retention_days
 from chalicelib.domain.submissions import RECEIPT_PATTERN, STATUSES, TERMINAL_STATUSES
@@ -100,6 +101,8 @@ def deliver(message: NotificationMessage) -> list[str]:
         submission.public_notes or [], event=message.event, status=message.status, version=message.version
     )
     days = _days_to_pay(form) if message.event == messages.WITHDRAWN_UNPAID else None
+    fee = _payable_fee(submission, form, message.status)
+    settings = get_settings()
     notification = messages.build(
         event=message.event,
         status=message.status,
@@ -109,6 +112,8 @@ def deliver(message: NotificationMessage) -> list[str]:
         language=submission.language,
         form_id=submission.form_id,
         days=days,
+        fee_due=_fee_due(submission, form, fee) if fee else None,
+        status_url=settings.web_page("/status", submission.language),
     )
     channels: list[str] = []
     if submission.line_user_id and message.confirmed and message.event == messages.CREATED:
@@ -125,7 +130,9 @@ def deliver(message: NotificationMessage) -> list[str]:
                         receipt=message.receipt,
                         public_note=public_note,
                         language=submission.language,
-                        pay_url=_pay_url(submission, form, message.status),
+                        pay_url=settings.liff_link(f"/payments/{submission.receipt}", submission.language)
+                        if fee
+                        else None,
                         days=days,
                     ),
                     message,
@@ -165,7 +172,6 @@ def _with_answer_button(
     pushed: list[dict[str, Any]], message: NotificationMessage, language: str
 ) -> list[dict[str, Any]]:
     """A request for information carries the "Answer" button that starts the answer in the chat."""
-    from chalicelib.config import get_settings
     from chalicelib.domain import chat, postbacks
     from chalicelib.domain import messages as catalogue
     from chalicelib.domain.submissions import NEEDS_INFO
@@ -179,23 +185,32 @@ def _with_answer_button(
     return [*pushed[:-1], last]
 
 
-def _pay_url(submission: Any, form: Any, status: str) -> str | None:
-    """The payment page in the LIFF app, when this status makes the form's fee payable (issue 13)."""
-    from chalicelib.config import get_settings
+def _payable_fee(submission: Any, form: Any, status: str) -> Any:
+    """The form's fee plan when this status makes the fee payable (issue 13), else None."""
     from chalicelib.domain import payments
     from chalicelib.domain.forms import fee_for
 
     if form is None:
         return None
     plan = payments.fee_plan(form.meta, submission.data or {}, fee_for(form, submission.data or {}))
-    if plan is None or not payments.payable(plan, status):
-        return None
-    return get_settings().liff_link(f"/payments/{submission.receipt}", submission.language)
+    return plan if plan is not None and payments.payable(plan, status) else None
+
+
+def _fee_due(submission: Any, form: Any, plan: Any) -> messages.FeeDue:
+    """What the email says of a payable fee: the amount, the web payment page (an email is read
+    outside LINE) and, for a fee paid before the submission is received, its days to pay."""
+    from chalicelib.domain import payments
+
+    pays_first = plan.timing == payments.BEFORE_RECEIVED
+    return messages.FeeDue(
+        plan.amount_yen,
+        get_settings().web_page(f"/payments/{submission.receipt}", submission.language),
+        _days_to_pay(form) if pays_first else None,
+    )
 
 
 def _days_to_pay(form: Any) -> int:
     """The days a submission of `form` could wait unpaid (what the withdrawal job went by)."""
-    from chalicelib.config import get_settings
     from chalicelib.domain import payments
 
     default = get_settings().payment_withdraw_after_days

@@ -145,6 +145,34 @@ def test_a_resident_is_emailed_on_creation_and_on_each_status_change_in_japanese
             assert value not in message.body and value not in message.subject
 
 
+def test_an_email_says_when_a_fee_is_due_how_much_where_to_pay_and_where_the_status_is(client, drained):
+    """Only LINE got the payment button: a resident who applied on the web was never told by email
+    that the fee could now be paid, how much, where, nor by when before it is withdrawn."""
+    from chalicelib.config import get_settings
+    from chalicelib.domain.forms import fee_for
+
+    origin = get_settings().web_origin
+    after = get_form("bulky-waste-collection")  # paid once staff accept it
+    receipt = submit(client, after.id)
+    drained.drain()
+    [created] = emails_about(receipt)
+    pay_page = f"{origin}/web/payments/{receipt}?lang=ja"
+    assert pay_page not in created.body and f"{origin}/web/status?lang=ja" in created.body
+    move(receipt, rules.IN_REVIEW)
+    drained.drain()
+    [accepted] = emails_about(receipt)[1:]
+    amount = f"{fee_for(after, after.example):,}円"
+    assert amount in accepted.body and pay_page in accepted.body and "取り下げ" not in accepted.body
+
+    first = get_form("juminhyo-copy")  # paid before it is received, withdrawn unpaid after its days
+    receipt = submit(client, first.id)
+    drained.drain()
+    [awaiting] = emails_about(receipt)
+    days = get_settings().payment_withdraw_after_days
+    assert f"{origin}/web/payments/{receipt}?lang=ja" in awaiting.body
+    assert f"{fee_for(first, first.example):,}円" in awaiting.body and f"{days}日以内" in awaiting.body
+
+
 def test_a_resident_who_wrote_in_english_is_emailed_in_english(client, drained):
     form = get_form("opinion")
     receipt = submit(client, form.id, language="en")

@@ -9,6 +9,7 @@ import pytest
 from chalicelib.domain import messages
 from chalicelib.domain.notifications import (
     LINE_TEXT_LIMIT,
+    FeeDue,
     Notification,
     build,
     language_for,
@@ -91,6 +92,23 @@ def test_the_public_note_is_included_with_its_line_breaks_and_escaped_in_html():
     text, tags = html_text(message.html)
     assert "<b>場所</b>" in text  # shown as text, not markup
     assert "b" not in tags
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_fee_due_is_said_with_its_amount_link_and_days_and_the_status_page_is_linked(language):
+    pay, status = (
+        "https://forms.example.jp/web/payments/x?lang=a&b=<c>",
+        "https://forms.example.jp/web/status",
+    )
+    message = notification(
+        status="awaiting_payment", language=language, fee_due=FeeDue(1600, pay, 14), status_url=status
+    )
+    assert "1,600" in message.text and pay in message.text and "14" in message.text
+    assert status in message.text
+    text, tags = html_text(message.html)
+    assert tags.count("a") == 2 and pay in text and "<c>" not in message.html  # the link escaped
+    without = notification(status="awaiting_payment", language=language)
+    assert "1,600" not in without.text and "http" not in without.text
 
 
 def test_without_a_note_there_is_no_note_heading():
