@@ -64,7 +64,7 @@ lock-check: $(STAMP)  ## the locks are what requirements*.in compile to
 	  echo "requirements*.txt are not what requirements*.in compile to: run make lock and commit them" >&2; exit 1; \
 	fi
 
-event: $(STAMP)  ## make event E=events/line/follow.json (needs `make run`)
+event: $(STAMP)  ## make event E=events/line/follow.json [LINE_USER=U...] (needs `make run`)
 	@test -n "$(E)" || (echo "usage: make event E=events/line/follow.json" && exit 2)
 	$(PY) -m devstack.send_event $(E)
 
@@ -77,8 +77,8 @@ fire: $(STAMP)  ## make fire JOB=dlq-watch [AT=2026-12-05T03:00+09:00] (needs `m
 richmenu: $(STAMP)  ## make richmenu (needs `make run`): register the rich menu with the LINE sandbox as the default
 	@$(PY) -m infra.richmenu --local
 
-mail: $(STAMP)  ## make mail [N=10] (needs `make run`): the emails the local stack sent (moto's SES)
-	@$(PY) -m devstack.mailbox -n $(or $(N),10)
+mail: $(STAMP)  ## make mail [N=10] [TO=address] (needs `make run`): the emails the local stack sent (moto's SES)
+	@$(PY) -m devstack.mailbox -n $(or $(N),10) --to "$(TO)"
 
 queue-sim: $(STAMP)  ## make queue-sim [SPEED=60] [SEED=1] (needs `make run`): a ticket machine replays a day
 	$(PY) -m devstack.queue_sim --speed $(or $(SPEED),60) --seed $(or $(SEED),1)

@@ -45,6 +45,7 @@ def _raw(message: dict) -> tuple[str, str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", type=int, default=10, help="how many of the latest messages (default 10)")
+    parser.add_argument("--to", default="", help="only the messages to addresses holding this text")
     args = parser.parse_args(argv)
     port = Ports.from_env().aws
     preflight.require_stack("moto: SES", port, "MADOGUCHI_AWS_PORT")
@@ -52,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         ses = json.loads(response.read()).get("ses", {})
     sent = [_plain(message) for message in ses.get("Message", [])]
     sent += [_raw(message) for message in ses.get("RawMessage", [])]
+    sent = [message for message in sent if args.to.lower() in message[0].lower()]
     if not sent:
-        print("no emails sent yet")
+        print(f"no emails sent to {args.to!r} yet" if args.to else "no emails sent yet")
         return 0
     for to, subject, text in sent[-args.n :]:
         print(f"=== to {to}\n    subject: {subject}\n")

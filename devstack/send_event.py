@@ -2,7 +2,7 @@
 
 - events/forms/<form id>.json are posted to that form's submission route, as its web page would.
 - events/line/*.json go to the API as LINE would send them, signed with the local channel
-  secret; each event gets a fresh webhookEventId, timestamp and replyToken (so repeating the
+  secret, from `--line-user` (or LINE_USER=U...) when given, else the sample's user; each event gets a fresh webhookEventId, timestamp and replyToken (so repeating the
   command is a new event, not a dropped duplicate, answered by a reply as LINE's would be: the
   sandbox takes each reply token once) unless --as-is is given. A postback whose data reads
   `sign:<action>[:<value>]` is sent with that action signed, as our buttons carry it.
@@ -38,12 +38,21 @@ def new_event_id() -> str:
     return "".join(alphabet[(value >> (5 * i)) & 31] for i in reversed(range(26)))
 
 
+KINDS = ("line", "forms", "payments", "queue", "sqs", "schedule")
+
+
+def kind_of(path: Path) -> str:
+    """Where a sample goes: the nearest folder named as one of KINDS (events/line/, or a copy of
+    your own under a folder named line/)."""
+    return next((parent.name for parent in path.parents if parent.name in KINDS), path.parent.name)
+
+
 def prepare(
-    path: Path, *, as_is: bool = False, payment: str | None = None
+    path: Path, *, as_is: bool = False, payment: str | None = None, line_user: str | None = None
 ) -> tuple[str, bytes, dict[str, str]]:
     """The route, the exact body bytes and the headers to send for a sample file."""
     document = json.loads(path.read_text(encoding="utf-8"))
-    kind = path.parent.name
+    kind = kind_of(path)
     if kind == "payments":
         return _payment_webhook(path, document, as_is=as_is, payment=payment)
     if kind == "forms":
@@ -68,10 +77,13 @@ def prepare(
         )
     if kind != "line":
         raise SystemExit(
-            f"don't know where to send events/{kind}/ files (known: line, forms, payments, queue, sqs, schedule)"
+            f"don't know where to send {path}: put it in a folder named one of {', '.join(KINDS)}"
         )
     from chalicelib.domain.line_webhook import sign
 
+    for event in document.get("events", []):
+        if line_user and isinstance(event.get("source"), dict):
+            event["source"]["userId"] = line_user  # another resident than the samples' one
     if not as_is:
         for event in document.get("events", []):
             event["webhookEventId"] = new_event_id()
@@ -148,14 +160,22 @@ def main() -> int:
     parser.add_argument(
         "--payment", default=os.environ.get("PAYMENT"), help="the payment a provider sample is about"
     )
+    parser.add_argument(
+        "--line-user", default=os.environ.get("LINE_USER"), help="the LINE user a LINE sample comes from"
+    )
     args = parser.parse_args()
+    if not args.file.is_file():
+        print(f"no such file: {args.file}")
+        return 2
     ports = Ports.from_env()
     os.environ.update(local_environ(ports))
-    if args.file.parent.name == "sqs":
+    if kind_of(args.file) == "sqs":
         return enqueue(args.file)
-    if args.file.parent.name == "schedule":
+    if kind_of(args.file) == "schedule":
         return fire(args.file)
-    route, body, headers = prepare(args.file, as_is=args.as_is, payment=args.payment)
+    route, body, headers = prepare(
+        args.file, as_is=args.as_is, payment=args.payment, line_user=args.line_user
+    )
     request = urllib.request.Request(f"http://127.0.0.1:{ports.api}{route}", data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

@@ -33,6 +33,15 @@ def test_each_send_of_a_sample_is_a_new_event_with_its_own_reply_token():
     )
 
 
+def test_a_copy_of_a_sample_elsewhere_is_sent_from_another_line_user(tmp_path):
+    """A newcomer's own copy, or a second resident: `make event E=... LINE_USER=U...`."""
+    copy = tmp_path / "line" / "follow.json"
+    copy.parent.mkdir()
+    copy.write_text((EVENTS / "line" / "follow.json").read_text())
+    route, body, _ = prepare(copy, line_user="U" + "1" * 32)
+    assert route == "/line/webhook" and json.loads(body)["events"][0]["source"]["userId"] == "U" + "1" * 32
+
+
 def test_postback_samples_are_sent_with_signed_data(local_stack):
     from chalicelib.config import get_settings
     from chalicelib.domain import postbacks
