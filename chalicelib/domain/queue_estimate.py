@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.queue import TOKYO, Live, iso, now_calling, open_counters
+from chalicelib.domain.queue import TOKYO, Live, iso, now_calling, open_counters, waiting_now
 
 # The wait of a resident with k people ahead is the time until the (k + 1)-th call from now. The
 # line's pace (calls per minute with every open counter busy) is measured from its latest first
@@ -100,6 +100,8 @@ def free_counters(
     before the line's first call), no more than history says are usually open this hour (a
     counter closes for lunch without a word: one that called at 11:50 may be shut at 12:05),
     less those serving someone: called less than `serving_minutes` ago (`longest_service`)."""
+    if not open_counters(live, now, window_minutes) and waiting_now(live, now):
+        return 0  # people waiting and no call for a while: the counters are not calling (yet)
     counters = counters_open(live, now, window_minutes, configured)
     usual = staffing.get(now.astimezone(TOKYO).hour)
     if usual:  # a median between days (2.5: one day in two a counter short) caps at the larger

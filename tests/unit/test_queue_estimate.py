@@ -136,6 +136,16 @@ def test_a_counter_is_free_if_it_called_lately_serves_no_one_and_is_usually_open
     # Before the line's first call of the day: the configured counters.
     assert estimator.free_counters(Live(), T0, 60, 2, {}) == 2
     assert estimator.free_counters(Live(), T0, 60, 2, {10: 1.0}) == 1
+    # Unless someone is already waiting: no counter is calling yet, so none is free. Two
+    # configured counters said "under a minute" to one person waiting where one said 3-15.
+    waiting = Live(queue={"001": stamp(-10)})
+    assert estimator.free_counters(waiting, T0, 60, 2, {}) == 0
+    for counters in (1, 2, 4):
+        shown = estimator.estimate(1, T0, [], (counters / 6, "default"), {}, 0, counters=counters)
+        assert shown.bucket[1] > 1  # never "under a minute" with someone waiting and no call
+    # Nor after a pause: someone waiting, and no counter has called in the window (a long break).
+    paused = Live(queue={"001": stamp(-10)}, counters={"1": called(90)})
+    assert estimator.free_counters(paused, T0, 60, 2, {}) == 0
 
 
 def test_a_call_longer_than_any_service_is_taken_as_served_its_end_lost():
