@@ -118,6 +118,8 @@ def render(booking: ConsultationBooking, notice: str) -> tuple[str, str]:
     template = messages.catalogue()[key].get(language) or messages.catalogue()[key]["ja"]
     used = {name: value for name, value in values.items() if name in messages.placeholders(template)}
     text = messages.text(key, language, **used)
+    if booking.mode == "in_person" and not key.startswith("consult.cancelled"):
+        text += "\n" + where(language)
     subject = messages.text(
         "consult.subject",
         language,
@@ -126,6 +128,13 @@ def render(booking: ConsultationBooking, notice: str) -> tuple[str, str]:
         booking=booking.booking_id,
     )
     return subject, text
+
+
+def where(language: str) -> str:
+    """Where an in-person consultation is held, and what to do on arrival."""
+    return messages.text(
+        "consult.where", language, place=messages.text("consult.location.in_person", language)
+    )
 
 
 def deliver(booking: ConsultationBooking, notice: str, now: datetime) -> list[str]:

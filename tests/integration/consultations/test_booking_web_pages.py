@@ -147,6 +147,7 @@ def test_a_sensitive_consultation_is_not_named_after_booking(client, slot):
         "/web/consultations/lgbts/book", slot=chosen, mode="in_person", name="A", phone="03-1234-5678"
     )
     assert status == 200 and 'name="eligibility"' not in html
+    assert "Where: Katsushika City Office" in html  # in person: the place, and the desk to go to
     assert service.title("en") not in html and "Ward consultation" in html
     number, code = booked_from(html)
     status, html = page.post("/web/bookings", booking=number, code=code)
@@ -352,6 +353,7 @@ def test_the_booked_pages_language_switch_shows_the_same_booking_and_code_and_bo
 
     status, html = page.post("/web/consultations/legal/book", **again, switch="en")
     assert status == 200 and '<html lang="en">' in html and booked_from(html) == booked
+    assert 'id="where"' not in html  # online: no place to go
     assert int(store.get_slot("legal", first).booked) == 1
 
     # The same page sent with other answers books nothing and says the page has expired.

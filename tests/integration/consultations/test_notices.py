@@ -183,6 +183,10 @@ def test_email_confirmation_carries_an_ics_in_the_residents_language(call, slot,
     calendar = parts["text/calendar"].get_payload(decode=True).decode()
     start = rules.parse_slot(slot_id)
     assert f"DTSTART:{start:%Y%m%dT%H%M%SZ}" in calendar and "STATUS:CONFIRMED" in calendar
+    # In person: where, and what to do on arrival (the calendar once sent the resident to a
+    # confirmation that named no place).
+    assert "Where: Katsushika City Office (Tateishi 5-13-1" in text and "information desk" in text
+    assert "LOCATION:Katsushika City Office (Tateishi 5-13-1" in calendar.replace("\r\n ", "")
 
 
 def test_a_sensitive_consultation_is_not_named_in_notices(call, slot, book, drained):
