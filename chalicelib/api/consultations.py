@@ -14,7 +14,7 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.api.errors import ApiBlueprint, json_response, request_language
+from chalicelib.api.errors import ApiBlueprint, json_response, reader_language, request_language
 from chalicelib.api.requests import RESIDENT_CORS, access_secret, client_pseudonym, json_body
 from chalicelib.domain import errors as rule
 from chalicelib.domain.languages import language_tag
@@ -115,11 +115,8 @@ def _resident_booking(booking: str) -> Any:
 def show(booking: str) -> Response:
     from chalicelib.services import consultations as svc
 
-    request: Any = bp.current_request
     found = _resident_booking(booking)
-    # The reader's language when the request names one (?lang=, Accept-Language), else the booking's.
-    asked = (request.query_params or {}).get("lang") or (request.headers or {}).get("accept-language")
-    lang = language(request) if asked else found.language
+    lang = reader_language(bp.current_request, found.language)
     return json_response(
         svc.booking_view(found, lang), headers={**_NO_STORE, "Content-Language": language_tag(lang)}
     )

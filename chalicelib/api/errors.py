@@ -87,6 +87,18 @@ def request_language(request: Any) -> str:
     return languages.negotiate(headers.get("accept-language"), params.get("lang"))
 
 
+def reader_language(request: Any, own: str | None) -> str:
+    """The language to show a resident's own record in (a booking, a receipt): the one the
+    request names (`?lang=`, Accept-Language), else the record's own `own` (the language it was
+    made in)."""
+    params = getattr(request, "query_params", None) or {}
+    headers = getattr(request, "headers", None) or {}
+    made_in = languages.known(own)
+    if made_in and not (params.get("lang") or headers.get("accept-language")):
+        return made_in
+    return request_language(request)
+
+
 def json_response(
     body: Any, status: int = 200, headers: Mapping[str, str | list[str]] | None = None
 ) -> Response:

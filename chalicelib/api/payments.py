@@ -10,8 +10,9 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.api.errors import ApiBlueprint, ApiError
+from chalicelib.api.errors import ApiBlueprint, ApiError, reader_language
 from chalicelib.api.requests import RESIDENT_CORS, access_secret, json_body, raw_body
+from chalicelib.domain.languages import language_tag
 
 bp = ApiBlueprint(__name__)
 
@@ -49,8 +50,13 @@ def printable_receipt(paymentId: str) -> Response:
 
     who = _resident(bp.current_request)
     intent, submission = payments.receipt_for(paymentId, **who)
-    page = payment_receipts.as_html(payment_receipts.build(intent, submission))
-    headers: dict[str, str | list[str]] = {"Content-Type": "text/html; charset=utf-8", **_NO_STORE}
+    language = reader_language(bp.current_request, submission.language)
+    page = payment_receipts.as_html(payment_receipts.build(intent, submission, language))
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Language": language_tag(language),
+        **_NO_STORE,
+    }
     return Response(page, headers=headers)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import pytest
@@ -43,6 +44,15 @@ def test_paypay_payment_from_submission_to_receipt(owing, resident_api, paybox, 
     assert status == 200
     page = page.decode() if isinstance(page, bytes) else page
     assert intent["paymentId"] in page and "600" in page and stored.provider_payment_id in page
+    # In the language the request names, else the submission's.
+    from chalicelib.services import payment_receipts
+
+    path = f"/payments/{intent['paymentId']}/receipt"
+    english = resident_api("GET", path, secret, headers={"Accept-Language": "en"})[1].decode()
+    korean = resident_api("GET", f"{path}?lang=ko", secret)[1].decode()
+    for language, shown in (("ja", page), ("en", english), ("ko", korean)):
+        subject = payment_receipts.build(stored, submission_store.get(receipt), language).subject
+        assert html.escape(subject) in shown, language
     # Paid: no new intent, and no second payment.
     status, error = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "card"})
     assert status == 409 and error["error"]["code"] == "already_paid"
