@@ -120,6 +120,9 @@ def render(booking: ConsultationBooking, notice: str) -> tuple[str, str]:
     text = messages.text(key, language, **used)
     if booking.mode == "in_person" and not key.startswith("consult.cancelled"):
         text += "\n" + where(language)
+    elif booking.mode == "online" and key in ("consult.confirmed", "consult.moved"):
+        minutes = int(svc.meeting_link_before.total_seconds() // 60)
+        text += "\n" + messages.text("consult.link_later", language, minutes=minutes)
     subject = messages.text(
         "consult.subject",
         language,
