@@ -177,7 +177,11 @@ def move(
         )
     except rules.InvalidTransition as error:
         kind = rule.Invalid if error.code == "unknown_status" else rule.Conflict
-        raise kind(error.text, code="invalid_transition") from None
+        # The moves this status allows the caller, so a client can offer them without a second read.
+        allowed = sorted(rules.allowed_targets(current, actor.kind))
+        raise kind(
+            error.text, code="invalid_transition", details=[{"from": current, "allowed": allowed}]
+        ) from None
     except rules.InvalidNote as error:  # only staff write notes
         raise rule.Invalid(error.staff_message, code="invalid_note") from None
     new_version = (submission.version or 0) + 1

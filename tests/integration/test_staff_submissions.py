@@ -561,8 +561,9 @@ def test_transitions_follow_the_lifecycle_with_public_and_internal_notes(client)
     )
     assert response.status_code == 200, response.body
 
-    # Moves the lifecycle does not allow, or not for staff.
-    assert_error(move(client, ROAD, receipt, to="completed"), 409, "invalid_transition")
+    # Moves the lifecycle does not allow, or not for staff; the answer says which it does allow.
+    refused = assert_error(move(client, ROAD, receipt, to="completed"), 409, "invalid_transition")
+    assert refused["details"] == [{"from": "needs_info", "allowed": ["in_review"]}]
     assert_error(
         move(client, ROAD, receipt, to="needs_info", note="再度", visibility="public"),
         409,
