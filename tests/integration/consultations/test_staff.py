@@ -419,6 +419,7 @@ def test_the_ward_moves_a_booking_past_the_residents_deadline_and_the_resident_i
     assert [(e["by"], e["note"]) for e in moves] == [
         ("staff-7", f"{first} -> {later}")
     ]  # from where, to where
+    assert all(e["at"].endswith("+09:00") for e in detail["trail"])  # Tokyo time, as the rest
     call(
         "POST",
         f"/staff/consultations/bookings/{booking_id}/cancel",
