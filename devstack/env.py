@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 from chalicelib.config import LOCAL_LINE_LOGIN_CHANNEL_ID
 
@@ -107,3 +108,15 @@ def local_environ(ports: Ports, base: dict[str, str] | None = None) -> dict[str,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": base.get("POWERTOOLS_DEV", "false"),
     }
+
+
+# Metric (EMF) lines are for CloudWatch; on a developer's console they drown the logs.
+METRICS_FILE = Path(__file__).resolve().parent.parent / ".devstack" / "metrics.jsonl"
+
+
+def metrics_to_file() -> None:
+    """EMF metric lines of this process to METRICS_FILE, unless MADOGUCHI_METRICS=console: `make
+    run` and the commands that run the app's handlers themselves (`make fire`, `make event`)."""
+    if os.environ.get("MADOGUCHI_METRICS", "file") != "console":
+        METRICS_FILE.parent.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("MADOGUCHI_METRICS_FILE", str(METRICS_FILE))

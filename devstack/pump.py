@@ -29,7 +29,7 @@ from chalice.app import ScheduledEventConfig, SQSEventConfig
 
 from devstack.cron import Schedule
 from devstack.env import MOTO_ACCOUNT as ACCOUNT
-from devstack.env import Ports, local_environ
+from devstack.env import Ports, local_environ, metrics_to_file
 
 
 @dataclass
@@ -238,6 +238,8 @@ def main() -> None:
     os.environ.update(local_environ(ports))
     if args.fire is not None or args.drain:
         from devstack import preflight
+
+        metrics_to_file()
 
         pump = Pump()
         at = None

@@ -19,7 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from devstack.env import Ports, local_environ
+from devstack.env import Ports, local_environ, metrics_to_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,10 +110,6 @@ def wait_for_http(url: str, timeout: float = 60.0, alive=lambda: True) -> bool:
     return False
 
 
-# Metric (EMF) lines are for CloudWatch; on a developer's console they drown the logs.
-METRICS_FILE = ROOT / ".devstack" / "metrics.jsonl"
-
-
 def _console_setup() -> None:
     """Line-buffered output (redirected to a file, it shows as it happens, not at the end),
     and EMF metric lines to .devstack/metrics.jsonl unless MADOGUCHI_METRICS=console."""
@@ -121,9 +117,7 @@ def _console_setup() -> None:
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     os.environ["PYTHONUNBUFFERED"] = "1"  # chalice local, the child process, too
-    if os.environ.get("MADOGUCHI_METRICS", "file") != "console":
-        METRICS_FILE.parent.mkdir(parents=True, exist_ok=True)
-        os.environ.setdefault("MADOGUCHI_METRICS_FILE", str(METRICS_FILE))
+    metrics_to_file()
 
 
 def main() -> int:

@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from devstack.env import Ports, local_environ
+from devstack.env import Ports, local_environ, metrics_to_file
 
 
 def new_event_id() -> str:
@@ -169,6 +169,7 @@ def main() -> int:
         return 2
     ports = Ports.from_env()
     os.environ.update(local_environ(ports))
+    metrics_to_file()
     if kind_of(args.file) == "sqs":
         return enqueue(args.file)
     if kind_of(args.file) == "schedule":

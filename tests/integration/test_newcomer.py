@@ -114,6 +114,33 @@ def test_make_mail_shows_plain_and_raw_messages(local_stack):
     assert "subject: Plain digest" in result.stdout and "plain body" in result.stdout
     assert "=== to raw@example.jp" in result.stdout and "subject: 相談の予約 (raw)" in result.stdout
     assert "予約が確定しました。" in result.stdout and "BEGIN:VCALENDAR" not in result.stdout
+    # TO= keeps one address's messages.
+    only = subprocess.run(
+        [sys.executable, "-m", "devstack.mailbox", "-n", "100000", "--to", "RAW@example.jp"],
+        cwd=ROOT,
+        env={**os.environ, "MADOGUCHI_AWS_PORT": str(local_stack.ports.aws)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "=== to raw@example.jp" in only.stdout and "plain@example.jp" not in only.stdout
+
+
+def test_make_fire_prints_the_jobs_result_not_metric_lines(local_stack):
+    """Metric (EMF) lines go to .devstack/metrics.jsonl, as `make run`'s do, not between the output."""
+    env = {**os.environ, "MADOGUCHI_AWS_PORT": str(local_stack.ports.aws)}
+    for name in ("MADOGUCHI_METRICS_FILE", "MADOGUCHI_METRICS"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-m", "devstack.pump", "--fire", "dlq-watch"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() and '"_aws"' not in result.stdout
 
 
 def test_metric_lines_go_to_the_file_when_one_is_set(tmp_path, monkeypatch, capsys):
