@@ -140,6 +140,8 @@ class Hit:
     covered: bool = False
     # The question says too little to be answered outright (MIN_ANSWER_EVIDENCE).
     brief: bool = False
+    # The question names an emergency happening now, and this is who to call (URGENT_ENTRY).
+    urgent: bool = False
 
 
 @dataclass(frozen=True)
@@ -811,6 +813,9 @@ _WARD_ACTIONS = _action_patterns(_ACTIONS["ward"])
 ELSEWHERE = "elsewhere"
 _ELSEWHERE = _action_patterns({ELSEWHERE: _ACTIONS[ELSEWHERE]["places"]})
 _MOVING = _action_pattern([word for words in _ACTIONS[ELSEWHERE]["moving"].values() for word in words])
+# An emergency happening now (faq_actions.json, "urgent"): its entry is always shown.
+URGENT_ENTRY = _ACTIONS["urgent"]["entry"]
+_URGENT = _action_pattern([word for words in _ACTIONS["urgent"]["words"].values() for word in words])
 
 
 def _actions(text: str, patterns: dict[str, re.Pattern[str]]) -> frozenset[str]:
@@ -1234,16 +1239,21 @@ class FaqIndex:
         `language` is the resident's language if known; the text's script overrides it when
         they disagree (resolve_language). Empty or meaningless text gives no hits.
         """
-        return [
+        urgent = isinstance(text, str) and bool(_URGENT.search(normalize(text)))
+        hits = [
             Hit(
                 entry_id,
                 round(score, 4),
                 round(_confidence(signals), 4),
                 signals.covered,
                 signals.evidence < MIN_ANSWER_EVIDENCE,
+                urgent and entry_id == URGENT_ENTRY,
             )
             for entry_id, score, signals in self._ranked(text, language, k)
         ]
+        if urgent and URGENT_ENTRY in self.entries and not any(hit.urgent for hit in hits):
+            hits.append(Hit(URGENT_ENTRY, 0.0, 0.0, urgent=True))  # however far down it ranked
+        return hits
 
     def explain(self, text: str, language: str | None = None, k: int = 3) -> list[dict[str, Any]]:
         """search() with the signals its confidence is computed from (for bench/faq_eval.py)."""
@@ -1402,7 +1412,16 @@ class FaqIndex:
         A question the FAQ's words cover entirely is never "no match", whatever its
         confidence: "ごみ" alone is in scope, only too broad to answer; it gets suggestions.
         A brief one ("ok") is never answered outright, nor one a second entry may answer too.
+        A question naming an emergency is shown who to call, first, unless another entry answers it.
         """
+        action, shown = FaqIndex._decide(hits)
+        urgent = next((hit for hit in hits if hit.urgent), None)
+        if urgent is None or action == ANSWER or urgent in shown:
+            return action, shown
+        return SUGGESTIONS, [urgent, *shown][:3]
+
+    @staticmethod
+    def _decide(hits: list[Hit]) -> tuple[str, list[Hit]]:
         if not hits or (hits[0].confidence < SUGGEST and not hits[0].covered):
             return NO_MATCH, []
         runner_up = hits[1].confidence if len(hits) > 1 else 0.0

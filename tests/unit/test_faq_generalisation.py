@@ -17,6 +17,7 @@ from chalicelib.domain.faq import (
     FAQ_PATH,
     NO_MATCH,
     RIVAL,
+    URGENT_ENTRY,
     FaqIndex,
     Params,
     _spanning_grams,
@@ -361,3 +362,29 @@ def test_two_entries_both_likely_are_offered_side_by_side(ward_index):
     action, shown = ward_index.decide(hits)
     assert hits[0].confidence >= CONFIDENT and hits[1].confidence >= RIVAL
     assert action != ANSWER and len(shown) >= 2
+
+
+# --- an emergency is never "no match" --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("there is a fire, who should i call", "en"),
+        ("かじ です。どこに でんわ しますか", "ja-easy"),
+        ("आगो लाग्यो कसलाई फोन गर्ने", "ne"),
+        ("nhà bên cạnh bị cháy gọi số nào", "vi"),
+    ],
+)
+def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, text, language):
+    action, shown = ward_index.decide(ward_index.search(text, language))
+    assert action != NO_MATCH and shown[0].entry_id == URGENT_ENTRY
+
+
+def test_an_emergency_word_alone_answers_nothing_another_entry_does_not():
+    from chalicelib.domain.faq import SUGGESTIONS, Hit
+
+    garbage = Hit("garbage-batteries-spray-cans", 9.0, 0.95)
+    urgent = Hit(URGENT_ENTRY, 1.0, 0.01, urgent=True)
+    assert FaqIndex.decide([garbage, urgent]) == (ANSWER, [garbage])  # answered stays answered
+    assert FaqIndex.decide([Hit("x", 1.0, 0.1), urgent]) == (SUGGESTIONS, [urgent])
