@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import queues
-from chalicelib.domain import areas, json_text
+from chalicelib.domain import areas, json_text, messages
 from chalicelib.domain import errors as rule
 from chalicelib.domain import payments as payment_rules
 from chalicelib.domain import submissions as rules
@@ -123,6 +123,8 @@ def create(
         "receipt": receipt,
         "status": first_status,
         "statusLabel": rules.status_labels(first_status),
+        # In the language the submission is kept in (the request's), as GET /submissions/{r} says it.
+        "statusText": messages.text(f"status.{first_status}", submitter.language),
         "accessSecret": secret,
         "statusUrl": f"/submissions/{receipt}",
         "fee": fee,

@@ -57,7 +57,7 @@ def _service(service_id: str) -> Any:
 
 def _week(
     service: Any, start: str | None
-) -> tuple[list[tuple[str, list[dict[str, Any]]]], date, date | None]:
+) -> tuple[list[tuple[date, list[dict[str, Any]]]], date, date | None]:
     """Free slots of seven days from `start` (Tokyo), grouped by day; the next week's first day."""
     from chalicelib.domain import consultations as rules
     from chalicelib.domain.business_days import calendar_day
@@ -69,9 +69,9 @@ def _week(
     first = max(asked, today) if asked else today
     last = first + timedelta(days=WEEK - 1)
     found = svc.free_slots(service.id, first.isoformat(), last.isoformat(), now)["slots"]
-    days: dict[str, list[dict[str, Any]]] = {}
+    days: dict[date, list[dict[str, Any]]] = {}
     for slot in found:
-        days.setdefault(slot["start"][:10], []).append(slot)
+        days.setdefault(date.fromisoformat(slot["start"][:10]), []).append(slot)
     later = last + timedelta(days=1)
     return (
         list(days.items()),
@@ -214,16 +214,17 @@ def _book(
     # the booking's own page, `sent`: the send again, whose key answers with that booking).
     sent = bool(render.first(posted, "sent"))
     switched = (bool(render.first(posted, "switch")) and not sent) or notice is not None
+    # In the order the page asks them, so the summary reads down the page.
     errors: list[dict[str, Any]] = []
     if not values["mode"]:
         errors.append({"anchor": "f-mode-in_person", "key": "web.book_need_mode"})
+    if "anyone" not in found.who_may_book and not values["eligibility"]:
+        errors.append({"anchor": "f-eligibility-resident", "key": "web.book_need_eligibility"})
     if user_id is None:  # on the web the ward needs a name and a way to reach the resident
         if not values["name"]:
             errors.append({"anchor": "f-name", "key": "web.book_need_name"})
         if not values["email"] and not values["phone"]:
             errors.append({"anchor": "f-email", "key": "web.book_need_contact"})
-    if "anyone" not in found.who_may_book and not values["eligibility"]:
-        errors.append({"anchor": "f-eligibility-resident", "key": "web.book_need_eligibility"})
     try:
         if errors or switched:
             kept = [] if switched else errors

@@ -152,6 +152,7 @@ def test_an_answer_of_spaces_or_invisible_marks_alone_is_no_answer(client, blank
     kept = submit(client, "inquiry", {"question": "\u200b Is the pool open? \n", "name": " "}, language="en")
     assert kept.status_code == 201, kept.body
     assert store.get(answer(kept)["receipt"]).data == {"question": "Is the pool open?"}
+    assert answer(kept)["statusText"] == "Received"  # the status in the submission's language
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,7 @@ def test_book_see_move_and_cancel_by_the_web_pages(client, slot):
     assert status == 200 and 'href="/web/consultations/legal?lang=ja"' in html
     status, html = page.get("/web/consultations/legal")
     assert status == 200 and f'value="{first}"' in html and "残り2" in html
+    assert f"<legend>{first[:10]} (" in html and "曜日)</legend>" in html  # each day with its weekday
 
     status, html = page.get("/web/consultations/legal/book")  # "continue" with no time chosen
     assert status == 422 and 'href="#f-slot-first"' in html and 'id="f-slot-first"' in html
@@ -71,8 +72,11 @@ def test_book_see_move_and_cancel_by_the_web_pages(client, slot):
 
     status, html = page.post("/web/consultations/legal/book", slot=first)
     assert status == 422 and 'class="error-summary"' in html
-    for anchor in ("f-mode-in_person", "f-name", "f-email", "f-eligibility-resident"):
+    anchors = ("f-mode-in_person", "f-eligibility-resident", "f-name", "f-email")
+    for anchor in anchors:
         assert f'href="#{anchor}"' in html and f'id="{anchor}"' in html
+    # The summary lists them in the order the page asks them.
+    assert re.findall(r'href="#(f-[a-z_-]+)"', html.split('id="error-summary"')[1])[:4] == list(anchors)
     status, html = page.post(
         "/web/consultations/legal/book",
         slot=first,
