@@ -810,6 +810,12 @@ def resident_view(
     receipt_text: str, *, secret: str | None = None, line_user_id: str | None = None, client: str = "unknown"
 ) -> dict[str, Any]:
     submission = resident_submission(receipt_text, secret=secret, line_user_id=line_user_id, client=client)
+    return payment_view(submission)
+
+
+def payment_view(submission: Submission) -> dict[str, Any]:
+    """What a submission owes and where its payment stands: the resident's payment route, and
+    the staff view of the submission (which is never completed unseen unpaid)."""
     found = plan_for(submission)
     intents = _intents(submission.receipt)
     paid = _paid(intents)

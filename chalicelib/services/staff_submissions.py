@@ -24,7 +24,7 @@ from chalicelib.domain.digits import whole_number
 from chalicelib.domain.forms import FormDefinition, get_form
 from chalicelib.domain.staff import StaffPrincipal
 from chalicelib.observability import logger
-from chalicelib.services import idempotency
+from chalicelib.services import idempotency, payments
 from chalicelib.services import submissions as service
 from chalicelib.store import submissions as store
 from chalicelib.store.models import AuditEntry, Submission
@@ -424,6 +424,9 @@ def show(principal: StaffPrincipal, receipt_text: str, now: datetime | None = No
             for note in submission.public_notes
         ],
         "audit": [_audit_view(entry) for entry in store.trail(submission.receipt)],
+        # The fee and where its payment stands (state: not_required, not_yet_payable, payable,
+        # paid, refunded, closed), so a section does not complete a request unseen unpaid.
+        "payment": payments.payment_view(submission),
         # The ward's public notes and the resident's answers in order (issue 10).
         "thread": _thread(submission, expires_at),
     }

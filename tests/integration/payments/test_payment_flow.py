@@ -106,6 +106,12 @@ def test_a_fee_after_approval_is_payable_only_once_staff_accept(owing, resident_
     status, error = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
     assert status == 409 and error["error"]["code"] == "not_payable"
 
+    def staff_sees() -> dict:  # staff see the fee and its state on the submission itself
+        shown = client.http.get(f"/staff/submissions/{receipt}", headers=staff_headers("seiso", "staff"))
+        return json.loads(shown.body)["payment"]
+
+    assert staff_sees()["state"] == "not_yet_payable" and staff_sees()["amountYen"] > 0
+
     moved = client.http.post(
         f"/staff/submissions/{receipt}/transitions",
         body=json.dumps({"to": "in_review"}),
@@ -122,6 +128,7 @@ def test_a_fee_after_approval_is_payable_only_once_staff_accept(owing, resident_
     settle()
     assert store.get(intent["paymentId"]).status == "completed"
     assert submission_store.get(receipt).status == "in_review"  # paid, still the section's to finish
+    assert staff_sees()["state"] == "paid"
     notes = [entry.note or "" for entry in submission_store.trail(receipt)]
     assert any(intent["paymentId"] in note for note in notes)
 
