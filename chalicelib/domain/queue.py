@@ -527,12 +527,15 @@ PRESUMED_GONE_MINUTES = 10
 def waiting_now(live: Live, now: datetime) -> int:
     """The people waiting as residents are told: the tickets waiting, less those presumed gone.
     The close-out at night (or a staff reset) ends them for good."""
+    return len(waiting_joined(live, now))
+
+
+def waiting_joined(live: Live, now: datetime) -> list[int | None]:
+    """When each of those people joined the queue (Unix seconds, None if unknown)."""
     settled = (now - timedelta(minutes=PRESUMED_GONE_MINUTES)).timestamp()
     joined = [call[2] for call in live.calls if call[0] <= settled and call[2] is not None]
-    if not joined:
-        return live.waiting
-    passed = max(joined)
-    return sum(1 for at in live.queue.values() if at is None or at >= passed)
+    passed = max(joined) if joined else None
+    return [at for at in live.queue.values() if passed is None or at is None or at >= passed]
 
 
 def now_calling(live: Live) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.queue import TOKYO, Live, iso, now_calling, open_counters, waiting_now
+from chalicelib.domain.queue import TOKYO, Live, iso, now_calling, open_counters, waiting_joined, waiting_now
 
 # The wait of a resident with k people ahead is the time until the (k + 1)-th call from now. The
 # line's pace (calls per minute with every open counter busy) is measured from its latest first
@@ -102,11 +102,31 @@ def free_counters(
     less those serving someone: called less than `serving_minutes` ago (`longest_service`)."""
     if not open_counters(live, now, window_minutes) and waiting_now(live, now):
         return 0  # people waiting and no call for a while: the counters are not calling (yet)
+    if uncalled_minutes(live, now) > UNCALLED_MINUTES:
+        return 0  # someone has waited with no counter calling since: a free one would have
     counters = counters_open(live, now, window_minutes, configured)
     usual = staffing.get(now.astimezone(TOKYO).hour)
     if usual:  # a median between days (2.5: one day in two a counter short) caps at the larger
         counters = min(counters, math.ceil(usual))
     return max(0, counters - len(serving(live, now, serving_minutes)))
+
+
+# In one queue nobody waits while a counter is free: someone who has waited this long with no
+# call since they joined says the counters that called earlier are not calling now (a break, a
+# counter closed without a word), however recently they called.
+UNCALLED_MINUTES = 5
+
+
+def uncalled_minutes(live: Live, now: datetime) -> float:
+    """How long the longest-waiting person (of those residents are told of) has waited with no
+    counter calling since they joined; 0 when someone was called since, or nobody waits."""
+    joined = [at for at in waiting_joined(live, now) if at is not None]
+    if not joined:
+        return 0.0
+    oldest = datetime.fromtimestamp(min(joined), UTC)
+    if any(at >= iso(oldest) for at in live.counters.values()):
+        return 0.0
+    return (now - oldest).total_seconds() / 60
 
 
 def serving(live: Live, now: datetime, serving_minutes: float = math.inf) -> dict[str, dict[str, Any]]:

@@ -146,6 +146,15 @@ def test_a_counter_is_free_if_it_called_lately_serves_no_one_and_is_usually_open
     # Nor after a pause: someone waiting, and no counter has called in the window (a long break).
     paused = Live(queue={"001": stamp(-10)}, counters={"1": called(90)})
     assert estimator.free_counters(paused, T0, 60, 2, {}) == 0
+    # Nor when someone has waited over UNCALLED_MINUTES with no call since they joined, however
+    # recently the counters called before (both served their last 22 minutes ago).
+    idle = Live(queue={"003": stamp(-15)}, counters={"1": called(26), "2": called(26)})
+    assert estimator.uncalled_minutes(idle, T0) == 15
+    assert estimator.free_counters(idle, T0, 30, 2, {}) == 0
+    just_joined = Live(queue={"003": stamp(-1)}, counters={"1": called(26), "2": called(26)})
+    assert estimator.free_counters(just_joined, T0, 30, 2, {}) == 2  # called at once, presumably
+    called_since = Live(queue={"003": stamp(-15)}, counters={"1": called(3), "2": called(26)})
+    assert estimator.uncalled_minutes(called_since, T0) == 0
 
 
 def test_a_call_longer_than_any_service_is_taken_as_served_its_end_lost():
