@@ -24,6 +24,7 @@ from chalicelib.web.pages import (
     _client,
     _language,
     _message,
+    _never_anew,
     _request,
     _resident,
     _sent_once,
@@ -191,9 +192,7 @@ def _book(
     request: Any, posted: dict[str, list[str]], language: str, service: str, notice: str | None = None
 ) -> Response:
     """Book what the form says; with `notice`, only show the form again with it (and what was typed)."""
-    from chalicelib.domain import errors as rule
     from chalicelib.domain.digits import typed_email, typed_phone
-    from chalicelib.domain.messages import Text
     from chalicelib.services import consultations as svc
     from chalicelib.web import render
 
@@ -242,18 +241,12 @@ def _book(
         else svc.Booker(channel="web", language=language, client=_client(request))
     )
     booked_in = render.first(posted, "bookedIn") if sent else language
-
-    def book() -> dict[str, Any]:
-        if sent:  # the page's key is forgotten (a day later): its switch never books anew
-            raise rule.Invalid(Text("error.idempotency_key_reused"), code="idempotency_key_reused")
-        return svc.book(found.id, document, booker)
-
     try:
         booked = _sent_once(
             f"web-booking:{found.id}",
             posted,
             json.dumps({**document, "language": booked_in}, sort_keys=True, ensure_ascii=False).encode(),
-            book,
+            _never_anew(posted, lambda: svc.book(found.id, document, booker)),
         )
     except Exception as error:
         api_error = localized_error(error, language)

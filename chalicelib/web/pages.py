@@ -294,6 +294,20 @@ def _sent_once(scope: str, posted: dict[str, list[str]], request_body: bytes, se
             waited += 0.25
 
 
+def _never_anew(posted: dict[str, list[str]], send: Callable[[], Any]) -> Callable[[], Any]:
+    """`send`, except for the language switch of a page that shows what a send made (`sent`: a
+    receipt, a booking): that may only be answered by its key, so a key forgotten (a day later),
+    changed or removed says the page expired and never files or books a second time."""
+    from chalicelib.domain import errors as rule
+    from chalicelib.domain.messages import Text
+    from chalicelib.web import render
+
+    def refused() -> Any:
+        raise rule.Invalid(Text("error.idempotency_key_reused"), code="idempotency_key_reused")
+
+    return refused if render.first(posted, "sent") else send
+
+
 def _unsent(request: Any, language: str, api_error: Any) -> Response:
     """A send that did not happen: a page sent again with other answers or tampered with (its
     key refused) has expired; a first tap still running after the wait is in progress; anything
@@ -338,7 +352,7 @@ def _create(
         f"web-form:{form.id}",
         posted,
         json.dumps(document, sort_keys=True, ensure_ascii=False).encode(),
-        lambda: service.create(form, document, submitter),
+        _never_anew(posted, lambda: service.create(form, document, submitter)),
     )
 
 

@@ -1042,6 +1042,11 @@ def test_the_language_switch_keeps_what_was_typed_the_answers_the_receipt_and_th
     )
     assert '<html lang="en">' in switched.body.decode()
     assert f'id="receipt">{receipt}<' in switched.body.decode() and code in switched.body.decode()
+    # Its key changed or gone (tampered, or forgotten a day later): the page expired, nothing filed.
+    for once in (["another-key-000000"], [""]):
+        resent = {**_form_fields(done, _switch_form(done)), "switch": ["en"], "once": once}
+        refused = post(client, "/web/forms/inquiry", cookie, resent)
+        assert refused.status_code == 403 and 'id="receipt"' not in refused.body.decode()
     signin = {"csrf": typed["csrf"], "lang": "en", "receipt": receipt, "code": code}
     status = post(client, "/web/status", cookie, signin)
     view = status.body.decode()
