@@ -533,6 +533,7 @@ _VIETNAMESE_TONES = {"\u0303", "\u0309", "\u0323"}
 _JAPANESE_KANJI = set("証険届払込駅広図対発関済続転収児帳県営団体乗売変価様働畑辺")
 _SIMPLIFIED_HAN = set(
     "这们么吗个说时问证办垃圾扔哪里请为样对会后还没从给关电话务发现应该费难医疗险儿园学车号码缴纳"
+    "晕钱银养补贴报让买卖换带过边厅开护伤药灾烧丢间见"
 )
 
 
@@ -1412,13 +1413,17 @@ class FaqIndex:
         A question the FAQ's words cover entirely is never "no match", whatever its
         confidence: "ごみ" alone is in scope, only too broad to answer; it gets suggestions.
         A brief one ("ok") is never answered outright, nor one a second entry may answer too.
-        A question naming an emergency is shown who to call, first, unless another entry answers it.
+        A question naming an emergency is answered with who to call where that entry ranks first
+        or nothing else fits, else shown it first among the suggestions, unless another entry
+        answers it.
         """
         action, shown = FaqIndex._decide(hits)
         urgent = next((hit for hit in hits if hit.urgent), None)
-        if urgent is None or action == ANSWER or urgent in shown:
+        if urgent is None or (action == ANSWER and shown[0] is not urgent):
             return action, shown
-        return SUGGESTIONS, [urgent, *shown][:3]
+        if action == NO_MATCH or hits[0] is urgent:
+            return ANSWER, [urgent]  # an emergency, and nothing else fits better: who to call
+        return SUGGESTIONS, [urgent, *[hit for hit in shown if hit is not urgent]][:3]
 
     @staticmethod
     def _decide(hits: list[Hit]) -> tuple[str, list[Hit]]:

@@ -374,6 +374,8 @@ def test_two_entries_both_likely_are_offered_side_by_side(ward_index):
         ("かじ です。どこに でんわ しますか", "ja-easy"),
         ("आगो लाग्यो कसलाई फोन गर्ने", "ne"),
         ("nhà bên cạnh bị cháy gọi số nào", "vi"),
+        ("कोही ढलेको छ", "ne"),
+        ("有人晕倒了", "zh-Hans"),
     ],
 )
 def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, text, language):
@@ -387,4 +389,6 @@ def test_an_emergency_word_alone_answers_nothing_another_entry_does_not():
     garbage = Hit("garbage-batteries-spray-cans", 9.0, 0.95)
     urgent = Hit(URGENT_ENTRY, 1.0, 0.01, urgent=True)
     assert FaqIndex.decide([garbage, urgent]) == (ANSWER, [garbage])  # answered stays answered
-    assert FaqIndex.decide([Hit("x", 1.0, 0.1), urgent]) == (SUGGESTIONS, [urgent])
+    assert FaqIndex.decide([Hit("x", 1.0, 0.1), urgent]) == (ANSWER, [urgent])  # nothing else fits
+    likely = [Hit("x", 5.0, 0.6), Hit("y", 4.0, 0.3)]
+    assert FaqIndex.decide([*likely, urgent]) == (SUGGESTIONS, [urgent, *likely])
