@@ -216,19 +216,23 @@ class NotUtf8(RefusedPost):
 
 
 def form_fields(request: Any) -> dict[str, list[str]]:
-    body = request.raw_body or b""
-    if isinstance(body, bytes):
-        try:
-            body = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise NotUtf8({}) from None
+    raw = request.raw_body or b""
+    body = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     try:
+        if isinstance(raw, bytes):
+            raw.decode("utf-8")
         return parse_qs(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict")
-    except UnicodeDecodeError:
-        raise NotUtf8({}) from None
+    except UnicodeDecodeError:  # read leniently only for the page's language (`lang` is ASCII)
+        raise NotUtf8(_leading(body)) from None
     except ValueError:
-        leading = "&".join(body.split("&", MAX_FORM_FIELDS)[:MAX_FORM_FIELDS])
-        raise TooManyFields(parse_qs(leading, keep_blank_values=True)) from None
+        raise TooManyFields(_leading(body)) from None
+
+
+def _leading(body: str) -> dict[str, list[str]]:
+    """The first MAX_FORM_FIELDS fields of a refused post, bytes not UTF-8 replaced: what the
+    page it came from says of its language, to refuse it in."""
+    leading = "&".join(body.split("&", MAX_FORM_FIELDS)[:MAX_FORM_FIELDS])
+    return parse_qs(leading, keep_blank_values=True)
 
 
 def first(fields: dict[str, list[str]], name: str) -> str:

@@ -565,6 +565,9 @@ def test_a_post_that_is_not_utf8_is_refused_with_a_400_page(client, path, broken
     assert headers(response)["content-type"].startswith("text/html")
     page = response.body.decode()
     assert "could not be read" in page and "\ufffd" not in page
+    # In the language of the page it came from (its hidden `lang`), as every other answer.
+    bare = client.http.post(path, body=body, headers={**FORM, "Cookie": cookie})
+    assert bare.status_code == 400 and '<html lang="en">' in bare.body.decode()
 
 
 @pytest.mark.parametrize("odd", ["\x00", "\x1b[2J", "\u202e", "\u2066"])
