@@ -36,5 +36,6 @@ def one_line(value: object) -> str:
 
 
 def without_controls(value: str) -> str:
-    """Multi-line text with every control character but line breaks and tabs replaced by a space."""
-    return _CONTROL_BUT_LINES.sub(" ", value)
+    """Multi-line text with every control character but line breaks and tabs replaced by a space;
+    a browser's CRLF (and a lone CR) is one line break, not a space before it."""
+    return _CONTROL_BUT_LINES.sub(" ", value.replace("\r\n", "\n").replace("\r", "\n"))

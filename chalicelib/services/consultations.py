@@ -29,6 +29,7 @@ from chalicelib.domain import submissions as receipts
 from chalicelib.domain.errors import Conflict, Invalid, NotFound, Unavailable
 from chalicelib.domain.form_problems import problems_of
 from chalicelib.domain.messages import Text
+from chalicelib.domain.ward import one_line
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import CONSULTATIONS
 from chalicelib.schemas import load, problems
@@ -423,7 +424,9 @@ def _questions(schema: str) -> SimpleNamespace:
 
 
 def _text(value: Any) -> str | None:
-    return rules.clean_note(value) if value else None
+    """A one-line answer (a name, a phone number): controls and line breaks become spaces."""
+    cleaned = rules.clean_note(value) if value else None
+    return one_line(cleaned) or None if cleaned else None
 
 
 def _must(booking_id: str) -> ConsultationBooking:

@@ -16,6 +16,8 @@ def test_controls_and_bidi_overrides_never_reach_a_heading_or_a_note(odd):
 def test_a_subject_is_one_line_but_a_note_keeps_its_line_breaks_and_tabs():
     assert one_line("a\r\nb\tc") == "a b c"
     assert without_controls("a\nb\tc") == "a\nb\tc"
+    # A browser's CRLF, or a lone CR, is one line break, not a space before one.
+    assert without_controls("a\r\nb\rc") == "a\nb\nc"
 
 
 def test_ordinary_text_in_every_script_is_kept():

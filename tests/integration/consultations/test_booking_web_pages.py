@@ -382,3 +382,16 @@ def test_text_nobody_types_in_a_booking_is_refused_at_its_field_and_books_nothin
     status, html = page.post("/web/consultations/legal/book", **{**fields, field: "abc\u202edef"})
     assert status == 422 and f'href="#{anchor}"' in html
     assert int(store.get_slot("legal", first).booked) == 0
+
+
+def test_a_booking_keeps_a_notes_line_breaks_and_folds_a_names(client, slot):
+    first = slot("legal", capacity=2)
+    page = Browser(client, "en")
+    page.get(f"/web/consultations/legal/book?slot={first}")
+    fields = {"slot": first, "mode": "online", "email": "lines@example.com", "eligibility": "resident"}
+    status, html = page.post(
+        "/web/consultations/legal/book", **fields, name="Ann\r\nBcc: x@example.com", note="one\r\ntwo"
+    )
+    assert status == 200, html
+    number, _ = booked_from(html)
+    assert store.get(number).note == "one\ntwo" and store.get(number).name == "Ann Bcc: x@example.com"
