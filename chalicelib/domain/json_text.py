@@ -58,10 +58,12 @@ def why_not(error: Exception) -> str:
     return str(error)  # our own refusals: NaN, 1e999, a key named twice
 
 
-# Characters nobody types into a field: C0 controls other than tab and line breaks, DEL, C1, and
-# the bidi embeddings, overrides and isolates that make text display otherwise than it reads
-# (an audit note that looks blank, a counter name that reverses the message around it).
-UNTYPEABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Characters nobody types into a field: C0 controls other than tab and line breaks, DEL, C1, the
+# bidi embeddings, overrides and isolates that make text display otherwise than it reads (an
+# audit note that looks blank, a counter name that reverses the message around it) and the
+# noncharacters U+FFFE, U+FFFF. Kept: the bidi marks (LRM, RLM: phones put them around numbers)
+# and tag characters (they spell the flags of Scotland and Wales).
+UNTYPEABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff]")
 
 
 def untypeable(document: Any, pointer: str = "") -> list[str]:

@@ -28,10 +28,11 @@ RESIDENT = "resident"
 
 
 def clean_text(text: object) -> str:
-    """The answer's text without control characters (newlines kept), NFC, trimmed."""
+    """The answer's text without control characters (newlines kept), NFC, trimmed of what
+    surrounds it unseen (spaces, U+200B, U+FEFF: `json_text.trim`, as forms' answers are)."""
     if not isinstance(text, str):
         return ""
-    return without_controls(unicodedata.normalize("NFC", text)).strip()
+    return json_text.trim(without_controls(unicodedata.normalize("NFC", text)))
 
 
 @dataclass(frozen=True)

@@ -58,8 +58,9 @@ def test_untypeable_text_is_found_wherever_it_is() -> None:
         "key\u0007": 1,
         "typed": "tab\there\r\nnext line, 全角　スペース, \u200fRLM, 😀",
         "deep": {"x": [{"y": "\x85"}]},
+        "none": "a\uffffb",
     }
-    assert json_text.untypeable(document) == ["/note", "/lines/1", "/key\u0007", "/deep/x/0/y"]
+    assert json_text.untypeable(document) == ["/note", "/lines/1", "/key\u0007", "/deep/x/0/y", "/none"]
     assert json_text.untypeable(["ok", 1, None, True]) == []
 
 
