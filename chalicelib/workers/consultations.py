@@ -123,6 +123,10 @@ def render(booking: ConsultationBooking, notice: str) -> tuple[str, str]:
     elif booking.mode == "online" and key in ("consult.confirmed", "consult.moved"):
         minutes = int(svc.meeting_link_before.total_seconds() // 60)
         text += "\n" + messages.text("consult.link_later", language, minutes=minutes)
+    if booking.line_user_id is None and key in ("consult.confirmed", "consult.moved"):
+        # Off LINE, the booking's page is where it is seen, moved or cancelled.
+        url = get_settings().web_page("/bookings", language)
+        text += "\n\n" + messages.text("consult.manage", language, url=url)
     subject = messages.text(
         "consult.subject",
         language,
@@ -156,11 +160,13 @@ def deliver(booking: ConsultationBooking, notice: str, now: datetime) -> list[st
     if booking.email:
         svc = rules.get_service(booking.service)
         language = booking.language or "ja"
-        location = (
-            svc.meeting_link(booking.booking_id, booking.meeting_room)
-            if booking.mode == "online"
-            else messages.text("consult.location.in_person", language)
-        )
+        if booking.mode == "in_person":
+            location = messages.text("consult.location.in_person", language)
+        elif notice == "meeting_link":  # the room is given out when the link is, not before
+            location = svc.meeting_link(booking.booking_id, booking.meeting_room)
+        else:
+            minutes = int(svc.meeting_link_before.total_seconds() // 60)
+            location = messages.text("consult.link_later", language, minutes=minutes)
         calendar = rules.ics(
             uid=booking.booking_id,
             start=rules.parse_slot(booking.slot),

@@ -189,6 +189,23 @@ def test_email_confirmation_carries_an_ics_in_the_residents_language(call, slot,
     assert "LOCATION:Katsushika City Office (Tateishi 5-13-1" in calendar.replace("\r\n ", "")
 
 
+def test_an_online_bookings_calendar_gives_out_its_room_only_with_the_link(call, slot, drained):
+    slot_id = slot("legal")
+    address = f"room-{slot_id[:10]}-{slot_id[11:13]}{slot_id[14:16]}@example.com"
+    document = {"slot": slot_id, "mode": "online", "eligibility": "worker", "name": "Ann", "email": address}
+    response = call("POST", "/consultations/legal/bookings", document, headers={"Accept-Language": "en"})
+    assert response.status_code == 201, response.body
+    drained.drain()
+    [message] = emails_to(address)
+    parts = {part.get_content_type(): part for part in message.walk()}
+    calendar = parts["text/calendar"].get_payload(decode=True).decode().replace("\r\n ", "")
+    room = store.get(json.loads(response.body)["booking"]).meeting_room
+    assert room not in calendar and "sent 15 minutes before it starts" in calendar
+    # Off LINE, the email links the page where the booking is seen, moved or cancelled.
+    text = parts["text/plain"].get_payload(decode=True).decode()
+    assert "/web/bookings?lang=en" in text
+
+
 def test_a_sensitive_consultation_is_not_named_in_notices(call, slot, book, drained):
     slot_id = slot("lgbts", section="jinken-suishin")
     address = f"s-{slot_id[:10]}-{slot_id[11:13]}{slot_id[14:16]}@example.com"
