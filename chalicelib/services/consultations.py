@@ -286,7 +286,8 @@ def reschedule(booking: ConsultationBooking, document: Any, *, by_staff: str | N
         now,
         rules.BOOKED,
         rules.BOOKED,
-        f"{booking.slot} -> {new_slot}",
+        # Tokyo times, as staff read every other time (the slot ids are UTC).
+        f"{rules.tokyo_text(rules.parse_slot(booking.slot))} -> {rules.tokyo_text(new_start)}",
     )
     try:
         section_day = f"{service.section}#{day.isoformat()}"

@@ -177,7 +177,9 @@ def booking_detail(principal: StaffPrincipal, booking_id: str) -> dict[str, Any]
         # What each change was: the times of a move, the statuses of a correction, a cancel's reason.
         "trail": [
             {
-                "at": datetime.fromisoformat(e.entry_key.split("#")[0]).astimezone(TOKYO).isoformat(),
+                "at": datetime.fromisoformat(e.entry_key.split("#")[0])
+                .astimezone(TOKYO)
+                .isoformat("T", "seconds"),
                 "actor": e.actor_kind,
                 "by": e.actor_id,
                 "action": e.action,
