@@ -94,9 +94,13 @@ def reader_language(request: Any, own: str | None) -> str:
     params = getattr(request, "query_params", None) or {}
     headers = getattr(request, "headers", None) or {}
     made_in = languages.known(own)
-    if made_in and not (params.get("lang") or headers.get("accept-language")):
-        return made_in
-    return request_language(request)
+    if not made_in:
+        return request_language(request)
+    # The record's language as the least wanted range: any of ours the request names wins, and
+    # one naming none of ours ("fr", "*", ?lang=xx) reads the record's, not a fallback chain's.
+    accept = headers.get("accept-language")
+    ranges = f"{accept}, {made_in};q=0.001" if accept else made_in
+    return languages.negotiate(ranges, params.get("lang"))
 
 
 def json_response(

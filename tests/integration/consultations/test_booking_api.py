@@ -54,6 +54,14 @@ def test_a_booking_answers_a_number_and_an_access_code_that_open_it(call, slot, 
         path = f"/bookings/{answer['booking']}" + ("" if asked else "?lang=ko")
         read = call("GET", path, headers={"X-Access-Secret": answer["accessCode"], **asked})
         assert body_of(read)["prepare"] == service.prepare["ko"] and read.headers["Content-Language"] == "ko"
+    # A request naming none of ours reads the booking's own, not a fallback's (fr -> en).
+    for asked, query in (({"Accept-Language": "fr-FR"}, ""), ({"Accept-Language": "*"}, "?lang=xx")):
+        read = call(
+            "GET",
+            f"/bookings/{answer['booking']}{query}",
+            headers={"X-Access-Secret": answer["accessCode"], **asked},
+        )
+        assert read.headers["Content-Language"] == "ja", asked
     wrong = call("GET", f"/bookings/{answer['booking']}", headers={"X-Access-Secret": "AAAA-AAAA-AAAA"})
     unknown = call("GET", "/bookings/BK-2612-ZZZZZZ", headers={"X-Access-Secret": answer["accessCode"]})
     assert wrong.status_code == unknown.status_code == 404
