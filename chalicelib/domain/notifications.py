@@ -107,17 +107,17 @@ def build(
     lead = say("lead_created", title=title) if created else say("lead_changed", title=title, status=label)
     facts = [say("receipt", receipt=receipt), say("status", status=label)]
     next_step = say(f"next.{status}")
-    fee = []
+    pay, deadline = "", ""
     if fee_due is not None:
         amount = messages.plain(messages.text("web.yen", lang, amount=f"{fee_due.amount_yen:,}"))
-        fee = [say("fee_due", amount=amount)]
+        pay = say("fee_due", amount=amount)  # ends "pay here:", the link right after it
         if fee_due.withdraw_after_days:
-            fee.append(say("fee_deadline", days=fee_due.withdraw_after_days))
+            deadline = say("fee_deadline", days=fee_due.withdraw_after_days)
     check, footer = say("check"), say("footer", ward=ward)
 
     lines = [lead, "", *facts, "", next_step]
     if fee_due is not None:
-        lines += ["", *fee, fee_due.pay_url]
+        lines += ["", pay, fee_due.pay_url, *([deadline] if deadline else [])]
     if note:
         lines += ["", say("note"), note]
     lines += ["", check, *([status_url] if status_url else []), footer]
@@ -130,7 +130,9 @@ def build(
 
     paragraphs = [e(lead), "<br>".join(e(fact) for fact in facts), e(next_step)]
     if fee_due is not None:
-        paragraphs.append(linked(" ".join(fee), fee_due.pay_url))
+        paragraphs.append(linked(pay, fee_due.pay_url))
+        if deadline:
+            paragraphs.append(e(deadline))
     if note:
         paragraphs.append(
             f"<strong>{e(say('note'))}</strong><br>" + "<br>".join(e(x) for x in note.split("\n"))
@@ -256,7 +258,7 @@ def _withdrawn_unpaid(
     from chalicelib.domain import messages
 
     chosen = languages.text_language(language, messages.catalogue()["pay.withdrawn_unpaid"]) or "ja"
-    ward = one_line(ward_name("ja" if chosen.startswith("ja") else "en"))
+    ward = one_line(ward_name(chosen))
     text = _withdrawn_unpaid_text(_catalogued_title(form_id, form_title, chosen), receipt, chosen, days)
     subject = one_line(messages.text("pay.withdrawn_unpaid_subject", chosen, ward=ward, receipt=receipt))
     footer = messages.text("email.footer", chosen, ward=ward)

@@ -39,7 +39,7 @@ def build(intent: PaymentIntent, submission: Submission, language: str | None = 
     else:
         fee = form.title.get(language, form.title["ja"]) if form else intent.form_id
     paid_at = intent.paid_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M") if intent.paid_at else "-"
-    ward = ward_name("ja" if language.startswith("ja") else "en")
+    ward = ward_name(language)
     text = messages.text(
         "pay.receipt",
         language,

@@ -104,6 +104,9 @@ def test_a_fee_due_is_said_with_its_amount_link_and_days_and_the_status_page_is_
         status="awaiting_payment", language=language, fee_due=FeeDue(1600, pay, 14), status_url=status
     )
     assert "1,600" in message.text and pay in message.text and "14" in message.text
+    lines = message.text.splitlines()
+    assert lines[lines.index(pay) - 1].endswith(":")  # "pay here:", the link right after it
+    assert "14" in lines[lines.index(pay) + 1]  # then the days before it is withdrawn
     assert status in message.text
     text, tags = html_text(message.html)
     assert tags.count("a") == 2 and pay in text and "<c>" not in message.html  # the link escaped
