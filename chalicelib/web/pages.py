@@ -21,7 +21,10 @@ from chalicelib.domain.digits import typed, whole_number
 
 bp = ApiBlueprint(__name__)
 
-FORM_POST = ["application/x-www-form-urlencoded"]
+# What a browser's form may post. Our pages post the first only; the others are taken so that a
+# page tampered with (enctype) is refused with a page in the resident's language, not the
+# framework's English JSON 415 (render.NotAForm).
+FORM_POST = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"]
 STATIC_TYPES = {"web.css": "text/css; charset=utf-8", "web.js": "text/javascript; charset=utf-8"}
 
 

@@ -215,9 +215,18 @@ class NotUtf8(RefusedPost):
     resident's answer is never stored with its bytes replaced by U+FFFD."""
 
 
+class NotAForm(RefusedPost):
+    """A post in another encoding than our pages use (multipart, text/plain)."""
+
+    status = 415
+
+
 def form_fields(request: Any) -> dict[str, list[str]]:
     raw = request.raw_body or b""
     body = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    kind = ((request.headers or {}).get("content-type") or "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise NotAForm({})  # nothing of it is read: the page's language comes from the address
     try:
         if isinstance(raw, bytes):
             raw.decode("utf-8")

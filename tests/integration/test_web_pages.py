@@ -570,6 +570,18 @@ def test_a_post_that_is_not_utf8_is_refused_with_a_400_page(client, path, broken
     assert bare.status_code == 400 and '<html lang="en">' in bare.body.decode()
 
 
+@pytest.mark.parametrize("kind", ["multipart/form-data; boundary=x", "text/plain"])
+def test_a_post_in_another_encoding_is_a_415_page_in_the_pages_language(client, kind):
+    cookie, token = _csrf(client.http.get("/web"))
+    response = client.http.post(
+        "/web/status?lang=en",
+        body=f"csrf={token}&receipt=x".encode(),
+        headers={"Content-Type": kind, "Cookie": cookie},
+    )
+    assert response.status_code == 415 and headers(response)["content-type"].startswith("text/html")
+    assert '<html lang="en">' in response.body.decode()
+
+
 @pytest.mark.parametrize("odd", ["\x00", "\x1b[2J", "\u202e", "\u2066"])
 def test_text_nobody_types_is_refused_at_its_field_on_both_steps(client, odd):
     cookie, token = _csrf(client.http.get("/web/forms/inquiry"))
