@@ -105,6 +105,11 @@ class Service:
             return messages.text("consult.generic_title", language)
         return self.title(language)
 
+    def link_later(self, language: str) -> str:
+        """When an online consultation's link is sent, said to the resident."""
+        minutes = int(self.meeting_link_before.total_seconds() // 60)
+        return messages.text("consult.link_later", language, minutes=minutes)
+
     def meeting_link(self, booking_id: str, room: str) -> str:
         """The online meeting's link; `room` is the booking's own random token (new_meeting_room):
         a booking number, seen in lists, digests and LINE, must not be enough to join."""

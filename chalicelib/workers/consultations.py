@@ -121,8 +121,7 @@ def render(booking: ConsultationBooking, notice: str) -> tuple[str, str]:
     if booking.mode == "in_person" and not key.startswith("consult.cancelled"):
         text += "\n" + where(language)
     elif booking.mode == "online" and key in ("consult.confirmed", "consult.moved"):
-        minutes = int(svc.meeting_link_before.total_seconds() // 60)
-        text += "\n" + messages.text("consult.link_later", language, minutes=minutes)
+        text += "\n" + svc.link_later(language)
     if booking.line_user_id is None and key in ("consult.confirmed", "consult.moved"):
         # Off LINE, the booking's page is where it is seen, moved or cancelled.
         url = get_settings().web_page("/bookings", language)
@@ -165,8 +164,7 @@ def deliver(booking: ConsultationBooking, notice: str, now: datetime) -> list[st
         elif notice == "meeting_link":  # the room is given out when the link is, not before
             location = svc.meeting_link(booking.booking_id, booking.meeting_room)
         else:
-            minutes = int(svc.meeting_link_before.total_seconds() // 60)
-            location = messages.text("consult.link_later", language, minutes=minutes)
+            location = svc.link_later(language)
         calendar = rules.ics(
             uid=booking.booking_id,
             start=rules.parse_slot(booking.slot),

@@ -190,7 +190,9 @@ class TestNotes:
         assert caught.value.code == "too_long"
 
     def test_control_characters_are_blanked_but_lines_kept(self):
-        assert validate_transition_note(COMPLETED, "a\x00b\r\nc\td", "public") == "a b \nc\td"
+        assert (
+            validate_transition_note(COMPLETED, "a\x00b\r\nc\td", "public") == "a b\nc\td"
+        )  # CRLF is one line break
 
     def test_a_note_must_be_text(self):
         with pytest.raises(InvalidNote):
