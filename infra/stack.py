@@ -56,6 +56,9 @@ from aws_cdk import (
 from aws_cdk import (
     aws_sqs as sqs,
 )
+from aws_cdk import (
+    aws_wafv2 as wafv2,
+)
 from chalice.cdk import Chalice
 from constructs import Construct
 
@@ -75,6 +78,11 @@ API_4XX_ALARM = 500
 PAYPAY_WEBHOOK_PATH = "/payments/webhooks/paypay"
 # The API Gateway stage Chalice deploys to (.chalice/config.json "api_gateway_stage").
 API_STAGE = "api"
+# AWS WAF on the stage: requests one address may send in 5 minutes (10 a second sustained: a
+# mobile carrier's shared address carries many residents), webhooks aside (LINE, the payment
+# providers and the ticket machines send from few addresses, and are signed); over it, 429.
+WAF_REQUESTS_PER_5_MINUTES = 3000
+WAF_EXEMPT_PATH_PART = "/webhook"
 # StageConfig settings a ward gives (context) for its links, payments, mail and alarms to work:
 # synth warns when one is unset or still the example's placeholder (StageConfig's default).
 WARD_SETTINGS = (
@@ -693,6 +701,7 @@ class MadoguchiStack(cdk.Stack):
             ],
         )
         api.add_property_override("AccessLogSetting", self._api_access_log())
+        self._web_acl()
         if self.config.paypay_webhook_cidrs:
             api.add_property_override(
                 "Auth", {"ResourcePolicy": {"CustomStatements": self._webhook_policy()}}
@@ -771,6 +780,71 @@ class MadoguchiStack(cdk.Stack):
             "DestinationArn": log_group.log_group_arn,
             "Format": json.dumps(fields, separators=(",", ":")),
         }
+
+    def _web_acl(self) -> None:
+        """AWS WAF on the API stage: a rate limit per address (the stage's throttling is one
+        bucket for everyone, so one client's flood throttled all) and AWS's list of addresses
+        known for attacks. `RestAPI.Stage` is the stage the SAM transform makes (and waits for)."""
+
+        def seen(name: str) -> dict[str, Any]:
+            return {"cloudWatchMetricsEnabled": True, "metricName": name, "sampledRequestsEnabled": True}
+
+        not_a_webhook = {
+            "notStatement": {
+                "statement": {
+                    "byteMatchStatement": {
+                        "fieldToMatch": {"uriPath": {}},
+                        "positionalConstraint": "CONTAINS",
+                        "searchString": WAF_EXEMPT_PATH_PART,
+                        "textTransformations": [{"priority": 0, "type": "LOWERCASE"}],
+                    }
+                }
+            }
+        }
+        acl = wafv2.CfnWebACL(
+            self,
+            "ApiWebAcl",
+            name=self.name("api"),
+            scope="REGIONAL",
+            default_action={"allow": {}},
+            visibility_config=seen(self.name("api-waf")),
+            rules=[
+                {
+                    "name": "per-address",
+                    "priority": 0,
+                    "action": {"block": {"customResponse": {"responseCode": 429}}},
+                    "statement": {
+                        "rateBasedStatement": {
+                            "limit": WAF_REQUESTS_PER_5_MINUTES,
+                            "aggregateKeyType": "IP",
+                            "scopeDownStatement": not_a_webhook,
+                        }
+                    },
+                    "visibilityConfig": seen(self.name("api-waf-per-address")),
+                },
+                {
+                    "name": "ip-reputation",
+                    "priority": 1,
+                    "overrideAction": {"none": {}},
+                    "statement": {
+                        "managedRuleGroupStatement": {
+                            "vendorName": "AWS",
+                            "name": "AWSManagedRulesAmazonIpReputationList",
+                        }
+                    },
+                    "visibilityConfig": seen(self.name("api-waf-ip-reputation")),
+                },
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self,
+            "ApiWebAclAssociation",
+            web_acl_arn=acl.attr_arn,
+            resource_arn=cdk.Fn.sub(
+                "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/${Stage}",
+                {"Api": cdk.Fn.ref("RestAPI"), "Stage": cdk.Fn.ref("RestAPI.Stage")},
+            ),
+        )
 
     def _webhook_policy(self) -> list[dict[str, Any]]:
         """The API's resource policy: everyone may call it, but PayPay's webhook only from

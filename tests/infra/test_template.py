@@ -374,6 +374,27 @@ def test_api_stage_is_throttled(synth: Synth) -> None:
     )
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_waf_limits_each_address_but_not_the_webhooks_on_the_api_stage(
+    synth: Synth, transformed: dict[str, dict[str, Any]], stage: str
+) -> None:
+    from infra.stack import WAF_EXEMPT_PATH_PART, WAF_REQUESTS_PER_5_MINUTES
+
+    (acl,) = resources(synth.templates[stage], "AWS::WAFv2::WebACL").values()
+    rules = {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
+    limit = rules["per-address"]["Statement"]["RateBasedStatement"]
+    assert limit["AggregateKeyType"] == "IP" and limit["Limit"] == WAF_REQUESTS_PER_5_MINUTES
+    exempt = limit["ScopeDownStatement"]["NotStatement"]["Statement"]["ByteMatchStatement"]
+    assert exempt["SearchString"] == WAF_EXEMPT_PATH_PART and exempt["FieldToMatch"] == {"UriPath": {}}
+    assert rules["per-address"]["Action"] == {"Block": {"CustomResponse": {"ResponseCode": 429}}}
+    # After the SAM transform the association names the stage it makes, so it waits for it.
+    (association,) = resources(transformed[stage], "AWS::WAFv2::WebACLAssociation").values()
+    arn = association["Properties"]["ResourceArn"]["Fn::Sub"]
+    stage_ref = arn[1]["Stage"]["Ref"]
+    assert resources(transformed[stage], "AWS::ApiGateway::Stage").keys() == {stage_ref}
+    assert arn[1]["Api"] == {"Ref": "RestAPI"}
+
+
 def test_cdk_nag_aws_solutions_finds_nothing_unjustified(synth: Synth) -> None:
     from aws_cdk.assertions import Annotations, Match
 
