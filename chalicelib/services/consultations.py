@@ -326,7 +326,7 @@ def booking_view(booking: ConsultationBooking, language: str) -> dict[str, Any]:
         "channel": booking.channel,
         "prepare": service.prepare.get(language) or service.prepare["ja"],
         "changeUntil": rules.tokyo_text(until),
-        # Whether the resident may still move or cancel it themselves (else they call the ward).
+        # Whether the resident may still move or cancel it themselves (else they call the City Office).
         "changeable": booking.status == rules.BOOKED and datetime.now(UTC) < until,
         "bookingUrl": f"/bookings/{booking.booking_id}",
     }

@@ -152,7 +152,7 @@ def test_a_sensitive_consultation_is_not_named_after_booking(client, slot):
     )
     assert status == 200 and 'name="eligibility"' not in html
     assert "Where: Katsushika City Office" in html  # in person: the place, and the desk to go to
-    assert service.title("en") not in html and "Ward consultation" in html
+    assert service.title("en") not in html and "City consultation" in html
     number, code = booked_from(html)
     status, html = page.post("/web/bookings", booking=number, code=code)
     assert status == 200 and service.title("en") not in html and "<title>Your booking" in html
@@ -283,11 +283,11 @@ def test_a_booking_past_its_change_deadline_offers_no_move_or_cancel_and_says_to
     page.get("/web/bookings")
     fields = {"slot": slot("legal"), "mode": "in_person", "name": "A", "eligibility": "resident"}
     status, html = page.post("/web/consultations/legal/book", **fields, email="late@example.com")
-    assert status == 200 and "Changes close 9600 hours before the start. Please call the ward." in html
+    assert status == 200 and "Changes close 9600 hours before the start. Please call the city." in html
     assert "Change or cancel until" not in html
     number, code = booked_from(html)
     status, html = page.post("/web/bookings", booking=number, code=code)
-    assert status == 200 and "Please call the ward." in html
+    assert status == 200 and "Please call the city." in html
     assert (
         'value="move"' not in html and 'value="cancel"' not in html and "Change or cancel until" not in html
     )
