@@ -187,6 +187,23 @@ def test_no_match_offers_a_person_who_gets_an_inquiry_once(resident):
     assert len(list(Submission.by_line_user.query(resident.user_id))) == 1
 
 
+@pytest.mark.parametrize(
+    ("language", "question"),
+    [("vi", "Tôi muốn nói chuyện với nhân viên"), ("en", "Can I talk to a staff member?")],
+)
+def test_asking_for_a_person_is_answered_with_the_button_it_names(
+    post_webhook, pump, sandbox, language, question
+):
+    """The answer named 「職員に質問する」, a Japanese button the resident did not have."""
+    asking = Resident(post_webhook, pump, sandbox, language=language)
+    answer = asking.say(question)
+    label = text_of("button.ask_person", language)
+    assert label in texts(answer) and "職員に質問する" not in texts(answer)
+    asking.tap_button(answer, label)
+    [mine] = Submission.by_line_user.query(asking.user_id)
+    assert submissions.get(mine.receipt).data["question"] == question
+
+
 def test_an_inquiry_goes_to_the_section_of_the_nearest_faq_topic(resident):
     answer = resident.say("国保")  # in scope but broad: suggestions, the nearest is about health insurance
     assert texts(answer).startswith(text_of("handoff.suggest", person=text_of("button.ask_person")))

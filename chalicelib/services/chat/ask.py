@@ -17,6 +17,11 @@ from chalicelib.services.chat.turn import Turn
 INQUIRY_FORM = "inquiry"
 
 
+# The entry that says how to reach a person: answered with the button it names, as when the
+# FAQ has no answer (its text alone named a button the resident did not have).
+HANDOFF_ENTRY = "line-ask-person"
+
+
 @cache
 def index() -> faq.FaqIndex:
     """Read once per container, at the first question (prebuilt in the deployment package,
@@ -37,7 +42,7 @@ def on_question(turn: Turn, text: str) -> None:
     turn.language = faq.reply_language(question, turn.language)
     decision, chosen = index().decide(hits)
     metrics.add_metric(name=f"FaqDecision_{decision}", unit="Count", value=1)
-    if decision == faq.ANSWER:
+    if decision == faq.ANSWER and chosen[0].entry_id != HANDOFF_ENTRY:
         turn.end()  # a question answered closes any question offered to a person before
         _answer(turn, chosen[0].entry_id)
         return
@@ -54,7 +59,10 @@ def on_question(turn: Turn, text: str) -> None:
         },
     )
     person = turn.button("button.ask_person", "ask.person", conversation.conversation_id)
-    if decision == faq.SUGGESTIONS:
+    if decision == faq.ANSWER:  # "can I talk to a person": how, with the button it names
+        found = index().answer(HANDOFF_ENTRY, turn.language)
+        turn.say_text(found["answer"], [person, turn.cancel_button()])
+    elif decision == faq.SUGGESTIONS:
         listed, buttons = turn.suggestions(
             [(hit.entry_id, index().answer(hit.entry_id, turn.language)["question"]) for hit in chosen]
         )
