@@ -65,7 +65,50 @@ CANCEL_WORDS = frozenset(
 
 
 def is_cancel(text: str) -> bool:
-    return unicodedata.normalize("NFKC", text).strip().lower().rstrip("。.!！") in CANCEL_WORDS
+    return _bare(text) in CANCEL_WORDS
+
+
+# A greeting alone, and the language it is in: answered with a greeting and what to ask, not
+# "we cannot answer that" (compared as CANCEL_WORDS are). An English one is anyone's.
+GREETING_WORDS = {
+    "こんにちは": "ja",
+    "こんばんは": "ja",
+    "おはよう": "ja",
+    "おはようございます": "ja",
+    "はじめまして": "ja",
+    "hello": "en",
+    "hi": "en",
+    "hey": "en",
+    "good morning": "en",
+    "good afternoon": "en",
+    "good evening": "en",
+    "你好": "zh-Hans",
+    "您好": "zh-Hans",
+    "안녕하세요": "ko",
+    "안녕": "ko",
+    "xin chào": "vi",
+    "xin chao": "vi",
+    "chào": "vi",
+    "नमस्ते": "ne",
+    "namaste": "ne",
+    "namaskar": "ne",
+}
+
+
+def greeting_language(text: str, resident_language: str) -> str | None:
+    """The language to greet back in when `text` is a greeting alone, else None: the greeting's,
+    or the resident's for an English one (a Vietnamese resident's "hello" is read in Vietnamese)."""
+    language = GREETING_WORDS.get(_bare(text))
+    if language is None:
+        return None
+    if language == "en" or (language == "ja" and resident_language == "ja-easy"):
+        return resident_language
+    return language
+
+
+def _bare(text: str) -> str:
+    """A short message as compared with a word list: NFKC, lower case, no closing marks."""
+    return unicodedata.normalize("NFKC", text).strip().lower().rstrip("。.!！?？~〜")
 
 
 def is_quiet(updated_at: datetime, now: datetime) -> bool:

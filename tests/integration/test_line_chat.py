@@ -204,6 +204,14 @@ def test_asking_for_a_person_is_answered_with_the_button_it_names(
     assert submissions.get(mine.receipt).data["question"] == question
 
 
+@pytest.mark.parametrize(
+    ("greeting", "language"), [("こんにちは", "ja"), ("Xin chào!", "vi"), ("안녕하세요", "ko")]
+)
+def test_a_greeting_is_greeted_back_with_what_to_ask(resident, greeting, language):
+    answer = resident.say(greeting)  # not "sorry, we cannot answer that"
+    assert texts(answer) == text_of("chat.hello", language)
+
+
 def test_an_inquiry_goes_to_the_section_of_the_nearest_faq_topic(resident):
     answer = resident.say("国保")  # in scope but broad: suggestions, the nearest is about health insurance
     assert texts(answer).startswith(text_of("handoff.suggest", person=text_of("button.ask_person")))

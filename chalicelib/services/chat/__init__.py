@@ -138,6 +138,9 @@ def _message(turn: Turn) -> None:
         text = message.get("text") or ""
         if chat.is_cancel(text):
             cancel(turn)
+        elif turn.conversation is None and (greeted_in := chat.greeting_language(text, turn.language)):
+            turn.language = greeted_in
+            turn.say("chat.hello")
         elif turn.in_flow(chat.REPORT):
             report.on_text(turn, text)
         elif turn.in_flow(answer.ANSWER):
