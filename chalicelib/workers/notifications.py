@@ -101,7 +101,7 @@ def deliver(message: NotificationMessage) -> list[str]:
         submission.public_notes or [], event=message.event, status=message.status, version=message.version
     )
     days = _days_to_pay(form) if message.event == messages.WITHDRAWN_UNPAID else None
-    fee = _payable_fee(submission, form, message.status)
+    fee = _payable_fee(submission, message.status)
     settings = get_settings()
     notification = messages.build(
         event=message.event,
@@ -185,15 +185,13 @@ def _with_answer_button(
     return [*pushed[:-1], last]
 
 
-def _payable_fee(submission: Any, form: Any, status: str) -> Any:
+def _payable_fee(submission: Any, status: str) -> Any:
     """The form's fee plan when this status makes the fee payable (issue 13), else None."""
-    from chalicelib.domain import payments
-    from chalicelib.domain.forms import fee_for
+    from chalicelib.domain import payments as rules
+    from chalicelib.services import payments
 
-    if form is None:
-        return None
-    plan = payments.fee_plan(form.meta, submission.data or {}, fee_for(form, submission.data or {}))
-    return plan if plan is not None and payments.payable(plan, status) else None
+    found = payments.plan_for(submission)
+    return found[1] if found is not None and rules.payable(found[1], status) else None
 
 
 def _fee_due(submission: Any, form: Any, plan: Any) -> messages.FeeDue:
