@@ -13,6 +13,7 @@ import re
 from types import SimpleNamespace
 from typing import Any, Protocol
 
+from chalicelib.domain import json_text
 from chalicelib.domain.messages import Text, localize
 from chalicelib.schemas import load, problems
 
@@ -45,6 +46,13 @@ _KEYS = {
     "outside_ward": "problem.outside_ward",
     "untypeable": "problem.untypeable",  # json_text.untypeable: not a schema keyword
 }
+
+
+def problems_with_untypeable(schema: str, document: Any) -> list[dict[str, Any]]:
+    """The schema's problems of `document`, and its text nobody types (controls, bidi overrides:
+    `json_text.untypeable`) at its pointers, refused on a page as the JSON API refuses them."""
+    odd = [{"pointer": p, "keyword": "untypeable", "expected": None} for p in json_text.untypeable(document)]
+    return problems(schema, document) + odd
 
 
 def problems_of(problems: list[dict[str, Any]], form: Questions) -> list[dict[str, Any]]:

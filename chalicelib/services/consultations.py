@@ -24,15 +24,15 @@ from typing import Any
 
 from chalicelib.adapters import queues, scheduler
 from chalicelib.domain import consultations as rules
-from chalicelib.domain import json_text, messages
+from chalicelib.domain import messages
 from chalicelib.domain import submissions as receipts
 from chalicelib.domain.errors import Conflict, Invalid, NotFound, Unavailable
-from chalicelib.domain.form_problems import problems_of
+from chalicelib.domain.form_problems import problems_of, problems_with_untypeable
 from chalicelib.domain.messages import Text
 from chalicelib.domain.ward import one_line
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import CONSULTATIONS
-from chalicelib.schemas import load, problems
+from chalicelib.schemas import load
 from chalicelib.services import access_codes, anonymous_limits
 from chalicelib.store import consultations as store
 from chalicelib.store.models import ConsultationBooking
@@ -397,9 +397,7 @@ def followup(booking_id: str, now: datetime | None = None) -> list[str]:
 def _check(schema: str, document: Any) -> None:
     """The schema's problems, said to the resident in their language by the booking page's own
     labels ("「電話番号」の書き方が正しくありません"), never jsonschema's English and regex."""
-    # Text nobody types (controls, bidi overrides) is refused, on the page as in the JSON API.
-    odd = [{"pointer": p, "keyword": "untypeable", "expected": None} for p in json_text.untypeable(document)]
-    found = problems(schema, document) + odd
+    found = problems_with_untypeable(schema, document)
     if found:
         raise Invalid(Text("error.check_entries"), details=problems_of(found, _questions(schema)))
 

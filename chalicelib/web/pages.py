@@ -203,9 +203,8 @@ def _form_again(request: Any, posted: dict[str, list[str]], language: str, formI
 @bp.route("/web/forms/{formId}", methods=["POST"], content_types=FORM_POST)
 @_checked_post(reshow=_form_again)
 def form_post(request: Any, posted: dict[str, list[str]], language: str, formId: str) -> Response:
-    from chalicelib.domain import forms, json_text
-    from chalicelib.domain.form_problems import explain
-    from chalicelib.schemas import problems
+    from chalicelib.domain import forms
+    from chalicelib.domain.form_problems import explain, problems_with_untypeable
     from chalicelib.web import fields as form_fields
     from chalicelib.web import render
 
@@ -214,9 +213,7 @@ def form_post(request: Any, posted: dict[str, list[str]], language: str, formId:
         return _not_found(request, language)
     step = render.first(posted, "step")
     document = _posted_document(form, posted, language)
-    # Text nobody types (controls, bidi overrides) is refused as the JSON API refuses it.
-    odd = [{"pointer": p, "keyword": "untypeable", "expected": None} for p in json_text.untypeable(document)]
-    explained = explain(problems(form.schema_name, document) + odd, form, language, furigana=True)
+    explained = explain(problems_with_untypeable(form.schema_name, document), form, language, furigana=True)
     flat = form_fields.flat_values(document)
     # The language switch: the same page again in another language, what was typed kept, nothing
     # checked or sent (on the receipt page, `sent`: the send again, whose key answers with it).
