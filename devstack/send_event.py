@@ -2,9 +2,10 @@
 
 - events/forms/<form id>.json are posted to that form's submission route, as its web page would.
 - events/line/*.json go to the API as LINE would send them, signed with the local channel
-  secret, from `--line-user` (or LINE_USER=U...) when given, else the sample's user; each event gets a fresh webhookEventId, timestamp and replyToken (so repeating the
-  command is a new event, not a dropped duplicate, answered by a reply as LINE's would be: the
-  sandbox takes each reply token once) unless --as-is is given. A postback whose data reads
+  secret, from `--line-user` (or LINE_USER=U...) when given, else the sample's user; each event
+  gets a fresh webhookEventId, timestamp and replyToken (so repeating the command is a new
+  event, not a dropped duplicate, answered by a reply as LINE's would be: the sandbox takes each
+  reply token once) unless --as-is is given. A postback whose data reads
   `sign:<action>[:<value>]` is sent with that action signed, as our buttons carry it.
 - events/queue/<source>_*.json go to POST /queue/webhooks/<source> in madoguchi's own format,
   signed with QUEUE_WEBHOOK_SECRET; each gets a fresh id and the time now unless --as-is is given.
@@ -170,9 +171,10 @@ def main() -> int:
     ports = Ports.from_env()
     os.environ.update(local_environ(ports))
     metrics_to_file()
-    if kind_of(args.file) == "sqs":
+    kind = kind_of(args.file)
+    if kind == "sqs":
         return enqueue(args.file)
-    if kind_of(args.file) == "schedule":
+    if kind == "schedule":
         return fire(args.file)
     route, body, headers = prepare(
         args.file, as_is=args.as_is, payment=args.payment, line_user=args.line_user
