@@ -6,6 +6,7 @@ is decided from its arguments, so every step is unit-tested without LINE or AWS.
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ from typing import Any
 from chalicelib.domain import languages, messages
 from chalicelib.domain.forms import FormDefinition, catalogue, ward_bounds
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
-from chalicelib.domain.ward import one_line, ward_name, without_controls
+from chalicelib.domain.ward import DATA_DIR, one_line, ward_name, without_controls
 
 # A conversation with no reply for this long is over; the next message starts afresh.
 QUIET = timedelta(minutes=30)
@@ -68,30 +69,15 @@ def is_cancel(text: str) -> bool:
     return _bare(text) in CANCEL_WORDS
 
 
-# A greeting alone, and the language it is in: answered with a greeting and what to ask, not
-# "we cannot answer that" (compared as CANCEL_WORDS are). An English one is anyone's.
+# A greeting alone, and the language it is in (chalicelib/data/courtesy.json): answered with a
+# greeting and what to ask, not "we cannot answer that" (compared as CANCEL_WORDS are). An
+# English one is anyone's.
 GREETING_WORDS = {
-    "こんにちは": "ja",
-    "こんばんは": "ja",
-    "おはよう": "ja",
-    "おはようございます": "ja",
-    "はじめまして": "ja",
-    "hello": "en",
-    "hi": "en",
-    "hey": "en",
-    "good morning": "en",
-    "good afternoon": "en",
-    "good evening": "en",
-    "你好": "zh-Hans",
-    "您好": "zh-Hans",
-    "안녕하세요": "ko",
-    "안녕": "ko",
-    "xin chào": "vi",
-    "xin chao": "vi",
-    "chào": "vi",
-    "नमस्ते": "ne",
-    "namaste": "ne",
-    "namaskar": "ne",
+    unicodedata.normalize("NFKC", word).lower(): language
+    for language, words in json.loads((DATA_DIR / "courtesy.json").read_text(encoding="utf-8"))[
+        "greetings"
+    ].items()
+    for word in words
 }
 
 

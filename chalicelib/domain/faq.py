@@ -425,6 +425,45 @@ def _load_function_words() -> tuple[frozenset[str], frozenset[str], re.Pattern[s
 
 _FUNCTION_WORDS, _KOREAN_FUNCTION_WORDS, _CHINESE_FUNCTION, _JAPANESE_FUNCTION = _load_function_words()
 
+COURTESY_PATH = FAQ_PATH.parent / "courtesy.json"
+_HAN_OR_KANA = re.compile("[\u3040-\u30ff\u3400-\u9fff]")
+_WORD_CHAR = "[\\w\u0900-\u0963\u0966-\u097f]"  # \w leaves out Devanagari's vowel signs; not its dandas
+_NOT_WORD_CHAR = "[^\\w\u0900-\u0963\u0966-\u097f]"
+
+
+def _courtesy_pattern() -> re.Pattern[str]:
+    """The greetings and thanks of chalicelib/data/courtesy.json that open or close a text,
+    longest first: Chinese and Japanese ones with optional spaces, the others as whole words."""
+    data = json.loads(COURTESY_PATH.read_text(encoding="utf-8"))
+    phrases = {
+        unicodedata.normalize("NFKC", phrase).casefold()
+        for kind in ("greetings", "thanks")
+        for by_language in data[kind].values()
+        for phrase in by_language
+    }
+
+    def pattern(phrase: str) -> str:
+        if _HAN_OR_KANA.search(phrase):
+            return "\\s*".join(map(re.escape, phrase.replace(" ", "")))
+        return f"(?<!{_WORD_CHAR})" + "\\s+".join(map(re.escape, phrase.split())) + f"(?!{_WORD_CHAR})"
+
+    either = "|".join(pattern(phrase) for phrase in sorted(phrases, key=lambda p: (-len(p), p)))
+    # Only around the question: inside it a word may be something else ("chào bán", to sell).
+    between = f"{_NOT_WORD_CHAR}*"
+    return re.compile(f"^{between}(?:(?:{either}){between})+|(?:{between}(?:{either}))+{between}$", re.I)
+
+
+_COURTESY = _courtesy_pattern()
+
+
+def without_courtesy(text: str) -> str:
+    """The question without the greetings and thanks around it (NFKC), or the text itself when
+    that is all it says: a thanks alone stays small talk."""
+    text = unicodedata.normalize("NFKC", text)
+    rest = _COURTESY.sub(" ", text)
+    return rest if any(char.isalnum() for char in rest) else text
+
+
 # What residents ask that the ward's FAQ does not answer, per language: a question that reads
 # most like one of these ("tell me a joke", "cheap supermarket") is out of scope even when one
 # of its words is the FAQ's ("what should I feed my cat" against the entry on stray cats).
@@ -1266,6 +1305,7 @@ class FaqIndex:
     def _ranked(self, text: str, language: str | None, k: int) -> list[tuple[str, float, Signals]]:
         if k <= 0 or not isinstance(text, str):
             return []
+        text = without_courtesy(text)
         corrected_text, corrected = self._correct(text)
         query = Counter(terms(corrected_text, self.params))
         if not query:

@@ -34,6 +34,7 @@ from chalicelib.domain.faq import (
     reply_language,
     resolve_language,
     terms,
+    without_courtesy,
 )
 from chalicelib.domain.residents import LANGUAGES
 
@@ -323,6 +324,57 @@ def test_every_phrasing_finds_its_own_entry_confidently(index):
 def test_variant_phrasings_match(index, text, language, expected):
     hits = index.search(text, language)
     assert hits and hits[0].entry_id == expected, hits
+
+
+# Small talk the assistant does not answer, as residents' unanswered examples are.
+SMALL_TALK = Examples(
+    answered={},
+    unanswered={
+        "ja": ["ありがとうございました", "こんにちは"],
+        "ko": ["안녕하세요", "감사합니다"],
+        "en": ["thanks a lot", "hello there"],
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("ありがとうございます。住民票はどこで取れますか", "ja", "residence-certificate"),
+        ("こんにちは！ じゅうみんひょう どこ よろしく おねがい します", "ja", "residence-certificate"),
+        ("안녕하세요. 주민표 발급 감사합니다", "ko", "residence-certificate"),
+        ("Hello, when do they collect the garbage? Thanks a lot!", "en", "garbage-days"),
+    ],
+)
+def test_greetings_and_thanks_around_a_question_are_not_what_it_asks(text, language, expected):
+    index = FaqIndex.from_data(FIXTURE, examples=SMALL_TALK)
+    hits = index.search(text, language)
+    assert index.decide(hits)[0] == ANSWER and hits[0].entry_id == expected, hits
+
+
+def test_small_talk_alone_stays_small_talk():
+    index = FaqIndex.from_data(FIXTURE, examples=SMALL_TALK)
+    for text, language in [
+        ("ありがとうございました！", "ja"),
+        ("안녕하세요", "ko"),
+        ("Thanks a lot 👍", "en"),
+    ]:
+        assert index.decide(index.search(text, language))[0] == NO_MATCH, text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("नमस्ते, जुमिनह्यो कहाँ पाइन्छ? धन्यवाद।", "जुमिनह्यो कहाँ पाइन्छ"),
+        ("ありがとう ございます。 じゅうみんひょう", "じゅうみんひょう"),
+        ("namaste juminhyo kaha paincha dhanyabad", "juminhyo kaha paincha"),
+        ("nhân viên chào bán máy lọc nước", "nhân viên chào bán máy lọc nước"),  # to offer for sale
+        ("hi", "hi"),  # all it says
+        ("thanksgiving hours", "thanksgiving hours"),  # a word, not a thanks
+    ],
+)
+def test_only_the_courtesy_around_a_text_is_taken_out(text, expected):
+    assert without_courtesy(text).strip() == expected
 
 
 def test_a_question_in_another_script_than_the_profile_still_matches(index):
