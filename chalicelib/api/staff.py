@@ -142,6 +142,20 @@ def transition_submission(receipt: str) -> Response:
     return Response(answer, status_code=status, headers=dict(_NO_STORE))
 
 
+@bp.route("/staff/submissions/{receipt}/notes", methods=["POST"])
+def note_submission(receipt: str) -> Response:
+    from chalicelib.api.requests import json_body, raw_body
+    from chalicelib.services import staff_submissions
+
+    request = bp.current_request
+    principal = current_staff(request, roles=WORKFLOW_ROLES)
+    body = json_body(request, "staff_note")
+    status, answer = staff_submissions.add_note(
+        principal, receipt, body, request.headers.get("idempotency-key"), raw_body(request)
+    )
+    return Response(answer, status_code=status, headers=dict(_NO_STORE))
+
+
 @bp.route("/staff/submissions", methods=["POST"])
 def enter_submission() -> Response:
     from chalicelib.api.requests import json_body, raw_body

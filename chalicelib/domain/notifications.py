@@ -27,7 +27,10 @@ STATUS_CHANGED = "status_changed"
 # The system withdrew a submission whose fee was not paid in time (issue 13): the resident is
 # told why, in their own language, from the payments catalogue (never a generic "withdrawn").
 WITHDRAWN_UNPAID = "withdrawn_unpaid"
-EVENTS = (CREATED, STATUS_CHANGED, WITHDRAWN_UNPAID)
+# Staff wrote the resident a public note without changing the status (the closing words after
+# "completed", an answer to a phone call): the note is the news.
+NOTE_ADDED = "note_added"
+EVENTS = (CREATED, STATUS_CHANGED, WITHDRAWN_UNPAID, NOTE_ADDED)
 
 # LINE refuses a text message over 5,000 characters; a note is at most 2,000, so this is a guard only.
 LINE_TEXT_LIMIT = 5000
@@ -99,12 +102,10 @@ def build(
     title = one_line(languages.pick(form_title, lang))
     label = messages.text(f"status.{status}", lang)
     note = _note(public_note)
-    created = event == CREATED
+    kind = {CREATED: "created", NOTE_ADDED: "note"}.get(event, "changed")
 
-    subject = say(
-        "subject_created" if created else "subject_changed", ward=ward, status=label, receipt=receipt
-    )
-    lead = say("lead_created", title=title) if created else say("lead_changed", title=title, status=label)
+    subject = say(f"subject_{kind}", ward=ward, status=label, receipt=receipt)
+    lead = say(f"lead_{kind}", title=title, status=label)
     facts = [say("receipt", receipt=receipt), say("status", status=label)]
     next_step = say(f"next.{status}")
     pay, deadline = "", ""
@@ -185,7 +186,7 @@ def line_messages(
     if event == WITHDRAWN_UNPAID:
         title = _catalogued_title(form_id, {}, language)
         return [{"type": "text", "text": _withdrawn_unpaid_text(title, receipt, language, days)}]
-    key = "notify.created" if event == CREATED else "notify.changed"
+    key = {CREATED: "notify.created", NOTE_ADDED: "notify.note_added"}.get(event, "notify.changed")
     title = (
         messages.text(f"form.{form_id}", language) if f"form.{form_id}" in messages.catalogue() else form_id
     )
@@ -208,13 +209,14 @@ def line_messages(
 def public_note_for(
     public_notes: Sequence[Mapping[str, Any]], *, event: str, status: str, version: int
 ) -> str | None:
-    """The public note that came with the status change this notification is about, if any.
+    """The public note that came with the status change or the note this notification is about,
+    if any.
 
     A note stored with the version it produced is matched exactly; older entries (without a
     version) are matched by status, newest first. A "created" notification carries no note:
-    notes are written by staff on a status change.
+    notes are written by staff.
     """
-    if event != STATUS_CHANGED:
+    if event not in (STATUS_CHANGED, NOTE_ADDED):
         return None
     notes = [note for note in public_notes if isinstance(note, Mapping) and isinstance(note.get("note"), str)]
     exact = [note for note in notes if note.get("version") == version]

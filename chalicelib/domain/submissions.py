@@ -64,12 +64,15 @@ ACTOR_KINDS = frozenset({STAFF, RESIDENT, SYSTEM})
 
 # Who may move what where. received -> rejected is allowed for staff: spam, duplicates and
 # requests for another municipality should not pass through a pretend review first (the
-# rejection still needs a public note). The system actor moves only a paid submission on.
+# rejection still needs a public note). Staff withdraw for a resident who asks by phone or at
+# the counter (with a note of that), and may refuse a request still waiting for its fee. The
+# system actor moves only a paid submission on.
 _TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
     STAFF: {
-        RECEIVED: frozenset({IN_REVIEW, REJECTED}),
-        IN_REVIEW: frozenset({NEEDS_INFO, COMPLETED, REJECTED}),
-        NEEDS_INFO: frozenset({IN_REVIEW}),
+        AWAITING_PAYMENT: frozenset({REJECTED, WITHDRAWN}),
+        RECEIVED: frozenset({IN_REVIEW, REJECTED, WITHDRAWN}),
+        IN_REVIEW: frozenset({NEEDS_INFO, COMPLETED, REJECTED, WITHDRAWN}),
+        NEEDS_INFO: frozenset({IN_REVIEW, WITHDRAWN}),
     },
     RESIDENT: {
         AWAITING_PAYMENT: frozenset({WITHDRAWN}),
@@ -168,6 +171,10 @@ _NOTE_MESSAGES = {
         f"メモは{NOTE_MAX_CHARS}文字以内にしてください。",
         f"A note has at most {NOTE_MAX_CHARS} characters.",
     ),
+    "note_required_withdrawn": (
+        "区民の方に代わって取り下げるときは、申し出の日時と方法をメモに残してください。",
+        "Withdrawing for a resident needs a note of when and how they asked.",
+    ),
     "bad_note": ("メモは文字列で入力してください。", "A note must be text."),
     "empty_note": ("メモが空です。", "The note is empty."),
 }
@@ -192,16 +199,21 @@ class InvalidNote(ValueError):
         return f"{self.message['ja']} / {self.message['en']}"
 
 
-def validate_transition_note(target: str, note: str | None, visibility: str | None) -> str | None:
+def validate_transition_note(
+    target: str, note: str | None, visibility: str | None, actor_kind: str = STAFF
+) -> str | None:
     """Check the note that goes with a move to `target`; return it cleaned (or None if absent).
 
-    needs_info and rejected need a non-blank public note. A note given without a
-    visibility is refused rather than guessed: public/internal is the staff member's call.
+    needs_info and rejected need a non-blank public note; staff withdrawing for a resident, a
+    note of either visibility. A note given without a visibility is refused rather than
+    guessed: public/internal is the staff member's call.
     """
     cleaned = _clean_note(note, visibility)
     if cleaned is None:
         if target in PUBLIC_NOTE_REQUIRED:
             raise InvalidNote("note_required")
+        if target == WITHDRAWN and actor_kind == STAFF:
+            raise InvalidNote("note_required_withdrawn")
         return None
     if target in PUBLIC_NOTE_REQUIRED and visibility != "public":
         raise InvalidNote("note_must_be_public")
@@ -295,7 +307,7 @@ class AuditEntry:
     ) -> AuditEntry:
         """Check the move and its note (raising InvalidTransition / InvalidNote) and record it."""
         transition(current, target, actor=actor)
-        note = validate_transition_note(target, note, visibility)
+        note = validate_transition_note(target, note, visibility, actor.kind)
         return cls(
             actor.id, actor.kind, at, "transition", current, target, note, visibility if note else None
         )

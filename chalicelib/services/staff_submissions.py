@@ -21,7 +21,7 @@ from chalicelib.domain import cursors
 from chalicelib.domain import errors as rule
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.digits import whole_number
-from chalicelib.domain.forms import FormDefinition, get_form
+from chalicelib.domain.forms import FormDefinition, catalogue, get_form
 from chalicelib.domain.staff import StaffPrincipal
 from chalicelib.observability import logger
 from chalicelib.services import idempotency, payments
@@ -104,15 +104,10 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
         else:
             values[name] = given[0]
 
-    forms = _choices(
-        values, "form", lambda v: get_form(v) is not None, ("は様式IDではありません", "is not a form id"), bad
-    )
-    statuses = _choices(
-        values, "status", lambda v: v in rules.STATUSES, ("は状態ではありません", "is not a status"), bad
-    )
-    channels = _choices(
-        values, "channel", lambda v: v in CHANNELS, ("は受付経路ではありません", "is not a channel"), bad
-    )
+    form_ids = [form.id for form in catalogue()]
+    forms = _choices(values, "form", form_ids, ("は様式IDではありません", "is not a form id"), bad)
+    statuses = _choices(values, "status", rules.STATUSES, ("は状態ではありません", "is not a status"), bad)
+    channels = _choices(values, "channel", CHANNELS, ("は受付経路ではありません", "is not a channel"), bad)
     since = _instant(values, "from", end_of_day=False, bad=bad)
     until = _instant(values, "to", end_of_day=True, bad=bad)
     if since and until and since >= until:
@@ -149,7 +144,7 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
 
 
 def _choices(
-    values: dict[str, str], name: str, known: Any, what: tuple[str, str], bad: Any
+    values: dict[str, str], name: str, known: Sequence[str], what: tuple[str, str], bad: Any
 ) -> frozenset[str] | None:
     if name not in values:
         return None
@@ -157,10 +152,14 @@ def _choices(
     if not all(chosen):
         bad(name, "値を1つ、または複数をカンマ区切りで。 / Give one value, or several separated by commas.")
         return None
-    unknown = [value for value in chosen if not known(value)]
+    unknown = [value for value in chosen if value not in known]
     if unknown:
         named = ", ".join(unknown[:5])[:200]
-        bad(name, f"{named} {what[0]}。 / {named} {what[1]}.")
+        options = ", ".join(known)
+        bad(
+            name,
+            f"{named} {what[0]}（使えるもの: {options}）。 / {named} {what[1]}; known ones are {options}.",
+        )
         return None
     return frozenset(chosen)
 
@@ -207,6 +206,26 @@ _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
+def _check_own_forms(forms: frozenset[str] | None, section: str) -> None:
+    """A form of another section would list nothing, as if nothing had arrived: say so."""
+    others = sorted(
+        form_id for form_id in forms or () if (form := get_form(form_id)) and form.section != section
+    )
+    if others:
+        own = ", ".join(form.id for form in catalogue() if form.section == section) or "-"
+        raise rule.Malformed(
+            "検索条件が正しくありません。 / Some query parameters are not valid.",
+            code="invalid_query",
+            details=[
+                {
+                    "parameter": "form",
+                    "message": f"{', '.join(others)} はほかの課の様式です（この課の様式: {own}）。"
+                    f" / {', '.join(others)} belongs to another section; this section's forms are {own}.",
+                }
+            ],
+        )
+
+
 def list_for_section(
     principal: StaffPrincipal, query: ListQuery, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -217,6 +236,7 @@ def list_for_section(
     """
     now = now or datetime.now(UTC)
     section = principal.section
+    _check_own_forms(query.forms, section)
     fingerprint = query.fingerprint(section)
     cursor = _store_cursor(query, section, fingerprint)
     # The index range is a superset (whole seconds); the exact bounds are checked per item.
@@ -462,18 +482,7 @@ def transition(
 
 
 def _move(principal: StaffPrincipal, submission: Submission, body: Mapping[str, Any]) -> dict[str, Any]:
-    version = body.get("version")
-    if version is not None and int(version) != submission.version:
-        raise rule.Conflict(
-            "読み込んだ後に申請が変更されました。読み込み直してください。 / This submission changed since you read it; reload it and try again.",
-            code="conflict",
-            details=[
-                {
-                    "pointer": "/version",
-                    "message": f"いまの版は {submission.version} です。 / The submission is now at version {submission.version}.",
-                }
-            ],
-        )
+    _check_version(submission, body.get("version"))
     service.move(
         submission,
         body["to"],
@@ -485,6 +494,49 @@ def _move(principal: StaffPrincipal, submission: Submission, body: Mapping[str, 
     if updated is None:  # only if it was deleted in between
         raise rule.NotFound(_NOT_FOUND, code="submission_not_found")
     return summary(updated)
+
+
+def add_note(
+    principal: StaffPrincipal,
+    receipt_text: str,
+    body: Mapping[str, Any],
+    idempotency_key: str | None = None,
+    raw_body: bytes = b"",
+) -> tuple[int, dict[str, Any]]:
+    """A note on the caller's section's submission without a move: internal for the trail (a
+    phone call), public for the resident, who is told. A retry with the same Idempotency-Key
+    gets the first answer and adds nothing."""
+    submission = _own(principal, receipt_text)
+
+    def write() -> tuple[int, dict[str, Any]]:
+        _check_version(submission, body.get("version"))
+        service.add_note(
+            submission, actor=_actor(principal), note=body["note"], visibility=body["visibility"]
+        )
+        return 201, summary(store.get(submission.receipt) or submission)
+
+    return idempotency.once(
+        f"staff-note:{submission.receipt}",
+        idempotency_key,
+        raw_body,
+        write,
+        caller=f"staff:{principal.staff_id}",
+    )
+
+
+def _check_version(submission: Submission, version: int | None) -> None:
+    """A caller that names the version it read is refused when the submission moved on since."""
+    if version is not None and int(version) != submission.version:
+        raise rule.Conflict(
+            "読み込んだ後に申請が変更されました。読み込み直してください。 / This submission changed since you read it; reload it and try again.",
+            code="conflict",
+            details=[
+                {
+                    "pointer": "/version",
+                    "message": f"いまの版は {submission.version} です。 / The submission is now at version {submission.version}.",
+                }
+            ],
+        )
 
 
 # --------------------------------------------------------------------------- entry on a resident's behalf

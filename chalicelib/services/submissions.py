@@ -18,6 +18,7 @@ from chalicelib.domain import submissions as rules
 from chalicelib.domain.form_problems import problems_of
 from chalicelib.domain.forms import FormDefinition, fee_for, retention_days
 from chalicelib.domain.messages import Text
+from chalicelib.domain.notifications import NOTE_ADDED
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import NOTIFICATIONS
 from chalicelib.schemas import problems
@@ -206,6 +207,38 @@ def move(
 
     payments.end_if_unpayable(submission, target)
     return submission
+
+
+def add_note(submission: Submission, *, actor: rules.Actor, note: str, visibility: str) -> None:
+    """A staff note without a move, in any status. An internal one joins the trail; a public one
+    is also shown to the resident and sent to them (the closing words after `completed`)."""
+    now = datetime.now(UTC)
+    try:
+        entry = rules.AuditEntry.note_added(actor, now, note, visibility)
+    except rules.InvalidNote as error:
+        raise rule.Invalid(error.staff_message, code="invalid_note") from None
+    audit = store.Audit(
+        actor.kind, actor.id, "note", now, note=entry.note, note_visibility=entry.note_visibility
+    )
+    if entry.note_visibility != "public":
+        store.record(submission.receipt, audit)
+        return
+    new_version = (submission.version or 0) + 1
+    public_note = {
+        "at": rules.utc_iso(now),
+        "status": submission.status,
+        "note": entry.note,
+        "version": new_version,
+    }
+    actions = [
+        Submission.public_notes.set([*submission.public_notes, public_note]),
+        Submission.updated_at.set(now),
+    ]
+    try:
+        store.update(submission, actions, audit)
+    except store.StaleVersion:
+        raise rule.Conflict(Text("error.submission_changed"), code="conflict") from None
+    _notify(submission.receipt, NOTE_ADDED, submission.status, version=new_version)
 
 
 # One answer for a wrong code, an unknown receipt and a receipt that is waiting out its backoff:

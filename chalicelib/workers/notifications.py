@@ -93,7 +93,7 @@ def deliver(message: NotificationMessage) -> list[str]:
         # Deleted at the end of its retention period (or never stored): nobody to tell.
         logger.warning("submission not found; nothing to notify")
         return []
-    if message.status in TERMINAL_STATUSES:
+    if message.status in TERMINAL_STATUSES and message.event != messages.NOTE_ADDED:
         _start_photo_retention(submission)  # first: a failed send retries it with the rest
     form = get_form(submission.form_id)
     title = messages.form_titles(submission.form_id, form.title if form else None)

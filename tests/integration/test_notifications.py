@@ -257,6 +257,37 @@ def test_line_and_email_both_when_both_are_known(client, drained, sandbox):
     assert mail.subject.startswith("[Katsushika City] Received")
 
 
+def test_a_public_note_after_completed_is_sent_and_an_internal_one_is_not(client, drained, sandbox):
+    receipt = submit(client, "bulky-waste-collection", language="en")
+    user_id = new_user_id()
+    link_line_user(receipt, user_id)
+    move(receipt, rules.IN_REVIEW)
+    move(receipt, rules.COMPLETED)
+    drained.drain()
+    assert len(emails_about(receipt)) == 3 and len(pushes_to(sandbox, user_id)) == 3
+
+    service.add_note(
+        store.get(receipt), actor=staff_of(receipt), note="Phoned: nobody home", visibility="internal"
+    )
+    service.add_note(
+        store.get(receipt), actor=staff_of(receipt), note="We collect on 10 December.", visibility="public"
+    )
+    drained.drain()
+    *_, mail = emails_about(receipt)
+    assert len(emails_about(receipt)) == 4
+    assert mail.subject == f"[Katsushika City] A message about your request (receipt number {receipt})"
+    assert "The city has a message for you about your" in mail.body
+    assert "We collect on 10 December." in mail.body
+    *_, push = pushes_to(sandbox, user_id)
+    assert len(pushes_to(sandbox, user_id)) == 4
+    text = push["body"]["messages"][0]["text"]
+    assert text.startswith("A message about your") and "We collect on 10 December." in text
+    everything = "".join(m.body for m in emails_about(receipt)) + "".join(
+        p["body"]["messages"][0]["text"] for p in pushes_to(sandbox, user_id)
+    )
+    assert "nobody home" not in everything
+
+
 # --- once only -----------------------------------------------------------------------------------
 
 

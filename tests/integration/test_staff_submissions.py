@@ -148,6 +148,7 @@ ROUTES = [
     ("GET", "/staff/submissions"),
     ("GET", "/staff/submissions/KTS-2611-7Q4M"),
     ("POST", "/staff/submissions/KTS-2611-7Q4M/transitions"),
+    ("POST", "/staff/submissions/KTS-2611-7Q4M/notes"),
     ("POST", "/staff/submissions"),
 ]
 
@@ -279,8 +280,15 @@ def test_filters_by_form_status_and_channel(client):
     assert receipts(staff_list(client, ROAD, from_=start, channel="phone")) == [phoned]
     assert receipts(staff_list(client, ROAD, from_=start, channel="web,phone")) == [phoned, road, light]
     assert receipts(staff_list(client, ROAD, from_=start, channel="web", status="received")) == [light]
-    # Another section's form is not an error: that section's submissions are simply not here.
-    assert receipts(staff_list(client, ROAD, from_=start, form="bulky-waste-collection")) == []
+    # Another section's form would list nothing, as if nothing had arrived: the answer says why.
+    other = client.http.get(list_path(form="bulky-waste-collection"), headers=auth(ROAD))
+    [detail] = assert_error(other, 400, "invalid_query")["details"]
+    assert detail["parameter"] == "form" and "another section" in detail["message"]
+    assert "road-park-damage" in detail["message"] and "streetlight-outage" in detail["message"]
+    # A value that is not one names the ones there are.
+    unknown = client.http.get(list_path(status="open"), headers=auth(ROAD))
+    [detail] = assert_error(unknown, 400, "invalid_query")["details"]
+    assert all(status in detail["message"] for status in rules.STATUSES), detail
 
 
 def test_date_range_filters_in_tokyo_time(client):
@@ -465,7 +473,7 @@ def test_the_detail_shows_answers_photos_notes_and_the_trail_and_audits_every_vi
     assert detail["section"] == ROAD and detail["channel"] == "web" and detail["enteredBy"] is None
     assert detail["location"] == {"latitude": 35.74344, "longitude": 139.84717}
     assert set(detail["personalFields"]) == set(get_form("road-park-damage").personal_fields)
-    assert detail["allowedTransitions"] == ["in_review"]
+    assert detail["allowedTransitions"] == ["in_review", "withdrawn"]
     assert [note["note"] for note in detail["publicNotes"]] == ["穴の位置をもう少し詳しく教えてください。"]
 
     # The trail, internal note included, ends with this very view.
@@ -563,13 +571,13 @@ def test_transitions_follow_the_lifecycle_with_public_and_internal_notes(client)
 
     # Moves the lifecycle does not allow, or not for staff; the answer says which it does allow.
     refused = assert_error(move(client, ROAD, receipt, to="completed"), 409, "invalid_transition")
-    assert refused["details"] == [{"from": "needs_info", "allowed": ["in_review"]}]
+    assert refused["details"] == [{"from": "needs_info", "allowed": ["in_review", "withdrawn"]}]
     assert_error(
         move(client, ROAD, receipt, to="needs_info", note="再度", visibility="public"),
         409,
         "invalid_transition",
     )
-    assert_error(move(client, ROAD, receipt, to="withdrawn"), 409, "invalid_transition")
+    assert_error(move(client, ROAD, receipt, to="received"), 409, "invalid_transition")
     # Not a status at all, or not a body the schema allows.
     error = assert_error(move(client, ROAD, receipt, to="done"), 422, "invalid_request")
     assert [detail["pointer"] for detail in error["details"]] == ["/to"]
@@ -612,6 +620,72 @@ def test_transitions_follow_the_lifecycle_with_public_and_internal_notes(client)
         ("in_review", "needs_info"),
         ("needs_info", "in_review"),
         ("in_review", "completed"),
+    ]
+
+
+def note(client, section: str, receipt: str, *, key: str | None = None, **body):
+    headers = {**auth(section), "Content-Type": "application/json"}
+    if key:
+        headers["Idempotency-Key"] = key
+    return client.http.post(f"/staff/submissions/{receipt}/notes", body=json.dumps(body), headers=headers)
+
+
+def notes_of(receipt: str) -> list:
+    return [(entry.note, entry.note_visibility) for entry in store.trail(receipt) if entry.action == "note"]
+
+
+def test_a_note_without_a_move_keeps_the_status_and_a_public_one_reaches_the_resident(client):
+    """A phone call goes in the trail; the closing words after "completed" reach the resident."""
+    receipt = submit(client, "streetlight-outage")["receipt"]
+    response = note(client, ROAD, receipt, note="12/7 電話: 現地は夜に確認", visibility="internal")
+    assert response.status_code == 201, response.body
+    assert (body_of(response)["status"], body_of(response)["version"]) == ("received", 1)
+    assert store.get(receipt).public_notes == []
+
+    assert move(client, ROAD, receipt, to="in_review").status_code == 200
+    assert move(client, ROAD, receipt, to="completed").status_code == 200
+    response = note(client, ROAD, receipt, note="12月10日に交換しました。", visibility="public", version=3)
+    assert response.status_code == 201, response.body
+    assert (body_of(response)["status"], body_of(response)["version"]) == ("completed", 4)
+    assert [(n["status"], n["note"]) for n in store.get(receipt).public_notes] == [
+        ("completed", "12月10日に交換しました。")
+    ]
+    assert notes_of(receipt) == [
+        ("12/7 電話: 現地は夜に確認", "internal"),
+        ("12月10日に交換しました。", "public"),
+    ]
+    detail = body_of(client.http.get(f"/staff/submissions/{receipt}", headers=auth(ROAD)))
+    assert [n["note"] for n in detail["publicNotes"]] == ["12月10日に交換しました。"]
+
+    # Refused: no visibility, a blank note, a stale version, another section's submission.
+    assert_error(note(client, ROAD, receipt, note="x"), 422, "invalid_request")
+    assert_error(note(client, ROAD, receipt, note="  \n ", visibility="public"), 422, "invalid_note")
+    assert_error(note(client, ROAD, receipt, note="x", visibility="public", version=3), 409, "conflict")
+    assert_error(note(client, SANITATION, receipt, note="x", visibility="internal"), 403, "forbidden")
+    assert len(notes_of(receipt)) == 2 and store.get(receipt).version == 4
+
+
+def test_a_note_retried_with_its_idempotency_key_is_added_once(client):
+    receipt = submit(client, "streetlight-outage")["receipt"]
+    key = f"note-{uuid.uuid4()}"
+    first, again = (
+        note(client, ROAD, receipt, key=key, note="折り返し電話済み", visibility="public") for _ in range(2)
+    )
+    assert first.status_code == again.status_code == 201 and body_of(again) == body_of(first)
+    assert len(store.get(receipt).public_notes) == 1 and len(notes_of(receipt)) == 1
+
+
+def test_staff_withdraw_for_a_resident_with_a_note_of_how_they_asked(client):
+    receipt = submit(client, "streetlight-outage")["receipt"]
+    error = assert_error(move(client, ROAD, receipt, to="withdrawn"), 422, "invalid_note")
+    assert "how they asked" in error["message"]
+    response = move(
+        client, ROAD, receipt, to="withdrawn", note="12/7 本人から電話で取り下げ", visibility="internal"
+    )
+    assert response.status_code == 200, response.body
+    assert body_of(response)["status"] == "withdrawn"
+    assert [(e.from_status, e.to_status, e.note) for e in transitions_of(receipt)] == [
+        ("received", "withdrawn", "12/7 本人から電話で取り下げ")
     ]
 
 

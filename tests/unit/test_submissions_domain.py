@@ -72,6 +72,13 @@ EXPECTED = {
     ("resident", "awaiting_payment", "withdrawn"),
     # ...and withdraws it when the form's days to pay pass unpaid.
     ("system", "awaiting_payment", "withdrawn"),
+    # Staff withdraw for a resident who asks by phone or at the counter, and may refuse a request
+    # still waiting for its fee.
+    ("staff", "awaiting_payment", "withdrawn"),
+    ("staff", "received", "withdrawn"),
+    ("staff", "in_review", "withdrawn"),
+    ("staff", "needs_info", "withdrawn"),
+    ("staff", "awaiting_payment", "rejected"),
 }
 TERMINAL = {"completed", "rejected", "withdrawn"}
 
@@ -170,12 +177,23 @@ class TestNotes:
             == "書類をお送りください。"
         )
 
-    @pytest.mark.parametrize("target", [IN_REVIEW, COMPLETED, WITHDRAWN])
-    def test_other_moves_take_no_note_or_either_kind(self, target):
-        assert validate_transition_note(target, None, None) is None
-        assert validate_transition_note(target, "  ", None) is None
-        assert validate_transition_note(target, "担当: 2係", "internal") == "担当: 2係"
-        assert validate_transition_note(target, "対応しました", "public") == "対応しました"
+    @pytest.mark.parametrize(
+        ("target", "kind"), [(IN_REVIEW, "staff"), (COMPLETED, "staff"), (WITHDRAWN, "resident")]
+    )
+    def test_other_moves_take_no_note_or_either_kind(self, target, kind):
+        assert validate_transition_note(target, None, None, kind) is None
+        assert validate_transition_note(target, "  ", None, kind) is None
+        assert validate_transition_note(target, "担当: 2係", "internal", kind) == "担当: 2係"
+        assert validate_transition_note(target, "対応しました", "public", kind) == "対応しました"
+
+    def test_staff_withdrawing_for_a_resident_note_when_and_how_they_asked(self):
+        for note in (None, "  "):
+            with pytest.raises(InvalidNote) as caught:
+                validate_transition_note(WITHDRAWN, note, "internal", "staff")
+            assert caught.value.code == "note_required_withdrawn"
+        asked = "12/7 電話で本人から取り下げの申し出"
+        assert validate_transition_note(WITHDRAWN, asked, "internal", "staff") == asked
+        assert validate_transition_note(WITHDRAWN, asked, "public", "staff") == asked
 
     @pytest.mark.parametrize("visibility", [None, "", "secret", "PUBLIC"])
     def test_a_note_needs_a_known_visibility(self, visibility):

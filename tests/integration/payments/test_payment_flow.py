@@ -234,6 +234,36 @@ def test_staff_rejecting_a_request_ends_its_payment_after_approval(owing, reside
     assert resident_api("GET", f"/submissions/{receipt}/payment", secret)[1]["state"] == "closed"
 
 
+@pytest.mark.parametrize(
+    ("move", "status"),
+    [
+        (
+            {"to": "rejected", "note": "Katsushika holds no record of this person.", "visibility": "public"},
+            "rejected",
+        ),
+        (
+            {"to": "withdrawn", "note": "12/7 the resident phoned to withdraw", "visibility": "internal"},
+            "withdrawn",
+        ),
+    ],
+)
+def test_staff_may_close_a_request_still_waiting_for_its_fee_and_its_payment_ends(
+    owing, resident_api, client, paybox, move, status
+):
+    receipt, secret = owing(copies=1)
+    _, intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+    headers = staff_headers("koseki-jumin", "staff")
+    moved = client.http.post(
+        f"/staff/submissions/{receipt}/transitions", body=json.dumps(move), headers=headers
+    )
+    assert moved.status_code == 200, moved.body
+    assert submission_store.get(receipt).status == status
+    assert store.get(intent["paymentId"]).status == "canceled"
+    assert paybox.requests(f"/v2/codes/{store.get(intent['paymentId']).provider_ref}", "DELETE")
+    state = resident_api("GET", f"/submissions/{receipt}/payment", secret)[1]
+    assert state["state"] == "closed" and state["live"] == []
+
+
 def test_a_receipt_needs_the_code_first_and_money_under_review_has_none(owing, resident_api, paybox, settle):
     receipt, secret = owing(copies=1)
     _, intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
