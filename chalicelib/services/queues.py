@@ -347,7 +347,7 @@ def reset_line(
         "line": line_id,
         "wasWaiting": live.waiting,
         "ticketsClosed": closed,
-        "resetAt": rules.iso(now),
+        "resetAt": now.astimezone(rules.TOKYO).isoformat(timespec="seconds"),  # as every staff answer
     }
 
 

@@ -70,7 +70,9 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
         rules.check_extra_session(start)
     # A past date is a typo (a year): nobody can book it, and closing it closes nothing.
     today = now.astimezone(TOKYO).date()
-    past = [start.isoformat() for start, _ in extra_sessions if start <= now]
+    past = [
+        f"{start.astimezone(TOKYO):%Y-%m-%d %H:%M}" for start, _ in extra_sessions if start <= now
+    ]  # Tokyo time, as staff read it
     past += [day.isoformat() for day in closed_days if day < today]
     if past:
         raise Invalid(

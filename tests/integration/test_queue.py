@@ -726,6 +726,7 @@ def test_only_the_section_running_the_line_may_reset_it_and_it_is_audited(client
     response = client.http.post("/staff/queue/honcho/kokuho/reset", body=body, headers=auth("kokuho-nenkin"))
     assert response.status_code == 200, response.body
     assert json.loads(response.body)["ticketsClosed"] >= 3
+    assert json.loads(response.body)["resetAt"].endswith("+09:00")  # Tokyo, as every staff answer
     from chalicelib.store import queues as store
 
     assert store.get_live("honcho", "kokuho").live["waiting"] == 0
