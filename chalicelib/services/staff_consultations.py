@@ -254,7 +254,7 @@ def cancel(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[st
             code="reason_required",
         )
     booking = _booking(principal, booking_id)
-    return service.cancel(booking, by_staff=principal.staff_id, reason=reason)
+    return _who_is_told(booking, service.cancel(booking, by_staff=principal.staff_id, reason=reason))
 
 
 def move(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str, Any]:
@@ -269,7 +269,20 @@ def move(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str,
             "この予約の時間は始まっています。出欠を記録してください。 / This booking's time has begun: mark attendance.",
             code="session_begun",
         )
-    return service.reschedule(booking, document, by_staff=principal.staff_id)
+    return _who_is_told(booking, service.reschedule(booking, document, by_staff=principal.staff_id))
+
+
+def _who_is_told(booking: ConsultationBooking, answer: dict[str, Any]) -> dict[str, Any]:
+    """A ward change reaches the resident on LINE or by email; a booking with neither (taken by
+    phone with a number only) reaches nobody, and the clerk is told to phone them."""
+    told = booking.line_user_id is not None or bool(booking.email)
+    answer = {**answer, "residentNotified": told}
+    if not told:
+        answer["notice"] = (
+            "ご本人にはLINEもメールも届きません。予約の詳細の電話番号にお電話ください。"
+            " / The resident has no LINE or email: phone them (the number is in the booking's detail)."
+        )
+    return answer
 
 
 def bookings_on(section: str, day: date) -> list[dict[str, str]]:

@@ -155,6 +155,7 @@ def test_a_cancel_by_the_ward_needs_a_reason_and_the_resident_is_told(call, slot
         headers=staff_headers(),
     )
     assert done.status_code == 200 and body_of(done)["status"] == "cancelled"
+    assert body_of(done)["residentNotified"] is True and "notice" not in body_of(done)
     pump.drain()
     last = pushes_to(sandbox, user)[-1]
     assert "区の都合" in last and reason in last
@@ -193,6 +194,30 @@ def test_a_phone_booking_records_its_channel_and_follows_the_same_rules(call, sl
         call("POST", "/staff/consultations/general/bookings", no_channel, headers=staff_headers()).status_code
         == 422
     )
+
+
+def test_a_ward_change_to_a_booking_with_a_phone_only_tells_the_clerk_to_phone(call, slot):
+    first, second = slot("general"), slot("general")
+    document = {"slot": first, "mode": "in_person", "eligibility": "resident", "channel": "phone"}
+    made = call(
+        "POST",
+        "/staff/consultations/general/bookings",
+        {**document, "name": "電話 次郎", "phone": "03-3695-3333"},
+        headers=staff_headers(),
+    )
+    booking_id = body_of(made)["booking"]
+    moved = call(
+        "POST", f"/staff/consultations/bookings/{booking_id}/move", {"slot": second}, headers=staff_headers()
+    )
+    assert moved.status_code == 200, moved.body
+    assert body_of(moved)["residentNotified"] is False and "phone them" in body_of(moved)["notice"]
+    cancelled = call(
+        "POST",
+        f"/staff/consultations/bookings/{booking_id}/cancel",
+        {"reason": "中止"},
+        headers=staff_headers(),
+    )
+    assert body_of(cancelled)["residentNotified"] is False and "phone them" in body_of(cancelled)["notice"]
 
 
 def test_a_closed_day_offers_no_slots(call, slot, slots_of):
