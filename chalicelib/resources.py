@@ -69,6 +69,11 @@ OPEN_DATA_BUCKET = "open-data"
 # The nightly reconciliation's CSVs for the accounting office (per day, section and fee type).
 PAYMENT_REPORTS_BUCKET = "payment-reports"
 BUCKETS: tuple[str, ...] = (ATTACHMENTS_BUCKET, OPEN_DATA_BUCKET, PAYMENT_REPORTS_BUCKET)
+# Buckets whose overwritten or deleted objects are kept NONCURRENT_VERSION_DAYS: the accounting
+# office's records (PayPay's files, the reconciliations). Not the photos: a deleted photo of a
+# resident must be gone, and the open data is rebuilt every night.
+VERSIONED_BUCKETS: tuple[str, ...] = (PAYMENT_REPORTS_BUCKET,)
+NONCURRENT_VERSION_DAYS = 90
 
 # EventBridge Scheduler group holding one-time schedules (scheduled announcements and the like).
 SCHEDULE_GROUP = "schedules"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,13 @@ def metric_alarms() -> tuple[list[Any], str, str]:
     return list(resources.METRIC_ALARMS), resources.METRICS_NAMESPACE, resources.METRICS_SERVICE
 
 
+def versioned_buckets() -> tuple[tuple[str, ...], int]:
+    """The buckets that keep replaced and deleted objects, and for how many days."""
+    from chalicelib import resources
+
+    return resources.VERSIONED_BUCKETS, resources.NONCURRENT_VERSION_DAYS
+
+
 def schedule_group() -> str:
     from chalicelib import resources
 
@@ -130,3 +138,26 @@ def upload_staging_prefix() -> str:
     from chalicelib import resources
 
     return getattr(resources, "UPLOAD_STAGING_PREFIX", "incoming/")
+
+
+def example_addresses() -> list[str]:
+    """The ward data that still names an example address (RFC 2606: a host with the label
+    "example", as the shipped data has): each section's digest recipients and each
+    consultation's meeting link, where the ward's own belong before residents use a stage."""
+    from chalicelib.domain.consultations import catalogue
+    from chalicelib.domain.forms import sections
+
+    def example(host: str | None) -> bool:
+        return "example" in (host or "").lower().split(".")
+
+    found = [
+        f"chalicelib/data/sections.json {section_id} digestRecipients"
+        for section_id, section in sections().items()
+        if any(example(address.rsplit("@", 1)[-1]) for address in section["digestRecipients"])
+    ]
+    found += [
+        f"chalicelib/data/consultations.json {service.id} meetingLinkTemplate"
+        for service in catalogue().values()
+        if example(urlsplit(service.meeting_link_template).hostname)
+    ]
+    return found
