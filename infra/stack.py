@@ -83,6 +83,14 @@ API_STAGE = "api"
 # providers and the ticket machines send from few addresses, and are signed); over it, 429.
 WAF_REQUESTS_PER_5_MINUTES = 3000
 WAF_EXEMPT_PATH_PART = "/webhook"
+# The answer to a path or method no route has, in the app's error shape (api/errors.py).
+NO_ROUTE = {
+    "error": {
+        "code": "not_found",
+        "message": "このアドレスはありません。 / There is nothing at this address.",
+        "details": [],
+    }
+}
 # StageConfig settings a ward gives (context) for its links, payments, mail and alarms to work:
 # synth warns when one is unset or still the example's placeholder (StageConfig's default).
 WARD_SETTINGS = (
@@ -719,6 +727,17 @@ class MadoguchiStack(cdk.Stack):
             ],
         )
         api.add_property_override("AccessLogSetting", self._api_access_log())
+        # A path (or method) no route has is API Gateway's "Missing Authentication Token", a 403
+        # that reads as a credentials problem: answer it as the app answers what it does not know.
+        api.add_property_override(
+            "GatewayResponses",
+            {
+                "MISSING_AUTHENTICATION_TOKEN": {
+                    "StatusCode": 404,
+                    "ResponseTemplates": {"application/json": json.dumps(NO_ROUTE, ensure_ascii=False)},
+                }
+            },
+        )
         self._web_acl()
         if self.config.paypay_webhook_cidrs:
             api.add_property_override(

@@ -404,6 +404,20 @@ def test_a_waf_limits_each_address_but_not_the_webhooks_on_the_api_stage(
     assert arn[1]["Api"] == {"Ref": "RestAPI"}
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_path_no_route_has_is_a_404_in_the_apps_error_shape(
+    transformed: dict[str, dict[str, Any]], stage: str
+) -> None:
+    """Not API Gateway's 403 "Missing Authentication Token": in the API's own definition, so the
+    deployment SAM makes carries it (a separate GatewayResponse would wait for a redeploy)."""
+    (api,) = resources(transformed[stage], "AWS::ApiGateway::RestApi").values()
+    responses = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert str(missing["statusCode"]) == "404"
+    body = json.loads(missing["responseTemplates"]["application/json"])
+    assert body["error"]["code"] == "not_found" and body["error"]["details"] == []
+
+
 def test_cdk_nag_aws_solutions_finds_nothing_unjustified(synth: Synth) -> None:
     from aws_cdk.assertions import Annotations, Match
 
