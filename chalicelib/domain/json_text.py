@@ -22,6 +22,17 @@ def _finite(text: str) -> float:
     return value
 
 
+# Longer integers are nobody's amount, count or id; Python's own limit (4,300 digits) answered
+# with advice about its interpreter.
+MAX_INTEGER_DIGITS = 30
+
+
+def _whole(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ValueError(f"an integer has at most {MAX_INTEGER_DIGITS} digits")
+    return int(text)
+
+
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -38,7 +49,11 @@ def parse(body: bytes | str) -> Any:
     # Decode strictly first: json.loads(bytes) would also take UTF-16/32.
     text = body.decode("utf-8") if isinstance(body, bytes) else body
     document = json.loads(
-        text, parse_float=_finite, parse_constant=_no_constants, object_pairs_hook=_unique_keys
+        text,
+        parse_float=_finite,
+        parse_int=_whole,
+        parse_constant=_no_constants,
+        object_pairs_hook=_unique_keys,
     )
     json.dumps(document, ensure_ascii=False).encode("utf-8")  # a lone surrogate: UnicodeEncodeError
     return document
@@ -55,7 +70,7 @@ def why_not(error: Exception) -> str:
         return "a lone UTF-16 surrogate escape (\\ud800-\\udfff) is not text"
     if isinstance(error, RecursionError):
         return "nested too deeply"
-    return str(error)  # our own refusals: NaN, 1e999, a key named twice
+    return str(error)  # our own refusals: NaN, 1e999, a key named twice, 5,000 digits
 
 
 # Characters nobody types into a field: C0 controls other than tab and line breaks, DEL, C1, the
