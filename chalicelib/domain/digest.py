@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from urllib.parse import quote, urlencode
 
-from chalicelib.domain.submissions import RECEIPT_PATTERN, tokyo_iso
+from chalicelib.domain.submissions import OPEN_STATUSES, RECEIPT_PATTERN, tokyo_iso
 from chalicelib.domain.ward import one_line, ward_name
 
 # An email listing hundreds of receipts helps nobody; the rest are one click away.
@@ -47,6 +47,10 @@ _MONTHS_EN = (
 
 # What each count means, said in the email itself.
 _MEANING = {
+    "urgent": (
+        "区民の方が「危険がある」と答えた通報で、まだ終わっていないもの。",
+        "Reports the resident marked as dangerous that are still open.",
+    ),
     "new": (
         "前回のお知らせ以降に受け付けたもの（取り下げ・却下になったものは含みません）。",
         "Received since the last digest, not counting any since withdrawn or rejected.",
@@ -86,10 +90,12 @@ def is_empty(
     answered: Sequence[tuple] = (),
     waiting: Sequence[tuple] = (),
     bookings: Sequence[Mapping[str, str]] = (),
+    urgent: Sequence[tuple] = (),
 ) -> bool:
-    """Nothing new, answered, waiting too long or booked: no email today."""
+    """Nothing new, urgent, answered, waiting too long or booked: no email today."""
     return (
         not overdue
+        and not urgent
         and not answered
         and not waiting
         and not bookings
@@ -133,12 +139,14 @@ def render_digest(
     bookings: Sequence[Mapping[str, str]] = (),
     bookings_day: date | None = None,
     payments_to_review: int = 0,
+    urgent: Sequence[tuple] = (),
 ) -> Digest:
     """Render one section's digest for `day`.
 
     new_by_form: (title ja, title en, count), zero counts left out; overdue: (receipt, title ja,
     business days waiting[, title en]), longest wait first, at most OVERDUE_LIST_LIMIT listed;
-    answered: (receipt, title ja[, title en]); waiting: like overdue, for needs_info past its
+    answered and urgent (open reports marked dangerous, listed first): (receipt, title ja[, title
+    en]); waiting: like overdue, for needs_info past its
     target; reports_by_area: (町 ja, 町 en, count) (or (name, count)). `new_since`/`new_until`
     bound the "new" list link. `payments_to_review` is counted in the subject, where a digest
     sent only for money to look at would otherwise read "0 new, 0 overdue, 0 answered".
@@ -153,6 +161,7 @@ def render_digest(
     late = sorted(_items(overdue, with_days=True), key=lambda item: item.days or 0, reverse=True)
     stalled = sorted(_items(waiting, with_days=True), key=lambda item: item.days or 0, reverse=True)
     replied = _items(answered, with_days=False)
+    danger = _items(urgent, with_days=False)
     areas = []
     for entry in reports_by_area:
         ja, *rest = entry
@@ -168,6 +177,7 @@ def render_digest(
     if new_until:
         new_query["to"] = tokyo_iso(new_until)
     links = {
+        "urgent": _list_link(base, {"urgent": "true", "status": ",".join(sorted(OPEN_STATUSES))}),
         "new": _list_link(base, new_query),
         "overdue": _list_link(base, {"overdue": "true"}),
         "answered": _list_link(base, {"responded": "true"}),
@@ -176,12 +186,15 @@ def render_digest(
     review = _count(payments_to_review, "payments to review")
     subject = (
         f"【{ward['ja']}】{section['ja']} 受付状況 {day.month}月{day.day}日："
-        f"新着{total_new}件・期限超過{len(late)}件・回答あり{len(replied)}件"
+        + (f"危険の通報{len(danger)}件・" if danger else "")
+        + f"新着{total_new}件・期限超過{len(late)}件・回答あり{len(replied)}件"
         + (f"・要確認の支払い{review}件" if review else "")
-        + f" / {section['en']} digest {day.isoformat()}: {total_new} new, {len(late)} overdue,"
+        + f" / {section['en']} digest {day.isoformat()}: "
+        + (f"{len(danger)} dangerous, " if danger else "")
+        + f"{total_new} new, {len(late)} overdue,"
         f" {len(replied)} answered" + (f", {review} payments to review" if review else "")
     )
-    parts = _Parts(base, ward, section, day, forms, late, replied, stalled, areas, total_new, links)
+    parts = _Parts(base, ward, section, day, forms, late, replied, stalled, areas, total_new, links, danger)
     text, page = parts.text(), parts.html(subject)
     if bookings:  # consultations booked for the next business day (issue 15): no personal data
         text, page = _with_bookings(text, page, bookings, bookings_day or day, base)
@@ -256,6 +269,7 @@ class _Parts:
     areas: list[tuple[str, str, int]]
     total_new: int
     links: dict[str, str | None]
+    danger: list[_Item]
 
     def receipt_link(self, receipt: str) -> str | None:
         return f"{self.base}/submissions/{quote(receipt, safe='')}" if self.base else None
@@ -279,6 +293,10 @@ class _Parts:
         """(heading, meaning, [(receipt or None, words)], hidden count, list link) per section of the email."""
         ja = lang == 0
         out = []
+        if self.danger:  # first: someone may get hurt
+            out.append(
+                self._listed("urgent", self.danger, "危険があるとの通報", "Reported as dangerous", lang)
+            )
         heading = "新着の受付" if ja else "New since the last digest"
         rows: list[tuple[str | None, str]] = [
             (None, f"{title}: {n}件" if ja else f"{title}: {n}") for title, n in self._titles(lang)
@@ -296,11 +314,17 @@ class _Parts:
         ):
             if key != "overdue" and not items:
                 continue
-            shown = items[:OVERDUE_LIST_LIMIT]
-            rows = [(item.receipt, self._item_words(item, lang)) for item in shown]
-            heading = f"{heading_ja}: {len(items)}件" if ja else f"{heading_en}: {len(items)}"
-            out.append((heading, key, rows, max(0, len(items) - OVERDUE_LIST_LIMIT), self.links[key]))
+            out.append(self._listed(key, items, heading_ja, heading_en, lang))
         return out
+
+    def _listed(
+        self, key: str, items: list[_Item], heading_ja: str, heading_en: str, lang: int
+    ) -> tuple[str, str, list[tuple[str | None, str]], int, str | None]:
+        """A block naming submissions by receipt, at most OVERDUE_LIST_LIMIT of them."""
+        shown = items[:OVERDUE_LIST_LIMIT]
+        rows: list[tuple[str | None, str]] = [(item.receipt, self._item_words(item, lang)) for item in shown]
+        heading = f"{heading_ja}: {len(items)}件" if lang == 0 else f"{heading_en}: {len(items)}"
+        return heading, key, rows, max(0, len(items) - OVERDUE_LIST_LIMIT), self.links[key]
 
     def _titles(self, lang: int) -> list[tuple[str, int]]:
         return [((ja, en)[lang], n) for ja, en, n in self.forms]

@@ -75,10 +75,16 @@ class FormDefinition:
     open311_code: str | None = None
     open311_group: str | None = None
     not_asked: tuple[str, ...] = ()
+    # A yes/no question whose yes makes a submission urgent for staff (a report of a danger).
+    urgent_when: str | None = None
 
     @property
     def meta(self) -> dict[str, Any]:
         return self.schema[META]
+
+    def is_urgent(self, data: Any) -> bool:
+        """Whether the resident answered yes to the form's danger question (`urgentWhen`)."""
+        return self.urgent_when is not None and isinstance(data, dict) and data.get(self.urgent_when) is True
 
     @property
     def is_report(self) -> bool:
@@ -369,6 +375,9 @@ def definition_from(
     for contact in ("name", "phone", "email", "address"):
         if contact in properties and contact not in personal:
             raise fail(f"{contact!r} holds personal data and must be in personalFields")
+    urgent_when = meta.get("urgentWhen")
+    if urgent_when is not None and (properties.get(urgent_when) or {}).get("type") != "boolean":
+        raise fail("urgentWhen names a yes/no (boolean) property")
     not_asked = meta.get("notAsked", [])
     optional = set(properties) - set(schema.get("required", []))
     if not isinstance(not_asked, list) or not set(not_asked) <= optional:
@@ -422,6 +431,7 @@ def definition_from(
         open311_code=open311_code,
         open311_group=open311_group,
         not_asked=tuple(not_asked),
+        urgent_when=urgent_when,
     )
 
 

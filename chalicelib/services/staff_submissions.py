@@ -37,7 +37,18 @@ MAX_LIMIT = 100
 MAX_EXAMINED = 1000
 _QUERY_BATCH = 100
 
-LIST_PARAMETERS = ("form", "status", "channel", "from", "to", "overdue", "responded", "limit", "cursor")
+LIST_PARAMETERS = (
+    "form",
+    "status",
+    "channel",
+    "from",
+    "to",
+    "overdue",
+    "responded",
+    "urgent",
+    "limit",
+    "cursor",
+)
 CHANNELS = (*service.CHANNELS_FOR_RESIDENTS, *service.CHANNELS_FOR_STAFF)
 _CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "heic": "image/heic"}
 
@@ -62,6 +73,8 @@ class ListQuery:
     cursor: str | None = None
     # True: the resident answered a request for information and nobody has moved it since.
     responded: bool | None = None
+    # True: the resident said yes to the form's danger question (FormDefinition.urgent_when).
+    urgent: bool | None = None
 
     def fingerprint(self, section: str) -> str:
         """What a cursor is bound to: the section and every filter (not the page size)."""
@@ -75,6 +88,7 @@ class ListQuery:
                 self.until.isoformat() if self.until else None,
                 self.overdue,
                 self.responded,
+                self.urgent,
             ]
         )
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -113,17 +127,9 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
     if since and until and since >= until:
         bad("to", "to は from より後にしてください。 / `to` must be later than `from`.")
 
-    overdue = None
-    if "overdue" in values:
-        overdue = {"true": True, "false": False}.get(values["overdue"].strip().lower())
-        if overdue is None:
-            bad("overdue", "true か false です。 / Use true or false.")
+    overdue = _yes_or_no(values, "overdue", bad)
 
-    responded = None
-    if "responded" in values:
-        responded = {"true": True, "false": False}.get(values["responded"].strip().lower())
-        if responded is None:
-            bad("responded", "true か false です。 / Use true or false.")
+    responded, urgent = (_yes_or_no(values, name, bad) for name in ("responded", "urgent"))
 
     limit = DEFAULT_LIMIT
     if "limit" in values:
@@ -140,7 +146,16 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
             code="invalid_query",
             details=problems,
         )
-    return ListQuery(forms, statuses, channels, since, until, overdue, limit, cursor, responded)
+    return ListQuery(forms, statuses, channels, since, until, overdue, limit, cursor, responded, urgent)
+
+
+def _yes_or_no(values: dict[str, str], name: str, bad: Any) -> bool | None:
+    if name not in values:
+        return None
+    answer = {"true": True, "false": False}.get(values[name].strip().lower())
+    if answer is None:
+        bad(name, "true か false です。 / Use true or false.")
+    return answer
 
 
 def _choices(
@@ -244,7 +259,14 @@ def list_for_section(
     until = _ceil_second(query.until) if query.until else None
     filtered = any(
         value is not None
-        for value in (query.forms, query.statuses, query.channels, query.overdue, query.responded)
+        for value in (
+            query.forms,
+            query.statuses,
+            query.channels,
+            query.overdue,
+            query.responded,
+            query.urgent,
+        )
     )
     batch = _QUERY_BATCH if filtered else query.limit + 1
 
@@ -274,7 +296,14 @@ def _matches(submission: Submission, query: ListQuery, now: datetime) -> bool:
         return False
     if query.responded is not None and _awaiting_staff(submission) != query.responded:
         return False
+    if query.urgent is not None and _urgent(submission) != query.urgent:
+        return False
     return query.overdue is None or _overdue(submission, now) == query.overdue
+
+
+def _urgent(submission: Submission) -> bool:
+    form = get_form(submission.form_id)
+    return form is not None and form.is_urgent(submission.data)
 
 
 def _awaiting_staff(submission: Submission) -> bool:
@@ -354,6 +383,7 @@ def summary(submission: Submission, now: datetime | None = None) -> dict[str, An
         "area": submission.area,
         "respondedAt": rules.tokyo_iso(submission.responded_at) if submission.responded_at else None,
         "responded": _awaiting_staff(submission),
+        "urgent": form is not None and form.is_urgent(submission.data),
         "version": submission.version,
         "href": f"/staff/submissions/{submission.receipt}",
     }

@@ -85,7 +85,7 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
             for item in store.iterate_index(Submission.by_section, section_id, since=since, until=now)
             if since <= item.created_at < now and item.status not in NOT_NEW
         ]
-        overdue, answered, waiting = _open(section_id, now)
+        overdue, answered, waiting, urgent = _open(section_id, now)
         new_by_form = _new_by_form(section_id, new)
         booked_day, bookings = _consultations(section_id, now)
         review = _payments_to_review(section_id)
@@ -96,6 +96,7 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
                 answered=answered,
                 waiting=waiting,
                 bookings=bookings,
+                urgent=urgent,
             )
             and not review
         ):
@@ -115,6 +116,7 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
                 bookings=bookings,
                 bookings_day=booked_day,
                 payments_to_review=len(review),
+                urgent=urgent,
             )
             text, page = _with_payment_totals(message.text, message.html, section_id, now)
             text, page = _with_payments_to_review(text, page, review)
@@ -150,14 +152,17 @@ def _new_by_form(section_id: str, new: Iterable[Submission]) -> list[tuple[str, 
 Listed = tuple[str, str, int, str]
 
 
-def _open(section_id: str, now: datetime) -> tuple[list[Listed], list[tuple[str, str, str]], list[Listed]]:
+def _open(
+    section_id: str, now: datetime
+) -> tuple[list[Listed], list[tuple[str, str, str]], list[Listed], list[tuple[str, str, str]]]:
     """The section's open submissions that need a look, by why: past the ward's target
-    (overdue), answered by the resident (nobody moved it since), and waiting for the resident's
-    answer past the target. Each as (receipt, title ja, business days, title en) or, answered,
-    (receipt, title ja, title en)."""
+    (overdue), answered by the resident (nobody moved it since), waiting for the resident's
+    answer past the target, and reported as dangerous (urgent). Each as (receipt, title ja,
+    business days, title en) or, answered and urgent, (receipt, title ja, title en)."""
     overdue: list[Listed] = []
     answered: list[tuple[str, str, str]] = []
     waiting: list[Listed] = []
+    urgent: list[tuple[str, str, str]] = []
     open_items = store.iterate_index(
         Submission.by_section, section_id, filter_condition=Submission.status.is_in(*sorted(OPEN_STATUSES))
     )
@@ -169,12 +174,14 @@ def _open(section_id: str, now: datetime) -> tuple[list[Listed], list[tuple[str,
             overdue.append((item.receipt, ja, business_days_waiting(item.created_at, now), en))
         if awaiting_staff(item.responded_at, item.updated_at):
             answered.append((item.receipt, ja, en))
+        if form is not None and form.is_urgent(item.data):
+            urgent.append((item.receipt, ja, en))
         if waiting_past_target(item.status, item.public_notes or [], target, now):
             asked = needs_info_since(item.public_notes or [])
             assert asked is not None
             days = business_days_waiting(datetime.fromisoformat(asked), now)
             waiting.append((item.receipt, ja, days, en))
-    return overdue, answered, waiting
+    return overdue, answered, waiting, urgent
 
 
 def _reports_by_area(new: Iterable[Submission]) -> list[tuple[str, str, int]]:

@@ -52,6 +52,7 @@ LIST_ITEM_KEYS = {
     "area",
     "respondedAt",
     "responded",
+    "urgent",
     "version",
     "href",
 }
@@ -280,6 +281,16 @@ def test_filters_by_form_status_and_channel(client):
     assert receipts(staff_list(client, ROAD, from_=start, channel="phone")) == [phoned]
     assert receipts(staff_list(client, ROAD, from_=start, channel="web,phone")) == [phoned, road, light]
     assert receipts(staff_list(client, ROAD, from_=start, channel="web", status="received")) == [light]
+    # A report the resident marked dangerous (the form's urgentWhen question) is found at once.
+    safe = submit(client, "road-park-damage", {**example("road-park-damage"), "dangerous": False})["receipt"]
+    assert receipts(staff_list(client, ROAD, from_=start, urgent="true")) == [phoned, road]
+    assert receipts(staff_list(client, ROAD, from_=start, urgent="false")) == [safe, light]
+    assert {item["receipt"]: item["urgent"] for item in staff_list(client, ROAD, from_=start)["items"]} == {
+        safe: False,
+        phoned: True,
+        road: True,
+        light: False,
+    }
     # Another section's form would list nothing, as if nothing had arrived: the answer says why.
     other = client.http.get(list_path(form="bulky-waste-collection"), headers=auth(ROAD))
     [detail] = assert_error(other, 400, "invalid_query")["details"]

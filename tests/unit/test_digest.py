@@ -265,3 +265,14 @@ class TestIssue10:
             new_until=datetime(2026, 11, 1, 23, 30, tzinfo=UTC),
         )
         assert "from=2026-10-31T08:30:00%2B09:00&to=2026-11-02T08:30:00%2B09:00" in digest.text
+
+
+def test_reports_marked_dangerous_come_first_and_count_in_the_subject():
+    digest = render(urgent=[("KTS-2611-9XYZ", "道路・公園の損傷の通報", "Report damage to a road or park")])
+    assert "危険の通報1件・新着5件" in digest.subject and ": 1 dangerous, 5 new" in digest.subject
+    japanese, english = digest.text.split("-" * 40)
+    for half, heading in ((japanese, "危険があるとの通報: 1件"), (english, "Reported as dangerous: 1")):
+        assert half.index(heading) < half.index("KTS-2611-9XYZ") < half.index("KTS-2610-7Q4M")
+    assert f"{BASE}/submissions?urgent=true&amp;status=in_review,needs_info,received" in digest.html
+    assert "危険" not in render().subject and "dangerous" not in render().text
+    assert not is_empty(new_by_form=[], overdue=[], urgent=[("KTS-2611-9XYZ", "通報", "Report")])

@@ -637,6 +637,14 @@ def _broken(form_id: str, change) -> CatalogueError:
     return caught.value
 
 
+def test_a_report_is_urgent_when_the_resident_says_it_is_dangerous():
+    damage = forms.get_form("road-park-damage")
+    assert damage.urgent_when == "dangerous"
+    assert damage.is_urgent({"dangerous": True}) and not damage.is_urgent({"dangerous": False})
+    assert not damage.is_urgent({}) and not damage.is_urgent(None)
+    assert not forms.get_form("streetlight-outage").is_urgent({"dangerous": True})  # asks no such question
+
+
 def test_real_files_build_unchanged():
     form = forms.get_form("road-park-damage")
     rebuilt = definition_from("road-park-damage.json", form.schema, lambda d: problems(form.schema_name, d))
@@ -647,6 +655,8 @@ def test_real_files_build_unchanged():
     ("form_id", "change", "message"),
     [
         ("opinion", lambda s, m: m.update(section="somewhere"), "section 'somewhere'"),
+        ("road-park-damage", lambda s, m: m.update(urgentWhen="category"), "urgentWhen"),
+        ("road-park-damage", lambda s, m: m.update(urgentWhen="nowhere"), "urgentWhen"),
         ("opinion", lambda s, m: m.update(id="other"), "equal the file name"),
         ("opinion", lambda s, m: m.update(kind="complaint"), "kind"),
         ("opinion", lambda s, m: m["personalFields"].append("shoeSize"), "shoeSize"),
