@@ -576,6 +576,10 @@ _SIMPLIFIED_HAN = set(
 )
 
 
+# Of those, the ones Japanese never writes (学, 会, 号 ... are Japanese forms too).
+_NEVER_JAPANESE = frozenset(_SIMPLIFIED_HAN - set("学医号会里没个后儿"))
+
+
 def detect_language(text: str) -> str:
     """The language a text is written in, from its script (kana → ja, hangul → ko, ...).
 
@@ -659,7 +663,9 @@ def resolve_language(text: str, profile_language: str | None) -> str:
     if profile_language == "en" and detected == "vi":
         return "vi"
     if detected == "ja" and profile_language == "zh-Hans" and any(_script(c) == _KANA_SCRIPT for c in text):
-        return "ja"  # kana is never Chinese
+        # Kana is never Chinese, but a Chinese sentence may carry a Japanese word (マイナカード,
+        # 粗大ごみ): one with forms Japanese never writes is Chinese.
+        return "zh-Hans" if any(char in _NEVER_JAPANESE for char in text) else "ja"
     if detected == "zh-Hans" and profile_language in ("ja", "ja-easy") and not _han_only(text):
         return "zh-Hans"  # no kana and more simplified-only forms (这, 么, 垃圾...) than Japanese ones
     return profile_language
@@ -1320,6 +1326,8 @@ class FaqIndex:
         groups = {_GROUP.get(resolved, "ja")}
         if _han_only(text):
             groups |= {"ja", "zh"}  # 住民票 取得 is Japanese as much as Chinese: let both count
+        elif resolved == "zh-Hans" and _KANA_IN.search(text):
+            groups.add("ja")  # its Japanese words (マイナカード) are found where Japanese has them
         if language == "ne" and resolved == "en" and self.params.romanized_nepali:
             groups.add("ne")  # a Nepali resident's Latin letters are romanized Nepali as often as English
         spanning = _spanning_grams(corrected_text, query, self.params)

@@ -258,6 +258,12 @@ def test_detect_language(text, expected):
         ("住民", "ja", "ja"),  # Han from a Japanese reader stays Japanese
         ("住民", "zh-Hans", "zh-Hans"),
         ("ごみ", "zh-Hans", "ja"),  # kana is never Chinese
+        (
+            "我的マイナンバーカード快过期了",
+            "zh-Hans",
+            "zh-Hans",
+        ),  # but a Chinese sentence may hold a Japanese word
+        ("学童の申し込み", "zh-Hans", "ja"),  # 学 is Japanese too
         ("do rac o dau", "vi", "vi"),  # Vietnamese without accents stays Vietnamese
         ("Đổ rác ở đâu", "en", "vi"),
         ("ごみ", "ja-easy", "ja-easy"),

@@ -392,3 +392,16 @@ def test_an_emergency_word_alone_answers_nothing_another_entry_does_not():
     assert FaqIndex.decide([Hit("x", 1.0, 0.1), urgent]) == (ANSWER, [urgent])  # nothing else fits
     likely = [Hit("x", 5.0, 0.6), Hit("y", 4.0, 0.3)]
     assert FaqIndex.decide([*likely, urgent]) == (SUGGESTIONS, [urgent, *likely])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我的マイナンバーカード快过期了", "mynumber-renewal"),  # about to expire: the Chinese says so
+        ("家里的旧沙发要扔，粗大ごみ怎么申请？", "garbage-bulky-apply"),  # 申请 (apply), not the ticket
+    ],
+)
+def test_a_japanese_word_in_a_chinese_sentence_leaves_the_chinese_its_meaning(ward_index, text, expected):
+    """Kana made the whole text Japanese, and the Chinese around the word counted for nothing."""
+    hits = ward_index.search(text, "zh-Hans")
+    assert hits[0].entry_id == expected and ward_index.decide(hits)[0] != NO_MATCH, hits
