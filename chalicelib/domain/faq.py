@@ -431,9 +431,11 @@ _WORD_CHAR = "[\\w\u0900-\u0963\u0966-\u097f]"  # \w leaves out Devanagari's vow
 _NOT_WORD_CHAR = "[^\\w\u0900-\u0963\u0966-\u097f]"
 
 
-def _courtesy_pattern() -> re.Pattern[str]:
-    """The greetings and thanks of chalicelib/data/courtesy.json that open or close a text,
-    longest first: Chinese and Japanese ones with optional spaces, the others as whole words."""
+def _courtesy_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The greetings and thanks of chalicelib/data/courtesy.json that open a text, and, spelt
+    backwards, those that close it (matched at the start of the reversed text: a search for
+    the end of a text tries every character), longest first: Chinese and Japanese ones with
+    optional spaces, the others as whole words."""
     data = json.loads(COURTESY_PATH.read_text(encoding="utf-8"))
     phrases = {
         unicodedata.normalize("NFKC", phrase).casefold()
@@ -447,20 +449,26 @@ def _courtesy_pattern() -> re.Pattern[str]:
             return "\\s*".join(map(re.escape, phrase.replace(" ", "")))
         return f"(?<!{_WORD_CHAR})" + "\\s+".join(map(re.escape, phrase.split())) + f"(?!{_WORD_CHAR})"
 
-    either = "|".join(pattern(phrase) for phrase in sorted(phrases, key=lambda p: (-len(p), p)))
+    def run(spelt: list[str]) -> re.Pattern[str]:
+        either = "|".join(pattern(phrase) for phrase in sorted(spelt, key=lambda p: (-len(p), p)))
+        between = f"{_NOT_WORD_CHAR}*"
+        return re.compile(f"{between}(?:(?:{either}){between})+", re.I)
+
     # Only around the question: inside it a word may be something else ("chào bán", to sell).
-    between = f"{_NOT_WORD_CHAR}*"
-    return re.compile(f"^{between}(?:(?:{either}){between})+|(?:{between}(?:{either}))+{between}$", re.I)
+    return run(list(phrases)), run([phrase[::-1] for phrase in phrases])
 
 
-_COURTESY = _courtesy_pattern()
+_OPENING, _CLOSING_BACKWARDS = _courtesy_patterns()
 
 
 def without_courtesy(text: str) -> str:
     """The question without the greetings and thanks around it (NFKC), or the text itself when
     that is all it says: a thanks alone stays small talk."""
     text = unicodedata.normalize("NFKC", text)
-    rest = _COURTESY.sub(" ", text)
+    opened = _OPENING.match(text)
+    rest = text[opened.end() :] if opened else text
+    closed = _CLOSING_BACKWARDS.match(rest[::-1])
+    rest = rest[: len(rest) - closed.end()] if closed else rest
     return rest if any(char.isalnum() for char in rest) else text
 
 
