@@ -6,17 +6,16 @@ is decided from its arguments, so every step is unit-tested without LINE or AWS.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from chalicelib.domain import languages, messages
+from chalicelib.domain import courtesy, languages, messages
 from chalicelib.domain.forms import FormDefinition, catalogue, ward_bounds
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
-from chalicelib.domain.ward import DATA_DIR, one_line, ward_name, without_controls
+from chalicelib.domain.ward import one_line, ward_name, without_controls
 
 # A conversation with no reply for this long is over; the next message starts afresh.
 QUIET = timedelta(minutes=30)
@@ -72,13 +71,7 @@ def is_cancel(text: str) -> bool:
 # A greeting alone, and the language it is in (chalicelib/data/courtesy.json): answered with a
 # greeting and what to ask, not "we cannot answer that" (compared as CANCEL_WORDS are). An
 # English one is anyone's.
-GREETING_WORDS = {
-    unicodedata.normalize("NFKC", word).lower(): language
-    for language, words in json.loads((DATA_DIR / "courtesy.json").read_text(encoding="utf-8"))[
-        "greetings"
-    ].items()
-    for word in words
-}
+GREETING_WORDS = courtesy.GREETINGS
 
 
 def greeting_language(text: str, resident_language: str) -> str | None:
@@ -90,6 +83,11 @@ def greeting_language(text: str, resident_language: str) -> str | None:
     if language == "en" or (language == "ja" and resident_language == "ja-easy"):
         return resident_language
     return language
+
+
+def is_thanks(text: str) -> bool:
+    """A thanks (or an "ok") alone: answered "you're welcome", not "we cannot answer that"."""
+    return bool(text.strip()) and not courtesy.without_courtesy(text)
 
 
 def _bare(text: str) -> str:

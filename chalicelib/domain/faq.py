@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.domain import languages, nepali
+from chalicelib.domain.courtesy import without_courtesy
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 
 FAQ_PATH = Path(__file__).resolve().parent.parent / "data" / "faq.json"
@@ -424,52 +425,6 @@ def _load_function_words() -> tuple[frozenset[str], frozenset[str], re.Pattern[s
 
 
 _FUNCTION_WORDS, _KOREAN_FUNCTION_WORDS, _CHINESE_FUNCTION, _JAPANESE_FUNCTION = _load_function_words()
-
-COURTESY_PATH = FAQ_PATH.parent / "courtesy.json"
-_HAN_OR_KANA = re.compile("[\u3040-\u30ff\u3400-\u9fff]")
-_WORD_CHAR = "[\\w\u0900-\u0963\u0966-\u097f]"  # \w leaves out Devanagari's vowel signs; not its dandas
-_NOT_WORD_CHAR = "[^\\w\u0900-\u0963\u0966-\u097f]"
-
-
-def _courtesy_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """The greetings and thanks of chalicelib/data/courtesy.json that open a text, and, spelt
-    backwards, those that close it (matched at the start of the reversed text: a search for
-    the end of a text tries every character), longest first: Chinese and Japanese ones with
-    optional spaces, the others as whole words."""
-    data = json.loads(COURTESY_PATH.read_text(encoding="utf-8"))
-    phrases = {
-        unicodedata.normalize("NFKC", phrase).casefold()
-        for kind in ("greetings", "thanks")
-        for by_language in data[kind].values()
-        for phrase in by_language
-    }
-
-    def pattern(phrase: str) -> str:
-        if _HAN_OR_KANA.search(phrase):
-            return "\\s*".join(map(re.escape, phrase.replace(" ", "")))
-        return f"(?<!{_WORD_CHAR})" + "\\s+".join(map(re.escape, phrase.split())) + f"(?!{_WORD_CHAR})"
-
-    def run(spelt: list[str]) -> re.Pattern[str]:
-        either = "|".join(pattern(phrase) for phrase in sorted(spelt, key=lambda p: (-len(p), p)))
-        between = f"{_NOT_WORD_CHAR}*"
-        return re.compile(f"{between}(?:(?:{either}){between})+", re.I)
-
-    # Only around the question: inside it a word may be something else ("chào bán", to sell).
-    return run(list(phrases)), run([phrase[::-1] for phrase in phrases])
-
-
-_OPENING, _CLOSING_BACKWARDS = _courtesy_patterns()
-
-
-def without_courtesy(text: str) -> str:
-    """The question without the greetings and thanks around it (NFKC), or the text itself when
-    that is all it says: a thanks alone stays small talk."""
-    text = unicodedata.normalize("NFKC", text)
-    opened = _OPENING.match(text)
-    rest = text[opened.end() :] if opened else text
-    closed = _CLOSING_BACKWARDS.match(rest[::-1])
-    rest = rest[: len(rest) - closed.end()] if closed else rest
-    return rest if any(char.isalnum() for char in rest) else text
 
 
 # What residents ask that the ward's FAQ does not answer, per language: a question that reads
@@ -1320,6 +1275,8 @@ class FaqIndex:
         if k <= 0 or not isinstance(text, str):
             return []
         text = without_courtesy(text)
+        if not text:
+            return []  # a greeting or a thanks alone: small talk, not a question for the FAQ
         corrected_text, corrected = self._correct(text)
         query = Counter(terms(corrected_text, self.params))
         if not query:

@@ -77,6 +77,9 @@ class FormDefinition:
     not_asked: tuple[str, ...] = ()
     # A yes/no question whose yes makes a submission urgent for staff (a report of a danger).
     urgent_when: str | None = None
+    # Filed with the section its topic belongs to (a chat question: the nearest FAQ entry's),
+    # so any section may hold one; `section` is where the rest go.
+    routed_by_topic: bool = False
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -378,6 +381,9 @@ def definition_from(
     urgent_when = meta.get("urgentWhen")
     if urgent_when is not None and (properties.get(urgent_when) or {}).get("type") != "boolean":
         raise fail("urgentWhen names a yes/no (boolean) property")
+    routed_by_topic = meta.get("routedByTopic", False)
+    if not isinstance(routed_by_topic, bool):
+        raise fail("routedByTopic is true or false")
     not_asked = meta.get("notAsked", [])
     optional = set(properties) - set(schema.get("required", []))
     if not isinstance(not_asked, list) or not set(not_asked) <= optional:
@@ -432,6 +438,7 @@ def definition_from(
         open311_group=open311_group,
         not_asked=tuple(not_asked),
         urgent_when=urgent_when,
+        routed_by_topic=routed_by_topic,
     )
 
 

@@ -22,9 +22,9 @@ def _finite(text: str) -> float:
     return value
 
 
-# Longer integers are nobody's amount, count or id; Python's own limit (4,300 digits) answered
-# with advice about its interpreter.
-MAX_INTEGER_DIGITS = 30
+# Python's own limit on an integer's digits: past it, its refusal gave advice about the
+# interpreter (sys.set_int_max_str_digits). Shorter ones are read, and the schema judges them.
+MAX_INTEGER_DIGITS = 4300
 
 
 def _whole(text: str) -> int:

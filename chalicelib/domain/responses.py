@@ -118,8 +118,13 @@ def thread(
 
 
 def needs_info_since(public_notes: Sequence[Mapping[str, Any]]) -> str | None:
-    """The UTC ISO time of the latest request for information (its public note), if any."""
-    asked = [note["at"] for note in public_notes if note.get("status") == NEEDS_INFO and note.get("at")]
+    """The UTC ISO time of the latest request for information (its public note), if any; a note
+    added without a move (`"action": "note"`) asks for nothing new."""
+    asked = [
+        note["at"]
+        for note in public_notes
+        if note.get("status") == NEEDS_INFO and note.get("at") and note.get("action") != "note"
+    ]
     return max(asked, key=datetime.fromisoformat) if asked else None
 
 

@@ -224,8 +224,8 @@ def _clean_note(note: str | None, visibility: str | None) -> str | None:
     if note is not None and not isinstance(note, str):
         raise InvalidNote("bad_note")
     cleaned = without_controls(note).strip() if note else ""
-    if not cleaned:
-        return None
+    if not any(unicodedata.category(char)[0] in "LNPS" for char in cleaned):
+        return None  # nothing a reader sees: spaces, zero-width characters, marks alone
     if visibility not in NOTE_VISIBILITIES:
         raise InvalidNote("bad_visibility")
     if len(cleaned) > NOTE_MAX_CHARS:

@@ -274,10 +274,12 @@ def move(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str,
 
 def _who_is_told(booking: ConsultationBooking, answer: dict[str, Any]) -> dict[str, Any]:
     """A ward change reaches the resident on LINE or by email; a booking with neither (taken by
-    phone with a number only) reaches nobody, and the clerk is told to phone them."""
-    told = booking.line_user_id is not None or bool(booking.email)
-    answer = {**answer, "residentNotified": told}
-    if not told:
+    phone with a number only) reaches nobody, and the clerk is told to phone them. A call that
+    changed nothing (a cancel again, a move to the same slot) tells nobody anything new."""
+    changed = (answer["status"], answer["slot"]) != (booking.status, booking.slot)
+    reachable = booking.line_user_id is not None or bool(booking.email)
+    answer = {**answer, "residentNotified": changed and reachable}
+    if changed and not reachable:
         answer["notice"] = (
             "ご本人にはLINEもメールも届きません。予約の詳細の電話番号にお電話ください。"
             " / The resident has no LINE or email: phone them (the number is in the booking's detail)."

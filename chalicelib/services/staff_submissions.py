@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -99,7 +100,7 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
     problems: list[dict[str, str]] = []
 
     def bad(name: str, message: str) -> None:
-        problems.append({"parameter": name, "message": message})
+        problems.append({"parameter": _shown(name), "message": message})
 
     values: dict[str, str] = {}
     for name, given in params.items():
@@ -149,6 +150,11 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
     return ListQuery(forms, statuses, channels, since, until, overdue, limit, cursor, responded, urgent)
 
 
+def _shown(text: str) -> str:
+    """What a client sent, as an error repeats it: controls and bidi overrides as U+FFFD."""
+    return "".join("\ufffd" if unicodedata.category(char)[0] == "C" else char for char in text)
+
+
 def _yes_or_no(values: dict[str, str], name: str, bad: Any) -> bool | None:
     if name not in values:
         return None
@@ -169,7 +175,7 @@ def _choices(
         return None
     unknown = [value for value in chosen if value not in known]
     if unknown:
-        named = ", ".join(unknown[:5])[:200]
+        named = _shown(", ".join(unknown[:5])[:200])
         options = ", ".join(known)
         bad(
             name,
@@ -222,12 +228,15 @@ _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def _check_own_forms(forms: frozenset[str] | None, section: str) -> None:
-    """A form of another section would list nothing, as if nothing had arrived: say so."""
+    """A form of another section would list nothing, as if nothing had arrived: say so (a form
+    routed by topic may be in any section)."""
     others = sorted(
-        form_id for form_id in forms or () if (form := get_form(form_id)) and form.section != section
+        form_id
+        for form_id in forms or ()
+        if (form := get_form(form_id)) and form.section != section and not form.routed_by_topic
     )
     if others:
-        own = ", ".join(form.id for form in catalogue() if form.section == section) or "-"
+        own = ", ".join(form.id for form in catalogue() if form.section == section or form.routed_by_topic)
         raise rule.Malformed(
             "検索条件が正しくありません。 / Some query parameters are not valid.",
             code="invalid_query",
@@ -541,7 +550,11 @@ def add_note(
     def write() -> tuple[int, dict[str, Any]]:
         _check_version(submission, body.get("version"))
         service.add_note(
-            submission, actor=_actor(principal), note=body["note"], visibility=body["visibility"]
+            submission,
+            actor=_actor(principal),
+            note=body["note"],
+            visibility=body["visibility"],
+            pinned=body.get("version") is not None,
         )
         return 201, summary(store.get(submission.receipt) or submission)
 

@@ -209,9 +209,14 @@ def move(
     return submission
 
 
-def add_note(submission: Submission, *, actor: rules.Actor, note: str, visibility: str) -> None:
+def add_note(
+    submission: Submission, *, actor: rules.Actor, note: str, visibility: str, pinned: bool = False
+) -> None:
     """A staff note without a move, in any status. An internal one joins the trail; a public one
-    is also shown to the resident and sent to them (the closing words after `completed`)."""
+    is also shown to the resident and sent to them (the closing words after `completed`). It is
+    not a move: the resident's answer stays "answered" and a request for information keeps its
+    time. Unless the caller `pinned` the version it read, a note written meanwhile is no
+    conflict: the note is added to the submission as it is now."""
     now = datetime.now(UTC)
     try:
         entry = rules.AuditEntry.note_added(actor, now, note, visibility)
@@ -223,22 +228,31 @@ def add_note(submission: Submission, *, actor: rules.Actor, note: str, visibilit
     if entry.note_visibility != "public":
         store.record(submission.receipt, audit)
         return
-    new_version = (submission.version or 0) + 1
-    public_note = {
-        "at": rules.utc_iso(now),
-        "status": submission.status,
-        "note": entry.note,
-        "version": new_version,
-    }
-    actions = [
-        Submission.public_notes.set([*submission.public_notes, public_note]),
-        Submission.updated_at.set(now),
-    ]
-    try:
-        store.update(submission, actions, audit)
-    except store.StaleVersion:
-        raise rule.Conflict(Text("error.submission_changed"), code="conflict") from None
-    _notify(submission.receipt, NOTE_ADDED, submission.status, version=new_version)
+    for _ in range(NOTE_ATTEMPTS):
+        new_version = (submission.version or 0) + 1
+        public_note = {
+            "at": rules.utc_iso(now),
+            "status": submission.status,
+            "note": entry.note,
+            "version": new_version,
+            "action": "note",
+        }
+        try:
+            store.update(
+                submission, [Submission.public_notes.set([*submission.public_notes, public_note])], audit
+            )
+        except store.StaleVersion:
+            fresh = None if pinned else store.get(submission.receipt)
+            if fresh is None:
+                raise rule.Conflict(Text("error.submission_changed"), code="conflict") from None
+            submission = fresh
+            continue
+        _notify(submission.receipt, NOTE_ADDED, submission.status, version=new_version)
+        return
+    raise rule.Conflict(Text("error.submission_changed"), code="conflict")
+
+
+NOTE_ATTEMPTS = 5  # notes written at the same moment by several clerks: each is added in turn
 
 
 # One answer for a wrong code, an unknown receipt and a receipt that is waiting out its backoff:

@@ -212,6 +212,20 @@ def test_a_greeting_is_greeted_back_with_what_to_ask(resident, greeting, languag
     assert texts(answer) == text_of("chat.hello", language)
 
 
+@pytest.mark.parametrize(
+    "thanks", ["ありがとうございました！", "わかりました、ありがとう", "Thanks a lot 👍", "ok"]
+)
+def test_a_thanks_alone_is_answered_youre_welcome(resident, thanks):
+    answer = resident.say(thanks)  # not "sorry, we cannot answer that" with a person offered
+    assert texts(answer) == text_of("chat.welcome")
+
+
+def test_a_question_between_greetings_and_thanks_is_answered(resident):
+    wrapped = resident.say("こんにちは。住民票はどこで取れますか？よろしくお願いします。")
+    assert texts(wrapped) == texts(resident.say("住民票はどこで取れますか？"))  # the FAQ's answer
+    assert "住民票" in texts(wrapped)
+
+
 def test_an_inquiry_goes_to_the_section_of_the_nearest_faq_topic(resident):
     answer = resident.say("国保")  # in scope but broad: suggestions, the nearest is about health insurance
     assert texts(answer).startswith(text_of("handoff.suggest", person=text_of("button.ask_person")))

@@ -300,6 +300,10 @@ def test_filters_by_form_status_and_channel(client):
     unknown = client.http.get(list_path(status="open"), headers=auth(ROAD))
     [detail] = assert_error(unknown, 400, "invalid_query")["details"]
     assert all(status in detail["message"] for status in rules.STATUSES), detail
+    # What it repeats of the query cannot turn the message around (a right-to-left override).
+    reversed_ = client.http.get(list_path(status="\u202eopen"), headers=auth(ROAD))
+    [detail] = assert_error(reversed_, 400, "invalid_query")["details"]
+    assert "\u202e" not in detail["message"] and "\ufffdopen" in detail["message"]
 
 
 def test_date_range_filters_in_tokyo_time(client):
@@ -668,12 +672,67 @@ def test_a_note_without_a_move_keeps_the_status_and_a_public_one_reaches_the_res
     detail = body_of(client.http.get(f"/staff/submissions/{receipt}", headers=auth(ROAD)))
     assert [n["note"] for n in detail["publicNotes"]] == ["12月10日に交換しました。"]
 
-    # Refused: no visibility, a blank note, a stale version, another section's submission.
+    # Refused: no visibility, a blank or invisible note, a stale version, another section's submission.
     assert_error(note(client, ROAD, receipt, note="x"), 422, "invalid_request")
     assert_error(note(client, ROAD, receipt, note="  \n ", visibility="public"), 422, "invalid_note")
+    assert_error(note(client, ROAD, receipt, note="\u200b\u200b", visibility="public"), 422, "invalid_note")
     assert_error(note(client, ROAD, receipt, note="x", visibility="public", version=3), 409, "conflict")
     assert_error(note(client, SANITATION, receipt, note="x", visibility="internal"), 403, "forbidden")
     assert len(notes_of(receipt)) == 2 and store.get(receipt).version == 4
+
+
+def test_a_note_is_no_move_the_answer_stays_answered_and_the_request_keeps_its_time(client):
+    from chalicelib.domain.responses import needs_info_since
+
+    made = submit(client, "streetlight-outage")
+    receipt = made["receipt"]
+    assert move(client, ROAD, receipt, to="in_review").status_code == 200
+    assert (
+        move(client, ROAD, receipt, to="needs_info", note="番号は？", visibility="public").status_code == 200
+    )
+    asked = needs_info_since(store.get(receipt).public_notes)
+    answered = client.http.post(
+        f"/submissions/{receipt}/responses",
+        body=json.dumps({"text": "12-34"}),
+        headers={"Content-Type": "application/json", "X-Access-Secret": made["accessSecret"]},
+    )
+    assert answered.status_code == 201, answered.body
+    assert (
+        note(
+            client, ROAD, receipt, note="ありがとうございます。確認します。", visibility="public"
+        ).status_code
+        == 201
+    )
+    assert receipt in receipts(staff_list(client, ROAD, responded="true"))
+    assert needs_info_since(store.get(receipt).public_notes) == asked
+
+
+def test_notes_written_at_the_same_moment_are_all_added(client):
+    """Two clerks read the submission, then each adds a note: neither is refused."""
+    from chalicelib.services import submissions as service
+
+    receipt = submit(client, "streetlight-outage")["receipt"]
+    first_read, second_read = store.get(receipt), store.get(receipt)
+    clerk = rules.Actor(rules.STAFF, "staff-doro-hoshu-2", section=ROAD)
+    service.add_note(first_read, actor=clerk, note="1件目", visibility="public")
+    service.add_note(second_read, actor=clerk, note="2件目", visibility="public")  # read before the first
+    stored = store.get(receipt)
+    assert [n["note"] for n in stored.public_notes] == ["1件目", "2件目"] and stored.version == 3
+    # A caller that names the version it read is told the submission moved on.
+    assert_error(note(client, ROAD, receipt, note="3件目", visibility="public", version=1), 409, "conflict")
+
+
+def test_a_question_filed_with_another_section_is_listed_there_by_its_form(client):
+    """A chat question goes to the section of its topic: the inquiry form is any section's."""
+    from chalicelib.services import submissions as service
+
+    filed = service.create(
+        get_form("inquiry"),
+        {"question": "街路灯の交換はいつですか"},
+        service.Submitter(channel="line", language="ja"),
+        section=ROAD,
+    )
+    assert filed["receipt"] in receipts(staff_list(client, ROAD, form="inquiry"))
 
 
 def test_a_note_retried_with_its_idempotency_key_is_added_once(client):

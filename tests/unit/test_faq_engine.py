@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.domain.courtesy import without_courtesy
 from chalicelib.domain.faq import (
     ANSWER,
     CONFIDENT,
@@ -34,7 +35,6 @@ from chalicelib.domain.faq import (
     reply_language,
     resolve_language,
     terms,
-    without_courtesy,
 )
 from chalicelib.domain.residents import LANGUAGES
 
@@ -375,7 +375,8 @@ def test_small_talk_alone_stays_small_talk():
         ("ありがとう ございます。 じゅうみんひょう", "じゅうみんひょう"),
         ("namaste juminhyo kaha paincha dhanyabad", "juminhyo kaha paincha"),
         ("nhân viên chào bán máy lọc nước", "nhân viên chào bán máy lọc nước"),  # to offer for sale
-        ("hi", "hi"),  # all it says
+        ("hi", ""),  # all it says: no question
+        ("Thanks a lot 👍", ""),
         ("thanksgiving hours", "thanksgiving hours"),  # a word, not a thanks
     ],
 )

@@ -36,8 +36,7 @@ def test_what_is_not_strict_json_is_a_value_error(body: bytes) -> None:
         (b'{"x": "\xff"}', "not UTF-8 at byte 7"),
         (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
         (b'{"a": }', "Expecting value at line 1, column 7"),
-        (b'{"amount": ' + b"9" * 5000 + b"}", "an integer has at most 30 digits"),  # not Python's advice
-        (b'{"amount": -' + b"9" * 31 + b"}", "an integer has at most 30 digits"),
+        (b'{"amount": ' + b"9" * 5000 + b"}", "an integer has at most 4300 digits"),  # not Python's advice
     ],
 )
 def test_a_refusal_says_what_to_fix(body: bytes, said: str) -> None:
@@ -51,7 +50,7 @@ def test_strict_json_reads_as_json_does() -> None:
     body = '{"a": [1, 2.5, true, null], "b": "\\ud83d\\ude00 \\u00e9 窓口", "c": {"d": "\\n"}}'
     assert json_text.parse(body.encode()) == {"a": [1, 2.5, True, None], "b": "😀 é 窓口", "c": {"d": "\n"}}
     assert json_text.parse(body) == json_text.parse(body.encode())
-    assert json_text.parse(b'{"n": -' + b"9" * 30 + b"}") == {"n": -int("9" * 30)}
+    assert json_text.parse(b'{"n": -' + b"9" * 300 + b"}") == {"n": -int("9" * 300)}  # the schema's to judge
 
 
 def test_untypeable_text_is_found_wherever_it_is() -> None:

@@ -108,6 +108,7 @@ NOT_RESIDENT_MODULES = {
     "services/open311.py": "Open311 GeoReport v2, read by app developers: Japanese and English by design",
     "domain/queue_opendata.py": "the open data's column dictionary and licence: Japanese and English by design",
     "domain/faq.py": "how the FAQ reads what residents type (readings, spellings): input, not output",
+    "domain/courtesy.py": "greetings and thanks residents type: input, not output",
     "domain/areas.py": "reading the 町 out of an address: input, not output",
     "domain/languages.py": "each language in its own name (NAMES): the same for every reader",
     "services/staff_payments.py": "staff API",

@@ -212,6 +212,12 @@ class TestNotes:
             validate_transition_note(COMPLETED, "a\x00b\r\nc\td", "public") == "a b\nc\td"
         )  # CRLF is one line break
 
+    @pytest.mark.parametrize("invisible", ["\u200b\u200b", "\ufeff", "\u200d \u2060", "\u0301"])
+    def test_a_note_nobody_can_see_is_no_note(self, invisible):
+        with pytest.raises(InvalidNote) as caught:
+            validate_transition_note(REJECTED, invisible, "public")
+        assert caught.value.code == "note_required"
+
     def test_a_note_must_be_text(self):
         with pytest.raises(InvalidNote):
             validate_transition_note(COMPLETED, ["x"], "public")

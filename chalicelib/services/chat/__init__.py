@@ -141,6 +141,8 @@ def _message(turn: Turn) -> None:
         elif turn.conversation is None and (greeted_in := chat.greeting_language(text, turn.language)):
             turn.language = greeted_in
             turn.say("chat.hello")
+        elif turn.conversation is None and chat.is_thanks(text):
+            turn.say("chat.welcome")
         elif turn.in_flow(chat.REPORT):
             report.on_text(turn, text)
         elif turn.in_flow(answer.ANSWER):

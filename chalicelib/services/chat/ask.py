@@ -109,7 +109,7 @@ def ask_person(turn: Turn, conversation_id: str) -> None:
     if data.get("faqEntry"):
         document["faqEntry"] = data["faqEntry"]
     form = get_form(INQUIRY_FORM)
-    assert form is not None
+    assert form is not None and form.routed_by_topic
     receipt = turn.file(form, document, section=section)
     if receipt is None:
         return

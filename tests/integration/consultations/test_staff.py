@@ -220,6 +220,18 @@ def test_a_ward_change_to_a_booking_with_a_phone_only_tells_the_clerk_to_phone(c
     assert body_of(cancelled)["residentNotified"] is False and "phone them" in body_of(cancelled)["notice"]
 
 
+def test_a_ward_call_that_changes_nothing_tells_nobody(call, slot, book, mint):
+    slot_id = slot("general", offset=4)
+    booking_id = body_of(book("general", slot_id, token=mint(new_user_id())))["booking"]
+    path = f"/staff/consultations/bookings/{booking_id}"
+    same = call("POST", f"{path}/move", {"slot": slot_id}, headers=staff_headers())
+    assert same.status_code == 200 and body_of(same)["residentNotified"] is False
+    first = call("POST", f"{path}/cancel", {"reason": "中止"}, headers=staff_headers())
+    again = call("POST", f"{path}/cancel", {"reason": "中止"}, headers=staff_headers())
+    assert body_of(first)["residentNotified"] is True
+    assert body_of(again)["residentNotified"] is False and "notice" not in body_of(again)
+
+
 def test_a_closed_day_offers_no_slots(call, slot, slots_of):
     slot_id = slot("registry-survey", offset=15)
     assert slots_of("registry-survey", slot_id) is not None
