@@ -142,8 +142,13 @@ def _consultations(section_id: str, now: datetime) -> tuple[date, list[dict[str,
 def _new_by_form(section_id: str, new: Iterable[Submission]) -> list[tuple[str, str, int]]:
     """(title ja, title en, count) for every form of the section, most submissions first."""
     counts = Counter(item.form_id for item in new)
-    known = {form.id: form for form in forms.catalogue() if form.section == section_id}
-    rows = [(form.title["ja"], form.title["en"], counts.pop(form.id, 0)) for form in known.values()]
+    # The section's forms, and one routed here by topic (a chat question) when one came.
+    known = [
+        form
+        for form in forms.catalogue()
+        if form.section == section_id or (form.routed_by_topic and form.id in counts)
+    ]
+    rows = [(form.title["ja"], form.title["en"], counts.pop(form.id, 0)) for form in known]
     # A form taken out of the catalogue still has submissions waiting: list it by its id.
     rows += [(form_id, form_id, count) for form_id, count in counts.items()]
     return sorted(rows, key=lambda row: -row[2])

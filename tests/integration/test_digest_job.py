@@ -220,3 +220,20 @@ def _ses():
     import boto3
 
     return boto3.client("ses")
+
+
+def test_a_question_routed_to_a_section_is_counted_under_its_forms_title(client, fresh):
+    """A chat question goes to its topic's section: its digest names the form, not its id."""
+    from chalicelib.services import submissions as service
+
+    service.create(
+        get_form("inquiry"),
+        {"question": "国保の保険料を分割できますか"},
+        service.Submitter(channel="line", language="ja"),
+        section="kokuho-nenkin",
+    )
+    mark = len(outbox())
+    digest.run(now=datetime.now(UTC) + timedelta(days=47))  # a day no other test digests
+    [kokuho] = sent_since(mark, "kokuho-nenkin")
+    assert f"{get_form('inquiry').title['ja']}: 1件" in kokuho.body
+    assert "inquiry: 1" not in kokuho.body
