@@ -10,8 +10,8 @@ view of personal data, optimistic concurrency) live in chalicelib/services/staff
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
@@ -130,41 +130,32 @@ def show_submission(receipt: str) -> Response:
 
 @bp.route("/staff/submissions/{receipt}/transitions", methods=["POST"])
 def transition_submission(receipt: str) -> Response:
-    from chalicelib.api.requests import json_body, raw_body
     from chalicelib.services import staff_submissions
 
-    request = bp.current_request
-    principal = current_staff(request, roles=WORKFLOW_ROLES)
-    body = json_body(request, "staff_transition")
-    status, answer = staff_submissions.transition(
-        principal, receipt, body, request.headers.get("idempotency-key"), raw_body(request)
-    )
-    return Response(answer, status_code=status, headers=dict(_NO_STORE))
+    return _keyed_write("staff_transition", staff_submissions.transition, receipt)
 
 
 @bp.route("/staff/submissions/{receipt}/notes", methods=["POST"])
 def note_submission(receipt: str) -> Response:
-    from chalicelib.api.requests import json_body, raw_body
     from chalicelib.services import staff_submissions
 
-    request = bp.current_request
-    principal = current_staff(request, roles=WORKFLOW_ROLES)
-    body = json_body(request, "staff_note")
-    status, answer = staff_submissions.add_note(
-        principal, receipt, body, request.headers.get("idempotency-key"), raw_body(request)
-    )
-    return Response(answer, status_code=status, headers=dict(_NO_STORE))
+    return _keyed_write("staff_note", staff_submissions.add_note, receipt)
 
 
 @bp.route("/staff/submissions", methods=["POST"])
 def enter_submission() -> Response:
-    from chalicelib.api.requests import json_body, raw_body
     from chalicelib.services import staff_submissions
+
+    return _keyed_write("staff_entry", staff_submissions.enter)
+
+
+def _keyed_write(schema: str, write: Callable[..., tuple[int, dict[str, Any]]], *path: str) -> Response:
+    """A staff member's write with a body of `schema`, honouring the request's Idempotency-Key:
+    `write(principal, *path, body, key, raw body)` -> (status, answer)."""
+    from chalicelib.api.requests import json_body, raw_body
 
     request = bp.current_request
     principal = current_staff(request, roles=WORKFLOW_ROLES)
-    body = json_body(request, "staff_entry")
-    status, answer = staff_submissions.enter(
-        principal, body, request.headers.get("idempotency-key"), raw_body(request)
-    )
+    body = json_body(request, schema)
+    status, answer = write(principal, *path, body, request.headers.get("idempotency-key"), raw_body(request))
     return Response(answer, status_code=status, headers=dict(_NO_STORE))

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -511,12 +511,12 @@ def transition(
     """Move the caller's section's submission; `version`, when given, must be the stored one.
     A retry with the same Idempotency-Key gets the first answer (not "already in that state")."""
     submission = _own(principal, receipt_text)
-    return idempotency.once(
+    return _once(
+        principal,
         f"staff-transition:{submission.receipt}",
         idempotency_key,
         raw_body,
         lambda: (200, _move(principal, submission, body)),
-        caller=f"staff:{principal.staff_id}",
     )
 
 
@@ -558,13 +558,18 @@ def add_note(
         )
         return 201, summary(store.get(submission.receipt) or submission)
 
-    return idempotency.once(
-        f"staff-note:{submission.receipt}",
-        idempotency_key,
-        raw_body,
-        write,
-        caller=f"staff:{principal.staff_id}",
-    )
+    return _once(principal, f"staff-note:{submission.receipt}", idempotency_key, raw_body, write)
+
+
+def _once(
+    principal: StaffPrincipal,
+    scope: str,
+    idempotency_key: str | None,
+    raw_body: bytes,
+    write: Callable[[], tuple[int, dict[str, Any]]],
+) -> tuple[int, dict[str, Any]]:
+    """`write` once per Idempotency-Key of this staff member: a retry gets the first answer."""
+    return idempotency.once(scope, idempotency_key, raw_body, write, caller=f"staff:{principal.staff_id}")
 
 
 def _check_version(submission: Submission, version: int | None) -> None:
@@ -608,12 +613,12 @@ def enter(
     submitter = service.Submitter(
         channel=body["channel"], language=body.get("language") or "ja", actor=_actor(principal)
     )
-    return idempotency.once(
+    return _once(
+        principal,
         f"staff-entry:{principal.staff_id}",
         idempotency_key,
         raw_body,
         lambda: (201, _create(form, body["data"], submitter)),
-        caller=f"staff:{principal.staff_id}",
     )
 
 
