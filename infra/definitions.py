@@ -7,6 +7,7 @@ chalicelib reaches the template with no change in infra/.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -140,24 +141,28 @@ def upload_staging_prefix() -> str:
     return getattr(resources, "UPLOAD_STAGING_PREFIX", "incoming/")
 
 
+def names_example(value: str) -> bool:
+    """Whether an address, a URL, a domain or a list of them names an example host (RFC 2606:
+    a host with the label "example", as the shipped data and the README's examples have)."""
+    for piece in re.split(r"[\s,]+", value.strip()):
+        host = urlsplit(piece).hostname if "://" in piece else piece.rsplit("@", 1)[-1]
+        if "example" in (host or "").lower().split("."):
+            return True
+    return False
+
+
 def example_addresses() -> list[str]:
-    """The ward data that still names an example address (RFC 2606: a host with the label
-    "example", as the shipped data has): each section's digest recipients and each
-    consultation's meeting link, where the ward's own belong before residents use a stage."""
+    """The ward data that still names an example address: each section's digest recipients and
+    each consultation's meeting link, by file, where the ward's own belong before residents use
+    a stage."""
     from chalicelib.domain.consultations import catalogue
     from chalicelib.domain.forms import sections
 
-    def example(host: str | None) -> bool:
-        return "example" in (host or "").lower().split(".")
-
-    found = [
-        f"chalicelib/data/sections.json {section_id} digestRecipients"
-        for section_id, section in sections().items()
-        if any(example(address.rsplit("@", 1)[-1]) for address in section["digestRecipients"])
+    digests = [
+        sid for sid, section in sections().items() if names_example(",".join(section["digestRecipients"]))
     ]
-    found += [
-        f"chalicelib/data/consultations.json {service.id} meetingLinkTemplate"
-        for service in catalogue().values()
-        if example(urlsplit(service.meeting_link_template).hostname)
+    links = [service.id for service in catalogue().values() if names_example(service.meeting_link_template)]
+    return [
+        *([f"chalicelib/data/sections.json digestRecipients of {', '.join(digests)}"] if digests else []),
+        *([f"chalicelib/data/consultations.json meetingLinkTemplate of {', '.join(links)}"] if links else []),
     ]
-    return found

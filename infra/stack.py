@@ -205,11 +205,17 @@ class MadoguchiStack(cdk.Stack):
                     f"madoguchi:{setting}",
                     f"context '{setting}' is not set for {config.stage}: see README 'How a ward deploys'",
                 )
+            elif definitions.names_example(value if isinstance(value, str) else ",".join(value)):
+                cdk.Annotations.of(self).add_warning_v2(
+                    f"madoguchi:{setting}",
+                    f"context '{setting}' for {config.stage} is still an example address: see README"
+                    " 'How a ward deploys'",
+                )
         if examples := definitions.example_addresses():
             cdk.Annotations.of(self).add_warning_v2(
                 "madoguchi:example_addresses",
-                f"the ward data still names example addresses ({len(examples)}: {examples[0]}, …): digests"
-                " and online consultations' links would go nowhere (see README 'How a ward deploys')",
+                f"the ward data still names example addresses ({'; '.join(examples)}): digests and online"
+                " consultations' links would go nowhere (see README 'How a ward deploys')",
             )
         self.functions = self._wire_functions()
         self._api()
