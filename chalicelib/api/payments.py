@@ -11,7 +11,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, ApiError, reader_language
-from chalicelib.api.requests import RESIDENT_CORS, access_secret, json_body, raw_body
+from chalicelib.api.requests import RESIDENT_CORS, access_secret, json_body, query_lists, raw_body
 from chalicelib.domain.languages import language_tag
 
 bp = ApiBlueprint(__name__)
@@ -127,8 +127,7 @@ def staff_payments() -> Response:
 
     request = bp.current_request
     staff = current_staff(request, roles=_PAYMENT_ROLES)
-    params: Any = request.query_params or {}
-    query = staff_payments.parse_query({name: params.getlist(name) for name in params}, staff)
+    query = staff_payments.parse_query(query_lists(request), staff)
     return Response(staff_payments.answer(staff, query), headers=_NO_STORE)
 
 

@@ -53,9 +53,10 @@ def raw_body(request: Request) -> bytes:
 
 
 def query_lists(request: Request) -> dict[str, list[str]]:
-    """Every query parameter with all its values (`?status=new&status=done`)."""
+    """Every query parameter with all its values (`?status=new&status=done`); a name is as an
+    error would repeat it (no route's parameter holds a control or a bidi override)."""
     params = request.query_params
-    return {name: params.getlist(name) for name in params} if params else {}
+    return {json_text.echoed(name): params.getlist(name) for name in params} if params else {}
 
 
 def json_body(request: Any, schema: str | None = None) -> Any:

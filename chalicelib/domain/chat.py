@@ -86,8 +86,9 @@ def greeting_language(text: str, resident_language: str) -> str | None:
 
 
 def is_thanks(text: str) -> bool:
-    """A thanks (or an "ok") alone: answered "you're welcome", not "we cannot answer that"."""
-    return bool(text.strip()) and not courtesy.without_courtesy(text)
+    """A thanks (or an "ok") alone: answered "you're welcome", not "we cannot answer that".
+    Marks or emoji alone ("?", "😭") are not one."""
+    return any(char.isalnum() for char in text) and not courtesy.without_courtesy(text)
 
 
 def _bare(text: str) -> str:

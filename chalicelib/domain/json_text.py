@@ -127,3 +127,23 @@ def trimmed(document: Any) -> Any:
     if isinstance(document, list):
         return [trimmed(value) for value in document]
     return document
+
+
+def echoed(text: str) -> str:
+    """What a client sent, as an error repeats it: controls, bidi overrides and line separators
+    as U+FFFD, so the message reads as it was written."""
+    return "".join("\ufffd" if unicodedata.category(char) in _NOT_ECHOED else char for char in text)
+
+
+_NOT_ECHOED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+# Letters and symbols that print as nothing: the Hangul fillers, the blank Braille pattern, the
+# object replacement character.
+_BLANK_LOOKING = frozenset("\u3164\u115f\u1160\uffa0\u2800\ufffc")
+
+
+def visible(text: str) -> bool:
+    """Whether a reader sees anything of `text`: a letter, digit, punctuation or symbol that is
+    not drawn blank (spaces, zero-width characters, combining marks alone and fillers are not)."""
+    return any(unicodedata.category(char)[0] in "LNPS" and char not in _BLANK_LOOKING for char in text)

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from chalicelib.domain import messages
+from chalicelib.domain import json_text, messages
 from chalicelib.domain.business_days import is_business_day
 from chalicelib.domain.ward import ward_name, without_controls
 
@@ -224,8 +224,8 @@ def _clean_note(note: str | None, visibility: str | None) -> str | None:
     if note is not None and not isinstance(note, str):
         raise InvalidNote("bad_note")
     cleaned = without_controls(note).strip() if note else ""
-    if not any(unicodedata.category(char)[0] in "LNPS" for char in cleaned):
-        return None  # nothing a reader sees: spaces, zero-width characters, marks alone
+    if not json_text.visible(cleaned):
+        return None  # nothing a reader sees: spaces, zero-width characters, fillers
     if visibility not in NOTE_VISIBILITIES:
         raise InvalidNote("bad_visibility")
     if len(cleaned) > NOTE_MAX_CHARS:

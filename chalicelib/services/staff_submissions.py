@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from chalicelib.adapters import storage
-from chalicelib.domain import cursors
+from chalicelib.domain import cursors, json_text
 from chalicelib.domain import errors as rule
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.digits import whole_number
@@ -100,7 +99,7 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
     problems: list[dict[str, str]] = []
 
     def bad(name: str, message: str) -> None:
-        problems.append({"parameter": _shown(name), "message": message})
+        problems.append({"parameter": json_text.echoed(name), "message": message})
 
     values: dict[str, str] = {}
     for name, given in params.items():
@@ -150,11 +149,6 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
     return ListQuery(forms, statuses, channels, since, until, overdue, limit, cursor, responded, urgent)
 
 
-def _shown(text: str) -> str:
-    """What a client sent, as an error repeats it: controls and bidi overrides as U+FFFD."""
-    return "".join("\ufffd" if unicodedata.category(char)[0] == "C" else char for char in text)
-
-
 def _yes_or_no(values: dict[str, str], name: str, bad: Any) -> bool | None:
     if name not in values:
         return None
@@ -175,7 +169,7 @@ def _choices(
         return None
     unknown = [value for value in chosen if value not in known]
     if unknown:
-        named = _shown(", ".join(unknown[:5])[:200])
+        named = json_text.echoed(", ".join(unknown[:5])[:200])
         options = ", ".join(known)
         bad(
             name,

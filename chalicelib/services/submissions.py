@@ -252,7 +252,7 @@ def add_note(
     raise rule.Conflict(Text("error.submission_changed"), code="conflict")
 
 
-NOTE_ATTEMPTS = 5  # notes written at the same moment by several clerks: each is added in turn
+NOTE_ATTEMPTS = 10  # notes written at the same moment by several clerks: each is added in turn
 
 
 # One answer for a wrong code, an unknown receipt and a receipt that is waiting out its backoff:

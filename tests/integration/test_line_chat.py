@@ -220,6 +220,20 @@ def test_a_thanks_alone_is_answered_youre_welcome(resident, thanks):
     assert texts(answer) == text_of("chat.welcome")
 
 
+def test_a_thanks_after_suggestions_keeps_the_question_offered_to_a_person(resident):
+    offered = resident.say("国保")  # suggestions, and the offer of a person for this question
+    assert texts(resident.say("ありがとうございます")) == text_of("chat.welcome")
+    resident.tap_button(offered, text_of("button.ask_person"))
+    [mine] = Submission.by_line_user.query(resident.user_id)
+    assert submissions.get(mine.receipt).data["question"] == "国保"  # not the thanks
+
+
+def test_a_thanks_is_answered_in_its_own_language_and_marks_alone_are_no_thanks(resident):
+    assert texts(resident.say("감사합니다")) == text_of("chat.welcome", "ko")
+    assert texts(resident.say("thanks!")) == text_of("chat.welcome", "ja")  # English is anyone's
+    assert text_of("chat.welcome") not in texts(resident.say("？？"))
+
+
 def test_a_question_between_greetings_and_thanks_is_answered(resident):
     wrapped = resident.say("こんにちは。住民票はどこで取れますか？よろしくお願いします。")
     assert texts(wrapped) == texts(resident.say("住民票はどこで取れますか？"))  # the FAQ's answer

@@ -70,3 +70,24 @@ def test_trimmed_strips_what_surrounds_an_answer_unseen_and_drops_what_was_only_
     document = {"a": " x\u200b", "b": "\u200b\ufeff", "c": ["\u3000y ", " "], "d": {"e": "\n"}, "n": 1}
     assert json_text.trimmed(document) == {"a": "x", "c": ["y", ""], "d": {}, "n": 1}
     assert json_text.trim("a\u200bb") == "a\u200bb"  # inside a word: kept, as typed
+
+
+def test_an_echo_of_what_a_client_sent_cannot_turn_the_message_around() -> None:
+    assert json_text.echoed("\u202eopen\x1b[31m\u2028x") == "\ufffdopen\ufffd[31m\ufffdx"
+    assert json_text.echoed("状態 ok") == "状態 ok"
+
+
+@pytest.mark.parametrize(
+    ("text", "seen"),
+    [
+        ("a", True),
+        ("。", True),
+        ("窓口", True),
+        ("\u200b", False),
+        ("\u3164\u3164", False),
+        ("\u0301", False),
+        ("", False),
+    ],
+)
+def test_visible_is_what_a_reader_sees(text: str, seen: bool) -> None:
+    assert json_text.visible(text) is seen

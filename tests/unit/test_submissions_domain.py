@@ -212,7 +212,9 @@ class TestNotes:
             validate_transition_note(COMPLETED, "a\x00b\r\nc\td", "public") == "a b\nc\td"
         )  # CRLF is one line break
 
-    @pytest.mark.parametrize("invisible", ["\u200b\u200b", "\ufeff", "\u200d \u2060", "\u0301"])
+    @pytest.mark.parametrize(
+        "invisible", ["\u200b\u200b", "\ufeff", "\u200d \u2060", "\u0301", "\u3164", "\u2800", "\ufffc"]
+    )
     def test_a_note_nobody_can_see_is_no_note(self, invisible):
         with pytest.raises(InvalidNote) as caught:
             validate_transition_note(REJECTED, invisible, "public")

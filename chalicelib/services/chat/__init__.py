@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from chalicelib.adapters.line_api import line_client
 from chalicelib.config import get_settings
-from chalicelib.domain import chat, postbacks
+from chalicelib.domain import chat, faq, postbacks
 from chalicelib.domain import residents as resident_rules
 from chalicelib.domain.line_webhook import LineEvent
 from chalicelib.observability import logger, metrics
@@ -141,7 +141,11 @@ def _message(turn: Turn) -> None:
         elif turn.conversation is None and (greeted_in := chat.greeting_language(text, turn.language)):
             turn.language = greeted_in
             turn.say("chat.hello")
-        elif turn.conversation is None and chat.is_thanks(text):
+        elif (turn.conversation is None or turn.in_flow(chat.ASK)) and chat.is_thanks(text):
+            # In the thanks' own language (an English one is anyone's, as a greeting is); a
+            # question offered to a person stays offered.
+            if (language := faq.reply_language(text, turn.language)) != "en":
+                turn.language = language
             turn.say("chat.welcome")
         elif turn.in_flow(chat.REPORT):
             report.on_text(turn, text)

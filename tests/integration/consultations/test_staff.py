@@ -36,6 +36,9 @@ def test_day_view_shows_the_sections_slots_and_bookings_and_hides_sensitive_deta
     refused = call("GET", f"/staff/consultations?date={day}&service=legal", headers=staff_headers())
     assert refused.status_code == 400 and body_of(refused)["error"]["code"] == "invalid_query"
     assert [d["parameter"] for d in body_of(refused)["error"]["details"]] == ["service"]
+    # An unknown name is repeated without what would turn the message around (a bidi override).
+    odd = call("GET", f"/staff/consultations?date={day}&%E2%80%AEx=1", headers=staff_headers())
+    assert [d["parameter"] for d in body_of(odd)["error"]["details"]] == ["\ufffdx"]
     # An empty, doubled or impossible day is said too (an empty one used to show today).
     for query in ("date=", f"date={day}&date=", "date=2026-02-30", "date=9999-12-31"):
         refused = call("GET", f"/staff/consultations?{query}", headers=staff_headers())
