@@ -235,10 +235,18 @@ def resident_booking(
 def cancel(
     booking: ConsultationBooking, *, by_staff: str | None = None, reason: str | None = None
 ) -> dict[str, Any]:
+    return cancelled(booking, by_staff=by_staff, reason=reason)[0]
+
+
+def cancelled(
+    booking: ConsultationBooking, *, by_staff: str | None = None, reason: str | None = None
+) -> tuple[dict[str, Any], bool]:
+    """The booking cancelled, and whether this call cancelled it (not a retry, and not a cancel
+    that got there first: only the one that did tells the resident)."""
     now = datetime.now(UTC)
     service = rules.get_service(booking.service)
     if booking.status == rules.CANCELLED:  # a retry, or cancelled meanwhile by the other side: done
-        return booking_view(booking, booking.language)
+        return booking_view(booking, booking.language), False
     if booking.status != rules.BOOKED:
         raise Conflict(Text("consult.error.cannot_cancel"), code="not_booked")
     if by_staff is None:
@@ -252,13 +260,13 @@ def cancel(
     except store.Stale:
         current = _must(booking.booking_id)
         if current.status == rules.CANCELLED:  # a cancel at the same moment (a double tap) won: done
-            return booking_view(current, booking.language)
+            return booking_view(current, booking.language), False
         raise Conflict(_CHANGED, code="conflict") from None
     except store.Busy:
         raise Unavailable(_BUSY, code="busy", retry_after=1) from None
     metrics.add_metric(name="ConsultationsCancelled", unit="Count", value=1)
     _queue_followup(booking.booking_id)
-    return booking_view(_must(booking.booking_id), booking.language)
+    return booking_view(_must(booking.booking_id), booking.language), True
 
 
 def reschedule(booking: ConsultationBooking, document: Any, *, by_staff: str | None = None) -> dict[str, Any]:

@@ -254,7 +254,8 @@ def cancel(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[st
             code="reason_required",
         )
     booking = _booking(principal, booking_id)
-    return _who_is_told(booking, service.cancel(booking, by_staff=principal.staff_id, reason=reason))
+    answer, changed = service.cancelled(booking, by_staff=principal.staff_id, reason=reason)
+    return _who_is_told(booking, answer, changed)
 
 
 def move(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str, Any]:
@@ -269,14 +270,14 @@ def move(principal: StaffPrincipal, booking_id: str, document: Any) -> dict[str,
             "この予約の時間は始まっています。出欠を記録してください。 / This booking's time has begun: mark attendance.",
             code="session_begun",
         )
-    return _who_is_told(booking, service.reschedule(booking, document, by_staff=principal.staff_id))
+    answer = service.reschedule(booking, document, by_staff=principal.staff_id)
+    return _who_is_told(booking, answer, answer["slot"] != booking.slot)
 
 
-def _who_is_told(booking: ConsultationBooking, answer: dict[str, Any]) -> dict[str, Any]:
+def _who_is_told(booking: ConsultationBooking, answer: dict[str, Any], changed: bool) -> dict[str, Any]:
     """A ward change reaches the resident on LINE or by email; a booking with neither (taken by
     phone with a number only) reaches nobody, and the clerk is told to phone them. A call that
-    changed nothing (a cancel again, a move to the same slot) tells nobody anything new."""
-    changed = (answer["status"], answer["slot"]) != (booking.status, booking.slot)
+    changed nothing (a cancel again or after another's, a move to the same slot) tells nobody."""
     reachable = booking.line_user_id is not None or bool(booking.email)
     answer = {**answer, "residentNotified": changed and reachable}
     if changed and not reachable:

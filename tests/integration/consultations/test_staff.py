@@ -223,6 +223,16 @@ def test_a_ward_change_to_a_booking_with_a_phone_only_tells_the_clerk_to_phone(c
     assert body_of(cancelled)["residentNotified"] is False and "phone them" in body_of(cancelled)["notice"]
 
 
+def test_of_two_cancels_at_the_same_moment_only_the_one_that_cancelled_tells(call, slot, book, mint):
+    from chalicelib.services import consultations as service
+
+    booking_id = body_of(book("general", slot("general", offset=5), token=mint(new_user_id())))["booking"]
+    first, second = store.get(booking_id), store.get(booking_id)  # both read while booked
+    assert service.cancelled(first, by_staff="staff-1", reason="中止")[1] is True
+    view, changed = service.cancelled(second, by_staff="staff-2", reason="中止")
+    assert view["status"] == "cancelled" and changed is False
+
+
 def test_a_ward_call_that_changes_nothing_tells_nobody(call, slot, book, mint):
     slot_id = slot("general", offset=4)
     booking_id = body_of(book("general", slot_id, token=mint(new_user_id())))["booking"]
