@@ -1,6 +1,7 @@
 """Local stand-in for the payment providers: PayPay OPA and Stripe, on one port (4600).
 
 PayPay paths: `POST /v2/codes`, `DELETE /v2/codes/{codeId}`, `GET /v2/codes/payments/{merchantPaymentId}`,
+`DELETE /v2/payments/{merchantPaymentId}` (Cancel a payment: a later payment of the code is FAILED),
 `POST /v2/refunds`, `GET /v2/refunds/{merchantRefundId}`, and `GET /v2/reports/transactions?date=`
 (a sandbox-only path: OPA has no report API; it serves the day's payments as the rows that
 domain.payments.paypay_report_rows makes of PayPay for Business's transaction history CSV, which
@@ -90,6 +91,7 @@ class PaySandbox:
         with self.lock:
             self.paypay: dict[str, dict[str, Any]] = {}
             self.codes: dict[str, str] = {}
+            self.cancelled: set[str] = set()  # merchantPaymentIds given to Cancel a payment
             self.paypay_refunds: dict[str, dict[str, Any]] = {}
             self.sessions: dict[str, dict[str, Any]] = {}
             self.intents: dict[str, dict[str, Any]] = {}
@@ -204,7 +206,7 @@ class PaySandbox:
                     return 409, {
                         "error": f"cannot pay a {payment['status']} code (deleted: {payment['deleted']})"
                     }
-                payment["status"] = "COMPLETED"
+                payment["status"] = "FAILED" if merchant_payment_id in self.cancelled else "COMPLETED"
                 payment["paymentId"] = self.new_id("0423")
                 payment["acceptedAt"] = int(time.time())
                 if "amount" in body:
@@ -369,9 +371,9 @@ def _check_opa(box: PaySandbox, method: str, path: str, header: str | None, body
     return None
 
 
-def _paypay_ok(data: Any, status: int = 200) -> tuple[int, Any]:
+def _paypay_ok(data: Any, status: int = 200, code: str = "SUCCESS") -> tuple[int, Any]:
     return status, {
-        "resultInfo": {"code": "SUCCESS", "message": "Success", "codeId": "08100001"},
+        "resultInfo": {"code": code, "message": "Success", "codeId": "08100001"},
         "data": data,
     }
 
@@ -595,6 +597,16 @@ class _Handler(BaseHTTPRequestHandler):
                     return _paypay_error(404, "DYNAMIC_QR_NOT_FOUND", "code not found")
                 box.paypay[mpid]["deleted"] = True
                 return _paypay_ok(None)
+            match = re.fullmatch(r"/v2/payments/([^/]+)", path)
+            if method == "DELETE" and match:
+                # Cancel a payment: accepted whether or not the id is known; a payment made with
+                # the code afterwards is reversed at once (FAILED), one already made is reversed.
+                mpid = match.group(1)
+                box.cancelled.add(mpid)
+                payment = box.paypay.get(mpid)
+                if payment is not None and payment["status"] == "COMPLETED":
+                    payment["status"] = "CANCELED"
+                return _paypay_ok(None, 202, "REQUEST_ACCEPTED")
             match = re.fullmatch(r"/v2/codes/payments/([^/]+)", path)
             if method == "GET" and match:
                 payment = box.paypay.get(match.group(1))

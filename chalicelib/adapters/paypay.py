@@ -78,6 +78,16 @@ class PayPayClient:
             if error.status != 404:
                 raise
 
+    def cancel_payment(self, merchant_payment_id: str) -> None:
+        """Cancel a payment by our own id, for a code whose codeId we never learnt (its answer was
+        lost): PayPay accepts it before anyone pays, and reverses a payment made with the code
+        afterwards (FAILED). An id PayPay does not know counts as cancelled."""
+        try:
+            self._request("DELETE", f"/v2/payments/{urllib.parse.quote(merchant_payment_id, safe='')}")
+        except ProviderRejected as error:
+            if error.code not in NOT_FOUND_CODES and error.status != 404:
+                raise
+
     def payment_details(self, merchant_payment_id: str) -> dict[str, Any] | None:
         """Get Payment Details (`data`); None while nobody has paid with the code."""
         try:

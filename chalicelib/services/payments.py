@@ -265,6 +265,7 @@ def _open(intent: PaymentIntent, form: FormDefinition) -> PaymentIntent | None:
                 "merchantPaymentId already known to PayPay; a new attempt is made",
                 extra={"payment_id": intent.payment_id},
             )
+            _end_lost(intent)
             return None
         logger.error(
             "provider refused the payment",
@@ -282,6 +283,16 @@ def _open(intent: PaymentIntent, form: FormDefinition) -> PaymentIntent | None:
     )
     store.append(intent.payment_id, rules.LogEntry(rules.AWAITING_PAYMENT, now), "create")
     return _recompute(intent, "create")
+
+
+def _end_lost(intent: PaymentIntent) -> None:
+    """A code PayPay made whose answer was lost: nobody has its link, yet it stayed open at PayPay
+    and listed as a second live intent until its expiry. Cancel it now by our id (a payment
+    with it would be reversed); with PayPay down, the sweep does so at its expiry."""
+    try:
+        _end(intent, "lost_answer")
+    except ProviderUnavailable:
+        logger.warning("provider unavailable ending a lost code", extra={"payment_id": intent.payment_id})
 
 
 def _write(intent: PaymentIntent, actions: list[Any], audit: store.Audit | None) -> PaymentIntent:
@@ -522,14 +533,20 @@ def _end(intent: PaymentIntent, source: str) -> None:
 
 
 def _end_at_provider(intent: PaymentIntent) -> None:
-    """Make the code / session unpayable: PayPay deletes the code, Stripe expires the session."""
-    if not intent.provider_ref:
+    """Make the code / session unpayable: PayPay deletes the code (or, its codeId never learnt,
+    cancels the payment by our id: a code made under a lost answer), Stripe expires the session
+    (one whose id we never learnt has a link nobody was given, and a retry gets it back: its
+    creation is keyed by our id)."""
+    if not intent.provider_ref and intent.method != rules.PAYPAY:
         return
     try:
         if intent.method == rules.PAYPAY:
             from chalicelib.adapters import paypay
 
-            paypay.client().delete_code(intent.provider_ref)
+            if intent.provider_ref:
+                paypay.client().delete_code(intent.provider_ref)
+            else:
+                paypay.client().cancel_payment(intent.payment_id)
         else:
             from chalicelib.adapters import stripe_checkout
 

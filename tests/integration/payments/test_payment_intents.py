@@ -42,6 +42,13 @@ def test_an_answer_lost_after_paypay_took_the_code_moves_to_a_new_id(owing, payb
     # PP01: taken, answer lost; the retry is refused as a duplicate; PP02 is a new id, never PP01 again.
     assert sent == [(f"{receipt}-PP01", 502), (f"{receipt}-PP01", 400), (f"{receipt}-PP02", 201)]
     assert store.get(f"{receipt}-PP01").replaced_by == f"{receipt}-PP02"
+    # PP01's code, whose codeId never arrived, is cancelled at PayPay by our id and ended here:
+    # the resident and staff see one way to pay, not PP01 live without a link until its expiry.
+    assert [r["status"] for r in paybox.requests(f"/v2/payments/{receipt}-PP01", "DELETE")] == [202]
+    assert store.get(f"{receipt}-PP01").status == "canceled"
+    status, view = resident_api("GET", f"/submissions/{receipt}/payment", secret)
+    assert [live["paymentId"] for live in view["live"]] == [f"{receipt}-PP02"]
+    assert paybox.pay(f"{receipt}-PP01")["status"] == "FAILED"  # paid anyway: PayPay reverses it
 
 
 def test_a_provider_outage_is_a_503_and_the_retry_returns_the_same_intent(owing, paybox, resident_api):
