@@ -543,14 +543,14 @@ def add_note(
 
     def write() -> tuple[int, dict[str, Any]]:
         _check_version(submission, body.get("version"))
-        service.add_note(
+        noted = service.add_note(
             submission,
             actor=_actor(principal),
             note=body["note"],
             visibility=body["visibility"],
             pinned=body.get("version") is not None,
         )
-        return 201, summary(store.get(submission.receipt) or submission)
+        return 201, summary(noted)
 
     return _once(principal, f"staff-note:{submission.receipt}", idempotency_key, raw_body, write)
 

@@ -211,12 +211,13 @@ def move(
 
 def add_note(
     submission: Submission, *, actor: rules.Actor, note: str, visibility: str, pinned: bool = False
-) -> None:
+) -> Submission:
     """A staff note without a move, in any status. An internal one joins the trail; a public one
     is also shown to the resident and sent to them (the closing words after `completed`). It is
     not a move: the resident's answer stays "answered" and a request for information keeps its
     time. Unless the caller `pinned` the version it read, a note written meanwhile is no
-    conflict: the note is added to the submission as it is now."""
+    conflict: the note is added to the submission as it is now. Returns the submission as this
+    note left it (its version the one the note wrote, not a later writer's)."""
     now = datetime.now(UTC)
     try:
         entry = rules.AuditEntry.note_added(actor, now, note, visibility)
@@ -227,7 +228,7 @@ def add_note(
     )
     if entry.note_visibility != "public":
         store.record(submission.receipt, audit)
-        return
+        return submission
     for _ in range(NOTE_ATTEMPTS):
         new_version = (submission.version or 0) + 1
         public_note = {
@@ -248,7 +249,9 @@ def add_note(
             submission = fresh
             continue
         _notify(submission.receipt, NOTE_ADDED, submission.status, version=new_version)
-        return
+        submission.public_notes = [*submission.public_notes, public_note]
+        submission.version = new_version
+        return submission
     raise rule.Conflict(Text("error.submission_changed"), code="conflict")
 
 

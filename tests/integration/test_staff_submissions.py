@@ -714,10 +714,13 @@ def test_notes_written_at_the_same_moment_are_all_added(client):
     receipt = submit(client, "streetlight-outage")["receipt"]
     first_read, second_read = store.get(receipt), store.get(receipt)
     clerk = rules.Actor(rules.STAFF, "staff-doro-hoshu-2", section=ROAD)
-    service.add_note(first_read, actor=clerk, note="1件目", visibility="public")
-    service.add_note(second_read, actor=clerk, note="2件目", visibility="public")  # read before the first
+    first = service.add_note(first_read, actor=clerk, note="1件目", visibility="public")
+    second = service.add_note(second_read, actor=clerk, note="2件目", visibility="public")  # read before the first
     stored = store.get(receipt)
     assert [n["note"] for n in stored.public_notes] == ["1件目", "2件目"] and stored.version == 3
+    # Each answers the submission as its note left it, not as a later writer did.
+    assert (first.version, [n["note"] for n in first.public_notes]) == (2, ["1件目"])
+    assert (second.version, [n["note"] for n in second.public_notes]) == (3, ["1件目", "2件目"])
     # A caller that names the version it read is told the submission moved on.
     assert_error(note(client, ROAD, receipt, note="3件目", visibility="public", version=1), 409, "conflict")
 
