@@ -715,7 +715,8 @@ def test_notes_written_at_the_same_moment_are_all_added(client):
     first_read, second_read = store.get(receipt), store.get(receipt)
     clerk = rules.Actor(rules.STAFF, "staff-doro-hoshu-2", section=ROAD)
     first = service.add_note(first_read, actor=clerk, note="1件目", visibility="public")
-    second = service.add_note(second_read, actor=clerk, note="2件目", visibility="public")  # read before the first
+    # The second clerk read it before the first note.
+    second = service.add_note(second_read, actor=clerk, note="2件目", visibility="public")
     stored = store.get(receipt)
     assert [n["note"] for n in stored.public_notes] == ["1件目", "2件目"] and stored.version == 3
     # Each answers the submission as its note left it, not as a later writer did.
