@@ -33,7 +33,7 @@ from chalicelib.domain.ward import one_line
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import CONSULTATIONS
 from chalicelib.schemas import load
-from chalicelib.services import access_codes, anonymous_limits
+from chalicelib.services import access_codes, anonymous_limits, line_push
 from chalicelib.store import consultations as store
 from chalicelib.store.models import ConsultationBooking
 
@@ -97,6 +97,8 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
     rules.check_bookable(service, start, mode, now, by_staff=booker.staff_id is not None)
     eligibility = rules.check_eligibility(service, document.get("eligibility"))
     identity = _identity(document, booker)
+    if booker.line_user_id:  # its notices would go by LINE push alone
+        line_push.require_following(booker.line_user_id, email=document.get("email"))
     if booker.channel == "web" and booker.client:
         anonymous_limits.take(booker.client)
     day = rules.tokyo_day(start)

@@ -90,10 +90,11 @@ def _deliver(payment_id: str) -> list[str]:
     receipt = build(intent, submission)
     channels = []
     if submission.line_user_id:
-        from chalicelib.adapters.line_api import LineRejected, line_client, retry_key_for
+        from chalicelib.adapters.line_api import LineRejected, retry_key_for
+        from chalicelib.services import line_push
 
         try:
-            line_client().push(
+            line_push.to_resident(
                 submission.line_user_id,
                 [{"type": "text", "text": receipt.text}],
                 retry_key_for(payment_id, "payment-receipt"),

@@ -179,6 +179,9 @@ def ticket_view(ref: str, language: str, now: datetime) -> dict[str, Any]:
 def watch(ref: str, user_id: str, ahead: int | None, language: str, now: datetime) -> dict[str, Any]:
     """Start (or change) a watch on a ticket for this resident; the near notice only if they are
     further back than the threshold when they ask."""
+    from chalicelib.services import line_push
+
+    line_push.require_following(user_id)  # the notices go by LINE push only
     settings = rules.config().settings
     threshold = settings.watch_default_ahead if ahead is None else ahead
     if not rules.MIN_AHEAD <= threshold <= rules.MAX_AHEAD:
@@ -272,7 +275,8 @@ def notify_watchers(office: str, day: str, lines: set[str], now: datetime) -> in
 
 
 def _push(item: QueueWatch, ticket: rules.Ticket, notice: str, ahead: int, office: str) -> None:
-    from chalicelib.adapters.line_api import LineRejected, line_client, retry_key_for
+    from chalicelib.adapters.line_api import LineRejected, retry_key_for
+    from chalicelib.services import line_push
 
     language = item.language
     line_name = messages.text(f"queue.line.{ticket.line}", language)
@@ -285,7 +289,7 @@ def _push(item: QueueWatch, ticket: rules.Ticket, notice: str, ahead: int, offic
     # Derived from the ticket and threshold: a retry after a crash is the same send to LINE.
     key = retry_key_for("queue-watch", item.day_key, item.number, item.line_user_id, notice, str(item.ahead))
     try:
-        line_client().push(item.line_user_id, [{"type": "text", "text": text}], key)
+        line_push.to_resident(item.line_user_id, [{"type": "text", "text": text}], key)
     except LineRejected as error:
         # Blocked the account, or the like: sending again would not help; the notice counts as given.
         logger.warning("queue notice refused by LINE", extra={"status": error.status})

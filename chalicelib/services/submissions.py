@@ -22,7 +22,7 @@ from chalicelib.domain.notifications import NOTE_ADDED
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import NOTIFICATIONS
 from chalicelib.schemas import problems
-from chalicelib.services import access_codes, anonymous_limits, uploads
+from chalicelib.services import access_codes, anonymous_limits, line_push, uploads
 from chalicelib.store import submissions as store
 from chalicelib.store.models import Submission
 
@@ -74,6 +74,8 @@ def create(
             code="invalid_submission",
             details=[{"pointer": "/location/address", "message": Text("problem.outside_ward")}],
         )
+    if submitter.line_user_id:  # its notices would go by LINE push alone
+        line_push.require_following(submitter.line_user_id, email=document.get("email"))
     photos = uploads.prepare(document.get("photos", []), "/photos")
     if submitter.channel == "web" and submitter.client:
         anonymous_limits.take(submitter.client)

@@ -77,3 +77,10 @@ def _apply(user_id: str, event_ms: int, actions: list) -> bool:
 
 def _from_ms(event_ms: int) -> datetime:
     return datetime.fromtimestamp(event_ms / 1000, tz=UTC)
+
+
+def unfollowed(user_id: str) -> bool:
+    """The resident's last known state is "unfollowed" (or blocked). No record is not "no": a
+    friend from before madoguchi kept residents has none until their first event."""
+    found = get(user_id)
+    return found is not None and found.status == INACTIVE

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.adapters import email
-from chalicelib.adapters.line_api import LineRejected, line_client, retry_key_for
+from chalicelib.adapters.line_api import LineRejected, retry_key_for
 from chalicelib.config import get_settings
 from chalicelib.domain import consultations as rules
 from chalicelib.domain import messages
@@ -25,6 +25,7 @@ from chalicelib.domain.ward import ward_name
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import CONSULTATIONS
 from chalicelib.services import consultations as service
+from chalicelib.services import line_push
 from chalicelib.store import consultations as store
 from chalicelib.store import inbox
 from chalicelib.store.models import ConsultationBooking
@@ -148,7 +149,7 @@ def deliver(booking: ConsultationBooking, notice: str, now: datetime) -> list[st
     channels = []
     if booking.line_user_id:
         try:
-            line_client().push(
+            line_push.to_resident(
                 booking.line_user_id,
                 [{"type": "text", "text": text[:5000]}],
                 retry_key_for(booking.booking_id, _notice_key(booking, notice), "consult"),

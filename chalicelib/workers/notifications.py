@@ -20,13 +20,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import email
-from chalicelib.adapters.line_api import LineRejected, line_client, retry_key_for
+from chalicelib.adapters.line_api import LineRejected, retry_key_for
 from chalicelib.config import get_settings
 from chalicelib.domain import notifications as messages
 from chalicelib.domain.forms import get_form, retention_days
 from chalicelib.domain.submissions import RECEIPT_PATTERN, STATUSES, TERMINAL_STATUSES
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import NOTIFICATIONS
+from chalicelib.services import line_push
 from chalicelib.store import inbox
 from chalicelib.store import submissions as store
 from chalicelib.workers.batches import BatchResponse, Message, Record, partial_batch
@@ -120,7 +121,7 @@ def deliver(message: NotificationMessage) -> list[str]:
         channels.append("chat")  # told in the chat's own reply: no second message
     elif submission.line_user_id:
         try:
-            line_client().push(
+            line_push.to_resident(
                 submission.line_user_id,
                 _with_answer_button(
                     messages.line_messages(

@@ -13,13 +13,14 @@ import html
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.adapters import email
-from chalicelib.adapters.line_api import LineRejected, line_client, retry_key_for
+from chalicelib.adapters.line_api import LineRejected, retry_key_for
 from chalicelib.config import get_settings
 from chalicelib.domain import chat, forms, messages, postbacks
 from chalicelib.domain import responses as rules
 from chalicelib.domain.submissions import NEEDS_INFO
 from chalicelib.domain.ward import one_line, ward_name
 from chalicelib.observability import invocation, logger, metrics
+from chalicelib.services import line_push
 from chalicelib.store import inbox
 from chalicelib.store import submissions as store
 from chalicelib.store.conditions import conditional
@@ -81,7 +82,7 @@ def _send(submission: Submission, asked_at: str) -> list[str]:
         data = postbacks.sign(get_settings().line_channel_secret, "answer.start", submission.receipt)
         button = chat.postback_item(messages.text("button.answer", language), data)
         try:
-            line_client().push(
+            line_push.to_resident(
                 submission.line_user_id,
                 [chat.text_message(text, [button])],
                 retry_key_for(submission.receipt, asked_at, "remind"),

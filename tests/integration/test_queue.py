@@ -853,3 +853,25 @@ def test_the_congestion_tile_answers_with_a_flex_message_linking_the_page(post_w
     texts = [item["text"] for item in flex["contents"]["body"]["contents"]]
     assert "Katsushika City Hall (main building)" in texts
     assert any(text.startswith("Residence records and seal certificates: ") for text in texts)
+
+
+def test_a_resident_who_unfollowed_is_pushed_nothing_and_may_not_watch(
+    client, ticketer, pump, sandbox, mint, post_webhook
+):
+    """An outside run: after the resident's unfollow the queue notices were still pushed, and a
+    watch was promised to a user who had unfollowed (docs/privacy.md: nothing more is sent)."""
+    from tests.integration.conftest import line_event, webhook_body
+
+    numbers, ref, now = tickets_today(ticketer, pump, "kokuho", 4, "U")
+    user, headers = a_resident(mint)
+    assert post_webhook(webhook_body(line_event("follow", user))).status_code == 200
+    pump.drain()
+    assert client.http.post(f"/queue/tickets/{ref}/watch", body='{"ahead": 1}', headers=headers).status_code == 200
+    assert post_webhook(webhook_body(line_event("unfollow", user))).status_code == 200
+    pump.drain()
+    for offset, number in enumerate(numbers):  # near, then called: both due, neither sent
+        ticketer.event("called", number, earlier(now, 4 - offset), line="kokuho", counter="1")
+    pump.drain()
+    assert pushes_to(sandbox, user) == []
+    refused = client.http.post(f"/queue/tickets/{ref}/watch", body="{}", headers=headers)
+    assert refused.status_code == 409 and json.loads(refused.body)["error"]["code"] == "not_following"

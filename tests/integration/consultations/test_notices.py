@@ -328,3 +328,29 @@ def test_unreadable_records_fail_alone():
         ]
     )
     assert result == {"batchItemFailures": [{"itemIdentifier": "a"}]}
+
+
+def test_a_resident_who_unfollowed_books_on_line_only_with_an_email(
+    call, book, slot, mint, sandbox, drained, post_webhook
+):
+    """An outside run: LIFF took a booking whose notices could go by LINE push alone from a user
+    who had unfollowed; they were told nothing. Now they are asked for an email address."""
+    from tests.integration.conftest import line_event, webhook_body
+
+    user = new_user_id()
+    for change in ("follow", "unfollow"):
+        assert post_webhook(webhook_body(line_event(change, user))).status_code == 200
+        drained.drain()
+    refused = book("traffic-accident", slot("traffic-accident", offset=3), token=mint(user))
+    assert refused.status_code == 409 and body_of(refused)["error"]["code"] == "not_following"
+    document = {
+        "slot": slot("traffic-accident", offset=3),
+        "mode": "in_person",
+        "eligibility": "resident",
+        "email": "unfollowed@example.com",
+    }
+    headers = {"Authorization": f"Bearer {mint(user)}"}
+    taken = call("POST", "/consultations/traffic-accident/bookings", document, headers=headers)
+    assert taken.status_code == 201, taken.body
+    drained.drain()
+    assert pushes_to(sandbox, user) == []  # the confirmation went by email only
