@@ -85,10 +85,11 @@ def greeting_language(text: str, resident_language: str) -> str | None:
     return language
 
 
-def is_thanks(text: str) -> bool:
-    """A thanks (or an "ok") alone: answered "you're welcome", not "we cannot answer that".
-    Marks or emoji alone ("?", "😭") are not one."""
-    return any(char.isalnum() for char in text) and not courtesy.without_courtesy(text)
+def courtesy_alone(text: str) -> str | None:
+    """What a message of courtesy alone is ("thanks", "greetings", "acknowledgements"), to be
+    answered as such rather than "we cannot answer that"; None for anything more. Marks or emoji
+    alone ("?", "😭") are none."""
+    return courtesy.kind(text)
 
 
 def _bare(text: str) -> str:

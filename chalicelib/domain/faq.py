@@ -47,8 +47,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from chalicelib.domain import languages, nepali
-from chalicelib.domain.courtesy import without_courtesy
+from chalicelib.domain import courtesy, languages, nepali
+from chalicelib.domain.courtesy import terms_opening_with_courtesy, without_courtesy
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 
 FAQ_PATH = Path(__file__).resolve().parent.parent / "data" / "faq.json"
@@ -995,6 +995,8 @@ class FaqIndex:
     _out_of_scope_entry: int = -1
     # Per entry number, the actions its phrasings and keywords name (faq_actions.json).
     _entry_actions: list[frozenset[str]] = field(default_factory=list, repr=False)
+    # Keywords that begin with a greeting ("hello work"): a question is not cut inside them.
+    _courtesy_terms: re.Pattern[str] | None = field(default=None, repr=False)
 
     @classmethod
     def from_data(
@@ -1016,6 +1018,9 @@ class FaqIndex:
         return index
 
     def _build(self) -> None:
+        self._courtesy_terms = terms_opening_with_courtesy(
+            word for entry in self.entries.values() for words in entry.keywords.values() for word in words
+        )
         postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         example_terms: set[str] = set()
         self._order = list(self.entries)
@@ -1274,7 +1279,7 @@ class FaqIndex:
     def _ranked(self, text: str, language: str | None, k: int) -> list[tuple[str, float, Signals]]:
         if k <= 0 or not isinstance(text, str):
             return []
-        text = without_courtesy(text)
+        text = without_courtesy(text, self._courtesy_terms)
         if not text:
             return []  # a greeting or a thanks alone: small talk, not a question for the FAQ
         corrected_text, corrected = self._correct(text)
@@ -1554,6 +1559,8 @@ _INDEX_SOURCES = (
     LEXICON_PATH,
     Path(__file__),
     Path(nepali.__file__),
+    Path(courtesy.__file__),  # the keywords kept whole against greetings (FaqIndex._courtesy_terms)
+    courtesy.DATA_PATH,
 )
 
 

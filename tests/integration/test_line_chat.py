@@ -228,6 +228,21 @@ def test_a_thanks_after_suggestions_keeps_the_question_offered_to_a_person(resid
     assert submissions.get(mine.receipt).data["question"] == "国保"  # not the thanks
 
 
+@pytest.mark.parametrize("agreed", ["ok", "はい", "네", "vâng"])
+def test_an_ok_to_the_offer_of_a_person_shows_its_button_again(resident, agreed):
+    """From a review: an "ok" after "tap 'Ask a person'" was answered "you're welcome", as if sent."""
+    resident.say("国保")  # suggestions, and the offer of a person
+    again = resident.say(agreed)
+    assert text_of("chat.welcome") not in texts(again)
+    resident.tap_button(again, text_of("button.ask_person"))
+    [mine] = Submission.by_line_user.query(resident.user_id)
+    assert submissions.get(mine.receipt).data["question"] == "国保"
+
+
+def test_an_excuse_me_alone_is_greeted_with_what_to_ask(resident):
+    assert texts(resident.say("すみません")) == text_of("chat.hello")
+
+
 def test_a_thanks_is_answered_in_its_own_language_and_marks_alone_are_no_thanks(resident):
     assert texts(resident.say("감사합니다")) == text_of("chat.welcome", "ko")
     assert texts(resident.say("thanks!")) == text_of("chat.welcome", "ja")  # English is anyone's

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.domain.courtesy import without_courtesy
+from chalicelib.domain.courtesy import kind as courtesy_kind
+from chalicelib.domain.courtesy import terms_opening_with_courtesy, without_courtesy
 from chalicelib.domain.faq import (
     ANSWER,
     CONFIDENT,
@@ -378,10 +379,45 @@ def test_small_talk_alone_stays_small_talk():
         ("hi", ""),  # all it says: no question
         ("Thanks a lot 👍", ""),
         ("thanksgiving hours", "thanksgiving hours"),  # a word, not a thanks
+        # From a review: はい opened はいしゃ (a dentist), 네 opened 네 살 ("four years old").
+        ("はいしゃは どこですか", "はいしゃは どこですか"),
+        ("はいきぶつの だしかた", "はいきぶつの だしかた"),
+        ("はい、住民票はどこ", "住民票はどこ"),
+        ("네 살 아이 예방접종", "네 살 아이 예방접종"),
+        ("네, 주민등록 등본", "주민등록 등본"),
+        ("ok so where is it", "ok so where is it"),
+        ("こんにちはマイナンバーカード", "マイナンバーカード"),
+        ("教えてくださりありがとうございます", "教えてくださり"),
     ],
 )
 def test_only_the_courtesy_around_a_text_is_taken_out(text, expected):
     assert without_courtesy(text).strip() == expected
+
+
+def test_a_keyword_that_begins_with_a_greeting_is_kept_whole():
+    """From a review: "Hello Work" (the job centre) lost its Hello and matched another entry."""
+    keep = terms_opening_with_courtesy(["hello work", "national health insurance", "hi"])
+    assert keep is not None and keep.pattern == "hello\\s+work"
+    assert without_courtesy("Hello Work opening hours", keep) == "Hello Work opening hours"
+    assert without_courtesy("Hi, hello  work?", keep) == "hello  work?"
+    assert without_courtesy("Hello, where is the office", keep) == "where is the office"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("ありがとうございました！", "thanks"),
+        ("ok thanks", "thanks"),
+        ("Hi there!", "greetings"),
+        ("すみません", "greetings"),  # an opener alone: about to ask
+        ("はい", "acknowledgements"),
+        ("vâng ạ", "acknowledgements"),
+        ("住民票", None),
+        ("？？", None),
+    ],
+)
+def test_courtesy_alone_is_told_apart_by_kind(text, kind):
+    assert courtesy_kind(text) == kind
 
 
 def test_a_question_in_another_script_than_the_profile_still_matches(index):

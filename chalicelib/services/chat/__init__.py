@@ -138,15 +138,8 @@ def _message(turn: Turn) -> None:
         text = message.get("text") or ""
         if chat.is_cancel(text):
             cancel(turn)
-        elif turn.conversation is None and (greeted_in := chat.greeting_language(text, turn.language)):
-            turn.language = greeted_in
-            turn.say("chat.hello")
-        elif (turn.conversation is None or turn.in_flow(chat.ASK)) and chat.is_thanks(text):
-            # In the thanks' own language (an English one is anyone's, as a greeting is); a
-            # question offered to a person stays offered.
-            if (language := faq.reply_language(text, turn.language)) != "en":
-                turn.language = language
-            turn.say("chat.welcome")
+        elif (turn.conversation is None or turn.in_flow(chat.ASK)) and (polite := chat.courtesy_alone(text)):
+            _courtesy(turn, text, polite)
         elif turn.in_flow(chat.REPORT):
             report.on_text(turn, text)
         elif turn.in_flow(answer.ANSWER):
@@ -161,6 +154,19 @@ def _message(turn: Turn) -> None:
         report.on_location(turn, message)
     else:
         turn.say("general.unsupported_message")
+
+
+def _courtesy(turn: Turn, text: str, kind: str) -> None:
+    """A greeting, thanks or ok alone, in its own language (an English one is anyone's). A
+    question offered to a person stays offered; an ok to that offer shows its button again."""
+    if kind == "acknowledgements" and turn.in_flow(chat.ASK):
+        ask.prompt(turn)
+        return
+    greeted_in = chat.greeting_language(text, turn.language)
+    if greeted_in is None and (language := faq.reply_language(text, turn.language)) != "en":
+        greeted_in = language
+    turn.language = greeted_in or turn.language
+    turn.say("chat.hello" if kind == "greetings" else "chat.welcome")
 
 
 def _malformed(turn: Turn) -> bool:
