@@ -866,7 +866,10 @@ def test_a_resident_who_unfollowed_is_pushed_nothing_and_may_not_watch(
     user, headers = a_resident(mint)
     assert post_webhook(webhook_body(line_event("follow", user))).status_code == 200
     pump.drain()
-    assert client.http.post(f"/queue/tickets/{ref}/watch", body='{"ahead": 1}', headers=headers).status_code == 200
+    assert (
+        client.http.post(f"/queue/tickets/{ref}/watch", body='{"ahead": 1}', headers=headers).status_code
+        == 200
+    )
     assert post_webhook(webhook_body(line_event("unfollow", user))).status_code == 200
     pump.drain()
     for offset, number in enumerate(numbers):  # near, then called: both due, neither sent
