@@ -49,8 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     port = Ports.from_env().aws
     preflight.require_stack("moto: SES", port, "MADOGUCHI_AWS_PORT")
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=10) as response:  # noqa: S310
-        ses = json.loads(response.read()).get("ses", {})
+    # moto lists sent mail only inside its whole state, which a day of `make queue-sim` and use
+    # grows to megabytes that take moto a while to write out.
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=180) as response:  # noqa: S310
+            ses = json.loads(response.read()).get("ses", {})
+    except TimeoutError:
+        print(
+            "moto took over 3 minutes to list its state; restart `make run` to start afresh", file=sys.stderr
+        )
+        return 1
     sent = [_plain(message) for message in ses.get("Message", [])]
     sent += [_raw(message) for message in ses.get("RawMessage", [])]
     sent = [message for message in sent if args.to.lower() in message[0].lower()]

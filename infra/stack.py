@@ -734,12 +734,16 @@ class MadoguchiStack(cdk.Stack):
         )
         api.add_property_override("AccessLogSetting", self._api_access_log())
         # A path (or method) no route has is API Gateway's "Missing Authentication Token", a 403
-        # that reads as a credentials problem: answer it as the app answers what it does not know.
+        # that reads as a credentials problem: answer it as the app answers what it does not know,
+        # readable by the resident pages' origin (else a mistyped path reads as a CORS failure).
         api.add_property_override(
             "GatewayResponses",
             {
                 "MISSING_AUTHENTICATION_TOKEN": {
                     "StatusCode": 404,
+                    "ResponseParameters": {
+                        "Headers": {"Access-Control-Allow-Origin": f"'{self.config.web_origin}'"}
+                    },
                     "ResponseTemplates": {"application/json": json.dumps(NO_ROUTE, ensure_ascii=False)},
                 }
             },

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 import unicodedata
 from typing import Any
 
@@ -24,7 +25,7 @@ def _finite(text: str) -> float:
 
 # Python's own limit on an integer's digits: past it, its refusal gave advice about the
 # interpreter (sys.set_int_max_str_digits). Shorter ones are read, and the schema judges them.
-MAX_INTEGER_DIGITS = 4300
+MAX_INTEGER_DIGITS = sys.get_int_max_str_digits() or 4300  # 0: no limit in this interpreter
 
 
 def _whole(text: str) -> int:

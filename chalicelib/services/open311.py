@@ -60,6 +60,8 @@ def requests(params: Mapping[str, str] | None, now: datetime | None = None) -> l
     from chalicelib.store.models import Submission
 
     params = params or {}
+    if params.get("service_request_id") is not None:
+        return _by_ids(params["service_request_id"])
     now = (now or datetime.now(UTC)).astimezone(UTC)
     problems: list[dict[str, str]] = []
     codes = _service_codes(params.get("service_code"), problems)
@@ -92,6 +94,35 @@ def requests(params: Mapping[str, str] | None, now: datetime | None = None) -> l
     )
     skip = (page - 1) * page_size
     return [_request(item) for item in islice(items, skip, skip + page_size)]
+
+
+MAX_IDS = 50  # service_request_id=a,b,...: one read each
+
+
+def _by_ids(value: str) -> list[dict[str, Any]]:
+    """service_request_id: the reports named (comma separated), in that order; it overrides the
+    other parameters (GeoReport v2). An id that names no report is left out."""
+    from chalicelib.store import submissions as store
+
+    ids = [part.strip() for part in value.split(",") if part.strip()]
+    if not ids or len(ids) > MAX_IDS:
+        raise rule.Malformed(
+            "検索条件を確認してください。 / Please check the parameters.",
+            code="invalid_parameter",
+            details=[
+                _problem(
+                    "service_request_id",
+                    f"受付番号を1〜{MAX_IDS}件、カンマで区切って指定してください。",
+                    f"Give 1 to {MAX_IDS} request ids, separated by commas.",
+                )
+            ],
+        )
+    found = []
+    for receipt in dict.fromkeys(normalize_receipt(part) for part in ids):
+        item = store.get(receipt) if receipt else None
+        if item is not None and item.kind == REPORT:
+            found.append(_request(item))
+    return found
 
 
 def request(file_name: str) -> list[dict[str, Any]]:

@@ -416,6 +416,9 @@ def test_a_path_no_route_has_is_a_404_in_the_apps_error_shape(
     assert str(missing["statusCode"]) == "404"
     body = json.loads(missing["responseTemplates"]["application/json"])
     assert body["error"]["code"] == "not_found" and body["error"]["details"] == []
+    # Readable by the resident pages, as the app's own errors are (a review: a CORS failure).
+    origin = missing["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
+    assert origin.startswith("'https://") and origin.endswith("'")
 
 
 def test_cdk_nag_aws_solutions_finds_nothing_unjustified(synth: Synth) -> None:

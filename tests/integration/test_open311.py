@@ -225,6 +225,19 @@ def test_one_request_by_id(client, reports):
         assert json.loads(response.body)["error"]["code"] == "request_not_found"
 
 
+def test_service_request_id_names_the_reports_and_overrides_the_rest(client, reports):
+    """From an outside run: the parameter was ignored and every report listed."""
+    _, made = reports
+    named = f"{made['light']}, {made['damage']},{made['procedure']},KTS-2001-ZZZZ"
+    response = get(client, "/open311/v2/requests.json", service_request_id=named, status="closed")
+    assert_json_and_cacheable(response)
+    # In the order named, reports only, whatever the status filter says.
+    assert [e["service_request_id"] for e in json.loads(response.body)] == [made["light"], made["damage"]]
+    assert json.loads(get(client, "/open311/v2/requests.json", service_request_id="NOPE").body) == []
+    too_many = ",".join([made["light"]] * 51)
+    assert get(client, "/open311/v2/requests.json", service_request_id=too_many).status_code == 400
+
+
 def test_no_personal_data_anywhere(client, reports):
     start, made = reports
     bodies = [

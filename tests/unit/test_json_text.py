@@ -51,6 +51,10 @@ def test_strict_json_reads_as_json_does() -> None:
     assert json_text.parse(body.encode()) == {"a": [1, 2.5, True, None], "b": "😀 é 窓口", "c": {"d": "\n"}}
     assert json_text.parse(body) == json_text.parse(body.encode())
     assert json_text.parse(b'{"n": -' + b"9" * 300 + b"}") == {"n": -int("9" * 300)}  # the schema's to judge
+    longest = json_text.MAX_INTEGER_DIGITS
+    assert json_text.parse(b'{"n": ' + b"9" * longest + b"}") == {"n": int("9" * longest)}
+    with pytest.raises(ValueError):
+        json_text.parse(b'{"n": ' + b"9" * (longest + 1) + b"}")
 
 
 def test_untypeable_text_is_found_wherever_it_is() -> None:
