@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections import Counter
 
 import pytest
@@ -464,3 +465,10 @@ def test_a_closed_submissions_photos_start_their_retention_with_it(client, drain
         assert after["LastModified"] >= closed_at  # the lifecycle's count starts at the close
         assert after["ContentType"] == before[key]["ContentType"]
         assert after["ContentLength"] == before[key]["ContentLength"]
+    # A public note after the close is no close: the photos are not written again, so their
+    # retention still counts from the close (restarted, they would outlive the submission).
+    closed = {key: s3.head_object(Bucket=bucket, Key=key)["LastModified"] for key in keys}
+    time.sleep(1.1)  # S3's LastModified has whole seconds
+    service.add_note(store.get(receipt), actor=staff_of(receipt), note="補修しました。", visibility="public")
+    drained.drain()
+    assert {key: s3.head_object(Bucket=bucket, Key=key)["LastModified"] for key in keys} == closed
