@@ -30,7 +30,10 @@ WITHDRAWN_UNPAID = "withdrawn_unpaid"
 # Staff wrote the resident a public note without changing the status (the closing words after
 # "completed", an answer to a phone call): the note is the news.
 NOTE_ADDED = "note_added"
-EVENTS = (CREATED, STATUS_CHANGED, WITHDRAWN_UNPAID, NOTE_ADDED)
+# The resident has not answered a request for information past the form's target days
+# (workers/responses.py): the ward's question again, with the status page to answer on.
+REMINDED = "reminded"
+EVENTS = (CREATED, STATUS_CHANGED, WITHDRAWN_UNPAID, NOTE_ADDED, REMINDED)
 
 # LINE refuses a text message over 5,000 characters; a note is at most 2,000, so this is a guard only.
 LINE_TEXT_LIMIT = 5000
@@ -104,8 +107,12 @@ def build(
     note = _note(public_note)
     kind = {CREATED: "created", NOTE_ADDED: "note"}.get(event, "changed")
 
-    subject = say(f"subject_{kind}", ward=ward, status=label, receipt=receipt)
-    lead = say(f"lead_{kind}", title=title, status=label)
+    if event == REMINDED:
+        subject = messages.text("remind.subject", lang, ward=ward, receipt=receipt)
+        lead = messages.text("remind.text", lang, title=title, receipt=receipt)
+    else:
+        subject = say(f"subject_{kind}", ward=ward, status=label, receipt=receipt)
+        lead = say(f"lead_{kind}", title=title, status=label)
     facts = [say("receipt", receipt=receipt), say("status", status=label)]
     next_step = say(f"next.{status}")
     pay, deadline = "", ""

@@ -9,16 +9,15 @@ ledger before sending and marked on the submission after, so a rerun sends nothi
 
 from __future__ import annotations
 
-import html
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.adapters import email
 from chalicelib.adapters.line_api import LineRejected, retry_key_for
 from chalicelib.config import get_settings
-from chalicelib.domain import chat, forms, messages, postbacks
+from chalicelib.domain import chat, forms, messages, notifications, postbacks
 from chalicelib.domain import responses as rules
 from chalicelib.domain.submissions import NEEDS_INFO
-from chalicelib.domain.ward import one_line, ward_name
+from chalicelib.domain.ward import one_line
 from chalicelib.observability import invocation, logger, metrics
 from chalicelib.services import line_push
 from chalicelib.store import inbox
@@ -91,10 +90,19 @@ def _send(submission: Submission, asked_at: str) -> list[str]:
         except LineRejected as error:
             logger.warning("LINE refused the reminder", extra={"line_status": error.status})
     if submission.email:
-        ward = one_line(ward_name("en" if language != "ja" and not language.startswith("ja") else "ja"))
-        subject = messages.text("remind.subject", language, ward=ward, receipt=submission.receipt)
-        body = f"{text}\n\n{messages.text('remind.web', language)}\n"
-        page = f"<p>{html.escape(text)}</p><p>{html.escape(messages.text('remind.web', language))}</p>"
-        email.send([submission.email], one_line(subject), body, page)
+        # As every status email is: the ward's question again, and the status page to answer on.
+        form = forms.get_form(submission.form_id)
+        reminder = notifications.build(
+            event=notifications.REMINDED,
+            status=NEEDS_INFO,
+            form_title=notifications.form_titles(submission.form_id, form.title if form else None),
+            receipt=submission.receipt,
+            public_note=next(
+                (note["note"] for note in submission.public_notes or [] if note.get("at") == asked_at), None
+            ),
+            language=language,
+            status_url=get_settings().web_page("/status", language),
+        )
+        email.send([submission.email], reminder.subject, reminder.text, reminder.html)
         channels.append("email")
     return channels

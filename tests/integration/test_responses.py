@@ -253,6 +253,13 @@ def test_one_reminder_after_the_target_days_in_the_residents_language(client):
     reminders.run(now + timedelta(days=16))  # the next day's run: still one
     [sent] = reminders_sent()
     assert "has not had your answer yet" in sent.body
+    # As every status email: the ward's question, the status page to answer on, the footer
+    # (an outside walkthrough: it said "open the status page" and gave no address).
+    from chalicelib.config import get_settings
+
+    assert "Which year?" in sent.body
+    assert get_settings().web_page("/status", "en") in sent.body
+    assert "This message was sent automatically" in sent.body
     assert store.get(receipt).reminded_for is not None
 
 
