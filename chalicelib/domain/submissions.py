@@ -585,6 +585,15 @@ def due_at(created_at: datetime, target_days: int) -> datetime:
     return end.astimezone(UTC)
 
 
+def received_since(status: str, created_at: datetime, received_at: datetime | None) -> datetime | None:
+    """Since when a submission is staff's work, the time its target days count from: its
+    creation, or the payment of a fee paid first; None while that fee is unpaid. One stored
+    before `received_at` was kept counts from its creation."""
+    if status == AWAITING_PAYMENT:
+        return None
+    return received_at or created_at
+
+
 def is_overdue(created_at: datetime, status: str, target_days: int | None, now: datetime) -> bool:
     """Has the ward kept this waiting past its target? Only while the ward has the next move
     (received, in_review); a form without a target is never overdue."""

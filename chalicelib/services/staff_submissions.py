@@ -364,7 +364,12 @@ def _target_days(submission: Submission) -> int | None:
 
 
 def _overdue(submission: Submission, now: datetime) -> bool:
-    return rules.is_overdue(submission.created_at, submission.status, _target_days(submission), now)
+    since = _received_since(submission)
+    return since is not None and rules.is_overdue(since, submission.status, _target_days(submission), now)
+
+
+def _received_since(submission: Submission) -> datetime | None:
+    return rules.received_since(submission.status, submission.created_at, submission.received_at)
 
 
 def summary(submission: Submission, now: datetime | None = None) -> dict[str, Any]:
@@ -372,6 +377,7 @@ def summary(submission: Submission, now: datetime | None = None) -> dict[str, An
     now = now or datetime.now(UTC)
     form = get_form(submission.form_id)
     target = form.target_days if form else None
+    since = _received_since(submission)
     return {
         "receipt": submission.receipt,
         "formId": submission.form_id,
@@ -381,8 +387,8 @@ def summary(submission: Submission, now: datetime | None = None) -> dict[str, An
         "channel": submission.channel,
         "createdAt": rules.tokyo_iso(submission.created_at),
         "updatedAt": rules.tokyo_iso(submission.updated_at),
-        "dueDate": rules.due_date(submission.created_at, target).isoformat() if target else None,
-        "overdue": rules.is_overdue(submission.created_at, submission.status, target, now),
+        "dueDate": rules.due_date(since, target).isoformat() if target and since else None,
+        "overdue": _overdue(submission, now),
         "area": submission.area,
         "respondedAt": rules.tokyo_iso(submission.responded_at) if submission.responded_at else None,
         "responded": _awaiting_staff(submission),

@@ -103,6 +103,7 @@ def create(
             created_at=now,
             created_key=store.created_key(now, receipt),
             updated_at=now,
+            received_at=now if first_status == rules.RECEIVED else None,
             data=document,
             attachments=attachments,
             latitude=location.get("latitude"),
@@ -191,6 +192,8 @@ def move(
         raise rule.Invalid(error.staff_message, code="invalid_note") from None
     new_version = (submission.version or 0) + 1
     actions = [Submission.status.set(target), Submission.updated_at.set(now)]
+    if current == rules.AWAITING_PAYMENT and target == rules.RECEIVED:
+        actions.append(Submission.received_at.set(now))  # paid: staff's work from now
     if entry.note and entry.note_visibility == "public":
         public_note = {"at": rules.utc_iso(now), "status": target, "note": entry.note, "version": new_version}
         public = [*submission.public_notes, public_note]

@@ -194,6 +194,9 @@ class Submission(Model):
     created_at = UTCDateTimeAttribute()
     created_key = UnicodeAttribute()
     updated_at = UTCDateTimeAttribute()
+    # When it became staff's work: at creation, or once paid for a fee paid first (null while
+    # unpaid, and on those stored before it was kept: their created_at stands for it).
+    received_at = UTCDateTimeAttribute(null=True)
     # The form's answers: personal data. Never logged, shown only to the section's staff.
     data = JSONAttribute()
     attachments = _strings(default=list)

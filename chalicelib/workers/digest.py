@@ -19,9 +19,15 @@ from typing import Any
 from chalicelib.adapters import email
 from chalicelib.config import get_settings
 from chalicelib.domain import digest as rendering
-from chalicelib.domain import forms
+from chalicelib.domain import forms, payments
 from chalicelib.domain.responses import awaiting_staff, needs_info_since, waiting_past_target
-from chalicelib.domain.submissions import OPEN_STATUSES, TOKYO, business_days_waiting, is_overdue
+from chalicelib.domain.submissions import (
+    OPEN_STATUSES,
+    TOKYO,
+    business_days_waiting,
+    is_overdue,
+    received_since,
+)
 from chalicelib.observability import invocation, logger, metrics
 from chalicelib.store import digests, inbox
 from chalicelib.store import submissions as store
@@ -79,12 +85,7 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
             )
             return SKIPPED
         since = digests.cutoff(section_id) or now - FIRST_DIGEST_LOOKBACK
-        # "New" is what arrived and is still wanted: withdrawn and rejected ones are not counted.
-        new = [
-            item
-            for item in store.iterate_index(Submission.by_section, section_id, since=since, until=now)
-            if since <= item.created_at < now and item.status not in NOT_NEW
-        ]
+        new = _new(section_id, since, now)
         overdue, answered, waiting, urgent = _open(section_id, now)
         new_by_form = _new_by_form(section_id, new)
         booked_day, bookings = _consultations(section_id, now)
@@ -139,6 +140,32 @@ def _consultations(section_id: str, now: datetime) -> tuple[date, list[dict[str,
     return day, staff_consultations.bookings_on(section_id, day)
 
 
+def _new(section_id: str, since: datetime, now: datetime) -> list[Submission]:
+    """What became the section's work in [since, now) and is still wanted: made then, or paid
+    then for a fee paid first (one made earlier, waiting for its payment, is staff's work only
+    from then; unpaid, it is none). Withdrawn and rejected ones are not counted."""
+    made_since = since - _unpaid_wait(section_id)
+    return [
+        item
+        for item in store.iterate_index(Submission.by_section, section_id, since=made_since, until=now)
+        if item.status not in NOT_NEW
+        and (received := received_since(item.status, item.created_at, item.received_at)) is not None
+        and since <= received < now
+    ]
+
+
+def _unpaid_wait(section_id: str) -> timedelta:
+    """The longest a submission of the section may wait for its fee (a day more for a payment
+    caught after its end): how long before the last digest one paid since may have been made."""
+    default = get_settings().payment_withdraw_after_days
+    days = [
+        payments.withdraw_after_days(form.meta, default)
+        for form in forms.catalogue()
+        if form.section == section_id and payments.pays_first(form.meta)
+    ]
+    return timedelta(days=max(days) + 1) if days else timedelta(0)
+
+
 def _new_by_form(section_id: str, new: Iterable[Submission]) -> list[tuple[str, str, int]]:
     """(title ja, title en, count) for every form of the section, most submissions first."""
     counts = Counter(item.form_id for item in new)
@@ -175,8 +202,9 @@ def _open(
         form = forms.get_form(item.form_id)
         target = form.target_days if form else None
         ja, en = (form.title["ja"], form.title["en"]) if form else (item.form_id, item.form_id)
-        if is_overdue(item.created_at, item.status, target, now):
-            overdue.append((item.receipt, ja, business_days_waiting(item.created_at, now), en))
+        received = received_since(item.status, item.created_at, item.received_at)
+        if received is not None and is_overdue(received, item.status, target, now):
+            overdue.append((item.receipt, ja, business_days_waiting(received, now), en))
         if awaiting_staff(item.responded_at, item.updated_at):
             answered.append((item.receipt, ja, en))
         if form is not None and form.is_urgent(item.data):
