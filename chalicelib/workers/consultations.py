@@ -89,13 +89,20 @@ def _notice_key(booking: ConsultationBooking, notice: str) -> str:
     """What makes a notice one notice: its kind and slot, and for booked/moved the revision (a
     booking moved to 15:30 and back to 10:30 must say 10:30 again, though it said so once)."""
     if notice == "booked":
-        return f"{notice}#{booking.slot}#r{int(booking.revision or 1)}"
+        return f"{notice}#{booking.slot}#r{_booked_revision(booking)}"
     return f"{notice}#{booking.slot}"
+
+
+def _booked_revision(booking: ConsultationBooking) -> int:
+    """The revision its last booking or move made: a cancel adds one (store.release), and
+    nothing changes a cancelled booking after."""
+    revision = int(booking.revision or 1)
+    return revision - 1 if booking.status == rules.CANCELLED else revision
 
 
 def _message_key(booking: ConsultationBooking, notice: str) -> str:
     if notice == "booked":
-        return "consult.confirmed" if int(booking.revision or 1) == 1 else "consult.moved"
+        return "consult.confirmed" if _booked_revision(booking) == 1 else "consult.moved"
     if notice == "cancelled":
         return "consult.cancelled_by_ward" if booking.cancelled_by == "staff" else "consult.cancelled"
     return f"consult.{notice}"

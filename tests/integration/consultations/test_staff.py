@@ -508,3 +508,23 @@ def test_availability_in_the_past_is_a_typo_refused_with_what_it_was(call):
         assert refused.status_code == 422 and body_of(refused)["error"]["code"] == "in_the_past"
         assert shown in body_of(refused)["error"]["message"]
     assert store.get_slot("registry-survey", "2020-01-06T01:00Z") is None
+
+
+def test_a_move_then_a_cancel_before_either_went_out_tells_both(call, slot, book, mint, sandbox, pump):
+    """An outside walkthrough: the move's notice was dropped as out of date, and the cancel named
+    the new time, one the resident had never been told."""
+    user = new_user_id()
+    first, later = slot("legal", offset=3), slot("legal", offset=4)
+    booking_id = body_of(book("legal", first, token=mint(user)))["booking"]
+    pump.drain()
+    path = f"/staff/consultations/bookings/{booking_id}"
+    assert call("POST", f"{path}/move", {"slot": later}, headers=staff_headers()).status_code == 200
+    assert (
+        call("POST", f"{path}/cancel", {"reason": "担当者の都合"}, headers=staff_headers()).status_code == 200
+    )
+    pump.drain()
+    *_, moved, cancelled = pushes_to(sandbox, user)
+    new_time = rules.tokyo_text(rules.parse_slot(later))[11:16]
+    assert new_time in moved and "担当者の都合" not in moved  # first the move, then the cancel
+    assert new_time in cancelled and "担当者の都合" in cancelled
+    assert len(pushes_to(sandbox, user)) == 3
