@@ -94,6 +94,36 @@ def _default_rich_menu_id(api: MessagingApi) -> str | None:
         raise
 
 
+def _require_the_stacks_secret(api_port: int) -> None:
+    """The tiles are signed with this shell's LINE_CHANNEL_SECRET: one the running stack does not
+    use would have every tap refused. Asked as LINE's own webhook check asks (no events, signed)."""
+    import urllib.error
+    import urllib.request
+
+    from chalicelib.domain.line_webhook import sign
+    from devstack import preflight
+
+    body = b'{"destination": "U' + b"0" * 32 + b'", "events": []}'
+    request = urllib.request.Request(  # noqa: S310 (the local stack)
+        f"http://127.0.0.1:{api_port}/line/webhook",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Line-Signature": sign(get_settings().line_channel_secret, body),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+            return
+    except urllib.error.HTTPError as error:
+        if error.code in (401, 403):
+            preflight.fail(
+                "the running stack uses another LINE_CHANNEL_SECRET than this shell: set the same one"
+                " here (or none in both), else every tile tap is refused"
+            )
+        raise
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Register the ward's LINE rich menu and make it the default."
@@ -112,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in (args.definition, args.image):
             if not path.is_file():
                 preflight.fail(f"no such file: {path}")
+        _require_the_stacks_secret(ports.api)
 
     settings = get_settings()
     menu = build_rich_menu(

@@ -117,6 +117,26 @@ def test_make_token_gives_a_token_that_staff_me_accepts(running_stack):
     assert requests.get(api, timeout=10).status_code == 401
 
 
+def test_make_richmenu_signs_with_the_stacks_secret_or_says_it_differs(running_stack):
+    """An outside walkthrough: run from a shell without the stack's LINE_CHANNEL_SECRET, the
+    menu was registered signed with the default one, and every tile tap was refused."""
+    env = running_stack["env"]
+
+    def richmenu(**extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["make", "-s", "richmenu"],
+            cwd=ROOT,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert richmenu().returncode == 0
+    other = richmenu(LINE_CHANNEL_SECRET="not-the-stacks-secret")
+    assert other.returncode != 0 and "another LINE_CHANNEL_SECRET" in other.stderr
+
+
 def test_consultation_from_slot_list_to_the_reminder(running_stack):
     """The demo schedule is there; a staff extra session an hour ahead is booked from LIFF; the
     confirmation arrives, and the pump fires the hour-before reminder's one-time schedule."""
