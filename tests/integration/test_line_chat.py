@@ -616,6 +616,21 @@ def test_a_sticker_gets_a_polite_answer(resident):
     assert texts(answer) == text_of("general.unsupported_message")
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "image", "contentProvider": {"type": "line"}},
+        {"type": "location", "latitude": 35.76, "longitude": 139.87, "address": "東京都葛飾区立石5-13-1"},
+    ],
+)
+def test_a_photo_or_place_sent_before_a_report_is_told_how_to_report_it(resident, message):
+    """An outside run: they were told to send text, a photo or a location, which they had."""
+    answer = resident.send(line_event("message", resident.user_id, message={"id": _id(), **message}))
+    assert texts(answer) == text_of("general.media_outside_report")
+    resident.tap_button(answer, text_of("button.report"))  # the report starts from here
+    assert conversations.get(resident.user_id).flow == "report"
+
+
 def test_an_event_applied_before_its_reply_failed_is_answered_again_not_applied_twice(resident, sandbox):
     resident.tap("menu.report")
     resident.tap("report.category", "illegal-dumping")
