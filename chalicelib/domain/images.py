@@ -42,6 +42,20 @@ class UnsupportedImage(ValueError):
     """Not a JPEG, PNG or HEIC that can be cleaned with certainty; do not keep or show it."""
 
 
+class TooManyPixels(UnsupportedImage):
+    """A picture larger than any phone takes: a few KB of PNG can declare 20,000 × 20,000 pixels,
+    which would stall the staff browser that opens it."""
+
+
+# A 108-megapixel phone camera's full picture fits; a decompression bomb does not.
+MAX_PIXELS = 120_000_000
+
+
+def _check_pixels(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise TooManyPixels(f"{width} x {height} pixels")
+
+
 # --- sniffing ----------------------------------------------------------------------------------
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -214,6 +228,8 @@ def _strip_jpeg(data: bytes) -> bytes:
         payload = data[pos + 2 : end]
         if marker in _SOF_MARKERS:
             seen_frame = True
+            if len(payload) >= 5:  # precision, then height and width
+                _check_pixels(int.from_bytes(payload[3:5], "big"), int.from_bytes(payload[1:3], "big"))
             out.append(data[pos - 2 : end])
         elif marker in _JPEG_TABLE_MARKERS:
             out.append(data[pos - 2 : end])
@@ -284,6 +300,10 @@ def _strip_png(data: bytes) -> bytes:
     out = [_PNG_SIGNATURE]
     seen_idat = exif_done = False
     for ctype, start, body, end in _png_chunks(data):
+        if ctype == b"IHDR" and end - body >= 12:  # width, height
+            _check_pixels(
+                int.from_bytes(data[body : body + 4], "big"), int.from_bytes(data[body + 4 : body + 8], "big")
+            )
         if ctype in _PNG_CRITICAL or ctype in _PNG_KEEP:
             seen_idat = seen_idat or ctype == b"IDAT"
             if ctype == b"IEND":
@@ -497,6 +517,15 @@ def _free(out: bytearray, box: _Box) -> None:
     out[payload : box.end] = bytes(box.end - payload)
 
 
+def _check_heif_pixels(data: bytes, meta_children: list[_Box]) -> None:
+    """Every image size the file declares (`ispe` properties in iprp/ipco), the largest checked."""
+    iprp = _optional(meta_children, b"iprp")
+    ipco = _optional(_boxes(data, iprp.body, iprp.end), b"ipco") if iprp else None
+    for prop in _boxes(data, ipco.body, ipco.end) if ipco else []:
+        if prop.type == b"ispe" and prop.end - prop.body >= 12:  # version/flags, width, height
+            _check_pixels(_u(data, prop.body + 4, 4, prop.end), _u(data, prop.body + 8, 4, prop.end))
+
+
 def _strip_heic(data: bytes) -> bytes:
     n = len(data)
     top = _boxes(data, 0, n, top_level=True)
@@ -512,6 +541,7 @@ def _strip_heic(data: bytes) -> bytes:
     hdlr = _required(children, b"hdlr")
     if data[hdlr.body + 8 : hdlr.body + 12] != b"pict":
         raise UnsupportedImage("HEIF: not an image")
+    _check_heif_pixels(data, children)
     items = _metadata_items(data, _required(children, b"iinf"))
     locations = _item_locations(data, _required(children, b"iloc"))
     idat = _optional(children, b"idat")

@@ -88,6 +88,11 @@ def prepare(upload_ids: list[str], pointer: str) -> list[tuple[str, bytes, str]]
             continue
         try:
             prepared.append((upload_id, images.strip_metadata(data), actual))
+        except images.TooManyPixels:
+            limit = images.MAX_PIXELS // 1_000_000
+            problems.append(
+                {"pointer": where, "message": Text("error.upload.too_many_pixels", megapixels=limit)}
+            )
         except images.UnsupportedImage:
             problems.append({"pointer": where, "message": Text("error.upload.damaged")})
     if problems:

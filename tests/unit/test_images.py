@@ -818,3 +818,52 @@ def test_hostile_ten_megabyte_inputs_finish_quickly(label: str, data: bytes) -> 
         strip_metadata(data)
     has_location_metadata(data)
     assert time.perf_counter() - started < 2.0, label
+
+
+def _png_of(width: int, height: int) -> bytes:
+    """A PNG that declares this size over a few bytes of data (nothing here decodes it)."""
+
+    def chunk(ctype: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _with_jpeg_size(data: bytes, width: int, height: int) -> bytes:
+    at = 2
+    while data[at + 1] not in (0xC0, 0xC1, 0xC2):  # segment by segment to the frame header
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return data[: at + 5] + struct.pack(">HH", height, width) + data[at + 9 :]
+
+
+def _with_heif_size(data: bytes, width: int, height: int) -> bytes:
+    at = data.index(b"ispe") + 8  # type, version and flags
+    return data[:at] + struct.pack(">II", width, height) + data[at + 8 :]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _png_of(20_000, 20_000),
+        lambda: _with_jpeg_size(fixture("gps.jpg"), 20_000, 20_000),
+        lambda: _with_heif_size(fixture("gps.heic"), 20_000, 20_000),
+    ],
+    ids=["png", "jpeg", "heic"],
+)
+def test_a_picture_of_more_pixels_than_any_phone_takes_is_refused(make) -> None:
+    """An outside run: a 48 KB PNG of 20,000 x 20,000 pixels was kept and shown to staff."""
+    from chalicelib.domain.images import TooManyPixels
+
+    with pytest.raises(TooManyPixels):
+        strip_metadata(make())
+
+
+def test_a_108_megapixel_phone_photo_is_kept() -> None:
+    assert sniff(strip_metadata(_png_of(12_000, 9_000))) == PNG
+    assert sniff(strip_metadata(_with_jpeg_size(fixture("gps.jpg"), 12_000, 9_000))) == JPEG
