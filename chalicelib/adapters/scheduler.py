@@ -52,10 +52,19 @@ def schedule_message(name: str, at: datetime, queue: QueueSpec, body: dict[str, 
         "ActionAfterCompletion": "DELETE",
     }
     scheduler = client("scheduler")
-    try:
-        scheduler.create_schedule(**request)
-    except scheduler.exceptions.ConflictException:
-        scheduler.update_schedule(**request)
+    # Another request may delete the schedule between "it exists" and the update (two moves of
+    # one booking at once: each arms its follow-up, and a follow-up deletes it): create again.
+    for _ in range(3):
+        try:
+            scheduler.create_schedule(**request)
+            return
+        except scheduler.exceptions.ConflictException:
+            try:
+                scheduler.update_schedule(**request)
+                return
+            except scheduler.exceptions.ResourceNotFoundException:
+                continue
+    raise RuntimeError(f"schedule {name!r} kept changing under this request")
 
 
 def delete(name: str) -> bool:

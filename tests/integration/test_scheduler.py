@@ -1,0 +1,36 @@
+"""The Scheduler adapter against moto's EventBridge Scheduler."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.adapters import scheduler
+from chalicelib.resources import CONSULTATIONS
+from tests.integration.conftest import new_user_id
+
+
+def test_a_schedule_deleted_between_exists_and_update_is_made_again(local_stack, monkeypatch):
+    """An outside run: two moves of one booking at once; one's follow-up schedule was deleted by
+    the other's between create's "it exists" and the update, and the move answered 503."""
+    name = f"test-{new_user_id()[:20]}"
+    at = datetime.now(UTC) + timedelta(hours=1)
+    scheduler.schedule_message(name, at, CONSULTATIONS, {"n": 1})
+    real_client = scheduler.client
+
+    def racing_client(service: str):
+        found = real_client(service)
+        real_update = found.update_schedule
+
+        def update_after_a_delete(**request):
+            scheduler.delete(name)  # the other request's follow-up ran just now
+            found.update_schedule = real_update
+            return real_update(**request)
+
+        found.update_schedule = update_after_a_delete
+        return found
+
+    monkeypatch.setattr(scheduler, "client", racing_client)
+    scheduler.schedule_message(name, at + timedelta(minutes=5), CONSULTATIONS, {"n": 2})
+    monkeypatch.undo()
+    stored = scheduler.describe(name)
+    assert stored is not None and '"n":2' in stored["Target"]["Input"]
