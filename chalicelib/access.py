@@ -133,14 +133,20 @@ FUNCTIONS: dict[str, Access] = {
     # Status changes to the resident; a "needs info" push carries a signed answer postback.
     # A closed submission's photos are written again with their retention tag (lifecycle).
     "notifications_worker": Access(
-        reads=("submissions",), writes=("inbox",), buckets=("attachments",), secrets=LINE_SECRETS, email=True
+        reads=("submissions", "residents"),
+        writes=("inbox",),
+        buckets=("attachments",),
+        secrets=LINE_SECRETS,
+        email=True,
     ),
     "daily_digest_job": Access(
         reads=("submissions", "consultation-bookings", "payment-reconciliation", "payments"),
         writes=("inbox", "digest-cutoffs"),
         email=True,
     ),
-    "needs_info_reminders_job": Access(writes=("submissions", "inbox"), secrets=LINE_SECRETS, email=True),
+    "needs_info_reminders_job": Access(
+        reads=("residents",), writes=("submissions", "inbox"), secrets=LINE_SECRETS, email=True
+    ),
     "dlq_watch_job": Access(peeks=("*dlq",)),
     # Announcements: messages carry signed postbacks (channel secret); only sending needs the token.
     "announce_plan_worker": Access(
@@ -161,7 +167,7 @@ FUNCTIONS: dict[str, Access] = {
     "announce_due_job": Access(writes=("announcements", "announcement-fanout"), sends=("announce-plan",)),
     # Consultations: a booking's follow-up arms its reminders (schedules), then LINE and email.
     "consultations_worker": Access(
-        reads=("consultation-bookings",),
+        reads=("consultation-bookings", "residents"),
         writes=("inbox",),
         secrets=(LINE_CHANNEL_ACCESS_TOKEN,),
         schedules=True,
@@ -170,7 +176,9 @@ FUNCTIONS: dict[str, Access] = {
     # Window queues: ticket events move tickets and lines and tell watchers on LINE; the nightly
     # close-out ends tickets left open (telling no watcher: no LINE token), then history,
     # profiles and open data.
-    "queue_events_worker": Access(writes=_QUEUE_TABLES, secrets=(LINE_CHANNEL_ACCESS_TOKEN,)),
+    "queue_events_worker": Access(
+        reads=("residents",), writes=_QUEUE_TABLES, secrets=(LINE_CHANNEL_ACCESS_TOKEN,)
+    ),
     "queue_nightly_job": Access(
         writes=("queue-tickets", "queue-lines", "queue-history"), buckets=("open-data",)
     ),
@@ -181,7 +189,10 @@ FUNCTIONS: dict[str, Access] = {
     "payments_unpaid_job": _PAYMENT_SETTLER,
     # The receipt, on LINE and by email.
     "payment_notices_worker": Access(
-        reads=("payments", "submissions"), writes=("inbox",), secrets=(LINE_CHANNEL_ACCESS_TOKEN,), email=True
+        reads=("payments", "submissions", "residents"),
+        writes=("inbox",),
+        secrets=(LINE_CHANNEL_ACCESS_TOKEN,),
+        email=True,
     ),
     "payments_reconcile_job": Access(
         reads=("payments",),

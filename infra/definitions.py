@@ -7,6 +7,8 @@ chalicelib reaches the template with no change in infra/.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -157,12 +159,27 @@ def example_addresses() -> list[str]:
     a stage."""
     from chalicelib.domain.consultations import catalogue
     from chalicelib.domain.forms import sections
+    from chalicelib.domain.ward import DATA_DIR
 
     digests = [
         sid for sid, section in sections().items() if names_example(",".join(section["digestRecipients"]))
     ]
     links = [service.id for service in catalogue().values() if names_example(service.meeting_link_template)]
+    sources = json.loads((DATA_DIR / "queue.json").read_text(encoding="utf-8"))["sources"]
+    registered = [source["id"] for source in sources if names_example(source.get("registeredUrl", ""))]
+    loopback = [
+        source["id"]
+        for source in sources
+        if source.get("allowedNetworks")
+        and all(ipaddress.ip_network(net).is_loopback for net in source["allowedNetworks"])
+    ]
     return [
         *([f"chalicelib/data/sections.json digestRecipients of {', '.join(digests)}"] if digests else []),
         *([f"chalicelib/data/consultations.json meetingLinkTemplate of {', '.join(links)}"] if links else []),
+        *([f"chalicelib/data/queue.json registeredUrl of {', '.join(registered)}"] if registered else []),
+        *(
+            [f"chalicelib/data/queue.json allowedNetworks of {', '.join(loopback)} (this machine only)"]
+            if loopback
+            else []
+        ),
     ]

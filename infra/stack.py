@@ -211,11 +211,17 @@ class MadoguchiStack(cdk.Stack):
                     f"context '{setting}' for {config.stage} is still an example address: see README"
                     " 'How a ward deploys'",
                 )
+        if config.prefix == f"madoguchi-{config.stage}":
+            cdk.Annotations.of(self).add_warning_v2(
+                "madoguchi:prefix",
+                f"context 'prefix' for {config.stage} is still the default {config.prefix}: S3 bucket names"
+                " are global, choose one nobody else uses (see README 'How a ward deploys')",
+            )
         if examples := definitions.example_addresses():
             cdk.Annotations.of(self).add_warning_v2(
                 "madoguchi:example_addresses",
-                f"the ward data still names example addresses ({'; '.join(examples)}): digests and online"
-                " consultations' links would go nowhere (see README 'How a ward deploys')",
+                f"the ward data still names example addresses ({'; '.join(examples)}): digests, online"
+                " consultations' links and ticket systems would go nowhere (see README 'How a ward deploys')",
             )
         self.functions = self._wire_functions()
         self._api()

@@ -448,6 +448,9 @@ def test_make_synth_shows_the_stage_settings_a_ward_left_unset_and_fails_on_erro
     assert sorted(w.split(":")[0] for w in examples) == ["madoguchi-dev", "madoguchi-prod"]
     assert "sections.json digestRecipients of koseki-jumin, seiso" in examples[0]
     assert "consultations.json meetingLinkTemplate of legal" in examples[0]
+    # The demo ticket systems (an outside walkthrough: nothing said they were still the demo's).
+    assert "queue.json registeredUrl of kanamachi-qminder" in examples[0]
+    assert "queue.json allowedNetworks of kameari-kiosk (this machine only)" in examples[0]
     # dev has none of the ward's settings; the test's prod has them, the README's example ones.
     unset = {
         f"madoguchi-dev: context '{setting}' is not set for dev: see README 'How a ward deploys'"
@@ -458,7 +461,12 @@ def test_make_synth_shows_the_stage_settings_a_ward_left_unset_and_fails_on_erro
         " 'How a ward deploys'"
         for setting in ("api_url", "web_origin", "ses_domain", "alarm_emails")
     }
-    assert set(warnings) - set(examples) == unset | still_examples
+    default_prefix = {
+        f"madoguchi-{stage}: context 'prefix' for {stage} is still the default madoguchi-{stage}: S3 bucket"
+        " names are global, choose one nobody else uses (see README 'How a ward deploys')"
+        for stage in ("dev", "prod")
+    }
+    assert set(warnings) - set(examples) == unset | still_examples | default_prefix
     broken = cdk.App()
     cdk.Annotations.of(cdk.Stack(broken, "broken")).add_error("a finding nobody justified")
     assert findings(broken.synth())[0] == ["/broken: a finding nobody justified"]
