@@ -244,6 +244,23 @@ def weekly_slots(weekly: Weekly, first: date, last: date) -> list[tuple[datetime
     return found
 
 
+# Sessions are held while the ward office, or a counsellor on its line, can be there: none starts
+# before 07:00 or runs past 22:00 Tokyo time, nor across midnight (an outside run opened 23:45).
+SESSION_HOURS = (time(7, 0), time(22, 0))
+
+
+def check_session_hours(start: datetime, duration_minutes: int) -> None:
+    local = start.astimezone(TOKYO)
+    end = local + timedelta(minutes=duration_minutes)
+    earliest, latest = SESSION_HOURS
+    if local.time() < earliest or end.date() != local.date() or end.time() > latest:
+        raise Invalid(
+            f"{local:%Y-%m-%d %H:%M} からの枠は開けられません（{earliest:%H:%M}〜{latest:%H:%M}の間）。"
+            f" / A session must run between {earliest:%H:%M} and {latest:%H:%M} Tokyo time.",
+            code="outside_session_hours",
+        )
+
+
 def check_extra_session(start: datetime) -> None:
     """An extra session may be on any day but a public holiday or a ward closure."""
     day = tokyo_day(start)

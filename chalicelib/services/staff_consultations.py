@@ -57,7 +57,9 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
         except ValueError as error:
             raise Invalid(f"入力内容を確認してください。 / {error}") from None
         first, last = rules.parse_day(weekly["from"]), rules.parse_day(weekly["to"])
-        if last < first or (last - first).days > 184:
+        if last < first:
+            raise Invalid("終了日が開始日より前です。 / 'to' is before 'from'.", code="invalid_range")
+        if (last - first).days > 184:
             raise Invalid("期間は半年以内で指定してください。 / The range must be at most six months.")
         weekly_sessions = [
             (start, cap) for start, cap in rules.weekly_slots(pattern, first, last) if start > now
@@ -68,6 +70,14 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
     ]
     for start, _ in extra_sessions:
         rules.check_extra_session(start)
+    for start, _ in [*weekly_sessions, *extra_sessions]:
+        rules.check_session_hours(start, svc.duration_minutes)
+    named = [rules.slot_id(start) for start, _ in extra_sessions]
+    if twice := sorted({slot for slot in named if named.count(slot) > 1}):
+        raise Invalid(
+            f"同じ枠が2回あります: {', '.join(twice)} / The same session is given twice: {', '.join(twice)}",
+            code="duplicate_session",
+        )
     # A past date is a typo (a year): nobody can book it, and closing it closes nothing.
     today = now.astimezone(TOKYO).date()
     past = [

@@ -314,6 +314,44 @@ def test_an_extra_session_outside_the_calendar_is_refused_not_a_500(call, slot_i
     assert response.status_code == 422
 
 
+def test_sessions_run_in_the_day_each_once_and_a_backwards_range_says_so(call, slot):
+    """An outside run: a session at 23:45 (past midnight) and one at 00:00 were opened and
+    booked, the same extra session twice was taken, and from > to was "at most six months"."""
+    day = rules.parse_slot(slot("legal", offset=16)).astimezone(rules.TOKYO).date()
+    path = "/staff/consultations/legal/availability"
+
+    def at(hhmm: str) -> str:
+        local = datetime.combine(day, datetime.strptime(hhmm, "%H:%M").time(), rules.TOKYO)
+        return rules.slot_id(local)
+
+    for hhmm in ("23:45", "00:00", "06:30"):
+        refused = call(
+            "POST", path, {"extraSessions": [{"slot": at(hhmm), "capacity": 1}]}, headers=staff_headers()
+        )
+        assert refused.status_code == 422 and body_of(refused)["error"]["code"] == "outside_session_hours", (
+            hhmm
+        )
+    weekly = {
+        "weekdays": [day.weekday()],
+        "times": ["23:45"],
+        "capacity": 1,
+        "from": day.isoformat(),
+        "to": day.isoformat(),
+    }
+    late = call("POST", path, {"weekly": weekly}, headers=staff_headers())
+    assert late.status_code == 422 and body_of(late)["error"]["code"] == "outside_session_hours"
+    twice = [{"slot": at("19:00"), "capacity": 1}, {"slot": at("19:00"), "capacity": 3}]
+    doubled = call("POST", path, {"extraSessions": twice}, headers=staff_headers())
+    assert doubled.status_code == 422 and body_of(doubled)["error"]["code"] == "duplicate_session"
+    backwards = dict(weekly, times=["10:00"], to=(day - timedelta(days=1)).isoformat())
+    reversed_range = call("POST", path, {"weekly": backwards}, headers=staff_headers())
+    assert reversed_range.status_code == 422 and "before" in body_of(reversed_range)["error"]["message"]
+    evening = call(
+        "POST", path, {"extraSessions": [{"slot": at("19:00"), "capacity": 1}]}, headers=staff_headers()
+    )
+    assert evening.status_code == 200  # an evening session is the ward's to open
+
+
 def test_availability_sells_no_seat_below_its_bookings_keeps_closed_days_and_is_all_or_nothing(
     call, slot, book
 ):
