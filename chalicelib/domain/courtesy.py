@@ -40,6 +40,9 @@ GREETINGS = {
 }
 
 
+_LONGEST_FIRST = sorted(KIND_OF, key=lambda p: (-len(p), p))
+
+
 def _pattern(phrase: str, *, opening: bool) -> str:
     """One phrase: Chinese and Japanese ones with optional spaces, the others as whole words. At
     a text's start, a hiragana one must not run on into hiragana (はいしゃ, a dentist, is no はい)
@@ -59,21 +62,20 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     """The phrases that open a text, and, spelt backwards, those that close it (matched at the
     start of the reversed text: a search for the end of a text tries every character), longest
     first."""
-    phrases = sorted(KIND_OF, key=lambda p: (-len(p), p))
     between = f"{_NOT_WORD_CHAR}*"
 
     def run(alternatives: Iterable[str]) -> re.Pattern[str]:
         return re.compile(f"{between}(?:(?:{'|'.join(alternatives)}){between})+", re.I)
 
     # Only around the question: inside it a word may be something else ("chào bán", to sell).
-    opening = run(_pattern(phrase, opening=True) for phrase in phrases)
-    closing = run(_pattern(phrase[::-1], opening=False) for phrase in phrases)
+    opening = run(_pattern(phrase, opening=True) for phrase in _LONGEST_FIRST)
+    closing = run(_pattern(phrase[::-1], opening=False) for phrase in _LONGEST_FIRST)
     return opening, closing
 
 
 _OPENING, _CLOSING_BACKWARDS = _patterns()
 # Any one phrase, to tell which kinds a text of courtesy alone is made of.
-_ANY = re.compile("|".join(_pattern(p, opening=False) for p in sorted(KIND_OF, key=lambda p: (-len(p), p))))
+_ANY = re.compile("|".join(_pattern(phrase, opening=False) for phrase in _LONGEST_FIRST))
 _SPACELESS = {phrase.replace(" ", ""): kind for phrase, kind in KIND_OF.items()}
 
 
