@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 comma := ,
 STAMP := $(VENV)/.installed
 
-.PHONY: browser-deps browser run test unit integration e2e lint typecheck lock lock-check event token fire richmenu mail bench clean queue-sim synth deploy diff
+.PHONY: browser-deps browser run test unit integration e2e lint typecheck lock lock-check event token fire richmenu mail dlq-move bench clean queue-sim synth deploy diff
 
 # requirements-dev.txt is the lock of everything (compiled from requirements*.in by `make lock`):
 # every package pinned with its hashes, so pip installs exactly these files or stops.
@@ -79,6 +79,9 @@ richmenu: $(STAMP)  ## make richmenu (needs `make run`): register the rich menu 
 
 mail: $(STAMP)  ## make mail [N=10] [TO=address] (needs `make run`): the emails the local stack sent (moto's SES)
 	@$(PY) -m devstack.mailbox -n $(or $(N),10) --to "$(TO)"
+
+dlq-move: $(STAMP)  ## make dlq-move QUEUE=notifications (needs `make run`): the DLQ's messages back to their queue (docs/runbook.md)
+	@$(PY) -m devstack.dlq_move "$(QUEUE)"
 
 queue-sim: $(STAMP)  ## make queue-sim [SPEED=60] [SEED=1] (needs `make run`): a ticket machine replays a day
 	$(PY) -m devstack.queue_sim --speed $(or $(SPEED),60) --seed $(or $(SEED),1)
