@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from chalicelib.domain import languages, line_limits
 from chalicelib.domain import preferences as prefs_rules
@@ -138,6 +139,8 @@ class Policy:
     time when nothing but emergencies goes out. daily_cap [ANNOUNCE_DAILY_CAP]: non-emergency
     announcements per resident per Tokyo day. multicast_rps [ANNOUNCE_MULTICAST_RPS]: multicast
     requests per second over all workers (LINE allows 200). chunk_size: user ids per multicast.
+    trusted_hosts [ANNOUNCE_TRUSTED_HOSTS, comma-separated]: the ward's own sites; a link or an
+    image anywhere else needs a second staff member's approval, whatever the audience's size.
     """
 
     approval_threshold: int = 1000
@@ -146,6 +149,7 @@ class Policy:
     daily_cap: int = 3
     multicast_rps: float = 150.0
     chunk_size: int = MAX_MULTICAST
+    trusted_hosts: tuple[str, ...] = ("city.katsushika.lg.jp",)
 
     def __post_init__(self) -> None:
         if self.approval_threshold < 0:
@@ -170,6 +174,11 @@ class Policy:
             quiet_end=end,
             daily_cap=int(env.get("ANNOUNCE_DAILY_CAP", cls.daily_cap)),
             multicast_rps=float(env.get("ANNOUNCE_MULTICAST_RPS", cls.multicast_rps)),
+            trusted_hosts=tuple(
+                host.strip().lower()
+                for host in env.get("ANNOUNCE_TRUSTED_HOSTS", ",".join(cls.trusted_hosts)).split(",")
+                if host.strip()
+            ),
         )
 
 
@@ -441,7 +450,28 @@ def needs_approval(recipients: int, content: Content, policy: Policy, *, supervi
     """
     if content.category == EMERGENCY:
         return not supervisor_draft
-    return content.target.everyone or recipients > policy.approval_threshold
+    return (
+        content.target.everyone
+        or recipients > policy.approval_threshold
+        or bool(untrusted_hosts(content, policy))
+    )
+
+
+def untrusted_hosts(content: Content, policy: Policy) -> list[str]:
+    """The hosts its link and image are on, other than the ward's own sites (the host itself or
+    a subdomain: www.city.katsushika.lg.jp.evil.com is neither). A phishing link from a mistaken
+    or stolen announcer account, or an image host that sees every resident's address, is seen
+    by a second person first."""
+    hosts = {
+        (urlsplit(url).hostname or "").lower()
+        for url in (content.link, content.image_url, content.preview_url)
+        if url
+    }
+    return sorted(
+        host
+        for host in hosts
+        if not any(host == trusted or host.endswith("." + trusted) for trusted in policy.trusted_hosts)
+    )
 
 
 def needs_review(category: str, approval_required: bool) -> bool:

@@ -137,6 +137,31 @@ def test_approval_above_the_threshold_or_for_everyone():
     )
 
 
+def test_a_link_or_image_off_the_wards_sites_is_approved_by_a_second_person_whatever_the_size():
+    """An outside run: a lookalike link and a third-party image host went to 3 residents with
+    nobody else looking."""
+    import dataclasses
+
+    narrowed = rules.Target(areas=frozenset({"aoto"}))
+
+    def linked(link: str | None = None, image: str | None = None) -> rules.Content:
+        return dataclasses.replace(news(narrowed), link=link, image_url=image, preview_url=image)
+
+    own = linked("https://www.city.katsushika.lg.jp/info/1.html", "https://city.katsushika.lg.jp/a.jpg")
+    assert rules.untrusted_hosts(own, POLICY) == []
+    assert not rules.needs_approval(3, own, POLICY, supervisor_draft=True)
+    lookalike = linked("https://www.city.katsushika.lg.jp.evil.com/")
+    assert rules.untrusted_hosts(lookalike, POLICY) == ["www.city.katsushika.lg.jp.evil.com"]
+    assert rules.needs_approval(3, lookalike, POLICY, supervisor_draft=True)
+    assert rules.needs_approval(
+        3, linked(image="https://images.example.net/a.jpg"), POLICY, supervisor_draft=True
+    )
+    metro = rules.Policy.from_environ({"ANNOUNCE_TRUSTED_HOSTS": "city.katsushika.lg.jp, metro.tokyo.lg.jp"})
+    assert not rules.needs_approval(
+        3, linked("https://www.metro.tokyo.lg.jp/x"), metro, supervisor_draft=True
+    )
+
+
 def test_an_announcers_emergency_always_waits_for_a_supervisor_and_a_supervisors_goes_at_once():
     small = emergency(rules.Target(areas=frozenset({"aoto"})))
     assert rules.needs_approval(1, small, POLICY, supervisor_draft=False)

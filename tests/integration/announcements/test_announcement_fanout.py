@@ -240,7 +240,7 @@ def test_an_announcement_reaches_its_residents_once_in_their_language_with_why_a
         topic="events-culture",
         texts={"ja": "柴又の夏祭りは中止です。", "en": "The Shibamata summer festival is cancelled."},
         link="https://www.city.katsushika.lg.jp/matsuri",
-        image={"url": "https://example.jp/poster.jpg"},
+        image={"url": "https://www.city.katsushika.lg.jp/images/poster.jpg"},
         target={"areas": ["shibamata"]},
     )
     announcement_id = send(document)
@@ -252,7 +252,10 @@ def test_an_announcement_reaches_its_residents_once_in_their_language_with_why_a
     assert counts[elsewhere.user_id] == counts[other_topic.user_id] == 0
 
     [[image, text]] = messages_to(sandbox, english.user_id)
-    assert image["type"] == "image" and image["originalContentUrl"] == "https://example.jp/poster.jpg"
+    assert (
+        image["type"] == "image"
+        and image["originalContentUrl"] == "https://www.city.katsushika.lg.jp/images/poster.jpg"
+    )
     assert text["text"].startswith("The Shibamata summer festival is cancelled.")
     assert "https://www.city.katsushika.lg.jp/matsuri" in text["text"]
     assert "Why you got this" in text["text"] and "Shibamata" in text["text"]
