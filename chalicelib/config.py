@@ -68,6 +68,8 @@ class Settings:
     # A submission waiting for its fee (before_received) is withdrawn after this many calendar
     # days unpaid, unless its form says otherwise (`fee.payment.withdrawAfterDays`).
     payment_withdraw_after_days: int = 14
+    # When consultation sessions may run, Tokyo time ("HH:MM-HH:MM" or "off"): domain/consultations.py.
+    consult_session_hours: str = "07:00-22:00"
     # Where the nightly reconciliation reads PayPay's side of a day: "sandbox" (the devstack
     # sandbox's JSON report; local only) or "s3" (the ward's PayPay for Business transaction
     # history CSV in the payment-reports bucket, services/payment_reconciliation.py).
@@ -184,6 +186,7 @@ def get_settings() -> Settings:
         paypay_merchant_id=env.get("PAYPAY_MERCHANT_ID", ""),
         stripe_api_base=env.get("STRIPE_API_BASE", Settings.stripe_api_base).rstrip("/"),
         refund_approval_yen=int(env.get("REFUND_APPROVAL_YEN", Settings.refund_approval_yen)),
+        consult_session_hours=env.get("CONSULT_SESSION_HOURS", Settings.consult_session_hours),
         paypay_report_source=env.get("PAYPAY_REPORT_SOURCE") or ("sandbox" if stage == "local" else "s3"),
         queue_always_open=stage == "local" and env.get("QUEUE_ALWAYS_OPEN") == "on",
         anonymous_sends_per_day=int(env.get("ANONYMOUS_SENDS_PER_DAY") or Settings.anonymous_sends_per_day),

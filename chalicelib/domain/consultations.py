@@ -244,21 +244,32 @@ def weekly_slots(weekly: Weekly, first: date, last: date) -> list[tuple[datetime
     return found
 
 
-# Sessions are held while the ward office, or a counsellor on its line, can be there: none starts
-# before 07:00 or runs past 22:00 Tokyo time, nor across midnight (an outside run opened 23:45).
-SESSION_HOURS = (time(7, 0), time(22, 0))
+# When sessions may run (CONSULT_SESSION_HOURS, Tokyo time; config.Settings has the default):
+# the ward office's long day, so a typo (23:45) is caught; a ward with a night line sets "off".
+_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 
-def check_session_hours(start: datetime, duration_minutes: int) -> None:
+def parse_session_hours(text: str) -> tuple[time, time] | None:
+    """ "07:00-22:00" -> (07:00, 22:00); "off" -> None (any hour). ValueError otherwise."""
+    if text.strip().lower() == "off":
+        return None
+    found = _HOURS.match(text.strip())
+    if not found:
+        raise ValueError(f"session hours are HH:MM-HH:MM or off, not {text!r}")
+    start, end = time(int(found[1]), int(found[2])), time(int(found[3]), int(found[4]))
+    if end <= start:
+        raise ValueError(f"session hours must end after they start: {text!r}")
+    return start, end
+
+
+def within_session_hours(start: datetime, duration_minutes: int, hours: tuple[time, time] | None) -> bool:
+    """A session starting at `start` runs inside `hours`, on one Tokyo day (23:45 for an hour
+    would cross midnight)."""
+    if hours is None:
+        return True
     local = start.astimezone(TOKYO)
     end = local + timedelta(minutes=duration_minutes)
-    earliest, latest = SESSION_HOURS
-    if local.time() < earliest or end.date() != local.date() or end.time() > latest:
-        raise Invalid(
-            f"{local:%Y-%m-%d %H:%M} からの枠は開けられません（{earliest:%H:%M}〜{latest:%H:%M}の間）。"
-            f" / A session must run between {earliest:%H:%M} and {latest:%H:%M} Tokyo time.",
-            code="outside_session_hours",
-        )
+    return hours[0] <= local.time() and end.date() == local.date() and end.time() <= hours[1]
 
 
 def check_extra_session(start: datetime) -> None:

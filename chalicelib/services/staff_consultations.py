@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from chalicelib.config import get_settings
 from chalicelib.domain import consultations as rules
 from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from chalicelib.domain.form_problems import body_problems
@@ -70,8 +71,19 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
     ]
     for start, _ in extra_sessions:
         rules.check_extra_session(start)
-    for start, _ in [*weekly_sessions, *extra_sessions]:
-        rules.check_session_hours(start, svc.duration_minutes)
+    hours = rules.parse_session_hours(get_settings().consult_session_hours)
+    outside = [
+        f"{start.astimezone(TOKYO):%Y-%m-%d %H:%M}"
+        for start, _ in [*weekly_sessions, *extra_sessions]
+        if not rules.within_session_hours(start, svc.duration_minutes, hours)
+    ]
+    if outside and hours:
+        span = f"{hours[0]:%H:%M}-{hours[1]:%H:%M}"
+        raise Invalid(
+            f"{span} の外の枠は開けられません: {', '.join(outside[:5])}"
+            f" / A session must run within {span} Tokyo time: {', '.join(outside[:5])}",
+            code="outside_session_hours",
+        )
     named = [rules.slot_id(start) for start, _ in extra_sessions]
     if twice := sorted({slot for slot in named if named.count(slot) > 1}):
         raise Invalid(

@@ -41,6 +41,8 @@ def running_stack():
         if not key.startswith(("MADOGUCHI_", "LINE_", "STAFF_"))
     }
     env.update({f"MADOGUCHI_{name}_PORT": str(port) for name, port in ports.items()})
+    # The consultation test opens a session an hour from whenever the suite runs (CI at night).
+    env["CONSULT_SESSION_HOURS"] = "off"
     process = subprocess.Popen(
         [sys.executable, "-m", "devstack.run"],
         cwd=ROOT,

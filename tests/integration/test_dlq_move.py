@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def test_make_dlq_move_puts_a_dead_letter_back_on_its_queue_once(local_stack):
+def test_make_dlq_move_puts_a_dead_letter_back_on_its_queue_once(client):
     """The runbook's local move, without the AWS CLI (which the project does not install)."""
     from chalicelib.adapters.queues import queue_url
     from chalicelib.aws import client

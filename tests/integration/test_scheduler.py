@@ -9,7 +9,7 @@ from chalicelib.resources import CONSULTATIONS
 from tests.integration.conftest import new_user_id
 
 
-def test_a_schedule_deleted_between_exists_and_update_is_made_again(local_stack, monkeypatch):
+def test_a_schedule_deleted_between_exists_and_update_is_made_again(client, monkeypatch):
     """An outside run: two moves of one booking at once; one's follow-up schedule was deleted by
     the other's between create's "it exists" and the update, and the move answered 503."""
     name = f"test-{new_user_id()[:20]}"

@@ -242,3 +242,25 @@ def test_day_ranges_are_bounded():
         rules.day_range("2030-06-01", "2030-09-01", today)
     with pytest.raises(Invalid):
         rules.day_range("June", None, today)
+
+
+def test_session_hours_bound_a_session_to_one_day_within_them():
+    from datetime import time as clock
+
+    hours = rules.parse_session_hours("07:00-22:00")
+    assert hours == (clock(7, 0), clock(22, 0))
+
+    def at(hh: int, mm: int) -> datetime:
+        return datetime(2026, 12, 9, hh, mm, tzinfo=rules.TOKYO)
+
+    assert rules.within_session_hours(at(7, 0), 60, hours)
+    assert rules.within_session_hours(at(21, 0), 60, hours)  # ends at 22:00
+    assert not rules.within_session_hours(at(21, 30), 60, hours)
+    assert not rules.within_session_hours(at(6, 59), 30, hours)
+    assert not rules.within_session_hours(
+        at(23, 45), 30, rules.parse_session_hours("00:00-23:59")
+    )  # crosses midnight
+    assert rules.parse_session_hours("off") is None and rules.within_session_hours(at(23, 45), 30, None)
+    for bad in ("22:00-07:00", "7-22", "24:00-25:00"):
+        with pytest.raises(ValueError):
+            rules.parse_session_hours(bad)
