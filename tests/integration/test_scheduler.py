@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from chalicelib.adapters import scheduler
 from chalicelib.resources import CONSULTATIONS
 from tests.integration.conftest import new_user_id
 
 
-def test_a_schedule_deleted_between_exists_and_update_is_made_again(client, monkeypatch):
+@pytest.fixture
+def scheduler_role(client, monkeypatch):
+    """The role Scheduler assumes (in AWS, the stack's): set here, not left to whichever stage
+    settings an earlier test cached."""
+    from chalicelib.config import get_settings
+
+    monkeypatch.setenv("SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/madoguchi-local-scheduler")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.delenv("SCHEDULER_ROLE_ARN")
+    get_settings.cache_clear()
+
+
+def test_a_schedule_deleted_between_exists_and_update_is_made_again(scheduler_role, monkeypatch):
     """An outside run: two moves of one booking at once; one's follow-up schedule was deleted by
     the other's between create's "it exists" and the update, and the move answered 503."""
     name = f"test-{new_user_id()[:20]}"
@@ -31,6 +46,6 @@ def test_a_schedule_deleted_between_exists_and_update_is_made_again(client, monk
 
     monkeypatch.setattr(scheduler, "client", racing_client)
     scheduler.schedule_message(name, at + timedelta(minutes=5), CONSULTATIONS, {"n": 2})
-    monkeypatch.undo()
+    monkeypatch.setattr(scheduler, "client", real_client)
     stored = scheduler.describe(name)
     assert stored is not None and '"n":2' in stored["Target"]["Input"]
