@@ -15,6 +15,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import errors as rule
 from chalicelib.domain import images
 from chalicelib.domain.messages import Text
+from chalicelib.domain.submissions import tokyo_iso
 from chalicelib.resources import PHOTO_RETENTION_TAG, UPLOAD_STAGING_PREFIX
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -39,7 +40,7 @@ def start(content_type: str) -> dict[str, Any]:
         "url": post["url"],
         "fields": post["fields"],
         "maxBytes": MAX_IMAGE_BYTES,
-        "expiresAt": (datetime.now(UTC) + UPLOAD_WINDOW).isoformat(timespec="seconds"),
+        "expiresAt": tokyo_iso(datetime.now(UTC) + UPLOAD_WINDOW),  # Tokyo time, as every answer
     }
 
 

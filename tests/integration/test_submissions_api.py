@@ -230,6 +230,7 @@ def upload_photo(client, path, content_type: str = "image/jpeg") -> str:
     )
     assert response.status_code == 201, response.body
     grant = answer(response)
+    assert grant["expiresAt"].endswith("+09:00")  # Tokyo time, as every answer (it was UTC)
     with open(path, "rb") as image:
         uploaded = requests.post(grant["url"], data=grant["fields"], files={"file": image}, timeout=10)
     assert uploaded.status_code in (200, 204), uploaded.text
