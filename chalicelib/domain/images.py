@@ -518,7 +518,7 @@ def _free(out: bytearray, box: _Box) -> None:
 
 
 def _check_heif_pixels(data: bytes, meta_children: list[_Box]) -> None:
-    """Every image size the file declares (`ispe` properties in iprp/ipco), the largest checked."""
+    """Every image size the file declares (`ispe` properties in iprp/ipco), each checked."""
     iprp = _optional(meta_children, b"iprp")
     ipco = _optional(_boxes(data, iprp.body, iprp.end), b"ipco") if iprp else None
     for prop in _boxes(data, ipco.body, ipco.end) if ipco else []:
