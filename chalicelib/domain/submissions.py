@@ -200,7 +200,7 @@ class InvalidNote(ValueError):
 
 
 def validate_transition_note(
-    target: str, note: str | None, visibility: str | None, actor_kind: str = STAFF
+    target: str, note: str | None, visibility: str | None, *, actor_kind: str
 ) -> str | None:
     """Check the note that goes with a move to `target`; return it cleaned (or None if absent).
 
@@ -291,7 +291,7 @@ class AuditEntry:
     def created(
         cls, actor: Actor, at: datetime, *, note: str | None = None, visibility: str | None = None
     ) -> AuditEntry:
-        note = validate_transition_note(RECEIVED, note, visibility)
+        note = validate_transition_note(RECEIVED, note, visibility, actor_kind=actor.kind)
         return cls(actor.id, actor.kind, at, "created", None, RECEIVED, note, visibility if note else None)
 
     @classmethod
@@ -307,7 +307,7 @@ class AuditEntry:
     ) -> AuditEntry:
         """Check the move and its note (raising InvalidTransition / InvalidNote) and record it."""
         transition(current, target, actor=actor)
-        note = validate_transition_note(target, note, visibility, actor.kind)
+        note = validate_transition_note(target, note, visibility, actor_kind=actor.kind)
         return cls(
             actor.id, actor.kind, at, "transition", current, target, note, visibility if note else None
         )

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -522,13 +523,14 @@ def transition(
 
 def _move(principal: StaffPrincipal, submission: Submission, body: Mapping[str, Any]) -> dict[str, Any]:
     _check_version(submission, body.get("version"))
-    service.move(
-        submission,
-        body["to"],
-        actor=_actor(principal),
-        note=body.get("note"),
-        visibility=body.get("visibility"),
-    )
+    with _staff_conflict(submission.receipt):
+        service.move(
+            submission,
+            body["to"],
+            actor=_actor(principal),
+            note=body.get("note"),
+            visibility=body.get("visibility"),
+        )
     updated = store.get(submission.receipt)
     if updated is None:  # only if it was deleted in between
         raise rule.NotFound(_NOT_FOUND, code="submission_not_found")
@@ -549,13 +551,14 @@ def add_note(
 
     def write() -> tuple[int, dict[str, Any]]:
         _check_version(submission, body.get("version"))
-        noted = service.add_note(
-            submission,
-            actor=_actor(principal),
-            note=body["note"],
-            visibility=body["visibility"],
-            pinned=body.get("version") is not None,
-        )
+        with _staff_conflict(submission.receipt):
+            noted = service.add_note(
+                submission,
+                actor=_actor(principal),
+                note=body["note"],
+                visibility=body["visibility"],
+                pinned=body.get("version") is not None,
+            )
         return 201, summary(noted)
 
     return _once(principal, f"staff-note:{submission.receipt}", idempotency_key, raw_body, write)
@@ -575,16 +578,33 @@ def _once(
 def _check_version(submission: Submission, version: int | None) -> None:
     """A caller that names the version it read is refused when the submission moved on since."""
     if version is not None and int(version) != submission.version:
-        raise rule.Conflict(
-            "読み込んだ後に申請が変更されました。読み込み直してください。 / This submission changed since you read it; reload it and try again.",
-            code="conflict",
-            details=[
-                {
-                    "pointer": "/version",
-                    "message": f"いまの版は {submission.version} です。 / The submission is now at version {submission.version}.",
-                }
-            ],
-        )
+        raise _changed(submission.version)
+
+
+@contextmanager
+def _staff_conflict(receipt: str) -> Iterator[None]:
+    """A write that lost a race with another writer: the staff text, naming the version now
+    stored (the service's own text is the resident's); gone meanwhile (its retention ended) is 404."""
+    try:
+        yield
+    except service.Changed:
+        fresh = store.get(receipt)
+        if fresh is None:
+            raise rule.NotFound(_NOT_FOUND, code="submission_not_found") from None
+        raise _changed(fresh.version) from None
+
+
+def _changed(version: int | None) -> rule.Conflict:
+    return rule.Conflict(
+        "読み込んだ後に申請が変更されました。読み込み直してください。 / This submission changed since you read it; reload it and try again.",
+        code="conflict",
+        details=[
+            {
+                "pointer": "/version",
+                "message": f"いまの版は {version} です。 / The submission is now at version {version}.",
+            }
+        ],
+    )
 
 
 # --------------------------------------------------------------------------- entry on a resident's behalf

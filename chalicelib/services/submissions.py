@@ -34,6 +34,16 @@ _RECEIPT_ATTEMPTS = 8
 RESIDENT = rules.Actor(rules.RESIDENT, "resident")
 
 
+class Changed(rule.Conflict):
+    """Another writer changed the submission between this call's read and its write. The text
+    is the resident's; a staff route answers with its own, naming the version now stored."""
+
+    code = "conflict"
+
+    def __init__(self) -> None:
+        super().__init__(Text("error.submission_changed"))
+
+
 @dataclass(frozen=True)
 class Submitter:
     """Who hands the submission in: the resident themself, or staff entering it for them."""
@@ -206,7 +216,7 @@ def move(
     try:
         store.update(submission, actions, audit)
     except store.StaleVersion:
-        raise rule.Conflict(Text("error.submission_changed"), code="conflict") from None
+        raise Changed() from None
     _notify(submission.receipt, event, target, version=new_version)
     from chalicelib.services import payments  # payments reads submissions: imported when used
 
@@ -250,14 +260,14 @@ def add_note(
         except store.StaleVersion:
             fresh = None if pinned else store.get(submission.receipt)
             if fresh is None:
-                raise rule.Conflict(Text("error.submission_changed"), code="conflict") from None
+                raise Changed() from None
             submission = fresh
             continue
         _notify(submission.receipt, NOTE_ADDED, submission.status, version=new_version)
         submission.public_notes = [*submission.public_notes, public_note]
         submission.version = new_version
         return submission
-    raise rule.Conflict(Text("error.submission_changed"), code="conflict")
+    raise Changed()
 
 
 NOTE_ATTEMPTS = 10  # notes written at the same moment by several clerks: each is added in turn

@@ -726,6 +726,30 @@ def test_notes_written_at_the_same_moment_are_all_added(client):
     assert_error(note(client, ROAD, receipt, note="3件目", visibility="public", version=1), 409, "conflict")
 
 
+def test_a_pinned_note_that_loses_a_race_names_the_version_now_stored(client, monkeypatch):
+    """The clerk's version matched when read, but another clerk moved it before the note was
+    written: the answer is the staff conflict (ja / en, with the version now stored)."""
+    from chalicelib.services import submissions as service
+
+    receipt = submit(client, "streetlight-outage")["receipt"]
+    real_get = store.get
+    other_clerk = rules.Actor(rules.STAFF, "staff-doro-hoshu-2", section=ROAD)
+
+    def read_then_another_clerk_moves(wanted: str):
+        found = real_get(wanted)
+        monkeypatch.setattr(store, "get", real_get)
+        service.move(real_get(wanted), "in_review", actor=other_clerk, note=None, visibility=None)
+        return found
+
+    monkeypatch.setattr(store, "get", read_then_another_clerk_moves)
+    error = assert_error(
+        note(client, ROAD, receipt, note="確認中です", visibility="public", version=1), 409, "conflict"
+    )
+    assert " / " in error["message"] and "reload" in error["message"]
+    assert error["details"][0]["pointer"] == "/version" and "version 2" in error["details"][0]["message"]
+    assert store.get(receipt).public_notes == [] and notes_of(receipt) == []
+
+
 def test_a_question_filed_with_another_section_is_listed_there_by_its_form(client):
     """A chat question goes to the section of its topic: the inquiry form is any section's."""
     from chalicelib.services import submissions as service
@@ -858,6 +882,10 @@ def test_concurrent_transitions_exactly_one_wins(client, monkeypatch, interleavi
     losers = {answer["error"]["code"] for status, answer in results if status == 409}
     if interleaving == "all_read_before_any_write":
         assert losers == {"conflict"}
+        # Each loser is told in staff words which version won (not the resident's text).
+        assert {answer["error"]["details"][0]["message"] for status, answer in results if status == 409} == {
+            "いまの版は 2 です。 / The submission is now at version 2."
+        }
     else:
         assert losers <= {"conflict", "invalid_transition"}
     assert len(transitions_of(receipt)) == 1

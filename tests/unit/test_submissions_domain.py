@@ -160,20 +160,22 @@ class TestNotes:
     @pytest.mark.parametrize("note", [None, "", "   \n\t "])
     def test_needs_info_and_rejected_need_a_note(self, target, note):
         with pytest.raises(InvalidNote) as caught:
-            validate_transition_note(target, note, "public")
+            validate_transition_note(target, note, "public", actor_kind="staff")
         assert caught.value.code == "note_required"
         assert caught.value.message["ja"] and caught.value.message["en"]
 
     @pytest.mark.parametrize("target", [NEEDS_INFO, REJECTED])
     def test_their_note_must_be_public(self, target):
         with pytest.raises(InvalidNote) as caught:
-            validate_transition_note(target, "本人確認書類の写しを添付してください。", "internal")
+            validate_transition_note(
+                target, "本人確認書類の写しを添付してください。", "internal", actor_kind="staff"
+            )
         assert caught.value.code == "note_must_be_public"
 
     @pytest.mark.parametrize("target", [NEEDS_INFO, REJECTED])
     def test_a_public_note_is_accepted_and_trimmed(self, target):
         assert (
-            validate_transition_note(target, "  書類をお送りください。\n", "public")
+            validate_transition_note(target, "  書類をお送りください。\n", "public", actor_kind="staff")
             == "書類をお送りください。"
         )
 
@@ -181,35 +183,35 @@ class TestNotes:
         ("target", "kind"), [(IN_REVIEW, "staff"), (COMPLETED, "staff"), (WITHDRAWN, "resident")]
     )
     def test_other_moves_take_no_note_or_either_kind(self, target, kind):
-        assert validate_transition_note(target, None, None, kind) is None
-        assert validate_transition_note(target, "  ", None, kind) is None
-        assert validate_transition_note(target, "担当: 2係", "internal", kind) == "担当: 2係"
-        assert validate_transition_note(target, "対応しました", "public", kind) == "対応しました"
+        assert validate_transition_note(target, None, None, actor_kind=kind) is None
+        assert validate_transition_note(target, "  ", None, actor_kind=kind) is None
+        assert validate_transition_note(target, "担当: 2係", "internal", actor_kind=kind) == "担当: 2係"
+        assert validate_transition_note(target, "対応しました", "public", actor_kind=kind) == "対応しました"
 
     def test_staff_withdrawing_for_a_resident_note_when_and_how_they_asked(self):
         for note in (None, "  "):
             with pytest.raises(InvalidNote) as caught:
-                validate_transition_note(WITHDRAWN, note, "internal", "staff")
+                validate_transition_note(WITHDRAWN, note, "internal", actor_kind="staff")
             assert caught.value.code == "note_required_withdrawn"
         asked = "12/7 電話で本人から取り下げの申し出"
-        assert validate_transition_note(WITHDRAWN, asked, "internal", "staff") == asked
-        assert validate_transition_note(WITHDRAWN, asked, "public", "staff") == asked
+        assert validate_transition_note(WITHDRAWN, asked, "internal", actor_kind="staff") == asked
+        assert validate_transition_note(WITHDRAWN, asked, "public", actor_kind="staff") == asked
 
     @pytest.mark.parametrize("visibility", [None, "", "secret", "PUBLIC"])
     def test_a_note_needs_a_known_visibility(self, visibility):
         with pytest.raises(InvalidNote) as caught:
-            validate_transition_note(COMPLETED, "done", visibility)
+            validate_transition_note(COMPLETED, "done", visibility, actor_kind="staff")
         assert caught.value.code == "bad_visibility"
 
     def test_length_limit(self):
-        assert validate_transition_note(COMPLETED, "あ" * 2000, "public") == "あ" * 2000
+        assert validate_transition_note(COMPLETED, "あ" * 2000, "public", actor_kind="staff") == "あ" * 2000
         with pytest.raises(InvalidNote) as caught:
-            validate_transition_note(COMPLETED, "あ" * 2001, "public")
+            validate_transition_note(COMPLETED, "あ" * 2001, "public", actor_kind="staff")
         assert caught.value.code == "too_long"
 
     def test_control_characters_are_blanked_but_lines_kept(self):
         assert (
-            validate_transition_note(COMPLETED, "a\x00b\r\nc\td", "public") == "a b\nc\td"
+            validate_transition_note(COMPLETED, "a\x00b\r\nc\td", "public", actor_kind="staff") == "a b\nc\td"
         )  # CRLF is one line break
 
     @pytest.mark.parametrize(
@@ -217,12 +219,12 @@ class TestNotes:
     )
     def test_a_note_nobody_can_see_is_no_note(self, invisible):
         with pytest.raises(InvalidNote) as caught:
-            validate_transition_note(REJECTED, invisible, "public")
+            validate_transition_note(REJECTED, invisible, "public", actor_kind="staff")
         assert caught.value.code == "note_required"
 
     def test_a_note_must_be_text(self):
         with pytest.raises(InvalidNote):
-            validate_transition_note(COMPLETED, ["x"], "public")
+            validate_transition_note(COMPLETED, ["x"], "public", actor_kind="staff")
 
 
 # --------------------------------------------------------------------------- audit trail
