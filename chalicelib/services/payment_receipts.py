@@ -94,12 +94,12 @@ def _deliver(payment_id: str) -> list[str]:
         from chalicelib.services import line_push
 
         try:
-            line_push.to_resident(
+            if line_push.to_resident(
                 submission.line_user_id,
                 [{"type": "text", "text": receipt.text}],
                 retry_key_for(payment_id, "payment-receipt"),
-            )
-            channels.append("line")
+            ):
+                channels.append("line")
         except LineRejected as error:
             logger.warning("LINE refused the receipt push", extra={"line_status": error.status})
     if submission.email:

@@ -289,7 +289,8 @@ def _push(item: QueueWatch, ticket: rules.Ticket, notice: str, ahead: int, offic
     # Derived from the ticket and threshold: a retry after a crash is the same send to LINE.
     key = retry_key_for("queue-watch", item.day_key, item.number, item.line_user_id, notice, str(item.ahead))
     try:
-        line_push.to_resident(item.line_user_id, [{"type": "text", "text": text}], key)
+        if not line_push.to_resident(item.line_user_id, [{"type": "text", "text": text}], key):
+            return
     except LineRejected as error:
         # Blocked the account, or the like: sending again would not help; the notice counts as given.
         logger.warning("queue notice refused by LINE", extra={"status": error.status})

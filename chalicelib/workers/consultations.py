@@ -156,12 +156,12 @@ def deliver(booking: ConsultationBooking, notice: str, now: datetime) -> list[st
     channels = []
     if booking.line_user_id:
         try:
-            line_push.to_resident(
+            if line_push.to_resident(
                 booking.line_user_id,
                 [{"type": "text", "text": text[:5000]}],
                 retry_key_for(booking.booking_id, _notice_key(booking, notice), "consult"),
-            )
-            channels.append("line")
+            ):
+                channels.append("line")
         except LineRejected as error:
             logger.warning("LINE refused the consultation notice", extra={"line_status": error.status})
     if booking.email:

@@ -121,7 +121,7 @@ def deliver(message: NotificationMessage) -> list[str]:
         channels.append("chat")  # told in the chat's own reply: no second message
     elif submission.line_user_id:
         try:
-            line_push.to_resident(
+            sent = line_push.to_resident(
                 submission.line_user_id,
                 _with_answer_button(
                     messages.line_messages(
@@ -141,7 +141,8 @@ def deliver(message: NotificationMessage) -> list[str]:
                 ),
                 retry_key_for(message.receipt, str(message.version), "notify"),
             )
-            channels.append("line")
+            if sent:
+                channels.append("line")
         except LineRejected as error:
             # Blocked or unknown user: sending again will not help; the email (if any) still goes.
             logger.warning("LINE refused the notification push", extra={"line_status": error.status})

@@ -81,12 +81,12 @@ def _send(submission: Submission, asked_at: str) -> list[str]:
         data = postbacks.sign(get_settings().line_channel_secret, "answer.start", submission.receipt)
         button = chat.postback_item(messages.text("button.answer", language), data)
         try:
-            line_push.to_resident(
+            if line_push.to_resident(
                 submission.line_user_id,
                 [chat.text_message(text, [button])],
                 retry_key_for(submission.receipt, asked_at, "remind"),
-            )
-            channels.append("line")
+            ):
+                channels.append("line")
         except LineRejected as error:
             logger.warning("LINE refused the reminder", extra={"line_status": error.status})
     if submission.email:
