@@ -27,7 +27,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import errors as rule
 from chalicelib.domain import payments as rules
 from chalicelib.domain import submissions as submission_rules
-from chalicelib.domain.forms import catalogue
+from chalicelib.domain.forms import FormDefinition, catalogue
 from chalicelib.domain.notifications import WITHDRAWN_UNPAID
 from chalicelib.observability import invocation, logger, metrics
 from chalicelib.services import payments
@@ -41,20 +41,19 @@ OUTCOMES = ("withdrawn", "paid", "held", "not_due", "moved", "failed")
 def run(now: datetime | None = None) -> dict[str, int]:
     """Withdraw every submission that is due; counts per outcome."""
     now = now or datetime.now(UTC)
-    default = get_settings().payment_withdraw_after_days
     counts = dict.fromkeys(OUTCOMES, 0)
-    for section, days in _sections(default).items():
-        # Only what was created `days` ago or earlier can be due: the index's time range says so.
+    for section, days in days_to_pay_by_section().items():
+        # Only what was created the fewest days ago any form allows, or earlier, can be due.
         waiting = submission_store.iterate_index(
             Submission.by_section,
             section,
-            until=now - timedelta(days=days),
+            until=now - timedelta(days=min(days)),
             filter_condition=Submission.status == submission_rules.AWAITING_PAYMENT,
         )
         for submission in waiting:
             with invocation(submission.receipt, job="payments-unpaid"):
                 try:
-                    counts[withdraw_if_due(submission, now, default)] += 1
+                    counts[withdraw_if_due(submission, now)] += 1
                 except Exception as error:  # one submission must never stop the others
                     counts["failed"] += 1
                     logger.warning(
@@ -67,23 +66,28 @@ def run(now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def _sections(default: int) -> dict[str, int]:
-    """The sections with a form paid first, each with the fewest days any of those forms allows."""
-    found: dict[str, int] = {}
+def days_to_pay(form: FormDefinition | None) -> int:
+    """The days a submission of `form` may wait unpaid before this job withdraws it."""
+    default = get_settings().payment_withdraw_after_days
+    return rules.withdraw_after_days(form.meta, default) if form is not None else default
+
+
+def days_to_pay_by_section() -> dict[str, list[int]]:
+    """The sections with a form paid first, each with the days each of those forms allows."""
+    found: dict[str, list[int]] = {}
     for form in catalogue():
         if rules.pays_first(form.meta):
-            days = rules.withdraw_after_days(form.meta, default)
-            found[form.section] = min(days, found.get(form.section, days))
+            found.setdefault(form.section, []).append(days_to_pay(form))
     return found
 
 
-def withdraw_if_due(submission: Submission, now: datetime, default: int) -> str:
+def withdraw_if_due(submission: Submission, now: datetime) -> str:
     """One submission: one of OUTCOMES (but failed, which is an exception)."""
     found = payments.plan_for(submission)
     if found is None:
         return "not_due"  # nothing to pay online (any more): not this job's to withdraw
     form, plan = found
-    days = rules.withdraw_after_days(form.meta, default)
+    days = days_to_pay(form)
     if not rules.withdrawal_due(plan, submission.status, submission.created_at, days, now):
         return "not_due"
     intents = payments.end_live_intents(submission.receipt, SOURCE)

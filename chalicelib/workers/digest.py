@@ -19,7 +19,7 @@ from typing import Any
 from chalicelib.adapters import email
 from chalicelib.config import get_settings
 from chalicelib.domain import digest as rendering
-from chalicelib.domain import forms, payments
+from chalicelib.domain import forms
 from chalicelib.domain.responses import awaiting_staff, needs_info_since, waiting_past_target
 from chalicelib.domain.submissions import (
     OPEN_STATUSES,
@@ -29,6 +29,7 @@ from chalicelib.domain.submissions import (
     received_since,
 )
 from chalicelib.observability import invocation, logger, metrics
+from chalicelib.services import payment_withdrawals
 from chalicelib.store import digests, inbox
 from chalicelib.store import submissions as store
 from chalicelib.store.models import Submission
@@ -157,12 +158,7 @@ def _new(section_id: str, since: datetime, now: datetime) -> list[Submission]:
 def _unpaid_wait(section_id: str) -> timedelta:
     """The longest a submission of the section may wait for its fee (a day more for a payment
     caught after its end): how long before the last digest one paid since may have been made."""
-    default = get_settings().payment_withdraw_after_days
-    days = [
-        payments.withdraw_after_days(form.meta, default)
-        for form in forms.catalogue()
-        if form.section == section_id and payments.pays_first(form.meta)
-    ]
+    days = payment_withdrawals.days_to_pay_by_section().get(section_id)
     return timedelta(days=max(days) + 1) if days else timedelta(0)
 
 

@@ -27,7 +27,7 @@ from chalicelib.domain.forms import get_form, retention_days
 from chalicelib.domain.submissions import RECEIPT_PATTERN, STATUSES, TERMINAL_STATUSES
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import NOTIFICATIONS
-from chalicelib.services import line_push
+from chalicelib.services import line_push, payment_withdrawals
 from chalicelib.store import inbox
 from chalicelib.store import submissions as store
 from chalicelib.workers.batches import BatchResponse, Message, Record, partial_batch
@@ -101,7 +101,7 @@ def deliver(message: NotificationMessage) -> list[str]:
     public_note = messages.public_note_for(
         submission.public_notes or [], event=message.event, status=message.status, version=message.version
     )
-    days = _days_to_pay(form) if message.event == messages.WITHDRAWN_UNPAID else None
+    days = payment_withdrawals.days_to_pay(form) if message.event == messages.WITHDRAWN_UNPAID else None
     fee = _payable_fee(submission, message.status)
     settings = get_settings()
     notification = messages.build(
@@ -205,13 +205,5 @@ def _fee_due(submission: Any, form: Any, plan: Any) -> messages.FeeDue:
     return messages.FeeDue(
         plan.amount_yen,
         get_settings().web_page(f"/payments/{submission.receipt}", submission.language),
-        _days_to_pay(form) if pays_first else None,
+        payment_withdrawals.days_to_pay(form) if pays_first else None,
     )
-
-
-def _days_to_pay(form: Any) -> int:
-    """The days a submission of `form` could wait unpaid (what the withdrawal job went by)."""
-    from chalicelib.domain import payments
-
-    default = get_settings().payment_withdraw_after_days
-    return payments.withdraw_after_days(form.meta, default) if form is not None else default
