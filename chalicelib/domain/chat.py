@@ -85,13 +85,6 @@ def greeting_language(text: str, resident_language: str) -> str | None:
     return language
 
 
-def courtesy_alone(text: str) -> str | None:
-    """What a message of courtesy alone is ("thanks", "greetings", "acknowledgements"), to be
-    answered as such rather than "we cannot answer that"; None for anything more. Marks or emoji
-    alone ("?", "😭") are none."""
-    return courtesy.kind(text)
-
-
 def _bare(text: str) -> str:
     """A short message as compared with a word list: NFKC, lower case, no closing marks."""
     return unicodedata.normalize("NFKC", text).strip().lower().rstrip("。.!！?？~〜")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from chalicelib.adapters.line_api import line_client
 from chalicelib.config import get_settings
-from chalicelib.domain import chat, faq, postbacks
+from chalicelib.domain import chat, courtesy, faq, postbacks
 from chalicelib.domain import residents as resident_rules
 from chalicelib.domain.line_webhook import LineEvent
 from chalicelib.observability import logger, metrics
@@ -138,7 +138,7 @@ def _message(turn: Turn) -> None:
         text = message.get("text") or ""
         if chat.is_cancel(text):
             cancel(turn)
-        elif (turn.conversation is None or turn.in_flow(chat.ASK)) and (polite := chat.courtesy_alone(text)):
+        elif (turn.conversation is None or turn.in_flow(chat.ASK)) and (polite := courtesy.kind(text)):
             _courtesy(turn, text, polite)
         elif turn.in_flow(chat.REPORT):
             report.on_text(turn, text)
