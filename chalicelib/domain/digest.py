@@ -52,7 +52,7 @@ _MEANING = {
         "Reports the resident marked as dangerous that are still open.",
     ),
     "new": (
-        "前回のお知らせ以降に受け付けたもの（取り下げ・却下になったものは含みません）。",
+        "前回のお知らせ以降に受け付けたもの（取り下げ・不受理になったものは含みません）。",
         "Received since the last digest, not counting any since withdrawn or rejected.",
     ),
     "answered": (

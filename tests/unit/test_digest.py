@@ -225,7 +225,7 @@ class TestIssue10:
 
     def test_each_count_says_what_it_counts(self):
         text = render().text
-        assert "取り下げ・却下になったものは含みません" in text
+        assert "取り下げ・不受理になったものは含みません" in text
         assert "not counting any since withdrawn or rejected" in text
         assert "longer than the form's target" in text
 
