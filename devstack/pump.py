@@ -233,6 +233,11 @@ def main() -> None:
     parser.add_argument("--fire", metavar="JOB", help="run one scheduled job now and exit")
     parser.add_argument("--at", metavar="ISO", help="with --fire: the schedule's time (default: now)")
     parser.add_argument("--drain", action="store_true", help="deliver until the queues are empty, then exit")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        help="with --fire or --drain: the app's log lines shown (default WARNING: the job's result alone)",
+    )
     args = parser.parse_args()
     ports = Ports.from_env()
     os.environ.update(local_environ(ports))
@@ -240,6 +245,9 @@ def main() -> None:
         from devstack import preflight
 
         metrics_to_file()
+        from chalicelib.observability import logger
+
+        logger.setLevel(args.log_level.upper())  # `make run`'s console keeps every line
 
         pump = Pump()
         at = None

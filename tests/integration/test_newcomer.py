@@ -126,21 +126,30 @@ def test_make_mail_shows_plain_and_raw_messages(local_stack):
     assert "=== to raw@example.jp" in only.stdout and "plain@example.jp" not in only.stdout
 
 
-def test_make_fire_prints_the_jobs_result_not_metric_lines(local_stack):
-    """Metric (EMF) lines go to .devstack/metrics.jsonl, as `make run`'s do, not between the output."""
+def test_make_fire_prints_the_jobs_result_not_metric_or_log_lines(local_stack):
+    """Metric (EMF) lines go to .devstack/metrics.jsonl, as `make run`'s do, not between the
+    output; the job's own log lines only when asked (`make fire LOG=INFO`)."""
     env = {**os.environ, "MADOGUCHI_AWS_PORT": str(local_stack.ports.aws)}
     for name in ("MADOGUCHI_METRICS_FILE", "MADOGUCHI_METRICS"):
         env.pop(name, None)
-    result = subprocess.run(
-        [sys.executable, "-m", "devstack.pump", "--fire", "dlq-watch"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() and '"_aws"' not in result.stdout
+
+    def fire(*extra: str) -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "devstack.pump", "--fire", "daily-digest", *extra],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip().splitlines()
+
+    [result] = fire()  # what each section got, one line
+    assert "'koseki-jumin'" in result and '"level"' not in result and '"_aws"' not in result
+    logged = fire("--log-level", "INFO")
+    assert "'koseki-jumin'" in logged[-1] and all('"_aws"' not in line for line in logged)
+    assert any(json.loads(line)["level"] == "INFO" for line in logged[:-1])
 
 
 def test_metric_lines_go_to_the_file_when_one_is_set(tmp_path, monkeypatch, capsys):
