@@ -6,7 +6,8 @@ values with context (cdk.json or `-c`): `prefix` (names every resource; S3 bucke
 global, so a ward picks one nobody else uses), `alarm_emails` (comma-separated), `ses_domain`,
 `ses_sender`, `web_origin`, `line_login_channel_id`, `api_url` (the API's public base URL, a custom
 domain), `liff_url` (the ward's LIFF app), `paypay_merchant_id`, `paypay_api_base` (a sandbox
-stage), `staff_console_url`, `log_hash_salt` (the salt of the LINE user id pseudonyms in logs;
+stage), `staff_console_url`, `staff_email_from_ses` (true: staff invitations come from
+`ses_sender`, once the SES domain is verified), `log_hash_salt` (the salt of the LINE user id pseudonyms in logs;
 default: the stack's own id). Synth warns about each of stack.WARD_SETTINGS a stage leaves
 unset or at its example placeholder (`make synth` reads cdk.json's context, as the CLI does).
 """
@@ -61,6 +62,7 @@ def stage_config(app, stage: str):  # noqa: ANN001, ANN201 (aws_cdk imported lat
             c.strip() for c in context("paypay_webhook_cidrs").split(",") if c.strip()
         ),
         staff_console_url=context("staff_console_url"),
+        staff_email_from_ses=context("staff_email_from_ses").lower() == "true",
         log_hash_salt=context("log_hash_salt"),
         log_retention=logs.RetentionDays.ONE_YEAR if stage == "prod" else logs.RetentionDays.ONE_MONTH,
     )

@@ -183,3 +183,10 @@ def example_addresses() -> list[str]:
             else []
         ),
     ]
+
+
+def ward_name_en() -> str:
+    """The ward's English name (ward data), as staff emails' sender name."""
+    from chalicelib.domain.ward import ward_name
+
+    return ward_name("en")

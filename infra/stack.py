@@ -148,6 +148,10 @@ class StageConfig:
     paypay_webhook_cidrs: tuple[str, ...] = ()
     # The staff console that digest emails link into (empty: no links).
     staff_console_url: str = ""
+    # Staff invitations and password resets from `ses_sender` through the stage's SES domain, not
+    # Cognito's own sender (no-reply@verificationemail.com, a few dozen emails a day). Set it
+    # once the domain is verified: Cognito refuses an unverified identity.
+    staff_email_from_ses: bool = False
     # Salts the LINE user id pseudonyms in logs. Empty: the stack's own id (unique per stage, not
     # in git), so a stage never logs with the code's public default.
     log_hash_salt: str = ""
@@ -442,6 +446,14 @@ class MadoguchiStack(cdk.Stack):
             mfa=cognito.Mfa.REQUIRED,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            email=cognito.UserPoolEmail.with_ses(
+                from_email=self.config.ses_sender,
+                from_name=definitions.ward_name_en(),  # ASCII: the From header as Cognito writes it
+                ses_verified_domain=self.config.ses_domain,
+                ses_region=self.region,
+            )
+            if self.config.staff_email_from_ses
+            else None,
             feature_plan=cognito.FeaturePlan.PLUS,
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
             deletion_protection=self.config.protect,

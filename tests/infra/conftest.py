@@ -38,6 +38,7 @@ WARD_CONTEXT = {
     "prod:ses_domain": "madoguchi.city.example.jp",
     "prod:alarm_emails": "ops@city.example.jp",
     "prod:paypay_webhook_cidrs": "203.0.113.0/24, 198.51.100.7/32",  # documentation ranges (RFC 5737)
+    "prod:staff_email_from_ses": "true",
 }
 
 

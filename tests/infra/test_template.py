@@ -369,6 +369,16 @@ def test_staff_pool_groups_section_and_app_client_reach_the_app(synth: Synth) ->
     # SRP sign-in only: no OAuth flow (the implicit grant puts tokens in a redirect URL).
     assert not client["Properties"].get("AllowedOAuthFlows")
     assert client["Properties"]["ExplicitAuthFlows"] == ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    # Invitations from the ward's SES domain once a stage says so (prod here); dev keeps Cognito's sender.
+    email = pool["Properties"]["EmailConfiguration"]
+    assert email["EmailSendingAccount"] == "DEVELOPER"
+    assert email["From"] == "Katsushika City <no-reply@madoguchi.city.example.jp>"
+    assert ":identity/madoguchi.city.example.jp" in json.dumps(email["SourceArn"])
+    ((_, dev_pool),) = resources(synth.templates["dev"], "AWS::Cognito::UserPool").items()
+    assert dev_pool["Properties"].get("EmailConfiguration", {}).get("EmailSendingAccount") in (
+        None,
+        "COGNITO_DEFAULT",
+    )
     env = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert env["STAFF_JWT_AUDIENCE"] == {"Ref": client_id}
     assert {"Ref": pool_id} in env["STAFF_JWT_ISSUER"]["Fn::Join"][1]
