@@ -408,6 +408,12 @@ def reminders(service: Service, start: datetime, mode: str, now: datetime) -> li
 SCHEDULE_KINDS = ("followup", "reminder_day", "reminder_hour", "meeting_link")
 
 
+def booked_revision(status: str, revision: int) -> int:
+    """The revision a booking's last booking or move made: a cancel adds one, and nothing
+    changes a cancelled booking after."""
+    return revision - 1 if status == CANCELLED else revision
+
+
 def schedule_name(booking_id: str, kind: str) -> str:
     """Deterministic, so a retry replaces and a cancel finds it (Scheduler: ≤ 64 characters)."""
     return f"booking-{booking_id}-{kind.replace('_', '-')}"

@@ -396,10 +396,12 @@ def followup(booking_id: str, now: datetime | None = None) -> list[str]:
         for kind in ("reminder_day", "reminder_hour", "meeting_link"):
             scheduler.delete(rules.schedule_name(booking_id, kind))
         if booking.status == rules.CANCELLED:
-            # The confirmation or move the resident has not been sent yet goes first (the worker
-            # sends each once): a move then a cancel made before either went out must not cancel
-            # a time they never heard of.
-            due += ["booked", "cancelled"]
+            # The confirmation or move the resident was not sent yet goes first: a move then a
+            # cancel made before either went out must not cancel a time they never heard of.
+            booked = rules.booked_revision(booking.status, int(booking.revision or 1))
+            if int(booking.told_revision or 0) < booked:
+                due.append("booked")
+            due.append("cancelled")
     scheduler.delete(rules.schedule_name(booking_id, "followup"))
     return due
 

@@ -355,6 +355,16 @@ def set_status(booking: ConsultationBooking, status: str, audit: Audit) -> None:
         raise Stale() from None
 
 
+def mark_told(booking_id: str, revision: int) -> None:
+    """The resident was sent the notice of `revision`; never moves back (notices may cross)."""
+    told = ConsultationBooking.told_revision
+    with conditional():  # told of a later one already, or the booking's retention ended
+        ConsultationBooking(booking_id).update(
+            actions=[told.set(revision)],
+            condition=ConsultationBooking.booking_id.exists() & (told.does_not_exist() | (told < revision)),
+        )
+
+
 def record(booking_id: str, audit: Audit) -> None:
     """An audit entry on its own (a staff member viewed a booking's personal data)."""
     audit_entry(booking_id, audit, expires_at=audit.at + RETENTION * 2).save()

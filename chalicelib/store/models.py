@@ -583,6 +583,9 @@ class ConsultationBooking(Model):
     cancel_reason = UnicodeAttribute(null=True)
     cancelled_by = UnicodeAttribute(null=True)
     revision = NumberAttribute(default=1)
+    # The last revision (booking or move) the resident was sent a notice of: a cancel weeks
+    # later must not send the confirmation again (the notices' once-ledger keeps a week).
+    told_revision = NumberAttribute(null=True)
     expires_at = TTLAttribute(null=True)
     by_section_day = BookingsBySectionDayIndex()
     by_line_user = BookingsByLineUserIndex()

@@ -78,10 +78,12 @@ def process(booking_id: str, kind: str, slot: str | None, now: datetime | None =
         if booking is None:
             return sent
         with inbox.once(f"consult#{booking_id}#{_notice_key(booking, notice)}", now, LEASE) as claim:
-            if claim is inbox.Claim.DONE:
-                continue
-            deliver(booking, notice, now)
-        sent.append(notice)
+            if claim is not inbox.Claim.DONE:
+                deliver(booking, notice, now)
+        if notice == "booked":  # also when sent before: a crash may have come between
+            store.mark_told(booking_id, _booked_revision(booking))
+        if claim is not inbox.Claim.DONE:
+            sent.append(notice)
     return sent
 
 
@@ -94,10 +96,7 @@ def _notice_key(booking: ConsultationBooking, notice: str) -> str:
 
 
 def _booked_revision(booking: ConsultationBooking) -> int:
-    """The revision its last booking or move made: a cancel adds one (store.release), and
-    nothing changes a cancelled booking after."""
-    revision = int(booking.revision or 1)
-    return revision - 1 if booking.status == rules.CANCELLED else revision
+    return rules.booked_revision(booking.status, int(booking.revision or 1))
 
 
 def _message_key(booking: ConsultationBooking, notice: str) -> str:
@@ -181,7 +180,8 @@ def deliver(booking: ConsultationBooking, notice: str, now: datetime) -> list[st
             location=location,
             now=now,
             cancelled=notice == "cancelled",
-            sequence=int(booking.revision or 1) - 1,  # each move or cancel is a new version
+            # Each move or cancel is a new version; a late confirmation is its own move's.
+            sequence=(_booked_revision(booking) if notice == "booked" else int(booking.revision or 1)) - 1,
             organizer=get_settings().ses_sender,
         )
         email.send_with_calendar([booking.email], subject, text, calendar)

@@ -566,3 +566,47 @@ def test_a_move_then_a_cancel_before_either_went_out_tells_both(call, slot, book
     assert new_time in moved and "担当者の都合" not in moved  # first the move, then the cancel
     assert new_time in cancelled and "担当者の都合" in cancelled
     assert len(pushes_to(sandbox, user)) == 3
+
+
+def test_a_cancel_weeks_after_the_confirmation_sends_the_cancel_alone(call, slot, book, pump):
+    """A review: the cancel re-sent the confirmation (with a calendar REQUEST) whenever the
+    notices' once-ledger had expired (a week), which is the usual case for a booking weeks ahead."""
+    from chalicelib.store.models import InboxEvent
+    from tests.integration.consultations.test_notices import emails_to
+
+    address = f"weeks-{new_user_id()[-8:]}@example.com"
+    booking_id = body_of(book("legal", slot("legal", offset=3), email=address))["booking"]
+    pump.drain()
+    assert len(emails_to(address)) == 1 and store.get(booking_id).told_revision == 1
+    for row in InboxEvent.scan(InboxEvent.event_id.startswith(f"consult#{booking_id}#")):
+        row.delete()  # what DynamoDB's TTL does a week after
+    path = f"/staff/consultations/bookings/{booking_id}/cancel"
+    assert call("POST", path, {"reason": "担当者の都合"}, headers=staff_headers()).status_code == 200
+    pump.drain()
+    confirmation, cancel = emails_to(address)
+    calendar = next(p for p in cancel.walk() if p.get_content_type() == "text/calendar")
+    assert "METHOD:CANCEL" in calendar.get_payload(decode=True).decode()
+
+
+def test_a_late_confirmation_and_its_cancel_carry_their_own_calendar_versions(call, slot, book, pump):
+    """A move then a cancel before either went out: the move's version, then the cancel's."""
+    from tests.integration.consultations.test_notices import emails_to
+
+    address = f"versions-{new_user_id()[-8:]}@example.com"
+    booking_id = body_of(book("legal", slot("legal", offset=3), email=address))["booking"]
+    pump.drain()
+    path = f"/staff/consultations/bookings/{booking_id}"
+    assert (
+        call("POST", f"{path}/move", {"slot": slot("legal", offset=4)}, headers=staff_headers()).status_code
+        == 200
+    )
+    assert (
+        call("POST", f"{path}/cancel", {"reason": "担当者の都合"}, headers=staff_headers()).status_code == 200
+    )
+    pump.drain()
+
+    def version(message) -> str:
+        calendar = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+        return re.search(r"SEQUENCE:(\d+)", calendar.get_payload(decode=True).decode()).group(1)
+
+    assert [version(message) for message in emails_to(address)] == ["0", "1", "2"]
