@@ -84,7 +84,9 @@ def create(
             code="invalid_submission",
             details=[{"pointer": "/location/address", "message": Text("problem.outside_ward")}],
         )
-    if submitter.line_user_id:  # its notices would go by LINE push alone
+    if submitter.line_user_id and not submitter.confirmed:
+        # Its notices would go by LINE push alone. Not for a chat filing: the resident is talking
+        # to the account now (a re-follow may still be on its way while the table says unfollowed).
         line_push.require_following(submitter.line_user_id, email=document.get("email"))
     photos = uploads.prepare(document.get("photos", []), "/photos")
     if submitter.channel == "web" and submitter.client:

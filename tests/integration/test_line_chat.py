@@ -444,6 +444,24 @@ def test_a_report_with_a_typed_address_and_no_photo(resident):
     assert report.data == {"wasteType": "appliance", "location": {"address": "柴又公園の北側入口付近"}}
 
 
+def test_a_chat_report_is_filed_while_a_refollow_is_still_on_its_way(resident):
+    """A review: after a block and an unblock, the unfollow was applied and the follow not yet
+    (SQS keeps no order); the report and its photos were thrown away as "not following". A
+    resident talking to the account follows it."""
+    resident.send(line_event("unfollow", resident.user_id))
+    resident.tap("menu.report")
+    resident.tap("report.category", "illegal-dumping")
+    resident.tap("report.kind", "appliance")
+    resident.tap("report.photos_done")
+    resident.tap("report.address")
+    resident.say("柴又公園の北側入口付近")
+    confirm = resident.tap("report.comment_skip")
+    sent = resident.tap_button(confirm, text_of("button.send"))
+    assert text_of("report.rejected") not in texts(sent)
+    [filed] = Submission.by_line_user.query(resident.user_id)
+    assert submissions.get(filed.receipt).form_id == "illegal-dumping"
+
+
 def test_a_typed_address_in_another_ward_is_refused_as_a_pin_outside_is(resident):
     """An outside tester filed a streetlight in Nishi-Shinjuku by typing its address."""
     resident.tap("menu.report")
