@@ -231,10 +231,23 @@ def test_a_thanks_after_suggestions_keeps_the_question_offered_to_a_person(resid
 @pytest.mark.parametrize("agreed", ["ok", "はい", "네", "vâng"])
 def test_an_ok_to_the_offer_of_a_person_shows_its_button_again(resident, agreed):
     """From a review: an "ok" after "tap 'Ask a person'" was answered "you're welcome", as if sent."""
-    resident.say("国保")  # suggestions, and the offer of a person
+    offered = resident.say("国保")  # suggestions, and the offer of a person
     again = resident.say(agreed)
-    assert text_of("chat.welcome") not in texts(again)
+    # The same offer again (a review: it had said "we cannot answer that" under the suggestions).
+    assert texts(again) == texts(offered) and faq_buttons(again) == faq_buttons(offered)
     resident.tap_button(again, text_of("button.ask_person"))
+    [mine] = Submission.by_line_user.query(resident.user_id)
+    assert submissions.get(mine.receipt).data["question"] == "国保"
+
+
+def test_an_ok_after_reading_a_suggested_answer_is_thanks_and_the_person_stays_offered(resident):
+    offered = resident.say("国保")
+    shown = resident.send(
+        line_event("postback", resident.user_id, postback={"data": faq_buttons(offered)[0]["data"]})
+    )
+    assert text_of("handoff.suggest", person=text_of("button.ask_person")) not in texts(shown)
+    assert texts(resident.say("わかりました")) == text_of("chat.welcome")
+    resident.tap_button(offered, text_of("button.ask_person"))  # the offer still stands
     [mine] = Submission.by_line_user.query(resident.user_id)
     assert submissions.get(mine.receipt).data["question"] == "国保"
 

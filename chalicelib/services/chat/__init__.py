@@ -160,8 +160,9 @@ def _message(turn: Turn) -> None:
 
 def _courtesy(turn: Turn, text: str, kind: str) -> None:
     """A greeting, thanks or ok alone, in its own language (an English one is anyone's). A
-    question offered to a person stays offered; an ok to that offer shows its button again."""
-    if kind == "acknowledgements" and turn.in_flow(chat.ASK):
+    question offered to a person stays offered; an ok to that offer shows it again, an ok after
+    reading a suggested answer is thanks."""
+    if kind == "acknowledgements" and turn.in_flow(chat.ASK) and not ask.answered(turn):
         ask.prompt(turn)
         return
     greeted_in = chat.greeting_language(text, turn.language)

@@ -49,22 +49,36 @@ def on_question(turn: Turn, text: str) -> None:
     # Kept for "ask a person": the resident's words go to staff only if they tap it. A question
     # near an entry goes to that entry's section; one near nothing to the public hearing unit.
     near = hits[0] if hits and (hits[0].covered or hits[0].confidence >= faq.SUGGEST_ALSO) else None
-    conversation = turn.start(
+    offer: dict[str, object] = {}
+    if decision == faq.ANSWER:
+        offer = {"handoff": True}  # "can I talk to a person": how, with the button it names
+    elif decision == faq.SUGGESTIONS:
+        offer = {"suggested": [hit.entry_id for hit in chosen]}
+    turn.start(
         chat.ASK,
         chat.OFFERED,
         {
             "question": chat.clean_text(text)[:1000],
             "faqEntry": near.entry_id if near else None,
             "section": index().entries[near.entry_id].section if near else None,
+            **offer,
         },
     )
+    prompt(turn)
+
+
+def prompt(turn: Turn) -> None:
+    """The offer of a person for the question kept, as first made (the suggestions, the way to
+    reach a person, or "we cannot answer that"); said again for an ok to it, or a redelivery."""
+    conversation = turn.conversation
+    assert conversation is not None
+    data = conversation.data
     person = turn.button("button.ask_person", "ask.person", conversation.conversation_id)
-    if decision == faq.ANSWER:  # "can I talk to a person": how, with the button it names
-        found = index().answer(HANDOFF_ENTRY, turn.language)
-        turn.say_text(found["answer"], [person, turn.cancel_button()])
-    elif decision == faq.SUGGESTIONS:
+    if data.get("handoff"):
+        turn.say_text(index().answer(HANDOFF_ENTRY, turn.language)["answer"], [person, turn.cancel_button()])
+    elif suggested := [entry for entry in data.get("suggested") or () if entry in index().entries]:
         listed, buttons = turn.suggestions(
-            [(hit.entry_id, index().answer(hit.entry_id, turn.language)["question"]) for hit in chosen]
+            [(entry, index().answer(entry, turn.language)["question"]) for entry in suggested]
         )
         intro = turn.text("handoff.suggest", person=turn.text("button.ask_person"))
         turn.say_text(f"{intro}\n{listed}", [*buttons, person])
@@ -72,10 +86,17 @@ def on_question(turn: Turn, text: str) -> None:
         turn.say("handoff.none", [person, turn.cancel_button()], person=turn.text("button.ask_person"))
 
 
+def answered(turn: Turn) -> bool:
+    """Whether a suggestion was read since the person was offered (an ok then is thanks)."""
+    return turn.in_flow(chat.ASK) and bool(turn.conversation and turn.conversation.data.get("shown"))
+
+
 def show_answer(turn: Turn, entry_id: str) -> None:
     if entry_id not in index().entries:
         turn.say("general.not_understood")
         return
+    if turn.in_flow(chat.ASK, chat.OFFERED):  # a suggestion tapped: the person stays offered
+        turn.advance(chat.OFFERED, shown=entry_id)
     _answer(turn, entry_id)
 
 
@@ -116,14 +137,6 @@ def ask_person(turn: Turn, conversation_id: str) -> None:
     routed = section or form.section
     turn.say("ask.sent", receipt=receipt, section=turn.text(f"section.{routed}"))
     logger.info("chat inquiry filed", extra={"section": routed})
-
-
-def prompt(turn: Turn) -> None:
-    """Said again when an event is redelivered after it was applied."""
-    conversation = turn.conversation
-    assert conversation is not None
-    person = turn.button("button.ask_person", "ask.person", conversation.conversation_id)
-    turn.say("handoff.none", [person, turn.cancel_button()], person=turn.text("button.ask_person"))
 
 
 ACTIONS = {
