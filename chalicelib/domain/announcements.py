@@ -88,7 +88,16 @@ SKIPPED = "cancelled"
 WITHDRAWN = "withdrawn"
 COUNTS = (PLANNED, DELIVERED, UNDELIVERED, DEFERRED, HELD_BACK, SKIPPED, WITHDRAWN)
 
-_HTTPS_URL = re.compile(r"^https://[^\s<>\"]+$")
+# A host, then a path, query or fragment: no userinfo ("user@") and no backslash, which browsers
+# read as "/" while Python's urlsplit does not (https://evil.example\@www.city… goes to evil.example).
+_HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d{1,5})?([/?#][^\s<>\"\\]*)?$")
+# What LINE makes a link of in a text: an http(s) address, or a bare domain name (www.… and the
+# like; a file name such as 案内.pdf is none: no such top-level domain).
+_LINKED_IN_TEXT = re.compile(
+    r"(?:https?://[^\s<>\"]+|(?<![\w@.-])(?:[A-Za-z0-9-]+\.)+"
+    r"(?!(?:pdf|jpe?g|png|gif|docx?|xlsx?|pptx?|txt|csv|html?)(?![\w-]))[A-Za-z]{2,24}(?![\w-]))",
+    re.IGNORECASE,
+)
 # LINE shows JPEG and PNG images only; an address naming another image type is refused (one
 # naming none, as CMS addresses often do, cannot be told without fetching it).
 _OTHER_IMAGE_TYPE = re.compile(r"\.(gif|webp|svg|bmp|tiff?|heic|heif|avif)$", re.IGNORECASE)
@@ -458,20 +467,30 @@ def needs_approval(recipients: int, content: Content, policy: Policy, *, supervi
 
 
 def untrusted_hosts(content: Content, policy: Policy) -> list[str]:
-    """The hosts its link and image are on, other than the ward's own sites (the host itself or
-    a subdomain: www.city.katsushika.lg.jp.evil.com is neither). A phishing link from a mistaken
-    or stolen announcer account, or an image host that sees every resident's address, is seen
-    by a second person first."""
-    hosts = {
-        (urlsplit(url).hostname or "").lower()
-        for url in (content.link, content.image_url, content.preview_url)
-        if url
-    }
+    """The hosts its link, image and texts' addresses are on, other than the ward's own sites
+    (the host itself or a subdomain: www.city.katsushika.lg.jp.evil.com is neither). A phishing
+    link from a mistaken or stolen announcer account, or an image host that sees every
+    resident's address, is seen by a second person first."""
+    addresses = [url for url in (content.link, content.image_url, content.preview_url) if url]
+    for text in content.texts.values():
+        addresses += _LINKED_IN_TEXT.findall(text)
+    hosts = {_host(address) for address in addresses}
     return sorted(
         host
         for host in hosts
         if not any(host == trusted or host.endswith("." + trusted) for trusted in policy.trusted_hosts)
     )
+
+
+def _host(address: str) -> str:
+    """The host a browser opens: a backslash is a "/" to it, and a bare name is a host."""
+    address = address.replace("\\", "/")
+    if "://" not in address:
+        address = "https://" + address
+    try:
+        return (urlsplit(address).hostname or "").lower()
+    except ValueError:  # an address no browser opens either (a bracket left open)
+        return address.lower()
 
 
 def needs_review(category: str, approval_required: bool) -> bool:

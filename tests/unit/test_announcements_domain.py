@@ -156,6 +156,20 @@ def test_a_link_or_image_off_the_wards_sites_is_approved_by_a_second_person_what
     assert rules.needs_approval(
         3, linked(image="https://images.example.net/a.jpg"), POLICY, supervisor_draft=True
     )
+    # An address in a text is a link on LINE too (a review): read as a browser reads it.
+    for text, hosts in (
+        (
+            "詳しくは https://www.city.katsushika.lg.jp.evil.example/login を",
+            ["www.city.katsushika.lg.jp.evil.example"],
+        ),
+        ("詳しくは www.evil.example/login へ", ["www.evil.example"]),
+        ("https://evil.example\\@www.city.katsushika.lg.jp/", ["evil.example"]),
+        ("区のページ https://www.city.katsushika.lg.jp/a（詳細）と city.katsushika.lg.jp", []),
+        ("資料（案内.pdf）、問い合わせ info@city.katsushika.lg.jp、No.1、e.g.", []),
+    ):
+        worded = dataclasses.replace(news(narrowed), texts={"ja": text})
+        assert rules.untrusted_hosts(worded, POLICY) == hosts, text
+        assert rules.needs_approval(3, worded, POLICY, supervisor_draft=True) == bool(hosts)
     metro = rules.Policy.from_environ({"ANNOUNCE_TRUSTED_HOSTS": "city.katsushika.lg.jp, metro.tokyo.lg.jp"})
     assert not rules.needs_approval(
         3, linked("https://www.metro.tokyo.lg.jp/x"), metro, supervisor_draft=True
@@ -339,6 +353,9 @@ def test_content_round_trips_through_its_document():
         ({"texts": {"en": "x"}}, ["/texts/ja"]),
         ({"link": "http://example.jp"}, ["/link"]),
         ({"image": {"url": "https://example.jp/a b.jpg"}}, ["/image/url"]),
+        # A browser reads "\\" as "/" (it opens evil.example); a user@ part hides the real host.
+        ({"link": "https://evil.example\\@www.city.katsushika.lg.jp/info"}, ["/link"]),
+        ({"link": "https://www.city.katsushika.lg.jp@evil.example/"}, ["/link"]),
         ({"texts": {"ja": "\u200b\u200b", "en": "\u3000\u2060"}}, ["/texts/ja", "/texts/en"]),
         (
             {"image": {"url": "https://example.jp/a.GIF", "previewUrl": "https://example.jp/a.webp?v=2"}},
