@@ -376,11 +376,31 @@ def test_two_entries_both_likely_are_offered_side_by_side(ward_index):
         ("nhà bên cạnh bị cháy gọi số nào", "vi"),
         ("कोही ढलेको छ", "ne"),
         ("有人晕倒了", "zh-Hans"),
+        ("my father collapsed and he is not responding", "en"),
+        ("my baby is choking", "en"),
+        ("母が息ができなくなった", "ja"),
     ],
 )
 def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, text, language):
     action, shown = ward_index.decide(ward_index.search(text, language))
     assert action != NO_MATCH and shown[0].entry_id == URGENT_ENTRY
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("The payment page is not responding", "en"),
+        ("the LINE menu is not responding when I tap", "en"),
+        ("Is there a choking first aid class?", "en"),
+        ("choking hazard toys disposal", "en"),
+        ("息ができないほど忙しい", "ja"),
+    ],
+)
+def test_words_of_an_emergency_about_a_thing_are_no_emergency(ward_index, text, language):
+    """A review: a broken payment page was told to call 119, and offered no person."""
+    assert all(
+        hit.entry_id != URGENT_ENTRY for hit in ward_index.decide(ward_index.search(text, language))[1]
+    )
 
 
 def test_an_emergency_word_alone_answers_nothing_another_entry_does_not():
