@@ -167,3 +167,17 @@ def test_metric_lines_go_to_the_file_when_one_is_set(tmp_path, monkeypatch, caps
     [line] = [json.loads(x) for x in target.read_text().splitlines() if "NewcomerDepth" in x]
     assert line["queue"] == "some-dlq" and line["NewcomerDepth"] in (2, [2])
     assert "NewcomerDepth" not in capsys.readouterr().out
+
+
+def test_the_docs_examples_follow_a_moved_port():
+    """A walkthrough: `curl -s 'localhost:${MADOGUCHI_API_PORT:-8000}/…'` is not expanded in
+    single quotes (curl fails, silently with -s); a bare localhost:8000 would reach another
+    engineer's stack on a shared machine."""
+    import re
+
+    for doc in ("README.md", "infra/README.md", "docs/runbook.md"):
+        for number, line in enumerate((ROOT / doc).read_text(encoding="utf-8").splitlines(), start=1):
+            quoted = re.findall(r"'[^']*'", line)
+            assert not any("${MADOGUCHI_" in part for part in quoted), f"{doc}:{number}: {line}"
+            if "curl" in line or "open " in line:
+                assert not re.search(r"localhost:\d", line), f"{doc}:{number}: {line}"
