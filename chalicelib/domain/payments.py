@@ -194,6 +194,18 @@ def fee_plan(meta: Mapping[str, Any], document: Mapping[str, Any], amount_yen: i
     return FeePlan(int(amount_yen), timing)
 
 
+def how_paid(meta: Mapping[str, Any], document: Mapping[str, Any], amount_yen: int | None) -> str | None:
+    """How a resident pays this submission's fee, as the pages tell them: "pay_first" (online,
+    now: it is received once paid), "after_approval" (online, once staff checked it) or
+    "in_person" (at the counter, e.g. a certificate collected there); None without a fee."""
+    if amount_yen is None or amount_yen <= 0:
+        return None
+    plan = fee_plan(meta, document, amount_yen)
+    if plan is None:
+        return "in_person"
+    return "pay_first" if plan.timing == BEFORE_RECEIVED else "after_approval"
+
+
 def withdraw_after_days(meta: Mapping[str, Any], default: int) -> int:
     """How many days a submission of this form may wait in awaiting_payment unpaid."""
     payment = (meta.get("fee") or {}).get("payment") or {}

@@ -259,10 +259,24 @@ def form_post(request: Any, posted: dict[str, list[str]], language: str, formId:
         language,
         form=form,
         created=created,
+        **_fee_terms(form, document),
         switch_form="again",
         document=json.dumps(document, ensure_ascii=False),
         once=render.first(posted, "once"),
     )
+
+
+def _fee_terms(form: Any, document: dict[str, Any]) -> dict[str, Any]:
+    """How this submission's fee is paid (domain.payments.how_paid), and in how many days when
+    it is paid first: the check and done pages say it as the emails do."""
+    from chalicelib.domain import payments
+    from chalicelib.domain.forms import fee_for
+    from chalicelib.services import payment_withdrawals
+
+    return {
+        "fee_way": payments.how_paid(form.meta, document, fee_for(form, document)),
+        "days_to_pay": payment_withdrawals.days_to_pay(form),
+    }
 
 
 # How long a second tap waits for the first one's answer (a submission takes well under a second).
@@ -436,6 +450,7 @@ def _review(
         form=form,
         shown=shown,
         fee=fee_for(form, document),
+        **_fee_terms(form, document),
         document=json.dumps(document, ensure_ascii=False),
         # Sending this page twice (a double tap, a reload) makes one submission: the key of its send.
         once=once or secrets.token_urlsafe(16),

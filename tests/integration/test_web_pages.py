@@ -1150,3 +1150,47 @@ def test_the_bare_address_and_web_forms_lead_to_the_catalogue_in_the_language_as
         headers(client.http.get("/web/forms", headers={"Accept-Language": "ko"}))["location"]
         == "/web?lang=ko"
     )
+
+
+@pytest.mark.parametrize(
+    ("delivery", "says", "pay_button"),
+    [
+        ("mail", "It is received once the fee is paid. If it is not paid within 14 days", True),
+        ("counter", "Pay the fee at the counter when you collect it.", False),
+    ],
+)
+def test_the_check_and_done_pages_say_how_the_fee_is_paid(client, delivery, says, pay_button):
+    """A walkthrough: a certificate by post, paid first, was told "we will tell you how to pay
+    after we receive it" with no way to pay, and withdrawn unpaid 14 days later."""
+    import html as html_lib
+
+    cookie, token = _csrf(client.http.get("/web/forms/juminhyo-copy?lang=en"))
+    common = {"csrf": token, "lang": "en"}
+    flat = {**form_fields.flat_values(get_form("juminhyo-copy").example), "delivery": [delivery]}
+    if delivery == "counter":
+        flat.pop("postalCode")
+    review = post(
+        client, "/web/forms/juminhyo-copy", cookie, {**common, "step": "review", "screen": "1", **flat}
+    )
+    assert says in html_lib.unescape(review.body.decode()), review.body.decode()
+    document = html_lib.unescape(re.search(r'name="document" value="([^"]*)"', review.body.decode()).group(1))
+    done = post(client, "/web/forms/juminhyo-copy", cookie, {**common, "step": "send", "document": document})
+    html = html_lib.unescape(done.body.decode())
+    receipt = re.search(r'id="receipt">([^<]+)<', html).group(1)
+    assert says in html and ('id="pay-now"' in html) is pay_button
+    if pay_button:  # the button opens the payment page, signed in by the code the page shows
+        code = re.search(r'id="access-code">([^<]+)<', html).group(1)
+        pay = post(client, f"/web/payments/{receipt}", cookie, {**common, "code": code})
+        assert pay.status_code == 200 and 'name="method"' in pay.body.decode()
+
+
+def test_a_fee_paid_after_approval_is_told_so_before_sending(client):
+    import html as html_lib
+
+    cookie, token = _csrf(client.http.get("/web/forms/bulky-waste-collection?lang=en"))
+    flat = form_fields.flat_values(get_form("bulky-waste-collection").example)
+    common = {"csrf": token, "lang": "en", "step": "review", "screen": "1"}
+    review = post(client, "/web/forms/bulky-waste-collection", cookie, {**common, **flat})
+    assert "We will tell you how to pay once the city has checked your request." in html_lib.unescape(
+        review.body.decode()
+    )
