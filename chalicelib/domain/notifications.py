@@ -19,7 +19,7 @@ from typing import Any
 from chalicelib.domain import languages, messages
 from chalicelib.domain.languages import language_tag
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
-from chalicelib.domain.submissions import RECEIPT_PATTERN, STATUSES
+from chalicelib.domain.submissions import AWAITING_PAYMENT, RECEIPT_PATTERN, STATUSES
 from chalicelib.domain.ward import one_line, ward_name, without_controls
 
 CREATED = "created"
@@ -106,6 +106,8 @@ def build(
     label = messages.text(f"status.{status}", lang)
     note = _note(public_note)
     kind = {CREATED: "created", NOTE_ADDED: "note"}.get(event, "changed")
+    if event == CREATED and status == AWAITING_PAYMENT:
+        kind = "unpaid"  # not received until paid: "please pay", not "received"
 
     if event == REMINDED:
         subject = messages.text("remind.subject", lang, ward=ward, receipt=receipt)
@@ -194,6 +196,8 @@ def line_messages(
         title = _catalogued_title(form_id, {}, language)
         return [{"type": "text", "text": _withdrawn_unpaid_text(title, receipt, language, days)}]
     key = {CREATED: "notify.created", NOTE_ADDED: "notify.note_added"}.get(event, "notify.changed")
+    if event == CREATED and status == AWAITING_PAYMENT:
+        key = "notify.unpaid"
     title = (
         messages.text(f"form.{form_id}", language) if f"form.{form_id}" in messages.catalogue() else form_id
     )

@@ -75,6 +75,26 @@ def test_created_in_english():
     assert "受付" not in message.text  # one language, the resident's
 
 
+def test_created_waiting_for_its_fee_asks_to_pay_and_says_nothing_is_received_yet():
+    """A walkthrough: the subject said "Received" above "received once the fee is paid"."""
+    for language, subject, received in (
+        ("en", f"[Katsushika City] Please pay the fee (receipt number {RECEIPT})", "We have received"),
+        ("ja", f"【葛飾区】手数料のお支払いをお願いします（受付番号 {RECEIPT}）", "受け付けました"),
+    ):
+        message = notification(event="created", status="awaiting_payment", language=language)
+        assert message.subject == subject and received not in message.text
+        [pushed] = line_messages(
+            event="created",
+            status="awaiting_payment",
+            form_id="juminhyo-copy",
+            receipt=RECEIPT,
+            public_note=None,
+            language=language,
+            pay_url="https://liff.line.me/x/payments",
+        )
+        assert received not in pushed["text"] and pushed["quickReply"]["items"]
+
+
 @pytest.mark.parametrize("status", [s for s in STATUSES if s != "received"])
 @pytest.mark.parametrize("language", ["ja", "en"])
 def test_each_status_change_shows_its_label_in_the_residents_language(status, language):
