@@ -167,8 +167,8 @@ FUNCTIONS: dict[str, Access] = {
     "announce_due_job": Access(writes=("announcements", "announcement-fanout"), sends=("announce-plan",)),
     # Consultations: a booking's follow-up arms its reminders (schedules), then LINE and email.
     "consultations_worker": Access(
-        reads=("consultation-bookings", "residents"),
-        writes=("inbox",),
+        reads=("residents",),
+        writes=("consultation-bookings", "inbox"),  # bookings: what the resident was last told
         secrets=(LINE_CHANNEL_ACCESS_TOKEN,),
         schedules=True,
         email=True,

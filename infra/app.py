@@ -37,6 +37,7 @@ def _prepare_environment() -> None:
 def stage_config(app, stage: str):  # noqa: ANN001, ANN201 (aws_cdk imported late)
     from aws_cdk import aws_logs as logs
 
+    from infra import ward_settings
     from infra.stack import StageConfig
 
     def context(name: str, default: str = "") -> str:
@@ -45,7 +46,7 @@ def stage_config(app, stage: str):  # noqa: ANN001, ANN201 (aws_cdk imported lat
 
     emails = tuple(e.strip() for e in context("alarm_emails").split(",") if e.strip())
     domain = context("ses_domain", "madoguchi.example.jp")
-    return StageConfig(
+    config = StageConfig(
         stage=stage,
         prefix=context("prefix", f"madoguchi-{stage}"),
         protect=stage == "prod",
@@ -66,6 +67,11 @@ def stage_config(app, stage: str):  # noqa: ANN001, ANN201 (aws_cdk imported lat
         log_hash_salt=context("log_hash_salt"),
         log_retention=logs.RetentionDays.ONE_YEAR if stage == "prod" else logs.RetentionDays.ONE_MONTH,
     )
+    found = ward_settings.problems({name: getattr(config, name) for name in ward_settings.CHECKED})
+    if found:
+        # One line per setting, naming it: not a template that fails at deploy, or a jsii traceback.
+        raise SystemExit(f"cdk.json context for {stage} is malformed:\n  " + "\n  ".join(found))
+    return config
 
 
 def build(  # noqa: ANN201
