@@ -45,6 +45,26 @@ def _check(schema: str, document: Any) -> None:
         raise Invalid(Text("error.check_entries"), details=details)
 
 
+def _booked_on(svc: rules.Service, days: list[date]) -> list[dict[str, str]]:
+    return [
+        {"booking": booking.booking_id, "slot": booking.slot}
+        for day in days
+        for booking in store.for_section_day(svc.section, day.isoformat())
+        if booking.service == svc.id and booking.status == rules.BOOKED
+    ]
+
+
+def _day_has_bookings(held: list[dict[str, str]]) -> Conflict:
+    """A day closed under its residents' feet would leave them coming to nothing: its bookings
+    are moved or cancelled first (each resident is told), then the day closes."""
+    return Conflict(
+        "この日には予約があります。先に予約を移すか取り消してください（ご本人に伝わります）。"
+        " / This day has bookings: move or cancel them first (the residents are told).",
+        code="day_has_bookings",
+        details=held,
+    )
+
+
 def set_availability(principal: StaffPrincipal, service_id: str, document: Any) -> dict[str, Any]:
     svc = _own(principal, service_id)
     _check("consultation_availability", document)
@@ -101,32 +121,29 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
             f"過去の日時は指定できません: {', '.join(past)} / These are in the past: {', '.join(past)}",
             code="in_the_past",
         )
-    # A day closed under its residents' feet would leave them coming to nothing: its bookings are
-    # moved or cancelled first (each resident is told), then the day closes.
-    held = [
-        {"booking": booking.booking_id, "slot": booking.slot}
-        for day in closed_days
-        for booking in store.for_section_day(svc.section, day.isoformat())
-        if booking.service == svc.id and booking.status == rules.BOOKED
-    ]
-    if held:
-        raise Conflict(
-            "この日には予約があります。先に予約を移すか取り消してください（ご本人に伝わります）。"
-            " / This day has bookings: move or cancel them first (the residents are told).",
-            code="day_has_bookings",
-            details=held,
-        )
+    if held := _booked_on(svc, closed_days):
+        raise _day_has_bookings(held)
     counts = {"created": 0, "updated": 0, "kept": 0, "closed": 0, "extra": 0}
+    # Days first, so a booking that came in since the check stops the request before it wrote
+    # anything else: the close of a booked session fails, and this request's closes are undone.
+    closed_now: list[str] = []
+    for day in closed_days:
+        low, high = rules.bounds_utc(day, day)
+        for slot in store.query_slots(svc.id, low, high):
+            outcome = store.close_slot(svc.id, slot.slot, by)
+            if outcome == "booked":
+                for undone in closed_now:
+                    store.reopen_slot(svc.id, undone, by)
+                raise _day_has_bookings(_booked_on(svc, closed_days))
+            if outcome == "closed":
+                closed_now.append(slot.slot)
+    counts["closed"] = len(closed_now)
     for start, capacity in weekly_sessions:
         # A day closed before stays closed: the weekly pattern sets capacities, it reopens nothing.
         outcome = store.set_slot(
             svc.id, rules.slot_id(start), capacity, "weekly", by, start + SLOT_RETENTION, reopen=False
         )
         counts[outcome] += 1
-    for day in closed_days:
-        low, high = rules.bounds_utc(day, day)
-        for slot in store.query_slots(svc.id, low, high):
-            counts["closed"] += store.close_slot(svc.id, slot.slot, by)
     for start, capacity in extra_sessions:
         outcome = store.set_slot(svc.id, rules.slot_id(start), capacity, "extra", by, start + SLOT_RETENTION)
         counts["extra"] += outcome != "kept"

@@ -190,13 +190,29 @@ def set_slot(
     return "kept"
 
 
-def close_slot(service: str, slot_id: str, by: str) -> bool:
+def close_slot(service: str, slot_id: str, by: str) -> str:
+    """Close an open session nobody has booked: "closed", else why not ("booked": a booking took
+    a seat since the caller looked, "was_closed", "missing"). The condition on the counter makes
+    a booking and the close exclusive: one of them fails."""
+    is_open = ConsultationSlot.open == True  # noqa: E712 (a DynamoDB condition, not a truth test)
     with conditional() as write:
         ConsultationSlot(service, slot_id).update(
             actions=[ConsultationSlot.open.set(False), ConsultationSlot.updated_by.set(by)],
-            condition=ConsultationSlot.slot.exists(),
+            condition=ConsultationSlot.slot.exists() & is_open & (ConsultationSlot.booked == 0),
         )
-    return write.applied
+    if write.applied:
+        return "closed"
+    found = get_slot(service, slot_id)
+    if found is None:
+        return "missing"
+    return "was_closed" if not found.open else "booked"
+
+
+def reopen_slot(service: str, slot_id: str, by: str) -> None:
+    """Undo this caller's own close (the rest of its request was refused)."""
+    ConsultationSlot(service, slot_id).update(
+        actions=[ConsultationSlot.open.set(True), ConsultationSlot.updated_by.set(by)]
+    )
 
 
 # --- bookings --------------------------------------------------------------------------------

@@ -610,3 +610,22 @@ def test_a_late_confirmation_and_its_cancel_carry_their_own_calendar_versions(ca
         return re.search(r"SEQUENCE:(\d+)", calendar.get_payload(decode=True).decode()).group(1)
 
     assert [version(message) for message in emails_to(address)] == ["0", "1", "2"]
+
+
+def test_a_booking_made_while_its_day_closes_keeps_the_day_open(call, slot, book, monkeypatch):
+    """An outside run: a booking that landed between the close's check and its writes stayed
+    booked in a closed session, and nobody was told. The close is conditional on an empty
+    session, and the request's other closes are undone: all or nothing."""
+    from chalicelib.services import staff_consultations
+
+    booked, empty = slot("tax", offset=18), slot("tax", offset=18)
+    day = rules.parse_slot(booked).astimezone(rules.TOKYO).date().isoformat()
+    assert rules.parse_slot(empty).astimezone(rules.TOKYO).date().isoformat() == day
+    booking_id = body_of(book("tax", booked))["booking"]
+    # The check saw no booking: the resident booked just after it.
+    monkeypatch.setattr(staff_consultations.store, "for_section_day", lambda section, day: [])
+    path = "/staff/consultations/tax/availability"
+    refused = call("POST", path, {"closedDays": [day]}, headers=staff_headers())
+    assert refused.status_code == 409 and body_of(refused)["error"]["code"] == "day_has_bookings"
+    assert store.get_slot("tax", booked).open and store.get_slot("tax", empty).open
+    assert store.get(booking_id).status == "booked"
