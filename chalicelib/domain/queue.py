@@ -639,12 +639,19 @@ def people_ahead(ticket: Ticket, tickets: list[Ticket], now: datetime) -> int:
     )
 
 
+def call_episode(ticket: Ticket) -> str:
+    """Which call a "called" notice is about: the ticket's stay in its current line. A transfer
+    starts another, whose call is told again (with its counter); a recall is the same call."""
+    return f"{ticket.line}#{ticket.queued_at.isoformat() if ticket.queued_at else ''}"
+
+
 def due_notices(
-    ticket: Ticket, ahead: int, threshold: int, near_sent: bool, called_sent: bool, joined_ahead: int
+    ticket: Ticket, ahead: int, threshold: int, near_sent: bool, called_for: str | None, joined_ahead: int
 ) -> list[str]:
-    """The pushes now due for one watch: `near` (threshold or fewer ahead) and `called`."""
+    """The pushes now due for one watch: `near` (threshold or fewer ahead) and `called` (unless
+    told of this call episode already: `called_for`)."""
     due = []
-    if ticket.status == CALLED and not called_sent:
+    if ticket.status == CALLED and called_for != call_episode(ticket):
         due.append("called")
     elif ticket.status == WAITING and not near_sent and ahead <= threshold and joined_ahead > threshold:
         due.append("near")

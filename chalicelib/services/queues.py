@@ -214,6 +214,7 @@ def watch(ref: str, user_id: str, ahead: int | None, language: str, now: datetim
         # A notice already sent stays sent: asking again does not send it twice.
         near_sent_at=existing.near_sent_at if existing else None,
         called_sent_at=existing.called_sent_at if existing else None,
+        called_for=existing.called_for if existing else None,
         expires_at=end_of_day + store.WATCH_RETENTION,
     )
     store.save_watch(item)
@@ -244,7 +245,7 @@ def notify_watchers(office: str, day: str, lines: set[str], now: datetime) -> in
     """Send the notices now due on `lines`, each at most once; returns how many were sent."""
     day_key = _day_key(office, day)
     watches = [w for w in store.watches_of_day(day_key) if w.stopped_at is None]
-    if not watches or (all(w.near_sent_at for w in watches) and all(w.called_sent_at for w in watches)):
+    if not watches:  # a transferred ticket's next call is due though its first was told
         return 0
     tickets = _folded(day_key)
     everyone = list(tickets.values())
@@ -259,14 +260,15 @@ def notify_watchers(office: str, day: str, lines: set[str], now: datetime) -> in
             ahead,
             int(item.ahead),
             bool(item.near_sent_at),
-            bool(item.called_sent_at),
+            item.called_for,
             int(item.joined_ahead),
         )
+        episode = rules.call_episode(ticket)
         for notice in due:
-            if not store.claim_notice(item, notice, now):
+            if not store.claim_notice(item, notice, now, episode):
                 continue
             try:
-                _push(item, ticket, notice, ahead, office)
+                _push(item, ticket, notice, ahead, office, episode)
             except Exception:
                 store.release_notice(item, notice)
                 raise
@@ -274,7 +276,7 @@ def notify_watchers(office: str, day: str, lines: set[str], now: datetime) -> in
     return sent
 
 
-def _push(item: QueueWatch, ticket: rules.Ticket, notice: str, ahead: int, office: str) -> None:
+def _push(item: QueueWatch, ticket: rules.Ticket, notice: str, ahead: int, office: str, episode: str) -> None:
     from chalicelib.adapters.line_api import LineRejected, retry_key_for
     from chalicelib.services import line_push
 
@@ -287,7 +289,9 @@ def _push(item: QueueWatch, ticket: rules.Ticket, notice: str, ahead: int, offic
             "queue.notice.called", language, number=ticket.number, counter=ticket.counter or "-"
         )
     # Derived from the ticket and threshold: a retry after a crash is the same send to LINE.
-    key = retry_key_for("queue-watch", item.day_key, item.number, item.line_user_id, notice, str(item.ahead))
+    key = retry_key_for(
+        "queue-watch", item.day_key, item.number, item.line_user_id, notice, str(item.ahead), episode
+    )
     try:
         if not line_push.to_resident(item.line_user_id, [{"type": "text", "text": text}], key):
             return

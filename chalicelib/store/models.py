@@ -658,6 +658,7 @@ class QueueWatch(Model):
     created_at = UTCDateTimeAttribute()
     near_sent_at = UTCDateTimeAttribute(null=True)
     called_sent_at = UTCDateTimeAttribute(null=True)
+    called_for = UnicodeAttribute(null=True)  # the call told (domain.queue.call_episode)
     stopped_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute()
 

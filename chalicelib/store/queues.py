@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store.conditions import condition_failed, conditional
@@ -152,22 +153,30 @@ def stop_watch(day_key: str, number: str, user_id: str, now: datetime) -> bool:
     return write.applied
 
 
-def claim_notice(watch: QueueWatch, notice: str, now: datetime) -> bool:
-    """Mark a notice (`near` or `called`) as sent, once: True only for the one caller that marked it."""
-    attribute = QueueWatch.near_sent_at if notice == "near" else QueueWatch.called_sent_at
+def claim_notice(watch: QueueWatch, notice: str, now: datetime, episode: str) -> bool:
+    """Mark a notice as sent, once: `near` once a watch, `called` once a call `episode` (a
+    transferred ticket's next call is told too). True only for the one caller that marked it."""
+    actions: list[Action]
+    if notice == "near":
+        actions = [QueueWatch.near_sent_at.set(now)]
+        unsent = QueueWatch.near_sent_at.does_not_exist()
+    else:
+        actions = [QueueWatch.called_sent_at.set(now), QueueWatch.called_for.set(episode)]
+        unsent = QueueWatch.called_for.does_not_exist() | (QueueWatch.called_for != episode)
     with conditional() as write:
-        watch.update(
-            actions=[attribute.set(now)],
-            condition=attribute.does_not_exist() & QueueWatch.stopped_at.does_not_exist(),
-        )
+        watch.update(actions=actions, condition=unsent & QueueWatch.stopped_at.does_not_exist())
     return write.applied
 
 
 def release_notice(watch: QueueWatch, notice: str) -> None:
     """Undo a claim whose push failed, so the retried event sends it (with the same retry key)."""
-    attribute = QueueWatch.near_sent_at if notice == "near" else QueueWatch.called_sent_at
+    removed: list[Action] = (
+        [QueueWatch.near_sent_at.remove()]
+        if notice == "near"
+        else [QueueWatch.called_sent_at.remove(), QueueWatch.called_for.remove()]
+    )
     try:
-        watch.update(actions=[attribute.remove()])
+        watch.update(actions=removed)
     except UpdateError as error:
         if not condition_failed(error):
             raise

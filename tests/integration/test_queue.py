@@ -513,6 +513,28 @@ def test_a_watching_resident_is_told_once_when_near_and_once_when_called(
     assert len(texts) == 2 and "2" in texts[1] and numbers[-1] in texts[1]
 
 
+def test_a_ticket_transferred_after_its_call_is_told_its_next_call_too(client, ticketer, pump, sandbox, mint):
+    """An outside run: called at counter 3, then sent to another line and called at counter 7,
+    the resident heard only of counter 3 (the call notice counted as given for the day)."""
+    numbers, ref, now = tickets_today(ticketer, pump, "koseki", 2, "T")
+    user, headers = a_resident(mint)
+    assert client.http.post(f"/queue/tickets/{ref}/watch", body="{}", headers=headers).status_code == 200
+    mine = numbers[-1]
+    ticketer.event("called", mine, earlier(now, 6), line="koseki", counter="3")
+    ticketer.event("recalled", mine, earlier(now, 5), line="koseki", counter="3")  # the same call
+    ticketer.event("transferred", mine, earlier(now, 4), line="kokuho")
+    ticketer.event("called", mine, earlier(now, 2), line="kokuho", counter="7")
+    ticketer.event("served", mine, earlier(now, 1), line="kokuho")  # none of its line's open tickets
+    pump.drain()
+    texts = [push["body"]["messages"][0]["text"] for push in pushes_to(sandbox, user)]
+    assert len(texts) == 2 and "3" in texts[0] and "7" in texts[1], texts
+    keys = {
+        {k.lower(): v for k, v in push["headers"].items()}["x-line-retry-key"]
+        for push in pushes_to(sandbox, user)
+    }
+    assert len(keys) == 2  # LINE would drop a second push under the first one's key
+
+
 def test_the_ticket_page_is_a_resident_page_that_starts_and_stops_the_watch(client, ticketer, pump, mint):
     from tests.integration.test_web_pages import _csrf, headers, post
 

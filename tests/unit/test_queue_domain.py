@@ -306,14 +306,27 @@ def test_people_ahead_and_the_notices_due():
     mine = tickets[5]
     assert rules.people_ahead(mine, tickets, T0 + timedelta(minutes=10)) == 5
     # Asked while 5 ahead with threshold 3: nothing yet; at 3: `near`; once sent, never again.
-    assert rules.due_notices(mine, 5, 3, False, False, 5) == []
-    assert rules.due_notices(mine, 3, 3, False, False, 5) == ["near"]
-    assert rules.due_notices(mine, 2, 3, True, False, 5) == []
+    assert rules.due_notices(mine, 5, 3, False, None, 5) == []
+    assert rules.due_notices(mine, 3, 3, False, None, 5) == ["near"]
+    assert rules.due_notices(mine, 2, 3, True, None, 5) == []
     # Joined already within the threshold: no near notice, only the call.
-    assert rules.due_notices(mine, 2, 3, False, False, 2) == []
+    assert rules.due_notices(mine, 2, 3, False, None, 2) == []
     called = fold_all([ev("issued", 6, "006"), ev("called", 30, "006")], "006")
-    assert rules.due_notices(called, 0, 3, True, False, 5) == ["called"]
-    assert rules.due_notices(called, 0, 3, True, True, 5) == []
+    assert rules.due_notices(called, 0, 3, True, None, 5) == ["called"]
+    assert rules.due_notices(called, 0, 3, True, rules.call_episode(called), 5) == []
+    # A recall is the same call; a transfer to another line, then its call, is another one to tell.
+    recalled = fold_all([ev("issued", 6, "006"), ev("called", 30, "006"), ev("recalled", 33, "006")], "006")
+    assert rules.call_episode(recalled) == rules.call_episode(called)
+    moved = fold_all(
+        [
+            ev("issued", 6, "006"),
+            ev("called", 30, "006"),
+            ev("transferred", 34, "006", line="zeimu"),
+            ev("called", 50, "006", counter="7"),
+        ],
+        "006",
+    )
+    assert rules.due_notices(moved, 0, 3, True, rules.call_episode(called), 5) == ["called"]
 
 
 def test_a_ticket_whose_call_was_lost_is_presumed_gone_once_those_after_it_are_called():
