@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import time
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -68,8 +69,9 @@ class Settings:
     # A submission waiting for its fee (before_received) is withdrawn after this many calendar
     # days unpaid, unless its form says otherwise (`fee.payment.withdrawAfterDays`).
     payment_withdraw_after_days: int = 14
-    # When consultation sessions may run, Tokyo time ("HH:MM-HH:MM" or "off"): domain/consultations.py.
-    consult_session_hours: str = "07:00-22:00"
+    # When consultation sessions may run, Tokyo time (CONSULT_SESSION_HOURS "HH:MM-HH:MM" or
+    # "off": None), read here so a malformed value fails the cold start, not every staff change.
+    consult_session_hours: tuple[time, time] | None = (time(7), time(22))
     # Where the nightly reconciliation reads PayPay's side of a day: "sandbox" (the devstack
     # sandbox's JSON report; local only) or "s3" (the ward's PayPay for Business transaction
     # history CSV in the payment-reports bucket, services/payment_reconciliation.py).
@@ -157,6 +159,12 @@ def line_channel_access_token(*, fresh: bool = False) -> str:
     return _secret(LINE_CHANNEL_ACCESS_TOKEN, fresh=fresh)
 
 
+def _session_hours(text: str | None) -> tuple[time, time] | None:
+    from chalicelib.domain.consultations import parse_session_hours
+
+    return Settings.consult_session_hours if text is None else parse_session_hours(text)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     env = os.environ
@@ -186,7 +194,7 @@ def get_settings() -> Settings:
         paypay_merchant_id=env.get("PAYPAY_MERCHANT_ID", ""),
         stripe_api_base=env.get("STRIPE_API_BASE", Settings.stripe_api_base).rstrip("/"),
         refund_approval_yen=int(env.get("REFUND_APPROVAL_YEN", Settings.refund_approval_yen)),
-        consult_session_hours=env.get("CONSULT_SESSION_HOURS", Settings.consult_session_hours),
+        consult_session_hours=_session_hours(env.get("CONSULT_SESSION_HOURS")),
         paypay_report_source=env.get("PAYPAY_REPORT_SOURCE") or ("sandbox" if stage == "local" else "s3"),
         queue_always_open=stage == "local" and env.get("QUEUE_ALWAYS_OPEN") == "on",
         anonymous_sends_per_day=int(env.get("ANONYMOUS_SENDS_PER_DAY") or Settings.anonymous_sends_per_day),

@@ -246,19 +246,21 @@ def weekly_slots(weekly: Weekly, first: date, last: date) -> list[tuple[datetime
 
 # When sessions may run (CONSULT_SESSION_HOURS, Tokyo time; config.Settings has the default):
 # the ward office's long day, so a typo (23:45) is caught; a ward with a night line sets "off".
-_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+_HOURS = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]|24):([0-5]\d)$")
 
 
 def parse_session_hours(text: str) -> tuple[time, time] | None:
-    """ "07:00-22:00" -> (07:00, 22:00); "off" -> None (any hour). ValueError otherwise."""
+    """ "07:00-22:00" -> (07:00, 22:00); "off" -> None (any hour); "8:30 - 24:00" ends at
+    midnight (time.max). ValueError otherwise: read with the settings, at a cold start."""
     if text.strip().lower() == "off":
         return None
     found = _HOURS.match(text.strip())
-    if not found:
-        raise ValueError(f"session hours are HH:MM-HH:MM or off, not {text!r}")
-    start, end = time(int(found[1]), int(found[2])), time(int(found[3]), int(found[4]))
+    if not found or (found[3] == "24" and found[4] != "00"):
+        raise ValueError(f"CONSULT_SESSION_HOURS is HH:MM-HH:MM or off, not {text!r}")
+    start = time(int(found[1]), int(found[2]))
+    end = time.max if found[3] == "24" else time(int(found[3]), int(found[4]))
     if end <= start:
-        raise ValueError(f"session hours must end after they start: {text!r}")
+        raise ValueError(f"CONSULT_SESSION_HOURS must end after it starts: {text!r}")
     return start, end
 
 
@@ -268,8 +270,22 @@ def within_session_hours(start: datetime, duration_minutes: int, hours: tuple[ti
     if hours is None:
         return True
     local = start.astimezone(TOKYO)
-    end = local + timedelta(minutes=duration_minutes)
-    return hours[0] <= local.time() and end.date() == local.date() and end.time() <= hours[1]
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    ends = (local - midnight) + timedelta(minutes=duration_minutes)  # past 24 h: the next day
+    return hours[0] <= local.time() and ends <= _since_midnight(hours[1])
+
+
+def _since_midnight(at: time) -> timedelta:
+    """A time of day as a span from midnight; time.max (an end written 24:00) is the whole day."""
+    if at == time.max:
+        return timedelta(days=1)
+    return timedelta(hours=at.hour, minutes=at.minute)
+
+
+def hours_text(hours: tuple[time, time]) -> str:
+    """ "07:00-22:00", as staff wrote it (an end at midnight is 24:00)."""
+    end = "24:00" if hours[1] == time.max else f"{hours[1]:%H:%M}"
+    return f"{hours[0]:%H:%M}-{end}"
 
 
 def check_extra_session(start: datetime) -> None:

@@ -91,14 +91,14 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
     ]
     for start, _ in extra_sessions:
         rules.check_extra_session(start)
-    hours = rules.parse_session_hours(get_settings().consult_session_hours)
+    hours = get_settings().consult_session_hours
     outside = [
         f"{start.astimezone(TOKYO):%Y-%m-%d %H:%M}"
         for start, _ in [*weekly_sessions, *extra_sessions]
         if not rules.within_session_hours(start, svc.duration_minutes, hours)
     ]
     if outside and hours:
-        span = f"{hours[0]:%H:%M}-{hours[1]:%H:%M}"
+        span = rules.hours_text(hours)
         raise Invalid(
             f"{span} の外の枠は開けられません: {', '.join(outside[:5])}"
             f" / A session must run within {span} Tokyo time: {', '.join(outside[:5])}",

@@ -261,6 +261,25 @@ def test_session_hours_bound_a_session_to_one_day_within_them():
         at(23, 45), 30, rules.parse_session_hours("00:00-23:59")
     )  # crosses midnight
     assert rules.parse_session_hours("off") is None and rules.within_session_hours(at(23, 45), 30, None)
-    for bad in ("22:00-07:00", "7-22", "24:00-25:00"):
+    for bad in ("22:00-07:00", "7-22", "24:00-25:00", "08:00-24:30"):
         with pytest.raises(ValueError):
             rules.parse_session_hours(bad)
+    # Written as people write it (a review: each of these answered 500 on every change).
+    assert rules.parse_session_hours("7:00-22:00") == hours == rules.parse_session_hours("07:00 - 22:00")
+    to_midnight = rules.parse_session_hours("08:00-24:00")
+    assert rules.within_session_hours(at(23, 0), 60, to_midnight)  # ends at 24:00
+    assert not rules.within_session_hours(at(23, 30), 60, to_midnight)
+    assert rules.hours_text(to_midnight) == "08:00-24:00"
+
+
+def test_a_malformed_session_hours_setting_fails_when_the_settings_are_read(monkeypatch):
+    from chalicelib.config import get_settings
+
+    monkeypatch.setenv("CONSULT_SESSION_HOURS", "9am-5pm")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="CONSULT_SESSION_HOURS"):
+            get_settings()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
