@@ -469,7 +469,10 @@ def show(principal: StaffPrincipal, receipt_text: str, now: datetime | None = No
         "language": submission.language,
         "enteredBy": submission.entered_by,
         "lineLinked": submission.line_user_id is not None,
-        "businessDaysWaiting": rules.business_days_waiting(submission.created_at, now),
+        # From when it became staff's work, as dueDate and overdue count (None while unpaid).
+        "businessDaysWaiting": rules.business_days_waiting(received, now)
+        if (received := _received_since(submission)) is not None
+        else None,
         "allowedTransitions": sorted(rules.allowed_targets(submission.status, rules.STAFF)),
         "location": location,
         "personalFields": list(form.personal_fields) if form else [],

@@ -32,3 +32,13 @@ def test_the_digest_counts_it_new_when_paid_and_its_target_runs_from_then(
     # The next digest's window starts after it was made: it is new there, as it became work then.
     assert receipt in {item.receipt for item in digest._new(section, made, datetime.now(UTC))}
     assert summary(paid)["dueDate"] is not None
+    # The detail's days waiting count from then too (a review: they counted from its making).
+    from chalicelib.domain.staff import StaffPrincipal
+    from chalicelib.services.staff_submissions import show
+    from chalicelib.store.models import Submission
+
+    paid.update(
+        actions=[Submission.created_at.set(paid.created_at - timedelta(days=9))]
+    )  # made 9 days before
+    clerk = StaffPrincipal("staff-1", section, frozenset({"staff"}))
+    assert show(clerk, receipt)["businessDaysWaiting"] == 0
