@@ -240,6 +240,15 @@ def test_a_question_while_answering_can_be_left_out_and_the_answer_goes_on(resid
     assert response["text"] == "直径30センチくらいです。"
 
 
+def test_a_place_sent_while_answering_asks_for_the_answer_again(resident, client, pump):
+    """A review: a location sent while answering the ward was told to tap Report, which starts
+    another flow; the answer takes text and photos, so it is asked for again."""
+    receipt = _answering(resident, client, pump)
+    again = resident.location(35.7434, 139.8472)
+    assert texts(again) == text_of("answer.ask", receipt=receipt)
+    assert conversations.get(resident.user_id).flow == "answer"
+
+
 def test_an_empty_answer_is_not_sent_and_the_resident_is_told(resident, client, pump):
     receipt = _answering(resident, client, pump)
     started = resident.tap("answer.start", receipt)
