@@ -16,6 +16,8 @@ from typing import Any
 
 from chalicelib.aws import client
 from chalicelib.config import get_settings
+from chalicelib.domain.errors import Unavailable
+from chalicelib.domain.messages import Text
 from chalicelib.resources import SCHEDULE_GROUP, QueueSpec
 
 # Scheduler names: letters, digits, '.', '-', '_', at most 64 characters.
@@ -64,7 +66,8 @@ def schedule_message(name: str, at: datetime, queue: QueueSpec, body: dict[str, 
                 return
             except scheduler.exceptions.ResourceNotFoundException:
                 continue
-    raise RuntimeError(f"schedule {name!r} kept changing under this request")
+    # Busy, not broken: the caller answers "try again" (503), and a worker's message is retried.
+    raise Unavailable(Text("error.busy"), code="busy")
 
 
 def delete(name: str) -> bool:

@@ -49,3 +49,28 @@ def test_a_schedule_deleted_between_exists_and_update_is_made_again(scheduler_ro
     monkeypatch.setattr(scheduler, "client", real_client)
     stored = scheduler.describe(name)
     assert stored is not None and '"n":2' in stored["Target"]["Input"]
+
+
+def test_a_schedule_that_keeps_changing_is_busy_not_an_error(scheduler_role, monkeypatch):
+    """Three lost races in a row: "try again" (503 busy, a retried message), not a 500."""
+    from chalicelib.domain.errors import Unavailable
+
+    name = f"test-{new_user_id()[:20]}"
+    at = datetime.now(UTC) + timedelta(hours=1)
+    scheduler.schedule_message(name, at, CONSULTATIONS, {"n": 1})
+    real_client = scheduler.client
+
+    def always_racing(service: str):
+        found = real_client(service)
+        real_update = found.update_schedule
+
+        def update_of_one_just_deleted(**request):  # it exists for create, and is gone for update
+            return real_update(**{**request, "Name": f"{name}-deleted-meanwhile"})
+
+        found.update_schedule = update_of_one_just_deleted
+        return found
+
+    monkeypatch.setattr(scheduler, "client", always_racing)
+    with pytest.raises(Unavailable) as busy:
+        scheduler.schedule_message(name, at + timedelta(minutes=5), CONSULTATIONS, {"n": 2})
+    assert busy.value.code == "busy" and busy.value.transient
