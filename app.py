@@ -166,7 +166,7 @@ def announce_send_worker(event):
 def announce_due_job(event):
     from chalicelib.workers import announcements as worker
 
-    return worker.run_due()
+    return worker.run_due(now=event.time)
 
 
 # Consultation bookings: follow-up of each change, reminders and meeting links (one-time schedules).

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.announcements import ID_PATTERN
 from chalicelib.observability import logger
 from chalicelib.resources import ANNOUNCE_SEND
 from chalicelib.services import fanout
+from chalicelib.workers import scheduled_time
 from chalicelib.workers.batches import BatchResponse, Message, Record, partial_batch
 
 
@@ -92,6 +93,6 @@ def handle_send_batch(records: Iterable[Record]) -> BatchResponse:
     return _batch(records, "send", work)
 
 
-def run_due(now: datetime | None = None) -> dict[str, int]:
+def run_due(now: datetime | str | None = None) -> dict[str, int]:
     """The minute job: start due sends, look at running ones (the safety net of the schedules)."""
-    return fanout.run_due(now or datetime.now(UTC))
+    return fanout.run_due(scheduled_time(now))

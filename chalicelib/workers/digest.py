@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import email
@@ -33,6 +33,7 @@ from chalicelib.services import payment_withdrawals
 from chalicelib.store import digests, inbox
 from chalicelib.store import submissions as store
 from chalicelib.store.models import Submission
+from chalicelib.workers import scheduled_time
 
 # Long enough for the slowest section's queries and the send; a crashed run's claim frees after it.
 LEASE = timedelta(minutes=10)
@@ -54,9 +55,7 @@ def run(now: datetime | str | None = None) -> dict[str, int | str]:
 
     `now` may be the schedule event's ISO time ("2026-11-25T23:30:00Z").
     """
-    if isinstance(now, str):
-        now = datetime.fromisoformat(now.replace("Z", "+00:00"))
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = scheduled_time(now)
     day = now.astimezone(TOKYO).date()
     results: dict[str, int | str] = {}
     failed: list[str] = []

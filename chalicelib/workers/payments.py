@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import payments as rules
 from chalicelib.observability import logger
+from chalicelib.workers import scheduled_time
 from chalicelib.workers.batches import BatchResponse, Message, Record, partial_batch
 
 
@@ -50,32 +51,24 @@ def _read(record: Record) -> Message[dict[str, Any]]:
 def run_sweep(now: str | datetime | None = None) -> dict[str, int]:
     from chalicelib.services import payments
 
-    return payments.sweep(_when(now))
+    return payments.sweep(scheduled_time(now))
 
 
 def run_withdrawals(now: str | datetime | None = None) -> dict[str, int]:
     """Withdraw the submissions left unpaid past their form's days to pay."""
     from chalicelib.services import payment_withdrawals
 
-    return payment_withdrawals.run(_when(now))
+    return payment_withdrawals.run(scheduled_time(now))
 
 
 def run_reconcile(now: str | datetime | None = None, day: str | None = None) -> dict[str, Any]:
     """Reconcile the Tokyo day before the run (the job runs after PayPay's 00:15 cancel cut-off)."""
     from chalicelib.services import payment_reconciliation
 
-    when = _when(now)
+    when = scheduled_time(now)
     day = day or rules.tokyo_day(when - timedelta(days=1))
     summary = payment_reconciliation.run(day)
     redone = payment_reconciliation.catch_up(day)
     if redone:
         logger.info("reconciled again with PayPay's late report", extra={"days": redone})
     return summary
-
-
-def _when(value: str | datetime | None) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return datetime.now(UTC)

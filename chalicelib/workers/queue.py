@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.queue import QueueEvent
 from chalicelib.observability import metrics
 from chalicelib.services import queue_history, queues
+from chalicelib.workers import scheduled_time
 from chalicelib.workers.batches import BatchResponse, Message, Record, partial_batch
 
 
@@ -36,6 +37,4 @@ def _apply(event: QueueEvent) -> None:
 
 def run_nightly(now: datetime | str | None = None) -> dict[str, Any]:
     """`now` may be the schedule event's ISO time: a late or retried run counts for its own day."""
-    if isinstance(now, str):
-        now = datetime.fromisoformat(now.replace("Z", "+00:00"))
-    return queue_history.nightly((now or datetime.now(UTC)).astimezone(UTC))
+    return queue_history.nightly(scheduled_time(now))

@@ -9,7 +9,7 @@ ledger before sending and marked on the submission after, so a rerun sends nothi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from chalicelib.adapters import email
 from chalicelib.adapters.line_api import LineRejected, retry_key_for
@@ -24,15 +24,14 @@ from chalicelib.store import inbox
 from chalicelib.store import submissions as store
 from chalicelib.store.conditions import conditional
 from chalicelib.store.models import Submission
+from chalicelib.workers import scheduled_time
 
 LEASE = timedelta(minutes=5)
 
 
 def run(now: datetime | str | None = None) -> dict[str, int]:
     """Send the reminders that are due; returns how many went out, per section (0 included)."""
-    if isinstance(now, str):
-        now = datetime.fromisoformat(now.replace("Z", "+00:00"))
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = scheduled_time(now)
     sent: dict[str, int] = {}
     for section_id in forms.sections():
         waiting = store.iterate_index(

@@ -14,3 +14,14 @@ def test_the_time_given_is_the_schedules_time_in_utc():
 
 def test_no_time_given_is_now():
     assert _fire_time(None) is None and _fire_time("") is None
+
+
+def test_a_job_runs_for_the_time_of_its_schedule_event():
+    """`make fire AT=` and a late run alike: every job reads the event's time (announce-due did not)."""
+    from datetime import UTC, datetime
+
+    from chalicelib.workers import scheduled_time
+
+    assert scheduled_time("2026-12-07T23:01:00Z") == datetime(2026, 12, 7, 23, 1, tzinfo=UTC)
+    assert scheduled_time(datetime.fromisoformat("2026-12-08T08:01:00+09:00")).tzinfo == UTC
+    assert abs((scheduled_time(None) - datetime.now(UTC)).total_seconds()) < 5

@@ -429,7 +429,11 @@ def test_a_scheduled_send_gets_a_one_time_schedule_and_the_minute_job_starts_it(
 
     later = at + timedelta(seconds=30)
     monkeypatch.setattr(fanout, "_now", lambda: later)
-    report = fanout.run_due(later)
+    from chalicelib.workers import announcements as worker
+
+    report = worker.run_due(
+        later.isoformat().replace("+00:00", "Z")
+    )  # the schedule event's time (make fire AT=)
     assert report["started"] >= 1
     drain(pump)
     assert body_of(api("GET", f"{BASE}/{announcement_id}"))["status"] == rules.SENT
