@@ -586,24 +586,27 @@ def text_plan(content: Content, by_language: Mapping[str, int]) -> list[TextPlan
 
 
 def missing_text_warnings(plan: Iterable[TextPlan]) -> list[str]:
-    """One line for staff per language that has residents but no text of its own."""
+    """One line for staff per language that has residents but no text of its own (ja / en, as
+    every staff message)."""
     return [
-        f"{entry.language}: {entry.residents} resident{'s' if entry.residents != 1 else ''} will get "
-        f"the {LANGUAGE_NAMES[entry.text_language]} text; no {LANGUAGE_NAMES[entry.language]} text was written."
+        f"{entry.language}: {entry.residents}人には{LANGUAGE_NAMES[entry.text_language][0]}の本文が届きます"
+        f"（{LANGUAGE_NAMES[entry.language][0]}の本文がありません）。 / "
+        f"{entry.residents} resident{'s' if entry.residents != 1 else ''} will get "
+        f"the {LANGUAGE_NAMES[entry.text_language][1]} text; no {LANGUAGE_NAMES[entry.language][1]} text was written."
         for entry in plan
         if not entry.own
     ]
 
 
-# Language names in staff-facing English (the staff API speaks English and Japanese codes).
+# Language names for staff: (Japanese, English).
 LANGUAGE_NAMES = {
-    "ja": "Japanese",
-    "ja-easy": "Easy Japanese",
-    "en": "English",
-    "zh-Hans": "Simplified Chinese",
-    "ko": "Korean",
-    "vi": "Vietnamese",
-    "ne": "Nepali",
+    "ja": ("日本語", "Japanese"),
+    "ja-easy": ("やさしい日本語", "Easy Japanese"),
+    "en": ("英語", "English"),
+    "zh-Hans": ("中国語（簡体字）", "Simplified Chinese"),
+    "ko": ("韓国語", "Korean"),
+    "vi": ("ベトナム語", "Vietnamese"),
+    "ne": ("ネパール語", "Nepali"),
 }
 
 

@@ -19,6 +19,7 @@ from chalicelib.domain import errors as rule
 from chalicelib.domain.digits import whole_number
 from chalicelib.domain.residents import LANGUAGES
 from chalicelib.domain.staff import StaffPrincipal
+from chalicelib.domain.submissions import tokyo_iso
 from chalicelib.observability import logger
 from chalicelib.services import fanout
 from chalicelib.store import announcements as store
@@ -171,7 +172,8 @@ def _camel(name: str) -> str:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
+    """Tokyo time, as every staff answer gives it (staff read 08:00, not 23:00Z)."""
+    return tokyo_iso(moment) if moment else None
 
 
 def _int(value: Any) -> int | None:
@@ -381,11 +383,17 @@ def preview(principal: StaffPrincipal, announcement_id: str) -> dict[str, Any]:
         "approvalThreshold": policy.approval_threshold,
         "everyone": content.target.everyone,
         "notes": [
-            "Counted from the send lists now; the send counts again when it starts.",
-            "The frequency cap is applied when the send starts; what it holds back is reported then.",
-        ]
-        if rules.counts_against_cap(content.category)
-        else ["Counted from the send lists now; the send counts again when it starts."],
+            "いまの配信リストで数えています。送信開始時に数え直します。"
+            " / Counted from the send lists now; the send counts again when it starts.",
+            *(
+                [
+                    "1日の上限は送信開始時に適用し、見送った人数はそのとき報告します。"
+                    " / The frequency cap is applied when the send starts; what it holds back is reported then."
+                ]
+                if rules.counts_against_cap(content.category)
+                else []
+            ),
+        ],
     }
 
 

@@ -584,7 +584,9 @@ def test_the_preview_says_which_text_each_language_gets_and_warns_of_missing_one
         ("vi", 312, "en", False),
     ]
     assert rules.missing_text_warnings(plan) == [
-        "ja-easy: 5 residents will get the Japanese text; no Easy Japanese text was written.",
-        "vi: 312 residents will get the English text; no Vietnamese text was written.",
+        "ja-easy: 5人には日本語の本文が届きます（やさしい日本語の本文がありません）。"
+        " / 5 residents will get the Japanese text; no Easy Japanese text was written.",
+        "vi: 312人には英語の本文が届きます（ベトナム語の本文がありません）。"
+        " / 312 residents will get the English text; no Vietnamese text was written.",
     ]
     assert set(rules.LANGUAGE_NAMES) == set(LANGUAGES)
