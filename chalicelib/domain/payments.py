@@ -194,6 +194,11 @@ def fee_plan(meta: Mapping[str, Any], document: Mapping[str, Any], amount_yen: i
     return FeePlan(int(amount_yen), timing)
 
 
+def refund_yen(paid_amount: Any, amount: Any) -> int:
+    """What a refund gives back: all that was paid (an amount other than the fee included)."""
+    return int(paid_amount if paid_amount is not None else amount)
+
+
 def how_paid(meta: Mapping[str, Any], document: Mapping[str, Any], amount_yen: int | None) -> str | None:
     """How a resident pays this submission's fee, as the pages tell them: "pay_first" (online,
     now: it is received once paid), "after_approval" (online, once staff checked it) or

@@ -696,7 +696,9 @@ def request_refund(payment_id: str, staff: Any, reason: Any) -> dict[str, Any]:
         )
     now = datetime.now(UTC)
     # Four eyes above the threshold, whoever asks: a supervisor's own request too.
-    if rules.needs_approval(int(intent.paid_amount or intent.amount), get_settings().refund_approval_yen):
+    if rules.needs_approval(
+        rules.refund_yen(intent.paid_amount, intent.amount), get_settings().refund_approval_yen
+    ):
         intent = _write(
             intent,
             [
@@ -754,7 +756,7 @@ def approve_refund(payment_id: str, staff: Any) -> dict[str, Any]:
 def _execute_refund(intent: PaymentIntent, staff_id: str) -> PaymentIntent:
     """Ask the provider for the refund under its fixed id (a retry is the same refund), then confirm."""
     refund = rules.refund_id(intent.payment_id)
-    amount = int(intent.paid_amount or intent.amount)
+    amount = rules.refund_yen(intent.paid_amount, intent.amount)
     try:
         if intent.method == rules.PAYPAY:
             from chalicelib.adapters import paypay
@@ -893,6 +895,7 @@ def staff_view(intent: PaymentIntent) -> dict[str, Any]:
         "refund": {
             "state": intent.refund_state,
             "id": rules.refund_id(intent.payment_id) if intent.refund_state else None,
+            "amountYen": rules.refund_yen(intent.paid_amount, intent.amount) if intent.refund_state else None,
             "reason": intent.refund_reason,
             "requestedBy": intent.refund_requested_by,
             "approvedBy": intent.refund_approved_by,

@@ -198,6 +198,7 @@ def list_item(intent: PaymentIntent) -> dict[str, Any]:
         refund = {
             "state": intent.refund_state,
             "id": rules.refund_id(intent.payment_id),
+            "amountYen": rules.refund_yen(intent.paid_amount, intent.amount),  # all that was paid
             "refundedAt": _tokyo(intent.refunded_at),
         }
     return {
