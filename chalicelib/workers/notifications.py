@@ -117,6 +117,13 @@ def deliver(message: NotificationMessage) -> list[str]:
         status_url=settings.web_page("/status", submission.language),
     )
     channels: list[str] = []
+    if submission.email:
+        # First, and once on its own: a LINE outage retries this message, and must neither hold
+        # the email back nor send it twice.
+        with inbox.once(f"{message.ledger_key}#email", datetime.now(UTC), LEASE) as claim:
+            if claim is not inbox.Claim.DONE:
+                email.send([submission.email], notification.subject, notification.text, notification.html)
+        channels.append("email")
     if submission.line_user_id and message.confirmed and message.event == messages.CREATED:
         channels.append("chat")  # told in the chat's own reply: no second message
     elif submission.line_user_id:
@@ -144,12 +151,9 @@ def deliver(message: NotificationMessage) -> list[str]:
             if sent:
                 channels.append("line")
         except LineRejected as error:
-            # Blocked or unknown user: sending again will not help; the email (if any) still goes.
+            # Blocked or unknown user: sending again will not help (the email, if any, went first).
             logger.warning("LINE refused the notification push", extra={"line_status": error.status})
             metrics.add_metric(name="NotificationsRefusedByLine", unit="Count", value=1)
-    if submission.email:
-        email.send([submission.email], notification.subject, notification.text, notification.html)
-        channels.append("email")
     if channels:
         logger.info("resident notified", extra={"channels": channels, "language": notification.language})
         metrics.add_metric(name="NotificationsSent", unit="Count", value=1)

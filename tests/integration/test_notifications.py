@@ -338,39 +338,47 @@ def test_an_ses_error_fails_the_record_and_its_retry_sends_once(client, drained)
     assert len(retried) == 1
 
 
-def test_a_line_outage_fails_the_record_and_a_retry_after_an_email_failure_never_pushes_twice(
-    client, drained, sandbox
-):
+def test_a_line_outage_holds_back_neither_the_email_nor_sends_it_twice(client, drained, sandbox):
+    """A walkthrough: while LINE was down, the email of a resident who gave one waited with the
+    push, in the dead-letter queue, for an operator."""
     receipt = submit(client, "bulky-waste-collection")
     drained.drain()
     user_id = new_user_id()
     link_line_user(receipt, user_id)
     message = {"receipt": receipt, "event": "status_changed", "status": "in_review", "version": 50}
 
-    # LINE keeps answering 500 through every in-process retry: the record fails.
+    def emailed() -> list:
+        return [m for m in emails_about(receipt) if "確認中" in m.subject]
+
+    # LINE keeps answering 500 through every in-process retry: the record fails, the email went.
     sandbox.fault(PUSH, status=500, count=4)
     assert notifications.handle_batch([record(message, "m-line")])["batchItemFailures"] == [
         {"itemIdentifier": "m-line"}
     ]
-    assert pushes_to(sandbox, user_id) == []
-    assert [m for m in emails_about(receipt) if "確認中" in m.subject] == []  # the email waits for LINE
+    assert pushes_to(sandbox, user_id) == [] and len(emailed()) == 1
 
-    # LINE is back but SES refuses: the push went out, the record fails again.
-    store.get(receipt).update(actions=[Submission.email.set("not an address")])
-    assert notifications.handle_batch([record(message, "m-line")])["batchItemFailures"]
-    assert len(pushes_to(sandbox, user_id)) == 1
-
-    # The retry pushes with the same retry key: LINE answers 409 and delivers nothing more.
-    store.get(receipt).update(actions=[Submission.email.set("line-retry@example.jp")])
+    # LINE is back: the retry pushes, and does not email again; nor does a redelivery after it.
     assert notifications.handle_batch([record(message, "m-line")]) == {"batchItemFailures": []}
+    assert notifications.handle_batch([record(message, "m-line")]) == {"batchItemFailures": []}
+    assert len(pushes_to(sandbox, user_id)) == 1 and len(emailed()) == 1
+    assert InboxEvent.get(f"notify#{receipt}#50").processed_at is not None
+
+
+def test_a_push_retried_after_a_crash_carries_the_same_retry_key(client, drained, sandbox):
+    """The push went out but the worker died before it marked the notification done: the retry
+    pushes with the same retry key, LINE answers 409 and delivers nothing more."""
+    receipt = submit(client, "bulky-waste-collection")
+    drained.drain()
+    user_id = new_user_id()
+    link_line_user(receipt, user_id)
+    message = {"receipt": receipt, "event": "status_changed", "status": "in_review", "version": 60}
+    assert notifications.handle_batch([record(message, "m-crash")]) == {"batchItemFailures": []}
+    InboxEvent.get(f"notify#{receipt}#60").delete()  # as if never marked done
+    assert notifications.handle_batch([record(message, "m-crash")]) == {"batchItemFailures": []}
     assert len(pushes_to(sandbox, user_id)) == 1
     assert [r["status"] for r in pushes_to(sandbox, user_id, status=None)][-1] == 409
     keys = {r["headers"].get("x-line-retry-key") for r in pushes_to(sandbox, user_id, status=None)}
     assert len(keys) == 1
-    assert (
-        len([m for m in emails_about(receipt) if m.destinations["ToAddresses"] == ["line-retry@example.jp"]])
-        == 1
-    )
 
 
 def test_a_line_user_who_blocked_the_account_still_gets_the_email(client, drained, sandbox):
