@@ -82,11 +82,18 @@ class PayPayClient:
         """Cancel a payment by our own id, for a code whose codeId we never learnt (its answer was
         lost): PayPay accepts it before anyone pays, and reverses a payment made with the code
         afterwards (FAILED). An id PayPay does not know counts as cancelled."""
+        from chalicelib.observability import logger
+
+        # What PayPay answers here is read from its FAQ, not yet seen: logged, so the first real
+        # cancel tells (docs/runbook.md, "PayPay").
         try:
-            self._request("DELETE", f"/v2/payments/{urllib.parse.quote(merchant_payment_id, safe='')}")
+            answer = self._request("DELETE", f"/v2/payments/{urllib.parse.quote(merchant_payment_id, safe='')}")
         except ProviderRejected as error:
+            logger.info("PayPay cancel answered", extra={"status": error.status, "result_code": error.code})
             if error.code not in NOT_FOUND_CODES and error.status != 404:
                 raise
+            return
+        logger.info("PayPay cancel answered", extra={"result_code": _result_code(answer)})
 
     def payment_details(self, merchant_payment_id: str) -> dict[str, Any] | None:
         """Get Payment Details (`data`); None while nobody has paid with the code."""
