@@ -87,7 +87,9 @@ class PayPayClient:
         # What PayPay answers here is read from its FAQ, not yet seen: logged, so the first real
         # cancel tells (docs/runbook.md, "PayPay").
         try:
-            answer = self._request("DELETE", f"/v2/payments/{urllib.parse.quote(merchant_payment_id, safe='')}")
+            answer = self._request(
+                "DELETE", f"/v2/payments/{urllib.parse.quote(merchant_payment_id, safe='')}"
+            )
         except ProviderRejected as error:
             logger.info("PayPay cancel answered", extra={"status": error.status, "result_code": error.code})
             if error.code not in NOT_FOUND_CODES and error.status != 404:

@@ -349,6 +349,7 @@ def _show(
     notice: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     status: int = 409,
+    confirm_cancel: bool = False,
 ) -> Response:
     """The booking; with `errors`, why what was asked was not done (`status`: 409, or 422 for a
     request that makes no sense, such as a tampered time)."""
@@ -367,6 +368,7 @@ def _show(
         id_token=render.first(posted, "id_token"),
         notice=notice,
         errors=errors or [],
+        confirm_cancel=confirm_cancel,
         switch_form="reshow",  # the language switch shows the booking again, still signed in
     )
 
@@ -404,6 +406,8 @@ def bookings_post(request: Any, posted: dict[str, list[str]], language: str) -> 
         return answer
     action = render.first(posted, "action")
     try:
+        if action == "cancel" and found.status == rules.BOOKED and not render.first(posted, "confirm"):
+            return _show(request, language, found, posted, confirm_cancel=True)  # asked once more
         if action == "cancel":  # cancelled already (a second tap, Back and send): cancel says done
             svc.cancel(found)
             return _show(request, language, _fresh(found), posted, notice="web.book_cancelled")

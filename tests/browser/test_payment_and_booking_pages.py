@@ -160,7 +160,9 @@ def test_book_a_consultation_then_move_and_cancel_it(page, web, language):
     submit(page)
     assert page.find_element(By.CSS_SELECTOR, "[role=status]").text
     assert_accessible(page, f"bookings {language} moved")
-    submit(page, "取り消す" if language == "ja" else "Cancel")
+    submit(page, "予約を取り消す" if language == "ja" else "Cancel this booking")
+    assert_accessible(page, f"bookings {language} cancel asked once more")
+    submit(page, "はい、取り消します" if language == "ja" else "Yes, cancel it")
     assert page.find_element(By.ID, "status").text in ("取消済み", "Cancelled")
     assert_accessible(page, f"bookings {language} cancelled")
 

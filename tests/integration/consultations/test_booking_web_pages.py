@@ -130,7 +130,11 @@ def test_book_see_move_and_cancel_by_the_web_pages(client, slot):
     status, html = page.post("/web/bookings", booking=number, code=code, action="move", slot=later)
     assert status == 200 and "予約の日時を変えました" in html and store.get(number).slot == later
 
+    # A cancel is asked once more (a walkthrough: one tap, right under "move", and final).
     status, html = page.post("/web/bookings", booking=number, code=code, action="cancel")
+    assert status == 200 and "この予約を取り消しますか" in html and store.get(number).status == "booked"
+    assert 'name="confirm" value="1"' in html and 'id="cancel-keep"' in html
+    status, html = page.post("/web/bookings", booking=number, code=code, action="cancel", confirm="1")
     assert status == 200 and "取消済み" in html and store.get(number).status == "cancelled"
     assert 'value="cancel"' not in html  # nothing more to do with it
     # Cancelled already (a second tap, Back and send again): said so, not "cannot be cancelled".
@@ -310,6 +314,7 @@ def test_every_booking_page_state_is_complete_in_every_language(client, slot, la
     assert page.post("/web/bookings", booking=number, code=code)[0] == 200
     assert page.post("/web/bookings", booking=number, code=code, action="move")[0] == 200
     assert page.post("/web/bookings", booking=number, code=code, action="cancel")[0] == 200
+    assert page.post("/web/bookings", booking=number, code=code, action="cancel", confirm="1")[0] == 200
     print("booking page weights (bytes, with CSS and JS):", max(WEIGHTS.values()), WEIGHTS)
 
 
