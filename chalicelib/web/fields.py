@@ -44,6 +44,11 @@ class Field:
     autocomplete: str = ""
     max_length: int | None = None
     days: tuple[str, str] | None = None  # a date's first and last allowed day (x-when), for the picker
+    # Required only after another answer (the schema's if/then): (that question, that answer),
+    # said on the label instead of "optional", which it is not then.
+    required_when: tuple[str, str] | None = None
+    # One of a group's parts is needed, any of them (the schema's anyOf): none is "optional".
+    one_of: bool = False
 
     @property
     def id(self) -> str:
@@ -57,11 +62,33 @@ class Field:
 def fields(form: FormDefinition, language: str) -> list[Field]:
     schema, labels = form.schema, form.meta["labels"]
     required = set(schema.get("required", []))
-    return [
+    made = [
         _field(name, prop, labels.get(name, {}), language, name in required, f"/{name}", name)
         for name, prop in schema["properties"].items()
         if name not in form.not_asked
     ]
+    by_name = {f.name: f for f in made}
+    for name, (asked, answer) in _required_when(schema).items():
+        if name in by_name and asked in by_name:
+            shown = dict(by_name[asked].options).get(answer, answer)
+            by_name[name].required_when = (by_name[asked].label, shown)
+    return made
+
+
+def _required_when(schema: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Fields the schema requires after one answer: {"if": {"properties": {q: {"const": v}}},
+    "then": {"required": [...]}} -> name -> (q, v)."""
+    found: dict[str, tuple[str, str]] = {}
+    for rule in schema.get("allOf", []):
+        condition = (rule.get("if") or {}).get("properties") or {}
+        if len(condition) != 1:
+            continue
+        [(asked, test)] = condition.items()
+        if "const" not in test:
+            continue
+        for name in (rule.get("then") or {}).get("required", []):
+            found[name] = (asked, str(test["const"]))
+    return found
 
 
 def _text(label: dict[str, Any], language: str, fallback: str) -> str:
@@ -110,6 +137,9 @@ def _field(
             _field(k, v, sub_labels.get(k, {}), language, k in sub_required, f"{pointer}/{k}", f"{path}.{k}")
             for k, v in prop["properties"].items()
         ]
+        if "anyOf" in prop:  # a place by its pin or by its address: neither alone is "optional"
+            for part in made.parts:
+                part.one_of = True
     elif kind == "array":
         items = prop.get("items", {})
         if name == "photos":

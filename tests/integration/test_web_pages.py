@@ -1194,3 +1194,30 @@ def test_a_fee_paid_after_approval_is_told_so_before_sending(client):
     assert "We will tell you how to pay once the city has checked your request." in html_lib.unescape(
         review.body.decode()
     )
+
+
+def test_a_field_required_after_an_answer_says_so_instead_of_optional(client):
+    """A walkthrough: postal code, purpose details and the report's place were labelled
+    "(optional)", then refused as missing."""
+    import html as html_lib
+
+    cookie, token = _csrf(client.http.get("/web/forms/juminhyo-copy?lang=en"))
+    flat = form_fields.flat_values(get_form("juminhyo-copy").example)
+    request_only = {k: v for k, v in flat.items() if k in ("scope", "copies", "purpose", "delivery")}
+    step_two = post(
+        client,
+        "/web/forms/juminhyo-copy",
+        cookie,
+        {"csrf": token, "lang": "en", "step": "review", "screen": "0", **request_only},
+    )
+    shown = html_lib.unescape(step_two.body.decode())
+    for name, says in (
+        ("postalCode", "(required when “How to receive it” is “By post to the registered address”)"),
+        ("purposeDetail", "(required when “Purpose” is “Other”)"),
+    ):
+        label = shown.split(f'for="f-{name}"')[1].split("</label>")[0]
+        assert says in label and "(optional)" not in label, label
+    report = html_lib.unescape(client.http.get("/web/forms/road-park-damage?lang=en").body.decode())
+    for part in ("latitude", "longitude", "address"):  # a pin or an address: neither "optional"
+        label = report.split(f'for="f-location-{part}"')[1].split("</label>")[0]
+        assert "(optional)" not in label, label
