@@ -133,10 +133,12 @@ def render(booking: ConsultationBooking, notice: str) -> tuple[str, str]:
         # Off LINE, the booking's page is where it is seen, moved or cancelled.
         url = get_settings().web_page("/bookings", language)
         text += "\n\n" + messages.text("consult.manage", language, url=url)
+    what = "cancelled" if key.startswith("consult.cancelled") else key.removeprefix("consult.")
     subject = messages.text(
         "consult.subject",
         language,
         ward=ward_name(language),
+        what=messages.text(f"consult.subject_what.{what}", language),  # an inbox tells them apart
         title=values["title"],
         booking=booking.booking_id,
     )

@@ -139,6 +139,8 @@ NOT_RESIDENT_NAMES = {
     ("domain/announcements.py", "check_target"): "staff composing an announcement",
     ("domain/announcements.py", "check_approver"): "staff approving an announcement",
     ("domain/announcements.py", "check_reviewer"): "staff reviewing an emergency",
+    ("domain/announcements.py", "missing_text_warnings"): "staff previewing an announcement",
+    ("domain/announcements.py", "LANGUAGE_NAMES"): "staff previewing an announcement",
     ("services/payments.py", "request_refund"): "staff refunds",
     ("services/payments.py", "approve_refund"): "staff refunds",
     ("services/payments.py", "_execute_refund"): "staff refunds",

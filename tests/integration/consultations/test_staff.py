@@ -586,6 +586,14 @@ def test_a_cancel_weeks_after_the_confirmation_sends_the_cancel_alone(call, slot
     confirmation, cancel = emails_to(address)
     calendar = next(p for p in cancel.walk() if p.get_content_type() == "text/calendar")
     assert "METHOD:CANCEL" in calendar.get_payload(decode=True).decode()
+    # An inbox tells them apart by the subject (a walkthrough: every notice had the same one).
+    import email.header
+
+    subjects = [
+        str(email.header.make_header(email.header.decode_header(m["Subject"])))
+        for m in (confirmation, cancel)
+    ]
+    assert "予約を受け付けました：" in subjects[0] and "予約を取り消しました：" in subjects[1], subjects
 
 
 def test_a_late_confirmation_and_its_cancel_carry_their_own_calendar_versions(call, slot, book, pump):
