@@ -379,6 +379,8 @@ def test_two_entries_both_likely_are_offered_side_by_side(ward_index):
         ("my father collapsed and he is not responding", "en"),
         ("my baby is choking", "en"),
         ("母が息ができなくなった", "ja"),
+        ("今、隣の家から煙が出てて火が見えます！", "ja"),  # the seventh outside set: no 火事, a fire
+        ("たすけて ください。いま ともだちが たおれました。いきを して いません", "ja-easy"),
     ],
 )
 def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, text, language):
@@ -394,6 +396,8 @@ def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, t
         ("Is there a choking first aid class?", "en"),
         ("choking hazard toys disposal", "en"),
         ("息ができないほど忙しい", "ja"),
+        ("the printer is bleeding ink", "en"),
+        ("火が出たらどこに避難しますか", "ja"),  # asks ahead of time: the evacuation entry answers
     ],
 )
 def test_words_of_an_emergency_about_a_thing_are_no_emergency(ward_index, text, language):
