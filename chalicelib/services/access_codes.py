@@ -54,7 +54,7 @@ def check(number: str | None, stored: str | None, secret: str | None, client: st
             code="too_many_attempts",
             retry_after=attempts.seconds_left(now, CLIENT_WINDOW),  # the hour is a fixed one
         )
-    subject = f"access-code#{number}"
+    subject = _subject(number)
     evaluated = number is not None and attempts.reserve(subject, now, delay_after, BACKOFF_KEPT)
     matches = secrets.verify_secret(secret or "", stored if evaluated and stored else _decoy_hash())
     if evaluated and stored is not None and matches:
@@ -66,3 +66,12 @@ def check(number: str | None, stored: str | None, secret: str | None, client: st
         # asking while a right code is still being checked).
         attempts.add_failure(f"client#{client}", now, CLIENT_WINDOW)
     return False
+
+
+def forget_tries(number: str) -> None:
+    """A new code was issued for `number`: the wrong tries at the old one no longer delay it."""
+    attempts.clear(_subject(number))
+
+
+def _subject(number: str | None) -> str:
+    return f"access-code#{number}"

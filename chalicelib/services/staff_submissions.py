@@ -25,7 +25,7 @@ from chalicelib.domain.digits import whole_number
 from chalicelib.domain.forms import FormDefinition, catalogue, get_form
 from chalicelib.domain.staff import StaffPrincipal
 from chalicelib.observability import logger
-from chalicelib.services import idempotency, payments
+from chalicelib.services import access_codes, idempotency, payments
 from chalicelib.services import submissions as service
 from chalicelib.store import submissions as store
 from chalicelib.store.models import AuditEntry, Submission
@@ -565,6 +565,53 @@ def add_note(
         return 201, summary(noted)
 
     return _once(principal, f"staff-note:{submission.receipt}", idempotency_key, raw_body, write)
+
+
+def reissue_access_code(
+    principal: StaffPrincipal,
+    receipt_text: str,
+    body: Mapping[str, Any],
+    idempotency_key: str | None = None,
+    raw_body: bytes = b"",
+) -> tuple[int, dict[str, Any]]:
+    """A resident who lost their access code, identified by the clerk (at the counter, by
+    phone): a new code replaces the old, which no longer opens the submission, and its wrong
+    tries are forgotten. Audited with how they were identified. A retry with the same
+    Idempotency-Key gets the same code (the answer is kept, as a web submission's is)."""
+    submission = _own(principal, receipt_text)
+    identified_by = json_text.trim(str(body["identifiedBy"]))
+    if not identified_by:
+        raise rule.Invalid(
+            "本人確認の方法を書いてください。 / Say how the resident was identified.",
+            code="invalid_request",
+            details=[{"pointer": "/identifiedBy", "message": "空です。 / It is empty."}],
+        )
+
+    def write() -> tuple[int, dict[str, Any]]:
+        now = datetime.now(UTC)
+        secret = rules.new_access_secret()
+        audit = store.Audit(
+            rules.STAFF,
+            principal.staff_id,
+            "access_code_reissued",
+            now,
+            note=identified_by,
+            note_visibility="internal",
+        )
+        with _staff_conflict(submission.receipt):
+            try:
+                store.update(
+                    submission,
+                    [Submission.secret_hash.set(rules.hash_secret(secret, rules.new_salt()))],
+                    audit,
+                )
+            except store.StaleVersion:
+                raise service.Changed() from None
+        access_codes.forget_tries(submission.receipt)
+        logger.info("access code reissued")
+        return 201, {"receipt": submission.receipt, "accessSecret": secret, "issuedAt": rules.tokyo_iso(now)}
+
+    return _once(principal, f"staff-access-code:{submission.receipt}", idempotency_key, raw_body, write)
 
 
 def _once(

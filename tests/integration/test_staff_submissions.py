@@ -750,6 +750,41 @@ def test_a_pinned_note_that_loses_a_race_names_the_version_now_stored(client, mo
     assert store.get(receipt).public_notes == [] and notes_of(receipt) == []
 
 
+def test_a_resident_who_lost_their_code_is_given_a_new_one_by_the_section(client):
+    """A walkthrough: a lost access code had no way back (and a fee paid first needs it to pay)."""
+    made = submit(client, "streetlight-outage")
+    receipt, old_code = made["receipt"], made["accessSecret"]
+
+    def reissue(section: str, key: str | None = None, **body):
+        headers = {**auth(section), "Content-Type": "application/json"}
+        if key:
+            headers["Idempotency-Key"] = key
+        return client.http.post(
+            f"/staff/submissions/{receipt}/access-code", body=json.dumps(body), headers=headers
+        )
+
+    assert reissue(SANITATION, identifiedBy="窓口で免許証").status_code == 403  # another section's
+    assert_error(reissue(ROAD), 422, "invalid_request")
+    assert_error(reissue(ROAD, identifiedBy=" \u200b "), 422, "invalid_request")
+    key = f"code-{uuid.uuid4()}"
+    first = reissue(ROAD, key, identifiedBy="窓口で運転免許証を確認")
+    again = reissue(ROAD, key, identifiedBy="窓口で運転免許証を確認")  # a retried tap: the same code
+    assert first.status_code == again.status_code == 201 and body_of(again) == body_of(first)
+    new_code = body_of(first)["accessSecret"]
+    assert new_code != old_code and body_of(first)["issuedAt"].endswith("+09:00")
+
+    def opens(code: str) -> int:
+        return client.http.get(f"/submissions/{receipt}", headers={"X-Access-Secret": code}).status_code
+
+    assert opens(new_code) == 200 and opens(old_code) != 200
+    [entry] = [e for e in store.trail(receipt) if e.action == "access_code_reissued"]
+    assert (entry.actor_id, entry.note, entry.note_visibility) == (
+        "staff-doro-hoshu-1",
+        "窓口で運転免許証を確認",
+        "internal",
+    )
+
+
 def test_a_question_filed_with_another_section_is_listed_there_by_its_form(client):
     """A chat question goes to the section of its topic: the inquiry form is any section's."""
     from chalicelib.services import submissions as service
