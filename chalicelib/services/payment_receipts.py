@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from chalicelib.domain import messages
 from chalicelib.domain.forms import get_form
 from chalicelib.domain.payments import TOKYO
+from chalicelib.domain.submissions import AWAITING_PAYMENT
 from chalicelib.domain.ward import ward_name
 from chalicelib.observability import logger, metrics
 from chalicelib.store import inbox
@@ -32,12 +33,7 @@ class Receipt:
 
 def build(intent: PaymentIntent, submission: Submission, language: str | None = None) -> Receipt:
     language = language or submission.language or "ja"
-    form = get_form(intent.form_id)
-    title_key = f"form.{intent.form_id}"
-    if title_key in messages.catalogue():
-        fee = messages.text(title_key, language)
-    else:
-        fee = form.title.get(language, form.title["ja"]) if form else intent.form_id
+    fee = _title(intent, language)
     paid_at = intent.paid_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M") if intent.paid_at else "-"
     ward = ward_name(language)
     text = messages.text(
@@ -87,7 +83,73 @@ def _deliver(payment_id: str) -> list[str]:
     if intent is None or submission is None or intent.paid_at is None:
         logger.warning("nothing to send a receipt for", extra={"payment_id": payment_id})
         return []
-    receipt = build(intent, submission)
+    channels = _to_resident(submission, build(intent, submission), payment_id, "payment-receipt")
+    logger.info("receipt sent", extra={"payment_id": payment_id, "channels": channels})
+    metrics.add_metric(name="PaymentReceiptsSent", unit="Count", value=1)
+    return channels
+
+
+NOTICES = ("held", "refunded")
+
+
+def send_notice(payment_id: str, notice: str) -> list[str]:
+    """Tell the resident, once, that money they paid did not pay the fee and will be refunded
+    ("held"), or that it was refunded ("refunded"); returns the channels used."""
+    if notice not in NOTICES:
+        raise ValueError(f"unknown payment notice {notice!r}")
+    with inbox.once(f"paynotice#{payment_id}#{notice}", datetime.now(UTC), LEASE) as claim:
+        if claim is inbox.Claim.DONE:
+            return []
+        intent = store.get(payment_id)
+        submission = submission_store.get(intent.receipt) if intent else None
+        if intent is None or submission is None or intent.paid_at is None:
+            logger.warning("nothing to tell of a payment", extra={"payment_id": payment_id})
+            return []
+        channels = _to_resident(
+            submission, _notice(intent, submission, notice), payment_id, f"payment-{notice}"
+        )
+    logger.info(
+        "payment notice sent", extra={"payment_id": payment_id, "notice": notice, "channels": channels}
+    )
+    return channels
+
+
+def _notice(intent: PaymentIntent, submission: Submission, notice: str) -> Receipt:
+    from chalicelib.config import get_settings
+
+    language = submission.language or "ja"
+    amount = messages.text("web.yen", language, amount=f"{int(intent.paid_amount or intent.amount):,}")
+    when = intent.paid_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M") if intent.paid_at else "-"
+    said = messages.text(
+        "web.pay_held_checking" if notice == "held" else "web.pay_held_refunded",
+        language,
+        amount=messages.plain(amount),
+        method=messages.text(f"pay.method.{intent.method}", language),
+        when=when,
+    )
+    lines = [
+        messages.text("pay.about", language, title=_title(intent, language), receipt=intent.receipt),
+        "",
+        said,
+    ]
+    if submission.status == AWAITING_PAYMENT:  # a fee paid first, still owed
+        url = get_settings().web_page(f"/payments/{submission.receipt}", language)
+        lines += ["", messages.text("pay.still_owed", language), url]
+    ward = ward_name(language)
+    subject = messages.text(f"pay.{notice}_subject", language, ward=ward, receipt=intent.receipt)
+    return Receipt(subject, "\n".join(lines), language)
+
+
+def _title(intent: PaymentIntent, language: str) -> str:
+    title_key = f"form.{intent.form_id}"
+    if title_key in messages.catalogue():
+        return messages.text(title_key, language)
+    form = get_form(intent.form_id)
+    return form.title.get(language, form.title["ja"]) if form else intent.form_id
+
+
+def _to_resident(submission: Submission, message: Receipt, payment_id: str, what: str) -> list[str]:
+    """LINE (unless unfollowed) and email, whichever the resident gave."""
     channels = []
     if submission.line_user_id:
         from chalicelib.adapters.line_api import LineRejected, retry_key_for
@@ -96,17 +158,15 @@ def _deliver(payment_id: str) -> list[str]:
         try:
             if line_push.to_resident(
                 submission.line_user_id,
-                [{"type": "text", "text": receipt.text}],
-                retry_key_for(payment_id, "payment-receipt"),
+                [{"type": "text", "text": message.text}],
+                retry_key_for(payment_id, what),
             ):
                 channels.append("line")
         except LineRejected as error:
-            logger.warning("LINE refused the receipt push", extra={"line_status": error.status})
+            logger.warning("LINE refused the payment message", extra={"line_status": error.status})
     if submission.email:
         from chalicelib.adapters import email
 
-        email.send([submission.email], receipt.subject, receipt.text, as_html(receipt))
+        email.send([submission.email], message.subject, message.text, as_html(message))
         channels.append("email")
-    logger.info("receipt sent", extra={"payment_id": payment_id, "channels": channels})
-    metrics.add_metric(name="PaymentReceiptsSent", unit="Count", value=1)
     return channels

@@ -460,7 +460,9 @@ def _paid_elsewhere_first(intent: PaymentIntent, derived: rules.Derived) -> bool
 
 def follow_up(intent: PaymentIntent) -> None:
     """What a payment of the fee sets off, each step recorded once it is done. Money under
-    review sets off nothing, nor does its refund: it never paid the fee."""
+    review moves nothing, nor does its refund: it never paid the fee; the resident is told of
+    both (before, only a return to the payment page said so)."""
+    intent = _tell_of_money_held(intent)
     if not _settles(intent):
         return
     now = datetime.now(UTC)
@@ -481,6 +483,26 @@ def follow_up(intent: PaymentIntent) -> None:
             [PaymentIntent.receipt_queued.set(True)],
             store.Audit("system", None, "receipt_queued", now),
         )
+
+
+def _tell_of_money_held(intent: PaymentIntent) -> PaymentIntent:
+    """Queue, once each, the notice that money did not pay the fee (held for review) and the
+    notice of a refund (payment_receipts.send_notice)."""
+    due = []
+    if intent.status == rules.NEEDS_REVIEW and intent.paid_at is not None and not intent.held_notice_queued:
+        due.append(("held", PaymentIntent.held_notice_queued))
+    if intent.refund_state == "done" and not intent.refund_notice_queued:
+        due.append(("refunded", PaymentIntent.refund_notice_queued))
+    for notice, flag in due:
+        body = {"paymentId": intent.payment_id, "notice": notice}
+        if queues.send_all(PAYMENT_NOTICES, [(f"{intent.payment_id}-{notice}", body)]):
+            raise Unavailable(Text("error.busy"))  # not queued: the next confirmation tries again
+        intent = _write(
+            intent,
+            [flag.set(True)],
+            store.Audit("system", None, f"{notice}_notice_queued", datetime.now(UTC)),
+        )
+    return intent
 
 
 def _move_submission(intent: PaymentIntent) -> None:

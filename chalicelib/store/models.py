@@ -760,6 +760,9 @@ class PaymentIntent(Model):
     # Side effects of a completed payment, each recorded once done (a crashed worker resumes).
     submission_moved = BooleanAttribute(default=False)
     receipt_queued = BooleanAttribute(default=False)
+    # The resident was (to be) told that this money did not pay the fee, and of its refund.
+    held_notice_queued = BooleanAttribute(default=False)
+    refund_notice_queued = BooleanAttribute(default=False)
     # Refunds: asked by section staff with a reason; above the threshold a supervisor approves.
     refund_state = UnicodeAttribute(null=True)  # awaiting_approval | requested | done
     refund_reason = UnicodeAttribute(null=True)

@@ -31,7 +31,10 @@ def handle_notices_batch(records: Iterable[Record]) -> BatchResponse:
     from chalicelib.services import payment_receipts
 
     def one(message: dict[str, Any]) -> None:
-        payment_receipts.send(str(message["paymentId"]))
+        if "notice" in message:  # money that did not pay the fee, or its refund
+            payment_receipts.send_notice(str(message["paymentId"]), str(message["notice"]))
+        else:
+            payment_receipts.send(str(message["paymentId"]))
 
     return _batch(records, one, "PaymentReceiptsFailed")
 

@@ -153,6 +153,16 @@ def test_refunding_money_that_never_paid_the_fee_leaves_the_fee_to_pay(
     assert view["refund"]["amountYen"] == 1  # what went back (a walkthrough: no field said so)
     paybox.deliver()
     settle()
+    # The resident is told both, once each (a walkthrough: only a return to the page said so).
+    from tests.integration.test_notifications import emails_about
+
+    held, refunded = (
+        [m for m in emails_about(receipt) if subject in m.subject]
+        for subject in ("お支払いについてのお知らせ", "返金しました")
+    )
+    assert len(held) == 1 and "1円" in held[0].body and "この手数料のお支払いにはなりません" in held[0].body
+    assert "まだ必要です" in held[0].body and f"/payments/{receipt}" in held[0].body  # the fee is still owed
+    assert len(refunded) == 1 and "1円は、返金しました" in refunded[0].body
     assert submission_store.get(receipt).status == "awaiting_payment"
     assert store.get(right["paymentId"]).status == "awaiting_payment"  # still the resident's to pay
     assert resident_api("GET", f"/submissions/{receipt}/payment", secret)[1]["state"] == "payable"
