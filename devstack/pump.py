@@ -13,6 +13,7 @@ seconds instead of the queue's full visibility timeout, so local retries take se
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import re
@@ -162,7 +163,10 @@ class Pump:
             for summary in scheduler.list_schedules(GroupName=group["Name"]).get("Schedules", []):
                 if summary.get("State", "ENABLED") != "ENABLED" or summary["Name"] in self._fired:
                     continue
-                schedule = scheduler.get_schedule(Name=summary["Name"], GroupName=group["Name"])
+                try:
+                    schedule = scheduler.get_schedule(Name=summary["Name"], GroupName=group["Name"])
+                except scheduler.exceptions.ResourceNotFoundException:
+                    continue  # deleted since listed (a move, a follow-up): the others still fire
                 at = _one_time(schedule)
                 if at is None or at > now:
                     continue
@@ -171,7 +175,9 @@ class Pump:
                 url = self._sqs.get_queue_url(QueueName=queue)["QueueUrl"]
                 self._sqs.send_message(QueueUrl=url, MessageBody=target.get("Input", "{}"))
                 if schedule.get("ActionAfterCompletion") == "DELETE":
-                    scheduler.delete_schedule(Name=summary["Name"], GroupName=group["Name"])
+                    # The app may delete it as it fires, as it may in AWS.
+                    with contextlib.suppress(scheduler.exceptions.ResourceNotFoundException):
+                        scheduler.delete_schedule(Name=summary["Name"], GroupName=group["Name"])
                 else:
                     self._fired.add(summary["Name"])  # a finished one-time schedule never fires again
                 fired += 1

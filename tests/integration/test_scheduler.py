@@ -74,3 +74,37 @@ def test_a_schedule_that_keeps_changing_is_busy_not_an_error(scheduler_role, mon
     with pytest.raises(Unavailable) as busy:
         scheduler.schedule_message(name, at + timedelta(minutes=5), CONSULTATIONS, {"n": 2})
     assert busy.value.code == "busy" and busy.value.transient
+
+
+def test_the_local_pump_fires_the_others_when_one_vanishes_while_it_looks(scheduler_role, pump, monkeypatch):
+    """An outside run: a follow-up deleted between the pump's listing and its read stopped the
+    whole pass, so other due schedules (reminders, meeting links) waited a minute more."""
+    import boto3
+
+    from chalicelib.domain.consultations import new_booking_id
+
+    first, second = (f"test-{new_user_id()[:20]}" for _ in range(2))
+    at = datetime.now(UTC) + timedelta(hours=1)
+    for name in (first, second):  # follow-ups of bookings that do not exist: they change nothing
+        body = {"booking": new_booking_id(datetime.now(UTC)), "kind": "followup"}
+        scheduler.schedule_message(name, at, CONSULTATIONS, body)
+    real_client = boto3.client
+
+    def racing_client(service: str, *args, **kwargs):
+        found = real_client(service, *args, **kwargs)
+        if service == "scheduler":
+            real_get = found.get_schedule
+
+            def get_after_a_delete(**request):
+                if request["Name"] == first:
+                    scheduler.delete(first)  # the app's follow-up, just now
+                return real_get(**request)
+
+            found.get_schedule = get_after_a_delete
+        return found
+
+    monkeypatch.setattr(boto3, "client", racing_client)
+    fired = pump.fire_due_schedules(at + timedelta(minutes=1))
+    monkeypatch.setattr(boto3, "client", real_client)
+    assert fired >= 1 and scheduler.describe(second) is None  # fired, and deleted after
+    pump.drain()
