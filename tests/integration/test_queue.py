@@ -873,7 +873,7 @@ def test_the_congestion_tile_answers_with_a_flex_message_linking_the_page(post_w
     assert footer["uri"] == f"{get_settings().queue_page_url}?lang=en"
     assert len(footer["label"]) <= 20
     texts = [item["text"] for item in flex["contents"]["body"]["contents"]]
-    assert "Katsushika City Hall (main building)" in texts
+    assert "Katsushika City Office (main building)" in texts
     assert any(text.startswith("Residence records and seal certificates: ") for text in texts)
 
 
