@@ -142,6 +142,13 @@ def note_submission(receipt: str) -> Response:
     return _keyed_write("staff_note", staff_submissions.add_note, receipt)
 
 
+@bp.route("/staff/submissions/{receipt}/section", methods=["POST"])
+def hand_over_submission(receipt: str) -> Response:
+    from chalicelib.services import staff_submissions
+
+    return _keyed_write("staff_handover", staff_submissions.hand_over, receipt)
+
+
 @bp.route("/staff/submissions/{receipt}/access-code", methods=["POST"])
 def reissue_access_code(receipt: str) -> Response:
     from chalicelib.services import staff_submissions

@@ -567,6 +567,79 @@ def add_note(
     return _once(principal, f"staff-note:{submission.receipt}", idempotency_key, raw_body, write)
 
 
+def hand_over(
+    principal: StaffPrincipal,
+    receipt_text: str,
+    body: Mapping[str, Any],
+    idempotency_key: str | None = None,
+    raw_body: bytes = b"",
+) -> tuple[int, dict[str, Any]]:
+    """Give the caller's section's submission to the section that should handle it, with why
+    (audited, internal). Not a move: the status, the resident's receipt and code stay. A fee's
+    payments are kept by the section they were made to, so a submission with a fee stays."""
+    from chalicelib.domain.forms import sections
+
+    submission = _own(principal, receipt_text)
+    target = str(body["section"])
+    note = json_text.trim(str(body["note"]))
+    if target not in sections():
+        raise rule.Invalid(
+            f"課 {target!r} はありません。 / There is no section {target!r}.",
+            code="invalid_request",
+            details=[
+                {
+                    "pointer": "/section",
+                    "message": "README の課の一覧の id です。 / A section id from the README.",
+                }
+            ],
+        )
+    if not note:
+        raise rule.Invalid(
+            "引き継ぐ理由を書いてください。 / Say why it is handed over.",
+            code="invalid_request",
+            details=[{"pointer": "/note", "message": "空です。 / It is empty."}],
+        )
+    if target == submission.section:
+        raise rule.Conflict("すでにこの課の申請です。 / It is that section's already.", code="unchanged")
+    if submission.status in rules.TERMINAL_STATUSES:
+        raise rule.Conflict(
+            "終了した申請は引き継げません。 / A closed submission is not handed over.", code="terminal"
+        )
+    if payments.plan_for(submission) is not None:
+        raise rule.Conflict(
+            "手数料のある申請は、支払いの記録とともにこの課で扱います。 / A submission with a fee stays with"
+            " the section its payments were made to.",
+            code="has_fee",
+        )
+
+    def write() -> tuple[int, dict[str, Any]]:
+        _check_version(submission, body.get("version"))
+        now = datetime.now(UTC)
+        audit = store.Audit(
+            rules.STAFF,
+            principal.staff_id,
+            "handed_over",
+            now,
+            note=f"{submission.section} → {target}: {note}",
+            note_visibility="internal",
+        )
+        with _staff_conflict(submission.receipt):
+            try:
+                store.update(submission, [Submission.section.set(target)], audit)
+            except store.StaleVersion:
+                raise service.Changed() from None
+        logger.info(
+            "submission handed over", extra={"from_section": submission.section, "to_section": target}
+        )
+        return 200, {
+            "receipt": submission.receipt,
+            "section": target,
+            "href": f"/staff/submissions/{submission.receipt}",
+        }
+
+    return _once(principal, f"staff-handover:{submission.receipt}", idempotency_key, raw_body, write)
+
+
 def reissue_access_code(
     principal: StaffPrincipal,
     receipt_text: str,

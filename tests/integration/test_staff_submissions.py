@@ -750,6 +750,45 @@ def test_a_pinned_note_that_loses_a_race_names_the_version_now_stored(client, mo
     assert store.get(receipt).public_notes == [] and notes_of(receipt) == []
 
 
+def test_a_section_hands_a_submission_over_to_the_one_that_should_handle_it(client):
+    """A walkthrough: dumping filed under roads could only be rejected and sent again."""
+    receipt = submit(client, "streetlight-outage")["receipt"]
+
+    def hand(caller: str, **body):
+        headers = {**auth(caller), "Content-Type": "application/json"}
+        return client.http.post(
+            f"/staff/submissions/{receipt}/section", body=json.dumps(body), headers=headers
+        )
+
+    assert hand(SANITATION, section=SANITATION, note="x").status_code == 403  # not theirs to give
+    assert_error(hand(ROAD, section="nowhere", note="x"), 422, "invalid_request")
+    assert_error(hand(ROAD, section=SANITATION, note=" "), 422, "invalid_request")
+    assert_error(hand(ROAD, section=ROAD, note="x"), 409, "unchanged")
+    handed = hand(ROAD, section=SANITATION, note="不法投棄の通報でした", version=1)
+    assert handed.status_code == 200, handed.body
+    assert receipt in receipts(staff_list(client, SANITATION, status="received"))
+    assert receipt not in receipts(staff_list(client, ROAD, status="received"))
+    assert client.http.get(f"/staff/submissions/{receipt}", headers=auth(ROAD)).status_code == 403
+    shown = body_of(client.http.get(f"/staff/submissions/{receipt}", headers=auth(SANITATION)))
+    assert shown["status"] == "received"  # no move: the resident's status stays
+    [entry] = [e for e in shown["audit"] if e["action"] == "handed_over"]
+    assert (
+        entry["note"] == f"{ROAD} → {SANITATION}: 不法投棄の通報でした"
+        and entry["noteVisibility"] == "internal"
+    )
+
+
+def test_a_submission_with_a_fee_stays_with_the_section_of_its_payments(client):
+    receipt = submit(client, "bulky-waste-collection")["receipt"]
+    headers = {**auth(SANITATION), "Content-Type": "application/json"}
+    response = client.http.post(
+        f"/staff/submissions/{receipt}/section",
+        body=json.dumps({"section": ROAD, "note": "x"}),
+        headers=headers,
+    )
+    assert_error(response, 409, "has_fee")
+
+
 def test_a_resident_who_lost_their_code_is_given_a_new_one_by_the_section(client):
     """A walkthrough: a lost access code had no way back (and a fee paid first needs it to pay)."""
     made = submit(client, "streetlight-outage")
