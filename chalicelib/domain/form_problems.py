@@ -89,6 +89,8 @@ def problems_of(problems: list[dict[str, Any]], form: Questions) -> list[dict[st
             key = f"problem.when_{problem['expected']}"
         if key == "problem.required" and _is_choice(prop):
             key = "problem.choose"
+        if keyword in ("format", "pattern") and (prop or {}).get("format") == "date":
+            key = "problem.date"  # 2026-02-30, 30/02/2026: which day, and how to write one
         if (pointer, key) in said:  # `format` and `pattern` on one email: one message, not two
             continue
         said.add((pointer, key))

@@ -119,3 +119,14 @@ def test_a_field_nobody_asked_for_is_pointed_at():
     form = get_form("inquiry")
     [extra] = explain(problems(form.schema_name, {**form.example, "nickname": "x"}), form, "en")
     assert extra == {"pointer": "/nickname", "message": "This field is not part of the form."}
+
+
+def test_a_date_that_does_not_exist_says_so_and_how_to_write_one():
+    """A walkthrough: 1990-02-30 was only "not written the expected way"."""
+    form = get_form("juminhyo-copy")
+    for typed in ("1990-02-30", "30/02/1990"):
+        [wrong] = explain(problems(form.schema_name, {**form.example, "birthDate": typed}), form, "en")
+        assert wrong == {
+            "pointer": "/birthDate",
+            "message": "“Date of birth” must be a date on the calendar, written like 2026-12-07.",
+        }
