@@ -581,7 +581,7 @@ def hand_over(
 
     submission = _own(principal, receipt_text)
     target = str(body["section"])
-    note = json_text.trim(str(body["note"]))
+    note = _said(body, "note", "引き継ぐ理由を書いてください。 / Say why it is handed over.")
     if target not in sections():
         raise rule.Invalid(
             f"課 {target!r} はありません。 / There is no section {target!r}.",
@@ -592,12 +592,6 @@ def hand_over(
                     "message": "README の課の一覧の id です。 / A section id from the README.",
                 }
             ],
-        )
-    if not note:
-        raise rule.Invalid(
-            "引き継ぐ理由を書いてください。 / Say why it is handed over.",
-            code="invalid_request",
-            details=[{"pointer": "/note", "message": "空です。 / It is empty."}],
         )
     if target == submission.section:
         raise rule.Conflict("すでにこの課の申請です。 / It is that section's already.", code="unchanged")
@@ -624,10 +618,7 @@ def hand_over(
             note_visibility="internal",
         )
         with _staff_conflict(submission.receipt):
-            try:
-                store.update(submission, [Submission.section.set(target)], audit)
-            except store.StaleVersion:
-                raise service.Changed() from None
+            store.update(submission, [Submission.section.set(target)], audit)
         logger.info(
             "submission handed over", extra={"from_section": submission.section, "to_section": target}
         )
@@ -652,13 +643,9 @@ def reissue_access_code(
     tries are forgotten. Audited with how they were identified. A retry with the same
     Idempotency-Key gets the same code (the answer is kept, as a web submission's is)."""
     submission = _own(principal, receipt_text)
-    identified_by = json_text.trim(str(body["identifiedBy"]))
-    if not identified_by:
-        raise rule.Invalid(
-            "本人確認の方法を書いてください。 / Say how the resident was identified.",
-            code="invalid_request",
-            details=[{"pointer": "/identifiedBy", "message": "空です。 / It is empty."}],
-        )
+    identified_by = _said(
+        body, "identifiedBy", "本人確認の方法を書いてください。 / Say how the resident was identified."
+    )
 
     def write() -> tuple[int, dict[str, Any]]:
         now = datetime.now(UTC)
@@ -672,19 +659,26 @@ def reissue_access_code(
             note_visibility="internal",
         )
         with _staff_conflict(submission.receipt):
-            try:
-                store.update(
-                    submission,
-                    [Submission.secret_hash.set(rules.hash_secret(secret, rules.new_salt()))],
-                    audit,
-                )
-            except store.StaleVersion:
-                raise service.Changed() from None
+            store.update(
+                submission, [Submission.secret_hash.set(rules.hash_secret(secret, rules.new_salt()))], audit
+            )
         access_codes.forget_tries(submission.receipt)
         logger.info("access code reissued")
         return 201, {"receipt": submission.receipt, "accessSecret": secret, "issuedAt": rules.tokyo_iso(now)}
 
     return _once(principal, f"staff-access-code:{submission.receipt}", idempotency_key, raw_body, write)
+
+
+def _said(body: Mapping[str, Any], name: str, ask: str) -> str:
+    """A text the write needs, without what surrounds it unseen; `ask` when nothing is left."""
+    text = json_text.trim(str(body[name]))
+    if not text:
+        raise rule.Invalid(
+            ask,
+            code="invalid_request",
+            details=[{"pointer": f"/{name}", "message": "空です。 / It is empty."}],
+        )
+    return text
 
 
 def _once(
@@ -710,7 +704,7 @@ def _staff_conflict(receipt: str) -> Iterator[None]:
     stored (the service's own text is the resident's); gone meanwhile (its retention ended) is 404."""
     try:
         yield
-    except service.Changed:
+    except (service.Changed, store.StaleVersion):
         fresh = store.get(receipt)
         if fresh is None:
             raise rule.NotFound(_NOT_FOUND, code="submission_not_found") from None

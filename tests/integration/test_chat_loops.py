@@ -27,14 +27,7 @@ def pushes_to(sandbox, user_id: str) -> list[dict]:
 
 
 def file_report(resident) -> str:
-    resident.tap("menu.report")
-    resident.tap("report.category", "road-park-damage")
-    resident.tap("report.kind", "pothole")
-    resident.tap("report.photos_done")
-    resident.tap("report.address")
-    resident.say("柴又公園の北側入口付近")
-    confirm = resident.tap("report.comment_skip")
-    resident.tap_button(confirm, text_of("button.send"))
+    resident.report_at("road-park-damage", "pothole", "柴又公園の北側入口付近")
     [mine] = Submission.by_line_user.query(resident.user_id)
     return mine.receipt
 

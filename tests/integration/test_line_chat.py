@@ -71,6 +71,17 @@ class Resident:
         action = button(answer, label_startswith)
         return self.send(line_event("postback", self.user_id, postback={"data": action["data"]}))
 
+    def report_at(self, category: str, kind: str, address: str) -> list[dict]:
+        """A report with a typed address and no photo or comment, sent: the answer to Send."""
+        self.tap("menu.report")
+        self.tap("report.category", category)
+        self.tap("report.kind", kind)
+        self.tap("report.photos_done")
+        self.tap("report.address")
+        self.say(address)
+        confirm = self.tap("report.comment_skip")
+        return self.tap_button(confirm, text_of("button.send"))
+
     def photo(self) -> list[dict]:
         message = {"id": _id(), "type": "image", "contentProvider": {"type": "line"}}
         return self.send(line_event("message", self.user_id, message=message))
@@ -462,14 +473,7 @@ def test_a_chat_report_is_filed_while_a_refollow_is_still_on_its_way(resident):
     (SQS keeps no order); the report and its photos were thrown away as "not following". A
     resident talking to the account follows it."""
     resident.send(line_event("unfollow", resident.user_id))
-    resident.tap("menu.report")
-    resident.tap("report.category", "illegal-dumping")
-    resident.tap("report.kind", "appliance")
-    resident.tap("report.photos_done")
-    resident.tap("report.address")
-    resident.say("柴又公園の北側入口付近")
-    confirm = resident.tap("report.comment_skip")
-    sent = resident.tap_button(confirm, text_of("button.send"))
+    sent = resident.report_at("illegal-dumping", "appliance", "柴又公園の北側入口付近")
     assert text_of("report.rejected") not in texts(sent)
     [filed] = Submission.by_line_user.query(resident.user_id)
     assert submissions.get(filed.receipt).form_id == "illegal-dumping"
