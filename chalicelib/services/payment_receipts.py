@@ -1,4 +1,5 @@
-"""The receipt a resident gets when their fee is paid: LINE and/or email, in their language, once.
+"""The receipt a resident gets when their fee is paid, and the notices of money that did not pay
+it (held, then refunded): LINE and/or email, in their language, once each.
 
 Texts come from chalicelib/data/messages/payments.json. The receipt number (領収番号) is the
 payment id: unique, and the accounting office's CSV lists the same number.
@@ -12,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain import messages
 from chalicelib.domain.forms import get_form
-from chalicelib.domain.payments import TOKYO
+from chalicelib.domain.payments import TOKYO, refund_yen
 from chalicelib.domain.submissions import AWAITING_PAYMENT
 from chalicelib.domain.ward import ward_name
 from chalicelib.observability import logger, metrics
@@ -118,7 +119,8 @@ def _notice(intent: PaymentIntent, submission: Submission, notice: str) -> Recei
     from chalicelib.config import get_settings
 
     language = submission.language or "ja"
-    amount = messages.text("web.yen", language, amount=f"{int(intent.paid_amount or intent.amount):,}")
+    paid = refund_yen(intent.paid_amount, intent.amount)  # what came in, all of which goes back
+    amount = messages.text("web.yen", language, amount=f"{paid:,}")
     when = intent.paid_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M") if intent.paid_at else "-"
     said = messages.text(
         "web.pay_held_checking" if notice == "held" else "web.pay_held_refunded",
