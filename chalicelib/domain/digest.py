@@ -236,6 +236,56 @@ def _with_bookings(
     return text, page
 
 
+def render_urgent_alert(
+    *,
+    section_name: Mapping[str, str],
+    receipt: str,
+    form_title: Mapping[str, str],
+    area: tuple[str, str] | None,
+    received_at: datetime,
+    console_url: str | None,
+) -> Digest:
+    """The email a section gets at once when a report the resident marked dangerous arrives,
+    not the next morning's digest. Like the digest: receipt, form, 町 and time, no personal data."""
+    receipt = _receipt(receipt)
+    base = _base_url(console_url)
+    ward = {lang: one_line(ward_name(lang)) for lang in ("ja", "en")}
+    section = {
+        lang: one_line(section_name.get(lang) or section_name.get("ja") or "") for lang in ("ja", "en")
+    }
+    title = {lang: one_line(form_title.get(lang) or form_title.get("ja") or "") for lang in ("ja", "en")}
+    subject = f"【{ward['ja']}・至急】危険があるとの通報（{receipt}） / Urgent: a report marked dangerous ({receipt})"
+    lines = [
+        f"{section['ja']} / {section['en']}",
+        "",
+        "人や車に危険があると回答された通報が届きました。早めに確認してください。",
+        "A report the resident marked as dangerous has arrived: please look at it soon.",
+        "",
+        f"受付番号 / Receipt: {receipt}",
+        f"種類 / Form: {title['ja']} / {title['en']}",
+        f"地域 / Area: {one_line(area[0])} / {one_line(area[1])}" if area else "地域 / Area: -",
+        f"受付日時 / Received: {tokyo_iso(received_at)}",
+    ]
+    link = f"{base}/submissions/{quote(receipt, safe='')}" if base else None
+    if link:
+        lines.append(f"職員画面 / Staff console: {link}")
+    lines += [
+        "",
+        "場所・写真・連絡先は職員用APIで確認してください（このメールには個人情報を載せていません）。",
+        "The place, photos and contact are in the staff API: this email carries no personal data.",
+    ]
+    text = "\n".join(lines)
+    body = "".join(
+        f'<p><a href="{html.escape(link)}">{html.escape(line)}</a></p>'
+        if link and line.endswith(link)
+        else f"<p>{html.escape(line)}</p>"
+        for line in lines
+        if line
+    )
+    page = f'<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>{html.escape(subject)}</title></head><body>{body}</body></html>'
+    return Digest(subject, text, page)
+
+
 def _base_url(value: str | None) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None

@@ -27,7 +27,7 @@ from chalicelib.domain.forms import get_form, retention_days
 from chalicelib.domain.submissions import RECEIPT_PATTERN, STATUSES, TERMINAL_STATUSES
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import NOTIFICATIONS
-from chalicelib.services import line_push, payment_withdrawals
+from chalicelib.services import line_push, payment_withdrawals, staff_alerts
 from chalicelib.store import inbox
 from chalicelib.store import submissions as store
 from chalicelib.workers.batches import BatchResponse, Message, Record, partial_batch
@@ -97,6 +97,8 @@ def deliver(message: NotificationMessage) -> list[str]:
     if message.status in TERMINAL_STATUSES and message.event != messages.NOTE_ADDED:
         _start_photo_retention(submission)  # first: a failed send retries it with the rest
     form = get_form(submission.form_id)
+    if message.event == messages.CREATED:  # the section, at once, of a report marked dangerous
+        staff_alerts.alert_if_urgent(submission, form)
     title = messages.form_titles(submission.form_id, form.title if form else None)
     public_note = messages.public_note_for(
         submission.public_notes or [], event=message.event, status=message.status, version=message.version

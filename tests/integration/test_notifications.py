@@ -480,3 +480,21 @@ def test_a_closed_submissions_photos_start_their_retention_with_it(client, drain
     service.add_note(store.get(receipt), actor=staff_of(receipt), note="補修しました。", visibility="public")
     drained.drain()
     assert {key: s3.head_object(Bucket=bucket, Key=key)["LastModified"] for key in keys} == closed
+
+
+@pytest.mark.parametrize("dangerous", [True, False])
+def test_a_report_marked_dangerous_alerts_its_section_at_once(client, drained, dangerous):
+    """A walkthrough: a dangerous report arriving at 17:30 on a Friday waited for Monday's digest."""
+    from chalicelib.domain.forms import sections
+
+    document = {k: v for k, v in get_form("road-park-damage").example.items() if k != "photos"}
+    receipt = submit(client, "road-park-damage", {**document, "dangerous": dangerous})
+    drained.drain()
+    drained.drain()  # a redelivery alerts no one twice
+    alerts = [m for m in emails_about(receipt) if "至急" in m.subject]
+    assert len(alerts) == (1 if dangerous else 0)
+    if dangerous:
+        [alert] = alerts
+        assert alert.destinations["ToAddresses"] == sections()["doro-hoshu"]["digestRecipients"]
+        assert "立石" in alert.body and "Tateishi" in alert.body
+        assert "reporter@example.jp" not in alert.body and "30cm" not in alert.body  # no personal data
