@@ -17,7 +17,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from chalicelib.domain import languages
+from chalicelib.domain import languages, messages
 from chalicelib.domain.digits import decimal_number, typed, typed_email, typed_phone, whole_number
 from chalicelib.domain.forms import FormDefinition
 from chalicelib.domain.json_text import trim
@@ -302,6 +302,10 @@ def answers(
     for made in fields(form, language):
         if made.name not in document:
             continue
+        if made.kind == "photos":  # "2枚", "2 attached": a bare "2" said nothing
+            count = messages.text("web.photo_count", language, n=len(document[made.name]))
+            shown.append((made.label, escape(count)))
+            continue
         shown.append((made.label, _show(made, document[made.name], yes_no, escape(comma))))
     return shown
 
@@ -318,8 +322,6 @@ def _show(made: Field, value: Any, yes_no: tuple[str, str], comma: Markup) -> Ma
         return ruby(yes_no[0] if value else yes_no[1])
     if made.kind == "checkboxes":
         return comma.join(one(v) for v in value)
-    if made.kind == "photos":
-        return escape(str(len(value)))
     if made.kind == "dates":
         return comma.join(value)
     if made.kind == "rows":

@@ -124,3 +124,15 @@ def test_every_kanji_in_the_pages_easy_japanese_has_furigana():
         for key, text in texts["messages"].items():
             bare = re.sub(r"｜[^｜《》]+《[^《》]+》", "", text["ja-easy"])
             assert not re.search(r"[\u4e00-\u9fff]", bare), (key, text["ja-easy"])
+
+
+def test_the_check_page_counts_photos_in_words():
+    """A walkthrough: the photos were shown as a bare "1"."""
+    from chalicelib.domain.forms import get_form
+    from chalicelib.web import fields
+
+    form = get_form("road-park-damage")
+    for language, said in (("ja", "2枚"), ("en", "2 attached")):
+        shown = dict(fields.answers(form, form.example, language, ("yes", "no")))
+        photos = next(value for label, value in shown.items() if "写真" in label or "Photo" in label)
+        assert str(photos) == said
