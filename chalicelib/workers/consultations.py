@@ -133,6 +133,11 @@ def render(booking: ConsultationBooking, notice: str) -> tuple[str, str]:
         # Off LINE, the booking's page is where it is seen, moved or cancelled.
         url = get_settings().web_page("/bookings", language)
         text += "\n\n" + messages.text("consult.manage", language, url=url)
+    if key == "consult.cancelled_by_ward":  # asked to book again: where
+        page = f"/consultations/{booking.service}"
+        settings = get_settings()
+        url = settings.liff_link(page, language) if booking.line_user_id else settings.web_page(page, language)
+        text += "\n\n" + messages.text("consult.book_again", language, url=url)
     what = "cancelled" if key.startswith("consult.cancelled") else key.removeprefix("consult.")
     subject = messages.text(
         "consult.subject",

@@ -594,6 +594,13 @@ def test_a_cancel_weeks_after_the_confirmation_sends_the_cancel_alone(call, slot
         for m in (confirmation, cancel)
     ]
     assert "予約を受け付けました：" in subjects[0] and "予約を取り消しました：" in subjects[1], subjects
+    # Asked to book again, it is told where (a walkthrough: no link, no number).
+    text = (
+        next(p for p in cancel.walk() if p.get_content_type() == "text/plain")
+        .get_payload(decode=True)
+        .decode()
+    )
+    assert "/web/consultations/legal?lang=" in text
 
 
 def test_a_late_confirmation_and_its_cancel_carry_their_own_calendar_versions(call, slot, book, pump):
