@@ -843,7 +843,8 @@ def intent_view(intent: PaymentIntent) -> dict[str, Any]:
     if intent.paid_at:
         view["paidAt"] = _tokyo(intent.paid_at)
         view["providerPaymentId"] = intent.provider_payment_id
-        view["receiptUrl"] = f"/payments/{intent.payment_id}/receipt"
+        if _settles(intent):  # money that never paid the fee has no receipt (receipt_for: 409)
+            view["receiptUrl"] = f"/payments/{intent.payment_id}/receipt"
     return view
 
 

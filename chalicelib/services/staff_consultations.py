@@ -139,11 +139,21 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
                 closed_now.append(slot.slot)
     counts["closed"] = len(closed_now)
     for start, capacity in weekly_sessions:
-        # A day closed before stays closed: the weekly pattern sets capacities, it reopens nothing.
+        # A day closed before stays closed: the weekly pattern sets capacities, it reopens nothing;
+        # and a session it makes on a day this request closes is made closed.
+        on_a_closed_day = rules.tokyo_day(start) in closed_days
         outcome = store.set_slot(
-            svc.id, rules.slot_id(start), capacity, "weekly", by, start + SLOT_RETENTION, reopen=False
+            svc.id,
+            rules.slot_id(start),
+            capacity,
+            "weekly",
+            by,
+            start + SLOT_RETENTION,
+            reopen=False,
+            opened=not on_a_closed_day,
         )
         counts[outcome] += 1
+        counts["closed"] += outcome == "created" and on_a_closed_day
     for start, capacity in extra_sessions:
         outcome = store.set_slot(svc.id, rules.slot_id(start), capacity, "extra", by, start + SLOT_RETENTION)
         counts["extra"] += outcome != "kept"

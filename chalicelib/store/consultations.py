@@ -154,12 +154,15 @@ def set_slot(
     expires_at: datetime,
     *,
     reopen: bool = True,
+    opened: bool = True,
 ) -> str:
     """Create the slot, or set the capacity of an existing one. Asked for fewer seats than are
     booked, it keeps those bookings and sells none until fewer than `capacity` remain: the
     capacity asked for stays the target (it used to become the number booked, and seats freed by
     a cancel were sold again beyond what staff had asked for).
     `reopen`: open it again if it was closed (an extra session does; a weekly pattern does not).
+    `opened`: whether a slot made now is open (a weekly session on a day closed in the same
+    request is made closed, so the day stays closed when the pattern is posted again).
 
     Answers "created", "updated", or "kept" (it holds more bookings than the capacity asked for)."""
     item = ConsultationSlot(
@@ -167,7 +170,7 @@ def set_slot(
         slot_id,
         capacity=capacity,
         booked=0,
-        open=True,
+        open=opened,
         kind=kind,
         updated_by=by,
         expires_at=expires_at,

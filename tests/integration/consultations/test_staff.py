@@ -10,7 +10,7 @@ import pytest
 from chalicelib.domain import consultations as rules
 from chalicelib.store import consultations as store
 from tests.integration.conftest import new_user_id
-from tests.integration.consultations.helpers import body_of, staff_headers
+from tests.integration.consultations.helpers import body_of, fresh_slot, staff_headers
 from tests.integration.consultations.test_notices import pushes_to
 
 
@@ -644,3 +644,25 @@ def test_a_booking_made_while_its_day_closes_keeps_the_day_open(call, slot, book
     assert refused.status_code == 409 and body_of(refused)["error"]["code"] == "day_has_bookings"
     assert store.get_slot("tax", booked).open and store.get_slot("tax", empty).open
     assert store.get(booking_id).status == "booked"
+
+
+def test_a_day_closed_in_the_request_that_sets_its_weekly_sessions_stays_closed(call):
+    """A review: closes ran before the weekly sessions were made, so a day with no session yet
+    closed nothing and the pattern then opened it."""
+    start = rules.parse_slot(fresh_slot(offset=19))
+    day = start.astimezone(rules.TOKYO).date().isoformat()
+    weekly = {
+        "from": day,
+        "to": day,
+        "weekdays": [start.astimezone(rules.TOKYO).weekday()],
+        "times": [start.astimezone(rules.TOKYO).strftime("%H:%M")],
+        "capacity": 3,
+    }
+    path = "/staff/consultations/general/availability"
+    both = call("POST", path, {"weekly": weekly, "closedDays": [day]}, headers=staff_headers())
+    assert both.status_code == 200 and body_of(both)["closed"] == 1, both.body
+    assert not store.get_slot("general", rules.slot_id(start)).open
+    listed = body_of(call("GET", f"/consultations/general/slots?from={day}&to={day}"))["slots"]
+    assert rules.slot_id(start) not in [s["slot"] for s in listed]
+    again = call("POST", path, {"weekly": weekly}, headers=staff_headers())  # the pattern again
+    assert again.status_code == 200 and not store.get_slot("general", rules.slot_id(start)).open

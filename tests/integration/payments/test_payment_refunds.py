@@ -151,6 +151,7 @@ def test_refunding_money_that_never_paid_the_fee_leaves_the_fee_to_pay(
     assert status == 202 and view["status"] == "refunded"
     assert (view["amountYen"], view["paidAmountYen"]) == (300, 1)  # the fee, and what was taken
     assert view["refund"]["amountYen"] == 1  # what went back (a walkthrough: no field said so)
+    assert "receiptUrl" not in view  # it never paid the fee: no receipt to link to
     paybox.deliver()
     settle()
     # The resident is told both, once each (a walkthrough: only a return to the page said so).
