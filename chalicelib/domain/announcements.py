@@ -93,9 +93,11 @@ COUNTS = (PLANNED, DELIVERED, UNDELIVERED, DEFERRED, HELD_BACK, SKIPPED, WITHDRA
 _HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d{1,5})?([/?#][^\s<>\"\\]*)?$")
 # What LINE makes a link of in a text: an http(s) address, or a bare domain name (www.… and the
 # like; a file name such as 案内.pdf is none: no such top-level domain).
+# ASCII bounds only: a domain written against Japanese (詳細はevil.example.comを) is one too.
 _LINKED_IN_TEXT = re.compile(
-    r"(?:https?://[^\s<>\"]+|(?<![\w@.-])(?:[A-Za-z0-9-]+\.)+"
-    r"(?!(?:pdf|jpe?g|png|gif|docx?|xlsx?|pptx?|txt|csv|html?)(?![\w-]))[A-Za-z]{2,24}(?![\w-]))",
+    r"(?:https?://[^\s<>\"]+|(?<![A-Za-z0-9_@.-])(?:[A-Za-z0-9-]+\.)+"
+    r"(?!(?:pdf|jpe?g|png|gif|docx?|xlsx?|pptx?|txt|csv|html?)(?![A-Za-z0-9_-]))[A-Za-z]{2,24}"
+    r"(?![A-Za-z0-9_-]))",
     re.IGNORECASE,
 )
 # LINE shows JPEG and PNG images only; an address naming another image type is refused (one

@@ -163,6 +163,7 @@ def test_a_link_or_image_off_the_wards_sites_is_approved_by_a_second_person_what
             ["www.city.katsushika.lg.jp.evil.example"],
         ),
         ("詳しくは www.evil.example/login へ", ["www.evil.example"]),
+        ("詳細はevil.example.comをご覧ください", ["evil.example.com"]),  # written against Japanese
         ("https://evil.example\\@www.city.katsushika.lg.jp/", ["evil.example"]),
         ("区のページ https://www.city.katsushika.lg.jp/a（詳細）と city.katsushika.lg.jp", []),
         ("資料（案内.pdf）、問い合わせ info@city.katsushika.lg.jp、No.1、e.g.", []),
