@@ -222,29 +222,6 @@ _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
-def _check_own_forms(forms: frozenset[str] | None, section: str) -> None:
-    """A form of another section would list nothing, as if nothing had arrived: say so (a form
-    routed by topic may be in any section)."""
-    others = sorted(
-        form_id
-        for form_id in forms or ()
-        if (form := get_form(form_id)) and form.section != section and not form.routed_by_topic
-    )
-    if others:
-        own = ", ".join(form.id for form in catalogue() if form.section == section or form.routed_by_topic)
-        raise rule.Malformed(
-            "検索条件が正しくありません。 / Some query parameters are not valid.",
-            code="invalid_query",
-            details=[
-                {
-                    "parameter": "form",
-                    "message": f"{', '.join(others)} はほかの課の様式です（この課の様式: {own}）。"
-                    f" / {', '.join(others)} belongs to another section; this section's forms are {own}.",
-                }
-            ],
-        )
-
-
 def list_for_section(
     principal: StaffPrincipal, query: ListQuery, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -255,7 +232,7 @@ def list_for_section(
     """
     now = now or datetime.now(UTC)
     section = principal.section
-    _check_own_forms(query.forms, section)
+    # Any form: one may have been handed over from another section (hand_over).
     fingerprint = query.fingerprint(section)
     cursor = _store_cursor(query, section, fingerprint)
     # The index range is a superset (whole seconds); the exact bounds are checked per item.
@@ -576,10 +553,11 @@ def hand_over(
 ) -> tuple[int, dict[str, Any]]:
     """Give the caller's section's submission to the section that should handle it, with why
     (audited, internal). Not a move: the status, the resident's receipt and code stay. A fee's
-    payments are kept by the section they were made to, so a submission with a fee stays."""
+    payments are kept by the section they were made to, so a submission with a fee stays. A
+    retry with the same Idempotency-Key gets the first answer, though the submission is the
+    other section's by then (so the key is looked up before the section is checked)."""
     from chalicelib.domain.forms import sections
 
-    submission = _own(principal, receipt_text)
     target = str(body["section"])
     note = _said(body, "note", "引き継ぐ理由を書いてください。 / Say why it is handed over.")
     if target not in sections():
@@ -593,27 +571,27 @@ def hand_over(
                 }
             ],
         )
-    if target == submission.section:
-        raise rule.Conflict("すでにこの課の申請です。 / It is that section's already.", code="unchanged")
-    if submission.status in rules.TERMINAL_STATUSES:
-        raise rule.Conflict(
-            "終了した申請は引き継げません。 / A closed submission is not handed over.", code="terminal"
-        )
-    if payments.plan_for(submission) is not None:
-        raise rule.Conflict(
-            "手数料のある申請は、支払いの記録とともにこの課で扱います。 / A submission with a fee stays with"
-            " the section its payments were made to.",
-            code="has_fee",
-        )
 
     def write() -> tuple[int, dict[str, Any]]:
+        submission = _own(principal, receipt_text)
+        if target == submission.section:
+            raise rule.Conflict("すでにこの課の申請です。 / It is that section's already.", code="unchanged")
+        if submission.status in rules.TERMINAL_STATUSES:
+            raise rule.Conflict(
+                "終了した申請は引き継げません。 / A closed submission is not handed over.", code="terminal"
+            )
+        if payments.plan_for(submission) is not None:
+            raise rule.Conflict(
+                "手数料のある申請は、支払いの記録とともにこの課で扱います。 / A submission with a fee stays with"
+                " the section its payments were made to.",
+                code="has_fee",
+            )
         _check_version(submission, body.get("version"))
-        now = datetime.now(UTC)
         audit = store.Audit(
             rules.STAFF,
             principal.staff_id,
             "handed_over",
-            now,
+            datetime.now(UTC),
             note=f"{submission.section} → {target}: {note}",
             note_visibility="internal",
         )
@@ -628,7 +606,8 @@ def hand_over(
             "href": f"/staff/submissions/{submission.receipt}",
         }
 
-    return _once(principal, f"staff-handover:{submission.receipt}", idempotency_key, raw_body, write)
+    receipt = rules.normalize_receipt(receipt_text) or receipt_text
+    return _once(principal, f"staff-handover:{receipt}", idempotency_key, raw_body, write)
 
 
 def reissue_access_code(

@@ -136,7 +136,9 @@ def render(booking: ConsultationBooking, notice: str) -> tuple[str, str]:
     if key == "consult.cancelled_by_ward":  # asked to book again: where
         page = f"/consultations/{booking.service}"
         settings = get_settings()
-        url = settings.liff_link(page, language) if booking.line_user_id else settings.web_page(page, language)
+        url = (
+            settings.liff_link(page, language) if booking.line_user_id else settings.web_page(page, language)
+        )
         text += "\n\n" + messages.text("consult.book_again", language, url=url)
     what = "cancelled" if key.startswith("consult.cancelled") else key.removeprefix("consult.")
     subject = messages.text(
