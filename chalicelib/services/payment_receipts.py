@@ -151,8 +151,16 @@ def _title(intent: PaymentIntent, language: str) -> str:
 
 
 def _to_resident(submission: Submission, message: Receipt, payment_id: str, what: str) -> list[str]:
-    """LINE (unless unfollowed) and email, whichever the resident gave."""
+    """Email and LINE (unless unfollowed), whichever the resident gave. The email first and once
+    on its own: a LINE outage retries the message, and must neither hold it back nor repeat it."""
     channels = []
+    if submission.email:
+        from chalicelib.adapters import email
+
+        with inbox.once(f"{what}#{payment_id}#email", datetime.now(UTC), LEASE) as claim:
+            if claim is not inbox.Claim.DONE:
+                email.send([submission.email], message.subject, message.text, as_html(message))
+        channels.append("email")
     if submission.line_user_id:
         from chalicelib.adapters.line_api import LineRejected, retry_key_for
         from chalicelib.services import line_push
@@ -166,9 +174,4 @@ def _to_resident(submission: Submission, message: Receipt, payment_id: str, what
                 channels.append("line")
         except LineRejected as error:
             logger.warning("LINE refused the payment message", extra={"line_status": error.status})
-    if submission.email:
-        from chalicelib.adapters import email
-
-        email.send([submission.email], message.subject, message.text, as_html(message))
-        channels.append("email")
     return channels

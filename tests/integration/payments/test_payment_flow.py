@@ -196,6 +196,45 @@ def test_a_resident_on_line_pays_with_their_id_token_and_gets_the_receipt_on_lin
     assert "領収番号" in text and "600" in text and "PayPay" in text
 
 
+def test_a_line_outage_holds_back_neither_the_receipt_email_nor_sends_it_twice(
+    client, sandbox, resident_api, paybox, settle
+):
+    """A review: the payment messages pushed to LINE before emailing, under one claim, so while
+    LINE was down the email waited with the push, in the dead-letter queue."""
+    from chalicelib.adapters.line_api import LineUnavailable
+    from chalicelib.domain.forms import get_form
+    from chalicelib.services import payment_receipts, payments
+    from chalicelib.store.models import Submission
+    from tests.integration.test_notifications import emails_about
+
+    address = f"both-{new_user_id()[-8:]}@example.jp"
+    document = {**get_form("juminhyo-copy").example, "email": address}
+    made = client.http.post(
+        "/forms/juminhyo-copy/submissions",
+        body=json.dumps(document),
+        headers={"Content-Type": "application/json"},
+    )
+    receipt, secret = json.loads(made.body)["receipt"], json.loads(made.body)["accessSecret"]
+    settle()
+    submission_store.get(receipt).update(actions=[Submission.line_user_id.set(new_user_id())])
+    _, intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
+    paybox.pay(intent["paymentId"])
+    payments.confirm(intent["paymentId"], "test")  # paid: its receipt is due
+
+    def receipts() -> list:
+        return [m for m in emails_about(receipt) if "お支払いを確認しました" in m.subject]
+
+    sandbox.fault("/v2/bot/message/push", status=500, count=4)  # every in-process retry
+    with pytest.raises(LineUnavailable):
+        payment_receipts.send(intent["paymentId"])
+    assert len(receipts()) == 1  # the email went out though LINE was down
+    assert payment_receipts.send(intent["paymentId"]) == ["email", "line"]  # the retry: LINE back
+    assert len(receipts()) == 1
+    paybox.deliver()
+    settle()
+    assert len(receipts()) == 1
+
+
 def test_withdrawing_ends_every_live_payment_so_no_provider_takes_money(owing, resident_api, paybox):
     receipt, secret = owing(copies=1)
     _, paypay = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "paypay"})
