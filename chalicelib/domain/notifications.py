@@ -33,7 +33,10 @@ NOTE_ADDED = "note_added"
 # The resident has not answered a request for information past the form's target days
 # (workers/responses.py): the ward's question again, with the status page to answer on.
 REMINDED = "reminded"
-EVENTS = (CREATED, STATUS_CHANGED, WITHDRAWN_UNPAID, NOTE_ADDED, REMINDED)
+# A clerk issued a new access code (the resident lost theirs): the contacts on file are told, so
+# a code given to someone else by mistake does not go unnoticed.
+CODE_REISSUED = "code_reissued"
+EVENTS = (CREATED, STATUS_CHANGED, WITHDRAWN_UNPAID, NOTE_ADDED, REMINDED, CODE_REISSUED)
 
 # LINE refuses a text message over 5,000 characters; a note is at most 2,000, so this is a guard only.
 LINE_TEXT_LIMIT = 5000
@@ -105,7 +108,7 @@ def build(
     title = one_line(languages.pick(form_title, lang))
     label = messages.text(f"status.{status}", lang)
     note = _note(public_note)
-    kind = {CREATED: "created", NOTE_ADDED: "note"}.get(event, "changed")
+    kind = {CREATED: "created", NOTE_ADDED: "note", CODE_REISSUED: "code"}.get(event, "changed")
     if event == CREATED and status == AWAITING_PAYMENT:
         kind = "unpaid"  # not received until paid: "please pay", not "received"
 
@@ -116,7 +119,7 @@ def build(
         subject = say(f"subject_{kind}", ward=ward, status=label, receipt=receipt)
         lead = say(f"lead_{kind}", title=title, status=label)
     facts = [say("receipt", receipt=receipt), say("status", status=label)]
-    next_step = say(f"next.{status}")
+    next_step = "" if event == CODE_REISSUED else say(f"next.{status}")
     pay, deadline = "", ""
     if fee_due is not None:
         amount = messages.plain(messages.text("web.yen", lang, amount=f"{fee_due.amount_yen:,}"))
@@ -125,7 +128,7 @@ def build(
             deadline = say("fee_deadline", days=fee_due.withdraw_after_days)
     check, footer = say("check"), say("footer", ward=ward)
 
-    lines = [lead, "", *facts, "", next_step]
+    lines = [lead, "", *facts, *(["", next_step] if next_step else [])]
     if fee_due is not None:
         lines += ["", pay, fee_due.pay_url, *([deadline] if deadline else [])]
     if note:
@@ -138,7 +141,7 @@ def build(
     def linked(sentence: str, url: str | None) -> str:
         return f'{e(sentence)}<br><a href="{e(url)}">{e(url)}</a>' if url else e(sentence)
 
-    paragraphs = [e(lead), "<br>".join(e(fact) for fact in facts), e(next_step)]
+    paragraphs = [e(lead), "<br>".join(e(fact) for fact in facts), *([e(next_step)] if next_step else [])]
     if fee_due is not None:
         paragraphs.append(linked(pay, fee_due.pay_url))
         if deadline:
@@ -195,7 +198,11 @@ def line_messages(
     if event == WITHDRAWN_UNPAID:
         title = _catalogued_title(form_id, {}, language)
         return [{"type": "text", "text": _withdrawn_unpaid_text(title, receipt, language, days)}]
-    key = {CREATED: "notify.created", NOTE_ADDED: "notify.note_added"}.get(event, "notify.changed")
+    key = {
+        CREATED: "notify.created",
+        NOTE_ADDED: "notify.note_added",
+        CODE_REISSUED: "notify.code_reissued",
+    }.get(event, "notify.changed")
     if event == CREATED and status == AWAITING_PAYMENT:
         key = "notify.unpaid"
     title = (

@@ -25,7 +25,7 @@ from chalicelib.domain.digits import whole_number
 from chalicelib.domain.forms import FormDefinition, catalogue, get_form
 from chalicelib.domain.staff import StaffPrincipal
 from chalicelib.observability import logger
-from chalicelib.services import access_codes, idempotency, payments
+from chalicelib.services import idempotency, payments
 from chalicelib.services import submissions as service
 from chalicelib.store import submissions as store
 from chalicelib.store.models import AuditEntry, Submission
@@ -618,9 +618,9 @@ def reissue_access_code(
     raw_body: bytes = b"",
 ) -> tuple[int, dict[str, Any]]:
     """A resident who lost their access code, identified by the clerk (at the counter, by
-    phone): a new code replaces the old, which no longer opens the submission, and its wrong
-    tries are forgotten. Audited with how they were identified. A retry with the same
-    Idempotency-Key gets the same code (the answer is kept, as a web submission's is)."""
+    phone): services.submissions.reissue_access_code (the old code stops working, the resident's
+    contacts are told). A retry with the same Idempotency-Key gets the same code (the answer is
+    kept, as a web submission's is)."""
     submission = _own(principal, receipt_text)
     identified_by = _said(
         body, "identifiedBy", "本人確認の方法を書いてください。 / Say how the resident was identified."
@@ -628,21 +628,10 @@ def reissue_access_code(
 
     def write() -> tuple[int, dict[str, Any]]:
         now = datetime.now(UTC)
-        secret = rules.new_access_secret()
-        audit = store.Audit(
-            rules.STAFF,
-            principal.staff_id,
-            "access_code_reissued",
-            now,
-            note=identified_by,
-            note_visibility="internal",
-        )
         with _staff_conflict(submission.receipt):
-            store.update(
-                submission, [Submission.secret_hash.set(rules.hash_secret(secret, rules.new_salt()))], audit
+            secret = service.reissue_access_code(
+                submission, actor=_actor(principal), identified_by=identified_by
             )
-        access_codes.forget_tries(submission.receipt)
-        logger.info("access code reissued")
         return 201, {"receipt": submission.receipt, "accessSecret": secret, "issuedAt": rules.tokyo_iso(now)}
 
     return _once(principal, f"staff-access-code:{submission.receipt}", idempotency_key, raw_body, write)

@@ -18,7 +18,7 @@ from chalicelib.domain import submissions as rules
 from chalicelib.domain.form_problems import problems_of
 from chalicelib.domain.forms import FormDefinition, fee_for, retention_days
 from chalicelib.domain.messages import Text
-from chalicelib.domain.notifications import NOTE_ADDED
+from chalicelib.domain.notifications import CODE_REISSUED, NOTE_ADDED
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import NOTIFICATIONS
 from chalicelib.schemas import problems
@@ -273,6 +273,28 @@ def add_note(
 
 
 NOTE_ATTEMPTS = 10  # notes written at the same moment by several clerks: each is added in turn
+
+
+def reissue_access_code(submission: Submission, *, actor: rules.Actor, identified_by: str) -> str:
+    """A new access code for a resident who lost theirs, identified by a clerk: the old one no
+    longer opens the submission, its wrong tries are forgotten, the trail says who and how (never
+    the code), and the contacts on file are told, so a code given to someone else by mistake
+    does not go unnoticed. Returns the new code (for the clerk to give). Raises Changed."""
+    now = datetime.now(UTC)
+    secret = rules.new_access_secret()
+    audit = store.Audit(
+        actor.kind, actor.id, "access_code_reissued", now, note=identified_by, note_visibility="internal"
+    )
+    try:
+        store.update(
+            submission, [Submission.secret_hash.set(rules.hash_secret(secret, rules.new_salt()))], audit
+        )
+    except store.StaleVersion:
+        raise Changed() from None
+    access_codes.forget_tries(submission.receipt)
+    _notify(submission.receipt, CODE_REISSUED, submission.status, version=(submission.version or 0) + 1)
+    logger.info("access code reissued")
+    return secret
 
 
 # One answer for a wrong code, an unknown receipt and a receipt that is waiting out its backoff:

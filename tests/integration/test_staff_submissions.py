@@ -821,6 +821,22 @@ def test_a_resident_who_lost_their_code_is_given_a_new_one_by_the_section(client
         return client.http.get(f"/submissions/{receipt}", headers={"X-Access-Secret": code}).status_code
 
     assert opens(new_code) == 200 and opens(old_code) != 200
+    # The contacts on file are told (a review: a code given to an impostor went unnoticed).
+    from moto.ses.models import ses_backends
+
+    from chalicelib.store.models import Submission
+    from chalicelib.workers import notifications
+    from devstack.env import MOTO_ACCOUNT, REGION
+
+    store.get(receipt).update(actions=[Submission.email.set("lost-code@example.jp")])
+    told = {"receipt": receipt, "event": "code_reissued", "status": "received", "version": 3}
+    assert notifications.deliver(notifications.NotificationMessage.from_raw(told)) == ["email"]
+    [sent] = [
+        m
+        for m in ses_backends[MOTO_ACCOUNT][REGION].sent_messages
+        if receipt in (getattr(m, "subject", None) or "") and "確認コード" in m.subject
+    ]
+    assert "お心当たりがない場合" in sent.body and new_code not in sent.body  # never the code itself
     [entry] = [e for e in store.trail(receipt) if e.action == "access_code_reissued"]
     assert (entry.actor_id, entry.note, entry.note_visibility) == (
         "staff-doro-hoshu-1",
