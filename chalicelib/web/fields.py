@@ -11,6 +11,7 @@ are not on the page.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -68,26 +69,31 @@ def fields(form: FormDefinition, language: str) -> list[Field]:
         if name not in form.not_asked
     ]
     by_name = {f.name: f for f in made}
-    for name, (asked, answer) in _required_when(schema).items():
+    for name, (asked, answers) in _required_when(schema).items():
         if name in by_name and asked in by_name:
-            shown = dict(by_name[asked].options).get(answer, answer)
+            names = dict(by_name[asked].options)
+            shown = functools.reduce(
+                lambda a, b: messages.text("problem.or", language, a=a, b=b),
+                (names.get(a, a) for a in answers),
+            )
             by_name[name].required_when = (by_name[asked].label, shown)
     return made
 
 
-def _required_when(schema: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """Fields the schema requires after one answer: {"if": {"properties": {q: {"const": v}}},
-    "then": {"required": [...]}} -> name -> (q, v)."""
-    found: dict[str, tuple[str, str]] = {}
+def _required_when(schema: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
+    """Fields the schema requires after some answers: {"if": {"properties": {q: {"const": v}}}
+    (or {"enum": [v, w]}), "then": {"required": [...]}} -> name -> (q, [v, w])."""
+    found: dict[str, tuple[str, list[str]]] = {}
     for rule in schema.get("allOf", []):
         condition = (rule.get("if") or {}).get("properties") or {}
         if len(condition) != 1:
             continue
         [(asked, test)] = condition.items()
-        if "const" not in test:
+        answers = [test["const"]] if "const" in test else test.get("enum")
+        if not answers:
             continue
         for name in (rule.get("then") or {}).get("required", []):
-            found[name] = (asked, str(test["const"]))
+            found[name] = (asked, [str(answer) for answer in answers])
     return found
 
 

@@ -136,3 +136,16 @@ def test_the_check_page_counts_photos_in_words():
         shown = dict(fields.answers(form, form.example, language, ("yes", "no")))
         photos = next(value for label, value in shown.items() if "写真" in label or "Photo" in label)
         assert str(photos) == said
+
+
+def test_a_field_required_after_one_of_several_answers_names_them():
+    """A review: an `enum` condition (the dog's address, or moving out) still said "optional"."""
+    from chalicelib.domain.forms import get_form
+    from chalicelib.web import fields
+
+    shown = {f.name: f.required_when for f in fields.fields(get_form("dog-registration-change"), "en")}
+    assert shown["newAddress"] == (
+        "What changed",
+        "The dog's address (within Katsushika), or Moving out of Katsushika",
+    )
+    assert shown["newOwnerName"] == ("What changed", "The owner")
