@@ -899,7 +899,7 @@ def _held_view(intent: PaymentIntent) -> dict[str, Any]:
     return {
         "paymentId": intent.payment_id,
         "method": intent.method,
-        "amountYen": int(intent.paid_amount if intent.paid_amount is not None else intent.amount),
+        "amountYen": rules.refund_yen(intent.paid_amount, intent.amount),
         "paidAt": _tokyo(intent.paid_at),
         "refund": refund,
     }

@@ -213,9 +213,11 @@ def close_slot(service: str, slot_id: str, by: str) -> str:
 
 def reopen_slot(service: str, slot_id: str, by: str) -> None:
     """Undo this caller's own close (the rest of its request was refused)."""
-    ConsultationSlot(service, slot_id).update(
-        actions=[ConsultationSlot.open.set(True), ConsultationSlot.updated_by.set(by)]
-    )
+    with conditional():  # gone meanwhile (its retention): nothing to open, and no item made
+        ConsultationSlot(service, slot_id).update(
+            actions=[ConsultationSlot.open.set(True), ConsultationSlot.updated_by.set(by)],
+            condition=ConsultationSlot.slot.exists(),
+        )
 
 
 # --- bookings --------------------------------------------------------------------------------

@@ -11,4 +11,7 @@ def scheduled_time(value: datetime | str | None) -> datetime:
     when nothing is given."""
     if isinstance(value, str) and value:
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return (value if isinstance(value, datetime) else datetime.now(UTC)).astimezone(UTC)
+    if not isinstance(value, datetime):
+        return datetime.now(UTC)
+    # A time without its offset is UTC, as the schedule's events are: never the machine's zone.
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)

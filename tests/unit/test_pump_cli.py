@@ -25,3 +25,4 @@ def test_a_job_runs_for_the_time_of_its_schedule_event():
     assert scheduled_time("2026-12-07T23:01:00Z") == datetime(2026, 12, 7, 23, 1, tzinfo=UTC)
     assert scheduled_time(datetime.fromisoformat("2026-12-08T08:01:00+09:00")).tzinfo == UTC
     assert abs((scheduled_time(None) - datetime.now(UTC)).total_seconds()) < 5
+    assert scheduled_time("2026-12-07T23:01:00") == datetime(2026, 12, 7, 23, 1, tzinfo=UTC)  # no offset: UTC
