@@ -117,12 +117,10 @@ def _by_ids(value: str) -> list[dict[str, Any]]:
                 )
             ],
         )
-    found = []
-    for receipt in dict.fromkeys(normalize_receipt(part) for part in ids):
-        item = store.get(receipt) if receipt else None
-        if item is not None and item.kind == REPORT:
-            found.append(_request(item))
-    return found
+    receipts = [receipt for part in ids if (receipt := normalize_receipt(part))]
+    stored = store.get_many(receipts) if receipts else {}  # one round trip for up to 50
+    named = (stored.get(receipt) for receipt in dict.fromkeys(receipts))
+    return [_request(item) for item in named if item is not None and item.kind == REPORT]
 
 
 def request(file_name: str) -> list[dict[str, Any]]:

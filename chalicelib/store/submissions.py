@@ -43,6 +43,11 @@ def insert(submission: Submission, audit: Audit) -> bool:
     return write.applied
 
 
+def get_many(receipts: list[str]) -> dict[str, Submission]:
+    """The submissions of these receipts that exist, by receipt: one batch read (up to 100)."""
+    return {item.receipt: item for item in Submission.batch_get(list(dict.fromkeys(receipts)))}
+
+
 def get(receipt: str) -> Submission | None:
     return item_or_none(Submission, receipt)
 
