@@ -381,6 +381,18 @@ def test_two_entries_both_likely_are_offered_side_by_side(ward_index):
         ("母が息ができなくなった", "ja"),
         ("今、隣の家から煙が出てて火が見えます！", "ja"),  # the seventh outside set: no 火事, a fire
         ("たすけて ください。いま ともだちが たおれました。いきを して いません", "ja-easy"),
+        # A re-test: polite forms and other wordings of the same three (not breathing, bleeding, a fire).
+        ("友達が息をしていません", "ja"),
+        ("大量に出血しています", "ja"),
+        ("血が止まりません", "ja"),
+        ("隣の家が燃えています", "ja"),
+        ("I can see a fire in the building next door", "en"),
+        ("heavy bleeding from his leg", "en"),
+        ("my friend stopped breathing", "en"),
+        ("친구가 숨을 쉬지 않아요", "ko"),
+        ("我看到火了", "zh-Hans"),
+        ("Bạn tôi không thở", "vi"),
+        ("मेरो साथी सास फेर्दैन", "ne"),
     ],
 )
 def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, text, language):
@@ -398,6 +410,9 @@ def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, t
         ("息ができないほど忙しい", "ja"),
         ("the printer is bleeding ink", "en"),
         ("火が出たらどこに避難しますか", "ja"),  # asks ahead of time: the evacuation entry answers
+        ("歯ぐきから出血しやすいです。歯科検診はありますか", "ja"),
+        ("I want to see fireworks", "en"),
+        ("khó thở khi chạy bộ, có khám sức khỏe không", "vi"),
     ],
 )
 def test_words_of_an_emergency_about_a_thing_are_no_emergency(ward_index, text, language):
