@@ -640,9 +640,11 @@ def people_ahead(ticket: Ticket, tickets: list[Ticket], now: datetime) -> int:
 
 
 def call_episode(ticket: Ticket) -> str:
-    """Which call a "called" notice is about: the ticket's stay in its current line. A transfer
-    starts another, whose call is told again (with its counter); a recall is the same call."""
-    return f"{ticket.line}#{ticket.queued_at.isoformat() if ticket.queued_at else ''}"
+    """Which call a "called" notice is about: the ticket's stay in its current line at one
+    counter. A transfer, or a call to another counter, is another call, told again with its
+    counter; a recall at the same counter is the same call."""
+    queued = ticket.queued_at.isoformat() if ticket.queued_at else ""
+    return f"{ticket.line}#{queued}#{ticket.counter or ''}"
 
 
 def due_notices(

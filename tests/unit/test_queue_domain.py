@@ -317,6 +317,11 @@ def test_people_ahead_and_the_notices_due():
     # A recall is the same call; a transfer to another line, then its call, is another one to tell.
     recalled = fold_all([ev("issued", 6, "006"), ev("called", 30, "006"), ev("recalled", 33, "006")], "006")
     assert rules.call_episode(recalled) == rules.call_episode(called)
+    # Called again at another counter (a re-test: 5, then 8): told again, with the new counter.
+    elsewhere = fold_all(
+        [ev("issued", 6, "006"), ev("called", 30, "006"), ev("recalled", 33, "006", counter="8")], "006"
+    )
+    assert rules.due_notices(elsewhere, 0, 3, True, rules.call_episode(called), 5) == ["called"]
     moved = fold_all(
         [
             ev("issued", 6, "006"),
