@@ -251,6 +251,17 @@ def test_an_ok_to_the_offer_of_a_person_shows_its_button_again(resident, agreed)
     assert submissions.get(mine.receipt).data["question"] == "国保"
 
 
+def test_an_ok_to_an_offer_made_in_english_is_answered_in_english(resident):
+    """A re-test: a Japanese-profile resident asked in English; their "ok" got the offer again
+    in Japanese, and "okay thanks" a Japanese "you're welcome"."""
+    offered = resident.say("national health insurance")
+    assert texts(offered).startswith(
+        text_of("handoff.suggest", "en", person=text_of("button.ask_person", "en"))
+    )
+    assert texts(resident.say("ok")) == texts(offered)
+    assert texts(resident.say("okay thanks")) == text_of("chat.welcome", "en")
+
+
 def test_an_ok_after_reading_a_suggested_answer_is_thanks_and_the_person_stays_offered(resident):
     offered = resident.say("国保")
     shown = resident.send(

@@ -167,6 +167,8 @@ def _courtesy(turn: Turn, text: str, kind: str) -> None:
     if kind == "acknowledgements" and turn.in_flow(chat.ASK) and not ask.answered(turn):
         ask.prompt(turn)
         return
+    if turn.in_flow(chat.ASK) and turn.conversation and turn.conversation.data.get("language"):
+        turn.language = turn.conversation.data["language"]  # the question's, not the profile's
     greeted_in = chat.greeting_language(text, turn.language)
     if greeted_in is None and (language := faq.reply_language(text, turn.language)) != "en":
         greeted_in = language

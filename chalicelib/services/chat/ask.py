@@ -61,6 +61,7 @@ def on_question(turn: Turn, text: str) -> None:
             "question": chat.clean_text(text)[:1000],
             "faqEntry": near.entry_id if near else None,
             "section": index().entries[near.entry_id].section if near else None,
+            "language": turn.language,  # the question's: an "ok" to the offer is answered in it
             **offer,
         },
     )
@@ -73,6 +74,7 @@ def prompt(turn: Turn) -> None:
     conversation = turn.conversation
     assert conversation is not None
     data = conversation.data
+    turn.language = data.get("language") or turn.language
     person = turn.button("button.ask_person", "ask.person", conversation.conversation_id)
     if data.get("handoff"):
         turn.say_text(index().answer(HANDOFF_ENTRY, turn.language)["answer"], [person, turn.cancel_button()])
