@@ -1178,6 +1178,8 @@ def test_the_check_and_done_pages_say_how_the_fee_is_paid(client, delivery, says
     html = html_lib.unescape(done.body.decode())
     receipt = re.search(r'id="receipt">([^<]+)<', html).group(1)
     assert says in html and ('id="pay-now"' in html) is pay_button
+    # Not "received" while it waits for its fee (a re-test: the title said so).
+    assert ("We have your application: the fee is still to pay" in html) is pay_button
     if pay_button:  # the button opens the payment page, signed in by the code the page shows
         code = re.search(r'id="access-code">([^<]+)<', html).group(1)
         pay = post(client, f"/web/payments/{receipt}", cookie, {**common, "code": code})
