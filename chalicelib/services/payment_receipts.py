@@ -134,9 +134,15 @@ def _notice(intent: PaymentIntent, submission: Submission, notice: str) -> Recei
         "",
         said,
     ]
-    if submission.status == AWAITING_PAYMENT:  # a fee paid first, still owed
-        url = get_settings().web_page(f"/payments/{submission.receipt}", language)
-        lines += ["", messages.text("pay.still_owed", language), url]
+    if submission.status == AWAITING_PAYMENT:  # a fee paid first, still owed: how much, and where
+        settings, page = get_settings(), f"/payments/{submission.receipt}"
+        url = (
+            settings.liff_link(page, language)
+            if submission.line_user_id
+            else settings.web_page(page, language)
+        )
+        fee = messages.plain(messages.text("web.yen", language, amount=f"{int(intent.amount):,}"))
+        lines += ["", messages.text("pay.still_owed", language, fee=fee), url]
     ward = ward_name(language)
     subject = messages.text(f"pay.{notice}_subject", language, ward=ward, receipt=intent.receipt)
     return Receipt(subject, "\n".join(lines), language)

@@ -162,7 +162,8 @@ def test_refunding_money_that_never_paid_the_fee_leaves_the_fee_to_pay(
         for subject in ("お支払いについてのお知らせ", "返金しました")
     )
     assert len(held) == 1 and "1円" in held[0].body and "この手数料のお支払いにはなりません" in held[0].body
-    assert "まだ必要です" in held[0].body and f"/payments/{receipt}" in held[0].body  # the fee is still owed
+    assert "手数料（300円）のお支払いは、まだ必要です" in held[0].body  # the fee still owed, and where
+    assert f"/payments/{receipt}" in held[0].body
     assert len(refunded) == 1 and "1円は、返金しました" in refunded[0].body
     assert submission_store.get(receipt).status == "awaiting_payment"
     assert store.get(right["paymentId"]).status == "awaiting_payment"  # still the resident's to pay
