@@ -164,12 +164,8 @@ def _unpaid_wait(section_id: str) -> timedelta:
 def _new_by_form(section_id: str, new: Iterable[Submission]) -> list[tuple[str, str, int]]:
     """(title ja, title en, count) for every form of the section, most submissions first."""
     counts = Counter(item.form_id for item in new)
-    # The section's forms, and one routed here by topic (a chat question) when one came.
-    known = [
-        form
-        for form in forms.catalogue()
-        if form.section == section_id or (form.routed_by_topic and form.id in counts)
-    ]
+    # The section's forms, and another's when one came here (routed by topic, or handed over).
+    known = [form for form in forms.catalogue() if form.section == section_id or form.id in counts]
     rows = [(form.title["ja"], form.title["en"], counts.pop(form.id, 0)) for form in known]
     # A form taken out of the catalogue still has submissions waiting: list it by its id.
     rows += [(form_id, form_id, count) for form_id, count in counts.items()]

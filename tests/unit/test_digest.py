@@ -276,3 +276,13 @@ def test_reports_marked_dangerous_come_first_and_count_in_the_subject():
     assert f"{BASE}/submissions?urgent=true&amp;status=in_review,needs_info,received" in digest.html
     assert "危険" not in render().subject and "dangerous" not in render().text
     assert not is_empty(new_by_form=[], overdue=[], urgent=[("KTS-2611-9XYZ", "通報", "Report")])
+
+
+def test_a_form_handed_over_from_another_section_is_counted_by_its_title():
+    """A re-test: a report handed over to sanitation was listed by its raw id in the digest."""
+    from types import SimpleNamespace
+
+    from chalicelib.workers.digest import _new_by_form
+
+    rows = _new_by_form("seiso", [SimpleNamespace(form_id="road-park-damage")])
+    assert ("道路・公園の損傷の通報", "Report damage to a road or park", 1) in rows
