@@ -71,7 +71,7 @@ event: $(STAMP)  ## make event E=events/line/follow.json [LINE_USER=U...] (needs
 token: $(STAMP)  ## make token SECTION=kocho ROLE=announcer (needs `make run`): a staff token it accepts
 	@$(PY) -m devstack.dev_issuer token --section "$(SECTION)" $(foreach r,$(subst $(comma), ,$(ROLE)),--role "$(r)") $(if $(STAFF_ID),--staff-id "$(STAFF_ID)")
 
-fire: $(STAMP)  ## make fire JOB=dlq-watch [AT=2026-12-05T03:00+09:00] [LOG=INFO] (needs `make run`): run a scheduled job now, or as if at AT; LOG= shows its log lines
+fire: $(STAMP)  ## make fire JOB=dlq-watch [AT=2026-12-05T03:00+09:00] [LOG=INFO] (needs `make run`): run a scheduled job now, or as if at AT; its result and warnings, LOG=INFO its other log lines too
 	@$(PY) -m devstack.pump --fire "$(JOB)" $(if $(AT),--at "$(AT)") $(if $(LOG),--log-level "$(LOG)")
 
 richmenu: $(STAMP)  ## make richmenu (needs `make run`): register the rich menu with the LINE sandbox as the default

@@ -242,7 +242,7 @@ def main() -> None:
     parser.add_argument(
         "--log-level",
         default="WARNING",
-        help="with --fire or --drain: the app's log lines shown (default WARNING: the job's result alone)",
+        help="with --fire or --drain: the app's log lines shown (default WARNING: the job's result and its warnings)",
     )
     args = parser.parse_args()
     ports = Ports.from_env()

@@ -42,6 +42,8 @@ def stage_config(app, stage: str):  # noqa: ANN001, ANN201 (aws_cdk imported lat
 
     def context(name: str, default: str = "") -> str:
         value = app.node.try_get_context(f"{stage}:{name}") or app.node.try_get_context(name)
+        if isinstance(value, list | tuple):  # a JSON list in cdk.json: the comma-separated form
+            value = ",".join(str(item) for item in value)
         return str(value) if value else default
 
     emails = tuple(e.strip() for e in context("alarm_emails").split(",") if e.strip())

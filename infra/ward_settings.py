@@ -46,7 +46,9 @@ def problems(settings: dict[str, Any]) -> list[str]:
 
     value = settings.get
     check(
-        "prefix", bool(_PREFIX.match(str(value("prefix", "")))), "3-40 lower-case letters, digits and hyphens"
+        "prefix",
+        _bucket_safe(str(value("prefix", ""))),
+        "3-40 lower-case letters, digits and single hyphens, not starting xn--",
     )
     for name in ("api_url", "staff_console_url"):
         check(name, _https_url(str(value(name, ""))), "an https:// address with a host")
@@ -73,10 +75,21 @@ def problems(settings: dict[str, Any]) -> list[str]:
 
 
 def _https_url(text: str) -> bool:
+    if text != text.strip() or "\\" in text:
+        return False
     parts = urlsplit(text)
-    return parts.scheme == "https" and bool(parts.hostname) and "\\" not in text and not parts.username
+    try:
+        parts.port  # noqa: B018 (a port out of range raises)
+    except ValueError:
+        return False
+    return parts.scheme == "https" and bool(parts.hostname) and not parts.username
 
 
 def _origin(text: str) -> bool:
     parts = urlsplit(text)
     return _https_url(text) and not parts.path and not parts.query and not parts.fragment
+
+
+def _bucket_safe(prefix: str) -> bool:
+    """What S3 takes at the head of a bucket name (S3 refuses xn-- there)."""
+    return bool(_PREFIX.match(prefix)) and not prefix.startswith("xn--") and "--" not in prefix

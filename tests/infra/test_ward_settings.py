@@ -35,6 +35,9 @@ def test_the_wards_documented_settings_are_well_formed():
         ("prefix", "Katsushika_Madoguchi_PROD", "lower-case"),
         ("log_hash_salt", "x", "at least 16"),
         ("ses_sender", "no-reply", "an email address"),
+        ("api_url", "https://api.madoguchi.city.katsushika.lg.jp ", "https://"),  # a re-test
+        ("api_url", "https://api.madoguchi.city.katsushika.lg.jp:99999", "https://"),
+        ("prefix", "xn--madoguchi", "not starting xn--"),
     ],
 )
 def test_a_malformed_setting_stops_synth_naming_it(name, value, says):
@@ -49,3 +52,8 @@ def test_every_setting_it_checks_is_a_stage_setting():
     from infra.stack import StageConfig
 
     assert set(ward_settings.CHECKED) <= set(StageConfig.__dataclass_fields__)
+
+
+def test_a_list_of_alarm_addresses_is_read_as_the_comma_separated_form():
+    listed = ["ops@city.example.jp", "duty@city.example.jp"]
+    assert config_of({**WARD_CONTEXT, "prod:alarm_emails": listed}).alarm_emails == tuple(listed)
