@@ -238,7 +238,7 @@ def test_a_place_sent_while_answering_asks_for_the_answer_again(resident, client
     another flow; the answer takes text and photos, so it is asked for again."""
     receipt = _answering(resident, client, pump)
     again = resident.location(35.7434, 139.8472)
-    assert texts(again) == text_of("answer.ask", receipt=receipt)
+    assert texts(again) == text_of("answer.text_or_photo") + "\n" + text_of("answer.ask", receipt=receipt)
     assert conversations.get(resident.user_id).flow == "answer"
 
 

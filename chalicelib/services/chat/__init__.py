@@ -152,8 +152,8 @@ def _message(turn: Turn) -> None:
         answer.on_photo(turn, message)
     elif kind == "location" and turn.in_flow(chat.REPORT):
         report.on_location(turn, message)
-    elif turn.in_flow(answer.ANSWER):  # answering the ward takes text and photos: asked again
-        answer.prompt(turn)
+    elif turn.in_flow(answer.ANSWER):  # answering the ward takes text and photos: said, asked again
+        answer.prompt(turn, "answer.text_or_photo")
     elif kind in ("image", "location"):  # what a report takes, sent before one was started
         turn.say("general.media_outside_report", [turn.button("button.report", "menu.report")])
     else:
