@@ -45,8 +45,8 @@ class Field:
     autocomplete: str = ""
     max_length: int | None = None
     days: tuple[str, str] | None = None  # a date's first and last allowed day (x-when), for the picker
-    # Required only after another answer (the schema's if/then): (that question, that answer),
-    # said on the label instead of "optional", which it is not then.
+    # Required only after another answer (the schema's if/then): (that question, the answers
+    # that make it required), said on the label instead of "optional", which it is not then.
     required_when: tuple[str, str] | None = None
     # One of a group's parts is needed, any of them (the schema's anyOf): none is "optional".
     one_of: bool = False
@@ -77,14 +77,29 @@ def fields(form: FormDefinition, language: str) -> list[Field]:
                 (names.get(a, a) for a in answers),
             )
             by_name[name].required_when = (by_name[asked].label, shown)
+    for name in _one_of_when(schema):  # an email, or a name and an address, when a reply is wanted
+        if name in by_name and not by_name[name].required:
+            by_name[name].one_of = True
     return made
+
+
+def _one_of_when(schema: dict[str, Any]) -> set[str]:
+    """Fields of which some are required after an answer ("then": {"anyOf": [...]}): none is
+    "optional" then, and the message on sending names which."""
+    rules = [schema, *schema.get("allOf", [])]
+    return {
+        name
+        for rule in rules
+        for branch in ((rule.get("then") or {}).get("anyOf") or [])
+        for name in branch.get("required", [])
+    }
 
 
 def _required_when(schema: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
     """Fields the schema requires after some answers: {"if": {"properties": {q: {"const": v}}}
     (or {"enum": [v, w]}), "then": {"required": [...]}} -> name -> (q, [v, w])."""
     found: dict[str, tuple[str, list[str]]] = {}
-    for rule in schema.get("allOf", []):
+    for rule in [schema, *schema.get("allOf", [])]:
         condition = (rule.get("if") or {}).get("properties") or {}
         if len(condition) != 1:
             continue

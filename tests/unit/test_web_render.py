@@ -149,3 +149,12 @@ def test_a_field_required_after_one_of_several_answers_names_them():
         "The dog's address (within Katsushika), or Moving out of Katsushika",
     )
     assert shown["newOwnerName"] == ("What changed", "The owner")
+
+
+def test_contacts_one_of_which_a_reply_needs_are_not_optional():
+    """A re-test: the opinion form's reply contacts said "(optional)", then one was required."""
+    from chalicelib.domain.forms import get_form
+    from chalicelib.web import fields
+
+    shown = {f.name: f.one_of for f in fields.fields(get_form("opinion"), "en")}
+    assert shown["email"] and shown["name"] and shown["address"] and not shown["phone"]
