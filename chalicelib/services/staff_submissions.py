@@ -22,7 +22,7 @@ from chalicelib.domain import cursors, json_text
 from chalicelib.domain import errors as rule
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.digits import whole_number
-from chalicelib.domain.forms import FormDefinition, catalogue, get_form
+from chalicelib.domain.forms import FormDefinition, catalogue, get_form, sections
 from chalicelib.domain.staff import StaffPrincipal
 from chalicelib.observability import logger
 from chalicelib.services import idempotency, payments
@@ -556,8 +556,6 @@ def hand_over(
     payments are kept by the section they were made to, so a submission with a fee stays. A
     retry with the same Idempotency-Key gets the first answer, though the submission is the
     other section's by then (so the key is looked up before the section is checked)."""
-    from chalicelib.domain.forms import sections
-
     target = str(body["section"])
     note = _said(body, "note", "引き継ぐ理由を書いてください。 / Say why it is handed over.")
     if target not in sections():

@@ -267,14 +267,16 @@ def form_post(request: Any, posted: dict[str, list[str]], language: str, formId:
 
 
 def _fee_terms(form: Any, document: dict[str, Any]) -> dict[str, Any]:
-    """How this submission's fee is paid (domain.payments.how_paid), and in how many days when
+    """The submission's fee, how it is paid (domain.payments.how_paid), and in how many days when
     it is paid first: the check and done pages say it as the emails do."""
     from chalicelib.domain import payments
     from chalicelib.domain.forms import fee_for
     from chalicelib.services import payment_withdrawals
 
+    fee = fee_for(form, document)
     return {
-        "fee_way": payments.how_paid(form.meta, document, fee_for(form, document)),
+        "fee": fee,
+        "fee_way": payments.how_paid(form.meta, document, fee),
         "days_to_pay": payment_withdrawals.days_to_pay(form),
     }
 
@@ -437,7 +439,6 @@ def _review(
     notice: str | None = None,
     once: str | None = None,
 ) -> Response:
-    from chalicelib.domain.forms import fee_for
     from chalicelib.web import fields as form_fields
     from chalicelib.web import render
 
@@ -449,7 +450,6 @@ def _review(
         language,
         form=form,
         shown=shown,
-        fee=fee_for(form, document),
         **_fee_terms(form, document),
         document=json.dumps(document, ensure_ascii=False),
         # Sending this page twice (a double tap, a reload) makes one submission: the key of its send.
