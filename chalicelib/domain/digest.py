@@ -55,6 +55,10 @@ _MEANING = {
         "前回のお知らせ以降に受け付けたもの（取り下げ・不受理になったものは含みません）。",
         "Received since the last digest, not counting any since withdrawn or rejected.",
     ),
+    "handed": (
+        "前回のお知らせ以降に、ほかの課からこの課へ引き継がれたもの（まだ終わっていないもの）。",
+        "Handed to this section by another since the last digest, and still open.",
+    ),
     "answered": (
         "追加の情報をお願いし、区民の方から回答があったもの（回答後、まだ状態を変えていないもの）。",
         "The resident answered our request for information, and nobody has moved it since.",
@@ -91,11 +95,13 @@ def is_empty(
     waiting: Sequence[tuple] = (),
     bookings: Sequence[Mapping[str, str]] = (),
     urgent: Sequence[tuple] = (),
+    handed: Sequence[tuple] = (),
 ) -> bool:
-    """Nothing new, urgent, answered, waiting too long or booked: no email today."""
+    """Nothing new, urgent, handed over, answered, waiting too long or booked: no email today."""
     return (
         not overdue
         and not urgent
+        and not handed
         and not answered
         and not waiting
         and not bookings
@@ -140,13 +146,14 @@ def render_digest(
     bookings_day: date | None = None,
     payments_to_review: int = 0,
     urgent: Sequence[tuple] = (),
+    handed: Sequence[tuple] = (),
 ) -> Digest:
     """Render one section's digest for `day`.
 
     new_by_form: (title ja, title en, count), zero counts left out; overdue: (receipt, title ja,
     business days waiting[, title en]), longest wait first, at most OVERDUE_LIST_LIMIT listed;
-    answered and urgent (open reports marked dangerous, listed first): (receipt, title ja[, title
-    en]); waiting: like overdue, for needs_info past its
+    answered, urgent (open reports marked dangerous, listed first) and handed (handed over by
+    another section since the last digest): (receipt, title ja[, title en]); waiting: like overdue, for needs_info past its
     target; reports_by_area: (町 ja, 町 en, count) (or (name, count)). `new_since`/`new_until`
     bound the "new" list link. `payments_to_review` is counted in the subject, where a digest
     sent only for money to look at would otherwise read "0 new, 0 overdue, 0 answered".
@@ -162,6 +169,7 @@ def render_digest(
     stalled = sorted(_items(waiting, with_days=True), key=lambda item: item.days or 0, reverse=True)
     replied = _items(answered, with_days=False)
     danger = _items(urgent, with_days=False)
+    given = _items(handed, with_days=False)
     areas = []
     for entry in reports_by_area:
         ja, *rest = entry
@@ -181,20 +189,27 @@ def render_digest(
         "new": _list_link(base, new_query),
         "overdue": _list_link(base, {"overdue": "true"}),
         "answered": _list_link(base, {"responded": "true"}),
+        "handed": None,  # no list filter says "handed over since": receipts are listed
         "waiting": None,  # no list filter says "past target since the request": receipts are listed
     }
     review = _count(payments_to_review, "payments to review")
     subject = (
         f"【{ward['ja']}】{section['ja']} 受付状況 {day.month}月{day.day}日："
         + (f"危険の通報{len(danger)}件・" if danger else "")
-        + f"新着{total_new}件・期限超過{len(late)}件・回答あり{len(replied)}件"
+        + f"新着{total_new}件・"
+        + (f"引き継ぎ{len(given)}件・" if given else "")
+        + f"期限超過{len(late)}件・回答あり{len(replied)}件"
         + (f"・要確認の支払い{review}件" if review else "")
         + f" / {section['en']} digest {day.isoformat()}: "
         + (f"{len(danger)} dangerous, " if danger else "")
-        + f"{total_new} new, {len(late)} overdue,"
+        + f"{total_new} new, "
+        + (f"{len(given)} handed over, " if given else "")
+        + f"{len(late)} overdue,"
         f" {len(replied)} answered" + (f", {review} payments to review" if review else "")
     )
-    parts = _Parts(base, ward, section, day, forms, late, replied, stalled, areas, total_new, links, danger)
+    parts = _Parts(
+        base, ward, section, day, forms, late, replied, stalled, areas, total_new, links, danger, given
+    )
     text, page = parts.text(), parts.html(subject)
     if bookings:  # consultations booked for the next business day (issue 15): no personal data
         text, page = _with_bookings(text, page, bookings, bookings_day or day, base)
@@ -320,6 +335,7 @@ class _Parts:
     total_new: int
     links: dict[str, str | None]
     danger: list[_Item]
+    given: list[_Item]
 
     def receipt_link(self, receipt: str) -> str | None:
         return f"{self.base}/submissions/{quote(receipt, safe='')}" if self.base else None
@@ -353,6 +369,7 @@ class _Parts:
         ]
         out.append((f"{heading}: {self.total_new}" + ("件" if ja else ""), "new", rows, 0, self.links["new"]))
         for key, items, heading_ja, heading_en in (
+            ("handed", self.given, "ほかの課から引き継いだもの", "Handed over by another section"),
             ("answered", self.replied, "区民から回答があったもの", "Answered by the resident"),
             ("overdue", self.late, "目標期間を過ぎているもの", "Past the target time"),
             (

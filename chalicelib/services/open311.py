@@ -141,7 +141,7 @@ def request(file_name: str) -> list[dict[str, Any]]:
 
 def _request(item: Any) -> dict[str, Any]:
     form = forms.get_form(item.form_id)
-    section = forms.sections().get(form.section) if form else None
+    section = forms.sections().get(item.section)  # the form's, unless it was handed over
     return to_open311_request(
         receipt=item.receipt,
         service_code=(form.open311_code if form else None) or item.form_id,

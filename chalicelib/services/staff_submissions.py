@@ -585,16 +585,19 @@ def hand_over(
                 code="has_fee",
             )
         _check_version(submission, body.get("version"))
+        now = datetime.now(UTC)
         audit = store.Audit(
             rules.STAFF,
             principal.staff_id,
             "handed_over",
-            datetime.now(UTC),
+            now,
             note=f"{submission.section} → {target}: {note}",
             note_visibility="internal",
         )
         with _staff_conflict(submission.receipt):
-            store.update(submission, [Submission.section.set(target)], audit)
+            store.update(
+                submission, [Submission.section.set(target), Submission.handed_over_at.set(now)], audit
+            )
         logger.info(
             "submission handed over", extra={"from_section": submission.section, "to_section": target}
         )

@@ -156,12 +156,23 @@ class BySectionIndex(_CreatedIndex):
 
 
 class ByKindIndex(_CreatedIndex):
-    """The public (Open311) listing of reports: the form's answers are not copied into this index."""
+    """The public (Open311) listing of reports: the form's answers are not copied into this index.
+    `section` names the agency responsible, which a hand-over changes (not the form's section)."""
 
     class Meta:
         index_name = "by-kind"
         projection = IncludeProjection(
-            ["form_id", "status", "created_at", "updated_at", "latitude", "longitude", "area", "public_notes"]
+            [
+                "form_id",
+                "section",
+                "status",
+                "created_at",
+                "updated_at",
+                "latitude",
+                "longitude",
+                "area",
+                "public_notes",
+            ]
         )
 
     kind = UnicodeAttribute(hash_key=True)
@@ -197,6 +208,8 @@ class Submission(Model):
     # When it became staff's work: at creation, or once paid for a fee paid first (null while
     # unpaid, and on those stored before it was kept: their created_at stands for it).
     received_at = UTCDateTimeAttribute(null=True)
+    # When another section last handed it to `section`: its digest names it the day after.
+    handed_over_at = UTCDateTimeAttribute(null=True)
     # The form's answers: personal data. Never logged, shown only to the section's staff.
     data = JSONAttribute()
     attachments = _strings(default=list)

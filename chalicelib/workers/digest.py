@@ -86,7 +86,7 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
             return SKIPPED
         since = digests.cutoff(section_id) or now - FIRST_DIGEST_LOOKBACK
         new = _new(section_id, since, now)
-        overdue, answered, waiting, urgent = _open(section_id, now)
+        overdue, answered, waiting, urgent, handed = _open(section_id, since, now)
         new_by_form = _new_by_form(section_id, new)
         booked_day, bookings = _consultations(section_id, now)
         review = _payments_to_review(section_id)
@@ -98,6 +98,7 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
                 waiting=waiting,
                 bookings=bookings,
                 urgent=urgent,
+                handed=handed,
             )
             and not review
         ):
@@ -118,6 +119,7 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
                 bookings_day=booked_day,
                 payments_to_review=len(review),
                 urgent=urgent,
+                handed=handed,
             )
             text, page = _with_payment_totals(message.text, message.html, section_id, now)
             text, page = _with_payments_to_review(text, page, review)
@@ -175,17 +177,22 @@ def _new_by_form(section_id: str, new: Iterable[Submission]) -> list[tuple[str, 
 Listed = tuple[str, str, int, str]
 
 
+Named = tuple[str, str, str]
+
+
 def _open(
-    section_id: str, now: datetime
-) -> tuple[list[Listed], list[tuple[str, str, str]], list[Listed], list[tuple[str, str, str]]]:
+    section_id: str, since: datetime, now: datetime
+) -> tuple[list[Listed], list[Named], list[Listed], list[Named], list[Named]]:
     """The section's open submissions that need a look, by why: past the ward's target
     (overdue), answered by the resident (nobody moved it since), waiting for the resident's
-    answer past the target, and reported as dangerous (urgent). Each as (receipt, title ja,
-    business days, title en) or, answered and urgent, (receipt, title ja, title en)."""
+    answer past the target, reported as dangerous (urgent), and handed over by another section
+    in [since, now) (made earlier, so not new by the index's date). Each as (receipt, title ja,
+    business days, title en) or, for the others, (receipt, title ja, title en)."""
     overdue: list[Listed] = []
-    answered: list[tuple[str, str, str]] = []
+    answered: list[Named] = []
     waiting: list[Listed] = []
-    urgent: list[tuple[str, str, str]] = []
+    urgent: list[Named] = []
+    handed: list[Named] = []
     open_items = store.iterate_index(
         Submission.by_section, section_id, filter_condition=Submission.status.is_in(*sorted(OPEN_STATUSES))
     )
@@ -200,12 +207,14 @@ def _open(
             answered.append((item.receipt, ja, en))
         if form is not None and form.is_urgent(item.data):
             urgent.append((item.receipt, ja, en))
+        if item.handed_over_at is not None and since <= item.handed_over_at < now:
+            handed.append((item.receipt, ja, en))
         if waiting_past_target(item.status, item.public_notes or [], target, now):
             asked = needs_info_since(item.public_notes or [])
             assert asked is not None
             days = business_days_waiting(datetime.fromisoformat(asked), now)
             waiting.append((item.receipt, ja, days, en))
-    return overdue, answered, waiting, urgent
+    return overdue, answered, waiting, urgent, handed
 
 
 def _reports_by_area(new: Iterable[Submission]) -> list[tuple[str, str, int]]:

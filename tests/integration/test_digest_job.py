@@ -237,3 +237,25 @@ def test_a_question_routed_to_a_section_is_counted_under_its_forms_title(client,
     [kokuho] = sent_since(mark, "kokuho-nenkin")
     assert f"{get_form('inquiry').title['ja']}: 1件" in kokuho.body
     assert "inquiry: 1" not in kokuho.body
+
+
+def test_a_submission_handed_over_is_named_in_the_receiving_sections_next_digest(client, fresh):
+    """A review: made before the last digest, it was new to neither section."""
+    from chalicelib.domain.staff import StaffPrincipal
+    from chalicelib.services import staff_submissions
+
+    handed = days_ago("streetlight-outage", days=3)
+    clerk = StaffPrincipal("staff-doro-hoshu-1", "doro-hoshu", frozenset({"staff"}))
+    status, _ = staff_submissions.hand_over(clerk, handed, {"section": "seiso", "note": "不法投棄でした"})
+    assert status == 200
+    mark = len(outbox())
+    digest.run(now=datetime.now(UTC) + timedelta(days=48))  # a day no other test digests
+    [seiso] = sent_since(mark, "seiso")
+    assert "引き継ぎ1件" in seiso.subject and "1 handed over" in seiso.subject
+    assert f"{handed} {get_form('streetlight-outage').title['ja']}" in seiso.body
+    assert "Handed over by another section: 1" in seiso.body
+    assert all("引き継ぎ" not in m.subject for m in sent_since(mark, "doro-hoshu"))
+    # The next digest has it no more: handed over once, named once.
+    mark = len(outbox())
+    digest.run(now=datetime.now(UTC) + timedelta(days=49))
+    assert all("Handed over" not in m.body for m in sent_since(mark, "seiso"))

@@ -781,6 +781,16 @@ def test_a_section_hands_a_submission_over_to_the_one_that_should_handle_it(clie
         entry["note"] == f"{ROAD} → {SANITATION}: 不法投棄の通報でした"
         and entry["noteVisibility"] == "internal"
     )
+    # The public Open311 view names the section that now handles it, listed and read alone.
+    from chalicelib.domain.forms import sections
+
+    agency = sections()[SANITATION]["name"]["ja"]
+    since = (datetime.now(UTC) - timedelta(minutes=5)).isoformat(timespec="seconds")
+    query = urlencode({"service_code": "streetlight", "start_date": since, "page_size": 200})
+    listed = body_of(client.http.get(f"/open311/v2/requests.json?{query}"))
+    [published] = [e for e in listed if e["service_request_id"] == receipt]
+    [alone] = body_of(client.http.get(f"/open311/v2/requests/{receipt}.json"))
+    assert published["agency_responsible"] == alone["agency_responsible"] == agency
 
 
 def test_a_submission_with_a_fee_stays_with_the_section_of_its_payments(client):

@@ -190,6 +190,9 @@ class TestEmpty:
     def test_anything_new_or_overdue_is_not_empty(self):
         assert not is_empty(new_by_form=[("粗大ごみ収集の申込", "Bulky waste", 1)], overdue=[])
         assert not is_empty(new_by_form=[], overdue=[("KTS-2610-7Q4M", "粗大ごみ収集の申込", 6)])
+        assert not is_empty(
+            new_by_form=[], overdue=[], handed=[("KTS-2610-7Q4M", "街路灯の球切れ", "Streetlight")]
+        )
 
     def test_bad_counts_are_refused(self):
         with pytest.raises(ValueError):
