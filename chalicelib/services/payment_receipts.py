@@ -159,25 +159,22 @@ def _title(intent: PaymentIntent, language: str) -> str:
 def _to_resident(submission: Submission, message: Receipt, payment_id: str, what: str) -> list[str]:
     """Email and LINE (unless unfollowed), whichever the resident gave. The email first and once
     on its own: a LINE outage retries the message, and must neither hold it back nor repeat it."""
+    from chalicelib.adapters import email
+    from chalicelib.adapters.line_api import retry_key_for
+    from chalicelib.services import resident_notice
+
     channels = []
     if submission.email:
-        from chalicelib.adapters import email
-
-        with inbox.once(f"{what}#{payment_id}#email", datetime.now(UTC), LEASE) as claim:
-            if claim is not inbox.Claim.DONE:
-                email.send([submission.email], message.subject, message.text, as_html(message))
+        resident_notice.email_once(
+            f"{what}#{payment_id}#email",
+            lambda: email.send([submission.email], message.subject, message.text, as_html(message)),
+        )
         channels.append("email")
-    if submission.line_user_id:
-        from chalicelib.adapters.line_api import LineRejected, retry_key_for
-        from chalicelib.services import line_push
-
-        try:
-            if line_push.to_resident(
-                submission.line_user_id,
-                [{"type": "text", "text": message.text}],
-                retry_key_for(payment_id, what),
-            ):
-                channels.append("line")
-        except LineRejected as error:
-            logger.warning("LINE refused the payment message", extra={"line_status": error.status})
+    if submission.line_user_id and resident_notice.push(
+        submission.line_user_id,
+        [{"type": "text", "text": message.text}],
+        retry_key_for(payment_id, what),
+        what="payment message",
+    ):
+        channels.append("line")
     return channels

@@ -631,7 +631,7 @@ def reissue_access_code(
         now = datetime.now(UTC)
         with _staff_conflict(submission.receipt):
             secret = service.reissue_access_code(
-                submission, actor=_actor(principal), identified_by=identified_by
+                submission, actor=_actor(principal), identified_by=identified_by, now=now
             )
         return 201, {"receipt": submission.receipt, "accessSecret": secret, "issuedAt": rules.tokyo_iso(now)}
 

@@ -275,13 +275,15 @@ def add_note(
 NOTE_ATTEMPTS = 10  # notes written at the same moment by several clerks: each is added in turn
 
 
-def reissue_access_code(submission: Submission, *, actor: rules.Actor, identified_by: str) -> str:
+def reissue_access_code(
+    submission: Submission, *, actor: rules.Actor, identified_by: str, now: datetime
+) -> str:
     """A new access code for a resident who lost theirs, identified by a clerk: the old one no
     longer opens the submission, its wrong tries are forgotten, the trail says who and how (never
     the code), and the contacts on file are told, so a code given to someone else by mistake
     does not go unnoticed. Returns the new code (for the clerk to give). Raises Changed."""
-    now = datetime.now(UTC)
     secret = rules.new_access_secret()
+    new_version = (submission.version or 0) + 1  # before the write, which bumps it in memory
     audit = store.Audit(
         actor.kind, actor.id, "access_code_reissued", now, note=identified_by, note_visibility="internal"
     )
@@ -292,7 +294,7 @@ def reissue_access_code(submission: Submission, *, actor: rules.Actor, identifie
     except store.StaleVersion:
         raise Changed() from None
     access_codes.forget_tries(submission.receipt)
-    _notify(submission.receipt, CODE_REISSUED, submission.status, version=(submission.version or 0) + 1)
+    _notify(submission.receipt, CODE_REISSUED, submission.status, version=new_version)
     logger.info("access code reissued")
     return secret
 

@@ -3,9 +3,9 @@
 A record is `{"booking", "kind"}` (kind `followup`) or `{"booking", "kind", "slot"}` (a
 reminder or the meeting link, put there by its one-time Scheduler schedule). Each notice is
 sent once: it is claimed in the inbox ledger under `consult#<id>#<notice>#<slot>` (for the
-booked/moved notice, also the booking's revision: moved away and back, it is told again), the LINE
-push carries a retry key derived from the same parts (a retry after a later failure is
-absorbed by LINE), and the email goes last because SES has no such key. A reminder re-reads
+booked/moved notice, also the booking's revision: moved away and back, it is told again); the
+email goes first, once under a claim of its own, and the LINE push carries a retry key derived
+from the same parts (services/resident_notice.py). A reminder re-reads
 the booking and sends nothing unless it is still booked for the slot it was made for.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.adapters import email
-from chalicelib.adapters.line_api import LineRejected, retry_key_for
+from chalicelib.adapters.line_api import retry_key_for
 from chalicelib.config import get_settings
 from chalicelib.domain import consultations as rules
 from chalicelib.domain import messages
@@ -25,7 +25,7 @@ from chalicelib.domain.ward import ward_name
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import CONSULTATIONS
 from chalicelib.services import consultations as service
-from chalicelib.services import line_push
+from chalicelib.services import resident_notice
 from chalicelib.store import consultations as store
 from chalicelib.store import inbox
 from chalicelib.store.models import ConsultationBooking
@@ -160,44 +160,51 @@ def where(language: str) -> str:
 
 
 def deliver(booking: ConsultationBooking, notice: str, now: datetime) -> list[str]:
+    """The email (with its calendar entry) first, then the LINE push (services.resident_notice)."""
     subject, text = render(booking, notice)
+    key = _notice_key(booking, notice)
     channels = []
-    if booking.line_user_id:
-        try:
-            if line_push.to_resident(
-                booking.line_user_id,
-                [{"type": "text", "text": text[:5000]}],
-                retry_key_for(booking.booking_id, _notice_key(booking, notice), "consult"),
-            ):
-                channels.append("line")
-        except LineRejected as error:
-            logger.warning("LINE refused the consultation notice", extra={"line_status": error.status})
     if booking.email:
-        svc = rules.get_service(booking.service)
-        language = booking.language or "ja"
-        if booking.mode == "in_person":
-            location = messages.text("consult.location.in_person", language)
-        elif notice == "meeting_link":  # the room is given out when the link is, not before
-            location = svc.meeting_link(booking.booking_id, booking.meeting_room)
-        else:
-            location = svc.link_later(language)
-        calendar = rules.ics(
-            uid=booking.booking_id,
-            start=rules.parse_slot(booking.slot),
-            minutes=svc.duration_minutes,
-            summary=svc.public_title(language),
-            location=location,
-            now=now,
-            cancelled=notice == "cancelled",
-            # Each move or cancel is a new version; a late confirmation is its own move's.
-            sequence=(_booked_revision(booking) if notice == "booked" else int(booking.revision or 1)) - 1,
-            organizer=get_settings().ses_sender,
+        calendar = _calendar(booking, notice, now)
+        resident_notice.email_once(
+            f"consult#{booking.booking_id}#{key}#email",
+            lambda: email.send_with_calendar([booking.email], subject, text, calendar),
         )
-        email.send_with_calendar([booking.email], subject, text, calendar)
         channels.append("email")
+    if booking.line_user_id and resident_notice.push(
+        booking.line_user_id,
+        [{"type": "text", "text": text[:5000]}],
+        retry_key_for(booking.booking_id, key, "consult"),
+        what="consultation notice",
+    ):
+        channels.append("line")
     logger.info("consultation notice", extra={"notice": notice, "channels": channels})
     metrics.add_metric(name="ConsultationNoticesSent", unit="Count", value=1)
     return channels
+
+
+def _calendar(booking: ConsultationBooking, notice: str, now: datetime) -> str:
+    """The notice's calendar entry (.ics): its place or link, and its version (SEQUENCE)."""
+    svc = rules.get_service(booking.service)
+    language = booking.language or "ja"
+    if booking.mode == "in_person":
+        location = messages.text("consult.location.in_person", language)
+    elif notice == "meeting_link":  # the room is given out when the link is, not before
+        location = svc.meeting_link(booking.booking_id, booking.meeting_room)
+    else:
+        location = svc.link_later(language)
+    return rules.ics(
+        uid=booking.booking_id,
+        start=rules.parse_slot(booking.slot),
+        minutes=svc.duration_minutes,
+        summary=svc.public_title(language),
+        location=location,
+        now=now,
+        cancelled=notice == "cancelled",
+        # Each move or cancel is a new version; a late confirmation is its own move's.
+        sequence=(_booked_revision(booking) if notice == "booked" else int(booking.revision or 1)) - 1,
+        organizer=get_settings().ses_sender,
+    )
 
 
 def _when(start: datetime) -> str:

@@ -1,10 +1,11 @@
 """Worker for the notifications queue: tell a resident their submission was received or moved.
 
 One record is `{"receipt", "event", "status", "version"}`. SQS delivers at least once, so
-each (receipt, version) is claimed in the inbox ledger and skipped once done. The LINE push
-goes first, with a retry key derived from the receipt and version, so a retry after a later
-failure is absorbed by LINE (409: already accepted); the email goes last, because SES has no
-such key. Failures are reported per record so one bad message does not replay the batch.
+each (receipt, version) is claimed in the inbox ledger and skipped once done. The email goes
+first, under a claim of its own (SES has no retry key), so a LINE outage that fails the record
+neither holds it back nor sends it twice; the LINE push carries a retry key derived from the
+receipt and version, so a retry after a later failure is absorbed by LINE (409: already
+accepted). Failures are reported per record so one bad message does not replay the batch.
 
 Logs carry the receipt (the correlation id), the event and the status, never the resident's
 contact details or the text of a note; exceptions are logged by class name only, because
@@ -20,14 +21,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import email
-from chalicelib.adapters.line_api import LineRejected, retry_key_for
+from chalicelib.adapters.line_api import retry_key_for
 from chalicelib.config import get_settings
 from chalicelib.domain import notifications as messages
 from chalicelib.domain.forms import get_form, retention_days
 from chalicelib.domain.submissions import RECEIPT_PATTERN, STATUSES, TERMINAL_STATUSES
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import NOTIFICATIONS
-from chalicelib.services import line_push, payment_withdrawals, staff_alerts
+from chalicelib.services import payment_withdrawals, resident_notice, staff_alerts
 from chalicelib.store import inbox
 from chalicelib.store import submissions as store
 from chalicelib.workers.batches import BatchResponse, Message, Record, partial_batch
@@ -66,6 +67,11 @@ class NotificationMessage:
         return f"notify#{self.receipt}#{self.version}"
 
 
+# The events that close a submission: its photos' retention starts with its own (a note or a
+# new access code on a closed one must not restart it, or the photos outlive the submission).
+CLOSING_EVENTS = (messages.STATUS_CHANGED, messages.WITHDRAWN_UNPAID)
+
+
 def handle_batch(records: Iterable[Record]) -> BatchResponse:
     """Process an SQS batch; answers Lambda's partial-batch-failure shape."""
     return partial_batch(records, _read, process, kind="notification", failed_metric="NotificationsFailed")
@@ -94,11 +100,9 @@ def deliver(message: NotificationMessage) -> list[str]:
         # Deleted at the end of its retention period (or never stored): nobody to tell.
         logger.warning("submission not found; nothing to notify")
         return []
-    if message.status in TERMINAL_STATUSES and message.event != messages.NOTE_ADDED:
+    if message.status in TERMINAL_STATUSES and message.event in CLOSING_EVENTS:
         _start_photo_retention(submission)  # first: a failed send retries it with the rest
     form = get_form(submission.form_id)
-    if message.event == messages.CREATED:  # the section, at once, of a report marked dangerous
-        staff_alerts.alert_if_urgent(submission, form)
     title = messages.form_titles(submission.form_id, form.title if form else None)
     public_note = messages.public_note_for(
         submission.public_notes or [], event=message.event, status=message.status, version=message.version
@@ -120,47 +124,47 @@ def deliver(message: NotificationMessage) -> list[str]:
     )
     channels: list[str] = []
     if submission.email:
-        # First, and once on its own: a LINE outage retries this message, and must neither hold
-        # the email back nor send it twice.
-        with inbox.once(f"{message.ledger_key}#email", datetime.now(UTC), LEASE) as claim:
-            if claim is not inbox.Claim.DONE:
-                email.send([submission.email], notification.subject, notification.text, notification.html)
+        resident_notice.email_once(
+            f"{message.ledger_key}#email",
+            lambda: email.send(
+                [submission.email], notification.subject, notification.text, notification.html
+            ),
+        )
         channels.append("email")
     if submission.line_user_id and message.confirmed and message.event == messages.CREATED:
         channels.append("chat")  # told in the chat's own reply: no second message
-    elif submission.line_user_id:
-        try:
-            sent = line_push.to_resident(
-                submission.line_user_id,
-                _with_answer_button(
-                    messages.line_messages(
-                        event=message.event,
-                        status=message.status,
-                        form_id=submission.form_id,
-                        receipt=message.receipt,
-                        public_note=public_note,
-                        language=submission.language,
-                        pay_url=settings.liff_link(f"/payments/{submission.receipt}", submission.language)
-                        if fee
-                        else None,
-                        days=days,
-                    ),
-                    message,
-                    submission.language,
-                ),
-                retry_key_for(message.receipt, str(message.version), "notify"),
-            )
-            if sent:
-                channels.append("line")
-        except LineRejected as error:
-            # Blocked or unknown user: sending again will not help (the email, if any, went first).
-            logger.warning("LINE refused the notification push", extra={"line_status": error.status})
-            metrics.add_metric(name="NotificationsRefusedByLine", unit="Count", value=1)
+    elif submission.line_user_id and resident_notice.push(
+        submission.line_user_id,
+        _with_answer_button(
+            messages.line_messages(
+                event=message.event,
+                status=message.status,
+                form_id=submission.form_id,
+                receipt=message.receipt,
+                public_note=public_note,
+                language=submission.language,
+                pay_url=settings.liff_link(f"/payments/{submission.receipt}", submission.language)
+                if fee
+                else None,
+                days=days,
+            ),
+            message,
+            submission.language,
+        ),
+        retry_key_for(message.receipt, str(message.version), "notify"),
+        what="notification push",
+        refused_metric="NotificationsRefusedByLine",
+    ):
+        channels.append("line")
     if channels:
         logger.info("resident notified", extra={"channels": channels, "language": notification.language})
         metrics.add_metric(name="NotificationsSent", unit="Count", value=1)
     else:
         logger.info("no contact to notify", extra={"channel": submission.channel})
+    if message.event == messages.CREATED:
+        # The section, at once, of a report marked dangerous: after the resident, so an address
+        # SES refuses fails only this (retried on its own claim), never the resident's notice.
+        staff_alerts.alert_if_urgent(submission, form)
     return channels
 
 

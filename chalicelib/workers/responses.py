@@ -12,14 +12,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from chalicelib.adapters import email
-from chalicelib.adapters.line_api import LineRejected, retry_key_for
+from chalicelib.adapters.line_api import retry_key_for
 from chalicelib.config import get_settings
 from chalicelib.domain import chat, forms, messages, notifications, postbacks
 from chalicelib.domain import responses as rules
 from chalicelib.domain.submissions import NEEDS_INFO
 from chalicelib.domain.ward import one_line
 from chalicelib.observability import invocation, logger, metrics
-from chalicelib.services import line_push
+from chalicelib.services import resident_notice
 from chalicelib.store import inbox
 from chalicelib.store import submissions as store
 from chalicelib.store.conditions import conditional
@@ -76,18 +76,6 @@ def _send(submission: Submission, asked_at: str) -> list[str]:
     title = messages.text(title_key, language) if title_key in messages.catalogue() else submission.form_id
     text = messages.text("remind.text", language, title=one_line(title), receipt=submission.receipt)
     channels = []
-    if submission.line_user_id:
-        data = postbacks.sign(get_settings().line_channel_secret, "answer.start", submission.receipt)
-        button = chat.postback_item(messages.text("button.answer", language), data)
-        try:
-            if line_push.to_resident(
-                submission.line_user_id,
-                [chat.text_message(text, [button])],
-                retry_key_for(submission.receipt, asked_at, "remind"),
-            ):
-                channels.append("line")
-        except LineRejected as error:
-            logger.warning("LINE refused the reminder", extra={"line_status": error.status})
     if submission.email:
         # As every status email is: the ward's question again, and the status page to answer on.
         form = forms.get_form(submission.form_id)
@@ -102,6 +90,19 @@ def _send(submission: Submission, asked_at: str) -> list[str]:
             language=language,
             status_url=get_settings().web_page("/status", language),
         )
-        email.send([submission.email], reminder.subject, reminder.text, reminder.html)
+        resident_notice.email_once(
+            f"remind#{submission.receipt}#{asked_at}#email",
+            lambda: email.send([submission.email], reminder.subject, reminder.text, reminder.html),
+        )
         channels.append("email")
+    if submission.line_user_id:
+        data = postbacks.sign(get_settings().line_channel_secret, "answer.start", submission.receipt)
+        button = chat.postback_item(messages.text("button.answer", language), data)
+        if resident_notice.push(
+            submission.line_user_id,
+            [chat.text_message(text, [button])],
+            retry_key_for(submission.receipt, asked_at, "remind"),
+            what="reminder",
+        ):
+            channels.append("line")
     return channels
