@@ -36,7 +36,10 @@ REMINDED = "reminded"
 # A clerk issued a new access code (the resident lost theirs): the contacts on file are told, so
 # a code given to someone else by mistake does not go unnoticed.
 CODE_REISSUED = "code_reissued"
-EVENTS = (CREATED, STATUS_CHANGED, WITHDRAWN_UNPAID, NOTE_ADDED, REMINDED, CODE_REISSUED)
+# Another section handed it over (staff_submissions.hand_over): no news for the resident, but
+# the receiving section is alerted at once of a report marked dangerous, as its first one was.
+HANDED_OVER = "handed_over"
+EVENTS = (CREATED, STATUS_CHANGED, WITHDRAWN_UNPAID, NOTE_ADDED, REMINDED, CODE_REISSUED, HANDED_OVER)
 
 # LINE refuses a text message over 5,000 characters; a note is at most 2,000, so this is a guard only.
 LINE_TEXT_LIMIT = 5000
@@ -126,7 +129,8 @@ def build(
         pay = say("fee_due", amount=amount)  # ends "pay here:", the link right after it
         if fee_due.withdraw_after_days:
             deadline = say("fee_deadline", days=fee_due.withdraw_after_days)
-    check, footer = say("check"), say("footer", ward=ward)
+    # A new code's notice names the new code, not "the one given when you submitted".
+    check, footer = say("check_code" if event == CODE_REISSUED else "check"), say("footer", ward=ward)
 
     lines = [lead, "", *facts, *(["", next_step] if next_step else [])]
     if fee_due is not None:

@@ -22,7 +22,8 @@ def alert_if_urgent(submission: Submission, form: FormDefinition | None) -> bool
     """Email the submission's section if the resident said it is dangerous; True when sent now."""
     if form is None or not form.is_urgent(submission.data):
         return False
-    with inbox.once(f"urgent#{submission.receipt}", datetime.now(UTC), LEASE) as claim:
+    # Once per section: one it is handed over to is alerted as the first one was.
+    with inbox.once(f"urgent#{submission.receipt}#{submission.section}", datetime.now(UTC), LEASE) as claim:
         if claim is inbox.Claim.DONE:
             return False
         section = forms.sections().get(submission.section) or {}

@@ -585,22 +585,12 @@ def hand_over(
                 code="has_fee",
             )
         _check_version(submission, body.get("version"))
-        now = datetime.now(UTC)
-        audit = store.Audit(
-            rules.STAFF,
-            principal.staff_id,
-            "handed_over",
-            now,
-            note=f"{submission.section} → {target}: {note}",
-            note_visibility="internal",
-        )
+        from_section = submission.section
         with _staff_conflict(submission.receipt):
-            store.update(
-                submission, [Submission.section.set(target), Submission.handed_over_at.set(now)], audit
+            service.hand_over(
+                submission, actor=_actor(principal), to_section=target, note=note, now=datetime.now(UTC)
             )
-        logger.info(
-            "submission handed over", extra={"from_section": submission.section, "to_section": target}
-        )
+        logger.info("submission handed over", extra={"from_section": from_section, "to_section": target})
         return 200, {
             "receipt": submission.receipt,
             "section": target,

@@ -18,7 +18,7 @@ from chalicelib.domain import submissions as rules
 from chalicelib.domain.form_problems import problems_of
 from chalicelib.domain.forms import FormDefinition, fee_for, retention_days
 from chalicelib.domain.messages import Text
-from chalicelib.domain.notifications import CODE_REISSUED, NOTE_ADDED
+from chalicelib.domain.notifications import CODE_REISSUED, HANDED_OVER, NOTE_ADDED
 from chalicelib.observability import logger, metrics
 from chalicelib.resources import NOTIFICATIONS
 from chalicelib.schemas import problems
@@ -297,6 +297,29 @@ def reissue_access_code(
     _notify(submission.receipt, CODE_REISSUED, submission.status, version=new_version)
     logger.info("access code reissued")
     return secret
+
+
+def hand_over(
+    submission: Submission, *, actor: rules.Actor, to_section: str, note: str, now: datetime
+) -> None:
+    """Give the submission to another section, with why (audited, internal). Not a move: the
+    resident is told nothing; the receiving section's digest names it, and a report marked
+    dangerous alerts that section at once (workers.notifications). Raises Changed."""
+    new_version = (submission.version or 0) + 1  # before the write, which bumps it in memory
+    audit = store.Audit(
+        actor.kind,
+        actor.id,
+        "handed_over",
+        now,
+        note=f"{submission.section} → {to_section}: {note}",
+        note_visibility="internal",
+    )
+    actions = [Submission.section.set(to_section), Submission.handed_over_at.set(now)]
+    try:
+        store.update(submission, actions, audit)
+    except store.StaleVersion:
+        raise Changed() from None
+    _notify(submission.receipt, HANDED_OVER, submission.status, version=new_version)
 
 
 # One answer for a wrong code, an unknown receipt and a receipt that is waiting out its backoff:

@@ -103,6 +103,9 @@ def deliver(message: NotificationMessage) -> list[str]:
     if message.status in TERMINAL_STATUSES and message.event in CLOSING_EVENTS:
         _start_photo_retention(submission)  # first: a failed send retries it with the rest
     form = get_form(submission.form_id)
+    if message.event == messages.HANDED_OVER:  # news for the receiving section, not the resident
+        staff_alerts.alert_if_urgent(submission, form)
+        return []
     title = messages.form_titles(submission.form_id, form.title if form else None)
     public_note = messages.public_note_for(
         submission.public_notes or [], event=message.event, status=message.status, version=message.version

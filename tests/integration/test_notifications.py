@@ -551,3 +551,29 @@ def test_after_a_new_access_code_the_next_status_change_is_still_told(client, dr
     drained.drain()
     subjects = [m.subject for m in emails_about(receipt)]
     assert len(subjects) == 3 and "確認コード" in subjects[1] and "確認中" in subjects[2], subjects
+
+
+def test_a_dangerous_report_handed_over_alerts_the_section_it_goes_to(client, drained):
+    """An outside run: the receiving section learnt of it only from the next morning's digest."""
+    from chalicelib.domain.forms import sections
+
+    document = {k: v for k, v in get_form("road-park-damage").example.items() if k != "photos"}
+    receipt = submit(client, "road-park-damage", {**document, "dangerous": True})
+    drained.drain()
+    service.hand_over(
+        store.get(receipt),
+        actor=staff_of(receipt),
+        to_section="seiso",
+        note="ごみの通報",
+        now=datetime.now(UTC),
+    )
+    drained.drain()
+    drained.drain()  # a redelivery alerts no one twice
+    sent = emails_about(receipt)
+    alerts = [m.destinations["ToAddresses"] for m in sent if "至急" in m.subject]
+    assert alerts == [sections()["doro-hoshu"]["digestRecipients"], sections()["seiso"]["digestRecipients"]]
+    # The resident hears nothing of it: only the first "received".
+    assert [m.destinations["ToAddresses"] for m in sent if "至急" not in m.subject] == [[document["email"]]]
+    # Closed, so no other test's digest of that section finds a dangerous report open.
+    move(receipt, rules.IN_REVIEW)
+    move(receipt, rules.COMPLETED)

@@ -845,6 +845,8 @@ def test_a_resident_who_lost_their_code_is_given_a_new_one_by_the_section(client
         if receipt in (getattr(m, "subject", None) or "") and "確認コード" in m.subject
     ]
     assert "お心当たりがない場合" in sent.body and new_code not in sent.body  # never the code itself
+    # It names the new code, not "the one given when you submitted" (an outside run).
+    assert "新しい確認コードで" in sent.body and "受付時にお知らせした" not in sent.body
     [entry] = [e for e in store.trail(receipt) if e.action == "access_code_reissued"]
     assert (entry.actor_id, entry.note, entry.note_visibility) == (
         "staff-doro-hoshu-1",
