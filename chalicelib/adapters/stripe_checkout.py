@@ -18,6 +18,14 @@ from chalicelib.config import get_settings
 API_VERSION = "2024-06-20"
 
 
+# Checkout's page language for each of ours; Nepali has none, so the payer's browser decides.
+_LOCALES = {"ja": "ja", "ja-easy": "ja", "en": "en", "zh-Hans": "zh", "ko": "ko", "vi": "vi"}
+
+
+def locale_for(language: str | None) -> str:
+    return _LOCALES.get(language or "", "auto")
+
+
 class StripeClient:
     def __init__(self, base: str, secret_key: str) -> None:
         self.base = base
@@ -31,8 +39,10 @@ class StripeClient:
         expires_at: datetime,
         success_url: str,
         cancel_url: str,
+        locale: str = "auto",
     ) -> dict[str, Any]:
         form = {
+            "locale": locale,
             "mode": "payment",
             "client_reference_id": payment_id,
             "line_items[0][price_data][currency]": "jpy",

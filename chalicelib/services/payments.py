@@ -96,8 +96,10 @@ def start(
     secret: str | None = None,
     line_user_id: str | None = None,
     client: str = "unknown",
+    language: str | None = None,
 ) -> dict:
-    """Create or return the live intent for this submission and method (idempotent)."""
+    """Create or return the live intent for this submission and method (idempotent). `language`:
+    the page the resident pays from, which the provider's return to the web keeps."""
     if method not in rules.METHODS:
         raise Invalid(Text("error.pay.invalid_method"), code="invalid_method")
     submission = resident_submission(receipt_text, secret=secret, line_user_id=line_user_id, client=client)
@@ -115,12 +117,14 @@ def start(
         now = datetime.now(UTC)
         until = now + START_LEASE
     try:
-        return _start_alone(submission, form, plan, method)
+        return _start_alone(submission, form, plan, method, language)
     finally:
         store.release_start_lease(submission.receipt, until)
 
 
-def _start_alone(submission: Submission, form: FormDefinition, plan: rules.FeePlan, method: str) -> dict:
+def _start_alone(
+    submission: Submission, form: FormDefinition, plan: rules.FeePlan, method: str, language: str | None
+) -> dict:
     """start(), holding the submission's lease: PayPay and card asked at the same moment each
     ended the other's intent they saw, then opened their own, and both stayed payable."""
     intents = _intents(submission.receipt)
@@ -155,7 +159,7 @@ def _start_alone(submission: Submission, form: FormDefinition, plan: rules.FeePl
                 return intent_view(live)
             if live.payment_id not in abandoned:
                 # Its creator crashed before storing the provider's answer: open it ourselves.
-                opened = _open(live, form)
+                opened = _open(live, form, language)
                 if opened is not None:
                     return intent_view(opened)
                 abandoned.add(live.payment_id)
@@ -185,7 +189,7 @@ def _start_alone(submission: Submission, form: FormDefinition, plan: rules.FeePl
         store.insert(intent, store.Audit("resident", None, "created", now, to_status=rules.CREATED))
         if live is not None and not live.replaced_by:
             _mark_replaced(live, payment_id)
-        opened = _open(store.get(payment_id) or intent, form)
+        opened = _open(store.get(payment_id) or intent, form, language)
         if opened is None:
             abandoned.add(payment_id)
             continue  # PayPay already had this merchantPaymentId (a lost answer): take the next one
@@ -226,10 +230,14 @@ def _wait_for_provider(intent: PaymentIntent) -> PaymentIntent:
     return intent
 
 
-def _open(intent: PaymentIntent, form: FormDefinition) -> PaymentIntent | None:
+def _open(intent: PaymentIntent, form: FormDefinition, language: str | None) -> PaymentIntent | None:
     """Create the code / checkout session at the provider; None when PayPay says the id is taken."""
     settings = get_settings()
-    done_url = f"{settings.web_origin}/web/payments/{intent.receipt}/done"  # web/payment_pages.py
+
+    def page(path: str) -> str:  # web/payment_pages.py, in the language the resident paid from
+        return settings.web_page(path, language) if language else f"{settings.web_origin}/web{path}"
+
+    done_url = page(f"/payments/{intent.receipt}/done")
     description = f"{form.title['ja']} {intent.receipt}"[:80]
     try:
         if intent.method == rules.PAYPAY:
@@ -253,7 +261,8 @@ def _open(intent: PaymentIntent, form: FormDefinition) -> PaymentIntent | None:
                 description,
                 intent.expires_at,
                 done_url,
-                f"{settings.web_origin}/web/payments/{intent.receipt}",
+                page(f"/payments/{intent.receipt}"),
+                locale=stripe_checkout.locale_for(language),
             )
             actions = [
                 PaymentIntent.provider_ref.set(session["id"]),

@@ -108,7 +108,7 @@ def _payment(
             if method not in ("paypay", "card"):
                 errors = [{"anchor": "f-method-paypay", "key": "web.pay_need_method"}]
             elif view["state"] == "payable":
-                started = payments.start(receipt, method, **who)
+                started = payments.start(receipt, method, **who, language=language)
         elif action in ("check", "returned") and view["state"] == "payable":
             # The resident asks: ask the provider now rather than wait for its webhook or the sweep.
             for live in view.get("live", []):

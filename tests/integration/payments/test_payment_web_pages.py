@@ -101,10 +101,13 @@ def test_card_by_the_web_page_and_the_return_page(client, owing, paybox):
     status, html = page.pay_page(secret, action="start", method="card")
     intent = store.get(f"{receipt}-CD01")
     assert status == 200 and intent.pay_url in html and "Go to card payment" in html
-    # The checkout comes back to the web pages, not to an API path.
+    # The checkout comes back to the web pages, not to an API path, in the payer's language
+    # (a walkthrough: a Vietnamese payer came back to the browser's language), and shows its own
+    # page in it.
     created = paybox.requests("/v1/checkout/sessions", "POST")[-1]["body"]
-    assert created["success_url"].endswith(f"/web/payments/{receipt}/done")
-    assert created["cancel_url"].endswith(f"/web/payments/{receipt}")
+    assert created["success_url"].endswith(f"/web/payments/{receipt}/done?lang=en")
+    assert created["cancel_url"].endswith(f"/web/payments/{receipt}?lang=en")
+    assert created["locale"] == "en"
 
     paybox.complete_session(intent.provider_ref)
     back = client.http.get(f"/web/payments/{receipt}/done?lang=en")
