@@ -381,9 +381,14 @@ def normalize_email(value: str) -> str:
 
 def mailbox(email: str) -> str:
     """The mailbox an address reaches, for the per-person guard: without a "+tag" (sub-addressing:
-    x+2@example.com is x@example.com's inbox at most providers, so it is the same person)."""
+    x+2@example.com is x@example.com's inbox at most providers, so it is the same person), and
+    a quoted local part unquoted ("x"@example.com is x@example.com, RFC 5321)."""
     local, at, domain = normalize_email(email).rpartition("@")
-    return f"{local.split('+', 1)[0] or local}{at}{domain}" if at else normalize_email(email)
+    if not at:
+        return normalize_email(email)
+    if len(local) >= 2 and local[0] == local[-1] == '"':
+        local = re.sub(r"\\(.)", r"\1", local[1:-1])
+    return f"{local.split('+', 1)[0] or local}{at}{domain}"
 
 
 def normalize_phone(value: str) -> str:

@@ -117,6 +117,9 @@ def test_the_same_resident_cannot_hold_two_bookings_of_one_service_on_one_day(sl
     # So does the domain written with the root's trailing dot.
     rooted = book("legal", second, email="same.person@example.com.")
     assert rooted.status_code == 409 and body_of(rooted)["error"]["code"] == "already_booked"
+    # And the local part in quotes (an outside run booked twice so).
+    quoted = book("legal", second, email='"same.person"@example.com')
+    assert quoted.status_code == 409 and body_of(quoted)["error"]["code"] == "already_booked"
     # Another service the same day is fine.
     other = slot("tax")
     assert book("tax", other, email="same.person@example.com").status_code == 201
