@@ -91,11 +91,12 @@ COUNTS = (PLANNED, DELIVERED, UNDELIVERED, DEFERRED, HELD_BACK, SKIPPED, WITHDRA
 # A host, then a path, query or fragment: no userinfo ("user@") and no backslash, which browsers
 # read as "/" while Python's urlsplit does not (https://evil.example\@www.city… goes to evil.example).
 _HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d{1,5})?([/?#][^\s<>\"\\]*)?$")
-# What LINE makes a link of in a text: an http(s) address, or a bare domain name (www.… and the
-# like; a file name such as 案内.pdf is none: no such top-level domain).
+# What LINE makes a link of in a text: an address with a scheme (https://, line://ti/p/@… opens
+# another account), or a bare domain name (www.… and the like, an email address's domain after
+# its "@", one after "_"; a file name such as 案内.pdf is none: no such top-level domain).
 # ASCII bounds only: a domain written against Japanese (詳細はevil.example.comを) is one too.
 _LINKED_IN_TEXT = re.compile(
-    r"(?:https?://[^\s<>\"]+|(?<![A-Za-z0-9_@.-])(?:[A-Za-z0-9-]+\.)+"
+    r"(?:[a-z][a-z0-9+.-]*://[^\s<>\"]+|(?<![A-Za-z0-9.-])(?:[A-Za-z0-9-]+\.)+"
     r"(?!(?:pdf|jpe?g|png|gif|docx?|xlsx?|pptx?|txt|csv|html?)(?![A-Za-z0-9_-]))[A-Za-z]{2,24}"
     r"(?![A-Za-z0-9_-]))",
     re.IGNORECASE,
@@ -489,6 +490,8 @@ def _host(address: str) -> str:
     address = address.replace("\\", "/")
     if "://" not in address:
         address = "https://" + address
+    elif not address.lower().startswith(("http://", "https://")):
+        return address.lower()  # line://ti/p/@…: what it opens is the whole address, not a host
     try:
         return (urlsplit(address).hostname or "").lower()
     except ValueError:  # an address no browser opens either (a bracket left open)
