@@ -1223,3 +1223,22 @@ def test_a_field_required_after_an_answer_says_so_instead_of_optional(client):
     for part in ("latitude", "longitude", "address"):  # a pin or an address: neither "optional"
         label = report.split(f'for="f-location-{part}"')[1].split("</label>")[0]
         assert "(optional)" not in label, label
+
+
+def test_settings_saved_without_consent_say_why_no_news_comes(client, sandbox):
+    """A walkthrough: "Saved." and "News does not reach you now." with no word of the box."""
+    from chalicelib.domain import preferences as rules
+    from chalicelib.store import residents
+    from tests.integration.conftest import new_user_id
+
+    user_id = new_user_id()
+    assert residents.record_follow(user_id, "ja", 1)
+    minted = _id_token(sandbox, user_id)
+    cookie, token = _csrf(client.http.get("/web/settings"))
+    chosen = {"csrf": token, "lang": "en", "id_token": minted, "action": "save", "language": "en"}
+    chosen["topics"] = [rules.choices("en")["topics"][0]["id"]]
+    saved = post(client, "/web/settings", cookie, chosen).body.decode()
+    assert "Saved." in saved and "News does not reach you now." in saved
+    assert "tick “I agree to the terms and want to receive news” below" in saved
+    agreed = post(client, "/web/settings", cookie, {**chosen, "consent": "yes"}).body.decode()
+    assert "Saved." in agreed and "below and save" not in agreed
