@@ -91,11 +91,16 @@ def problems_of(problems: list[dict[str, Any]], form: Questions) -> list[dict[st
             key = "problem.choose"
         if keyword in ("format", "pattern") and (prop or {}).get("format") == "date":
             key = "problem.date"  # 2026-02-30, 30/02/2026: which day, and how to write one
+        values: dict[str, Any] = {"limit": problem["expected"]}
+        if key == "problem.pattern" and isinstance(help_text := (label or {}).get("help"), dict):
+            key, values = "problem.pattern_help", {"help": help_text}  # how to write it, not only "wrong"
+        elif key in ("problem.type", "problem.minimum", "problem.maximum") and _bounded_number(prop):
+            key, values = "problem.number_range", {"low": prop["minimum"], "high": prop["maximum"]}
         if (pointer, key) in said:  # `format` and `pattern` on one email: one message, not two
             continue
         said.add((pointer, key))
         name = label if label else Text("problem.whole_form")
-        explained.append({"pointer": pointer, "message": Text(key, label=name, limit=problem["expected"])})
+        explained.append({"pointer": pointer, "message": Text(key, label=name, **values)})
     return explained
 
 
@@ -183,6 +188,13 @@ def _question(form: Questions, pointer: str) -> tuple[dict[str, Any], dict[str, 
         prop, labels = prop["properties"][part], labels["properties"][part]
         found = (prop, labels)
     return found
+
+
+def _bounded_number(prop: dict[str, Any] | None) -> bool:
+    """A number with both bounds ("two" for copies, 11 of at most 10): say the range at once."""
+    return (
+        bool(prop) and prop.get("type") in ("integer", "number") and "minimum" in prop and "maximum" in prop
+    )
 
 
 def _is_choice(prop: dict[str, Any]) -> bool:

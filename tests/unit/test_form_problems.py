@@ -52,6 +52,25 @@ def test_a_place_outside_the_ward_says_so_in_each_language():
         assert found and {e["message"] for e in found} == {wanted}
 
 
+def test_a_wrongly_written_answer_says_how_to_write_it_and_a_number_its_range():
+    """A walkthrough: "not written the expected way" for a foreign name in kana, and "not the
+    right kind of value" for "two" copies, told nobody what to do."""
+    form = get_form("juminhyo-copy")
+    for copies in ("two", 11):
+        document = {**form.example, "nameKana": "Nguyen Van An", "copies": copies}
+        found = {
+            e["pointer"]: e["message"] for e in explain(problems(form.schema_name, document), form, "en")
+        }
+        assert found["/nameKana"].startswith("“Name in kana” is not written the expected way. In katakana")
+        assert "グエン ヴァン アン" in found["/nameKana"]
+        assert found["/copies"] == "“Number of copies” must be a number from 1 to 10."
+    document = {**form.example, "copies": 0}
+    [copies] = explain(problems(form.schema_name, document), form, "vi")
+    assert copies["message"] == messages.plain(
+        messages.text("problem.number_range", "vi", label=form.meta["labels"]["copies"]["vi"], low=1, high=10)
+    )
+
+
 def test_easy_japanese_keeps_its_furigana_for_pages_and_drops_the_markup_for_plain_text():
     form = get_form("juminhyo-copy")
     document = {key: value for key, value in form.example.items() if key != "address"}

@@ -338,7 +338,7 @@ def test_the_families_of_error_and_email_keys_are_complete():
     keys = set(messages.catalogue())
     wanted = {f"email.next.{status}" for status in STATUSES}
     wanted |= {*form_problems._KEYS.values(), "problem.choose", "problem.other", "problem.whole_form"}
-    wanted |= {"problem.date"}  # a `format: date` answer
+    wanted |= {"problem.date", "problem.pattern_help", "problem.number_range"}  # a date; a hint; a range
     wanted |= {"problem.fill_in_one", "problem.or", "problem.and", "problem.quoted"}  # form_problems._either
     wanted |= {f"problem.when_{when}" for when in WHEN_VALUES}
     codes = ("unknown_status", "unchanged", "terminal", "not_permitted", "not_allowed")
