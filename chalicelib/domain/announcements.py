@@ -93,10 +93,10 @@ COUNTS = (PLANNED, DELIVERED, UNDELIVERED, DEFERRED, HELD_BACK, SKIPPED, WITHDRA
 _HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d{1,5})?([/?#][^\s<>\"\\]*)?$")
 # What LINE makes a link of in a text: an address with a scheme (https://, line://ti/p/@… opens
 # another account), or a bare domain name (www.… and the like, an email address's domain after
-# its "@", one after "_"; a file name such as 案内.pdf is none: no such top-level domain).
+# its "@"; a file name such as 案内.pdf or photo_01.webp is none).
 # ASCII bounds only: a domain written against Japanese (詳細はevil.example.comを) is one too.
 _LINKED_IN_TEXT = re.compile(
-    r"(?:[a-z][a-z0-9+.-]*://[^\s<>\"]+|(?<![A-Za-z0-9.-])(?:[A-Za-z0-9-]+\.)+"
+    r"(?:[a-z][a-z0-9+.-]*://[^\s<>\"]+|(?<![A-Za-z0-9_.-])(?:[A-Za-z0-9-]+\.)+"
     r"(?!(?:pdf|jpe?g|png|gif|docx?|xlsx?|pptx?|txt|csv|html?)(?![A-Za-z0-9_-]))[A-Za-z]{2,24}"
     r"(?![A-Za-z0-9_-]))",
     re.IGNORECASE,

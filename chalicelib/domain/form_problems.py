@@ -192,9 +192,9 @@ def _question(form: Questions, pointer: str) -> tuple[dict[str, Any], dict[str, 
 
 def _bounded_number(prop: dict[str, Any] | None) -> bool:
     """A number with both bounds ("two" for copies, 11 of at most 10): say the range at once."""
-    return (
-        bool(prop) and prop.get("type") in ("integer", "number") and "minimum" in prop and "maximum" in prop
-    )
+    if not prop:
+        return False
+    return prop.get("type") in ("integer", "number") and "minimum" in prop and "maximum" in prop
 
 
 def _is_choice(prop: dict[str, Any]) -> bool:

@@ -2,8 +2,8 @@
 
 Open data: anyone may read it, so it is built only from what identifies no one. The
 request list reads the `by-kind` index, which does not project the form's answers or the
-resident's contacts at all; a single request is read from the table but passed through the
-same mapping. Published: receipt, service, open/closed, the status label (never a note:
+resident's contacts at all, and then each listed report's section alone (keys and sections, in
+one batch read); a single request is read from the table but passed through the same mapping. Published: receipt, service, open/closed, the status label (never a note:
 notes are written to the resident and may greet them by name), times, the 町 instead of an
 address, and coordinates rounded to about 100 m. No description and no photos.
 """
@@ -93,7 +93,11 @@ def requests(params: Mapping[str, str] | None, now: datetime | None = None) -> l
         if start <= item.created_at <= end
     )
     skip = (page - 1) * page_size
-    return [_request(item) for item in islice(items, skip, skip + page_size)]
+    shown = list(islice(items, skip, skip + page_size))
+    # The index has no section (a projection cannot change on a deployed index): the section
+    # now handling each, which a hand-over changes, in one batch read of keys and sections only.
+    sections = store.sections_of([item.receipt for item in shown]) if shown else {}
+    return [_request(item, sections.get(item.receipt)) for item in shown]
 
 
 MAX_IDS = 50  # service_request_id=a,b,...: one read each
@@ -120,7 +124,7 @@ def _by_ids(value: str) -> list[dict[str, Any]]:
     receipts = [receipt for part in ids if (receipt := normalize_receipt(part))]
     stored = store.get_many(receipts) if receipts else {}  # one round trip for up to 50
     named = (stored.get(receipt) for receipt in dict.fromkeys(receipts))
-    return [_request(item) for item in named if item is not None and item.kind == REPORT]
+    return [_request(item, item.section) for item in named if item is not None and item.kind == REPORT]
 
 
 def request(file_name: str) -> list[dict[str, Any]]:
@@ -133,15 +137,16 @@ def request(file_name: str) -> list[dict[str, Any]]:
         raise rule.NotFound(
             "指定された通報はありません。 / There is no report with this id.", code="request_not_found"
         )
-    return [_request(item)]
+    return [_request(item, item.section)]
 
 
 # --- mapping -------------------------------------------------------------------------------------
 
 
-def _request(item: Any) -> dict[str, Any]:
+def _request(item: Any, section_id: str | None) -> dict[str, Any]:
+    """`section_id`: the section handling it now (the form's, unless it was handed over)."""
     form = forms.get_form(item.form_id)
-    section = forms.sections().get(item.section)  # the form's, unless it was handed over
+    section = forms.sections().get(section_id or (form.section if form else ""))
     return to_open311_request(
         receipt=item.receipt,
         service_code=(form.open311_code if form else None) or item.form_id,

@@ -14,8 +14,9 @@ from chalicelib.observability import logger, metrics
 from chalicelib.services import line_push
 from chalicelib.store import inbox
 
-# Longer than one email send takes, shorter than a queue's retry: only a dead sender loses it.
-EMAIL_LEASE = timedelta(minutes=2)
+# Longer than any one send with its SDK retries, and as long as the notice queues' visibility
+# timeout (360 s: a redelivery meanwhile waits rather than send a second copy).
+EMAIL_LEASE = timedelta(minutes=6)
 
 
 def email_once(claim_key: str, send: Callable[[], object]) -> None:

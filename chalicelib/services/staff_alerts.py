@@ -1,6 +1,7 @@
 """Sections told at once of what cannot wait for the next morning's digest: a report the
 resident marked dangerous (the form's `urgentWhen` question). To the section's digest
-addresses, once per report, with no personal data (domain/digest.render_urgent_alert)."""
+addresses, once per report and section (when it arrives, and when another section hands it
+over), with no personal data (domain/digest.render_urgent_alert)."""
 
 from __future__ import annotations
 

@@ -369,7 +369,8 @@ def _public_view(submission: Submission) -> dict[str, Any]:
 
 
 def _notify(receipt: str, event: str, status: str, *, version: int, confirmed: bool = False) -> None:
-    """Queue the resident's notification; the worker decides LINE or email and sends it once.
+    """Queue the resident's notification (or, for a hand-over, the receiving section's alert);
+    the worker decides LINE or email and sends it once.
 
     The change is already stored, so a queue failure must not fail the request (its retry
     would be refused or duplicated): it is logged and counted for an operator instead.

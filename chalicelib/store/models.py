@@ -156,23 +156,12 @@ class BySectionIndex(_CreatedIndex):
 
 
 class ByKindIndex(_CreatedIndex):
-    """The public (Open311) listing of reports: the form's answers are not copied into this index.
-    `section` names the agency responsible, which a hand-over changes (not the form's section)."""
+    """The public (Open311) listing of reports: the form's answers are not copied into this index."""
 
     class Meta:
         index_name = "by-kind"
         projection = IncludeProjection(
-            [
-                "form_id",
-                "section",
-                "status",
-                "created_at",
-                "updated_at",
-                "latitude",
-                "longitude",
-                "area",
-                "public_notes",
-            ]
+            ["form_id", "status", "created_at", "updated_at", "latitude", "longitude", "area", "public_notes"]
         )
 
     kind = UnicodeAttribute(hash_key=True)

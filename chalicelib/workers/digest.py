@@ -87,6 +87,8 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
         since = digests.cutoff(section_id) or now - FIRST_DIGEST_LOOKBACK
         new = _new(section_id, since, now)
         overdue, answered, waiting, urgent, handed = _open(section_id, since, now)
+        made_here = {item.receipt for item in new}
+        handed = [row for row in handed if row[0] not in made_here]  # new already: counted once
         new_by_form = _new_by_form(section_id, new)
         booked_day, bookings = _consultations(section_id, now)
         review = _payments_to_review(section_id)

@@ -6,6 +6,8 @@ first, under a claim of its own (SES has no retry key), so a LINE outage that fa
 neither holds it back nor sends it twice; the LINE push carries a retry key derived from the
 receipt and version, so a retry after a later failure is absorbed by LINE (409: already
 accepted). Failures are reported per record so one bad message does not replay the batch.
+The same queue carries the section's news of a report marked dangerous (services/staff_alerts):
+on `created`, before the resident is told, and on `handed_over`, for the section it went to.
 
 Logs carry the receipt (the correlation id), the event and the status, never the resident's
 contact details or the text of a note; exceptions are logged by class name only, because
@@ -104,8 +106,18 @@ def deliver(message: NotificationMessage) -> list[str]:
         _start_photo_retention(submission)  # first: a failed send retries it with the rest
     form = get_form(submission.form_id)
     if message.event == messages.HANDED_OVER:  # news for the receiving section, not the resident
-        staff_alerts.alert_if_urgent(submission, form)
+        if submission.status not in TERMINAL_STATUSES:
+            staff_alerts.alert_if_urgent(submission, form)
         return []
+    # The section, at once, of a report marked dangerous: first, and on its own claim, so a LINE
+    # or SES failure on the resident's side cannot hold it back; its own failure is raised only
+    # after the resident's notice went (the retry then sends the alert alone).
+    alert_failed: Exception | None = None
+    if message.event == messages.CREATED:
+        try:
+            staff_alerts.alert_if_urgent(submission, form)
+        except Exception as error:  # noqa: BLE001 (raised again below)
+            alert_failed = error
     title = messages.form_titles(submission.form_id, form.title if form else None)
     public_note = messages.public_note_for(
         submission.public_notes or [], event=message.event, status=message.status, version=message.version
@@ -164,10 +176,8 @@ def deliver(message: NotificationMessage) -> list[str]:
         metrics.add_metric(name="NotificationsSent", unit="Count", value=1)
     else:
         logger.info("no contact to notify", extra={"channel": submission.channel})
-    if message.event == messages.CREATED:
-        # The section, at once, of a report marked dangerous: after the resident, so an address
-        # SES refuses fails only this (retried on its own claim), never the resident's notice.
-        staff_alerts.alert_if_urgent(submission, form)
+    if alert_failed is not None:
+        raise alert_failed
     return channels
 
 

@@ -259,3 +259,29 @@ def test_a_submission_handed_over_is_named_in_the_receiving_sections_next_digest
     mark = len(outbox())
     digest.run(now=datetime.now(UTC) + timedelta(days=49))
     assert all("Handed over" not in m.body for m in sent_since(mark, "seiso"))
+    close(handed)
+
+
+def test_one_made_and_handed_over_since_the_last_digest_is_new_there_once(client, fresh):
+    """A review: it was counted both as new and as handed over."""
+    from chalicelib.domain.staff import StaffPrincipal
+    from chalicelib.services import staff_submissions
+
+    made = submit_example(client, "streetlight-outage")
+    clerk = StaffPrincipal("staff-doro-hoshu-1", "doro-hoshu", frozenset({"staff"}))
+    assert staff_submissions.hand_over(clerk, made, {"section": "seiso", "note": "x"})[0] == 200
+    mark = len(outbox())
+    assert digest.run(now=datetime.now(UTC) + timedelta(days=50))["seiso"] == 1
+    [seiso] = sent_since(mark, "seiso")
+    assert "新着1件" in seiso.subject and "引き継ぎ" not in seiso.subject
+    close(made)
+
+
+def close(receipt: str) -> None:
+    """Done with: no later digest of its section lists it."""
+    from chalicelib.services import submissions as service
+    from chalicelib.store import submissions as store
+
+    actor = rules.Actor(rules.STAFF, "staff-0001", section=store.get(receipt).section)
+    for status in (rules.IN_REVIEW, rules.COMPLETED):
+        service.move(store.get(receipt), status, actor=actor, note=None, visibility=None)

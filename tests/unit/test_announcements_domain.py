@@ -167,10 +167,10 @@ def test_a_link_or_image_off_the_wards_sites_is_approved_by_a_second_person_what
         ("https://evil.example\\@www.city.katsushika.lg.jp/", ["evil.example"]),
         ("区のページ https://www.city.katsushika.lg.jp/a（詳細）と city.katsushika.lg.jp", []),
         ("資料（案内.pdf）、問い合わせ info@city.katsushika.lg.jp、No.1、e.g.", []),
-        # Outside run and review: another account's LINE link, a mail domain, a domain after "_".
+        # An outside run: another account's LINE link, a mail domain; a file name is no address.
         ("友だち追加は line://ti/p/@evil へ", ["line://ti/p/@evil"]),
         ("問い合わせは support@evil.example.com まで", ["evil.example.com"]),
-        ("詳細は_evil.example.com", ["evil.example.com"]),
+        ("写真 photo_01.webp と R6_summary.zip", []),
     ):
         worded = dataclasses.replace(news(narrowed), texts={"ja": text})
         assert rules.untrusted_hosts(worded, POLICY) == hosts, text
