@@ -1242,3 +1242,25 @@ def test_settings_saved_without_consent_say_why_no_news_comes(client, sandbox):
     assert "tick “I agree to the terms and want to receive news” below" in saved
     agreed = post(client, "/web/settings", cookie, {**chosen, "consent": "yes"}).body.decode()
     assert "Saved." in agreed and "below and save" not in agreed
+
+
+def test_changing_the_answers_shows_the_photos_already_attached(client):
+    """A walkthrough: after "Change your answers" the page showed no photo, and adding it again
+    attached it twice."""
+    import html as html_lib
+
+    from tests.integration.test_staff_submissions import FIXTURES, upload_photo
+
+    form = get_form("road-park-damage")
+    photo = upload_photo(client, FIXTURES / "gps.jpg")
+    flat = form_fields.flat_values({k: v for k, v in form.example.items() if k != "photos"})
+    cookie, token = _csrf(client.http.get("/web/forms/road-park-damage?lang=en"))
+    answers = {"csrf": token, "lang": "en", "step": "review", "screen": "0", **flat, "photos": photo}
+    review = post(client, "/web/forms/road-park-damage", cookie, answers)
+    assert "Check your answers" in review.body.decode()
+    html = review.body.decode()
+    document = html_lib.unescape(re.search(r'name="document" value="([^"]*)"', html).group(1))
+    back = {"csrf": token, "lang": "en", "step": "send", "document": document, "change": "1"}
+    changed = post(client, "/web/forms/road-park-damage", cookie, back).body.decode()
+    assert f'name="photos" id="f-photos-ids" value="{photo}"' in changed
+    assert 'id="f-photos-status">Photo added (1)</p>' in changed
