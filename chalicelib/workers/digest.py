@@ -37,7 +37,9 @@ from chalicelib.workers import scheduled_time
 
 # Long enough for the slowest section's queries and the send; a crashed run's claim frees after it.
 LEASE = timedelta(minutes=10)
-FIRST_DIGEST_LOOKBACK = timedelta(hours=24)
+# A section's first digest (no cut-off yet) covers the week before it, so nothing that arrived
+# before the digests began (a night's requests, a new stack tried in the evening) is never told.
+FIRST_DIGEST_LOOKBACK = timedelta(days=7)
 SKIPPED = "skipped"
 UNKNOWN_AREA = "地域の指定なし"
 UNKNOWN_AREA_EN = "Area not known"

@@ -285,3 +285,13 @@ def close(receipt: str) -> None:
     actor = rules.Actor(rules.STAFF, "staff-0001", section=store.get(receipt).section)
     for status in (rules.IN_REVIEW, rules.COMPLETED):
         service.move(store.get(receipt), status, actor=actor, note=None, visibility=None)
+
+
+def test_a_sections_first_digest_counts_the_week_before_it(client, fresh):
+    """A walkthrough: tried in the evening, a new stack's first digest the next morning looked back
+    24 hours and counted nothing of the night before."""
+    day = datetime.now(UTC) + timedelta(days=51)  # a day no other test digests
+    DigestCutoff("seiso").delete()
+    three_days_before = backdated("bulky-waste-collection", day - timedelta(days=3))
+    assert digest.run(now=day)["seiso"] == 1
+    close(three_days_before.receipt)
