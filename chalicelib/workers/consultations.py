@@ -129,11 +129,14 @@ def render(booking: ConsultationBooking, notice: str) -> tuple[str, str]:
         text += "\n" + where(language)
     elif booking.mode == "online" and key in ("consult.confirmed", "consult.moved"):
         text += "\n" + svc.link_later(language)
+    if key in ("consult.confirmed", "consult.moved"):  # as the booking's page says it
+        until = _when(rules.change_until(svc, start, booking.created_at))
+        text += f"\n{messages.plain(messages.text('web.book_change_until', language))}: {until}"
     if booking.line_user_id is None and key in ("consult.confirmed", "consult.moved"):
         # Off LINE, the booking's page is where it is seen, moved or cancelled.
         url = get_settings().web_page("/bookings", language)
         text += "\n\n" + messages.text("consult.manage", language, url=url)
-    if key == "consult.cancelled_by_ward":  # asked to book again: where
+    if key.startswith("consult.cancelled"):  # by the ward or by themselves: where to book again
         page = f"/consultations/{booking.service}"
         settings = get_settings()
         url = (

@@ -136,7 +136,8 @@ def test_book_see_move_and_cancel_by_the_web_pages(client, slot):
     assert 'name="confirm" value="1"' in html and 'id="cancel-keep"' in html
     status, html = page.post("/web/bookings", booking=number, code=code, action="cancel", confirm="1")
     assert status == 200 and "取消済み" in html and store.get(number).status == "cancelled"
-    assert 'value="cancel"' not in html  # nothing more to do with it
+    assert 'value="cancel"' not in html  # nothing more to do with it but book another time
+    assert re.search(r'href="/web/consultations/[a-z-]+\?lang=ja">別の日時を予約する</a>', html)
     # Cancelled already (a second tap, Back and send again): said so, not "cannot be cancelled".
     status, html = page.post("/web/bookings", booking=number, code=code, action="cancel")
     assert status == 200 and "予約を取り消しました" in html and 'class="error-summary"' not in html

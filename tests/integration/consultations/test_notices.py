@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib.adapters import scheduler
 from chalicelib.domain import consultations as rules
+from chalicelib.domain.submissions import TOKYO
 from chalicelib.services import consultations as service
 from chalicelib.store import consultations as store
 from chalicelib.workers import consultations as worker
@@ -187,6 +188,19 @@ def test_email_confirmation_carries_an_ics_in_the_residents_language(call, slot,
     # confirmation that named no place).
     assert "Where: Katsushika City Office (Tateishi 5-13-1" in text and "information desk" in text
     assert "LOCATION:Katsushika City Office (Tateishi 5-13-1" in calendar.replace("\r\n ", "")
+    # Until when it can be changed, as its page says (a walkthrough: only the page said it).
+    booked = json.loads(response.body)
+    until = rules.change_until(rules.get_service("legal"), start, datetime.now(UTC))
+    assert f"Change or cancel until: {until.astimezone(TOKYO):%Y-%m-%d %H:%M}" in text
+    # A resident's own cancel says where to book again, as the ward's does.
+    cancelled = call(
+        "POST", f"/bookings/{booked['booking']}/cancel", headers={"X-Access-Secret": booked["accessCode"]}
+    )
+    assert cancelled.status_code == 200, cancelled.body
+    drained.drain()
+    [_, cancel] = emails_to(address)
+    said = {p.get_content_type(): p for p in cancel.walk()}["text/plain"].get_payload(decode=True).decode()
+    assert "To book another time:" in said and "/web/consultations/legal?lang=en" in said
 
 
 def test_an_online_bookings_calendar_gives_out_its_room_only_with_the_link(call, slot, drained):
