@@ -1264,3 +1264,12 @@ def test_changing_the_answers_shows_the_photos_already_attached(client):
     changed = post(client, "/web/forms/road-park-damage", cookie, back).body.decode()
     assert f'name="photos" id="f-photos-ids" value="{photo}"' in changed
     assert 'id="f-photos-status">Photo added (1)</p>' in changed
+
+
+@pytest.mark.parametrize("language", ["en", "vi"])
+def test_where_a_resident_is_told_to_call_the_city_the_number_is_given(client, language):
+    """A walkthrough: "call us" on the report form, the lost code and every page, with no number."""
+    status = client.http.get(f"/web/status?lang={language}").body.decode()
+    assert status.count("03-3695-1111") == 2  # the lost-code hint and the footer
+    report = client.http.get(f"/web/forms/road-park-damage?lang={language}").body.decode()
+    assert report.count("03-3695-1111") == 2  # the form's "also call us" and the footer
