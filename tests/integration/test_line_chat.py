@@ -198,6 +198,19 @@ def test_no_match_offers_a_person_who_gets_an_inquiry_once(resident):
     assert len(list(Submission.by_line_user.query(resident.user_id))) == 1
 
 
+def test_a_question_offered_to_a_person_is_filed_and_confirmed_in_its_own_language(english_resident):
+    """A walkthrough: asked in Chinese by an English profile, the offer came in Chinese and the
+    confirmation in English."""
+    answer = english_resident.say("下周赛马哪匹马会赢？请告诉我")
+    assert texts(answer) == text_of("handoff.none", "zh-Hans", person=text_of("button.ask_person", "zh-Hans"))
+    sent = english_resident.tap_button(answer, text_of("button.ask_person", "zh-Hans"))
+    [mine] = Submission.by_line_user.query(english_resident.user_id)
+    filed = submissions.get(mine.receipt)
+    section = text_of(f"section.{filed.section}", "zh-Hans")
+    assert texts(sent) == text_of("ask.sent", "zh-Hans", receipt=mine.receipt, section=section)
+    assert filed.language == "zh-Hans"  # the section's answer is told in it too
+
+
 @pytest.mark.parametrize(
     ("language", "question"),
     [("vi", "Tôi muốn nói chuyện với nhân viên"), ("en", "Can I talk to a staff member?")],

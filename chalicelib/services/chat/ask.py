@@ -98,6 +98,8 @@ def show_answer(turn: Turn, entry_id: str) -> None:
         turn.say("general.not_understood")
         return
     if turn.in_flow(chat.ASK, chat.OFFERED):  # a suggestion tapped: the person stays offered
+        assert turn.conversation is not None
+        turn.language = turn.conversation.data.get("language") or turn.language  # the question's
         turn.advance(chat.OFFERED, shown=entry_id)
     _answer(turn, entry_id)
 
@@ -127,6 +129,7 @@ def ask_person(turn: Turn, conversation_id: str) -> None:
             turn.say("ask.missing")
         return
     data = conversation.data
+    turn.language = data.get("language") or turn.language  # the question's, as the offer was made
     section = data.get("section") if data.get("section") in sections() else None
     document = {"question": data["question"]}
     if data.get("faqEntry"):
