@@ -134,6 +134,8 @@ def _notice(intent: PaymentIntent, submission: Submission, notice: str) -> Recei
         "",
         said,
     ]
+    if notice == "refunded":  # and when it is back: the provider decides, not the ward
+        lines.append(messages.text(f"pay.refund_arrives.{intent.method}", language))
     if submission.status == AWAITING_PAYMENT:  # a fee paid first, still owed: how much, and where
         settings, page = get_settings(), f"/payments/{submission.receipt}"
         url = (
@@ -165,9 +167,12 @@ def _to_resident(submission: Submission, message: Receipt, payment_id: str, what
 
     channels = []
     if submission.email:
+        # As every email of the ward's ends: sent automatically, replies not read.
+        footer = messages.text("email.footer", message.language, ward=ward_name(message.language))
+        mailed = Receipt(message.subject, f"{message.text}\n\n{footer}", message.language)
         resident_notice.email_once(
             f"{what}#{payment_id}#email",
-            lambda: email.send([submission.email], message.subject, message.text, as_html(message)),
+            lambda: email.send([submission.email], mailed.subject, mailed.text, as_html(mailed)),
         )
         channels.append("email")
     if submission.line_user_id and resident_notice.push(

@@ -18,7 +18,7 @@ CHAT_CODE = [
     ROOT / "chalicelib" / "domain" / "chat.py",
 ]
 # Keys built at run time from data: each family must hold every value the data can give.
-DYNAMIC = re.compile(r"^(form|report\.kind|status|section|age)\.")
+DYNAMIC = re.compile(r"^(form|report\.kind|status|section|age|pay\.refund_arrives)\.")
 
 
 def test_every_key_has_a_text_in_every_language_with_the_same_placeholders():
@@ -44,6 +44,7 @@ def test_every_key_the_chat_uses_is_in_the_catalogue():
 
 def test_the_data_driven_families_are_complete():
     from chalicelib.domain.forms import catalogue, sections
+    from chalicelib.domain.payments import METHODS
     from chalicelib.domain.preferences import AGE_BANDS
     from chalicelib.domain.submissions import STATUSES
 
@@ -54,6 +55,7 @@ def test_the_data_driven_families_are_complete():
     wanted |= {f"status.{status}" for status in STATUSES}
     wanted |= {f"section.{section}" for section in sections()}
     wanted |= {f"age.{band}" for band in AGE_BANDS}
+    wanted |= {f"pay.refund_arrives.{method}" for method in METHODS}  # a refund's notice, by method
     assert sorted(wanted - keys) == []
     assert sorted(k for k in keys if DYNAMIC.match(k) and k not in wanted) == []  # nothing stale
 

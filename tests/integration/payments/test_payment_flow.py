@@ -228,6 +228,8 @@ def test_a_line_outage_holds_back_neither_the_receipt_email_nor_sends_it_twice(
     with pytest.raises(LineUnavailable):
         payment_receipts.send(intent["paymentId"])
     assert len(receipts()) == 1  # the email went out though LINE was down
+    # It ends as every email of the ward's does (a walkthrough: the payment emails did not).
+    assert "このメールに返信されても回答できません" in receipts()[0].body
     assert payment_receipts.send(intent["paymentId"]) == ["email", "line"]  # the retry: LINE back
     assert len(receipts()) == 1
     paybox.deliver()

@@ -165,6 +165,7 @@ def test_refunding_money_that_never_paid_the_fee_leaves_the_fee_to_pay(
     assert "手数料（300円）のお支払いは、まだ必要です" in held[0].body  # the fee still owed, and where
     assert f"/payments/{receipt}" in held[0].body
     assert len(refunded) == 1 and "1円は、返金しました" in refunded[0].body
+    assert "PayPayの返金は、お支払いに使った方法" in refunded[0].body  # and when it is back
     assert submission_store.get(receipt).status == "awaiting_payment"
     assert store.get(right["paymentId"]).status == "awaiting_payment"  # still the resident's to pay
     assert resident_api("GET", f"/submissions/{receipt}/payment", secret)[1]["state"] == "payable"
