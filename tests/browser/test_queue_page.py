@@ -64,7 +64,7 @@ def client(local_stack):
     from tests.integration.conftest import forget_live_lines
 
     forget_live_lines()  # live figures never go back a day: start from lines that heard nothing
-    with Client(app) as test_client:
+    with Client(app, stage_name="local") as test_client:
         yield test_client
 
 

@@ -150,7 +150,9 @@ def client(local_stack, from_client):
 
     from app import app
 
-    with Client(app) as test_client:
+    # The local stage, as `make run` serves it: chalice's default ("dev") would set its own
+    # MADOGUCHI_STAGE while the client is open, and settings first read then had no local defaults.
+    with Client(app, stage_name="local") as test_client:
         yield test_client
 
 

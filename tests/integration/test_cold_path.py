@@ -16,7 +16,7 @@ from chalice.test import Client
 from devstack.send_event import prepare
 from pathlib import Path
 route, body, headers = prepare(Path("events/line/follow.json"))
-with Client(app) as client:
+with Client(app, stage_name="local") as client:
     assert client.http.post(route, body=body, headers=headers).status_code == 200
 print("loaded:" + ",".join(sorted(m for m in ("linebot", "jsonschema", "aws_xray_sdk", "jwt", "boto3") if m in sys.modules)))
 """

@@ -18,7 +18,7 @@ from chalicelib.domain import forms, messages
 def client():
     from app import app
 
-    with Client(app) as test_client:
+    with Client(app, stage_name="local") as test_client:
         yield test_client
 
 

@@ -55,7 +55,7 @@ def reports(local_stack):
     now = datetime.now(UTC)
     time.sleep(1 - now.microsecond / 1e6)
     start = now.replace(microsecond=0) + timedelta(seconds=1)
-    with Client(app) as client:
+    with Client(app, stage_name="local") as client:
         made = {
             "damage": submit_example(
                 client, "road-park-damage", email="reporter@example.jp", name="葛飾 太郎"

@@ -74,7 +74,7 @@ def staff_env(monkeypatch, dev_issuer):
 
 @pytest.fixture
 def client(staff_env):
-    with Client(app) as test_client:
+    with Client(app, stage_name="local") as test_client:
         yield test_client
 
 

@@ -58,7 +58,7 @@ def test_a_route_raising_a_rule_error_answers_its_status_not_500() -> None:
         except ApiError as error:
             return error.to_response()
 
-    with Client(app) as client:
+    with Client(app, stage_name="local") as client:
         response = client.http.get("/things/42")
     assert response.status_code == 404
     assert json.loads(response.body)["error"] == {
