@@ -17,6 +17,7 @@ from typing import Any, cast
 from chalicelib.adapters import queues
 from chalicelib.adapters.provider_http import ProviderRejected, ProviderUnavailable
 from chalicelib.config import get_settings
+from chalicelib.domain import languages
 from chalicelib.domain import payments as rules
 from chalicelib.domain import submissions as submission_rules
 from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
@@ -238,7 +239,9 @@ def _open(intent: PaymentIntent, form: FormDefinition, language: str | None) -> 
         return settings.web_page(path, language) if language else f"{settings.web_origin}/web{path}"
 
     done_url = page(f"/payments/{intent.receipt}/done")
-    description = f"{form.title['ja']} {intent.receipt}"[:80]
+    # What the payer sees on the provider's page: the form in their language, and the receipt.
+    title = languages.pick(form.title, language) if language else form.title["ja"]
+    description = f"{title} {intent.receipt}"[:80]
     try:
         if intent.method == rules.PAYPAY:
             from chalicelib.adapters import paypay
