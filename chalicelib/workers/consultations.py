@@ -137,7 +137,8 @@ def render(booking: ConsultationBooking, notice: str) -> tuple[str, str]:
         url = get_settings().web_page("/bookings", language)
         text += "\n\n" + messages.text("consult.manage", language, url=url)
     if key.startswith("consult.cancelled"):  # by the ward or by themselves: where to book again
-        page = f"/consultations/{booking.service}"
+        # A sensitive service is not named, in its address either: the list of consultations.
+        page = "/consultations" if svc.sensitive else f"/consultations/{booking.service}"
         settings = get_settings()
         url = (
             settings.liff_link(page, language) if booking.line_user_id else settings.web_page(page, language)

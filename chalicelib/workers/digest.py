@@ -87,10 +87,10 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
             )
             return SKIPPED
         since = digests.cutoff(section_id) or now - FIRST_DIGEST_LOOKBACK
-        new = _new(section_id, since, now)
         overdue, answered, waiting, urgent, handed = _open(section_id, since, now)
-        made_here = {item.receipt for item in new}
-        handed = [row for row in handed if row[0] not in made_here]  # new already: counted once
+        # One made since and handed over since is named once: as handed over, by its receipt.
+        given = {row[0] for row in handed}
+        new = [item for item in _new(section_id, since, now) if item.receipt not in given]
         new_by_form = _new_by_form(section_id, new)
         booked_day, bookings = _consultations(section_id, now)
         review = _payments_to_review(section_id)

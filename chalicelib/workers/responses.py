@@ -29,10 +29,17 @@ from chalicelib.workers import scheduled_time
 LEASE = timedelta(minutes=5)
 
 
+class RemindersFailed(Exception):
+    """Some reminders failed (LINE or SES down); the others went, and the next run retries these."""
+
+
 def run(now: datetime | str | None = None) -> dict[str, int]:
-    """Send the reminders that are due; returns how many went out, per section (0 included)."""
+    """Send the reminders that are due; returns how many went out, per section (0 included).
+    One resident's failure (LINE down) stops no one else's: it is counted, and raised at the end
+    so the invocation reports it; its claim is released, so the next run sends it."""
     now = scheduled_time(now)
     sent: dict[str, int] = {}
+    failed = 0
     for section_id in forms.sections():
         waiting = store.iterate_index(
             Submission.by_section, section_id, filter_condition=Submission.status == NEEDS_INFO
@@ -50,9 +57,18 @@ def run(now: datetime | str | None = None) -> dict[str, int]:
             if due is None:
                 continue
             with invocation(submission.receipt, job="needs-info-reminders"):
-                if _remind(submission, due, now):
-                    count += 1
+                try:
+                    if _remind(submission, due, now):
+                        count += 1
+                except Exception as error:  # noqa: BLE001 (raised as RemindersFailed below)
+                    logger.error(
+                        "reminder failed; the next run retries it", extra={"error": type(error).__name__}
+                    )
+                    metrics.add_metric(name="RemindersFailed", unit="Count", value=1)
+                    failed += 1
         sent[section_id] = count
+    if failed:
+        raise RemindersFailed(f"{failed} reminders failed; sent {sum(sent.values())}")
     return sent
 
 

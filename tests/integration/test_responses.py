@@ -288,3 +288,60 @@ def test_the_digest_lists_answered_ones_and_those_waiting_for_the_resident_past_
     waiting_part = sent.body.split("区民の回答待ちで目標期間を過ぎたもの")[1].split("<h2")[0]
     assert answered in answered_part and silent not in answered_part
     assert silent in waiting_part and answered not in waiting_part
+
+
+def test_a_line_outage_for_one_resident_holds_back_no_one_elses_reminder(client, monkeypatch):
+    """A re-test: the first resident whose push failed ended the run; those after them waited."""
+    from datetime import UTC, datetime, timedelta
+
+    from moto.ses.models import ses_backends
+
+    from chalicelib.adapters.line_api import LineUnavailable
+    from chalicelib.services import line_push
+    from chalicelib.store.models import Submission
+    from chalicelib.workers import responses as reminders
+    from devstack.env import MOTO_ACCOUNT, REGION
+    from tests.integration.conftest import new_user_id
+
+    def asked(on_line: bool) -> str:
+        document = copy.deepcopy(get_form("juminhyo-copy").example)
+        document["delivery"] = "counter"
+        created = client.http.post(
+            "/forms/juminhyo-copy/submissions",
+            body=json.dumps(document),
+            headers={"Content-Type": "application/json"},
+        )
+        receipt = body_of(created)["receipt"]
+        if on_line:
+            store.get(receipt).update(actions=[Submission.line_user_id.set(new_user_id())])
+        for to, extra in (
+            ("in_review", {}),
+            ("needs_info", {"note": "何年分ですか", "visibility": "public"}),
+        ):
+            moved = client.http.post(
+                f"/staff/submissions/{receipt}/transitions",
+                body=json.dumps({"to": to, **extra}),
+                headers=staff(store.get(receipt).section),
+            )
+            assert moved.status_code == 200, moved.body
+        return receipt
+
+    on_line, by_email = asked(True), asked(False)
+
+    def reminded(receipt: str) -> int:
+        sent = ses_backends[MOTO_ACCOUNT][REGION].sent_messages
+        return sum(receipt in (getattr(m, "subject", None) or "") and "回答" in m.subject for m in sent)
+
+    def outage(*args, **kwargs):
+        raise LineUnavailable(503)
+
+    day = datetime.now(UTC) + timedelta(days=40)
+    monkeypatch.setattr(line_push, "to_resident", outage)
+    with pytest.raises(reminders.RemindersFailed):
+        reminders.run(day)
+    assert reminded(by_email) == 1 and reminded(on_line) == 1  # its email went, once
+    assert store.get(on_line).reminded_for is None  # its LINE reminder is still to send
+    monkeypatch.undo()
+    reminders.run(day)  # the next run: LINE back, the email not sent again
+    assert reminded(by_email) == 1 and reminded(on_line) == 1
+    assert store.get(on_line).reminded_for is not None

@@ -170,7 +170,10 @@ def test_a_link_or_image_off_the_wards_sites_is_approved_by_a_second_person_what
         # An outside run: another account's LINE link, a mail domain; a file name is no address.
         ("友だち追加は line://ti/p/@evil へ", ["line://ti/p/@evil"]),
         ("問い合わせは support@evil.example.com まで", ["evil.example.com"]),
-        ("写真 photo_01.webp と R6_summary.zip", []),
+        ("写真 photo_01.webp と R6_summary.zip、photo.webp", []),
+        # A re-test: after "_", and an internationalised top-level domain.
+        ("詳しくは_evil.com へ、__evil.com/form、img_evil.jp", ["evil.com", "evil.jp"]),
+        ("詳しくは evil.xn--p1ai へ", ["evil.xn--p1ai"]),
     ):
         worded = dataclasses.replace(news(narrowed), texts={"ja": text})
         assert rules.untrusted_hosts(worded, POLICY) == hosts, text

@@ -393,6 +393,12 @@ def test_two_entries_both_likely_are_offered_side_by_side(ward_index):
         ("我看到火了", "zh-Hans"),
         ("Bạn tôi không thở", "vi"),
         ("मेरो साथी सास फेर्दैन", "ne"),
+        # The eighth outside set and its re-test: Vietnamese without its marks, romanised Nepali.
+        ("ban cung phong em bi dao dam, chay mau nhieu lam", "vi"),
+        ("chay nha roi, cuu em voi", "vi"),
+        ("bo em bi tai nan giao thong", "vi"),
+        ("mero sathi behos bhayo, saas ferna sakena", "ne"),
+        ("bato ma durghatana bhayo", "ne"),
     ],
 )
 def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, text, language):
@@ -413,6 +419,8 @@ def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, t
         ("歯ぐきから出血しやすいです。歯科検診はありますか", "ja"),
         ("I want to see fireworks", "en"),
         ("khó thở khi chạy bộ, có khám sức khỏe không", "vi"),
+        ("xe bus dang chay cham qua", "vi"),  # "is running": unmarked chay is no fire alone
+        ("app chet roi", "vi"),
     ],
 )
 def test_words_of_an_emergency_about_a_thing_are_no_emergency(ward_index, text, language):

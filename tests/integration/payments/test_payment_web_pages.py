@@ -108,7 +108,9 @@ def test_card_by_the_web_page_and_the_return_page(client, owing, paybox):
     assert created["success_url"].endswith(f"/web/payments/{receipt}/done?lang=en")
     assert created["cancel_url"].endswith(f"/web/payments/{receipt}?lang=en")
     assert created["locale"] == "en"
-    assert created["line_items[0][price_data][product_data][name]"].startswith("Request for a copy of the residence record")
+    assert created["line_items[0][price_data][product_data][name]"].startswith(
+        "Request for a copy of the residence record"
+    )
 
     paybox.complete_session(intent.provider_ref)
     back = client.http.get(f"/web/payments/{receipt}/done?lang=en")
