@@ -76,6 +76,12 @@ class Pump:
         of idle ones: `run` pauses only when every queue was empty.)"""
         return sum(self._deliver(source) for source in self.queues)
 
+    def purge(self) -> None:
+        """Empty every queue it delivers from, delivering nothing (for a test that must see its own
+        messages only, however many earlier tests left behind)."""
+        for source in self.queues:
+            self._sqs.purge_queue(QueueUrl=self._sqs.get_queue_url(QueueName=source.queue)["QueueUrl"])
+
     def drain(self, idle_rounds: int = 2, timeout: float = 30.0) -> int:
         """Deliver until every queue has been empty `idle_rounds` times in a row (for tests)."""
         deadline = time.monotonic() + timeout

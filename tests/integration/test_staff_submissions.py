@@ -820,6 +820,10 @@ def test_a_resident_who_lost_their_code_is_given_a_new_one_by_the_section(client
     assert reissue(SANITATION, identifiedBy="窓口で免許証").status_code == 403  # another section's
     assert_error(reissue(ROAD), 422, "invalid_request")
     assert_error(reissue(ROAD, identifiedBy=" \u200b "), 422, "invalid_request")
+    from chalicelib.store.models import Submission
+
+    store.get(receipt).update(actions=[Submission.email.set("lost-code@example.jp")])
+    pump.purge()  # what earlier tests left queued: the drain below then delivers this test's alone
     key = f"code-{uuid.uuid4()}"
     first = reissue(ROAD, key, identifiedBy="窓口で運転免許証を確認")
     again = reissue(ROAD, key, identifiedBy="窓口で運転免許証を確認")  # a retried tap: the same code
@@ -834,10 +838,8 @@ def test_a_resident_who_lost_their_code_is_given_a_new_one_by_the_section(client
     # The contacts on file are told (a review: a code given to an impostor went unnoticed).
     from moto.ses.models import ses_backends
 
-    from chalicelib.store.models import Submission
     from devstack.env import MOTO_ACCOUNT, REGION
 
-    store.get(receipt).update(actions=[Submission.email.set("lost-code@example.jp")])
     pump.drain()  # the notice the reissue queued, through the worker
     [sent] = [
         m
