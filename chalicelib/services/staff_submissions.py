@@ -514,7 +514,22 @@ def _move(principal: StaffPrincipal, submission: Submission, body: Mapping[str, 
     updated = store.get(submission.receipt)
     if updated is None:  # only if it was deleted in between
         raise rule.NotFound(_NOT_FOUND, code="submission_not_found")
-    return summary(updated)
+    return _with_language_warning(summary(updated), updated, body.get("visibility"))
+
+
+def _with_language_warning(answer: dict[str, Any], submission: Submission, visibility: Any) -> dict[str, Any]:
+    """A public note goes to the resident as written: say so when they read another language
+    than the ward's Japanese (a walkthrough: a Nepali resident got the ward's question in kanji)."""
+    language = submission.language or "ja"
+    if visibility != "public" or language == "ja":
+        return answer
+    warning = (
+        f"区民の方の言語は {language} です。公開メモは書いたまま届きます（翻訳されません）。"
+        "やさしい日本語か、その言語でも書いてください。"
+        f" / The resident reads {language}: a public note reaches them as written, not translated;"
+        " write it in plain Japanese, or in their language too."
+    )
+    return {**answer, "warnings": [warning]}
 
 
 def add_note(
@@ -539,7 +554,7 @@ def add_note(
                 visibility=body["visibility"],
                 pinned=body.get("version") is not None,
             )
-        return 201, summary(noted)
+        return 201, _with_language_warning(summary(noted), noted, body["visibility"])
 
     return _once(principal, f"staff-note:{submission.receipt}", idempotency_key, raw_body, write)
 

@@ -1146,3 +1146,24 @@ def test_random_list_queries_are_answered_or_refused_never_a_5xx(client, params)
     assert response.status_code in (200, 400), response.body
     if response.status_code == 400:
         assert body_of(response)["error"]["code"] in ("invalid_query", "invalid_cursor")
+
+
+def test_a_public_note_to_a_resident_of_another_language_warns_the_clerk(client):
+    """A walkthrough: a Nepali resident got the ward's question in kanji, and nothing told the
+    clerk the note is sent as written."""
+    from chalicelib.store.models import Submission
+
+    receipt = submit(client, "streetlight-outage")["receipt"]
+    store.get(receipt).update(actions=[Submission.language.set("ne")])
+    assert "warnings" not in body_of(move(client, ROAD, receipt, to="in_review"))
+    asked = body_of(move(client, ROAD, receipt, to="needs_info", note="電柱の番号は？", visibility="public"))
+    [warning] = asked["warnings"]
+    assert "ne" in warning and "翻訳されません" in warning and "not translated" in warning
+    internal = body_of(note(client, ROAD, receipt, note="電話あり", visibility="internal"))
+    assert "warnings" not in internal
+    public = body_of(note(client, ROAD, receipt, note="写真をください", visibility="public"))
+    assert public["warnings"] == [warning]
+    # The ward's own language needs no warning.
+    japanese = submit(client, "streetlight-outage")["receipt"]
+    move(client, ROAD, japanese, to="in_review")
+    assert "warnings" not in body_of(note(client, ROAD, japanese, note="確認中です", visibility="public"))
