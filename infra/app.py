@@ -55,7 +55,8 @@ def stage_config(app, stage: str):  # noqa: ANN001, ANN201 (aws_cdk imported lat
         alarm_emails=emails,
         ses_domain=domain,
         ses_sender=context("ses_sender", f"no-reply@{domain}"),
-        web_origin=context("web_origin", "https://forms.madoguchi.example.jp"),
+        # An origin written with its root's slash is the same origin (a browser sends none).
+        web_origin=context("web_origin", "https://forms.madoguchi.example.jp").removesuffix("/"),
         line_login_channel_id=context("line_login_channel_id"),
         api_url=context("api_url"),
         liff_url=context("liff_url"),

@@ -57,3 +57,9 @@ def test_every_setting_it_checks_is_a_stage_setting():
 def test_a_list_of_alarm_addresses_is_read_as_the_comma_separated_form():
     listed = ["ops@city.example.jp", "duty@city.example.jp"]
     assert config_of({**WARD_CONTEXT, "prod:alarm_emails": listed}).alarm_emails == tuple(listed)
+
+
+def test_an_origin_written_with_its_roots_slash_is_that_origin():
+    """A walkthrough: synth stopped on https://host/, which a browser sends as https://host."""
+    config = config_of({**WARD_CONTEXT, "prod:web_origin": "https://forms.city.example.jp/"})
+    assert config.web_origin == "https://forms.city.example.jp"

@@ -536,6 +536,7 @@ def test_a_ticket_transferred_after_its_call_is_told_its_next_call_too(client, t
 
 
 def test_the_ticket_page_is_a_resident_page_that_starts_and_stops_the_watch(client, ticketer, pump, mint):
+    from chalicelib.web.render import Texts as render_texts
     from tests.integration.test_web_pages import _csrf, headers, post
 
     # Not kokuho: the close-out test counts that line's tickets.
@@ -555,6 +556,9 @@ def test_the_ticket_page_is_a_resident_page_that_starts_and_stops_the_watch(clie
     assert refused.status_code == 422 and 'id="notice"' in refused.body.decode()
     watching = post(client, f"/web/queue/tickets/{ref}", cookie, {**fields, "id_token": mint(user)})
     assert watching.status_code == 200 and "when 2 or fewer people are ahead" in watching.body.decode()
+    # Signed in, it is open in LINE already: no "open this page in LINE" (a walkthrough).
+    open_in_line = render_texts("en").plain("queue.watch.open_in_line")
+    assert open_in_line in shown.body.decode() and open_in_line not in watching.body.decode()
     stopped = post(
         client, f"/web/queue/tickets/{ref}", cookie, {**fields, "id_token": mint(user), "action": "stop"}
     )
