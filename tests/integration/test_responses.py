@@ -260,6 +260,7 @@ def test_one_reminder_after_the_target_days_in_the_residents_language(client):
     assert "Which year?" in sent.body
     assert get_settings().web_page("/status", "en") in sent.body
     assert "This message was sent automatically" in sent.body
+    assert "phone 03-3695-1111" in sent.body  # and whom to call (a walkthrough: no way to a person)
     assert store.get(receipt).reminded_for is not None
 
 
