@@ -91,9 +91,9 @@ COUNTS = (PLANNED, DELIVERED, UNDELIVERED, DEFERRED, HELD_BACK, SKIPPED, WITHDRA
 # A host, then a path, query or fragment: no userinfo ("user@") and no backslash, which browsers
 # read as "/" while Python's urlsplit does not (https://evil.example\@www.city… goes to evil.example).
 _HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d{1,5})?([/?#][^\s<>\"\\]*)?$")
-# A name ending in these is a file's, not a site's (案内.pdf, photo_01.webp, 資料.zip): a false
-# alarm costs an approval, a site taken for a file would send it to everyone unseen.
-_FILE_TYPES = r"(?:pdf|jpe?g|png|gif|webp|heic|svg|docx?|xlsx?|pptx?|txt|csv|html?|zip|mp[34]|mov)"
+# A name ending in these is a file's, not a site's (案内.pdf, photo_01.webp, 申請書_R6.jtd); none
+# is a top-level domain. .zip and .mov are both, and phishers use them: those need approval.
+_FILE_TYPES = r"(?:pdf|jpe?g|png|gif|webp|heic|svg|docx?|xlsx?|pptx?|txt|csv|html?|json|xml|jtd|mp[34])"
 # What LINE makes a link of in a text: an address with a scheme (https://, line://ti/p/@… opens
 # another account), or a bare domain name (www.… and the like, an email address's domain after
 # its "@", one after "_", an internationalised one; a file name such as 案内.pdf is none).

@@ -514,14 +514,17 @@ def _move(principal: StaffPrincipal, submission: Submission, body: Mapping[str, 
     updated = store.get(submission.receipt)
     if updated is None:  # only if it was deleted in between
         raise rule.NotFound(_NOT_FOUND, code="submission_not_found")
-    return _with_language_warning(summary(updated), updated, body.get("visibility"))
+    noted = body.get("visibility") == "public" and bool(str(body.get("note") or "").strip())
+    return _with_language_warning(summary(updated), updated, noted)
 
 
-def _with_language_warning(answer: dict[str, Any], submission: Submission, visibility: Any) -> dict[str, Any]:
+def _with_language_warning(
+    answer: dict[str, Any], submission: Submission, public_note: bool
+) -> dict[str, Any]:
     """A public note goes to the resident as written: say so when they read another language
     than the ward's Japanese (a walkthrough: a Nepali resident got the ward's question in kanji)."""
     language = submission.language or "ja"
-    if visibility != "public" or language == "ja":
+    if not public_note or language == "ja":
         return answer
     warning = (
         f"区民の方の言語は {language} です。公開メモは書いたまま届きます（翻訳されません）。"
@@ -554,7 +557,7 @@ def add_note(
                 visibility=body["visibility"],
                 pinned=body.get("version") is not None,
             )
-        return 201, _with_language_warning(summary(noted), noted, body["visibility"])
+        return 201, _with_language_warning(summary(noted), noted, body["visibility"] == "public")
 
     return _once(principal, f"staff-note:{submission.receipt}", idempotency_key, raw_body, write)
 

@@ -51,9 +51,9 @@ class DigestFailed(Exception):
 
 
 def run(now: datetime | str | None = None) -> dict[str, int | str]:
-    """Send today's digests. Returns, per section id, the number of new submissions reported
-    (0 when there was nothing to send) or "skipped" when today's digest was already sent
-    (or is being sent by another run right now).
+    """Send today's digests. Returns, per section id, the number of new and handed-over
+    submissions reported (0 when there was nothing new) or "skipped" when today's digest was
+    already sent (or is being sent by another run right now).
 
     `now` may be the schedule event's ISO time ("2026-11-25T23:30:00Z").
     """
@@ -132,7 +132,7 @@ def _run_section(key: str, section_id: str, section: dict[str, Any], now: dateti
             metrics.add_metric(name="DigestsSent", unit="Count", value=1)
     # Never backwards: a run with a lagging clock must not make the next digest repeat a day.
     digests.set_cutoff(section_id, max(now, since))
-    return len(new)
+    return len(new) + len(handed)
 
 
 def _consultations(section_id: str, now: datetime) -> tuple[date, list[dict[str, str]]]:
@@ -190,7 +190,7 @@ def _open(
     """The section's open submissions that need a look, by why: past the ward's target
     (overdue), answered by the resident (nobody moved it since), waiting for the resident's
     answer past the target, reported as dangerous (urgent), and handed over by another section
-    in [since, now) (made earlier, so not new by the index's date). Each as (receipt, title ja,
+    in [since, now) (named by receipt; one also made since is not counted again as new). Each as (receipt, title ja,
     business days, title en) or, for the others, (receipt, title ja, title en)."""
     overdue: list[Listed] = []
     answered: list[Named] = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from chalicelib.adapters import email
-from chalicelib.adapters.line_api import retry_key_for
+from chalicelib.adapters.line_api import LineUnavailable, retry_key_for
 from chalicelib.config import get_settings
 from chalicelib.domain import chat, forms, messages, notifications, postbacks
 from chalicelib.domain import responses as rules
@@ -33,13 +33,21 @@ class RemindersFailed(Exception):
     """Some reminders failed (LINE or SES down); the others went, and the next run retries these."""
 
 
+class _LineDown(Exception):
+    """LINE failed earlier in this run: later pushes wait for the next run, rather than each
+    spend LINE's retries (the run's time) on an outage."""
+
+
 def run(now: datetime | str | None = None) -> dict[str, int]:
     """Send the reminders that are due; returns how many went out, per section (0 included).
     One resident's failure (LINE down) stops no one else's: it is counted, and raised at the end
-    so the invocation reports it; its claim is released, so the next run sends it."""
+    so the invocation reports it (Lambda retries it twice); its claim is released, so a later run
+    sends it. Once LINE has failed, the run's other LINE residents get their email now and their
+    push from a later run."""
     now = scheduled_time(now)
     sent: dict[str, int] = {}
     failed = 0
+    line_down = False
     for section_id in forms.sections():
         waiting = store.iterate_index(
             Submission.by_section, section_id, filter_condition=Submission.status == NEEDS_INFO
@@ -58,9 +66,12 @@ def run(now: datetime | str | None = None) -> dict[str, int]:
                 continue
             with invocation(submission.receipt, job="needs-info-reminders"):
                 try:
-                    if _remind(submission, due, now):
+                    if _remind(submission, due, now, line_down=line_down):
                         count += 1
+                except _LineDown:
+                    failed += 1
                 except Exception as error:  # noqa: BLE001 (raised as RemindersFailed below)
+                    line_down = line_down or isinstance(error, LineUnavailable)
                     logger.error(
                         "reminder failed; the next run retries it", extra={"error": type(error).__name__}
                     )
@@ -72,12 +83,12 @@ def run(now: datetime | str | None = None) -> dict[str, int]:
     return sent
 
 
-def _remind(submission: Submission, asked_at: str, now: datetime) -> bool:
+def _remind(submission: Submission, asked_at: str, now: datetime, *, line_down: bool = False) -> bool:
     # Busy: another run is reminding right now; this one leaves it to that run.
     with inbox.once(f"remind#{submission.receipt}#{asked_at}", now, LEASE, raise_if_busy=False) as claim:
         if claim is not inbox.Claim.CLAIMED:
             return False
-        channels = _send(submission, asked_at)
+        channels = _send(submission, asked_at, line_down=line_down)
     # For staff and for the next run's filter; the ledger already keeps it to once.
     with conditional():
         submission.update(actions=[Submission.reminded_for.set(asked_at)])
@@ -86,7 +97,7 @@ def _remind(submission: Submission, asked_at: str, now: datetime) -> bool:
     return bool(channels)
 
 
-def _send(submission: Submission, asked_at: str) -> list[str]:
+def _send(submission: Submission, asked_at: str, *, line_down: bool = False) -> list[str]:
     language = submission.language or "ja"
     title_key = f"form.{submission.form_id}"
     title = messages.text(title_key, language) if title_key in messages.catalogue() else submission.form_id
@@ -112,6 +123,8 @@ def _send(submission: Submission, asked_at: str) -> list[str]:
         )
         channels.append("email")
     if submission.line_user_id:
+        if line_down:
+            raise _LineDown()  # the email went; the claim is released for the push
         data = postbacks.sign(get_settings().line_channel_secret, "answer.start", submission.receipt)
         button = chat.postback_item(messages.text("button.answer", language), data)
         if resident_notice.push(

@@ -327,22 +327,26 @@ def test_a_line_outage_for_one_resident_holds_back_no_one_elses_reminder(client,
             assert moved.status_code == 200, moved.body
         return receipt
 
-    on_line, by_email = asked(True), asked(False)
+    on_line, by_email, also_on_line = asked(True), asked(False), asked(True)
 
     def reminded(receipt: str) -> int:
         sent = ses_backends[MOTO_ACCOUNT][REGION].sent_messages
         return sum(receipt in (getattr(m, "subject", None) or "") and "回答" in m.subject for m in sent)
 
-    def outage(*args, **kwargs):
+    tried: list[str] = []
+
+    def outage(user_id, *args, **kwargs):
+        tried.append(user_id)
         raise LineUnavailable(503)
 
-    day = datetime.now(UTC) + timedelta(days=40)
+    day = datetime.now(UTC) + timedelta(days=61)  # a day no other test reminds on
     monkeypatch.setattr(line_push, "to_resident", outage)
     with pytest.raises(reminders.RemindersFailed):
         reminders.run(day)
-    assert reminded(by_email) == 1 and reminded(on_line) == 1  # its email went, once
-    assert store.get(on_line).reminded_for is None  # its LINE reminder is still to send
+    assert [reminded(r) for r in (on_line, by_email, also_on_line)] == [1, 1, 1]  # every email, once
+    assert len(tried) == 1  # once LINE failed, the run's other pushes wait (a review: each spent its retries)
+    assert store.get(on_line).reminded_for is None and store.get(also_on_line).reminded_for is None
     monkeypatch.undo()
-    reminders.run(day)  # the next run: LINE back, the email not sent again
-    assert reminded(by_email) == 1 and reminded(on_line) == 1
-    assert store.get(on_line).reminded_for is not None
+    reminders.run(day)  # the next run: LINE back, the emails not sent again
+    assert [reminded(r) for r in (on_line, by_email, also_on_line)] == [1, 1, 1]
+    assert store.get(on_line).reminded_for is not None and store.get(also_on_line).reminded_for is not None

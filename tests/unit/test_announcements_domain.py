@@ -170,7 +170,8 @@ def test_a_link_or_image_off_the_wards_sites_is_approved_by_a_second_person_what
         # An outside run: another account's LINE link, a mail domain; a file name is no address.
         ("友だち追加は line://ti/p/@evil へ", ["line://ti/p/@evil"]),
         ("問い合わせは support@evil.example.com まで", ["evil.example.com"]),
-        ("写真 photo_01.webp と R6_summary.zip、photo.webp", []),
+        ("写真 photo_01.webp、photo.webp、data_2024.json、申請書_R6.jtd", []),
+        ("資料は katsushika-forms.zip へ", ["katsushika-forms.zip"]),  # .zip is a domain, too
         # A re-test: after "_", and an internationalised top-level domain.
         ("詳しくは_evil.com へ、__evil.com/form、img_evil.jp", ["evil.com", "evil.jp"]),
         ("詳しくは evil.xn--p1ai へ", ["evil.xn--p1ai"]),

@@ -396,7 +396,7 @@ def test_two_entries_both_likely_are_offered_side_by_side(ward_index):
         # The eighth outside set and its re-test: Vietnamese without its marks, romanised Nepali.
         ("ban cung phong em bi dao dam, chay mau nhieu lam", "vi"),
         ("chay nha roi, cuu em voi", "vi"),
-        ("bo em bi tai nan giao thong", "vi"),
+        ("ong em dot quy roi, cuu em voi", "vi"),
         ("mero sathi behos bhayo, saas ferna sakena", "ne"),
         ("bato ma durghatana bhayo", "ne"),
     ],
@@ -421,6 +421,14 @@ def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, t
         ("khó thở khi chạy bộ, có khám sức khỏe không", "vi"),
         ("xe bus dang chay cham qua", "vi"),  # "is running": unmarked chay is no fire alone
         ("app chet roi", "vi"),
+        # A review: unmarked words that name no emergency happening now.
+        ("Binh cuu hoa vut o dau?", "vi"),
+        ("hoi ve bao hiem khi bi tai nan", "vi"),
+        ("dien bi ngat ca ngay", "vi"),
+        ("aago lageko bela ke garne, jankari chahiyo", "ne"),
+        ("durghatana bhaeko bela bima kasari garne", "ne"),
+        ("behos bhayeko bela ke garne", "ne"),
+        ("dherai ragat parikshan garna parchha?", "ne"),
     ],
 )
 def test_words_of_an_emergency_about_a_thing_are_no_emergency(ward_index, text, language):
