@@ -104,6 +104,8 @@ _LINKED_IN_TEXT = re.compile(
     r"(?![A-Za-z0-9_-]))",
     re.IGNORECASE,
 )
+_HOST_CHARS = re.compile(r"[a-z0-9.-]*")
+_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff]")
 # LINE shows JPEG and PNG images only; an address naming another image type is refused (one
 # naming none, as CMS addresses often do, cannot be told without fetching it).
 _OTHER_IMAGE_TYPE = re.compile(r"\.(gif|webp|svg|bmp|tiff?|heic|heif|avif)$", re.IGNORECASE)
@@ -479,7 +481,9 @@ def untrusted_hosts(content: Content, policy: Policy) -> list[str]:
     resident's address, is seen by a second person first."""
     addresses = [url for url in (content.link, content.image_url, content.preview_url) if url]
     for text in content.texts.values():
-        addresses += _LINKED_IN_TEXT.findall(text)
+        # As a reader's phone shows it: full-width letters are letters, invisible marks nothing.
+        shown = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+        addresses += _LINKED_IN_TEXT.findall(shown)
     hosts = {_host(address) for address in addresses}
     return sorted(
         host
@@ -496,9 +500,13 @@ def _host(address: str) -> str:
     elif not address.lower().startswith(("http://", "https://")):
         return address.lower()  # line://ti/p/@…: what it opens is the whole address, not a host
     try:
-        return (urlsplit(address).hostname or "").lower()
+        host = (urlsplit(address).hostname or "").lower()
     except ValueError:  # an address no browser opens either (a bracket left open)
         return address.lower()
+    # Where a linkifier stops (a comma, a full-width slash, any other character no host has):
+    # "https://evil.example,.city.katsushika.lg.jp/" opens evil.example, not the ward's site.
+    prefix = _HOST_CHARS.match(host)
+    return (prefix.group(0) if prefix else "") or host
 
 
 def needs_review(category: str, approval_required: bool) -> bool:

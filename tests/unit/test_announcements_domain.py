@@ -175,6 +175,14 @@ def test_a_link_or_image_off_the_wards_sites_is_approved_by_a_second_person_what
         # A re-test: after "_", and an internationalised top-level domain.
         ("詳しくは_evil.com へ、__evil.com/form、img_evil.jp", ["evil.com", "evil.jp"]),
         ("詳しくは evil.xn--p1ai へ", ["evil.xn--p1ai"]),
+        # Another outside run: a host that only ends like the ward's, full-width and hidden letters.
+        (
+            "https://katsushika-refund.example.net,.city.katsushika.lg.jp/ へ",
+            ["katsushika-refund.example.net"],
+        ),
+        ("https://evil.example／.city.katsushika.lg.jp/", ["evil.example"]),
+        ("詳しくは ｅｖｉｌ．ｃｏｍ へ", ["evil.com"]),
+        ("詳しくは evil\u200b.com へ", ["evil.com"]),
     ):
         worded = dataclasses.replace(news(narrowed), texts={"ja": text})
         assert rules.untrusted_hosts(worded, POLICY) == hosts, text

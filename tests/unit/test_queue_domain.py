@@ -661,3 +661,13 @@ def test_unsigned_vendor_needs_its_token():
     with pytest.raises(hooks.InvalidWebhook) as caught:
         check("nowhere", body, {})
     assert caught.value.status == 404
+
+
+def test_a_call_at_a_counter_nobody_can_see_names_no_counter():
+    """An outside run: a counter of "\\u200b" was shown as the counter being called."""
+    stamp = int(NOW.timestamp())
+    for counter in ("\u200b", " \u3000", "\u2060"):
+        body = own_body(counter=counter)
+        with pytest.raises(hooks.InvalidWebhook) as caught:
+            check("honcho", body, {"x-madoguchi-signature": hooks.sign_madoguchi("w", body, stamp)})
+        assert caught.value.code == "counter_required", counter
