@@ -577,3 +577,8 @@ def test_a_dangerous_report_handed_over_alerts_the_section_it_goes_to(client, dr
     # Closed, so no other test's digest of that section finds a dangerous report open.
     move(receipt, rules.IN_REVIEW)
     move(receipt, rules.COMPLETED)
+    # A hand-over's notice that reaches the worker after the report closed alerts no one.
+    store.get(receipt).update(actions=[Submission.section.set("kocho")])
+    late = {"receipt": receipt, "event": "handed_over", "status": "completed", "version": 99}
+    assert notifications.deliver(notifications.NotificationMessage.from_raw(late)) == []
+    assert len([m for m in emails_about(receipt) if "至急" in m.subject]) == 2
