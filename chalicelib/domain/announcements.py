@@ -458,20 +458,39 @@ def check_target(roles: Collection[str], content: Content) -> None:
         )
 
 
-def needs_approval(recipients: int, content: Content, policy: Policy, *, supervisor_draft: bool) -> bool:
-    """Whether a second staff member must approve before the send starts.
+# Why a second staff member must approve: the preview names them, so the writer can narrow the
+# target or fix a link before asking, and the approver knows what to look at.
+DRAFTED_BY_ANNOUNCER = "emergency_drafted_by_announcer"
+EVERY_FOLLOWER = "every_follower"
+OVER_THRESHOLD = "over_threshold"
+OUTSIDE_ADDRESSES = "outside_addresses"
 
-    News: more recipients than the threshold, or every follower. An emergency: always when an
-    announcer wrote any of it, whatever its size; never when supervisors alone drafted and
-    submitted it (it goes out at once, and a second supervisor reviews it afterwards).
+
+def approval_reasons(
+    recipients: int, content: Content, policy: Policy, *, supervisor_draft: bool
+) -> list[str]:
+    """Why a second staff member must approve before the send starts; none: it needs no approval.
+
+    News: every follower, more recipients than the threshold, or an address off the ward's sites.
+    An emergency: always when an announcer wrote any of it, whatever its size; never when
+    supervisors alone drafted and submitted it (it goes out at once, and a second supervisor
+    reviews it afterwards).
     """
     if content.category == EMERGENCY:
-        return not supervisor_draft
-    return (
-        content.target.everyone
-        or recipients > policy.approval_threshold
-        or bool(untrusted_hosts(content, policy))
-    )
+        return [] if supervisor_draft else [DRAFTED_BY_ANNOUNCER]
+    reasons = [
+        reason
+        for reason, applies in (
+            (EVERY_FOLLOWER, content.target.everyone),
+            (OVER_THRESHOLD, recipients > policy.approval_threshold),
+        )
+        if applies
+    ]
+    return reasons + ([OUTSIDE_ADDRESSES] if untrusted_hosts(content, policy) else [])
+
+
+def needs_approval(recipients: int, content: Content, policy: Policy, *, supervisor_draft: bool) -> bool:
+    return bool(approval_reasons(recipients, content, policy, supervisor_draft=supervisor_draft))
 
 
 def untrusted_hosts(content: Content, policy: Policy) -> list[str]:

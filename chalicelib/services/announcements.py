@@ -61,14 +61,20 @@ def show(principal: StaffPrincipal, announcement_id: str) -> dict[str, Any]:
     return view(_load(principal, announcement_id))
 
 
+_LIST_PARAMETERS = ("limit", "cursor", "status")
+
+
 def list_for_section(principal: StaffPrincipal, params: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The section's announcements, newest first; `status=pending_approval`: those waiting for a
+    supervisor."""
     problems = []
     for name, values in params.items():
-        if name not in ("limit", "cursor"):
+        if name not in _LIST_PARAMETERS:
             problems.append(
                 {
                     "parameter": name,
-                    "message": "使えない検索条件です（使えるもの: limit, cursor）。 / Unknown parameter; known ones are limit, cursor.",
+                    "message": "使えない検索条件です（使えるもの: limit, cursor, status）。"
+                    " / Unknown parameter; known ones are limit, cursor, status.",
                 }
             )
         elif len(values) != 1:
@@ -90,6 +96,15 @@ def list_for_section(principal: StaffPrincipal, params: Mapping[str, list[str]])
                     "message": f"1から{MAX_LIMIT}までの整数です。 / Use a whole number from 1 to {MAX_LIMIT}.",
                 }
             )
+    status = (params.get("status") or [""])[0] or None
+    if status is not None and status not in rules.STATUSES:
+        problems.append(
+            {
+                "parameter": "status",
+                "message": f"状態は {', '.join(rules.STATUSES)} のどれかです。"
+                f" / Use one of {', '.join(rules.STATUSES)}.",
+            }
+        )
     if problems:
         raise rule.Malformed(
             "検索条件が正しくありません。 / Some query parameters are not valid.",
@@ -97,7 +112,8 @@ def list_for_section(principal: StaffPrincipal, params: Mapping[str, list[str]])
             details=problems,
         )
     cursor = (params.get("cursor") or [""])[0] or None
-    items, next_cursor = store.list_for_section(principal.section, limit, cursor)  # InvalidCursor: 400
+    # InvalidCursor: 400
+    items, next_cursor = store.list_for_section(principal.section, limit, cursor, status=status)
     return {"announcements": [summary(item) for item in items], "nextCursor": next_cursor}
 
 
@@ -364,6 +380,9 @@ def preview(principal: StaffPrincipal, announcement_id: str) -> dict[str, Any]:
     recipients = count_recipients(content)
     policy = fanout.policy()
     plan = rules.text_plan(content, recipients.by_language)
+    reasons = rules.approval_reasons(
+        recipients.total, content, policy, supervisor_draft=_supervisor_draft(announcement, principal)
+    )
     return {
         "id": announcement_id,
         "recipients": recipients.total,
@@ -377,10 +396,13 @@ def preview(principal: StaffPrincipal, announcement_id: str) -> dict[str, Any]:
         "warnings": rules.missing_text_warnings(plan),
         "lineRequests": rules.minimum_requests(recipients.by_language, policy.chunk_size),
         "quota": _quota(recipients.total),
-        "approvalRequired": rules.needs_approval(
-            recipients.total, content, policy, supervisor_draft=_supervisor_draft(announcement, principal)
-        ),
+        "approvalRequired": bool(reasons),
+        "approvalReasons": [
+            {"code": reason, "message": _APPROVAL_REASONS[reason].format(threshold=policy.approval_threshold)}
+            for reason in reasons
+        ],
         "approvalThreshold": policy.approval_threshold,
+        "outsideAddresses": rules.untrusted_hosts(content, policy),
         "everyone": content.target.everyone,
         "notes": [
             "いまの配信リストで数えています。送信開始時に数え直します。"
@@ -395,6 +417,15 @@ def preview(principal: StaffPrincipal, announcement_id: str) -> dict[str, Any]:
             ),
         ],
     }
+
+
+_APPROVAL_REASONS = {
+    rules.DRAFTED_BY_ANNOUNCER: "announcer が書いた緊急のお知らせです。 / An announcer wrote this emergency.",
+    rules.EVERY_FOLLOWER: "友だち全員に届きます。 / It reaches every follower.",
+    rules.OVER_THRESHOLD: "{threshold}人を超える人に届きます。 / It reaches more than {threshold} residents.",
+    rules.OUTSIDE_ADDRESSES: "区のサイト以外のアドレスがあります（outsideAddresses）。"
+    " / It has an address off the ward's sites (outsideAddresses).",
+}
 
 
 def _quota(messages: int) -> dict[str, Any]:

@@ -100,13 +100,21 @@ _LIST_KEY = (
 )
 
 
-def list_for_section(section: str, limit: int, cursor: str | None) -> tuple[list[Announcement], str | None]:
-    """A section's announcements, newest first; InvalidCursor for a cursor this did not give out."""
+def list_for_section(
+    section: str, limit: int, cursor: str | None, *, status: str | None = None
+) -> tuple[list[Announcement], str | None]:
+    """A section's announcements, newest first, in one status if given (a filter: a section
+    writes a few a week, so reading past the others costs little); InvalidCursor for a cursor
+    this did not give out."""
     start = (
         cursors.decode_key(cursor, _LIST_KEY, (Announcement.section.attr_name, section)) if cursor else None
     )
     results = Announcement.by_section.query(
-        section, scan_index_forward=False, limit=limit, last_evaluated_key=start
+        section,
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=start,
+        filter_condition=(Announcement.status == status) if status else None,
     )
     items = list(results)
     last = results.last_evaluated_key

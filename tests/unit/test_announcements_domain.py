@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import UTC, datetime, time, timedelta
 
@@ -135,13 +136,18 @@ def test_approval_above_the_threshold_or_for_everyone():
     assert not rules.needs_approval(
         5, news(narrowed), rules.Policy(approval_threshold=5), supervisor_draft=False
     )
+    outside = dataclasses.replace(news(rules.Target()), link="https://forms.example.net/")
+    assert rules.approval_reasons(1001, outside, POLICY, supervisor_draft=True) == [
+        rules.EVERY_FOLLOWER,
+        rules.OVER_THRESHOLD,
+        rules.OUTSIDE_ADDRESSES,
+    ]
+    assert rules.approval_reasons(3, news(narrowed), POLICY, supervisor_draft=True) == []
 
 
 def test_a_link_or_image_off_the_wards_sites_is_approved_by_a_second_person_whatever_the_size():
     """An outside run: a lookalike link and a third-party image host went to 3 residents with
     nobody else looking."""
-    import dataclasses
-
     narrowed = rules.Target(areas=frozenset({"aoto"}))
 
     def linked(link: str | None = None, image: str | None = None) -> rules.Content:
@@ -195,7 +201,7 @@ def test_a_link_or_image_off_the_wards_sites_is_approved_by_a_second_person_what
 
 def test_an_announcers_emergency_always_waits_for_a_supervisor_and_a_supervisors_goes_at_once():
     small = emergency(rules.Target(areas=frozenset({"aoto"})))
-    assert rules.needs_approval(1, small, POLICY, supervisor_draft=False)
+    assert rules.approval_reasons(1, small, POLICY, supervisor_draft=False) == [rules.DRAFTED_BY_ANNOUNCER]
     assert not rules.needs_approval(50_000, emergency(), POLICY, supervisor_draft=True)
     # An announcer may draft a ward-wide emergency: a supervisor approves it before it goes.
     rules.check_target({ROLE_ANNOUNCER}, emergency())

@@ -150,6 +150,27 @@ def test_the_list_pages_with_a_cursor_and_refuses_bad_parameters(api, policy):
     assert_error(api("GET", f"{BASE}?cursor=bogus"), 400, "invalid_cursor")
 
 
+def test_the_list_shows_one_status_across_pages(api, policy):
+    """A supervisor finds what waits for them (a walkthrough: the list mixed it with every draft)."""
+    outside = announcement(link="https://forms.example.net/x")
+    waiting = [create(api, outside)]
+    drafts = [create(api) for _ in range(3)]
+    waiting.append(create(api, outside))
+    for announcement_id in waiting:
+        submitted = body_of(api("POST", f"{BASE}/{announcement_id}/submit", {}))
+        assert submitted["status"] == rules.PENDING_APPROVAL
+    url = f"{BASE}?status={rules.PENDING_APPROVAL}&limit=1"
+    first = body_of(api("GET", url))
+    second = body_of(api("GET", f"{url}&cursor={first['nextCursor']}"))
+    # Newest first, past the drafts between them.
+    assert [page["announcements"][0]["id"] for page in (first, second)] == waiting[::-1]
+    drafted = body_of(api("GET", f"{BASE}?status={rules.DRAFT}&limit=100"))["announcements"]
+    assert set(drafts) <= {item["id"] for item in drafted}
+    assert {item["status"] for item in drafted} == {rules.DRAFT}
+    error = assert_error(api("GET", f"{BASE}?status=waiting"), 400, "invalid_query")
+    assert error["details"][0]["parameter"] == "status"
+
+
 def test_listing_every_area_or_language_counts_as_every_follower(api, policy):
     """The rule follows who is reached, not how the target was written."""
     from chalicelib.domain import preferences as prefs_rules
@@ -163,6 +184,7 @@ def test_listing_every_area_or_language_counts_as_every_follower(api, policy):
     announcement_id = create(api, every_area, as_=boss)
     preview = body_of(api("POST", f"{BASE}/{announcement_id}/preview", as_=boss))
     assert preview["everyone"] is True and preview["approvalRequired"] is True
+    assert [reason["code"] for reason in preview["approvalReasons"]] == [rules.EVERY_FOLLOWER]
     submitted = body_of(api("POST", f"{BASE}/{announcement_id}/submit", {}, as_=boss))
     assert submitted["status"] == rules.PENDING_APPROVAL
 
@@ -207,6 +229,20 @@ def test_preview_counts_exactly_by_language_and_area_and_shows_the_quota(api, po
     assert quota["messages"] == after["recipients"]
     assert quota["limit"] == 200_000 and quota["remaining"] == 200_000 - quota["used"] and quota["sufficient"]
     assert after["approvalRequired"] is False and after["everyone"] is False
+    assert after["approvalReasons"] == [] and after["outsideAddresses"] == []
+
+
+def test_preview_says_why_it_needs_approval(api, policy):
+    """The writer can fix a link before asking, the approver knows what to look at."""
+    document = announcement(
+        link="https://forms.example.net/x", texts={"ja": "詳しくは www.city.katsushika.lg.jp へ"}
+    )
+    announcement_id = create(api, document)
+    preview = body_of(api("POST", f"{BASE}/{announcement_id}/preview"))
+    assert preview["approvalRequired"] is True
+    assert [reason["code"] for reason in preview["approvalReasons"]] == [rules.OUTSIDE_ADDRESSES]
+    assert "outsideAddresses" in preview["approvalReasons"][0]["message"]
+    assert preview["outsideAddresses"] == ["forms.example.net"]
 
 
 def test_preview_and_submit_count_without_reading_any_send_list_entry(api, policy, monkeypatch):
