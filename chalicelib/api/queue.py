@@ -101,6 +101,21 @@ def watch_ticket(ticket_ref: str) -> Response:
     return json_response(result, 200, _NO_STORE)
 
 
+@bp.route("/queue/tickets/{ticket_ref}/watch", methods=["GET"], cors=RESIDENT_CORS)
+def watch_state(ticket_ref: str) -> Response:
+    from chalicelib.api.liff import answered_in, current_resident, resident_language
+    from chalicelib.services import queues
+
+    request = bp.current_request
+    user_id = current_resident(request)
+    # The page asks in its own language (?lang=); a LINE client without one gets the resident's.
+    asked = "lang" in (request.query_params or {})
+    language = request_language(request) if asked else resident_language(request, user_id)
+    with answered_in(language):
+        state = queues.watch_state(ticket_ref, user_id, language, datetime.now(UTC))
+    return json_response(state, 200, _NO_STORE)
+
+
 @bp.route("/queue/tickets/{ticket_ref}/watch", methods=["DELETE"], cors=RESIDENT_CORS)
 def stop_watching(ticket_ref: str) -> Response:
     from chalicelib.api.liff import answered_in, current_resident, resident_language

@@ -241,6 +241,23 @@ def stop_watch(ref: str, user_id: str, language: str, now: datetime) -> dict[str
     }
 
 
+def watch_state(ref: str, user_id: str, language: str, now: datetime) -> dict[str, Any]:
+    """Whether this resident's notices for the ticket are on, and from how many people ahead: a
+    page opened again says so (a walkthrough: it did not, and "Notify me" looked undone)."""
+    ticket_ref = read_ticket_ref(ref, now)
+    item = store.get_watch(ticket_ref.key, ticket_ref.number, user_id)
+    watching = item is not None and item.stopped_at is None
+    ahead = int(item.ahead) if watching and item is not None else None
+    return {
+        "number": ticket_ref.number,
+        "watching": watching,
+        "ahead": ahead,
+        "message": messages.text("queue.watch.on", language, ahead=ahead)
+        if watching
+        else messages.text("queue.watch.off", language),
+    }
+
+
 def notify_watchers(office: str, day: str, lines: set[str], now: datetime) -> int:
     """Send the notices now due on `lines`, each at most once; returns how many were sent."""
     day_key = _day_key(office, day)

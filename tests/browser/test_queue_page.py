@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.browser.conftest import QUEUE_CLOCK, assert_accessible, screenshot
 
@@ -141,3 +142,45 @@ def test_the_ticket_page_the_qr_code_opens_is_accessible(page, web, client):
         assert number in page.find_element(By.ID, "ticket").text
         assert page.find_element(By.ID, "watch").is_displayed()
         assert_accessible(page, f"queue ticket {language}")
+
+
+def test_the_ticket_page_opened_again_inside_line_says_the_notices_are_on(page, web, client, local_stack):
+    """A walkthrough: reopened from LINE, the page did not say whether "Notify me" had worked."""
+    from chalicelib.store import residents
+    from devstack.pump import Pump
+    from tests.browser.conftest import mint_id_token
+    from tests.integration.conftest import new_user_id
+
+    number = f"W{int(time.time() * 1000) % 100000:05d}"
+    answer = post_event(client, "issued", number, 0, when=datetime.now(UTC))
+    ref = answer["ticketUrl"].rsplit("/", 1)[-1]
+    Pump(retry_delay=0, wait_seconds=0).drain()
+    user_id = new_user_id()
+    assert residents.record_follow(user_id, "en", int(time.time() * 1000))
+    token = mint_id_token(local_stack, user_id)
+    watched = client.http.post(
+        f"/queue/tickets/{ref}/watch",
+        body='{"ahead": 2}',
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert watched.status_code == 200, watched.body
+    # Inside LINE: the page names its LIFF app (none on the local stage) and the SDK, whose
+    # script cannot load here, gives the ID token.
+    stub = (
+        "Object.defineProperty(window, 'liff', {writable: false, value: {"
+        "init: function () { return Promise.resolve(); }, isLoggedIn: function () { return true; },"
+        f"getIDToken: function () {{ return {json.dumps(token)}; }}}}}});"
+        "new MutationObserver(function (_, seen) {"
+        " if (document.body) { document.body.setAttribute('data-liff-id', 'local'); seen.disconnect(); }"
+        "}).observe(document, {childList: true, subtree: true});"
+    )
+    script = page.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": stub})
+    try:
+        page.get(f"{web}/web/queue/tickets/{ref}?lang=ja")
+        state = page.find_element(By.ID, "watch-state")
+        WebDriverWait(page, 15).until(lambda _: state.is_displayed())
+        assert state.text.startswith("お知らせを受け取る設定です。前に 2 人以下")
+        assert Select(page.find_element(By.ID, "f-ahead")).first_selected_option.text == "2"
+        assert_accessible(page, "queue ticket ja watching")
+    finally:
+        page.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})

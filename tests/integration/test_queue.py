@@ -686,13 +686,30 @@ def test_stop_ends_the_watch(client, ticketer, pump, sandbox, mint):
         assert response.status_code == 200
         return json.loads(response.body)["stopped"]
 
+    def state(query: str = "") -> dict:
+        response = client.http.get(f"/queue/tickets/{ref}/watch{query}", headers=headers)
+        assert response.status_code == 200, response.body
+        return json.loads(response.body)
+
     assert stop() is False  # nothing was asked for: nothing said stopped
+    assert state()["watching"] is False
     assert (
         client.http.post(f"/queue/tickets/{ref}/watch", body='{"ahead": 1}', headers=headers).status_code
         == 200
     )
+    # The page opened again says the notices are on (in its own language), and from how far.
+    on = state("?lang=en")
+    assert (on["watching"], on["ahead"]) == (True, 1)
+    assert on["message"].startswith("Notifications are on") and " 1 " in on["message"]
     assert stop() is True
     assert stop() is False  # stopped already: nothing stopped now
+    off = state("?lang=en")
+    assert (off["watching"], off["ahead"], off["message"]) == (
+        False,
+        None,
+        "Notifications are off for this ticket.",
+    )
+    assert client.http.get(f"/queue/tickets/{ref}/watch").status_code == 401
     for n, number in enumerate(numbers, start=1):
         ticketer.event("called", number, earlier(now, 10 - n), line="koseki", counter="1")
     pump.drain()

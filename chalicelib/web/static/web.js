@@ -11,6 +11,21 @@
     for (var i = 0; i < inputs.length; i++) { if (!inputs[i].value) inputs[i].value = token; }
     var signin = document.querySelector("form.js-liff-signin");
     if (signin) signin.submit();
+    showWatch(token);
+  }
+  // A ticket page opened again: whether its notices are on, and from how many people ahead.
+  function showWatch(token) {
+    var state = document.getElementById("watch-state");
+    if (!state || !window.fetch) return;
+    fetch(state.getAttribute("data-url"), { headers: { Authorization: "Bearer " + token } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (watch) {
+        if (!watch) return;
+        state.textContent = watch.message;
+        state.className = state.className.replace("hidden", "");
+        var ahead = document.getElementById("f-ahead");
+        if (watch.watching && ahead) ahead.value = String(watch.ahead);
+      }).catch(function () {});
   }
   var signinForm = document.querySelector("form.js-liff-signin");
   if (liffId && window.liff) {
