@@ -155,7 +155,13 @@ def test_catalogue_and_status_entry_pages_are_accessible(page, web, language):
     assert summary_links(page) == ["f-receipt"]
     assert_accessible(page, f"status entry with errors {language}")
     page.find_element(By.ID, "f-receipt").send_keys("KTS-2611-ZZZZ")
-    page.find_element(By.ID, "f-code").send_keys("wrong-code")
+    code = page.find_element(By.ID, "f-code")
+    code.send_keys("wrong-code")
+    # Masked until the resident asks to see what they typed (a walkthrough: no way to check it).
+    assert code.get_attribute("type") == "password"
+    page.find_element(By.CSS_SELECTOR, "label[for=f-code-show]").click()
+    assert code.get_attribute("type") == "text" and code.get_attribute("value") == "wrong-code"
+    assert_accessible(page, f"status entry code shown {language}")
     submit(page)
     assert summary_links(page) == ["f-receipt"]
     assert_accessible(page, f"status wrong code {language}")

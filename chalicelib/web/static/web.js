@@ -42,6 +42,13 @@
     if (note) note.className = note.className.replace("hidden", "");
   }
 
+  // "Show the access code": the field is masked until the resident asks to see it.
+  Array.prototype.forEach.call(document.querySelectorAll("input.js-show-code"), function (box) {
+    box.addEventListener("change", function () {
+      document.getElementById(box.getAttribute("data-for")).type = box.checked ? "text" : "password";
+    });
+  });
+
   // The error summary gets the focus, so a screen reader hears it first.
   var summary = document.getElementById("error-summary");
   if (summary) summary.focus();
