@@ -824,7 +824,21 @@ _ELSEWHERE = _action_patterns({ELSEWHERE: _ACTIONS[ELSEWHERE]["places"]})
 _MOVING = _action_pattern([word for words in _ACTIONS[ELSEWHERE]["moving"].values() for word in words])
 # An emergency happening now (faq_actions.json, "urgent"): its entry is always shown.
 URGENT_ENTRY = _ACTIONS["urgent"]["entry"]
-_URGENT = _action_pattern([word for words in _ACTIONS["urgent"]["words"].values() for word in words])
+_URGENT = re.compile(
+    "|".join(
+        [
+            _action_pattern(
+                [word for words in _ACTIONS["urgent"]["words"].values() for word in words]
+            ).pattern,
+            *(
+                pattern
+                for language, patterns in _ACTIONS["urgent"]["patterns"].items()
+                if not language.startswith("_")
+                for pattern in patterns
+            ),
+        ]
+    )
+)
 
 
 def _actions(text: str, patterns: dict[str, re.Pattern[str]]) -> frozenset[str]:

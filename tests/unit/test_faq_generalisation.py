@@ -399,6 +399,24 @@ def test_two_entries_both_likely_are_offered_side_by_side(ward_index):
         ("ong em dot quy roi, cuu em voi", "vi"),
         ("mero sathi behos bhayo, saas ferna sakena", "ne"),
         ("bato ma durghatana bhayo", "ne"),
+        # The ninth outside set: whoever collapsed, however it is said; smoke; a crime now.
+        ("父が急に倒れて呼びかけても返事しない！息もしてないかも", "ja"),
+        ("おばあちゃんが階段から落ちて動かない", "ja"),
+        ("駅で男が包丁を振り回してる", "ja"),
+        ("知らない男が家に入ってきた", "ja"),
+        ("たすけて となりの いえから けむり でてる", "ja-easy"),
+        ("へんな ひと が いえ に はいって きた", "ja-easy"),
+        ("someone is breaking into my neighbor's apartment right now, i can hear glass smashing", "en"),
+        ("my dad collapsed and won't wake up", "en"),
+        ("a man with a knife is threatening people at the station", "en"),
+        ("楼下有个老人倒在地上不动了，怎么办！", "zh-Hans"),
+        ("家里进小偷了", "zh-Hans"),
+        ("옆집에서 연기 엄청 나요 불난듯!!", "ko"),
+        ("칼을 든 남자가 있어요", "ko"),
+        ("có người đang bị đánh ngoài đường, hắn cầm dao", "vi"),
+        ("nhà bên cạnh bốc khói", "vi"),
+        ("घरमा चोर पस्यो", "ne"),
+        ("बुबा ढल्नुभयो, होस छैन", "ne"),
     ],
 )
 def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, text, language):
@@ -429,6 +447,13 @@ def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, t
         ("durghatana bhaeko bela bima kasari garne", "ne"),
         ("behos bhayeko bela ke garne", "ne"),
         ("dherai ragat parikshan garna parchha?", "ne"),
+        # A review: unmarked "bật tính năng" (turn a feature on), "nhà bị chảy nước" (a leak).
+        ("lam sao bat tinh nang thong bao tren LINE", "vi"),
+        ("nha bi chay nuoc tu tran, goi ai", "vi"),
+        # Words of a crime or of smoke that are no crime or fire now.
+        ("rice prices these days are daylight robbery", "en"),
+        ("不審者情報をLINEで受け取りたい", "ja"),
+        ("예약 연기나 취소는 어떻게 해요", "ko"),
     ],
 )
 def test_words_of_an_emergency_about_a_thing_are_no_emergency(ward_index, text, language):
