@@ -27,9 +27,9 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from chalicelib.domain import languages, line_limits
+from chalicelib.domain import json_text, languages, line_limits
 from chalicelib.domain import preferences as prefs_rules
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 from chalicelib.domain.staff import ROLE_SUPERVISOR
@@ -105,15 +105,12 @@ _LINKED_IN_TEXT = re.compile(
     re.IGNORECASE,
 )
 _HOST_CHARS = re.compile(r"[a-z0-9.-]*")
-_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff]")
+# A browser reads a host on where a linkifier may stop: it percent-decodes it and maps the
+# ideographic full stops to "." (UTS 46).
+_IDEOGRAPHIC_STOPS = re.compile("[\u3002\uff0e\uff61]")
 # LINE shows JPEG and PNG images only; an address naming another image type is refused (one
 # naming none, as CMS addresses often do, cannot be told without fetching it).
 _OTHER_IMAGE_TYPE = re.compile(r"\.(gif|webp|svg|bmp|tiff?|heic|heif|avif)$", re.IGNORECASE)
-
-
-def _visible(text: str) -> bool:
-    """Anything a reader would see: not only spaces, controls and invisible marks (U+200B)."""
-    return any(unicodedata.category(char)[0] not in "ZC" for char in text)
 
 
 _QUIET_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
@@ -375,7 +372,7 @@ def content_from_document(document: Mapping[str, Any]) -> Content:
 
     texts = {language: text for language, text in (document.get("texts") or {}).items() if text is not None}
     for language, text in texts.items():
-        if not _visible(text):
+        if not json_text.visible(text):
             bad(f"/texts/{language}", "本文が空です。 / The text is empty.")
         elif line_limits.utf16(text) > MAX_TEXT_CHARS:
             bad(
@@ -501,14 +498,29 @@ def untrusted_hosts(content: Content, policy: Policy) -> list[str]:
     addresses = [url for url in (content.link, content.image_url, content.preview_url) if url]
     for text in content.texts.values():
         # As a reader's phone shows it: full-width letters are letters, invisible marks nothing.
-        shown = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+        shown = json_text.without_invisible(unicodedata.normalize("NFKC", text))
         addresses += _LINKED_IN_TEXT.findall(shown)
-    hosts = {_host(address) for address in addresses}
+    hosts = {host for address in addresses for host in _hosts(address)}
     return sorted(
         host
         for host in hosts
         if not any(host == trusted or host.endswith("." + trusted) for trusted in policy.trusted_hosts)
     )
+
+
+def _hosts(address: str) -> set[str]:
+    """Every host the address may open: where a linkifier stops (`_host`), and where a browser
+    reads on, "https://www.city.katsushika.lg.jp%2eevil.example/" opening
+    www.city.katsushika.lg.jp.evil.example (a review). The ward's only if every one is."""
+    first = _host(address)
+    address = address.replace("\\", "/")
+    if not address.lower().startswith(("http://", "https://")):
+        return {first}  # a bare name holds no "%" or "。" (_LINKED_IN_TEXT), another scheme no host
+    try:
+        whole = urlsplit(address).hostname or ""
+    except ValueError:
+        return {first}
+    return {first, _IDEOGRAPHIC_STOPS.sub(".", unquote(whole)).lower()} - {""}
 
 
 def _host(address: str) -> str:

@@ -144,6 +144,17 @@ _NOT_ECHOED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _BLANK_LOOKING = frozenset("\u3164\u115f\u1160\uffa0\u2800\ufffc")
 
 
+# What a phone draws as nothing and a browser's host mapping (UTS 46) drops: the combining
+# grapheme joiner, Mongolian free variation selectors and variation selectors; with every format
+# character (Cf: zero-width spaces and joiners, the soft hyphen, bidi marks).
+_DRAWN_AS_NOTHING = re.compile("[\u034f\u180b-\u180f\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+
+
+def without_invisible(text: str) -> str:
+    """`text` as a reader and a browser read it: "evil\u00ad.com" is evil.com."""
+    return "".join(char for char in _DRAWN_AS_NOTHING.sub("", text) if unicodedata.category(char) != "Cf")
+
+
 def visible(text: str) -> bool:
     """Whether a reader sees anything of `text`: a letter, digit, punctuation or symbol that is
     not drawn blank (spaces, zero-width characters, combining marks alone and fillers are not)."""

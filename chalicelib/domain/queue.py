@@ -277,7 +277,7 @@ def normalised(
         )
     # Counter names as people read them: "１番" from a machine set to full-width is counter "1番".
     counter = unicodedata.normalize("NFKC", counter or "").strip() or None
-    if counter is not None and not any(unicodedata.category(char)[0] not in "ZC" for char in counter):
+    if counter is not None and not json_text.visible(counter):
         counter = None  # nothing a reader would see ("\u200b"): no counter named
     if json_text.UNTYPEABLE.search((vendor_id or "") + (counter or "")):
         raise Invalid("event ids and counter names hold no control or bidi characters", code="invalid_text")

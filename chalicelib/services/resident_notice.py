@@ -14,7 +14,8 @@ from chalicelib.observability import logger, metrics
 from chalicelib.services import line_push
 from chalicelib.store import inbox
 
-# Longer than any one send with its SDK retries, and as long as the notice queues' visibility
+# Every email claim (a resident's notice, a section's urgent alert): longer than any one send with its
+# SDK retries, and as long as the notice queues' visibility
 # timeout (360 s: a redelivery meanwhile waits rather than send a second copy).
 EMAIL_LEASE = timedelta(minutes=6)
 

@@ -5,7 +5,7 @@ over), with no personal data (domain/digest.render_urgent_alert)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from chalicelib.adapters import email
 from chalicelib.config import get_settings
@@ -13,10 +13,9 @@ from chalicelib.domain import digest as rendering
 from chalicelib.domain import forms
 from chalicelib.domain.forms import FormDefinition
 from chalicelib.observability import logger, metrics
+from chalicelib.services.resident_notice import EMAIL_LEASE
 from chalicelib.store import inbox
 from chalicelib.store.models import Submission
-
-LEASE = timedelta(minutes=2)
 
 
 def alert_if_urgent(submission: Submission, form: FormDefinition | None) -> bool:
@@ -24,7 +23,9 @@ def alert_if_urgent(submission: Submission, form: FormDefinition | None) -> bool
     if form is None or not form.is_urgent(submission.data):
         return False
     # Once per section: one it is handed over to is alerted as the first one was.
-    with inbox.once(f"urgent#{submission.receipt}#{submission.section}", datetime.now(UTC), LEASE) as claim:
+    with inbox.once(
+        f"urgent#{submission.receipt}#{submission.section}", datetime.now(UTC), EMAIL_LEASE
+    ) as claim:
         if claim is inbox.Claim.DONE:
             return False
         section = forms.sections().get(submission.section) or {}

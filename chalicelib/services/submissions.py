@@ -202,7 +202,7 @@ def move(
         ) from None
     except rules.InvalidNote as error:  # only staff write notes
         raise rule.Invalid(error.staff_message, code="invalid_note") from None
-    new_version = (submission.version or 0) + 1
+    new_version = _next_version(submission)
     actions = [Submission.status.set(target), Submission.updated_at.set(now)]
     if current == rules.AWAITING_PAYMENT and target == rules.RECEIVED:
         actions.append(Submission.received_at.set(now))  # paid: staff's work from now
@@ -247,7 +247,7 @@ def add_note(
         store.record(submission.receipt, audit)
         return submission
     for _ in range(NOTE_ATTEMPTS):
-        new_version = (submission.version or 0) + 1
+        new_version = _next_version(submission)
         public_note = {
             "at": rules.utc_iso(now),
             "status": submission.status,
@@ -283,7 +283,7 @@ def reissue_access_code(
     the code), and the contacts on file are told, so a code given to someone else by mistake
     does not go unnoticed. Returns the new code (for the clerk to give). Raises Changed."""
     secret = rules.new_access_secret()
-    new_version = (submission.version or 0) + 1  # before the write, which bumps it in memory
+    new_version = _next_version(submission)
     audit = store.Audit(
         actor.kind, actor.id, "access_code_reissued", now, note=identified_by, note_visibility="internal"
     )
@@ -305,7 +305,7 @@ def hand_over(
     """Give the submission to another section, with why (audited, internal). Not a move: the
     resident is told nothing; the receiving section's digest names it, and a report marked
     dangerous alerts that section at once (workers.notifications). Raises Changed."""
-    new_version = (submission.version or 0) + 1  # before the write, which bumps it in memory
+    new_version = _next_version(submission)
     audit = store.Audit(
         actor.kind,
         actor.id,
@@ -366,6 +366,12 @@ def _public_view(submission: Submission) -> dict[str, Any]:
         updated_at=submission.updated_at,
         audit=notes,
     )
+
+
+def _next_version(submission: Submission) -> int:
+    """The version the write about to be made stores, for its notice: read before the write,
+    which bumps it in memory (taken after, the notice claimed the next change's version)."""
+    return (submission.version or 0) + 1
 
 
 def _notify(receipt: str, event: str, status: str, *, version: int, confirmed: bool = False) -> None:

@@ -96,8 +96,10 @@ def once(key: str, now: datetime, lease: timedelta, *, raise_if_busy: bool = Tru
     except Exception:
         release(key)
         raise
-    # Outside the try: should this write fail, the work is done and its effects are safe to repeat
-    # (retry keys), so the key is left to its lease rather than given back for an immediate rerun.
+    # Outside the try: should this write fail (past the SDK's own retries), the work is done, so
+    # the key is left to its lease rather than given back for an immediate rerun. A redelivery
+    # after the lease repeats it: harmless behind a retry key (LINE), a second copy of an email
+    # (SES has none) in that rare corner.
     mark_processed(key, datetime.now(UTC))
 
 

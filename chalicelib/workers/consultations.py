@@ -107,7 +107,7 @@ def _message_key(booking: ConsultationBooking, notice: str) -> str:
     return f"consult.{notice}"
 
 
-def render(booking: ConsultationBooking, notice: str) -> tuple[str, str]:
+def render(booking: ConsultationBooking, notice: str, now: datetime) -> tuple[str, str]:
     """(subject, text) of a notice in the booking's language. A sensitive service is not named."""
     language = booking.language or "ja"
     svc = rules.get_service(booking.service)
@@ -130,8 +130,12 @@ def render(booking: ConsultationBooking, notice: str) -> tuple[str, str]:
     elif booking.mode == "online" and key in ("consult.confirmed", "consult.moved"):
         text += "\n" + svc.link_later(language)
     if key in ("consult.confirmed", "consult.moved"):  # as the booking's page says it
-        until = _when(rules.change_until(svc, start, booking.created_at))
-        text += f"\n{messages.plain(messages.text('web.book_change_until', language))}: {until}"
+        until = rules.change_until(svc, start, booking.created_at)
+        if until > now:
+            text += f"\n{messages.plain(messages.text('web.book_change_until', language))}: {_when(until)}"
+        else:  # moved to a time too near to change again (a review: the notice named a past time)
+            hours = int(svc.cancel_deadline.total_seconds() // 3600)
+            text += "\n" + messages.text("consult.error.change_deadline", language, hours=hours)
     if booking.line_user_id is None and key in ("consult.confirmed", "consult.moved"):
         # Off LINE, the booking's page is where it is seen, moved or cancelled.
         url = get_settings().web_page("/bookings", language)
@@ -165,7 +169,7 @@ def where(language: str) -> str:
 
 def deliver(booking: ConsultationBooking, notice: str, now: datetime) -> list[str]:
     """The email (with its calendar entry) first, then the LINE push (services.resident_notice)."""
-    subject, text = render(booking, notice)
+    subject, text = render(booking, notice, now)
     key = _notice_key(booking, notice)
     channels = []
     if booking.email:

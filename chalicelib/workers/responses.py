@@ -2,9 +2,11 @@
 
 Runs on weekday mornings. A submission that has waited in needs_info for more business days
 than its form's target, and whose resident was not yet reminded of this request, gets one
-message in their language: a LINE push with the "Answer" button when it came from LINE,
-an email when they gave an address. Each (receipt, request) is claimed in the once-only
-ledger before sending and marked on the submission after, so a rerun sends nothing twice.
+message in their language: an email when they gave an address, then a LINE push with the
+"Answer" button when it came from LINE (services.resident_notice: the email under its own claim,
+the push with a retry key). Each (receipt, request) is claimed in the once-only ledger while it
+is sent and marked on the submission after, so a rerun reminds no one twice. A failed reminder
+is released for the next run and the run ends in `RemindersFailed` (run()).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from chalicelib.domain.submissions import NEEDS_INFO
 from chalicelib.domain.ward import one_line
 from chalicelib.observability import invocation, logger, metrics
 from chalicelib.services import resident_notice
-from chalicelib.store import inbox
+from chalicelib.store import inbox, residents
 from chalicelib.store import submissions as store
 from chalicelib.store.conditions import conditional
 from chalicelib.store.models import Submission
@@ -46,7 +48,7 @@ def run(now: datetime | str | None = None) -> dict[str, int]:
     push from a later run."""
     now = scheduled_time(now)
     sent: dict[str, int] = {}
-    failed = 0
+    failed = deferred = 0
     line_down = False
     for section_id in forms.sections():
         waiting = store.iterate_index(
@@ -69,7 +71,11 @@ def run(now: datetime | str | None = None) -> dict[str, int]:
                     if _remind(submission, due, now, line_down=line_down):
                         count += 1
                 except _LineDown:
-                    failed += 1
+                    logger.warning(
+                        "reminder's push deferred to the next run: LINE failed earlier in this run"
+                    )
+                    metrics.add_metric(name="RemindersDeferred", unit="Count", value=1)
+                    deferred += 1
                 except Exception as error:  # noqa: BLE001 (raised as RemindersFailed below)
                     line_down = line_down or isinstance(error, LineUnavailable)
                     logger.error(
@@ -78,8 +84,10 @@ def run(now: datetime | str | None = None) -> dict[str, int]:
                     metrics.add_metric(name="RemindersFailed", unit="Count", value=1)
                     failed += 1
         sent[section_id] = count
-    if failed:
-        raise RemindersFailed(f"{failed} reminders failed; sent {sum(sent.values())}")
+    if failed or deferred:
+        raise RemindersFailed(
+            f"{failed} reminders failed, {deferred} pushes deferred; sent {sum(sent.values())}"
+        )
     return sent
 
 
@@ -123,7 +131,7 @@ def _send(submission: Submission, asked_at: str, *, line_down: bool = False) -> 
         )
         channels.append("email")
     if submission.line_user_id:
-        if line_down:
+        if line_down and not residents.unfollowed(submission.line_user_id):
             raise _LineDown()  # the email went; the claim is released for the push
         data = postbacks.sign(get_settings().line_channel_secret, "answer.start", submission.receipt)
         button = chat.postback_item(messages.text("button.answer", language), data)

@@ -494,7 +494,9 @@ def test_a_report_marked_dangerous_alerts_its_section_at_once(client, drained, d
     document = {k: v for k, v in get_form("road-park-damage").example.items() if k != "photos"}
     receipt = submit(client, "road-park-damage", {**document, "dangerous": dangerous})
     drained.drain()
-    drained.drain()  # a redelivery alerts no one twice
+    # Its notice delivered again (its ledger mark lost): the alert's own claim sends no second one.
+    again = {"receipt": receipt, "event": "created", "status": "received", "version": 1}
+    notifications.deliver(notifications.NotificationMessage.from_raw(again))
     alerts = [m for m in emails_about(receipt) if "至急" in m.subject]
     assert len(alerts) == (1 if dangerous else 0)
     if dangerous:
@@ -568,7 +570,8 @@ def test_a_dangerous_report_handed_over_alerts_the_section_it_goes_to(client, dr
         now=datetime.now(UTC),
     )
     drained.drain()
-    drained.drain()  # a redelivery alerts no one twice
+    handed = {"receipt": receipt, "event": "handed_over", "status": "received", "version": 2}
+    notifications.deliver(notifications.NotificationMessage.from_raw(handed))  # delivered again
     sent = emails_about(receipt)
     alerts = [m.destinations["ToAddresses"] for m in sent if "至急" in m.subject]
     assert alerts == [sections()["doro-hoshu"]["digestRecipients"], sections()["seiso"]["digestRecipients"]]
@@ -580,5 +583,5 @@ def test_a_dangerous_report_handed_over_alerts_the_section_it_goes_to(client, dr
     # A hand-over's notice that reaches the worker after the report closed alerts no one.
     store.get(receipt).update(actions=[Submission.section.set("kocho")])
     late = {"receipt": receipt, "event": "handed_over", "status": "completed", "version": 99}
-    assert notifications.deliver(notifications.NotificationMessage.from_raw(late)) == []
+    notifications.deliver(notifications.NotificationMessage.from_raw(late))
     assert len([m for m in emails_about(receipt) if "至急" in m.subject]) == 2

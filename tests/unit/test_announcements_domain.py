@@ -189,6 +189,25 @@ def test_a_link_or_image_off_the_wards_sites_is_approved_by_a_second_person_what
         ("https://evil.example／.city.katsushika.lg.jp/", ["evil.example"]),
         ("詳しくは ｅｖｉｌ．ｃｏｍ へ", ["evil.com"]),
         ("詳しくは evil\u200b.com へ", ["evil.com"]),
+        # A review: what a browser reads on where a host's first reading stops, and every mark
+        # it drops (the soft hyphen, variation selectors).
+        (
+            "詳しくは https://www.city.katsushika.lg.jp%2eevil.example/login へ",
+            ["www.city.katsushika.lg.jp.evil.example"],
+        ),
+        (
+            "詳しくは https://www.city.katsushika.lg.jp。evil.example/login へ",
+            ["www.city.katsushika.lg.jp.evil.example"],
+        ),
+        (
+            "詳しくは https://www.city.katsushika.lg.jp\u00ad.evil.example/login へ",
+            ["www.city.katsushika.lg.jp.evil.example"],
+        ),
+        (
+            "詳しくは evil\u00ad.com へ、evil\u034f.net、evil\u180e.org、evil\ufe0f.jp",
+            ["evil.com", "evil.jp", "evil.net", "evil.org"],
+        ),
+        ("区のページ https://www.city.katsushika.lg.jp/a。次は city.katsushika.lg.jp。", []),
     ):
         worded = dataclasses.replace(news(narrowed), texts={"ja": text})
         assert rules.untrusted_hosts(worded, POLICY) == hosts, text

@@ -666,7 +666,14 @@ def test_unsigned_vendor_needs_its_token():
 def test_a_call_at_a_counter_nobody_can_see_names_no_counter():
     """An outside run: a counter of "\\u200b" was shown as the counter being called."""
     stamp = int(NOW.timestamp())
-    for counter in ("\u200b", " \u3000", "\u2060"):
+    for counter in (
+        "\u200b",
+        " \u3000",
+        "\u2060",
+        "\u3164",
+        "\u2800",
+        "\u115f\u1160",
+    ):  # fillers too (a review)
         body = own_body(counter=counter)
         with pytest.raises(hooks.InvalidWebhook) as caught:
             check("honcho", body, {"x-madoguchi-signature": hooks.sign_madoguchi("w", body, stamp)})

@@ -97,9 +97,11 @@ def show_answer(turn: Turn, entry_id: str) -> None:
     if entry_id not in index().entries:
         turn.say("general.not_understood")
         return
-    if turn.in_flow(chat.ASK, chat.OFFERED):  # a suggestion tapped: the person stays offered
-        assert turn.conversation is not None
-        turn.language = turn.conversation.data.get("language") or turn.language  # the question's
+    conversation = turn.conversation
+    if conversation is not None and turn.in_flow(
+        chat.ASK, chat.OFFERED
+    ):  # a suggestion tapped: the person stays offered
+        turn.language = conversation.data.get("language") or turn.language  # the question's
         turn.advance(chat.OFFERED, shown=entry_id)
     _answer(turn, entry_id)
 
