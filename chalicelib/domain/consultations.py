@@ -381,13 +381,12 @@ def normalize_email(value: str) -> str:
 
 def mailbox(email: str) -> str:
     """The mailbox an address reaches, for the per-person guard: without a "+tag" (sub-addressing:
-    x+2@example.com is x@example.com's inbox at most providers, so it is the same person), and
-    a quoted local part unquoted ("x"@example.com is x@example.com, RFC 5321)."""
+    x+2@example.com is x@example.com's inbox at most providers, so it is the same person). The
+    schemas take plain addresses only (forms.EMAIL_PATTERN): no quotes, comments or IP literals
+    that would write one mailbox another way."""
     local, at, domain = normalize_email(email).rpartition("@")
     if not at:
         return normalize_email(email)
-    if len(local) >= 2 and local[0] == local[-1] == '"':
-        local = re.sub(r"\\(.)", r"\1", local[1:-1])
     return f"{local.split('+', 1)[0] or local}{at}{domain}"
 
 

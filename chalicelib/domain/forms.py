@@ -44,6 +44,13 @@ META = "x-madoguchi"
 REPORT_PROPERTIES = ("location", "area", "photos", "description")
 
 _FORM_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+# An address SES delivers to, written one way only: dot-atoms (no quotes, comments or IP
+# literals, which write one mailbox several ways), host labels not starting or ending with "-",
+# a top-level domain of two or more. Every form's `email` and a booking's use it (the schemas).
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
+    r"([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$"
+)
 _PROPERTY_NAME = re.compile(r"^[a-z][A-Za-z0-9]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -459,6 +466,8 @@ def _check_object_shape(schema: dict[str, Any], fail: _Fail) -> dict[str, Any]:
     email = properties.get("email")
     if not isinstance(email, dict) or email.get("format") != "email" or "email" in required:
         raise fail("every form has an optional `email` property with format email (for notifications)")
+    if email.get("pattern") != EMAIL_PATTERN:
+        raise fail("the `email` property's pattern is forms.EMAIL_PATTERN")
     return properties
 
 

@@ -827,3 +827,30 @@ def test_summary():
         "targetDays": 7,
         "href": "/forms/juminhyo-copy",
     }
+
+
+@pytest.mark.parametrize(
+    ("address", "taken"),
+    [
+        ("one@example.com", True),
+        ("o.n-e+tag@mail.example.co.jp", True),
+        ("a_b@xn--p1ai.xn--p1ai", True),
+        # An outside run: one mailbox written other ways, and addresses SES cannot deliver to.
+        ("(x)one@example.com", False),
+        ("one@example.com(y)", False),
+        ('"one"@example.com', False),
+        ("x..y@example.com", False),
+        (".x@example.com", False),
+        ("x.@example.com", False),
+        ("x@example..com", False),
+        ("x@-bad-.com", False),
+        ("x@ex_ample.com", False),
+        ("x@a.b", False),
+        ("x@[1.2.3.4]", False),
+        ("x@example.com.", False),
+    ],
+)
+def test_every_email_field_takes_plain_deliverable_addresses_only(address, taken):
+    assert bool(re.match(forms.EMAIL_PATTERN, address)) is taken
+    booking = json.loads((forms.SCHEMA_DIR / "consultation_booking.json").read_text(encoding="utf-8"))
+    assert booking["properties"]["email"]["pattern"] == forms.EMAIL_PATTERN  # the forms' is checked on load

@@ -114,12 +114,20 @@ def test_the_same_resident_cannot_hold_two_bookings_of_one_service_on_one_day(sl
     # A "+tag" reaches the same inbox: the same person, not a second seat.
     tagged = book("legal", second, email="same.person+2@example.com")
     assert tagged.status_code == 409 and body_of(tagged)["error"]["code"] == "already_booked"
-    # So does the domain written with the root's trailing dot.
-    rooted = book("legal", second, email="same.person@example.com.")
-    assert rooted.status_code == 409 and body_of(rooted)["error"]["code"] == "already_booked"
-    # And the local part in quotes (an outside run booked twice so).
-    quoted = book("legal", second, email='"same.person"@example.com')
-    assert quoted.status_code == 409 and body_of(quoted)["error"]["code"] == "already_booked"
+    # One mailbox written another way is no address we take (outside runs booked twice so, and
+    # mail to an address SES cannot deliver to costs the ward's sending reputation).
+    for written in (
+        "same.person@example.com.",
+        '"same.person"@example.com',
+        "(x)same.person@example.com",
+        "same.person@example.com(y)",
+        "same.person@[192.0.2.1]",
+        "same..person@example.com",
+        "same.person@-example-.com",
+        "same.person@example.c",
+    ):
+        refused = book("legal", second, email=written)
+        assert refused.status_code == 422, (written, refused.body)
     # Another service the same day is fine.
     other = slot("tax")
     assert book("tax", other, email="same.person@example.com").status_code == 201
