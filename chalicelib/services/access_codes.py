@@ -2,13 +2,13 @@
 that takes one (submissions, their payments and answers, consultation bookings).
 
 The number + code is the credential (the code has 40 bits: 8 symbols of 32). Guessing is held
-back twice (the arithmetic is in docs/architecture.md, "Access codes"):
-- per number, a backoff: FREE_WRONG_CODES tries, then each further one waits twice as long as
-  the one before (from FIRST_DELAY up to MAX_DELAY); a right code starts it over. Each try is
-  taken (atomically) before the code is evaluated, so concurrent guesses cannot exceed it, and a
-  resident is delayed, never locked out for long;
-- per client (source IP), at most CLIENT_WRONG_CODES wrong codes per CLIENT_WINDOW, any number.
-A resident on LINE reaches what is theirs with their ID token, whatever the backoff (the callers).
+back per client (source IP): at most CLIENT_WRONG_CODES wrong codes per CLIENT_WINDOW, any
+number, each try's place taken (atomically) before the code is evaluated, so concurrent guesses
+cannot pass it; a right code gives its place back. Nothing is held back per number: whatever a
+stranger sends, the right code always opens it (an outside run kept a receipt's former backoff
+waiting, and its resident out, with a guess at each of its ends). Many wrong codes for one
+number are logged and counted for the operators, who can issue a new code. The arithmetic is
+in docs/architecture.md, "Access codes".
 """
 
 from __future__ import annotations
@@ -19,21 +19,14 @@ from datetime import UTC, datetime, timedelta
 from chalicelib.domain import errors as rule
 from chalicelib.domain import submissions as secrets
 from chalicelib.domain.messages import Text
+from chalicelib.observability import logger, metrics
 from chalicelib.store import attempts
 
-FREE_WRONG_CODES = 5
-FIRST_DELAY = timedelta(seconds=15)
-MAX_DELAY = timedelta(minutes=15)
-BACKOFF_KEPT = timedelta(days=1)
 CLIENT_WRONG_CODES = 20
 CLIENT_WINDOW = timedelta(hours=1)
-
-
-def delay_after(tries: int) -> timedelta:
-    """How long the number waits after its `tries`-th try in a row without the right code."""
-    if tries < FREE_WRONG_CODES:
-        return timedelta(0)
-    return min(FIRST_DELAY * 2 ** (tries - FREE_WRONG_CODES), MAX_DELAY)
+# Wrong codes for one number in a day from which the operators are told (a distributed guess).
+GUESSED_AT = 50
+GUESS_WINDOW = timedelta(days=1)
 
 
 @functools.cache
@@ -44,34 +37,22 @@ def _decoy_hash() -> str:
 
 def check(number: str | None, stored: str | None, secret: str | None, client: str) -> bool:
     """Whether `secret` is the code of `number` (`stored`: its hash; None when there is no such
-    number), within the limits above. The same work whether or not the number exists: a try
-    taken on it (known or not), one scrypt (of a decoy when there is nothing to check against).
-    Raises TooManyRequests when the client has used up its wrong codes for the hour."""
+    number). The same work whether or not the number exists: a place taken in the client's
+    hour, one scrypt (of a decoy when there is nothing to check against). Raises
+    TooManyRequests when the client has used up its wrong codes for the hour."""
     now = datetime.now(UTC)
-    if attempts.failures(f"client#{client}", now, CLIENT_WINDOW) >= CLIENT_WRONG_CODES:
+    budget = f"client#{client}"
+    if not attempts.take(budget, now, CLIENT_WINDOW, CLIENT_WRONG_CODES):
         raise rule.TooManyRequests(
             Text("error.too_many_attempts"),
             code="too_many_attempts",
             retry_after=attempts.seconds_left(now, CLIENT_WINDOW),  # the hour is a fixed one
         )
-    subject = _subject(number)
-    evaluated = number is not None and attempts.reserve(subject, now, delay_after, BACKOFF_KEPT)
-    matches = secrets.verify_secret(secret or "", stored if evaluated and stored else _decoy_hash())
-    if evaluated and stored is not None and matches:
-        attempts.clear(subject)
+    matches = secrets.verify_secret(secret or "", stored or _decoy_hash())
+    if number is not None and stored is not None and matches:
+        attempts.give_back(budget, now, CLIENT_WINDOW)
         return True
-    if evaluated:
-        # A wrong code for the client's hourly limit only where one was checked: a try the
-        # number's backoff turned away guessed nothing (and may be the resident's own page
-        # asking while a right code is still being checked).
-        attempts.add_failure(f"client#{client}", now, CLIENT_WINDOW)
+    if number is not None and attempts.add_failure(f"access-code#{number}", now, GUESS_WINDOW) == GUESSED_AT:
+        logger.warning("many wrong access codes for one number today: a new code may be due")
+        metrics.add_metric(name="AccessCodeGuessed", unit="Count", value=1)
     return False
-
-
-def forget_tries(number: str) -> None:
-    """A new code was issued for `number`: the wrong tries at the old one no longer delay it."""
-    attempts.clear(_subject(number))
-
-
-def _subject(number: str | None) -> str:
-    return f"access-code#{number}"

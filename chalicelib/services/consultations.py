@@ -219,15 +219,15 @@ def _identity(document: dict[str, Any], booker: Booker) -> str:
 def resident_booking(
     booking_id_text: str, secret: str | None, line_user_id: str | None, client: str = "unknown"
 ) -> ConsultationBooking:
-    """The booking for whoever holds its number and access code (`access_codes.check`, as a
-    receipt's: a backoff per booking, a limit per client; a booking waiting out its backoff
-    answers like an unknown one), or the LINE user who made it (no code, no try)."""
+    """The booking for the LINE user who made it (no code, no try), or for whoever holds its
+    number and access code (`access_codes.check`, as a receipt's), LINE user or not."""
     booking_id = rules.normalize_booking_id(booking_id_text)
     booking = store.get(booking_id) if booking_id else None
     if line_user_id is not None:
-        if booking is None or booking.line_user_id != line_user_id:
+        if booking is not None and booking.line_user_id == line_user_id:
+            return booking
+        if not secret:
             raise NotFound(_NOT_FOUND, code="booking_not_found")
-        return booking
     stored = booking.secret_hash if booking is not None and booking.secret_hash else None
     if access_codes.check(booking_id, stored, secret, client) and booking is not None:
         return booking

@@ -279,7 +279,7 @@ def reissue_access_code(
     submission: Submission, *, actor: rules.Actor, identified_by: str, now: datetime
 ) -> str:
     """A new access code for a resident who lost theirs, identified by a clerk: the old one no
-    longer opens the submission, its wrong tries are forgotten, the trail says who and how (never
+    longer opens the submission, the trail says who and how (never
     the code), and the contacts on file are told, so a code given to someone else by mistake
     does not go unnoticed. Returns the new code (for the clerk to give). Raises Changed."""
     secret = rules.new_access_secret()
@@ -293,7 +293,6 @@ def reissue_access_code(
         )
     except store.StaleVersion:
         raise Changed() from None
-    access_codes.forget_tries(submission.receipt)
     _notify(submission.receipt, CODE_REISSUED, submission.status, version=new_version)
     logger.info("access code reissued")
     return secret
@@ -322,23 +321,25 @@ def hand_over(
     _notify(submission.receipt, HANDED_OVER, submission.status, version=new_version)
 
 
-# One answer for a wrong code, an unknown receipt and a receipt that is waiting out its backoff:
-# none of them may tell a stranger that a receipt exists.
+# One answer for a wrong code and an unknown receipt: neither may tell a stranger that a receipt
+# exists.
 _NO_ACCESS = Text("error.no_access")
 
 
 def resident_access(
     receipt_text: str, secret: str | None, *, client: str = "unknown", line_user_id: str | None = None
 ) -> Submission:
-    """The submission for whoever holds its receipt and access code (`access_codes.check`: a
-    backoff per receipt, a limit per client), or the LINE user it belongs to (no code, no try)."""
+    """The submission for the LINE user it belongs to (no code, no try), or for whoever holds
+    its receipt and access code (`access_codes.check`: a limit per client), LINE user or not (a
+    counter or phone submission opened inside LINE: an outside run was refused its right code)."""
     not_found = rule.NotFound(_NO_ACCESS, code="submission_not_found")
     receipt = rules.normalize_receipt(receipt_text)
     submission = store.get(receipt) if receipt else None
     if line_user_id is not None:
         if submission is not None and submission.line_user_id == line_user_id:
             return submission
-        raise not_found
+        if not secret:
+            raise not_found
     stored = submission.secret_hash if submission is not None else None
     if access_codes.check(receipt, stored, secret, client) and submission is not None:
         return submission

@@ -1,17 +1,12 @@
-"""Counting failed attempts, atomically, across every Lambda at once.
-
-Two shapes: fixed windows (`failures`/`add_failure`: "at most N per hour for this client") and
-a backoff (`reserve`/`clear`: "this many free tries, then ever longer waits", where the try is
-taken before it is evaluated, so concurrent requests cannot evaluate more than the rule allows).
+"""Counting attempts in fixed windows, atomically, across every Lambda at once: "at most N an
+hour for this client". `failures`/`add_failure` count what happened; `take`/`give_back` hold a
+place before the work is done, so concurrent requests cannot pass the limit between them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from datetime import datetime, timedelta
-
-from pynamodb.expressions.condition import Condition
 
 from chalicelib.store.conditions import conditional
 from chalicelib.store.models import AttemptCounter
@@ -34,46 +29,24 @@ def failures(subject: str, now: datetime, window: timedelta) -> int:
     return int(found.count) if found else 0
 
 
-def add_failure(subject: str, now: datetime, window: timedelta) -> None:
-    AttemptCounter(_key(subject, now, window)).update(
-        actions=[AttemptCounter.count.add(1), AttemptCounter.expires_at.set(now + 2 * window)]
-    )
+def add_failure(subject: str, now: datetime, window: timedelta) -> int:
+    """Count one more for `subject` in the window holding `now`; the window's count now."""
+    counter = AttemptCounter(_key(subject, now, window))
+    counter.update(actions=[AttemptCounter.count.add(1), AttemptCounter.expires_at.set(now + 2 * window)])
+    return int(counter.count)
 
 
-def reserve(subject: str, now: datetime, delay_after: Callable[[int], timedelta], keep: timedelta) -> bool:
-    """Take the next try of `subject` if its backoff allows one now; False if it must wait.
-
-    The n-th try (counted from 1) makes the next one wait `delay_after(n)`. The write is
-    conditional on the count read, so of concurrent callers exactly one takes each try; a caller
-    that lost the race reads again and takes the next one, unless the backoff now says wait
-    (a resident's own page asking twice at once must not be refused).
-    """
-    for _ in range(_RACE_ROUNDS):
-        condition: Condition
-        try:
-            item = AttemptCounter.get(subject, consistent_read=True)
-        except AttemptCounter.DoesNotExist:
-            count, condition = 0, AttemptCounter.key.does_not_exist()
-        else:
-            if item.next_at is not None and item.next_at > now:
-                return False
-            count, condition = int(item.count), AttemptCounter.count == int(item.count)
-        delay = delay_after(count + 1)
-        # No wait at all is no time to compare: concurrent callers' clocks differ by milliseconds.
-        taken = AttemptCounter(
-            subject, count=count + 1, next_at=now + delay if delay else None, expires_at=now + keep
+def take(subject: str, now: datetime, window: timedelta, limit: int) -> bool:
+    """Count one more for `subject` in the window holding `now`, unless it holds `limit` already
+    (False). One conditional write: of concurrent callers, at most `limit` are counted."""
+    with conditional() as write:
+        AttemptCounter(_key(subject, now, window)).update(
+            actions=[AttemptCounter.count.add(1), AttemptCounter.expires_at.set(now + 2 * window)],
+            condition=AttemptCounter.count.does_not_exist() | (AttemptCounter.count < limit),
         )
-        with conditional() as write:
-            taken.save(condition=condition)
-        if write.applied:
-            return True
-    return False
+    return write.applied
 
 
-# Concurrent tries of one receipt that each read again after losing the conditional put.
-_RACE_ROUNDS = 8
-
-
-def clear(subject: str) -> None:
-    """The subject succeeded: its backoff starts over."""
-    AttemptCounter(subject).delete()
+def give_back(subject: str, now: datetime, window: timedelta) -> None:
+    """Undo a `take` made at `now` (the same window): what it held a place for did not count."""
+    AttemptCounter(_key(subject, now, window)).update(actions=[AttemptCounter.count.add(-1)])

@@ -311,8 +311,6 @@ class AttemptCounter(Model):
     # attr_name="count" and its callers in store/attempts.py.
     count = NumberAttribute(default=0)  # type: ignore[assignment]
     expires_at = TTLAttribute()
-    # Backoff subjects (store/attempts.reserve): no attempt is evaluated before this time.
-    next_at = UTCDateTimeAttribute(null=True)
 
 
 class AnnouncementsBySectionIndex(_CreatedIndex):

@@ -500,7 +500,7 @@ def _status_by_code(request: Any, language: str, receipt: str, code: str) -> Res
     if errors:
         return render.page(request, "status.html", language, status=422, errors=errors[:1], receipt=receipt)
     try:
-        # The API's own check: one answer for a wrong pair, the per-receipt backoff and the per-client limit.
+        # The API's own check: one answer for a wrong pair, the per-client limit.
         submission = service.resident_access(receipt, code, client=_client(request))
     except Exception as error:
         return _no_access(request, language, receipt, error)
