@@ -32,9 +32,10 @@ MAX_COMMENT_CHARS = 1000
 # Flows and the steps of the report flow, in order.
 REPORT = "report"
 ASK = "ask"
-CATEGORY, KIND, PHOTOS, LOCATION, ADDRESS, COMMENT, CONFIRM = (
+CATEGORY, KIND, DANGER, PHOTOS, LOCATION, ADDRESS, COMMENT, CONFIRM = (
     "category",
     "kind",
+    "danger",
     "photos",
     "location",
     "address",
@@ -212,6 +213,8 @@ def report_document(data: dict[str, Any]) -> dict[str, Any]:
     if data.get("address"):
         location["address"] = data["address"]
     document: dict[str, Any] = {category.kind_property: data["kind"], "location": location}
+    if category.form.urgent_when and isinstance(data.get("dangerous"), bool):
+        document[category.form.urgent_when] = data["dangerous"]
     if data.get("photos"):
         document["photos"] = list(data["photos"])
     if data.get("comment"):
@@ -229,9 +232,19 @@ def kind_text(form_id: str, kind: str, language: str) -> str:
     return messages.plain(languages.pick(texts, language) or kind)
 
 
+def danger_question(form_id: str, language: str) -> str | None:
+    """The report form's own danger question (its `urgentWhen` label, as the web form shows
+    it), as plain text; None for a form that asks none."""
+    category = report_category(form_id)
+    if category is None or not category.form.urgent_when:
+        return None
+    texts = category.form.meta["labels"][category.form.urgent_when]
+    return messages.plain(languages.pick(texts, language) or "")
+
+
 def report_summary(data: dict[str, Any], language: str) -> str:
     place = data.get("address") or messages.text("report.place_pin", language)
-    return messages.text(
+    summary = messages.text(
         "report.confirm",
         language,
         category=messages.text(f"form.{data['form']}", language),
@@ -240,3 +253,6 @@ def report_summary(data: dict[str, Any], language: str) -> str:
         place=place,
         comment=data.get("comment") or messages.text("report.no_comment", language),
     )
+    if data.get("dangerous") is True:
+        summary += "\n" + messages.text("report.marked_dangerous", language)
+    return summary

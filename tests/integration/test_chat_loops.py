@@ -156,6 +156,7 @@ def test_line_reports_know_their_area_from_the_address_or_the_pin(resident):
     resident.tap("menu.report")
     resident.tap("report.category", "streetlight-outage")
     resident.tap("report.kind", "off")
+    resident.tap("report.danger", "no")
     resident.tap("report.photos_done")
     resident.location(35.7574, 139.8133)  # a pin with no address: 小菅
     confirm = resident.tap("report.comment_skip")

@@ -12,8 +12,9 @@ import requests
 
 from chalicelib.adapters import storage
 from chalicelib.config import get_settings
-from chalicelib.domain import images, messages, postbacks
+from chalicelib.domain import chat, images, messages, postbacks
 from chalicelib.domain import preferences as rules
+from chalicelib.domain.forms import get_form
 from chalicelib.store import conversations, submissions
 from chalicelib.store import preferences as preference_store
 from chalicelib.store.models import SendListEntry, Submission
@@ -76,6 +77,8 @@ class Resident:
         self.tap("menu.report")
         self.tap("report.category", category)
         self.tap("report.kind", kind)
+        if chat.danger_question(category, "ja"):
+            self.tap("report.danger", "no")
         self.tap("report.photos_done")
         self.tap("report.address")
         self.say(address)
@@ -417,7 +420,9 @@ def test_photos_are_kept_in_s3_as_they_arrive_and_the_third_moves_on(resident):
     started = resident.tap("menu.report")
     assert texts(started) == text_of("report.choose_category")
     kinds = resident.tap_button(started, text_of("form.streetlight-outage")[:10])
-    asked = resident.tap_button(kinds, text_of("label.report.kind.streetlight-outage.off"))
+    danger = resident.tap_button(kinds, text_of("label.report.kind.streetlight-outage.off"))
+    assert texts(danger).startswith(text_of("report.ask_danger", question="柱や器具が倒れそう")[:10])
+    asked = resident.tap_button(danger, text_of("button.danger_no"))
     assert texts(asked) == text_of("report.ask_photos")
     assert {a["type"] for a in buttons(asked)} >= {"camera", "cameraRoll"}
 
@@ -442,6 +447,7 @@ def test_a_guided_report_with_a_photo_and_a_pin_becomes_a_submission(resident):
     resident.tap("menu.report")
     resident.tap("report.category", "streetlight-outage")
     resident.tap("report.kind", "flickering")
+    resident.tap("report.danger", "yes")
     resident.photo()
     located = resident.tap("report.photos_done")
     assert texts(located) == text_of("report.ask_location")
@@ -450,6 +456,7 @@ def test_a_guided_report_with_a_photo_and_a_pin_becomes_a_submission(resident):
     assert texts(comment) == text_of("report.ask_comment")
     confirm = resident.say("夜になると点いたり消えたりします")
     assert "東京都葛飾区金町6丁目" in texts(confirm) and "夜になると" in texts(confirm)
+    assert text_of("report.marked_dangerous") in texts(confirm)
 
     done = resident.tap_button(confirm, text_of("button.send"))
 
@@ -458,6 +465,9 @@ def test_a_guided_report_with_a_photo_and_a_pin_becomes_a_submission(resident):
     assert mine.receipt in texts(done)
     assert report.form_id == "streetlight-outage" and report.channel == "line"
     assert report.data["problem"] == "flickering"
+    # Marked dangerous on LINE as on the web (a walkthrough: the chat never asked): urgent.
+    assert report.data["dangerous"] is True
+    assert get_form("streetlight-outage").is_urgent(report.data)  # the section is alerted at once
     assert report.data["location"] == {
         "latitude": 35.76812,
         "longitude": 139.87055,
@@ -508,6 +518,7 @@ def test_a_typed_address_in_another_ward_is_refused_as_a_pin_outside_is(resident
     resident.tap("menu.report")
     resident.tap("report.category", "streetlight-outage")
     resident.tap("report.kind", "off")
+    resident.tap("report.danger", "no")
     resident.tap("report.photos_done")
     resident.tap("report.address")
     for address in ("2-8-1 Nishi-Shinjuku, Shinjuku-ku, Tokyo", "東京都足立区千住1-2-3"):
@@ -522,6 +533,7 @@ def test_a_pin_outside_the_ward_is_refused(resident):
     resident.tap("menu.report")
     resident.tap("report.category", "road-park-damage")
     resident.tap("report.kind", "pothole")
+    resident.tap("report.danger", "no")
     resident.tap("report.photos_done")
 
     answer = resident.location(35.6812, 139.7671)  # Tokyo Station
@@ -589,6 +601,7 @@ def test_my_requests_lists_receipts_with_their_status(resident):
     resident.tap("menu.report")
     resident.tap("report.category", "streetlight-outage")
     resident.tap("report.kind", "off")
+    resident.tap("report.danger", "no")
     resident.tap("report.photos_done")
     resident.location(35.76812, 139.87055)
     confirm = resident.tap("report.comment_skip")
@@ -608,7 +621,6 @@ def test_a_liff_submission_belongs_to_the_resident_and_its_news_arrive_on_line(
         json={"sub": resident.user_id, "aud": get_settings().line_login_channel_id},
         timeout=5,
     ).json()["idToken"]
-    from chalicelib.domain.forms import get_form
 
     response = client.http.post(
         "/forms/juminhyo-copy/submissions",

@@ -652,7 +652,9 @@ def test_a_report_is_urgent_when_the_resident_says_it_is_dangerous():
     assert damage.urgent_when == "dangerous"
     assert damage.is_urgent({"dangerous": True}) and not damage.is_urgent({"dangerous": False})
     assert not damage.is_urgent({}) and not damage.is_urgent(None)
-    assert not forms.get_form("streetlight-outage").is_urgent({"dangerous": True})  # asks no such question
+    # A walkthrough: a leaning pole with bare wires could not be marked dangerous.
+    assert forms.get_form("streetlight-outage").is_urgent({"dangerous": True})
+    assert not forms.get_form("illegal-dumping").is_urgent({"dangerous": True})  # asks no such question
 
 
 def test_real_files_build_unchanged():

@@ -1,4 +1,5 @@
-"""The guided report: category, what is wrong, photos, place, comment, confirm.
+"""The guided report: category, what is wrong, whether it is dangerous (forms that ask),
+photos, place, comment, confirm.
 
 Each step keeps what the resident gave in the conversation; photos are fetched from LINE
 as they arrive (LINE keeps them only for a while) and stored like web uploads, so the
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from chalicelib.adapters.line_api import LineRejected, LineUnavailable, line_client
 from chalicelib.domain import areas, chat
-from chalicelib.domain.chat import ADDRESS, CATEGORY, COMMENT, CONFIRM, KIND, LOCATION, PHOTOS, REPORT
+from chalicelib.domain.chat import ADDRESS, CATEGORY, COMMENT, CONFIRM, DANGER, KIND, LOCATION, PHOTOS, REPORT
 from chalicelib.observability import logger, metrics
 from chalicelib.services import uploads
 from chalicelib.services.chat.turn import Turn
@@ -47,6 +48,13 @@ def prompt(turn: Turn, note_key: str | None = None) -> None:
             for kind in category.kinds
         ]
         turn.say("report.choose_kind", [*buttons, cancel])
+    elif step == DANGER:
+        buttons = [
+            turn.button("button.danger_yes", "report.danger", "yes"),
+            turn.button("button.danger_no", "report.danger", "no"),
+        ]
+        question = chat.danger_question(data["form"], turn.language)
+        turn.say("report.ask_danger", [*buttons, cancel], question=question)
     elif step == PHOTOS:
         count = len(data.get("photos", []))
         more = turn.button("button.next" if count else "button.skip", "report.photos_done")
@@ -91,7 +99,19 @@ def choose_kind(turn: Turn, kind: str) -> None:
         if category is None or kind not in category.kinds:
             prompt(turn, "report.use_buttons")
             return
-        turn.advance(PHOTOS, kind=kind, photos=[])
+        # A form with a danger question asks it (a walkthrough: a leaning pole with bare wires
+        # reported on LINE waited for the next morning's digest).
+        asks = chat.danger_question(category.form.id, turn.language) is not None
+        turn.advance(DANGER if asks else PHOTOS, kind=kind, photos=[])
+        prompt(turn)
+
+
+def choose_danger(turn: Turn, answer: str) -> None:
+    if _expects(turn, DANGER) is not None:
+        if answer not in ("yes", "no"):
+            prompt(turn, "report.use_buttons")
+            return
+        turn.advance(PHOTOS, dangerous=answer == "yes")
         prompt(turn)
 
 
@@ -247,6 +267,7 @@ def confirm(turn: Turn, conversation_id: str) -> None:
 ACTIONS = {
     "report.category": choose_category,
     "report.kind": choose_kind,
+    "report.danger": choose_danger,
     "report.photos_done": photos_done,
     "report.address": type_address,
     "report.comment_skip": skip_comment,
