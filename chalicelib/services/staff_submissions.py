@@ -444,6 +444,7 @@ def show(principal: StaffPrincipal, receipt_text: str, now: datetime | None = No
         "section": submission.section,
         "statusLabel": rules.status_labels(submission.status),
         "language": submission.language,
+        "publicNoteWarning": _language_warning(submission),
         "enteredBy": submission.entered_by,
         "lineLinked": submission.line_user_id is not None,
         # From when it became staff's work, as dueDate and overdue count (None while unpaid).
@@ -523,16 +524,22 @@ def _with_language_warning(
 ) -> dict[str, Any]:
     """A public note goes to the resident as written: say so when they read another language
     than the ward's Japanese (a walkthrough: a Nepali resident got the ward's question in kanji)."""
+    warning = _language_warning(submission)
+    return {**answer, "warnings": [warning]} if public_note and warning else answer
+
+
+def _language_warning(submission: Submission) -> str | None:
+    """What a clerk is told, before and after writing a public note, of a resident who reads
+    another language (a walkthrough: told only after the note had gone)."""
     language = submission.language or "ja"
-    if not public_note or language == "ja":
-        return answer
-    warning = (
+    if language == "ja":
+        return None
+    return (
         f"区民の方の言語は {language} です。公開メモは書いたまま届きます（翻訳されません）。"
         "やさしい日本語か、その言語でも書いてください。"
         f" / The resident reads {language}: a public note reaches them as written, not translated;"
         " write it in plain Japanese, or in their language too."
     )
-    return {**answer, "warnings": [warning]}
 
 
 def add_note(

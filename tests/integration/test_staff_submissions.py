@@ -1156,8 +1156,13 @@ def test_a_public_note_to_a_resident_of_another_language_warns_the_clerk(client)
     receipt = submit(client, "streetlight-outage")["receipt"]
     store.get(receipt).update(actions=[Submission.language.set("ne")])
     assert "warnings" not in body_of(move(client, ROAD, receipt, to="in_review"))
+    # Said before the note is written too (a walkthrough: only after it had gone).
+    before = body_of(client.http.get(f"/staff/submissions/{receipt}", headers=auth(ROAD)))[
+        "publicNoteWarning"
+    ]
     asked = body_of(move(client, ROAD, receipt, to="needs_info", note="電柱の番号は？", visibility="public"))
     [warning] = asked["warnings"]
+    assert warning == before
     assert "ne" in warning and "翻訳されません" in warning and "not translated" in warning
     internal = body_of(note(client, ROAD, receipt, note="電話あり", visibility="internal"))
     assert "warnings" not in internal
@@ -1165,5 +1170,9 @@ def test_a_public_note_to_a_resident_of_another_language_warns_the_clerk(client)
     assert public["warnings"] == [warning]
     # The ward's own language needs no warning.
     japanese = submit(client, "streetlight-outage")["receipt"]
+    assert (
+        body_of(client.http.get(f"/staff/submissions/{japanese}", headers=auth(ROAD)))["publicNoteWarning"]
+        is None
+    )
     move(client, ROAD, japanese, to="in_review")
     assert "warnings" not in body_of(note(client, ROAD, japanese, note="確認中です", visibility="public"))
