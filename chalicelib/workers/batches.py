@@ -64,11 +64,13 @@ def _one(
     failed_metric: str,
     expected: tuple[type[Exception], ...],
 ) -> bool:
+    then = _what_follows(record)
     try:
         message = read(record)
     except Exception as error:
         logger.error(
-            f"unreadable {kind} record", extra={"message_id": record.get("messageId"), **_described(error)}
+            f"unreadable {kind} record; {then}",
+            extra={"message_id": record.get("messageId"), **_described(error)},
         )
         return False
     with invocation(message.correlation_id, **message.log_keys):
@@ -76,13 +78,30 @@ def _one(
             handle(message.body)
         except expected as error:
             # Its own reason only: the expected exceptions are ours and name keys, not people.
-            logger.info(f"{kind} busy; it will be retried", extra={"reason": str(error)})
+            log = logger.info if then == _RETRIED else logger.error
+            log(f"{kind} busy; {then}", extra={"reason": str(error)})
             return False
         except Exception as error:
-            logger.error(f"{kind} failed; it will be retried", extra=_described(error))
+            logger.error(f"{kind} failed; {then}", extra=_described(error))
             metrics.add_metric(name=failed_metric, unit="Count", value=1)
             return False
     return True
+
+
+_RETRIED = "it will be retried"
+_PARKED = "given up: it goes to the dead-letter queue"
+
+
+def _what_follows(record: Record) -> str:
+    """What SQS does with the record if this try fails: hands it out again, or, at its queue's
+    receive count, parks it in the dead-letter queue (an operator then looks for "given up",
+    not for a retry that never comes)."""
+    from chalicelib.resources import QUEUES
+
+    receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+    queue = str(record.get("eventSourceARN") or "").rsplit(":", 1)[-1]
+    spec = next((q for q in QUEUES if queue == q.name or queue.endswith("-" + q.name)), None)
+    return _PARKED if spec is not None and receives >= spec.max_receive_count else _RETRIED
 
 
 def _described(error: BaseException) -> dict[str, str]:

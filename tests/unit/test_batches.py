@@ -120,7 +120,40 @@ def test_logs_carry_the_error_class_and_place_never_the_body_or_the_errors_text(
     assert failed.getMessage() == "test failed; it will be retried"
     assert failed.error == "ValueError"
     assert failed.raised_at.startswith("chalicelib/workers/batches.py:")  # the innermost line of ours
-    assert unreadable.getMessage() == "unreadable test record"
+    assert unreadable.getMessage() == "unreadable test record; it will be retried"
     assert unreadable.message_id == "m2"
     everything = "\n".join(f"{r.getMessage()} {vars(r)!r}" for r in caplog.records)
     assert SECRET not in everything
+
+
+def test_the_last_try_before_the_dead_letter_queue_says_it_is_given_up(caplog):
+    """A walkthrough: the fifth failure was logged "it will be retried" and then sat in the DLQ."""
+    from chalicelib.resources import NOTIFICATIONS
+
+    def handle(body: dict) -> None:
+        raise Busy("key#1 is held") if body["id"] == "busy" else KeyError("x")
+
+    def on_try(message_id: str, body: dict, receives: int) -> dict:
+        arn = f"arn:aws:sqs:ap-northeast-1:000000000000:madoguchi-prod-{NOTIFICATIONS.name}"
+        attributes = {"ApproximateReceiveCount": str(receives)}
+        return {**record(message_id, body), "attributes": attributes, "eventSourceARN": arn}
+
+    caplog.set_level(logging.INFO)
+    last = NOTIFICATIONS.max_receive_count
+    partial_batch(
+        [
+            on_try("m1", {"id": "bad"}, last - 1),
+            on_try("m2", {"id": "bad"}, last),
+            on_try("m3", {"id": "busy"}, last),
+        ],
+        read,
+        handle,
+        kind="test",
+        failed_metric="TestFailed",
+        expected=(Busy,),
+    )
+    assert [(r.getMessage(), r.levelname) for r in caplog.records] == [
+        ("test failed; it will be retried", "ERROR"),
+        ("test failed; given up: it goes to the dead-letter queue", "ERROR"),
+        ("test busy; given up: it goes to the dead-letter queue", "ERROR"),
+    ]
