@@ -319,6 +319,21 @@ def _write(intent: PaymentIntent, actions: list[Any], audit: store.Audit | None)
     raise Unavailable(Text("error.busy"))
 
 
+def _ask_refund(intent: PaymentIntent, actions: list[Any], audit: store.Audit) -> PaymentIntent | None:
+    """`_write` for the first refund request only: None when another request asked meanwhile
+    (five at once: one refund and one trail entry, not five)."""
+    for _ in range(5):
+        if intent.refund_state is not None:
+            return None
+        try:
+            return store.update(intent, actions, audit)
+        except store.StaleIntent:
+            fresh = store.get(intent.payment_id)
+            assert fresh is not None  # noqa: S101
+            intent = fresh
+    raise Unavailable(Text("error.busy"))
+
+
 def _mark_replaced(old: PaymentIntent, by: str) -> None:
     try:
         _write(
@@ -733,7 +748,7 @@ def request_refund(payment_id: str, staff: Any, reason: Any) -> dict[str, Any]:
     if rules.needs_approval(
         rules.refund_yen(intent.paid_amount, intent.amount), get_settings().refund_approval_yen
     ):
-        intent = _write(
+        awaiting = _ask_refund(
             intent,
             [
                 PaymentIntent.refund_state.set("awaiting_approval"),
@@ -743,8 +758,8 @@ def request_refund(payment_id: str, staff: Any, reason: Any) -> dict[str, Any]:
             ],
             store.Audit("staff", staff.staff_id, "refund_asked", now, note=cleaned),
         )
-        return staff_view(intent)
-    intent = _write(
+        return staff_view(awaiting or _staff_intent(payment_id, staff))
+    asked = _ask_refund(
         intent,
         [
             PaymentIntent.refund_state.set("requested"),
@@ -753,7 +768,9 @@ def request_refund(payment_id: str, staff: Any, reason: Any) -> dict[str, Any]:
         ],
         store.Audit("staff", staff.staff_id, "refund_requested", now, note=cleaned),
     )
-    return staff_view(_execute_refund(intent, staff.staff_id))
+    if asked is None:  # another request asked first: that refund, as it stands
+        return staff_view(_staff_intent(payment_id, staff))
+    return staff_view(_execute_refund(asked, staff.staff_id))
 
 
 def approve_refund(payment_id: str, staff: Any) -> dict[str, Any]:

@@ -65,6 +65,23 @@ def test_section_staff_refund_a_payment_once(paid, client, paybox, settle, metho
     assert "refund_requested" in trail and "refund_sent" in trail
 
 
+def test_refund_requests_at_once_make_one_refund_and_one_trail_entry(paid, paybox):
+    """An outside run: five requests at once refunded once, but the trail read five refunds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.domain.staff import StaffPrincipal
+
+    payment_id = paid("paypay")
+    clerk = StaffPrincipal("clerk-9", "koseki-jumin", frozenset({"staff"}))
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        views = list(pool.map(lambda _: payments.request_refund(payment_id, clerk, "二重の支払い"), range(5)))
+    assert {view["refund"]["id"] for view in views} == {f"{payment_id}-RF1"}
+    trail = [item.action for item in store.trail(payment_id) if item.action]
+    assert trail.count("refund_requested") == 1, trail
+    accepted = [r for r in paybox.requests("/v2/refunds", "POST") if r["status"] in (200, 201)]
+    assert len([r for r in accepted if payment_id in json.dumps(r)]) <= 1
+
+
 def test_a_fee_is_not_refunded_while_its_request_is_still_being_handled(
     owing, resident_api, paybox, settle, client
 ):
