@@ -232,7 +232,9 @@ def _reports_by_area(new: Iterable[Submission]) -> list[tuple[str, str, int]]:
 
 
 def _with_payment_totals(text: str, page: str, section_id: str, now: datetime) -> tuple[str, str]:
-    """The section's fees received the day before, from the nightly reconciliation (issue 13)."""
+    """What the providers collected for the section the day before, from the nightly
+    reconciliation (issue 13): gross, as the providers settle it, so money held for review or
+    refunded since is in it (an outside run read it as fees; the review list names those)."""
     import html
 
     from chalicelib.services import payment_reconciliation
@@ -242,8 +244,9 @@ def _with_payment_totals(text: str, page: str, section_id: str, now: datetime) -
     if not totals:
         return text, page
     line = (
-        f"■ 手数料の収納（{day}）: {totals['count']}件 {totals['amountYen']:,}円"
-        f" / Fees received ({day}): {totals['count']}, {totals['amountYen']:,} yen"
+        f"■ 決済事業者での収納（{day}、返金・確認待ちを含む総額）: {totals['count']}件 {totals['amountYen']:,}円"
+        f" / Collected by the payment providers ({day}, gross: refunds and money held for review"
+        f" included): {totals['count']}, {totals['amountYen']:,} yen"
     )
     return text + "\n" + line + "\n", page.replace("</body>", f"<p>{html.escape(line)}</p></body>", 1)
 

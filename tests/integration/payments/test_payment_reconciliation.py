@@ -137,7 +137,7 @@ def test_the_digest_shows_the_sections_fees_received_the_day_before(local_stack)
     digest.run(now=now)
 
     [sent] = sent_since(mark, "koseki-jumin")
-    assert "手数料の収納（2031-03-04）: 2件 900円" in sent.body
+    assert "決済事業者での収納（2031-03-04、返金・確認待ちを含む総額）: 2件 900円" in sent.body
 
 
 def test_in_aws_paypays_side_is_the_wards_transaction_file_and_a_late_one_is_taken_up(
