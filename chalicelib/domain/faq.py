@@ -824,21 +824,30 @@ _ELSEWHERE = _action_patterns({ELSEWHERE: _ACTIONS[ELSEWHERE]["places"]})
 _MOVING = _action_pattern([word for words in _ACTIONS[ELSEWHERE]["moving"].values() for word in words])
 # An emergency happening now (faq_actions.json, "urgent"): its entry is always shown.
 URGENT_ENTRY = _ACTIONS["urgent"]["entry"]
-_URGENT = re.compile(
-    "|".join(
-        [
-            _action_pattern(
-                [word for words in _ACTIONS["urgent"]["words"].values() for word in words]
-            ).pattern,
-            *(
-                pattern
-                for language, patterns in _ACTIONS["urgent"]["patterns"].items()
-                if not language.startswith("_")
-                for pattern in patterns
-            ),
-        ]
+_URGENT_WORDS = _action_pattern([word for words in _ACTIONS["urgent"]["words"].values() for word in words])
+
+
+def _patterns(by_language: dict[str, list[str]]) -> re.Pattern[str]:
+    return re.compile(
+        "|".join(
+            pattern
+            for language, patterns in by_language.items()
+            if not language.startswith("_")
+            for pattern in patterns
+        )
     )
-)
+
+
+_URGENT_PATTERNS = _patterns(_ACTIONS["urgent"]["patterns"])
+_NOT_NOW = _patterns(_ACTIONS["urgent"]["not_now"])
+
+
+def is_urgent(normalized: str) -> bool:
+    """Whether a normalised question names an emergency happening now: one of the words, or a
+    pattern in a question that asks about no procedure, certificate or disposal after the fact."""
+    if _URGENT_WORDS.search(normalized):
+        return True
+    return bool(_URGENT_PATTERNS.search(normalized)) and not _NOT_NOW.search(normalized)
 
 
 def _actions(text: str, patterns: dict[str, re.Pattern[str]]) -> frozenset[str]:
@@ -1267,7 +1276,7 @@ class FaqIndex:
         `language` is the resident's language if known; the text's script overrides it when
         they disagree (resolve_language). Empty or meaningless text gives no hits.
         """
-        urgent = isinstance(text, str) and bool(_URGENT.search(normalize(text)))
+        urgent = isinstance(text, str) and is_urgent(normalize(text))
         hits = [
             Hit(
                 entry_id,
