@@ -39,11 +39,23 @@ def source_ip(request: Request) -> str | None:
 
 
 def client_pseudonym(request: Request) -> str:
-    """The caller for its own limit on wrong codes: a pseudonym of its address, so the attempts
-    table holds no IP address, only what counts per client."""
+    """The caller for its own limits (wrong codes, sends): a pseudonym of its address, so the
+    attempts table holds no IP address, only what counts per client. An IPv6 caller is its /64,
+    the least a home line or a cloud host is given (a review: every address of one network had
+    been a client of its own)."""
+    import ipaddress
+
     from chalicelib.observability import hashed
 
-    return hashed(str(source_ip(request) or "unknown")) or "unknown"
+    address = str(source_ip(request) or "unknown")
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, ipaddress.IPv6Address):
+        mapped = parsed.ipv4_mapped
+        address = str(mapped) if mapped else str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return hashed(address) or "unknown"
 
 
 def raw_body(request: Request) -> bytes:

@@ -322,7 +322,8 @@ def _access(request: Any, posted: dict[str, list[str]], language: str) -> tuple[
         )
         return None, page
     try:
-        return svc.resident_booking(booking, None if user_id else code, user_id, _client(request)), None
+        # Inside LINE too, a typed number and code open a booking made by phone or at the counter.
+        return svc.resident_booking(booking, code or None, user_id, _client(request)), None
     except Exception as error:
         api_error = localized_error(error)
         if api_error is None:

@@ -483,7 +483,9 @@ def status_post(request: Any, posted: dict[str, list[str]], language: str) -> Re
     token = render.first(posted, "id_token")
     receipt = render.first(posted, "receipt").upper()
     code = render.first(posted, "code")
-    if token:
+    # Inside LINE the page posts the LIFF token with every form: a typed code still opens a phone
+    # or counter submission (a review: it was dropped for the resident's own list).
+    if token and not code:
         return _status_by_line(request, language, token, receipt)
     return _status_by_code(request, language, receipt, code)
 
@@ -656,7 +658,10 @@ def _answerer(request: Any, posted: dict[str, list[str]], language: str) -> tupl
             user_id = _resident(token)
             if user_id is None:
                 return None, _message(request, language, "web.signin_again", 401)
-            return (responses.with_access_code(receipt, None, line_user_id=user_id), "line"), None
+            found = responses.with_access_code(
+                receipt, code or None, client=_client(request), line_user_id=user_id
+            )
+            return (found, "line" if found.line_user_id == user_id else "web"), None
         return (responses.with_access_code(receipt, code, client=_client(request)), "web"), None
     except Exception as error:  # wrong pair or locked: said as the status page says it, one try spent
         return None, _no_access(request, language, receipt, error)

@@ -108,17 +108,72 @@ def test_wrong_codes_and_unknown_receipts_answer_alike_and_pay_the_same_hash(cli
     assert len(scrypts) == 2  # the unknown receipt computed its hash too
 
 
-def test_a_stranger_guessing_a_receipt_never_keeps_its_right_code_out(client, from_client):
+def test_a_stranger_guessing_a_receipt_never_keeps_its_right_code_out(client, from_client, monkeypatch):
     """An outside run: wrong codes polled at a receipt published on Open311 kept its resident's
     right code answered "wrong" for as long as the stranger went on."""
     created = create(client)
-    for _stranger in range(3):
+    stranger = []
+    for _address in range(3):
         from_client()  # a stranger on several addresses, each as far as its hour allows
-        for _ in range(codes.CLIENT_WRONG_CODES):
-            assert check(client, created["receipt"], "AAAA-AAAA").status_code == 404
-        assert check(client, created["receipt"], "AAAA-AAAA").status_code == 429
+        stranger += [check(client, created["receipt"], "AAAA-AAAA").status_code for _ in range(20)]
+    assert set(stranger) == {404, 429}  # wrong codes, then the number's minute is full
     from_client()
+    held = check(client, created["receipt"], created["accessSecret"])
+    assert held.status_code in (200, 429)  # the same minute: held back a minute at most, never "wrong"
+
+    class AMinuteLater(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return datetime.now(tz) + codes.NUMBER_WINDOW
+
+    monkeypatch.setattr(codes, "datetime", AMinuteLater)
     assert check(client, created["receipt"], created["accessSecret"]).status_code == 200
+
+
+def test_one_ipv6_network_is_one_client(client, monkeypatch):
+    """A review: every address of one IPv6 home line (a /64) had been a client of its own."""
+    import secrets
+
+    from chalice.local import LambdaEventConverter
+
+    created = create(client)
+    network = f"2001:db8:{secrets.randbelow(2**16):x}:{secrets.randbelow(2**16):x}"
+    answers = []
+    for _ in range(codes.CLIENT_WRONG_CODES + 5):
+        ip = f"{network}::{secrets.randbelow(2**16):x}:{secrets.randbelow(2**16):x}"
+        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", ip)
+        answers.append(check(client, created["receipt"], "AAAA-AAAA").status_code)
+    assert answers.count(404) == codes.CLIENT_WRONG_CODES and answers.count(429) == 5, answers
+
+
+def test_one_number_is_guessed_at_most_so_often_a_minute_from_any_number_of_clients(
+    client, from_client, monkeypatch
+):
+    """A review: with only a per-client limit, many addresses guessed one receipt without bound.
+    Its minute holds its resident back a minute at most, with 429, never "wrong code"."""
+    monkeypatch.setattr(codes, "NUMBER_TRIES", 3)
+    created = create(client)
+    answers = []
+    for _ in range(2 * codes.NUMBER_TRIES + 1):  # a minute's end may come once in between
+        from_client()
+        answers.append(check(client, created["receipt"], "AAAA-AAAA"))
+    held = [answer for answer in answers if answer.status_code == 429]
+    assert held and all(0 < int(answer.headers["Retry-After"]) <= 60 for answer in held)
+    assert json.loads(held[0].body)["error"]["code"] == "too_many_attempts"
+
+
+def test_the_operators_are_told_which_number_is_being_guessed(client, from_client, monkeypatch):
+    """A review: the warning named no number, so nobody knew which code to issue again."""
+    monkeypatch.setattr(codes, "GUESSED_AT", 3)
+    warned: list[tuple[str, dict]] = []
+    monkeypatch.setattr(codes.logger, "warning", lambda message, **kwargs: warned.append((message, kwargs)))
+    created = create(client)
+    for _ in range(codes.GUESSED_AT + 1):
+        from_client()
+        assert check(client, created["receipt"], "AAAA-AAAA").status_code == 404
+    assert [kwargs["extra"]["number"] for message, kwargs in warned if "many wrong" in message] == [
+        created["receipt"]
+    ]
 
 
 def test_a_residents_own_pages_asking_at_once_all_get_their_answer(client, from_client):

@@ -770,6 +770,19 @@ def test_one_check_answers_page_is_one_application_with_or_without_the_id_token_
     assert store.get(receipts.pop()).line_user_id == user_id  # the first send's, kept
 
 
+def test_inside_line_a_typed_receipt_and_code_open_that_submission(client, sandbox):
+    """A review: with the LIFF token every form carries, the status page showed the resident's own
+    LINE list and dropped the typed code of a web, phone or counter submission."""
+    from tests.integration.conftest import new_user_id
+
+    receipt, code, cookie, fields = _inquiry_and_status_sign_in(client, "Is the gym open on holidays?")
+    minted = _id_token(sandbox, new_user_id())
+    shown = post(client, "/web/status", cookie, {**fields, "code": code, "id_token": minted})
+    assert (
+        shown.status_code == 200 and 'id="status"' in shown.body.decode() and receipt in shown.body.decode()
+    )
+
+
 def test_a_wrong_code_on_the_answer_page_spends_one_try_not_two(client, from_client):
     from chalicelib.services.access_codes import CLIENT_WRONG_CODES
 

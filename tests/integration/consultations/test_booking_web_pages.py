@@ -401,3 +401,25 @@ def test_a_booking_keeps_a_notes_line_breaks_and_folds_a_names(client, slot):
     assert status == 200, html
     number, _ = booked_from(html)
     assert store.get(number).note == "one\ntwo" and store.get(number).name == "Ann Bcc: x@example.com"
+
+
+def test_inside_line_a_bookings_typed_number_and_code_open_it(client, slot, mint):
+    """A review: inside LINE every form carries the LIFF token, and the booking page dropped the
+    typed code of a booking made on the web, by phone or at the counter ("wrong code")."""
+    from tests.integration.conftest import new_user_id
+
+    chosen = slot("legal", capacity=2)
+    page = Browser(client)
+    page.get(f"/web/consultations/legal/book?slot={chosen}")
+    status, html = page.post(
+        "/web/consultations/legal/book",
+        slot=chosen,
+        mode="in_person",
+        name="葛飾 花子",
+        email="hanako-line@example.com",
+        eligibility="resident",
+    )
+    assert status == 200
+    number, code = booked_from(html)
+    status, html = page.post("/web/bookings", id_token=mint(new_user_id()), booking=number, code=code)
+    assert status == 200 and number in html, status
