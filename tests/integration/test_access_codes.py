@@ -191,7 +191,8 @@ def test_a_residents_own_pages_asking_at_once_all_get_their_answer(client, from_
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         answers = list(pool.map(read, range(3 * codes.CLIENT_WRONG_CODES)))
-    assert answers.count("found") >= len(answers) // 2, answers
+    # Any "wrong code" (404) or 429 raises out of pool.map; "unavailable" is the shared stack.
+    assert "found" in answers and set(answers) <= {"found", "unavailable"}, answers
 
 
 def test_one_client_is_limited_across_receipts_and_another_is_not(client, from_client):

@@ -443,6 +443,19 @@ def test_photos_are_kept_in_s3_as_they_arrive_and_the_third_moves_on(resident):
     assert len(conversations.get(resident.user_id).data["photos"]) == 3
 
 
+def test_a_photo_sent_before_the_danger_question_is_answered_is_kept(resident):
+    """A review: photos sent at once after choosing what is wrong were dropped at the new question."""
+    resident.tap("menu.report")
+    resident.tap("report.category", "road-park-damage")
+    danger = resident.tap("report.kind", "pothole")
+    early = resident.photo()
+    assert texts(early) == texts(danger)  # the question again
+    assert len(conversations.get(resident.user_id).data["photos"]) == 1
+    asked = resident.tap_button(danger, text_of("button.danger_yes"))
+    assert texts(asked) == text_of("report.photo_received", count=1)
+    assert conversations.get(resident.user_id).data["dangerous"] is True
+
+
 def test_a_guided_report_with_a_photo_and_a_pin_becomes_a_submission(resident):
     resident.tap("menu.report")
     resident.tap("report.category", "streetlight-outage")

@@ -128,13 +128,14 @@ def test_logs_carry_the_error_class_and_place_never_the_body_or_the_errors_text(
 
 def test_the_last_try_before_the_dead_letter_queue_says_it_is_given_up(caplog):
     """A walkthrough: the fifth failure was logged "it will be retried" and then sat in the DLQ."""
+    from chalicelib.config import get_settings
     from chalicelib.resources import NOTIFICATIONS
 
     def handle(body: dict) -> None:
         raise Busy("key#1 is held") if body["id"] == "busy" else KeyError("x")
 
     def on_try(message_id: str, body: dict, receives: int) -> dict:
-        arn = f"arn:aws:sqs:ap-northeast-1:000000000000:madoguchi-prod-{NOTIFICATIONS.name}"
+        arn = f"arn:aws:sqs:ap-northeast-1:000000000000:{get_settings().name(NOTIFICATIONS.name)}"
         attributes = {"ApproximateReceiveCount": str(receives)}
         return {**record(message_id, body), "attributes": attributes, "eventSourceARN": arn}
 

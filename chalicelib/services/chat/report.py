@@ -126,7 +126,9 @@ def on_photo(turn: Turn, message: dict[str, Any]) -> None:
         # Photos sent together: the last allowed one moved the report on; say this one is not in it.
         prompt(turn, "report.photo_extra")
         return
-    conversation = _expects(turn, PHOTOS)
+    # Photos sent at once after choosing what is wrong arrive at the danger question: kept, and the
+    # question asked again (a review: they were dropped with "use the buttons").
+    conversation = _expects(turn, DANGER, PHOTOS)
     if conversation is None:
         return
     photos, why_not = with_photo(
@@ -135,7 +137,9 @@ def on_photo(turn: Turn, message: dict[str, Any]) -> None:
     if photos is None:
         prompt(turn, why_not)
         return
-    if len(photos) >= chat.MAX_PHOTOS:
+    if conversation.step == DANGER:
+        turn.advance(DANGER, photos=photos)
+    elif len(photos) >= chat.MAX_PHOTOS:
         turn.advance(LOCATION, photos=photos)  # nothing more to wait for
     else:
         turn.advance(PHOTOS, photos=photos)
