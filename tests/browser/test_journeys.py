@@ -173,11 +173,6 @@ def test_a_photo_goes_through_the_presigned_upload_and_reaches_the_submission(pa
     from chalicelib.store import submissions as store
 
     page.get(f"{web}/web/forms/streetlight-outage?lang=en")
-    page.find_element(By.ID, "f-photos").send_keys(str(PHOTO))
-    WebDriverWait(page, 30).until(lambda d: d.find_element(By.ID, "f-photos-status").text)
-    assert page.find_element(By.ID, "f-photos-status").text == "Photo added (1)"
-    assert page.find_element(By.ID, "f-photos-ids").get_attribute("value").startswith("up_")
-    assert_accessible(page, "photo added")
     page.find_element(By.ID, "f-problem").click()
     # "Use my current location": the phone's position (here the city office's) fills the location.
     page.execute_cdp_cmd("Browser.grantPermissions", {"origin": web, "permissions": ["geolocation"]})
@@ -190,6 +185,12 @@ def test_a_photo_goes_through_the_presigned_upload_and_reaches_the_submission(pa
     )
     assert page.find_element(By.ID, "f-location-longitude").get_attribute("value") == "139.847200"
     assert page.find_element(By.ID, "f-location-status").text == "Location filled in."
+    submit(page)  # the second screen (the form asks whether it is dangerous: two screens)
+    page.find_element(By.ID, "f-photos").send_keys(str(PHOTO))
+    WebDriverWait(page, 30).until(lambda d: d.find_element(By.ID, "f-photos-status").text)
+    assert page.find_element(By.ID, "f-photos-status").text == "Photo added (1)"
+    assert page.find_element(By.ID, "f-photos-ids").get_attribute("value").startswith("up_")
+    assert_accessible(page, "photo added")
     submit(page)
     submit(page, "Send")
     receipt = page.find_element(By.ID, "receipt").text
