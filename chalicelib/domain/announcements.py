@@ -497,9 +497,12 @@ def untrusted_hosts(content: Content, policy: Policy) -> list[str]:
     resident's address, is seen by a second person first."""
     addresses = [url for url in (content.link, content.image_url, content.preview_url) if url]
     for text in content.texts.values():
-        # As a reader's phone shows it: full-width letters are letters, invisible marks nothing.
-        shown = json_text.without_invisible(unicodedata.normalize("NFKC", text))
-        addresses += _LINKED_IN_TEXT.findall(shown)
+        # Every way the text may be read: as sent (a linkifier stops at a soft hyphen or a "．"
+        # before ".city.katsushika.lg.jp": a re-test), as a phone shows it (full-width letters
+        # are letters), and with the invisible marks a browser drops dropped.
+        shown = unicodedata.normalize("NFKC", text)
+        for reading in {text, shown, json_text.without_invisible(shown)}:
+            addresses += _LINKED_IN_TEXT.findall(reading)
     hosts = {host for address in addresses for host in _hosts(address)}
     return sorted(
         host
@@ -520,7 +523,7 @@ def _hosts(address: str) -> set[str]:
         whole = urlsplit(address).hostname or ""
     except ValueError:
         return {first}
-    return {first, _IDEOGRAPHIC_STOPS.sub(".", unquote(whole)).lower()} - {""}
+    return {first, _IDEOGRAPHIC_STOPS.sub(".", json_text.without_invisible(unquote(whole))).lower()} - {""}
 
 
 def _host(address: str) -> str:
@@ -532,8 +535,8 @@ def _host(address: str) -> str:
         return address.lower()  # line://ti/p/@…: what it opens is the whole address, not a host
     try:
         host = (urlsplit(address).hostname or "").lower()
-    except ValueError:  # an address no browser opens either (a bracket left open)
-        return address.lower()
+    except ValueError:  # refused (a bracket left open, a host NFKC would change): read on as written
+        host = address.split("://", 1)[1].lower()
     # Where a linkifier stops (a comma, a full-width slash, any other character no host has):
     # "https://evil.example,.city.katsushika.lg.jp/" opens evil.example, not the ward's site.
     prefix = _HOST_CHARS.match(host)

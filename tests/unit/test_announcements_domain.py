@@ -208,6 +208,16 @@ def test_a_link_or_image_off_the_wards_sites_is_approved_by_a_second_person_what
             ["evil.com", "evil.jp", "evil.net", "evil.org"],
         ),
         ("区のページ https://www.city.katsushika.lg.jp/a。次は city.katsushika.lg.jp。", []),
+        # A re-test: a mark or another full stop just before the ward's name, as LINE gets it.
+        *(
+            (f"詳しくは https://evil.example{mark}.city.katsushika.lg.jp/login へ", ["evil.example"])
+            for mark in ("\u00ad", "\u200b", "\ufe0f", "\u034f", "\u180b", "\u2060", "\U000e0101", "\u061c")
+        ),
+        *(
+            (f"詳しくは https://evil.example{stop}city.katsushika.lg.jp/login へ", ["evil.example"])
+            for stop in ("\uff0e", "\ufe52", "\u2024")
+        ),
+        ("詳しくは evil.example\u00ad.city.katsushika.lg.jp/ へ", ["evil.example"]),
     ):
         worded = dataclasses.replace(news(narrowed), texts={"ja": text})
         assert rules.untrusted_hosts(worded, POLICY) == hosts, text
