@@ -523,7 +523,8 @@ def _hosts(address: str) -> set[str]:
         whole = urlsplit(address).hostname or ""
     except ValueError:
         return {first}
-    return {first, _IDEOGRAPHIC_STOPS.sub(".", json_text.without_invisible(unquote(whole))).lower()} - {""}
+    browsed = json_text.without_invisible(unicodedata.normalize("NFKC", unquote(whole)))
+    return {first, _IDEOGRAPHIC_STOPS.sub(".", browsed).lower()} - {""}
 
 
 def _host(address: str) -> str:
