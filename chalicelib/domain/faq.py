@@ -843,11 +843,11 @@ _NOT_NOW = _patterns(_ACTIONS["urgent"]["not_now"])
 
 
 def is_urgent(normalized: str) -> bool:
-    """Whether a normalised question names an emergency happening now: one of the words, or a
-    pattern in a question that asks about no procedure, certificate or disposal after the fact."""
-    if _URGENT_WORDS.search(normalized):
-        return True
-    return bool(_URGENT_PATTERNS.search(normalized)) and not _NOT_NOW.search(normalized)
+    """Whether a normalised question names an emergency happening now: one of the words or
+    patterns, in a question that asks about no procedure, certificate, disposal, past event or
+    death after the fact."""
+    named = _URGENT_WORDS.search(normalized) or _URGENT_PATTERNS.search(normalized)
+    return bool(named) and not _NOT_NOW.search(normalized)
 
 
 def _actions(text: str, patterns: dict[str, re.Pattern[str]]) -> frozenset[str]:

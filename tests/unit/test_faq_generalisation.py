@@ -417,6 +417,23 @@ def test_two_entries_both_likely_are_offered_side_by_side(ward_index):
         ("nhà bên cạnh bốc khói", "vi"),
         ("घरमा चोर पस्यो", "ne"),
         ("बुबा ढल्नुभयो, होस छैन", "ne"),
+        # Its re-test: a crime happening now (an intruder, a beating, a thief running away).
+        ("今、家の前で男が人を殴っている", "ja"),
+        ("泥棒が今家に入っている", "ja"),
+        ("知らない男が家の中にいる", "ja"),
+        ("いま男に追いかけられています", "ja"),
+        ("今ひったくりにあって犯人が逃げています", "ja"),
+        ("A thief is in my house right now", "en"),
+        ("Someone is attacking my neighbour right now", "en"),
+        ("Someone just snatched my bag and is running away", "en"),
+        ("有人在打我", "zh-Hans"),
+        ("我邻居正在被人打", "zh-Hans"),
+        ("도둑이 집에 있어요", "ko"),
+        ("지금 누가 제 가방을 훔쳐서 도망가고 있어요", "ko"),
+        ("Có người lạ đang ở trong nhà tôi", "vi"),
+        ("co khoi o nha ben canh", "vi"),
+        ("अहिले कोही मेरो घरमा चोरी गर्दैछ", "ne"),
+        ("mero buba dhalnu bhayo, sas ferdainan", "ne"),
     ],
 )
 def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, text, language):
@@ -481,6 +498,14 @@ def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, t
         ("Bếp có khói nhiều, quạt thông gió hỏng thì liên hệ đâu", "vi"),
         ("धुवाँ नआउने चुलो कहाँ पाइन्छ", "ne"),
         ("chakku kaha phalne", "ne"),
+        # Its re-test: a past collapse, fire or crime, a death, a course.
+        ("父が倒れてそのまま亡くなりました。死亡届はどこに出せばいいですか", "ja"),
+        ("救命講習会（AED）はいつありますか", "ja"),
+        ("去年の火事で焼けた家の解体の補助はありますか", "ja"),
+        ("My father collapsed last year and now needs care. How do I apply for care insurance?", "en"),
+        ("My car was broken into yesterday, what should I do now?", "en"),
+        ("아버지가 쓰러져서 돌아가셨습니다. 사망신고는 어디서 하나요?", "ko"),
+        ("Năm ngoái bố tôi bị đột quỵ, giờ cần chăm sóc. Làm sao đăng ký bảo hiểm điều dưỡng?", "vi"),
     ],
 )
 def test_words_of_an_emergency_about_a_thing_are_no_emergency(ward_index, text, language):
