@@ -96,8 +96,8 @@ def list_for_section(principal: StaffPrincipal, params: Mapping[str, list[str]])
                     "message": f"1から{MAX_LIMIT}までの整数です。 / Use a whole number from 1 to {MAX_LIMIT}.",
                 }
             )
-    status = (params.get("status") or [""])[0] or None
-    if status is not None and status not in rules.STATUSES:
+    status = params["status"][0] if params.get("status") else None
+    if status is not None and status not in rules.STATUSES:  # "?status=" too (a re-test)
         problems.append(
             {
                 "parameter": "status",

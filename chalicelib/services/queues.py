@@ -248,14 +248,13 @@ def watch_state(ref: str, user_id: str, language: str, now: datetime) -> dict[st
     item = store.get_watch(ticket_ref.key, ticket_ref.number, user_id)
     watching = item is not None and item.stopped_at is None
     ahead = int(item.ahead) if watching and item is not None else None
-    return {
-        "number": ticket_ref.number,
-        "watching": watching,
-        "ahead": ahead,
-        "message": messages.text("queue.watch.on", language, ahead=ahead)
-        if watching
-        else messages.text("queue.watch.off", language),
-    }
+    if ahead is None:
+        message = messages.text("queue.watch.off", language)
+    elif item is not None and int(item.joined_ahead or 0) <= ahead:
+        message = messages.text("queue.watch.too_close", language)  # told only when called (a re-test)
+    else:
+        message = messages.text("queue.watch.on", language, ahead=ahead)
+    return {"number": ticket_ref.number, "watching": watching, "ahead": ahead, "message": message}
 
 
 def notify_watchers(office: str, day: str, lines: set[str], now: datetime) -> int:

@@ -7,7 +7,7 @@ import importlib.util
 import json
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -152,6 +152,10 @@ def test_the_ticket_page_opened_again_inside_line_says_the_notices_are_on(page, 
     from tests.integration.conftest import new_user_id
 
     number = f"W{int(time.time() * 1000) % 100000:05d}"
+    for before in range(3):  # three people ahead: more than the 2 the watch asks for
+        post_event(
+            client, "issued", f"{number}{before}", 0, when=datetime.now(UTC) - timedelta(seconds=3 - before)
+        )
     answer = post_event(client, "issued", number, 0, when=datetime.now(UTC))
     ref = answer["ticketUrl"].rsplit("/", 1)[-1]
     Pump(retry_delay=0, wait_seconds=0).drain()

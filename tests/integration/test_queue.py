@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import requests
 
+from chalicelib.domain import messages
 from chalicelib.domain import queue as rules
 from chalicelib.domain.queue_webhooks import sign_madoguchi
 from chalicelib.domain.staff import ROLE_STAFF
@@ -701,6 +702,14 @@ def test_stop_ends_the_watch(client, ticketer, pump, sandbox, mint):
     on = state("?lang=en")
     assert (on["watching"], on["ahead"]) == (True, 1)
     assert on["message"].startswith("Notifications are on") and " 1 " in on["message"]
+    # Asked for from fewer people ahead than there are: told only when called, and the page says so.
+    assert (
+        client.http.post(f"/queue/tickets/{ref}/watch", body='{"ahead": 5}', headers=headers).status_code
+        == 200
+    )
+    close = state("?lang=en")
+    assert (close["watching"], close["ahead"]) == (True, 5)
+    assert close["message"] == messages.text("queue.watch.too_close", "en")
     assert stop() is True
     assert stop() is False  # stopped already: nothing stopped now
     off = state("?lang=en")
