@@ -387,14 +387,19 @@ def mailbox(email: str) -> str:
     local, at, domain = normalize_email(email).rpartition("@")
     if not at:
         return normalize_email(email)
-    return f"{local.split('+', 1)[0] or local}{at}{domain}"
+    local = local.split("+", 1)[0] or local
+    if domain in _GMAIL:  # dots are nothing there, and both names are one mailbox (a re-test)
+        local, domain = local.replace(".", "") or local, "gmail.com"
+    return f"{local}{at}{domain}"
+
+
+_GMAIL = frozenset({"gmail.com", "googlemail.com"})
 
 
 def normalize_phone(value: str) -> str:
+    """One way to write a Japanese number: +81 3…, 0081-3…, +81 (0)3… are all 03… (a re-test)."""
     digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", value))
-    if digits.startswith("81"):
-        digits = "0" + digits[2:]
-    return digits
+    return re.sub(r"^(?:00)?810?", "0", digits)
 
 
 def person_key(service_id: str, day: date, identity: str) -> str:

@@ -45,10 +45,12 @@ REPORT_PROPERTIES = ("location", "area", "photos", "description")
 
 _FORM_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 # An address SES delivers to, written one way only: dot-atoms (no quotes, comments or IP
-# literals, which write one mailbox several ways), host labels not starting or ending with "-",
-# a top-level domain of two or more. Every form's `email` and a booking's use it (the schemas).
+# literals, which write one mailbox several ways), a local part of at most 64, host labels not
+# starting or ending with "-", a top-level domain of two or more and none reserved for no mail
+# (.invalid, .test, .local, .localhost). Every form's `email` and a booking's use it.
 EMAIL_PATTERN = (
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
+    r"^(?=[^@]{1,64}@)(?!.*\.(invalid|test|local|localhost)$)"
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
     r"([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$"
 )
 _PROPERTY_NAME = re.compile(r"^[a-z][A-Za-z0-9]*$")

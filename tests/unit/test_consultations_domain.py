@@ -161,8 +161,16 @@ def test_the_guard_is_per_person_service_and_day_and_holds_no_personal_data():
     assert (
         rules.normalize_phone("０３-３６９５-１１１１")
         == rules.normalize_phone("+81 3 3695 1111")
+        == rules.normalize_phone("0081-3-3695-1111")  # a re-test: these were other people
+        == rules.normalize_phone("+81-(0)3-3695-1111")
         == "0336951111"
     )
+    assert rules.normalize_phone("090-8123-4567") == "09081234567"
+    # One Gmail mailbox however its dots are written or its domain named (a re-test).
+    assert (
+        rules.mailbox("Ha.Na.Ko+x@gmail.com") == rules.mailbox("hanako@googlemail.com") == "hanako@gmail.com"
+    )
+    assert rules.mailbox("ha.na.ko@example.com") == "ha.na.ko@example.com"  # elsewhere a dot is a letter
 
 
 def test_reminders_day_before_hour_before_and_the_link_for_online_only():

@@ -850,6 +850,12 @@ def test_summary():
         ("x@a.b", False),
         ("x@[1.2.3.4]", False),
         ("x@example.com.", False),
+        # A re-test: a local part past 64, and top-level domains no mail reaches.
+        ("x" * 64 + "@example.com", True),
+        ("x" * 65 + "@example.com", False),
+        ("x@mail.invalid", False),
+        ("x@host.test", False),
+        ("x@printer.local", False),
     ],
 )
 def test_every_email_field_takes_plain_deliverable_addresses_only(address, taken):
