@@ -11,8 +11,9 @@ a worker that crashes anywhere and runs again finishes the job once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from chalicelib.adapters import queues
 from chalicelib.adapters.provider_http import ProviderRejected, ProviderUnavailable
@@ -309,24 +310,26 @@ def _end_lost(intent: PaymentIntent) -> None:
 
 def _write(intent: PaymentIntent, actions: list[Any], audit: store.Audit | None) -> PaymentIntent:
     """A conditional update that re-reads and re-applies on a stale revision (actions are absolute)."""
-    for _ in range(5):
-        try:
-            return store.update(intent, actions, audit)
-        except store.StaleIntent:
-            fresh = store.get(intent.payment_id)
-            assert fresh is not None  # noqa: S101
-            intent = fresh
-    raise Unavailable(Text("error.busy"))
+    return _on_fresh(intent, lambda current: store.update(current, actions, audit))
 
 
 def _ask_refund(intent: PaymentIntent, actions: list[Any], audit: store.Audit) -> PaymentIntent | None:
     """`_write` for the first refund request only: None when another request asked meanwhile
     (five at once: one refund and one trail entry, not five)."""
+    return _on_fresh(
+        intent,
+        lambda current: None if current.refund_state is not None else store.update(current, actions, audit),
+    )
+
+
+_T = TypeVar("_T")
+
+
+def _on_fresh(intent: PaymentIntent, write: Callable[[PaymentIntent], _T]) -> _T:
+    """`write(intent)`, again on the intent read afresh each time its revision was stale."""
     for _ in range(5):
-        if intent.refund_state is not None:
-            return None
         try:
-            return store.update(intent, actions, audit)
+            return write(intent)
         except store.StaleIntent:
             fresh = store.get(intent.payment_id)
             assert fresh is not None  # noqa: S101
