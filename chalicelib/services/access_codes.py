@@ -43,8 +43,8 @@ def _decoy_hash() -> str:
 def check(number: str | None, stored: str | None, secret: str | None, client: str) -> bool:
     """Whether `secret` is the code of `number` (`stored`: its hash; None when there is no such
     number). The same work whether or not the number exists: a place taken in the client's
-    hour, one scrypt (of a decoy when there is nothing to check against). Raises
-    TooManyRequests when the client has used up its wrong codes for the hour."""
+    hour and the number's minute, one scrypt (of a decoy when there is nothing to check
+    against). Raises TooManyRequests when either window is full."""
     now = datetime.now(UTC)
     places = [(f"client#{client}", CLIENT_WINDOW, CLIENT_WRONG_CODES)]
     if number is not None:
