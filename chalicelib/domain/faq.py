@@ -824,6 +824,9 @@ _ELSEWHERE = _action_patterns({ELSEWHERE: _ACTIONS[ELSEWHERE]["places"]})
 _MOVING = _action_pattern([word for words in _ACTIONS[ELSEWHERE]["moving"].values() for word in words])
 # An emergency happening now (faq_actions.json, "urgent"): its entry is always shown.
 URGENT_ENTRY = _ACTIONS["urgent"]["entry"]
+# The entries about emergencies themselves ("should I call an ambulance at night?"): the only
+# ones that answer a question naming an emergency outright.
+_URGENT_YIELDS_TO = frozenset(_ACTIONS["urgent"]["yields_to"])
 _URGENT_WORDS = _action_pattern([word for words in _ACTIONS["urgent"]["words"].values() for word in words])
 
 
@@ -1455,12 +1458,12 @@ class FaqIndex:
         confidence: "ごみ" alone is in scope, only too broad to answer; it gets suggestions.
         A brief one ("ok") is never answered outright, nor one a second entry may answer too.
         A question naming an emergency is answered with who to call where that entry ranks first
-        or nothing else fits, else shown it first among the suggestions, unless another entry
-        answers it.
+        or nothing else fits, else shown it first among the suggestions, unless an entry about
+        emergencies themselves answers it (a stranger in the house is never a garbage question).
         """
         action, shown = FaqIndex._decide(hits)
         urgent = next((hit for hit in hits if hit.urgent), None)
-        if urgent is None or (action == ANSWER and shown[0] is not urgent):
+        if urgent is None or (action == ANSWER and shown[0].entry_id in _URGENT_YIELDS_TO):
             return action, shown
         if action == NO_MATCH or hits[0] is urgent:
             return ANSWER, [urgent]  # an emergency, and nothing else fits better: who to call

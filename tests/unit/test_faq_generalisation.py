@@ -434,6 +434,8 @@ def test_two_entries_both_likely_are_offered_side_by_side(ward_index):
         ("co khoi o nha ben canh", "vi"),
         ("अहिले कोही मेरो घरमा चोरी गर्दैछ", "ne"),
         ("mero buba dhalnu bhayo, sas ferdainan", "ne"),
+        # A confident answer of another entry no longer hides who to call.
+        ("有陌生人在我家里", "zh-Hans"),
     ],
 )
 def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, text, language):
@@ -515,15 +517,23 @@ def test_words_of_an_emergency_about_a_thing_are_no_emergency(ward_index, text, 
     )
 
 
-def test_an_emergency_word_alone_answers_nothing_another_entry_does_not():
+def test_an_emergency_is_answered_outright_only_by_an_entry_about_emergencies():
     from chalicelib.domain.faq import SUGGESTIONS, Hit
 
-    garbage = Hit("garbage-batteries-spray-cans", 9.0, 0.95)
+    night = Hit("health-emergency-night", 9.0, 0.95)  # "should I call an ambulance at 2am?"
+    garbage = Hit("garbage-illegal-dumping", 9.0, 0.95)  # 「有陌生人在我家里」 scored so
     urgent = Hit(URGENT_ENTRY, 1.0, 0.01, urgent=True)
-    assert FaqIndex.decide([garbage, urgent]) == (ANSWER, [garbage])  # answered stays answered
+    assert FaqIndex.decide([night, urgent]) == (ANSWER, [night])
+    assert FaqIndex.decide([garbage, urgent]) == (SUGGESTIONS, [urgent, garbage])  # who to call first
     assert FaqIndex.decide([Hit("x", 1.0, 0.1), urgent]) == (ANSWER, [urgent])  # nothing else fits
     likely = [Hit("x", 5.0, 0.6), Hit("y", 4.0, 0.3)]
     assert FaqIndex.decide([*likely, urgent]) == (SUGGESTIONS, [urgent, *likely])
+
+
+def test_the_entries_an_emergency_yields_to_are_entries_of_the_faq(ward_index):
+    from chalicelib.domain.faq import _URGENT_YIELDS_TO
+
+    assert _URGENT_YIELDS_TO and set(ward_index.entries) >= _URGENT_YIELDS_TO
 
 
 @pytest.mark.parametrize(
