@@ -242,6 +242,92 @@ def danger_question(form_id: str, language: str) -> str | None:
     return messages.plain(languages.pick(texts, language) or "")
 
 
+# A yes or a no typed to the report's danger question, in our languages (compared as
+# CANCEL_WORDS are), besides the buttons' own labels: a typed "はい" was read as a question.
+_TYPED_ANSWERS = {
+    True: frozenset(
+        {
+            "はい",
+            "うん",
+            "ええ",
+            "危ない",
+            "危険",
+            "危険です",
+            "あぶない",
+            "あぶないです",
+            "yes",
+            "yeah",
+            "yep",
+            "y",
+            "dangerous",
+            "是",
+            "是的",
+            "有",
+            "危险",
+            "有危险",
+            "예",
+            "네",
+            "응",
+            "위험",
+            "위험해요",
+            "có",
+            "co",
+            "nguy hiểm",
+            "nguy hiem",
+            "हो",
+            "ho",
+            "खतरा",
+            "खतरा छ",
+            "khatara",
+            "khatra",
+        }
+    ),
+    False: frozenset(
+        {
+            "いいえ",
+            "いや",
+            "ううん",
+            "大丈夫",
+            "だいじょうぶ",
+            "危なくない",
+            "あぶなくない",
+            "no",
+            "nope",
+            "n",
+            "not dangerous",
+            "否",
+            "不",
+            "不是",
+            "没有",
+            "不危险",
+            "아니요",
+            "아니오",
+            "아뇨",
+            "아니",
+            "괜찮아요",
+            "không",
+            "khong",
+            "ko",
+            "होइन",
+            "hoina",
+            "छैन",
+            "chhaina",
+            "chaina",
+        }
+    ),
+}
+
+
+def typed_yes_no(text: str) -> bool | None:
+    """A yes (True) or a no (False) typed to a yes/no question, else None."""
+    bare = _bare(text)
+    for answer, key in ((True, "button.danger_yes"), (False, "button.danger_no")):
+        labels = {_bare(messages.text(key, language)) for language in LANGUAGES}
+        if bare in _TYPED_ANSWERS[answer] or bare in labels:
+            return answer
+    return None
+
+
 def report_summary(data: dict[str, Any], language: str) -> str:
     place = data.get("address") or messages.text("report.place_pin", language)
     summary = messages.text(

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from chalicelib.domain import faq
+from chalicelib.services.chat.ask import index as ask_index
 from chalicelib.store import conversations, submissions
 from chalicelib.store.models import Submission
 from devstack.dev_issuer import mint_token
@@ -232,6 +234,15 @@ def test_a_question_while_answering_can_be_left_out_and_the_answer_goes_on(resid
 
     [response] = submissions.get(receipt).responses
     assert response["text"] == "直径30センチくらいです。"
+
+
+def test_an_emergency_written_into_an_answer_is_told_who_to_call_and_kept(resident, client, pump):
+    """An answer to the ward naming an emergency now waited for the clerk, with no 110/119."""
+    _answering(resident, client, pump)
+    got = resident.say("穴につまずいて人が倒れている")
+    emergency = ask_index().answer(faq.URGENT_ENTRY, "ja")["answer"]
+    assert got[0]["text"].startswith(emergency)
+    assert texts(got[1:]) == text_of("answer.got", texts=1, photos=0)
 
 
 def test_a_place_sent_while_answering_asks_for_the_answer_again(resident, client, pump):

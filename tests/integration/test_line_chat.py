@@ -12,9 +12,10 @@ import requests
 
 from chalicelib.adapters import storage
 from chalicelib.config import get_settings
-from chalicelib.domain import chat, images, messages, postbacks
+from chalicelib.domain import chat, faq, images, messages, postbacks
 from chalicelib.domain import preferences as rules
 from chalicelib.domain.forms import get_form
+from chalicelib.services.chat.ask import index as ask_index
 from chalicelib.store import conversations, submissions
 from chalicelib.store import preferences as preference_store
 from chalicelib.store.models import SendListEntry, Submission
@@ -454,6 +455,45 @@ def test_a_photo_sent_before_the_danger_question_is_answered_is_kept(resident):
     asked = resident.tap_button(danger, text_of("button.danger_yes"))
     assert texts(asked) == text_of("report.photo_received", count=1)
     assert conversations.get(resident.user_id).data["dangerous"] is True
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "dangerous"),
+    [
+        ("ja", "はい", True),
+        ("ja", "いいえ。", False),
+        ("en", "Yes", True),
+        ("ko", "아니요", False),
+        ("vi", "Có", True),
+    ],
+)
+def test_a_yes_or_no_typed_to_the_danger_question_answers_it(
+    post_webhook, pump, sandbox, language, typed, dangerous
+):
+    """A re-test: a typed "yes" was read as a question ("that is not a step"), the question asked again."""
+    resident = Resident(post_webhook, pump, sandbox, language=language)
+    resident.tap("menu.report")
+    resident.tap("report.category", "streetlight-outage")
+    resident.tap("report.kind", "flickering")
+    answered = resident.say(typed)
+    assert texts(answered) == text_of("report.ask_photos", language)
+    assert conversations.get(resident.user_id).data["dangerous"] is dangerous
+
+
+def test_an_emergency_typed_as_the_comment_is_told_who_to_call_and_kept(resident):
+    """A comment naming an emergency now went into the report for office hours, with no 110/119."""
+    resident.tap("menu.report")
+    resident.tap("report.category", "road-park-damage")
+    resident.tap("report.kind", "pothole")
+    resident.tap("report.danger", "yes")
+    resident.tap("report.photos_done")
+    resident.tap("report.address")
+    resident.say("東京都葛飾区立石5丁目")
+    confirm = resident.say("穴につまずいて人が倒れている")
+    emergency = ask_index().answer(faq.URGENT_ENTRY, "ja")["answer"]
+    assert confirm[0]["text"].startswith(emergency)  # who to call, first
+    assert "人が倒れている" in texts(confirm[1:])  # and the report goes on, comment kept
+    assert conversations.get(resident.user_id).data["comment"] == "穴につまずいて人が倒れている"
 
 
 def test_a_guided_report_with_a_photo_and_a_pin_becomes_a_submission(resident):

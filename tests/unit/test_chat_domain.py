@@ -116,3 +116,23 @@ def test_the_ward_bounds_hold_the_ward_and_not_tokyo_station():
 def test_text_is_cleaned_of_control_characters():
     assert chat.clean_line(" 金町\n駅\x00前 ") == "金町 駅 前"
     assert chat.clean_text("一行目\n二行目\x07") == "一行目\n二行目"
+
+
+@pytest.mark.parametrize(
+    ("typed", "answer"),
+    [
+        ("はい", True),
+        ("はい（危険）", True),  # a button's label, typed or pasted
+        ("YES!", True),
+        ("네", True),
+        ("हो", True),
+        ("いいえ。", False),
+        ("không", False),
+        ("不", False),
+        ("No", False),
+        ("はいしゃ", None),  # a dentist, not a yes
+        ("電線が垂れています", None),
+    ],
+)
+def test_a_typed_yes_or_no_is_read_in_every_language(typed, answer):
+    assert chat.typed_yes_no(typed) is answer

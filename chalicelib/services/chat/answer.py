@@ -75,6 +75,7 @@ def on_text(turn: Turn, text: str) -> None:
         resume = turn.button("button.continue_flow", "flow.resume")
         turn.say("answer.question_seen", [keep, resume, turn.cancel_button()])
         return
+    interrupt.warn_if_urgent(turn, cleaned)
     _add_text(turn, cleaned)
 
 

@@ -210,7 +210,16 @@ def _is_number(value: object) -> TypeGuard[float]:
 
 
 def on_text(turn: Turn, text: str) -> None:
-    """Typed text: the address or the comment when asked for; otherwise the buttons are the way."""
+    """Typed text: the address or the comment when asked for, a yes or no to the danger
+    question; otherwise the buttons are the way. An emergency named in the address or the
+    comment is told who to call first: the report itself reaches staff in office hours."""
+    from chalicelib.services.chat import interrupt
+
+    if turn.in_flow(REPORT, DANGER) and (dangerous := chat.typed_yes_no(text)) is not None:
+        choose_danger(turn, "yes" if dangerous else "no")
+        return
+    if turn.in_flow(REPORT, ADDRESS, COMMENT):
+        interrupt.warn_if_urgent(turn, text)
     if turn.in_flow(REPORT, ADDRESS):
         address = chat.clean_line(text)
         if not address:
@@ -230,8 +239,6 @@ def on_text(turn: Turn, text: str) -> None:
             turn.advance(CONFIRM, comment=comment or None)
             prompt(turn)
     else:
-        from chalicelib.services.chat import interrupt
-
         interrupt.on_stray_text(turn, text, prompt)
 
 
