@@ -83,6 +83,8 @@ class Settings:
     # The local stack sets far more (devstack/env.py): make run, its tests and the browser all
     # send from 127.0.0.1.
     anonymous_sends_per_day: int = 20
+    # Photo uploads one address may start an hour (a form takes up to 3, an answer up to 3).
+    anonymous_uploads_per_hour: int = 60
 
     def name(self, resource: str) -> str:
         """The deployed name of a table, queue or bucket: one prefix per stage."""
@@ -198,6 +200,9 @@ def get_settings() -> Settings:
         paypay_report_source=env.get("PAYPAY_REPORT_SOURCE") or ("sandbox" if stage == "local" else "s3"),
         queue_always_open=stage == "local" and env.get("QUEUE_ALWAYS_OPEN") == "on",
         anonymous_sends_per_day=int(env.get("ANONYMOUS_SENDS_PER_DAY") or Settings.anonymous_sends_per_day),
+        anonymous_uploads_per_hour=int(
+            env.get("ANONYMOUS_UPLOADS_PER_HOUR") or Settings.anonymous_uploads_per_hour
+        ),
         payment_withdraw_after_days=int(
             env.get("PAYMENT_WITHDRAW_AFTER_DAYS", Settings.payment_withdraw_after_days)
         ),

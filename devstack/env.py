@@ -91,6 +91,7 @@ def local_environ(ports: Ports, base: dict[str, str] | None = None) -> dict[str,
         "QUEUE_TICKET_SECRET": base.get("QUEUE_TICKET_SECRET") or "local-ticket-secret",
         # make run, its tests and the browser all send from 127.0.0.1 (services/anonymous_limits.py).
         "ANONYMOUS_SENDS_PER_DAY": base.get("ANONYMOUS_SENDS_PER_DAY") or "10000",
+        "ANONYMOUS_UPLOADS_PER_HOUR": base.get("ANONYMOUS_UPLOADS_PER_HOUR") or "100000",
         "STAFF_JWT_ISSUER": issuer,
         "STAFF_API_BASE": f"http://127.0.0.1:{ports.api}",
         # The resident pages are served by the local API: providers send the payer back there.

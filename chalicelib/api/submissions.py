@@ -18,9 +18,10 @@ bp = ApiBlueprint(__name__)
 @bp.route("/uploads", methods=["POST"], cors=RESIDENT_CORS)
 def start_upload() -> Response:
     request = bp.current_request
-    from chalicelib.services import uploads
+    from chalicelib.services import anonymous_limits, uploads
 
     body = json_body(request, "upload_request")
+    anonymous_limits.take_upload(client_pseudonym(request))
     return Response(
         uploads.start(body["contentType"]), status_code=201, headers={"Cache-Control": "no-store"}
     )

@@ -1,10 +1,11 @@
-"""How many submissions and bookings one address may send a day without signing in.
+"""How much one address may send and upload without signing in.
 
 A web form or a web booking needs no account, and each sends the ward's mail to whatever
 address was typed and may take a consultation seat nobody verified: one script could book
-every seat or turn the ward's SES sender on strangers. A LINE resident (an ID token) is not
-counted. The count is per client pseudonym (api.requests.client_pseudonym), in the attempts
-table, for a fixed day; only a send that runs counts (an Idempotency-Key's replay does not).
+every seat or turn the ward's SES sender on strangers. Each photo upload is a presigned POST
+of up to 10 MB into the ward's bucket: one script could fill it. The counts are per client
+pseudonym (api.requests.client_pseudonym), in the attempts table, for fixed windows; each
+take is one conditional write, so callers at once cannot pass a limit between them.
 """
 
 from __future__ import annotations
@@ -16,17 +17,30 @@ from chalicelib.domain import errors as rule
 from chalicelib.domain.messages import Text
 from chalicelib.store import attempts
 
-WINDOW = timedelta(days=1)
+SENDS_WINDOW = timedelta(days=1)
+UPLOADS_WINDOW = timedelta(hours=1)
 
 
 def take(client: str) -> None:
-    """Count one send of `client`; TooManyRequests once its day's sends are used up."""
+    """Count one send (a form or a booking) of `client`; TooManyRequests once its day's sends are
+    used up. Only a send that runs counts (an Idempotency-Key's replay does not); a LINE
+    resident (an ID token) is not counted."""
+    _take(f"anonymous-sends#{client}", SENDS_WINDOW, get_settings().anonymous_sends_per_day, "too_many_sends")
+
+
+def take_upload(client: str) -> None:
+    """Count one photo upload of `client`; TooManyRequests once its hour's uploads are used up."""
+    _take(
+        f"anonymous-uploads#{client}",
+        UPLOADS_WINDOW,
+        get_settings().anonymous_uploads_per_hour,
+        "too_many_uploads",
+    )
+
+
+def _take(subject: str, window: timedelta, limit: int, code: str) -> None:
     now = datetime.now(UTC)
-    subject = f"anonymous-sends#{client}"
-    if attempts.failures(subject, now, WINDOW) >= get_settings().anonymous_sends_per_day:
+    if not attempts.take(subject, now, window, limit):
         raise rule.TooManyRequests(
-            Text("error.too_many_sends"),
-            code="too_many_sends",
-            retry_after=attempts.seconds_left(now, WINDOW),
+            Text(f"error.{code}"), code=code, retry_after=attempts.seconds_left(now, window)
         )
-    attempts.add_failure(subject, now, WINDOW)

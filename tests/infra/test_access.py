@@ -37,6 +37,7 @@ SAFE_DEFAULTS = {
     "paypay_report_source": "s3 (the ward's PayPay transaction CSV) on every stage but local",
     "queue_always_open": "off on every stage but local (QUEUE_ALWAYS_OPEN, a demo after hours)",
     "anonymous_sends_per_day": "20 unless ANONYMOUS_SENDS_PER_DAY says otherwise (the local stack's 10,000)",
+    "anonymous_uploads_per_hour": "60 unless ANONYMOUS_UPLOADS_PER_HOUR says otherwise (the local stack's 100,000)",
     "consult_session_hours": "07:00-22:00 unless CONSULT_SESSION_HOURS says otherwise (a night line: off)",
 }
 # Settings a ward gives as context (README "How a ward deploys"): the prod stage of the tests is

@@ -444,6 +444,33 @@ def test_only_images_may_be_uploaded(client):
     assert response.status_code == 422
 
 
+def test_uploads_are_limited_per_address_and_hour(client, from_client, monkeypatch):
+    """A review: one script could take presigned 10 MB uploads without end."""
+    import dataclasses
+
+    from chalicelib.config import get_settings
+    from chalicelib.services import anonymous_limits
+
+    settings = dataclasses.replace(get_settings(), anonymous_uploads_per_hour=2)
+    monkeypatch.setattr(anonymous_limits, "get_settings", lambda: settings)
+
+    def upload(language: str = "ja"):
+        return client.http.post(
+            "/uploads",
+            body=json.dumps({"contentType": "image/jpeg"}),
+            headers={"Content-Type": "application/json", "Accept-Language": language},
+        )
+
+    assert [upload().status_code for _ in range(2)] == [201, 201]
+    refused = upload("en")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert answer(refused)["error"]["code"] == "too_many_uploads"
+    assert answer(refused)["error"]["message"] == catalogue.text("error.too_many_uploads", "en")
+    assert upload("ja").status_code == 429  # refused again, not counted past the limit
+    from_client()
+    assert upload().status_code == 201  # another address has its own hour
+
+
 def test_the_resident_sees_public_notes_but_never_internal_ones(client):
     from chalicelib.domain.submissions import STAFF, Actor
     from chalicelib.services.submissions import move
