@@ -8,9 +8,7 @@ sending itself is services/fanout.py.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,8 +25,6 @@ from chalicelib.store.models import Announcement, SendListEntry
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-# byArea key of residents who chose no area (they get every area's news).
-NO_AREA = "*"
 
 _NOT_FOUND = "このお知らせはありません。 / There is no announcement with this id."
 _OTHER_SECTION = "このお知らせは他の課のものです。 / This announcement belongs to another section."
@@ -339,16 +335,6 @@ def _check_revision(announcement: Announcement, body: Mapping[str, Any]) -> None
 # --- preview ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Recipients:
-    by_language: dict[str, int]
-    by_area: dict[str, int]
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_language.values())
-
-
 def matching(content: rules.Content, *, consistent: bool = False) -> Iterator[tuple[str, SendListEntry]]:
     """(partition, entry) for every resident the announcement reaches now, by key queries only."""
     for partition in rules.partitions(content):
@@ -356,28 +342,11 @@ def matching(content: rules.Content, *, consistent: bool = False) -> Iterator[tu
             yield partition, entry
 
 
-def count_recipients(content: rules.Content) -> Recipients:
-    """Exact recipients from the send lists' counts (a few small key reads), never the members."""
-    from chalicelib.domain.preferences import parse_count_slot
-    from chalicelib.store.preferences import list_counts
-
-    by_language = dict.fromkeys(LANGUAGES, 0)
-    by_area: dict[str, int] = defaultdict(int)
-    for partition, slots in list_counts(rules.partitions(content)).items():
-        area = rules.partition_area(partition) or NO_AREA
-        for slot, members in slots.items():
-            language, age_band = parse_count_slot(slot)
-            if rules.reaches(language, age_band, content.target):
-                by_language[language] = by_language.get(language, 0) + members
-                by_area[area] += members
-    return Recipients(by_language, dict(sorted(by_area.items())))
-
-
 def preview(principal: StaffPrincipal, announcement_id: str) -> dict[str, Any]:
     """Who it would reach now, by language and area, and what it costs of this month's LINE quota."""
     announcement = _load(principal, announcement_id)
     content = fanout.content_of(announcement)
-    recipients = count_recipients(content)
+    recipients = fanout.count_recipients(content)
     policy = fanout.policy()
     plan = rules.text_plan(content, recipients.by_language)
     reasons = rules.approval_reasons(
@@ -467,7 +436,7 @@ def submit(principal: StaffPrincipal, announcement_id: str, body: Mapping[str, A
         )
     content = fanout.content_of(announcement)
     _allowed(lambda: rules.check_target(principal.roles, content))
-    recipients = count_recipients(content).total
+    recipients = fanout.count_recipients(content).total
     approval = rules.needs_approval(
         recipients, content, fanout.policy(), supervisor_draft=_supervisor_draft(announcement, principal)
     )

@@ -52,6 +52,8 @@ WATCHDOG = timedelta(minutes=10)
 # A start message may arrive a little before its time (clock skew between services).
 START_TOLERANCE = timedelta(seconds=60)
 BUCKET = "line-multicast"
+# byArea key of residents who chose no area (they get every area's news).
+NO_AREA = "*"
 MERGED_CHUNKS = f"chunk#{store.MERGED}#"
 
 # Triggers of a plan message.
@@ -70,6 +72,33 @@ def policy() -> rules.Policy:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Recipients:
+    by_language: dict[str, int]
+    by_area: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_language.values())
+
+
+def count_recipients(content: rules.Content) -> Recipients:
+    """Exact recipients from the send lists' counts (a few small key reads), never the members."""
+    from chalicelib.domain.preferences import parse_count_slot
+    from chalicelib.store.preferences import list_counts
+
+    by_language = dict.fromkeys(LANGUAGES, 0)
+    by_area: dict[str, int] = defaultdict(int)
+    for partition, slots in list_counts(rules.partitions(content)).items():
+        area = rules.partition_area(partition) or NO_AREA
+        for slot, members in slots.items():
+            language, age_band = parse_count_slot(slot)
+            if rules.reaches(language, age_band, content.target):
+                by_language[language] = by_language.get(language, 0) + members
+                by_area[area] += members
+    return Recipients(by_language, dict(sorted(by_area.items())))
 
 
 def content_of(announcement: Announcement) -> rules.Content:
@@ -92,6 +121,8 @@ def plan(announcement_id: str, trigger: str = START, *, now: datetime | None = N
         if quiet:
             defer_start(announcement, quiet)
             return "deferred"
+        if _grown_past_approval(announcement, now):
+            return rules.PENDING_APPROVAL
         partitions = list(rules.partitions(content_of(announcement)))
         if store.start_send(announcement_id, partitions, policy().chunk_size, now, now + WATCHDOG):
             logger.info("announcement send started", extra={"partitions": len(partitions)})
@@ -123,6 +154,37 @@ def plan(announcement_id: str, trigger: str = START, *, now: datetime | None = N
         if progress is not None and progress.assembled:
             _enqueue_chunks(announcement_id, list(store.items(announcement_id, MERGED_CHUNKS)))
     return "planned"
+
+
+def _grown_past_approval(announcement: Announcement, now: datetime) -> bool:
+    """Whether a send nobody approved now reaches more residents than the approval threshold
+    (residents followed and chose its topic since it was submitted, days or weeks ahead): then
+    it waits for a supervisor, as it would have had it been that size at submit (a black-box
+    run). Taken back to pending_approval only from scheduled; False if it was not there."""
+    if announcement.approved_by or announcement.category == rules.EMERGENCY:
+        return False  # approved, or an emergency: its own rules (approval_reasons)
+    recipients = count_recipients(content_of(announcement)).total
+    if recipients <= policy().approval_threshold:
+        return False
+    held = store.update(
+        announcement.announcement_id,
+        [
+            Announcement.status.set(rules.PENDING_APPROVAL),
+            Announcement.approval_required.set(True),
+            Announcement.start_at.remove(),
+            Announcement.revision.add(1),
+            Announcement.updated_at.set(now),
+            *store.clear_due(),
+        ],
+        Announcement.status == rules.SCHEDULED,
+    )
+    if held:
+        logger.warning(
+            "announcement grew past the approval threshold before its start: it waits for approval",
+            extra={"announcement": announcement.announcement_id, "recipients": recipients},
+        )
+        metrics.add_metric(name="AnnouncementsHeldForApproval", unit="Count", value=1)
+    return held
 
 
 def _quiet(category: str, now: datetime) -> datetime | None:

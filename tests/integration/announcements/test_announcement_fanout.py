@@ -218,8 +218,8 @@ def test_preview_counts_equal_the_members_read_one_by_one(local_stack, populatio
         by_area: Counter = Counter()
         for partition, entry in service.matching(content, consistent=True):
             by_language[entry.language] += 1
-            by_area[rules.partition_area(partition) or service.NO_AREA] += 1
-        counted = service.count_recipients(content)
+            by_area[rules.partition_area(partition) or fanout.NO_AREA] += 1
+        counted = fanout.count_recipients(content)
         assert {k: v for k, v in counted.by_language.items() if v} == dict(by_language), content
         assert counted.by_area == dict(sorted(by_area.items())), content
 

@@ -477,6 +477,37 @@ def test_a_scheduled_send_gets_a_one_time_schedule_and_the_minute_job_starts_it(
     assert fanout.run_due(later + timedelta(minutes=5))["started"] == 0  # done: nothing due any more
 
 
+def test_a_send_that_grew_past_the_threshold_before_its_time_waits_for_approval(
+    api, policy, pump, sandbox, monkeypatch
+):
+    """A black-box run: approval was decided at submit alone, and a send scheduled weeks ahead
+    started at whatever size it had grown to by then."""
+    make_resident()
+    announcement_id = create(api)
+    size = body_of(api("POST", f"{BASE}/{announcement_id}/preview"))["recipients"]
+    policy(quiet_off(approval_threshold=size))  # exactly its size: no approval at submit
+    at = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+    scheduled = body_of(api("POST", f"{BASE}/{announcement_id}/submit", {"sendAt": at.isoformat()}))
+    assert scheduled["status"] == rules.SCHEDULED and scheduled["approval"]["required"] is False
+    newcomer = make_resident()  # follows and chooses the topic before the send's time
+
+    later = at + timedelta(seconds=30)
+    monkeypatch.setattr(fanout, "_now", lambda: later)
+    assert fanout.run_due(later)["started"] == 1  # its start is queued, and the planner holds it
+    drain(pump)
+    held = body_of(api("GET", f"{BASE}/{announcement_id}"))
+    assert held["status"] == rules.PENDING_APPROVAL and held["approval"]["required"] is True
+    assert delivered(sandbox)[newcomer.user_id] == 0  # nothing went out
+    assert fanout.run_due(later + timedelta(minutes=5))["started"] == 0  # off the due index
+
+    boss = headers((ROLE_SUPERVISOR,), BOSS)
+    approved = body_of(api("POST", f"{BASE}/{announcement_id}/approve", {}, as_=boss))
+    assert approved["status"] == rules.SCHEDULED  # and at its time it starts, approved
+    assert fanout.plan(announcement_id, now=later + timedelta(minutes=6)) == "planned"
+    drain(pump)
+    assert delivered(sandbox)[newcomer.user_id] == 1
+
+
 def test_a_send_due_in_seconds_waits_for_its_time(api, policy, pump, sandbox):
     resident = make_resident()
     announcement_id = create(api)
