@@ -143,6 +143,9 @@ class Hit:
     brief: bool = False
     # The question names an emergency happening now, and this is who to call (URGENT_ENTRY).
     urgent: bool = False
+    # The question names an emergency but reads as asked after the fact (a procedure, a past
+    # event), and this is who to call: offered after the other suggestions, never first.
+    named_after: bool = False
 
 
 @dataclass(frozen=True)
@@ -843,14 +846,26 @@ def _patterns(by_language: dict[str, list[str]]) -> re.Pattern[str]:
 
 _URGENT_PATTERNS = _patterns(_ACTIONS["urgent"]["patterns"])
 _NOT_NOW = _patterns(_ACTIONS["urgent"]["not_now"])
+_NOW = _patterns(_ACTIONS["urgent"]["now"])
+
+# What a question says of an emergency (urgency()): happening now, or named in a question
+# that reads as asked after the fact.
+NOW, AFTER = "now", "after"
+
+
+def urgency(normalized: str) -> str | None:
+    """NOW when a normalised question names an emergency (one of the words or patterns) and
+    asks about no procedure, certificate, disposal, past event or death after the fact, or says
+    it is happening now whatever else it says; AFTER when it names one only after the fact;
+    None when it names none."""
+    if not (_URGENT_WORDS.search(normalized) or _URGENT_PATTERNS.search(normalized)):
+        return None
+    return AFTER if _NOT_NOW.search(normalized) and not _NOW.search(normalized) else NOW
 
 
 def is_urgent(normalized: str) -> bool:
-    """Whether a normalised question names an emergency happening now: one of the words or
-    patterns, in a question that asks about no procedure, certificate, disposal, past event or
-    death after the fact."""
-    named = _URGENT_WORDS.search(normalized) or _URGENT_PATTERNS.search(normalized)
-    return bool(named) and not _NOT_NOW.search(normalized)
+    """Whether a normalised question names an emergency happening now."""
+    return urgency(normalized) == NOW
 
 
 def _actions(text: str, patterns: dict[str, re.Pattern[str]]) -> frozenset[str]:
@@ -1279,7 +1294,7 @@ class FaqIndex:
         `language` is the resident's language if known; the text's script overrides it when
         they disagree (resolve_language). Empty or meaningless text gives no hits.
         """
-        urgent = isinstance(text, str) and is_urgent(normalize(text))
+        named = urgency(normalize(text)) if isinstance(text, str) else None
         hits = [
             Hit(
                 entry_id,
@@ -1287,12 +1302,14 @@ class FaqIndex:
                 round(_confidence(signals), 4),
                 signals.covered,
                 signals.evidence < MIN_ANSWER_EVIDENCE,
-                urgent and entry_id == URGENT_ENTRY,
+                named == NOW and entry_id == URGENT_ENTRY,
+                named == AFTER and entry_id == URGENT_ENTRY,
             )
             for entry_id, score, signals in self._ranked(text, language, k)
         ]
-        if urgent and URGENT_ENTRY in self.entries and not any(hit.urgent for hit in hits):
-            hits.append(Hit(URGENT_ENTRY, 0.0, 0.0, urgent=True))  # however far down it ranked
+        if named and URGENT_ENTRY in self.entries and not any(hit.entry_id == URGENT_ENTRY for hit in hits):
+            # however far down it ranked
+            hits.append(Hit(URGENT_ENTRY, 0.0, 0.0, urgent=named == NOW, named_after=named == AFTER))
         return hits
 
     def explain(self, text: str, language: str | None = None, k: int = 3) -> list[dict[str, Any]]:
@@ -1463,7 +1480,12 @@ class FaqIndex:
         """
         action, shown = FaqIndex._decide(hits)
         urgent = next((hit for hit in hits if hit.urgent), None)
-        if urgent is None or (action == ANSWER and shown[0].entry_id in _URGENT_YIELDS_TO):
+        if urgent is None:
+            after = next((hit for hit in hits if hit.named_after), None)
+            if after is None or action == ANSWER or after in shown:
+                return action, shown
+            return SUGGESTIONS, [*shown[:2], after]  # named after the fact: offered, last
+        if action == ANSWER and shown[0].entry_id in _URGENT_YIELDS_TO:
             return action, shown
         if action == NO_MATCH or hits[0] is urgent:
             return ANSWER, [urgent]  # an emergency, and nothing else fits better: who to call

@@ -436,6 +436,38 @@ def test_two_entries_both_likely_are_offered_side_by_side(ward_index):
         ("mero buba dhalnu bhayo, sas ferdainan", "ne"),
         # A confident answer of another entry no longer hides who to call.
         ("有陌生人在我家里", "zh-Hans"),
+        # A review: an everyday word (ごみ, 窓口, company, class, insurance) silenced an emergency.
+        ("火事です！ごみ置き場が燃えています", "ja"),
+        ("隣の家から煙が出ています。窓口はどこ", "ja"),
+        ("someone is breaking into my house right now, my insurance company number?", "en"),
+        ("smoke coming from the company building next door", "en"),
+        ("a man with a knife in my son's class", "en"),
+        ("有人拿着刀在窗口大喊", "zh-Hans"),
+        # An outside set: gas smelt, a child or an elder missing, water coming in, a break-in tried.
+        ("アパートの廊下がすごくガス臭いです", "ja"),
+        ("it smells like gas in my kitchen", "en"),
+        ("厨房里有很重的燃气味", "zh-Hans"),
+        ("집에서 가스 냄새가 심하게 나요", "ko"),
+        ("trong bếp có mùi gas rất nặng", "vi"),
+        ("भान्सामा ग्यासको गन्ध आयो", "ne"),
+        ("5歳の息子が公園でいなくなった", "ja"),
+        ("認知症の母が家からいなくなりました", "ja"),
+        ("こども が まいご に なった", "ja-easy"),
+        ("my 4 year old has gone missing at the mall", "en"),
+        ("I can't find my son anywhere", "en"),
+        ("我女儿在商场走丢了", "zh-Hans"),
+        ("할머니가 실종됐어요", "ko"),
+        ("con em bị lạc ở công viên", "vi"),
+        ("मेरो छोरा हरायो", "ne"),
+        ("一階が浸水してきています", "ja"),
+        ("water is pouring into our ground floor", "en"),
+        ("水已经灌进家里了", "zh-Hans"),
+        ("집 안으로 물이 들어와요", "ko"),
+        ("nước đang tràn vào nhà tôi", "vi"),
+        ("घरमा पानी पस्यो", "ne"),
+        ("a man is trying to break into my car right now", "en"),
+        ("someone is kicking down our door", "en"),
+        ("cứu với có người đang đuổi theo em", "vi"),
     ],
 )
 def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, text, language):
@@ -508,13 +540,36 @@ def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, t
         ("My car was broken into yesterday, what should I do now?", "en"),
         ("아버지가 쓰러져서 돌아가셨습니다. 사망신고는 어디서 하나요?", "ko"),
         ("Năm ngoái bố tôi bị đột quỵ, giờ cần chăm sóc. Làm sao đăng ký bảo hiểm điều dưỡng?", "vi"),
+        # Words of the new emergencies in questions about something else.
+        ("ガス料金の支払い方法は", "ja"),
+        ("子どもが通える保育園が見つからない", "ja"),
+        ("認知症の父が迷子にならないための見守りサービス", "ja"),
+        ("my son lost his my number card", "en"),
+        ("my kid is missing school a lot, who to consult", "en"),
+        ("孩子的医保卡丢了", "zh-Hans"),
+        ("自行车轮胎漏气了怎么补", "zh-Hans"),
+        ("아이 눈이 잘 안 보여요 안과 추천", "ko"),
+        ("치매 있는 아버지가 밖에 나가서 길을 잃을까 봐 걱정이에요", "ko"),
+        ("con em bị mất thẻ bảo hiểm", "vi"),
+        ("nhà bị ngập sau bão, quận có hỗ trợ không", "vi"),
+        ("बाढी आयो भने के गर्ने", "ne"),
+        ("chhora ko card harayo", "ne"),
+        ("how to get a water damage certificate after the flood", "en"),
     ],
 )
 def test_words_of_an_emergency_about_a_thing_are_no_emergency(ward_index, text, language):
-    """A review: a broken payment page was told to call 119, and offered no person."""
-    assert all(
-        hit.entry_id != URGENT_ENTRY for hit in ward_index.decide(ward_index.search(text, language))[1]
-    )
+    """A review: a broken payment page was told to call 119, and offered no person. A question
+    naming an emergency after the fact (a procedure, a past event) may offer who to call, last."""
+    from chalicelib.domain.faq import normalize, urgency
+
+    action, shown = ward_index.decide(ward_index.search(text, language))
+    shown_ids = [hit.entry_id for hit in shown]
+    if urgency(normalize(text)) is None:
+        assert URGENT_ENTRY not in shown_ids
+    else:  # never the answer, and first among the suggestions only when alone
+        assert URGENT_ENTRY not in shown_ids or (
+            action != ANSWER and shown_ids.index(URGENT_ENTRY) == len(shown_ids) - 1
+        )
 
 
 def test_an_emergency_is_answered_outright_only_by_an_entry_about_emergencies():
