@@ -39,10 +39,12 @@ def source_ip(request: Request) -> str | None:
 
 
 def client_pseudonym(request: Request) -> str:
-    """The caller for its own limits (wrong codes, sends): a pseudonym of its address, so the
-    attempts table holds no IP address, only what counts per client. An IPv6 caller is its /64,
-    the least a home line or a cloud host is given (a review: every address of one network had
-    been a client of its own)."""
+    """The caller for its own limits (wrong codes, sends, uploads): pseudonyms of its address and
+    of the networks it belongs to, narrowest first, space-separated, so the attempts table holds
+    no IP address. An IPv4 caller is its address (6to4, Teredo and IPv4-mapped IPv6 addresses
+    are the IPv4 they carry); an IPv6 caller is its /64, /56 and /48: one home line is delegated
+    a /56 or a /48, and every /64 of it had been a client of its own (two reviews).
+    services/access_codes.py takes a place for each network; other limits count the whole."""
     import ipaddress
 
     from chalicelib.observability import hashed
@@ -51,11 +53,14 @@ def client_pseudonym(request: Request) -> str:
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
-        parsed = None
+        return hashed(address) or "unknown"
     if isinstance(parsed, ipaddress.IPv6Address):
-        mapped = parsed.ipv4_mapped
-        address = str(mapped) if mapped else str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return hashed(address) or "unknown"
+        carried = parsed.ipv4_mapped or parsed.sixtofour or (parsed.teredo[1] if parsed.teredo else None)
+        if carried is None:
+            networks = [ipaddress.ip_network(f"{parsed}/{bits}", strict=False) for bits in (64, 56, 48)]
+            return " ".join(hashed(str(network)) or "unknown" for network in networks)
+        parsed = carried
+    return hashed(str(parsed)) or "unknown"
 
 
 def raw_body(request: Request) -> bytes:

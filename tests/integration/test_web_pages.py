@@ -788,7 +788,7 @@ def test_a_wrong_code_on_the_answer_page_spends_one_try_not_two(client, from_cli
 
     from_client()
     receipt, code, cookie, fields = _inquiry_and_status_sign_in(client, "Is the library open on Mondays?")
-    for _ in range(CLIENT_WRONG_CODES // 2):  # counted twice, the client's hour would now be used up
+    for _ in range(CLIENT_WRONG_CODES[0] // 2):  # counted twice, the client's hour would now be used up
         wrong = post(client, "/web/status/answer", cookie, {**fields, "code": "WRONG", "text": "hello"})
         assert wrong.status_code == 404 and "is wrong" in wrong.body.decode()
     assert post(client, "/web/status", cookie, {**fields, "code": code}).status_code == 200

@@ -264,7 +264,7 @@ def test_a_client_locked_out_for_wrong_codes_is_told_so_not_that_the_right_code_
     number, code = booked_from(
         page.post("/web/consultations/legal/book", **fields, email="lock@example.com")[1]
     )
-    for n in range(CLIENT_WRONG_CODES):  # spread over bookings, as someone trying numbers would
+    for n in range(CLIENT_WRONG_CODES[0]):  # spread over bookings, as someone trying numbers would
         status, html = page.post("/web/bookings", booking=f"BK-2612-ZZZ{n:03d}", code="WRONG")
         assert status == 404 and "The booking number or access code is wrong." in html
     status, html = page.post("/web/bookings", booking=number, code=code)
