@@ -856,6 +856,11 @@ def test_summary():
         ("x@mail.invalid", False),
         ("x@host.test", False),
         ("x@printer.local", False),
+        # Review r18d: Python's "$" took a final newline, and the reserved names were case-sensitive.
+        ("x@example.com\n", False),
+        ("x@host.TEST", False),
+        ("x@mail.Invalid", False),
+        ("x@Example.Com", True),
     ],
 )
 def test_every_email_field_takes_plain_deliverable_addresses_only(address, taken):
