@@ -79,7 +79,9 @@ def test_refund_requests_at_once_make_one_refund_and_one_trail_entry(paid, paybo
     trail = [item.action for item in store.trail(payment_id) if item.action]
     assert trail.count("refund_requested") == 1, trail
     accepted = [r for r in paybox.requests("/v2/refunds", "POST") if r["status"] in (200, 201)]
-    assert len([r for r in accepted if payment_id in json.dumps(r)]) <= 1
+    assert len([r for r in accepted if payment_id in json.dumps(r)]) == 1  # one refund, not none
+    assert {view["refund"]["state"] for view in views} <= {"requested", "done"}
+    assert store.get(payment_id).refund_state == "done"
 
 
 def test_a_fee_is_not_refunded_while_its_request_is_still_being_handled(
