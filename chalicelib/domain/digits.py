@@ -16,9 +16,15 @@ _HALF_WIDTH = str.maketrans("０１２３４５６７８９－−．", "01234567
 
 
 def typed(text: str | None) -> str:
-    """A number a person typed, full-width digits as ASCII ("１９９０" -> "1990"): for answers
-    people type, never for what programs send (signatures, ids)."""
-    return (text or "").translate(_HALF_WIDTH)
+    """A number a person typed, full-width digits and those of other scripts as ASCII ("１９９０",
+    "१९९०" -> "1990"): for answers people type, never for what programs send (signatures, ids)."""
+    return _ascii_digits((text or "").translate(_HALF_WIDTH))
+
+
+def _ascii_digits(text: str) -> str:
+    """Every decimal digit of any script (a Nepali phone keyboard types Devanagari ones, which the
+    pages print too: a walkthrough) as its ASCII digit."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c for c in text)
 
 
 def typed_email(text: str | None) -> str:
@@ -34,9 +40,9 @@ _DASHES = re.compile("[\u2010-\u2015\u2212\u30fc\uff70\ufe63]")
 
 def typed_phone(text: str | None) -> str:
     """A phone number or postal code a person typed, as the schemas take it: full-width digits
-    as ASCII, every kind of dash as "-", no spaces, no postal mark ("〒１２４－８５５５" ->
-    "124-8555")."""
-    normal = _DASHES.sub("-", unicodedata.normalize("NFKC", text or ""))
+    and those of other scripts as ASCII, every kind of dash as "-", no spaces, no postal mark
+    ("〒１２４－８５５５", "१२४-८५५५" -> "124-8555")."""
+    normal = _DASHES.sub("-", _ascii_digits(unicodedata.normalize("NFKC", text or "")))
     return re.sub(r"\s+", "", normal).removeprefix("〒")
 
 

@@ -58,7 +58,8 @@ def test_typed_reads_full_width_digits_as_a_japanese_keyboard_types_them() -> No
     assert typed("１９９０") == "1990"
     assert whole_number(typed("－３"), signed=True) == -3
     assert decimal_number(typed("３５．７４")) == 35.74
-    assert typed("٣²") == "٣²"  # other scripts' digits stay refused
+    assert typed("१९९०") == "1990"  # a Nepali phone keyboard's digits (a walkthrough)
+    assert whole_number(typed("٣²")) is None  # a superscript is no digit
     assert typed(None) == ""
 
 
@@ -70,6 +71,7 @@ def test_typed_reads_full_width_digits_as_a_japanese_keyboard_types_them() -> No
         ("03‐1234−5678", "03-1234-5678"),  # hyphen, minus sign
         ("090 1234 5678", "09012345678"),
         ("〒１２４－８５５５", "124-8555"),
+        ("१२४-८५५५", "124-8555"),  # Devanagari digits, as the Nepali pages print them
         (" 124-8555 ", "124-8555"),
         ("", ""),
     ],
