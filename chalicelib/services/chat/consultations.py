@@ -85,7 +85,11 @@ def ask_cancel(turn: Turn, booking_id: str) -> None:
     svc = rules.get_service(booking.service)
     turn.say(
         "consult.cancel.confirm",
-        [turn.button("consult.button.cancel_yes", "consult.cancel_yes", booking_id), turn.cancel_button()],
+        # "No, keep it", not "Cancel": next to "Yes, cancel it" that read as the same (a walkthrough).
+        [
+            turn.button("consult.button.cancel_yes", "consult.cancel_yes", booking_id),
+            turn.button("consult.button.keep", "consult.keep"),
+        ],
         title=svc.public_title(turn.language),
         when=rules.tokyo_text(rules.parse_slot(booking.slot)).replace("T", " ")[:16],
         booking=booking_id,
@@ -116,4 +120,5 @@ ACTIONS: dict[str, Callable[[Turn, str], None]] = {
     "consult.mine": mine,
     "consult.cancel": ask_cancel,
     "consult.cancel_yes": cancel,
+    "consult.keep": lambda turn, _: turn.say("consult.cancel.kept"),
 }

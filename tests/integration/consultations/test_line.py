@@ -30,6 +30,10 @@ def test_my_bookings_lists_them_and_cancel_asks_first(post_webhook, pump, sandbo
     assert f"取消 {booking_id[-6:]}" in [b["label"] for b in buttons(listed)]
     ask = resident.tap_button(listed, "取消 ")
     assert "取り消しますか" in texts(ask) and store.get(booking_id).status == "booked"
+    # The way back reads as keeping it, never as "cancel" beside "yes, cancel" (a walkthrough).
+    assert [b["label"] for b in buttons(ask)] == ["はい、取り消す", "いいえ、予約を残す"]
+    kept = resident.tap_button(ask, "いいえ")
+    assert texts(kept) == "予約はそのままです。" and store.get(booking_id).status == "booked"
     done = resident.tap_button(ask, "はい")
     assert "取消を受け付けました" in texts(done)
     assert store.get(booking_id).status == "cancelled"
