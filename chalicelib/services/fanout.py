@@ -52,7 +52,8 @@ WATCHDOG = timedelta(minutes=10)
 # A start message may arrive a little before its time (clock skew between services).
 START_TOLERANCE = timedelta(seconds=60)
 BUCKET = "line-multicast"
-# byArea key of residents who chose no area (they get every area's news).
+# byArea (byAgeBand) key of residents who chose no area (gave no age band): they get every
+# area's (age band's) news.
 NO_AREA = "*"
 MERGED_CHUNKS = f"chunk#{store.MERGED}#"
 
@@ -78,6 +79,9 @@ def _now() -> datetime:
 class Recipients:
     by_language: dict[str, int]
     by_area: dict[str, int]
+    # By the age band residents gave; NO_AREA ("*") for those who gave none, whom every age
+    # band's news reaches (they chose not to narrow it).
+    by_age_band: dict[str, int]
 
     @property
     def total(self) -> int:
@@ -91,6 +95,7 @@ def count_recipients(content: rules.Content) -> Recipients:
 
     by_language = dict.fromkeys(LANGUAGES, 0)
     by_area: dict[str, int] = defaultdict(int)
+    by_age_band: dict[str, int] = defaultdict(int)
     for partition, slots in list_counts(rules.partitions(content)).items():
         area = rules.partition_area(partition) or NO_AREA
         for slot, members in slots.items():
@@ -98,7 +103,8 @@ def count_recipients(content: rules.Content) -> Recipients:
             if rules.reaches(language, age_band, content.target):
                 by_language[language] = by_language.get(language, 0) + members
                 by_area[area] += members
-    return Recipients(by_language, dict(sorted(by_area.items())))
+                by_age_band[age_band or NO_AREA] += members
+    return Recipients(by_language, dict(sorted(by_area.items())), dict(sorted(by_age_band.items())))
 
 
 def content_of(announcement: Announcement) -> rules.Content:

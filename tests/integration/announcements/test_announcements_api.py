@@ -203,7 +203,7 @@ def test_only_a_supervisor_may_address_every_follower(api, policy):
 # --- preview ---------------------------------------------------------------------------------
 
 
-def test_preview_counts_exactly_by_language_and_area_and_shows_the_quota(api, policy):
+def test_preview_counts_exactly_by_language_area_and_age_band_and_shows_the_quota(api, policy):
     document = announcement(topic="crime-prevention", target={"areas": ["horikiri"], "ageBands": ["70+"]})
     announcement_id = create(api, document)
     before = body_of(api("POST", f"{BASE}/{announcement_id}/preview"))
@@ -225,6 +225,10 @@ def test_preview_counts_exactly_by_language_and_area_and_shows_the_quota(api, po
     }  # fmt: skip
     assert after["byArea"]["horikiri"] - before["byArea"].get("horikiri", 0) == 2
     assert after["byArea"]["*"] - before["byArea"].get("*", 0) == 1
+    # Who gave no age band is reached, and shown apart (a walkthrough: it was counted unseen).
+    assert after["byAgeBand"]["70+"] - before["byAgeBand"].get("70+", 0) == 2
+    assert after["byAgeBand"]["*"] - before["byAgeBand"].get("*", 0) == 1
+    assert set(after["byAgeBand"]) <= {"70+", "*"}
     assert after["lineRequests"] == rules.minimum_requests(after["byLanguage"], 5)
     quota = after["quota"]
     assert quota["messages"] == after["recipients"]
