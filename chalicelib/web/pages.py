@@ -830,7 +830,14 @@ def _ticket_page(request: Any, language: str, ref: str, **context: Any) -> Respo
             409 if expired else 404,
         )
     context.setdefault("ahead", 3)
-    return render.page(request, "queue_ticket.html", language, ticket=ticket, ref=ref, **context)
+    # Refreshing itself only when asked to (WCAG 2.2.1), as /queue does, and only while waiting.
+    auto = (request.query_params or {}).get("auto") == "1" and ticket["status"] in ("waiting", "unknown")
+    response = render.page(
+        request, "queue_ticket.html", language, ticket=ticket, ref=ref, auto=auto, **context
+    )
+    if auto:
+        response.headers["Refresh"] = str(QUEUE_REFRESH_SECONDS)
+    return response
 
 
 @bp.route("/web/queue/tickets/{ref}", methods=["GET"])
@@ -867,8 +874,9 @@ def queue_ticket_post(request: Any, posted: dict[str, list[str]], language: str,
 
     token = render.first(posted, "id_token")
     user_id = _resident(token) if token else None
-    if user_id is None:
-        return _message(request, language, "web.signin_again", 401)
+    if user_id is None:  # said on the ticket, kept in view (a walkthrough: a page of its own lost it)
+        why = render.Texts(language).plain("web.signin_again" if token else "queue.watch.line_only")
+        return _ticket_page(request, language, ref, id_token="", notice=why, status=401)
     chosen = render.first(posted, "ahead")
     # Not a choice the page offers ("²", "3.5"): 0, out of range, so the watch refuses it.
     ahead = (whole_number(chosen) or 0) if chosen else None

@@ -140,7 +140,9 @@ def test_the_ticket_page_the_qr_code_opens_is_accessible(page, web, client):
     for language in ("ja", "en"):
         page.get(f"{web}/web/queue/tickets/{ref}?lang={language}")
         assert number in page.find_element(By.ID, "ticket").text
-        assert page.find_element(By.ID, "watch").is_displayed()
+        # Outside LINE: the wait, a way to follow it, and LINE's notices explained, not offered.
+        assert not page.find_element(By.ID, "watch").is_displayed()
+        assert page.find_element(By.ID, "line-only").is_displayed()
         assert_accessible(page, f"queue ticket {language}")
 
 
@@ -185,6 +187,8 @@ def test_the_ticket_page_opened_again_inside_line_says_the_notices_are_on(page, 
         WebDriverWait(page, 15).until(lambda _: state.is_displayed())
         assert state.text.startswith("お知らせを受け取る設定です。前に 2 人以下")
         assert Select(page.find_element(By.ID, "f-ahead")).first_selected_option.text == "2"
+        assert page.find_element(By.ID, "watch").is_displayed()  # signed in on LINE: its form
+        assert not page.find_element(By.ID, "line-only").is_displayed()
         assert_accessible(page, "queue ticket ja watching")
     finally:
         page.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})

@@ -11,6 +11,12 @@
     for (var i = 0; i < inputs.length; i++) { if (!inputs[i].value) inputs[i].value = token; }
     var signin = document.querySelector("form.js-liff-signin");
     if (signin) signin.submit();
+    // What works only signed in on LINE (a ticket's notices): shown now, its "open in LINE" note gone.
+    Array.prototype.forEach.call(document.querySelectorAll(".js-liff-only"), function (el) {
+      el.className = el.className.replace(" hidden", "");
+    });
+    var lineOnly = document.getElementById("line-only");
+    if (lineOnly) lineOnly.className += " hidden";
     showWatch(token);
   }
   // A ticket page opened again: whether its notices are on, and from how many people ahead.
