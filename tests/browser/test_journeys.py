@@ -166,6 +166,11 @@ def test_catalogue_and_status_entry_pages_are_accessible(page, web, language):
     assert summary_links(page) == ["f-receipt"]
     assert_accessible(page, f"status wrong code {language}")
     page.get(f"{web}/web/settings?lang={language}")
+    # Outside LINE: "open it in LINE", and no "signing in…" left beside it (a walkthrough).
+    WebDriverWait(page, 5).until(
+        lambda _: page.find_element(By.CSS_SELECTOR, ".js-liff-missing").is_displayed()
+    )
+    assert not page.find_element(By.CSS_SELECTOR, ".js-liff-checking").is_displayed()
     assert_accessible(page, f"settings outside LINE {language}")
 
 

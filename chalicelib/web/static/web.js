@@ -46,6 +46,9 @@
   function showMissing() {
     var note = document.querySelector(".js-liff-missing");
     if (note) note.className = note.className.replace("hidden", "");
+    // Not "signing in…" any more: it never will outside LINE (a walkthrough).
+    var checking = document.querySelector(".js-liff-checking");
+    if (checking) checking.className += " hidden";
   }
 
   // "Show the access code": the field is masked until the resident asks to see it.
