@@ -137,10 +137,28 @@ def ward_context() -> dict[str, object]:
     return dict(json.loads((ROOT / "cdk.json").read_text(encoding="utf-8")).get("context", {}))
 
 
-def main() -> int:
+def context_with(arguments: list[str]) -> dict[str, object]:
+    """cdk.json's context with `-c NAME=VALUE` (`-c prod:NAME=VALUE`) given on the command line
+    over it, as the CDK CLI gives them: run by hand, the app had ignored them (a walkthrough: an
+    operator checking a value before committing it saw it pass unread)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m infra.app", description=__doc__.split("\n", 1)[0])
+    parser.add_argument("-c", "--context", action="append", default=[], metavar="NAME=VALUE")
+    context = ward_context()
+    for item in parser.parse_args(arguments).context:
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            parser.error(f"-c {item}: give NAME=VALUE")
+        context[name] = value
+    return context
+
+
+def main(arguments: list[str] | None = None) -> int:
     # The CDK CLI names the output folder; run by hand (make synth) it is cdk.out/.
     outdir = os.environ.get("CDK_OUTDIR") or str(ROOT / "cdk.out")
-    assembly = build(outdir=outdir, context=ward_context()).synth()
+    context = context_with(sys.argv[1:] if arguments is None else arguments)
+    assembly = build(outdir=outdir, context=context).synth()
     errors, warnings = findings(assembly)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -63,3 +63,15 @@ def test_an_origin_written_with_its_roots_slash_is_that_origin():
     """A walkthrough: synth stopped on https://host/, which a browser sends as https://host."""
     config = config_of({**WARD_CONTEXT, "prod:web_origin": "https://forms.city.example.jp/"})
     assert config.web_origin == "https://forms.city.example.jp"
+
+
+def test_context_given_on_the_command_line_is_read_over_cdk_json():
+    """A walkthrough: `python -m infra.app -c prod:alarm_emails=notanemail` passed, unread."""
+    from infra.app import context_with, ward_context
+
+    context = context_with(["-c", "prod:alarm_emails=notanemail", "--context", "stage=prod"])
+    assert context == {**ward_context(), "prod:alarm_emails": "notanemail", "stage": "prod"}
+    with pytest.raises(SystemExit):
+        context_with(["-c", "no-equals-sign"])
+    with pytest.raises(SystemExit):
+        context_with(["--unknown"])
