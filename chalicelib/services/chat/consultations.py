@@ -1,5 +1,5 @@
 """Consultation booking on LINE: book (in the LIFF app, signed in as this resident), my
-bookings, cancel. Booking itself happens on the LIFF page, which calls the same API as the
+bookings, cancel (a change of time is the LIFF bookings page's). Booking itself happens on the LIFF page, which calls the same API as the
 web; the chat offers it from the rich menu ("apply"), from a consultation's FAQ answer
 ("book this"), and lists and cancels the resident's bookings with signed buttons."""
 
@@ -65,6 +65,9 @@ def mine(turn: Turn, _: str = "") -> None:
                 booking["booking"],
             )
         )
+    if buttons:  # a time is changed on the bookings page (LIFF), signed in as this resident
+        change = get_settings().liff_link("/bookings", turn.language)
+        buttons.append(chat.uri_item(turn.text("consult.button.change"), change))
     turn.say_text("\n\n".join(lines), buttons)
 
 

@@ -28,6 +28,8 @@ def test_my_bookings_lists_them_and_cancel_asks_first(post_webhook, pump, sandbo
     assert booking_id in texts(listed)
     # Whole words and the booking number's end (labels hold 20 characters).
     assert f"取消 {booking_id[-6:]}" in [b["label"] for b in buttons(listed)]
+    # A change of time: the bookings page, signed in on LINE (a walkthrough: cancel was all).
+    assert button(listed, "日時を変更する")["uri"] == f"{get_settings().liff_url}/bookings?lang=ja"
     ask = resident.tap_button(listed, "取消 ")
     assert "取り消しますか" in texts(ask) and store.get(booking_id).status == "booked"
     # The way back reads as keeping it, never as "cancel" beside "yes, cancel" (a walkthrough).
