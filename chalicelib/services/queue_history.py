@@ -82,10 +82,19 @@ def publish(day: date, figures_by_office: dict[str, dict[str, dict[str, Any]]]) 
     return key
 
 
+def ended_day(now: datetime) -> date:
+    """The last Tokyo day whose windows have all closed: today after the last office's closing
+    time (the 23:30 run), else yesterday (a late retry, or an operator's run in the morning or
+    the day: it had closed out the day in progress, tickets being called included)."""
+    local = now.astimezone(rules.TOKYO)
+    last_closing = max(office.closes for office in rules.config().offices)
+    return local.date() if local.time() >= last_closing else local.date() - timedelta(days=1)
+
+
 def nightly(now: datetime | None = None, day: date | None = None) -> dict[str, Any]:
-    """The nightly job: for the Tokyo day that just ended (or `day`), every office."""
+    """The nightly job: for the Tokyo day that last ended (or `day`), every office."""
     now = now or datetime.now(UTC)
-    day = day or (now.astimezone(rules.TOKYO) - timedelta(hours=6)).date()
+    day = day or ended_day(now)
     closed, figures = 0, {}
     for office in rules.config().offices:
         closed += close_out(office.id, day.isoformat(), now)

@@ -678,3 +678,20 @@ def test_a_call_at_a_counter_nobody_can_see_names_no_counter():
         with pytest.raises(hooks.InvalidWebhook) as caught:
             check("honcho", body, {"x-madoguchi-signature": hooks.sign_madoguchi("w", body, stamp)})
         assert caught.value.code == "counter_required", counter
+
+
+@pytest.mark.parametrize(
+    ("tokyo", "closed"),
+    [
+        ("2026-12-08T23:30", "2026-12-08"),  # the schedule: the day just ended
+        ("2026-12-08T17:00", "2026-12-08"),  # every window closed at 17:00
+        ("2026-12-09T00:40", "2026-12-08"),  # a late retry
+        ("2026-12-09T06:40", "2026-12-08"),  # an operator's run in the morning: never today
+        ("2026-12-09T12:00", "2026-12-08"),  # nor the day in progress (a walkthrough)
+    ],
+)
+def test_the_nightly_closes_the_last_day_whose_windows_have_all_closed(tokyo, closed):
+    from chalicelib.services.queue_history import ended_day
+
+    now = datetime.fromisoformat(tokyo).replace(tzinfo=rules.TOKYO)
+    assert ended_day(now).isoformat() == closed
