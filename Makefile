@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 comma := ,
 STAMP := $(VENV)/.installed
 
-.PHONY: browser-deps browser run test unit integration e2e lint typecheck lock lock-check event token fire richmenu mail dlq-move bench clean queue-sim synth deploy diff
+.PHONY: browser-deps browser run test unit integration e2e lint typecheck lock lock-check event token fire richmenu mail metrics dlq-move bench clean queue-sim synth deploy diff
 
 # requirements-dev.txt is the lock of everything (compiled from requirements*.in by `make lock`):
 # every package pinned with its hashes, so pip installs exactly these files or stops.
@@ -79,6 +79,9 @@ richmenu: $(STAMP)  ## make richmenu (needs `make run`): register the rich menu 
 
 mail: $(STAMP)  ## make mail [N=10] [TO=address] (needs `make run`): the emails the local stack sent (moto's SES)
 	@$(PY) -m devstack.mailbox -n $(or $(N),10) --to "$(TO)"
+
+metrics: $(STAMP)  ## make metrics [PREFIX=Faq]: each metric the local stack counted, summed (.devstack/metrics.jsonl)
+	@$(PY) -m devstack.metrics --prefix "$(PREFIX)"
 
 dlq-move: $(STAMP)  ## make dlq-move QUEUE=notifications (needs `make run`): the DLQ's messages back to their queue (docs/runbook.md)
 	@$(PY) -m devstack.dlq_move "$(QUEUE)"
