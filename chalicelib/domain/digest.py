@@ -443,13 +443,15 @@ class _Parts:
                 "このメールは自動で送信しています。区民の方の個人情報は含みません。",
                 "リンク先は職員用コンソールです（ログインが必要です）。"
                 if self.base
-                else "職員用コンソールのアドレスが設定されていないため、リンクはありません（受付番号で開いてください）。",
+                else "職員用コンソールのアドレスが設定されていないため、リンクはありません。"
+                "一覧は職員API（GET /staff/submissions、status などの絞り込み）で、各件は受付番号で開けます。",
             ]
         return [
             "This email is sent automatically and holds no personal data of residents.",
             "The links open the staff console (sign-in required)."
             if self.base
-            else "No staff console address is configured, so there are no links: open submissions by receipt number.",
+            else "No staff console address is configured, so there are no links: the staff API lists them"
+            " (GET /staff/submissions, filtered by status and the like) and opens each by its receipt number.",
         ]
 
     # ----------------------------------------------------------------- HTML
