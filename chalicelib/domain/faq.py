@@ -1482,9 +1482,13 @@ class FaqIndex:
         urgent = next((hit for hit in hits if hit.urgent), None)
         if urgent is None:
             after = next((hit for hit in hits if hit.named_after), None)
-            if after is None or action == ANSWER or after in shown:
+            if after is None:
                 return action, shown
-            return SUGGESTIONS, [*shown[:2], after]  # named after the fact: offered, last
+            # Named after the fact (a certificate after a fire): decided on the other entries,
+            # who to call offered after their suggestions only, never alone or first (a re-test:
+            # "交通事故证明" was answered with who to call, its words being that entry's).
+            action, shown = FaqIndex._decide([hit for hit in hits if hit is not after])
+            return (SUGGESTIONS, [*shown[:2], after]) if action == SUGGESTIONS else (action, shown)
         if action == ANSWER and shown[0].entry_id in _URGENT_YIELDS_TO:
             return action, shown
         if action == NO_MATCH or hits[0] is urgent:

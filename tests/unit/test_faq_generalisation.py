@@ -555,6 +555,10 @@ def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, t
         ("बाढी आयो भने के गर्ने", "ne"),
         ("chhora ko card harayo", "ne"),
         ("how to get a water damage certificate after the flood", "en"),
+        # A re-test: named after the fact, who to call was answered (its entry's own words) or
+        # shown alone.
+        ("交通事故证明怎么办理", "zh-Hans"),
+        ("火事の罹災証明書はどこで", "ja"),
     ],
 )
 def test_words_of_an_emergency_about_a_thing_are_no_emergency(ward_index, text, language):
