@@ -6,6 +6,7 @@ is decided from its arguments, so every step is unit-tested without LINE or AWS.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -313,17 +314,33 @@ _TYPED_ANSWERS = {
             "छैन",
             "chhaina",
             "chaina",
+            "没有危险",
+            "不是很危险",
+            "it's fine",
+            "its fine",
+            "not really",
         }
     ),
 }
 
 
+# Where a typed answer's first part ends ("はい、危ないです", "No, it's fine"), and the polite
+# endings a word of it may carry (大丈夫です).
+_CLAUSE_END = re.compile(r"[、,，。.!！?？ ]")
+_POLITE_END = re.compile(r"(です|だ|よ|요|ạ)$")
+
+
 def typed_yes_no(text: str) -> bool | None:
-    """A yes (True) or a no (False) typed to a yes/no question, else None."""
-    bare = _bare(text)
+    """A yes (True) or a no (False) typed to a yes/no question, else None: the whole text, or its
+    first part ("はい、危ないです", "아니요, 괜찮아요"), politely ended or not; a re-test: only a
+    single word was read."""
+    whole = _bare(text)
+    first = _CLAUSE_END.split(whole, maxsplit=1)[0]
     for answer, key in ((True, "button.danger_yes"), (False, "button.danger_no")):
-        labels = {_bare(messages.text(key, language)) for language in LANGUAGES}
-        if bare in _TYPED_ANSWERS[answer] or bare in labels:
+        known = _TYPED_ANSWERS[answer] | {_bare(messages.text(key, language)) for language in LANGUAGES}
+        if any(
+            form in known for form in {whole, first, _POLITE_END.sub("", whole), _POLITE_END.sub("", first)}
+        ):
             return answer
     return None
 

@@ -130,6 +130,13 @@ def test_text_is_cleaned_of_control_characters():
         ("không", False),
         ("不", False),
         ("No", False),
+        # A re-test: an answer of more than one word.
+        ("はい、危ないです", True),
+        ("大丈夫です", False),
+        ("No, it's fine", False),
+        ("没有危险", False),
+        ("아니요, 괜찮아요", False),
+        ("Có, nguy hiểm lắm", True),
         ("はいしゃ", None),  # a dentist, not a yes
         ("電線が垂れています", None),
     ],
