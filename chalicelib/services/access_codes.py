@@ -42,23 +42,24 @@ def check(number: str | None, stored: str | None, secret: str | None, client: st
     client's networks' hours, one scrypt (of a decoy when there is nothing to check against).
     Raises TooManyRequests when a network's hour is full."""
     now = datetime.now(UTC)
-    taken: list[str] = []
+    places = [
+        (f"client#{network}", limit)
+        for network, limit in zip(client.split(" "), CLIENT_WRONG_CODES, strict=False)
+    ]
+    taken = attempts.take_each(places, now, CLIENT_WINDOW)
+    if taken is None:
+        raise rule.TooManyRequests(
+            Text("error.too_many_attempts"),
+            code="too_many_attempts",
+            retry_after=attempts.seconds_left(now, CLIENT_WINDOW),  # the window is a fixed one
+        )
     try:
-        for network, limit in zip(client.split(" "), CLIENT_WRONG_CODES, strict=False):
-            subject = f"client#{network}"
-            if not attempts.take(subject, now, CLIENT_WINDOW, limit):
-                raise rule.TooManyRequests(
-                    Text("error.too_many_attempts"),
-                    code="too_many_attempts",
-                    retry_after=attempts.seconds_left(now, CLIENT_WINDOW),  # the window is a fixed one
-                )
-            taken.append(subject)
         matches = secrets.verify_secret(secret or "", stored or _decoy_hash())
     except Exception:
-        _give_back(taken, now)  # not evaluated (a full hour, a failed write): counts nowhere
+        attempts.give_back_each(taken, now, CLIENT_WINDOW)  # not evaluated: counts nowhere
         raise
     if number is not None and stored is not None and matches:
-        _give_back(taken, now)
+        attempts.give_back_each(taken, now, CLIENT_WINDOW)
         return True
     # Counted for every number, existing or not (the same work); a made-up one raises no alarm.
     wrong_today = attempts.add_failure(f"access-code#{number}", now, GUESS_WINDOW) if number else 0
@@ -69,8 +70,3 @@ def check(number: str | None, stored: str | None, secret: str | None, client: st
         )
         metrics.add_metric(name="AccessCodeGuessed", unit="Count", value=1)
     return False
-
-
-def _give_back(subjects: list[str], now: datetime) -> None:
-    for subject in subjects:
-        attempts.give_back(subject, now, CLIENT_WINDOW)

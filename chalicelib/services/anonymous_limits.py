@@ -25,22 +25,32 @@ def take(client: str) -> None:
     """Count one send (a form or a booking) of `client`; TooManyRequests once its day's sends are
     used up. Only a send that runs counts (an Idempotency-Key's replay does not); a LINE
     resident (an ID token) is not counted."""
-    _take(f"anonymous-sends#{client}", SENDS_WINDOW, get_settings().anonymous_sends_per_day, "too_many_sends")
+    _take("anonymous-sends", client, SENDS_WINDOW, get_settings().anonymous_sends_per_day, "too_many_sends")
 
 
 def take_upload(client: str) -> None:
     """Count one photo upload of `client`; TooManyRequests once its hour's uploads are used up."""
     _take(
-        f"anonymous-uploads#{client}",
+        "anonymous-uploads",
+        client,
         UPLOADS_WINDOW,
         get_settings().anonymous_uploads_per_hour,
         "too_many_uploads",
     )
 
 
-def _take(subject: str, window: timedelta, limit: int, code: str) -> None:
+# A client's networks (api.requests.client_pseudonym: an address or IPv6 /64, its /56, its /48)
+# each count, the wider ones for more people: a re-test took every /64 of one /56 for a new client.
+NETWORK_SHARES = (1, 3, 25)
+
+
+def _take(kind: str, client: str, window: timedelta, limit: int, code: str) -> None:
     now = datetime.now(UTC)
-    if not attempts.take(subject, now, window, limit):
+    places = [
+        (f"{kind}#{network}", limit * share)
+        for network, share in zip(client.split(" "), NETWORK_SHARES, strict=False)
+    ]
+    if attempts.take_each(places, now, window) is None:
         raise rule.TooManyRequests(
             Text(f"error.{code}"), code=code, retry_after=attempts.seconds_left(now, window)
         )

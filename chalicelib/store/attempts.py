@@ -50,3 +50,24 @@ def take(subject: str, now: datetime, window: timedelta, limit: int) -> bool:
 def give_back(subject: str, now: datetime, window: timedelta) -> None:
     """Undo a `take` made at `now` (the same window): what it held a place for did not count."""
     AttemptCounter(_key(subject, now, window)).update(actions=[AttemptCounter.count.add(-1)])
+
+
+def take_each(places: list[tuple[str, int]], now: datetime, window: timedelta) -> list[str] | None:
+    """A place in each (subject, limit) of one window (a client's networks), or in none: the
+    subjects taken, or None when one is full (those taken before it given back, as on an error)."""
+    taken: list[str] = []
+    try:
+        for subject, limit in places:
+            if not take(subject, now, window, limit):
+                give_back_each(taken, now, window)
+                return None
+            taken.append(subject)
+    except Exception:
+        give_back_each(taken, now, window)
+        raise
+    return taken
+
+
+def give_back_each(subjects: list[str], now: datetime, window: timedelta) -> None:
+    for subject in subjects:
+        give_back(subject, now, window)

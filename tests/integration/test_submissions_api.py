@@ -470,6 +470,16 @@ def test_uploads_are_limited_per_address_and_hour(client, from_client, monkeypat
     from_client()
     assert upload().status_code == 201  # another address has its own hour
 
+    # A re-test: each /64 of one IPv6 home line (a /56) was a client of its own.
+    from chalice.local import LambdaEventConverter
+
+    line = f"2001:db8:{uuid.uuid4().int % 65536:x}:42"
+    answers = []
+    for n in range(3 * 2 + 1):  # the /56 takes three times an address's uploads
+        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", f"{line}{n:02x}::1")
+        answers.append(upload().status_code)
+    assert answers == [201] * 6 + [429]
+
 
 def test_the_resident_sees_public_notes_but_never_internal_ones(client):
     from chalicelib.domain.submissions import STAFF, Actor
