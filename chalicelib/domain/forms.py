@@ -47,12 +47,12 @@ _FORM_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 # An address SES delivers to, written one way only: dot-atoms (no quotes, comments or IP
 # literals, which write one mailbox several ways), a local part of at most 64, host labels not
 # starting or ending with "-", a top-level domain of two or more and none reserved for no mail
-# (.invalid, .test, .local, .localhost, in any case). It ends with (?![\s\S]), not "$": Python's
-# "$" (jsonschema's `pattern` is re.search) also matches before a final newline. Every form's
-# `email` and a booking's use it.
+# (.invalid, .test, .local, .localhost, .example, .onion, .internal, .alt, .arpa, in any case).
+# It ends with (?![\s\S]), not "$": Python's "$" (jsonschema's `pattern` is re.search) also
+# matches before a final newline. Every form's `email` and a booking's use it.
 EMAIL_PATTERN = (
     r"^(?=[^@]{1,64}@)"
-    r"(?![\s\S]*\.(?:[Ii][Nn][Vv][Aa][Ll][Ii][Dd]|[Tt][Ee][Ss][Tt]|[Ll][Oo][Cc][Aa][Ll]|[Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt])(?![\s\S]))"
+    r"(?![\s\S]*\.(?:[Ii][Nn][Vv][Aa][Ll][Ii][Dd]|[Tt][Ee][Ss][Tt]|[Ll][Oo][Cc][Aa][Ll]|[Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt]|[Ee][Xx][Aa][Mm][Pp][Ll][Ee]|[Oo][Nn][Ii][Oo][Nn]|[Ii][Nn][Tt][Ee][Rr][Nn][Aa][Ll]|[Aa][Ll][Tt]|[Aa][Rr][Pp][Aa])(?![\s\S]))"
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
     r"([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9](?![\s\S])"
 )

@@ -861,6 +861,12 @@ def test_summary():
         ("x@host.TEST", False),
         ("x@mail.Invalid", False),
         ("x@Example.Com", True),
+        # A re-test: the other names reserved for no mail (RFC 2606, 6761, 9476).
+        ("x@shop.example", False),
+        ("x@hidden.onion", False),
+        ("x@corp.internal", False),
+        ("x@home.arpa", False),
+        ("x@a.alt", False),
     ],
 )
 def test_every_email_field_takes_plain_deliverable_addresses_only(address, taken):
