@@ -1294,7 +1294,13 @@ class FaqIndex:
         `language` is the resident's language if known; the text's script overrides it when
         they disagree (resolve_language). Empty or meaningless text gives no hits.
         """
-        named = urgency(normalize(text)) if isinstance(text, str) else None
+        ranked = self._ranked(text, language, k)
+        normalized = normalize(text) if isinstance(text, str) else ""
+        named = urgency(normalized) if normalized else None
+        if named is None and _NOT_NOW.search(normalized) and any(hit[0] == URGENT_ENTRY for hit in ranked):
+            # Asked after the fact with none of the words, who to call ranked by its own text
+            # (a road accident's certificate): offered last, never the answer (a re-test).
+            named = AFTER
         hits = [
             Hit(
                 entry_id,
@@ -1305,7 +1311,7 @@ class FaqIndex:
                 named == NOW and entry_id == URGENT_ENTRY,
                 named == AFTER and entry_id == URGENT_ENTRY,
             )
-            for entry_id, score, signals in self._ranked(text, language, k)
+            for entry_id, score, signals in ranked
         ]
         if named and URGENT_ENTRY in self.entries and not any(hit.entry_id == URGENT_ENTRY for hit in hits):
             # however far down it ranked

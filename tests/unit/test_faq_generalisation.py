@@ -468,6 +468,28 @@ def test_two_entries_both_likely_are_offered_side_by_side(ward_index):
         ("a man is trying to break into my car right now", "en"),
         ("someone is kicking down our door", "en"),
         ("cứu với có người đang đuổi theo em", "vi"),
+        # Two more outside sets: a car hitting someone, a threat of suicide, a dementia patient
+        # gone, water rising to the floor, someone not responding (phrased here anew).
+        ("交差点でトラックが自転車の人をはねた", "ja"),
+        ("a taxi just knocked down an old man outside the station", "en"),
+        ("路口有辆电动车撞倒了一个小孩", "zh-Hans"),
+        ("오토바이에 치였어요 빨리 와 주세요", "ko"),
+        ("vừa có xe máy tông vào một bà cụ", "vi"),
+        ("बाटोमा बसले मान्छेलाई ठक्कर दियो", "ne"),
+        ("友達からもう死にたいってLINEが来た", "ja"),
+        ("my brother says he is going to kill himself", "en"),
+        ("我朋友说她不想活了", "zh-Hans"),
+        ("친구가 자살하겠다고 해요", "ko"),
+        ("bạn tôi nói muốn tự tử", "vi"),
+        ("मेरो साथी आत्महत्या गर्छु भन्दैछ", "ne"),
+        ("認知症の父が夕方から帰ってこない", "ja"),
+        ("grandpa has dementia and he's been missing since lunch", "en"),
+        ("我奶奶有老年痴呆，现在找不到她了", "zh-Hans"),
+        ("床の上まで水が来ている、どうしよう", "ja"),
+        ("水已经淹到膝盖了", "zh-Hans"),
+        ("물이 무릎까지 찼어요", "ko"),
+        ("母が台所で倒れて、呼んでも返事がない", "ja"),
+        ("我爷爷晕倒了，没有反应", "zh-Hans"),
     ],
 )
 def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, text, language):
@@ -555,6 +577,12 @@ def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, t
         ("बाढी आयो भने के गर्ने", "ne"),
         ("chhora ko card harayo", "ne"),
         ("how to get a water damage certificate after the flood", "en"),
+        ("Tôi nhặt được con chó đi lạc thì liên hệ ai", "vi"),  # a stray dog
+        ("印鑑登録のカードがどこ探しても見つからない", "ja"),
+        ("집에 도둑이 들어서 도장이 없어졌어요", "ko"),
+        ("बच्चाको खोपको फारम हरायो", "ne"),
+        ("माइनम्बर कार्ड चल्दैन", "ne"),
+        ("सडक दुर्घटना प्रमाणपत्र कहाँ पाइन्छ", "ne"),
         # A re-test: named after the fact, who to call was answered (its entry's own words) or
         # shown alone.
         ("交通事故证明怎么办理", "zh-Hans"),
