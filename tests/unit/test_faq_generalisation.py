@@ -490,6 +490,13 @@ def test_two_entries_both_likely_are_offered_side_by_side(ward_index):
         ("물이 무릎까지 찼어요", "ko"),
         ("母が台所で倒れて、呼んでも返事がない", "ja"),
         ("我爷爷晕倒了，没有反应", "zh-Hans"),
+        # A re-test: what a road or street-light report's comment may say.
+        ("電柱が倒れて人が下敷きになっています", "ja"),
+        ("the street light wires are sparking", "en"),
+        ("a car fell into the sinkhole and the driver is inside", "en"),
+        ("电线冒火花了", "zh-Hans"),
+        ("전선에서 불꽃이 튀어요", "ko"),
+        ("dây điện tóe lửa trước nhà", "vi"),
     ],
 )
 def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, text, language):
@@ -583,6 +590,7 @@ def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, t
         ("बच्चाको खोपको फारम हरायो", "ne"),
         ("माइनम्बर कार्ड चल्दैन", "ne"),
         ("सडक दुर्घटना प्रमाणपत्र कहाँ पाइन्छ", "ne"),
+        ("電柱の番号は何ですか", "ja"),
         # A re-test: named after the fact, who to call was answered (its entry's own words) or
         # shown alone.
         ("交通事故证明怎么办理", "zh-Hans"),
