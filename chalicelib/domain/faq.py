@@ -1483,6 +1483,8 @@ class FaqIndex:
         A question naming an emergency is answered with who to call where that entry ranks first
         or nothing else fits, else shown it first among the suggestions, unless an entry about
         emergencies themselves answers it (a stranger in the house is never a garbage question).
+        One naming an emergency only after the fact is decided on the other entries, who to call
+        offered last among their suggestions.
         """
         action, shown = FaqIndex._decide(hits)
         urgent = next((hit for hit in hits if hit.urgent), None)

@@ -1,7 +1,8 @@
 """Consultation booking on LINE: book (in the LIFF app, signed in as this resident), my
-bookings, cancel (a change of time is the LIFF bookings page's). Booking itself happens on the LIFF page, which calls the same API as the
+bookings, cancel. Booking itself happens on the LIFF page, which calls the same API as the
 web; the chat offers it from the rich menu ("apply"), from a consultation's FAQ answer
-("book this"), and lists and cancels the resident's bookings with signed buttons."""
+("book this"), and lists and cancels the resident's bookings with signed buttons (a change of
+time links to the LIFF bookings page)."""
 
 from __future__ import annotations
 
