@@ -44,7 +44,7 @@ def client_pseudonym(request: Request) -> str:
     no IP address. An IPv4 caller is its address (6to4, Teredo and IPv4-mapped IPv6 addresses
     are the IPv4 they carry); an IPv6 caller is its /64, /56 and /48: one home line is delegated
     a /56 or a /48, and every /64 of it had been a client of its own (two reviews).
-    services/access_codes.py takes a place for each network; other limits count the whole."""
+    Every limit (access codes, anonymous sends and uploads) takes a place in each network."""
     import ipaddress
 
     from chalicelib.observability import hashed

@@ -3,9 +3,10 @@
 A web form or a web booking needs no account, and each sends the ward's mail to whatever
 address was typed and may take a consultation seat nobody verified: one script could book
 every seat or turn the ward's SES sender on strangers. Each photo upload is a presigned POST
-of up to 10 MB into the ward's bucket: one script could fill it. The counts are per client
-pseudonym (api.requests.client_pseudonym), in the attempts table, for fixed windows; each
-take is one conditional write, so callers at once cannot pass a limit between them.
+of up to 10 MB into the ward's bucket: one script could fill it. The counts are per network
+of the client (api.requests.client_pseudonym: an address, or an IPv6 /64 with its /56 and
+/48), in the attempts table, for fixed windows; each place is one conditional write, so
+callers at once cannot pass a limit between them.
 """
 
 from __future__ import annotations
