@@ -245,7 +245,7 @@ def danger_question(form_id: str, language: str) -> str | None:
 
 # A yes or a no typed to the report's danger question, in our languages (compared as
 # CANCEL_WORDS are), besides the buttons' own labels: a typed "はい" was read as a question.
-_TYPED_ANSWERS = {
+TYPED_ANSWERS = {
     True: frozenset(
         {
             "はい",
@@ -324,23 +324,44 @@ _TYPED_ANSWERS = {
 }
 
 
-# Where a typed answer's first part ends ("はい、危ないです", "No, it's fine"), and the polite
-# endings a word of it may carry (大丈夫です).
-_CLAUSE_END = re.compile(r"[、,，。.!！?？ ]")
-_POLITE_END = re.compile(r"(です|だ|よ|요|ạ)$")
+# Where a typed answer's first part ends ("はい、危ないです", "No, it's fine": punctuation, not
+# a space: "No lights on the whole street" is no "no"), and the polite endings a word of it may
+# carry (大丈夫です).
+CLAUSE_END = re.compile(r"[、,，。.!！?？]")
+POLITE_END = re.compile(r"(です|だ|よ|요|ạ)$")
+# Words that, after a first part, say the other way ("いや、かなり危ないです": いや is no "no"
+# there): the answer is then the resident's to give again.
+DANGER_WORDS = ("危", "あぶな", "danger", "危险", "위험", "nguy hiểm", "nguy hiem", "खतरा")
+SAFE_WORDS = (
+    "大丈夫",
+    "だいじょうぶ",
+    "危なくない",
+    "あぶなくない",
+    "not dangerous",
+    "fine",
+    "不危险",
+    "괜찮",
+    "không nguy",
+)
 
 
 def typed_yes_no(text: str) -> bool | None:
     """A yes (True) or a no (False) typed to a yes/no question, else None: the whole text, or its
-    first part ("はい、危ないです", "아니요, 괜찮아요"), politely ended or not; a re-test: only a
-    single word was read."""
+    first part ("はい、危ないです", "아니요, 괜찮아요"), politely ended or not, unless the rest says
+    the other way (two re-tests: a single word only was read, then a first word alone)."""
     whole = _bare(text)
-    first = _CLAUSE_END.split(whole, maxsplit=1)[0]
+    first = CLAUSE_END.split(whole, maxsplit=1)[0].strip()
+    rest = whole[len(first) :]
     for answer, key in ((True, "button.danger_yes"), (False, "button.danger_no")):
-        known = _TYPED_ANSWERS[answer] | {_bare(messages.text(key, language)) for language in LANGUAGES}
-        if any(
-            form in known for form in {whole, first, _POLITE_END.sub("", whole), _POLITE_END.sub("", first)}
-        ):
+        known = TYPED_ANSWERS[answer] | {_bare(messages.text(key, language)) for language in LANGUAGES}
+        if whole in known or POLITE_END.sub("", whole) in known:
+            return answer
+        if first in known or POLITE_END.sub("", first) in known:
+            said_otherwise = any(word in rest for word in (SAFE_WORDS if answer else DANGER_WORDS))
+            return None if said_otherwise else answer
+        # A first word and what agrees with it ("네 위험해요", "no it's fine"), without a comma.
+        word, _, after = whole.partition(" ")
+        if word in known and any(said in after for said in (DANGER_WORDS if answer else SAFE_WORDS)):
             return answer
     return None
 

@@ -847,6 +847,7 @@ def _patterns(by_language: dict[str, list[str]]) -> re.Pattern[str]:
 _URGENT_PATTERNS = _patterns(_ACTIONS["urgent"]["patterns"])
 _NOT_NOW = _patterns(_ACTIONS["urgent"]["not_now"])
 _NOW = _patterns(_ACTIONS["urgent"]["now"])
+_PROCEDURES = _patterns(_ACTIONS["urgent"]["procedures"])
 
 # What a question says of an emergency (urgency()): happening now, or named in a question
 # that reads as asked after the fact.
@@ -856,10 +857,12 @@ NOW, AFTER = "now", "after"
 def urgency(normalized: str) -> str | None:
     """NOW when a normalised question names an emergency (one of the words or patterns) and
     asks about no procedure, certificate, disposal, past event or death after the fact, or says
-    it is happening now whatever else it says; AFTER when it names one only after the fact;
-    None when it names none."""
+    it is happening now (but for a certificate or an application); AFTER when it names one only
+    after the fact; None when it names none."""
     if not (_URGENT_WORDS.search(normalized) or _URGENT_PATTERNS.search(normalized)):
         return None
+    if _PROCEDURES.search(normalized):
+        return AFTER
     return AFTER if _NOT_NOW.search(normalized) and not _NOW.search(normalized) else NOW
 
 

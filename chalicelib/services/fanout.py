@@ -52,9 +52,9 @@ WATCHDOG = timedelta(minutes=10)
 # A start message may arrive a little before its time (clock skew between services).
 START_TOLERANCE = timedelta(seconds=60)
 BUCKET = "line-multicast"
-# byArea (byAgeBand) key of residents who chose no area (gave no age band): they get every
-# area's (age band's) news.
-NO_AREA = "*"
+# byArea key of residents who chose no area, byAgeBand key of those who gave no age band: they
+# get every area's, every age band's news.
+NO_AREA = NO_AGE_BAND = "*"
 MERGED_CHUNKS = f"chunk#{store.MERGED}#"
 
 # Triggers of a plan message.
@@ -79,7 +79,7 @@ def _now() -> datetime:
 class Recipients:
     by_language: dict[str, int]
     by_area: dict[str, int]
-    # By the age band residents gave; NO_AREA ("*") for those who gave none, whom every age
+    # By the age band residents gave; NO_AGE_BAND for those who gave none, whom every age
     # band's news reaches (they chose not to narrow it).
     by_age_band: dict[str, int]
 
@@ -103,7 +103,7 @@ def count_recipients(content: rules.Content) -> Recipients:
             if rules.reaches(language, age_band, content.target):
                 by_language[language] = by_language.get(language, 0) + members
                 by_area[area] += members
-                by_age_band[age_band or NO_AREA] += members
+                by_age_band[age_band or NO_AGE_BAND] += members
     return Recipients(by_language, dict(sorted(by_area.items())), dict(sorted(by_age_band.items())))
 
 

@@ -82,13 +82,19 @@ def publish(day: date, figures_by_office: dict[str, dict[str, dict[str, Any]]]) 
     return key
 
 
+# Residents holding a ticket are still served after the windows close: a day is over this
+# long after the last office's closing time (17:00 + 4 h: 21:00; the nightly runs at 23:30).
+WIND_DOWN = timedelta(hours=4)
+
+
 def ended_day(now: datetime) -> date:
-    """The last Tokyo day whose windows have all closed: today after the last office's closing
-    time (the 23:30 run), else yesterday (a late retry, or an operator's run in the morning or
-    the day: it had closed out the day in progress, tickets being called included)."""
+    """The last Tokyo day that is over: today from the last office's closing time plus
+    WIND_DOWN (the 23:30 run), else yesterday (a late retry, or an operator's run in the
+    morning or the day: it had closed out the day in progress, tickets being called included)."""
     local = now.astimezone(rules.TOKYO)
     last_closing = max(office.closes for office in rules.config().offices)
-    return local.date() if local.time() >= last_closing else local.date() - timedelta(days=1)
+    over_at = datetime.combine(local.date(), last_closing, tzinfo=rules.TOKYO) + WIND_DOWN
+    return local.date() if local >= over_at else local.date() - timedelta(days=1)
 
 
 def nightly(now: datetime | None = None, day: date | None = None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
+from chalicelib.observability import logger
 from chalicelib.store.conditions import conditional
 from chalicelib.store.models import AttemptCounter
 from chalicelib.store.reads import item_or_none
@@ -54,20 +55,28 @@ def give_back(subject: str, now: datetime, window: timedelta) -> None:
 
 def take_each(places: list[tuple[str, int]], now: datetime, window: timedelta) -> list[str] | None:
     """A place in each (subject, limit) of one window (a client's networks), or in none: the
-    subjects taken, or None when one is full (those taken before it given back, as on an error)."""
+    subjects taken, or None when one is full. What was taken before a full one, or before an
+    error, is given back once."""
     taken: list[str] = []
     try:
         for subject, limit in places:
             if not take(subject, now, window, limit):
-                give_back_each(taken, now, window)
-                return None
+                break
             taken.append(subject)
+        else:
+            return taken
     except Exception:
         give_back_each(taken, now, window)
         raise
-    return taken
+    give_back_each(taken, now, window)
+    return None
 
 
 def give_back_each(subjects: list[str], now: datetime, window: timedelta) -> None:
+    """Give back each place; one that cannot be (a failed write) stays counted until its window
+    ends, which only ever errs towards the limit: never an error for the caller."""
     for subject in subjects:
-        give_back(subject, now, window)
+        try:
+            give_back(subject, now, window)
+        except Exception as error:  # noqa: BLE001 (a place left taken is the safe side)
+            logger.warning("a place not given back", extra={"error": type(error).__name__})

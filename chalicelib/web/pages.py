@@ -875,7 +875,8 @@ def queue_ticket_post(request: Any, posted: dict[str, list[str]], language: str,
     token = render.first(posted, "id_token")
     user_id = _resident(token) if token else None
     if user_id is None:  # said on the ticket, kept in view (a walkthrough: a page of its own lost it)
-        why = render.Texts(language).plain("web.signin_again" if token else "queue.watch.line_only")
+        # Without a token the page's own "LINE only" note says why; a token refused, sign in again.
+        why = render.Texts(language).plain("web.signin_again") if token else None
         return _ticket_page(request, language, ref, id_token="", notice=why, status=401)
     chosen = render.first(posted, "ahead")
     # Not a choice the page offers ("²", "3.5"): 0, out of range, so the watch refuses it.

@@ -480,6 +480,23 @@ def test_a_yes_or_no_typed_to_the_danger_question_answers_it(
     assert conversations.get(resident.user_id).data["dangerous"] is dangerous
 
 
+@pytest.mark.parametrize(
+    "typed", ["はい、人が倒れていて血が止まらない", "電柱が倒れて人が下敷きになっています"]
+)
+def test_an_emergency_typed_at_the_danger_question_is_told_who_to_call_and_marks_it_dangerous(
+    resident, typed
+):
+    """A review: a yes with an emergency in it was taken as a plain yes, with no 110/119."""
+    resident.tap("menu.report")
+    resident.tap("report.category", "streetlight-outage")
+    resident.tap("report.kind", "flickering")
+    answered = resident.say(typed)
+    emergency = ask_index().answer(faq.URGENT_ENTRY, "ja")["answer"]
+    assert answered[0]["text"].startswith(emergency)
+    assert texts(answered[1:]) == text_of("report.ask_photos")
+    assert conversations.get(resident.user_id).data["dangerous"] is True
+
+
 def test_an_emergency_typed_as_the_comment_is_told_who_to_call_and_kept(resident):
     """A comment naming an emergency now went into the report for office hours, with no 110/119."""
     resident.tap("menu.report")

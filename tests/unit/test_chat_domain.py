@@ -137,6 +137,13 @@ def test_text_is_cleaned_of_control_characters():
         ("没有危险", False),
         ("아니요, 괜찮아요", False),
         ("Có, nguy hiểm lắm", True),
+        ("네 위험해요", True),
+        ("no it's fine", False),
+        # A review: a first word is no answer when the rest says the other way, or nothing.
+        ("No lights on the whole street, very dangerous at night", None),
+        ("No idea", None),
+        ("いや、かなり危ないです", None),
+        ("yes, but it is fine now", None),
         ("はいしゃ", None),  # a dentist, not a yes
         ("電線が垂れています", None),
     ],

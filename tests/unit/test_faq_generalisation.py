@@ -497,6 +497,10 @@ def test_two_entries_both_likely_are_offered_side_by_side(ward_index):
         ("电线冒火花了", "zh-Hans"),
         ("전선에서 불꽃이 튀어요", "ko"),
         ("dây điện tóe lửa trước nhà", "vi"),
+        # A review: a word of the after-the-fact list said in an emergency now (死, 处理, hỏng).
+        ("父が倒れて息をしていない、死んじゃう", "ja"),
+        ("我爸倒下了不动了怎么处理", "zh-Hans"),
+        ("thang máy hỏng, có người bị kẹt, bất tỉnh", "vi"),
     ],
 )
 def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, text, language):
@@ -591,6 +595,10 @@ def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, t
         ("माइनम्बर कार्ड चल्दैन", "ne"),
         ("सडक दुर्घटना प्रमाणपत्र कहाँ पाइन्छ", "ne"),
         ("電柱の番号は何ですか", "ja"),
+        # A review: a word of "now" in a question asking for a certificate or an application.
+        ("今日火事の罹災証明書はどこで", "ja"),
+        ("现在交通事故证明怎么开", "zh-Hans"),
+        ("지금 화재 증명서 신청하려면", "ko"),
         # A re-test: named after the fact, who to call was answered (its entry's own words) or
         # shown alone.
         ("交通事故证明怎么办理", "zh-Hans"),
@@ -606,9 +614,9 @@ def test_words_of_an_emergency_about_a_thing_are_no_emergency(ward_index, text, 
     shown_ids = [hit.entry_id for hit in shown]
     if urgency(normalize(text)) is None:
         assert URGENT_ENTRY not in shown_ids
-    else:  # never the answer, and first among the suggestions only when alone
+    else:  # never the answer, never alone, and only last among other suggestions
         assert URGENT_ENTRY not in shown_ids or (
-            action != ANSWER and shown_ids.index(URGENT_ENTRY) == len(shown_ids) - 1
+            action != ANSWER and 0 < shown_ids.index(URGENT_ENTRY) == len(shown_ids) - 1
         )
 
 

@@ -117,8 +117,10 @@ NOT_RESIDENT_MODULES = {
 }
 NOT_RESIDENT_NAMES = {
     ("domain/chat.py", "CANCEL_WORDS"): "words a resident types to cancel: input",
-    ("domain/chat.py", "_TYPED_ANSWERS"): "a yes or no a resident types: input",
-    ("domain/chat.py", "_POLITE_END"): "the polite endings of a yes or no a resident types: input",
+    ("domain/chat.py", "TYPED_ANSWERS"): "a yes or no a resident types: input",
+    ("domain/chat.py", "POLITE_END"): "the polite endings of a yes or no a resident types: input",
+    ("domain/chat.py", "DANGER_WORDS"): "words of danger in a yes or no a resident types: input",
+    ("domain/chat.py", "SAFE_WORDS"): "words of no danger in a yes or no a resident types: input",
     ("domain/submissions.py", "_SEPARATORS"): "characters a typed receipt number may hold: input",
     ("domain/digits.py", "_DASHES"): "dashes a typed phone number may hold: input",
     ("domain/digits.py", "typed_phone"): "the postal mark a typed postal code may start with: input",

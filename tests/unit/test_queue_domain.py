@@ -684,7 +684,8 @@ def test_a_call_at_a_counter_nobody_can_see_names_no_counter():
     ("tokyo", "closed"),
     [
         ("2026-12-08T23:30", "2026-12-08"),  # the schedule: the day just ended
-        ("2026-12-08T17:00", "2026-12-08"),  # every window closed at 17:00
+        ("2026-12-08T21:00", "2026-12-08"),  # closed at 17:00, the last tickets served since
+        ("2026-12-08T17:05", "2026-12-07"),  # a review: residents still being served at 17:05
         ("2026-12-09T00:40", "2026-12-08"),  # a late retry
         ("2026-12-09T06:40", "2026-12-08"),  # an operator's run in the morning: never today
         ("2026-12-09T12:00", "2026-12-08"),  # nor the day in progress (a walkthrough)

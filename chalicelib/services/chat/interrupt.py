@@ -40,12 +40,14 @@ def answer_question(turn: Turn, entry_id: str) -> None:
     turn.say_text(found["answer"] + "\n\n" + turn.text("faq.more", link=found["link"]))
 
 
-def warn_if_urgent(turn: Turn, text: str) -> None:
+def warn_if_urgent(turn: Turn, text: str) -> bool:
     """Who to call (110, 119), before anything else, when text a step takes as its answer
-    names an emergency happening now: a comment "someone fell in and is bleeding" would
-    otherwise wait in a report for office hours."""
-    if faq.is_urgent(faq.normalize(chat.clean_text(text)[: faq.MAX_QUERY_CHARS])):
+    names an emergency happening now (said so: True): a comment "someone fell in and is
+    bleeding" would otherwise wait in a report for office hours."""
+    urgent = faq.is_urgent(faq.normalize(chat.clean_text(text)[: faq.MAX_QUERY_CHARS]))
+    if urgent:
         answer_question(turn, faq.URGENT_ENTRY)
+    return urgent
 
 
 def suggest(turn: Turn, entry_ids: list[str]) -> None:

@@ -211,13 +211,17 @@ def _is_number(value: object) -> TypeGuard[float]:
 
 def on_text(turn: Turn, text: str) -> None:
     """Typed text: the address or the comment when asked for, a yes or no to the danger
-    question; otherwise the buttons are the way. An emergency named in the address or the
-    comment is told who to call first: the report itself reaches staff in office hours."""
+    question; otherwise the buttons are the way. An emergency named at any of these steps is
+    told who to call first: the report itself reaches staff in office hours."""
     from chalicelib.services.chat import interrupt
 
-    if turn.in_flow(REPORT, DANGER) and (dangerous := chat.typed_yes_no(text)) is not None:
-        choose_danger(turn, "yes" if dangerous else "no")
-        return
+    if turn.in_flow(REPORT, DANGER):
+        # An emergency typed here is told who to call, and the report is dangerous (a review:
+        # 「はい、人が倒れていて血が止まらない」 was taken as a plain yes).
+        dangerous = True if interrupt.warn_if_urgent(turn, text) else chat.typed_yes_no(text)
+        if dangerous is not None:
+            choose_danger(turn, "yes" if dangerous else "no")
+            return
     if turn.in_flow(REPORT, ADDRESS, COMMENT):
         interrupt.warn_if_urgent(turn, text)
     if turn.in_flow(REPORT, ADDRESS):
