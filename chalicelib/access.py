@@ -150,6 +150,9 @@ FUNCTIONS: dict[str, Access] = {
     "dlq_watch_job": Access(peeks=("*dlq",)),
     # Announcements: messages carry signed postbacks (channel secret); only sending needs the token.
     "announce_plan_worker": Access(
+        # The recipients counted again at the start: an unapproved send that grew past the
+        # approval threshold waits for a supervisor (services/fanout.py, _grown_past_approval).
+        reads=("send-lists", "send-list-counts"),
         writes=_ANNOUNCE_TABLES,
         sends=("announce-collect", "announce-send"),
         secrets=(LINE_CHANNEL_SECRET,),
