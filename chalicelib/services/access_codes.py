@@ -42,11 +42,9 @@ def check(number: str | None, stored: str | None, secret: str | None, client: st
     client's networks' hours, one scrypt (of a decoy when there is nothing to check against).
     Raises TooManyRequests when a network's hour is full."""
     now = datetime.now(UTC)
-    places = [
-        (f"client#{network}", limit)
-        for network, limit in zip(client.split(" "), CLIENT_WRONG_CODES, strict=False)
-    ]
-    taken = attempts.take_each(places, now, CLIENT_WINDOW)
+    taken = attempts.take_each(
+        attempts.network_places("client", client, CLIENT_WRONG_CODES), now, CLIENT_WINDOW
+    )
     if taken is None:
         raise rule.TooManyRequests(
             Text("error.too_many_attempts"),

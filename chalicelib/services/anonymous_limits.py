@@ -47,10 +47,7 @@ NETWORK_SHARES = (1, 3, 25)
 
 def _take(kind: str, client: str, window: timedelta, limit: int, code: str) -> None:
     now = datetime.now(UTC)
-    places = [
-        (f"{kind}#{network}", limit * share)
-        for network, share in zip(client.split(" "), NETWORK_SHARES, strict=False)
-    ]
+    places = attempts.network_places(kind, client, [limit * share for share in NETWORK_SHARES])
     if attempts.take_each(places, now, window) is None:
         raise rule.TooManyRequests(
             Text(f"error.{code}"), code=code, retry_after=attempts.seconds_left(now, window)

@@ -6,6 +6,7 @@ place before the work is done, so concurrent requests cannot pass the limit betw
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from chalicelib.observability import logger
@@ -51,6 +52,13 @@ def take(subject: str, now: datetime, window: timedelta, limit: int) -> bool:
 def give_back(subject: str, now: datetime, window: timedelta) -> None:
     """Undo a `take` made at `now` (the same window): what it held a place for did not count."""
     AttemptCounter(_key(subject, now, window)).update(actions=[AttemptCounter.count.add(-1)])
+
+
+def network_places(kind: str, client: str, limits: Sequence[int]) -> list[tuple[str, int]]:
+    """(subject, limit) for each network of a client (api.requests.client_pseudonym: its
+    pseudonyms, narrowest first, space-separated), with the limit of its width: an IPv4 address
+    or an IPv6 /64 the first, its /56 and /48 the next."""
+    return [(f"{kind}#{network}", limit) for network, limit in zip(client.split(" "), limits, strict=False)]
 
 
 def take_each(places: list[tuple[str, int]], now: datetime, window: timedelta) -> list[str] | None:
