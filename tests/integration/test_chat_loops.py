@@ -6,12 +6,10 @@ import json
 
 import pytest
 
-from chalicelib.domain import faq
-from chalicelib.services.chat.ask import index as ask_index
 from chalicelib.store import conversations, submissions
 from chalicelib.store.models import Submission
 from devstack.dev_issuer import mint_token
-from tests.integration.test_line_chat import Resident, buttons, faq_buttons, text_of, texts
+from tests.integration.test_line_chat import Resident, buttons, faq_buttons, text_of, texts, who_to_call
 
 
 @pytest.fixture
@@ -240,7 +238,7 @@ def test_an_emergency_written_into_an_answer_is_told_who_to_call_and_kept(reside
     """An answer to the ward naming an emergency now waited for the clerk, with no 110/119."""
     _answering(resident, client, pump)
     got = resident.say("穴につまずいて人が倒れている")
-    emergency = ask_index().answer(faq.URGENT_ENTRY, "ja")["answer"]
+    emergency = who_to_call()
     assert got[0]["text"].startswith(emergency)
     assert texts(got[1:]) == text_of("answer.got", texts=1, photos=0)
 

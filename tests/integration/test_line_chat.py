@@ -27,6 +27,11 @@ def text_of(key: str, language: str = "ja", **values) -> str:
     return messages.text(key, language, **values)
 
 
+def who_to_call(language: str = "ja") -> str:
+    """The emergency entry's answer (110, 119), as the chat says it."""
+    return ask_index().answer(faq.URGENT_ENTRY, language)["answer"]
+
+
 def sign(action: str, value: str = "") -> str:
     return postbacks.sign(get_settings().line_channel_secret, action, value)
 
@@ -73,13 +78,17 @@ class Resident:
         action = button(answer, label_startswith)
         return self.send(line_event("postback", self.user_id, postback={"data": action["data"]}))
 
-    def report_at(self, category: str, kind: str, address: str) -> list[dict]:
-        """A report with a typed address and no photo or comment, sent: the answer to Send."""
+    def start_report(self, category: str, kind: str, danger: str | None = None) -> list[dict]:
+        """A report begun from the menu: its category and kind chosen, and the danger question
+        answered `danger` ("yes", "no") if given; the last answer."""
         self.tap("menu.report")
         self.tap("report.category", category)
-        self.tap("report.kind", kind)
-        if chat.danger_question(category, "ja"):
-            self.tap("report.danger", "no")
+        answer = self.tap("report.kind", kind)
+        return self.tap("report.danger", danger) if danger else answer
+
+    def report_at(self, category: str, kind: str, address: str) -> list[dict]:
+        """A report with a typed address and no photo or comment, sent: the answer to Send."""
+        self.start_report(category, kind, "no" if chat.danger_question(category, "ja") else None)
         self.tap("report.photos_done")
         self.tap("report.address")
         self.say(address)
@@ -446,9 +455,7 @@ def test_photos_are_kept_in_s3_as_they_arrive_and_the_third_moves_on(resident):
 
 def test_a_photo_sent_before_the_danger_question_is_answered_is_kept(resident):
     """A review: photos sent at once after choosing what is wrong were dropped at the new question."""
-    resident.tap("menu.report")
-    resident.tap("report.category", "road-park-damage")
-    danger = resident.tap("report.kind", "pothole")
+    danger = resident.start_report("road-park-damage", "pothole")
     early = resident.photo()
     assert texts(early) == texts(danger)  # the question again
     assert len(conversations.get(resident.user_id).data["photos"]) == 1
@@ -472,9 +479,7 @@ def test_a_yes_or_no_typed_to_the_danger_question_answers_it(
 ):
     """A re-test: a typed "yes" was read as a question ("that is not a step"), the question asked again."""
     resident = Resident(post_webhook, pump, sandbox, language=language)
-    resident.tap("menu.report")
-    resident.tap("report.category", "streetlight-outage")
-    resident.tap("report.kind", "flickering")
+    resident.start_report("streetlight-outage", "flickering")
     answered = resident.say(typed)
     assert texts(answered) == text_of("report.ask_photos", language)
     assert conversations.get(resident.user_id).data["dangerous"] is dangerous
@@ -487,11 +492,9 @@ def test_an_emergency_typed_at_the_danger_question_is_told_who_to_call_and_marks
     resident, typed
 ):
     """A review: a yes with an emergency in it was taken as a plain yes, with no 110/119."""
-    resident.tap("menu.report")
-    resident.tap("report.category", "streetlight-outage")
-    resident.tap("report.kind", "flickering")
+    resident.start_report("streetlight-outage", "flickering")
     answered = resident.say(typed)
-    emergency = ask_index().answer(faq.URGENT_ENTRY, "ja")["answer"]
+    emergency = who_to_call()
     assert answered[0]["text"].startswith(emergency)
     assert texts(answered[1:]) == text_of("report.ask_photos")
     assert conversations.get(resident.user_id).data["dangerous"] is True
@@ -499,25 +502,19 @@ def test_an_emergency_typed_at_the_danger_question_is_told_who_to_call_and_marks
 
 def test_an_emergency_typed_as_the_comment_is_told_who_to_call_and_kept(resident):
     """A comment naming an emergency now went into the report for office hours, with no 110/119."""
-    resident.tap("menu.report")
-    resident.tap("report.category", "road-park-damage")
-    resident.tap("report.kind", "pothole")
-    resident.tap("report.danger", "yes")
+    resident.start_report("road-park-damage", "pothole", "yes")
     resident.tap("report.photos_done")
     resident.tap("report.address")
     resident.say("東京都葛飾区立石5丁目")
     confirm = resident.say("穴につまずいて人が倒れている")
-    emergency = ask_index().answer(faq.URGENT_ENTRY, "ja")["answer"]
+    emergency = who_to_call()
     assert confirm[0]["text"].startswith(emergency)  # who to call, first
     assert "人が倒れている" in texts(confirm[1:])  # and the report goes on, comment kept
     assert conversations.get(resident.user_id).data["comment"] == "穴につまずいて人が倒れている"
 
 
 def test_a_guided_report_with_a_photo_and_a_pin_becomes_a_submission(resident):
-    resident.tap("menu.report")
-    resident.tap("report.category", "streetlight-outage")
-    resident.tap("report.kind", "flickering")
-    resident.tap("report.danger", "yes")
+    resident.start_report("streetlight-outage", "flickering", "yes")
     resident.photo()
     located = resident.tap("report.photos_done")
     assert texts(located) == text_of("report.ask_location")
@@ -558,9 +555,7 @@ def test_a_guided_report_with_a_photo_and_a_pin_becomes_a_submission(resident):
 
 
 def test_a_report_with_a_typed_address_and_no_photo(resident):
-    resident.tap("menu.report")
-    resident.tap("report.category", "illegal-dumping")
-    resident.tap("report.kind", "appliance")
+    resident.start_report("illegal-dumping", "appliance")
     resident.tap("report.photos_done")
     assert texts(resident.tap("report.address")) == text_of("report.ask_address")
     resident.say("柴又公園の北側入口付近")
@@ -585,10 +580,7 @@ def test_a_chat_report_is_filed_while_a_refollow_is_still_on_its_way(resident):
 
 def test_a_typed_address_in_another_ward_is_refused_as_a_pin_outside_is(resident):
     """An outside tester filed a streetlight in Nishi-Shinjuku by typing its address."""
-    resident.tap("menu.report")
-    resident.tap("report.category", "streetlight-outage")
-    resident.tap("report.kind", "off")
-    resident.tap("report.danger", "no")
+    resident.start_report("streetlight-outage", "off", "no")
     resident.tap("report.photos_done")
     resident.tap("report.address")
     for address in ("2-8-1 Nishi-Shinjuku, Shinjuku-ku, Tokyo", "東京都足立区千住1-2-3"):
@@ -600,10 +592,7 @@ def test_a_typed_address_in_another_ward_is_refused_as_a_pin_outside_is(resident
 
 
 def test_a_pin_outside_the_ward_is_refused(resident):
-    resident.tap("menu.report")
-    resident.tap("report.category", "road-park-damage")
-    resident.tap("report.kind", "pothole")
-    resident.tap("report.danger", "no")
+    resident.start_report("road-park-damage", "pothole", "no")
     resident.tap("report.photos_done")
 
     answer = resident.location(35.6812, 139.7671)  # Tokyo Station
@@ -668,10 +657,7 @@ def test_the_liff_pages_open_in_the_language_chosen_on_line(english_resident):
 
 def test_my_requests_lists_receipts_with_their_status(resident):
     assert texts(resident.tap("menu.mine")) == text_of("mine.none")
-    resident.tap("menu.report")
-    resident.tap("report.category", "streetlight-outage")
-    resident.tap("report.kind", "off")
-    resident.tap("report.danger", "no")
+    resident.start_report("streetlight-outage", "off", "no")
     resident.tap("report.photos_done")
     resident.location(35.76812, 139.87055)
     confirm = resident.tap("report.comment_skip")
@@ -773,9 +759,7 @@ def test_a_photo_or_place_sent_before_a_report_is_told_how_to_report_it(resident
 
 
 def test_an_event_applied_before_its_reply_failed_is_answered_again_not_applied_twice(resident, sandbox):
-    resident.tap("menu.report")
-    resident.tap("report.category", "illegal-dumping")
-    resident.tap("report.kind", "tires")
+    resident.start_report("illegal-dumping", "tires")
     resident.tap("report.photos_done")
     resident.tap("report.address")
     resident.say("奥戸の河川敷")
