@@ -38,12 +38,17 @@ def typed_email(text: str | None) -> str:
 _DASHES = re.compile("[\u2010-\u2015\u2212\u30fc\uff70\ufe63]")
 
 
+def typed_code(text: str | None) -> str:
+    """A code a person copied from a plate or a letter (a light pole's number), as the schemas
+    take it: full-width letters and digits and those of other scripts as ASCII, every kind of dash
+    as "-" ("ＫＳ－１２３" -> "KS-123")."""
+    return _DASHES.sub("-", _ascii_digits(unicodedata.normalize("NFKC", text or "")))
+
+
 def typed_phone(text: str | None) -> str:
-    """A phone number or postal code a person typed, as the schemas take it: full-width digits
-    and those of other scripts as ASCII, every kind of dash as "-", no spaces, no postal mark
-    ("〒１２４－８５５５", "१२४-८५५५" -> "124-8555")."""
-    normal = _DASHES.sub("-", _ascii_digits(unicodedata.normalize("NFKC", text or "")))
-    return re.sub(r"\s+", "", normal).removeprefix("〒")
+    """A phone number or postal code a person typed, as the schemas take it: a code (above) with
+    no spaces and no postal mark ("〒１２４－８５５５", "१२४-८५५५" -> "124-8555")."""
+    return re.sub(r"\s+", "", typed_code(text)).removeprefix("〒")
 
 
 def whole_number(text: str | None, signed: bool = False) -> int | None:

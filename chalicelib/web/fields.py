@@ -19,7 +19,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from chalicelib.domain import languages, messages
-from chalicelib.domain.digits import decimal_number, typed, typed_email, typed_phone, whole_number
+from chalicelib.domain.digits import decimal_number, typed, typed_code, typed_email, typed_phone, whole_number
 from chalicelib.domain.forms import FormDefinition
 from chalicelib.domain.json_text import trim
 from chalicelib.domain.submissions import TOKYO
@@ -188,6 +188,8 @@ def _field(
         made.kind = "tel"
     elif name == "postalCode":
         made.kind = "postal"
+    elif "pattern" in prop and prop["pattern"].isascii():  # copied from a plate: KS-123
+        made.kind = "code"
     elif (prop.get("maxLength") or 0) >= TEXTAREA_FROM:
         made.kind = "textarea"
     return made
@@ -255,6 +257,8 @@ def _scalar(made: Field, raw: str) -> Any:
         return typed_email(raw)
     if made.kind in ("tel", "postal"):
         return typed_phone(raw)
+    if made.kind == "code":
+        return typed_code(raw)
     if made.kind == "boolean":
         return {"true": True, "false": False}.get(raw, raw)
     if made.kind == "datetime" and len(raw) == 16:  # datetime-local: minutes, no zone; Tokyo time

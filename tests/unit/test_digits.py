@@ -78,3 +78,9 @@ def test_typed_reads_full_width_digits_as_a_japanese_keyboard_types_them() -> No
 )
 def test_a_phone_number_or_postal_code_typed_on_a_japanese_keyboard_reads_as_the_schemas_take_it(typed, read):
     assert digits.typed_phone(typed) == read
+
+
+def test_a_code_copied_from_a_plate_keeps_its_spaces_and_letters() -> None:
+    assert digits.typed_code("ＫＳ－１２３") == "KS-123"
+    assert digits.typed_code("ks ー १२") == "ks - 12"  # spaces stay: the schema says they do not belong
+    assert digits.typed_code(None) == ""

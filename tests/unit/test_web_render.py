@@ -106,6 +106,16 @@ def test_blank_answers_are_left_out_and_numbers_read_as_numbers():
     assert fields.document(form, {"copies": ["two"]}, "en") == {"copies": "two"}  # the schema says why
 
 
+def test_a_code_copied_from_a_plate_in_full_width_reads_as_the_schema_takes_it():
+    """A light pole's number typed on a Japanese keyboard: the schema takes ASCII only."""
+    form = get_form("streetlight-outage")
+    pole = next(f for f in fields.fields(form, "ja") if f.name == "poleNumber")
+    assert pole.kind == "code"
+    assert fields.document(form, {"poleNumber": ["ＫＳ－１２３ "]}, "ja") == {"poleNumber": "KS-123"}
+    kanji = fields.document(form, {"poleNumber": ["葛飾１２３"]}, "ja")
+    assert kanji == {"poleNumber": "葛飾123"}  # not a code: the schema says why
+
+
 def test_a_long_form_asks_about_the_request_before_the_personal_details():
     form = get_form("juminhyo-copy")
     screens = fields.screens(form, fields.fields(form, "ja"))
