@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib.domain import courtesy, languages, messages
-from chalicelib.domain.forms import FormDefinition, catalogue, ward_bounds
+from chalicelib.domain.forms import FormDefinition, catalogue, is_plate_code, ward_bounds
 from chalicelib.domain.residents import DEFAULT_LANGUAGE, LANGUAGES
 from chalicelib.domain.ward import one_line, ward_name, without_controls
 
@@ -33,13 +33,14 @@ MAX_COMMENT_CHARS = 1000
 # Flows and the steps of the report flow, in order.
 REPORT = "report"
 ASK = "ask"
-CATEGORY, KIND, DANGER, PHOTOS, LOCATION, ADDRESS, COMMENT, CONFIRM = (
+CATEGORY, KIND, DANGER, PHOTOS, LOCATION, ADDRESS, PLATE, COMMENT, CONFIRM = (
     "category",
     "kind",
     "danger",
     "photos",
     "location",
     "address",
+    "plate",  # forms with a number on a plate (a light pole's): asked after the place, optional
     "comment",
     "confirm",
 )
@@ -166,6 +167,13 @@ class ReportCategory:
     form: FormDefinition
     kind_property: str  # the required choice besides the place (what kind of problem)
     kinds: tuple[str, ...]
+    # The optional number on a plate at the place (a light pole's), which staff find it by: the
+    # form's one optional text with an ASCII pattern, as the web form reads it (fields: "code").
+    plate_property: str | None = None
+
+    def plate_pattern(self) -> re.Pattern[str]:
+        assert self.plate_property
+        return re.compile(self.form.schema["properties"][self.plate_property]["pattern"])
 
 
 @cache
@@ -179,7 +187,9 @@ def report_categories() -> tuple[ReportCategory, ...]:
         choices = [name for name in form.schema.get("required", []) if "enum" in properties.get(name, {})]
         if len(choices) != 1:
             continue  # the chat asks one question besides the place; other report forms are web-only
-        found.append(ReportCategory(form, choices[0], tuple(properties[choices[0]]["enum"])))
+        plates = [name for name, prop in properties.items() if is_plate_code(name, prop)]
+        kinds = tuple(properties[choices[0]]["enum"])
+        found.append(ReportCategory(form, choices[0], kinds, plates[0] if len(plates) == 1 else None))
     return tuple(found)
 
 
@@ -218,6 +228,8 @@ def report_document(data: dict[str, Any]) -> dict[str, Any]:
         document[category.form.urgent_when] = data["dangerous"]
     if data.get("photos"):
         document["photos"] = list(data["photos"])
+    if data.get("plate") and category.plate_property:
+        document[category.plate_property] = data["plate"]
     if data.get("comment"):
         document["description"] = data["comment"]
     return document
@@ -377,6 +389,18 @@ def report_summary(data: dict[str, Any], language: str) -> str:
         place=place,
         comment=data.get("comment") or messages.text("report.no_comment", language),
     )
+    if data.get("plate"):
+        summary += "\n" + messages.text(
+            "report.plate_given", language, label=plate_label(data["form"], language), plate=data["plate"]
+        )
     if data.get("dangerous") is True:
         summary += "\n" + messages.text("report.marked_dangerous", language)
     return summary
+
+
+def plate_label(form_id: str, language: str) -> str:
+    """What the form calls its plate's number ("Light pole number"), as plain text."""
+    category = report_category(form_id)
+    assert category is not None and category.plate_property
+    texts = category.form.meta["labels"][category.plate_property]
+    return messages.plain(languages.pick(texts, language) or category.plate_property)

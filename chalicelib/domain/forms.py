@@ -131,6 +131,19 @@ def _fresh_example(example: dict[str, Any], properties: dict[str, Any]) -> dict[
 # --- the catalogue -------------------------------------------------------------------------------
 
 
+def is_plate_code(name: str, prop: dict[str, Any]) -> bool:
+    """A code a resident copies from a plate (a light pole's number): a text whose pattern takes
+    ASCII only, not a date, an email, a phone number or a postal code (which have their own)."""
+    return (
+        prop.get("type") == "string"
+        and "format" not in prop
+        and "phone" not in name.lower()
+        and name != "postalCode"
+        and "pattern" in prop
+        and str(prop["pattern"]).isascii()
+    )
+
+
 @cache
 def catalogue() -> tuple[FormDefinition, ...]:
     """Every form, sorted by id. Raises CatalogueError naming the file on any inconsistency."""

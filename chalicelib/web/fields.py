@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 
 from chalicelib.domain import languages, messages
 from chalicelib.domain.digits import decimal_number, typed, typed_code, typed_email, typed_phone, whole_number
-from chalicelib.domain.forms import FormDefinition
+from chalicelib.domain.forms import FormDefinition, is_plate_code
 from chalicelib.domain.json_text import trim
 from chalicelib.domain.submissions import TOKYO
 from chalicelib.schemas import WHEN, when_bounds
@@ -188,7 +188,7 @@ def _field(
         made.kind = "tel"
     elif name == "postalCode":
         made.kind = "postal"
-    elif "pattern" in prop and prop["pattern"].isascii():  # copied from a plate: KS-123
+    elif is_plate_code(name, prop):
         made.kind = "code"
     elif (prop.get("maxLength") or 0) >= TEXTAREA_FROM:
         made.kind = "textarea"

@@ -464,6 +464,24 @@ def test_a_photo_sent_before_the_danger_question_is_answered_is_kept(resident):
     assert conversations.get(resident.user_id).data["dangerous"] is True
 
 
+def test_a_light_poles_number_is_asked_after_the_place_and_read_in_full_width(resident):
+    """The pole's number plate is how staff find the light; the web form asks for it, so does LINE."""
+    resident.start_report("streetlight-outage", "off", "no")
+    resident.tap("report.photos_done")
+    asked = resident.location(35.7574, 139.8133)
+    label = chat.plate_label("streetlight-outage", "ja")
+    assert texts(asked) == text_of("report.ask_plate", label=label)
+    wrong = resident.say("電球が切れています")  # a comment typed too early is no number
+    assert texts(wrong) == text_of("report.plate_invalid") + "\n" + text_of("report.ask_plate", label=label)
+    resident.say("ＫＳ－１２３")
+    confirm = resident.tap("report.comment_skip")
+    assert text_of("report.plate_given", label=label, plate="KS-123") in texts(confirm)
+    sent = resident.tap_button(confirm, text_of("button.send"))
+    [mine] = Submission.by_line_user.query(resident.user_id)
+    assert mine.receipt in texts(sent)
+    assert submissions.get(mine.receipt).data["poleNumber"] == "KS-123"
+
+
 @pytest.mark.parametrize(
     ("language", "typed", "dangerous"),
     [
@@ -519,7 +537,9 @@ def test_a_guided_report_with_a_photo_and_a_pin_becomes_a_submission(resident):
     located = resident.tap("report.photos_done")
     assert texts(located) == text_of("report.ask_location")
     assert {a["type"] for a in buttons(located)} >= {"location"}
-    comment = resident.location(35.76812, 139.87055, "東京都葛飾区金町6丁目")
+    plate = resident.location(35.76812, 139.87055, "東京都葛飾区金町6丁目")
+    assert texts(plate) == text_of("report.ask_plate", label=chat.plate_label("streetlight-outage", "ja"))
+    comment = resident.tap_button(plate, text_of("button.skip"))
     assert texts(comment) == text_of("report.ask_comment")
     confirm = resident.say("夜になると点いたり消えたりします")
     assert "東京都葛飾区金町6丁目" in texts(confirm) and "夜になると" in texts(confirm)
@@ -588,7 +608,7 @@ def test_a_typed_address_in_another_ward_is_refused_as_a_pin_outside_is(resident
         assert texts(answer).startswith(text_of("report.outside_ward"))
         assert conversations.get(resident.user_id).step == "address"
     resident.say("葛飾区新宿6丁目3番")  # Katsushika's own 新宿 (Niijuku)
-    assert conversations.get(resident.user_id).step == "comment"
+    assert conversations.get(resident.user_id).step == "plate"  # then the pole's number
 
 
 def test_a_pin_outside_the_ward_is_refused(resident):
@@ -660,6 +680,7 @@ def test_my_requests_lists_receipts_with_their_status(resident):
     resident.start_report("streetlight-outage", "off", "no")
     resident.tap("report.photos_done")
     resident.location(35.76812, 139.87055)
+    resident.tap("report.plate_skip")
     confirm = resident.tap("report.comment_skip")
     resident.tap_button(confirm, text_of("button.send"))
 

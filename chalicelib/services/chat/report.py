@@ -1,5 +1,5 @@
 """The guided report: category, what is wrong, whether it is dangerous (forms that ask),
-photos, place, comment, confirm.
+photos, place, the number on a plate there (forms that ask), comment, confirm.
 
 Each step keeps what the resident gave in the conversation; photos are fetched from LINE
 as they arrive (LINE keeps them only for a while) and stored like web uploads, so the
@@ -12,7 +12,19 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from chalicelib.adapters.line_api import LineRejected, LineUnavailable, line_client
 from chalicelib.domain import areas, chat
-from chalicelib.domain.chat import ADDRESS, CATEGORY, COMMENT, CONFIRM, DANGER, KIND, LOCATION, PHOTOS, REPORT
+from chalicelib.domain.chat import (
+    ADDRESS,
+    CATEGORY,
+    COMMENT,
+    CONFIRM,
+    DANGER,
+    KIND,
+    LOCATION,
+    PHOTOS,
+    PLATE,
+    REPORT,
+)
+from chalicelib.domain.digits import typed_code
 from chalicelib.observability import logger, metrics
 from chalicelib.services import uploads
 from chalicelib.services.chat.turn import Turn
@@ -65,6 +77,9 @@ def prompt(turn: Turn, note_key: str | None = None) -> None:
         turn.say("report.ask_location", [pin, turn.button("button.type_address", "report.address"), cancel])
     elif step == ADDRESS:
         turn.say("report.ask_address", [chat.location_item(turn.text("button.send_location")), cancel])
+    elif step == PLATE:
+        label = chat.plate_label(data["form"], turn.language)
+        turn.say("report.ask_plate", [turn.button("button.skip", "report.plate_skip"), cancel], label=label)
     elif step == COMMENT:
         turn.say("report.ask_comment", [turn.button("button.skip", "report.comment_skip"), cancel])
     elif step == CONFIRM:
@@ -201,7 +216,14 @@ def on_location(turn: Turn, message: dict[str, Any]) -> None:
     ):
         prompt(turn, "report.outside_ward")
         return
-    turn.advance(COMMENT, latitude=latitude, longitude=longitude, address=address)
+    _placed(turn, latitude=latitude, longitude=longitude, address=address)
+
+
+def _placed(turn: Turn, **place: Any) -> None:
+    """On from the place: to the number on a plate there if the form asks for one, else the comment."""
+    assert turn.conversation is not None
+    category = chat.report_category(turn.conversation.data["form"])
+    turn.advance(PLATE if category and category.plate_property else COMMENT, **place)
     prompt(turn)
 
 
@@ -222,7 +244,7 @@ def on_text(turn: Turn, text: str) -> None:
         if dangerous is not None:
             choose_danger(turn, "yes" if dangerous else "no")
             return
-    if turn.in_flow(REPORT, ADDRESS, COMMENT):
+    if turn.in_flow(REPORT, ADDRESS, PLATE, COMMENT):
         interrupt.warn_if_urgent(turn, text)
     if turn.in_flow(REPORT, ADDRESS):
         address = chat.clean_line(text)
@@ -233,8 +255,9 @@ def on_text(turn: Turn, text: str) -> None:
         elif areas.elsewhere(address):  # another ward's or city's address, as a pin outside is
             prompt(turn, "report.outside_ward")
         else:
-            turn.advance(COMMENT, address=address, latitude=None, longitude=None)
-            prompt(turn)
+            _placed(turn, address=address, latitude=None, longitude=None)
+    elif turn.in_flow(REPORT, PLATE):
+        _type_plate(turn, text)
     elif turn.in_flow(REPORT, COMMENT):
         comment = chat.clean_text(text)
         if len(comment) > chat.MAX_COMMENT_CHARS:
@@ -244,6 +267,27 @@ def on_text(turn: Turn, text: str) -> None:
             prompt(turn)
     else:
         interrupt.on_stray_text(turn, text, prompt)
+
+
+def _type_plate(turn: Turn, text: str) -> None:
+    """The number on the plate as the form takes it, typed in full width or not ("ＫＳ－１２")."""
+    assert turn.conversation is not None
+    category = chat.report_category(turn.conversation.data["form"])
+    assert category is not None
+    plate = typed_code(chat.clean_line(text)).strip()
+    if not plate:
+        prompt(turn)
+    elif not category.plate_pattern().search(plate):
+        prompt(turn, "report.plate_invalid")
+    else:
+        turn.advance(COMMENT, plate=plate)
+        prompt(turn)
+
+
+def skip_plate(turn: Turn, _: str = "") -> None:
+    if _expects(turn, PLATE):
+        turn.advance(COMMENT)
+        prompt(turn)
 
 
 def skip_comment(turn: Turn, _: str = "") -> None:
@@ -285,6 +329,7 @@ ACTIONS = {
     "report.danger": choose_danger,
     "report.photos_done": photos_done,
     "report.address": type_address,
+    "report.plate_skip": skip_plate,
     "report.comment_skip": skip_comment,
     "report.confirm": confirm,
 }
