@@ -47,21 +47,22 @@ def apply_event(event: QueueEvent, now: datetime | None = None) -> bool:
     state is the fold of its events by occurred_at).
     """
     now = now or datetime.now(UTC)
-    lines = _apply(event, now)
-    if lines is None:
-        return False
+    lines, applied = _apply(event, now)
+    # A duplicate too: SQS delivers again the event whose notice failed to push (its claim was
+    # given back for this), or whose worker died after the write (a review: "called" was lost).
     notify_watchers(event.office, event.day.isoformat(), lines, now)
-    return True
+    return applied
 
 
 def close_ticket(event: QueueEvent, now: datetime) -> bool:
     """Apply a close-out (the nightly job, a staff reset), which ends a ticket whose events were
     lost: it moves nobody forward, so it tells no watcher (and needs no LINE token)."""
-    return _apply(event, now) is not None
+    return _apply(event, now)[1]
 
 
-def _apply(event: QueueEvent, now: datetime) -> set[str] | None:
-    """The ticket and its lines written; the lines, or None for a duplicate."""
+def _apply(event: QueueEvent, now: datetime) -> tuple[set[str], bool]:
+    """The ticket and its lines written: the lines it is on, and False for a duplicate (nothing
+    written)."""
     keep = rules.config().settings.recent_services
     day_key = _day_key(event.office, event.day.isoformat())
     for _ in range(APPLY_ATTEMPTS):
@@ -69,7 +70,7 @@ def _apply(event: QueueEvent, now: datetime) -> set[str] | None:
         events = list(item.events) if item else []
         added = rules.add(events, event)
         if added is None:
-            return None
+            return {item.line if item else event.line, event.line}, False
         before = rules.fold(event.number, events) if events else None
         after = rules.fold(event.number, added)
         assert after is not None
@@ -115,7 +116,7 @@ def _apply(event: QueueEvent, now: datetime) -> set[str] | None:
         metrics.add_metric(name="QueueWriteConflicts", unit="Count", value=1)
     else:
         raise Unavailable("the line is busy; the event will be retried", code="queue_busy")
-    return {after.line, *(w.line for w in writes)}
+    return {after.line, *(w.line for w in writes)}, True
 
 
 # --- "tell me when it is nearly my turn" -------------------------------------------------------

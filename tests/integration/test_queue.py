@@ -514,6 +514,24 @@ def test_a_watching_resident_is_told_once_when_near_and_once_when_called(
     assert len(texts) == 2 and "2" in texts[1] and numbers[-1] in texts[1]
 
 
+def test_a_call_notice_whose_push_failed_goes_out_when_sqs_delivers_the_event_again(
+    client, ticketer, pump, sandbox, mint
+):
+    """A review: the redelivered "called" was a duplicate for the ticket, and nobody was told."""
+    numbers, ref, now = tickets_today(ticketer, pump, "kokuho", 1, "F")
+    user, headers = a_resident(mint)
+    assert client.http.post(f"/queue/tickets/{ref}/watch", body="{}", headers=headers).status_code == 200
+    sandbox.fault("/v2/bot/message/push", status=500, count=1)
+    ticketer.event("called", numbers[-1], earlier(now, 1), line="kokuho", counter="4")
+    pump.drain()  # the push fails, the record fails, SQS delivers it again
+    failed, sent = pushes_to(sandbox, user)
+    assert (failed["status"], sent["status"]) == (500, 200)
+    called = sent["body"]["messages"][0]["text"]
+    assert "4" in called and numbers[-1] in called
+    ticketer.event("served", numbers[-1], earlier(now, 0.5), line="kokuho")  # the line left as found
+    pump.drain()
+
+
 def test_a_ticket_transferred_after_its_call_is_told_its_next_call_too(client, ticketer, pump, sandbox, mint):
     """An outside run: called at counter 3, then sent to another line and called at counter 7,
     the resident heard only of counter 3 (the call notice counted as given for the day)."""
