@@ -96,7 +96,7 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
     mode = document["mode"]
     rules.check_bookable(service, start, mode, now, by_staff=booker.staff_id is not None)
     eligibility = rules.check_eligibility(service, document.get("eligibility"))
-    identity = _identity(document, booker)
+    guarded = _guarded_identity(document, booker)
     if booker.line_user_id:  # its notices would go by LINE push alone
         line_push.require_following(booker.line_user_id, email=document.get("email"))
     if booker.channel == "web" and booker.client:
@@ -121,7 +121,7 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
             email=rules.normalize_email(document["email"]) if document.get("email") else None,
             phone=_text(document.get("phone")),
             note=rules.clean_note(document.get("note")),
-            guard=rules.person_key(service.id, day, identity),
+            guard=rules.person_key(service.id, day, guarded or f"booking:{booking_id}"),
             secret_hash=receipts.hash_secret(secret, receipts.new_salt()),
             meeting_room=rules.new_meeting_room(),
             created_at=now,
@@ -190,9 +190,12 @@ def _committed(booking: ConsultationBooking) -> bool:
     return stored is not None and stored.guard == booking.guard and stored.created_at == booking.created_at
 
 
-def _identity(document: dict[str, Any], booker: Booker) -> str:
-    """Who the per-person guard counts: the LINE user, else the email, else the phone number
-    (off LINE, a name is needed too)."""
+def _guarded_identity(document: dict[str, Any], booker: Booker) -> str | None:
+    """Who the one-booking-a-day guard counts: the LINE user (its ID token proves it), or the
+    email, else the phone number staff entered; None for a web booker, whose contact nobody has
+    proved: "already booked" would tell anyone who typed a person's address that this person
+    booked, maybe a sensitive consultation, that day (a review). Off LINE, a name and a contact
+    are needed all the same."""
     if booker.line_user_id:
         return f"line:{booker.line_user_id}"
     if not _text(document.get("name")):  # off LINE, the ward has only the name to greet them by
@@ -201,16 +204,16 @@ def _identity(document: dict[str, Any], booker: Booker) -> str:
             code="name_required",
             details=[{"pointer": "/name", "message": Text("consult.error.name_required")}],
         )
-    if document.get("email"):
-        return f"email:{rules.mailbox(document['email'])}"
     phone = rules.normalize_phone(str(document.get("phone") or ""))
-    if len(phone) < 9:
+    if not document.get("email") and len(phone) < 9:
         raise Invalid(
             Text("consult.error.contact_required"),
             code="contact_required",
             details=[{"pointer": "/phone", "message": Text("consult.error.phone_digits", digits=9)}],
         )
-    return f"tel:{phone}"
+    if not booker.staff_id:
+        return None
+    return f"email:{rules.mailbox(document['email'])}" if document.get("email") else f"tel:{phone}"
 
 
 # --------------------------------------------------------------------------- resident access

@@ -67,7 +67,8 @@ def book(call):
             headers["Authorization"] = f"Bearer {token}"
         else:
             document.setdefault("name", "葛飾 花子")
-            document["email"] = email or f"resident{next(_emails)}@example.com"
+            if email or "phone" not in extra:  # by phone alone when a phone is given and no email
+                document["email"] = email or f"resident{next(_emails)}@example.com"
         if key:
             headers["Idempotency-Key"] = key
         return call("POST", f"/consultations/{service}/bookings", document, headers=headers)
