@@ -15,7 +15,13 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, json_response, reader_language, request_language
-from chalicelib.api.requests import RESIDENT_CORS, access_secret, client_pseudonym, json_body
+from chalicelib.api.requests import (
+    RESIDENT_CORS,
+    access_secret,
+    anonymous_caller,
+    client_pseudonym,
+    json_body,
+)
 from chalicelib.domain import errors as rule
 from chalicelib.domain.languages import language_tag
 
@@ -78,12 +84,12 @@ def book(service: str) -> Response:
     request: Any = bp.current_request
     document = json_body(request)
     booker = _booker(request, svc)
-    caller = f"line:{booker.line_user_id}" if booker.line_user_id else "web"
     status, body = idempotency.once(
-        f"consult:{service}:{caller}",
+        f"consult:{service}",
         request.headers.get("idempotency-key"),
         request.raw_body,
         lambda: (201, svc.book(service, document, booker)),
+        caller=f"line:{booker.line_user_id}" if booker.line_user_id else anonymous_caller(request),
     )
     return json_response(body, status, headers=_NO_STORE)
 

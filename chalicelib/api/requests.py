@@ -63,6 +63,13 @@ def client_pseudonym(request: Request) -> str:
     return hashed(str(parsed)) or "unknown"
 
 
+def anonymous_caller(request: Request) -> str:
+    """Who an anonymous caller of the JSON API is for its Idempotency-Key: its address or /64
+    (its narrowest pseudonym). Another client sending the same key and body must not get its
+    answer, a receipt and its access secret (a black-box run)."""
+    return "web:" + client_pseudonym(request).split()[0]
+
+
 def raw_body(request: Request) -> bytes:
     """The body as sent. Chalice types `raw_body` as str | bytes, but it always encodes a str body."""
     body = request.raw_body or b""

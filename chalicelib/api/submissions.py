@@ -8,7 +8,14 @@ from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, request_language
 from chalicelib.api.forms import form_or_404
-from chalicelib.api.requests import RESIDENT_CORS, access_secret, client_pseudonym, json_body, raw_body
+from chalicelib.api.requests import (
+    RESIDENT_CORS,
+    access_secret,
+    anonymous_caller,
+    client_pseudonym,
+    json_body,
+    raw_body,
+)
 
 bp = ApiBlueprint(__name__)
 
@@ -41,7 +48,7 @@ def submit(formId: str) -> Response:  # the same parameter name as GET /forms/{f
         request.headers.get("idempotency-key"),
         raw_body(request),
         lambda: (201, service.create(form, document, submitter)),
-        caller=f"line:{submitter.line_user_id}" if submitter.line_user_id else None,
+        caller=f"line:{submitter.line_user_id}" if submitter.line_user_id else anonymous_caller(request),
     )
     return Response(body, status_code=status, headers={"Cache-Control": "no-store"})
 

@@ -31,9 +31,10 @@ def once(
 ) -> tuple[int, Any]:
     """(status, body) of `create()`, run at most once per (scope, caller, key); no key: just run it.
 
-    `caller` is who asks ("line:<user id>", "staff:<id>"); None is an anonymous web caller, whose
-    requests share the key alone. A stored answer goes only to the caller that made it, so
-    another LINE user, or the web replaying a LIFF request, never gets someone else's receipt.
+    `caller` is who asks ("line:<user id>", "staff:<id>", "web:<its network's pseudonym>"); None
+    shares the key alone, for keys that are themselves a secret (a page's once-key) or a scope
+    that is (a receipt read with its access code). A stored answer goes only to the caller that
+    made it, so another LINE user or web client never gets someone else's receipt.
     A retry with the same key and the same body gets the stored answer; the same key with
     another body is refused (422); a retry while the first still runs gets 409 (InProgress),
     until the first one's lease ends: then it died, and the retry runs.

@@ -1,7 +1,7 @@
 """An Idempotency-Key answers only the caller that made the first request (issue 11, item 2).
 
 A LINE user's result is never replayed to another LINE user or to an anonymous web caller;
-anonymous web callers share the key alone; a key reused with another body is 422; a first
+an anonymous web caller's key answers its own address alone; a key reused with another body is 422; a first
 request that died leaves a lease that runs out in minutes, not a day.
 """
 
@@ -67,9 +67,16 @@ def test_the_web_never_gets_a_result_made_by_a_line_user(client, sandbox):
     assert submissions.get(receipt_of(web)).line_user_id is None
 
 
-def test_anonymous_web_callers_share_the_key_alone(client):
+def test_an_anonymous_callers_key_answers_its_own_network_alone(client, from_client):
+    """A black-box run: anyone sending the same key and body got the first caller's receipt and
+    its access secret; a key is scoped to the caller's address (or IPv6 /64)."""
     key = f"k-{uuid.uuid4()}"
-    assert json.loads(submit(client, key).body) == json.loads(submit(client, key).body)
+    first = submit(client, key)
+    assert json.loads(submit(client, key).body) == json.loads(first.body)  # its own retry
+    from_client()  # another address
+    other = submit(client, key)
+    assert receipt_of(other) != receipt_of(first)
+    assert json.loads(other.body)["accessSecret"] != json.loads(first.body)["accessSecret"]
 
 
 def test_the_same_key_with_another_body_is_422(client, sandbox):
@@ -82,14 +89,17 @@ def test_the_same_key_with_another_body_is_422(client, sandbox):
     assert json.loads(reused.body)["error"]["code"] == "idempotency_key_reused"
 
 
-def test_a_request_that_died_in_progress_is_taken_over_after_its_lease(client):
+def test_a_request_that_died_in_progress_is_taken_over_after_its_lease(client, from_client):
+    from chalicelib.observability import hashed
+
     key = f"k-{uuid.uuid4()}"
     body = json.dumps(get_form(FORM).example).encode()
-    record_key = f"submit:{FORM}#{service.ANONYMOUS}#{key}"
+    caller = f"web:{hashed(from_client())}"
+    record_key = f"submit:{FORM}#{caller}#{key}"
     now = datetime.now(UTC)
     # What a request that died after reserving the key leaves behind.
     request_hash = hashlib.sha256(service._canonical(body)).hexdigest()
-    assert store.begin(record_key, request_hash, service.ANONYMOUS, now, timedelta(minutes=5)) is None
+    assert store.begin(record_key, request_hash, caller, now, timedelta(minutes=5)) is None
     waiting = client.http.post(
         f"/forms/{FORM}/submissions",
         body=body,

@@ -305,13 +305,18 @@ def test_a_holiday_has_no_slots(call):
     assert refused.status_code == 422 and body_of(refused)["error"]["code"] == "ward_closed"
 
 
-def test_a_replayed_idempotency_key_gets_the_first_answer_and_books_once(slot, book):
+def test_a_replayed_idempotency_key_gets_the_first_answer_and_books_once(slot, book, from_client):
     slot_id = slot("real-estate", capacity=3)
     first = book("real-estate", slot_id, email="idem@example.com", key="key-0001-booking")
     replay = book("real-estate", slot_id, email="idem@example.com", key="key-0001-booking")
     assert first.status_code == replay.status_code == 201
     assert body_of(first) == body_of(replay)
     assert int(store.get_slot("real-estate", slot_id).booked) == 1
+    # Another client with the same key and body: its own booking, never the first's access code.
+    from_client()
+    other = book("real-estate", slot_id, email="idem@example.com", key="key-0001-booking")
+    assert other.status_code == 201 and body_of(other)["accessCode"] != body_of(first)["accessCode"]
+    assert int(store.get_slot("real-estate", slot_id).booked) == 2
 
 
 def test_bad_input_is_a_4xx_and_writes_nothing(call, slot, book):
