@@ -28,6 +28,7 @@ from chalicelib.domain import messages
 from chalicelib.domain import submissions as receipts
 from chalicelib.domain.errors import Conflict, Invalid, NotFound, Unavailable
 from chalicelib.domain.form_problems import problems_of, problems_with_untypeable
+from chalicelib.domain.json_text import trimmed
 from chalicelib.domain.messages import Text
 from chalicelib.domain.ward import one_line
 from chalicelib.observability import logger, metrics
@@ -91,6 +92,7 @@ def book(service_id: str, document: Any, booker: Booker, now: datetime | None = 
     """Take a seat; answers the booking number and (for web and staff bookings) an access code."""
     now = now or datetime.now(UTC)
     service = rules.get_service(service_id)
+    document = trimmed(document)  # a name of U+200B alone is no name (a black-box run), as on forms
     _check("consultation_booking", document)
     start = rules.parse_slot(document["slot"])
     mode = document["mode"]

@@ -235,7 +235,7 @@ def test_a_session_never_offered_is_no_slot_and_a_closed_one_says_closed(call, s
 
 def test_off_line_a_booking_needs_a_name_not_blanks(call, slot):
     slot_id = slot("legal")
-    for name in (None, "", "  \u3000"):
+    for name in (None, "", "  \u3000", "\u200b", "\ufeff\u200b "):  # invisible marks alone: a black-box run
         document = {"slot": slot_id, "mode": "in_person", "eligibility": "resident", "email": "a@example.com"}
         if name is not None:
             document["name"] = name
