@@ -552,9 +552,7 @@ def _move_submission(intent: PaymentIntent) -> None:
                 note=note,
                 visibility="internal",
             )
-        except Exception as error:  # a concurrent move: read again and decide on the next run
-            if getattr(error, "status", None) != 409:
-                raise
+        except Conflict:  # a concurrent move (or one that no longer applies): read again
             fresh = submission_store.get(intent.receipt)
             if fresh is not None and fresh.status == submission_rules.AWAITING_PAYMENT:
                 raise
