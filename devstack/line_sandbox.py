@@ -8,7 +8,7 @@ control API under /__sandbox/ so tests can read the request log, inject faults a
 profiles, expire reply tokens and see the rich menus.
 
 Faults (`POST /__sandbox/faults`): `{"path", "status"?, "count"?, "delay"?, "method"?, "body"?,
-"headers"?, "skip"?, "phase"?}`. `skip` lets that many matching requests through first; `phase`
+"headers"?, "skip"?, "phase"?}`; `DELETE /__sandbox/faults` ends them all. `skip` lets that many matching requests through first; `phase`
 "after" handles the request (delivers it, accepts its retry key, counts the quota) and then
 answers the fault anyway, as when LINE took a send and its answer was lost. Each logged request
 carries `at` (epoch seconds) and `accepted` (the send was taken, whatever the answer said).
@@ -805,6 +805,12 @@ class _Platform:
         self.faults.append(fault)
         return Response(201, {"ok": True})
 
+    def control_clear_faults(self, call: Call) -> Response:
+        """End every fault now, the request log kept (the cause "fixed" before a DLQ's messages
+        are moved back: a walkthrough's moved message failed again on a fault of count 50)."""
+        cleared, self.faults = len(self.faults), []
+        return Response(200, {"cleared": cleared})
+
     def control_profiles(self, call: Call) -> Response:
         body = _json_object(call)
         if isinstance(body, Response):
@@ -948,6 +954,7 @@ API_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
 CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("GET", re.compile(r"/__sandbox/requests"), _Platform.control_requests),
     ("POST", re.compile(r"/__sandbox/faults"), _Platform.control_faults),
+    ("DELETE", re.compile(r"/__sandbox/faults"), _Platform.control_clear_faults),
     ("POST", re.compile(r"/__sandbox/profiles"), _Platform.control_profiles),
     ("POST", re.compile(r"/__sandbox/reply-tokens/invalid"), _Platform.control_invalid_reply_tokens),
     ("POST", re.compile(r"/__sandbox/config"), _Platform.control_config),

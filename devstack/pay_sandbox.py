@@ -18,7 +18,8 @@ in an outbox that `POST /__sandbox/webhooks/take` empties. Controls under /__san
 - `POST /__sandbox/stripe/sessions/{id}/complete|fail|expire`;
 - `POST /__sandbox/webhooks` `{"mode": "normal"|"drop"|"duplicate"|"delay"|"reorder", "count"?, "delay"?}`;
 - `POST /__sandbox/faults` `{"path" (glob), "method"?, "status"? (500), "count"? (1), "delay"? (s),
-  "phase"? ("after": do the work, then answer the fault, as when an answer is lost)}`;
+  "phase"? ("after": do the work, then answer the fault, as when an answer is lost)}`, and
+  `DELETE /__sandbox/faults` ends them all;
 - `POST /__sandbox/settings` `{"refundsPending": true}`: PayPay refunds stay CREATED until
   `POST /__sandbox/paypay/refunds/{merchantRefundId}/complete`;
 - `POST /__sandbox/reports/{payment id}` `{"hidden"?: true, "amount"?: n}`: what the provider's
@@ -788,6 +789,10 @@ class _Handler(BaseHTTPRequestHandler):
             with box.lock:
                 box.faults.append(dict(doc))
             return 200, {}
+        if method == "DELETE" and path == "/__sandbox/faults":
+            with box.lock:
+                cleared, box.faults = len(box.faults), []
+            return 200, {"cleared": cleared}
         if method == "GET" and path == "/__sandbox/requests":
             with box.lock:
                 return 200, {"requests": list(box.requests)}

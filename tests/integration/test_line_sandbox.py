@@ -330,6 +330,17 @@ def test_429_fault_is_used_up_then_requests_succeed(api: requests.Session, sandb
     assert [entry["status"] for entry in logged(sandbox, PUSH)] == [429, 429, 200]
 
 
+def test_delete_ends_every_fault_and_keeps_the_log(api: requests.Session, sandbox: LineSandbox) -> None:
+    """A walkthrough: after "fixing the cause" a moved-back message failed again on a fault of
+    count 50, and only a reset (which also empties the log) ended it."""
+    control(sandbox, "faults", {"path": PUSH, "status": 500, "count": 50})
+    assert push(api).status_code == 500
+    cleared = requests.delete(f"{sandbox.base_url}/__sandbox/faults", timeout=5)
+    assert cleared.status_code == 200 and cleared.json() == {"cleared": 1}
+    assert push(api).status_code == 200
+    assert [entry["status"] for entry in logged(sandbox, PUSH)] == [500, 200]
+
+
 def test_fault_only_matches_its_method_and_path(api: requests.Session, sandbox: LineSandbox) -> None:
     control(
         sandbox, "faults", {"path": "/v2/bot/profile/*", "method": "get", "status": 503, "body": {"x": 1}}

@@ -62,6 +62,17 @@ def test_a_provider_outage_is_a_503_and_the_retry_returns_the_same_intent(owing,
     assert keys == {f"{receipt}-CD01"}
 
 
+def test_the_sandbox_ends_its_faults_on_delete(owing, paybox, resident_api):
+    """The outage "fixed" without a reset, which would forget the payments made."""
+    import requests
+
+    receipt, secret = owing(copies=1)
+    paybox.fault("/v1/checkout/sessions", method="POST", status=503, count=50)
+    assert requests.delete(f"{paybox.base}/__sandbox/faults", timeout=5).json() == {"cleared": 1}
+    status, intent = resident_api("POST", f"/submissions/{receipt}/payments", secret, {"method": "card"})
+    assert status == 201, intent
+
+
 def test_choosing_another_way_to_pay_ends_the_first_so_nobody_pays_twice(owing, paybox, resident_api):
     """PayPay's code open, the resident picks card: the code is deleted at PayPay first (the
     resident's app can no longer pay it), then the session opens; and back again."""
