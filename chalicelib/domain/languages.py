@@ -197,3 +197,22 @@ def _weight(params: str) -> float | None:
                 return None
             return weight if 0 <= weight <= 1 else None
     return 1.0
+
+
+# The scripts a language is written in, for `written_in` (ja-easy is not judged: plain Japanese
+# looks like any Japanese).
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_SCRIPTS = {
+    "en": re.compile(r"[A-Za-z]"),
+    "vi": re.compile(r"[A-Za-z]"),
+    "ko": re.compile(r"[\uac00-\ud7a3]"),
+    "ne": re.compile(r"[\u0900-\u097f]"),
+    "zh-Hans": re.compile(r"[\u4e00-\u9fff]"),
+}
+
+
+def written_in(text: str, language: str) -> bool:
+    """Whether `text` is written in `language`'s script and has no Japanese kana in it: a note
+    in English for a resident who reads English needs no warning that it is not translated."""
+    script = _SCRIPTS.get(language)
+    return bool(script and script.search(text) and not _KANA.search(text))

@@ -23,6 +23,7 @@ from chalicelib.domain import errors as rule
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.digits import whole_number
 from chalicelib.domain.forms import FormDefinition, catalogue, get_form, sections
+from chalicelib.domain.languages import written_in
 from chalicelib.domain.staff import StaffPrincipal
 from chalicelib.observability import logger
 from chalicelib.services import idempotency, payments
@@ -515,17 +516,20 @@ def _move(principal: StaffPrincipal, submission: Submission, body: Mapping[str, 
     updated = store.get(submission.receipt)
     if updated is None:  # only if it was deleted in between
         raise rule.NotFound(_NOT_FOUND, code="submission_not_found")
-    noted = body.get("visibility") == "public" and bool(str(body.get("note") or "").strip())
-    return _with_language_warning(summary(updated), updated, noted)
+    public = str(body.get("note") or "").strip() if body.get("visibility") == "public" else ""
+    return _with_language_warning(summary(updated), updated, public)
 
 
 def _with_language_warning(
-    answer: dict[str, Any], submission: Submission, public_note: bool
+    answer: dict[str, Any], submission: Submission, public_note: str
 ) -> dict[str, Any]:
     """A public note goes to the resident as written: say so when they read another language
-    than the ward's Japanese (a walkthrough: a Nepali resident got the ward's question in kanji)."""
+    than the ward's Japanese (a walkthrough: a Nepali resident got the ward's question in kanji),
+    unless the note is written in theirs (a walkthrough: warned of an English note to English)."""
     warning = _language_warning(submission)
-    return {**answer, "warnings": [warning]} if public_note and warning else answer
+    if not public_note or warning is None or written_in(public_note, submission.language or "ja"):
+        return answer
+    return {**answer, "warnings": [warning]}
 
 
 def _language_warning(submission: Submission) -> str | None:
@@ -564,7 +568,8 @@ def add_note(
                 visibility=body["visibility"],
                 pinned=body.get("version") is not None,
             )
-        return 201, _with_language_warning(summary(noted), noted, body["visibility"] == "public")
+        public = str(body["note"]).strip() if body["visibility"] == "public" else ""
+        return 201, _with_language_warning(summary(noted), noted, public)
 
     return _once(principal, f"staff-note:{submission.receipt}", idempotency_key, raw_body, write)
 

@@ -1168,6 +1168,11 @@ def test_a_public_note_to_a_resident_of_another_language_warns_the_clerk(client)
     assert "warnings" not in internal
     public = body_of(note(client, ROAD, receipt, note="写真をください", visibility="public"))
     assert public["warnings"] == [warning]
+    # A note written in their language needs none (a walkthrough: warned of English to English).
+    nepali = body_of(note(client, ROAD, receipt, note="कृपया फोटो पठाउनुहोस्।", visibility="public"))
+    assert "warnings" not in nepali
+    both = body_of(note(client, ROAD, receipt, note="写真をください / कृपया फोटो", visibility="public"))
+    assert both["warnings"] == [warning]  # kana in it: a part may still be unread
     # The ward's own language needs no warning.
     japanese = submit(client, "streetlight-outage")["receipt"]
     assert (

@@ -219,3 +219,23 @@ def test_topic_labels_and_the_ward_name_follow_the_chain():
     assert topic.label("ja-easy") == "ごみ"
     assert ward.ward_name("en") in ward.ward()["name"].values()
     assert ward.ward_name("xx") == ward.ward()["name"].get("en", ward.ward()["name"]["ja"])
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "written"),
+    [
+        ("The light was fixed today.", "en", True),
+        ("本日修理しました。The light was fixed.", "en", False),  # kana: partly unread
+        ("오늘 수리했습니다.", "ko", True),
+        ("We fixed it.", "ko", False),
+        ("आज मर्मत गरियो।", "ne", True),
+        ("今天已修好。", "zh-Hans", True),
+        ("今日修理しました。", "zh-Hans", False),  # kana: Japanese, not Chinese
+        ("Đã sửa xong.", "vi", True),
+        ("本日修理しました。", "ja-easy", False),  # plain Japanese is not told from any Japanese
+    ],
+)
+def test_a_note_is_written_in_a_language_by_its_script(text, language, written):
+    from chalicelib.domain.languages import written_in
+
+    assert written_in(text, language) is written
