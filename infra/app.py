@@ -73,7 +73,11 @@ def stage_config(app, stage: str):  # noqa: ANN001, ANN201 (aws_cdk imported lat
     found = ward_settings.problems({name: getattr(config, name) for name in ward_settings.CHECKED})
     if found:
         # One line per setting, naming it: not a template that fails at deploy, or a jsii traceback.
-        raise SystemExit(f"cdk.json context for {stage} is malformed:\n  " + "\n  ".join(found))
+        # Where it came from: cdk.json or `-c` on the command line (a walkthrough was sent to cdk.json).
+        raise SystemExit(
+            f"the {stage} settings (cdk.json's context or -c NAME=VALUE) are malformed:\n  "
+            + "\n  ".join(found)
+        )
     return config
 
 
