@@ -305,7 +305,6 @@ def _ceil_second(moment: datetime) -> datetime:
 
 # The cursor names the last item returned (its index sort key and receipt) and the query it
 # belongs to; it is opaque to clients and checked in full before it reaches DynamoDB.
-_CREATED_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00#(.+)")
 
 
 def _encode_cursor(fingerprint: str, last: Submission) -> str:
@@ -319,7 +318,7 @@ def _store_cursor(query: ListQuery, section: str, fingerprint: str) -> str | Non
         return None
     raw = cursors.decode(query.cursor, ("q", "k"))
     created_key = raw["k"]
-    match = _CREATED_KEY.fullmatch(created_key) if isinstance(created_key, str) else None
+    match = store.CREATED_KEY.fullmatch(created_key) if isinstance(created_key, str) else None
     if raw["q"] != fingerprint or match is None or not rules.RECEIPT_PATTERN.fullmatch(match.group(1)):
         raise rule.InvalidCursor()
     try:

@@ -167,6 +167,19 @@ class ByKindIndex(_CreatedIndex):
     kind = UnicodeAttribute(hash_key=True)
 
 
+class ByFormIndex(_CreatedIndex):
+    """A form's submissions: the Open311 listing of one service reads that service's reports
+    only. Projects what the listing publishes, never the answers, contacts or notes."""
+
+    class Meta:
+        index_name = "by-form"
+        projection = IncludeProjection(
+            ["status", "created_at", "updated_at", "latitude", "longitude", "area"]
+        )
+
+    form_id = UnicodeAttribute(hash_key=True)
+
+
 class ByLineUserIndex(_CreatedIndex):
     class Meta(_CreatedIndex.Meta):
         index_name = "by-line-user"
@@ -223,6 +236,7 @@ class Submission(Model):
 
     by_section = BySectionIndex()
     by_kind = ByKindIndex()
+    by_form = ByFormIndex()
     by_line_user = ByLineUserIndex()
 
 

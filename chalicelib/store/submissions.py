@@ -6,7 +6,10 @@ must be the one the caller read) and the audit entry are written together or not
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +29,10 @@ if TYPE_CHECKING:
 
 class StaleVersion(Exception):
     """Someone changed the submission since it was read: the caller's change was not applied."""
+
+
+# `created_key`'s shape, the receipt its group: what a cursor naming a position must hold.
+CREATED_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00#(.+)")
 
 
 def created_key(created_at: datetime, receipt: str) -> str:
@@ -153,26 +160,112 @@ def iterate_index(
     `since`/`until` bound the sort key coarsely (to the second, inclusive); callers that need
     an exact bound compare `created_at` themselves. `filter_condition` is applied by DynamoDB.
     """
-    # Keys are UTC `...T09:15:00.123+00:00#receipt`; a whole-second bound compares below every
-    # key of that second, so the lower bound is that second and the upper one the next.
-    lower = _second(since).isoformat() if since else None
-    upper = (_second(until) + timedelta(seconds=1)).isoformat() if until else None
-    condition: Condition | None = None
-    if lower and upper:
-        if lower > upper:
-            return  # an empty range (DynamoDB refuses a BETWEEN whose bounds are reversed)
-        condition = Submission.created_key.between(lower, upper)
-    elif lower:
-        condition = Submission.created_key >= lower
-    elif upper:
-        condition = Submission.created_key <= upper
+    lower, upper = _created_range(since, until)
+    if lower and upper and lower > upper:
+        return  # an empty range (DynamoDB refuses a BETWEEN whose bounds are reversed)
     yield from index.query(
         partition,
-        range_key_condition=condition,
+        range_key_condition=_created_condition(lower, upper),
         filter_condition=filter_condition,
         scan_index_forward=False,
         page_size=page_size,
     )
+
+
+class NewestFirst:
+    """Partitions of a created-time index read as one list, newest first, with a bound on reads.
+
+    Each partition is read `chunk` items at a time, only when the merge needs its next item,
+    and no more than `max_read` items are read in all: iterating stops at the end of the list or
+    where its next item could only be known by reading past the bound. `after` (a created key)
+    starts the list right after that position. `since`/`until` are whole seconds, as in
+    `iterate_index`. `read` counts the items read; `exhausted`: nothing follows what was yielded.
+    """
+
+    def __init__(
+        self,
+        index: Any,
+        partitions: Sequence[str],
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        after: str | None,
+        chunk: int,
+        max_read: int,
+    ) -> None:
+        lower, upper = _created_range(since, until)
+        if after is not None:
+            # The range includes its bounds: the item at `after` is read again and passed over.
+            upper = min(upper, after) if upper else after
+        empty = lower is not None and upper is not None and lower > upper
+        self._condition = _created_condition(lower, upper)
+        self._after = after
+        self._index = index
+        self._chunk = chunk
+        self._max_read = max_read
+        self._parts = [] if empty else [_Partition(value) for value in partitions]
+        self.read = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return not any(part.buffer or part.more for part in self._parts)
+
+    def __iter__(self) -> Iterator[Submission]:
+        while True:
+            for part in self._parts:
+                while not part.buffer and part.more:
+                    if self.read >= self._max_read:
+                        return
+                    self._fill(part)
+            live = [part for part in self._parts if part.buffer]
+            if not live:
+                return
+            item = max(live, key=lambda part: part.buffer[0].created_key).buffer.popleft()
+            if item.created_key != self._after:
+                yield item
+
+    def _fill(self, part: _Partition) -> None:
+        # A partition's first read from `after` may begin with that item: one more for it.
+        chunk = self._chunk + 1 if self._after and part.start_key is None else self._chunk
+        results = self._index.query(
+            part.value,
+            range_key_condition=self._condition,
+            scan_index_forward=False,
+            limit=min(chunk, self._max_read - self.read),
+            last_evaluated_key=part.start_key,
+        )
+        page = list(results)
+        self.read += len(page)
+        part.buffer.extend(page)
+        part.start_key = results.last_evaluated_key
+        part.more = part.start_key is not None
+
+
+@dataclass
+class _Partition:
+    value: str
+    buffer: deque[Submission] = field(default_factory=deque)
+    start_key: dict[str, Any] | None = None
+    more: bool = True  # unread items may remain
+
+
+def _created_range(since: datetime | None, until: datetime | None) -> tuple[str | None, str | None]:
+    """Sort key bounds for a time range, coarse to the second and inclusive."""
+    # Keys are UTC `...T09:15:00.123+00:00#receipt`; a whole-second bound compares below every
+    # key of that second, so the lower bound is that second and the upper one the next.
+    lower = _second(since).isoformat() if since else None
+    upper = (_second(until) + timedelta(seconds=1)).isoformat() if until else None
+    return lower, upper
+
+
+def _created_condition(lower: str | None, upper: str | None) -> Condition | None:
+    if lower and upper:
+        return Submission.created_key.between(lower, upper)
+    if lower:
+        return Submission.created_key >= lower
+    if upper:
+        return Submission.created_key <= upper
+    return None
 
 
 def _second(value: datetime) -> datetime:
