@@ -6,7 +6,9 @@ which publishes nothing that points at a person. Answers may be cached for a min
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from chalice import Response
 
@@ -30,7 +32,15 @@ def open311_services() -> Response:
 def open311_requests() -> Response:
     from chalicelib.services import open311
 
-    return _answer(open311.requests(bp.current_request.query_params))
+    params: Mapping[str, str] = bp.current_request.query_params or {}
+    listing = open311.requests(params)
+    if listing.next_cursor is None:
+        return _answer(listing.requests)
+    # The body stays GeoReport's bare list: the next page is a link (RFC 8288), relative to this
+    # path, with the same filters and the cursor in place of the page number.
+    query = {name: value for name, value in params.items() if name not in ("page", "cursor")}
+    link = f'<requests.json?{urlencode({**query, "cursor": listing.next_cursor})}>; rel="next"'
+    return _answer(listing.requests, {"Link": link, "Access-Control-Expose-Headers": "Link"})
 
 
 # API Gateway matches whole path segments only, so `{id}.json` is one parameter ending in ".json".
@@ -41,6 +51,9 @@ def open311_request(requestFile: str) -> Response:  # camelCase: Chalice passes 
     return _answer(open311.request(requestFile))
 
 
-def _answer(body: Any) -> Response:
+def _answer(body: Any, headers: dict[str, str] | None = None) -> Response:
     # Open data: any web page may read it.
-    return json_response(body, headers={"Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*"})
+    return json_response(
+        body,
+        headers={"Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*", **(headers or {})},
+    )

@@ -1,9 +1,10 @@
 """Open311 GeoReport v2 read view of reports (road damage, dumping, streetlights...).
 
 Open data: anyone may read it, so it is built only from what identifies no one. The
-request list reads the `by-kind` index, which does not project the form's answers or the
-resident's contacts at all, and then each listed report's section alone (keys and sections, in
-one batch read); a single request is read from the table but passed through the same mapping. Published: receipt, service, open/closed, the status label (never a note:
+request list reads the `by-kind` index (one service's: `by-form`), neither of which projects the
+form's answers or the resident's contacts at all, and then each listed report's section alone
+(keys and sections, in one batch read); a single request is read from the table but passed
+through the same mapping. Published: receipt, service, open/closed, the status label (never a note:
 notes are written to the resident and may greet them by name), times, the 町 instead of an
 address, and coordinates rounded to about 100 m. No description and no photos.
 """
@@ -11,16 +12,17 @@ address, and coordinates rounded to about 100 m. No description and no photos.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
-from itertools import islice
 from typing import Any
 
+from chalicelib.domain import cursors, forms
 from chalicelib.domain import errors as rule
-from chalicelib.domain import forms
 from chalicelib.domain.digits import whole_number
 from chalicelib.domain.submissions import (
     OPEN_STATUSES,
+    RECEIPT_PATTERN,
     STATUSES,
     TOKYO,
     normalize_receipt,
@@ -35,8 +37,12 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 # How deep paging reaches (page × page_size): a far page is read and thrown away item by item, so
 # an unbounded one let one anonymous request read every report of the date range. Deeper than
-# this, a client narrows the dates.
+# this, a client narrows the dates or follows the cursor.
 MAX_REACH = 1000
+# Reports one request reads at most, whatever it asks: a status filter that matches one report in
+# two still reaches every page. Read READ_STEP at a time from each service's partition.
+MAX_READ = 2 * MAX_REACH
+READ_STEP = 100
 OPEN311_STATUSES = ("open", "closed")
 
 
@@ -54,14 +60,27 @@ def services() -> list[dict[str, Any]]:
     ]
 
 
-def requests(params: Mapping[str, str] | None, now: datetime | None = None) -> list[dict[str, Any]]:
-    """requests.json: reports filtered by service_code, status and date range, newest first, one page."""
+@dataclass(frozen=True)
+class Listing:
+    """One answer of requests.json, and where the list goes on (None: nothing follows)."""
+
+    requests: list[dict[str, Any]]
+    next_cursor: str | None = None
+
+
+def requests(params: Mapping[str, str] | None, now: datetime | None = None) -> Listing:
+    """requests.json: reports filtered by service_code, status and date range, newest first, one page.
+
+    Reads only reports that can match: one service's from the `by-form` index, all of them from
+    `by-kind`. A status filter is checked per report, so one request reads at most MAX_READ of
+    them: where that ends the page early, `next_cursor` goes on from the last report read (the
+    page-number semantics hold for every page that is reached within it)."""
     from chalicelib.store import submissions as store
     from chalicelib.store.models import Submission
 
     params = params or {}
     if params.get("service_request_id") is not None:
-        return _by_ids(params["service_request_id"])
+        return Listing(_by_ids(params["service_request_id"]))
     now = (now or datetime.now(UTC)).astimezone(UTC)
     problems: list[dict[str, str]] = []
     codes = _service_codes(params.get("service_code"), problems)
@@ -69,6 +88,7 @@ def requests(params: Mapping[str, str] | None, now: datetime | None = None) -> l
     start, end = _date_range(params.get("start_date"), params.get("end_date"), now, problems)
     page_size = _integer(params.get("page_size"), "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, problems)
     page = _integer(params.get("page"), "page", 1, max(MAX_REACH // page_size, 1), problems)
+    after, skipped = _position(params.get("cursor"), problems)
     if problems:
         raise rule.Malformed(
             "検索条件を確認してください。 / Please check the parameters.",
@@ -76,28 +96,38 @@ def requests(params: Mapping[str, str] | None, now: datetime | None = None) -> l
             details=problems,
         )
 
+    skip = skipped + (page - 1) * page_size
+    reach = skip + page_size
+    index: Any = Submission.by_kind if codes is None else Submission.by_form
     by_code = _report_forms_by_code()
-    conditions = []
-    if codes is not None:
-        conditions.append(Submission.form_id.is_in(*sorted(by_code[code].id for code in codes)))
-    if wanted is not None:
-        conditions.append(Submission.status.is_in(*sorted(wanted)))
-    condition = None
-    for part in conditions:
-        condition = part if condition is None else condition & part
-    items = (
-        item
-        for item in store.iterate_index(
-            Submission.by_kind, REPORT, since=start, until=end, filter_condition=condition
-        )
-        if start <= item.created_at <= end
+    partitions = [REPORT] if codes is None else sorted(by_code[code].id for code in codes)
+    listing = store.NewestFirst(
+        index,
+        partitions,
+        since=start,
+        until=end,
+        after=after,
+        # Without a status filter every report read is listed: read no more than the page needs.
+        chunk=READ_STEP if wanted is not None else min(reach, READ_STEP),
+        max_read=MAX_READ,
     )
-    skip = (page - 1) * page_size
-    shown = list(islice(items, skip, skip + page_size))
+    found: list[Any] = []
+    last = None
+    for item in listing:
+        last = item
+        if start <= item.created_at <= end and (wanted is None or item.status in wanted):
+            found.append(item)
+            if len(found) == reach:
+                break
+    shown = found[skip:]
+    next_cursor = None
+    if last is not None and not listing.exhausted:
+        # Whatever of the skip the reads did not reach is still to skip after the last report read.
+        next_cursor = cursors.encode({"after": last.created_key, "skip": max(skip - len(found), 0)})
     # The index has no section (a projection cannot change on a deployed index): the section
     # now handling each, which a hand-over changes, in one batch read of keys and sections only.
     sections = store.sections_of([item.receipt for item in shown]) if shown else {}
-    return [_request(item, sections.get(item.receipt)) for item in shown]
+    return Listing([_request(item, sections.get(item.receipt)) for item in shown], next_cursor)
 
 
 MAX_IDS = 50  # service_request_id=a,b,...: one read each
@@ -215,6 +245,32 @@ def _service_codes(value: str | None, problems: list[dict[str, str]]) -> set[str
         )
         return None
     return codes
+
+
+def _position(value: str | None, problems: list[dict[str, str]]) -> tuple[str | None, int]:
+    """A cursor this listing gave out: the created key of the last report it read and how many
+    matching reports are still to be skipped after it. It names a place in time, nothing more:
+    the filters come with the request, and a key only bounds the range read."""
+    from chalicelib.store.submissions import CREATED_KEY
+
+    if value is None or value == "":
+        return None, 0
+    try:
+        position = cursors.decode(value, ("after", "skip"))
+    except rule.InvalidCursor:
+        position = {}
+    after, skip = position.get("after"), position.get("skip")
+    key = CREATED_KEY.fullmatch(after) if isinstance(after, str) else None
+    if key and RECEIPT_PATTERN.fullmatch(key.group(1)) and type(skip) is int and 0 <= skip < MAX_REACH:
+        return after, skip
+    problems.append(
+        _problem(
+            "cursor",
+            'cursor は前の応答の Link ヘッダー（rel="next"）のものをそのまま使ってください。',
+            'cursor is the one in the previous answer\'s Link header (rel="next"), unchanged.',
+        )
+    )
+    return None, 0
 
 
 def _statuses(value: str | None, problems: list[dict[str, str]]) -> set[str] | None:

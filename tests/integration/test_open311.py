@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -13,7 +15,7 @@ from chalicelib.domain import submissions as rules
 from chalicelib.domain.forms import catalogue, get_form
 from chalicelib.services import submissions as service
 from chalicelib.store import submissions as store
-from tests.integration.conftest import submit_example
+from tests.integration.conftest import backdated, submit_example
 
 # GeoReport v2 fields that could carry personal data; this view never fills them.
 UNPUBLISHED = {
@@ -277,6 +279,8 @@ def test_no_personal_data_anywhere(client, reports):
         ({"page": "1000000", "page_size": "200"}, "page"),
         ({"page": "21"}, "page"),  # 21 × the default 50
         ({"status": "pending"}, "status"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"cursor": "eyJhZnRlciI6IngiLCJza2lwIjowfQ"}, "cursor"),  # {"after":"x","skip":0}
         ({"service_code": "no-such-service"}, "service_code"),
         ({"service_code": "road-park,bulky"}, "service_code"),
         ({"start_date": "yesterday"}, "start_date"),
@@ -297,3 +301,173 @@ def test_bad_parameters_are_400_in_our_error_shape(client, params, parameter):
     assert error["code"] == "invalid_parameter"
     assert [detail["parameter"] for detail in error["details"]] == [parameter]
     assert " / " in error["details"][0]["message"]  # Japanese and English
+
+
+# --- what one request reads ----------------------------------------------------------------------
+# The listing used to read every report of the date range and filter afterwards: a reviewer's
+# anonymous request read 300 reports to answer an empty page. Reads are counted as DynamoDB (moto)
+# reports them: the ScannedCount of each Query this thread sends while the request runs.
+
+
+@contextmanager
+def queries_read():
+    """Items read by the submissions table's Queries from this thread (moto's ScannedCount)."""
+    from chalicelib.store.models import Submission
+
+    events = Submission._get_connection().connection.client.meta.events
+    thread = threading.get_ident()
+    counted = {"queries": 0, "items": 0}
+
+    def count(parsed, **_):
+        if threading.get_ident() == thread:  # the pump's workers query from threads of their own
+            counted["queries"] += 1
+            counted["items"] += parsed["ScannedCount"]
+
+    events.register("after-call.dynamodb.Query", count, unique_id="open311-reads")
+    try:
+        yield counted
+    finally:
+        events.unregister("after-call.dynamodb.Query", unique_id="open311-reads")
+
+
+def listed(response) -> list[str]:
+    assert response.status_code == 200, response.body
+    return [entry["service_request_id"] for entry in json.loads(response.body)]
+
+
+def next_link(response) -> str | None:
+    """The path of the `rel="next"` Link, resolved as a client resolves it against the request's."""
+    link = response.headers.get("Link")
+    if link is None:
+        return None
+    target, relation = link.split(";", 1)
+    assert relation.strip() == 'rel="next"' and target.startswith("<requests.json?")
+    assert response.headers["Access-Control-Expose-Headers"] == "Link"  # a web page may read it
+    return "/open311/v2/" + target.strip("<>")
+
+
+@pytest.fixture(scope="module")
+def crowded(local_stack):
+    """An hour of 60 days ago holding 40 road reports, 20 street lights and no dumping, one a second,
+    stored as they would have been: the newest 30 road reports still open, the 10 oldest closed."""
+    hour = (datetime.now(UTC) - timedelta(days=60)).replace(minute=17, second=0, microsecond=0)
+    kinds = ["road-park-damage", "road-park-damage", "streetlight-outage"] * 20
+    stored = []
+    for second, form_id in enumerate(kinds):
+        road_number = sum(kind == "road-park-damage" for kind in kinds[:second])
+        closed = form_id == "road-park-damage" and road_number < 10
+        status = rules.COMPLETED if closed else rules.RECEIVED
+        stored.append(backdated(form_id, hour + timedelta(seconds=second), status=status))
+    newest_first = [item for item in reversed(stored)]
+    window = {"start_date": iso(hour), "end_date": iso(hour + timedelta(minutes=59, seconds=59))}
+    return window, newest_first
+
+
+def receipts(items, form_id=None, status=None) -> list[str]:
+    return [
+        item.receipt
+        for item in items
+        if (form_id is None or item.form_id == form_id) and (status is None or item.status == status)
+    ]
+
+
+def test_a_service_code_reads_that_service_only_on_every_page(client, crowded):
+    window, items = crowded
+    lights = receipts(items, "streetlight-outage")
+    pages = []
+    for page in (1, 2, 3):
+        with queries_read() as reads:
+            response = get(
+                client,
+                "/open311/v2/requests.json",
+                service_code="streetlight",
+                page_size="7",
+                page=str(page),
+                **window,
+            )
+        pages.append(listed(response))
+        # The page and those before it, never the 40 road reports beside them.
+        assert reads["items"] <= 7 * page, (page, reads)
+    assert [receipt for page in pages for receipt in page] == lights
+    assert [len(page) for page in pages] == [7, 7, 6]
+
+    # Nothing of the service in the range: nothing is read to say so (it read all 60 before).
+    with queries_read() as reads:
+        assert listed(get(client, "/open311/v2/requests.json", service_code="dumping", **window)) == []
+    assert reads == {"queries": 1, "items": 0}
+
+
+def test_several_service_codes_merge_newest_first_and_read_about_the_page(client, crowded):
+    window, items = crowded
+    query = {"service_code": "streetlight,road-park", "page_size": "9", **window}
+    with queries_read() as reads:
+        first = listed(get(client, "/open311/v2/requests.json", **query))
+    assert first == receipts(items)[:9]
+    assert reads["items"] <= 2 * 9  # one read of each service's nine newest
+    third = listed(get(client, "/open311/v2/requests.json", page="3", **query))
+    assert third == receipts(items)[18:27]
+
+
+def test_an_unfiltered_page_reads_the_page(client, crowded):
+    window, items = crowded
+    with queries_read() as reads:
+        assert (
+            listed(get(client, "/open311/v2/requests.json", page_size="5", **window)) == receipts(items)[:5]
+        )
+    assert reads["items"] == 5
+
+
+def test_the_next_link_walks_the_whole_list_with_the_same_filters(client, crowded):
+    window, items = crowded
+    path = "/open311/v2/requests.json?" + urlencode({"service_code": "road-park", "page_size": "8", **window})
+    walked, answers = [], 0
+    while path is not None:
+        with queries_read() as reads:
+            response = client.http.get(path)
+        walked += listed(response)
+        answers += 1
+        assert reads["items"] <= 8 + 1, reads  # the page, and the last one of the page before again
+        path = next_link(response)
+    assert walked == receipts(items, "road-park-damage")
+    # 40 reports by 8; DynamoDB (not moto) ends a read that fills its limit with a key even at
+    # the partition's end, and an empty answer says so.
+    assert answers in (5, 6)
+
+
+def test_a_status_filter_reads_at_most_the_bound_and_the_link_goes_on(client, crowded, monkeypatch):
+    """The status is checked per report: a request that would read past MAX_READ ends its page
+    early, and its link goes on after the last report read."""
+    from chalicelib.services import open311
+
+    window, items = crowded
+    closed = receipts(items, "road-park-damage", rules.COMPLETED)
+    # Unbounded as far as this range goes, the answer is the one pages always gave.
+    assert (
+        listed(get(client, "/open311/v2/requests.json", status="closed", page="2", page_size="4", **window))
+        == (closed[4:8])
+    )
+
+    monkeypatch.setattr(open311, "MAX_READ", 12)
+    path = "/open311/v2/requests.json?" + urlencode({"status": "closed", "page_size": "4", **window})
+    walked, answers = [], 0
+    while path is not None:
+        with queries_read() as reads:
+            response = client.http.get(path)
+        walked += listed(response)
+        answers += 1
+        assert reads["items"] <= 12, reads
+        path = next_link(response)
+    assert walked == closed
+    assert answers >= 60 // 12  # the 50 open reports before them were read, 12 at most at a time
+
+    # A page number past what the bound reaches: the page is what was found, the link goes on
+    # with what is still to skip.
+    response = get(client, "/open311/v2/requests.json", status="closed", page="2", page_size="4", **window)
+    assert listed(response) == []
+    rest = []
+    path = next_link(response)
+    while path is not None:
+        response = client.http.get(path)
+        rest += listed(response)
+        path = next_link(response)
+    assert rest == closed[4:]
