@@ -70,7 +70,7 @@ def main() -> int:
             "held out"
             if path.stem == HELD_OUT
             else "tuning"
-            if path.stem in ("faq_outside9", "faq_outside10")
+            if path.stem in ("faq_outside9", "faq_outside10", "faq_outside11")
             else "earlier"
         )
         print(f"{path.stem:28} ({label:8}) told first {told}/{total}, false alarms {alarms}/{others}")
