@@ -76,8 +76,9 @@ _ANNOUNCE_TABLES = ("announcements", "announcement-fanout", "audit")
 _CONSULTATION_TABLES = ("consultation-slots", "consultation-bookings", "consultation-guards")
 _QUEUE_TABLES = ("queue-tickets", "queue-lines", "queue-watches")
 _PAYMENT_TABLES = ("payments", "payment-log")  # a payment's audit trail is in payment-log
-# A resident's submissions and their limits: forms, the chat's reports, answers to "needs info".
-_SUBMISSION_TABLES = ("submissions", "audit", "attempts", "idempotency")
+# A resident's submissions and their limits: forms, the chat's reports, answers to "needs info";
+# the inbox holds each photo upload's claim (used by one submission or answer only).
+_SUBMISSION_TABLES = ("submissions", "audit", "attempts", "idempotency", "inbox")
 # Preferences: the resident, the send lists an announcement reads, their counts.
 _RESIDENT_TABLES = ("residents", "send-lists", "send-list-counts")
 

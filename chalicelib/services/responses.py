@@ -60,35 +60,34 @@ def respond(
     answer = rules.check_answer(text, list(upload_ids))
     if submission.status != lifecycle.NEEDS_INFO:
         raise not_waiting(submission)
-    photos = uploads.prepare(list(answer.uploads), "/attachments")
-    keys = uploads.store(photos)  # clean copies first: a stored answer never lacks its photos
-    for attempt in range(1, _ATTEMPTS + 1):
-        now = datetime.now(UTC)
-        version = (submission.version or 0) + 1
-        entry = rules.response_entry(now, answer.text, keys, channel, version)
-        actions = [
-            Submission.status.set(lifecycle.IN_REVIEW),
-            Submission.updated_at.set(now),
-            Submission.responded_at.set(now),
-            Submission.responses.set([*(submission.responses or []), entry]),
-        ]
-        audit = store.Audit(
-            lifecycle.RESIDENT,
-            "resident",
-            "responded",
-            now,
-            lifecycle.NEEDS_INFO,
-            lifecycle.IN_REVIEW,
-        )
-        try:
-            store.update(submission, actions, audit)
-            break
-        except store.StaleVersion:
-            fresh = store.get(submission.receipt)
-            if fresh is None or fresh.status != lifecycle.NEEDS_INFO or attempt == _ATTEMPTS:
-                raise not_waiting(fresh or submission) from None
-            submission = fresh
-    uploads.discard_originals(photos)
+    with uploads.taken(list(answer.uploads), "/attachments") as photos:
+        keys = uploads.store(photos)  # clean copies first: a stored answer never lacks its photos
+        for attempt in range(1, _ATTEMPTS + 1):
+            now = datetime.now(UTC)
+            version = (submission.version or 0) + 1
+            entry = rules.response_entry(now, answer.text, keys, channel, version)
+            actions = [
+                Submission.status.set(lifecycle.IN_REVIEW),
+                Submission.updated_at.set(now),
+                Submission.responded_at.set(now),
+                Submission.responses.set([*(submission.responses or []), entry]),
+            ]
+            audit = store.Audit(
+                lifecycle.RESIDENT,
+                "resident",
+                "responded",
+                now,
+                lifecycle.NEEDS_INFO,
+                lifecycle.IN_REVIEW,
+            )
+            try:
+                store.update(submission, actions, audit)
+                break
+            except store.StaleVersion:
+                fresh = store.get(submission.receipt)
+                if fresh is None or fresh.status != lifecycle.NEEDS_INFO or attempt == _ATTEMPTS:
+                    raise not_waiting(fresh or submission) from None
+                submission = fresh
     logger.info(
         "resident answered",
         extra={"receipt": submission.receipt, "channel": channel, "photos": len(keys)},

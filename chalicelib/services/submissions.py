@@ -88,11 +88,6 @@ def create(
         # Its notices would go by LINE push alone. Not for a chat filing: the resident is talking
         # to the account now (a re-follow may still be on its way while the table says unfollowed).
         line_push.require_following(submitter.line_user_id, email=document.get("email"))
-    photos = uploads.prepare(document.get("photos", []), "/photos")
-    if submitter.channel == "web" and submitter.client:
-        anonymous_limits.take(submitter.client)
-    attachments = uploads.store(photos)  # clean copies first: a stored submission never lacks its photos
-
     now = datetime.now(UTC)
     secret = rules.new_access_secret()
     location = document.get("location") or {}
@@ -102,38 +97,43 @@ def create(
     first_status = (
         rules.AWAITING_PAYMENT if plan and plan.timing == payment_rules.BEFORE_RECEIVED else rules.RECEIVED
     )
-    for _ in range(_RECEIPT_ATTEMPTS):
-        receipt = rules.new_receipt(now)
-        submission = Submission(
-            receipt,
-            form_id=form.id,
-            kind=form.kind,
-            section=section or form.section,
-            status=first_status,
-            channel=submitter.channel,
-            language=submitter.language,
-            created_at=now,
-            created_key=store.created_key(now, receipt),
-            updated_at=now,
-            received_at=now if first_status == rules.RECEIVED else None,
-            data=document,
-            attachments=attachments,
-            latitude=location.get("latitude"),
-            longitude=location.get("longitude"),
-            # Chosen on the form, else derived from the place (issue 10: LINE reports had none).
-            area=document.get("area") or areas.locate(location),
-            line_user_id=submitter.line_user_id,
-            email=document.get("email"),
-            secret_hash=rules.hash_secret(secret, rules.new_salt()),
-            public_notes=[],
-            entered_by=submitter.staff_id,
-        )
-        audit = store.Audit(submitter.actor.kind, submitter.staff_id, "created", now, to_status=first_status)
-        if store.insert(submission, audit):
-            break
-    else:
-        raise rule.Unavailable(Text("error.busy"), code="busy")
-    uploads.discard_originals(photos)
+    with uploads.taken(document.get("photos", []), "/photos") as photos:
+        if submitter.channel == "web" and submitter.client:
+            anonymous_limits.take(submitter.client)
+        attachments = uploads.store(photos)  # clean copies first: a stored submission never lacks its photos
+        for _ in range(_RECEIPT_ATTEMPTS):
+            receipt = rules.new_receipt(now)
+            submission = Submission(
+                receipt,
+                form_id=form.id,
+                kind=form.kind,
+                section=section or form.section,
+                status=first_status,
+                channel=submitter.channel,
+                language=submitter.language,
+                created_at=now,
+                created_key=store.created_key(now, receipt),
+                updated_at=now,
+                received_at=now if first_status == rules.RECEIVED else None,
+                data=document,
+                attachments=attachments,
+                latitude=location.get("latitude"),
+                longitude=location.get("longitude"),
+                # Chosen on the form, else derived from the place (issue 10: LINE reports had none).
+                area=document.get("area") or areas.locate(location),
+                line_user_id=submitter.line_user_id,
+                email=document.get("email"),
+                secret_hash=rules.hash_secret(secret, rules.new_salt()),
+                public_notes=[],
+                entered_by=submitter.staff_id,
+            )
+            audit = store.Audit(
+                submitter.actor.kind, submitter.staff_id, "created", now, to_status=first_status
+            )
+            if store.insert(submission, audit):
+                break
+        else:
+            raise rule.Unavailable(Text("error.busy"), code="busy")
     _notify(receipt, "created", first_status, version=1, confirmed=submitter.confirmed)
     answer: dict[str, Any] = {
         "receipt": receipt,

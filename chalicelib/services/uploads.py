@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import os
 import re
+from collections.abc import Collection, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,12 +19,16 @@ from chalicelib.domain import images
 from chalicelib.domain.messages import Text
 from chalicelib.domain.submissions import tokyo_iso
 from chalicelib.resources import PHOTO_RETENTION_TAG, UPLOAD_STAGING_PREFIX
+from chalicelib.store import inbox
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 UPLOAD_WINDOW = timedelta(minutes=15)
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/heic": "heic"}
 # What start() and receive() mint: "up_" and 15 or 20 random bytes in base32.
 UPLOAD_ID = re.compile(r"up_[a-z2-7]{24,32}")
+# How long a submission or an answer may hold its uploads: longer than any function that stores
+# one (the API's 30 s, the LINE worker's 60 s), so only a dead one's claim runs out.
+CLAIM_LEASE = timedelta(seconds=90)
 
 
 def _incoming(upload_id: str) -> str:
@@ -46,7 +52,7 @@ def start(content_type: str) -> dict[str, Any]:
 
 def receive(name: str, data: bytes) -> str | None:
     """Keep a photo that reached us another way (a LINE image message) as an upload would be,
-    for prepare() at submission; its upload id, or None when it is not an image we take.
+    for taken() at submission; its upload id, or None when it is not an image we take.
 
     The id derives from `name` (the LINE message id), so receiving it again overwrites it; keyed
     by a secret, as message ids are no secret: an id anyone could compute from one would let them
@@ -64,16 +70,45 @@ def receive(name: str, data: bytes) -> str | None:
     return upload_id
 
 
-def prepare(upload_ids: list[str], pointer: str) -> list[tuple[str, bytes, str]]:
+@contextmanager
+def taken(upload_ids: list[str], pointer: str) -> Iterator[list[tuple[str, bytes, str]]]:
+    """The uploads, prepared, for the one submission or answer the `with` body stores them in.
+
+    Each upload is claimed first (the inbox's once-only ledger): two sends naming one upload
+    (two tabs, a double tap with two keys) would otherwise both read it and share one stored
+    photo, whose retention, started when either closes, deletes the other's. An upload used
+    before answers as a missing one (422), one another send holds now 409 (try again shortly).
+    An exception out of the body gives the claims back, so the same request may be retried; a
+    normal exit keeps them and deletes the originals.
+    """
+    now = datetime.now(UTC)
+    with ExitStack() as claims:
+        try:
+            outcomes = {
+                upload_id: claims.enter_context(inbox.once(f"upload#{upload_id}", now, CLAIM_LEASE))
+                for upload_id in dict.fromkeys(upload_ids)
+                if UPLOAD_ID.fullmatch(upload_id)  # no claim for a name that is none of ours
+            }
+        except inbox.Busy:
+            raise rule.InProgress(Text("error.in_progress"), code="request_in_progress") from None
+        used = {upload_id for upload_id, outcome in outcomes.items() if outcome is inbox.Claim.DONE}
+        prepared = _prepare(upload_ids, pointer, used)
+        yield prepared
+    _discard_originals(prepared)
+
+
+def _prepare(upload_ids: list[str], pointer: str, used: Collection[str]) -> list[tuple[str, bytes, str]]:
     """Read each upload, check it is the image it claims to be, strip its metadata (EXIF GPS...).
 
-    Returns (upload id, clean bytes, content type); 422 naming the field for anything wrong.
+    Returns (upload id, clean bytes, content type); 422 naming the field for anything wrong,
+    an upload in `used` (taken by another submission) as a missing one.
     """
     prepared, problems = [], []
     for index, upload_id in enumerate(upload_ids):
         where = f"{pointer}/{index}"
         missing = {"pointer": where, "message": Text("error.upload.missing", limit=MAX_IMAGE_BYTES // 2**20)}
-        if not UPLOAD_ID.fullmatch(upload_id):  # not one of ours (a page's hidden field tampered with)
+        # Not one of ours (a page's hidden field tampered with), or another submission's.
+        if not UPLOAD_ID.fullmatch(upload_id) or upload_id in used:
             problems.append(missing)
             continue
         try:
@@ -128,7 +163,7 @@ def store(prepared: list[tuple[str, bytes, str]]) -> list[str]:
     return keys
 
 
-def discard_originals(prepared: list[tuple[str, bytes, str]]) -> None:
+def _discard_originals(prepared: list[tuple[str, bytes, str]]) -> None:
     """The originals still carry their metadata: once the clean copies are in use, they go."""
     for upload_id, _, _ in prepared:
         storage.delete(_incoming(upload_id))
