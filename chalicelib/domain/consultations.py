@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from itertools import pairwise
 from typing import Any
 
 from chalicelib.domain import messages
@@ -297,6 +298,45 @@ def check_extra_session(start: datetime) -> None:
             f"{day.isoformat()} は休庁日です（{reason}）。 / The ward office is closed that day.",
             code="ward_closed",
         )
+
+
+def overlapping(
+    new: Iterable[datetime], others: Iterable[datetime], duration_minutes: int
+) -> list[tuple[datetime, datetime]]:
+    """Pairs of sessions (earlier, later), at least one of them new, whose times overlap: one
+    counsellor holds one session at a time. A start in both is one session (its capacity set again)."""
+    fresh = set(new)
+    starts = sorted(fresh | set(others))
+    length = timedelta(minutes=duration_minutes)
+    # All sessions of a service last as long: one that overlaps another overlaps its neighbour.
+    return [(a, b) for a, b in pairwise(starts) if b - a < length and (a in fresh or b in fresh)]
+
+
+def check_no_overlap(new: Iterable[datetime], others: Iterable[datetime], duration_minutes: int) -> None:
+    """422 overlapping_session for new sessions that overlap each other or `others`, in Tokyo time."""
+    if pairs := overlapping(new, others, duration_minutes):
+        raise _overlap(
+            [(f"{a.astimezone(TOKYO):%Y-%m-%d %H:%M}", f"{b.astimezone(TOKYO):%H:%M}") for a, b in pairs],
+            [{"slots": [slot_id(a), slot_id(b)]} for a, b in pairs],
+            duration_minutes,
+        )
+
+
+def check_weekly_times(weekly: Weekly, duration_minutes: int) -> None:
+    """422 overlapping_session for weekly times closer together than a session lasts."""
+    day = date(2001, 1, 1)  # any day: only the times of day are compared
+    starts = [datetime.combine(day, parse_hhmm(text)) for text in weekly.times]
+    if pairs := overlapping(starts, (), duration_minutes):
+        times = [(f"{a:%H:%M}", f"{b:%H:%M}") for a, b in pairs]
+        raise _overlap(
+            times, [{"pointer": "/weekly/times", "times": list(pair)} for pair in times], duration_minutes
+        )
+
+
+def _overlap(pairs: list[tuple[str, str]], details: list[dict[str, Any]], duration_minutes: int) -> Invalid:
+    sessions = ", ".join(f"{a} / {b}" for a, b in pairs[:5])
+    message = Text("consult.error.overlapping_session", minutes=duration_minutes, sessions=sessions)
+    return Invalid(message, code="overlapping_session", details=details)
 
 
 def day_range(

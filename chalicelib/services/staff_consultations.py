@@ -65,6 +65,33 @@ def _day_has_bookings(held: list[dict[str, str]]) -> Conflict:
     )
 
 
+def _check_overlaps(
+    svc: rules.Service,
+    weekly_sessions: list[tuple[datetime, int]],
+    extra_sessions: list[tuple[datetime, int]],
+    closed_days: list[date],
+) -> None:
+    """Refuse sessions that would run at the same time as another one open after the request."""
+    starts = [start for start, _ in [*weekly_sessions, *extra_sessions]]
+    if not starts:
+        return
+    low, high = rules.bounds_utc(rules.tokyo_day(min(starts)), rules.tokyo_day(max(starts)))
+    existing = {rules.parse_slot(slot.slot): slot for slot in store.query_slots(svc.id, low, high)}
+
+    def left_closed(start: datetime) -> bool:
+        # The request closes its closed days; a weekly pattern reopens nothing (an extra session does).
+        slot = existing.get(start)
+        return rules.tokyo_day(start) in closed_days or (slot is not None and not slot.open)
+
+    opened = [start for start, _ in extra_sessions]
+    opened += [start for start, _ in weekly_sessions if not left_closed(start)]
+    # A session with no seat and no booking takes no counsellor's time: staff retire a time so.
+    others = [
+        start for start, slot in existing.items() if not left_closed(start) and (slot.capacity or slot.booked)
+    ]
+    rules.check_no_overlap(opened, others, svc.duration_minutes)
+
+
 def set_availability(principal: StaffPrincipal, service_id: str, document: Any) -> dict[str, Any]:
     svc = _own(principal, service_id)
     _check("consultation_availability", document)
@@ -77,6 +104,7 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
             pattern = rules.Weekly.from_dict(weekly)
         except ValueError as error:
             raise Invalid(f"入力内容を確認してください。 / {error}") from None
+        rules.check_weekly_times(pattern, svc.duration_minutes)
         first, last = rules.parse_day(weekly["from"]), rules.parse_day(weekly["to"])
         if last < first:
             raise Invalid("終了日が開始日より前です。 / 'to' is before 'from'.", code="invalid_range")
@@ -123,6 +151,7 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
         )
     if held := _booked_on(svc, closed_days):
         raise _day_has_bookings(held)
+    _check_overlaps(svc, weekly_sessions, extra_sessions, closed_days)
     counts = {"created": 0, "updated": 0, "kept": 0, "closed": 0, "extra": 0}
     # Days first, so a booking that came in since the check stops the request before it wrote
     # anything else: the close of a booked session fails, and this request's closes are undone.

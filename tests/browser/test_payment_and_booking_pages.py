@@ -99,7 +99,7 @@ def new_slot(web: str, service: str = "legal") -> str:
     from devstack.dev_issuer import mint_token
     from tests.integration.consultations.helpers import fresh_slot
 
-    slot = fresh_slot(2)
+    slot = fresh_slot(service, 2)
     token = mint_token(staff_id="staff-1", section="kocho", roles=["staff"])
     response = requests.post(
         f"{web}/staff/consultations/{service}/availability",

@@ -291,3 +291,56 @@ def test_a_malformed_session_hours_setting_fails_when_the_settings_are_read(monk
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def _at(hhmm: str, day: date = date(2026, 12, 7)) -> datetime:
+    return datetime.combine(day, rules.parse_hhmm(hhmm), rules.TOKYO)
+
+
+def test_sessions_overlap_when_one_starts_before_another_ends_and_touching_is_fine():
+    # lgbts lasts 50 minutes: 10:00 runs to 10:50.
+    assert rules.overlapping([_at("10:15")], [_at("10:00")], 50) == [(_at("10:00"), _at("10:15"))]
+    assert rules.overlapping([_at("09:30")], [_at("10:00")], 50) == [(_at("09:30"), _at("10:00"))]
+    assert rules.overlapping([_at("10:50")], [_at("10:00")], 50) == []
+    # The same start is the same session (its capacity set again), not an overlap.
+    assert rules.overlapping([_at("10:00")], [_at("10:00")], 50) == []
+    # Another day's session at the same time of day is no overlap either.
+    assert rules.overlapping([_at("10:15")], [_at("10:00", date(2026, 12, 8))], 50) == []
+
+
+def test_new_sessions_are_compared_with_each_other_and_old_overlaps_are_not_theirs():
+    assert rules.overlapping([_at("13:00"), _at("13:30")], [], 50) == [(_at("13:00"), _at("13:30"))]
+    # Two existing sessions that already overlap are not blamed on a new one that overlaps neither.
+    assert rules.overlapping([_at("15:00")], [_at("10:00"), _at("10:10")], 50) == []
+    # A new session between two others is named with each of them.
+    assert rules.overlapping([_at("10:30")], [_at("10:00"), _at("11:00")], 50) == [
+        (_at("10:00"), _at("10:30")),
+        (_at("10:30"), _at("11:00")),
+    ]
+
+
+def test_an_overlap_is_refused_with_its_code_the_sessions_and_a_text_in_every_language():
+    from chalicelib.domain import messages
+
+    with pytest.raises(Invalid) as refused:
+        rules.check_no_overlap([_at("10:15")], [_at("10:00")], 50)
+    assert refused.value.code == "overlapping_session"
+    assert refused.value.details == [{"slots": [rules.slot_id(_at("10:00")), rules.slot_id(_at("10:15"))]}]
+    assert refused.value.text("en") == (
+        "These sessions would overlap (each lasts 50 minutes): 2026-12-07 10:00 / 10:15"
+    )
+    texts = messages.catalogue()["consult.error.overlapping_session"]
+    assert set(texts) == set(rules.LANGUAGES)
+    assert all("50" in refused.value.text(language) for language in rules.LANGUAGES)
+    rules.check_no_overlap([_at("10:50")], [_at("10:00")], 50)  # back to back: taken
+
+
+def test_weekly_times_closer_than_a_session_lasts_are_refused():
+    close = rules.Weekly.from_dict({"weekdays": [3], "times": ["18:00", "18:30", "20:00"], "capacity": 1})
+    with pytest.raises(Invalid) as refused:
+        rules.check_weekly_times(close, 50)
+    assert refused.value.code == "overlapping_session"
+    assert refused.value.details == [{"pointer": "/weekly/times", "times": ["18:00", "18:30"]}]
+    rules.check_weekly_times(close, 30)  # half-hour sessions fit
+    for service in rules.catalogue().values():  # the ward's own patterns fit their services
+        rules.check_weekly_times(service.demo_weekly, service.duration_minutes)

@@ -30,7 +30,7 @@ def slot(call):
     """slot(service, capacity) -> a new slot id of that service (an extra session set by its staff)."""
 
     def make(service: str = "legal", capacity: int = 1, section: str = "kocho", offset: int = 2) -> str:
-        slot_id = fresh_slot(offset)
+        slot_id = fresh_slot(service, offset)
         response = call(
             "POST",
             f"/staff/consultations/{service}/availability",

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.config import get_settings
 from chalicelib.domain import consultations as rules
 from chalicelib.domain.business_days import is_business_day
 from chalicelib.domain.submissions import TOKYO
 from devstack.dev_issuer import mint_token
 
-_minutes = itertools.count(0)
+# The slot ids handed out so far, of every service.
+_given: set[str] = set()
 
 
 def open_day(offset: int = 2) -> datetime:
@@ -27,10 +28,24 @@ def open_day(offset: int = 2) -> datetime:
                 return datetime.combine(day, datetime.min.time(), TOKYO)
 
 
-def fresh_slot(offset: int = 2) -> str:
-    """A slot id no other test uses: a distinct minute of an open day (09:00 + n minutes)."""
-    n = next(_minutes)
-    start = open_day(offset + n // 600) + timedelta(hours=9, minutes=n % 600)
+def fresh_slot(service: str, offset: int = 2) -> str:
+    """A slot id of `service` no other test uses, from the `offset`-th open day on. Each service
+    has a grid of its own (from 09:00 plus a minute of its own, a session's length rounded up to
+    half an hour apart), so none of its sessions overlap (staff may not open such) and a day
+    holds many."""
+    duration = rules.get_service(service).duration_minutes
+    step = timedelta(minutes=30 * -(-duration // 30))
+    first = timedelta(hours=9, minutes=list(rules.catalogue()).index(service))
+    hours = get_settings().consult_session_hours
+    day = offset
+    start = open_day(day) + first
+    while rules.slot_id(start) in _given or not rules.within_session_hours(start, duration, hours):
+        if rules.within_session_hours(start, duration, hours):
+            start += step
+        else:
+            day += 1
+            start = open_day(day) + first
+    _given.add(rules.slot_id(start))
     return rules.slot_id(start)
 
 

@@ -220,7 +220,7 @@ def test_capacity_zero_offers_nothing_and_books_nothing(slot, book, slots_of):
 
 
 def test_a_session_never_offered_is_no_slot_and_a_closed_one_says_closed(call, slot, book):
-    never = fresh_slot()  # a minute no staff member opened
+    never = fresh_slot("legal")  # a session no staff member opened
     refused = book("legal", never)
     assert refused.status_code == 422 and body_of(refused)["error"]["code"] == "invalid_slot"
     closed = slot("legal", offset=15)  # a day no other test books: a day with bookings stays open

@@ -26,7 +26,9 @@ def test_day_view_shows_the_sections_slots_and_bookings_and_hides_sensitive_deta
     assert "lgbts" not in {s["service"] for s in view["services"]}  # another section's
     [row] = [r for s in view["services"] for sl in s["slots"] if sl["slot"] == legal for r in sl["bookings"]]
     assert row["booking"] == answer["booking"] and row["note"] == "借地の更新について"
-    theirs = body_of(call("GET", f"/staff/consultations?date={day}", headers=staff_headers("jinken-suishin")))
+    theirs = body_of(
+        call("GET", f"/staff/consultations?date={lgbts[:10]}", headers=staff_headers("jinken-suishin"))
+    )
     [hidden] = [
         r for s in theirs["services"] for sl in s["slots"] if sl["slot"] == lgbts for r in sl["bookings"]
     ]
@@ -649,7 +651,7 @@ def test_a_booking_made_while_its_day_closes_keeps_the_day_open(call, slot, book
 def test_a_day_closed_in_the_request_that_sets_its_weekly_sessions_stays_closed(call):
     """A review: closes ran before the weekly sessions were made, so a day with no session yet
     closed nothing and the pattern then opened it."""
-    start = rules.parse_slot(fresh_slot(offset=19))
+    start = rules.parse_slot(fresh_slot("general", offset=19))
     day = start.astimezone(rules.TOKYO).date().isoformat()
     weekly = {
         "from": day,
@@ -666,3 +668,84 @@ def test_a_day_closed_in_the_request_that_sets_its_weekly_sessions_stays_closed(
     assert rules.slot_id(start) not in [s["slot"] for s in listed]
     again = call("POST", path, {"weekly": weekly}, headers=staff_headers())  # the pattern again
     assert again.status_code == 200 and not store.get_slot("general", rules.slot_id(start)).open
+
+
+JINKEN = "jinken-suishin"  # lgbts: 50-minute sessions, one counsellor
+
+
+def test_a_session_overlapping_another_of_the_day_is_refused_and_nothing_is_written(call, slot, book):
+    """A review: next to a 10:00 session of a 50-minute service, an extra one at 10:15 was opened
+    and both were sold: one counsellor, two residents from 10:15 to 10:50."""
+    from chalicelib.domain import messages
+
+    path = "/staff/consultations/lgbts/availability"
+    first = rules.parse_slot(slot("lgbts", section=JINKEN, offset=17))  # a day no other test uses
+
+    def extra(*starts: datetime, capacity: int = 1):
+        sessions = [{"slot": rules.slot_id(start), "capacity": capacity} for start in starts]
+        headers = {**staff_headers(JINKEN), "Accept-Language": "en"}
+        return call("POST", path, {"extraSessions": sessions}, headers=headers)
+
+    later, earlier = first + timedelta(minutes=15), first - timedelta(minutes=30)
+    refused = extra(later)
+    assert refused.status_code == 422 and body_of(refused)["error"]["code"] == "overlapping_session"
+    assert body_of(refused)["error"]["details"] == [{"slots": [rules.slot_id(first), rules.slot_id(later)]}]
+    shown = f"{first.astimezone(rules.TOKYO):%Y-%m-%d %H:%M} / {later.astimezone(rules.TOKYO):%H:%M}"
+    # Staff read Japanese and English (api/errors.py), as every staff answer.
+    said = {
+        language: messages.text("consult.error.overlapping_session", language, minutes=50, sessions=shown)
+        for language in ("ja", "en")
+    }
+    assert body_of(refused)["error"]["message"] == f"{said['ja']} / {said['en']}"
+    assert extra(earlier).status_code == 422
+    # Two of one request that overlap each other, on a free part of the day: neither is made.
+    apart, close = first + timedelta(hours=3), first + timedelta(hours=3, minutes=30)
+    assert body_of(extra(apart, close))["error"]["code"] == "overlapping_session"
+    assert [store.get_slot("lgbts", rules.slot_id(s)) for s in (later, earlier, apart, close)] == [None] * 4
+
+    # Back to back is fine, and the same start again is the same session (its seats changed).
+    assert extra(first + timedelta(minutes=50)).status_code == 200
+    assert extra(first, capacity=2).status_code == 200
+    assert int(store.get_slot("lgbts", rules.slot_id(first)).capacity) == 2
+    # A session with no seat left to sell and no booking takes no time: staff retire a time so.
+    assert extra(first, capacity=0).status_code == 200
+    assert extra(later).status_code == 422  # ... the 10:50 session is still there
+    moved = first + timedelta(minutes=-20)
+    assert extra(moved).status_code == 200
+    # A booked session keeps its time even when its seats are set to none.
+    booked = body_of(book("lgbts", rules.slot_id(moved)))
+    assert "booking" in booked, booked
+    assert extra(moved, capacity=0).status_code == 200
+    assert extra(moved - timedelta(minutes=40)).status_code == 422
+
+
+def test_weekly_times_closer_than_a_session_or_over_an_extra_one_are_refused(call, slot):
+    path = "/staff/consultations/lgbts/availability"
+    extra = rules.parse_slot(slot("lgbts", section=JINKEN, offset=18))
+    local = extra.astimezone(rules.TOKYO)
+    weekly = {
+        "from": local.date().isoformat(),
+        "to": local.date().isoformat(),
+        "weekdays": [local.weekday()],
+        "capacity": 1,
+    }
+    close = call(
+        "POST", path, {"weekly": {**weekly, "times": ["18:00", "18:30"]}}, headers=staff_headers(JINKEN)
+    )
+    assert close.status_code == 422 and body_of(close)["error"]["code"] == "overlapping_session"
+    assert body_of(close)["error"]["details"] == [{"pointer": "/weekly/times", "times": ["18:00", "18:30"]}]
+    over = f"{(local + timedelta(minutes=30)):%H:%M}"  # into the extra session's 50 minutes
+    clash = call(
+        "POST", path, {"weekly": {**weekly, "times": [over, "18:00"]}}, headers=staff_headers(JINKEN)
+    )
+    assert clash.status_code == 422 and body_of(clash)["error"]["code"] == "overlapping_session"
+    low, high = rules.bounds_utc(local.date(), local.date())
+    assert [s.slot for s in store.query_slots("lgbts", low, high)] == [rules.slot_id(extra)]
+    # The same day closed by the request: its sessions are made closed, so nothing clashes.
+    closed = call(
+        "POST",
+        path,
+        {"weekly": {**weekly, "times": [over, "18:00"]}, "closedDays": [local.date().isoformat()]},
+        headers=staff_headers(JINKEN),
+    )
+    assert closed.status_code == 200, closed.body
