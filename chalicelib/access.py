@@ -131,11 +131,12 @@ FUNCTIONS: dict[str, Access] = {
         secrets=LINE_SECRETS,
         schedules=True,
     ),
-    # Status changes to the resident; a "needs info" push carries a signed answer postback.
+    # Status changes to the resident; a "needs info" push carries a signed answer postback; how
+    # each notice fared is recorded on the submission.
     # A closed submission's photos are written again with their retention tag (lifecycle).
     "notifications_worker": Access(
-        reads=("submissions", "residents"),
-        writes=("inbox",),
+        reads=("residents",),
+        writes=("inbox", "submissions"),
         buckets=("attachments",),
         secrets=LINE_SECRETS,
         email=True,

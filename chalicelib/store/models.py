@@ -232,6 +232,9 @@ class Submission(Model):
     reminded_for = UnicodeAttribute(null=True)
     # Set when the submission closes: closed + the form's retention period; TTL deletes it then.
     expires_at = TTLAttribute(null=True)
+    # Whether each notice reached the resident, by "<version>#<channel>" (domain/notice_delivery.py):
+    # written by the notifications worker without a version bump, so a clerk's next move stays valid.
+    resident_notices: MapAttribute[str, Any] = MapAttribute(null=True)
     version = VersionAttribute()
 
     by_section = BySectionIndex()

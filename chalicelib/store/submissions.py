@@ -17,6 +17,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import cursors
+from chalicelib.domain.notice_delivery import DELIVERED
 from chalicelib.store.audit import Audit
 from chalicelib.store.audit import entry as audit_entry
 from chalicelib.store.conditions import condition_failed, conditional
@@ -79,6 +80,30 @@ def update(submission: Submission, actions: list, audit: Audit) -> None:
         if condition_failed(error):
             raise StaleVersion(submission.receipt) from None
         raise
+
+
+def record_notice(receipt: str, key: str, outcome: dict[str, str], *, first: bool) -> bool:
+    """Store how one notice fared on one channel (domain.notice_delivery), unless it was already
+    delivered there: a duplicate or a retry never moves a delivery. `first`: the submission has
+    no such record yet (the map is made first). Not versioned: no staff change is made stale by
+    it. False when it was delivered already or the submission is gone."""
+    connection = Submission._get_connection()
+    if first:
+        with conditional():  # another notice's outcome may have made it meanwhile
+            connection.update_item(
+                receipt,
+                actions=[Submission.resident_notices.set({})],
+                condition=Submission.receipt.exists() & Submission.resident_notices.does_not_exist(),
+            )
+    path = Submission.resident_notices[key]
+    with conditional() as write:
+        connection.update_item(
+            receipt,
+            actions=[path.set(outcome)],
+            condition=Submission.resident_notices.exists()
+            & (path.does_not_exist() | (path["state"] != DELIVERED)),
+        )
+    return write.applied
 
 
 def record(receipt: str, audit: Audit) -> None:

@@ -96,13 +96,18 @@ def _what_follows(record: Record) -> str:
     """What SQS does with the record if this try fails: hands it out again, or, at its queue's
     receive count, parks it in the dead-letter queue (an operator then looks for "given up",
     not for a retry that never comes)."""
+    return _PARKED if last_try(record) else _RETRIED
+
+
+def last_try(record: Record) -> bool:
+    """True when this is the record's last receive: if it fails, SQS parks it in the dead-letter queue."""
     from chalicelib.config import get_settings
     from chalicelib.resources import QUEUES
 
     receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
     queue = str(record.get("eventSourceARN") or "").rsplit(":", 1)[-1]
     spec = next((q for q in QUEUES if queue == get_settings().name(q.name)), None)
-    return _PARKED if spec is not None and receives >= spec.max_receive_count else _RETRIED
+    return spec is not None and receives >= spec.max_receive_count
 
 
 def _described(error: BaseException) -> dict[str, str]:

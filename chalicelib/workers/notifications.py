@@ -6,7 +6,10 @@ first, under a claim of its own (SES has no retry key), so a LINE outage that fa
 neither holds it back nor sends it twice; the LINE push carries a retry key derived from the
 receipt and version, so a retry after a later failure is absorbed by LINE (409: already
 accepted). Failures are reported per record so one bad message does not replay the batch.
-The same queue carries the section's news of a report marked dangerous (services/staff_alerts):
+How each try fared per channel is recorded on the submission for its clerk (domain/notice_delivery):
+delivered, still being tried, or failed (LINE refused it, or SQS's last try failed and the message
+goes to the dead-letter queue); a delivery is final, so a retry or a moved-back message never
+counts twice. The same queue carries the section's news of a report marked dangerous (services/staff_alerts):
 on `created`, before the resident is told, and on `handed_over`, for the section it went to.
 
 Logs carry the receipt (the correlation id), the event and the status, never the resident's
@@ -25,6 +28,7 @@ from typing import Any
 from chalicelib.adapters import email
 from chalicelib.adapters.line_api import retry_key_for
 from chalicelib.config import get_settings
+from chalicelib.domain import notice_delivery as delivery
 from chalicelib.domain import notifications as messages
 from chalicelib.domain.forms import get_form, retention_days
 from chalicelib.domain.submissions import RECEIPT_PATTERN, STATUSES, TERMINAL_STATUSES
@@ -33,7 +37,7 @@ from chalicelib.resources import NOTIFICATIONS
 from chalicelib.services import payment_withdrawals, resident_notice, staff_alerts
 from chalicelib.store import inbox
 from chalicelib.store import submissions as store
-from chalicelib.workers.batches import BatchResponse, Message, Record, partial_batch
+from chalicelib.workers.batches import BatchResponse, Message, Record, last_try, partial_batch
 
 # A worker holds a notification no longer than the queue hides a message from other workers.
 LEASE = timedelta(seconds=NOTIFICATIONS.visibility_timeout)
@@ -47,9 +51,11 @@ class NotificationMessage:
     version: int
     # The resident was already told in the chat (a LINE report, a hand-off): no second LINE message.
     confirmed: bool = False
+    # This is SQS's last try: a failure now parks the message in the dead-letter queue.
+    last_try: bool = False
 
     @classmethod
-    def from_raw(cls, raw: Any) -> NotificationMessage:
+    def from_raw(cls, raw: Any, *, last_try: bool = False) -> NotificationMessage:
         """The queued message, checked; ValueError for anything services.submissions never queues."""
         if not isinstance(raw, dict):
             raise ValueError("a notification message is a JSON object")
@@ -62,7 +68,7 @@ class NotificationMessage:
             raise ValueError("status")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise ValueError("version")
-        return cls(receipt, event, status, version, raw.get("confirmed") is True)
+        return cls(receipt, event, status, version, raw.get("confirmed") is True, last_try)
 
     @property
     def ledger_key(self) -> str:
@@ -81,7 +87,7 @@ def handle_batch(records: Iterable[Record]) -> BatchResponse:
 
 def _read(record: Record) -> Message[NotificationMessage]:
     # Only services.submissions queues here: one that does not read is a bug (the DLQ).
-    message = NotificationMessage.from_raw(json.loads(record["body"]))
+    message = NotificationMessage.from_raw(json.loads(record["body"]), last_try=last_try(record))
     keys = {"notification_event": message.event, "status": message.status, "version": message.version}
     return Message(message, message.receipt, keys)
 
@@ -138,17 +144,47 @@ def deliver(message: NotificationMessage) -> list[str]:
         status_url=settings.web_page("/status", submission.language),
     )
     channels: list[str] = []
-    if submission.email:
-        resident_notice.email_once(
-            f"{message.ledger_key}#email",
-            lambda: email.send(
-                [submission.email], notification.subject, notification.text, notification.html
-            ),
-        )
-        channels.append("email")
-    if submission.line_user_id and message.confirmed and message.event == messages.CREATED:
-        channels.append("chat")  # told in the chat's own reply: no second message
-    elif submission.line_user_id and resident_notice.push(
+    outcomes = _Outcomes(message, submission)
+    try:
+        if submission.email:
+            resident_notice.email_once(
+                f"{message.ledger_key}#email",
+                lambda: email.send(
+                    [submission.email], notification.subject, notification.text, notification.html
+                ),
+            )
+            channels.append("email")
+            outcomes.delivered(delivery.EMAIL)
+        if submission.line_user_id and message.confirmed and message.event == messages.CREATED:
+            channels.append("chat")  # told in the chat's own reply: no second message
+            outcomes.delivered(delivery.LINE)
+        elif submission.line_user_id:
+            if _push(submission, message, public_note, days, fee):
+                channels.append("line")
+                outcomes.delivered(delivery.LINE)
+            else:
+                outcomes.failed(delivery.LINE, delivery.REFUSED)
+        if not submission.email and not submission.line_user_id:
+            outcomes.failed(delivery.NO_CONTACT, delivery.UNREACHABLE)
+    except Exception:
+        outcomes.interrupted()
+        raise
+    if channels:
+        logger.info("resident notified", extra={"channels": channels, "language": notification.language})
+        metrics.add_metric(name="NotificationsSent", unit="Count", value=1)
+    else:
+        logger.info("no contact to notify", extra={"channel": submission.channel})
+    if alert_failed is not None:
+        raise alert_failed
+    return channels
+
+
+def _push(
+    submission: Any, message: NotificationMessage, public_note: str | None, days: Any, fee: Any
+) -> bool:
+    """The LINE push with its retry key; False when LINE refused it or the resident unfollowed."""
+    settings = get_settings()
+    return resident_notice.push(
         submission.line_user_id,
         _with_answer_button(
             messages.line_messages(
@@ -169,16 +205,51 @@ def deliver(message: NotificationMessage) -> list[str]:
         retry_key_for(message.receipt, str(message.version), "notify"),
         what="notification push",
         refused_metric="NotificationsRefusedByLine",
-    ):
-        channels.append("line")
-    if channels:
-        logger.info("resident notified", extra={"channels": channels, "language": notification.language})
-        metrics.add_metric(name="NotificationsSent", unit="Count", value=1)
-    else:
-        logger.info("no contact to notify", extra={"channel": submission.channel})
-    if alert_failed is not None:
-        raise alert_failed
-    return channels
+    )
+
+
+class _Outcomes:
+    """How this try of one notice fared per channel, recorded on the submission for its clerk."""
+
+    def __init__(self, message: NotificationMessage, submission: Any) -> None:
+        self.message = message
+        self.receipt = submission.receipt
+        self.first = submission.resident_notices is None
+        self.planned = [
+            channel
+            for channel, given in (
+                (delivery.EMAIL, submission.email),
+                (delivery.LINE, submission.line_user_id),
+            )
+            if given
+        ]
+        self.settled: set[str] = set()
+
+    def delivered(self, channel: str) -> None:
+        self._record(channel, delivery.DELIVERED)
+
+    def failed(self, channel: str, reason: str) -> None:
+        self._record(channel, delivery.FAILED, reason)
+
+    def interrupted(self) -> None:
+        """The try failed: each channel it did not settle is tried again, or, on SQS's last try,
+        has failed for good (a failed email holds the push back with it)."""
+        unsettled = [channel for channel in self.planned if channel not in self.settled]
+        for channel in unsettled:
+            if self.message.last_try:
+                self.failed(channel, delivery.DEAD_LETTER)
+            else:
+                self._record(channel, delivery.SENDING)
+        if unsettled and self.message.last_try:
+            logger.warning("resident notice given up", extra={"channels": unsettled})
+            metrics.add_metric(name="ResidentNoticesFailed", unit="Count", value=1)
+
+    def _record(self, channel: str, state: str, reason: str | None = None) -> None:
+        outcome = delivery.outcome(self.message.event, self.message.status, state, datetime.now(UTC), reason)
+        key = delivery.key(self.message.version, channel)
+        store.record_notice(self.receipt, key, outcome, first=self.first)
+        self.first = False
+        self.settled.add(channel)
 
 
 def _start_photo_retention(submission: Any) -> None:

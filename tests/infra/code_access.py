@@ -294,10 +294,11 @@ class CodeGraph:
             if (
                 isinstance(sub.func, ast.Attribute)
                 and callee is None
-                and sub.func.attr == "update"
+                and sub.func.attr in ("update", "update_item")
                 and any(k.arg == "actions" for k in sub.keywords)
             ):
-                writes = True  # an item's or a transaction's update(actions=...), not dict.update
+                # An item's, a transaction's or a table connection's update(actions=...), not dict.update.
+                writes = True
             if callee and callee[0] == "def":
                 returned = self._returns_model(callee)
                 if returned:
