@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from chalicelib.adapters import storage
-from chalicelib.domain import cursors, json_text
+from chalicelib.domain import cursors, json_text, notice_delivery
 from chalicelib.domain import errors as rule
 from chalicelib.domain import submissions as rules
 from chalicelib.domain.digits import whole_number
@@ -48,6 +48,7 @@ LIST_PARAMETERS = (
     "overdue",
     "responded",
     "urgent",
+    "notified",
     "limit",
     "cursor",
 )
@@ -77,6 +78,8 @@ class ListQuery:
     responded: bool | None = None
     # True: the resident said yes to the form's danger question (FormDefinition.urgent_when).
     urgent: bool | None = None
+    # False: a notice to the resident failed; True: every notice was delivered (residentNotified).
+    notified: bool | None = None
 
     def fingerprint(self, section: str) -> str:
         """What a cursor is bound to: the section and every filter (not the page size)."""
@@ -91,6 +94,7 @@ class ListQuery:
                 self.overdue,
                 self.responded,
                 self.urgent,
+                self.notified,
             ]
         )
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -131,7 +135,9 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
 
     overdue = _yes_or_no(values, "overdue", bad)
 
-    responded, urgent = (_yes_or_no(values, name, bad) for name in ("responded", "urgent"))
+    responded, urgent, notified = (
+        _yes_or_no(values, name, bad) for name in ("responded", "urgent", "notified")
+    )
 
     limit = DEFAULT_LIMIT
     if "limit" in values:
@@ -148,7 +154,9 @@ def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
             code="invalid_query",
             details=problems,
         )
-    return ListQuery(forms, statuses, channels, since, until, overdue, limit, cursor, responded, urgent)
+    return ListQuery(
+        forms, statuses, channels, since, until, overdue, limit, cursor, responded, urgent, notified
+    )
 
 
 def _yes_or_no(values: dict[str, str], name: str, bad: Any) -> bool | None:
@@ -248,6 +256,7 @@ def list_for_section(
             query.overdue,
             query.responded,
             query.urgent,
+            query.notified,
         )
     )
     batch = _QUERY_BATCH if filtered else query.limit + 1
@@ -279,6 +288,10 @@ def _matches(submission: Submission, query: ListQuery, now: datetime) -> bool:
     if query.responded is not None and _awaiting_staff(submission) != query.responded:
         return False
     if query.urgent is not None and _urgent(submission) != query.urgent:
+        return False
+    if query.notified is not None and (
+        notice_delivery.resident_notified(_notices(submission)) is not query.notified
+    ):
         return False
     return query.overdue is None or _overdue(submission, now) == query.overdue
 
@@ -371,6 +384,9 @@ def summary(submission: Submission, now: datetime | None = None) -> dict[str, An
         "respondedAt": rules.tokyo_iso(submission.responded_at) if submission.responded_at else None,
         "responded": _awaiting_staff(submission),
         "urgent": form is not None and form.is_urgent(submission.data),
+        # As a booking's: False once a notice to the resident failed (phone them), True when
+        # every one was delivered, None while one is still being tried (or none was recorded).
+        "residentNotified": notice_delivery.resident_notified(_notices(submission)),
         "version": submission.version,
         "href": f"/staff/submissions/{submission.receipt}",
     }
@@ -470,7 +486,14 @@ def show(principal: StaffPrincipal, receipt_text: str, now: datetime | None = No
         "payment": payments.payment_view(submission),
         # The ward's public notes and the resident's answers in order (issue 10).
         "thread": _thread(submission, expires_at),
+        # Each notice the resident should have had: delivered, sending or failed, per channel.
+        "residentNotices": _notices(submission),
     }
+
+
+def _notices(submission: Submission) -> list[dict[str, Any]]:
+    recorded = submission.resident_notices
+    return notice_delivery.notices(recorded.as_dict() if recorded is not None else None)
 
 
 def _thread(submission: Submission, expires_at: datetime) -> list[dict[str, Any]]:

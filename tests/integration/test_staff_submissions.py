@@ -53,6 +53,7 @@ LIST_ITEM_KEYS = {
     "respondedAt",
     "responded",
     "urgent",
+    "residentNotified",
     "version",
     "href",
 }
