@@ -52,6 +52,9 @@ from chalicelib.web import pages as web_pages
 
 # configure_logs=False: the Powertools logger (same name) is the only handler, so no line is doubled.
 app = Chalice(app_name="madoguchi", configure_logs=False)
+# A page's post with a photo (JavaScript off): API Gateway passes a body through unchanged only
+# as a binary type (base64 to Lambda); as text it would be re-encoded and the photo's bytes lost.
+app.api.binary_types.append("multipart/form-data")
 app.register_blueprint(line.bp)
 app.register_blueprint(forms.bp)
 app.register_blueprint(submissions.bp)

@@ -35,9 +35,13 @@ def _incoming(upload_id: str) -> str:
     return f"{UPLOAD_STAGING_PREFIX}{upload_id}"
 
 
+def _new_id() -> str:
+    return "up_" + base64.b32encode(os.urandom(15)).decode().lower()
+
+
 def start(content_type: str) -> dict[str, Any]:
     """A presigned POST for one image: S3 itself refuses another type or more than 10 MB."""
-    upload_id = "up_" + base64.b32encode(os.urandom(15)).decode().lower()
+    upload_id = _new_id()
     post = storage.presigned_post(
         _incoming(upload_id), content_type, MAX_IMAGE_BYTES, int(UPLOAD_WINDOW.total_seconds())
     )
@@ -97,6 +101,45 @@ def taken(upload_ids: list[str], pointer: str) -> Iterator[list[tuple[str, bytes
     _discard_originals(prepared)
 
 
+def accept(data: bytes) -> str:
+    """Keep a photo posted with a page itself (JavaScript off) as a presigned upload would be;
+    its upload id. Checked now, as `taken` will check it again, so the page can say at once
+    what is wrong with it (Invalid) while the resident still has it in hand."""
+    if len(data) > MAX_IMAGE_BYTES:
+        too_large = Text("error.upload.too_large", limit=MAX_IMAGE_BYTES // 2**20)
+        raise rule.Invalid(too_large, code="invalid_attachment")
+    try:
+        _clean, content_type = _cleaned(data)
+    except _Refused as refused:
+        raise rule.Invalid(refused.problem, code="invalid_attachment") from None
+    upload_id = _new_id()
+    storage.write(_incoming(upload_id), data, content_type)
+    return upload_id
+
+
+class _Refused(Exception):
+    def __init__(self, problem: Text) -> None:
+        super().__init__(problem.key)
+        self.problem = problem
+
+
+def _cleaned(data: bytes) -> tuple[bytes, str]:
+    """The picture without its metadata, and its type as its bytes say; _Refused otherwise."""
+    # The bytes decide, not the declared type: a browser that cannot tell a PNG or HEIC says
+    # nothing, and the page then declares JPEG. What is kept is stored under its real type.
+    actual = images.sniff(data)
+    if actual is None:
+        raise _Refused(Text("error.upload.not_image"))
+    try:
+        return images.strip_metadata(data), actual
+    except images.TooManyPixels:
+        raise _Refused(
+            Text("error.upload.too_many_pixels", megapixels=images.MAX_PIXELS // 1_000_000)
+        ) from None
+    except images.UnsupportedImage:
+        raise _Refused(Text("error.upload.damaged")) from None
+
+
 def _prepare(upload_ids: list[str], pointer: str, used: Collection[str]) -> list[tuple[str, bytes, str]]:
     """Read each upload, check it is the image it claims to be, strip its metadata (EXIF GPS...).
 
@@ -116,21 +159,12 @@ def _prepare(upload_ids: list[str], pointer: str, used: Collection[str]) -> list
         except storage.ObjectMissing:
             problems.append(missing)
             continue
-        # The bytes decide, not the declared type: a browser that cannot tell a PNG or HEIC says
-        # nothing, and the page then declares JPEG. What is kept is stored under its real type.
-        actual = images.sniff(data)
-        if actual is None:
-            problems.append({"pointer": where, "message": Text("error.upload.not_image")})
-            continue
         try:
-            prepared.append((upload_id, images.strip_metadata(data), actual))
-        except images.TooManyPixels:
-            limit = images.MAX_PIXELS // 1_000_000
-            problems.append(
-                {"pointer": where, "message": Text("error.upload.too_many_pixels", megapixels=limit)}
-            )
-        except images.UnsupportedImage:
-            problems.append({"pointer": where, "message": Text("error.upload.damaged")})
+            clean, actual = _cleaned(data)
+        except _Refused as refused:
+            problems.append({"pointer": where, "message": refused.problem})
+            continue
+        prepared.append((upload_id, clean, actual))
     if problems:
         raise rule.Invalid(
             Text("error.upload.invalid"),

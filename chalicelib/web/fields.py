@@ -50,6 +50,7 @@ class Field:
     required_when: tuple[str, str] | None = None
     # One of a group's parts is needed, any of them (the schema's anyOf): none is "optional".
     one_of: bool = False
+    max_items: int | None = None  # photos: how many the form takes
 
     @property
     def id(self) -> str:
@@ -165,6 +166,7 @@ def _field(
         items = prop.get("items", {})
         if name == "photos":
             made.kind = "photos"
+            made.max_items = prop.get("maxItems")
         elif "enum" in items:
             made.kind = "checkboxes"
             made.options = _options(items["enum"], label, language)
@@ -198,23 +200,28 @@ def _field(
 # --- long forms: one screen for the request, one for the resident's details ----------------------
 
 LONG_FORM = 9  # more questions than this: two screens
+# Who the resident is and how to reach them: the second screen of a long form. The form's other
+# personal fields (a report's photos and description, a message, a dog's new owner) say what
+# the request is, and a walkthrough found them under "About you".
+ABOUT_YOU = frozenset({"name", "nameKana", "birthDate", "postalCode", "address", "phone", "email"})
 
 
 def screens(form: FormDefinition, questions: list[Field]) -> list[list[Field]]:
-    """The form's screens: a long form asks about the request first, then about the resident
-    (its personal fields), so each screen is one group of questions."""
-    personal = set(form.personal_fields)
-    about = [q for q in questions if q.name not in personal]
-    contact = [q for q in questions if q.name in personal]
+    """The form's screens: a long form asks about the request first, then who the resident is
+    and how to reach them, so each screen is one group of questions."""
+    about = [q for q in questions if q.name not in ABOUT_YOU]
+    contact = [q for q in questions if q.name in ABOUT_YOU]
     if len(questions) <= LONG_FORM or not about or not contact:
         return [questions]
     return [about, contact]
 
 
-def screen_key(all_screens: list[list[Field]], index: int) -> str:
+def screen_key(form: FormDefinition, all_screens: list[list[Field]], index: int) -> str:
     if len(all_screens) == 1:
         return ""
-    return "web.screen_request" if index == 0 else "web.screen_you"
+    if index == 0:  # a report is no request ("申し込む内容" over a broken street light)
+        return "web.screen_report" if form.is_report else "web.screen_request"
+    return "web.screen_you"
 
 
 def screen_of(all_screens: list[list[Field]]) -> Any:

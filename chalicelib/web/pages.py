@@ -12,18 +12,21 @@ import functools
 import json
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
 from chalicelib.api.errors import ApiBlueprint, localized_error
 from chalicelib.domain.digits import typed, whole_number
 
+if TYPE_CHECKING:
+    from chalicelib.domain.messages import Text
+
 bp = ApiBlueprint(__name__)
 
-# What a browser's form may post. Our pages post the first only; the others are taken so that a
-# page tampered with (enctype) is refused with a page in the resident's language, not the
-# framework's English JSON 415 (render.NotAForm).
+# What a browser's form may post. Our pages post the first, or the second where a photo can be
+# chosen; text/plain is taken so that a page tampered with (enctype) is refused with a page in
+# the resident's language, not the framework's English JSON 415 (render.NotAForm).
 FORM_POST = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"]
 STATIC_TYPES = {"web.css": "text/css; charset=utf-8", "web.js": "text/javascript; charset=utf-8"}
 
@@ -43,11 +46,12 @@ def _language(request: Any, fields: dict[str, list[str]] | None = None, default:
     return render.choose_language(served, (request.headers or {}).get("accept-language"), default)
 
 
-def _message(request: Any, language: str, key: str, status: int) -> Response:
-    """A page that only says one thing (expired, sign in again, busy, not found)."""
+def _message(request: Any, language: str, key: str, status: int, detail: Text | None = None) -> Response:
+    """A page that only says one thing (expired, sign in again, busy, not found), and what to
+    do about it when its title cannot say (`detail`)."""
     from chalicelib.web import render
 
-    return render.page(request, "message.html", language, status=status, title_key=key)
+    return render.page(request, "message.html", language, status=status, title_key=key, detail=detail)
 
 
 def _expired(request: Any, language: str) -> Response:
@@ -82,15 +86,17 @@ def _checked_post(
     *,
     reshow: Callable[..., Response] | None = None,
     lookup: bool = False,
+    with_files: bool = False,
 ) -> Any:
     """A page's form POST: its fields read once and the language to answer in, passed to the
     view before its path parameters; a post whose CSRF token fails gets the "expired" page
     (403) before the view sees anything. A post the browser itself says came from our own page
     (its cookie expired while the page stayed open) is treated better: with `reshow`, the page
     is shown again with what was typed and a fresh token, nothing done and nothing typed lost;
-    with `lookup` (the view only reads: a status by number and code), it is simply answered."""
+    with `lookup` (the view only reads: a status by number and code), it is simply answered.
+    With `with_files`, the view also gets the files sent with the page (`files=`, by name)."""
     if view is None:
-        return functools.partial(_checked_post, reshow=reshow, lookup=lookup)
+        return functools.partial(_checked_post, reshow=reshow, lookup=lookup, with_files=with_files)
 
     @functools.wraps(view)
     def checked(**path: str) -> Response:
@@ -98,15 +104,18 @@ def _checked_post(
 
         request = _request()
         try:
-            posted = render.form_fields(request)
+            posted, files = render.form_post(request)
         except render.RefusedPost as refused:
-            return _message(request, _language(request, refused.leading), refused.message_key, refused.status)
+            language = _language(request, refused.leading)
+            return _message(request, language, refused.message_key, refused.status, refused.detail)
         language = _language(request, posted)
         if not render.csrf_ok(request, posted):
             again = view if lookup else reshow
             if again is not None and render.from_own_page(request):
-                return again(request, posted, language, **path)
+                return again(request, posted, language, **path)  # photos chosen are not kept: nothing done
             return _expired(request, language)
+        if with_files:
+            return view(request, posted, language, files=files, **path)
         return view(request, posted, language, **path)
 
     return checked
@@ -200,9 +209,32 @@ def _form_again(request: Any, posted: dict[str, list[str]], language: str, formI
     return _form(request, form, language, flat, [], min(max(screen, 0), screens - 1), notice="web.send_again")
 
 
+def _attach(
+    request: Any, posted: dict[str, list[str]], files: dict[str, list[bytes]], name: str, language: str
+) -> str | None:
+    """The photos chosen for field `name` with JavaScript off, sent with the page itself: each
+    counted in the client's hour and kept as a presigned upload would be, its upload id added to
+    the field's ids as the page's script adds it. The first problem, in `language`, or None."""
+    from chalicelib.services import anonymous_limits, uploads
+
+    problem = None
+    for data in files.get(name, []):
+        try:
+            anonymous_limits.take_upload(_client(request))
+            posted.setdefault(name, []).append(uploads.accept(data))
+        except Exception as error:  # not an image, damaged, the hour's uploads used up
+            api_error = localized_error(error, language)
+            if api_error is None:
+                raise
+            problem = problem or str(api_error.message)
+    return problem
+
+
 @bp.route("/web/forms/{formId}", methods=["POST"], content_types=FORM_POST)
-@_checked_post(reshow=_form_again)
-def form_post(request: Any, posted: dict[str, list[str]], language: str, formId: str) -> Response:
+@_checked_post(reshow=_form_again, with_files=True)
+def form_post(
+    request: Any, posted: dict[str, list[str]], language: str, formId: str, files: dict[str, list[bytes]]
+) -> Response:
     from chalicelib.domain import forms
     from chalicelib.domain.form_problems import explain, problems_with_untypeable
     from chalicelib.web import fields as form_fields
@@ -212,6 +244,12 @@ def form_post(request: Any, posted: dict[str, list[str]], language: str, formId:
     if form is None:
         return _not_found(request, language)
     step = render.first(posted, "step")
+    refused = []  # a photo chosen on this screen and not kept: said at its field, on this screen
+    if step != "send":  # the check-answers page has no photo to choose
+        for photos in (f for f in form_fields.fields(form, language) if f.kind == "photos"):
+            problem = _attach(request, posted, files, photos.name, language)
+            if problem:
+                refused.append({"pointer": photos.pointer, "message": problem})
     document = _posted_document(form, posted, language)
     explained = explain(problems_with_untypeable(form.schema_name, document), form, language, furigana=True)
     flat = form_fields.flat_values(document)
@@ -229,6 +267,8 @@ def form_post(request: Any, posted: dict[str, list[str]], language: str, formId:
         # A long form comes one screen at a time: this screen's answers are checked before the next.
         screens = form_fields.screens(form, form_fields.fields(form, language))
         screen = min(max(_int(render.first(posted, "screen")), 0), len(screens) - 1)
+        if refused:
+            return _form(request, form, language, flat, refused, screen)
         if switched:
             return _form(request, form, language, flat, [], screen)
         if render.first(posted, "back"):
@@ -420,7 +460,7 @@ def _form(
         questions=questions,
         screen=screen,
         screens=len(screens),
-        screen_key=form_fields.screen_key(screens, screen),
+        screen_key=form_fields.screen_key(form, screens, screen),
         # The answers of the other screens travel with the form (JavaScript off, nothing stored).
         carried={k: v for k, v in values.items() if k.split(".", 1)[0] not in shown},
         values=values,
@@ -557,6 +597,7 @@ def _show_status(
     """Status, the thread (the city's messages and the resident's answers), and the answer form
     while the city waits for one; after a refused answer, `typed` is what was posted again (text,
     photo ids, the form's `once` key)."""
+    from chalicelib.domain.responses import MAX_PHOTOS
     from chalicelib.services import responses
     from chalicelib.services import submissions as service
     from chalicelib.web import render
@@ -576,6 +617,7 @@ def _show_status(
         fee=_has_fee(submission),
         text=text,
         photos=photos,
+        photo_limit=MAX_PHOTOS,
         # Sending the answer twice (a double tap, a reload) sends it once: the key of its send.
         once=once,
         # While an answer can be typed, the language switch posts it (shown again, not sent).
@@ -702,8 +744,10 @@ def _typed_answer(posted: dict[str, list[str]]) -> tuple[str, str, str]:
 
 
 @bp.route("/web/status/answer", methods=["POST"], content_types=FORM_POST)
-@_checked_post(reshow=_answer_again)
-def answer_post(request: Any, posted: dict[str, list[str]], language: str) -> Response:
+@_checked_post(reshow=_answer_again, with_files=True)
+def answer_post(
+    request: Any, posted: dict[str, list[str]], language: str, files: dict[str, list[bytes]]
+) -> Response:
     from chalicelib.services import responses
     from chalicelib.web import render
 
@@ -712,6 +756,13 @@ def answer_post(request: Any, posted: dict[str, list[str]], language: str) -> Re
         return instead
     submission, channel = found
     code, token = render.first(posted, "code"), render.first(posted, "id_token")
+    refused = _attach(request, posted, files, "photos", language)
+    if refused:  # said at the photos, the answer kept as typed, nothing sent
+        errors = [{"anchor": "f-photos", "message": refused}]
+        typed = _typed_answer(posted)
+        return _show_status(
+            request, language, submission, code=code, id_token=token, errors=errors, typed=typed
+        )
     text = render.first(posted, "text")
     attachments = _photo_ids(posted)
     if render.first(posted, "switch"):  # the language switch: the same page, the answer as typed, not sent

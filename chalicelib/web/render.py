@@ -5,10 +5,13 @@ Imported only inside page handlers: Jinja2 stays off the webhook's cold start.
 
 from __future__ import annotations
 
+import email.parser
 import hmac
+import itertools
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from markupsafe import Markup, escape
 
 from chalicelib.domain import languages, messages
 from chalicelib.domain.languages import NAMES as LANGUAGE_NAMES
+from chalicelib.domain.messages import Text
 from chalicelib.domain.residents import LANGUAGES
 
 HERE = Path(__file__).resolve().parent
@@ -94,6 +98,8 @@ def environment() -> jinja2.Environment:
     )
     env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     env.globals["LANGUAGES"] = LANGUAGES
+    env.globals["PHOTO_TYPES"] = PHOTO_TYPES
+    env.globals["POST_MB"] = MAX_POST_BYTES // 2**20
     # Texts that are not catalogue keys (a form's labels, hints, choices, field errors) carry
     # their furigana too: `{{ label|ruby }}`, and `|reading` inside an <option>.
     env.filters["ruby"] = ruby
@@ -189,6 +195,11 @@ def liff_id() -> str:
 
 # No page of ours posts more fields than this (the longest form's answers, a few tokens).
 MAX_FORM_FIELDS = 500
+# A page's post, photos included (multipart, JavaScript off). API Gateway takes 10 MB, but it
+# hands a multipart body to Lambda base64-encoded (app.py's binary types), 4/3 as long, and
+# Lambda takes 6 MB: 4 MB is 5.6 MB encoded, with room for the event's headers.
+MAX_POST_BYTES = 4 * 2**20
+PHOTO_TYPES = "image/jpeg,image/png,image/heic"
 
 
 class RefusedPost(Exception):
@@ -197,6 +208,7 @@ class RefusedPost(Exception):
 
     status = 400
     message_key = "web.unreadable_form"
+    detail: Text | None = None  # what to do, when the title cannot say
 
     def __init__(self, leading: dict[str, list[str]]) -> None:
         super().__init__(self.message_key)
@@ -210,31 +222,105 @@ class TooManyFields(RefusedPost):
     message_key = "web.too_many_fields"
 
 
+class TooLarge(RefusedPost):
+    """More than MAX_POST_BYTES: photos too large to go together with a page."""
+
+    status = 413
+    message_key = "web.post_too_large"
+    detail = Text("web.post_too_large_detail", mb=MAX_POST_BYTES // 2**20)
+
+
 class NotUtf8(RefusedPost):
     """Bytes that are not UTF-8, raw or percent-encoded: our pages send UTF-8 only, and a
     resident's answer is never stored with its bytes replaced by U+FFFD."""
 
 
 class NotAForm(RefusedPost):
-    """A post in another encoding than our pages use (multipart, text/plain)."""
+    """A post in another encoding than our pages use (text/plain, JSON...)."""
 
     status = 415
 
 
 def form_fields(request: Any) -> dict[str, list[str]]:
+    return form_post(request)[0]
+
+
+def form_post(request: Any) -> tuple[dict[str, list[str]], dict[str, list[bytes]]]:
+    """A page's post: its fields, and the files sent with it by name (multipart: a photo
+    chosen with JavaScript off). A file input left empty sends nothing."""
     raw = request.raw_body or b""
-    body = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-    kind = ((request.headers or {}).get("content-type") or "").split(";")[0].strip().lower()
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8")
+    kind, _, parameters = ((request.headers or {}).get("content-type") or "").partition(";")
+    kind = kind.strip().lower()
+    if kind == "multipart/form-data":
+        if len(data) > MAX_POST_BYTES:
+            raise TooLarge(_leading_parts(data, parameters))
+        return _multipart(data, parameters)
     if kind != "application/x-www-form-urlencoded":
         raise NotAForm({})  # nothing of it is read: the page's language comes from the address
+    body = data.decode("utf-8", errors="replace")  # read leniently only for the page's language
+    if len(data) > MAX_POST_BYTES:
+        raise TooLarge(_leading(body))
     try:
-        if isinstance(raw, bytes):
-            raw.decode("utf-8")
-        return parse_qs(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict")
-    except UnicodeDecodeError:  # read leniently only for the page's language (`lang` is ASCII)
+        data.decode("utf-8")
+        return parse_qs(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict"), {}
+    except UnicodeDecodeError:  # (`lang` is ASCII)
         raise NotUtf8(_leading(body)) from None
     except ValueError:
         raise TooManyFields(_leading(body)) from None
+
+
+def _parts(data: bytes, parameters: str) -> Iterator[tuple[str, str | None, bytes]]:
+    """(name, file name or None, content) of each part of a multipart/form-data body (RFC 7578);
+    ValueError for a body that is not one."""
+    header = email.parser.HeaderParser().parsestr(f"Content-Type: multipart/form-data;{parameters}")
+    boundary = header.get_param("boundary")
+    if not isinstance(boundary, str) or not boundary:
+        raise ValueError("no boundary")
+    delimiter = b"--" + boundary.encode("latin-1")
+    chunks = (b"\r\n" + data).split(b"\r\n" + delimiter)
+    if len(chunks) < 3 or not chunks[-1].startswith(b"--"):
+        raise ValueError("not a multipart body")
+    for chunk in chunks[1:-1]:
+        head, separator, content = chunk.partition(b"\r\n\r\n")
+        if not separator:
+            raise ValueError("a part without its headers")
+        disposition = email.parser.HeaderParser().parsestr(head.lstrip(b"\r\n").decode("utf-8") + "\n")
+        name = disposition.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            raise ValueError("a part without a name")
+        filename = disposition.get_param("filename", header="content-disposition")
+        yield name, filename if isinstance(filename, str) else None, content
+
+
+def _multipart(data: bytes, parameters: str) -> tuple[dict[str, list[str]], dict[str, list[bytes]]]:
+    fields: dict[str, list[str]] = {}
+    files: dict[str, list[bytes]] = {}
+    try:
+        for count, (name, filename, content) in enumerate(_parts(data, parameters), start=1):
+            if count > MAX_FORM_FIELDS:
+                raise TooManyFields(_leading_parts(data, parameters))
+            if filename is None:
+                fields.setdefault(name, []).append(content.decode("utf-8"))
+            elif filename or content:
+                files.setdefault(name, []).append(content)
+    except UnicodeDecodeError:
+        raise NotUtf8(_leading_parts(data, parameters)) from None
+    except ValueError:
+        raise RefusedPost(_leading_parts(data, parameters)) from None
+    return fields, files
+
+
+def _leading_parts(data: bytes, parameters: str) -> dict[str, list[str]]:
+    """What a refused multipart post's first fields say (its language), as _leading does."""
+    leading: dict[str, list[str]] = {}
+    try:
+        for name, filename, content in itertools.islice(_parts(data, parameters), MAX_FORM_FIELDS):
+            if filename is None:
+                leading.setdefault(name, []).append(content.decode("utf-8", errors="replace"))
+    except ValueError:
+        pass  # what came before the part it could not read
+    return leading
 
 
 def _leading(body: str) -> dict[str, list[str]]:

@@ -190,18 +190,75 @@ def test_a_photo_goes_through_the_presigned_upload_and_reaches_the_submission(pa
     )
     assert page.find_element(By.ID, "f-location-longitude").get_attribute("value") == "139.847200"
     assert page.find_element(By.ID, "f-location-status").text == "Location filled in."
-    submit(page)  # the second screen (the form asks whether it is dangerous: two screens)
+    # One input with the script: each photo chosen goes to storage at once, the others are hidden.
+    assert [i.is_displayed() for i in page.find_elements(By.CSS_SELECTOR, "input[type=file]")] == [
+        True,
+        False,
+        False,
+    ]
     page.find_element(By.ID, "f-photos").send_keys(str(PHOTO))
     WebDriverWait(page, 30).until(lambda d: d.find_element(By.ID, "f-photos-status").text)
     assert page.find_element(By.ID, "f-photos-status").text == "Photo added (1)"
     assert page.find_element(By.ID, "f-photos-ids").get_attribute("value").startswith("up_")
+    assert page.find_element(By.ID, "f-photos").get_attribute("value") == ""  # not sent again with the page
     assert_accessible(page, "photo added")
+    submit(page)  # the second screen (the form asks whether it is dangerous: two screens)
     submit(page)
     submit(page, "Send")
     receipt = page.find_element(By.ID, "receipt").text
     stored = store.get(receipt)
     assert len(stored.attachments) == 1
     assert (stored.latitude, stored.longitude) == (pytest.approx(35.743), pytest.approx(139.8472))
+
+
+def test_without_javascript_photos_go_with_the_page_and_reach_the_submission(page, web, tmp_path):
+    """A basic phone's browser: no script, so each photo is a file input of the form itself."""
+    from chalicelib.domain import images
+    from chalicelib.store import submissions as store
+    from chalicelib.web.render import MAX_POST_BYTES
+
+    page.execute_cdp_cmd("Network.enable", {})
+    page.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/web/static/web.js"]})
+    try:
+        page.get(f"{web}/web/forms/streetlight-outage?lang=en")
+        assert "js" not in (page.find_element(By.TAG_NAME, "html").get_attribute("class") or "")
+        inputs = page.find_elements(By.CSS_SELECTOR, "input[type=file][name=photos]")
+        assert len(inputs) == 3 and all(i.is_displayed() for i in inputs)
+        assert "LINE" not in page.find_element(By.CSS_SELECTOR, "#answers").text
+        assert_accessible(page, "photos without JavaScript")
+        large = tmp_path / "large.jpg"
+        large.write_bytes(b"\xff\xd8\xff" + bytes(MAX_POST_BYTES))
+        page.find_element(By.ID, "f-photos").send_keys(str(large))
+        submit(page)
+        assert page.find_element(By.TAG_NAME, "h1").text == "The photos were too large to send"
+        assert_accessible(page, "photos too large, without JavaScript")
+
+        page.get(f"{web}/web/forms/streetlight-outage?lang=en")
+        example = copy.deepcopy(get_form("streetlight-outage").example)
+        example.pop("photos", None)
+        fill(page, form_fields.flat_values(example))
+
+        note = tmp_path / "note.jpg"
+        note.write_bytes(b"not a photo")
+        page.find_element(By.ID, "f-photos").send_keys(str(note))
+        submit(page)
+        assert summary_links(page) == ["f-photos"]
+        assert_accessible(page, "a file that is no photo, without JavaScript")
+
+        page.find_element(By.ID, "f-photos").send_keys(str(PHOTO))
+        submit(page)
+        assert "About you" in page.find_element(By.TAG_NAME, "h1").text
+        assert_accessible(page, "second screen after a photo, without JavaScript")
+        submit(page)
+        assert "1 attached" in page.find_element(By.CSS_SELECTOR, "dl.answers").text
+        submit(page, "Send")
+        [key] = store.get(page.find_element(By.ID, "receipt").text).attachments
+        from chalicelib.adapters import storage
+
+        data, _type = storage.read(key, 10 * 1024 * 1024)
+        assert images.sniff(data) == "image/jpeg" and not images.has_location_metadata(data)
+    finally:
+        page.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
 
 
 def test_a_needs_info_request_shows_the_thread_and_the_answer_form(page, web):

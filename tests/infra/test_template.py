@@ -431,6 +431,16 @@ def test_a_path_no_route_has_is_a_404_in_the_apps_error_shape(
     assert origin.startswith("'https://") and origin.endswith("'")
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_page_posted_with_a_photo_reaches_lambda_as_its_bytes(
+    transformed: dict[str, dict[str, Any]], stage: str
+) -> None:
+    """A multipart post (a photo chosen with JavaScript off) is a binary media type of the API:
+    base64 to Lambda, which Chalice decodes; as text API Gateway would re-encode the photo."""
+    (api,) = resources(transformed[stage], "AWS::ApiGateway::RestApi").values()
+    assert "multipart/form-data" in api["Properties"]["Body"]["x-amazon-apigateway-binary-media-types"]
+
+
 def test_cdk_nag_aws_solutions_finds_nothing_unjustified(synth: Synth) -> None:
     from aws_cdk.assertions import Annotations, Match
 

@@ -572,15 +572,17 @@ def test_a_post_that_is_not_utf8_is_refused_with_a_400_page(client, path, broken
     assert bare.status_code == 400 and '<html lang="en">' in bare.body.decode()
 
 
-@pytest.mark.parametrize("kind", ["multipart/form-data; boundary=x", "text/plain"])
-def test_a_post_in_another_encoding_is_a_415_page_in_the_pages_language(client, kind):
+@pytest.mark.parametrize(("kind", "status"), [("multipart/form-data; boundary=x", 400), ("text/plain", 415)])
+def test_a_post_in_another_encoding_is_refused_with_a_page_in_the_pages_language(client, kind, status):
+    """Multipart is a form's own (a page with a photo to choose): one that is not multipart is a
+    post that could not be read."""
     cookie, token = _csrf(client.http.get("/web"))
     response = client.http.post(
         "/web/status?lang=en",
         body=f"csrf={token}&receipt=x".encode(),
         headers={"Content-Type": kind, "Cookie": cookie},
     )
-    assert response.status_code == 415 and headers(response)["content-type"].startswith("text/html")
+    assert response.status_code == status and headers(response)["content-type"].startswith("text/html")
     assert '<html lang="en">' in response.body.decode()
 
 
@@ -1228,12 +1230,13 @@ def test_a_field_required_after_an_answer_says_so_instead_of_optional(client):
         cookie,
         {"csrf": token, "lang": "en", "step": "review", "screen": "0", **request_only},
     )
+    step_one = html_lib.unescape(client.http.get("/web/forms/juminhyo-copy?lang=en").body.decode())
     shown = html_lib.unescape(step_two.body.decode())
-    for name, says in (
-        ("postalCode", "(required when “How to receive it” is “By post to the registered address”)"),
-        ("purposeDetail", "(required when “Purpose” is “Other”)"),
+    for page, name, says in (
+        (shown, "postalCode", "(required when “How to receive it” is “By post to the registered address”)"),
+        (step_one, "purposeDetail", "(required when “Purpose” is “Other”)"),  # with the purpose
     ):
-        label = shown.split(f'for="f-{name}"')[1].split("</label>")[0]
+        label = page.split(f'for="f-{name}"')[1].split("</label>")[0]
         assert says in label and "(optional)" not in label, label
     report = html_lib.unescape(client.http.get("/web/forms/road-park-damage?lang=en").body.decode())
     for part in ("latitude", "longitude", "address"):  # a pin or an address: neither "optional"

@@ -116,13 +116,34 @@ def test_a_code_copied_from_a_plate_in_full_width_reads_as_the_schema_takes_it()
     assert kanji == {"poleNumber": "葛飾123"}  # not a code: the schema says why
 
 
-def test_a_long_form_asks_about_the_request_before_the_personal_details():
+def test_a_long_form_asks_about_the_request_before_who_the_resident_is():
     form = get_form("juminhyo-copy")
     screens = fields.screens(form, fields.fields(form, "ja"))
     assert len(screens) == 2
-    assert not {q.name for q in screens[0]} & set(form.personal_fields)
+    assert {q.name for q in screens[1]} == {
+        "name",
+        "nameKana",
+        "birthDate",
+        "postalCode",
+        "address",
+        "phone",
+        "email",
+    }
     assert {q.name for q in screens[1]} <= set(form.personal_fields)
+    assert "purposeDetail" in {q.name for q in screens[0]}  # personal data, but about the request
     assert len(fields.screens(get_form("inquiry"), fields.fields(get_form("inquiry"), "ja"))) == 1
+
+
+def test_a_long_report_asks_for_its_photos_and_description_with_the_report():
+    """A walkthrough (the street-light form in Chinese): the screen titled "About you" opened
+    with the photos and the description."""
+    for form_id in ("streetlight-outage", "illegal-dumping"):
+        form = get_form(form_id)
+        screens = fields.screens(form, fields.fields(form, "zh-Hans"))
+        assert {"photos", "description"} <= {q.name for q in screens[0]}
+        assert [q.name for q in screens[1]] == ["name", "phone", "email"]
+        assert fields.screen_key(form, screens, 0) == "web.screen_report"
+        assert fields.screen_key(form, screens, 1) == "web.screen_you"
 
 
 def test_every_kanji_in_the_pages_easy_japanese_has_furigana():
