@@ -110,9 +110,13 @@ def _answer(turn: Turn, entry_id: str) -> None:
     from chalicelib.services.chat import consultations
 
     found = index().answer(entry_id, turn.language)
-    # A consultation's answer offers "book this" (issue 15).
+    # A consultation's answer offers "book this" (issue 15), and says so: its text sends people
+    # to the ward's website to book (a walkthrough: the text and the button disagreed).
     book = consultations.for_faq(turn, entry_id) or None
-    turn.say_text(found["answer"] + "\n\n" + turn.text("faq.more", link=found["link"]), book)
+    text = found["answer"] + "\n\n" + turn.text("faq.more", link=found["link"])
+    if book:
+        text += "\n" + turn.text("consult.book_here", button=turn.text("consult.button.book"))
+    turn.say_text(text, book)
 
 
 def ask_person(turn: Turn, conversation_id: str) -> None:

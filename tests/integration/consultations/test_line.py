@@ -16,6 +16,8 @@ def test_the_apply_menu_and_a_consultation_faq_answer_offer_booking(post_webhook
     assert link["uri"] == f"{get_settings().liff_url}/consultations?lang=ja"
     answer = resident.say("弁護士の無料法律相談を受けたい")
     assert button(answer, "この相談を予約")["uri"] == f"{get_settings().liff_url}/consultations/legal?lang=ja"
+    # Its text says the button books it (a walkthrough: it sent people to the website to book).
+    assert texts(answer).endswith("下の「この相談を予約」を押してください。")
 
 
 def test_my_bookings_lists_them_and_cancel_asks_first(post_webhook, pump, sandbox, slot, book, mint):
