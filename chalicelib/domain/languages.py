@@ -211,8 +211,13 @@ _SCRIPTS = {
 }
 
 
+_KANJI = re.compile(r"[\u4e00-\u9fff]")
+
+
 def written_in(text: str, language: str) -> bool:
-    """Whether `text` is written in `language`'s script and has no Japanese kana in it: a note
-    in English for a resident who reads English needs no warning that it is not translated."""
+    """Whether `text` is written in `language`'s script with no Japanese in it (no kana, and no
+    kanji but in Chinese): a note in English for a resident who reads English needs no warning
+    that it is not translated, but 「街路灯LED交換済」 does (a review)."""
     script = _SCRIPTS.get(language)
-    return bool(script and script.search(text) and not _KANA.search(text))
+    japanese = _KANA.search(text) or (language != "zh-Hans" and _KANJI.search(text))
+    return bool(script and script.search(text) and not japanese)

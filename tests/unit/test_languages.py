@@ -233,6 +233,8 @@ def test_topic_labels_and_the_ward_name_follow_the_chain():
         ("今日修理しました。", "zh-Hans", False),  # kana: Japanese, not Chinese
         ("Đã sửa xong.", "vi", True),
         ("本日修理しました。", "ja-easy", False),  # plain Japanese is not told from any Japanese
+        ("街路灯LED交換済", "en", False),  # kanji with a Latin word: Japanese (a review)
+        ("現地確認済 ETA 12/24", "vi", False),
     ],
 )
 def test_a_note_is_written_in_a_language_by_its_script(text, language, written):
