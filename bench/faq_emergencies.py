@@ -6,9 +6,11 @@ and how often one that is not is told so anyway.
 "First" is what the chat shows first: the answer, or the first suggestion, is the emergency
 entry (faq_actions.json "urgent"). Read from every bench/data/faq_*.json set whose questions
 say which are emergencies: the outside sets (`emergency`: true, or `expected` the emergency
-entry; the rest are "not now") and faq_emergencies_heldout.json (`now`, per `kind`). The patterns
-were tuned on faq_outside9, faq_outside10 and a re-test's questions; faq_emergencies_heldout
-was written afterwards and nothing is tuned against it (report both).
+entry; the rest are "not now") and the held-out sets (`now`, per `kind`). The patterns were
+tuned on faq_outside9, faq_outside10, faq_outside11 and a re-test's questions;
+faq_emergencies_heldout was written after the first two, faq_emergencies_heldout2 after the
+third, and nothing is tuned against either (report both). Last, the worst time the patterns
+take on a question of MAX_QUERY_CHARS built to make them backtrack (a review: 0.55 s).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -25,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from chalicelib.domain import faq  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
-HELD_OUT = "faq_emergencies_heldout"
+HELD_OUT = ("faq_emergencies_heldout", "faq_emergencies_heldout2")
 
 
 def is_now(question: dict) -> bool | None:
@@ -68,7 +71,7 @@ def main() -> int:
         total = sum(c[1] for c in counts.values())
         label = (
             "held out"
-            if path.stem == HELD_OUT
+            if path.stem in HELD_OUT
             else "tuning"
             if path.stem in ("faq_outside9", "faq_outside10", "faq_outside11")
             else "earlier"
@@ -76,7 +79,23 @@ def main() -> int:
         print(f"{path.stem:28} ({label:8}) told first {told}/{total}, false alarms {alarms}/{others}")
         if len(counts) > 1:
             print("    " + ", ".join(f"{kind} {c[0]}/{c[1]}" for kind, c in sorted(counts.items())))
+    print(f"slowest check of a long question: {worst_check_ms():.1f} ms")
     return 0
+
+
+# Repeats of a pattern's opening words with nothing that completes it: the most a pattern with
+# open-ended gaps can try (one per script the patterns are written in).
+_PROBES = ("水が家に", "人が から", "water from the ", "从楼上", "물이 집에 ", "nguoi bi ket ", "बाट खस्यो ")
+
+
+def worst_check_ms() -> float:
+    worst = 0.0
+    for probe in _PROBES:
+        text = faq.normalize((probe * faq.MAX_QUERY_CHARS)[: faq.MAX_QUERY_CHARS])
+        started = time.perf_counter()
+        faq.urgency(text)
+        worst = max(worst, (time.perf_counter() - started) * 1000)
+    return worst
 
 
 if __name__ == "__main__":

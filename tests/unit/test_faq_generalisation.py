@@ -603,6 +603,25 @@ def test_a_question_naming_an_emergency_is_shown_who_to_call_first(ward_index, t
         # shown alone.
         ("交通事故证明怎么办理", "zh-Hans"),
         ("火事の罹災証明書はどこで", "ja"),
+        # A review of the everyday-words patterns: a thing falls, a fee is not debited, a cat.
+        ("人が死ぬといくら費用がかかりますか", "ja"),
+        ("区役所の窓口はこわそうで行けません", "ja"),
+        ("カラスがごみ袋を無理やりあけて散らかします", "ja"),
+        ("夫が払っている保険料が口座から落ちていません", "ja"),
+        ("息子が第一希望の保育園から落ちた。どうすればいいですか", "ja"),
+        ("家の前に車が止められていて、車庫から出られません", "ja"),
+        ("一人暮らしですが、窓から虫が入ってきそうで心配です", "ja"),
+        ("The guardrail was struck by a car, who fixes it?", "en"),
+        ("Smoke rising from the factory chimney every night, is that legal?", "en"),
+        ("公园里从树上掉下来很多树枝，请处理", "zh-Hans"),
+        ("我的被子从阳台掉下去了，掉到邻居家", "zh-Hans"),
+        ("自行车卡在停车场出不去", "zh-Hans"),
+        ("고양이가 차에 치여 죽어 있어요. 어떻게 해야 하나요?", "ko"),
+        ("고양이가 자꾸 집에 들어오려고 해요", "ko"),
+        ("아이가 어린이집 추첨에서 떨어졌어요. 어떻게 해요?", "ko"),
+        ("Tôi tìm khắp nơi mà không thấy mẫu đơn đăng ký", "vi"),
+        ("Tôi chưa về nhà nên không thấy thư thông báo", "vi"),
+        ("Toi goi khong tinh phi duoc khong", "vi"),
     ],
 )
 def test_words_of_an_emergency_about_a_thing_are_no_emergency(ward_index, text, language):
