@@ -65,13 +65,18 @@ def receive(name: str, data: bytes) -> str | None:
     content_type = images.sniff(data)
     if content_type is None or len(data) > MAX_IMAGE_BYTES:
         return None
+    upload_id = _derived_id(name)
+    storage.write(_incoming(upload_id), data, content_type)
+    return upload_id
+
+
+def _derived_id(name: str) -> str:
+    """An upload id that is the same each time for `name`, and that nobody can compute from it."""
     key = hmac.new(
         get_settings().line_channel_secret.encode(), b"madoguchi upload id", hashlib.sha256
     ).digest()
     digest = hmac.new(key, name.encode(), hashlib.sha256).digest()
-    upload_id = "up_" + base64.b32encode(digest[:20]).decode().lower()
-    storage.write(_incoming(upload_id), data, content_type)
-    return upload_id
+    return "up_" + base64.b32encode(digest[:20]).decode().lower()
 
 
 @contextmanager
@@ -101,10 +106,11 @@ def taken(upload_ids: list[str], pointer: str) -> Iterator[list[tuple[str, bytes
     _discard_originals(prepared)
 
 
-def accept(data: bytes) -> str:
+def accept(data: bytes, seed: str | None = None) -> str:
     """Keep a photo posted with a page itself (JavaScript off) as a presigned upload would be;
-    its upload id. Checked now, as `taken` will check it again, so the page can say at once
-    what is wrong with it (Invalid) while the resident still has it in hand."""
+    its upload id, derived from `seed` and the photo when given (the same page posted twice
+    names the same upload). Checked now, as `taken` will check it again, so the page can say at
+    once what is wrong with it (Invalid) while the resident still has it in hand."""
     if len(data) > MAX_IMAGE_BYTES:
         too_large = Text("error.upload.too_large", limit=MAX_IMAGE_BYTES // 2**20)
         raise rule.Invalid(too_large, code="invalid_attachment")
@@ -112,7 +118,7 @@ def accept(data: bytes) -> str:
         _clean, content_type = _cleaned(data)
     except _Refused as refused:
         raise rule.Invalid(refused.problem, code="invalid_attachment") from None
-    upload_id = _new_id()
+    upload_id = _derived_id(f"page:{seed}:{hashlib.sha256(data).hexdigest()}") if seed else _new_id()
     storage.write(_incoming(upload_id), data, content_type)
     return upload_id
 

@@ -210,24 +210,35 @@ def _form_again(request: Any, posted: dict[str, list[str]], language: str, formI
 
 
 def _attach(
-    request: Any, posted: dict[str, list[str]], files: dict[str, list[bytes]], name: str, language: str
+    request: Any,
+    posted: dict[str, list[str]],
+    files: dict[str, list[bytes]],
+    name: str,
+    language: str,
+    most: int,
 ) -> str | None:
     """The photos chosen for field `name` with JavaScript off, sent with the page itself: each
     counted in the client's hour and kept as a presigned upload would be, its upload id added to
-    the field's ids as the page's script adds it. The first problem, in `language`, or None."""
-    from chalicelib.services import anonymous_limits, uploads
+    the field's ids as the page's script adds it; no more than the field's `most` in all (a review:
+    400 file parts were 400 writes). The first problem, in `language`, or None.
 
-    problem = None
-    for data in files.get(name, []):
+    With the page's once-key, a photo's id derives from it and the photo: a second tap posts the
+    same answer, which `_sent_once` then recognises (a review: it was told "page expired")."""
+    from chalicelib.services import anonymous_limits, uploads
+    from chalicelib.web import render
+
+    once = render.first(posted, "once")
+    room = max(most - len(_photo_ids(posted, name)), 0)
+    for data in files.get(name, [])[:room]:
         try:
             anonymous_limits.take_upload(_client(request))
-            posted.setdefault(name, []).append(uploads.accept(data))
+            posted.setdefault(name, []).append(uploads.accept(data, seed=f"{once}:{name}" if once else None))
         except Exception as error:  # not an image, damaged, the hour's uploads used up
             api_error = localized_error(error, language)
             if api_error is None:
                 raise
-            problem = problem or str(api_error.message)
-    return problem
+            return str(api_error.message)
+    return None
 
 
 @bp.route("/web/forms/{formId}", methods=["POST"], content_types=FORM_POST)
@@ -247,7 +258,8 @@ def form_post(
     refused = []  # a photo chosen on this screen and not kept: said at its field, on this screen
     if step != "send":  # the check-answers page has no photo to choose
         for photos in (f for f in form_fields.fields(form, language) if f.kind == "photos"):
-            problem = _attach(request, posted, files, photos.name, language)
+            most = form.schema["properties"][photos.name].get("maxItems", 1)
+            problem = _attach(request, posted, files, photos.name, language, most)
             if problem:
                 refused.append({"pointer": photos.pointer, "message": problem})
     document = _posted_document(form, posted, language)
@@ -728,9 +740,9 @@ def _answer_again(request: Any, posted: dict[str, list[str]], language: str) -> 
     )
 
 
-def _photo_ids(posted: dict[str, list[str]]) -> list[str]:
+def _photo_ids(posted: dict[str, list[str]], name: str = "photos") -> list[str]:
     """The photos the page's script listed (upload ids, space-separated); the service checks them."""
-    return [v for raw in posted.get("photos", []) for v in raw.split()]
+    return [v for raw in posted.get(name, []) for v in raw.split()]
 
 
 def _typed_answer(posted: dict[str, list[str]]) -> tuple[str, str, str]:
@@ -756,7 +768,9 @@ def answer_post(
         return instead
     submission, channel = found
     code, token = render.first(posted, "code"), render.first(posted, "id_token")
-    refused = _attach(request, posted, files, "photos", language)
+    from chalicelib.domain.responses import MAX_PHOTOS
+
+    refused = _attach(request, posted, files, "photos", language, MAX_PHOTOS)
     if refused:  # said at the photos, the answer kept as typed, nothing sent
         errors = [{"anchor": "f-photos", "message": refused}]
         typed = _typed_answer(posted)

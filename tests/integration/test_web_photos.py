@@ -188,3 +188,36 @@ def test_api_gateways_base64_body_is_read_as_the_same_post(client):
     response = app(event, LambdaContext("madoguchi-api"))
     assert response["statusCode"] == 200, response["body"]
     assert "Step 2 of 2" in response["body"] and len(kept_ids(response["body"])) == 1
+
+
+def test_an_answer_with_a_photo_tapped_twice_is_sent_once_and_says_so_both_times(client):
+    """A review: each tap named the photo anew, so the second tap's answer differed from the
+    first's, and the resident was told the page had expired although the answer went."""
+    from tests.integration.test_web_pages import _inquiry_and_status_sign_in, _ward_asks, post
+
+    receipt, code, cookie, fields = _inquiry_and_status_sign_in(client, "Can I bring a photo?")
+    _ward_asks(receipt, "Which photo?")
+    status = post(client, "/web/status", cookie, {**fields, "code": code}).body.decode()
+    once = re.search(r'name="once" value="([^"]+)"', status).group(1)
+    answer = {k: [v] for k, v in {**fields, "code": code, "once": once, "text": "This one"}.items()}
+    sent = []
+    for _ in range(2):  # a double tap, or a reload that posts the page again
+        body, content_type = multipart(answer, [("photos", "IMG_0001.JPG", PHOTO.read_bytes())])
+        headers = {"Content-Type": content_type, "Cookie": cookie}
+        sent.append(client.http.post("/web/status/answer", body=body, headers=headers))
+    for page in sent:
+        assert page.status_code == 200 and "Your answer has been sent" in page.body.decode()
+    [answered] = store.get(receipt).responses
+    assert len(answered["attachments"]) == 1
+
+
+def test_a_post_of_more_files_than_the_field_takes_keeps_and_counts_only_those(client, monkeypatch):
+    """A review: 400 file parts were 400 counts in the client's hour and 400 writes."""
+    from chalicelib.services import anonymous_limits
+
+    counted = []
+    take = anonymous_limits.take_upload
+    monkeypatch.setattr(anonymous_limits, "take_upload", lambda who: counted.append(who) or take(who))
+    most = get_form(FORM_ID).schema["properties"]["photos"]["maxItems"]
+    post_first_screen(client, [("photos", f"{n}.jpg", PHOTO.read_bytes()) for n in range(most + 20)])
+    assert len(counted) == most
