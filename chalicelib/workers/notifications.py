@@ -108,13 +108,24 @@ def deliver(message: NotificationMessage) -> list[str]:
         # Deleted at the end of its retention period (or never stored): nobody to tell.
         logger.warning("submission not found; nothing to notify")
         return []
-    if message.status in TERMINAL_STATUSES and message.event in CLOSING_EVENTS:
-        _start_photo_retention(submission)  # first: a failed send retries it with the rest
     form = get_form(submission.form_id)
     if message.event == messages.HANDED_OVER:  # news for the receiving section, not the resident
         if submission.status not in TERMINAL_STATUSES:
             staff_alerts.alert_if_urgent(submission, form)
         return []
+    # Every step is inside the record of how the notice fared: one that fails on SQS's last try
+    # (the photos' retention, building the message) reads "failed", never "still being tried".
+    outcomes = _Outcomes(message, submission)
+    try:
+        return _deliver(message, submission, form, outcomes)
+    except Exception:
+        outcomes.interrupted()
+        raise
+
+
+def _deliver(message: NotificationMessage, submission: Any, form: Any, outcomes: _Outcomes) -> list[str]:
+    if message.status in TERMINAL_STATUSES and message.event in CLOSING_EVENTS:
+        _start_photo_retention(submission)  # first: a failed send retries it with the rest
     # The section, at once, of a report marked dangerous: first, and on its own claim, so a LINE
     # or SES failure on the resident's side cannot hold it back; its own failure is raised only
     # after the resident's notice went (the retry then sends the alert alone).
@@ -144,31 +155,26 @@ def deliver(message: NotificationMessage) -> list[str]:
         status_url=settings.web_page("/status", submission.language),
     )
     channels: list[str] = []
-    outcomes = _Outcomes(message, submission)
-    try:
-        if submission.email:
-            resident_notice.email_once(
-                f"{message.ledger_key}#email",
-                lambda: email.send(
-                    [submission.email], notification.subject, notification.text, notification.html
-                ),
-            )
-            channels.append("email")
-            outcomes.delivered(delivery.EMAIL)
-        if submission.line_user_id and message.confirmed and message.event == messages.CREATED:
-            channels.append("chat")  # told in the chat's own reply: no second message
+    if submission.email:
+        resident_notice.email_once(
+            f"{message.ledger_key}#email",
+            lambda: email.send(
+                [submission.email], notification.subject, notification.text, notification.html
+            ),
+        )
+        channels.append("email")
+        outcomes.delivered(delivery.EMAIL)
+    if submission.line_user_id and message.confirmed and message.event == messages.CREATED:
+        channels.append("chat")  # told in the chat's own reply: no second message
+        outcomes.delivered(delivery.LINE)
+    elif submission.line_user_id:
+        if _push(submission, message, public_note, days, fee):
+            channels.append("line")
             outcomes.delivered(delivery.LINE)
-        elif submission.line_user_id:
-            if _push(submission, message, public_note, days, fee):
-                channels.append("line")
-                outcomes.delivered(delivery.LINE)
-            else:
-                outcomes.failed(delivery.LINE, delivery.REFUSED)
-        if not submission.email and not submission.line_user_id:
-            outcomes.failed(delivery.NO_CONTACT, delivery.UNREACHABLE)
-    except Exception:
-        outcomes.interrupted()
-        raise
+        else:
+            outcomes.failed(delivery.LINE, delivery.REFUSED)
+    if not submission.email and not submission.line_user_id:
+        outcomes.failed(delivery.NO_CONTACT, delivery.UNREACHABLE)
     if channels:
         logger.info("resident notified", extra={"channels": channels, "language": notification.language})
         metrics.add_metric(name="NotificationsSent", unit="Count", value=1)

@@ -181,3 +181,26 @@ def test_a_submission_stored_before_notices_were_recorded_gets_its_record(client
     public_note(client, receipt, "Collected.")
     drained.drain()
     assert [n["event"] for n in detail(client, receipt)["residentNotices"]] == ["note_added"]
+
+
+def test_a_notice_given_up_before_any_channel_was_tried_reads_failed(client, monkeypatch):
+    """A review: a closing notice whose photos' retention (S3) failed on SQS's last try went to
+    the DLQ with nothing recorded, and the clerk read "still being tried" for ever."""
+    import contextlib
+
+    from chalicelib.domain.submissions import COMPLETED
+
+    receipt = submit(client, "bulky-waste-collection")  # an email to tell
+    version = (store.get(receipt).version or 1) + 1
+
+    def s3_down(submission):
+        raise RuntimeError("S3 unavailable")
+
+    monkeypatch.setattr(notifications, "_start_photo_retention", s3_down)
+    message = notifications.NotificationMessage(receipt, "status_changed", COMPLETED, version, last_try=True)
+    with contextlib.suppress(RuntimeError):  # the record fails: SQS moves it to the DLQ
+        notifications.process(message)
+    notices = store.get(receipt).resident_notices.as_dict()
+    assert [outcome["state"] for key, outcome in notices.items() if key.startswith(f"{version}#")] == [
+        "failed"
+    ]
