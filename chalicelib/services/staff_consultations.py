@@ -83,11 +83,19 @@ def _check_overlaps(
         slot = existing.get(start)
         return rules.tokyo_day(start) in closed_days or (slot is not None and not slot.open)
 
-    opened = [start for start, _ in extra_sessions]
+    # A session with no seat and no booking takes no counsellor's time: staff retire a time so,
+    # and may open another in its place in the same request (a review: a move was refused).
+    retired = {
+        start
+        for start, capacity in extra_sessions
+        if capacity == 0 and not ((slot := existing.get(start)) is not None and slot.booked)
+    }
+    opened = [start for start, _ in extra_sessions if start not in retired]
     opened += [start for start, _ in weekly_sessions if not left_closed(start)]
-    # A session with no seat and no booking takes no counsellor's time: staff retire a time so.
     others = [
-        start for start, slot in existing.items() if not left_closed(start) and (slot.capacity or slot.booked)
+        start
+        for start, slot in existing.items()
+        if start not in retired and not left_closed(start) and (slot.capacity or slot.booked)
     ]
     rules.check_no_overlap(opened, others, svc.duration_minutes)
 

@@ -719,6 +719,18 @@ def test_a_session_overlapping_another_of_the_day_is_refused_and_nothing_is_writ
     assert extra(moved - timedelta(minutes=40)).status_code == 422
 
 
+def test_a_session_retired_and_its_replacement_opened_in_one_request_are_no_overlap(call, slot):
+    """A review: moving a session 20 minutes (the old one's seats to none, a new one) was refused."""
+    path = "/staff/consultations/lgbts/availability"
+    first = rules.parse_slot(slot("lgbts", section=JINKEN, offset=21))
+    moved = first + timedelta(minutes=20)
+    sessions = [{"slot": rules.slot_id(first), "capacity": 0}, {"slot": rules.slot_id(moved), "capacity": 1}]
+    answer = call("POST", path, {"extraSessions": sessions}, headers=staff_headers(JINKEN))
+    assert answer.status_code == 200, body_of(answer)
+    assert int(store.get_slot("lgbts", rules.slot_id(first)).capacity) == 0
+    assert int(store.get_slot("lgbts", rules.slot_id(moved)).capacity) == 1
+
+
 def test_weekly_times_closer_than_a_session_or_over_an_extra_one_are_refused(call, slot):
     path = "/staff/consultations/lgbts/availability"
     extra = rules.parse_slot(slot("lgbts", section=JINKEN, offset=18))
