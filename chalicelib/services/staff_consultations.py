@@ -75,7 +75,10 @@ def _check_overlaps(
     starts = [start for start, _ in [*weekly_sessions, *extra_sessions]]
     if not starts:
         return
-    low, high = rules.bounds_utc(rules.tokyo_day(min(starts)), rules.tokyo_day(max(starts)))
+    # A day on each side too: a session late in the evening runs on past midnight (a black-box run).
+    low, high = rules.bounds_utc(
+        rules.tokyo_day(min(starts)) - timedelta(days=1), rules.tokyo_day(max(starts)) + timedelta(days=1)
+    )
     existing = {rules.parse_slot(slot.slot): slot for slot in store.query_slots(svc.id, low, high)}
 
     def left_closed(start: datetime) -> bool:
