@@ -26,7 +26,6 @@ import statistics
 import sys
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -148,7 +147,6 @@ def one_booking(meter: Any) -> dict[str, Any]:
 
 def main() -> int:
     import argparse
-    import logging
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--racers", default="20,50,100")
@@ -156,20 +154,9 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from devstack.env import Ports, local_environ
+    from bench.stack import local_stack
 
-    ports = Ports.free()
-    base = {k: v for k, v in os.environ.items() if not k.startswith("LINE_CHANNEL_")}
-    os.environ.update(local_environ(ports, base=base))
-    os.environ["MADOGUCHI_PREFIX"] = f"madoguchi-bench-{uuid.uuid4().hex[:6]}"
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-
-    from devstack.run import LocalStack
-
-    stack = LocalStack(ports)
-    stack.start()
-    try:
+    with local_stack():
         from bench.fanout import Meter, install
         from devstack.demo_consultations import seed
 
@@ -184,8 +171,6 @@ def main() -> int:
                 figures["races"].append(race(racers, capacity, offset))
         figures["slot_list_4_weeks_all_services"] = slot_list(meter)
         figures["one_booking"] = one_booking(meter)
-    finally:
-        stack.stop()
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0

@@ -309,7 +309,6 @@ def scan_residents(meter: Meter) -> dict[str, float]:
 
 def main() -> int:
     import argparse
-    import logging
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=100_000)
@@ -317,24 +316,11 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
-    from devstack.env import Ports, local_environ
+    from bench.stack import local_stack
 
-    ports = Ports.free()
-    base = {k: v for k, v in os.environ.items() if not k.startswith("LINE_CHANNEL_")}
-    os.environ.update(local_environ(ports, base=base))
-    os.environ["MADOGUCHI_PREFIX"] = f"madoguchi-bench-{uuid.uuid4().hex[:6]}"
-    os.environ["ANNOUNCE_QUIET_HOURS"] = "off"  # a fan-out figure, whatever the hour it is run at
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-
-    from devstack.run import LocalStack
-
-    stack = LocalStack(ports)
-    stack.start()
-    try:
-        return run(args, ports)
-    finally:
-        stack.stop()
+    # A fan-out figure, whatever the hour it is run at: no quiet hours.
+    with local_stack(ANNOUNCE_QUIET_HOURS="off") as stack:
+        return run(args, stack.ports)
 
 
 def run(args: Any, ports: Any) -> int:

@@ -16,10 +16,8 @@ page was full or the range ended (computed from the stored reports, newest first
 from __future__ import annotations
 
 import json
-import os
 import random
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -129,7 +127,6 @@ def run(args: Any) -> list[dict[str, Any]]:
 
 def main() -> int:
     import argparse
-    import logging
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=int, default=6000)
@@ -137,22 +134,10 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
-    from devstack.env import Ports, local_environ
+    from bench.stack import local_stack
 
-    ports = Ports.free()
-    os.environ.update(local_environ(ports))
-    os.environ["MADOGUCHI_PREFIX"] = f"madoguchi-bench-{uuid.uuid4().hex[:6]}"
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-
-    from devstack.run import LocalStack
-
-    stack = LocalStack(ports)
-    stack.start()
-    try:
+    with local_stack():
         rows = run(args)
-    finally:
-        stack.stop()
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0

@@ -17,11 +17,9 @@ reconciliation time, and the checks (every payment completed once, one receipt e
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,23 +41,13 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from devstack.env import Ports, local_environ
-
-    ports = Ports.free()
-    os.environ.update(local_environ(ports))
-    os.environ["MADOGUCHI_PREFIX"] = f"madoguchi-bench-{uuid.uuid4().hex[:6]}"
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     import logging
 
-    logging.disable(logging.WARNING)
-    from devstack.run import LocalStack
+    from bench.stack import local_stack
 
-    stack = LocalStack(ports)
-    stack.start()
-    try:
+    logging.disable(logging.WARNING)
+    with local_stack() as stack:
         return run(stack, args.payments, args.json)
-    finally:
-        stack.stop()
 
 
 def run(stack, n: int, as_json: bool) -> int:

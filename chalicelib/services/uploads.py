@@ -75,7 +75,10 @@ def _derived_id(name: str) -> str:
     key = hmac.new(
         get_settings().line_channel_secret.encode(), b"madoguchi upload id", hashlib.sha256
     ).digest()
-    digest = hmac.new(key, name.encode(), hashlib.sha256).digest()
+    return _id_of(hmac.new(key, name.encode(), hashlib.sha256).digest())
+
+
+def _id_of(digest: bytes) -> str:
     return "up_" + base64.b32encode(digest[:20]).decode().lower()
 
 
@@ -118,7 +121,8 @@ def accept(data: bytes, seed: str | None = None) -> str:
         _clean, content_type = _cleaned(data)
     except _Refused as refused:
         raise rule.Invalid(refused.problem, code="invalid_attachment") from None
-    upload_id = _derived_id(f"page:{seed}:{hashlib.sha256(data).hexdigest()}") if seed else _new_id()
+    # The page's once-key is a secret of that page: an id derived from it is as unguessable.
+    upload_id = _id_of(hashlib.sha256(f"{seed}:".encode() + data).digest()) if seed else _new_id()
     storage.write(_incoming(upload_id), data, content_type)
     return upload_id
 
