@@ -70,11 +70,12 @@ def _check_overlaps(
     weekly_sessions: list[tuple[datetime, int]],
     extra_sessions: list[tuple[datetime, int]],
     closed_days: list[date],
-) -> None:
-    """Refuse sessions that would run at the same time as another one open after the request."""
+) -> dict[datetime, int]:
+    """Refuse sessions that would run at the same time as another one open after the request.
+    Returns the sessions there are that it counts as retired (no booking), with their seats now."""
     starts = [start for start, _ in [*weekly_sessions, *extra_sessions]]
     if not starts:
-        return
+        return {}
     # A day on each side too: a session late in the evening runs on past midnight (a black-box run).
     low, high = rules.bounds_utc(
         rules.tokyo_day(min(starts)) - timedelta(days=1), rules.tokyo_day(max(starts)) + timedelta(days=1)
@@ -101,6 +102,7 @@ def _check_overlaps(
         if start not in retired and not left_closed(start) and (slot.capacity or slot.booked)
     ]
     rules.check_no_overlap(opened, others, svc.duration_minutes)
+    return {start: int(existing[start].capacity) for start in retired if start in existing}
 
 
 def set_availability(principal: StaffPrincipal, service_id: str, document: Any) -> dict[str, Any]:
@@ -162,7 +164,7 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
         )
     if held := _booked_on(svc, closed_days):
         raise _day_has_bookings(held)
-    _check_overlaps(svc, weekly_sessions, extra_sessions, closed_days)
+    retired = _check_overlaps(svc, weekly_sessions, extra_sessions, closed_days)
     counts = {"created": 0, "updated": 0, "kept": 0, "closed": 0, "extra": 0}
     # Days first, so a booking that came in since the check stops the request before it wrote
     # anything else: the close of a booked session fails, and this request's closes are undone.
@@ -178,6 +180,24 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
             if outcome == "closed":
                 closed_now.append(slot.slot)
     counts["closed"] = len(closed_now)
+    # Then the sessions retired, each only while nobody has booked it: one booked since the check
+    # still takes its counsellor's time, so the session opened in its place would overlap it (a
+    # re-review). Refused then as the check would have, this request's writes undone.
+    retired_now: list[tuple[str, int]] = []
+    for start, seats in retired.items():
+        if store.retire_slot(svc.id, rules.slot_id(start), by):
+            retired_now.append((rules.slot_id(start), seats))
+            continue
+        for undone, seats_before in retired_now:
+            store.set_capacity(svc.id, undone, seats_before, by)
+        for undone in closed_now:
+            store.reopen_slot(svc.id, undone, by)
+        _check_overlaps(svc, weekly_sessions, extra_sessions, closed_days)  # says which overlap
+        raise Conflict(  # the booking was cancelled again meanwhile: nothing overlaps, try again
+            "予約が入ったため変更できませんでした。もう一度お試しください。"
+            " / A session was booked meanwhile; please try again.",
+            code="conflict",
+        )
     for start, capacity in weekly_sessions:
         # A day closed before stays closed: the weekly pattern sets capacities, it reopens nothing;
         # and a session it makes on a day this request closes is made closed.
@@ -195,6 +215,9 @@ def set_availability(principal: StaffPrincipal, service_id: str, document: Any) 
         counts[outcome] += 1
         counts["closed"] += outcome == "created" and on_a_closed_day
     for start, capacity in extra_sessions:
+        if start in retired:  # written above
+            counts["extra"] += 1
+            continue
         outcome = store.set_slot(svc.id, rules.slot_id(start), capacity, "extra", by, start + SLOT_RETENTION)
         counts["extra"] += outcome != "kept"
         counts["kept"] += outcome == "kept"

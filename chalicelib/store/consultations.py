@@ -211,6 +211,26 @@ def close_slot(service: str, slot_id: str, by: str) -> str:
     return "was_closed" if not found.open else "booked"
 
 
+def retire_slot(service: str, slot_id: str, by: str) -> bool:
+    """Set a session's seats to none while nobody has booked it; False if a booking came first
+    (the condition on the counter makes the two exclusive, as in close_slot)."""
+    with conditional() as write:
+        ConsultationSlot(service, slot_id).update(
+            actions=[ConsultationSlot.capacity.set(0), ConsultationSlot.updated_by.set(by)],
+            condition=ConsultationSlot.slot.exists() & (ConsultationSlot.booked == 0),
+        )
+    return write.applied
+
+
+def set_capacity(service: str, slot_id: str, capacity: int, by: str) -> None:
+    """Give a session back the seats this caller took from it (the rest of its request was refused)."""
+    with conditional():
+        ConsultationSlot(service, slot_id).update(
+            actions=[ConsultationSlot.capacity.set(capacity), ConsultationSlot.updated_by.set(by)],
+            condition=ConsultationSlot.slot.exists(),
+        )
+
+
 def reopen_slot(service: str, slot_id: str, by: str) -> None:
     """Undo this caller's own close (the rest of its request was refused)."""
     with conditional():  # gone meanwhile (its retention): nothing to open, and no item made

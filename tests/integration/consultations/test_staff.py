@@ -731,6 +731,32 @@ def test_a_session_retired_and_its_replacement_opened_in_one_request_are_no_over
     assert int(store.get_slot("lgbts", rules.slot_id(moved)).capacity) == 1
 
 
+def test_a_session_booked_between_the_check_and_its_retirement_keeps_its_time(call, slot, book, monkeypatch):
+    """A re-review: a resident booked the session being retired after the overlap check, and its
+    replacement 20 minutes later opened too: one counsellor, two sessions."""
+    from chalicelib.services import staff_consultations
+
+    path = "/staff/consultations/lgbts/availability"
+    first = rules.parse_slot(slot("lgbts", section=JINKEN, offset=23))
+    moved = first + timedelta(minutes=20)
+    checked = staff_consultations._check_overlaps
+    booked = []
+
+    def check_then_a_resident_books(*args):
+        found = checked(*args)
+        if not booked:  # once: the check is run again on the refusal, to say what overlaps
+            booked.append(body_of(book("lgbts", rules.slot_id(first)))["booking"])
+        return found
+
+    monkeypatch.setattr(staff_consultations, "_check_overlaps", check_then_a_resident_books)
+    sessions = [{"slot": rules.slot_id(first), "capacity": 0}, {"slot": rules.slot_id(moved), "capacity": 1}]
+    refused = call("POST", path, {"extraSessions": sessions}, headers=staff_headers(JINKEN))
+    assert refused.status_code == 422 and body_of(refused)["error"]["code"] == "overlapping_session"
+    old = store.get_slot("lgbts", rules.slot_id(first))
+    assert (int(old.capacity), int(old.booked)) == (1, 1)  # as it was, with its booking
+    assert store.get_slot("lgbts", rules.slot_id(moved)) is None
+
+
 def test_weekly_times_closer_than_a_session_or_over_an_extra_one_are_refused(call, slot):
     path = "/staff/consultations/lgbts/availability"
     extra = rules.parse_slot(slot("lgbts", section=JINKEN, offset=18))
