@@ -116,6 +116,8 @@ def deliver(message: NotificationMessage) -> list[str]:
     # Every step is inside the record of how the notice fared: one that fails on SQS's last try
     # (the photos' retention, building the message) reads "failed", never "still being tried".
     outcomes = _Outcomes(message, submission)
+    if not submission.email and not submission.line_user_id:  # known now, whatever fails next
+        outcomes.failed(delivery.NO_CONTACT, delivery.UNREACHABLE)
     try:
         return _deliver(message, submission, form, outcomes)
     except Exception:
@@ -173,8 +175,6 @@ def _deliver(message: NotificationMessage, submission: Any, form: Any, outcomes:
             outcomes.delivered(delivery.LINE)
         else:
             outcomes.failed(delivery.LINE, delivery.REFUSED)
-    if not submission.email and not submission.line_user_id:
-        outcomes.failed(delivery.NO_CONTACT, delivery.UNREACHABLE)
     if channels:
         logger.info("resident notified", extra={"channels": channels, "language": notification.language})
         metrics.add_metric(name="NotificationsSent", unit="Count", value=1)

@@ -183,14 +183,16 @@ def test_a_submission_stored_before_notices_were_recorded_gets_its_record(client
     assert [n["event"] for n in detail(client, receipt)["residentNotices"]] == ["note_added"]
 
 
-def test_a_notice_given_up_before_any_channel_was_tried_reads_failed(client, monkeypatch):
+@pytest.mark.parametrize("form_id", ["bulky-waste-collection", "streetlight-outage"])  # an email; nobody
+def test_a_notice_given_up_before_any_channel_was_tried_reads_failed(client, monkeypatch, form_id):
     """A review: a closing notice whose photos' retention (S3) failed on SQS's last try went to
-    the DLQ with nothing recorded, and the clerk read "still being tried" for ever."""
+    the DLQ with nothing recorded, and the clerk read "still being tried" for ever; and a re-review:
+    so did one of a submission with no contact at all."""
     import contextlib
 
     from chalicelib.domain.submissions import COMPLETED
 
-    receipt = submit(client, "bulky-waste-collection")  # an email to tell
+    receipt = submit(client, form_id)
     version = (store.get(receipt).version or 1) + 1
 
     def s3_down(submission):
