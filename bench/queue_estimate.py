@@ -260,18 +260,11 @@ def throughput(sim_day: Any) -> dict[str, Any]:
     """The real worker, against the local stack in this process."""
     import os
 
-    from devstack.env import Ports, local_environ
-
-    os.environ.update(local_environ(Ports.free()))
-    os.environ["MADOGUCHI_PREFIX"] = f"bench-queue-{int(time.time())}"
-    os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "bench"
-    os.environ["MADOGUCHI_METRICS_FILE"] = os.devnull  # the figures are printed, not the EMF lines
+    from bench.stack import local_stack
     from devstack.queue_day import with_faults
-    from devstack.run import LocalStack
 
-    stack = LocalStack(Ports.from_env())
-    stack.start()
-    try:
+    # The figures are printed, not the EMF lines.
+    with local_stack(POWERTOOLS_METRICS_NAMESPACE="bench", MADOGUCHI_METRICS_FILE=os.devnull):
         from chalicelib.domain import queue as rules
         from chalicelib.observability import flush_metrics
         from chalicelib.workers import queue as worker
@@ -292,8 +285,6 @@ def throughput(sim_day: Any) -> dict[str, Any]:
             failed += len(worker.handle_batch(records[start : start + 10])["batchItemFailures"])
             flush_metrics()  # as the Lambda handler does after each invocation
         wall, cpu_used = time.perf_counter() - started, time.thread_time() - cpu
-    finally:
-        stack.stop()
     return {
         "events": len(records),
         "failed": failed,
