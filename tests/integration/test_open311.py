@@ -417,17 +417,24 @@ def test_an_unfiltered_page_reads_the_page(client, crowded):
     assert reads["items"] == 5
 
 
-def test_the_next_link_walks_the_whole_list_with_the_same_filters(client, crowded):
-    window, items = crowded
-    path = "/open311/v2/requests.json?" + urlencode({"service_code": "road-park", "page_size": "8", **window})
+def walk(client, path: str | None, most_read: int) -> tuple[list[str], int]:
+    """Every report the Link chain from `path` lists, and how many answers it took; no answer
+    reads more than `most_read` items."""
     walked, answers = [], 0
     while path is not None:
         with queries_read() as reads:
             response = client.http.get(path)
         walked += listed(response)
         answers += 1
-        assert reads["items"] <= 8 + 1, reads  # the page, and the last one of the page before again
+        assert reads["items"] <= most_read, reads
         path = next_link(response)
+    return walked, answers
+
+
+def test_the_next_link_walks_the_whole_list_with_the_same_filters(client, crowded):
+    window, items = crowded
+    path = "/open311/v2/requests.json?" + urlencode({"service_code": "road-park", "page_size": "8", **window})
+    walked, answers = walk(client, path, most_read=8 + 1)  # the page, and the page before's last again
     assert walked == receipts(items, "road-park-damage")
     # 40 reports by 8; DynamoDB (not moto) ends a read that fills its limit with a key even at
     # the partition's end, and an empty answer says so.
@@ -449,14 +456,7 @@ def test_a_status_filter_reads_at_most_the_bound_and_the_link_goes_on(client, cr
 
     monkeypatch.setattr(open311, "MAX_READ", 12)
     path = "/open311/v2/requests.json?" + urlencode({"status": "closed", "page_size": "4", **window})
-    walked, answers = [], 0
-    while path is not None:
-        with queries_read() as reads:
-            response = client.http.get(path)
-        walked += listed(response)
-        answers += 1
-        assert reads["items"] <= 12, reads
-        path = next_link(response)
+    walked, answers = walk(client, path, most_read=12)
     assert walked == closed
     assert answers >= 60 // 12  # the 50 open reports before them were read, 12 at most at a time
 
